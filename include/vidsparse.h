@@ -1,0 +1,68 @@
+/* vidsparse: video diffusion transformers with Sparse VideoGen attention.
+ * The public C API. Every fallible call returns a vs_status; on failure a
+ * human-readable message is available from vs_last_error() (per thread). */
+#ifndef VIDSPARSE_H
+#define VIDSPARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VS_VERSION_STRING "0.1.0"
+
+typedef enum vs_status {
+    VS_OK = 0,
+    VS_ERR_INVALID_ARG,  /* a caller passed something that cannot be right */
+    VS_ERR_IO,           /* open/read/write/mmap failed */
+    VS_ERR_FORMAT,       /* a file is malformed */
+    VS_ERR_NOT_FOUND,    /* a named tensor, key or file is missing */
+    VS_ERR_SHAPE,        /* shapes or dtypes do not fit together */
+    VS_ERR_OOM,          /* host or device memory exhausted */
+    VS_ERR_CUDA,         /* a CUDA / cuBLAS / cuDNN call failed */
+    VS_ERR_UNSUPPORTED,  /* valid request this build cannot serve */
+} vs_status;
+
+/* Message describing the last failure on this thread ("" if none). */
+const char *vs_last_error(void);
+const char *vs_status_name(vs_status status);
+const char *vs_version(void);
+
+typedef enum vs_dtype { VS_F32 = 0, VS_F16, VS_BF16, VS_F8E4M3, VS_I32, VS_I64, VS_U8 } vs_dtype;
+typedef enum vs_device { VS_CPU = 0, VS_CUDA } vs_device;
+
+#define VS_MAX_DIMS 5
+
+/* A strided view of memory. Strides are in elements. A tensor owns its
+ * memory when `owned` is set (vs_tensor_free releases it); views do not. */
+typedef struct vs_tensor {
+    vs_dtype dtype;
+    vs_device device;
+    int ndim;
+    int64_t shape[VS_MAX_DIMS];
+    int64_t stride[VS_MAX_DIMS];
+    void *data;
+    int owned;
+} vs_tensor;
+
+size_t vs_dtype_size(vs_dtype dtype);
+const char *vs_dtype_name(vs_dtype dtype);
+int64_t vs_tensor_numel(const vs_tensor *t);
+/* Allocates a contiguous tensor; *out is left zeroed on failure. */
+vs_status vs_tensor_alloc(vs_tensor *out, vs_dtype dtype, vs_device device, int ndim,
+                          const int64_t *shape);
+void vs_tensor_free(vs_tensor *t);
+/* Wraps caller memory as a contiguous view (not owned). */
+vs_tensor vs_tensor_view(void *data, vs_dtype dtype, vs_device device, int ndim,
+                         const int64_t *shape);
+int vs_tensor_is_contiguous(const vs_tensor *t);
+
+/* Number of CUDA devices usable by this build (0 when built without CUDA). */
+int vs_cuda_device_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

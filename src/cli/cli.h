@@ -1,0 +1,16 @@
+/* Subcommands of the vidsparse command. Each takes the arguments after its
+ * name, returns the process exit code (0 ok, 1 failure, 2 usage error) and
+ * prints a one-line error on failure. */
+#ifndef VS_CLI_H
+#define VS_CLI_H
+
+#include "vidsparse.h"
+
+int vs_cmd_generate(int argc, char **argv);
+
+/* "vidsparse: error: <context>: <vs_last_error()>" on stderr; returns 1. */
+int vs_cli_report(const char *context);
+/* Prints a usage error and returns 2. */
+int vs_cli_usage_error(const char *command, const char *fmt, ...);
+
+#endif

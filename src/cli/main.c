@@ -1,0 +1,67 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"generate", vs_cmd_generate, "text to video (embedded default model or --model DIR)"},
+};
+static const int command_count = (int)(sizeof commands / sizeof commands[0]);
+
+static void print_help(FILE *f) {
+    fprintf(f,
+            "usage: vidsparse [-v] [--version] [--help] <command> [options]\n\n"
+            "Video diffusion transformers with Sparse VideoGen attention.\n\ncommands:\n");
+    for (int i = 0; i < command_count; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nRun 'vidsparse <command> --help' for a command's options.\n"
+               "Environment: VS_LOG=error|warn|info|debug sets the log level.\n");
+}
+
+int vs_cli_report(const char *context) {
+    fprintf(stderr, "vidsparse: error: %s: %s\n", context, vs_last_error());
+    return 1;
+}
+
+int vs_cli_usage_error(const char *cmd, const char *fmt, ...) {
+    fprintf(stderr, "vidsparse %s: ", cmd);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'vidsparse %s --help')\n", cmd);
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            print_help(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("vidsparse %s (CUDA %s)\n", vs_version(), VS_HAVE_CUDA ? "enabled" : "disabled");
+            return 0;
+        } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+            vs_log_set_level(VS_LOG_DEBUG);
+        } else {
+            fprintf(stderr, "vidsparse: unknown option '%s' (see 'vidsparse --help')\n", argv[i]);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        print_help(stderr);
+        return 2;
+    }
+    for (int c = 0; c < command_count; c++)
+        if (!strcmp(argv[i], commands[c].name)) return commands[c].run(argc - i - 1, argv + i + 1);
+    fprintf(stderr, "vidsparse: unknown command '%s' (see 'vidsparse --help')\n", argv[i]);
+    return 2;
+}

@@ -1,0 +1,23 @@
+/* Device memory as seen from core/: implemented by backend/cuda when the
+ * build has CUDA, by a stub that reports VS_ERR_UNSUPPORTED otherwise. */
+#ifndef VS_CORE_DEVMEM_H
+#define VS_CORE_DEVMEM_H
+
+#include <stddef.h>
+
+#include "vidsparse.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+vs_status vs_device_malloc(void **ptr, size_t bytes);
+void vs_device_free(void *ptr);
+vs_status vs_device_memcpy_h2d(void *dst, const void *src, size_t bytes);
+vs_status vs_device_memcpy_d2h(void *dst, const void *src, size_t bytes);
+vs_status vs_device_memset(void *dst, int value, size_t bytes);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vidsparse builds with, where missing. As root it
+# runs apt-get itself; otherwise it prints the exact line to run.
+set -euo pipefail
+need=()
+have_header() { [ -e "/usr/include/$1" ] || [ -e "/usr/include/x86_64-linux-gnu/$1" ] || [ -e "/usr/include/openblas/$1" ] || [ -e "/usr/include/x86_64-linux-gnu/openblas-pthread/$1" ]; }
+command -v cmake >/dev/null || need+=(cmake)
+command -v cc >/dev/null || need+=(build-essential)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v clang >/dev/null || need+=(clang)
+have_header cblas.h && ls /usr/lib/x86_64-linux-gnu/libopenblas.so* >/dev/null 2>&1 || need+=(libopenblas-dev)
+have_header png.h || need+=(libpng-dev)
+have_header libavformat/avformat.h || need+=(libavformat-dev libavcodec-dev libavutil-dev libswscale-dev)
+command -v ffprobe >/dev/null || need+=(ffmpeg)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+else
+  echo "vidsparse needs these Debian packages; run:"
+  echo "  sudo apt-get install -y ${need[*]}"
+  [ -n "${VS_ALLOW_MISSING_DEPS:-}" ] || exit 1
+fi
