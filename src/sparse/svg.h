@@ -30,20 +30,8 @@ extern "C" {
 #define VS_HOST_DEVICE
 #endif
 
-typedef struct vs_svg_config {
-    int frames;           /* F: latent frames after patching */
-    int tokens_per_frame; /* P */
-    int text_tokens;      /* C: text tokens at the end of the sequence (0 for Wan) */
-    double band_frames;   /* m: band half-width in frames; 0 derives it from density */
-    double density;       /* target kept fraction of the attention map, in (0, 1] */
-    int samples;          /* S: query rows drawn per (batch entry, head) when profiling */
-    int sample_window;    /* rows are drawn among the first min(window, F*P) positions */
-    uint64_t seed;
-} vs_svg_config;
+/* vs_svg_config and vs_svg_config_default are public: include/vidsparse.h. */
 
-/* F, P, C and density with the reference's profiling settings (S = 64 rows
- * among the first 10000, seed 0) and m derived from density. */
-vs_svg_config vs_svg_config_default(int frames, int tokens_per_frame, int text_tokens, double density);
 
 /* Checks the config against a sequence of seq_len tokens (F*P + C must equal it). */
 vs_status vs_svg_config_validate(const vs_svg_config *cfg, int seq_len);
