@@ -102,7 +102,9 @@ __global__ void __launch_bounds__(kThreads) profile_rows(const Params p) {
         uint32_t *bits = s_bits + (temporal * kRows + g) * words;
         for (int e = p.row_ptr[qb] + lane; e < p.row_ptr[qb + 1]; e += 32) {
             int kb = p.col_idx[e];
-            atomicOr(&bits[kb / 32], 1u << (kb % 32)); /* bit order does not matter: deterministic */
+            /* Bits commute, so the result is deterministic; an out-of-range block is ignored
+             * rather than written past the bitset (device lists are not validated). */
+            if (kb >= 0 && kb < words * 32) atomicOr(&bits[kb / 32], 1u << (kb % 32));
         }
     }
     __syncthreads();
