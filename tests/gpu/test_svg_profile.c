@@ -13,10 +13,10 @@
 #include "core/status.h"
 #include "sparse/profile.h"
 
-#define CUDA_OK(call)                                                                          \
-    do {                                                                                       \
-        cudaError_t cuda_e_ = (call);                                                          \
-        CHECK_MSG(cuda_e_ == cudaSuccess, "%s: %s", #call, cudaGetErrorString(cuda_e_));       \
+#define CUDA_OK(call)                                                                                        \
+    do {                                                                                                     \
+        cudaError_t cuda_e_ = (call);                                                                        \
+        CHECK_MSG(cuda_e_ == cudaSuccess, "%s: %s", #call, cudaGetErrorString(cuda_e_));                     \
     } while (0)
 
 typedef struct {
@@ -27,14 +27,19 @@ typedef struct {
 
 static unsigned long long rng = 0x1234567ULL;
 
-static float uniform(void) { return (float)(2 * vs_test_uniform(&rng) - 1); }
+static float uniform(void) {
+    return (float)(2 * vs_test_uniform(&rng) - 1);
+}
 
 /* Fills storage-typed q, k, v and their exact f32 values. */
-static void make_inputs(const case_desc *c, uint16_t *qs, uint16_t *ks, uint16_t *vs, float *q, float *k, float *v) {
+static void make_inputs(const case_desc *c, uint16_t *qs, uint16_t *ks, uint16_t *vs, float *q, float *k,
+                        float *v) {
     int F = c->frames, P = c->per_frame, N = F * P + c->text, H = c->heads, D = c->head_dim;
     float *frame_dir = malloc(sizeof(float) * F * D), *place_dir = malloc(sizeof(float) * P * D);
-    for (int i = 0; i < F * D; i++) frame_dir[i] = uniform();
-    for (int i = 0; i < P * D; i++) place_dir[i] = uniform();
+    for (int i = 0; i < F * D; i++)
+        frame_dir[i] = uniform();
+    for (int i = 0; i < P * D; i++)
+        place_dir[i] = uniform();
     float strength = 2.5f * sqrtf(64.0f / D); /* same peakiness at D = 64 and 128 */
     for (int b = 0; b < c->batch; b++)
         for (int n = 0; n < N; n++)
@@ -58,7 +63,8 @@ static void make_inputs(const case_desc *c, uint16_t *qs, uint16_t *ks, uint16_t
 }
 
 static int run_case(const case_desc *c) {
-    int F = c->frames, P = c->per_frame, N = F * P + c->text, H = c->heads, D = c->head_dim, BH = c->batch * H;
+    int F = c->frames, P = c->per_frame, N = F * P + c->text, H = c->heads, D = c->head_dim,
+        BH = c->batch * H;
     int64_t n = (int64_t)c->batch * N * H * D;
     vs_svg_config cfg = vs_svg_config_default(F, P, c->text, 0.25);
     cfg.band_frames = c->band_frames;
@@ -135,19 +141,20 @@ static int run_case(const case_desc *c) {
     CUDA_OK(cudaMemcpy(mse_t_again, d_mse_t, 4 * BH, cudaMemcpyDeviceToHost));
     CHECK(memcmp(mse_s_again, mse_s_gpu, 4 * BH) == 0 && memcmp(mse_t_again, mse_t_gpu, 4 * BH) == 0);
 
-    printf("  %dx%d heads, %d frames x %d + %d text, D %d, %s, density %.3f: %.3f ms\n", c->batch, H, F, P, c->text,
-           D, c->half ? "f16" : "bf16", blocks.density, ms);
+    printf("  %dx%d heads, %d frames x %d + %d text, D %d, %s, density %.3f: %.3f ms\n", c->batch, H, F, P,
+           c->text, D, c->half ? "f16" : "bf16", blocks.density, ms);
     for (int i = 0; i < BH; i++) {
         double ms_c = mse_s_cpu[i], mt_c = mse_t_cpu[i];
         CHECK_MSG(isfinite(mse_s_gpu[i]) && isfinite(mse_t_gpu[i]), "head %d: NaN left", i);
-        CHECK_MSG(fabs(mse_s_gpu[i] - ms_c) <= 2e-3 * ms_c + 1e-9 && fabs(mse_t_gpu[i] - mt_c) <= 2e-3 * mt_c + 1e-9,
-                  "head %d: mse spatial gpu %g cpu %g, temporal gpu %g cpu %g", i, mse_s_gpu[i], ms_c, mse_t_gpu[i],
-                  mt_c);
+        CHECK_MSG(fabs(mse_s_gpu[i] - ms_c) <= 2e-3 * ms_c + 1e-9 &&
+                      fabs(mse_t_gpu[i] - mt_c) <= 2e-3 * mt_c + 1e-9,
+                  "head %d: mse spatial gpu %g cpu %g, temporal gpu %g cpu %g", i, mse_s_gpu[i], ms_c,
+                  mse_t_gpu[i], mt_c);
         CHECK_MSG(layout_gpu[i] <= 1, "head %d: layout %d", i, layout_gpu[i]);
         /* Layouts agree wherever the decision is not a near tie. */
         if (fabs(ms_c - mt_c) > 1e-2 * (ms_c + mt_c))
-            CHECK_MSG(layout_gpu[i] == layout_cpu[i], "head %d: gpu %d cpu %d (mse %g / %g)", i, layout_gpu[i],
-                      layout_cpu[i], ms_c, mt_c);
+            CHECK_MSG(layout_gpu[i] == layout_cpu[i], "head %d: gpu %d cpu %d (mse %g / %g)", i,
+                      layout_gpu[i], layout_cpu[i], ms_c, mt_c);
         int kind = i % 3; /* as make_inputs chose it */
         if (kind == 0) CHECK_MSG(layout_gpu[i] == VS_LAYOUT_FRAME_MAJOR, "spatial head %d", i);
         if (kind == 1) CHECK_MSG(layout_gpu[i] == VS_LAYOUT_TOKEN_MAJOR, "temporal head %d", i);
@@ -162,8 +169,8 @@ static int run_case(const case_desc *c) {
                 VS_ERR_INVALID_ARG, "16-byte aligned");
     vs_attn_blocks wrong = d_blocks;
     wrong.num_q_blocks++;
-    CHECK_FAILS(vs_cuda_svg_profile(&g, &cfg, &wrong, d_layout, NULL, NULL, dws, ws_bytes, NULL), VS_ERR_SHAPE,
-                "block list");
+    CHECK_FAILS(vs_cuda_svg_profile(&g, &cfg, &wrong, d_layout, NULL, NULL, dws, ws_bytes, NULL),
+                VS_ERR_SHAPE, "block list");
     vs_attn_args f32 = g;
     f32.dtype = VS_F32;
     CHECK_FAILS(vs_cuda_svg_profile(&f32, &cfg, &d_blocks, d_layout, NULL, NULL, dws, ws_bytes, NULL),
@@ -200,5 +207,5 @@ TEST(wan_sized_sequence_samples_a_window) {
     return run_case(&c);
 }
 
-RUN_TESTS(T(aligned_shapes_head_dim_128), T(ragged_shapes_with_text_head_dim_64), T(more_frames_than_a_block_f16),
-          T(wan_sized_sequence_samples_a_window))
+RUN_TESTS(T(aligned_shapes_head_dim_128), T(ragged_shapes_with_text_head_dim_64),
+          T(more_frames_than_a_block_f16), T(wan_sized_sequence_samples_a_window))

@@ -14,21 +14,24 @@ vs_status vs_cpu_attn_blocks_check(const vs_attn_blocks *blocks, int seq_len) {
     if (!blocks->row_ptr || (!blocks->col_idx && blocks->row_ptr[nb] > 0))
         return vs_fail(VS_ERR_INVALID_ARG, "attention: block list lacks row_ptr or col_idx");
     if (blocks->row_ptr[0] != 0)
-        return vs_fail(VS_ERR_INVALID_ARG, "attention: block list row_ptr[0] is %d, not 0", blocks->row_ptr[0]);
+        return vs_fail(VS_ERR_INVALID_ARG, "attention: block list row_ptr[0] is %d, not 0",
+                       blocks->row_ptr[0]);
     for (int i = 0; i < nb; i++) {
         int32_t begin = blocks->row_ptr[i], end = blocks->row_ptr[i + 1];
         if (end < begin)
-            return vs_fail(VS_ERR_INVALID_ARG, "attention: block list row_ptr decreases at query block %d (%d -> %d)",
-                           i, begin, end);
+            return vs_fail(VS_ERR_INVALID_ARG,
+                           "attention: block list row_ptr decreases at query block %d (%d -> %d)", i, begin,
+                           end);
         for (int32_t e = begin; e < end; e++) {
             int32_t c = blocks->col_idx[e];
             if (c < 0 || c >= nb)
-                return vs_fail(VS_ERR_INVALID_ARG, "attention: query block %d lists key block %d, outside [0, %d)", i,
-                               c, nb);
-            if (e > begin && c <= blocks->col_idx[e - 1])
                 return vs_fail(VS_ERR_INVALID_ARG,
-                               "attention: key blocks of query block %d are not sorted without repeats (%d after %d)",
-                               i, c, blocks->col_idx[e - 1]);
+                               "attention: query block %d lists key block %d, outside [0, %d)", i, c, nb);
+            if (e > begin && c <= blocks->col_idx[e - 1])
+                return vs_fail(
+                    VS_ERR_INVALID_ARG,
+                    "attention: key blocks of query block %d are not sorted without repeats (%d after %d)", i,
+                    c, blocks->col_idx[e - 1]);
         }
     }
     return VS_OK;
@@ -40,8 +43,9 @@ static vs_status check_args(const vs_attn_args *a) {
     if (a->head_layout)
         for (int i = 0; i < a->batch * a->heads; i++)
             if (a->head_layout[i] != VS_LAYOUT_FRAME_MAJOR && a->head_layout[i] != VS_LAYOUT_TOKEN_MAJOR)
-                return vs_fail(VS_ERR_INVALID_ARG, "attention: head_layout[%d] = %d is neither frame- nor token-major",
-                               i, a->head_layout[i]);
+                return vs_fail(VS_ERR_INVALID_ARG,
+                               "attention: head_layout[%d] = %d is neither frame- nor token-major", i,
+                               a->head_layout[i]);
     return VS_OK;
 }
 
@@ -55,7 +59,8 @@ static void row_f32(const float *q, const float *k, int64_t k_stride, const floa
     for (int j = 0; j < n; j++) {
         const float *kr = k + rows[j] * k_stride;
         float dot = 0;
-        for (int d = 0; d < dim; d++) dot += q[d] * kr[d];
+        for (int d = 0; d < dim; d++)
+            dot += q[d] * kr[d];
         scores[j] = dot * scale;
         if (scores[j] > max) max = scores[j];
     }
@@ -64,9 +69,11 @@ static void row_f32(const float *q, const float *k, int64_t k_stride, const floa
         float p = expf(scores[j] - max);
         sum += p;
         const float *vr = v + rows[j] * v_stride;
-        for (int d = 0; d < dim; d++) o[d] += p * vr[d];
+        for (int d = 0; d < dim; d++)
+            o[d] += p * vr[d];
     }
-    for (int d = 0; d < dim; d++) o[d] /= sum;
+    for (int d = 0; d < dim; d++)
+        o[d] /= sum;
 }
 
 static void row_f64(const double *q, const double *k, int64_t k_stride, const double *v, int64_t v_stride,
@@ -77,7 +84,8 @@ static void row_f64(const double *q, const double *k, int64_t k_stride, const do
     for (int j = 0; j < n; j++) {
         const double *kr = k + rows[j] * k_stride;
         double dot = 0;
-        for (int d = 0; d < dim; d++) dot += q[d] * kr[d];
+        for (int d = 0; d < dim; d++)
+            dot += q[d] * kr[d];
         scores[j] = dot * scale;
         if (scores[j] > max) max = scores[j];
     }
@@ -86,9 +94,11 @@ static void row_f64(const double *q, const double *k, int64_t k_stride, const do
         double p = exp(scores[j] - max);
         sum += p;
         const double *vr = v + rows[j] * v_stride;
-        for (int d = 0; d < dim; d++) o[d] += p * vr[d];
+        for (int d = 0; d < dim; d++)
+            o[d] += p * vr[d];
     }
-    for (int d = 0; d < dim; d++) o[d] /= sum;
+    for (int d = 0; d < dim; d++)
+        o[d] /= sum;
 }
 
 /* Walks (batch, head, query block), gathers the stored rows of the keys that
@@ -106,7 +116,8 @@ static vs_status run(const vs_attn_args *a, const void *q, const void *k, const 
     for (int b = 0; b < a->batch; b++) {
         for (int h = 0; h < a->heads; h++) {
             int layout = a->head_layout ? a->head_layout[b * a->heads + h] : VS_LAYOUT_FRAME_MAJOR;
-            int64_t k_base = b * a->k_stride_b + (int64_t)h * dim, v_base = b * a->v_stride_b + (int64_t)h * dim;
+            int64_t k_base = b * a->k_stride_b + (int64_t)h * dim,
+                    v_base = b * a->v_stride_b + (int64_t)h * dim;
             for (int qb = 0; qb < nb; qb++) {
                 /* Stored rows of the attended keys, in the head's position order. */
                 int n = 0;
@@ -142,7 +153,8 @@ static vs_status run(const vs_attn_args *a, const void *q, const void *k, const 
 vs_status vs_cpu_attention(const vs_attn_args *a) {
     if (!a) return vs_fail(VS_ERR_INVALID_ARG, "attention: arguments are required");
     if (a->dtype != VS_F32)
-        return vs_fail(VS_ERR_UNSUPPORTED, "attention: the CPU backend computes f32, got %s", vs_dtype_name(a->dtype));
+        return vs_fail(VS_ERR_UNSUPPORTED, "attention: the CPU backend computes f32, got %s",
+                       vs_dtype_name(a->dtype));
     VS_TRY(check_args(a));
     return run(a, a->q, a->k, a->v, a->out, 0);
 }

@@ -28,7 +28,7 @@
 
 namespace {
 
-constexpr int kRows = 8;    /* sampled rows per thread block: one per warp in phase B */
+constexpr int kRows = 8; /* sampled rows per thread block: one per warp in phase B */
 constexpr int kThreads = 256;
 constexpr int kChunk = VS_ATTN_BLOCK; /* keys per chunk: one key block, so the spatial mask is per chunk */
 constexpr int kVariants = 3;          /* exact, spatial, temporal */
@@ -46,33 +46,40 @@ struct Params {
     float *row_err; /* [B*H][samples][2]: spatial, temporal */
 };
 
-__device__ __forceinline__ float to_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ __forceinline__ float to_f32(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_f32(__nv_bfloat16 x) {
+    return __bfloat162float(x);
+}
+__device__ __forceinline__ float to_f32(__half x) {
+    return __half2float(x);
+}
 
 __device__ __forceinline__ float warp_max(float x) {
-    for (int o = 16; o > 0; o /= 2) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+    for (int o = 16; o > 0; o /= 2)
+        x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
     return x;
 }
 /* Butterfly: every lane ends with the same, order-fixed sum. */
 __device__ __forceinline__ float warp_sum(float x) {
-    for (int o = 16; o > 0; o /= 2) x += __shfl_xor_sync(0xffffffffu, x, o);
+    for (int o = 16; o > 0; o /= 2)
+        x += __shfl_xor_sync(0xffffffffu, x, o);
     return x;
 }
 
-__device__ __forceinline__ int has_bit(const uint32_t *bits, int i) { return (bits[i / 32] >> (i % 32)) & 1u; }
+__device__ __forceinline__ int has_bit(const uint32_t *bits, int i) {
+    return (bits[i / 32] >> (i % 32)) & 1u;
+}
 
-template <typename T, int D>
-__global__ void __launch_bounds__(kThreads) profile_rows(const Params p) {
-    constexpr int kDimGroups = kThreads / D;         /* phase C: threads per head dim */
+template <typename T, int D> __global__ void __launch_bounds__(kThreads) profile_rows(const Params p) {
+    constexpr int kDimGroups = kThreads / D; /* phase C: threads per head dim */
     constexpr int kRowsPerThread = kRows / kDimGroups;
-    constexpr int kScoreGroups = kThreads / kChunk;  /* phase A: threads per key */
+    constexpr int kScoreGroups = kThreads / kChunk; /* phase A: threads per key */
     constexpr int kScoreRows = kRows / kScoreGroups;
 
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    float *s_q = reinterpret_cast<float *>(smem_raw);    /* [kRows][D] */
-    float *s_p = s_q + kRows * D;                        /* [kVariants][kRows][kChunk] */
-    float *s_alpha = s_p + kVariants * kRows * kChunk;   /* [kVariants][kRows] */
-    float *s_sum = s_alpha + kVariants * kRows;          /* [kVariants][kRows] */
+    float *s_q = reinterpret_cast<float *>(smem_raw);  /* [kRows][D] */
+    float *s_p = s_q + kRows * D;                      /* [kVariants][kRows][kChunk] */
+    float *s_alpha = s_p + kVariants * kRows * kChunk; /* [kVariants][kRows] */
+    float *s_sum = s_alpha + kVariants * kRows;        /* [kVariants][kRows] */
     uint32_t *s_bits = reinterpret_cast<uint32_t *>(s_sum + kVariants * kRows); /* [2][kRows][words] */
 
     const int bh = blockIdx.y, b = bh / p.heads, h = bh % p.heads;
@@ -83,16 +90,19 @@ __global__ void __launch_bounds__(kThreads) profile_rows(const Params p) {
 
     /* Rows past S (last block) repeat row S-1 and are not written. */
     int rows[kRows];
-    for (int g = 0; g < kRows; g++) rows[g] = vs_svg_sample_row(&p.cfg, p.seq_len, bh, min(first + g, S - 1));
+    for (int g = 0; g < kRows; g++)
+        rows[g] = vs_svg_sample_row(&p.cfg, p.seq_len, bh, min(first + g, S - 1));
 
     const T *k_base = reinterpret_cast<const T *>(p.k) + b * p.k_stride_b + (int64_t)h * D;
     const T *v_base = reinterpret_cast<const T *>(p.v) + b * p.v_stride_b + (int64_t)h * D;
     for (int i = tid; i < kRows * D; i += kThreads) {
         int g = i / D, d = i % D;
-        const T *q = reinterpret_cast<const T *>(p.q) + b * p.q_stride_b + rows[g] * p.q_stride_n + (int64_t)h * D;
+        const T *q =
+            reinterpret_cast<const T *>(p.q) + b * p.q_stride_b + rows[g] * p.q_stride_n + (int64_t)h * D;
         s_q[i] = to_f32(q[d]);
     }
-    for (int i = tid; i < 2 * kRows * words; i += kThreads) s_bits[i] = 0;
+    for (int i = tid; i < 2 * kRows * words; i += kThreads)
+        s_bits[i] = 0;
     __syncthreads();
     /* Key-block bitsets: [0][g] spatial (frame-major query block), [1][g] temporal. */
     for (int list = warp; list < 2 * kRows; list += kThreads / 32) {
@@ -110,10 +120,12 @@ __global__ void __launch_bounds__(kThreads) profile_rows(const Params p) {
     __syncthreads();
 
     float run_max[kVariants], run_sum[kVariants]; /* row `warp`'s softmax state, same in every lane */
-    for (int x = 0; x < kVariants; x++) run_max[x] = -INFINITY, run_sum[x] = 0;
+    for (int x = 0; x < kVariants; x++)
+        run_max[x] = -INFINITY, run_sum[x] = 0;
     float acc[kVariants][kRowsPerThread];
     for (int x = 0; x < kVariants; x++)
-        for (int u = 0; u < kRowsPerThread; u++) acc[x][u] = 0;
+        for (int u = 0; u < kRowsPerThread; u++)
+            acc[x][u] = 0;
     const int dim = tid % D, dim_group = tid / D;
 
     const int chunks = (p.seq_len + kChunk - 1) / kChunk;
@@ -123,17 +135,20 @@ __global__ void __launch_bounds__(kThreads) profile_rows(const Params p) {
             const int jj = tid % kChunk, score_group = tid / kChunk;
             const int j = c * kChunk + jj;
             float dot[kScoreRows];
-            for (int u = 0; u < kScoreRows; u++) dot[u] = 0;
+            for (int u = 0; u < kScoreRows; u++)
+                dot[u] = 0;
             if (j < p.seq_len) {
                 const T *krow = k_base + j * p.k_stride_n;
                 for (int d0 = 0; d0 < D; d0 += 8) {
                     uint4 raw = *reinterpret_cast<const uint4 *>(krow + d0);
                     const T *kv = reinterpret_cast<const T *>(&raw);
                     float kf[8];
-                    for (int e = 0; e < 8; e++) kf[e] = to_f32(kv[e]);
+                    for (int e = 0; e < 8; e++)
+                        kf[e] = to_f32(kv[e]);
                     for (int u = 0; u < kScoreRows; u++) {
                         const float *q = s_q + (score_group + u * kScoreGroups) * D + d0;
-                        for (int e = 0; e < 8; e++) dot[u] += q[e] * kf[e];
+                        for (int e = 0; e < 8; e++)
+                            dot[u] += q[e] * kf[e];
                     }
                 }
             }
@@ -155,7 +170,8 @@ __global__ void __launch_bounds__(kThreads) profile_rows(const Params p) {
             for (int x = 0; x < kVariants; x++) {
                 float *row = s_p + (x * kRows + g) * kChunk;
                 float chunk_max = -INFINITY;
-                for (int jj = lane; jj < kChunk; jj += 32) chunk_max = fmaxf(chunk_max, row[jj]);
+                for (int jj = lane; jj < kChunk; jj += 32)
+                    chunk_max = fmaxf(chunk_max, row[jj]);
                 const float new_max = fmaxf(run_max[x], warp_max(chunk_max));
                 /* A variant with no key yet keeps max -inf: nothing to rescale, probabilities 0. */
                 const int none = new_max == -INFINITY;
@@ -176,17 +192,19 @@ __global__ void __launch_bounds__(kThreads) profile_rows(const Params p) {
         {
             const int keys = min(kChunk, p.seq_len - c * kChunk);
             for (int x = 0; x < kVariants; x++)
-                for (int u = 0; u < kRowsPerThread; u++) acc[x][u] *= s_alpha[x * kRows + dim_group + u * kDimGroups];
+                for (int u = 0; u < kRowsPerThread; u++)
+                    acc[x][u] *= s_alpha[x * kRows + dim_group + u * kDimGroups];
             const T *vcol = v_base + (int64_t)c * kChunk * p.v_stride_n + dim;
             /* Four keys at a time: one 16-byte shared load per row and variant. Probabilities
              * past the sequence are 0, so their values may be anything finite (0 here). */
             for (int jj = 0; jj < keys; jj += 4) {
                 float val[4];
-                for (int e = 0; e < 4; e++) val[e] = jj + e < keys ? to_f32(vcol[(int64_t)(jj + e) * p.v_stride_n]) : 0.0f;
+                for (int e = 0; e < 4; e++)
+                    val[e] = jj + e < keys ? to_f32(vcol[(int64_t)(jj + e) * p.v_stride_n]) : 0.0f;
                 for (int x = 0; x < kVariants; x++)
                     for (int u = 0; u < kRowsPerThread; u++) {
-                        const float4 pr =
-                            *reinterpret_cast<const float4 *>(s_p + (x * kRows + dim_group + u * kDimGroups) * kChunk + jj);
+                        const float4 pr = *reinterpret_cast<const float4 *>(
+                            s_p + (x * kRows + dim_group + u * kDimGroups) * kChunk + jj);
                         acc[x][u] += pr.x * val[0] + pr.y * val[1] + pr.z * val[2] + pr.w * val[3];
                     }
             }
@@ -196,7 +214,8 @@ __global__ void __launch_bounds__(kThreads) profile_rows(const Params p) {
 
     /* Outputs and squared errors; the score buffer becomes [2][kRows][D] of errors. */
     if (lane == 0)
-        for (int x = 0; x < kVariants; x++) s_sum[x * kRows + warp] = run_sum[x];
+        for (int x = 0; x < kVariants; x++)
+            s_sum[x * kRows + warp] = run_sum[x];
     __syncthreads();
     float *s_err = s_p;
     for (int u = 0; u < kRowsPerThread; u++) {
@@ -214,7 +233,8 @@ __global__ void __launch_bounds__(kThreads) profile_rows(const Params p) {
         const int g = warp;
         for (int x = 0; x < 2; x++) {
             float part = 0;
-            for (int d = lane; d < D; d += 32) part += s_err[(x * kRows + g) * D + d];
+            for (int d = lane; d < D; d += 32)
+                part += s_err[(x * kRows + g) * D + d];
             const float total = warp_sum(part);
             if (lane == 0 && first + g < S) p.row_err[((int64_t)bh * S + first + g) * 2 + x] = total;
         }
@@ -238,11 +258,13 @@ __global__ void choose_layouts(const float *row_err, int batch_heads, int sample
 }
 
 template <typename T, int D> vs_status launch(const Params &p, int batch_heads, cudaStream_t stream) {
-    const size_t smem = sizeof(float) * ((size_t)kRows * D + kVariants * kRows * kChunk + 2 * kVariants * kRows) +
-                        sizeof(uint32_t) * 2 * kRows * (size_t)p.bitset_words;
+    const size_t smem =
+        sizeof(float) * ((size_t)kRows * D + kVariants * kRows * kChunk + 2 * kVariants * kRows) +
+        sizeof(uint32_t) * 2 * kRows * (size_t)p.bitset_words;
     static_assert(2 * kRows * D <= kVariants * kRows * kChunk, "errors fit in the score buffer");
     if (smem > 48 * 1024)
-        return vs_fail(VS_ERR_UNSUPPORTED, "svg profile (CUDA): a sequence of %d tokens needs %zu bytes of shared memory",
+        return vs_fail(VS_ERR_UNSUPPORTED,
+                       "svg profile (CUDA): a sequence of %d tokens needs %zu bytes of shared memory",
                        p.seq_len, smem);
     dim3 grid((p.cfg.samples + kRows - 1) / kRows, batch_heads);
     profile_rows<T, D><<<grid, kThreads, smem, stream>>>(p);
@@ -258,11 +280,12 @@ extern "C" size_t vs_cuda_svg_profile_workspace(const vs_attn_args *a, const vs_
 
 extern "C" vs_status vs_cuda_svg_profile(const vs_attn_args *a, const vs_svg_config *cfg,
                                          const vs_attn_blocks *blocks_device, uint8_t *head_layout_out_device,
-                                         float *mse_spatial_device, float *mse_temporal_device, void *workspace,
-                                         size_t workspace_bytes, void *stream) {
+                                         float *mse_spatial_device, float *mse_temporal_device,
+                                         void *workspace, size_t workspace_bytes, void *stream) {
     if (!a || !blocks_device || !head_layout_out_device || !workspace)
-        return vs_fail(VS_ERR_INVALID_ARG,
-                       "svg profile (CUDA): arguments, block list, head_layout_out and workspace are required");
+        return vs_fail(
+            VS_ERR_INVALID_ARG,
+            "svg profile (CUDA): arguments, block list, head_layout_out and workspace are required");
     /* Only the dense fields matter; out is unused but validation wants one. */
     vs_attn_args dense = *a;
     dense.out = a->out ? a->out : const_cast<void *>(a->q);
@@ -276,12 +299,15 @@ extern "C" vs_status vs_cuda_svg_profile(const vs_attn_args *a, const vs_svg_con
     const int nb = (a->seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
     if (blocks_device->num_q_blocks != nb || blocks_device->num_k_blocks != nb || !blocks_device->row_ptr ||
         !blocks_device->col_idx)
-        return vs_fail(VS_ERR_SHAPE, "svg profile (CUDA): block list is for %d x %d blocks, sequence %d needs %d",
+        return vs_fail(VS_ERR_SHAPE,
+                       "svg profile (CUDA): block list is for %d x %d blocks, sequence %d needs %d",
                        blocks_device->num_q_blocks, blocks_device->num_k_blocks, a->seq_len, nb);
-    const int64_t strides[6] = {a->q_stride_b, a->q_stride_n, a->k_stride_b, a->k_stride_n, a->v_stride_b, a->v_stride_n};
+    const int64_t strides[6] = {a->q_stride_b, a->q_stride_n, a->k_stride_b,
+                                a->k_stride_n, a->v_stride_b, a->v_stride_n};
     for (int i = 0; i < 6; i++)
         if (strides[i] % 8 != 0)
-            return vs_fail(VS_ERR_INVALID_ARG, "svg profile (CUDA) needs strides that are multiples of 8 elements");
+            return vs_fail(VS_ERR_INVALID_ARG,
+                           "svg profile (CUDA) needs strides that are multiples of 8 elements");
     const void *ptrs[3] = {a->q, a->k, a->v};
     for (int i = 0; i < 3; i++)
         if ((uintptr_t)ptrs[i] % 16 != 0)
@@ -291,8 +317,8 @@ extern "C" vs_status vs_cuda_svg_profile(const vs_attn_args *a, const vs_svg_con
                        (long long)a->batch * a->heads);
     const size_t need = vs_cuda_svg_profile_workspace(a, cfg);
     if (workspace_bytes < need)
-        return vs_fail(VS_ERR_INVALID_ARG, "svg profile (CUDA): workspace of %zu bytes, %zu needed", workspace_bytes,
-                       need);
+        return vs_fail(VS_ERR_INVALID_ARG, "svg profile (CUDA): workspace of %zu bytes, %zu needed",
+                       workspace_bytes, need);
 
     Params p;
     p.q = static_cast<const char *>(a->q);
@@ -318,8 +344,9 @@ extern "C" vs_status vs_cuda_svg_profile(const vs_attn_args *a, const vs_svg_con
     else
         st = a->head_dim == 64 ? launch<__half, 64>(p, bh, s) : launch<__half, 128>(p, bh, s);
     VS_TRY(st);
-    choose_layouts<<<(bh + 127) / 128, 128, 0, s>>>(p.row_err, bh, cfg->samples, a->head_dim, head_layout_out_device,
-                                                    mse_spatial_device, mse_temporal_device);
+    choose_layouts<<<(bh + 127) / 128, 128, 0, s>>>(p.row_err, bh, cfg->samples, a->head_dim,
+                                                    head_layout_out_device, mse_spatial_device,
+                                                    mse_temporal_device);
     VS_CUDA_TRY(cudaGetLastError());
     return VS_OK;
 }

@@ -22,9 +22,10 @@ size_t vs_cuda_svg_profile_workspace(const vs_attn_args *a, const vs_svg_config 
  * VS_LAYOUT_TOKEN_MAJOR; the device MSE arrays ([B*H]) may be NULL.
  * stream is a cudaStream_t (NULL: the default stream). Needs 16-byte aligned
  * q, k, v and strides that are multiples of 8 elements. */
-vs_status vs_cuda_svg_profile(const vs_attn_args *a, const vs_svg_config *cfg, const vs_attn_blocks *blocks_device,
-                              uint8_t *head_layout_out_device, float *mse_spatial_device, float *mse_temporal_device,
-                              void *workspace, size_t workspace_bytes, void *stream);
+vs_status vs_cuda_svg_profile(const vs_attn_args *a, const vs_svg_config *cfg,
+                              const vs_attn_blocks *blocks_device, uint8_t *head_layout_out_device,
+                              float *mse_spatial_device, float *mse_temporal_device, void *workspace,
+                              size_t workspace_bytes, void *stream);
 
 #ifdef __cplusplus
 }
