@@ -48,10 +48,10 @@ int vs_svg_block_allowed(const vs_svg_config *cfg, int seq_len, int qb, int kb);
 
 /* An owned block list and a view of it for vs_attn_args.blocks. */
 typedef struct vs_svg_blocks {
-    int32_t *row_ptr;     /* [num_q_blocks + 1] */
-    int32_t *col_idx;     /* [row_ptr[num_q_blocks]] */
-    vs_attn_blocks view;  /* points at row_ptr / col_idx */
-    double density;       /* computed score elements / seq_len^2 (short last blocks at their real size) */
+    int32_t *row_ptr;    /* [num_q_blocks + 1] */
+    int32_t *col_idx;    /* [row_ptr[num_q_blocks]] */
+    vs_attn_blocks view; /* points at row_ptr / col_idx */
+    double density;      /* computed score elements / seq_len^2 (short last blocks at their real size) */
 } vs_svg_blocks;
 
 vs_status vs_svg_blocks_build(const vs_svg_config *cfg, int seq_len, vs_svg_blocks *out);
@@ -68,7 +68,8 @@ static inline VS_HOST_DEVICE uint64_t vs_svg_mix64(uint64_t x) {
 
 /* Position of stored row `row` in the token-major order of temporal heads
  * (the inverse of vs_attn_row): video row f*P + p sits at p*F + f, text stays. */
-static inline VS_HOST_DEVICE int64_t vs_svg_token_major_position(int64_t row, int frames, int tokens_per_frame) {
+static inline VS_HOST_DEVICE int64_t vs_svg_token_major_position(int64_t row, int frames,
+                                                                 int tokens_per_frame) {
     if (row >= (int64_t)frames * tokens_per_frame) return row;
     return (row % tokens_per_frame) * frames + row / tokens_per_frame;
 }
@@ -84,7 +85,8 @@ static inline VS_HOST_DEVICE int vs_svg_sample_range(const vs_svg_config *cfg, i
 /* The i-th sampled query row (a frame-major position, i.e. a stored row) of
  * batch_head = b*H + h: mix64(seed ^ (batch_head * 2^32 + i)) mod range.
  * Draws are independent, so rows may repeat (sampling with replacement). */
-static inline VS_HOST_DEVICE int vs_svg_sample_row(const vs_svg_config *cfg, int seq_len, int batch_head, int i) {
+static inline VS_HOST_DEVICE int vs_svg_sample_row(const vs_svg_config *cfg, int seq_len, int batch_head,
+                                                   int i) {
     uint64_t counter = ((uint64_t)(uint32_t)batch_head << 32) | (uint32_t)i;
     return (int)(vs_svg_mix64(cfg->seed ^ counter) % (uint64_t)vs_svg_sample_range(cfg, seq_len));
 }
