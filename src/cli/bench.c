@@ -12,6 +12,7 @@
 #include "core/device_info.h"
 #include "core/dtype.h"
 #include "ops/attention.h"
+#include "sparse/svg.h"
 
 typedef struct {
     const char *name;
@@ -147,7 +148,7 @@ static int bench_attention(int argc, char **argv) {
                shape.name, batch, shape.frames, shape.tokens_per_frame, shape.text_tokens, N, shape.heads,
                shape.head_dim, vs_dtype_name(dtype), device == VS_CUDA ? vs_cuda_device_name() : "cpu");
         printf("SVG mask: band %lld tokens, density %.3f; profiled heads: %d spatial, %d temporal\n",
-               (long long)((cfg.band_frames > 0 ? cfg.band_frames : 0) * 0) + 0, dens, spatial, heads_total - spatial);
+               (long long)vs_svg_band_tokens(&cfg), dens, spatial, heads_total - spatial);
         printf("%-24s %10s %10s\n", "part", "median ms", "TFLOP/s");
         for (int p = 0; p < 5; p++) {
             double flop = p == 0 ? dense_flop : p == 2 ? 0 : dense_flop * dens;

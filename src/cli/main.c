@@ -12,6 +12,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"bench", vs_cmd_bench, "benchmarks: attention (dense vs SVG, profiling, layout)"},
     {"generate", vs_cmd_generate, "text to video (embedded default model or --model DIR)"},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
