@@ -4,7 +4,12 @@
 #include "core/status.h"
 #include "io/safetensors.h"
 #include "models/wan/transformer.h"
+#include "pipeline/denoise.h"
+#include "pipeline/noise.h"
 #include "pipeline/scheduler.h"
+
+#include <stdlib.h>
+#include <unistd.h>
 
 #define DATA "tests/data/wan/"
 
@@ -115,5 +120,175 @@ TEST(unipc_wan_config_step_for_step) { return check_scheduler("unipc", 8); }
 TEST(unipc_order3_bh1_sigma_min_step_for_step) { return check_scheduler("unipc_o3", 7); }
 TEST(euler_step_for_step) { return check_scheduler("euler", 6); }
 
+TEST(cfg_denoise_matches_diffusers) {
+    vs_wan_model *m = NULL;
+    vs_safetensors *st = NULL;
+    vs_tensor noise, cond, uncond, ref;
+    CHECK_OK(vs_wan_model_load(DATA "tiny_hd64", VS_CPU, &m));
+    CHECK_OK(vs_safetensors_open(&st, DATA "denoise.safetensors"));
+    CHECK_OK(load(st, "noise", &noise));
+    CHECK_OK(load(st, "cond", &cond));
+    CHECK_OK(load(st, "uncond", &uncond));
+    CHECK_OK(load(st, "latents", &ref));
+    CHECK(!strcmp(vs_safetensors_metadata(st, "steps"), "3") && !strcmp(vs_safetensors_metadata(st, "guidance"), "5.0"));
+    vs_denoise_settings set;
+    memset(&set, 0, sizeof set);
+    CHECK_OK(vs_scheduler_config_load(DATA "scheduler_unipc", &set.scheduler));
+    set.steps = 3, set.guidance = 5.0f, set.attention = vs_wan_attention_dense();
+    vs_wan_timing timing = {0, 0};
+    CHECK_OK(vs_wan_denoise(m, &set, &cond, &uncond, &noise, &timing));
+    double err = rel_l2(noise.data, ref.data, vs_tensor_numel(&ref));
+    printf("  3 steps, guidance 5: rel L2 %.3g, DiT %.1f ms (attention %.1f ms)\n", err, timing.total_s * 1e3,
+           timing.attention_s * 1e3);
+    CHECK_MSG(err < 1e-4, "rel L2 %g", err);
+    /* Guidance needs the negative prompt. */
+    CHECK_FAILS(vs_wan_denoise(m, &set, &cond, NULL, &noise, NULL), VS_ERR_INVALID_ARG, "negative prompt");
+    vs_tensor *all[] = {&noise, &cond, &uncond, &ref};
+    for (int i = 0; i < 4; i++) vs_tensor_free(all[i]);
+    vs_safetensors_close(st);
+    vs_wan_model_free(m);
+    return 0;
+}
+
+TEST(forward_rejects_bad_inputs) {
+    vs_wan_model *m = NULL;
+    CHECK_OK(vs_wan_model_load(DATA "tiny_hd64", VS_CPU, &m));
+    float lat[16 * 2 * 4 * 4] = {0}, out[16 * 2 * 4 * 4], text[8 * 32] = {0}, t = 500;
+    vs_tensor l = vs_tensor_view(lat, VS_F32, VS_CPU, 5, (int64_t[]){1, 16, 2, 4, 4});
+    vs_tensor o = vs_tensor_view(out, VS_F32, VS_CPU, 5, (int64_t[]){1, 16, 2, 4, 4});
+    vs_tensor x = vs_tensor_view(text, VS_F32, VS_CPU, 3, (int64_t[]){1, 8, 32});
+    CHECK_OK(vs_wan_forward(m, &l, &t, &x, NULL, &o, NULL));
+    vs_tensor bad = vs_tensor_view(lat, VS_F32, VS_CPU, 5, (int64_t[]){1, 8, 4, 4, 4});
+    CHECK_FAILS(vs_wan_forward(m, &bad, &t, &x, NULL, &o, NULL), VS_ERR_SHAPE, "channels");
+    bad = vs_tensor_view(lat, VS_F32, VS_CPU, 5, (int64_t[]){1, 16, 2, 4, 3});
+    CHECK_FAILS(vs_wan_forward(m, &bad, &t, &x, NULL, &o, NULL), VS_ERR_SHAPE, "width 3");
+    bad = vs_tensor_view(text, VS_F32, VS_CPU, 3, (int64_t[]){1, 16, 16});
+    CHECK_FAILS(vs_wan_forward(m, &l, &t, &bad, NULL, &o, NULL), VS_ERR_SHAPE, "text_dim 32");
+    bad = vs_tensor_view(out, VS_F32, VS_CPU, 5, (int64_t[]){1, 16, 2, 2, 8});
+    CHECK_FAILS(vs_wan_forward(m, &l, &t, &x, NULL, &bad, NULL), VS_ERR_SHAPE, "output");
+    vs_wan_model_free(m);
+    return 0;
+}
+
+static int write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return 1;
+    fputs(text, f);
+    return fclose(f) != 0;
+}
+
+/* Rewrites the original-layout fixture without `drop`, or with `reshape` given shape [64, 127]. */
+static vs_status write_damaged(const char *dir, const char *drop, const char *reshape) {
+    vs_safetensors *st = NULL;
+    VS_TRY(vs_safetensors_open(&st, DATA "tiny_hd128_orig"));
+    size_t n = vs_safetensors_count(st), kept = 0;
+    const char **names = calloc(n, sizeof *names);
+    vs_tensor *tensors = calloc(n, sizeof *tensors);
+    static float junk[64 * 127];
+    vs_status s = VS_OK;
+    for (size_t i = 0; i < n && s == VS_OK; i++) {
+        const vs_st_entry *e = vs_safetensors_entry(st, i);
+        if (drop && !strcmp(e->name, drop)) continue;
+        names[kept] = e->name;
+        if (reshape && !strcmp(e->name, reshape)) tensors[kept++] = vs_tensor_view(junk, VS_F32, VS_CPU, 2, (int64_t[]){64, 127});
+        else s = vs_safetensors_load(st, e->name, VS_F32, VS_CPU, 0, NULL, &tensors[kept++]);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", dir);
+    if (s == VS_OK) s = vs_safetensors_write(path, kept, names, tensors, 0, NULL, NULL);
+    for (size_t i = 0; i < kept; i++) vs_tensor_free(&tensors[i]);
+    free(names);
+    free(tensors);
+    vs_safetensors_close(st);
+    return s;
+}
+
+TEST(missing_or_misshapen_tensors_are_named) {
+    char dir[] = "/tmp/vs_wan_XXXXXX", path[512];
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    CHECK(!write_text(path, "{\"dim\": 128, \"num_heads\": 1, \"num_layers\": 1, \"ffn_dim\": 64, \"text_dim\": 32}"));
+    vs_wan_model *m = NULL;
+    CHECK_OK(write_damaged(dir, "blocks.0.cross_attn.k.weight", NULL));
+    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_NOT_FOUND, "blocks.0.cross_attn.k.weight");
+    CHECK(m == NULL);
+    CHECK_OK(write_damaged(dir, NULL, "blocks.0.ffn.0.weight"));
+    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_SHAPE, "blocks.0.ffn.0.weight");
+    /* The intact weights load; a config that disagrees with them names the tensor too. */
+    CHECK_OK(write_damaged(dir, NULL, NULL));
+    CHECK_OK(vs_wan_model_load(dir, VS_CPU, &m));
+    vs_wan_model_free(m);
+    CHECK(!write_text(path, "{\"dim\": 128, \"num_heads\": 1, \"num_layers\": 1, \"ffn_dim\": 96, \"text_dim\": 32}"));
+    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_SHAPE, "blocks.0.ffn.0.weight");
+    CHECK(!write_text(path, "{\"dim\": 128, \"num_layers\": 1}"));
+    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_FORMAT, "num_heads");
+    CHECK(!write_text(path, "{\"dim\": 128, \"num_heads\": 1, \"num_layers\": 1, \"ffn_dim\": 64, \"model_type\": \"i2v\"}"));
+    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_UNSUPPORTED, "i2v");
+    CHECK(!write_text(path, "{\"num_attention_heads\": 2, \"attention_head_dim\": 64, \"num_layers\": 1, "
+                            "\"ffn_dim\": 64, \"image_dim\": 1280}"));
+    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_UNSUPPORTED, "image_dim");
+    /* The weights' layout is detected from their names, whatever the config's style; text_dim defaults to 4096. */
+    CHECK(!write_text(path, "{\"num_attention_heads\": 1, \"attention_head_dim\": 128, \"num_layers\": 1, \"ffn_dim\": 64}"));
+    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_SHAPE, "text_embedding.0.weight");
+    CHECK_FAILS(vs_wan_model_load("/nonexistent/wan", VS_CPU, &m), VS_ERR_NOT_FOUND, "config.json");
+    unlink(path);
+    snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", dir);
+    unlink(path);
+    rmdir(dir);
+    return 0;
+}
+
+TEST(scheduler_configs_are_checked) {
+    vs_json_doc *doc = NULL;
+    vs_scheduler_config cfg;
+    const char *karras = "{\"_class_name\": \"UniPCMultistepScheduler\", \"use_flow_sigmas\": true, "
+                         "\"prediction_type\": \"flow_prediction\", \"use_karras_sigmas\": true}";
+    CHECK_OK(vs_json_parse(&doc, karras, strlen(karras), "karras"));
+    CHECK_FAILS(vs_scheduler_config_parse(vs_json_root(doc), "karras", &cfg), VS_ERR_UNSUPPORTED, "use_karras_sigmas");
+    vs_json_free(doc);
+    const char *eps = "{\"_class_name\": \"UniPCMultistepScheduler\", \"use_flow_sigmas\": true}";
+    CHECK_OK(vs_json_parse(&doc, eps, strlen(eps), "eps"));
+    CHECK_FAILS(vs_scheduler_config_parse(vs_json_root(doc), "eps", &cfg), VS_ERR_UNSUPPORTED, "epsilon");
+    vs_json_free(doc);
+    const char *ddim = "{\"_class_name\": \"DDIMScheduler\"}";
+    CHECK_OK(vs_json_parse(&doc, ddim, strlen(ddim), "ddim"));
+    CHECK_FAILS(vs_scheduler_config_parse(vs_json_root(doc), "ddim", &cfg), VS_ERR_UNSUPPORTED, "DDIMScheduler");
+    vs_json_free(doc);
+    vs_scheduler *s = NULL;
+    cfg = vs_scheduler_config_wan(3.0);
+    CHECK_FAILS(vs_scheduler_create(&cfg, 0, 16, &s), VS_ERR_INVALID_ARG, "steps");
+    /* One step goes from pure noise straight to the data prediction. */
+    CHECK_OK(vs_scheduler_create(&cfg, 1, 2, &s));
+    float x[2] = {1.0f, -2.0f}, v[2] = {0.5f, 0.25f};
+    CHECK_OK(vs_scheduler_step(s, v, x));
+    CHECK(fabsf(x[0] - (1.0f - vs_scheduler_sigma(s, 0) * 0.5f)) < 1e-6f);
+    vs_scheduler_free(s);
+    return 0;
+}
+
+TEST(noise_is_seeded_standard_normal) {
+    enum { N = 100001 };
+    float *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
+    vs_noise_gaussian(a, N, 42);
+    vs_noise_gaussian(b, N, 42);
+    CHECK(memcmp(a, b, N * sizeof *a) == 0);
+    vs_noise_gaussian(b, 1000, 43);
+    CHECK(memcmp(a, b, 1000 * sizeof *a) != 0);
+    double mean = 0, var = 0;
+    for (int i = 0; i < N; i++) mean += a[i];
+    mean /= N;
+    for (int i = 0; i < N; i++) var += (a[i] - mean) * (a[i] - mean);
+    var /= N;
+    CHECK_MSG(fabs(mean) < 0.01 && fabs(var - 1) < 0.02, "mean %g var %g", mean, var);
+    /* A prefix is the same whatever the length asked for. */
+    vs_noise_gaussian(b, 7, 42);
+    CHECK(memcmp(a, b, 7 * sizeof *a) == 0);
+    free(a);
+    free(b);
+    return 0;
+}
+
 RUN_TESTS(T(forward_diffusers_layout_head_dim_64), T(forward_original_layout_head_dim_128),
-          T(unipc_wan_config_step_for_step), T(unipc_order3_bh1_sigma_min_step_for_step), T(euler_step_for_step))
+          T(unipc_wan_config_step_for_step), T(unipc_order3_bh1_sigma_min_step_for_step), T(euler_step_for_step), T(cfg_denoise_matches_diffusers),
+          T(forward_rejects_bad_inputs), T(missing_or_misshapen_tensors_are_named), T(scheduler_configs_are_checked),
+          T(noise_is_seeded_standard_normal))
