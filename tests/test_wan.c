@@ -170,6 +170,43 @@ TEST(forward_rejects_bad_inputs) {
     return 0;
 }
 
+TEST(svg_warmup_rules_and_sparse_path) {
+    vs_wan_attention a = vs_wan_attention_svg(0.25);
+    a.num_steps = 50;
+    a.step = 9; /* floor(0.2 * 50) = 10 dense steps */
+    CHECK(vs_wan_layer_is_dense(&a, 29, 30));
+    a.step = 10; /* floor(0.03 * 30) = 0 dense layers; floor(0.03 * 40) = 1 */
+    CHECK(!vs_wan_layer_is_dense(&a, 0, 30));
+    CHECK(vs_wan_layer_is_dense(&a, 0, 40) && !vs_wan_layer_is_dense(&a, 1, 40));
+    vs_wan_attention d = vs_wan_attention_dense();
+    CHECK(vs_wan_layer_is_dense(&d, 5, 30) && vs_wan_layer_is_dense(NULL, 5, 30));
+
+    /* The tiny sequence (18 tokens) is a single 128-token block, so every SVG head
+     * computes it whole: the sparse path (profiling, block list, layouts) must give
+     * the dense answer. */
+    vs_wan_model *m = NULL;
+    vs_safetensors *st = NULL;
+    vs_tensor lat, ts, text, ref, out;
+    CHECK_OK(vs_wan_model_load(DATA "tiny_hd64", VS_CPU, &m));
+    CHECK_OK(vs_safetensors_open(&st, DATA "forward_hd64.safetensors"));
+    CHECK_OK(load(st, "latents", &lat));
+    CHECK_OK(load(st, "timesteps", &ts));
+    CHECK_OK(load(st, "text", &text));
+    CHECK_OK(load(st, "output", &ref));
+    CHECK_OK(vs_tensor_alloc(&out, VS_F32, VS_CPU, 5, ref.shape));
+    a.step = 0, a.num_steps = 1;
+    CHECK(!vs_wan_layer_is_dense(&a, 0, 2));
+    CHECK_OK(vs_wan_forward(m, &lat, ts.data, &text, &a, &out, NULL));
+    CHECK(rel_l2(out.data, ref.data, vs_tensor_numel(&ref)) < 1e-4);
+    a.density = 0;
+    CHECK_FAILS(vs_wan_forward(m, &lat, ts.data, &text, &a, &out, NULL), VS_ERR_INVALID_ARG, "density");
+    vs_tensor *all[] = {&lat, &ts, &text, &ref, &out};
+    for (int i = 0; i < 5; i++) vs_tensor_free(all[i]);
+    vs_safetensors_close(st);
+    vs_wan_model_free(m);
+    return 0;
+}
+
 static int write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     if (!f) return 1;
@@ -290,5 +327,5 @@ TEST(noise_is_seeded_standard_normal) {
 
 RUN_TESTS(T(forward_diffusers_layout_head_dim_64), T(forward_original_layout_head_dim_128),
           T(unipc_wan_config_step_for_step), T(unipc_order3_bh1_sigma_min_step_for_step), T(euler_step_for_step), T(cfg_denoise_matches_diffusers),
-          T(forward_rejects_bad_inputs), T(missing_or_misshapen_tensors_are_named), T(scheduler_configs_are_checked),
+          T(forward_rejects_bad_inputs), T(svg_warmup_rules_and_sparse_path), T(missing_or_misshapen_tensors_are_named), T(scheduler_configs_are_checked),
           T(noise_is_seeded_standard_normal))

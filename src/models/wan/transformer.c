@@ -12,6 +12,8 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "ops/attention.h"
+#include "sparse/profile.h"
+#include "sparse/svg.h"
 
 /* ---- loading ------------------------------------------------------------------ */
 
@@ -63,7 +65,12 @@ void vs_wan_model_free(vs_wan_model *model) {
 /* ---- attention settings --------------------------------------------------------- */
 
 vs_wan_attention vs_wan_attention_dense(void) {
-    vs_wan_attention a = {VS_WAN_ATTN_DENSE, 0.2f, 0.03f, 0, 1};
+    vs_wan_attention a = {VS_WAN_ATTN_DENSE, 0.2f, 0.03f, 1.0, 0, 1};
+    return a;
+}
+
+vs_wan_attention vs_wan_attention_svg(double density) {
+    vs_wan_attention a = {VS_WAN_ATTN_SVG, 0.2f, 0.03f, density, 0, 1};
     return a;
 }
 
@@ -238,6 +245,10 @@ typedef struct {
     float *tproj, *mod;              /* [B, 6*dim]: time projection, one block's modulation */
     float *rope_cos, *rope_sin;      /* [N, head_dim/2] */
     float *block;                    /* the single allocation */
+    /* SVG: one block mask for the whole forward, head layouts chosen per layer */
+    vs_svg_config svg;
+    vs_svg_blocks svg_blocks;
+    uint8_t *head_layout;            /* [B*H] */
 } workspace;
 
 static vs_status workspace_alloc(workspace *ws, const vs_wan_config *c) {
@@ -308,8 +319,6 @@ static vs_status check_inputs(const vs_wan_model *m, const vs_tensor *lat, const
 /* Self-attention over the video tokens: q, k, v [B, N, H, D] -> out. */
 static vs_status self_attention(const workspace *ws, const vs_wan_config *c, const vs_wan_attention *attn,
                                 int layer, float *out) {
-    if (!vs_wan_layer_is_dense(attn, layer, c->num_layers))
-        return vs_fail(VS_ERR_UNSUPPORTED, "Wan forward: SVG sparse attention on the CPU is not in this build yet");
     vs_attn_args args;
     memset(&args, 0, sizeof args);
     args.dtype = VS_F32;
@@ -318,6 +327,13 @@ static vs_status self_attention(const workspace *ws, const vs_wan_config *c, con
     args.head_dim = c->head_dim;
     args.scale = 1.0f / sqrtf((float)c->head_dim);
     vs_attn_args_contiguous(&args);
+    if (!vs_wan_layer_is_dense(attn, layer, c->num_layers)) {
+        /* SVG: profile each head (spatial or temporal), then run the shared band mask. */
+        VS_TRY(vs_svg_profile_cpu(&args, &ws->svg, &ws->svg_blocks.view, ws->head_layout, NULL, NULL));
+        args.blocks = &ws->svg_blocks.view;
+        args.head_layout = ws->head_layout;
+        args.frames = ws->fp, args.tokens_per_frame = ws->hp * ws->wp;
+    }
     return vs_cpu_attention(&args);
 }
 
@@ -410,12 +426,20 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
     ws.tokens = (int64_t)ws.fp * ws.hp * ws.wp;
     VS_TRY(workspace_alloc(&ws, c));
 
+    vs_status st = VS_OK;
+    if (attn && attn->mode == VS_WAN_ATTN_SVG) {
+        ws.svg = vs_svg_config_default(ws.fp, ws.hp * ws.wp, 0, attn->density);
+        st = vs_svg_blocks_build(&ws.svg, (int)ws.tokens, &ws.svg_blocks);
+        if (st == VS_OK && !(ws.head_layout = malloc((size_t)(ws.batch * c->num_heads))))
+            st = vs_fail(VS_ERR_OOM, "out of memory");
+        if (st != VS_OK) goto done;
+    }
+
     patchify(ws.patches, latents->data, ws.batch, c->in_channels, s[2], s[3], s[4], p);
     linear(ws.x, ws.patches, ws.batch * ws.tokens, &w->patch_embed);
     embed_conditions(&ws, c, w, timesteps, text->data);
     vs_wan_rope_table(c->head_dim, ws.fp, ws.hp, ws.wp, ws.rope_cos, ws.rope_sin);
 
-    vs_status st = VS_OK;
     for (int l = 0; l < c->num_layers && st == VS_OK; l++) {
         st = block_forward(&ws, c, &w->blocks[l], attn, l, timing);
         if (st != VS_OK) vs_fail_context(st, "Wan block %d", l);
@@ -430,7 +454,10 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
         linear(ws.patches, ws.h, bn, &w->head);
         unpatchify(out->data, ws.patches, ws.batch, c->out_channels, s[2], s[3], s[4], p);
     }
+done:
     free(ws.block);
+    free(ws.head_layout);
+    vs_svg_blocks_free(&ws.svg_blocks);
     timing->total_s += now_s() - start;
     return st;
 }

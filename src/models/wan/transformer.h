@@ -39,16 +39,21 @@ typedef enum vs_wan_attn_mode { VS_WAN_ATTN_DENSE = 0, VS_WAN_ATTN_SVG } vs_wan_
 
 /* How self-attention runs in one forward. SVG follows DESIGN.md's warm-up:
  * the first floor(dense_step_fraction * num_steps) denoising steps and the
- * first floor(dense_layer_fraction * num_layers) layers stay dense. */
+ * first floor(dense_layer_fraction * num_layers) layers stay dense; the other
+ * layers profile every (batch entry, head) online (src/sparse/profile.h) and
+ * run the block-sparse band mask of src/sparse/svg.h, spatial or temporal. */
 typedef struct vs_wan_attention {
     vs_wan_attn_mode mode;
-    float dense_step_fraction; /* 0.2 in the reference's Wan scripts */
+    float dense_step_fraction;  /* 0.2 in the reference's Wan scripts */
     float dense_layer_fraction; /* 0.03 */
-    int step, num_steps;       /* where this forward sits in the denoising loop */
+    double density;             /* SVG target kept fraction of the attention map, in (0, 1] */
+    int step, num_steps;        /* where this forward sits in the denoising loop */
 } vs_wan_attention;
 
 /* Dense everywhere. */
 vs_wan_attention vs_wan_attention_dense(void);
+/* SVG with the reference's Wan settings (warm-up 0.2 of the steps, 0.03 of the layers) and `density`. */
+vs_wan_attention vs_wan_attention_svg(double density);
 /* Whether `layer` of this forward runs dense attention. */
 int vs_wan_layer_is_dense(const vs_wan_attention *attn, int layer, int num_layers);
 
