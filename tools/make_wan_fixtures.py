@@ -17,6 +17,8 @@ Everything is seeded, tiny and random (nothing is downloaded):
   denoise.safetensors
                     a 3-step CFG denoise (UniPC, guidance 5) with tiny_hd64, as the Wan pipeline
                     runs it (cond and uncond calls, noise = uncond + g * (cond - uncond))
+  embeds.safetensors
+                    its prompts as prompt_embeds / negative_prompt_embeds, for the CLI smoke test
 """
 import json
 import os
@@ -162,6 +164,8 @@ def denoise(model, steps=3, guidance=5.0):
     save_file({"noise": noise, "cond": cond, "uncond": uncond, "latents": latents.contiguous()},
               os.path.join(OUT, "denoise.safetensors"),
               metadata={"steps": str(steps), "guidance": str(guidance), "scheduler": "scheduler_unipc"})
+    # The same prompts as `vidsparse encode` writes them, for the CLI smoke test.
+    save_file({"prompt_embeds": cond, "negative_prompt_embeds": uncond}, os.path.join(OUT, "embeds.safetensors"))
 
 
 def main():
