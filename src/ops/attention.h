@@ -65,6 +65,15 @@ void vs_attn_args_contiguous(vs_attn_args *args);
 /* Checks shapes, strides, block list and layout fields; clear error on misuse. */
 vs_status vs_attn_args_validate(const vs_attn_args *args);
 
+/* The two halves of an SVG run of the public vs_attention (for benchmarks
+ * and callers that profile less often than they attend): profiling fills the
+ * per-head layouts; the sparse run uses them (profiled_layout) or treats
+ * every head as spatial. */
+vs_status vs_attention_profile(vs_attention *attn, const vs_tensor *q, const vs_tensor *k, const vs_tensor *v,
+                               void *stream);
+vs_status vs_attention_sparse(vs_attention *attn, int profiled_layout, const vs_tensor *q, const vs_tensor *k,
+                              const vs_tensor *v, vs_tensor *out, void *stream);
+
 #ifdef __cplusplus
 }
 #endif
