@@ -114,9 +114,10 @@ typedef struct {
 static void attention_items(void *ctx, int64_t begin, int64_t end) {
     attention_job *job = ctx;
     const vs_attn_args *a = job->a;
-    int len = a->seq_len, dim = a->head_dim, nb = (len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
-    int64_t *rows = malloc(sizeof(int64_t) * (size_t)len);
-    void *scores = malloc((job->f64 ? sizeof(double) : sizeof(float)) * (size_t)len);
+    int len = a->seq_len, klen = vs_attn_kv_len(a), dim = a->head_dim, nb = (len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
+    int kv_blocks = (klen + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
+    int64_t *rows = malloc(sizeof(int64_t) * (size_t)klen);
+    void *scores = malloc((job->f64 ? sizeof(double) : sizeof(float)) * (size_t)klen);
     if (!rows || !scores) {
         atomic_store(&job->out_of_memory, 1);
         free(rows);
@@ -129,10 +130,10 @@ static void attention_items(void *ctx, int64_t begin, int64_t end) {
         int64_t k_base = b * a->k_stride_b + (int64_t)h * dim, v_base = b * a->v_stride_b + (int64_t)h * dim;
         /* Stored rows of the attended keys, in the head's position order. */
         int n = 0;
-        int kb_count = a->blocks ? a->blocks->row_ptr[qb + 1] - a->blocks->row_ptr[qb] : nb;
+        int kb_count = a->blocks ? a->blocks->row_ptr[qb + 1] - a->blocks->row_ptr[qb] : kv_blocks;
         for (int e = 0; e < kb_count; e++) {
             int kb = a->blocks ? a->blocks->col_idx[a->blocks->row_ptr[qb] + e] : e;
-            int kend = (kb + 1) * VS_ATTN_BLOCK < len ? (kb + 1) * VS_ATTN_BLOCK : len;
+            int kend = (kb + 1) * VS_ATTN_BLOCK < klen ? (kb + 1) * VS_ATTN_BLOCK : klen;
             for (int r = kb * VS_ATTN_BLOCK; r < kend; r++)
                 rows[n++] = vs_attn_row(r, layout, a->frames, a->tokens_per_frame);
         }
@@ -160,7 +161,7 @@ static vs_status run(const vs_attn_args *a, int f64) {
     int64_t nb = (a->seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
     vs_parallel_for((int64_t)a->batch * a->heads * nb, 1, attention_items, &job);
     if (atomic_load(&job.out_of_memory))
-        return vs_fail(VS_ERR_OOM, "attention: no memory for %d-key scratch rows", a->seq_len);
+        return vs_fail(VS_ERR_OOM, "attention: no memory for %d-key scratch rows", vs_attn_kv_len(a));
     return VS_OK;
 }
 

@@ -40,7 +40,7 @@ static_assert(VS_ATTN_BLOCK % kBlockN == 0, "key blocks split into whole tiles")
 struct Params {
     const char *q, *k, *v; /* byte pointers: the element type is a template argument */
     char *o;
-    int heads, seq_len, frames, tokens_per_frame;
+    int heads, seq_len, kv_len, frames, tokens_per_frame;
     float inv_frames; /* 1 / frames, for the token-major row map */
     int64_t q_stride_b, q_stride_n, k_stride_b, k_stride_n, v_stride_b, v_stride_n, o_stride_b, o_stride_n;
     float scale_log2; /* scale * log2(e): softmax in base 2 */
@@ -173,7 +173,7 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
             if (last * VS_ATTN_BLOCK + kBlockN >= p.seq_len) num_tiles--; /* second half is past the end */
         }
     } else {
-        num_tiles = (p.seq_len + kBlockN - 1) / kBlockN;
+        num_tiles = (p.kv_len + kBlockN - 1) / kBlockN;
     }
     auto tile_start = [&](int t) -> int {
         if (!p.row_ptr) return t * kBlockN;
@@ -181,9 +181,9 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
     };
     auto load_kv = [&](int t, int buffer) {
         int start = tile_start(t);
-        load_tile<T, D, kBlockN, kThreads>(sK + buffer * kBlockN * D, k_base, p.k_stride_n, start, p.seq_len,
+        load_tile<T, D, kBlockN, kThreads>(sK + buffer * kBlockN * D, k_base, p.k_stride_n, start, p.kv_len,
                                            token_major, p.frames, p.inv_frames, p.tokens_per_frame);
-        load_tile<T, D, kBlockN, kThreads>(sV + buffer * kBlockN * D, v_base, p.v_stride_n, start, p.seq_len,
+        load_tile<T, D, kBlockN, kThreads>(sV + buffer * kBlockN * D, v_base, p.v_stride_n, start, p.kv_len,
                                            token_major, p.frames, p.inv_frames, p.tokens_per_frame);
     };
 
@@ -264,14 +264,14 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
 
         /* Keys past the end of the sequence do not exist. */
         const int key0 = tile_start(t);
-        if (key0 + kBlockN > p.seq_len) {
+        if (key0 + kBlockN > p.kv_len) {
 #pragma unroll
             for (int n = 0; n < kKeyTiles; n++) {
                 int key = key0 + n * 8 + (lane % 4) * 2;
 #pragma unroll
                 for (int m = 0; m < MT; m++) {
-                    if (key >= p.seq_len) s[m][n][0] = s[m][n][2] = -INFINITY;
-                    if (key + 1 >= p.seq_len) s[m][n][1] = s[m][n][3] = -INFINITY;
+                    if (key >= p.kv_len) s[m][n][0] = s[m][n][2] = -INFINITY;
+                    if (key + 1 >= p.kv_len) s[m][n][1] = s[m][n][3] = -INFINITY;
                 }
             }
         }
@@ -427,6 +427,7 @@ extern "C" vs_status vs_cuda_flash_attention(const vs_attn_args *a, void *stream
     p.o = static_cast<char *>(a->out);
     p.heads = a->heads;
     p.seq_len = a->seq_len;
+    p.kv_len = vs_attn_kv_len(a);
     p.frames = a->frames;
     p.tokens_per_frame = a->tokens_per_frame;
     p.inv_frames = a->frames > 0 ? 1.0f / (float)a->frames : 0.f;
