@@ -13,6 +13,7 @@ typedef struct {
 
 static const command commands[] = {
     {"generate", vs_cmd_generate, "text to video (embedded default model or --model DIR)"},
+    {"inspect", vs_cmd_inspect, "list a checkpoint's components, configs, tensors and parameter counts"},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 
