@@ -388,7 +388,8 @@ static int print_text(const checkpoint *ck, const char *path) {
         printf("%s%s", ck->model_index ? "\n" : "", c->name);
         if (c->class_name) printf(" (%s)", c->class_name);
         if (c->weights) {
-            printf(": %zu tensors, %" PRId64 " parameters (%s), %.2f MB\n", n, params, count, (double)bytes / 1e6);
+            printf(": %zu tensor%s, %" PRId64 " parameters (%s), %.2f MB\n", n, n == 1 ? "" : "s", params, count,
+                   (double)bytes / 1e6);
             total += params;
             weighted++;
         } else {
