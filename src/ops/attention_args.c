@@ -2,9 +2,6 @@
 #include "ops/attention.h"
 
 void vs_attn_args_contiguous(vs_attn_args *a) {
-    if (a->kv_len < 0) return vs_fail(VS_ERR_SHAPE, "attention: negative key count %d", a->kv_len);
-    if (vs_attn_kv_len(a) != a->seq_len && (a->blocks || a->head_layout))
-        return vs_fail(VS_ERR_INVALID_ARG, "attention: block lists and head layouts need self-attention (kv_len == seq_len)");
     int64_t row = (int64_t)a->heads * a->head_dim;
     a->q_stride_n = a->k_stride_n = a->v_stride_n = a->o_stride_n = row;
     a->q_stride_b = a->o_stride_b = row * a->seq_len;
