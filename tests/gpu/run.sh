@@ -17,10 +17,9 @@ grep -A6 "vidsparse features" "$BUILD.configure.log"
 if ! cmake --build "$BUILD" -j "$JOBS" >"$BUILD.build.log" 2>&1; then
   grep -E "error|Error" "$BUILD.build.log" | head -40; echo "0 passed, 1 failed"; exit 1
 fi
-log=$(ctest --test-dir "$BUILD" --output-on-failure -j 1 2>&1)
-echo "$log"
-total=$(echo "$log" | sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' | tail -1)
-bad=$(echo "$log" | sed -n 's/.*tests passed, \([0-9]*\) tests failed.*/\1/p' | tail -1)
-[ -n "$total" ] || { echo "0 passed, 1 failed"; exit 1; }
-echo "$((total - bad)) passed, $bad failed"
-[ "$bad" -eq 0 ]
+passed=0
+failed=0
+source tests/ctest_counts.sh
+run_ctest "$BUILD" -j 1
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

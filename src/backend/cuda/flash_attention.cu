@@ -2,7 +2,7 @@
  * transformation fused into its loads and stores.
  *
  * One thread block computes a 128-row query tile of one (batch, head):
- * 8 warps, 16 query rows each. Keys and values stream through shared memory
+ * 4 warps of 32 query rows (or 8 warps of 16, see MT below). Keys and values stream through shared memory
  * in 64-row tiles, double-buffered with cp.async, and the scores never leave
  * registers (online softmax, FlashAttention-2 style). Matrix products use
  * mma.sync m16n8k16 with f32 accumulation, operands fed by ldmatrix.
@@ -24,6 +24,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "backend/cuda/attention_cuda.h"
 #include "backend/cuda/cuda_check.h"
@@ -32,8 +33,6 @@ namespace {
 
 constexpr int kBlockM = 128; /* query rows per thread block (= VS_ATTN_BLOCK) */
 constexpr int kBlockN = 64;  /* key rows per shared-memory tile */
-constexpr int kWarps = 8;
-constexpr int kThreads = kWarps * 32;
 
 static_assert(kBlockM == VS_ATTN_BLOCK, "a query tile is one SVG block");
 static_assert(VS_ATTN_BLOCK % kBlockN == 0, "key blocks split into whole tiles");
@@ -112,11 +111,11 @@ __device__ __forceinline__ int stored_row(int r, int token_major, int frames, in
 
 /* Copies rows [first, first + ROWS) of one head into a swizzled tile;
  * rows past the sequence are zero-filled. */
-template <typename T, int D, int ROWS>
+template <typename T, int D, int ROWS, int THREADS>
 __device__ __forceinline__ void load_tile(T *tile, const char *base, int64_t stride_n, int first, int seq_len,
                                           int token_major, int frames, int tokens_per_frame) {
     constexpr int kChunks = D / 8;
-    for (int i = threadIdx.x; i < ROWS * kChunks; i += kThreads) {
+    for (int i = threadIdx.x; i < ROWS * kChunks; i += THREADS) {
         int row = i / kChunks, chunk = i % kChunks;
         int r = first + row;
         int valid = r < seq_len;
@@ -126,8 +125,15 @@ __device__ __forceinline__ void load_tile(T *tile, const char *base, int64_t str
     }
 }
 
-template <typename T, int D>
-__global__ void __launch_bounds__(kThreads, 1) flash_attention_kernel(const Params p) {
+/* MT: 16-row m-tiles per warp, so kBlockM / (16 MT) warps per block. With
+ * MT = 2 a warp uses every K and V operand it loads from shared memory for
+ * two m-tiles (half the ldmatrix traffic per product); Q is then re-read from
+ * shared memory each tile instead of living in registers, which keeps the
+ * register count in reach. */
+template <typename T, int D, int MT>
+__global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_kernel(const Params p) {
+    constexpr int kThreads = kBlockM / (16 * MT) * 32;
+    constexpr bool kQInRegisters = MT == 1;
     extern __shared__ __align__(128) unsigned char smem_raw[];
     T *sQ = reinterpret_cast<T *>(smem_raw);
     T *sK = sQ + kBlockM * D; /* two buffers */
@@ -162,28 +168,35 @@ __global__ void __launch_bounds__(kThreads, 1) flash_attention_kernel(const Para
     };
     auto load_kv = [&](int t, int buffer) {
         int start = tile_start(t);
-        load_tile<T, D, kBlockN>(sK + buffer * kBlockN * D, k_base, p.k_stride_n, start, p.seq_len, token_major,
-                                 p.frames, p.tokens_per_frame);
-        load_tile<T, D, kBlockN>(sV + buffer * kBlockN * D, v_base, p.v_stride_n, start, p.seq_len, token_major,
-                                 p.frames, p.tokens_per_frame);
+        load_tile<T, D, kBlockN, kThreads>(sK + buffer * kBlockN * D, k_base, p.k_stride_n, start, p.seq_len,
+                                           token_major, p.frames, p.tokens_per_frame);
+        load_tile<T, D, kBlockN, kThreads>(sV + buffer * kBlockN * D, v_base, p.v_stride_n, start, p.seq_len,
+                                           token_major, p.frames, p.tokens_per_frame);
     };
 
-    load_tile<T, D, kBlockM>(sQ, q_base, p.q_stride_n, q_block * kBlockM, p.seq_len, token_major, p.frames,
-                             p.tokens_per_frame);
+    load_tile<T, D, kBlockM, kThreads>(sQ, q_base, p.q_stride_n, q_block * kBlockM, p.seq_len, token_major,
+                                       p.frames, p.tokens_per_frame);
     if (num_tiles > 0) load_kv(0, 0);
     cp_async_commit();
 
-    constexpr int kSteps = D / 16;       /* k-steps of Q.K^T over the head dimension */
+    constexpr int kSteps = D / 16;         /* k-steps of Q.K^T over the head dimension */
     constexpr int kKeyTiles = kBlockN / 8; /* 8-key column tiles of S */
-    constexpr int kDimTiles = D / 8;     /* 8-dim column tiles of O */
+    constexpr int kDimTiles = D / 8;       /* 8-dim column tiles of O */
+    const int warp_row = warp * 16 * MT;   /* first query row of this warp in the tile */
 
-    uint32_t q_frag[kSteps][4];
-    float o_acc[kDimTiles][4];
+    uint32_t q_frag[kQInRegisters ? kSteps : 1][4];
+    float o_acc[MT][kDimTiles][4];
 #pragma unroll
-    for (int i = 0; i < kDimTiles; i++) o_acc[i][0] = o_acc[i][1] = o_acc[i][2] = o_acc[i][3] = 0.f;
-    /* Each thread holds two rows of its warp's 16: lane/4 and lane/4 + 8. */
-    float row_max[2] = {-INFINITY, -INFINITY};
-    float row_sum[2] = {0.f, 0.f};
+    for (int m = 0; m < MT; m++)
+#pragma unroll
+        for (int i = 0; i < kDimTiles; i++) o_acc[m][i][0] = o_acc[m][i][1] = o_acc[m][i][2] = o_acc[m][i][3] = 0.f;
+    /* Each thread holds two rows of each m-tile: lane/4 and lane/4 + 8. */
+    float row_max[MT][2], row_sum[MT][2];
+#pragma unroll
+    for (int m = 0; m < MT; m++) {
+        row_max[m][0] = row_max[m][1] = -INFINITY;
+        row_sum[m][0] = row_sum[m][1] = 0.f;
+    }
 
     for (int t = 0; t < num_tiles; t++) {
         const int buffer = t & 1;
@@ -196,28 +209,43 @@ __global__ void __launch_bounds__(kThreads, 1) flash_attention_kernel(const Para
         }
         __syncthreads();
 
-        if (t == 0) {
+        if (kQInRegisters && t == 0) {
 #pragma unroll
             for (int kk = 0; kk < kSteps; kk++)
-                ldmatrix_x4(q_frag[kk], sQ + tile_offset<D>(warp * 16 + lane % 16, kk * 2 + lane / 16));
+                ldmatrix_x4(q_frag[kQInRegisters ? kk : 0], sQ + tile_offset<D>(warp_row + lane % 16, kk * 2 + lane / 16));
         }
 
         const T *tK = sK + buffer * kBlockN * D;
         const T *tV = sV + buffer * kBlockN * D;
 
-        /* S = Q K^T for this warp's 16 rows and the tile's 64 keys. */
-        float s[kKeyTiles][4];
+        /* S = Q K^T for this warp's rows and the tile's 64 keys. */
+        float s[MT][kKeyTiles][4];
 #pragma unroll
-        for (int n = 0; n < kKeyTiles; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+        for (int m = 0; m < MT; m++)
+#pragma unroll
+            for (int n = 0; n < kKeyTiles; n++) s[m][n][0] = s[m][n][1] = s[m][n][2] = s[m][n][3] = 0.f;
 #pragma unroll
         for (int kk = 0; kk < kSteps; kk++) {
+            uint32_t qf[MT][4];
+#pragma unroll
+            for (int m = 0; m < MT; m++) {
+                if (kQInRegisters) {
+#pragma unroll
+                    for (int i = 0; i < 4; i++) qf[m][i] = q_frag[kQInRegisters ? kk : 0][i];
+                } else {
+                    ldmatrix_x4(qf[m], sQ + tile_offset<D>(warp_row + m * 16 + lane % 16, kk * 2 + lane / 16));
+                }
+            }
 #pragma unroll
             for (int n = 0; n < kKeyTiles; n += 2) {
                 uint32_t kf[4];
                 int key = n * 8 + (lane % 8) + (lane / 16) * 8;
                 ldmatrix_x4(kf, tK + tile_offset<D>(key, kk * 2 + (lane / 8) % 2));
-                Mma<T>::run(s[n], q_frag[kk], kf[0], kf[1]);
-                Mma<T>::run(s[n + 1], q_frag[kk], kf[2], kf[3]);
+#pragma unroll
+                for (int m = 0; m < MT; m++) {
+                    Mma<T>::run(s[m][n], qf[m], kf[0], kf[1]);
+                    Mma<T>::run(s[m][n + 1], qf[m], kf[2], kf[3]);
+                }
             }
         }
 
@@ -227,62 +255,74 @@ __global__ void __launch_bounds__(kThreads, 1) flash_attention_kernel(const Para
 #pragma unroll
             for (int n = 0; n < kKeyTiles; n++) {
                 int key = key0 + n * 8 + (lane % 4) * 2;
-                if (key >= p.seq_len) s[n][0] = s[n][2] = -INFINITY;
-                if (key + 1 >= p.seq_len) s[n][1] = s[n][3] = -INFINITY;
+#pragma unroll
+                for (int m = 0; m < MT; m++) {
+                    if (key >= p.seq_len) s[m][n][0] = s[m][n][2] = -INFINITY;
+                    if (key + 1 >= p.seq_len) s[m][n][1] = s[m][n][3] = -INFINITY;
+                }
             }
         }
 
         /* Online softmax (base 2): new running max, rescale what was summed so far. */
-        float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-        for (int n = 0; n < kKeyTiles; n++) {
-            tile_max[0] = fmaxf(tile_max[0], fmaxf(s[n][0], s[n][1]));
-            tile_max[1] = fmaxf(tile_max[1], fmaxf(s[n][2], s[n][3]));
-        }
-        float scale_old[2], shift[2];
+        for (int m = 0; m < MT; m++) {
+            float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-        for (int i = 0; i < 2; i++) {
-            /* the four lanes of a quad share a row */
-            tile_max[i] = fmaxf(tile_max[i], __shfl_xor_sync(0xffffffffu, tile_max[i], 1));
-            tile_max[i] = fmaxf(tile_max[i], __shfl_xor_sync(0xffffffffu, tile_max[i], 2));
-            float new_max = fmaxf(row_max[i], tile_max[i] * p.scale_log2);
-            scale_old[i] = exp2f(row_max[i] - new_max); /* 0 on the first tile: row_max = -inf */
-            row_max[i] = new_max;
-            shift[i] = new_max;
-            row_sum[i] *= scale_old[i];
-        }
+            for (int n = 0; n < kKeyTiles; n++) {
+                tile_max[0] = fmaxf(tile_max[0], fmaxf(s[m][n][0], s[m][n][1]));
+                tile_max[1] = fmaxf(tile_max[1], fmaxf(s[m][n][2], s[m][n][3]));
+            }
+            float scale_old[2], shift[2];
 #pragma unroll
-        for (int d = 0; d < kDimTiles; d++) {
-            o_acc[d][0] *= scale_old[0];
-            o_acc[d][1] *= scale_old[0];
-            o_acc[d][2] *= scale_old[1];
-            o_acc[d][3] *= scale_old[1];
-        }
+            for (int i = 0; i < 2; i++) {
+                /* the four lanes of a quad share a row */
+                tile_max[i] = fmaxf(tile_max[i], __shfl_xor_sync(0xffffffffu, tile_max[i], 1));
+                tile_max[i] = fmaxf(tile_max[i], __shfl_xor_sync(0xffffffffu, tile_max[i], 2));
+                float new_max = fmaxf(row_max[m][i], tile_max[i] * p.scale_log2);
+                scale_old[i] = exp2f(row_max[m][i] - new_max); /* 0 on the first tile: row_max = -inf */
+                row_max[m][i] = new_max;
+                shift[i] = new_max;
+                row_sum[m][i] *= scale_old[i];
+            }
 #pragma unroll
-        for (int n = 0; n < kKeyTiles; n++) {
-            s[n][0] = exp2f(s[n][0] * p.scale_log2 - shift[0]);
-            s[n][1] = exp2f(s[n][1] * p.scale_log2 - shift[0]);
-            s[n][2] = exp2f(s[n][2] * p.scale_log2 - shift[1]);
-            s[n][3] = exp2f(s[n][3] * p.scale_log2 - shift[1]);
-            row_sum[0] += s[n][0] + s[n][1];
-            row_sum[1] += s[n][2] + s[n][3];
+            for (int d = 0; d < kDimTiles; d++) {
+                o_acc[m][d][0] *= scale_old[0];
+                o_acc[m][d][1] *= scale_old[0];
+                o_acc[m][d][2] *= scale_old[1];
+                o_acc[m][d][3] *= scale_old[1];
+            }
+#pragma unroll
+            for (int n = 0; n < kKeyTiles; n++) {
+                s[m][n][0] = exp2f(s[m][n][0] * p.scale_log2 - shift[0]);
+                s[m][n][1] = exp2f(s[m][n][1] * p.scale_log2 - shift[0]);
+                s[m][n][2] = exp2f(s[m][n][2] * p.scale_log2 - shift[1]);
+                s[m][n][3] = exp2f(s[m][n][3] * p.scale_log2 - shift[1]);
+                row_sum[m][0] += s[m][n][0] + s[m][n][1];
+                row_sum[m][1] += s[m][n][2] + s[m][n][3];
+            }
         }
 
         /* O += P V: two 8-key tiles of P form one A operand. */
 #pragma unroll
         for (int kk = 0; kk < kBlockN / 16; kk++) {
-            uint32_t a[4];
-            a[0] = Mma<T>::pack(s[2 * kk][0], s[2 * kk][1]);
-            a[1] = Mma<T>::pack(s[2 * kk][2], s[2 * kk][3]);
-            a[2] = Mma<T>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-            a[3] = Mma<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+            uint32_t a[MT][4];
+#pragma unroll
+            for (int m = 0; m < MT; m++) {
+                a[m][0] = Mma<T>::pack(s[m][2 * kk][0], s[m][2 * kk][1]);
+                a[m][1] = Mma<T>::pack(s[m][2 * kk][2], s[m][2 * kk][3]);
+                a[m][2] = Mma<T>::pack(s[m][2 * kk + 1][0], s[m][2 * kk + 1][1]);
+                a[m][3] = Mma<T>::pack(s[m][2 * kk + 1][2], s[m][2 * kk + 1][3]);
+            }
 #pragma unroll
             for (int d = 0; d < kDimTiles; d += 2) {
                 uint32_t vf[4];
                 int key = kk * 16 + (lane % 8) + ((lane / 8) % 2) * 8;
                 ldmatrix_x4_trans(vf, tV + tile_offset<D>(key, d + lane / 16));
-                Mma<T>::run(o_acc[d], a, vf[0], vf[1]);
-                Mma<T>::run(o_acc[d + 1], a, vf[2], vf[3]);
+#pragma unroll
+                for (int m = 0; m < MT; m++) {
+                    Mma<T>::run(o_acc[m][d], a[m], vf[0], vf[1]);
+                    Mma<T>::run(o_acc[m][d + 1], a[m], vf[2], vf[3]);
+                }
             }
         }
         __syncthreads(); /* the buffer is refilled by the next iteration's prefetch */
@@ -290,19 +330,23 @@ __global__ void __launch_bounds__(kThreads, 1) flash_attention_kernel(const Para
 
     /* Normalise and stage the tile in shared memory (sQ is free now). */
 #pragma unroll
-    for (int i = 0; i < 2; i++) {
-        row_sum[i] += __shfl_xor_sync(0xffffffffu, row_sum[i], 1);
-        row_sum[i] += __shfl_xor_sync(0xffffffffu, row_sum[i], 2);
-        row_sum[i] = row_sum[i] > 0.f ? 1.f / row_sum[i] : 0.f; /* no key blocks: zeros */
-    }
-    const int r0 = warp * 16 + lane / 4;
+    for (int m = 0; m < MT; m++) {
 #pragma unroll
-    for (int d = 0; d < kDimTiles; d++) {
-        int col = d * 8 + (lane % 4) * 2;
-        uint32_t lo = Mma<T>::pack(o_acc[d][0] * row_sum[0], o_acc[d][1] * row_sum[0]);
-        uint32_t hi = Mma<T>::pack(o_acc[d][2] * row_sum[1], o_acc[d][3] * row_sum[1]);
-        *reinterpret_cast<uint32_t *>(sQ + tile_offset<D>(r0, col / 8) + col % 8) = lo;
-        *reinterpret_cast<uint32_t *>(sQ + tile_offset<D>(r0 + 8, col / 8) + col % 8) = hi;
+        for (int i = 0; i < 2; i++) {
+            float sum = row_sum[m][i];
+            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+            row_sum[m][i] = sum > 0.f ? 1.f / sum : 0.f; /* no key blocks: zeros */
+        }
+        const int r0 = warp_row + m * 16 + lane / 4;
+#pragma unroll
+        for (int d = 0; d < kDimTiles; d++) {
+            int col = d * 8 + (lane % 4) * 2;
+            uint32_t lo = Mma<T>::pack(o_acc[m][d][0] * row_sum[m][0], o_acc[m][d][1] * row_sum[m][0]);
+            uint32_t hi = Mma<T>::pack(o_acc[m][d][2] * row_sum[m][1], o_acc[m][d][3] * row_sum[m][1]);
+            *reinterpret_cast<uint32_t *>(sQ + tile_offset<D>(r0, col / 8) + col % 8) = lo;
+            *reinterpret_cast<uint32_t *>(sQ + tile_offset<D>(r0 + 8, col / 8) + col % 8) = hi;
+        }
     }
     __syncthreads();
 
@@ -318,14 +362,28 @@ __global__ void __launch_bounds__(kThreads, 1) flash_attention_kernel(const Para
     }
 }
 
-template <typename T, int D> vs_status launch(const Params &p, int batch_heads, cudaStream_t stream) {
+template <typename T, int D, int MT> vs_status launch(const Params &p, int batch_heads, cudaStream_t stream) {
     const size_t smem = (size_t)(kBlockM + 4 * kBlockN) * D * sizeof(T);
-    auto kernel = flash_attention_kernel<T, D>;
+    auto kernel = flash_attention_kernel<T, D, MT>;
     VS_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     dim3 grid((p.seq_len + kBlockM - 1) / kBlockM, batch_heads);
-    kernel<<<grid, kThreads, smem, stream>>>(p);
+    kernel<<<grid, kBlockM / (16 * MT) * 32, smem, stream>>>(p);
     VS_CUDA_TRY(cudaGetLastError());
     return VS_OK;
+}
+
+/* m-tiles per warp: 2 unless VS_ATTN_MT=1 (kept for comparison, see bench/README.md). */
+int tiles_per_warp() {
+    static int mt = 0;
+    if (!mt) {
+        const char *env = getenv("VS_ATTN_MT");
+        mt = env && atoi(env) == 1 ? 1 : 2;
+    }
+    return mt;
+}
+
+template <typename T, int D> vs_status launch_dim(const Params &p, int batch_heads, cudaStream_t stream) {
+    return tiles_per_warp() == 1 ? launch<T, D, 1>(p, batch_heads, stream) : launch<T, D, 2>(p, batch_heads, stream);
 }
 
 } // namespace
@@ -368,6 +426,6 @@ extern "C" vs_status vs_cuda_flash_attention(const vs_attn_args *a, void *stream
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     const int bh = a->batch * a->heads;
     if (a->dtype == VS_BF16)
-        return a->head_dim == 64 ? launch<__nv_bfloat16, 64>(p, bh, s) : launch<__nv_bfloat16, 128>(p, bh, s);
-    return a->head_dim == 64 ? launch<__half, 64>(p, bh, s) : launch<__half, 128>(p, bh, s);
+        return a->head_dim == 64 ? launch_dim<__nv_bfloat16, 64>(p, bh, s) : launch_dim<__nv_bfloat16, 128>(p, bh, s);
+    return a->head_dim == 64 ? launch_dim<__half, 64>(p, bh, s) : launch_dim<__half, 128>(p, bh, s);
 }
