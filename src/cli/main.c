@@ -13,6 +13,7 @@ typedef struct {
 
 static const command commands[] = {
     {"generate", vs_cmd_generate, "text to video (embedded default model or --model DIR)"},
+    {"decode", vs_cmd_decode, "latents to video with the Wan VAE (mp4, y4m or png frames)"},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 

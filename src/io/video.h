@@ -8,10 +8,10 @@
  *
  * Nothing half-written is ever left behind: each file is written under a
  * temporary name in its destination folder and renamed into place at the
- * end; on failure the temporary file (and for PNG sequences, every frame
- * this call already wrote) is removed, and an existing file of the same name
- * is left as it was. docs/video.md describes the formats and the colour
- * conversion. */
+ * end; on failure the temporary file is removed and an existing file of the
+ * same name is left as it was. PNG frames are all written to temporary names
+ * before any is renamed (a folder the call created is removed on failure).
+ * docs/video.md describes the formats and the colour conversion. */
 #ifndef VS_IO_VIDEO_H
 #define VS_IO_VIDEO_H
 
