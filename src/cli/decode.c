@@ -1,25 +1,13 @@
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "io/safetensors.h"
 #include "io/video.h"
 #include "models/wan/vae.h"
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: vidsparse decode --model DIR LATENTS.safetensors -o OUT [--fps N] [--tile]\n\n"
-            "Decodes latents (tensor \"latents\", [1, 16, T, h, w], as the transformer hands them over) with\n"
-            "the Wan VAE into 1 + 4(T-1) frames of 8h x 8w pixels.\n\n"
-            "  --model DIR   a diffusers pipeline folder (its vae/ is used) or a vae/ folder itself\n"
-            "  -o OUT        out.mp4 (H.264), out.y4m, a folder frames/ or a pattern frames/%%04d.png\n"
-            "  --fps N       frame rate of the video, default %d\n"
-            "  --tile        decode in overlapping 256x256-pixel tiles (less memory, blended seams)\n",
-            VS_VIDEO_DEFAULT_FPS);
-}
 
 static int is_file(const char *path) {
     struct stat st;
@@ -33,40 +21,29 @@ static double now_seconds(void) {
 }
 
 int vs_cmd_decode(int argc, char **argv) {
-    const char *model = NULL, *input = NULL, *output = NULL;
+    const char *model = NULL, *output = NULL;
     int fps = VS_VIDEO_DEFAULT_FPS, tile = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--model") || !strcmp(a, "-o") || !strcmp(a, "--fps")) {
-            if (i + 1 >= argc) return vs_cli_usage_error("decode", "%s needs a value", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "--model")) {
-                model = v;
-            } else if (!strcmp(a, "-o")) {
-                output = v;
-            } else {
-                char *end;
-                long n = strtol(v, &end, 10);
-                if (*v == '\0' || *end != '\0' || n < 1 || n > 240)
-                    return vs_cli_usage_error("decode", "--fps wants a whole number in 1..240, got '%s'", v);
-                fps = (int)n;
-            }
-        } else if (!strcmp(a, "--tile")) {
-            tile = 1;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return vs_cli_usage_error("decode", "unknown option '%s'", a);
-        } else if (!input) {
-            input = a;
-        } else {
-            return vs_cli_usage_error("decode", "unexpected argument '%s'", a);
-        }
-    }
+    const vs_option options[] = {
+        {"model", 'm', VS_OPT_STRING, &model, "a diffusers pipeline folder (its vae/ is used) or a vae/ folder", "DIR"},
+        {"output", 'o', VS_OPT_STRING, &output, "out.mp4 (H.264), out.y4m, a folder frames/ or a pattern frames/%04d.png",
+         "OUT"},
+        {"fps", 0, VS_OPT_INT, &fps, "frames per second of the video (1..240)", NULL},
+        {"tile", 0, VS_OPT_FLAG, &tile, "decode in overlapping 256x256-pixel tiles (less memory, blended seams)", NULL},
+    };
+    const vs_command_spec spec = {
+        "decode", "--model DIR LATENTS.safetensors -o OUT [options]",
+        "Decodes latents (tensor \"latents\", [1, 16, T, h, w], as the transformer hands them over) with the "
+        "Wan VAE into 1 + 4(T-1) frames of 8h x 8w pixels.",
+        options, (int)(sizeof options / sizeof options[0])};
+    vs_args args;
+    int rc = vs_args_cli(&spec, argc, argv, &args);
+    if (rc >= 0) return rc;
     if (!model) return vs_cli_usage_error("decode", "--model DIR is required");
-    if (!input) return vs_cli_usage_error("decode", "no latents file given");
+    if (args.positional_count != 1)
+        return vs_cli_usage_error("decode", "wants exactly one latents file, got %d", args.positional_count);
     if (!output) return vs_cli_usage_error("decode", "-o OUT is required");
+    if (fps < 1 || fps > 240) return vs_cli_usage_error("decode", "--fps must be in 1..240, got %d", fps);
+    const char *input = args.positional[0];
     vs_video_format format;
     if (vs_video_format_from_path(output, &format) != VS_OK) return vs_cli_report("output");
 
@@ -79,7 +56,7 @@ int vs_cmd_decode(int argc, char **argv) {
     vs_wan_vae *vae = NULL;
     vs_tensor latents = {0}, video = {0};
     vs_wan_vae_tiling tiling = vs_wan_vae_default_tiling();
-    int rc = 1;
+    rc = 1;
     double t0 = now_seconds();
     if (vs_safetensors_open(&st, input) != VS_OK) {
         vs_cli_report(input);
