@@ -137,7 +137,7 @@ static vs_status commit_temp(const char *tmp, const char *path) {
 
 static vs_status write_y4m(const char *path, const frames_in *f, int fps) {
     char tmp[PATH_CAP];
-    int fd;
+    int fd = -1;
     VS_TRY(open_temp(path, tmp, sizeof tmp, &fd));
     FILE *out = fdopen(fd, "wb");
     if (!out) {
@@ -266,7 +266,7 @@ static vs_status write_png_frames(const char *path, const frames_in *f) {
     vs_status s = tmps && rgb ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory writing %s", path);
     char name[PATH_CAP], tmp[PATH_CAP];
     for (int i = 0; s == VS_OK && i < f->count; i++) {
-        int fd;
+        int fd = -1;
         s = pattern_name(&pat, i, name, sizeof name);
         if (s == VS_OK) s = open_temp(name, tmp, sizeof tmp, &fd);
         if (s != VS_OK) break;
@@ -383,7 +383,7 @@ static vs_status write_mp4(const char *path, const frames_in *f, int fps) {
     /* libx264 prints its statistics at FFmpeg's default "info" level: keep FFmpeg to errors unless debugging. */
     av_log_set_level(vs_log_get_level() >= VS_LOG_DEBUG ? AV_LOG_INFO : AV_LOG_ERROR);
     char tmp[PATH_CAP];
-    int fd;
+    int fd = -1;
     VS_TRY(open_temp(path, tmp, sizeof tmp, &fd));
     close(fd); /* FFmpeg reopens it by name */
 
