@@ -16,6 +16,7 @@ static const command commands[] = {
     {"generate", vs_cmd_generate, "text to video (embedded default model or --model DIR)"},
     {"denoise", vs_cmd_denoise, "prompt embeddings -> video latents with the Wan DiT (CPU)"},
     {"inspect", vs_cmd_inspect, "list a checkpoint's components, configs, tensors and parameter counts"},
+    {"decode", vs_cmd_decode, "latents to video with the Wan VAE (mp4, y4m or png frames)"},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 
