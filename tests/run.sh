@@ -11,21 +11,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 passed=0
 failed=0
 
-# Runs ctest in a build folder and adds its counts to the totals.
-run_ctest() {
-  local dir=$1 label=$2
-  local log
-  log=$(ctest --test-dir "$dir" -L "$label" --output-on-failure -j "$JOBS" 2>&1)
-  echo "$log"
-  local total bad
-  total=$(echo "$log" | sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' | tail -1)
-  bad=$(echo "$log" | sed -n 's/.*tests passed, \([0-9]*\) tests failed.*/\1/p' | tail -1)
-  if [ -z "$total" ]; then
-    echo "ctest in $dir produced no summary"; failed=$((failed + 1)); return
-  fi
-  passed=$((passed + total - bad))
-  failed=$((failed + bad))
-}
+source tests/ctest_counts.sh
 
 build() {
   local dir=$1; shift
@@ -37,10 +23,10 @@ build() {
 }
 
 mkdir -p build-logs
-if build build -DCMAKE_BUILD_TYPE=Release; then run_ctest build cpu; else echo "FAILED: Release build"; failed=$((failed + 1)); fi
+if build build -DCMAKE_BUILD_TYPE=Release; then run_ctest build -L cpu -j "$JOBS"; else echo "FAILED: Release build"; failed=$((failed + 1)); fi
 
 if build build-asan -DCMAKE_BUILD_TYPE=Debug -DVS_SANITIZE=ON -DVS_CUDA=OFF; then
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest build-asan cpu
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest build-asan -L cpu -j "$JOBS"
 else echo "FAILED: sanitizer build"; failed=$((failed + 1)); fi
 
 if command -v clang >/dev/null; then

@@ -26,7 +26,8 @@ vs_status vs_fail_context(vs_status status, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(context, sizeof context, fmt, ap);
     va_end(ap);
-    snprintf(last_error, sizeof last_error, "%s: %s", context, previous);
+    int n = snprintf(last_error, sizeof last_error, "%s: %s", context, previous);
+    if (n >= (int)sizeof last_error) memcpy(last_error + sizeof last_error - 4, "...", 4); /* mark the cut */
     return status;
 }
 

@@ -1,0 +1,431 @@
+/* Flash attention forward (dense and block-sparse) with the SVG layout
+ * transformation fused into its loads and stores.
+ *
+ * One thread block computes a 128-row query tile of one (batch, head):
+ * 4 warps of 32 query rows (or 8 warps of 16, see MT below). Keys and values stream through shared memory
+ * in 64-row tiles, double-buffered with cp.async, and the scores never leave
+ * registers (online softmax, FlashAttention-2 style). Matrix products use
+ * mma.sync m16n8k16 with f32 accumulation, operands fed by ldmatrix.
+ *
+ * The tricks, in the order the code meets them:
+ *  - Shared-memory tiles are rows of D halves cut into 16-byte chunks; chunk
+ *    c of row r is stored at chunk c ^ (r % 8). ldmatrix reads 8 rows at one
+ *    logical chunk, which the XOR spreads over all 32 banks.
+ *  - Temporal heads: tile row r is fetched from stored row vs_attn_row(r), so
+ *    the token-major permutation costs one index computation per row and no
+ *    copy; the output is written back through the same map.
+ *  - Block sparsity: the key tiles visited are the two 64-row halves of each
+ *    128-row key block listed for this query block (a half that starts past
+ *    the sequence is skipped).
+ *  - The score accumulators of two adjacent 8-key tiles are laid out exactly
+ *    as the A operand of the next m16n8k16 product, so P goes from the
+ *    softmax straight into P.V without shared memory.
+ */
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "backend/cuda/attention_cuda.h"
+#include "backend/cuda/cuda_check.h"
+
+namespace {
+
+constexpr int kBlockM = 128; /* query rows per thread block (= VS_ATTN_BLOCK) */
+constexpr int kBlockN = 64;  /* key rows per shared-memory tile */
+
+static_assert(kBlockM == VS_ATTN_BLOCK, "a query tile is one SVG block");
+static_assert(VS_ATTN_BLOCK % kBlockN == 0, "key blocks split into whole tiles");
+
+struct Params {
+    const char *q, *k, *v; /* byte pointers: the element type is a template argument */
+    char *o;
+    int heads, seq_len, frames, tokens_per_frame;
+    int64_t q_stride_b, q_stride_n, k_stride_b, k_stride_n, v_stride_b, v_stride_n, o_stride_b, o_stride_n;
+    float scale_log2; /* scale * log2(e): softmax in base 2 */
+    const int32_t *row_ptr, *col_idx; /* NULL: dense */
+    const uint8_t *head_layout;       /* NULL: all frame-major */
+};
+
+__device__ __forceinline__ uint32_t smem_addr(const void *p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+/* 16-byte async copy; src_bytes = 0 zero-fills the destination. */
+__device__ __forceinline__ void cp_async_16(void *dst, const void *src, int src_bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+                 "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(p)));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(p)));
+}
+
+template <typename T> struct Mma;
+template <> struct Mma<__nv_bfloat16> {
+    static __device__ __forceinline__ void run(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+                     "{%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
+        __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+        return *reinterpret_cast<uint32_t *>(&h);
+    }
+};
+template <> struct Mma<__half> {
+    static __device__ __forceinline__ void run(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+                     "{%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
+        __half2 h = __floats2half2_rn(lo, hi);
+        return *reinterpret_cast<uint32_t *>(&h);
+    }
+};
+
+/* Element offset of 16-byte chunk `chunk` of tile row `row` (swizzled). */
+template <int D> __device__ __forceinline__ int tile_offset(int row, int chunk) {
+    return row * D + ((chunk ^ (row & 7)) << 3);
+}
+
+/* Stored row of sequence position r for this head's layout. */
+__device__ __forceinline__ int stored_row(int r, int token_major, int frames, int tokens_per_frame) {
+    if (!token_major || r >= frames * tokens_per_frame) return r;
+    return (r % frames) * tokens_per_frame + r / frames;
+}
+
+/* Copies rows [first, first + ROWS) of one head into a swizzled tile;
+ * rows past the sequence are zero-filled. */
+template <typename T, int D, int ROWS, int THREADS>
+__device__ __forceinline__ void load_tile(T *tile, const char *base, int64_t stride_n, int first, int seq_len,
+                                          int token_major, int frames, int tokens_per_frame) {
+    constexpr int kChunks = D / 8;
+    for (int i = threadIdx.x; i < ROWS * kChunks; i += THREADS) {
+        int row = i / kChunks, chunk = i % kChunks;
+        int r = first + row;
+        int valid = r < seq_len;
+        int src_row = valid ? stored_row(r, token_major, frames, tokens_per_frame) : 0;
+        const char *src = base + ((int64_t)src_row * stride_n + chunk * 8) * (int64_t)sizeof(T);
+        cp_async_16(tile + tile_offset<D>(row, chunk), src, valid ? 16 : 0);
+    }
+}
+
+/* MT: 16-row m-tiles per warp, so kBlockM / (16 MT) warps per block. With
+ * MT = 2 a warp uses every K and V operand it loads from shared memory for
+ * two m-tiles (half the ldmatrix traffic per product); Q is then re-read from
+ * shared memory each tile instead of living in registers, which keeps the
+ * register count in reach. */
+template <typename T, int D, int MT>
+__global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_kernel(const Params p) {
+    constexpr int kThreads = kBlockM / (16 * MT) * 32;
+    constexpr bool kQInRegisters = MT == 1;
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    T *sQ = reinterpret_cast<T *>(smem_raw);
+    T *sK = sQ + kBlockM * D; /* two buffers */
+    T *sV = sK + 2 * kBlockN * D;
+
+    const int q_block = blockIdx.x;
+    const int bh = blockIdx.y;
+    const int b = bh / p.heads, h = bh % p.heads;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int token_major = p.head_layout ? p.head_layout[bh] == VS_LAYOUT_TOKEN_MAJOR : 0;
+
+    const char *q_base = p.q + (b * p.q_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
+    const char *k_base = p.k + (b * p.k_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
+    const char *v_base = p.v + (b * p.v_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
+
+    /* The key tiles this query block visits. */
+    int first_entry = 0, num_tiles;
+    if (p.row_ptr) {
+        first_entry = p.row_ptr[q_block];
+        int entries = p.row_ptr[q_block + 1] - first_entry;
+        num_tiles = entries * 2;
+        if (entries > 0) {
+            int last = p.col_idx[first_entry + entries - 1];
+            if (last * VS_ATTN_BLOCK + kBlockN >= p.seq_len) num_tiles--; /* second half is past the end */
+        }
+    } else {
+        num_tiles = (p.seq_len + kBlockN - 1) / kBlockN;
+    }
+    auto tile_start = [&](int t) -> int {
+        if (!p.row_ptr) return t * kBlockN;
+        return p.col_idx[first_entry + t / 2] * VS_ATTN_BLOCK + (t % 2) * kBlockN;
+    };
+    auto load_kv = [&](int t, int buffer) {
+        int start = tile_start(t);
+        load_tile<T, D, kBlockN, kThreads>(sK + buffer * kBlockN * D, k_base, p.k_stride_n, start, p.seq_len,
+                                           token_major, p.frames, p.tokens_per_frame);
+        load_tile<T, D, kBlockN, kThreads>(sV + buffer * kBlockN * D, v_base, p.v_stride_n, start, p.seq_len,
+                                           token_major, p.frames, p.tokens_per_frame);
+    };
+
+    load_tile<T, D, kBlockM, kThreads>(sQ, q_base, p.q_stride_n, q_block * kBlockM, p.seq_len, token_major,
+                                       p.frames, p.tokens_per_frame);
+    if (num_tiles > 0) load_kv(0, 0);
+    cp_async_commit();
+
+    constexpr int kSteps = D / 16;         /* k-steps of Q.K^T over the head dimension */
+    constexpr int kKeyTiles = kBlockN / 8; /* 8-key column tiles of S */
+    constexpr int kDimTiles = D / 8;       /* 8-dim column tiles of O */
+    const int warp_row = warp * 16 * MT;   /* first query row of this warp in the tile */
+
+    uint32_t q_frag[kQInRegisters ? kSteps : 1][4];
+    float o_acc[MT][kDimTiles][4];
+#pragma unroll
+    for (int m = 0; m < MT; m++)
+#pragma unroll
+        for (int i = 0; i < kDimTiles; i++) o_acc[m][i][0] = o_acc[m][i][1] = o_acc[m][i][2] = o_acc[m][i][3] = 0.f;
+    /* Each thread holds two rows of each m-tile: lane/4 and lane/4 + 8. */
+    float row_max[MT][2], row_sum[MT][2];
+#pragma unroll
+    for (int m = 0; m < MT; m++) {
+        row_max[m][0] = row_max[m][1] = -INFINITY;
+        row_sum[m][0] = row_sum[m][1] = 0.f;
+    }
+
+    for (int t = 0; t < num_tiles; t++) {
+        const int buffer = t & 1;
+        if (t + 1 < num_tiles) {
+            load_kv(t + 1, buffer ^ 1);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+
+        if (kQInRegisters && t == 0) {
+#pragma unroll
+            for (int kk = 0; kk < kSteps; kk++)
+                ldmatrix_x4(q_frag[kQInRegisters ? kk : 0], sQ + tile_offset<D>(warp_row + lane % 16, kk * 2 + lane / 16));
+        }
+
+        const T *tK = sK + buffer * kBlockN * D;
+        const T *tV = sV + buffer * kBlockN * D;
+
+        /* S = Q K^T for this warp's rows and the tile's 64 keys. */
+        float s[MT][kKeyTiles][4];
+#pragma unroll
+        for (int m = 0; m < MT; m++)
+#pragma unroll
+            for (int n = 0; n < kKeyTiles; n++) s[m][n][0] = s[m][n][1] = s[m][n][2] = s[m][n][3] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < kSteps; kk++) {
+            uint32_t qf[MT][4];
+#pragma unroll
+            for (int m = 0; m < MT; m++) {
+                if (kQInRegisters) {
+#pragma unroll
+                    for (int i = 0; i < 4; i++) qf[m][i] = q_frag[kQInRegisters ? kk : 0][i];
+                } else {
+                    ldmatrix_x4(qf[m], sQ + tile_offset<D>(warp_row + m * 16 + lane % 16, kk * 2 + lane / 16));
+                }
+            }
+#pragma unroll
+            for (int n = 0; n < kKeyTiles; n += 2) {
+                uint32_t kf[4];
+                int key = n * 8 + (lane % 8) + (lane / 16) * 8;
+                ldmatrix_x4(kf, tK + tile_offset<D>(key, kk * 2 + (lane / 8) % 2));
+#pragma unroll
+                for (int m = 0; m < MT; m++) {
+                    Mma<T>::run(s[m][n], qf[m], kf[0], kf[1]);
+                    Mma<T>::run(s[m][n + 1], qf[m], kf[2], kf[3]);
+                }
+            }
+        }
+
+        /* Keys past the end of the sequence do not exist. */
+        const int key0 = tile_start(t);
+        if (key0 + kBlockN > p.seq_len) {
+#pragma unroll
+            for (int n = 0; n < kKeyTiles; n++) {
+                int key = key0 + n * 8 + (lane % 4) * 2;
+#pragma unroll
+                for (int m = 0; m < MT; m++) {
+                    if (key >= p.seq_len) s[m][n][0] = s[m][n][2] = -INFINITY;
+                    if (key + 1 >= p.seq_len) s[m][n][1] = s[m][n][3] = -INFINITY;
+                }
+            }
+        }
+
+        /* Online softmax (base 2): new running max, rescale what was summed so far. */
+#pragma unroll
+        for (int m = 0; m < MT; m++) {
+            float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+            for (int n = 0; n < kKeyTiles; n++) {
+                tile_max[0] = fmaxf(tile_max[0], fmaxf(s[m][n][0], s[m][n][1]));
+                tile_max[1] = fmaxf(tile_max[1], fmaxf(s[m][n][2], s[m][n][3]));
+            }
+            float scale_old[2], shift[2];
+#pragma unroll
+            for (int i = 0; i < 2; i++) {
+                /* the four lanes of a quad share a row */
+                tile_max[i] = fmaxf(tile_max[i], __shfl_xor_sync(0xffffffffu, tile_max[i], 1));
+                tile_max[i] = fmaxf(tile_max[i], __shfl_xor_sync(0xffffffffu, tile_max[i], 2));
+                float new_max = fmaxf(row_max[m][i], tile_max[i] * p.scale_log2);
+                scale_old[i] = exp2f(row_max[m][i] - new_max); /* 0 on the first tile: row_max = -inf */
+                row_max[m][i] = new_max;
+                shift[i] = new_max;
+                row_sum[m][i] *= scale_old[i];
+            }
+#pragma unroll
+            for (int d = 0; d < kDimTiles; d++) {
+                o_acc[m][d][0] *= scale_old[0];
+                o_acc[m][d][1] *= scale_old[0];
+                o_acc[m][d][2] *= scale_old[1];
+                o_acc[m][d][3] *= scale_old[1];
+            }
+#pragma unroll
+            for (int n = 0; n < kKeyTiles; n++) {
+                s[m][n][0] = exp2f(s[m][n][0] * p.scale_log2 - shift[0]);
+                s[m][n][1] = exp2f(s[m][n][1] * p.scale_log2 - shift[0]);
+                s[m][n][2] = exp2f(s[m][n][2] * p.scale_log2 - shift[1]);
+                s[m][n][3] = exp2f(s[m][n][3] * p.scale_log2 - shift[1]);
+                row_sum[m][0] += s[m][n][0] + s[m][n][1];
+                row_sum[m][1] += s[m][n][2] + s[m][n][3];
+            }
+        }
+
+        /* O += P V: two 8-key tiles of P form one A operand. */
+#pragma unroll
+        for (int kk = 0; kk < kBlockN / 16; kk++) {
+            uint32_t a[MT][4];
+#pragma unroll
+            for (int m = 0; m < MT; m++) {
+                a[m][0] = Mma<T>::pack(s[m][2 * kk][0], s[m][2 * kk][1]);
+                a[m][1] = Mma<T>::pack(s[m][2 * kk][2], s[m][2 * kk][3]);
+                a[m][2] = Mma<T>::pack(s[m][2 * kk + 1][0], s[m][2 * kk + 1][1]);
+                a[m][3] = Mma<T>::pack(s[m][2 * kk + 1][2], s[m][2 * kk + 1][3]);
+            }
+#pragma unroll
+            for (int d = 0; d < kDimTiles; d += 2) {
+                uint32_t vf[4];
+                int key = kk * 16 + (lane % 8) + ((lane / 8) % 2) * 8;
+                ldmatrix_x4_trans(vf, tV + tile_offset<D>(key, d + lane / 16));
+#pragma unroll
+                for (int m = 0; m < MT; m++) {
+                    Mma<T>::run(o_acc[m][d], a[m], vf[0], vf[1]);
+                    Mma<T>::run(o_acc[m][d + 1], a[m], vf[2], vf[3]);
+                }
+            }
+        }
+        __syncthreads(); /* the buffer is refilled by the next iteration's prefetch */
+    }
+
+    /* Normalise and stage the tile in shared memory (sQ is free now). */
+#pragma unroll
+    for (int m = 0; m < MT; m++) {
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            float sum = row_sum[m][i];
+            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+            row_sum[m][i] = sum > 0.f ? 1.f / sum : 0.f; /* no key blocks: zeros */
+        }
+        const int r0 = warp_row + m * 16 + lane / 4;
+#pragma unroll
+        for (int d = 0; d < kDimTiles; d++) {
+            int col = d * 8 + (lane % 4) * 2;
+            uint32_t lo = Mma<T>::pack(o_acc[m][d][0] * row_sum[m][0], o_acc[m][d][1] * row_sum[m][0]);
+            uint32_t hi = Mma<T>::pack(o_acc[m][d][2] * row_sum[m][1], o_acc[m][d][3] * row_sum[m][1]);
+            *reinterpret_cast<uint32_t *>(sQ + tile_offset<D>(r0, col / 8) + col % 8) = lo;
+            *reinterpret_cast<uint32_t *>(sQ + tile_offset<D>(r0 + 8, col / 8) + col % 8) = hi;
+        }
+    }
+    __syncthreads();
+
+    char *o_base = p.o + (b * p.o_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
+    constexpr int kChunks = D / 8;
+    for (int i = threadIdx.x; i < kBlockM * kChunks; i += kThreads) {
+        int row = i / kChunks, chunk = i % kChunks;
+        int r = q_block * kBlockM + row;
+        if (r >= p.seq_len) continue;
+        int dst_row = stored_row(r, token_major, p.frames, p.tokens_per_frame);
+        *reinterpret_cast<uint4 *>(o_base + ((int64_t)dst_row * p.o_stride_n + chunk * 8) * (int64_t)sizeof(T)) =
+            *reinterpret_cast<const uint4 *>(sQ + tile_offset<D>(row, chunk));
+    }
+}
+
+template <typename T, int D, int MT> vs_status launch(const Params &p, int batch_heads, cudaStream_t stream) {
+    const size_t smem = (size_t)(kBlockM + 4 * kBlockN) * D * sizeof(T);
+    auto kernel = flash_attention_kernel<T, D, MT>;
+    VS_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    dim3 grid((p.seq_len + kBlockM - 1) / kBlockM, batch_heads);
+    kernel<<<grid, kBlockM / (16 * MT) * 32, smem, stream>>>(p);
+    VS_CUDA_TRY(cudaGetLastError());
+    return VS_OK;
+}
+
+/* m-tiles per warp: 2 unless VS_ATTN_MT=1 (kept for comparison, see bench/README.md). */
+int tiles_per_warp() {
+    static int mt = 0;
+    if (!mt) {
+        const char *env = getenv("VS_ATTN_MT");
+        mt = env && atoi(env) == 1 ? 1 : 2;
+    }
+    return mt;
+}
+
+template <typename T, int D> vs_status launch_dim(const Params &p, int batch_heads, cudaStream_t stream) {
+    return tiles_per_warp() == 1 ? launch<T, D, 1>(p, batch_heads, stream) : launch<T, D, 2>(p, batch_heads, stream);
+}
+
+} // namespace
+
+extern "C" vs_status vs_cuda_flash_attention(const vs_attn_args *a, void *stream) {
+    VS_TRY(vs_attn_args_validate(a));
+    if (a->dtype != VS_BF16 && a->dtype != VS_F16)
+        return vs_fail(VS_ERR_UNSUPPORTED, "CUDA attention takes BF16 or F16 tensors, not %s", vs_dtype_name(a->dtype));
+    const int64_t strides[8] = {a->q_stride_b, a->q_stride_n, a->k_stride_b, a->k_stride_n,
+                                a->v_stride_b, a->v_stride_n, a->o_stride_b, a->o_stride_n};
+    for (int i = 0; i < 8; i++)
+        if (strides[i] % 8 != 0)
+            return vs_fail(VS_ERR_INVALID_ARG, "CUDA attention needs strides that are multiples of 8 elements (16 bytes)");
+    const void *ptrs[4] = {a->q, a->k, a->v, a->out};
+    for (int i = 0; i < 4; i++)
+        if ((uintptr_t)ptrs[i] % 16 != 0)
+            return vs_fail(VS_ERR_INVALID_ARG, "CUDA attention needs 16-byte aligned q, k, v and out");
+    if ((int64_t)a->batch * a->heads > 65535)
+        return vs_fail(VS_ERR_UNSUPPORTED, "CUDA attention: batch x heads = %lld exceeds 65535",
+                       (long long)a->batch * a->heads);
+
+    Params p;
+    p.q = static_cast<const char *>(a->q);
+    p.k = static_cast<const char *>(a->k);
+    p.v = static_cast<const char *>(a->v);
+    p.o = static_cast<char *>(a->out);
+    p.heads = a->heads;
+    p.seq_len = a->seq_len;
+    p.frames = a->frames;
+    p.tokens_per_frame = a->tokens_per_frame;
+    p.q_stride_b = a->q_stride_b, p.q_stride_n = a->q_stride_n;
+    p.k_stride_b = a->k_stride_b, p.k_stride_n = a->k_stride_n;
+    p.v_stride_b = a->v_stride_b, p.v_stride_n = a->v_stride_n;
+    p.o_stride_b = a->o_stride_b, p.o_stride_n = a->o_stride_n;
+    p.scale_log2 = a->scale * 1.4426950408889634f;
+    p.row_ptr = a->blocks ? a->blocks->row_ptr : nullptr;
+    p.col_idx = a->blocks ? a->blocks->col_idx : nullptr;
+    p.head_layout = a->head_layout;
+
+    cudaStream_t s = static_cast<cudaStream_t>(stream);
+    const int bh = a->batch * a->heads;
+    if (a->dtype == VS_BF16)
+        return a->head_dim == 64 ? launch_dim<__nv_bfloat16, 64>(p, bh, s) : launch_dim<__nv_bfloat16, 128>(p, bh, s);
+    return a->head_dim == 64 ? launch_dim<__half, 64>(p, bh, s) : launch_dim<__half, 128>(p, bh, s);
+}

@@ -1,0 +1,27 @@
+/* What core/ and the benchmarks see of the GPU: its name and event timing.
+ * Implemented in backend/cuda (device_info.cu, timer.cu) when the build has
+ * CUDA, by device_info_none.c otherwise. */
+#ifndef VS_CORE_DEVICE_INFO_H
+#define VS_CORE_DEVICE_INFO_H
+
+#include "vidsparse.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The current CUDA device's name ("NVIDIA H100 80GB HBM3"); "cpu" in builds
+ * without CUDA, "no CUDA device" when the runtime finds none. Never NULL. */
+const char *vs_cuda_device_name(void);
+
+/* Calls fn(ctx) `warmup` times, then `repeats` times with CUDA events recorded
+ * around each call on the legacy default stream, and stores each call's time
+ * in samples_ms[0..repeats). fn's GPU work must be ordered with that stream
+ * (the default stream or a blocking stream). Reports launch and execution
+ * errors; VS_ERR_UNSUPPORTED in builds without CUDA. */
+vs_status vs_cuda_time(void (*fn)(void *ctx), void *ctx, int warmup, int repeats, float *samples_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,222 @@
+/* The CUDA flash-attention kernel against an f64 CPU reference: dense,
+ * block-sparse (random block lists, empty rows included) and with temporal
+ * heads read through the token-major layout; sequence lengths that are not
+ * multiples of the tiles; poisoned (NaN) output buffers; fresh random inputs. */
+#include <cuda_runtime.h>
+
+#include "backend/cuda/attention_cuda.h"
+#include "check.h"
+#include "core/dtype.h"
+
+typedef struct {
+    int batch, heads, seq_len, head_dim;
+    int frames, tokens_per_frame; /* 0: no layout test */
+    double density;               /* < 1: random block list */
+    int half;                     /* F16 instead of BF16 */
+    int check_rows;               /* rows checked per head (0: all) */
+} case_desc;
+
+static unsigned long long rng = 0x9e3779b97f4a7c15ULL;
+
+/* Host copies (rounded to the storage type, as the GPU sees them). */
+typedef struct {
+    uint16_t *q, *k, *v;
+    int32_t *row_ptr, *col_idx;
+    uint8_t *layout;
+    int nb;
+} host_inputs;
+
+static double to_double(uint16_t x, int half) { return half ? vs_f16_to_f32(x) : vs_bf16_to_f32(x); }
+
+/* Reference for output position r (sequence position in the head's layout)
+ * of (b, h): returns the stored row and fills out[D]. */
+static int64_t reference_row(const case_desc *c, const host_inputs *in, int b, int h, int r, double *out) {
+    const int D = c->head_dim, H = c->heads, N = c->seq_len;
+    int layout = in->layout ? in->layout[b * H + h] : VS_LAYOUT_FRAME_MAJOR;
+    int64_t qrow = vs_attn_row(r, layout, c->frames, c->tokens_per_frame);
+    const uint16_t *q = in->q + ((int64_t)b * N + qrow) * H * D + h * D;
+    double *scores = malloc(sizeof(double) * N);
+    int *keys = malloc(sizeof(int) * N);
+    int nk = 0;
+    int qb = r / VS_ATTN_BLOCK;
+    for (int j = 0; j < N; j++) {
+        int allowed = 1;
+        if (in->row_ptr) {
+            allowed = 0;
+            for (int e = in->row_ptr[qb]; e < in->row_ptr[qb + 1]; e++)
+                if (in->col_idx[e] == j / VS_ATTN_BLOCK) allowed = 1;
+        }
+        if (allowed) keys[nk++] = j;
+    }
+    double mx = -1e300;
+    for (int i = 0; i < nk; i++) {
+        int64_t krow = vs_attn_row(keys[i], layout, c->frames, c->tokens_per_frame);
+        const uint16_t *k = in->k + ((int64_t)b * N + krow) * H * D + h * D;
+        double s = 0;
+        for (int d = 0; d < D; d++) s += to_double(q[d], c->half) * to_double(k[d], c->half);
+        scores[i] = s / sqrt((double)D);
+        if (scores[i] > mx) mx = scores[i];
+    }
+    double sum = 0;
+    for (int i = 0; i < nk; i++) sum += scores[i] = exp(scores[i] - mx);
+    for (int d = 0; d < D; d++) out[d] = 0;
+    for (int i = 0; i < nk; i++) {
+        int64_t vrow = vs_attn_row(keys[i], layout, c->frames, c->tokens_per_frame);
+        const uint16_t *v = in->v + ((int64_t)b * N + vrow) * H * D + h * D;
+        for (int d = 0; d < D; d++) out[d] += scores[i] / sum * to_double(v[d], c->half);
+    }
+    free(scores);
+    free(keys);
+    return qrow;
+}
+
+static int run_case(const case_desc *c) {
+    const int64_t n = (int64_t)c->batch * c->seq_len * c->heads * c->head_dim;
+    const size_t bytes = (size_t)n * 2;
+    host_inputs in = {0};
+    in.q = malloc(bytes), in.k = malloc(bytes), in.v = malloc(bytes);
+    uint16_t *o = malloc(bytes);
+    for (int64_t i = 0; i < n; i++) {
+        float a = (float)(vs_test_uniform(&rng) * 4 - 2), b = (float)(vs_test_uniform(&rng) * 4 - 2),
+              v = (float)(vs_test_uniform(&rng) * 2 - 1);
+        in.q[i] = c->half ? vs_f32_to_f16(a) : vs_f32_to_bf16(a);
+        in.k[i] = c->half ? vs_f32_to_f16(b) : vs_f32_to_bf16(b);
+        in.v[i] = c->half ? vs_f32_to_f16(v) : vs_f32_to_bf16(v);
+    }
+    in.nb = (c->seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
+    if (c->density < 1) {
+        in.row_ptr = malloc(sizeof(int32_t) * (in.nb + 1));
+        in.col_idx = malloc(sizeof(int32_t) * in.nb * in.nb);
+        in.row_ptr[0] = 0;
+        for (int i = 0; i < in.nb; i++) {
+            int e = in.row_ptr[i];
+            if (i != 1) /* query block 1 stays empty: its output must be zeros */
+                for (int j = 0; j < in.nb; j++)
+                    if (j == in.nb - 1 || vs_test_uniform(&rng) < c->density) in.col_idx[e++] = j;
+            in.row_ptr[i + 1] = e;
+        }
+    }
+    if (c->frames) {
+        in.layout = malloc((size_t)c->batch * c->heads);
+        for (int i = 0; i < c->batch * c->heads; i++) in.layout[i] = (uint8_t)(i % 2);
+    }
+
+    void *dq, *dk, *dv, *dout, *drow = NULL, *dcol = NULL, *dlayout = NULL;
+    CHECK(cudaMalloc(&dq, bytes) == cudaSuccess && cudaMalloc(&dk, bytes) == cudaSuccess &&
+          cudaMalloc(&dv, bytes) == cudaSuccess && cudaMalloc(&dout, bytes) == cudaSuccess);
+    cudaMemcpy(dq, in.q, bytes, cudaMemcpyHostToDevice);
+    cudaMemcpy(dk, in.k, bytes, cudaMemcpyHostToDevice);
+    cudaMemcpy(dv, in.v, bytes, cudaMemcpyHostToDevice);
+    CHECK(cudaMemset(dout, 0xff, bytes) == cudaSuccess); /* NaN in both bf16 and f16 */
+    vs_attn_blocks blocks = {in.nb, in.nb, NULL, NULL};
+    if (in.row_ptr) {
+        size_t rb = sizeof(int32_t) * (in.nb + 1), cb = sizeof(int32_t) * (in.row_ptr[in.nb] + 1);
+        CHECK(cudaMalloc(&drow, rb) == cudaSuccess && cudaMalloc(&dcol, cb) == cudaSuccess);
+        cudaMemcpy(drow, in.row_ptr, rb, cudaMemcpyHostToDevice);
+        cudaMemcpy(dcol, in.col_idx, cb, cudaMemcpyHostToDevice);
+        blocks.row_ptr = drow, blocks.col_idx = dcol;
+    }
+    if (in.layout) {
+        CHECK(cudaMalloc(&dlayout, (size_t)c->batch * c->heads) == cudaSuccess);
+        cudaMemcpy(dlayout, in.layout, (size_t)c->batch * c->heads, cudaMemcpyHostToDevice);
+    }
+
+    vs_attn_args a = {0};
+    a.dtype = c->half ? VS_F16 : VS_BF16;
+    a.q = dq, a.k = dk, a.v = dv, a.out = dout;
+    a.batch = c->batch, a.heads = c->heads, a.seq_len = c->seq_len, a.head_dim = c->head_dim;
+    vs_attn_args_contiguous(&a);
+    a.scale = 1.0f / sqrtf((float)c->head_dim);
+    a.blocks = in.row_ptr ? &blocks : NULL;
+    a.head_layout = dlayout;
+    a.frames = c->frames, a.tokens_per_frame = c->tokens_per_frame;
+    CHECK_OK(vs_cuda_flash_attention(&a, NULL));
+    CHECK(cudaDeviceSynchronize() == cudaSuccess);
+    cudaMemcpy(o, dout, bytes, cudaMemcpyDeviceToHost);
+
+    /* Every element written and finite. */
+    for (int64_t i = 0; i < n; i++) CHECK_MSG(isfinite(to_double(o[i], c->half)), "output element %lld unwritten", (long long)i);
+
+    /* Reference on all rows or a sample of rows of every (b, h). */
+    const int D = c->head_dim;
+    double *ref = malloc(sizeof(double) * D);
+    double num = 0, den = 0;
+    for (int b = 0; b < c->batch; b++)
+        for (int h = 0; h < c->heads; h++) {
+            int rows = c->check_rows ? c->check_rows : c->seq_len;
+            for (int i = 0; i < rows; i++) {
+                int r = c->check_rows ? (int)(vs_test_uniform(&rng) * c->seq_len) : i;
+                if (i == 0 && c->check_rows) r = c->seq_len - 1; /* always check the ragged end */
+                int64_t row = reference_row(c, &in, b, h, r, ref);
+                const uint16_t *got = o + ((int64_t)b * c->seq_len + row) * c->heads * D + h * D;
+                for (int d = 0; d < D; d++) {
+                    double e = to_double(got[d], c->half) - ref[d];
+                    num += e * e;
+                    den += ref[d] * ref[d];
+                }
+                if (in.row_ptr && r / VS_ATTN_BLOCK == 1)
+                    for (int d = 0; d < D; d++) CHECK_MSG(got[d] == 0, "empty query block must give zeros");
+            }
+        }
+    double rel = sqrt(num / (den > 0 ? den : 1));
+    printf("  B=%d H=%d N=%d D=%d %s density=%.2f layout=%s: rel L2 %.2e\n", c->batch, c->heads, c->seq_len, D,
+           c->half ? "f16" : "bf16", c->density, c->frames ? "mixed" : "frame-major", rel);
+    CHECK_MSG(rel < 1e-2, "relative L2 error %.3e", rel);
+
+    cudaFree(dq), cudaFree(dk), cudaFree(dv), cudaFree(dout), cudaFree(drow), cudaFree(dcol), cudaFree(dlayout);
+    free(in.q), free(in.k), free(in.v), free(o), free(in.row_ptr), free(in.col_idx), free(in.layout), free(ref);
+    return 0;
+}
+
+TEST(dense_small_ragged) {
+    case_desc cases[] = {
+        {2, 3, 200, 64, 0, 0, 1.0, 0, 0},  {1, 2, 333, 128, 0, 0, 1.0, 0, 0}, {1, 1, 1, 128, 0, 0, 1.0, 0, 0},
+        {2, 2, 1000, 128, 0, 0, 1.0, 1, 0}, {1, 2, 65, 64, 0, 0, 1.0, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) CHECK(run_case(&cases[i]) == 0);
+    return 0;
+}
+
+TEST(block_sparse_with_empty_rows) {
+    case_desc cases[] = {
+        {2, 2, 1100, 128, 0, 0, 0.3, 0, 0},
+        {1, 3, 777, 64, 0, 0, 0.5, 0, 0},
+        {1, 2, 1500, 128, 0, 0, 0.15, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) CHECK(run_case(&cases[i]) == 0);
+    return 0;
+}
+
+TEST(temporal_heads_through_token_major_layout) {
+    case_desc cases[] = {
+        {2, 2, 21 * 30 + 7, 128, 21, 30, 0.3, 0, 0}, /* 7 text tokens after the video */
+        {1, 4, 5 * 52, 64, 5, 52, 1.0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) CHECK(run_case(&cases[i]) == 0);
+    return 0;
+}
+
+TEST(wan_480p_shape_sampled_rows) {
+    case_desc c = {1, 12, 32760, 128, 21, 1560, 0.15, 0, 48};
+    CHECK(run_case(&c) == 0);
+    c.density = 1.0;
+    c.frames = 0;
+    CHECK(run_case(&c) == 0);
+    return 0;
+}
+
+TEST(rejects_bad_arguments) {
+    vs_attn_args a = {0};
+    a.dtype = VS_BF16;
+    a.q = a.k = a.v = (void *)16, a.out = (void *)16;
+    a.batch = 1, a.heads = 1, a.seq_len = 10, a.head_dim = 96;
+    vs_attn_args_contiguous(&a);
+    CHECK_FAILS(vs_cuda_flash_attention(&a, NULL), VS_ERR_UNSUPPORTED, "head_dim 96");
+    a.head_dim = 64;
+    a.dtype = VS_F32;
+    CHECK_FAILS(vs_cuda_flash_attention(&a, NULL), VS_ERR_UNSUPPORTED, "BF16 or F16");
+    return 0;
+}
+
+RUN_TESTS(T(dense_small_ragged), T(block_sparse_with_empty_rows), T(temporal_heads_through_token_major_layout),
+          T(wan_480p_shape_sampled_rows), T(rejects_bad_arguments))
