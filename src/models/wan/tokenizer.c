@@ -311,6 +311,13 @@ static int32_t trie_step(const vs_tokenizer *tok, int32_t node, unsigned char c)
     return -1;
 }
 
+/* Id of the lattice piece spelled exactly s[0..len), or -1. */
+static int32_t trie_exact(const vs_tokenizer *tok, const char *s, size_t len) {
+    int32_t node = -1;
+    for (size_t i = 0; i < len && (i == 0 || node >= 0); i++) node = trie_step(tok, node, (unsigned char)s[i]);
+    return node >= 0 && len > 0 ? tok->nodes[node].piece : -1;
+}
+
 /* ---- construction ------------------------------------------------------------------ */
 
 vs_tokenizer *vs_tok_new(int hf) {
@@ -466,14 +473,13 @@ static vs_status viterbi(const vs_tokenizer *tok, const char *s, size_t len, ive
             if (tok->hf) {
                 cand = p->score + here;
             } else {
-                /* sentencepiece: the candidate is a double (its score expression
-                 * is double), the stored best a float. */
-                double sc = p->type == VS_PIECE_USER_DEFINED ? (double)((float)length * (float)tok->max_score) - 0.1
-                                                             : (double)(float)p->score;
-                cand = sc + here;
+                /* sentencepiece sums in float (checked against its wheel on ties). */
+                float sc = p->type == VS_PIECE_USER_DEFINED ? (float)((float)length * (float)tok->max_score - 0.1)
+                                                            : (float)p->score;
+                cand = (double)(sc + (float)here);
             }
             if (t->start < 0 || cand > t->score) {
-                t->score = tok->hf ? cand : (double)(float)cand;
+                t->score = cand;
                 t->start = (int32_t)start;
                 t->id = id;
             }
@@ -510,11 +516,15 @@ static vs_status viterbi(const vs_tokenizer *tok, const char *s, size_t len, ive
     for (i = 0; i < n && !fail; i++) {
         int32_t id = path[3 * i + 2];
         if (id == tok->unk_id) {
-            if (tok->hf && tok->byte_fallback) {
-                /* tokenizers fuses a run of unknowns first, then falls back on its bytes */
+            if (tok->hf) {
+                /* tokenizers fuses a run of unknowns (the unk piece itself included)
+                 * and looks the text up: a vocabulary entry, else bytes or unk. */
                 size_t j = i;
                 while (j + 1 < n && path[3 * (j + 1) + 2] == tok->unk_id) j++;
-                fail = emit_unknown(tok, s + path[3 * i], (size_t)(path[3 * j + 1] - path[3 * i]), out, &prev_unk);
+                size_t b = (size_t)path[3 * i], e = (size_t)path[3 * j + 1];
+                int32_t known = trie_exact(tok, s + b, e - b);
+                fail = known >= 0 ? ivec_push(out, known) : emit_unknown(tok, s + b, e - b, out, &prev_unk);
+                if (known >= 0) prev_unk = 0;
                 i = j;
             } else {
                 fail = emit_unknown(tok, s + path[3 * i], (size_t)(path[3 * i + 1] - path[3 * i]), out, &prev_unk);
@@ -728,7 +738,9 @@ static int hf_pre_op(const vs_pre_op *op, tbuf *text, const spans *in, spans *ou
         size_t rl = (size_t)op->replacement_len;
         int prepend = op->prepend == VS_PREPEND_ALWAYS || (op->prepend == VS_PREPEND_FIRST && sp.at_origin);
         if (sp.len == 0) continue;
-        if (prepend && !(sp.len >= rl && !memcmp(text->p + sp.off, rep, rl)) && tbuf_put(text, rep, rl)) return -1;
+        /* prepended unless the text, spaces already replaced, starts with the replacement */
+        int starts = text->p[sp.off] == ' ' || (sp.len >= rl && !memcmp(text->p + sp.off, rep, rl));
+        if (prepend && !starts && tbuf_put(text, rep, rl)) return -1;
         for (size_t i = 0; i < sp.len; i++) {
             char c = text->p[sp.off + i]; /* text->p may move while appending: index, do not hold pointers */
             if (c == ' ' ? tbuf_put(text, rep, rl) : tbuf_put(text, &c, 1)) return -1;

@@ -41,7 +41,7 @@ static vs_status pb_varint(pb *r, uint64_t *out) {
 }
 
 static vs_status pb_next(pb *r, pb_field *f) {
-    uint64_t key;
+    uint64_t key = 0;
     VS_TRY(pb_varint(r, &key));
     f->field = (uint32_t)(key >> 3);
     f->wire = (int)(key & 7);
@@ -59,7 +59,7 @@ static vs_status pb_next(pb *r, pb_field *f) {
         return VS_OK;
     }
     case 2: {
-        uint64_t n;
+        uint64_t n = 0;
         VS_TRY(pb_varint(r, &n));
         if (n > (uint64_t)(r->end - r->p))
             return vs_fail(VS_ERR_FORMAT, "%s: truncated protobuf (field %u declares %llu bytes, %zu left)", r->label,
