@@ -9,4 +9,10 @@ fail() { echo "FAIL: $*"; exit 1; }
 "$bin" frobnicate 2>/dev/null; [ $? -eq 2 ] || fail "unknown command must exit 2"
 "$bin" --bogus 2>/dev/null; [ $? -eq 2 ] || fail "unknown option must exit 2"
 "$bin" 2>/dev/null; [ $? -eq 2 ] || fail "no command must exit 2"
+"$bin" encode -p x 2>/dev/null; [ $? -eq 2 ] || fail "encode without --model must exit 2"
+tmp=$(mktemp -d)
+"$bin" encode --model tests/data/umt5 -p "a cat" -o "$tmp/e.safetensors" || fail "encode"
+[ -s "$tmp/e.safetensors" ] || fail "encode wrote nothing"
+"$bin" encode --model tests/data/no-such-model -p "a cat" -o "$tmp/f.safetensors" 2>/dev/null; [ $? -eq 1 ] || fail "encode with a missing model must exit 1"
+rm -rf "$tmp"
 echo "cli smoke ok"

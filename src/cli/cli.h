@@ -7,6 +7,7 @@
 #include "vidsparse.h"
 
 int vs_cmd_generate(int argc, char **argv);
+int vs_cmd_encode(int argc, char **argv);
 
 /* "vidsparse: error: <context>: <vs_last_error()>" on stderr; returns 1. */
 int vs_cli_report(const char *context);

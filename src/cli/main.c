@@ -13,6 +13,7 @@ typedef struct {
 
 static const command commands[] = {
     {"generate", vs_cmd_generate, "text to video (embedded default model or --model DIR)"},
+    {"encode", vs_cmd_encode, "prompt to umT5 text embeddings (safetensors)"},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 
