@@ -204,6 +204,36 @@ TEST(truncated_or_corrupt_spiece_model_fails_clearly) {
     return 0;
 }
 
+/* Corrupt bytes anywhere (the charsmap trie included) either fail to load
+ * or load into a tokenizer that still encodes without touching bad memory. */
+TEST(corrupted_spiece_model_never_crashes) {
+    size_t len;
+    unsigned char *data = read_file(DATA "spiece.model", &len);
+    CHECK(data);
+    unsigned long long rng = 7;
+    const char *text = "A  camera \xEF\xBD\x85\xCC\x81 pans \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x98\x80 caf\xC3\xA9 \t\x01 ";
+    int loaded = 0;
+    for (int round = 0; round < 150; round++) {
+        unsigned char *copy = malloc(len);
+        memcpy(copy, data, len);
+        for (int f = 0; f < 8; f++) copy[(size_t)(vs_test_uniform(&rng) * (double)len)] ^= (unsigned char)(1 + vs_test_uniform(&rng) * 255);
+        vs_tokenizer *tok;
+        if (vs_tokenizer_load_spm(&tok, copy, len, "flipped.model") == VS_OK) {
+            int32_t *ids;
+            size_t n;
+            if (vs_tokenizer_encode(tok, text, strlen(text), &ids, &n) == VS_OK) free(ids);
+            vs_tokenizer_free(tok);
+            loaded++;
+        } else {
+            CHECK(strstr(vs_last_error(), "flipped.model") != NULL);
+        }
+        free(copy);
+    }
+    printf("  %d of 150 corrupted models still loaded\n", loaded);
+    free(data);
+    return 0;
+}
+
 TEST(bad_tokenizer_json_fails_clearly) {
     vs_tokenizer *tok;
     const char *bad = "{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", -1.0]";
@@ -229,4 +259,5 @@ TEST(bad_tokenizer_json_fails_clearly) {
 RUN_TESTS(T(spiece_model_matches_sentencepiece_on_the_corpus), T(tokenizer_json_matches_tokenizers_on_the_corpus),
           T(a_folder_prefers_tokenizer_json), T(padded_encodings_match_the_pipeline),
           T(invalid_utf8_is_an_error_for_tokenizers_and_replaced_for_sentencepiece),
-          T(truncated_or_corrupt_spiece_model_fails_clearly), T(bad_tokenizer_json_fails_clearly))
+          T(truncated_or_corrupt_spiece_model_fails_clearly), T(corrupted_spiece_model_never_crashes),
+          T(bad_tokenizer_json_fails_clearly))

@@ -1,6 +1,5 @@
 /* The umT5 tokenizer's algorithms; see tokenizer.h for what each format
  * means and docs/text-encoder.md for where the two reference libraries differ. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -377,13 +376,19 @@ vs_status vs_tok_finish(vs_tokenizer *tok, const char *label) {
         if (tok->min_score > 1e299) tok->min_score = 3.402823466e+38;
         if (tok->max_score < -1e299) tok->max_score = 1.175494351e-38;
     }
-    for (int b = 0; b < 256; b++) {
-        char name[8];
-        snprintf(name, sizeof name, "<0x%02X>", b);
-        tok->byte_ids[b] = vs_tok_find_piece(tok, name);
-        if (tok->byte_fallback && !tok->hf && tok->byte_ids[b] < 0)
-            return vs_fail(VS_ERR_FORMAT, "%s: byte_fallback is on but piece %s is missing", label, name);
+    /* Byte pieces are spelled <0xHH> (upper case); the last spelling wins, as in tokenizers. */
+    for (int b = 0; b < 256; b++) tok->byte_ids[b] = -1;
+    static const char hex[] = "0123456789ABCDEF";
+    for (int i = 0; i < tok->n_pieces; i++) {
+        const char *t = piece_text(tok, i);
+        const char *hi, *lo;
+        if (tok->pieces[i].len == 6 && !memcmp(t, "<0x", 3) && t[5] == '>' && t[3] && t[4] && (hi = strchr(hex, t[3])) &&
+            (lo = strchr(hex, t[4])))
+            tok->byte_ids[(hi - hex) * 16 + (lo - hex)] = i;
     }
+    for (int b = 0; b < 256; b++)
+        if (tok->byte_fallback && !tok->hf && tok->byte_ids[b] < 0)
+            return vs_fail(VS_ERR_FORMAT, "%s: byte_fallback is on but piece <0x%02X> is missing", label, b);
     return build_trie(tok, label);
 }
 
