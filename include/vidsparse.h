@@ -62,6 +62,45 @@ int vs_tensor_is_contiguous(const vs_tensor *t);
 /* Number of CUDA devices usable by this build (0 when built without CUDA). */
 int vs_cuda_device_count(void);
 
+/* ---- attention with Sparse VideoGen ----------------------------------------
+ * q, k, v, out: [B, N, H, D] tensors (D contiguous, heads D apart, any token
+ * and batch strides), F32 on the CPU, BF16 or F16 on CUDA. */
+typedef enum vs_attention_mode { VS_ATTENTION_DENSE = 0, VS_ATTENTION_SVG = 1 } vs_attention_mode;
+
+/* SVG settings: N = frames x tokens_per_frame + text_tokens, text last. */
+typedef struct vs_svg_config {
+    int frames;           /* F: latent frames after patching */
+    int tokens_per_frame; /* P */
+    int text_tokens;      /* C: text tokens at the end of the sequence (0 for Wan) */
+    double band_frames;   /* m: band half-width in frames; 0 derives it from density */
+    double density;       /* target kept fraction of the attention map, in (0, 1] */
+    int samples;          /* S: query rows drawn per (batch entry, head) when profiling (64) */
+    int sample_window;    /* rows are drawn among the first min(window, F*P) positions (10000) */
+    uint64_t seed;
+} vs_svg_config;
+
+/* Defaults of DESIGN.md: S = 64, window 10000, band from `density`. */
+vs_svg_config vs_svg_config_default(int frames, int tokens_per_frame, int text_tokens, double density);
+
+/* One attention shape: holds the SVG block list (built once), profiling
+ * buffers and the last profile. `svg` may be NULL for dense-only use. */
+typedef struct vs_attention vs_attention;
+vs_status vs_attention_create(vs_attention **out, vs_device device, int batch, int heads, int seq_len, int head_dim,
+                              const vs_svg_config *svg);
+/* Dense, or SVG: profile every (batch, head) on the sampled rows, pick spatial
+ * or temporal, run the block-sparse kernel with temporal heads in token-major
+ * order. The caller applies warm-up rules by choosing the mode. `stream` is a
+ * cudaStream_t for CUDA tensors (NULL: default stream), ignored on the CPU. */
+vs_status vs_attention_run(vs_attention *attn, vs_attention_mode mode, const vs_tensor *q, const vs_tensor *k,
+                           const vs_tensor *v, vs_tensor *out, void *stream);
+/* The last SVG run's choice per (batch, head) (0 spatial, 1 temporal) and
+ * the profiling errors, copied to host arrays of B*H (any may be NULL). */
+vs_status vs_attention_last_profile(const vs_attention *attn, uint8_t *head_class, float *mse_spatial,
+                                    float *mse_temporal);
+/* Fraction of the N x N attention map the SVG mask computes. */
+double vs_attention_density(const vs_attention *attn);
+void vs_attention_free(vs_attention *attn);
+
 #ifdef __cplusplus
 }
 #endif

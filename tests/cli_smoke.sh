@@ -15,4 +15,31 @@ tmp=$(mktemp -d)
 [ -s "$tmp/e.safetensors" ] || fail "encode wrote nothing"
 "$bin" encode --model tests/data/no-such-model -p "a cat" -o "$tmp/f.safetensors" 2>/dev/null; [ $? -eq 1 ] || fail "encode with a missing model must exit 1"
 rm -rf "$tmp"
+
+# denoise: the tiny Wan DiT, 2 steps; bad sizes are usage errors, a bad model a one-line error.
+tmp=$(mktemp -d)
+"$bin" denoise --model tests/data/wan/tiny_hd64 --embeds tests/data/wan/embeds.safetensors --frames 9 \
+  --height 32 --width 48 --steps 2 -o "$tmp/latents.safetensors" 2>/dev/null || fail "denoise"
+[ -s "$tmp/latents.safetensors" ] || fail "denoise wrote no latents"
+"$bin" denoise --model tests/data/wan/tiny_hd64 --embeds tests/data/wan/embeds.safetensors --frames 8 \
+  -o "$tmp/x.safetensors" 2>/dev/null; [ $? -eq 2 ] || fail "denoise --frames 8 must exit 2"
+[ "$("$bin" denoise --model "$tmp/none" --embeds x -o "$tmp/x.safetensors" 2>&1 | wc -l)" -eq 1 ] || fail "denoise error must be one line"
+[ ! -e "$tmp/x.safetensors" ] || fail "a failed denoise left a file"
+rm -rf "$tmp"
+
+# inspect: the tiny pipeline lists its components and parameter counts
+out=$("$bin" inspect tests/data/tiny-wan) || fail "inspect tests/data/tiny-wan"
+echo "$out" | grep -q "^transformer (WanTransformer3DModel): 69 tensors, 24520 parameters" || fail "inspect: transformer line"
+echo "$out" | grep -q "^total: 236999 parameters" || fail "inspect: total parameter count"
+"$bin" inspect tests/data/tiny-wan --json | grep -q '"parameters":236999}' || fail "inspect --json"
+# inspect errors: exit 1 with exactly one line
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf 'not a safetensors file' >"$tmp/bad.safetensors"
+for path in "$tmp/missing" "$tmp/bad.safetensors"; do
+  "$bin" inspect "$path" >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc -eq 1 ] || fail "inspect $path must exit 1, got $rc"
+  [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "inspect $path must print one error line: $(cat "$tmp/err")"
+done
+"$bin" inspect 2>/dev/null; [ $? -eq 2 ] || fail "inspect without PATH must exit 2"
 echo "cli smoke ok"

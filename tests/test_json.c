@@ -286,6 +286,7 @@ TEST(parse_file_reads_and_reports_paths) {
     unlink(path);
     CHECK_FAILS(vs_json_parse_file(&doc, path), VS_ERR_NOT_FOUND, path);
     CHECK(doc == NULL);
+    CHECK_FAILS(vs_json_parse_file(&doc, "/tmp"), VS_ERR_IO, "/tmp: read error");
     vs_json_free(NULL);
     return 0;
 }

@@ -28,11 +28,13 @@ static vs_svg_config config(int frames, int per_frame, int text, double band_fra
 }
 
 static void fill_uniform(float *x, int64_t n, unsigned long long *state) {
-    for (int64_t i = 0; i < n; i++) x[i] = (float)(2 * vs_test_uniform(state) - 1);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)(2 * vs_test_uniform(state) - 1);
 }
 
 static void fill_nan(float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) x[i] = NAN;
+    for (int64_t i = 0; i < n; i++)
+        x[i] = NAN;
 }
 
 static int all_finite(const float *x, int64_t n) {
@@ -43,13 +45,14 @@ static int all_finite(const float *x, int64_t n) {
 
 static double *to_f64(const float *x, int64_t n) {
     double *y = malloc(sizeof(double) * (size_t)n);
-    for (int64_t i = 0; i < n; i++) y[i] = x[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i];
     return y;
 }
 
 /* Contiguous [B, N, H, D] arguments over caller buffers. */
-static vs_attn_args make_args(int batch, int heads, int len, int dim, const float *q, const float *k, const float *v,
-                              float *out) {
+static vs_attn_args make_args(int batch, int heads, int len, int dim, const float *q, const float *k,
+                              const float *v, float *out) {
     vs_attn_args a = {0};
     a.dtype = VS_F32;
     a.q = q, a.k = k, a.v = v, a.out = out;
@@ -76,20 +79,24 @@ static void naive_masked(const vs_attn_args *a, const double *q, const double *k
                     if (!mask[(i / 128) * nb + j / 128]) continue;
                     const double *kj = k + b * a->k_stride_b + j * a->k_stride_n + h * dim;
                     double s = 0;
-                    for (int d = 0; d < dim; d++) s += qi[d] * kj[d];
+                    for (int d = 0; d < dim; d++)
+                        s += qi[d] * kj[d];
                     p[j] = s * a->scale;
                     if (p[j] > max) max = p[j];
                 }
-                for (int d = 0; d < dim; d++) oi[d] = 0;
+                for (int d = 0; d < dim; d++)
+                    oi[d] = 0;
                 if (max == -INFINITY) continue;
                 for (int j = 0; j < len; j++) {
                     if (p[j] == -INFINITY) continue;
                     double w = exp(p[j] - max);
                     sum += w;
                     const double *vj = v + b * a->v_stride_b + j * a->v_stride_n + h * dim;
-                    for (int d = 0; d < dim; d++) oi[d] += w * vj[d];
+                    for (int d = 0; d < dim; d++)
+                        oi[d] += w * vj[d];
                 }
-                for (int d = 0; d < dim; d++) oi[d] /= sum;
+                for (int d = 0; d < dim; d++)
+                    oi[d] /= sum;
             }
     free(p);
 }
@@ -99,7 +106,8 @@ static void naive_masked(const vs_attn_args *a, const double *q, const double *k
 TEST(config_validation) {
     vs_svg_config cfg = config(4, 50, 3, 1);
     CHECK_OK(vs_svg_config_validate(&cfg, 203));
-    CHECK_FAILS(vs_svg_config_validate(&cfg, 200), VS_ERR_SHAPE, "4 frames x 50 tokens + 3 text tokens = 203");
+    CHECK_FAILS(vs_svg_config_validate(&cfg, 200), VS_ERR_SHAPE,
+                "4 frames x 50 tokens + 3 text tokens = 203");
     cfg.band_frames = -1;
     CHECK_FAILS(vs_svg_config_validate(&cfg, 203), VS_ERR_INVALID_ARG, "band_frames -1");
     cfg.band_frames = NAN;
@@ -145,9 +153,12 @@ TEST(band_width_from_frames_and_density) {
 }
 
 TEST(block_mask_matches_token_rule) {
-    const struct { int f, p, c; double m; } cases[] = {
-        {5, 60, 7, 1},    {5, 60, 7, 0.5}, {8, 64, 0, 1},   {3, 128, 0, 1},  {4, 50, 130, 2}, {1, 300, 0, 1},
-        {1, 1, 0, 1},     {2, 3, 1, 1},    {10, 40, 0, 20}, {6, 100, 0, 0.2}, {7, 90, 300, 1},
+    const struct {
+        int f, p, c;
+        double m;
+    } cases[] = {
+        {5, 60, 7, 1}, {5, 60, 7, 0.5}, {8, 64, 0, 1},   {3, 128, 0, 1},   {4, 50, 130, 2}, {1, 300, 0, 1},
+        {1, 1, 0, 1},  {2, 3, 1, 1},    {10, 40, 0, 20}, {6, 100, 0, 0.2}, {7, 90, 300, 1},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         vs_svg_config cfg = config(cases[c].f, cases[c].p, cases[c].c, cases[c].m);
@@ -177,16 +188,21 @@ TEST(block_mask_shapes) {
     /* One frame: the sink is the whole video. */
     cfg = config(1, 1000, 0, 0.1);
     for (int i = 0; i < 8; i++)
-        for (int j = 0; j < 8; j++) CHECK(vs_svg_block_allowed(&cfg, 1000, i, j));
+        for (int j = 0; j < 8; j++)
+            CHECK(vs_svg_block_allowed(&cfg, 1000, i, j));
     /* A band as long as the sequence covers everything. */
     cfg = config(10, 100, 0, 10);
     for (int i = 0; i < 8; i++)
-        for (int j = 0; j < 8; j++) CHECK(vs_svg_block_allowed(&cfg, 1000, i, j));
+        for (int j = 0; j < 8; j++)
+            CHECK(vs_svg_block_allowed(&cfg, 1000, i, j));
     return 0;
 }
 
 TEST(block_list_is_well_formed_with_exact_density) {
-    const struct { int f, p, c; double m; } cases[] = {
+    const struct {
+        int f, p, c;
+        double m;
+    } cases[] = {
         {5, 60, 7, 1}, {16, 128, 200, 1}, {1, 1, 0, 1}, {10, 100, 0, 10}, {21, 78, 0, 2}, {3, 77, 1, 0.3},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -205,7 +221,8 @@ TEST(block_list_is_well_formed_with_exact_density) {
             for (int j = 0; j < nb; j++) {
                 if (!vs_svg_block_allowed(&cfg, len, i, j)) continue;
                 CHECK(blocks.col_idx[e++] == j);
-                int qi = len - i * 128 < 128 ? len - i * 128 : 128, kj = len - j * 128 < 128 ? len - j * 128 : 128;
+                int qi = len - i * 128 < 128 ? len - i * 128 : 128,
+                    kj = len - j * 128 < 128 ? len - j * 128 : 128;
                 elements += (double)qi * kj;
             }
         }
@@ -256,10 +273,12 @@ TEST(dense_attention_matches_f64_with_strides) {
     int B = 2, H = 3, N = 300, D = 64;
     int64_t sn = H * D + 16, sb = sn * N + 40, total = sb * B;
     unsigned long long rng = 1;
-    float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total), *v = malloc(sizeof(float) * total);
+    float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total),
+          *v = malloc(sizeof(float) * total);
     float *o = malloc(sizeof(float) * total);
     fill_uniform(q, total, &rng), fill_uniform(k, total, &rng), fill_uniform(v, total, &rng);
-    for (int64_t i = 0; i < total; i++) q[i] *= 4; /* peaky softmax */
+    for (int64_t i = 0; i < total; i++)
+        q[i] *= 4; /* peaky softmax */
     fill_nan(o, total);
     vs_attn_args a = make_args(B, H, N, D, q, k, v, o);
     a.q_stride_n = a.k_stride_n = a.v_stride_n = a.o_stride_n = sn;
@@ -286,7 +305,8 @@ TEST(dense_attention_matches_f64_with_strides) {
     naive_masked(&a, qd, kd, vd, all, ref);
     for (int b = 0; b < B; b++)
         for (int n = 0; n < N; n++)
-            for (int c = 0; c < H * D; c++) CHECK(fabs(od[b * sb + n * sn + c] - ref[b * sb + n * sn + c]) < 1e-12);
+            for (int c = 0; c < H * D; c++)
+                CHECK(fabs(od[b * sb + n * sn + c] - ref[b * sb + n * sn + c]) < 1e-12);
     free(q), free(k), free(v), free(o), free(qd), free(kd), free(vd), free(od), free(ref);
     return 0;
 }
@@ -298,10 +318,12 @@ TEST(sparse_attention_is_dense_restricted_to_the_mask) {
     vs_attn_blocks blocks = {nb, nb, row_ptr, col_idx};
     uint8_t mask[25] = {0};
     for (int i = 0; i < nb; i++)
-        for (int e = row_ptr[i]; e < row_ptr[i + 1]; e++) mask[i * nb + col_idx[e]] = 1;
+        for (int e = row_ptr[i]; e < row_ptr[i + 1]; e++)
+            mask[i * nb + col_idx[e]] = 1;
     int64_t total = (int64_t)B * N * H * D;
     unsigned long long rng = 7;
-    float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total), *v = malloc(sizeof(float) * total);
+    float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total),
+          *v = malloc(sizeof(float) * total);
     float *o = malloc(sizeof(float) * total);
     fill_uniform(q, total, &rng), fill_uniform(k, total, &rng), fill_uniform(v, total, &rng);
     fill_nan(o, total);
@@ -315,9 +337,11 @@ TEST(sparse_attention_is_dense_restricted_to_the_mask) {
     double rel = vs_test_rel_l2(o, ref, total);
     CHECK_MSG(rel < 1e-5, "rel L2 %g", rel);
     for (int n = 256; n < 384; n++)
-        for (int c = 0; c < H * D; c++) CHECK(o[n * H * D + c] == 0.0f);
+        for (int c = 0; c < H * D; c++)
+            CHECK(o[n * H * D + c] == 0.0f);
     CHECK_OK(vs_cpu_attention_f64(qd, kd, vd, od, &a));
-    for (int64_t i = 0; i < total; i++) CHECK(fabs(od[i] - ref[i]) < 1e-12);
+    for (int64_t i = 0; i < total; i++)
+        CHECK(fabs(od[i] - ref[i]) < 1e-12);
     /* Bad arguments are refused with a message, not a crash. */
     col_idx[1] = 5;
     CHECK_FAILS(vs_cpu_attention(&a), VS_ERR_INVALID_ARG, "key block 5");
@@ -345,12 +369,15 @@ TEST(token_major_layout_equals_explicit_permutation) {
     CHECK(blocks.density < 1);
     int64_t total = (int64_t)B * N * H * D, row = H * D;
     unsigned long long rng = 11;
-    float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total), *v = malloc(sizeof(float) * total);
-    float *o = malloc(sizeof(float) * total), *pq = malloc(sizeof(float) * total), *pk = malloc(sizeof(float) * total);
+    float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total),
+          *v = malloc(sizeof(float) * total);
+    float *o = malloc(sizeof(float) * total), *pq = malloc(sizeof(float) * total),
+          *pk = malloc(sizeof(float) * total);
     float *pv = malloc(sizeof(float) * total), *po = malloc(sizeof(float) * total);
     fill_uniform(q, total, &rng), fill_uniform(k, total, &rng), fill_uniform(v, total, &rng);
     fill_nan(o, total), fill_nan(po, total);
-    uint8_t layout[4] = {VS_LAYOUT_TOKEN_MAJOR, VS_LAYOUT_FRAME_MAJOR, VS_LAYOUT_FRAME_MAJOR, VS_LAYOUT_TOKEN_MAJOR};
+    uint8_t layout[4] = {VS_LAYOUT_TOKEN_MAJOR, VS_LAYOUT_FRAME_MAJOR, VS_LAYOUT_FRAME_MAJOR,
+                         VS_LAYOUT_TOKEN_MAJOR};
     vs_attn_args a = make_args(B, H, N, D, q, k, v, o);
     a.blocks = &blocks.view;
     a.head_layout = layout;
@@ -401,21 +428,24 @@ TEST(sampled_rows_are_a_pure_counter_function) {
         CHECK(r == (int)(vs_svg_mix64(((uint64_t)5 << 32) | (uint64_t)i) % 10000));
         counts[r * 4 / 10000]++;
     }
-    for (int i = 0; i < 4; i++) CHECK(counts[i] > 4); /* spread over the window */
+    for (int i = 0; i < 4; i++)
+        CHECK(counts[i] > 4); /* spread over the window */
     CHECK(vs_svg_sample_row(&cfg, 32760, 5, 0) != vs_svg_sample_row(&cfg, 32760, 6, 0));
     cfg.seed = 42;
     CHECK(vs_svg_sample_row(&cfg, 32760, 5, 0) == (int)(vs_svg_mix64(42ull ^ ((uint64_t)5 << 32)) % 10000));
     /* Short sequences: rows come from the video tokens only. */
     cfg = vs_svg_config_default(3, 10, 20, 0.5);
     CHECK(vs_svg_sample_range(&cfg, 50) == 30);
-    for (int i = 0; i < 100; i++) CHECK(vs_svg_sample_row(&cfg, 50, 0, i) < 30);
+    for (int i = 0; i < 100; i++)
+        CHECK(vs_svg_sample_row(&cfg, 50, 0, i) < 30);
     return 0;
 }
 
 /* Head 0: queries and keys share a per-frame direction (attention stays in
  * the frame: spatial). Head 1: they share a per-position direction (attention
  * follows one place across frames: temporal). Values are random. */
-static void structured_qkv(int F, int P, int C, int D, float *q, float *k, float *v, unsigned long long *rng) {
+static void structured_qkv(int F, int P, int C, int D, float *q, float *k, float *v,
+                           unsigned long long *rng) {
     int N = F * P + C, H = 2;
     float *frame_dir = malloc(sizeof(float) * F * D), *place_dir = malloc(sizeof(float) * P * D);
     fill_uniform(frame_dir, (int64_t)F * D, rng);
@@ -424,7 +454,9 @@ static void structured_qkv(int F, int P, int C, int D, float *q, float *k, float
     for (int n = 0; n < N; n++)
         for (int h = 0; h < H; h++)
             for (int d = 0; d < D; d++) {
-                const float *dir = n >= F * P ? NULL : h == 0 ? frame_dir + (n / P) * D : place_dir + (n % P) * D;
+                const float *dir = n >= F * P ? NULL
+                                   : h == 0   ? frame_dir + (n / P) * D
+                                              : place_dir + (n % P) * D;
                 float shared = dir ? 2.5f * dir[d] : 0;
                 int64_t i = ((int64_t)n * H + h) * D + d;
                 q[i] = shared + 0.3f * (float)(2 * vs_test_uniform(rng) - 1);
@@ -434,14 +466,18 @@ static void structured_qkv(int F, int P, int C, int D, float *q, float *k, float
 }
 
 TEST(profiling_tells_spatial_from_temporal_heads) {
-    const struct { int f, p, c, d; double m; } cases[] = {{8, 128, 0, 64, 1}, {6, 150, 37, 128, 1}, {12, 64, 0, 64, 1}};
+    const struct {
+        int f, p, c, d;
+        double m;
+    } cases[] = {{8, 128, 0, 64, 1}, {6, 150, 37, 128, 1}, {12, 64, 0, 64, 1}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         int F = cases[c].f, P = cases[c].p, C = cases[c].c, D = cases[c].d, N = F * P + C, H = 2;
         vs_svg_config cfg = config(F, P, C, cases[c].m);
         vs_svg_blocks blocks;
         CHECK_OK(vs_svg_blocks_build(&cfg, N, &blocks));
         int64_t total = (int64_t)N * H * D;
-        float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total), *v = malloc(sizeof(float) * total);
+        float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total),
+              *v = malloc(sizeof(float) * total);
         unsigned long long rng = 100 + c;
         structured_qkv(F, P, C, D, q, k, v, &rng);
         vs_attn_args a = make_args(1, H, N, D, q, k, v, NULL);
@@ -449,8 +485,8 @@ TEST(profiling_tells_spatial_from_temporal_heads) {
         float mse_s[2] = {NAN, NAN}, mse_t[2] = {NAN, NAN};
         CHECK_OK(vs_svg_profile_cpu(&a, &cfg, &blocks.view, layout, mse_s, mse_t));
         CHECK_MSG(layout[0] == VS_LAYOUT_FRAME_MAJOR && layout[1] == VS_LAYOUT_TOKEN_MAJOR,
-                  "case %zu: layouts %d %d, mse spatial %g %g temporal %g %g", c, layout[0], layout[1], mse_s[0],
-                  mse_s[1], mse_t[0], mse_t[1]);
+                  "case %zu: layouts %d %d, mse spatial %g %g temporal %g %g", c, layout[0], layout[1],
+                  mse_s[0], mse_s[1], mse_t[0], mse_t[1]);
         CHECK(mse_s[0] >= 0 && mse_s[0] * 4 < mse_t[0] && mse_t[1] >= 0 && mse_t[1] * 4 < mse_s[1]);
         /* Layouts only: the MSE outputs are optional. */
         CHECK_OK(vs_svg_profile_cpu(&a, &cfg, &blocks.view, layout, NULL, NULL));
@@ -471,9 +507,11 @@ TEST(profiling_matches_a_direct_computation) {
     CHECK_OK(vs_svg_blocks_build(&cfg, N, &blocks));
     int64_t total = (int64_t)N * H * D;
     unsigned long long rng = 5;
-    float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total), *v = malloc(sizeof(float) * total);
+    float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total),
+          *v = malloc(sizeof(float) * total);
     fill_uniform(q, total, &rng), fill_uniform(k, total, &rng), fill_uniform(v, total, &rng);
-    for (int64_t i = 0; i < total; i++) q[i] *= 6;
+    for (int64_t i = 0; i < total; i++)
+        q[i] *= 6;
     double *qd = to_f64(q, total), *kd = to_f64(k, total), *vd = to_f64(v, total);
     double *exact = malloc(sizeof(double) * total), *sp = malloc(sizeof(double) * total);
     double *tp = malloc(sizeof(double) * total);
@@ -498,9 +536,10 @@ TEST(profiling_matches_a_direct_computation) {
     float mse_s, mse_t;
     a.blocks = NULL, a.head_layout = NULL;
     CHECK_OK(vs_svg_profile_cpu(&a, &cfg, &blocks.view, &layout, &mse_s, &mse_t));
-    CHECK_MSG(fabs(mse_s - err_s) <= 1e-6 * err_s && fabs(mse_t - err_t) <= 1e-6 * err_t, "%g vs %g, %g vs %g",
-              mse_s, err_s, mse_t, err_t);
-    CHECK(err_s > 0 && err_t > 0 && layout == (err_t < err_s ? VS_LAYOUT_TOKEN_MAJOR : VS_LAYOUT_FRAME_MAJOR));
+    CHECK_MSG(fabs(mse_s - err_s) <= 1e-6 * err_s && fabs(mse_t - err_t) <= 1e-6 * err_t,
+              "%g vs %g, %g vs %g", mse_s, err_s, mse_t, err_t);
+    CHECK(err_s > 0 && err_t > 0 &&
+          layout == (err_t < err_s ? VS_LAYOUT_TOKEN_MAJOR : VS_LAYOUT_FRAME_MAJOR));
     free(q), free(k), free(v), free(qd), free(kd), free(vd), free(exact), free(sp), free(tp);
     vs_svg_blocks_free(&blocks);
     return 0;
@@ -523,8 +562,10 @@ TEST(profiling_degenerate_and_bad_input) {
     CHECK(layout == VS_LAYOUT_FRAME_MAJOR && mse_s == 0 && mse_t == 0);
     /* Wrong sizes and missing arguments. */
     vs_svg_config other = config(4, 100, 0, 1);
-    CHECK_FAILS(vs_svg_profile_cpu(&a, &other, &blocks.view, &layout, NULL, NULL), VS_ERR_SHAPE, "sequence has 300");
-    CHECK_FAILS(vs_svg_profile_cpu(&a, &cfg, &blocks.view, NULL, NULL, NULL), VS_ERR_INVALID_ARG, "head_layout_out");
+    CHECK_FAILS(vs_svg_profile_cpu(&a, &other, &blocks.view, &layout, NULL, NULL), VS_ERR_SHAPE,
+                "sequence has 300");
+    CHECK_FAILS(vs_svg_profile_cpu(&a, &cfg, &blocks.view, NULL, NULL, NULL), VS_ERR_INVALID_ARG,
+                "head_layout_out");
     a.seq_len = 400;
     cfg = config(4, 100, 0, 3);
     CHECK_FAILS(vs_svg_profile_cpu(&a, &cfg, &blocks.view, &layout, NULL, NULL), VS_ERR_SHAPE, "needs 4");
@@ -537,8 +578,9 @@ TEST(profiling_degenerate_and_bad_input) {
 }
 
 RUN_TESTS(T(config_validation), T(band_width_from_frames_and_density), T(block_mask_matches_token_rule),
-          T(block_mask_shapes), T(block_list_is_well_formed_with_exact_density), T(malformed_block_lists_are_rejected),
-          T(dense_attention_matches_f64_with_strides), T(sparse_attention_is_dense_restricted_to_the_mask),
+          T(block_mask_shapes), T(block_list_is_well_formed_with_exact_density),
+          T(malformed_block_lists_are_rejected), T(dense_attention_matches_f64_with_strides),
+          T(sparse_attention_is_dense_restricted_to_the_mask),
           T(token_major_layout_equals_explicit_permutation), T(sampled_rows_are_a_pure_counter_function),
           T(profiling_tells_spatial_from_temporal_heads), T(profiling_matches_a_direct_computation),
           T(profiling_degenerate_and_bad_input))

@@ -8,6 +8,9 @@
 
 int vs_cmd_generate(int argc, char **argv);
 int vs_cmd_encode(int argc, char **argv);
+int vs_cmd_bench(int argc, char **argv);
+int vs_cmd_denoise(int argc, char **argv);
+int vs_cmd_inspect(int argc, char **argv);
 
 /* "vidsparse: error: <context>: <vs_last_error()>" on stderr; returns 1. */
 int vs_cli_report(const char *context);

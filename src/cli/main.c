@@ -12,8 +12,11 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"bench", vs_cmd_bench, "benchmarks: attention (dense vs SVG, profiling, layout)"},
     {"generate", vs_cmd_generate, "text to video (embedded default model or --model DIR)"},
     {"encode", vs_cmd_encode, "prompt to umT5 text embeddings (safetensors)"},
+    {"denoise", vs_cmd_denoise, "prompt embeddings -> video latents with the Wan DiT (CPU)"},
+    {"inspect", vs_cmd_inspect, "list a checkpoint's components, configs, tensors and parameter counts"},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 

@@ -428,7 +428,7 @@ vs_status vs_json_parse_file(vs_json_doc **out, const char *path) {
         size_t got = fread(buf + len, 1, cap - len, f);
         len += got;
         if (got == 0) {
-            if (ferror(f)) s = vs_fail(VS_ERR_IO, "%s: read error", path);
+            if (ferror(f)) s = vs_fail(VS_ERR_IO, "%s: read error: %s", path, strerror(errno));
             break;
         }
     }

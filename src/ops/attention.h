@@ -4,7 +4,7 @@
  *
  *   out[b, i, h, :] = sum_j softmax_j(scale * q[b,i,h,:] . k[b,j,h,:]) v[b,j,h,:]
  *
- * Tensors are [B, N, H, D] with D contiguous, heads D apart, and arbitrary
+ * Tensors are [B, N, H, D] (k and v: [B, kv_len, H, D]) with D contiguous, heads D apart, and arbitrary
  * token and batch strides (in elements), the layout the QKV projections write.
  *
  * Block sparsity: the sequence is cut into VS_ATTN_BLOCK-token blocks (the
@@ -44,7 +44,8 @@ typedef struct vs_attn_args {
     vs_dtype dtype; /* F32 on CPU; BF16 or F16 on CUDA */
     const void *q, *k, *v;
     void *out;
-    int batch, heads, seq_len, head_dim;
+    int batch, heads, seq_len, head_dim; /* seq_len: query rows */
+    int kv_len;                          /* key/value rows; 0: seq_len (self-attention) */
     int64_t q_stride_b, q_stride_n, k_stride_b, k_stride_n;
     int64_t v_stride_b, v_stride_n, o_stride_b, o_stride_n;
     float scale;                   /* usually 1/sqrt(head_dim) */
@@ -60,10 +61,23 @@ static inline int64_t vs_attn_row(int64_t r, int layout, int frames, int tokens_
     return (r % frames) * tokens_per_frame + r / frames;
 }
 
+/* Keys attended: kv_len, or seq_len for self-attention. Block lists and
+ * head layouts are defined for self-attention only. */
+static inline int vs_attn_kv_len(const vs_attn_args *a) { return a->kv_len > 0 ? a->kv_len : a->seq_len; }
+
 /* Fills args' strides for contiguous [B, N, H, D] tensors. */
 void vs_attn_args_contiguous(vs_attn_args *args);
 /* Checks shapes, strides, block list and layout fields; clear error on misuse. */
 vs_status vs_attn_args_validate(const vs_attn_args *args);
+
+/* The two halves of an SVG run of the public vs_attention (for benchmarks
+ * and callers that profile less often than they attend): profiling fills the
+ * per-head layouts; the sparse run uses them (profiled_layout) or treats
+ * every head as spatial. */
+vs_status vs_attention_profile(vs_attention *attn, const vs_tensor *q, const vs_tensor *k, const vs_tensor *v,
+                               void *stream);
+vs_status vs_attention_sparse(vs_attention *attn, int profiled_layout, const vs_tensor *q, const vs_tensor *k,
+                              const vs_tensor *v, vs_tensor *out, void *stream);
 
 #ifdef __cplusplus
 }

@@ -3,9 +3,9 @@
 
 void vs_attn_args_contiguous(vs_attn_args *a) {
     int64_t row = (int64_t)a->heads * a->head_dim;
-    int64_t batch = row * a->seq_len;
     a->q_stride_n = a->k_stride_n = a->v_stride_n = a->o_stride_n = row;
-    a->q_stride_b = a->k_stride_b = a->v_stride_b = a->o_stride_b = batch;
+    a->q_stride_b = a->o_stride_b = row * a->seq_len;
+    a->k_stride_b = a->v_stride_b = row * vs_attn_kv_len(a);
 }
 
 vs_status vs_attn_args_validate(const vs_attn_args *a) {
@@ -15,6 +15,9 @@ vs_status vs_attn_args_validate(const vs_attn_args *a) {
                        a->heads, a->seq_len);
     if (a->head_dim != 64 && a->head_dim != 128)
         return vs_fail(VS_ERR_UNSUPPORTED, "attention: head_dim %d not supported (64 or 128)", a->head_dim);
+    if (a->kv_len < 0) return vs_fail(VS_ERR_SHAPE, "attention: negative key count %d", a->kv_len);
+    if (vs_attn_kv_len(a) != a->seq_len && (a->blocks || a->head_layout))
+        return vs_fail(VS_ERR_INVALID_ARG, "attention: block lists and head layouts need self-attention (kv_len == seq_len)");
     int64_t row = (int64_t)a->heads * a->head_dim;
     const int64_t strides[4] = {a->q_stride_n, a->k_stride_n, a->v_stride_n, a->o_stride_n};
     for (int i = 0; i < 4; i++)

@@ -21,20 +21,23 @@ vs_svg_config vs_svg_config_default(int frames, int tokens_per_frame, int text_t
 vs_status vs_svg_config_validate(const vs_svg_config *cfg, int seq_len) {
     if (!cfg) return vs_fail(VS_ERR_INVALID_ARG, "svg: config is required");
     if (cfg->frames < 1 || cfg->tokens_per_frame < 1 || cfg->text_tokens < 0)
-        return vs_fail(VS_ERR_INVALID_ARG, "svg: frames %d and tokens per frame %d must be positive, text tokens %d >= 0",
+        return vs_fail(VS_ERR_INVALID_ARG,
+                       "svg: frames %d and tokens per frame %d must be positive, text tokens %d >= 0",
                        cfg->frames, cfg->tokens_per_frame, cfg->text_tokens);
     int64_t total = (int64_t)cfg->frames * cfg->tokens_per_frame + cfg->text_tokens;
     if (total != seq_len)
-        return vs_fail(VS_ERR_SHAPE, "svg: %d frames x %d tokens + %d text tokens = %lld, but the sequence has %d",
+        return vs_fail(VS_ERR_SHAPE,
+                       "svg: %d frames x %d tokens + %d text tokens = %lld, but the sequence has %d",
                        cfg->frames, cfg->tokens_per_frame, cfg->text_tokens, (long long)total, seq_len);
     if (!(cfg->band_frames >= 0) || isinf(cfg->band_frames))
-        return vs_fail(VS_ERR_INVALID_ARG, "svg: band_frames %g must be finite and >= 0 (0 derives it from density)",
+        return vs_fail(VS_ERR_INVALID_ARG,
+                       "svg: band_frames %g must be finite and >= 0 (0 derives it from density)",
                        cfg->band_frames);
     if (cfg->band_frames == 0 && !(cfg->density > 0 && cfg->density <= 1))
         return vs_fail(VS_ERR_INVALID_ARG, "svg: density %g must be in (0, 1]", cfg->density);
     if (cfg->samples < 1 || cfg->sample_window < 1)
-        return vs_fail(VS_ERR_INVALID_ARG, "svg: samples %d and sample_window %d must be positive", cfg->samples,
-                       cfg->sample_window);
+        return vs_fail(VS_ERR_INVALID_ARG, "svg: samples %d and sample_window %d must be positive",
+                       cfg->samples, cfg->sample_window);
     return VS_OK;
 }
 
@@ -53,10 +56,11 @@ int64_t vs_svg_band_tokens(const vs_svg_config *cfg) {
 static int block_allowed(const vs_svg_config *cfg, int64_t band, int seq_len, int qb, int kb) {
     int64_t video = (int64_t)cfg->frames * cfg->tokens_per_frame;
     int64_t q0 = (int64_t)qb * VS_ATTN_BLOCK, k0 = (int64_t)kb * VS_ATTN_BLOCK;
-    int64_t q1 = (q0 + VS_ATTN_BLOCK < seq_len ? q0 + VS_ATTN_BLOCK : seq_len) - 1; /* last position, inclusive */
+    int64_t q1 =
+        (q0 + VS_ATTN_BLOCK < seq_len ? q0 + VS_ATTN_BLOCK : seq_len) - 1; /* last position, inclusive */
     int64_t k1 = (k0 + VS_ATTN_BLOCK < seq_len ? k0 + VS_ATTN_BLOCK : seq_len) - 1;
-    if (q1 >= video || k1 >= video) return 1; /* the block holds a text row or column: dense */
-    if (k0 < cfg->tokens_per_frame) return 1; /* first-frame sink */
+    if (q1 >= video || k1 >= video) return 1;                /* the block holds a text row or column: dense */
+    if (k0 < cfg->tokens_per_frame) return 1;                /* first-frame sink */
     int64_t gap = k0 > q1 ? k0 - q1 : q0 > k1 ? q0 - k1 : 0; /* closest |q - k| inside the block */
     return gap <= band;
 }
@@ -80,7 +84,8 @@ vs_status vs_svg_blocks_build(const vs_svg_config *cfg, int seq_len, vs_svg_bloc
 
     int64_t nnz = 0;
     for (int i = 0; i < nb; i++)
-        for (int j = 0; j < nb; j++) nnz += block_allowed(cfg, band, seq_len, i, j);
+        for (int j = 0; j < nb; j++)
+            nnz += block_allowed(cfg, band, seq_len, i, j);
     if (nnz > INT32_MAX)
         return vs_fail(VS_ERR_UNSUPPORTED, "svg: %lld blocks for a sequence of %d do not fit 32-bit indices",
                        (long long)nnz, seq_len);

@@ -30,20 +30,8 @@ extern "C" {
 #define VS_HOST_DEVICE
 #endif
 
-typedef struct vs_svg_config {
-    int frames;           /* F: latent frames after patching */
-    int tokens_per_frame; /* P */
-    int text_tokens;      /* C: text tokens at the end of the sequence (0 for Wan) */
-    double band_frames;   /* m: band half-width in frames; 0 derives it from density */
-    double density;       /* target kept fraction of the attention map, in (0, 1] */
-    int samples;          /* S: query rows drawn per (batch entry, head) when profiling */
-    int sample_window;    /* rows are drawn among the first min(window, F*P) positions */
-    uint64_t seed;
-} vs_svg_config;
+/* vs_svg_config and vs_svg_config_default are public: include/vidsparse.h. */
 
-/* F, P, C and density with the reference's profiling settings (S = 64 rows
- * among the first 10000, seed 0) and m derived from density. */
-vs_svg_config vs_svg_config_default(int frames, int tokens_per_frame, int text_tokens, double density);
 
 /* Checks the config against a sequence of seq_len tokens (F*P + C must equal it). */
 vs_status vs_svg_config_validate(const vs_svg_config *cfg, int seq_len);
@@ -60,10 +48,10 @@ int vs_svg_block_allowed(const vs_svg_config *cfg, int seq_len, int qb, int kb);
 
 /* An owned block list and a view of it for vs_attn_args.blocks. */
 typedef struct vs_svg_blocks {
-    int32_t *row_ptr;     /* [num_q_blocks + 1] */
-    int32_t *col_idx;     /* [row_ptr[num_q_blocks]] */
-    vs_attn_blocks view;  /* points at row_ptr / col_idx */
-    double density;       /* computed score elements / seq_len^2 (short last blocks at their real size) */
+    int32_t *row_ptr;    /* [num_q_blocks + 1] */
+    int32_t *col_idx;    /* [row_ptr[num_q_blocks]] */
+    vs_attn_blocks view; /* points at row_ptr / col_idx */
+    double density;      /* computed score elements / seq_len^2 (short last blocks at their real size) */
 } vs_svg_blocks;
 
 vs_status vs_svg_blocks_build(const vs_svg_config *cfg, int seq_len, vs_svg_blocks *out);
@@ -80,7 +68,8 @@ static inline VS_HOST_DEVICE uint64_t vs_svg_mix64(uint64_t x) {
 
 /* Position of stored row `row` in the token-major order of temporal heads
  * (the inverse of vs_attn_row): video row f*P + p sits at p*F + f, text stays. */
-static inline VS_HOST_DEVICE int64_t vs_svg_token_major_position(int64_t row, int frames, int tokens_per_frame) {
+static inline VS_HOST_DEVICE int64_t vs_svg_token_major_position(int64_t row, int frames,
+                                                                 int tokens_per_frame) {
     if (row >= (int64_t)frames * tokens_per_frame) return row;
     return (row % tokens_per_frame) * frames + row / tokens_per_frame;
 }
@@ -96,7 +85,8 @@ static inline VS_HOST_DEVICE int vs_svg_sample_range(const vs_svg_config *cfg, i
 /* The i-th sampled query row (a frame-major position, i.e. a stored row) of
  * batch_head = b*H + h: mix64(seed ^ (batch_head * 2^32 + i)) mod range.
  * Draws are independent, so rows may repeat (sampling with replacement). */
-static inline VS_HOST_DEVICE int vs_svg_sample_row(const vs_svg_config *cfg, int seq_len, int batch_head, int i) {
+static inline VS_HOST_DEVICE int vs_svg_sample_row(const vs_svg_config *cfg, int seq_len, int batch_head,
+                                                   int i) {
     uint64_t counter = ((uint64_t)(uint32_t)batch_head << 32) | (uint32_t)i;
     return (int)(vs_svg_mix64(cfg->seed ^ counter) % (uint64_t)vs_svg_sample_range(cfg, seq_len));
 }

@@ -14,6 +14,7 @@ typedef struct {
     double density;               /* < 1: random block list */
     int half;                     /* F16 instead of BF16 */
     int check_rows;               /* rows checked per head (0: all) */
+    int kv_len;                   /* cross-attention keys (0: self-attention) */
 } case_desc;
 
 static unsigned long long rng = 0x9e3779b97f4a7c15ULL;
@@ -31,15 +32,15 @@ static double to_double(uint16_t x, int half) { return half ? vs_f16_to_f32(x) :
 /* Reference for output position r (sequence position in the head's layout)
  * of (b, h): returns the stored row and fills out[D]. */
 static int64_t reference_row(const case_desc *c, const host_inputs *in, int b, int h, int r, double *out) {
-    const int D = c->head_dim, H = c->heads, N = c->seq_len;
+    const int D = c->head_dim, H = c->heads, N = c->seq_len, NK = c->kv_len ? c->kv_len : N;
     int layout = in->layout ? in->layout[b * H + h] : VS_LAYOUT_FRAME_MAJOR;
     int64_t qrow = vs_attn_row(r, layout, c->frames, c->tokens_per_frame);
     const uint16_t *q = in->q + ((int64_t)b * N + qrow) * H * D + h * D;
-    double *scores = malloc(sizeof(double) * N);
-    int *keys = malloc(sizeof(int) * N);
+    double *scores = malloc(sizeof(double) * NK);
+    int *keys = malloc(sizeof(int) * NK);
     int nk = 0;
     int qb = r / VS_ATTN_BLOCK;
-    for (int j = 0; j < N; j++) {
+    for (int j = 0; j < NK; j++) {
         int allowed = 1;
         if (in->row_ptr) {
             allowed = 0;
@@ -51,7 +52,7 @@ static int64_t reference_row(const case_desc *c, const host_inputs *in, int b, i
     double mx = -1e300;
     for (int i = 0; i < nk; i++) {
         int64_t krow = vs_attn_row(keys[i], layout, c->frames, c->tokens_per_frame);
-        const uint16_t *k = in->k + ((int64_t)b * N + krow) * H * D + h * D;
+        const uint16_t *k = in->k + ((int64_t)b * NK + krow) * H * D + h * D;
         double s = 0;
         for (int d = 0; d < D; d++) s += to_double(q[d], c->half) * to_double(k[d], c->half);
         scores[i] = s / sqrt((double)D);
@@ -62,7 +63,7 @@ static int64_t reference_row(const case_desc *c, const host_inputs *in, int b, i
     for (int d = 0; d < D; d++) out[d] = 0;
     for (int i = 0; i < nk; i++) {
         int64_t vrow = vs_attn_row(keys[i], layout, c->frames, c->tokens_per_frame);
-        const uint16_t *v = in->v + ((int64_t)b * N + vrow) * H * D + h * D;
+        const uint16_t *v = in->v + ((int64_t)b * NK + vrow) * H * D + h * D;
         for (int d = 0; d < D; d++) out[d] += scores[i] / sum * to_double(v[d], c->half);
     }
     free(scores);
@@ -72,14 +73,17 @@ static int64_t reference_row(const case_desc *c, const host_inputs *in, int b, i
 
 static int run_case(const case_desc *c) {
     const int64_t n = (int64_t)c->batch * c->seq_len * c->heads * c->head_dim;
-    const size_t bytes = (size_t)n * 2;
+    const int64_t nkv = (int64_t)c->batch * (c->kv_len ? c->kv_len : c->seq_len) * c->heads * c->head_dim;
+    const size_t bytes = (size_t)n * 2, kv_bytes = (size_t)nkv * 2;
     host_inputs in = {0};
-    in.q = malloc(bytes), in.k = malloc(bytes), in.v = malloc(bytes);
+    in.q = malloc(bytes), in.k = malloc(kv_bytes), in.v = malloc(kv_bytes);
     uint16_t *o = malloc(bytes);
     for (int64_t i = 0; i < n; i++) {
-        float a = (float)(vs_test_uniform(&rng) * 4 - 2), b = (float)(vs_test_uniform(&rng) * 4 - 2),
-              v = (float)(vs_test_uniform(&rng) * 2 - 1);
+        float a = (float)(vs_test_uniform(&rng) * 4 - 2);
         in.q[i] = c->half ? vs_f32_to_f16(a) : vs_f32_to_bf16(a);
+    }
+    for (int64_t i = 0; i < nkv; i++) {
+        float b = (float)(vs_test_uniform(&rng) * 4 - 2), v = (float)(vs_test_uniform(&rng) * 2 - 1);
         in.k[i] = c->half ? vs_f32_to_f16(b) : vs_f32_to_bf16(b);
         in.v[i] = c->half ? vs_f32_to_f16(v) : vs_f32_to_bf16(v);
     }
@@ -102,11 +106,11 @@ static int run_case(const case_desc *c) {
     }
 
     void *dq, *dk, *dv, *dout, *drow = NULL, *dcol = NULL, *dlayout = NULL;
-    CHECK(cudaMalloc(&dq, bytes) == cudaSuccess && cudaMalloc(&dk, bytes) == cudaSuccess &&
-          cudaMalloc(&dv, bytes) == cudaSuccess && cudaMalloc(&dout, bytes) == cudaSuccess);
+    CHECK(cudaMalloc(&dq, bytes) == cudaSuccess && cudaMalloc(&dk, kv_bytes) == cudaSuccess &&
+          cudaMalloc(&dv, kv_bytes) == cudaSuccess && cudaMalloc(&dout, bytes) == cudaSuccess);
     cudaMemcpy(dq, in.q, bytes, cudaMemcpyHostToDevice);
-    cudaMemcpy(dk, in.k, bytes, cudaMemcpyHostToDevice);
-    cudaMemcpy(dv, in.v, bytes, cudaMemcpyHostToDevice);
+    cudaMemcpy(dk, in.k, kv_bytes, cudaMemcpyHostToDevice);
+    cudaMemcpy(dv, in.v, kv_bytes, cudaMemcpyHostToDevice);
     CHECK(cudaMemset(dout, 0xff, bytes) == cudaSuccess); /* NaN in both bf16 and f16 */
     vs_attn_blocks blocks = {in.nb, in.nb, NULL, NULL};
     if (in.row_ptr) {
@@ -125,6 +129,7 @@ static int run_case(const case_desc *c) {
     a.dtype = c->half ? VS_F16 : VS_BF16;
     a.q = dq, a.k = dk, a.v = dv, a.out = dout;
     a.batch = c->batch, a.heads = c->heads, a.seq_len = c->seq_len, a.head_dim = c->head_dim;
+    a.kv_len = c->kv_len;
     vs_attn_args_contiguous(&a);
     a.scale = 1.0f / sqrtf((float)c->head_dim);
     a.blocks = in.row_ptr ? &blocks : NULL;
@@ -159,7 +164,8 @@ static int run_case(const case_desc *c) {
             }
         }
     double rel = sqrt(num / (den > 0 ? den : 1));
-    printf("  B=%d H=%d N=%d D=%d %s density=%.2f layout=%s: rel L2 %.2e\n", c->batch, c->heads, c->seq_len, D,
+    printf("  B=%d H=%d N=%d kv=%d D=%d %s density=%.2f layout=%s: rel L2 %.2e\n", c->batch, c->heads, c->seq_len,
+           c->kv_len, D,
            c->half ? "f16" : "bf16", c->density, c->frames ? "mixed" : "frame-major", rel);
     CHECK_MSG(rel < 1e-2, "relative L2 error %.3e", rel);
 
@@ -196,6 +202,16 @@ TEST(temporal_heads_through_token_major_layout) {
     return 0;
 }
 
+TEST(cross_attention_to_fewer_keys) {
+    case_desc cases[] = {
+        {2, 3, 700, 128, 0, 0, 1.0, 0, 0, 77},
+        {1, 2, 130, 64, 0, 0, 1.0, 1, 0, 512},
+        {1, 12, 32760, 128, 0, 0, 1.0, 0, 32, 512}, /* Wan cross-attention */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) CHECK(run_case(&cases[i]) == 0);
+    return 0;
+}
+
 TEST(wan_480p_shape_sampled_rows) {
     case_desc c = {1, 12, 32760, 128, 21, 1560, 0.15, 0, 48};
     CHECK(run_case(&c) == 0);
@@ -218,5 +234,5 @@ TEST(rejects_bad_arguments) {
     return 0;
 }
 
-RUN_TESTS(T(dense_small_ragged), T(block_sparse_with_empty_rows), T(temporal_heads_through_token_major_layout),
+RUN_TESTS(T(dense_small_ragged), T(block_sparse_with_empty_rows), T(temporal_heads_through_token_major_layout), T(cross_attention_to_fewer_keys),
           T(wan_480p_shape_sampled_rows), T(rejects_bad_arguments))

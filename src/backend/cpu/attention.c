@@ -1,10 +1,12 @@
 #include "backend/cpu/attention_cpu.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/status.h"
+#include "core/threadpool.h"
 
 vs_status vs_cpu_attn_blocks_check(const vs_attn_blocks *blocks, int seq_len) {
     int nb = (int)(((int64_t)seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK);
@@ -14,21 +16,24 @@ vs_status vs_cpu_attn_blocks_check(const vs_attn_blocks *blocks, int seq_len) {
     if (!blocks->row_ptr || (!blocks->col_idx && blocks->row_ptr[nb] > 0))
         return vs_fail(VS_ERR_INVALID_ARG, "attention: block list lacks row_ptr or col_idx");
     if (blocks->row_ptr[0] != 0)
-        return vs_fail(VS_ERR_INVALID_ARG, "attention: block list row_ptr[0] is %d, not 0", blocks->row_ptr[0]);
+        return vs_fail(VS_ERR_INVALID_ARG, "attention: block list row_ptr[0] is %d, not 0",
+                       blocks->row_ptr[0]);
     for (int i = 0; i < nb; i++) {
         int32_t begin = blocks->row_ptr[i], end = blocks->row_ptr[i + 1];
         if (end < begin)
-            return vs_fail(VS_ERR_INVALID_ARG, "attention: block list row_ptr decreases at query block %d (%d -> %d)",
-                           i, begin, end);
+            return vs_fail(VS_ERR_INVALID_ARG,
+                           "attention: block list row_ptr decreases at query block %d (%d -> %d)", i, begin,
+                           end);
         for (int32_t e = begin; e < end; e++) {
             int32_t c = blocks->col_idx[e];
             if (c < 0 || c >= nb)
-                return vs_fail(VS_ERR_INVALID_ARG, "attention: query block %d lists key block %d, outside [0, %d)", i,
-                               c, nb);
-            if (e > begin && c <= blocks->col_idx[e - 1])
                 return vs_fail(VS_ERR_INVALID_ARG,
-                               "attention: key blocks of query block %d are not sorted without repeats (%d after %d)",
-                               i, c, blocks->col_idx[e - 1]);
+                               "attention: query block %d lists key block %d, outside [0, %d)", i, c, nb);
+            if (e > begin && c <= blocks->col_idx[e - 1])
+                return vs_fail(
+                    VS_ERR_INVALID_ARG,
+                    "attention: key blocks of query block %d are not sorted without repeats (%d after %d)", i,
+                    c, blocks->col_idx[e - 1]);
         }
     }
     return VS_OK;
@@ -40,8 +45,9 @@ static vs_status check_args(const vs_attn_args *a) {
     if (a->head_layout)
         for (int i = 0; i < a->batch * a->heads; i++)
             if (a->head_layout[i] != VS_LAYOUT_FRAME_MAJOR && a->head_layout[i] != VS_LAYOUT_TOKEN_MAJOR)
-                return vs_fail(VS_ERR_INVALID_ARG, "attention: head_layout[%d] = %d is neither frame- nor token-major",
-                               i, a->head_layout[i]);
+                return vs_fail(VS_ERR_INVALID_ARG,
+                               "attention: head_layout[%d] = %d is neither frame- nor token-major", i,
+                               a->head_layout[i]);
     return VS_OK;
 }
 
@@ -55,7 +61,8 @@ static void row_f32(const float *q, const float *k, int64_t k_stride, const floa
     for (int j = 0; j < n; j++) {
         const float *kr = k + rows[j] * k_stride;
         float dot = 0;
-        for (int d = 0; d < dim; d++) dot += q[d] * kr[d];
+        for (int d = 0; d < dim; d++)
+            dot += q[d] * kr[d];
         scores[j] = dot * scale;
         if (scores[j] > max) max = scores[j];
     }
@@ -64,9 +71,11 @@ static void row_f32(const float *q, const float *k, int64_t k_stride, const floa
         float p = expf(scores[j] - max);
         sum += p;
         const float *vr = v + rows[j] * v_stride;
-        for (int d = 0; d < dim; d++) o[d] += p * vr[d];
+        for (int d = 0; d < dim; d++)
+            o[d] += p * vr[d];
     }
-    for (int d = 0; d < dim; d++) o[d] /= sum;
+    for (int d = 0; d < dim; d++)
+        o[d] /= sum;
 }
 
 static void row_f64(const double *q, const double *k, int64_t k_stride, const double *v, int64_t v_stride,
@@ -77,7 +86,8 @@ static void row_f64(const double *q, const double *k, int64_t k_stride, const do
     for (int j = 0; j < n; j++) {
         const double *kr = k + rows[j] * k_stride;
         double dot = 0;
-        for (int d = 0; d < dim; d++) dot += q[d] * kr[d];
+        for (int d = 0; d < dim; d++)
+            dot += q[d] * kr[d];
         scores[j] = dot * scale;
         if (scores[j] > max) max = scores[j];
     }
@@ -86,65 +96,82 @@ static void row_f64(const double *q, const double *k, int64_t k_stride, const do
         double p = exp(scores[j] - max);
         sum += p;
         const double *vr = v + rows[j] * v_stride;
-        for (int d = 0; d < dim; d++) o[d] += p * vr[d];
+        for (int d = 0; d < dim; d++)
+            o[d] += p * vr[d];
     }
-    for (int d = 0; d < dim; d++) o[d] /= sum;
+    for (int d = 0; d < dim; d++)
+        o[d] /= sum;
 }
 
-/* Walks (batch, head, query block), gathers the stored rows of the keys that
- * block attends, and runs each of its query rows in f32 or f64. */
-static vs_status run(const vs_attn_args *a, const void *q, const void *k, const void *v, void *out, int f64) {
-    int len = a->seq_len, dim = a->head_dim, nb = (len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
-    size_t elem = f64 ? sizeof(double) : sizeof(float);
-    int64_t *rows = malloc(sizeof(int64_t) * (size_t)len);
-    void *scores = malloc(elem * (size_t)len);
+typedef struct {
+    const vs_attn_args *a; /* q, k, v and out point at f32 or f64 data */
+    int f64;
+    atomic_int out_of_memory;
+} attention_job;
+
+/* Work items are (batch, head, query block): gathers the stored rows of the
+ * keys the block attends, then runs each of its query rows. */
+static void attention_items(void *ctx, int64_t begin, int64_t end) {
+    attention_job *job = ctx;
+    const vs_attn_args *a = job->a;
+    int len = a->seq_len, klen = vs_attn_kv_len(a), dim = a->head_dim, nb = (len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
+    int kv_blocks = (klen + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
+    int64_t *rows = malloc(sizeof(int64_t) * (size_t)klen);
+    void *scores = malloc((job->f64 ? sizeof(double) : sizeof(float)) * (size_t)klen);
     if (!rows || !scores) {
+        atomic_store(&job->out_of_memory, 1);
         free(rows);
         free(scores);
-        return vs_fail(VS_ERR_OOM, "attention: no memory for %d-key scratch rows", len);
+        return;
     }
-    for (int b = 0; b < a->batch; b++) {
-        for (int h = 0; h < a->heads; h++) {
-            int layout = a->head_layout ? a->head_layout[b * a->heads + h] : VS_LAYOUT_FRAME_MAJOR;
-            int64_t k_base = b * a->k_stride_b + (int64_t)h * dim, v_base = b * a->v_stride_b + (int64_t)h * dim;
-            for (int qb = 0; qb < nb; qb++) {
-                /* Stored rows of the attended keys, in the head's position order. */
-                int n = 0;
-                int kb_count = a->blocks ? a->blocks->row_ptr[qb + 1] - a->blocks->row_ptr[qb] : nb;
-                for (int e = 0; e < kb_count; e++) {
-                    int kb = a->blocks ? a->blocks->col_idx[a->blocks->row_ptr[qb] + e] : e;
-                    int end = (kb + 1) * VS_ATTN_BLOCK < len ? (kb + 1) * VS_ATTN_BLOCK : len;
-                    for (int r = kb * VS_ATTN_BLOCK; r < end; r++)
-                        rows[n++] = vs_attn_row(r, layout, a->frames, a->tokens_per_frame);
-                }
-                int end = (qb + 1) * VS_ATTN_BLOCK < len ? (qb + 1) * VS_ATTN_BLOCK : len;
-                for (int r = qb * VS_ATTN_BLOCK; r < end; r++) {
-                    int64_t row = vs_attn_row(r, layout, a->frames, a->tokens_per_frame);
-                    int64_t q_off = b * a->q_stride_b + row * a->q_stride_n + (int64_t)h * dim;
-                    int64_t o_off = b * a->o_stride_b + row * a->o_stride_n + (int64_t)h * dim;
-                    if (f64)
-                        row_f64((const double *)q + q_off, (const double *)k + k_base, a->k_stride_n,
-                                (const double *)v + v_base, a->v_stride_n, rows, n, dim, a->scale, scores,
-                                (double *)out + o_off);
-                    else
-                        row_f32((const float *)q + q_off, (const float *)k + k_base, a->k_stride_n,
-                                (const float *)v + v_base, a->v_stride_n, rows, n, dim, a->scale, scores,
-                                (float *)out + o_off);
-                }
-            }
+    for (int64_t item = begin; item < end; item++) {
+        int qb = (int)(item % nb), bh = (int)(item / nb), b = bh / a->heads, h = bh % a->heads;
+        int layout = a->head_layout ? a->head_layout[bh] : VS_LAYOUT_FRAME_MAJOR;
+        int64_t k_base = b * a->k_stride_b + (int64_t)h * dim, v_base = b * a->v_stride_b + (int64_t)h * dim;
+        /* Stored rows of the attended keys, in the head's position order. */
+        int n = 0;
+        int kb_count = a->blocks ? a->blocks->row_ptr[qb + 1] - a->blocks->row_ptr[qb] : kv_blocks;
+        for (int e = 0; e < kb_count; e++) {
+            int kb = a->blocks ? a->blocks->col_idx[a->blocks->row_ptr[qb] + e] : e;
+            int kend = (kb + 1) * VS_ATTN_BLOCK < klen ? (kb + 1) * VS_ATTN_BLOCK : klen;
+            for (int r = kb * VS_ATTN_BLOCK; r < kend; r++)
+                rows[n++] = vs_attn_row(r, layout, a->frames, a->tokens_per_frame);
+        }
+        int qend = (qb + 1) * VS_ATTN_BLOCK < len ? (qb + 1) * VS_ATTN_BLOCK : len;
+        for (int r = qb * VS_ATTN_BLOCK; r < qend; r++) {
+            int64_t row = vs_attn_row(r, layout, a->frames, a->tokens_per_frame);
+            int64_t q_off = b * a->q_stride_b + row * a->q_stride_n + (int64_t)h * dim;
+            int64_t o_off = b * a->o_stride_b + row * a->o_stride_n + (int64_t)h * dim;
+            if (job->f64)
+                row_f64((const double *)a->q + q_off, (const double *)a->k + k_base, a->k_stride_n,
+                        (const double *)a->v + v_base, a->v_stride_n, rows, n, dim, a->scale, scores,
+                        (double *)a->out + o_off);
+            else
+                row_f32((const float *)a->q + q_off, (const float *)a->k + k_base, a->k_stride_n,
+                        (const float *)a->v + v_base, a->v_stride_n, rows, n, dim, a->scale, scores,
+                        (float *)a->out + o_off);
         }
     }
     free(rows);
     free(scores);
+}
+
+static vs_status run(const vs_attn_args *a, int f64) {
+    attention_job job = {a, f64, 0};
+    int64_t nb = (a->seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
+    vs_parallel_for((int64_t)a->batch * a->heads * nb, 1, attention_items, &job);
+    if (atomic_load(&job.out_of_memory))
+        return vs_fail(VS_ERR_OOM, "attention: no memory for %d-key scratch rows", vs_attn_kv_len(a));
     return VS_OK;
 }
 
 vs_status vs_cpu_attention(const vs_attn_args *a) {
     if (!a) return vs_fail(VS_ERR_INVALID_ARG, "attention: arguments are required");
     if (a->dtype != VS_F32)
-        return vs_fail(VS_ERR_UNSUPPORTED, "attention: the CPU backend computes f32, got %s", vs_dtype_name(a->dtype));
+        return vs_fail(VS_ERR_UNSUPPORTED, "attention: the CPU backend computes f32, got %s",
+                       vs_dtype_name(a->dtype));
     VS_TRY(check_args(a));
-    return run(a, a->q, a->k, a->v, a->out, 0);
+    return run(a, 0);
 }
 
 vs_status vs_cpu_attention_f64(const double *q, const double *k, const double *v, double *out,
@@ -153,5 +180,5 @@ vs_status vs_cpu_attention_f64(const double *q, const double *k, const double *v
     vs_attn_args a = *shape;
     a.q = q, a.k = k, a.v = v, a.out = out;
     VS_TRY(check_args(&a));
-    return run(&a, q, k, v, out, 1);
+    return run(&a, 1);
 }

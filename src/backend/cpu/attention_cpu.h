@@ -1,6 +1,7 @@
 /* CPU attention: the reference for every attention kernel. Semantics are
  * exactly those of src/ops/attention.h (dense, block list, per-head
- * token-major layout); rows are computed with a two-pass softmax. */
+ * token-major layout). Rows use a two-pass softmax; (batch, head, query
+ * block) items are spread over the thread pool. */
 #ifndef VS_BACKEND_CPU_ATTENTION_H
 #define VS_BACKEND_CPU_ATTENTION_H
 

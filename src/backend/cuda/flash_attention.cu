@@ -40,7 +40,8 @@ static_assert(VS_ATTN_BLOCK % kBlockN == 0, "key blocks split into whole tiles")
 struct Params {
     const char *q, *k, *v; /* byte pointers: the element type is a template argument */
     char *o;
-    int heads, seq_len, frames, tokens_per_frame;
+    int heads, seq_len, kv_len, frames, tokens_per_frame;
+    float inv_frames; /* 1 / frames, for the token-major row map */
     int64_t q_stride_b, q_stride_n, k_stride_b, k_stride_n, v_stride_b, v_stride_n, o_stride_b, o_stride_n;
     float scale_log2; /* scale * log2(e): softmax in base 2 */
     const int32_t *row_ptr, *col_idx; /* NULL: dense */
@@ -103,23 +104,35 @@ template <int D> __device__ __forceinline__ int tile_offset(int row, int chunk) 
     return row * D + ((chunk ^ (row & 7)) << 3);
 }
 
-/* Stored row of sequence position r for this head's layout. */
-__device__ __forceinline__ int stored_row(int r, int token_major, int frames, int tokens_per_frame) {
+/* Stored row of sequence position r for this head's layout. Token-major
+ * position r is token (f = r % F, p = r / F); the quotient comes from a float
+ * reciprocal: (r + 0.5) / F is at least 0.5/F away from an integer and the
+ * float error is about r * 2^-23 / F, so for r < 2^22 the floor is exact. */
+__device__ __forceinline__ int stored_row(int r, int token_major, int frames, float inv_frames, int tokens_per_frame) {
     if (!token_major || r >= frames * tokens_per_frame) return r;
-    return (r % frames) * tokens_per_frame + r / frames;
+    int p = (int)(((float)r + 0.5f) * inv_frames);
+    return (r - p * frames) * tokens_per_frame + p;
+}
+
+/* 2^x on the special-function unit, flushing denormal results to zero (they
+ * are far below what a bf16 probability can hold). */
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
 }
 
 /* Copies rows [first, first + ROWS) of one head into a swizzled tile;
  * rows past the sequence are zero-filled. */
 template <typename T, int D, int ROWS, int THREADS>
 __device__ __forceinline__ void load_tile(T *tile, const char *base, int64_t stride_n, int first, int seq_len,
-                                          int token_major, int frames, int tokens_per_frame) {
+                                          int token_major, int frames, float inv_frames, int tokens_per_frame) {
     constexpr int kChunks = D / 8;
     for (int i = threadIdx.x; i < ROWS * kChunks; i += THREADS) {
         int row = i / kChunks, chunk = i % kChunks;
         int r = first + row;
         int valid = r < seq_len;
-        int src_row = valid ? stored_row(r, token_major, frames, tokens_per_frame) : 0;
+        int src_row = valid ? stored_row(r, token_major, frames, inv_frames, tokens_per_frame) : 0;
         const char *src = base + ((int64_t)src_row * stride_n + chunk * 8) * (int64_t)sizeof(T);
         cp_async_16(tile + tile_offset<D>(row, chunk), src, valid ? 16 : 0);
     }
@@ -160,7 +173,7 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
             if (last * VS_ATTN_BLOCK + kBlockN >= p.seq_len) num_tiles--; /* second half is past the end */
         }
     } else {
-        num_tiles = (p.seq_len + kBlockN - 1) / kBlockN;
+        num_tiles = (p.kv_len + kBlockN - 1) / kBlockN;
     }
     auto tile_start = [&](int t) -> int {
         if (!p.row_ptr) return t * kBlockN;
@@ -168,14 +181,14 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
     };
     auto load_kv = [&](int t, int buffer) {
         int start = tile_start(t);
-        load_tile<T, D, kBlockN, kThreads>(sK + buffer * kBlockN * D, k_base, p.k_stride_n, start, p.seq_len,
-                                           token_major, p.frames, p.tokens_per_frame);
-        load_tile<T, D, kBlockN, kThreads>(sV + buffer * kBlockN * D, v_base, p.v_stride_n, start, p.seq_len,
-                                           token_major, p.frames, p.tokens_per_frame);
+        load_tile<T, D, kBlockN, kThreads>(sK + buffer * kBlockN * D, k_base, p.k_stride_n, start, p.kv_len,
+                                           token_major, p.frames, p.inv_frames, p.tokens_per_frame);
+        load_tile<T, D, kBlockN, kThreads>(sV + buffer * kBlockN * D, v_base, p.v_stride_n, start, p.kv_len,
+                                           token_major, p.frames, p.inv_frames, p.tokens_per_frame);
     };
 
     load_tile<T, D, kBlockM, kThreads>(sQ, q_base, p.q_stride_n, q_block * kBlockM, p.seq_len, token_major,
-                                       p.frames, p.tokens_per_frame);
+                                       p.frames, p.inv_frames, p.tokens_per_frame);
     if (num_tiles > 0) load_kv(0, 0);
     cp_async_commit();
 
@@ -251,14 +264,14 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
 
         /* Keys past the end of the sequence do not exist. */
         const int key0 = tile_start(t);
-        if (key0 + kBlockN > p.seq_len) {
+        if (key0 + kBlockN > p.kv_len) {
 #pragma unroll
             for (int n = 0; n < kKeyTiles; n++) {
                 int key = key0 + n * 8 + (lane % 4) * 2;
 #pragma unroll
                 for (int m = 0; m < MT; m++) {
-                    if (key >= p.seq_len) s[m][n][0] = s[m][n][2] = -INFINITY;
-                    if (key + 1 >= p.seq_len) s[m][n][1] = s[m][n][3] = -INFINITY;
+                    if (key >= p.kv_len) s[m][n][0] = s[m][n][2] = -INFINITY;
+                    if (key + 1 >= p.kv_len) s[m][n][1] = s[m][n][3] = -INFINITY;
                 }
             }
         }
@@ -279,7 +292,7 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
                 tile_max[i] = fmaxf(tile_max[i], __shfl_xor_sync(0xffffffffu, tile_max[i], 1));
                 tile_max[i] = fmaxf(tile_max[i], __shfl_xor_sync(0xffffffffu, tile_max[i], 2));
                 float new_max = fmaxf(row_max[m][i], tile_max[i] * p.scale_log2);
-                scale_old[i] = exp2f(row_max[m][i] - new_max); /* 0 on the first tile: row_max = -inf */
+                scale_old[i] = fast_exp2(row_max[m][i] - new_max); /* 0 on the first tile: row_max = -inf */
                 row_max[m][i] = new_max;
                 shift[i] = new_max;
                 row_sum[m][i] *= scale_old[i];
@@ -293,10 +306,10 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
             }
 #pragma unroll
             for (int n = 0; n < kKeyTiles; n++) {
-                s[m][n][0] = exp2f(s[m][n][0] * p.scale_log2 - shift[0]);
-                s[m][n][1] = exp2f(s[m][n][1] * p.scale_log2 - shift[0]);
-                s[m][n][2] = exp2f(s[m][n][2] * p.scale_log2 - shift[1]);
-                s[m][n][3] = exp2f(s[m][n][3] * p.scale_log2 - shift[1]);
+                s[m][n][0] = fast_exp2(s[m][n][0] * p.scale_log2 - shift[0]);
+                s[m][n][1] = fast_exp2(s[m][n][1] * p.scale_log2 - shift[0]);
+                s[m][n][2] = fast_exp2(s[m][n][2] * p.scale_log2 - shift[1]);
+                s[m][n][3] = fast_exp2(s[m][n][3] * p.scale_log2 - shift[1]);
                 row_sum[m][0] += s[m][n][0] + s[m][n][1];
                 row_sum[m][1] += s[m][n][2] + s[m][n][3];
             }
@@ -356,7 +369,7 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
         int row = i / kChunks, chunk = i % kChunks;
         int r = q_block * kBlockM + row;
         if (r >= p.seq_len) continue;
-        int dst_row = stored_row(r, token_major, p.frames, p.tokens_per_frame);
+        int dst_row = stored_row(r, token_major, p.frames, p.inv_frames, p.tokens_per_frame);
         *reinterpret_cast<uint4 *>(o_base + ((int64_t)dst_row * p.o_stride_n + chunk * 8) * (int64_t)sizeof(T)) =
             *reinterpret_cast<const uint4 *>(sQ + tile_offset<D>(row, chunk));
     }
@@ -401,6 +414,8 @@ extern "C" vs_status vs_cuda_flash_attention(const vs_attn_args *a, void *stream
     for (int i = 0; i < 4; i++)
         if ((uintptr_t)ptrs[i] % 16 != 0)
             return vs_fail(VS_ERR_INVALID_ARG, "CUDA attention needs 16-byte aligned q, k, v and out");
+    if (a->head_layout && (int64_t)a->frames * a->tokens_per_frame >= (1 << 22))
+        return vs_fail(VS_ERR_UNSUPPORTED, "CUDA attention: token-major layout needs fewer than 2^22 video tokens");
     if ((int64_t)a->batch * a->heads > 65535)
         return vs_fail(VS_ERR_UNSUPPORTED, "CUDA attention: batch x heads = %lld exceeds 65535",
                        (long long)a->batch * a->heads);
@@ -412,8 +427,10 @@ extern "C" vs_status vs_cuda_flash_attention(const vs_attn_args *a, void *stream
     p.o = static_cast<char *>(a->out);
     p.heads = a->heads;
     p.seq_len = a->seq_len;
+    p.kv_len = vs_attn_kv_len(a);
     p.frames = a->frames;
     p.tokens_per_frame = a->tokens_per_frame;
+    p.inv_frames = a->frames > 0 ? 1.0f / (float)a->frames : 0.f;
     p.q_stride_b = a->q_stride_b, p.q_stride_n = a->q_stride_n;
     p.k_stride_b = a->k_stride_b, p.k_stride_n = a->k_stride_n;
     p.v_stride_b = a->v_stride_b, p.v_stride_n = a->v_stride_n;

@@ -1,0 +1,192 @@
+/* vidsparse bench attention: times dense attention, SVG profiling, the
+ * block-sparse kernel with all heads spatial and with the profiled mix of
+ * spatial and temporal heads, on random inputs of a reference shape. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "core/bench.h"
+#include "core/devmem.h"
+#include "core/device_info.h"
+#include "core/dtype.h"
+#include "ops/attention.h"
+#include "sparse/svg.h"
+
+typedef struct {
+    const char *name;
+    int frames, tokens_per_frame, text_tokens, heads, head_dim;
+} shape_preset;
+
+static const shape_preset presets[] = {
+    {"wan1.3b-480p", 21, 1560, 0, 12, 128},
+    {"wan14b-720p", 21, 3600, 0, 40, 128},
+    {"hunyuan-720p", 33, 3600, 256, 24, 128},
+};
+
+/* A preset name or "F,P,H,D[,C]". */
+static int parse_shape(const char *text, shape_preset *out) {
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (!strcmp(text, presets[i].name)) {
+            *out = presets[i];
+            return 1;
+        }
+    shape_preset s = {text, 0, 0, 0, 0, 0};
+    int n = sscanf(text, "%d,%d,%d,%d,%d", &s.frames, &s.tokens_per_frame, &s.heads, &s.head_dim, &s.text_tokens);
+    if (n < 4 || s.frames < 1 || s.tokens_per_frame < 1 || s.heads < 1 || s.text_tokens < 0) return 0;
+    *out = s;
+    return 1;
+}
+
+/* Random values in [-2, 2) in the tensor's dtype, generated on the host. */
+static vs_status fill_random(vs_tensor *t, unsigned long long seed) {
+    int64_t n = vs_tensor_numel(t);
+    size_t bytes = (size_t)n * vs_dtype_size(t->dtype);
+    void *host = t->device == VS_CPU ? t->data : malloc(bytes);
+    if (!host) return vs_fail(VS_ERR_OOM, "out of host memory for random inputs");
+    unsigned long long x = seed * 0x9e3779b97f4a7c15ULL + 1;
+    for (int64_t i = 0; i < n; i++) {
+        x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+        float f = (float)((x * 2685821657736338717ULL) >> 40) / 16777216.0f * 4.0f - 2.0f;
+        if (t->dtype == VS_F32) ((float *)host)[i] = f;
+        else ((uint16_t *)host)[i] = vs_f32_to_bf16(f);
+    }
+    vs_status s = VS_OK;
+    if (t->device != VS_CPU) {
+        s = vs_device_memcpy_h2d(t->data, host, bytes);
+        free(host);
+    }
+    return s;
+}
+
+typedef struct {
+    vs_attention *attn;
+    int part; /* 0 dense, 1 full SVG, 2 profiling, 3 sparse all spatial, 4 sparse profiled layout */
+    vs_tensor *q, *k, *v, *o;
+    vs_status status;
+} timed_call;
+
+static void run_part(void *ctx) {
+    timed_call *c = ctx;
+    if (c->status) return;
+    switch (c->part) {
+    case 0: c->status = vs_attention_run(c->attn, VS_ATTENTION_DENSE, c->q, c->k, c->v, c->o, NULL); break;
+    case 1: c->status = vs_attention_run(c->attn, VS_ATTENTION_SVG, c->q, c->k, c->v, c->o, NULL); break;
+    case 2: c->status = vs_attention_profile(c->attn, c->q, c->k, c->v, NULL); break;
+    case 3: c->status = vs_attention_sparse(c->attn, 0, c->q, c->k, c->v, c->o, NULL); break;
+    default: c->status = vs_attention_sparse(c->attn, 1, c->q, c->k, c->v, c->o, NULL); break;
+    }
+}
+
+static int bench_attention(int argc, char **argv) {
+    const char *shape_text = "wan1.3b-480p", *device_name = VS_HAVE_CUDA ? "cuda" : "cpu", *out_path = NULL;
+    double density = 0.15, band = 0;
+    int batch = 1, warmup = 3, repeats = 10;
+    const vs_option options[] = {
+        {"shape", 0, VS_OPT_STRING, &shape_text, "wan1.3b-480p | wan14b-720p | hunyuan-720p | F,P,H,D[,C]", "SHAPE"},
+        {"density", 0, VS_OPT_DOUBLE, &density, "target fraction of the attention map kept by the SVG mask", NULL},
+        {"band", 0, VS_OPT_DOUBLE, &band, "band half-width in frames (overrides --density when > 0)", "M"},
+        {"batch", 'b', VS_OPT_INT, &batch, "batch entries (2 for classifier-free guidance)", NULL},
+        {"device", 0, VS_OPT_STRING, &device_name, "cuda (bf16) or cpu (f32, small shapes)", NULL},
+        {"warmup", 0, VS_OPT_INT, &warmup, "untimed runs before timing", NULL},
+        {"repeats", 'r', VS_OPT_INT, &repeats, "timed runs (the median is reported)", NULL},
+        {"output", 'o', VS_OPT_STRING, &out_path, "write the results as JSON here", "FILE"},
+    };
+    const vs_command_spec spec = {"bench attention", "[options]",
+                                  "Times dense attention against SVG (profiling, sparse kernel, layout) on random "
+                                  "inputs. Reports milliseconds (median), TFLOP/s on computed blocks and density.",
+                                  options, (int)(sizeof options / sizeof options[0])};
+    vs_args args;
+    int r = vs_args_cli(&spec, argc, argv, &args);
+    if (r >= 0) return r;
+    shape_preset shape;
+    if (!parse_shape(shape_text, &shape))
+        return vs_cli_usage_error("bench attention", "--shape '%s' is neither a preset nor F,P,H,D[,C]", shape_text);
+    vs_device device;
+    if (!strcmp(device_name, "cuda")) device = VS_CUDA;
+    else if (!strcmp(device_name, "cpu")) device = VS_CPU;
+    else return vs_cli_usage_error("bench attention", "--device must be cuda or cpu, not '%s'", device_name);
+    if (batch < 1 || repeats < 1 || warmup < 0 || density <= 0 || density > 1)
+        return vs_cli_usage_error("bench attention", "need batch >= 1, repeats >= 1, warmup >= 0, 0 < density <= 1");
+
+    const int N = shape.frames * shape.tokens_per_frame + shape.text_tokens;
+    vs_svg_config cfg = vs_svg_config_default(shape.frames, shape.tokens_per_frame, shape.text_tokens, density);
+    cfg.band_frames = band;
+    vs_dtype dtype = device == VS_CUDA ? VS_BF16 : VS_F32;
+    int64_t dims[4] = {batch, N, shape.heads, shape.head_dim};
+    vs_tensor t[4] = {0};
+    vs_attention *attn = NULL;
+    vs_status s = vs_attention_create(&attn, device, batch, shape.heads, N, shape.head_dim, &cfg);
+    for (int i = 0; i < 4 && !s; i++) s = vs_tensor_alloc(&t[i], dtype, device, 4, dims);
+    for (int i = 0; i < 3 && !s; i++) s = fill_random(&t[i], 1000 + (unsigned long long)i);
+
+    static const char *part_names[5] = {"dense", "svg", "svg_profiling", "sparse_spatial", "sparse_profiled_layout"};
+    float *samples = calloc((size_t)repeats, sizeof(float));
+    vs_bench_stats stats[5] = {0};
+    if (!s && !samples) s = vs_fail(VS_ERR_OOM, "out of host memory");
+    for (int p = 0; p < 5 && !s; p++) {
+        timed_call call = {attn, p, &t[0], &t[1], &t[2], &t[3], VS_OK};
+        s = device == VS_CUDA ? vs_cuda_time(run_part, &call, warmup, repeats, samples)
+                              : vs_bench_time_host(run_part, &call, warmup, repeats, samples);
+        if (!s) s = call.status;
+        if (!s) s = vs_bench_summarize(samples, repeats, &stats[p]);
+    }
+    int spatial = 0, heads_total = batch * shape.heads;
+    uint8_t *classes = malloc((size_t)heads_total);
+    if (!s && !classes) s = vs_fail(VS_ERR_OOM, "out of host memory");
+    if (!s) s = vs_attention_last_profile(attn, classes, NULL, NULL);
+    for (int i = 0; !s && i < heads_total; i++) spatial += classes[i] == 0;
+
+    int code = 0;
+    if (s) {
+        code = vs_cli_report("bench attention");
+    } else {
+        const double dens = vs_attention_density(attn);
+        const double dense_flop = 4.0 * batch * shape.heads * (double)N * N * shape.head_dim;
+        printf("shape %s: batch %d, %d frames x %d tokens + %d text = %d tokens, %d heads x %d, %s on %s\n",
+               shape.name, batch, shape.frames, shape.tokens_per_frame, shape.text_tokens, N, shape.heads,
+               shape.head_dim, vs_dtype_name(dtype), device == VS_CUDA ? vs_cuda_device_name() : "cpu");
+        printf("SVG mask: band %lld tokens, density %.3f; profiled heads: %d spatial, %d temporal\n",
+               (long long)vs_svg_band_tokens(&cfg), dens, spatial, heads_total - spatial);
+        printf("%-24s %10s %10s\n", "part", "median ms", "TFLOP/s");
+        for (int p = 0; p < 5; p++) {
+            double flop = p == 0 ? dense_flop : p == 2 ? 0 : dense_flop * dens;
+            printf("%-24s %10.3f %10.1f\n", part_names[p], stats[p].median_ms,
+                   flop > 0 ? flop / stats[p].median_ms / 1e9 : 0.0);
+        }
+        printf("sparse/dense %.3f, profiling %.1f%% and layout %.1f%% of the sparse kernel time\n",
+               stats[1].median_ms / stats[0].median_ms, 100 * stats[2].median_ms / stats[3].median_ms,
+               100 * (stats[4].median_ms / stats[3].median_ms - 1));
+        if (out_path) {
+            vs_bench_report *report = NULL;
+            s = vs_bench_report_create(&report, "attention", argc, argv);
+            if (!s) s = vs_bench_report_set_device(report, device == VS_CUDA ? vs_cuda_device_name() : "cpu");
+            for (int p = 0; p < 5 && !s; p++) {
+                s = vs_bench_report_add(report, part_names[p], &stats[p]);
+                if (!s) s = vs_bench_report_string(report, "shape", shape.name);
+                if (!s) s = vs_bench_report_number(report, "seq_len", N);
+                if (!s) s = vs_bench_report_number(report, "density", p == 0 ? 1.0 : dens);
+                if (!s) s = vs_bench_report_number(report, "spatial_heads", spatial);
+            }
+            if (!s) s = vs_bench_json(report, out_path);
+            vs_bench_report_free(report);
+            if (s) code = vs_cli_report("writing the results");
+        }
+    }
+    free(samples);
+    free(classes);
+    for (int i = 0; i < 4; i++) vs_tensor_free(&t[i]);
+    vs_attention_free(attn);
+    return code;
+}
+
+int vs_cmd_bench(int argc, char **argv) {
+    if (argc >= 1 && !strcmp(argv[0], "attention")) return bench_attention(argc - 1, argv + 1);
+    if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+        printf("usage: vidsparse bench attention [options]\n"
+               "Benchmarks; 'vidsparse bench attention --help' lists the options.\n");
+        return 0;
+    }
+    return vs_cli_usage_error("bench", "expected a benchmark name: attention");
+}

@@ -1,0 +1,232 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "io/safetensors.h"
+#include "models/wan/transformer.h"
+#include "pipeline/denoise.h"
+#include "pipeline/noise.h"
+
+static const char usage[] =
+    "usage: vidsparse denoise --model DIR --embeds prompt.safetensors [--negative neg.safetensors]\n"
+    "                         [--frames 81] [--height 480] [--width 832] [--steps 50] [--cfg 5]\n"
+    "                         [--seed 0] [--attention dense|svg] [--density 0.25]\n"
+    "                         [--scheduler unipc|euler] [--shift S] -o latents.safetensors\n\n"
+    "Runs the Wan DiT's denoising loop on the CPU from seeded noise and writes the tensor\n"
+    "'latents' [1, 16, F, H, W] (decode it with 'vidsparse decode').\n\n"
+    "  --model DIR        diffusers pipeline folder, or a transformer folder (either layout)\n"
+    "  --embeds FILE      prompt embeddings: tensor 'prompt_embeds' [1, L, text_dim] (or the file's\n"
+    "                     only tensor); its 'negative_prompt_embeds' serves as the negative prompt\n"
+    "  --negative FILE    negative prompt embeddings ('negative_prompt_embeds' or the only tensor)\n"
+    "  --frames/--height/--width   video size in pixels; latents are (frames-1)/4+1 x height/8 x width/8\n"
+    "                     (the VAE's scale factors, read from DIR/vae/config.json when present)\n"
+    "  --cfg G            classifier-free guidance scale (<= 1 runs the prompt alone)\n"
+    "  --seed S           seeds vidsparse's own Gaussian generator (not torch's: see docs/wan.md)\n"
+    "  --attention MODE   dense, or svg (Sparse VideoGen after 20%% of the steps and 3%% of the layers)\n"
+    "  --density D        SVG target kept fraction of the attention map\n"
+    "  --scheduler KIND   override the checkpoint's scheduler (flow UniPC or flow Euler)\n"
+    "  --shift S          override the flow shift\n";
+
+typedef struct {
+    const char *model, *embeds, *negative, *out, *attention, *scheduler;
+    long frames, height, width, steps;
+    unsigned long long seed;
+    double cfg, density, shift;
+} options;
+
+static int parse_long(const char *s, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end) return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_double(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end) return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_args(int argc, char **argv, options *o) {
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) return vs_cli_usage_error("denoise", "%s needs a value", a);
+        const char *v = argv[++i];
+        int ok = 1;
+        if (!strcmp(a, "--model")) o->model = v;
+        else if (!strcmp(a, "--embeds")) o->embeds = v;
+        else if (!strcmp(a, "--negative")) o->negative = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
+        else if (!strcmp(a, "--attention")) o->attention = v;
+        else if (!strcmp(a, "--scheduler")) o->scheduler = v;
+        else if (!strcmp(a, "--frames")) ok = parse_long(v, &o->frames) && o->frames > 0;
+        else if (!strcmp(a, "--height")) ok = parse_long(v, &o->height) && o->height > 0;
+        else if (!strcmp(a, "--width")) ok = parse_long(v, &o->width) && o->width > 0;
+        else if (!strcmp(a, "--steps")) ok = parse_long(v, &o->steps) && o->steps > 0 && o->steps <= 10000;
+        else if (!strcmp(a, "--cfg")) ok = parse_double(v, &o->cfg);
+        else if (!strcmp(a, "--density")) ok = parse_double(v, &o->density) && o->density > 0 && o->density <= 1;
+        else if (!strcmp(a, "--shift")) ok = parse_double(v, &o->shift) && o->shift > 0;
+        else if (!strcmp(a, "--seed")) {
+            char *end;
+            errno = 0;
+            o->seed = strtoull(v, &end, 10);
+            ok = !errno && end != v && !*end;
+        } else return vs_cli_usage_error("denoise", "unknown option '%s'", a);
+        if (!ok) return vs_cli_usage_error("denoise", "bad value '%s' for %s", v, a);
+    }
+    if (!o->model || !o->embeds || !o->out)
+        return vs_cli_usage_error("denoise", "--model, --embeds and -o are required");
+    if (strcmp(o->attention, "dense") && strcmp(o->attention, "svg"))
+        return vs_cli_usage_error("denoise", "--attention must be dense or svg, not '%s'", o->attention);
+    if (o->scheduler && strcmp(o->scheduler, "unipc") && strcmp(o->scheduler, "euler"))
+        return vs_cli_usage_error("denoise", "--scheduler must be unipc or euler, not '%s'", o->scheduler);
+    return -1;
+}
+
+/* Tensor `name` of `path`, or its only tensor; as f32 [1, L, D]. */
+static vs_status load_embeds(const char *path, const char *name, vs_tensor *out) {
+    vs_safetensors *st = NULL;
+    VS_TRY(vs_safetensors_open(&st, path));
+    const vs_st_entry *e = vs_safetensors_find(st, name);
+    if (!e && vs_safetensors_count(st) == 1) e = vs_safetensors_entry(st, 0);
+    vs_status s = VS_OK;
+    if (!e) s = vs_fail(VS_ERR_NOT_FOUND, "%s: no tensor '%s' (and more than one tensor to choose from)", path, name);
+    else if (!((e->ndim == 3 && e->shape[0] == 1) || e->ndim == 2))
+        s = vs_fail(VS_ERR_SHAPE, "%s: '%s' must be [1, L, text_dim] or [L, text_dim]", path, e->name);
+    else s = vs_safetensors_load(st, e->name, VS_F32, VS_CPU, 0, NULL, out);
+    if (s == VS_OK && out->ndim == 2) {
+        vs_tensor t = vs_tensor_view(out->data, VS_F32, VS_CPU, 3, (int64_t[]){1, out->shape[0], out->shape[1]});
+        t.owned = 1;
+        *out = t;
+    }
+    vs_safetensors_close(st);
+    return s;
+}
+
+static int has_tensor(const char *path, const char *name) {
+    vs_safetensors *st = NULL;
+    if (vs_safetensors_open(&st, path) != VS_OK) return 0;
+    int found = vs_safetensors_find(st, name) != NULL;
+    vs_safetensors_close(st);
+    return found;
+}
+
+/* The VAE's temporal and spatial compression (4 and 8 for Wan) from DIR/vae/config.json when present. */
+static void vae_scale_factors(const char *model, int *temporal, int *spatial) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/vae/config.json", model);
+    *temporal = 4, *spatial = 8;
+    struct stat sb;
+    vs_json_doc *doc = NULL;
+    if (stat(path, &sb) != 0 || vs_json_parse_file(&doc, path) != VS_OK) return;
+    const vs_json *root = vs_json_root(doc);
+    int64_t t = vs_json_get_int(root, "scale_factor_temporal", 4), s = vs_json_get_int(root, "scale_factor_spatial", 8);
+    if (t >= 1 && t <= 64) *temporal = (int)t;
+    if (s >= 1 && s <= 64) *spatial = (int)s;
+    vs_json_free(doc);
+}
+
+static vs_status scheduler_settings(const options *o, vs_scheduler_config *cfg) {
+    char path[4200];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/scheduler/scheduler_config.json", o->model);
+    if (stat(path, &sb) == 0) {
+        VS_TRY(vs_scheduler_config_load(path, cfg));
+    } else {
+        VS_WARN("%s has no scheduler/scheduler_config.json: using Wan 2.1's UniPC with flow shift 3", o->model);
+        *cfg = vs_scheduler_config_wan(3.0);
+    }
+    if (o->scheduler) {
+        vs_scheduler_kind kind = strcmp(o->scheduler, "euler") ? VS_SCHEDULER_UNIPC : VS_SCHEDULER_EULER;
+        if (kind != cfg->kind) {
+            /* Keep the training horizon and shift; UniPC takes Wan's solver settings. */
+            vs_scheduler_config other = vs_scheduler_config_wan(cfg->shift);
+            other.kind = kind;
+            other.num_train_timesteps = cfg->num_train_timesteps;
+            *cfg = other;
+        }
+    }
+    if (o->shift > 0) cfg->shift = o->shift;
+    return VS_OK;
+}
+
+int vs_cmd_denoise(int argc, char **argv) {
+    options o = {0};
+    o.attention = "dense", o.frames = 81, o.height = 480, o.width = 832, o.steps = 50, o.cfg = 5.0;
+    o.density = 0.25;
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0) return rc;
+
+    vs_wan_model *model = NULL;
+    vs_tensor cond = {0}, uncond = {0}, latents = {0};
+    vs_denoise_settings set;
+    memset(&set, 0, sizeof set);
+    int temporal, spatial;
+    vae_scale_factors(o.model, &temporal, &spatial);
+    if ((o.frames - 1) % temporal || o.height % spatial || o.width % spatial)
+        return vs_cli_usage_error("denoise", "--frames must be %d k + 1 and --height/--width multiples of %d",
+                                  temporal, spatial);
+    if (vs_wan_model_load(o.model, VS_CPU, &model) != VS_OK) return vs_cli_report("denoise");
+    const char *context = "embeddings";
+    vs_status s = load_embeds(o.embeds, "prompt_embeds", &cond);
+    const int cfg = o.cfg > 1.0;
+    if (s == VS_OK && cfg) {
+        const char *neg = o.negative;
+        if (!neg && has_tensor(o.embeds, "negative_prompt_embeds")) neg = o.embeds;
+        context = "negative embeddings";
+        if (!neg) s = vs_fail(VS_ERR_INVALID_ARG, "guidance %g needs negative prompt embeddings (--negative FILE)", o.cfg);
+        else s = load_embeds(neg, "negative_prompt_embeds", &uncond);
+    }
+    if (s == VS_OK) context = "scheduler", s = scheduler_settings(&o, &set.scheduler);
+    const int64_t shape[5] = {1, model->config.in_channels, (o.frames - 1) / temporal + 1, o.height / spatial,
+                              o.width / spatial};
+    if (s == VS_OK) context = "latents", s = vs_tensor_alloc(&latents, VS_F32, VS_CPU, 5, shape);
+    if (s == VS_OK) {
+        vs_noise_gaussian(latents.data, vs_tensor_numel(&latents), o.seed);
+        set.steps = (int)o.steps;
+        set.guidance = (float)o.cfg;
+        set.attention = strcmp(o.attention, "svg") ? vs_wan_attention_dense() : vs_wan_attention_svg(o.density);
+        set.show_progress = 1;
+        vs_wan_timing timing = {0, 0};
+        VS_INFO("denoising latents [1, %lld, %lld, %lld, %lld], %d steps, guidance %g, %s attention",
+                (long long)shape[1], (long long)shape[2], (long long)shape[3], (long long)shape[4], set.steps,
+                o.cfg, o.attention);
+        context = "denoise";
+        s = vs_wan_denoise(model, &set, &cond, cfg ? &uncond : NULL, &latents, &timing);
+        if (s == VS_OK)
+            VS_INFO("DiT time %.2f s, of which attention %.2f s (%.0f%%)", timing.total_s, timing.attention_s,
+                    timing.total_s > 0 ? 100.0 * timing.attention_s / timing.total_s : 0.0);
+    }
+    if (s == VS_OK) {
+        char seed[32], steps[16], guidance[32];
+        snprintf(seed, sizeof seed, "%llu", o.seed);
+        snprintf(steps, sizeof steps, "%ld", o.steps);
+        snprintf(guidance, sizeof guidance, "%g", o.cfg);
+        const char *keys[] = {"seed", "steps", "guidance", "attention"};
+        const char *values[] = {seed, steps, guidance, o.attention};
+        const char *names[] = {"latents"};
+        context = o.out;
+        s = vs_safetensors_write(o.out, 1, names, &latents, 4, keys, values);
+    }
+    if (s != VS_OK) vs_cli_report(context);
+    vs_tensor_free(&cond);
+    vs_tensor_free(&uncond);
+    vs_tensor_free(&latents);
+    vs_wan_model_free(model);
+    return s == VS_OK ? 0 : 1;
+}

@@ -1,0 +1,89 @@
+/* The Wan 2.1 text-to-video DiT (diffusers WanTransformer3DModel), f32 on
+ * the CPU. One forward maps noisy latents [B, C, F, H, W] at one timestep
+ * per batch entry, conditioned on text embeddings [B, L, text_dim], to the
+ * flow-matching velocity of the same shape as the latents.
+ *
+ *   tokens   x = Conv3d_patch(latents)                    [B, N, dim], N = F/pt * H/ph * W/pw
+ *   time     e = MLP(sinusoid(t)); m = Linear(silu(e))     [B, dim], [B, 6, dim]
+ *   text     c = MLP_gelu_tanh(text)                       [B, L, dim]
+ *   block    (shift, scale, gate, c_shift, c_scale, c_gate) = table + m
+ *            x += gate   * SelfAttn(LN(x) * (1 + scale) + shift)      (RMSNorm q/k, 3D RoPE)
+ *            x +=          CrossAttn(LN_affine(x), c)                 (RMSNorm q/k)
+ *            x += c_gate * FFN_gelu_tanh(LN(x) * (1 + c_scale) + c_shift)
+ *   output   (shift, scale) = head_table + e; unpatchify(Linear(LN(x) * (1 + scale) + shift))
+ */
+#ifndef VS_MODELS_WAN_TRANSFORMER_H
+#define VS_MODELS_WAN_TRANSFORMER_H
+
+#include "models/wan/config.h"
+#include "models/wan/weights.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vs_wan_model {
+    vs_wan_config config;
+    vs_wan_weights weights;
+    vs_wan_layout layout; /* of the checkpoint it came from */
+    vs_device device;
+} vs_wan_model;
+
+/* `path`: a transformer folder (config.json + diffusion_pytorch_model*.safetensors, in
+ * either layout) or a diffusers pipeline folder holding transformer/. Weights are
+ * converted to f32 on the CPU, bf16 on CUDA. */
+vs_status vs_wan_model_load(const char *path, vs_device device, vs_wan_model **out);
+void vs_wan_model_free(vs_wan_model *model);
+
+typedef enum vs_wan_attn_mode { VS_WAN_ATTN_DENSE = 0, VS_WAN_ATTN_SVG } vs_wan_attn_mode;
+
+/* How self-attention runs in one forward. SVG follows DESIGN.md's warm-up:
+ * the first floor(dense_step_fraction * num_steps) denoising steps and the
+ * first floor(dense_layer_fraction * num_layers) layers stay dense; the other
+ * layers profile every (batch entry, head) online (src/sparse/profile.h) and
+ * run the block-sparse band mask of src/sparse/svg.h, spatial or temporal. */
+typedef struct vs_wan_attention {
+    vs_wan_attn_mode mode;
+    float dense_step_fraction;  /* 0.2 in the reference's Wan scripts */
+    float dense_layer_fraction; /* 0.03 */
+    double density;             /* SVG target kept fraction of the attention map, in (0, 1] */
+    int step, num_steps;        /* where this forward sits in the denoising loop */
+} vs_wan_attention;
+
+/* Dense everywhere. */
+vs_wan_attention vs_wan_attention_dense(void);
+/* SVG with the reference's Wan settings (warm-up 0.2 of the steps, 0.03 of the layers) and `density`. */
+vs_wan_attention vs_wan_attention_svg(double density);
+/* Whether `layer` of this forward runs dense attention. */
+int vs_wan_layer_is_dense(const vs_wan_attention *attn, int layer, int num_layers);
+
+/* Seconds spent, accumulated over calls. */
+typedef struct vs_wan_timing {
+    double attention_s; /* self- and cross-attention kernels */
+    double total_s;     /* whole forwards */
+} vs_wan_timing;
+
+/* out = model(latents, timesteps, text). latents and out: f32 CPU contiguous
+ * [B, in_channels, F, H, W] / [B, out_channels, F, H, W] with F, H, W multiples
+ * of the patch size; timesteps: B values; text: f32 [B, L, text_dim].
+ * `attn` NULL means dense; `timing` may be NULL. */
+vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, const float *timesteps,
+                         const vs_tensor *text, const vs_wan_attention *attn, vs_tensor *out,
+                         vs_wan_timing *timing);
+
+/* The pieces, exposed for tests and the CUDA path. */
+/* Sinusoidal timestep embedding as diffusers' Timesteps(flip_sin_to_cos=True,
+ * downscale_freq_shift=0): [cos(t w_i), sin(t w_i)], w_i = 10000^(-i/(dim/2)). */
+void vs_wan_timestep_embedding(float *out, float t, int dim);
+/* 3D RoPE angles for an F x H x W token grid (after patching): cos/sin
+ * [F*H*W, head_dim/2], pair j of the head rotating with the frame, row or
+ * column index by the split t = D - 4(D/6), h = w = 2(D/6), theta 1e4. */
+void vs_wan_rope_table(int head_dim, int frames, int height, int width, float *cos_out, float *sin_out);
+/* Rotates interleaved pairs of x [B, N, H, head_dim] in place by the table. */
+void vs_wan_rope_apply(float *x, int64_t batch, int64_t tokens, int heads, int head_dim, const float *cos_table,
+                       const float *sin_table);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,163 @@
+#include "models/wan/weights.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+
+/* Shapes, in terms of the config. */
+typedef enum { S_DIM, S_DIM_DIM, S_MOD6, S_FFN, S_FFN_DIM, S_DIM_FFN } shape_kind;
+
+typedef struct {
+    const char *diffusers, *original; /* names after "blocks.N." */
+    size_t offset;                    /* of the vs_tensor in vs_wan_block_weights */
+    shape_kind shape;
+    int cross_norm_only;              /* present only when cross_attn_norm */
+} block_tensor;
+
+#define B(field) offsetof(vs_wan_block_weights, field)
+#define ATTN(DN, ON, F)                                                                             \
+    {DN ".to_q.weight", ON ".q.weight", B(F.q.weight), S_DIM_DIM, 0},                              \
+    {DN ".to_q.bias", ON ".q.bias", B(F.q.bias), S_DIM, 0},                                        \
+    {DN ".to_k.weight", ON ".k.weight", B(F.k.weight), S_DIM_DIM, 0},                              \
+    {DN ".to_k.bias", ON ".k.bias", B(F.k.bias), S_DIM, 0},                                        \
+    {DN ".to_v.weight", ON ".v.weight", B(F.v.weight), S_DIM_DIM, 0},                              \
+    {DN ".to_v.bias", ON ".v.bias", B(F.v.bias), S_DIM, 0},                                        \
+    {DN ".to_out.0.weight", ON ".o.weight", B(F.o.weight), S_DIM_DIM, 0},                          \
+    {DN ".to_out.0.bias", ON ".o.bias", B(F.o.bias), S_DIM, 0},                                    \
+    {DN ".norm_q.weight", ON ".norm_q.weight", B(F.norm_q), S_DIM, 0},                             \
+    {DN ".norm_k.weight", ON ".norm_k.weight", B(F.norm_k), S_DIM, 0}
+
+static const block_tensor block_tensors[] = {
+    {"scale_shift_table", "modulation", B(modulation), S_MOD6, 0},
+    ATTN("attn1", "self_attn", self_attn),
+    /* The original release calls the cross-attention norm norm3 (and the FFN's norm2). */
+    {"norm2.weight", "norm3.weight", B(norm2_weight), S_DIM, 1},
+    {"norm2.bias", "norm3.bias", B(norm2_bias), S_DIM, 1},
+    ATTN("attn2", "cross_attn", cross_attn),
+    {"ffn.net.0.proj.weight", "ffn.0.weight", B(ffn_in.weight), S_FFN_DIM, 0},
+    {"ffn.net.0.proj.bias", "ffn.0.bias", B(ffn_in.bias), S_FFN, 0},
+    {"ffn.net.2.weight", "ffn.2.weight", B(ffn_out.weight), S_DIM_FFN, 0},
+    {"ffn.net.2.bias", "ffn.2.bias", B(ffn_out.bias), S_DIM, 0},
+};
+#undef ATTN
+#undef B
+enum { BLOCK_TENSORS = (int)(sizeof block_tensors / sizeof block_tensors[0]) };
+
+typedef struct {
+    const vs_safetensors *st;
+    vs_wan_layout layout;
+    const char *prefix;
+    vs_dtype dtype;
+    vs_device device;
+} loader;
+
+static vs_status load(const loader *l, vs_tensor *dst, const char *diffusers, const char *original, int ndim,
+                      int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t d4) {
+    char name[256];
+    snprintf(name, sizeof name, "%s%s", l->prefix, l->layout == VS_WAN_LAYOUT_DIFFUSERS ? diffusers : original);
+    const int64_t shape[5] = {d0, d1, d2, d3, d4};
+    return vs_safetensors_load(l->st, name, l->dtype, l->device, ndim, shape, dst);
+}
+
+static vs_status load_linear(const loader *l, vs_wan_linear *lin, const char *diffusers, const char *original,
+                             int64_t out, int64_t in) {
+    char dw[128], db[128], ow[128], ob[128];
+    snprintf(dw, sizeof dw, "%s.weight", diffusers), snprintf(db, sizeof db, "%s.bias", diffusers);
+    snprintf(ow, sizeof ow, "%s.weight", original), snprintf(ob, sizeof ob, "%s.bias", original);
+    VS_TRY(load(l, &lin->weight, dw, ow, 2, out, in, 0, 0, 0));
+    return load(l, &lin->bias, db, ob, 1, out, 0, 0, 0, 0);
+}
+
+static vs_status load_block(const loader *l, const vs_wan_config *cfg, int index, vs_wan_block_weights *blk) {
+    const int64_t dim = cfg->dim, ffn = cfg->ffn_dim;
+    for (int i = 0; i < BLOCK_TENSORS; i++) {
+        const block_tensor *t = &block_tensors[i];
+        if (t->cross_norm_only && !cfg->cross_attn_norm) continue;
+        char d[128], o[128];
+        snprintf(d, sizeof d, "blocks.%d.%s", index, t->diffusers);
+        snprintf(o, sizeof o, "blocks.%d.%s", index, t->original);
+        vs_tensor *dst = (vs_tensor *)((char *)blk + t->offset);
+        switch (t->shape) {
+        case S_DIM: VS_TRY(load(l, dst, d, o, 1, dim, 0, 0, 0, 0)); break;
+        case S_DIM_DIM: VS_TRY(load(l, dst, d, o, 2, dim, dim, 0, 0, 0)); break;
+        case S_MOD6: VS_TRY(load(l, dst, d, o, 3, 1, 6, dim, 0, 0)); break;
+        case S_FFN: VS_TRY(load(l, dst, d, o, 1, ffn, 0, 0, 0, 0)); break;
+        case S_FFN_DIM: VS_TRY(load(l, dst, d, o, 2, ffn, dim, 0, 0, 0)); break;
+        case S_DIM_FFN: VS_TRY(load(l, dst, d, o, 2, dim, ffn, 0, 0, 0)); break;
+        }
+    }
+    return VS_OK;
+}
+
+static vs_status load_all(const loader *l, const vs_wan_config *cfg, vs_wan_weights *w) {
+    const int64_t dim = cfg->dim;
+    const int *p = cfg->patch_size;
+    VS_TRY(load(l, &w->patch_embed.weight, "patch_embedding.weight", "patch_embedding.weight", 5, dim,
+                cfg->in_channels, p[0], p[1], p[2]));
+    VS_TRY(load(l, &w->patch_embed.bias, "patch_embedding.bias", "patch_embedding.bias", 1, dim, 0, 0, 0, 0));
+    VS_TRY(load_linear(l, &w->time_in, "condition_embedder.time_embedder.linear_1", "time_embedding.0", dim,
+                       cfg->freq_dim));
+    VS_TRY(load_linear(l, &w->time_out, "condition_embedder.time_embedder.linear_2", "time_embedding.2", dim, dim));
+    VS_TRY(load_linear(l, &w->time_proj, "condition_embedder.time_proj", "time_projection.1", 6 * dim, dim));
+    VS_TRY(load_linear(l, &w->text_in, "condition_embedder.text_embedder.linear_1", "text_embedding.0", dim,
+                       cfg->text_dim));
+    VS_TRY(load_linear(l, &w->text_out, "condition_embedder.text_embedder.linear_2", "text_embedding.2", dim, dim));
+    for (int i = 0; i < cfg->num_layers; i++) VS_TRY(load_block(l, cfg, i, &w->blocks[i]));
+    VS_TRY(load(l, &w->head_modulation, "scale_shift_table", "head.modulation", 3, 1, 2, dim, 0, 0));
+    return load_linear(l, &w->head, "proj_out", "head.head",
+                       (int64_t)cfg->out_channels * p[0] * p[1] * p[2], dim);
+}
+
+vs_status vs_wan_detect_layout(const vs_safetensors *st, vs_wan_layout *layout, const char **prefix) {
+    static const char *const prefixes[] = {"", "model.diffusion_model."};
+    char name[128];
+    for (int i = 0; i < 2; i++) {
+        *prefix = prefixes[i];
+        snprintf(name, sizeof name, "%scondition_embedder.time_proj.weight", prefixes[i]);
+        if (vs_safetensors_find(st, name)) {
+            *layout = VS_WAN_LAYOUT_DIFFUSERS;
+            return VS_OK;
+        }
+        snprintf(name, sizeof name, "%stime_projection.1.weight", prefixes[i]);
+        if (vs_safetensors_find(st, name)) {
+            *layout = VS_WAN_LAYOUT_ORIGINAL;
+            return VS_OK;
+        }
+    }
+    return vs_fail(VS_ERR_FORMAT,
+                   "not a Wan transformer checkpoint: neither \"condition_embedder.time_proj.weight\" (diffusers) "
+                   "nor \"time_projection.1.weight\" (original Wan) is present");
+}
+
+vs_status vs_wan_weights_load(const vs_wan_config *cfg, const vs_safetensors *st, vs_dtype dtype,
+                              vs_device device, vs_wan_weights *out) {
+    memset(out, 0, sizeof *out);
+    loader l = {st, VS_WAN_LAYOUT_DIFFUSERS, "", dtype, device};
+    VS_TRY(vs_wan_detect_layout(st, &l.layout, &l.prefix));
+    out->blocks = calloc((size_t)cfg->num_layers, sizeof *out->blocks);
+    if (!out->blocks) return vs_fail(VS_ERR_OOM, "out of memory for %d Wan blocks", cfg->num_layers);
+    out->num_blocks = cfg->num_layers;
+    vs_status s = load_all(&l, cfg, out);
+    if (s != VS_OK) vs_wan_weights_free(out);
+    return s;
+}
+
+static void free_linear(vs_wan_linear *l) {
+    vs_tensor_free(&l->weight);
+    vs_tensor_free(&l->bias);
+}
+
+void vs_wan_weights_free(vs_wan_weights *w) {
+    for (int b = 0; w->blocks && b < w->num_blocks; b++)
+        for (int i = 0; i < BLOCK_TENSORS; i++)
+            vs_tensor_free((vs_tensor *)((char *)&w->blocks[b] + block_tensors[i].offset));
+    free(w->blocks);
+    vs_wan_linear *linears[] = {&w->patch_embed, &w->time_in, &w->time_out, &w->time_proj,
+                                &w->text_in,     &w->text_out, &w->head};
+    for (size_t i = 0; i < sizeof linears / sizeof linears[0]; i++) free_linear(linears[i]);
+    vs_tensor_free(&w->head_modulation);
+    memset(w, 0, sizeof *w);
+}

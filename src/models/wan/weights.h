@@ -1,0 +1,59 @@
+/* The Wan 2.1 DiT's weights, one struct field per checkpoint tensor, named
+ * after the diffusers layout. Loading maps both checkpoint layouts onto it:
+ *   diffusers:     blocks.N.attn1.to_q.weight, blocks.N.norm2 (cross-attention norm), ...
+ *   original Wan:  blocks.N.self_attn.q.weight, blocks.N.norm3 (cross-attention norm), ...
+ * (optionally under "model.diffusion_model."), and checks every shape
+ * against the config. */
+#ifndef VS_MODELS_WAN_WEIGHTS_H
+#define VS_MODELS_WAN_WEIGHTS_H
+
+#include "io/safetensors.h"
+#include "models/wan/config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vs_wan_linear {
+    vs_tensor weight; /* [out, in] */
+    vs_tensor bias;   /* [out] */
+} vs_wan_linear;
+
+typedef struct vs_wan_attn_weights {
+    vs_wan_linear q, k, v, o;
+    vs_tensor norm_q, norm_k; /* RMSNorm weights over all heads, [dim] */
+} vs_wan_attn_weights;
+
+typedef struct vs_wan_block_weights {
+    vs_tensor modulation;            /* scale_shift_table [1, 6, dim] */
+    vs_wan_attn_weights self_attn;   /* attn1 */
+    vs_tensor norm2_weight, norm2_bias; /* cross-attention LayerNorm [dim] (cross_attn_norm only) */
+    vs_wan_attn_weights cross_attn;  /* attn2: keys and values from the text */
+    vs_wan_linear ffn_in, ffn_out;   /* ffn.net.0.proj [ffn, dim], ffn.net.2 [dim, ffn] */
+} vs_wan_block_weights;
+
+typedef struct vs_wan_weights {
+    vs_wan_linear patch_embed;       /* Conv3d weight [dim, in_channels, pt, ph, pw] */
+    vs_wan_linear time_in, time_out; /* time_embedder linear_1 [dim, freq_dim], linear_2 */
+    vs_wan_linear time_proj;         /* [6 dim, dim] */
+    vs_wan_linear text_in, text_out; /* text_embedder linear_1 [dim, text_dim], linear_2 */
+    vs_wan_block_weights *blocks;    /* [num_layers] */
+    int num_blocks;
+    vs_tensor head_modulation;       /* scale_shift_table [1, 2, dim] */
+    vs_wan_linear head;              /* proj_out [out_channels * pt * ph * pw, dim] */
+} vs_wan_weights;
+
+typedef enum vs_wan_layout { VS_WAN_LAYOUT_DIFFUSERS, VS_WAN_LAYOUT_ORIGINAL } vs_wan_layout;
+
+/* Which layout `st` holds; VS_ERR_FORMAT if neither. */
+vs_status vs_wan_detect_layout(const vs_safetensors *st, vs_wan_layout *layout, const char **prefix);
+/* Loads every tensor, converted to `dtype` on `device`. On failure nothing
+ * stays allocated and the message names the tensor. */
+vs_status vs_wan_weights_load(const vs_wan_config *cfg, const vs_safetensors *st, vs_dtype dtype,
+                              vs_device device, vs_wan_weights *out);
+void vs_wan_weights_free(vs_wan_weights *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

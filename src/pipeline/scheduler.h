@@ -1,0 +1,64 @@
+/* Flow-matching samplers, step for step as diffusers computes them:
+ *   UniPC  UniPCMultistepScheduler with use_flow_sigmas and prediction_type
+ *          "flow_prediction" (Wan 2.1's default: order 2, bh2, flow_shift),
+ *          predictor-corrector in f32 with the same scalar formulas;
+ *   Euler  FlowMatchEulerDiscreteScheduler with a static shift.
+ * Both are configured from a diffusers scheduler_config.json. The model
+ * sees vs_scheduler_timestep(i) at step i (UniPC truncates it to an integer,
+ * as diffusers does); its output is the flow velocity. */
+#ifndef VS_PIPELINE_SCHEDULER_H
+#define VS_PIPELINE_SCHEDULER_H
+
+#include <stdint.h>
+
+#include "core/json.h"
+#include "vidsparse.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum vs_scheduler_kind { VS_SCHEDULER_UNIPC, VS_SCHEDULER_EULER } vs_scheduler_kind;
+
+#define VS_SCHEDULER_MAX_ORDER 3
+#define VS_SCHEDULER_MAX_DISABLED 32
+
+typedef struct vs_scheduler_config {
+    vs_scheduler_kind kind;
+    int num_train_timesteps;
+    double shift;          /* UniPC flow_shift / Euler shift */
+    /* UniPC only */
+    int solver_order;      /* 1..VS_SCHEDULER_MAX_ORDER */
+    int bh2;               /* solver_type "bh2" (else "bh1") */
+    int lower_order_final;
+    int final_sigma_zero;  /* final_sigmas_type "zero" (else "sigma_min") */
+    int disable_corrector[VS_SCHEDULER_MAX_DISABLED]; /* step indices whose corrector is skipped */
+    int num_disable_corrector;
+} vs_scheduler_config;
+
+/* Wan 2.1's scheduler (UniPC, order 2, bh2, lower_order_final, final sigma zero). */
+vs_scheduler_config vs_scheduler_config_wan(double flow_shift);
+/* `path`: a scheduler_config.json, a folder holding one, or a pipeline folder
+ * holding scheduler/scheduler_config.json. Options this code does not
+ * implement (Karras sigmas, dynamic shifting, thresholding, ...) are refused
+ * with VS_ERR_UNSUPPORTED naming the key. */
+vs_status vs_scheduler_config_load(const char *path, vs_scheduler_config *cfg);
+vs_status vs_scheduler_config_parse(const vs_json *root, const char *label, vs_scheduler_config *cfg);
+
+typedef struct vs_scheduler vs_scheduler;
+
+/* A sampler for `num_steps` steps over samples of `numel` f32 values. */
+vs_status vs_scheduler_create(const vs_scheduler_config *cfg, int num_steps, int64_t numel, vs_scheduler **out);
+void vs_scheduler_free(vs_scheduler *s);
+int vs_scheduler_num_steps(const vs_scheduler *s);
+/* Timestep the model gets at step i (0 <= i < num_steps). */
+float vs_scheduler_timestep(const vs_scheduler *s, int i);
+/* Noise level before step i (0 <= i <= num_steps; the last is the final one). */
+float vs_scheduler_sigma(const vs_scheduler *s, int i);
+/* One step: sample (in place) from sigma(i) to sigma(i+1) given the model's output at sigma(i). */
+vs_status vs_scheduler_step(vs_scheduler *s, const float *model_output, float *sample);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

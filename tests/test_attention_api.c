@@ -1,0 +1,95 @@
+/* The public attention API on the CPU: dense matches the f64 reference,
+ * SVG profiles heads and runs the masked kernel, misuse gives clear errors. */
+#include "backend/cpu/attention_cpu.h"
+#include "check.h"
+
+static void fill(float *x, int64_t n, unsigned long long *rng) {
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(2 * vs_test_uniform(rng) - 1);
+}
+
+TEST(dense_matches_f64_reference) {
+    const int B = 2, N = 300, H = 3, D = 64;
+    int64_t shape[4] = {B, N, H, D}, n = (int64_t)B * N * H * D;
+    vs_tensor q, k, v, o;
+    CHECK_OK(vs_tensor_alloc(&q, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(&k, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(&v, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(&o, VS_F32, VS_CPU, 4, shape));
+    unsigned long long rng = 7;
+    fill(q.data, n, &rng), fill(k.data, n, &rng), fill(v.data, n, &rng);
+    for (int64_t i = 0; i < n; i++) ((float *)o.data)[i] = NAN;
+    vs_attention *attn;
+    CHECK_OK(vs_attention_create(&attn, VS_CPU, B, H, N, D, NULL));
+    CHECK_OK(vs_attention_run(attn, VS_ATTENTION_DENSE, &q, &k, &v, &o, NULL));
+    double *qd = malloc(sizeof(double) * n * 4), *kd = qd + n, *vd = kd + n, *od = vd + n;
+    for (int64_t i = 0; i < n; i++)
+        qd[i] = ((float *)q.data)[i], kd[i] = ((float *)k.data)[i], vd[i] = ((float *)v.data)[i];
+    vs_attn_args shape_args = {0};
+    shape_args.batch = B, shape_args.heads = H, shape_args.seq_len = N, shape_args.head_dim = D;
+    vs_attn_args_contiguous(&shape_args);
+    shape_args.scale = 0.125f;
+    CHECK_OK(vs_cpu_attention_f64(qd, kd, vd, od, &shape_args));
+    double err = vs_test_rel_l2(o.data, od, n);
+    CHECK_MSG(err < 1e-5, "rel L2 %g", err);
+    CHECK(vs_attention_density(attn) == 1.0);
+    CHECK_FAILS(vs_attention_run(attn, VS_ATTENTION_SVG, &q, &k, &v, &o, NULL), VS_ERR_INVALID_ARG, "SVG mode");
+    CHECK_FAILS(vs_attention_last_profile(attn, NULL, NULL, NULL), VS_ERR_INVALID_ARG, "no SVG run");
+    vs_attention_free(attn);
+    free(qd);
+    vs_tensor_free(&q), vs_tensor_free(&k), vs_tensor_free(&v), vs_tensor_free(&o);
+    return 0;
+}
+
+TEST(svg_profiles_and_reports_heads) {
+    const int F = 6, P = 150, N = F * P, H = 2, D = 64;
+    int64_t shape[4] = {1, N, H, D}, n = (int64_t)N * H * D;
+    vs_tensor q, k, v, o;
+    CHECK_OK(vs_tensor_alloc(&q, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(&k, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(&v, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(&o, VS_F32, VS_CPU, 4, shape));
+    /* Head 0 attends within its frame (spatial), head 1 along its place (temporal). */
+    unsigned long long rng = 11;
+    float frame_dir[6][64], place_dir[150][64];
+    fill(&frame_dir[0][0], 6 * 64, &rng), fill(&place_dir[0][0], 150 * 64, &rng);
+    fill(v.data, n, &rng);
+    for (int t = 0; t < N; t++)
+        for (int h = 0; h < H; h++)
+            for (int d = 0; d < D; d++) {
+                float shared = 2.5f * (h == 0 ? frame_dir[t / P][d] : place_dir[t % P][d]);
+                int64_t i = ((int64_t)t * H + h) * D + d;
+                ((float *)q.data)[i] = shared + 0.3f * (float)(2 * vs_test_uniform(&rng) - 1);
+                ((float *)k.data)[i] = shared + 0.3f * (float)(2 * vs_test_uniform(&rng) - 1);
+            }
+    vs_svg_config cfg = vs_svg_config_default(F, P, 0, 0.4);
+    vs_attention *attn;
+    CHECK_OK(vs_attention_create(&attn, VS_CPU, 1, H, N, D, &cfg));
+    CHECK(vs_attention_density(attn) > 0 && vs_attention_density(attn) < 1);
+    CHECK_OK(vs_attention_run(attn, VS_ATTENTION_SVG, &q, &k, &v, &o, NULL));
+    uint8_t cls[2];
+    float mse_s[2], mse_t[2];
+    CHECK_OK(vs_attention_last_profile(attn, cls, mse_s, mse_t));
+    CHECK_MSG(cls[0] == 0 && cls[1] == 1, "classes %d %d", cls[0], cls[1]);
+    CHECK(mse_s[0] < mse_t[0] && mse_t[1] < mse_s[1]);
+    for (int64_t i = 0; i < n; i++) CHECK(isfinite(((float *)o.data)[i]));
+    vs_attention_free(attn);
+    vs_tensor_free(&q), vs_tensor_free(&k), vs_tensor_free(&v), vs_tensor_free(&o);
+    return 0;
+}
+
+TEST(misuse_is_reported) {
+    vs_attention *attn;
+    CHECK_FAILS(vs_attention_create(&attn, VS_CPU, 1, 2, 100, 96, NULL), VS_ERR_SHAPE, "head_dim 96");
+    vs_svg_config cfg = vs_svg_config_default(3, 10, 0, 0.3);
+    CHECK_FAILS(vs_attention_create(&attn, VS_CPU, 1, 2, 100, 64, &cfg), VS_ERR_SHAPE, "but the sequence has 100");
+    CHECK_OK(vs_attention_create(&attn, VS_CPU, 1, 2, 30, 64, &cfg));
+    int64_t wrong[4] = {1, 31, 2, 64};
+    vs_tensor t;
+    CHECK_OK(vs_tensor_alloc(&t, VS_F32, VS_CPU, 4, wrong));
+    CHECK_FAILS(vs_attention_run(attn, VS_ATTENTION_DENSE, &t, &t, &t, &t, NULL), VS_ERR_SHAPE, "q must be [1, 30, 2, 64]");
+    vs_tensor_free(&t);
+    vs_attention_free(attn);
+    return 0;
+}
+
+RUN_TESTS(T(dense_matches_f64_reference), T(svg_profiles_and_reports_heads), T(misuse_is_reported))

@@ -1,0 +1,331 @@
+/* The Wan DiT, schedulers and CFG denoise against diffusers' golden files
+ * (tools/make_wan_fixtures.py writes tests/data/wan/). */
+#include "check.h"
+#include "core/status.h"
+#include "io/safetensors.h"
+#include "models/wan/transformer.h"
+#include "pipeline/denoise.h"
+#include "pipeline/noise.h"
+#include "pipeline/scheduler.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#define DATA "tests/data/wan/"
+
+static double rel_l2(const float *a, const float *b, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)a[i] - b[i];
+        num += d * d;
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+static vs_status load(const vs_safetensors *st, const char *name, vs_tensor *t) {
+    return vs_safetensors_load(st, name, VS_F32, VS_CPU, 0, NULL, t);
+}
+
+/* Runs the model on the fixture's inputs and compares with diffusers' output. */
+static int check_forward(const char *model_dir, const char *fixture, vs_wan_layout layout, int head_dim) {
+    vs_wan_model *m = NULL;
+    vs_safetensors *st = NULL;
+    vs_tensor lat, ts, text, ref, out;
+    CHECK_OK(vs_wan_model_load(model_dir, VS_CPU, &m));
+    CHECK(m->layout == layout && m->config.head_dim == head_dim && m->config.dim == 128);
+    CHECK_OK(vs_safetensors_open(&st, fixture));
+    CHECK_OK(load(st, "latents", &lat));
+    CHECK_OK(load(st, "timesteps", &ts));
+    CHECK_OK(load(st, "text", &text));
+    CHECK_OK(load(st, "output", &ref));
+    CHECK_OK(vs_tensor_alloc(&out, VS_F32, VS_CPU, 5, ref.shape));
+    vs_wan_timing timing = {0, 0};
+    CHECK_OK(vs_wan_forward(m, &lat, ts.data, &text, NULL, &out, &timing));
+    double err = rel_l2(out.data, ref.data, vs_tensor_numel(&ref));
+    printf("  %s: rel L2 %.3g, %.1f ms (attention %.1f ms)\n", model_dir, err, timing.total_s * 1e3,
+           timing.attention_s * 1e3);
+    CHECK_MSG(err < 1e-4, "rel L2 %g", err);
+    /* Batch entries are independent: entry 1 alone gives the same answer. */
+    vs_tensor lat1 = lat, text1 = text, out1 = out;
+    lat1.shape[0] = text1.shape[0] = out1.shape[0] = 1;
+    lat1.data = (float *)lat.data + vs_tensor_numel(&lat) / 2;
+    text1.data = (float *)text.data + vs_tensor_numel(&text) / 2;
+    CHECK_OK(vs_wan_forward(m, &lat1, (float *)ts.data + 1, &text1, NULL, &out1, NULL));
+    const int64_t half = vs_tensor_numel(&ref) / 2;
+    CHECK(rel_l2(out1.data, (float *)ref.data + half, half) < 1e-4);
+    vs_tensor *all[] = {&lat, &ts, &text, &ref, &out};
+    for (int i = 0; i < 5; i++) vs_tensor_free(all[i]);
+    vs_safetensors_close(st);
+    vs_wan_model_free(m);
+    return 0;
+}
+
+TEST(forward_diffusers_layout_head_dim_64) {
+    return check_forward(DATA "tiny_hd64", DATA "forward_hd64.safetensors", VS_WAN_LAYOUT_DIFFUSERS, 64);
+}
+
+TEST(forward_original_layout_head_dim_128) {
+    return check_forward(DATA "tiny_hd128_orig", DATA "forward_hd128.safetensors", VS_WAN_LAYOUT_ORIGINAL, 128);
+}
+
+/* Steps a scheduler over the fixture's model outputs, comparing every sample. */
+static int check_scheduler(const char *name, int steps) {
+    char path[256], key[128];
+    vs_scheduler_config cfg;
+    snprintf(path, sizeof path, DATA "scheduler_%s", name);
+    CHECK_OK(vs_scheduler_config_load(path, &cfg));
+    vs_safetensors *st = NULL;
+    vs_tensor ts, sig, outs, samples;
+    CHECK_OK(vs_safetensors_open(&st, DATA "schedulers.safetensors"));
+    snprintf(key, sizeof key, "%s.timesteps", name);
+    CHECK_OK(load(st, key, &ts));
+    snprintf(key, sizeof key, "%s.sigmas", name);
+    CHECK_OK(load(st, key, &sig));
+    snprintf(key, sizeof key, "%s.model_outputs", name);
+    CHECK_OK(load(st, key, &outs));
+    snprintf(key, sizeof key, "%s.samples", name);
+    CHECK_OK(load(st, key, &samples));
+    CHECK(ts.shape[0] == steps && outs.shape[0] == steps);
+    const int64_t n = vs_tensor_numel(&outs) / steps;
+    vs_scheduler *s = NULL;
+    CHECK_OK(vs_scheduler_create(&cfg, steps, n, &s));
+    const float *t_ref = ts.data, *sig_ref = sig.data;
+    for (int i = 0; i <= steps; i++) {
+        if (i < steps) CHECK_MSG(vs_scheduler_timestep(s, i) == t_ref[i], "%s timestep %d: %.9g vs %.9g", name, i,
+                                 vs_scheduler_timestep(s, i), t_ref[i]);
+        CHECK_MSG(fabsf(vs_scheduler_sigma(s, i) - sig_ref[i]) <= 1e-7f, "%s sigma %d: %.9g vs %.9g", name, i,
+                  vs_scheduler_sigma(s, i), sig_ref[i]);
+    }
+    float *sample = malloc((size_t)n * sizeof(float));
+    memcpy(sample, samples.data, (size_t)n * sizeof(float));
+    double worst = 0;
+    for (int i = 0; i < steps; i++) {
+        CHECK_OK(vs_scheduler_step(s, (float *)outs.data + i * n, sample));
+        double err = rel_l2(sample, (float *)samples.data + (i + 1) * n, n);
+        CHECK_MSG(err < 1e-5, "%s step %d: rel L2 %g", name, i, err);
+        if (err > worst) worst = err;
+    }
+    printf("  %s: %d steps, worst rel L2 %.3g\n", name, steps, worst);
+    CHECK_FAILS(vs_scheduler_step(s, outs.data, sample), VS_ERR_INVALID_ARG, "steps are done");
+    free(sample);
+    vs_scheduler_free(s);
+    vs_tensor *all[] = {&ts, &sig, &outs, &samples};
+    for (int i = 0; i < 4; i++) vs_tensor_free(all[i]);
+    vs_safetensors_close(st);
+    return 0;
+}
+
+TEST(unipc_wan_config_step_for_step) { return check_scheduler("unipc", 8); }
+TEST(unipc_order3_bh1_sigma_min_step_for_step) { return check_scheduler("unipc_o3", 7); }
+TEST(euler_step_for_step) { return check_scheduler("euler", 6); }
+
+TEST(cfg_denoise_matches_diffusers) {
+    vs_wan_model *m = NULL;
+    vs_safetensors *st = NULL;
+    vs_tensor noise, cond, uncond, ref;
+    CHECK_OK(vs_wan_model_load(DATA "tiny_hd64", VS_CPU, &m));
+    CHECK_OK(vs_safetensors_open(&st, DATA "denoise.safetensors"));
+    CHECK_OK(load(st, "noise", &noise));
+    CHECK_OK(load(st, "cond", &cond));
+    CHECK_OK(load(st, "uncond", &uncond));
+    CHECK_OK(load(st, "latents", &ref));
+    CHECK(!strcmp(vs_safetensors_metadata(st, "steps"), "3") && !strcmp(vs_safetensors_metadata(st, "guidance"), "5.0"));
+    vs_denoise_settings set;
+    memset(&set, 0, sizeof set);
+    CHECK_OK(vs_scheduler_config_load(DATA "scheduler_unipc", &set.scheduler));
+    set.steps = 3, set.guidance = 5.0f, set.attention = vs_wan_attention_dense();
+    vs_wan_timing timing = {0, 0};
+    CHECK_OK(vs_wan_denoise(m, &set, &cond, &uncond, &noise, &timing));
+    double err = rel_l2(noise.data, ref.data, vs_tensor_numel(&ref));
+    printf("  3 steps, guidance 5: rel L2 %.3g, DiT %.1f ms (attention %.1f ms)\n", err, timing.total_s * 1e3,
+           timing.attention_s * 1e3);
+    CHECK_MSG(err < 1e-4, "rel L2 %g", err);
+    /* Guidance needs the negative prompt. */
+    CHECK_FAILS(vs_wan_denoise(m, &set, &cond, NULL, &noise, NULL), VS_ERR_INVALID_ARG, "negative prompt");
+    vs_tensor *all[] = {&noise, &cond, &uncond, &ref};
+    for (int i = 0; i < 4; i++) vs_tensor_free(all[i]);
+    vs_safetensors_close(st);
+    vs_wan_model_free(m);
+    return 0;
+}
+
+TEST(forward_rejects_bad_inputs) {
+    vs_wan_model *m = NULL;
+    CHECK_OK(vs_wan_model_load(DATA "tiny_hd64", VS_CPU, &m));
+    float lat[16 * 2 * 4 * 4] = {0}, out[16 * 2 * 4 * 4], text[8 * 32] = {0}, t = 500;
+    vs_tensor l = vs_tensor_view(lat, VS_F32, VS_CPU, 5, (int64_t[]){1, 16, 2, 4, 4});
+    vs_tensor o = vs_tensor_view(out, VS_F32, VS_CPU, 5, (int64_t[]){1, 16, 2, 4, 4});
+    vs_tensor x = vs_tensor_view(text, VS_F32, VS_CPU, 3, (int64_t[]){1, 8, 32});
+    CHECK_OK(vs_wan_forward(m, &l, &t, &x, NULL, &o, NULL));
+    vs_tensor bad = vs_tensor_view(lat, VS_F32, VS_CPU, 5, (int64_t[]){1, 8, 4, 4, 4});
+    CHECK_FAILS(vs_wan_forward(m, &bad, &t, &x, NULL, &o, NULL), VS_ERR_SHAPE, "channels");
+    bad = vs_tensor_view(lat, VS_F32, VS_CPU, 5, (int64_t[]){1, 16, 2, 4, 3});
+    CHECK_FAILS(vs_wan_forward(m, &bad, &t, &x, NULL, &o, NULL), VS_ERR_SHAPE, "width 3");
+    bad = vs_tensor_view(text, VS_F32, VS_CPU, 3, (int64_t[]){1, 16, 16});
+    CHECK_FAILS(vs_wan_forward(m, &l, &t, &bad, NULL, &o, NULL), VS_ERR_SHAPE, "text_dim 32");
+    bad = vs_tensor_view(out, VS_F32, VS_CPU, 5, (int64_t[]){1, 16, 2, 2, 8});
+    CHECK_FAILS(vs_wan_forward(m, &l, &t, &x, NULL, &bad, NULL), VS_ERR_SHAPE, "output");
+    vs_wan_model_free(m);
+    return 0;
+}
+
+TEST(svg_warmup_rules_and_sparse_path) {
+    vs_wan_attention a = vs_wan_attention_svg(0.25);
+    a.num_steps = 50;
+    a.step = 9; /* floor(0.2 * 50) = 10 dense steps */
+    CHECK(vs_wan_layer_is_dense(&a, 29, 30));
+    a.step = 10; /* floor(0.03 * 30) = 0 dense layers; floor(0.03 * 40) = 1 */
+    CHECK(!vs_wan_layer_is_dense(&a, 0, 30));
+    CHECK(vs_wan_layer_is_dense(&a, 0, 40) && !vs_wan_layer_is_dense(&a, 1, 40));
+    vs_wan_attention d = vs_wan_attention_dense();
+    CHECK(vs_wan_layer_is_dense(&d, 5, 30) && vs_wan_layer_is_dense(NULL, 5, 30));
+
+    /* The tiny sequence (18 tokens) is a single 128-token block, so every SVG head
+     * computes it whole: the sparse path (profiling, block list, layouts) must give
+     * the dense answer. */
+    vs_wan_model *m = NULL;
+    vs_safetensors *st = NULL;
+    vs_tensor lat, ts, text, ref, out;
+    CHECK_OK(vs_wan_model_load(DATA "tiny_hd64", VS_CPU, &m));
+    CHECK_OK(vs_safetensors_open(&st, DATA "forward_hd64.safetensors"));
+    CHECK_OK(load(st, "latents", &lat));
+    CHECK_OK(load(st, "timesteps", &ts));
+    CHECK_OK(load(st, "text", &text));
+    CHECK_OK(load(st, "output", &ref));
+    CHECK_OK(vs_tensor_alloc(&out, VS_F32, VS_CPU, 5, ref.shape));
+    a.step = 0, a.num_steps = 1;
+    CHECK(!vs_wan_layer_is_dense(&a, 0, 2));
+    CHECK_OK(vs_wan_forward(m, &lat, ts.data, &text, &a, &out, NULL));
+    CHECK(rel_l2(out.data, ref.data, vs_tensor_numel(&ref)) < 1e-4);
+    a.density = 0;
+    CHECK_FAILS(vs_wan_forward(m, &lat, ts.data, &text, &a, &out, NULL), VS_ERR_INVALID_ARG, "density");
+    vs_tensor *all[] = {&lat, &ts, &text, &ref, &out};
+    for (int i = 0; i < 5; i++) vs_tensor_free(all[i]);
+    vs_safetensors_close(st);
+    vs_wan_model_free(m);
+    return 0;
+}
+
+static int write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return 1;
+    fputs(text, f);
+    return fclose(f) != 0;
+}
+
+/* Rewrites the original-layout fixture without `drop`, or with `reshape` given shape [64, 127]. */
+static vs_status write_damaged(const char *dir, const char *drop, const char *reshape) {
+    vs_safetensors *st = NULL;
+    VS_TRY(vs_safetensors_open(&st, DATA "tiny_hd128_orig"));
+    size_t n = vs_safetensors_count(st), kept = 0;
+    const char **names = calloc(n, sizeof *names);
+    vs_tensor *tensors = calloc(n, sizeof *tensors);
+    static float junk[64 * 127];
+    vs_status s = VS_OK;
+    for (size_t i = 0; i < n && s == VS_OK; i++) {
+        const vs_st_entry *e = vs_safetensors_entry(st, i);
+        if (drop && !strcmp(e->name, drop)) continue;
+        names[kept] = e->name;
+        if (reshape && !strcmp(e->name, reshape)) tensors[kept++] = vs_tensor_view(junk, VS_F32, VS_CPU, 2, (int64_t[]){64, 127});
+        else s = vs_safetensors_load(st, e->name, VS_F32, VS_CPU, 0, NULL, &tensors[kept++]);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", dir);
+    if (s == VS_OK) s = vs_safetensors_write(path, kept, names, tensors, 0, NULL, NULL);
+    for (size_t i = 0; i < kept; i++) vs_tensor_free(&tensors[i]);
+    free(names);
+    free(tensors);
+    vs_safetensors_close(st);
+    return s;
+}
+
+TEST(missing_or_misshapen_tensors_are_named) {
+    char dir[] = "/tmp/vs_wan_XXXXXX", path[512];
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    CHECK(!write_text(path, "{\"dim\": 128, \"num_heads\": 1, \"num_layers\": 1, \"ffn_dim\": 64, \"text_dim\": 32}"));
+    vs_wan_model *m = NULL;
+    CHECK_OK(write_damaged(dir, "blocks.0.cross_attn.k.weight", NULL));
+    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_NOT_FOUND, "blocks.0.cross_attn.k.weight");
+    CHECK(m == NULL);
+    CHECK_OK(write_damaged(dir, NULL, "blocks.0.ffn.0.weight"));
+    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_SHAPE, "blocks.0.ffn.0.weight");
+    /* The intact weights load; a config that disagrees with them names the tensor too. */
+    CHECK_OK(write_damaged(dir, NULL, NULL));
+    CHECK_OK(vs_wan_model_load(dir, VS_CPU, &m));
+    vs_wan_model_free(m);
+    CHECK(!write_text(path, "{\"dim\": 128, \"num_heads\": 1, \"num_layers\": 1, \"ffn_dim\": 96, \"text_dim\": 32}"));
+    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_SHAPE, "blocks.0.ffn.0.weight");
+    CHECK(!write_text(path, "{\"dim\": 128, \"num_layers\": 1}"));
+    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_FORMAT, "num_heads");
+    CHECK(!write_text(path, "{\"dim\": 128, \"num_heads\": 1, \"num_layers\": 1, \"ffn_dim\": 64, \"model_type\": \"i2v\"}"));
+    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_UNSUPPORTED, "i2v");
+    CHECK(!write_text(path, "{\"num_attention_heads\": 2, \"attention_head_dim\": 64, \"num_layers\": 1, "
+                            "\"ffn_dim\": 64, \"image_dim\": 1280}"));
+    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_UNSUPPORTED, "image_dim");
+    /* The weights' layout is detected from their names, whatever the config's style; text_dim defaults to 4096. */
+    CHECK(!write_text(path, "{\"num_attention_heads\": 1, \"attention_head_dim\": 128, \"num_layers\": 1, \"ffn_dim\": 64}"));
+    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_SHAPE, "text_embedding.0.weight");
+    CHECK_FAILS(vs_wan_model_load("/nonexistent/wan", VS_CPU, &m), VS_ERR_NOT_FOUND, "config.json");
+    unlink(path);
+    snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", dir);
+    unlink(path);
+    rmdir(dir);
+    return 0;
+}
+
+TEST(scheduler_configs_are_checked) {
+    vs_json_doc *doc = NULL;
+    vs_scheduler_config cfg;
+    const char *karras = "{\"_class_name\": \"UniPCMultistepScheduler\", \"use_flow_sigmas\": true, "
+                         "\"prediction_type\": \"flow_prediction\", \"use_karras_sigmas\": true}";
+    CHECK_OK(vs_json_parse(&doc, karras, strlen(karras), "karras"));
+    CHECK_FAILS(vs_scheduler_config_parse(vs_json_root(doc), "karras", &cfg), VS_ERR_UNSUPPORTED, "use_karras_sigmas");
+    vs_json_free(doc);
+    const char *eps = "{\"_class_name\": \"UniPCMultistepScheduler\", \"use_flow_sigmas\": true}";
+    CHECK_OK(vs_json_parse(&doc, eps, strlen(eps), "eps"));
+    CHECK_FAILS(vs_scheduler_config_parse(vs_json_root(doc), "eps", &cfg), VS_ERR_UNSUPPORTED, "epsilon");
+    vs_json_free(doc);
+    const char *ddim = "{\"_class_name\": \"DDIMScheduler\"}";
+    CHECK_OK(vs_json_parse(&doc, ddim, strlen(ddim), "ddim"));
+    CHECK_FAILS(vs_scheduler_config_parse(vs_json_root(doc), "ddim", &cfg), VS_ERR_UNSUPPORTED, "DDIMScheduler");
+    vs_json_free(doc);
+    vs_scheduler *s = NULL;
+    cfg = vs_scheduler_config_wan(3.0);
+    CHECK_FAILS(vs_scheduler_create(&cfg, 0, 16, &s), VS_ERR_INVALID_ARG, "steps");
+    /* One step goes from pure noise straight to the data prediction. */
+    CHECK_OK(vs_scheduler_create(&cfg, 1, 2, &s));
+    float x[2] = {1.0f, -2.0f}, v[2] = {0.5f, 0.25f};
+    CHECK_OK(vs_scheduler_step(s, v, x));
+    CHECK(fabsf(x[0] - (1.0f - vs_scheduler_sigma(s, 0) * 0.5f)) < 1e-6f);
+    vs_scheduler_free(s);
+    return 0;
+}
+
+TEST(noise_is_seeded_standard_normal) {
+    enum { N = 100001 };
+    float *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
+    vs_noise_gaussian(a, N, 42);
+    vs_noise_gaussian(b, N, 42);
+    CHECK(memcmp(a, b, N * sizeof *a) == 0);
+    vs_noise_gaussian(b, 1000, 43);
+    CHECK(memcmp(a, b, 1000 * sizeof *a) != 0);
+    double mean = 0, var = 0;
+    for (int i = 0; i < N; i++) mean += a[i];
+    mean /= N;
+    for (int i = 0; i < N; i++) var += (a[i] - mean) * (a[i] - mean);
+    var /= N;
+    CHECK_MSG(fabs(mean) < 0.01 && fabs(var - 1) < 0.02, "mean %g var %g", mean, var);
+    /* A prefix is the same whatever the length asked for. */
+    vs_noise_gaussian(b, 7, 42);
+    CHECK(memcmp(a, b, 7 * sizeof *a) == 0);
+    free(a);
+    free(b);
+    return 0;
+}
+
+RUN_TESTS(T(forward_diffusers_layout_head_dim_64), T(forward_original_layout_head_dim_128),
+          T(unipc_wan_config_step_for_step), T(unipc_order3_bh1_sigma_min_step_for_step), T(euler_step_for_step), T(cfg_denoise_matches_diffusers),
+          T(forward_rejects_bad_inputs), T(svg_warmup_rules_and_sparse_path), T(missing_or_misshapen_tensors_are_named), T(scheduler_configs_are_checked),
+          T(noise_is_seeded_standard_normal))
