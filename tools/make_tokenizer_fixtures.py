@@ -135,8 +135,14 @@ def train(tmp):
         input=path, model_prefix=os.path.join(tmp, "spiece"), vocab_size=2000, model_type="unigram",
         byte_fallback=True, normalization_rule_name="nmt_nfkc", pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
         character_coverage=0.9995, minloglevel=2, num_threads=1)
+    # The model records where it was trained; blank the temporary paths so the asset is reproducible.
+    from sentencepiece import sentencepiece_model_pb2
+    proto = sentencepiece_model_pb2.ModelProto()
     with open(os.path.join(tmp, "spiece.model"), "rb") as f:
-        return f.read()
+        proto.ParseFromString(f.read())
+    del proto.trainer_spec.input[:]
+    proto.trainer_spec.model_prefix = "spiece"
+    return proto.SerializeToString()
 
 
 def convert(model_path):
