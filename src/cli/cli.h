@@ -7,6 +7,7 @@
 #include "vidsparse.h"
 
 int vs_cmd_generate(int argc, char **argv);
+int vs_cmd_encode(int argc, char **argv);
 int vs_cmd_bench(int argc, char **argv);
 int vs_cmd_denoise(int argc, char **argv);
 int vs_cmd_inspect(int argc, char **argv);
