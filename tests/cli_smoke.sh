@@ -12,11 +12,9 @@ trap 'rm -rf "$tmp"' EXIT
 "$bin" --bogus 2>/dev/null; [ $? -eq 2 ] || fail "unknown option must exit 2"
 "$bin" 2>/dev/null; [ $? -eq 2 ] || fail "no command must exit 2"
 "$bin" encode -p x 2>/dev/null; [ $? -eq 2 ] || fail "encode without --model must exit 2"
-tmp=$(mktemp -d)
 "$bin" encode --model tests/data/umt5 -p "a cat" -o "$tmp/e.safetensors" || fail "encode"
 [ -s "$tmp/e.safetensors" ] || fail "encode wrote nothing"
 "$bin" encode --model tests/data/no-such-model -p "a cat" -o "$tmp/f.safetensors" 2>/dev/null; [ $? -eq 1 ] || fail "encode with a missing model must exit 1"
-rm -rf "$tmp"
 
 # denoise: the tiny Wan DiT, 2 steps; bad sizes are usage errors, a bad model a one-line error.
 "$bin" denoise --model tests/data/wan/tiny_hd64 --embeds tests/data/wan/embeds.safetensors --frames 9 \
