@@ -114,7 +114,7 @@ static int run_case(const case_desc *c) {
     vs_attn_args g = a;
     g.dtype = c->half ? VS_F16 : VS_BF16, g.q = dq, g.k = dk, g.v = dv;
     size_t ws_bytes = vs_cuda_svg_profile_workspace(&g, &cfg);
-    CHECK(ws_bytes == sizeof(float) * 2 * BH * 64);
+    CHECK(ws_bytes >= sizeof(float) * BH * 64 * (4 + 3 * D)); /* a partial record per row and key chunk */
     CUDA_OK(cudaMalloc(&dws, ws_bytes));
     CUDA_OK(cudaMemset(dws, 0xff, ws_bytes));
 

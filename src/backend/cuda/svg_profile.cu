@@ -281,37 +281,49 @@ __global__ void __launch_bounds__(kThreads, 1) profile_partials(const Params p) 
     }
 }
 
-/* One block per b*h: merge each row's chunks, form its squared errors, sum
- * over rows in order, choose. Threads own head dimensions. */
+/* One block per b*h, one warp per sampled row at a time: merge the row's
+ * chunks, form its squared errors (lanes own head dimensions; warp sums in
+ * a fixed butterfly order), then sum the rows in order and choose. */
 template <int D>
 __global__ void combine_and_choose(const float *partials, int samples, int chunks, uint8_t *layout,
                                    float *mse_spatial, float *mse_temporal) {
-    __shared__ float err[2][D];
-    const int bh = blockIdx.x, d = threadIdx.x; /* blockDim.x == D */
-    double total_s = 0, total_t = 0;
-    for (int r = 0; r < samples; r++) {
+    extern __shared__ float row_err[]; /* [samples][2] */
+    constexpr int kDimsPerLane = D / 32;
+    const int bh = blockIdx.x, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    for (int r = warp; r < samples; r += blockDim.x / 32) {
         const float *rec = partials + ((int64_t)bh * samples + r) * chunks * partial_floats(D);
         float m = -INFINITY;
         for (int c = 0; c < chunks; c++) m = fmaxf(m, rec[c * partial_floats(D)]);
-        float l[kVariants] = {0.f, 0.f, 0.f}, out[kVariants] = {0.f, 0.f, 0.f};
+        float l[kVariants] = {0.f, 0.f, 0.f}, out[kVariants][kDimsPerLane] = {};
         for (int c = 0; c < chunks; c++) {
             const float *pc = rec + c * partial_floats(D);
-            float w = pc[0] == -INFINITY ? 0.f : exp2f(pc[0] - m);
+            const float w = exp2f(pc[0] - m);
+#pragma unroll
             for (int x = 0; x < kVariants; x++) {
                 l[x] += w * pc[1 + x];
-                out[x] += w * pc[4 + x * D + d];
+#pragma unroll
+                for (int j = 0; j < kDimsPerLane; j++) out[x][j] += w * pc[4 + x * D + lane + 32 * j];
             }
         }
-        for (int x = 0; x < kVariants; x++) out[x] = l[x] > 0.f ? out[x] / l[x] : 0.f;
-        err[0][d] = (out[1] - out[0]) * (out[1] - out[0]);
-        err[1][d] = (out[2] - out[0]) * (out[2] - out[0]);
-        __syncthreads();
-        if (d == 0) {
-            for (int i = 0; i < D; i++) total_s += err[0][i], total_t += err[1][i];
+        float err_s = 0.f, err_t = 0.f;
+#pragma unroll
+        for (int j = 0; j < kDimsPerLane; j++) {
+            float e = l[0] > 0.f ? out[0][j] / l[0] : 0.f;
+            float sp = l[1] > 0.f ? out[1][j] / l[1] : 0.f; /* an empty mask gives zeros */
+            float tm = l[2] > 0.f ? out[2][j] / l[2] : 0.f;
+            err_s += (sp - e) * (sp - e);
+            err_t += (tm - e) * (tm - e);
         }
-        __syncthreads();
+        for (int o = 16; o > 0; o /= 2) {
+            err_s += __shfl_xor_sync(0xffffffffu, err_s, o);
+            err_t += __shfl_xor_sync(0xffffffffu, err_t, o);
+        }
+        if (lane == 0) row_err[2 * r] = err_s, row_err[2 * r + 1] = err_t;
     }
-    if (d == 0) {
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double total_s = 0, total_t = 0;
+        for (int r = 0; r < samples; r++) total_s += row_err[2 * r], total_t += row_err[2 * r + 1];
         const double mse_s = total_s / ((double)samples * D), mse_t = total_t / ((double)samples * D);
         layout[bh] = mse_t < mse_s ? VS_LAYOUT_TOKEN_MAJOR : VS_LAYOUT_FRAME_MAJOR;
         if (mse_spatial) mse_spatial[bh] = (float)mse_s;
@@ -347,7 +359,8 @@ template <typename T, int D> vs_status launch(Params p, int batch_heads, cudaStr
     dim3 grid(p.chunks, batch_heads, (p.cfg.samples + kRowsPerGroup - 1) / kRowsPerGroup);
     kernel<<<grid, kThreads, smem, stream>>>(p);
     VS_CUDA_TRY(cudaGetLastError());
-    combine_and_choose<D><<<batch_heads, D, 0, stream>>>(p.partials, p.cfg.samples, p.chunks, layout, mse_s, mse_t);
+    combine_and_choose<D><<<batch_heads, 256, sizeof(float) * 2 * p.cfg.samples, stream>>>(p.partials, p.cfg.samples,
+                                                                                         p.chunks, layout, mse_s, mse_t);
     VS_CUDA_TRY(cudaGetLastError());
     return VS_OK;
 }
