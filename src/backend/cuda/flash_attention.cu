@@ -51,7 +51,6 @@ struct Params {
     float scale_log2; /* scale * log2(e): softmax in base 2 */
     const int32_t *row_ptr, *col_idx; /* NULL: dense */
     const uint8_t *head_layout;       /* NULL: all frame-major */
-    int v_desc_swap;                  /* EXPERIMENT: MN-major descriptor offsets swapped */
 };
 
 /* Stored row of sequence position r for this head's layout. Token-major
@@ -282,6 +281,8 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
         }
         __syncthreads(); /* the buffer is refilled by the next iteration's prefetch */
     }
+    cp_async_wait<0>(); /* with no key tiles the Q copy may still be in flight */
+    __syncthreads();
 
     /* Normalise and stage the tile in shared memory (sQ is free now). */
 #pragma unroll
@@ -356,7 +357,6 @@ int tiles_per_warp() {
  *    to the async proxy before the barrier that precedes the wgmma reads. */
 
 constexpr int kWgRows = 128;  /* query rows per block: 2 warpgroups x 64 */
-constexpr int kWgKeys = 128;  /* keys per tile: one SVG block */
 constexpr int kWgThreads = 256;
 
 /* Element offset of 16-byte chunk `chunk` of row `row` in a ROWS-row tile
@@ -385,8 +385,12 @@ __device__ __forceinline__ void load_panels(T *tile, const char *base, int64_t s
     }
 }
 
-template <typename T, int D>
-__global__ void __launch_bounds__(kWgThreads, 1) flash_attention_wgmma_kernel(const Params p) {
+/* KEYS: keys per tile, 128 (one SVG block, one block per SM) or 64 (half a
+ * block: smaller register and shared-memory footprint, two blocks per SM). */
+template <typename T, int D, int KEYS>
+__global__ void __launch_bounds__(kWgThreads, KEYS == 64 ? 2 : 1) flash_attention_wgmma_kernel(const Params p) {
+    constexpr int kWgKeys = KEYS;
+    constexpr int kTilesPerBlock = VS_ATTN_BLOCK / KEYS;
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     extern __shared__ unsigned char smem_raw[];
     /* Panels must start on 1024-byte boundaries (the swizzle pattern repeats every 8 rows of 128 bytes). */
@@ -407,11 +411,18 @@ __global__ void __launch_bounds__(kWgThreads, 1) flash_attention_wgmma_kernel(co
     int first_entry = 0, num_tiles;
     if (p.row_ptr) {
         first_entry = p.row_ptr[q_block];
-        num_tiles = p.row_ptr[q_block + 1] - first_entry;
+        int entries = p.row_ptr[q_block + 1] - first_entry;
+        num_tiles = entries * kTilesPerBlock;
+        if (kTilesPerBlock == 2 && entries > 0 &&
+            p.col_idx[first_entry + entries - 1] * VS_ATTN_BLOCK + kWgKeys >= p.seq_len)
+            num_tiles--; /* the last block's second half is past the end */
     } else {
         num_tiles = (p.kv_len + kWgKeys - 1) / kWgKeys;
     }
-    auto tile_start = [&](int t) -> int { return (p.row_ptr ? p.col_idx[first_entry + t] : t) * kWgKeys; };
+    auto tile_start = [&](int t) -> int {
+        if (!p.row_ptr) return t * kWgKeys;
+        return p.col_idx[first_entry + t / kTilesPerBlock] * VS_ATTN_BLOCK + (t % kTilesPerBlock) * kWgKeys;
+    };
     auto load_kv = [&](int t, int buffer) {
         int start = tile_start(t);
         load_panels<T, D, kWgKeys>(sK + buffer * kWgKeys * D, k_base, p.k_stride_n, start, p.kv_len, token_major,
@@ -511,12 +522,14 @@ __global__ void __launch_bounds__(kWgThreads, 1) flash_attention_wgmma_kernel(co
 #pragma unroll
         for (int kk = 0; kk < kKeySteps; kk++) {
             const char *v_rows = reinterpret_cast<const char *>(tV) + kk * 16 * 128;
-            Wgmma<T, D>::rs(o, a[kk], p.v_desc_swap ? smem_desc(v_rows, 1024, kPanelBytes) : smem_desc(v_rows, kPanelBytes, 1024), 1);
+            Wgmma<T, D>::rs(o, a[kk], smem_desc(v_rows, kPanelBytes, 1024), 1);
         }
         wgmma_commit();
         wgmma_wait<0>();
         __syncthreads(); /* the buffer is refilled by the next iteration's prefetch */
     }
+    cp_async_wait<0>(); /* with no key tiles the Q copy may still be in flight */
+    __syncthreads();
 
     /* Normalise; stage in sQ (its last readers finished before the final barrier). */
     const int r0 = group * 64 + (warp % 4) * 16 + lane / 4;
@@ -550,14 +563,24 @@ __global__ void __launch_bounds__(kWgThreads, 1) flash_attention_wgmma_kernel(co
 #endif
 }
 
-template <typename T, int D> vs_status launch_wgmma(const Params &p, int batch_heads, cudaStream_t stream) {
-    const size_t smem = (size_t)(kWgRows + 4 * kWgKeys) * D * sizeof(T) + 1024; /* + alignment slack */
-    auto kernel = flash_attention_wgmma_kernel<T, D>;
+template <typename T, int D, int KEYS> vs_status launch_wgmma(const Params &p, int batch_heads, cudaStream_t stream) {
+    const size_t smem = (size_t)(kWgRows + 4 * KEYS) * D * sizeof(T) + 1024; /* + alignment slack */
+    auto kernel = flash_attention_wgmma_kernel<T, D, KEYS>;
     VS_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     dim3 grid((p.seq_len + kWgRows - 1) / kWgRows, batch_heads);
     kernel<<<grid, kWgThreads, smem, stream>>>(p);
     VS_CUDA_TRY(cudaGetLastError());
     return VS_OK;
+}
+
+/* Keys per wgmma tile: 64 unless VS_ATTN_KEYS=128 (kept for comparison). */
+int wgmma_keys() {
+    static int keys = 0;
+    if (!keys) {
+        const char *env = getenv("VS_ATTN_KEYS");
+        keys = env && atoi(env) == 128 ? 128 : 64;
+    }
+    return keys;
 }
 
 /* The Hopper kernel where the device has wgmma (compute capability 9.0),
@@ -577,7 +600,9 @@ int use_wgmma() {
 }
 
 template <typename T, int D> vs_status launch_dim(const Params &p, int batch_heads, cudaStream_t stream) {
-    if (use_wgmma()) return launch_wgmma<T, D>(p, batch_heads, stream);
+    if (use_wgmma())
+        return wgmma_keys() == 64 ? launch_wgmma<T, D, 64>(p, batch_heads, stream)
+                                  : launch_wgmma<T, D, 128>(p, batch_heads, stream);
     return tiles_per_warp() == 1 ? launch<T, D, 1>(p, batch_heads, stream) : launch<T, D, 2>(p, batch_heads, stream);
 }
 
@@ -621,7 +646,6 @@ extern "C" vs_status vs_cuda_flash_attention(const vs_attn_args *a, void *stream
     p.row_ptr = a->blocks ? a->blocks->row_ptr : nullptr;
     p.col_idx = a->blocks ? a->blocks->col_idx : nullptr;
     p.head_layout = a->head_layout;
-    p.v_desc_swap = getenv("VS_WGMMA_VSWAP") != NULL;
 
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     const int bh = a->batch * a->heads;
