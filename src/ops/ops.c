@@ -67,9 +67,11 @@ static vs_status check_vector_dim(const char *op, vs_device device, int64_t dim)
     return VS_OK;
 }
 
+#if !VS_HAVE_CUDA
 static vs_status no_cuda(const char *op) {
     return vs_fail(VS_ERR_UNSUPPORTED, "%s: this vidsparse build has no CUDA support", op);
 }
+#endif
 
 /* A [B, dim] modulation view (shift, scale, gate): F32, unit stride along dim. */
 static vs_status check_modulation(const char *op, const char *arg, const vs_tensor *m, vs_device device,
