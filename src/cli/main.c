@@ -12,9 +12,9 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"bench", vs_cmd_bench, "benchmarks: attention (dense vs SVG, profiling, layout)"},
+    {"bench", vs_cmd_bench, "benchmarks: attention (dense vs SVG, profiling, layout), dit (Wan forward)"},
     {"generate", vs_cmd_generate, "text to video (embedded default model or --model DIR)"},
-    {"denoise", vs_cmd_denoise, "prompt embeddings -> video latents with the Wan DiT (CPU)"},
+    {"denoise", vs_cmd_denoise, "prompt embeddings -> video latents with the Wan DiT (CUDA or CPU)"},
     {"inspect", vs_cmd_inspect, "list a checkpoint's components, configs, tensors and parameter counts"},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
