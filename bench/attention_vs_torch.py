@@ -37,7 +37,8 @@ class Blocks(ctypes.Structure):
 class AttnArgs(ctypes.Structure):  # mirrors vs_attn_args in src/ops/attention.h
     _fields_ = [("dtype", ctypes.c_int), ("q", ctypes.c_void_p), ("k", ctypes.c_void_p),
                 ("v", ctypes.c_void_p), ("out", ctypes.c_void_p), ("batch", ctypes.c_int),
-                ("heads", ctypes.c_int), ("seq_len", ctypes.c_int), ("head_dim", ctypes.c_int)] + \
+                ("heads", ctypes.c_int), ("seq_len", ctypes.c_int), ("head_dim", ctypes.c_int),
+                ("kv_len", ctypes.c_int)] + \
                [(n, ctypes.c_int64) for n in ("q_stride_b", "q_stride_n", "k_stride_b", "k_stride_n",
                                                 "v_stride_b", "v_stride_n", "o_stride_b", "o_stride_n")] + \
                [("scale", ctypes.c_float), ("blocks", ctypes.POINTER(Blocks)),

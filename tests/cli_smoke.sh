@@ -4,13 +4,19 @@
 set -u
 bin=${VS_BIN:?}
 fail() { echo "FAIL: $*"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 "$bin" --help | grep -q "usage: vidsparse" || fail "--help"
 "$bin" --version | grep -q "vidsparse 0" || fail "--version"
 "$bin" frobnicate 2>/dev/null; [ $? -eq 2 ] || fail "unknown command must exit 2"
 "$bin" --bogus 2>/dev/null; [ $? -eq 2 ] || fail "unknown option must exit 2"
 "$bin" 2>/dev/null; [ $? -eq 2 ] || fail "no command must exit 2"
+"$bin" encode -p x 2>/dev/null; [ $? -eq 2 ] || fail "encode without --model must exit 2"
+"$bin" encode --model tests/data/umt5 -p "a cat" -o "$tmp/e.safetensors" || fail "encode"
+[ -s "$tmp/e.safetensors" ] || fail "encode wrote nothing"
+"$bin" encode --model tests/data/no-such-model -p "a cat" -o "$tmp/f.safetensors" 2>/dev/null; [ $? -eq 1 ] || fail "encode with a missing model must exit 1"
+
 # denoise: the tiny Wan DiT, 2 steps; bad sizes are usage errors, a bad model a one-line error.
-tmp=$(mktemp -d)
 "$bin" denoise --model tests/data/wan/tiny_hd64 --embeds tests/data/wan/embeds.safetensors --frames 9 \
   --height 32 --width 48 --steps 2 -o "$tmp/latents.safetensors" 2>/dev/null || fail "denoise"
 [ -s "$tmp/latents.safetensors" ] || fail "denoise wrote no latents"
@@ -18,7 +24,6 @@ tmp=$(mktemp -d)
   -o "$tmp/x.safetensors" 2>/dev/null; [ $? -eq 2 ] || fail "denoise --frames 8 must exit 2"
 [ "$("$bin" denoise --model "$tmp/none" --embeds x -o "$tmp/x.safetensors" 2>&1 | wc -l)" -eq 1 ] || fail "denoise error must be one line"
 [ ! -e "$tmp/x.safetensors" ] || fail "a failed denoise left a file"
-rm -rf "$tmp"
 
 # inspect: the tiny pipeline lists its components and parameter counts
 out=$("$bin" inspect tests/data/tiny-wan) || fail "inspect tests/data/tiny-wan"
@@ -26,8 +31,6 @@ echo "$out" | grep -q "^transformer (WanTransformer3DModel): 69 tensors, 24520 p
 echo "$out" | grep -q "^total: 236999 parameters" || fail "inspect: total parameter count"
 "$bin" inspect tests/data/tiny-wan --json | grep -q '"parameters":236999}' || fail "inspect --json"
 # inspect errors: exit 1 with exactly one line
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 printf 'not a safetensors file' >"$tmp/bad.safetensors"
 for path in "$tmp/missing" "$tmp/bad.safetensors"; do
   "$bin" inspect "$path" >/dev/null 2>"$tmp/err"; rc=$?
@@ -46,4 +49,11 @@ done
 grep -q '"attention_share"' "$tmp/dit.json" || fail "bench dit JSON lacks attention_share"
 "$bin" bench dit --config wan7b 2>/dev/null; [ $? -eq 2 ] || fail "bench dit --config wan7b must exit 2"
 "$bin" bench dit --resolution 481p 2>/dev/null; [ $? -eq 2 ] || fail "bench dit --resolution 481p must exit 2"
+# decode: the fixture's latents (3 frames of 8x10) become 9 frames of 80x64.
+"$bin" decode --model tests/data/vae tests/data/vae/reference.safetensors -o "$tmp/v.y4m" 2>/dev/null || fail "decode to y4m"
+[ "$(head -c 10 "$tmp/v.y4m")" = "YUV4MPEG2 " ] || fail "decode wrote no Y4M"
+[ "$(grep -c FRAME "$tmp/v.y4m")" -eq 9 ] || fail "decode must give 9 frames"
+"$bin" decode --model tests/data/vae tests/data/vae/reference.safetensors 2>/dev/null; [ $? -eq 2 ] || fail "decode without -o must exit 2"
+"$bin" decode --model "$tmp/none" tests/data/vae/reference.safetensors -o "$tmp/x.y4m" 2>/dev/null; [ $? -eq 1 ] || fail "decode with a missing model must exit 1"
+[ ! -e "$tmp/x.y4m" ] || fail "a failed decode left a file"
 echo "cli smoke ok"

@@ -7,9 +7,11 @@
 #include "vidsparse.h"
 
 int vs_cmd_generate(int argc, char **argv);
+int vs_cmd_encode(int argc, char **argv);
 int vs_cmd_bench(int argc, char **argv);
 int vs_cmd_denoise(int argc, char **argv);
 int vs_cmd_inspect(int argc, char **argv);
+int vs_cmd_decode(int argc, char **argv);
 /* vidsparse bench dit (bench_dit.c), reached through vs_cmd_bench. */
 int vs_cmd_bench_dit(int argc, char **argv);
 

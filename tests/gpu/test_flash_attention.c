@@ -176,8 +176,8 @@ static int run_case(const case_desc *c) {
 
 TEST(dense_small_ragged) {
     case_desc cases[] = {
-        {2, 3, 200, 64, 0, 0, 1.0, 0, 0},  {1, 2, 333, 128, 0, 0, 1.0, 0, 0}, {1, 1, 1, 128, 0, 0, 1.0, 0, 0},
-        {2, 2, 1000, 128, 0, 0, 1.0, 1, 0}, {1, 2, 65, 64, 0, 0, 1.0, 1, 0},
+        {2, 3, 200, 64, 0, 0, 1.0, 0, 0, 0},  {1, 2, 333, 128, 0, 0, 1.0, 0, 0, 0}, {1, 1, 1, 128, 0, 0, 1.0, 0, 0, 0},
+        {2, 2, 1000, 128, 0, 0, 1.0, 1, 0, 0}, {1, 2, 65, 64, 0, 0, 1.0, 1, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) CHECK(run_case(&cases[i]) == 0);
     return 0;
@@ -185,9 +185,9 @@ TEST(dense_small_ragged) {
 
 TEST(block_sparse_with_empty_rows) {
     case_desc cases[] = {
-        {2, 2, 1100, 128, 0, 0, 0.3, 0, 0},
-        {1, 3, 777, 64, 0, 0, 0.5, 0, 0},
-        {1, 2, 1500, 128, 0, 0, 0.15, 1, 0},
+        {2, 2, 1100, 128, 0, 0, 0.3, 0, 0, 0},
+        {1, 3, 777, 64, 0, 0, 0.5, 0, 0, 0},
+        {1, 2, 1500, 128, 0, 0, 0.15, 1, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) CHECK(run_case(&cases[i]) == 0);
     return 0;
@@ -195,8 +195,8 @@ TEST(block_sparse_with_empty_rows) {
 
 TEST(temporal_heads_through_token_major_layout) {
     case_desc cases[] = {
-        {2, 2, 21 * 30 + 7, 128, 21, 30, 0.3, 0, 0}, /* 7 text tokens after the video */
-        {1, 4, 5 * 52, 64, 5, 52, 1.0, 0, 0},
+        {2, 2, 21 * 30 + 7, 128, 21, 30, 0.3, 0, 0, 0}, /* 7 text tokens after the video */
+        {1, 4, 5 * 52, 64, 5, 52, 1.0, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) CHECK(run_case(&cases[i]) == 0);
     return 0;
@@ -213,7 +213,7 @@ TEST(cross_attention_to_fewer_keys) {
 }
 
 TEST(wan_480p_shape_sampled_rows) {
-    case_desc c = {1, 12, 32760, 128, 21, 1560, 0.15, 0, 48};
+    case_desc c = {1, 12, 32760, 128, 21, 1560, 0.15, 0, 48, 0};
     CHECK(run_case(&c) == 0);
     c.density = 1.0;
     c.frames = 0;

@@ -1,0 +1,83 @@
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "io/safetensors.h"
+#include "io/video.h"
+#include "models/wan/vae.h"
+
+static int is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int vs_cmd_decode(int argc, char **argv) {
+    const char *model = NULL, *output = NULL;
+    int fps = VS_VIDEO_DEFAULT_FPS, tile = 0;
+    const vs_option options[] = {
+        {"model", 'm', VS_OPT_STRING, &model, "a diffusers pipeline folder (its vae/ is used) or a vae/ folder", "DIR"},
+        {"output", 'o', VS_OPT_STRING, &output, "out.mp4 (H.264), out.y4m, a folder frames/ or a pattern frames/%04d.png",
+         "OUT"},
+        {"fps", 0, VS_OPT_INT, &fps, "frames per second of the video (1..240)", NULL},
+        {"tile", 0, VS_OPT_FLAG, &tile, "decode in overlapping 256x256-pixel tiles (less memory, blended seams)", NULL},
+    };
+    const vs_command_spec spec = {
+        "decode", "--model DIR LATENTS.safetensors -o OUT [options]",
+        "Decodes latents (tensor \"latents\", [1, 16, T, h, w], as the transformer hands them over) with the "
+        "Wan VAE into 1 + 4(T-1) frames of 8h x 8w pixels.",
+        options, (int)(sizeof options / sizeof options[0])};
+    vs_args args;
+    int rc = vs_args_cli(&spec, argc, argv, &args);
+    if (rc >= 0) return rc;
+    if (!model) return vs_cli_usage_error("decode", "--model DIR is required");
+    if (args.positional_count != 1)
+        return vs_cli_usage_error("decode", "wants exactly one latents file, got %d", args.positional_count);
+    if (!output) return vs_cli_usage_error("decode", "-o OUT is required");
+    if (fps < 1 || fps > 240) return vs_cli_usage_error("decode", "--fps must be in 1..240, got %d", fps);
+    const char *input = args.positional[0];
+    vs_video_format format;
+    if (vs_video_format_from_path(output, &format) != VS_OK) return vs_cli_report("output");
+
+    char vae_dir[4096];
+    snprintf(vae_dir, sizeof vae_dir, "%s/vae/config.json", model);
+    if (is_file(vae_dir)) snprintf(vae_dir, sizeof vae_dir, "%s/vae", model);
+    else snprintf(vae_dir, sizeof vae_dir, "%s", model);
+
+    vs_safetensors *st = NULL;
+    vs_wan_vae *vae = NULL;
+    vs_tensor latents = {0}, video = {0};
+    vs_wan_vae_tiling tiling = vs_wan_vae_default_tiling();
+    rc = 1;
+    double t0 = now_seconds();
+    if (vs_safetensors_open(&st, input) != VS_OK) {
+        vs_cli_report(input);
+    } else if (vs_safetensors_load(st, "latents", VS_F32, VS_CPU, 0, NULL, &latents) != VS_OK) {
+        vs_cli_report(input);
+    } else if (vs_wan_vae_load(&vae, vae_dir) != VS_OK) {
+        vs_cli_report("model");
+    } else if (vs_wan_vae_decode(vae, &latents, tile ? &tiling : NULL, &video) != VS_OK) {
+        vs_cli_report("decode");
+    } else if (video.shape[1] != 3) {
+        fprintf(stderr, "vidsparse: error: the VAE outputs %lld channels, a video needs 3\n", (long long)video.shape[1]);
+    } else if (vs_video_write(output, &video, fps) != VS_OK) {
+        vs_cli_report("writing video");
+    } else {
+        fprintf(stderr, "decoded %lld latent frames into %lld frames of %lldx%lld in %.1f s: %s\n",
+                (long long)latents.shape[latents.ndim - 3], (long long)video.shape[0], (long long)video.shape[3],
+                (long long)video.shape[2], now_seconds() - t0, output);
+        rc = 0;
+    }
+    vs_tensor_free(&video);
+    vs_tensor_free(&latents);
+    vs_wan_vae_free(vae);
+    vs_safetensors_close(st);
+    return rc;
+}

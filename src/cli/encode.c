@@ -1,0 +1,78 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "io/safetensors.h"
+#include "models/wan/prompt.h"
+
+static const char usage[] =
+    "usage: vidsparse encode --model DIR -p PROMPT [-n NEGATIVE] [--max-length N] -o OUT.safetensors\n"
+    "Text embeddings as the Wan pipeline makes them: DIR holds tokenizer/ (tokenizer.json\n"
+    "or spiece.model) and text_encoder/ (umT5). Writes prompt_embeds and\n"
+    "negative_prompt_embeds, each [1, N, d_model] f32 (N = 512 by default); the\n"
+    "negative prompt defaults to \"\" as in diffusers' WanPipeline.\n";
+
+int vs_cmd_encode(int argc, char **argv) {
+    const char *model = NULL, *prompt = NULL, *negative = VS_WAN_DEFAULT_NEGATIVE_PROMPT, *out = NULL;
+    int max_length = VS_WAN_TEXT_LENGTH;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) return vs_cli_usage_error("encode", "option '%s' needs a value or is unknown", a);
+        if (!strcmp(a, "--model")) model = argv[++i];
+        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) prompt = argv[++i];
+        else if (!strcmp(a, "-n") || !strcmp(a, "--negative-prompt")) negative = argv[++i];
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = argv[++i];
+        else if (!strcmp(a, "--max-length")) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 2 || v > 65536) return vs_cli_usage_error("encode", "--max-length must be 2..65536");
+            max_length = (int)v;
+        } else {
+            return vs_cli_usage_error("encode", "unknown option '%s'", a);
+        }
+    }
+    if (!model || !prompt || !out) return vs_cli_usage_error("encode", "--model, -p and -o are required");
+
+    char path[4096];
+    vs_tokenizer *tok = NULL;
+    vs_umt5 *enc = NULL;
+    float *emb = NULL;
+    int rc = 0;
+    snprintf(path, sizeof path, "%s/tokenizer", model);
+    if (vs_tokenizer_load(&tok, path) != VS_OK) return vs_cli_report("loading the tokenizer");
+    snprintf(path, sizeof path, "%s/text_encoder", model);
+    if (vs_umt5_load(&enc, path) != VS_OK) {
+        rc = vs_cli_report("loading the text encoder");
+        goto done;
+    }
+    int64_t d = vs_umt5_get_config(enc)->d_model, per = (int64_t)max_length * d;
+    emb = malloc(2 * (size_t)per * sizeof *emb);
+    if (!emb) {
+        fprintf(stderr, "vidsparse: error: out of memory\n");
+        rc = 1;
+        goto done;
+    }
+    if (vs_wan_encode_prompt(tok, enc, prompt, max_length, emb, NULL) != VS_OK) {
+        rc = vs_cli_report("the prompt");
+        goto done;
+    }
+    if (vs_wan_encode_prompt(tok, enc, negative, max_length, emb + per, NULL) != VS_OK) {
+        rc = vs_cli_report("the negative prompt");
+        goto done;
+    }
+    int64_t shape[3] = {1, max_length, d};
+    vs_tensor t[2] = {vs_tensor_view(emb, VS_F32, VS_CPU, 3, shape), vs_tensor_view(emb + per, VS_F32, VS_CPU, 3, shape)};
+    const char *names[2] = {"prompt_embeds", "negative_prompt_embeds"};
+    const char *keys[2] = {"prompt", "negative_prompt"}, *values[2] = {prompt, negative};
+    if (vs_safetensors_write(out, 2, names, t, 2, keys, values) != VS_OK) rc = vs_cli_report("writing the embeddings");
+done:
+    free(emb);
+    vs_umt5_free(enc);
+    vs_tokenizer_free(tok);
+    return rc;
+}

@@ -1,0 +1,792 @@
+/* Wan 2.1 VAE decoder, f32 CPU. Activations are frame-major, [t][c][h][w],
+ * so a frame is one contiguous [c, h, w] block: convolutions, norms and the
+ * attention work frame by frame, and the causal caches are whole frames. */
+#include "models/wan/vae.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/conv_cpu.h"
+#include "backend/cpu/cpu_ops.h"
+#include "core/json.h"
+#include "core/status.h"
+#include "core/threadpool.h"
+#include "io/safetensors.h"
+
+#define MAX_LEVELS 8 /* dim_mult entries */
+#define MAX_Z 256
+#define CACHE_T 2 /* frames of history a causal 3x3x3 convolution sees */
+
+/* ---- the model ------------------------------------------------------------------- */
+
+/* A convolution with weight [cout, cin, kt, kh, kw]. Causal ones (kt = 3)
+ * own a history slot: the last CACHE_T input frames, carried across chunks. */
+typedef struct {
+    vs_tensor weight, bias;
+    int cin, cout, kt, kh, kw;
+    int slot; /* -1: no temporal history */
+} vae_conv;
+
+/* WanRMS_norm: x / max(||x||_2 over channels, 1e-12) * sqrt(dim) * gamma (+ bias). */
+typedef struct {
+    vs_tensor gamma, bias; /* bias.data is NULL when the checkpoint has none */
+    int dim;
+} vae_norm;
+
+typedef struct {
+    vae_norm norm1, norm2;
+    vae_conv conv1, conv2, shortcut; /* shortcut only when in != out */
+    int has_shortcut;
+} vae_res;
+
+typedef struct {
+    vae_norm norm;
+    vae_conv to_qkv, proj;
+} vae_attn;
+
+typedef enum { UP_NONE, UP_2D, UP_3D } up_mode;
+
+typedef struct {
+    vae_res res[MAX_LEVELS + 1];
+    int n_res;
+    up_mode mode;
+    vae_conv resample;  /* nearest 2x, then this 3x3 Conv2d (out -> out / 2) */
+    vae_conv time_conv; /* upsample3d: causal (3,1,1) conv out -> 2 out, doubling the frames */
+} vae_up;
+
+struct vs_wan_vae {
+    int z_dim, out_channels, spatial_ratio, temporal_ratio;
+    float latents_mean[MAX_Z], latents_std[MAX_Z];
+    vae_conv post_quant, conv_in, conv_out;
+    vae_res mid_res[2];
+    vae_attn mid_attn;
+    vae_up up[MAX_LEVELS];
+    int n_up;
+    vae_norm norm_out;
+    int n_slots;
+};
+
+int vs_wan_vae_z_dim(const vs_wan_vae *vae) { return vae->z_dim; }
+int vs_wan_vae_spatial_ratio(const vs_wan_vae *vae) { return vae->spatial_ratio; }
+int vs_wan_vae_temporal_ratio(const vs_wan_vae *vae) { return vae->temporal_ratio; }
+
+/* ---- loading ---------------------------------------------------------------------- */
+
+typedef struct {
+    const vs_safetensors *st;
+    int n_slots;
+    const char **used; /* names loaded so far (pointing into st) */
+    size_t n_used, cap_used;
+} loader;
+
+static vs_status load_f32(loader *L, const char *name, int ndim, const int64_t *shape, vs_tensor *out) {
+    VS_TRY(vs_safetensors_load(L->st, name, VS_F32, VS_CPU, ndim, shape, out));
+    if (L->n_used == L->cap_used) {
+        size_t cap = L->cap_used ? 2 * L->cap_used : 256;
+        const char **grown = realloc(L->used, cap * sizeof *grown);
+        if (!grown) return vs_fail(VS_ERR_OOM, "out of memory loading the VAE");
+        L->used = grown;
+        L->cap_used = cap;
+    }
+    L->used[L->n_used++] = vs_safetensors_find(L->st, name)->name;
+    return VS_OK;
+}
+
+/* A decoder weight the config does not account for means config and weights disagree. */
+static vs_status check_all_used(const loader *L) {
+    for (size_t i = 0; i < vs_safetensors_count(L->st); i++) {
+        const char *name = vs_safetensors_entry(L->st, i)->name;
+        if (strncmp(name, "decoder.", 8) && strncmp(name, "post_quant_conv.", 16)) continue;
+        size_t j = 0;
+        while (j < L->n_used && strcmp(L->used[j], name)) j++;
+        if (j == L->n_used)
+            return vs_fail(VS_ERR_FORMAT, "weight %s is not part of the decoder config.json describes", name);
+    }
+    return VS_OK;
+}
+
+/* buf = printf(fmt, ...), failing rather than truncating. */
+static vs_status VS_PRINTF(3, 4) tensor_name(char *buf, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap) return vs_fail(VS_ERR_INVALID_ARG, "VAE tensor name too long: %s...", buf);
+    return VS_OK;
+}
+
+/* prefix.weight / prefix.bias. kt = 0 loads a Conv2d [cout, cin, k, k]; else a
+ * Conv3d [cout, cin, kt, k, k]. */
+static vs_status load_conv(loader *L, vae_conv *cv, const char *prefix, int cin, int cout, int kt, int k) {
+    char name[256];
+    int64_t shape5[5] = {cout, cin, kt, k, k}, shape4[4] = {cout, cin, k, k}, bshape[1] = {cout};
+    VS_TRY(tensor_name(name, sizeof name, "%s.weight", prefix));
+    VS_TRY(load_f32(L, name, kt ? 5 : 4, kt ? shape5 : shape4, &cv->weight));
+    VS_TRY(tensor_name(name, sizeof name, "%s.bias", prefix));
+    VS_TRY(load_f32(L, name, 1, bshape, &cv->bias));
+    cv->cin = cin;
+    cv->cout = cout;
+    cv->kt = kt ? kt : 1;
+    cv->kh = cv->kw = k;
+    cv->slot = cv->kt == 1 + CACHE_T ? L->n_slots++ : -1;
+    return VS_OK;
+}
+
+static vs_status load_norm(loader *L, vae_norm *n, const char *prefix, int dim, int images) {
+    char name[256];
+    int64_t shape[4] = {dim, 1, 1, 1};
+    int ndim = images ? 3 : 4;
+    VS_TRY(tensor_name(name, sizeof name, "%s.gamma", prefix));
+    VS_TRY(load_f32(L, name, ndim, shape, &n->gamma));
+    VS_TRY(tensor_name(name, sizeof name, "%s.bias", prefix));
+    if (vs_safetensors_find(L->st, name)) VS_TRY(load_f32(L, name, ndim, shape, &n->bias));
+    n->dim = dim;
+    return VS_OK;
+}
+
+static vs_status load_res(loader *L, vae_res *r, const char *prefix, int in, int out) {
+    char name[256];
+    VS_TRY(tensor_name(name, sizeof name, "%s.norm1", prefix));
+    VS_TRY(load_norm(L, &r->norm1, name, in, 0));
+    VS_TRY(tensor_name(name, sizeof name, "%s.conv1", prefix));
+    VS_TRY(load_conv(L, &r->conv1, name, in, out, 3, 3));
+    VS_TRY(tensor_name(name, sizeof name, "%s.norm2", prefix));
+    VS_TRY(load_norm(L, &r->norm2, name, out, 0));
+    VS_TRY(tensor_name(name, sizeof name, "%s.conv2", prefix));
+    VS_TRY(load_conv(L, &r->conv2, name, out, out, 3, 3));
+    r->has_shortcut = in != out;
+    if (r->has_shortcut) {
+        VS_TRY(tensor_name(name, sizeof name, "%s.conv_shortcut", prefix));
+        VS_TRY(load_conv(L, &r->shortcut, name, in, out, 1, 1));
+    }
+    return VS_OK;
+}
+
+static void free_conv(vae_conv *cv) {
+    vs_tensor_free(&cv->weight);
+    vs_tensor_free(&cv->bias);
+}
+
+static void free_norm(vae_norm *n) {
+    vs_tensor_free(&n->gamma);
+    vs_tensor_free(&n->bias);
+}
+
+static void free_res(vae_res *r) {
+    free_norm(&r->norm1);
+    free_norm(&r->norm2);
+    free_conv(&r->conv1);
+    free_conv(&r->conv2);
+    free_conv(&r->shortcut);
+}
+
+void vs_wan_vae_free(vs_wan_vae *m) {
+    if (!m) return;
+    free_conv(&m->post_quant);
+    free_conv(&m->conv_in);
+    free_conv(&m->conv_out);
+    for (int i = 0; i < 2; i++) free_res(&m->mid_res[i]);
+    free_norm(&m->mid_attn.norm);
+    free_conv(&m->mid_attn.to_qkv);
+    free_conv(&m->mid_attn.proj);
+    for (int i = 0; i < MAX_LEVELS; i++) {
+        for (int j = 0; j < MAX_LEVELS + 1; j++) free_res(&m->up[i].res[j]);
+        free_conv(&m->up[i].resample);
+        free_conv(&m->up[i].time_conv);
+    }
+    free_norm(&m->norm_out);
+    free(m);
+}
+
+/* The architecture numbers read from config.json. */
+typedef struct {
+    int64_t base_dim, z_dim, num_res_blocks, out_channels;
+    int64_t dim_mult[MAX_LEVELS];
+    int n_mult;
+    int temporal_up[MAX_LEVELS]; /* temperal_downsample reversed */
+} vae_config;
+
+static vs_status config_int(const vs_json *root, const char *key, int64_t fallback, int64_t lo, int64_t hi,
+                            int64_t *out) {
+    const vs_json *v = vs_json_get(root, key);
+    if (!v || vs_json_typeof(v) == VS_JSON_NULL) {
+        if (fallback < 0) return vs_fail(VS_ERR_NOT_FOUND, "config.json has no \"%s\"", key);
+        *out = fallback;
+        return VS_OK;
+    }
+    if (!vs_json_int64(v, out) || *out < lo || *out > hi)
+        return vs_fail(VS_ERR_FORMAT, "config.json: \"%s\" must be an integer in %lld..%lld", key, (long long)lo,
+                       (long long)hi);
+    return VS_OK;
+}
+
+static vs_status config_array(const vs_json *root, const char *key, vs_json_type type, size_t min, size_t max,
+                              const vs_json **out) {
+    const vs_json *v = vs_json_get(root, key);
+    if (!v) return vs_fail(VS_ERR_NOT_FOUND, "config.json has no \"%s\"", key);
+    if (vs_json_typeof(v) != VS_JSON_ARRAY || vs_json_size(v) < min || vs_json_size(v) > max)
+        return vs_fail(VS_ERR_FORMAT, "config.json: \"%s\" must be an array of %zu..%zu entries", key, min, max);
+    for (size_t i = 0; i < vs_json_size(v); i++)
+        if (vs_json_typeof(vs_json_at(v, i)) != type)
+            return vs_fail(VS_ERR_FORMAT, "config.json: \"%s\"[%zu] must be a %s", key, i, vs_json_type_name(type));
+    *out = v;
+    return VS_OK;
+}
+
+static vs_status parse_config(const vs_json *root, vs_wan_vae *m, vae_config *c) {
+    if (vs_json_typeof(root) != VS_JSON_OBJECT) return vs_fail(VS_ERR_FORMAT, "config.json is not an object");
+    const vs_json *v = vs_json_get(root, "is_residual");
+    if (v && vs_json_typeof(v) == VS_JSON_BOOL && vs_json_bool(v))
+        return vs_fail(VS_ERR_UNSUPPORTED, "config.json: is_residual (the Wan 2.2 VAE) is not supported");
+    v = vs_json_get(root, "patch_size");
+    if (v && vs_json_typeof(v) != VS_JSON_NULL)
+        return vs_fail(VS_ERR_UNSUPPORTED, "config.json: patch_size (the Wan 2.2 VAE) is not supported");
+    int64_t base, dec_base;
+    VS_TRY(config_int(root, "base_dim", -1, 1, 4096, &base));
+    VS_TRY(config_int(root, "decoder_base_dim", base, 1, 4096, &dec_base));
+    c->base_dim = dec_base;
+    VS_TRY(config_int(root, "z_dim", -1, 1, MAX_Z, &c->z_dim));
+    VS_TRY(config_int(root, "num_res_blocks", -1, 0, MAX_LEVELS, &c->num_res_blocks));
+    VS_TRY(config_int(root, "out_channels", 3, 1, 64, &c->out_channels));
+
+    const vs_json *mult, *tdown, *mean, *std;
+    VS_TRY(config_array(root, "dim_mult", VS_JSON_NUMBER, 1, MAX_LEVELS, &mult));
+    c->n_mult = (int)vs_json_size(mult);
+    for (int i = 0; i < c->n_mult; i++) {
+        if (!vs_json_int64(vs_json_at(mult, (size_t)i), &c->dim_mult[i]) || c->dim_mult[i] < 1 || c->dim_mult[i] > 64)
+            return vs_fail(VS_ERR_FORMAT, "config.json: dim_mult[%d] must be an integer in 1..64", i);
+    }
+    VS_TRY(config_array(root, "temperal_downsample", VS_JSON_BOOL, (size_t)c->n_mult - 1, MAX_LEVELS, &tdown));
+    size_t nt = vs_json_size(tdown);
+    for (int i = 0; i + 1 < c->n_mult; i++) c->temporal_up[i] = vs_json_bool(vs_json_at(tdown, nt - 1 - (size_t)i));
+    VS_TRY(config_array(root, "latents_mean", VS_JSON_NUMBER, (size_t)c->z_dim, (size_t)c->z_dim, &mean));
+    VS_TRY(config_array(root, "latents_std", VS_JSON_NUMBER, (size_t)c->z_dim, (size_t)c->z_dim, &std));
+    for (int i = 0; i < c->z_dim; i++) {
+        m->latents_mean[i] = (float)vs_json_number(vs_json_at(mean, (size_t)i));
+        m->latents_std[i] = (float)vs_json_number(vs_json_at(std, (size_t)i));
+    }
+    m->z_dim = (int)c->z_dim;
+    m->out_channels = (int)c->out_channels;
+    return VS_OK;
+}
+
+/* The decoder of diffusers' WanDecoder3d: channel widths dims = base * [mult[-1], mult reversed...];
+ * every up block but the last ends in an upsampler whose conv halves the width. */
+static vs_status build(loader *L, vs_wan_vae *m, const vae_config *c) {
+    int64_t dims[MAX_LEVELS + 1];
+    dims[0] = c->base_dim * c->dim_mult[c->n_mult - 1];
+    for (int i = 0; i < c->n_mult; i++) dims[i + 1] = c->base_dim * c->dim_mult[c->n_mult - 1 - i];
+    int z = m->z_dim;
+    VS_TRY(load_conv(L, &m->post_quant, "post_quant_conv", z, z, 1, 1));
+    VS_TRY(load_conv(L, &m->conv_in, "decoder.conv_in", z, (int)dims[0], 3, 3));
+    VS_TRY(load_res(L, &m->mid_res[0], "decoder.mid_block.resnets.0", (int)dims[0], (int)dims[0]));
+    VS_TRY(load_norm(L, &m->mid_attn.norm, "decoder.mid_block.attentions.0.norm", (int)dims[0], 1));
+    VS_TRY(load_conv(L, &m->mid_attn.to_qkv, "decoder.mid_block.attentions.0.to_qkv", (int)dims[0], 3 * (int)dims[0], 0, 1));
+    VS_TRY(load_conv(L, &m->mid_attn.proj, "decoder.mid_block.attentions.0.proj", (int)dims[0], (int)dims[0], 0, 1));
+    VS_TRY(load_res(L, &m->mid_res[1], "decoder.mid_block.resnets.1", (int)dims[0], (int)dims[0]));
+    m->n_up = c->n_mult;
+    m->spatial_ratio = 1;
+    m->temporal_ratio = 1;
+    char name[256];
+    for (int i = 0; i < c->n_mult; i++) {
+        vae_up *u = &m->up[i];
+        int in = (int)(i > 0 ? dims[i] / 2 : dims[i]), out = (int)dims[i + 1];
+        u->n_res = (int)c->num_res_blocks + 1;
+        for (int j = 0; j < u->n_res; j++) {
+            VS_TRY(tensor_name(name, sizeof name, "decoder.up_blocks.%d.resnets.%d", i, j));
+            VS_TRY(load_res(L, &u->res[j], name, j ? out : in, out));
+        }
+        u->mode = i == c->n_mult - 1 ? UP_NONE : c->temporal_up[i] ? UP_3D : UP_2D;
+        if (u->mode == UP_NONE) continue;
+        if (out % 2) return vs_fail(VS_ERR_FORMAT, "config.json: up block %d has odd width %d", i, out);
+        VS_TRY(tensor_name(name, sizeof name, "decoder.up_blocks.%d.upsamplers.0.resample.1", i));
+        VS_TRY(load_conv(L, &u->resample, name, out, out / 2, 0, 3));
+        m->spatial_ratio *= 2;
+        if (u->mode == UP_3D) {
+            VS_TRY(tensor_name(name, sizeof name, "decoder.up_blocks.%d.upsamplers.0.time_conv", i));
+            VS_TRY(load_conv(L, &u->time_conv, name, out, 2 * out, 3, 1));
+            m->temporal_ratio *= 2;
+        }
+    }
+    int last = (int)dims[c->n_mult];
+    VS_TRY(load_norm(L, &m->norm_out, "decoder.norm_out", last, 0));
+    VS_TRY(load_conv(L, &m->conv_out, "decoder.conv_out", last, m->out_channels, 3, 3));
+    m->n_slots = L->n_slots;
+    return VS_OK;
+}
+
+vs_status vs_wan_vae_load(vs_wan_vae **out, const char *dir) {
+    *out = NULL;
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path)
+        return vs_fail(VS_ERR_INVALID_ARG, "VAE folder path too long");
+    vs_wan_vae *m = calloc(1, sizeof *m);
+    if (!m) return vs_fail(VS_ERR_OOM, "out of memory loading the VAE");
+    vs_json_doc *doc = NULL;
+    vs_safetensors *st = NULL;
+    vae_config c;
+    memset(&c, 0, sizeof c);
+    vs_status s = vs_json_parse_file(&doc, path);
+    if (s == VS_OK) s = parse_config(vs_json_root(doc), m, &c);
+    if (s == VS_OK) s = vs_safetensors_open(&st, dir);
+    if (s == VS_OK) {
+        loader L = {st, 0, NULL, 0, 0};
+        s = build(&L, m, &c);
+        if (s == VS_OK) s = check_all_used(&L);
+        free(L.used);
+    }
+    vs_safetensors_close(st);
+    vs_json_free(doc);
+    if (s != VS_OK) {
+        vs_wan_vae_free(m);
+        return vs_fail_context(s, "loading the Wan VAE from %s", dir);
+    }
+    *out = m;
+    return VS_OK;
+}
+
+/* ---- activations and the causal caches ---------------------------------------------- */
+
+typedef struct {
+    float *d; /* [t][c][h][w] */
+    int t, c, h, w;
+} act;
+
+static size_t frame_size(const act *a) { return (size_t)a->c * a->h * a->w; }
+
+static vs_status act_alloc(act *a, int t, int c, int h, int w) {
+    a->t = t;
+    a->c = c;
+    a->h = h;
+    a->w = w;
+    a->d = malloc(sizeof(float) * (size_t)t * frame_size(a));
+    if (!a->d) return vs_fail(VS_ERR_OOM, "out of memory for a %dx%dx%dx%d VAE activation", t, c, h, w);
+    return VS_OK;
+}
+
+static void act_free(act *a) {
+    free(a->d);
+    a->d = NULL;
+}
+
+/* One decode (one tile) in progress: the history frames of every causal conv. */
+typedef struct {
+    float **hist; /* [n_slots], each CACHE_T frames, zero until written */
+    size_t *hist_frame;
+    int n_slots;
+    int chunk; /* index of the latent frame being decoded */
+} decode_state;
+
+static vs_status state_init(decode_state *st, int n_slots) {
+    st->hist = calloc((size_t)n_slots + 1, sizeof *st->hist);
+    st->hist_frame = calloc((size_t)n_slots + 1, sizeof *st->hist_frame);
+    st->n_slots = n_slots;
+    st->chunk = 0;
+    if (!st->hist || !st->hist_frame) {
+        free(st->hist);
+        free(st->hist_frame);
+        return vs_fail(VS_ERR_OOM, "out of memory for the VAE caches");
+    }
+    return VS_OK;
+}
+
+static void state_free(decode_state *st) {
+    for (int i = 0; i < st->n_slots; i++) free(st->hist[i]);
+    free(st->hist);
+    free(st->hist_frame);
+}
+
+/* ---- the layers: each replaces *x by its output, and frees *x on failure -------- */
+
+/* Causal convolution over the frames of x. With a history slot the frame
+ * sequence seen is [history (CACHE_T frames, zeros at the start), x...], which is
+ * exactly diffusers' causal padding plus its feat_cache across chunks. */
+static vs_status conv_step(decode_state *st, const vae_conv *cv, act *x) {
+    act y = {0};
+    size_t fs = frame_size(x);
+    float *hist = NULL;
+    vs_status s = x->c == cv->cin ? VS_OK
+                                  : vs_fail(VS_ERR_SHAPE, "VAE conv expects %d channels, got %d", cv->cin, x->c);
+    if (s == VS_OK) s = act_alloc(&y, x->t, cv->cout, x->h, x->w);
+    if (s == VS_OK && cv->slot >= 0) {
+        if (!st->hist[cv->slot]) {
+            st->hist[cv->slot] = calloc(CACHE_T * fs, sizeof(float));
+            st->hist_frame[cv->slot] = fs;
+            if (!st->hist[cv->slot]) s = vs_fail(VS_ERR_OOM, "out of memory for the VAE caches");
+        } else if (st->hist_frame[cv->slot] != fs) {
+            s = vs_fail(VS_ERR_SHAPE, "VAE cache frame size changed between chunks");
+        }
+        hist = st->hist[cv->slot];
+    }
+    for (int i = 0; s == VS_OK && i < x->t; i++) {
+        const float *taps[1 + CACHE_T];
+        for (int j = 0; j < cv->kt; j++) {
+            int k = hist ? i + j : i; /* index into [history..., x...] */
+            taps[j] = !hist ? x->d + (size_t)i * fs : k < CACHE_T ? hist + (size_t)k * fs : x->d + (size_t)(k - CACHE_T) * fs;
+        }
+        s = vs_cpu_conv_frame(y.d + (size_t)i * frame_size(&y), taps, cv->kt, cv->cin, x->h, x->w, cv->weight.data,
+                              cv->bias.data, cv->cout, cv->kh, cv->kw);
+    }
+    if (s == VS_OK && hist) { /* keep the last CACHE_T frames of [history, x] */
+        if (x->t >= CACHE_T) {
+            memcpy(hist, x->d + (size_t)(x->t - CACHE_T) * fs, sizeof(float) * CACHE_T * fs);
+        } else {
+            memmove(hist, hist + (size_t)x->t * fs, sizeof(float) * (size_t)(CACHE_T - x->t) * fs);
+            memcpy(hist + (size_t)(CACHE_T - x->t) * fs, x->d, sizeof(float) * (size_t)x->t * fs);
+        }
+    }
+    act_free(x);
+    if (s != VS_OK) {
+        act_free(&y);
+        return s;
+    }
+    *x = y;
+    return VS_OK;
+}
+
+typedef struct {
+    float *x;
+    const float *gamma, *bias;
+    int c, silu;
+    int64_t hw, blocks_per_frame;
+    float scale;
+} norm_args;
+
+enum { NORM_BLOCK = 256 };
+
+/* Blocks of up to NORM_BLOCK pixels of one frame: the channel loop is outside
+ * so every pass reads contiguous memory. */
+static void norm_blocks(void *ctx, int64_t begin, int64_t end) {
+    const norm_args *g = ctx;
+    double ss[NORM_BLOCK];
+    float inv[NORM_BLOCK];
+    for (int64_t b = begin; b < end; b++) {
+        float *base = g->x + b / g->blocks_per_frame * g->c * g->hw;
+        int64_t p0 = b % g->blocks_per_frame * NORM_BLOCK;
+        int n = (int)(g->hw - p0 < NORM_BLOCK ? g->hw - p0 : NORM_BLOCK);
+        memset(ss, 0, sizeof ss);
+        for (int ch = 0; ch < g->c; ch++) {
+            const float *row = base + ch * g->hw + p0;
+            for (int p = 0; p < n; p++) ss[p] += (double)row[p] * row[p];
+        }
+        for (int p = 0; p < n; p++) {
+            double norm = sqrt(ss[p]);
+            inv[p] = (float)(g->scale / (norm > 1e-12 ? norm : 1e-12));
+        }
+        for (int ch = 0; ch < g->c; ch++) {
+            float *row = base + ch * g->hw + p0;
+            float gain = g->gamma[ch], shift = g->bias ? g->bias[ch] : 0.0f;
+            for (int p = 0; p < n; p++) {
+                float v = row[p] * inv[p] * gain + shift;
+                row[p] = g->silu ? v / (1.0f + expf(-v)) : v;
+            }
+        }
+    }
+}
+
+/* In place; silu fuses the SiLU that follows every norm but the attention's. */
+static void norm_step(const vae_norm *n, act *x, int silu) {
+    int64_t hw = (int64_t)x->h * x->w, per_frame = (hw + NORM_BLOCK - 1) / NORM_BLOCK;
+    norm_args g = {x->d, n->gamma.data, n->bias.data, x->c, silu, hw, per_frame, sqrtf((float)n->dim)};
+    vs_parallel_for(x->t * per_frame, 1 + 4096 / (x->c * NORM_BLOCK), norm_blocks, &g);
+}
+
+static vs_status act_copy(act *dst, const act *src) {
+    VS_TRY(act_alloc(dst, src->t, src->c, src->h, src->w));
+    memcpy(dst->d, src->d, sizeof(float) * (size_t)src->t * frame_size(src));
+    return VS_OK;
+}
+
+/* WanResidualBlock: shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x)))))). */
+static vs_status res_step(decode_state *st, const vae_res *r, act *x) {
+    act y;
+    vs_status s = act_copy(&y, x);
+    if (s != VS_OK) {
+        act_free(x);
+        return s;
+    }
+    if (r->has_shortcut && (s = conv_step(st, &r->shortcut, x)) != VS_OK) {
+        act_free(&y);
+        return s;
+    }
+    norm_step(&r->norm1, &y, 1);
+    s = conv_step(st, &r->conv1, &y);
+    if (s == VS_OK) {
+        norm_step(&r->norm2, &y, 1);
+        s = conv_step(st, &r->conv2, &y);
+    }
+    if (s != VS_OK) {
+        act_free(x);
+        return s;
+    }
+    size_t n = (size_t)y.t * frame_size(&y);
+    for (size_t i = 0; i < n; i++) y.d[i] += x->d[i];
+    act_free(x);
+    *x = y;
+    return VS_OK;
+}
+
+/* Queries per band of the attention matrix (bounded to about 64 MiB). */
+static int64_t attn_band(int64_t p) { return p * p <= ((int64_t)16 << 20) ? p : ((int64_t)16 << 20) / p + 1; }
+
+/* WanAttentionBlock: per frame, single-head attention over the h*w pixels with
+ * head size c, then a 1x1 projection, plus the input. */
+static vs_status attn_step(const vae_attn *a, act *x) {
+    int c = x->c;
+    int64_t p = (int64_t)x->h * x->w, band = attn_band(p);
+    float *xn = malloc(sizeof(float) * (size_t)(c * p)), *qkv = malloc(sizeof(float) * (size_t)(3 * c * p));
+    float *o = malloc(sizeof(float) * (size_t)(c * p)), *proj = malloc(sizeof(float) * (size_t)(c * p));
+    float *s = malloc(sizeof(float) * (size_t)(band * p));
+    vs_status st = xn && qkv && o && proj && s ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory for VAE attention");
+    for (int f = 0; st == VS_OK && f < x->t; f++) {
+        float *frame = x->d + (size_t)f * frame_size(x);
+        memcpy(xn, frame, sizeof(float) * (size_t)(c * p));
+        act one = {xn, 1, c, x->h, x->w};
+        norm_step(&a->norm, &one, 0);
+        const float *in = xn;
+        st = vs_cpu_conv_frame(qkv, &in, 1, c, x->h, x->w, a->to_qkv.weight.data, a->to_qkv.bias.data, 3 * c, 1, 1);
+        const float *q = qkv, *k = qkv + c * p, *v = qkv + 2 * c * p; /* channel thirds, each [c, p] */
+        for (int64_t q0 = 0; st == VS_OK && q0 < p; q0 += band) {
+            int64_t nq = p - q0 < band ? p - q0 : band;
+            vs_cpu_gemm(1, 0, nq, p, c, 1.0f / sqrtf((float)c), q + q0, p, k, p, 0.0f, s, p); /* q^T k */
+            vs_cpu_softmax_rows(s, nq, p);
+            vs_cpu_gemm(0, 1, c, nq, p, 1.0f, v, p, s, p, 0.0f, o + q0, p); /* v s^T */
+        }
+        const float *oin = o;
+        if (st == VS_OK)
+            st = vs_cpu_conv_frame(proj, &oin, 1, c, x->h, x->w, a->proj.weight.data, a->proj.bias.data, c, 1, 1);
+        for (int64_t i = 0; st == VS_OK && i < c * p; i++) frame[i] += proj[i];
+    }
+    free(xn);
+    free(qkv);
+    free(o);
+    free(proj);
+    free(s);
+    if (st != VS_OK) act_free(x);
+    return st;
+}
+
+/* WanResample upsample2d / upsample3d. */
+static vs_status upsample_step(decode_state *st, const vae_up *u, act *x) {
+    /* upsample3d doubles the frames, except on the first chunk, which diffusers
+     * passes through untouched (its cache then starts from zeros, not from
+     * this chunk). The conv's output [t][2c][h][w] is already [2t][c][h][w] with
+     * frame 2i taking channels 0..c-1 and 2i+1 channels c..2c-1: the order in
+     * which diffusers interleaves them. */
+    if (u->mode == UP_3D && st->chunk > 0) {
+        VS_TRY(conv_step(st, &u->time_conv, x));
+        x->t *= 2;
+        x->c /= 2;
+    }
+    int h2 = 2 * x->h, w2 = 2 * x->w;
+    act y = {0};
+    float *up = malloc(sizeof(float) * (size_t)x->c * h2 * w2);
+    vs_status s = up ? act_alloc(&y, x->t, u->resample.cout, h2, w2) : vs_fail(VS_ERR_OOM, "out of memory upsampling");
+    for (int f = 0; s == VS_OK && f < x->t; f++) {
+        const float *src = x->d + (size_t)f * frame_size(x);
+        for (int ch = 0; ch < x->c; ch++) /* nearest-exact at scale 2: out[y][x] = in[y/2][x/2] */
+            for (int yy = 0; yy < h2; yy++)
+                for (int xx = 0; xx < w2; xx++)
+                    up[((size_t)ch * h2 + yy) * w2 + xx] = src[((size_t)ch * x->h + yy / 2) * x->w + xx / 2];
+        const float *in = up;
+        s = vs_cpu_conv_frame(y.d + (size_t)f * frame_size(&y), &in, 1, x->c, h2, w2, u->resample.weight.data,
+                              u->resample.bias.data, u->resample.cout, 3, 3);
+    }
+    free(up);
+    act_free(x);
+    if (s != VS_OK) {
+        act_free(&y);
+        return s;
+    }
+    *x = y;
+    return VS_OK;
+}
+
+/* WanDecoder3d.forward on one chunk (one latent frame, after post_quant_conv). */
+static vs_status decode_chunk(const vs_wan_vae *m, decode_state *st, act *x) {
+    VS_TRY(conv_step(st, &m->conv_in, x));
+    VS_TRY(res_step(st, &m->mid_res[0], x));
+    VS_TRY(attn_step(&m->mid_attn, x));
+    VS_TRY(res_step(st, &m->mid_res[1], x));
+    for (int i = 0; i < m->n_up; i++) {
+        for (int j = 0; j < m->up[i].n_res; j++) VS_TRY(res_step(st, &m->up[i].res[j], x));
+        if (m->up[i].mode != UP_NONE) VS_TRY(upsample_step(st, &m->up[i], x));
+    }
+    norm_step(&m->norm_out, x, 1);
+    return conv_step(st, &m->conv_out, x);
+}
+
+/* ---- whole videos and tiles --------------------------------------------------------- */
+
+/* Decodes latents z ([T][z][h][w], de-normalised and through post_quant_conv)
+ * chunk by chunk into video [T'][C][H][W] (unclamped). */
+static vs_status decode_frames(const vs_wan_vae *m, const act *z, act *video) {
+    int tr = m->temporal_ratio, sr = m->spatial_ratio;
+    VS_TRY(act_alloc(video, 1 + tr * (z->t - 1), m->out_channels, z->h * sr, z->w * sr));
+    decode_state st;
+    vs_status s = state_init(&st, m->n_slots);
+    if (s != VS_OK) {
+        act_free(video);
+        return s;
+    }
+    int done = 0;
+    for (int k = 0; s == VS_OK && k < z->t; k++) {
+        act x;
+        s = act_alloc(&x, 1, z->c, z->h, z->w);
+        if (s != VS_OK) break;
+        memcpy(x.d, z->d + (size_t)k * frame_size(z), sizeof(float) * frame_size(z));
+        st.chunk = k;
+        s = decode_chunk(m, &st, &x);
+        if (s != VS_OK) break;
+        if (x.t != (k ? tr : 1) || x.c != video->c || x.h != video->h || x.w != video->w)
+            s = vs_fail(VS_ERR_SHAPE, "VAE chunk %d decoded to %dx%dx%dx%d", k, x.t, x.c, x.h, x.w);
+        else
+            memcpy(video->d + (size_t)done * frame_size(video), x.d, sizeof(float) * (size_t)x.t * frame_size(&x));
+        done += x.t;
+        act_free(&x);
+    }
+    state_free(&st);
+    if (s != VS_OK) act_free(video);
+    return s;
+}
+
+/* diffusers' blend_v / blend_h: the first `e` rows (columns) of b fade in from
+ * the last `e` rows (columns) of a, b's weight rising as i / e. */
+static void blend_rows(const act *a, act *b, int e) {
+    e = e < a->h ? e : a->h;
+    e = e < b->h ? e : b->h;
+    for (int f = 0; f < b->t; f++)
+        for (int ch = 0; ch < b->c; ch++)
+            for (int y = 0; y < e; y++) {
+                const float *ra = a->d + (((size_t)f * a->c + ch) * a->h + a->h - e + y) * a->w;
+                float *rb = b->d + (((size_t)f * b->c + ch) * b->h + y) * b->w;
+                float wb = (float)y / (float)e;
+                for (int xx = 0; xx < b->w; xx++) rb[xx] = ra[xx] * (1.0f - wb) + rb[xx] * wb;
+            }
+}
+
+static void blend_cols(const act *a, act *b, int e) {
+    e = e < a->w ? e : a->w;
+    e = e < b->w ? e : b->w;
+    for (int f = 0; f < b->t; f++)
+        for (int ch = 0; ch < b->c; ch++)
+            for (int y = 0; y < b->h; y++) {
+                const float *ra = a->d + (((size_t)f * a->c + ch) * a->h + y) * a->w + a->w - e;
+                float *rb = b->d + (((size_t)f * b->c + ch) * b->h + y) * b->w;
+                for (int xx = 0; xx < e; xx++) {
+                    float wb = (float)xx / (float)e;
+                    rb[xx] = ra[xx] * (1.0f - wb) + rb[xx] * wb;
+                }
+            }
+}
+
+/* diffusers' tiled_decode: tiles start every stride (latent pixels) and span
+ * `tile`; each is decoded on its own, then in raster order blended in place
+ * with the (already blended) tile above and the one to the left, and its
+ * top-left stride x stride pixels are kept. */
+static vs_status decode_tiled(const vs_wan_vae *m, const act *z, const vs_wan_vae_tiling *t, act *video) {
+    int sr = m->spatial_ratio;
+    int tile_h = t->tile_h / sr, tile_w = t->tile_w / sr, step_h = t->stride_h / sr, step_w = t->stride_w / sr;
+    int rows = (z->h + step_h - 1) / step_h, cols = (z->w + step_w - 1) / step_w;
+    act *tiles = calloc((size_t)rows * cols, sizeof *tiles);
+    if (!tiles) return vs_fail(VS_ERR_OOM, "out of memory for VAE tiles");
+    vs_status s = VS_OK;
+    for (int i = 0; s == VS_OK && i < rows; i++) {
+        for (int j = 0; s == VS_OK && j < cols; j++) {
+            int y0 = i * step_h, x0 = j * step_w;
+            int th = z->h - y0 < tile_h ? z->h - y0 : tile_h, tw = z->w - x0 < tile_w ? z->w - x0 : tile_w;
+            act part;
+            s = act_alloc(&part, z->t, z->c, th, tw);
+            for (int f = 0; s == VS_OK && f < z->t; f++)
+                for (int ch = 0; ch < z->c; ch++)
+                    for (int y = 0; y < th; y++)
+                        memcpy(part.d + (((size_t)f * z->c + ch) * th + y) * tw,
+                               z->d + (((size_t)f * z->c + ch) * z->h + y0 + y) * z->w + x0, sizeof(float) * (size_t)tw);
+            if (s == VS_OK) s = decode_frames(m, &part, &tiles[i * cols + j]);
+            act_free(&part);
+        }
+    }
+    if (s == VS_OK) s = act_alloc(video, tiles[0].t, tiles[0].c, z->h * sr, z->w * sr);
+    for (int i = 0; s == VS_OK && i < rows; i++) {
+        for (int j = 0; j < cols; j++) {
+            act *tile = &tiles[i * cols + j];
+            if (i > 0) blend_rows(&tiles[(i - 1) * cols + j], tile, t->tile_h - t->stride_h);
+            if (j > 0) blend_cols(&tiles[i * cols + j - 1], tile, t->tile_w - t->stride_w);
+            int y0 = i * t->stride_h, x0 = j * t->stride_w;
+            int kh = tile->h < t->stride_h ? tile->h : t->stride_h, kw = tile->w < t->stride_w ? tile->w : t->stride_w;
+            if (y0 + kh > video->h) kh = video->h - y0;
+            if (x0 + kw > video->w) kw = video->w - x0;
+            for (int f = 0; f < tile->t; f++)
+                for (int ch = 0; ch < tile->c; ch++)
+                    for (int y = 0; y < kh; y++)
+                        memcpy(video->d + (((size_t)f * video->c + ch) * video->h + y0 + y) * video->w + x0,
+                               tile->d + (((size_t)f * tile->c + ch) * tile->h + y) * tile->w, sizeof(float) * (size_t)kw);
+        }
+    }
+    for (int i = 0; i < rows * cols; i++) act_free(&tiles[i]);
+    free(tiles);
+    return s;
+}
+
+vs_wan_vae_tiling vs_wan_vae_default_tiling(void) {
+    vs_wan_vae_tiling t = {1, 256, 256, 192, 192};
+    return t;
+}
+
+static vs_status check_tiling(const vs_wan_vae *m, const vs_wan_vae_tiling *t) {
+    int sr = m->spatial_ratio;
+    const int v[4] = {t->tile_h, t->tile_w, t->stride_h, t->stride_w};
+    for (int i = 0; i < 4; i++)
+        if (v[i] < sr || v[i] % sr)
+            return vs_fail(VS_ERR_INVALID_ARG, "VAE tile sizes and strides must be positive multiples of %d, got %d", sr,
+                           v[i]);
+    if (t->stride_h > t->tile_h || t->stride_w > t->tile_w)
+        return vs_fail(VS_ERR_INVALID_ARG, "VAE tile stride %dx%d exceeds the tile %dx%d", t->stride_w, t->stride_h,
+                       t->tile_w, t->tile_h);
+    return VS_OK;
+}
+
+vs_status vs_wan_vae_decode(const vs_wan_vae *m, const vs_tensor *latents, const vs_wan_vae_tiling *tiling,
+                            vs_tensor *out) {
+    memset(out, 0, sizeof *out);
+    if (!m || !latents || !latents->data) return vs_fail(VS_ERR_INVALID_ARG, "VAE decode: no model or latents");
+    const int64_t *sh = latents->shape + (latents->ndim == 5);
+    if (latents->dtype != VS_F32 || latents->device != VS_CPU || !vs_tensor_is_contiguous(latents) ||
+        (latents->ndim != 4 && !(latents->ndim == 5 && latents->shape[0] == 1)) || sh[0] != m->z_dim || sh[1] < 1 ||
+        sh[2] < 1 || sh[3] < 1 || sh[1] > 100000 || sh[2] > 4096 || sh[3] > 4096)
+        return vs_fail(VS_ERR_SHAPE, "VAE decode wants contiguous host f32 latents [1, %d, T, h, w], got %s of rank %d [%lld, %lld, ...]",
+                       m->z_dim, vs_dtype_name(latents->dtype), latents->ndim, (long long)latents->shape[0],
+                       (long long)latents->shape[1]);
+    int use_tiles = tiling && tiling->enabled;
+    if (use_tiles) VS_TRY(check_tiling(m, tiling));
+
+    /* De-normalise (the pipeline's latents / (1 / std) + mean), reorder to frame-major
+     * and apply post_quant_conv, a 1x1x1 conv: pointwise, so it commutes with tiling. */
+    act z;
+    int zd = m->z_dim, t = (int)sh[1], h = (int)sh[2], w = (int)sh[3];
+    VS_TRY(act_alloc(&z, t, zd, h, w));
+    const float *src = latents->data;
+    size_t hw = (size_t)h * w;
+    for (int ch = 0; ch < zd; ch++)
+        for (int f = 0; f < t; f++)
+            for (size_t p = 0; p < hw; p++)
+                z.d[((size_t)f * zd + ch) * hw + p] = src[((size_t)ch * t + f) * hw + p] * m->latents_std[ch] + m->latents_mean[ch];
+    decode_state none = {0};
+    vs_status s = conv_step(&none, &m->post_quant, &z);
+    if (s != VS_OK) return s;
+    act video = {0};
+    int sr = m->spatial_ratio;
+    if (use_tiles && (w > tiling->tile_w / sr || h > tiling->tile_h / sr)) s = decode_tiled(m, &z, tiling, &video);
+    else s = decode_frames(m, &z, &video);
+    act_free(&z);
+    if (s != VS_OK) return s;
+    size_t n = (size_t)video.t * frame_size(&video);
+    for (size_t i = 0; i < n; i++) video.d[i] = video.d[i] < -1.0f ? -1.0f : video.d[i] > 1.0f ? 1.0f : video.d[i];
+    int64_t shape[4] = {video.t, video.c, video.h, video.w};
+    *out = vs_tensor_view(video.d, VS_F32, VS_CPU, 4, shape);
+    out->owned = 1;
+    return VS_OK;
+}
