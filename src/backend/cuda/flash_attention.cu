@@ -423,16 +423,20 @@ __global__ void __launch_bounds__(kWgThreads, KEYS == 64 ? 2 : 1) flash_attentio
         if (!p.row_ptr) return t * kWgKeys;
         return p.col_idx[first_entry + t / kTilesPerBlock] * VS_ATTN_BLOCK + (t % kTilesPerBlock) * kWgKeys;
     };
-    auto load_k = [&](int t, int stage) {
-        load_panels<T, D, kWgKeys>(sK + stage * kWgKeys * D, k_base, p.k_stride_n, tile_start(t), p.kv_len,
-                                   token_major, p.frames, p.inv_frames, p.tokens_per_frame);
-    };
-    auto load_v = [&](int t, int stage) {
-        load_panels<T, D, kWgKeys>(sV + stage * kWgKeys * D, v_base, p.v_stride_n, tile_start(t), p.kv_len,
-                                   token_major, p.frames, p.inv_frames, p.tokens_per_frame);
+    auto load_kv = [&](int t, int buffer) {
+        int start = tile_start(t);
+        load_panels<T, D, kWgKeys>(sK + buffer * kWgKeys * D, k_base, p.k_stride_n, start, p.kv_len, token_major,
+                                   p.frames, p.inv_frames, p.tokens_per_frame);
+        load_panels<T, D, kWgKeys>(sV + buffer * kWgKeys * D, v_base, p.v_stride_n, start, p.kv_len, token_major,
+                                   p.frames, p.inv_frames, p.tokens_per_frame);
     };
 
-    constexpr int kSteps = D / 16;          /* k-steps of S = Q K^T */
+    load_panels<T, D, kWgRows>(sQ, q_base, p.q_stride_n, q_block * kWgRows, p.seq_len, token_major, p.frames,
+                               p.inv_frames, p.tokens_per_frame);
+    if (num_tiles > 0) load_kv(0, 0);
+    cp_async_commit();
+
+    constexpr int kSteps = D / 16;       /* k-steps of S = Q K^T */
     constexpr int kKeySteps = kWgKeys / 16; /* k-steps of O += P V */
     constexpr int kPanelBytes = kWgKeys * 128;
     float o[D / 2];
@@ -440,121 +444,89 @@ __global__ void __launch_bounds__(kWgThreads, KEYS == 64 ? 2 : 1) flash_attentio
     for (int i = 0; i < D / 2; i++) o[i] = 0.f;
     float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
 
-    /* S = Q K^T for 64 rows x kWgKeys keys per warpgroup (issued, not awaited). */
-    auto issue_scores = [&](float (&acc)[kWgKeys / 2], int stage) {
-        const char *tK = reinterpret_cast<const char *>(sK + stage * kWgKeys * D);
+    for (int t = 0; t < num_tiles; t++) {
+        const int buffer = t & 1;
+        if (t + 1 < num_tiles) {
+            load_kv(t + 1, buffer ^ 1);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        fence_proxy_async();
+        __syncthreads();
+        const T *tK = sK + buffer * kWgKeys * D, *tV = sV + buffer * kWgKeys * D;
+
+        /* S = Q K^T: 64 rows x 128 keys per warpgroup. */
+        float s[kWgKeys / 2];
+        wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < kSteps; kk++) {
             const int panel = kk / 4, within = (kk % 4) * 32;
             const char *q_panel = reinterpret_cast<const char *>(sQ) + panel * kWgRows * 128 + group * 64 * 128;
-            Wgmma<T, kWgKeys>::ss(acc, smem_desc(q_panel + within, 16, 1024),
-                                  smem_desc(tK + panel * kPanelBytes + within, 16, 1024), kk > 0);
+            const char *k_panel = reinterpret_cast<const char *>(tK) + panel * kPanelBytes;
+            Wgmma<T, kWgKeys>::ss(s, smem_desc(q_panel + within, 16, 1024), smem_desc(k_panel + within, 16, 1024),
+                                  kk > 0);
         }
         wgmma_commit();
-    };
-    /* O += P V: V is [key][dim], so B is MN-major. A k-step of 16 keys is 16
-     * rows of every panel; panels (64 dims each) are the leading stride. */
-    auto issue_values = [&](const uint32_t (&pa)[kKeySteps][4], int stage) {
-        const char *tV = reinterpret_cast<const char *>(sV + stage * kWgKeys * D);
-#pragma unroll
-        for (int kk = 0; kk < kKeySteps; kk++) Wgmma<T, D>::rs(o, pa[kk], smem_desc(tV + kk * 16 * 128, kPanelBytes, 1024), 1);
-        wgmma_commit();
-    };
-    /* Online softmax of tile t's scores into P (packed as A operands); returns
-     * through alpha the factor by which earlier sums and outputs shrink. */
-    auto softmax = [&](float (&acc)[kWgKeys / 2], int t, uint32_t (&pa)[kKeySteps][4], float (&alpha)[2]) {
+        wgmma_wait<0>();
+
         const int key0 = tile_start(t);
         if (key0 + kWgKeys > p.kv_len) {
 #pragma unroll
             for (int n = 0; n < kWgKeys / 8; n++) {
                 int key = key0 + n * 8 + (lane % 4) * 2;
-                if (key >= p.kv_len) acc[4 * n] = acc[4 * n + 2] = -INFINITY;
-                if (key + 1 >= p.kv_len) acc[4 * n + 1] = acc[4 * n + 3] = -INFINITY;
+                if (key >= p.kv_len) s[4 * n] = s[4 * n + 2] = -INFINITY;
+                if (key + 1 >= p.kv_len) s[4 * n + 1] = s[4 * n + 3] = -INFINITY;
             }
         }
+
+        /* Online softmax, as in the mma.sync kernel. */
         float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int n = 0; n < kWgKeys / 8; n++) {
-            tile_max[0] = fmaxf(tile_max[0], fmaxf(acc[4 * n], acc[4 * n + 1]));
-            tile_max[1] = fmaxf(tile_max[1], fmaxf(acc[4 * n + 2], acc[4 * n + 3]));
+            tile_max[0] = fmaxf(tile_max[0], fmaxf(s[4 * n], s[4 * n + 1]));
+            tile_max[1] = fmaxf(tile_max[1], fmaxf(s[4 * n + 2], s[4 * n + 3]));
         }
+        float scale_old[2];
 #pragma unroll
         for (int i = 0; i < 2; i++) {
             tile_max[i] = fmaxf(tile_max[i], __shfl_xor_sync(0xffffffffu, tile_max[i], 1));
             tile_max[i] = fmaxf(tile_max[i], __shfl_xor_sync(0xffffffffu, tile_max[i], 2));
             float new_max = fmaxf(row_max[i], tile_max[i] * p.scale_log2);
-            alpha[i] = fast_exp2(row_max[i] - new_max);
+            scale_old[i] = fast_exp2(row_max[i] - new_max);
             row_max[i] = new_max;
-            row_sum[i] *= alpha[i];
+            row_sum[i] *= scale_old[i];
         }
+#pragma unroll
+        for (int n = 0; n < D / 8; n++) {
+            o[4 * n] *= scale_old[0], o[4 * n + 1] *= scale_old[0];
+            o[4 * n + 2] *= scale_old[1], o[4 * n + 3] *= scale_old[1];
+        }
+        uint32_t a[kKeySteps][4];
 #pragma unroll
         for (int n = 0; n < kWgKeys / 8; n++) {
-            float e0 = fast_exp2(acc[4 * n] * p.scale_log2 - row_max[0]);
-            float e1 = fast_exp2(acc[4 * n + 1] * p.scale_log2 - row_max[0]);
-            float e2 = fast_exp2(acc[4 * n + 2] * p.scale_log2 - row_max[1]);
-            float e3 = fast_exp2(acc[4 * n + 3] * p.scale_log2 - row_max[1]);
+            float e0 = fast_exp2(s[4 * n] * p.scale_log2 - row_max[0]);
+            float e1 = fast_exp2(s[4 * n + 1] * p.scale_log2 - row_max[0]);
+            float e2 = fast_exp2(s[4 * n + 2] * p.scale_log2 - row_max[1]);
+            float e3 = fast_exp2(s[4 * n + 3] * p.scale_log2 - row_max[1]);
             row_sum[0] += e0 + e1;
             row_sum[1] += e2 + e3;
-            pa[n / 2][(n % 2) * 2] = Mma<T>::pack(e0, e1);
-            pa[n / 2][(n % 2) * 2 + 1] = Mma<T>::pack(e2, e3);
+            a[n / 2][(n % 2) * 2] = Mma<T>::pack(e0, e1);
+            a[n / 2][(n % 2) * 2 + 1] = Mma<T>::pack(e2, e3);
         }
-    };
 
-    /* Copy groups: {Q, K0}, {V0, K1}, then {V(t+1), K(t+2)} in iteration t;
-     * K and V each have two stages, tile t in stage t % 2. */
-    load_panels<T, D, kWgRows>(sQ, q_base, p.q_stride_n, q_block * kWgRows, p.seq_len, token_major, p.frames,
-                               p.inv_frames, p.tokens_per_frame);
-    if (num_tiles > 0) load_k(0, 0);
-    cp_async_commit();
-    if (num_tiles > 0) load_v(0, 0);
-    if (num_tiles > 1) load_k(1, 1);
-    cp_async_commit();
-
-    uint32_t a[kKeySteps][4];
-    if (num_tiles > 0) {
-        float s[kWgKeys / 2], alpha[2];
-        cp_async_wait<1>();
-        fence_proxy_async();
-        __syncthreads();
+        /* O += P V: V is [key][dim], so B is MN-major. A k-step of 16 keys is
+         * 16 rows of every panel; panels (64 dims each) are the leading stride. */
         wgmma_fence();
-        issue_scores(s, 0);
-        wgmma_wait<0>();
-        softmax(s, 0, a, alpha);
-    }
-    /* Iteration t overlaps the softmax of tile t+1 with the P.V product of
-     * tile t: both products are issued, only the scores are awaited, and the
-     * output is rescaled once P.V has landed. */
-    for (int t = 0; t < num_tiles; t++) {
-        __syncthreads(); /* every warpgroup is done with K(t) and V(t-1): their stages refill */
-        if (t + 1 < num_tiles) load_v(t + 1, (t + 1) % 2);
-        if (t + 2 < num_tiles) load_k(t + 2, t % 2);
-        cp_async_commit();
-        cp_async_wait<1>(); /* V(t) and K(t+1) */
-        fence_proxy_async();
-        __syncthreads();
-
-        const bool more = t + 1 < num_tiles;
-        float s[kWgKeys / 2], alpha[2] = {1.f, 1.f};
-        uint32_t a_next[kKeySteps][4];
-        wgmma_fence();
-        if (more) issue_scores(s, (t + 1) % 2);
-        issue_values(a, t % 2);
-        if (more) {
-            wgmma_wait<1>();
-            softmax(s, t + 1, a_next, alpha);
+#pragma unroll
+        for (int kk = 0; kk < kKeySteps; kk++) {
+            const char *v_rows = reinterpret_cast<const char *>(tV) + kk * 16 * 128;
+            Wgmma<T, D>::rs(o, a[kk], smem_desc(v_rows, kPanelBytes, 1024), 1);
         }
+        wgmma_commit();
         wgmma_wait<0>();
-        if (more) {
-#pragma unroll
-            for (int n = 0; n < D / 8; n++) {
-                o[4 * n] *= alpha[0], o[4 * n + 1] *= alpha[0];
-                o[4 * n + 2] *= alpha[1], o[4 * n + 3] *= alpha[1];
-            }
-#pragma unroll
-            for (int kk = 0; kk < kKeySteps; kk++)
-#pragma unroll
-                for (int i = 0; i < 4; i++) a[kk][i] = a_next[kk][i];
-        }
+        __syncthreads(); /* the buffer is refilled by the next iteration's prefetch */
     }
     cp_async_wait<0>(); /* with no key tiles the Q copy may still be in flight */
     __syncthreads();
