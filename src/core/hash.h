@@ -3,6 +3,7 @@
 #ifndef VS_CORE_HASH_H
 #define VS_CORE_HASH_H
 
+#include <math.h>
 #include <stdint.h>
 
 #ifdef __CUDACC__
@@ -22,6 +23,11 @@ VS_HASH_FN uint64_t vs_hash64(uint64_t seed, uint64_t i) {
 /* Uniform in [0, 1) with 24 random bits (exact in f32). */
 VS_HASH_FN float vs_hash_uniform(uint64_t seed, uint64_t i) {
     return (float)(vs_hash64(seed, i) >> 40) * (1.0f / 16777216.0f);
+}
+
+/* Uniform in [lo, hi): one fused multiply-add, so host and device round alike. */
+VS_HASH_FN float vs_hash_uniform_range(uint64_t seed, uint64_t i, float lo, float hi) {
+    return fmaf(hi - lo, vs_hash_uniform(seed, i), lo);
 }
 
 #endif

@@ -469,7 +469,7 @@ vs_status vs_op_fill_uniform(vs_tensor *t, uint64_t seed, float lo, float hi) {
     const int64_t n = vs_tensor_numel(t);
     if (t->device == VS_CPU) {
         for (int64_t i = 0; i < n; i++) {
-            float v = lo + (hi - lo) * vs_hash_uniform(seed, (uint64_t)i);
+            float v = vs_hash_uniform_range(seed, (uint64_t)i, lo, hi);
             if (t->dtype == VS_F32) ((float *)t->data)[i] = v;
             else vs_convert((uint16_t *)t->data + i, t->dtype, &v, VS_F32, 1);
         }

@@ -296,7 +296,7 @@ __global__ void convert_kernel(void *dst, vs_dtype dt, const void *src, vs_dtype
 
 __global__ void fill_uniform_kernel(void *dst, vs_dtype dt, int64_t n, uint64_t seed, float lo, float hi) {
     for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x)
-        store_any(dst, dt, e, lo + (hi - lo) * vs_hash_uniform(seed, (uint64_t)e));
+        store_any(dst, dt, e, vs_hash_uniform_range(seed, (uint64_t)e, lo, hi));
 }
 
 vs_status check_row_dim(const char *op, int64_t dim) {
