@@ -318,7 +318,7 @@ static vs_status check_inputs(const vs_wan_model *m, const vs_tensor *lat, const
 
 /* Self-attention over the video tokens: q, k, v [B, N, H, D] -> out. */
 static vs_status self_attention(const workspace *ws, const vs_wan_config *c, const vs_wan_attention *attn,
-                                int layer, float *out) {
+                                int layer, float *out, vs_wan_timing *timing) {
     vs_attn_args args;
     memset(&args, 0, sizeof args);
     args.dtype = VS_F32;
@@ -330,6 +330,10 @@ static vs_status self_attention(const workspace *ws, const vs_wan_config *c, con
     if (!vs_wan_layer_is_dense(attn, layer, c->num_layers)) {
         /* SVG: profile each head (spatial or temporal), then run the shared band mask. */
         VS_TRY(vs_svg_profile_cpu(&args, &ws->svg, &ws->svg_blocks.view, ws->head_layout, NULL, NULL));
+        for (int i = 0; i < args.batch * args.heads; i++) {
+            if (ws->head_layout[i] == VS_LAYOUT_TOKEN_MAJOR) timing->heads_temporal++;
+            else timing->heads_spatial++;
+        }
         args.blocks = &ws->svg_blocks.view;
         args.head_layout = ws->head_layout;
         args.frames = ws->fp, args.tokens_per_frame = ws->hp * ws->wp;
@@ -362,7 +366,7 @@ static vs_status block_forward(workspace *ws, const vs_wan_config *c, const vs_w
     vs_wan_rope_apply(ws->q, B, N, c->num_heads, c->head_dim, ws->rope_cos, ws->rope_sin);
     vs_wan_rope_apply(ws->k, B, N, c->num_heads, c->head_dim, ws->rope_cos, ws->rope_sin);
     double t0 = now_s();
-    VS_TRY(self_attention(ws, c, attn, layer, ws->a));
+    VS_TRY(self_attention(ws, c, attn, layer, ws->a, timing));
     timing->attention_s += now_s() - t0;
     linear(ws->h, ws->a, bn, &w->self_attn.o);
     residual(ws->x, ws->h, B, N, D, gate, stride);
@@ -415,7 +419,7 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
     const vs_wan_weights *w = &model->weights;
     const int *p = c->patch_size;
     const int64_t *s = latents->shape;
-    vs_wan_timing local = {0, 0};
+    vs_wan_timing local = {0};
     if (!timing) timing = &local;
     double start = now_s();
 
