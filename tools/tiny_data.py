@@ -37,7 +37,7 @@ COLOURS = {
     "yellow": (240, 220, 40),
     "white": (245, 245, 245),
     "black": (15, 15, 15),
-    "purple": (140, 50, 180),
+    "purple": (195, 100, 240),
     "orange": (245, 140, 30),
 }
 COLOUR_NAMES = list(COLOURS)
@@ -46,7 +46,7 @@ COUNTS = ["a", "two", "three"]
 DIRECTIONS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
 DIRECTION_NAMES = list(DIRECTIONS)
 # Object size (diameter / side, pixels) by count: smaller when they share the frame in lanes.
-SIZES = {1: (8.0, 12.0), 2: (7.0, 10.0), 3: (7.0, 8.0)}
+SIZES = {1: (9.0, 12.0), 2: (8.0, 10.0), 3: (8.0, 9.0)}
 SPEED = (0.7, 1.0)  # pixels per frame
 
 

@@ -18,7 +18,9 @@ int vs_cmd_generate(int argc, char **argv) {
         {"prompt", 'p', VS_OPT_STRING, &prompt, "what the video shows", "TEXT"},
         {"negative", 0, VS_OPT_STRING, &negative, "negative prompt (default: empty)", "TEXT"},
         {"output", 'o', VS_OPT_STRING, &output,
-         "out.mp4, out.y4m or a folder frames/ of PNGs (default vidsparse.mp4, or .y4m without FFmpeg)", "OUT"},
+         VS_HAVE_FFMPEG ? "out.mp4, out.y4m or a folder frames/ of PNGs (default vidsparse.mp4)"
+                        : "out.y4m or a folder frames/ of PNGs (default vidsparse.y4m; MP4 needs FFmpeg)",
+         "OUT"},
         {"model", 'm', VS_OPT_STRING, &model,
          "diffusers Wan pipeline folder (default: $VS_MODEL_DIR, else the embedded vidsparse-tiny)", "DIR"},
         {"seed", 0, VS_OPT_INT64, &seed, "noise seed", NULL},

@@ -13,7 +13,7 @@ const char *const vs_scene_colour_names[VS_SCENE_COLOURS] = {"red",   "green", "
                                                              "white", "black", "purple", "orange"};
 const uint8_t vs_scene_palette[VS_SCENE_COLOURS][3] = {
     {220, 40, 40}, {40, 180, 60}, {40, 70, 220}, {240, 220, 40},
-    {245, 245, 245}, {15, 15, 15}, {140, 50, 180}, {245, 140, 30},
+    {245, 245, 245}, {15, 15, 15}, {195, 100, 240}, {245, 140, 30},
 };
 const char *const vs_scene_shape_names[VS_SCENE_SHAPES] = {"circle", "square", "triangle"};
 const char *const vs_scene_direction_names[VS_SCENE_DIRECTIONS + 1] = {"left", "right", "up", "down", "still"};
@@ -60,11 +60,17 @@ vs_status vs_scene_parse(const char *prompt, vs_scene *out) {
         if (shape >= 0 && s.shape < 0) s.shape = shape;
         int direction = lookup(w, vs_scene_direction_names, VS_SCENE_DIRECTIONS);
         if (direction >= 0 && s.direction < 0) s.direction = direction;
-        /* The count comes before the shape ("on a blue background" names none). */
-        if (s.count < 0 && s.shape < 0) {
-            int count = lookup(w, count_words, VS_SCENE_MAX_COUNT);
-            if (!strcmp(w, "an") || !strcmp(w, "one")) count = 0;
-            if (count >= 0) s.count = count + 1;
+        /* A count word counts when an object colour or a shape follows ("on a blue background" names none). */
+        int count = lookup(w, count_words, VS_SCENE_MAX_COUNT);
+        if (!strcmp(w, "an") || !strcmp(w, "one")) count = 0;
+        if (count >= 0 && s.count < 0 && i + 1 < n) {
+            char next[WORD];
+            memcpy(next, words[i + 1], sizeof next);
+            size_t nlen = strlen(next);
+            if (nlen > 1 && next[nlen - 1] == 's') next[nlen - 1] = 0;
+            int colour_next = lookup(words[i + 1], vs_scene_colour_names, VS_SCENE_COLOURS) >= 0 &&
+                              !(i + 2 < n && !strcmp(words[i + 2], "background"));
+            if (colour_next || lookup(next, vs_scene_shape_names, VS_SCENE_SHAPES) >= 0) s.count = count + 1;
         }
     }
     if (s.count < 0 && s.colour < 0 && s.shape < 0 && s.direction < 0 && s.background < 0)
@@ -100,11 +106,35 @@ void vs_scene_eval_prompt(int index, vs_scene *out) {
 
 /* ---- analysis ---------------------------------------------------------------------- */
 
+static void ycbcr(const uint8_t *px, double *out) {
+    out[0] = 0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2];
+    out[1] = -0.168736 * px[0] - 0.331264 * px[1] + 0.5 * px[2];
+    out[2] = 0.5 * px[0] - 0.418688 * px[1] - 0.081312 * px[2];
+}
+
+/* Whether a pixel is nearer the object colour than the background. 4:2:0 video
+ * (Y4M, MP4) shares chroma among 2x2 pixels, blurring it across the object's
+ * edge, but keeps luma per pixel: so luma alone decides when the two colours
+ * differ enough in it, the whole colour only otherwise (red on purple). */
+static int is_object(const uint8_t *px, const double *obj, const double *bg) {
+    double p[3];
+    ycbcr(px, p);
+    if (fabs(obj[0] - bg[0]) >= 10.0) return fabs(p[0] - obj[0]) < fabs(p[0] - bg[0]);
+    double d_obj = 0, d_bg = 0;
+    for (int i = 0; i < 3; i++) d_obj += (p[i] - obj[i]) * (p[i] - obj[i]), d_bg += (p[i] - bg[i]) * (p[i] - bg[i]);
+    return d_obj < d_bg;
+}
+
+/* Nearest palette colour, in YCbCr with luma weighted 4x (it is the sharp part of 4:2:0 video). */
 static int nearest_colour(const uint8_t *px) {
-    int best = 0, best_d = 1 << 30;
+    double p[3];
+    ycbcr(px, p);
+    int best = 0;
+    double best_d = INFINITY;
     for (int c = 0; c < VS_SCENE_COLOURS; c++) {
-        int dr = px[0] - vs_scene_palette[c][0], dg = px[1] - vs_scene_palette[c][1], db = px[2] - vs_scene_palette[c][2];
-        int d = dr * dr + dg * dg + db * db;
+        double q[3], d = 0;
+        ycbcr(vs_scene_palette[c], q);
+        for (int i = 0; i < 3; i++) d += (i == 0 ? 4.0 : 1.0) * (p[i] - q[i]) * (p[i] - q[i]);
         if (d < best_d) best_d = d, best = c;
     }
     return best;
@@ -133,8 +163,13 @@ static int classify_shape(const int *labels, int id, const component *c, int wid
             if (y < c->y0 + quarter) top++;
             if (y > c->y1 - quarter) bottom++;
         }
-    if (bottom > 0 && top < 0.6 * bottom) return 2; /* triangle: narrow top, wide base */
-    return c->area >= 0.88 * bw * bh ? 1 : 0;   /* square fills its box, a disc about pi/4 of it */
+    /* A square fills its box, corners included; a triangle half of it, with a narrow top and a wide base;
+     * a disc about pi/4 of it, never reaching the box's corners. */
+    const double fill = (double)c->area / (bw * bh);
+    const int corners = (labels[c->y0 * width + c->x0] == id) + (labels[c->y0 * width + c->x1] == id) +
+                        (labels[c->y1 * width + c->x0] == id) + (labels[c->y1 * width + c->x1] == id);
+    if (corners >= 3 && fill >= 0.85) return 1;
+    return top < 0.45 * bottom && fill < 0.72 ? 2 : 0;
 }
 
 vs_status vs_scene_analyze(const uint8_t *rgb, int frames, int height, int width, vs_scene *found) {
@@ -156,6 +191,11 @@ vs_status vs_scene_analyze(const uint8_t *rgb, int frames, int height, int width
     int obj = argmax(hist, VS_SCENE_COLOURS);
     if (hist[obj] <= 0) goto found; /* one colour everywhere: no object */
     s.colour = obj;
+    /* From here on, a pixel is object or background: the two-colour decision of is_object. */
+    double obj_ycc[3], bg_ycc[3];
+    ycbcr(vs_scene_palette[obj], obj_ycc);
+    ycbcr(vs_scene_palette[s.background], bg_ycc);
+    for (int64_t i = 0; i < total; i++) colour[i] = (uint8_t)is_object(rgb + 3 * i, obj_ycc, bg_ycc);
 
     int64_t count_votes[VS_SCENE_MAX_COUNT + 2] = {0}; /* 0, 1, 2, 3, more */
     int64_t shape_votes[VS_SCENE_SHAPES] = {0};
@@ -168,7 +208,7 @@ vs_status vs_scene_analyze(const uint8_t *rgb, int frames, int height, int width
         double mx = 0, my = 0;
         int64_t mass = 0;
         for (int64_t p0 = 0; p0 < plane; p0++) {
-            if (cf[p0] != obj || labels[p0] >= 0) continue;
+            if (!cf[p0] || labels[p0] >= 0) continue;
             /* Flood fill of one 8-connected component. */
             component c = {0, width, height, -1, -1, 0};
             int top = 0;
@@ -188,7 +228,7 @@ vs_status vs_scene_analyze(const uint8_t *rgb, int frames, int height, int width
                         int nx = x + dx, ny = y + dy;
                         if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
                         int q = ny * width + nx;
-                        if (cf[q] == obj && labels[q] < 0) labels[q] = ncomp, stack[top++] = q;
+                        if (cf[q] && labels[q] < 0) labels[q] = ncomp, stack[top++] = q;
                     }
             }
             comps[ncomp++] = c;

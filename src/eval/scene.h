@@ -8,16 +8,19 @@
  * training clips come from tools/tiny_data.py, which shares these tables.
  *
  * The checker, per video (u8 RGB frames):
- *   1. every pixel takes the nearest palette colour (RGB distance);
+ *   1. every pixel takes the nearest palette colour (distance in YCbCr with
+ *      luma weighted 4x: 4:2:0 video blurs chroma across edges, not luma);
  *   2. background = the most frequent colour over all frames, object colour =
- *      the most frequent of the others;
+ *      the most frequent of the others; from then on each pixel is object or
+ *      background, whichever of the two is nearer in luma (in the whole colour
+ *      when their lumas differ by less than 10);
  *   3. per frame, the object pixels form 8-connected components; those under
  *      VS_SCENE_MIN_AREA pixels are noise. Count = the most frequent number of
  *      components per frame;
  *   4. shape, per component not touching the border, voted over components
- *      and frames: triangle when its top quarter is much narrower than its
- *      bottom quarter, else square when it fills >= 88% of its bounding box,
- *      else circle;
+ *      and frames: square when it fills >= 85% of its bounding box and 3 of
+ *      the box's corners, triangle when it fills < 72% and its top quarter is
+ *      under 45% as wide as its bottom quarter, else circle;
  *   5. motion: least-squares velocity of the object pixels' centroid over the
  *      frames; the larger axis and its sign give the direction, a total
  *      displacement under 2 pixels gives "still". */

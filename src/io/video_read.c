@@ -65,7 +65,8 @@ static vs_status read_y4m(const char *path, vs_tensor *out) {
             s = vs_fail(VS_ERR_UNSUPPORTED, "%s: interlaced Y4M (%s) is not supported", path, tok);
             goto done;
         } else if (tok[0] == 'C') {
-            if (!strncmp(tok, "C420", 4)) chroma_420 = 1;
+            if (!strcmp(tok, "C420") || !strcmp(tok, "C420jpeg") || !strcmp(tok, "C420paldv") || !strcmp(tok, "C420mpeg2"))
+                chroma_420 = 1;
             else if (!strcmp(tok, "C444")) chroma_420 = 0;
             else if (!strcmp(tok, "Cmono")) mono = 1, chroma_420 = 0;
             else {
