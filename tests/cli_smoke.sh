@@ -38,6 +38,17 @@ for path in "$tmp/missing" "$tmp/bad.safetensors"; do
   [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "inspect $path must print one error line: $(cat "$tmp/err")"
 done
 "$bin" inspect 2>/dev/null; [ $? -eq 2 ] || fail "inspect without PATH must exit 2"
+# denoise on a named device; bench dit at a toy size on the CPU (one layer of the 1.3B config).
+"$bin" denoise --model tests/data/wan/tiny_hd64 --embeds tests/data/wan/embeds.safetensors --device gpu \
+  -o "$tmp/x.safetensors" 2>/dev/null; [ $? -eq 2 ] || fail "denoise --device gpu must exit 2"
+"$bin" denoise --model tests/data/wan/tiny_hd64 --embeds tests/data/wan/embeds.safetensors --frames 5 \
+  --height 16 --width 16 --steps 1 --device cpu --attention svg -o "$tmp/cpu.safetensors" 2>/dev/null ||
+  fail "denoise --device cpu"
+"$bin" bench dit --device cpu --resolution 32x32 --frames 5 --layers 1 --text-len 16 --repeats 1 --warmup 0 \
+  --attention svg -o "$tmp/dit.json" >/dev/null 2>&1 || fail "bench dit on the cpu"
+grep -q '"attention_share"' "$tmp/dit.json" || fail "bench dit JSON lacks attention_share"
+"$bin" bench dit --config wan7b 2>/dev/null; [ $? -eq 2 ] || fail "bench dit --config wan7b must exit 2"
+"$bin" bench dit --resolution 481p 2>/dev/null; [ $? -eq 2 ] || fail "bench dit --resolution 481p must exit 2"
 # decode: the fixture's latents (3 frames of 8x10) become 9 frames of 80x64.
 "$bin" decode --model tests/data/vae tests/data/vae/reference.safetensors -o "$tmp/v.y4m" 2>/dev/null || fail "decode to y4m"
 [ "$(head -c 10 "$tmp/v.y4m")" = "YUV4MPEG2 " ] || fail "decode wrote no Y4M"

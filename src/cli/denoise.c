@@ -17,8 +17,9 @@ static const char usage[] =
     "usage: vidsparse denoise --model DIR --embeds prompt.safetensors [--negative neg.safetensors]\n"
     "                         [--frames 81] [--height 480] [--width 832] [--steps 50] [--cfg 5]\n"
     "                         [--seed 0] [--attention dense|svg] [--density 0.25]\n"
-    "                         [--scheduler unipc|euler] [--shift S] -o latents.safetensors\n\n"
-    "Runs the Wan DiT's denoising loop on the CPU from seeded noise and writes the tensor\n"
+    "                         [--scheduler unipc|euler] [--shift S] [--device cuda|cpu]\n"
+    "                         -o latents.safetensors\n\n"
+    "Runs the Wan DiT's denoising loop from seeded noise and writes the tensor\n"
     "'latents' [1, 16, F, H, W] (decode it with 'vidsparse decode').\n\n"
     "  --model DIR        diffusers pipeline folder, or a transformer folder (either layout)\n"
     "  --embeds FILE      prompt embeddings: tensor 'prompt_embeds' [1, L, text_dim] (or the file's\n"
@@ -31,10 +32,11 @@ static const char usage[] =
     "  --attention MODE   dense, or svg (Sparse VideoGen after 20%% of the steps and 3%% of the layers)\n"
     "  --density D        SVG target kept fraction of the attention map\n"
     "  --scheduler KIND   override the checkpoint's scheduler (flow UniPC or flow Euler)\n"
-    "  --shift S          override the flow shift\n";
+    "  --shift S          override the flow shift\n"
+    "  --device D         cuda (bf16, the default when this build has CUDA and a GPU is present) or cpu (f32)\n";
 
 typedef struct {
-    const char *model, *embeds, *negative, *out, *attention, *scheduler;
+    const char *model, *embeds, *negative, *out, *attention, *scheduler, *device;
     long frames, height, width, steps;
     unsigned long long seed;
     double cfg, density, shift;
@@ -74,6 +76,7 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
         else if (!strcmp(a, "--attention")) o->attention = v;
         else if (!strcmp(a, "--scheduler")) o->scheduler = v;
+        else if (!strcmp(a, "--device")) o->device = v;
         else if (!strcmp(a, "--frames")) ok = parse_long(v, &o->frames) && o->frames > 0;
         else if (!strcmp(a, "--height")) ok = parse_long(v, &o->height) && o->height > 0;
         else if (!strcmp(a, "--width")) ok = parse_long(v, &o->width) && o->width > 0;
@@ -93,6 +96,8 @@ static int parse_args(int argc, char **argv, options *o) {
         return vs_cli_usage_error("denoise", "--model, --embeds and -o are required");
     if (strcmp(o->attention, "dense") && strcmp(o->attention, "svg"))
         return vs_cli_usage_error("denoise", "--attention must be dense or svg, not '%s'", o->attention);
+    if (o->device && strcmp(o->device, "cuda") && strcmp(o->device, "cpu"))
+        return vs_cli_usage_error("denoise", "--device must be cuda or cpu, not '%s'", o->device);
     if (o->scheduler && strcmp(o->scheduler, "unipc") && strcmp(o->scheduler, "euler"))
         return vs_cli_usage_error("denoise", "--scheduler must be unipc or euler, not '%s'", o->scheduler);
     return -1;
@@ -181,7 +186,9 @@ int vs_cmd_denoise(int argc, char **argv) {
     if ((o.frames - 1) % temporal || o.height % spatial || o.width % spatial)
         return vs_cli_usage_error("denoise", "--frames must be %d k + 1 and --height/--width multiples of %d",
                                   temporal, spatial);
-    if (vs_wan_model_load(o.model, VS_CPU, &model) != VS_OK) return vs_cli_report("denoise");
+    const vs_device device = o.device ? (strcmp(o.device, "cuda") ? VS_CPU : VS_CUDA)
+                                      : (vs_cuda_device_count() > 0 ? VS_CUDA : VS_CPU);
+    if (vs_wan_model_load(o.model, device, &model) != VS_OK) return vs_cli_report("denoise");
     const char *context = "embeddings";
     vs_status s = load_embeds(o.embeds, "prompt_embeds", &cond);
     const int cfg = o.cfg > 1.0;
@@ -203,14 +210,17 @@ int vs_cmd_denoise(int argc, char **argv) {
         set.attention = strcmp(o.attention, "svg") ? vs_wan_attention_dense() : vs_wan_attention_svg(o.density);
         set.show_progress = 1;
         vs_wan_timing timing = {0};
-        VS_INFO("denoising latents [1, %lld, %lld, %lld, %lld], %d steps, guidance %g, %s attention",
-                (long long)shape[1], (long long)shape[2], (long long)shape[3], (long long)shape[4], set.steps,
-                o.cfg, o.attention);
+        VS_INFO("denoising latents [1, %lld, %lld, %lld, %lld] on the %s, %d steps, guidance %g, %s attention",
+                (long long)shape[1], (long long)shape[2], (long long)shape[3], (long long)shape[4],
+                device == VS_CUDA ? "GPU (bf16)" : "CPU (f32)", set.steps, o.cfg, o.attention);
         context = "denoise";
         s = vs_wan_denoise(model, &set, &cond, cfg ? &uncond : NULL, &latents, &timing);
-        if (s == VS_OK)
-            VS_INFO("DiT time %.2f s, of which attention %.2f s (%.0f%%)", timing.total_s, timing.attention_s,
-                    timing.total_s > 0 ? 100.0 * timing.attention_s / timing.total_s : 0.0);
+        if (s == VS_OK) {
+            const double per_step = timing.total_s / set.steps, attention = timing.attention_s / set.steps;
+            VS_INFO("DiT: %.2f s in %d steps, %.3f s per step: attention %.3f s (%.0f%%), the rest %.3f s",
+                    timing.total_s, set.steps, per_step, attention,
+                    per_step > 0 ? 100.0 * attention / per_step : 0.0, per_step - attention);
+        }
     }
     if (s == VS_OK) {
         char seed[32], steps[16], guidance[32];

@@ -61,7 +61,7 @@ static double total_ms(const mode_result *r) {
 }
 
 int vs_cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *output = NULL;
+    const char *model = NULL, *output = NULL, *device_name = NULL;
     int prompts = 32, seeds = 2, steps = 0, frames = 0, height = 0, width = 0;
     double density = 0.25, cfg = -1.0;
     const vs_option options[] = {
@@ -75,6 +75,8 @@ int vs_cmd_eval(int argc, char **argv) {
         {"width", 0, VS_OPT_INT, &width, "video width (0: the model's default)", NULL},
         {"density", 0, VS_OPT_DOUBLE, &density, "SVG: kept fraction of the attention map", NULL},
         {"output", 'o', VS_OPT_STRING, &output, "write the results as JSON (bench report format)", "FILE"},
+        {"device", 0, VS_OPT_STRING, &device_name, "the DiT's device: cuda (bf16; the default with a GPU) or cpu (f32)",
+         "DEV"},
     };
     const vs_command_spec spec = {
         "eval", "[--model DIR] [--prompts N] [--seeds S] [-o results.json]",
@@ -91,10 +93,14 @@ int vs_cmd_eval(int argc, char **argv) {
         return vs_cli_usage_error("eval", "--prompts, --seeds, --steps, --frames, --height and --width must be positive");
     if (!(density > 0 && density <= 1)) return vs_cli_usage_error("eval", "--density must be in (0, 1]");
 
+    if (device_name && strcmp(device_name, "cuda") && strcmp(device_name, "cpu"))
+        return vs_cli_usage_error("eval", "--device must be cuda or cpu, not '%s'", device_name);
+    const vs_device device = device_name ? (strcmp(device_name, "cuda") ? VS_CPU : VS_CUDA)
+                                         : (vs_cuda_device_count() > 0 ? VS_CUDA : VS_CPU);
     char dir[4096];
     if (vs_t2v_locate(model, dir, sizeof dir) != VS_OK) return vs_cli_report("eval");
     vs_t2v *t2v = NULL;
-    if (vs_t2v_load(dir, VS_CPU, &t2v) != VS_OK) return vs_cli_report("eval");
+    if (vs_t2v_load(dir, device, &t2v) != VS_OK) return vs_cli_report("eval");
     const int n = prompts * seeds;
     mode_result dense = {0}, svg = {0};
     dense.ms = malloc(sizeof(float) * (size_t)n), svg.ms = malloc(sizeof(float) * (size_t)n);
@@ -143,7 +149,7 @@ int vs_cmd_eval(int argc, char **argv) {
                total_ms(&svg) / n / 1e3, speedup);
         if (output) {
             s = vs_bench_report_create(&rep, "eval", argc, argv);
-            if (s == VS_OK) s = vs_bench_report_set_device(rep, "cpu");
+            if (s == VS_OK && device == VS_CPU) s = vs_bench_report_set_device(rep, "cpu");
             if (s == VS_OK) s = report_mode(rep, "dense", &dense);
             if (s == VS_OK) s = vs_bench_report_string(rep, "model", dir);
             if (s == VS_OK) s = report_mode(rep, "svg", &svg);

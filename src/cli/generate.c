@@ -11,6 +11,7 @@
 
 int vs_cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompt = DEFAULT_PROMPT, *negative = NULL, *output = NULL, *attention = "svg";
+    const char *device_name = NULL;
     int64_t seed = 0;
     int steps = 0, frames = 0, height = 0, width = 0, fps = 0;
     double cfg = -1.0, density = 0.25;
@@ -32,6 +33,8 @@ int vs_cmd_generate(int argc, char **argv) {
         {"attention", 0, VS_OPT_STRING, &attention, "dense, or svg (Sparse VideoGen after 20% of the steps)", "MODE"},
         {"density", 0, VS_OPT_DOUBLE, &density, "SVG: kept fraction of the attention map, in (0, 1]", NULL},
         {"fps", 0, VS_OPT_INT, &fps, "frames per second of the file (0: the model's default)", NULL},
+        {"device", 0, VS_OPT_STRING, &device_name, "the DiT's device: cuda (bf16; the default with a GPU) or cpu (f32)",
+         "DEV"},
     };
     const vs_command_spec spec = {
         "generate", "[-p PROMPT] [-o OUT] [options]",
@@ -52,11 +55,15 @@ int vs_cmd_generate(int argc, char **argv) {
     vs_video_format format;
     if (vs_video_format_from_path(output, &format) != VS_OK) return vs_cli_report("output");
 
+    if (device_name && strcmp(device_name, "cuda") && strcmp(device_name, "cpu"))
+        return vs_cli_usage_error("generate", "--device must be cuda or cpu, not '%s'", device_name);
+    const vs_device device = device_name ? (strcmp(device_name, "cuda") ? VS_CPU : VS_CUDA)
+                                         : (vs_cuda_device_count() > 0 ? VS_CUDA : VS_CPU);
     char dir[4096];
     if (vs_t2v_locate(model, dir, sizeof dir) != VS_OK) return vs_cli_report("generate");
     double t0 = vs_bench_now_ms();
     vs_t2v *t2v = NULL;
-    if (vs_t2v_load(dir, VS_CPU, &t2v) != VS_OK) return vs_cli_report("generate");
+    if (vs_t2v_load(dir, device, &t2v) != VS_OK) return vs_cli_report("generate");
     const double load_s = (vs_bench_now_ms() - t0) / 1e3;
 
     vs_t2v_request req = vs_t2v_request_default(prompt);
@@ -67,7 +74,8 @@ int vs_cmd_generate(int argc, char **argv) {
     req.attention = strcmp(attention, "svg") ? vs_wan_attention_dense() : vs_wan_attention_svg(density);
     req.show_progress = 1;
     const vs_t2v_defaults *d = vs_t2v_get_defaults(t2v);
-    fprintf(stderr, "model %s\nprompt \"%s\", seed %lld, %s attention\n", dir, prompt, (long long)seed, attention);
+    fprintf(stderr, "model %s on the %s\nprompt \"%s\", seed %lld, %s attention\n", dir,
+            device == VS_CUDA ? "GPU" : "CPU", prompt, (long long)seed, attention);
     vs_tensor video = {0};
     vs_t2v_stats st;
     rc = 1;

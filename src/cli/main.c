@@ -12,10 +12,10 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"bench", vs_cmd_bench, "benchmarks: attention (dense vs SVG, profiling, layout)"},
+    {"bench", vs_cmd_bench, "benchmarks: attention (dense vs SVG, profiling, layout), dit (Wan forward)"},
     {"generate", vs_cmd_generate, "text to video (embedded default model or --model DIR)"},
     {"encode", vs_cmd_encode, "prompt to umT5 text embeddings (safetensors)"},
-    {"denoise", vs_cmd_denoise, "prompt embeddings -> video latents with the Wan DiT (CPU)"},
+    {"denoise", vs_cmd_denoise, "prompt embeddings -> video latents with the Wan DiT (CUDA or CPU)"},
     {"inspect", vs_cmd_inspect, "list a checkpoint's components, configs, tensors and parameter counts"},
     {"decode", vs_cmd_decode, "latents to video with the Wan VAE (mp4, y4m or png frames)"},
     {"check", vs_cmd_check, "does a video show its prompt? (the tiny model's scene grammar)"},

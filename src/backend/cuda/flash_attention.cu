@@ -25,11 +25,16 @@
 #include <cuda_fp16.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend/cuda/attention_cuda.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/mma_utils.cuh"
+#include "backend/cuda/wgmma.cuh"
 
 namespace {
+
+using namespace vs_mma;
 
 constexpr int kBlockM = 128; /* query rows per thread block (= VS_ATTN_BLOCK) */
 constexpr int kBlockN = 64;  /* key rows per shared-memory tile */
@@ -48,62 +53,6 @@ struct Params {
     const uint8_t *head_layout;       /* NULL: all frame-major */
 };
 
-__device__ __forceinline__ uint32_t smem_addr(const void *p) {
-    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-/* 16-byte async copy; src_bytes = 0 zero-fills the destination. */
-__device__ __forceinline__ void cp_async_16(void *dst, const void *src, int src_bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-                 "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_async_wait() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void *p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_addr(p)));
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void *p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_addr(p)));
-}
-
-template <typename T> struct Mma;
-template <> struct Mma<__nv_bfloat16> {
-    static __device__ __forceinline__ void run(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-                     "{%8,%9}, {%0,%1,%2,%3};\n"
-                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-        __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-        return *reinterpret_cast<uint32_t *>(&h);
-    }
-};
-template <> struct Mma<__half> {
-    static __device__ __forceinline__ void run(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-                     "{%8,%9}, {%0,%1,%2,%3};\n"
-                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-        __half2 h = __floats2half2_rn(lo, hi);
-        return *reinterpret_cast<uint32_t *>(&h);
-    }
-};
-
-/* Element offset of 16-byte chunk `chunk` of tile row `row` (swizzled). */
-template <int D> __device__ __forceinline__ int tile_offset(int row, int chunk) {
-    return row * D + ((chunk ^ (row & 7)) << 3);
-}
-
 /* Stored row of sequence position r for this head's layout. Token-major
  * position r is token (f = r % F, p = r / F); the quotient comes from a float
  * reciprocal: (r + 0.5) / F is at least 0.5/F away from an integer and the
@@ -112,14 +61,6 @@ __device__ __forceinline__ int stored_row(int r, int token_major, int frames, fl
     if (!token_major || r >= frames * tokens_per_frame) return r;
     int p = (int)(((float)r + 0.5f) * inv_frames);
     return (r - p * frames) * tokens_per_frame + p;
-}
-
-/* 2^x on the special-function unit, flushing denormal results to zero (they
- * are far below what a bf16 probability can hold). */
-__device__ __forceinline__ float fast_exp2(float x) {
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
 }
 
 /* Copies rows [first, first + ROWS) of one head into a swizzled tile;
@@ -340,6 +281,8 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
         }
         __syncthreads(); /* the buffer is refilled by the next iteration's prefetch */
     }
+    cp_async_wait<0>(); /* with no key tiles the Q copy may still be in flight */
+    __syncthreads();
 
     /* Normalise and stage the tile in shared memory (sQ is free now). */
 #pragma unroll
@@ -395,7 +338,271 @@ int tiles_per_warp() {
     return mt;
 }
 
+/* ---- Hopper kernel: warpgroup MMA (wgmma) ---------------------------------
+ * Same contract, same tile walk, with the products on Hopper's warpgroup
+ * tensor-core instructions: two warpgroups of 4 warps each own 64 query rows
+ * of the 128-row block; key/value tiles are one 128-row SVG block, so the
+ * block list is walked one entry per tile.
+ *
+ *  - Shared-memory tiles use the 128-byte-swizzle layout wgmma reads: each
+ *    tile is split into 64-column panels ([panel][row][64 halves]); inside a
+ *    panel, 16-byte chunk c of row r sits at chunk c ^ (r % 8), and 8-row
+ *    groups are 1024 bytes apart. Matrix descriptors point into these panels.
+ *  - S = Q K^T: A (Q) and B (K) from shared memory, both K-major; a k-step
+ *    of 16 elements moves the descriptor 32 bytes along the swizzled row.
+ *  - O += P V: A (P) straight from the registers that hold the softmax (the
+ *    accumulator layout of two 8-column groups is the A-fragment layout), B
+ *    (V, stored [key][dim]) from shared memory, MN-major (transposed).
+ *  - cp.async writes go through the generic proxy; each thread fences them
+ *    to the async proxy before the barrier that precedes the wgmma reads. */
+
+constexpr int kWgRows = 128;  /* query rows per block: 2 warpgroups x 64 */
+constexpr int kWgThreads = 256;
+
+/* Element offset of 16-byte chunk `chunk` of row `row` in a ROWS-row tile
+ * stored as 64-column swizzled panels. */
+template <int ROWS> __device__ __forceinline__ int panel_offset(int row, int chunk) {
+    return (chunk / 8) * ROWS * 64 + row * 64 + (((chunk % 8) ^ (row % 8)) << 3);
+}
+
+/* wgmma shared-memory matrix descriptor, 128-byte swizzle. */
+__device__ __forceinline__ uint64_t smem_desc(const void *p, uint32_t leading_bytes, uint32_t stride_bytes) {
+    return (uint64_t)((smem_addr(p) & 0x3FFFF) >> 4) | ((uint64_t)(leading_bytes >> 4) << 16) |
+           ((uint64_t)(stride_bytes >> 4) << 32) | (1ull << 62);
+}
+
+template <typename T, int D, int ROWS>
+__device__ __forceinline__ void load_panels(T *tile, const char *base, int64_t stride_n, int first, int limit,
+                                            int token_major, int frames, float inv_frames, int tokens_per_frame) {
+    constexpr int kChunks = D / 8;
+    for (int i = threadIdx.x; i < ROWS * kChunks; i += kWgThreads) {
+        int row = i / kChunks, chunk = i % kChunks;
+        int r = first + row;
+        int valid = r < limit;
+        int src_row = valid ? stored_row(r, token_major, frames, inv_frames, tokens_per_frame) : 0;
+        const char *src = base + ((int64_t)src_row * stride_n + chunk * 8) * (int64_t)sizeof(T);
+        cp_async_16(tile + panel_offset<ROWS>(row, chunk), src, valid ? 16 : 0);
+    }
+}
+
+/* KEYS: keys per tile, 128 (one SVG block, one block per SM) or 64 (half a
+ * block: smaller register and shared-memory footprint, two blocks per SM). */
+template <typename T, int D, int KEYS>
+__global__ void __launch_bounds__(kWgThreads, KEYS == 64 ? 2 : 1) flash_attention_wgmma_kernel(const Params p) {
+    constexpr int kWgKeys = KEYS;
+    constexpr int kTilesPerBlock = VS_ATTN_BLOCK / KEYS;
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    extern __shared__ unsigned char smem_raw[];
+    /* Panels must start on 1024-byte boundaries (the swizzle pattern repeats every 8 rows of 128 bytes). */
+    T *sQ = reinterpret_cast<T *>(smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023));
+    T *sK = sQ + kWgRows * D; /* two buffers each */
+    T *sV = sK + 2 * kWgKeys * D;
+
+    const int q_block = blockIdx.x, bh = blockIdx.y;
+    const int b = bh / p.heads, h = bh % p.heads;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int group = warp / 4; /* warpgroup: query rows group*64 .. +64 */
+    const int token_major = p.head_layout ? p.head_layout[bh] == VS_LAYOUT_TOKEN_MAJOR : 0;
+
+    const char *q_base = p.q + (b * p.q_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
+    const char *k_base = p.k + (b * p.k_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
+    const char *v_base = p.v + (b * p.v_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
+
+    int first_entry = 0, num_tiles;
+    if (p.row_ptr) {
+        first_entry = p.row_ptr[q_block];
+        int entries = p.row_ptr[q_block + 1] - first_entry;
+        num_tiles = entries * kTilesPerBlock;
+        if (kTilesPerBlock == 2 && entries > 0 &&
+            p.col_idx[first_entry + entries - 1] * VS_ATTN_BLOCK + kWgKeys >= p.seq_len)
+            num_tiles--; /* the last block's second half is past the end */
+    } else {
+        num_tiles = (p.kv_len + kWgKeys - 1) / kWgKeys;
+    }
+    auto tile_start = [&](int t) -> int {
+        if (!p.row_ptr) return t * kWgKeys;
+        return p.col_idx[first_entry + t / kTilesPerBlock] * VS_ATTN_BLOCK + (t % kTilesPerBlock) * kWgKeys;
+    };
+    auto load_kv = [&](int t, int buffer) {
+        int start = tile_start(t);
+        load_panels<T, D, kWgKeys>(sK + buffer * kWgKeys * D, k_base, p.k_stride_n, start, p.kv_len, token_major,
+                                   p.frames, p.inv_frames, p.tokens_per_frame);
+        load_panels<T, D, kWgKeys>(sV + buffer * kWgKeys * D, v_base, p.v_stride_n, start, p.kv_len, token_major,
+                                   p.frames, p.inv_frames, p.tokens_per_frame);
+    };
+
+    load_panels<T, D, kWgRows>(sQ, q_base, p.q_stride_n, q_block * kWgRows, p.seq_len, token_major, p.frames,
+                               p.inv_frames, p.tokens_per_frame);
+    if (num_tiles > 0) load_kv(0, 0);
+    cp_async_commit();
+
+    constexpr int kSteps = D / 16;       /* k-steps of S = Q K^T */
+    constexpr int kKeySteps = kWgKeys / 16; /* k-steps of O += P V */
+    constexpr int kPanelBytes = kWgKeys * 128;
+    float o[D / 2];
+#pragma unroll
+    for (int i = 0; i < D / 2; i++) o[i] = 0.f;
+    float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
+
+    for (int t = 0; t < num_tiles; t++) {
+        const int buffer = t & 1;
+        if (t + 1 < num_tiles) {
+            load_kv(t + 1, buffer ^ 1);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        fence_proxy_async();
+        __syncthreads();
+        const T *tK = sK + buffer * kWgKeys * D, *tV = sV + buffer * kWgKeys * D;
+
+        /* S = Q K^T: 64 rows x 128 keys per warpgroup. */
+        float s[kWgKeys / 2];
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < kSteps; kk++) {
+            const int panel = kk / 4, within = (kk % 4) * 32;
+            const char *q_panel = reinterpret_cast<const char *>(sQ) + panel * kWgRows * 128 + group * 64 * 128;
+            const char *k_panel = reinterpret_cast<const char *>(tK) + panel * kPanelBytes;
+            Wgmma<T, kWgKeys>::ss(s, smem_desc(q_panel + within, 16, 1024), smem_desc(k_panel + within, 16, 1024),
+                                  kk > 0);
+        }
+        wgmma_commit();
+        wgmma_wait<0>();
+
+        const int key0 = tile_start(t);
+        if (key0 + kWgKeys > p.kv_len) {
+#pragma unroll
+            for (int n = 0; n < kWgKeys / 8; n++) {
+                int key = key0 + n * 8 + (lane % 4) * 2;
+                if (key >= p.kv_len) s[4 * n] = s[4 * n + 2] = -INFINITY;
+                if (key + 1 >= p.kv_len) s[4 * n + 1] = s[4 * n + 3] = -INFINITY;
+            }
+        }
+
+        /* Online softmax, as in the mma.sync kernel. */
+        float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int n = 0; n < kWgKeys / 8; n++) {
+            tile_max[0] = fmaxf(tile_max[0], fmaxf(s[4 * n], s[4 * n + 1]));
+            tile_max[1] = fmaxf(tile_max[1], fmaxf(s[4 * n + 2], s[4 * n + 3]));
+        }
+        float scale_old[2];
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            tile_max[i] = fmaxf(tile_max[i], __shfl_xor_sync(0xffffffffu, tile_max[i], 1));
+            tile_max[i] = fmaxf(tile_max[i], __shfl_xor_sync(0xffffffffu, tile_max[i], 2));
+            float new_max = fmaxf(row_max[i], tile_max[i] * p.scale_log2);
+            scale_old[i] = fast_exp2(row_max[i] - new_max);
+            row_max[i] = new_max;
+            row_sum[i] *= scale_old[i];
+        }
+#pragma unroll
+        for (int n = 0; n < D / 8; n++) {
+            o[4 * n] *= scale_old[0], o[4 * n + 1] *= scale_old[0];
+            o[4 * n + 2] *= scale_old[1], o[4 * n + 3] *= scale_old[1];
+        }
+        uint32_t a[kKeySteps][4];
+#pragma unroll
+        for (int n = 0; n < kWgKeys / 8; n++) {
+            float e0 = fast_exp2(s[4 * n] * p.scale_log2 - row_max[0]);
+            float e1 = fast_exp2(s[4 * n + 1] * p.scale_log2 - row_max[0]);
+            float e2 = fast_exp2(s[4 * n + 2] * p.scale_log2 - row_max[1]);
+            float e3 = fast_exp2(s[4 * n + 3] * p.scale_log2 - row_max[1]);
+            row_sum[0] += e0 + e1;
+            row_sum[1] += e2 + e3;
+            a[n / 2][(n % 2) * 2] = Mma<T>::pack(e0, e1);
+            a[n / 2][(n % 2) * 2 + 1] = Mma<T>::pack(e2, e3);
+        }
+
+        /* O += P V: V is [key][dim], so B is MN-major. A k-step of 16 keys is
+         * 16 rows of every panel; panels (64 dims each) are the leading stride. */
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < kKeySteps; kk++) {
+            const char *v_rows = reinterpret_cast<const char *>(tV) + kk * 16 * 128;
+            Wgmma<T, D>::rs(o, a[kk], smem_desc(v_rows, kPanelBytes, 1024), 1);
+        }
+        wgmma_commit();
+        wgmma_wait<0>();
+        __syncthreads(); /* the buffer is refilled by the next iteration's prefetch */
+    }
+    cp_async_wait<0>(); /* with no key tiles the Q copy may still be in flight */
+    __syncthreads();
+
+    /* Normalise; stage in sQ (its last readers finished before the final barrier). */
+    const int r0 = group * 64 + (warp % 4) * 16 + lane / 4;
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        row_sum[i] += __shfl_xor_sync(0xffffffffu, row_sum[i], 1);
+        row_sum[i] += __shfl_xor_sync(0xffffffffu, row_sum[i], 2);
+        row_sum[i] = row_sum[i] > 0.f ? 1.f / row_sum[i] : 0.f;
+    }
+#pragma unroll
+    for (int n = 0; n < D / 8; n++) {
+        int col = n * 8 + (lane % 4) * 2;
+        *reinterpret_cast<uint32_t *>(sQ + panel_offset<kWgRows>(r0, col / 8) + col % 8) =
+            Mma<T>::pack(o[4 * n] * row_sum[0], o[4 * n + 1] * row_sum[0]);
+        *reinterpret_cast<uint32_t *>(sQ + panel_offset<kWgRows>(r0 + 8, col / 8) + col % 8) =
+            Mma<T>::pack(o[4 * n + 2] * row_sum[1], o[4 * n + 3] * row_sum[1]);
+    }
+    __syncthreads();
+    char *o_base = p.o + (b * p.o_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
+    constexpr int kChunks = D / 8;
+    for (int i = threadIdx.x; i < kWgRows * kChunks; i += kWgThreads) {
+        int row = i / kChunks, chunk = i % kChunks;
+        int r = q_block * kWgRows + row;
+        if (r >= p.seq_len) continue;
+        int dst_row = stored_row(r, token_major, p.frames, p.inv_frames, p.tokens_per_frame);
+        *reinterpret_cast<uint4 *>(o_base + ((int64_t)dst_row * p.o_stride_n + chunk * 8) * (int64_t)sizeof(T)) =
+            *reinterpret_cast<const uint4 *>(sQ + panel_offset<kWgRows>(row, chunk));
+    }
+#else
+    __trap(); /* launched only on sm_90 devices */
+#endif
+}
+
+template <typename T, int D, int KEYS> vs_status launch_wgmma(const Params &p, int batch_heads, cudaStream_t stream) {
+    const size_t smem = (size_t)(kWgRows + 4 * KEYS) * D * sizeof(T) + 1024; /* + alignment slack */
+    auto kernel = flash_attention_wgmma_kernel<T, D, KEYS>;
+    VS_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    dim3 grid((p.seq_len + kWgRows - 1) / kWgRows, batch_heads);
+    kernel<<<grid, kWgThreads, smem, stream>>>(p);
+    VS_CUDA_TRY(cudaGetLastError());
+    return VS_OK;
+}
+
+/* Keys per wgmma tile: 64 unless VS_ATTN_KEYS=128 (kept for comparison). */
+int wgmma_keys() {
+    static int keys = 0;
+    if (!keys) {
+        const char *env = getenv("VS_ATTN_KEYS");
+        keys = env && atoi(env) == 128 ? 128 : 64;
+    }
+    return keys;
+}
+
+/* The Hopper kernel where the device has wgmma (compute capability 9.0),
+ * unless VS_ATTN_KERNEL=mma asks for the mma.sync kernel. */
+int use_wgmma() {
+    static int choice = -1;
+    if (choice < 0) {
+        int dev = 0, major = 0;
+        if (cudaGetDevice(&dev) != cudaSuccess ||
+            cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
+            major = 0;
+        cudaGetLastError();
+        const char *env = getenv("VS_ATTN_KERNEL");
+        choice = major == 9 && !(env && !strcmp(env, "mma"));
+    }
+    return choice;
+}
+
 template <typename T, int D> vs_status launch_dim(const Params &p, int batch_heads, cudaStream_t stream) {
+    if (use_wgmma())
+        return wgmma_keys() == 64 ? launch_wgmma<T, D, 64>(p, batch_heads, stream)
+                                  : launch_wgmma<T, D, 128>(p, batch_heads, stream);
     return tiles_per_warp() == 1 ? launch<T, D, 1>(p, batch_heads, stream) : launch<T, D, 2>(p, batch_heads, stream);
 }
 

@@ -1,273 +1,366 @@
-/* SVG online profiling: for each (batch entry, head) and sampled query row,
- * the exact, spatial-masked and temporal-masked attention outputs, and from
- * their squared differences the head's layout (see src/sparse/profile.h).
+/* SVG online profiling on tensor cores: for each (batch entry, head), S
+ * sampled query rows, their exact attention output and their outputs under
+ * the spatial and temporal masks; the squared differences choose the head's
+ * layout (same decision as vs_svg_profile_cpu, src/sparse/profile.h).
  *
- * Kernel 1 (profile_rows): one thread block handles kRows sampled rows of one
- * (b, h) and streams all keys in 128-key chunks (one SVG key block each):
- *   A. each thread scores one key against kRows / 2 of the rows (q rows sit
- *      in shared memory, the key row is read once per block) and writes the
- *      score three times, with the spatial and temporal masks applied (-inf);
- *   B. warp g updates row g's online-softmax state (max, sum) for the three
- *      variants and turns the chunk's scores into probabilities;
- *   C. each thread owns one head dimension of several rows and accumulates
- *      P.V for the three variants in registers.
- * So every score is computed once and reused by all three softmaxes. The
- * masks are bitsets over key blocks: the row's own query block (spatial) and
- * the query block of its token-major position (temporal); a key is tested at
- * its own token-major position for the temporal variant.
- * Each row's two squared errors (summed over head dims in a fixed order) go
- * to the workspace; kernel 2 (choose_layouts) sums them over rows in order,
- * so the result does not depend on scheduling. */
+ * The sampled rows of one head form a 64-row query tile, so the work is a
+ * small flash attention with three softmax variants sharing one score tile:
+ *   kernel 1 (profile_partials): one thread block per (key chunk, b*h, row
+ *     group of 64). 8 warps: warp w owns rows 16*(w%4).. and head dims
+ *     64*(w/4).., so each variant's output accumulator fits in registers.
+ *     Each warp computes S = Q K^T for its 16 rows on tensor cores, masks it
+ *     per variant (spatial: bit of the key's block in the row's spatial block
+ *     list; temporal: bit of the block of the key's token-major position in
+ *     the list of the row's token-major block), and accumulates P.V three
+ *     times against the same V operands. All three variants share the exact
+ *     variant's running max (a masked row's max can only be lower, so its
+ *     probabilities stay <= 1 and its normaliser is rescaled identically).
+ *     The chunk's (max, three sums, three outputs) go to the workspace.
+ *   kernel 2 (combine_and_choose): one block per b*h merges the chunks of
+ *     each row in order, forms the errors, sums them over rows in order, and
+ *     picks the layout. Fixed reduction orders: the result is deterministic.
+ * Splitting the keys into chunks (flash-decoding style) keeps every
+ * multiprocessor busy although only S rows per head are computed. */
+
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math.h>
 #include <stdint.h>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/mma_utils.cuh"
 #include "backend/cuda/svg_profile.h"
 
 namespace {
 
-constexpr int kRows = 8; /* sampled rows per thread block: one per warp in phase B */
-constexpr int kThreads = 256;
-constexpr int kChunk = VS_ATTN_BLOCK; /* keys per chunk: one key block, so the spatial mask is per chunk */
-constexpr int kVariants = 3;          /* exact, spatial, temporal */
+using namespace vs_mma;
 
-static_assert(kThreads / 32 == kRows, "phase B gives each warp one row");
-static_assert(kThreads % kChunk == 0 && kRows % (kThreads / kChunk) == 0, "phase A: whole rows per thread");
+constexpr int kRowsPerGroup = 64; /* sampled rows per thread block */
+constexpr int kBlockN = 64;       /* keys per shared-memory tile */
+constexpr int kThreads = 256;
+constexpr int kVariants = 3; /* exact, spatial, temporal */
 
 struct Params {
     const char *q, *k, *v;
-    int heads, seq_len, bitset_words;
+    int heads, seq_len, bitset_words, chunks, tiles_per_chunk;
     int64_t q_stride_b, q_stride_n, k_stride_b, k_stride_n, v_stride_b, v_stride_n;
-    float scale;
+    float scale_log2, inv_tokens_per_frame;
     const int32_t *row_ptr, *col_idx;
     vs_svg_config cfg;
-    float *row_err; /* [B*H][samples][2]: spatial, temporal */
+    float *partials; /* [B*H][samples][chunks][4 + 3 D]: max, sums x3, outputs x3 */
 };
 
-__device__ __forceinline__ float to_f32(__nv_bfloat16 x) {
-    return __bfloat162float(x);
-}
-__device__ __forceinline__ float to_f32(__half x) {
-    return __half2float(x);
-}
+/* Floats per (row, chunk) partial record. */
+__host__ __device__ constexpr int partial_floats(int dim) { return 4 + kVariants * dim; }
 
-__device__ __forceinline__ float warp_max(float x) {
-    for (int o = 16; o > 0; o /= 2)
-        x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
-    return x;
-}
-/* Butterfly: every lane ends with the same, order-fixed sum. */
-__device__ __forceinline__ float warp_sum(float x) {
-    for (int o = 16; o > 0; o /= 2)
-        x += __shfl_xor_sync(0xffffffffu, x, o);
-    return x;
+/* Token-major position of stored row r (video tokens; text stays), with
+ * the quotient r / P from a float reciprocal (exact below 2^22 tokens, see
+ * flash_attention.cu). */
+__device__ __forceinline__ int token_major_position(int r, int frames, int tokens_per_frame, float inv_p) {
+    if (r >= frames * tokens_per_frame) return r;
+    int f = (int)(((float)r + 0.5f) * inv_p);
+    return (r - f * tokens_per_frame) * frames + f;
 }
 
-__device__ __forceinline__ int has_bit(const uint32_t *bits, int i) {
-    return (bits[i / 32] >> (i % 32)) & 1u;
-}
+template <typename T, int D>
+__global__ void __launch_bounds__(kThreads, 1) profile_partials(const Params p) {
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    T *sQ = reinterpret_cast<T *>(smem_raw);
+    T *sK = sQ + kRowsPerGroup * D; /* two buffers each */
+    T *sV = sK + 2 * kBlockN * D;
+    uint32_t *mask_bits = reinterpret_cast<uint32_t *>(sV + 2 * kBlockN * D); /* [2][64 rows][words] */
 
-template <typename T, int D> __global__ void __launch_bounds__(kThreads) profile_rows(const Params p) {
-    constexpr int kDimGroups = kThreads / D; /* phase C: threads per head dim */
-    constexpr int kRowsPerThread = kRows / kDimGroups;
-    constexpr int kScoreGroups = kThreads / kChunk; /* phase A: threads per key */
-    constexpr int kScoreRows = kRows / kScoreGroups;
+    const int chunk = blockIdx.x, bh = blockIdx.y, group = blockIdx.z;
+    const int b = bh / p.heads, h = bh % p.heads;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int row_tile = warp % 4, dim_half = warp / 4;
+    const int frames = p.cfg.frames, tpf = p.cfg.tokens_per_frame;
+    const int first_sample = group * kRowsPerGroup;
+    const int rows_here = min(kRowsPerGroup, p.cfg.samples - first_sample);
 
-    extern __shared__ __align__(16) unsigned char smem_raw[];
-    float *s_q = reinterpret_cast<float *>(smem_raw);  /* [kRows][D] */
-    float *s_p = s_q + kRows * D;                      /* [kVariants][kRows][kChunk] */
-    float *s_alpha = s_p + kVariants * kRows * kChunk; /* [kVariants][kRows] */
-    float *s_sum = s_alpha + kVariants * kRows;        /* [kVariants][kRows] */
-    uint32_t *s_bits = reinterpret_cast<uint32_t *>(s_sum + kVariants * kRows); /* [2][kRows][words] */
+    const char *q_base = p.q + (b * p.q_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
+    const char *k_base = p.k + (b * p.k_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
+    const char *v_base = p.v + (b * p.v_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
 
-    const int bh = blockIdx.y, b = bh / p.heads, h = bh % p.heads;
-    const int first = blockIdx.x * kRows;
-    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-    const int F = p.cfg.frames, P = p.cfg.tokens_per_frame, S = p.cfg.samples;
-    const int words = p.bitset_words;
-
-    /* Rows past S (last block) repeat row S-1 and are not written. */
-    int rows[kRows];
-    for (int g = 0; g < kRows; g++)
-        rows[g] = vs_svg_sample_row(&p.cfg, p.seq_len, bh, min(first + g, S - 1));
-
-    const T *k_base = reinterpret_cast<const T *>(p.k) + b * p.k_stride_b + (int64_t)h * D;
-    const T *v_base = reinterpret_cast<const T *>(p.v) + b * p.v_stride_b + (int64_t)h * D;
-    for (int i = tid; i < kRows * D; i += kThreads) {
-        int g = i / D, d = i % D;
-        const T *q =
-            reinterpret_cast<const T *>(p.q) + b * p.q_stride_b + rows[g] * p.q_stride_n + (int64_t)h * D;
-        s_q[i] = to_f32(q[d]);
+    /* Gather the sampled query rows (rows past the sample count: zeros). */
+    constexpr int kChunks = D / 8;
+    for (int i = threadIdx.x; i < kRowsPerGroup * kChunks; i += kThreads) {
+        int row = i / kChunks, c = i % kChunks;
+        int valid = row < rows_here;
+        int r = valid ? vs_svg_sample_row(&p.cfg, p.seq_len, bh, first_sample + row) : 0;
+        cp_async_16(sQ + tile_offset<D>(row, c), q_base + ((int64_t)r * p.q_stride_n + c * 8) * (int64_t)sizeof(T),
+                    valid ? 16 : 0);
     }
-    for (int i = tid; i < 2 * kRows * words; i += kThreads)
-        s_bits[i] = 0;
+    /* Block bitsets: which key blocks each row's spatial / temporal mask admits. */
+    for (int i = threadIdx.x; i < 2 * kRowsPerGroup * p.bitset_words; i += kThreads) mask_bits[i] = 0;
     __syncthreads();
-    /* Key-block bitsets: [0][g] spatial (frame-major query block), [1][g] temporal. */
-    for (int list = warp; list < 2 * kRows; list += kThreads / 32) {
-        int g = list % kRows, temporal = list / kRows;
-        int64_t pos = temporal ? vs_svg_token_major_position(rows[g], F, P) : rows[g];
-        int qb = (int)(pos / VS_ATTN_BLOCK);
-        uint32_t *bits = s_bits + (temporal * kRows + g) * words;
-        for (int e = p.row_ptr[qb] + lane; e < p.row_ptr[qb + 1]; e += 32) {
+    for (int i = threadIdx.x; i < 2 * kRowsPerGroup; i += kThreads) {
+        int variant = i / kRowsPerGroup, row = i % kRowsPerGroup;
+        if (row >= rows_here) continue;
+        int r = vs_svg_sample_row(&p.cfg, p.seq_len, bh, first_sample + row);
+        int pos = variant == 0 ? r : (int)vs_svg_token_major_position(r, frames, tpf);
+        int qb = pos / VS_ATTN_BLOCK;
+        uint32_t *bits = mask_bits + (variant * kRowsPerGroup + row) * p.bitset_words;
+        for (int e = p.row_ptr[qb]; e < p.row_ptr[qb + 1]; e++) {
             int kb = p.col_idx[e];
-            /* Bits commute, so the result is deterministic; an out-of-range block is ignored
-             * rather than written past the bitset (device lists are not validated). */
-            if (kb >= 0 && kb < words * 32) atomicOr(&bits[kb / 32], 1u << (kb % 32));
+            bits[kb / 32] |= 1u << (kb % 32);
         }
     }
-    __syncthreads();
 
-    float run_max[kVariants], run_sum[kVariants]; /* row `warp`'s softmax state, same in every lane */
-    for (int x = 0; x < kVariants; x++)
-        run_max[x] = -INFINITY, run_sum[x] = 0;
-    float acc[kVariants][kRowsPerThread];
-    for (int x = 0; x < kVariants; x++)
-        for (int u = 0; u < kRowsPerThread; u++)
-            acc[x][u] = 0;
-    const int dim = tid % D, dim_group = tid / D;
+    const int first_tile = chunk * p.tiles_per_chunk;
+    const int num_tiles = min(p.tiles_per_chunk, (p.seq_len + kBlockN - 1) / kBlockN - first_tile);
+    auto load_kv = [&](int t, int buffer) {
+        int start = (first_tile + t) * kBlockN;
+        for (int i = threadIdx.x; i < kBlockN * kChunks; i += kThreads) {
+            int row = i / kChunks, c = i % kChunks;
+            int r = start + row, valid = r < p.seq_len, src = valid ? r : 0;
+            cp_async_16(sK + buffer * kBlockN * D + tile_offset<D>(row, c),
+                        k_base + ((int64_t)src * p.k_stride_n + c * 8) * (int64_t)sizeof(T), valid ? 16 : 0);
+            cp_async_16(sV + buffer * kBlockN * D + tile_offset<D>(row, c),
+                        v_base + ((int64_t)src * p.v_stride_n + c * 8) * (int64_t)sizeof(T), valid ? 16 : 0);
+        }
+    };
+    if (num_tiles > 0) load_kv(0, 0);
+    cp_async_commit();
 
-    const int chunks = (p.seq_len + kChunk - 1) / kChunk;
-    for (int c = 0; c < chunks; c++) {
-        /* A: scores of key j against this thread's rows, masked three ways. */
-        {
-            const int jj = tid % kChunk, score_group = tid / kChunk;
-            const int j = c * kChunk + jj;
-            float dot[kScoreRows];
-            for (int u = 0; u < kScoreRows; u++)
-                dot[u] = 0;
-            if (j < p.seq_len) {
-                const T *krow = k_base + j * p.k_stride_n;
-                for (int d0 = 0; d0 < D; d0 += 8) {
-                    uint4 raw = *reinterpret_cast<const uint4 *>(krow + d0);
-                    const T *kv = reinterpret_cast<const T *>(&raw);
-                    float kf[8];
-                    for (int e = 0; e < 8; e++)
-                        kf[e] = to_f32(kv[e]);
-                    for (int u = 0; u < kScoreRows; u++) {
-                        const float *q = s_q + (score_group + u * kScoreGroups) * D + d0;
-                        for (int e = 0; e < 8; e++)
-                            dot[u] += q[e] * kf[e];
-                    }
-                }
-            }
-            const int key_block_t = (int)(vs_svg_token_major_position(j, F, P) / VS_ATTN_BLOCK);
-            for (int u = 0; u < kScoreRows; u++) {
-                const int g = score_group + u * kScoreGroups;
-                const float s = j < p.seq_len ? dot[u] * p.scale : -INFINITY;
-                const int spatial = j < p.seq_len && has_bit(s_bits + g * words, c);
-                const int temporal = j < p.seq_len && has_bit(s_bits + (kRows + g) * words, key_block_t);
-                s_p[(0 * kRows + g) * kChunk + jj] = s;
-                s_p[(1 * kRows + g) * kChunk + jj] = spatial ? s : -INFINITY;
-                s_p[(2 * kRows + g) * kChunk + jj] = temporal ? s : -INFINITY;
-            }
-        }
-        __syncthreads();
-        /* B: warp g rescales row g's softmax state and turns scores into probabilities. */
-        {
-            const int g = warp;
-            for (int x = 0; x < kVariants; x++) {
-                float *row = s_p + (x * kRows + g) * kChunk;
-                float chunk_max = -INFINITY;
-                for (int jj = lane; jj < kChunk; jj += 32)
-                    chunk_max = fmaxf(chunk_max, row[jj]);
-                const float new_max = fmaxf(run_max[x], warp_max(chunk_max));
-                /* A variant with no key yet keeps max -inf: nothing to rescale, probabilities 0. */
-                const int none = new_max == -INFINITY;
-                const float alpha = none ? 1.0f : expf(run_max[x] - new_max);
-                float part = 0;
-                for (int jj = lane; jj < kChunk; jj += 32) {
-                    const float pr = none ? 0.0f : expf(row[jj] - new_max);
-                    row[jj] = pr;
-                    part += pr;
-                }
-                run_sum[x] = run_sum[x] * alpha + warp_sum(part);
-                run_max[x] = new_max;
-                if (lane == 0) s_alpha[x * kRows + g] = alpha;
-            }
-        }
-        __syncthreads();
-        /* C: P.V for the three variants, one head dim per thread. */
-        {
-            const int keys = min(kChunk, p.seq_len - c * kChunk);
-            for (int x = 0; x < kVariants; x++)
-                for (int u = 0; u < kRowsPerThread; u++)
-                    acc[x][u] *= s_alpha[x * kRows + dim_group + u * kDimGroups];
-            const T *vcol = v_base + (int64_t)c * kChunk * p.v_stride_n + dim;
-            /* Four keys at a time: one 16-byte shared load per row and variant. Probabilities
-             * past the sequence are 0, so their values may be anything finite (0 here). */
-            for (int jj = 0; jj < keys; jj += 4) {
-                float val[4];
-                for (int e = 0; e < 4; e++)
-                    val[e] = jj + e < keys ? to_f32(vcol[(int64_t)(jj + e) * p.v_stride_n]) : 0.0f;
-                for (int x = 0; x < kVariants; x++)
-                    for (int u = 0; u < kRowsPerThread; u++) {
-                        const float4 pr = *reinterpret_cast<const float4 *>(
-                            s_p + (x * kRows + dim_group + u * kDimGroups) * kChunk + jj);
-                        acc[x][u] += pr.x * val[0] + pr.y * val[1] + pr.z * val[2] + pr.w * val[3];
-                    }
-            }
-        }
-        __syncthreads();
+    constexpr int kSteps = D / 16;
+    constexpr int kKeyTiles = kBlockN / 8;
+    constexpr int kDimTiles = D / 16; /* 8-dim tiles in this warp's half of the head dims */
+    float o[kVariants][kDimTiles][4];
+#pragma unroll
+    for (int x = 0; x < kVariants; x++)
+#pragma unroll
+        for (int d = 0; d < kDimTiles; d++) o[x][d][0] = o[x][d][1] = o[x][d][2] = o[x][d][3] = 0.f;
+    float row_max[2] = {-INFINITY, -INFINITY};
+    float sums[kVariants][2] = {{0.f, 0.f}, {0.f, 0.f}, {0.f, 0.f}};
+    const int local_row[2] = {row_tile * 16 + lane / 4, row_tile * 16 + lane / 4 + 8};
+    const uint32_t *spatial_bits[2], *temporal_bits[2];
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        spatial_bits[i] = mask_bits + local_row[i] * p.bitset_words;
+        temporal_bits[i] = mask_bits + (kRowsPerGroup + local_row[i]) * p.bitset_words;
     }
 
-    /* Outputs and squared errors; the score buffer becomes [2][kRows][D] of errors. */
-    if (lane == 0)
+    for (int t = 0; t < num_tiles; t++) {
+        const int buffer = t & 1;
+        if (t + 1 < num_tiles) {
+            load_kv(t + 1, buffer ^ 1);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        const T *tK = sK + buffer * kBlockN * D, *tV = sV + buffer * kBlockN * D;
+        const int key0 = (first_tile + t) * kBlockN;
+
+        float s[kKeyTiles][4];
+#pragma unroll
+        for (int n = 0; n < kKeyTiles; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < kSteps; kk++) {
+            uint32_t qf[4];
+            ldmatrix_x4(qf, sQ + tile_offset<D>(row_tile * 16 + lane % 16, kk * 2 + lane / 16));
+#pragma unroll
+            for (int n = 0; n < kKeyTiles; n += 2) {
+                uint32_t kf[4];
+                ldmatrix_x4(kf, tK + tile_offset<D>(n * 8 + (lane % 8) + (lane / 16) * 8, kk * 2 + (lane / 8) % 2));
+                Mma<T>::run(s[n], qf, kf[0], kf[1]);
+                Mma<T>::run(s[n + 1], qf, kf[2], kf[3]);
+            }
+        }
+
+        /* Masks. The whole 64-key tile lies in one 128-key block, so the
+         * spatial test is one bit per row; the temporal test is per key. */
+        const int block = key0 / VS_ATTN_BLOCK;
+        float spatial_ok[2];
+#pragma unroll
+        for (int i = 0; i < 2; i++) spatial_ok[i] = (spatial_bits[i][block / 32] >> (block % 32)) & 1u ? 1.f : 0.f;
+        float exact_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int n = 0; n < kKeyTiles; n++) {
+            int key = key0 + n * 8 + (lane % 4) * 2;
+            if (key >= p.seq_len) s[n][0] = s[n][2] = -INFINITY;
+            if (key + 1 >= p.seq_len) s[n][1] = s[n][3] = -INFINITY;
+            exact_max[0] = fmaxf(exact_max[0], fmaxf(s[n][0], s[n][1]));
+            exact_max[1] = fmaxf(exact_max[1], fmaxf(s[n][2], s[n][3]));
+        }
+        float alpha[2], shift[2];
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            exact_max[i] = fmaxf(exact_max[i], __shfl_xor_sync(0xffffffffu, exact_max[i], 1));
+            exact_max[i] = fmaxf(exact_max[i], __shfl_xor_sync(0xffffffffu, exact_max[i], 2));
+            float new_max = fmaxf(row_max[i], exact_max[i] * p.scale_log2);
+            alpha[i] = fast_exp2(row_max[i] - new_max);
+            row_max[i] = shift[i] = new_max;
+#pragma unroll
+            for (int x = 0; x < kVariants; x++) sums[x][i] *= alpha[i];
+        }
+#pragma unroll
         for (int x = 0; x < kVariants; x++)
-            s_sum[x * kRows + warp] = run_sum[x];
-    __syncthreads();
-    float *s_err = s_p;
-    for (int u = 0; u < kRowsPerThread; u++) {
-        const int g = dim_group + u * kDimGroups;
-        float o[kVariants];
+#pragma unroll
+            for (int d = 0; d < kDimTiles; d++) {
+                o[x][d][0] *= alpha[0], o[x][d][1] *= alpha[0];
+                o[x][d][2] *= alpha[1], o[x][d][3] *= alpha[1];
+            }
+
+        /* Probabilities of the three variants, packed as A operands. */
+        uint32_t a[kVariants][kBlockN / 16][4];
+#pragma unroll
+        for (int n = 0; n < kKeyTiles; n++) {
+            float pe[4], ps[4], pt[4];
+            int key = key0 + n * 8 + (lane % 4) * 2;
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                int kb_t = token_major_position(min(key + j, p.seq_len - 1), frames, tpf, p.inv_tokens_per_frame) /
+                           VS_ATTN_BLOCK;
+#pragma unroll
+                for (int i = 0; i < 2; i++) {
+                    float e = fast_exp2(s[n][2 * i + j] * p.scale_log2 - shift[i]);
+                    float temporal_ok = (temporal_bits[i][kb_t / 32] >> (kb_t % 32)) & 1u ? 1.f : 0.f;
+                    pe[2 * i + j] = e;
+                    ps[2 * i + j] = e * spatial_ok[i];
+                    pt[2 * i + j] = e * temporal_ok;
+                }
+            }
+#pragma unroll
+            for (int i = 0; i < 2; i++) {
+                sums[0][i] += pe[2 * i] + pe[2 * i + 1];
+                sums[1][i] += ps[2 * i] + ps[2 * i + 1];
+                sums[2][i] += pt[2 * i] + pt[2 * i + 1];
+            }
+            const float *pv[kVariants] = {pe, ps, pt};
+#pragma unroll
+            for (int x = 0; x < kVariants; x++) {
+                /* 8-key tile n is half of A operand n/2: registers 0,1 (first half) or 2,3 (second). */
+                a[x][n / 2][(n % 2) * 2 + 0] = Mma<T>::pack(pv[x][0], pv[x][1]);
+                a[x][n / 2][(n % 2) * 2 + 1] = Mma<T>::pack(pv[x][2], pv[x][3]);
+            }
+        }
+#pragma unroll
+        for (int kk = 0; kk < kBlockN / 16; kk++) {
+#pragma unroll
+            for (int d = 0; d < kDimTiles; d += 2) {
+                uint32_t vf[4];
+                int key = kk * 16 + (lane % 8) + ((lane / 8) % 2) * 8;
+                ldmatrix_x4_trans(vf, tV + tile_offset<D>(key, dim_half * kDimTiles + d + lane / 16));
+#pragma unroll
+                for (int x = 0; x < kVariants; x++) {
+                    Mma<T>::run(o[x][d], a[x][kk], vf[0], vf[1]);
+                    Mma<T>::run(o[x][d + 1], a[x][kk], vf[2], vf[3]);
+                }
+            }
+        }
+        __syncthreads();
+    }
+
+    /* Partial record of each row for this chunk. */
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+#pragma unroll
         for (int x = 0; x < kVariants; x++) {
-            const float sum = s_sum[x * kRows + g];
-            o[x] = sum > 0 ? acc[x][u] / sum : 0.0f; /* no allowed key: zero output */
+            sums[x][i] += __shfl_xor_sync(0xffffffffu, sums[x][i], 1);
+            sums[x][i] += __shfl_xor_sync(0xffffffffu, sums[x][i], 2);
         }
-        s_err[(0 * kRows + g) * D + dim] = (o[1] - o[0]) * (o[1] - o[0]);
-        s_err[(1 * kRows + g) * D + dim] = (o[2] - o[0]) * (o[2] - o[0]);
+        const int row = local_row[i];
+        if (row >= rows_here) continue;
+        float *rec = p.partials +
+                     (((int64_t)bh * p.cfg.samples + first_sample + row) * p.chunks + chunk) * partial_floats(D);
+        if (dim_half == 0 && lane % 4 == 0) {
+            rec[0] = row_max[i];
+            for (int x = 0; x < kVariants; x++) rec[1 + x] = sums[x][i];
+        }
+#pragma unroll
+        for (int x = 0; x < kVariants; x++)
+#pragma unroll
+            for (int d = 0; d < kDimTiles; d++) {
+                int col = dim_half * (D / 2) + d * 8 + (lane % 4) * 2;
+                rec[4 + x * D + col] = o[x][d][2 * i];
+                rec[4 + x * D + col + 1] = o[x][d][2 * i + 1];
+            }
+    }
+}
+
+/* One block per b*h, one warp per sampled row at a time: merge the row's
+ * chunks, form its squared errors (lanes own head dimensions; warp sums in
+ * a fixed butterfly order), then sum the rows in order and choose. */
+template <int D>
+__global__ void combine_and_choose(const float *partials, int samples, int chunks, uint8_t *layout,
+                                   float *mse_spatial, float *mse_temporal) {
+    extern __shared__ float row_err[]; /* [samples][2] */
+    constexpr int kDimsPerLane = D / 32;
+    const int bh = blockIdx.x, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    for (int r = warp; r < samples; r += blockDim.x / 32) {
+        const float *rec = partials + ((int64_t)bh * samples + r) * chunks * partial_floats(D);
+        float m = -INFINITY;
+        for (int c = 0; c < chunks; c++) m = fmaxf(m, rec[c * partial_floats(D)]);
+        float l[kVariants] = {0.f, 0.f, 0.f}, out[kVariants][kDimsPerLane] = {};
+        for (int c = 0; c < chunks; c++) {
+            const float *pc = rec + c * partial_floats(D);
+            const float w = exp2f(pc[0] - m);
+#pragma unroll
+            for (int x = 0; x < kVariants; x++) {
+                l[x] += w * pc[1 + x];
+#pragma unroll
+                for (int j = 0; j < kDimsPerLane; j++) out[x][j] += w * pc[4 + x * D + lane + 32 * j];
+            }
+        }
+        float err_s = 0.f, err_t = 0.f;
+#pragma unroll
+        for (int j = 0; j < kDimsPerLane; j++) {
+            float e = l[0] > 0.f ? out[0][j] / l[0] : 0.f;
+            float sp = l[1] > 0.f ? out[1][j] / l[1] : 0.f; /* an empty mask gives zeros */
+            float tm = l[2] > 0.f ? out[2][j] / l[2] : 0.f;
+            err_s += (sp - e) * (sp - e);
+            err_t += (tm - e) * (tm - e);
+        }
+        for (int o = 16; o > 0; o /= 2) {
+            err_s += __shfl_xor_sync(0xffffffffu, err_s, o);
+            err_t += __shfl_xor_sync(0xffffffffu, err_t, o);
+        }
+        if (lane == 0) row_err[2 * r] = err_s, row_err[2 * r + 1] = err_t;
     }
     __syncthreads();
-    {
-        const int g = warp;
-        for (int x = 0; x < 2; x++) {
-            float part = 0;
-            for (int d = lane; d < D; d += 32)
-                part += s_err[(x * kRows + g) * D + d];
-            const float total = warp_sum(part);
-            if (lane == 0 && first + g < S) p.row_err[((int64_t)bh * S + first + g) * 2 + x] = total;
-        }
+    if (threadIdx.x == 0) {
+        double total_s = 0, total_t = 0;
+        for (int r = 0; r < samples; r++) total_s += row_err[2 * r], total_t += row_err[2 * r + 1];
+        const double mse_s = total_s / ((double)samples * D), mse_t = total_t / ((double)samples * D);
+        layout[bh] = mse_t < mse_s ? VS_LAYOUT_TOKEN_MAJOR : VS_LAYOUT_FRAME_MAJOR;
+        if (mse_spatial) mse_spatial[bh] = (float)mse_s;
+        if (mse_temporal) mse_temporal[bh] = (float)mse_t;
     }
 }
 
-/* One thread per (b, h): sums the rows' errors in order and decides. */
-__global__ void choose_layouts(const float *row_err, int batch_heads, int samples, int dim, uint8_t *layout,
-                               float *mse_spatial, float *mse_temporal) {
-    const int bh = blockIdx.x * blockDim.x + threadIdx.x;
-    if (bh >= batch_heads) return;
-    double err_s = 0, err_t = 0;
-    for (int i = 0; i < samples; i++) {
-        err_s += row_err[((int64_t)bh * samples + i) * 2 + 0];
-        err_t += row_err[((int64_t)bh * samples + i) * 2 + 1];
+/* Key chunks per (b*h, row group): enough blocks for about two waves. */
+int chunk_count(int batch_heads, int samples, int seq_len) {
+    static int sms = 0;
+    if (!sms) {
+        int dev = 0;
+        if (cudaGetDevice(&dev) != cudaSuccess ||
+            cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+            sms = 132;
+        cudaGetLastError();
     }
-    const double mse_s = err_s / ((double)samples * dim), mse_t = err_t / ((double)samples * dim);
-    layout[bh] = mse_t < mse_s ? VS_LAYOUT_TOKEN_MAJOR : VS_LAYOUT_FRAME_MAJOR;
-    if (mse_spatial) mse_spatial[bh] = (float)mse_s;
-    if (mse_temporal) mse_temporal[bh] = (float)mse_t;
+    const int groups = (samples + kRowsPerGroup - 1) / kRowsPerGroup;
+    const int tiles = (seq_len + kBlockN - 1) / kBlockN;
+    int chunks = (2 * sms + batch_heads * groups - 1) / (batch_heads * groups);
+    return chunks < 1 ? 1 : chunks > tiles ? tiles : chunks;
 }
 
-template <typename T, int D> vs_status launch(const Params &p, int batch_heads, cudaStream_t stream) {
-    const size_t smem =
-        sizeof(float) * ((size_t)kRows * D + kVariants * kRows * kChunk + 2 * kVariants * kRows) +
-        sizeof(uint32_t) * 2 * kRows * (size_t)p.bitset_words;
-    static_assert(2 * kRows * D <= kVariants * kRows * kChunk, "errors fit in the score buffer");
-    if (smem > 48 * 1024)
-        return vs_fail(VS_ERR_UNSUPPORTED,
-                       "svg profile (CUDA): a sequence of %d tokens needs %zu bytes of shared memory",
-                       p.seq_len, smem);
-    dim3 grid((p.cfg.samples + kRows - 1) / kRows, batch_heads);
-    profile_rows<T, D><<<grid, kThreads, smem, stream>>>(p);
+template <typename T, int D> vs_status launch(Params p, int batch_heads, cudaStream_t stream, uint8_t *layout,
+                                               float *mse_s, float *mse_t) {
+    const size_t smem = (size_t)(kRowsPerGroup + 4 * kBlockN) * D * sizeof(T) +
+                        sizeof(uint32_t) * 2 * kRowsPerGroup * p.bitset_words;
+    auto kernel = profile_partials<T, D>;
+    VS_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    const int tiles = (p.seq_len + kBlockN - 1) / kBlockN;
+    p.tiles_per_chunk = (tiles + p.chunks - 1) / p.chunks;
+    p.chunks = (tiles + p.tiles_per_chunk - 1) / p.tiles_per_chunk; /* no empty chunk */
+    dim3 grid(p.chunks, batch_heads, (p.cfg.samples + kRowsPerGroup - 1) / kRowsPerGroup);
+    kernel<<<grid, kThreads, smem, stream>>>(p);
+    VS_CUDA_TRY(cudaGetLastError());
+    combine_and_choose<D><<<batch_heads, 256, sizeof(float) * 2 * p.cfg.samples, stream>>>(p.partials, p.cfg.samples,
+                                                                                         p.chunks, layout, mse_s, mse_t);
     VS_CUDA_TRY(cudaGetLastError());
     return VS_OK;
 }
@@ -275,7 +368,9 @@ template <typename T, int D> vs_status launch(const Params &p, int batch_heads, 
 } // namespace
 
 extern "C" size_t vs_cuda_svg_profile_workspace(const vs_attn_args *a, const vs_svg_config *cfg) {
-    return sizeof(float) * 2 * (size_t)a->batch * a->heads * (size_t)cfg->samples;
+    const int bh = a->batch * a->heads;
+    return sizeof(float) * (size_t)bh * cfg->samples * chunk_count(bh, cfg->samples, a->seq_len) *
+           partial_floats(a->head_dim);
 }
 
 extern "C" vs_status vs_cuda_svg_profile(const vs_attn_args *a, const vs_svg_config *cfg,
@@ -312,6 +407,8 @@ extern "C" vs_status vs_cuda_svg_profile(const vs_attn_args *a, const vs_svg_con
     for (int i = 0; i < 3; i++)
         if ((uintptr_t)ptrs[i] % 16 != 0)
             return vs_fail(VS_ERR_INVALID_ARG, "svg profile (CUDA) needs 16-byte aligned q, k and v");
+    if ((int64_t)cfg->frames * cfg->tokens_per_frame >= (1 << 22))
+        return vs_fail(VS_ERR_UNSUPPORTED, "svg profile (CUDA) needs fewer than 2^22 video tokens");
     if ((int64_t)a->batch * a->heads > 65535)
         return vs_fail(VS_ERR_UNSUPPORTED, "svg profile (CUDA): batch x heads = %lld exceeds 65535",
                        (long long)a->batch * a->heads);
@@ -320,6 +417,7 @@ extern "C" vs_status vs_cuda_svg_profile(const vs_attn_args *a, const vs_svg_con
         return vs_fail(VS_ERR_INVALID_ARG, "svg profile (CUDA): workspace of %zu bytes, %zu needed",
                        workspace_bytes, need);
 
+    const int bh = a->batch * a->heads;
     Params p;
     p.q = static_cast<const char *>(a->q);
     p.k = static_cast<const char *>(a->k);
@@ -330,23 +428,19 @@ extern "C" vs_status vs_cuda_svg_profile(const vs_attn_args *a, const vs_svg_con
     p.q_stride_b = a->q_stride_b, p.q_stride_n = a->q_stride_n;
     p.k_stride_b = a->k_stride_b, p.k_stride_n = a->k_stride_n;
     p.v_stride_b = a->v_stride_b, p.v_stride_n = a->v_stride_n;
-    p.scale = a->scale;
+    p.scale_log2 = a->scale * 1.4426950408889634f;
+    p.inv_tokens_per_frame = 1.0f / (float)cfg->tokens_per_frame;
+    p.chunks = chunk_count(bh, cfg->samples, a->seq_len);
     p.row_ptr = blocks_device->row_ptr;
     p.col_idx = blocks_device->col_idx;
     p.cfg = *cfg;
-    p.row_err = static_cast<float *>(workspace);
+    p.partials = static_cast<float *>(workspace);
 
     cudaStream_t s = static_cast<cudaStream_t>(stream);
-    const int bh = a->batch * a->heads;
-    vs_status st;
+    uint8_t *layout = head_layout_out_device;
+    float *ms = mse_spatial_device, *mt = mse_temporal_device;
     if (a->dtype == VS_BF16)
-        st = a->head_dim == 64 ? launch<__nv_bfloat16, 64>(p, bh, s) : launch<__nv_bfloat16, 128>(p, bh, s);
-    else
-        st = a->head_dim == 64 ? launch<__half, 64>(p, bh, s) : launch<__half, 128>(p, bh, s);
-    VS_TRY(st);
-    choose_layouts<<<(bh + 127) / 128, 128, 0, s>>>(p.row_err, bh, cfg->samples, a->head_dim,
-                                                    head_layout_out_device, mse_spatial_device,
-                                                    mse_temporal_device);
-    VS_CUDA_TRY(cudaGetLastError());
-    return VS_OK;
+        return a->head_dim == 64 ? launch<__nv_bfloat16, 64>(p, bh, s, layout, ms, mt)
+                                 : launch<__nv_bfloat16, 128>(p, bh, s, layout, ms, mt);
+    return a->head_dim == 64 ? launch<__half, 64>(p, bh, s, layout, ms, mt) : launch<__half, 128>(p, bh, s, layout, ms, mt);
 }

@@ -234,7 +234,7 @@ static int in_lattice(const vs_tokenizer *tok, int id) {
 
 static vs_status build_trie(vs_tokenizer *tok, const char *label) {
     int n = 0;
-    int *order = malloc((size_t)(tok->n_pieces ? tok->n_pieces : 1) * sizeof *order);
+    int *order = malloc((tok->n_pieces > 0 ? (size_t)tok->n_pieces : 1) * sizeof *order);
     if (!order) return OOM();
     for (int i = 0; i < tok->n_pieces; i++)
         if (in_lattice(tok, i)) order[n++] = i;

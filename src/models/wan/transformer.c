@@ -7,13 +7,34 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "backend/cpu/attention_cpu.h"
-#include "backend/cpu/cpu_ops.h"
+#include "core/arena.h"
+#include "core/gpu_timer.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "ops/attention.h"
-#include "sparse/profile.h"
-#include "sparse/svg.h"
+#include "ops/ops.h"
+
+/* ---- per-model state reused between forwards ------------------------------------------ */
+
+struct vs_wan_cache {
+    vs_arena *arena;           /* activations: persistent part, then per-phase scratch */
+    vs_tensor rope_cos, rope_sin; /* [N, head_dim / 2] for the grid below */
+    int rope_grid[3];
+    vs_attention *svg;         /* SVG self-attention for (batch, grid, density) below */
+    int svg_batch, svg_grid[3];
+    double svg_density;
+    vs_gpu_timer *timer;       /* CUDA: attention intervals of one forward */
+};
+
+static void cache_free(vs_wan_cache *c) {
+    if (!c) return;
+    vs_arena_free(c->arena);
+    vs_tensor_free(&c->rope_cos);
+    vs_tensor_free(&c->rope_sin);
+    vs_attention_free(c->svg);
+    vs_gpu_timer_free(c->timer);
+    free(c);
+}
 
 /* ---- loading ------------------------------------------------------------------ */
 
@@ -38,14 +59,16 @@ vs_status vs_wan_model_load(const char *path, vs_device device, vs_wan_model **o
     vs_wan_model *m = calloc(1, sizeof *m);
     if (!m) return vs_fail(VS_ERR_OOM, "out of memory");
     m->device = device;
+    m->cache = calloc(1, sizeof *m->cache);
     vs_safetensors *st = NULL;
-    vs_status s = vs_wan_config_load(config_path, &m->config);
+    vs_status s = m->cache ? vs_wan_config_load(config_path, &m->config) : vs_fail(VS_ERR_OOM, "out of memory");
     if (s == VS_OK) s = vs_safetensors_open(&st, dir);
     if (s == VS_OK) s = vs_wan_detect_layout(st, &m->layout, &(const char *){NULL});
     if (s == VS_OK)
         s = vs_wan_weights_load(&m->config, st, device == VS_CPU ? VS_F32 : VS_BF16, device, &m->weights);
     vs_safetensors_close(st);
     if (s != VS_OK) {
+        free(m->cache);
         free(m);
         return vs_fail_context(s, "loading the Wan transformer from %s", dir);
     }
@@ -56,8 +79,29 @@ vs_status vs_wan_model_load(const char *path, vs_device device, vs_wan_model **o
     return VS_OK;
 }
 
+vs_status vs_wan_model_random(const vs_wan_config *config, vs_device device, uint64_t seed, vs_wan_model **out) {
+    *out = NULL;
+    vs_wan_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->cache = calloc(1, sizeof *m->cache))) {
+        free(m);
+        return vs_fail(VS_ERR_OOM, "out of memory");
+    }
+    m->config = *config;
+    m->device = device;
+    m->layout = VS_WAN_LAYOUT_DIFFUSERS;
+    vs_status s = vs_wan_weights_random(config, device == VS_CPU ? VS_F32 : VS_BF16, device, seed, &m->weights);
+    if (s == VS_OK) s = vs_op_sync(device);
+    if (s != VS_OK) {
+        vs_wan_model_free(m);
+        return vs_fail_context(s, "random Wan transformer (dim %d, %d layers)", config->dim, config->num_layers);
+    }
+    *out = m;
+    return VS_OK;
+}
+
 void vs_wan_model_free(vs_wan_model *model) {
     if (!model) return;
+    cache_free(model->cache);
     vs_wan_weights_free(&model->weights);
     free(model);
 }
@@ -113,113 +157,96 @@ void vs_wan_rope_table(int head_dim, int frames, int height, int width, float *c
                 }
 }
 
-void vs_wan_rope_apply(float *x, int64_t batch, int64_t tokens, int heads, int head_dim, const float *cos_table,
-                       const float *sin_table) {
-    const int pairs = head_dim / 2;
-    for (int64_t b = 0; b < batch; b++)
-        for (int64_t n = 0; n < tokens; n++) {
-            const float *c = cos_table + n * pairs, *s = sin_table + n * pairs;
-            for (int h = 0; h < heads; h++) {
-                float *v = x + ((b * tokens + n) * heads + h) * head_dim;
-                for (int j = 0; j < pairs; j++) {
-                    float x1 = v[2 * j], x2 = v[2 * j + 1];
-                    v[2 * j] = x1 * c[j] - x2 * s[j];
-                    v[2 * j + 1] = x1 * s[j] + x2 * c[j];
-                }
-            }
-        }
+/* ---- the forward ---------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t batch, tokens, text_len; /* B, N, L */
+    int grid[3];                     /* F, H, W after patching */
+} fwd_shape;
+
+/* Rows of the FFN hidden layer computed at a time, to bound its memory. */
+static int64_t ffn_chunk_rows(vs_device device) { return device == VS_CPU ? 4096 : 16384; }
+
+/* The dtype GEMMs and attention read and write on `device`. */
+static vs_dtype act_dtype(vs_device device) { return device == VS_CPU ? VS_F32 : VS_BF16; }
+
+static size_t aligned(int64_t bytes) { return ((size_t)bytes + VS_ARENA_ALIGN - 1) / VS_ARENA_ALIGN * VS_ARENA_ALIGN; }
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Arena bytes one forward takes: the persistent tensors plus the largest phase
+ * (the four allocations lists in vs_wan_forward, block_forward and their helpers). */
+static size_t forward_bytes(const vs_wan_config *c, const fwd_shape *sh, vs_device dev, const vs_tensor *lat,
+                            const vs_tensor *text, const vs_tensor *out) {
+    const int64_t B = sh->batch, bn = B * sh->tokens, bl = B * sh->text_len, D = c->dim, act = (int64_t)vs_dtype_size(act_dtype(dev));
+    const int64_t vol = (int64_t)c->patch_size[0] * c->patch_size[1] * c->patch_size[2];
+    size_t persistent = aligned(bn * D * 4);                         /* x */
+    if (lat->device != dev) persistent += aligned(vs_tensor_numel(lat) * 4);
+    if (out->device != dev) persistent += aligned(vs_tensor_numel(out) * 4);
+    if (text->device != dev) persistent += aligned(vs_tensor_numel(text) * 4);
+    persistent += aligned(B * c->freq_dim * 4) + 3 * aligned(B * D * 4) + 2 * aligned(B * 6 * D * 4) +
+                  aligned(B * 2 * D * 4);                            /* sinusoid, temb x3, tproj, mod, head mod */
+    persistent += 4 * aligned(bl * D * act);                         /* ctx, ck, cv, ctx hidden */
+    const int64_t chunk = bn < ffn_chunk_rows(dev) ? bn : ffn_chunk_rows(dev);
+    size_t phase = aligned(bl * c->text_dim * act);                  /* text in the activation dtype */
+    phase = max_size(phase, aligned(bn * c->in_channels * vol * act) + aligned(bn * D * act));  /* patches, x */
+    phase = max_size(phase, 5 * aligned(bn * D * act));              /* h, q, k, v, a */
+    phase = max_size(phase, 2 * aligned(bn * D * act) + aligned(chunk * c->ffn_dim * act));  /* h, y, hidden */
+    phase = max_size(phase, aligned(bn * D * act) + aligned(bn * c->out_channels * vol * act)); /* h, patches */
+    return persistent + phase;
 }
 
-/* y[rows, out] = x[rows, in] W^T + b, W [out, in...] (a Conv3d weight flattens to [out, in]). */
-static void linear(float *y, const float *x, int64_t rows, const vs_wan_linear *l) {
-    const int64_t out = l->weight.shape[0], in = vs_tensor_numel(&l->weight) / out;
-    vs_cpu_gemm(0, 1, rows, out, in, 1.0f, x, in, l->weight.data, in, 0.0f, y, out);
-    vs_cpu_add_bias(y, l->bias.data, rows, out);
+/* A tensor from the arena; every arena tensor of the forward is made here. */
+static vs_status take(vs_arena *arena, vs_dtype dtype, int ndim, const int64_t *shape, vs_tensor *out) {
+    return vs_arena_tensor(arena, dtype, ndim, shape, out);
+}
+#define TAKE(arena, dtype, out, ...) \
+    take(arena, dtype, (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}, out)
+
+/* Rows r0 .. r0 + rows of a [.., dim] tensor, as a [rows, dim] view. */
+static vs_tensor row_view(const vs_tensor *t, int64_t r0, int64_t rows) {
+    const int64_t dim = t->shape[t->ndim - 1];
+    vs_tensor v = vs_tensor_view((char *)t->data + r0 * dim * (int64_t)vs_dtype_size(t->dtype), t->dtype, t->device,
+                                 2, (int64_t[]){rows, dim});
+    return v;
 }
 
-/* y = LN(x) * (1 + scale) + shift for each batch entry's `tokens` rows. */
-static void norm_modulate(float *y, const float *x, int64_t batch, int64_t tokens, int64_t dim, float eps,
-                          const float *shift, const float *scale, int64_t mod_stride) {
-    vs_cpu_layernorm(y, x, NULL, NULL, batch * tokens, dim, eps);
-    for (int64_t b = 0; b < batch; b++) {
-        const float *sh = shift + b * mod_stride, *sc = scale + b * mod_stride;
-        for (int64_t n = 0; n < tokens; n++) {
-            float *row = y + (b * tokens + n) * dim;
-            for (int64_t i = 0; i < dim; i++) row[i] = row[i] * (1.0f + sc[i]) + sh[i];
-        }
-    }
+/* [B, N, H * D] as [B, N, H, D]. */
+static vs_tensor heads_view(const vs_tensor *t, int heads) {
+    const int64_t dim = t->shape[2];
+    return vs_tensor_view(t->data, t->dtype, t->device, 4, (int64_t[]){t->shape[0], t->shape[1], heads, dim / heads});
 }
 
-/* x += y * gate (gate per batch entry; NULL: plain residual). */
-static void residual(float *x, const float *y, int64_t batch, int64_t tokens, int64_t dim, const float *gate,
-                     int64_t mod_stride) {
-    for (int64_t b = 0; b < batch; b++)
-        for (int64_t n = 0; n < tokens; n++) {
-            float *xr = x + (b * tokens + n) * dim;
-            const float *yr = y + (b * tokens + n) * dim;
-            if (gate) {
-                const float *g = gate + b * mod_stride;
-                for (int64_t i = 0; i < dim; i++) xr[i] += yr[i] * g[i];
-            } else {
-                for (int64_t i = 0; i < dim; i++) xr[i] += yr[i];
-            }
-        }
+/* Chunk k of a contiguous [B, K, dim] modulation tensor, as a [B, dim] view (rows K*dim apart). */
+static vs_tensor mod_chunk(const vs_tensor *mod, int k) {
+    const int64_t K = mod->shape[1], dim = mod->shape[2];
+    vs_tensor v = vs_tensor_view((float *)mod->data + k * dim, VS_F32, mod->device, 2, (int64_t[]){mod->shape[0], dim});
+    v.stride[0] = K * dim;
+    return v;
 }
 
-/* patches[b, (f,h,w), (c,i,j,k)] = latents[b, c, f*pt+i, h*ph+j, w*pw+k], the order of a flattened Conv3d weight. */
-static void patchify(float *patches, const float *lat, int64_t batch, int64_t channels, int64_t frames,
-                     int64_t height, int64_t width, const int *p) {
-    const int64_t fp = frames / p[0], hp = height / p[1], wp = width / p[2];
-    const int64_t patch = channels * p[0] * p[1] * p[2];
-    for (int64_t b = 0; b < batch; b++)
-        for (int64_t f = 0; f < fp; f++)
-            for (int64_t h = 0; h < hp; h++)
-                for (int64_t w = 0; w < wp; w++) {
-                    float *dst = patches + (((b * fp + f) * hp + h) * wp + w) * patch;
-                    for (int64_t c = 0; c < channels; c++)
-                        for (int i = 0; i < p[0]; i++)
-                            for (int j = 0; j < p[1]; j++)
-                                for (int k = 0; k < p[2]; k++)
-                                    *dst++ = lat[(((b * channels + c) * frames + f * p[0] + i) * height + h * p[1] + j) *
-                                                     width + w * p[2] + k];
-                }
+/* A [1, K, dim] table (or a [B, dim] embedding, repeated K times) seen as [B, K, dim] through stride 0. */
+static vs_tensor broadcast(const vs_tensor *t, int64_t batch, int64_t K, int64_t dim, int table) {
+    vs_tensor v = vs_tensor_view(t->data, VS_F32, t->device, 3, (int64_t[]){batch, K, dim});
+    if (table) v.stride[0] = 0;
+    else v.stride[0] = dim, v.stride[1] = 0;
+    return v;
 }
 
-/* out[b, c, f*pt+i, h*ph+j, w*pw+k] = y[b, (f,h,w), (i,j,k,c)], the inverse of the output projection's layout. */
-static void unpatchify(float *out, const float *y, int64_t batch, int64_t channels, int64_t frames, int64_t height,
-                       int64_t width, const int *p) {
-    const int64_t fp = frames / p[0], hp = height / p[1], wp = width / p[2];
-    const int64_t patch = channels * p[0] * p[1] * p[2];
-    for (int64_t b = 0; b < batch; b++)
-        for (int64_t f = 0; f < fp; f++)
-            for (int64_t h = 0; h < hp; h++)
-                for (int64_t w = 0; w < wp; w++) {
-                    const float *src = y + (((b * fp + f) * hp + h) * wp + w) * patch;
-                    for (int i = 0; i < p[0]; i++)
-                        for (int j = 0; j < p[1]; j++)
-                            for (int k = 0; k < p[2]; k++)
-                                for (int64_t c = 0; c < channels; c++)
-                                    out[(((b * channels + c) * frames + f * p[0] + i) * height + h * p[1] + j) * width +
-                                        w * p[2] + k] = *src++;
-                }
-}
-
-/* Cross-attention to the text: softmax(q k^T / sqrt(D)) v per (batch, head), q [B, N, H, D],
- * k, v [B, L, H, D]. `scores` holds one [N, L] matrix. */
-static void cross_attention(float *out, const float *q, const float *k, const float *v, int64_t batch,
-                            int64_t tokens, int64_t text_len, int heads, int head_dim, float *scores) {
-    const int64_t dim = (int64_t)heads * head_dim;
-    const float scale = 1.0f / sqrtf((float)head_dim);
-    for (int64_t b = 0; b < batch; b++)
-        for (int h = 0; h < heads; h++) {
-            const float *qb = q + b * tokens * dim + h * head_dim;
-            const float *kb = k + b * text_len * dim + h * head_dim, *vb = v + b * text_len * dim + h * head_dim;
-            vs_cpu_gemm(0, 1, tokens, text_len, head_dim, scale, qb, dim, kb, dim, 0.0f, scores, text_len);
-            vs_cpu_softmax_rows(scores, tokens, text_len);
-            vs_cpu_gemm(0, 0, tokens, head_dim, text_len, 1.0f, scores, text_len, vb, dim, 0.0f,
-                        out + b * tokens * dim + h * head_dim, dim);
-        }
-}
+typedef struct {
+    const vs_wan_config *c;
+    vs_device dev;
+    vs_arena *arena;
+    fwd_shape sh;
+    vs_tensor x;                 /* residual stream F32 [B, N, dim] */
+    vs_tensor ctx, ck, cv;       /* text context and one layer's cross keys / values [B, L, dim] */
+    vs_tensor temb, tproj, mod;  /* F32 [B, dim], [B, 6, dim], [B, 6, dim] */
+    const vs_tensor *rope_cos, *rope_sin;
+    vs_attention *svg;           /* NULL unless SVG mode */
+    const vs_wan_attention *attn;
+    vs_gpu_timer *timer;         /* CUDA attention timing */
+    double attention_s;          /* CPU attention timing */
+    int64_t heads_spatial, heads_temporal; /* SVG's choices, over this forward's layers */
+} forward_state;
 
 static double now_s(void) {
     struct timespec ts;
@@ -227,52 +254,149 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* ---- the forward ---------------------------------------------------------------------- */
+/* Brackets an attention call: CUDA events on the GPU, the host clock on the CPU. */
+static vs_status clock_start(forward_state *f, double *t0) {
+    *t0 = now_s();
+    return f->timer ? vs_gpu_timer_start(f->timer) : VS_OK;
+}
+static vs_status clock_stop(forward_state *f, double t0) {
+    if (f->timer) return vs_gpu_timer_stop(f->timer);
+    f->attention_s += now_s() - t0;
+    return VS_OK;
+}
 
-/* Rows of the FFN hidden layer computed at a time, to bound its memory. */
-#define FFN_CHUNK 4096
+static vs_status self_attention(forward_state *f, int layer, const vs_tensor *q, const vs_tensor *k,
+                                const vs_tensor *v, vs_tensor *out) {
+    const int heads = f->c->num_heads;
+    vs_tensor q4 = heads_view(q, heads), k4 = heads_view(k, heads), v4 = heads_view(v, heads), o4 = heads_view(out, heads);
+    if (!f->svg || vs_wan_layer_is_dense(f->attn, layer, f->c->num_layers)) return vs_op_attention(&o4, &q4, &k4, &v4);
+    /* SVG: profile each (batch entry, head) as spatial or temporal, then the shared band mask. */
+    VS_TRY(vs_attention_run(f->svg, VS_ATTENTION_SVG, &q4, &k4, &v4, &o4, NULL));
+    const int n = (int)f->sh.batch * heads;
+    uint8_t *classes = malloc((size_t)n);
+    if (!classes) return vs_fail(VS_ERR_OOM, "out of memory");
+    vs_status s = vs_attention_last_profile(f->svg, classes, NULL, NULL);
+    for (int i = 0; s == VS_OK && i < n; i++) {
+        if (classes[i]) f->heads_temporal++;
+        else f->heads_spatial++;
+    }
+    free(classes);
+    return s;
+}
 
-typedef struct {
-    int64_t batch, tokens, text_len; /* B, N, L */
-    int fp, hp, wp;                  /* token grid after patching */
-    float *x, *h, *q, *k, *v, *a;    /* [B*N, dim] */
-    float *ctx, *ck, *cv;            /* [B*L, dim] */
-    float *patches;                  /* [B*N, channels * patch volume]: patches in, then the head's output */
-    float *ffn;                      /* [min(B*N, FFN_CHUNK), ffn_dim] */
-    float *scores;                   /* [N, L] */
-    float *sinusoid;                 /* [B, freq_dim] */
-    float *temb, *temb_act;          /* [B, dim] */
-    float *tproj, *mod;              /* [B, 6*dim]: time projection, one block's modulation */
-    float *rope_cos, *rope_sin;      /* [N, head_dim/2] */
-    float *block;                    /* the single allocation */
-    /* SVG: one block mask for the whole forward, head layouts chosen per layer */
-    vs_svg_config svg;
-    vs_svg_blocks svg_blocks;
-    uint8_t *head_layout;            /* [B*H] */
-} workspace;
+static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, int layer) {
+    const vs_wan_config *c = f->c;
+    const int64_t B = f->sh.batch, N = f->sh.tokens, D = c->dim, bn = B * N;
+    const vs_dtype act = act_dtype(f->dev);
+    const float eps = c->eps;
+    double t0;
 
-static vs_status workspace_alloc(workspace *ws, const vs_wan_config *c) {
-    const int64_t B = ws->batch, bn = B * ws->tokens, bl = B * ws->text_len, D = c->dim;
-    const int64_t volume = (int64_t)c->patch_size[0] * c->patch_size[1] * c->patch_size[2];
-    const int64_t patch = volume * (c->in_channels > c->out_channels ? c->in_channels : c->out_channels);
-    const int64_t ffn_rows = bn < FFN_CHUNK ? bn : FFN_CHUNK, half = c->head_dim / 2;
-    float **slots[] = {&ws->x,        &ws->h,       &ws->q,        &ws->k,       &ws->v,     &ws->a,
-                       &ws->ctx,      &ws->ck,      &ws->cv,       &ws->patches, &ws->ffn,   &ws->scores,
-                       &ws->sinusoid, &ws->temb,    &ws->temb_act, &ws->tproj,   &ws->mod,   &ws->rope_cos,
-                       &ws->rope_sin};
-    const int64_t sizes[] = {bn * D,       bn * D, bn * D,   bn * D, bn * D, bn * D, bl * D,
-                             bl * D,       bl * D, bn * patch, ffn_rows * c->ffn_dim, ws->tokens * ws->text_len,
-                             B * c->freq_dim, B * D, B * D, B * 6 * D, B * 6 * D, ws->tokens * half,
-                             ws->tokens * half};
-    enum { SLOTS = sizeof sizes / sizeof sizes[0] };
-    int64_t total = 0;
-    for (int i = 0; i < SLOTS; i++) total += sizes[i];
-    ws->block = malloc((size_t)total * sizeof(float));
-    if (!ws->block)
-        return vs_fail(VS_ERR_OOM, "out of memory for the Wan forward workspace (%lld MiB)",
-                       (long long)(total * 4 >> 20));
-    float *p = ws->block;
-    for (int i = 0; i < SLOTS; i++) *slots[i] = p, p += sizes[i];
+    /* (shift, scale, gate, c_shift, c_scale, c_gate) = table + time projection */
+    vs_tensor table = broadcast(&w->modulation, B, 6, D, 1);
+    VS_TRY(vs_op_add(&f->mod, &table, &f->tproj));
+    vs_tensor shift = mod_chunk(&f->mod, 0), scale = mod_chunk(&f->mod, 1), gate = mod_chunk(&f->mod, 2);
+    vs_tensor c_shift = mod_chunk(&f->mod, 3), c_scale = mod_chunk(&f->mod, 4), c_gate = mod_chunk(&f->mod, 5);
+
+    const size_t mark = vs_arena_mark(f->arena);
+    vs_tensor h, q, k, v, a;
+    VS_TRY(TAKE(f->arena, act, &h, B, N, D));
+    VS_TRY(TAKE(f->arena, act, &q, B, N, D));
+    VS_TRY(TAKE(f->arena, act, &k, B, N, D));
+    VS_TRY(TAKE(f->arena, act, &v, B, N, D));
+    VS_TRY(TAKE(f->arena, act, &a, B, N, D));
+
+    /* 1. self-attention: x += gate * o(attn(rope(rms(q)), rope(rms(k)), v)), inputs LN(x) * (1 + scale) + shift */
+    const vs_wan_attn_weights *sa = &w->self_attn;
+    VS_TRY(vs_op_layernorm_modulate(&h, &f->x, NULL, NULL, &shift, &scale, eps));
+    VS_TRY(vs_op_linear(&q, &h, &sa->q.weight, &sa->q.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_linear(&k, &h, &sa->k.weight, &sa->k.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_linear(&v, &h, &sa->v.weight, &sa->v.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_rmsnorm_rope(&q, &sa->norm_q, f->rope_cos, f->rope_sin, c->num_heads, eps));
+    VS_TRY(vs_op_rmsnorm_rope(&k, &sa->norm_k, f->rope_cos, f->rope_sin, c->num_heads, eps));
+    VS_TRY(clock_start(f, &t0));
+    VS_TRY(self_attention(f, layer, &q, &k, &v, &a));
+    VS_TRY(clock_stop(f, t0));
+    VS_TRY(vs_op_linear(&h, &a, &sa->o.weight, &sa->o.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_gated_residual(&f->x, &h, &gate));
+
+    /* 2. cross-attention to the text: x += o(attn(rms(q), rms(k_text), v_text)), inputs LN_affine(x) */
+    const vs_wan_attn_weights *ca = &w->cross_attn;
+    if (c->cross_attn_norm) VS_TRY(vs_op_layernorm_modulate(&h, &f->x, &w->norm2_weight, &w->norm2_bias, NULL, NULL, eps));
+    else VS_TRY(vs_op_convert(&h, &f->x));
+    VS_TRY(vs_op_linear(&q, &h, &ca->q.weight, &ca->q.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_rmsnorm_rope(&q, &ca->norm_q, NULL, NULL, c->num_heads, eps));
+    VS_TRY(vs_op_linear(&f->ck, &f->ctx, &ca->k.weight, &ca->k.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_rmsnorm_rope(&f->ck, &ca->norm_k, NULL, NULL, c->num_heads, eps));
+    VS_TRY(vs_op_linear(&f->cv, &f->ctx, &ca->v.weight, &ca->v.bias, VS_EPILOGUE_NONE));
+    vs_tensor q4 = heads_view(&q, c->num_heads), a4 = heads_view(&a, c->num_heads);
+    vs_tensor k4 = heads_view(&f->ck, c->num_heads), v4 = heads_view(&f->cv, c->num_heads);
+    VS_TRY(clock_start(f, &t0));
+    VS_TRY(vs_op_attention(&a4, &q4, &k4, &v4));
+    VS_TRY(clock_stop(f, t0));
+    VS_TRY(vs_op_linear(&h, &a, &ca->o.weight, &ca->o.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_gated_residual(&f->x, &h, NULL));
+    vs_arena_release(f->arena, mark);
+
+    /* 3. feed-forward: x += c_gate * W2 gelu_tanh(W1 (LN(x) * (1 + c_scale) + c_shift)); rows in chunks */
+    vs_tensor y, hidden;
+    const int64_t chunk = bn < ffn_chunk_rows(f->dev) ? bn : ffn_chunk_rows(f->dev);
+    VS_TRY(TAKE(f->arena, act, &h, B, N, D));
+    VS_TRY(TAKE(f->arena, act, &y, B, N, D));
+    VS_TRY(TAKE(f->arena, act, &hidden, chunk, c->ffn_dim));
+    VS_TRY(vs_op_layernorm_modulate(&h, &f->x, NULL, NULL, &c_shift, &c_scale, eps));
+    for (int64_t r = 0; r < bn; r += chunk) {
+        const int64_t rows = bn - r < chunk ? bn - r : chunk;
+        vs_tensor hr = row_view(&h, r, rows), yr = row_view(&y, r, rows), hid = row_view(&hidden, 0, rows);
+        VS_TRY(vs_op_linear(&hid, &hr, &w->ffn_in.weight, &w->ffn_in.bias, VS_EPILOGUE_GELU_TANH));
+        VS_TRY(vs_op_linear(&yr, &hid, &w->ffn_out.weight, &w->ffn_out.bias, VS_EPILOGUE_NONE));
+    }
+    VS_TRY(vs_op_gated_residual(&f->x, &y, &c_gate));
+    vs_arena_release(f->arena, mark);
+    return VS_OK;
+}
+
+/* temb = MLP(sinusoid(t)), tproj = Linear(silu(temb)) in f32; ctx = MLP_gelu_tanh(text). */
+static vs_status embed_conditions(forward_state *f, const vs_wan_weights *w, const float *timesteps,
+                                  const vs_tensor *text) {
+    const vs_wan_config *c = f->c;
+    const int64_t B = f->sh.batch, L = f->sh.text_len, D = c->dim;
+    vs_tensor sinusoid, hidden, act_in;
+    VS_TRY(TAKE(f->arena, VS_F32, &sinusoid, B, c->freq_dim));
+    VS_TRY(TAKE(f->arena, VS_F32, &hidden, B, D));
+    VS_TRY(TAKE(f->arena, VS_F32, &f->temb, B, D));
+    VS_TRY(TAKE(f->arena, VS_F32, &act_in, B, D));
+    VS_TRY(TAKE(f->arena, VS_F32, &f->tproj, B, 6, D));
+    VS_TRY(TAKE(f->arena, VS_F32, &f->mod, B, 6, D));
+    float *host = malloc((size_t)(B * c->freq_dim) * sizeof(float));
+    if (!host) return vs_fail(VS_ERR_OOM, "out of memory");
+    for (int64_t b = 0; b < B; b++) vs_wan_timestep_embedding(host + b * c->freq_dim, timesteps[b], c->freq_dim);
+    vs_tensor host_t = vs_tensor_view(host, VS_F32, VS_CPU, 2, (int64_t[]){B, c->freq_dim});
+    vs_status s = vs_op_copy(&sinusoid, &host_t);
+    free(host);
+    VS_TRY(s);
+    VS_TRY(vs_op_linear(&hidden, &sinusoid, &w->time_in.weight, &w->time_in.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_silu(&hidden, &hidden));
+    VS_TRY(vs_op_linear(&f->temb, &hidden, &w->time_out.weight, &w->time_out.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_silu(&act_in, &f->temb));
+    vs_tensor tproj2 = vs_tensor_view(f->tproj.data, VS_F32, f->dev, 2, (int64_t[]){B, 6 * D});
+    VS_TRY(vs_op_linear(&tproj2, &act_in, &w->time_proj.weight, &w->time_proj.bias, VS_EPILOGUE_NONE));
+
+    const vs_dtype act = act_dtype(f->dev);
+    vs_tensor text_d = *text, text_act, ctx_hidden;
+    VS_TRY(TAKE(f->arena, act, &f->ctx, B, L, D));
+    VS_TRY(TAKE(f->arena, act, &f->ck, B, L, D));
+    VS_TRY(TAKE(f->arena, act, &f->cv, B, L, D));
+    VS_TRY(TAKE(f->arena, act, &ctx_hidden, B, L, D));
+    if (text->device != f->dev) {
+        VS_TRY(TAKE(f->arena, VS_F32, &text_d, B, L, c->text_dim));
+        VS_TRY(vs_op_copy(&text_d, text));
+    }
+    const size_t mark = vs_arena_mark(f->arena);
+    VS_TRY(TAKE(f->arena, act, &text_act, B, L, c->text_dim));
+    VS_TRY(vs_op_convert(&text_act, &text_d));
+    VS_TRY(vs_op_linear(&ctx_hidden, &text_act, &w->text_in.weight, &w->text_in.bias, VS_EPILOGUE_GELU_TANH));
+    VS_TRY(vs_op_linear(&f->ctx, &ctx_hidden, &w->text_out.weight, &w->text_out.bias, VS_EPILOGUE_NONE));
+    vs_arena_release(f->arena, mark);
     return VS_OK;
 }
 
@@ -280,17 +404,15 @@ static vs_status check_inputs(const vs_wan_model *m, const vs_tensor *lat, const
                               const vs_tensor *text, const vs_tensor *out) {
     static const char *const axes[3] = {"frames", "height", "width"};
     const vs_wan_config *c = &m->config;
-    if (m->device != VS_CPU)
-        return vs_fail(VS_ERR_UNSUPPORTED, "Wan forward: this path runs on the CPU; the model was loaded for CUDA");
     if (!timesteps) return vs_fail(VS_ERR_INVALID_ARG, "Wan forward: timesteps are required");
     const vs_tensor *ts[3] = {lat, text, out};
     const char *names[3] = {"latents", "text embeddings", "output"};
     const int ranks[3] = {5, 3, 5};
     for (int i = 0; i < 3; i++) {
-        if (!ts[i] || !ts[i]->data || ts[i]->dtype != VS_F32 || ts[i]->device != VS_CPU ||
-            ts[i]->ndim != ranks[i] || !vs_tensor_is_contiguous(ts[i]))
-            return vs_fail(VS_ERR_SHAPE, "Wan forward: %s must be a contiguous f32 CPU tensor of rank %d", names[i],
-                           ranks[i]);
+        if (!ts[i] || !ts[i]->data || ts[i]->dtype != VS_F32 || ts[i]->ndim != ranks[i] ||
+            !vs_tensor_is_contiguous(ts[i]) || (ts[i]->device != VS_CPU && ts[i]->device != m->device))
+            return vs_fail(VS_ERR_SHAPE, "Wan forward: %s must be a contiguous f32 tensor of rank %d on the CPU%s",
+                           names[i], ranks[i], m->device == VS_CPU ? "" : " or the model's GPU");
     }
     const int64_t *s = lat->shape;
     if (s[0] < 1 || s[1] != c->in_channels)
@@ -313,102 +435,102 @@ static vs_status check_inputs(const vs_wan_model *m, const vs_tensor *lat, const
         out->shape[3] != s[3] || out->shape[4] != s[4])
         return vs_fail(VS_ERR_SHAPE, "Wan forward: output must be [%lld, %d, %lld, %lld, %lld]", (long long)s[0],
                        c->out_channels, (long long)s[2], (long long)s[3], (long long)s[4]);
+    const int64_t tokens = s[2] / c->patch_size[0] * (s[3] / c->patch_size[1]) * (s[4] / c->patch_size[2]);
+    if (tokens > INT32_MAX / 2 || text->shape[1] > INT32_MAX / 2)
+        return vs_fail(VS_ERR_SHAPE, "Wan forward: %lld tokens is too many", (long long)tokens);
     return VS_OK;
 }
 
-/* Self-attention over the video tokens: q, k, v [B, N, H, D] -> out. */
-static vs_status self_attention(const workspace *ws, const vs_wan_config *c, const vs_wan_attention *attn,
-                                int layer, float *out, vs_wan_timing *timing) {
-    vs_attn_args args;
-    memset(&args, 0, sizeof args);
-    args.dtype = VS_F32;
-    args.q = ws->q, args.k = ws->k, args.v = ws->v, args.out = out;
-    args.batch = (int)ws->batch, args.heads = c->num_heads, args.seq_len = (int)ws->tokens;
-    args.head_dim = c->head_dim;
-    args.scale = 1.0f / sqrtf((float)c->head_dim);
-    vs_attn_args_contiguous(&args);
-    if (!vs_wan_layer_is_dense(attn, layer, c->num_layers)) {
-        /* SVG: profile each head (spatial or temporal), then run the shared band mask. */
-        VS_TRY(vs_svg_profile_cpu(&args, &ws->svg, &ws->svg_blocks.view, ws->head_layout, NULL, NULL));
-        for (int i = 0; i < args.batch * args.heads; i++) {
-            if (ws->head_layout[i] == VS_LAYOUT_TOKEN_MAJOR) timing->heads_temporal++;
-            else timing->heads_spatial++;
-        }
-        args.blocks = &ws->svg_blocks.view;
-        args.head_layout = ws->head_layout;
-        args.frames = ws->fp, args.tokens_per_frame = ws->hp * ws->wp;
+/* Brings the cache to this forward's shape: arena size, RoPE tables, SVG attention, timer. */
+static vs_status prepare_cache(const vs_wan_model *m, const fwd_shape *sh, const vs_wan_attention *attn,
+                               size_t arena_bytes) {
+    vs_wan_cache *cache = m->cache;
+    const vs_wan_config *c = &m->config;
+    if (!cache->arena || vs_arena_capacity(cache->arena) < arena_bytes) {
+        vs_arena_free(cache->arena);
+        cache->arena = NULL;
+        VS_TRY(vs_arena_create(&cache->arena, "Wan activations", m->device, arena_bytes));
+        VS_DEBUG("Wan forward: %.1f MiB of activations", arena_bytes / 1048576.0);
     }
-    return vs_cpu_attention(&args);
-}
-
-/* q, k from x (through their projections and the RMSNorm over all heads). */
-static void project_qk(float *q, float *k, const float *xq, int64_t q_rows, const float *xk, int64_t k_rows,
-                       const vs_wan_attn_weights *w, const vs_wan_config *c) {
-    linear(q, xq, q_rows, &w->q);
-    linear(k, xk, k_rows, &w->k);
-    vs_cpu_rmsnorm(q, q, w->norm_q.data, q_rows, c->dim, c->eps);
-    vs_cpu_rmsnorm(k, k, w->norm_k.data, k_rows, c->dim, c->eps);
-}
-
-static vs_status block_forward(workspace *ws, const vs_wan_config *c, const vs_wan_block_weights *w,
-                               const vs_wan_attention *attn, int layer, vs_wan_timing *timing) {
-    const int64_t B = ws->batch, N = ws->tokens, L = ws->text_len, bn = B * N, D = c->dim, stride = 6 * D;
-    const float *table = w->modulation.data;
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t i = 0; i < 6 * D; i++) ws->mod[b * stride + i] = table[i] + ws->tproj[b * stride + i];
-    const float *shift = ws->mod, *scale = ws->mod + D, *gate = ws->mod + 2 * D;
-    const float *c_shift = ws->mod + 3 * D, *c_scale = ws->mod + 4 * D, *c_gate = ws->mod + 5 * D;
-
-    /* 1. self-attention with 3D RoPE, gated residual */
-    norm_modulate(ws->h, ws->x, B, N, D, c->eps, shift, scale, stride);
-    project_qk(ws->q, ws->k, ws->h, bn, ws->h, bn, &w->self_attn, c);
-    linear(ws->v, ws->h, bn, &w->self_attn.v);
-    vs_wan_rope_apply(ws->q, B, N, c->num_heads, c->head_dim, ws->rope_cos, ws->rope_sin);
-    vs_wan_rope_apply(ws->k, B, N, c->num_heads, c->head_dim, ws->rope_cos, ws->rope_sin);
-    double t0 = now_s();
-    VS_TRY(self_attention(ws, c, attn, layer, ws->a, timing));
-    timing->attention_s += now_s() - t0;
-    linear(ws->h, ws->a, bn, &w->self_attn.o);
-    residual(ws->x, ws->h, B, N, D, gate, stride);
-
-    /* 2. cross-attention to the text, plain residual */
-    if (c->cross_attn_norm) vs_cpu_layernorm(ws->h, ws->x, w->norm2_weight.data, w->norm2_bias.data, bn, D, c->eps);
-    else memcpy(ws->h, ws->x, (size_t)(bn * D) * sizeof(float));
-    project_qk(ws->q, ws->ck, ws->h, bn, ws->ctx, B * L, &w->cross_attn, c);
-    linear(ws->cv, ws->ctx, B * L, &w->cross_attn.v);
-    t0 = now_s();
-    cross_attention(ws->a, ws->q, ws->ck, ws->cv, B, N, L, c->num_heads, c->head_dim, ws->scores);
-    timing->attention_s += now_s() - t0;
-    linear(ws->h, ws->a, bn, &w->cross_attn.o);
-    residual(ws->x, ws->h, B, N, D, NULL, 0);
-
-    /* 3. feed-forward (GELU tanh), gated residual; rows in chunks to bound the hidden layer */
-    norm_modulate(ws->h, ws->x, B, N, D, c->eps, c_shift, c_scale, stride);
-    for (int64_t r = 0; r < bn; r += FFN_CHUNK) {
-        const int64_t rows = bn - r < FFN_CHUNK ? bn - r : FFN_CHUNK;
-        linear(ws->ffn, ws->h + r * D, rows, &w->ffn_in);
-        vs_cpu_gelu_tanh(ws->ffn, rows * c->ffn_dim);
-        linear(ws->a + r * D, ws->ffn, rows, &w->ffn_out);
+    if (memcmp(cache->rope_grid, sh->grid, sizeof sh->grid) != 0 || !cache->rope_cos.data) {
+        vs_tensor_free(&cache->rope_cos);
+        vs_tensor_free(&cache->rope_sin);
+        memset(cache->rope_grid, 0, sizeof cache->rope_grid);
+        const int64_t shape[2] = {sh->tokens, c->head_dim / 2}, n = shape[0] * shape[1];
+        float *host = malloc((size_t)(2 * n) * sizeof(float));
+        if (!host) return vs_fail(VS_ERR_OOM, "out of memory for the RoPE tables");
+        vs_wan_rope_table(c->head_dim, sh->grid[0], sh->grid[1], sh->grid[2], host, host + n);
+        vs_tensor hc = vs_tensor_view(host, VS_F32, VS_CPU, 2, shape), hs = vs_tensor_view(host + n, VS_F32, VS_CPU, 2, shape);
+        vs_status s = vs_tensor_alloc(&cache->rope_cos, VS_F32, m->device, 2, shape);
+        if (!s) s = vs_tensor_alloc(&cache->rope_sin, VS_F32, m->device, 2, shape);
+        if (!s) s = vs_op_copy(&cache->rope_cos, &hc);
+        if (!s) s = vs_op_copy(&cache->rope_sin, &hs);
+        free(host);
+        VS_TRY(s);
+        memcpy(cache->rope_grid, sh->grid, sizeof sh->grid);
     }
-    residual(ws->x, ws->a, B, N, D, c_gate, stride);
+    if (attn && attn->mode == VS_WAN_ATTN_SVG &&
+        (!cache->svg || cache->svg_batch != sh->batch || memcmp(cache->svg_grid, sh->grid, sizeof sh->grid) != 0 ||
+         cache->svg_density != attn->density)) {
+        vs_attention_free(cache->svg);
+        cache->svg = NULL;
+        /* Frames F and tokens per frame P of the latent grid; Wan has no text tokens in self-attention. */
+        vs_svg_config svg = vs_svg_config_default(sh->grid[0], sh->grid[1] * sh->grid[2], 0, attn->density);
+        VS_TRY(vs_attention_create(&cache->svg, m->device, (int)sh->batch, c->num_heads, (int)sh->tokens,
+                                   c->head_dim, &svg));
+        cache->svg_batch = (int)sh->batch, cache->svg_density = attn->density;
+        memcpy(cache->svg_grid, sh->grid, sizeof sh->grid);
+    }
+    if (m->device == VS_CUDA && !cache->timer) VS_TRY(vs_gpu_timer_create(&cache->timer, 2 * c->num_layers));
     return VS_OK;
 }
 
-/* temb = MLP(sinusoid(t)), tproj = Linear(silu(temb)); ctx = MLP_gelu_tanh(text). */
-static void embed_conditions(workspace *ws, const vs_wan_config *c, const vs_wan_weights *w,
-                             const float *timesteps, const float *text) {
-    const int64_t B = ws->batch, bl = B * ws->text_len;
-    for (int64_t b = 0; b < B; b++) vs_wan_timestep_embedding(ws->sinusoid + b * c->freq_dim, timesteps[b], c->freq_dim);
-    linear(ws->temb_act, ws->sinusoid, B, &w->time_in);
-    vs_cpu_silu(ws->temb_act, B * c->dim);
-    linear(ws->temb, ws->temb_act, B, &w->time_out);
-    memcpy(ws->temb_act, ws->temb, (size_t)(B * c->dim) * sizeof(float));
-    vs_cpu_silu(ws->temb_act, B * c->dim);
-    linear(ws->tproj, ws->temb_act, B, &w->time_proj);
+static vs_status forward(const vs_wan_model *model, forward_state *f, const vs_tensor *latents,
+                         const float *timesteps, const vs_tensor *text, vs_tensor *out) {
+    const vs_wan_config *c = &model->config;
+    const vs_wan_weights *w = &model->weights;
+    const int *p = c->patch_size;
+    const int64_t B = f->sh.batch, N = f->sh.tokens, D = c->dim;
+    const int64_t vol = (int64_t)p[0] * p[1] * p[2];
+    const vs_dtype act = act_dtype(f->dev);
 
-    linear(ws->ck, text, bl, &w->text_in);
-    vs_cpu_gelu_tanh(ws->ck, bl * c->dim);
-    linear(ws->ctx, ws->ck, bl, &w->text_out);
+    vs_tensor lat = *latents, out_d = *out;
+    if (latents->device != f->dev) {
+        VS_TRY(take(f->arena, VS_F32, 5, latents->shape, &lat));
+        VS_TRY(vs_op_copy(&lat, latents));
+    }
+    if (out->device != f->dev) VS_TRY(take(f->arena, VS_F32, 5, out->shape, &out_d));
+    VS_TRY(TAKE(f->arena, VS_F32, &f->x, B, N, D));
+    VS_TRY(embed_conditions(f, w, timesteps, text));
+
+    /* tokens: x = Conv3d_patch(latents), kept in f32 */
+    size_t mark = vs_arena_mark(f->arena);
+    vs_tensor patches, x_act;
+    VS_TRY(TAKE(f->arena, act, &patches, B, N, c->in_channels * vol));
+    VS_TRY(TAKE(f->arena, act, &x_act, B, N, D));
+    VS_TRY(vs_op_patchify(&patches, &lat, p));
+    VS_TRY(vs_op_linear(&x_act, &patches, &w->patch_embed.weight, &w->patch_embed.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_convert(&f->x, &x_act));
+    vs_arena_release(f->arena, mark);
+
+    for (int l = 0; l < c->num_layers; l++) {
+        vs_status s = block_forward(f, &w->blocks[l], l);
+        if (s != VS_OK) return vs_fail_context(s, "Wan block %d", l);
+    }
+
+    /* output head: (shift, scale) = head table + temb (not the time projection) */
+    vs_tensor head_mod, h, y;
+    VS_TRY(TAKE(f->arena, VS_F32, &head_mod, B, 2, D));
+    vs_tensor table = broadcast(&w->head_modulation, B, 2, D, 1), temb = broadcast(&f->temb, B, 2, D, 0);
+    VS_TRY(vs_op_add(&head_mod, &table, &temb));
+    vs_tensor shift = mod_chunk(&head_mod, 0), scale = mod_chunk(&head_mod, 1);
+    VS_TRY(TAKE(f->arena, act, &h, B, N, D));
+    VS_TRY(TAKE(f->arena, act, &y, B, N, c->out_channels * vol));
+    VS_TRY(vs_op_layernorm_modulate(&h, &f->x, NULL, NULL, &shift, &scale, c->eps));
+    VS_TRY(vs_op_linear(&y, &h, &w->head.weight, &w->head.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_unpatchify(&out_d, &y, p));
+    if (out->device != f->dev) VS_TRY(vs_op_copy(out, &out_d));
+    return vs_op_sync(f->dev);
 }
 
 vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, const float *timesteps,
@@ -416,52 +538,35 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
                          vs_wan_timing *timing) {
     VS_TRY(check_inputs(model, latents, timesteps, text, out));
     const vs_wan_config *c = &model->config;
-    const vs_wan_weights *w = &model->weights;
     const int *p = c->patch_size;
     const int64_t *s = latents->shape;
-    vs_wan_timing local = {0};
-    if (!timing) timing = &local;
-    double start = now_s();
+    const double start = now_s();
 
-    workspace ws;
-    memset(&ws, 0, sizeof ws);
-    ws.batch = s[0], ws.text_len = text->shape[1];
-    ws.fp = (int)(s[2] / p[0]), ws.hp = (int)(s[3] / p[1]), ws.wp = (int)(s[4] / p[2]);
-    ws.tokens = (int64_t)ws.fp * ws.hp * ws.wp;
-    VS_TRY(workspace_alloc(&ws, c));
+    forward_state f;
+    memset(&f, 0, sizeof f);
+    f.c = c, f.dev = model->device, f.attn = attn;
+    f.sh.batch = s[0], f.sh.text_len = text->shape[1];
+    for (int i = 0; i < 3; i++) f.sh.grid[i] = (int)(s[2 + i] / p[i]);
+    f.sh.tokens = (int64_t)f.sh.grid[0] * f.sh.grid[1] * f.sh.grid[2];
+    VS_TRY(prepare_cache(model, &f.sh, attn, forward_bytes(c, &f.sh, f.dev, latents, text, out)));
+    vs_wan_cache *cache = model->cache;
+    f.arena = cache->arena;
+    f.rope_cos = &cache->rope_cos, f.rope_sin = &cache->rope_sin;
+    f.svg = attn && attn->mode == VS_WAN_ATTN_SVG ? cache->svg : NULL;
+    f.timer = cache->timer;
+    vs_arena_reset(f.arena);
 
-    vs_status st = VS_OK;
-    if (attn && attn->mode == VS_WAN_ATTN_SVG) {
-        ws.svg = vs_svg_config_default(ws.fp, ws.hp * ws.wp, 0, attn->density);
-        st = vs_svg_blocks_build(&ws.svg, (int)ws.tokens, &ws.svg_blocks);
-        if (st == VS_OK && !(ws.head_layout = malloc((size_t)(ws.batch * c->num_heads))))
-            st = vs_fail(VS_ERR_OOM, "out of memory");
-        if (st != VS_OK) goto done;
+    vs_status st = forward(model, &f, latents, timesteps, text, out);
+    double attention_ms = 0;
+    if (f.timer) {
+        /* Collect (and clear) the intervals even after a failure, so the next forward starts empty. */
+        vs_status ts = vs_gpu_timer_collect(f.timer, &attention_ms);
+        if (st == VS_OK) st = ts;
     }
-
-    patchify(ws.patches, latents->data, ws.batch, c->in_channels, s[2], s[3], s[4], p);
-    linear(ws.x, ws.patches, ws.batch * ws.tokens, &w->patch_embed);
-    embed_conditions(&ws, c, w, timesteps, text->data);
-    vs_wan_rope_table(c->head_dim, ws.fp, ws.hp, ws.wp, ws.rope_cos, ws.rope_sin);
-
-    for (int l = 0; l < c->num_layers && st == VS_OK; l++) {
-        st = block_forward(&ws, c, &w->blocks[l], attn, l, timing);
-        if (st != VS_OK) vs_fail_context(st, "Wan block %d", l);
+    if (timing && st == VS_OK) {
+        timing->attention_s += f.timer ? attention_ms * 1e-3 : f.attention_s;
+        timing->total_s += now_s() - start;
+        timing->heads_spatial += f.heads_spatial, timing->heads_temporal += f.heads_temporal;
     }
-    if (st == VS_OK) {
-        /* Output head: (shift, scale) = table + temb (not the time projection). */
-        const int64_t D = c->dim, bn = ws.batch * ws.tokens;
-        const float *table = w->head_modulation.data;
-        for (int64_t b = 0; b < ws.batch; b++)
-            for (int64_t i = 0; i < 2 * D; i++) ws.mod[b * 2 * D + i] = table[i] + ws.temb[b * D + i % D];
-        norm_modulate(ws.h, ws.x, ws.batch, ws.tokens, D, c->eps, ws.mod, ws.mod + D, 2 * D);
-        linear(ws.patches, ws.h, bn, &w->head);
-        unpatchify(out->data, ws.patches, ws.batch, c->out_channels, s[2], s[3], s[4], p);
-    }
-done:
-    free(ws.block);
-    free(ws.head_layout);
-    vs_svg_blocks_free(&ws.svg_blocks);
-    timing->total_s += now_s() - start;
     return st;
 }

@@ -1,5 +1,7 @@
-/* The Wan 2.1 text-to-video DiT (diffusers WanTransformer3DModel), f32 on
- * the CPU. One forward maps noisy latents [B, C, F, H, W] at one timestep
+/* The Wan 2.1 text-to-video DiT (diffusers WanTransformer3DModel): f32 on
+ * the CPU, bf16 weights and activations with f32 accumulation, an f32
+ * residual stream and f32 norms / modulation / RoPE / time embedding on
+ * CUDA; one forward written with src/ops/ops.h serves both. One forward maps noisy latents [B, C, F, H, W] at one timestep
  * per batch entry, conditioned on text embeddings [B, L, text_dim], to the
  * flow-matching velocity of the same shape as the latents.
  *
@@ -22,17 +24,26 @@
 extern "C" {
 #endif
 
+typedef struct vs_wan_cache vs_wan_cache;
+
 typedef struct vs_wan_model {
     vs_wan_config config;
     vs_wan_weights weights;
     vs_wan_layout layout; /* of the checkpoint it came from */
     vs_device device;
+    /* Reused between forwards: the activation arena (grown on demand), RoPE tables
+     * and SVG attention state of the last shape, attention timers. One forward at
+     * a time per model. */
+    vs_wan_cache *cache;
 } vs_wan_model;
 
 /* `path`: a transformer folder (config.json + diffusion_pytorch_model*.safetensors, in
  * either layout) or a diffusers pipeline folder holding transformer/. Weights are
  * converted to f32 on the CPU, bf16 on CUDA. */
 vs_status vs_wan_model_load(const char *path, vs_device device, vs_wan_model **out);
+/* A model of `config`'s shapes with seeded random weights made on `device`
+ * (vs_wan_weights_random): for benchmarks and tests, no checkpoint needed. */
+vs_status vs_wan_model_random(const vs_wan_config *config, vs_device device, uint64_t seed, vs_wan_model **out);
 void vs_wan_model_free(vs_wan_model *model);
 
 typedef enum vs_wan_attn_mode { VS_WAN_ATTN_DENSE = 0, VS_WAN_ATTN_SVG } vs_wan_attn_mode;
@@ -59,21 +70,22 @@ int vs_wan_layer_is_dense(const vs_wan_attention *attn, int layer, int num_layer
 
 /* Seconds spent and SVG head choices, accumulated over calls. */
 typedef struct vs_wan_timing {
-    double attention_s; /* self- and cross-attention kernels */
-    double total_s;     /* whole forwards */
+    double attention_s; /* self- and cross-attention kernels (CUDA events on the GPU) */
+    double total_s;     /* whole forwards, wall clock, until the output is ready */
     /* (batch entry, layer, head) self-attentions that SVG profiled as spatial / temporal */
     int64_t heads_spatial, heads_temporal;
 } vs_wan_timing;
 
-/* out = model(latents, timesteps, text). latents and out: f32 CPU contiguous
+/* out = model(latents, timesteps, text). latents and out: f32 contiguous
  * [B, in_channels, F, H, W] / [B, out_channels, F, H, W] with F, H, W multiples
- * of the patch size; timesteps: B values; text: f32 [B, L, text_dim].
- * `attn` NULL means dense; `timing` may be NULL. */
+ * of the patch size; timesteps: B host values; text: f32 [B, L, text_dim].
+ * The tensors may be on the CPU or on the model's device (a CUDA model copies
+ * host tensors in and out). `attn` NULL means dense; `timing` may be NULL. */
 vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, const float *timesteps,
                          const vs_tensor *text, const vs_wan_attention *attn, vs_tensor *out,
                          vs_wan_timing *timing);
 
-/* The pieces, exposed for tests and the CUDA path. */
+/* The pieces, exposed for tests. */
 /* Sinusoidal timestep embedding as diffusers' Timesteps(flip_sin_to_cos=True,
  * downscale_freq_shift=0): [cos(t w_i), sin(t w_i)], w_i = 10000^(-i/(dim/2)). */
 void vs_wan_timestep_embedding(float *out, float t, int dim);
@@ -81,9 +93,6 @@ void vs_wan_timestep_embedding(float *out, float t, int dim);
  * [F*H*W, head_dim/2], pair j of the head rotating with the frame, row or
  * column index by the split t = D - 4(D/6), h = w = 2(D/6), theta 1e4. */
 void vs_wan_rope_table(int head_dim, int frames, int height, int width, float *cos_out, float *sin_out);
-/* Rotates interleaved pairs of x [B, N, H, head_dim] in place by the table. */
-void vs_wan_rope_apply(float *x, int64_t batch, int64_t tokens, int heads, int head_dim, const float *cos_table,
-                       const float *sin_table);
 
 #ifdef __cplusplus
 }

@@ -1,11 +1,13 @@
 #include "models/wan/weights.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/status.h"
+#include "ops/ops.h"
 
 /* Shapes, in terms of the config. */
 typedef enum { S_DIM, S_DIM_DIM, S_MOD6, S_FFN, S_FFN_DIM, S_DIM_FFN } shape_kind;
@@ -15,63 +17,61 @@ typedef struct {
     size_t offset;                    /* of the vs_tensor in vs_wan_block_weights */
     shape_kind shape;
     int cross_norm_only;              /* present only when cross_attn_norm */
+    int f32;                          /* kept in f32 on every device (norms, modulation) */
 } block_tensor;
 
 #define B(field) offsetof(vs_wan_block_weights, field)
 #define ATTN(DN, ON, F)                                                                             \
-    {DN ".to_q.weight", ON ".q.weight", B(F.q.weight), S_DIM_DIM, 0},                              \
-    {DN ".to_q.bias", ON ".q.bias", B(F.q.bias), S_DIM, 0},                                        \
-    {DN ".to_k.weight", ON ".k.weight", B(F.k.weight), S_DIM_DIM, 0},                              \
-    {DN ".to_k.bias", ON ".k.bias", B(F.k.bias), S_DIM, 0},                                        \
-    {DN ".to_v.weight", ON ".v.weight", B(F.v.weight), S_DIM_DIM, 0},                              \
-    {DN ".to_v.bias", ON ".v.bias", B(F.v.bias), S_DIM, 0},                                        \
-    {DN ".to_out.0.weight", ON ".o.weight", B(F.o.weight), S_DIM_DIM, 0},                          \
-    {DN ".to_out.0.bias", ON ".o.bias", B(F.o.bias), S_DIM, 0},                                    \
-    {DN ".norm_q.weight", ON ".norm_q.weight", B(F.norm_q), S_DIM, 0},                             \
-    {DN ".norm_k.weight", ON ".norm_k.weight", B(F.norm_k), S_DIM, 0}
+    {DN ".to_q.weight", ON ".q.weight", B(F.q.weight), S_DIM_DIM, 0, 0},                           \
+    {DN ".to_q.bias", ON ".q.bias", B(F.q.bias), S_DIM, 0, 0},                                     \
+    {DN ".to_k.weight", ON ".k.weight", B(F.k.weight), S_DIM_DIM, 0, 0},                           \
+    {DN ".to_k.bias", ON ".k.bias", B(F.k.bias), S_DIM, 0, 0},                                     \
+    {DN ".to_v.weight", ON ".v.weight", B(F.v.weight), S_DIM_DIM, 0, 0},                           \
+    {DN ".to_v.bias", ON ".v.bias", B(F.v.bias), S_DIM, 0, 0},                                     \
+    {DN ".to_out.0.weight", ON ".o.weight", B(F.o.weight), S_DIM_DIM, 0, 0},                       \
+    {DN ".to_out.0.bias", ON ".o.bias", B(F.o.bias), S_DIM, 0, 0},                                 \
+    {DN ".norm_q.weight", ON ".norm_q.weight", B(F.norm_q), S_DIM, 0, 1},                          \
+    {DN ".norm_k.weight", ON ".norm_k.weight", B(F.norm_k), S_DIM, 0, 1}
 
 static const block_tensor block_tensors[] = {
-    {"scale_shift_table", "modulation", B(modulation), S_MOD6, 0},
+    {"scale_shift_table", "modulation", B(modulation), S_MOD6, 0, 1},
     ATTN("attn1", "self_attn", self_attn),
     /* The original release calls the cross-attention norm norm3 (and the FFN's norm2). */
-    {"norm2.weight", "norm3.weight", B(norm2_weight), S_DIM, 1},
-    {"norm2.bias", "norm3.bias", B(norm2_bias), S_DIM, 1},
+    {"norm2.weight", "norm3.weight", B(norm2_weight), S_DIM, 1, 1},
+    {"norm2.bias", "norm3.bias", B(norm2_bias), S_DIM, 1, 1},
     ATTN("attn2", "cross_attn", cross_attn),
-    {"ffn.net.0.proj.weight", "ffn.0.weight", B(ffn_in.weight), S_FFN_DIM, 0},
-    {"ffn.net.0.proj.bias", "ffn.0.bias", B(ffn_in.bias), S_FFN, 0},
-    {"ffn.net.2.weight", "ffn.2.weight", B(ffn_out.weight), S_DIM_FFN, 0},
-    {"ffn.net.2.bias", "ffn.2.bias", B(ffn_out.bias), S_DIM, 0},
+    {"ffn.net.0.proj.weight", "ffn.0.weight", B(ffn_in.weight), S_FFN_DIM, 0, 0},
+    {"ffn.net.0.proj.bias", "ffn.0.bias", B(ffn_in.bias), S_FFN, 0, 0},
+    {"ffn.net.2.weight", "ffn.2.weight", B(ffn_out.weight), S_DIM_FFN, 0, 0},
+    {"ffn.net.2.bias", "ffn.2.bias", B(ffn_out.bias), S_DIM, 0, 0},
 };
 #undef ATTN
 #undef B
 enum { BLOCK_TENSORS = (int)(sizeof block_tensors / sizeof block_tensors[0]) };
 
+/* Called once per weight with its names in both layouts, its shape, and whether it stays f32. */
 typedef struct {
-    const vs_safetensors *st;
-    vs_wan_layout layout;
-    const char *prefix;
-    vs_dtype dtype;
-    vs_device device;
-} loader;
+    vs_status (*fn)(void *ctx, vs_tensor *dst, const char *diffusers, const char *original, int f32, int ndim,
+                    const int64_t *shape);
+    void *ctx;
+} visitor;
 
-static vs_status load(const loader *l, vs_tensor *dst, const char *diffusers, const char *original, int ndim,
-                      int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t d4) {
-    char name[256];
-    snprintf(name, sizeof name, "%s%s", l->prefix, l->layout == VS_WAN_LAYOUT_DIFFUSERS ? diffusers : original);
+static vs_status visit(const visitor *v, vs_tensor *dst, const char *diffusers, const char *original, int f32,
+                       int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t d4) {
     const int64_t shape[5] = {d0, d1, d2, d3, d4};
-    return vs_safetensors_load(l->st, name, l->dtype, l->device, ndim, shape, dst);
+    return v->fn(v->ctx, dst, diffusers, original, f32, ndim, shape);
 }
 
-static vs_status load_linear(const loader *l, vs_wan_linear *lin, const char *diffusers, const char *original,
-                             int64_t out, int64_t in) {
+static vs_status visit_linear(const visitor *v, vs_wan_linear *lin, const char *diffusers, const char *original,
+                              int f32, int64_t out, int64_t in) {
     char dw[128], db[128], ow[128], ob[128];
     snprintf(dw, sizeof dw, "%s.weight", diffusers), snprintf(db, sizeof db, "%s.bias", diffusers);
     snprintf(ow, sizeof ow, "%s.weight", original), snprintf(ob, sizeof ob, "%s.bias", original);
-    VS_TRY(load(l, &lin->weight, dw, ow, 2, out, in, 0, 0, 0));
-    return load(l, &lin->bias, db, ob, 1, out, 0, 0, 0, 0);
+    VS_TRY(visit(v, &lin->weight, dw, ow, f32, 2, out, in, 0, 0, 0));
+    return visit(v, &lin->bias, db, ob, f32, 1, out, 0, 0, 0, 0);
 }
 
-static vs_status load_block(const loader *l, const vs_wan_config *cfg, int index, vs_wan_block_weights *blk) {
+static vs_status visit_block(const visitor *v, const vs_wan_config *cfg, int index, vs_wan_block_weights *blk) {
     const int64_t dim = cfg->dim, ffn = cfg->ffn_dim;
     for (int i = 0; i < BLOCK_TENSORS; i++) {
         const block_tensor *t = &block_tensors[i];
@@ -81,34 +81,55 @@ static vs_status load_block(const loader *l, const vs_wan_config *cfg, int index
         snprintf(o, sizeof o, "blocks.%d.%s", index, t->original);
         vs_tensor *dst = (vs_tensor *)((char *)blk + t->offset);
         switch (t->shape) {
-        case S_DIM: VS_TRY(load(l, dst, d, o, 1, dim, 0, 0, 0, 0)); break;
-        case S_DIM_DIM: VS_TRY(load(l, dst, d, o, 2, dim, dim, 0, 0, 0)); break;
-        case S_MOD6: VS_TRY(load(l, dst, d, o, 3, 1, 6, dim, 0, 0)); break;
-        case S_FFN: VS_TRY(load(l, dst, d, o, 1, ffn, 0, 0, 0, 0)); break;
-        case S_FFN_DIM: VS_TRY(load(l, dst, d, o, 2, ffn, dim, 0, 0, 0)); break;
-        case S_DIM_FFN: VS_TRY(load(l, dst, d, o, 2, dim, ffn, 0, 0, 0)); break;
+        case S_DIM: VS_TRY(visit(v, dst, d, o, t->f32, 1, dim, 0, 0, 0, 0)); break;
+        case S_DIM_DIM: VS_TRY(visit(v, dst, d, o, t->f32, 2, dim, dim, 0, 0, 0)); break;
+        case S_MOD6: VS_TRY(visit(v, dst, d, o, t->f32, 3, 1, 6, dim, 0, 0)); break;
+        case S_FFN: VS_TRY(visit(v, dst, d, o, t->f32, 1, ffn, 0, 0, 0, 0)); break;
+        case S_FFN_DIM: VS_TRY(visit(v, dst, d, o, t->f32, 2, ffn, dim, 0, 0, 0)); break;
+        case S_DIM_FFN: VS_TRY(visit(v, dst, d, o, t->f32, 2, dim, ffn, 0, 0, 0)); break;
         }
     }
     return VS_OK;
 }
 
-static vs_status load_all(const loader *l, const vs_wan_config *cfg, vs_wan_weights *w) {
+/* Every weight of the model, in checkpoint order. The time embedder's MLP stays
+ * f32 (diffusers keeps it so); its projection to the modulation is a large
+ * matrix and is stored like the others, but computed in f32 too (transformer.c). */
+static vs_status visit_all(const visitor *v, const vs_wan_config *cfg, vs_wan_weights *w) {
     const int64_t dim = cfg->dim;
     const int *p = cfg->patch_size;
-    VS_TRY(load(l, &w->patch_embed.weight, "patch_embedding.weight", "patch_embedding.weight", 5, dim,
-                cfg->in_channels, p[0], p[1], p[2]));
-    VS_TRY(load(l, &w->patch_embed.bias, "patch_embedding.bias", "patch_embedding.bias", 1, dim, 0, 0, 0, 0));
-    VS_TRY(load_linear(l, &w->time_in, "condition_embedder.time_embedder.linear_1", "time_embedding.0", dim,
-                       cfg->freq_dim));
-    VS_TRY(load_linear(l, &w->time_out, "condition_embedder.time_embedder.linear_2", "time_embedding.2", dim, dim));
-    VS_TRY(load_linear(l, &w->time_proj, "condition_embedder.time_proj", "time_projection.1", 6 * dim, dim));
-    VS_TRY(load_linear(l, &w->text_in, "condition_embedder.text_embedder.linear_1", "text_embedding.0", dim,
-                       cfg->text_dim));
-    VS_TRY(load_linear(l, &w->text_out, "condition_embedder.text_embedder.linear_2", "text_embedding.2", dim, dim));
-    for (int i = 0; i < cfg->num_layers; i++) VS_TRY(load_block(l, cfg, i, &w->blocks[i]));
-    VS_TRY(load(l, &w->head_modulation, "scale_shift_table", "head.modulation", 3, 1, 2, dim, 0, 0));
-    return load_linear(l, &w->head, "proj_out", "head.head",
-                       (int64_t)cfg->out_channels * p[0] * p[1] * p[2], dim);
+    VS_TRY(visit(v, &w->patch_embed.weight, "patch_embedding.weight", "patch_embedding.weight", 0, 5, dim,
+                 cfg->in_channels, p[0], p[1], p[2]));
+    VS_TRY(visit(v, &w->patch_embed.bias, "patch_embedding.bias", "patch_embedding.bias", 0, 1, dim, 0, 0, 0, 0));
+    VS_TRY(visit_linear(v, &w->time_in, "condition_embedder.time_embedder.linear_1", "time_embedding.0", 1, dim,
+                        cfg->freq_dim));
+    VS_TRY(visit_linear(v, &w->time_out, "condition_embedder.time_embedder.linear_2", "time_embedding.2", 1, dim,
+                        dim));
+    VS_TRY(visit_linear(v, &w->time_proj, "condition_embedder.time_proj", "time_projection.1", 0, 6 * dim, dim));
+    VS_TRY(visit_linear(v, &w->text_in, "condition_embedder.text_embedder.linear_1", "text_embedding.0", 0, dim,
+                        cfg->text_dim));
+    VS_TRY(visit_linear(v, &w->text_out, "condition_embedder.text_embedder.linear_2", "text_embedding.2", 0, dim,
+                        dim));
+    for (int i = 0; i < cfg->num_layers; i++) VS_TRY(visit_block(v, cfg, i, &w->blocks[i]));
+    VS_TRY(visit(v, &w->head_modulation, "scale_shift_table", "head.modulation", 1, 3, 1, 2, dim, 0, 0));
+    return visit_linear(v, &w->head, "proj_out", "head.head", 0, (int64_t)cfg->out_channels * p[0] * p[1] * p[2],
+                        dim);
+}
+
+typedef struct {
+    const vs_safetensors *st;
+    vs_wan_layout layout;
+    const char *prefix;
+    vs_dtype dtype;
+    vs_device device;
+} loader;
+
+static vs_status load_one(void *ctx, vs_tensor *dst, const char *diffusers, const char *original, int f32, int ndim,
+                          const int64_t *shape) {
+    const loader *l = ctx;
+    char name[256];
+    snprintf(name, sizeof name, "%s%s", l->prefix, l->layout == VS_WAN_LAYOUT_DIFFUSERS ? diffusers : original);
+    return vs_safetensors_load(l->st, name, f32 ? VS_F32 : l->dtype, l->device, ndim, shape, dst);
 }
 
 vs_status vs_wan_detect_layout(const vs_safetensors *st, vs_wan_layout *layout, const char **prefix) {
@@ -140,7 +161,48 @@ vs_status vs_wan_weights_load(const vs_wan_config *cfg, const vs_safetensors *st
     out->blocks = calloc((size_t)cfg->num_layers, sizeof *out->blocks);
     if (!out->blocks) return vs_fail(VS_ERR_OOM, "out of memory for %d Wan blocks", cfg->num_layers);
     out->num_blocks = cfg->num_layers;
-    vs_status s = load_all(&l, cfg, out);
+    const visitor v = {load_one, &l};
+    vs_status s = visit_all(&v, cfg, out);
+    if (s != VS_OK) vs_wan_weights_free(out);
+    return s;
+}
+
+typedef struct {
+    vs_dtype dtype;
+    vs_device device;
+    uint64_t seed;
+    int64_t count; /* tensors made so far: each gets its own stream of numbers */
+} random_init;
+
+/* Roughly torch's initialization, so activations keep a sane scale through the
+ * layers: matrices and biases uniform in +-1/sqrt(fan_in), norm weights 1 +- 0.1,
+ * modulation tables +-1/sqrt(dim). */
+static vs_status random_one(void *ctx, vs_tensor *dst, const char *diffusers, const char *original, int f32,
+                            int ndim, const int64_t *shape) {
+    random_init *r = ctx;
+    VS_TRY(vs_tensor_alloc(dst, f32 ? VS_F32 : r->dtype, r->device, ndim, shape));
+    float lo, hi;
+    if (strstr(diffusers, "norm") && strstr(diffusers, ".weight")) {
+        lo = 0.9f, hi = 1.1f;
+    } else {
+        double fan_in = ndim == 1 ? 1024.0 : (double)vs_tensor_numel(dst) / (double)shape[0];
+        if (ndim == 3) fan_in = (double)shape[2]; /* scale_shift_table [1, K, dim] */
+        hi = (float)(1.0 / sqrt(fan_in)), lo = -hi;
+    }
+    vs_status s = vs_op_fill_uniform(dst, r->seed + (uint64_t)r->count++ * 0x100000001b3ull, lo, hi);
+    if (s != VS_OK) vs_fail_context(s, "random weight %s", diffusers);
+    return s;
+}
+
+vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, vs_device device, uint64_t seed,
+                                vs_wan_weights *out) {
+    memset(out, 0, sizeof *out);
+    out->blocks = calloc((size_t)cfg->num_layers, sizeof *out->blocks);
+    if (!out->blocks) return vs_fail(VS_ERR_OOM, "out of memory for %d Wan blocks", cfg->num_layers);
+    out->num_blocks = cfg->num_layers;
+    random_init r = {dtype, device, seed, 0};
+    const visitor v = {random_one, &r};
+    vs_status s = visit_all(&v, cfg, out);
     if (s != VS_OK) vs_wan_weights_free(out);
     return s;
 }

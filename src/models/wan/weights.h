@@ -47,10 +47,17 @@ typedef enum vs_wan_layout { VS_WAN_LAYOUT_DIFFUSERS, VS_WAN_LAYOUT_ORIGINAL } v
 
 /* Which layout `st` holds; VS_ERR_FORMAT if neither. */
 vs_status vs_wan_detect_layout(const vs_safetensors *st, vs_wan_layout *layout, const char **prefix);
-/* Loads every tensor, converted to `dtype` on `device`. On failure nothing
- * stays allocated and the message names the tensor. */
+/* Loads every tensor, converted to `dtype` on `device`, except the norms'
+ * parameters, the modulation tables and the time embedder's MLP, which are F32
+ * (the reference keeps them in f32). On failure nothing stays allocated and
+ * the message names the tensor. */
 vs_status vs_wan_weights_load(const vs_wan_config *cfg, const vs_safetensors *st, vs_dtype dtype,
                               vs_device device, vs_wan_weights *out);
+/* Seeded random weights of the config's shapes (benchmarks, tests): uniform in
+ * +-1/sqrt(fan_in), norm weights near 1, generated on `device`. Norms and
+ * modulation tables are F32, the rest `dtype`, as vs_wan_weights_load makes them. */
+vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, vs_device device, uint64_t seed,
+                                vs_wan_weights *out);
 void vs_wan_weights_free(vs_wan_weights *w);
 
 #ifdef __cplusplus

@@ -1,0 +1,114 @@
+/* bf16 GEMMs through cuBLASLt: y[M, N] = x[M, K] W^T + bias, row-major, f32
+ * accumulation, bias and GELU fused in the epilogue.
+ *
+ * cuBLASLt is column-major. A row-major [R, C] matrix is the column-major
+ * [C, R] matrix with the same bytes, so y^T (col-major N x M) = W x^T reads:
+ * A = W stored col-major K x N (lda K) used transposed, B = x stored col-major
+ * K x M (ldb K) used as is, D = y col-major N x M (ldd N). The bias vector
+ * runs along D's rows, i.e. along y's columns, as wanted. */
+#include <cublasLt.h>
+#include <pthread.h>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/ops_cuda.h"
+
+namespace {
+
+/* One handle and workspace for the process, made on first use. */
+pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+cublasLtHandle_t g_handle = nullptr;
+void *g_workspace = nullptr;
+constexpr size_t kWorkspaceBytes = 32u << 20;
+
+vs_status ensure_handle() {
+    pthread_mutex_lock(&g_lock);
+    vs_status s = VS_OK;
+    if (!g_handle) {
+        cublasStatus_t st = cublasLtCreate(&g_handle);
+        if (st != CUBLAS_STATUS_SUCCESS) {
+            g_handle = nullptr;
+            s = vs_fail(VS_ERR_CUDA, "cublasLtCreate failed: %s", cublasLtGetStatusString(st));
+        } else {
+            cudaError_t e = cudaMalloc(&g_workspace, kWorkspaceBytes);
+            if (e != cudaSuccess) {
+                cublasLtDestroy(g_handle);
+                g_handle = nullptr, g_workspace = nullptr;
+                s = vs_fail(VS_ERR_OOM, "cuBLASLt workspace (%zu MiB): %s", kWorkspaceBytes >> 20, cudaGetErrorString(e));
+            }
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    return s;
+}
+
+/* Largest power of two (<= 256) dividing the address: what the algorithm may assume. */
+uint32_t alignment(const void *p) {
+    uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    uint32_t align = 256;
+    while (align > 1 && a % align) align /= 2;
+    return align;
+}
+
+struct lt_objects {
+    cublasLtMatmulDesc_t desc = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
+    cublasLtMatmulPreference_t pref = nullptr;
+    ~lt_objects() {
+        if (pref) cublasLtMatmulPreferenceDestroy(pref);
+        if (d) cublasLtMatrixLayoutDestroy(d);
+        if (b) cublasLtMatrixLayoutDestroy(b);
+        if (a) cublasLtMatrixLayoutDestroy(a);
+        if (desc) cublasLtMatmulDescDestroy(desc);
+    }
+};
+
+} // namespace
+
+/* Turns a cuBLASLt status into a message naming the call and the GEMM. */
+#define LT_TRY(call)                                                                                              \
+    do {                                                                                                          \
+        cublasStatus_t lt_s_ = (call);                                                                            \
+        if (lt_s_ != CUBLAS_STATUS_SUCCESS)                                                                       \
+            return vs_fail(VS_ERR_CUDA, "%s failed: %s (GEMM y[%lld, %lld] = x[%lld, %lld] W^T%s%s)", #call,        \
+                           cublasLtGetStatusString(lt_s_), (long long)rows, (long long)out, (long long)rows,       \
+                           (long long)in, bias ? " + bias" : "", gelu ? ", GELU" : "");                            \
+    } while (0)
+
+extern "C" vs_status vs_cuda_linear_bf16(uint16_t *y, const uint16_t *x, const uint16_t *w, const uint16_t *bias,
+                                         int64_t rows, int64_t out, int64_t in, int gelu) {
+    if (rows == 0 || out == 0) return VS_OK;
+    VS_TRY(ensure_handle());
+    lt_objects o;
+    LT_TRY(cublasLtMatmulDescCreate(&o.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    const cublasOperation_t trans = CUBLAS_OP_T, no_trans = CUBLAS_OP_N;
+    LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_TRANSA, &trans, sizeof trans));
+    LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_TRANSB, &no_trans, sizeof no_trans));
+    cublasLtEpilogue_t epilogue = bias ? (gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                                       : (gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
+    LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
+    if (bias) LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+    LT_TRY(cublasLtMatrixLayoutCreate(&o.a, CUDA_R_16BF, (uint64_t)in, (uint64_t)out, in));
+    LT_TRY(cublasLtMatrixLayoutCreate(&o.b, CUDA_R_16BF, (uint64_t)in, (uint64_t)rows, in));
+    LT_TRY(cublasLtMatrixLayoutCreate(&o.d, CUDA_R_16BF, (uint64_t)out, (uint64_t)rows, out));
+
+    LT_TRY(cublasLtMatmulPreferenceCreate(&o.pref));
+    const size_t ws = kWorkspaceBytes;
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+    /* The heuristic assumes 256-byte aligned operands unless told otherwise (row chunks are less aligned). */
+    const uint32_t align_a = alignment(w), align_b = alignment(x), align_d = alignment(y);
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof align_a));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof align_b));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_d, sizeof align_d));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d, sizeof align_d));
+
+    cublasLtMatmulHeuristicResult_t heuristic = {};
+    int found = 0;
+    LT_TRY(cublasLtMatmulAlgoGetHeuristic(g_handle, o.desc, o.a, o.b, o.d, o.d, o.pref, 1, &heuristic, &found));
+    if (found == 0)
+        return vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for y[%lld, %lld] = x[%lld, %lld] W^T (bf16)",
+                       (long long)rows, (long long)out, (long long)rows, (long long)in);
+    const float alpha = 1.0f, beta = 0.0f;
+    LT_TRY(cublasLtMatmul(g_handle, o.desc, &alpha, w, o.a, x, o.b, &beta, y, o.d, y, o.d, &heuristic.algo, g_workspace,
+                          ws, 0));
+    return VS_OK;
+}

@@ -1,0 +1,430 @@
+/* Element-wise and row-wise kernels of the model ops (src/ops/ops.h): norms
+ * with modulation, RMSNorm + RoPE, gated residuals, patches, conversions.
+ * All math in f32; bf16 stored as uint16_t and moved 8 at a time (16 bytes). */
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/ops_cuda.h"
+#include "core/hash.h"
+
+namespace {
+
+constexpr int kThreads = 256;
+/* Row kernels keep a row in registers: each thread holds up to kRowChunks
+ * groups of 8 values, so one block of <= 1024 threads covers 32768 columns. */
+constexpr int kRowChunks = 4;
+constexpr int64_t kMaxRowDim = 1024 * 8 * kRowChunks;
+
+__device__ __forceinline__ float bf16_to_f32(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
+__device__ __forceinline__ uint16_t f32_to_bf16(float f) { return __bfloat16_as_ushort(__float2bfloat16_rn(f)); }
+
+/* 8 bf16 <-> 8 floats through one 16-byte access. */
+__device__ __forceinline__ void load8(const uint16_t *p, float *v) {
+    const uint4 u = *reinterpret_cast<const uint4 *>(p);
+    const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+    for (int i = 0; i < 4; i++) v[2 * i] = __uint_as_float(w[i] << 16), v[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+}
+__device__ __forceinline__ void store8(uint16_t *p, const float *v) {
+    uint32_t w[4];
+#pragma unroll
+    for (int i = 0; i < 4; i++) w[i] = (uint32_t)f32_to_bf16(v[2 * i]) | ((uint32_t)f32_to_bf16(v[2 * i + 1]) << 16);
+    *reinterpret_cast<uint4 *>(p) = make_uint4(w[0], w[1], w[2], w[3]);
+}
+__device__ __forceinline__ void load8(const float *p, float *v) {
+    const float4 a = *reinterpret_cast<const float4 *>(p), b = *reinterpret_cast<const float4 *>(p + 4);
+    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+__device__ __forceinline__ void store8(float *p, const float *v) {
+    *reinterpret_cast<float4 *>(p) = make_float4(v[0], v[1], v[2], v[3]);
+    *reinterpret_cast<float4 *>(p + 4) = make_float4(v[4], v[5], v[6], v[7]);
+}
+
+/* Sum over the block (blockDim.x a multiple of 32); every thread gets the total. */
+__device__ float block_sum(float v, float *scratch) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    __syncthreads(); /* scratch may still be read by a previous call */
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < (int)(blockDim.x >> 5) ? scratch[lane] : 0.0f;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* Threads for a row of `dim` values: enough for kRowChunks groups of 8 each, whole warps. */
+int row_threads(int64_t dim) {
+    int64_t groups = (dim / 8 + kRowChunks - 1) / kRowChunks;
+    int64_t t = (groups + 31) / 32 * 32;
+    return (int)(t < 32 ? 32 : t);
+}
+
+int grid_for(int64_t n, int threads) {
+    int64_t blocks = (n + threads - 1) / threads;
+    return (int)(blocks > 65536 ? 65536 : blocks < 1 ? 1 : blocks);
+}
+
+/* One block per row: mean, then variance about the mean from the registers, then the affine and modulation. */
+__global__ void layernorm_modulate_kernel(uint16_t *y, const float *x, const float *weight, const float *bias,
+                                          const float *shift, const float *scale, int64_t mod_stride, int64_t tokens,
+                                          int dim, float eps) {
+    __shared__ float scratch[32];
+    const int64_t row = blockIdx.x;
+    const float *xr = x + row * dim;
+    float v[kRowChunks][8];
+    float sum = 0.0f;
+#pragma unroll
+    for (int c = 0; c < kRowChunks; c++) {
+        const int i = (c * blockDim.x + threadIdx.x) * 8;
+        if (i < dim) {
+            load8(xr + i, v[c]);
+#pragma unroll
+            for (int j = 0; j < 8; j++) sum += v[c][j];
+        }
+    }
+    const float mean = block_sum(sum, scratch) / dim;
+    float sq = 0.0f;
+#pragma unroll
+    for (int c = 0; c < kRowChunks; c++) {
+        const int i = (c * blockDim.x + threadIdx.x) * 8;
+        if (i < dim)
+#pragma unroll
+            for (int j = 0; j < 8; j++) sq += (v[c][j] - mean) * (v[c][j] - mean);
+    }
+    const float rstd = rsqrtf(block_sum(sq, scratch) / dim + eps);
+    const int64_t b = row / tokens;
+#pragma unroll
+    for (int c = 0; c < kRowChunks; c++) {
+        const int i = (c * blockDim.x + threadIdx.x) * 8;
+        if (i >= dim) continue;
+        float o[8], p[8];
+#pragma unroll
+        for (int j = 0; j < 8; j++) o[j] = (v[c][j] - mean) * rstd;
+        if (weight) {
+            load8(weight + i, p);
+#pragma unroll
+            for (int j = 0; j < 8; j++) o[j] *= p[j];
+        }
+        if (bias) {
+            load8(bias + i, p);
+#pragma unroll
+            for (int j = 0; j < 8; j++) o[j] += p[j];
+        }
+        if (scale) {
+            float s[8];
+            load8(scale + b * mod_stride + i, s);
+            load8(shift + b * mod_stride + i, p);
+#pragma unroll
+            for (int j = 0; j < 8; j++) o[j] = o[j] * (1.0f + s[j]) + p[j];
+        }
+        store8(y + row * dim + i, o);
+    }
+}
+
+/* One block per row: RMS over the row (all heads), weight, then each head's pairs
+ * rotated. A group of 8 values is 4 whole pairs of one head (head_dim % 8 == 0),
+ * whose angles are 4 consecutive floats of the table row: one float4 each. */
+__global__ void rmsnorm_rope_kernel(uint16_t *x, const float *weight, const float *cos_table, const float *sin_table,
+                                    int64_t tokens, int dim, int head_dim, float eps) {
+    __shared__ float scratch[32];
+    const int64_t row = blockIdx.x;
+    uint16_t *xr = x + row * dim;
+    float v[kRowChunks][8];
+    float sq = 0.0f;
+#pragma unroll
+    for (int c = 0; c < kRowChunks; c++) {
+        const int i = (c * blockDim.x + threadIdx.x) * 8;
+        if (i < dim) {
+            load8(xr + i, v[c]);
+#pragma unroll
+            for (int j = 0; j < 8; j++) sq += v[c][j] * v[c][j];
+        }
+    }
+    const float rstd = rsqrtf(block_sum(sq, scratch) / dim + eps);
+    const int half = head_dim / 2;
+    const int64_t n = row % tokens;
+#pragma unroll
+    for (int c = 0; c < kRowChunks; c++) {
+        const int i = (c * blockDim.x + threadIdx.x) * 8;
+        if (i >= dim) continue;
+        float o[8], w[8];
+        load8(weight + i, w);
+#pragma unroll
+        for (int j = 0; j < 8; j++) o[j] = v[c][j] * rstd * w[j];
+        if (cos_table) {
+            const int pair = (i % head_dim) / 2;
+            const float4 cs = *reinterpret_cast<const float4 *>(cos_table + n * half + pair);
+            const float4 sn = *reinterpret_cast<const float4 *>(sin_table + n * half + pair);
+            const float cv[4] = {cs.x, cs.y, cs.z, cs.w}, sv[4] = {sn.x, sn.y, sn.z, sn.w};
+#pragma unroll
+            for (int p = 0; p < 4; p++) {
+                const float x1 = o[2 * p], x2 = o[2 * p + 1];
+                o[2 * p] = x1 * cv[p] - x2 * sv[p];
+                o[2 * p + 1] = x1 * sv[p] + x2 * cv[p];
+            }
+        }
+        store8(xr + i, o);
+    }
+}
+
+__global__ void gated_residual_kernel(float *x, const uint16_t *y, const float *gate, int64_t gate_stride,
+                                      int64_t groups, int64_t groups_per_row, int64_t tokens) {
+    for (int64_t g = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; g < groups; g += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t row = g / groups_per_row, col = g % groups_per_row * 8, e = g * 8;
+        float xv[8], yv[8];
+        load8(x + e, xv);
+        load8(y + e, yv);
+        if (gate) {
+            float gv[8];
+            load8(gate + row / tokens * gate_stride + col, gv);
+#pragma unroll
+            for (int j = 0; j < 8; j++) xv[j] += yv[j] * gv[j];
+        } else {
+#pragma unroll
+            for (int j = 0; j < 8; j++) xv[j] += yv[j];
+        }
+        store8(x + e, xv);
+    }
+}
+
+struct strided5 {
+    int ndim;
+    int64_t shape[VS_MAX_DIMS], a[VS_MAX_DIMS], b[VS_MAX_DIMS];
+};
+
+__global__ void add_kernel(float *out, const float *a, const float *b, strided5 s, int64_t n) {
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t rest = e, oa = 0, ob = 0;
+        for (int d = s.ndim - 1; d >= 0; d--) {
+            const int64_t i = rest % s.shape[d];
+            rest /= s.shape[d];
+            oa += i * s.a[d], ob += i * s.b[d];
+        }
+        out[e] = a[oa] + b[ob];
+    }
+}
+
+__global__ void silu_kernel(float *y, const float *x, int64_t n) {
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x)
+        y[e] = x[e] / (1.0f + expf(-x[e]));
+}
+
+__device__ __forceinline__ float gelu_tanh(float v) {
+    return 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+}
+
+__device__ __forceinline__ float load_w(const float *w, int64_t i) { return w[i]; }
+__device__ __forceinline__ float load_w(const uint16_t *w, int64_t i) { return bf16_to_f32(w[i]); }
+
+/* y = x W^T + b for a few f32 rows: one warp per output column reads its weight
+ * row once per 8 input rows (coalesced along `in`) and keeps 8 sums. */
+template <typename W>
+__global__ void linear_f32_kernel(float *y, const float *x, const W *w, const W *bias, int64_t rows, int64_t out,
+                                  int64_t in, int gelu) {
+    const int64_t o = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32;
+    const int lane = threadIdx.x & 31;
+    if (o >= out) return;
+    const W *wr = w + o * in;
+    for (int64_t r0 = 0; r0 < rows; r0 += 8) {
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int64_t i = lane; i < in; i += 32) {
+            const float wv = load_w(wr, i);
+#pragma unroll
+            for (int r = 0; r < 8; r++)
+                if (r0 + r < rows) acc[r] += wv * x[(r0 + r) * in + i];
+        }
+#pragma unroll
+        for (int r = 0; r < 8; r++) {
+            float s = acc[r];
+#pragma unroll
+            for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
+            if (lane == 0 && r0 + r < rows) {
+                if (bias) s += load_w(bias, o);
+                y[(r0 + r) * out + o] = gelu ? gelu_tanh(s) : s;
+            }
+        }
+    }
+}
+
+struct patch_shape {
+    int64_t batch, channels, frames, height, width;
+    int pt, ph, pw;
+};
+
+/* One thread per patch element e = ((b*N + n) * patch + col): patchify reads the
+ * latent it comes from (col = (c, i, j, k)); unpatchify writes it (col = (i, j, k, c)). */
+__device__ __forceinline__ int64_t latent_index(const patch_shape &s, int64_t e, bool channels_last) {
+    const int64_t vol = (int64_t)s.pt * s.ph * s.pw, patch = s.channels * vol;
+    const int64_t fp = s.frames / s.pt, hp = s.height / s.ph, wp = s.width / s.pw;
+    int64_t col = e % patch, token = e / patch;
+    const int64_t w = token % wp, h = token / wp % hp, f = token / (wp * hp) % fp, b = token / (wp * hp * fp);
+    int64_t c, ijk;
+    if (channels_last) c = col % s.channels, ijk = col / s.channels;
+    else c = col / vol, ijk = col % vol;
+    const int k = (int)(ijk % s.pw), j = (int)(ijk / s.pw % s.ph), i = (int)(ijk / ((int64_t)s.pw * s.ph));
+    return (((b * s.channels + c) * s.frames + f * s.pt + i) * s.height + h * s.ph + j) * s.width + w * s.pw + k;
+}
+
+__global__ void patchify_kernel(uint16_t *patches, const float *lat, patch_shape s, int64_t n) {
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x)
+        patches[e] = f32_to_bf16(lat[latent_index(s, e, false)]);
+}
+
+__global__ void unpatchify_kernel(float *lat, const uint16_t *patches, patch_shape s, int64_t n) {
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x)
+        lat[latent_index(s, e, true)] = bf16_to_f32(patches[e]);
+}
+
+__device__ __forceinline__ float load_any(const void *p, vs_dtype t, int64_t i) {
+    if (t == VS_F32) return static_cast<const float *>(p)[i];
+    if (t == VS_BF16) return bf16_to_f32(static_cast<const uint16_t *>(p)[i]);
+    return __half2float(__ushort_as_half(static_cast<const uint16_t *>(p)[i]));
+}
+__device__ __forceinline__ void store_any(void *p, vs_dtype t, int64_t i, float v) {
+    if (t == VS_F32) static_cast<float *>(p)[i] = v;
+    else if (t == VS_BF16) static_cast<uint16_t *>(p)[i] = f32_to_bf16(v);
+    else static_cast<uint16_t *>(p)[i] = __half_as_ushort(__float2half_rn(v));
+}
+
+__global__ void convert_kernel(void *dst, vs_dtype dt, const void *src, vs_dtype st, int64_t n) {
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x)
+        store_any(dst, dt, e, load_any(src, st, e));
+}
+
+__global__ void fill_uniform_kernel(void *dst, vs_dtype dt, int64_t n, uint64_t seed, float lo, float hi) {
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x)
+        store_any(dst, dt, e, lo + (hi - lo) * vs_hash_uniform(seed, (uint64_t)e));
+}
+
+vs_status check_row_dim(const char *op, int64_t dim) {
+    if (dim % 8 || dim > kMaxRowDim)
+        return vs_fail(VS_ERR_UNSUPPORTED, "%s: row length %lld must be a multiple of 8 and at most %lld", op,
+                       (long long)dim, (long long)kMaxRowDim);
+    return VS_OK;
+}
+
+vs_status check_rows(const char *op, int64_t rows) {
+    if (rows > 0x7fffffffLL) return vs_fail(VS_ERR_UNSUPPORTED, "%s: %lld rows exceed the grid", op, (long long)rows);
+    return VS_OK;
+}
+
+} // namespace
+
+extern "C" vs_status vs_cuda_layernorm_modulate(uint16_t *y, const float *x, const float *weight, const float *bias,
+                                                const float *shift, const float *scale, int64_t mod_stride,
+                                                int64_t rows, int64_t tokens, int64_t dim, float eps) {
+    VS_TRY(check_row_dim("layernorm_modulate", dim));
+    VS_TRY(check_rows("layernorm_modulate", rows));
+    if (rows == 0) return VS_OK;
+    layernorm_modulate_kernel<<<(unsigned)rows, row_threads(dim)>>>(y, x, weight, bias, shift, scale, mod_stride,
+                                                                    tokens, (int)dim, eps);
+    VS_CUDA_LAUNCH_CHECK("layernorm_modulate");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_rmsnorm_rope(uint16_t *x, const float *weight, const float *cos_table,
+                                          const float *sin_table, int64_t rows, int64_t tokens, int64_t dim,
+                                          int head_dim, float eps) {
+    VS_TRY(check_row_dim("rmsnorm_rope", dim));
+    VS_TRY(check_rows("rmsnorm_rope", rows));
+    if (cos_table && head_dim % 8)
+        return vs_fail(VS_ERR_UNSUPPORTED, "rmsnorm_rope: head_dim %d is not a multiple of 8", head_dim);
+    if (rows == 0) return VS_OK;
+    rmsnorm_rope_kernel<<<(unsigned)rows, row_threads(dim)>>>(x, weight, cos_table, sin_table, tokens, (int)dim,
+                                                              head_dim, eps);
+    VS_CUDA_LAUNCH_CHECK("rmsnorm_rope");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_gated_residual(float *x, const uint16_t *y, const float *gate, int64_t gate_stride,
+                                            int64_t rows, int64_t tokens, int64_t dim) {
+    if (dim % 8) return vs_fail(VS_ERR_UNSUPPORTED, "gated_residual: row length %lld is not a multiple of 8", (long long)dim);
+    const int64_t groups = rows * dim / 8;
+    if (groups == 0) return VS_OK;
+    gated_residual_kernel<<<grid_for(groups, kThreads), kThreads>>>(x, y, gate, gate_stride, groups, dim / 8, tokens);
+    VS_CUDA_LAUNCH_CHECK("gated_residual");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_add_f32(float *out, const float *a, const int64_t *a_stride, const float *b,
+                                     const int64_t *b_stride, const int64_t *shape, int ndim) {
+    strided5 s = {};
+    s.ndim = ndim;
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) s.shape[d] = shape[d], s.a[d] = a_stride[d], s.b[d] = b_stride[d], n *= shape[d];
+    if (n == 0) return VS_OK;
+    add_kernel<<<grid_for(n, kThreads), kThreads>>>(out, a, b, s, n);
+    VS_CUDA_LAUNCH_CHECK("add");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_silu_f32(float *y, const float *x, int64_t n) {
+    if (n == 0) return VS_OK;
+    silu_kernel<<<grid_for(n, kThreads), kThreads>>>(y, x, n);
+    VS_CUDA_LAUNCH_CHECK("silu");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_linear_f32(float *y, const float *x, const void *w, const void *bias, vs_dtype w_dtype,
+                                        int64_t rows, int64_t out, int64_t in, int gelu) {
+    const int warps = kThreads / 32;
+    const int64_t blocks = (out + warps - 1) / warps;
+    if (blocks > 0x7fffffffLL) return vs_fail(VS_ERR_UNSUPPORTED, "linear (f32): %lld outputs", (long long)out);
+    if (w_dtype == VS_F32)
+        linear_f32_kernel<float><<<(unsigned)blocks, kThreads>>>(y, x, static_cast<const float *>(w),
+                                                                 static_cast<const float *>(bias), rows, out, in, gelu);
+    else
+        linear_f32_kernel<uint16_t><<<(unsigned)blocks, kThreads>>>(y, x, static_cast<const uint16_t *>(w),
+                                                                    static_cast<const uint16_t *>(bias), rows, out, in,
+                                                                    gelu);
+    VS_CUDA_LAUNCH_CHECK("linear (f32)");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_patchify(uint16_t *patches, const float *latents, int64_t batch, int64_t channels,
+                                      int64_t frames, int64_t height, int64_t width, const int patch[3]) {
+    const patch_shape s = {batch, channels, frames, height, width, patch[0], patch[1], patch[2]};
+    const int64_t n = batch * channels * frames * height * width;
+    if (n == 0) return VS_OK;
+    patchify_kernel<<<grid_for(n, kThreads), kThreads>>>(patches, latents, s, n);
+    VS_CUDA_LAUNCH_CHECK("patchify");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_unpatchify(float *latents, const uint16_t *patches, int64_t batch, int64_t channels,
+                                        int64_t frames, int64_t height, int64_t width, const int patch[3]) {
+    const patch_shape s = {batch, channels, frames, height, width, patch[0], patch[1], patch[2]};
+    const int64_t n = batch * channels * frames * height * width;
+    if (n == 0) return VS_OK;
+    unpatchify_kernel<<<grid_for(n, kThreads), kThreads>>>(latents, patches, s, n);
+    VS_CUDA_LAUNCH_CHECK("unpatchify");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_convert(void *dst, vs_dtype dst_dtype, const void *src, vs_dtype src_dtype, int64_t n) {
+    if (n == 0) return VS_OK;
+    if (dst_dtype == src_dtype) return vs_cuda_copy(dst, src, (size_t)n * vs_dtype_size(src_dtype));
+    convert_kernel<<<grid_for(n, kThreads), kThreads>>>(dst, dst_dtype, src, src_dtype, n);
+    VS_CUDA_LAUNCH_CHECK("convert");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_fill_uniform(void *data, vs_dtype dtype, int64_t n, uint64_t seed, float lo, float hi) {
+    if (n == 0) return VS_OK;
+    fill_uniform_kernel<<<grid_for(n, kThreads), kThreads>>>(data, dtype, n, seed, lo, hi);
+    VS_CUDA_LAUNCH_CHECK("fill_uniform");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_copy(void *dst, const void *src, size_t bytes) {
+    VS_CUDA_TRY(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_sync(void) {
+    VS_CUDA_TRY(cudaDeviceSynchronize());
+    return VS_OK;
+}

@@ -1,0 +1,66 @@
+/* CUDA kernels behind src/ops/ops.h. Pointers are device pointers, bf16
+ * values are stored as uint16_t; the launchers check only what the kernels
+ * themselves need (alignment, sizes) - src/ops/ops.c validates the tensors.
+ * Everything runs on the legacy default stream, in issue order. */
+#ifndef VS_BACKEND_CUDA_OPS_H
+#define VS_BACKEND_CUDA_OPS_H
+
+#include <stdint.h>
+
+#include "vidsparse.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* y[rows, out] = x[rows, in] W^T + bias (GELU-tanh after when `gelu`), all BF16,
+ * f32 accumulation, through cuBLASLt with bias / GELU fused in the epilogue.
+ * The process holds one cuBLASLt handle and one workspace (created on first use). */
+vs_status vs_cuda_linear_bf16(uint16_t *y, const uint16_t *x, const uint16_t *w, const uint16_t *bias, int64_t rows,
+                              int64_t out, int64_t in, int gelu);
+
+/* The same map on F32 x and y with W and bias F32 or BF16 (w_dtype): one warp
+ * per output column, all rows at once; for a few rows (the time embedding). */
+vs_status vs_cuda_linear_f32(float *y, const float *x, const void *w, const void *bias, vs_dtype w_dtype,
+                             int64_t rows, int64_t out, int64_t in, int gelu);
+
+/* y[r] = LN(x[r]) * (weight or 1) + (bias or 0), then * (1 + scale[b]) + shift[b]
+ * when shift and scale are given (row r of batch entry b = r / tokens; modulation
+ * rows mod_stride apart). x F32, y BF16, dim % 8 == 0. */
+vs_status vs_cuda_layernorm_modulate(uint16_t *y, const float *x, const float *weight, const float *bias,
+                                     const float *shift, const float *scale, int64_t mod_stride, int64_t rows,
+                                     int64_t tokens, int64_t dim, float eps);
+
+/* x[r] = RMSNorm(x[r]) * weight in place (BF16, f32 math), then when cos/sin are
+ * given, rotation of each head's interleaved pairs by table row r % tokens. */
+vs_status vs_cuda_rmsnorm_rope(uint16_t *x, const float *weight, const float *cos_table, const float *sin_table,
+                               int64_t rows, int64_t tokens, int64_t dim, int head_dim, float eps);
+
+/* x[r] += y[r] * gate[b] (gate NULL: x += y); x F32, y BF16, b = r / tokens. */
+vs_status vs_cuda_gated_residual(float *x, const uint16_t *y, const float *gate, int64_t gate_stride, int64_t rows,
+                                 int64_t tokens, int64_t dim);
+
+/* out = a + b over `shape` (ndim <= 5), a and b read through their strides, out contiguous. F32. */
+vs_status vs_cuda_add_f32(float *out, const float *a, const int64_t *a_stride, const float *b,
+                          const int64_t *b_stride, const int64_t *shape, int ndim);
+vs_status vs_cuda_silu_f32(float *y, const float *x, int64_t n);
+
+/* Latents F32 [B, C, F, H, W] <-> BF16 patches: see vs_op_patchify / vs_op_unpatchify. */
+vs_status vs_cuda_patchify(uint16_t *patches, const float *latents, int64_t batch, int64_t channels, int64_t frames,
+                           int64_t height, int64_t width, const int patch[3]);
+vs_status vs_cuda_unpatchify(float *latents, const uint16_t *patches, int64_t batch, int64_t channels,
+                             int64_t frames, int64_t height, int64_t width, const int patch[3]);
+
+/* n elements between F32, F16 and BF16. */
+vs_status vs_cuda_convert(void *dst, vs_dtype dst_dtype, const void *src, vs_dtype src_dtype, int64_t n);
+/* lo + (hi - lo) * vs_hash_uniform(seed, i) into element i (F32, F16 or BF16). */
+vs_status vs_cuda_fill_uniform(void *data, vs_dtype dtype, int64_t n, uint64_t seed, float lo, float hi);
+/* cudaMemcpy device to device. */
+vs_status vs_cuda_copy(void *dst, const void *src, size_t bytes);
+/* cudaDeviceSynchronize, reporting errors of kernels run since the last check. */
+vs_status vs_cuda_sync(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,163 @@
+/* vidsparse bench dit: times whole Wan DiT forwards at the real model shapes
+ * with seeded random bf16 weights made on the GPU (no checkpoint), dense or
+ * with SVG in every layer (warm-up rules off), and reports the median time
+ * per forward and the share of it spent in attention. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "core/bench.h"
+#include "core/device_info.h"
+#include "core/log.h"
+#include "models/wan/transformer.h"
+#include "ops/ops.h"
+
+/* The Wan 2.1 text-to-video configs (diffusers WanTransformer3DModel). */
+static int preset_config(const char *name, vs_wan_config *c) {
+    memset(c, 0, sizeof *c);
+    c->patch_size[0] = 1, c->patch_size[1] = 2, c->patch_size[2] = 2;
+    c->head_dim = 128, c->in_channels = c->out_channels = 16, c->text_dim = 4096, c->freq_dim = 256;
+    c->cross_attn_norm = 1, c->eps = 1e-6f, c->rope_max_seq_len = 1024;
+    if (!strcmp(name, "wan1.3b")) c->num_heads = 12, c->ffn_dim = 8960, c->num_layers = 30;
+    else if (!strcmp(name, "wan14b")) c->num_heads = 40, c->ffn_dim = 13824, c->num_layers = 40;
+    else return 0;
+    c->dim = c->num_heads * c->head_dim;
+    return 1;
+}
+
+/* "480p" (480 x 832), "720p" (720 x 1280) or "HxW" in pixels. */
+static int parse_resolution(const char *text, int *height, int *width) {
+    if (!strcmp(text, "480p")) *height = 480, *width = 832;
+    else if (!strcmp(text, "720p")) *height = 720, *width = 1280;
+    else if (sscanf(text, "%dx%d", height, width) != 2) return 0;
+    return *height > 0 && *width > 0 && *height % 16 == 0 && *width % 16 == 0;
+}
+
+int vs_cmd_bench_dit(int argc, char **argv) {
+    const char *config_name = "wan1.3b", *resolution = "480p", *attention = "dense", *out_path = NULL;
+    const char *device_name = VS_HAVE_CUDA ? "cuda" : "cpu";
+    int frames = 81, batch = 1, repeats = 5, warmup = 1, layers = 0, text_len = 512;
+    double density = 0.15;
+    const vs_option options[] = {
+        {"config", 0, VS_OPT_STRING, &config_name, "wan1.3b (dim 1536, 30 layers) or wan14b (dim 5120, 40 layers)", "NAME"},
+        {"resolution", 0, VS_OPT_STRING, &resolution, "480p (480x832), 720p (720x1280) or HxW in pixels", "RES"},
+        {"frames", 0, VS_OPT_INT, &frames, "video frames (4k + 1; latent frames (frames - 1) / 4 + 1)", NULL},
+        {"batch", 'b', VS_OPT_INT, &batch, "batch entries (2: classifier-free guidance)", NULL},
+        {"attention", 0, VS_OPT_STRING, &attention, "dense, or svg in every layer (no warm-up)", "MODE"},
+        {"density", 0, VS_OPT_DOUBLE, &density, "SVG target kept fraction of the attention map", NULL},
+        {"text-len", 0, VS_OPT_INT, &text_len, "text tokens", NULL},
+        {"layers", 0, VS_OPT_INT, &layers, "run only this many layers (0: the config's)", NULL},
+        {"device", 0, VS_OPT_STRING, &device_name, "cuda (bf16) or cpu (f32, tiny runs only)", NULL},
+        {"warmup", 0, VS_OPT_INT, &warmup, "untimed forwards first", NULL},
+        {"repeats", 'r', VS_OPT_INT, &repeats, "timed forwards (the median is reported)", NULL},
+        {"output", 'o', VS_OPT_STRING, &out_path, "write the results as JSON here", "FILE"},
+    };
+    const vs_command_spec spec = {"bench dit", "[options]",
+                                  "Times Wan 2.1 DiT forwards with seeded random weights (no checkpoint) on random "
+                                  "latents and text: median ms per forward and the attention share (CUDA events).",
+                                  options, (int)(sizeof options / sizeof options[0])};
+    vs_args args;
+    int r = vs_args_cli(&spec, argc, argv, &args);
+    if (r >= 0) return r;
+    vs_wan_config cfg;
+    int height, width;
+    if (!preset_config(config_name, &cfg))
+        return vs_cli_usage_error(spec.command, "--config must be wan1.3b or wan14b, not '%s'", config_name);
+    if (!parse_resolution(resolution, &height, &width))
+        return vs_cli_usage_error(spec.command, "--resolution must be 480p, 720p or HxW (multiples of 16), not '%s'",
+                                  resolution);
+    if (strcmp(attention, "dense") && strcmp(attention, "svg"))
+        return vs_cli_usage_error(spec.command, "--attention must be dense or svg, not '%s'", attention);
+    if (strcmp(device_name, "cuda") && strcmp(device_name, "cpu"))
+        return vs_cli_usage_error(spec.command, "--device must be cuda or cpu, not '%s'", device_name);
+    if (frames < 1 || (frames - 1) % 4 || batch < 1 || repeats < 1 || warmup < 0 || layers < 0 || text_len < 1 ||
+        !(density > 0 && density <= 1))
+        return vs_cli_usage_error(spec.command,
+                                  "need frames = 4k + 1, batch >= 1, repeats >= 1, warmup >= 0, layers >= 0, "
+                                  "text-len >= 1 and 0 < density <= 1");
+    if (layers > 0 && layers < cfg.num_layers) cfg.num_layers = layers;
+    const vs_device device = strcmp(device_name, "cuda") ? VS_CPU : VS_CUDA;
+
+    const int64_t lat_shape[5] = {batch, cfg.in_channels, (frames - 1) / 4 + 1, height / 8, width / 8};
+    const int64_t text_shape[3] = {batch, text_len, cfg.text_dim};
+    const int64_t tokens = lat_shape[2] * (lat_shape[3] / 2) * (lat_shape[4] / 2);
+    vs_wan_attention attn = vs_wan_attention_dense();
+    if (!strcmp(attention, "svg")) {
+        attn = vs_wan_attention_svg(density);
+        attn.dense_step_fraction = 0, attn.dense_layer_fraction = 0; /* measure every layer sparse */
+    }
+    VS_INFO("bench dit: %s (%d layers), %dx%d, %d frames -> %lld tokens, batch %d, %s attention on %s", config_name,
+            cfg.num_layers, height, width, frames, (long long)tokens, batch, attention,
+            device == VS_CUDA ? vs_cuda_device_name() : "cpu");
+
+    vs_wan_model *model = NULL;
+    vs_tensor lat = {0}, text = {0}, out = {0};
+    float *timesteps = NULL, *total_ms = NULL, *attn_ms = NULL;
+    double t0 = vs_bench_now_ms();
+    vs_status s = vs_wan_model_random(&cfg, device, 1234, &model);
+    if (!s) VS_INFO("random weights made in %.1f s", (vs_bench_now_ms() - t0) / 1e3);
+    if (!s) s = vs_tensor_alloc(&lat, VS_F32, device, 5, lat_shape);
+    if (!s) s = vs_tensor_alloc(&out, VS_F32, device, 5, lat_shape);
+    if (!s) s = vs_tensor_alloc(&text, VS_F32, device, 3, text_shape);
+    if (!s) s = vs_op_fill_uniform(&lat, 11, -1.7f, 1.7f); /* unit variance */
+    if (!s) s = vs_op_fill_uniform(&text, 12, -0.2f, 0.2f);
+    timesteps = malloc(sizeof(float) * (size_t)batch);
+    total_ms = calloc((size_t)repeats, sizeof(float));
+    attn_ms = calloc((size_t)repeats, sizeof(float));
+    if (!s && (!timesteps || !total_ms || !attn_ms)) s = vs_fail(VS_ERR_OOM, "out of host memory");
+    for (int b = 0; !s && b < batch; b++) timesteps[b] = 500.0f + 100.0f * (float)b;
+    for (int i = 0; !s && i < warmup + repeats; i++) {
+        vs_wan_timing timing = {0};
+        s = vs_wan_forward(model, &lat, timesteps, &text, &attn, &out, &timing);
+        if (!s && i >= warmup) {
+            total_ms[i - warmup] = (float)(timing.total_s * 1e3);
+            attn_ms[i - warmup] = (float)(timing.attention_s * 1e3);
+            VS_INFO("forward %d: %.1f ms (attention %.1f ms)", i - warmup + 1, timing.total_s * 1e3,
+                    timing.attention_s * 1e3);
+        }
+    }
+    vs_bench_stats total, att;
+    if (!s) s = vs_bench_summarize(total_ms, repeats, &total);
+    if (!s) s = vs_bench_summarize(attn_ms, repeats, &att);
+    int code = 0;
+    if (s) {
+        code = vs_cli_report("bench dit");
+    } else {
+        char name[160];
+        snprintf(name, sizeof name, "%s %s %s", config_name, resolution, attention);
+        printf("%s, batch %d, %lld tokens, %d layers on %s\n", name, batch, (long long)tokens, cfg.num_layers,
+               device == VS_CUDA ? vs_cuda_device_name() : "cpu");
+        printf("forward %.1f ms (median of %d; min %.1f, max %.1f), attention %.1f ms = %.1f%%\n", total.median_ms,
+               repeats, total.min_ms, total.max_ms, att.median_ms, 100.0 * att.median_ms / total.median_ms);
+        if (out_path) {
+            vs_bench_report *report = NULL;
+            s = vs_bench_report_create(&report, "dit", argc, argv);
+            if (!s) s = vs_bench_report_set_device(report, device == VS_CUDA ? vs_cuda_device_name() : "cpu");
+            if (!s) s = vs_bench_report_add(report, name, &total);
+            if (!s) s = vs_bench_report_string(report, "config", config_name);
+            if (!s) s = vs_bench_report_string(report, "resolution", resolution);
+            if (!s) s = vs_bench_report_string(report, "attention", attention);
+            if (!s) s = vs_bench_report_number(report, "density", strcmp(attention, "svg") ? 1.0 : density);
+            if (!s) s = vs_bench_report_number(report, "batch", batch);
+            if (!s) s = vs_bench_report_number(report, "frames", frames);
+            if (!s) s = vs_bench_report_number(report, "tokens", (double)tokens);
+            if (!s) s = vs_bench_report_number(report, "text_len", text_len);
+            if (!s) s = vs_bench_report_number(report, "layers", cfg.num_layers);
+            if (!s) s = vs_bench_report_number(report, "attention_ms", att.median_ms);
+            if (!s) s = vs_bench_report_number(report, "attention_share", att.median_ms / total.median_ms);
+            if (!s) s = vs_bench_json(report, out_path);
+            vs_bench_report_free(report);
+            if (s) code = vs_cli_report("writing the results");
+        }
+    }
+    free(timesteps);
+    free(total_ms);
+    free(attn_ms);
+    vs_tensor_free(&lat);
+    vs_tensor_free(&text);
+    vs_tensor_free(&out);
+    vs_wan_model_free(model);
+    return code;
+}

@@ -1,0 +1,95 @@
+/* One function per operation of the model code, on vs_tensor arguments,
+ * dispatching by the tensors' device: backend/cpu (f32 kernels of
+ * cpu_ops.h) or backend/cuda (ops_cuda.h, blas_cuda.h). Every argument must
+ * live on the same device; each op checks ranks, shapes, dtypes and devices
+ * and names the op and the argument at fault.
+ *
+ * Dtypes. On the CPU everything is F32. On CUDA, "activations" (the inputs
+ * and outputs of GEMMs and attention) are BF16; the residual stream, norms'
+ * statistics and parameters, modulation and RoPE tables are F32, as the
+ * reference pipelines keep them. All arithmetic is f32.
+ *
+ * Layouts. Row-major; the last dimension is contiguous. "Rows" are all
+ * leading dimensions flattened. A [B, K, dim] modulation operand (shift,
+ * scale, gate) is read through its strides, so a view into a larger table
+ * or a broadcast (stride 0) works; its row b applies to the tokens of batch
+ * entry b. CUDA kernels read 16 bytes at a time and need the last dimension
+ * to be a multiple of 8 (4096, 5120, ... in practice). */
+#ifndef VS_OPS_OPS_H
+#define VS_OPS_OPS_H
+
+#include <stdint.h>
+
+#include "vidsparse.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum vs_epilogue {
+    VS_EPILOGUE_NONE = 0,
+    VS_EPILOGUE_GELU_TANH, /* y = gelu_tanh(x W^T + b) */
+} vs_epilogue;
+
+/* y[rows, out] = epilogue(x[rows, in] W^T + bias); W [out, in, ...] (trailing
+ * dimensions flatten into `in`: a Conv3d weight is a linear map on patches),
+ * bias [out] or NULL. CPU: all F32. CUDA: x, W, bias, y BF16 through cuBLASLt
+ * (f32 accumulation, bias and GELU fused in the epilogue); or x and y F32 with
+ * W and bias F32 or BF16, a GEMV-like kernel meant for a few rows (the time
+ * embedding). */
+vs_status vs_op_linear(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
+                       vs_epilogue epilogue);
+
+/* y = LayerNorm(x) * (weight or 1) + (bias or 0), then, when given,
+ * y = y * (1 + scale) + shift (diffusers' modulated norm). x F32 [B, N, dim];
+ * y [B, N, dim] (F32 on the CPU, BF16 on CUDA); weight, bias F32 [dim] or
+ * NULL; shift, scale F32 [B, dim] views (both or neither). */
+vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
+                                   const vs_tensor *shift, const vs_tensor *scale, float eps);
+
+/* In place on x [B, N, heads * head_dim] (activations): RMSNorm over the whole
+ * row (all heads) times weight (F32 [dim]), then, when cos and sin are given
+ * (F32 [N, head_dim / 2]), the rotation of interleaved pairs (2j, 2j+1) of
+ * every head by the angle of token n, pair j. */
+vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos, const vs_tensor *sin,
+                             int heads, float eps);
+
+/* x += y * gate: x F32 [B, N, dim], y activations [B, N, dim], gate F32 [B, dim]
+ * view, or NULL for a plain residual. */
+vs_status vs_op_gated_residual(vs_tensor *x, const vs_tensor *y, const vs_tensor *gate);
+
+/* out = a + b elementwise, F32, same shape, any strides (broadcast with stride 0); out contiguous. */
+vs_status vs_op_add(vs_tensor *out, const vs_tensor *a, const vs_tensor *b);
+/* y = silu(x) = x * sigmoid(x), F32, same shape, contiguous. */
+vs_status vs_op_silu(vs_tensor *y, const vs_tensor *x);
+
+/* Conv3d-with-stride-=-kernel input: latents F32 [B, C, F, H, W] -> patches
+ * [B, N, C * pt * ph * pw] (activations), tokens frame-major (f, h, w), each
+ * patch flattened as (c, t, h, w) like the Conv3d weight. */
+vs_status vs_op_patchify(vs_tensor *patches, const vs_tensor *latents, const int patch[3]);
+/* The output head's inverse: patches [B, N, pt * ph * pw * C] (activations),
+ * each flattened as (t, h, w, c) -> latents F32 [B, C, F, H, W]. */
+vs_status vs_op_unpatchify(vs_tensor *latents, const vs_tensor *patches, const int patch[3]);
+
+/* Dense attention out = softmax(q k^T / sqrt(D)) v per (batch, head): q, out
+ * [B, N, H, D], k, v [B, L, H, D] (L = N for self-attention, the text length
+ * for cross-attention); contiguous activations. */
+vs_status vs_op_attention(vs_tensor *out, const vs_tensor *q, const vs_tensor *k, const vs_tensor *v);
+
+/* Elementwise dtype conversion between F32, F16 and BF16 on one device; same shape, contiguous. */
+vs_status vs_op_convert(vs_tensor *dst, const vs_tensor *src);
+/* Copies between devices (or within one); same dtype and shape, contiguous. */
+vs_status vs_op_copy(vs_tensor *dst, const vs_tensor *src);
+
+/* Fills a contiguous F32, F16 or BF16 tensor with uniform values in [lo, hi):
+ * element i gets lo + (hi - lo) * u(seed, i) from a counter-based hash, so
+ * the CPU and the GPU produce the same values (up to the storage rounding). */
+vs_status vs_op_fill_uniform(vs_tensor *t, uint64_t seed, float lo, float hi);
+
+/* Waits for the device's queued work (no-op on the CPU); reports asynchronous kernel errors. */
+vs_status vs_op_sync(vs_device device);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
