@@ -24,7 +24,7 @@ int vs_cmd_check(int argc, char **argv) {
     if (!prompt) return vs_cli_usage_error("check", "-p PROMPT is required");
     vs_tensor video = {0};
     vs_scene_check c;
-    if (vs_video_read(args.positional[0], &video) != VS_OK) return vs_cli_report(args.positional[0]);
+    if (vs_video_read(args.positional[0], &video) != VS_OK) return vs_cli_report("check");
     vs_status s = vs_scene_check_video(&video, prompt, &c);
     vs_tensor_free(&video);
     if (s != VS_OK) return vs_cli_report("check");
