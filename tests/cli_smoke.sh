@@ -56,4 +56,24 @@ grep -q '"attention_share"' "$tmp/dit.json" || fail "bench dit JSON lacks attent
 "$bin" decode --model tests/data/vae tests/data/vae/reference.safetensors 2>/dev/null; [ $? -eq 2 ] || fail "decode without -o must exit 2"
 "$bin" decode --model "$tmp/none" tests/data/vae/reference.safetensors -o "$tmp/x.y4m" 2>/dev/null; [ $? -eq 1 ] || fail "decode with a missing model must exit 1"
 [ ! -e "$tmp/x.y4m" ] || fail "a failed decode left a file"
+# generate: the embedded model (found without --model), a small video; check and eval on it.
+"$bin" generate -p "two yellow squares moving up on a black background" --frames 4 --height 16 --width 16 --steps 2 \
+  -o "$tmp/g.y4m" >"$tmp/out" 2>"$tmp/err" || fail "generate: $(cat "$tmp/err")"
+grep -q "^wrote 4 frames of 16x16 to $tmp/g.y4m" "$tmp/out" || fail "generate must say where it wrote"
+grep -q "^time: load" "$tmp/err" || fail "generate must print the stage times"
+[ "$(grep -c FRAME "$tmp/g.y4m")" -eq 4 ] || fail "generate must write 4 frames"
+VS_MODEL_DIR="$tmp/none" "$bin" generate -o "$tmp/h.y4m" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "generate with a missing model must exit 1 with one line"
+[ ! -e "$tmp/h.y4m" ] || fail "a failed generate left a file"
+"$bin" generate --attention sparse 2>/dev/null; [ $? -eq 2 ] || fail "generate --attention sparse must exit 2"
+"$bin" generate -o "$tmp/x.avi" 2>/dev/null; [ $? -eq 1 ] || fail "generate to .avi must exit 1"
+"$bin" check tests/data/scenes/clip1.y4m -p "two yellow squares moving up on a black background" >/dev/null || fail "check"
+"$bin" check tests/data/scenes/clip1.y4m -p "three yellow squares" >/dev/null; [ $? -eq 1 ] || fail "check of a wrong prompt must exit 1"
+"$bin" check tests/data/scenes/clip1.y4m 2>/dev/null; [ $? -eq 2 ] || fail "check without -p must exit 2"
+"$bin" check "$tmp/bad.safetensors" -p "a red circle" 2>/dev/null; [ $? -eq 1 ] || fail "check of a non-video must exit 1"
+"$bin" eval --prompts 1 --seeds 1 --steps 1 --frames 2 --height 16 --width 16 -o "$tmp/eval.json" >"$tmp/out" 2>/dev/null \
+  || fail "eval"
+grep -q "^prompt accuracy" "$tmp/out" || fail "eval must print the prompt accuracy"
+grep -q '"speedup"' "$tmp/eval.json" || fail "eval must write its JSON"
+"$bin" eval --prompts 0 2>/dev/null; [ $? -eq 2 ] || fail "eval --prompts 0 must exit 2"
 echo "cli smoke ok"

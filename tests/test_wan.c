@@ -40,7 +40,7 @@ static int check_forward(const char *model_dir, const char *fixture, vs_wan_layo
     CHECK_OK(load(st, "text", &text));
     CHECK_OK(load(st, "output", &ref));
     CHECK_OK(vs_tensor_alloc(&out, VS_F32, VS_CPU, 5, ref.shape));
-    vs_wan_timing timing = {0, 0};
+    vs_wan_timing timing = {0};
     CHECK_OK(vs_wan_forward(m, &lat, ts.data, &text, NULL, &out, &timing));
     double err = rel_l2(out.data, ref.data, vs_tensor_numel(&ref));
     printf("  %s: rel L2 %.3g, %.1f ms (attention %.1f ms)\n", model_dir, err, timing.total_s * 1e3,
@@ -135,7 +135,7 @@ TEST(cfg_denoise_matches_diffusers) {
     memset(&set, 0, sizeof set);
     CHECK_OK(vs_scheduler_config_load(DATA "scheduler_unipc", &set.scheduler));
     set.steps = 3, set.guidance = 5.0f, set.attention = vs_wan_attention_dense();
-    vs_wan_timing timing = {0, 0};
+    vs_wan_timing timing = {0};
     CHECK_OK(vs_wan_denoise(m, &set, &cond, &uncond, &noise, &timing));
     double err = rel_l2(noise.data, ref.data, vs_tensor_numel(&ref));
     printf("  3 steps, guidance 5: rel L2 %.3g, DiT %.1f ms (attention %.1f ms)\n", err, timing.total_s * 1e3,

@@ -109,7 +109,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     if (!s && (!timesteps || !total_ms || !attn_ms)) s = vs_fail(VS_ERR_OOM, "out of host memory");
     for (int b = 0; !s && b < batch; b++) timesteps[b] = 500.0f + 100.0f * (float)b;
     for (int i = 0; !s && i < warmup + repeats; i++) {
-        vs_wan_timing timing = {0, 0};
+        vs_wan_timing timing = {0};
         s = vs_wan_forward(model, &lat, timesteps, &text, &attn, &out, &timing);
         if (!s && i >= warmup) {
             total_ms[i - warmup] = (float)(timing.total_s * 1e3);

@@ -12,6 +12,8 @@ int vs_cmd_bench(int argc, char **argv);
 int vs_cmd_denoise(int argc, char **argv);
 int vs_cmd_inspect(int argc, char **argv);
 int vs_cmd_decode(int argc, char **argv);
+int vs_cmd_check(int argc, char **argv);
+int vs_cmd_eval(int argc, char **argv);
 /* vidsparse bench dit (bench_dit.c), reached through vs_cmd_bench. */
 int vs_cmd_bench_dit(int argc, char **argv);
 

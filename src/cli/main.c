@@ -18,6 +18,8 @@ static const command commands[] = {
     {"denoise", vs_cmd_denoise, "prompt embeddings -> video latents with the Wan DiT (CUDA or CPU)"},
     {"inspect", vs_cmd_inspect, "list a checkpoint's components, configs, tensors and parameter counts"},
     {"decode", vs_cmd_decode, "latents to video with the Wan VAE (mp4, y4m or png frames)"},
+    {"check", vs_cmd_check, "does a video show its prompt? (the tiny model's scene grammar)"},
+    {"eval", vs_cmd_eval, "prompt accuracy, PSNR/SSIM and speed of SVG against dense attention"},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 

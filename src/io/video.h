@@ -39,6 +39,16 @@ vs_status vs_video_format_from_path(const char *path, vs_video_format *out);
  * per second (1..240; PNG sequences ignore it). */
 vs_status vs_video_write(const char *path, const vs_tensor *frames, int fps);
 
+/* Reads a video back as u8 [T, H, W, 3] packed RGB into *out (owned; free it
+ * with vs_tensor_free): a .y4m file (8-bit 4:2:0, 4:4:4 or mono, limited or
+ * XCOLORRANGE=FULL range, converted with the inverse of the writer's BT.601
+ * matrix) or a folder of .png frames taken in name order. MP4 is not read. */
+vs_status vs_video_read(const char *path, vs_tensor *out);
+
+/* f32 [T, 3, H, W] frames in [-1, 1] -> u8 [T, H, W, 3] as the writers store
+ * them (clamped, round((x + 1) * 127.5)); *out is owned. */
+vs_status vs_video_frames_u8(const vs_tensor *frames, vs_tensor *out);
+
 /* BT.601 limited-range ("studio swing") conversion of one packed RGB image to
  * planar 4:2:0: y is w*h bytes, u and v are ceil(w/2)*ceil(h/2) bytes each,
  * chroma being the mean over each 2x2 block (centre-sited, as JPEG/MPEG-1). */

@@ -28,7 +28,7 @@ static int check_fixture(const char *model_dir, const char *fixture) {
     CHECK_OK(vs_tensor_alloc(&out, VS_F32, VS_CPU, 5, ref.shape));
     const int64_t n = vs_tensor_numel(&ref);
     /* host tensors in and out */
-    vs_wan_timing timing = {0, 0};
+    vs_wan_timing timing = {0};
     CHECK_OK(vs_wan_forward(m, &lat, ts.data, &text, NULL, &out, &timing));
     double err = rel_err(out.data, ref.data, n);
     printf("  %s on the GPU: rel L2 %.2e, %.2f ms (attention %.2f ms)\n", model_dir, err, timing.total_s * 1e3,
@@ -120,7 +120,7 @@ TEST(cfg_denoise_two_steps_gpu_matches_cpu) {
     CHECK_OK(vs_wan_denoise(cpu, &set, &cond, &uncond, &noise, NULL));
     vs_tensor gpu_lat = noise;
     gpu_lat.data = start;
-    vs_wan_timing timing = {0, 0};
+    vs_wan_timing timing = {0};
     CHECK_OK(vs_wan_denoise(gpu, &set, &cond, &uncond, &gpu_lat, &timing));
     const double err = rel_err(start, noise.data, n);
     printf("  2 CFG steps: GPU vs CPU rel L2 %.2e, DiT %.2f ms (attention %.2f ms)\n", err, timing.total_s * 1e3,

@@ -60,8 +60,13 @@ static void row_f32(const float *q, const float *k, int64_t k_stride, const floa
     float max = -INFINITY;
     for (int j = 0; j < n; j++) {
         const float *kr = k + rows[j] * k_stride;
-        float dot = 0;
-        for (int d = 0; d < dim; d++)
+        /* Eight independent partial sums: the loop vectorizes without reassociation flags. */
+        float part[8] = {0};
+        int d = 0;
+        for (; d + 8 <= dim; d += 8)
+            for (int i = 0; i < 8; i++) part[i] += q[d + i] * kr[d + i];
+        float dot = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
+        for (; d < dim; d++)
             dot += q[d] * kr[d];
         scores[j] = dot * scale;
         if (scores[j] > max) max = scores[j];

@@ -245,6 +245,7 @@ typedef struct {
     const vs_wan_attention *attn;
     vs_gpu_timer *timer;         /* CUDA attention timing */
     double attention_s;          /* CPU attention timing */
+    int64_t heads_spatial, heads_temporal; /* SVG's choices, over this forward's layers */
 } forward_state;
 
 static double now_s(void) {
@@ -268,10 +269,19 @@ static vs_status self_attention(forward_state *f, int layer, const vs_tensor *q,
                                 const vs_tensor *v, vs_tensor *out) {
     const int heads = f->c->num_heads;
     vs_tensor q4 = heads_view(q, heads), k4 = heads_view(k, heads), v4 = heads_view(v, heads), o4 = heads_view(out, heads);
-    if (f->svg && !vs_wan_layer_is_dense(f->attn, layer, f->c->num_layers))
-        /* SVG: profile each (batch entry, head) as spatial or temporal, then the shared band mask. */
-        return vs_attention_run(f->svg, VS_ATTENTION_SVG, &q4, &k4, &v4, &o4, NULL);
-    return vs_op_attention(&o4, &q4, &k4, &v4);
+    if (!f->svg || vs_wan_layer_is_dense(f->attn, layer, f->c->num_layers)) return vs_op_attention(&o4, &q4, &k4, &v4);
+    /* SVG: profile each (batch entry, head) as spatial or temporal, then the shared band mask. */
+    VS_TRY(vs_attention_run(f->svg, VS_ATTENTION_SVG, &q4, &k4, &v4, &o4, NULL));
+    const int n = (int)f->sh.batch * heads;
+    uint8_t *classes = malloc((size_t)n);
+    if (!classes) return vs_fail(VS_ERR_OOM, "out of memory");
+    vs_status s = vs_attention_last_profile(f->svg, classes, NULL, NULL);
+    for (int i = 0; s == VS_OK && i < n; i++) {
+        if (classes[i]) f->heads_temporal++;
+        else f->heads_spatial++;
+    }
+    free(classes);
+    return s;
 }
 
 static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, int layer) {
@@ -556,6 +566,7 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
     if (timing && st == VS_OK) {
         timing->attention_s += f.timer ? attention_ms * 1e-3 : f.attention_s;
         timing->total_s += now_s() - start;
+        timing->heads_spatial += f.heads_spatial, timing->heads_temporal += f.heads_temporal;
     }
     return st;
 }

@@ -68,10 +68,12 @@ vs_wan_attention vs_wan_attention_svg(double density);
 /* Whether `layer` of this forward runs dense attention. */
 int vs_wan_layer_is_dense(const vs_wan_attention *attn, int layer, int num_layers);
 
-/* Seconds spent, accumulated over calls. */
+/* Seconds spent and SVG head choices, accumulated over calls. */
 typedef struct vs_wan_timing {
     double attention_s; /* self- and cross-attention kernels (CUDA events on the GPU) */
     double total_s;     /* whole forwards, wall clock, until the output is ready */
+    /* (batch entry, layer, head) self-attentions that SVG profiled as spatial / temporal */
+    int64_t heads_spatial, heads_temporal;
 } vs_wan_timing;
 
 /* out = model(latents, timesteps, text). latents and out: f32 contiguous

@@ -1,0 +1,171 @@
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "core/bench.h"
+#include "eval/metrics.h"
+#include "eval/scene.h"
+#include "io/video.h"
+#include "pipeline/t2v.h"
+
+/* PSNR of identical videos is infinite; averages cap each video at this. */
+#define PSNR_CAP 100.0
+
+typedef struct {
+    float *ms;             /* per video */
+    int videos, exact;     /* videos whose every attribute matched */
+    int attributes, matched;
+    double attention_s, dit_s;
+    int64_t spatial, temporal;
+} mode_result;
+
+/* Generates one video and checks it against its prompt; *frames receives it as u8. */
+static vs_status run_one(const vs_t2v *t2v, vs_t2v_request *req, mode_result *r, vs_tensor *frames) {
+    vs_tensor video = {0};
+    vs_t2v_stats st;
+    double t0 = vs_bench_now_ms();
+    VS_TRY(vs_t2v_generate(t2v, req, &video, &st));
+    r->ms[r->videos] = (float)(vs_bench_now_ms() - t0);
+    vs_status s = vs_video_frames_u8(&video, frames);
+    vs_tensor_free(&video);
+    VS_TRY(s);
+    vs_scene_check c;
+    VS_TRY(vs_scene_check_video(frames, req->prompt, &c));
+    r->videos++;
+    r->exact += c.matched == c.checked;
+    r->attributes += c.checked, r->matched += c.matched;
+    r->attention_s += st.dit.attention_s, r->dit_s += st.dit.total_s;
+    r->spatial += st.dit.heads_spatial, r->temporal += st.dit.heads_temporal;
+    return VS_OK;
+}
+
+static vs_status report_mode(vs_bench_report *rep, const char *name, const mode_result *r) {
+    vs_bench_stats st;
+    VS_TRY(vs_bench_summarize(r->ms, r->videos, &st));
+    VS_TRY(vs_bench_report_add(rep, name, &st));
+    VS_TRY(vs_bench_report_number(rep, "prompt_accuracy", (double)r->exact / r->videos));
+    VS_TRY(vs_bench_report_number(rep, "attribute_accuracy", (double)r->matched / r->attributes));
+    VS_TRY(vs_bench_report_number(rep, "attention_share", r->dit_s > 0 ? r->attention_s / r->dit_s : 0));
+    if (r->spatial + r->temporal)
+        VS_TRY(vs_bench_report_number(rep, "temporal_head_fraction", (double)r->temporal / (double)(r->spatial + r->temporal)));
+    return VS_OK;
+}
+
+static double total_ms(const mode_result *r) {
+    double t = 0;
+    for (int i = 0; i < r->videos; i++) t += r->ms[i];
+    return t;
+}
+
+int vs_cmd_eval(int argc, char **argv) {
+    const char *model = NULL, *output = NULL, *device_name = NULL;
+    int prompts = 32, seeds = 2, steps = 0, frames = 0, height = 0, width = 0;
+    double density = 0.25, cfg = -1.0;
+    const vs_option options[] = {
+        {"model", 'm', VS_OPT_STRING, &model, "pipeline folder (default: $VS_MODEL_DIR, else the embedded model)", "DIR"},
+        {"prompts", 0, VS_OPT_INT, &prompts, "prompts of the fixed evaluation set", NULL},
+        {"seeds", 0, VS_OPT_INT, &seeds, "seeds per prompt (0, 1, ...)", NULL},
+        {"steps", 0, VS_OPT_INT, &steps, "denoising steps (0: the model's default)", NULL},
+        {"cfg", 0, VS_OPT_DOUBLE, &cfg, "guidance scale (negative: the model's default)", NULL},
+        {"frames", 0, VS_OPT_INT, &frames, "video frames (0: the model's default)", NULL},
+        {"height", 0, VS_OPT_INT, &height, "video height (0: the model's default)", NULL},
+        {"width", 0, VS_OPT_INT, &width, "video width (0: the model's default)", NULL},
+        {"density", 0, VS_OPT_DOUBLE, &density, "SVG: kept fraction of the attention map", NULL},
+        {"output", 'o', VS_OPT_STRING, &output, "write the results as JSON (bench report format)", "FILE"},
+        {"device", 0, VS_OPT_STRING, &device_name, "the DiT's device: cuda (bf16; the default with a GPU) or cpu (f32)",
+         "DEV"},
+    };
+    const vs_command_spec spec = {
+        "eval", "[--model DIR] [--prompts N] [--seeds S] [-o results.json]",
+        "Runs the fixed prompt set of the tiny model's grammar with dense and with SVG attention (same seeds), "
+        "checks every video against its prompt ('vidsparse check') and reports the prompt accuracy of both, "
+        "PSNR and SSIM of SVG against dense, and the end-to-end speedup.",
+        options, (int)(sizeof options / sizeof options[0])};
+    vs_args args;
+    int rc = vs_args_cli(&spec, argc, argv, &args);
+    if (rc >= 0) return rc;
+    if (args.positional_count) return vs_cli_usage_error("eval", "unexpected argument '%s'", args.positional[0]);
+    if (prompts < 1 || prompts > 100000 || seeds < 1 || seeds > 1000 || steps < 0 || steps > 10000 || frames < 0 ||
+        frames > 10000 || height < 0 || height > 16384 || width < 0 || width > 16384)
+        return vs_cli_usage_error("eval", "--prompts, --seeds, --steps, --frames, --height and --width must be positive");
+    if (!(density > 0 && density <= 1)) return vs_cli_usage_error("eval", "--density must be in (0, 1]");
+
+    if (device_name && strcmp(device_name, "cuda") && strcmp(device_name, "cpu"))
+        return vs_cli_usage_error("eval", "--device must be cuda or cpu, not '%s'", device_name);
+    const vs_device device = device_name ? (strcmp(device_name, "cuda") ? VS_CPU : VS_CUDA)
+                                         : (vs_cuda_device_count() > 0 ? VS_CUDA : VS_CPU);
+    char dir[4096];
+    if (vs_t2v_locate(model, dir, sizeof dir) != VS_OK) return vs_cli_report("eval");
+    vs_t2v *t2v = NULL;
+    if (vs_t2v_load(dir, device, &t2v) != VS_OK) return vs_cli_report("eval");
+    const int n = prompts * seeds;
+    mode_result dense = {0}, svg = {0};
+    dense.ms = malloc(sizeof(float) * (size_t)n), svg.ms = malloc(sizeof(float) * (size_t)n);
+    double psnr_sum = 0, psnr_min = INFINITY, ssim_sum = 0;
+    vs_bench_report *rep = NULL;
+    vs_status s = dense.ms && svg.ms ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory");
+    fprintf(stderr, "model %s: %d prompts x %d seeds, dense and SVG (density %g)\n", dir, prompts, seeds, density);
+    for (int p = 0; p < prompts && s == VS_OK; p++) {
+        vs_scene scene;
+        char prompt[160];
+        vs_scene_eval_prompt(p, &scene);
+        vs_scene_caption(&scene, prompt, sizeof prompt);
+        for (int seed = 0; seed < seeds && s == VS_OK; seed++) {
+            vs_t2v_request req = vs_t2v_request_default(prompt);
+            req.seed = (uint64_t)seed, req.steps = steps, req.guidance = (float)cfg;
+            req.frames = frames, req.height = height, req.width = width;
+            vs_tensor a = {0}, b = {0};
+            const int exact_d = dense.exact, exact_s = svg.exact;
+            s = run_one(t2v, &req, &dense, &a);
+            req.attention = vs_wan_attention_svg(density);
+            if (s == VS_OK) s = run_one(t2v, &req, &svg, &b);
+            double psnr = 0, ssim = 0;
+            if (s == VS_OK) s = vs_video_psnr(&b, &a, &psnr);
+            if (s == VS_OK) s = vs_video_ssim(&b, &a, &ssim);
+            if (s == VS_OK) {
+                psnr = psnr < PSNR_CAP ? psnr : PSNR_CAP;
+                psnr_sum += psnr, ssim_sum += ssim;
+                if (psnr < psnr_min) psnr_min = psnr;
+                fprintf(stderr, "[%d/%d] \"%s\" seed %d: dense %s %.1f s, svg %s %.1f s, PSNR %.1f dB, SSIM %.3f\n",
+                        p * seeds + seed + 1, n, prompt, seed, dense.exact > exact_d ? "ok" : "--",
+                        dense.ms[dense.videos - 1] / 1e3, svg.exact > exact_s ? "ok" : "--",
+                        svg.ms[svg.videos - 1] / 1e3, psnr, ssim);
+            }
+            vs_tensor_free(&a);
+            vs_tensor_free(&b);
+        }
+    }
+    if (s == VS_OK) {
+        const double speedup = total_ms(&dense) / total_ms(&svg);
+        printf("prompt accuracy   dense %5.1f%%   svg %5.1f%%   (all attributes right)\n", 100.0 * dense.exact / n,
+               100.0 * svg.exact / n);
+        printf("attribute accuracy dense %5.1f%%   svg %5.1f%%\n", 100.0 * dense.matched / dense.attributes,
+               100.0 * svg.matched / svg.attributes);
+        printf("SVG vs dense      PSNR %.2f dB (min %.2f), SSIM %.4f\n", psnr_sum / n, psnr_min, ssim_sum / n);
+        printf("time per video    dense %.2f s   svg %.2f s   speedup %.2fx\n", total_ms(&dense) / n / 1e3,
+               total_ms(&svg) / n / 1e3, speedup);
+        if (output) {
+            s = vs_bench_report_create(&rep, "eval", argc, argv);
+            if (s == VS_OK && device == VS_CPU) s = vs_bench_report_set_device(rep, "cpu");
+            if (s == VS_OK) s = report_mode(rep, "dense", &dense);
+            if (s == VS_OK) s = vs_bench_report_string(rep, "model", dir);
+            if (s == VS_OK) s = report_mode(rep, "svg", &svg);
+            if (s == VS_OK) s = vs_bench_report_number(rep, "density", density);
+            if (s == VS_OK) s = vs_bench_report_number(rep, "psnr_db", psnr_sum / n);
+            if (s == VS_OK) s = vs_bench_report_number(rep, "psnr_min_db", psnr_min);
+            if (s == VS_OK) s = vs_bench_report_number(rep, "ssim", ssim_sum / n);
+            if (s == VS_OK) s = vs_bench_report_number(rep, "speedup", speedup);
+            if (s == VS_OK) s = vs_bench_json(rep, output);
+            if (s == VS_OK) fprintf(stderr, "wrote %s\n", output);
+        }
+    }
+    rc = s == VS_OK ? 0 : vs_cli_report("eval");
+    vs_bench_report_free(rep);
+    free(dense.ms);
+    free(svg.ms);
+    vs_t2v_free(t2v);
+    return rc;
+}

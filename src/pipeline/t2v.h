@@ -1,0 +1,67 @@
+/* Text to video, the whole chain of a diffusers Wan pipeline folder:
+ *     tokenizer/ + text_encoder/   prompt -> umT5 embeddings (and the negative prompt)
+ *     transformer/ + scheduler/    seeded noise -> denoised latents (CFG, dense or SVG attention)
+ *     vae/                         latents -> frames; absent for pixel-space models
+ *                                  (transformer in = out = 3 channels), whose output is the video
+ * Generation defaults (size, steps, guidance, text length) come from the
+ * folder's vidsparse.json when present, else Wan 2.1's (81 x 480 x 832, 50
+ * steps, guidance 5, 512 text tokens). */
+#ifndef VS_PIPELINE_T2V_H
+#define VS_PIPELINE_T2V_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/wan/transformer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vs_t2v_defaults {
+    int frames, height, width, steps;
+    float guidance;
+    int text_length; /* max_sequence_length: prompts are padded / truncated to it */
+    int fps;
+} vs_t2v_defaults;
+
+/* The model folder to use: `given` (--model) if not NULL, else $VS_MODEL_DIR,
+ * else the embedded model: models/vidsparse-tiny of the source tree, then
+ * <prefix>/share/vidsparse/models/vidsparse-tiny (both compiled in). Fails
+ * with one line naming what was tried. */
+vs_status vs_t2v_locate(const char *given, char *out, size_t size);
+
+typedef struct vs_t2v vs_t2v;
+
+vs_status vs_t2v_load(const char *dir, vs_device device, vs_t2v **out);
+void vs_t2v_free(vs_t2v *t2v);
+const vs_t2v_defaults *vs_t2v_get_defaults(const vs_t2v *t2v);
+/* 1 when the model has no VAE (its transformer works on pixels). */
+int vs_t2v_pixel_space(const vs_t2v *t2v);
+
+typedef struct vs_t2v_request {
+    const char *prompt;
+    const char *negative_prompt; /* NULL: "" (diffusers' default) */
+    uint64_t seed;
+    int steps, frames, height, width; /* 0: the model's default */
+    float guidance;                   /* < 0: the model's default; <= 1: no CFG */
+    vs_wan_attention attention;
+    int show_progress;
+} vs_t2v_request;
+
+/* A request with the model's defaults, dense attention, seed 0. */
+vs_t2v_request vs_t2v_request_default(const char *prompt);
+
+typedef struct vs_t2v_stats {
+    double encode_s, denoise_s, decode_s;
+    vs_wan_timing dit; /* the DiT's time, attention share and SVG head classes */
+} vs_t2v_stats;
+
+/* *video receives f32 [T, 3, H, W] in [-1, 1] (free with vs_tensor_free);
+ * `stats` may be NULL. */
+vs_status vs_t2v_generate(const vs_t2v *t2v, const vs_t2v_request *request, vs_tensor *video, vs_t2v_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
