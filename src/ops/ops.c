@@ -122,9 +122,9 @@ vs_status vs_op_linear(vs_tensor *y, const vs_tensor *x, const vs_tensor *w, con
 #if VS_HAVE_CUDA
     const int gelu = ep == VS_EPILOGUE_GELU_TANH;
     vs_status s;
-    if (xt == VS_BF16) {
-        VS_TRY(check_vector_dim(op, dev, in));
-        VS_TRY(check_vector_dim(op, dev, out));
+    if (xt == VS_BF16 && (in % 8 || out % 8)) {
+        s = vs_cuda_linear_bf16_unaligned(y->data, x->data, w->data, bias ? bias->data : NULL, rows, out, in, gelu);
+    } else if (xt == VS_BF16) {
         s = vs_cuda_linear_bf16(y->data, x->data, w->data, bias ? bias->data : NULL, rows, out, in, gelu);
     } else {
         VS_TRY(check_vector_dim(op, dev, in));

@@ -44,6 +44,9 @@ TEST(linear_bf16_cublaslt) {
     CHECK(!linear_case(77, 136, 200, 1, VS_EPILOGUE_GELU_TANH, VS_BF16, VS_BF16));
     CHECK(!linear_case(1, 4096, 1544, 0, VS_EPILOGUE_NONE, VS_BF16, VS_BF16));
     CHECK(!linear_case(3001, 64, 24, 1, VS_EPILOGUE_GELU_TANH, VS_BF16, VS_BF16));
+    /* rows that are not 16-byte multiples: a pixel-space patch of 12 values, in and out */
+    CHECK(!linear_case(1000, 128, 12, 1, VS_EPILOGUE_NONE, VS_BF16, VS_BF16));
+    CHECK(!linear_case(999, 12, 128, 1, VS_EPILOGUE_GELU_TANH, VS_BF16, VS_BF16));
     return 0;
 }
 

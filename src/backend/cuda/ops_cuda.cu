@@ -249,6 +249,21 @@ __global__ void linear_f32_kernel(float *y, const float *x, const W *w, const W 
     }
 }
 
+/* y = x W^T + b in bf16 for shapes cuBLASLt's aligned path cannot take
+ * (rows not a multiple of 16 bytes, such as a pixel-space patch of 12
+ * values): one thread per output element, f32 sums. Only small layers
+ * (patch embedding, output projection) meet it. */
+__global__ void linear_bf16_unaligned_kernel(uint16_t *y, const uint16_t *x, const uint16_t *w, const uint16_t *bias,
+                                             int64_t rows, int64_t out, int64_t in, int gelu) {
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < rows * out;
+         e += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t r = e / out, o = e % out;
+        float s = bias ? bf16_to_f32(bias[o]) : 0.f;
+        for (int64_t i = 0; i < in; i++) s += bf16_to_f32(x[r * in + i]) * bf16_to_f32(w[o * in + i]);
+        y[e] = f32_to_bf16(gelu ? gelu_tanh(s) : s);
+    }
+}
+
 struct patch_shape {
     int64_t batch, channels, frames, height, width;
     int pt, ph, pw;
@@ -365,6 +380,16 @@ extern "C" vs_status vs_cuda_silu_f32(float *y, const float *x, int64_t n) {
     if (n == 0) return VS_OK;
     silu_kernel<<<grid_for(n, kThreads), kThreads>>>(y, x, n);
     VS_CUDA_LAUNCH_CHECK("silu");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_linear_bf16_unaligned(uint16_t *y, const uint16_t *x, const uint16_t *w,
+                                                   const uint16_t *bias, int64_t rows, int64_t out, int64_t in,
+                                                   int gelu) {
+    const int64_t n = rows * out;
+    if (n == 0) return VS_OK;
+    linear_bf16_unaligned_kernel<<<grid_for(n, kThreads), kThreads>>>(y, x, w, bias, rows, out, in, gelu);
+    VS_CUDA_LAUNCH_CHECK("linear (bf16, unaligned)");
     return VS_OK;
 }
 

@@ -21,6 +21,9 @@ vs_status vs_cuda_linear_bf16(uint16_t *y, const uint16_t *x, const uint16_t *w,
 
 /* The same map on F32 x and y with W and bias F32 or BF16 (w_dtype): one warp
  * per output column, all rows at once; for a few rows (the time embedding). */
+/* The same for rows that are not 16-byte multiples (small layers only). */
+vs_status vs_cuda_linear_bf16_unaligned(uint16_t *y, const uint16_t *x, const uint16_t *w, const uint16_t *bias,
+                                        int64_t rows, int64_t out, int64_t in, int gelu);
 vs_status vs_cuda_linear_f32(float *y, const float *x, const void *w, const void *bias, vs_dtype w_dtype,
                              int64_t rows, int64_t out, int64_t in, int gelu);
 
