@@ -1,11 +1,14 @@
 /* Flash attention forward (dense and block-sparse) with the SVG layout
  * transformation fused into its loads and stores.
  *
- * One thread block computes a 128-row query tile of one (batch, head):
- * 4 warps of 32 query rows (or 8 warps of 16, see MT below). Keys and values stream through shared memory
- * in 64-row tiles, double-buffered with cp.async, and the scores never leave
- * registers (online softmax, FlashAttention-2 style). Matrix products use
- * mma.sync m16n8k16 with f32 accumulation, operands fed by ldmatrix.
+ * Two kernels share the contract and the tile walk: on Hopper (sm_90a) one
+ * on warpgroup MMA (wgmma, further down), elsewhere (sm_80+) one on
+ * mma.sync. Both compute a 128-row query tile of one (batch, head) per
+ * thread block; keys and values stream through shared memory in 64-row
+ * tiles, double-buffered with cp.async, and the scores never leave
+ * registers (online softmax, FlashAttention-2 style), f32 accumulation.
+ * The mma.sync kernel runs 4 warps of 32 query rows, operands fed by
+ * ldmatrix; VS_ATTN_KERNEL=mma selects it on Hopper too.
  *
  * The tricks, in the order the code meets them:
  *  - Shared-memory tiles are rows of D halves cut into 16-byte chunks; chunk
@@ -81,13 +84,12 @@ __device__ __forceinline__ void load_tile(T *tile, const char *base, int64_t str
 
 /* MT: 16-row m-tiles per warp, so kBlockM / (16 MT) warps per block. With
  * MT = 2 a warp uses every K and V operand it loads from shared memory for
- * two m-tiles (half the ldmatrix traffic per product); Q is then re-read from
+ * two m-tiles (half the ldmatrix traffic per product); Q is re-read from
  * shared memory each tile instead of living in registers, which keeps the
  * register count in reach. */
 template <typename T, int D, int MT>
 __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_kernel(const Params p) {
     constexpr int kThreads = kBlockM / (16 * MT) * 32;
-    constexpr bool kQInRegisters = MT == 1;
     extern __shared__ __align__(128) unsigned char smem_raw[];
     T *sQ = reinterpret_cast<T *>(smem_raw);
     T *sK = sQ + kBlockM * D; /* two buffers */
@@ -138,7 +140,6 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
     constexpr int kDimTiles = D / 8;       /* 8-dim column tiles of O */
     const int warp_row = warp * 16 * MT;   /* first query row of this warp in the tile */
 
-    uint32_t q_frag[kQInRegisters ? kSteps : 1][4];
     float o_acc[MT][kDimTiles][4];
 #pragma unroll
     for (int m = 0; m < MT; m++)
@@ -163,12 +164,6 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
         }
         __syncthreads();
 
-        if (kQInRegisters && t == 0) {
-#pragma unroll
-            for (int kk = 0; kk < kSteps; kk++)
-                ldmatrix_x4(q_frag[kQInRegisters ? kk : 0], sQ + tile_offset<D>(warp_row + lane % 16, kk * 2 + lane / 16));
-        }
-
         const T *tK = sK + buffer * kBlockN * D;
         const T *tV = sV + buffer * kBlockN * D;
 
@@ -182,14 +177,8 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
         for (int kk = 0; kk < kSteps; kk++) {
             uint32_t qf[MT][4];
 #pragma unroll
-            for (int m = 0; m < MT; m++) {
-                if (kQInRegisters) {
-#pragma unroll
-                    for (int i = 0; i < 4; i++) qf[m][i] = q_frag[kQInRegisters ? kk : 0][i];
-                } else {
-                    ldmatrix_x4(qf[m], sQ + tile_offset<D>(warp_row + m * 16 + lane % 16, kk * 2 + lane / 16));
-                }
-            }
+            for (int m = 0; m < MT; m++)
+                ldmatrix_x4(qf[m], sQ + tile_offset<D>(warp_row + m * 16 + lane % 16, kk * 2 + lane / 16));
 #pragma unroll
             for (int n = 0; n < kKeyTiles; n += 2) {
                 uint32_t kf[4];
@@ -328,16 +317,6 @@ template <typename T, int D, int MT> vs_status launch(const Params &p, int batch
     return VS_OK;
 }
 
-/* m-tiles per warp: 2 unless VS_ATTN_MT=1 (kept for comparison, see bench/README.md). */
-int tiles_per_warp() {
-    static int mt = 0;
-    if (!mt) {
-        const char *env = getenv("VS_ATTN_MT");
-        mt = env && atoi(env) == 1 ? 1 : 2;
-    }
-    return mt;
-}
-
 /* ---- Hopper kernel: warpgroup MMA (wgmma) ---------------------------------
  * Same contract, same tile walk, with the products on Hopper's warpgroup
  * tensor-core instructions: two warpgroups of 4 warps each own 64 query rows
@@ -366,7 +345,7 @@ template <int ROWS> __device__ __forceinline__ int panel_offset(int row, int chu
 }
 
 /* wgmma shared-memory matrix descriptor, 128-byte swizzle. */
-__device__ __forceinline__ uint64_t smem_desc(const void *p, uint32_t leading_bytes, uint32_t stride_bytes) {
+[[maybe_unused]] __device__ __forceinline__ uint64_t smem_desc(const void *p, uint32_t leading_bytes, uint32_t stride_bytes) {
     return (uint64_t)((smem_addr(p) & 0x3FFFF) >> 4) | ((uint64_t)(leading_bytes >> 4) << 16) |
            ((uint64_t)(stride_bytes >> 4) << 32) | (1ull << 62);
 }
@@ -385,13 +364,14 @@ __device__ __forceinline__ void load_panels(T *tile, const char *base, int64_t s
     }
 }
 
-/* KEYS: keys per tile, 128 (one SVG block, one block per SM) or 64 (half a
- * block: smaller register and shared-memory footprint, two blocks per SM). */
+/* KEYS: keys per tile. 64 (half an SVG block) keeps registers and shared
+ * memory small enough for two blocks per SM; whole 128-key blocks (one block
+ * per SM) measured 20% slower (bench/README.md). */
 template <typename T, int D, int KEYS>
 __global__ void __launch_bounds__(kWgThreads, KEYS == 64 ? 2 : 1) flash_attention_wgmma_kernel(const Params p) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int kWgKeys = KEYS;
     constexpr int kTilesPerBlock = VS_ATTN_BLOCK / KEYS;
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     extern __shared__ unsigned char smem_raw[];
     /* Panels must start on 1024-byte boundaries (the swizzle pattern repeats every 8 rows of 128 bytes). */
     T *sQ = reinterpret_cast<T *>(smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023));
@@ -573,16 +553,6 @@ template <typename T, int D, int KEYS> vs_status launch_wgmma(const Params &p, i
     return VS_OK;
 }
 
-/* Keys per wgmma tile: 64 unless VS_ATTN_KEYS=128 (kept for comparison). */
-int wgmma_keys() {
-    static int keys = 0;
-    if (!keys) {
-        const char *env = getenv("VS_ATTN_KEYS");
-        keys = env && atoi(env) == 128 ? 128 : 64;
-    }
-    return keys;
-}
-
 /* The Hopper kernel where the device has wgmma (compute capability 9.0),
  * unless VS_ATTN_KERNEL=mma asks for the mma.sync kernel. */
 int use_wgmma() {
@@ -600,10 +570,8 @@ int use_wgmma() {
 }
 
 template <typename T, int D> vs_status launch_dim(const Params &p, int batch_heads, cudaStream_t stream) {
-    if (use_wgmma())
-        return wgmma_keys() == 64 ? launch_wgmma<T, D, 64>(p, batch_heads, stream)
-                                  : launch_wgmma<T, D, 128>(p, batch_heads, stream);
-    return tiles_per_warp() == 1 ? launch<T, D, 1>(p, batch_heads, stream) : launch<T, D, 2>(p, batch_heads, stream);
+    if (use_wgmma()) return launch_wgmma<T, D, 64>(p, batch_heads, stream);
+    return launch<T, D, 2>(p, batch_heads, stream);
 }
 
 } // namespace
