@@ -66,21 +66,74 @@ __device__ __forceinline__ int stored_row(int r, int token_major, int frames, fl
     return (r - p * frames) * tokens_per_frame + p;
 }
 
+/* Element offset of 16-byte chunk `chunk` of row `row` in a ROWS-row tile:
+ * rows of D halves (the mma.sync kernel) or, with PANELS, 64-column panels
+ * in wgmma's 128-byte-swizzle layout ([panel][row][64]). Both XOR the chunk
+ * with row % 8 so that 8 rows read at one column hit all 32 banks. */
+template <int D, int ROWS, bool PANELS> __device__ __forceinline__ int swizzled(int row, int chunk) {
+    if (PANELS) return (chunk / 8) * ROWS * 64 + row * 64 + (((chunk % 8) ^ (row % 8)) << 3);
+    return tile_offset<D>(row, chunk);
+}
+
 /* Copies rows [first, first + ROWS) of one head into a swizzled tile;
- * rows past the sequence are zero-filled. */
-template <typename T, int D, int ROWS, int THREADS>
-__device__ __forceinline__ void load_tile(T *tile, const char *base, int64_t stride_n, int first, int seq_len,
-                                          int token_major, int frames, float inv_frames, int tokens_per_frame) {
+ * rows at or past `limit` are zero-filled. */
+template <typename T, int D, int ROWS, int THREADS, bool PANELS>
+__device__ __forceinline__ void load_tile(T *tile, const char *base, int64_t stride_n, int first, int limit,
+                                          int token_major, const Params &p) {
     constexpr int kChunks = D / 8;
     for (int i = threadIdx.x; i < ROWS * kChunks; i += THREADS) {
         int row = i / kChunks, chunk = i % kChunks;
         int r = first + row;
-        int valid = r < seq_len;
-        int src_row = valid ? stored_row(r, token_major, frames, inv_frames, tokens_per_frame) : 0;
+        int valid = r < limit;
+        int src_row = valid ? stored_row(r, token_major, p.frames, p.inv_frames, p.tokens_per_frame) : 0;
         const char *src = base + ((int64_t)src_row * stride_n + chunk * 8) * (int64_t)sizeof(T);
-        cp_async_16(tile + tile_offset<D>(row, chunk), src, valid ? 16 : 0);
+        cp_async_16(tile + swizzled<D, ROWS, PANELS>(row, chunk), src, valid ? 16 : 0);
     }
 }
+
+/* Writes a finished ROWS-row output tile (staged in shared memory) to the
+ * rows it belongs to, through the head's layout. */
+template <typename T, int D, int ROWS, int THREADS, bool PANELS>
+__device__ __forceinline__ void store_tile(const T *tile, char *o_base, int q_block, int token_major,
+                                           const Params &p) {
+    constexpr int kChunks = D / 8;
+    for (int i = threadIdx.x; i < ROWS * kChunks; i += THREADS) {
+        int row = i / kChunks, chunk = i % kChunks;
+        int r = q_block * ROWS + row;
+        if (r >= p.seq_len) continue;
+        int dst_row = stored_row(r, token_major, p.frames, p.inv_frames, p.tokens_per_frame);
+        *reinterpret_cast<uint4 *>(o_base + ((int64_t)dst_row * p.o_stride_n + chunk * 8) * (int64_t)sizeof(T)) =
+            *reinterpret_cast<const uint4 *>(tile + swizzled<D, ROWS, PANELS>(row, chunk));
+    }
+}
+
+/* The key tiles of KEYS rows one query block visits: every tile when dense;
+ * else the VS_ATTN_BLOCK / KEYS tiles of each listed key block, less a last
+ * tile that would start past the sequence. */
+template <int KEYS> struct KeyTiles {
+    const int32_t *col_idx;
+    int first_entry, count;
+    __device__ KeyTiles(const Params &p, int q_block) : col_idx(p.row_ptr ? p.col_idx : nullptr), first_entry(0) {
+        constexpr int per_block = VS_ATTN_BLOCK / KEYS;
+        if (!p.row_ptr) {
+            count = (p.kv_len + KEYS - 1) / KEYS;
+            return;
+        }
+        first_entry = p.row_ptr[q_block];
+        int entries = p.row_ptr[q_block + 1] - first_entry;
+        count = 0;
+        if (entries > 0) {
+            int last_keys = p.seq_len - col_idx[first_entry + entries - 1] * VS_ATTN_BLOCK; /* short last block */
+            int last_tiles = min(per_block, (last_keys + KEYS - 1) / KEYS);
+            count = (entries - 1) * per_block + last_tiles;
+        }
+    }
+    __device__ int start(int t) const {
+        constexpr int per_block = VS_ATTN_BLOCK / KEYS;
+        if (!col_idx) return t * KEYS;
+        return col_idx[first_entry + t / per_block] * VS_ATTN_BLOCK + (t % per_block) * KEYS;
+    }
+};
 
 /* MT: 16-row m-tiles per warp, so kBlockM / (16 MT) warps per block. With
  * MT = 2 a warp uses every K and V operand it loads from shared memory for
@@ -105,33 +158,17 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
     const char *k_base = p.k + (b * p.k_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
     const char *v_base = p.v + (b * p.v_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
 
-    /* The key tiles this query block visits. */
-    int first_entry = 0, num_tiles;
-    if (p.row_ptr) {
-        first_entry = p.row_ptr[q_block];
-        int entries = p.row_ptr[q_block + 1] - first_entry;
-        num_tiles = entries * 2;
-        if (entries > 0) {
-            int last = p.col_idx[first_entry + entries - 1];
-            if (last * VS_ATTN_BLOCK + kBlockN >= p.seq_len) num_tiles--; /* second half is past the end */
-        }
-    } else {
-        num_tiles = (p.kv_len + kBlockN - 1) / kBlockN;
-    }
-    auto tile_start = [&](int t) -> int {
-        if (!p.row_ptr) return t * kBlockN;
-        return p.col_idx[first_entry + t / 2] * VS_ATTN_BLOCK + (t % 2) * kBlockN;
-    };
+    const KeyTiles<kBlockN> tiles(p, q_block);
+    const int num_tiles = tiles.count;
     auto load_kv = [&](int t, int buffer) {
-        int start = tile_start(t);
-        load_tile<T, D, kBlockN, kThreads>(sK + buffer * kBlockN * D, k_base, p.k_stride_n, start, p.kv_len,
-                                           token_major, p.frames, p.inv_frames, p.tokens_per_frame);
-        load_tile<T, D, kBlockN, kThreads>(sV + buffer * kBlockN * D, v_base, p.v_stride_n, start, p.kv_len,
-                                           token_major, p.frames, p.inv_frames, p.tokens_per_frame);
+        int start = tiles.start(t);
+        load_tile<T, D, kBlockN, kThreads, false>(sK + buffer * kBlockN * D, k_base, p.k_stride_n, start, p.kv_len,
+                                                  token_major, p);
+        load_tile<T, D, kBlockN, kThreads, false>(sV + buffer * kBlockN * D, v_base, p.v_stride_n, start, p.kv_len,
+                                                  token_major, p);
     };
 
-    load_tile<T, D, kBlockM, kThreads>(sQ, q_base, p.q_stride_n, q_block * kBlockM, p.seq_len, token_major,
-                                       p.frames, p.inv_frames, p.tokens_per_frame);
+    load_tile<T, D, kBlockM, kThreads, false>(sQ, q_base, p.q_stride_n, q_block * kBlockM, p.seq_len, token_major, p);
     if (num_tiles > 0) load_kv(0, 0);
     cp_async_commit();
 
@@ -155,13 +192,7 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
 
     for (int t = 0; t < num_tiles; t++) {
         const int buffer = t & 1;
-        if (t + 1 < num_tiles) {
-            load_kv(t + 1, buffer ^ 1);
-            cp_async_commit();
-            cp_async_wait<1>();
-        } else {
-            cp_async_wait<0>();
-        }
+        prefetch_next_and_wait(t, num_tiles, load_kv);
         __syncthreads();
 
         const T *tK = sK + buffer * kBlockN * D;
@@ -193,7 +224,7 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
         }
 
         /* Keys past the end of the sequence do not exist. */
-        const int key0 = tile_start(t);
+        const int key0 = tiles.start(t);
         if (key0 + kBlockN > p.kv_len) {
 #pragma unroll
             for (int n = 0; n < kKeyTiles; n++) {
@@ -296,15 +327,7 @@ __global__ void __launch_bounds__(kBlockM / (16 * MT) * 32, 1) flash_attention_k
     __syncthreads();
 
     char *o_base = p.o + (b * p.o_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
-    constexpr int kChunks = D / 8;
-    for (int i = threadIdx.x; i < kBlockM * kChunks; i += kThreads) {
-        int row = i / kChunks, chunk = i % kChunks;
-        int r = q_block * kBlockM + row;
-        if (r >= p.seq_len) continue;
-        int dst_row = stored_row(r, token_major, p.frames, p.inv_frames, p.tokens_per_frame);
-        *reinterpret_cast<uint4 *>(o_base + ((int64_t)dst_row * p.o_stride_n + chunk * 8) * (int64_t)sizeof(T)) =
-            *reinterpret_cast<const uint4 *>(sQ + tile_offset<D>(row, chunk));
-    }
+    store_tile<T, D, kBlockM, kThreads, false>(sQ, o_base, q_block, token_major, p);
 }
 
 template <typename T, int D, int MT> vs_status launch(const Params &p, int batch_heads, cudaStream_t stream) {
@@ -338,30 +361,10 @@ template <typename T, int D, int MT> vs_status launch(const Params &p, int batch
 constexpr int kWgRows = 128;  /* query rows per block: 2 warpgroups x 64 */
 constexpr int kWgThreads = 256;
 
-/* Element offset of 16-byte chunk `chunk` of row `row` in a ROWS-row tile
- * stored as 64-column swizzled panels. */
-template <int ROWS> __device__ __forceinline__ int panel_offset(int row, int chunk) {
-    return (chunk / 8) * ROWS * 64 + row * 64 + (((chunk % 8) ^ (row % 8)) << 3);
-}
-
 /* wgmma shared-memory matrix descriptor, 128-byte swizzle. */
 [[maybe_unused]] __device__ __forceinline__ uint64_t smem_desc(const void *p, uint32_t leading_bytes, uint32_t stride_bytes) {
     return (uint64_t)((smem_addr(p) & 0x3FFFF) >> 4) | ((uint64_t)(leading_bytes >> 4) << 16) |
            ((uint64_t)(stride_bytes >> 4) << 32) | (1ull << 62);
-}
-
-template <typename T, int D, int ROWS>
-__device__ __forceinline__ void load_panels(T *tile, const char *base, int64_t stride_n, int first, int limit,
-                                            int token_major, int frames, float inv_frames, int tokens_per_frame) {
-    constexpr int kChunks = D / 8;
-    for (int i = threadIdx.x; i < ROWS * kChunks; i += kWgThreads) {
-        int row = i / kChunks, chunk = i % kChunks;
-        int r = first + row;
-        int valid = r < limit;
-        int src_row = valid ? stored_row(r, token_major, frames, inv_frames, tokens_per_frame) : 0;
-        const char *src = base + ((int64_t)src_row * stride_n + chunk * 8) * (int64_t)sizeof(T);
-        cp_async_16(tile + panel_offset<ROWS>(row, chunk), src, valid ? 16 : 0);
-    }
 }
 
 /* KEYS: keys per tile. 64 (half an SVG block) keeps registers and shared
@@ -371,7 +374,6 @@ template <typename T, int D, int KEYS>
 __global__ void __launch_bounds__(kWgThreads, KEYS == 64 ? 2 : 1) flash_attention_wgmma_kernel(const Params p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int kWgKeys = KEYS;
-    constexpr int kTilesPerBlock = VS_ATTN_BLOCK / KEYS;
     extern __shared__ unsigned char smem_raw[];
     /* Panels must start on 1024-byte boundaries (the swizzle pattern repeats every 8 rows of 128 bytes). */
     T *sQ = reinterpret_cast<T *>(smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023));
@@ -388,31 +390,15 @@ __global__ void __launch_bounds__(kWgThreads, KEYS == 64 ? 2 : 1) flash_attentio
     const char *k_base = p.k + (b * p.k_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
     const char *v_base = p.v + (b * p.v_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
 
-    int first_entry = 0, num_tiles;
-    if (p.row_ptr) {
-        first_entry = p.row_ptr[q_block];
-        int entries = p.row_ptr[q_block + 1] - first_entry;
-        num_tiles = entries * kTilesPerBlock;
-        if (kTilesPerBlock == 2 && entries > 0 &&
-            p.col_idx[first_entry + entries - 1] * VS_ATTN_BLOCK + kWgKeys >= p.seq_len)
-            num_tiles--; /* the last block's second half is past the end */
-    } else {
-        num_tiles = (p.kv_len + kWgKeys - 1) / kWgKeys;
-    }
-    auto tile_start = [&](int t) -> int {
-        if (!p.row_ptr) return t * kWgKeys;
-        return p.col_idx[first_entry + t / kTilesPerBlock] * VS_ATTN_BLOCK + (t % kTilesPerBlock) * kWgKeys;
-    };
+    const KeyTiles<kWgKeys> tiles(p, q_block);
+    const int num_tiles = tiles.count;
     auto load_kv = [&](int t, int buffer) {
-        int start = tile_start(t);
-        load_panels<T, D, kWgKeys>(sK + buffer * kWgKeys * D, k_base, p.k_stride_n, start, p.kv_len, token_major,
-                                   p.frames, p.inv_frames, p.tokens_per_frame);
-        load_panels<T, D, kWgKeys>(sV + buffer * kWgKeys * D, v_base, p.v_stride_n, start, p.kv_len, token_major,
-                                   p.frames, p.inv_frames, p.tokens_per_frame);
+        int start = tiles.start(t);
+        load_tile<T, D, kWgKeys, kWgThreads, true>(sK + buffer * kWgKeys * D, k_base, p.k_stride_n, start, p.kv_len, token_major, p);
+        load_tile<T, D, kWgKeys, kWgThreads, true>(sV + buffer * kWgKeys * D, v_base, p.v_stride_n, start, p.kv_len, token_major, p);
     };
 
-    load_panels<T, D, kWgRows>(sQ, q_base, p.q_stride_n, q_block * kWgRows, p.seq_len, token_major, p.frames,
-                               p.inv_frames, p.tokens_per_frame);
+    load_tile<T, D, kWgRows, kWgThreads, true>(sQ, q_base, p.q_stride_n, q_block * kWgRows, p.seq_len, token_major, p);
     if (num_tiles > 0) load_kv(0, 0);
     cp_async_commit();
 
@@ -426,13 +412,7 @@ __global__ void __launch_bounds__(kWgThreads, KEYS == 64 ? 2 : 1) flash_attentio
 
     for (int t = 0; t < num_tiles; t++) {
         const int buffer = t & 1;
-        if (t + 1 < num_tiles) {
-            load_kv(t + 1, buffer ^ 1);
-            cp_async_commit();
-            cp_async_wait<1>();
-        } else {
-            cp_async_wait<0>();
-        }
+        prefetch_next_and_wait(t, num_tiles, load_kv);
         fence_proxy_async();
         __syncthreads();
         const T *tK = sK + buffer * kWgKeys * D, *tV = sV + buffer * kWgKeys * D;
@@ -451,7 +431,7 @@ __global__ void __launch_bounds__(kWgThreads, KEYS == 64 ? 2 : 1) flash_attentio
         wgmma_commit();
         wgmma_wait<0>();
 
-        const int key0 = tile_start(t);
+        const int key0 = tiles.start(t);
         if (key0 + kWgKeys > p.kv_len) {
 #pragma unroll
             for (int n = 0; n < kWgKeys / 8; n++) {
@@ -522,22 +502,14 @@ __global__ void __launch_bounds__(kWgThreads, KEYS == 64 ? 2 : 1) flash_attentio
 #pragma unroll
     for (int n = 0; n < D / 8; n++) {
         int col = n * 8 + (lane % 4) * 2;
-        *reinterpret_cast<uint32_t *>(sQ + panel_offset<kWgRows>(r0, col / 8) + col % 8) =
+        *reinterpret_cast<uint32_t *>(sQ + swizzled<D, kWgRows, true>(r0, col / 8) + col % 8) =
             Mma<T>::pack(o[4 * n] * row_sum[0], o[4 * n + 1] * row_sum[0]);
-        *reinterpret_cast<uint32_t *>(sQ + panel_offset<kWgRows>(r0 + 8, col / 8) + col % 8) =
+        *reinterpret_cast<uint32_t *>(sQ + swizzled<D, kWgRows, true>(r0 + 8, col / 8) + col % 8) =
             Mma<T>::pack(o[4 * n + 2] * row_sum[1], o[4 * n + 3] * row_sum[1]);
     }
     __syncthreads();
     char *o_base = p.o + (b * p.o_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
-    constexpr int kChunks = D / 8;
-    for (int i = threadIdx.x; i < kWgRows * kChunks; i += kWgThreads) {
-        int row = i / kChunks, chunk = i % kChunks;
-        int r = q_block * kWgRows + row;
-        if (r >= p.seq_len) continue;
-        int dst_row = stored_row(r, token_major, p.frames, p.inv_frames, p.tokens_per_frame);
-        *reinterpret_cast<uint4 *>(o_base + ((int64_t)dst_row * p.o_stride_n + chunk * 8) * (int64_t)sizeof(T)) =
-            *reinterpret_cast<const uint4 *>(sQ + panel_offset<kWgRows>(row, chunk));
-    }
+    store_tile<T, D, kWgRows, kWgThreads, true>(sQ, o_base, q_block, token_major, p);
 #else
     __trap(); /* launched only on sm_90 devices */
 #endif

@@ -62,6 +62,19 @@ template <> struct Mma<__half> {
     }
 };
 
+/* One step of a double-buffered tile loop: starts copying tile t + 1 into
+ * the other buffer (load(t + 1, (t + 1) & 1)) and waits until tile t, copied
+ * one step earlier, has landed in this thread's view. */
+template <typename Load> __device__ __forceinline__ void prefetch_next_and_wait(int t, int num_tiles, Load &&load) {
+    if (t + 1 < num_tiles) {
+        load(t + 1, (t + 1) & 1);
+        cp_async_commit();
+        cp_async_wait<1>();
+    } else {
+        cp_async_wait<0>();
+    }
+}
+
 /* Element offset of 16-byte chunk `chunk` of tile row `row` (swizzled). */
 template <int D> __device__ __forceinline__ int tile_offset(int row, int chunk) {
     return row * D + ((chunk ^ (row & 7)) << 3);

@@ -143,13 +143,7 @@ __global__ void __launch_bounds__(kThreads, 1) profile_partials(const Params p) 
 
     for (int t = 0; t < num_tiles; t++) {
         const int buffer = t & 1;
-        if (t + 1 < num_tiles) {
-            load_kv(t + 1, buffer ^ 1);
-            cp_async_commit();
-            cp_async_wait<1>();
-        } else {
-            cp_async_wait<0>();
-        }
+        prefetch_next_and_wait(t, num_tiles, load_kv);
         __syncthreads();
         const T *tK = sK + buffer * kBlockN * D, *tV = sV + buffer * kBlockN * D;
         const int key0 = (first_tile + t) * kBlockN;
