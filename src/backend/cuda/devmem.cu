@@ -4,6 +4,9 @@
 
 extern "C" vs_status vs_device_malloc(void **ptr, size_t bytes) {
     *ptr = NULL;
+    if (vs_cuda_device_count() == 0)
+        return vs_fail(VS_ERR_UNSUPPORTED, "no CUDA device is available (GPU memory of %.2f GiB requested)",
+                       bytes / 1073741824.0);
     cudaError_t e = cudaMalloc(ptr, bytes);
     if (e != cudaSuccess) {
         *ptr = NULL;
