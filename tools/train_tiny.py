@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_tokenizer_fixtures  # noqa: E402
 import tiny_data  # noqa: E402
 
 TEXT_LENGTH = 32  # max_sequence_length of this model (tokenizer_config.json model_max_length)
@@ -74,7 +75,6 @@ def train_tokenizer(folder):
     fixtures are (tools/make_tokenizer_fixtures.py)."""
     import sentencepiece as spm
     from sentencepiece import sentencepiece_model_pb2
-    from transformers.convert_slow_tokenizer import T5Converter
 
     os.makedirs(folder, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,19 +96,7 @@ def train_tokenizer(folder):
     with open(model_path, "wb") as f:
         f.write(proto.SerializeToString())
 
-    class Original:  # the attributes the converter reads from a slow tokenizer
-        vocab_file = model_path
-        _extra_ids = 0
-        legacy = True
-        add_prefix_space = True
-
-        def convert_tokens_to_ids(self, token):
-            return {"<pad>": 0, "</s>": 1, "<unk>": 2}[token]
-
-    class Converter(T5Converter):
-        handle_byte_fallback = True
-
-    Converter(Original()).converted().save(os.path.join(folder, "tokenizer.json"))
+    make_tokenizer_fixtures.convert(model_path).save(os.path.join(folder, "tokenizer.json"))
     with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
         json.dump({"tokenizer_class": "T5Tokenizer", "model_max_length": TEXT_LENGTH, "pad_token": "<pad>",
                    "eos_token": "</s>", "unk_token": "<unk>", "extra_ids": 0}, f, indent=2)
