@@ -197,7 +197,8 @@ def main():
         commit = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
     except Exception:
         commit = os.environ.get("VS_GIT_COMMIT", "unknown")
-    doc = {"benchmark": "attention_vs_torch", "kernel_tiles_per_warp": os.environ.get("VS_ATTN_MT", "2"), "device": torch.cuda.get_device_name(), "commit": commit,
+    doc = {"benchmark": "attention_vs_torch", "kernel": os.environ.get("VS_ATTN_KERNEL", "default"),
+           "device": torch.cuda.get_device_name(), "commit": commit,
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "torch": torch.__version__, "command": "python3 bench/attention_vs_torch.py " + " ".join(
                f"--{k} {v}" for k, v in vars(args).items() if v != ""), "results": rows}

@@ -1,5 +1,5 @@
 /* Device memory as seen from core/: implemented by backend/cuda when the
- * build has CUDA, by a stub that reports VS_ERR_UNSUPPORTED otherwise. */
+ * build has CUDA, by devmem_none.c (VS_ERR_UNSUPPORTED) otherwise. */
 #ifndef VS_CORE_DEVMEM_H
 #define VS_CORE_DEVMEM_H
 
