@@ -104,9 +104,7 @@ static int bench_attention(int argc, char **argv) {
     if (!parse_shape(shape_text, &shape))
         return vs_cli_usage_error("bench attention", "--shape '%s' is neither a preset nor F,P,H,D[,C]", shape_text);
     vs_device device;
-    if (!strcmp(device_name, "cuda")) device = VS_CUDA;
-    else if (!strcmp(device_name, "cpu")) device = VS_CPU;
-    else return vs_cli_usage_error("bench attention", "--device must be cuda or cpu, not '%s'", device_name);
+    if (vs_cli_device("bench attention", device_name, &device)) return 2;
     if (batch < 1 || repeats < 1 || warmup < 0 || density <= 0 || density > 1)
         return vs_cli_usage_error("bench attention", "need batch >= 1, repeats >= 1, warmup >= 0, 0 < density <= 1");
 

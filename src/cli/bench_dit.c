@@ -70,15 +70,14 @@ int vs_cmd_bench_dit(int argc, char **argv) {
                                   resolution);
     if (strcmp(attention, "dense") && strcmp(attention, "svg"))
         return vs_cli_usage_error(spec.command, "--attention must be dense or svg, not '%s'", attention);
-    if (strcmp(device_name, "cuda") && strcmp(device_name, "cpu"))
-        return vs_cli_usage_error(spec.command, "--device must be cuda or cpu, not '%s'", device_name);
+    vs_device device;
+    if (vs_cli_device(spec.command, device_name, &device)) return 2;
     if (frames < 1 || (frames - 1) % 4 || batch < 1 || repeats < 1 || warmup < 0 || layers < 0 || text_len < 1 ||
         !(density > 0 && density <= 1))
         return vs_cli_usage_error(spec.command,
                                   "need frames = 4k + 1, batch >= 1, repeats >= 1, warmup >= 0, layers >= 0, "
                                   "text-len >= 1 and 0 < density <= 1");
     if (layers > 0 && layers < cfg.num_layers) cfg.num_layers = layers;
-    const vs_device device = strcmp(device_name, "cuda") ? VS_CPU : VS_CUDA;
 
     const int64_t lat_shape[5] = {batch, cfg.in_channels, (frames - 1) / 4 + 1, height / 8, width / 8};
     const int64_t text_shape[3] = {batch, text_len, cfg.text_dim};

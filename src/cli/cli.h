@@ -19,6 +19,9 @@ int vs_cmd_bench_dit(int argc, char **argv);
 
 /* "vidsparse: error: <context>: <vs_last_error()>" on stderr; returns 1. */
 int vs_cli_report(const char *context);
+/* The device a --device option names ("cuda" or "cpu"; NULL: cuda when a
+ * GPU is present, else cpu). Returns 0, or prints a usage error and returns 2. */
+int vs_cli_device(const char *command, const char *name, vs_device *out);
 /* Prints a usage error and returns 2. */
 int vs_cli_usage_error(const char *command, const char *fmt, ...);
 

@@ -36,7 +36,8 @@ static const char usage[] =
     "  --device D         cuda (bf16, the default when this build has CUDA and a GPU is present) or cpu (f32)\n";
 
 typedef struct {
-    const char *model, *embeds, *negative, *out, *attention, *scheduler, *device;
+    const char *model, *embeds, *negative, *out, *attention, *scheduler, *device_name;
+    vs_device device;
     long frames, height, width, steps;
     unsigned long long seed;
     double cfg, density, shift;
@@ -76,7 +77,7 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
         else if (!strcmp(a, "--attention")) o->attention = v;
         else if (!strcmp(a, "--scheduler")) o->scheduler = v;
-        else if (!strcmp(a, "--device")) o->device = v;
+        else if (!strcmp(a, "--device")) o->device_name = v;
         else if (!strcmp(a, "--frames")) ok = parse_long(v, &o->frames) && o->frames > 0;
         else if (!strcmp(a, "--height")) ok = parse_long(v, &o->height) && o->height > 0;
         else if (!strcmp(a, "--width")) ok = parse_long(v, &o->width) && o->width > 0;
@@ -96,8 +97,7 @@ static int parse_args(int argc, char **argv, options *o) {
         return vs_cli_usage_error("denoise", "--model, --embeds and -o are required");
     if (strcmp(o->attention, "dense") && strcmp(o->attention, "svg"))
         return vs_cli_usage_error("denoise", "--attention must be dense or svg, not '%s'", o->attention);
-    if (o->device && strcmp(o->device, "cuda") && strcmp(o->device, "cpu"))
-        return vs_cli_usage_error("denoise", "--device must be cuda or cpu, not '%s'", o->device);
+    if (vs_cli_device("denoise", o->device_name, &o->device)) return 2;
     if (o->scheduler && strcmp(o->scheduler, "unipc") && strcmp(o->scheduler, "euler"))
         return vs_cli_usage_error("denoise", "--scheduler must be unipc or euler, not '%s'", o->scheduler);
     return -1;
@@ -186,8 +186,7 @@ int vs_cmd_denoise(int argc, char **argv) {
     if ((o.frames - 1) % temporal || o.height % spatial || o.width % spatial)
         return vs_cli_usage_error("denoise", "--frames must be %d k + 1 and --height/--width multiples of %d",
                                   temporal, spatial);
-    const vs_device device = o.device ? (strcmp(o.device, "cuda") ? VS_CPU : VS_CUDA)
-                                      : (vs_cuda_device_count() > 0 ? VS_CUDA : VS_CPU);
+    const vs_device device = o.device;
     if (vs_wan_model_load(o.model, device, &model) != VS_OK) return vs_cli_report("denoise");
     const char *context = "embeddings";
     vs_status s = load_embeds(o.embeds, "prompt_embeds", &cond);

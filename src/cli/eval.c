@@ -93,10 +93,8 @@ int vs_cmd_eval(int argc, char **argv) {
         return vs_cli_usage_error("eval", "--prompts, --seeds, --steps, --frames, --height and --width must be positive");
     if (!(density > 0 && density <= 1)) return vs_cli_usage_error("eval", "--density must be in (0, 1]");
 
-    if (device_name && strcmp(device_name, "cuda") && strcmp(device_name, "cpu"))
-        return vs_cli_usage_error("eval", "--device must be cuda or cpu, not '%s'", device_name);
-    const vs_device device = device_name ? (strcmp(device_name, "cuda") ? VS_CPU : VS_CUDA)
-                                         : (vs_cuda_device_count() > 0 ? VS_CUDA : VS_CPU);
+    vs_device device;
+    if (vs_cli_device("eval", device_name, &device)) return 2;
     char dir[4096];
     if (vs_t2v_locate(model, dir, sizeof dir) != VS_OK) return vs_cli_report("eval");
     vs_t2v *t2v = NULL;

@@ -55,10 +55,8 @@ int vs_cmd_generate(int argc, char **argv) {
     vs_video_format format;
     if (vs_video_format_from_path(output, &format) != VS_OK) return vs_cli_report("output");
 
-    if (device_name && strcmp(device_name, "cuda") && strcmp(device_name, "cpu"))
-        return vs_cli_usage_error("generate", "--device must be cuda or cpu, not '%s'", device_name);
-    const vs_device device = device_name ? (strcmp(device_name, "cuda") ? VS_CPU : VS_CUDA)
-                                         : (vs_cuda_device_count() > 0 ? VS_CUDA : VS_CPU);
+    vs_device device;
+    if (vs_cli_device("generate", device_name, &device)) return 2;
     char dir[4096];
     if (vs_t2v_locate(model, dir, sizeof dir) != VS_OK) return vs_cli_report("generate");
     double t0 = vs_bench_now_ms();

@@ -37,6 +37,14 @@ int vs_cli_report(const char *context) {
     return 1;
 }
 
+int vs_cli_device(const char *cmd, const char *name, vs_device *out) {
+    if (!name) *out = vs_cuda_device_count() > 0 ? VS_CUDA : VS_CPU;
+    else if (!strcmp(name, "cuda")) *out = VS_CUDA;
+    else if (!strcmp(name, "cpu")) *out = VS_CPU;
+    else return vs_cli_usage_error(cmd, "--device must be cuda or cpu, not '%s'", name);
+    return 0;
+}
+
 int vs_cli_usage_error(const char *cmd, const char *fmt, ...) {
     fprintf(stderr, "vidsparse %s: ", cmd);
     va_list ap;
