@@ -28,6 +28,8 @@ draws the same clips as one long run. --export DIR writes the pipeline
     # training, resumable, e.g. on a GPU in calls of 8 minutes
     python3 tools/train_tiny.py --ckpt ckpt --minutes 7.5 --steps 60000
     python3 tools/train_tiny.py --ckpt ckpt --minutes 7.5 --steps 60000 --export models/vidsparse-tiny
+    # continuing from an exported folder when the checkpoint is gone (fresh optimizer; new clips)
+    python3 tools/train_tiny.py --init models/vidsparse-tiny --seed 2 --ckpt ckpt2 --minutes 8 --steps 60000
     # a quick CPU check of the whole loop at a reduced size
     python3 tools/train_tiny.py --ckpt /tmp/ck --steps 6 --batch 2 --small --export /tmp/tiny
 """
@@ -228,6 +230,8 @@ def main():
     ap.add_argument("--cfg-dropout", type=float, default=0.1, help="fraction of captions replaced by the empty prompt")
     ap.add_argument("--seed", type=int, default=20251124)
     ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--init", metavar="DIR", help="start from the weights and tokenizer of an exported pipeline "
+                    "folder (when --ckpt holds no checkpoint yet; the optimizer starts fresh)")
     ap.add_argument("--small", action="store_true", help="a reduced model, to check the loop on a CPU")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--compile", action="store_true", help="torch.compile the DiT")
@@ -245,7 +249,12 @@ def main():
     tok_dir = os.path.join(work, "tokenizer")
     ckpt_path = os.path.join(work, "checkpoint.pt")
     state = torch.load(ckpt_path, map_location="cpu", weights_only=False) if os.path.exists(ckpt_path) else None
-    if state is None or not os.path.exists(os.path.join(tok_dir, "spiece.model")):
+    if state is None and args.init:
+        shutil.rmtree(tok_dir, ignore_errors=True)
+        shutil.copytree(os.path.join(args.init, "tokenizer"), tok_dir)
+        with open(os.path.join(args.init, "text_encoder", "config.json")) as f:
+            vocab = json.load(f)["vocab_size"]
+    elif state is None or not os.path.exists(os.path.join(tok_dir, "spiece.model")):
         vocab = train_tokenizer(tok_dir)
     else:
         vocab = state["vocab_size"]
@@ -253,6 +262,15 @@ def main():
             sys.exit(f"{ckpt_path} holds a model of another size ({'--small' if args.small else 'no --small'} given)")
 
     text_encoder, transformer = build(vocab, arch)
+    if state is None and args.init:
+        from diffusers import WanTransformer3DModel
+        from transformers import UMT5EncoderModel
+
+        text_encoder.load_state_dict(UMT5EncoderModel.from_pretrained(
+            os.path.join(args.init, "text_encoder")).float().state_dict())
+        transformer.load_state_dict(WanTransformer3DModel.from_pretrained(
+            os.path.join(args.init, "transformer")).float().state_dict())
+        log(f"initialised from the exported pipeline {args.init}")
     ema_text, ema_dit = build(vocab, arch)
     ema_text.load_state_dict(text_encoder.state_dict())
     ema_dit.load_state_dict(transformer.state_dict())
