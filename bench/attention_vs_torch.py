@@ -212,10 +212,12 @@ def main():
         del q, k, v, out, reference, flex_out
         torch.cuda.empty_cache()
 
-    try:
-        commit = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
-    except Exception:
-        commit = os.environ.get("VS_GIT_COMMIT", "unknown")
+    commit = os.environ.get("VS_GIT_COMMIT", "")  # as the C benchmarks: the environment overrides git
+    if not commit:
+        try:
+            commit = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
+        except Exception:
+            commit = "unknown"
     doc = {"benchmark": "attention_vs_torch", "kernel": os.environ.get("VS_ATTN_KERNEL", "default"),
            "device": torch.cuda.get_device_name(), "commit": commit,
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
