@@ -90,9 +90,10 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     }
     const char *dense_backend = NULL;
     if (vs_attention_dense_backend(device, &dense_backend)) return vs_cli_report(spec.command);
-    VS_INFO("bench dit: %s (%d layers), %dx%d, %d frames -> %lld tokens, batch %d, %s attention (dense: %s) on %s",
-            config_name, cfg.num_layers, height, width, frames, (long long)tokens, batch, attention, dense_backend,
-            device == VS_CUDA ? vs_cuda_device_name() : "cpu");
+    VS_INFO("bench dit: %s (%d layers), %dx%d, %d frames -> %lld tokens, batch %d, %s attention (dense: %s) "
+            "on %s",
+            config_name, cfg.num_layers, height, width, frames, (long long)tokens, batch, attention,
+            dense_backend, device == VS_CUDA ? vs_cuda_device_name() : "cpu");
 
     vs_wan_model *model = NULL;
     vs_tensor lat = {0}, text = {0}, out = {0};

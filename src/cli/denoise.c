@@ -212,8 +212,8 @@ int vs_cmd_denoise(int argc, char **argv) {
         set.attention = strcmp(o.attention, "svg") ? vs_wan_attention_dense() : vs_wan_attention_svg(o.density);
         set.show_progress = 1;
         vs_wan_timing timing = {0};
-        VS_INFO("denoising latents [1, %lld, %lld, %lld, %lld] on the %s, %d steps, guidance %g, %s attention "
-                "(dense: %s)",
+        VS_INFO("denoising latents [1, %lld, %lld, %lld, %lld] on the %s, %d steps, guidance %g, "
+                "%s attention (dense: %s)",
                 (long long)shape[1], (long long)shape[2], (long long)shape[3], (long long)shape[4],
                 device == VS_CUDA ? "GPU (bf16)" : "CPU (f32)", set.steps, o.cfg, o.attention, dense_backend);
         context = "denoise";

@@ -162,11 +162,16 @@ vs_status vs_attention_dense_backend(vs_device device, const char **name) {
     const int set = env && *env;
     if (set && strcmp(env, "cudnn") && strcmp(env, "ours"))
         return vs_fail(VS_ERR_INVALID_ARG, "VS_DENSE_ATTN must be cudnn or ours, not '%s'", env);
-    if (device == VS_CPU) *name = "cpu";
-    else if (set && !strcmp(env, "ours")) *name = "ours";
-    else if (VS_HAVE_CUDNN) *name = "cudnn";
-    else if (set) return vs_fail(VS_ERR_UNSUPPORTED, "VS_DENSE_ATTN=cudnn, but this vidsparse build has no cuDNN");
-    else *name = "ours";
+    if (device == VS_CPU)
+        *name = "cpu";
+    else if (set && !strcmp(env, "ours"))
+        *name = "ours";
+    else if (VS_HAVE_CUDNN)
+        *name = "cudnn";
+    else if (set)
+        return vs_fail(VS_ERR_UNSUPPORTED, "VS_DENSE_ATTN=cudnn, but this vidsparse build has no cuDNN");
+    else
+        *name = "ours";
     return VS_OK;
 }
 

@@ -88,7 +88,8 @@ static int run_case(const case_desc *c) {
     const int64_t nkv = (int64_t)c->batch * (c->kv_len ? c->kv_len : c->seq_len) * c->heads * c->head_dim;
     const size_t bytes = (size_t)n * 2, kv_bytes = (size_t)nkv * 2;
     const int64_t row_elems = (int64_t)c->heads * c->head_dim, stride_n = row_elems + row_pad; /* elements */
-    const int64_t q_rows = (int64_t)c->batch * c->seq_len, kv_rows = (int64_t)c->batch * (c->kv_len ? c->kv_len : c->seq_len);
+    const int64_t q_rows = (int64_t)c->batch * c->seq_len,
+                  kv_rows = (int64_t)c->batch * (c->kv_len ? c->kv_len : c->seq_len);
     const size_t dev_bytes = (size_t)(q_rows * stride_n) * 2, dev_kv_bytes = (size_t)(kv_rows * stride_n) * 2;
     host_inputs in = {0};
     in.q = malloc(bytes), in.k = malloc(kv_bytes), in.v = malloc(kv_bytes);
@@ -125,8 +126,10 @@ static int run_case(const case_desc *c) {
           cudaMalloc(&dv, dev_kv_bytes) == cudaSuccess && cudaMalloc(&dout, dev_bytes) == cudaSuccess);
     const size_t pitch = (size_t)stride_n * 2, width = (size_t)row_elems * 2;
     CHECK(cudaMemcpy2D(dq, pitch, in.q, width, width, (size_t)q_rows, cudaMemcpyHostToDevice) == cudaSuccess);
-    CHECK(cudaMemcpy2D(dk, pitch, in.k, width, width, (size_t)kv_rows, cudaMemcpyHostToDevice) == cudaSuccess);
-    CHECK(cudaMemcpy2D(dv, pitch, in.v, width, width, (size_t)kv_rows, cudaMemcpyHostToDevice) == cudaSuccess);
+    CHECK(cudaMemcpy2D(dk, pitch, in.k, width, width, (size_t)kv_rows, cudaMemcpyHostToDevice) ==
+          cudaSuccess);
+    CHECK(cudaMemcpy2D(dv, pitch, in.v, width, width, (size_t)kv_rows, cudaMemcpyHostToDevice) ==
+          cudaSuccess);
     CHECK(cudaMemset(dout, 0xff, dev_bytes) == cudaSuccess); /* NaN in both bf16 and f16 */
     vs_attn_blocks blocks = {in.nb, in.nb, NULL, NULL};
     if (in.row_ptr) {
@@ -160,8 +163,10 @@ static int run_case(const case_desc *c) {
     if (row_pad) { /* the padding between token rows stays untouched (NaN) */
         uint16_t *pad = malloc((size_t)row_pad * 2);
         for (int64_t r = 0; r < q_rows; r += q_rows / 7 + 1) {
-            cudaMemcpy(pad, (uint16_t *)dout + r * stride_n + row_elems, (size_t)row_pad * 2, cudaMemcpyDeviceToHost);
-            for (int i = 0; i < row_pad; i++) CHECK_MSG(pad[i] == 0xffff, "padding after token row %lld written", (long long)r);
+            cudaMemcpy(pad, (uint16_t *)dout + r * stride_n + row_elems, (size_t)row_pad * 2,
+                       cudaMemcpyDeviceToHost);
+            for (int i = 0; i < row_pad; i++)
+                CHECK_MSG(pad[i] == 0xffff, "padding after token row %lld written", (long long)r);
         }
         free(pad);
     }
@@ -191,9 +196,9 @@ static int run_case(const case_desc *c) {
             }
         }
     double rel = sqrt(num / (den > 0 ? den : 1));
-    printf("  %s B=%d H=%d N=%d kv=%d D=%d %s density=%.2f layout=%s row pad %d: rel L2 %.2e\n",
-           attend_name, c->batch, c->heads, c->seq_len, c->kv_len, D,
-           c->half ? "f16" : "bf16", c->density, c->frames ? "mixed" : "frame-major", row_pad, rel);
+    printf("  %s B=%d H=%d N=%d kv=%d D=%d %s density=%.2f layout=%s row pad %d: rel L2 %.2e\n", attend_name,
+           c->batch, c->heads, c->seq_len, c->kv_len, D, c->half ? "f16" : "bf16", c->density,
+           c->frames ? "mixed" : "frame-major", row_pad, rel);
     CHECK_MSG(rel < 1e-2, "relative L2 error %.3e", rel);
 
     cudaFree(dq), cudaFree(dk), cudaFree(dv), cudaFree(dout), cudaFree(drow), cudaFree(dcol), cudaFree(dlayout);
@@ -263,19 +268,20 @@ TEST(rejects_bad_arguments) {
 
 #if VS_HAVE_CUDNN
 /* Runs `cases` through `fn` with token rows padded by `pad` elements. */
-static int run_with(vs_status (*fn)(const vs_attn_args *, void *), const char *name, int pad, const case_desc *cases,
-                    size_t count) {
+static int run_with(vs_status (*fn)(const vs_attn_args *, void *), const char *name, int pad,
+                    const case_desc *cases, size_t count) {
     attend = fn, attend_name = name, row_pad = pad;
     int failed = 0;
-    for (size_t i = 0; i < count && !failed; i++) failed = run_case(&cases[i]);
+    for (size_t i = 0; i < count && !failed; i++)
+        failed = run_case(&cases[i]);
     attend = vs_cuda_flash_attention, attend_name = "ours", row_pad = 0;
     return failed;
 }
 
 TEST(cudnn_dense_ragged_both_head_dims) {
     case_desc cases[] = {
-        {2, 3, 200, 64, 0, 0, 1.0, 0, 0, 0},   {1, 2, 333, 128, 0, 0, 1.0, 0, 0, 0},
-        {2, 2, 1000, 128, 0, 0, 1.0, 1, 0, 0}, {1, 2, 65, 64, 0, 0, 1.0, 1, 0, 0},
+        {2, 3, 200, 64, 0, 0, 1.0, 0, 0, 0},    {1, 2, 333, 128, 0, 0, 1.0, 0, 0, 0},
+        {2, 2, 1000, 128, 0, 0, 1.0, 1, 0, 0},  {1, 2, 65, 64, 0, 0, 1.0, 1, 0, 0},
         {1, 3, 4100, 128, 0, 0, 1.0, 0, 64, 0},
     };
     CHECK(run_with(vs_cudnn_attention, "cudnn", 0, cases, sizeof cases / sizeof cases[0]) == 0);
@@ -335,11 +341,14 @@ TEST(cudnn_rejects_sparse_arguments) {
     CHECK_FAILS(vs_cudnn_attention(&a, NULL), VS_ERR_UNSUPPORTED, "16-byte aligned");
     return 0;
 }
-#define CUDNN_TESTS , T(cudnn_dense_ragged_both_head_dims), T(cudnn_cross_attention_to_fewer_keys), \
-    T(cudnn_wan_480p_shape_sampled_rows), T(dense_dispatch_both_backends), T(cudnn_rejects_sparse_arguments)
+#define CUDNN_TESTS                                                                                          \
+    , T(cudnn_dense_ragged_both_head_dims), T(cudnn_cross_attention_to_fewer_keys),                          \
+        T(cudnn_wan_480p_shape_sampled_rows), T(dense_dispatch_both_backends),                               \
+        T(cudnn_rejects_sparse_arguments)
 #else
 #define CUDNN_TESTS
 #endif
 
-RUN_TESTS(T(dense_small_ragged), T(block_sparse_with_empty_rows), T(temporal_heads_through_token_major_layout), T(cross_attention_to_fewer_keys),
+RUN_TESTS(T(dense_small_ragged), T(block_sparse_with_empty_rows),
+          T(temporal_heads_through_token_major_layout), T(cross_attention_to_fewer_keys),
           T(wan_480p_shape_sampled_rows), T(rejects_bad_arguments) CUDNN_TESTS)

@@ -104,7 +104,8 @@ static void finalize(graph *g, cudnnBackendDescriptor_t d, const char *what) {
 }
 
 static void graph_free(graph *g) {
-    for (int i = g->count - 1; i >= 0; i--) cudnnBackendDestroyDescriptor(g->owned[i]);
+    for (int i = g->count - 1; i >= 0; i--)
+        cudnnBackendDestroyDescriptor(g->owned[i]);
     g->count = 0;
 }
 
@@ -132,7 +133,8 @@ static cudnnBackendDescriptor_t matmul(graph *g, cudnnBackendDescriptor_t a, cud
     cudnnBackendDescriptor_t desc = make(g, CUDNN_BACKEND_MATMUL_DESCRIPTOR, "creating a matmul descriptor");
     SET(g, desc, CUDNN_ATTR_MATMUL_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &compute);
     finalize(g, desc, "finalizing a matmul descriptor");
-    cudnnBackendDescriptor_t op = make(g, CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR, "creating a matmul operation");
+    cudnnBackendDescriptor_t op =
+        make(g, CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR, "creating a matmul operation");
     SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_ADESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &a);
     SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_BDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &b);
     SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_CDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &c);
@@ -145,7 +147,8 @@ static cudnnBackendDescriptor_t matmul(graph *g, cudnnBackendDescriptor_t a, cud
 static cudnnBackendDescriptor_t pointwise(graph *g, cudnnPointwiseMode_t mode, cudnnBackendDescriptor_t x,
                                           cudnnBackendDescriptor_t b, cudnnBackendDescriptor_t y) {
     const cudnnDataType_t precision = CUDNN_DATA_FLOAT;
-    cudnnBackendDescriptor_t desc = make(g, CUDNN_BACKEND_POINTWISE_DESCRIPTOR, "creating a pointwise descriptor");
+    cudnnBackendDescriptor_t desc =
+        make(g, CUDNN_BACKEND_POINTWISE_DESCRIPTOR, "creating a pointwise descriptor");
     SET(g, desc, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode);
     SET(g, desc, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &precision);
     finalize(g, desc, "finalizing a pointwise descriptor");
@@ -163,7 +166,8 @@ static cudnnBackendDescriptor_t pointwise(graph *g, cudnnPointwiseMode_t mode, c
 static cudnnBackendDescriptor_t reduction(graph *g, cudnnReduceTensorOp_t mode, cudnnBackendDescriptor_t x,
                                           cudnnBackendDescriptor_t y) {
     const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
-    cudnnBackendDescriptor_t desc = make(g, CUDNN_BACKEND_REDUCTION_DESCRIPTOR, "creating a reduction descriptor");
+    cudnnBackendDescriptor_t desc =
+        make(g, CUDNN_BACKEND_REDUCTION_DESCRIPTOR, "creating a reduction descriptor");
     SET(g, desc, CUDNN_ATTR_REDUCTION_OPERATOR, CUDNN_TYPE_REDUCTION_OPERATOR_TYPE, 1, &mode);
     SET(g, desc, CUDNN_ATTR_REDUCTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &compute);
     finalize(g, desc, "finalizing a reduction descriptor");
@@ -225,7 +229,9 @@ static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
     return g->status ? NULL : op_graph;
 }
 
-static const char *status_text(cudnnStatus_t st) { return cudnnGetErrorString(st); }
+static const char *status_text(cudnnStatus_t st) {
+    return cudnnGetErrorString(st);
+}
 
 /* Builds e->plan for e->key: heuristics (mode A) rank the engine configs; the
  * first that finalizes into a plan with a sane workspace wins. On failure
@@ -234,15 +240,17 @@ static void build_plan(plan_entry *e) {
     graph g = {.next_uid = UID_FIRST_VIRTUAL};
     char detail[256] = "";
     cudnnBackendDescriptor_t op_graph = attention_graph(&g, &e->key);
-    cudnnBackendDescriptor_t heur = make(&g, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, "creating the engine heuristics");
+    cudnnBackendDescriptor_t heur =
+        make(&g, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, "creating the engine heuristics");
     const cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
     SET(&g, heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &op_graph);
     SET(&g, heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode);
     finalize(&g, heur, "finalizing the engine heuristics");
     int64_t available = 0, got = 0;
     if (!g.status)
-        record(&g, cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0,
-                                            &available, NULL),
+        record(&g,
+               cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0,
+                                        &available, NULL),
                "counting the heuristics' engine configs");
     if (!g.status && available == 0) record(&g, CUDNN_STATUS_NOT_SUPPORTED, "heuristics: no engine config");
     cudnnBackendDescriptor_t configs[MAX_ENGINE_CONFIGS] = {0};
@@ -250,8 +258,9 @@ static void build_plan(plan_entry *e) {
     for (int64_t i = 0; i < wanted; i++)
         configs[i] = make(&g, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, "creating an engine config");
     if (!g.status)
-        record(&g, cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                                            wanted, &got, configs),
+        record(&g,
+               cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                                        wanted, &got, configs),
                "reading the heuristics' engine configs");
 
     /* Try the ranked configs; remember why the last one was refused. */
@@ -261,14 +270,16 @@ static void build_plan(plan_entry *e) {
         cudnnBackendDescriptor_t plan = NULL;
         int64_t workspace = 0, n = 0;
         cudnnStatus_t st = cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &plan);
-        if (!st) st = cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &g_handle);
         if (!st)
-            st = cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                                          1, &configs[i]);
+            st = cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1,
+                                          &g_handle);
+        if (!st)
+            st = cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
+                                          CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &configs[i]);
         if (!st) st = cudnnBackendFinalize(plan);
         if (!st)
-            st = cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &n,
-                                          &workspace);
+            st = cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
+                                          &n, &workspace);
         if (!st && workspace <= MAX_WORKSPACE_BYTES) {
             e->plan = plan;
             e->workspace_bytes = workspace;
@@ -290,14 +301,14 @@ static void build_plan(plan_entry *e) {
         snprintf(e->error, sizeof e->error,
                  "cuDNN has no fused attention for B %d, N %d, L %d, H %d, D %d, %s: the %lld engine configs "
                  "offered need up to %lld MiB of workspace (a non-fused engine)",
-                 k->batch, k->seq_len, k->kv_len, k->heads, k->head_dim, vs_dtype_name(k->dtype), (long long)got,
-                 (long long)(refused_workspace >> 20));
+                 k->batch, k->seq_len, k->kv_len, k->heads, k->head_dim, vs_dtype_name(k->dtype),
+                 (long long)got, (long long)(refused_workspace >> 20));
     else if (!e->plan)
         snprintf(e->error, sizeof e->error,
-                 "cuDNN has no fused attention for B %d, N %d, L %d, H %d, D %d, %s: none of the %lld engine configs "
-                 "finalized into a plan (last: %s (%d)%s%s)",
-                 k->batch, k->seq_len, k->kv_len, k->heads, k->head_dim, vs_dtype_name(k->dtype), (long long)got,
-                 status_text(refused), (int)refused, detail[0] ? ": " : "", detail);
+                 "cuDNN has no fused attention for B %d, N %d, L %d, H %d, D %d, %s: none of the %lld engine "
+                 "configs finalized into a plan (last: %s (%d)%s%s)",
+                 k->batch, k->seq_len, k->kv_len, k->heads, k->head_dim, vs_dtype_name(k->dtype),
+                 (long long)got, status_text(refused), (int)refused, detail[0] ? ": " : "", detail);
     graph_free(&g);
 }
 
@@ -316,7 +327,7 @@ static plan_entry *find_or_build(const plan_key *key) {
     memset(e, 0, sizeof *e);
     e->key = *key;
     build_plan(e);
-    if (!e->plan) VS_WARN("%s; using our flash-attention kernel for this shape", e->error);
+    if (!e->plan) VS_WARN("%s (dense attention falls back to our flash kernel for this shape)", e->error);
     return e;
 }
 
@@ -348,21 +359,30 @@ static vs_status execute(const plan_entry *e, const vs_attn_args *a, void *strea
     cudnnBackendDescriptor_t pack = NULL;
     const char *step = "cudnnSetStream";
     cudnnStatus_t st = cudnnSetStream(g_handle, (cudaStream_t)stream);
-    if (!st) step = "creating the variant pack", st = cudnnBackendCreateDescriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, &pack);
+    if (!st) {
+        step = "building the variant pack";
+        st = cudnnBackendCreateDescriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, &pack);
+    }
     if (!st)
         st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 5, uids);
     if (!st)
-        st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 5, pointers);
-    if (!st) st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
+        st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 5,
+                                      pointers);
+    if (!st)
+        st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1,
+                                      &workspace);
     if (!st) st = cudnnBackendFinalize(pack);
-    if (!st) step = "cudnnBackendExecute", st = cudnnBackendExecute(g_handle, e->plan, pack);
+    if (!st) {
+        step = "cudnnBackendExecute";
+        st = cudnnBackendExecute(g_handle, e->plan, pack);
+    }
     if (pack) cudnnBackendDestroyDescriptor(pack);
     if (!st) return VS_OK;
     char detail[256] = "";
     cudnnGetLastErrorString(detail, sizeof detail);
-    return vs_fail(VS_ERR_CUDA, "cuDNN attention (B %d, N %d, L %d, H %d, D %d): %s failed: %s (%d)%s%s", a->batch,
-                   a->seq_len, vs_attn_kv_len(a), a->heads, a->head_dim, step, status_text(st), (int)st,
-                   detail[0] ? ": " : "", detail);
+    return vs_fail(VS_ERR_CUDA, "cuDNN attention (B %d, N %d, L %d, H %d, D %d): %s failed: %s (%d)%s%s",
+                   a->batch, a->seq_len, vs_attn_kv_len(a), a->heads, a->head_dim, step, status_text(st),
+                   (int)st, detail[0] ? ": " : "", detail);
 }
 
 vs_status vs_cudnn_attention(const vs_attn_args *a, void *stream) {
@@ -370,7 +390,8 @@ vs_status vs_cudnn_attention(const vs_attn_args *a, void *stream) {
     if (a->blocks || a->head_layout)
         return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention is dense only (no block list, no head layout)");
     if (a->dtype != VS_BF16 && a->dtype != VS_F16)
-        return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention takes BF16 or F16 tensors, not %s", vs_dtype_name(a->dtype));
+        return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention takes BF16 or F16 tensors, not %s",
+                       vs_dtype_name(a->dtype));
     plan_key key;
     memset(&key, 0, sizeof key); /* padding too: keys are compared bytewise */
     key.dtype = a->dtype;
@@ -381,7 +402,8 @@ vs_status vs_cudnn_attention(const vs_attn_args *a, void *stream) {
     memcpy(key.strides, strides, sizeof strides);
     for (int i = 0; i < 8; i++)
         if (strides[i] % 8 != 0)
-            return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention needs strides that are multiples of 8 elements");
+            return vs_fail(VS_ERR_UNSUPPORTED,
+                           "cuDNN attention needs strides that are multiples of 8 elements");
     const void *ptrs[4] = {a->q, a->k, a->v, a->out};
     for (int i = 0; i < 4; i++)
         if ((uintptr_t)ptrs[i] % 16 != 0)
