@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Side-by-side attention timing on one GPU, in one process, same inputs:
 PyTorch SDPA (flash and cuDNN backends), FlexAttention with the identical
-SVG block mask, and vidsparse's dense, sparse and sparse+layout kernels
-(called through libvidsparse.so). Writes a JSON table to bench/results/.
+SVG block mask, and vidsparse's dense kernel, its cuDNN fused-attention
+path (vs_cudnn_attention, the default dense backend), sparse and
+sparse+layout kernels (called through libvidsparse.so). Writes a JSON table
+to bench/results/.
 
     python3 bench/attention_vs_torch.py --lib build-gpu/libvidsparse.so \
         --shapes wan1.3b-480p,wan14b-720p --density 0.15 --out bench/results/attention.json
@@ -89,10 +91,12 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--out", default="")
+    ap.add_argument("--skip-flex", action="store_true", help="leave FlexAttention out (saves its compile time)")
     args = ap.parse_args()
 
     lib = ctypes.CDLL(os.path.abspath(args.lib))
     lib.vs_cuda_flash_attention.argtypes = [ctypes.POINTER(AttnArgs), ctypes.c_void_p]
+    lib.vs_cudnn_attention.argtypes = [ctypes.POINTER(AttnArgs), ctypes.c_void_p]
     lib.vs_last_error.restype = ctypes.c_char_p
     from torch.nn.attention.flex_attention import BlockMask, flex_attention
     flex = torch.compile(flex_attention, dynamic=False)
@@ -119,7 +123,7 @@ def main():
         density = computed / (N * N)
         layout = torch.tensor([i % 2 for i in range(B * H)], dtype=torch.uint8, device=dev)
 
-        def ours(sparse, mixed_layout):
+        def ours(sparse, mixed_layout, fn=lib.vs_cuda_flash_attention):
             a = AttnArgs()
             a.dtype = VS_BF16
             a.q, a.k, a.v, a.out = q.data_ptr(), k.data_ptr(), v.data_ptr(), out.data_ptr()
@@ -131,7 +135,7 @@ def main():
             a.blocks = ctypes.pointer(blocks) if sparse else None
             a.head_layout = layout.data_ptr() if mixed_layout else None
             a.frames, a.tokens_per_frame = frames, P
-            return lambda: check(lib.vs_cuda_flash_attention(ctypes.byref(a), None))
+            return lambda: check(fn(ctypes.byref(a), None))
 
         def check(status):
             if status:
@@ -154,6 +158,14 @@ def main():
         result["ours_dense_ms"], _ = time_ms(dense, reps=args.reps)
         dense()
         result["ours_dense_vs_sdpa_rel_l2"] = rel_l2(out, reference)
+        cudnn = ours(False, False, lib.vs_cudnn_attention)
+        try:
+            result["ours_cudnn_ms"], _ = time_ms(cudnn, reps=args.reps)
+            out.fill_(float("nan"))
+            cudnn()
+            result["ours_cudnn_vs_sdpa_rel_l2"] = rel_l2(out, reference)
+        except RuntimeError as e:  # cuDNN's answer is the result
+            result["ours_cudnn_error"] = str(e)[:400]
 
         kv_num = keep.sum(1).to(torch.int32).view(1, 1, nb).expand(B, H, nb).contiguous().to(dev)
         kv_idx = torch.zeros(nb, nb, dtype=torch.int32)
@@ -163,6 +175,8 @@ def main():
         kv_idx = kv_idx.view(1, 1, nb, nb).expand(B, H, nb, nb).contiguous().to(dev)
         block_mask = BlockMask.from_kv_blocks(kv_num, kv_idx, BLOCK_SIZE=BLOCK, seq_lengths=(N, N))
         try:
+            if args.skip_flex:
+                raise RuntimeError("skipped (--skip-flex)")
             med, _ = time_ms(lambda: flex(qt, kt, vt, block_mask=block_mask), reps=args.reps)
             result["flex_sparse_ms"] = med
             flex_out = flex(qt, kt, vt, block_mask=block_mask).transpose(1, 2)
@@ -179,11 +193,16 @@ def main():
         result["ours_sparse_mixed_layout_ms"], _ = time_ms(mixed, reps=args.reps)
 
         result["ours_dense_tflops"] = dense_flops / result["ours_dense_ms"] / 1e9
+        if "ours_cudnn_ms" in result:
+            result["ours_cudnn_tflops"] = dense_flops / result["ours_cudnn_ms"] / 1e9
+            result["speedup_ours_cudnn_vs_ours_dense"] = result["ours_dense_ms"] / result["ours_cudnn_ms"]
         result["ours_sparse_tflops"] = dense_flops * density / result["ours_sparse_ms"] / 1e9
         for label in ("sdpa_flash", "sdpa_cudnn"):
             if label + "_ms" in result:
                 result[label + "_tflops"] = dense_flops / result[label + "_ms"] / 1e9
                 result[f"speedup_ours_dense_vs_{label}"] = result[label + "_ms"] / result["ours_dense_ms"]
+                if "ours_cudnn_ms" in result:
+                    result[f"speedup_ours_cudnn_vs_{label}"] = result[label + "_ms"] / result["ours_cudnn_ms"]
         if "flex_sparse_ms" in result:
             result["speedup_ours_sparse_vs_flex"] = result["flex_sparse_ms"] / result["ours_sparse_ms"]
         result["ours_sparse_over_dense"] = result["ours_sparse_ms"] / result["ours_dense_ms"]
@@ -193,19 +212,24 @@ def main():
         del q, k, v, out, reference, flex_out
         torch.cuda.empty_cache()
 
-    try:
-        commit = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
-    except Exception:
-        commit = os.environ.get("VS_GIT_COMMIT", "unknown")
+    commit = os.environ.get("VS_GIT_COMMIT", "")  # as the C benchmarks: the environment overrides git
+    if not commit:
+        try:
+            commit = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
+        except Exception:
+            commit = "unknown"
     doc = {"benchmark": "attention_vs_torch", "kernel": os.environ.get("VS_ATTN_KERNEL", "default"),
            "device": torch.cuda.get_device_name(), "commit": commit,
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "torch": torch.__version__, "command": "python3 bench/attention_vs_torch.py " + " ".join(
-               f"--{k} {v}" for k, v in vars(args).items() if v != ""), "results": rows}
-    print(f"{'shape':14} {'dens':>5} {'flash':>7} {'cudnn':>7} {'ours':>7} {'flex':>7} {'ours-sp':>7} {'+layout':>7}  (ms)")
+               f"--{k.replace('_', '-')} {v}" if v is not True else f"--{k.replace('_', '-')}"
+               for k, v in vars(args).items() if v not in ("", False)), "results": rows}
+    print(f"{'shape':14} {'dens':>5} {'flash':>7} {'cudnn':>7} {'ours':>7} {'ours-cd':>7} {'flex':>7} {'ours-sp':>7} "
+          f"{'+layout':>7}  (ms)")
     for r in rows:
         print(f"{r['shape']:14} {r['density']:5.2f} {r.get('sdpa_flash_ms', float('nan')):7.2f} "
               f"{r.get('sdpa_cudnn_ms', float('nan')):7.2f} {r['ours_dense_ms']:7.2f} "
+              f"{r.get('ours_cudnn_ms', float('nan')):7.2f} "
               f"{r.get('flex_sparse_ms', float('nan')):7.2f} {r['ours_sparse_ms']:7.2f} "
               f"{r['ours_sparse_mixed_layout_ms']:7.2f}")
     if args.out:

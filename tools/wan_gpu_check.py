@@ -166,11 +166,17 @@ def main():
     err_bf16 = rel_l2(out_bf16, ref)
     print(f"torch eager bf16: {torch_ms:.1f} ms per forward, rel L2 {err_bf16:.2e}")
     print(f"speedup vs torch bf16: dense {torch_ms / results['dense']['ms']:.2f}x, svg {torch_ms / results['svg']['ms']:.2f}x")
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit = "unknown"
+    commit = os.environ.get("VS_GIT_COMMIT", "")  # as the C benchmarks: the environment overrides git
+    if not commit:
+        try:
+            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        except OSError:
+            commit = "unknown"
+    backend = ctypes.c_char_p()
+    if lib.vs_attention_dense_backend(1, ctypes.byref(backend)) != 0:  # 1: VS_CUDA
+        sys.exit("vidsparse: " + lib.vs_last_error().decode())
     report = dict(benchmark="wan_gpu_check", device=torch.cuda.get_device_name(), commit=commit or "unknown",
+                  dense_attention=backend.value.decode(),
                   date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), config="wan1.3b random bf16 weights",
                   layers=args.layers, latents=list(lat_shape), tokens=tokens, text_len=512, density=args.density,
                   torch_bf16=dict(ms=torch_ms, rel_l2_vs_f32_reference=err_bf16), vidsparse=results,

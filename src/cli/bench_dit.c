@@ -12,6 +12,7 @@
 #include "core/device_info.h"
 #include "core/log.h"
 #include "models/wan/transformer.h"
+#include "ops/attention.h"
 #include "ops/ops.h"
 
 /* The Wan 2.1 text-to-video configs (diffusers WanTransformer3DModel). */
@@ -87,9 +88,12 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         attn = vs_wan_attention_svg(density);
         attn.dense_step_fraction = 0, attn.dense_layer_fraction = 0; /* measure every layer sparse */
     }
-    VS_INFO("bench dit: %s (%d layers), %dx%d, %d frames -> %lld tokens, batch %d, %s attention on %s", config_name,
-            cfg.num_layers, height, width, frames, (long long)tokens, batch, attention,
-            device == VS_CUDA ? vs_cuda_device_name() : "cpu");
+    const char *dense_backend = NULL;
+    if (vs_attention_dense_backend(device, &dense_backend)) return vs_cli_report(spec.command);
+    VS_INFO("bench dit: %s (%d layers), %dx%d, %d frames -> %lld tokens, batch %d, %s attention (dense: %s) "
+            "on %s",
+            config_name, cfg.num_layers, height, width, frames, (long long)tokens, batch, attention,
+            dense_backend, device == VS_CUDA ? vs_cuda_device_name() : "cpu");
 
     vs_wan_model *model = NULL;
     vs_tensor lat = {0}, text = {0}, out = {0};
@@ -138,6 +142,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
             if (!s) s = vs_bench_report_string(report, "config", config_name);
             if (!s) s = vs_bench_report_string(report, "resolution", resolution);
             if (!s) s = vs_bench_report_string(report, "attention", attention);
+            if (!s) s = vs_bench_report_string(report, "dense_attention", dense_backend);
             if (!s) s = vs_bench_report_number(report, "density", strcmp(attention, "svg") ? 1.0 : density);
             if (!s) s = vs_bench_report_number(report, "batch", batch);
             if (!s) s = vs_bench_report_number(report, "frames", frames);

@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "io/safetensors.h"
 #include "models/wan/transformer.h"
+#include "ops/attention.h"
 #include "pipeline/denoise.h"
 #include "pipeline/noise.h"
 
@@ -202,6 +203,8 @@ int vs_cmd_denoise(int argc, char **argv) {
     const int64_t shape[5] = {1, model->config.in_channels, (o.frames - 1) / temporal + 1, o.height / spatial,
                               o.width / spatial};
     if (s == VS_OK) context = "latents", s = vs_tensor_alloc(&latents, VS_F32, VS_CPU, 5, shape);
+    const char *dense_backend = NULL;
+    if (s == VS_OK) context = "dense attention", s = vs_attention_dense_backend(device, &dense_backend);
     if (s == VS_OK) {
         vs_noise_gaussian(latents.data, vs_tensor_numel(&latents), o.seed);
         set.steps = (int)o.steps;
@@ -209,9 +212,10 @@ int vs_cmd_denoise(int argc, char **argv) {
         set.attention = strcmp(o.attention, "svg") ? vs_wan_attention_dense() : vs_wan_attention_svg(o.density);
         set.show_progress = 1;
         vs_wan_timing timing = {0};
-        VS_INFO("denoising latents [1, %lld, %lld, %lld, %lld] on the %s, %d steps, guidance %g, %s attention",
+        VS_INFO("denoising latents [1, %lld, %lld, %lld, %lld] on the %s, %d steps, guidance %g, "
+                "%s attention (dense: %s)",
                 (long long)shape[1], (long long)shape[2], (long long)shape[3], (long long)shape[4],
-                device == VS_CUDA ? "GPU (bf16)" : "CPU (f32)", set.steps, o.cfg, o.attention);
+                device == VS_CUDA ? "GPU (bf16)" : "CPU (f32)", set.steps, o.cfg, o.attention, dense_backend);
         context = "denoise";
         s = vs_wan_denoise(model, &set, &cond, cfg ? &uncond : NULL, &latents, &timing);
         if (s == VS_OK) {

@@ -15,6 +15,9 @@
 #include "backend/cuda/attention_cuda.h"
 #include "backend/cuda/svg_profile.h"
 #endif
+#if VS_HAVE_CUDNN
+#include "backend/cuda/cudnn_attention.h"
+#endif
 
 struct vs_attention {
     vs_device device;
@@ -154,6 +157,41 @@ vs_status vs_attention_profile(vs_attention *a, const vs_tensor *q, const vs_ten
     return VS_OK;
 }
 
+vs_status vs_attention_dense_backend(vs_device device, const char **name) {
+    const char *env = getenv("VS_DENSE_ATTN");
+    const int set = env && *env;
+    if (set && strcmp(env, "cudnn") && strcmp(env, "ours"))
+        return vs_fail(VS_ERR_INVALID_ARG, "VS_DENSE_ATTN must be cudnn or ours, not '%s'", env);
+    if (device == VS_CPU)
+        *name = "cpu";
+    else if (set && !strcmp(env, "ours"))
+        *name = "ours";
+    else if (VS_HAVE_CUDNN)
+        *name = "cudnn";
+    else if (set)
+        return vs_fail(VS_ERR_UNSUPPORTED, "VS_DENSE_ATTN=cudnn, but this vidsparse build has no cuDNN");
+    else
+        *name = "ours";
+    return VS_OK;
+}
+
+vs_status vs_attention_dense_cuda(const vs_attn_args *args, void *stream) {
+#if VS_HAVE_CUDA
+    const char *backend;
+    VS_TRY(vs_attention_dense_backend(VS_CUDA, &backend));
+#if VS_HAVE_CUDNN
+    if (!strcmp(backend, "cudnn")) {
+        vs_status s = vs_cudnn_attention(args, stream);
+        if (s != VS_ERR_UNSUPPORTED) return s; /* no cuDNN engine for this shape: our kernel below */
+    }
+#endif
+    return vs_cuda_flash_attention(args, stream);
+#else
+    (void)args, (void)stream;
+    return vs_fail(VS_ERR_UNSUPPORTED, "this vidsparse build has no CUDA support");
+#endif
+}
+
 /* Runs the attention kernel of this device; `blocks` and `layout` may be NULL. */
 static vs_status attend(vs_attention *a, vs_attn_args *args, const vs_attn_blocks *blocks, const uint8_t *layout,
                         void *stream) {
@@ -161,6 +199,7 @@ static vs_status attend(vs_attention *a, vs_attn_args *args, const vs_attn_block
     args->head_layout = layout;
     if (a->device == VS_CPU) return vs_cpu_attention(args);
 #if VS_HAVE_CUDA
+    if (!blocks && !layout) return vs_attention_dense_cuda(args, stream);
     return vs_cuda_flash_attention(args, stream);
 #else
     (void)stream;

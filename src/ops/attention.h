@@ -70,6 +70,15 @@ void vs_attn_args_contiguous(vs_attn_args *args);
 /* Checks shapes, strides, block list and layout fields; clear error on misuse. */
 vs_status vs_attn_args_validate(const vs_attn_args *args);
 
+/* Dense attention on CUDA (args->blocks and head_layout NULL): cuDNN's fused
+ * flash attention where the build has cuDNN and cuDNN has an engine for the
+ * shape, our flash kernel otherwise or when VS_DENSE_ATTN=ours. */
+vs_status vs_attention_dense_cuda(const vs_attn_args *args, void *stream);
+/* Names the dense attention backend used on `device`: "cudnn" or "ours" on
+ * CUDA (environment VS_DENSE_ATTN=cudnn|ours; default cudnn where the build
+ * has it), "cpu" on the CPU. Fails on any other VS_DENSE_ATTN value. */
+vs_status vs_attention_dense_backend(vs_device device, const char **name);
+
 /* The two halves of an SVG run of the public vs_attention (for benchmarks
  * and callers that profile less often than they attend): profiling fills the
  * per-head layouts; the sparse run uses them (profiled_layout) or treats

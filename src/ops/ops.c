@@ -13,7 +13,6 @@
 #include "core/status.h"
 #include "ops/attention.h"
 #if VS_HAVE_CUDA
-#include "backend/cuda/attention_cuda.h"
 #include "backend/cuda/ops_cuda.h"
 #endif
 
@@ -407,7 +406,7 @@ vs_status vs_op_attention(vs_tensor *out, const vs_tensor *q, const vs_tensor *k
     VS_TRY(vs_attn_args_validate(&a));
     if (dev == VS_CPU) return vs_cpu_attention(&a);
 #if VS_HAVE_CUDA
-    return vs_cuda_flash_attention(&a, NULL);
+    return vs_attention_dense_cuda(&a, NULL);
 #else
     return no_cuda(op);
 #endif

@@ -1,12 +1,18 @@
 /* The CUDA flash-attention kernel against an f64 CPU reference: dense,
  * block-sparse (random block lists, empty rows included) and with temporal
  * heads read through the token-major layout; sequence lengths that are not
- * multiples of the tiles; poisoned (NaN) output buffers; fresh random inputs. */
+ * multiples of the tiles; poisoned (NaN) output buffers; fresh random inputs.
+ * The dense cases run again through cuDNN's fused attention, also on token
+ * rows wider than H x D (the strided layout of packed projections). */
 #include <cuda_runtime.h>
+#include <stdlib.h>
 
 #include "backend/cuda/attention_cuda.h"
 #include "check.h"
 #include "core/dtype.h"
+#if VS_HAVE_CUDNN
+#include "backend/cuda/cudnn_attention.h"
+#endif
 
 typedef struct {
     int batch, heads, seq_len, head_dim;
@@ -18,6 +24,12 @@ typedef struct {
 } case_desc;
 
 static unsigned long long rng = 0x9e3779b97f4a7c15ULL;
+
+/* The implementation under test, and extra elements at the end of every
+ * token row of q, k, v and out on the device (0: contiguous). */
+static vs_status (*attend)(const vs_attn_args *, void *) = vs_cuda_flash_attention;
+static const char *attend_name = "ours";
+static int row_pad = 0;
 
 /* Host copies (rounded to the storage type, as the GPU sees them). */
 typedef struct {
@@ -75,6 +87,10 @@ static int run_case(const case_desc *c) {
     const int64_t n = (int64_t)c->batch * c->seq_len * c->heads * c->head_dim;
     const int64_t nkv = (int64_t)c->batch * (c->kv_len ? c->kv_len : c->seq_len) * c->heads * c->head_dim;
     const size_t bytes = (size_t)n * 2, kv_bytes = (size_t)nkv * 2;
+    const int64_t row_elems = (int64_t)c->heads * c->head_dim, stride_n = row_elems + row_pad; /* elements */
+    const int64_t q_rows = (int64_t)c->batch * c->seq_len,
+                  kv_rows = (int64_t)c->batch * (c->kv_len ? c->kv_len : c->seq_len);
+    const size_t dev_bytes = (size_t)(q_rows * stride_n) * 2, dev_kv_bytes = (size_t)(kv_rows * stride_n) * 2;
     host_inputs in = {0};
     in.q = malloc(bytes), in.k = malloc(kv_bytes), in.v = malloc(kv_bytes);
     uint16_t *o = malloc(bytes);
@@ -106,12 +122,15 @@ static int run_case(const case_desc *c) {
     }
 
     void *dq, *dk, *dv, *dout, *drow = NULL, *dcol = NULL, *dlayout = NULL;
-    CHECK(cudaMalloc(&dq, bytes) == cudaSuccess && cudaMalloc(&dk, kv_bytes) == cudaSuccess &&
-          cudaMalloc(&dv, kv_bytes) == cudaSuccess && cudaMalloc(&dout, bytes) == cudaSuccess);
-    cudaMemcpy(dq, in.q, bytes, cudaMemcpyHostToDevice);
-    cudaMemcpy(dk, in.k, kv_bytes, cudaMemcpyHostToDevice);
-    cudaMemcpy(dv, in.v, kv_bytes, cudaMemcpyHostToDevice);
-    CHECK(cudaMemset(dout, 0xff, bytes) == cudaSuccess); /* NaN in both bf16 and f16 */
+    CHECK(cudaMalloc(&dq, dev_bytes) == cudaSuccess && cudaMalloc(&dk, dev_kv_bytes) == cudaSuccess &&
+          cudaMalloc(&dv, dev_kv_bytes) == cudaSuccess && cudaMalloc(&dout, dev_bytes) == cudaSuccess);
+    const size_t pitch = (size_t)stride_n * 2, width = (size_t)row_elems * 2;
+    CHECK(cudaMemcpy2D(dq, pitch, in.q, width, width, (size_t)q_rows, cudaMemcpyHostToDevice) == cudaSuccess);
+    CHECK(cudaMemcpy2D(dk, pitch, in.k, width, width, (size_t)kv_rows, cudaMemcpyHostToDevice) ==
+          cudaSuccess);
+    CHECK(cudaMemcpy2D(dv, pitch, in.v, width, width, (size_t)kv_rows, cudaMemcpyHostToDevice) ==
+          cudaSuccess);
+    CHECK(cudaMemset(dout, 0xff, dev_bytes) == cudaSuccess); /* NaN in both bf16 and f16 */
     vs_attn_blocks blocks = {in.nb, in.nb, NULL, NULL};
     if (in.row_ptr) {
         size_t rb = sizeof(int32_t) * (in.nb + 1), cb = sizeof(int32_t) * (in.row_ptr[in.nb] + 1);
@@ -131,13 +150,26 @@ static int run_case(const case_desc *c) {
     a.batch = c->batch, a.heads = c->heads, a.seq_len = c->seq_len, a.head_dim = c->head_dim;
     a.kv_len = c->kv_len;
     vs_attn_args_contiguous(&a);
+    a.q_stride_n = a.k_stride_n = a.v_stride_n = a.o_stride_n = stride_n;
+    a.q_stride_b = a.o_stride_b = (int64_t)c->seq_len * stride_n;
+    a.k_stride_b = a.v_stride_b = (int64_t)(c->kv_len ? c->kv_len : c->seq_len) * stride_n;
     a.scale = 1.0f / sqrtf((float)c->head_dim);
     a.blocks = in.row_ptr ? &blocks : NULL;
     a.head_layout = dlayout;
     a.frames = c->frames, a.tokens_per_frame = c->tokens_per_frame;
-    CHECK_OK(vs_cuda_flash_attention(&a, NULL));
+    CHECK_OK(attend(&a, NULL));
     CHECK(cudaDeviceSynchronize() == cudaSuccess);
-    cudaMemcpy(o, dout, bytes, cudaMemcpyDeviceToHost);
+    CHECK(cudaMemcpy2D(o, width, dout, pitch, width, (size_t)q_rows, cudaMemcpyDeviceToHost) == cudaSuccess);
+    if (row_pad) { /* the padding between token rows stays untouched (NaN) */
+        uint16_t *pad = malloc((size_t)row_pad * 2);
+        for (int64_t r = 0; r < q_rows; r += q_rows / 7 + 1) {
+            cudaMemcpy(pad, (uint16_t *)dout + r * stride_n + row_elems, (size_t)row_pad * 2,
+                       cudaMemcpyDeviceToHost);
+            for (int i = 0; i < row_pad; i++)
+                CHECK_MSG(pad[i] == 0xffff, "padding after token row %lld written", (long long)r);
+        }
+        free(pad);
+    }
 
     /* Every element written and finite. */
     for (int64_t i = 0; i < n; i++) CHECK_MSG(isfinite(to_double(o[i], c->half)), "output element %lld unwritten", (long long)i);
@@ -164,9 +196,9 @@ static int run_case(const case_desc *c) {
             }
         }
     double rel = sqrt(num / (den > 0 ? den : 1));
-    printf("  B=%d H=%d N=%d kv=%d D=%d %s density=%.2f layout=%s: rel L2 %.2e\n", c->batch, c->heads, c->seq_len,
-           c->kv_len, D,
-           c->half ? "f16" : "bf16", c->density, c->frames ? "mixed" : "frame-major", rel);
+    printf("  %s B=%d H=%d N=%d kv=%d D=%d %s density=%.2f layout=%s row pad %d: rel L2 %.2e\n", attend_name,
+           c->batch, c->heads, c->seq_len, c->kv_len, D, c->half ? "f16" : "bf16", c->density,
+           c->frames ? "mixed" : "frame-major", row_pad, rel);
     CHECK_MSG(rel < 1e-2, "relative L2 error %.3e", rel);
 
     cudaFree(dq), cudaFree(dk), cudaFree(dv), cudaFree(dout), cudaFree(drow), cudaFree(dcol), cudaFree(dlayout);
@@ -234,5 +266,89 @@ TEST(rejects_bad_arguments) {
     return 0;
 }
 
-RUN_TESTS(T(dense_small_ragged), T(block_sparse_with_empty_rows), T(temporal_heads_through_token_major_layout), T(cross_attention_to_fewer_keys),
-          T(wan_480p_shape_sampled_rows), T(rejects_bad_arguments))
+#if VS_HAVE_CUDNN
+/* Runs `cases` through `fn` with token rows padded by `pad` elements. */
+static int run_with(vs_status (*fn)(const vs_attn_args *, void *), const char *name, int pad,
+                    const case_desc *cases, size_t count) {
+    attend = fn, attend_name = name, row_pad = pad;
+    int failed = 0;
+    for (size_t i = 0; i < count && !failed; i++)
+        failed = run_case(&cases[i]);
+    attend = vs_cuda_flash_attention, attend_name = "ours", row_pad = 0;
+    return failed;
+}
+
+TEST(cudnn_dense_ragged_both_head_dims) {
+    case_desc cases[] = {
+        {2, 3, 200, 64, 0, 0, 1.0, 0, 0, 0},    {1, 2, 333, 128, 0, 0, 1.0, 0, 0, 0},
+        {2, 2, 1000, 128, 0, 0, 1.0, 1, 0, 0},  {1, 2, 65, 64, 0, 0, 1.0, 1, 0, 0},
+        {1, 3, 4100, 128, 0, 0, 1.0, 0, 64, 0},
+    };
+    CHECK(run_with(vs_cudnn_attention, "cudnn", 0, cases, sizeof cases / sizeof cases[0]) == 0);
+    /* Token rows wider than H x D, as when q, k and v are views into one packed projection. */
+    CHECK(run_with(vs_cudnn_attention, "cudnn", 24, cases, 3) == 0);
+    return 0;
+}
+
+TEST(cudnn_cross_attention_to_fewer_keys) {
+    case_desc cases[] = {
+        {2, 3, 700, 128, 0, 0, 1.0, 0, 0, 77},
+        {1, 2, 130, 64, 0, 0, 1.0, 1, 0, 512},
+        {1, 12, 32760, 128, 0, 0, 1.0, 0, 32, 512}, /* Wan cross-attention */
+    };
+    CHECK(run_with(vs_cudnn_attention, "cudnn", 0, cases, sizeof cases / sizeof cases[0]) == 0);
+    CHECK(run_with(vs_cudnn_attention, "cudnn", 8, cases, 1) == 0);
+    return 0;
+}
+
+TEST(cudnn_wan_480p_shape_sampled_rows) {
+    case_desc c = {1, 12, 32760, 128, 0, 0, 1.0, 0, 48, 0};
+    CHECK(run_with(vs_cudnn_attention, "cudnn", 0, &c, 1) == 0);
+    return 0;
+}
+
+/* The dense dispatch (cuDNN by default, ours with VS_DENSE_ATTN=ours) gives
+ * the same function, including shapes cuDNN may refuse (one token). */
+TEST(dense_dispatch_both_backends) {
+    case_desc cases[] = {{1, 1, 1, 128, 0, 0, 1.0, 0, 0, 0}, {2, 2, 300, 64, 0, 0, 1.0, 1, 0, 40}};
+    const char *backend = NULL;
+    unsetenv("VS_DENSE_ATTN");
+    CHECK_OK(vs_attention_dense_backend(VS_CUDA, &backend));
+    CHECK(!strcmp(backend, "cudnn"));
+    CHECK(run_with(vs_attention_dense_cuda, "dispatch(cudnn)", 0, cases, 2) == 0);
+    setenv("VS_DENSE_ATTN", "ours", 1);
+    CHECK_OK(vs_attention_dense_backend(VS_CUDA, &backend));
+    CHECK(!strcmp(backend, "ours"));
+    CHECK(run_with(vs_attention_dense_cuda, "dispatch(ours)", 0, cases, 2) == 0);
+    setenv("VS_DENSE_ATTN", "fast", 1);
+    CHECK_FAILS(vs_attention_dense_backend(VS_CUDA, &backend), VS_ERR_INVALID_ARG, "VS_DENSE_ATTN");
+    unsetenv("VS_DENSE_ATTN");
+    return 0;
+}
+
+TEST(cudnn_rejects_sparse_arguments) {
+    vs_attn_args a = {0};
+    a.dtype = VS_BF16;
+    a.q = a.k = a.v = (void *)16, a.out = (void *)16;
+    a.batch = 1, a.heads = 1, a.seq_len = 10, a.head_dim = 64;
+    vs_attn_args_contiguous(&a);
+    uint8_t layout = 0;
+    a.head_layout = &layout;
+    a.frames = 2, a.tokens_per_frame = 5;
+    CHECK_FAILS(vs_cudnn_attention(&a, NULL), VS_ERR_UNSUPPORTED, "dense only");
+    a.head_layout = NULL;
+    a.q = (void *)8;
+    CHECK_FAILS(vs_cudnn_attention(&a, NULL), VS_ERR_UNSUPPORTED, "16-byte aligned");
+    return 0;
+}
+#define CUDNN_TESTS                                                                                          \
+    , T(cudnn_dense_ragged_both_head_dims), T(cudnn_cross_attention_to_fewer_keys),                          \
+        T(cudnn_wan_480p_shape_sampled_rows), T(dense_dispatch_both_backends),                               \
+        T(cudnn_rejects_sparse_arguments)
+#else
+#define CUDNN_TESTS
+#endif
+
+RUN_TESTS(T(dense_small_ragged), T(block_sparse_with_empty_rows),
+          T(temporal_heads_through_token_major_layout), T(cross_attention_to_fewer_keys),
+          T(wan_480p_shape_sampled_rows), T(rejects_bad_arguments) CUDNN_TESTS)

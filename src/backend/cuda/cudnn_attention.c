@@ -1,0 +1,420 @@
+/* Dense attention through cuDNN's fused flash-attention engines, built with
+ * the cuDNN 9 backend graph API (plain C: descriptors, attributes, finalize).
+ *
+ * cuDNN recognises scaled-dot-product attention as an operation graph of the
+ * following shape and runs all of it in one fused kernel; the score-sized
+ * tensors are virtual and never materialised. Tensors are [B, H, rows, cols]:
+ *
+ *   S     = Q K^T          matmul (f32)      Q [B,H,N,D], K^T [B,H,D,L]
+ *   S'    = S * scale      pointwise MUL by a by-value f32 scalar
+ *   M     = max_j S'       reduction MAX ->  [B,H,N,1]
+ *   E     = exp(S' - M)    pointwise SUB, EXP
+ *   Z     = sum_j E        reduction ADD ->  [B,H,N,1]
+ *   stats = M + log Z      pointwise LOG, ADD (virtual: the softmax statistics a
+ *                          training run would keep; part of the pattern)
+ *   P     = E / Z          pointwise DIV, stored in the input type (bf16/f16),
+ *                          which is the second matmul's operand type
+ *   O     = P V            matmul            V [B,H,L,D], O [B,H,N,D]
+ *
+ * Our [B, N, H, D] tensors with token stride s_n and batch stride s_b are the
+ * [B, H, N, D] tensors with strides [s_b, D, s_n, 1], and K^T is K with its
+ * last two dimensions (and strides) swapped, so nothing is copied.
+ *
+ * Plans are cached per shape (dtype, batch, lengths, heads, head_dim,
+ * strides); a shape cuDNN cannot serve is cached with its error. One handle
+ * and one workspace serve the process, under a lock, as the cuBLASLt GEMMs do. */
+#include <cudnn_graph.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backend/cuda/cudnn_attention.h"
+#include "core/devmem.h"
+#include "core/log.h"
+#include "core/status.h"
+
+enum { UID_Q = 1, UID_K, UID_V, UID_O, UID_SCALE, UID_FIRST_VIRTUAL = 100 };
+
+#define MAX_PLANS 32
+#define MAX_DESCRIPTORS 64
+#define MAX_ENGINE_CONFIGS 8
+/* The fused engines need a few MiB at most; an engine asking for more than
+ * this would be one that materialises the score matrix, which we never want. */
+#define MAX_WORKSPACE_BYTES ((int64_t)1 << 30)
+
+typedef struct plan_key {
+    vs_dtype dtype;
+    int batch, heads, seq_len, kv_len, head_dim;
+    int64_t strides[8]; /* q, k, v, out: batch then token stride */
+} plan_key;
+
+typedef struct plan_entry {
+    plan_key key;
+    cudnnBackendDescriptor_t plan; /* NULL: no engine; `error` says what cuDNN answered */
+    int64_t workspace_bytes;
+    char error[512];
+} plan_entry;
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static cudnnHandle_t g_handle;
+static plan_entry g_plans[MAX_PLANS];
+static int g_plan_count, g_next_evicted;
+static void *g_workspace;
+static size_t g_workspace_bytes;
+
+/* ---- building a graph: descriptors owned by the builder, first failure kept ---- */
+
+typedef struct graph {
+    cudnnBackendDescriptor_t owned[MAX_DESCRIPTORS];
+    int count;
+    int64_t next_uid;
+    cudnnStatus_t status;
+    char failed[128]; /* the call (and attribute) that failed first */
+} graph;
+
+static void record(graph *g, cudnnStatus_t st, const char *what) {
+    if (g->status == CUDNN_STATUS_SUCCESS && st != CUDNN_STATUS_SUCCESS) {
+        g->status = st;
+        snprintf(g->failed, sizeof g->failed, "%s", what);
+    }
+}
+
+static cudnnBackendDescriptor_t make(graph *g, cudnnBackendDescriptorType_t type, const char *what) {
+    cudnnBackendDescriptor_t d = NULL;
+    if (g->status) return NULL;
+    if (g->count == MAX_DESCRIPTORS) {
+        record(g, CUDNN_STATUS_INTERNAL_ERROR, "descriptor table full");
+        return NULL;
+    }
+    record(g, cudnnBackendCreateDescriptor(type, &d), what);
+    if (!g->status) g->owned[g->count++] = d;
+    return g->status ? NULL : d;
+}
+
+static void set(graph *g, cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t name, const char *what,
+                cudnnBackendAttributeType_t type, int64_t count, const void *value) {
+    if (!g->status) record(g, cudnnBackendSetAttribute(d, name, type, count, value), what);
+}
+#define SET(g, d, name, type, count, value) set((g), (d), (name), "setting " #name, (type), (count), (value))
+
+static void finalize(graph *g, cudnnBackendDescriptor_t d, const char *what) {
+    if (!g->status) record(g, cudnnBackendFinalize(d), what);
+}
+
+static void graph_free(graph *g) {
+    for (int i = g->count - 1; i >= 0; i--)
+        cudnnBackendDestroyDescriptor(g->owned[i]);
+    g->count = 0;
+}
+
+/* A 4-D tensor; uid 0 makes a virtual one with the next free id. */
+static cudnnBackendDescriptor_t tensor(graph *g, int64_t uid, cudnnDataType_t type, const int64_t dims[4],
+                                       const int64_t strides[4], bool by_value) {
+    const bool is_virtual = uid == 0;
+    const int64_t alignment = 16;
+    if (is_virtual) uid = g->next_uid++;
+    cudnnBackendDescriptor_t t = make(g, CUDNN_BACKEND_TENSOR_DESCRIPTOR, "creating a tensor descriptor");
+    SET(g, t, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid);
+    SET(g, t, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type);
+    SET(g, t, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims);
+    SET(g, t, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides);
+    SET(g, t, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &alignment);
+    if (is_virtual) SET(g, t, CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &is_virtual);
+    if (by_value) SET(g, t, CUDNN_ATTR_TENSOR_IS_BY_VALUE, CUDNN_TYPE_BOOLEAN, 1, &by_value);
+    finalize(g, t, "finalizing a tensor descriptor");
+    return t;
+}
+
+static cudnnBackendDescriptor_t matmul(graph *g, cudnnBackendDescriptor_t a, cudnnBackendDescriptor_t b,
+                                       cudnnBackendDescriptor_t c) {
+    const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
+    cudnnBackendDescriptor_t desc = make(g, CUDNN_BACKEND_MATMUL_DESCRIPTOR, "creating a matmul descriptor");
+    SET(g, desc, CUDNN_ATTR_MATMUL_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &compute);
+    finalize(g, desc, "finalizing a matmul descriptor");
+    cudnnBackendDescriptor_t op =
+        make(g, CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR, "creating a matmul operation");
+    SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_ADESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &a);
+    SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_BDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &b);
+    SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_CDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &c);
+    SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &desc);
+    finalize(g, op, "finalizing a matmul operation");
+    return op;
+}
+
+/* y = x (mode) b, or y = mode(x) when b is NULL. */
+static cudnnBackendDescriptor_t pointwise(graph *g, cudnnPointwiseMode_t mode, cudnnBackendDescriptor_t x,
+                                          cudnnBackendDescriptor_t b, cudnnBackendDescriptor_t y) {
+    const cudnnDataType_t precision = CUDNN_DATA_FLOAT;
+    cudnnBackendDescriptor_t desc =
+        make(g, CUDNN_BACKEND_POINTWISE_DESCRIPTOR, "creating a pointwise descriptor");
+    SET(g, desc, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode);
+    SET(g, desc, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &precision);
+    finalize(g, desc, "finalizing a pointwise descriptor");
+    cudnnBackendDescriptor_t op =
+        make(g, CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, "creating a pointwise operation");
+    SET(g, op, CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &desc);
+    SET(g, op, CUDNN_ATTR_OPERATION_POINTWISE_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x);
+    if (b) SET(g, op, CUDNN_ATTR_OPERATION_POINTWISE_BDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &b);
+    SET(g, op, CUDNN_ATTR_OPERATION_POINTWISE_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y);
+    finalize(g, op, "finalizing a pointwise operation");
+    return op;
+}
+
+/* y = reduction of x over the dimensions where y has extent 1. */
+static cudnnBackendDescriptor_t reduction(graph *g, cudnnReduceTensorOp_t mode, cudnnBackendDescriptor_t x,
+                                          cudnnBackendDescriptor_t y) {
+    const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
+    cudnnBackendDescriptor_t desc =
+        make(g, CUDNN_BACKEND_REDUCTION_DESCRIPTOR, "creating a reduction descriptor");
+    SET(g, desc, CUDNN_ATTR_REDUCTION_OPERATOR, CUDNN_TYPE_REDUCTION_OPERATOR_TYPE, 1, &mode);
+    SET(g, desc, CUDNN_ATTR_REDUCTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &compute);
+    finalize(g, desc, "finalizing a reduction descriptor");
+    cudnnBackendDescriptor_t op =
+        make(g, CUDNN_BACKEND_OPERATION_REDUCTION_DESCRIPTOR, "creating a reduction operation");
+    SET(g, op, CUDNN_ATTR_OPERATION_REDUCTION_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x);
+    SET(g, op, CUDNN_ATTR_OPERATION_REDUCTION_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y);
+    SET(g, op, CUDNN_ATTR_OPERATION_REDUCTION_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &desc);
+    finalize(g, op, "finalizing a reduction operation");
+    return op;
+}
+
+/* The operation graph of the file comment; returns it finalized (or NULL with g->status set). */
+static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
+    const cudnnDataType_t io = k->dtype == VS_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_HALF;
+    const int64_t B = k->batch, H = k->heads, N = k->seq_len, L = k->kv_len, D = k->head_dim;
+    const int64_t *s = k->strides;
+    const int64_t q_dims[4] = {B, H, N, D}, q_str[4] = {s[0], D, s[1], 1};
+    const int64_t kt_dims[4] = {B, H, D, L}, kt_str[4] = {s[2], D, 1, s[3]};
+    const int64_t v_dims[4] = {B, H, L, D}, v_str[4] = {s[4], D, s[5], 1};
+    const int64_t o_str[4] = {s[6], D, s[7], 1};
+    const int64_t one[4] = {1, 1, 1, 1};
+    const int64_t score_dims[4] = {B, H, N, L}, score_str[4] = {H * N * L, N * L, L, 1};
+    const int64_t row_dims[4] = {B, H, N, 1}, row_str[4] = {H * N, N, 1, 1};
+
+    cudnnBackendDescriptor_t q = tensor(g, UID_Q, io, q_dims, q_str, false);
+    cudnnBackendDescriptor_t kt = tensor(g, UID_K, io, kt_dims, kt_str, false);
+    cudnnBackendDescriptor_t v = tensor(g, UID_V, io, v_dims, v_str, false);
+    cudnnBackendDescriptor_t o = tensor(g, UID_O, io, q_dims, o_str, false);
+    cudnnBackendDescriptor_t scale = tensor(g, UID_SCALE, CUDNN_DATA_FLOAT, one, one, true);
+
+    cudnnBackendDescriptor_t scores = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
+    cudnnBackendDescriptor_t scaled = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
+    cudnnBackendDescriptor_t row_max = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
+    cudnnBackendDescriptor_t shifted = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
+    cudnnBackendDescriptor_t expd = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
+    cudnnBackendDescriptor_t row_sum = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
+    cudnnBackendDescriptor_t log_sum = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
+    cudnnBackendDescriptor_t stats = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
+    cudnnBackendDescriptor_t probs = tensor(g, 0, io, score_dims, score_str, false);
+
+    cudnnBackendDescriptor_t ops[10] = {
+        matmul(g, q, kt, scores),
+        pointwise(g, CUDNN_POINTWISE_MUL, scores, scale, scaled),
+        reduction(g, CUDNN_REDUCE_TENSOR_MAX, scaled, row_max),
+        pointwise(g, CUDNN_POINTWISE_SUB, scaled, row_max, shifted),
+        pointwise(g, CUDNN_POINTWISE_EXP, shifted, NULL, expd),
+        reduction(g, CUDNN_REDUCE_TENSOR_ADD, expd, row_sum),
+        pointwise(g, CUDNN_POINTWISE_LOG, row_sum, NULL, log_sum),
+        pointwise(g, CUDNN_POINTWISE_ADD, row_max, log_sum, stats),
+        pointwise(g, CUDNN_POINTWISE_DIV, expd, row_sum, probs),
+        matmul(g, probs, v, o),
+    };
+    cudnnBackendDescriptor_t op_graph =
+        make(g, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "creating the operation graph");
+    SET(g, op_graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &g_handle);
+    SET(g, op_graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 10, ops);
+    finalize(g, op_graph, "finalizing the operation graph");
+    return g->status ? NULL : op_graph;
+}
+
+static const char *status_text(cudnnStatus_t st) {
+    return cudnnGetErrorString(st);
+}
+
+/* Builds e->plan for e->key: heuristics (mode A) rank the engine configs; the
+ * first that finalizes into a plan with a sane workspace wins. On failure
+ * e->plan stays NULL and e->error names the step and cuDNN's status. */
+static void build_plan(plan_entry *e) {
+    graph g = {.next_uid = UID_FIRST_VIRTUAL};
+    char detail[256] = "";
+    cudnnBackendDescriptor_t op_graph = attention_graph(&g, &e->key);
+    cudnnBackendDescriptor_t heur =
+        make(&g, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, "creating the engine heuristics");
+    const cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
+    SET(&g, heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &op_graph);
+    SET(&g, heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode);
+    finalize(&g, heur, "finalizing the engine heuristics");
+    int64_t available = 0, got = 0;
+    if (!g.status)
+        record(&g,
+               cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0,
+                                        &available, NULL),
+               "counting the heuristics' engine configs");
+    if (!g.status && available == 0) record(&g, CUDNN_STATUS_NOT_SUPPORTED, "heuristics: no engine config");
+    cudnnBackendDescriptor_t configs[MAX_ENGINE_CONFIGS] = {0};
+    const int64_t wanted = available < MAX_ENGINE_CONFIGS ? available : MAX_ENGINE_CONFIGS;
+    for (int64_t i = 0; i < wanted; i++)
+        configs[i] = make(&g, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, "creating an engine config");
+    if (!g.status)
+        record(&g,
+               cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                                        wanted, &got, configs),
+               "reading the heuristics' engine configs");
+
+    /* Try the ranked configs; remember why the last one was refused. */
+    cudnnStatus_t refused = CUDNN_STATUS_NOT_SUPPORTED;
+    int64_t refused_workspace = -1;
+    for (int64_t i = 0; !g.status && i < got && !e->plan; i++) {
+        cudnnBackendDescriptor_t plan = NULL;
+        int64_t workspace = 0, n = 0;
+        cudnnStatus_t st = cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &plan);
+        if (!st)
+            st = cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1,
+                                          &g_handle);
+        if (!st)
+            st = cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
+                                          CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &configs[i]);
+        if (!st) st = cudnnBackendFinalize(plan);
+        if (!st)
+            st = cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
+                                          &n, &workspace);
+        if (!st && workspace <= MAX_WORKSPACE_BYTES) {
+            e->plan = plan;
+            e->workspace_bytes = workspace;
+        } else {
+            if (st) cudnnGetLastErrorString(detail, sizeof detail);
+            refused = st;
+            refused_workspace = st ? -1 : workspace;
+            if (plan) cudnnBackendDestroyDescriptor(plan);
+        }
+    }
+    if (g.status) cudnnGetLastErrorString(detail, sizeof detail);
+    const plan_key *k = &e->key;
+    if (g.status)
+        snprintf(e->error, sizeof e->error,
+                 "cuDNN has no fused attention for B %d, N %d, L %d, H %d, D %d, %s: %s returned %s (%d)%s%s",
+                 k->batch, k->seq_len, k->kv_len, k->heads, k->head_dim, vs_dtype_name(k->dtype), g.failed,
+                 status_text(g.status), (int)g.status, detail[0] ? ": " : "", detail);
+    else if (!e->plan && refused_workspace >= 0)
+        snprintf(e->error, sizeof e->error,
+                 "cuDNN has no fused attention for B %d, N %d, L %d, H %d, D %d, %s: the %lld engine configs "
+                 "offered need up to %lld MiB of workspace (a non-fused engine)",
+                 k->batch, k->seq_len, k->kv_len, k->heads, k->head_dim, vs_dtype_name(k->dtype),
+                 (long long)got, (long long)(refused_workspace >> 20));
+    else if (!e->plan)
+        snprintf(e->error, sizeof e->error,
+                 "cuDNN has no fused attention for B %d, N %d, L %d, H %d, D %d, %s: none of the %lld engine "
+                 "configs finalized into a plan (last: %s (%d)%s%s)",
+                 k->batch, k->seq_len, k->kv_len, k->heads, k->head_dim, vs_dtype_name(k->dtype),
+                 (long long)got, status_text(refused), (int)refused, detail[0] ? ": " : "", detail);
+    graph_free(&g);
+}
+
+/* The cached entry for `key`, building it (and evicting the oldest) on a miss. */
+static plan_entry *find_or_build(const plan_key *key) {
+    for (int i = 0; i < g_plan_count; i++)
+        if (!memcmp(&g_plans[i].key, key, sizeof *key)) return &g_plans[i];
+    plan_entry *e;
+    if (g_plan_count < MAX_PLANS) {
+        e = &g_plans[g_plan_count++];
+    } else {
+        e = &g_plans[g_next_evicted];
+        g_next_evicted = (g_next_evicted + 1) % MAX_PLANS;
+        if (e->plan) cudnnBackendDestroyDescriptor(e->plan);
+    }
+    memset(e, 0, sizeof *e);
+    e->key = *key;
+    build_plan(e);
+    if (!e->plan) VS_WARN("%s (dense attention falls back to our flash kernel for this shape)", e->error);
+    return e;
+}
+
+static vs_status ensure_handle(void) {
+    if (g_handle) return VS_OK;
+    cudnnStatus_t st = cudnnCreate(&g_handle);
+    if (st) {
+        g_handle = NULL;
+        return vs_fail(VS_ERR_CUDA, "cudnnCreate failed: %s (%d)", status_text(st), (int)st);
+    }
+    return VS_OK;
+}
+
+/* Grows the shared workspace; freeing the old one waits for the work using it. */
+static vs_status ensure_workspace(int64_t bytes) {
+    if ((size_t)bytes <= g_workspace_bytes) return VS_OK;
+    vs_device_free(g_workspace);
+    g_workspace = NULL, g_workspace_bytes = 0;
+    VS_TRY(vs_device_malloc(&g_workspace, (size_t)bytes));
+    g_workspace_bytes = (size_t)bytes;
+    return VS_OK;
+}
+
+static vs_status execute(const plan_entry *e, const vs_attn_args *a, void *stream) {
+    float scale = a->scale;
+    int64_t uids[5] = {UID_Q, UID_K, UID_V, UID_O, UID_SCALE};
+    void *pointers[5] = {(void *)a->q, (void *)a->k, (void *)a->v, a->out, &scale};
+    void *workspace = g_workspace;
+    cudnnBackendDescriptor_t pack = NULL;
+    const char *step = "cudnnSetStream";
+    cudnnStatus_t st = cudnnSetStream(g_handle, (cudaStream_t)stream);
+    if (!st) {
+        step = "building the variant pack";
+        st = cudnnBackendCreateDescriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, &pack);
+    }
+    if (!st)
+        st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 5, uids);
+    if (!st)
+        st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 5,
+                                      pointers);
+    if (!st)
+        st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1,
+                                      &workspace);
+    if (!st) st = cudnnBackendFinalize(pack);
+    if (!st) {
+        step = "cudnnBackendExecute";
+        st = cudnnBackendExecute(g_handle, e->plan, pack);
+    }
+    if (pack) cudnnBackendDestroyDescriptor(pack);
+    if (!st) return VS_OK;
+    char detail[256] = "";
+    cudnnGetLastErrorString(detail, sizeof detail);
+    return vs_fail(VS_ERR_CUDA, "cuDNN attention (B %d, N %d, L %d, H %d, D %d): %s failed: %s (%d)%s%s",
+                   a->batch, a->seq_len, vs_attn_kv_len(a), a->heads, a->head_dim, step, status_text(st),
+                   (int)st, detail[0] ? ": " : "", detail);
+}
+
+vs_status vs_cudnn_attention(const vs_attn_args *a, void *stream) {
+    VS_TRY(vs_attn_args_validate(a));
+    if (a->blocks || a->head_layout)
+        return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention is dense only (no block list, no head layout)");
+    if (a->dtype != VS_BF16 && a->dtype != VS_F16)
+        return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention takes BF16 or F16 tensors, not %s",
+                       vs_dtype_name(a->dtype));
+    plan_key key;
+    memset(&key, 0, sizeof key); /* padding too: keys are compared bytewise */
+    key.dtype = a->dtype;
+    key.batch = a->batch, key.heads = a->heads, key.seq_len = a->seq_len, key.kv_len = vs_attn_kv_len(a);
+    key.head_dim = a->head_dim;
+    const int64_t strides[8] = {a->q_stride_b, a->q_stride_n, a->k_stride_b, a->k_stride_n,
+                                a->v_stride_b, a->v_stride_n, a->o_stride_b, a->o_stride_n};
+    memcpy(key.strides, strides, sizeof strides);
+    for (int i = 0; i < 8; i++)
+        if (strides[i] % 8 != 0)
+            return vs_fail(VS_ERR_UNSUPPORTED,
+                           "cuDNN attention needs strides that are multiples of 8 elements");
+    const void *ptrs[4] = {a->q, a->k, a->v, a->out};
+    for (int i = 0; i < 4; i++)
+        if ((uintptr_t)ptrs[i] % 16 != 0)
+            return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention needs 16-byte aligned q, k, v and out");
+
+    pthread_mutex_lock(&g_lock);
+    vs_status s = ensure_handle();
+    const plan_entry *e = s ? NULL : find_or_build(&key);
+    if (e && !e->plan) s = vs_fail(VS_ERR_UNSUPPORTED, "%s", e->error);
+    if (!s) s = ensure_workspace(e->workspace_bytes);
+    if (!s) s = execute(e, a, stream);
+    pthread_mutex_unlock(&g_lock);
+    return s;
+}
