@@ -5,7 +5,9 @@ It builds the real Wan 2.1 VAE config with seeded random weights, saves it as a 
 folder (config.json + safetensors) that both load, times diffusers' decode of random latents
 [1, 16, 21, 60, 104] (480x832, 81 frames) with CUDA events (warm-up, median of repeats) and its
 peak memory (torch.cuda.max_memory_allocated / _reserved), runs `vidsparse bench vae` on the same
-folder, and writes both into one JSON file.
+folder, and writes both into one JSON file. With --fixture tests/data/vae it also records how far
+diffusers' own bf16 decode of that fixture is from its float64 reference (the yardstick for the
+bf16 tolerance of tests/gpu/test_vae_cuda.c).
 
     python3 bench/vae_vs_diffusers.py --bin build-gpu/vidsparse -o bench/results/vae_decode_h100.json
 """
@@ -48,6 +50,24 @@ def time_diffusers(vae, latents, warmup, repeats):
     return ms, torch.cuda.max_memory_allocated(), torch.cuda.max_memory_reserved()
 
 
+def fixture_bf16_error(folder):
+    """rel L2 of diffusers' bf16 decode of the fixture latents against its float64 reference."""
+    from safetensors.torch import load_file
+    with open(os.path.join(folder, "vae", "config.json")) as f:
+        cfg = {k: v for k, v in json.load(f).items() if not k.startswith("_")}
+    vae = AutoencoderKLWan.from_config(cfg)
+    vae.load_state_dict(load_file(os.path.join(folder, "vae", "diffusion_pytorch_model.safetensors")), strict=False)
+    vae = vae.to("cuda", torch.bfloat16).eval()
+    ref = load_file(os.path.join(folder, "reference.safetensors"))
+    mean = torch.tensor(cfg["latents_mean"]).view(1, -1, 1, 1, 1)
+    std = torch.tensor(cfg["latents_std"]).view(1, -1, 1, 1, 1)
+    z = (ref["latents"] * std + mean).to("cuda", torch.bfloat16)
+    with torch.no_grad():
+        video = vae.decode(z, return_dict=False)[0].float().cpu()
+    want = ref["video"].float()
+    return float((video - want).norm() / want.norm())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default="build-gpu/vidsparse")
@@ -57,6 +77,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--dir", default=None, help="where the random-weight vae/ folder goes (default: a temporary one)")
+    ap.add_argument("--fixture", default=None, help="tests/data/vae: also measure diffusers' bf16 error there")
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args()
     folder = a.dir or tempfile.mkdtemp(prefix="wan_vae_")
@@ -104,6 +125,10 @@ def main():
     os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
     with open(a.output, "w") as f:
         json.dump(result, f, indent=2)
+    if a.fixture:  # after the timings are safely written
+        result["fixture_diffusers_bf16_rel_l2"] = fixture_bf16_error(a.fixture)
+        with open(a.output, "w") as f:
+            json.dump(result, f, indent=2)
     print(json.dumps(result, indent=2))
 
 
