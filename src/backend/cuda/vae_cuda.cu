@@ -42,10 +42,9 @@ unsigned grid_for(int64_t n, int threads) {
 constexpr size_t kMaxWorkspace = 256u << 20;
 constexpr int kMaxShapes = 1024; /* tiles of several sizes make a few hundred */
 
-/* One convolution shape: output frames, size, channels and kernel. */
 struct conv_plan {
-    int64_t frames;
-    int h, w, cin, cout, kt, kh, kw;
+    int64_t n;
+    int h, w, cin, cout, kh, kw;
     cudnnTensorDescriptor_t x, y;
     cudnnFilterDescriptor_t f;
     cudnnConvolutionDescriptor_t conv;
@@ -68,46 +67,34 @@ size_t g_workspace_bytes = 0;
                            "%s failed: %s (%s)", #call, cudnnGetErrorString(dnn_s_), what);                  \
     } while (0)
 
-/* "cuDNN conv 3x3x3, bf16 channels-last, 4 frames of 60x104x384 -> 384 channels" for messages. */
+/* "conv 3x3, [4, 60, 104, 384] -> 384 channels" for messages. */
 struct shape_text {
-    char s[160];
-    shape_text(int64_t frames, int h, int w, int cin, int cout, int kt, int kh, int kw) {
-        snprintf(s, sizeof s,
-                 "cuDNN conv %dx%dx%d, bf16 channels-last, %lld frames of %dx%dx%d -> %d channels", kt, kh,
-                 kw, (long long)frames, h, w, cin, cout);
+    char s[128];
+    shape_text(int64_t n, int h, int w, int cin, int cout, int kh, int kw) {
+        snprintf(s, sizeof s, "cuDNN conv %dx%d, bf16 NHWC [%lld, %d, %d, %d] -> %d channels", kh, kw,
+                 (long long)n, h, w, cin, cout);
     }
 };
 
-/* Descriptors and the fastest algorithm (within kMaxWorkspace) for one shape.
- * kt = 1: a 2D convolution of `frames` NHWC images. kt > 1: one 3D NDHWC
- * convolution over frames + kt - 1 input frames, unpadded in time. */
+/* Descriptors and the fastest algorithm (within kMaxWorkspace) for one shape. */
 vs_status make_plan(conv_plan *p, const char *what) {
     DNN_TRY(cudnnCreateTensorDescriptor(&p->x), what);
     DNN_TRY(cudnnCreateTensorDescriptor(&p->y), what);
     DNN_TRY(cudnnCreateFilterDescriptor(&p->f), what);
     DNN_TRY(cudnnCreateConvolutionDescriptor(&p->conv), what);
-    const cudnnTensorFormat_t nhwc = CUDNN_TENSOR_NHWC;
-    const cudnnDataType_t bf16 = CUDNN_DATA_BFLOAT16;
+    DNN_TRY(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_BFLOAT16, (int)p->n, p->cin, p->h,
+                                       p->w),
+            what);
+    DNN_TRY(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_BFLOAT16, (int)p->n, p->cout, p->h,
+                                       p->w),
+            what);
+    DNN_TRY(cudnnSetFilter4dDescriptor(p->f, CUDNN_DATA_BFLOAT16, CUDNN_TENSOR_NHWC, p->cout, p->cin, p->kh,
+                                       p->kw),
+            what);
     /* bf16 data with f32 compute: cuDNN's PSEUDO_BFLOAT16 configuration. */
-    if (p->kt == 1) {
-        DNN_TRY(cudnnSetTensor4dDescriptor(p->x, nhwc, bf16, (int)p->frames, p->cin, p->h, p->w), what);
-        DNN_TRY(cudnnSetTensor4dDescriptor(p->y, nhwc, bf16, (int)p->frames, p->cout, p->h, p->w), what);
-        DNN_TRY(cudnnSetFilter4dDescriptor(p->f, bf16, nhwc, p->cout, p->cin, p->kh, p->kw), what);
-        DNN_TRY(cudnnSetConvolution2dDescriptor(p->conv, p->kh / 2, p->kw / 2, 1, 1, 1, 1,
-                                                CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
-                what);
-    } else {
-        const int xd[5] = {1, p->cin, (int)p->frames + p->kt - 1, p->h, p->w};
-        const int yd[5] = {1, p->cout, (int)p->frames, p->h, p->w};
-        const int fd[5] = {p->cout, p->cin, p->kt, p->kh, p->kw};
-        const int pad[3] = {0, p->kh / 2, p->kw / 2}, one[3] = {1, 1, 1};
-        DNN_TRY(cudnnSetTensorNdDescriptorEx(p->x, nhwc, bf16, 5, xd), what);
-        DNN_TRY(cudnnSetTensorNdDescriptorEx(p->y, nhwc, bf16, 5, yd), what);
-        DNN_TRY(cudnnSetFilterNdDescriptor(p->f, bf16, nhwc, 5, fd), what);
-        DNN_TRY(cudnnSetConvolutionNdDescriptor(p->conv, 3, pad, one, one, CUDNN_CROSS_CORRELATION,
-                                                CUDNN_DATA_FLOAT),
-                what);
-    }
+    DNN_TRY(cudnnSetConvolution2dDescriptor(p->conv, p->kh / 2, p->kw / 2, 1, 1, 1, 1,
+                                            CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+            what);
     DNN_TRY(cudnnSetConvolutionMathType(p->conv, CUDNN_TENSOR_OP_MATH), what);
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int found = 0;
@@ -131,13 +118,13 @@ vs_status make_plan(conv_plan *p, const char *what) {
                    kMaxWorkspace >> 20, what);
 }
 
-vs_status find_plan(conv_plan **out, int64_t frames, int h, int w, int cin, int cout, int kt, int kh, int kw,
+vs_status find_plan(conv_plan **out, int64_t n, int h, int w, int cin, int cout, int kh, int kw,
                     const char *what) {
     if (!g_handle) DNN_TRY(cudnnCreate(&g_handle), what);
     for (int i = 0; i < g_n_plans; i++) {
         conv_plan *p = &g_plans[i];
-        if (p->frames == frames && p->h == h && p->w == w && p->cin == cin && p->cout == cout &&
-            p->kt == kt && p->kh == kh && p->kw == kw) {
+        if (p->n == n && p->h == h && p->w == w && p->cin == cin && p->cout == cout && p->kh == kh &&
+            p->kw == kw) {
             *out = p;
             return VS_OK;
         }
@@ -146,8 +133,9 @@ vs_status find_plan(conv_plan **out, int64_t frames, int h, int w, int cin, int 
         return vs_fail(VS_ERR_UNSUPPORTED, "more than %d convolution shapes in one process (%s)", kMaxShapes,
                        what);
     conv_plan *p = &g_plans[g_n_plans];
-    *p = conv_plan{};
-    p->frames = frames, p->h = h, p->w = w, p->cin = cin, p->cout = cout, p->kt = kt, p->kh = kh, p->kw = kw;
+    *p = conv_plan{n,  h,       w,       cin,     cout,    kh,
+                   kw, nullptr, nullptr, nullptr, nullptr, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM,
+                   0};
     vs_status s = make_plan(p, what);
     if (s != VS_OK) {
         if (p->conv) cudnnDestroyConvolutionDescriptor(p->conv);
@@ -174,13 +162,13 @@ vs_status ensure_workspace(size_t bytes, const char *what) {
     return VS_OK;
 }
 
-vs_status conv_locked(uint16_t *y, const uint16_t *x, const uint16_t *w, int64_t frames, int h, int w_,
-                      int cin, int cout, int kt, int kh, int kw) {
-    shape_text what(frames, h, w_, cin, cout, kt, kh, kw);
+vs_status conv_locked(uint16_t *y, const uint16_t *x, const uint16_t *w, int64_t n, int h, int w_, int cin,
+                      int cout, int kh, int kw, int accumulate) {
+    shape_text what(n, h, w_, cin, cout, kh, kw);
     conv_plan *p;
-    VS_TRY(find_plan(&p, frames, h, w_, cin, cout, kt, kh, kw, what.s));
+    VS_TRY(find_plan(&p, n, h, w_, cin, cout, kh, kw, what.s));
     VS_TRY(ensure_workspace(p->workspace, what.s));
-    const float alpha = 1.0f, beta = 0.0f;
+    const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
     DNN_TRY(cudnnConvolutionForward(g_handle, &alpha, p->x, x, p->f, w, p->conv, p->algo, g_workspace,
                                     p->workspace, &beta, p->y, y),
             what.s);
@@ -307,16 +295,15 @@ __global__ void to_planes_kernel(float *y, const uint16_t *x, const float *bias,
 
 } // namespace
 
-extern "C" vs_status vs_cuda_conv_channels_last(uint16_t *y, const uint16_t *x, const uint16_t *w,
-                                                int64_t frames, int h, int w_, int cin, int cout, int kt,
-                                                int kh, int kw) {
-    if (frames == 0) return VS_OK;
-    if (frames + kt > 0x7fffffff || cin % 8 || cout % 8)
+extern "C" vs_status vs_cuda_conv2d_nhwc(uint16_t *y, const uint16_t *x, const uint16_t *w, int64_t n, int h,
+                                         int w_, int cin, int cout, int kh, int kw, int accumulate) {
+    if (n == 0) return VS_OK;
+    if (n > 0x7fffffff || cin % 8 || cout % 8)
         return vs_fail(VS_ERR_UNSUPPORTED,
-                       "cuDNN conv: %lld frames of %d -> %d channels (channels must be multiples of 8)",
-                       (long long)frames, cin, cout);
+                       "cuDNN conv: %lld images of %d -> %d channels (channels must be multiples of 8)",
+                       (long long)n, cin, cout);
     pthread_mutex_lock(&g_lock);
-    vs_status s = conv_locked(y, x, w, frames, h, w_, cin, cout, kt, kh, kw);
+    vs_status s = conv_locked(y, x, w, n, h, w_, cin, cout, kh, kw, accumulate);
     pthread_mutex_unlock(&g_lock);
     return s;
 }

@@ -16,15 +16,14 @@
 extern "C" {
 #endif
 
-/* y[frames][h][w][cout] = conv(x[frames + kt - 1][h][w][cin], w[cout][kt][kh][kw][cin]):
- * a convolution over time (no temporal padding: x carries the kt - 1 earlier
- * frames) and space (zero padding kh/2, kw/2), stride 1, through cuDNN (BF16
- * channels-last, f32 accumulation); kt = 1 runs as a 2D convolution of the
- * frames. The algorithm of each shape is found once
- * (cudnnFindConvolutionForwardAlgorithm) and cached with its workspace size;
- * the process holds one handle and one workspace (grown as needed). */
-vs_status vs_cuda_conv_channels_last(uint16_t *y, const uint16_t *x, const uint16_t *w, int64_t frames, int h,
-                                     int w_, int cin, int cout, int kt, int kh, int kw);
+/* y[n][h][w][cout] (+)= conv2d(x[n][h][w][cin], w[cout][kh][kw][cin]), zero
+ * padding kh/2, kw/2, stride 1, through cuDNN (NHWC BF16, f32 accumulation).
+ * accumulate: y += conv (cuDNN's beta = 1) instead of y = conv. The algorithm
+ * of each shape is found once (cudnnFindConvolutionForwardAlgorithmEx) and
+ * cached with its workspace size; the process holds one handle and one
+ * workspace (grown as needed). */
+vs_status vs_cuda_conv2d_nhwc(uint16_t *y, const uint16_t *x, const uint16_t *w, int64_t n, int h, int w_,
+                              int cin, int cout, int kh, int kw, int accumulate);
 
 /* Device bytes the convolutions hold (cuDNN workspace), for memory reports. */
 size_t vs_cuda_conv_workspace_bytes(void);

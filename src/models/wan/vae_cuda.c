@@ -3,12 +3,13 @@
  * channels are one row), cuDNN convolutions and cuBLASLt GEMMs accumulating
  * in f32, and the kernels of backend/cuda/vae_cuda.h.
  *
- * A causal 3x3x3 convolution runs over the frames [history (CACHE_T), x...]:
- * the history and x are copied into one buffer (the cache concat), which is
- * the input of one cuDNN 3D convolution without temporal padding; the last
- * CACHE_T frames of that buffer become the history. Activation buffers come
- * from a pool that keeps them for the next layer and the next chunk, so after
- * the first chunks a decode allocates nothing. */
+ * A causal 3x3x3 convolution over the frames [history (CACHE_T), x...] is
+ * the sum over its three temporal taps of 2D convolutions of frame runs
+ * shifted by one: with the history and x copied into one buffer (the cache
+ * concat), tap dt reads the run starting at frame dt, and cuDNN accumulates
+ * the taps into the output (beta = 1). Activation buffers come from a pool
+ * that keeps them for the next layer and the next chunk, so after the first
+ * chunks a decode allocates nothing. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ static vs_status check_width(const char *what, int channels) {
     return VS_OK;
 }
 
-/* [cout][cin][kt][kh][kw] -> [cout_pad][kt][kh][kw][cin], zero filters beyond cout. */
+/* [cout][cin][kt][kh][kw] -> [kt][cout_pad][kh][kw][cin], zero filters beyond cout. */
 static vs_status upload_conv(vae_conv *cv, const char *what, int pad_out) {
     VS_TRY(check_width(what, cv->cin));
     if (!pad_out) VS_TRY(check_width(what, cv->cout));
@@ -57,10 +58,10 @@ static vs_status upload_conv(vae_conv *cv, const char *what, int pad_out) {
             for (int t = 0; t < kt; t++)
                 for (int y = 0; y < kh; y++)
                     for (int x = 0; x < kw; x++)
-                        w[((((size_t)o * kt + t) * kh + y) * kw + x) * ci + i] =
+                        w[((((size_t)t * cp + o) * kh + y) * kw + x) * ci + i] =
                             src[((((size_t)o * ci + i) * kt + t) * kh + y) * kw + x];
     }
-    if (s == VS_OK) s = upload(&cv->dweight, VS_BF16, w, 5, (int64_t[]){cp, kt, kh, kw, ci});
+    if (s == VS_OK) s = upload(&cv->dweight, VS_BF16, w, 5, (int64_t[]){kt, cp, kh, kw, ci});
     if (s == VS_OK) s = upload(&cv->dbias, VS_F32, b, 1, (int64_t[]){cp});
     free(w);
     free(b);
@@ -275,9 +276,11 @@ static vs_status conv(gstate *st, const vae_conv *cv, const gact *x, const gact 
         in = cat;
     }
     vs_status s = gact_alloc(st, y, x->t, cv->cout_pad, x->h, x->w);
-    if (s == VS_OK)
-        s = vs_cuda_conv_channels_last(y->d, in.d, cv->dweight.data, x->t, x->h, x->w, cv->cin, cv->cout_pad,
-                                       cv->kt, cv->kh, cv->kw);
+    size_t tap = (size_t)cv->cout_pad * cv->kh * cv->kw * cv->cin;
+    for (int dt = 0; s == VS_OK && dt < cv->kt; dt++)
+        s = vs_cuda_conv2d_nhwc(y->d, (const uint16_t *)((const char *)in.d + dt * fb),
+                                (const uint16_t *)cv->dweight.data + dt * tap, x->t, x->h, x->w, cv->cin,
+                                cv->cout_pad, cv->kh, cv->kw, dt > 0);
     if (s == VS_OK && (with_bias || res))
         s = vs_cuda_vae_bias_residual(y->d, with_bias ? cv->dbias.data : NULL, res ? res->d : NULL,
                                       y->t * pixels(y), y->c);

@@ -15,8 +15,8 @@
 
 /* A convolution with weight [cout, cin, kt, kh, kw]. Causal ones (kt = 3)
  * own a history slot: the last CACHE_T input frames, carried across chunks.
- * On the GPU: dweight BF16 [cout_pad][kt][kh][kw][cin] (cuDNN's channels-last
- * filter), dbias F32 [cout_pad]; cout_pad = cout rounded up
+ * On the GPU: dweight BF16 [kt][cout_pad][kh][kw][cin] (one channels-last
+ * filter per temporal tap), dbias F32 [cout_pad]; cout_pad = cout rounded up
  * to 8 (the output convolution's 3 channels), the extra filters zero. */
 typedef struct {
     vs_tensor weight, bias;
