@@ -38,7 +38,8 @@ vs_device vs_wan_vae_device(const vs_wan_vae *vae);
 /* GPU memory of a model on VS_CUDA (all 0 on the CPU), in bytes: its weights,
  * the most activation and cache memory one decode held so far, the cuDNN
  * workspace, and the whole device's use (cudaMemGetInfo) at the end of the
- * last decode, when its buffers were all still held. */
+ * last decode (of the last tile, when tiled), when its buffers were all still
+ * held. */
 typedef struct vs_wan_vae_memory {
     size_t weights, peak_activations, workspace, device_used;
 } vs_wan_vae_memory;
