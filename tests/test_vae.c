@@ -42,7 +42,7 @@ static double max_abs_diff(const float *a, const float *b, int64_t n) {
 TEST(decode_matches_diffusers) {
     vs_wan_vae *vae;
     vs_safetensors *ref;
-    CHECK_OK(vs_wan_vae_load(&vae, VAE_DIR));
+    CHECK_OK(vs_wan_vae_load(&vae, VAE_DIR, VS_CPU));
     CHECK(vs_wan_vae_z_dim(vae) == 16 && vs_wan_vae_spatial_ratio(vae) == 8 && vs_wan_vae_temporal_ratio(vae) == 4);
     CHECK_OK(vs_safetensors_open(&ref, REF_FILE));
     vs_tensor latents, video;
@@ -90,7 +90,7 @@ TEST(decode_matches_diffusers) {
 TEST(tiled_decode_matches_diffusers_tiled) {
     vs_wan_vae *vae;
     vs_safetensors *ref;
-    CHECK_OK(vs_wan_vae_load(&vae, VAE_DIR));
+    CHECK_OK(vs_wan_vae_load(&vae, VAE_DIR, VS_CPU));
     CHECK_OK(vs_safetensors_open(&ref, REF_FILE));
     vs_tensor latents, tiled, plain;
     CHECK_OK(vs_safetensors_load(ref, "latents", VS_F32, VS_CPU, 0, NULL, &latents));
@@ -151,7 +151,7 @@ TEST(tiled_decode_matches_diffusers_tiled) {
 
 TEST(bad_latents_are_refused) {
     vs_wan_vae *vae;
-    CHECK_OK(vs_wan_vae_load(&vae, VAE_DIR));
+    CHECK_OK(vs_wan_vae_load(&vae, VAE_DIR, VS_CPU));
     static float data[16 * 2 * 4 * 4];
     vs_tensor out;
     int64_t wrong_z[5] = {1, 8, 2, 4, 4};
@@ -201,7 +201,7 @@ static void remove_broken(void) {
 
 TEST(bad_checkpoints_give_clear_errors) {
     vs_wan_vae *vae = (vs_wan_vae *)1;
-    CHECK_FAILS(vs_wan_vae_load(&vae, "/nonexistent/vae"), VS_ERR_NOT_FOUND, "/nonexistent/vae/config.json");
+    CHECK_FAILS(vs_wan_vae_load(&vae, "/nonexistent/vae", VS_CPU), VS_ERR_NOT_FOUND, "/nonexistent/vae/config.json");
     CHECK(vae == NULL);
     static const struct {
         const char *config;
@@ -233,7 +233,7 @@ TEST(bad_checkpoints_give_clear_errors) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         CHECK(make_broken(cases[i].config));
-        vs_status s = vs_wan_vae_load(&vae, broken_dir);
+        vs_status s = vs_wan_vae_load(&vae, broken_dir, VS_CPU);
         remove_broken();
         CHECK_MSG(s == cases[i].status && strstr(vs_last_error(), cases[i].needle) && vae == NULL,
                   "case %zu: %s: %s", i, vs_status_name(s), vs_last_error());
@@ -241,5 +241,14 @@ TEST(bad_checkpoints_give_clear_errors) {
     return 0;
 }
 
-RUN_TESTS(T(decode_matches_diffusers), T(tiled_decode_matches_diffusers_tiled), T(bad_latents_are_refused),
+/* Without a GPU (or without CUDA in the build) a VAE for cuda fails to load, saying why. */
+TEST(cuda_without_gpu_is_refused) {
+    if (vs_cuda_device_count() > 0) return 0; /* tests/gpu/test_vae_cuda.c covers it */
+    vs_wan_vae *vae = (vs_wan_vae *)1;
+    CHECK_FAILS(vs_wan_vae_load(&vae, VAE_DIR, VS_CUDA), VS_ERR_UNSUPPORTED, "CUDA");
+    CHECK(vae == NULL);
+    return 0;
+}
+
+RUN_TESTS(T(decode_matches_diffusers), T(tiled_decode_matches_diffusers_tiled), T(bad_latents_are_refused), T(cuda_without_gpu_is_refused),
           T(bad_checkpoints_give_clear_errors))

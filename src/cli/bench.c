@@ -186,10 +186,12 @@ static int bench_attention(int argc, char **argv) {
 int vs_cmd_bench(int argc, char **argv) {
     if (argc >= 1 && !strcmp(argv[0], "attention")) return bench_attention(argc - 1, argv + 1);
     if (argc >= 1 && !strcmp(argv[0], "dit")) return vs_cmd_bench_dit(argc - 1, argv + 1);
+    if (argc >= 1 && !strcmp(argv[0], "vae")) return vs_cmd_bench_vae(argc - 1, argv + 1);
     if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
-        printf("usage: vidsparse bench attention|dit [options]\n"
-               "Benchmarks; 'vidsparse bench attention --help' and 'vidsparse bench dit --help' list the options.\n");
+        printf("usage: vidsparse bench attention|dit|vae [options]\n"
+               "Benchmarks; 'vidsparse bench attention --help', 'vidsparse bench dit --help' and 'vidsparse bench vae "
+               "--help' list the options.\n");
         return 0;
     }
-    return vs_cli_usage_error("bench", "expected a benchmark name: attention or dit");
+    return vs_cli_usage_error("bench", "expected a benchmark name: attention, dit or vae");
 }

@@ -14,8 +14,9 @@ int vs_cmd_inspect(int argc, char **argv);
 int vs_cmd_decode(int argc, char **argv);
 int vs_cmd_check(int argc, char **argv);
 int vs_cmd_eval(int argc, char **argv);
-/* vidsparse bench dit (bench_dit.c), reached through vs_cmd_bench. */
+/* vidsparse bench dit (bench_dit.c) and bench vae (bench_vae.c), reached through vs_cmd_bench. */
 int vs_cmd_bench_dit(int argc, char **argv);
+int vs_cmd_bench_vae(int argc, char **argv);
 
 /* "vidsparse: error: <context>: <vs_last_error()>" on stderr; returns 1. */
 int vs_cli_report(const char *context);

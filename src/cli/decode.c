@@ -20,7 +20,7 @@ static double now_seconds(void) {
 }
 
 int vs_cmd_decode(int argc, char **argv) {
-    const char *model = NULL, *output = NULL;
+    const char *model = NULL, *output = NULL, *device_name = NULL;
     int fps = VS_VIDEO_DEFAULT_FPS, tile = 0;
     const vs_option options[] = {
         {"model", 'm', VS_OPT_STRING, &model, "a diffusers pipeline folder (its vae/ is used) or a vae/ folder", "DIR"},
@@ -28,6 +28,8 @@ int vs_cmd_decode(int argc, char **argv) {
          "OUT"},
         {"fps", 0, VS_OPT_INT, &fps, "frames per second of the video (1..240)", NULL},
         {"tile", 0, VS_OPT_FLAG, &tile, "decode in overlapping 256x256-pixel tiles (less memory, blended seams)", NULL},
+        {"device", 0, VS_OPT_STRING, &device_name, "cuda (bf16, cuDNN) or cpu (f32); default cuda when a GPU is present",
+         "DEV"},
     };
     const vs_command_spec spec = {
         "decode", "--model DIR LATENTS.safetensors -o OUT [options]",
@@ -42,6 +44,8 @@ int vs_cmd_decode(int argc, char **argv) {
         return vs_cli_usage_error("decode", "wants exactly one latents file, got %d", args.positional_count);
     if (!output) return vs_cli_usage_error("decode", "-o OUT is required");
     if (fps < 1 || fps > 240) return vs_cli_usage_error("decode", "--fps must be in 1..240, got %d", fps);
+    vs_device device;
+    if (vs_cli_device("decode", device_name, &device)) return 2;
     const char *input = args.positional[0];
     vs_video_format format;
     if (vs_video_format_from_path(output, &format) != VS_OK) return vs_cli_report("output");
@@ -61,7 +65,7 @@ int vs_cmd_decode(int argc, char **argv) {
         vs_cli_report(input);
     } else if (vs_safetensors_load(st, "latents", VS_F32, VS_CPU, 0, NULL, &latents) != VS_OK) {
         vs_cli_report(input);
-    } else if (vs_wan_vae_load(&vae, vae_dir) != VS_OK) {
+    } else if (vs_wan_vae_load(&vae, vae_dir, device) != VS_OK) {
         vs_cli_report("model");
     } else if (vs_wan_vae_decode(vae, &latents, tile ? &tiling : NULL, &video) != VS_OK) {
         vs_cli_report("decode");

@@ -16,6 +16,8 @@ void vs_device_free(void *ptr);
 vs_status vs_device_memcpy_h2d(void *dst, const void *src, size_t bytes);
 vs_status vs_device_memcpy_d2h(void *dst, const void *src, size_t bytes);
 vs_status vs_device_memset(void *dst, int value, size_t bytes);
+/* cudaMemGetInfo: free and total bytes of the current device. */
+vs_status vs_device_mem_info(size_t *free_bytes, size_t *total_bytes);
 
 #ifdef __cplusplus
 }

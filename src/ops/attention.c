@@ -13,10 +13,8 @@
 #include "sparse/svg.h"
 #if VS_HAVE_CUDA
 #include "backend/cuda/attention_cuda.h"
-#include "backend/cuda/svg_profile.h"
-#endif
-#if VS_HAVE_CUDNN
 #include "backend/cuda/cudnn_attention.h"
+#include "backend/cuda/svg_profile.h"
 #endif
 
 struct vs_attention {
@@ -166,12 +164,8 @@ vs_status vs_attention_dense_backend(vs_device device, const char **name) {
         *name = "cpu";
     else if (set && !strcmp(env, "ours"))
         *name = "ours";
-    else if (VS_HAVE_CUDNN)
-        *name = "cudnn";
-    else if (set)
-        return vs_fail(VS_ERR_UNSUPPORTED, "VS_DENSE_ATTN=cudnn, but this vidsparse build has no cuDNN");
     else
-        *name = "ours";
+        *name = "cudnn"; /* every CUDA build links cuDNN */
     return VS_OK;
 }
 
@@ -179,12 +173,10 @@ vs_status vs_attention_dense_cuda(const vs_attn_args *args, void *stream) {
 #if VS_HAVE_CUDA
     const char *backend;
     VS_TRY(vs_attention_dense_backend(VS_CUDA, &backend));
-#if VS_HAVE_CUDNN
     if (!strcmp(backend, "cudnn")) {
         vs_status s = vs_cudnn_attention(args, stream);
         if (s != VS_ERR_UNSUPPORTED) return s; /* no cuDNN engine for this shape: our kernel below */
     }
-#endif
     return vs_cuda_flash_attention(args, stream);
 #else
     (void)args, (void)stream;

@@ -116,7 +116,7 @@ vs_status vs_t2v_load(const char *dir, vs_device device, vs_t2v **out) {
             s = vs_fail(VS_ERR_SHAPE, "%s: the text encoder's width %d is not the transformer's text_dim %d", dir,
                         t->d_model, c->text_dim);
         } else if (is_dir(path)) {
-            s = vs_wan_vae_load(&m->vae, path);
+            s = vs_wan_vae_load(&m->vae, path, device); /* the VAE decodes where the DiT runs */
             if (s == VS_OK && vs_wan_vae_z_dim(m->vae) != c->in_channels)
                 s = vs_fail(VS_ERR_SHAPE, "%s: the VAE's %d latent channels are not the transformer's %d", dir,
                             vs_wan_vae_z_dim(m->vae), c->in_channels);
@@ -227,8 +227,9 @@ vs_status vs_t2v_generate(const vs_t2v *m, const vs_t2v_request *r, vs_tensor *v
     if (s == VS_OK) {
         t0 = vs_bench_now_ms();
         if (m->vae) {
+            /* Tiles bound the CPU decode's memory; on the GPU a whole 480p or 720p frame fits. */
             vs_wan_vae_tiling tiling = vs_wan_vae_default_tiling();
-            s = vs_wan_vae_decode(m->vae, &latents, &tiling, video);
+            s = vs_wan_vae_decode(m->vae, &latents, vs_wan_vae_device(m->vae) == VS_CPU ? &tiling : NULL, video);
         } else {
             s = pixels_to_frames(&latents, video);
         }

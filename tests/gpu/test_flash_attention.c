@@ -10,9 +10,7 @@
 #include "backend/cuda/attention_cuda.h"
 #include "check.h"
 #include "core/dtype.h"
-#if VS_HAVE_CUDNN
 #include "backend/cuda/cudnn_attention.h"
-#endif
 
 typedef struct {
     int batch, heads, seq_len, head_dim;
@@ -266,7 +264,6 @@ TEST(rejects_bad_arguments) {
     return 0;
 }
 
-#if VS_HAVE_CUDNN
 /* Runs `cases` through `fn` with token rows padded by `pad` elements. */
 static int run_with(vs_status (*fn)(const vs_attn_args *, void *), const char *name, int pad,
                     const case_desc *cases, size_t count) {
@@ -345,9 +342,6 @@ TEST(cudnn_rejects_sparse_arguments) {
     , T(cudnn_dense_ragged_both_head_dims), T(cudnn_cross_attention_to_fewer_keys),                          \
         T(cudnn_wan_480p_shape_sampled_rows), T(dense_dispatch_both_backends),                               \
         T(cudnn_rejects_sparse_arguments)
-#else
-#define CUDNN_TESTS
-#endif
 
 RUN_TESTS(T(dense_small_ragged), T(block_sparse_with_empty_rows),
           T(temporal_heads_through_token_major_layout), T(cross_attention_to_fewer_keys),

@@ -40,6 +40,12 @@ extern "C" vs_status vs_device_memset(void *dst, int value, size_t bytes) {
     return VS_OK;
 }
 
+extern "C" vs_status vs_device_mem_info(size_t *free_bytes, size_t *total_bytes) {
+    *free_bytes = *total_bytes = 0;
+    VS_CUDA_TRY(cudaMemGetInfo(free_bytes, total_bytes));
+    return VS_OK;
+}
+
 extern "C" int vs_cuda_device_count(void) {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess) {

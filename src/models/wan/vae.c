@@ -1,6 +1,9 @@
-/* Wan 2.1 VAE decoder, f32 CPU. Activations are frame-major, [t][c][h][w],
- * so a frame is one contiguous [c, h, w] block: convolutions, norms and the
- * attention work frame by frame, and the causal caches are whole frames. */
+/* Wan 2.1 VAE decoder: loading, the f32 CPU decode and tiling. On the CPU
+ * activations are frame-major, [t][c][h][w], so a frame is one contiguous
+ * [c, h, w] block: convolutions, norms and the attention work frame by frame,
+ * and the causal caches are whole frames. A model on the GPU decodes each
+ * (tile's) latents through vae_cuda.c instead; tiling, de-normalisation,
+ * post_quant_conv and the final clamp stay here, on the host. */
 #include "models/wan/vae.h"
 
 #include <math.h>
@@ -15,63 +18,17 @@
 #include "core/status.h"
 #include "core/threadpool.h"
 #include "io/safetensors.h"
-
-#define MAX_LEVELS 8 /* dim_mult entries */
-#define MAX_Z 256
-#define CACHE_T 2 /* frames of history a causal 3x3x3 convolution sees */
-
-/* ---- the model ------------------------------------------------------------------- */
-
-/* A convolution with weight [cout, cin, kt, kh, kw]. Causal ones (kt = 3)
- * own a history slot: the last CACHE_T input frames, carried across chunks. */
-typedef struct {
-    vs_tensor weight, bias;
-    int cin, cout, kt, kh, kw;
-    int slot; /* -1: no temporal history */
-} vae_conv;
-
-/* WanRMS_norm: x / max(||x||_2 over channels, 1e-12) * sqrt(dim) * gamma (+ bias). */
-typedef struct {
-    vs_tensor gamma, bias; /* bias.data is NULL when the checkpoint has none */
-    int dim;
-} vae_norm;
-
-typedef struct {
-    vae_norm norm1, norm2;
-    vae_conv conv1, conv2, shortcut; /* shortcut only when in != out */
-    int has_shortcut;
-} vae_res;
-
-typedef struct {
-    vae_norm norm;
-    vae_conv to_qkv, proj;
-} vae_attn;
-
-typedef enum { UP_NONE, UP_2D, UP_3D } up_mode;
-
-typedef struct {
-    vae_res res[MAX_LEVELS + 1];
-    int n_res;
-    up_mode mode;
-    vae_conv resample;  /* nearest 2x, then this 3x3 Conv2d (out -> out / 2) */
-    vae_conv time_conv; /* upsample3d: causal (3,1,1) conv out -> 2 out, doubling the frames */
-} vae_up;
-
-struct vs_wan_vae {
-    int z_dim, out_channels, spatial_ratio, temporal_ratio;
-    float latents_mean[MAX_Z], latents_std[MAX_Z];
-    vae_conv post_quant, conv_in, conv_out;
-    vae_res mid_res[2];
-    vae_attn mid_attn;
-    vae_up up[MAX_LEVELS];
-    int n_up;
-    vae_norm norm_out;
-    int n_slots;
-};
+#include "models/wan/vae_internal.h"
 
 int vs_wan_vae_z_dim(const vs_wan_vae *vae) { return vae->z_dim; }
 int vs_wan_vae_spatial_ratio(const vs_wan_vae *vae) { return vae->spatial_ratio; }
 int vs_wan_vae_temporal_ratio(const vs_wan_vae *vae) { return vae->temporal_ratio; }
+vs_device vs_wan_vae_device(const vs_wan_vae *vae) { return vae->device; }
+
+vs_wan_vae_memory vs_wan_vae_device_memory(const vs_wan_vae *vae) {
+    vs_wan_vae_memory none = {0, 0, 0, 0};
+    return vae->gpu_memory ? *vae->gpu_memory : none;
+}
 
 /* ---- loading ---------------------------------------------------------------------- */
 
@@ -168,11 +125,15 @@ static vs_status load_res(loader *L, vae_res *r, const char *prefix, int in, int
 static void free_conv(vae_conv *cv) {
     vs_tensor_free(&cv->weight);
     vs_tensor_free(&cv->bias);
+    vs_tensor_free(&cv->dweight);
+    vs_tensor_free(&cv->dbias);
 }
 
 static void free_norm(vae_norm *n) {
     vs_tensor_free(&n->gamma);
     vs_tensor_free(&n->bias);
+    vs_tensor_free(&n->dgamma);
+    vs_tensor_free(&n->dbias);
 }
 
 static void free_res(vae_res *r) {
@@ -192,12 +153,15 @@ void vs_wan_vae_free(vs_wan_vae *m) {
     free_norm(&m->mid_attn.norm);
     free_conv(&m->mid_attn.to_qkv);
     free_conv(&m->mid_attn.proj);
+    vs_tensor *attn[4] = {&m->mid_attn.dqkv_w, &m->mid_attn.dqkv_b, &m->mid_attn.dproj_w, &m->mid_attn.dproj_b};
+    for (int i = 0; i < 4; i++) vs_tensor_free(attn[i]);
     for (int i = 0; i < MAX_LEVELS; i++) {
         for (int j = 0; j < MAX_LEVELS + 1; j++) free_res(&m->up[i].res[j]);
         free_conv(&m->up[i].resample);
         free_conv(&m->up[i].time_conv);
     }
     free_norm(&m->norm_out);
+    free(m->gpu_memory);
     free(m);
 }
 
@@ -318,8 +282,15 @@ static vs_status build(loader *L, vs_wan_vae *m, const vae_config *c) {
     return VS_OK;
 }
 
-vs_status vs_wan_vae_load(vs_wan_vae **out, const char *dir) {
+vs_status vs_wan_vae_load(vs_wan_vae **out, const char *dir, vs_device device) {
     *out = NULL;
+    if (device != VS_CPU && device != VS_CUDA)
+        return vs_fail(VS_ERR_INVALID_ARG, "VAE: unknown device %d", (int)device);
+#if !VS_HAVE_CUDA
+    if (device == VS_CUDA)
+        return vs_fail(VS_ERR_UNSUPPORTED,
+                       "VAE on cuda: this vidsparse build has no CUDA support (rebuild with -DVS_CUDA=ON)");
+#endif
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path)
         return vs_fail(VS_ERR_INVALID_ARG, "VAE folder path too long");
@@ -338,6 +309,13 @@ vs_status vs_wan_vae_load(vs_wan_vae **out, const char *dir) {
         if (s == VS_OK) s = check_all_used(&L);
         free(L.used);
     }
+    m->device = device;
+#if VS_HAVE_CUDA
+    if (s == VS_OK && device == VS_CUDA) {
+        m->gpu_memory = calloc(1, sizeof *m->gpu_memory);
+        s = m->gpu_memory ? vs_wan_vae_cuda_upload(m) : vs_fail(VS_ERR_OOM, "out of memory loading the VAE");
+    }
+#endif
     vs_safetensors_close(st);
     vs_json_free(doc);
     if (s != VS_OK) {
@@ -626,6 +604,13 @@ static vs_status decode_chunk(const vs_wan_vae *m, decode_state *st, act *x) {
 static vs_status decode_frames(const vs_wan_vae *m, const act *z, act *video) {
     int tr = m->temporal_ratio, sr = m->spatial_ratio;
     VS_TRY(act_alloc(video, 1 + tr * (z->t - 1), m->out_channels, z->h * sr, z->w * sr));
+#if VS_HAVE_CUDA
+    if (m->device == VS_CUDA) {
+        vs_status s = vs_wan_vae_cuda_decode(m, z->d, z->t, z->h, z->w, video->d);
+        if (s != VS_OK) act_free(video);
+        return s;
+    }
+#endif
     decode_state st;
     vs_status s = state_init(&st, m->n_slots);
     if (s != VS_OK) {

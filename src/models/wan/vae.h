@@ -1,5 +1,5 @@
 /* The Wan 2.1 video VAE decoder (diffusers AutoencoderKLWan.decode), f32 on
- * the CPU: latents [z, T, h, w] -> video [1 + 4(T-1), 3, 8h, 8w] in [-1, 1]
+ * the CPU or bf16 on CUDA (cuDNN convolutions, f32 accumulation): latents [z, T, h, w] -> video [1 + 4(T-1), 3, 8h, 8w] in [-1, 1]
  * (the factors 4 and 8 come from the config's temperal_downsample and
  * dim_mult).
  *
@@ -23,14 +23,27 @@ typedef struct vs_wan_vae vs_wan_vae;
  * z_dim, dim_mult, num_res_blocks, temperal_downsample, latents_mean,
  * latents_std, out_channels) and safetensors weights holding decoder.* and
  * post_quant_conv.* (encoder weights, if present, are not read). Weights are
- * converted to f32. Wan 2.2's residual variant (is_residual, patch_size) is
+ * converted to f32; on VS_CUDA, bf16 copies go to the GPU as well (every
+ * channel width but the output's must then be a multiple of 8, as in all Wan
+ * VAEs). Wan 2.2's residual variant (is_residual, patch_size) is
  * VS_ERR_UNSUPPORTED. */
-vs_status vs_wan_vae_load(vs_wan_vae **out, const char *dir);
+vs_status vs_wan_vae_load(vs_wan_vae **out, const char *dir, vs_device device);
 void vs_wan_vae_free(vs_wan_vae *vae);
 
 int vs_wan_vae_z_dim(const vs_wan_vae *vae);
 int vs_wan_vae_spatial_ratio(const vs_wan_vae *vae);  /* 8 for Wan 2.1 */
 int vs_wan_vae_temporal_ratio(const vs_wan_vae *vae); /* 4 for Wan 2.1 */
+vs_device vs_wan_vae_device(const vs_wan_vae *vae);
+
+/* GPU memory of a model on VS_CUDA (all 0 on the CPU), in bytes: its weights,
+ * the most activation and cache memory one decode held so far, the cuDNN
+ * workspace, and the whole device's use (cudaMemGetInfo) at the end of the
+ * last decode (of the last tile, when tiled), when its buffers were all still
+ * held. */
+typedef struct vs_wan_vae_memory {
+    size_t weights, peak_activations, workspace, device_used;
+} vs_wan_vae_memory;
+vs_wan_vae_memory vs_wan_vae_device_memory(const vs_wan_vae *vae);
 
 /* Spatial tiling, in output pixels (diffusers' tile_sample_min_* and
  * tile_sample_stride_*): tiles of tile_h x tile_w start every stride_h /
@@ -49,7 +62,10 @@ vs_wan_vae_tiling vs_wan_vae_default_tiling(void);
  * as the transformer produces them: they are first de-normalised with the
  * config's latents_mean / latents_std (z * std + mean). `tiling` may be NULL
  * (no tiling). *out receives a new f32 tensor [T', C, H, W] (C = out_channels,
- * 3 for RGB) clamped to [-1, 1]; free it with vs_tensor_free. */
+ * 3 for RGB) clamped to [-1, 1]; free it with vs_tensor_free. On VS_CUDA the
+ * latents and the video still live on the host: each latent frame goes up
+ * and its decoded frames come back (bf16 math: about 1e-2 relative
+ * difference from the CPU decode). */
 vs_status vs_wan_vae_decode(const vs_wan_vae *vae, const vs_tensor *latents, const vs_wan_vae_tiling *tiling,
                             vs_tensor *out);
 
