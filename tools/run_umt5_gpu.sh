@@ -25,13 +25,16 @@ build() {
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVS_CUDA=ON &&
     cmake --build "$BUILD" -j "$(nproc)" --target vidsparse_shared vidsparse_cli test_umt5_cuda test_ops_cuda test_umt5
 }
-step build 150 build
+export BUILD OUT PY
+export -f build
+step build 150 bash -c build
 [ -x "$BUILD/vidsparse" ] || { echo "no $BUILD/vidsparse: stopping"; exit 1; }
 step umt5_tests 40 bash -c "$BUILD/test_umt5_cuda && $BUILD/test_ops_cuda && $BUILD/test_umt5"
 step bench 170 "$PY" bench/umt5_vs_transformers.py --lib "$BUILD/libvidsparse.so" --out "$OUT/umt5_h100.json"
 encode() {
   for dev in cuda cpu; do
-    /usr/bin/time -f "$dev: %e s" "$BUILD/vidsparse" encode --model models --device $dev -p "a red fox runs through snow" \
+    echo "--device $dev"
+    time "$BUILD/vidsparse" encode --model models --device $dev -p "a red fox runs through snow" \
       -o "$OUT/enc_$dev.safetensors" || return 1
   done
   "$PY" - "$OUT" <<'PYEOF'
@@ -43,5 +46,6 @@ for k in a:
 PYEOF
   rm -f "$OUT"/enc_*.safetensors
 }
-step encode 30 encode
+export -f encode
+step encode 30 bash -c encode
 ls -l "$OUT"
