@@ -34,7 +34,7 @@ step bench 170 "$PY" bench/umt5_vs_transformers.py --lib "$BUILD/libvidsparse.so
 encode() {
   for dev in cuda cpu; do
     echo "--device $dev"
-    time "$BUILD/vidsparse" encode --model models --device $dev -p "a red fox runs through snow" \
+    time "$BUILD/vidsparse" encode --model models/vidsparse-tiny --device $dev -p "a red fox runs through snow" \
       -o "$OUT/enc_$dev.safetensors" || return 1
   done
   "$PY" - "$OUT" <<'PYEOF'
