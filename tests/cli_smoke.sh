@@ -14,6 +14,8 @@ trap 'rm -rf "$tmp"' EXIT
 "$bin" encode -p x 2>/dev/null; [ $? -eq 2 ] || fail "encode without --model must exit 2"
 "$bin" encode --model tests/data/umt5 -p "a cat" -o "$tmp/e.safetensors" || fail "encode"
 [ -s "$tmp/e.safetensors" ] || fail "encode wrote nothing"
+"$bin" encode --model tests/data/umt5 --device cpu -p "a cat" -o "$tmp/e.safetensors" || fail "encode --device cpu"
+"$bin" encode --model tests/data/umt5 --device tpu -p "a cat" -o "$tmp/e.safetensors" 2>/dev/null; [ $? -eq 2 ] || fail "encode --device tpu must exit 2"
 "$bin" encode --model tests/data/no-such-model -p "a cat" -o "$tmp/f.safetensors" 2>/dev/null; [ $? -eq 1 ] || fail "encode with a missing model must exit 1"
 
 # denoise: the tiny Wan DiT, 2 steps; bad sizes are usage errors, a bad model a one-line error.

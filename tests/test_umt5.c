@@ -34,7 +34,7 @@ TEST(relative_buckets_match_transformers) {
 
 TEST(encoder_matches_transformers_with_padding) {
     vs_umt5 *m;
-    CHECK_OK(vs_umt5_load(&m, DATA "text_encoder"));
+    CHECK_OK(vs_umt5_load(&m, DATA "text_encoder", VS_CPU));
     const vs_umt5_config *c = vs_umt5_get_config(m);
     CHECK(c->d_model == 64 && c->num_layers == 2 && c->num_heads == 4 && c->d_kv == 16 && c->d_ff == 96);
     vs_safetensors *st;
@@ -58,7 +58,7 @@ TEST(encoder_matches_transformers_with_padding) {
 TEST(prompt_embeddings_match_the_wan_pipeline) {
     vs_umt5 *m;
     vs_tokenizer *tok;
-    CHECK_OK(vs_umt5_load(&m, DATA "text_encoder"));
+    CHECK_OK(vs_umt5_load(&m, DATA "text_encoder", VS_CPU));
     CHECK_OK(vs_tokenizer_load(&tok, DATA "tokenizer"));
     vs_safetensors *st;
     CHECK_OK(vs_safetensors_open(&st, DATA "reference.safetensors"));
@@ -107,10 +107,10 @@ TEST(prompt_clean_follows_diffusers) {
 
 TEST(missing_or_bad_checkpoint_fails_clearly) {
     vs_umt5 *m;
-    CHECK_FAILS(vs_umt5_load(&m, "tests/data/no-such-dir"), VS_ERR_NOT_FOUND, "config.json");
+    CHECK_FAILS(vs_umt5_load(&m, "tests/data/no-such-dir", VS_CPU), VS_ERR_NOT_FOUND, "config.json");
     CHECK(m == NULL);
     /* The tokenizer folder has no config.json either. */
-    CHECK_FAILS(vs_umt5_load(&m, DATA "tokenizer"), VS_ERR_NOT_FOUND, "umT5");
+    CHECK_FAILS(vs_umt5_load(&m, DATA "tokenizer", VS_CPU), VS_ERR_NOT_FOUND, "umT5");
     return 0;
 }
 

@@ -7,14 +7,17 @@
 #include "models/wan/prompt.h"
 
 static const char usage[] =
-    "usage: vidsparse encode --model DIR -p PROMPT [-n NEGATIVE] [--max-length N] -o OUT.safetensors\n"
+    "usage: vidsparse encode --model DIR -p PROMPT [-n NEGATIVE] [--max-length N] [--device cuda|cpu]\n"
+    "                        -o OUT.safetensors\n"
     "Text embeddings as the Wan pipeline makes them: DIR holds tokenizer/ (tokenizer.json\n"
     "or spiece.model) and text_encoder/ (umT5). Writes prompt_embeds and\n"
     "negative_prompt_embeds, each [1, N, d_model] f32 (N = 512 by default); the\n"
-    "negative prompt defaults to \"\" as in diffusers' WanPipeline.\n";
+    "negative prompt defaults to \"\" as in diffusers' WanPipeline. The encoder runs in bf16 on\n"
+    "the GPU (default when there is one) or in f32 on the CPU.\n";
 
 int vs_cmd_encode(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL, *negative = VS_WAN_DEFAULT_NEGATIVE_PROMPT, *out = NULL;
+    const char *device_name = NULL;
     int max_length = VS_WAN_TEXT_LENGTH;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -27,6 +30,7 @@ int vs_cmd_encode(int argc, char **argv) {
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) prompt = argv[++i];
         else if (!strcmp(a, "-n") || !strcmp(a, "--negative-prompt")) negative = argv[++i];
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = argv[++i];
+        else if (!strcmp(a, "--device")) device_name = argv[++i];
         else if (!strcmp(a, "--max-length")) {
             char *end;
             long v = strtol(argv[++i], &end, 10);
@@ -37,6 +41,8 @@ int vs_cmd_encode(int argc, char **argv) {
         }
     }
     if (!model || !prompt || !out) return vs_cli_usage_error("encode", "--model, -p and -o are required");
+    vs_device device;
+    if (vs_cli_device("encode", device_name, &device)) return 2;
 
     char path[4096];
     vs_tokenizer *tok = NULL;
@@ -46,7 +52,7 @@ int vs_cmd_encode(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/tokenizer", model);
     if (vs_tokenizer_load(&tok, path) != VS_OK) return vs_cli_report("loading the tokenizer");
     snprintf(path, sizeof path, "%s/text_encoder", model);
-    if (vs_umt5_load(&enc, path) != VS_OK) {
+    if (vs_umt5_load(&enc, path, device) != VS_OK) {
         rc = vs_cli_report("loading the text encoder");
         goto done;
     }

@@ -237,6 +237,33 @@ vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_ten
 #endif
 }
 
+vs_status vs_op_rmsnorm(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, float eps) {
+    const char *op = "rmsnorm";
+    if (!x || !x->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: x is missing", op);
+    const vs_device dev = x->device;
+    VS_TRY(check(op, "x", x, dev, VS_F32, 0));
+    VS_TRY(check(op, "y", y, dev, y && y->dtype == VS_F32 ? VS_F32 : act_dtype(dev), 0));
+    if (!same_shape(x, y)) return shape_mismatch(op, "x and y differ", x, y);
+    const int64_t dim = last_dim(x), rows = rows_of(x);
+    VS_TRY(check_vector_dim(op, dev, dim));
+    VS_TRY(check(op, "weight", weight, dev, VS_F32, 0));
+    if (weight->ndim != 1 || weight->shape[0] != dim) return shape_mismatch(op, "weight must be [dim]", weight, x);
+    if (!(eps > 0)) return vs_fail(VS_ERR_INVALID_ARG, "%s: eps must be positive", op);
+    if (y->data != x->data && y->dtype == VS_F32 &&
+        (char *)y->data < (char *)x->data + vs_tensor_numel(x) * 4 && (char *)x->data < (char *)y->data + vs_tensor_numel(y) * 4)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s: y overlaps x without being x", op);
+    if (rows == 0) return VS_OK;
+    if (dev == VS_CPU) {
+        vs_cpu_rmsnorm(y->data, x->data, weight->data, rows, dim, eps);
+        return VS_OK;
+    }
+#if VS_HAVE_CUDA
+    return vs_cuda_rmsnorm(y->data, y->dtype, x->data, weight->data, rows, dim, eps);
+#else
+    return no_cuda(op);
+#endif
+}
+
 /* ---- elementwise ------------------------------------------------------------------- */
 
 vs_status vs_op_gated_residual(vs_tensor *x, const vs_tensor *y, const vs_tensor *gate) {
@@ -328,6 +355,58 @@ vs_status vs_op_silu(vs_tensor *y, const vs_tensor *x) {
 #endif
 }
 
+vs_status vs_op_mul(vs_tensor *out, const vs_tensor *a, const vs_tensor *b) {
+    const char *op = "mul";
+    if (!out || !out->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: out is missing", op);
+    const vs_device dev = out->device;
+    VS_TRY(check(op, "out", out, dev, act_dtype(dev), 0));
+    VS_TRY(check(op, "a", a, dev, act_dtype(dev), 0));
+    VS_TRY(check(op, "b", b, dev, act_dtype(dev), 0));
+    if (!same_shape(out, a) || !same_shape(out, b)) return shape_mismatch(op, "a, b and out must have one shape", a, b);
+    VS_TRY(check_vector_dim(op, dev, last_dim(out)));
+    const int64_t n = vs_tensor_numel(out);
+    if (dev == VS_CPU) {
+        float *o = out->data;
+        const float *pa = a->data, *pb = b->data;
+        for (int64_t i = 0; i < n; i++) o[i] = pa[i] * pb[i];
+        return VS_OK;
+    }
+#if VS_HAVE_CUDA
+    return vs_cuda_mul_bf16(out->data, a->data, b->data, n);
+#else
+    return no_cuda(op);
+#endif
+}
+
+vs_status vs_op_embedding(vs_tensor *out, const vs_tensor *table, const vs_tensor *ids) {
+    const char *op = "embedding";
+    if (!table || !table->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: table is missing", op);
+    const vs_device dev = table->device;
+    VS_TRY(check(op, "table", table, dev, dev == VS_CPU || table->dtype == VS_F32 ? VS_F32 : VS_BF16, 0));
+    VS_TRY(check(op, "ids", ids, dev, VS_I32, 0));
+    VS_TRY(check(op, "out", out, dev, VS_F32, 0));
+    if (table->ndim != 2) return vs_fail(VS_ERR_SHAPE, "%s: table must be [vocab, dim]", op);
+    const int64_t vocab = table->shape[0], dim = table->shape[1], rows = vs_tensor_numel(ids);
+    if (last_dim(out) != dim || rows_of(out) != rows)
+        return shape_mismatch(op, "out must be [ids, dim]", out, table);
+    VS_TRY(check_vector_dim(op, dev, dim));
+    if (dev == VS_CPU) {
+        const int32_t *id = ids->data;
+        for (int64_t r = 0; r < rows; r++) {
+            if (id[r] < 0 || id[r] >= vocab)
+                return vs_fail(VS_ERR_INVALID_ARG, "%s: id %d at position %lld is outside the table of %lld rows", op,
+                               id[r], (long long)r, (long long)vocab);
+            memcpy((float *)out->data + r * dim, (const float *)table->data + id[r] * dim, (size_t)dim * sizeof(float));
+        }
+        return VS_OK;
+    }
+#if VS_HAVE_CUDA
+    return vs_cuda_embedding(out->data, table->data, table->dtype, ids->data, rows, vocab, dim);
+#else
+    return no_cuda(op);
+#endif
+}
+
 /* ---- patches ----------------------------------------------------------------------- */
 
 static vs_status check_patches(const char *op, const vs_tensor *lat, const vs_tensor *patches, const int p[3],
@@ -407,6 +486,78 @@ vs_status vs_op_attention(vs_tensor *out, const vs_tensor *q, const vs_tensor *k
     if (dev == VS_CPU) return vs_cpu_attention(&a);
 #if VS_HAVE_CUDA
     return vs_attention_dense_cuda(&a, NULL);
+#else
+    return no_cuda(op);
+#endif
+}
+
+/* The CPU reference of vs_op_attention_relpos, in the same steps as CUDA: S = q k^T, bias + mask + softmax, P v. */
+static void attention_relpos_cpu(float *out, const float *q, const float *k, const float *v, const float *rel,
+                                 const int32_t *buckets, const int32_t *mask, float *scores, int64_t batch, int64_t n,
+                                 int64_t heads, int64_t head_dim) {
+    const int64_t inner = heads * head_dim, ld = (n + 7) / 8 * 8;
+    for (int64_t b = 0; b < batch; b++)
+        for (int64_t h = 0; h < heads; h++) {
+            const int64_t off = b * n * inner + h * head_dim;
+            float *s = scores + (b * heads + h) * n * ld;
+            vs_cpu_gemm(0, 1, n, n, head_dim, 1.0f, q + off, inner, k + off, inner, 0.0f, s, ld);
+            for (int64_t i = 0; i < n; i++) {
+                float *row = s + i * ld, m = -INFINITY, sum = 0.0f;
+                for (int64_t j = 0; j < n; j++) {
+                    row[j] = mask[b * n + j] ? row[j] + rel[buckets[j - i + n - 1] * heads + h] : -INFINITY;
+                    m = row[j] > m ? row[j] : m;
+                }
+                for (int64_t j = 0; j < n; j++) sum += row[j] = m == -INFINITY ? 0.0f : expf(row[j] - m);
+                for (int64_t j = 0; j < n; j++) row[j] = sum > 0 ? row[j] / sum : 0.0f;
+            }
+            vs_cpu_gemm(0, 0, n, head_dim, n, 1.0f, s, ld, v + off, inner, 0.0f, out + off, inner);
+        }
+}
+
+vs_status vs_op_attention_relpos(vs_tensor *out, const vs_tensor *q, const vs_tensor *k, const vs_tensor *v,
+                                 const vs_tensor *rel_table, const vs_tensor *buckets, const vs_tensor *mask,
+                                 vs_tensor *scores) {
+    const char *op = "attention_relpos";
+    if (!q || !q->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: q is missing", op);
+    const vs_device dev = q->device;
+    const vs_tensor *t[4] = {q, k, v, out};
+    const char *names[4] = {"q", "k", "v", "out"};
+    for (int i = 0; i < 4; i++) {
+        VS_TRY(check(op, names[i], t[i], dev, act_dtype(dev), 0));
+        if (t[i]->ndim != 4) return vs_fail(VS_ERR_SHAPE, "%s: %s must be [B, N, H, D]", op, names[i]);
+        if (!same_shape(t[i], q)) return shape_mismatch(op, "q, k, v and out must have one shape", t[i], q);
+    }
+    const int64_t B = q->shape[0], N = q->shape[1], H = q->shape[2], D = q->shape[3], ld = (N + 7) / 8 * 8;
+    VS_TRY(check_vector_dim(op, dev, D));
+    VS_TRY(check(op, "rel_table", rel_table, dev, VS_F32, 0));
+    if (rel_table->ndim != 2 || rel_table->shape[1] != H || rel_table->shape[0] < 1)
+        return shape_mismatch(op, "rel_table must be [num_buckets, heads]", rel_table, q);
+    VS_TRY(check(op, "buckets", buckets, dev, VS_I32, 0));
+    if (buckets->ndim != 1 || buckets->shape[0] != (N ? 2 * N - 1 : 0))
+        return shape_mismatch(op, "buckets must be [2N - 1]", buckets, q);
+    VS_TRY(check(op, "mask", mask, dev, VS_I32, 0));
+    if (mask->ndim != 2 || mask->shape[0] != B || mask->shape[1] != N)
+        return shape_mismatch(op, "mask must be [B, N]", mask, q);
+    VS_TRY(check(op, "scores", scores, dev, VS_F32, 0));
+    if (scores->ndim != 4 || scores->shape[0] != B || scores->shape[1] != H || scores->shape[2] != N ||
+        scores->shape[3] != ld)
+        return vs_fail(VS_ERR_SHAPE, "%s: scores must be [%lld, %lld, %lld, %lld]", op, (long long)B, (long long)H,
+                       (long long)N, (long long)ld);
+    if (B * N * H * D == 0) return VS_OK;
+    if (dev == VS_CPU) {
+        /* Buckets index the table: checked here, as the kernels trust them. */
+        const int32_t *bk = buckets->data;
+        for (int64_t i = 0; i < 2 * N - 1; i++)
+            if (bk[i] < 0 || bk[i] >= rel_table->shape[0])
+                return vs_fail(VS_ERR_INVALID_ARG, "%s: bucket %d outside the table of %lld", op, bk[i],
+                               (long long)rel_table->shape[0]);
+        attention_relpos_cpu(out->data, q->data, k->data, v->data, rel_table->data, bk, mask->data, scores->data, B,
+                             N, H, D);
+        return VS_OK;
+    }
+#if VS_HAVE_CUDA
+    return vs_cuda_attention_relpos(out->data, q->data, k->data, v->data, rel_table->data, buckets->data, mask->data,
+                                    scores->data, B, N, H, D);
 #else
     return no_cuda(op);
 #endif

@@ -54,6 +54,12 @@ vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_te
 vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos, const vs_tensor *sin,
                              int heads, float eps);
 
+/* y = x / sqrt(mean(x^2) + eps) * weight over each row (T5's RMSNorm: no mean
+ * subtraction, f32 statistics). x F32 [.., dim]; y of x's shape, F32, or
+ * BF16 on CUDA (activations for a GEMM); weight F32 [dim]. y may alias x when
+ * both are F32. */
+vs_status vs_op_rmsnorm(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, float eps);
+
 /* x += y * gate: x F32 [B, N, dim], y activations [B, N, dim], gate F32 [B, dim]
  * view, or NULL for a plain residual. */
 vs_status vs_op_gated_residual(vs_tensor *x, const vs_tensor *y, const vs_tensor *gate);
@@ -62,6 +68,15 @@ vs_status vs_op_gated_residual(vs_tensor *x, const vs_tensor *y, const vs_tensor
 vs_status vs_op_add(vs_tensor *out, const vs_tensor *a, const vs_tensor *b);
 /* y = silu(x) = x * sigmoid(x), F32, same shape, contiguous. */
 vs_status vs_op_silu(vs_tensor *y, const vs_tensor *x);
+
+/* out = a * b elementwise on activations of one shape (contiguous; out may alias a or b). */
+vs_status vs_op_mul(vs_tensor *out, const vs_tensor *a, const vs_tensor *b);
+
+/* out[r, :] = table[ids[r], :]: an embedding lookup into the F32 residual
+ * stream. ids I32 [rows] on the table's device; table [vocab, dim] F32 on
+ * the CPU, BF16 or F32 on CUDA; out F32 [rows, dim]. The CPU rejects ids
+ * outside the table; a CUDA kernel cannot report them and writes NaN rows. */
+vs_status vs_op_embedding(vs_tensor *out, const vs_tensor *table, const vs_tensor *ids);
 
 /* Conv3d-with-stride-=-kernel input: latents F32 [B, C, F, H, W] -> patches
  * [B, N, C * pt * ph * pw] (activations), tokens frame-major (f, h, w), each
@@ -75,6 +90,20 @@ vs_status vs_op_unpatchify(vs_tensor *latents, const vs_tensor *patches, const i
  * [B, N, H, D], k, v [B, L, H, D] (L = N for self-attention, the text length
  * for cross-attention); contiguous activations. */
 vs_status vs_op_attention(vs_tensor *out, const vs_tensor *q, const vs_tensor *k, const vs_tensor *v);
+
+/* T5 self-attention through GEMMs, per (batch b, head h), unscaled:
+ *     out = softmax(q k^T + bias[bucket[j - i + N - 1], h] + mask) v
+ * q, k, v, out [B, N, H, D] contiguous activations (D % 8 == 0 on CUDA);
+ * rel_table F32 [num_buckets, H] (one layer's relative_attention_bias);
+ * buckets I32 [2N - 1], the bucket of each key - query distance; mask I32
+ * [B, N], key j of entry b is attended when mask[b, j] != 0 (a query row
+ * whose keys are all masked gets zeros). scores: F32 scratch [B, H, N, ld]
+ * with ld = N rounded up to a multiple of 8; on CUDA the softmax writes the
+ * BF16 probabilities over it (row i's probabilities in the first half of its
+ * bytes) for the P v GEMM. */
+vs_status vs_op_attention_relpos(vs_tensor *out, const vs_tensor *q, const vs_tensor *k, const vs_tensor *v,
+                                 const vs_tensor *rel_table, const vs_tensor *buckets, const vs_tensor *mask,
+                                 vs_tensor *scores);
 
 /* Elementwise dtype conversion between F32, F16 and BF16 on one device; same shape, contiguous. */
 vs_status vs_op_convert(vs_tensor *dst, const vs_tensor *src);

@@ -101,7 +101,7 @@ vs_status vs_t2v_load(const char *dir, vs_device device, vs_t2v **out) {
     }
     if (s == VS_OK) {
         snprintf(path, sizeof path, "%s/text_encoder", dir);
-        s = vs_umt5_load(&m->text_encoder, path);
+        s = vs_umt5_load(&m->text_encoder, path, device);
     }
     if (s == VS_OK) s = vs_wan_model_load(dir, device, &m->transformer);
     if (s == VS_OK) {

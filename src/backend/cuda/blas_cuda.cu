@@ -112,3 +112,90 @@ extern "C" vs_status vs_cuda_linear_bf16(uint16_t *y, const uint16_t *x, const u
                           ws, 0));
     return VS_OK;
 }
+
+/* Row-major C = A op(B) is column-major C^T = op(B)^T A^T: cuBLASLt's A is our
+ * B (stored n x k col-major when trans_b, so used transposed; k x n otherwise),
+ * its B is our A (k x m col-major, lda), D is C^T (n x m, ldc). */
+#define LT_BATCHED_TRY(call)                                                                                      \
+    do {                                                                                                          \
+        cublasStatus_t lt_s_ = (call);                                                                            \
+        if (lt_s_ != CUBLAS_STATUS_SUCCESS)                                                                       \
+            return vs_fail(VS_ERR_CUDA, "%s failed: %s (batched GEMM %d x [%lld, %lld] . [%lld, %lld]%s)", #call,     \
+                           cublasLtGetStatusString(lt_s_), batch, (long long)m, (long long)k, (long long)k,         \
+                           (long long)n, trans_b ? "^T" : "");                                                    \
+    } while (0)
+
+extern "C" vs_status vs_cuda_gemm_bf16_batched(void *c, vs_dtype c_dtype, const uint16_t *a, const uint16_t *b,
+                                               int trans_b, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb,
+                                               int64_t ldc, int64_t sa, int64_t sb, int64_t sc, int batch) {
+    if (m == 0 || n == 0 || batch == 0) return VS_OK;
+    VS_TRY(ensure_handle());
+    lt_objects o;
+    const cudaDataType_t c_type = c_dtype == VS_F32 ? CUDA_R_32F : CUDA_R_16BF;
+    LT_BATCHED_TRY(cublasLtMatmulDescCreate(&o.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    const cublasOperation_t op_a = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = CUBLAS_OP_N;
+    LT_BATCHED_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof op_a));
+    LT_BATCHED_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof op_b));
+    if (trans_b) LT_BATCHED_TRY(cublasLtMatrixLayoutCreate(&o.a, CUDA_R_16BF, (uint64_t)k, (uint64_t)n, ldb));
+    else LT_BATCHED_TRY(cublasLtMatrixLayoutCreate(&o.a, CUDA_R_16BF, (uint64_t)n, (uint64_t)k, ldb));
+    LT_BATCHED_TRY(cublasLtMatrixLayoutCreate(&o.b, CUDA_R_16BF, (uint64_t)k, (uint64_t)m, lda));
+    LT_BATCHED_TRY(cublasLtMatrixLayoutCreate(&o.d, c_type, (uint64_t)n, (uint64_t)m, ldc));
+    const cublasLtMatrixLayout_t layouts[3] = {o.a, o.b, o.d};
+    const int64_t strides[3] = {sb, sa, sc};
+    for (int i = 0; i < 3; i++) {
+        LT_BATCHED_TRY(cublasLtMatrixLayoutSetAttribute(layouts[i], CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch,
+                                                        sizeof batch));
+        LT_BATCHED_TRY(cublasLtMatrixLayoutSetAttribute(layouts[i], CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                                        &strides[i], sizeof strides[i]));
+    }
+    LT_BATCHED_TRY(cublasLtMatmulPreferenceCreate(&o.pref));
+    const size_t ws = kWorkspaceBytes;
+    LT_BATCHED_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+    /* Every matrix of the batch starts at base + e * stride: the alignment is what base and stride share. */
+    const size_t c_size = c_dtype == VS_F32 ? 4 : 2;
+    uint32_t align[3] = {alignment(b), alignment(a), alignment(c)};
+    const uint32_t stride_align[3] = {alignment(reinterpret_cast<void *>((uintptr_t)(sb * 2))),
+                                      alignment(reinterpret_cast<void *>((uintptr_t)(sa * 2))),
+                                      alignment(reinterpret_cast<void *>((uintptr_t)(sc * (int64_t)c_size)))};
+    for (int i = 0; i < 3; i++)
+        if (batch > 1 && stride_align[i] < align[i]) align[i] = stride_align[i];
+    LT_BATCHED_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align[0], sizeof align[0]));
+    LT_BATCHED_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align[1], sizeof align[1]));
+    LT_BATCHED_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align[2], sizeof align[2]));
+    LT_BATCHED_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align[2], sizeof align[2]));
+    cublasLtMatmulHeuristicResult_t heuristic = {};
+    int found = 0;
+    LT_BATCHED_TRY(cublasLtMatmulAlgoGetHeuristic(g_handle, o.desc, o.a, o.b, o.d, o.d, o.pref, 1, &heuristic, &found));
+    if (found == 0)
+        return vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for the batched GEMM %d x [%lld, %lld] . [%lld, %lld]",
+                       batch, (long long)m, (long long)k, (long long)k, (long long)n);
+    const float alpha = 1.0f, beta = 0.0f;
+    LT_BATCHED_TRY(cublasLtMatmul(g_handle, o.desc, &alpha, b, o.a, a, o.b, &beta, c, o.d, c, o.d, &heuristic.algo,
+                                  g_workspace, ws, 0));
+    return VS_OK;
+}
+
+/* Per batch entry, all heads as one strided batch (head h of q, k, v, out
+ * starts h * D into each token's row): S = q k^T in F32, the bias + mask +
+ * softmax kernel turning S into BF16 P in place (row stride 2 ld in bf16
+ * elements), then out = P v. */
+extern "C" vs_status vs_cuda_attention_relpos(uint16_t *out, const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                                              const float *rel_table, const int32_t *buckets, const int32_t *mask,
+                                              float *scores, int64_t batch, int64_t n, int64_t heads,
+                                              int64_t head_dim) {
+    const int64_t ld = (n + 7) / 8 * 8, inner = heads * head_dim, head_scores = n * ld;
+    if (heads > INT32_MAX) return vs_fail(VS_ERR_UNSUPPORTED, "attention_relpos: too many heads");
+    for (int64_t b = 0; b < batch; b++) {
+        const int64_t off = b * n * inner;
+        VS_TRY(vs_cuda_gemm_bf16_batched(scores + b * heads * head_scores, VS_F32, q + off, k + off, 1, n, n, head_dim,
+                                         inner, inner, ld, head_dim, head_dim, head_scores, (int)heads));
+    }
+    VS_TRY(vs_cuda_relpos_softmax(scores, rel_table, buckets, mask, batch, heads, n, ld));
+    const uint16_t *p = reinterpret_cast<const uint16_t *>(scores);
+    for (int64_t b = 0; b < batch; b++) {
+        const int64_t off = b * n * inner;
+        VS_TRY(vs_cuda_gemm_bf16_batched(out + off, VS_BF16, p + 2 * b * heads * head_scores, v + off, 0, n, head_dim,
+                                         n, 2 * ld, inner, inner, 2 * head_scores, head_dim, head_dim, (int)heads));
+    }
+    return VS_OK;
+}

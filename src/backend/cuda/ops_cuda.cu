@@ -170,6 +170,105 @@ __global__ void rmsnorm_rope_kernel(uint16_t *x, const float *weight, const floa
     }
 }
 
+/* T5's RMSNorm, one block per row: no mean, f32 statistics from the registers, weight. */
+template <typename Y>
+__global__ void rmsnorm_kernel(Y *y, const float *x, const float *weight, int dim, float eps) {
+    __shared__ float scratch[32];
+    const int64_t row = blockIdx.x;
+    float v[kRowChunks][8];
+    float sq = 0.0f;
+#pragma unroll
+    for (int c = 0; c < kRowChunks; c++) {
+        const int i = (c * blockDim.x + threadIdx.x) * 8;
+        if (i < dim) {
+            load8(x + row * dim + i, v[c]);
+#pragma unroll
+            for (int j = 0; j < 8; j++) sq += v[c][j] * v[c][j];
+        }
+    }
+    const float rstd = rsqrtf(block_sum(sq, scratch) / dim + eps);
+#pragma unroll
+    for (int c = 0; c < kRowChunks; c++) {
+        const int i = (c * blockDim.x + threadIdx.x) * 8;
+        if (i >= dim) continue;
+        float o[8], w[8];
+        load8(weight + i, w);
+#pragma unroll
+        for (int j = 0; j < 8; j++) o[j] = v[c][j] * rstd * w[j];
+        store8(y + row * dim + i, o); /* y may be x (F32): the row was read above */
+    }
+}
+
+__global__ void mul_bf16_kernel(uint16_t *out, const uint16_t *a, const uint16_t *b, int64_t groups) {
+    for (int64_t g = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; g < groups; g += (int64_t)gridDim.x * blockDim.x) {
+        float av[8], bv[8];
+        load8(a + g * 8, av);
+        load8(b + g * 8, bv);
+#pragma unroll
+        for (int j = 0; j < 8; j++) av[j] *= bv[j];
+        store8(out + g * 8, av);
+    }
+}
+
+/* One thread per 8 values of an output row. */
+template <typename T>
+__global__ void embedding_kernel(float *out, const T *table, const int32_t *ids, int64_t vocab, int64_t dim,
+                                 int64_t groups) {
+    for (int64_t g = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; g < groups; g += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t row = g / (dim / 8), col = g % (dim / 8) * 8;
+        const int64_t id = ids[row];
+        float v[8];
+        if (id >= 0 && id < vocab) load8(table + id * dim + col, v);
+        else
+#pragma unroll
+            for (int j = 0; j < 8; j++) v[j] = __int_as_float(0x7fc00000);
+        store8(out + row * dim + col, v);
+    }
+}
+
+__device__ float block_max(float v, float *scratch) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < (int)(blockDim.x >> 5) ? scratch[lane] : -INFINITY;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+/* One block per score row (query i of head h, entry b). The row, with bias and
+ * mask applied, is kept in shared memory, so the BF16 probabilities can then
+ * be written over the first half of the row's own bytes: every read of the
+ * F32 row happens before the reductions' barriers, every write after. */
+__global__ void relpos_softmax_kernel(float *scores, const float *rel_table, const int32_t *buckets,
+                                      const int32_t *mask, int heads, int n, int64_t ld) {
+    extern __shared__ float row_s[];
+    __shared__ float scratch[32];
+    const int i = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+    float *row = scores + (((int64_t)b * heads + h) * n + i) * ld;
+    const int32_t *keep = mask + (int64_t)b * n;
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        const float v = keep[j] ? row[j] + rel_table[(int64_t)buckets[j - i + n - 1] * heads + h] : -INFINITY;
+        row_s[j] = v;
+        m = fmaxf(m, v);
+    }
+    m = block_max(m, scratch);
+    float sum = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        const float e = m == -INFINITY ? 0.0f : __expf(row_s[j] - m);
+        row_s[j] = e;
+        sum += e;
+    }
+    sum = block_sum(sum, scratch);
+    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    uint16_t *p = reinterpret_cast<uint16_t *>(row);
+    for (int j = threadIdx.x; j < n; j += blockDim.x) p[j] = f32_to_bf16(row_s[j] * inv);
+}
+
 __global__ void gated_residual_kernel(float *x, const uint16_t *y, const float *gate, int64_t gate_stride,
                                       int64_t groups, int64_t groups_per_row, int64_t tokens) {
     for (int64_t g = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; g < groups; g += (int64_t)gridDim.x * blockDim.x) {
@@ -351,6 +450,56 @@ extern "C" vs_status vs_cuda_rmsnorm_rope(uint16_t *x, const float *weight, cons
     rmsnorm_rope_kernel<<<(unsigned)rows, row_threads(dim)>>>(x, weight, cos_table, sin_table, tokens, (int)dim,
                                                               head_dim, eps);
     VS_CUDA_LAUNCH_CHECK("rmsnorm_rope");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_rmsnorm(void *y, vs_dtype y_dtype, const float *x, const float *weight, int64_t rows,
+                                     int64_t dim, float eps) {
+    VS_TRY(check_row_dim("rmsnorm", dim));
+    VS_TRY(check_rows("rmsnorm", rows));
+    if (rows == 0) return VS_OK;
+    if (y_dtype == VS_BF16)
+        rmsnorm_kernel<<<(unsigned)rows, row_threads(dim)>>>(static_cast<uint16_t *>(y), x, weight, (int)dim, eps);
+    else
+        rmsnorm_kernel<<<(unsigned)rows, row_threads(dim)>>>(static_cast<float *>(y), x, weight, (int)dim, eps);
+    VS_CUDA_LAUNCH_CHECK("rmsnorm");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_mul_bf16(uint16_t *out, const uint16_t *a, const uint16_t *b, int64_t n) {
+    if (n % 8) return vs_fail(VS_ERR_UNSUPPORTED, "mul: %lld values is not a multiple of 8", (long long)n);
+    if (n == 0) return VS_OK;
+    mul_bf16_kernel<<<grid_for(n / 8, kThreads), kThreads>>>(out, a, b, n / 8);
+    VS_CUDA_LAUNCH_CHECK("mul");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_embedding(float *out, const void *table, vs_dtype table_dtype, const int32_t *ids,
+                                       int64_t rows, int64_t vocab, int64_t dim) {
+    if (dim % 8) return vs_fail(VS_ERR_UNSUPPORTED, "embedding: row length %lld is not a multiple of 8", (long long)dim);
+    const int64_t groups = rows * dim / 8;
+    if (groups == 0) return VS_OK;
+    if (table_dtype == VS_BF16)
+        embedding_kernel<<<grid_for(groups, kThreads), kThreads>>>(out, static_cast<const uint16_t *>(table), ids,
+                                                                   vocab, dim, groups);
+    else
+        embedding_kernel<<<grid_for(groups, kThreads), kThreads>>>(out, static_cast<const float *>(table), ids, vocab,
+                                                                   dim, groups);
+    VS_CUDA_LAUNCH_CHECK("embedding");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_relpos_softmax(float *scores, const float *rel_table, const int32_t *buckets,
+                                            const int32_t *mask, int64_t batch, int64_t heads, int64_t n, int64_t ld) {
+    /* The row lives in shared memory: 48 KiB, the default limit, is 12288 keys. */
+    const size_t smem = (size_t)n * sizeof(float);
+    if (smem > 48 * 1024 || heads > 65535 || batch > 65535)
+        return vs_fail(VS_ERR_UNSUPPORTED, "attention_relpos: %lld keys, %lld heads, batch %lld exceed the kernel's "
+                       "limits (12288 keys, 65535 heads and entries)", (long long)n, (long long)heads, (long long)batch);
+    if (n == 0 || heads == 0 || batch == 0) return VS_OK;
+    const dim3 grid((unsigned)n, (unsigned)heads, (unsigned)batch);
+    relpos_softmax_kernel<<<grid, 128, smem>>>(scores, rel_table, buckets, mask, (int)heads, (int)n, ld);
+    VS_CUDA_LAUNCH_CHECK("attention_relpos softmax");
     return VS_OK;
 }
 

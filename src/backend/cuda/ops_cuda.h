@@ -39,6 +39,10 @@ vs_status vs_cuda_layernorm_modulate(uint16_t *y, const float *x, const float *w
 vs_status vs_cuda_rmsnorm_rope(uint16_t *x, const float *weight, const float *cos_table, const float *sin_table,
                                int64_t rows, int64_t tokens, int64_t dim, int head_dim, float eps);
 
+/* y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight; x F32, y F32 or BF16 (y_dtype), dim % 8 == 0. */
+vs_status vs_cuda_rmsnorm(void *y, vs_dtype y_dtype, const float *x, const float *weight, int64_t rows, int64_t dim,
+                          float eps);
+
 /* x[r] += y[r] * gate[b] (gate NULL: x += y); x F32, y BF16, b = r / tokens. */
 vs_status vs_cuda_gated_residual(float *x, const uint16_t *y, const float *gate, int64_t gate_stride, int64_t rows,
                                  int64_t tokens, int64_t dim);
@@ -47,6 +51,28 @@ vs_status vs_cuda_gated_residual(float *x, const uint16_t *y, const float *gate,
 vs_status vs_cuda_add_f32(float *out, const float *a, const int64_t *a_stride, const float *b,
                           const int64_t *b_stride, const int64_t *shape, int ndim);
 vs_status vs_cuda_silu_f32(float *y, const float *x, int64_t n);
+
+/* out = a * b over n BF16 values, n % 8 == 0. */
+vs_status vs_cuda_mul_bf16(uint16_t *out, const uint16_t *a, const uint16_t *b, int64_t n);
+/* out[r] = table[ids[r]] (F32 or BF16 table) as F32, dim % 8 == 0; NaN rows for ids outside [0, vocab). */
+vs_status vs_cuda_embedding(float *out, const void *table, vs_dtype table_dtype, const int32_t *ids, int64_t rows,
+                            int64_t vocab, int64_t dim);
+
+/* Row-major strided-batched GEMM, per batch entry e < batch:
+ *     C_e[m, n] = A_e[m, k] . op(B_e),  op(B) = B^T of B [n, k] when trans_b, else B [k, n],
+ * with row strides lda, ldb, ldc and batch strides sa, sb, sc (elements). A, B
+ * BF16; C F32 or BF16 (c_dtype); f32 accumulation, through cuBLASLt. */
+vs_status vs_cuda_gemm_bf16_batched(void *c, vs_dtype c_dtype, const uint16_t *a, const uint16_t *b, int trans_b,
+                                    int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
+                                    int64_t sa, int64_t sb, int64_t sc, int batch);
+/* The softmax step of vs_op_attention_relpos: scores F32 [B, H, N, ld] in,
+ * each row's BF16 probabilities written over the first half of its bytes. */
+vs_status vs_cuda_relpos_softmax(float *scores, const float *rel_table, const int32_t *buckets, const int32_t *mask,
+                                 int64_t batch, int64_t heads, int64_t n, int64_t ld);
+/* vs_op_attention_relpos on CUDA: q, k, v, out [B, N, H, D] BF16, scratch as there. */
+vs_status vs_cuda_attention_relpos(uint16_t *out, const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                                   const float *rel_table, const int32_t *buckets, const int32_t *mask, float *scores,
+                                   int64_t batch, int64_t n, int64_t heads, int64_t head_dim);
 
 /* Latents F32 [B, C, F, H, W] <-> BF16 patches: see vs_op_patchify / vs_op_unpatchify. */
 vs_status vs_cuda_patchify(uint16_t *patches, const float *latents, int64_t batch, int64_t channels, int64_t frames,

@@ -6,20 +6,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/cpu_ops.h"
+#include "core/arena.h"
 #include "core/json.h"
 #include "core/status.h"
 #include "io/safetensors.h"
+#include "ops/ops.h"
 
 typedef struct {
     vs_tensor q, k, v, o, rel_bias, attn_norm; /* layer.0 */
     vs_tensor wi0, wi1, wo, ffn_norm;          /* layer.1 */
 } umt5_layer;
 
+/* State reused between encodes (the model is const to its callers). */
+typedef struct {
+    vs_arena *arena; /* activations of one encode */
+} umt5_cache;
+
 struct vs_umt5 {
     vs_umt5_config cfg;
+    vs_device device;
     vs_tensor embed, final_norm;
     umt5_layer *layers;
+    umt5_cache *cache;
 };
 
 int vs_umt5_relative_bucket(int relative_position, int num_buckets, int max_distance) {
@@ -61,42 +69,51 @@ static vs_status read_config(vs_umt5_config *c, const char *dir) {
     return s;
 }
 
-static vs_status load(const vs_safetensors *st, const char *name, int ndim, int64_t d0, int64_t d1, vs_tensor *out) {
+/* The dtype of GEMM weights and activations on `device`. */
+static vs_dtype act_dtype(vs_device device) { return device == VS_CPU ? VS_F32 : VS_BF16; }
+
+/* GEMM weights and the embedding table (ndim 2) in the activation dtype; norms and bias tables F32. */
+static vs_status load(const vs_umt5 *m, const vs_safetensors *st, const char *name, int ndim, int64_t d0, int64_t d1,
+                      int f32, vs_tensor *out) {
     int64_t shape[2] = {d0, d1};
-    return vs_safetensors_load(st, name, VS_F32, VS_CPU, ndim, shape, out);
+    return vs_safetensors_load(st, name, f32 ? VS_F32 : act_dtype(m->device), m->device, ndim, shape, out);
 }
 
 static vs_status load_weights(vs_umt5 *m, const vs_safetensors *st) {
     const vs_umt5_config *c = &m->cfg;
     int64_t d = c->d_model, inner = (int64_t)c->num_heads * c->d_kv, ff = c->d_ff;
     const char *embed = vs_safetensors_find(st, "shared.weight") ? "shared.weight" : "encoder.embed_tokens.weight";
-    VS_TRY(load(st, embed, 2, c->vocab_size, d, &m->embed));
-    VS_TRY(load(st, "encoder.final_layer_norm.weight", 1, d, 0, &m->final_norm));
+    VS_TRY(load(m, st, embed, 2, c->vocab_size, d, 0, &m->embed));
+    VS_TRY(load(m, st, "encoder.final_layer_norm.weight", 1, d, 0, 1, &m->final_norm));
     for (int i = 0; i < c->num_layers; i++) {
         umt5_layer *l = &m->layers[i];
         char n[160];
-#define W(field, suffix, ndim, a, b)                                                  \
+#define W(field, suffix, ndim, a, b, f32)                                              \
     snprintf(n, sizeof n, "encoder.block.%d.layer.%s", i, suffix);                    \
-    VS_TRY(load(st, n, ndim, a, b, &l->field))
-        W(q, "0.SelfAttention.q.weight", 2, inner, d);
-        W(k, "0.SelfAttention.k.weight", 2, inner, d);
-        W(v, "0.SelfAttention.v.weight", 2, inner, d);
-        W(o, "0.SelfAttention.o.weight", 2, d, inner);
-        W(rel_bias, "0.SelfAttention.relative_attention_bias.weight", 2, c->num_buckets, c->num_heads);
-        W(attn_norm, "0.layer_norm.weight", 1, d, 0);
-        W(wi0, "1.DenseReluDense.wi_0.weight", 2, ff, d);
-        W(wi1, "1.DenseReluDense.wi_1.weight", 2, ff, d);
-        W(wo, "1.DenseReluDense.wo.weight", 2, d, ff);
-        W(ffn_norm, "1.layer_norm.weight", 1, d, 0);
+    VS_TRY(load(m, st, n, ndim, a, b, f32, &l->field))
+        W(q, "0.SelfAttention.q.weight", 2, inner, d, 0);
+        W(k, "0.SelfAttention.k.weight", 2, inner, d, 0);
+        W(v, "0.SelfAttention.v.weight", 2, inner, d, 0);
+        W(o, "0.SelfAttention.o.weight", 2, d, inner, 0);
+        W(rel_bias, "0.SelfAttention.relative_attention_bias.weight", 2, c->num_buckets, c->num_heads, 1);
+        W(attn_norm, "0.layer_norm.weight", 1, d, 0, 1);
+        W(wi0, "1.DenseReluDense.wi_0.weight", 2, ff, d, 0);
+        W(wi1, "1.DenseReluDense.wi_1.weight", 2, ff, d, 0);
+        W(wo, "1.DenseReluDense.wo.weight", 2, d, ff, 0);
+        W(ffn_norm, "1.layer_norm.weight", 1, d, 0, 1);
 #undef W
     }
     return VS_OK;
 }
 
-vs_status vs_umt5_load(vs_umt5 **out, const char *dir) {
+vs_status vs_umt5_load(vs_umt5 **out, const char *dir, vs_device device) {
     *out = NULL;
     vs_umt5 *m = calloc(1, sizeof *m);
-    if (!m) return vs_fail(VS_ERR_OOM, "umT5: out of memory");
+    if (!m || !(m->cache = calloc(1, sizeof *m->cache))) {
+        free(m);
+        return vs_fail(VS_ERR_OOM, "umT5: out of memory");
+    }
+    m->device = device;
     vs_status s = read_config(&m->cfg, dir);
     if (s == VS_OK) {
         m->layers = calloc((size_t)m->cfg.num_layers, sizeof *m->layers);
@@ -125,67 +142,140 @@ void vs_umt5_free(vs_umt5 *m) {
         for (size_t t = 0; t < sizeof all / sizeof all[0]; t++) vs_tensor_free(all[t]);
     }
     free(m->layers);
+    if (m->cache) vs_arena_free(m->cache->arena);
+    free(m->cache);
     free(m);
 }
 
 const vs_umt5_config *vs_umt5_get_config(const vs_umt5 *m) { return &m->cfg; }
+vs_device vs_umt5_device(const vs_umt5 *m) { return m->device; }
 
-/* y[n, out] = x[n, in] . W^T for a torch Linear weight W[out, in]. */
-static void linear(float *y, const float *x, const vs_tensor *w, int64_t n) {
-    int64_t out = w->shape[0], in = w->shape[1];
-    vs_cpu_gemm(0, 1, n, out, in, 1.0f, x, in, w->data, in, 0.0f, y, out);
+/* ---- the forward ---------------------------------------------------------------------- */
+
+static size_t aligned(int64_t bytes) { return ((size_t)bytes + VS_ARENA_ALIGN - 1) / VS_ARENA_ALIGN * VS_ARENA_ALIGN; }
+
+/* Arena bytes of one encode: the persistent tensors, then the larger of the
+ * attention and feed-forward phases (the allocations of encode()). */
+static size_t encode_bytes(const vs_umt5_config *c, vs_device dev, int64_t B, int64_t N, int x_in_arena) {
+    const int64_t R = B * N, act = (int64_t)vs_dtype_size(act_dtype(dev)), inner = (int64_t)c->num_heads * c->d_kv;
+    const int64_t ld = (N + 7) / 8 * 8;
+    size_t persistent = 3 * aligned(R * 4) + aligned((2 * N - 1) * 4) + aligned(R * c->d_model * act);
+    if (x_in_arena) persistent += aligned(R * c->d_model * 4);
+    size_t attention = 4 * aligned(R * inner * act) + aligned(B * c->num_heads * N * ld * 4);
+    size_t ffn = 2 * aligned(R * c->d_ff * act);
+    return persistent + (attention > ffn ? attention : ffn);
+}
+
+#define TAKE(arena, dtype, out, ...) \
+    vs_arena_tensor(arena, dtype, (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}, out)
+
+/* x (F32 [B, N, d_model] on the model's device) = the encoder's output for ids / mask. */
+static vs_status encode(const vs_umt5 *m, vs_arena *arena, const int32_t *ids, const int32_t *mask, int64_t B,
+                        int64_t N, vs_tensor *x) {
+    const vs_umt5_config *c = &m->cfg;
+    const vs_device dev = m->device;
+    const vs_dtype act = act_dtype(dev);
+    const int64_t H = c->num_heads, dk = c->d_kv, d = c->d_model, inner = H * dk, R = B * N;
+
+    /* token ids, padding mask and the bucket of every key - query distance, on the device */
+    vs_tensor ids_d, mask_d, buckets_d, h;
+    VS_TRY(TAKE(arena, VS_I32, &ids_d, R));
+    VS_TRY(TAKE(arena, VS_I32, &mask_d, B, N));
+    VS_TRY(TAKE(arena, VS_I32, &buckets_d, 2 * N - 1));
+    int32_t *bucket = malloc((size_t)(2 * N - 1) * sizeof *bucket);
+    if (!bucket) return vs_fail(VS_ERR_OOM, "umT5: out of memory");
+    for (int64_t r = -(N - 1); r <= N - 1; r++) bucket[r + N - 1] = vs_umt5_relative_bucket((int)r, c->num_buckets, c->max_distance);
+    vs_tensor ids_h = vs_tensor_view((void *)ids, VS_I32, VS_CPU, 1, (int64_t[]){R});
+    vs_tensor mask_h = vs_tensor_view((void *)mask, VS_I32, VS_CPU, 2, (int64_t[]){B, N});
+    vs_tensor buckets_h = vs_tensor_view(bucket, VS_I32, VS_CPU, 1, (int64_t[]){2 * N - 1});
+    vs_status s = vs_op_copy(&ids_d, &ids_h);
+    if (s == VS_OK) s = vs_op_copy(&mask_d, &mask_h);
+    if (s == VS_OK) s = vs_op_copy(&buckets_d, &buckets_h);
+    if (s == VS_OK) s = vs_op_sync(dev); /* the host arrays are released next */
+    free(bucket);
+    VS_TRY(s);
+    VS_TRY(TAKE(arena, act, &h, B, N, d));
+
+    VS_TRY(vs_op_embedding(x, &m->embed, &ids_d));
+    for (int li = 0; li < c->num_layers; li++) {
+        const umt5_layer *l = &m->layers[li];
+        const size_t mark = vs_arena_mark(arena);
+        /* x += O . softmax(Q K^T + bias_layer(key - query) + mask) V, on h = RMSNorm(x); scores unscaled */
+        vs_tensor q, k, v, att, scores;
+        VS_TRY(TAKE(arena, act, &q, B, N, H, dk));
+        VS_TRY(TAKE(arena, act, &k, B, N, H, dk));
+        VS_TRY(TAKE(arena, act, &v, B, N, H, dk));
+        VS_TRY(TAKE(arena, act, &att, B, N, H, dk));
+        VS_TRY(TAKE(arena, VS_F32, &scores, B, H, N, (N + 7) / 8 * 8));
+        vs_tensor q2 = vs_tensor_view(q.data, act, dev, 2, (int64_t[]){R, inner});
+        vs_tensor k2 = vs_tensor_view(k.data, act, dev, 2, (int64_t[]){R, inner});
+        vs_tensor v2 = vs_tensor_view(v.data, act, dev, 2, (int64_t[]){R, inner});
+        vs_tensor att2 = vs_tensor_view(att.data, act, dev, 2, (int64_t[]){R, inner});
+        VS_TRY(vs_op_rmsnorm(&h, x, &l->attn_norm, c->eps));
+        VS_TRY(vs_op_linear(&q2, &h, &l->q, NULL, VS_EPILOGUE_NONE));
+        VS_TRY(vs_op_linear(&k2, &h, &l->k, NULL, VS_EPILOGUE_NONE));
+        VS_TRY(vs_op_linear(&v2, &h, &l->v, NULL, VS_EPILOGUE_NONE));
+        VS_TRY(vs_op_attention_relpos(&att, &q, &k, &v, &l->rel_bias, &buckets_d, &mask_d, &scores));
+        VS_TRY(vs_op_linear(&h, &att2, &l->o, NULL, VS_EPILOGUE_NONE));
+        VS_TRY(vs_op_gated_residual(x, &h, NULL));
+        vs_arena_release(arena, mark);
+
+        /* x += Wo . (gelu_tanh(Wi0 h) * (Wi1 h)), on h = RMSNorm(x) */
+        vs_tensor a, b;
+        VS_TRY(TAKE(arena, act, &a, B, N, c->d_ff));
+        VS_TRY(TAKE(arena, act, &b, B, N, c->d_ff));
+        VS_TRY(vs_op_rmsnorm(&h, x, &l->ffn_norm, c->eps));
+        VS_TRY(vs_op_linear(&a, &h, &l->wi0, NULL, VS_EPILOGUE_GELU_TANH));
+        VS_TRY(vs_op_linear(&b, &h, &l->wi1, NULL, VS_EPILOGUE_NONE));
+        VS_TRY(vs_op_mul(&a, &a, &b));
+        VS_TRY(vs_op_linear(&h, &a, &l->wo, NULL, VS_EPILOGUE_NONE));
+        VS_TRY(vs_op_gated_residual(x, &h, NULL));
+        vs_arena_release(arena, mark);
+    }
+    return vs_op_rmsnorm(x, x, &m->final_norm, c->eps);
+}
+
+vs_status vs_umt5_encode_batch(const vs_umt5 *m, const int32_t *ids, const int32_t *mask, int batch, int n,
+                               vs_tensor *out) {
+    const vs_umt5_config *c = &m->cfg;
+    if (n <= 0 || batch <= 0)
+        return vs_fail(VS_ERR_INVALID_ARG, "umT5: %d sequences of %d tokens; both must be positive", batch, n);
+    const int64_t B = batch, N = n;
+    if (!out || !out->data || out->dtype != VS_F32 || out->ndim != 3 || out->shape[0] != B || out->shape[1] != N ||
+        out->shape[2] != c->d_model || !vs_tensor_is_contiguous(out) || (out->device != VS_CPU && out->device != m->device))
+        return vs_fail(VS_ERR_SHAPE, "umT5: the output must be a contiguous f32 [%d, %d, %d] tensor on the CPU or the "
+                       "model's device", batch, n, c->d_model);
+    for (int64_t b = 0; b < B; b++) {
+        int tokens = 0;
+        for (int64_t i = 0; i < N; i++) {
+            const int32_t id = ids[b * N + i];
+            if (id < 0 || id >= c->vocab_size)
+                return vs_fail(VS_ERR_INVALID_ARG, "umT5: token %d at position %lld is outside the vocabulary of %d",
+                               id, (long long)(b * N + i), c->vocab_size);
+            tokens += mask[b * N + i] != 0;
+        }
+        if (!tokens) return vs_fail(VS_ERR_INVALID_ARG, "umT5: sequence %lld has no token (its mask is all padding)", (long long)b);
+    }
+    /* The output is the residual stream when it lives on the model's device. */
+    const int x_in_arena = out->device != m->device;
+    const size_t bytes = encode_bytes(c, m->device, B, N, x_in_arena);
+    umt5_cache *cache = m->cache;
+    if (!cache->arena || vs_arena_capacity(cache->arena) < bytes) {
+        vs_arena_free(cache->arena);
+        cache->arena = NULL;
+        VS_TRY(vs_arena_create(&cache->arena, "umT5 activations", m->device, bytes));
+    }
+    vs_arena_reset(cache->arena);
+    vs_tensor x = *out;
+    if (x_in_arena) VS_TRY(TAKE(cache->arena, VS_F32, &x, B, N, c->d_model));
+    vs_status s = encode(m, cache->arena, ids, mask, B, N, &x);
+    if (s == VS_OK && x_in_arena) s = vs_op_copy(out, &x);
+    if (s == VS_OK) s = vs_op_sync(m->device);
+    if (s != VS_OK) return vs_fail_context(s, "umT5 encoder, %d x %d tokens", batch, n);
+    return VS_OK;
 }
 
 vs_status vs_umt5_encode(const vs_umt5 *m, const int32_t *ids, const int32_t *mask, int n, float *out) {
-    const vs_umt5_config *c = &m->cfg;
-    if (n <= 0) return vs_fail(VS_ERR_INVALID_ARG, "umT5: sequence length must be positive, got %d", n);
-    for (int i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= c->vocab_size)
-            return vs_fail(VS_ERR_INVALID_ARG, "umT5: token %d at position %d is outside the vocabulary of %d", ids[i],
-                           i, c->vocab_size);
-    const int64_t d = c->d_model, dk = c->d_kv, H = c->num_heads, inner = H * dk, N = n;
-    size_t floats = (size_t)(N * d + 4 * N * inner + 2 * N * c->d_ff + N * N + 2 * N - 1);
-    float *buf = malloc(floats * sizeof(float));
-    int *bucket = malloc((size_t)(2 * N - 1) * sizeof(int));
-    if (!buf || !bucket) {
-        free(buf);
-        free(bucket);
-        return vs_fail(VS_ERR_OOM, "umT5: out of memory for a sequence of %d tokens", n);
-    }
-    float *x = out, *h = buf, *q = h + N * d, *k = q + N * inner, *v = k + N * inner, *att = v + N * inner;
-    float *a = att + N * inner, *b = a + N * c->d_ff, *scores = b + N * c->d_ff;
-    for (int64_t r = -(N - 1); r <= N - 1; r++) bucket[r + N - 1] = vs_umt5_relative_bucket((int)r, c->num_buckets, c->max_distance);
-
-    for (int64_t i = 0; i < N; i++) memcpy(x + i * d, (const float *)m->embed.data + (int64_t)ids[i] * d, (size_t)d * sizeof(float));
-    for (int li = 0; li < c->num_layers; li++) {
-        const umt5_layer *l = &m->layers[li];
-        const float *rel = l->rel_bias.data; /* [num_buckets, heads] */
-        vs_cpu_rmsnorm(h, x, l->attn_norm.data, N, d, c->eps);
-        linear(q, h, &l->q, N);
-        linear(k, h, &l->k, N);
-        linear(v, h, &l->v, N);
-        for (int64_t hd = 0; hd < H; hd++) {
-            /* scores = Q_h K_h^T (no 1/sqrt(d_kv) in T5) + bias(key - query); padding keys masked */
-            vs_cpu_gemm(0, 1, N, N, dk, 1.0f, q + hd * dk, inner, k + hd * dk, inner, 0.0f, scores, N);
-            for (int64_t i = 0; i < N; i++)
-                for (int64_t j = 0; j < N; j++)
-                    scores[i * N + j] = mask[j] ? scores[i * N + j] + rel[bucket[j - i + N - 1] * H + hd] : -INFINITY;
-            vs_cpu_softmax_rows(scores, N, N);
-            vs_cpu_gemm(0, 0, N, dk, N, 1.0f, scores, N, v + hd * dk, inner, 0.0f, att + hd * dk, inner);
-        }
-        linear(h, att, &l->o, N);
-        for (int64_t i = 0; i < N * d; i++) x[i] += h[i];
-
-        vs_cpu_rmsnorm(h, x, l->ffn_norm.data, N, d, c->eps);
-        linear(a, h, &l->wi0, N);
-        linear(b, h, &l->wi1, N);
-        vs_cpu_gelu_tanh(a, N * c->d_ff);
-        for (int64_t i = 0; i < N * c->d_ff; i++) a[i] *= b[i];
-        linear(h, a, &l->wo, N);
-        for (int64_t i = 0; i < N * d; i++) x[i] += h[i];
-    }
-    vs_cpu_rmsnorm(x, x, m->final_norm.data, N, d, c->eps);
-    free(buf);
-    free(bucket);
-    return VS_OK;
+    vs_tensor t = vs_tensor_view(out, VS_F32, VS_CPU, 3, (int64_t[]){1, n > 0 ? n : 0, m->cfg.d_model});
+    return vs_umt5_encode_batch(m, ids, mask, 1, n, &t);
 }

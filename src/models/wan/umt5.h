@@ -1,9 +1,12 @@
 /* The umT5 text encoder of Wan 2.1 (transformers' UMT5EncoderModel), f32 on
- * the CPU. Per layer, in the T5 convention:
+ * the CPU or bf16 on CUDA (one model code path through src/ops/ops.h). Per
+ * layer, in the T5 convention:
  *     h = RMSNorm(x);  x += O . Attention(Q h, K h, V h; bias_layer + mask)
  *     h = RMSNorm(x);  x += Wo . (gelu_tanh(Wi0 h) * (Wi1 h))
  * with unscaled scores, a relative position bias of its own in every layer
- * (umT5; T5 shares layer 0's), padding keys masked out, and a final RMSNorm. */
+ * (umT5; T5 shares layer 0's), padding keys masked out, and a final RMSNorm.
+ * On CUDA the weights and GEMM activations are BF16, the residual stream,
+ * norms, position biases and the output F32. */
 #ifndef VS_MODELS_WAN_UMT5_H
 #define VS_MODELS_WAN_UMT5_H
 
@@ -23,14 +26,23 @@ typedef struct vs_umt5_config {
 
 typedef struct vs_umt5 vs_umt5;
 
-/* `dir`: the diffusers text_encoder/ folder (config.json + safetensors,
- * any float dtype; converted to f32). */
-vs_status vs_umt5_load(vs_umt5 **out, const char *dir);
+/* `dir`: the diffusers text_encoder/ folder (config.json + safetensors, any
+ * float dtype; converted to f32 on the CPU, bf16 on CUDA but for the norms'
+ * weights and the position bias tables, which stay f32). */
+vs_status vs_umt5_load(vs_umt5 **out, const char *dir, vs_device device);
 void vs_umt5_free(vs_umt5 *model);
 const vs_umt5_config *vs_umt5_get_config(const vs_umt5 *model);
 
-/* last_hidden_state for one sequence: ids[n], mask[n] (1 token, 0 padding),
- * out[n * d_model]. Ids must lie in the vocabulary. */
+vs_device vs_umt5_device(const vs_umt5 *model);
+
+/* last_hidden_state of `batch` sequences of n tokens: ids[batch * n] and
+ * mask[batch * n] (1 token, 0 padding) on the host; out F32 [batch, n,
+ * d_model], contiguous, on the CPU or the model's device. Ids must lie in the
+ * vocabulary and every sequence must have a token. Not thread-safe (the
+ * model keeps its activation buffer). */
+vs_status vs_umt5_encode_batch(const vs_umt5 *model, const int32_t *ids, const int32_t *mask, int batch, int n,
+                               vs_tensor *out);
+/* The same for one sequence into host memory out[n * d_model]. */
 vs_status vs_umt5_encode(const vs_umt5 *model, const int32_t *ids, const int32_t *mask, int n, float *out);
 
 /* T5's bidirectional relative position bucket of key - query. */
