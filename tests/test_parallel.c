@@ -236,6 +236,11 @@ TEST(more_ranks_than_heads_is_an_error) {
     CHECK_OK(vs_comm_group_create(&g, 5));
     CHECK_OK(vs_comm_threads(g, 0, &c));
     CHECK_FAILS(vs_wan_model_set_comm(m, c), VS_ERR_INVALID_ARG, "5 ranks for 4 attention heads");
+    /* The SVG head mapping is checked where attention is made. */
+    vs_svg_config svg = vs_svg_config_default(2, 64, 0, 0.5);
+    vs_attention *a = NULL;
+    svg.head_offset = 1;
+    CHECK_FAILS(vs_attention_create(&a, VS_CPU, 1, 2, 128, 64, &svg), VS_ERR_INVALID_ARG, "head_offset 1");
     vs_comm_free(c);
     vs_comm_group_free(g);
     vs_wan_model_free(m);
