@@ -9,6 +9,7 @@
 # and prints the table (forward ms, speed-up over plain, efficiency).
 # Usage: bash bench/run_multi_gpu.sh            (expects build-gpu from tests/gpu/run.sh)
 #        CONFIG=wan1.3b RESOLUTION=480p GPUS=1 bash bench/run_multi_gpu.sh   (the 1-rank overhead)
+#        (also REPEATS, default 3; ATTENTIONS, default "dense svg"; OUT; BIN)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-bench/results}
@@ -17,10 +18,11 @@ config=${CONFIG:-wan14b}
 res=${RESOLUTION:-720p}
 gpu_counts=${GPUS:-1 2 4 8}
 repeats=${REPEATS:-3}
+attentions=${ATTENTIONS:-dense svg}
 present=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
 mkdir -p "$out"
 echo "$present GPU(s) present; $config $res, GPUs: $gpu_counts"
-for attention in dense svg; do
+for attention in $attentions; do
   base="$out/multi_gpu_${config}_${res}_${attention}"
   "$bin" bench dit --config "$config" --resolution "$res" --attention "$attention" --repeats "$repeats" \
     -o "${base}_plain.json" || echo "plain $attention run failed"

@@ -41,7 +41,7 @@ static int run_ranks(int ranks, void *(*fn)(void *), void *args, size_t size) {
 typedef struct {
     vs_comm *comm;
     int ranks;
-    unsigned char send[4][64], recv[4][64 * 4], gathered[4 * 64];
+    unsigned char send[4 * 64], recv[4 * 64 * 4], gathered[4 * 64];
     size_t send_off[4], send_bytes[4], recv_off[4], recv_bytes[4];
     size_t gather_off[4], gather_bytes[4];
     vs_status status;
@@ -58,7 +58,7 @@ static void *exchange_main(void *arg) {
     size_t off = 0, roff = 0, goff = 0;
     for (int p = 0; p < e->ranks; p++) {
         e->send_off[p] = off, e->send_bytes[p] = message_bytes(me, p);
-        for (size_t i = 0; i < e->send_bytes[p]; i++) e->send[0][off + i] = message_byte(me, p, i);
+        for (size_t i = 0; i < e->send_bytes[p]; i++) e->send[off + i] = message_byte(me, p, i);
         off += e->send_bytes[p];
         e->recv_off[p] = roff, e->recv_bytes[p] = message_bytes(p, me);
         roff += e->recv_bytes[p] + 2; /* gaps stay untouched */
@@ -88,7 +88,7 @@ TEST(threads_all_to_all_and_all_gather_with_uneven_sizes) {
         }
         CHECK(run_ranks(ranks, exchange_main, e, sizeof *e) == 0);
         for (int r = 0; r < ranks; r++) {
-            const unsigned char *recv = &e[r].recv[0][0];
+            const unsigned char *recv = e[r].recv;
             for (int s = 0; s < ranks; s++) {
                 for (size_t i = 0; i < e[r].recv_bytes[s]; i++)
                     CHECK_MSG(recv[e[r].recv_off[s] + i] == message_byte(s, r, i), "%d ranks: rank %d from %d", ranks, r, s);
