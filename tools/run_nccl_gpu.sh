@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_out}
-work=$(mktemp -d)
+work=${WORK:-$(mktemp -d)}
 mkdir -p "$OUT" "$work/r1" "$work/r2" "$work/r14b"
 step() { # name, seconds, command...
   local name=$1 secs=$2; shift 2
@@ -17,7 +17,7 @@ step() { # name, seconds, command...
   tail -n "${TAIL:-12}" "$work/$name.log"
   echo "== $name: exit $rc"
 }
-step gpu_tests 270 bash tests/gpu/run.sh
+step gpu_tests 230 bash tests/gpu/run.sh
 bin=build-gpu/vidsparse
 [ -x "$bin" ] || { echo "no $bin: stopping"; tar czf "$OUT/nccl_gpu.tgz" -C "$work" .; exit 1; }
 TAIL=30 step test_wan_nccl 60 build-gpu/test_wan_nccl
@@ -29,7 +29,7 @@ for r in r1 r2; do
   TAIL=8 step "overhead_$r" 80 env CONFIG=wan1.3b RESOLUTION=480p GPUS=1 REPEATS=10 OUT="$work/$r" BIN="$bin" \
     bash bench/run_multi_gpu.sh
 done
-TAIL=6 step overhead_14b 100 env CONFIG=wan14b RESOLUTION=720p GPUS=1 REPEATS=2 ATTENTIONS=svg OUT="$work/r14b" \
+TAIL=6 step overhead_14b 85 env CONFIG=wan14b RESOLUTION=720p GPUS=1 REPEATS=2 ATTENTIONS=svg OUT="$work/r14b" \
   BIN="$bin" bash bench/run_multi_gpu.sh
 rm -f "$work"/*.y4m
 tar czf "$OUT/nccl_gpu.tgz" -C "$work" .
