@@ -48,9 +48,15 @@ typedef struct {
 } exchange_rank;
 
 /* Message sizes that differ for every (from, to) pair, some of them zero. */
-static size_t message_bytes(int from, int to) { return (size_t)((from * 7 + to * 13) % 11) * 3; }
-static unsigned char message_byte(int from, int to, size_t i) { return (unsigned char)(from * 59 + to * 17 + i * 5 + 1); }
-static size_t gather_bytes(int from) { return (size_t)(5 + from * 9); }
+static size_t message_bytes(int from, int to) {
+    return (size_t)((from * 7 + to * 13) % 11) * 3;
+}
+static unsigned char message_byte(int from, int to, size_t i) {
+    return (unsigned char)(from * 59 + to * 17 + i * 5 + 1);
+}
+static size_t gather_bytes(int from) {
+    return (size_t)(5 + from * 9);
+}
 
 static void *exchange_main(void *arg) {
     exchange_rank *e = arg;
@@ -58,7 +64,8 @@ static void *exchange_main(void *arg) {
     size_t off = 0, roff = 0, goff = 0;
     for (int p = 0; p < e->ranks; p++) {
         e->send_off[p] = off, e->send_bytes[p] = message_bytes(me, p);
-        for (size_t i = 0; i < e->send_bytes[p]; i++) e->send[off + i] = message_byte(me, p, i);
+        for (size_t i = 0; i < e->send_bytes[p]; i++)
+            e->send[off + i] = message_byte(me, p, i);
         off += e->send_bytes[p];
         e->recv_off[p] = roff, e->recv_bytes[p] = message_bytes(p, me);
         roff += e->recv_bytes[p] + 2; /* gaps stay untouched */
@@ -67,10 +74,13 @@ static void *exchange_main(void *arg) {
     }
     memset(e->recv, 0xEE, sizeof e->recv);
     memset(e->gathered, 0xEE, sizeof e->gathered);
-    e->status = vs_comm_all_to_all(e->comm, e->send, e->send_off, e->send_bytes, e->recv, e->recv_off, e->recv_bytes);
+    e->status =
+        vs_comm_all_to_all(e->comm, e->send, e->send_off, e->send_bytes, e->recv, e->recv_off, e->recv_bytes);
     unsigned char mine[64];
-    for (size_t i = 0; i < gather_bytes(me); i++) mine[i] = (unsigned char)(me * 31 + i);
-    if (!e->status) e->status = vs_comm_all_gather(e->comm, mine, e->gathered, e->gather_off, e->gather_bytes);
+    for (size_t i = 0; i < gather_bytes(me); i++)
+        mine[i] = (unsigned char)(me * 31 + i);
+    if (!e->status)
+        e->status = vs_comm_all_gather(e->comm, mine, e->gathered, e->gather_off, e->gather_bytes);
     return e->status ? e : NULL;
 }
 
@@ -91,7 +101,8 @@ TEST(threads_all_to_all_and_all_gather_with_uneven_sizes) {
             const unsigned char *recv = e[r].recv;
             for (int s = 0; s < ranks; s++) {
                 for (size_t i = 0; i < e[r].recv_bytes[s]; i++)
-                    CHECK_MSG(recv[e[r].recv_off[s] + i] == message_byte(s, r, i), "%d ranks: rank %d from %d", ranks, r, s);
+                    CHECK_MSG(recv[e[r].recv_off[s] + i] == message_byte(s, r, i),
+                              "%d ranks: rank %d from %d", ranks, r, s);
                 CHECK(recv[e[r].recv_off[s] + e[r].recv_bytes[s]] == 0xEE); /* the gap */
                 for (size_t i = 0; i < gather_bytes(s); i++)
                     CHECK(e[r].gathered[e[r].gather_off[s] + i] == (unsigned char)(s * 31 + i));
@@ -157,7 +168,8 @@ static void *dit_main(void *arg) {
     vs_wan_model *m = NULL;
     d->status = vs_wan_model_random(&cfg, VS_CPU, 77, &m);
     if (!d->status) d->status = vs_wan_model_set_comm(m, d->comm);
-    if (!d->status) d->status = vs_wan_forward(m, d->lat, d->timesteps, d->text, d->attn, &d->out, &d->timing);
+    if (!d->status)
+        d->status = vs_wan_forward(m, d->lat, d->timesteps, d->text, d->attn, &d->out, &d->timing);
     if (d->status) snprintf(d->error, sizeof d->error, "%s", vs_last_error());
     vs_wan_model_free(m);
     return d->status ? d : NULL;
@@ -201,15 +213,16 @@ static int check_parallel(int batch, int svg) {
             d[r] = one;
             CHECK_OK(vs_comm_threads(g, r, &d[r].comm));
             CHECK_OK(vs_tensor_alloc(&d[r].out, VS_F32, VS_CPU, 5, lat_shape));
-            for (int64_t i = 0; i < vs_tensor_numel(&d[r].out); i++) ((float *)d[r].out.data)[i] = NAN;
+            for (int64_t i = 0; i < vs_tensor_numel(&d[r].out); i++)
+                ((float *)d[r].out.data)[i] = NAN;
             memset(&d[r].timing, 0, sizeof d[r].timing);
         }
         CHECK(run_ranks(ranks, dit_main, d, sizeof d[0]) == 0 || (fprintf(stderr, "  %s\n", d[0].error), 0));
         int64_t spatial = 0, temporal = 0;
         for (int r = 0; r < ranks; r++) {
             double err = rel_l2(d[r].out.data, ref.data, vs_tensor_numel(&ref));
-            CHECK_MSG(err < 1e-5, "batch %d, %s, %d ranks: rank %d rel L2 %.3g", batch, svg ? "svg" : "dense", ranks, r,
-                      err);
+            CHECK_MSG(err < 1e-5, "batch %d, %s, %d ranks: rank %d rel L2 %.3g", batch, svg ? "svg" : "dense",
+                      ranks, r, err);
             spatial += d[r].timing.heads_spatial, temporal += d[r].timing.heads_temporal;
             vs_tensor_free(&d[r].out);
             vs_comm_free(d[r].comm);
@@ -224,8 +237,12 @@ static int check_parallel(int batch, int svg) {
     return 0;
 }
 
-TEST(dense_sequence_parallel_matches_one_rank) { return check_parallel(1, 0) || check_parallel(2, 0); }
-TEST(svg_sequence_parallel_matches_one_rank) { return check_parallel(1, 1) || check_parallel(2, 1); }
+TEST(dense_sequence_parallel_matches_one_rank) {
+    return check_parallel(1, 0) || check_parallel(2, 0);
+}
+TEST(svg_sequence_parallel_matches_one_rank) {
+    return check_parallel(1, 1) || check_parallel(2, 1);
+}
 
 TEST(more_ranks_than_heads_is_an_error) {
     vs_wan_config cfg = tiny_config();
@@ -247,6 +264,6 @@ TEST(more_ranks_than_heads_is_an_error) {
     return 0;
 }
 
-RUN_TESTS(T(threads_all_to_all_and_all_gather_with_uneven_sizes), T(mismatched_sizes_and_bad_ranks_are_errors),
-          T(dense_sequence_parallel_matches_one_rank), T(svg_sequence_parallel_matches_one_rank),
-          T(more_ranks_than_heads_is_an_error))
+RUN_TESTS(T(threads_all_to_all_and_all_gather_with_uneven_sizes),
+          T(mismatched_sizes_and_bad_ranks_are_errors), T(dense_sequence_parallel_matches_one_rank),
+          T(svg_sequence_parallel_matches_one_rank), T(more_ranks_than_heads_is_an_error))

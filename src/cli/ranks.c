@@ -19,8 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/status.h"
 #include "core/log.h"
+#include "core/status.h"
 
 typedef struct {
     int gpus_present;
@@ -94,14 +94,15 @@ static int wait_ranks(const pid_t *pids, int n) {
 
 int vs_cli_spawn_ranks(const char *command, int gpus, vs_comm **comm, int *rank) {
     *comm = NULL, *rank = 0;
-    if (gpus < 1 || gpus > VS_COMM_MAX_RANKS)
-    {
+    if (gpus < 1 || gpus > VS_COMM_MAX_RANKS) {
         fprintf(stderr, "vidsparse %s: --gpus must be 1 to %d, not %d\n", command, VS_COMM_MAX_RANKS, gpus);
         return 2;
     }
     if (!VS_HAVE_NCCL) {
-        fprintf(stderr, "vidsparse: error: %s: --gpus needs NCCL, and this vidsparse build has none (configure "
-                "with CUDA and NCCL)\n", command);
+        fprintf(stderr,
+                "vidsparse: error: %s: --gpus needs NCCL, and this vidsparse build has none (configure "
+                "with CUDA and NCCL)\n",
+                command);
         return 1;
     }
     fflush(stdout);
@@ -119,7 +120,8 @@ int vs_cli_spawn_ranks(const char *command, int gpus, vs_comm **comm, int *rank)
         pid_t p = fork();
         if (p < 0) break;
         if (p == 0) {
-            for (int i = 0; i < spawned; i++) close(down[i][1]);
+            for (int i = 0; i < spawned; i++)
+                close(down[i][1]);
             close(up[0]);
             if (spawned > 0) close(up[1]); /* only rank 0 writes up: the parent must see EOF if it dies */
             close(down[spawned][1]);
@@ -139,14 +141,15 @@ int vs_cli_spawn_ranks(const char *command, int gpus, vs_comm **comm, int *rank)
         fprintf(stderr, "vidsparse: error: %s: could not start rank %d of %d\n", command, spawned, gpus);
     } else if (read_all(up[0], &h, sizeof h)) {
         if (h.gpus_present < gpus)
-            fprintf(stderr, "vidsparse: error: %s: --gpus %d, but %d GPU%s present\n", command, gpus, h.gpus_present,
-                    h.gpus_present == 1 ? " is" : "s are");
+            fprintf(stderr, "vidsparse: error: %s: --gpus %d, but %d GPU%s present\n", command, gpus,
+                    h.gpus_present, h.gpus_present == 1 ? " is" : "s are");
         for (int r = 1; h.ok && r < gpus; r++)
             if (!write_all(down[r][1], &h, sizeof h)) h.ok = 0;
         code = h.ok ? 0 : h.gpus_present < gpus ? 2 : 1;
     }
     close(up[0]);
-    for (int r = 0; r < spawned; r++) close(down[r][1]); /* ranks still waiting read EOF and stop */
+    for (int r = 0; r < spawned; r++)
+        close(down[r][1]); /* ranks still waiting read EOF and stop */
     int ranks_code = wait_ranks(pids, spawned);
     free(down), free(pids);
     return code ? code : ranks_code;

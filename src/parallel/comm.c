@@ -26,9 +26,15 @@ struct vs_comm {
     vs_nccl *nccl;        /* NCCL */
 };
 
-int vs_comm_rank(const vs_comm *c) { return c->rank; }
-int vs_comm_size(const vs_comm *c) { return c->size; }
-vs_device vs_comm_device(const vs_comm *c) { return c->nccl ? VS_CUDA : VS_CPU; }
+int vs_comm_rank(const vs_comm *c) {
+    return c->rank;
+}
+int vs_comm_size(const vs_comm *c) {
+    return c->size;
+}
+vs_device vs_comm_device(const vs_comm *c) {
+    return c->nccl ? VS_CUDA : VS_CPU;
+}
 
 static vs_status check_size(int size) {
     if (size < 1 || size > VS_COMM_MAX_RANKS)
@@ -70,7 +76,8 @@ vs_status vs_comm_threads(vs_comm_group *g, int rank, vs_comm **out) {
 vs_status vs_comm_nccl_create(vs_comm **out, const vs_comm_id *id, int rank, int size) {
     *out = NULL;
     VS_TRY(check_size(size));
-    if (rank < 0 || rank >= size) return vs_fail(VS_ERR_INVALID_ARG, "communicator: rank %d of %d", rank, size);
+    if (rank < 0 || rank >= size)
+        return vs_fail(VS_ERR_INVALID_ARG, "communicator: rank %d of %d", rank, size);
     vs_comm *c = calloc(1, sizeof *c);
     if (!c) return vs_fail(VS_ERR_OOM, "out of memory");
     c->rank = rank, c->size = size;
@@ -92,8 +99,9 @@ void vs_comm_free(vs_comm *c) {
 /* Threads: every rank posts its send side, then, between two barriers, copies
  * what each peer posted for it; the second barrier keeps the send buffers
  * alive until every peer has read them. */
-static vs_status threads_exchange(vs_comm *c, const void *send, const size_t *send_off, const size_t *send_bytes,
-                                  void *recv, const size_t *recv_off, const size_t *recv_bytes) {
+static vs_status threads_exchange(vs_comm *c, const void *send, const size_t *send_off,
+                                  const size_t *send_bytes, void *recv, const size_t *recv_off,
+                                  const size_t *recv_bytes) {
     vs_comm_group *g = c->group;
     g->post[c->rank] = (posting){send, send_off, send_bytes};
     pthread_barrier_wait(&g->barrier);
@@ -108,8 +116,8 @@ static vs_status threads_exchange(vs_comm *c, const void *send, const size_t *se
     }
     pthread_barrier_wait(&g->barrier);
     if (bad >= 0)
-        return vs_fail(VS_ERR_SHAPE, "all-to-all: rank %d expects %zu bytes from rank %d, which sends %zu", c->rank,
-                       recv_bytes[bad], bad, g->post[bad].send_bytes[c->rank]);
+        return vs_fail(VS_ERR_SHAPE, "all-to-all: rank %d expects %zu bytes from rank %d, which sends %zu",
+                       c->rank, recv_bytes[bad], bad, g->post[bad].send_bytes[c->rank]);
     return VS_OK;
 }
 
@@ -123,6 +131,7 @@ vs_status vs_comm_all_gather(vs_comm *c, const void *send, void *recv, const siz
                              const size_t *recv_bytes) {
     /* An all-to-all whose every message is this rank's whole buffer. */
     size_t zero[VS_COMM_MAX_RANKS], mine[VS_COMM_MAX_RANKS];
-    for (int d = 0; d < c->size; d++) zero[d] = 0, mine[d] = recv_bytes[c->rank];
+    for (int d = 0; d < c->size; d++)
+        zero[d] = 0, mine[d] = recv_bytes[c->rank];
     return vs_comm_all_to_all(c, send, zero, mine, recv, recv_off, recv_bytes);
 }

@@ -37,8 +37,9 @@ vs_device vs_comm_device(const vs_comm *comm);
  * recv + recv_off[s] from every rank s (itself included). recv_bytes[s] here
  * must equal send_bytes[rank] on rank s. Arrays have vs_comm_size entries;
  * send and recv regions must not overlap. */
-vs_status vs_comm_all_to_all(vs_comm *comm, const void *send, const size_t *send_off, const size_t *send_bytes,
-                             void *recv, const size_t *recv_off, const size_t *recv_bytes);
+vs_status vs_comm_all_to_all(vs_comm *comm, const void *send, const size_t *send_off,
+                             const size_t *send_bytes, void *recv, const size_t *recv_off,
+                             const size_t *recv_bytes);
 
 /* All-gather with per-rank sizes: rank s's recv_bytes[s] bytes at its `send`
  * land at recv + recv_off[s] on every rank. */

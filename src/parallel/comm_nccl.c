@@ -14,11 +14,12 @@ struct vs_nccl {
     ncclComm_t comm;
 };
 
-#define NCCL_TRY(call)                                                                                   \
-    do {                                                                                                 \
-        ncclResult_t nccl_r_ = (call);                                                                   \
-        if (nccl_r_ != ncclSuccess)                                                                      \
-            return vs_fail(VS_ERR_CUDA, "%s: %s (%s)", #call, ncclGetErrorString(nccl_r_), ncclGetLastError(NULL)); \
+#define NCCL_TRY(call)                                                                                       \
+    do {                                                                                                     \
+        ncclResult_t nccl_r_ = (call);                                                                       \
+        if (nccl_r_ != ncclSuccess)                                                                          \
+            return vs_fail(VS_ERR_CUDA, "%s: %s (%s)", #call, ncclGetErrorString(nccl_r_),                   \
+                           ncclGetLastError(NULL));                                                          \
     } while (0)
 
 vs_status vs_comm_nccl_id(vs_comm_id *id) {
@@ -36,8 +37,8 @@ vs_status vs_nccl_open(vs_nccl **out, const vs_comm_id *id, int rank, int size) 
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess) return vs_fail(VS_ERR_CUDA, "cudaGetDeviceCount: %s", cudaGetErrorString(e));
     if (rank >= count)
-        return vs_fail(VS_ERR_INVALID_ARG, "rank %d of %d needs GPU %d, but %d GPU%s present", rank, size, rank, count,
-                       count == 1 ? " is" : "s are");
+        return vs_fail(VS_ERR_INVALID_ARG, "rank %d of %d needs GPU %d, but %d GPU%s present", rank, size,
+                       rank, count, count == 1 ? " is" : "s are");
     e = cudaSetDevice(rank);
     if (e != cudaSuccess) return vs_fail(VS_ERR_CUDA, "cudaSetDevice(%d): %s", rank, cudaGetErrorString(e));
     vs_nccl *n = calloc(1, sizeof *n);
@@ -47,21 +48,24 @@ vs_status vs_nccl_open(vs_nccl **out, const vs_comm_id *id, int rank, int size) 
     ncclResult_t r = ncclCommInitRank(&n->comm, size, uid, rank);
     if (r != ncclSuccess) {
         free(n);
-        return vs_fail(VS_ERR_CUDA, "ncclCommInitRank (rank %d of %d): %s", rank, size, ncclGetErrorString(r));
+        return vs_fail(VS_ERR_CUDA, "ncclCommInitRank (rank %d of %d): %s", rank, size,
+                       ncclGetErrorString(r));
     }
     *out = n;
     return VS_OK;
 }
 
 vs_status vs_nccl_exchange(vs_nccl *n, int size, const void *send, const size_t *send_off,
-                           const size_t *send_bytes, void *recv, const size_t *recv_off, const size_t *recv_bytes) {
+                           const size_t *send_bytes, void *recv, const size_t *recv_off,
+                           const size_t *recv_bytes) {
     /* Sends and receives of one group progress together (and a rank's message to
      * itself is a local copy), so no ordering of the peers can deadlock. */
     NCCL_TRY(ncclGroupStart());
     for (int p = 0; p < size; p++) {
         if (send_bytes[p])
             NCCL_TRY(ncclSend((const char *)send + send_off[p], send_bytes[p], ncclUint8, p, n->comm, 0));
-        if (recv_bytes[p]) NCCL_TRY(ncclRecv((char *)recv + recv_off[p], recv_bytes[p], ncclUint8, p, n->comm, 0));
+        if (recv_bytes[p])
+            NCCL_TRY(ncclRecv((char *)recv + recv_off[p], recv_bytes[p], ncclUint8, p, n->comm, 0));
     }
     NCCL_TRY(ncclGroupEnd());
     return VS_OK;

@@ -11,7 +11,8 @@ typedef struct vs_nccl vs_nccl;
 vs_status vs_nccl_open(vs_nccl **out, const vs_comm_id *id, int rank, int size);
 /* One grouped send / receive per peer with a non-empty message. */
 vs_status vs_nccl_exchange(vs_nccl *nccl, int size, const void *send, const size_t *send_off,
-                           const size_t *send_bytes, void *recv, const size_t *recv_off, const size_t *recv_bytes);
+                           const size_t *send_bytes, void *recv, const size_t *recv_off,
+                           const size_t *recv_bytes);
 void vs_nccl_close(vs_nccl *nccl);
 
 #endif

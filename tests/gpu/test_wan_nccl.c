@@ -47,8 +47,10 @@ static int make_inputs(inputs *in, int batch) {
 /* out = model(in) with `attn` (host tensors, output poisoned first). */
 static vs_status forward(vs_wan_model *m, const inputs *in, const vs_wan_attention *attn, float *out,
                          vs_wan_timing *timing) {
-    for (int64_t i = 0; i < in->n; i++) out[i] = NAN;
-    vs_tensor l = vs_tensor_view(in->lat, VS_F32, VS_CPU, 5, in->ls), x = vs_tensor_view(in->text, VS_F32, VS_CPU, 3, in->xs);
+    for (int64_t i = 0; i < in->n; i++)
+        out[i] = NAN;
+    vs_tensor l = vs_tensor_view(in->lat, VS_F32, VS_CPU, 5, in->ls),
+              x = vs_tensor_view(in->text, VS_F32, VS_CPU, 3, in->xs);
     vs_tensor o = vs_tensor_view(out, VS_F32, VS_CPU, 5, in->ls);
     return vs_wan_forward(m, &l, in->t, &x, attn, &o, timing);
 }
@@ -75,11 +77,12 @@ static int compare_with_plain(vs_comm *comm, double tol, double *worst, int *ide
             CHECK_OK(forward(parallel, &in, &a, out, &t_par));
             double err = rel_err(out, ref, in.n);
             int same = !memcmp(out, ref, sizeof(float) * (size_t)in.n);
-            printf("  rank %d of %d, batch %d, %s: rel L2 %.2e%s", vs_comm_rank(comm), vs_comm_size(comm), batch,
-                   svg ? "svg" : "dense", err, same ? " (bit-identical)" : "");
-            if (svg) printf(", this rank's heads %lld spatial %lld temporal (one GPU: %lld, %lld)",
-                            (long long)t_par.heads_spatial, (long long)t_par.heads_temporal,
-                            (long long)t_plain.heads_spatial, (long long)t_plain.heads_temporal);
+            printf("  rank %d of %d, batch %d, %s: rel L2 %.2e%s", vs_comm_rank(comm), vs_comm_size(comm),
+                   batch, svg ? "svg" : "dense", err, same ? " (bit-identical)" : "");
+            if (svg)
+                printf(", this rank's heads %lld spatial %lld temporal (one GPU: %lld, %lld)",
+                       (long long)t_par.heads_spatial, (long long)t_par.heads_temporal,
+                       (long long)t_plain.heads_spatial, (long long)t_plain.heads_temporal);
             printf("\n");
             CHECK_MSG(err < tol, "rel L2 %g", err);
             if (err > *worst) *worst = err;
@@ -130,7 +133,8 @@ TEST(one_rank_through_nccl_matches_plain_forward) {
     double worst;
     int identical;
     int failed = compare_with_plain(comm, 1e-3, &worst, &identical);
-    printf("  one rank vs plain: worst rel L2 %.2e, %s\n", worst, identical ? "bit-identical" : "not bit-identical");
+    printf("  one rank vs plain: worst rel L2 %.2e, %s\n", worst,
+           identical ? "bit-identical" : "not bit-identical");
     vs_comm_free(comm);
     return failed;
 }
@@ -163,4 +167,5 @@ TEST(copy_rows_matches_cpu) {
     return 0;
 }
 
-RUN_TESTS(T(two_ranks_match_one_gpu), T(one_rank_through_nccl_matches_plain_forward), T(copy_rows_matches_cpu))
+RUN_TESTS(T(two_ranks_match_one_gpu), T(one_rank_through_nccl_matches_plain_forward),
+          T(copy_rows_matches_cpu))
