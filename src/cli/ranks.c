@@ -149,7 +149,7 @@ int vs_cli_spawn_ranks(const char *command, int gpus, vs_comm **comm, int *rank)
     }
     close(up[0]);
     for (int r = 0; r < spawned; r++) {
-        close(down[r][1]); /* ranks still waiting read EOF and stop */
+        close(down[r][1]);                /* ranks still waiting read EOF and stop */
         if (code) kill(pids[r], SIGTERM); /* rank 0 may be in NCCL's setup, waiting for the others */
     }
     int ranks_code = wait_ranks(pids, spawned);
