@@ -77,6 +77,10 @@ typedef struct vs_svg_config {
     int samples;          /* S: query rows drawn per (batch entry, head) when profiling (64) */
     int sample_window;    /* rows are drawn among the first min(window, F*P) positions (10000) */
     uint64_t seed;
+    /* Sequence parallelism: this attention holds heads head_offset .. of a model with
+     * model_heads heads, and profiling draws the rows of the model's head, so a head's
+     * choice does not depend on how heads are split over ranks. 0, 0: its own heads. */
+    int head_offset, model_heads;
 } vs_svg_config;
 
 /* Defaults of DESIGN.md: S = 64, window 10000, band from `density`. */

@@ -82,4 +82,12 @@ VS_MODEL_DIR="$tmp/none" "$bin" generate -o "$tmp/h.y4m" 2>"$tmp/err"; rc=$?
 grep -q "^prompt accuracy" "$tmp/out" || fail "eval must print the prompt accuracy"
 grep -q '"speedup"' "$tmp/eval.json" || fail "eval must write its JSON"
 "$bin" eval --prompts 0 2>/dev/null; [ $? -eq 2 ] || fail "eval --prompts 0 must exit 2"
+# --gpus: errors name what is missing (no NCCL in the build, or fewer GPUs than asked), one line each
+"$bin" bench dit --gpus 2 --device cpu 2>/dev/null; [ $? -eq 2 ] || fail "bench dit --gpus with --device cpu must exit 2"
+"$bin" denoise --model tests/data/wan/tiny_hd64 --embeds x --gpus 0 -o "$tmp/x.safetensors" 2>/dev/null
+[ $? -eq 2 ] || fail "denoise --gpus 0 must exit 2"
+"$bin" generate --gpus 64 -o "$tmp/gpus.y4m" 2>"$tmp/err"; rc=$?
+[ $rc -ge 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "generate --gpus 64 must fail with one line"
+grep -Eq "needs NCCL|--gpus 64, but [0-9]+ GPUs? (is|are) present" "$tmp/err" || fail "generate --gpus: $(cat "$tmp/err")"
+[ ! -e "$tmp/gpus.y4m" ] || fail "a failed generate --gpus left a file"
 echo "cli smoke ok"

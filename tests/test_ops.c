@@ -117,6 +117,26 @@ TEST(patches_round_trip_and_fills) {
     return 0;
 }
 
+/* Rows of a strided view into another: copied rows match, gaps between them stay. */
+TEST(copy_rows_between_strided_views) {
+    float src[7 * 11], dst[7 * 9];
+    for (int i = 0; i < 7 * 11; i++) src[i] = (float)(i * 37 % 101) - 50.5f;
+    for (int i = 0; i < 7 * 9; i++) dst[i] = NAN;
+    vs_tensor s = view(src + 2, 2, (int64_t[]){7, 6}), d = view(dst + 1, 2, (int64_t[]){7, 6});
+    s.stride[0] = 11, d.stride[0] = 9;
+    CHECK_OK(vs_op_copy_rows(&d, &s));
+    for (int r = 0; r < 7; r++)
+        for (int c = 0; c < 9; c++) {
+            if (c >= 1 && c < 7) CHECK(dst[r * 9 + c] == src[r * 11 + 2 + c - 1]);
+            else CHECK(isnan(dst[r * 9 + c]));
+        }
+    d.stride[0] = 5;
+    CHECK_FAILS(vs_op_copy_rows(&d, &s), VS_ERR_SHAPE, "dst needs contiguous rows");
+    vs_tensor flat = view(dst, 1, (int64_t[]){6});
+    CHECK_FAILS(vs_op_copy_rows(&flat, &s), VS_ERR_SHAPE, "two [rows, cols] views");
+    return 0;
+}
+
 TEST(random_model_forward_is_deterministic) {
     vs_wan_config c;
     memset(&c, 0, sizeof c);
@@ -149,5 +169,5 @@ TEST(random_model_forward_is_deterministic) {
     return 0;
 }
 
-RUN_TESTS(T(linear_and_its_checks), T(layernorm_modulate_matches_the_formula), T(rmsnorm_rope_gated_residual_add),
+RUN_TESTS(T(linear_and_its_checks), T(copy_rows_between_strided_views), T(layernorm_modulate_matches_the_formula), T(rmsnorm_rope_gated_residual_add),
           T(patches_round_trip_and_fills), T(random_model_forward_is_deterministic))

@@ -14,6 +14,7 @@
 #include "models/wan/transformer.h"
 #include "ops/attention.h"
 #include "ops/ops.h"
+#include "cli/ranks.h"
 
 /* The Wan 2.1 text-to-video configs (diffusers WanTransformer3DModel). */
 static int preset_config(const char *name, vs_wan_config *c) {
@@ -39,7 +40,7 @@ static int parse_resolution(const char *text, int *height, int *width) {
 int vs_cmd_bench_dit(int argc, char **argv) {
     const char *config_name = "wan1.3b", *resolution = "480p", *attention = "dense", *out_path = NULL;
     const char *device_name = VS_HAVE_CUDA ? "cuda" : "cpu";
-    int frames = 81, batch = 1, repeats = 5, warmup = 1, layers = 0, text_len = 512;
+    int frames = 81, batch = 1, repeats = 5, warmup = 1, layers = 0, text_len = 512, gpus = 0;
     double density = 0.15;
     const vs_option options[] = {
         {"config", 0, VS_OPT_STRING, &config_name, "wan1.3b (dim 1536, 30 layers) or wan14b (dim 5120, 40 layers)", "NAME"},
@@ -51,6 +52,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         {"text-len", 0, VS_OPT_INT, &text_len, "text tokens", NULL},
         {"layers", 0, VS_OPT_INT, &layers, "run only this many layers (0: the config's)", NULL},
         {"device", 0, VS_OPT_STRING, &device_name, "cuda (bf16) or cpu (f32, tiny runs only)", NULL},
+        {"gpus", 0, VS_OPT_INT, &gpus, "sequence-parallel over N GPUs, one process each, through NCCL (0: one GPU, no NCCL)", "N"},
         {"warmup", 0, VS_OPT_INT, &warmup, "untimed forwards first", NULL},
         {"repeats", 'r', VS_OPT_INT, &repeats, "timed forwards (the median is reported)", NULL},
         {"output", 'o', VS_OPT_STRING, &out_path, "write the results as JSON here", "FILE"},
@@ -71,6 +73,16 @@ int vs_cmd_bench_dit(int argc, char **argv) {
                                   resolution);
     if (strcmp(attention, "dense") && strcmp(attention, "svg"))
         return vs_cli_usage_error(spec.command, "--attention must be dense or svg, not '%s'", attention);
+    /* --gpus forks the rank processes before this process touches CUDA. */
+    vs_comm *comm = NULL;
+    int rank = 0;
+    if (gpus < 0) return vs_cli_usage_error(spec.command, "--gpus must be >= 0, not %d", gpus);
+    if (gpus && strcmp(device_name, "cuda"))
+        return vs_cli_usage_error(spec.command, "--gpus runs on CUDA GPUs, not --device %s", device_name);
+    if (gpus) {
+        int code = vs_cli_spawn_ranks(spec.command, gpus, &comm, &rank);
+        if (code >= 0) return code;
+    }
     vs_device device;
     if (vs_cli_device(spec.command, device_name, &device)) return 2;
     if (frames < 1 || (frames - 1) % 4 || batch < 1 || repeats < 1 || warmup < 0 || layers < 0 || text_len < 1 ||
@@ -91,9 +103,11 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     const char *dense_backend = NULL;
     if (vs_attention_dense_backend(device, &dense_backend)) return vs_cli_report(spec.command);
     VS_INFO("bench dit: %s (%d layers), %dx%d, %d frames -> %lld tokens, batch %d, %s attention (dense: %s) "
-            "on %s",
+            "on %s%s",
             config_name, cfg.num_layers, height, width, frames, (long long)tokens, batch, attention,
-            dense_backend, device == VS_CUDA ? vs_cuda_device_name() : "cpu");
+            dense_backend, device == VS_CUDA ? vs_cuda_device_name() : "cpu",
+            comm ? " (sequence-parallel through NCCL)" : "");
+    if (comm) VS_INFO("rank %d of %d, %s", rank, gpus, vs_comm_nccl_version());
 
     vs_wan_model *model = NULL;
     vs_tensor lat = {0}, text = {0}, out = {0};
@@ -101,6 +115,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     double t0 = vs_bench_now_ms();
     vs_status s = vs_wan_model_random(&cfg, device, 1234, &model);
     if (!s) VS_INFO("random weights made in %.1f s", (vs_bench_now_ms() - t0) / 1e3);
+    if (!s) s = vs_wan_model_set_comm(model, comm);
     if (!s) s = vs_tensor_alloc(&lat, VS_F32, device, 5, lat_shape);
     if (!s) s = vs_tensor_alloc(&out, VS_F32, device, 5, lat_shape);
     if (!s) s = vs_tensor_alloc(&text, VS_F32, device, 3, text_shape);
@@ -127,9 +142,11 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     int code = 0;
     if (s) {
         code = vs_cli_report("bench dit");
-    } else {
+    } else if (rank == 0) {
         char name[160];
-        snprintf(name, sizeof name, "%s %s %s", config_name, resolution, attention);
+        if (comm) snprintf(name, sizeof name, "%s %s %s, %d GPU%s (NCCL)", config_name, resolution, attention, gpus,
+                           gpus == 1 ? "" : "s");
+        else snprintf(name, sizeof name, "%s %s %s", config_name, resolution, attention);
         printf("%s, batch %d, %lld tokens, %d layers on %s\n", name, batch, (long long)tokens, cfg.num_layers,
                device == VS_CUDA ? vs_cuda_device_name() : "cpu");
         printf("forward %.1f ms (median of %d; min %.1f, max %.1f), attention %.1f ms = %.1f%%\n", total.median_ms,
@@ -145,6 +162,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
             if (!s) s = vs_bench_report_string(report, "dense_attention", dense_backend);
             if (!s) s = vs_bench_report_number(report, "density", strcmp(attention, "svg") ? 1.0 : density);
             if (!s) s = vs_bench_report_number(report, "batch", batch);
+            if (!s) s = vs_bench_report_number(report, "gpus", gpus);
             if (!s) s = vs_bench_report_number(report, "frames", frames);
             if (!s) s = vs_bench_report_number(report, "tokens", (double)tokens);
             if (!s) s = vs_bench_report_number(report, "text_len", text_len);
@@ -163,5 +181,6 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     vs_tensor_free(&text);
     vs_tensor_free(&out);
     vs_wan_model_free(model);
+    vs_comm_free(comm);
     return code;
 }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/ranks.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -18,7 +19,7 @@ static const char usage[] =
     "usage: vidsparse denoise --model DIR --embeds prompt.safetensors [--negative neg.safetensors]\n"
     "                         [--frames 81] [--height 480] [--width 832] [--steps 50] [--cfg 5]\n"
     "                         [--seed 0] [--attention dense|svg] [--density 0.25]\n"
-    "                         [--scheduler unipc|euler] [--shift S] [--device cuda|cpu]\n"
+    "                         [--scheduler unipc|euler] [--shift S] [--device cuda|cpu] [--gpus N]\n"
     "                         -o latents.safetensors\n\n"
     "Runs the Wan DiT's denoising loop from seeded noise and writes the tensor\n"
     "'latents' [1, 16, F, H, W] (decode it with 'vidsparse decode').\n\n"
@@ -34,12 +35,13 @@ static const char usage[] =
     "  --density D        SVG target kept fraction of the attention map\n"
     "  --scheduler KIND   override the checkpoint's scheduler (flow UniPC or flow Euler)\n"
     "  --shift S          override the flow shift\n"
-    "  --device D         cuda (bf16, the default when this build has CUDA and a GPU is present) or cpu (f32)\n";
+    "  --device D         cuda (bf16, the default when this build has CUDA and a GPU is present) or cpu (f32)\n"
+    "  --gpus N           the DiT sequence-parallel over N GPUs, one process each, through NCCL\n";
 
 typedef struct {
     const char *model, *embeds, *negative, *out, *attention, *scheduler, *device_name;
     vs_device device;
-    long frames, height, width, steps;
+    long frames, height, width, steps, gpus;
     unsigned long long seed;
     double cfg, density, shift;
 } options;
@@ -82,6 +84,7 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--frames")) ok = parse_long(v, &o->frames) && o->frames > 0;
         else if (!strcmp(a, "--height")) ok = parse_long(v, &o->height) && o->height > 0;
         else if (!strcmp(a, "--width")) ok = parse_long(v, &o->width) && o->width > 0;
+        else if (!strcmp(a, "--gpus")) ok = parse_long(v, &o->gpus) && o->gpus >= 1 && o->gpus <= VS_COMM_MAX_RANKS;
         else if (!strcmp(a, "--steps")) ok = parse_long(v, &o->steps) && o->steps > 0 && o->steps <= 10000;
         else if (!strcmp(a, "--cfg")) ok = parse_double(v, &o->cfg);
         else if (!strcmp(a, "--density")) ok = parse_double(v, &o->density) && o->density > 0 && o->density <= 1;
@@ -98,7 +101,10 @@ static int parse_args(int argc, char **argv, options *o) {
         return vs_cli_usage_error("denoise", "--model, --embeds and -o are required");
     if (strcmp(o->attention, "dense") && strcmp(o->attention, "svg"))
         return vs_cli_usage_error("denoise", "--attention must be dense or svg, not '%s'", o->attention);
-    if (vs_cli_device("denoise", o->device_name, &o->device)) return 2;
+    if (o->gpus && o->device_name && strcmp(o->device_name, "cuda"))
+        return vs_cli_usage_error("denoise", "--gpus runs on CUDA GPUs, not --device %s", o->device_name);
+    if (o->gpus) o->device = VS_CUDA; /* no CUDA call before the rank processes fork */
+    else if (vs_cli_device("denoise", o->device_name, &o->device)) return 2;
     if (o->scheduler && strcmp(o->scheduler, "unipc") && strcmp(o->scheduler, "euler"))
         return vs_cli_usage_error("denoise", "--scheduler must be unipc or euler, not '%s'", o->scheduler);
     return -1;
@@ -187,8 +193,16 @@ int vs_cmd_denoise(int argc, char **argv) {
     if ((o.frames - 1) % temporal || o.height % spatial || o.width % spatial)
         return vs_cli_usage_error("denoise", "--frames must be %d k + 1 and --height/--width multiples of %d",
                                   temporal, spatial);
+    /* --gpus: the rank processes fork here, before any CUDA call. */
+    vs_comm *comm = NULL;
+    int rank = 0;
+    if (o.gpus && (rc = vs_cli_spawn_ranks("denoise", (int)o.gpus, &comm, &rank)) >= 0) return rc;
     const vs_device device = o.device;
-    if (vs_wan_model_load(o.model, device, &model) != VS_OK) return vs_cli_report("denoise");
+    if (vs_wan_model_load(o.model, device, &model) != VS_OK || vs_wan_model_set_comm(model, comm) != VS_OK) {
+        vs_wan_model_free(model);
+        vs_comm_free(comm);
+        return vs_cli_report("denoise");
+    }
     const char *context = "embeddings";
     vs_status s = load_embeds(o.embeds, "prompt_embeds", &cond);
     const int cfg = o.cfg > 1.0;
@@ -225,7 +239,7 @@ int vs_cmd_denoise(int argc, char **argv) {
                     per_step > 0 ? 100.0 * attention / per_step : 0.0, per_step - attention);
         }
     }
-    if (s == VS_OK) {
+    if (s == VS_OK && rank == 0) { /* every rank holds the same latents */
         char seed[32], steps[16], guidance[32];
         snprintf(seed, sizeof seed, "%llu", o.seed);
         snprintf(steps, sizeof steps, "%ld", o.steps);
@@ -241,5 +255,6 @@ int vs_cmd_denoise(int argc, char **argv) {
     vs_tensor_free(&uncond);
     vs_tensor_free(&latents);
     vs_wan_model_free(model);
+    vs_comm_free(comm);
     return s == VS_OK ? 0 : 1;
 }

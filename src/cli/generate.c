@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/ranks.h"
 #include "core/bench.h"
 #include "io/video.h"
 #include "pipeline/t2v.h"
@@ -13,7 +14,7 @@ int vs_cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompt = DEFAULT_PROMPT, *negative = NULL, *output = NULL, *attention = "svg";
     const char *device_name = NULL;
     int64_t seed = 0;
-    int steps = 0, frames = 0, height = 0, width = 0, fps = 0;
+    int steps = 0, frames = 0, height = 0, width = 0, fps = 0, gpus = 0;
     double cfg = -1.0, density = 0.25;
     const vs_option options[] = {
         {"prompt", 'p', VS_OPT_STRING, &prompt, "what the video shows", "TEXT"},
@@ -35,6 +36,7 @@ int vs_cmd_generate(int argc, char **argv) {
         {"fps", 0, VS_OPT_INT, &fps, "frames per second of the file (0: the model's default)", NULL},
         {"device", 0, VS_OPT_STRING, &device_name, "the DiT's device: cuda (bf16; the default with a GPU) or cpu (f32)",
          "DEV"},
+        {"gpus", 0, VS_OPT_INT, &gpus, "the DiT sequence-parallel over N GPUs, one process each, through NCCL", "N"},
     };
     const vs_command_spec spec = {
         "generate", "[-p PROMPT] [-o OUT] [options]",
@@ -55,13 +57,24 @@ int vs_cmd_generate(int argc, char **argv) {
     vs_video_format format;
     if (vs_video_format_from_path(output, &format) != VS_OK) return vs_cli_report("output");
 
-    vs_device device;
-    if (vs_cli_device("generate", device_name, &device)) return 2;
+    if (gpus < 0) return vs_cli_usage_error("generate", "--gpus must be >= 0, not %d", gpus);
+    if (gpus && device_name && strcmp(device_name, "cuda"))
+        return vs_cli_usage_error("generate", "--gpus runs on CUDA GPUs, not --device %s", device_name);
     char dir[4096];
     if (vs_t2v_locate(model, dir, sizeof dir) != VS_OK) return vs_cli_report("generate");
+    /* --gpus: the rank processes fork here, before any CUDA call; rank 0 alone writes the video. */
+    vs_comm *comm = NULL;
+    int rank = 0;
+    if (gpus && (rc = vs_cli_spawn_ranks("generate", gpus, &comm, &rank)) >= 0) return rc;
+    vs_device device = VS_CUDA;
+    if (!gpus && vs_cli_device("generate", device_name, &device)) return 2;
     double t0 = vs_bench_now_ms();
     vs_t2v *t2v = NULL;
-    if (vs_t2v_load(dir, device, &t2v) != VS_OK) return vs_cli_report("generate");
+    if (vs_t2v_load(dir, device, &t2v) != VS_OK || vs_t2v_set_comm(t2v, comm) != VS_OK) {
+        vs_t2v_free(t2v);
+        vs_comm_free(comm);
+        return vs_cli_report("generate");
+    }
     const double load_s = (vs_bench_now_ms() - t0) / 1e3;
 
     vs_t2v_request req = vs_t2v_request_default(prompt);
@@ -70,15 +83,18 @@ int vs_cmd_generate(int argc, char **argv) {
     req.steps = steps, req.frames = frames, req.height = height, req.width = width;
     req.guidance = (float)cfg;
     req.attention = strcmp(attention, "svg") ? vs_wan_attention_dense() : vs_wan_attention_svg(density);
-    req.show_progress = 1;
+    req.show_progress = rank == 0;
     const vs_t2v_defaults *d = vs_t2v_get_defaults(t2v);
-    fprintf(stderr, "model %s on the %s\nprompt \"%s\", seed %lld, %s attention\n", dir,
+    if (rank == 0)
+        fprintf(stderr, "model %s on the %s\nprompt \"%s\", seed %lld, %s attention\n", dir,
             device == VS_CUDA ? "GPU" : "CPU", prompt, (long long)seed, attention);
     vs_tensor video = {0};
     vs_t2v_stats st;
     rc = 1;
     if (vs_t2v_generate(t2v, &req, &video, &st) != VS_OK) {
         vs_cli_report("generate");
+    } else if (rank > 0) {
+        rc = 0; /* every rank holds the same video; rank 0 writes it */
     } else {
         t0 = vs_bench_now_ms();
         if (vs_video_write(output, &video, fps ? fps : d->fps) != VS_OK) {
@@ -103,5 +119,6 @@ int vs_cmd_generate(int argc, char **argv) {
     }
     vs_tensor_free(&video);
     vs_t2v_free(t2v);
+    vs_comm_free(comm);
     return rc;
 }

@@ -608,6 +608,34 @@ vs_status vs_op_copy(vs_tensor *dst, const vs_tensor *src) {
 #endif
 }
 
+vs_status vs_op_copy_rows(vs_tensor *dst, const vs_tensor *src) {
+    const char *op = "copy_rows";
+    if (!src || !src->data || !dst || !dst->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: missing tensor", op);
+    VS_TRY(check(op, "src", src, src->device, src->dtype, 1));
+    VS_TRY(check(op, "dst", dst, src->device, src->dtype, 1));
+    if (!same_shape(src, dst) || src->ndim != 2) return shape_mismatch(op, "need two [rows, cols] views", src, dst);
+    const vs_tensor *t[2] = {src, dst};
+    for (int i = 0; i < 2; i++)
+        if (t[i]->stride[1] != 1 || t[i]->stride[0] < t[i]->shape[1])
+            return vs_fail(VS_ERR_SHAPE, "%s: %s needs contiguous rows (strides [%lld, 1], %lld >= %lld columns)", op,
+                           i ? "dst" : "src", (long long)t[i]->stride[0], (long long)t[i]->stride[0],
+                           (long long)t[i]->shape[1]);
+    const size_t es = vs_dtype_size(src->dtype), width = (size_t)src->shape[1] * es;
+    const int64_t rows = src->shape[0];
+    if (rows == 0 || width == 0) return VS_OK;
+    if (src->device == VS_CPU) {
+        for (int64_t r = 0; r < rows; r++)
+            memcpy((char *)dst->data + r * dst->stride[0] * (int64_t)es, (const char *)src->data + r * src->stride[0] * (int64_t)es, width);
+        return VS_OK;
+    }
+#if VS_HAVE_CUDA
+    return vs_cuda_copy_2d(dst->data, (size_t)dst->stride[0] * es, src->data, (size_t)src->stride[0] * es, width,
+                           (size_t)rows);
+#else
+    return no_cuda(op);
+#endif
+}
+
 vs_status vs_op_fill_uniform(vs_tensor *t, uint64_t seed, float lo, float hi) {
     const char *op = "fill_uniform";
     if (!t || !t->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: tensor is missing", op);

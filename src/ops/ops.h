@@ -110,6 +110,11 @@ vs_status vs_op_convert(vs_tensor *dst, const vs_tensor *src);
 /* Copies between devices (or within one); same dtype and shape, contiguous. */
 vs_status vs_op_copy(vs_tensor *dst, const vs_tensor *src);
 
+/* dst[r, :] = src[r, :] for [rows, cols] views on one device, same dtype, whose
+ * rows may lie apart (stride[0] >= cols, stride[1] == 1): the packing and
+ * unpacking around the sequence-parallel exchanges. Regions must not overlap. */
+vs_status vs_op_copy_rows(vs_tensor *dst, const vs_tensor *src);
+
 /* Fills a contiguous F32, F16 or BF16 tensor with uniform values in [lo, hi):
  * element i gets lo + (hi - lo) * u(seed, i) from a counter-based hash, so
  * the CPU and the GPU produce the same values (up to the storage rounding). */

@@ -145,6 +145,8 @@ void vs_t2v_free(vs_t2v *m) {
 const vs_t2v_defaults *vs_t2v_get_defaults(const vs_t2v *m) { return &m->defaults; }
 int vs_t2v_pixel_space(const vs_t2v *m) { return m->vae == NULL; }
 
+vs_status vs_t2v_set_comm(vs_t2v *m, vs_comm *comm) { return vs_wan_model_set_comm(m->transformer, comm); }
+
 vs_t2v_request vs_t2v_request_default(const char *prompt) {
     vs_t2v_request r;
     memset(&r, 0, sizeof r);

@@ -32,10 +32,14 @@ typedef struct vs_t2v_defaults {
 vs_status vs_t2v_locate(const char *given, char *out, size_t size);
 
 typedef struct vs_t2v vs_t2v;
+typedef struct vs_comm vs_comm;
 
 vs_status vs_t2v_load(const char *dir, vs_device device, vs_t2v **out);
 void vs_t2v_free(vs_t2v *t2v);
 const vs_t2v_defaults *vs_t2v_get_defaults(const vs_t2v *t2v);
+/* Runs the DiT as one rank of `comm` (vs_wan_model_set_comm): the text encoder,
+ * scheduler and decoder run whole on every rank, the DiT's forwards sequence-parallel. */
+vs_status vs_t2v_set_comm(vs_t2v *t2v, vs_comm *comm);
 /* 1 when the model has no VAE (its transformer works on pixels). */
 int vs_t2v_pixel_space(const vs_t2v *t2v);
 

@@ -69,7 +69,7 @@ static void profile_heads(void *ctx, int64_t begin, int64_t end) {
         const float *v = (const float *)a->v + b * a->v_stride_b + (int64_t)h * dim;
         double err[VARIANTS] = {0};
         for (int i = 0; i < cfg->samples; i++) {
-            int r = vs_svg_sample_row(cfg, len, bh, i);
+            int r = vs_svg_sample_row(cfg, len, vs_svg_model_batch_head(cfg, bh, a->heads), i);
             const float *q = (const float *)a->q + b * a->q_stride_b + r * a->q_stride_n + (int64_t)h * dim;
             for (int j = 0; j < len; j++) {
                 const float *kr = k + j * a->k_stride_n;

@@ -2,6 +2,7 @@
  * spatial (frame-major band) or temporal (token-major band).
  *
  * For each (b, h), S query rows r_i = vs_svg_sample_row(cfg, N, b*H+h, i)
+ * (b*H+h of the model, vs_svg_model_batch_head, when the heads are split over ranks)
  * are drawn. For each row the exact attention output o is computed, and the
  * outputs o_s and o_t under the block mask `blocks` read in frame-major order
  * (spatial) and in token-major order (temporal: the same query token, at its

@@ -38,6 +38,9 @@ vs_status vs_svg_config_validate(const vs_svg_config *cfg, int seq_len) {
     if (cfg->samples < 1 || cfg->sample_window < 1)
         return vs_fail(VS_ERR_INVALID_ARG, "svg: samples %d and sample_window %d must be positive",
                        cfg->samples, cfg->sample_window);
+    if (cfg->head_offset < 0 || cfg->model_heads < 0 || (cfg->model_heads == 0 && cfg->head_offset != 0))
+        return vs_fail(VS_ERR_INVALID_ARG, "svg: head_offset %d and model_heads %d must be >= 0 (offset 0 without "
+                       "model_heads)", cfg->head_offset, cfg->model_heads);
     return VS_OK;
 }
 

@@ -91,6 +91,13 @@ static inline VS_HOST_DEVICE int vs_svg_sample_row(const vs_svg_config *cfg, int
     return (int)(vs_svg_mix64(cfg->seed ^ counter) % (uint64_t)vs_svg_sample_range(cfg, seq_len));
 }
 
+/* The model's batch_head for this attention's batch_head b*heads + h (see
+ * vs_svg_config.head_offset): b*model_heads + head_offset + h. */
+static inline VS_HOST_DEVICE int vs_svg_model_batch_head(const vs_svg_config *cfg, int batch_head, int heads) {
+    if (cfg->model_heads <= 0) return batch_head;
+    return batch_head / heads * cfg->model_heads + cfg->head_offset + batch_head % heads;
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,7 +13,7 @@ command -v ninja >/dev/null && generator=(-G Ninja)
 if ! cmake -S . -B "$BUILD" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DVS_CUDA=ON >"$BUILD.configure.log" 2>&1; then
   cat "$BUILD.configure.log"; echo "0 passed, 1 failed"; exit 1
 fi
-grep -A8 "vidsparse features" "$BUILD.configure.log"
+grep -A9 "vidsparse features" "$BUILD.configure.log"
 if ! cmake --build "$BUILD" -j "$JOBS" >"$BUILD.build.log" 2>&1; then
   grep -E "error|Error" "$BUILD.build.log" | head -40; echo "0 passed, 1 failed"; exit 1
 fi

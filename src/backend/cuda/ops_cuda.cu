@@ -598,6 +598,13 @@ extern "C" vs_status vs_cuda_copy(void *dst, const void *src, size_t bytes) {
     return VS_OK;
 }
 
+extern "C" vs_status vs_cuda_copy_2d(void *dst, size_t dst_pitch, const void *src, size_t src_pitch, size_t width,
+                                     size_t rows) {
+    /* On the legacy default stream, ordered with the kernels around it. */
+    VS_CUDA_TRY(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows, cudaMemcpyDeviceToDevice, 0));
+    return VS_OK;
+}
+
 extern "C" vs_status vs_cuda_sync(void) {
     VS_CUDA_TRY(cudaDeviceSynchronize());
     return VS_OK;

@@ -86,6 +86,8 @@ vs_status vs_cuda_convert(void *dst, vs_dtype dst_dtype, const void *src, vs_dty
 vs_status vs_cuda_fill_uniform(void *data, vs_dtype dtype, int64_t n, uint64_t seed, float lo, float hi);
 /* cudaMemcpy device to device. */
 vs_status vs_cuda_copy(void *dst, const void *src, size_t bytes);
+/* `rows` rows of `width` bytes, `src_pitch` / `dst_pitch` bytes apart, device to device (cudaMemcpy2DAsync). */
+vs_status vs_cuda_copy_2d(void *dst, size_t dst_pitch, const void *src, size_t src_pitch, size_t width, size_t rows);
 /* cudaDeviceSynchronize, reporting errors of kernels run since the last check. */
 vs_status vs_cuda_sync(void);
 

@@ -72,6 +72,7 @@ __global__ void __launch_bounds__(kThreads, 1) profile_partials(const Params p) 
 
     const int chunk = blockIdx.x, bh = blockIdx.y, group = blockIdx.z;
     const int b = bh / p.heads, h = bh % p.heads;
+    const int model_bh = vs_svg_model_batch_head(&p.cfg, bh, p.heads); /* draws rows as the unsplit model */
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int row_tile = warp % 4, dim_half = warp / 4;
     const int frames = p.cfg.frames, tpf = p.cfg.tokens_per_frame;
@@ -87,7 +88,7 @@ __global__ void __launch_bounds__(kThreads, 1) profile_partials(const Params p) 
     for (int i = threadIdx.x; i < kRowsPerGroup * kChunks; i += kThreads) {
         int row = i / kChunks, c = i % kChunks;
         int valid = row < rows_here;
-        int r = valid ? vs_svg_sample_row(&p.cfg, p.seq_len, bh, first_sample + row) : 0;
+        int r = valid ? vs_svg_sample_row(&p.cfg, p.seq_len, model_bh, first_sample + row) : 0;
         cp_async_16(sQ + tile_offset<D>(row, c), q_base + ((int64_t)r * p.q_stride_n + c * 8) * (int64_t)sizeof(T),
                     valid ? 16 : 0);
     }
@@ -97,7 +98,7 @@ __global__ void __launch_bounds__(kThreads, 1) profile_partials(const Params p) 
     for (int i = threadIdx.x; i < 2 * kRowsPerGroup; i += kThreads) {
         int variant = i / kRowsPerGroup, row = i % kRowsPerGroup;
         if (row >= rows_here) continue;
-        int r = vs_svg_sample_row(&p.cfg, p.seq_len, bh, first_sample + row);
+        int r = vs_svg_sample_row(&p.cfg, p.seq_len, model_bh, first_sample + row);
         int pos = variant == 0 ? r : (int)vs_svg_token_major_position(r, frames, tpf);
         int qb = pos / VS_ATTN_BLOCK;
         uint32_t *bits = mask_bits + (variant * kRowsPerGroup + row) * p.bitset_words;

@@ -13,6 +13,7 @@
 #include "core/status.h"
 #include "ops/attention.h"
 #include "ops/ops.h"
+#include "parallel/comm.h"
 
 /* ---- per-model state reused between forwards ------------------------------------------ */
 
@@ -20,8 +21,8 @@ struct vs_wan_cache {
     vs_arena *arena;           /* activations: persistent part, then per-phase scratch */
     vs_tensor rope_cos, rope_sin; /* [N, head_dim / 2] for the grid below */
     int rope_grid[3];
-    vs_attention *svg;         /* SVG self-attention for (batch, grid, density) below */
-    int svg_batch, svg_grid[3];
+    vs_attention *svg;         /* SVG self-attention for (batch, grid, density, heads) below */
+    int svg_batch, svg_grid[3], svg_head0, svg_heads;
     double svg_density;
     vs_gpu_timer *timer;       /* CUDA: attention intervals of one forward */
 };
@@ -106,6 +107,20 @@ void vs_wan_model_free(vs_wan_model *model) {
     free(model);
 }
 
+vs_status vs_wan_model_set_comm(vs_wan_model *m, vs_comm *comm) {
+    if (comm) {
+        const vs_device want = vs_comm_device(comm);
+        if (want != m->device)
+            return vs_fail(VS_ERR_INVALID_ARG, "Wan sequence parallelism: the communicator moves %s buffers, the model "
+                           "is on %s", want == VS_CPU ? "host" : "GPU", m->device == VS_CPU ? "the CPU" : "a GPU");
+        if (vs_comm_size(comm) > m->config.num_heads)
+            return vs_fail(VS_ERR_INVALID_ARG, "Wan sequence parallelism: %d ranks for %d attention heads (at most one "
+                           "rank per head)", vs_comm_size(comm), m->config.num_heads);
+    }
+    m->comm = comm;
+    return VS_OK;
+}
+
 /* ---- attention settings --------------------------------------------------------- */
 
 vs_wan_attention vs_wan_attention_dense(void) {
@@ -162,7 +177,19 @@ void vs_wan_rope_table(int head_dim, int frames, int height, int width, float *c
 typedef struct {
     int64_t batch, tokens, text_len; /* B, N, L */
     int grid[3];                     /* F, H, W after patching */
+    /* Sequence parallelism (one rank: all of them): this rank's video tokens
+     * [tok0, tok0 + local) and self-attention heads [head0, head0 + heads). */
+    int ranks; /* 0: no communicator */
+    int64_t tok0, local;
+    int head0, heads;
 } fwd_shape;
+
+/* Part i of n items over `parts` ranks: sizes differ by at most one, the larger ones first. */
+static void split(int64_t n, int parts, int i, int64_t *start, int64_t *count) {
+    const int64_t base = n / parts, extra = n % parts;
+    *count = base + (i < extra);
+    *start = i * base + (i < extra ? i : extra);
+}
 
 /* Rows of the FFN hidden layer computed at a time, to bound its memory. */
 static int64_t ffn_chunk_rows(vs_device device) { return device == VS_CPU ? 4096 : 16384; }
@@ -177,9 +204,11 @@ static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
  * (the four allocations lists in vs_wan_forward, block_forward and their helpers). */
 static size_t forward_bytes(const vs_wan_config *c, const fwd_shape *sh, vs_device dev, const vs_tensor *lat,
                             const vs_tensor *text, const vs_tensor *out) {
-    const int64_t B = sh->batch, bn = B * sh->tokens, bl = B * sh->text_len, D = c->dim, act = (int64_t)vs_dtype_size(act_dtype(dev));
+    const int64_t B = sh->batch, bn = B * sh->local, bl = B * sh->text_len, D = c->dim, act = (int64_t)vs_dtype_size(act_dtype(dev));
+    const int64_t all = B * sh->tokens, heads_part = all * sh->heads * c->head_dim; /* one rank's heads, all tokens */
+    const int parallel = sh->ranks > 0;
     const int64_t vol = (int64_t)c->patch_size[0] * c->patch_size[1] * c->patch_size[2];
-    size_t persistent = aligned(bn * D * 4);                         /* x */
+    size_t persistent = aligned(bn * D * 4);                         /* x (this rank's tokens) */
     if (lat->device != dev) persistent += aligned(vs_tensor_numel(lat) * 4);
     if (out->device != dev) persistent += aligned(vs_tensor_numel(out) * 4);
     if (text->device != dev) persistent += aligned(vs_tensor_numel(text) * 4);
@@ -188,10 +217,13 @@ static size_t forward_bytes(const vs_wan_config *c, const fwd_shape *sh, vs_devi
     persistent += 4 * aligned(bl * D * act);                         /* ctx, ck, cv, ctx hidden */
     const int64_t chunk = bn < ffn_chunk_rows(dev) ? bn : ffn_chunk_rows(dev);
     size_t phase = aligned(bl * c->text_dim * act);                  /* text in the activation dtype */
-    phase = max_size(phase, aligned(bn * c->in_channels * vol * act) + aligned(bn * D * act));  /* patches, x */
-    phase = max_size(phase, 5 * aligned(bn * D * act));              /* h, q, k, v, a */
+    phase = max_size(phase, aligned(all * c->in_channels * vol * act) + aligned(bn * D * act) +
+                                (parallel ? aligned(bn * c->in_channels * vol * act) : 0)); /* patches (+ local), x */
+    if (!parallel) phase = max_size(phase, 5 * aligned(bn * D * act)); /* h, q, k, v, a */
+    else phase = max_size(phase, 5 * aligned(bn * D * act) + (4 + (B > 1)) * aligned(heads_part * act)); /* + q, k, v, o by heads, exchange */
     phase = max_size(phase, 2 * aligned(bn * D * act) + aligned(chunk * c->ffn_dim * act));  /* h, y, hidden */
-    phase = max_size(phase, aligned(bn * D * act) + aligned(bn * c->out_channels * vol * act)); /* h, patches */
+    phase = max_size(phase, aligned(bn * D * act) + aligned(bn * c->out_channels * vol * act) +
+                                (parallel ? 2 * aligned(all * c->out_channels * vol * act) : 0)); /* h, patches (+ gathered) */
     return persistent + phase;
 }
 
@@ -241,6 +273,7 @@ typedef struct {
     vs_tensor ctx, ck, cv;       /* text context and one layer's cross keys / values [B, L, dim] */
     vs_tensor temb, tproj, mod;  /* F32 [B, dim], [B, 6, dim], [B, 6, dim] */
     const vs_tensor *rope_cos, *rope_sin;
+    vs_comm *comm;               /* NULL: one rank */
     vs_attention *svg;           /* NULL unless SVG mode */
     const vs_wan_attention *attn;
     vs_gpu_timer *timer;         /* CUDA attention timing */
@@ -265,14 +298,18 @@ static vs_status clock_stop(forward_state *f, double t0) {
     return VS_OK;
 }
 
-static vs_status self_attention(forward_state *f, int layer, const vs_tensor *q, const vs_tensor *k,
-                                const vs_tensor *v, vs_tensor *out) {
-    const int heads = f->c->num_heads;
-    vs_tensor q4 = heads_view(q, heads), k4 = heads_view(k, heads), v4 = heads_view(v, heads), o4 = heads_view(out, heads);
-    if (!f->svg || vs_wan_layer_is_dense(f->attn, layer, f->c->num_layers)) return vs_op_attention(&o4, &q4, &k4, &v4);
+/* Attention of the heads in q4 .. o4 ([B, N, heads, D], all tokens): dense, or SVG's profiled masks. */
+static vs_status attend(forward_state *f, int layer, vs_tensor *q4, vs_tensor *k4, vs_tensor *v4, vs_tensor *o4) {
+    double t0;
+    VS_TRY(clock_start(f, &t0));
+    if (!f->svg || vs_wan_layer_is_dense(f->attn, layer, f->c->num_layers)) {
+        VS_TRY(vs_op_attention(o4, q4, k4, v4));
+        return clock_stop(f, t0);
+    }
     /* SVG: profile each (batch entry, head) as spatial or temporal, then the shared band mask. */
-    VS_TRY(vs_attention_run(f->svg, VS_ATTENTION_SVG, &q4, &k4, &v4, &o4, NULL));
-    const int n = (int)f->sh.batch * heads;
+    VS_TRY(vs_attention_run(f->svg, VS_ATTENTION_SVG, q4, k4, v4, o4, NULL));
+    VS_TRY(clock_stop(f, t0));
+    const int n = (int)f->sh.batch * f->sh.heads;
     uint8_t *classes = malloc((size_t)n);
     if (!classes) return vs_fail(VS_ERR_OOM, "out of memory");
     vs_status s = vs_attention_last_profile(f->svg, classes, NULL, NULL);
@@ -284,9 +321,127 @@ static vs_status self_attention(forward_state *f, int layer, const vs_tensor *q,
     return s;
 }
 
+/* ---- Ulysses sequence parallelism ------------------------------------------------------
+ * Rank r holds tokens [t0_r, t0_r + n_r) with all H heads ("token side", [B, n_r, H*D])
+ * around self-attention and heads [h0_r, h0_r + k_r) of all N tokens ("head side",
+ * [B, N, k_r*D]) inside it. The all-to-all between the sides moves one block per pair
+ * of ranks: rank r's tokens of rank d's heads, packed as [B][n_r][k_d*D]; received on d
+ * from every r in rank order, these blocks stack to [r][B][n_r][k_d*D], which is the
+ * head-side tensor itself when B = 1 (else one strided copy per rank reorders them). */
+
+typedef struct {
+    size_t tok_off[VS_COMM_MAX_RANKS], tok_bytes[VS_COMM_MAX_RANKS];   /* token side, per peer */
+    size_t head_off[VS_COMM_MAX_RANKS], head_bytes[VS_COMM_MAX_RANKS]; /* head side, per peer */
+} exchange_plan;
+
+static void plan_exchange(const forward_state *f, exchange_plan *x) {
+    const int P = vs_comm_size(f->comm), hd = f->c->head_dim;
+    const int64_t B = f->sh.batch, es = (int64_t)vs_dtype_size(act_dtype(f->dev));
+    size_t tok = 0, head = 0;
+    for (int p = 0; p < P; p++) {
+        int64_t t0, n, h0, k;
+        split(f->sh.tokens, P, p, &t0, &n);
+        split(f->c->num_heads, P, p, &h0, &k);
+        x->tok_off[p] = tok, x->tok_bytes[p] = (size_t)(B * f->sh.local * k * hd * es);
+        x->head_off[p] = head, x->head_bytes[p] = (size_t)(B * n * f->sh.heads * hd * es);
+        tok += x->tok_bytes[p], head += x->head_bytes[p];
+    }
+}
+
+/* A [rows, cols] view of `t`'s storage from element `offset`, rows `stride` apart. */
+static vs_tensor rows_at(const vs_tensor *t, int64_t offset, int64_t rows, int64_t cols, int64_t stride) {
+    vs_tensor v = vs_tensor_view((char *)t->data + offset * (int64_t)vs_dtype_size(t->dtype), t->dtype, t->device, 2,
+                                 (int64_t[]){rows, cols});
+    v.stride[0] = stride;
+    return v;
+}
+
+/* Token side x [B, n, H*D] -> head side out [B, N, k*D] through `tok` (B*n*H*D) and,
+ * when B > 1, `head` (B*N*k*D) packing buffers. */
+static vs_status to_heads(forward_state *f, const exchange_plan *x, const vs_tensor *in, vs_tensor *tok,
+                          vs_tensor *head, vs_tensor *out) {
+    const int P = vs_comm_size(f->comm), hd = f->c->head_dim;
+    const int64_t B = f->sh.batch, n = f->sh.local, N = f->sh.tokens, H = f->c->num_heads, k = f->sh.heads;
+    const int64_t es = (int64_t)vs_dtype_size(in->dtype);
+    for (int d = 0; d < P; d++) {
+        int64_t h0, kd;
+        split(H, P, d, &h0, &kd);
+        vs_tensor dst = rows_at(tok, (int64_t)x->tok_off[d] / es, B * n, kd * hd, kd * hd);
+        vs_tensor src = rows_at(in, h0 * hd, B * n, kd * hd, H * hd);
+        VS_TRY(vs_op_copy_rows(&dst, &src));
+    }
+    vs_tensor *recv = B == 1 ? out : head;
+    VS_TRY(vs_comm_all_to_all(f->comm, tok->data, x->tok_off, x->tok_bytes, recv->data, x->head_off, x->head_bytes));
+    for (int s = 0; B > 1 && s < P; s++) {
+        int64_t t0, ns;
+        split(N, P, s, &t0, &ns);
+        vs_tensor src = rows_at(head, (int64_t)x->head_off[s] / es, B, ns * k * hd, ns * k * hd);
+        vs_tensor dst = rows_at(out, t0 * k * hd, B, ns * k * hd, N * k * hd);
+        VS_TRY(vs_op_copy_rows(&dst, &src));
+    }
+    return VS_OK;
+}
+
+/* The way back: head side in [B, N, k*D] -> token side out [B, n, H*D]. */
+static vs_status to_tokens(forward_state *f, const exchange_plan *x, const vs_tensor *in, vs_tensor *tok,
+                           vs_tensor *head, vs_tensor *out) {
+    const int P = vs_comm_size(f->comm), hd = f->c->head_dim;
+    const int64_t B = f->sh.batch, n = f->sh.local, N = f->sh.tokens, H = f->c->num_heads, k = f->sh.heads;
+    const int64_t es = (int64_t)vs_dtype_size(in->dtype);
+    for (int d = 0; B > 1 && d < P; d++) {
+        int64_t t0, nd;
+        split(N, P, d, &t0, &nd);
+        vs_tensor src = rows_at(in, t0 * k * hd, B, nd * k * hd, N * k * hd);
+        vs_tensor dst = rows_at(head, (int64_t)x->head_off[d] / es, B, nd * k * hd, nd * k * hd);
+        VS_TRY(vs_op_copy_rows(&dst, &src));
+    }
+    const vs_tensor *send = B == 1 ? in : head;
+    VS_TRY(vs_comm_all_to_all(f->comm, send->data, x->head_off, x->head_bytes, tok->data, x->tok_off, x->tok_bytes));
+    for (int s = 0; s < P; s++) {
+        int64_t h0, ks;
+        split(H, P, s, &h0, &ks);
+        vs_tensor src = rows_at(tok, (int64_t)x->tok_off[s] / es, B * n, ks * hd, ks * hd);
+        vs_tensor dst = rows_at(out, h0 * hd, B * n, ks * hd, H * hd);
+        VS_TRY(vs_op_copy_rows(&dst, &src));
+    }
+    return VS_OK;
+}
+
+/* out = SelfAttn(q, k, v) on this rank's tokens [B, n, H*D]; with a communicator, the
+ * heads travel to their ranks and back around the attention. `scratch` ([B, n, H*D],
+ * free during the call) packs the token side. */
+static vs_status self_attention(forward_state *f, int layer, const vs_tensor *q, const vs_tensor *k,
+                                const vs_tensor *v, vs_tensor *scratch, vs_tensor *out) {
+    const int heads = f->c->num_heads;
+    if (!f->comm) {
+        vs_tensor q4 = heads_view(q, heads), k4 = heads_view(k, heads), v4 = heads_view(v, heads), o4 = heads_view(out, heads);
+        return attend(f, layer, &q4, &k4, &v4, &o4);
+    }
+    const int64_t B = f->sh.batch, N = f->sh.tokens, kd = (int64_t)f->sh.heads * f->c->head_dim;
+    const vs_dtype act = act_dtype(f->dev);
+    const size_t mark = vs_arena_mark(f->arena);
+    exchange_plan plan;
+    plan_exchange(f, &plan);
+    vs_tensor qh, kh, vh, oh, head = {0};
+    VS_TRY(TAKE(f->arena, act, &qh, B, N, kd));
+    VS_TRY(TAKE(f->arena, act, &kh, B, N, kd));
+    VS_TRY(TAKE(f->arena, act, &vh, B, N, kd));
+    VS_TRY(TAKE(f->arena, act, &oh, B, N, kd));
+    if (B > 1) VS_TRY(TAKE(f->arena, act, &head, B, N, kd));
+    VS_TRY(to_heads(f, &plan, q, scratch, &head, &qh));
+    VS_TRY(to_heads(f, &plan, k, scratch, &head, &kh));
+    VS_TRY(to_heads(f, &plan, v, scratch, &head, &vh));
+    vs_tensor q4 = heads_view(&qh, f->sh.heads), k4 = heads_view(&kh, f->sh.heads);
+    vs_tensor v4 = heads_view(&vh, f->sh.heads), o4 = heads_view(&oh, f->sh.heads);
+    VS_TRY(attend(f, layer, &q4, &k4, &v4, &o4));
+    VS_TRY(to_tokens(f, &plan, &oh, scratch, &head, out));
+    vs_arena_release(f->arena, mark);
+    return VS_OK;
+}
+
 static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, int layer) {
     const vs_wan_config *c = f->c;
-    const int64_t B = f->sh.batch, N = f->sh.tokens, D = c->dim, bn = B * N;
+    const int64_t B = f->sh.batch, N = f->sh.local, D = c->dim, bn = B * N; /* this rank's tokens */
     const vs_dtype act = act_dtype(f->dev);
     const float eps = c->eps;
     double t0;
@@ -305,17 +460,17 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
     VS_TRY(TAKE(f->arena, act, &v, B, N, D));
     VS_TRY(TAKE(f->arena, act, &a, B, N, D));
 
-    /* 1. self-attention: x += gate * o(attn(rope(rms(q)), rope(rms(k)), v)), inputs LN(x) * (1 + scale) + shift */
+    /* 1. self-attention: x += gate * o(attn(rope(rms(q)), rope(rms(k)), v)), inputs LN(x) * (1 + scale) + shift;
+     *    RoPE by the tokens' places in the whole video */
     const vs_wan_attn_weights *sa = &w->self_attn;
     VS_TRY(vs_op_layernorm_modulate(&h, &f->x, NULL, NULL, &shift, &scale, eps));
     VS_TRY(vs_op_linear(&q, &h, &sa->q.weight, &sa->q.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_op_linear(&k, &h, &sa->k.weight, &sa->k.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_op_linear(&v, &h, &sa->v.weight, &sa->v.bias, VS_EPILOGUE_NONE));
-    VS_TRY(vs_op_rmsnorm_rope(&q, &sa->norm_q, f->rope_cos, f->rope_sin, c->num_heads, eps));
-    VS_TRY(vs_op_rmsnorm_rope(&k, &sa->norm_k, f->rope_cos, f->rope_sin, c->num_heads, eps));
-    VS_TRY(clock_start(f, &t0));
-    VS_TRY(self_attention(f, layer, &q, &k, &v, &a));
-    VS_TRY(clock_stop(f, t0));
+    vs_tensor cos = row_view(f->rope_cos, f->sh.tok0, N), sin = row_view(f->rope_sin, f->sh.tok0, N);
+    VS_TRY(vs_op_rmsnorm_rope(&q, &sa->norm_q, &cos, &sin, c->num_heads, eps));
+    VS_TRY(vs_op_rmsnorm_rope(&k, &sa->norm_k, &cos, &sin, c->num_heads, eps));
+    VS_TRY(self_attention(f, layer, &q, &k, &v, &h, &a));
     VS_TRY(vs_op_linear(&h, &a, &sa->o.weight, &sa->o.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_op_gated_residual(&f->x, &h, &gate));
 
@@ -471,17 +626,49 @@ static vs_status prepare_cache(const vs_wan_model *m, const fwd_shape *sh, const
     }
     if (attn && attn->mode == VS_WAN_ATTN_SVG &&
         (!cache->svg || cache->svg_batch != sh->batch || memcmp(cache->svg_grid, sh->grid, sizeof sh->grid) != 0 ||
-         cache->svg_density != attn->density)) {
+         cache->svg_density != attn->density || cache->svg_head0 != sh->head0 || cache->svg_heads != sh->heads)) {
         vs_attention_free(cache->svg);
         cache->svg = NULL;
         /* Frames F and tokens per frame P of the latent grid; Wan has no text tokens in self-attention. */
         vs_svg_config svg = vs_svg_config_default(sh->grid[0], sh->grid[1] * sh->grid[2], 0, attn->density);
-        VS_TRY(vs_attention_create(&cache->svg, m->device, (int)sh->batch, c->num_heads, (int)sh->tokens,
-                                   c->head_dim, &svg));
+        /* This rank's heads profile the rows the whole model's heads would. */
+        if (sh->ranks) svg.head_offset = sh->head0, svg.model_heads = c->num_heads;
+        VS_TRY(vs_attention_create(&cache->svg, m->device, (int)sh->batch, sh->heads, (int)sh->tokens, c->head_dim,
+                                   &svg));
         cache->svg_batch = (int)sh->batch, cache->svg_density = attn->density;
+        cache->svg_head0 = sh->head0, cache->svg_heads = sh->heads;
         memcpy(cache->svg_grid, sh->grid, sizeof sh->grid);
     }
     if (m->device == VS_CUDA && !cache->timer) VS_TRY(vs_gpu_timer_create(&cache->timer, 2 * c->num_layers));
+    return VS_OK;
+}
+
+/* Every rank's rows of y [B, n_r, Y] -> all of them [B, N, Y] on every rank (the
+ * output head's patches, for the scheduler and the decoder); *y becomes the result. */
+static vs_status gather_tokens(forward_state *f, const vs_tensor *mine, vs_tensor *y) {
+    const int P = vs_comm_size(f->comm);
+    const int64_t B = f->sh.batch, N = f->sh.tokens, Y = mine->shape[2], es = (int64_t)vs_dtype_size(mine->dtype);
+    size_t off[VS_COMM_MAX_RANKS], bytes[VS_COMM_MAX_RANKS], total = 0;
+    for (int s = 0; s < P; s++) {
+        int64_t t0, ns;
+        split(N, P, s, &t0, &ns);
+        off[s] = total, bytes[s] = (size_t)(B * ns * Y * es);
+        total += bytes[s];
+    }
+    /* Gathered as [s][B][n_s][Y]: the result itself for B = 1, else reordered. */
+    vs_tensor all, stacked;
+    VS_TRY(TAKE(f->arena, mine->dtype, &all, B, N, Y));
+    stacked = all;
+    if (B > 1) VS_TRY(TAKE(f->arena, mine->dtype, &stacked, B, N, Y));
+    VS_TRY(vs_comm_all_gather(f->comm, mine->data, stacked.data, off, bytes));
+    for (int s = 0; B > 1 && s < P; s++) {
+        int64_t t0, ns;
+        split(N, P, s, &t0, &ns);
+        vs_tensor src = rows_at(&stacked, (int64_t)off[s] / es, B, ns * Y, ns * Y);
+        vs_tensor dst = rows_at(&all, t0 * Y, B, ns * Y, N * Y);
+        VS_TRY(vs_op_copy_rows(&dst, &src));
+    }
+    *y = all;
     return VS_OK;
 }
 
@@ -490,7 +677,7 @@ static vs_status forward(const vs_wan_model *model, forward_state *f, const vs_t
     const vs_wan_config *c = &model->config;
     const vs_wan_weights *w = &model->weights;
     const int *p = c->patch_size;
-    const int64_t B = f->sh.batch, N = f->sh.tokens, D = c->dim;
+    const int64_t B = f->sh.batch, N = f->sh.tokens, n = f->sh.local, D = c->dim;
     const int64_t vol = (int64_t)p[0] * p[1] * p[2];
     const vs_dtype act = act_dtype(f->dev);
 
@@ -500,16 +687,23 @@ static vs_status forward(const vs_wan_model *model, forward_state *f, const vs_t
         VS_TRY(vs_op_copy(&lat, latents));
     }
     if (out->device != f->dev) VS_TRY(take(f->arena, VS_F32, 5, out->shape, &out_d));
-    VS_TRY(TAKE(f->arena, VS_F32, &f->x, B, N, D));
+    VS_TRY(TAKE(f->arena, VS_F32, &f->x, B, n, D));
     VS_TRY(embed_conditions(f, w, timesteps, text));
 
-    /* tokens: x = Conv3d_patch(latents), kept in f32 */
+    /* tokens: x = Conv3d_patch(latents), kept in f32; this rank's tokens only */
     size_t mark = vs_arena_mark(f->arena);
-    vs_tensor patches, x_act;
-    VS_TRY(TAKE(f->arena, act, &patches, B, N, c->in_channels * vol));
-    VS_TRY(TAKE(f->arena, act, &x_act, B, N, D));
+    const int64_t K = c->in_channels * vol;
+    vs_tensor patches, mine, x_act;
+    VS_TRY(TAKE(f->arena, act, &patches, B, N, K));
+    VS_TRY(TAKE(f->arena, act, &x_act, B, n, D));
     VS_TRY(vs_op_patchify(&patches, &lat, p));
-    VS_TRY(vs_op_linear(&x_act, &patches, &w->patch_embed.weight, &w->patch_embed.bias, VS_EPILOGUE_NONE));
+    mine = patches;
+    if (f->comm) {
+        VS_TRY(TAKE(f->arena, act, &mine, B, n, K));
+        vs_tensor src = rows_at(&patches, f->sh.tok0 * K, B, n * K, N * K), dst = rows_at(&mine, 0, B, n * K, n * K);
+        VS_TRY(vs_op_copy_rows(&dst, &src));
+    }
+    VS_TRY(vs_op_linear(&x_act, &mine, &w->patch_embed.weight, &w->patch_embed.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_op_convert(&f->x, &x_act));
     vs_arena_release(f->arena, mark);
 
@@ -524,10 +718,12 @@ static vs_status forward(const vs_wan_model *model, forward_state *f, const vs_t
     vs_tensor table = broadcast(&w->head_modulation, B, 2, D, 1), temb = broadcast(&f->temb, B, 2, D, 0);
     VS_TRY(vs_op_add(&head_mod, &table, &temb));
     vs_tensor shift = mod_chunk(&head_mod, 0), scale = mod_chunk(&head_mod, 1);
-    VS_TRY(TAKE(f->arena, act, &h, B, N, D));
-    VS_TRY(TAKE(f->arena, act, &y, B, N, c->out_channels * vol));
+    const int64_t Y = c->out_channels * vol;
+    VS_TRY(TAKE(f->arena, act, &h, B, n, D));
+    VS_TRY(TAKE(f->arena, act, &y, B, n, Y));
     VS_TRY(vs_op_layernorm_modulate(&h, &f->x, NULL, NULL, &shift, &scale, c->eps));
     VS_TRY(vs_op_linear(&y, &h, &w->head.weight, &w->head.bias, VS_EPILOGUE_NONE));
+    if (f->comm) VS_TRY(gather_tokens(f, &y, &y));
     VS_TRY(vs_op_unpatchify(&out_d, &y, p));
     if (out->device != f->dev) VS_TRY(vs_op_copy(out, &out_d));
     return vs_op_sync(f->dev);
@@ -548,6 +744,18 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
     f.sh.batch = s[0], f.sh.text_len = text->shape[1];
     for (int i = 0; i < 3; i++) f.sh.grid[i] = (int)(s[2 + i] / p[i]);
     f.sh.tokens = (int64_t)f.sh.grid[0] * f.sh.grid[1] * f.sh.grid[2];
+    f.sh.local = f.sh.tokens, f.sh.heads = c->num_heads;
+    f.comm = model->comm;
+    if (f.comm) {
+        const int P = vs_comm_size(f.comm), r = vs_comm_rank(f.comm);
+        if (f.sh.tokens < P)
+            return vs_fail(VS_ERR_SHAPE, "Wan forward: %lld tokens cannot be split over %d ranks", (long long)f.sh.tokens,
+                           P);
+        int64_t h0, k;
+        split(c->num_heads, P, r, &h0, &k);
+        split(f.sh.tokens, P, r, &f.sh.tok0, &f.sh.local);
+        f.sh.ranks = P, f.sh.head0 = (int)h0, f.sh.heads = (int)k;
+    }
     VS_TRY(prepare_cache(model, &f.sh, attn, forward_bytes(c, &f.sh, f.dev, latents, text, out)));
     vs_wan_cache *cache = model->cache;
     f.arena = cache->arena;

@@ -25,6 +25,7 @@ extern "C" {
 #endif
 
 typedef struct vs_wan_cache vs_wan_cache;
+typedef struct vs_comm vs_comm;
 
 typedef struct vs_wan_model {
     vs_wan_config config;
@@ -35,6 +36,7 @@ typedef struct vs_wan_model {
      * and SVG attention state of the last shape, attention timers. One forward at
      * a time per model. */
     vs_wan_cache *cache;
+    vs_comm *comm; /* sequence parallelism (vs_wan_model_set_comm); NULL: one rank */
 } vs_wan_model;
 
 /* `path`: a transformer folder (config.json + diffusion_pytorch_model*.safetensors, in
@@ -45,6 +47,14 @@ vs_status vs_wan_model_load(const char *path, vs_device device, vs_wan_model **o
  * (vs_wan_weights_random): for benchmarks and tests, no checkpoint needed. */
 vs_status vs_wan_model_random(const vs_wan_config *config, vs_device device, uint64_t seed, vs_wan_model **out);
 void vs_wan_model_free(vs_wan_model *model);
+/* Runs the model's forwards sequence-parallel (Ulysses) as one rank of `comm`
+ * (borrowed; NULL: alone again): each rank keeps about N/P video tokens and,
+ * inside self-attention, all N tokens of about H/P heads (sizes differ by at
+ * most one where P does not divide them), exchanged by all-to-all around it;
+ * cross-attention and the FFN run on the rank's tokens. Every rank passes the
+ * same inputs and gets the whole output. All ranks' models must be equal
+ * (same weights) and make the same calls. docs/multi-gpu.md. */
+vs_status vs_wan_model_set_comm(vs_wan_model *model, vs_comm *comm);
 
 typedef enum vs_wan_attn_mode { VS_WAN_ATTN_DENSE = 0, VS_WAN_ATTN_SVG } vs_wan_attn_mode;
 
