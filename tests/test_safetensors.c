@@ -141,6 +141,9 @@ TEST(rejects_bad_dtypes_and_shapes) {
     REJECTS("{\"w\":{\"dtype\":\"F32\",\"shape\":[\"1\"],\"data_offsets\":[0,4]}}", 4, "non-negative integers");
     REJECTS("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,4]}}", 4, "tensor 'w': shape overflows");
     REJECTS("{\"w\":{\"dtype\":\"U8\",\"shape\":[9223372036854775807,2],\"data_offsets\":[0,4]}}", 4, "shape overflows");
+    /* found by the fuzzer: empty, but a dimension too large for vs_tensor_alloc */
+    REJECTS("{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1099511627776210995.16270,0],\"data_offsets\":[0,0]}}", 0,
+            "shape overflows");
     REJECTS("{\"w\":{\"dtype\":\"F32\",\"shape\":[0,4294967296,4294967296],\"data_offsets\":[0,0]}}", 0,
             "shape overflows"); /* the order of dimensions must not matter for the check */
     return 0;

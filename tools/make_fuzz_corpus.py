@@ -64,6 +64,7 @@ def cases():
     yield "missing_field", image({"w": {"dtype": "F32", "shape": [1]}}, bytes(4))
     yield "shape_overflow", image({"w": tensor("F32", [2**32, 2**32], 0, 4)}, bytes(4))
     yield "shape_overflow_with_zero", image({"w": tensor("F32", [0, 2**40, 2**40], 0, 0)})
+    yield "shape_huge_with_zero", image({"w": tensor("F32", [1, 2**60, 0], 0, 0)})  # found by the fuzzer
     yield "negative_dim", image({"w": tensor("F32", [-1], 0, 4)}, bytes(4))
     yield "too_many_dims", image({"w": tensor("U8", [1] * 6, 0, 1)}, b"\0")
     yield "size_mismatch", image({"w": tensor("F32", [2, 3], 0, 20)}, bytes(20))

@@ -170,8 +170,9 @@ static vs_status parse_tensor_info(const vs_json *info, const unsigned char *dat
                        name, vs_json_size(shape), VS_MAX_DIMS);
     e->ndim = (int)vs_json_size(shape);
     /* The product of the non-zero dimensions x element size must stay below
-     * 2^63 even when another dimension is 0, so that strides computed from the
-     * shape later cannot overflow either. */
+     * 2^63 / 16 even when another dimension is 0, so that strides computed
+     * from the shape later cannot overflow and vs_tensor_alloc (which allows
+     * up to 16-byte elements) accepts every shape this accepts. */
     uint64_t bytes = vs_dtype_size(e->dtype);
     int empty = 0;
     for (int i = 0; i < e->ndim; i++) {
@@ -183,7 +184,7 @@ static vs_status parse_tensor_info(const vs_json *info, const unsigned char *dat
             empty = 1;
             continue;
         }
-        if (bytes > (uint64_t)INT64_MAX / (uint64_t)dim)
+        if (bytes > (uint64_t)INT64_MAX / 16 / (uint64_t)dim)
             return vs_fail(VS_ERR_FORMAT, "%s: tensor '%s': shape overflows (too many elements)", file, name);
         bytes *= (uint64_t)dim;
     }
