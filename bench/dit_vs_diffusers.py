@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""One Wan 2.1 DiT forward, ours against diffusers' WanTransformer3DModel on
+the same GPU in one call (issue #4's side-by-side table). Random weights, real
+shapes, batch 1, 81 frames, 512 text tokens, bf16.
+
+    bash tests/gpu/run.sh                                  # build-gpu/vidsparse
+    python3 bench/dit_vs_diffusers.py --bin build-gpu/vidsparse -o dit_vs_diffusers.json
+
+For each setting (1.3B 480p, 14B 720p): `vidsparse bench dit` dense (cuDNN
+fused attention) and SVG (every layer sparse, density 0.15), each in its own
+process; then diffusers' eager forward with PyTorch's default SDPA choice, and
+with SDPA forced to its flash and its cuDNN backend (what a user can reach by
+configuration). CUDA events, warm-up, median. diffusers is not on the
+accelerator image: carry its wheel (see the device README).
+"""
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+
+import torch
+
+SETTINGS = {
+    # name: (our --config, --resolution, diffusers config, latent [C, F, H, W])
+    "wan1.3b-480p": ("wan1.3b", "480p", dict(num_attention_heads=12, ffn_dim=8960, num_layers=30), (16, 21, 60, 104)),
+    "wan14b-720p": ("wan14b", "720p", dict(num_attention_heads=40, ffn_dim=13824, num_layers=40), (16, 21, 90, 160)),
+}
+
+
+def ours(binary, config, resolution, attention, repeats):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "r.json")
+        cmd = [binary, "bench", "dit", "--config", config, "--resolution", resolution, "--attention", attention,
+               "--density", "0.15", "--warmup", "1", "--repeats", str(repeats), "-o", path]
+        subprocess.run(cmd, check=True)
+        with open(path) as f:
+            return json.load(f)["results"][0]
+
+
+def time_ms(fn, warmup, repeats):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def diffusers_forward_ms(model_config, latent, repeats):
+    from diffusers import WanTransformer3DModel
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    torch.manual_seed(0)
+    torch.set_default_dtype(torch.bfloat16)
+    with torch.device("cuda"):
+        model = WanTransformer3DModel(
+            patch_size=(1, 2, 2), attention_head_dim=128, in_channels=16, out_channels=16, text_dim=4096,
+            freq_dim=256, cross_attn_norm=True, qk_norm="rms_norm_across_heads", eps=1e-6, **model_config).eval()
+    torch.set_default_dtype(torch.float32)
+    x = torch.randn(1, *latent, device="cuda", dtype=torch.bfloat16)
+    text = torch.randn(1, 512, 4096, device="cuda", dtype=torch.bfloat16)
+    t = torch.tensor([500.0], device="cuda")
+
+    @torch.inference_mode()
+    def forward():
+        model(x, t, text, return_dict=False)
+
+    times = {"default": time_ms(forward, 1, repeats)}
+    for name, backend in (("sdpa_flash", SDPBackend.FLASH_ATTENTION), ("sdpa_cudnn", SDPBackend.CUDNN_ATTENTION)):
+        with sdpa_kernel([backend]):
+            times[name] = time_ms(forward, 1, repeats)
+    del model
+    torch.cuda.empty_cache()
+    return times
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", default="build-gpu/vidsparse")
+    ap.add_argument("--settings", default="wan1.3b-480p,wan14b-720p")
+    ap.add_argument("-o", "--output", required=True)
+    args = ap.parse_args()
+    import diffusers
+
+    results = []
+    for name in args.settings.split(","):
+        config, resolution, model_config, latent = SETTINGS[name]
+        repeats = 5 if config == "wan1.3b" else 2
+        dense = ours(args.bin, config, resolution, "dense", repeats)
+        svg = ours(args.bin, config, resolution, "svg", repeats)
+        ref = diffusers_forward_ms(model_config, latent, repeats)
+        row = {
+            "name": name, "repeats": repeats,
+            "diffusers_ms": ref["default"], "diffusers_sdpa_flash_ms": ref["sdpa_flash"],
+            "diffusers_sdpa_cudnn_ms": ref["sdpa_cudnn"],
+            "ours_dense_ms": dense["median_ms"], "ours_dense_attention_share": dense["attention_share"],
+            "ours_dense_attention": dense.get("dense_attention"),
+            "ours_svg_ms": svg["median_ms"], "ours_svg_attention_share": svg["attention_share"],
+            "svg_density": svg["density"],
+            "speedup_dense": ref["default"] / dense["median_ms"], "speedup_svg": ref["default"] / svg["median_ms"],
+            "speedup_dense_vs_diffusers_sdpa_cudnn": ref["sdpa_cudnn"] / dense["median_ms"],
+            "speedup_svg_vs_diffusers_sdpa_cudnn": ref["sdpa_cudnn"] / svg["median_ms"],
+        }
+        results.append(row)
+        print(f"{name}: diffusers {ref['default']:.0f} ms (SDPA flash {ref['sdpa_flash']:.0f}, cuDNN "
+              f"{ref['sdpa_cudnn']:.0f}); ours dense {dense['median_ms']:.0f} ms ({row['speedup_dense']:.2f}x), "
+              f"SVG {svg['median_ms']:.0f} ms ({row['speedup_svg']:.2f}x, attention "
+              f"{100 * svg['attention_share']:.0f}%)", flush=True)
+    report = {
+        "benchmark": "dit_vs_diffusers", "device": torch.cuda.get_device_name(),
+        "commit": os.environ.get("VS_GIT_COMMIT", "unknown"),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": "python3 bench/dit_vs_diffusers.py --bin build-gpu/vidsparse -o dit_vs_diffusers.json",
+        "diffusers": diffusers.__version__, "torch": torch.__version__, "results": results,
+    }
+    with open(args.output, "w") as f:
+        json.dump(report, f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
