@@ -24,6 +24,11 @@ trap 'rm -rf "$tmp"' EXIT
 [ -s "$tmp/latents.safetensors" ] || fail "denoise wrote no latents"
 "$bin" denoise --model tests/data/wan/tiny_hd64 --embeds tests/data/wan/embeds.safetensors --frames 8 \
   -o "$tmp/x.safetensors" 2>/dev/null; [ $? -eq 2 ] || fail "denoise --frames 8 must exit 2"
+# denoise from a text prompt (the embedded model's tokenizer and text encoder); --embeds and -p exclude each other
+"$bin" denoise --model models/vidsparse-tiny -p "a red circle moving left on a blue background" --max-length 32 \
+  --frames 5 --height 32 --width 32 --steps 2 --device cpu -o "$tmp/p.safetensors" 2>/dev/null || fail "denoise -p"
+[ -s "$tmp/p.safetensors" ] || fail "denoise -p wrote no latents"
+"$bin" denoise --model models/vidsparse-tiny -p x --embeds y -o "$tmp/q.safetensors" 2>/dev/null; [ $? -eq 2 ] || fail "denoise -p with --embeds must exit 2"
 [ "$("$bin" denoise --model "$tmp/none" --embeds x -o "$tmp/x.safetensors" 2>&1 | wc -l)" -eq 1 ] || fail "denoise error must be one line"
 [ ! -e "$tmp/x.safetensors" ] || fail "a failed denoise left a file"
 

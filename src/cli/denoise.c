@@ -10,13 +10,15 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "io/safetensors.h"
+#include "models/wan/prompt.h"
 #include "models/wan/transformer.h"
 #include "ops/attention.h"
 #include "pipeline/denoise.h"
 #include "pipeline/noise.h"
 
 static const char usage[] =
-    "usage: vidsparse denoise --model DIR --embeds prompt.safetensors [--negative neg.safetensors]\n"
+    "usage: vidsparse denoise --model DIR (--embeds prompt.safetensors [--negative neg.safetensors]\n"
+    "                         | -p PROMPT [-n NEGATIVE] [--max-length 512])\n"
     "                         [--frames 81] [--height 480] [--width 832] [--steps 50] [--cfg 5]\n"
     "                         [--seed 0] [--attention dense|svg] [--density 0.25]\n"
     "                         [--scheduler unipc|euler] [--shift S] [--device cuda|cpu] [--gpus N]\n"
@@ -27,6 +29,8 @@ static const char usage[] =
     "  --embeds FILE      prompt embeddings: tensor 'prompt_embeds' [1, L, text_dim] (or the file's\n"
     "                     only tensor); its 'negative_prompt_embeds' serves as the negative prompt\n"
     "  --negative FILE    negative prompt embeddings ('negative_prompt_embeds' or the only tensor)\n"
+    "  -p, -n TEXT        or the prompt and negative prompt as text, encoded with DIR's tokenizer/ and\n"
+    "                     text_encoder/ as 'vidsparse encode' does (negative default \"\", 512 tokens)\n"
     "  --frames/--height/--width   video size in pixels; latents are (frames-1)/4+1 x height/8 x width/8\n"
     "                     (the VAE's scale factors, read from DIR/vae/config.json when present)\n"
     "  --cfg G            classifier-free guidance scale (<= 1 runs the prompt alone)\n"
@@ -39,9 +43,9 @@ static const char usage[] =
     "  --gpus N           the DiT sequence-parallel over N GPUs, one process each, through NCCL\n";
 
 typedef struct {
-    const char *model, *embeds, *negative, *out, *attention, *scheduler, *device_name;
+    const char *model, *embeds, *negative, *prompt, *negative_prompt, *out, *attention, *scheduler, *device_name;
     vs_device device;
-    long frames, height, width, steps, gpus;
+    long frames, height, width, steps, gpus, max_length;
     unsigned long long seed;
     double cfg, density, shift;
 } options;
@@ -77,6 +81,9 @@ static int parse_args(int argc, char **argv, options *o) {
         if (!strcmp(a, "--model")) o->model = v;
         else if (!strcmp(a, "--embeds")) o->embeds = v;
         else if (!strcmp(a, "--negative")) o->negative = v;
+        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
+        else if (!strcmp(a, "-n") || !strcmp(a, "--negative-prompt")) o->negative_prompt = v;
+        else if (!strcmp(a, "--max-length")) ok = parse_long(v, &o->max_length) && o->max_length >= 2 && o->max_length <= 65536;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
         else if (!strcmp(a, "--attention")) o->attention = v;
         else if (!strcmp(a, "--scheduler")) o->scheduler = v;
@@ -97,8 +104,11 @@ static int parse_args(int argc, char **argv, options *o) {
         } else return vs_cli_usage_error("denoise", "unknown option '%s'", a);
         if (!ok) return vs_cli_usage_error("denoise", "bad value '%s' for %s", v, a);
     }
-    if (!o->model || !o->embeds || !o->out)
-        return vs_cli_usage_error("denoise", "--model, --embeds and -o are required");
+    if (!o->model || !(o->embeds || o->prompt) || !o->out)
+        return vs_cli_usage_error("denoise", "--model, --embeds (or -p) and -o are required");
+    if (o->embeds && o->prompt) return vs_cli_usage_error("denoise", "give --embeds or -p, not both");
+    if (o->negative && !o->embeds) return vs_cli_usage_error("denoise", "--negative goes with --embeds (-n with -p)");
+    if (o->negative_prompt && !o->prompt) return vs_cli_usage_error("denoise", "-n goes with -p (--negative with --embeds)");
     if (strcmp(o->attention, "dense") && strcmp(o->attention, "svg"))
         return vs_cli_usage_error("denoise", "--attention must be dense or svg, not '%s'", o->attention);
     if (o->gpus && o->device_name && strcmp(o->device_name, "cuda"))
@@ -180,7 +190,7 @@ static vs_status scheduler_settings(const options *o, vs_scheduler_config *cfg) 
 int vs_cmd_denoise(int argc, char **argv) {
     options o = {0};
     o.attention = "dense", o.frames = 81, o.height = 480, o.width = 832, o.steps = 50, o.cfg = 5.0;
-    o.density = 0.25;
+    o.density = 0.25, o.max_length = VS_WAN_TEXT_LENGTH;
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) return rc;
 
@@ -204,9 +214,17 @@ int vs_cmd_denoise(int argc, char **argv) {
         return vs_cli_report("denoise");
     }
     const char *context = "embeddings";
-    vs_status s = load_embeds(o.embeds, "prompt_embeds", &cond);
     const int cfg = o.cfg > 1.0;
-    if (s == VS_OK && cfg) {
+    vs_status s;
+    if (o.prompt) {
+        context = "prompt";
+        s = vs_wan_encode_prompts(o.model, device, o.prompt,
+                                  o.negative_prompt ? o.negative_prompt : VS_WAN_DEFAULT_NEGATIVE_PROMPT,
+                                  (int)o.max_length, &cond, cfg ? &uncond : NULL);
+    } else {
+        s = load_embeds(o.embeds, "prompt_embeds", &cond);
+    }
+    if (s == VS_OK && cfg && !o.prompt) {
         const char *neg = o.negative;
         if (!neg && has_tensor(o.embeds, "negative_prompt_embeds")) neg = o.embeds;
         context = "negative embeddings";

@@ -44,41 +44,14 @@ int vs_cmd_encode(int argc, char **argv) {
     vs_device device;
     if (vs_cli_device("encode", device_name, &device)) return 2;
 
-    char path[4096];
-    vs_tokenizer *tok = NULL;
-    vs_umt5 *enc = NULL;
-    float *emb = NULL;
-    int rc = 0;
-    snprintf(path, sizeof path, "%s/tokenizer", model);
-    if (vs_tokenizer_load(&tok, path) != VS_OK) return vs_cli_report("loading the tokenizer");
-    snprintf(path, sizeof path, "%s/text_encoder", model);
-    if (vs_umt5_load(&enc, path, device) != VS_OK) {
-        rc = vs_cli_report("loading the text encoder");
-        goto done;
-    }
-    int64_t d = vs_umt5_get_config(enc)->d_model, per = (int64_t)max_length * d;
-    emb = malloc(2 * (size_t)per * sizeof *emb);
-    if (!emb) {
-        fprintf(stderr, "vidsparse: error: out of memory\n");
-        rc = 1;
-        goto done;
-    }
-    if (vs_wan_encode_prompt(tok, enc, prompt, max_length, emb, NULL) != VS_OK) {
-        rc = vs_cli_report("the prompt");
-        goto done;
-    }
-    if (vs_wan_encode_prompt(tok, enc, negative, max_length, emb + per, NULL) != VS_OK) {
-        rc = vs_cli_report("the negative prompt");
-        goto done;
-    }
-    int64_t shape[3] = {1, max_length, d};
-    vs_tensor t[2] = {vs_tensor_view(emb, VS_F32, VS_CPU, 3, shape), vs_tensor_view(emb + per, VS_F32, VS_CPU, 3, shape)};
+    vs_tensor t[2];
+    if (vs_wan_encode_prompts(model, device, prompt, negative, max_length, &t[0], &t[1]) != VS_OK)
+        return vs_cli_report("encode");
     const char *names[2] = {"prompt_embeds", "negative_prompt_embeds"};
     const char *keys[2] = {"prompt", "negative_prompt"}, *values[2] = {prompt, negative};
+    int rc = 0;
     if (vs_safetensors_write(out, 2, names, t, 2, keys, values) != VS_OK) rc = vs_cli_report("writing the embeddings");
-done:
-    free(emb);
-    vs_umt5_free(enc);
-    vs_tokenizer_free(tok);
+    vs_tensor_free(&t[0]);
+    vs_tensor_free(&t[1]);
     return rc;
 }
