@@ -2,8 +2,10 @@
 """Side-by-side attention timing on one GPU, in one process, same inputs:
 PyTorch SDPA (flash and cuDNN backends), FlexAttention with the identical
 SVG block mask, and vidsparse's dense kernel, its cuDNN fused-attention
-path (vs_cudnn_attention, the default dense backend), sparse and
-sparse+layout kernels (called through libvidsparse.so). Writes a JSON table
+path (vs_cudnn_attention, the default dense backend), the sparse and
+sparse+layout kernels and the band path (the band rows of the block list on
+cuDNN, the rest on our kernel: vs_cuda_band_attention, the default sparse
+backend), all called through libvidsparse.so. Writes a JSON table
 to bench/results/.
 
     python3 bench/attention_vs_torch.py --lib build-gpu/libvidsparse.so \
@@ -98,8 +100,16 @@ def main():
     lib.vs_cuda_flash_attention.argtypes = [ctypes.POINTER(AttnArgs), ctypes.c_void_p]
     lib.vs_cudnn_attention.argtypes = [ctypes.POINTER(AttnArgs), ctypes.c_void_p]
     lib.vs_last_error.restype = ctypes.c_char_p
+    lib.vs_cuda_band_create.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(Blocks), ctypes.c_int,
+                                        ctypes.c_int, ctypes.c_int]
+    lib.vs_cuda_band_attention.argtypes = [ctypes.c_void_p, ctypes.POINTER(AttnArgs), ctypes.c_void_p]
+    lib.vs_cuda_band_free.argtypes = [ctypes.c_void_p]
     from torch.nn.attention.flex_attention import BlockMask, flex_attention
     flex = torch.compile(flex_attention, dynamic=False)
+
+    def check(status):
+        if status:
+            raise RuntimeError(lib.vs_last_error().decode())
 
     torch.manual_seed(0)
     dev = torch.device("cuda")
@@ -123,6 +133,10 @@ def main():
         density = computed / (N * N)
         layout = torch.tensor([i % 2 for i in range(B * H)], dtype=torch.uint8, device=dev)
 
+        band = ctypes.c_void_p()
+        host_blocks = Blocks(nb, nb, row_ptr.data_ptr(), col_idx.data_ptr())
+        check(lib.vs_cuda_band_create(ctypes.byref(band), ctypes.byref(host_blocks), N, H, D))
+
         def ours(sparse, mixed_layout, fn=lib.vs_cuda_flash_attention):
             a = AttnArgs()
             a.dtype = VS_BF16
@@ -136,10 +150,6 @@ def main():
             a.head_layout = layout.data_ptr() if mixed_layout else None
             a.frames, a.tokens_per_frame = frames, P
             return lambda: check(fn(ctypes.byref(a), None))
-
-        def check(status):
-            if status:
-                raise RuntimeError(lib.vs_last_error().decode())
 
         qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))  # [B, H, N, D] views, as diffusers passes them
         result = {"shape": name, "batch": B, "seq_len": N, "heads": H, "head_dim": D, "density": density}
@@ -191,6 +201,21 @@ def main():
             result["ours_sparse_vs_flex_rel_l2"] = rel_l2(out, flex_out)
         mixed = ours(True, True)
         result["ours_sparse_mixed_layout_ms"], _ = time_ms(mixed, reps=args.reps)
+        if band.value:
+            for mixed_layout, label in ((False, "ours_band"), (True, "ours_band_mixed_layout")):
+                run = ours(True, mixed_layout, lambda a, stream: lib.vs_cuda_band_attention(band, a, stream))
+                result[label + "_ms"], _ = time_ms(run, reps=args.reps)
+                if not mixed_layout:
+                    out.fill_(float("nan"))
+                    run()
+                    if flex_out is not None:
+                        result["ours_band_vs_flex_rel_l2"] = rel_l2(out, flex_out)
+            result["ours_band_tflops"] = dense_flops * density / result["ours_band_ms"] / 1e9
+            result["speedup_ours_band_vs_ours_sparse"] = result["ours_sparse_mixed_layout_ms"] / result[
+                "ours_band_mixed_layout_ms"]
+            if "flex_sparse_ms" in result:
+                result["speedup_ours_band_vs_flex"] = result["flex_sparse_ms"] / result["ours_band_ms"]
+            lib.vs_cuda_band_free(band)
 
         result["ours_dense_tflops"] = dense_flops / result["ours_dense_ms"] / 1e9
         if "ours_cudnn_ms" in result:
@@ -225,13 +250,14 @@ def main():
                f"--{k.replace('_', '-')} {v}" if v is not True else f"--{k.replace('_', '-')}"
                for k, v in vars(args).items() if v not in ("", False)), "results": rows}
     print(f"{'shape':14} {'dens':>5} {'flash':>7} {'cudnn':>7} {'ours':>7} {'ours-cd':>7} {'flex':>7} {'ours-sp':>7} "
-          f"{'+layout':>7}  (ms)")
+          f"{'+layout':>7} {'band':>7} {'+layout':>7}  (ms)")
     for r in rows:
         print(f"{r['shape']:14} {r['density']:5.2f} {r.get('sdpa_flash_ms', float('nan')):7.2f} "
               f"{r.get('sdpa_cudnn_ms', float('nan')):7.2f} {r['ours_dense_ms']:7.2f} "
               f"{r.get('ours_cudnn_ms', float('nan')):7.2f} "
               f"{r.get('flex_sparse_ms', float('nan')):7.2f} {r['ours_sparse_ms']:7.2f} "
-              f"{r['ours_sparse_mixed_layout_ms']:7.2f}")
+              f"{r['ours_sparse_mixed_layout_ms']:7.2f} {r.get('ours_band_ms', float('nan')):7.2f} "
+              f"{r.get('ours_band_mixed_layout_ms', float('nan')):7.2f}")
     if args.out:
         with open(args.out + ".tmp", "w") as f:
             json.dump(doc, f, indent=1)

@@ -577,10 +577,74 @@ TEST(profiling_degenerate_and_bad_input) {
     return 0;
 }
 
+TEST(band_rows_of_a_wan_mask) {
+    /* Wan 1.3B 480p at density 0.15: sink = blocks 0..12 (k < 1560), band 2560 tokens = 20 blocks each side
+     * (a block 20 away still holds a pair 2433 apart), 255 full blocks and a short one. */
+    vs_svg_config cfg = vs_svg_config_default(21, 1560, 0, 0.15);
+    const int N = 32760;
+    vs_svg_blocks b;
+    CHECK_OK(vs_svg_blocks_build(&cfg, N, &b));
+    vs_svg_band band = vs_svg_find_band(&b.view, N);
+    CHECK_MSG(band.sink == 13 && band.half == 20 && band.first == 34 && band.count == 201,
+              "band first %d count %d sink %d half %d", band.first, band.count, band.sink, band.half);
+    for (int i = band.first; i < band.first + band.count; i++)
+        for (int j = 0; j < b.view.num_k_blocks; j++)
+            CHECK(vs_svg_block_allowed(&cfg, N, i, j) == (j < band.sink || abs(j - i) <= band.half));
+
+    /* The rest of the list: band rows empty, every other row as before. */
+    vs_svg_blocks rest;
+    CHECK_OK(vs_svg_blocks_without_rows(&b.view, N, band.first, band.count, &rest));
+    double kept = 0;
+    for (int i = 0; i < b.view.num_q_blocks; i++) {
+        const int n = rest.row_ptr[i + 1] - rest.row_ptr[i];
+        if (i >= band.first && i < band.first + band.count) {
+            CHECK(n == 0);
+            continue;
+        }
+        CHECK(n == b.row_ptr[i + 1] - b.row_ptr[i]);
+        CHECK(!memcmp(rest.col_idx + rest.row_ptr[i], b.col_idx + b.row_ptr[i], sizeof(int32_t) * (size_t)n));
+        kept += n;
+    }
+    const double band_elements = (double)band.count * (band.sink + 2 * band.half + 1) * 128.0 * 128.0;
+    CHECK(fabs(rest.density + band_elements / ((double)N * N) - b.density) < 1e-12);
+    CHECK(kept > 0);
+    vs_svg_blocks_free(&rest);
+    vs_svg_blocks_free(&b);
+
+    /* Text tokens make every row dense on the text blocks: no band rows. */
+    cfg = config(16, 128, 200, 1);
+    CHECK_OK(vs_svg_blocks_build(&cfg, 2248, &b));
+    CHECK(vs_svg_find_band(&b.view, 2248).count == 0);
+    vs_svg_blocks_free(&b);
+    return 0;
+}
+
+TEST(band_rows_of_a_hand_made_list) {
+    /* 10 full blocks. Rows 3-4: sink 1, half 1; rows 6-9: sink 2, half 0 (the longer run); row 5 touches the
+     * sink (no gap). */
+    int32_t row_ptr[11], col_idx[64];
+    const int32_t rows[10][6] = {{0, -1}, {0, 1, -1}, {0, 1, 2, 3, -1}, {0, 2, 3, 4, -1}, {0, 3, 4, 5, -1},
+                                 {0, 1, 2, -1}, {0, 1, 6, -1}, {0, 1, 7, -1}, {0, 1, 8, -1}, {0, 1, 9, -1}};
+    int n = 0;
+    for (int i = 0; i < 10; i++) {
+        row_ptr[i] = n;
+        for (int e = 0; rows[i][e] >= 0; e++) col_idx[n++] = rows[i][e];
+    }
+    row_ptr[10] = n;
+    vs_attn_blocks b = {10, 10, row_ptr, col_idx};
+    vs_svg_band band = vs_svg_find_band(&b, 1280);
+    CHECK_MSG(band.first == 6 && band.count == 4 && band.sink == 2 && band.half == 0, "first %d count %d", band.first,
+              band.count);
+    /* A short last block: row 9's band block is no longer full. */
+    band = vs_svg_find_band(&b, 1250);
+    CHECK(band.first == 6 && band.count == 3);
+    return 0;
+}
+
 RUN_TESTS(T(config_validation), T(band_width_from_frames_and_density), T(block_mask_matches_token_rule),
           T(block_mask_shapes), T(block_list_is_well_formed_with_exact_density),
           T(malformed_block_lists_are_rejected), T(dense_attention_matches_f64_with_strides),
           T(sparse_attention_is_dense_restricted_to_the_mask),
           T(token_major_layout_equals_explicit_permutation), T(sampled_rows_are_a_pure_counter_function),
           T(profiling_tells_spatial_from_temporal_heads), T(profiling_matches_a_direct_computation),
-          T(profiling_degenerate_and_bad_input))
+          T(profiling_degenerate_and_bad_input), T(band_rows_of_a_wan_mask), T(band_rows_of_a_hand_made_list))

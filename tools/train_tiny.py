@@ -216,6 +216,16 @@ def sample_sigmas(generator, batch, device):
     return FLOW_SHIFT * u / (1 + (FLOW_SHIFT - 1) * u)
 
 
+def learning_rate(args, step):
+    """Linear warm-up, then constant or a cosine from lr to lr_min at args.steps."""
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    if args.schedule == "constant":
+        return args.lr
+    progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+    return args.lr_min + 0.5 * (args.lr - args.lr_min) * (1 + math.cos(math.pi * progress))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", metavar="DIR", help="checkpoint folder (resumed from when it holds one)")
@@ -226,6 +236,12 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--warmup", type=int, default=500, help="linear learning-rate warm-up steps")
+    ap.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                    help="learning rate after the warm-up: constant, or a cosine from --lr down to --lr-min at --steps")
+    ap.add_argument("--lr-min", type=float, default=1e-5, help="final learning rate of the cosine schedule")
+    ap.add_argument("--fit", action="store_true", help="with --minutes: after 200 steps, lower --steps so that the "
+                    "run (and its cosine) ends when the minutes do; the count is printed (give it as --steps to "
+                    "reproduce the run)")
     ap.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported weights")
     ap.add_argument("--cfg-dropout", type=float, default=0.1, help="fraction of captions replaced by the empty prompt")
     ap.add_argument("--seed", type=int, default=20251124)
@@ -240,6 +256,8 @@ def main():
         ap.error("training needs --ckpt DIR")
     if args.steps == 0 and not args.export:
         ap.error("--steps 0 only exports: give --export DIR")
+    if args.fit and not args.minutes:
+        ap.error("--fit needs --minutes")
 
     device = torch.device(args.device)
     arch = SMALL if args.small else ARCH
@@ -328,7 +346,7 @@ def main():
         s = sigma[:, None, None, None, None]
         xt = (1 - s) * x0 + s * noise
         for group in opt.param_groups:
-            group["lr"] = args.lr * min(1.0, (step + 1) / max(1, args.warmup))
+            group["lr"] = learning_rate(args, step)
         with autocast:
             context = embed(text_encoder, all_ids[text_idx], all_mask[text_idx])
             pred = dit(xt, sigma * NUM_TRAIN_TIMESTEPS, context, return_dict=False)[0]
@@ -341,6 +359,11 @@ def main():
             decay = min(args.ema, (1 + step) / (10 + step))
             torch._foreach_lerp_(ema_params, params, 1 - decay)
         step += 1
+        if args.fit and step - first_step == 200:
+            rate = 200 / (time.time() - start)
+            left = args.minutes * 60 - (time.time() - start) - 30  # the checkpoint and export
+            args.steps = min(args.steps, step + int(rate * left))
+            log(f"--fit: {rate:.2f} it/s, the run ends at step {args.steps}")
         window_loss += loss.detach()
         window_n += 1
         if step % args.log_every == 0 or step == args.steps:

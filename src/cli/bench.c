@@ -115,8 +115,9 @@ static int bench_attention(int argc, char **argv) {
     int64_t dims[4] = {batch, N, shape.heads, shape.head_dim};
     vs_tensor t[4] = {0};
     vs_attention *attn = NULL;
-    const char *dense_backend = NULL;
+    const char *dense_backend = NULL, *sparse_backend = NULL;
     vs_status s = vs_attention_dense_backend(device, &dense_backend);
+    if (!s) s = vs_attention_sparse_backend(device, &sparse_backend);
     if (!s) s = vs_attention_create(&attn, device, batch, shape.heads, N, shape.head_dim, &cfg);
     for (int i = 0; i < 4 && !s; i++) s = vs_tensor_alloc(&t[i], dtype, device, 4, dims);
     for (int i = 0; i < 3 && !s; i++) s = fill_random(&t[i], 1000 + (unsigned long long)i);
@@ -147,7 +148,8 @@ static int bench_attention(int argc, char **argv) {
         printf("shape %s: batch %d, %d frames x %d tokens + %d text = %d tokens, %d heads x %d, %s on %s\n",
                shape.name, batch, shape.frames, shape.tokens_per_frame, shape.text_tokens, N, shape.heads,
                shape.head_dim, vs_dtype_name(dtype), device == VS_CUDA ? vs_cuda_device_name() : "cpu");
-        printf("dense attention: %s (VS_DENSE_ATTN=cudnn|ours)\n", dense_backend);
+        printf("dense attention: %s (VS_DENSE_ATTN=cudnn|ours), sparse: %s (VS_SPARSE_ATTN=cudnn|ours)\n",
+               dense_backend, sparse_backend);
         printf("SVG mask: band %lld tokens, density %.3f; profiled heads: %d spatial, %d temporal\n",
                (long long)vs_svg_band_tokens(&cfg), dens, spatial, heads_total - spatial);
         printf("%-24s %10s %10s\n", "part", "median ms", "TFLOP/s");
@@ -167,6 +169,7 @@ static int bench_attention(int argc, char **argv) {
                 s = vs_bench_report_add(report, part_names[p], &stats[p]);
                 if (!s) s = vs_bench_report_string(report, "shape", shape.name);
                 if (!s) s = vs_bench_report_string(report, "dense_attention", dense_backend);
+                if (!s) s = vs_bench_report_string(report, "sparse_attention", sparse_backend);
                 if (!s) s = vs_bench_report_number(report, "seq_len", N);
                 if (!s) s = vs_bench_report_number(report, "density", p == 0 ? 1.0 : dens);
                 if (!s) s = vs_bench_report_number(report, "spatial_heads", spatial);

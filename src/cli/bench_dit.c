@@ -100,12 +100,13 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         attn = vs_wan_attention_svg(density);
         attn.dense_step_fraction = 0, attn.dense_layer_fraction = 0; /* measure every layer sparse */
     }
-    const char *dense_backend = NULL;
-    if (vs_attention_dense_backend(device, &dense_backend)) return vs_cli_report(spec.command);
-    VS_INFO("bench dit: %s (%d layers), %dx%d, %d frames -> %lld tokens, batch %d, %s attention (dense: %s) "
-            "on %s%s",
+    const char *dense_backend = NULL, *sparse_backend = NULL;
+    if (vs_attention_dense_backend(device, &dense_backend) || vs_attention_sparse_backend(device, &sparse_backend))
+        return vs_cli_report(spec.command);
+    VS_INFO("bench dit: %s (%d layers), %dx%d, %d frames -> %lld tokens, batch %d, %s attention (dense: %s, "
+            "sparse: %s) on %s%s",
             config_name, cfg.num_layers, height, width, frames, (long long)tokens, batch, attention,
-            dense_backend, device == VS_CUDA ? vs_cuda_device_name() : "cpu",
+            dense_backend, sparse_backend, device == VS_CUDA ? vs_cuda_device_name() : "cpu",
             comm ? " (sequence-parallel through NCCL)" : "");
     if (comm) VS_INFO("rank %d of %d, %s", rank, gpus, vs_comm_nccl_version());
 
@@ -160,6 +161,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
             if (!s) s = vs_bench_report_string(report, "resolution", resolution);
             if (!s) s = vs_bench_report_string(report, "attention", attention);
             if (!s) s = vs_bench_report_string(report, "dense_attention", dense_backend);
+            if (!s) s = vs_bench_report_string(report, "sparse_attention", sparse_backend);
             if (!s) s = vs_bench_report_number(report, "density", strcmp(attention, "svg") ? 1.0 : density);
             if (!s) s = vs_bench_report_number(report, "batch", batch);
             if (!s) s = vs_bench_report_number(report, "gpus", gpus);

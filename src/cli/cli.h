@@ -23,6 +23,22 @@ int vs_cli_report(const char *context);
 /* The device a --device option names ("cuda" or "cpu"; NULL: cuda when a
  * GPU is present, else cpu). Returns 0, or prints a usage error and returns 2. */
 int vs_cli_device(const char *command, const char *name, vs_device *out);
+/* SVG settings of generate and eval: a negative value means the model's
+ * default (vidsparse.json, else 0.25 / 0.2 / 0.03). */
+typedef struct vs_cli_svg {
+    double density, dense_steps, dense_layers;
+} vs_cli_svg;
+#define VS_CLI_SVG_UNSET {-1.0, -1.0, -1.0}
+/* The three options' table rows, for a command's option table. */
+#define VS_CLI_SVG_OPTIONS(svg)                                                                                     \
+    {"density", 0, VS_OPT_DOUBLE, &(svg).density,                                                                \
+     "SVG: kept fraction of the attention map, in (0, 1] (negative: the model's default)", NULL},                  \
+        {"dense-steps", 0, VS_OPT_DOUBLE, &(svg).dense_steps,                                                      \
+         "SVG: fraction of the first denoising steps that stay dense (negative: the model's default)", NULL},      \
+        {"dense-layers", 0, VS_OPT_DOUBLE, &(svg).dense_layers,                                                    \
+         "SVG: fraction of the first DiT layers that stay dense (negative: the model's default)", NULL}
+/* Checks the ranges; returns 0, or prints a usage error and returns 2. */
+int vs_cli_check_svg(const char *command, const vs_cli_svg *svg);
 /* Prints a usage error and returns 2. */
 int vs_cli_usage_error(const char *command, const char *fmt, ...);
 

@@ -54,16 +54,17 @@ static vs_status report_mode(vs_bench_report *rep, const char *name, const mode_
     return VS_OK;
 }
 
-static double total_ms(const mode_result *r) {
-    double t = 0;
-    for (int i = 0; i < r->videos; i++) t += r->ms[i];
-    return t;
+/* Median time per video: robust to the first video's one-time set-up (cuDNN plans, allocations). */
+static double median_ms(const mode_result *r) {
+    vs_bench_stats st;
+    return vs_bench_summarize(r->ms, r->videos, &st) == VS_OK ? st.median_ms : 0.0;
 }
 
 int vs_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *output = NULL, *device_name = NULL;
     int prompts = 32, seeds = 2, steps = 0, frames = 0, height = 0, width = 0;
-    double density = 0.25, cfg = -1.0;
+    double cfg = -1.0;
+    vs_cli_svg svg_opts = VS_CLI_SVG_UNSET;
     const vs_option options[] = {
         {"model", 'm', VS_OPT_STRING, &model, "pipeline folder (default: $VS_MODEL_DIR, else the embedded model)", "DIR"},
         {"prompts", 0, VS_OPT_INT, &prompts, "prompts of the fixed evaluation set", NULL},
@@ -73,7 +74,7 @@ int vs_cmd_eval(int argc, char **argv) {
         {"frames", 0, VS_OPT_INT, &frames, "video frames (0: the model's default)", NULL},
         {"height", 0, VS_OPT_INT, &height, "video height (0: the model's default)", NULL},
         {"width", 0, VS_OPT_INT, &width, "video width (0: the model's default)", NULL},
-        {"density", 0, VS_OPT_DOUBLE, &density, "SVG: kept fraction of the attention map", NULL},
+        VS_CLI_SVG_OPTIONS(svg_opts),
         {"output", 'o', VS_OPT_STRING, &output, "write the results as JSON (bench report format)", "FILE"},
         {"device", 0, VS_OPT_STRING, &device_name, "the DiT's device: cuda (bf16; the default with a GPU) or cpu (f32)",
          "DEV"},
@@ -91,7 +92,7 @@ int vs_cmd_eval(int argc, char **argv) {
     if (prompts < 1 || prompts > 100000 || seeds < 1 || seeds > 1000 || steps < 0 || steps > 10000 || frames < 0 ||
         frames > 10000 || height < 0 || height > 16384 || width < 0 || width > 16384)
         return vs_cli_usage_error("eval", "--prompts, --seeds, --steps, --frames, --height and --width must be positive");
-    if (!(density > 0 && density <= 1)) return vs_cli_usage_error("eval", "--density must be in (0, 1]");
+    if (vs_cli_check_svg("eval", &svg_opts)) return 2;
 
     vs_device device;
     if (vs_cli_device("eval", device_name, &device)) return 2;
@@ -105,7 +106,11 @@ int vs_cmd_eval(int argc, char **argv) {
     double psnr_sum = 0, psnr_min = INFINITY, ssim_sum = 0;
     vs_bench_report *rep = NULL;
     vs_status s = dense.ms && svg.ms ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory");
-    fprintf(stderr, "model %s: %d prompts x %d seeds, dense and SVG (density %g)\n", dir, prompts, seeds, density);
+    const vs_wan_attention svg_attention =
+        vs_t2v_svg_attention(t2v, svg_opts.density, svg_opts.dense_steps, svg_opts.dense_layers);
+    fprintf(stderr, "model %s: %d prompts x %d seeds, dense and SVG (density %g, dense steps %g, dense layers %g)\n",
+            dir, prompts, seeds, svg_attention.density, svg_attention.dense_step_fraction,
+            svg_attention.dense_layer_fraction);
     for (int p = 0; p < prompts && s == VS_OK; p++) {
         vs_scene scene;
         char prompt[160];
@@ -118,7 +123,7 @@ int vs_cmd_eval(int argc, char **argv) {
             vs_tensor a = {0}, b = {0};
             const int exact_d = dense.exact, exact_s = svg.exact;
             s = run_one(t2v, &req, &dense, &a);
-            req.attention = vs_wan_attention_svg(density);
+            req.attention = svg_attention;
             if (s == VS_OK) s = run_one(t2v, &req, &svg, &b);
             double psnr = 0, ssim = 0;
             if (s == VS_OK) s = vs_video_psnr(&b, &a, &psnr);
@@ -137,21 +142,23 @@ int vs_cmd_eval(int argc, char **argv) {
         }
     }
     if (s == VS_OK) {
-        const double speedup = total_ms(&dense) / total_ms(&svg);
+        const double speedup = median_ms(&dense) / median_ms(&svg);
         printf("prompt accuracy   dense %5.1f%%   svg %5.1f%%   (all attributes right)\n", 100.0 * dense.exact / n,
                100.0 * svg.exact / n);
         printf("attribute accuracy dense %5.1f%%   svg %5.1f%%\n", 100.0 * dense.matched / dense.attributes,
                100.0 * svg.matched / svg.attributes);
         printf("SVG vs dense      PSNR %.2f dB (min %.2f), SSIM %.4f\n", psnr_sum / n, psnr_min, ssim_sum / n);
-        printf("time per video    dense %.2f s   svg %.2f s   speedup %.2fx\n", total_ms(&dense) / n / 1e3,
-               total_ms(&svg) / n / 1e3, speedup);
+        printf("time per video    dense %.2f s   svg %.2f s   speedup %.2fx (medians)\n", median_ms(&dense) / 1e3,
+               median_ms(&svg) / 1e3, speedup);
         if (output) {
             s = vs_bench_report_create(&rep, "eval", argc, argv);
             if (s == VS_OK && device == VS_CPU) s = vs_bench_report_set_device(rep, "cpu");
             if (s == VS_OK) s = report_mode(rep, "dense", &dense);
             if (s == VS_OK) s = vs_bench_report_string(rep, "model", dir);
             if (s == VS_OK) s = report_mode(rep, "svg", &svg);
-            if (s == VS_OK) s = vs_bench_report_number(rep, "density", density);
+            if (s == VS_OK) s = vs_bench_report_number(rep, "density", svg_attention.density);
+            if (s == VS_OK) s = vs_bench_report_number(rep, "dense_steps", svg_attention.dense_step_fraction);
+            if (s == VS_OK) s = vs_bench_report_number(rep, "dense_layers", svg_attention.dense_layer_fraction);
             if (s == VS_OK) s = vs_bench_report_number(rep, "psnr_db", psnr_sum / n);
             if (s == VS_OK) s = vs_bench_report_number(rep, "psnr_min_db", psnr_min);
             if (s == VS_OK) s = vs_bench_report_number(rep, "ssim", ssim_sum / n);

@@ -15,7 +15,8 @@ int vs_cmd_generate(int argc, char **argv) {
     const char *device_name = NULL;
     int64_t seed = 0;
     int steps = 0, frames = 0, height = 0, width = 0, fps = 0, gpus = 0;
-    double cfg = -1.0, density = 0.25;
+    double cfg = -1.0;
+    vs_cli_svg svg = VS_CLI_SVG_UNSET;
     const vs_option options[] = {
         {"prompt", 'p', VS_OPT_STRING, &prompt, "what the video shows", "TEXT"},
         {"negative", 0, VS_OPT_STRING, &negative, "negative prompt (default: empty)", "TEXT"},
@@ -31,8 +32,8 @@ int vs_cmd_generate(int argc, char **argv) {
         {"frames", 0, VS_OPT_INT, &frames, "video frames (0: the model's default)", NULL},
         {"height", 0, VS_OPT_INT, &height, "video height in pixels (0: the model's default)", NULL},
         {"width", 0, VS_OPT_INT, &width, "video width in pixels (0: the model's default)", NULL},
-        {"attention", 0, VS_OPT_STRING, &attention, "dense, or svg (Sparse VideoGen after 20% of the steps)", "MODE"},
-        {"density", 0, VS_OPT_DOUBLE, &density, "SVG: kept fraction of the attention map, in (0, 1]", NULL},
+        {"attention", 0, VS_OPT_STRING, &attention, "dense, or svg (Sparse VideoGen after a dense warm-up)", "MODE"},
+        VS_CLI_SVG_OPTIONS(svg),
         {"fps", 0, VS_OPT_INT, &fps, "frames per second of the file (0: the model's default)", NULL},
         {"device", 0, VS_OPT_STRING, &device_name, "the DiT's device: cuda (bf16; the default with a GPU) or cpu (f32)",
          "DEV"},
@@ -49,7 +50,7 @@ int vs_cmd_generate(int argc, char **argv) {
     if (args.positional_count) return vs_cli_usage_error("generate", "unexpected argument '%s'", args.positional[0]);
     if (strcmp(attention, "dense") && strcmp(attention, "svg"))
         return vs_cli_usage_error("generate", "--attention must be dense or svg, not '%s'", attention);
-    if (!(density > 0 && density <= 1)) return vs_cli_usage_error("generate", "--density must be in (0, 1]");
+    if (vs_cli_check_svg("generate", &svg)) return 2;
     if (steps < 0 || steps > 10000 || frames < 0 || height < 0 || width < 0 || frames > 10000 || height > 16384 ||
         width > 16384 || fps < 0 || fps > 240)
         return vs_cli_usage_error("generate", "--steps, --frames, --height, --width and --fps must be positive");
@@ -82,12 +83,18 @@ int vs_cmd_generate(int argc, char **argv) {
     req.seed = (uint64_t)seed;
     req.steps = steps, req.frames = frames, req.height = height, req.width = width;
     req.guidance = (float)cfg;
-    req.attention = strcmp(attention, "svg") ? vs_wan_attention_dense() : vs_wan_attention_svg(density);
+    req.attention = strcmp(attention, "svg") ? vs_wan_attention_dense()
+                                             : vs_t2v_svg_attention(t2v, svg.density, svg.dense_steps, svg.dense_layers);
     req.show_progress = rank == 0;
     const vs_t2v_defaults *d = vs_t2v_get_defaults(t2v);
-    if (rank == 0)
-        fprintf(stderr, "model %s on the %s\nprompt \"%s\", seed %lld, %s attention\n", dir,
-            device == VS_CUDA ? "GPU" : "CPU", prompt, (long long)seed, attention);
+    if (rank == 0) {
+        fprintf(stderr, "model %s on the %s\nprompt \"%s\", seed %lld, %s attention", dir,
+                device == VS_CUDA ? "GPU" : "CPU", prompt, (long long)seed, attention);
+        if (req.attention.mode == VS_WAN_ATTN_SVG)
+            fprintf(stderr, " (density %g; dense: the first %g of the steps and %g of the layers)",
+                    req.attention.density, req.attention.dense_step_fraction, req.attention.dense_layer_fraction);
+        fputc('\n', stderr);
+    }
     vs_tensor video = {0};
     vs_t2v_stats st;
     rc = 1;

@@ -45,6 +45,14 @@ int vs_cli_device(const char *cmd, const char *name, vs_device *out) {
     return 0;
 }
 
+int vs_cli_check_svg(const char *cmd, const vs_cli_svg *svg) {
+    if (svg->density >= 0 && !(svg->density > 0 && svg->density <= 1))
+        return vs_cli_usage_error(cmd, "--density must be in (0, 1], not %g", svg->density);
+    if (svg->dense_steps > 1 || svg->dense_layers > 1)
+        return vs_cli_usage_error(cmd, "--dense-steps and --dense-layers are fractions, at most 1");
+    return 0;
+}
+
 int vs_cli_usage_error(const char *cmd, const char *fmt, ...) {
     fprintf(stderr, "vidsparse %s: ", cmd);
     va_list ap;

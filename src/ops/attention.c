@@ -13,6 +13,7 @@
 #include "sparse/svg.h"
 #if VS_HAVE_CUDA
 #include "backend/cuda/attention_cuda.h"
+#include "backend/cuda/band_attention.h"
 #include "backend/cuda/cudnn_attention.h"
 #include "backend/cuda/svg_profile.h"
 #endif
@@ -27,6 +28,7 @@ struct vs_attention {
     uint8_t *head_layout;        /* [B*H] on the attention's device */
     float *mse;                  /* [2][B*H] on the attention's device: spatial, then temporal */
     void *workspace;             /* CUDA profiling scratch */
+    struct vs_cuda_band *band;   /* CUDA: the band rows through cuDNN (NULL: all rows on our kernel) */
     size_t workspace_bytes;
     int profiled;                /* an SVG run has happened */
 };
@@ -48,6 +50,9 @@ void vs_attention_free(vs_attention *a) {
     if (!a) return;
     vs_svg_blocks_free(&a->blocks);
     if (a->device == VS_CUDA) {
+#if VS_HAVE_CUDA
+        vs_cuda_band_free(a->band);
+#endif
         vs_device_free((void *)a->device_blocks.row_ptr);
         vs_device_free((void *)a->device_blocks.col_idx);
     }
@@ -126,6 +131,9 @@ vs_status vs_attention_create(vs_attention **out, vs_device device, int batch, i
             shape.batch = batch, shape.heads = heads, shape.seq_len = seq_len, shape.head_dim = head_dim;
             a->workspace_bytes = vs_cuda_svg_profile_workspace(&shape, svg);
             if (!s) s = vs_device_malloc(&a->workspace, a->workspace_bytes);
+            const char *sparse = NULL;
+            if (!s) s = vs_attention_sparse_backend(VS_CUDA, &sparse);
+            if (!s && !strcmp(sparse, "cudnn")) s = vs_cuda_band_create(&a->band, hb, seq_len, heads, head_dim);
         }
 #endif
     }
@@ -155,11 +163,12 @@ vs_status vs_attention_profile(vs_attention *a, const vs_tensor *q, const vs_ten
     return VS_OK;
 }
 
-vs_status vs_attention_dense_backend(vs_device device, const char **name) {
-    const char *env = getenv("VS_DENSE_ATTN");
+/* VS_DENSE_ATTN / VS_SPARSE_ATTN: cudnn (the default) or ours. */
+static vs_status cuda_backend(const char *variable, vs_device device, const char **name) {
+    const char *env = getenv(variable);
     const int set = env && *env;
     if (set && strcmp(env, "cudnn") && strcmp(env, "ours"))
-        return vs_fail(VS_ERR_INVALID_ARG, "VS_DENSE_ATTN must be cudnn or ours, not '%s'", env);
+        return vs_fail(VS_ERR_INVALID_ARG, "%s must be cudnn or ours, not '%s'", variable, env);
     if (device == VS_CPU)
         *name = "cpu";
     else if (set && !strcmp(env, "ours"))
@@ -167,6 +176,14 @@ vs_status vs_attention_dense_backend(vs_device device, const char **name) {
     else
         *name = "cudnn"; /* every CUDA build links cuDNN */
     return VS_OK;
+}
+
+vs_status vs_attention_dense_backend(vs_device device, const char **name) {
+    return cuda_backend("VS_DENSE_ATTN", device, name);
+}
+
+vs_status vs_attention_sparse_backend(vs_device device, const char **name) {
+    return cuda_backend("VS_SPARSE_ATTN", device, name);
 }
 
 vs_status vs_attention_dense_cuda(const vs_attn_args *args, void *stream) {
@@ -192,6 +209,10 @@ static vs_status attend(vs_attention *a, vs_attn_args *args, const vs_attn_block
     if (a->device == VS_CPU) return vs_cpu_attention(args);
 #if VS_HAVE_CUDA
     if (!blocks && !layout) return vs_attention_dense_cuda(args, stream);
+    if (blocks && a->band) {
+        vs_status s = vs_cuda_band_attention(a->band, args, stream);
+        if (s != VS_ERR_UNSUPPORTED) return s; /* no cuDNN engine for the band's shapes: our kernel below */
+    }
     return vs_cuda_flash_attention(args, stream);
 #else
     (void)stream;

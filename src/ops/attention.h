@@ -31,6 +31,13 @@ extern "C" {
 
 #define VS_ATTN_BLOCK 128
 
+/* For the small index helpers that CUDA kernels share with the host code. */
+#ifdef __CUDACC__
+#define VS_HOST_DEVICE __host__ __device__
+#else
+#define VS_HOST_DEVICE
+#endif
+
 enum { VS_LAYOUT_FRAME_MAJOR = 0, VS_LAYOUT_TOKEN_MAJOR = 1 };
 
 typedef struct vs_attn_blocks {
@@ -55,7 +62,7 @@ typedef struct vs_attn_args {
 } vs_attn_args;
 
 /* Row of the stored tensor that position r of head layout `layout` reads. */
-static inline int64_t vs_attn_row(int64_t r, int layout, int frames, int tokens_per_frame) {
+static inline VS_HOST_DEVICE int64_t vs_attn_row(int64_t r, int layout, int frames, int tokens_per_frame) {
     int64_t video = (int64_t)frames * tokens_per_frame;
     if (layout != VS_LAYOUT_TOKEN_MAJOR || r >= video) return r;
     return (r % frames) * tokens_per_frame + r / frames;
@@ -78,6 +85,12 @@ vs_status vs_attention_dense_cuda(const vs_attn_args *args, void *stream);
  * CUDA (environment VS_DENSE_ATTN=cudnn|ours; default cudnn where the build
  * has it), "cpu" on the CPU. Fails on any other VS_DENSE_ATTN value. */
 vs_status vs_attention_dense_backend(vs_device device, const char **name);
+/* The sparse (SVG) attention backend on `device`: "cudnn" (the band rows of
+ * the block list through cuDNN, src/backend/cuda/band_attention.h, the rest
+ * on our kernel; the default) or "ours" (every row on our kernel), from
+ * VS_SPARSE_ATTN=cudnn|ours; "cpu" on the CPU. Read when an attention is
+ * created. */
+vs_status vs_attention_sparse_backend(vs_device device, const char **name);
 
 /* The two halves of an SVG run of the public vs_attention (for benchmarks
  * and callers that profile less often than they attend): profiling fills the

@@ -68,7 +68,9 @@ vs_status vs_t2v_locate(const char *given, char *out, size_t size) {
 
 /* vidsparse.json's generation defaults over Wan 2.1's. */
 static vs_status read_defaults(const char *dir, vs_t2v_defaults *d) {
-    *d = (vs_t2v_defaults){81, 480, 832, 50, 5.0f, VS_WAN_TEXT_LENGTH, 16};
+    const vs_wan_attention reference = vs_wan_attention_svg(0.25);
+    *d = (vs_t2v_defaults){81, 480, 832, 50, 5.0f, VS_WAN_TEXT_LENGTH, 16, reference.density,
+                           reference.dense_step_fraction, reference.dense_layer_fraction};
     char path[PATH_CAP];
     snprintf(path, sizeof path, "%s/vidsparse.json", dir);
     if (!is_file(path)) return VS_OK;
@@ -80,12 +82,20 @@ static vs_status read_defaults(const char *dir, vs_t2v_defaults *d) {
                   steps = vs_json_get_int(root, "num_inference_steps", d->steps),
                   length = vs_json_get_int(root, "max_sequence_length", d->text_length),
                   fps = vs_json_get_int(root, "fps", d->fps);
-    const double guidance = vs_json_get_number(root, "guidance_scale", d->guidance);
+    const double guidance = vs_json_get_number(root, "guidance_scale", d->guidance),
+                 density = vs_json_get_number(root, "svg_density", d->svg_density),
+                 dense_steps = vs_json_get_number(root, "svg_dense_steps", d->svg_dense_steps),
+                 dense_layers = vs_json_get_number(root, "svg_dense_layers", d->svg_dense_layers);
     vs_json_free(doc);
     if (frames < 1 || frames > 10000 || height < 1 || height > 16384 || width < 1 || width > 16384 || steps < 1 ||
         steps > 10000 || length < 1 || length > 4096 || fps < 1 || fps > 240 || !(guidance >= 0 && guidance <= 100))
         return vs_fail(VS_ERR_FORMAT, "%s: a generation default is out of range", path);
-    *d = (vs_t2v_defaults){(int)frames, (int)height, (int)width, (int)steps, (float)guidance, (int)length, (int)fps};
+    if (!(density > 0 && density <= 1) || !(dense_steps >= 0 && dense_steps <= 1) ||
+        !(dense_layers >= 0 && dense_layers <= 1))
+        return vs_fail(VS_ERR_FORMAT, "%s: svg_density must be in (0, 1], svg_dense_steps and svg_dense_layers in "
+                       "[0, 1]", path);
+    *d = (vs_t2v_defaults){(int)frames,  (int)height, (int)width,          (int)steps,         (float)guidance,
+                           (int)length, (int)fps,    density,             (float)dense_steps, (float)dense_layers};
     return VS_OK;
 }
 
@@ -154,6 +164,14 @@ vs_t2v_request vs_t2v_request_default(const char *prompt) {
     r.guidance = -1.0f;
     r.attention = vs_wan_attention_dense();
     return r;
+}
+
+vs_wan_attention vs_t2v_svg_attention(const vs_t2v *m, double density, double dense_steps, double dense_layers) {
+    const vs_t2v_defaults *d = &m->defaults;
+    vs_wan_attention a = vs_wan_attention_svg(density < 0 ? d->svg_density : density);
+    a.dense_step_fraction = dense_steps < 0 ? d->svg_dense_steps : (float)dense_steps;
+    a.dense_layer_fraction = dense_layers < 0 ? d->svg_dense_layers : (float)dense_layers;
+    return a;
 }
 
 /* [1, L, d_model] embeddings of one prompt. */

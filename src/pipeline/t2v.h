@@ -3,9 +3,9 @@
  *     transformer/ + scheduler/    seeded noise -> denoised latents (CFG, dense or SVG attention)
  *     vae/                         latents -> frames; absent for pixel-space models
  *                                  (transformer in = out = 3 channels), whose output is the video
- * Generation defaults (size, steps, guidance, text length) come from the
- * folder's vidsparse.json when present, else Wan 2.1's (81 x 480 x 832, 50
- * steps, guidance 5, 512 text tokens). */
+ * Generation defaults (size, steps, guidance, text length, SVG settings) come
+ * from the folder's vidsparse.json when present, else Wan 2.1's (81 x 480 x
+ * 832, 50 steps, guidance 5, 512 text tokens). */
 #ifndef VS_PIPELINE_T2V_H
 #define VS_PIPELINE_T2V_H
 
@@ -23,6 +23,11 @@ typedef struct vs_t2v_defaults {
     float guidance;
     int text_length; /* max_sequence_length: prompts are padded / truncated to it */
     int fps;
+    /* SVG: target density and dense warm-up (fractions of the steps and layers);
+     * vidsparse.json's svg_density, svg_dense_steps, svg_dense_layers, else
+     * 0.25 and the reference's Wan settings 0.2 and 0.03. */
+    double svg_density;
+    float svg_dense_steps, svg_dense_layers;
 } vs_t2v_defaults;
 
 /* The model folder to use: `given` (--model) if not NULL, else $VS_MODEL_DIR,
@@ -55,6 +60,9 @@ typedef struct vs_t2v_request {
 
 /* A request with the model's defaults, dense attention, seed 0. */
 vs_t2v_request vs_t2v_request_default(const char *prompt);
+/* SVG attention with the given density and warm-up fractions; a negative
+ * value takes the model's default (vs_t2v_defaults). */
+vs_wan_attention vs_t2v_svg_attention(const vs_t2v *t2v, double density, double dense_steps, double dense_layers);
 
 typedef struct vs_t2v_stats {
     double encode_s, denoise_s, decode_s;

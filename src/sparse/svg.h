@@ -23,12 +23,7 @@
 extern "C" {
 #endif
 
-/* Lets the CUDA profiler draw exactly the rows the CPU profiler draws. */
-#ifdef __CUDACC__
-#define VS_HOST_DEVICE __host__ __device__
-#else
-#define VS_HOST_DEVICE
-#endif
+/* VS_HOST_DEVICE (ops/attention.h) lets the CUDA profiler draw exactly the rows the CPU profiler draws. */
 
 /* vs_svg_config and vs_svg_config_default are public: include/vidsparse.h. */
 
@@ -56,6 +51,25 @@ typedef struct vs_svg_blocks {
 
 vs_status vs_svg_blocks_build(const vs_svg_config *cfg, int seq_len, vs_svg_blocks *out);
 void vs_svg_blocks_free(vs_svg_blocks *blocks);
+
+/* The rows of a block list that are one uniform band beside the sink: query
+ * blocks i in [first, first + count) whose key blocks are exactly [0, sink)
+ * and [i - half, i + half], with a gap between the two ranges and every block
+ * involved full (128 tokens). Such rows are a batch of equal-shaped dense
+ * attentions (each query block against its 2 half + 1 band blocks) plus one
+ * dense attention of all of them to the sink, which lets the CUDA path run
+ * them on cuDNN's fused kernels. count 0: no such rows. The longest run of
+ * consecutive such rows is taken. */
+typedef struct vs_svg_band {
+    int first, count, sink, half;
+} vs_svg_band;
+vs_svg_band vs_svg_find_band(const vs_attn_blocks *blocks, int seq_len);
+
+/* A copy of `blocks` whose query blocks [first, first + count) attend
+ * nothing (their output is zeros), e.g. the rows left once a band is done
+ * elsewhere. out->density counts what the copy computes. */
+vs_status vs_svg_blocks_without_rows(const vs_attn_blocks *blocks, int seq_len, int first, int count,
+                                     vs_svg_blocks *out);
 
 /* splitmix64's output function: a counter-based generator, so row i of any
  * head can be drawn independently and identically on CPU and GPU. */

@@ -10,6 +10,8 @@
 #include "backend/cuda/attention_cuda.h"
 #include "check.h"
 #include "core/dtype.h"
+#include "core/status.h"
+#include "backend/cuda/band_attention.h"
 #include "backend/cuda/cudnn_attention.h"
 
 typedef struct {
@@ -19,6 +21,8 @@ typedef struct {
     int half;                     /* F16 instead of BF16 */
     int check_rows;               /* rows checked per head (0: all) */
     int kv_len;                   /* cross-attention keys (0: self-attention) */
+    double svg_density;           /* > 0: SVG's block list for frames x tokens_per_frame instead */
+    int frame_major;              /* with svg_density: every head frame-major (no layout) */
 } case_desc;
 
 static unsigned long long rng = 0x9e3779b97f4a7c15ULL;
@@ -102,7 +106,12 @@ static int run_case(const case_desc *c) {
         in.v[i] = c->half ? vs_f32_to_f16(v) : vs_f32_to_bf16(v);
     }
     in.nb = (c->seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
-    if (c->density < 1) {
+    if (c->svg_density > 0) {
+        vs_svg_config cfg = vs_svg_config_default(c->frames, c->tokens_per_frame, 0, c->svg_density);
+        vs_svg_blocks svg;
+        CHECK_OK(vs_svg_blocks_build(&cfg, c->seq_len, &svg));
+        in.row_ptr = svg.row_ptr, in.col_idx = svg.col_idx; /* owned by in from here */
+    } else if (c->density < 1) {
         in.row_ptr = malloc(sizeof(int32_t) * (in.nb + 1));
         in.col_idx = malloc(sizeof(int32_t) * in.nb * in.nb);
         in.row_ptr[0] = 0;
@@ -114,7 +123,7 @@ static int run_case(const case_desc *c) {
             in.row_ptr[i + 1] = e;
         }
     }
-    if (c->frames) {
+    if (c->frames && !c->frame_major) {
         in.layout = malloc((size_t)c->batch * c->heads);
         for (int i = 0; i < c->batch * c->heads; i++) in.layout[i] = (uint8_t)(i % 2);
     }
@@ -189,14 +198,15 @@ static int run_case(const case_desc *c) {
                     num += e * e;
                     den += ref[d] * ref[d];
                 }
-                if (in.row_ptr && r / VS_ATTN_BLOCK == 1)
+                if (in.row_ptr && !c->svg_density && r / VS_ATTN_BLOCK == 1)
                     for (int d = 0; d < D; d++) CHECK_MSG(got[d] == 0, "empty query block must give zeros");
             }
         }
     double rel = sqrt(num / (den > 0 ? den : 1));
-    printf("  %s B=%d H=%d N=%d kv=%d D=%d %s density=%.2f layout=%s row pad %d: rel L2 %.2e\n", attend_name,
-           c->batch, c->heads, c->seq_len, c->kv_len, D, c->half ? "f16" : "bf16", c->density,
-           c->frames ? "mixed" : "frame-major", row_pad, rel);
+    printf("  %s B=%d H=%d N=%d kv=%d D=%d %s density=%.2f%s layout=%s row pad %d: rel L2 %.2e\n", attend_name,
+           c->batch, c->heads, c->seq_len, c->kv_len, D, c->half ? "f16" : "bf16",
+           c->svg_density ? c->svg_density : c->density, c->svg_density ? " (SVG)" : "",
+           in.layout ? "mixed" : "frame-major", row_pad, rel);
     CHECK_MSG(rel < 1e-2, "relative L2 error %.3e", rel);
 
     cudaFree(dq), cudaFree(dk), cudaFree(dv), cudaFree(dout), cudaFree(drow), cudaFree(dcol), cudaFree(dlayout);
@@ -206,8 +216,8 @@ static int run_case(const case_desc *c) {
 
 TEST(dense_small_ragged) {
     case_desc cases[] = {
-        {2, 3, 200, 64, 0, 0, 1.0, 0, 0, 0},  {1, 2, 333, 128, 0, 0, 1.0, 0, 0, 0}, {1, 1, 1, 128, 0, 0, 1.0, 0, 0, 0},
-        {2, 2, 1000, 128, 0, 0, 1.0, 1, 0, 0}, {1, 2, 65, 64, 0, 0, 1.0, 1, 0, 0},
+        {2, 3, 200, 64, 0, 0, 1.0, 0, 0, 0, 0, 0},  {1, 2, 333, 128, 0, 0, 1.0, 0, 0, 0, 0, 0}, {1, 1, 1, 128, 0, 0, 1.0, 0, 0, 0, 0, 0},
+        {2, 2, 1000, 128, 0, 0, 1.0, 1, 0, 0, 0, 0}, {1, 2, 65, 64, 0, 0, 1.0, 1, 0, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) CHECK(run_case(&cases[i]) == 0);
     return 0;
@@ -215,9 +225,9 @@ TEST(dense_small_ragged) {
 
 TEST(block_sparse_with_empty_rows) {
     case_desc cases[] = {
-        {2, 2, 1100, 128, 0, 0, 0.3, 0, 0, 0},
-        {1, 3, 777, 64, 0, 0, 0.5, 0, 0, 0},
-        {1, 2, 1500, 128, 0, 0, 0.15, 1, 0, 0},
+        {2, 2, 1100, 128, 0, 0, 0.3, 0, 0, 0, 0, 0},
+        {1, 3, 777, 64, 0, 0, 0.5, 0, 0, 0, 0, 0},
+        {1, 2, 1500, 128, 0, 0, 0.15, 1, 0, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) CHECK(run_case(&cases[i]) == 0);
     return 0;
@@ -225,8 +235,8 @@ TEST(block_sparse_with_empty_rows) {
 
 TEST(temporal_heads_through_token_major_layout) {
     case_desc cases[] = {
-        {2, 2, 21 * 30 + 7, 128, 21, 30, 0.3, 0, 0, 0}, /* 7 text tokens after the video */
-        {1, 4, 5 * 52, 64, 5, 52, 1.0, 0, 0, 0},
+        {2, 2, 21 * 30 + 7, 128, 21, 30, 0.3, 0, 0, 0, 0, 0}, /* 7 text tokens after the video */
+        {1, 4, 5 * 52, 64, 5, 52, 1.0, 0, 0, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) CHECK(run_case(&cases[i]) == 0);
     return 0;
@@ -234,16 +244,16 @@ TEST(temporal_heads_through_token_major_layout) {
 
 TEST(cross_attention_to_fewer_keys) {
     case_desc cases[] = {
-        {2, 3, 700, 128, 0, 0, 1.0, 0, 0, 77},
-        {1, 2, 130, 64, 0, 0, 1.0, 1, 0, 512},
-        {1, 12, 32760, 128, 0, 0, 1.0, 0, 32, 512}, /* Wan cross-attention */
+        {2, 3, 700, 128, 0, 0, 1.0, 0, 0, 77, 0, 0},
+        {1, 2, 130, 64, 0, 0, 1.0, 1, 0, 512, 0, 0},
+        {1, 12, 32760, 128, 0, 0, 1.0, 0, 32, 512, 0, 0}, /* Wan cross-attention */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) CHECK(run_case(&cases[i]) == 0);
     return 0;
 }
 
 TEST(wan_480p_shape_sampled_rows) {
-    case_desc c = {1, 12, 32760, 128, 21, 1560, 0.15, 0, 48, 0};
+    case_desc c = {1, 12, 32760, 128, 21, 1560, 0.15, 0, 48, 0, 0, 0};
     CHECK(run_case(&c) == 0);
     c.density = 1.0;
     c.frames = 0;
@@ -277,9 +287,9 @@ static int run_with(vs_status (*fn)(const vs_attn_args *, void *), const char *n
 
 TEST(cudnn_dense_ragged_both_head_dims) {
     case_desc cases[] = {
-        {2, 3, 200, 64, 0, 0, 1.0, 0, 0, 0},    {1, 2, 333, 128, 0, 0, 1.0, 0, 0, 0},
-        {2, 2, 1000, 128, 0, 0, 1.0, 1, 0, 0},  {1, 2, 65, 64, 0, 0, 1.0, 1, 0, 0},
-        {1, 3, 4100, 128, 0, 0, 1.0, 0, 64, 0},
+        {2, 3, 200, 64, 0, 0, 1.0, 0, 0, 0, 0, 0},    {1, 2, 333, 128, 0, 0, 1.0, 0, 0, 0, 0, 0},
+        {2, 2, 1000, 128, 0, 0, 1.0, 1, 0, 0, 0, 0},  {1, 2, 65, 64, 0, 0, 1.0, 1, 0, 0, 0, 0},
+        {1, 3, 4100, 128, 0, 0, 1.0, 0, 64, 0, 0, 0},
     };
     CHECK(run_with(vs_cudnn_attention, "cudnn", 0, cases, sizeof cases / sizeof cases[0]) == 0);
     /* Token rows wider than H x D, as when q, k and v are views into one packed projection. */
@@ -289,9 +299,9 @@ TEST(cudnn_dense_ragged_both_head_dims) {
 
 TEST(cudnn_cross_attention_to_fewer_keys) {
     case_desc cases[] = {
-        {2, 3, 700, 128, 0, 0, 1.0, 0, 0, 77},
-        {1, 2, 130, 64, 0, 0, 1.0, 1, 0, 512},
-        {1, 12, 32760, 128, 0, 0, 1.0, 0, 32, 512}, /* Wan cross-attention */
+        {2, 3, 700, 128, 0, 0, 1.0, 0, 0, 77, 0, 0},
+        {1, 2, 130, 64, 0, 0, 1.0, 1, 0, 512, 0, 0},
+        {1, 12, 32760, 128, 0, 0, 1.0, 0, 32, 512, 0, 0}, /* Wan cross-attention */
     };
     CHECK(run_with(vs_cudnn_attention, "cudnn", 0, cases, sizeof cases / sizeof cases[0]) == 0);
     CHECK(run_with(vs_cudnn_attention, "cudnn", 8, cases, 1) == 0);
@@ -299,7 +309,7 @@ TEST(cudnn_cross_attention_to_fewer_keys) {
 }
 
 TEST(cudnn_wan_480p_shape_sampled_rows) {
-    case_desc c = {1, 12, 32760, 128, 0, 0, 1.0, 0, 48, 0};
+    case_desc c = {1, 12, 32760, 128, 0, 0, 1.0, 0, 48, 0, 0, 0};
     CHECK(run_with(vs_cudnn_attention, "cudnn", 0, &c, 1) == 0);
     return 0;
 }
@@ -307,7 +317,7 @@ TEST(cudnn_wan_480p_shape_sampled_rows) {
 /* The dense dispatch (cuDNN by default, ours with VS_DENSE_ATTN=ours) gives
  * the same function, including shapes cuDNN may refuse (one token). */
 TEST(dense_dispatch_both_backends) {
-    case_desc cases[] = {{1, 1, 1, 128, 0, 0, 1.0, 0, 0, 0}, {2, 2, 300, 64, 0, 0, 1.0, 1, 0, 40}};
+    case_desc cases[] = {{1, 1, 1, 128, 0, 0, 1.0, 0, 0, 0, 0, 0}, {2, 2, 300, 64, 0, 0, 1.0, 1, 0, 40, 0, 0}};
     const char *backend = NULL;
     unsetenv("VS_DENSE_ATTN");
     CHECK_OK(vs_attention_dense_backend(VS_CUDA, &backend));
@@ -338,10 +348,53 @@ TEST(cudnn_rejects_sparse_arguments) {
     CHECK_FAILS(vs_cudnn_attention(&a, NULL), VS_ERR_UNSUPPORTED, "16-byte aligned");
     return 0;
 }
+
+/* The band path as an attend function: the block list is read back from the device to find the band
+ * rows (there must be some), which run through cuDNN, the other rows on our kernel. */
+static vs_status band_attend(const vs_attn_args *a, void *stream) {
+    const int nb = a->blocks->num_q_blocks;
+    int32_t *row_ptr = malloc(sizeof(int32_t) * (size_t)(nb + 1)), *col_idx = NULL;
+    cudaMemcpy(row_ptr, a->blocks->row_ptr, sizeof(int32_t) * (size_t)(nb + 1), cudaMemcpyDeviceToHost);
+    col_idx = malloc(sizeof(int32_t) * (size_t)(row_ptr[nb] + 1));
+    cudaMemcpy(col_idx, a->blocks->col_idx, sizeof(int32_t) * (size_t)row_ptr[nb], cudaMemcpyDeviceToHost);
+    const vs_attn_blocks host = {nb, nb, row_ptr, col_idx};
+    vs_cuda_band *band = NULL;
+    vs_status s = vs_cuda_band_create(&band, &host, a->seq_len, a->heads, a->head_dim);
+    if (s == VS_OK && !band) s = vs_fail(VS_ERR_INVALID_ARG, "the block list has no band rows");
+    if (s == VS_OK) {
+        const vs_svg_band r = vs_cuda_band_rows(band);
+        printf("  band rows: query blocks %d..%d of %d, sink %d, half width %d\n", r.first, r.first + r.count - 1, nb,
+               r.sink, r.half);
+        s = vs_cuda_band_attention(band, a, stream);
+    }
+    cudaDeviceSynchronize();
+    vs_cuda_band_free(band);
+    free(row_ptr);
+    free(col_idx);
+    return s;
+}
+
+TEST(svg_band_rows_through_cudnn) {
+    case_desc cases[] = {
+        /* 12 frames x 200: 19 blocks (the last 96 tokens), sink 2, half 3; mixed layouts, batch 2 */
+        {2, 3, 12 * 200, 128, 12, 200, 1.0, 0, 0, 0, 0.25, 0},
+        /* the embedded model's shape, f16, head_dim 64; then all heads frame-major (no gather) */
+        {1, 2, 16 * 256, 64, 16, 256, 1.0, 1, 0, 0, 0.25, 0},
+        {2, 2, 16 * 256, 64, 16, 256, 1.0, 0, 0, 0, 0.25, 1},
+        /* Wan 1.3B 480p, sampled rows */
+        {2, 2, 21 * 1560, 128, 21, 1560, 1.0, 0, 96, 0, 0.15, 0},
+    };
+    const size_t n = sizeof cases / sizeof cases[0];
+    CHECK(run_with(vs_cuda_flash_attention, "ours", 0, cases, n) == 0);
+    CHECK(run_with(band_attend, "band", 0, cases, n) == 0);
+    CHECK(run_with(band_attend, "band", 24, cases, 2) == 0); /* strided token rows (packed projections) */
+    return 0;
+}
+
 #define CUDNN_TESTS                                                                                          \
     , T(cudnn_dense_ragged_both_head_dims), T(cudnn_cross_attention_to_fewer_keys),                          \
         T(cudnn_wan_480p_shape_sampled_rows), T(dense_dispatch_both_backends),                               \
-        T(cudnn_rejects_sparse_arguments)
+        T(cudnn_rejects_sparse_arguments), T(svg_band_rows_through_cudnn)
 
 RUN_TESTS(T(dense_small_ragged), T(block_sparse_with_empty_rows),
           T(temporal_heads_through_token_major_layout), T(cross_attention_to_fewer_keys),

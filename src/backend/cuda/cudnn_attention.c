@@ -10,8 +10,10 @@
  *   M     = max_j S'       reduction MAX ->  [B,H,N,1]
  *   E     = exp(S' - M)    pointwise SUB, EXP
  *   Z     = sum_j E        reduction ADD ->  [B,H,N,1]
- *   stats = M + log Z      pointwise LOG, ADD (virtual: the softmax statistics a
- *                          training run would keep; part of the pattern)
+ *   stats = M + log Z      pointwise LOG, ADD: the softmax statistics (log-sum-exp
+ *                          of each row), part of the pattern; virtual, or an
+ *                          f32 [B, H, N, 1] output for callers that merge
+ *                          attention over separate key sets
  *   P     = E / Z          pointwise DIV, stored in the input type (bf16/f16),
  *                          which is the second matmul's operand type
  *   O     = P V            matmul            V [B,H,L,D], O [B,H,N,D]
@@ -35,7 +37,7 @@
 #include "core/log.h"
 #include "core/status.h"
 
-enum { UID_Q = 1, UID_K, UID_V, UID_O, UID_SCALE, UID_FIRST_VIRTUAL = 100 };
+enum { UID_Q = 1, UID_K, UID_V, UID_O, UID_SCALE, UID_STATS, UID_FIRST_VIRTUAL = 100 };
 
 #define MAX_PLANS 32
 #define MAX_DESCRIPTORS 64
@@ -47,6 +49,7 @@ enum { UID_Q = 1, UID_K, UID_V, UID_O, UID_SCALE, UID_FIRST_VIRTUAL = 100 };
 typedef struct plan_key {
     vs_dtype dtype;
     int batch, heads, seq_len, kv_len, head_dim;
+    int with_stats; /* the log-sum-exp statistics are an output */
     int64_t strides[8]; /* q, k, v, out: batch then token stride */
 } plan_key;
 
@@ -206,7 +209,7 @@ static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
     cudnnBackendDescriptor_t expd = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
     cudnnBackendDescriptor_t row_sum = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
     cudnnBackendDescriptor_t log_sum = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
-    cudnnBackendDescriptor_t stats = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
+    cudnnBackendDescriptor_t stats = tensor(g, k->with_stats ? UID_STATS : 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
     cudnnBackendDescriptor_t probs = tensor(g, 0, io, score_dims, score_str, false);
 
     cudnnBackendDescriptor_t ops[10] = {
@@ -327,7 +330,7 @@ static plan_entry *find_or_build(const plan_key *key) {
     memset(e, 0, sizeof *e);
     e->key = *key;
     build_plan(e);
-    if (!e->plan) VS_WARN("%s (dense attention falls back to our flash kernel for this shape)", e->error);
+    if (!e->plan) VS_WARN("%s (this attention falls back to our flash kernel)", e->error);
     return e;
 }
 
@@ -351,10 +354,11 @@ static vs_status ensure_workspace(int64_t bytes) {
     return VS_OK;
 }
 
-static vs_status execute(const plan_entry *e, const vs_attn_args *a, void *stream) {
+static vs_status execute(const plan_entry *e, const vs_attn_args *a, float *lse, void *stream) {
     float scale = a->scale;
-    int64_t uids[5] = {UID_Q, UID_K, UID_V, UID_O, UID_SCALE};
-    void *pointers[5] = {(void *)a->q, (void *)a->k, (void *)a->v, a->out, &scale};
+    int64_t uids[6] = {UID_Q, UID_K, UID_V, UID_O, UID_SCALE, UID_STATS};
+    void *pointers[6] = {(void *)a->q, (void *)a->k, (void *)a->v, a->out, &scale, lse};
+    const int64_t tensors = lse ? 6 : 5;
     void *workspace = g_workspace;
     cudnnBackendDescriptor_t pack = NULL;
     const char *step = "cudnnSetStream";
@@ -364,9 +368,9 @@ static vs_status execute(const plan_entry *e, const vs_attn_args *a, void *strea
         st = cudnnBackendCreateDescriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, &pack);
     }
     if (!st)
-        st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 5, uids);
+        st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, tensors, uids);
     if (!st)
-        st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 5,
+        st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, tensors,
                                       pointers);
     if (!st)
         st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1,
@@ -385,7 +389,9 @@ static vs_status execute(const plan_entry *e, const vs_attn_args *a, void *strea
                    (int)st, detail[0] ? ": " : "", detail);
 }
 
-vs_status vs_cudnn_attention(const vs_attn_args *a, void *stream) {
+vs_status vs_cudnn_attention(const vs_attn_args *a, void *stream) { return vs_cudnn_attention_lse(a, NULL, stream); }
+
+vs_status vs_cudnn_attention_lse(const vs_attn_args *a, float *lse, void *stream) {
     VS_TRY(vs_attn_args_validate(a));
     if (a->blocks || a->head_layout)
         return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention is dense only (no block list, no head layout)");
@@ -397,6 +403,7 @@ vs_status vs_cudnn_attention(const vs_attn_args *a, void *stream) {
     key.dtype = a->dtype;
     key.batch = a->batch, key.heads = a->heads, key.seq_len = a->seq_len, key.kv_len = vs_attn_kv_len(a);
     key.head_dim = a->head_dim;
+    key.with_stats = lse != NULL;
     const int64_t strides[8] = {a->q_stride_b, a->q_stride_n, a->k_stride_b, a->k_stride_n,
                                 a->v_stride_b, a->v_stride_n, a->o_stride_b, a->o_stride_n};
     memcpy(key.strides, strides, sizeof strides);
@@ -404,17 +411,17 @@ vs_status vs_cudnn_attention(const vs_attn_args *a, void *stream) {
         if (strides[i] % 8 != 0)
             return vs_fail(VS_ERR_UNSUPPORTED,
                            "cuDNN attention needs strides that are multiples of 8 elements");
-    const void *ptrs[4] = {a->q, a->k, a->v, a->out};
-    for (int i = 0; i < 4; i++)
+    const void *ptrs[5] = {a->q, a->k, a->v, a->out, lse};
+    for (int i = 0; i < 5; i++)
         if ((uintptr_t)ptrs[i] % 16 != 0)
-            return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention needs 16-byte aligned q, k, v and out");
+            return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention needs 16-byte aligned q, k, v, out and statistics");
 
     pthread_mutex_lock(&g_lock);
     vs_status s = ensure_handle();
     const plan_entry *e = s ? NULL : find_or_build(&key);
     if (e && !e->plan) s = vs_fail(VS_ERR_UNSUPPORTED, "%s", e->error);
     if (!s) s = ensure_workspace(e->workspace_bytes);
-    if (!s) s = execute(e, a, stream);
+    if (!s) s = execute(e, a, lse, stream);
     pthread_mutex_unlock(&g_lock);
     return s;
 }

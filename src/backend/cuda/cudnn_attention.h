@@ -19,6 +19,10 @@ extern "C" {
  * that failed, when cuDNN has no fused engine for the shape (the answer is
  * cached too): callers then use another kernel. */
 vs_status vs_cudnn_attention(const vs_attn_args *args, void *stream);
+/* The same, also writing each row's softmax log-sum-exp, log sum_j exp(scale
+ * q k_j) (natural log), to lse: f32 [B, H, N] contiguous, 16-byte aligned.
+ * Two attentions of one query over disjoint key sets merge exactly through it. */
+vs_status vs_cudnn_attention_lse(const vs_attn_args *args, float *lse, void *stream);
 
 #ifdef __cplusplus
 }
