@@ -2,7 +2,8 @@
 # One accelerator call for the embedded model and SVG's sparse backends:
 #   - the CUDA build (in the background, on the CPU) while the GPU trains the
 #     tiny model further (tools/train_tiny.py --init, cosine learning rate,
-#     TRAIN_MINUTES, 0 skips it) and the attention and DiT GPU tests run beside it;
+#     TRAIN_MINUTES, 0 skips it) and the attention and DiT GPU tests run beside it
+#     (TESTS=all: every GPU test, tests/gpu/run.sh);
 #   - then, on the idle GPU: `vidsparse bench attention` with each sparse
 #     backend (VS_SPARSE_ATTN=cudnn|ours) and `vidsparse eval` of the model
 #     under each SVG setting of EVAL_SETTINGS.
@@ -11,24 +12,10 @@
 # Usage on the accelerator: OUT=/tmp/o TRAIN_MINUTES=6 bash tools/run_tiny_gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-gpu_out}
-R=$(mktemp -d)
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-for d in /opt/torch/.venv/bin; do [ -d "$d" ] && PATH="$d:$PATH"; done
-pack() { tar czf "$OUT/results.tgz" -C "$R" . 2>/dev/null; }
-note() { echo "== $(date +%T) $*"; }
-
-# Carried wheels (diffusers for training): .whl/ when present.
-if ls .whl/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl &&
-    export PYTHONPATH=/tmp/site
-fi
+source tools/gpu_env.sh
 
 note "build (background)"
-( cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DVS_CUDA=ON >"$R/configure.log" 2>&1 &&
-  cmake --build build-gpu -j "$(nproc)" --target vidsparse_cli vidsparse_shared test_flash_attention test_wan_cuda \
-    test_svg_profile >"$R/build.log" 2>&1; echo "build exit $?" >>"$R/build.log" ) &
+build_gpu vidsparse_cli vidsparse_shared test_flash_attention test_wan_cuda test_svg_profile &
 build_pid=$!
 
 model=models/vidsparse-tiny
@@ -42,7 +29,11 @@ fi
 
 wait "$build_pid"
 tail -n 3 "$R/build.log"
-if grep -q "build exit 0" "$R/build.log"; then
+if [ "${TESTS:-attention}" = all ]; then
+  note "every GPU test (tests/gpu/run.sh, beside the training)"
+  timeout 300 bash tests/gpu/run.sh >"$R/gpu_tests.log" 2>&1
+  grep -E "Failed|passed, " "$R/gpu_tests.log" | tail -n 8
+elif grep -q "build exit 0" "$R/build.log"; then
   for t in test_flash_attention test_svg_profile test_wan_cuda; do
     note "$t"
     timeout 240 "build-gpu/$t" >"$R/$t.log" 2>&1
@@ -66,7 +57,8 @@ fi
 pack
 [ -x build-gpu/vidsparse ] || { echo "no build-gpu/vidsparse"; exit 1; }
 
-for shape in ${BENCH_SHAPES:-wan1.3b-480p,wan14b-720p}; do
+shapes=${BENCH_SHAPES:-wan1.3b-480p,wan14b-720p}
+for shape in ${shapes//,/ }; do
   for backend in cudnn ours; do
     note "bench attention $shape sparse=$backend"
     VS_SPARSE_ATTN=$backend timeout 90 build-gpu/vidsparse bench attention --shape "$shape" --density 0.15 \

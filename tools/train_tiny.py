@@ -239,9 +239,9 @@ def main():
     ap.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                     help="learning rate after the warm-up: constant, or a cosine from --lr down to --lr-min at --steps")
     ap.add_argument("--lr-min", type=float, default=1e-5, help="final learning rate of the cosine schedule")
-    ap.add_argument("--fit", action="store_true", help="with --minutes: after 200 steps, lower --steps so that the "
-                    "run (and its cosine) ends when the minutes do; the count is printed (give it as --steps to "
-                    "reproduce the run)")
+    ap.add_argument("--fit", action="store_true", help="with --minutes: every 200 steps, set --steps (at most the "
+                    "given one) from the speed so far so that the run and its cosine end when the minutes do; the "
+                    "count is printed (give the last one as --steps to reproduce the run)")
     ap.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported weights")
     ap.add_argument("--cfg-dropout", type=float, default=0.1, help="fraction of captions replaced by the empty prompt")
     ap.add_argument("--seed", type=int, default=20251124)
@@ -329,7 +329,7 @@ def main():
     dit = torch.compile(transformer) if args.compile else transformer
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
     start = last_ckpt = time.time()
-    first_step = step
+    first_step, step_cap = step, args.steps
     window_loss, window_n = 0.0, 0
     text_encoder.train(), transformer.train()
     while step < args.steps:
@@ -359,11 +359,13 @@ def main():
             decay = min(args.ema, (1 + step) / (10 + step))
             torch._foreach_lerp_(ema_params, params, 1 - decay)
         step += 1
-        if args.fit and step - first_step == 200:
-            rate = 200 / (time.time() - start)
+        if args.fit and (step - first_step) % 200 == 0:  # the speed changes while other work shares the GPU
+            rate = (step - first_step) / (time.time() - start)
             left = args.minutes * 60 - (time.time() - start) - 30  # the checkpoint and export
-            args.steps = min(args.steps, step + int(rate * left))
-            log(f"--fit: {rate:.2f} it/s, the run ends at step {args.steps}")
+            fitted = min(step_cap, step + int(rate * left))
+            if fitted != args.steps:
+                args.steps = fitted
+                log(f"--fit: {rate:.2f} it/s so far, the run ends at step {args.steps}")
         window_loss += loss.detach()
         window_n += 1
         if step % args.log_every == 0 or step == args.steps:
