@@ -18,6 +18,7 @@
 #include "backend/cuda/band_attention.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cudnn_attention.h"
+#include "backend/cuda/stored_row.cuh"
 #include "core/devmem.h"
 
 struct vs_cuda_band {
@@ -33,14 +34,10 @@ struct vs_cuda_band {
 namespace {
 
 constexpr int kThreads = 256;
+constexpr int kChunk = 8;        /* elements of a 16-bit type in one 16-byte access */
+constexpr int kRowsPerBlock = 4; /* token rows a thread block copies (each heads x D/8 chunks) */
 
-/* 16-byte chunks: 8 elements of a 16-bit type. */
-constexpr int kChunk = 8;
-
-int grid_for(int64_t items) {
-    int64_t blocks = (items + kThreads - 1) / kThreads;
-    return (int)(blocks < 65535 * 8 ? blocks : 65535 * 8); /* grid-stride loops cover the rest */
-}
+int grid_for(int rows) { return (rows + kRowsPerBlock - 1) / kRowsPerBlock; }
 
 struct GatherArgs {
     const char *src[3];
@@ -48,18 +45,19 @@ struct GatherArgs {
     char *dst[3];
 };
 
-/* dst_t[n, h, :] = src_t[vs_attn_row(n, layout[h]), h, :] for t = q, k, v (blockIdx.y): one 16-byte chunk
- * per thread, the D elements of one (token, head) read and written contiguously. */
+/* dst_t[n, h, :] = src_t[stored row of n for head h, h, :] for t = q, k, v (blockIdx.y). Consecutive
+ * threads take consecutive 16-byte chunks of a token row, so whole head rows move per warp; the index
+ * arithmetic is 32-bit and the row map division-free (stored_row.cuh). */
 __global__ void gather_token_major(GatherArgs g, const uint8_t *layout, int n_tokens, int heads, int head_dim,
-                                   int frames, int tokens_per_frame) {
-    const int t = blockIdx.y, chunks = head_dim / kChunk;
-    const int64_t total = (int64_t)n_tokens * heads * chunks;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
-        const int c = (int)(i % chunks), h = (int)(i / chunks % heads);
-        const int64_t n = i / chunks / heads;
-        const int64_t row = vs_attn_row(n, layout[h], frames, tokens_per_frame);
-        const uint4 *src = reinterpret_cast<const uint4 *>(g.src[t] + 2 * (row * g.stride_n[t] + h * head_dim + c * kChunk));
-        uint4 *dst = reinterpret_cast<uint4 *>(g.dst[t] + 2 * ((n * heads + h) * head_dim + c * kChunk));
+                                   int frames, float inv_frames, int tokens_per_frame) {
+    const int t = blockIdx.y, chunks = head_dim / kChunk, per_row = heads * chunks;
+    const int n0 = blockIdx.x * kRowsPerBlock;
+    for (int j = threadIdx.x; j < kRowsPerBlock * per_row; j += blockDim.x) {
+        const int n = n0 + j / per_row, in_row = j % per_row, h = in_row / chunks, c = in_row % chunks;
+        if (n >= n_tokens) break;
+        const int row = stored_row(n, layout[h] == VS_LAYOUT_TOKEN_MAJOR, frames, inv_frames, tokens_per_frame);
+        const uint4 *src = reinterpret_cast<const uint4 *>(g.src[t] + 2 * ((int64_t)row * g.stride_n[t] + h * head_dim + c * kChunk));
+        uint4 *dst = reinterpret_cast<uint4 *>(g.dst[t] + 2 * ((int64_t)n * per_row + in_row) * kChunk);
         *dst = *src;
     }
 }
@@ -71,6 +69,7 @@ struct MergeArgs {
     int64_t o_stride_n;
     const uint8_t *layout;            /* this batch entry's heads; NULL: frame-major */
     int first_row, rows, heads, head_dim, frames, tokens_per_frame;
+    float inv_frames;
 };
 
 template <typename T> __device__ __forceinline__ float to_f32(T x);
@@ -82,27 +81,27 @@ template <> __device__ __forceinline__ __half from_f32(float x) { return __float
 
 /* Both partial softmaxes are normalised by their own sums e^{L}; weighting each by its share of the
  * total e^{L_b} + e^{L_s} (computed against the larger L, so nothing overflows) gives the softmax over
- * the union of the key sets. */
+ * the union of the key sets. Threads walk the rows as the gather does. */
 template <typename T> __global__ void merge_band_and_sink(MergeArgs m) {
-    const int chunks = m.head_dim / kChunk;
-    const int64_t total = (int64_t)m.rows * m.heads * chunks;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
-        const int c = (int)(i % chunks), h = (int)(i / chunks % m.heads);
-        const int r = (int)(i / chunks / m.heads);
-        const float lb = m.lse_band[((int64_t)(r / VS_ATTN_BLOCK) * m.heads + h) * VS_ATTN_BLOCK + r % VS_ATTN_BLOCK];
-        const float ls = m.lse_sink[(int64_t)h * m.rows + r];
+    const int chunks = m.head_dim / kChunk, per_row = m.heads * chunks;
+    const int r0 = blockIdx.x * kRowsPerBlock;
+    for (int j = threadIdx.x; j < kRowsPerBlock * per_row; j += blockDim.x) {
+        const int r = r0 + j / per_row, in_row = j % per_row, h = in_row / chunks, c = in_row % chunks;
+        if (r >= m.rows) break;
+        const float lb = m.lse_band[((r / VS_ATTN_BLOCK) * m.heads + h) * VS_ATTN_BLOCK + r % VS_ATTN_BLOCK];
+        const float ls = m.lse_sink[h * m.rows + r];
         const float top = fmaxf(lb, ls), wb = __expf(lb - top), ws = __expf(ls - top), inv = 1.f / (wb + ws);
-        const int64_t at = ((int64_t)r * m.heads + h) * m.head_dim + c * kChunk;
+        const int64_t at = ((int64_t)r * per_row + in_row) * kChunk;
         const uint4 band = *reinterpret_cast<const uint4 *>(m.out_band + 2 * at);
         const uint4 sink = *reinterpret_cast<const uint4 *>(m.out_sink + 2 * at);
         const T *xb = reinterpret_cast<const T *>(&band), *xs = reinterpret_cast<const T *>(&sink);
         uint4 merged;
         T *y = reinterpret_cast<T *>(&merged);
 #pragma unroll
-        for (int j = 0; j < kChunk; j++) y[j] = from_f32<T>((wb * to_f32(xb[j]) + ws * to_f32(xs[j])) * inv);
-        const int layout = m.layout ? m.layout[h] : VS_LAYOUT_FRAME_MAJOR;
-        const int64_t row = vs_attn_row(m.first_row + r, layout, m.frames, m.tokens_per_frame);
-        *reinterpret_cast<uint4 *>(m.out + 2 * (row * m.o_stride_n + h * m.head_dim + c * kChunk)) = merged;
+        for (int e = 0; e < kChunk; e++) y[e] = from_f32<T>((wb * to_f32(xb[e]) + ws * to_f32(xs[e])) * inv);
+        const int token_major = m.layout && m.layout[h] == VS_LAYOUT_TOKEN_MAJOR;
+        const int row = stored_row(m.first_row + r, token_major, m.frames, m.inv_frames, m.tokens_per_frame);
+        *reinterpret_cast<uint4 *>(m.out + 2 * ((int64_t)row * m.o_stride_n + h * m.head_dim + c * kChunk)) = merged;
     }
 }
 
@@ -154,9 +153,9 @@ vs_status gather(const vs_cuda_band *band, vs_attn_args *e, cudaStream_t stream)
         g.stride_n[t] = strides[t];
         g.dst[t] = static_cast<char *>(band->qkv[t]);
     }
-    const int64_t items = (int64_t)band->seq_len * band->heads * (band->head_dim / kChunk);
-    gather_token_major<<<dim3(grid_for(items), 3), kThreads, 0, stream>>>(
-        g, e->head_layout, band->seq_len, band->heads, band->head_dim, e->frames, e->tokens_per_frame);
+    gather_token_major<<<dim3(grid_for(band->seq_len), 3), kThreads, 0, stream>>>(
+        g, e->head_layout, band->seq_len, band->heads, band->head_dim, e->frames, 1.0f / (float)e->frames,
+        e->tokens_per_frame);
     VS_CUDA_LAUNCH_CHECK("gather_token_major");
     const int64_t row = (int64_t)band->heads * band->head_dim;
     e->q = band->qkv[0], e->k = band->qkv[1], e->v = band->qkv[2];
@@ -174,7 +173,8 @@ vs_status merge(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t st
     m.first_row = band->rows.first * VS_ATTN_BLOCK, m.rows = band->rows.count * VS_ATTN_BLOCK;
     m.heads = band->heads, m.head_dim = band->head_dim;
     m.frames = e->frames, m.tokens_per_frame = e->tokens_per_frame;
-    const int grid = grid_for((int64_t)m.rows * m.heads * (m.head_dim / kChunk));
+    m.inv_frames = e->frames > 0 ? 1.0f / (float)e->frames : 0.f;
+    const int grid = grid_for(m.rows);
     if (e->dtype == VS_BF16) merge_band_and_sink<__nv_bfloat16><<<grid, kThreads, 0, stream>>>(m);
     else merge_band_and_sink<__half><<<grid, kThreads, 0, stream>>>(m);
     VS_CUDA_LAUNCH_CHECK("merge_band_and_sink");
@@ -240,6 +240,8 @@ extern "C" vs_status vs_cuda_band_attention(const vs_cuda_band *band, const vs_a
         return vs_fail(VS_ERR_INVALID_ARG, "band attention: made for self-attention over %d tokens x %d heads x %d, "
                        "called with %d x %d x %d", band->seq_len, band->heads, band->head_dim, a->seq_len, a->heads,
                        a->head_dim);
+    if (a->head_layout && (int64_t)a->frames * a->tokens_per_frame >= (1 << 22))
+        return vs_fail(VS_ERR_UNSUPPORTED, "band attention: token-major layout needs fewer than 2^22 video tokens");
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     /* Order on the stream: entry 0's band and sink (the only calls that may find no cuDNN engine, before
      * anything is written to out), our kernel on the other rows (it writes zeros to the band rows), then

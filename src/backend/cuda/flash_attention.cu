@@ -33,6 +33,7 @@
 #include "backend/cuda/attention_cuda.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/mma_utils.cuh"
+#include "backend/cuda/stored_row.cuh"
 #include "backend/cuda/wgmma.cuh"
 
 namespace {
@@ -55,16 +56,6 @@ struct Params {
     const int32_t *row_ptr, *col_idx; /* NULL: dense */
     const uint8_t *head_layout;       /* NULL: all frame-major */
 };
-
-/* Stored row of sequence position r for this head's layout. Token-major
- * position r is token (f = r % F, p = r / F); the quotient comes from a float
- * reciprocal: (r + 0.5) / F is at least 0.5/F away from an integer and the
- * float error is about r * 2^-23 / F, so for r < 2^22 the floor is exact. */
-__device__ __forceinline__ int stored_row(int r, int token_major, int frames, float inv_frames, int tokens_per_frame) {
-    if (!token_major || r >= frames * tokens_per_frame) return r;
-    int p = (int)(((float)r + 0.5f) * inv_frames);
-    return (r - p * frames) * tokens_per_frame + p;
-}
 
 /* Element offset of 16-byte chunk `chunk` of row `row` in a ROWS-row tile:
  * rows of D halves (the mma.sync kernel) or, with PANELS, 64-column panels
