@@ -3,7 +3,7 @@
 #   - the CUDA build (in the background, on the CPU) while the GPU trains the
 #     tiny model further (tools/train_tiny.py --init, cosine learning rate,
 #     TRAIN_MINUTES, 0 skips it) and the attention and DiT GPU tests run beside it
-#     (TESTS=all: every GPU test, tests/gpu/run.sh);
+#     (TESTS=all: every GPU test, tests/gpu/run.sh; TESTS=none: no test);
 #   - then, on the idle GPU: `vidsparse bench attention` with each sparse
 #     backend (VS_SPARSE_ATTN=cudnn|ours) and `vidsparse eval` of the model
 #     under each SVG setting of EVAL_SETTINGS.
@@ -33,7 +33,7 @@ if [ "${TESTS:-attention}" = all ]; then
   note "every GPU test (tests/gpu/run.sh, beside the training)"
   timeout 300 bash tests/gpu/run.sh >"$R/gpu_tests.log" 2>&1
   grep -E "Failed|passed, " "$R/gpu_tests.log" | tail -n 8
-elif grep -q "build exit 0" "$R/build.log"; then
+elif [ "${TESTS:-attention}" != none ] && grep -q "build exit 0" "$R/build.log"; then
   for t in test_flash_attention test_svg_profile test_wan_cuda; do
     note "$t"
     timeout 240 "build-gpu/$t" >"$R/$t.log" 2>&1
@@ -57,7 +57,7 @@ fi
 pack
 [ -x build-gpu/vidsparse ] || { echo "no build-gpu/vidsparse"; exit 1; }
 
-shapes=${BENCH_SHAPES:-wan1.3b-480p,wan14b-720p}
+shapes=${BENCH_SHAPES-wan1.3b-480p,wan14b-720p} # empty: no benchmark
 for shape in ${shapes//,/ }; do
   for backend in cudnn ours; do
     note "bench attention $shape sparse=$backend"
