@@ -87,6 +87,13 @@ VS_MODEL_DIR="$tmp/none" "$bin" generate -o "$tmp/h.y4m" 2>"$tmp/err"; rc=$?
 grep -q "^prompt accuracy" "$tmp/out" || fail "eval must print the prompt accuracy"
 grep -q '"speedup"' "$tmp/eval.json" || fail "eval must write its JSON"
 "$bin" eval --prompts 0 2>/dev/null; [ $? -eq 2 ] || fail "eval --prompts 0 must exit 2"
+grep -q '"dense_steps": 0.4' "$tmp/eval.json" || fail "eval must record the model's SVG warm-up (vidsparse.json)"
+# SVG settings: the model's defaults, overridden by options in range
+"$bin" generate --frames 2 --height 16 --width 16 --steps 2 --density 0.3 --dense-steps 0.5 --dense-layers 0.25 \
+  -o "$tmp/s.y4m" 2>"$tmp/err" >/dev/null || fail "generate with SVG options: $(cat "$tmp/err")"
+grep -q "density 0.3; dense: the first 0.5 of the steps and 0.25 of the layers" "$tmp/err" || fail "generate must name its SVG settings"
+"$bin" generate --density 1.5 2>/dev/null; [ $? -eq 2 ] || fail "generate --density 1.5 must exit 2"
+"$bin" eval --dense-steps 2 2>/dev/null; [ $? -eq 2 ] || fail "eval --dense-steps 2 must exit 2"
 # --gpus: errors name what is missing (no NCCL in the build, or fewer GPUs than asked), one line each
 "$bin" bench dit --gpus 2 --device cpu 2>/dev/null; [ $? -eq 2 ] || fail "bench dit --gpus with --device cpu must exit 2"
 "$bin" denoise --model tests/data/wan/tiny_hd64 --embeds x --gpus 0 -o "$tmp/x.safetensors" 2>/dev/null

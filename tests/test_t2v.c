@@ -1,8 +1,10 @@
 /* The text-to-video chain on the committed tiny pipeline (models/vidsparse-tiny),
  * at a reduced size so it runs in a moment. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "pipeline/t2v.h"
@@ -21,7 +23,26 @@ TEST(defaults_come_from_the_folder) {
     const vs_t2v_defaults *d = vs_t2v_get_defaults(m);
     CHECK(d->frames == 16 && d->height == 32 && d->width == 32 && d->text_length == 32 && d->steps == 20);
     CHECK(vs_t2v_pixel_space(m));
+    /* The model's SVG settings (svg_dense_layers absent: the reference's 0.03); negative arguments take them. */
+    CHECK(d->guidance == 4.0f && d->svg_density == 0.4 && d->svg_dense_steps == 0.4f && d->svg_dense_layers == 0.03f);
+    vs_wan_attention a = vs_t2v_svg_attention(m, -1, -1, -1);
+    CHECK(a.mode == VS_WAN_ATTN_SVG && a.density == 0.4 && a.dense_step_fraction == 0.4f &&
+          a.dense_layer_fraction == 0.03f);
+    a = vs_t2v_svg_attention(m, 0.25, 0, 0.5);
+    CHECK(a.density == 0.25 && a.dense_step_fraction == 0 && a.dense_layer_fraction == 0.5f);
     vs_t2v_free(m);
+
+    /* An SVG default out of range is a format error naming the file, before anything else loads. */
+    char dir[] = "/tmp/vs_t2v_XXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/vidsparse.json", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs("{\"svg_density\": 1.5}\n", f);
+    fclose(f);
+    CHECK_FAILS(vs_t2v_load(dir, VS_CPU, &m), VS_ERR_FORMAT, "svg_density must be in (0, 1]");
+    remove(path);
+    rmdir(dir);
     return 0;
 }
 

@@ -187,11 +187,12 @@ def export(folder, tokenizer_dir, text_encoder, transformer):
         "transformer_2": [None, None],
         "vae": [None, None],  # pixel space: the DiT's output is the video
     }
-    # vidsparse's generation defaults for this model (diffusers ignores the file).
+    # vidsparse's generation defaults for this model (diffusers ignores the file): guidance and SVG
+    # settings as chosen by `vidsparse eval` (docs/tiny-model.md).
     with open(os.path.join(tmp, "vidsparse.json"), "w") as f:
         json.dump({"num_frames": tiny_data.FRAMES, "height": tiny_data.HEIGHT, "width": tiny_data.WIDTH,
-                   "num_inference_steps": 20, "guidance_scale": 5.0, "max_sequence_length": TEXT_LENGTH,
-                   "fps": 8}, f, indent=2)
+                   "num_inference_steps": 20, "guidance_scale": 4.0, "max_sequence_length": TEXT_LENGTH,
+                   "fps": 8, "svg_density": 0.4, "svg_dense_steps": 0.4}, f, indent=2)
         f.write("\n")
     with open(os.path.join(tmp, "model_index.json"), "w") as f:
         json.dump(index, f, indent=2)

@@ -7,6 +7,7 @@
 
 #include "backend/cpu/attention_cpu.h"
 #include "core/devmem.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "ops/attention.h"
 #include "sparse/profile.h"
@@ -28,8 +29,8 @@ struct vs_attention {
     uint8_t *head_layout;        /* [B*H] on the attention's device */
     float *mse;                  /* [2][B*H] on the attention's device: spatial, then temporal */
     void *workspace;             /* CUDA profiling scratch */
-    struct vs_cuda_band *band;   /* CUDA: the band rows through cuDNN (NULL: all rows on our kernel) */
     size_t workspace_bytes;
+    struct vs_cuda_band *band;   /* CUDA: the band rows through cuDNN (NULL: all rows on our kernel) */
     int profiled;                /* an SVG run has happened */
 };
 
@@ -133,7 +134,13 @@ vs_status vs_attention_create(vs_attention **out, vs_device device, int batch, i
             if (!s) s = vs_device_malloc(&a->workspace, a->workspace_bytes);
             const char *sparse = NULL;
             if (!s) s = vs_attention_sparse_backend(VS_CUDA, &sparse);
-            if (!s && !strcmp(sparse, "cudnn")) s = vs_cuda_band_create(&a->band, hb, seq_len, heads, head_dim);
+            if (!s && !strcmp(sparse, "cudnn")) {
+                s = vs_cuda_band_create(&a->band, hb, seq_len, heads, head_dim);
+                if (s == VS_ERR_OOM) { /* the band path is an optimisation: without its scratch, our kernel */
+                    VS_WARN("%s: SVG attention runs on our kernel alone", vs_last_error());
+                    s = VS_OK;
+                }
+            }
         }
 #endif
     }
