@@ -12,7 +12,6 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "backend/cuda/attention_cuda.h"
 #include "backend/cuda/band_attention.h"

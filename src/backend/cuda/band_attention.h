@@ -30,9 +30,9 @@ typedef struct vs_cuda_band vs_cuda_band;
 
 /* Prepares the path for `host_blocks` (a host CSR) on [batch, seq_len, heads,
  * head_dim] attention: finds the band rows, uploads the list of the other
- * rows and allocates the scratch of one batch entry (3 + 2 band/all tensors
- * of [seq_len, heads, head_dim] 16-bit values). *out stays NULL, with VS_OK,
- * when the list has no band rows. */
+ * rows and allocates the scratch of one batch entry (copies of q, k and v,
+ * [seq_len, heads, head_dim], and the band rows' two partial outputs, all
+ * 16-bit). *out stays NULL, with VS_OK, when the list has no band rows. */
 vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_blocks *host_blocks, int seq_len, int heads,
                               int head_dim);
 void vs_cuda_band_free(vs_cuda_band *band);
