@@ -28,15 +28,18 @@ int vs_cli_device(const char *command, const char *name, vs_device *out);
 typedef struct vs_cli_svg {
     double density, dense_steps, dense_layers;
 } vs_cli_svg;
+/* clang-format off */
 #define VS_CLI_SVG_UNSET {-1.0, -1.0, -1.0}
 /* The three options' table rows, for a command's option table. */
-#define VS_CLI_SVG_OPTIONS(svg)                                                                                     \
-    {"density", 0, VS_OPT_DOUBLE, &(svg).density,                                                                \
-     "SVG: kept fraction of the attention map, in (0, 1] (negative: the model's default)", NULL},                  \
-        {"dense-steps", 0, VS_OPT_DOUBLE, &(svg).dense_steps,                                                      \
-         "SVG: fraction of the first denoising steps that stay dense (negative: the model's default)", NULL},      \
-        {"dense-layers", 0, VS_OPT_DOUBLE, &(svg).dense_layers,                                                    \
-         "SVG: fraction of the first DiT layers that stay dense (negative: the model's default)", NULL}
+#define VS_CLI_SVG_OPTIONS(svg)                                                                            \
+    {"density", 0, VS_OPT_DOUBLE, &(svg).density,                                                          \
+     "SVG: kept fraction of the attention map, in (0, 1] (negative: the model's default)", NULL},          \
+    {"dense-steps", 0, VS_OPT_DOUBLE, &(svg).dense_steps,                                                  \
+     "SVG: fraction of the first denoising steps that stay dense (negative: the model's default)",         \
+     NULL},                                                                                                \
+    {"dense-layers", 0, VS_OPT_DOUBLE, &(svg).dense_layers,                                                \
+     "SVG: fraction of the first DiT layers that stay dense (negative: the model's default)", NULL}
+/* clang-format on */
 /* Checks the ranges; returns 0, or prints a usage error and returns 2. */
 int vs_cli_check_svg(const char *command, const vs_cli_svg *svg);
 /* Prints a usage error and returns 2. */

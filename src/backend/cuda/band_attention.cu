@@ -36,7 +36,9 @@ constexpr int kThreads = 256;
 constexpr int kChunk = 8;        /* elements of a 16-bit type in one 16-byte access */
 constexpr int kRowsPerBlock = 4; /* token rows a thread block copies (each heads x D/8 chunks) */
 
-int grid_for(int rows) { return (rows + kRowsPerBlock - 1) / kRowsPerBlock; }
+int grid_for(int rows) {
+    return (rows + kRowsPerBlock - 1) / kRowsPerBlock;
+}
 
 struct GatherArgs {
     const char *src[3];
@@ -54,29 +56,39 @@ __global__ void gather_token_major(GatherArgs g, const uint8_t *layout, int n_to
     for (int j = threadIdx.x; j < kRowsPerBlock * per_row; j += blockDim.x) {
         const int n = n0 + j / per_row, in_row = j % per_row, h = in_row / chunks, c = in_row % chunks;
         if (n >= n_tokens) break;
-        const int row = stored_row(n, layout[h] == VS_LAYOUT_TOKEN_MAJOR, frames, inv_frames, tokens_per_frame);
-        const uint4 *src = reinterpret_cast<const uint4 *>(g.src[t] + 2 * ((int64_t)row * g.stride_n[t] + h * head_dim + c * kChunk));
+        const int row =
+            stored_row(n, layout[h] == VS_LAYOUT_TOKEN_MAJOR, frames, inv_frames, tokens_per_frame);
+        const uint4 *src = reinterpret_cast<const uint4 *>(
+            g.src[t] + 2 * ((int64_t)row * g.stride_n[t] + h * head_dim + c * kChunk));
         uint4 *dst = reinterpret_cast<uint4 *>(g.dst[t] + 2 * ((int64_t)n * per_row + in_row) * kChunk);
         *dst = *src;
     }
 }
 
 struct MergeArgs {
-    const char *out_band, *out_sink; /* [rows, H, D] */
+    const char *out_band, *out_sink;  /* [rows, H, D] */
     const float *lse_band, *lse_sink; /* [count, H, 128], [H, rows] */
     char *out;                        /* this batch entry's output, token stride o_stride_n */
     int64_t o_stride_n;
-    const uint8_t *layout;            /* this batch entry's heads; NULL: frame-major */
+    const uint8_t *layout; /* this batch entry's heads; NULL: frame-major */
     int first_row, rows, heads, head_dim, frames, tokens_per_frame;
     float inv_frames;
 };
 
 template <typename T> __device__ __forceinline__ float to_f32(T x);
-template <> __device__ __forceinline__ float to_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
-template <> __device__ __forceinline__ float to_f32(__half x) { return __half2float(x); }
+template <> __device__ __forceinline__ float to_f32(__nv_bfloat16 x) {
+    return __bfloat162float(x);
+}
+template <> __device__ __forceinline__ float to_f32(__half x) {
+    return __half2float(x);
+}
 template <typename T> __device__ __forceinline__ T from_f32(float x);
-template <> __device__ __forceinline__ __nv_bfloat16 from_f32(float x) { return __float2bfloat16(x); }
-template <> __device__ __forceinline__ __half from_f32(float x) { return __float2half(x); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_f32(float x) {
+    return __float2bfloat16(x);
+}
+template <> __device__ __forceinline__ __half from_f32(float x) {
+    return __float2half(x);
+}
 
 /* Both partial softmaxes are normalised by their own sums e^{L}; weighting each by its share of the
  * total e^{L_b} + e^{L_s} (computed against the larger L, so nothing overflows) gives the softmax over
@@ -97,10 +109,12 @@ template <typename T> __global__ void merge_band_and_sink(MergeArgs m) {
         uint4 merged;
         T *y = reinterpret_cast<T *>(&merged);
 #pragma unroll
-        for (int e = 0; e < kChunk; e++) y[e] = from_f32<T>((wb * to_f32(xb[e]) + ws * to_f32(xs[e])) * inv);
+        for (int e = 0; e < kChunk; e++)
+            y[e] = from_f32<T>((wb * to_f32(xb[e]) + ws * to_f32(xs[e])) * inv);
         const int token_major = m.layout && m.layout[h] == VS_LAYOUT_TOKEN_MAJOR;
         const int row = stored_row(m.first_row + r, token_major, m.frames, m.inv_frames, m.tokens_per_frame);
-        *reinterpret_cast<uint4 *>(m.out + 2 * ((int64_t)row * m.o_stride_n + h * m.head_dim + c * kChunk)) = merged;
+        *reinterpret_cast<uint4 *>(m.out + 2 * ((int64_t)row * m.o_stride_n + h * m.head_dim + c * kChunk)) =
+            merged;
     }
 }
 
@@ -129,7 +143,8 @@ vs_status band_and_sink(const vs_cuda_band *band, const vs_attn_args *e, cudaStr
     b.v = static_cast<const char *>(e->v) + (r.first - r.half) * block * row_bytes_v;
     b.out = band->out_band;
     b.batch = r.count, b.seq_len = (int)block, b.kv_len = (int)((2 * r.half + 1) * block);
-    b.q_stride_b = block * e->q_stride_n, b.k_stride_b = block * e->k_stride_n, b.v_stride_b = block * e->v_stride_n;
+    b.q_stride_b = block * e->q_stride_n, b.k_stride_b = block * e->k_stride_n,
+    b.v_stride_b = block * e->v_stride_n;
     b.o_stride_n = out_row, b.o_stride_b = block * out_row;
     VS_TRY(vs_cudnn_attention_lse(&b, band->lse_band, stream));
 
@@ -165,7 +180,8 @@ vs_status gather(const vs_cuda_band *band, vs_attn_args *e, cudaStream_t stream)
 
 vs_status merge(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
     MergeArgs m;
-    m.out_band = static_cast<const char *>(band->out_band), m.out_sink = static_cast<const char *>(band->out_sink);
+    m.out_band = static_cast<const char *>(band->out_band),
+    m.out_sink = static_cast<const char *>(band->out_sink);
     m.lse_band = band->lse_band, m.lse_sink = band->lse_sink;
     m.out = static_cast<char *>(e->out), m.o_stride_n = e->o_stride_n;
     m.layout = e->head_layout;
@@ -174,8 +190,10 @@ vs_status merge(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t st
     m.frames = e->frames, m.tokens_per_frame = e->tokens_per_frame;
     m.inv_frames = e->frames > 0 ? 1.0f / (float)e->frames : 0.f;
     const int grid = grid_for(m.rows);
-    if (e->dtype == VS_BF16) merge_band_and_sink<__nv_bfloat16><<<grid, kThreads, 0, stream>>>(m);
-    else merge_band_and_sink<__half><<<grid, kThreads, 0, stream>>>(m);
+    if (e->dtype == VS_BF16)
+        merge_band_and_sink<__nv_bfloat16><<<grid, kThreads, 0, stream>>>(m);
+    else
+        merge_band_and_sink<__half><<<grid, kThreads, 0, stream>>>(m);
     VS_CUDA_LAUNCH_CHECK("merge_band_and_sink");
     return VS_OK;
 }
@@ -186,7 +204,8 @@ extern "C" void vs_cuda_band_free(vs_cuda_band *band) {
     if (!band) return;
     vs_device_free((void *)band->rest.row_ptr);
     vs_device_free((void *)band->rest.col_idx);
-    for (int t = 0; t < 3; t++) vs_device_free(band->qkv[t]);
+    for (int t = 0; t < 3; t++)
+        vs_device_free(band->qkv[t]);
     vs_device_free(band->out_band);
     vs_device_free(band->out_sink);
     vs_device_free(band->lse_band);
@@ -215,32 +234,40 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
     if (!s) s = vs_device_memcpy_h2d(row, rest.row_ptr, row_bytes);
     if (!s) s = vs_device_memcpy_h2d(col, rest.col_idx, col_bytes - sizeof(int32_t));
     vs_svg_blocks_free(&rest);
-    const size_t all = 2 * (size_t)seq_len * heads * head_dim, part = 2 * (size_t)rows.count * VS_ATTN_BLOCK * heads * head_dim,
+    const size_t all = 2 * (size_t)seq_len * heads * head_dim,
+                 part = 2 * (size_t)rows.count * VS_ATTN_BLOCK * heads * head_dim,
                  lse = sizeof(float) * (size_t)rows.count * VS_ATTN_BLOCK * heads;
-    for (int t = 0; t < 3 && !s; t++) s = vs_device_malloc(&band->qkv[t], all);
+    for (int t = 0; t < 3 && !s; t++)
+        s = vs_device_malloc(&band->qkv[t], all);
     if (!s) s = vs_device_malloc(&band->out_band, part);
     if (!s) s = vs_device_malloc(&band->out_sink, part);
     if (!s) s = vs_device_malloc((void **)&band->lse_band, lse);
     if (!s) s = vs_device_malloc((void **)&band->lse_sink, lse);
     if (s) {
         vs_cuda_band_free(band);
-        return vs_fail_context(s, "the band attention's scratch (%.0f MiB)", (3.0 * all + 2.0 * (part + lse)) / 1048576.0);
+        return vs_fail_context(s, "the band attention's scratch (%.0f MiB)",
+                               (3.0 * all + 2.0 * (part + lse)) / 1048576.0);
     }
     *out = band;
     return VS_OK;
 }
 
-extern "C" vs_svg_band vs_cuda_band_rows(const vs_cuda_band *band) { return band->rows; }
+extern "C" vs_svg_band vs_cuda_band_rows(const vs_cuda_band *band) {
+    return band->rows;
+}
 
 extern "C" vs_status vs_cuda_band_attention(const vs_cuda_band *band, const vs_attn_args *a, void *stream) {
     VS_TRY(vs_attn_args_validate(a));
-    if (!a->blocks || a->seq_len != band->seq_len || a->heads != band->heads || a->head_dim != band->head_dim ||
-        vs_attn_kv_len(a) != a->seq_len || (a->dtype != VS_BF16 && a->dtype != VS_F16))
-        return vs_fail(VS_ERR_INVALID_ARG, "band attention: made for self-attention over %d tokens x %d heads x %d, "
-                       "called with %d x %d x %d", band->seq_len, band->heads, band->head_dim, a->seq_len, a->heads,
-                       a->head_dim);
+    if (!a->blocks || a->seq_len != band->seq_len || a->heads != band->heads ||
+        a->head_dim != band->head_dim || vs_attn_kv_len(a) != a->seq_len ||
+        (a->dtype != VS_BF16 && a->dtype != VS_F16))
+        return vs_fail(VS_ERR_INVALID_ARG,
+                       "band attention: made for self-attention over %d tokens x %d heads x %d, "
+                       "called with %d x %d x %d",
+                       band->seq_len, band->heads, band->head_dim, a->seq_len, a->heads, a->head_dim);
     if (a->head_layout && (int64_t)a->frames * a->tokens_per_frame >= (1 << 22))
-        return vs_fail(VS_ERR_UNSUPPORTED, "band attention: token-major layout needs fewer than 2^22 video tokens");
+        return vs_fail(VS_ERR_UNSUPPORTED,
+                       "band attention: token-major layout needs fewer than 2^22 video tokens");
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     /* Order on the stream: entry 0's band and sink (the only calls that may find no cuDNN engine, before
      * anything is written to out), our kernel on the other rows (it writes zeros to the band rows), then

@@ -49,7 +49,7 @@ enum { UID_Q = 1, UID_K, UID_V, UID_O, UID_SCALE, UID_STATS, UID_FIRST_VIRTUAL =
 typedef struct plan_key {
     vs_dtype dtype;
     int batch, heads, seq_len, kv_len, head_dim;
-    int with_stats; /* the log-sum-exp statistics are an output */
+    int with_stats;     /* the log-sum-exp statistics are an output */
     int64_t strides[8]; /* q, k, v, out: batch then token stride */
 } plan_key;
 
@@ -209,7 +209,8 @@ static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
     cudnnBackendDescriptor_t expd = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
     cudnnBackendDescriptor_t row_sum = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
     cudnnBackendDescriptor_t log_sum = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
-    cudnnBackendDescriptor_t stats = tensor(g, k->with_stats ? UID_STATS : 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
+    cudnnBackendDescriptor_t stats =
+        tensor(g, k->with_stats ? UID_STATS : 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
     cudnnBackendDescriptor_t probs = tensor(g, 0, io, score_dims, score_str, false);
 
     cudnnBackendDescriptor_t ops[10] = {
@@ -368,10 +369,11 @@ static vs_status execute(const plan_entry *e, const vs_attn_args *a, float *lse,
         st = cudnnBackendCreateDescriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, &pack);
     }
     if (!st)
-        st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, tensors, uids);
+        st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, tensors,
+                                      uids);
     if (!st)
-        st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, tensors,
-                                      pointers);
+        st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR,
+                                      tensors, pointers);
     if (!st)
         st = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1,
                                       &workspace);
@@ -389,7 +391,9 @@ static vs_status execute(const plan_entry *e, const vs_attn_args *a, float *lse,
                    (int)st, detail[0] ? ": " : "", detail);
 }
 
-vs_status vs_cudnn_attention(const vs_attn_args *a, void *stream) { return vs_cudnn_attention_lse(a, NULL, stream); }
+vs_status vs_cudnn_attention(const vs_attn_args *a, void *stream) {
+    return vs_cudnn_attention_lse(a, NULL, stream);
+}
 
 vs_status vs_cudnn_attention_lse(const vs_attn_args *a, float *lse, void *stream) {
     VS_TRY(vs_attn_args_validate(a));
@@ -414,7 +418,8 @@ vs_status vs_cudnn_attention_lse(const vs_attn_args *a, float *lse, void *stream
     const void *ptrs[5] = {a->q, a->k, a->v, a->out, lse};
     for (int i = 0; i < 5; i++)
         if ((uintptr_t)ptrs[i] % 16 != 0)
-            return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention needs 16-byte aligned q, k, v, out and statistics");
+            return vs_fail(VS_ERR_UNSUPPORTED,
+                           "cuDNN attention needs 16-byte aligned q, k, v, out and statistics");
 
     pthread_mutex_lock(&g_lock);
     vs_status s = ensure_handle();
