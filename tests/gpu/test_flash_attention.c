@@ -3,7 +3,8 @@
  * heads read through the token-major layout; sequence lengths that are not
  * multiples of the tiles; poisoned (NaN) output buffers; fresh random inputs.
  * The dense cases run again through cuDNN's fused attention, also on token
- * rows wider than H x D (the strided layout of packed projections). */
+ * rows wider than H x D (the strided layout of packed projections), and SVG
+ * block lists through the band path (band rows on cuDNN, the rest on ours). */
 #include <cuda_runtime.h>
 #include <stdlib.h>
 
