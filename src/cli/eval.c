@@ -142,14 +142,14 @@ int vs_cmd_eval(int argc, char **argv) {
         }
     }
     if (s == VS_OK) {
-        const double speedup = median_ms(&dense) / median_ms(&svg);
+        const double dense_ms = median_ms(&dense), svg_ms = median_ms(&svg), speedup = dense_ms / svg_ms;
         printf("prompt accuracy   dense %5.1f%%   svg %5.1f%%   (all attributes right)\n", 100.0 * dense.exact / n,
                100.0 * svg.exact / n);
         printf("attribute accuracy dense %5.1f%%   svg %5.1f%%\n", 100.0 * dense.matched / dense.attributes,
                100.0 * svg.matched / svg.attributes);
         printf("SVG vs dense      PSNR %.2f dB (min %.2f), SSIM %.4f\n", psnr_sum / n, psnr_min, ssim_sum / n);
-        printf("time per video    dense %.2f s   svg %.2f s   speedup %.2fx (medians)\n", median_ms(&dense) / 1e3,
-               median_ms(&svg) / 1e3, speedup);
+        printf("time per video    dense %.2f s   svg %.2f s   speedup %.2fx (medians)\n", dense_ms / 1e3,
+               svg_ms / 1e3, speedup);
         if (output) {
             s = vs_bench_report_create(&rep, "eval", argc, argv);
             if (s == VS_OK && device == VS_CPU) s = vs_bench_report_set_device(rep, "cpu");

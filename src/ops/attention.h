@@ -31,13 +31,6 @@ extern "C" {
 
 #define VS_ATTN_BLOCK 128
 
-/* For the small index helpers that CUDA kernels share with the host code. */
-#ifdef __CUDACC__
-#define VS_HOST_DEVICE __host__ __device__
-#else
-#define VS_HOST_DEVICE
-#endif
-
 enum { VS_LAYOUT_FRAME_MAJOR = 0, VS_LAYOUT_TOKEN_MAJOR = 1 };
 
 typedef struct vs_attn_blocks {
@@ -62,7 +55,7 @@ typedef struct vs_attn_args {
 } vs_attn_args;
 
 /* Row of the stored tensor that position r of head layout `layout` reads. */
-static inline VS_HOST_DEVICE int64_t vs_attn_row(int64_t r, int layout, int frames, int tokens_per_frame) {
+static inline int64_t vs_attn_row(int64_t r, int layout, int frames, int tokens_per_frame) {
     int64_t video = (int64_t)frames * tokens_per_frame;
     if (layout != VS_LAYOUT_TOKEN_MAJOR || r >= video) return r;
     return (r % frames) * tokens_per_frame + r / frames;

@@ -23,7 +23,12 @@
 extern "C" {
 #endif
 
-/* VS_HOST_DEVICE (ops/attention.h) lets the CUDA profiler draw exactly the rows the CPU profiler draws. */
+/* Lets the CUDA profiler draw exactly the rows the CPU profiler draws. */
+#ifdef __CUDACC__
+#define VS_HOST_DEVICE __host__ __device__
+#else
+#define VS_HOST_DEVICE
+#endif
 
 /* vs_svg_config and vs_svg_config_default are public: include/vidsparse.h. */
 
