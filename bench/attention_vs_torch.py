@@ -100,10 +100,13 @@ def main():
     lib.vs_cuda_flash_attention.argtypes = [ctypes.POINTER(AttnArgs), ctypes.c_void_p]
     lib.vs_cudnn_attention.argtypes = [ctypes.POINTER(AttnArgs), ctypes.c_void_p]
     lib.vs_last_error.restype = ctypes.c_char_p
-    lib.vs_cuda_band_create.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(Blocks), ctypes.c_int,
-                                        ctypes.c_int, ctypes.c_int]
-    lib.vs_cuda_band_attention.argtypes = [ctypes.c_void_p, ctypes.POINTER(AttnArgs), ctypes.c_void_p]
-    lib.vs_cuda_band_free.argtypes = [ctypes.c_void_p]
+    # the cuDNN paths for block lists: create / attention / free of each
+    cudnn_paths = {"band": "vs_cuda_band", "paged": "vs_cuda_paged"}
+    for prefix in cudnn_paths.values():
+        getattr(lib, prefix + "_create").argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(Blocks),
+                                                     ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        getattr(lib, prefix + "_attention").argtypes = [ctypes.c_void_p, ctypes.POINTER(AttnArgs), ctypes.c_void_p]
+        getattr(lib, prefix + "_free").argtypes = [ctypes.c_void_p]
     from torch.nn.attention.flex_attention import BlockMask, flex_attention
     flex = torch.compile(flex_attention, dynamic=False)
 
@@ -133,9 +136,7 @@ def main():
         density = computed / (N * N)
         layout = torch.tensor([i % 2 for i in range(B * H)], dtype=torch.uint8, device=dev)
 
-        band = ctypes.c_void_p()
         host_blocks = Blocks(nb, nb, row_ptr.data_ptr(), col_idx.data_ptr())
-        check(lib.vs_cuda_band_create(ctypes.byref(band), ctypes.byref(host_blocks), N, H, D))
 
         def ours(sparse, mixed_layout, fn=lib.vs_cuda_flash_attention):
             a = AttnArgs()
@@ -201,21 +202,27 @@ def main():
             result["ours_sparse_vs_flex_rel_l2"] = rel_l2(out, flex_out)
         mixed = ours(True, True)
         result["ours_sparse_mixed_layout_ms"], _ = time_ms(mixed, reps=args.reps)
-        if band.value:
-            for mixed_layout, label in ((False, "ours_band"), (True, "ours_band_mixed_layout")):
-                run = ours(True, mixed_layout, lambda a, stream: lib.vs_cuda_band_attention(band, a, stream))
-                result[label + "_ms"], _ = time_ms(run, reps=args.reps)
+        for path, prefix in cudnn_paths.items():
+            handle = ctypes.c_void_p()
+            check(getattr(lib, prefix + "_create")(ctypes.byref(handle), ctypes.byref(host_blocks), N, H, D))
+            if not handle.value:
+                continue
+            attention = getattr(lib, prefix + "_attention")
+            label = "ours_" + path
+            for mixed_layout, suffix in ((False, ""), (True, "_mixed_layout")):
+                run = ours(True, mixed_layout, lambda a, stream: attention(handle, a, stream))
+                result[label + suffix + "_ms"], _ = time_ms(run, reps=args.reps)
                 if not mixed_layout:
                     out.fill_(float("nan"))
                     run()
                     if flex_out is not None:
-                        result["ours_band_vs_flex_rel_l2"] = rel_l2(out, flex_out)
-            result["ours_band_tflops"] = dense_flops * density / result["ours_band_ms"] / 1e9
-            result["speedup_ours_band_vs_ours_sparse"] = result["ours_sparse_mixed_layout_ms"] / result[
-                "ours_band_mixed_layout_ms"]
+                        result[label + "_vs_flex_rel_l2"] = rel_l2(out, flex_out)
+            result[label + "_tflops"] = dense_flops * density / result[label + "_ms"] / 1e9
+            result[f"speedup_{label}_vs_ours_sparse"] = result["ours_sparse_mixed_layout_ms"] / result[
+                label + "_mixed_layout_ms"]
             if "flex_sparse_ms" in result:
-                result["speedup_ours_band_vs_flex"] = result["flex_sparse_ms"] / result["ours_band_ms"]
-            lib.vs_cuda_band_free(band)
+                result[f"speedup_{label}_vs_flex"] = result["flex_sparse_ms"] / result[label + "_ms"]
+            getattr(lib, prefix + "_free")(handle)
 
         result["ours_dense_tflops"] = dense_flops / result["ours_dense_ms"] / 1e9
         if "ours_cudnn_ms" in result:

@@ -29,6 +29,24 @@ TEST(linear_and_its_checks) {
     return 0;
 }
 
+/* x += gate * (h W^T + b), one gate row per batch entry, as the formula says; shape errors name the op. */
+TEST(linear_residual_matches_the_formula) {
+    float h[2 * 3] = {1, 2, 3, -1, 0, 2}, w[4 * 3] = {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1}, b[4] = {0.5f, 0, 0, -1};
+    float x[2 * 4] = {1, 1, 1, 1, 0, 0, 0, 0}, gate[2 * 4] = {1, 2, 0, -1, 0.5f, 0.5f, 0.5f, 0.5f};
+    vs_tensor th = view(h, 3, (int64_t[]){2, 1, 3}), tw = view(w, 2, (int64_t[]){4, 3}), tb = view(b, 1, (int64_t[]){4});
+    vs_tensor tx = view(x, 3, (int64_t[]){2, 1, 4}), tg = view(gate, 2, (int64_t[]){2, 4});
+    CHECK_OK(vs_op_linear_residual(&tx, &th, &tw, &tb, &tg));
+    const float want[8] = {1 + 1.5f, 1 + 4, 1, 1 - 5, -0.25f, 0, 1, 0};
+    for (int i = 0; i < 8; i++) CHECK_MSG(fabsf(x[i] - want[i]) < 1e-6f, "x[%d] = %g", i, x[i]);
+    CHECK_OK(vs_op_linear_residual(&tx, &th, &tw, NULL, NULL));
+    CHECK(fabsf(x[3] - (-4 + 6)) < 1e-6f && fabsf(x[4] - (-0.25f - 1)) < 1e-6f);
+    vs_tensor bad = view(x, 2, (int64_t[]){2, 3});
+    CHECK_FAILS(vs_op_linear_residual(&bad, &th, &tw, NULL, NULL), VS_ERR_SHAPE, "linear_residual: x must be");
+    bad = view(gate, 2, (int64_t[]){3, 4});
+    CHECK_FAILS(vs_op_linear_residual(&tx, &th, &tw, NULL, &bad), VS_ERR_SHAPE, "batch entries of gate");
+    return 0;
+}
+
 TEST(layernorm_modulate_matches_the_formula) {
     enum { B = 2, N = 3, D = 4 };
     float x[B * N * D], y[B * N * D], mod[B * 6 * D];
@@ -169,5 +187,5 @@ TEST(random_model_forward_is_deterministic) {
     return 0;
 }
 
-RUN_TESTS(T(linear_and_its_checks), T(copy_rows_between_strided_views), T(layernorm_modulate_matches_the_formula), T(rmsnorm_rope_gated_residual_add),
+RUN_TESTS(T(linear_and_its_checks), T(linear_residual_matches_the_formula), T(copy_rows_between_strided_views), T(layernorm_modulate_matches_the_formula), T(rmsnorm_rope_gated_residual_add),
           T(patches_round_trip_and_fills), T(random_model_forward_is_deterministic))

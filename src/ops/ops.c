@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/cpu/attention_cpu.h"
@@ -303,6 +304,65 @@ vs_status vs_op_gated_residual(vs_tensor *x, const vs_tensor *y, const vs_tensor
     }
 #if VS_HAVE_CUDA
     return vs_cuda_gated_residual(x->data, y->data, gate ? gate->data : NULL, stride, rows, tokens, dim);
+#else
+    return no_cuda(op);
+#endif
+}
+
+vs_status vs_op_linear_residual(vs_tensor *x, const vs_tensor *h, const vs_tensor *w, const vs_tensor *bias,
+                                const vs_tensor *gate) {
+    const char *op = "linear_residual";
+    if (!x || !x->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: x is missing", op);
+    const vs_device dev = x->device;
+    VS_TRY(check(op, "x", x, dev, VS_F32, 0));
+    VS_TRY(check(op, "h", h, dev, act_dtype(dev), 0));
+    VS_TRY(check(op, "weight", w, dev, act_dtype(dev), 0));
+    if (w->ndim < 2) return vs_fail(VS_ERR_SHAPE, "%s: weight must have rank >= 2", op);
+    const int64_t out = w->shape[0], in = vs_tensor_numel(w) / (out ? out : 1), rows = rows_of(h);
+    if (last_dim(h) != in) return shape_mismatch(op, "h's last dimension is not the weight's input size", h, w);
+    if (last_dim(x) != out || rows_of(x) != rows) return shape_mismatch(op, "x must be [rows of h, out]", x, w);
+    if (bias) {
+        VS_TRY(check(op, "bias", bias, dev, act_dtype(dev), 0));
+        if (bias->ndim != 1 || bias->shape[0] != out) return shape_mismatch(op, "bias must be [out]", bias, w);
+    }
+    int64_t batch = 1;
+    if (gate) {
+        batch = gate->ndim == 2 ? gate->shape[0] : 0;
+        if (batch < 1 || rows % batch)
+            return vs_fail(VS_ERR_SHAPE, "%s: %lld rows do not split into the %lld batch entries of gate", op,
+                           (long long)rows, (long long)batch);
+        VS_TRY(check_modulation(op, "gate", gate, dev, batch, out));
+    }
+    if (rows == 0 || out == 0) return VS_OK;
+    if (dev == VS_CPU) { /* the two steps through a temporary */
+        vs_tensor y = vs_tensor_view(malloc(sizeof(float) * (size_t)(rows * out)), VS_F32, VS_CPU, 2,
+                                     (int64_t[]){rows, out});
+        if (!y.data) return vs_fail(VS_ERR_OOM, "%s: no memory for %lld x %lld floats", op, (long long)rows,
+                                    (long long)out);
+        vs_tensor xr = vs_tensor_view(x->data, VS_F32, VS_CPU, 2, (int64_t[]){rows, out});
+        vs_status s = vs_op_linear(&y, h, w, bias, VS_EPILOGUE_NONE);
+        if (!s) s = vs_op_gated_residual(&xr, &y, gate);
+        free(y.data);
+        return s;
+    }
+#if VS_HAVE_CUDA
+    if (in % 8 || out % 8)
+        return vs_fail(VS_ERR_UNSUPPORTED, "%s: sizes %lld -> %lld must be multiples of 8 on CUDA", op,
+                       (long long)in, (long long)out);
+    const int64_t tokens = rows / batch;
+    for (int64_t b = 0; b < batch; b++) {
+        vs_status s = vs_cuda_linear_residual_bf16((float *)x->data + b * tokens * out,
+                                                   (const uint16_t *)h->data + b * tokens * in, w->data,
+                                                   bias ? bias->data : NULL,
+                                                   gate ? (const float *)gate->data + b * gate->stride[0] : NULL,
+                                                   tokens, out, in);
+        if (s != VS_OK) {
+            char a[128], c[128];
+            return vs_fail_context(s, "linear_residual h %s, weight %s", describe(h, a, sizeof a),
+                                   describe(w, c, sizeof c));
+        }
+    }
+    return VS_OK;
 #else
     return no_cuda(op);
 #endif

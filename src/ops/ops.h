@@ -64,6 +64,15 @@ vs_status vs_op_rmsnorm(vs_tensor *y, const vs_tensor *x, const vs_tensor *weigh
  * view, or NULL for a plain residual. */
 vs_status vs_op_gated_residual(vs_tensor *x, const vs_tensor *y, const vs_tensor *gate);
 
+/* x += gate * (h W^T + bias), a linear layer into a gated residual without the
+ * intermediate: x F32 [B, N, out], h activations [B, N, in], W and bias as in
+ * vs_op_linear, gate F32 [B, out] view or NULL (then x += h W^T + bias). CUDA:
+ * one cuBLASLt GEMM per batch entry reading and writing x in its epilogue
+ * (gate as a per-column scale, x as the accumulated matrix); f32 from the
+ * GEMM's accumulator to x, where the two-step form rounds to BF16 between. */
+vs_status vs_op_linear_residual(vs_tensor *x, const vs_tensor *h, const vs_tensor *weight, const vs_tensor *bias,
+                                const vs_tensor *gate);
+
 /* out = a + b elementwise, F32, same shape, any strides (broadcast with stride 0); out contiguous. */
 vs_status vs_op_add(vs_tensor *out, const vs_tensor *a, const vs_tensor *b);
 /* y = silu(x) = x * sigmoid(x), F32, same shape, contiguous. */

@@ -14,6 +14,7 @@
 #include "core/status.h"
 #include "backend/cuda/band_attention.h"
 #include "backend/cuda/cudnn_attention.h"
+#include "backend/cuda/paged_attention.h"
 
 typedef struct {
     int batch, heads, seq_len, head_dim;
@@ -392,10 +393,49 @@ TEST(svg_band_rows_through_cudnn) {
     return 0;
 }
 
+/* The paged path as an attend function: the block list is read back from the device to build the
+ * page table; every row runs through cuDNN. */
+static vs_status paged_attend(const vs_attn_args *a, void *stream) {
+    const int nb = a->blocks->num_q_blocks;
+    int32_t *row_ptr = malloc(sizeof(int32_t) * (size_t)(nb + 1)), *col_idx = NULL;
+    cudaMemcpy(row_ptr, a->blocks->row_ptr, sizeof(int32_t) * (size_t)(nb + 1), cudaMemcpyDeviceToHost);
+    col_idx = malloc(sizeof(int32_t) * (size_t)(row_ptr[nb] + 1));
+    cudaMemcpy(col_idx, a->blocks->col_idx, sizeof(int32_t) * (size_t)row_ptr[nb], cudaMemcpyDeviceToHost);
+    const vs_attn_blocks host = {nb, nb, row_ptr, col_idx};
+    vs_cuda_paged *paged = NULL;
+    vs_status s = vs_cuda_paged_create(&paged, &host, a->seq_len, a->heads, a->head_dim);
+    if (s == VS_OK) s = vs_cuda_paged_attention(paged, a, stream);
+    cudaDeviceSynchronize();
+    vs_cuda_paged_free(paged);
+    free(row_ptr);
+    free(col_idx);
+    return s;
+}
+
+TEST(block_sparse_through_cudnn_pages) {
+    case_desc cases[] = {
+        /* random lists with an empty query block, N not a multiple of 128, both head dims, f16 */
+        {2, 2, 1100, 128, 0, 0, 0.3, 0, 0, 0, 0, 0},
+        {1, 3, 777, 64, 0, 0, 0.5, 0, 0, 0, 0, 0},
+        {1, 2, 1500, 128, 0, 0, 0.15, 1, 0, 0, 0, 0},
+        /* temporal heads with 7 text tokens after the video */
+        {2, 2, 21 * 30 + 7, 128, 21, 30, 0.3, 0, 0, 0, 0, 0},
+        /* SVG lists: mixed layouts, batch 2; the embedded model's shape; all frame-major; Wan 1.3B 480p */
+        {2, 3, 12 * 200, 128, 12, 200, 1.0, 0, 0, 0, 0.25, 0},
+        {1, 2, 16 * 256, 64, 16, 256, 1.0, 1, 0, 0, 0.25, 0},
+        {2, 2, 16 * 256, 64, 16, 256, 1.0, 0, 0, 0, 0.25, 1},
+        {2, 2, 21 * 1560, 128, 21, 1560, 1.0, 0, 96, 0, 0.15, 0},
+    };
+    const size_t n = sizeof cases / sizeof cases[0];
+    CHECK(run_with(paged_attend, "paged", 0, cases, n) == 0);
+    CHECK(run_with(paged_attend, "paged", 24, cases, 5) == 0); /* strided token rows (packed projections) */
+    return 0;
+}
+
 #define CUDNN_TESTS                                                                                          \
     , T(cudnn_dense_ragged_both_head_dims), T(cudnn_cross_attention_to_fewer_keys),                          \
         T(cudnn_wan_480p_shape_sampled_rows), T(dense_dispatch_both_backends),                               \
-        T(cudnn_rejects_sparse_arguments), T(svg_band_rows_through_cudnn)
+        T(cudnn_rejects_sparse_arguments), T(svg_band_rows_through_cudnn), T(block_sparse_through_cudnn_pages)
 
 RUN_TESTS(T(dense_small_ragged), T(block_sparse_with_empty_rows),
           T(temporal_heads_through_token_major_layout), T(cross_attention_to_fewer_keys),

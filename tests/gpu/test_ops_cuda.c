@@ -2,6 +2,8 @@
  * what the GPU stores, so both see the same values), sizes that are not
  * multiples of the kernels' tiles, and NaN-poisoned outputs. Tolerances: bf16
  * outputs about 1e-2 relative L2 (8 mantissa bits), f32 outputs 1e-5. */
+#include <string.h>
+
 #include "check.h"
 #include "models/wan/transformer.h"
 #include "ops/ops.h"
@@ -54,6 +56,55 @@ TEST(linear_f32_few_rows) {
     CHECK(!linear_case(2, 264, 1000, 1, VS_EPILOGUE_NONE, VS_F32, VS_BF16));
     CHECK(!linear_case(11, 256, 136, 1, VS_EPILOGUE_GELU_TANH, VS_F32, VS_F32));
     CHECK(!linear_case(9, 8, 5, 0, VS_EPILOGUE_NONE, VS_F32, VS_F32));
+    return 0;
+}
+
+/* x += gate * (h W^T + b) on both devices, x [B, N, out] F32 random, the gate a view into a [B, 6, out]
+ * table (a different gate per batch entry); compared on the increment, which both accumulate in f32. */
+static int linear_residual_case(int64_t B, int64_t N, int64_t in, int64_t out, int with_bias, int gated) {
+    const int64_t rows = B * N, xs[3] = {B, N, out}, hs[3] = {B, N, in}, ws[2] = {out, in}, gs[3] = {B, 6, out};
+    float *x = random_array(&rng, rows * out, -1, 1), *h = random_array(&rng, rows * in, -1, 1);
+    float *w = random_array(&rng, out * in, -0.2f, 0.2f), *b = random_array(&rng, out, -0.5f, 0.5f);
+    float *g = random_array(&rng, B * 6 * out, -1, 1), *x0 = malloc(sizeof(float) * (size_t)(rows * out));
+    round_to(h, rows * in, VS_BF16), round_to(w, out * in, VS_BF16), round_to(b, out, VS_BF16);
+    memcpy(x0, x, sizeof(float) * (size_t)(rows * out));
+    vs_tensor dx, dh, dw, db, dg;
+    CHECK_OK(to_device(&dx, x, VS_F32, 3, xs));
+    CHECK_OK(to_device(&dh, h, VS_BF16, 3, hs));
+    CHECK_OK(to_device(&dw, w, VS_BF16, 2, ws));
+    CHECK_OK(to_device(&db, b, VS_BF16, 1, &out));
+    CHECK_OK(to_device(&dg, g, VS_F32, 3, gs));
+    vs_tensor hx = host(x, 3, xs), hh = host(h, 3, hs), hw = host(w, 2, ws), hb = host(b, 1, &out);
+    vs_tensor hgate = vs_tensor_view(g + 2 * out, VS_F32, VS_CPU, 2, (int64_t[]){B, out});
+    vs_tensor dgate = vs_tensor_view((float *)dg.data + 2 * out, VS_F32, VS_CUDA, 2, (int64_t[]){B, out});
+    hgate.stride[0] = dgate.stride[0] = 6 * out;
+    CHECK_OK(vs_op_linear_residual(&hx, &hh, &hw, with_bias ? &hb : NULL, gated ? &hgate : NULL));
+    CHECK_OK(vs_op_linear_residual(&dx, &dh, &dw, with_bias ? &db : NULL, gated ? &dgate : NULL));
+    float *got = to_host(&dx);
+    CHECK(got);
+    for (int64_t i = 0; i < rows * out; i++) got[i] -= x0[i], x[i] -= x0[i];
+    const double err = rel_err(got, x, rows * out);
+    printf("  linear_residual [%lld x %lld, %lld] -> %lld%s%s: rel L2 of the increment %.2e\n", (long long)B,
+           (long long)N, (long long)in, (long long)out, with_bias ? " +bias" : "", gated ? " gated" : "", err);
+    CHECK_MSG(err < 1e-4, "rel L2 %g", err);
+    free(x), free(h), free(w), free(b), free(g), free(x0), free(got);
+    vs_tensor *all[] = {&dx, &dh, &dw, &db, &dg};
+    for (int i = 0; i < 5; i++) vs_tensor_free(all[i]);
+    return 0;
+}
+
+TEST(linear_residual_fused) {
+    CHECK(!linear_residual_case(2, 77, 200, 136, 1, 1));
+    CHECK(!linear_residual_case(2, 77, 200, 136, 0, 1));
+    CHECK(!linear_residual_case(1, 3001, 64, 24, 1, 0));
+    CHECK(!linear_residual_case(1, 5, 1544, 4096, 0, 0));
+    /* sizes the GEMM cannot take on CUDA are an error, not a crash */
+    vs_tensor dx, dh, dw;
+    CHECK_OK(vs_tensor_alloc(&dx, VS_F32, VS_CUDA, 2, (int64_t[]){4, 12}));
+    CHECK_OK(vs_tensor_alloc(&dh, VS_BF16, VS_CUDA, 2, (int64_t[]){4, 16}));
+    CHECK_OK(vs_tensor_alloc(&dw, VS_BF16, VS_CUDA, 2, (int64_t[]){12, 16}));
+    CHECK_FAILS(vs_op_linear_residual(&dx, &dh, &dw, NULL, NULL), VS_ERR_UNSUPPORTED, "multiples of 8");
+    vs_tensor_free(&dx), vs_tensor_free(&dh), vs_tensor_free(&dw);
     return 0;
 }
 
@@ -265,5 +316,5 @@ TEST(fill_convert_copy) {
     return 0;
 }
 
-RUN_TESTS(T(linear_bf16_cublaslt), T(linear_f32_few_rows), T(layernorm_modulate), T(rmsnorm_rope),
+RUN_TESTS(T(linear_bf16_cublaslt), T(linear_f32_few_rows), T(linear_residual_fused), T(layernorm_modulate), T(rmsnorm_rope),
           T(gated_residual_add_silu), T(patchify_unpatchify), T(cross_attention_op), T(fill_convert_copy))

@@ -62,40 +62,61 @@ struct lt_objects {
     }
 };
 
-} // namespace
+/* One GEMM of the linear layers: y[rows, out] = alpha * (x[rows, in] W^T) + beta * y + bias, GELU after
+ * when `gelu`; x and W BF16, y (C and D at once) and bias of their own types; alpha a per-column vector
+ * in device memory or, when NULL, 1. */
+struct linear_gemm {
+    const uint16_t *x, *w;
+    void *y;
+    cudaDataType_t y_type;
+    const void *bias;
+    cudaDataType_t bias_type;
+    int gelu;
+    const float *alpha;
+    float beta;
+    int64_t rows, out, in;
+};
 
 /* Turns a cuBLASLt status into a message naming the call and the GEMM. */
 #define LT_TRY(call)                                                                                              \
     do {                                                                                                          \
         cublasStatus_t lt_s_ = (call);                                                                            \
         if (lt_s_ != CUBLAS_STATUS_SUCCESS)                                                                       \
-            return vs_fail(VS_ERR_CUDA, "%s failed: %s (GEMM y[%lld, %lld] = x[%lld, %lld] W^T%s%s)", #call,        \
-                           cublasLtGetStatusString(lt_s_), (long long)rows, (long long)out, (long long)rows,       \
-                           (long long)in, bias ? " + bias" : "", gelu ? ", GELU" : "");                            \
+            return vs_fail(VS_ERR_CUDA, "%s failed: %s (GEMM y[%lld, %lld] %s= x[%lld, %lld] W^T%s%s)", #call,     \
+                           cublasLtGetStatusString(lt_s_), (long long)g.rows, (long long)g.out,                   \
+                           g.beta != 0 ? "+" : "", (long long)g.rows, (long long)g.in, g.bias ? " + bias" : "",    \
+                           g.gelu ? ", GELU" : "");                                                               \
     } while (0)
 
-extern "C" vs_status vs_cuda_linear_bf16(uint16_t *y, const uint16_t *x, const uint16_t *w, const uint16_t *bias,
-                                         int64_t rows, int64_t out, int64_t in, int gelu) {
-    if (rows == 0 || out == 0) return VS_OK;
+vs_status run_linear(const linear_gemm &g) {
     VS_TRY(ensure_handle());
     lt_objects o;
     LT_TRY(cublasLtMatmulDescCreate(&o.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     const cublasOperation_t trans = CUBLAS_OP_T, no_trans = CUBLAS_OP_N;
     LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_TRANSA, &trans, sizeof trans));
     LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_TRANSB, &no_trans, sizeof no_trans));
-    cublasLtEpilogue_t epilogue = bias ? (gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
-                                       : (gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
+    cublasLtEpilogue_t epilogue = g.bias ? (g.gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                                         : (g.gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
     LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
-    if (bias) LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-    LT_TRY(cublasLtMatrixLayoutCreate(&o.a, CUDA_R_16BF, (uint64_t)in, (uint64_t)out, in));
-    LT_TRY(cublasLtMatrixLayoutCreate(&o.b, CUDA_R_16BF, (uint64_t)in, (uint64_t)rows, in));
-    LT_TRY(cublasLtMatrixLayoutCreate(&o.d, CUDA_R_16BF, (uint64_t)out, (uint64_t)rows, out));
+    if (g.bias) {
+        LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof g.bias));
+        const int32_t bias_type = g.bias_type;
+        LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
+                                              sizeof bias_type));
+    }
+    if (g.alpha) {
+        const int32_t mode = CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST;
+        LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_POINTER_MODE, &mode, sizeof mode));
+    }
+    LT_TRY(cublasLtMatrixLayoutCreate(&o.a, CUDA_R_16BF, (uint64_t)g.in, (uint64_t)g.out, g.in));
+    LT_TRY(cublasLtMatrixLayoutCreate(&o.b, CUDA_R_16BF, (uint64_t)g.in, (uint64_t)g.rows, g.in));
+    LT_TRY(cublasLtMatrixLayoutCreate(&o.d, g.y_type, (uint64_t)g.out, (uint64_t)g.rows, g.out));
 
     LT_TRY(cublasLtMatmulPreferenceCreate(&o.pref));
     const size_t ws = kWorkspaceBytes;
     LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
     /* The heuristic assumes 256-byte aligned operands unless told otherwise (row chunks are less aligned). */
-    const uint32_t align_a = alignment(w), align_b = alignment(x), align_d = alignment(y);
+    const uint32_t align_a = alignment(g.w), align_b = alignment(g.x), align_d = alignment(g.y);
     LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof align_a));
     LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof align_b));
     LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_d, sizeof align_d));
@@ -105,12 +126,60 @@ extern "C" vs_status vs_cuda_linear_bf16(uint16_t *y, const uint16_t *x, const u
     int found = 0;
     LT_TRY(cublasLtMatmulAlgoGetHeuristic(g_handle, o.desc, o.a, o.b, o.d, o.d, o.pref, 1, &heuristic, &found));
     if (found == 0)
-        return vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for y[%lld, %lld] = x[%lld, %lld] W^T (bf16)",
-                       (long long)rows, (long long)out, (long long)rows, (long long)in);
-    const float alpha = 1.0f, beta = 0.0f;
-    LT_TRY(cublasLtMatmul(g_handle, o.desc, &alpha, w, o.a, x, o.b, &beta, y, o.d, y, o.d, &heuristic.algo, g_workspace,
-                          ws, 0));
+        return vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for y[%lld, %lld] %s= x[%lld, %lld] W^T%s (bf16)",
+                       (long long)g.rows, (long long)g.out, g.beta != 0 ? "+" : "", (long long)g.rows,
+                       (long long)g.in, g.alpha ? " scaled per column" : "");
+    const float one = 1.0f;
+    const void *alpha = g.alpha ? static_cast<const void *>(g.alpha) : &one;
+    LT_TRY(cublasLtMatmul(g_handle, o.desc, alpha, g.w, o.a, g.x, o.b, &g.beta, g.y, o.d, g.y, o.d, &heuristic.algo,
+                          g_workspace, ws, 0));
     return VS_OK;
+}
+
+/* bias * gate (gate NULL: 1) in F32, the epilogue's bias of vs_cuda_linear_residual_bf16. */
+__global__ void scaled_bias_kernel(float *dst, const uint16_t *bias, const float *gate, int64_t n) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        dst[i] = __uint_as_float((uint32_t)bias[i] << 16) * (gate ? gate[i] : 1.0f);
+}
+
+/* The scaled bias' buffer, grown on demand; one for the process, like the workspace. Each use is
+ * ordered on the stream before the next call overwrites it. */
+float *g_bias = nullptr;
+int64_t g_bias_len = 0;
+
+vs_status ensure_bias(int64_t n) {
+    pthread_mutex_lock(&g_lock);
+    vs_status s = VS_OK;
+    if (n > g_bias_len) {
+        cudaFree(g_bias);
+        g_bias = nullptr, g_bias_len = 0;
+        cudaError_t e = cudaMalloc(&g_bias, sizeof(float) * (size_t)n);
+        if (e != cudaSuccess) s = vs_fail(VS_ERR_OOM, "cuBLASLt bias vector (%lld floats): %s", (long long)n,
+                                          cudaGetErrorString(e));
+        else g_bias_len = n;
+    }
+    pthread_mutex_unlock(&g_lock);
+    return s;
+}
+
+} // namespace
+
+extern "C" vs_status vs_cuda_linear_bf16(uint16_t *y, const uint16_t *x, const uint16_t *w, const uint16_t *bias,
+                                         int64_t rows, int64_t out, int64_t in, int gelu) {
+    if (rows == 0 || out == 0) return VS_OK;
+    return run_linear({x, w, y, CUDA_R_16BF, bias, CUDA_R_16BF, gelu, nullptr, 0.0f, rows, out, in});
+}
+
+extern "C" vs_status vs_cuda_linear_residual_bf16(float *x, const uint16_t *h, const uint16_t *w, const uint16_t *bias,
+                                                  const float *gate, int64_t rows, int64_t out, int64_t in) {
+    if (rows == 0 || out == 0) return VS_OK;
+    if (bias) {
+        VS_TRY(ensure_bias(out));
+        const int threads = 256;
+        scaled_bias_kernel<<<(int)((out + threads - 1) / threads), threads>>>(g_bias, bias, gate, out);
+        VS_CUDA_LAUNCH_CHECK("scaled_bias_kernel");
+    }
+    return run_linear({h, w, x, CUDA_R_32F, bias ? g_bias : nullptr, CUDA_R_32F, 0, gate, 1.0f, rows, out, in});
 }
 
 /* Row-major C = A op(B) is column-major C^T = op(B)^T A^T: cuBLASLt's A is our

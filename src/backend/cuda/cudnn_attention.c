@@ -26,6 +26,7 @@
  * strides); a shape cuDNN cannot serve is cached with its error. One handle
  * and one workspace serve the process, under a lock, as the cuBLASLt GEMMs do. */
 #include <cudnn_graph.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -37,10 +38,14 @@
 #include "core/log.h"
 #include "core/status.h"
 
-enum { UID_Q = 1, UID_K, UID_V, UID_O, UID_SCALE, UID_STATS, UID_FIRST_VIRTUAL = 100 };
+enum {
+    UID_Q = 1, UID_K, UID_V, UID_O, UID_SCALE, UID_STATS,
+    UID_SEQ_Q, UID_SEQ_KV, UID_TABLE_K, UID_TABLE_V, UID_NEG_INF, /* paged K/V only */
+    UID_FIRST_VIRTUAL = 100
+};
 
 #define MAX_PLANS 32
-#define MAX_DESCRIPTORS 64
+#define MAX_DESCRIPTORS 96
 #define MAX_ENGINE_CONFIGS 8
 /* The fused engines need a few MiB at most; an engine asking for more than
  * this would be one that materialises the score matrix, which we never want. */
@@ -50,7 +55,9 @@ typedef struct plan_key {
     vs_dtype dtype;
     int batch, heads, seq_len, kv_len, head_dim;
     int with_stats;     /* the log-sum-exp statistics are an output */
-    int64_t strides[8]; /* q, k, v, out: batch then token stride */
+    int pages_per_row;  /* paged K/V: page-table entries per batch entry (0: K and V are strided tensors) */
+    int num_pages;      /* paged K/V: pages in each container */
+    int64_t strides[8]; /* q, k, v, out: batch then token stride (k, v: 0 when paged) */
 } plan_key;
 
 typedef struct plan_entry {
@@ -130,8 +137,11 @@ static cudnnBackendDescriptor_t tensor(graph *g, int64_t uid, cudnnDataType_t ty
     return t;
 }
 
+/* c = a b; with variable lengths, m_len / n_len / k_len (INT32 [B, 1, 1, 1] tensors, or NULL) give each
+ * batch entry's actual m, n and k. */
 static cudnnBackendDescriptor_t matmul(graph *g, cudnnBackendDescriptor_t a, cudnnBackendDescriptor_t b,
-                                       cudnnBackendDescriptor_t c) {
+                                       cudnnBackendDescriptor_t c, cudnnBackendDescriptor_t m_len,
+                                       cudnnBackendDescriptor_t n_len, cudnnBackendDescriptor_t k_len) {
     const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
     cudnnBackendDescriptor_t desc = make(g, CUDNN_BACKEND_MATMUL_DESCRIPTOR, "creating a matmul descriptor");
     SET(g, desc, CUDNN_ATTR_MATMUL_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &compute);
@@ -142,26 +152,53 @@ static cudnnBackendDescriptor_t matmul(graph *g, cudnnBackendDescriptor_t a, cud
     SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_BDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &b);
     SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_CDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &c);
     SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &desc);
+    if (m_len) SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_GEMM_M_OVERRIDE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &m_len);
+    if (n_len) SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_GEMM_N_OVERRIDE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n_len);
+    if (k_len) SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_GEMM_K_OVERRIDE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &k_len);
     finalize(g, op, "finalizing a matmul operation");
     return op;
 }
 
-/* y = x (mode) b, or y = mode(x) when b is NULL. */
-static cudnnBackendDescriptor_t pointwise(graph *g, cudnnPointwiseMode_t mode, cudnnBackendDescriptor_t x,
-                                          cudnnBackendDescriptor_t b, cudnnBackendDescriptor_t y) {
-    const cudnnDataType_t precision = CUDNN_DATA_FLOAT;
+/* y = x (mode) b, or y = mode(x) when b is NULL; `t` is BINARY_SELECT's condition (y = t ? x : b) and
+ * `axis` GEN_INDEX's dimension. `precision` is the type the operation computes in. */
+static cudnnBackendDescriptor_t pointwise_full(graph *g, cudnnPointwiseMode_t mode, cudnnDataType_t precision,
+                                               cudnnBackendDescriptor_t x, cudnnBackendDescriptor_t b,
+                                               cudnnBackendDescriptor_t t, int64_t axis,
+                                               cudnnBackendDescriptor_t y) {
     cudnnBackendDescriptor_t desc =
         make(g, CUDNN_BACKEND_POINTWISE_DESCRIPTOR, "creating a pointwise descriptor");
     SET(g, desc, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode);
     SET(g, desc, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &precision);
+    if (mode == CUDNN_POINTWISE_GEN_INDEX) SET(g, desc, CUDNN_ATTR_POINTWISE_AXIS, CUDNN_TYPE_INT64, 1, &axis);
     finalize(g, desc, "finalizing a pointwise descriptor");
     cudnnBackendDescriptor_t op =
         make(g, CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, "creating a pointwise operation");
     SET(g, op, CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &desc);
     SET(g, op, CUDNN_ATTR_OPERATION_POINTWISE_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x);
     if (b) SET(g, op, CUDNN_ATTR_OPERATION_POINTWISE_BDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &b);
+    if (t) SET(g, op, CUDNN_ATTR_OPERATION_POINTWISE_TDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t);
     SET(g, op, CUDNN_ATTR_OPERATION_POINTWISE_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y);
     finalize(g, op, "finalizing a pointwise operation");
+    return op;
+}
+
+/* The f32 arithmetic of the softmax. */
+static cudnnBackendDescriptor_t pointwise(graph *g, cudnnPointwiseMode_t mode, cudnnBackendDescriptor_t x,
+                                          cudnnBackendDescriptor_t b, cudnnBackendDescriptor_t y) {
+    return pointwise_full(g, mode, CUDNN_DATA_FLOAT, x, b, NULL, 0, y);
+}
+
+/* y = pages gathered from `container` by `table` as one [B, H, ...] tensor of each entry's keys (or values). */
+static cudnnBackendDescriptor_t paged_load(graph *g, cudnnBackendDescriptor_t container,
+                                           cudnnBackendDescriptor_t table, cudnnBackendDescriptor_t lengths,
+                                           cudnnBackendDescriptor_t y) {
+    cudnnBackendDescriptor_t op =
+        make(g, CUDNN_BACKEND_OPERATION_PAGED_CACHE_LOAD_DESCRIPTOR, "creating a paged cache load");
+    SET(g, op, CUDNN_ATTR_OPERATION_PAGED_CACHE_LOAD_CONTAINER_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &container);
+    SET(g, op, CUDNN_ATTR_OPERATION_PAGED_CACHE_LOAD_PAGE_TABLE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &table);
+    SET(g, op, CUDNN_ATTR_OPERATION_PAGED_CACHE_LOAD_SEQUENCE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &lengths);
+    SET(g, op, CUDNN_ATTR_OPERATION_PAGED_CACHE_LOAD_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y);
+    finalize(g, op, "finalizing a paged cache load");
     return op;
 }
 
@@ -183,7 +220,9 @@ static cudnnBackendDescriptor_t reduction(graph *g, cudnnReduceTensorOp_t mode, 
     return op;
 }
 
-/* The operation graph of the file comment; returns it finalized (or NULL with g->status set). */
+/* The operation graph of the file comment; returns it finalized (or NULL with g->status set). Paged
+ * (k->pages_per_row > 0): K^T and V are loaded page by page from their containers, and each batch
+ * entry's actual lengths (seq_len_q, seq_len_kv) bound both matmuls and mask the scores beyond them. */
 static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
     const cudnnDataType_t io = k->dtype == VS_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_HALF;
     const int64_t B = k->batch, H = k->heads, N = k->seq_len, L = k->kv_len, D = k->head_dim;
@@ -195,15 +234,57 @@ static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
     const int64_t one[4] = {1, 1, 1, 1};
     const int64_t score_dims[4] = {B, H, N, L}, score_str[4] = {H * N * L, N * L, L, 1};
     const int64_t row_dims[4] = {B, H, N, 1}, row_str[4] = {H * N, N, 1, 1};
+    const bool paged = k->pages_per_row > 0;
 
     cudnnBackendDescriptor_t q = tensor(g, UID_Q, io, q_dims, q_str, false);
-    cudnnBackendDescriptor_t kt = tensor(g, UID_K, io, kt_dims, kt_str, false);
-    cudnnBackendDescriptor_t v = tensor(g, UID_V, io, v_dims, v_str, false);
     cudnnBackendDescriptor_t o = tensor(g, UID_O, io, q_dims, o_str, false);
     cudnnBackendDescriptor_t scale = tensor(g, UID_SCALE, CUDNN_DATA_FLOAT, one, one, true);
+    cudnnBackendDescriptor_t ops[20];
+    int n = 0;
+
+    cudnnBackendDescriptor_t kt, v, seq_q = NULL, seq_kv = NULL;
+    if (paged) {
+        const int64_t P = k->pages_per_row, page = VS_ATTN_BLOCK;
+        const int64_t len_dims[4] = {B, 1, 1, 1}, table_dims[4] = {B, 1, P, 1}, table_str[4] = {P, P, 1, 1};
+        const int64_t container_dims[4] = {k->num_pages, H, page, D},
+                      container_str[4] = {H * page * D, page * D, D, 1};
+        const int64_t kt_virtual_str[4] = {H * D * L, D * L, 1, D}, v_virtual_str[4] = {H * L * D, L * D, D, 1};
+        seq_q = tensor(g, UID_SEQ_Q, CUDNN_DATA_INT32, len_dims, one, false);
+        seq_kv = tensor(g, UID_SEQ_KV, CUDNN_DATA_INT32, len_dims, one, false);
+        cudnnBackendDescriptor_t table_k = tensor(g, UID_TABLE_K, CUDNN_DATA_INT32, table_dims, table_str, false);
+        cudnnBackendDescriptor_t table_v = tensor(g, UID_TABLE_V, CUDNN_DATA_INT32, table_dims, table_str, false);
+        cudnnBackendDescriptor_t k_pages = tensor(g, UID_K, io, container_dims, container_str, false);
+        cudnnBackendDescriptor_t v_pages = tensor(g, UID_V, io, container_dims, container_str, false);
+        kt = tensor(g, 0, io, kt_dims, kt_virtual_str, false);
+        v = tensor(g, 0, io, v_dims, v_virtual_str, false);
+        ops[n++] = paged_load(g, k_pages, table_k, seq_kv, kt);
+        ops[n++] = paged_load(g, v_pages, table_v, seq_kv, v);
+    } else {
+        kt = tensor(g, UID_K, io, kt_dims, kt_str, false);
+        v = tensor(g, UID_V, io, v_dims, v_str, false);
+    }
 
     cudnnBackendDescriptor_t scores = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
     cudnnBackendDescriptor_t scaled = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
+    ops[n++] = matmul(g, q, kt, scores, seq_q, seq_kv, NULL);
+    ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, scores, scale, scaled);
+    if (paged) { /* scaled = (row < seq_len_q && col < seq_len_kv) ? scaled : -inf */
+        const cudnnBackendDescriptor_t rows = tensor(g, 0, CUDNN_DATA_INT32, score_dims, score_str, false),
+                                       cols = tensor(g, 0, CUDNN_DATA_INT32, score_dims, score_str, false),
+                                       row_ok = tensor(g, 0, CUDNN_DATA_BOOLEAN, score_dims, score_str, false),
+                                       col_ok = tensor(g, 0, CUDNN_DATA_BOOLEAN, score_dims, score_str, false),
+                                       inside = tensor(g, 0, CUDNN_DATA_BOOLEAN, score_dims, score_str, false),
+                                       neg_inf = tensor(g, UID_NEG_INF, CUDNN_DATA_FLOAT, one, one, true),
+                                       masked = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
+        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_GEN_INDEX, CUDNN_DATA_INT32, scaled, NULL, NULL, 2, rows);
+        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_GEN_INDEX, CUDNN_DATA_INT32, scaled, NULL, NULL, 3, cols);
+        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_CMP_LT, CUDNN_DATA_BOOLEAN, rows, seq_q, NULL, 0, row_ok);
+        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_CMP_LT, CUDNN_DATA_BOOLEAN, cols, seq_kv, NULL, 0, col_ok);
+        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_LOGICAL_AND, CUDNN_DATA_BOOLEAN, row_ok, col_ok, NULL, 0, inside);
+        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_BINARY_SELECT, CUDNN_DATA_FLOAT, scaled, neg_inf, inside, 0,
+                                  masked);
+        scaled = masked;
+    }
     cudnnBackendDescriptor_t row_max = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
     cudnnBackendDescriptor_t shifted = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
     cudnnBackendDescriptor_t expd = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
@@ -212,23 +293,19 @@ static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
     cudnnBackendDescriptor_t stats =
         tensor(g, k->with_stats ? UID_STATS : 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
     cudnnBackendDescriptor_t probs = tensor(g, 0, io, score_dims, score_str, false);
+    ops[n++] = reduction(g, CUDNN_REDUCE_TENSOR_MAX, scaled, row_max);
+    ops[n++] = pointwise(g, CUDNN_POINTWISE_SUB, scaled, row_max, shifted);
+    ops[n++] = pointwise(g, CUDNN_POINTWISE_EXP, shifted, NULL, expd);
+    ops[n++] = reduction(g, CUDNN_REDUCE_TENSOR_ADD, expd, row_sum);
+    ops[n++] = pointwise(g, CUDNN_POINTWISE_LOG, row_sum, NULL, log_sum);
+    ops[n++] = pointwise(g, CUDNN_POINTWISE_ADD, row_max, log_sum, stats);
+    ops[n++] = pointwise(g, CUDNN_POINTWISE_DIV, expd, row_sum, probs);
+    ops[n++] = matmul(g, probs, v, o, seq_q, NULL, seq_kv);
 
-    cudnnBackendDescriptor_t ops[10] = {
-        matmul(g, q, kt, scores),
-        pointwise(g, CUDNN_POINTWISE_MUL, scores, scale, scaled),
-        reduction(g, CUDNN_REDUCE_TENSOR_MAX, scaled, row_max),
-        pointwise(g, CUDNN_POINTWISE_SUB, scaled, row_max, shifted),
-        pointwise(g, CUDNN_POINTWISE_EXP, shifted, NULL, expd),
-        reduction(g, CUDNN_REDUCE_TENSOR_ADD, expd, row_sum),
-        pointwise(g, CUDNN_POINTWISE_LOG, row_sum, NULL, log_sum),
-        pointwise(g, CUDNN_POINTWISE_ADD, row_max, log_sum, stats),
-        pointwise(g, CUDNN_POINTWISE_DIV, expd, row_sum, probs),
-        matmul(g, probs, v, o),
-    };
     cudnnBackendDescriptor_t op_graph =
         make(g, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "creating the operation graph");
     SET(g, op_graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &g_handle);
-    SET(g, op_graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 10, ops);
+    SET(g, op_graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, n, ops);
     finalize(g, op_graph, "finalizing the operation graph");
     return g->status ? NULL : op_graph;
 }
@@ -296,23 +373,22 @@ static void build_plan(plan_entry *e) {
     }
     if (g.status) cudnnGetLastErrorString(detail, sizeof detail);
     const plan_key *k = &e->key;
+    char shape[128];
+    snprintf(shape, sizeof shape, "B %d, N %d, L %d, H %d, D %d, %s%s", k->batch, k->seq_len, k->kv_len, k->heads,
+             k->head_dim, vs_dtype_name(k->dtype), k->pages_per_row ? ", paged K/V" : "");
     if (g.status)
-        snprintf(e->error, sizeof e->error,
-                 "cuDNN has no fused attention for B %d, N %d, L %d, H %d, D %d, %s: %s returned %s (%d)%s%s",
-                 k->batch, k->seq_len, k->kv_len, k->heads, k->head_dim, vs_dtype_name(k->dtype), g.failed,
-                 status_text(g.status), (int)g.status, detail[0] ? ": " : "", detail);
+        snprintf(e->error, sizeof e->error, "cuDNN has no fused attention for %s: %s returned %s (%d)%s%s", shape,
+                 g.failed, status_text(g.status), (int)g.status, detail[0] ? ": " : "", detail);
     else if (!e->plan && refused_workspace >= 0)
         snprintf(e->error, sizeof e->error,
-                 "cuDNN has no fused attention for B %d, N %d, L %d, H %d, D %d, %s: the %lld engine configs "
-                 "offered need up to %lld MiB of workspace (a non-fused engine)",
-                 k->batch, k->seq_len, k->kv_len, k->heads, k->head_dim, vs_dtype_name(k->dtype),
-                 (long long)got, (long long)(refused_workspace >> 20));
+                 "cuDNN has no fused attention for %s: the %lld engine configs offered need up to %lld MiB of "
+                 "workspace (a non-fused engine)",
+                 shape, (long long)got, (long long)(refused_workspace >> 20));
     else if (!e->plan)
         snprintf(e->error, sizeof e->error,
-                 "cuDNN has no fused attention for B %d, N %d, L %d, H %d, D %d, %s: none of the %lld engine "
-                 "configs finalized into a plan (last: %s (%d)%s%s)",
-                 k->batch, k->seq_len, k->kv_len, k->heads, k->head_dim, vs_dtype_name(k->dtype),
-                 (long long)got, status_text(refused), (int)refused, detail[0] ? ": " : "", detail);
+                 "cuDNN has no fused attention for %s: none of the %lld engine configs finalized into a plan "
+                 "(last: %s (%d)%s%s)",
+                 shape, (long long)got, status_text(refused), (int)refused, detail[0] ? ": " : "", detail);
     graph_free(&g);
 }
 
@@ -355,11 +431,19 @@ static vs_status ensure_workspace(int64_t bytes) {
     return VS_OK;
 }
 
-static vs_status execute(const plan_entry *e, const vs_attn_args *a, float *lse, void *stream) {
-    float scale = a->scale;
-    int64_t uids[6] = {UID_Q, UID_K, UID_V, UID_O, UID_SCALE, UID_STATS};
-    void *pointers[6] = {(void *)a->q, (void *)a->k, (void *)a->v, a->out, &scale, lse};
-    const int64_t tensors = lse ? 6 : 5;
+static vs_status execute(const plan_entry *e, const vs_attn_args *a, float *lse, const vs_cudnn_pages *pages,
+                         void *stream) {
+    float scale = a->scale, neg_inf = -INFINITY;
+    int64_t uids[11] = {UID_Q, UID_K, UID_V, UID_O, UID_SCALE};
+    void *pointers[11] = {(void *)a->q, (void *)a->k, (void *)a->v, a->out, &scale};
+    int64_t tensors = 5;
+    if (lse) uids[tensors] = UID_STATS, pointers[tensors++] = lse;
+    if (pages) {
+        const int64_t paged_uids[5] = {UID_SEQ_Q, UID_SEQ_KV, UID_TABLE_K, UID_TABLE_V, UID_NEG_INF};
+        void *paged_pointers[5] = {(void *)pages->seq_len_q, (void *)pages->seq_len_kv, (void *)pages->table,
+                                   (void *)pages->table, &neg_inf};
+        for (int i = 0; i < 5; i++) uids[tensors] = paged_uids[i], pointers[tensors++] = paged_pointers[i];
+    }
     void *workspace = g_workspace;
     cudnnBackendDescriptor_t pack = NULL;
     const char *step = "cudnnSetStream";
@@ -395,38 +479,72 @@ vs_status vs_cudnn_attention(const vs_attn_args *a, void *stream) {
     return vs_cudnn_attention_lse(a, NULL, stream);
 }
 
-vs_status vs_cudnn_attention_lse(const vs_attn_args *a, float *lse, void *stream) {
-    VS_TRY(vs_attn_args_validate(a));
-    if (a->blocks || a->head_layout)
-        return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention is dense only (no block list, no head layout)");
+/* Looks up (or builds) the plan of `key` and runs it, under the lock. */
+static vs_status run(const plan_key *key, const vs_attn_args *a, float *lse, const vs_cudnn_pages *pages,
+                     void *stream) {
+    pthread_mutex_lock(&g_lock);
+    vs_status s = ensure_handle();
+    const plan_entry *e = s ? NULL : find_or_build(key);
+    if (e && !e->plan) s = vs_fail(VS_ERR_UNSUPPORTED, "%s", e->error);
+    if (!s) s = ensure_workspace(e->workspace_bytes);
+    if (!s) s = execute(e, a, lse, pages, stream);
+    pthread_mutex_unlock(&g_lock);
+    return s;
+}
+
+/* The key fields both entry points share; strides must be multiples of 8 elements and pointers 16-byte aligned. */
+static vs_status key_for(const vs_attn_args *a, const int64_t strides[8], const void *const ptrs[5],
+                         plan_key *key) {
     if (a->dtype != VS_BF16 && a->dtype != VS_F16)
         return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention takes BF16 or F16 tensors, not %s",
                        vs_dtype_name(a->dtype));
-    plan_key key;
-    memset(&key, 0, sizeof key); /* padding too: keys are compared bytewise */
-    key.dtype = a->dtype;
-    key.batch = a->batch, key.heads = a->heads, key.seq_len = a->seq_len, key.kv_len = vs_attn_kv_len(a);
-    key.head_dim = a->head_dim;
-    key.with_stats = lse != NULL;
-    const int64_t strides[8] = {a->q_stride_b, a->q_stride_n, a->k_stride_b, a->k_stride_n,
-                                a->v_stride_b, a->v_stride_n, a->o_stride_b, a->o_stride_n};
-    memcpy(key.strides, strides, sizeof strides);
+    memset(key, 0, sizeof *key); /* padding too: keys are compared bytewise */
+    key->dtype = a->dtype;
+    key->batch = a->batch, key->heads = a->heads, key->seq_len = a->seq_len, key->kv_len = vs_attn_kv_len(a);
+    key->head_dim = a->head_dim;
+    memcpy(key->strides, strides, sizeof key->strides);
     for (int i = 0; i < 8; i++)
         if (strides[i] % 8 != 0)
-            return vs_fail(VS_ERR_UNSUPPORTED,
-                           "cuDNN attention needs strides that are multiples of 8 elements");
-    const void *ptrs[5] = {a->q, a->k, a->v, a->out, lse};
+            return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention needs strides that are multiples of 8 elements");
     for (int i = 0; i < 5; i++)
         if ((uintptr_t)ptrs[i] % 16 != 0)
             return vs_fail(VS_ERR_UNSUPPORTED,
                            "cuDNN attention needs 16-byte aligned q, k, v, out and statistics");
+    return VS_OK;
+}
 
-    pthread_mutex_lock(&g_lock);
-    vs_status s = ensure_handle();
-    const plan_entry *e = s ? NULL : find_or_build(&key);
-    if (e && !e->plan) s = vs_fail(VS_ERR_UNSUPPORTED, "%s", e->error);
-    if (!s) s = ensure_workspace(e->workspace_bytes);
-    if (!s) s = execute(e, a, lse, stream);
-    pthread_mutex_unlock(&g_lock);
-    return s;
+vs_status vs_cudnn_attention_lse(const vs_attn_args *a, float *lse, void *stream) {
+    VS_TRY(vs_attn_args_validate(a));
+    if (a->blocks || a->head_layout)
+        return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention is dense only (no block list, no head layout)");
+    const int64_t strides[8] = {a->q_stride_b, a->q_stride_n, a->k_stride_b, a->k_stride_n,
+                                a->v_stride_b, a->v_stride_n, a->o_stride_b, a->o_stride_n};
+    const void *const ptrs[5] = {a->q, a->k, a->v, a->out, lse};
+    plan_key key;
+    VS_TRY(key_for(a, strides, ptrs, &key));
+    key.with_stats = lse != NULL;
+    return run(&key, a, lse, NULL, stream);
+}
+
+vs_status vs_cudnn_paged_attention(const vs_attn_args *a, const vs_cudnn_pages *pages, void *stream) {
+    if (!pages || !pages->table || !pages->seq_len_q || !pages->seq_len_kv || pages->pages_per_row < 1 ||
+        pages->num_pages < 1)
+        return vs_fail(VS_ERR_INVALID_ARG, "cuDNN paged attention: page table, lengths and page counts are required");
+    if (a->blocks || a->head_layout)
+        return vs_fail(VS_ERR_INVALID_ARG, "cuDNN paged attention: the pages are the block list (no block list, "
+                                           "no head layout in the arguments)");
+    if (!a->q || !a->k || !a->v || !a->out || a->batch < 1 || a->heads < 1 || a->seq_len < 1 ||
+        (a->head_dim != 64 && a->head_dim != 128) || a->q_stride_n < (int64_t)a->heads * a->head_dim ||
+        a->o_stride_n < (int64_t)a->heads * a->head_dim)
+        return vs_fail(VS_ERR_INVALID_ARG, "cuDNN paged attention: batch %d, heads %d, rows %d, head_dim %d and "
+                       "the q and out token strides do not describe [B, N, H, D] tensors",
+                       a->batch, a->heads, a->seq_len, a->head_dim);
+    vs_attn_args shape = *a;
+    shape.kv_len = pages->pages_per_row * VS_ATTN_BLOCK;
+    const int64_t strides[8] = {a->q_stride_b, a->q_stride_n, 0, 0, 0, 0, a->o_stride_b, a->o_stride_n};
+    const void *const ptrs[5] = {a->q, a->k, a->v, a->out, NULL};
+    plan_key key;
+    VS_TRY(key_for(&shape, strides, ptrs, &key));
+    key.pages_per_row = pages->pages_per_row, key.num_pages = pages->num_pages;
+    return run(&key, &shape, NULL, pages, stream);
 }

@@ -1,7 +1,8 @@
 /* Dense attention through cuDNN's fused flash-attention engines (cuDNN 9
  * backend graph API). Semantics are those of src/ops/attention.h for dense
  * arguments: no block list, no head layout; kv_len may differ from seq_len
- * (cross-attention). All pointers in `args` are device pointers, dtype BF16
+ * (cross-attention). Paged keys and values (any list of key blocks per batch
+ * entry) carry block-sparse attention. All pointers in `args` are device pointers, dtype BF16
  * or F16, head_dim 64 or 128. */
 #ifndef VS_BACKEND_CUDA_CUDNN_ATTENTION_H
 #define VS_BACKEND_CUDA_CUDNN_ATTENTION_H
@@ -23,6 +24,24 @@ vs_status vs_cudnn_attention(const vs_attn_args *args, void *stream);
  * q k_j) (natural log), to lse: f32 [B, H, N] contiguous, 16-byte aligned.
  * Two attentions of one query over disjoint key sets merge exactly through it. */
 vs_status vs_cudnn_attention_lse(const vs_attn_args *args, float *lse, void *stream);
+
+/* Paged K/V: the keys and values of batch entry b are the pages
+ * table[b * pages_per_row + j], j < ceil(seq_len_kv[b] / VS_ATTN_BLOCK), of two
+ * containers [num_pages, H, VS_ATTN_BLOCK, D] (contiguous, args->k and
+ * args->v), in that order; query rows beyond seq_len_q[b] are padding. All
+ * three arrays are INT32 in device memory (table [batch, pages_per_row],
+ * lengths [batch]). Token positions past seq_len_kv[b] in its last page must
+ * hold finite values. */
+typedef struct vs_cudnn_pages {
+    const int32_t *table, *seq_len_q, *seq_len_kv;
+    int pages_per_row, num_pages;
+} vs_cudnn_pages;
+
+/* out = softmax(scale q k^T) v with paged keys and values: q and out as in
+ * args ([batch, seq_len, H, D] with their strides), args->k_* / v_* strides
+ * and kv_len ignored. Each entry's padded query rows of out are written with
+ * unspecified values. VS_ERR_UNSUPPORTED as vs_cudnn_attention. */
+vs_status vs_cudnn_paged_attention(const vs_attn_args *args, const vs_cudnn_pages *pages, void *stream);
 
 #ifdef __cplusplus
 }

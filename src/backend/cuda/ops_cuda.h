@@ -19,6 +19,12 @@ extern "C" {
 vs_status vs_cuda_linear_bf16(uint16_t *y, const uint16_t *x, const uint16_t *w, const uint16_t *bias, int64_t rows,
                               int64_t out, int64_t in, int gelu);
 
+/* x[rows, out] += gate * (h[rows, in] W^T + bias): h, W, bias BF16, x and gate
+ * (an [out] vector, or NULL for 1) F32; one cuBLASLt GEMM with x as its C and
+ * D, gate as its alpha vector and gate * bias as its bias. */
+vs_status vs_cuda_linear_residual_bf16(float *x, const uint16_t *h, const uint16_t *w, const uint16_t *bias,
+                                       const float *gate, int64_t rows, int64_t out, int64_t in);
+
 /* The same map on F32 x and y with W and bias F32 or BF16 (w_dtype): one warp
  * per output column, all rows at once; for a few rows (the time embedding). */
 /* The same for rows that are not 16-byte multiples (small layers only). */

@@ -215,13 +215,13 @@ static size_t forward_bytes(const vs_wan_config *c, const fwd_shape *sh, vs_devi
     persistent += aligned(B * c->freq_dim * 4) + 3 * aligned(B * D * 4) + 2 * aligned(B * 6 * D * 4) +
                   aligned(B * 2 * D * 4);                            /* sinusoid, temb x3, tproj, mod, head mod */
     persistent += 4 * aligned(bl * D * act);                         /* ctx, ck, cv, ctx hidden */
-    const int64_t chunk = bn < ffn_chunk_rows(dev) ? bn : ffn_chunk_rows(dev);
+    const int64_t chunk = sh->local < ffn_chunk_rows(dev) ? sh->local : ffn_chunk_rows(dev);
     size_t phase = aligned(bl * c->text_dim * act);                  /* text in the activation dtype */
     phase = max_size(phase, aligned(all * c->in_channels * vol * act) + aligned(bn * D * act) +
                                 (parallel ? aligned(bn * c->in_channels * vol * act) : 0)); /* patches (+ local), x */
     if (!parallel) phase = max_size(phase, 5 * aligned(bn * D * act)); /* h, q, k, v, a */
     else phase = max_size(phase, 5 * aligned(bn * D * act) + (4 + (B > 1)) * aligned(heads_part * act)); /* + q, k, v, o by heads, exchange */
-    phase = max_size(phase, 2 * aligned(bn * D * act) + aligned(chunk * c->ffn_dim * act));  /* h, y, hidden */
+    phase = max_size(phase, aligned(bn * D * act) + aligned(chunk * c->ffn_dim * act));      /* h, hidden */
     phase = max_size(phase, aligned(bn * D * act) + aligned(bn * c->out_channels * vol * act) +
                                 (parallel ? 2 * aligned(all * c->out_channels * vol * act) : 0)); /* h, patches (+ gathered) */
     return persistent + phase;
@@ -253,6 +253,13 @@ static vs_tensor mod_chunk(const vs_tensor *mod, int k) {
     const int64_t K = mod->shape[1], dim = mod->shape[2];
     vs_tensor v = vs_tensor_view((float *)mod->data + k * dim, VS_F32, mod->device, 2, (int64_t[]){mod->shape[0], dim});
     v.stride[0] = K * dim;
+    return v;
+}
+
+/* Row b of a [B, dim] modulation view, as a [1, dim] view. */
+static vs_tensor batch_entry(const vs_tensor *m, int64_t b) {
+    vs_tensor v = vs_tensor_view((float *)m->data + b * m->stride[0], VS_F32, m->device, 2, (int64_t[]){1, m->shape[1]});
+    v.stride[0] = m->stride[0];
     return v;
 }
 
@@ -441,7 +448,7 @@ static vs_status self_attention(forward_state *f, int layer, const vs_tensor *q,
 
 static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, int layer) {
     const vs_wan_config *c = f->c;
-    const int64_t B = f->sh.batch, N = f->sh.local, D = c->dim, bn = B * N; /* this rank's tokens */
+    const int64_t B = f->sh.batch, N = f->sh.local, D = c->dim; /* this rank's tokens */
     const vs_dtype act = act_dtype(f->dev);
     const float eps = c->eps;
     double t0;
@@ -471,8 +478,7 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
     VS_TRY(vs_op_rmsnorm_rope(&q, &sa->norm_q, &cos, &sin, c->num_heads, eps));
     VS_TRY(vs_op_rmsnorm_rope(&k, &sa->norm_k, &cos, &sin, c->num_heads, eps));
     VS_TRY(self_attention(f, layer, &q, &k, &v, &h, &a));
-    VS_TRY(vs_op_linear(&h, &a, &sa->o.weight, &sa->o.bias, VS_EPILOGUE_NONE));
-    VS_TRY(vs_op_gated_residual(&f->x, &h, &gate));
+    VS_TRY(vs_op_linear_residual(&f->x, &a, &sa->o.weight, &sa->o.bias, &gate));
 
     /* 2. cross-attention to the text: x += o(attn(rms(q), rms(k_text), v_text)), inputs LN_affine(x) */
     const vs_wan_attn_weights *ca = &w->cross_attn;
@@ -488,24 +494,25 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
     VS_TRY(clock_start(f, &t0));
     VS_TRY(vs_op_attention(&a4, &q4, &k4, &v4));
     VS_TRY(clock_stop(f, t0));
-    VS_TRY(vs_op_linear(&h, &a, &ca->o.weight, &ca->o.bias, VS_EPILOGUE_NONE));
-    VS_TRY(vs_op_gated_residual(&f->x, &h, NULL));
+    VS_TRY(vs_op_linear_residual(&f->x, &a, &ca->o.weight, &ca->o.bias, NULL));
     vs_arena_release(f->arena, mark);
 
-    /* 3. feed-forward: x += c_gate * W2 gelu_tanh(W1 (LN(x) * (1 + c_scale) + c_shift)); rows in chunks */
-    vs_tensor y, hidden;
-    const int64_t chunk = bn < ffn_chunk_rows(f->dev) ? bn : ffn_chunk_rows(f->dev);
+    /* 3. feed-forward: x += c_gate * W2 gelu_tanh(W1 (LN(x) * (1 + c_scale) + c_shift)); each batch
+     *    entry's rows in chunks */
+    vs_tensor hidden;
+    const int64_t chunk = N < ffn_chunk_rows(f->dev) ? N : ffn_chunk_rows(f->dev);
     VS_TRY(TAKE(f->arena, act, &h, B, N, D));
-    VS_TRY(TAKE(f->arena, act, &y, B, N, D));
     VS_TRY(TAKE(f->arena, act, &hidden, chunk, c->ffn_dim));
     VS_TRY(vs_op_layernorm_modulate(&h, &f->x, NULL, NULL, &c_shift, &c_scale, eps));
-    for (int64_t r = 0; r < bn; r += chunk) {
-        const int64_t rows = bn - r < chunk ? bn - r : chunk;
-        vs_tensor hr = row_view(&h, r, rows), yr = row_view(&y, r, rows), hid = row_view(&hidden, 0, rows);
-        VS_TRY(vs_op_linear(&hid, &hr, &w->ffn_in.weight, &w->ffn_in.bias, VS_EPILOGUE_GELU_TANH));
-        VS_TRY(vs_op_linear(&yr, &hid, &w->ffn_out.weight, &w->ffn_out.bias, VS_EPILOGUE_NONE));
+    for (int64_t b = 0; b < B; b++) {
+        vs_tensor gate_b = batch_entry(&c_gate, b);
+        for (int64_t r = b * N; r < (b + 1) * N; r += chunk) {
+            const int64_t rows = (b + 1) * N - r < chunk ? (b + 1) * N - r : chunk;
+            vs_tensor hr = row_view(&h, r, rows), xr = row_view(&f->x, r, rows), hid = row_view(&hidden, 0, rows);
+            VS_TRY(vs_op_linear(&hid, &hr, &w->ffn_in.weight, &w->ffn_in.bias, VS_EPILOGUE_GELU_TANH));
+            VS_TRY(vs_op_linear_residual(&xr, &hid, &w->ffn_out.weight, &w->ffn_out.bias, &gate_b));
+        }
     }
-    VS_TRY(vs_op_gated_residual(&f->x, &y, &c_gate));
     vs_arena_release(f->arena, mark);
     return VS_OK;
 }
