@@ -67,9 +67,9 @@ vs_status vs_op_gated_residual(vs_tensor *x, const vs_tensor *y, const vs_tensor
 /* x += gate * (h W^T + bias), a linear layer into a gated residual without the
  * intermediate: x F32 [B, N, out], h activations [B, N, in], W and bias as in
  * vs_op_linear, gate F32 [B, out] view or NULL (then x += h W^T + bias). CUDA:
- * one cuBLASLt GEMM per batch entry reading and writing x in its epilogue
- * (gate as a per-column scale, x as the accumulated matrix); f32 from the
- * GEMM's accumulator to x, where the two-step form rounds to BF16 between. */
+ * one cuBLASLt GEMM per batch entry that accumulates into x in F32 (x is its
+ * C and D), the gate folded into a BF16 copy of W's rows (that rounding takes
+ * the place of the two-step form's BF16 rounding of the layer's output). */
 vs_status vs_op_linear_residual(vs_tensor *x, const vs_tensor *h, const vs_tensor *weight, const vs_tensor *bias,
                                 const vs_tensor *gate);
 

@@ -86,7 +86,7 @@ static int linear_residual_case(int64_t B, int64_t N, int64_t in, int64_t out, i
     const double err = rel_err(got, x, rows * out);
     printf("  linear_residual [%lld x %lld, %lld] -> %lld%s%s: rel L2 of the increment %.2e\n", (long long)B,
            (long long)N, (long long)in, (long long)out, with_bias ? " +bias" : "", gated ? " gated" : "", err);
-    CHECK_MSG(err < 1e-4, "rel L2 %g", err);
+    CHECK_MSG(err < (gated ? 1e-2 : 1e-4), "rel L2 %g", err); /* the gated weights are rounded to BF16 */
     free(x), free(h), free(w), free(b), free(g), free(x0), free(got);
     vs_tensor *all[] = {&dx, &dh, &dw, &db, &dg};
     for (int i = 0; i < 5; i++) vs_tensor_free(all[i]);

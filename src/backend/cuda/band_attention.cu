@@ -1,14 +1,17 @@
-/* SVG's band rows on cuDNN's fused attention: the plan of band_attention.h.
+/* SVG's rows on cuDNN's fused attention: the plan of band_attention.h.
  *
- * Per batch entry b, with X' the head-wise token-major copy of X (the stored
- * tensor itself when no head is temporal) and rows [r0, r1) = the band's
- * query blocks:
+ * Per batch entry b, with X' the head-wise token-major copy of X ([blocks * 128,
+ * H, D], tail rows zero) and the band's query blocks [first, first + count):
  *   band:  O_b[e] = attention(Q'[block first+e], K', V'[blocks first+e-half ..
  *          first+e+half])                    e = 0 .. count-1, one cuDNN batch
- *   sink:  O_s    = attention(Q'[r0, r1), K', V'[0, sink * 128))
+ *   sink:  O_s    = attention(Q'[band rows], K', V'[0, sink * 128))
  *   merge: O = (O_b e^{L_b} + O_s e^{L_s}) / (e^{L_b} + e^{L_s}),
- *          written to the stored row of each position.
- * The other rows run on our kernel with their part of the list. */
+ *          written to the stored row of each position;
+ *   rest:  for each run of the other query blocks, one paged attention (a
+ *          batch entry per query block, its key blocks the pages of K', V'),
+ *          scattered to the stored rows.
+ * When cuDNN has no paged engine, the other rows run on our kernel with their
+ * part of the list instead. */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdlib.h>
@@ -20,13 +23,21 @@
 #include "backend/cuda/stored_row.cuh"
 #include "core/devmem.h"
 
+/* A run of query blocks outside the band: [first, first + count), its page-table rows from `entry` on. */
+struct rest_run {
+    int first, count, entry;
+};
+
 struct vs_cuda_band {
     vs_svg_band rows;
-    int seq_len, heads, head_dim;
-    vs_attn_blocks rest; /* device CSR: the list with the band rows emptied */
-    /* Scratch of one batch entry: q', k', v' [seq_len, H, D]; the band and sink outputs [count * 128, H, D];
-     * their log-sum-exps f32 [count, H, 128] and [H, count * 128]. */
-    void *qkv[3], *out_band, *out_sink;
+    int seq_len, heads, head_dim, blocks;
+    vs_attn_blocks rest; /* device CSR: the list with the band rows emptied (our kernel's part) */
+    rest_run runs[2];    /* the query blocks before and after the band (count 0: none) */
+    int pages_per_row;   /* the longest list among them */
+    int32_t *table, *seq_len_q, *seq_len_kv; /* device: their page table and lengths, run after run */
+    /* Scratch of one batch entry: q', k', v' [blocks * 128, H, D]; the band and sink outputs [count * 128, H, D];
+     * their log-sum-exps f32 [count, H, 128] and [H, count * 128]; the other rows' output [their rows, H, D]. */
+    void *qkv[3], *out_band, *out_sink, *out_rest;
     float *lse_band, *lse_sink;
 };
 
@@ -57,7 +68,7 @@ __global__ void gather_token_major(GatherArgs g, const uint8_t *layout, int n_to
         const int n = n0 + j / per_row, in_row = j % per_row, h = in_row / chunks, c = in_row % chunks;
         if (n >= n_tokens) break;
         const int row =
-            stored_row(n, layout[h] == VS_LAYOUT_TOKEN_MAJOR, frames, inv_frames, tokens_per_frame);
+            stored_row(n, layout && layout[h] == VS_LAYOUT_TOKEN_MAJOR, frames, inv_frames, tokens_per_frame);
         const uint4 *src = reinterpret_cast<const uint4 *>(
             g.src[t] + 2 * ((int64_t)row * g.stride_n[t] + h * head_dim + c * kChunk));
         uint4 *dst = reinterpret_cast<uint4 *>(g.dst[t] + 2 * ((int64_t)n * per_row + in_row) * kChunk);
@@ -118,6 +129,33 @@ template <typename T> __global__ void merge_band_and_sink(MergeArgs m) {
     }
 }
 
+/* out[stored row of position first_row + r] = rows[r] for r < count (zeros where the row's query block
+ * attends nothing): the other rows' paged output put back in place. */
+struct ScatterArgs {
+    const char *rows;        /* [count, H, D] */
+    const int32_t *seq_len_kv; /* per query block of the run */
+    char *out;
+    int64_t o_stride_n;
+    const uint8_t *layout;
+    int first_row, count, heads, head_dim, frames, tokens_per_frame;
+    float inv_frames;
+};
+
+__global__ void scatter_rows(ScatterArgs m) {
+    const int chunks = m.head_dim / kChunk, per_row = m.heads * chunks;
+    const int r0 = blockIdx.x * kRowsPerBlock;
+    for (int j = threadIdx.x; j < kRowsPerBlock * per_row; j += blockDim.x) {
+        const int r = r0 + j / per_row, in_row = j % per_row, h = in_row / chunks, c = in_row % chunks;
+        if (r >= m.count) break;
+        uint4 value = make_uint4(0, 0, 0, 0);
+        if (m.seq_len_kv[r / VS_ATTN_BLOCK] > 0)
+            value = reinterpret_cast<const uint4 *>(m.rows)[(int64_t)r * per_row + in_row];
+        const int token_major = m.layout && m.layout[h] == VS_LAYOUT_TOKEN_MAJOR;
+        const int row = stored_row(m.first_row + r, token_major, m.frames, m.inv_frames, m.tokens_per_frame);
+        *reinterpret_cast<uint4 *>(m.out + 2 * ((int64_t)row * m.o_stride_n + h * m.head_dim + c * kChunk)) = value;
+    }
+}
+
 /* args with its tensors moved to batch entry b: one entry of batch, strides as given. */
 vs_attn_args entry(const vs_attn_args *a, int b) {
     vs_attn_args e = *a;
@@ -174,7 +212,53 @@ vs_status gather(const vs_cuda_band *band, vs_attn_args *e, cudaStream_t stream)
     const int64_t row = (int64_t)band->heads * band->head_dim;
     e->q = band->qkv[0], e->k = band->qkv[1], e->v = band->qkv[2];
     e->q_stride_n = e->k_stride_n = e->v_stride_n = row;
-    e->q_stride_b = e->k_stride_b = e->v_stride_b = row * band->seq_len;
+    e->q_stride_b = e->k_stride_b = e->v_stride_b = row * band->blocks * VS_ATTN_BLOCK;
+    return VS_OK;
+}
+
+/* The runs of other rows of entry `e` (gathered) through cuDNN's paged attention into out_rest. */
+vs_status rest_paged(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
+    const int64_t row = (int64_t)band->heads * band->head_dim, block = VS_ATTN_BLOCK;
+    for (const rest_run &run : band->runs) {
+        if (run.count == 0) continue;
+        vs_attn_args p = *e;
+        p.head_layout = nullptr;
+        p.q = static_cast<const char *>(e->q) + 2 * run.first * block * row;
+        p.out = static_cast<char *>(band->out_rest) + 2 * run.entry * block * row;
+        p.batch = run.count, p.seq_len = (int)block, p.kv_len = 0;
+        p.q_stride_n = p.o_stride_n = row;
+        p.q_stride_b = p.o_stride_b = block * row;
+        const vs_cudnn_pages pages = {band->table + (int64_t)run.entry * band->pages_per_row,
+                                      band->seq_len_q + run.entry,
+                                      band->seq_len_kv + run.entry,
+                                      band->pages_per_row,
+                                      band->blocks,
+                                      block * row,
+                                      band->head_dim,
+                                      row};
+        VS_TRY(vs_cudnn_paged_attention(&p, &pages, stream));
+    }
+    return VS_OK;
+}
+
+vs_status scatter_rest(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
+    const int64_t row = (int64_t)band->heads * band->head_dim;
+    for (const rest_run &run : band->runs) {
+        if (run.count == 0) continue;
+        ScatterArgs m;
+        m.rows = static_cast<const char *>(band->out_rest) + 2 * run.entry * VS_ATTN_BLOCK * row;
+        m.seq_len_kv = band->seq_len_kv + run.entry;
+        m.out = static_cast<char *>(e->out), m.o_stride_n = e->o_stride_n;
+        m.layout = e->head_layout;
+        m.first_row = run.first * VS_ATTN_BLOCK;
+        const int end = (run.first + run.count) * VS_ATTN_BLOCK;
+        m.count = (end < band->seq_len ? end : band->seq_len) - m.first_row;
+        m.heads = band->heads, m.head_dim = band->head_dim;
+        m.frames = e->frames, m.tokens_per_frame = e->tokens_per_frame;
+        m.inv_frames = e->frames > 0 ? 1.0f / (float)e->frames : 0.f;
+        scatter_rows<<<grid_for(m.count), kThreads, 0, stream>>>(m);
+        VS_CUDA_LAUNCH_CHECK("scatter_rows");
+    }
     return VS_OK;
 }
 
@@ -198,6 +282,43 @@ vs_status merge(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t st
     return VS_OK;
 }
 
+/* The page table and lengths of the runs outside the band, uploaded. */
+vs_status upload_rest_pages(vs_cuda_band *band, const vs_attn_blocks *host_blocks) {
+    const int nb = band->blocks, last = band->seq_len - (nb - 1) * VS_ATTN_BLOCK; /* tokens in the last block */
+    const int32_t *row_ptr = host_blocks->row_ptr, *col = host_blocks->col_idx;
+    int entries = 0, longest = 1; /* a table of at least one entry, even when every row is empty */
+    for (const rest_run &run : band->runs)
+        for (int i = run.first; i < run.first + run.count; i++, entries++)
+            if (row_ptr[i + 1] - row_ptr[i] > longest) longest = row_ptr[i + 1] - row_ptr[i];
+    band->pages_per_row = longest;
+    if (entries == 0) return VS_OK;
+    int32_t *table = static_cast<int32_t *>(calloc((size_t)entries * longest, sizeof(int32_t)));
+    int32_t *len_q = static_cast<int32_t *>(malloc(sizeof(int32_t) * entries));
+    int32_t *len_kv = static_cast<int32_t *>(malloc(sizeof(int32_t) * entries));
+    vs_status s = table && len_q && len_kv ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory");
+    for (const rest_run &run : band->runs)
+        for (int i = run.first; !s && i < run.first + run.count; i++) {
+            const int e = run.entry + (i - run.first);
+            len_q[e] = i == nb - 1 ? last : VS_ATTN_BLOCK;
+            len_kv[e] = 0;
+            for (int k = row_ptr[i]; k < row_ptr[i + 1]; k++) {
+                table[(size_t)e * longest + (k - row_ptr[i])] = col[k];
+                len_kv[e] += col[k] == nb - 1 ? last : VS_ATTN_BLOCK; /* sorted: the short block comes last */
+            }
+        }
+    const size_t table_bytes = sizeof(int32_t) * (size_t)entries * longest, len_bytes = sizeof(int32_t) * entries;
+    if (!s) s = vs_device_malloc((void **)&band->table, table_bytes);
+    if (!s) s = vs_device_malloc((void **)&band->seq_len_q, len_bytes);
+    if (!s) s = vs_device_malloc((void **)&band->seq_len_kv, len_bytes);
+    if (!s) s = vs_device_memcpy_h2d(band->table, table, table_bytes);
+    if (!s) s = vs_device_memcpy_h2d(band->seq_len_q, len_q, len_bytes);
+    if (!s) s = vs_device_memcpy_h2d(band->seq_len_kv, len_kv, len_bytes);
+    free(table);
+    free(len_q);
+    free(len_kv);
+    return s;
+}
+
 } // namespace
 
 extern "C" void vs_cuda_band_free(vs_cuda_band *band) {
@@ -208,6 +329,10 @@ extern "C" void vs_cuda_band_free(vs_cuda_band *band) {
         vs_device_free(band->qkv[t]);
     vs_device_free(band->out_band);
     vs_device_free(band->out_sink);
+    vs_device_free(band->out_rest);
+    vs_device_free(band->table);
+    vs_device_free(band->seq_len_q);
+    vs_device_free(band->seq_len_kv);
     vs_device_free(band->lse_band);
     vs_device_free(band->lse_sink);
     free(band);
@@ -216,37 +341,47 @@ extern "C" void vs_cuda_band_free(vs_cuda_band *band) {
 extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_blocks *host_blocks, int seq_len,
                                          int heads, int head_dim) {
     *out = nullptr;
+    const int nb = (seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
+    if (seq_len < 1 || host_blocks->num_q_blocks != nb || host_blocks->num_k_blocks != nb)
+        return vs_fail(VS_ERR_SHAPE, "band attention: a %d x %d block list does not cover %d tokens",
+                       host_blocks->num_q_blocks, host_blocks->num_k_blocks, seq_len);
     const vs_svg_band rows = vs_svg_find_band(host_blocks, seq_len);
-    if (rows.count == 0) return VS_OK;
     vs_cuda_band *band = static_cast<vs_cuda_band *>(calloc(1, sizeof *band));
     if (!band) return vs_fail(VS_ERR_OOM, "out of host memory");
     band->rows = rows;
-    band->seq_len = seq_len, band->heads = heads, band->head_dim = head_dim;
+    band->seq_len = seq_len, band->heads = heads, band->head_dim = head_dim, band->blocks = nb;
+    const int after = rows.first + rows.count;
+    band->runs[0] = rest_run{0, rows.count ? rows.first : nb, 0};
+    band->runs[1] = rest_run{after, rows.count ? nb - after : 0, band->runs[0].count};
     vs_svg_blocks rest;
     vs_status s = vs_svg_blocks_without_rows(host_blocks, seq_len, rows.first, rows.count, &rest);
-    const size_t row_bytes = sizeof(int32_t) * ((size_t)rest.view.num_q_blocks + 1);
-    const size_t col_bytes = sizeof(int32_t) * ((size_t)(s ? 0 : rest.row_ptr[rest.view.num_q_blocks]) + 1);
+    const size_t row_bytes = sizeof(int32_t) * ((size_t)nb + 1);
+    const size_t col_bytes = sizeof(int32_t) * ((size_t)(s ? 0 : rest.row_ptr[nb]) + 1);
     void *row = nullptr, *col = nullptr;
     if (!s) s = vs_device_malloc(&row, row_bytes);
     if (!s) s = vs_device_malloc(&col, col_bytes);
-    band->rest = vs_attn_blocks{host_blocks->num_q_blocks, host_blocks->num_k_blocks,
-                                static_cast<const int32_t *>(row), static_cast<const int32_t *>(col)};
+    band->rest = vs_attn_blocks{nb, nb, static_cast<const int32_t *>(row), static_cast<const int32_t *>(col)};
     if (!s) s = vs_device_memcpy_h2d(row, rest.row_ptr, row_bytes);
     if (!s) s = vs_device_memcpy_h2d(col, rest.col_idx, col_bytes - sizeof(int32_t));
     vs_svg_blocks_free(&rest);
-    const size_t all = 2 * (size_t)seq_len * heads * head_dim,
-                 part = 2 * (size_t)rows.count * VS_ATTN_BLOCK * heads * head_dim,
+    if (!s) s = upload_rest_pages(band, host_blocks);
+    const size_t token_row = 2 * (size_t)heads * head_dim, all = token_row * nb * VS_ATTN_BLOCK,
+                 part = token_row * rows.count * VS_ATTN_BLOCK,
+                 others = token_row * (band->runs[0].count + band->runs[1].count) * VS_ATTN_BLOCK,
                  lse = sizeof(float) * (size_t)rows.count * VS_ATTN_BLOCK * heads;
-    for (int t = 0; t < 3 && !s; t++)
+    for (int t = 0; t < 3 && !s; t++) {
         s = vs_device_malloc(&band->qkv[t], all);
+        if (!s) s = vs_device_memset(band->qkv[t], 0, all); /* the tail past seq_len is read, must be finite */
+    }
     if (!s) s = vs_device_malloc(&band->out_band, part);
     if (!s) s = vs_device_malloc(&band->out_sink, part);
+    if (!s) s = vs_device_malloc(&band->out_rest, others);
     if (!s) s = vs_device_malloc((void **)&band->lse_band, lse);
     if (!s) s = vs_device_malloc((void **)&band->lse_sink, lse);
     if (s) {
         vs_cuda_band_free(band);
         return vs_fail_context(s, "the band attention's scratch (%.0f MiB)",
-                               (3.0 * all + 2.0 * (part + lse)) / 1048576.0);
+                               (3.0 * all + 2.0 * (part + lse) + others) / 1048576.0);
     }
     *out = band;
     return VS_OK;
@@ -269,19 +404,28 @@ extern "C" vs_status vs_cuda_band_attention(const vs_cuda_band *band, const vs_a
         return vs_fail(VS_ERR_UNSUPPORTED,
                        "band attention: token-major layout needs fewer than 2^22 video tokens");
     cudaStream_t s = static_cast<cudaStream_t>(stream);
-    /* Order on the stream: entry 0's band and sink (the only calls that may find no cuDNN engine, before
-     * anything is written to out), our kernel on the other rows (it writes zeros to the band rows), then
-     * the merges that overwrite those zeros. Later entries reuse the scratch after the previous merge. */
+    /* Order on the stream: entry 0's band and sink (calls that may find no cuDNN engine, before anything
+     * is written to out), the other rows (paged, into scratch; where cuDNN has no paged engine, our kernel
+     * on all entries at once, writing zeros to the band rows), then the merges and scatters into out.
+     * Later entries reuse the scratch after the previous ones. */
+    const int has_rest = band->runs[0].count + band->runs[1].count > 0;
+    int paged = has_rest;
     for (int b = 0; b < a->batch; b++) {
         vs_attn_args e = entry(a, b);
-        if (e.head_layout) VS_TRY(gather(band, &e, s));
-        VS_TRY(band_and_sink(band, &e, s));
-        if (b == 0) {
+        VS_TRY(gather(band, &e, s));
+        if (band->rows.count) VS_TRY(band_and_sink(band, &e, s));
+        if (paged) {
+            const vs_status st = rest_paged(band, &e, s);
+            if (st == VS_ERR_UNSUPPORTED && b == 0) paged = 0;
+            else VS_TRY(st);
+        }
+        if (b == 0 && has_rest && !paged) {
             vs_attn_args rest = *a;
             rest.blocks = &band->rest;
             VS_TRY(vs_cuda_flash_attention(&rest, stream));
         }
-        VS_TRY(merge(band, &e, s));
+        if (band->rows.count) VS_TRY(merge(band, &e, s));
+        if (paged) VS_TRY(scatter_rest(band, &e, s));
     }
     return VS_OK;
 }

@@ -7,6 +7,7 @@
  * K x M (ldb K) used as is, D = y col-major N x M (ldd N). The bias vector
  * runs along D's rows, i.e. along y's columns, as wanted. */
 #include <cublasLt.h>
+#include <cuda_bf16.h>
 #include <pthread.h>
 
 #include "backend/cuda/cuda_check.h"
@@ -62,9 +63,8 @@ struct lt_objects {
     }
 };
 
-/* One GEMM of the linear layers: y[rows, out] = alpha * (x[rows, in] W^T) + beta * y + bias, GELU after
- * when `gelu`; x and W BF16, y (C and D at once) and bias of their own types; alpha a per-column vector
- * in device memory or, when NULL, 1. */
+/* One GEMM of the linear layers: y[rows, out] = x[rows, in] W^T + beta * y + bias, GELU after when
+ * `gelu`; x and W BF16, y (C and D at once) and bias of their own types. */
 struct linear_gemm {
     const uint16_t *x, *w;
     void *y;
@@ -72,7 +72,6 @@ struct linear_gemm {
     const void *bias;
     cudaDataType_t bias_type;
     int gelu;
-    const float *alpha;
     float beta;
     int64_t rows, out, in;
 };
@@ -104,10 +103,6 @@ vs_status run_linear(const linear_gemm &g) {
         LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
                                               sizeof bias_type));
     }
-    if (g.alpha) {
-        const int32_t mode = CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST;
-        LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_POINTER_MODE, &mode, sizeof mode));
-    }
     LT_TRY(cublasLtMatrixLayoutCreate(&o.a, CUDA_R_16BF, (uint64_t)g.in, (uint64_t)g.out, g.in));
     LT_TRY(cublasLtMatrixLayoutCreate(&o.b, CUDA_R_16BF, (uint64_t)g.in, (uint64_t)g.rows, g.in));
     LT_TRY(cublasLtMatrixLayoutCreate(&o.d, g.y_type, (uint64_t)g.out, (uint64_t)g.rows, g.out));
@@ -126,38 +121,60 @@ vs_status run_linear(const linear_gemm &g) {
     int found = 0;
     LT_TRY(cublasLtMatmulAlgoGetHeuristic(g_handle, o.desc, o.a, o.b, o.d, o.d, o.pref, 1, &heuristic, &found));
     if (found == 0)
-        return vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for y[%lld, %lld] %s= x[%lld, %lld] W^T%s (bf16)",
+        return vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for y[%lld, %lld] %s= x[%lld, %lld] W^T (bf16)",
                        (long long)g.rows, (long long)g.out, g.beta != 0 ? "+" : "", (long long)g.rows,
-                       (long long)g.in, g.alpha ? " scaled per column" : "");
-    const float one = 1.0f;
-    const void *alpha = g.alpha ? static_cast<const void *>(g.alpha) : &one;
-    LT_TRY(cublasLtMatmul(g_handle, o.desc, alpha, g.w, o.a, g.x, o.b, &g.beta, g.y, o.d, g.y, o.d, &heuristic.algo,
+                       (long long)g.in);
+    const float alpha = 1.0f;
+    LT_TRY(cublasLtMatmul(g_handle, o.desc, &alpha, g.w, o.a, g.x, o.b, &g.beta, g.y, o.d, g.y, o.d, &heuristic.algo,
                           g_workspace, ws, 0));
     return VS_OK;
 }
 
-/* bias * gate (gate NULL: 1) in F32, the epilogue's bias of vs_cuda_linear_residual_bf16. */
-__global__ void scaled_bias_kernel(float *dst, const uint16_t *bias, const float *gate, int64_t n) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        dst[i] = __uint_as_float((uint32_t)bias[i] << 16) * (gate ? gate[i] : 1.0f);
+/* The gate folded into the layer: w_scaled[j, :] = gate[j] * w[j, :] (rounded to BF16, as the
+ * two-step form rounds the layer's output) and bias_scaled[j] = gate[j] * bias[j] in F32; gate NULL
+ * leaves w alone and only widens the bias. One thread per 8 weights of a row, or per bias entry. */
+__global__ void scale_rows_kernel(uint16_t *w_scaled, float *bias_scaled, const uint16_t *w, const uint16_t *bias,
+                                  const float *gate, int64_t out, int64_t in) {
+    const int64_t groups = gate ? out * (in / 8) : 0;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < groups + out;
+         t += (int64_t)gridDim.x * blockDim.x) {
+        if (t >= groups) {
+            const int64_t j = t - groups;
+            if (bias) bias_scaled[j] = __uint_as_float((uint32_t)bias[j] << 16) * (gate ? gate[j] : 1.0f);
+            continue;
+        }
+        const int64_t j = t / (in / 8);
+        uint4 v = reinterpret_cast<const uint4 *>(w)[t];
+        uint16_t *e = reinterpret_cast<uint16_t *>(&v);
+        for (int i = 0; i < 8; i++) {
+            const float x = __uint_as_float((uint32_t)e[i] << 16) * gate[j];
+            e[i] = __bfloat16_as_ushort(__float2bfloat16(x));
+        }
+        reinterpret_cast<uint4 *>(w_scaled)[t] = v;
+    }
 }
 
-/* The scaled bias' buffer, grown on demand; one for the process, like the workspace. Each use is
- * ordered on the stream before the next call overwrites it. */
-float *g_bias = nullptr;
-int64_t g_bias_len = 0;
+/* The scaled weight and bias buffers, grown on demand; one of each for the process, like the workspace.
+ * Each use is ordered on the stream before the next call overwrites it. */
+uint16_t *g_scaled_w = nullptr;
+float *g_scaled_bias = nullptr;
+int64_t g_scaled_w_len = 0, g_scaled_bias_len = 0;
 
-vs_status ensure_bias(int64_t n) {
+vs_status grow(void **buffer, int64_t *len, int64_t want, size_t elem, const char *what) {
+    if (want <= *len) return VS_OK;
+    cudaFree(*buffer);
+    *buffer = nullptr, *len = 0;
+    cudaError_t e = cudaMalloc(buffer, elem * (size_t)want);
+    if (e != cudaSuccess)
+        return vs_fail(VS_ERR_OOM, "%s (%lld values): %s", what, (long long)want, cudaGetErrorString(e));
+    *len = want;
+    return VS_OK;
+}
+
+vs_status ensure_scaled(int64_t weights, int64_t biases) {
     pthread_mutex_lock(&g_lock);
-    vs_status s = VS_OK;
-    if (n > g_bias_len) {
-        cudaFree(g_bias);
-        g_bias = nullptr, g_bias_len = 0;
-        cudaError_t e = cudaMalloc(&g_bias, sizeof(float) * (size_t)n);
-        if (e != cudaSuccess) s = vs_fail(VS_ERR_OOM, "cuBLASLt bias vector (%lld floats): %s", (long long)n,
-                                          cudaGetErrorString(e));
-        else g_bias_len = n;
-    }
+    vs_status s = grow(reinterpret_cast<void **>(&g_scaled_w), &g_scaled_w_len, weights, 2, "gated layer weights");
+    if (!s) s = grow(reinterpret_cast<void **>(&g_scaled_bias), &g_scaled_bias_len, biases, 4, "gated layer bias");
     pthread_mutex_unlock(&g_lock);
     return s;
 }
@@ -167,21 +184,23 @@ vs_status ensure_bias(int64_t n) {
 extern "C" vs_status vs_cuda_linear_bf16(uint16_t *y, const uint16_t *x, const uint16_t *w, const uint16_t *bias,
                                          int64_t rows, int64_t out, int64_t in, int gelu) {
     if (rows == 0 || out == 0) return VS_OK;
-    return run_linear({x, w, y, CUDA_R_16BF, bias, CUDA_R_16BF, gelu, nullptr, 0.0f, rows, out, in});
+    return run_linear({x, w, y, CUDA_R_16BF, bias, CUDA_R_16BF, gelu, 0.0f, rows, out, in});
 }
 
 extern "C" vs_status vs_cuda_linear_residual_bf16(float *x, const uint16_t *h, const uint16_t *w, const uint16_t *bias,
                                                   const float *gate, int64_t rows, int64_t out, int64_t in) {
     if (rows == 0 || out == 0) return VS_OK;
-    if (bias) {
-        VS_TRY(ensure_bias(out));
+    if (gate || bias) {
+        VS_TRY(ensure_scaled(gate ? out * in : 0, out));
         const int threads = 256;
-        scaled_bias_kernel<<<(int)((out + threads - 1) / threads), threads>>>(g_bias, bias, gate, out);
-        VS_CUDA_LAUNCH_CHECK("scaled_bias_kernel");
+        const int64_t work = (gate ? out * (in / 8) : 0) + out, blocks = (work + threads - 1) / threads;
+        scale_rows_kernel<<<(int)(blocks < 4096 ? blocks : 4096), threads>>>(g_scaled_w, g_scaled_bias, w, bias, gate,
+                                                                            out, in);
+        VS_CUDA_LAUNCH_CHECK("scale_rows_kernel");
     }
-    return run_linear({h, w, x, CUDA_R_32F, bias ? g_bias : nullptr, CUDA_R_32F, 0, gate, 1.0f, rows, out, in});
+    return run_linear({h, gate ? g_scaled_w : w, x, CUDA_R_32F, bias ? g_scaled_bias : nullptr, CUDA_R_32F, 0, 1.0f,
+                       rows, out, in});
 }
-
 /* Row-major C = A op(B) is column-major C^T = op(B)^T A^T: cuBLASLt's A is our
  * B (stored n x k col-major when trans_b, so used transposed; k x n otherwise),
  * its B is our A (k x m col-major, lda), D is C^T (n x m, ldc). */

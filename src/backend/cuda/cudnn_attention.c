@@ -57,7 +57,7 @@ typedef struct plan_key {
     int with_stats;     /* the log-sum-exp statistics are an output */
     int pages_per_row;  /* paged K/V: page-table entries per batch entry (0: K and V are strided tensors) */
     int num_pages;      /* paged K/V: pages in each container */
-    int64_t strides[8]; /* q, k, v, out: batch then token stride (k, v: 0 when paged) */
+    int64_t strides[8]; /* q, k, v, out: batch then token stride; paged: k, v's page, head and token strides */
 } plan_key;
 
 typedef struct plan_entry {
@@ -246,8 +246,7 @@ static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
     if (paged) {
         const int64_t P = k->pages_per_row, page = VS_ATTN_BLOCK;
         const int64_t len_dims[4] = {B, 1, 1, 1}, table_dims[4] = {B, 1, P, 1}, table_str[4] = {P, P, 1, 1};
-        const int64_t container_dims[4] = {k->num_pages, H, page, D},
-                      container_str[4] = {H * page * D, page * D, D, 1};
+        const int64_t container_dims[4] = {k->num_pages, H, page, D}, container_str[4] = {s[2], s[3], s[4], 1};
         const int64_t kt_virtual_str[4] = {H * D * L, D * L, 1, D}, v_virtual_str[4] = {H * L * D, L * D, D, 1};
         seq_q = tensor(g, UID_SEQ_Q, CUDNN_DATA_INT32, len_dims, one, false);
         seq_kv = tensor(g, UID_SEQ_KV, CUDNN_DATA_INT32, len_dims, one, false);
@@ -541,7 +540,8 @@ vs_status vs_cudnn_paged_attention(const vs_attn_args *a, const vs_cudnn_pages *
                        a->batch, a->heads, a->seq_len, a->head_dim);
     vs_attn_args shape = *a;
     shape.kv_len = pages->pages_per_row * VS_ATTN_BLOCK;
-    const int64_t strides[8] = {a->q_stride_b, a->q_stride_n, 0, 0, 0, 0, a->o_stride_b, a->o_stride_n};
+    const int64_t strides[8] = {a->q_stride_b, a->q_stride_n, pages->page_stride, pages->head_stride,
+                                pages->token_stride, 0, a->o_stride_b, a->o_stride_n};
     const void *const ptrs[5] = {a->q, a->k, a->v, a->out, NULL};
     plan_key key;
     VS_TRY(key_for(&shape, strides, ptrs, &key));

@@ -27,14 +27,15 @@ vs_status vs_cudnn_attention_lse(const vs_attn_args *args, float *lse, void *str
 
 /* Paged K/V: the keys and values of batch entry b are the pages
  * table[b * pages_per_row + j], j < ceil(seq_len_kv[b] / VS_ATTN_BLOCK), of two
- * containers [num_pages, H, VS_ATTN_BLOCK, D] (contiguous, args->k and
- * args->v), in that order; query rows beyond seq_len_q[b] are padding. All
- * three arrays are INT32 in device memory (table [batch, pages_per_row],
- * lengths [batch]). Token positions past seq_len_kv[b] in its last page must
- * hold finite values. */
+ * containers [num_pages, H, VS_ATTN_BLOCK, D] (args->k and args->v, D
+ * contiguous, page, head and token strides in elements as given), in that
+ * order; query rows beyond seq_len_q[b] are padding. All three arrays are
+ * INT32 in device memory (table [batch, pages_per_row], lengths [batch]).
+ * Token positions past seq_len_kv[b] in its last page must hold finite values. */
 typedef struct vs_cudnn_pages {
     const int32_t *table, *seq_len_q, *seq_len_kv;
     int pages_per_row, num_pages;
+    int64_t page_stride, head_stride, token_stride;
 } vs_cudnn_pages;
 
 /* out = softmax(scale q k^T) v with paged keys and values: q and out as in

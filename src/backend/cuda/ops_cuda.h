@@ -21,7 +21,8 @@ vs_status vs_cuda_linear_bf16(uint16_t *y, const uint16_t *x, const uint16_t *w,
 
 /* x[rows, out] += gate * (h[rows, in] W^T + bias): h, W, bias BF16, x and gate
  * (an [out] vector, or NULL for 1) F32; one cuBLASLt GEMM with x as its C and
- * D, gate as its alpha vector and gate * bias as its bias. */
+ * D, after a kernel that scales W's rows and the bias by the gate into buffers
+ * the process keeps (grown to the largest layer). */
 vs_status vs_cuda_linear_residual_bf16(float *x, const uint16_t *h, const uint16_t *w, const uint16_t *bias,
                                        const float *gate, int64_t rows, int64_t out, int64_t in);
 

@@ -171,7 +171,8 @@ extern "C" vs_status vs_cuda_paged_attention(const vs_cuda_paged *p, const vs_at
     pages_args.batch = p->blocks, pages_args.seq_len = VS_ATTN_BLOCK, pages_args.kv_len = 0;
     pages_args.q_stride_n = pages_args.o_stride_n = row;
     pages_args.q_stride_b = pages_args.o_stride_b = VS_ATTN_BLOCK * row;
-    const vs_cudnn_pages pages = {p->table, p->seq_len_q, p->seq_len_kv, p->pages_per_row, p->blocks};
+    const vs_cudnn_pages pages = {p->table, p->seq_len_q, p->seq_len_kv, p->pages_per_row, p->blocks,
+                                  VS_ATTN_BLOCK * row, VS_ATTN_BLOCK * p->head_dim, p->head_dim};
     /* Batch entries run one after another through the one scratch; the first cuDNN call (the only one
      * that may find no engine) comes before anything is written to out. */
     for (int b = 0; b < a->batch; b++) {
