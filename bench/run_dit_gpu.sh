@@ -12,8 +12,8 @@ source tools/gpu_env.sh
 note build
 build_gpu vidsparse_cli vidsparse_shared test_flash_attention test_ops_cuda test_wan_cuda ||
   { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
-# TESTS: "binary[:case filter] ..." run one after another (VS_TEST_ONLY filters the cases; empty skips).
-for t in ${TESTS-test_flash_attention:block_lists test_ops_cuda test_wan_cuda}; do
+# TESTS: "binary:case-filter ..." run one after another (VS_TEST_ONLY=filter; TESTS= skips them).
+for t in ${TESTS-test_flash_attention:block_lists test_ops_cuda: test_wan_cuda:}; do
   note "test $t"
   VS_TEST_ONLY=${t#*:} timeout 200 "build-gpu/${t%%:*}" >"$R/${t%%:*}.log" 2>&1
   grep -E "rel L2|FAIL|passed|error|band rows" "$R/${t%%:*}.log" | tail -n 40
