@@ -93,6 +93,7 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--out", default="")
+    ap.add_argument("--qk-std", type=float, default=1.0, help="standard deviation of q and k (score spread)")
     ap.add_argument("--skip-flex", action="store_true", help="leave FlexAttention out (saves its compile time)")
     args = ap.parse_args()
 
@@ -100,13 +101,10 @@ def main():
     lib.vs_cuda_flash_attention.argtypes = [ctypes.POINTER(AttnArgs), ctypes.c_void_p]
     lib.vs_cudnn_attention.argtypes = [ctypes.POINTER(AttnArgs), ctypes.c_void_p]
     lib.vs_last_error.restype = ctypes.c_char_p
-    # the cuDNN paths for block lists: create / attention / free of each
-    cudnn_paths = {"band": "vs_cuda_band", "paged": "vs_cuda_paged"}
-    for prefix in cudnn_paths.values():
-        getattr(lib, prefix + "_create").argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(Blocks),
-                                                     ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        getattr(lib, prefix + "_attention").argtypes = [ctypes.c_void_p, ctypes.POINTER(AttnArgs), ctypes.c_void_p]
-        getattr(lib, prefix + "_free").argtypes = [ctypes.c_void_p]
+    lib.vs_cuda_band_create.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(Blocks), ctypes.c_int,
+                                        ctypes.c_int, ctypes.c_int]
+    lib.vs_cuda_band_attention.argtypes = [ctypes.c_void_p, ctypes.POINTER(AttnArgs), ctypes.c_void_p]
+    lib.vs_cuda_band_free.argtypes = [ctypes.c_void_p]
     from torch.nn.attention.flex_attention import BlockMask, flex_attention
     flex = torch.compile(flex_attention, dynamic=False)
 
@@ -121,6 +119,7 @@ def main():
         frames, P, text, H, D = SHAPES[name]
         N, B = frames * P + text, args.batch
         q, k, v = (torch.randn(B, N, H, D, device=dev, dtype=torch.bfloat16) for _ in range(3))
+        q.mul_(args.qk_std), k.mul_(args.qk_std)
         out = torch.empty_like(q)
         keep = svg_block_mask(frames, P, text, args.density)
         nb = keep.shape[0]
@@ -202,27 +201,22 @@ def main():
             result["ours_sparse_vs_flex_rel_l2"] = rel_l2(out, flex_out)
         mixed = ours(True, True)
         result["ours_sparse_mixed_layout_ms"], _ = time_ms(mixed, reps=args.reps)
-        for path, prefix in cudnn_paths.items():
-            handle = ctypes.c_void_p()
-            check(getattr(lib, prefix + "_create")(ctypes.byref(handle), ctypes.byref(host_blocks), N, H, D))
-            if not handle.value:
-                continue
-            attention = getattr(lib, prefix + "_attention")
-            label = "ours_" + path
-            for mixed_layout, suffix in ((False, ""), (True, "_mixed_layout")):
-                run = ours(True, mixed_layout, lambda a, stream: attention(handle, a, stream))
-                result[label + suffix + "_ms"], _ = time_ms(run, reps=args.reps)
-                if not mixed_layout:
-                    out.fill_(float("nan"))
-                    run()
-                    if flex_out is not None:
-                        result[label + "_vs_flex_rel_l2"] = rel_l2(out, flex_out)
-            result[label + "_tflops"] = dense_flops * density / result[label + "_ms"] / 1e9
-            result[f"speedup_{label}_vs_ours_sparse"] = result["ours_sparse_mixed_layout_ms"] / result[
-                label + "_mixed_layout_ms"]
-            if "flex_sparse_ms" in result:
-                result[f"speedup_{label}_vs_flex"] = result["flex_sparse_ms"] / result[label + "_ms"]
-            getattr(lib, prefix + "_free")(handle)
+        band = ctypes.c_void_p()  # the default sparse path: the block list through cuDNN
+        check(lib.vs_cuda_band_create(ctypes.byref(band), ctypes.byref(host_blocks), N, H, D))
+        for mixed_layout, label in ((False, "ours_band"), (True, "ours_band_mixed_layout")):
+            run = ours(True, mixed_layout, lambda a, stream: lib.vs_cuda_band_attention(band, a, stream))
+            result[label + "_ms"], _ = time_ms(run, reps=args.reps)
+            if not mixed_layout:
+                out.fill_(float("nan"))
+                run()
+                if flex_out is not None:
+                    result["ours_band_vs_flex_rel_l2"] = rel_l2(out, flex_out)
+        result["ours_band_tflops"] = dense_flops * density / result["ours_band_ms"] / 1e9
+        result["speedup_ours_band_vs_ours_sparse"] = result["ours_sparse_mixed_layout_ms"] / result[
+            "ours_band_mixed_layout_ms"]
+        if "flex_sparse_ms" in result:
+            result["speedup_ours_band_vs_flex"] = result["flex_sparse_ms"] / result["ours_band_ms"]
+        lib.vs_cuda_band_free(band)
 
         result["ours_dense_tflops"] = dense_flops / result["ours_dense_ms"] / 1e9
         if "ours_cudnn_ms" in result:
@@ -253,7 +247,7 @@ def main():
     doc = {"benchmark": "attention_vs_torch", "kernel": os.environ.get("VS_ATTN_KERNEL", "default"),
            "device": torch.cuda.get_device_name(), "commit": commit,
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "torch": torch.__version__, "command": "python3 bench/attention_vs_torch.py " + " ".join(
+           "torch": torch.__version__, "cudnn_version": torch.backends.cudnn.version(), "command": "python3 bench/attention_vs_torch.py " + " ".join(
                f"--{k.replace('_', '-')} {v}" if v is not True else f"--{k.replace('_', '-')}"
                for k, v in vars(args).items() if v not in ("", False)), "results": rows}
     print(f"{'shape':14} {'dens':>5} {'flash':>7} {'cudnn':>7} {'ours':>7} {'ours-cd':>7} {'flex':>7} {'ours-sp':>7} "

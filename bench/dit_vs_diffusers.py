@@ -103,6 +103,7 @@ def main():
             "diffusers_ms": ref["default"], "diffusers_sdpa_flash_ms": ref["sdpa_flash"],
             "ours_dense_ms": dense["median_ms"], "ours_dense_attention_share": dense["attention_share"],
             "ours_dense_attention": dense.get("dense_attention"), "ours_sparse_attention": svg.get("sparse_attention"),
+            "ours_cudnn_version": svg.get("cudnn_version"),
             "ours_svg_ms": svg["median_ms"], "ours_svg_attention_share": svg["attention_share"],
             "svg_density": svg["density"],
             "speedup_dense": ref["default"] / dense["median_ms"], "speedup_svg": ref["default"] / svg["median_ms"],
@@ -116,7 +117,8 @@ def main():
         "commit": os.environ.get("VS_GIT_COMMIT", "unknown"),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": "python3 bench/dit_vs_diffusers.py --bin build-gpu/vidsparse -o dit_vs_diffusers.json",
-        "diffusers": diffusers.__version__, "torch": torch.__version__, "results": results,
+        "diffusers": diffusers.__version__, "torch": torch.__version__, "torch_cudnn_version": torch.backends.cudnn.version(),
+        "results": results,
     }
     with open(args.output, "w") as f:
         json.dump(report, f, indent=1)

@@ -26,7 +26,7 @@ tail -n 3 "$R/attention.log" | cut -c1-3000
 pack
 for setting in "wan1.3b 480p 3" "wan14b 720p 2"; do
   set -- $setting
-  for mode in dense ${SPARSE:-cudnn paged}; do
+  for mode in dense ${SPARSE:-cudnn}; do
     attention=svg backend=$mode
     [ "$mode" = dense ] && attention=dense backend=cudnn
     note "dit $1 $2 $mode"

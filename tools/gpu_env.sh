@@ -8,6 +8,10 @@ if ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl &&
     export PYTHONPATH=/tmp/site
 fi
+# Our binaries load the cuDNN that PyTorch ships, the library diffusers runs on (the image's system copy
+# is older, and its paged attention, which SVG's rows outside the band use, runs at about half the speed).
+cudnn_lib=$(python3 -c "import os, nvidia.cudnn as c; print(os.path.join(list(c.__path__)[0], 'lib'))" 2>/dev/null)
+[ -d "$cudnn_lib" ] && export LD_LIBRARY_PATH="$cudnn_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 OUT=${OUT:-gpu_out}
 mkdir -p "$OUT"
 R=$(mktemp -d)

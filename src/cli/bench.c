@@ -170,6 +170,7 @@ static int bench_attention(int argc, char **argv) {
                 if (!s) s = vs_bench_report_string(report, "shape", shape.name);
                 if (!s) s = vs_bench_report_string(report, "dense_attention", dense_backend);
                 if (!s) s = vs_bench_report_string(report, "sparse_attention", sparse_backend);
+                if (!s && device == VS_CUDA) s = vs_bench_report_number(report, "cudnn_version", vs_cudnn_version());
                 if (!s) s = vs_bench_report_number(report, "seq_len", N);
                 if (!s) s = vs_bench_report_number(report, "density", p == 0 ? 1.0 : dens);
                 if (!s) s = vs_bench_report_number(report, "spatial_heads", spatial);

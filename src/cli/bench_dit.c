@@ -162,6 +162,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
             if (!s) s = vs_bench_report_string(report, "attention", attention);
             if (!s) s = vs_bench_report_string(report, "dense_attention", dense_backend);
             if (!s) s = vs_bench_report_string(report, "sparse_attention", sparse_backend);
+            if (!s && device == VS_CUDA) s = vs_bench_report_number(report, "cudnn_version", vs_cudnn_version());
             if (!s) s = vs_bench_report_number(report, "density", strcmp(attention, "svg") ? 1.0 : density);
             if (!s) s = vs_bench_report_number(report, "batch", batch);
             if (!s) s = vs_bench_report_number(report, "gpus", gpus);

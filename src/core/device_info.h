@@ -1,4 +1,4 @@
-/* What core/ and the benchmarks see of the GPU: its name and event timing.
+/* What core/ and the benchmarks see of the GPU: its name, cuDNN, event timing.
  * Implemented in backend/cuda (device_info.cu, timer.cu) when the build has
  * CUDA, by device_info_none.c otherwise. */
 #ifndef VS_CORE_DEVICE_INFO_H
@@ -13,6 +13,10 @@ extern "C" {
 /* The current CUDA device's name ("NVIDIA H100 80GB HBM3"); "cpu" in builds
  * without CUDA, "no CUDA device" when the runtime finds none. Never NULL. */
 const char *vs_cuda_device_name(void);
+
+/* The version of the cuDNN library loaded at run time (91900 for 9.19.0), the
+ * one whose kernels run; 0 in builds without CUDA. */
+int vs_cudnn_version(void);
 
 /* Calls fn(ctx) `warmup` times, then `repeats` times with CUDA events recorded
  * around each call on the legacy default stream, and stores each call's time

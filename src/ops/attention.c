@@ -16,7 +16,6 @@
 #include "backend/cuda/attention_cuda.h"
 #include "backend/cuda/band_attention.h"
 #include "backend/cuda/cudnn_attention.h"
-#include "backend/cuda/paged_attention.h"
 #include "backend/cuda/svg_profile.h"
 #endif
 
@@ -31,8 +30,7 @@ struct vs_attention {
     float *mse;                  /* [2][B*H] on the attention's device: spatial, then temporal */
     void *workspace;             /* CUDA profiling scratch */
     size_t workspace_bytes;
-    struct vs_cuda_band *band;   /* CUDA: the band rows through cuDNN (NULL: all rows on our kernel) */
-    struct vs_cuda_paged *paged; /* CUDA: every row through cuDNN's paged attention */
+    struct vs_cuda_band *band;   /* CUDA: the block list through cuDNN (NULL: all rows on our kernel) */
     int profiled;                /* an SVG run has happened */
 };
 
@@ -55,7 +53,6 @@ void vs_attention_free(vs_attention *a) {
     if (a->device == VS_CUDA) {
 #if VS_HAVE_CUDA
         vs_cuda_band_free(a->band);
-        vs_cuda_paged_free(a->paged);
 #endif
         vs_device_free((void *)a->device_blocks.row_ptr);
         vs_device_free((void *)a->device_blocks.col_idx);
@@ -137,13 +134,6 @@ vs_status vs_attention_create(vs_attention **out, vs_device device, int batch, i
             if (!s) s = vs_device_malloc(&a->workspace, a->workspace_bytes);
             const char *sparse = NULL;
             if (!s) s = vs_attention_sparse_backend(VS_CUDA, &sparse);
-            if (!s && !strcmp(sparse, "paged")) {
-                s = vs_cuda_paged_create(&a->paged, hb, seq_len, heads, head_dim);
-                if (s == VS_ERR_OOM) {
-                    VS_WARN("%s: SVG attention runs on our kernel alone", vs_last_error());
-                    s = VS_OK;
-                }
-            }
             if (!s && !strcmp(sparse, "cudnn")) {
                 s = vs_cuda_band_create(&a->band, hb, seq_len, heads, head_dim);
                 if (s == VS_ERR_OOM) { /* the band path is an optimisation: without its scratch, our kernel */
@@ -184,14 +174,12 @@ vs_status vs_attention_profile(vs_attention *a, const vs_tensor *q, const vs_ten
 static vs_status cuda_backend(const char *variable, vs_device device, const char **name) {
     const char *env = getenv(variable);
     const int set = env && *env;
-    if (set && strcmp(env, "cudnn") && strcmp(env, "ours") && strcmp(env, "paged"))
+    if (set && strcmp(env, "cudnn") && strcmp(env, "ours"))
         return vs_fail(VS_ERR_INVALID_ARG, "%s must be cudnn or ours, not '%s'", variable, env);
     if (device == VS_CPU)
         *name = "cpu";
     else if (set && !strcmp(env, "ours"))
         *name = "ours";
-    else if (set && !strcmp(env, "paged"))
-        *name = "paged";
     else
         *name = "cudnn"; /* every CUDA build links cuDNN */
     return VS_OK;
@@ -228,10 +216,6 @@ static vs_status attend(vs_attention *a, vs_attn_args *args, const vs_attn_block
     if (a->device == VS_CPU) return vs_cpu_attention(args);
 #if VS_HAVE_CUDA
     if (!blocks && !layout) return vs_attention_dense_cuda(args, stream);
-    if (blocks && a->paged) {
-        vs_status s = vs_cuda_paged_attention(a->paged, args, stream);
-        if (s != VS_ERR_UNSUPPORTED) return s;
-    }
     if (blocks && a->band) {
         vs_status s = vs_cuda_band_attention(a->band, args, stream);
         if (s != VS_ERR_UNSUPPORTED) return s; /* no cuDNN engine for the band's shapes: our kernel below */

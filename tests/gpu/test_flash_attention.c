@@ -14,7 +14,6 @@
 #include "core/status.h"
 #include "backend/cuda/band_attention.h"
 #include "backend/cuda/cudnn_attention.h"
-#include "backend/cuda/paged_attention.h"
 
 typedef struct {
     int batch, heads, seq_len, head_dim;
@@ -375,25 +374,6 @@ static vs_status band_attend(const vs_attn_args *a, void *stream) {
     return s;
 }
 
-/* The paged path as an attend function: the block list is read back from the device to build the
- * page table; every row runs through cuDNN. */
-static vs_status paged_attend(const vs_attn_args *a, void *stream) {
-    const int nb = a->blocks->num_q_blocks;
-    int32_t *row_ptr = malloc(sizeof(int32_t) * (size_t)(nb + 1)), *col_idx = NULL;
-    cudaMemcpy(row_ptr, a->blocks->row_ptr, sizeof(int32_t) * (size_t)(nb + 1), cudaMemcpyDeviceToHost);
-    col_idx = malloc(sizeof(int32_t) * (size_t)(row_ptr[nb] + 1));
-    cudaMemcpy(col_idx, a->blocks->col_idx, sizeof(int32_t) * (size_t)row_ptr[nb], cudaMemcpyDeviceToHost);
-    const vs_attn_blocks host = {nb, nb, row_ptr, col_idx};
-    vs_cuda_paged *paged = NULL;
-    vs_status s = vs_cuda_paged_create(&paged, &host, a->seq_len, a->heads, a->head_dim);
-    if (s == VS_OK) s = vs_cuda_paged_attention(paged, a, stream);
-    cudaDeviceSynchronize();
-    vs_cuda_paged_free(paged);
-    free(row_ptr);
-    free(col_idx);
-    return s;
-}
-
 TEST(block_lists_through_cudnn) {
     case_desc cases[] = {
         /* random lists with an empty query block, N not a multiple of 128, both head dims, f16 */
@@ -411,7 +391,6 @@ TEST(block_lists_through_cudnn) {
     const size_t n = sizeof cases / sizeof cases[0];
     CHECK(run_with(band_attend, "band", 0, cases, n) == 0);
     CHECK(run_with(band_attend, "band", 24, cases, 5) == 0); /* strided token rows (packed projections) */
-    CHECK(run_with(paged_attend, "paged", 0, cases, n) == 0);
     return 0;
 }
 

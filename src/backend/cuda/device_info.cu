@@ -1,3 +1,4 @@
+#include <cudnn.h>
 #include <stdio.h>
 
 #include "backend/cuda/cuda_check.h"
@@ -22,4 +23,8 @@ static const char *query_device_name() {
 extern "C" const char *vs_cuda_device_name(void) {
     static const char *name = query_device_name(); /* initialized once, thread-safe (C++ local static) */
     return name;
+}
+
+extern "C" int vs_cudnn_version(void) {
+    return (int)cudnnGetVersion();
 }
