@@ -9,6 +9,9 @@
 #include <cublasLt.h>
 #include <cuda_bf16.h>
 #include <pthread.h>
+#include <string.h>
+
+#include <new>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops_cuda.h"
@@ -87,9 +90,27 @@ struct linear_gemm {
                            g.gelu ? ", GELU" : "");                                                               \
     } while (0)
 
-vs_status run_linear(const linear_gemm &g) {
-    VS_TRY(ensure_handle());
+/* What a linear GEMM's cuBLASLt objects and algorithm depend on; compared bytewise. */
+struct linear_key {
+    int64_t rows, out, in;
+    int32_t y_type, bias_type, has_bias, gelu, accumulate;
+    uint32_t align_w, align_x, align_y;
+};
+
+/* A shape's descriptor, layouts and the heuristic's algorithm, kept for the process: building them and
+ * asking the heuristic costs more CPU time than launching the GEMM. The bias pointer, the one
+ * per-call attribute, is set on the descriptor before each use, under the lock. */
+struct linear_plan {
+    linear_key key;
     lt_objects o;
+    cublasLtMatmulAlgo_t algo;
+};
+constexpr int kMaxPlans = 64;
+linear_plan *g_plans[kMaxPlans];
+int g_plan_count = 0, g_next_evicted = 0;
+
+vs_status build_plan(const linear_gemm &g, linear_plan *p) {
+    lt_objects &o = p->o;
     LT_TRY(cublasLtMatmulDescCreate(&o.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     const cublasOperation_t trans = CUBLAS_OP_T, no_trans = CUBLAS_OP_N;
     LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_TRANSA, &trans, sizeof trans));
@@ -98,7 +119,6 @@ vs_status run_linear(const linear_gemm &g) {
                                          : (g.gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
     LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
     if (g.bias) {
-        LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof g.bias));
         const int32_t bias_type = g.bias_type;
         LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
                                               sizeof bias_type));
@@ -111,11 +131,11 @@ vs_status run_linear(const linear_gemm &g) {
     const size_t ws = kWorkspaceBytes;
     LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
     /* The heuristic assumes 256-byte aligned operands unless told otherwise (row chunks are less aligned). */
-    const uint32_t align_a = alignment(g.w), align_b = alignment(g.x), align_d = alignment(g.y);
-    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof align_a));
-    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof align_b));
-    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_d, sizeof align_d));
-    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d, sizeof align_d));
+    const linear_key &k = p->key;
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &k.align_w, sizeof k.align_w));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &k.align_x, sizeof k.align_x));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &k.align_y, sizeof k.align_y));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &k.align_y, sizeof k.align_y));
 
     cublasLtMatmulHeuristicResult_t heuristic = {};
     int found = 0;
@@ -124,10 +144,62 @@ vs_status run_linear(const linear_gemm &g) {
         return vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for y[%lld, %lld] %s= x[%lld, %lld] W^T (bf16)",
                        (long long)g.rows, (long long)g.out, g.beta != 0 ? "+" : "", (long long)g.rows,
                        (long long)g.in);
-    const float alpha = 1.0f;
-    LT_TRY(cublasLtMatmul(g_handle, o.desc, &alpha, g.w, o.a, g.x, o.b, &g.beta, g.y, o.d, g.y, o.d, &heuristic.algo,
-                          g_workspace, ws, 0));
+    p->algo = heuristic.algo;
     return VS_OK;
+}
+
+/* The cached plan for g's shape, built (evicting the oldest when full) on a miss; NULL with the error
+ * when cuBLASLt has none. Called under g_lock. */
+vs_status find_plan(const linear_gemm &g, linear_plan **out) {
+    linear_key key;
+    memset(&key, 0, sizeof key);
+    key.rows = g.rows, key.out = g.out, key.in = g.in;
+    key.y_type = g.y_type, key.bias_type = g.bias ? g.bias_type : 0, key.has_bias = g.bias != nullptr;
+    key.gelu = g.gelu, key.accumulate = g.beta != 0;
+    key.align_w = alignment(g.w), key.align_x = alignment(g.x), key.align_y = alignment(g.y);
+    for (int i = 0; i < g_plan_count; i++)
+        if (!memcmp(&g_plans[i]->key, &key, sizeof key)) return *out = g_plans[i], VS_OK;
+    linear_plan *p = new (std::nothrow) linear_plan();
+    if (!p) return vs_fail(VS_ERR_OOM, "out of host memory for a cuBLASLt plan");
+    p->key = key;
+    vs_status s = build_plan(g, p);
+    if (s) {
+        delete p;
+        return s;
+    }
+    if (g_plan_count < kMaxPlans) {
+        g_plans[g_plan_count++] = p;
+    } else {
+        delete g_plans[g_next_evicted];
+        g_plans[g_next_evicted] = p;
+        g_next_evicted = (g_next_evicted + 1) % kMaxPlans;
+    }
+    *out = p;
+    return VS_OK;
+}
+
+vs_status run_linear(const linear_gemm &g) {
+    VS_TRY(ensure_handle());
+    pthread_mutex_lock(&g_lock);
+    linear_plan *p = nullptr;
+    vs_status s = find_plan(g, &p);
+    if (!s && g.bias) {
+        const cublasStatus_t st =
+            cublasLtMatmulDescSetAttribute(p->o.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof g.bias);
+        if (st != CUBLAS_STATUS_SUCCESS)
+            s = vs_fail(VS_ERR_CUDA, "setting the cuBLASLt bias pointer failed: %s", cublasLtGetStatusString(st));
+    }
+    if (!s) {
+        const float alpha = 1.0f;
+        const cublasStatus_t st = cublasLtMatmul(g_handle, p->o.desc, &alpha, g.w, p->o.a, g.x, p->o.b, &g.beta, g.y,
+                                                 p->o.d, g.y, p->o.d, &p->algo, g_workspace, kWorkspaceBytes, 0);
+        if (st != CUBLAS_STATUS_SUCCESS)
+            s = vs_fail(VS_ERR_CUDA, "cublasLtMatmul failed: %s (GEMM y[%lld, %lld] %s= x[%lld, %lld] W^T)",
+                        cublasLtGetStatusString(st), (long long)g.rows, (long long)g.out, g.beta != 0 ? "+" : "",
+                        (long long)g.rows, (long long)g.in);
+    }
+    pthread_mutex_unlock(&g_lock);
+    return s;
 }
 
 /* The gate folded into the layer: w_scaled[j, :] = gate[j] * w[j, :] (rounded to BF16, as the
