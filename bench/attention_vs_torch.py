@@ -3,9 +3,10 @@
 PyTorch SDPA (flash and cuDNN backends), FlexAttention with the identical
 SVG block mask, and vidsparse's dense kernel, its cuDNN fused-attention
 path (vs_cudnn_attention, the default dense backend), the sparse and
-sparse+layout kernels and the band path (the band rows of the block list on
-cuDNN, the rest on our kernel: vs_cuda_band_attention, the default sparse
-backend), all called through libvidsparse.so. Writes a JSON table
+sparse+layout kernels and the band path (the band rows of the block list as
+cuDNN's strided windows, the other rows through its paged attention:
+vs_cuda_band_attention, the default sparse backend), all called through
+libvidsparse.so in this process (so on PyTorch's cuDNN). Writes a JSON table
 to bench/results/.
 
     python3 bench/attention_vs_torch.py --lib build-gpu/libvidsparse.so \

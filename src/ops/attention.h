@@ -78,9 +78,9 @@ vs_status vs_attention_dense_cuda(const vs_attn_args *args, void *stream);
  * CUDA (environment VS_DENSE_ATTN=cudnn|ours; default cudnn where the build
  * has it), "cpu" on the CPU. Fails on any other VS_DENSE_ATTN value. */
 vs_status vs_attention_dense_backend(vs_device device, const char **name);
-/* The sparse (SVG) attention backend on `device`: "cudnn" (the band rows of
- * the block list through cuDNN, src/backend/cuda/band_attention.h, the rest
- * on our kernel; the default) or "ours" (every row on our kernel), from
+/* The sparse (SVG) attention backend on `device`: "cudnn" (the block list
+ * through cuDNN, src/backend/cuda/band_attention.h: the band rows as strided
+ * windows, the others paged; the default) or "ours" (every row on our kernel), from
  * VS_SPARSE_ATTN=cudnn|ours; "cpu" on the CPU. Read when an attention is
  * created. */
 vs_status vs_attention_sparse_backend(vs_device device, const char **name);

@@ -88,6 +88,16 @@ static vs_status check_modulation(const char *op, const char *arg, const vs_tens
     return VS_OK;
 }
 
+/* The batch entries of a [B, dim] modulation view `m` over `rows` rows (rows % B == 0), checked. */
+static vs_status modulation_batch(const char *op, const char *arg, const vs_tensor *m, vs_device device, int64_t rows,
+                                  int64_t dim, int64_t *batch) {
+    *batch = m->ndim == 2 ? m->shape[0] : 0;
+    if (*batch < 1 || rows % *batch)
+        return vs_fail(VS_ERR_SHAPE, "%s: %lld rows do not split into the %lld batch entries of %s", op,
+                       (long long)rows, (long long)*batch, arg);
+    return check_modulation(op, arg, m, device, *batch, dim);
+}
+
 /* ---- linear ------------------------------------------------------------------------ */
 
 vs_status vs_op_linear(vs_tensor *y, const vs_tensor *x, const vs_tensor *w, const vs_tensor *bias, vs_epilogue ep) {
@@ -162,11 +172,7 @@ vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_te
     if (!shift != !scale) return vs_fail(VS_ERR_INVALID_ARG, "%s: give both shift and scale, or neither", op);
     int64_t batch = 1, mod_stride = 0;
     if (shift) {
-        batch = shift->ndim == 2 ? shift->shape[0] : 0;
-        if (batch < 1 || rows % batch)
-            return vs_fail(VS_ERR_SHAPE, "%s: %lld rows do not split into the %lld batch entries of shift", op,
-                           (long long)rows, (long long)batch);
-        VS_TRY(check_modulation(op, "shift", shift, dev, batch, dim));
+        VS_TRY(modulation_batch(op, "shift", shift, dev, rows, dim, &batch));
         VS_TRY(check_modulation(op, "scale", scale, dev, batch, dim));
         if (shift->stride[0] != scale->stride[0])
             return vs_fail(VS_ERR_SHAPE, "%s: shift and scale rows must be equally strided", op);
@@ -278,11 +284,7 @@ vs_status vs_op_gated_residual(vs_tensor *x, const vs_tensor *y, const vs_tensor
     VS_TRY(check_vector_dim(op, dev, dim));
     int64_t batch = 1, stride = 0;
     if (gate) {
-        batch = gate->ndim == 2 ? gate->shape[0] : 0;
-        if (batch < 1 || rows % batch)
-            return vs_fail(VS_ERR_SHAPE, "%s: %lld rows do not split into the %lld batch entries of gate", op,
-                           (long long)rows, (long long)batch);
-        VS_TRY(check_modulation(op, "gate", gate, dev, batch, dim));
+        VS_TRY(modulation_batch(op, "gate", gate, dev, rows, dim, &batch));
         stride = gate->stride[0];
     }
     const int64_t tokens = rows / batch;
@@ -327,11 +329,7 @@ vs_status vs_op_linear_residual(vs_tensor *x, const vs_tensor *h, const vs_tenso
     }
     int64_t batch = 1;
     if (gate) {
-        batch = gate->ndim == 2 ? gate->shape[0] : 0;
-        if (batch < 1 || rows % batch)
-            return vs_fail(VS_ERR_SHAPE, "%s: %lld rows do not split into the %lld batch entries of gate", op,
-                           (long long)rows, (long long)batch);
-        VS_TRY(check_modulation(op, "gate", gate, dev, batch, out));
+        VS_TRY(modulation_batch(op, "gate", gate, dev, rows, out, &batch));
     }
     if (rows == 0 || out == 0) return VS_OK;
     if (dev == VS_CPU) { /* the two steps through a temporary */

@@ -4,7 +4,8 @@
  * multiples of the tiles; poisoned (NaN) output buffers; fresh random inputs.
  * The dense cases run again through cuDNN's fused attention, also on token
  * rows wider than H x D (the strided layout of packed projections), and SVG
- * block lists through the band path (band rows on cuDNN, the rest on ours). */
+ * and random block lists through the band path (band rows as cuDNN's strided
+ * windows, the others through its paged attention). */
 #include <cuda_runtime.h>
 #include <stdlib.h>
 

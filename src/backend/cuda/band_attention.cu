@@ -35,8 +35,9 @@ struct vs_cuda_band {
     rest_run runs[2];    /* the query blocks before and after the band (count 0: none) */
     int pages_per_row;   /* the longest list among them */
     int32_t *table, *seq_len_q, *seq_len_kv; /* device: their page table and lengths, run after run */
-    /* Scratch of one batch entry: q', k', v' [blocks * 128, H, D]; the band and sink outputs [count * 128, H, D];
-     * their log-sum-exps f32 [count, H, 128] and [H, count * 128]; the other rows' output [their rows, H, D]. */
+    /* Scratch of one batch entry: q', k', v' [blocks * 128, H, D]; the band and sink outputs [count * 128, H,
+     * D]; their log-sum-exps f32 [count, H, 128] and [H, count * 128]; the other rows' output [their rows, H,
+     * D]. */
     void *qkv[3], *out_band, *out_sink, *out_rest;
     float *lse_band, *lse_sink;
 };
@@ -132,7 +133,7 @@ template <typename T> __global__ void merge_band_and_sink(MergeArgs m) {
 /* out[stored row of position first_row + r] = rows[r] for r < count (zeros where the row's query block
  * attends nothing): the other rows' paged output put back in place. */
 struct ScatterArgs {
-    const char *rows;        /* [count, H, D] */
+    const char *rows;          /* [count, H, D] */
     const int32_t *seq_len_kv; /* per query block of the run */
     char *out;
     int64_t o_stride_n;
@@ -152,7 +153,8 @@ __global__ void scatter_rows(ScatterArgs m) {
             value = reinterpret_cast<const uint4 *>(m.rows)[(int64_t)r * per_row + in_row];
         const int token_major = m.layout && m.layout[h] == VS_LAYOUT_TOKEN_MAJOR;
         const int row = stored_row(m.first_row + r, token_major, m.frames, m.inv_frames, m.tokens_per_frame);
-        *reinterpret_cast<uint4 *>(m.out + 2 * ((int64_t)row * m.o_stride_n + h * m.head_dim + c * kChunk)) = value;
+        *reinterpret_cast<uint4 *>(m.out + 2 * ((int64_t)row * m.o_stride_n + h * m.head_dim + c * kChunk)) =
+            value;
     }
 }
 
@@ -284,7 +286,8 @@ vs_status merge(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t st
 
 /* The page table and lengths of the runs outside the band, uploaded. */
 vs_status upload_rest_pages(vs_cuda_band *band, const vs_attn_blocks *host_blocks) {
-    const int nb = band->blocks, last = band->seq_len - (nb - 1) * VS_ATTN_BLOCK; /* tokens in the last block */
+    const int nb = band->blocks,
+              last = band->seq_len - (nb - 1) * VS_ATTN_BLOCK; /* tokens in the last block */
     const int32_t *row_ptr = host_blocks->row_ptr, *col = host_blocks->col_idx;
     int entries = 0, longest = 1; /* a table of at least one entry, even when every row is empty */
     for (const rest_run &run : band->runs)
@@ -306,7 +309,8 @@ vs_status upload_rest_pages(vs_cuda_band *band, const vs_attn_blocks *host_block
                 len_kv[e] += col[k] == nb - 1 ? last : VS_ATTN_BLOCK; /* sorted: the short block comes last */
             }
         }
-    const size_t table_bytes = sizeof(int32_t) * (size_t)entries * longest, len_bytes = sizeof(int32_t) * entries;
+    const size_t table_bytes = sizeof(int32_t) * (size_t)entries * longest,
+                 len_bytes = sizeof(int32_t) * entries;
     if (!s) s = vs_device_malloc((void **)&band->table, table_bytes);
     if (!s) s = vs_device_malloc((void **)&band->seq_len_q, len_bytes);
     if (!s) s = vs_device_malloc((void **)&band->seq_len_kv, len_bytes);
@@ -371,7 +375,8 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
                  lse = sizeof(float) * (size_t)rows.count * VS_ATTN_BLOCK * heads;
     for (int t = 0; t < 3 && !s; t++) {
         s = vs_device_malloc(&band->qkv[t], all);
-        if (!s) s = vs_device_memset(band->qkv[t], 0, all); /* the tail past seq_len is read, must be finite */
+        if (!s)
+            s = vs_device_memset(band->qkv[t], 0, all); /* the tail past seq_len is read, must be finite */
     }
     if (!s) s = vs_device_malloc(&band->out_band, part);
     if (!s) s = vs_device_malloc(&band->out_sink, part);
@@ -416,8 +421,10 @@ extern "C" vs_status vs_cuda_band_attention(const vs_cuda_band *band, const vs_a
         if (band->rows.count) VS_TRY(band_and_sink(band, &e, s));
         if (paged) {
             const vs_status st = rest_paged(band, &e, s);
-            if (st == VS_ERR_UNSUPPORTED && b == 0) paged = 0;
-            else VS_TRY(st);
+            if (st == VS_ERR_UNSUPPORTED && b == 0)
+                paged = 0;
+            else
+                VS_TRY(st);
         }
         if (b == 0 && has_rest && !paged) {
             vs_attn_args rest = *a;

@@ -1,4 +1,4 @@
-/* SVG's band rows on cuDNN's fused attention.
+/* SVG's block lists on cuDNN's fused attention.
  *
  * Most rows of an SVG block list are one uniform band beside the first-frame
  * sink (vs_svg_find_band): query block i attends key blocks [0, sink) and
@@ -10,11 +10,15 @@
  *     rate;
  *   - one dense attention of all those rows to the sink's keys;
  *   - merged row by row through the two softmax log-sum-exps.
- * Temporal heads need their tokens in token-major order for the band to be
- * contiguous, so q, k and v are first gathered into that order per head
- * (SVG's layout transformation, done as a copy here); the merge writes each
- * output row back where it came from. The remaining rows (the start, where
- * band and sink meet, and the end) run on our block-sparse kernel.
+ * The remaining rows (the start, where band and sink meet, and the end; every
+ * row of a list without a band) go through cuDNN's paged attention: with the
+ * keys cut into pages of one block, each query block is a batch entry whose
+ * pages are its key blocks (vs_cudnn_paged_attention). Temporal heads need
+ * their tokens in token-major order for the band to be contiguous, so q, k
+ * and v are first gathered into that order per head (SVG's layout
+ * transformation, done as a copy here); the merge and a scatter write each
+ * output row back where it came from. Where cuDNN has no paged engine the
+ * remaining rows run on our block-sparse kernel.
  * Semantics are exactly those of the block list (src/ops/attention.h). */
 #ifndef VS_BACKEND_CUDA_BAND_ATTENTION_H
 #define VS_BACKEND_CUDA_BAND_ATTENTION_H
@@ -29,10 +33,10 @@ extern "C" {
 typedef struct vs_cuda_band vs_cuda_band;
 
 /* Prepares the path for `host_blocks` (a host CSR) on [batch, seq_len, heads,
- * head_dim] attention: finds the band rows, uploads the list of the other
- * rows and allocates the scratch of one batch entry (copies of q, k and v,
- * [seq_len, heads, head_dim], and the band rows' two partial outputs, all
- * 16-bit). *out stays NULL, with VS_OK, when the list has no band rows. */
+ * head_dim] attention: finds the band rows, uploads the page table of the
+ * other rows (and their list, for our kernel) and allocates the scratch of
+ * one batch entry (copies of q, k and v padded to whole blocks, the band
+ * rows' two partial outputs and the other rows' output, all 16-bit). */
 vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_blocks *host_blocks, int seq_len, int heads,
                               int head_dim);
 void vs_cuda_band_free(vs_cuda_band *band);

@@ -39,8 +39,17 @@
 #include "core/status.h"
 
 enum {
-    UID_Q = 1, UID_K, UID_V, UID_O, UID_SCALE, UID_STATS,
-    UID_SEQ_Q, UID_SEQ_KV, UID_TABLE_K, UID_TABLE_V, UID_NEG_INF, /* paged K/V only */
+    UID_Q = 1,
+    UID_K,
+    UID_V,
+    UID_O,
+    UID_SCALE,
+    UID_STATS,
+    UID_SEQ_Q,
+    UID_SEQ_KV,
+    UID_TABLE_K,
+    UID_TABLE_V,
+    UID_NEG_INF, /* paged K/V only */
     UID_FIRST_VIRTUAL = 100
 };
 
@@ -55,9 +64,9 @@ typedef struct plan_key {
     vs_dtype dtype;
     int batch, heads, seq_len, kv_len, head_dim;
     int with_stats;     /* the log-sum-exp statistics are an output */
-    int pages_per_row;  /* paged K/V: page-table entries per batch entry (0: K and V are strided tensors) */
+    int pages_per_row;  /* paged K/V: page-table entries per batch entry (0: plain strided K and V) */
     int num_pages;      /* paged K/V: pages in each container */
-    int64_t strides[8]; /* q, k, v, out: batch then token stride; paged: k, v's page, head and token strides */
+    int64_t strides[8]; /* batch, token stride of q, k, v, out; paged: page, head, token of k, v */
 } plan_key;
 
 typedef struct plan_entry {
@@ -152,9 +161,15 @@ static cudnnBackendDescriptor_t matmul(graph *g, cudnnBackendDescriptor_t a, cud
     SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_BDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &b);
     SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_CDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &c);
     SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &desc);
-    if (m_len) SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_GEMM_M_OVERRIDE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &m_len);
-    if (n_len) SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_GEMM_N_OVERRIDE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n_len);
-    if (k_len) SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_GEMM_K_OVERRIDE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &k_len);
+    if (m_len)
+        SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_GEMM_M_OVERRIDE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+            &m_len);
+    if (n_len)
+        SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_GEMM_N_OVERRIDE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+            &n_len);
+    if (k_len)
+        SET(g, op, CUDNN_ATTR_OPERATION_MATMUL_GEMM_K_OVERRIDE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+            &k_len);
     finalize(g, op, "finalizing a matmul operation");
     return op;
 }
@@ -169,7 +184,8 @@ static cudnnBackendDescriptor_t pointwise_full(graph *g, cudnnPointwiseMode_t mo
         make(g, CUDNN_BACKEND_POINTWISE_DESCRIPTOR, "creating a pointwise descriptor");
     SET(g, desc, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode);
     SET(g, desc, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &precision);
-    if (mode == CUDNN_POINTWISE_GEN_INDEX) SET(g, desc, CUDNN_ATTR_POINTWISE_AXIS, CUDNN_TYPE_INT64, 1, &axis);
+    if (mode == CUDNN_POINTWISE_GEN_INDEX)
+        SET(g, desc, CUDNN_ATTR_POINTWISE_AXIS, CUDNN_TYPE_INT64, 1, &axis);
     finalize(g, desc, "finalizing a pointwise descriptor");
     cudnnBackendDescriptor_t op =
         make(g, CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, "creating a pointwise operation");
@@ -188,15 +204,18 @@ static cudnnBackendDescriptor_t pointwise(graph *g, cudnnPointwiseMode_t mode, c
     return pointwise_full(g, mode, CUDNN_DATA_FLOAT, x, b, NULL, 0, y);
 }
 
-/* y = pages gathered from `container` by `table` as one [B, H, ...] tensor of each entry's keys (or values). */
+/* y = the pages `table` picks from `container`: one [B, H, ...] tensor of each entry's keys (or values). */
 static cudnnBackendDescriptor_t paged_load(graph *g, cudnnBackendDescriptor_t container,
                                            cudnnBackendDescriptor_t table, cudnnBackendDescriptor_t lengths,
                                            cudnnBackendDescriptor_t y) {
     cudnnBackendDescriptor_t op =
         make(g, CUDNN_BACKEND_OPERATION_PAGED_CACHE_LOAD_DESCRIPTOR, "creating a paged cache load");
-    SET(g, op, CUDNN_ATTR_OPERATION_PAGED_CACHE_LOAD_CONTAINER_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &container);
-    SET(g, op, CUDNN_ATTR_OPERATION_PAGED_CACHE_LOAD_PAGE_TABLE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &table);
-    SET(g, op, CUDNN_ATTR_OPERATION_PAGED_CACHE_LOAD_SEQUENCE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &lengths);
+    SET(g, op, CUDNN_ATTR_OPERATION_PAGED_CACHE_LOAD_CONTAINER_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+        &container);
+    SET(g, op, CUDNN_ATTR_OPERATION_PAGED_CACHE_LOAD_PAGE_TABLE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+        &table);
+    SET(g, op, CUDNN_ATTR_OPERATION_PAGED_CACHE_LOAD_SEQUENCE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+        &lengths);
     SET(g, op, CUDNN_ATTR_OPERATION_PAGED_CACHE_LOAD_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y);
     finalize(g, op, "finalizing a paged cache load");
     return op;
@@ -246,12 +265,16 @@ static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
     if (paged) {
         const int64_t P = k->pages_per_row, page = VS_ATTN_BLOCK;
         const int64_t len_dims[4] = {B, 1, 1, 1}, table_dims[4] = {B, 1, P, 1}, table_str[4] = {P, P, 1, 1};
-        const int64_t container_dims[4] = {k->num_pages, H, page, D}, container_str[4] = {s[2], s[3], s[4], 1};
-        const int64_t kt_virtual_str[4] = {H * D * L, D * L, 1, D}, v_virtual_str[4] = {H * L * D, L * D, D, 1};
+        const int64_t container_dims[4] = {k->num_pages, H, page, D},
+                      container_str[4] = {s[2], s[3], s[4], 1};
+        const int64_t kt_virtual_str[4] = {H * D * L, D * L, 1, D},
+                      v_virtual_str[4] = {H * L * D, L * D, D, 1};
         seq_q = tensor(g, UID_SEQ_Q, CUDNN_DATA_INT32, len_dims, one, false);
         seq_kv = tensor(g, UID_SEQ_KV, CUDNN_DATA_INT32, len_dims, one, false);
-        cudnnBackendDescriptor_t table_k = tensor(g, UID_TABLE_K, CUDNN_DATA_INT32, table_dims, table_str, false);
-        cudnnBackendDescriptor_t table_v = tensor(g, UID_TABLE_V, CUDNN_DATA_INT32, table_dims, table_str, false);
+        cudnnBackendDescriptor_t table_k =
+            tensor(g, UID_TABLE_K, CUDNN_DATA_INT32, table_dims, table_str, false);
+        cudnnBackendDescriptor_t table_v =
+            tensor(g, UID_TABLE_V, CUDNN_DATA_INT32, table_dims, table_str, false);
         cudnnBackendDescriptor_t k_pages = tensor(g, UID_K, io, container_dims, container_str, false);
         cudnnBackendDescriptor_t v_pages = tensor(g, UID_V, io, container_dims, container_str, false);
         kt = tensor(g, 0, io, kt_dims, kt_virtual_str, false);
@@ -268,20 +291,21 @@ static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
     ops[n++] = matmul(g, q, kt, scores, seq_q, seq_kv, NULL);
     ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, scores, scale, scaled);
     if (paged) { /* scaled = (row < seq_len_q && col < seq_len_kv) ? scaled : -inf */
-        const cudnnBackendDescriptor_t rows = tensor(g, 0, CUDNN_DATA_INT32, score_dims, score_str, false),
-                                       cols = tensor(g, 0, CUDNN_DATA_INT32, score_dims, score_str, false),
-                                       row_ok = tensor(g, 0, CUDNN_DATA_BOOLEAN, score_dims, score_str, false),
-                                       col_ok = tensor(g, 0, CUDNN_DATA_BOOLEAN, score_dims, score_str, false),
-                                       inside = tensor(g, 0, CUDNN_DATA_BOOLEAN, score_dims, score_str, false),
-                                       neg_inf = tensor(g, UID_NEG_INF, CUDNN_DATA_FLOAT, one, one, true),
-                                       masked = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
-        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_GEN_INDEX, CUDNN_DATA_INT32, scaled, NULL, NULL, 2, rows);
-        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_GEN_INDEX, CUDNN_DATA_INT32, scaled, NULL, NULL, 3, cols);
-        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_CMP_LT, CUDNN_DATA_BOOLEAN, rows, seq_q, NULL, 0, row_ok);
-        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_CMP_LT, CUDNN_DATA_BOOLEAN, cols, seq_kv, NULL, 0, col_ok);
-        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_LOGICAL_AND, CUDNN_DATA_BOOLEAN, row_ok, col_ok, NULL, 0, inside);
-        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_BINARY_SELECT, CUDNN_DATA_FLOAT, scaled, neg_inf, inside, 0,
-                                  masked);
+        const int64_t *sd = score_dims, *ss = score_str;
+        const cudnnDataType_t i32 = CUDNN_DATA_INT32, b8 = CUDNN_DATA_BOOLEAN, f32 = CUDNN_DATA_FLOAT;
+        cudnnBackendDescriptor_t rows = tensor(g, 0, i32, sd, ss, false),
+                                 cols = tensor(g, 0, i32, sd, ss, false);
+        cudnnBackendDescriptor_t row_ok = tensor(g, 0, b8, sd, ss, false),
+                                 col_ok = tensor(g, 0, b8, sd, ss, false);
+        cudnnBackendDescriptor_t inside = tensor(g, 0, b8, sd, ss, false),
+                                 masked = tensor(g, 0, f32, sd, ss, false);
+        cudnnBackendDescriptor_t neg_inf = tensor(g, UID_NEG_INF, f32, one, one, true);
+        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_GEN_INDEX, i32, scaled, NULL, NULL, 2, rows);
+        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_GEN_INDEX, i32, scaled, NULL, NULL, 3, cols);
+        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_CMP_LT, b8, rows, seq_q, NULL, 0, row_ok);
+        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_CMP_LT, b8, cols, seq_kv, NULL, 0, col_ok);
+        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_LOGICAL_AND, b8, row_ok, col_ok, NULL, 0, inside);
+        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_BINARY_SELECT, f32, scaled, neg_inf, inside, 0, masked);
         scaled = masked;
     }
     cudnnBackendDescriptor_t row_max = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
@@ -373,16 +397,17 @@ static void build_plan(plan_entry *e) {
     if (g.status) cudnnGetLastErrorString(detail, sizeof detail);
     const plan_key *k = &e->key;
     char shape[128];
-    snprintf(shape, sizeof shape, "B %d, N %d, L %d, H %d, D %d, %s%s", k->batch, k->seq_len, k->kv_len, k->heads,
-             k->head_dim, vs_dtype_name(k->dtype), k->pages_per_row ? ", paged K/V" : "");
+    snprintf(shape, sizeof shape, "B %d, N %d, L %d, H %d, D %d, %s%s", k->batch, k->seq_len, k->kv_len,
+             k->heads, k->head_dim, vs_dtype_name(k->dtype), k->pages_per_row ? ", paged K/V" : "");
     if (g.status)
-        snprintf(e->error, sizeof e->error, "cuDNN has no fused attention for %s: %s returned %s (%d)%s%s", shape,
-                 g.failed, status_text(g.status), (int)g.status, detail[0] ? ": " : "", detail);
+        snprintf(e->error, sizeof e->error, "cuDNN has no fused attention for %s: %s returned %s (%d)%s%s",
+                 shape, g.failed, status_text(g.status), (int)g.status, detail[0] ? ": " : "", detail);
     else if (!e->plan && refused_workspace >= 0)
-        snprintf(e->error, sizeof e->error,
-                 "cuDNN has no fused attention for %s: the %lld engine configs offered need up to %lld MiB of "
-                 "workspace (a non-fused engine)",
-                 shape, (long long)got, (long long)(refused_workspace >> 20));
+        snprintf(
+            e->error, sizeof e->error,
+            "cuDNN has no fused attention for %s: the %lld engine configs offered need up to %lld MiB of "
+            "workspace (a non-fused engine)",
+            shape, (long long)got, (long long)(refused_workspace >> 20));
     else if (!e->plan)
         snprintf(e->error, sizeof e->error,
                  "cuDNN has no fused attention for %s: none of the %lld engine configs finalized into a plan "
@@ -441,7 +466,8 @@ static vs_status execute(const plan_entry *e, const vs_attn_args *a, float *lse,
         const int64_t paged_uids[5] = {UID_SEQ_Q, UID_SEQ_KV, UID_TABLE_K, UID_TABLE_V, UID_NEG_INF};
         void *paged_pointers[5] = {(void *)pages->seq_len_q, (void *)pages->seq_len_kv, (void *)pages->table,
                                    (void *)pages->table, &neg_inf};
-        for (int i = 0; i < 5; i++) uids[tensors] = paged_uids[i], pointers[tensors++] = paged_pointers[i];
+        for (int i = 0; i < 5; i++)
+            uids[tensors] = paged_uids[i], pointers[tensors++] = paged_pointers[i];
     }
     void *workspace = g_workspace;
     cudnnBackendDescriptor_t pack = NULL;
@@ -491,7 +517,8 @@ static vs_status run(const plan_key *key, const vs_attn_args *a, float *lse, con
     return s;
 }
 
-/* The key fields both entry points share; strides must be multiples of 8 elements and pointers 16-byte aligned. */
+/* The key fields both entry points share; strides must be multiples of 8 elements and pointers 16-byte
+ * aligned. */
 static vs_status key_for(const vs_attn_args *a, const int64_t strides[8], const void *const ptrs[5],
                          plan_key *key) {
     if (a->dtype != VS_BF16 && a->dtype != VS_F16)
@@ -504,7 +531,8 @@ static vs_status key_for(const vs_attn_args *a, const int64_t strides[8], const 
     memcpy(key->strides, strides, sizeof key->strides);
     for (int i = 0; i < 8; i++)
         if (strides[i] % 8 != 0)
-            return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention needs strides that are multiples of 8 elements");
+            return vs_fail(VS_ERR_UNSUPPORTED,
+                           "cuDNN attention needs strides that are multiples of 8 elements");
     for (int i = 0; i < 5; i++)
         if ((uintptr_t)ptrs[i] % 16 != 0)
             return vs_fail(VS_ERR_UNSUPPORTED,
@@ -528,20 +556,24 @@ vs_status vs_cudnn_attention_lse(const vs_attn_args *a, float *lse, void *stream
 vs_status vs_cudnn_paged_attention(const vs_attn_args *a, const vs_cudnn_pages *pages, void *stream) {
     if (!pages || !pages->table || !pages->seq_len_q || !pages->seq_len_kv || pages->pages_per_row < 1 ||
         pages->num_pages < 1)
-        return vs_fail(VS_ERR_INVALID_ARG, "cuDNN paged attention: page table, lengths and page counts are required");
+        return vs_fail(VS_ERR_INVALID_ARG,
+                       "cuDNN paged attention: page table, lengths and page counts are required");
     if (a->blocks || a->head_layout)
-        return vs_fail(VS_ERR_INVALID_ARG, "cuDNN paged attention: the pages are the block list (no block list, "
-                                           "no head layout in the arguments)");
+        return vs_fail(VS_ERR_INVALID_ARG,
+                       "cuDNN paged attention: the pages are the block list (no block list, "
+                       "no head layout in the arguments)");
     if (!a->q || !a->k || !a->v || !a->out || a->batch < 1 || a->heads < 1 || a->seq_len < 1 ||
         (a->head_dim != 64 && a->head_dim != 128) || a->q_stride_n < (int64_t)a->heads * a->head_dim ||
         a->o_stride_n < (int64_t)a->heads * a->head_dim)
-        return vs_fail(VS_ERR_INVALID_ARG, "cuDNN paged attention: batch %d, heads %d, rows %d, head_dim %d and "
+        return vs_fail(VS_ERR_INVALID_ARG,
+                       "cuDNN paged attention: batch %d, heads %d, rows %d, head_dim %d and "
                        "the q and out token strides do not describe [B, N, H, D] tensors",
                        a->batch, a->heads, a->seq_len, a->head_dim);
     vs_attn_args shape = *a;
     shape.kv_len = pages->pages_per_row * VS_ATTN_BLOCK;
-    const int64_t strides[8] = {a->q_stride_b, a->q_stride_n, pages->page_stride, pages->head_stride,
-                                pages->token_stride, 0, a->o_stride_b, a->o_stride_n};
+    const int64_t strides[8] = {a->q_stride_b,      a->q_stride_n,       pages->page_stride,
+                                pages->head_stride, pages->token_stride, 0,
+                                a->o_stride_b,      a->o_stride_n};
     const void *const ptrs[5] = {a->q, a->k, a->v, a->out, NULL};
     plan_key key;
     VS_TRY(key_for(&shape, strides, ptrs, &key));
