@@ -23,9 +23,7 @@
 #include "backend/cuda/stored_row.cuh"
 #include "core/devmem.h"
 
-/* A run of query blocks outside the band: [first, first + count), its page-table rows and lengths from
- * `entry` on. Runs start at multiples of 4 entries, so each run's arrays keep the 16-byte alignment
- * their cuDNN tensors declare. */
+/* A run of query blocks outside the band: [first, first + count), its page-table rows from `entry` on. */
 struct rest_run {
     int first, count, entry;
 };
@@ -292,16 +290,14 @@ vs_status upload_rest_pages(vs_cuda_band *band, const vs_attn_blocks *host_block
               last = band->seq_len - (nb - 1) * VS_ATTN_BLOCK; /* tokens in the last block */
     const int32_t *row_ptr = host_blocks->row_ptr, *col = host_blocks->col_idx;
     int entries = 0, longest = 1; /* a table of at least one entry, even when every row is empty */
-    for (const rest_run &run : band->runs) {
-        if (run.count) entries = run.entry + run.count;
-        for (int i = run.first; i < run.first + run.count; i++)
+    for (const rest_run &run : band->runs)
+        for (int i = run.first; i < run.first + run.count; i++, entries++)
             if (row_ptr[i + 1] - row_ptr[i] > longest) longest = row_ptr[i + 1] - row_ptr[i];
-    }
     band->pages_per_row = longest;
     if (entries == 0) return VS_OK;
     int32_t *table = static_cast<int32_t *>(calloc((size_t)entries * longest, sizeof(int32_t)));
-    int32_t *len_q = static_cast<int32_t *>(calloc(entries, sizeof(int32_t)));
-    int32_t *len_kv = static_cast<int32_t *>(calloc(entries, sizeof(int32_t)));
+    int32_t *len_q = static_cast<int32_t *>(malloc(sizeof(int32_t) * entries));
+    int32_t *len_kv = static_cast<int32_t *>(malloc(sizeof(int32_t) * entries));
     vs_status s = table && len_q && len_kv ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory");
     for (const rest_run &run : band->runs)
         for (int i = run.first; !s && i < run.first + run.count; i++) {
@@ -360,7 +356,7 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
     band->seq_len = seq_len, band->heads = heads, band->head_dim = head_dim, band->blocks = nb;
     const int after = rows.first + rows.count;
     band->runs[0] = rest_run{0, rows.count ? rows.first : nb, 0};
-    band->runs[1] = rest_run{after, rows.count ? nb - after : 0, (band->runs[0].count + 3) / 4 * 4};
+    band->runs[1] = rest_run{after, rows.count ? nb - after : 0, band->runs[0].count};
     vs_svg_blocks rest;
     vs_status s = vs_svg_blocks_without_rows(host_blocks, seq_len, rows.first, rows.count, &rest);
     const size_t row_bytes = sizeof(int32_t) * ((size_t)nb + 1);
@@ -375,7 +371,7 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
     if (!s) s = upload_rest_pages(band, host_blocks);
     const size_t token_row = 2 * (size_t)heads * head_dim, all = token_row * nb * VS_ATTN_BLOCK,
                  part = token_row * rows.count * VS_ATTN_BLOCK,
-                 others = token_row * (band->runs[1].entry + band->runs[1].count) * VS_ATTN_BLOCK,
+                 others = token_row * (band->runs[0].count + band->runs[1].count) * VS_ATTN_BLOCK,
                  lse = sizeof(float) * (size_t)rows.count * VS_ATTN_BLOCK * heads;
     for (int t = 0; t < 3 && !s; t++) {
         s = vs_device_malloc(&band->qkv[t], all);
