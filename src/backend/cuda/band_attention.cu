@@ -171,7 +171,7 @@ vs_attn_args entry(const vs_attn_args *a, int b) {
     return e;
 }
 
-/* The band and the sink of one batch entry `e` (already gathered when it has layouts) into the scratch. */
+/* The band and the sink of one batch entry `e` (already gathered) into the scratch. */
 vs_status band_and_sink(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
     const vs_svg_band &r = band->rows;
     const int64_t block = VS_ATTN_BLOCK, row_bytes_q = 2 * e->q_stride_n, row_bytes_k = 2 * e->k_stride_n,
