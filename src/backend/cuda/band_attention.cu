@@ -23,7 +23,9 @@
 #include "backend/cuda/stored_row.cuh"
 #include "core/devmem.h"
 
-/* A run of query blocks outside the band: [first, first + count), its page-table rows from `entry` on. */
+/* A run of query blocks outside the band: [first, first + count), its page-table rows and lengths from
+ * `entry` on. Runs start at multiples of 4 entries, so each run's arrays keep the 16-byte alignment their
+ * cuDNN tensors declare. */
 struct rest_run {
     int first, count, entry;
 };
@@ -36,8 +38,8 @@ struct vs_cuda_band {
     int pages_per_row;   /* the longest list among them */
     int32_t *table, *seq_len_q, *seq_len_kv; /* device: their page table and lengths, run after run */
     /* Scratch of one batch entry: q', k', v' [blocks * 128, H, D]; the band and sink outputs [count * 128, H,
-     * D]; their log-sum-exps f32 [count, H, 128] and [H, count * 128]; the other rows' output [their rows, H,
-     * D]. */
+     * D]; their log-sum-exps f32 [count, H, 128] and [H, count * 128]; the other rows' output [entries * 128,
+     * H, D] (rest_entries). */
     void *qkv[3], *out_band, *out_sink, *out_rest;
     float *lse_band, *lse_sink;
 };
@@ -77,14 +79,27 @@ __global__ void gather_token_major(GatherArgs g, const uint8_t *layout, int n_to
     }
 }
 
-struct MergeArgs {
-    const char *out_band, *out_sink;  /* [rows, H, D] */
-    const float *lse_band, *lse_sink; /* [count, H, 128], [H, rows] */
-    char *out;                        /* this batch entry's output, token stride o_stride_n */
+/* Where row r of a part of the band path's output goes: head h of it to the stored row of position
+ * first_row + r in this batch entry's output. The merge and the scatter write through it. */
+struct OutputRows {
+    char *out; /* token stride o_stride_n */
     int64_t o_stride_n;
     const uint8_t *layout; /* this batch entry's heads; NULL: frame-major */
     int first_row, rows, heads, head_dim, frames, tokens_per_frame;
     float inv_frames;
+
+    /* 16-byte chunk c of head h of row r. */
+    __device__ uint4 *chunk(int r, int h, int c) const {
+        const int token_major = layout && layout[h] == VS_LAYOUT_TOKEN_MAJOR;
+        const int row = stored_row(first_row + r, token_major, frames, inv_frames, tokens_per_frame);
+        return reinterpret_cast<uint4 *>(out + 2 * ((int64_t)row * o_stride_n + h * head_dim + c * kChunk));
+    }
+};
+
+struct MergeArgs {
+    const char *out_band, *out_sink;  /* [rows, H, D] */
+    const float *lse_band, *lse_sink; /* [count, H, 128], [H, rows] */
+    OutputRows to;
 };
 
 template <typename T> __device__ __forceinline__ float to_f32(T x);
@@ -106,13 +121,14 @@ template <> __device__ __forceinline__ __half from_f32(float x) {
  * total e^{L_b} + e^{L_s} (computed against the larger L, so nothing overflows) gives the softmax over
  * the union of the key sets. Threads walk the rows as the gather does. */
 template <typename T> __global__ void merge_band_and_sink(MergeArgs m) {
-    const int chunks = m.head_dim / kChunk, per_row = m.heads * chunks;
+    const int chunks = m.to.head_dim / kChunk, per_row = m.to.heads * chunks;
     const int r0 = blockIdx.x * kRowsPerBlock;
     for (int j = threadIdx.x; j < kRowsPerBlock * per_row; j += blockDim.x) {
         const int r = r0 + j / per_row, in_row = j % per_row, h = in_row / chunks, c = in_row % chunks;
-        if (r >= m.rows) break;
-        const float lb = m.lse_band[((r / VS_ATTN_BLOCK) * m.heads + h) * VS_ATTN_BLOCK + r % VS_ATTN_BLOCK];
-        const float ls = m.lse_sink[h * m.rows + r];
+        if (r >= m.to.rows) break;
+        const float lb =
+            m.lse_band[((r / VS_ATTN_BLOCK) * m.to.heads + h) * VS_ATTN_BLOCK + r % VS_ATTN_BLOCK];
+        const float ls = m.lse_sink[h * m.to.rows + r];
         const float top = fmaxf(lb, ls), wb = __expf(lb - top), ws = __expf(ls - top), inv = 1.f / (wb + ws);
         const int64_t at = ((int64_t)r * per_row + in_row) * kChunk;
         const uint4 band = *reinterpret_cast<const uint4 *>(m.out_band + 2 * at);
@@ -123,39 +139,43 @@ template <typename T> __global__ void merge_band_and_sink(MergeArgs m) {
 #pragma unroll
         for (int e = 0; e < kChunk; e++)
             y[e] = from_f32<T>((wb * to_f32(xb[e]) + ws * to_f32(xs[e])) * inv);
-        const int token_major = m.layout && m.layout[h] == VS_LAYOUT_TOKEN_MAJOR;
-        const int row = stored_row(m.first_row + r, token_major, m.frames, m.inv_frames, m.tokens_per_frame);
-        *reinterpret_cast<uint4 *>(m.out + 2 * ((int64_t)row * m.o_stride_n + h * m.head_dim + c * kChunk)) =
-            merged;
+        *m.to.chunk(r, h, c) = merged;
     }
 }
 
 /* out[stored row of position first_row + r] = rows[r] for r < count (zeros where the row's query block
  * attends nothing): the other rows' paged output put back in place. */
 struct ScatterArgs {
-    const char *rows;          /* [count, H, D] */
+    const char *rows;          /* [to.rows, H, D] */
     const int32_t *seq_len_kv; /* per query block of the run */
-    char *out;
-    int64_t o_stride_n;
-    const uint8_t *layout;
-    int first_row, count, heads, head_dim, frames, tokens_per_frame;
-    float inv_frames;
+    OutputRows to;
 };
 
 __global__ void scatter_rows(ScatterArgs m) {
-    const int chunks = m.head_dim / kChunk, per_row = m.heads * chunks;
+    const int chunks = m.to.head_dim / kChunk, per_row = m.to.heads * chunks;
     const int r0 = blockIdx.x * kRowsPerBlock;
     for (int j = threadIdx.x; j < kRowsPerBlock * per_row; j += blockDim.x) {
         const int r = r0 + j / per_row, in_row = j % per_row, h = in_row / chunks, c = in_row % chunks;
-        if (r >= m.count) break;
+        if (r >= m.to.rows) break;
         uint4 value = make_uint4(0, 0, 0, 0);
         if (m.seq_len_kv[r / VS_ATTN_BLOCK] > 0)
             value = reinterpret_cast<const uint4 *>(m.rows)[(int64_t)r * per_row + in_row];
-        const int token_major = m.layout && m.layout[h] == VS_LAYOUT_TOKEN_MAJOR;
-        const int row = stored_row(m.first_row + r, token_major, m.frames, m.inv_frames, m.tokens_per_frame);
-        *reinterpret_cast<uint4 *>(m.out + 2 * ((int64_t)row * m.o_stride_n + h * m.head_dim + c * kChunk)) =
-            value;
+        *m.to.chunk(r, h, c) = value;
     }
+}
+
+/* 1 / frames for the row map (0 when there are no frames: then no head is token-major). */
+float inv_frames(const vs_attn_args *e) {
+    return e->frames > 0 ? 1.0f / (float)e->frames : 0.f;
+}
+
+/* The output rows [first_row, first_row + rows) of batch entry `e`. */
+OutputRows output_rows(const vs_cuda_band *band, const vs_attn_args *e, int first_row, int rows) {
+    OutputRows o;
+    o.out = static_cast<char *>(e->out), o.o_stride_n = e->o_stride_n, o.layout = e->head_layout;
+    o.first_row = first_row, o.rows = rows, o.heads = band->heads, o.head_dim = band->head_dim;
+    o.frames = e->frames, o.tokens_per_frame = e->tokens_per_frame, o.inv_frames = inv_frames(e);
+    return o;
 }
 
 /* args with its tensors moved to batch entry b: one entry of batch, strides as given. */
@@ -208,7 +228,7 @@ vs_status gather(const vs_cuda_band *band, vs_attn_args *e, cudaStream_t stream)
         g.dst[t] = static_cast<char *>(band->qkv[t]);
     }
     gather_token_major<<<dim3(grid_for(band->seq_len), 3), kThreads, 0, stream>>>(
-        g, e->head_layout, band->seq_len, band->heads, band->head_dim, e->frames, 1.0f / (float)e->frames,
+        g, e->head_layout, band->seq_len, band->heads, band->head_dim, e->frames, inv_frames(e),
         e->tokens_per_frame);
     VS_CUDA_LAUNCH_CHECK("gather_token_major");
     const int64_t row = (int64_t)band->heads * band->head_dim;
@@ -247,35 +267,23 @@ vs_status scatter_rest(const vs_cuda_band *band, const vs_attn_args *e, cudaStre
     const int64_t row = (int64_t)band->heads * band->head_dim;
     for (const rest_run &run : band->runs) {
         if (run.count == 0) continue;
-        ScatterArgs m;
-        m.rows = static_cast<const char *>(band->out_rest) + 2 * run.entry * VS_ATTN_BLOCK * row;
-        m.seq_len_kv = band->seq_len_kv + run.entry;
-        m.out = static_cast<char *>(e->out), m.o_stride_n = e->o_stride_n;
-        m.layout = e->head_layout;
-        m.first_row = run.first * VS_ATTN_BLOCK;
-        const int end = (run.first + run.count) * VS_ATTN_BLOCK;
-        m.count = (end < band->seq_len ? end : band->seq_len) - m.first_row;
-        m.heads = band->heads, m.head_dim = band->head_dim;
-        m.frames = e->frames, m.tokens_per_frame = e->tokens_per_frame;
-        m.inv_frames = e->frames > 0 ? 1.0f / (float)e->frames : 0.f;
-        scatter_rows<<<grid_for(m.count), kThreads, 0, stream>>>(m);
+        const int first_row = run.first * VS_ATTN_BLOCK, end = (run.first + run.count) * VS_ATTN_BLOCK;
+        const ScatterArgs m = {
+            static_cast<const char *>(band->out_rest) + 2 * run.entry * VS_ATTN_BLOCK * row,
+            band->seq_len_kv + run.entry,
+            output_rows(band, e, first_row, (end < band->seq_len ? end : band->seq_len) - first_row)};
+        scatter_rows<<<grid_for(m.to.rows), kThreads, 0, stream>>>(m);
         VS_CUDA_LAUNCH_CHECK("scatter_rows");
     }
     return VS_OK;
 }
 
 vs_status merge(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
-    MergeArgs m;
-    m.out_band = static_cast<const char *>(band->out_band),
-    m.out_sink = static_cast<const char *>(band->out_sink);
-    m.lse_band = band->lse_band, m.lse_sink = band->lse_sink;
-    m.out = static_cast<char *>(e->out), m.o_stride_n = e->o_stride_n;
-    m.layout = e->head_layout;
-    m.first_row = band->rows.first * VS_ATTN_BLOCK, m.rows = band->rows.count * VS_ATTN_BLOCK;
-    m.heads = band->heads, m.head_dim = band->head_dim;
-    m.frames = e->frames, m.tokens_per_frame = e->tokens_per_frame;
-    m.inv_frames = e->frames > 0 ? 1.0f / (float)e->frames : 0.f;
-    const int grid = grid_for(m.rows);
+    const MergeArgs m = {
+        static_cast<const char *>(band->out_band), static_cast<const char *>(band->out_sink), band->lse_band,
+        band->lse_sink,
+        output_rows(band, e, band->rows.first * VS_ATTN_BLOCK, band->rows.count * VS_ATTN_BLOCK)};
+    const int grid = grid_for(m.to.rows);
     if (e->dtype == VS_BF16)
         merge_band_and_sink<__nv_bfloat16><<<grid, kThreads, 0, stream>>>(m);
     else
@@ -284,20 +292,27 @@ vs_status merge(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t st
     return VS_OK;
 }
 
+/* Page-table entries of the runs outside the band, alignment gaps included. */
+int rest_entries(const vs_cuda_band *band) {
+    const rest_run &last = band->runs[1].count ? band->runs[1] : band->runs[0];
+    return last.entry + last.count;
+}
+
 /* The page table and lengths of the runs outside the band, uploaded. */
 vs_status upload_rest_pages(vs_cuda_band *band, const vs_attn_blocks *host_blocks) {
     const int nb = band->blocks,
               last = band->seq_len - (nb - 1) * VS_ATTN_BLOCK; /* tokens in the last block */
     const int32_t *row_ptr = host_blocks->row_ptr, *col = host_blocks->col_idx;
-    int entries = 0, longest = 1; /* a table of at least one entry, even when every row is empty */
+    const int entries = rest_entries(band);
+    int longest = 1; /* a table of at least one entry, even when every row is empty */
     for (const rest_run &run : band->runs)
-        for (int i = run.first; i < run.first + run.count; i++, entries++)
+        for (int i = run.first; i < run.first + run.count; i++)
             if (row_ptr[i + 1] - row_ptr[i] > longest) longest = row_ptr[i + 1] - row_ptr[i];
     band->pages_per_row = longest;
     if (entries == 0) return VS_OK;
     int32_t *table = static_cast<int32_t *>(calloc((size_t)entries * longest, sizeof(int32_t)));
-    int32_t *len_q = static_cast<int32_t *>(malloc(sizeof(int32_t) * entries));
-    int32_t *len_kv = static_cast<int32_t *>(malloc(sizeof(int32_t) * entries));
+    int32_t *len_q = static_cast<int32_t *>(calloc(entries, sizeof(int32_t))); /* alignment gaps: empty */
+    int32_t *len_kv = static_cast<int32_t *>(calloc(entries, sizeof(int32_t)));
     vs_status s = table && len_q && len_kv ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory");
     for (const rest_run &run : band->runs)
         for (int i = run.first; !s && i < run.first + run.count; i++) {
@@ -356,7 +371,7 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
     band->seq_len = seq_len, band->heads = heads, band->head_dim = head_dim, band->blocks = nb;
     const int after = rows.first + rows.count;
     band->runs[0] = rest_run{0, rows.count ? rows.first : nb, 0};
-    band->runs[1] = rest_run{after, rows.count ? nb - after : 0, band->runs[0].count};
+    band->runs[1] = rest_run{after, rows.count ? nb - after : 0, (band->runs[0].count + 3) / 4 * 4};
     vs_svg_blocks rest;
     vs_status s = vs_svg_blocks_without_rows(host_blocks, seq_len, rows.first, rows.count, &rest);
     const size_t row_bytes = sizeof(int32_t) * ((size_t)nb + 1);
@@ -371,7 +386,7 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
     if (!s) s = upload_rest_pages(band, host_blocks);
     const size_t token_row = 2 * (size_t)heads * head_dim, all = token_row * nb * VS_ATTN_BLOCK,
                  part = token_row * rows.count * VS_ATTN_BLOCK,
-                 others = token_row * (band->runs[0].count + band->runs[1].count) * VS_ATTN_BLOCK,
+                 others = token_row * rest_entries(band) * VS_ATTN_BLOCK,
                  lse = sizeof(float) * (size_t)rows.count * VS_ATTN_BLOCK * heads;
     for (int t = 0; t < 3 && !s; t++) {
         s = vs_device_malloc(&band->qkv[t], all);

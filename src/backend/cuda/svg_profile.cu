@@ -343,13 +343,12 @@ int chunk_count(int batch_heads, int samples, int seq_len) {
     const int tiles = (seq_len + kBlockN - 1) / kBlockN;
     const int64_t units = (int64_t)batch_heads * groups;
     const int most = tiles / 8 > 1 ? tiles / 8 : 1;
+    auto cost = [&](int c) { return (double)((units * c + sms - 1) / sms) / c; };
     double best = 1e300;
-    for (int c = 1; c <= most; c++) {
-        const double cost = (double)((units * c + sms - 1) / sms) / c;
-        if (cost < best) best = cost;
-    }
     for (int c = 1; c <= most; c++)
-        if ((double)((units * c + sms - 1) / sms) / c <= best * 1.02) return c;
+        if (cost(c) < best) best = cost(c);
+    for (int c = 1; c <= most; c++)
+        if (cost(c) <= best * 1.02) return c;
     return 1;
 }
 
