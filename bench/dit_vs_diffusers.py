@@ -21,6 +21,7 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 
 import torch
@@ -116,7 +117,7 @@ def main():
         "benchmark": "dit_vs_diffusers", "device": torch.cuda.get_device_name(),
         "commit": os.environ.get("VS_GIT_COMMIT", "unknown"),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command": "python3 bench/dit_vs_diffusers.py --bin build-gpu/vidsparse -o dit_vs_diffusers.json",
+        "command": "python3 bench/dit_vs_diffusers.py " + " ".join(sys.argv[1:]),
         "diffusers": diffusers.__version__, "torch": torch.__version__, "torch_cudnn_version": torch.backends.cudnn.version(),
         "results": results,
     }
