@@ -54,6 +54,23 @@ int grid_for(int rows) {
     return (rows + kRowsPerBlock - 1) / kRowsPerBlock;
 }
 
+/* The stored row of each sequence position, per head: a batch entry's head layouts and frame grid. */
+struct RowMap {
+    const uint8_t *layout; /* this batch entry's heads; NULL: frame-major */
+    int frames, tokens_per_frame;
+    float inv_frames; /* 1 / frames (0 when there are no frames: then no head is token-major) */
+
+    __device__ int row(int position, int h) const {
+        return stored_row(position, layout && layout[h] == VS_LAYOUT_TOKEN_MAJOR, frames, inv_frames,
+                          tokens_per_frame);
+    }
+};
+
+RowMap row_map(const vs_attn_args *e) {
+    return RowMap{e->head_layout, e->frames, e->tokens_per_frame,
+                  e->frames > 0 ? 1.0f / (float)e->frames : 0.f};
+}
+
 struct GatherArgs {
     const char *src[3];
     int64_t stride_n[3]; /* elements */
@@ -63,15 +80,13 @@ struct GatherArgs {
 /* dst_t[n, h, :] = src_t[stored row of n for head h, h, :] for t = q, k, v (blockIdx.y). Consecutive
  * threads take consecutive 16-byte chunks of a token row, so whole head rows move per warp; the index
  * arithmetic is 32-bit and the row map division-free (stored_row.cuh). */
-__global__ void gather_token_major(GatherArgs g, const uint8_t *layout, int n_tokens, int heads, int head_dim,
-                                   int frames, float inv_frames, int tokens_per_frame) {
+__global__ void gather_token_major(GatherArgs g, RowMap map, int n_tokens, int heads, int head_dim) {
     const int t = blockIdx.y, chunks = head_dim / kChunk, per_row = heads * chunks;
     const int n0 = blockIdx.x * kRowsPerBlock;
     for (int j = threadIdx.x; j < kRowsPerBlock * per_row; j += blockDim.x) {
         const int n = n0 + j / per_row, in_row = j % per_row, h = in_row / chunks, c = in_row % chunks;
         if (n >= n_tokens) break;
-        const int row =
-            stored_row(n, layout && layout[h] == VS_LAYOUT_TOKEN_MAJOR, frames, inv_frames, tokens_per_frame);
+        const int row = map.row(n, h);
         const uint4 *src = reinterpret_cast<const uint4 *>(
             g.src[t] + 2 * ((int64_t)row * g.stride_n[t] + h * head_dim + c * kChunk));
         uint4 *dst = reinterpret_cast<uint4 *>(g.dst[t] + 2 * ((int64_t)n * per_row + in_row) * kChunk);
@@ -84,14 +99,12 @@ __global__ void gather_token_major(GatherArgs g, const uint8_t *layout, int n_to
 struct OutputRows {
     char *out; /* token stride o_stride_n */
     int64_t o_stride_n;
-    const uint8_t *layout; /* this batch entry's heads; NULL: frame-major */
-    int first_row, rows, heads, head_dim, frames, tokens_per_frame;
-    float inv_frames;
+    RowMap map;
+    int first_row, rows, heads, head_dim;
 
     /* 16-byte chunk c of head h of row r. */
     __device__ uint4 *chunk(int r, int h, int c) const {
-        const int token_major = layout && layout[h] == VS_LAYOUT_TOKEN_MAJOR;
-        const int row = stored_row(first_row + r, token_major, frames, inv_frames, tokens_per_frame);
+        const int row = map.row(first_row + r, h);
         return reinterpret_cast<uint4 *>(out + 2 * ((int64_t)row * o_stride_n + h * head_dim + c * kChunk));
     }
 };
@@ -164,18 +177,10 @@ __global__ void scatter_rows(ScatterArgs m) {
     }
 }
 
-/* 1 / frames for the row map (0 when there are no frames: then no head is token-major). */
-float inv_frames(const vs_attn_args *e) {
-    return e->frames > 0 ? 1.0f / (float)e->frames : 0.f;
-}
-
 /* The output rows [first_row, first_row + rows) of batch entry `e`. */
 OutputRows output_rows(const vs_cuda_band *band, const vs_attn_args *e, int first_row, int rows) {
-    OutputRows o;
-    o.out = static_cast<char *>(e->out), o.o_stride_n = e->o_stride_n, o.layout = e->head_layout;
-    o.first_row = first_row, o.rows = rows, o.heads = band->heads, o.head_dim = band->head_dim;
-    o.frames = e->frames, o.tokens_per_frame = e->tokens_per_frame, o.inv_frames = inv_frames(e);
-    return o;
+    return OutputRows{
+        static_cast<char *>(e->out), e->o_stride_n, row_map(e), first_row, rows, band->heads, band->head_dim};
 }
 
 /* args with its tensors moved to batch entry b: one entry of batch, strides as given. */
@@ -228,8 +233,7 @@ vs_status gather(const vs_cuda_band *band, vs_attn_args *e, cudaStream_t stream)
         g.dst[t] = static_cast<char *>(band->qkv[t]);
     }
     gather_token_major<<<dim3(grid_for(band->seq_len), 3), kThreads, 0, stream>>>(
-        g, e->head_layout, band->seq_len, band->heads, band->head_dim, e->frames, inv_frames(e),
-        e->tokens_per_frame);
+        g, row_map(e), band->seq_len, band->heads, band->head_dim);
     VS_CUDA_LAUNCH_CHECK("gather_token_major");
     const int64_t row = (int64_t)band->heads * band->head_dim;
     e->q = band->qkv[0], e->k = band->qkv[1], e->v = band->qkv[2];
