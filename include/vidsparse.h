@@ -101,6 +101,11 @@ vs_status vs_attention_run(vs_attention *attn, vs_attention_mode mode, const vs_
  * the profiling errors, copied to host arrays of B*H (any may be NULL). */
 vs_status vs_attention_last_profile(const vs_attention *attn, uint8_t *head_class, float *mse_spatial,
                                     float *mse_temporal);
+/* How many (batch, head) pairs the SVG runs since the previous call chose
+ * spatial and temporal; the counts then restart. The runs keep the count on
+ * the attention's device, so none of them waits for the host; this call
+ * waits for the work queued before it. */
+vs_status vs_attention_take_head_counts(vs_attention *attn, int64_t *spatial, int64_t *temporal);
 /* Fraction of the N x N attention map the SVG mask computes. */
 double vs_attention_density(const vs_attention *attn);
 void vs_attention_free(vs_attention *attn);

@@ -34,6 +34,9 @@ TEST(dense_matches_f64_reference) {
     CHECK(vs_attention_density(attn) == 1.0);
     CHECK_FAILS(vs_attention_run(attn, VS_ATTENTION_SVG, &q, &k, &v, &o, NULL), VS_ERR_INVALID_ARG, "SVG mode");
     CHECK_FAILS(vs_attention_last_profile(attn, NULL, NULL, NULL), VS_ERR_INVALID_ARG, "no SVG run");
+    int64_t spatial = -1, temporal = -1;
+    CHECK_OK(vs_attention_take_head_counts(attn, &spatial, &temporal));
+    CHECK(spatial == 0 && temporal == 0);
     vs_attention_free(attn);
     free(qd);
     vs_tensor_free(&q), vs_tensor_free(&k), vs_tensor_free(&v), vs_tensor_free(&o);
@@ -71,6 +74,17 @@ TEST(svg_profiles_and_reports_heads) {
     CHECK_OK(vs_attention_last_profile(attn, cls, mse_s, mse_t));
     CHECK_MSG(cls[0] == 0 && cls[1] == 1, "classes %d %d", cls[0], cls[1]);
     CHECK(mse_s[0] < mse_t[0] && mse_t[1] < mse_s[1]);
+    /* The running head counts: one run's choices, then none until the next runs. */
+    int64_t spatial = -1, temporal = -1;
+    CHECK_OK(vs_attention_take_head_counts(attn, &spatial, &temporal));
+    CHECK_MSG(spatial == 1 && temporal == 1, "counts %lld / %lld", (long long)spatial, (long long)temporal);
+    CHECK_OK(vs_attention_take_head_counts(attn, &spatial, &temporal));
+    CHECK(spatial == 0 && temporal == 0);
+    CHECK_OK(vs_attention_run(attn, VS_ATTENTION_SVG, &q, &k, &v, &o, NULL));
+    CHECK_OK(vs_attention_run(attn, VS_ATTENTION_DENSE, &q, &k, &v, &o, NULL));
+    CHECK_OK(vs_attention_run(attn, VS_ATTENTION_SVG, &q, &k, &v, &o, NULL));
+    CHECK_OK(vs_attention_take_head_counts(attn, &spatial, &temporal));
+    CHECK(spatial == 2 && temporal == 2);
     for (int64_t i = 0; i < n; i++) CHECK(isfinite(((float *)o.data)[i]));
     vs_attention_free(attn);
     vs_tensor_free(&q), vs_tensor_free(&k), vs_tensor_free(&v), vs_tensor_free(&o);

@@ -28,6 +28,8 @@ struct vs_attention {
     vs_attn_blocks device_blocks; /* CUDA: the same CSR in device memory */
     uint8_t *head_layout;        /* [B*H] on the attention's device */
     float *mse;                  /* [2][B*H] on the attention's device: spatial, then temporal */
+    unsigned long long *temporal_count; /* on the attention's device: temporal choices since the last take */
+    int64_t heads_profiled;      /* (batch, head) pairs profiled since the last take */
     void *workspace;             /* CUDA profiling scratch */
     size_t workspace_bytes;
     struct vs_cuda_band *band;   /* CUDA: the block list through cuDNN (NULL: all rows on our kernel) */
@@ -59,6 +61,7 @@ void vs_attention_free(vs_attention *a) {
     }
     device_release(a->device, a->head_layout);
     device_release(a->device, a->mse);
+    device_release(a->device, a->temporal_count);
     device_release(a->device, a->workspace);
     free(a);
 }
@@ -117,6 +120,8 @@ vs_status vs_attention_create(vs_attention **out, vs_device device, int batch, i
         const size_t bh = (size_t)batch * heads;
         if (!s) s = device_alloc(device, (void **)&a->head_layout, bh);
         if (!s) s = device_alloc(device, (void **)&a->mse, 2 * bh * sizeof(float));
+        if (!s) s = device_alloc(device, (void **)&a->temporal_count, sizeof *a->temporal_count);
+        if (!s && device == VS_CUDA) s = vs_device_memset(a->temporal_count, 0, sizeof *a->temporal_count);
 #if VS_HAVE_CUDA
         if (!s && device == VS_CUDA) {
             const vs_attn_blocks *hb = &a->blocks.view;
@@ -160,13 +165,16 @@ vs_status vs_attention_profile(vs_attention *a, const vs_tensor *q, const vs_ten
     const size_t bh = (size_t)a->batch * a->heads;
     if (a->device == VS_CPU) {
         VS_TRY(vs_svg_profile_cpu(&args, &a->svg, &a->blocks.view, a->head_layout, a->mse, a->mse + bh));
+        for (size_t i = 0; i < bh; i++) *a->temporal_count += a->head_layout[i] == VS_LAYOUT_TOKEN_MAJOR;
     } else {
 #if VS_HAVE_CUDA
-        VS_TRY(vs_cuda_svg_profile(&args, &a->svg, &a->device_blocks, a->head_layout, a->mse, a->mse + bh,
-                                   a->workspace, a->workspace_bytes, stream));
+        const vs_cuda_svg_profile_out out = {a->head_layout, a->mse, a->mse + bh, a->temporal_count};
+        VS_TRY(vs_cuda_svg_profile(&args, &a->svg, &a->device_blocks, &out, a->workspace, a->workspace_bytes,
+                                   stream));
 #endif
     }
     a->profiled = 1;
+    a->heads_profiled += (int64_t)bh;
     return VS_OK;
 }
 
@@ -260,6 +268,21 @@ vs_status vs_attention_last_profile(const vs_attention *a, uint8_t *head_class, 
         if (a->device == VS_CPU) memcpy(copies[i].dst, copies[i].src, copies[i].bytes);
         else VS_TRY(vs_device_memcpy_d2h(copies[i].dst, copies[i].src, copies[i].bytes));
     }
+    return VS_OK;
+}
+
+vs_status vs_attention_take_head_counts(vs_attention *a, int64_t *spatial, int64_t *temporal) {
+    unsigned long long count = 0;
+    if (a->has_svg && a->device == VS_CPU) {
+        count = *a->temporal_count;
+        *a->temporal_count = 0;
+    } else if (a->has_svg) {
+        VS_TRY(vs_device_memcpy_d2h(&count, a->temporal_count, sizeof count));
+        VS_TRY(vs_device_memset(a->temporal_count, 0, sizeof count));
+    }
+    *temporal = (int64_t)count;
+    *spatial = a->heads_profiled - (int64_t)count;
+    a->heads_profiled = 0;
     return VS_OK;
 }
 

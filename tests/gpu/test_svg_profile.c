@@ -92,6 +92,7 @@ static int run_case(const case_desc *c) {
     int32_t *d_row_ptr, *d_col_idx;
     uint8_t *d_layout;
     float *d_mse_s, *d_mse_t;
+    unsigned long long *d_count;
     int nb = blocks.view.num_q_blocks, nnz = blocks.row_ptr[nb];
     CUDA_OK(cudaMalloc(&dq, 2 * n));
     CUDA_OK(cudaMalloc(&dk, 2 * n));
@@ -101,6 +102,7 @@ static int run_case(const case_desc *c) {
     CUDA_OK(cudaMalloc((void **)&d_layout, BH));
     CUDA_OK(cudaMalloc((void **)&d_mse_s, 4 * BH));
     CUDA_OK(cudaMalloc((void **)&d_mse_t, 4 * BH));
+    CUDA_OK(cudaMalloc((void **)&d_count, sizeof *d_count));
     CUDA_OK(cudaMemcpy(dq, qs, 2 * n, cudaMemcpyHostToDevice));
     CUDA_OK(cudaMemcpy(dk, ks, 2 * n, cudaMemcpyHostToDevice));
     CUDA_OK(cudaMemcpy(dv, vs, 2 * n, cudaMemcpyHostToDevice));
@@ -109,6 +111,7 @@ static int run_case(const case_desc *c) {
     CUDA_OK(cudaMemset(d_layout, 0xff, BH));
     CUDA_OK(cudaMemset(d_mse_s, 0xff, 4 * BH)); /* NaN */
     CUDA_OK(cudaMemset(d_mse_t, 0xff, 4 * BH));
+    CUDA_OK(cudaMemset(d_count, 0, sizeof *d_count)); /* a running count: the caller starts it */
     vs_attn_blocks d_blocks = {nb, nb, d_row_ptr, d_col_idx};
 
     vs_attn_args g = a;
@@ -122,7 +125,9 @@ static int run_case(const case_desc *c) {
     CUDA_OK(cudaEventCreate(&start));
     CUDA_OK(cudaEventCreate(&stop));
     CUDA_OK(cudaEventRecord(start, 0));
-    CHECK_OK(vs_cuda_svg_profile(&g, &cfg, &d_blocks, d_layout, d_mse_s, d_mse_t, dws, ws_bytes, NULL));
+    const vs_cuda_svg_profile_out all = {d_layout, d_mse_s, d_mse_t, d_count};
+    const vs_cuda_svg_profile_out layouts = {d_layout, NULL, NULL, NULL};
+    CHECK_OK(vs_cuda_svg_profile(&g, &cfg, &d_blocks, &all, dws, ws_bytes, NULL));
     CUDA_OK(cudaEventRecord(stop, 0));
     CUDA_OK(cudaDeviceSynchronize());
     float ms = 0;
@@ -133,13 +138,18 @@ static int run_case(const case_desc *c) {
 
     /* Deterministic: a second run (layouts only, no MSE outputs) and a third give the same bits. */
     CUDA_OK(cudaMemset(d_layout, 0xff, BH));
-    CHECK_OK(vs_cuda_svg_profile(&g, &cfg, &d_blocks, d_layout, NULL, NULL, dws, ws_bytes, NULL));
+    CHECK_OK(vs_cuda_svg_profile(&g, &cfg, &d_blocks, &layouts, dws, ws_bytes, NULL));
     CUDA_OK(cudaMemcpy(layout_again, d_layout, BH, cudaMemcpyDeviceToHost));
     CHECK(memcmp(layout_again, layout_gpu, BH) == 0);
-    CHECK_OK(vs_cuda_svg_profile(&g, &cfg, &d_blocks, d_layout, d_mse_s, d_mse_t, dws, ws_bytes, NULL));
+    CHECK_OK(vs_cuda_svg_profile(&g, &cfg, &d_blocks, &all, dws, ws_bytes, NULL));
     CUDA_OK(cudaMemcpy(mse_s_again, d_mse_s, 4 * BH, cudaMemcpyDeviceToHost));
     CUDA_OK(cudaMemcpy(mse_t_again, d_mse_t, 4 * BH, cudaMemcpyDeviceToHost));
     CHECK(memcmp(mse_s_again, mse_s_gpu, 4 * BH) == 0 && memcmp(mse_t_again, mse_t_gpu, 4 * BH) == 0);
+    /* The count grew by the token-major choices of the two runs that were given it. */
+    unsigned long long count = 0, temporal = 0;
+    CUDA_OK(cudaMemcpy(&count, d_count, sizeof count, cudaMemcpyDeviceToHost));
+    for (int i = 0; i < BH; i++) temporal += layout_gpu[i] == VS_LAYOUT_TOKEN_MAJOR;
+    CHECK_MSG(count == 2 * temporal, "count %llu, %llu token-major heads per run", count, temporal);
 
     printf("  %dx%d heads, %d frames x %d + %d text, D %d, %s, density %.3f: %.3f ms\n", c->batch, H, F, P,
            c->text, D, c->half ? "f16" : "bf16", blocks.density, ms);
@@ -163,24 +173,24 @@ static int run_case(const case_desc *c) {
     }
 
     /* Bad arguments are refused before any launch. */
-    CHECK_FAILS(vs_cuda_svg_profile(&g, &cfg, &d_blocks, d_layout, NULL, NULL, dws, ws_bytes - 4, NULL),
+    CHECK_FAILS(vs_cuda_svg_profile(&g, &cfg, &d_blocks, &layouts, dws, ws_bytes - 4, NULL),
                 VS_ERR_INVALID_ARG, "workspace");
     vs_attn_args misaligned = g;
     misaligned.k = (const char *)dk + 2;
-    CHECK_FAILS(vs_cuda_svg_profile(&misaligned, &cfg, &d_blocks, d_layout, NULL, NULL, dws, ws_bytes, NULL),
+    CHECK_FAILS(vs_cuda_svg_profile(&misaligned, &cfg, &d_blocks, &layouts, dws, ws_bytes, NULL),
                 VS_ERR_INVALID_ARG, "16-byte aligned");
     vs_attn_blocks wrong = d_blocks;
     wrong.num_q_blocks++;
-    CHECK_FAILS(vs_cuda_svg_profile(&g, &cfg, &wrong, d_layout, NULL, NULL, dws, ws_bytes, NULL),
+    CHECK_FAILS(vs_cuda_svg_profile(&g, &cfg, &wrong, &layouts, dws, ws_bytes, NULL),
                 VS_ERR_SHAPE, "block list");
     vs_attn_args f32 = g;
     f32.dtype = VS_F32;
-    CHECK_FAILS(vs_cuda_svg_profile(&f32, &cfg, &d_blocks, d_layout, NULL, NULL, dws, ws_bytes, NULL),
+    CHECK_FAILS(vs_cuda_svg_profile(&f32, &cfg, &d_blocks, &layouts, dws, ws_bytes, NULL),
                 VS_ERR_UNSUPPORTED, "BF16 or F16");
 
     cudaEventDestroy(start), cudaEventDestroy(stop);
     cudaFree(dq), cudaFree(dk), cudaFree(dv), cudaFree(dws), cudaFree(d_row_ptr), cudaFree(d_col_idx);
-    cudaFree(d_layout), cudaFree(d_mse_s), cudaFree(d_mse_t);
+    cudaFree(d_layout), cudaFree(d_mse_s), cudaFree(d_mse_t), cudaFree(d_count);
     free(qs), free(ks), free(vs), free(q), free(k), free(v);
     free(layout_cpu), free(layout_gpu), free(layout_again);
     free(mse_s_cpu), free(mse_t_cpu), free(mse_s_gpu), free(mse_t_gpu), free(mse_s_again), free(mse_t_again);

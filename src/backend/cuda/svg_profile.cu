@@ -27,6 +27,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include <algorithm>
+
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/mma_utils.cuh"
 #include "backend/cuda/svg_profile.h"
@@ -276,12 +278,13 @@ __global__ void __launch_bounds__(kThreads, 1) profile_partials(const Params p) 
     }
 }
 
-/* One block per b*h, one warp per sampled row at a time: merge the row's
- * chunks, form its squared errors (lanes own head dimensions; warp sums in
- * a fixed butterfly order), then sum the rows in order and choose. */
+/* One block per b*h, a warp per sampled row (at most 32 warps, which then take rows in turn): only B*H
+ * blocks run, so each spreads its rows wide. A warp merges its row's chunks and forms the squared errors
+ * (lanes own head dimensions; warp sums in a fixed butterfly order); one thread then sums the rows in
+ * order and chooses. */
 template <int D>
-__global__ void combine_and_choose(const float *partials, int samples, int chunks, uint8_t *layout,
-                                   float *mse_spatial, float *mse_temporal) {
+__global__ void combine_and_choose(const float *partials, int samples, int chunks,
+                                   vs_cuda_svg_profile_out out) {
     extern __shared__ float row_err[]; /* [samples][2] */
     constexpr int kDimsPerLane = D / 32;
     const int bh = blockIdx.x, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -320,9 +323,11 @@ __global__ void combine_and_choose(const float *partials, int samples, int chunk
         double total_s = 0, total_t = 0;
         for (int r = 0; r < samples; r++) total_s += row_err[2 * r], total_t += row_err[2 * r + 1];
         const double mse_s = total_s / ((double)samples * D), mse_t = total_t / ((double)samples * D);
-        layout[bh] = mse_t < mse_s ? VS_LAYOUT_TOKEN_MAJOR : VS_LAYOUT_FRAME_MAJOR;
-        if (mse_spatial) mse_spatial[bh] = (float)mse_s;
-        if (mse_temporal) mse_temporal[bh] = (float)mse_t;
+        const int temporal = mse_t < mse_s;
+        out.head_layout[bh] = temporal ? VS_LAYOUT_TOKEN_MAJOR : VS_LAYOUT_FRAME_MAJOR;
+        if (temporal && out.temporal_count) atomicAdd(out.temporal_count, 1ull);
+        if (out.mse_spatial) out.mse_spatial[bh] = (float)mse_s;
+        if (out.mse_temporal) out.mse_temporal[bh] = (float)mse_t;
     }
 }
 
@@ -352,8 +357,8 @@ int chunk_count(int batch_heads, int samples, int seq_len) {
     return 1;
 }
 
-template <typename T, int D> vs_status launch(Params p, int batch_heads, cudaStream_t stream, uint8_t *layout,
-                                               float *mse_s, float *mse_t) {
+template <typename T, int D>
+vs_status launch(Params p, int batch_heads, cudaStream_t stream, const vs_cuda_svg_profile_out &out) {
     const size_t smem = (size_t)(kRowsPerGroup + 4 * kBlockN) * D * sizeof(T) +
                         sizeof(uint32_t) * 2 * kRowsPerGroup * p.bitset_words;
     auto kernel = profile_partials<T, D>;
@@ -364,8 +369,9 @@ template <typename T, int D> vs_status launch(Params p, int batch_heads, cudaStr
     dim3 grid(p.chunks, batch_heads, (p.cfg.samples + kRowsPerGroup - 1) / kRowsPerGroup);
     kernel<<<grid, kThreads, smem, stream>>>(p);
     VS_CUDA_TRY(cudaGetLastError());
-    combine_and_choose<D><<<batch_heads, 256, sizeof(float) * 2 * p.cfg.samples, stream>>>(p.partials, p.cfg.samples,
-                                                                                         p.chunks, layout, mse_s, mse_t);
+    const int combine_threads = 32 * std::min(p.cfg.samples, 32);
+    combine_and_choose<D><<<batch_heads, combine_threads, sizeof(float) * 2 * p.cfg.samples, stream>>>(
+        p.partials, p.cfg.samples, p.chunks, out);
     VS_CUDA_TRY(cudaGetLastError());
     return VS_OK;
 }
@@ -379,13 +385,13 @@ extern "C" size_t vs_cuda_svg_profile_workspace(const vs_attn_args *a, const vs_
 }
 
 extern "C" vs_status vs_cuda_svg_profile(const vs_attn_args *a, const vs_svg_config *cfg,
-                                         const vs_attn_blocks *blocks_device, uint8_t *head_layout_out_device,
-                                         float *mse_spatial_device, float *mse_temporal_device,
-                                         void *workspace, size_t workspace_bytes, void *stream) {
-    if (!a || !blocks_device || !head_layout_out_device || !workspace)
+                                         const vs_attn_blocks *blocks_device,
+                                         const vs_cuda_svg_profile_out *out, void *workspace,
+                                         size_t workspace_bytes, void *stream) {
+    if (!a || !blocks_device || !out || !out->head_layout || !workspace)
         return vs_fail(
             VS_ERR_INVALID_ARG,
-            "svg profile (CUDA): arguments, block list, head_layout_out and workspace are required");
+            "svg profile (CUDA): arguments, block list, out->head_layout and workspace are required");
     /* Only the dense fields matter; out is unused but validation wants one. */
     vs_attn_args dense = *a;
     dense.out = a->out ? a->out : const_cast<void *>(a->q);
@@ -442,10 +448,8 @@ extern "C" vs_status vs_cuda_svg_profile(const vs_attn_args *a, const vs_svg_con
     p.partials = static_cast<float *>(workspace);
 
     cudaStream_t s = static_cast<cudaStream_t>(stream);
-    uint8_t *layout = head_layout_out_device;
-    float *ms = mse_spatial_device, *mt = mse_temporal_device;
     if (a->dtype == VS_BF16)
-        return a->head_dim == 64 ? launch<__nv_bfloat16, 64>(p, bh, s, layout, ms, mt)
-                                 : launch<__nv_bfloat16, 128>(p, bh, s, layout, ms, mt);
-    return a->head_dim == 64 ? launch<__half, 64>(p, bh, s, layout, ms, mt) : launch<__half, 128>(p, bh, s, layout, ms, mt);
+        return a->head_dim == 64 ? launch<__nv_bfloat16, 64>(p, bh, s, *out)
+                                 : launch<__nv_bfloat16, 128>(p, bh, s, *out);
+    return a->head_dim == 64 ? launch<__half, 64>(p, bh, s, *out) : launch<__half, 128>(p, bh, s, *out);
 }

@@ -287,7 +287,6 @@ typedef struct {
     const vs_wan_attention *attn;
     vs_gpu_timer *timer;         /* CUDA attention timing */
     double attention_s;          /* CPU attention timing */
-    int64_t heads_spatial, heads_temporal; /* SVG's choices, over this forward's layers */
 } forward_state;
 
 static double now_s(void) {
@@ -317,17 +316,7 @@ static vs_status attend(forward_state *f, int layer, vs_tensor *q4, vs_tensor *k
     }
     /* SVG: profile each (batch entry, head) as spatial or temporal, then the shared band mask. */
     VS_TRY(vs_attention_run(f->svg, VS_ATTENTION_SVG, q4, k4, v4, o4, NULL));
-    VS_TRY(clock_stop(f, t0));
-    const int n = (int)f->sh.batch * f->sh.heads;
-    uint8_t *classes = malloc((size_t)n);
-    if (!classes) return vs_fail(VS_ERR_OOM, "out of memory");
-    vs_status s = vs_attention_last_profile(f->svg, classes, NULL, NULL);
-    for (int i = 0; s == VS_OK && i < n; i++) {
-        if (classes[i]) f->heads_temporal++;
-        else f->heads_spatial++;
-    }
-    free(classes);
-    return s;
+    return clock_stop(f, t0);
 }
 
 /* ---- Ulysses sequence parallelism ------------------------------------------------------
@@ -774,16 +763,22 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
     vs_arena_reset(f.arena);
 
     vs_status st = forward(model, &f, latents, timesteps, text, out);
+    /* Collect (and clear) the attention intervals and SVG's head counts even after a failure, so the next
+     * forward starts empty. */
     double attention_ms = 0;
+    int64_t heads_spatial = 0, heads_temporal = 0;
     if (f.timer) {
-        /* Collect (and clear) the intervals even after a failure, so the next forward starts empty. */
         vs_status ts = vs_gpu_timer_collect(f.timer, &attention_ms);
         if (st == VS_OK) st = ts;
+    }
+    if (f.svg) {
+        vs_status cs = vs_attention_take_head_counts(f.svg, &heads_spatial, &heads_temporal);
+        if (st == VS_OK) st = cs;
     }
     if (timing && st == VS_OK) {
         timing->attention_s += f.timer ? attention_ms * 1e-3 : f.attention_s;
         timing->total_s += now_s() - start;
-        timing->heads_spatial += f.heads_spatial, timing->heads_temporal += f.heads_temporal;
+        timing->heads_spatial += heads_spatial, timing->heads_temporal += heads_temporal;
     }
     return st;
 }
