@@ -9,6 +9,7 @@
 #include <cublasLt.h>
 #include <cuda_bf16.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <new>
@@ -79,15 +80,23 @@ struct linear_gemm {
     int64_t rows, out, in;
 };
 
-/* Turns a cuBLASLt status into a message naming the call and the GEMM. */
+/* "y[rows, out] += x[rows, in] W^T + bias, GELU": the GEMM, for error messages. */
+struct gemm_text {
+    char text[128];
+    explicit gemm_text(const linear_gemm &g) {
+        snprintf(text, sizeof text, "y[%lld, %lld] %s= x[%lld, %lld] W^T%s%s", (long long)g.rows, (long long)g.out,
+                 g.beta != 0 ? "+" : "", (long long)g.rows, (long long)g.in, g.bias ? " + bias" : "",
+                 g.gelu ? ", GELU" : "");
+    }
+};
+
+/* Turns a cuBLASLt status into a message naming the call and the GEMM `g`. */
 #define LT_TRY(call)                                                                                              \
     do {                                                                                                          \
         cublasStatus_t lt_s_ = (call);                                                                            \
         if (lt_s_ != CUBLAS_STATUS_SUCCESS)                                                                       \
-            return vs_fail(VS_ERR_CUDA, "%s failed: %s (GEMM y[%lld, %lld] %s= x[%lld, %lld] W^T%s%s)", #call,     \
-                           cublasLtGetStatusString(lt_s_), (long long)g.rows, (long long)g.out,                   \
-                           g.beta != 0 ? "+" : "", (long long)g.rows, (long long)g.in, g.bias ? " + bias" : "",    \
-                           g.gelu ? ", GELU" : "");                                                               \
+            return vs_fail(VS_ERR_CUDA, "%s failed: %s (GEMM %s)", #call, cublasLtGetStatusString(lt_s_),          \
+                           gemm_text(g).text);                                                                    \
     } while (0)
 
 /* What a linear GEMM's cuBLASLt objects and algorithm depend on; compared bytewise. */
@@ -141,9 +150,7 @@ vs_status build_plan(const linear_gemm &g, linear_plan *p) {
     int found = 0;
     LT_TRY(cublasLtMatmulAlgoGetHeuristic(g_handle, o.desc, o.a, o.b, o.d, o.d, o.pref, 1, &heuristic, &found));
     if (found == 0)
-        return vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for y[%lld, %lld] %s= x[%lld, %lld] W^T (bf16)",
-                       (long long)g.rows, (long long)g.out, g.beta != 0 ? "+" : "", (long long)g.rows,
-                       (long long)g.in);
+        return vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for %s (bf16)", gemm_text(g).text);
     p->algo = heuristic.algo;
     return VS_OK;
 }
@@ -194,9 +201,8 @@ vs_status run_linear(const linear_gemm &g) {
         const cublasStatus_t st = cublasLtMatmul(g_handle, p->o.desc, &alpha, g.w, p->o.a, g.x, p->o.b, &g.beta, g.y,
                                                  p->o.d, g.y, p->o.d, &p->algo, g_workspace, kWorkspaceBytes, 0);
         if (st != CUBLAS_STATUS_SUCCESS)
-            s = vs_fail(VS_ERR_CUDA, "cublasLtMatmul failed: %s (GEMM y[%lld, %lld] %s= x[%lld, %lld] W^T)",
-                        cublasLtGetStatusString(st), (long long)g.rows, (long long)g.out, g.beta != 0 ? "+" : "",
-                        (long long)g.rows, (long long)g.in);
+            s = vs_fail(VS_ERR_CUDA, "cublasLtMatmul failed: %s (GEMM %s)", cublasLtGetStatusString(st),
+                        gemm_text(g).text);
     }
     pthread_mutex_unlock(&g_lock);
     return s;
