@@ -77,21 +77,35 @@ struct GatherArgs {
     char *dst[3];
 };
 
-/* dst_t[n, h, :] = src_t[stored row of n for head h, h, :] for t = q, k, v (blockIdx.y). Consecutive
- * threads take consecutive 16-byte chunks of a token row, so whole head rows move per warp; the index
- * arithmetic is 32-bit and the row map division-free (stored_row.cuh). */
-__global__ void gather_token_major(GatherArgs g, RowMap map, int n_tokens, int heads, int head_dim) {
-    const int t = blockIdx.y, chunks = head_dim / kChunk, per_row = heads * chunks;
-    const int n0 = blockIdx.x * kRowsPerBlock;
+/* One 16-byte chunk of a [rows, heads, head_dim] tensor of a 16-bit type: chunk c of head h of row r,
+ * the at-th chunk of the tensor. */
+struct Chunk {
+    int r, h, c;
+    int64_t at;
+};
+
+/* fn(chunk) for each chunk of this thread block's kRowsPerBlock rows below `rows`. Consecutive threads
+ * take consecutive chunks of a row, so whole head rows move per warp; the index arithmetic is 32-bit. The
+ * gather, the merge and the scatter all walk their rows this way. */
+template <typename Fn> __device__ __forceinline__ void for_each_chunk(int rows, int heads, int head_dim, Fn fn) {
+    const int chunks = head_dim / kChunk, per_row = heads * chunks, r0 = blockIdx.x * kRowsPerBlock;
     for (int j = threadIdx.x; j < kRowsPerBlock * per_row; j += blockDim.x) {
-        const int n = n0 + j / per_row, in_row = j % per_row, h = in_row / chunks, c = in_row % chunks;
-        if (n >= n_tokens) break;
-        const int row = map.row(n, h);
-        const uint4 *src = reinterpret_cast<const uint4 *>(
-            g.src[t] + 2 * ((int64_t)row * g.stride_n[t] + h * head_dim + c * kChunk));
-        uint4 *dst = reinterpret_cast<uint4 *>(g.dst[t] + 2 * ((int64_t)n * per_row + in_row) * kChunk);
-        *dst = *src;
+        const int r = r0 + j / per_row, in_row = j % per_row;
+        if (r >= rows) break;
+        fn(Chunk{r, in_row / chunks, in_row % chunks, (int64_t)r * per_row + in_row});
     }
+}
+
+/* dst_t[n, h, :] = src_t[stored row of n for head h, h, :] for t = q, k, v (blockIdx.y); the row map
+ * is division-free (stored_row.cuh). */
+__global__ void gather_token_major(GatherArgs g, RowMap map, int n_tokens, int heads, int head_dim) {
+    const int t = blockIdx.y;
+    for_each_chunk(n_tokens, heads, head_dim, [&](const Chunk &x) {
+        const int row = map.row(x.r, x.h);
+        const uint4 *src = reinterpret_cast<const uint4 *>(
+            g.src[t] + 2 * ((int64_t)row * g.stride_n[t] + x.h * head_dim + x.c * kChunk));
+        reinterpret_cast<uint4 *>(g.dst[t])[x.at] = *src;
+    });
 }
 
 /* Where row r of a part of the band path's output goes: head h of it to the stored row of position
@@ -132,28 +146,23 @@ template <> __device__ __forceinline__ __half from_f32(float x) {
 
 /* Both partial softmaxes are normalised by their own sums e^{L}; weighting each by its share of the
  * total e^{L_b} + e^{L_s} (computed against the larger L, so nothing overflows) gives the softmax over
- * the union of the key sets. Threads walk the rows as the gather does. */
+ * the union of the key sets. */
 template <typename T> __global__ void merge_band_and_sink(MergeArgs m) {
-    const int chunks = m.to.head_dim / kChunk, per_row = m.to.heads * chunks;
-    const int r0 = blockIdx.x * kRowsPerBlock;
-    for (int j = threadIdx.x; j < kRowsPerBlock * per_row; j += blockDim.x) {
-        const int r = r0 + j / per_row, in_row = j % per_row, h = in_row / chunks, c = in_row % chunks;
-        if (r >= m.to.rows) break;
+    for_each_chunk(m.to.rows, m.to.heads, m.to.head_dim, [&](const Chunk &x) {
         const float lb =
-            m.lse_band[((r / VS_ATTN_BLOCK) * m.to.heads + h) * VS_ATTN_BLOCK + r % VS_ATTN_BLOCK];
-        const float ls = m.lse_sink[h * m.to.rows + r];
+            m.lse_band[((x.r / VS_ATTN_BLOCK) * m.to.heads + x.h) * VS_ATTN_BLOCK + x.r % VS_ATTN_BLOCK];
+        const float ls = m.lse_sink[x.h * m.to.rows + x.r];
         const float top = fmaxf(lb, ls), wb = __expf(lb - top), ws = __expf(ls - top), inv = 1.f / (wb + ws);
-        const int64_t at = ((int64_t)r * per_row + in_row) * kChunk;
-        const uint4 band = *reinterpret_cast<const uint4 *>(m.out_band + 2 * at);
-        const uint4 sink = *reinterpret_cast<const uint4 *>(m.out_sink + 2 * at);
+        const uint4 band = reinterpret_cast<const uint4 *>(m.out_band)[x.at];
+        const uint4 sink = reinterpret_cast<const uint4 *>(m.out_sink)[x.at];
         const T *xb = reinterpret_cast<const T *>(&band), *xs = reinterpret_cast<const T *>(&sink);
         uint4 merged;
         T *y = reinterpret_cast<T *>(&merged);
 #pragma unroll
         for (int e = 0; e < kChunk; e++)
             y[e] = from_f32<T>((wb * to_f32(xb[e]) + ws * to_f32(xs[e])) * inv);
-        *m.to.chunk(r, h, c) = merged;
-    }
+        *m.to.chunk(x.r, x.h, x.c) = merged;
+    });
 }
 
 /* out[stored row of position first_row + r] = rows[r] for r < count (zeros where the row's query block
@@ -165,16 +174,11 @@ struct ScatterArgs {
 };
 
 __global__ void scatter_rows(ScatterArgs m) {
-    const int chunks = m.to.head_dim / kChunk, per_row = m.to.heads * chunks;
-    const int r0 = blockIdx.x * kRowsPerBlock;
-    for (int j = threadIdx.x; j < kRowsPerBlock * per_row; j += blockDim.x) {
-        const int r = r0 + j / per_row, in_row = j % per_row, h = in_row / chunks, c = in_row % chunks;
-        if (r >= m.to.rows) break;
+    for_each_chunk(m.to.rows, m.to.heads, m.to.head_dim, [&](const Chunk &x) {
         uint4 value = make_uint4(0, 0, 0, 0);
-        if (m.seq_len_kv[r / VS_ATTN_BLOCK] > 0)
-            value = reinterpret_cast<const uint4 *>(m.rows)[(int64_t)r * per_row + in_row];
-        *m.to.chunk(r, h, c) = value;
-    }
+        if (m.seq_len_kv[x.r / VS_ATTN_BLOCK] > 0) value = reinterpret_cast<const uint4 *>(m.rows)[x.at];
+        *m.to.chunk(x.r, x.h, x.c) = value;
+    });
 }
 
 /* The output rows [first_row, first_row + rows) of batch entry `e`. */
