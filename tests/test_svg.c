@@ -124,7 +124,7 @@ TEST(config_validation) {
     cfg = config(0, 50, 0, 1);
     CHECK_FAILS(vs_svg_config_validate(&cfg, 0), VS_ERR_INVALID_ARG, "frames 0");
     cfg = config(4, 50, 0, 1);
-    vs_svg_blocks blocks;
+    vs_attn_block_list blocks;
     CHECK_FAILS(vs_svg_blocks_build(&cfg, 201, &blocks), VS_ERR_SHAPE, "sequence has 201");
     CHECK(blocks.row_ptr == NULL && blocks.col_idx == NULL);
     CHECK_FAILS(vs_svg_blocks_build(NULL, 200, &blocks), VS_ERR_INVALID_ARG, "config is required");
@@ -208,7 +208,7 @@ TEST(block_list_is_well_formed_with_exact_density) {
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         vs_svg_config cfg = config(cases[c].f, cases[c].p, cases[c].c, cases[c].m);
         int len = cases[c].f * cases[c].p + cases[c].c, nb = (len + 127) / 128;
-        vs_svg_blocks blocks;
+        vs_attn_block_list blocks;
         CHECK_OK(vs_svg_blocks_build(&cfg, len, &blocks));
         CHECK(blocks.view.num_q_blocks == nb && blocks.view.num_k_blocks == nb);
         CHECK(blocks.view.row_ptr == blocks.row_ptr && blocks.view.col_idx == blocks.col_idx);
@@ -229,22 +229,22 @@ TEST(block_list_is_well_formed_with_exact_density) {
         CHECK(blocks.row_ptr[nb] == e);
         CHECK(fabs(blocks.density - elements / ((double)len * len)) < 1e-12);
         CHECK(blocks.density > 0 && blocks.density <= 1);
-        vs_svg_blocks_free(&blocks);
+        vs_attn_block_list_free(&blocks);
         CHECK(blocks.row_ptr == NULL);
     }
     /* Known numbers: 16 frames x 128, band 1 frame: blocks i-1..i+1 plus block 0. */
     vs_svg_config cfg = config(16, 128, 0, 1);
-    vs_svg_blocks blocks;
+    vs_attn_block_list blocks;
     CHECK_OK(vs_svg_blocks_build(&cfg, 2048, &blocks));
     CHECK(blocks.row_ptr[16] == 16 * 3 - 2 + 14); /* tridiagonal 46 + sink column for rows 2..15 */
     CHECK(fabs(blocks.density - 60.0 / 256) < 1e-12);
-    vs_svg_blocks_free(&blocks);
+    vs_attn_block_list_free(&blocks);
     /* Everything allowed: density exactly 1 even with a short last block. */
     cfg = config(3, 100, 0, 3);
     CHECK_OK(vs_svg_blocks_build(&cfg, 300, &blocks));
     CHECK(blocks.row_ptr[3] == 9 && blocks.density == 1.0);
-    vs_svg_blocks_free(&blocks);
-    vs_svg_blocks_free(NULL);
+    vs_attn_block_list_free(&blocks);
+    vs_attn_block_list_free(NULL);
     return 0;
 }
 
@@ -364,7 +364,7 @@ TEST(token_major_layout_equals_explicit_permutation) {
     /* 7 frames x 90 tokens + 50 text tokens = 680 (6 blocks, last short); heads 0 and 3 temporal. */
     int B = 2, H = 2, F = 7, P = 90, C = 50, N = F * P + C, D = 64;
     vs_svg_config cfg = config(F, P, C, 1.5);
-    vs_svg_blocks blocks;
+    vs_attn_block_list blocks;
     CHECK_OK(vs_svg_blocks_build(&cfg, N, &blocks));
     CHECK(blocks.density < 1);
     int64_t total = (int64_t)B * N * H * D, row = H * D;
@@ -412,7 +412,7 @@ TEST(token_major_layout_equals_explicit_permutation) {
     CHECK_OK(vs_cpu_attention(&a));
     CHECK(spatial[0] != o[0] && spatial[D] == o[D]); /* (b0, h0) temporal, (b0, h1) spatial */
     free(q), free(k), free(v), free(o), free(pq), free(pk), free(pv), free(po), free(spatial);
-    vs_svg_blocks_free(&blocks);
+    vs_attn_block_list_free(&blocks);
     return 0;
 }
 
@@ -473,7 +473,7 @@ TEST(profiling_tells_spatial_from_temporal_heads) {
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         int F = cases[c].f, P = cases[c].p, C = cases[c].c, D = cases[c].d, N = F * P + C, H = 2;
         vs_svg_config cfg = config(F, P, C, cases[c].m);
-        vs_svg_blocks blocks;
+        vs_attn_block_list blocks;
         CHECK_OK(vs_svg_blocks_build(&cfg, N, &blocks));
         int64_t total = (int64_t)N * H * D;
         float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total),
@@ -492,7 +492,7 @@ TEST(profiling_tells_spatial_from_temporal_heads) {
         CHECK_OK(vs_svg_profile_cpu(&a, &cfg, &blocks.view, layout, NULL, NULL));
         CHECK(layout[0] == VS_LAYOUT_FRAME_MAJOR && layout[1] == VS_LAYOUT_TOKEN_MAJOR);
         free(q), free(k), free(v);
-        vs_svg_blocks_free(&blocks);
+        vs_attn_block_list_free(&blocks);
     }
     return 0;
 }
@@ -503,7 +503,7 @@ TEST(profiling_matches_a_direct_computation) {
     vs_svg_config cfg = config(F, P, C, 1);
     cfg.samples = 16;
     cfg.seed = 3;
-    vs_svg_blocks blocks;
+    vs_attn_block_list blocks;
     CHECK_OK(vs_svg_blocks_build(&cfg, N, &blocks));
     int64_t total = (int64_t)N * H * D;
     unsigned long long rng = 5;
@@ -541,7 +541,7 @@ TEST(profiling_matches_a_direct_computation) {
     CHECK(err_s > 0 && err_t > 0 &&
           layout == (err_t < err_s ? VS_LAYOUT_TOKEN_MAJOR : VS_LAYOUT_FRAME_MAJOR));
     free(q), free(k), free(v), free(qd), free(kd), free(vd), free(exact), free(sp), free(tp);
-    vs_svg_blocks_free(&blocks);
+    vs_attn_block_list_free(&blocks);
     return 0;
 }
 
@@ -549,7 +549,7 @@ TEST(profiling_degenerate_and_bad_input) {
     /* Every block allowed: both errors are zero and the tie goes to spatial. */
     int F = 3, P = 100, N = 300, D = 64;
     vs_svg_config cfg = config(F, P, 0, 3);
-    vs_svg_blocks blocks;
+    vs_attn_block_list blocks;
     CHECK_OK(vs_svg_blocks_build(&cfg, N, &blocks));
     int64_t total = (int64_t)N * D;
     unsigned long long rng = 9;
@@ -573,7 +573,7 @@ TEST(profiling_degenerate_and_bad_input) {
     a.dtype = VS_F16;
     CHECK_FAILS(vs_svg_profile_cpu(&a, &cfg, &blocks.view, &layout, NULL, NULL), VS_ERR_UNSUPPORTED, "f32");
     free(x);
-    vs_svg_blocks_free(&blocks);
+    vs_attn_block_list_free(&blocks);
     return 0;
 }
 
@@ -582,9 +582,9 @@ TEST(band_rows_of_a_wan_mask) {
      * (a block 20 away still holds a pair 2433 apart), 255 full blocks and a short one. */
     vs_svg_config cfg = vs_svg_config_default(21, 1560, 0, 0.15);
     const int N = 32760;
-    vs_svg_blocks b;
+    vs_attn_block_list b;
     CHECK_OK(vs_svg_blocks_build(&cfg, N, &b));
-    vs_svg_band band = vs_svg_find_band(&b.view, N);
+    vs_attn_band band = vs_attn_find_band(&b.view, N);
     CHECK_MSG(band.sink == 13 && band.half == 20 && band.first == 34 && band.count == 201,
               "band first %d count %d sink %d half %d", band.first, band.count, band.sink, band.half);
     for (int i = band.first; i < band.first + band.count; i++)
@@ -592,8 +592,8 @@ TEST(band_rows_of_a_wan_mask) {
             CHECK(vs_svg_block_allowed(&cfg, N, i, j) == (j < band.sink || abs(j - i) <= band.half));
 
     /* The rest of the list: band rows empty, every other row as before. */
-    vs_svg_blocks rest;
-    CHECK_OK(vs_svg_blocks_without_rows(&b.view, N, band.first, band.count, &rest));
+    vs_attn_block_list rest;
+    CHECK_OK(vs_attn_blocks_without_rows(&b.view, N, band.first, band.count, &rest));
     double kept = 0;
     for (int i = 0; i < b.view.num_q_blocks; i++) {
         const int n = rest.row_ptr[i + 1] - rest.row_ptr[i];
@@ -608,14 +608,14 @@ TEST(band_rows_of_a_wan_mask) {
     const double band_elements = (double)band.count * (band.sink + 2 * band.half + 1) * 128.0 * 128.0;
     CHECK(fabs(rest.density + band_elements / ((double)N * N) - b.density) < 1e-12);
     CHECK(kept > 0);
-    vs_svg_blocks_free(&rest);
-    vs_svg_blocks_free(&b);
+    vs_attn_block_list_free(&rest);
+    vs_attn_block_list_free(&b);
 
     /* Text tokens make every row dense on the text blocks: no band rows. */
     cfg = config(16, 128, 200, 1);
     CHECK_OK(vs_svg_blocks_build(&cfg, 2248, &b));
-    CHECK(vs_svg_find_band(&b.view, 2248).count == 0);
-    vs_svg_blocks_free(&b);
+    CHECK(vs_attn_find_band(&b.view, 2248).count == 0);
+    vs_attn_block_list_free(&b);
     return 0;
 }
 
@@ -632,11 +632,11 @@ TEST(band_rows_of_a_hand_made_list) {
     }
     row_ptr[10] = n;
     vs_attn_blocks b = {10, 10, row_ptr, col_idx};
-    vs_svg_band band = vs_svg_find_band(&b, 1280);
+    vs_attn_band band = vs_attn_find_band(&b, 1280);
     CHECK_MSG(band.first == 6 && band.count == 4 && band.sink == 2 && band.half == 0, "first %d count %d", band.first,
               band.count);
     /* A short last block: row 9's band block is no longer full. */
-    band = vs_svg_find_band(&b, 1250);
+    band = vs_attn_find_band(&b, 1250);
     CHECK(band.first == 6 && band.count == 3);
     return 0;
 }

@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "models/wan/tokenizer.h"
+#include "models/common/tokenizer.h"
 
 #define DATA "tests/data/tokenizer/"
 

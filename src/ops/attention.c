@@ -24,7 +24,7 @@ struct vs_attention {
     int batch, heads, seq_len, head_dim;
     int has_svg;
     vs_svg_config svg;
-    vs_svg_blocks blocks;        /* host CSR */
+    vs_attn_block_list blocks;        /* host CSR */
     vs_attn_blocks device_blocks; /* CUDA: the same CSR in device memory */
     uint8_t *head_layout;        /* [B*H] on the attention's device */
     float *mse;                  /* [2][B*H] on the attention's device: spatial, then temporal */
@@ -51,7 +51,7 @@ static void device_release(vs_device device, void *p) {
 
 void vs_attention_free(vs_attention *a) {
     if (!a) return;
-    vs_svg_blocks_free(&a->blocks);
+    vs_attn_block_list_free(&a->blocks);
     if (a->device == VS_CUDA) {
 #if VS_HAVE_CUDA
         vs_cuda_band_free(a->band);

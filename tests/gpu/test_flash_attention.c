@@ -15,6 +15,8 @@
 #include "core/status.h"
 #include "backend/cuda/band_attention.h"
 #include "backend/cuda/cudnn_attention.h"
+#include "ops/attention.h"
+#include "sparse/svg.h"
 
 typedef struct {
     int batch, heads, seq_len, head_dim;
@@ -110,7 +112,7 @@ static int run_case(const case_desc *c) {
     in.nb = (c->seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
     if (c->svg_density > 0) {
         vs_svg_config cfg = vs_svg_config_default(c->frames, c->tokens_per_frame, 0, c->svg_density);
-        vs_svg_blocks svg;
+        vs_attn_block_list svg;
         CHECK_OK(vs_svg_blocks_build(&cfg, c->seq_len, &svg));
         in.row_ptr = svg.row_ptr, in.col_idx = svg.col_idx; /* owned by in from here */
     } else if (c->density < 1) {
@@ -363,7 +365,7 @@ static vs_status band_attend(const vs_attn_args *a, void *stream) {
     vs_cuda_band *band = NULL;
     vs_status s = vs_cuda_band_create(&band, &host, a->seq_len, a->heads, a->head_dim);
     if (s == VS_OK) {
-        const vs_svg_band r = vs_cuda_band_rows(band);
+        const vs_attn_band r = vs_cuda_band_rows(band);
         printf("  band rows: query blocks %d..%d of %d, sink %d, half width %d\n", r.first, r.first + r.count - 1, nb,
                r.sink, r.half);
         s = vs_cuda_band_attention(band, a, stream);

@@ -69,7 +69,7 @@ static int run_case(const case_desc *c) {
     vs_svg_config cfg = vs_svg_config_default(F, P, c->text, 0.25);
     cfg.band_frames = c->band_frames;
     cfg.seed = 77;
-    vs_svg_blocks blocks;
+    vs_attn_block_list blocks;
     CHECK_OK(vs_svg_blocks_build(&cfg, N, &blocks));
 
     uint16_t *qs = malloc(2 * n), *ks = malloc(2 * n), *vs = malloc(2 * n);
@@ -194,7 +194,7 @@ static int run_case(const case_desc *c) {
     free(qs), free(ks), free(vs), free(q), free(k), free(v);
     free(layout_cpu), free(layout_gpu), free(layout_again);
     free(mse_s_cpu), free(mse_t_cpu), free(mse_s_gpu), free(mse_t_gpu), free(mse_s_again), free(mse_t_again);
-    vs_svg_blocks_free(&blocks);
+    vs_attn_block_list_free(&blocks);
     return 0;
 }
 

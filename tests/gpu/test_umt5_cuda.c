@@ -9,7 +9,7 @@
 
 #include "check.h"
 #include "io/safetensors.h"
-#include "models/wan/umt5.h"
+#include "models/common/umt5.h"
 #include "ops/ops.h"
 #include "tensor_util.h"
 

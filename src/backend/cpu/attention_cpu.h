@@ -5,7 +5,7 @@
 #ifndef VS_BACKEND_CPU_ATTENTION_H
 #define VS_BACKEND_CPU_ATTENTION_H
 
-#include "ops/attention.h"
+#include "backend/attention_args.h"
 
 #ifdef __cplusplus
 extern "C" {

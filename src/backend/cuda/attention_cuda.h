@@ -4,7 +4,7 @@
 #ifndef VS_BACKEND_CUDA_ATTENTION_H
 #define VS_BACKEND_CUDA_ATTENTION_H
 
-#include "ops/attention.h"
+#include "backend/attention_args.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -31,7 +31,7 @@ struct rest_run {
 };
 
 struct vs_cuda_band {
-    vs_svg_band rows;
+    vs_attn_band rows;
     int seq_len, heads, head_dim, blocks;
     vs_attn_blocks rest; /* device CSR: the list with the band rows emptied (our kernel's part) */
     rest_run runs[2];    /* the query blocks before and after the band (count 0: none) */
@@ -202,7 +202,7 @@ vs_attn_args entry(const vs_attn_args *a, int b) {
 
 /* The band and the sink of one batch entry `e` (already gathered) into the scratch. */
 vs_status band_and_sink(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
-    const vs_svg_band &r = band->rows;
+    const vs_attn_band &r = band->rows;
     const int64_t block = VS_ATTN_BLOCK, row_bytes_q = 2 * e->q_stride_n, row_bytes_k = 2 * e->k_stride_n,
                   row_bytes_v = 2 * e->v_stride_n, out_row = (int64_t)band->heads * band->head_dim;
     vs_attn_args b = *e;
@@ -372,7 +372,7 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
     if (seq_len < 1 || host_blocks->num_q_blocks != nb || host_blocks->num_k_blocks != nb)
         return vs_fail(VS_ERR_SHAPE, "band attention: a %d x %d block list does not cover %d tokens",
                        host_blocks->num_q_blocks, host_blocks->num_k_blocks, seq_len);
-    const vs_svg_band rows = vs_svg_find_band(host_blocks, seq_len);
+    const vs_attn_band rows = vs_attn_find_band(host_blocks, seq_len);
     vs_cuda_band *band = static_cast<vs_cuda_band *>(calloc(1, sizeof *band));
     if (!band) return vs_fail(VS_ERR_OOM, "out of host memory");
     band->rows = rows;
@@ -380,8 +380,8 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
     const int after = rows.first + rows.count;
     band->runs[0] = rest_run{0, rows.count ? rows.first : nb, 0};
     band->runs[1] = rest_run{after, rows.count ? nb - after : 0, (band->runs[0].count + 3) / 4 * 4};
-    vs_svg_blocks rest;
-    vs_status s = vs_svg_blocks_without_rows(host_blocks, seq_len, rows.first, rows.count, &rest);
+    vs_attn_block_list rest;
+    vs_status s = vs_attn_blocks_without_rows(host_blocks, seq_len, rows.first, rows.count, &rest);
     const size_t row_bytes = sizeof(int32_t) * ((size_t)nb + 1);
     const size_t col_bytes = sizeof(int32_t) * ((size_t)(s ? 0 : rest.row_ptr[nb]) + 1);
     void *row = nullptr, *col = nullptr;
@@ -390,7 +390,7 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
     band->rest = vs_attn_blocks{nb, nb, static_cast<const int32_t *>(row), static_cast<const int32_t *>(col)};
     if (!s) s = vs_device_memcpy_h2d(row, rest.row_ptr, row_bytes);
     if (!s) s = vs_device_memcpy_h2d(col, rest.col_idx, col_bytes - sizeof(int32_t));
-    vs_svg_blocks_free(&rest);
+    vs_attn_block_list_free(&rest);
     if (!s) s = upload_rest_pages(band, host_blocks);
     const size_t token_row = 2 * (size_t)heads * head_dim, all = token_row * nb * VS_ATTN_BLOCK,
                  part = token_row * rows.count * VS_ATTN_BLOCK,
@@ -415,7 +415,7 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
     return VS_OK;
 }
 
-extern "C" vs_svg_band vs_cuda_band_rows(const vs_cuda_band *band) {
+extern "C" vs_attn_band vs_cuda_band_rows(const vs_cuda_band *band) {
     return band->rows;
 }
 

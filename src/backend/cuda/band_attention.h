@@ -1,7 +1,7 @@
 /* SVG's block lists on cuDNN's fused attention.
  *
  * Most rows of an SVG block list are one uniform band beside the first-frame
- * sink (vs_svg_find_band): query block i attends key blocks [0, sink) and
+ * sink (vs_attn_find_band): query block i attends key blocks [0, sink) and
  * [i - half, i + half]. For those rows the sparse attention is
  *   - a batch of equal dense attentions: query block i (128 rows) against the
  *     (2 half + 1) * 128 keys starting at block i - half. With queries and
@@ -23,8 +23,8 @@
 #ifndef VS_BACKEND_CUDA_BAND_ATTENTION_H
 #define VS_BACKEND_CUDA_BAND_ATTENTION_H
 
-#include "ops/attention.h"
-#include "sparse/svg.h"
+#include "backend/attention_args.h"
+#include "backend/block_list.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,7 +41,7 @@ vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_blocks *host_blo
                               int head_dim);
 void vs_cuda_band_free(vs_cuda_band *band);
 /* The band rows' part of the list, as found. */
-vs_svg_band vs_cuda_band_rows(const vs_cuda_band *band);
+vs_attn_band vs_cuda_band_rows(const vs_cuda_band *band);
 
 /* Block-sparse attention of `args` (its block list is the one the band was
  * made from; head_layout as in src/ops/attention.h). VS_ERR_UNSUPPORTED when

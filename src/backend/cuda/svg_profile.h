@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-#include "ops/attention.h"
-#include "sparse/svg.h"
+#include "backend/attention_args.h"
+#include "backend/svg_sampling.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -3,8 +3,8 @@
 #ifndef VS_MODELS_WAN_PROMPT_H
 #define VS_MODELS_WAN_PROMPT_H
 
-#include "models/wan/tokenizer.h"
-#include "models/wan/umt5.h"
+#include "models/common/tokenizer.h"
+#include "models/common/umt5.h"
 
 #ifdef __cplusplus
 extern "C" {

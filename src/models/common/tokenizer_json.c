@@ -10,7 +10,7 @@
 
 #include "core/json.h"
 #include "core/status.h"
-#include "models/wan/tokenizer_internal.h"
+#include "models/common/tokenizer_internal.h"
 
 static vs_status decode_base64(const char *s, size_t len, uint8_t **out, size_t *out_len, const char *label) {
     *out = malloc(len / 4 * 3 + 3);

@@ -1,12 +1,12 @@
 /* Shared between the tokenizer's algorithms (tokenizer.c) and its two
  * loaders (tokenizer_spm.c, tokenizer_json.c). Not a public header. */
-#ifndef VS_MODELS_WAN_TOKENIZER_INTERNAL_H
-#define VS_MODELS_WAN_TOKENIZER_INTERNAL_H
+#ifndef VS_MODELS_COMMON_TOKENIZER_INTERNAL_H
+#define VS_MODELS_COMMON_TOKENIZER_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "models/wan/tokenizer.h"
+#include "models/common/tokenizer.h"
 
 /* sentencepiece's piece types (the numbers of its protobuf enum). */
 enum {

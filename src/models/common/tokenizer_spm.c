@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/status.h"
-#include "models/wan/tokenizer_internal.h"
+#include "models/common/tokenizer_internal.h"
 
 typedef struct {
     const uint8_t *p, *end;

@@ -12,8 +12,8 @@
  *                     the TemplateProcessing post-processor (EOS).
  * The two libraries differ on some inputs (docs/text-encoder.md lists how);
  * the Wan pipeline uses tokenizer.json, so a folder holding both loads that. */
-#ifndef VS_MODELS_WAN_TOKENIZER_H
-#define VS_MODELS_WAN_TOKENIZER_H
+#ifndef VS_MODELS_COMMON_TOKENIZER_H
+#define VS_MODELS_COMMON_TOKENIZER_H
 
 #include <stddef.h>
 #include <stdint.h>

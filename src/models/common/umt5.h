@@ -7,8 +7,8 @@
  * (umT5; T5 shares layer 0's), padding keys masked out, and a final RMSNorm.
  * On CUDA the weights and GEMM activations are BF16, the residual stream,
  * norms, position biases and the output F32. */
-#ifndef VS_MODELS_WAN_UMT5_H
-#define VS_MODELS_WAN_UMT5_H
+#ifndef VS_MODELS_COMMON_UMT5_H
+#define VS_MODELS_COMMON_UMT5_H
 
 #include <stdint.h>
 

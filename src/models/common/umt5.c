@@ -1,5 +1,5 @@
 /* umT5 encoder, CPU f32 reference path (see umt5.h for the math). */
-#include "models/wan/umt5.h"
+#include "models/common/umt5.h"
 
 #include <math.h>
 #include <stdio.h>

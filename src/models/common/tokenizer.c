@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "core/status.h"
-#include "models/wan/tokenizer_internal.h"
-#include "models/wan/unicode_tables.h"
+#include "models/common/tokenizer_internal.h"
+#include "models/common/unicode_tables.h"
 
 /* ---- small growable buffers ------------------------------------------------------ */
 

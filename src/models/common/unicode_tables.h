@@ -1,7 +1,7 @@
 /* Unicode properties for text segmentation (generated table in
  * unicode_tables.c, written by tools/make_unicode_tables.py). */
-#ifndef VS_MODELS_WAN_UNICODE_TABLES_H
-#define VS_MODELS_WAN_UNICODE_TABLES_H
+#ifndef VS_MODELS_COMMON_UNICODE_TABLES_H
+#define VS_MODELS_COMMON_UNICODE_TABLES_H
 
 #include <stdint.h>
 

@@ -1,5 +1,5 @@
 #include "core/status.h"
-#include "ops/attention.h"
+#include "backend/attention_args.h"
 
 void vs_attn_args_contiguous(vs_attn_args *a) {
     int64_t row = (int64_t)a->heads * a->head_dim;

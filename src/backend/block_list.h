@@ -1,0 +1,51 @@
+/* Block lists on the host: an owned CSR for vs_attn_args.blocks, and the
+ * analyses the CUDA band path makes of one (src/backend/cuda/band_attention.h).
+ * Any sparse method that produces a block list can use them. */
+#ifndef VS_BACKEND_BLOCK_LIST_H
+#define VS_BACKEND_BLOCK_LIST_H
+
+#include "backend/attention_args.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Tokens in block b of a seq_len sequence (the last block may be short). */
+static inline int64_t vs_attn_block_tokens(int b, int seq_len) {
+    const int64_t rest = (int64_t)seq_len - (int64_t)b * VS_ATTN_BLOCK;
+    return rest < VS_ATTN_BLOCK ? rest : VS_ATTN_BLOCK;
+}
+
+/* An owned block list and a view of it for vs_attn_args.blocks. */
+typedef struct vs_attn_block_list {
+    int32_t *row_ptr;    /* [num_q_blocks + 1] */
+    int32_t *col_idx;    /* [row_ptr[num_q_blocks]] */
+    vs_attn_blocks view; /* points at row_ptr / col_idx */
+    double density;      /* computed score elements / seq_len^2 (short last blocks at their real size) */
+} vs_attn_block_list;
+
+void vs_attn_block_list_free(vs_attn_block_list *blocks);
+
+/* The rows of a block list that are one uniform band beside the sink: query
+ * blocks i in [first, first + count) whose key blocks are exactly [0, sink)
+ * and [i - half, i + half], with a gap between the two ranges and every block
+ * involved full (128 tokens). Such rows are a batch of equal-shaped dense
+ * attentions (each query block against its 2 half + 1 band blocks) plus one
+ * dense attention of all of them to the sink, which lets the CUDA path run
+ * them on cuDNN's fused kernels. count 0: no such rows. The longest run of
+ * consecutive such rows is taken. */
+typedef struct vs_attn_band {
+    int first, count, sink, half;
+} vs_attn_band;
+vs_attn_band vs_attn_find_band(const vs_attn_blocks *blocks, int seq_len);
+
+/* A copy of `blocks` whose query blocks [first, first + count) attend
+ * nothing (their output is zeros), e.g. the rows left once a band is done
+ * elsewhere. out->density counts what the copy computes. */
+vs_status vs_attn_blocks_without_rows(const vs_attn_blocks *blocks, int seq_len, int first, int count,
+                                     vs_attn_block_list *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
