@@ -62,6 +62,24 @@ int vs_tensor_is_contiguous(const vs_tensor *t);
 /* Number of CUDA devices usable by this build (0 when built without CUDA). */
 int vs_cuda_device_count(void);
 
+/* ---- how a model's self-attention runs -------------------------------------
+ * A sparse method by name ("dense", "svg"; vs_attention_method_name lists the
+ * registry) and the settings every method shares. A negative number means
+ * the model's default (its vidsparse.json, else the family's reference
+ * settings: for Wan 2.1 density 0.25, dense for the first 0.2 of the steps
+ * and 0.03 of the layers). */
+typedef struct vs_attention_params {
+    const char *method;  /* NULL: "dense" */
+    double density;      /* target kept fraction of the attention map, in (0, 1] */
+    double dense_steps;  /* warm-up: fraction of the first denoising steps that run dense */
+    double dense_layers; /* warm-up: fraction of the first layers that run dense */
+} vs_attention_params;
+
+/* Method "svg" with every setting at the model's default. */
+vs_attention_params vs_attention_default_params(void);
+/* The i-th registered method's name, NULL past the last. */
+const char *vs_attention_method_name(int i);
+
 /* ---- attention with Sparse VideoGen ----------------------------------------
  * q, k, v, out: [B, N, H, D] tensors (D contiguous, heads D apart, any token
  * and batch strides), F32 on the CPU, BF16 or F16 on CUDA. */
