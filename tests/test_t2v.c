@@ -24,24 +24,31 @@ TEST(defaults_come_from_the_folder) {
     CHECK(d->frames == 16 && d->height == 32 && d->width == 32 && d->text_length == 32 && d->steps == 20);
     CHECK(vs_t2v_pixel_space(m));
     /* The model's SVG settings (svg_dense_layers absent: the reference's 0.03); negative arguments take them. */
-    CHECK(d->guidance == 4.0f && d->svg_density == 0.4 && d->svg_dense_steps == 0.4f && d->svg_dense_layers == 0.03f);
-    vs_wan_attention a = vs_t2v_svg_attention(m, -1, -1, -1);
-    CHECK(a.mode == VS_WAN_ATTN_SVG && a.density == 0.4 && a.dense_step_fraction == 0.4f &&
-          a.dense_layer_fraction == 0.03f);
-    a = vs_t2v_svg_attention(m, 0.25, 0, 0.5);
-    CHECK(a.density == 0.25 && a.dense_step_fraction == 0 && a.dense_layer_fraction == 0.5f);
+    const vs_attention_params *da = &d->attention;
+    CHECK(d->guidance == 4.0f && !strcmp(da->method, "svg") && da->density == 0.4 && da->dense_steps == 0.4 &&
+          da->dense_layers == 0.03);
+    vs_attention_params a = vs_t2v_resolve_attention(m, &(vs_attention_params){NULL, -1, -1, -1});
+    CHECK(!strcmp(a.method, "svg") && a.density == 0.4 && a.dense_steps == 0.4 && a.dense_layers == 0.03);
+    a = vs_t2v_resolve_attention(m, &(vs_attention_params){"dense", 0.25, 0, 0.5});
+    CHECK(!strcmp(a.method, "dense") && a.density == 0.25 && a.dense_steps == 0 && a.dense_layers == 0.5);
     vs_t2v_free(m);
 
-    /* An SVG default out of range is a format error naming the file, before anything else loads. */
-    char dir[] = "/tmp/vs_t2v_XXXXXX", path[64];
+    /* An SVG default out of range is a format error naming the file, before any component loads. */
+    char dir[] = "/tmp/vs_t2v_XXXXXX", path[64], index[64];
     CHECK(mkdtemp(dir) != NULL);
+    snprintf(index, sizeof index, "%s/model_index.json", dir);
+    FILE *f = fopen(index, "w");
+    CHECK(f != NULL);
+    fputs("{\"_class_name\": \"WanPipeline\"}\n", f);
+    fclose(f);
     snprintf(path, sizeof path, "%s/vidsparse.json", dir);
-    FILE *f = fopen(path, "w");
+    f = fopen(path, "w");
     CHECK(f != NULL);
     fputs("{\"svg_density\": 1.5}\n", f);
     fclose(f);
     CHECK_FAILS(vs_t2v_load(dir, VS_CPU, &m), VS_ERR_FORMAT, "svg_density must be in (0, 1]");
     remove(path);
+    remove(index);
     rmdir(dir);
     return 0;
 }
@@ -67,7 +74,7 @@ TEST(generate_is_seeded_and_finite) {
     /* SVG: every (batch entry, layer, head) after the dense steps gets a class. 5 steps, 1 dense. */
     r = small_request("a red circle moving left on a blue background");
     r.frames = 8, r.steps = 5;
-    r.attention = vs_wan_attention_svg(0.25);
+    r.attention = (vs_attention_params){"svg", 0.25, 0.2, 0.03};
     CHECK_OK(vs_t2v_generate(m, &r, &a, &st));
     CHECK_MSG(st.dit.heads_spatial + st.dit.heads_temporal == 2 * 4 * 2 * 4, "%lld + %lld",
               (long long)st.dit.heads_spatial, (long long)st.dit.heads_temporal);

@@ -121,32 +121,33 @@ TEST(unipc_order3_bh1_sigma_min_step_for_step) { return check_scheduler("unipc_o
 TEST(euler_step_for_step) { return check_scheduler("euler", 6); }
 
 TEST(cfg_denoise_matches_diffusers) {
-    vs_wan_model *m = NULL;
+    vs_dit *m = NULL;
     vs_safetensors *st = NULL;
-    vs_tensor noise, cond, uncond, ref;
-    CHECK_OK(vs_wan_model_load(DATA "tiny_hd64", VS_CPU, &m));
+    vs_tensor noise, ref;
+    vs_text_embedding cond = {0}, uncond = {0};
+    CHECK_OK(vs_dit_load(DATA "tiny_hd64", VS_CPU, &m));
     CHECK_OK(vs_safetensors_open(&st, DATA "denoise.safetensors"));
     CHECK_OK(load(st, "noise", &noise));
-    CHECK_OK(load(st, "cond", &cond));
-    CHECK_OK(load(st, "uncond", &uncond));
+    CHECK_OK(load(st, "cond", &cond.hidden));
+    CHECK_OK(load(st, "uncond", &uncond.hidden));
     CHECK_OK(load(st, "latents", &ref));
     CHECK(!strcmp(vs_safetensors_metadata(st, "steps"), "3") && !strcmp(vs_safetensors_metadata(st, "guidance"), "5.0"));
     vs_denoise_settings set;
     memset(&set, 0, sizeof set);
     CHECK_OK(vs_scheduler_config_load(DATA "scheduler_unipc", &set.scheduler));
-    set.steps = 3, set.guidance = 5.0f, set.attention = vs_wan_attention_dense();
-    vs_wan_timing timing = {0};
-    CHECK_OK(vs_wan_denoise(m, &set, &cond, &uncond, &noise, &timing));
+    set.steps = 3, set.guidance = 5.0f, set.attention = (vs_attention_params){"dense", 1, 0, 0};
+    vs_dit_timing timing = {0};
+    CHECK_OK(vs_denoise(m, &set, &cond, &uncond, &noise, &timing));
     double err = rel_l2(noise.data, ref.data, vs_tensor_numel(&ref));
     printf("  3 steps, guidance 5: rel L2 %.3g, DiT %.1f ms (attention %.1f ms)\n", err, timing.total_s * 1e3,
            timing.attention_s * 1e3);
     CHECK_MSG(err < 1e-4, "rel L2 %g", err);
     /* Guidance needs the negative prompt. */
-    CHECK_FAILS(vs_wan_denoise(m, &set, &cond, NULL, &noise, NULL), VS_ERR_INVALID_ARG, "negative prompt");
-    vs_tensor *all[] = {&noise, &cond, &uncond, &ref};
+    CHECK_FAILS(vs_denoise(m, &set, &cond, NULL, &noise, NULL), VS_ERR_INVALID_ARG, "negative prompt");
+    vs_tensor *all[] = {&noise, &cond.hidden, &uncond.hidden, &ref};
     for (int i = 0; i < 4; i++) vs_tensor_free(all[i]);
     vs_safetensors_close(st);
-    vs_wan_model_free(m);
+    vs_dit_free(m);
     return 0;
 }
 

@@ -11,23 +11,10 @@
 #include "core/bench.h"
 #include "core/device_info.h"
 #include "core/log.h"
-#include "models/wan/transformer.h"
+#include "models/family.h"
 #include "ops/attention.h"
 #include "ops/ops.h"
 #include "cli/ranks.h"
-
-/* The Wan 2.1 text-to-video configs (diffusers WanTransformer3DModel). */
-static int preset_config(const char *name, vs_wan_config *c) {
-    memset(c, 0, sizeof *c);
-    c->patch_size[0] = 1, c->patch_size[1] = 2, c->patch_size[2] = 2;
-    c->head_dim = 128, c->in_channels = c->out_channels = 16, c->text_dim = 4096, c->freq_dim = 256;
-    c->cross_attn_norm = 1, c->eps = 1e-6f, c->rope_max_seq_len = 1024;
-    if (!strcmp(name, "wan1.3b")) c->num_heads = 12, c->ffn_dim = 8960, c->num_layers = 30;
-    else if (!strcmp(name, "wan14b")) c->num_heads = 40, c->ffn_dim = 13824, c->num_layers = 40;
-    else return 0;
-    c->dim = c->num_heads * c->head_dim;
-    return 1;
-}
 
 /* "480p" (480 x 832), "720p" (720 x 1280) or "HxW" in pixels. */
 static int parse_resolution(const char *text, int *height, int *width) {
@@ -43,9 +30,9 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     int frames = 81, batch = 1, repeats = 5, warmup = 1, layers = 0, text_len = 512, gpus = 0;
     double density = 0.15;
     const vs_option options[] = {
-        {"config", 0, VS_OPT_STRING, &config_name, "wan1.3b (dim 1536, 30 layers) or wan14b (dim 5120, 40 layers)", "NAME"},
+        {"config", 0, VS_OPT_STRING, &config_name, "a model configuration: wan1.3b (dim 1536, 30 layers), wan14b (dim 5120, 40 layers)", "NAME"},
         {"resolution", 0, VS_OPT_STRING, &resolution, "480p (480x832), 720p (720x1280) or HxW in pixels", "RES"},
-        {"frames", 0, VS_OPT_INT, &frames, "video frames (4k + 1; latent frames (frames - 1) / 4 + 1)", NULL},
+        {"frames", 0, VS_OPT_INT, &frames, "video frames (Wan: 4k + 1, latent frames (frames - 1) / 4 + 1)", NULL},
         {"batch", 'b', VS_OPT_INT, &batch, "batch entries (2: classifier-free guidance)", NULL},
         {"attention", 0, VS_OPT_STRING, &attention, "dense, or svg in every layer (no warm-up)", "MODE"},
         {"density", 0, VS_OPT_DOUBLE, &density, "SVG target kept fraction of the attention map", NULL},
@@ -58,16 +45,17 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         {"output", 'o', VS_OPT_STRING, &out_path, "write the results as JSON here", "FILE"},
     };
     const vs_command_spec spec = {"bench dit", "[options]",
-                                  "Times Wan 2.1 DiT forwards with seeded random weights (no checkpoint) on random "
+                                  "Times DiT forwards of a model configuration with seeded random weights (no checkpoint) on random "
                                   "latents and text: median ms per forward and the attention share (CUDA events).",
                                   options, (int)(sizeof options / sizeof options[0])};
     vs_args args;
     int r = vs_args_cli(&spec, argc, argv, &args);
     if (r >= 0) return r;
-    vs_wan_config cfg;
+    const vs_family *family = NULL;
+    vs_dit_info cfg;
     int height, width;
-    if (!preset_config(config_name, &cfg))
-        return vs_cli_usage_error(spec.command, "--config must be wan1.3b or wan14b, not '%s'", config_name);
+    if (vs_family_for_preset(config_name, &family) != VS_OK || family->dit_preset(config_name, &cfg) != VS_OK)
+        return vs_cli_usage_error(spec.command, "--config: %s", vs_last_error());
     if (!parse_resolution(resolution, &height, &width))
         return vs_cli_usage_error(spec.command, "--resolution must be 480p, 720p or HxW (multiples of 16), not '%s'",
                                   resolution);
@@ -85,21 +73,18 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     }
     vs_device device;
     if (vs_cli_device(spec.command, device_name, &device)) return 2;
-    if (frames < 1 || (frames - 1) % 4 || batch < 1 || repeats < 1 || warmup < 0 || layers < 0 || text_len < 1 ||
-        !(density > 0 && density <= 1))
-        return vs_cli_usage_error(spec.command,
-                                  "need frames = 4k + 1, batch >= 1, repeats >= 1, warmup >= 0, layers >= 0, "
-                                  "text-len >= 1 and 0 < density <= 1");
+    if (batch < 1 || repeats < 1 || warmup < 0 || layers < 0 || text_len < 1 || !(density > 0 && density <= 1))
+        return vs_cli_usage_error(spec.command, "need batch >= 1, repeats >= 1, warmup >= 0, layers >= 0, "
+                                                "text-len >= 1 and 0 < density <= 1");
+    int64_t lat_shape[5];
+    if (family->latent_shape(&cfg, &family->reference_vae, frames, height, width, lat_shape) != VS_OK)
+        return vs_cli_usage_error(spec.command, "%s", vs_last_error());
+    lat_shape[0] = batch;
     if (layers > 0 && layers < cfg.num_layers) cfg.num_layers = layers;
-
-    const int64_t lat_shape[5] = {batch, cfg.in_channels, (frames - 1) / 4 + 1, height / 8, width / 8};
     const int64_t text_shape[3] = {batch, text_len, cfg.text_dim};
-    const int64_t tokens = lat_shape[2] * (lat_shape[3] / 2) * (lat_shape[4] / 2);
-    vs_wan_attention attn = vs_wan_attention_dense();
-    if (!strcmp(attention, "svg")) {
-        attn = vs_wan_attention_svg(density);
-        attn.dense_step_fraction = 0, attn.dense_layer_fraction = 0; /* measure every layer sparse */
-    }
+    const int64_t tokens = lat_shape[2] / cfg.patch[0] * (lat_shape[3] / cfg.patch[1]) * (lat_shape[4] / cfg.patch[2]);
+    /* SVG in every layer and step: no dense warm-up, so every forward measures the sparse path. */
+    const vs_attention_params attn = {attention, density, 0, 0};
     const char *dense_backend = NULL, *sparse_backend = NULL;
     if (vs_attention_dense_backend(device, &dense_backend) || vs_attention_sparse_backend(device, &sparse_backend))
         return vs_cli_report(spec.command);
@@ -110,13 +95,14 @@ int vs_cmd_bench_dit(int argc, char **argv) {
             comm ? " (sequence-parallel through NCCL)" : "");
     if (comm) VS_INFO("rank %d of %d, %s", rank, gpus, vs_comm_nccl_version());
 
-    vs_wan_model *model = NULL;
+    vs_dit *model = NULL;
     vs_tensor lat = {0}, text = {0}, out = {0};
     float *timesteps = NULL, *total_ms = NULL, *attn_ms = NULL;
     double t0 = vs_bench_now_ms();
-    vs_status s = vs_wan_model_random(&cfg, device, 1234, &model);
+    vs_status s = vs_dit_random(config_name, layers, device, 1234, &model);
     if (!s) VS_INFO("random weights made in %.1f s", (vs_bench_now_ms() - t0) / 1e3);
-    if (!s) s = vs_wan_model_set_comm(model, comm);
+    if (!s) s = vs_dit_set_comm(model, comm);
+    if (!s) s = vs_dit_set_attention(model, &attn);
     if (!s) s = vs_tensor_alloc(&lat, VS_F32, device, 5, lat_shape);
     if (!s) s = vs_tensor_alloc(&out, VS_F32, device, 5, lat_shape);
     if (!s) s = vs_tensor_alloc(&text, VS_F32, device, 3, text_shape);
@@ -128,8 +114,9 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     if (!s && (!timesteps || !total_ms || !attn_ms)) s = vs_fail(VS_ERR_OOM, "out of host memory");
     for (int b = 0; !s && b < batch; b++) timesteps[b] = 500.0f + 100.0f * (float)b;
     for (int i = 0; !s && i < warmup + repeats; i++) {
-        vs_wan_timing timing = {0};
-        s = vs_wan_forward(model, &lat, timesteps, &text, &attn, &out, &timing);
+        vs_dit_timing timing = {0};
+        const vs_dit_input in = {&lat, timesteps, &text, NULL, NULL, 0, 1};
+        s = vs_dit_forward(model, &in, &out, &timing);
         if (!s && i >= warmup) {
             total_ms[i - warmup] = (float)(timing.total_s * 1e3);
             attn_ms[i - warmup] = (float)(timing.attention_s * 1e3);
@@ -183,7 +170,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     vs_tensor_free(&lat);
     vs_tensor_free(&text);
     vs_tensor_free(&out);
-    vs_wan_model_free(model);
+    vs_dit_free(model);
     vs_comm_free(comm);
     return code;
 }

@@ -10,7 +10,7 @@
 #include "core/bench.h"
 #include "core/device_info.h"
 #include "core/log.h"
-#include "models/wan/vae.h"
+#include "models/family.h"
 #include "ops/ops.h"
 
 static double mib(size_t bytes) {
@@ -43,21 +43,18 @@ int vs_cmd_bench_vae(int argc, char **argv) {
     if (!model) return vs_cli_usage_error(spec.command, "--model DIR is required");
     vs_device device;
     if (vs_cli_device(spec.command, device_name, &device)) return 2;
-    if (frames < 1 || (frames - 1) % 4 || height < 8 || width < 8 || height % 8 || width % 8 || repeats < 1 ||
-        warmup < 0)
-        return vs_cli_usage_error(
-            spec.command, "need frames = 4k + 1, height and width positive multiples of 8, repeats >= 1 and "
-                          "warmup >= 0");
+    if (frames < 1 || height < 1 || width < 1 || repeats < 1 || warmup < 0)
+        return vs_cli_usage_error(spec.command, "need positive frames, height and width, repeats >= 1 and warmup >= 0");
 
-    vs_wan_vae *vae = NULL;
+    vs_vae *vae = NULL;
     vs_tensor lat = {0}, video = {0};
     float *ms = calloc((size_t)repeats, sizeof(float));
-    vs_wan_vae_tiling tiling = vs_wan_vae_default_tiling();
-    vs_status s = ms ? vs_wan_vae_load(&vae, model, device) : vs_fail(VS_ERR_OOM, "out of host memory");
+    vs_status s = ms ? vs_vae_load(model, device, &vae) : vs_fail(VS_ERR_OOM, "out of host memory");
     int64_t shape[5] = {1, 0, 0, 0, 0};
     if (!s) {
-        int sr = vs_wan_vae_spatial_ratio(vae), tr = vs_wan_vae_temporal_ratio(vae);
-        shape[1] = vs_wan_vae_z_dim(vae), shape[2] = (frames - 1) / tr + 1, shape[3] = height / sr,
+        const vs_vae_info *info = vs_vae_get_info(vae);
+        const int sr = info->spatial_ratio, tr = info->temporal_ratio;
+        shape[1] = info->latent_channels, shape[2] = (frames - 1) / tr + 1, shape[3] = height / sr,
         shape[4] = width / sr;
         if ((frames - 1) % tr || height % sr || width % sr)
             s = vs_fail(VS_ERR_INVALID_ARG,
@@ -72,7 +69,7 @@ int vs_cmd_bench_vae(int argc, char **argv) {
                 tile ? ", tiled" : "");
     for (int i = 0; !s && i < warmup + repeats; i++) {
         double t0 = vs_bench_now_ms();
-        s = vs_wan_vae_decode(vae, &lat, tile ? &tiling : NULL, &video);
+        s = vs_vae_decode(vae, &lat, tile, &video);
         double t = vs_bench_now_ms() - t0;
         if (!s) VS_INFO("decode %d%s: %.1f ms", i + 1, i < warmup ? " (warm-up)" : "", t);
         if (!s && i >= warmup) ms[i - warmup] = (float)t;
@@ -84,10 +81,10 @@ int vs_cmd_bench_vae(int argc, char **argv) {
     if (s) {
         code = vs_cli_report("bench vae");
     } else {
-        vs_wan_vae_memory mem = vs_wan_vae_device_memory(vae);
+        vs_vae_memory mem = vs_vae_get_memory(vae);
         char name[160];
-        snprintf(name, sizeof name, "wan vae decode %dx%d %d frames%s", width, height, frames,
-                 tile ? " tiled" : "");
+        snprintf(name, sizeof name, "%s vae decode %dx%d %d frames%s", vs_vae_family(vae)->name, width, height,
+                 frames, tile ? " tiled" : "");
         printf("%s on %s: %.1f ms (median of %d; min %.1f, max %.1f)\n", name, where, st.median_ms, repeats,
                st.min_ms, st.max_ms);
         if (device == VS_CUDA)
@@ -114,6 +111,6 @@ int vs_cmd_bench_vae(int argc, char **argv) {
     free(ms);
     vs_tensor_free(&lat);
     vs_tensor_free(&video);
-    vs_wan_vae_free(vae);
+    vs_vae_free(vae);
     return code;
 }

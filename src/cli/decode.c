@@ -6,7 +6,7 @@
 #include "cli/cli.h"
 #include "io/safetensors.h"
 #include "io/video.h"
-#include "models/wan/vae.h"
+#include "models/family.h"
 
 static int is_file(const char *path) {
     struct stat st;
@@ -33,8 +33,8 @@ int vs_cmd_decode(int argc, char **argv) {
     };
     const vs_command_spec spec = {
         "decode", "--model DIR LATENTS.safetensors -o OUT [options]",
-        "Decodes latents (tensor \"latents\", [1, 16, T, h, w], as the transformer hands them over) with the "
-        "Wan VAE into 1 + 4(T-1) frames of 8h x 8w pixels.",
+        "Decodes latents (tensor \"latents\", [1, C, T, h, w], as the transformer hands them over) with the "
+        "model's VAE (for Wan: 16 channels into 1 + 4(T-1) frames of 8h x 8w pixels).",
         options, (int)(sizeof options / sizeof options[0])};
     vs_args args;
     int rc = vs_args_cli(&spec, argc, argv, &args);
@@ -56,18 +56,17 @@ int vs_cmd_decode(int argc, char **argv) {
     else snprintf(vae_dir, sizeof vae_dir, "%s", model);
 
     vs_safetensors *st = NULL;
-    vs_wan_vae *vae = NULL;
+    vs_vae *vae = NULL;
     vs_tensor latents = {0}, video = {0};
-    vs_wan_vae_tiling tiling = vs_wan_vae_default_tiling();
     rc = 1;
     double t0 = now_seconds();
     if (vs_safetensors_open(&st, input) != VS_OK) {
         vs_cli_report(input);
     } else if (vs_safetensors_load(st, "latents", VS_F32, VS_CPU, 0, NULL, &latents) != VS_OK) {
         vs_cli_report(input);
-    } else if (vs_wan_vae_load(&vae, vae_dir, device) != VS_OK) {
+    } else if (vs_vae_load(vae_dir, device, &vae) != VS_OK) {
         vs_cli_report("model");
-    } else if (vs_wan_vae_decode(vae, &latents, tile ? &tiling : NULL, &video) != VS_OK) {
+    } else if (vs_vae_decode(vae, &latents, tile, &video) != VS_OK) {
         vs_cli_report("decode");
     } else if (video.shape[1] != 3) {
         fprintf(stderr, "vidsparse: error: the VAE outputs %lld channels, a video needs 3\n", (long long)video.shape[1]);
@@ -81,7 +80,7 @@ int vs_cmd_decode(int argc, char **argv) {
     }
     vs_tensor_free(&video);
     vs_tensor_free(&latents);
-    vs_wan_vae_free(vae);
+    vs_vae_free(vae);
     vs_safetensors_close(st);
     return rc;
 }

@@ -10,8 +10,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "io/safetensors.h"
-#include "models/wan/prompt.h"
-#include "models/wan/transformer.h"
+#include "models/family.h"
 #include "ops/attention.h"
 #include "pipeline/denoise.h"
 #include "pipeline/noise.h"
@@ -148,19 +147,19 @@ static int has_tensor(const char *path, const char *name) {
     return found;
 }
 
-/* The VAE's temporal and spatial compression (4 and 8 for Wan) from DIR/vae/config.json when present. */
-static void vae_scale_factors(const char *model, int *temporal, int *spatial) {
+/* The latent grid of the requested video, laid out as the model's family does: with the VAE's scale
+ * factors from DIR/vae/config.json (the family's reference VAE when DIR has no vae/), or in pixels for
+ * a pixel-space model (3 channels and no vae/). */
+static vs_status latent_shape(const options *o, const vs_dit *dit, int64_t shape[5]) {
     char path[4200];
-    snprintf(path, sizeof path, "%s/vae/config.json", model);
-    *temporal = 4, *spatial = 8;
+    snprintf(path, sizeof path, "%s/vae", o->model);
     struct stat sb;
-    vs_json_doc *doc = NULL;
-    if (stat(path, &sb) != 0 || vs_json_parse_file(&doc, path) != VS_OK) return;
-    const vs_json *root = vs_json_root(doc);
-    int64_t t = vs_json_get_int(root, "scale_factor_temporal", 4), s = vs_json_get_int(root, "scale_factor_spatial", 8);
-    if (t >= 1 && t <= 64) *temporal = (int)t;
-    if (s >= 1 && s <= 64) *spatial = (int)s;
-    vs_json_free(doc);
+    const vs_family *family = vs_dit_family(dit);
+    const vs_dit_info *info = vs_dit_get_info(dit);
+    const int has_vae = stat(path, &sb) == 0, pixels = !has_vae && info->in_channels == 3;
+    vs_vae_info vae = family->reference_vae;
+    if (has_vae) VS_TRY(family->vae_info(path, &vae));
+    return family->latent_shape(info, pixels ? NULL : &vae, (int)o->frames, (int)o->height, (int)o->width, shape);
 }
 
 static vs_status scheduler_settings(const options *o, vs_scheduler_config *cfg) {
@@ -187,53 +186,69 @@ static vs_status scheduler_settings(const options *o, vs_scheduler_config *cfg) 
     return VS_OK;
 }
 
+/* The prompt and negative prompt as text, through DIR's text encoder (freed before the DiT runs). */
+static vs_status encode_prompts(const options *o, const vs_generation_defaults *d, int cfg, vs_text_embedding *cond,
+                                vs_text_embedding *uncond) {
+    vs_text_encoder *encoder = NULL;
+    VS_TRY(vs_text_encoder_load(o->model, o->device, &encoder));
+    const int length = o->max_length > 0 ? (int)o->max_length : d->text_length;
+    vs_status s = vs_text_encode(encoder, o->prompt, length, cond);
+    if (s == VS_OK && cfg)
+        s = vs_text_encode(encoder, o->negative_prompt ? o->negative_prompt : d->negative_prompt, length, uncond);
+    vs_text_encoder_free(encoder);
+    return s;
+}
+
 int vs_cmd_denoise(int argc, char **argv) {
     options o = {0};
     o.attention = "dense", o.frames = 81, o.height = 480, o.width = 832, o.steps = 50, o.cfg = 5.0;
-    o.density = 0.25, o.max_length = VS_WAN_TEXT_LENGTH;
+    o.density = 0.25;
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) return rc;
 
-    vs_wan_model *model = NULL;
-    vs_tensor cond = {0}, uncond = {0}, latents = {0};
+    vs_dit *dit = NULL;
+    vs_text_embedding cond = {0}, uncond = {0};
+    vs_tensor latents = {0};
     vs_denoise_settings set;
     memset(&set, 0, sizeof set);
-    int temporal, spatial;
-    vae_scale_factors(o.model, &temporal, &spatial);
-    if ((o.frames - 1) % temporal || o.height % spatial || o.width % spatial)
-        return vs_cli_usage_error("denoise", "--frames must be %d k + 1 and --height/--width multiples of %d",
-                                  temporal, spatial);
     /* --gpus: the rank processes fork here, before any CUDA call. */
     vs_comm *comm = NULL;
     int rank = 0;
     if (o.gpus && (rc = vs_cli_spawn_ranks("denoise", (int)o.gpus, &comm, &rank)) >= 0) return rc;
     const vs_device device = o.device;
-    if (vs_wan_model_load(o.model, device, &model) != VS_OK || vs_wan_model_set_comm(model, comm) != VS_OK) {
-        vs_wan_model_free(model);
+    if (vs_dit_load(o.model, device, &dit) != VS_OK || vs_dit_set_comm(dit, comm) != VS_OK) {
+        vs_dit_free(dit);
         vs_comm_free(comm);
         return vs_cli_report("denoise");
     }
-    const char *context = "embeddings";
+    int64_t shape[5];
+    const vs_status shaped = latent_shape(&o, dit, shape);
+    if (shaped != VS_OK) { /* a size the model cannot make is a usage error */
+        rc = shaped == VS_ERR_INVALID_ARG ? vs_cli_usage_error("denoise", "%s", vs_last_error())
+                                          : vs_cli_report("denoise");
+        vs_dit_free(dit);
+        vs_comm_free(comm);
+        return rc;
+    }
+    const char *context = "model defaults";
     const int cfg = o.cfg > 1.0;
-    vs_status s;
-    if (o.prompt) {
+    vs_generation_defaults defaults;
+    vs_status s = vs_family_defaults(vs_dit_family(dit), o.model, &defaults);
+    if (s == VS_OK && o.prompt) {
         context = "prompt";
-        s = vs_wan_encode_prompts(o.model, device, o.prompt,
-                                  o.negative_prompt ? o.negative_prompt : VS_WAN_DEFAULT_NEGATIVE_PROMPT,
-                                  (int)o.max_length, &cond, cfg ? &uncond : NULL);
-    } else {
-        s = load_embeds(o.embeds, "prompt_embeds", &cond);
+        s = encode_prompts(&o, &defaults, cfg, &cond, &uncond);
+    } else if (s == VS_OK) {
+        context = "embeddings";
+        s = load_embeds(o.embeds, "prompt_embeds", &cond.hidden);
     }
     if (s == VS_OK && cfg && !o.prompt) {
         const char *neg = o.negative;
         if (!neg && has_tensor(o.embeds, "negative_prompt_embeds")) neg = o.embeds;
         context = "negative embeddings";
         if (!neg) s = vs_fail(VS_ERR_INVALID_ARG, "guidance %g needs negative prompt embeddings (--negative FILE)", o.cfg);
-        else s = load_embeds(neg, "negative_prompt_embeds", &uncond);
+        else s = load_embeds(neg, "negative_prompt_embeds", &uncond.hidden);
     }
     if (s == VS_OK) context = "scheduler", s = scheduler_settings(&o, &set.scheduler);
-    const int64_t shape[5] = {1, model->config.in_channels, (o.frames - 1) / temporal + 1, o.height / spatial,
-                              o.width / spatial};
     if (s == VS_OK) context = "latents", s = vs_tensor_alloc(&latents, VS_F32, VS_CPU, 5, shape);
     const char *dense_backend = NULL;
     if (s == VS_OK) context = "dense attention", s = vs_attention_dense_backend(device, &dense_backend);
@@ -241,15 +256,16 @@ int vs_cmd_denoise(int argc, char **argv) {
         vs_noise_gaussian(latents.data, vs_tensor_numel(&latents), o.seed);
         set.steps = (int)o.steps;
         set.guidance = (float)o.cfg;
-        set.attention = strcmp(o.attention, "svg") ? vs_wan_attention_dense() : vs_wan_attention_svg(o.density);
+        const vs_attention_params asked = {o.attention, o.density, -1, -1};
+        set.attention = vs_attention_resolve(&asked, &defaults.attention);
         set.show_progress = 1;
-        vs_wan_timing timing = {0};
+        vs_dit_timing timing = {0};
         VS_INFO("denoising latents [1, %lld, %lld, %lld, %lld] on the %s, %d steps, guidance %g, "
                 "%s attention (dense: %s)",
                 (long long)shape[1], (long long)shape[2], (long long)shape[3], (long long)shape[4],
                 device == VS_CUDA ? "GPU (bf16)" : "CPU (f32)", set.steps, o.cfg, o.attention, dense_backend);
         context = "denoise";
-        s = vs_wan_denoise(model, &set, &cond, cfg ? &uncond : NULL, &latents, &timing);
+        s = vs_denoise(dit, &set, &cond, cfg ? &uncond : NULL, &latents, &timing);
         if (s == VS_OK) {
             const double per_step = timing.total_s / set.steps, attention = timing.attention_s / set.steps;
             VS_INFO("DiT: %.2f s in %d steps, %.3f s per step: attention %.3f s (%.0f%%), the rest %.3f s",
@@ -269,10 +285,10 @@ int vs_cmd_denoise(int argc, char **argv) {
         s = vs_safetensors_write(o.out, 1, names, &latents, 4, keys, values);
     }
     if (s != VS_OK) vs_cli_report(context);
-    vs_tensor_free(&cond);
-    vs_tensor_free(&uncond);
+    vs_text_embedding_free(&cond);
+    vs_text_embedding_free(&uncond);
     vs_tensor_free(&latents);
-    vs_wan_model_free(model);
+    vs_dit_free(dit);
     vs_comm_free(comm);
     return s == VS_OK ? 0 : 1;
 }

@@ -83,16 +83,16 @@ int vs_cmd_generate(int argc, char **argv) {
     req.seed = (uint64_t)seed;
     req.steps = steps, req.frames = frames, req.height = height, req.width = width;
     req.guidance = (float)cfg;
-    req.attention = strcmp(attention, "svg") ? vs_wan_attention_dense()
-                                             : vs_t2v_svg_attention(t2v, svg.density, svg.dense_steps, svg.dense_layers);
+    const vs_attention_params asked = {attention, svg.density, svg.dense_steps, svg.dense_layers};
+    req.attention = vs_t2v_resolve_attention(t2v, &asked);
     req.show_progress = rank == 0;
     const vs_t2v_defaults *d = vs_t2v_get_defaults(t2v);
     if (rank == 0) {
         fprintf(stderr, "model %s on the %s\nprompt \"%s\", seed %lld, %s attention", dir,
                 device == VS_CUDA ? "GPU" : "CPU", prompt, (long long)seed, attention);
-        if (req.attention.mode == VS_WAN_ATTN_SVG)
+        if (strcmp(req.attention.method, "dense"))
             fprintf(stderr, " (density %g; dense: the first %g of the steps and %g of the layers)",
-                    req.attention.density, req.attention.dense_step_fraction, req.attention.dense_layer_fraction);
+                    req.attention.density, req.attention.dense_steps, req.attention.dense_layers);
         fputc('\n', stderr);
     }
     vs_tensor video = {0};

@@ -6,64 +6,96 @@
 #include "core/progress.h"
 #include "core/status.h"
 
-static int is_f32_cpu(const vs_tensor *t, int ndim) {
-    return t && t->data && t->dtype == VS_F32 && t->device == VS_CPU && t->ndim == ndim && vs_tensor_is_contiguous(t);
+static int is_cpu(const vs_tensor *t, vs_dtype dtype, int ndim) {
+    return t && t->data && t->dtype == dtype && t->device == VS_CPU && t->ndim == ndim && vs_tensor_is_contiguous(t);
 }
 
-static vs_status check_inputs(const vs_wan_model *model, const vs_denoise_settings *set, const vs_tensor *cond,
-                              const vs_tensor *uncond, const vs_tensor *latents, int cfg) {
-    if (!is_f32_cpu(latents, 5)) return vs_fail(VS_ERR_SHAPE, "denoise: latents must be a contiguous f32 CPU [B, C, F, H, W]");
-    if (latents->shape[1] != model->config.out_channels)
-        return vs_fail(VS_ERR_SHAPE, "denoise: the model predicts %d channels for %lld latent channels",
-                       model->config.out_channels, (long long)latents->shape[1]);
-    if (!is_f32_cpu(cond, 3) || cond->shape[0] != latents->shape[0])
-        return vs_fail(VS_ERR_SHAPE, "denoise: prompt embeddings must be a contiguous f32 CPU [%lld, L, text_dim]",
-                       (long long)latents->shape[0]);
-    if (cfg) {
-        if (!uncond) return vs_fail(VS_ERR_INVALID_ARG, "denoise: guidance %g needs negative prompt embeddings", set->guidance);
-        if (!is_f32_cpu(uncond, 3) || memcmp(uncond->shape, cond->shape, 3 * sizeof cond->shape[0]) != 0)
-            return vs_fail(VS_ERR_SHAPE,
-                           "denoise: negative prompt embeddings [%lld, %lld, %lld] must have the prompt's shape "
-                           "[%lld, %lld, %lld] (pad both to the same length)",
-                           (long long)uncond->shape[0], (long long)uncond->shape[1], (long long)uncond->shape[2],
-                           (long long)cond->shape[0], (long long)cond->shape[1], (long long)cond->shape[2]);
-    }
+static int same_shape(const vs_tensor *a, const vs_tensor *b) {
+    return a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim);
+}
+
+/* One prompt's embeddings against the batch of B latents; `what` names them in errors. */
+static vs_status check_text(const vs_text_embedding *e, int64_t batch, const char *what) {
+    if (!is_cpu(&e->hidden, VS_F32, 3) || e->hidden.shape[0] != batch)
+        return vs_fail(VS_ERR_SHAPE, "denoise: %s embeddings must be a contiguous f32 CPU [%lld, L, text_dim]", what,
+                       (long long)batch);
+    if (e->mask.data && (!is_cpu(&e->mask, VS_I32, 2) || e->mask.shape[0] != batch ||
+                         e->mask.shape[1] != e->hidden.shape[1]))
+        return vs_fail(VS_ERR_SHAPE, "denoise: the %s mask must be I32 [%lld, %lld]", what, (long long)batch,
+                       (long long)e->hidden.shape[1]);
+    if (e->pooled.data && (!is_cpu(&e->pooled, VS_F32, 2) || e->pooled.shape[0] != batch))
+        return vs_fail(VS_ERR_SHAPE, "denoise: the %s pooled embedding must be f32 [%lld, P]", what,
+                       (long long)batch);
     return VS_OK;
 }
 
-vs_status vs_wan_denoise(const vs_wan_model *model, const vs_denoise_settings *set, const vs_tensor *cond,
-                         const vs_tensor *uncond, vs_tensor *latents, vs_wan_timing *timing) {
+static vs_status check_inputs(const vs_dit *dit, const vs_denoise_settings *set, const vs_text_embedding *cond,
+                              const vs_text_embedding *uncond, const vs_tensor *latents, int cfg) {
+    if (!is_cpu(latents, VS_F32, 5)) return vs_fail(VS_ERR_SHAPE, "denoise: latents must be a contiguous f32 CPU [B, C, F, H, W]");
+    if (latents->shape[1] != vs_dit_get_info(dit)->out_channels)
+        return vs_fail(VS_ERR_SHAPE, "denoise: the model predicts %d channels for %lld latent channels",
+                       vs_dit_get_info(dit)->out_channels, (long long)latents->shape[1]);
+    VS_TRY(check_text(cond, latents->shape[0], "prompt"));
+    if (!cfg) return VS_OK;
+    if (!uncond) return vs_fail(VS_ERR_INVALID_ARG, "denoise: guidance %g needs negative prompt embeddings", set->guidance);
+    VS_TRY(check_text(uncond, latents->shape[0], "negative prompt"));
+    const vs_tensor *a = &uncond->hidden, *b = &cond->hidden;
+    if (!same_shape(a, b) || !uncond->mask.data != !cond->mask.data || !uncond->pooled.data != !cond->pooled.data ||
+        (cond->pooled.data && !same_shape(&uncond->pooled, &cond->pooled)))
+        return vs_fail(VS_ERR_SHAPE,
+                       "denoise: negative prompt embeddings [%lld, %lld, %lld] must have the prompt's shape "
+                       "[%lld, %lld, %lld] (pad both to the same length)",
+                       (long long)a->shape[0], (long long)a->shape[1], (long long)a->shape[2], (long long)b->shape[0],
+                       (long long)b->shape[1], (long long)b->shape[2]);
+    return VS_OK;
+}
+
+/* dst = [cond entries, uncond entries] (uncond NULL: cond alone); dst unallocated when cond is. */
+static vs_status stack(const vs_tensor *cond, const vs_tensor *uncond, vs_tensor *dst) {
+    if (!cond->data) return VS_OK;
+    int64_t shape[VS_MAX_DIMS];
+    memcpy(shape, cond->shape, sizeof shape);
+    if (uncond) shape[0] *= 2;
+    VS_TRY(vs_tensor_alloc(dst, cond->dtype, VS_CPU, cond->ndim, shape));
+    const size_t bytes = (size_t)vs_tensor_numel(cond) * vs_dtype_size(cond->dtype);
+    memcpy(dst->data, cond->data, bytes);
+    if (uncond) memcpy((char *)dst->data + bytes, uncond->data, bytes);
+    return VS_OK;
+}
+
+vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_embedding *cond,
+                     const vs_text_embedding *uncond, vs_tensor *latents, vs_dit_timing *timing) {
     const int cfg = set->guidance > 1.0f; /* as diffusers' do_classifier_free_guidance */
-    VS_TRY(check_inputs(model, set, cond, uncond, latents, cfg));
-    const int64_t B = latents->shape[0], n = vs_tensor_numel(latents), text_n = vs_tensor_numel(cond);
+    VS_TRY(check_inputs(dit, set, cond, uncond, latents, cfg));
+    VS_TRY(vs_dit_set_attention(dit, &set->attention));
+    const int64_t B = latents->shape[0], n = vs_tensor_numel(latents);
     const int64_t batch = cfg ? 2 * B : B;
     int64_t shape[5];
     memcpy(shape, latents->shape, sizeof shape);
     shape[0] = batch;
-    const int64_t text_shape[3] = {batch, cond->shape[1], cond->shape[2]};
 
     vs_scheduler *sched = NULL;
-    vs_tensor in = {0}, out = {0}, text = {0}, ts = {0};
+    vs_tensor in = {0}, out = {0}, text = {0}, mask = {0}, pooled = {0}, ts = {0};
     vs_status s = vs_scheduler_create(&set->scheduler, set->steps, n, &sched);
     if (s == VS_OK) s = vs_tensor_alloc(&in, VS_F32, VS_CPU, 5, shape);
     if (s == VS_OK) s = vs_tensor_alloc(&out, VS_F32, VS_CPU, 5, shape);
-    if (s == VS_OK) s = vs_tensor_alloc(&text, VS_F32, VS_CPU, 3, text_shape);
     if (s == VS_OK) s = vs_tensor_alloc(&ts, VS_F32, VS_CPU, 1, &batch);
-    if (s != VS_OK) goto done;
     /* The batch: [prompt entries, negative prompt entries]. */
-    memcpy(text.data, cond->data, (size_t)text_n * sizeof(float));
-    if (cfg) memcpy((float *)text.data + text_n, uncond->data, (size_t)text_n * sizeof(float));
+    if (s == VS_OK) s = stack(&cond->hidden, cfg ? &uncond->hidden : NULL, &text);
+    if (s == VS_OK) s = stack(&cond->mask, cfg ? &uncond->mask : NULL, &mask);
+    if (s == VS_OK) s = stack(&cond->pooled, cfg ? &uncond->pooled : NULL, &pooled);
+    if (s != VS_OK) goto done;
 
     vs_progress *progress = set->show_progress ? vs_progress_start("denoise", set->steps) : NULL;
-    vs_wan_attention attn = set->attention;
-    attn.num_steps = set->steps;
+    vs_dit_input input = {&in, ts.data, &text, mask.data ? &mask : NULL, pooled.data ? &pooled : NULL, 0,
+                          set->steps};
     float *x = latents->data, *v = out.data;
     for (int i = 0; i < set->steps && s == VS_OK; i++) {
-        attn.step = i;
+        input.step = i;
         for (int64_t b = 0; b < batch; b++) ((float *)ts.data)[b] = vs_scheduler_timestep(sched, i);
         memcpy(in.data, x, (size_t)n * sizeof(float));
         if (cfg) memcpy((float *)in.data + n, x, (size_t)n * sizeof(float));
-        s = vs_wan_forward(model, &in, ts.data, &text, &attn, &out, timing);
+        s = vs_dit_forward(dit, &input, &out, timing);
         if (s != VS_OK) {
             vs_fail_context(s, "denoising step %d of %d", i + 1, set->steps);
             break;
@@ -78,6 +110,8 @@ done:
     vs_tensor_free(&in);
     vs_tensor_free(&out);
     vs_tensor_free(&text);
+    vs_tensor_free(&mask);
+    vs_tensor_free(&pooled);
     vs_tensor_free(&ts);
     vs_scheduler_free(sched);
     return s;

@@ -1,13 +1,13 @@
-/* The text-to-video denoising loop of diffusers' WanPipeline: at each step the
- * DiT predicts the flow velocity for the prompt and (with guidance > 1) the
- * negative prompt, as one batch of 2B, and the scheduler advances:
+/* The text-to-video denoising loop of the diffusers pipelines, for any model
+ * family: at each step the DiT predicts for the prompt and (with guidance > 1)
+ * the negative prompt, as one batch of 2B, and the scheduler advances:
  *     v = v_uncond + guidance * (v_cond - v_uncond)
  *     latents = scheduler.step(v, latents)
  * Shows progress on stderr and reports where the time went. */
 #ifndef VS_PIPELINE_DENOISE_H
 #define VS_PIPELINE_DENOISE_H
 
-#include "models/wan/transformer.h"
+#include "models/family.h"
 #include "pipeline/scheduler.h"
 
 #ifdef __cplusplus
@@ -18,15 +18,16 @@ typedef struct vs_denoise_settings {
     vs_scheduler_config scheduler;
     int steps;
     float guidance;           /* classifier-free guidance scale; <= 1 runs the prompt alone */
-    vs_wan_attention attention; /* mode and warm-up fractions; step fields are set per step */
+    vs_attention_params attention; /* method and warm-up, every field resolved */
     int show_progress;
 } vs_denoise_settings;
 
 /* latents: f32 [B, C, F, H, W], the initial noise in, the result out.
- * cond, uncond: f32 [B, L, text_dim] (uncond may be NULL when guidance <= 1;
- * both must have the same L). `timing` (may be NULL) accumulates the DiT's time. */
-vs_status vs_wan_denoise(const vs_wan_model *model, const vs_denoise_settings *settings, const vs_tensor *cond,
-                         const vs_tensor *uncond, vs_tensor *latents, vs_wan_timing *timing);
+ * cond, uncond: embeddings of B prompts, hidden f32 [B, L, text_dim] (uncond
+ * may be NULL when guidance <= 1; both must have the same shapes). `timing`
+ * (may be NULL) accumulates the DiT's time. */
+vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *settings, const vs_text_embedding *cond,
+                     const vs_text_embedding *uncond, vs_tensor *latents, vs_dit_timing *timing);
 
 #ifdef __cplusplus
 }

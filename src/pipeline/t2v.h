@@ -1,34 +1,25 @@
-/* Text to video, the whole chain of a diffusers Wan pipeline folder:
- *     tokenizer/ + text_encoder/   prompt -> umT5 embeddings (and the negative prompt)
- *     transformer/ + scheduler/    seeded noise -> denoised latents (CFG, dense or SVG attention)
+/* Text to video, the whole chain of a diffusers pipeline folder of any model
+ * family (models/family.h):
+ *     text encoder                 prompt -> embeddings (and the negative prompt)
+ *     transformer/ + scheduler/    seeded noise -> denoised latents (CFG, dense or sparse attention)
  *     vae/                         latents -> frames; absent for pixel-space models
  *                                  (transformer in = out = 3 channels), whose output is the video
- * Generation defaults (size, steps, guidance, text length, SVG settings) come
- * from the folder's vidsparse.json when present, else Wan 2.1's (81 x 480 x
- * 832, 50 steps, guidance 5, 512 text tokens). */
+ * Generation defaults (size, steps, guidance, text length, attention settings)
+ * come from the folder's vidsparse.json when present, else the family's
+ * reference settings (vs_family_defaults). */
 #ifndef VS_PIPELINE_T2V_H
 #define VS_PIPELINE_T2V_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "models/wan/transformer.h"
+#include "models/family.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct vs_t2v_defaults {
-    int frames, height, width, steps;
-    float guidance;
-    int text_length; /* max_sequence_length: prompts are padded / truncated to it */
-    int fps;
-    /* SVG: target density and dense warm-up (fractions of the steps and layers);
-     * vidsparse.json's svg_density, svg_dense_steps, svg_dense_layers, else
-     * 0.25 and the reference's Wan settings 0.2 and 0.03. */
-    double svg_density;
-    float svg_dense_steps, svg_dense_layers;
-} vs_t2v_defaults;
+typedef vs_generation_defaults vs_t2v_defaults;
 
 /* The model folder to use: `given` (--model) if not NULL, else $VS_MODEL_DIR,
  * else the embedded model: models/vidsparse-tiny of the source tree, then
@@ -42,7 +33,7 @@ typedef struct vs_comm vs_comm;
 vs_status vs_t2v_load(const char *dir, vs_device device, vs_t2v **out);
 void vs_t2v_free(vs_t2v *t2v);
 const vs_t2v_defaults *vs_t2v_get_defaults(const vs_t2v *t2v);
-/* Runs the DiT as one rank of `comm` (vs_wan_model_set_comm): the text encoder,
+/* Runs the DiT as one rank of `comm` (vs_dit_set_comm): the text encoder,
  * scheduler and decoder run whole on every rank, the DiT's forwards sequence-parallel. */
 vs_status vs_t2v_set_comm(vs_t2v *t2v, vs_comm *comm);
 /* 1 when the model has no VAE (its transformer works on pixels). */
@@ -54,24 +45,23 @@ typedef struct vs_t2v_request {
     uint64_t seed;
     int steps, frames, height, width; /* 0: the model's default */
     float guidance;                   /* < 0: the model's default; <= 1: no CFG */
-    vs_wan_attention attention;
+    vs_attention_params attention; /* negative fields: the model's default (vs_t2v_resolve_attention) */
     int show_progress;
 } vs_t2v_request;
 
 /* A request with the model's defaults, dense attention, seed 0. */
 vs_t2v_request vs_t2v_request_default(const char *prompt);
-/* SVG attention with the given density and warm-up fractions; a negative
- * value takes the model's default (vs_t2v_defaults). */
-vs_wan_attention vs_t2v_svg_attention(const vs_t2v *t2v, double density, double dense_steps, double dense_layers);
+/* `params` with every missing or negative field taken from the model's defaults. */
+vs_attention_params vs_t2v_resolve_attention(const vs_t2v *t2v, const vs_attention_params *params);
 
 typedef struct vs_t2v_stats {
     double encode_s, denoise_s, decode_s;
-    vs_wan_timing dit; /* the DiT's time, attention share and SVG head classes */
+    vs_dit_timing dit; /* the DiT's time, attention share and SVG head classes */
 } vs_t2v_stats;
 
 /* *video receives f32 [T, 3, H, W] in [-1, 1] (free with vs_tensor_free);
  * `stats` may be NULL. */
-vs_status vs_t2v_generate(const vs_t2v *t2v, const vs_t2v_request *request, vs_tensor *video, vs_t2v_stats *stats);
+vs_status vs_t2v_generate(vs_t2v *t2v, const vs_t2v_request *request, vs_tensor *video, vs_t2v_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,7 @@
 #include "core/gpu_timer.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "models/common/rope.h"
 #include "ops/attention.h"
 #include "ops/ops.h"
 #include "parallel/comm.h"
@@ -155,21 +156,8 @@ void vs_wan_timestep_embedding(float *out, float t, int dim) {
 }
 
 void vs_wan_rope_table(int head_dim, int frames, int height, int width, float *cos_out, float *sin_out) {
-    const int hw_dim = 2 * (head_dim / 6), t_dim = head_dim - 2 * hw_dim, pairs = head_dim / 2;
-    const double theta = 10000.0;
-    int64_t n = 0;
-    for (int f = 0; f < frames; f++)
-        for (int h = 0; h < height; h++)
-            for (int w = 0; w < width; w++, n++)
-                for (int j = 0; j < pairs; j++) {
-                    /* Pair j belongs to the time, row or column part, each with its own frequencies. */
-                    int i = j, part_dim = t_dim, pos = f;
-                    if (j >= t_dim / 2 + hw_dim / 2) i = j - t_dim / 2 - hw_dim / 2, part_dim = hw_dim, pos = w;
-                    else if (j >= t_dim / 2) i = j - t_dim / 2, part_dim = hw_dim, pos = h;
-                    double angle = pos * (1.0 / pow(theta, (double)(2 * i) / part_dim));
-                    cos_out[n * pairs + j] = (float)cos(angle);
-                    sin_out[n * pairs + j] = (float)sin(angle);
-                }
+    const int hw_dim = 2 * (head_dim / 6), axis_dims[3] = {head_dim - 2 * hw_dim, hw_dim, hw_dim};
+    vs_rope3d_table(axis_dims, 10000.0, frames, height, width, cos_out, sin_out);
 }
 
 /* ---- the forward ---------------------------------------------------------------------- */

@@ -99,9 +99,9 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
 /* Sinusoidal timestep embedding as diffusers' Timesteps(flip_sin_to_cos=True,
  * downscale_freq_shift=0): [cos(t w_i), sin(t w_i)], w_i = 10000^(-i/(dim/2)). */
 void vs_wan_timestep_embedding(float *out, float t, int dim);
-/* 3D RoPE angles for an F x H x W token grid (after patching): cos/sin
- * [F*H*W, head_dim/2], pair j of the head rotating with the frame, row or
- * column index by the split t = D - 4(D/6), h = w = 2(D/6), theta 1e4. */
+/* Wan's 3D RoPE tables for an F x H x W token grid (after patching): cos/sin
+ * [F*H*W, head_dim/2] of vs_rope3d_table (models/common/rope.h) with the
+ * split t = D - 4(D/6), h = w = 2(D/6) and theta 1e4. */
 void vs_wan_rope_table(int head_dim, int frames, int height, int width, float *cos_out, float *sin_out);
 
 #ifdef __cplusplus

@@ -1,0 +1,172 @@
+/* Model families behind one interface. A family (Wan 2.1 today; HunyuanVideo
+ * and CogVideoX next) is a table of functions filled by its folder
+ * models/<family>/ and listed once in models/family.c. pipeline/ and cli/
+ * reach models only through this header, so a new family adds a folder and
+ * one registry line, never a branch above models/.
+ *
+ * The components of a text-to-video pipeline, each behind a handle that
+ * remembers its family:
+ *     vs_text_encoder   prompt -> embeddings (hidden states, mask, pooled vector)
+ *     vs_dit            the denoiser: noisy latents, timesteps, text -> prediction
+ *     vs_vae            latents -> frames (absent for pixel-space models)
+ * A family is found from a folder: model_index.json's `_class_name` (a
+ * diffusers pipeline folder), else config.json's (a bare component folder). */
+#ifndef VS_MODELS_FAMILY_H
+#define VS_MODELS_FAMILY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vidsparse.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vs_comm vs_comm;
+
+/* ---- what a family tells the pipeline ------------------------------------------------------- */
+
+/* What a request leaves out takes these: the family's reference settings,
+ * overridden by the model folder's vidsparse.json (vs_family_defaults). */
+typedef struct vs_generation_defaults {
+    int frames, height, width, steps;
+    float guidance;   /* classifier-free guidance scale; <= 1: none */
+    int text_length;  /* prompts are padded / truncated to this many tokens */
+    int fps;
+    vs_attention_params attention; /* every field resolved (no negative values) */
+    const char *negative_prompt;   /* used when a request gives none */
+} vs_generation_defaults;
+
+typedef struct vs_dit_info {
+    int in_channels, out_channels;
+    int patch[3]; /* t, h, w */
+    int num_layers, num_heads, head_dim;
+    int text_dim; /* width of the text embeddings it takes */
+} vs_dit_info;
+
+typedef struct vs_vae_info {
+    int latent_channels;
+    int temporal_ratio, spatial_ratio; /* pixels per latent along time and space */
+} vs_vae_info;
+
+/* Embeddings of one prompt, f32 on the host. */
+typedef struct vs_text_embedding {
+    vs_tensor hidden; /* [1, L, D] */
+    vs_tensor mask;   /* I32 [1, L], 1 for real tokens; unallocated when the family needs none */
+    vs_tensor pooled; /* [1, P]; unallocated when the family has none */
+} vs_text_embedding;
+void vs_text_embedding_free(vs_text_embedding *e);
+
+/* One denoiser call: a batch of B latents at B timesteps with B texts. */
+typedef struct vs_dit_input {
+    const vs_tensor *latents;   /* f32 [B, C, F, H, W] on the host or the model's device */
+    const float *timesteps;     /* B host values */
+    const vs_tensor *text;      /* f32 [B, L, text_dim] */
+    const vs_tensor *text_mask; /* I32 [B, L] or NULL */
+    const vs_tensor *pooled;    /* f32 [B, P] or NULL */
+    int step, num_steps;        /* where the call sits in the denoising loop (sparse warm-up) */
+} vs_dit_input;
+
+/* Seconds and SVG head choices, accumulated over calls. */
+typedef struct vs_dit_timing {
+    double attention_s; /* attention kernels (CUDA events on the GPU) */
+    double total_s;     /* whole forwards, until the output is ready */
+    int64_t heads_spatial, heads_temporal; /* (batch entry, layer, head) choices of SVG's profiling */
+} vs_dit_timing;
+
+/* Device memory a VAE holds, for reports (all 0 on the CPU). */
+typedef struct vs_vae_memory {
+    size_t weights, peak_activations, workspace, device_used;
+} vs_vae_memory;
+
+/* ---- the table a family fills ---------------------------------------------------------------- */
+
+typedef struct vs_family {
+    const char *name;               /* "wan" */
+    const char *const *class_names; /* NULL-terminated `_class_name`s it runs: pipelines and components */
+    const char *presets;            /* DiT configurations for random-weight benchmarks: "a, b" */
+    vs_generation_defaults defaults;
+    vs_vae_info reference_vae;      /* the VAE the family's checkpoints ship, for folders without vae/ */
+
+    vs_status (*text_load)(const char *dir, vs_device device, void **out);
+    vs_status (*text_encode)(void *encoder, const char *prompt, int max_length, vs_text_embedding *out);
+    void (*text_free)(void *encoder);
+
+    vs_status (*dit_load)(const char *dir, vs_device device, void **out, vs_dit_info *info);
+    vs_status (*dit_preset)(const char *preset, vs_dit_info *info);
+    /* layers > 0 keeps only the first `layers` layers of the preset (for quick benchmarks). */
+    vs_status (*dit_random)(const char *preset, int layers, vs_device device, uint64_t seed, void **out,
+                            vs_dit_info *info);
+    vs_status (*dit_set_attention)(void *dit, const vs_attention_params *params);
+    vs_status (*dit_set_comm)(void *dit, vs_comm *comm);
+    vs_status (*dit_forward)(void *dit, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing);
+    void (*dit_free)(void *dit);
+
+    /* The latent grid [1, C, F', H', W'] of a video of frames x height x width
+     * (vae NULL: a pixel-space model), or a one-line error naming the sizes it takes. */
+    vs_status (*latent_shape)(const vs_dit_info *dit, const vs_vae_info *vae, int frames, int height, int width,
+                              int64_t shape[5]);
+
+    vs_status (*vae_info)(const char *dir, vs_vae_info *info); /* from the config alone */
+    vs_status (*vae_load)(const char *dir, vs_device device, void **out, vs_vae_info *info);
+    /* latents f32 host [1, C, F', H', W'] -> frames f32 host [T, 3, H, W] in [-1, 1];
+     * tiled: 1 or 0, or -1 for the family's choice for the VAE's device. */
+    vs_status (*vae_decode)(void *vae, const vs_tensor *latents, int tiled, vs_tensor *video);
+    vs_vae_memory (*vae_memory)(const void *vae);
+    void (*vae_free)(void *vae);
+} vs_family;
+
+/* The family that runs the model in `dir`; a one-line error naming the
+ * class and the known ones otherwise. */
+vs_status vs_family_detect(const char *dir, const vs_family **out);
+/* The family whose `presets` list has `preset` (bench dit's --config). */
+vs_status vs_family_for_preset(const char *preset, const vs_family **out);
+/* The i-th registered family, NULL past the last. */
+const vs_family *vs_family_at(int i);
+/* family->defaults overridden by dir/vidsparse.json (num_frames, height, width,
+ * num_inference_steps, guidance_scale, max_sequence_length, fps, svg_density,
+ * svg_dense_steps, svg_dense_layers), each range-checked. */
+vs_status vs_family_defaults(const vs_family *family, const char *dir, vs_generation_defaults *out);
+
+/* ---- the components, each with its family ------------------------------------------------------ */
+
+typedef struct vs_text_encoder vs_text_encoder;
+typedef struct vs_dit vs_dit;
+typedef struct vs_vae vs_vae;
+
+/* `dir`: a pipeline folder (its tokenizer and text encoder). */
+vs_status vs_text_encoder_load(const char *dir, vs_device device, vs_text_encoder **out);
+vs_status vs_text_encode(vs_text_encoder *encoder, const char *prompt, int max_length, vs_text_embedding *out);
+void vs_text_encoder_free(vs_text_encoder *encoder);
+
+/* `dir`: a pipeline folder or a transformer folder. */
+vs_status vs_dit_load(const char *dir, vs_device device, vs_dit **out);
+/* A DiT of a named configuration (vs_family_for_preset) with seeded random weights, for
+ * benchmarks; layers > 0 keeps the first `layers` layers. */
+vs_status vs_dit_random(const char *preset, int layers, vs_device device, uint64_t seed, vs_dit **out);
+const vs_dit_info *vs_dit_get_info(const vs_dit *dit);
+const vs_family *vs_dit_family(const vs_dit *dit);
+/* How self-attention runs from now on; params fully resolved (vs_attention_resolve). */
+vs_status vs_dit_set_attention(vs_dit *dit, const vs_attention_params *params);
+/* Sequence-parallel forwards as one rank of `comm` (borrowed; NULL: alone). */
+vs_status vs_dit_set_comm(vs_dit *dit, vs_comm *comm);
+/* out: f32 [B, out_channels, F, H, W] on the host or the model's device; timing may be NULL. */
+vs_status vs_dit_forward(vs_dit *dit, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing);
+void vs_dit_free(vs_dit *dit);
+
+/* `dir`: a VAE folder. */
+vs_status vs_vae_load(const char *dir, vs_device device, vs_vae **out);
+const vs_vae_info *vs_vae_get_info(const vs_vae *vae);
+const vs_family *vs_vae_family(const vs_vae *vae);
+vs_status vs_vae_decode(vs_vae *vae, const vs_tensor *latents, int tiled, vs_tensor *video);
+vs_vae_memory vs_vae_get_memory(const vs_vae *vae);
+void vs_vae_free(vs_vae *vae);
+
+/* `params` with each negative or missing field taken from `defaults`. */
+vs_attention_params vs_attention_resolve(const vs_attention_params *params, const vs_attention_params *defaults);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,248 @@
+/* Wan 2.1 text-to-video as a model family (models/family.h): umT5 text,
+ * the Wan DiT, the Wan VAE, and the reference pipeline's settings. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "core/status.h"
+#include "models/family.h"
+#include "models/wan/prompt.h"
+#include "models/wan/transformer.h"
+#include "models/wan/vae.h"
+
+/* ---- text: the tokenizer and umT5 of a pipeline folder -------------------------------------------- */
+
+typedef struct {
+    vs_tokenizer *tokenizer;
+    vs_umt5 *encoder;
+} wan_text;
+
+static void text_free(void *p) {
+    wan_text *t = p;
+    if (!t) return;
+    vs_tokenizer_free(t->tokenizer);
+    vs_umt5_free(t->encoder);
+    free(t);
+}
+
+static vs_status text_load(const char *dir, vs_device device, void **out) {
+    *out = NULL;
+    wan_text *t = calloc(1, sizeof *t);
+    if (!t) return vs_fail(VS_ERR_OOM, "out of memory");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer", dir);
+    vs_status s = vs_tokenizer_load(&t->tokenizer, path);
+    snprintf(path, sizeof path, "%s/text_encoder", dir);
+    if (s == VS_OK) s = vs_umt5_load(&t->encoder, path, device);
+    if (s != VS_OK) {
+        text_free(t);
+        return s;
+    }
+    *out = t;
+    return VS_OK;
+}
+
+/* Wan's embeddings keep the padded rows as zeros, so they need no mask. */
+static vs_status text_encode(void *p, const char *prompt, int max_length, vs_text_embedding *out) {
+    const wan_text *t = p;
+    const int64_t shape[3] = {1, max_length, vs_umt5_get_config(t->encoder)->d_model};
+    VS_TRY(vs_tensor_alloc(&out->hidden, VS_F32, VS_CPU, 3, shape));
+    vs_status s = vs_wan_encode_prompt(t->tokenizer, t->encoder, prompt, max_length, out->hidden.data, NULL);
+    if (s != VS_OK) vs_tensor_free(&out->hidden);
+    return s;
+}
+
+/* ---- the DiT ----------------------------------------------------------------------------------- */
+
+/* The model and how its self-attention runs. */
+typedef struct {
+    vs_wan_model *model;
+    vs_wan_attention attention;
+} wan_dit;
+
+static void dit_free(void *p) {
+    wan_dit *d = p;
+    if (!d) return;
+    vs_wan_model_free(d->model);
+    free(d);
+}
+
+static vs_dit_info info_of(const vs_wan_config *c) {
+    vs_dit_info i = {c->in_channels, c->out_channels, {c->patch_size[0], c->patch_size[1], c->patch_size[2]},
+                     c->num_layers, c->num_heads, c->head_dim, c->text_dim};
+    return i;
+}
+
+/* Wraps a loaded model, or frees it when wrapping fails. */
+static vs_status wrap_dit(vs_status made, vs_wan_model *model, void **out, vs_dit_info *info) {
+    if (made != VS_OK) return made;
+    wan_dit *d = calloc(1, sizeof *d);
+    if (!d) {
+        vs_wan_model_free(model);
+        return vs_fail(VS_ERR_OOM, "out of memory");
+    }
+    d->model = model;
+    d->attention = vs_wan_attention_dense();
+    *info = info_of(&model->config);
+    *out = d;
+    return VS_OK;
+}
+
+static vs_status dit_load(const char *dir, vs_device device, void **out, vs_dit_info *info) {
+    vs_wan_model *model = NULL;
+    vs_status s = vs_wan_model_load(dir, device, &model);
+    return wrap_dit(s, model, out, info);
+}
+
+/* The Wan 2.1 text-to-video configurations (diffusers WanTransformer3DModel). */
+static vs_status preset_config(const char *name, vs_wan_config *c) {
+    memset(c, 0, sizeof *c);
+    c->patch_size[0] = 1, c->patch_size[1] = 2, c->patch_size[2] = 2;
+    c->head_dim = 128, c->in_channels = c->out_channels = 16, c->text_dim = 4096, c->freq_dim = 256;
+    c->cross_attn_norm = 1, c->eps = 1e-6f, c->rope_max_seq_len = 1024;
+    if (!strcmp(name, "wan1.3b")) c->num_heads = 12, c->ffn_dim = 8960, c->num_layers = 30;
+    else if (!strcmp(name, "wan14b")) c->num_heads = 40, c->ffn_dim = 13824, c->num_layers = 40;
+    else return vs_fail(VS_ERR_INVALID_ARG, "Wan has no configuration '%s' (wan1.3b, wan14b)", name);
+    c->dim = c->num_heads * c->head_dim;
+    return VS_OK;
+}
+
+static vs_status dit_preset(const char *preset, vs_dit_info *info) {
+    vs_wan_config config;
+    VS_TRY(preset_config(preset, &config));
+    *info = info_of(&config);
+    return VS_OK;
+}
+
+static vs_status dit_random(const char *preset, int layers, vs_device device, uint64_t seed, void **out,
+                            vs_dit_info *info) {
+    vs_wan_config config;
+    VS_TRY(preset_config(preset, &config));
+    if (layers > 0 && layers < config.num_layers) config.num_layers = layers;
+    vs_wan_model *model = NULL;
+    vs_status s = vs_wan_model_random(&config, device, seed, &model);
+    return wrap_dit(s, model, out, info);
+}
+
+static vs_status dit_set_attention(void *p, const vs_attention_params *params) {
+    wan_dit *d = p;
+    const char *method = params && params->method ? params->method : "dense";
+    if (!strcmp(method, "dense")) {
+        d->attention = vs_wan_attention_dense();
+        return VS_OK;
+    }
+    if (strcmp(method, "svg")) return vs_fail(VS_ERR_INVALID_ARG, "Wan: unknown attention method '%s'", method);
+    d->attention = vs_wan_attention_svg(params->density);
+    d->attention.dense_step_fraction = (float)params->dense_steps;
+    d->attention.dense_layer_fraction = (float)params->dense_layers;
+    return VS_OK;
+}
+
+static vs_status dit_set_comm(void *p, vs_comm *comm) { return vs_wan_model_set_comm(((wan_dit *)p)->model, comm); }
+
+static vs_status dit_forward(void *p, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing) {
+    wan_dit *d = p;
+    vs_wan_attention attn = d->attention;
+    attn.step = in->step, attn.num_steps = in->num_steps;
+    vs_wan_timing t = {0};
+    VS_TRY(vs_wan_forward(d->model, in->latents, in->timesteps, in->text, &attn, out, &t));
+    if (timing) {
+        timing->attention_s += t.attention_s, timing->total_s += t.total_s;
+        timing->heads_spatial += t.heads_spatial, timing->heads_temporal += t.heads_temporal;
+    }
+    return VS_OK;
+}
+
+/* ---- latents and the VAE ------------------------------------------------------------------------ */
+
+/* Wan's causal VAE makes 1 + tr k frames from 1 + k latent frames; a pixel-space model works on the frames. */
+static vs_status latent_shape(const vs_dit_info *dit, const vs_vae_info *vae, int frames, int height, int width,
+                              int64_t shape[5]) {
+    const int tr = vae ? vae->temporal_ratio : 1, sr = vae ? vae->spatial_ratio : 1;
+    if (frames < 1 || height < 1 || width < 1)
+        return vs_fail(VS_ERR_INVALID_ARG, "video size %d x %d x %d must be positive", frames, height, width);
+    if (vae && (frames - 1) % tr) return vs_fail(VS_ERR_INVALID_ARG, "this model makes 1 + %d k frames, not %d", tr, frames);
+    const int lf = vae ? (frames - 1) / tr + 1 : frames;
+    if (lf % dit->patch[0] || height % (sr * dit->patch[1]) || width % (sr * dit->patch[2]))
+        return vs_fail(VS_ERR_INVALID_ARG,
+                       "this model needs the height and width to be multiples of %d and %d (and the frames of %d), "
+                       "got %d x %d x %d",
+                       sr * dit->patch[1], sr * dit->patch[2], tr * dit->patch[0], frames, height, width);
+    shape[0] = 1, shape[1] = dit->in_channels, shape[2] = lf, shape[3] = height / sr, shape[4] = width / sr;
+    return VS_OK;
+}
+
+/* The Wan 2.1 VAE: 16 latent channels, 4x in time, 8x in space. */
+#define WAN_VAE {16, 4, 8}
+
+/* z_dim and the scale factors of AutoencoderKLWan's config.json (Wan 2.1's where a key is absent). */
+static vs_status vae_info(const char *dir, vs_vae_info *info) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    vs_json_doc *doc = NULL;
+    VS_TRY(vs_json_parse_file(&doc, path));
+    const vs_json *root = vs_json_root(doc);
+    const int64_t z = vs_json_get_int(root, "z_dim", 16), t = vs_json_get_int(root, "scale_factor_temporal", 4),
+                  s = vs_json_get_int(root, "scale_factor_spatial", 8);
+    vs_json_free(doc);
+    if (z < 1 || z > 4096 || t < 1 || t > 64 || s < 1 || s > 64)
+        return vs_fail(VS_ERR_FORMAT, "%s: z_dim %lld or a scale factor (%lld, %lld) is out of range", path,
+                       (long long)z, (long long)t, (long long)s);
+    *info = (vs_vae_info){(int)z, (int)t, (int)s};
+    return VS_OK;
+}
+
+static vs_status vae_load(const char *dir, vs_device device, void **out, vs_vae_info *info) {
+    vs_wan_vae *vae = NULL;
+    VS_TRY(vs_wan_vae_load(&vae, dir, device));
+    *info = (vs_vae_info){vs_wan_vae_z_dim(vae), vs_wan_vae_temporal_ratio(vae), vs_wan_vae_spatial_ratio(vae)};
+    *out = vae;
+    return VS_OK;
+}
+
+/* Tiles bound the CPU decode's memory; on the GPU a whole 480p or 720p frame fits. */
+static vs_status vae_decode(void *p, const vs_tensor *latents, int tiled, vs_tensor *video) {
+    const vs_wan_vae *vae = p;
+    if (tiled < 0) tiled = vs_wan_vae_device(vae) == VS_CPU;
+    const vs_wan_vae_tiling tiling = vs_wan_vae_default_tiling();
+    return vs_wan_vae_decode(vae, latents, tiled ? &tiling : NULL, video);
+}
+
+static vs_vae_memory vae_memory(const void *p) {
+    const vs_wan_vae_memory m = vs_wan_vae_device_memory(p);
+    return (vs_vae_memory){m.weights, m.peak_activations, m.workspace, m.device_used};
+}
+
+static void vae_free(void *p) { vs_wan_vae_free(p); }
+
+/* ---- the table ---------------------------------------------------------------------------------- */
+
+static const char *const wan_classes[] = {"WanPipeline", "WanTransformer3DModel", "WanModel", "AutoencoderKLWan",
+                                          "UMT5EncoderModel", NULL};
+
+/* diffusers' WanPipeline: 81 x 480 x 832, 50 steps, guidance 5, 512 text tokens, 16 fps, an empty negative
+ * prompt; SVG as the reference's Wan scripts run it: density 0.25 after 0.2 of the steps and 0.03 of the layers. */
+const vs_family vs_family_wan = {
+    .name = "wan",
+    .class_names = wan_classes,
+    .presets = "wan1.3b, wan14b",
+    .defaults = {81, 480, 832, 50, 5.0f, VS_WAN_TEXT_LENGTH, 16, {"svg", 0.25, 0.2, 0.03}, VS_WAN_DEFAULT_NEGATIVE_PROMPT},
+    .reference_vae = WAN_VAE,
+    .text_load = text_load,
+    .text_encode = text_encode,
+    .text_free = text_free,
+    .dit_load = dit_load,
+    .dit_preset = dit_preset,
+    .dit_random = dit_random,
+    .dit_set_attention = dit_set_attention,
+    .dit_set_comm = dit_set_comm,
+    .dit_forward = dit_forward,
+    .dit_free = dit_free,
+    .latent_shape = latent_shape,
+    .vae_info = vae_info,
+    .vae_load = vae_load,
+    .vae_decode = vae_decode,
+    .vae_memory = vae_memory,
+    .vae_free = vae_free,
+};
