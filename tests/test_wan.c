@@ -293,7 +293,7 @@ TEST(scheduler_configs_are_checked) {
     CHECK_FAILS(vs_scheduler_config_parse(vs_json_root(doc), "ddim", &cfg), VS_ERR_UNSUPPORTED, "DDIMScheduler");
     vs_json_free(doc);
     vs_scheduler *s = NULL;
-    cfg = vs_scheduler_config_wan(3.0);
+    cfg = vs_scheduler_config_unipc(3.0);
     CHECK_FAILS(vs_scheduler_create(&cfg, 0, 16, &s), VS_ERR_INVALID_ARG, "steps");
     /* One step goes from pure noise straight to the data prediction. */
     CHECK_OK(vs_scheduler_create(&cfg, 1, 2, &s));

@@ -1,4 +1,4 @@
-/* vidsparse bench dit: times whole Wan DiT forwards at the real model shapes
+/* vidsparse bench dit: times whole DiT forwards of a model configuration (a family preset)
  * with seeded random bf16 weights made on the GPU (no checkpoint), dense or
  * with SVG in every layer (warm-up rules off), and reports the median time
  * per forward and the share of it spent in attention. */

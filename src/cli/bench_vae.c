@@ -1,4 +1,4 @@
-/* vidsparse bench vae: times whole Wan VAE decodes (host latents in, host
+/* vidsparse bench vae: times whole VAE decodes (host latents in, host
  * video out, as `vidsparse decode` and the pipeline use it) of seeded random
  * latents, and reports the GPU memory the decode held. */
 #include <stdio.h>
@@ -34,7 +34,7 @@ int vs_cmd_bench_vae(int argc, char **argv) {
     };
     const vs_command_spec spec = {
         "bench vae", "--model DIR [options]",
-        "Times Wan VAE decodes of seeded random latents (host in, host out) and reports the "
+        "Times the VAE decodes of a model folder on seeded random latents (host in, host out) and reports the "
         "GPU memory held.",
         options, (int)(sizeof options / sizeof options[0])};
     vs_args args;

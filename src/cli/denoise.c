@@ -162,21 +162,13 @@ static vs_status latent_shape(const options *o, const vs_dit *dit, int64_t shape
     return family->latent_shape(info, pixels ? NULL : &vae, (int)o->frames, (int)o->height, (int)o->width, shape);
 }
 
-static vs_status scheduler_settings(const options *o, vs_scheduler_config *cfg) {
-    char path[4200];
-    struct stat sb;
-    snprintf(path, sizeof path, "%s/scheduler/scheduler_config.json", o->model);
-    if (stat(path, &sb) == 0) {
-        VS_TRY(vs_scheduler_config_load(path, cfg));
-    } else {
-        VS_WARN("%s has no scheduler/scheduler_config.json: using Wan 2.1's UniPC with flow shift 3", o->model);
-        *cfg = vs_scheduler_config_wan(3.0);
-    }
+static vs_status scheduler_settings(const options *o, const vs_generation_defaults *d, vs_scheduler_config *cfg) {
+    VS_TRY(vs_scheduler_config_for(o->model, d->scheduler, cfg));
     if (o->scheduler) {
         vs_scheduler_kind kind = strcmp(o->scheduler, "euler") ? VS_SCHEDULER_UNIPC : VS_SCHEDULER_EULER;
         if (kind != cfg->kind) {
-            /* Keep the training horizon and shift; UniPC takes Wan's solver settings. */
-            vs_scheduler_config other = vs_scheduler_config_wan(cfg->shift);
+            /* Keep the training horizon and shift; UniPC takes its default solver settings. */
+            vs_scheduler_config other = vs_scheduler_config_unipc(cfg->shift);
             other.kind = kind;
             other.num_train_timesteps = cfg->num_train_timesteps;
             *cfg = other;
@@ -248,7 +240,7 @@ int vs_cmd_denoise(int argc, char **argv) {
         if (!neg) s = vs_fail(VS_ERR_INVALID_ARG, "guidance %g needs negative prompt embeddings (--negative FILE)", o.cfg);
         else s = load_embeds(neg, "negative_prompt_embeds", &uncond.hidden);
     }
-    if (s == VS_OK) context = "scheduler", s = scheduler_settings(&o, &set.scheduler);
+    if (s == VS_OK) context = "scheduler", s = scheduler_settings(&o, &defaults, &set.scheduler);
     if (s == VS_OK) context = "latents", s = vs_tensor_alloc(&latents, VS_F32, VS_CPU, 5, shape);
     const char *dense_backend = NULL;
     if (s == VS_OK) context = "dense attention", s = vs_attention_dense_backend(device, &dense_backend);

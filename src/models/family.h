@@ -36,6 +36,7 @@ typedef struct vs_generation_defaults {
     int fps;
     vs_attention_params attention; /* every field resolved (no negative values) */
     const char *negative_prompt;   /* used when a request gives none */
+    const char *scheduler;         /* scheduler_config.json text for folders without scheduler/ */
 } vs_generation_defaults;
 
 typedef struct vs_dit_info {

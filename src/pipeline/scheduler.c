@@ -6,11 +6,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/log.h"
 #include "core/status.h"
 
 /* ---- configuration -------------------------------------------------------------- */
 
-vs_scheduler_config vs_scheduler_config_wan(double flow_shift) {
+vs_scheduler_config vs_scheduler_config_unipc(double flow_shift) {
     vs_scheduler_config c;
     memset(&c, 0, sizeof c);
     c.kind = VS_SCHEDULER_UNIPC;
@@ -119,7 +120,7 @@ static vs_status parse_euler(const vs_json *root, const char *label, vs_schedule
 }
 
 vs_status vs_scheduler_config_parse(const vs_json *root, const char *label, vs_scheduler_config *cfg) {
-    *cfg = vs_scheduler_config_wan(1.0);
+    *cfg = vs_scheduler_config_unipc(1.0);
     if (!root || vs_json_typeof(root) != VS_JSON_OBJECT)
         return vs_fail(VS_ERR_FORMAT, "%s: a scheduler config must be a JSON object", label);
     const char *cls;
@@ -409,4 +410,16 @@ vs_status vs_scheduler_step(vs_scheduler *s, const float *model_output, float *s
     }
     s->step++;
     return VS_OK;
+}
+
+vs_status vs_scheduler_config_for(const char *dir, const char *fallback, vs_scheduler_config *cfg) {
+    char file[4200];
+    snprintf(file, sizeof file, "%s/scheduler/scheduler_config.json", dir);
+    if (is_file(file)) return vs_scheduler_config_load(file, cfg);
+    VS_WARN("%s has no scheduler/scheduler_config.json: using the model family's default scheduler", dir);
+    vs_json_doc *doc = NULL;
+    VS_TRY(vs_json_parse(&doc, fallback, strlen(fallback), "the family's default scheduler"));
+    vs_status s = vs_scheduler_config_parse(vs_json_root(doc), "the family's default scheduler", cfg);
+    vs_json_free(doc);
+    return s;
 }

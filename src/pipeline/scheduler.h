@@ -36,14 +36,18 @@ typedef struct vs_scheduler_config {
     int num_disable_corrector;
 } vs_scheduler_config;
 
-/* Wan 2.1's scheduler (UniPC, order 2, bh2, lower_order_final, final sigma zero). */
-vs_scheduler_config vs_scheduler_config_wan(double flow_shift);
+/* UniPCMultistepScheduler's defaults on flow sigmas (order 2, bh2, lower_order_final, final sigma zero),
+ * the scheduler Wan 2.1 ships. */
+vs_scheduler_config vs_scheduler_config_unipc(double flow_shift);
 /* `path`: a scheduler_config.json, a folder holding one, or a pipeline folder
  * holding scheduler/scheduler_config.json. Options this code does not
  * implement (Karras sigmas, dynamic shifting, thresholding, ...) are refused
  * with VS_ERR_UNSUPPORTED naming the key. */
 vs_status vs_scheduler_config_load(const char *path, vs_scheduler_config *cfg);
 vs_status vs_scheduler_config_parse(const vs_json *root, const char *label, vs_scheduler_config *cfg);
+/* The scheduler of a pipeline folder: DIR/scheduler/scheduler_config.json, else `fallback`
+ * (a scheduler_config.json text: the family's default, vs_generation_defaults.scheduler). */
+vs_status vs_scheduler_config_for(const char *dir, const char *fallback, vs_scheduler_config *cfg);
 
 typedef struct vs_scheduler vs_scheduler;
 

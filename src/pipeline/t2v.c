@@ -68,10 +68,7 @@ vs_status vs_t2v_load(const char *dir, vs_device device, vs_t2v **out) {
     if (s == VS_OK) s = vs_family_defaults(m->family, dir, &m->defaults);
     if (s == VS_OK) s = vs_text_encoder_load(dir, device, &m->text_encoder);
     if (s == VS_OK) s = vs_dit_load(dir, device, &m->transformer);
-    if (s == VS_OK) {
-        snprintf(path, sizeof path, "%s/scheduler/scheduler_config.json", dir);
-        s = vs_scheduler_config_load(path, &m->scheduler);
-    }
+    if (s == VS_OK) s = vs_scheduler_config_for(dir, m->defaults.scheduler, &m->scheduler);
     if (s == VS_OK) {
         const vs_dit_info *c = vs_dit_get_info(m->transformer);
         snprintf(path, sizeof path, "%s/vae", dir);

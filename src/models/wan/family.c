@@ -222,12 +222,15 @@ static const char *const wan_classes[] = {"WanPipeline", "WanTransformer3DModel"
                                           "UMT5EncoderModel", NULL};
 
 /* diffusers' WanPipeline: 81 x 480 x 832, 50 steps, guidance 5, 512 text tokens, 16 fps, an empty negative
- * prompt; SVG as the reference's Wan scripts run it: density 0.25 after 0.2 of the steps and 0.03 of the layers. */
+ * prompt, UniPC with flow shift 3 (the 480p checkpoints'); SVG as the reference's Wan scripts run it: density
+ * 0.25 after 0.2 of the steps and 0.03 of the layers. */
 const vs_family vs_family_wan = {
     .name = "wan",
     .class_names = wan_classes,
     .presets = "wan1.3b, wan14b",
-    .defaults = {81, 480, 832, 50, 5.0f, VS_WAN_TEXT_LENGTH, 16, {"svg", 0.25, 0.2, 0.03}, VS_WAN_DEFAULT_NEGATIVE_PROMPT},
+    .defaults = {81, 480, 832, 50, 5.0f, VS_WAN_TEXT_LENGTH, 16, {"svg", 0.25, 0.2, 0.03}, VS_WAN_DEFAULT_NEGATIVE_PROMPT,
+                 "{\"_class_name\": \"UniPCMultistepScheduler\", \"flow_shift\": 3.0, \"use_flow_sigmas\": true, "
+                 "\"prediction_type\": \"flow_prediction\"}"},
     .reference_vae = WAN_VAE,
     .text_load = text_load,
     .text_encode = text_encode,
