@@ -25,11 +25,11 @@ TEST(defaults_come_from_the_folder) {
     CHECK(vs_t2v_pixel_space(m));
     /* The model's SVG settings (svg_dense_layers absent: the reference's 0.03); negative arguments take them. */
     CHECK(d->guidance == 4.0f && d->svg_density == 0.4 && d->svg_dense_steps == 0.4f && d->svg_dense_layers == 0.03f);
-    vs_wan_attention a = vs_t2v_svg_attention(m, -1, -1, -1);
-    CHECK(a.mode == VS_WAN_ATTN_SVG && a.density == 0.4 && a.dense_step_fraction == 0.4f &&
-          a.dense_layer_fraction == 0.03f);
-    a = vs_t2v_svg_attention(m, 0.25, 0, 0.5);
-    CHECK(a.density == 0.25 && a.dense_step_fraction == 0 && a.dense_layer_fraction == 0.5f);
+    const vs_attention_params asked = vs_attention_default_params();
+    vs_attention_params a = vs_t2v_resolve_attention(m, &asked);
+    CHECK(!strcmp(a.method, "svg") && a.density == 0.4 && a.dense_steps == 0.4f && a.dense_layers == 0.03f);
+    a = vs_t2v_resolve_attention(m, &(vs_attention_params){"svg", 0.25, 0, 0.5});
+    CHECK(a.density == 0.25 && a.dense_steps == 0 && a.dense_layers == 0.5);
     vs_t2v_free(m);
 
     /* An SVG default out of range is a format error naming the file, before anything else loads. */
@@ -67,7 +67,7 @@ TEST(generate_is_seeded_and_finite) {
     /* SVG: every (batch entry, layer, head) after the dense steps gets a class. 5 steps, 1 dense. */
     r = small_request("a red circle moving left on a blue background");
     r.frames = 8, r.steps = 5;
-    r.attention = vs_wan_attention_svg(0.25);
+    r.attention = (vs_attention_params){"svg", 0.25, 0.2, 0.03};
     CHECK_OK(vs_t2v_generate(m, &r, &a, &st));
     CHECK_MSG(st.dit.heads_spatial + st.dit.heads_temporal == 2 * 4 * 2 * 4, "%lld + %lld",
               (long long)st.dit.heads_spatial, (long long)st.dit.heads_temporal);

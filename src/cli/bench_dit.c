@@ -71,8 +71,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     if (!parse_resolution(resolution, &height, &width))
         return vs_cli_usage_error(spec.command, "--resolution must be 480p, 720p or HxW (multiples of 16), not '%s'",
                                   resolution);
-    if (strcmp(attention, "dense") && strcmp(attention, "svg"))
-        return vs_cli_usage_error(spec.command, "--attention must be dense or svg, not '%s'", attention);
+    if (vs_cli_attention_method(spec.command, attention)) return 2;
     /* --gpus forks the rank processes before this process touches CUDA. */
     vs_comm *comm = NULL;
     int rank = 0;
@@ -95,11 +94,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     const int64_t lat_shape[5] = {batch, cfg.in_channels, (frames - 1) / 4 + 1, height / 8, width / 8};
     const int64_t text_shape[3] = {batch, text_len, cfg.text_dim};
     const int64_t tokens = lat_shape[2] * (lat_shape[3] / 2) * (lat_shape[4] / 2);
-    vs_wan_attention attn = vs_wan_attention_dense();
-    if (!strcmp(attention, "svg")) {
-        attn = vs_wan_attention_svg(density);
-        attn.dense_step_fraction = 0, attn.dense_layer_fraction = 0; /* measure every layer sparse */
-    }
+    const vs_attention_params attn = {attention, density, 0, 0}; /* no warm-up: measure every layer sparse */
     const char *dense_backend = NULL, *sparse_backend = NULL;
     if (vs_attention_dense_backend(device, &dense_backend) || vs_attention_sparse_backend(device, &sparse_backend))
         return vs_cli_report(spec.command);
@@ -117,6 +112,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     vs_status s = vs_wan_model_random(&cfg, device, 1234, &model);
     if (!s) VS_INFO("random weights made in %.1f s", (vs_bench_now_ms() - t0) / 1e3);
     if (!s) s = vs_wan_model_set_comm(model, comm);
+    if (!s) s = vs_wan_model_set_attention(model, &attn);
     if (!s) s = vs_tensor_alloc(&lat, VS_F32, device, 5, lat_shape);
     if (!s) s = vs_tensor_alloc(&out, VS_F32, device, 5, lat_shape);
     if (!s) s = vs_tensor_alloc(&text, VS_F32, device, 3, text_shape);
@@ -129,7 +125,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     for (int b = 0; !s && b < batch; b++) timesteps[b] = 500.0f + 100.0f * (float)b;
     for (int i = 0; !s && i < warmup + repeats; i++) {
         vs_wan_timing timing = {0};
-        s = vs_wan_forward(model, &lat, timesteps, &text, &attn, &out, &timing);
+        s = vs_wan_forward(model, &lat, timesteps, &text, 0, 1, &out, &timing);
         if (!s && i >= warmup) {
             total_ms[i - warmup] = (float)(timing.total_s * 1e3);
             attn_ms[i - warmup] = (float)(timing.attention_s * 1e3);

@@ -109,8 +109,7 @@ static int parse_args(int argc, char **argv, options *o) {
     if (o->embeds && o->prompt) return vs_cli_usage_error("denoise", "give --embeds or -p, not both");
     if (o->negative && !o->embeds) return vs_cli_usage_error("denoise", "--negative goes with --embeds (-n with -p)");
     if (o->negative_prompt && !o->prompt) return vs_cli_usage_error("denoise", "-n goes with -p (--negative with --embeds)");
-    if (strcmp(o->attention, "dense") && strcmp(o->attention, "svg"))
-        return vs_cli_usage_error("denoise", "--attention must be dense or svg, not '%s'", o->attention);
+    if (vs_cli_attention_method("denoise", o->attention)) return 2;
     if (o->gpus && o->device_name && strcmp(o->device_name, "cuda"))
         return vs_cli_usage_error("denoise", "--gpus runs on CUDA GPUs, not --device %s", o->device_name);
     if (o->gpus) o->device = VS_CUDA; /* no CUDA call before the rank processes fork */
@@ -241,7 +240,8 @@ int vs_cmd_denoise(int argc, char **argv) {
         vs_noise_gaussian(latents.data, vs_tensor_numel(&latents), o.seed);
         set.steps = (int)o.steps;
         set.guidance = (float)o.cfg;
-        set.attention = strcmp(o.attention, "svg") ? vs_wan_attention_dense() : vs_wan_attention_svg(o.density);
+        /* The warm-up of the reference's Wan scripts: 0.2 of the steps, 0.03 of the layers. */
+        set.attention = (vs_attention_params){o.attention, o.density, 0.2, 0.03};
         set.show_progress = 1;
         vs_wan_timing timing = {0};
         VS_INFO("denoising latents [1, %lld, %lld, %lld, %lld] on the %s, %d steps, guidance %g, "

@@ -106,11 +106,10 @@ int vs_cmd_eval(int argc, char **argv) {
     double psnr_sum = 0, psnr_min = INFINITY, ssim_sum = 0;
     vs_bench_report *rep = NULL;
     vs_status s = dense.ms && svg.ms ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory");
-    const vs_wan_attention svg_attention =
-        vs_t2v_svg_attention(t2v, svg_opts.density, svg_opts.dense_steps, svg_opts.dense_layers);
+    const vs_attention_params asked = {"svg", svg_opts.density, svg_opts.dense_steps, svg_opts.dense_layers};
+    const vs_attention_params svg_attention = vs_t2v_resolve_attention(t2v, &asked);
     fprintf(stderr, "model %s: %d prompts x %d seeds, dense and SVG (density %g, dense steps %g, dense layers %g)\n",
-            dir, prompts, seeds, svg_attention.density, svg_attention.dense_step_fraction,
-            svg_attention.dense_layer_fraction);
+            dir, prompts, seeds, svg_attention.density, svg_attention.dense_steps, svg_attention.dense_layers);
     for (int p = 0; p < prompts && s == VS_OK; p++) {
         vs_scene scene;
         char prompt[160];
@@ -157,8 +156,8 @@ int vs_cmd_eval(int argc, char **argv) {
             if (s == VS_OK) s = vs_bench_report_string(rep, "model", dir);
             if (s == VS_OK) s = report_mode(rep, "svg", &svg);
             if (s == VS_OK) s = vs_bench_report_number(rep, "density", svg_attention.density);
-            if (s == VS_OK) s = vs_bench_report_number(rep, "dense_steps", svg_attention.dense_step_fraction);
-            if (s == VS_OK) s = vs_bench_report_number(rep, "dense_layers", svg_attention.dense_layer_fraction);
+            if (s == VS_OK) s = vs_bench_report_number(rep, "dense_steps", svg_attention.dense_steps);
+            if (s == VS_OK) s = vs_bench_report_number(rep, "dense_layers", svg_attention.dense_layers);
             if (s == VS_OK) s = vs_bench_report_number(rep, "psnr_db", psnr_sum / n);
             if (s == VS_OK) s = vs_bench_report_number(rep, "psnr_min_db", psnr_min);
             if (s == VS_OK) s = vs_bench_report_number(rep, "ssim", ssim_sum / n);

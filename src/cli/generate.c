@@ -48,8 +48,7 @@ int vs_cmd_generate(int argc, char **argv) {
     int rc = vs_args_cli(&spec, argc, argv, &args);
     if (rc >= 0) return rc;
     if (args.positional_count) return vs_cli_usage_error("generate", "unexpected argument '%s'", args.positional[0]);
-    if (strcmp(attention, "dense") && strcmp(attention, "svg"))
-        return vs_cli_usage_error("generate", "--attention must be dense or svg, not '%s'", attention);
+    if (vs_cli_attention_method("generate", attention)) return 2;
     if (vs_cli_check_svg("generate", &svg)) return 2;
     if (steps < 0 || steps > 10000 || frames < 0 || height < 0 || width < 0 || frames > 10000 || height > 16384 ||
         width > 16384 || fps < 0 || fps > 240)
@@ -83,16 +82,16 @@ int vs_cmd_generate(int argc, char **argv) {
     req.seed = (uint64_t)seed;
     req.steps = steps, req.frames = frames, req.height = height, req.width = width;
     req.guidance = (float)cfg;
-    req.attention = strcmp(attention, "svg") ? vs_wan_attention_dense()
-                                             : vs_t2v_svg_attention(t2v, svg.density, svg.dense_steps, svg.dense_layers);
+    const vs_attention_params asked = {attention, svg.density, svg.dense_steps, svg.dense_layers};
+    req.attention = vs_t2v_resolve_attention(t2v, &asked);
     req.show_progress = rank == 0;
     const vs_t2v_defaults *d = vs_t2v_get_defaults(t2v);
     if (rank == 0) {
         fprintf(stderr, "model %s on the %s\nprompt \"%s\", seed %lld, %s attention", dir,
                 device == VS_CUDA ? "GPU" : "CPU", prompt, (long long)seed, attention);
-        if (req.attention.mode == VS_WAN_ATTN_SVG)
+        if (strcmp(attention, "dense"))
             fprintf(stderr, " (density %g; dense: the first %g of the steps and %g of the layers)",
-                    req.attention.density, req.attention.dense_step_fraction, req.attention.dense_layer_fraction);
+                    req.attention.density, req.attention.dense_steps, req.attention.dense_layers);
         fputc('\n', stderr);
     }
     vs_tensor video = {0};

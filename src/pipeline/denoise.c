@@ -31,7 +31,7 @@ static vs_status check_inputs(const vs_wan_model *model, const vs_denoise_settin
     return VS_OK;
 }
 
-vs_status vs_wan_denoise(const vs_wan_model *model, const vs_denoise_settings *set, const vs_tensor *cond,
+vs_status vs_wan_denoise(vs_wan_model *model, const vs_denoise_settings *set, const vs_tensor *cond,
                          const vs_tensor *uncond, vs_tensor *latents, vs_wan_timing *timing) {
     const int cfg = set->guidance > 1.0f; /* as diffusers' do_classifier_free_guidance */
     VS_TRY(check_inputs(model, set, cond, uncond, latents, cfg));
@@ -49,21 +49,19 @@ vs_status vs_wan_denoise(const vs_wan_model *model, const vs_denoise_settings *s
     if (s == VS_OK) s = vs_tensor_alloc(&out, VS_F32, VS_CPU, 5, shape);
     if (s == VS_OK) s = vs_tensor_alloc(&text, VS_F32, VS_CPU, 3, text_shape);
     if (s == VS_OK) s = vs_tensor_alloc(&ts, VS_F32, VS_CPU, 1, &batch);
+    if (s == VS_OK) s = vs_wan_model_set_attention(model, &set->attention);
     if (s != VS_OK) goto done;
     /* The batch: [prompt entries, negative prompt entries]. */
     memcpy(text.data, cond->data, (size_t)text_n * sizeof(float));
     if (cfg) memcpy((float *)text.data + text_n, uncond->data, (size_t)text_n * sizeof(float));
 
     vs_progress *progress = set->show_progress ? vs_progress_start("denoise", set->steps) : NULL;
-    vs_wan_attention attn = set->attention;
-    attn.num_steps = set->steps;
     float *x = latents->data, *v = out.data;
     for (int i = 0; i < set->steps && s == VS_OK; i++) {
-        attn.step = i;
         for (int64_t b = 0; b < batch; b++) ((float *)ts.data)[b] = vs_scheduler_timestep(sched, i);
         memcpy(in.data, x, (size_t)n * sizeof(float));
         if (cfg) memcpy((float *)in.data + n, x, (size_t)n * sizeof(float));
-        s = vs_wan_forward(model, &in, ts.data, &text, &attn, &out, timing);
+        s = vs_wan_forward(model, &in, ts.data, &text, i, set->steps, &out, timing);
         if (s != VS_OK) {
             vs_fail_context(s, "denoising step %d of %d", i + 1, set->steps);
             break;

@@ -18,14 +18,14 @@ typedef struct vs_denoise_settings {
     vs_scheduler_config scheduler;
     int steps;
     float guidance;           /* classifier-free guidance scale; <= 1 runs the prompt alone */
-    vs_wan_attention attention; /* mode and warm-up fractions; step fields are set per step */
+    vs_attention_params attention; /* resolved method and warm-up (vs_wan_model_set_attention) */
     int show_progress;
 } vs_denoise_settings;
 
 /* latents: f32 [B, C, F, H, W], the initial noise in, the result out.
  * cond, uncond: f32 [B, L, text_dim] (uncond may be NULL when guidance <= 1;
  * both must have the same L). `timing` (may be NULL) accumulates the DiT's time. */
-vs_status vs_wan_denoise(const vs_wan_model *model, const vs_denoise_settings *settings, const vs_tensor *cond,
+vs_status vs_wan_denoise(vs_wan_model *model, const vs_denoise_settings *settings, const vs_tensor *cond,
                          const vs_tensor *uncond, vs_tensor *latents, vs_wan_timing *timing);
 
 #ifdef __cplusplus

@@ -68,9 +68,8 @@ vs_status vs_t2v_locate(const char *given, char *out, size_t size) {
 
 /* vidsparse.json's generation defaults over Wan 2.1's. */
 static vs_status read_defaults(const char *dir, vs_t2v_defaults *d) {
-    const vs_wan_attention reference = vs_wan_attention_svg(0.25);
-    *d = (vs_t2v_defaults){81, 480, 832, 50, 5.0f, VS_WAN_TEXT_LENGTH, 16, reference.density,
-                           reference.dense_step_fraction, reference.dense_layer_fraction};
+    /* Density 0.25; warm-up 0.2 of the steps and 0.03 of the layers, as the reference's Wan scripts. */
+    *d = (vs_t2v_defaults){81, 480, 832, 50, 5.0f, VS_WAN_TEXT_LENGTH, 16, 0.25, 0.2f, 0.03f};
     char path[PATH_CAP];
     snprintf(path, sizeof path, "%s/vidsparse.json", dir);
     if (!is_file(path)) return VS_OK;
@@ -162,15 +161,16 @@ vs_t2v_request vs_t2v_request_default(const char *prompt) {
     memset(&r, 0, sizeof r);
     r.prompt = prompt;
     r.guidance = -1.0f;
-    r.attention = vs_wan_attention_dense();
+    r.attention = (vs_attention_params){"dense", -1, -1, -1};
     return r;
 }
 
-vs_wan_attention vs_t2v_svg_attention(const vs_t2v *m, double density, double dense_steps, double dense_layers) {
+vs_attention_params vs_t2v_resolve_attention(const vs_t2v *m, const vs_attention_params *params) {
     const vs_t2v_defaults *d = &m->defaults;
-    vs_wan_attention a = vs_wan_attention_svg(density < 0 ? d->svg_density : density);
-    a.dense_step_fraction = dense_steps < 0 ? d->svg_dense_steps : (float)dense_steps;
-    a.dense_layer_fraction = dense_layers < 0 ? d->svg_dense_layers : (float)dense_layers;
+    vs_attention_params a = *params;
+    if (a.density < 0) a.density = d->svg_density;
+    if (a.dense_steps < 0) a.dense_steps = d->svg_dense_steps;
+    if (a.dense_layers < 0) a.dense_layers = d->svg_dense_layers;
     return a;
 }
 
@@ -238,7 +238,7 @@ vs_status vs_t2v_generate(const vs_t2v *m, const vs_t2v_request *r, vs_tensor *v
         set.scheduler = m->scheduler;
         set.steps = steps;
         set.guidance = guidance;
-        set.attention = r->attention;
+        set.attention = vs_t2v_resolve_attention(m, &r->attention);
         set.show_progress = r->show_progress;
         t0 = vs_bench_now_ms();
         s = vs_wan_denoise(m->transformer, &set, &cond, guidance > 1.0f ? &uncond : NULL, &latents, &stats->dit);

@@ -54,15 +54,14 @@ typedef struct vs_t2v_request {
     uint64_t seed;
     int steps, frames, height, width; /* 0: the model's default */
     float guidance;                   /* < 0: the model's default; <= 1: no CFG */
-    vs_wan_attention attention;
+    vs_attention_params attention; /* negative numbers: the model's defaults (vs_t2v_resolve_attention) */
     int show_progress;
 } vs_t2v_request;
 
 /* A request with the model's defaults, dense attention, seed 0. */
 vs_t2v_request vs_t2v_request_default(const char *prompt);
-/* SVG attention with the given density and warm-up fractions; a negative
- * value takes the model's default (vs_t2v_defaults). */
-vs_wan_attention vs_t2v_svg_attention(const vs_t2v *t2v, double density, double dense_steps, double dense_layers);
+/* `params` with each negative number replaced by the model's default (vs_t2v_defaults). */
+vs_attention_params vs_t2v_resolve_attention(const vs_t2v *t2v, const vs_attention_params *params);
 
 typedef struct vs_t2v_stats {
     double encode_s, denoise_s, decode_s;

@@ -11,7 +11,7 @@
 #include "check.h"
 #include "core/dtype.h"
 #include "core/status.h"
-#include "sparse/profile.h"
+#include "backend/cpu/svg_profile_cpu.h"
 
 #define CUDA_OK(call)                                                                                        \
     do {                                                                                                     \
