@@ -10,18 +10,19 @@ TEST(methods_are_found_by_name) {
     CHECK(m == &vs_sparse_method_svg);
     CHECK_OK(vs_sparse_method_find(NULL, &m));
     CHECK(m == &vs_sparse_method_dense);
-    CHECK_FAILS(vs_sparse_method_find("SVG", &m), VS_ERR_INVALID_ARG, "unknown attention method 'SVG' (known: dense, svg)");
+    CHECK_FAILS(vs_sparse_method_find("SVG", &m), VS_ERR_INVALID_ARG,
+                "unknown attention method 'SVG' (known: dense, svg)");
     CHECK(m == NULL);
     return 0;
 }
 
 TEST(warmup_is_the_first_steps_and_layers) {
     vs_attention_params p = {"svg", 0.25, 0.2, 0.03};
-    CHECK(vs_sparse_warmup_is_dense(&p, 29, 30, 9, 50));    /* floor(0.2 * 50) = 10 dense steps */
-    CHECK(!vs_sparse_warmup_is_dense(&p, 0, 30, 10, 50));   /* floor(0.03 * 30) = 0 dense layers */
-    CHECK(vs_sparse_warmup_is_dense(&p, 0, 40, 10, 50));    /* floor(0.03 * 40) = 1 */
+    CHECK(vs_sparse_warmup_is_dense(&p, 29, 30, 9, 50));  /* floor(0.2 * 50) = 10 dense steps */
+    CHECK(!vs_sparse_warmup_is_dense(&p, 0, 30, 10, 50)); /* floor(0.03 * 30) = 0 dense layers */
+    CHECK(vs_sparse_warmup_is_dense(&p, 0, 40, 10, 50));  /* floor(0.03 * 40) = 1 */
     CHECK(!vs_sparse_warmup_is_dense(&p, 1, 40, 10, 50));
-    CHECK(!vs_sparse_warmup_is_dense(&p, 0, 2, 0, 1));      /* floor(0.2) = 0 */
+    CHECK(!vs_sparse_warmup_is_dense(&p, 0, 2, 0, 1)); /* floor(0.2) = 0 */
     /* The products are taken in float, as the Wan forward always has: 0.7f * 90 rounds to 63 dense steps
      * where 0.7 * 90 in double is just below 63. */
     p.dense_steps = 0.7;
@@ -38,13 +39,16 @@ static int make_qkv(qkv *t, int F, int P, int H, int D) {
     const int N = F * P;
     int64_t shape[4] = {1, N, H, D};
     vs_tensor *all[] = {&t->q, &t->k, &t->v, &t->o, &t->ref};
-    for (int i = 0; i < 5; i++) CHECK_OK(vs_tensor_alloc(all[i], VS_F32, VS_CPU, 4, shape));
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(vs_tensor_alloc(all[i], VS_F32, VS_CPU, 4, shape));
     unsigned long long rng = 5;
     float *q = t->q.data, *k = t->k.data, *v = t->v.data;
     float *dir = malloc(sizeof(float) * (size_t)(F + P) * D); /* a direction per frame, then per place */
     CHECK(dir);
-    for (int i = 0; i < (F + P) * D; i++) dir[i] = (float)(2 * vs_test_uniform(&rng) - 1);
-    for (int i = 0; i < N * H * D; i++) v[i] = (float)(2 * vs_test_uniform(&rng) - 1);
+    for (int i = 0; i < (F + P) * D; i++)
+        dir[i] = (float)(2 * vs_test_uniform(&rng) - 1);
+    for (int i = 0; i < N * H * D; i++)
+        v[i] = (float)(2 * vs_test_uniform(&rng) - 1);
     for (int tok = 0; tok < N; tok++)
         for (int h = 0; h < H; h++)
             for (int d = 0; d < D; d++) {
@@ -60,7 +64,8 @@ static int make_qkv(qkv *t, int F, int P, int H, int D) {
 
 static void free_qkv(qkv *t) {
     vs_tensor *all[] = {&t->q, &t->k, &t->v, &t->o, &t->ref};
-    for (int i = 0; i < 5; i++) vs_tensor_free(all[i]);
+    for (int i = 0; i < 5; i++)
+        vs_tensor_free(all[i]);
 }
 
 static int same(const vs_tensor *a, const vs_tensor *b) {
@@ -134,7 +139,8 @@ TEST(dense_method_keeps_nothing) {
     vs_sparse_stats stats;
     CHECK_OK(vs_sparse_attention_take_stats(a, &stats));
     CHECK(stats.density == 1.0 && stats.heads_spatial == 0 && stats.heads_temporal == 0);
-    CHECK_FAILS(vs_sparse_attention_head_classes(a, 0, NULL, NULL, NULL), VS_ERR_INVALID_ARG, "keeps no head classes");
+    CHECK_FAILS(vs_sparse_attention_head_classes(a, 0, NULL, NULL, NULL), VS_ERR_INVALID_ARG,
+                "keeps no head classes");
     vs_sparse_attention_free(a);
     free_qkv(&t);
     return 0;

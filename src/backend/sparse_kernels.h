@@ -56,10 +56,11 @@ typedef struct vs_sparse_kernels {
 
     /* Scratch bytes svg_profile needs for args' shape. */
     size_t (*svg_profile_workspace)(const vs_attn_args *args, const vs_svg_config *cfg);
-    /* SVG's online profiling of every (batch, head) of args against `blocks` (src/backend/cpu/svg_profile_cpu.h
-     * defines it; the CUDA profiler makes the same choices). */
-    vs_status (*svg_profile)(const vs_attn_args *args, const vs_svg_config *cfg, const vs_sparse_blocks *blocks,
-                             const vs_svg_profile_out *out, void *workspace, size_t workspace_bytes, void *stream);
+    /* SVG's online profiling of every (batch, head) of args against `blocks`
+     * (src/backend/cpu/svg_profile_cpu.h defines it; the CUDA profiler makes the same choices). */
+    vs_status (*svg_profile)(const vs_attn_args *args, const vs_svg_config *cfg,
+                             const vs_sparse_blocks *blocks, const vs_svg_profile_out *out, void *workspace,
+                             size_t workspace_bytes, void *stream);
 } vs_sparse_kernels;
 
 /* The table of `device`; fails where this build has no such device. */

@@ -10,8 +10,8 @@ struct vs_attention {
     vs_sparse_attention *sparse;
 };
 
-vs_status vs_attention_create(vs_attention **out, vs_device device, int batch, int heads, int seq_len, int head_dim,
-                              const vs_attention_params *params, const vs_svg_config *svg) {
+vs_status vs_attention_create(vs_attention **out, vs_device device, int batch, int heads, int seq_len,
+                              int head_dim, const vs_attention_params *params, const vs_svg_config *svg) {
     *out = NULL;
     vs_attention_params p = params ? *params : (vs_attention_params){0};
     if (!params || p.density < 0) p.density = svg ? svg->density : 1.0;
@@ -40,7 +40,9 @@ vs_status vs_attention_run(vs_attention *attn, const vs_tensor *q, const vs_tens
     return vs_sparse_attention_run(attn->sparse, 0, 0, 1, q, k, v, out, stream);
 }
 
-const char *vs_attention_method(const vs_attention *attn) { return vs_sparse_attention_method(attn->sparse); }
+const char *vs_attention_method(const vs_attention *attn) {
+    return vs_sparse_attention_method(attn->sparse);
+}
 
 vs_status vs_attention_last_profile(const vs_attention *attn, uint8_t *head_class, float *mse_spatial,
                                     float *mse_temporal) {
@@ -54,4 +56,6 @@ vs_status vs_attention_take_head_counts(vs_attention *attn, int64_t *spatial, in
     return VS_OK;
 }
 
-double vs_attention_density(const vs_attention *attn) { return vs_sparse_attention_density(attn->sparse); }
+double vs_attention_density(const vs_attention *attn) {
+    return vs_sparse_attention_density(attn->sparse);
+}

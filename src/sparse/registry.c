@@ -12,7 +12,9 @@ static const vs_sparse_method *const methods[] = {
 };
 enum { METHOD_COUNT = (int)(sizeof methods / sizeof methods[0]) };
 
-const char *vs_attention_method_name(int i) { return i >= 0 && i < METHOD_COUNT ? methods[i]->name : NULL; }
+const char *vs_attention_method_name(int i) {
+    return i >= 0 && i < METHOD_COUNT ? methods[i]->name : NULL;
+}
 
 vs_attention_params vs_attention_default_params(void) {
     return (vs_attention_params){"svg", -1, -1, -1};

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/sparse_kernels.h"
 #include "core/status.h"
 #include "ops/attention.h"
 
@@ -28,9 +29,10 @@ void vs_sparse_attention_free(vs_sparse_attention *a) {
 vs_status vs_sparse_attention_create(vs_sparse_attention **out, const vs_sparse_setup *setup,
                                      const vs_attention_params *params, int num_layers) {
     *out = NULL;
-    if (setup->device == VS_CUDA && !VS_HAVE_CUDA)
-        return vs_fail(VS_ERR_UNSUPPORTED, "this vidsparse build has no CUDA support");
-    if (setup->batch < 1 || setup->heads < 1 || setup->seq_len < 1 || (setup->head_dim != 64 && setup->head_dim != 128))
+    const vs_sparse_kernels *kernels; /* fails where the build lacks the device */
+    VS_TRY(vs_sparse_kernels_for(setup->device, &kernels));
+    if (setup->batch < 1 || setup->heads < 1 || setup->seq_len < 1 ||
+        (setup->head_dim != 64 && setup->head_dim != 128))
         return vs_fail(VS_ERR_SHAPE, "attention: batch %d, heads %d, sequence %d, head_dim %d (64 or 128)",
                        setup->batch, setup->heads, setup->seq_len, setup->head_dim);
     if (num_layers < 1) return vs_fail(VS_ERR_INVALID_ARG, "attention: %d layers", num_layers);
@@ -38,8 +40,10 @@ vs_status vs_sparse_attention_create(vs_sparse_attention **out, const vs_sparse_
     VS_TRY(vs_sparse_method_find(params ? params->method : NULL, &method));
     vs_attention_params p = params ? *params : (vs_attention_params){0};
     if (p.dense_steps < 0 || p.dense_layers < 0)
-        return vs_fail(VS_ERR_INVALID_ARG, "attention: warm-up fractions %g of the steps and %g of the layers "
-                       "(negative: the model's default, to be resolved first)", p.dense_steps, p.dense_layers);
+        return vs_fail(VS_ERR_INVALID_ARG,
+                       "attention: warm-up fractions %g of the steps and %g of the layers "
+                       "(negative: the model's default, to be resolved first)",
+                       p.dense_steps, p.dense_layers);
     p.method = method->name;
     vs_sparse_attention *a = calloc(1, sizeof *a);
     if (!a) return vs_fail(VS_ERR_OOM, "out of host memory");
@@ -51,7 +55,8 @@ vs_status vs_sparse_attention_create(vs_sparse_attention **out, const vs_sparse_
     if (!s && method->layer_create) {
         a->layers = calloc((size_t)num_layers, sizeof *a->layers);
         if (!a->layers) s = vs_fail(VS_ERR_OOM, "out of host memory");
-        for (int l = 0; !s && l < num_layers; l++) s = method->layer_create(&a->setup, a->context, &a->layers[l]);
+        for (int l = 0; !s && l < num_layers; l++)
+            s = method->layer_create(&a->setup, a->context, &a->layers[l]);
     }
     if (s) {
         vs_sparse_attention_free(a);
@@ -78,19 +83,21 @@ static vs_status describe(const vs_sparse_attention *attn, const vs_tensor *q, c
     const char *names[4] = {"q", "k", "v", "out"};
     vs_dtype want = a->device == VS_CPU ? VS_F32 : q->dtype;
     if (a->device == VS_CUDA && want != VS_BF16 && want != VS_F16)
-        return vs_fail(VS_ERR_UNSUPPORTED, "attention on CUDA takes BF16 or F16, q is %s", vs_dtype_name(want));
+        return vs_fail(VS_ERR_UNSUPPORTED, "attention on CUDA takes BF16 or F16, q is %s",
+                       vs_dtype_name(want));
     for (int i = 0; i < 4; i++) {
         const vs_tensor *x = t[i];
         if (x->ndim != 4 || x->shape[0] != a->batch || x->shape[1] != a->seq_len || x->shape[2] != a->heads ||
             x->shape[3] != a->head_dim)
-            return vs_fail(VS_ERR_SHAPE, "attention: %s must be [%d, %d, %d, %d] (B, N, H, D)", names[i], a->batch,
-                           a->seq_len, a->heads, a->head_dim);
+            return vs_fail(VS_ERR_SHAPE, "attention: %s must be [%d, %d, %d, %d] (B, N, H, D)", names[i],
+                           a->batch, a->seq_len, a->heads, a->head_dim);
         if (x->device != a->device || x->dtype != want)
             return vs_fail(VS_ERR_INVALID_ARG, "attention: %s is %s on %s, expected %s on %s", names[i],
                            vs_dtype_name(x->dtype), x->device == VS_CPU ? "cpu" : "cuda", vs_dtype_name(want),
                            a->device == VS_CPU ? "cpu" : "cuda");
         if (x->stride[3] != 1 || x->stride[2] != a->head_dim)
-            return vs_fail(VS_ERR_SHAPE, "attention: %s needs contiguous heads (strides [.., .., D, 1])", names[i]);
+            return vs_fail(VS_ERR_SHAPE, "attention: %s needs contiguous heads (strides [.., .., D, 1])",
+                           names[i]);
     }
     memset(args, 0, sizeof *args);
     args->dtype = want;
@@ -110,7 +117,9 @@ static vs_status check_layer(const vs_sparse_attention *a, int layer) {
     return VS_OK;
 }
 
-static void *layer_state(const vs_sparse_attention *a, int layer) { return a->layers ? a->layers[layer] : NULL; }
+static void *layer_state(const vs_sparse_attention *a, int layer) {
+    return a->layers ? a->layers[layer] : NULL;
+}
 
 vs_status vs_sparse_attention_dense(vs_sparse_attention *a, const vs_tensor *q, const vs_tensor *k,
                                     const vs_tensor *v, vs_tensor *out, void *stream) {
@@ -128,16 +137,17 @@ vs_status vs_sparse_attention_plan(vs_sparse_attention *a, int layer, const vs_t
     return a->method->plan(&a->setup, a->context, layer_state(a, layer), &args, stream);
 }
 
-vs_status vs_sparse_attention_attend(vs_sparse_attention *a, int layer, const vs_tensor *q, const vs_tensor *k,
-                                     const vs_tensor *v, vs_tensor *out, void *stream) {
+vs_status vs_sparse_attention_attend(vs_sparse_attention *a, int layer, const vs_tensor *q,
+                                     const vs_tensor *k, const vs_tensor *v, vs_tensor *out, void *stream) {
     VS_TRY(check_layer(a, layer));
     vs_attn_args args;
     VS_TRY(describe(a, q, k, v, out, &args));
     return a->method->attend(&a->setup, a->context, layer_state(a, layer), &args, stream);
 }
 
-vs_status vs_sparse_attention_run(vs_sparse_attention *a, int layer, int step, int num_steps, const vs_tensor *q,
-                                  const vs_tensor *k, const vs_tensor *v, vs_tensor *out, void *stream) {
+vs_status vs_sparse_attention_run(vs_sparse_attention *a, int layer, int step, int num_steps,
+                                  const vs_tensor *q, const vs_tensor *k, const vs_tensor *v, vs_tensor *out,
+                                  void *stream) {
     VS_TRY(check_layer(a, layer));
     if (vs_sparse_warmup_is_dense(&a->params, layer, a->num_layers, step, num_steps))
         return vs_sparse_attention_dense(a, q, k, v, out, stream);
@@ -163,4 +173,6 @@ vs_status vs_sparse_attention_head_classes(const vs_sparse_attention *a, int lay
                                    mse_temporal);
 }
 
-const char *vs_sparse_attention_method(const vs_sparse_attention *a) { return a->method->name; }
+const char *vs_sparse_attention_method(const vs_sparse_attention *a) {
+    return a->method->name;
+}

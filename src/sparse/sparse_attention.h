@@ -29,15 +29,16 @@ int vs_sparse_warmup_is_dense(const vs_attention_params *params, int layer, int 
 /* One self-attention call: q, k, v, out [B, N, H, D] of the setup's shape (D contiguous, heads D apart),
  * F32 on the CPU, BF16 or F16 on CUDA; dense under the warm-up, else the method's plan and attend.
  * `stream`: a cudaStream_t on CUDA (NULL: the default stream). */
-vs_status vs_sparse_attention_run(vs_sparse_attention *attn, int layer, int step, int num_steps, const vs_tensor *q,
-                                  const vs_tensor *k, const vs_tensor *v, vs_tensor *out, void *stream);
+vs_status vs_sparse_attention_run(vs_sparse_attention *attn, int layer, int step, int num_steps,
+                                  const vs_tensor *q, const vs_tensor *k, const vs_tensor *v, vs_tensor *out,
+                                  void *stream);
 /* The pieces of a call, for benchmarks: dense attention, the method's plan for `layer`, its attend. */
 vs_status vs_sparse_attention_dense(vs_sparse_attention *attn, const vs_tensor *q, const vs_tensor *k,
                                     const vs_tensor *v, vs_tensor *out, void *stream);
-vs_status vs_sparse_attention_plan(vs_sparse_attention *attn, int layer, const vs_tensor *q, const vs_tensor *k,
-                                   const vs_tensor *v, void *stream);
-vs_status vs_sparse_attention_attend(vs_sparse_attention *attn, int layer, const vs_tensor *q, const vs_tensor *k,
-                                     const vs_tensor *v, vs_tensor *out, void *stream);
+vs_status vs_sparse_attention_plan(vs_sparse_attention *attn, int layer, const vs_tensor *q,
+                                   const vs_tensor *k, const vs_tensor *v, void *stream);
+vs_status vs_sparse_attention_attend(vs_sparse_attention *attn, int layer, const vs_tensor *q,
+                                     const vs_tensor *k, const vs_tensor *v, vs_tensor *out, void *stream);
 
 /* The method's statistics since the last take (see vs_sparse_stats); waits for the queued work. */
 vs_status vs_sparse_attention_take_stats(vs_sparse_attention *attn, vs_sparse_stats *stats);

@@ -14,9 +14,9 @@
 
 typedef struct {
     const vs_sparse_kernels *kernels;
-    vs_attn_block_list blocks;          /* the mask, on the host */
-    vs_sparse_blocks *placed;           /* the mask where the kernels read it */
-    void *workspace;                    /* profiling scratch */
+    vs_attn_block_list blocks; /* the mask, on the host */
+    vs_sparse_blocks *placed;  /* the mask where the kernels read it */
+    void *workspace;           /* profiling scratch */
     size_t workspace_bytes;
     unsigned long long *temporal_count; /* on the device: temporal choices since the last take */
     int64_t heads_profiled;             /* (batch, head) pairs profiled since the last take */
@@ -28,7 +28,9 @@ typedef struct {
     int profiled;         /* a profile has run */
 } svg_layer;
 
-static size_t batch_heads(const vs_sparse_setup *setup) { return (size_t)setup->batch * setup->heads; }
+static size_t batch_heads(const vs_sparse_setup *setup) {
+    return (size_t)setup->batch * setup->heads;
+}
 
 static void context_free(const vs_sparse_setup *setup, void *context) {
     (void)setup;
@@ -46,7 +48,8 @@ static void context_free(const vs_sparse_setup *setup, void *context) {
 static vs_status context_create(const vs_sparse_setup *setup, void **context) {
     *context = NULL;
     if (!setup->has_video)
-        return vs_fail(VS_ERR_INVALID_ARG, "attention method svg needs the video's token layout (a vs_svg_config)");
+        return vs_fail(VS_ERR_INVALID_ARG,
+                       "attention method svg needs the video's token layout (a vs_svg_config)");
     svg_context *c = calloc(1, sizeof *c);
     if (!c) return vs_fail(VS_ERR_OOM, "out of host memory");
     const char *sparse_backend = NULL;
@@ -56,8 +59,8 @@ static vs_status context_create(const vs_sparse_setup *setup, void **context) {
     if (!s) s = c->kernels->zero(c->temporal_count, sizeof *c->temporal_count);
     if (!s) s = vs_attention_sparse_backend(setup->device, &sparse_backend);
     if (!s)
-        s = c->kernels->blocks_create(&c->placed, &c->blocks.view, setup->seq_len, setup->heads, setup->head_dim,
-                                      !strcmp(sparse_backend, "cudnn"));
+        s = c->kernels->blocks_create(&c->placed, &c->blocks.view, setup->seq_len, setup->heads,
+                                      setup->head_dim, !strcmp(sparse_backend, "cudnn"));
     if (!s) {
         vs_attn_args shape = {0};
         shape.batch = setup->batch, shape.heads = setup->heads;
@@ -108,7 +111,8 @@ static vs_status plan(const vs_sparse_setup *setup, void *context, void *layer, 
     vs_attn_args a = *args;
     a.frames = setup->video.frames, a.tokens_per_frame = setup->video.tokens_per_frame;
     const vs_svg_profile_out out = {l->head_layout, l->mse, l->mse + bh, c->temporal_count};
-    VS_TRY(c->kernels->svg_profile(&a, &setup->video, c->placed, &out, c->workspace, c->workspace_bytes, stream));
+    VS_TRY(c->kernels->svg_profile(&a, &setup->video, c->placed, &out, c->workspace, c->workspace_bytes,
+                                   stream));
     l->profiled = 1;
     c->heads_profiled += (int64_t)bh;
     return VS_OK;

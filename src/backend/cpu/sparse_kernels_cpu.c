@@ -13,7 +13,9 @@ static vs_status host_alloc(void **p, size_t bytes) {
     return *p ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory (%zu bytes)", bytes);
 }
 
-static void host_release(void *p) { free(p); }
+static void host_release(void *p) {
+    free(p);
+}
 
 static vs_status host_read(void *host, const void *src, size_t bytes) {
     memcpy(host, src, bytes);
@@ -35,7 +37,9 @@ static vs_status blocks_create(vs_sparse_blocks **out, const vs_attn_blocks *hos
     return VS_OK;
 }
 
-static void blocks_free(vs_sparse_blocks *blocks) { free(blocks); }
+static void blocks_free(vs_sparse_blocks *blocks) {
+    free(blocks);
+}
 
 static vs_status attend(const vs_sparse_blocks *blocks, vs_attn_args *args, void *stream) {
     (void)stream;
@@ -49,15 +53,26 @@ static size_t profile_workspace(const vs_attn_args *args, const vs_svg_config *c
 }
 
 static vs_status profile(const vs_attn_args *args, const vs_svg_config *cfg, const vs_sparse_blocks *blocks,
-                         const vs_svg_profile_out *out, void *workspace, size_t workspace_bytes, void *stream) {
+                         const vs_svg_profile_out *out, void *workspace, size_t workspace_bytes,
+                         void *stream) {
     (void)workspace, (void)workspace_bytes, (void)stream;
-    VS_TRY(vs_svg_profile_cpu(args, cfg, &blocks->view, out->head_layout, out->mse_spatial, out->mse_temporal));
+    VS_TRY(
+        vs_svg_profile_cpu(args, cfg, &blocks->view, out->head_layout, out->mse_spatial, out->mse_temporal));
     const size_t heads = (size_t)args->batch * args->heads;
-    for (size_t i = 0; i < heads; i++) *out->temporal_count += out->head_layout[i] == VS_LAYOUT_TOKEN_MAJOR;
+    for (size_t i = 0; i < heads; i++)
+        *out->temporal_count += out->head_layout[i] == VS_LAYOUT_TOKEN_MAJOR;
     return VS_OK;
 }
 
 const vs_sparse_kernels vs_sparse_kernels_cpu = {
-    VS_CPU, host_alloc, host_release, host_read, host_zero, blocks_create, blocks_free, attend, profile_workspace,
-    profile,
+    .device = VS_CPU,
+    .alloc = host_alloc,
+    .release = host_release,
+    .read = host_read,
+    .zero = host_zero,
+    .blocks_create = blocks_create,
+    .blocks_free = blocks_free,
+    .attend = attend,
+    .svg_profile_workspace = profile_workspace,
+    .svg_profile = profile,
 };

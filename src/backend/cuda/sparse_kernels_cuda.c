@@ -11,9 +11,13 @@
 #include "core/log.h"
 #include "core/status.h"
 
-static vs_status device_alloc(void **p, size_t bytes) { return vs_device_malloc(p, bytes ? bytes : 1); }
+static vs_status device_alloc(void **p, size_t bytes) {
+    return vs_device_malloc(p, bytes ? bytes : 1);
+}
 
-static vs_status device_zero(void *p, size_t bytes) { return vs_device_memset(p, 0, bytes); }
+static vs_status device_zero(void *p, size_t bytes) {
+    return vs_device_memset(p, 0, bytes);
+}
 
 static void blocks_free(vs_sparse_blocks *blocks) {
     if (!blocks) return;
@@ -63,12 +67,22 @@ static vs_status attend(const vs_sparse_blocks *blocks, vs_attn_args *args, void
 }
 
 static vs_status profile(const vs_attn_args *args, const vs_svg_config *cfg, const vs_sparse_blocks *blocks,
-                         const vs_svg_profile_out *out, void *workspace, size_t workspace_bytes, void *stream) {
-    const vs_cuda_svg_profile_out to = {out->head_layout, out->mse_spatial, out->mse_temporal, out->temporal_count};
+                         const vs_svg_profile_out *out, void *workspace, size_t workspace_bytes,
+                         void *stream) {
+    const vs_cuda_svg_profile_out to = {out->head_layout, out->mse_spatial, out->mse_temporal,
+                                        out->temporal_count};
     return vs_cuda_svg_profile(args, cfg, &blocks->view, &to, workspace, workspace_bytes, stream);
 }
 
 const vs_sparse_kernels vs_sparse_kernels_cuda = {
-    VS_CUDA, device_alloc, vs_device_free, vs_device_memcpy_d2h, device_zero, blocks_create, blocks_free, attend,
-    vs_cuda_svg_profile_workspace, profile,
+    .device = VS_CUDA,
+    .alloc = device_alloc,
+    .release = vs_device_free,
+    .read = vs_device_memcpy_d2h,
+    .zero = device_zero,
+    .blocks_create = blocks_create,
+    .blocks_free = blocks_free,
+    .attend = attend,
+    .svg_profile_workspace = vs_cuda_svg_profile_workspace,
+    .svg_profile = profile,
 };
