@@ -39,7 +39,7 @@ class Blocks(ctypes.Structure):
                 ("row_ptr", ctypes.c_void_p), ("col_idx", ctypes.c_void_p)]
 
 
-class AttnArgs(ctypes.Structure):  # mirrors vs_attn_args in src/ops/attention.h
+class AttnArgs(ctypes.Structure):  # mirrors vs_attn_args in src/backend/attention_args.h
     _fields_ = [("dtype", ctypes.c_int), ("q", ctypes.c_void_p), ("k", ctypes.c_void_p),
                 ("v", ctypes.c_void_p), ("out", ctypes.c_void_p), ("batch", ctypes.c_int),
                 ("heads", ctypes.c_int), ("seq_len", ctypes.c_int), ("head_dim", ctypes.c_int),

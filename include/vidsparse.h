@@ -80,12 +80,11 @@ vs_attention_params vs_attention_default_params(void);
 /* The i-th registered method's name, NULL past the last. */
 const char *vs_attention_method_name(int i);
 
-/* ---- attention with Sparse VideoGen ----------------------------------------
+/* ---- attention with a sparse method ----------------------------------------
  * q, k, v, out: [B, N, H, D] tensors (D contiguous, heads D apart, any token
  * and batch strides), F32 on the CPU, BF16 or F16 on CUDA. */
-typedef enum vs_attention_mode { VS_ATTENTION_DENSE = 0, VS_ATTENTION_SVG = 1 } vs_attention_mode;
 
-/* SVG settings: N = frames x tokens_per_frame + text_tokens, text last. */
+/* The video's token layout and SVG's settings: N = frames x tokens_per_frame + text_tokens, text last. */
 typedef struct vs_svg_config {
     int frames;           /* F: latent frames after patching */
     int tokens_per_frame; /* P */
@@ -104,27 +103,34 @@ typedef struct vs_svg_config {
 /* Defaults of DESIGN.md: S = 64, window 10000, band from `density`. */
 vs_svg_config vs_svg_config_default(int frames, int tokens_per_frame, int text_tokens, double density);
 
-/* One attention shape: holds the SVG block list (built once), profiling
- * buffers and the last profile. `svg` may be NULL for dense-only use. */
+/* One attention shape under one method (params->method; NULL params: "dense"),
+ * holding what the method keeps (SVG: the block list, built once, profiling
+ * buffers and the last profile). `svg`: the video's token layout and SVG's
+ * profiling settings, required by "svg", may be NULL for "dense".
+ * params->density, when not negative, replaces svg->density; the warm-up
+ * fractions do not apply (a model's layers and steps do: every run here runs
+ * the method). */
 typedef struct vs_attention vs_attention;
 vs_status vs_attention_create(vs_attention **out, vs_device device, int batch, int heads, int seq_len, int head_dim,
-                              const vs_svg_config *svg);
-/* Dense, or SVG: profile every (batch, head) on the sampled rows, pick spatial
- * or temporal, run the block-sparse kernel with temporal heads in token-major
- * order. The caller applies warm-up rules by choosing the mode. `stream` is a
- * cudaStream_t for CUDA tensors (NULL: default stream), ignored on the CPU. */
-vs_status vs_attention_run(vs_attention *attn, vs_attention_mode mode, const vs_tensor *q, const vs_tensor *k,
-                           const vs_tensor *v, vs_tensor *out, void *stream);
+                              const vs_attention_params *params, const vs_svg_config *svg);
+/* Runs the method: dense; or SVG: profile every (batch, head) on the sampled
+ * rows, pick spatial or temporal, run the block-sparse kernel with temporal
+ * heads in token-major order. `stream` is a cudaStream_t for CUDA tensors
+ * (NULL: default stream), ignored on the CPU. */
+vs_status vs_attention_run(vs_attention *attn, const vs_tensor *q, const vs_tensor *k, const vs_tensor *v,
+                           vs_tensor *out, void *stream);
+/* The method's registered name. */
+const char *vs_attention_method(const vs_attention *attn);
 /* The last SVG run's choice per (batch, head) (0 spatial, 1 temporal) and
  * the profiling errors, copied to host arrays of B*H (any may be NULL). */
 vs_status vs_attention_last_profile(const vs_attention *attn, uint8_t *head_class, float *mse_spatial,
                                     float *mse_temporal);
 /* How many (batch, head) pairs the SVG runs since the previous call chose
- * spatial and temporal; the counts then restart. The runs keep the count on
- * the attention's device, so none of them waits for the host; this call
- * waits for the work queued before it. */
+ * spatial and temporal; the counts then restart (0, 0 for dense). The runs
+ * keep the count on the attention's device, so none of them waits for the
+ * host; this call waits for the work queued before it. */
 vs_status vs_attention_take_head_counts(vs_attention *attn, int64_t *spatial, int64_t *temporal);
-/* Fraction of the N x N attention map the SVG mask computes. */
+/* Fraction of the N x N attention map the method computes (1 for dense). */
 double vs_attention_density(const vs_attention *attn);
 void vs_attention_free(vs_attention *attn);
 

@@ -1,10 +1,19 @@
-/* The public attention API on the CPU: dense matches the f64 reference,
- * SVG profiles heads and runs the masked kernel, misuse gives clear errors. */
+/* The public attention API on the CPU: the method registry, dense matches the
+ * f64 reference, SVG profiles heads and runs the masked kernel, misuse gives
+ * clear errors. */
 #include "backend/cpu/attention_cpu.h"
 #include "check.h"
 
 static void fill(float *x, int64_t n, unsigned long long *rng) {
     for (int64_t i = 0; i < n; i++) x[i] = (float)(2 * vs_test_uniform(rng) - 1);
+}
+
+TEST(methods_are_listed_by_name) {
+    CHECK(!strcmp(vs_attention_method_name(0), "dense") && !strcmp(vs_attention_method_name(1), "svg"));
+    CHECK(vs_attention_method_name(2) == NULL && vs_attention_method_name(-1) == NULL);
+    vs_attention_params p = vs_attention_default_params();
+    CHECK(!strcmp(p.method, "svg") && p.density < 0 && p.dense_steps < 0 && p.dense_layers < 0);
+    return 0;
 }
 
 TEST(dense_matches_f64_reference) {
@@ -19,8 +28,9 @@ TEST(dense_matches_f64_reference) {
     fill(q.data, n, &rng), fill(k.data, n, &rng), fill(v.data, n, &rng);
     for (int64_t i = 0; i < n; i++) ((float *)o.data)[i] = NAN;
     vs_attention *attn;
-    CHECK_OK(vs_attention_create(&attn, VS_CPU, B, H, N, D, NULL));
-    CHECK_OK(vs_attention_run(attn, VS_ATTENTION_DENSE, &q, &k, &v, &o, NULL));
+    CHECK_OK(vs_attention_create(&attn, VS_CPU, B, H, N, D, NULL, NULL));
+    CHECK(!strcmp(vs_attention_method(attn), "dense"));
+    CHECK_OK(vs_attention_run(attn, &q, &k, &v, &o, NULL));
     double *qd = malloc(sizeof(double) * n * 4), *kd = qd + n, *vd = kd + n, *od = vd + n;
     for (int64_t i = 0; i < n; i++)
         qd[i] = ((float *)q.data)[i], kd[i] = ((float *)k.data)[i], vd[i] = ((float *)v.data)[i];
@@ -32,8 +42,7 @@ TEST(dense_matches_f64_reference) {
     double err = vs_test_rel_l2(o.data, od, n);
     CHECK_MSG(err < 1e-5, "rel L2 %g", err);
     CHECK(vs_attention_density(attn) == 1.0);
-    CHECK_FAILS(vs_attention_run(attn, VS_ATTENTION_SVG, &q, &k, &v, &o, NULL), VS_ERR_INVALID_ARG, "SVG mode");
-    CHECK_FAILS(vs_attention_last_profile(attn, NULL, NULL, NULL), VS_ERR_INVALID_ARG, "no SVG run");
+    CHECK_FAILS(vs_attention_last_profile(attn, NULL, NULL, NULL), VS_ERR_INVALID_ARG, "dense keeps no head classes");
     int64_t spatial = -1, temporal = -1;
     CHECK_OK(vs_attention_take_head_counts(attn, &spatial, &temporal));
     CHECK(spatial == 0 && temporal == 0);
@@ -66,9 +75,12 @@ TEST(svg_profiles_and_reports_heads) {
             }
     vs_svg_config cfg = vs_svg_config_default(F, P, 0, 0.4);
     vs_attention *attn;
-    CHECK_OK(vs_attention_create(&attn, VS_CPU, 1, H, N, D, &cfg));
+    const vs_attention_params svg = vs_attention_default_params(); /* density: the config's */
+    CHECK_OK(vs_attention_create(&attn, VS_CPU, 1, H, N, D, &svg, &cfg));
+    CHECK(!strcmp(vs_attention_method(attn), "svg"));
     CHECK(vs_attention_density(attn) > 0 && vs_attention_density(attn) < 1);
-    CHECK_OK(vs_attention_run(attn, VS_ATTENTION_SVG, &q, &k, &v, &o, NULL));
+    CHECK_FAILS(vs_attention_last_profile(attn, NULL, NULL, NULL), VS_ERR_INVALID_ARG, "no SVG run");
+    CHECK_OK(vs_attention_run(attn, &q, &k, &v, &o, NULL));
     uint8_t cls[2];
     float mse_s[2], mse_t[2];
     CHECK_OK(vs_attention_last_profile(attn, cls, mse_s, mse_t));
@@ -80,12 +92,17 @@ TEST(svg_profiles_and_reports_heads) {
     CHECK_MSG(spatial == 1 && temporal == 1, "counts %lld / %lld", (long long)spatial, (long long)temporal);
     CHECK_OK(vs_attention_take_head_counts(attn, &spatial, &temporal));
     CHECK(spatial == 0 && temporal == 0);
-    CHECK_OK(vs_attention_run(attn, VS_ATTENTION_SVG, &q, &k, &v, &o, NULL));
-    CHECK_OK(vs_attention_run(attn, VS_ATTENTION_DENSE, &q, &k, &v, &o, NULL));
-    CHECK_OK(vs_attention_run(attn, VS_ATTENTION_SVG, &q, &k, &v, &o, NULL));
+    CHECK_OK(vs_attention_run(attn, &q, &k, &v, &o, NULL));
+    CHECK_OK(vs_attention_run(attn, &q, &k, &v, &o, NULL));
     CHECK_OK(vs_attention_take_head_counts(attn, &spatial, &temporal));
     CHECK(spatial == 2 && temporal == 2);
     for (int64_t i = 0; i < n; i++) CHECK(isfinite(((float *)o.data)[i]));
+    /* params' density replaces the config's: a denser mask. */
+    const double kept = vs_attention_density(attn);
+    vs_attention_free(attn);
+    const vs_attention_params denser = {"svg", 0.8, -1, -1};
+    CHECK_OK(vs_attention_create(&attn, VS_CPU, 1, H, N, D, &denser, &cfg));
+    CHECK(vs_attention_density(attn) > kept);
     vs_attention_free(attn);
     vs_tensor_free(&q), vs_tensor_free(&k), vs_tensor_free(&v), vs_tensor_free(&o);
     return 0;
@@ -93,17 +110,21 @@ TEST(svg_profiles_and_reports_heads) {
 
 TEST(misuse_is_reported) {
     vs_attention *attn;
-    CHECK_FAILS(vs_attention_create(&attn, VS_CPU, 1, 2, 100, 96, NULL), VS_ERR_SHAPE, "head_dim 96");
+    CHECK_FAILS(vs_attention_create(&attn, VS_CPU, 1, 2, 100, 96, NULL, NULL), VS_ERR_SHAPE, "head_dim 96");
     vs_svg_config cfg = vs_svg_config_default(3, 10, 0, 0.3);
-    CHECK_FAILS(vs_attention_create(&attn, VS_CPU, 1, 2, 100, 64, &cfg), VS_ERR_SHAPE, "but the sequence has 100");
-    CHECK_OK(vs_attention_create(&attn, VS_CPU, 1, 2, 30, 64, &cfg));
+    const vs_attention_params svg = {"svg", -1, 0, 0}, unknown = {"svg2", -1, 0, 0};
+    CHECK_FAILS(vs_attention_create(&attn, VS_CPU, 1, 2, 100, 64, &svg, &cfg), VS_ERR_SHAPE, "but the sequence has 100");
+    CHECK_FAILS(vs_attention_create(&attn, VS_CPU, 1, 2, 30, 64, &svg, NULL), VS_ERR_INVALID_ARG, "token layout");
+    CHECK_FAILS(vs_attention_create(&attn, VS_CPU, 1, 2, 30, 64, &unknown, &cfg), VS_ERR_INVALID_ARG,
+                "unknown attention method 'svg2' (known: dense, svg)");
+    CHECK_OK(vs_attention_create(&attn, VS_CPU, 1, 2, 30, 64, &svg, &cfg));
     int64_t wrong[4] = {1, 31, 2, 64};
     vs_tensor t;
     CHECK_OK(vs_tensor_alloc(&t, VS_F32, VS_CPU, 4, wrong));
-    CHECK_FAILS(vs_attention_run(attn, VS_ATTENTION_DENSE, &t, &t, &t, &t, NULL), VS_ERR_SHAPE, "q must be [1, 30, 2, 64]");
+    CHECK_FAILS(vs_attention_run(attn, &t, &t, &t, &t, NULL), VS_ERR_SHAPE, "q must be [1, 30, 2, 64]");
     vs_tensor_free(&t);
     vs_attention_free(attn);
     return 0;
 }
 
-RUN_TESTS(T(dense_matches_f64_reference), T(svg_profiles_and_reports_heads), T(misuse_is_reported))
+RUN_TESTS(T(methods_are_listed_by_name), T(dense_matches_f64_reference), T(svg_profiles_and_reports_heads), T(misuse_is_reported))

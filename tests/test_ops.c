@@ -171,16 +171,16 @@ TEST(random_model_forward_is_deterministic) {
     vs_tensor tl = view(lat, 5, (int64_t[]){1, 16, 3, 4, 4}), tt = view(text, 3, (int64_t[]){1, 5, 24});
     vs_tensor to = view(out, 5, (int64_t[]){1, 16, 3, 4, 4}), to2 = view(out2, 5, (int64_t[]){1, 16, 3, 4, 4});
     float t = 400;
-    CHECK_OK(vs_wan_forward(m, &tl, &t, &tt, NULL, &to, NULL));
+    CHECK_OK(vs_wan_forward(m, &tl, &t, &tt, 0, 1, &to, NULL));
     for (int i = 0; i < N; i++) CHECK(isfinite(out[i]));
-    CHECK_OK(vs_wan_forward(m, &tl, &t, &tt, NULL, &to2, NULL));
+    CHECK_OK(vs_wan_forward(m, &tl, &t, &tt, 0, 1, &to2, NULL));
     CHECK(!memcmp(out, out2, sizeof out));
-    CHECK_OK(vs_wan_forward(m2, &tl, &t, &tt, NULL, &to2, NULL));
+    CHECK_OK(vs_wan_forward(m2, &tl, &t, &tt, 0, 1, &to2, NULL));
     CHECK(memcmp(out, out2, sizeof out) != 0);
     /* a second shape reuses the cache (arena regrown, RoPE tables rebuilt) */
     vs_tensor tl2 = view(lat, 5, (int64_t[]){1, 16, 2, 4, 6}), to3 = view(out2, 5, (int64_t[]){1, 16, 2, 4, 6});
-    CHECK_OK(vs_wan_forward(m, &tl2, &t, &tt, NULL, &to3, NULL));
-    CHECK_OK(vs_wan_forward(m, &tl, &t, &tt, NULL, &to2, NULL));
+    CHECK_OK(vs_wan_forward(m, &tl2, &t, &tt, 0, 1, &to3, NULL));
+    CHECK_OK(vs_wan_forward(m, &tl, &t, &tt, 0, 1, &to2, NULL));
     CHECK(!memcmp(out, out2, sizeof out));
     vs_wan_model_free(m);
     vs_wan_model_free(m2);

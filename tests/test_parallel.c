@@ -155,9 +155,9 @@ typedef struct {
     vs_comm *comm;
     const vs_tensor *lat, *text;
     const float *timesteps;
-    const vs_wan_attention *attn;
+    const vs_attention_params *attn;
     vs_tensor out;
-    vs_wan_timing timing;
+    vs_dit_timing timing;
     vs_status status;
     char error[256];
 } dit_rank;
@@ -168,8 +168,8 @@ static void *dit_main(void *arg) {
     vs_wan_model *m = NULL;
     d->status = vs_wan_model_random(&cfg, VS_CPU, 77, &m);
     if (!d->status) d->status = vs_wan_model_set_comm(m, d->comm);
-    if (!d->status)
-        d->status = vs_wan_forward(m, d->lat, d->timesteps, d->text, d->attn, &d->out, &d->timing);
+    if (!d->status) d->status = vs_wan_model_set_attention(m, d->attn);
+    if (!d->status) d->status = vs_wan_forward(m, d->lat, d->timesteps, d->text, 0, 1, &d->out, &d->timing);
     if (d->status) snprintf(d->error, sizeof d->error, "%s", vs_last_error());
     vs_wan_model_free(m);
     return d->status ? d : NULL;
@@ -185,8 +185,7 @@ static int check_parallel(int batch, int svg) {
     CHECK_OK(vs_op_fill_uniform(&lat, 1000 + batch * 10 + svg, -1.7f, 1.7f));
     CHECK_OK(vs_op_fill_uniform(&text, 2000 + batch * 10 + svg, -1.0f, 1.0f));
     const float timesteps[2] = {730.0f, 410.0f};
-    vs_wan_attention attn = svg ? vs_wan_attention_svg(0.3) : vs_wan_attention_dense();
-    attn.dense_step_fraction = 0, attn.dense_layer_fraction = 0;
+    const vs_attention_params attn = {svg ? "svg" : "dense", 0.3, 0, 0};
 
     dit_rank one;
     memset(&one, 0, sizeof one);
@@ -196,7 +195,7 @@ static int check_parallel(int batch, int svg) {
         /* Both patterns occur, and the masks leave out enough to change the output. */
         CHECK(one.timing.heads_spatial + one.timing.heads_temporal == (int64_t)batch * 4 * cfg.num_layers);
         CHECK(one.timing.heads_spatial > 0 && one.timing.heads_temporal > 0);
-        vs_wan_attention dense = vs_wan_attention_dense();
+        const vs_attention_params dense = {"dense", 0.3, 0, 0};
         dit_rank full = one;
         CHECK_OK(vs_tensor_alloc(&full.out, VS_F32, VS_CPU, 5, lat_shape));
         full.attn = &dense;
@@ -257,7 +256,8 @@ TEST(more_ranks_than_heads_is_an_error) {
     vs_svg_config svg = vs_svg_config_default(2, 64, 0, 0.5);
     vs_attention *a = NULL;
     svg.head_offset = 1;
-    CHECK_FAILS(vs_attention_create(&a, VS_CPU, 1, 2, 128, 64, &svg), VS_ERR_INVALID_ARG, "head_offset 1");
+    const vs_attention_params params = {"svg", -1, 0, 0};
+    CHECK_FAILS(vs_attention_create(&a, VS_CPU, 1, 2, 128, 64, &params, &svg), VS_ERR_INVALID_ARG, "head_offset 1");
     vs_comm_free(c);
     vs_comm_group_free(g);
     vs_wan_model_free(m);

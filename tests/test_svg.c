@@ -1,7 +1,7 @@
 #include "backend/cpu/attention_cpu.h"
 #include "check.h"
 #include "core/status.h"
-#include "sparse/profile.h"
+#include "backend/cpu/svg_profile_cpu.h"
 #include "sparse/svg.h"
 
 /* ---- helpers ------------------------------------------------------------------ */

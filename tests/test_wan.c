@@ -40,8 +40,8 @@ static int check_forward(const char *model_dir, const char *fixture, vs_wan_layo
     CHECK_OK(load(st, "text", &text));
     CHECK_OK(load(st, "output", &ref));
     CHECK_OK(vs_tensor_alloc(&out, VS_F32, VS_CPU, 5, ref.shape));
-    vs_wan_timing timing = {0};
-    CHECK_OK(vs_wan_forward(m, &lat, ts.data, &text, NULL, &out, &timing));
+    vs_dit_timing timing = {0};
+    CHECK_OK(vs_wan_forward(m, &lat, ts.data, &text, 0, 1, &out, &timing));
     double err = rel_l2(out.data, ref.data, vs_tensor_numel(&ref));
     printf("  %s: rel L2 %.3g, %.1f ms (attention %.1f ms)\n", model_dir, err, timing.total_s * 1e3,
            timing.attention_s * 1e3);
@@ -51,7 +51,7 @@ static int check_forward(const char *model_dir, const char *fixture, vs_wan_layo
     lat1.shape[0] = text1.shape[0] = out1.shape[0] = 1;
     lat1.data = (float *)lat.data + vs_tensor_numel(&lat) / 2;
     text1.data = (float *)text.data + vs_tensor_numel(&text) / 2;
-    CHECK_OK(vs_wan_forward(m, &lat1, (float *)ts.data + 1, &text1, NULL, &out1, NULL));
+    CHECK_OK(vs_wan_forward(m, &lat1, (float *)ts.data + 1, &text1, 0, 1, &out1, NULL));
     const int64_t half = vs_tensor_numel(&ref) / 2;
     CHECK(rel_l2(out1.data, (float *)ref.data + half, half) < 1e-4);
     vs_tensor *all[] = {&lat, &ts, &text, &ref, &out};
@@ -158,30 +158,20 @@ TEST(forward_rejects_bad_inputs) {
     vs_tensor l = vs_tensor_view(lat, VS_F32, VS_CPU, 5, (int64_t[]){1, 16, 2, 4, 4});
     vs_tensor o = vs_tensor_view(out, VS_F32, VS_CPU, 5, (int64_t[]){1, 16, 2, 4, 4});
     vs_tensor x = vs_tensor_view(text, VS_F32, VS_CPU, 3, (int64_t[]){1, 8, 32});
-    CHECK_OK(vs_wan_forward(m, &l, &t, &x, NULL, &o, NULL));
+    CHECK_OK(vs_wan_forward(m, &l, &t, &x, 0, 1, &o, NULL));
     vs_tensor bad = vs_tensor_view(lat, VS_F32, VS_CPU, 5, (int64_t[]){1, 8, 4, 4, 4});
-    CHECK_FAILS(vs_wan_forward(m, &bad, &t, &x, NULL, &o, NULL), VS_ERR_SHAPE, "channels");
+    CHECK_FAILS(vs_wan_forward(m, &bad, &t, &x, 0, 1, &o, NULL), VS_ERR_SHAPE, "channels");
     bad = vs_tensor_view(lat, VS_F32, VS_CPU, 5, (int64_t[]){1, 16, 2, 4, 3});
-    CHECK_FAILS(vs_wan_forward(m, &bad, &t, &x, NULL, &o, NULL), VS_ERR_SHAPE, "width 3");
+    CHECK_FAILS(vs_wan_forward(m, &bad, &t, &x, 0, 1, &o, NULL), VS_ERR_SHAPE, "width 3");
     bad = vs_tensor_view(text, VS_F32, VS_CPU, 3, (int64_t[]){1, 16, 16});
-    CHECK_FAILS(vs_wan_forward(m, &l, &t, &bad, NULL, &o, NULL), VS_ERR_SHAPE, "text_dim 32");
+    CHECK_FAILS(vs_wan_forward(m, &l, &t, &bad, 0, 1, &o, NULL), VS_ERR_SHAPE, "text_dim 32");
     bad = vs_tensor_view(out, VS_F32, VS_CPU, 5, (int64_t[]){1, 16, 2, 2, 8});
-    CHECK_FAILS(vs_wan_forward(m, &l, &t, &x, NULL, &bad, NULL), VS_ERR_SHAPE, "output");
+    CHECK_FAILS(vs_wan_forward(m, &l, &t, &x, 0, 1, &bad, NULL), VS_ERR_SHAPE, "output");
     vs_wan_model_free(m);
     return 0;
 }
 
-TEST(svg_warmup_rules_and_sparse_path) {
-    vs_wan_attention a = vs_wan_attention_svg(0.25);
-    a.num_steps = 50;
-    a.step = 9; /* floor(0.2 * 50) = 10 dense steps */
-    CHECK(vs_wan_layer_is_dense(&a, 29, 30));
-    a.step = 10; /* floor(0.03 * 30) = 0 dense layers; floor(0.03 * 40) = 1 */
-    CHECK(!vs_wan_layer_is_dense(&a, 0, 30));
-    CHECK(vs_wan_layer_is_dense(&a, 0, 40) && !vs_wan_layer_is_dense(&a, 1, 40));
-    vs_wan_attention d = vs_wan_attention_dense();
-    CHECK(vs_wan_layer_is_dense(&d, 5, 30) && vs_wan_layer_is_dense(NULL, 5, 30));
-
+TEST(svg_sparse_path) {
     /* The tiny sequence (18 tokens) is a single 128-token block, so every SVG head
      * computes it whole: the sparse path (profiling, block list, layouts) must give
      * the dense answer. */
@@ -195,12 +185,24 @@ TEST(svg_warmup_rules_and_sparse_path) {
     CHECK_OK(load(st, "text", &text));
     CHECK_OK(load(st, "output", &ref));
     CHECK_OK(vs_tensor_alloc(&out, VS_F32, VS_CPU, 5, ref.shape));
-    a.step = 0, a.num_steps = 1;
-    CHECK(!vs_wan_layer_is_dense(&a, 0, 2));
-    CHECK_OK(vs_wan_forward(m, &lat, ts.data, &text, &a, &out, NULL));
+    /* Warm-up 0.2 of 1 step and 0.03 of 2 layers: no dense call. */
+    vs_attention_params a = {"svg", 0.25, 0.2, 0.03};
+    CHECK_OK(vs_wan_model_set_attention(m, &a));
+    vs_dit_timing timing = {0};
+    CHECK_OK(vs_wan_forward(m, &lat, ts.data, &text, 0, 1, &out, &timing));
     CHECK(rel_l2(out.data, ref.data, vs_tensor_numel(&ref)) < 1e-4);
+    /* Every (batch entry, layer, head) was profiled once. */
+    const int64_t heads = lat.shape[0] * m->config.num_layers * m->config.num_heads;
+    CHECK_MSG(timing.heads_spatial + timing.heads_temporal == heads, "%lld + %lld heads",
+              (long long)timing.heads_spatial, (long long)timing.heads_temporal);
+    /* In the warm-up (step 0 of 5 with 0.2 dense) nothing is profiled. */
+    timing = (vs_dit_timing){0};
+    CHECK_OK(vs_wan_forward(m, &lat, ts.data, &text, 0, 5, &out, &timing));
+    CHECK(timing.heads_spatial == 0 && timing.heads_temporal == 0);
     a.density = 0;
-    CHECK_FAILS(vs_wan_forward(m, &lat, ts.data, &text, &a, &out, NULL), VS_ERR_INVALID_ARG, "density");
+    CHECK_FAILS(vs_wan_model_set_attention(m, &a), VS_ERR_INVALID_ARG, "density");
+    a = (vs_attention_params){"nope", 0.25, 0, 0};
+    CHECK_FAILS(vs_wan_model_set_attention(m, &a), VS_ERR_INVALID_ARG, "known: dense, svg");
     vs_tensor *all[] = {&lat, &ts, &text, &ref, &out};
     for (int i = 0; i < 5; i++) vs_tensor_free(all[i]);
     vs_safetensors_close(st);
@@ -328,5 +330,5 @@ TEST(noise_is_seeded_standard_normal) {
 
 RUN_TESTS(T(forward_diffusers_layout_head_dim_64), T(forward_original_layout_head_dim_128),
           T(unipc_wan_config_step_for_step), T(unipc_order3_bh1_sigma_min_step_for_step), T(euler_step_for_step), T(cfg_denoise_matches_diffusers),
-          T(forward_rejects_bad_inputs), T(svg_warmup_rules_and_sparse_path), T(missing_or_misshapen_tensors_are_named), T(scheduler_configs_are_checked),
+          T(forward_rejects_bad_inputs), T(svg_sparse_path), T(missing_or_misshapen_tensors_are_named), T(scheduler_configs_are_checked),
           T(noise_is_seeded_standard_normal))

@@ -39,14 +39,14 @@ class Tensor(ctypes.Structure):
                 ("owned", ctypes.c_int)]
 
 
-class Timing(ctypes.Structure):
-    _fields_ = [("attention_s", ctypes.c_double), ("total_s", ctypes.c_double)]
+class Timing(ctypes.Structure):  # vs_dit_timing (models/family.h)
+    _fields_ = [("attention_s", ctypes.c_double), ("total_s", ctypes.c_double), ("heads_spatial", ctypes.c_int64),
+                ("heads_temporal", ctypes.c_int64)]
 
 
-class Attention(ctypes.Structure):  # vs_wan_attention
-    _fields_ = [("mode", ctypes.c_int), ("dense_step_fraction", ctypes.c_float),
-                ("dense_layer_fraction", ctypes.c_float), ("density", ctypes.c_double), ("step", ctypes.c_int),
-                ("num_steps", ctypes.c_int)]
+class AttentionParams(ctypes.Structure):  # vs_attention_params
+    _fields_ = [("method", ctypes.c_char_p), ("density", ctypes.c_double), ("dense_steps", ctypes.c_double),
+                ("dense_layers", ctypes.c_double)]
 
 
 def host_tensor(a):
@@ -133,8 +133,9 @@ def main():
     lib = ctypes.CDLL(os.path.abspath(args.lib))
     lib.vs_last_error.restype = ctypes.c_char_p
     lib.vs_wan_model_load.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p)]
+    lib.vs_wan_model_set_attention.argtypes = [ctypes.c_void_p, ctypes.POINTER(AttentionParams)]
     lib.vs_wan_forward.argtypes = [ctypes.c_void_p, ctypes.POINTER(Tensor), ctypes.POINTER(ctypes.c_float),
-                                   ctypes.POINTER(Tensor), ctypes.POINTER(Attention), ctypes.POINTER(Tensor),
+                                   ctypes.POINTER(Tensor), ctypes.c_int, ctypes.c_int, ctypes.POINTER(Tensor),
                                    ctypes.POINTER(Timing)]
     lib.vs_wan_model_free.argtypes = [ctypes.c_void_p]
     model = ctypes.c_void_p()
@@ -147,13 +148,15 @@ def main():
 
     def ours(attn):
         timing = Timing(0, 0)
-        if lib.vs_wan_forward(model, ctypes.byref(lat_t), ts, ctypes.byref(text_t), attn, ctypes.byref(out_t),
-                              ctypes.byref(timing)) != 0:
+        if lib.vs_wan_model_set_attention(model, ctypes.byref(attn)) != 0 or \
+                lib.vs_wan_forward(model, ctypes.byref(lat_t), ts, ctypes.byref(text_t), 0, 1, ctypes.byref(out_t),
+                                   ctypes.byref(timing)) != 0:
             sys.exit("vidsparse: " + lib.vs_last_error().decode())
         return timing.total_s * 1e3, timing.attention_s * 1e3
 
     results = {}
-    for mode, attn in (("dense", None), ("svg", ctypes.byref(Attention(1, 0.0, 0.0, args.density, 0, 1)))):
+    for mode in ("dense", "svg"):
+        attn = AttentionParams(mode.encode(), args.density, 0.0, 0.0)  # no warm-up: every layer runs the method
         ours(attn)  # warm-up (arena, tables, cuBLASLt)
         runs = [ours(attn) for _ in range(args.repeats)]
         total = statistics.median(r[0] for r in runs)

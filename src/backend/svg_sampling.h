@@ -1,5 +1,5 @@
 /* How SVG's online profiling draws its query rows: a counter-based draw that
- * the CPU reference (src/sparse/profile.c) and the CUDA profiler
+ * the CPU reference (src/backend/cpu/svg_profile.c) and the CUDA profiler
  * (src/backend/cuda/svg_profile.cu) evaluate identically. The settings are
  * the public vs_svg_config. */
 #ifndef VS_BACKEND_SVG_SAMPLING_H

@@ -12,6 +12,7 @@
 #include "core/device_info.h"
 #include "core/dtype.h"
 #include "ops/attention.h"
+#include "sparse/sparse_attention.h"
 #include "sparse/svg.h"
 
 typedef struct {
@@ -60,8 +61,10 @@ static vs_status fill_random(vs_tensor *t, unsigned long long seed) {
     return s;
 }
 
+/* The attention has two layers: layer 0 runs SVG and is profiled; layer 1 is never profiled, so its sparse
+ * calls treat every head as spatial. */
 typedef struct {
-    vs_attention *attn;
+    vs_sparse_attention *attn;
     int part; /* 0 dense, 1 full SVG, 2 profiling, 3 sparse all spatial, 4 sparse profiled layout */
     vs_tensor *q, *k, *v, *o;
     vs_status status;
@@ -71,11 +74,11 @@ static void run_part(void *ctx) {
     timed_call *c = ctx;
     if (c->status) return;
     switch (c->part) {
-    case 0: c->status = vs_attention_run(c->attn, VS_ATTENTION_DENSE, c->q, c->k, c->v, c->o, NULL); break;
-    case 1: c->status = vs_attention_run(c->attn, VS_ATTENTION_SVG, c->q, c->k, c->v, c->o, NULL); break;
-    case 2: c->status = vs_attention_profile(c->attn, c->q, c->k, c->v, NULL); break;
-    case 3: c->status = vs_attention_sparse(c->attn, 0, c->q, c->k, c->v, c->o, NULL); break;
-    default: c->status = vs_attention_sparse(c->attn, 1, c->q, c->k, c->v, c->o, NULL); break;
+    case 0: c->status = vs_sparse_attention_dense(c->attn, c->q, c->k, c->v, c->o, NULL); break;
+    case 1: c->status = vs_sparse_attention_run(c->attn, 0, 0, 1, c->q, c->k, c->v, c->o, NULL); break;
+    case 2: c->status = vs_sparse_attention_plan(c->attn, 0, c->q, c->k, c->v, NULL); break;
+    case 3: c->status = vs_sparse_attention_attend(c->attn, 1, c->q, c->k, c->v, c->o, NULL); break;
+    default: c->status = vs_sparse_attention_attend(c->attn, 0, c->q, c->k, c->v, c->o, NULL); break;
     }
 }
 
@@ -114,11 +117,13 @@ static int bench_attention(int argc, char **argv) {
     vs_dtype dtype = device == VS_CUDA ? VS_BF16 : VS_F32;
     int64_t dims[4] = {batch, N, shape.heads, shape.head_dim};
     vs_tensor t[4] = {0};
-    vs_attention *attn = NULL;
+    vs_sparse_attention *attn = NULL;
+    const vs_sparse_setup setup = {device, batch, shape.heads, N, shape.head_dim, 1, cfg};
+    const vs_attention_params params = {"svg", density, 0, 0}; /* no warm-up */
     const char *dense_backend = NULL, *sparse_backend = NULL;
     vs_status s = vs_attention_dense_backend(device, &dense_backend);
     if (!s) s = vs_attention_sparse_backend(device, &sparse_backend);
-    if (!s) s = vs_attention_create(&attn, device, batch, shape.heads, N, shape.head_dim, &cfg);
+    if (!s) s = vs_sparse_attention_create(&attn, &setup, &params, 2);
     for (int i = 0; i < 4 && !s; i++) s = vs_tensor_alloc(&t[i], dtype, device, 4, dims);
     for (int i = 0; i < 3 && !s; i++) s = fill_random(&t[i], 1000 + (unsigned long long)i);
 
@@ -136,14 +141,14 @@ static int bench_attention(int argc, char **argv) {
     int spatial = 0, heads_total = batch * shape.heads;
     uint8_t *classes = malloc((size_t)heads_total);
     if (!s && !classes) s = vs_fail(VS_ERR_OOM, "out of host memory");
-    if (!s) s = vs_attention_last_profile(attn, classes, NULL, NULL);
+    if (!s) s = vs_sparse_attention_head_classes(attn, 0, classes, NULL, NULL);
     for (int i = 0; !s && i < heads_total; i++) spatial += classes[i] == 0;
 
     int code = 0;
     if (s) {
         code = vs_cli_report("bench attention");
     } else {
-        const double dens = vs_attention_density(attn);
+        const double dens = vs_sparse_attention_density(attn);
         const double dense_flop = 4.0 * batch * shape.heads * (double)N * N * shape.head_dim;
         printf("shape %s: batch %d, %d frames x %d tokens + %d text = %d tokens, %d heads x %d, %s on %s\n",
                shape.name, batch, shape.frames, shape.tokens_per_frame, shape.text_tokens, N, shape.heads,
@@ -183,7 +188,7 @@ static int bench_attention(int argc, char **argv) {
     free(samples);
     free(classes);
     for (int i = 0; i < 4; i++) vs_tensor_free(&t[i]);
-    vs_attention_free(attn);
+    vs_sparse_attention_free(attn);
     return code;
 }
 

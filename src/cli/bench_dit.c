@@ -59,8 +59,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     if (!parse_resolution(resolution, &height, &width))
         return vs_cli_usage_error(spec.command, "--resolution must be 480p, 720p or HxW (multiples of 16), not '%s'",
                                   resolution);
-    if (strcmp(attention, "dense") && strcmp(attention, "svg"))
-        return vs_cli_usage_error(spec.command, "--attention must be dense or svg, not '%s'", attention);
+    if (vs_cli_attention_method(spec.command, attention)) return 2;
     /* --gpus forks the rank processes before this process touches CUDA. */
     vs_comm *comm = NULL;
     int rank = 0;

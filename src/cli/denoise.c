@@ -108,8 +108,7 @@ static int parse_args(int argc, char **argv, options *o) {
     if (o->embeds && o->prompt) return vs_cli_usage_error("denoise", "give --embeds or -p, not both");
     if (o->negative && !o->embeds) return vs_cli_usage_error("denoise", "--negative goes with --embeds (-n with -p)");
     if (o->negative_prompt && !o->prompt) return vs_cli_usage_error("denoise", "-n goes with -p (--negative with --embeds)");
-    if (strcmp(o->attention, "dense") && strcmp(o->attention, "svg"))
-        return vs_cli_usage_error("denoise", "--attention must be dense or svg, not '%s'", o->attention);
+    if (vs_cli_attention_method("denoise", o->attention)) return 2;
     if (o->gpus && o->device_name && strcmp(o->device_name, "cuda"))
         return vs_cli_usage_error("denoise", "--gpus runs on CUDA GPUs, not --device %s", o->device_name);
     if (o->gpus) o->device = VS_CUDA; /* no CUDA call before the rank processes fork */

@@ -48,8 +48,7 @@ int vs_cmd_generate(int argc, char **argv) {
     int rc = vs_args_cli(&spec, argc, argv, &args);
     if (rc >= 0) return rc;
     if (args.positional_count) return vs_cli_usage_error("generate", "unexpected argument '%s'", args.positional[0]);
-    if (strcmp(attention, "dense") && strcmp(attention, "svg"))
-        return vs_cli_usage_error("generate", "--attention must be dense or svg, not '%s'", attention);
+    if (vs_cli_attention_method("generate", attention)) return 2;
     if (vs_cli_check_svg("generate", &svg)) return 2;
     if (steps < 0 || steps > 10000 || frames < 0 || height < 0 || width < 0 || frames > 10000 || height > 16384 ||
         width > 16384 || fps < 0 || fps > 240)

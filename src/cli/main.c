@@ -45,6 +45,16 @@ int vs_cli_device(const char *cmd, const char *name, vs_device *out) {
     return 0;
 }
 
+int vs_cli_attention_method(const char *cmd, const char *name) {
+    char known[256] = "";
+    for (int i = 0; vs_attention_method_name(i); i++) {
+        if (!strcmp(name, vs_attention_method_name(i))) return 0;
+        const size_t used = strlen(known);
+        snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", vs_attention_method_name(i));
+    }
+    return vs_cli_usage_error(cmd, "--attention must be one of %s, not '%s'", known, name);
+}
+
 int vs_cli_check_svg(const char *cmd, const vs_cli_svg *svg) {
     if (svg->density >= 0 && !(svg->density > 0 && svg->density <= 1))
         return vs_cli_usage_error(cmd, "--density must be in (0, 1], not %g", svg->density);

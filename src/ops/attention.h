@@ -1,6 +1,7 @@
-/* The attention entry points of ops/: the dense backend choice and the two
- * halves of an SVG run. The argument block all attention kernels share is
- * src/backend/attention_args.h. */
+/* The attention backends of ops/: which dense and sparse kernels run on a
+ * device, and dense attention over an argument block. The argument block all
+ * attention kernels share is src/backend/attention_args.h; sparse methods
+ * and the public vs_attention are src/sparse/. */
 #ifndef VS_OPS_ATTENTION_H
 #define VS_OPS_ATTENTION_H
 
@@ -10,6 +11,9 @@
 extern "C" {
 #endif
 
+/* Dense attention of args (blocks and head_layout NULL) on `device`: the CPU
+ * reference, or vs_attention_dense_cuda. */
+vs_status vs_attention_dense(vs_device device, const vs_attn_args *args, void *stream);
 /* Dense attention on CUDA (args->blocks and head_layout NULL): cuDNN's fused
  * flash attention where the build has cuDNN and cuDNN has an engine for the
  * shape, our flash kernel otherwise or when VS_DENSE_ATTN=ours. */
@@ -18,21 +22,12 @@ vs_status vs_attention_dense_cuda(const vs_attn_args *args, void *stream);
  * CUDA (environment VS_DENSE_ATTN=cudnn|ours; default cudnn where the build
  * has it), "cpu" on the CPU. Fails on any other VS_DENSE_ATTN value. */
 vs_status vs_attention_dense_backend(vs_device device, const char **name);
-/* The sparse (SVG) attention backend on `device`: "cudnn" (the block list
+/* The sparse attention backend on `device`: "cudnn" (the block list
  * through cuDNN, src/backend/cuda/band_attention.h: the band rows as strided
  * windows, the others paged; the default) or "ours" (every row on our kernel), from
- * VS_SPARSE_ATTN=cudnn|ours; "cpu" on the CPU. Read when an attention is
- * created. */
+ * VS_SPARSE_ATTN=cudnn|ours; "cpu" on the CPU. Read when a sparse method
+ * places its block list. */
 vs_status vs_attention_sparse_backend(vs_device device, const char **name);
-
-/* The two halves of an SVG run of the public vs_attention (for benchmarks
- * and callers that profile less often than they attend): profiling fills the
- * per-head layouts; the sparse run uses them (profiled_layout) or treats
- * every head as spatial. */
-vs_status vs_attention_profile(vs_attention *attn, const vs_tensor *q, const vs_tensor *k, const vs_tensor *v,
-                               void *stream);
-vs_status vs_attention_sparse(vs_attention *attn, int profiled_layout, const vs_tensor *q, const vs_tensor *k,
-                              const vs_tensor *v, vs_tensor *out, void *stream);
 
 #ifdef __cplusplus
 }

@@ -7,11 +7,12 @@
  * repeats, poisoned outputs and refused bad arguments. */
 #include <cuda_runtime.h>
 
+#include "backend/cpu/svg_profile_cpu.h"
 #include "backend/cuda/svg_profile.h"
 #include "check.h"
 #include "core/dtype.h"
 #include "core/status.h"
-#include "sparse/profile.h"
+#include "sparse/svg.h"
 
 #define CUDA_OK(call)                                                                                        \
     do {                                                                                                     \

@@ -28,8 +28,8 @@ static int check_fixture(const char *model_dir, const char *fixture) {
     CHECK_OK(vs_tensor_alloc(&out, VS_F32, VS_CPU, 5, ref.shape));
     const int64_t n = vs_tensor_numel(&ref);
     /* host tensors in and out */
-    vs_wan_timing timing = {0};
-    CHECK_OK(vs_wan_forward(m, &lat, ts.data, &text, NULL, &out, &timing));
+    vs_dit_timing timing = {0};
+    CHECK_OK(vs_wan_forward(m, &lat, ts.data, &text, 0, 1, &out, &timing));
     double err = rel_err(out.data, ref.data, n);
     printf("  %s on the GPU: rel L2 %.2e, %.2f ms (attention %.2f ms)\n", model_dir, err, timing.total_s * 1e3,
            timing.attention_s * 1e3);
@@ -39,14 +39,14 @@ static int check_fixture(const char *model_dir, const char *fixture) {
     CHECK_OK(to_device(&dtext, text.data, VS_F32, 3, text.shape));
     CHECK_OK(vs_tensor_alloc(&dout, VS_F32, VS_CUDA, 5, ref.shape));
     CHECK_OK(poison(&dout));
-    CHECK_OK(vs_wan_forward(m, &dlat, ts.data, &dtext, NULL, &dout, NULL));
+    CHECK_OK(vs_wan_forward(m, &dlat, ts.data, &dtext, 0, 1, &dout, NULL));
     float *got = to_host(&dout);
     CHECK(got && rel_err(got, out.data, n) == 0); /* the same computation */
     free(got);
     /* SVG: the tiny sequence is one 128-token block, so sparse equals dense. */
-    vs_wan_attention svg = vs_wan_attention_svg(0.25);
-    svg.step = 0, svg.num_steps = 1, svg.dense_layer_fraction = 0;
-    CHECK_OK(vs_wan_forward(m, &dlat, ts.data, &dtext, &svg, &dout, NULL));
+    const vs_attention_params svg = {"svg", 0.25, 0.2, 0};
+    CHECK_OK(vs_wan_model_set_attention(m, &svg));
+    CHECK_OK(vs_wan_forward(m, &dlat, ts.data, &dtext, 0, 1, &dout, NULL));
     got = to_host(&dout);
     CHECK(got);
     err = rel_err(got, ref.data, n);
@@ -82,15 +82,15 @@ TEST(random_model_gpu_matches_cpu) {
     float *ref = malloc(sizeof(float) * (size_t)n), *out = malloc(sizeof(float) * (size_t)n), t[2] = {900, 20};
     vs_tensor hl = vs_tensor_view(lat, VS_F32, VS_CPU, 5, ls), ht = vs_tensor_view(text, VS_F32, VS_CPU, 3, xs);
     vs_tensor hr = vs_tensor_view(ref, VS_F32, VS_CPU, 5, ls), ho = vs_tensor_view(out, VS_F32, VS_CPU, 5, ls);
-    CHECK_OK(vs_wan_forward(cpu, &hl, t, &ht, NULL, &hr, NULL));
-    CHECK_OK(vs_wan_forward(gpu, &hl, t, &ht, NULL, &ho, NULL));
+    CHECK_OK(vs_wan_forward(cpu, &hl, t, &ht, 0, 1, &hr, NULL));
+    CHECK_OK(vs_wan_forward(gpu, &hl, t, &ht, 0, 1, &ho, NULL));
     double err = rel_err(out, ref, n);
     printf("  random model (300 tokens, 3 layers): GPU vs CPU rel L2 %.2e\n", err);
     CHECK_MSG(err < 2e-2, "rel L2 %g", err);
     /* SVG in every layer: profiling may pick another layout than the CPU for a close head, so only sanity. */
-    vs_wan_attention svg = vs_wan_attention_svg(0.5);
-    svg.dense_layer_fraction = 0;
-    CHECK_OK(vs_wan_forward(gpu, &hl, t, &ht, &svg, &ho, NULL));
+    const vs_attention_params svg = {"svg", 0.5, 0.2, 0};
+    CHECK_OK(vs_wan_model_set_attention(gpu, &svg));
+    CHECK_OK(vs_wan_forward(gpu, &hl, t, &ht, 0, 1, &ho, NULL));
     err = rel_err(out, ref, n);
     printf("  SVG density 0.5 vs dense: rel L2 %.2e\n", err);
     CHECK_MSG(err < 0.5, "SVG far from dense: rel L2 %g", err);
@@ -116,11 +116,11 @@ TEST(cfg_denoise_two_steps_gpu_matches_cpu) {
     vs_denoise_settings set;
     memset(&set, 0, sizeof set);
     CHECK_OK(vs_scheduler_config_load(DATA "scheduler_unipc", &set.scheduler));
-    set.steps = 2, set.guidance = 5.0f, set.attention = vs_wan_attention_dense();
+    set.steps = 2, set.guidance = 5.0f, set.attention = (vs_attention_params){"dense", 0, 0, 0};
     CHECK_OK(vs_wan_denoise(cpu, &set, &cond, &uncond, &noise, NULL));
     vs_tensor gpu_lat = noise;
     gpu_lat.data = start;
-    vs_wan_timing timing = {0};
+    vs_dit_timing timing = {0};
     CHECK_OK(vs_wan_denoise(gpu, &set, &cond, &uncond, &gpu_lat, &timing));
     const double err = rel_err(start, noise.data, n);
     printf("  2 CFG steps: GPU vs CPU rel L2 %.2e, DiT %.2f ms (attention %.2f ms)\n", err, timing.total_s * 1e3,

@@ -45,14 +45,15 @@ static int make_inputs(inputs *in, int batch) {
 }
 
 /* out = model(in) with `attn` (host tensors, output poisoned first). */
-static vs_status forward(vs_wan_model *m, const inputs *in, const vs_wan_attention *attn, float *out,
-                         vs_wan_timing *timing) {
+static vs_status forward(vs_wan_model *m, const inputs *in, const vs_attention_params *attn, float *out,
+                         vs_dit_timing *timing) {
     for (int64_t i = 0; i < in->n; i++)
         out[i] = NAN;
     vs_tensor l = vs_tensor_view(in->lat, VS_F32, VS_CPU, 5, in->ls),
               x = vs_tensor_view(in->text, VS_F32, VS_CPU, 3, in->xs);
     vs_tensor o = vs_tensor_view(out, VS_F32, VS_CPU, 5, in->ls);
-    return vs_wan_forward(m, &l, in->t, &x, attn, &o, timing);
+    VS_TRY(vs_wan_model_set_attention(m, attn));
+    return vs_wan_forward(m, &l, in->t, &x, 0, 1, &o, timing);
 }
 
 /* The model with and without `comm` on the same inputs, batch 1 and 2, dense and SVG;
@@ -70,9 +71,8 @@ static int compare_with_plain(vs_comm *comm, double tol, double *worst, int *ide
         float *ref = malloc(sizeof(float) * (size_t)in.n), *out = malloc(sizeof(float) * (size_t)in.n);
         CHECK(ref && out);
         for (int svg = 0; svg <= 1; svg++) {
-            vs_wan_attention a = svg ? vs_wan_attention_svg(0.3) : vs_wan_attention_dense();
-            a.dense_layer_fraction = 0, a.dense_step_fraction = 0;
-            vs_wan_timing t_plain = {0}, t_par = {0};
+            const vs_attention_params a = {svg ? "svg" : "dense", 0.3, 0, 0};
+            vs_dit_timing t_plain = {0}, t_par = {0};
             CHECK_OK(forward(plain, &in, &a, ref, &t_plain));
             CHECK_OK(forward(parallel, &in, &a, out, &t_par));
             double err = rel_err(out, ref, in.n);

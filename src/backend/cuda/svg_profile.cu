@@ -1,7 +1,7 @@
 /* SVG online profiling on tensor cores: for each (batch entry, head), S
  * sampled query rows, their exact attention output and their outputs under
  * the spatial and temporal masks; the squared differences choose the head's
- * layout (same decision as vs_svg_profile_cpu, src/sparse/profile.h).
+ * layout (same decision as vs_svg_profile_cpu, src/backend/cpu/svg_profile_cpu.h).
  *
  * The sampled rows of one head form a 64-row query tile, so the work is a
  * small flash attention with three softmax variants sharing one score tile:

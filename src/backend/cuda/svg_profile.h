@@ -1,5 +1,5 @@
 /* SVG online profiling on the GPU: the same decision as vs_svg_profile_cpu
- * (src/sparse/profile.h), same sampled rows, computed in f32 from BF16 or
+ * (src/backend/cpu/svg_profile_cpu.h), same sampled rows, computed in f32 from BF16 or
  * F16 inputs. Deterministic: repeated runs give bit-identical results. */
 #ifndef VS_BACKEND_CUDA_SVG_PROFILE_H
 #define VS_BACKEND_CUDA_SVG_PROFILE_H

@@ -55,18 +55,7 @@ static vs_status text_encode(void *p, const char *prompt, int max_length, vs_tex
 
 /* ---- the DiT ----------------------------------------------------------------------------------- */
 
-/* The model and how its self-attention runs. */
-typedef struct {
-    vs_wan_model *model;
-    vs_wan_attention attention;
-} wan_dit;
-
-static void dit_free(void *p) {
-    wan_dit *d = p;
-    if (!d) return;
-    vs_wan_model_free(d->model);
-    free(d);
-}
+static void dit_free(void *p) { vs_wan_model_free(p); }
 
 static vs_dit_info info_of(const vs_wan_config *c) {
     vs_dit_info i = {c->in_channels, c->out_channels, {c->patch_size[0], c->patch_size[1], c->patch_size[2]},
@@ -74,25 +63,18 @@ static vs_dit_info info_of(const vs_wan_config *c) {
     return i;
 }
 
-/* Wraps a loaded model, or frees it when wrapping fails. */
-static vs_status wrap_dit(vs_status made, vs_wan_model *model, void **out, vs_dit_info *info) {
+/* The loaded model as the family's DiT. */
+static vs_status hand_over(vs_status made, vs_wan_model *model, void **out, vs_dit_info *info) {
     if (made != VS_OK) return made;
-    wan_dit *d = calloc(1, sizeof *d);
-    if (!d) {
-        vs_wan_model_free(model);
-        return vs_fail(VS_ERR_OOM, "out of memory");
-    }
-    d->model = model;
-    d->attention = vs_wan_attention_dense();
     *info = info_of(&model->config);
-    *out = d;
+    *out = model;
     return VS_OK;
 }
 
 static vs_status dit_load(const char *dir, vs_device device, void **out, vs_dit_info *info) {
     vs_wan_model *model = NULL;
     vs_status s = vs_wan_model_load(dir, device, &model);
-    return wrap_dit(s, model, out, info);
+    return hand_over(s, model, out, info);
 }
 
 /* The Wan 2.1 text-to-video configurations (diffusers WanTransformer3DModel). */
@@ -122,36 +104,17 @@ static vs_status dit_random(const char *preset, int layers, vs_device device, ui
     if (layers > 0 && layers < config.num_layers) config.num_layers = layers;
     vs_wan_model *model = NULL;
     vs_status s = vs_wan_model_random(&config, device, seed, &model);
-    return wrap_dit(s, model, out, info);
+    return hand_over(s, model, out, info);
 }
 
 static vs_status dit_set_attention(void *p, const vs_attention_params *params) {
-    wan_dit *d = p;
-    const char *method = params && params->method ? params->method : "dense";
-    if (!strcmp(method, "dense")) {
-        d->attention = vs_wan_attention_dense();
-        return VS_OK;
-    }
-    if (strcmp(method, "svg")) return vs_fail(VS_ERR_INVALID_ARG, "Wan: unknown attention method '%s'", method);
-    d->attention = vs_wan_attention_svg(params->density);
-    d->attention.dense_step_fraction = (float)params->dense_steps;
-    d->attention.dense_layer_fraction = (float)params->dense_layers;
-    return VS_OK;
+    return vs_wan_model_set_attention(p, params);
 }
 
-static vs_status dit_set_comm(void *p, vs_comm *comm) { return vs_wan_model_set_comm(((wan_dit *)p)->model, comm); }
+static vs_status dit_set_comm(void *p, vs_comm *comm) { return vs_wan_model_set_comm(p, comm); }
 
 static vs_status dit_forward(void *p, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing) {
-    wan_dit *d = p;
-    vs_wan_attention attn = d->attention;
-    attn.step = in->step, attn.num_steps = in->num_steps;
-    vs_wan_timing t = {0};
-    VS_TRY(vs_wan_forward(d->model, in->latents, in->timesteps, in->text, &attn, out, &t));
-    if (timing) {
-        timing->attention_s += t.attention_s, timing->total_s += t.total_s;
-        timing->heads_spatial += t.heads_spatial, timing->heads_temporal += t.heads_temporal;
-    }
-    return VS_OK;
+    return vs_wan_forward(p, in->latents, in->timesteps, in->text, in->step, in->num_steps, out, timing);
 }
 
 /* ---- latents and the VAE ------------------------------------------------------------------------ */

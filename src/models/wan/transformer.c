@@ -12,9 +12,9 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "models/common/rope.h"
-#include "ops/attention.h"
 #include "ops/ops.h"
 #include "parallel/comm.h"
+#include "sparse/sparse_attention.h"
 
 /* ---- per-model state reused between forwards ------------------------------------------ */
 
@@ -22,9 +22,9 @@ struct vs_wan_cache {
     vs_arena *arena;           /* activations: persistent part, then per-phase scratch */
     vs_tensor rope_cos, rope_sin; /* [N, head_dim / 2] for the grid below */
     int rope_grid[3];
-    vs_attention *svg;         /* SVG self-attention for (batch, grid, density, heads) below */
-    int svg_batch, svg_grid[3], svg_head0, svg_heads;
-    double svg_density;
+    vs_attention_params attention; /* resolved (vs_wan_model_set_attention); method NULL: dense */
+    vs_sparse_attention *sparse;   /* self-attention under `attention` for (batch, grid, heads) below */
+    int sparse_batch, sparse_grid[3], sparse_head0, sparse_heads;
     vs_gpu_timer *timer;       /* CUDA: attention intervals of one forward */
 };
 
@@ -33,7 +33,7 @@ static void cache_free(vs_wan_cache *c) {
     vs_arena_free(c->arena);
     vs_tensor_free(&c->rope_cos);
     vs_tensor_free(&c->rope_sin);
-    vs_attention_free(c->svg);
+    vs_sparse_attention_free(c->sparse);
     vs_gpu_timer_free(c->timer);
     free(c);
 }
@@ -124,21 +124,23 @@ vs_status vs_wan_model_set_comm(vs_wan_model *m, vs_comm *comm) {
 
 /* ---- attention settings --------------------------------------------------------- */
 
-vs_wan_attention vs_wan_attention_dense(void) {
-    vs_wan_attention a = {VS_WAN_ATTN_DENSE, 0.2f, 0.03f, 1.0, 0, 1};
-    return a;
-}
-
-vs_wan_attention vs_wan_attention_svg(double density) {
-    vs_wan_attention a = {VS_WAN_ATTN_SVG, 0.2f, 0.03f, density, 0, 1};
-    return a;
-}
-
-int vs_wan_layer_is_dense(const vs_wan_attention *attn, int layer, int num_layers) {
-    if (!attn || attn->mode == VS_WAN_ATTN_DENSE) return 1;
-    int dense_steps = (int)floor(attn->dense_step_fraction * attn->num_steps);
-    int dense_layers = (int)floor(attn->dense_layer_fraction * num_layers);
-    return attn->step < dense_steps || layer < dense_layers;
+vs_status vs_wan_model_set_attention(vs_wan_model *model, const vs_attention_params *params) {
+    vs_attention_params p = params ? *params : (vs_attention_params){0};
+    const vs_sparse_method *method;
+    VS_TRY(vs_sparse_method_find(p.method, &method));
+    if (p.dense_steps < 0 || p.dense_layers < 0 || (method != &vs_sparse_method_dense && !(p.density > 0)))
+        return vs_fail(VS_ERR_INVALID_ARG, "Wan attention %s: density %g, warm-up %g of the steps, %g of the layers "
+                       "(resolve the model's defaults first)", method->name, p.density, p.dense_steps, p.dense_layers);
+    p.method = method->name;
+    vs_wan_cache *cache = model->cache;
+    const vs_attention_params *now = &cache->attention;
+    if (now->method == p.method && now->density == p.density && now->dense_steps == p.dense_steps &&
+        now->dense_layers == p.dense_layers)
+        return VS_OK; /* the same settings: the layers keep their state */
+    vs_sparse_attention_free(cache->sparse); /* made again, with these settings, by the next forward */
+    cache->sparse = NULL;
+    cache->attention = p;
+    return VS_OK;
 }
 
 /* ---- the pieces ------------------------------------------------------------------- */
@@ -271,8 +273,8 @@ typedef struct {
     vs_tensor temb, tproj, mod;  /* F32 [B, dim], [B, 6, dim], [B, 6, dim] */
     const vs_tensor *rope_cos, *rope_sin;
     vs_comm *comm;               /* NULL: one rank */
-    vs_attention *svg;           /* NULL unless SVG mode */
-    const vs_wan_attention *attn;
+    vs_sparse_attention *attention; /* self-attention of this forward's shape */
+    int step, num_steps;         /* where this forward sits in the denoising loop */
     vs_gpu_timer *timer;         /* CUDA attention timing */
     double attention_s;          /* CPU attention timing */
 } forward_state;
@@ -294,16 +296,12 @@ static vs_status clock_stop(forward_state *f, double t0) {
     return VS_OK;
 }
 
-/* Attention of the heads in q4 .. o4 ([B, N, heads, D], all tokens): dense, or SVG's profiled masks. */
+/* Attention of the heads in q4 .. o4 ([B, N, heads, D], all tokens): dense in the warm-up, else the
+ * sparse method (SVG: profile each (batch entry, head) as spatial or temporal, then the shared band mask). */
 static vs_status attend(forward_state *f, int layer, vs_tensor *q4, vs_tensor *k4, vs_tensor *v4, vs_tensor *o4) {
     double t0;
     VS_TRY(clock_start(f, &t0));
-    if (!f->svg || vs_wan_layer_is_dense(f->attn, layer, f->c->num_layers)) {
-        VS_TRY(vs_op_attention(o4, q4, k4, v4));
-        return clock_stop(f, t0);
-    }
-    /* SVG: profile each (batch entry, head) as spatial or temporal, then the shared band mask. */
-    VS_TRY(vs_attention_run(f->svg, VS_ATTENTION_SVG, q4, k4, v4, o4, NULL));
+    VS_TRY(vs_sparse_attention_run(f->attention, layer, f->step, f->num_steps, q4, k4, v4, o4, NULL));
     return clock_stop(f, t0);
 }
 
@@ -582,9 +580,8 @@ static vs_status check_inputs(const vs_wan_model *m, const vs_tensor *lat, const
     return VS_OK;
 }
 
-/* Brings the cache to this forward's shape: arena size, RoPE tables, SVG attention, timer. */
-static vs_status prepare_cache(const vs_wan_model *m, const fwd_shape *sh, const vs_wan_attention *attn,
-                               size_t arena_bytes) {
+/* Brings the cache to this forward's shape: arena size, RoPE tables, sparse attention, timer. */
+static vs_status prepare_cache(const vs_wan_model *m, const fwd_shape *sh, size_t arena_bytes) {
     vs_wan_cache *cache = m->cache;
     const vs_wan_config *c = &m->config;
     if (!cache->arena || vs_arena_capacity(cache->arena) < arena_bytes) {
@@ -610,20 +607,19 @@ static vs_status prepare_cache(const vs_wan_model *m, const fwd_shape *sh, const
         VS_TRY(s);
         memcpy(cache->rope_grid, sh->grid, sizeof sh->grid);
     }
-    if (attn && attn->mode == VS_WAN_ATTN_SVG &&
-        (!cache->svg || cache->svg_batch != sh->batch || memcmp(cache->svg_grid, sh->grid, sizeof sh->grid) != 0 ||
-         cache->svg_density != attn->density || cache->svg_head0 != sh->head0 || cache->svg_heads != sh->heads)) {
-        vs_attention_free(cache->svg);
-        cache->svg = NULL;
+    if (!cache->sparse || cache->sparse_batch != sh->batch || memcmp(cache->sparse_grid, sh->grid, sizeof sh->grid) != 0 ||
+        cache->sparse_head0 != sh->head0 || cache->sparse_heads != sh->heads) {
+        vs_sparse_attention_free(cache->sparse);
+        cache->sparse = NULL;
         /* Frames F and tokens per frame P of the latent grid; Wan has no text tokens in self-attention. */
-        vs_svg_config svg = vs_svg_config_default(sh->grid[0], sh->grid[1] * sh->grid[2], 0, attn->density);
+        vs_sparse_setup setup = {m->device, (int)sh->batch, sh->heads, (int)sh->tokens, c->head_dim, 1, {0}};
+        setup.video = vs_svg_config_default(sh->grid[0], sh->grid[1] * sh->grid[2], 0, cache->attention.density);
         /* This rank's heads profile the rows the whole model's heads would. */
-        if (sh->ranks) svg.head_offset = sh->head0, svg.model_heads = c->num_heads;
-        VS_TRY(vs_attention_create(&cache->svg, m->device, (int)sh->batch, sh->heads, (int)sh->tokens, c->head_dim,
-                                   &svg));
-        cache->svg_batch = (int)sh->batch, cache->svg_density = attn->density;
-        cache->svg_head0 = sh->head0, cache->svg_heads = sh->heads;
-        memcpy(cache->svg_grid, sh->grid, sizeof sh->grid);
+        if (sh->ranks) setup.video.head_offset = sh->head0, setup.video.model_heads = c->num_heads;
+        VS_TRY(vs_sparse_attention_create(&cache->sparse, &setup, &cache->attention, c->num_layers));
+        cache->sparse_batch = (int)sh->batch;
+        cache->sparse_head0 = sh->head0, cache->sparse_heads = sh->heads;
+        memcpy(cache->sparse_grid, sh->grid, sizeof sh->grid);
     }
     if (m->device == VS_CUDA && !cache->timer) VS_TRY(vs_gpu_timer_create(&cache->timer, 2 * c->num_layers));
     return VS_OK;
@@ -716,8 +712,7 @@ static vs_status forward(const vs_wan_model *model, forward_state *f, const vs_t
 }
 
 vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, const float *timesteps,
-                         const vs_tensor *text, const vs_wan_attention *attn, vs_tensor *out,
-                         vs_wan_timing *timing) {
+                         const vs_tensor *text, int step, int num_steps, vs_tensor *out, vs_dit_timing *timing) {
     VS_TRY(check_inputs(model, latents, timesteps, text, out));
     const vs_wan_config *c = &model->config;
     const int *p = c->patch_size;
@@ -726,7 +721,7 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
 
     forward_state f;
     memset(&f, 0, sizeof f);
-    f.c = c, f.dev = model->device, f.attn = attn;
+    f.c = c, f.dev = model->device, f.step = step, f.num_steps = num_steps;
     f.sh.batch = s[0], f.sh.text_len = text->shape[1];
     for (int i = 0; i < 3; i++) f.sh.grid[i] = (int)(s[2 + i] / p[i]);
     f.sh.tokens = (int64_t)f.sh.grid[0] * f.sh.grid[1] * f.sh.grid[2];
@@ -742,31 +737,29 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
         split(f.sh.tokens, P, r, &f.sh.tok0, &f.sh.local);
         f.sh.ranks = P, f.sh.head0 = (int)h0, f.sh.heads = (int)k;
     }
-    VS_TRY(prepare_cache(model, &f.sh, attn, forward_bytes(c, &f.sh, f.dev, latents, text, out)));
+    VS_TRY(prepare_cache(model, &f.sh, forward_bytes(c, &f.sh, f.dev, latents, text, out)));
     vs_wan_cache *cache = model->cache;
     f.arena = cache->arena;
     f.rope_cos = &cache->rope_cos, f.rope_sin = &cache->rope_sin;
-    f.svg = attn && attn->mode == VS_WAN_ATTN_SVG ? cache->svg : NULL;
+    f.attention = cache->sparse;
     f.timer = cache->timer;
     vs_arena_reset(f.arena);
 
     vs_status st = forward(model, &f, latents, timesteps, text, out);
-    /* Collect (and clear) the attention intervals and SVG's head counts even after a failure, so the next
-     * forward starts empty. */
+    /* Collect (and clear) the attention intervals and the method's head counts even after a failure, so the
+     * next forward starts empty. */
     double attention_ms = 0;
-    int64_t heads_spatial = 0, heads_temporal = 0;
     if (f.timer) {
         vs_status ts = vs_gpu_timer_collect(f.timer, &attention_ms);
         if (st == VS_OK) st = ts;
     }
-    if (f.svg) {
-        vs_status cs = vs_attention_take_head_counts(f.svg, &heads_spatial, &heads_temporal);
-        if (st == VS_OK) st = cs;
-    }
+    vs_sparse_stats stats;
+    vs_status cs = vs_sparse_attention_take_stats(f.attention, &stats);
+    if (st == VS_OK) st = cs;
     if (timing && st == VS_OK) {
         timing->attention_s += f.timer ? attention_ms * 1e-3 : f.attention_s;
         timing->total_s += now_s() - start;
-        timing->heads_spatial += heads_spatial, timing->heads_temporal += heads_temporal;
+        timing->heads_spatial += stats.heads_spatial, timing->heads_temporal += stats.heads_temporal;
     }
     return st;
 }

@@ -17,6 +17,7 @@
 #ifndef VS_MODELS_WAN_TRANSFORMER_H
 #define VS_MODELS_WAN_TRANSFORMER_H
 
+#include "models/family.h"
 #include "models/wan/config.h"
 #include "models/wan/weights.h"
 
@@ -33,7 +34,7 @@ typedef struct vs_wan_model {
     vs_wan_layout layout; /* of the checkpoint it came from */
     vs_device device;
     /* Reused between forwards: the activation arena (grown on demand), RoPE tables
-     * and SVG attention state of the last shape, attention timers. One forward at
+     * and the sparse attention of the last shape, attention timers. One forward at
      * a time per model. */
     vs_wan_cache *cache;
     vs_comm *comm; /* sequence parallelism (vs_wan_model_set_comm); NULL: one rank */
@@ -56,44 +57,26 @@ void vs_wan_model_free(vs_wan_model *model);
  * (same weights) and make the same calls. docs/multi-gpu.md. */
 vs_status vs_wan_model_set_comm(vs_wan_model *model, vs_comm *comm);
 
-typedef enum vs_wan_attn_mode { VS_WAN_ATTN_DENSE = 0, VS_WAN_ATTN_SVG } vs_wan_attn_mode;
-
-/* How self-attention runs in one forward. SVG follows DESIGN.md's warm-up:
- * the first floor(dense_step_fraction * num_steps) denoising steps and the
- * first floor(dense_layer_fraction * num_layers) layers stay dense; the other
- * layers profile every (batch entry, head) online (src/sparse/profile.h) and
- * run the block-sparse band mask of src/sparse/svg.h, spatial or temporal. */
-typedef struct vs_wan_attention {
-    vs_wan_attn_mode mode;
-    float dense_step_fraction;  /* 0.2 in the reference's Wan scripts */
-    float dense_layer_fraction; /* 0.03 */
-    double density;             /* SVG target kept fraction of the attention map, in (0, 1] */
-    int step, num_steps;        /* where this forward sits in the denoising loop */
-} vs_wan_attention;
-
-/* Dense everywhere. */
-vs_wan_attention vs_wan_attention_dense(void);
-/* SVG with the reference's Wan settings (warm-up 0.2 of the steps, 0.03 of the layers) and `density`. */
-vs_wan_attention vs_wan_attention_svg(double density);
-/* Whether `layer` of this forward runs dense attention. */
-int vs_wan_layer_is_dense(const vs_wan_attention *attn, int layer, int num_layers);
-
-/* Seconds spent and SVG head choices, accumulated over calls. */
-typedef struct vs_wan_timing {
-    double attention_s; /* self- and cross-attention kernels (CUDA events on the GPU) */
-    double total_s;     /* whole forwards, wall clock, until the output is ready */
-    /* (batch entry, layer, head) self-attentions that SVG profiled as spatial / temporal */
-    int64_t heads_spatial, heads_temporal;
-} vs_wan_timing;
+/* How self-attention runs in the following forwards: a sparse method of
+ * src/sparse/method.h by name with its settings, resolved (no negative
+ * numbers; vs_t2v_resolve_attention fills the model's defaults). NULL or
+ * method "dense": dense everywhere. A sparse method follows DESIGN.md's
+ * warm-up: at denoising step `step` of `num_steps` (vs_wan_forward), the
+ * first floor(dense_steps * num_steps) steps and the first
+ * floor(dense_layers * num_layers) layers stay dense; the other layers plan
+ * (SVG: profile every (batch entry, head) online) and attend with the method.
+ * The method keeps one state per layer across forwards of the same shape. */
+vs_status vs_wan_model_set_attention(vs_wan_model *model, const vs_attention_params *params);
 
 /* out = model(latents, timesteps, text). latents and out: f32 contiguous
  * [B, in_channels, F, H, W] / [B, out_channels, F, H, W] with F, H, W multiples
  * of the patch size; timesteps: B host values; text: f32 [B, L, text_dim].
  * The tensors may be on the CPU or on the model's device (a CUDA model copies
- * host tensors in and out). `attn` NULL means dense; `timing` may be NULL. */
+ * host tensors in and out). step, num_steps: where this forward sits in the
+ * denoising loop, for the attention's warm-up (vs_wan_model_set_attention);
+ * `timing` may be NULL. */
 vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, const float *timesteps,
-                         const vs_tensor *text, const vs_wan_attention *attn, vs_tensor *out,
-                         vs_wan_timing *timing);
+                         const vs_tensor *text, int step, int num_steps, vs_tensor *out, vs_dit_timing *timing);
 
 /* The pieces, exposed for tests. */
 /* Sinusoidal timestep embedding as diffusers' Timesteps(flip_sin_to_cos=True,

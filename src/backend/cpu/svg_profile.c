@@ -1,4 +1,4 @@
-#include "sparse/profile.h"
+#include "backend/cpu/svg_profile_cpu.h"
 
 #include <math.h>
 #include <stdatomic.h>

@@ -11,13 +11,13 @@
  * A row whose mask allows no key gets a zero output, as in the kernels.
  *     mse_x = mean over rows and head dims of (o_x - o)^2
  * and the head is temporal when mse_t < mse_s, spatial otherwise (ties too). */
-#ifndef VS_SPARSE_PROFILE_H
-#define VS_SPARSE_PROFILE_H
+#ifndef VS_BACKEND_CPU_SVG_PROFILE_H
+#define VS_BACKEND_CPU_SVG_PROFILE_H
 
 #include <stdint.h>
 
-#include "ops/attention.h"
-#include "sparse/svg.h"
+#include "backend/attention_args.h"
+#include "backend/svg_sampling.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,76 @@
+/* The kernels sparse attention methods (src/sparse/) call, one table per
+ * device: memory for a method's state, a block list placed where the
+ * device's kernels read it, block-sparse attention over it and SVG's online
+ * profiling. backend/cpu/sparse_kernels_cpu.c and
+ * backend/cuda/sparse_kernels_cuda.c fill the tables; vs_sparse_kernels_for
+ * picks one, so no method needs to know which device it runs on. Dense
+ * attention is ops' (vs_attention_dense, src/ops/attention.h). */
+#ifndef VS_BACKEND_SPARSE_KERNELS_H
+#define VS_BACKEND_SPARSE_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/attention_args.h"
+#include "backend/block_list.h"
+#include "backend/svg_sampling.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A block list as one device's kernels read it, with that device's scratch
+ * for it (CUDA: the band path's padded copies of q, k and v, large, so one
+ * per shape). Made by vs_sparse_kernels.blocks_create. */
+typedef struct vs_sparse_blocks {
+    vs_attn_blocks view; /* in the device's memory (on the CPU: the host list it was made from) */
+    void *scratch;       /* the device's own (CUDA: the band path; NULL: every row on the flash kernel) */
+} vs_sparse_blocks;
+
+/* Where SVG profiling writes, all in the device's memory: per (batch, head)
+ * the chosen layout (VS_LAYOUT_*) and the two mean squared errors, and a
+ * running count of temporal choices that each profile adds to. */
+typedef struct vs_svg_profile_out {
+    uint8_t *head_layout;
+    float *mse_spatial, *mse_temporal;
+    unsigned long long *temporal_count;
+} vs_svg_profile_out;
+
+typedef struct vs_sparse_kernels {
+    vs_device device;
+    /* Memory on the device (at least one byte; contents undefined) and its release. */
+    vs_status (*alloc)(void **p, size_t bytes);
+    void (*release)(void *p);
+    /* Copies device memory to the host, after the work queued before it. */
+    vs_status (*read)(void *host, const void *src, size_t bytes);
+    vs_status (*zero)(void *p, size_t bytes);
+
+    /* Places `host` (a block list over seq_len tokens) for this device's kernels.
+     * band_path: also prepare CUDA's cuDNN band path for heads x head_dim (an
+     * optimisation: without memory for it, every row runs on the flash kernel). */
+    vs_status (*blocks_create)(vs_sparse_blocks **out, const vs_attn_blocks *host, int seq_len, int heads,
+                               int head_dim, int band_path);
+    void (*blocks_free)(vs_sparse_blocks *blocks);
+    /* Block-sparse attention of args (args->head_layout as given) over `blocks`. */
+    vs_status (*attend)(const vs_sparse_blocks *blocks, vs_attn_args *args, void *stream);
+
+    /* Scratch bytes svg_profile needs for args' shape. */
+    size_t (*svg_profile_workspace)(const vs_attn_args *args, const vs_svg_config *cfg);
+    /* SVG's online profiling of every (batch, head) of args against `blocks`
+     * (src/backend/cpu/svg_profile_cpu.h defines it; the CUDA profiler makes the same choices). */
+    vs_status (*svg_profile)(const vs_attn_args *args, const vs_svg_config *cfg,
+                             const vs_sparse_blocks *blocks, const vs_svg_profile_out *out, void *workspace,
+                             size_t workspace_bytes, void *stream);
+} vs_sparse_kernels;
+
+/* The table of `device`; fails where this build has no such device. */
+vs_status vs_sparse_kernels_for(vs_device device, const vs_sparse_kernels **out);
+
+/* The tables themselves, for vs_sparse_kernels_for (the CUDA one in CUDA builds only). */
+extern const vs_sparse_kernels vs_sparse_kernels_cpu;
+extern const vs_sparse_kernels vs_sparse_kernels_cuda;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
