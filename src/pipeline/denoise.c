@@ -59,6 +59,10 @@ vs_status vs_wan_denoise(const vs_wan_model *model, const vs_denoise_settings *s
     attn.num_steps = set->steps;
     float *x = latents->data, *v = out.data;
     for (int i = 0; i < set->steps && s == VS_OK; i++) {
+        if (set->cancel && atomic_load(set->cancel)) {
+            s = vs_fail(VS_ERR_CANCELLED, "generation cancelled at step %d of %d", i + 1, set->steps);
+            break;
+        }
         attn.step = i;
         for (int64_t b = 0; b < batch; b++) ((float *)ts.data)[b] = vs_scheduler_timestep(sched, i);
         memcpy(in.data, x, (size_t)n * sizeof(float));
@@ -72,6 +76,8 @@ vs_status vs_wan_denoise(const vs_wan_model *model, const vs_denoise_settings *s
             for (int64_t j = 0; j < n; j++) v[j] = v[n + j] + set->guidance * (v[j] - v[n + j]);
         s = vs_scheduler_step(sched, v, x);
         vs_progress_update(progress, i + 1);
+        if (s == VS_OK && set->progress && set->progress(set->progress_user, i + 1, set->steps))
+            s = vs_fail(VS_ERR_CANCELLED, "generation cancelled at step %d of %d", i + 1, set->steps);
     }
     vs_progress_finish(progress);
 done:

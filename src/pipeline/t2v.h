@@ -9,6 +9,7 @@
 #ifndef VS_PIPELINE_T2V_H
 #define VS_PIPELINE_T2V_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,12 @@ typedef struct vs_t2v_request {
     float guidance;                   /* < 0: the model's default; <= 1: no CFG */
     vs_wan_attention attention;
     int show_progress;
+    /* Initial latents f32 CPU [1, C, F', H', W'] (vs_t2v_latent_shape) instead of the seeded noise; NULL: seeded. */
+    const vs_tensor *noise;
+    /* Passed to the denoising loop (vs_denoise_settings): a per-step callback and a cancel flag. */
+    int (*progress)(void *user, int step, int steps);
+    void *progress_user;
+    const atomic_int *cancel;
 } vs_t2v_request;
 
 /* A request with the model's defaults, dense attention, seed 0. */
@@ -63,6 +70,9 @@ vs_t2v_request vs_t2v_request_default(const char *prompt);
 /* SVG attention with the given density and warm-up fractions; a negative
  * value takes the model's default (vs_t2v_defaults). */
 vs_wan_attention vs_t2v_svg_attention(const vs_t2v *t2v, double density, double dense_steps, double dense_layers);
+
+/* The latent shape [1, C, F', H', W'] of a request, checking its sizes against the model. */
+vs_status vs_t2v_latent_shape(const vs_t2v *t2v, const vs_t2v_request *request, int64_t shape[5]);
 
 typedef struct vs_t2v_stats {
     double encode_s, denoise_s, decode_s;
