@@ -32,6 +32,13 @@ trap 'rm -rf "$tmp"' EXIT
 [ "$("$bin" denoise --model "$tmp/none" --embeds x -o "$tmp/x.safetensors" 2>&1 | wc -l)" -eq 1 ] || fail "denoise error must be one line"
 [ ! -e "$tmp/x.safetensors" ] || fail "a failed denoise left a file"
 
+# generate: Ctrl-C cancels at the next denoising step with one "cancelled" line and writes nothing.
+timeout -s INT 3 "$bin" generate --device cpu --steps 10000 -o "$tmp/c.y4m" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] || fail "generate interrupted must exit 1, got $rc"
+[ "$(grep -c . "$tmp/err")" -ge 1 ] && grep -q "^vidsparse: error: generate: generation cancelled at step" "$tmp/err" ||
+  fail "generate interrupted: $(tail -1 "$tmp/err")"
+[ ! -e "$tmp/c.y4m" ] || fail "an interrupted generate left a file"
+
 # inspect: the tiny pipeline lists its components and parameter counts
 out=$("$bin" inspect tests/data/tiny-wan) || fail "inspect tests/data/tiny-wan"
 echo "$out" | grep -q "^transformer (WanTransformer3DModel): 69 tensors, 24520 parameters" || fail "inspect: transformer line"
