@@ -26,4 +26,9 @@ cc -std=c11 -Wall -Werror ${EXTRA_CFLAGS:-} -o "$tmp/generate" "$tmp/generate.c"
 LD_LIBRARY_PATH=$libdir "$tmp/generate" --cpu --steps 2 --frames 4 "$tmp/out.ppm" >"$tmp/run.log" 2>&1 || { cat "$tmp/run.log"; fail "running the example"; }
 grep -q "^wrote 4 frames of 32x32" "$tmp/run.log" || { cat "$tmp/run.log"; fail "the example's output"; }
 head -c 2 "$tmp/out.ppm" | grep -q P6 || fail "the example wrote no PPM"
-echo "ok: installed, built with pkg-config, ran"
+# Statically: libvidsparse.a and the Libs.private of `pkg-config --static`.
+# shellcheck disable=SC2046,SC2086
+cc -std=c11 -Wall -Werror ${EXTRA_CFLAGS:-} -o "$tmp/generate_static" "$tmp/generate.c" $(pkg-config --cflags vidsparse) \
+  "$libdir/libvidsparse.a" $(pkg-config --static --libs vidsparse | sed 's/-lvidsparse//') || fail "linking the example statically"
+"$tmp/generate_static" --cpu --steps 1 --frames 2 "$tmp/static.ppm" >"$tmp/run.log" 2>&1 || { cat "$tmp/run.log"; fail "running the static example"; }
+echo "ok: installed, built with pkg-config (shared and static), ran"
