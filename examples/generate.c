@@ -38,15 +38,22 @@ int main(int argc, char **argv) {
     request.prompt = "a red circle moving right on a blue background";
     const char *model = NULL, *out = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--cpu")) params.device = VS_PIPELINE_CPU;
-        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) request.steps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--frames") && i + 1 < argc) request.frames = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
-        else if (!out) out = argv[i];
-        else request.prompt = argv[i];
+        if (!strcmp(argv[i], "--cpu"))
+            params.device = VS_PIPELINE_CPU;
+        else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
+            request.steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--frames") && i + 1 < argc)
+            request.frames = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc)
+            model = argv[++i];
+        else if (!out)
+            out = argv[i];
+        else
+            request.prompt = argv[i];
     }
     if (!out) {
-        fprintf(stderr, "usage: %s [--cpu] [--steps N] [--frames N] [--model DIR] OUT.ppm [PROMPT]\n", argv[0]);
+        fprintf(stderr, "usage: %s [--cpu] [--steps N] [--frames N] [--model DIR] OUT.ppm [PROMPT]\n",
+                argv[0]);
         return 2;
     }
 

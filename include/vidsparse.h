@@ -23,15 +23,15 @@ extern "C" {
 
 typedef enum vs_status {
     VS_OK = 0,
-    VS_ERR_INVALID_ARG,  /* a caller passed something that cannot be right */
-    VS_ERR_IO,           /* open/read/write/mmap failed */
-    VS_ERR_FORMAT,       /* a file is malformed */
-    VS_ERR_NOT_FOUND,    /* a named tensor, key or file is missing */
-    VS_ERR_SHAPE,        /* shapes or dtypes do not fit together */
-    VS_ERR_OOM,          /* host or device memory exhausted */
-    VS_ERR_CUDA,         /* a CUDA / cuBLAS / cuDNN call failed */
-    VS_ERR_UNSUPPORTED,  /* valid request this build cannot serve */
-    VS_ERR_CANCELLED,    /* vs_pipeline_cancel or a progress callback stopped the work */
+    VS_ERR_INVALID_ARG, /* a caller passed something that cannot be right */
+    VS_ERR_IO,          /* open/read/write/mmap failed */
+    VS_ERR_FORMAT,      /* a file is malformed */
+    VS_ERR_NOT_FOUND,   /* a named tensor, key or file is missing */
+    VS_ERR_SHAPE,       /* shapes or dtypes do not fit together */
+    VS_ERR_OOM,         /* host or device memory exhausted */
+    VS_ERR_CUDA,        /* a CUDA / cuBLAS / cuDNN call failed */
+    VS_ERR_UNSUPPORTED, /* valid request this build cannot serve */
+    VS_ERR_CANCELLED,   /* vs_pipeline_cancel or a progress callback stopped the work */
 } vs_status;
 
 /* Message describing the last failure on this thread ("" if none). */
@@ -61,11 +61,10 @@ VS_API const char *vs_dtype_name(vs_dtype dtype);
 VS_API int64_t vs_tensor_numel(const vs_tensor *t);
 /* Allocates a contiguous tensor; *out is left zeroed on failure. */
 VS_API vs_status vs_tensor_alloc(vs_tensor *out, vs_dtype dtype, vs_device device, int ndim,
-                          const int64_t *shape);
+                                 const int64_t *shape);
 VS_API void vs_tensor_free(vs_tensor *t);
 /* Wraps caller memory as a contiguous view (not owned). */
-VS_API vs_tensor vs_tensor_view(void *data, vs_dtype dtype, vs_device device, int ndim,
-                         const int64_t *shape);
+VS_API vs_tensor vs_tensor_view(void *data, vs_dtype dtype, vs_device device, int ndim, const int64_t *shape);
 VS_API int vs_tensor_is_contiguous(const vs_tensor *t);
 
 /* Number of CUDA devices usable by this build (0 when built without CUDA). */
@@ -116,18 +115,18 @@ VS_API vs_svg_config vs_svg_config_default(int frames, int tokens_per_frame, int
 /* One attention shape: holds the SVG block list (built once), profiling
  * buffers and the last profile. `svg` may be NULL for dense-only use. */
 typedef struct vs_attention vs_attention;
-VS_API vs_status vs_attention_create(vs_attention **out, vs_device device, int batch, int heads, int seq_len, int head_dim,
-                              const vs_svg_config *svg);
+VS_API vs_status vs_attention_create(vs_attention **out, vs_device device, int batch, int heads, int seq_len,
+                                     int head_dim, const vs_svg_config *svg);
 /* Dense, or SVG: profile every (batch, head) on the sampled rows, pick spatial
  * or temporal, run the block-sparse kernel with temporal heads in token-major
  * order. The caller applies warm-up rules by choosing the mode. `stream` is a
  * cudaStream_t for CUDA tensors (NULL: default stream), ignored on the CPU. */
-VS_API vs_status vs_attention_run(vs_attention *attn, vs_attention_mode mode, const vs_tensor *q, const vs_tensor *k,
-                           const vs_tensor *v, vs_tensor *out, void *stream);
+VS_API vs_status vs_attention_run(vs_attention *attn, vs_attention_mode mode, const vs_tensor *q,
+                                  const vs_tensor *k, const vs_tensor *v, vs_tensor *out, void *stream);
 /* The last SVG run's choice per (batch, head) (0 spatial, 1 temporal) and
  * the profiling errors, copied to host arrays of B*H (any may be NULL). */
 VS_API vs_status vs_attention_last_profile(const vs_attention *attn, uint8_t *head_class, float *mse_spatial,
-                                    float *mse_temporal);
+                                           float *mse_temporal);
 /* How many (batch, head) pairs the SVG runs since the previous call chose
  * spatial and temporal; the counts then restart. The runs keep the count on
  * the attention's device, so none of them waits for the host; this call
@@ -204,7 +203,7 @@ VS_API void vs_pipeline_free(vs_pipeline *pipeline);
 typedef struct vs_pipeline_info {
     const char *model_dir; /* the folder loaded; owned by the pipeline */
     vs_device device;
-    int pixel_space;       /* 1: no VAE, the transformer works on RGB pixels */
+    int pixel_space; /* 1: no VAE, the transformer works on RGB pixels */
     int frames, height, width, steps, fps;
     float guidance;
     vs_attention_params attention; /* the method and settings generate uses, defaults filled in */
@@ -241,7 +240,8 @@ VS_API void vs_video_free(vs_video *video);
 /* Encodes the prompt, denoises, decodes: *out receives the video (NULL on
  * failure). VS_ERR_CANCELLED when vs_pipeline_cancel or the progress callback
  * stopped it; a cancel that came before this call began does not count. */
-VS_API vs_status vs_pipeline_generate(vs_pipeline *pipeline, const vs_generate_request *request, vs_video **out);
+VS_API vs_status vs_pipeline_generate(vs_pipeline *pipeline, const vs_generate_request *request,
+                                      vs_video **out);
 
 /* Asks the running generate to stop before its next denoising step.
  * Async-signal-safe and callable from any thread; does nothing when no

@@ -14,9 +14,9 @@
 /* What the callbacks saw and did. */
 typedef struct {
     int calls, last_step, steps;
-    int cancel_at;                  /* the progress callback returns 1 at this step (0: never) */
-    atomic_int step_done;           /* for the cancelling thread: a step has finished */
-    atomic_int cancelled;           /* the cancelling thread has called vs_pipeline_cancel */
+    int cancel_at;        /* the progress callback returns 1 at this step (0: never) */
+    atomic_int step_done; /* for the cancelling thread: a step has finished */
+    atomic_int cancelled; /* the cancelling thread has called vs_pipeline_cancel */
     vs_pipeline *pipeline;
     int log_lines;
 } observer;
@@ -28,7 +28,8 @@ static int on_progress(void *user, int step, int steps) {
     if (step == 1) {
         /* Hand over to the cancelling thread (when there is one) and wait until it has cancelled. */
         atomic_store(&o->step_done, 1);
-        while (o->pipeline && !atomic_load(&o->cancelled)) nanosleep(&(struct timespec){0, 1000000}, NULL);
+        while (o->pipeline && !atomic_load(&o->cancelled))
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
     }
     return step == o->cancel_at;
 }
@@ -58,7 +59,8 @@ TEST(loads_with_defaults_and_generates) {
     CHECK(!strcmp(vs_status_name(VS_ERR_CANCELLED), "cancelled"));
     observer o = {0};
     vs_pipeline_params params = vs_pipeline_default_params();
-    CHECK(params.device == VS_PIPELINE_AUTO && !strcmp(params.attention.method, "svg") && params.attention.density < 0);
+    CHECK(params.device == VS_PIPELINE_AUTO && !strcmp(params.attention.method, "svg") &&
+          params.attention.density < 0);
     params.device = VS_PIPELINE_CPU;
     params.progress = on_progress, params.progress_user = &o;
     params.log = on_log, params.log_user = &o;
@@ -79,10 +81,12 @@ TEST(loads_with_defaults_and_generates) {
     CHECK(v && v->frames == 2 && v->height == 16 && v->width == 16 && v->fps == 8 && v->rgb);
     CHECK(o.calls == 2 && o.last_step == 2 && o.steps == 2);
     const vs_pipeline_stats st = vs_pipeline_get_stats(p);
-    CHECK(st.load_s > 0 && st.denoise_s > 0 && st.dit_s > 0 && st.attention_s > 0 && st.attention_s <= st.dit_s);
-    /* 0.4 of 2 steps and 0.03 of 4 layers round down to none dense: every (CFG entry, layer, step, head) profiled. */
-    CHECK_MSG(st.heads_spatial + st.heads_temporal == 2 * 4 * 2 * 2, "%lld + %lld", (long long)st.heads_spatial,
-              (long long)st.heads_temporal);
+    CHECK(st.load_s > 0 && st.denoise_s > 0 && st.dit_s > 0 && st.attention_s > 0 &&
+          st.attention_s <= st.dit_s);
+    /* 0.4 of 2 steps and 0.03 of 4 layers round down to none dense: every (CFG entry, layer, step, head)
+     * profiled. */
+    CHECK_MSG(st.heads_spatial + st.heads_temporal == 2 * 4 * 2 * 2, "%lld + %lld",
+              (long long)st.heads_spatial, (long long)st.heads_temporal);
     vs_video_free(v);
     vs_pipeline_free(p);
     return 0;
@@ -109,7 +113,8 @@ TEST(cancel_from_the_progress_callback) {
 
 static void *cancel_after_first_step(void *arg) {
     observer *o = arg;
-    while (!atomic_load(&o->step_done)) nanosleep(&(struct timespec){0, 1000000}, NULL);
+    while (!atomic_load(&o->step_done))
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
     vs_pipeline_cancel(o->pipeline);
     atomic_store(&o->cancelled, 1);
     return NULL;
@@ -204,7 +209,8 @@ TEST(initial_noise) {
     CHECK_OK(vs_tensor_alloc(&other, VS_F32, VS_CPU, 5, shape));
     r.noise = &other;
     vs_video *c = NULL;
-    CHECK_FAILS(vs_pipeline_generate(p, &r, &c), VS_ERR_SHAPE, "[1, 3, 2, 16, 16] for this request, got host F32 [1, 3, 2, 16, 8]");
+    CHECK_FAILS(vs_pipeline_generate(p, &r, &c), VS_ERR_SHAPE,
+                "[1, 3, 2, 16, 16] for this request, got host F32 [1, 3, 2, 16, 8]");
     CHECK(c == NULL);
     vs_tensor_free(&other);
     vs_video_free(a);
@@ -215,5 +221,5 @@ TEST(initial_noise) {
     return 0;
 }
 
-RUN_TESTS(T(loads_with_defaults_and_generates), T(cancel_from_the_progress_callback), T(cancel_from_another_thread),
-          T(bad_params_and_requests), T(initial_noise))
+RUN_TESTS(T(loads_with_defaults_and_generates), T(cancel_from_the_progress_callback),
+          T(cancel_from_another_thread), T(bad_params_and_requests), T(initial_noise))

@@ -22,7 +22,9 @@ static pthread_mutex_t callback_lock = PTHREAD_MUTEX_INITIALIZER;
 static vs_log_callback callback;
 static void *callback_user;
 
-void vs_log_set_level(vs_log_level level) { current_level = (int)level; }
+void vs_log_set_level(vs_log_level level) {
+    current_level = (int)level;
+}
 
 vs_log_level vs_log_get_level(void) {
     if (current_level < 0) current_level = level_from_env();

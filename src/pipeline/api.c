@@ -17,7 +17,7 @@ struct vs_pipeline {
     vs_t2v *t2v;
     char model_dir[PATH_CAP];
     vs_device device;
-    vs_attention_params attention; /* the method and settings with the model's defaults filled in */
+    vs_attention_params attention;  /* the method and settings with the model's defaults filled in */
     vs_wan_attention wan_attention; /* the same, as the DiT takes it */
     vs_progress_callback progress;
     void *progress_user;
@@ -56,13 +56,14 @@ static vs_status resolve_attention(vs_pipeline *p, const vs_attention_params *a)
     if (strcmp(method, "dense") && strcmp(method, "svg"))
         return vs_fail(VS_ERR_INVALID_ARG, "attention method '%s' is none of dense and svg", method);
     if (a->density >= 0 && !(a->density > 0 && a->density <= 1))
-        return vs_fail(VS_ERR_INVALID_ARG, "attention density must be in (0, 1] (negative: the model's), got %g",
-                       a->density);
-    if (a->dense_steps > 1 || a->dense_layers > 1)
         return vs_fail(VS_ERR_INVALID_ARG,
-                       "attention dense_steps and dense_layers are fractions in [0, 1] (negative: the model's), got "
-                       "%g and %g",
-                       a->dense_steps, a->dense_layers);
+                       "attention density must be in (0, 1] (negative: the model's), got %g", a->density);
+    if (a->dense_steps > 1 || a->dense_layers > 1)
+        return vs_fail(
+            VS_ERR_INVALID_ARG,
+            "attention dense_steps and dense_layers are fractions in [0, 1] (negative: the model's), got "
+            "%g and %g",
+            a->dense_steps, a->dense_layers);
     const vs_wan_attention svg = vs_t2v_svg_attention(p->t2v, a->density, a->dense_steps, a->dense_layers);
     p->wan_attention = strcmp(method, "svg") ? vs_wan_attention_dense() : svg;
     p->attention = (vs_attention_params){strcmp(method, "svg") ? "dense" : "svg", svg.density,
@@ -105,7 +106,9 @@ void vs_pipeline_free(vs_pipeline *p) {
     free(p);
 }
 
-vs_status vs_pipeline_set_comm(vs_pipeline *p, vs_comm *comm) { return vs_t2v_set_comm(p->t2v, comm); }
+vs_status vs_pipeline_set_comm(vs_pipeline *p, vs_comm *comm) {
+    return vs_t2v_set_comm(p->t2v, comm);
+}
 
 vs_pipeline_info vs_pipeline_get_info(const vs_pipeline *p) {
     const vs_t2v_defaults *d = vs_t2v_get_defaults(p->t2v);
@@ -121,7 +124,9 @@ vs_pipeline_info vs_pipeline_get_info(const vs_pipeline *p) {
     return info;
 }
 
-vs_pipeline_stats vs_pipeline_get_stats(const vs_pipeline *p) { return p->stats; }
+vs_pipeline_stats vs_pipeline_get_stats(const vs_pipeline *p) {
+    return p->stats;
+}
 
 void vs_pipeline_cancel(vs_pipeline *p) {
     if (p) atomic_store(&p->cancel, 1);
@@ -135,8 +140,8 @@ void vs_video_free(vs_video *video) {
 
 static vs_status check_size(const char *name, int value, int max) {
     if (value < 0 || value > max)
-        return vs_fail(VS_ERR_INVALID_ARG, "request: %s must be in [1, %d] (0: the model's default), got %d", name, max,
-                       value);
+        return vs_fail(VS_ERR_INVALID_ARG, "request: %s must be in [1, %d] (0: the model's default), got %d",
+                       name, max, value);
     return VS_OK;
 }
 
@@ -149,8 +154,8 @@ static vs_status to_t2v_request(const vs_pipeline *p, const vs_generate_request 
     VS_TRY(check_size("frames", r->frames, 10000));
     VS_TRY(check_size("steps", r->steps, 10000));
     if (!(r->guidance <= 100))
-        return vs_fail(VS_ERR_INVALID_ARG, "request: guidance must be at most 100 (negative: the model's), got %g",
-                       r->guidance);
+        return vs_fail(VS_ERR_INVALID_ARG,
+                       "request: guidance must be at most 100 (negative: the model's), got %g", r->guidance);
     *out = vs_t2v_request_default(r->prompt);
     out->negative_prompt = r->negative_prompt;
     out->seed = r->seed;
