@@ -137,10 +137,11 @@ VS_API double vs_attention_density(const vs_attention *attn);
 VS_API void vs_attention_free(vs_attention *attn);
 
 /* ---- logging ---------------------------------------------------------------
- * The library's messages (warnings, progress notes) go to stderr, at the level
- * VS_LOG=error|warn|info|debug sets (default info), unless a callback takes
- * them. The callback is process-wide: every message of every thread goes to
- * the one installed last, on the thread that logs it. */
+ * The library's messages (warnings, notes on what it loaded) up to the level
+ * VS_LOG=error|warn|info|debug sets (default info) go to stderr, or to the
+ * log callback when one is installed. The callback is process-wide: every
+ * message of every thread goes to the one installed last, called on the
+ * thread that logs, one line without its newline. */
 typedef enum vs_log_level { VS_LOG_ERROR = 0, VS_LOG_WARN, VS_LOG_INFO, VS_LOG_DEBUG } vs_log_level;
 typedef void (*vs_log_callback)(void *user, vs_log_level level, const char *message);
 /* NULL restores stderr. */
@@ -182,7 +183,9 @@ typedef struct vs_pipeline_params {
     /* The self-attention method and its settings; negative numbers take the
      * model's defaults (vs_pipeline_info.attention shows what they became). */
     vs_attention_params attention;
-    vs_log_callback log; /* NULL: messages stay on stderr; else installed as vs_log_set_callback does */
+    /* NULL: messages stay where they go. Else vs_pipeline_load installs it process-wide (as
+     * vs_log_set_callback does) and vs_pipeline_free of this pipeline puts stderr back. */
+    vs_log_callback log;
     void *log_user;
     vs_progress_callback progress; /* NULL: none */
     void *progress_user;
