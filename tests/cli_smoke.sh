@@ -22,6 +22,19 @@ trap 'rm -rf "$tmp"' EXIT
 "$bin" denoise --model tests/data/wan/tiny_hd64 --embeds tests/data/wan/embeds.safetensors --frames 9 \
   --height 32 --width 48 --steps 2 -o "$tmp/latents.safetensors" 2>/dev/null || fail "denoise"
 [ -s "$tmp/latents.safetensors" ] || fail "denoise wrote no latents"
+# denoise --noise: initial latents from a file (any tensor 'latents' of the options' shape); the same file twice
+# gives the same result; a wrong shape is one line naming both shapes, and writes nothing.
+for i in 1 2; do
+  "$bin" denoise --model tests/data/wan/tiny_hd64 --embeds tests/data/wan/embeds.safetensors --frames 9 --height 32 \
+    --width 48 --steps 2 --noise "$tmp/latents.safetensors" -o "$tmp/n$i.safetensors" 2>/dev/null || fail "denoise --noise"
+done
+cmp -s "$tmp/n1.safetensors" "$tmp/n2.safetensors" || fail "denoise --noise must be deterministic"
+VS_LOG=error "$bin" denoise --model tests/data/wan/tiny_hd64 --embeds tests/data/wan/embeds.safetensors --frames 9 --height 32 \
+  --width 64 --steps 2 --noise "$tmp/latents.safetensors" -o "$tmp/n3.safetensors" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "denoise --noise of a wrong shape must fail with one line, got $rc"
+grep -q "has shape \[1, 16, 3, 4, 6\], expected \[1, 16, 3, 4, 8\]" "$tmp/err" || fail "denoise --noise: the message must name the expected shape: $(cat "$tmp/err")"
+[ ! -e "$tmp/n3.safetensors" ] || fail "a failed denoise --noise left a file"
+"$bin" denoise --help | grep -q "^      --noise FILE" || fail "denoise --help must list --noise"
 "$bin" denoise --model tests/data/wan/tiny_hd64 --embeds tests/data/wan/embeds.safetensors --frames 8 \
   -o "$tmp/x.safetensors" 2>/dev/null; [ $? -eq 2 ] || fail "denoise --frames 8 must exit 2"
 # denoise from a text prompt (the embedded model's tokenizer and text encoder); --embeds and -p exclude each other
@@ -31,6 +44,13 @@ trap 'rm -rf "$tmp"' EXIT
 "$bin" denoise --model models/vidsparse-tiny -p x --embeds y -o "$tmp/q.safetensors" 2>/dev/null; [ $? -eq 2 ] || fail "denoise -p with --embeds must exit 2"
 [ "$("$bin" denoise --model "$tmp/none" --embeds x -o "$tmp/x.safetensors" 2>&1 | wc -l)" -eq 1 ] || fail "denoise error must be one line"
 [ ! -e "$tmp/x.safetensors" ] || fail "a failed denoise left a file"
+
+# generate: Ctrl-C cancels at the next denoising step with one "cancelled" line and writes nothing.
+timeout --preserve-status -s INT 3 "$bin" generate --device cpu --steps 10000 -o "$tmp/c.y4m" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] || fail "generate interrupted must exit 1, got $rc"
+grep -q "^vidsparse: error: generate: generation cancelled at step" "$tmp/err" ||
+  fail "generate interrupted: $(tail -1 "$tmp/err")"
+[ ! -e "$tmp/c.y4m" ] || fail "an interrupted generate left a file"
 
 # inspect: the tiny pipeline lists its components and parameter counts
 out=$("$bin" inspect tests/data/tiny-wan) || fail "inspect tests/data/tiny-wan"
@@ -96,8 +116,8 @@ grep -q "density 0.3; dense: the first 0.5 of the steps and 0.25 of the layers" 
 "$bin" eval --dense-steps 2 2>/dev/null; [ $? -eq 2 ] || fail "eval --dense-steps 2 must exit 2"
 # --gpus: errors name what is missing (no NCCL in the build, or fewer GPUs than asked), one line each
 "$bin" bench dit --gpus 2 --device cpu 2>/dev/null; [ $? -eq 2 ] || fail "bench dit --gpus with --device cpu must exit 2"
-"$bin" denoise --model tests/data/wan/tiny_hd64 --embeds x --gpus 0 -o "$tmp/x.safetensors" 2>/dev/null
-[ $? -eq 2 ] || fail "denoise --gpus 0 must exit 2"
+"$bin" denoise --model tests/data/wan/tiny_hd64 --embeds x --gpus -1 -o "$tmp/x.safetensors" 2>/dev/null
+[ $? -eq 2 ] || fail "denoise --gpus -1 must exit 2"
 "$bin" generate --gpus 64 -o "$tmp/gpus.y4m" 2>"$tmp/err"; rc=$?
 [ $rc -ge 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "generate --gpus 64 must fail with one line"
 grep -Eq "needs NCCL|--gpus 64, but [0-9]+ GPUs? (is|are) present" "$tmp/err" || fail "generate --gpus: $(cat "$tmp/err")"

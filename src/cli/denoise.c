@@ -1,12 +1,11 @@
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/ranks.h"
-#include "core/json.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "io/safetensors.h"
@@ -15,99 +14,83 @@
 #include "pipeline/denoise.h"
 #include "pipeline/noise.h"
 
-static const char usage[] =
-    "usage: vidsparse denoise --model DIR (--embeds prompt.safetensors [--negative neg.safetensors]\n"
-    "                         | -p PROMPT [-n NEGATIVE] [--max-length 512])\n"
-    "                         [--frames 81] [--height 480] [--width 832] [--steps 50] [--cfg 5]\n"
-    "                         [--seed 0] [--attention dense|svg] [--density 0.25]\n"
-    "                         [--scheduler unipc|euler] [--shift S] [--device cuda|cpu] [--gpus N]\n"
-    "                         -o latents.safetensors\n\n"
-    "Runs the Wan DiT's denoising loop from seeded noise and writes the tensor\n"
-    "'latents' [1, 16, F, H, W] (decode it with 'vidsparse decode').\n\n"
-    "  --model DIR        diffusers pipeline folder, or a transformer folder (either layout)\n"
-    "  --embeds FILE      prompt embeddings: tensor 'prompt_embeds' [1, L, text_dim] (or the file's\n"
-    "                     only tensor); its 'negative_prompt_embeds' serves as the negative prompt\n"
-    "  --negative FILE    negative prompt embeddings ('negative_prompt_embeds' or the only tensor)\n"
-    "  -p, -n TEXT        or the prompt and negative prompt as text, encoded with DIR's tokenizer/ and\n"
-    "                     text_encoder/ as 'vidsparse encode' does (negative default \"\", 512 tokens)\n"
-    "  --frames/--height/--width   video size in pixels; latents are (frames-1)/4+1 x height/8 x width/8\n"
-    "                     (the VAE's scale factors, read from DIR/vae/config.json when present)\n"
-    "  --cfg G            classifier-free guidance scale (<= 1 runs the prompt alone)\n"
-    "  --seed S           seeds vidsparse's own Gaussian generator (not torch's: see docs/wan.md)\n"
-    "  --attention MODE   dense, or svg (Sparse VideoGen after 20%% of the steps and 3%% of the layers)\n"
-    "  --density D        SVG target kept fraction of the attention map\n"
-    "  --scheduler KIND   override the checkpoint's scheduler (flow UniPC or flow Euler)\n"
-    "  --shift S          override the flow shift\n"
-    "  --device D         cuda (bf16, the default when this build has CUDA and a GPU is present) or cpu (f32)\n"
-    "  --gpus N           the DiT sequence-parallel over N GPUs, one process each, through NCCL\n";
-
 typedef struct {
-    const char *model, *embeds, *negative, *prompt, *negative_prompt, *out, *attention, *scheduler, *device_name;
+    const char *model, *embeds, *negative, *prompt, *negative_prompt, *out, *attention, *scheduler, *device_name,
+        *noise;
     vs_device device;
-    long frames, height, width, steps, gpus, max_length;
-    unsigned long long seed;
+    int frames, height, width, steps, gpus, max_length;
+    int64_t seed;
     double cfg, density, shift;
 } options;
 
-static int parse_long(const char *s, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end) return 0;
-    *out = v;
-    return 1;
-}
-
-static int parse_double(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end) return 0;
-    *out = v;
-    return 1;
-}
-
+/* The option table drives parsing and --help; returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, options *o) {
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) return vs_cli_usage_error("denoise", "%s needs a value", a);
-        const char *v = argv[++i];
-        int ok = 1;
-        if (!strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "--embeds")) o->embeds = v;
-        else if (!strcmp(a, "--negative")) o->negative = v;
-        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
-        else if (!strcmp(a, "-n") || !strcmp(a, "--negative-prompt")) o->negative_prompt = v;
-        else if (!strcmp(a, "--max-length")) ok = parse_long(v, &o->max_length) && o->max_length >= 2 && o->max_length <= 65536;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
-        else if (!strcmp(a, "--attention")) o->attention = v;
-        else if (!strcmp(a, "--scheduler")) o->scheduler = v;
-        else if (!strcmp(a, "--device")) o->device_name = v;
-        else if (!strcmp(a, "--frames")) ok = parse_long(v, &o->frames) && o->frames > 0;
-        else if (!strcmp(a, "--height")) ok = parse_long(v, &o->height) && o->height > 0;
-        else if (!strcmp(a, "--width")) ok = parse_long(v, &o->width) && o->width > 0;
-        else if (!strcmp(a, "--gpus")) ok = parse_long(v, &o->gpus) && o->gpus >= 1 && o->gpus <= VS_COMM_MAX_RANKS;
-        else if (!strcmp(a, "--steps")) ok = parse_long(v, &o->steps) && o->steps > 0 && o->steps <= 10000;
-        else if (!strcmp(a, "--cfg")) ok = parse_double(v, &o->cfg);
-        else if (!strcmp(a, "--density")) ok = parse_double(v, &o->density) && o->density > 0 && o->density <= 1;
-        else if (!strcmp(a, "--shift")) ok = parse_double(v, &o->shift) && o->shift > 0;
-        else if (!strcmp(a, "--seed")) {
-            char *end;
-            errno = 0;
-            o->seed = strtoull(v, &end, 10);
-            ok = !errno && end != v && !*end;
-        } else return vs_cli_usage_error("denoise", "unknown option '%s'", a);
-        if (!ok) return vs_cli_usage_error("denoise", "bad value '%s' for %s", v, a);
-    }
+    const vs_option table[] = {
+        {"model", 'm', VS_OPT_STRING, &o->model, "diffusers pipeline folder, or a transformer folder (either layout)",
+         "DIR"},
+        {"embeds", 0, VS_OPT_STRING, &o->embeds,
+         "prompt embeddings: tensor 'prompt_embeds' [1, L, text_dim] (or the file's only tensor); its "
+         "'negative_prompt_embeds' serves as the negative prompt",
+         "FILE"},
+        {"negative", 0, VS_OPT_STRING, &o->negative,
+         "negative prompt embeddings ('negative_prompt_embeds' or the only tensor)", "FILE"},
+        {"prompt", 'p', VS_OPT_STRING, &o->prompt,
+         "or the prompt as text, encoded with DIR's tokenizer/ and text_encoder/ as 'vidsparse encode' does", "TEXT"},
+        {"negative-prompt", 'n', VS_OPT_STRING, &o->negative_prompt,
+         "the negative prompt as text (with -p; default: the model's, \"\" for Wan)", "TEXT"},
+        {"max-length", 0, VS_OPT_INT, &o->max_length, "text tokens of -p and -n (2..65536; 0: the model's)", NULL},
+        {"frames", 0, VS_OPT_INT, &o->frames,
+         "video frames; the latent grid is the model family's (Wan: (frames-1)/4+1 x height/8 x width/8, the VAE's "
+         "scale factors read from DIR/vae/config.json when present)",
+         NULL},
+        {"height", 0, VS_OPT_INT, &o->height, "video height in pixels", NULL},
+        {"width", 0, VS_OPT_INT, &o->width, "video width in pixels", NULL},
+        {"steps", 0, VS_OPT_INT, &o->steps, "denoising steps (1..10000)", NULL},
+        {"cfg", 0, VS_OPT_DOUBLE, &o->cfg, "classifier-free guidance scale (<= 1 runs the prompt alone)", "G"},
+        {"seed", 0, VS_OPT_INT64, &o->seed, "seeds vidsparse's own Gaussian generator (not torch's: see docs/wan.md)",
+         NULL},
+        {"noise", 0, VS_OPT_STRING, &o->noise,
+         "initial latents instead of seeded noise: tensor 'latents' [1, C, F, H, W] of the size the other options give",
+         "FILE"},
+        {"attention", 0, VS_OPT_STRING, &o->attention,
+         "dense, or svg (Sparse VideoGen after the model's dense warm-up: for Wan 20% of the steps and 3% of the "
+         "layers)",
+         "MODE"},
+        {"density", 0, VS_OPT_DOUBLE, &o->density, "SVG target kept fraction of the attention map, in (0, 1]", "D"},
+        {"scheduler", 0, VS_OPT_STRING, &o->scheduler,
+         "unipc or euler: override the checkpoint's scheduler (flow UniPC or flow Euler)", "KIND"},
+        {"shift", 0, VS_OPT_DOUBLE, &o->shift, "override the flow shift (0: the checkpoint's)", "S"},
+        {"device", 0, VS_OPT_STRING, &o->device_name,
+         "cuda (bf16, the default when this build has CUDA and a GPU is present) or cpu (f32)", "DEV"},
+        {"gpus", 0, VS_OPT_INT, &o->gpus,
+         "the DiT sequence-parallel over N GPUs, one process each, through NCCL (0: one GPU, no NCCL)", "N"},
+        {"output", 'o', VS_OPT_STRING, &o->out, "where the latents go", "latents.safetensors"},
+    };
+    const vs_command_spec spec = {
+        "denoise", "--model DIR (--embeds FILE [--negative FILE] | -p PROMPT [-n NEGATIVE]) [options] -o OUT",
+        "Runs the model's DiT denoising loop from seeded noise (or --noise) and writes the tensor 'latents' "
+        "[1, C, F, H, W] (decode it with 'vidsparse decode').",
+        table, (int)(sizeof table / sizeof table[0])};
+    vs_args args;
+    const int rc = vs_args_cli(&spec, argc, argv, &args);
+    if (rc >= 0) return rc;
+    if (args.positional_count) return vs_cli_usage_error("denoise", "unexpected argument '%s'", args.positional[0]);
     if (!o->model || !(o->embeds || o->prompt) || !o->out)
         return vs_cli_usage_error("denoise", "--model, --embeds (or -p) and -o are required");
     if (o->embeds && o->prompt) return vs_cli_usage_error("denoise", "give --embeds or -p, not both");
     if (o->negative && !o->embeds) return vs_cli_usage_error("denoise", "--negative goes with --embeds (-n with -p)");
     if (o->negative_prompt && !o->prompt) return vs_cli_usage_error("denoise", "-n goes with -p (--negative with --embeds)");
+    if (o->max_length && (o->max_length < 2 || o->max_length > 65536))
+        return vs_cli_usage_error("denoise", "--max-length must be in [2, 65536], not %d", o->max_length);
+    if (o->frames < 1 || o->height < 1 || o->width < 1)
+        return vs_cli_usage_error("denoise", "--frames, --height and --width must be positive");
+    if (o->steps < 1 || o->steps > 10000) return vs_cli_usage_error("denoise", "--steps must be in [1, 10000], not %d", o->steps);
+    if (o->seed < 0) return vs_cli_usage_error("denoise", "--seed must be >= 0");
+    if (!(o->density > 0 && o->density <= 1))
+        return vs_cli_usage_error("denoise", "--density must be in (0, 1], not %g", o->density);
+    if (o->shift < 0) return vs_cli_usage_error("denoise", "--shift must be positive, not %g", o->shift);
+    if (o->gpus < 0 || o->gpus > VS_COMM_MAX_RANKS)
+        return vs_cli_usage_error("denoise", "--gpus must be in [0, %d], not %d", VS_COMM_MAX_RANKS, o->gpus);
     if (vs_cli_attention_method("denoise", o->attention)) return 2;
     if (o->gpus && o->device_name && strcmp(o->device_name, "cuda"))
         return vs_cli_usage_error("denoise", "--gpus runs on CUDA GPUs, not --device %s", o->device_name);
@@ -134,6 +117,15 @@ static vs_status load_embeds(const char *path, const char *name, vs_tensor *out)
         t.owned = 1;
         *out = t;
     }
+    vs_safetensors_close(st);
+    return s;
+}
+
+/* --noise: the tensor 'latents' of `path` as f32, of the latent shape the options give. */
+static vs_status load_noise(const char *path, const int64_t *shape, vs_tensor *out) {
+    vs_safetensors *st = NULL;
+    VS_TRY(vs_safetensors_open(&st, path));
+    const vs_status s = vs_safetensors_load(st, "latents", VS_F32, VS_CPU, 5, shape, out);
     vs_safetensors_close(st);
     return s;
 }
@@ -205,7 +197,7 @@ int vs_cmd_denoise(int argc, char **argv) {
     /* --gpus: the rank processes fork here, before any CUDA call. */
     vs_comm *comm = NULL;
     int rank = 0;
-    if (o.gpus && (rc = vs_cli_spawn_ranks("denoise", (int)o.gpus, &comm, &rank)) >= 0) return rc;
+    if (o.gpus && (rc = vs_cli_spawn_ranks("denoise", o.gpus, &comm, &rank)) >= 0) return rc;
     const vs_device device = o.device;
     if (vs_dit_load(o.model, device, &dit) != VS_OK || vs_dit_set_comm(dit, comm) != VS_OK) {
         vs_dit_free(dit);
@@ -240,12 +232,16 @@ int vs_cmd_denoise(int argc, char **argv) {
         else s = load_embeds(neg, "negative_prompt_embeds", &uncond.hidden);
     }
     if (s == VS_OK) context = "scheduler", s = scheduler_settings(&o, &defaults, &set.scheduler);
-    if (s == VS_OK) context = "latents", s = vs_tensor_alloc(&latents, VS_F32, VS_CPU, 5, shape);
+    if (s == VS_OK && o.noise) {
+        context = "--noise", s = load_noise(o.noise, shape, &latents);
+    } else if (s == VS_OK) {
+        context = "latents", s = vs_tensor_alloc(&latents, VS_F32, VS_CPU, 5, shape);
+        if (s == VS_OK) vs_noise_gaussian(latents.data, vs_tensor_numel(&latents), (uint64_t)o.seed);
+    }
     const char *dense_backend = NULL;
     if (s == VS_OK) context = "dense attention", s = vs_attention_dense_backend(device, &dense_backend);
     if (s == VS_OK) {
-        vs_noise_gaussian(latents.data, vs_tensor_numel(&latents), o.seed);
-        set.steps = (int)o.steps;
+        set.steps = o.steps;
         set.guidance = (float)o.cfg;
         const vs_attention_params asked = {o.attention, o.density, -1, -1};
         set.attention = vs_attention_resolve(&asked, &defaults.attention);
@@ -266,11 +262,12 @@ int vs_cmd_denoise(int argc, char **argv) {
     }
     if (s == VS_OK && rank == 0) { /* every rank holds the same latents */
         char seed[32], steps[16], guidance[32];
-        snprintf(seed, sizeof seed, "%llu", o.seed);
-        snprintf(steps, sizeof steps, "%ld", o.steps);
+        snprintf(seed, sizeof seed, "%lld", (long long)o.seed);
+        snprintf(steps, sizeof steps, "%d", o.steps);
         snprintf(guidance, sizeof guidance, "%g", o.cfg);
-        const char *keys[] = {"seed", "steps", "guidance", "attention"};
-        const char *values[] = {seed, steps, guidance, o.attention};
+        /* The initial latents: the seed, or the --noise file they came from. */
+        const char *keys[] = {o.noise ? "noise" : "seed", "steps", "guidance", "attention"};
+        const char *values[] = {o.noise ? o.noise : seed, steps, guidance, o.attention};
         const char *names[] = {"latents"};
         context = o.out;
         s = vs_safetensors_write(o.out, 1, names, &latents, 4, keys, values);

@@ -1,3 +1,4 @@
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -5,10 +6,26 @@
 #include "cli/cli.h"
 #include "cli/ranks.h"
 #include "core/bench.h"
+#include "core/progress.h"
 #include "io/video.h"
-#include "pipeline/t2v.h"
+#include "pipeline/api.h"
 
 #define DEFAULT_PROMPT "a red circle moving right on a blue background"
+
+/* The pipeline a SIGINT cancels, and the progress bar the steps advance (this process's one generate). */
+static vs_pipeline *volatile running;
+static vs_progress *progress;
+
+static void cancel_on_signal(int signal_number) {
+    (void)signal_number;
+    vs_pipeline_cancel(running); /* an atomic store: safe in a signal handler */
+}
+
+static int show_progress(void *user, int step, int steps) {
+    (void)user, (void)steps;
+    vs_progress_update(progress, step);
+    return 0;
+}
 
 int vs_cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompt = DEFAULT_PROMPT, *negative = NULL, *output = NULL, *attention = "svg";
@@ -60,71 +77,83 @@ int vs_cmd_generate(int argc, char **argv) {
     if (gpus < 0) return vs_cli_usage_error("generate", "--gpus must be >= 0, not %d", gpus);
     if (gpus && device_name && strcmp(device_name, "cuda"))
         return vs_cli_usage_error("generate", "--gpus runs on CUDA GPUs, not --device %s", device_name);
-    char dir[4096];
-    if (vs_t2v_locate(model, dir, sizeof dir) != VS_OK) return vs_cli_report("generate");
     /* --gpus: the rank processes fork here, before any CUDA call; rank 0 alone writes the video. */
     vs_comm *comm = NULL;
     int rank = 0;
     if (gpus && (rc = vs_cli_spawn_ranks("generate", gpus, &comm, &rank)) >= 0) return rc;
     vs_device device = VS_CUDA;
     if (!gpus && vs_cli_device("generate", device_name, &device)) return 2;
-    double t0 = vs_bench_now_ms();
-    vs_t2v *t2v = NULL;
-    if (vs_t2v_load(dir, device, &t2v) != VS_OK || vs_t2v_set_comm(t2v, comm) != VS_OK) {
-        vs_t2v_free(t2v);
+    vs_pipeline_params params = vs_pipeline_default_params();
+    params.device = device == VS_CUDA ? VS_PIPELINE_CUDA : VS_PIPELINE_CPU;
+    params.attention = (vs_attention_params){attention, svg.density, svg.dense_steps, svg.dense_layers};
+    params.progress = show_progress;
+    vs_pipeline *pipeline = NULL;
+    if (vs_pipeline_load(&pipeline, model, &params) != VS_OK || vs_pipeline_set_comm(pipeline, comm) != VS_OK) {
+        vs_pipeline_free(pipeline);
         vs_comm_free(comm);
         return vs_cli_report("generate");
     }
-    const double load_s = (vs_bench_now_ms() - t0) / 1e3;
-
-    vs_t2v_request req = vs_t2v_request_default(prompt);
+    const vs_pipeline_info info = vs_pipeline_get_info(pipeline);
+    vs_generate_request req = vs_generate_default_request();
+    req.prompt = prompt;
     req.negative_prompt = negative;
     req.seed = (uint64_t)seed;
     req.steps = steps, req.frames = frames, req.height = height, req.width = width;
     req.guidance = (float)cfg;
-    const vs_attention_params asked = {attention, svg.density, svg.dense_steps, svg.dense_layers};
-    req.attention = vs_t2v_resolve_attention(t2v, &asked);
-    req.show_progress = rank == 0;
-    const vs_t2v_defaults *d = vs_t2v_get_defaults(t2v);
     if (rank == 0) {
-        fprintf(stderr, "model %s on the %s\nprompt \"%s\", seed %lld, %s attention", dir,
-                device == VS_CUDA ? "GPU" : "CPU", prompt, (long long)seed, attention);
-        if (strcmp(req.attention.method, "dense"))
+        fprintf(stderr, "model %s on the %s\nprompt \"%s\", seed %lld, %s attention", info.model_dir,
+                info.device == VS_CUDA ? "GPU" : "CPU", prompt, (long long)seed, info.attention.method);
+        if (strcmp(info.attention.method, "dense"))
             fprintf(stderr, " (density %g; dense: the first %g of the steps and %g of the layers)",
-                    req.attention.density, req.attention.dense_steps, req.attention.dense_layers);
+                    info.attention.density, info.attention.dense_steps, info.attention.dense_layers);
         fputc('\n', stderr);
     }
-    vs_tensor video = {0};
-    vs_t2v_stats st;
+    /* Ctrl-C (one process, no --gpus: ranks must stop at the same step) cancels at the next denoising step;
+     * a second one ends the process. */
+    struct sigaction cancel = {0}, previous;
+    cancel.sa_handler = cancel_on_signal;
+    cancel.sa_flags = SA_RESETHAND;
+    sigemptyset(&cancel.sa_mask);
+    running = pipeline;
+    if (!gpus) sigaction(SIGINT, &cancel, &previous);
+    progress = rank == 0 ? vs_progress_start("denoise", steps ? steps : info.steps) : NULL;
+    vs_video *video = NULL;
+    const vs_status s = vs_pipeline_generate(pipeline, &req, &video);
+    vs_progress_finish(progress);
+    progress = NULL;
+    if (!gpus) sigaction(SIGINT, &previous, NULL);
+    running = NULL;
     rc = 1;
-    if (vs_t2v_generate(t2v, &req, &video, &st) != VS_OK) {
+    if (s != VS_OK) {
         vs_cli_report("generate");
     } else if (rank > 0) {
         rc = 0; /* every rank holds the same video; rank 0 writes it */
     } else {
-        t0 = vs_bench_now_ms();
-        if (vs_video_write(output, &video, fps ? fps : d->fps) != VS_OK) {
+        const double t0 = vs_bench_now_ms();
+        const vs_tensor rgb =
+            vs_tensor_view(video->rgb, VS_U8, VS_CPU, 4, (int64_t[]){video->frames, video->height, video->width, 3});
+        if (vs_video_write(output, &rgb, fps ? fps : video->fps) != VS_OK) {
             vs_cli_report("writing the video");
         } else {
+            const vs_pipeline_stats st = vs_pipeline_get_stats(pipeline);
             const double write_s = (vs_bench_now_ms() - t0) / 1e3;
-            const double total = load_s + st.encode_s + st.denoise_s + st.decode_s + write_s;
+            const double total = st.load_s + st.text_s + st.denoise_s + st.decode_s + write_s;
             fprintf(stderr, "time: load %.2f s, text %.2f s, denoise %.2f s, %s %.2f s, write %.2f s; total %.2f s\n",
-                    load_s, st.encode_s, st.denoise_s, vs_t2v_pixel_space(t2v) ? "frames" : "VAE decode", st.decode_s,
+                    st.load_s, st.text_s, st.denoise_s, info.pixel_space ? "frames" : "VAE decode", st.decode_s,
                     write_s, total);
-            fprintf(stderr, "DiT %.2f s, of which attention %.2f s (%.0f%%)\n", st.dit.total_s, st.dit.attention_s,
-                    st.dit.total_s > 0 ? 100.0 * st.dit.attention_s / st.dit.total_s : 0.0);
-            const int64_t profiled = st.dit.heads_spatial + st.dit.heads_temporal;
+            fprintf(stderr, "DiT %.2f s, of which attention %.2f s (%.0f%%)\n", st.dit_s, st.attention_s,
+                    st.dit_s > 0 ? 100.0 * st.attention_s / st.dit_s : 0.0);
+            const int64_t profiled = st.heads_spatial + st.heads_temporal;
             if (profiled)
                 fprintf(stderr, "SVG heads (batch entries x layers x steps): %lld spatial, %lld temporal (%.0f%% temporal)\n",
-                        (long long)st.dit.heads_spatial, (long long)st.dit.heads_temporal,
-                        100.0 * (double)st.dit.heads_temporal / (double)profiled);
-            printf("wrote %lld frames of %lldx%lld to %s\n", (long long)video.shape[0], (long long)video.shape[3],
-                   (long long)video.shape[2], output);
+                        (long long)st.heads_spatial, (long long)st.heads_temporal,
+                        100.0 * (double)st.heads_temporal / (double)profiled);
+            printf("wrote %d frames of %dx%d to %s\n", video->frames, video->width, video->height, output);
             rc = 0;
         }
     }
-    vs_tensor_free(&video);
-    vs_t2v_free(t2v);
+    vs_video_free(video);
+    vs_pipeline_free(pipeline);
     vs_comm_free(comm);
     return rc;
 }

@@ -1,5 +1,6 @@
-/* Levelled logging to stderr. The level comes from VS_LOG
- * (error|warn|info|debug, default info) or vs_log_set_level. */
+/* Levelled logging to stderr, or to the callback vs_log_set_callback
+ * (vidsparse.h) installs. The level comes from VS_LOG (error|warn|info|debug,
+ * default info) or vs_log_set_level; vs_log_level is in vidsparse.h. */
 #ifndef VS_CORE_LOG_H
 #define VS_CORE_LOG_H
 
@@ -8,8 +9,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum vs_log_level { VS_LOG_ERROR = 0, VS_LOG_WARN, VS_LOG_INFO, VS_LOG_DEBUG } vs_log_level;
 
 void vs_log_set_level(vs_log_level level);
 vs_log_level vs_log_get_level(void);

@@ -42,6 +42,7 @@ const char *vs_status_name(vs_status status) {
     case VS_ERR_OOM: return "out of memory";
     case VS_ERR_CUDA: return "CUDA error";
     case VS_ERR_UNSUPPORTED: return "unsupported";
+    case VS_ERR_CANCELLED: return "cancelled";
     }
     return "unknown status";
 }

@@ -36,7 +36,7 @@ vs_status vs_attention_sparse_backend(vs_device device, const char **name) {
 
 vs_status vs_attention_dense_cuda(const vs_attn_args *args, void *stream) {
 #if VS_HAVE_CUDA
-    const char *backend;
+    const char *backend = NULL; /* set on success; initialised for the inliner, which cannot see that */
     VS_TRY(vs_attention_dense_backend(VS_CUDA, &backend));
     if (!strcmp(backend, "cudnn")) {
         vs_status s = vs_cudnn_attention(args, stream);

@@ -91,6 +91,10 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
                           set->steps};
     float *x = latents->data, *v = out.data;
     for (int i = 0; i < set->steps && s == VS_OK; i++) {
+        if (set->cancel && atomic_load(set->cancel)) {
+            s = vs_fail(VS_ERR_CANCELLED, "generation cancelled at step %d of %d", i + 1, set->steps);
+            break;
+        }
         input.step = i;
         for (int64_t b = 0; b < batch; b++) ((float *)ts.data)[b] = vs_scheduler_timestep(sched, i);
         memcpy(in.data, x, (size_t)n * sizeof(float));
@@ -104,6 +108,8 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
             for (int64_t j = 0; j < n; j++) v[j] = v[n + j] + set->guidance * (v[j] - v[n + j]);
         s = vs_scheduler_step(sched, v, x);
         vs_progress_update(progress, i + 1);
+        if (s == VS_OK && set->progress && set->progress(set->progress_user, i + 1, set->steps))
+            s = vs_fail(VS_ERR_CANCELLED, "generation cancelled at step %d of %d", i + 1, set->steps);
     }
     vs_progress_finish(progress);
 done:

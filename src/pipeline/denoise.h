@@ -7,6 +7,8 @@
 #ifndef VS_PIPELINE_DENOISE_H
 #define VS_PIPELINE_DENOISE_H
 
+#include <stdatomic.h>
+
 #include "models/family.h"
 #include "pipeline/scheduler.h"
 
@@ -20,6 +22,12 @@ typedef struct vs_denoise_settings {
     float guidance;           /* classifier-free guidance scale; <= 1 runs the prompt alone */
     vs_attention_params attention; /* method and warm-up, every field resolved */
     int show_progress;
+    /* After each step: progress(progress_user, steps done, steps); non-zero stops the
+     * loop with VS_ERR_CANCELLED. NULL: no callback. */
+    int (*progress)(void *user, int step, int steps);
+    void *progress_user;
+    /* Read before each step: non-zero stops the loop with VS_ERR_CANCELLED. NULL: never. */
+    const atomic_int *cancel;
 } vs_denoise_settings;
 
 /* latents: f32 [B, C, F, H, W], the initial noise in, the result out.

@@ -138,6 +138,27 @@ static vs_status pixels_to_frames(const vs_tensor *x, vs_tensor *video) {
     return VS_OK;
 }
 
+vs_status vs_t2v_latent_shape(const vs_t2v *m, const vs_t2v_request *r, int64_t shape[5]) {
+    const vs_t2v_defaults *d = &m->defaults;
+    return latent_shape(m, r->frames > 0 ? r->frames : d->frames, r->height > 0 ? r->height : d->height,
+                        r->width > 0 ? r->width : d->width, shape);
+}
+
+/* The request's initial latents, when given, must be host f32 of the request's latent shape. */
+static vs_status check_noise(const vs_tensor *noise, const int64_t *shape) {
+    const int fits = noise->dtype == VS_F32 && noise->device == VS_CPU && noise->data && noise->ndim == 5 &&
+                     vs_tensor_is_contiguous(noise) && !memcmp(noise->shape, shape, 5 * sizeof shape[0]);
+    if (fits) return VS_OK;
+    char got[160] = "";
+    for (int i = 0, n = 0; i < noise->ndim && i < VS_MAX_DIMS && n < (int)sizeof got; i++)
+        n += snprintf(got + n, sizeof got - (size_t)n, "%s%lld", i ? ", " : "", (long long)noise->shape[i]);
+    return vs_fail(VS_ERR_SHAPE,
+                   "the initial noise must be contiguous host f32 [%lld, %lld, %lld, %lld, %lld] for this request, "
+                   "got %s %s [%s]",
+                   (long long)shape[0], (long long)shape[1], (long long)shape[2], (long long)shape[3],
+                   (long long)shape[4], noise->device == VS_CPU ? "host" : "device", vs_dtype_name(noise->dtype), got);
+}
+
 vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, vs_t2v_stats *stats) {
     memset(video, 0, sizeof *video);
     vs_t2v_stats local;
@@ -145,11 +166,11 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
     memset(stats, 0, sizeof *stats);
     if (!r || !r->prompt) return vs_fail(VS_ERR_INVALID_ARG, "generate: no prompt given");
     const vs_t2v_defaults *d = &m->defaults;
-    const int frames = r->frames > 0 ? r->frames : d->frames, height = r->height > 0 ? r->height : d->height,
-              width = r->width > 0 ? r->width : d->width, steps = r->steps > 0 ? r->steps : d->steps;
+    const int steps = r->steps > 0 ? r->steps : d->steps;
     const float guidance = r->guidance >= 0 ? r->guidance : d->guidance;
     int64_t shape[5];
-    VS_TRY(latent_shape(m, frames, height, width, shape));
+    VS_TRY(vs_t2v_latent_shape(m, r, shape));
+    if (r->noise) VS_TRY(check_noise(r->noise, shape));
 
     vs_text_embedding cond = {0}, uncond = {0};
     vs_tensor latents = {0};
@@ -160,7 +181,8 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
     stats->encode_s = (vs_bench_now_ms() - t0) / 1e3;
     if (s == VS_OK) s = vs_tensor_alloc(&latents, VS_F32, VS_CPU, 5, shape);
     if (s == VS_OK) {
-        vs_noise_gaussian(latents.data, vs_tensor_numel(&latents), r->seed);
+        if (r->noise) memcpy(latents.data, r->noise->data, sizeof(float) * (size_t)vs_tensor_numel(&latents));
+        else vs_noise_gaussian(latents.data, vs_tensor_numel(&latents), r->seed);
         vs_denoise_settings set;
         memset(&set, 0, sizeof set);
         set.scheduler = m->scheduler;
@@ -168,6 +190,9 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
         set.guidance = guidance;
         set.attention = vs_t2v_resolve_attention(m, &r->attention);
         set.show_progress = r->show_progress;
+        set.progress = r->progress;
+        set.progress_user = r->progress_user;
+        set.cancel = r->cancel;
         t0 = vs_bench_now_ms();
         s = vs_denoise(m->transformer, &set, &cond, guidance > 1.0f ? &uncond : NULL, &latents, &stats->dit);
         stats->denoise_s = (vs_bench_now_ms() - t0) / 1e3;

@@ -10,6 +10,7 @@
 #ifndef VS_PIPELINE_T2V_H
 #define VS_PIPELINE_T2V_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,12 +48,21 @@ typedef struct vs_t2v_request {
     float guidance;                   /* < 0: the model's default; <= 1: no CFG */
     vs_attention_params attention; /* negative fields: the model's default (vs_t2v_resolve_attention) */
     int show_progress;
+    /* Initial latents f32 CPU [1, C, F', H', W'] (vs_t2v_latent_shape) instead of the seeded noise; NULL: seeded. */
+    const vs_tensor *noise;
+    /* Passed to the denoising loop (vs_denoise_settings): a per-step callback and a cancel flag. */
+    int (*progress)(void *user, int step, int steps);
+    void *progress_user;
+    const atomic_int *cancel;
 } vs_t2v_request;
 
 /* A request with the model's defaults, dense attention, seed 0. */
 vs_t2v_request vs_t2v_request_default(const char *prompt);
 /* `params` with every missing or negative field taken from the model's defaults. */
 vs_attention_params vs_t2v_resolve_attention(const vs_t2v *t2v, const vs_attention_params *params);
+
+/* The latent shape [1, C, F', H', W'] of a request, checking its sizes against the model. */
+vs_status vs_t2v_latent_shape(const vs_t2v *t2v, const vs_t2v_request *request, int64_t shape[5]);
 
 typedef struct vs_t2v_stats {
     double encode_s, denoise_s, decode_s;
