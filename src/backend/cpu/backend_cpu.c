@@ -252,17 +252,19 @@ static vs_status upsample2x(vs_tensor *y, const vs_tensor *x, int interleaved) {
     return VS_OK;
 }
 
+/* (y + bias) + res, as the CUDA kernel rounds it; an absent term adds nothing (not even a zero). */
 static vs_status bias_residual(vs_tensor *y, const vs_tensor *bias, const vs_tensor *res) {
-    const int64_t frames = y->shape[0], c = y->shape[1], hw = y->shape[2] * y->shape[3];
+    const int64_t planes = y->shape[0] * y->shape[1], c = y->shape[1], hw = y->shape[2] * y->shape[3];
     float *d = y->data;
-    const float *r = res ? res->data : NULL;
-    for (int64_t f = 0; f < frames; f++)
-        for (int64_t ch = 0; ch < c; ch++) {
-            const float b = bias ? ((const float *)bias->data)[ch] : 0.0f;
-            float *row = d + (f * c + ch) * hw;
-            const float *rr = r ? r + (f * c + ch) * hw : NULL;
-            for (int64_t p = 0; p < hw; p++) row[p] = row[p] + b + (rr ? rr[p] : 0.0f);
+    if (bias)
+        for (int64_t pl = 0; pl < planes; pl++) {
+            const float b = ((const float *)bias->data)[pl % c];
+            for (int64_t p = 0; p < hw; p++) d[pl * hw + p] += b;
         }
+    if (res) {
+        const float *r = res->data;
+        for (int64_t i = 0; i < planes * hw; i++) d[i] += r[i];
+    }
     return VS_OK;
 }
 
