@@ -542,12 +542,13 @@ vs_status vs_op_conv_frames(vs_tensor *y, const vs_tensor *const *taps, int kt, 
         if (!same_shape(taps[dt], taps[0])) return shape_mismatch(op, "the taps differ", taps[dt], taps[0]);
     }
     VS_TRY(check(op, "weight", weight, be->device, be->activations, 0));
-    const char *layout = be->channels_last ? "[Cout, kt, kh, kw, Cin]" : "[Cout, Cin, kt, kh, kw]";
+    const char *layout = be->channels_last ? "[kt, Cout, kh, kw, Cin]" : "[Cout, Cin, kt, kh, kw]";
     if (weight->ndim != 5) return vs_fail(VS_ERR_SHAPE, "%s: weight must be %s", op, layout);
     const int64_t *ws = weight->shape;
-    const int64_t wcin = be->channels_last ? ws[4] : ws[1], wkt = be->channels_last ? ws[1] : ws[2];
+    const int64_t wcout = be->channels_last ? ws[1] : ws[0], wcin = be->channels_last ? ws[4] : ws[1];
+    const int64_t wkt = be->channels_last ? ws[0] : ws[2];
     const int64_t kh = be->channels_last ? ws[2] : ws[3], kw = be->channels_last ? ws[3] : ws[4];
-    if (ws[0] != out[1] || wcin != in[1] || wkt != kt || kh % 2 == 0 || kw % 2 == 0)
+    if (wcout != out[1] || wcin != in[1] || wkt != kt || kh % 2 == 0 || kw % 2 == 0)
         return vs_fail(VS_ERR_SHAPE, "%s: weight must be %s with odd kh and kw for %lld -> %lld channels and %d taps",
                        op, layout, (long long)in[1], (long long)out[1], kt);
     if (bias) VS_TRY(check_channels(op, "bias", bias, be, out[1]));

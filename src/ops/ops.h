@@ -139,8 +139,8 @@ vs_status vs_op_sync(vs_device device);
  * hands in its kt time taps, each [N, Cin, H, W] (the caller owns the
  * temporal padding and caches: output frame i reads frame i of every tap);
  * kt = 1 is a Conv2d. y [N, Cout, H, W]; weight [Cout, Cin, kt, kh, kw] F32
- * on the CPU (PyTorch's Conv3d layout), [Cout, kt, kh, kw, Cin] BF16 on
- * CUDA (through cuDNN, f32 accumulation); bias F32 [Cout] or NULL. At most
+ * on the CPU (PyTorch's Conv3d layout), [kt, Cout, kh, kw, Cin] BF16 on
+ * CUDA (one NHWC filter bank per tap, through cuDNN, f32 accumulation); bias F32 [Cout] or NULL. At most
  * VS_OP_MAX_TENSORS - 3 taps. */
 vs_status vs_op_conv_frames(vs_tensor *y, const vs_tensor *const *taps, int kt, const vs_tensor *weight,
                             const vs_tensor *bias);

@@ -258,7 +258,7 @@ static vs_status conv_frames(vs_tensor *y, const vs_tensor *const *taps, int kt,
                              const vs_tensor *bias) {
     const int64_t frames = y->shape[0];
     const int h = (int)y->shape[1], w = (int)y->shape[2], cout = (int)y->shape[3], cin = (int)taps[0]->shape[3];
-    const int kh = (int)weight->shape[2], kw = (int)weight->shape[3];
+    const int kh = (int)weight->shape[2], kw = (int)weight->shape[3]; /* [kt, cout, kh, kw, cin] */
     const size_t tap = (size_t)cout * kh * kw * cin;
     for (int dt = 0; dt < kt; dt++)
         VS_TRY(vs_cuda_conv2d_nhwc(y->data, taps[dt]->data, (const uint16_t *)weight->data + dt * tap, frames, h, w,
