@@ -4,14 +4,15 @@
 extern const vs_backend vs_backend_cpu;
 #if VS_HAVE_CUDA
 extern const vs_backend vs_backend_cuda;
+static const vs_backend *const cuda_backend = &vs_backend_cuda;
+#else
+static const vs_backend *const cuda_backend = NULL;
 #endif
 
 const vs_backend *vs_backend_for(vs_device device) {
     switch (device) {
     case VS_CPU: return &vs_backend_cpu;
-#if VS_HAVE_CUDA
-    case VS_CUDA: return &vs_backend_cuda;
-#endif
+    case VS_CUDA: return cuda_backend;
     default: return NULL;
     }
 }
