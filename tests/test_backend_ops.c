@@ -553,6 +553,57 @@ static void bias_residual_ref(problem *pb) {
                 }
 }
 
+/* softmax_rows: d = {rows, ld, cols} */
+static void softmax_rows_plan(problem *pb) { SET(pb, 0, INOUT, act(pb), -4, 4, pb->r->d[0], pb->r->d[1]); }
+static vs_status softmax_rows_run(const problem *pb, vs_tensor *const *t) {
+    return vs_op_softmax_rows(t[0], pb->r->d[2]);
+}
+static void softmax_rows_ref(problem *pb) {
+    const int64_t ld = pb->r->d[1], cols = pb->r->d[2];
+    for (int64_t r = 0; r < pb->r->d[0]; r++) {
+        softmax(pb->x[0] + r * ld, cols);
+        for (int64_t j = cols; j < ld; j++) pb->x[0][r * ld + j] = 0;
+    }
+}
+
+/* image_from_planes, planes_from_image: d = {N, C, H, W}, the image with Cs = C + d[4] channels */
+static void from_planes_plan(problem *pb) {
+    const int64_t *d = pb->r->d;
+    set_image(pb, 0, OUT, d[0], d[1], d[2], d[3]);
+    SET(pb, 1, IN, VS_F32, -2, 2, d[0], d[1], d[2], d[3]);
+}
+static vs_status from_planes_run(const problem *pb, vs_tensor *const *t) {
+    (void)pb;
+    return vs_op_image_from_planes(t[0], t[1]);
+}
+static void from_planes_ref(problem *pb) {
+    const int64_t *d = pb->r->d;
+    int64_t i = 0;
+    for (int64_t n = 0; n < d[0]; n++)
+        for (int64_t c = 0; c < d[1]; c++)
+            for (int64_t y = 0; y < d[2]; y++)
+                for (int64_t x = 0; x < d[3]; x++) pb->x[0][img(pb, d[1], d[2], d[3], n, c, y, x)] = pb->x[1][i++];
+}
+static void to_planes_plan(problem *pb) {
+    const int64_t *d = pb->r->d;
+    SET(pb, 0, OUT, VS_F32, 0, 0, d[0], d[1], d[2], d[3]);
+    set_image(pb, 1, IN, d[0], d[1] + d[4], d[2], d[3]);
+    SET(pb, 2, IN, VS_F32, -1, 1, d[1]);
+}
+static vs_status to_planes_run(const problem *pb, vs_tensor *const *t) {
+    (void)pb;
+    return vs_op_planes_from_image(t[0], t[1], t[2]);
+}
+static void to_planes_ref(problem *pb) {
+    const int64_t *d = pb->r->d;
+    int64_t i = 0;
+    for (int64_t n = 0; n < d[0]; n++)
+        for (int64_t c = 0; c < d[1]; c++)
+            for (int64_t y = 0; y < d[2]; y++)
+                for (int64_t x = 0; x < d[3]; x++)
+                    pb->x[0][i++] = pb->x[1][img(pb, d[1] + d[4], d[2], d[3], n, c, y, x)] + pb->x[2][c];
+}
+
 static const kind kinds[VS_OP_COUNT] = {
     [VS_OP_LINEAR] = {linear_plan, linear_run, linear_ref},
     [VS_OP_LINEAR_RESIDUAL] = {linear_residual_plan, linear_residual_run, linear_residual_ref},
@@ -576,6 +627,9 @@ static const kind kinds[VS_OP_COUNT] = {
     [VS_OP_VAE_RMSNORM] = {vae_norm_plan, vae_norm_run, vae_norm_ref},
     [VS_OP_UPSAMPLE2X] = {upsample_plan, upsample_run, upsample_ref},
     [VS_OP_BIAS_RESIDUAL] = {bias_residual_plan, bias_residual_run, bias_residual_ref},
+    [VS_OP_SOFTMAX_ROWS] = {softmax_rows_plan, softmax_rows_run, softmax_rows_ref},
+    [VS_OP_IMAGE_FROM_PLANES] = {from_planes_plan, from_planes_run, from_planes_ref},
+    [VS_OP_PLANES_FROM_IMAGE] = {to_planes_plan, to_planes_run, to_planes_ref},
 };
 
 /* ---- the rows ------------------------------------------------------------------------- */
@@ -618,6 +672,10 @@ static const row rows[] = {
     {VS_OP_UPSAMPLE2X, {4, 16, 2, 3}, {1}, {0, 1e-7}},
     {VS_OP_BIAS_RESIDUAL, {2, 16, 3, 5}, {1, 1}, {0}},
     {VS_OP_BIAS_RESIDUAL, {1, 8, 4, 4}, {0, 1}, {0}},
+    {VS_OP_SOFTMAX_ROWS, {13, 40, 37}, {0}, {0}},
+    {VS_OP_SOFTMAX_ROWS, {5, 24, 24}, {0}, {0}},
+    {VS_OP_IMAGE_FROM_PLANES, {2, 16, 3, 7}, {0}, {0, 1e-7}},
+    {VS_OP_PLANES_FROM_IMAGE, {2, 3, 5, 7, 5}, {0}, {0, 1e-6}},
     /* shapes the CUDA kernels branch on: one row, many rows, the longest norm row a block holds, Wan's heads */
     {VS_OP_LINEAR, {1, 4096, 1544}, {0, 0, 0}, {0}},
     {VS_OP_LINEAR, {3001, 64, 24}, {1, 1, 0}, {0}},

@@ -41,6 +41,9 @@ const char *vs_op_name(vs_op_id op) {
         [VS_OP_VAE_RMSNORM] = "vae_rmsnorm",
         [VS_OP_UPSAMPLE2X] = "upsample2x",
         [VS_OP_BIAS_RESIDUAL] = "bias_residual",
+        [VS_OP_SOFTMAX_ROWS] = "softmax_rows",
+        [VS_OP_IMAGE_FROM_PLANES] = "image_from_planes",
+        [VS_OP_PLANES_FROM_IMAGE] = "planes_from_image",
     };
     return op >= 0 && op < VS_OP_COUNT && names[op] ? names[op] : "unknown op";
 }

@@ -49,6 +49,9 @@ typedef enum vs_op_id {
     VS_OP_VAE_RMSNORM,
     VS_OP_UPSAMPLE2X,
     VS_OP_BIAS_RESIDUAL,
+    VS_OP_SOFTMAX_ROWS,
+    VS_OP_IMAGE_FROM_PLANES,
+    VS_OP_PLANES_FROM_IMAGE,
     VS_OP_COUNT
 } vs_op_id;
 
@@ -114,6 +117,9 @@ typedef struct vs_backend {
                              float scale, int silu);
     vs_status (*upsample2x)(vs_tensor *y, const vs_tensor *x, int interleaved);
     vs_status (*bias_residual)(vs_tensor *y, const vs_tensor *bias, const vs_tensor *res);
+    vs_status (*softmax_rows)(vs_tensor *s, int64_t cols);
+    vs_status (*image_from_planes)(vs_tensor *y, const vs_tensor *x);
+    vs_status (*planes_from_image)(vs_tensor *y, const vs_tensor *x, const vs_tensor *bias);
 } vs_backend;
 
 /* The backend of `device`, or NULL when this build has none for it. */

@@ -6,7 +6,6 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/dtype.h"
@@ -615,4 +614,49 @@ vs_status vs_op_bias_residual(vs_tensor *y, const vs_tensor *bias, const vs_tens
     VS_TRY(supported(be, VS_OP_BIAS_RESIDUAL, (const vs_tensor *[]){y, bias, res}, 3, 0));
     if (vs_tensor_numel(y) == 0) return VS_OK;
     return be->bias_residual(y, bias, res);
+}
+
+vs_status vs_op_softmax_rows(vs_tensor *s, int64_t cols) {
+    const char *op = "softmax_rows";
+    if (!s || !s->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: s is missing", op);
+    const vs_backend *be;
+    VS_TRY(backend_of(VS_OP_SOFTMAX_ROWS, s->device, &be));
+    VS_TRY(check(op, "s", s, be->device, be->activations, 0));
+    if (cols < 1 || cols > last_dim(s))
+        return vs_fail(VS_ERR_SHAPE, "%s: %lld columns of rows of %lld", op, (long long)cols, (long long)last_dim(s));
+    VS_TRY(supported(be, VS_OP_SOFTMAX_ROWS, (const vs_tensor *[]){s}, 1, 0));
+    if (rows_of(s) == 0) return VS_OK;
+    return be->softmax_rows(s, cols);
+}
+
+vs_status vs_op_image_from_planes(vs_tensor *y, const vs_tensor *x) {
+    const char *op = "image_from_planes";
+    if (!x || !x->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: x is missing", op);
+    const vs_backend *be;
+    VS_TRY(backend_of(VS_OP_IMAGE_FROM_PLANES, x->device, &be));
+    VS_TRY(check(op, "x", x, be->device, VS_F32, 0));
+    if (x->ndim != 4) return vs_fail(VS_ERR_SHAPE, "%s: x must be [N, C, H, W]", op);
+    int64_t ys[4];
+    VS_TRY(check_image(op, "y", y, be, be->activations, ys));
+    if (ys[0] != x->shape[0] || ys[1] != x->shape[1] || ys[2] != x->shape[2] || ys[3] != x->shape[3])
+        return shape_mismatch(op, "y must hold x's frames, channels, height and width", y, x);
+    VS_TRY(supported(be, VS_OP_IMAGE_FROM_PLANES, (const vs_tensor *[]){y, x}, 2, 0));
+    if (vs_tensor_numel(x) == 0) return VS_OK;
+    return be->image_from_planes(y, x);
+}
+
+vs_status vs_op_planes_from_image(vs_tensor *y, const vs_tensor *x, const vs_tensor *bias) {
+    const char *op = "planes_from_image";
+    if (!x || !x->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: x is missing", op);
+    const vs_backend *be;
+    VS_TRY(backend_of(VS_OP_PLANES_FROM_IMAGE, x->device, &be));
+    int64_t xs[4];
+    VS_TRY(check_image(op, "x", x, be, be->activations, xs));
+    VS_TRY(check(op, "y", y, be->device, VS_F32, 0));
+    if (y->ndim != 4 || y->shape[0] != xs[0] || y->shape[1] > xs[1] || y->shape[2] != xs[2] || y->shape[3] != xs[3])
+        return shape_mismatch(op, "y must be [N, C, H, W] with x's frames and size and at most its channels", y, x);
+    VS_TRY(check_channels(op, "bias", bias, be, y->shape[1]));
+    VS_TRY(supported(be, VS_OP_PLANES_FROM_IMAGE, (const vs_tensor *[]){y, x, bias}, 3, 0));
+    if (vs_tensor_numel(y) == 0) return VS_OK;
+    return be->planes_from_image(y, x, bias);
 }

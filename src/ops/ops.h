@@ -156,6 +156,16 @@ vs_status vs_op_vae_rmsnorm(vs_tensor *y, const vs_tensor *x, const vs_tensor *g
 vs_status vs_op_upsample2x(vs_tensor *y, const vs_tensor *x, int interleaved);
 /* y += bias (per channel) + res (y's shape), each NULL when absent; f32 math. */
 vs_status vs_op_bias_residual(vs_tensor *y, const vs_tensor *bias, const vs_tensor *res);
+/* In place on s [rows, ld] (activations, any rank; ld the last dimension):
+ * softmax of the first cols entries of each row (f32 math, max-subtracted),
+ * entries cols .. ld - 1 set to 0 (the padding of an attention matrix). */
+vs_status vs_op_softmax_rows(vs_tensor *s, int64_t cols);
+/* y = x, an image batch in the device's layout and dtype from F32 planes x
+ * [N, C, H, W] (latents entering the decoder). */
+vs_status vs_op_image_from_planes(vs_tensor *y, const vs_tensor *x);
+/* y [N, C, H, W] F32 planes = the first C channels of image x (Cs >= C
+ * channels: padded convolution outputs) + bias (F32 [C], required). */
+vs_status vs_op_planes_from_image(vs_tensor *y, const vs_tensor *x, const vs_tensor *bias);
 
 #ifdef __cplusplus
 }

@@ -268,6 +268,35 @@ static vs_status bias_residual(vs_tensor *y, const vs_tensor *bias, const vs_ten
     return VS_OK;
 }
 
+/* Rows of s [rows, ld]: softmax over the first cols, zeros after (one call over all rows when cols = ld). */
+static vs_status softmax_rows(vs_tensor *s, int64_t cols) {
+    const int64_t ld = last_dim(s), rows = rows_of(s);
+    float *d = s->data;
+    if (cols == ld) {
+        vs_cpu_softmax_rows(d, rows, cols);
+        return VS_OK;
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        vs_cpu_softmax_rows(d + r * ld, 1, cols);
+        memset(d + r * ld + cols, 0, sizeof(float) * (size_t)(ld - cols));
+    }
+    return VS_OK;
+}
+
+/* Channel-first images are planes already. */
+static vs_status image_from_planes(vs_tensor *y, const vs_tensor *x) { return copy(y, x); }
+
+/* The first C channels of each frame, plus the bias. */
+static vs_status planes_from_image(vs_tensor *y, const vs_tensor *x, const vs_tensor *bias) {
+    const int64_t frames = y->shape[0], c = y->shape[1], cs = x->shape[1], hw = y->shape[2] * y->shape[3];
+    const float *src = x->data, *b = bias->data;
+    float *dst = y->data;
+    for (int64_t f = 0; f < frames; f++)
+        for (int64_t ch = 0; ch < c; ch++)
+            for (int64_t p = 0; p < hw; p++) dst[(f * c + ch) * hw + p] = src[(f * cs + ch) * hw + p] + b[ch];
+    return VS_OK;
+}
+
 const vs_backend vs_backend_cpu = {
     .name = "cpu",
     .device = VS_CPU,
@@ -297,4 +326,7 @@ const vs_backend vs_backend_cpu = {
     .vae_rmsnorm = vae_rmsnorm,
     .upsample2x = upsample2x,
     .bias_residual = bias_residual,
+    .softmax_rows = softmax_rows,
+    .image_from_planes = image_from_planes,
+    .planes_from_image = planes_from_image,
 };

@@ -85,6 +85,10 @@ static vs_status supports(const vs_op_desc *d) {
     case VS_OP_CONV_FRAMES: /* y, weight, bias, taps...: channels are the 16-byte rows of a pixel */
         VS_TRY(vector_dim(d->op, "output channel count", last_dim(t[0])));
         return vector_dim(d->op, "input channel count", last_dim(t[3]));
+    case VS_OP_SOFTMAX_ROWS: /* a block per row */
+        if (rows_of(t[0]) > INT32_MAX)
+            return vs_fail(VS_ERR_UNSUPPORTED, "%s: %lld rows (CUDA grid)", op, (long long)rows_of(t[0]));
+        return VS_OK;
     case VS_OP_VAE_RMSNORM:
     case VS_OP_UPSAMPLE2X:
     case VS_OP_BIAS_RESIDUAL:
@@ -282,6 +286,24 @@ static vs_status bias_residual(vs_tensor *y, const vs_tensor *bias, const vs_ten
     return vs_cuda_vae_bias_residual(y->data, data_or_null(bias), data_or_null(res), rows_of(y), (int)last_dim(y));
 }
 
+static vs_status softmax_rows(vs_tensor *s, int64_t cols) {
+    return vs_cuda_vae_softmax_rows(s->data, rows_of(s), cols, last_dim(s));
+}
+
+/* Frame by frame: F32 planes [c][pixels] into BF16 channels-last rows. */
+static vs_status image_from_planes(vs_tensor *y, const vs_tensor *x) {
+    const int64_t frames = x->shape[0], c = x->shape[1], pixels = x->shape[2] * x->shape[3];
+    for (int64_t f = 0; f < frames; f++)
+        VS_TRY(vs_cuda_vae_to_channels_last((uint16_t *)y->data + f * pixels * c, (const float *)x->data + f * c * pixels,
+                                            (int)c, pixels));
+    return VS_OK;
+}
+
+static vs_status planes_from_image(vs_tensor *y, const vs_tensor *x, const vs_tensor *bias) {
+    return vs_cuda_vae_to_planes(y->data, x->data, bias->data, (int)y->shape[0], (int)y->shape[1], (int)last_dim(x),
+                                 y->shape[2] * y->shape[3]);
+}
+
 const vs_backend vs_backend_cuda = {
     .name = "cuda",
     .device = VS_CUDA,
@@ -311,4 +333,7 @@ const vs_backend vs_backend_cuda = {
     .vae_rmsnorm = vae_rmsnorm,
     .upsample2x = upsample2x,
     .bias_residual = bias_residual,
+    .softmax_rows = softmax_rows,
+    .image_from_planes = image_from_planes,
+    .planes_from_image = planes_from_image,
 };

@@ -509,8 +509,9 @@ static vs_status attn_step(const vae_attn *a, act *x) {
         for (int64_t q0 = 0; st == VS_OK && q0 < p; q0 += band) {
             int64_t nq = p - q0 < band ? p - q0 : band;
             vs_cpu_gemm(1, 0, nq, p, c, 1.0f / sqrtf((float)c), q + q0, p, k, p, 0.0f, s, p); /* q^T k */
-            vs_cpu_softmax_rows(s, nq, p);
-            vs_cpu_gemm(0, 1, c, nq, p, 1.0f, v, p, s, p, 0.0f, o + q0, p); /* v s^T */
+            vs_tensor scores = vs_tensor_view(s, VS_F32, VS_CPU, 2, (int64_t[]){nq, p});
+            st = vs_op_softmax_rows(&scores, p);
+            if (st == VS_OK) vs_cpu_gemm(0, 1, c, nq, p, 1.0f, v, p, s, p, 0.0f, o + q0, p); /* v s^T */
         }
         const float *oin = o;
         if (st == VS_OK)

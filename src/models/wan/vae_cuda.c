@@ -367,7 +367,8 @@ static vs_status attn_step(gstate *st, const vae_attn *a, gact *x) {
         if (s == VS_OK) s = gemm(k, xn, wqkv + (size_t)c * c, bqkv + c, pp, c, c);
         if (s == VS_OK) s = gemm(vt, wqkv + 2 * (size_t)c * c, xn, NULL, c, pp, c);
         if (s == VS_OK) s = gemm(sm, q, k, NULL, pp, pp, c);
-        if (s == VS_OK) s = vs_cuda_vae_softmax_rows(sm, pp, p, pp);
+        vs_tensor scores = vs_tensor_view(sm, VS_BF16, VS_CUDA, 2, (int64_t[]){pp, pp});
+        if (s == VS_OK) s = vs_op_softmax_rows(&scores, p); /* padded key columns get probability 0 */
         if (s == VS_OK) s = gemm(o, sm, vt, NULL, pp, c, pp);
         if (s == VS_OK) s = gemm(q, o, a->dproj_w.data, a->dproj_b.data, pp, c, c);
         gact proj = {q, 1, c, x->h, x->w};
@@ -440,11 +441,14 @@ static vs_status decode_all(const vs_wan_vae *m, gstate *st, const float *z, int
         VS_TRY(gact_alloc(st, &x, 1, zc, h, w));
         VS_TRY(
             vs_device_memcpy_h2d(zd, z + (size_t)k * (size_t)(zp * zc), sizeof(float) * (size_t)(zp * zc)));
-        VS_TRY(vs_cuda_vae_to_channels_last(x.d, zd, zc, zp));
+        vs_tensor planes = vs_tensor_view(zd, VS_F32, VS_CUDA, 4, (int64_t[]){1, zc, h, w}), image = frames_of(&x);
+        VS_TRY(vs_op_image_from_planes(&image, &planes));
         VS_TRY(decode_chunk(m, st, &x));
         if (x.t != (k ? tr : 1) || x.h != h * sr || x.w != w * sr)
             return vs_fail(VS_ERR_SHAPE, "VAE chunk %d decoded to %dx%dx%dx%d", k, x.t, x.c, x.h, x.w);
-        VS_TRY(vs_cuda_vae_to_planes(out, x.d, m->conv_out.dbias.data, x.t, oc, x.c, op));
+        vs_tensor rgb = vs_tensor_view(out, VS_F32, VS_CUDA, 4, (int64_t[]){x.t, oc, x.h, x.w}), last = frames_of(&x);
+        vs_tensor bias = vs_tensor_view(m->conv_out.dbias.data, VS_F32, VS_CUDA, 1, (int64_t[]){oc});
+        VS_TRY(vs_op_planes_from_image(&rgb, &last, &bias));
         VS_TRY(vs_device_memcpy_d2h(video + (size_t)done * (size_t)(oc * op), out,
                                     sizeof(float) * (size_t)(x.t * oc * op)));
         done += x.t;
