@@ -37,8 +37,9 @@ typedef struct {
     vs_dtype dtype;
     int ndim;
     int64_t shape[5];
-    double lo, hi;      /* uniform inputs; integer operands draw from [lo, hi) */
-    int64_t row_stride; /* 0: contiguous; else a 2-D view whose rows lie this far apart (a modulation table) */
+    double lo, hi; /* uniform inputs; integer operands draw from [lo, hi) */
+    int64_t
+        row_stride; /* 0: contiguous; else a 2-D view whose rows lie this far apart (a modulation table) */
 } operand;
 
 typedef struct {
@@ -54,35 +55,45 @@ typedef struct {
     void (*reference)(problem *pb);
 } kind;
 
-static void set(problem *pb, int i, role ro, vs_dtype dtype, int ndim, const int64_t *shape, double lo, double hi) {
+static void set(problem *pb, int i, role ro, vs_dtype dtype, int ndim, const int64_t *shape, double lo,
+                double hi) {
     operand *o = &pb->o[i];
     o->role = ro, o->dtype = dtype, o->ndim = ndim, o->lo = lo, o->hi = hi;
-    for (int k = 0; k < ndim; k++) o->shape[k] = shape[k];
+    for (int k = 0; k < ndim; k++)
+        o->shape[k] = shape[k];
 }
-#define SET(pb, i, ro, dt, lo, hi, ...)                                                                          \
-    set(pb, i, ro, dt, (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}, lo, hi)
+#define SET(pb, i, ro, dt, lo, hi, ...)                                                                      \
+    set(pb, i, ro, dt, (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__},  \
+        lo, hi)
 
 static int64_t count(const operand *o) {
     int64_t n = 1;
-    for (int k = 0; k < o->ndim; k++) n *= o->shape[k];
+    for (int k = 0; k < o->ndim; k++)
+        n *= o->shape[k];
     return n;
 }
 
-static vs_dtype act(const problem *pb) { return pb->be->activations; }
+static vs_dtype act(const problem *pb) {
+    return pb->be->activations;
+}
 
 /* A [B, dim] modulation operand read as the model reads it: a view into a [B, 6, dim] table. */
 static void set_modulation(problem *pb, int i, int64_t batch, int64_t dim) {
     SET(pb, i, IN, VS_F32, -1, 1, batch, dim);
     pb->o[i].row_stride = 6 * dim;
 }
-static vs_tensor *opt(vs_tensor *const *t, int i) { return t[i]; }
+static vs_tensor *opt(vs_tensor *const *t, int i) {
+    return t[i];
+}
 
 /* ---- image layouts ------------------------------------------------------------------- */
 
 /* [N, C, H, W] channel-first or [N, H, W, C] channels-last, as the backend takes images. */
 static void set_image(problem *pb, int i, role ro, int64_t n, int64_t c, int64_t h, int64_t w) {
-    if (pb->be->channels_last) SET(pb, i, ro, act(pb), -1, 1, n, h, w, c);
-    else SET(pb, i, ro, act(pb), -1, 1, n, c, h, w);
+    if (pb->be->channels_last)
+        SET(pb, i, ro, act(pb), -1, 1, n, h, w, c);
+    else
+        SET(pb, i, ro, act(pb), -1, 1, n, c, h, w);
 }
 static int64_t img(const problem *pb, int64_t c_, int64_t h_, int64_t w_, int64_t n, int64_t c, int64_t y,
                    int64_t x) {
@@ -91,7 +102,9 @@ static int64_t img(const problem *pb, int64_t c_, int64_t h_, int64_t w_, int64_
 
 /* ---- the kinds ------------------------------------------------------------------------- */
 
-static double gelu_tanh(double x) { return 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))); }
+static double gelu_tanh(double x) {
+    return 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+}
 
 /* linear: d = {rows, in, out}; p = {bias, gelu, F32 x and y (few-rows path)} */
 static void linear_plan(problem *pb) {
@@ -110,7 +123,8 @@ static void linear_ref(problem *pb) {
     for (int64_t r = 0; r < rows; r++)
         for (int64_t o = 0; o < out; o++) {
             double s = pb->x[3] ? pb->x[3][o] : 0;
-            for (int64_t i = 0; i < in; i++) s += pb->x[1][r * in + i] * pb->x[2][o * in + i];
+            for (int64_t i = 0; i < in; i++)
+                s += pb->x[1][r * in + i] * pb->x[2][o * in + i];
             pb->x[0][r * out + o] = pb->r->p[1] ? gelu_tanh(s) : s;
         }
 }
@@ -133,7 +147,8 @@ static void linear_residual_ref(problem *pb) {
     for (int64_t r = 0; r < B * N; r++)
         for (int64_t o = 0; o < out; o++) {
             double s = pb->x[3] ? pb->x[3][o] : 0;
-            for (int64_t i = 0; i < in; i++) s += pb->x[1][r * in + i] * pb->x[2][o * in + i];
+            for (int64_t i = 0; i < in; i++)
+                s += pb->x[1][r * in + i] * pb->x[2][o * in + i];
             pb->x[0][r * out + o] += s * (pb->x[4] ? pb->x[4][r / N * out + o] : 1);
         }
 }
@@ -155,8 +170,10 @@ static void layernorm_ref(problem *pb) {
     for (int64_t r = 0; r < rows; r++) {
         const double *x = pb->x[1] + r * dim;
         double mean = 0, var = 0;
-        for (int64_t i = 0; i < dim; i++) mean += x[i] / dim;
-        for (int64_t i = 0; i < dim; i++) var += (x[i] - mean) * (x[i] - mean) / dim;
+        for (int64_t i = 0; i < dim; i++)
+            mean += x[i] / dim;
+        for (int64_t i = 0; i < dim; i++)
+            var += (x[i] - mean) * (x[i] - mean) / dim;
         for (int64_t i = 0; i < dim; i++) {
             double y = (x[i] - mean) / sqrt(var + 1e-6);
             if (pb->x[2]) y = y * pb->x[2][i] + pb->x[3][i];
@@ -169,7 +186,8 @@ static void layernorm_ref(problem *pb) {
 /* rms over a row of n values */
 static double rms(const double *x, int64_t n, double eps) {
     double ss = 0;
-    for (int64_t i = 0; i < n; i++) ss += x[i] * x[i];
+    for (int64_t i = 0; i < n; i++)
+        ss += x[i] * x[i];
     return sqrt(ss / n + eps);
 }
 
@@ -178,7 +196,8 @@ static void rmsnorm_rope_plan(problem *pb) {
     const int64_t *d = pb->r->d;
     SET(pb, 0, INOUT, act(pb), -2, 2, d[0], d[1], d[2] * d[3]);
     SET(pb, 1, IN, VS_F32, 0.5, 1.5, d[2] * d[3]);
-    if (pb->r->p[0]) SET(pb, 2, IN, VS_F32, -1, 1, d[1], d[3] / 2), SET(pb, 3, IN, VS_F32, -1, 1, d[1], d[3] / 2);
+    if (pb->r->p[0])
+        SET(pb, 2, IN, VS_F32, -1, 1, d[1], d[3] / 2), SET(pb, 3, IN, VS_F32, -1, 1, d[1], d[3] / 2);
 }
 static vs_status rmsnorm_rope_run(const problem *pb, vs_tensor *const *t) {
     return vs_op_rmsnorm_rope(t[0], t[1], opt(t, 2), opt(t, 3), (int)pb->r->d[2], 1e-6f);
@@ -187,7 +206,8 @@ static void rmsnorm_rope_ref(problem *pb) {
     const int64_t N = pb->r->d[1], H = pb->r->d[2], D = pb->r->d[3], dim = H * D;
     for (int64_t r = 0; r < pb->r->d[0] * N; r++) {
         double *x = pb->x[0] + r * dim, inv = 1 / rms(x, dim, 1e-6);
-        for (int64_t i = 0; i < dim; i++) x[i] *= inv * pb->x[1][i];
+        for (int64_t i = 0; i < dim; i++)
+            x[i] *= inv * pb->x[1][i];
         if (!pb->x[2]) continue;
         for (int64_t h = 0; h < H; h++)
             for (int64_t j = 0; j < D / 2; j++) {
@@ -214,7 +234,8 @@ static void rmsnorm_ref(problem *pb) {
     const int64_t dim = pb->r->d[1];
     for (int64_t r = 0; r < pb->r->d[0]; r++) {
         const double inv = 1 / rms(pb->x[1] + r * dim, dim, 1e-6);
-        for (int64_t i = 0; i < dim; i++) pb->x[0][r * dim + i] = pb->x[1][r * dim + i] * inv * pb->x[2][i];
+        for (int64_t i = 0; i < dim; i++)
+            pb->x[0][r * dim + i] = pb->x[1][r * dim + i] * inv * pb->x[2][i];
     }
 }
 
@@ -238,24 +259,28 @@ static void gated_residual_ref(problem *pb) {
 
 /* add, mul: d = {rows, cols}; silu: d = {n} */
 static void add_plan(problem *pb) {
-    for (int i = 0; i < 3; i++) SET(pb, i, i ? IN : OUT, VS_F32, -2, 2, pb->r->d[0], pb->r->d[1]);
+    for (int i = 0; i < 3; i++)
+        SET(pb, i, i ? IN : OUT, VS_F32, -2, 2, pb->r->d[0], pb->r->d[1]);
 }
 static vs_status add_run(const problem *pb, vs_tensor *const *t) {
     (void)pb;
     return vs_op_add(t[0], t[1], t[2]);
 }
 static void add_ref(problem *pb) {
-    for (int64_t i = 0; i < pb->r->d[0] * pb->r->d[1]; i++) pb->x[0][i] = pb->x[1][i] + pb->x[2][i];
+    for (int64_t i = 0; i < pb->r->d[0] * pb->r->d[1]; i++)
+        pb->x[0][i] = pb->x[1][i] + pb->x[2][i];
 }
 static void mul_plan(problem *pb) {
-    for (int i = 0; i < 3; i++) SET(pb, i, i ? IN : OUT, act(pb), -2, 2, pb->r->d[0], pb->r->d[1]);
+    for (int i = 0; i < 3; i++)
+        SET(pb, i, i ? IN : OUT, act(pb), -2, 2, pb->r->d[0], pb->r->d[1]);
 }
 static vs_status mul_run(const problem *pb, vs_tensor *const *t) {
     (void)pb;
     return vs_op_mul(t[0], t[1], t[2]);
 }
 static void mul_ref(problem *pb) {
-    for (int64_t i = 0; i < pb->r->d[0] * pb->r->d[1]; i++) pb->x[0][i] = pb->x[1][i] * pb->x[2][i];
+    for (int64_t i = 0; i < pb->r->d[0] * pb->r->d[1]; i++)
+        pb->x[0][i] = pb->x[1][i] * pb->x[2][i];
 }
 static void silu_plan(problem *pb) {
     SET(pb, 0, OUT, VS_F32, 0, 0, pb->r->d[0]);
@@ -266,7 +291,8 @@ static vs_status silu_run(const problem *pb, vs_tensor *const *t) {
     return vs_op_silu(t[0], t[1]);
 }
 static void silu_ref(problem *pb) {
-    for (int64_t i = 0; i < pb->r->d[0]; i++) pb->x[0][i] = pb->x[1][i] / (1 + exp(-pb->x[1][i]));
+    for (int64_t i = 0; i < pb->r->d[0]; i++)
+        pb->x[0][i] = pb->x[1][i] / (1 + exp(-pb->x[1][i]));
 }
 
 /* embedding: d = {vocab, dim, ids}; p = {F32 table} */
@@ -283,12 +309,13 @@ static vs_status embedding_run(const problem *pb, vs_tensor *const *t) {
 static void embedding_ref(problem *pb) {
     const int64_t dim = pb->r->d[1];
     for (int64_t r = 0; r < pb->r->d[2]; r++)
-        for (int64_t i = 0; i < dim; i++) pb->x[0][r * dim + i] = pb->x[1][(int64_t)pb->x[2][r] * dim + i];
+        for (int64_t i = 0; i < dim; i++)
+            pb->x[0][r * dim + i] = pb->x[1][(int64_t)pb->x[2][r] * dim + i];
 }
 
 /* patchify, unpatchify: d = {B, C, F, H, W}; p = the patch (pt, ph, pw) */
-static int64_t patch_index(const row *r, int64_t b, int64_t c, int64_t f, int64_t y, int64_t x, int channels_last,
-                           int64_t *token) {
+static int64_t patch_index(const row *r, int64_t b, int64_t c, int64_t f, int64_t y, int64_t x,
+                           int channels_last, int64_t *token) {
     const int64_t C = r->d[1], H = r->d[3], W = r->d[4];
     const int pt = r->p[0], ph = r->p[1], pw = r->p[2];
     const int64_t tokens = r->d[2] / pt * (H / ph) * (W / pw);
@@ -303,9 +330,15 @@ static void patches_plan(problem *pb, int unpatch) {
     SET(pb, unpatch ? 1 : 0, unpatch ? IN : OUT, act(pb), -1, 1, d[0], tokens,
         d[1] * pb->r->p[0] * pb->r->p[1] * pb->r->p[2]);
 }
-static void patchify_plan(problem *pb) { patches_plan(pb, 0); }
-static void unpatchify_plan(problem *pb) { patches_plan(pb, 1); }
-static vs_status patchify_run(const problem *pb, vs_tensor *const *t) { return vs_op_patchify(t[0], t[1], pb->r->p); }
+static void patchify_plan(problem *pb) {
+    patches_plan(pb, 0);
+}
+static void unpatchify_plan(problem *pb) {
+    patches_plan(pb, 1);
+}
+static vs_status patchify_run(const problem *pb, vs_tensor *const *t) {
+    return vs_op_patchify(t[0], t[1], pb->r->p);
+}
 static vs_status unpatchify_run(const problem *pb, vs_tensor *const *t) {
     return vs_op_unpatchify(t[0], t[1], pb->r->p);
 }
@@ -319,19 +352,28 @@ static void patches_ref(problem *pb, int unpatch) {
                 for (int64_t y = 0; y < d[3]; y++)
                     for (int64_t x = 0; x < d[4]; x++, l++) {
                         int64_t token, k = patch_index(pb->r, b, c, f, y, x, unpatch, &token);
-                        if (unpatch) lat[l] = pat[token * patch + k];
-                        else pat[token * patch + k] = lat[l];
+                        if (unpatch)
+                            lat[l] = pat[token * patch + k];
+                        else
+                            pat[token * patch + k] = lat[l];
                     }
 }
-static void patchify_ref(problem *pb) { patches_ref(pb, 0); }
-static void unpatchify_ref(problem *pb) { patches_ref(pb, 1); }
+static void patchify_ref(problem *pb) {
+    patches_ref(pb, 0);
+}
+static void unpatchify_ref(problem *pb) {
+    patches_ref(pb, 1);
+}
 
 /* softmax(s) in place over n entries; entries at -inf get 0, a row of them all zeros */
 static void softmax(double *s, int64_t n) {
     double m = -INFINITY, sum = 0;
-    for (int64_t j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
-    for (int64_t j = 0; j < n; j++) sum += s[j] = m == -INFINITY ? 0 : exp(s[j] - m);
-    for (int64_t j = 0; j < n; j++) s[j] = sum > 0 ? s[j] / sum : 0;
+    for (int64_t j = 0; j < n; j++)
+        m = s[j] > m ? s[j] : m;
+    for (int64_t j = 0; j < n; j++)
+        sum += s[j] = m == -INFINITY ? 0 : exp(s[j] - m);
+    for (int64_t j = 0; j < n; j++)
+        s[j] = sum > 0 ? s[j] / sum : 0;
 }
 
 /* attention: d = {B, N, L, H, D} */
@@ -356,13 +398,15 @@ static void attention_ref(problem *pb) {
                 for (int64_t j = 0; j < L; j++) {
                     const double *k = pb->x[2] + ((b * L + j) * H + h) * D;
                     s[j] = 0;
-                    for (int64_t e = 0; e < D; e++) s[j] += q[e] * k[e] / sqrt((double)D);
+                    for (int64_t e = 0; e < D; e++)
+                        s[j] += q[e] * k[e] / sqrt((double)D);
                 }
                 softmax(s, L);
                 double *o = pb->x[0] + ((b * N + i) * H + h) * D;
                 for (int64_t e = 0; e < D; e++) {
                     o[e] = 0;
-                    for (int64_t j = 0; j < L; j++) o[e] += s[j] * pb->x[3][((b * L + j) * H + h) * D + e];
+                    for (int64_t j = 0; j < L; j++)
+                        o[e] += s[j] * pb->x[3][((b * L + j) * H + h) * D + e];
                 }
             }
     free(s);
@@ -371,7 +415,8 @@ static void attention_ref(problem *pb) {
 /* attention_relpos: d = {B, N, H, D, buckets} */
 static void relpos_plan(problem *pb) {
     const int64_t *d = pb->r->d, ld = (d[1] + 7) / 8 * 8;
-    for (int i = 0; i < 4; i++) SET(pb, i, i ? IN : OUT, act(pb), -1, 1, d[0], d[1], d[2], d[3]);
+    for (int i = 0; i < 4; i++)
+        SET(pb, i, i ? IN : OUT, act(pb), -1, 1, d[0], d[1], d[2], d[3]);
     SET(pb, 4, IN, VS_F32, -2, 2, d[4], d[2]);
     SET(pb, 5, IN, VS_I32, 0, (double)d[4], 2 * d[1] - 1);
     SET(pb, 6, IN, VS_I32, 0, 4, d[0], d[1]); /* a key is masked a quarter of the time */
@@ -391,14 +436,16 @@ static void relpos_ref(problem *pb) {
                 for (int64_t j = 0; j < N; j++) {
                     const double *k = pb->x[2] + ((b * N + j) * H + h) * D;
                     s[j] = pb->x[4][(int64_t)pb->x[5][j - i + N - 1] * H + h];
-                    for (int64_t e = 0; e < D; e++) s[j] += q[e] * k[e];
+                    for (int64_t e = 0; e < D; e++)
+                        s[j] += q[e] * k[e];
                     if (pb->x[6][b * N + j] == 0) s[j] = -INFINITY;
                 }
                 softmax(s, N);
                 double *o = pb->x[0] + ((b * N + i) * H + h) * D;
                 for (int64_t e = 0; e < D; e++) {
                     o[e] = 0;
-                    for (int64_t j = 0; j < N; j++) o[e] += s[j] * pb->x[3][((b * N + j) * H + h) * D + e];
+                    for (int64_t j = 0; j < N; j++)
+                        o[e] += s[j] * pb->x[3][((b * N + j) * H + h) * D + e];
                 }
             }
     free(s);
@@ -421,7 +468,9 @@ static vs_status copy_run(const problem *pb, vs_tensor *const *t) {
     (void)pb;
     return vs_op_copy(t[0], t[1]);
 }
-static void identity_ref(problem *pb) { memcpy(pb->x[0], pb->x[1], sizeof(double) * (size_t)pb->r->d[0]); }
+static void identity_ref(problem *pb) {
+    memcpy(pb->x[0], pb->x[1], sizeof(double) * (size_t)pb->r->d[0]);
+}
 
 /* copy_rows: d = {rows, cols}: rows 3 apart beyond cols in y, 5 in x */
 static void copy_rows_plan(problem *pb) {
@@ -438,7 +487,9 @@ static void copy_rows_ref(problem *pb) {
 }
 
 /* fill_uniform: d = {n}; p = {dtype} */
-static void fill_plan(problem *pb) { SET(pb, 0, OUT, (vs_dtype)pb->r->p[0], 0, 0, pb->r->d[0]); }
+static void fill_plan(problem *pb) {
+    SET(pb, 0, OUT, (vs_dtype)pb->r->p[0], 0, 0, pb->r->d[0]);
+}
 static vs_status fill_run(const problem *pb, vs_tensor *const *t) {
     return vs_op_fill_uniform(t[0], (uint64_t)pb->r->d[0], -2.0f, 3.0f);
 }
@@ -451,14 +502,18 @@ static void fill_ref(problem *pb) {
 static void conv_plan(problem *pb) {
     const int64_t *d = pb->r->d;
     set_image(pb, 0, OUT, d[0], d[2], d[3], d[4]);
-    if (pb->be->channels_last) SET(pb, 1, IN, act(pb), -0.3, 0.3, d[5], d[2], d[6], d[6], d[1]);
-    else SET(pb, 1, IN, act(pb), -0.3, 0.3, d[2], d[1], d[5], d[6], d[6]);
+    if (pb->be->channels_last)
+        SET(pb, 1, IN, act(pb), -0.3, 0.3, d[5], d[2], d[6], d[6], d[1]);
+    else
+        SET(pb, 1, IN, act(pb), -0.3, 0.3, d[2], d[1], d[5], d[6], d[6]);
     if (pb->r->p[0]) SET(pb, 2, IN, VS_F32, -1, 1, d[2]);
-    for (int dt = 0; dt < d[5]; dt++) set_image(pb, 3 + dt, IN, d[0], d[1], d[3], d[4]);
+    for (int dt = 0; dt < d[5]; dt++)
+        set_image(pb, 3 + dt, IN, d[0], d[1], d[3], d[4]);
 }
 static vs_status conv_run(const problem *pb, vs_tensor *const *t) {
     const vs_tensor *taps[MAX_OPERANDS];
-    for (int dt = 0; dt < pb->r->d[5]; dt++) taps[dt] = t[3 + dt];
+    for (int dt = 0; dt < pb->r->d[5]; dt++)
+        taps[dt] = t[3 + dt];
     return vs_op_conv_frames(t[0], taps, (int)pb->r->d[5], t[1], opt(t, 2));
 }
 static void conv_ref(problem *pb) {
@@ -500,7 +555,8 @@ static void vae_norm_ref(problem *pb) {
         for (int64_t y = 0; y < H; y++)
             for (int64_t x = 0; x < W; x++) {
                 double ss = 0;
-                for (int64_t c = 0; c < C; c++) ss += pow(pb->x[1][img(pb, C, H, W, n, c, y, x)], 2);
+                for (int64_t c = 0; c < C; c++)
+                    ss += pow(pb->x[1][img(pb, C, H, W, n, c, y, x)], 2);
                 const double inv = sqrtf((float)C) / fmax(sqrt(ss), 1e-12);
                 for (int64_t c = 0; c < C; c++) {
                     const int64_t i = img(pb, C, H, W, n, c, y, x);
@@ -554,7 +610,9 @@ static void bias_residual_ref(problem *pb) {
 }
 
 /* softmax_rows: d = {rows, ld, cols} */
-static void softmax_rows_plan(problem *pb) { SET(pb, 0, INOUT, act(pb), -4, 4, pb->r->d[0], pb->r->d[1]); }
+static void softmax_rows_plan(problem *pb) {
+    SET(pb, 0, INOUT, act(pb), -4, 4, pb->r->d[0], pb->r->d[1]);
+}
 static vs_status softmax_rows_run(const problem *pb, vs_tensor *const *t) {
     return vs_op_softmax_rows(t[0], pb->r->d[2]);
 }
@@ -562,7 +620,8 @@ static void softmax_rows_ref(problem *pb) {
     const int64_t ld = pb->r->d[1], cols = pb->r->d[2];
     for (int64_t r = 0; r < pb->r->d[0]; r++) {
         softmax(pb->x[0] + r * ld, cols);
-        for (int64_t j = cols; j < ld; j++) pb->x[0][r * ld + j] = 0;
+        for (int64_t j = cols; j < ld; j++)
+            pb->x[0][r * ld + j] = 0;
     }
 }
 
@@ -582,7 +641,8 @@ static void from_planes_ref(problem *pb) {
     for (int64_t n = 0; n < d[0]; n++)
         for (int64_t c = 0; c < d[1]; c++)
             for (int64_t y = 0; y < d[2]; y++)
-                for (int64_t x = 0; x < d[3]; x++) pb->x[0][img(pb, d[1], d[2], d[3], n, c, y, x)] = pb->x[1][i++];
+                for (int64_t x = 0; x < d[3]; x++)
+                    pb->x[0][img(pb, d[1], d[2], d[3], n, c, y, x)] = pb->x[1][i++];
 }
 static void to_planes_plan(problem *pb) {
     const int64_t *d = pb->r->d;
@@ -676,7 +736,8 @@ static const row rows[] = {
     {VS_OP_SOFTMAX_ROWS, {5, 24, 24}, {0}, {0}},
     {VS_OP_IMAGE_FROM_PLANES, {2, 16, 3, 7}, {0}, {0, 1e-7}},
     {VS_OP_PLANES_FROM_IMAGE, {2, 3, 5, 7, 5}, {0}, {0, 1e-6}},
-    /* shapes the CUDA kernels branch on: one row, many rows, the longest norm row a block holds, Wan's heads */
+    /* shapes the CUDA kernels branch on: one row, many rows, the longest norm row a block holds, Wan's heads
+     */
     {VS_OP_LINEAR, {1, 4096, 1544}, {0, 0, 0}, {0}},
     {VS_OP_LINEAR, {3001, 64, 24}, {1, 1, 0}, {0}},
     {VS_OP_LINEAR, {999, 12, 128}, {1, 1, 0}, {0}},
@@ -726,7 +787,8 @@ static void *to_bytes(const double *x, int64_t n, vs_dtype dtype) {
 static void from_bytes(double *x, const void *b, int64_t n, vs_dtype dtype) {
     float *f = malloc((size_t)n * 4 + 4);
     vs_convert(f, VS_F32, b, dtype, n);
-    for (int64_t i = 0; i < n; i++) x[i] = f[i];
+    for (int64_t i = 0; i < n; i++)
+        x[i] = f[i];
     free(f);
 }
 
@@ -744,7 +806,8 @@ static vs_status transfer(vs_tensor *t, void *bytes, int to_device) {
 
 static double rel_l2(const double *a, const double *b, int64_t n) {
     double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) num += (a[i] - b[i]) * (a[i] - b[i]), den += b[i] * b[i];
+    for (int64_t i = 0; i < n; i++)
+        num += (a[i] - b[i]) * (a[i] - b[i]), den += b[i] * b[i];
     return sqrt(num / (den > 0 ? den : 1));
 }
 
@@ -769,7 +832,7 @@ static int run_row(const row *r, int index, const vs_backend *be) {
             const double u = (double)(next(&rng) >> 11) / 9007199254740992.0;
             pb.x[i][j] = o->role == OUT || o->role == SCRATCH ? NAN
                          : o->dtype == VS_I32                 ? floor(o->lo + (o->hi - o->lo) * u)
-                                                              : rounded(o->lo + (o->hi - o->lo) * u, o->dtype);
+                                              : rounded(o->lo + (o->hi - o->lo) * u, o->dtype);
         }
         const int64_t *shape = o->row_stride ? (int64_t[]){o->shape[0], o->row_stride} : o->shape;
         if (vs_tensor_alloc(&store[i], o->dtype, be->device, o->ndim, shape) != VS_OK) {
@@ -779,13 +842,15 @@ static int run_row(const row *r, int index, const vs_backend *be) {
         }
         if (o->row_stride) { /* garbage between the rows: a view must not read it */
             void *fill = malloc((size_t)(o->shape[0] * o->row_stride) * 4);
-            for (int64_t j = 0; j < o->shape[0] * o->row_stride; j++) ((float *)fill)[j] = NAN;
+            for (int64_t j = 0; j < o->shape[0] * o->row_stride; j++)
+                ((float *)fill)[j] = NAN;
             if (transfer(&store[i], fill, 1) != VS_OK) result = 1;
             free(fill);
         }
         tensors[i] = store[i];
         tensors[i].owned = 0;
-        for (int d = 0; d < o->ndim; d++) tensors[i].shape[d] = o->shape[d];
+        for (int d = 0; d < o->ndim; d++)
+            tensors[i].shape[d] = o->shape[d];
         t[i] = &tensors[i];
         void *bytes = to_bytes(pb.x[i], n, o->dtype); /* NaN poison for outputs and scratch */
         if (transfer(t[i], bytes, 1) != VS_OK) result = 1;
@@ -797,8 +862,8 @@ static int run_row(const row *r, int index, const vs_backend *be) {
         printf("  skip row %d (%s) on %s: %s\n", index, vs_op_name(r->op), be->name, vs_last_error());
         result = 2;
     } else if (!result && s != VS_OK) {
-        fprintf(stderr, "  row %d (%s) on %s: %s: %s\n", index, vs_op_name(r->op), be->name, vs_status_name(s),
-                vs_last_error());
+        fprintf(stderr, "  row %d (%s) on %s: %s: %s\n", index, vs_op_name(r->op), be->name,
+                vs_status_name(s), vs_last_error());
         result = 1;
     }
     for (int i = 0; i < MAX_OPERANDS && !result; i++) { /* what the backend wrote */
@@ -807,20 +872,23 @@ static int run_row(const row *r, int index, const vs_backend *be) {
         const int64_t n = count(o);
         void *bytes = malloc((size_t)n * 4 + 4);
         got[i] = malloc(sizeof(double) * (size_t)n + 8);
-        if (transfer(t[i], bytes, 0) != VS_OK) result = 1;
-        else from_bytes(got[i], bytes, n, o->dtype);
+        if (transfer(t[i], bytes, 0) != VS_OK)
+            result = 1;
+        else
+            from_bytes(got[i], bytes, n, o->dtype);
         free(bytes);
     }
     if (!result) k->reference(&pb);
     const double tol = r->tol[be->activations != VS_F32] > 0 ? r->tol[be->activations != VS_F32]
-                       : be->activations == VS_F32      ? 1e-5
-                                                        : 1e-2;
+                       : be->activations == VS_F32           ? 1e-5
+                                                             : 1e-2;
     for (int i = 0; i < MAX_OPERANDS && !result; i++) {
         if (!got[i]) continue;
         const int64_t n = count(&pb.o[i]);
         for (int64_t j = 0; j < n && !result; j++)
             if (!isfinite(got[i][j])) {
-                fprintf(stderr, "  row %d (%s) on %s: operand %d element %lld is %g (not written?), seed %llu\n",
+                fprintf(stderr,
+                        "  row %d (%s) on %s: operand %d element %lld is %g (not written?), seed %llu\n",
                         index, vs_op_name(r->op), be->name, i, (long long)j, got[i][j],
                         (unsigned long long)g_seed);
                 result = 1;
@@ -855,8 +923,8 @@ TEST(every_row_on_every_backend) {
             const int res = run_row(&rows[i], i, backends[b]);
             passed += res == 0, bad += res == 1, skipped += res == 2;
         }
-        printf("  %s: %d rows passed, %d skipped (unsupported), %d failed\n", backends[b]->name, passed, skipped,
-               bad);
+        printf("  %s: %d rows passed, %d skipped (unsupported), %d failed\n", backends[b]->name, passed,
+               skipped, bad);
         failed += bad;
     }
     CHECK(failed == 0);

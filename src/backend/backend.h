@@ -86,12 +86,13 @@ typedef struct vs_backend {
 
     vs_status (*linear)(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
                         vs_epilogue epilogue);
-    vs_status (*linear_residual)(vs_tensor *x, const vs_tensor *h, const vs_tensor *weight, const vs_tensor *bias,
-                                 const vs_tensor *gate);
-    vs_status (*layernorm_modulate)(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
-                                    const vs_tensor *shift, const vs_tensor *scale, float eps);
-    vs_status (*rmsnorm_rope)(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos, const vs_tensor *sin,
-                              int heads, float eps);
+    vs_status (*linear_residual)(vs_tensor *x, const vs_tensor *h, const vs_tensor *weight,
+                                 const vs_tensor *bias, const vs_tensor *gate);
+    vs_status (*layernorm_modulate)(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight,
+                                    const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
+                                    float eps);
+    vs_status (*rmsnorm_rope)(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos,
+                              const vs_tensor *sin, int heads, float eps);
     vs_status (*rmsnorm)(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, float eps);
     vs_status (*gated_residual)(vs_tensor *x, const vs_tensor *y, const vs_tensor *gate);
     vs_status (*add)(vs_tensor *out, const vs_tensor *a, const vs_tensor *b);
@@ -100,7 +101,8 @@ typedef struct vs_backend {
     vs_status (*embedding)(vs_tensor *out, const vs_tensor *table, const vs_tensor *ids);
     vs_status (*patchify)(vs_tensor *patches, const vs_tensor *latents, const int patch[3]);
     vs_status (*unpatchify)(vs_tensor *latents, const vs_tensor *patches, const int patch[3]);
-    /* Dense attention (no block list, no head layout) on this device's memory; `stream` a cudaStream_t or NULL. */
+    /* Dense attention (no block list, no head layout) on this device's memory; `stream` a cudaStream_t or
+     * NULL. */
     vs_status (*attention)(const vs_attn_args *args, void *stream);
     vs_status (*attention_relpos)(vs_tensor *out, const vs_tensor *q, const vs_tensor *k, const vs_tensor *v,
                                   const vs_tensor *rel_table, const vs_tensor *buckets, const vs_tensor *mask,

@@ -13,14 +13,17 @@
 
 /* ---- checks ------------------------------------------------------------------------ */
 
-static const char *device_name(vs_device d) { return d == VS_CPU ? "cpu" : "cuda"; }
+static const char *device_name(vs_device d) {
+    return d == VS_CPU ? "cpu" : "cuda";
+}
 
 /* "[2, 18, 128] bf16 on cuda" */
 static const char *describe(const vs_tensor *t, char *buf, size_t size) {
     int n = snprintf(buf, size, "[");
     for (int i = 0; i < t->ndim && n < (int)size; i++)
         n += snprintf(buf + n, size - (size_t)n, i ? ", %lld" : "%lld", (long long)t->shape[i]);
-    if (n < (int)size) snprintf(buf + n, size - (size_t)n, "] %s on %s", vs_dtype_name(t->dtype), device_name(t->device));
+    if (n < (int)size)
+        snprintf(buf + n, size - (size_t)n, "] %s on %s", vs_dtype_name(t->dtype), device_name(t->device));
     return buf;
 }
 
@@ -30,16 +33,20 @@ static vs_status check(const char *op, const char *arg, const vs_tensor *t, vs_d
     char buf[128];
     if (!t || !t->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: %s is missing", op, arg);
     if (t->device != device || t->dtype != dtype)
-        return vs_fail(VS_ERR_INVALID_ARG, "%s: %s is %s, expected %s on %s", op, arg, describe(t, buf, sizeof buf),
-                       vs_dtype_name(dtype), device_name(device));
+        return vs_fail(VS_ERR_INVALID_ARG, "%s: %s is %s, expected %s on %s", op, arg,
+                       describe(t, buf, sizeof buf), vs_dtype_name(dtype), device_name(device));
     if (t->ndim < 1) return vs_fail(VS_ERR_SHAPE, "%s: %s is a scalar", op, arg);
     if (!strided && !vs_tensor_is_contiguous(t))
         return vs_fail(VS_ERR_SHAPE, "%s: %s %s must be contiguous", op, arg, describe(t, buf, sizeof buf));
     return VS_OK;
 }
 
-static int64_t last_dim(const vs_tensor *t) { return t->shape[t->ndim - 1]; }
-static int64_t rows_of(const vs_tensor *t) { return last_dim(t) ? vs_tensor_numel(t) / last_dim(t) : 0; }
+static int64_t last_dim(const vs_tensor *t) {
+    return t->shape[t->ndim - 1];
+}
+static int64_t rows_of(const vs_tensor *t) {
+    return last_dim(t) ? vs_tensor_numel(t) / last_dim(t) : 0;
+}
 
 static int same_shape(const vs_tensor *a, const vs_tensor *b) {
     return a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim);
@@ -47,7 +54,8 @@ static int same_shape(const vs_tensor *a, const vs_tensor *b) {
 
 static vs_status shape_mismatch(const char *op, const char *what, const vs_tensor *a, const vs_tensor *b) {
     char x[128], y[128];
-    return vs_fail(VS_ERR_SHAPE, "%s: %s: %s vs %s", op, what, describe(a, x, sizeof x), describe(b, y, sizeof y));
+    return vs_fail(VS_ERR_SHAPE, "%s: %s: %s vs %s", op, what, describe(a, x, sizeof x),
+                   describe(b, y, sizeof y));
 }
 
 /* The backend of `device`, or a failure naming the op when this build has none. */
@@ -59,12 +67,14 @@ static vs_status backend_of(vs_op_id op, vs_device device, const vs_backend **be
     return VS_OK;
 }
 
-/* Asks `be` whether it runs `op` on its n tensors (in signature order) with first integer parameter param0. */
+/* Asks `be` whether it runs `op` on its n tensors (in signature order) with first integer parameter param0.
+ */
 static vs_status supported(const vs_backend *be, vs_op_id op, const vs_tensor *const *t, int n, int param0) {
     vs_op_desc d;
     memset(&d, 0, sizeof d);
     d.op = op;
-    for (int i = 0; i < n; i++) d.t[i] = t[i];
+    for (int i = 0; i < n; i++)
+        d.t[i] = t[i];
     d.param[0] = param0;
     return be->supports(&d);
 }
@@ -75,15 +85,15 @@ static vs_status check_modulation(const char *op, const char *arg, const vs_tens
     VS_TRY(check(op, arg, m, device, VS_F32, 1));
     if (m->ndim != 2 || m->shape[0] != batch || m->shape[1] != dim || (dim > 1 && m->stride[1] != 1)) {
         char buf[128];
-        return vs_fail(VS_ERR_SHAPE, "%s: %s %s must be a [%lld, %lld] view with unit stride along dim", op, arg,
-                       describe(m, buf, sizeof buf), (long long)batch, (long long)dim);
+        return vs_fail(VS_ERR_SHAPE, "%s: %s %s must be a [%lld, %lld] view with unit stride along dim", op,
+                       arg, describe(m, buf, sizeof buf), (long long)batch, (long long)dim);
     }
     return VS_OK;
 }
 
 /* The batch entries of a [B, dim] modulation view `m` over `rows` rows (rows % B == 0), checked. */
-static vs_status modulation_batch(const char *op, const char *arg, const vs_tensor *m, vs_device device, int64_t rows,
-                                  int64_t dim, int64_t *batch) {
+static vs_status modulation_batch(const char *op, const char *arg, const vs_tensor *m, vs_device device,
+                                  int64_t rows, int64_t dim, int64_t *batch) {
     *batch = m->ndim == 2 ? m->shape[0] : 0;
     if (*batch < 1 || rows % *batch)
         return vs_fail(VS_ERR_SHAPE, "%s: %lld rows do not split into the %lld batch entries of %s", op,
@@ -93,7 +103,8 @@ static vs_status modulation_batch(const char *op, const char *arg, const vs_tens
 
 /* ---- linear ------------------------------------------------------------------------ */
 
-vs_status vs_op_linear(vs_tensor *y, const vs_tensor *x, const vs_tensor *w, const vs_tensor *bias, vs_epilogue ep) {
+vs_status vs_op_linear(vs_tensor *y, const vs_tensor *x, const vs_tensor *w, const vs_tensor *bias,
+                       vs_epilogue ep) {
     const char *op = "linear";
     if (!x || !x->data) return vs_fail(VS_ERR_INVALID_ARG, "linear: x is missing");
     const vs_device dev = x->device;
@@ -110,11 +121,14 @@ vs_status vs_op_linear(vs_tensor *y, const vs_tensor *x, const vs_tensor *w, con
     VS_TRY(check(op, "y", y, dev, xt, 0));
     if (w->ndim < 2) return vs_fail(VS_ERR_SHAPE, "linear: weight must have rank >= 2");
     const int64_t out = w->shape[0], in = vs_tensor_numel(w) / (out ? out : 1), rows = rows_of(x);
-    if (last_dim(x) != in) return shape_mismatch(op, "x's last dimension is not the weight's input size", x, w);
-    if (last_dim(y) != out || rows_of(y) != rows) return shape_mismatch(op, "y must be [rows of x, out]", y, w);
+    if (last_dim(x) != in)
+        return shape_mismatch(op, "x's last dimension is not the weight's input size", x, w);
+    if (last_dim(y) != out || rows_of(y) != rows)
+        return shape_mismatch(op, "y must be [rows of x, out]", y, w);
     if (bias) {
         VS_TRY(check(op, "bias", bias, dev, wt, 0));
-        if (bias->ndim != 1 || bias->shape[0] != out) return shape_mismatch(op, "bias must be [out]", bias, w);
+        if (bias->ndim != 1 || bias->shape[0] != out)
+            return shape_mismatch(op, "bias must be [out]", bias, w);
     }
     if (ep != VS_EPILOGUE_NONE && ep != VS_EPILOGUE_GELU_TANH)
         return vs_fail(VS_ERR_INVALID_ARG, "linear: unknown epilogue %d", (int)ep);
@@ -125,8 +139,9 @@ vs_status vs_op_linear(vs_tensor *y, const vs_tensor *x, const vs_tensor *w, con
 
 /* ---- norms ------------------------------------------------------------------------- */
 
-vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
-                                   const vs_tensor *shift, const vs_tensor *scale, float eps) {
+vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight,
+                                   const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
+                                   float eps) {
     const char *op = "layernorm_modulate";
     if (!x || !x->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: x is missing", op);
     const vs_device dev = x->device;
@@ -152,13 +167,14 @@ vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_te
             return vs_fail(VS_ERR_SHAPE, "%s: shift and scale rows must be equally strided", op);
     }
     if (!(eps > 0)) return vs_fail(VS_ERR_INVALID_ARG, "%s: eps must be positive", op);
-    VS_TRY(supported(be, VS_OP_LAYERNORM_MODULATE, (const vs_tensor *[]){y, x, weight, bias, shift, scale}, 6, 0));
+    VS_TRY(supported(be, VS_OP_LAYERNORM_MODULATE, (const vs_tensor *[]){y, x, weight, bias, shift, scale}, 6,
+                     0));
     if (rows == 0) return VS_OK;
     return be->layernorm_modulate(y, x, weight, bias, shift, scale, eps);
 }
 
-vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos_t, const vs_tensor *sin_t,
-                             int heads, float eps) {
+vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos_t,
+                             const vs_tensor *sin_t, int heads, float eps) {
     const char *op = "rmsnorm_rope";
     if (!x || !x->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: x is missing", op);
     const vs_device dev = x->device;
@@ -167,21 +183,23 @@ vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_ten
     VS_TRY(check(op, "x", x, dev, be->activations, 0));
     const int64_t dim = last_dim(x), rows = rows_of(x);
     VS_TRY(check(op, "weight", weight, dev, VS_F32, 0));
-    if (weight->ndim != 1 || weight->shape[0] != dim) return shape_mismatch(op, "weight must be [dim]", weight, x);
+    if (weight->ndim != 1 || weight->shape[0] != dim)
+        return shape_mismatch(op, "weight must be [dim]", weight, x);
     if (heads < 1 || dim % heads || (dim / heads) % 2)
         return vs_fail(VS_ERR_SHAPE, "%s: %lld channels do not split into %d heads of an even size", op,
                        (long long)dim, heads);
     const int64_t head_dim = dim / heads;
     if (!(eps > 0)) return vs_fail(VS_ERR_INVALID_ARG, "%s: eps must be positive", op);
-    if (!cos_t != !sin_t) return vs_fail(VS_ERR_INVALID_ARG, "%s: give both cos and sin tables, or neither", op);
+    if (!cos_t != !sin_t)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s: give both cos and sin tables, or neither", op);
     if (cos_t) {
         VS_TRY(check(op, "cos", cos_t, dev, VS_F32, 0));
         VS_TRY(check(op, "sin", sin_t, dev, VS_F32, 0));
         const int64_t tokens = cos_t->ndim == 2 ? cos_t->shape[0] : 0;
         if (!same_shape(cos_t, sin_t) || cos_t->ndim != 2 || cos_t->shape[1] != head_dim / 2 || tokens < 1 ||
             rows % tokens)
-            return shape_mismatch(op, "cos/sin must be [tokens, head_dim / 2] with rows a multiple of tokens", cos_t,
-                                  x);
+            return shape_mismatch(op, "cos/sin must be [tokens, head_dim / 2] with rows a multiple of tokens",
+                                  cos_t, x);
     }
     VS_TRY(supported(be, VS_OP_RMSNORM_ROPE, (const vs_tensor *[]){x, weight, cos_t, sin_t}, 4, heads));
     if (rows == 0) return VS_OK;
@@ -199,10 +217,12 @@ vs_status vs_op_rmsnorm(vs_tensor *y, const vs_tensor *x, const vs_tensor *weigh
     if (!same_shape(x, y)) return shape_mismatch(op, "x and y differ", x, y);
     const int64_t dim = last_dim(x), rows = rows_of(x);
     VS_TRY(check(op, "weight", weight, dev, VS_F32, 0));
-    if (weight->ndim != 1 || weight->shape[0] != dim) return shape_mismatch(op, "weight must be [dim]", weight, x);
+    if (weight->ndim != 1 || weight->shape[0] != dim)
+        return shape_mismatch(op, "weight must be [dim]", weight, x);
     if (!(eps > 0)) return vs_fail(VS_ERR_INVALID_ARG, "%s: eps must be positive", op);
     if (y->data != x->data && y->dtype == VS_F32 &&
-        (char *)y->data < (char *)x->data + vs_tensor_numel(x) * 4 && (char *)x->data < (char *)y->data + vs_tensor_numel(y) * 4)
+        (char *)y->data < (char *)x->data + vs_tensor_numel(x) * 4 &&
+        (char *)x->data < (char *)y->data + vs_tensor_numel(y) * 4)
         return vs_fail(VS_ERR_INVALID_ARG, "%s: y overlaps x without being x", op);
     VS_TRY(supported(be, VS_OP_RMSNORM, (const vs_tensor *[]){y, x, weight}, 3, 0));
     if (rows == 0) return VS_OK;
@@ -242,11 +262,14 @@ vs_status vs_op_linear_residual(vs_tensor *x, const vs_tensor *h, const vs_tenso
     VS_TRY(check(op, "weight", w, dev, be->activations, 0));
     if (w->ndim < 2) return vs_fail(VS_ERR_SHAPE, "%s: weight must have rank >= 2", op);
     const int64_t out = w->shape[0], in = vs_tensor_numel(w) / (out ? out : 1), rows = rows_of(h);
-    if (last_dim(h) != in) return shape_mismatch(op, "h's last dimension is not the weight's input size", h, w);
-    if (last_dim(x) != out || rows_of(x) != rows) return shape_mismatch(op, "x must be [rows of h, out]", x, w);
+    if (last_dim(h) != in)
+        return shape_mismatch(op, "h's last dimension is not the weight's input size", h, w);
+    if (last_dim(x) != out || rows_of(x) != rows)
+        return shape_mismatch(op, "x must be [rows of h, out]", x, w);
     if (bias) {
         VS_TRY(check(op, "bias", bias, dev, be->activations, 0));
-        if (bias->ndim != 1 || bias->shape[0] != out) return shape_mismatch(op, "bias must be [out]", bias, w);
+        if (bias->ndim != 1 || bias->shape[0] != out)
+            return shape_mismatch(op, "bias must be [out]", bias, w);
     }
     if (gate) {
         int64_t batch;
@@ -266,7 +289,8 @@ vs_status vs_op_add(vs_tensor *out, const vs_tensor *a, const vs_tensor *b) {
     VS_TRY(check(op, "out", out, dev, VS_F32, 0));
     VS_TRY(check(op, "a", a, dev, VS_F32, 1));
     VS_TRY(check(op, "b", b, dev, VS_F32, 1));
-    if (!same_shape(out, a) || !same_shape(out, b)) return shape_mismatch(op, "a, b and out must have one shape", a, b);
+    if (!same_shape(out, a) || !same_shape(out, b))
+        return shape_mismatch(op, "a, b and out must have one shape", a, b);
     VS_TRY(supported(be, VS_OP_ADD, (const vs_tensor *[]){out, a, b}, 3, 0));
     return be->add(out, a, b);
 }
@@ -292,7 +316,8 @@ vs_status vs_op_mul(vs_tensor *out, const vs_tensor *a, const vs_tensor *b) {
     VS_TRY(check(op, "out", out, dev, be->activations, 0));
     VS_TRY(check(op, "a", a, dev, be->activations, 0));
     VS_TRY(check(op, "b", b, dev, be->activations, 0));
-    if (!same_shape(out, a) || !same_shape(out, b)) return shape_mismatch(op, "a, b and out must have one shape", a, b);
+    if (!same_shape(out, a) || !same_shape(out, b))
+        return shape_mismatch(op, "a, b and out must have one shape", a, b);
     VS_TRY(supported(be, VS_OP_MUL, (const vs_tensor *[]){out, a, b}, 3, 0));
     return be->mul(out, a, b);
 }
@@ -324,13 +349,15 @@ static vs_status check_patches(const char *op, const vs_tensor *lat, const vs_te
     if (lat->ndim != 5) return vs_fail(VS_ERR_SHAPE, "%s: latents must be [B, C, F, H, W]", op);
     for (int i = 0; i < 3; i++)
         if (p[i] < 1 || lat->shape[2 + i] % p[i])
-            return vs_fail(VS_ERR_SHAPE, "%s: latent size %lld along axis %d is not a multiple of the patch %d", op,
+            return vs_fail(VS_ERR_SHAPE,
+                           "%s: latent size %lld along axis %d is not a multiple of the patch %d", op,
                            (long long)lat->shape[2 + i], 2 + i, p[i]);
     const int64_t *s = lat->shape;
     const int64_t tokens = s[2] / p[0] * (s[3] / p[1]) * (s[4] / p[2]), patch = s[1] * p[0] * p[1] * p[2];
-    if (patches->ndim != 3 || patches->shape[0] != s[0] || patches->shape[1] != tokens || patches->shape[2] != patch)
-        return vs_fail(VS_ERR_SHAPE, "%s: patches must be [%lld, %lld, %lld] for these latents", op, (long long)s[0],
-                       (long long)tokens, (long long)patch);
+    if (patches->ndim != 3 || patches->shape[0] != s[0] || patches->shape[1] != tokens ||
+        patches->shape[2] != patch)
+        return vs_fail(VS_ERR_SHAPE, "%s: patches must be [%lld, %lld, %lld] for these latents", op,
+                       (long long)s[0], (long long)tokens, (long long)patch);
     return VS_OK;
 }
 
@@ -418,8 +445,8 @@ vs_status vs_op_attention_relpos(vs_tensor *out, const vs_tensor *q, const vs_te
     VS_TRY(check(op, "scores", scores, dev, VS_F32, 0));
     if (scores->ndim != 4 || scores->shape[0] != B || scores->shape[1] != H || scores->shape[2] != N ||
         scores->shape[3] != ld)
-        return vs_fail(VS_ERR_SHAPE, "%s: scores must be [%lld, %lld, %lld, %lld]", op, (long long)B, (long long)H,
-                       (long long)N, (long long)ld);
+        return vs_fail(VS_ERR_SHAPE, "%s: scores must be [%lld, %lld, %lld, %lld]", op, (long long)B,
+                       (long long)H, (long long)N, (long long)ld);
     VS_TRY(supported(be, VS_OP_ATTENTION_RELPOS,
                      (const vs_tensor *[]){out, q, k, v, rel_table, buckets, mask, scores}, 8, 0));
     if (B * N * H * D == 0) return VS_OK;
@@ -428,16 +455,19 @@ vs_status vs_op_attention_relpos(vs_tensor *out, const vs_tensor *q, const vs_te
 
 /* ---- conversion, copies, fills ------------------------------------------------------ */
 
-static int is_float_storage(vs_dtype t) { return t == VS_F32 || t == VS_F16 || t == VS_BF16; }
+static int is_float_storage(vs_dtype t) {
+    return t == VS_F32 || t == VS_F16 || t == VS_BF16;
+}
 
 vs_status vs_op_convert(vs_tensor *dst, const vs_tensor *src) {
     const char *op = "convert";
-    if (!src || !src->data || !dst || !dst->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: missing tensor", op);
+    if (!src || !src->data || !dst || !dst->data)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s: missing tensor", op);
     const vs_backend *be;
     VS_TRY(backend_of(VS_OP_CONVERT, src->device, &be));
     if (!is_float_storage(src->dtype) || !is_float_storage(dst->dtype))
-        return vs_fail(VS_ERR_UNSUPPORTED, "%s: %s to %s (F32, F16 and BF16 only)", op, vs_dtype_name(src->dtype),
-                       vs_dtype_name(dst->dtype));
+        return vs_fail(VS_ERR_UNSUPPORTED, "%s: %s to %s (F32, F16 and BF16 only)", op,
+                       vs_dtype_name(src->dtype), vs_dtype_name(dst->dtype));
     VS_TRY(check(op, "src", src, src->device, src->dtype, 0));
     VS_TRY(check(op, "dst", dst, src->device, dst->dtype, 0));
     if (!same_shape(src, dst)) return shape_mismatch(op, "src and dst differ", src, dst);
@@ -448,7 +478,8 @@ vs_status vs_op_convert(vs_tensor *dst, const vs_tensor *src) {
 /* Runs on the backend of the device that is not the CPU, when one is not: it moves the bytes. */
 vs_status vs_op_copy(vs_tensor *dst, const vs_tensor *src) {
     const char *op = "copy";
-    if (!src || !src->data || !dst || !dst->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: missing tensor", op);
+    if (!src || !src->data || !dst || !dst->data)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s: missing tensor", op);
     const vs_backend *be;
     VS_TRY(backend_of(VS_OP_COPY, src->device == VS_CPU ? dst->device : src->device, &be));
     VS_TRY(check(op, "src", src, src->device, src->dtype, 0));
@@ -460,16 +491,19 @@ vs_status vs_op_copy(vs_tensor *dst, const vs_tensor *src) {
 
 vs_status vs_op_copy_rows(vs_tensor *dst, const vs_tensor *src) {
     const char *op = "copy_rows";
-    if (!src || !src->data || !dst || !dst->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: missing tensor", op);
+    if (!src || !src->data || !dst || !dst->data)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s: missing tensor", op);
     const vs_backend *be;
     VS_TRY(backend_of(VS_OP_COPY_ROWS, src->device, &be));
     VS_TRY(check(op, "src", src, src->device, src->dtype, 1));
     VS_TRY(check(op, "dst", dst, src->device, src->dtype, 1));
-    if (!same_shape(src, dst) || src->ndim != 2) return shape_mismatch(op, "need two [rows, cols] views", src, dst);
+    if (!same_shape(src, dst) || src->ndim != 2)
+        return shape_mismatch(op, "need two [rows, cols] views", src, dst);
     const vs_tensor *t[2] = {src, dst};
     for (int i = 0; i < 2; i++)
         if (t[i]->stride[1] != 1 || t[i]->stride[0] < t[i]->shape[1])
-            return vs_fail(VS_ERR_SHAPE, "%s: %s needs contiguous rows (strides [%lld, 1], %lld >= %lld columns)", op,
+            return vs_fail(VS_ERR_SHAPE,
+                           "%s: %s needs contiguous rows (strides [%lld, 1], %lld >= %lld columns)", op,
                            i ? "dst" : "src", (long long)t[i]->stride[0], (long long)t[i]->stride[0],
                            (long long)t[i]->shape[1]);
     VS_TRY(supported(be, VS_OP_COPY_ROWS, (const vs_tensor *[]){dst, src}, 2, 0));
@@ -483,7 +517,8 @@ vs_status vs_op_fill_uniform(vs_tensor *t, uint64_t seed, float lo, float hi) {
     const vs_backend *be;
     VS_TRY(backend_of(VS_OP_FILL_UNIFORM, t->device, &be));
     if (!is_float_storage(t->dtype))
-        return vs_fail(VS_ERR_UNSUPPORTED, "%s: %s tensors (F32, F16 and BF16 only)", op, vs_dtype_name(t->dtype));
+        return vs_fail(VS_ERR_UNSUPPORTED, "%s: %s tensors (F32, F16 and BF16 only)", op,
+                       vs_dtype_name(t->dtype));
     VS_TRY(check(op, "tensor", t, t->device, t->dtype, 0));
     if (!isfinite(lo) || !isfinite(hi) || hi < lo)
         return vs_fail(VS_ERR_INVALID_ARG, "%s: bad range [%g, %g)", op, lo, hi);
@@ -504,7 +539,8 @@ static vs_status check_image(const char *op, const char *arg, const vs_tensor *t
                              vs_dtype dtype, int64_t nchw[4]) {
     VS_TRY(check(op, arg, t, be->device, dtype, 0));
     if (t->ndim != 4)
-        return vs_fail(VS_ERR_SHAPE, "%s: %s must be %s", op, arg, be->channels_last ? "[N, H, W, C]" : "[N, C, H, W]");
+        return vs_fail(VS_ERR_SHAPE, "%s: %s must be %s", op, arg,
+                       be->channels_last ? "[N, H, W, C]" : "[N, C, H, W]");
     const int64_t *s = t->shape;
     nchw[0] = s[0];
     nchw[1] = be->channels_last ? s[3] : s[1];
@@ -548,14 +584,16 @@ vs_status vs_op_conv_frames(vs_tensor *y, const vs_tensor *const *taps, int kt, 
     const int64_t wkt = be->channels_last ? ws[0] : ws[2];
     const int64_t kh = be->channels_last ? ws[2] : ws[3], kw = be->channels_last ? ws[3] : ws[4];
     if (wcout != out[1] || wcin != in[1] || wkt != kt || kh % 2 == 0 || kw % 2 == 0)
-        return vs_fail(VS_ERR_SHAPE, "%s: weight must be %s with odd kh and kw for %lld -> %lld channels and %d taps",
-                       op, layout, (long long)in[1], (long long)out[1], kt);
+        return vs_fail(VS_ERR_SHAPE,
+                       "%s: weight must be %s with odd kh and kw for %lld -> %lld channels and %d taps", op,
+                       layout, (long long)in[1], (long long)out[1], kt);
     if (bias) VS_TRY(check_channels(op, "bias", bias, be, out[1]));
     vs_op_desc d;
     memset(&d, 0, sizeof d);
     d.op = VS_OP_CONV_FRAMES;
     d.t[0] = y, d.t[1] = weight, d.t[2] = bias;
-    for (int dt = 0; dt < kt; dt++) d.t[3 + dt] = taps[dt];
+    for (int dt = 0; dt < kt; dt++)
+        d.t[3 + dt] = taps[dt];
     d.param[0] = kt;
     VS_TRY(be->supports(&d));
     if (vs_tensor_numel(y) == 0) return VS_OK;
@@ -591,8 +629,9 @@ vs_status vs_op_upsample2x(vs_tensor *y, const vs_tensor *x, int interleaved) {
     const int64_t k = interleaved ? 2 : 1; /* output frames per input frame */
     if (ys[0] != xs[0] * k || xs[1] != ys[1] * k || ys[2] != 2 * xs[2] || ys[3] != 2 * xs[3])
         return shape_mismatch(op,
-                              interleaved ? "y must have twice x's frames, half its channels and twice its size"
-                                          : "y must have x's frames and channels and twice its size",
+                              interleaved
+                                  ? "y must have twice x's frames, half its channels and twice its size"
+                                  : "y must have x's frames and channels and twice its size",
                               y, x);
     VS_TRY(supported(be, VS_OP_UPSAMPLE2X, (const vs_tensor *[]){y, x}, 2, interleaved));
     if (vs_tensor_numel(y) == 0) return VS_OK;
@@ -623,7 +662,8 @@ vs_status vs_op_softmax_rows(vs_tensor *s, int64_t cols) {
     VS_TRY(backend_of(VS_OP_SOFTMAX_ROWS, s->device, &be));
     VS_TRY(check(op, "s", s, be->device, be->activations, 0));
     if (cols < 1 || cols > last_dim(s))
-        return vs_fail(VS_ERR_SHAPE, "%s: %lld columns of rows of %lld", op, (long long)cols, (long long)last_dim(s));
+        return vs_fail(VS_ERR_SHAPE, "%s: %lld columns of rows of %lld", op, (long long)cols,
+                       (long long)last_dim(s));
     VS_TRY(supported(be, VS_OP_SOFTMAX_ROWS, (const vs_tensor *[]){s}, 1, 0));
     if (rows_of(s) == 0) return VS_OK;
     return be->softmax_rows(s, cols);
@@ -653,8 +693,10 @@ vs_status vs_op_planes_from_image(vs_tensor *y, const vs_tensor *x, const vs_ten
     int64_t xs[4];
     VS_TRY(check_image(op, "x", x, be, be->activations, xs));
     VS_TRY(check(op, "y", y, be->device, VS_F32, 0));
-    if (y->ndim != 4 || y->shape[0] != xs[0] || y->shape[1] > xs[1] || y->shape[2] != xs[2] || y->shape[3] != xs[3])
-        return shape_mismatch(op, "y must be [N, C, H, W] with x's frames and size and at most its channels", y, x);
+    if (y->ndim != 4 || y->shape[0] != xs[0] || y->shape[1] > xs[1] || y->shape[2] != xs[2] ||
+        y->shape[3] != xs[3])
+        return shape_mismatch(op, "y must be [N, C, H, W] with x's frames and size and at most its channels",
+                              y, x);
     VS_TRY(check_channels(op, "bias", bias, be, y->shape[1]));
     VS_TRY(supported(be, VS_OP_PLANES_FROM_IMAGE, (const vs_tensor *[]){y, x, bias}, 3, 0));
     if (vs_tensor_numel(y) == 0) return VS_OK;

@@ -41,15 +41,16 @@ vs_status vs_op_linear(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight
  * y = y * (1 + scale) + shift (diffusers' modulated norm). x F32 [B, N, dim];
  * y [B, N, dim] (F32 on the CPU, BF16 on CUDA); weight, bias F32 [dim] or
  * NULL; shift, scale F32 [B, dim] views (both or neither). */
-vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
-                                   const vs_tensor *shift, const vs_tensor *scale, float eps);
+vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight,
+                                   const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
+                                   float eps);
 
 /* In place on x [B, N, heads * head_dim] (activations): RMSNorm over the whole
  * row (all heads) times weight (F32 [dim]), then, when cos and sin are given
  * (F32 [N, head_dim / 2]), the rotation of interleaved pairs (2j, 2j+1) of
  * every head by the angle of token n, pair j. */
-vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos, const vs_tensor *sin,
-                             int heads, float eps);
+vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos,
+                             const vs_tensor *sin, int heads, float eps);
 
 /* y = x / sqrt(mean(x^2) + eps) * weight over each row (T5's RMSNorm: no mean
  * subtraction, f32 statistics). x F32 [.., dim]; y of x's shape, F32, or
@@ -67,8 +68,8 @@ vs_status vs_op_gated_residual(vs_tensor *x, const vs_tensor *y, const vs_tensor
  * one cuBLASLt GEMM per batch entry that accumulates into x in F32 (x is its
  * C and D), the gate folded into a BF16 copy of W's rows (that rounding takes
  * the place of the two-step form's BF16 rounding of the layer's output). */
-vs_status vs_op_linear_residual(vs_tensor *x, const vs_tensor *h, const vs_tensor *weight, const vs_tensor *bias,
-                                const vs_tensor *gate);
+vs_status vs_op_linear_residual(vs_tensor *x, const vs_tensor *h, const vs_tensor *weight,
+                                const vs_tensor *bias, const vs_tensor *gate);
 
 /* out = a + b elementwise, F32, same shape, any strides (broadcast with stride 0); out contiguous. */
 vs_status vs_op_add(vs_tensor *out, const vs_tensor *a, const vs_tensor *b);

@@ -28,7 +28,8 @@ static void norm_blocks(void *ctx, int64_t begin, int64_t end) {
         memset(ss, 0, sizeof ss);
         for (int ch = 0; ch < g->c; ch++) {
             const float *row = base + ch * g->hw + p0;
-            for (int p = 0; p < n; p++) ss[p] += (double)row[p] * row[p];
+            for (int p = 0; p < n; p++)
+                ss[p] += (double)row[p] * row[p];
         }
         for (int p = 0; p < n; p++) {
             double norm = sqrt(ss[p]);
@@ -45,8 +46,8 @@ static void norm_blocks(void *ctx, int64_t begin, int64_t end) {
     }
 }
 
-void vs_cpu_vae_rmsnorm(float *x, const float *gamma, const float *beta, int64_t frames, int c, int64_t pixels,
-                        float scale, int silu) {
+void vs_cpu_vae_rmsnorm(float *x, const float *gamma, const float *beta, int64_t frames, int c,
+                        int64_t pixels, float scale, int silu) {
     int64_t per_frame = (pixels + NORM_BLOCK - 1) / NORM_BLOCK;
     norm_args g = {x, gamma, beta, c, silu, pixels, per_frame, scale};
     vs_parallel_for(frames * per_frame, 1 + 4096 / (c * NORM_BLOCK), norm_blocks, &g);
