@@ -48,9 +48,8 @@ static vs_status supports(const vs_op_desc *d) {
     const vs_tensor *const *t = d->t;
     const char *op = vs_op_name(d->op);
     switch (d->op) {
-    case VS_OP_LINEAR: /* y, x, weight, bias: F32 x goes through the few-rows kernel, which reads 16-byte rows
-                        */
-        return t[1]->dtype == VS_F32 ? vector_dim(d->op, "input size", last_dim(t[1])) : VS_OK;
+    /* Operands in signature order. Linear: y, x, weight, bias; F32 x: the few-rows kernel (16-byte rows). */
+    case VS_OP_LINEAR: return t[1]->dtype == VS_F32 ? vector_dim(d->op, "input size", last_dim(t[1])) : VS_OK;
     case VS_OP_LINEAR_RESIDUAL: { /* x, h, weight, bias, gate */
         const int64_t in = last_dim(t[1]), out = last_dim(t[0]);
         if (in % 8 || out % 8)
