@@ -1,8 +1,9 @@
 /* One function per operation of the model code, on vs_tensor arguments,
- * dispatching by the tensors' device: backend/cpu (f32 kernels of
- * cpu_ops.h) or backend/cuda (ops_cuda.h, blas_cuda.h). Every argument must
+ * dispatching by the tensors' device through that device's backend table
+ * (src/backend/backend.h: backend/cpu, backend/cuda). Every argument must
  * live on the same device; each op checks ranks, shapes, dtypes and devices
- * and names the op and the argument at fault.
+ * and names the op and the argument at fault, then asks the backend whether
+ * it supports the arguments (VS_ERR_UNSUPPORTED with the reason if not).
  *
  * Dtypes. On the CPU everything is F32. On CUDA, "activations" (the inputs
  * and outputs of GEMMs and attention) are BF16; the residual stream, norms'
@@ -20,16 +21,12 @@
 
 #include <stdint.h>
 
+#include "backend/backend.h" /* vs_epilogue */
 #include "vidsparse.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum vs_epilogue {
-    VS_EPILOGUE_NONE = 0,
-    VS_EPILOGUE_GELU_TANH, /* y = gelu_tanh(x W^T + b) */
-} vs_epilogue;
 
 /* y[rows, out] = epilogue(x[rows, in] W^T + bias); W [out, in, ...] (trailing
  * dimensions flatten into `in`: a Conv3d weight is a linear map on patches),
@@ -44,15 +41,16 @@ vs_status vs_op_linear(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight
  * y = y * (1 + scale) + shift (diffusers' modulated norm). x F32 [B, N, dim];
  * y [B, N, dim] (F32 on the CPU, BF16 on CUDA); weight, bias F32 [dim] or
  * NULL; shift, scale F32 [B, dim] views (both or neither). */
-vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
-                                   const vs_tensor *shift, const vs_tensor *scale, float eps);
+vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight,
+                                   const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
+                                   float eps);
 
 /* In place on x [B, N, heads * head_dim] (activations): RMSNorm over the whole
  * row (all heads) times weight (F32 [dim]), then, when cos and sin are given
  * (F32 [N, head_dim / 2]), the rotation of interleaved pairs (2j, 2j+1) of
  * every head by the angle of token n, pair j. */
-vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos, const vs_tensor *sin,
-                             int heads, float eps);
+vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos,
+                             const vs_tensor *sin, int heads, float eps);
 
 /* y = x / sqrt(mean(x^2) + eps) * weight over each row (T5's RMSNorm: no mean
  * subtraction, f32 statistics). x F32 [.., dim]; y of x's shape, F32, or
@@ -70,8 +68,8 @@ vs_status vs_op_gated_residual(vs_tensor *x, const vs_tensor *y, const vs_tensor
  * one cuBLASLt GEMM per batch entry that accumulates into x in F32 (x is its
  * C and D), the gate folded into a BF16 copy of W's rows (that rounding takes
  * the place of the two-step form's BF16 rounding of the layer's output). */
-vs_status vs_op_linear_residual(vs_tensor *x, const vs_tensor *h, const vs_tensor *weight, const vs_tensor *bias,
-                                const vs_tensor *gate);
+vs_status vs_op_linear_residual(vs_tensor *x, const vs_tensor *h, const vs_tensor *weight,
+                                const vs_tensor *bias, const vs_tensor *gate);
 
 /* out = a + b elementwise, F32, same shape, any strides (broadcast with stride 0); out contiguous. */
 vs_status vs_op_add(vs_tensor *out, const vs_tensor *a, const vs_tensor *b);
@@ -131,6 +129,44 @@ vs_status vs_op_fill_uniform(vs_tensor *t, uint64_t seed, float lo, float hi);
 
 /* Waits for the device's queued work (no-op on the CPU); reports asynchronous kernel errors. */
 vs_status vs_op_sync(vs_device device);
+
+/* The video VAE's image ops. A batch of N frames (or N images) is
+ * channel-first F32 on the CPU, [N, C, H, W], and channels-last BF16 on
+ * CUDA, [N, H, W, C], every pixel's channels one 16-byte-multiple row
+ * (C % 8 == 0); per-channel parameters are F32 [C] on both. */
+
+/* y = bias + sum over dt < kt of conv2d(taps[dt], weight[:, dt]): stride 1,
+ * zero padding kh/2, kw/2 (odd kh, kw: "same" size). A causal 3D convolution
+ * hands in its kt time taps, each [N, Cin, H, W] (the caller owns the
+ * temporal padding and caches: output frame i reads frame i of every tap);
+ * kt = 1 is a Conv2d. y [N, Cout, H, W]; weight [Cout, Cin, kt, kh, kw] F32
+ * on the CPU (PyTorch's Conv3d layout), [kt, Cout, kh, kw, Cin] BF16 on
+ * CUDA (one NHWC filter bank per tap, through cuDNN, f32 accumulation); bias F32 [Cout] or NULL. At most
+ * VS_OP_MAX_TENSORS - 3 taps. */
+vs_status vs_op_conv_frames(vs_tensor *y, const vs_tensor *const *taps, int kt, const vs_tensor *weight,
+                            const vs_tensor *bias);
+/* WanRMS_norm of each pixel over its channels:
+ *     y = x / max(||x||_2, 1e-12) * scale * gamma + (beta or 0), then SiLU when silu;
+ * gamma, beta F32 [C]; y may be x (in place). */
+vs_status vs_op_vae_rmsnorm(vs_tensor *y, const vs_tensor *x, const vs_tensor *gamma, const vs_tensor *beta,
+                            float scale, int silu);
+/* Nearest 2x upsampling, out[y][x] = in[y / 2][x / 2]: y [N, C, 2H, 2W] from
+ * x [N, C, H, W]. interleaved: x holds N / 2 frames of 2C channels and
+ * output frame f takes channels (f % 2) C .. of input frame f / 2 (the time
+ * convolution's frame doubling). */
+vs_status vs_op_upsample2x(vs_tensor *y, const vs_tensor *x, int interleaved);
+/* y += bias (per channel) + res (y's shape), each NULL when absent; f32 math. */
+vs_status vs_op_bias_residual(vs_tensor *y, const vs_tensor *bias, const vs_tensor *res);
+/* In place on s [rows, ld] (activations, any rank; ld the last dimension):
+ * softmax of the first cols entries of each row (f32 math, max-subtracted),
+ * entries cols .. ld - 1 set to 0 (the padding of an attention matrix). */
+vs_status vs_op_softmax_rows(vs_tensor *s, int64_t cols);
+/* y = x, an image batch in the device's layout and dtype from F32 planes x
+ * [N, C, H, W] (latents entering the decoder). */
+vs_status vs_op_image_from_planes(vs_tensor *y, const vs_tensor *x);
+/* y [N, C, H, W] F32 planes = the first C channels of image x (Cs >= C
+ * channels: padded convolution outputs) + bias (F32 [C], required). */
+vs_status vs_op_planes_from_image(vs_tensor *y, const vs_tensor *x, const vs_tensor *bias);
 
 #ifdef __cplusplus
 }

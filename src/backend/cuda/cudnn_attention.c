@@ -540,17 +540,34 @@ static vs_status key_for(const vs_attn_args *a, const int64_t strides[8], const 
     return VS_OK;
 }
 
-vs_status vs_cudnn_attention_lse(const vs_attn_args *a, float *lse, void *stream) {
+/* The plan key of a dense attention (with statistics when lse is given), after its checks. */
+static vs_status dense_key(const vs_attn_args *a, const float *lse, plan_key *key) {
     VS_TRY(vs_attn_args_validate(a));
     if (a->blocks || a->head_layout)
         return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN attention is dense only (no block list, no head layout)");
     const int64_t strides[8] = {a->q_stride_b, a->q_stride_n, a->k_stride_b, a->k_stride_n,
                                 a->v_stride_b, a->v_stride_n, a->o_stride_b, a->o_stride_n};
     const void *const ptrs[5] = {a->q, a->k, a->v, a->out, lse};
+    VS_TRY(key_for(a, strides, ptrs, key));
+    key->with_stats = lse != NULL;
+    return VS_OK;
+}
+
+vs_status vs_cudnn_attention_lse(const vs_attn_args *a, float *lse, void *stream) {
     plan_key key;
-    VS_TRY(key_for(a, strides, ptrs, &key));
-    key.with_stats = lse != NULL;
+    VS_TRY(dense_key(a, lse, &key));
     return run(&key, a, lse, NULL, stream);
+}
+
+vs_status vs_cudnn_attention_supported(const vs_attn_args *a) {
+    plan_key key;
+    VS_TRY(dense_key(a, NULL, &key));
+    pthread_mutex_lock(&g_lock);
+    vs_status s = ensure_handle();
+    const plan_entry *e = s ? NULL : find_or_build(&key);
+    if (e && !e->plan) s = vs_fail(VS_ERR_UNSUPPORTED, "%s", e->error);
+    pthread_mutex_unlock(&g_lock);
+    return s;
 }
 
 vs_status vs_cudnn_paged_attention(const vs_attn_args *a, const vs_cudnn_pages *pages, void *stream) {

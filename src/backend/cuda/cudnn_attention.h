@@ -24,6 +24,11 @@ vs_status vs_cudnn_attention(const vs_attn_args *args, void *stream);
  * q k_j) (natural log), to lse: f32 [B, H, N] contiguous, 16-byte aligned.
  * Two attentions of one query over disjoint key sets merge exactly through it. */
 vs_status vs_cudnn_attention_lse(const vs_attn_args *args, float *lse, void *stream);
+/* VS_OK when cuDNN has a fused engine for the dense attention `args`
+ * describes (building and caching its plan, so the run that follows finds
+ * it), VS_ERR_UNSUPPORTED with the reason otherwise; other errors (no
+ * cuDNN handle) as they come. */
+vs_status vs_cudnn_attention_supported(const vs_attn_args *args);
 
 /* Paged K/V: the keys and values of batch entry b are the pages
  * table[b * pages_per_row + j], j < ceil(seq_len_kv[b] / VS_ATTN_BLOCK), of two

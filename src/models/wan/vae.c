@@ -12,11 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/conv_cpu.h"
 #include "backend/cpu/cpu_ops.h"
 #include "core/json.h"
 #include "core/status.h"
-#include "core/threadpool.h"
+#include "ops/ops.h"
 #include "io/safetensors.h"
 #include "models/wan/vae_internal.h"
 
@@ -379,6 +378,20 @@ static void state_free(decode_state *st) {
 
 /* ---- the layers: each replaces *x by its output, and frees *x on failure -------- */
 
+/* One output frame y [cout, h, w] of cv from its kt input frames `taps`, each [cin, h, w]. */
+static vs_status conv_frame(const vae_conv *cv, float *y, const float *const *taps, int h, int w) {
+    vs_tensor tap[1 + CACHE_T];
+    const vs_tensor *taps_t[1 + CACHE_T];
+    for (int j = 0; j < cv->kt; j++) {
+        tap[j] = vs_tensor_view((void *)taps[j], VS_F32, VS_CPU, 4, (int64_t[]){1, cv->cin, h, w});
+        taps_t[j] = &tap[j];
+    }
+    vs_tensor weight = vs_tensor_view(cv->weight.data, VS_F32, VS_CPU, 5,
+                                      (int64_t[]){cv->cout, cv->cin, cv->kt, cv->kh, cv->kw});
+    vs_tensor out = vs_tensor_view(y, VS_F32, VS_CPU, 4, (int64_t[]){1, cv->cout, h, w});
+    return vs_op_conv_frames(&out, taps_t, cv->kt, &weight, &cv->bias);
+}
+
 /* Causal convolution over the frames of x. With a history slot the frame
  * sequence seen is [history (CACHE_T frames, zeros at the start), x...], which is
  * exactly diffusers' causal padding plus its feat_cache across chunks. */
@@ -405,8 +418,7 @@ static vs_status conv_step(decode_state *st, const vae_conv *cv, act *x) {
             int k = hist ? i + j : i; /* index into [history..., x...] */
             taps[j] = !hist ? x->d + (size_t)i * fs : k < CACHE_T ? hist + (size_t)k * fs : x->d + (size_t)(k - CACHE_T) * fs;
         }
-        s = vs_cpu_conv_frame(y.d + (size_t)i * frame_size(&y), taps, cv->kt, cv->cin, x->h, x->w, cv->weight.data,
-                              cv->bias.data, cv->cout, cv->kh, cv->kw);
+        s = conv_frame(cv, y.d + (size_t)i * frame_size(&y), taps, x->h, x->w);
     }
     if (s == VS_OK && hist) { /* keep the last CACHE_T frames of [history, x] */
         if (x->t >= CACHE_T) {
@@ -425,51 +437,22 @@ static vs_status conv_step(decode_state *st, const vae_conv *cv, act *x) {
     return VS_OK;
 }
 
-typedef struct {
-    float *x;
-    const float *gamma, *bias;
-    int c, silu;
-    int64_t hw, blocks_per_frame;
-    float scale;
-} norm_args;
-
-enum { NORM_BLOCK = 256 };
-
-/* Blocks of up to NORM_BLOCK pixels of one frame: the channel loop is outside
- * so every pass reads contiguous memory. */
-static void norm_blocks(void *ctx, int64_t begin, int64_t end) {
-    const norm_args *g = ctx;
-    double ss[NORM_BLOCK];
-    float inv[NORM_BLOCK];
-    for (int64_t b = begin; b < end; b++) {
-        float *base = g->x + b / g->blocks_per_frame * g->c * g->hw;
-        int64_t p0 = b % g->blocks_per_frame * NORM_BLOCK;
-        int n = (int)(g->hw - p0 < NORM_BLOCK ? g->hw - p0 : NORM_BLOCK);
-        memset(ss, 0, sizeof ss);
-        for (int ch = 0; ch < g->c; ch++) {
-            const float *row = base + ch * g->hw + p0;
-            for (int p = 0; p < n; p++) ss[p] += (double)row[p] * row[p];
-        }
-        for (int p = 0; p < n; p++) {
-            double norm = sqrt(ss[p]);
-            inv[p] = (float)(g->scale / (norm > 1e-12 ? norm : 1e-12));
-        }
-        for (int ch = 0; ch < g->c; ch++) {
-            float *row = base + ch * g->hw + p0;
-            float gain = g->gamma[ch], shift = g->bias ? g->bias[ch] : 0.0f;
-            for (int p = 0; p < n; p++) {
-                float v = row[p] * inv[p] * gain + shift;
-                row[p] = g->silu ? v / (1.0f + expf(-v)) : v;
-            }
-        }
-    }
+/* In place; silu fuses the SiLU that follows every norm but the attention's. */
+static vs_status norm_step(const vae_norm *n, act *x, int silu) {
+    vs_tensor t = vs_tensor_view(x->d, VS_F32, VS_CPU, 4, (int64_t[]){x->t, x->c, x->h, x->w});
+    vs_tensor gamma = vs_tensor_view(n->gamma.data, VS_F32, VS_CPU, 1, (int64_t[]){x->c});
+    vs_tensor beta = vs_tensor_view(n->bias.data, VS_F32, VS_CPU, 1, (int64_t[]){x->c});
+    return vs_op_vae_rmsnorm(&t, &t, &gamma, n->bias.data ? &beta : NULL, sqrtf((float)n->dim), silu);
 }
 
-/* In place; silu fuses the SiLU that follows every norm but the attention's. */
-static void norm_step(const vae_norm *n, act *x, int silu) {
-    int64_t hw = (int64_t)x->h * x->w, per_frame = (hw + NORM_BLOCK - 1) / NORM_BLOCK;
-    norm_args g = {x->d, n->gamma.data, n->bias.data, x->c, silu, hw, per_frame, sqrtf((float)n->dim)};
-    vs_parallel_for(x->t * per_frame, 1 + 4096 / (x->c * NORM_BLOCK), norm_blocks, &g);
+/* conv(silu(norm(x))), freeing x on failure like conv_step. */
+static vs_status norm_conv_step(decode_state *st, const vae_norm *n, const vae_conv *cv, act *x) {
+    vs_status s = norm_step(n, x, 1);
+    if (s != VS_OK) {
+        act_free(x);
+        return s;
+    }
+    return conv_step(st, cv, x);
 }
 
 static vs_status act_copy(act *dst, const act *src) {
@@ -490,12 +473,8 @@ static vs_status res_step(decode_state *st, const vae_res *r, act *x) {
         act_free(&y);
         return s;
     }
-    norm_step(&r->norm1, &y, 1);
-    s = conv_step(st, &r->conv1, &y);
-    if (s == VS_OK) {
-        norm_step(&r->norm2, &y, 1);
-        s = conv_step(st, &r->conv2, &y);
-    }
+    s = norm_conv_step(st, &r->norm1, &r->conv1, &y);
+    if (s == VS_OK) s = norm_conv_step(st, &r->norm2, &r->conv2, &y);
     if (s != VS_OK) {
         act_free(x);
         return s;
@@ -523,19 +502,20 @@ static vs_status attn_step(const vae_attn *a, act *x) {
         float *frame = x->d + (size_t)f * frame_size(x);
         memcpy(xn, frame, sizeof(float) * (size_t)(c * p));
         act one = {xn, 1, c, x->h, x->w};
-        norm_step(&a->norm, &one, 0);
         const float *in = xn;
-        st = vs_cpu_conv_frame(qkv, &in, 1, c, x->h, x->w, a->to_qkv.weight.data, a->to_qkv.bias.data, 3 * c, 1, 1);
+        st = norm_step(&a->norm, &one, 0);
+        if (st == VS_OK) st = conv_frame(&a->to_qkv, qkv, &in, x->h, x->w);
         const float *q = qkv, *k = qkv + c * p, *v = qkv + 2 * c * p; /* channel thirds, each [c, p] */
         for (int64_t q0 = 0; st == VS_OK && q0 < p; q0 += band) {
             int64_t nq = p - q0 < band ? p - q0 : band;
             vs_cpu_gemm(1, 0, nq, p, c, 1.0f / sqrtf((float)c), q + q0, p, k, p, 0.0f, s, p); /* q^T k */
-            vs_cpu_softmax_rows(s, nq, p);
-            vs_cpu_gemm(0, 1, c, nq, p, 1.0f, v, p, s, p, 0.0f, o + q0, p); /* v s^T */
+            vs_tensor scores = vs_tensor_view(s, VS_F32, VS_CPU, 2, (int64_t[]){nq, p});
+            st = vs_op_softmax_rows(&scores, p);
+            if (st == VS_OK) vs_cpu_gemm(0, 1, c, nq, p, 1.0f, v, p, s, p, 0.0f, o + q0, p); /* v s^T */
         }
         const float *oin = o;
         if (st == VS_OK)
-            st = vs_cpu_conv_frame(proj, &oin, 1, c, x->h, x->w, a->proj.weight.data, a->proj.bias.data, c, 1, 1);
+            st = conv_frame(&a->proj, proj, &oin, x->h, x->w);
         for (int64_t i = 0; st == VS_OK && i < c * p; i++) frame[i] += proj[i];
     }
     free(xn);
@@ -563,15 +543,13 @@ static vs_status upsample_step(decode_state *st, const vae_up *u, act *x) {
     act y = {0};
     float *up = malloc(sizeof(float) * (size_t)x->c * h2 * w2);
     vs_status s = up ? act_alloc(&y, x->t, u->resample.cout, h2, w2) : vs_fail(VS_ERR_OOM, "out of memory upsampling");
-    for (int f = 0; s == VS_OK && f < x->t; f++) {
-        const float *src = x->d + (size_t)f * frame_size(x);
-        for (int ch = 0; ch < x->c; ch++) /* nearest-exact at scale 2: out[y][x] = in[y/2][x/2] */
-            for (int yy = 0; yy < h2; yy++)
-                for (int xx = 0; xx < w2; xx++)
-                    up[((size_t)ch * h2 + yy) * w2 + xx] = src[((size_t)ch * x->h + yy / 2) * x->w + xx / 2];
+    for (int f = 0; s == VS_OK && f < x->t; f++) { /* one upsampled frame at a time */
+        vs_tensor src = vs_tensor_view(x->d + (size_t)f * frame_size(x), VS_F32, VS_CPU, 4,
+                                       (int64_t[]){1, x->c, x->h, x->w});
+        vs_tensor dst = vs_tensor_view(up, VS_F32, VS_CPU, 4, (int64_t[]){1, x->c, h2, w2});
         const float *in = up;
-        s = vs_cpu_conv_frame(y.d + (size_t)f * frame_size(&y), &in, 1, x->c, h2, w2, u->resample.weight.data,
-                              u->resample.bias.data, u->resample.cout, 3, 3);
+        s = vs_op_upsample2x(&dst, &src, 0);
+        if (s == VS_OK) s = conv_frame(&u->resample, y.d + (size_t)f * frame_size(&y), &in, h2, w2);
     }
     free(up);
     act_free(x);
@@ -593,8 +571,7 @@ static vs_status decode_chunk(const vs_wan_vae *m, decode_state *st, act *x) {
         for (int j = 0; j < m->up[i].n_res; j++) VS_TRY(res_step(st, &m->up[i].res[j], x));
         if (m->up[i].mode != UP_NONE) VS_TRY(upsample_step(st, &m->up[i], x));
     }
-    norm_step(&m->norm_out, x, 1);
-    return conv_step(st, &m->conv_out, x);
+    return norm_conv_step(st, &m->norm_out, &m->conv_out, x);
 }
 
 /* ---- whole videos and tiles --------------------------------------------------------- */

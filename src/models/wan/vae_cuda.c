@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cuda/ops_cuda.h"
 #include "backend/cuda/vae_cuda.h"
 #include "core/devmem.h"
 #include "core/dtype.h"
 #include "core/status.h"
 #include "models/wan/vae_internal.h"
+#include "ops/ops.h"
 
 /* ---- weights on the device ------------------------------------------------------------ */
 
@@ -247,6 +247,18 @@ static void gact_free(gstate *st, gact *a) {
 
 /* ---- the layers ---------------------------------------------------------------------------- */
 
+/* a as a [t, h, w, c] BF16 tensor (channels-last frames). */
+static vs_tensor frames_of(const gact *a) {
+    return vs_tensor_view(a->d, VS_BF16, VS_CUDA, 4, (int64_t[]){a->t, a->h, a->w, a->c});
+}
+
+/* n BF16 values device to device. */
+static vs_status copy_values(void *dst, const void *src, size_t n) {
+    vs_tensor d = vs_tensor_view(dst, VS_BF16, VS_CUDA, 1, (int64_t[]){(int64_t)n});
+    vs_tensor t = vs_tensor_view((void *)src, VS_BF16, VS_CUDA, 1, (int64_t[]){(int64_t)n});
+    return vs_op_copy(&d, &t);
+}
+
 /* y = conv(x) + bias (+ res), y allocated here; bias left out when !with_bias
  * (the output convolution adds it while leaving channels-last). Causal convs
  * read [history, x] and then keep its last CACHE_T frames as the history. */
@@ -266,9 +278,10 @@ static vs_status conv(gstate *st, const vae_conv *cv, const gact *x, const gact 
             return vs_fail(VS_ERR_SHAPE, "VAE cache frame size changed between chunks");
         }
         VS_TRY(gact_alloc(st, &cat, x->t + CACHE_T, x->c, x->h, x->w));
-        vs_status s = vs_cuda_copy(cat.d, st->hist[cv->slot], CACHE_T * fb);
-        if (s == VS_OK) s = vs_cuda_copy((char *)cat.d + CACHE_T * fb, x->d, (size_t)x->t * fb);
-        if (s == VS_OK) s = vs_cuda_copy(st->hist[cv->slot], (char *)cat.d + (size_t)x->t * fb, CACHE_T * fb);
+        const size_t fv = fb / sizeof(uint16_t); /* values per frame */
+        vs_status s = copy_values(cat.d, st->hist[cv->slot], CACHE_T * fv);
+        if (s == VS_OK) s = copy_values(cat.d + CACHE_T * fv, x->d, (size_t)x->t * fv);
+        if (s == VS_OK) s = copy_values(st->hist[cv->slot], cat.d + (size_t)x->t * fv, CACHE_T * fv);
         if (s != VS_OK) {
             gact_free(st, &cat);
             return s;
@@ -276,22 +289,25 @@ static vs_status conv(gstate *st, const vae_conv *cv, const gact *x, const gact 
         in = cat;
     }
     vs_status s = gact_alloc(st, y, x->t, cv->cout_pad, x->h, x->w);
-    size_t tap = (size_t)cv->cout_pad * cv->kh * cv->kw * cv->cin;
-    for (int dt = 0; s == VS_OK && dt < cv->kt; dt++)
-        s = vs_cuda_conv2d_nhwc(y->d, (const uint16_t *)((const char *)in.d + dt * fb),
-                                (const uint16_t *)cv->dweight.data + dt * tap, x->t, x->h, x->w, cv->cin,
-                                cv->cout_pad, cv->kh, cv->kw, dt > 0);
-    if (s == VS_OK && (with_bias || res))
-        s = vs_cuda_vae_bias_residual(y->d, with_bias ? cv->dbias.data : NULL, res ? res->d : NULL,
-                                      y->t * pixels(y), y->c);
+    vs_tensor tap[1 + CACHE_T], out = frames_of(y), rest = res ? frames_of(res) : out;
+    const vs_tensor *taps[1 + CACHE_T];
+    for (int dt = 0; dt < cv->kt; dt++) { /* tap dt: the x->t frames from frame dt of [history, x] */
+        gact from = {(uint16_t *)((const char *)in.d + dt * fb), x->t, x->c, x->h, x->w};
+        tap[dt] = frames_of(&from);
+        taps[dt] = &tap[dt];
+    }
+    vs_tensor bias = vs_tensor_view(cv->dbias.data, VS_F32, VS_CUDA, 1, (int64_t[]){cv->cout_pad});
+    if (s == VS_OK) s = vs_op_conv_frames(&out, taps, cv->kt, &cv->dweight, NULL);
+    if (s == VS_OK && (with_bias || res)) s = vs_op_bias_residual(&out, with_bias ? &bias : NULL, res ? &rest : NULL);
     if (cat.d) gact_free(st, &cat);
     if (s != VS_OK) gact_free(st, y);
     return s;
 }
 
 static vs_status norm(const vae_norm *n, uint16_t *y, const gact *x, int silu) {
-    return vs_cuda_vae_rmsnorm(y, x->d, n->dgamma.data, n->dbias.data, x->t * pixels(x), x->c,
-                               sqrtf((float)n->dim), silu);
+    gact out = {y, x->t, x->c, x->h, x->w};
+    vs_tensor xt = frames_of(x), yt = frames_of(&out);
+    return vs_op_vae_rmsnorm(&yt, &xt, &n->dgamma, n->dbias.data ? &n->dbias : NULL, sqrtf((float)n->dim), silu);
 }
 
 /* *x = y, releasing x's buffer (on success; on failure the pool still holds it). */
@@ -316,6 +332,16 @@ static vs_status res_step(gstate *st, const vae_res *r, gact *x) {
     return s;
 }
 
+/* y[rows, out] = x[rows, in] w[out, in]^T (+ bias[out]) on BF16 device matrices. */
+static vs_status gemm(uint16_t *y, const uint16_t *x, const uint16_t *w, const uint16_t *bias, int64_t rows,
+                      int64_t out, int64_t in) {
+    vs_tensor yt = vs_tensor_view(y, VS_BF16, VS_CUDA, 2, (int64_t[]){rows, out});
+    vs_tensor xt = vs_tensor_view((void *)x, VS_BF16, VS_CUDA, 2, (int64_t[]){rows, in});
+    vs_tensor wt = vs_tensor_view((void *)w, VS_BF16, VS_CUDA, 2, (int64_t[]){out, in});
+    vs_tensor bt = vs_tensor_view((void *)bias, VS_BF16, VS_CUDA, 1, (int64_t[]){out});
+    return vs_op_linear(&yt, &xt, &wt, bias ? &bt : NULL, VS_EPILOGUE_NONE);
+}
+
 /* WanAttentionBlock, per frame: single-head attention over the p pixels with
  * head size c, as GEMMs: q, k [p, c]; v^T [c, p] (the value bias is folded
  * into the projection's); s = q k^T [p, p] (1/sqrt(c) folded into q);
@@ -337,14 +363,17 @@ static vs_status attn_step(gstate *st, const vae_attn *a, gact *x) {
     for (int f = 0; s == VS_OK && f < x->t; f++) {
         gact frame = {x->d + (size_t)f * (size_t)(p * c), 1, c, x->h, x->w};
         s = norm(&a->norm, xn, &frame, 0);
-        if (s == VS_OK) s = vs_cuda_linear_bf16(q, xn, wqkv, bqkv, pp, c, c, 0);
-        if (s == VS_OK) s = vs_cuda_linear_bf16(k, xn, wqkv + (size_t)c * c, bqkv + c, pp, c, c, 0);
-        if (s == VS_OK) s = vs_cuda_linear_bf16(vt, wqkv + 2 * (size_t)c * c, xn, NULL, c, pp, c, 0);
-        if (s == VS_OK) s = vs_cuda_linear_bf16(sm, q, k, NULL, pp, pp, c, 0);
-        if (s == VS_OK) s = vs_cuda_vae_softmax_rows(sm, pp, p, pp);
-        if (s == VS_OK) s = vs_cuda_linear_bf16(o, sm, vt, NULL, pp, c, pp, 0);
-        if (s == VS_OK) s = vs_cuda_linear_bf16(q, o, a->dproj_w.data, a->dproj_b.data, pp, c, c, 0);
-        if (s == VS_OK) s = vs_cuda_vae_bias_residual(frame.d, NULL, q, p, c);
+        if (s == VS_OK) s = gemm(q, xn, wqkv, bqkv, pp, c, c);
+        if (s == VS_OK) s = gemm(k, xn, wqkv + (size_t)c * c, bqkv + c, pp, c, c);
+        if (s == VS_OK) s = gemm(vt, wqkv + 2 * (size_t)c * c, xn, NULL, c, pp, c);
+        if (s == VS_OK) s = gemm(sm, q, k, NULL, pp, pp, c);
+        vs_tensor scores = vs_tensor_view(sm, VS_BF16, VS_CUDA, 2, (int64_t[]){pp, pp});
+        if (s == VS_OK) s = vs_op_softmax_rows(&scores, p); /* padded key columns get probability 0 */
+        if (s == VS_OK) s = gemm(o, sm, vt, NULL, pp, c, pp);
+        if (s == VS_OK) s = gemm(q, o, a->dproj_w.data, a->dproj_b.data, pp, c, c);
+        gact proj = {q, 1, c, x->h, x->w};
+        vs_tensor ft = frames_of(&frame), pt = frames_of(&proj);
+        if (s == VS_OK) s = vs_op_bias_residual(&ft, NULL, &pt);
     }
     for (int i = 0; i < 6; i++)
         pool_put(&st->pool, buf[i]);
@@ -362,7 +391,8 @@ static vs_status upsample_step(gstate *st, const vae_up *u, gact *x) {
     if (interleaved) VS_TRY(conv(st, &u->time_conv, x, NULL, 1, &src));
     int frames = interleaved ? 2 * x->t : x->t;
     vs_status s = gact_alloc(st, &up, frames, x->c, 2 * x->h, 2 * x->w);
-    if (s == VS_OK) s = vs_cuda_vae_upsample2x(up.d, src.d, frames, x->h, x->w, x->c, interleaved);
+    vs_tensor from = frames_of(&src), to = frames_of(&up);
+    if (s == VS_OK) s = vs_op_upsample2x(&to, &from, interleaved);
     if (interleaved) gact_free(st, &src);
     if (s == VS_OK) s = conv(st, &u->resample, &up, NULL, 1, &y);
     gact_free(st, &up);
@@ -411,11 +441,14 @@ static vs_status decode_all(const vs_wan_vae *m, gstate *st, const float *z, int
         VS_TRY(gact_alloc(st, &x, 1, zc, h, w));
         VS_TRY(
             vs_device_memcpy_h2d(zd, z + (size_t)k * (size_t)(zp * zc), sizeof(float) * (size_t)(zp * zc)));
-        VS_TRY(vs_cuda_vae_to_channels_last(x.d, zd, zc, zp));
+        vs_tensor planes = vs_tensor_view(zd, VS_F32, VS_CUDA, 4, (int64_t[]){1, zc, h, w}), image = frames_of(&x);
+        VS_TRY(vs_op_image_from_planes(&image, &planes));
         VS_TRY(decode_chunk(m, st, &x));
         if (x.t != (k ? tr : 1) || x.h != h * sr || x.w != w * sr)
             return vs_fail(VS_ERR_SHAPE, "VAE chunk %d decoded to %dx%dx%dx%d", k, x.t, x.c, x.h, x.w);
-        VS_TRY(vs_cuda_vae_to_planes(out, x.d, m->conv_out.dbias.data, x.t, oc, x.c, op));
+        vs_tensor rgb = vs_tensor_view(out, VS_F32, VS_CUDA, 4, (int64_t[]){x.t, oc, x.h, x.w}), last = frames_of(&x);
+        vs_tensor bias = vs_tensor_view(m->conv_out.dbias.data, VS_F32, VS_CUDA, 1, (int64_t[]){oc});
+        VS_TRY(vs_op_planes_from_image(&rgb, &last, &bias));
         VS_TRY(vs_device_memcpy_d2h(video + (size_t)done * (size_t)(oc * op), out,
                                     sizeof(float) * (size_t)(x.t * oc * op)));
         done += x.t;
@@ -433,7 +466,7 @@ vs_status vs_wan_vae_cuda_decode(const vs_wan_vae *m, const float *z, int t, int
                        MAX_SLOTS);
     }
     vs_status s = decode_all(m, st, z, t, h, w, video);
-    if (s == VS_OK) s = vs_cuda_sync();
+    if (s == VS_OK) s = vs_op_sync(VS_CUDA);
     vs_wan_vae_memory *mem = m->gpu_memory;
     if (st->pool.bytes > mem->peak_activations) mem->peak_activations = st->pool.bytes;
     mem->workspace = vs_cuda_conv_workspace_bytes();
