@@ -101,15 +101,16 @@ TEST(random_model_gpu_matches_cpu) {
 }
 
 TEST(cfg_denoise_two_steps_gpu_matches_cpu) {
-    vs_wan_model *cpu = NULL, *gpu = NULL;
+    vs_dit *cpu = NULL, *gpu = NULL;
     vs_safetensors *st = NULL;
-    vs_tensor noise, cond, uncond;
-    CHECK_OK(vs_wan_model_load(DATA "tiny_hd64", VS_CPU, &cpu));
-    CHECK_OK(vs_wan_model_load(DATA "tiny_hd64", VS_CUDA, &gpu));
+    vs_tensor noise;
+    vs_text_embedding cond = {0}, uncond = {0};
+    CHECK_OK(vs_dit_load(DATA "tiny_hd64", VS_CPU, &cpu));
+    CHECK_OK(vs_dit_load(DATA "tiny_hd64", VS_CUDA, &gpu));
     CHECK_OK(vs_safetensors_open(&st, DATA "denoise.safetensors"));
     CHECK_OK(load(st, "noise", &noise));
-    CHECK_OK(load(st, "cond", &cond));
-    CHECK_OK(load(st, "uncond", &uncond));
+    CHECK_OK(load(st, "cond", &cond.hidden));
+    CHECK_OK(load(st, "uncond", &uncond.hidden));
     const int64_t n = vs_tensor_numel(&noise);
     float *start = malloc(sizeof(float) * (size_t)n);
     memcpy(start, noise.data, sizeof(float) * (size_t)n);
@@ -117,20 +118,20 @@ TEST(cfg_denoise_two_steps_gpu_matches_cpu) {
     memset(&set, 0, sizeof set);
     CHECK_OK(vs_scheduler_config_load(DATA "scheduler_unipc", &set.scheduler));
     set.steps = 2, set.guidance = 5.0f, set.attention = (vs_attention_params){"dense", 0, 0, 0};
-    CHECK_OK(vs_wan_denoise(cpu, &set, &cond, &uncond, &noise, NULL));
+    CHECK_OK(vs_denoise(cpu, &set, &cond, &uncond, &noise, NULL));
     vs_tensor gpu_lat = noise;
     gpu_lat.data = start;
     vs_dit_timing timing = {0};
-    CHECK_OK(vs_wan_denoise(gpu, &set, &cond, &uncond, &gpu_lat, &timing));
+    CHECK_OK(vs_denoise(gpu, &set, &cond, &uncond, &gpu_lat, &timing));
     const double err = rel_err(start, noise.data, n);
     printf("  2 CFG steps: GPU vs CPU rel L2 %.2e, DiT %.2f ms (attention %.2f ms)\n", err, timing.total_s * 1e3,
            timing.attention_s * 1e3);
     CHECK_MSG(err < 2e-2, "rel L2 %g", err);
     free(start);
-    vs_tensor_free(&noise), vs_tensor_free(&cond), vs_tensor_free(&uncond);
+    vs_tensor_free(&noise), vs_text_embedding_free(&cond), vs_text_embedding_free(&uncond);
     vs_safetensors_close(st);
-    vs_wan_model_free(cpu);
-    vs_wan_model_free(gpu);
+    vs_dit_free(cpu);
+    vs_dit_free(gpu);
     return 0;
 }
 
