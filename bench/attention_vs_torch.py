@@ -6,10 +6,10 @@ path (vs_cudnn_attention, the default dense backend), the sparse and
 sparse+layout kernels and the band path (the band rows of the block list as
 cuDNN's strided windows, the other rows through its paged attention:
 vs_cuda_band_attention, the default sparse backend), all called through
-libvidsparse.so in this process (so on PyTorch's cuDNN). Writes a JSON table
+libvidsparse_bench.so in this process (so on PyTorch's cuDNN). Writes a JSON table
 to bench/results/.
 
-    python3 bench/attention_vs_torch.py --lib build-gpu/libvidsparse.so \
+    python3 bench/attention_vs_torch.py --lib build-gpu/libvidsparse_bench.so \
         --shapes wan1.3b-480p,wan14b-720p --density 0.15 --out bench/results/attention.json
 """
 import argparse
@@ -88,7 +88,7 @@ def rel_l2(a, b):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--lib", default="build-gpu/libvidsparse.so")
+    ap.add_argument("--lib", default="build-gpu/libvidsparse_bench.so")
     ap.add_argument("--shapes", default="wan1.3b-480p,wan14b-720p,hunyuan-720p")
     ap.add_argument("--density", type=float, default=0.15)
     ap.add_argument("--batch", type=int, default=1)

@@ -17,5 +17,5 @@ for shape in ${shapes//,/ }; do
   VS_SPARSE_ATTN=ours "$bin" bench attention --shape "$shape" --density 0.15 --repeats 10 \
     -o "$out/bench_attention_${shape}_sparse_ours.json"
 done
-PYTHONUNBUFFERED=1 python3 bench/attention_vs_torch.py --lib build-gpu/libvidsparse.so \
+PYTHONUNBUFFERED=1 python3 bench/attention_vs_torch.py --lib build-gpu/libvidsparse_bench.so \
   --shapes "$shapes" --density 0.15 ${TORCH_FLAGS:-} --out "$out/attention_vs_torch.json"

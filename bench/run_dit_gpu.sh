@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 source tools/gpu_env.sh
 
 note build
-build_gpu vidsparse_cli vidsparse_shared test_flash_attention test_ops_cuda test_wan_cuda ||
+build_gpu vidsparse_cli vidsparse_bench test_flash_attention test_ops_cuda test_wan_cuda ||
   { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
 # TESTS: "binary:case-filter ..." run one after another (VS_TEST_ONLY=filter; TESTS= skips them).
 for t in ${TESTS-test_flash_attention:block_lists test_ops_cuda: test_wan_cuda:}; do
@@ -20,7 +20,7 @@ for t in ${TESTS-test_flash_attention:block_lists test_ops_cuda: test_wan_cuda:}
   pack
 done
 note attention
-timeout 200 python3 bench/attention_vs_torch.py --lib build-gpu/libvidsparse.so --shapes wan1.3b-480p,wan14b-720p \
+timeout 200 python3 bench/attention_vs_torch.py --lib build-gpu/libvidsparse_bench.so --shapes wan1.3b-480p,wan14b-720p \
   --density 0.15 --skip-flex --out "$R/attention_vs_torch.json" >"$R/attention.log" 2>&1
 tail -n 3 "$R/attention.log" | cut -c1-3000
 pack

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 source tools/gpu_env.sh
 
 note build
-build_gpu vidsparse_cli vidsparse_shared || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
+build_gpu vidsparse_cli vidsparse_bench || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
 note "attention (bench/run_attention.sh)"
 OUT=$R SHAPES=${SHAPES:-wan1.3b-480p,wan14b-720p} timeout 260 bash bench/run_attention.sh >"$R/attention.log" 2>&1
 grep -E "^(shape|svg |sparse|dense)" "$R/attention.log"; tail -n 4 "$R/attention.log"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""umT5-XXL encoder, ours (bf16 on CUDA, through libvidsparse.so) against
+"""umT5-XXL encoder, ours (bf16 on CUDA, through libvidsparse_bench.so) against
 transformers' UMT5EncoderModel in bf16 on the same GPU, in one process, with
 the same random weights (transformers' own initialisation, rounded to bf16,
 saved to safetensors and loaded by ours) and the same token ids.
@@ -8,7 +8,7 @@ Timing: CUDA events around whole encodes, warm-up first, median of repeats,
 batch 1 (512 tokens) and batch 2 (prompt + negative prompt for CFG).
 Accuracy: both against transformers in f32 on the same (bf16-valued) weights.
 
-    python3 bench/umt5_vs_transformers.py --lib build-gpu/libvidsparse.so \
+    python3 bench/umt5_vs_transformers.py --lib build-gpu/libvidsparse_bench.so \
         --dir /tmp/umt5-xxl --out bench/results/umt5_h100.json
 """
 import argparse
@@ -63,7 +63,7 @@ def rel_l2(a, ref):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--lib", default="build-gpu/libvidsparse.so")
+    p.add_argument("--lib", default="build-gpu/libvidsparse_bench.so")
     p.add_argument("--dir", default="/tmp/umt5-xxl", help="where the random checkpoint is written")
     p.add_argument("--vocab", type=int, default=32128,
                    help="embedding rows (umT5-XXL has 256384; the lookup's cost does not depend on it)")

@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
-"""Cross-checks the C tokenizer (through build/libvidsparse.so, via ctypes)
+"""Cross-checks the C tokenizer (through build/libvidsparse_bench.so, via ctypes)
 against the tokenizers library on tokenizer.json layouts other than the
 committed fixture: the transformers-5 T5 layout (WhitespaceSplit + Metaspace,
 no byte fallback: fused unknowns), the legacy add_prefix_space field, and
 prepend_scheme "first" without splitting. Not part of ctest (needs Python).
 
-    cmake --build build && python3 tools/check_tokenizer_variants.py
+    cmake --build build --target vidsparse_bench && python3 tools/check_tokenizer_variants.py
 """
 import ctypes, json, sys, random
 sys.path.insert(0, __import__("os").path.dirname(__file__))
 import make_tokenizer_fixtures as mf
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
-lib = ctypes.CDLL("build/libvidsparse.so")
+lib = ctypes.CDLL("build/libvidsparse_bench.so")
 lib.vs_tokenizer_load_json.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p]
 lib.vs_tokenizer_encode.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)), ctypes.POINTER(ctypes.c_size_t)]
 base = json.load(open("tests/data/tokenizer/tokenizer.json"))

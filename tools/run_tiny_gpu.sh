@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 source tools/gpu_env.sh
 
 note "build (background)"
-build_gpu vidsparse_cli vidsparse_shared test_flash_attention test_wan_cuda test_svg_profile &
+build_gpu vidsparse_cli vidsparse_bench test_flash_attention test_wan_cuda test_svg_profile &
 build_pid=$!
 
 model=models/vidsparse-tiny

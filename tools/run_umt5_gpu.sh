@@ -23,14 +23,14 @@ step() { # name, seconds, command...
 }
 build() {
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVS_CUDA=ON &&
-    cmake --build "$BUILD" -j "$(nproc)" --target vidsparse_shared vidsparse_cli test_umt5_cuda test_ops_cuda test_umt5
+    cmake --build "$BUILD" -j "$(nproc)" --target vidsparse_bench vidsparse_cli test_umt5_cuda test_ops_cuda test_umt5
 }
 export BUILD OUT PY
 export -f build
 step build 150 bash -c build
 [ -x "$BUILD/vidsparse" ] || { echo "no $BUILD/vidsparse: stopping"; exit 1; }
 step umt5_tests 40 bash -c "$BUILD/test_umt5_cuda && $BUILD/test_ops_cuda && $BUILD/test_umt5"
-step bench 170 "$PY" bench/umt5_vs_transformers.py --lib "$BUILD/libvidsparse.so" --out "$OUT/umt5_h100.json"
+step bench 170 "$PY" bench/umt5_vs_transformers.py --lib "$BUILD/libvidsparse_bench.so" --out "$OUT/umt5_h100.json"
 encode() {
   for dev in cuda cpu; do
     echo "--device $dev"

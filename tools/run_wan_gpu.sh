@@ -20,7 +20,8 @@ step() { # name, seconds, command...
 }
 [ -n "${SKIP_TESTS:-}" ] || step gpu_tests 240 bash tests/gpu/run.sh
 [ -x build-gpu/vidsparse ] || { echo "no build-gpu/vidsparse: stopping"; exit 1; }
-step wan_gpu_check 130 "$PY" tools/wan_gpu_check.py --lib build-gpu/libvidsparse.so --out "$OUT"
+step build_bench_lib 300 cmake --build build-gpu --target vidsparse_bench
+step wan_gpu_check 130 "$PY" tools/wan_gpu_check.py --lib build-gpu/libvidsparse_bench.so --out "$OUT"
 for a in dense svg; do
   step "dit_wan1.3b_480p_$a" 45 build-gpu/vidsparse bench dit --config wan1.3b --resolution 480p \
     --attention "$a" --repeats 3 -o "$OUT/dit_wan1.3b_480p_$a.json"

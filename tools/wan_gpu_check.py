@@ -3,8 +3,8 @@
 shapes, with seeded random weights (nothing downloaded, nothing big kept).
 Runs on the accelerator machine (torch + CUDA, no diffusers needed):
 
-    bash tests/gpu/run.sh     # builds build-gpu/libvidsparse.so
-    python3 tools/wan_gpu_check.py --lib build-gpu/libvidsparse.so --out "$OUT"
+    bash tests/gpu/run.sh     # builds build-gpu/libvidsparse_bench.so
+    python3 tools/wan_gpu_check.py --lib build-gpu/libvidsparse_bench.so --out "$OUT"
 
 1. Random bf16 weights (tools/wan_torch_ref.py, torch's init scales) are written
    as a diffusers transformer folder under /tmp and loaded by vidsparse.
@@ -67,7 +67,7 @@ def rel_l2(a, b):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--lib", default="build-gpu/libvidsparse.so")
+    ap.add_argument("--lib", default="build-gpu/libvidsparse_bench.so")
     ap.add_argument("--out", default=os.environ.get("OUT", "."))
     ap.add_argument("--frames", type=int, default=81)
     ap.add_argument("--height", type=int, default=480)

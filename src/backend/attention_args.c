@@ -1,6 +1,9 @@
 #include "core/status.h"
 #include "backend/attention_args.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 void vs_attn_args_contiguous(vs_attn_args *a) {
     int64_t row = (int64_t)a->heads * a->head_dim;
     a->q_stride_n = a->k_stride_n = a->v_stride_n = a->o_stride_n = row;
@@ -35,5 +38,15 @@ vs_status vs_attn_args_validate(const vs_attn_args *a) {
             return vs_fail(VS_ERR_SHAPE, "attention: block list is for %d x %d blocks, sequence %d needs %d",
                            a->blocks->num_q_blocks, a->blocks->num_k_blocks, a->seq_len, nb);
     }
+    return VS_OK;
+}
+
+vs_status vs_attention_kernels(const char *variable, vs_device device, const char **name) {
+    const char *env = getenv(variable);
+    const int set = env && *env;
+    if (set && strcmp(env, "cudnn") && strcmp(env, "ours"))
+        return vs_fail(VS_ERR_INVALID_ARG, "%s must be cudnn or ours, not '%s'", variable, env);
+    if (device == VS_CPU) *name = "cpu";
+    else *name = set && !strcmp(env, "ours") ? "ours" : "cudnn"; /* every CUDA build links cuDNN */
     return VS_OK;
 }

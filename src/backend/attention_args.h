@@ -66,6 +66,13 @@ static inline int64_t vs_attn_row(int64_t r, int layout, int frames, int tokens_
  * head layouts are defined for self-attention only. */
 static inline int vs_attn_kv_len(const vs_attn_args *a) { return a->kv_len > 0 ? a->kv_len : a->seq_len; }
 
+/* Which attention kernels run on `device`, from the environment variable
+ * `variable` (VS_DENSE_ATTN for dense attention, VS_SPARSE_ATTN for block
+ * lists): "cudnn" (the default; for block lists the band path of
+ * backend/cuda/band_attention.h) or "ours" (our flash kernel) on CUDA, "cpu"
+ * on the CPU. Fails on any other value of the variable. */
+vs_status vs_attention_kernels(const char *variable, vs_device device, const char **name);
+
 /* Fills args' strides for contiguous [B, N, H, D] tensors. */
 void vs_attn_args_contiguous(vs_attn_args *args);
 /* Checks shapes, strides, block list and layout fields; clear error on misuse. */

@@ -71,8 +71,12 @@ typedef struct vs_op_desc {
     const vs_attn_args *attn;
 } vs_op_desc;
 
+typedef struct vs_sparse_kernels vs_sparse_kernels;
+
 typedef struct vs_backend {
     const char *name; /* "cpu", "cuda" */
+    /* What sparse attention methods call on this device (backend/sparse_kernels.h). */
+    const vs_sparse_kernels *sparse;
     vs_device device;
     /* Activations: the dtype of GEMM and attention inputs and outputs (F32 on the CPU, BF16 on CUDA). */
     vs_dtype activations;

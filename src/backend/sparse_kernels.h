@@ -2,8 +2,9 @@
  * device: memory for a method's state, a block list placed where the
  * device's kernels read it, block-sparse attention over it and SVG's online
  * profiling. backend/cpu/sparse_kernels_cpu.c and
- * backend/cuda/sparse_kernels_cuda.c fill the tables; vs_sparse_kernels_for
- * picks one, so no method needs to know which device it runs on. Dense
+ * backend/cuda/sparse_kernels_cuda.c fill the tables, each a member of its
+ * device's vs_backend; vs_sparse_kernels_for picks one, so no method needs
+ * to know which device it runs on. Dense
  * attention is ops' (vs_attention_dense, src/ops/attention.h). */
 #ifndef VS_BACKEND_SPARSE_KERNELS_H
 #define VS_BACKEND_SPARSE_KERNELS_H
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "backend/attention_args.h"
+#include "backend/backend.h"
 #include "backend/block_list.h"
 #include "backend/svg_sampling.h"
 
@@ -36,7 +38,7 @@ typedef struct vs_svg_profile_out {
     unsigned long long *temporal_count;
 } vs_svg_profile_out;
 
-typedef struct vs_sparse_kernels {
+struct vs_sparse_kernels {
     vs_device device;
     /* Memory on the device (at least one byte; contents undefined) and its release. */
     vs_status (*alloc)(void **p, size_t bytes);
@@ -61,12 +63,12 @@ typedef struct vs_sparse_kernels {
     vs_status (*svg_profile)(const vs_attn_args *args, const vs_svg_config *cfg,
                              const vs_sparse_blocks *blocks, const vs_svg_profile_out *out, void *workspace,
                              size_t workspace_bytes, void *stream);
-} vs_sparse_kernels;
+};
 
-/* The table of `device`; fails where this build has no such device. */
+/* The table of `device` (vs_backend_for(device)->sparse); fails where this build has no such device. */
 vs_status vs_sparse_kernels_for(vs_device device, const vs_sparse_kernels **out);
 
-/* The tables themselves, for vs_sparse_kernels_for (the CUDA one in CUDA builds only). */
+/* The tables themselves, members of the device backends (the CUDA one in CUDA builds only). */
 extern const vs_sparse_kernels vs_sparse_kernels_cpu;
 extern const vs_sparse_kernels vs_sparse_kernels_cuda;
 

@@ -11,13 +11,11 @@
 extern "C" {
 #endif
 
-/* Dense attention of args (blocks and head_layout NULL) on `device`: the CPU
- * reference, or vs_attention_dense_cuda. */
+/* Dense attention of args (blocks and head_layout NULL) on `device`, through
+ * its backend table: the CPU reference; on CUDA cuDNN's fused flash attention
+ * where cuDNN has an engine for the shape, our flash kernel otherwise or when
+ * VS_DENSE_ATTN=ours. */
 vs_status vs_attention_dense(vs_device device, const vs_attn_args *args, void *stream);
-/* Dense attention on CUDA (args->blocks and head_layout NULL): cuDNN's fused
- * flash attention where the build has cuDNN and cuDNN has an engine for the
- * shape, our flash kernel otherwise or when VS_DENSE_ATTN=ours. */
-vs_status vs_attention_dense_cuda(const vs_attn_args *args, void *stream);
 /* Names the dense attention backend used on `device`: "cudnn" or "ours" on
  * CUDA (environment VS_DENSE_ATTN=cudnn|ours; default cudnn where the build
  * has it), "cpu" on the CPU. Fails on any other VS_DENSE_ATTN value. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/sparse_kernels.h"
 #include "backend/cpu/attention_cpu.h"
 #include "backend/cpu/conv_cpu.h"
 #include "backend/cpu/cpu_ops.h"
@@ -329,6 +330,7 @@ static vs_status planes_from_image(vs_tensor *y, const vs_tensor *x, const vs_te
 }
 
 const vs_backend vs_backend_cpu = {
+    .sparse = &vs_sparse_kernels_cpu,
     .name = "cpu",
     .device = VS_CPU,
     .activations = VS_F32,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/sparse_kernels.h"
 #include "backend/cuda/attention_cuda.h"
 #include "backend/cuda/cudnn_attention.h"
 #include "backend/cuda/ops_cuda.h"
@@ -209,21 +210,12 @@ static vs_status unpatchify(vs_tensor *lat, const vs_tensor *patches, const int 
     return vs_cuda_unpatchify(lat->data, patches->data, s[0], s[1], s[2], s[3], s[4], p);
 }
 
-/* VS_DENSE_ATTN=cudnn (the default) or ours. */
-static vs_status dense_choice(int *use_cudnn) {
-    const char *env = getenv("VS_DENSE_ATTN");
-    if (env && *env && strcmp(env, "cudnn") && strcmp(env, "ours"))
-        return vs_fail(VS_ERR_INVALID_ARG, "VS_DENSE_ATTN must be cudnn or ours, not '%s'", env);
-    *use_cudnn = !(env && !strcmp(env, "ours"));
-    return VS_OK;
-}
-
 /* cuDNN's fused engine where it has one for the shape (a cached answer after the first ask), our flash kernel
- * otherwise or on request. */
+ * otherwise or on request (VS_DENSE_ATTN=ours). */
 static vs_status attention(const vs_attn_args *args, void *stream) {
-    int use_cudnn;
-    VS_TRY(dense_choice(&use_cudnn));
-    if (use_cudnn) {
+    const char *kernels;
+    VS_TRY(vs_attention_kernels("VS_DENSE_ATTN", VS_CUDA, &kernels));
+    if (!strcmp(kernels, "cudnn")) {
         vs_status s = vs_cudnn_attention_supported(args);
         if (s == VS_OK) return vs_cudnn_attention(args, stream);
         if (s != VS_ERR_UNSUPPORTED) return s;
@@ -314,6 +306,7 @@ static vs_status planes_from_image(vs_tensor *y, const vs_tensor *x, const vs_te
 }
 
 const vs_backend vs_backend_cuda = {
+    .sparse = &vs_sparse_kernels_cuda,
     .name = "cuda",
     .device = VS_CUDA,
     .activations = VS_BF16,
