@@ -6,16 +6,6 @@
 
 #define DATA "tests/data/umt5/"
 
-static double rel_l2_f32(const float *a, const float *ref, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = (double)a[i] - ref[i];
-        num += d * d;
-        den += (double)ref[i] * ref[i];
-    }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
-
 TEST(relative_buckets_match_transformers) {
     vs_safetensors *st;
     CHECK_OK(vs_safetensors_open(&st, DATA "reference.safetensors"));
@@ -44,7 +34,7 @@ TEST(encoder_matches_transformers_with_padding) {
     CHECK(ids && mask && hidden && ids->shape[1] == 24);
     float *out = malloc(24 * 64 * sizeof *out);
     CHECK_OK(vs_umt5_encode(m, ids->data, mask->data, 24, out));
-    double err = rel_l2_f32(out, hidden->data, 24 * 64);
+    double err = vs_test_rel_l2_f32(out, hidden->data, 24 * 64);
     printf("  last_hidden_state rel L2 %.2e\n", err);
     CHECK(err < 1e-4);
     int32_t bad_ids[2] = {5, 2000}, ones[2] = {1, 1};
@@ -76,7 +66,7 @@ TEST(prompt_embeddings_match_the_wan_pipeline) {
         int ref_n = 0;
         while (ref_n < 512 && want[ref_n * 64] != 0.0f) ref_n++;
         CHECK_MSG(n == ref_n, "prompt %d: %d tokens, reference %d", k, n, ref_n);
-        double err = rel_l2_f32(out, want, 512 * 64);
+        double err = vs_test_rel_l2_f32(out, want, 512 * 64);
         printf("  prompt %d: %d tokens, rel L2 %.2e\n", k, n, err);
         CHECK(err < 1e-4);
         for (int i = n * 64; i < 512 * 64; i++) CHECK(out[i] == 0.0f);

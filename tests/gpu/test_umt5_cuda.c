@@ -43,7 +43,7 @@ static int rmsnorm_case(int64_t rows, int64_t dim, vs_dtype y_dtype, int in_plac
     CHECK_OK(vs_op_rmsnorm(&dy, &dx, &dw, 1e-6f));
     float *got = to_host(&dy);
     CHECK(got);
-    const double err = rel_err(got, y, n), tol = y_dtype == VS_BF16 ? 1e-2 : 1e-5;
+    const double err = vs_test_rel_l2_f32(got, y, n), tol = y_dtype == VS_BF16 ? 1e-2 : 1e-5;
     printf("  rmsnorm [%lld, %lld] -> %s%s: rel L2 %.2e\n", (long long)rows, (long long)dim, vs_dtype_name(y_dtype),
            in_place ? " in place" : "", err);
     CHECK_MSG(err < tol, "rel L2 %g", err);
@@ -80,13 +80,13 @@ TEST(mul_and_embedding_ops) {
     CHECK_OK(vs_op_mul(&dout, &da, &db));
     float *got = to_host(&dout);
     CHECK(got);
-    double err = rel_err(got, want, n);
+    double err = vs_test_rel_l2_f32(got, want, n);
     printf("  mul [123, 104] bf16: rel L2 %.2e\n", err);
     CHECK_MSG(err < 1e-2, "rel L2 %g", err);
     CHECK_OK(vs_op_mul(&da, &da, &db)); /* in place */
     free(got);
     got = to_host(&da);
-    err = rel_err(got, want, n);
+    err = vs_test_rel_l2_f32(got, want, n);
     CHECK_MSG(err < 1e-2, "in place: rel L2 %g", err);
     free(got);
 
@@ -105,7 +105,7 @@ TEST(mul_and_embedding_ops) {
     CHECK_OK(poison(&de));
     CHECK_OK(vs_op_embedding(&de, &dt, &di));
     got = to_host(&de);
-    err = rel_err(got, ref, rows * dim);
+    err = vs_test_rel_l2_f32(got, ref, rows * dim);
     printf("  embedding %lld ids of a [%lld, %lld] bf16 table: rel L2 %.2e\n", (long long)rows, (long long)vocab,
            (long long)dim, err);
     CHECK(err == 0.0);
@@ -153,7 +153,7 @@ static int attention_case(int64_t B, int64_t N, int64_t H, int64_t D, int bucket
     CHECK_OK(vs_op_attention_relpos(&dout, &dq, &dk, &dv, &dr, &db, &dm, &ds));
     float *got = to_host(&dout);
     CHECK(got);
-    const double err = rel_err(got, ref, n);
+    const double err = vs_test_rel_l2_f32(got, ref, n);
     printf("  attention_relpos B %lld, N %lld, H %lld, D %lld: rel L2 %.2e\n", (long long)B, (long long)N,
            (long long)H, (long long)D, err);
     CHECK_MSG(err < 1e-2, "rel L2 %g", err);
@@ -188,7 +188,7 @@ TEST(fixture_encoder_on_cuda) {
     float *out = malloc(24 * 64 * sizeof *out);
     for (int i = 0; i < 24 * 64; i++) out[i] = NAN;
     CHECK_OK(vs_umt5_encode(m, ids->data, mask->data, 24, out));
-    double err = rel_err(out, hidden->data, 24 * 64);
+    double err = vs_test_rel_l2_f32(out, hidden->data, 24 * 64);
     printf("  fixture (transformers f32) vs ours bf16 on CUDA: rel L2 %.2e\n", err);
     CHECK_MSG(err < 2e-2, "rel L2 %g", err);
     /* the same into a device tensor */
@@ -197,7 +197,7 @@ TEST(fixture_encoder_on_cuda) {
     CHECK_OK(poison(&d));
     CHECK_OK(vs_umt5_encode_batch(m, ids->data, mask->data, 1, 24, &d));
     float *got = to_host(&d);
-    CHECK(got && rel_err(got, out, 24 * 64) == 0.0);
+    CHECK(got && vs_test_rel_l2_f32(got, out, 24 * 64) == 0.0);
     int32_t none[2] = {0, 0}, two[2] = {5, 6};
     CHECK_FAILS(vs_umt5_encode(m, two, none, 2, out), VS_ERR_INVALID_ARG, "no token");
     free(got), free(out);
@@ -276,14 +276,14 @@ TEST(random_odd_sizes_batch_of_two) {
     CHECK_OK(vs_umt5_encode_batch(gpu, ids, mask, B, N, &d));
     float *got = to_host(&d);
     CHECK(got);
-    const double err = rel_err(got, ref, B * N * D);
+    const double err = vs_test_rel_l2_f32(got, ref, B * N * D);
     printf("  random umT5 (d_model 136, 3 x 64 heads, d_ff 328, 3 layers), 2 x 45 tokens: CUDA vs CPU rel L2 %.2e\n",
            err);
     CHECK_MSG(err < 2e-2, "rel L2 %g", err);
     /* entry 1 alone gives entry 1 of the batch (the padding of one entry does not leak into another) */
     float *one = malloc(sizeof(float) * N * D);
     CHECK_OK(vs_umt5_encode(gpu, ids + N, mask + N, N, one));
-    const double err1 = rel_err(one, got + N * D, N * D);
+    const double err1 = vs_test_rel_l2_f32(one, got + N * D, N * D);
     printf("  entry 1 alone vs in the batch: rel L2 %.2e\n", err1);
     CHECK_MSG(err1 < 1e-5, "rel L2 %g", err1);
     free(ref), free(got), free(one);

@@ -29,7 +29,7 @@ static vs_status poison_free_memory(void) {
 }
 
 static double rel_vs(const vs_tensor *got, const vs_tensor *ref) {
-    return rel_err(got->data, ref->data, vs_tensor_numel(ref));
+    return vs_test_rel_l2_f32(got->data, ref->data, vs_tensor_numel(ref));
 }
 
 static int same_shape4(const vs_tensor *a, const vs_tensor *b) {
@@ -59,7 +59,7 @@ TEST(fixture_decode_matches_cpu_and_diffusers) {
         for (int64_t f = 0; f < t; f++)
             memcpy(ref_tc + (f * c + ch) * hw, (float *)diffusers.data + (ch * t + f) * hw,
                    sizeof(float) * (size_t)hw);
-    double err_ref = rel_err(got.data, ref_tc, c * t * hw);
+    double err_ref = vs_test_rel_l2_f32(got.data, ref_tc, c * t * hw);
     vs_wan_vae_memory mem = vs_wan_vae_device_memory(gpu);
     printf("  fixture 3x8x10 latents -> %lldx%lldx%lld: GPU vs CPU rel L2 %.2e, vs diffusers f64 %.2e "
            "(weights %zu KiB, activations %zu KiB)\n",

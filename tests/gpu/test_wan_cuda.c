@@ -30,7 +30,7 @@ static int check_fixture(const char *model_dir, const char *fixture) {
     /* host tensors in and out */
     vs_wan_timing timing = {0};
     CHECK_OK(vs_wan_forward(m, &lat, ts.data, &text, NULL, &out, &timing));
-    double err = rel_err(out.data, ref.data, n);
+    double err = vs_test_rel_l2_f32(out.data, ref.data, n);
     printf("  %s on the GPU: rel L2 %.2e, %.2f ms (attention %.2f ms)\n", model_dir, err, timing.total_s * 1e3,
            timing.attention_s * 1e3);
     CHECK_MSG(err < 2e-2, "rel L2 %g", err);
@@ -41,7 +41,7 @@ static int check_fixture(const char *model_dir, const char *fixture) {
     CHECK_OK(poison(&dout));
     CHECK_OK(vs_wan_forward(m, &dlat, ts.data, &dtext, NULL, &dout, NULL));
     float *got = to_host(&dout);
-    CHECK(got && rel_err(got, out.data, n) == 0); /* the same computation */
+    CHECK(got && vs_test_rel_l2_f32(got, out.data, n) == 0); /* the same computation */
     free(got);
     /* SVG: the tiny sequence is one 128-token block, so sparse equals dense. */
     vs_wan_attention svg = vs_wan_attention_svg(0.25);
@@ -49,7 +49,7 @@ static int check_fixture(const char *model_dir, const char *fixture) {
     CHECK_OK(vs_wan_forward(m, &dlat, ts.data, &dtext, &svg, &dout, NULL));
     got = to_host(&dout);
     CHECK(got);
-    err = rel_err(got, ref.data, n);
+    err = vs_test_rel_l2_f32(got, ref.data, n);
     printf("  %s SVG on the GPU: rel L2 %.2e\n", model_dir, err);
     CHECK_MSG(err < 2e-2, "rel L2 %g", err);
     free(got);
@@ -84,14 +84,14 @@ TEST(random_model_gpu_matches_cpu) {
     vs_tensor hr = vs_tensor_view(ref, VS_F32, VS_CPU, 5, ls), ho = vs_tensor_view(out, VS_F32, VS_CPU, 5, ls);
     CHECK_OK(vs_wan_forward(cpu, &hl, t, &ht, NULL, &hr, NULL));
     CHECK_OK(vs_wan_forward(gpu, &hl, t, &ht, NULL, &ho, NULL));
-    double err = rel_err(out, ref, n);
+    double err = vs_test_rel_l2_f32(out, ref, n);
     printf("  random model (300 tokens, 3 layers): GPU vs CPU rel L2 %.2e\n", err);
     CHECK_MSG(err < 2e-2, "rel L2 %g", err);
     /* SVG in every layer: profiling may pick another layout than the CPU for a close head, so only sanity. */
     vs_wan_attention svg = vs_wan_attention_svg(0.5);
     svg.dense_layer_fraction = 0;
     CHECK_OK(vs_wan_forward(gpu, &hl, t, &ht, &svg, &ho, NULL));
-    err = rel_err(out, ref, n);
+    err = vs_test_rel_l2_f32(out, ref, n);
     printf("  SVG density 0.5 vs dense: rel L2 %.2e\n", err);
     CHECK_MSG(err < 0.5, "SVG far from dense: rel L2 %g", err);
     free(lat), free(text), free(ref), free(out);
@@ -122,7 +122,7 @@ TEST(cfg_denoise_two_steps_gpu_matches_cpu) {
     gpu_lat.data = start;
     vs_wan_timing timing = {0};
     CHECK_OK(vs_wan_denoise(gpu, &set, &cond, &uncond, &gpu_lat, &timing));
-    const double err = rel_err(start, noise.data, n);
+    const double err = vs_test_rel_l2_f32(start, noise.data, n);
     printf("  2 CFG steps: GPU vs CPU rel L2 %.2e, DiT %.2f ms (attention %.2f ms)\n", err, timing.total_s * 1e3,
            timing.attention_s * 1e3);
     CHECK_MSG(err < 2e-2, "rel L2 %g", err);
