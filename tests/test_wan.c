@@ -7,6 +7,7 @@
 #include "pipeline/denoise.h"
 #include "pipeline/noise.h"
 #include "pipeline/scheduler.h"
+#include "wan_intermediates.h"
 
 #include <stdlib.h>
 
@@ -26,31 +27,10 @@ static vs_tensor *fixture_tensor(const vs_safetensors *st, const char *name) {
     return load(st, name, t) == VS_OK ? t : NULL;
 }
 
-/* The forward's intermediates (vs_wan_model_set_probe) against the fixture's, in forward order. */
-typedef struct {
-    const vs_safetensors *st;
-    double tol;
-    int seen;
-    char first_bad[160]; /* the first to diverge, be missing or differ in size; "" while none */
-} intermediates;
-
+/* The probe of check_forward: every intermediate is an f32 host tensor on the CPU. */
 static void compare_intermediate(void *user, const char *name, const vs_tensor *t) {
-    intermediates *c = user;
-    c->seen++;
-    if (c->first_bad[0]) return;
-    vs_tensor ref = {0};
-    const int64_t n = vs_tensor_numel(t);
-    double err = NAN;
-    if (t->dtype != VS_F32 || t->device != VS_CPU)
-        snprintf(c->first_bad, sizeof c->first_bad, "%s: not an f32 host tensor", name);
-    else if (load(c->st, name, &ref) != VS_OK)
-        snprintf(c->first_bad, sizeof c->first_bad, "%s: %s", name, vs_last_error());
-    else if (vs_tensor_numel(&ref) != n)
-        snprintf(c->first_bad, sizeof c->first_bad, "%s: %lld values, diffusers has %lld", name, (long long)n,
-                 (long long)vs_tensor_numel(&ref));
-    else if (!((err = vs_test_rel_l2_f32(t->data, ref.data, n)) < c->tol))
-        snprintf(c->first_bad, sizeof c->first_bad, "%s: rel L2 %g", name, err);
-    vs_tensor_free(&ref);
+    const int host_f32 = t->dtype == VS_F32 && t->device == VS_CPU;
+    wan_intermediate_check(user, name, host_f32 ? t->data : NULL, vs_tensor_numel(t));
 }
 
 /* Runs the model on the fixture's inputs and compares with diffusers' output and, on the way,
@@ -64,17 +44,18 @@ static int check_forward(const char *model_dir, const char *fixture, vs_wan_layo
     CHECK_OK(vs_safetensors_open(&st, fixture));
     vs_test_defer(close_safetensors, st);
     vs_tensor *lat = fixture_tensor(st, "latents"), *ts = fixture_tensor(st, "timesteps");
-    vs_tensor *text = fixture_tensor(st, "text"), *ref = fixture_tensor(st, "output"), *out = vs_test_tensor();
+    vs_tensor *text = fixture_tensor(st, "text"), *ref = fixture_tensor(st, "output");
+    vs_tensor *out = vs_test_tensor();
     CHECK_MSG(lat && ts && text && ref, "%s", vs_last_error());
     CHECK_OK(vs_tensor_alloc(out, VS_F32, VS_CPU, 5, ref->shape));
     vs_wan_timing timing = {0};
-    intermediates probe = {.st = st, .tol = 1e-4};
+    wan_intermediates probe = {.st = st, .tol = 1e-4};
     vs_wan_model_set_probe(m, compare_intermediate, &probe);
     CHECK_OK(vs_wan_forward(m, lat, ts->data, text, NULL, out, &timing));
     vs_wan_model_set_probe(m, NULL, NULL);
     double err = vs_test_rel_l2_f32(out->data, ref->data, vs_tensor_numel(ref));
-    printf("  %s: rel L2 %.3g, %d intermediates checked, %.1f ms (attention %.1f ms)\n", model_dir, err, probe.seen,
-           timing.total_s * 1e3, timing.attention_s * 1e3);
+    printf("  %s: rel L2 %.3g, %d intermediates checked, %.1f ms (attention %.1f ms)\n", model_dir, err,
+           probe.seen, timing.total_s * 1e3, timing.attention_s * 1e3);
     CHECK_MSG(!probe.first_bad[0], "first divergence from diffusers: %s", probe.first_bad);
     CHECK_MSG(probe.seen == 5 + 3 * m->config.num_layers, "%d intermediates for %d layers", probe.seen,
               m->config.num_layers);
@@ -105,7 +86,8 @@ static int check_scheduler(const char *name, int steps) {
     snprintf(path, sizeof path, DATA "scheduler_%s", name);
     CHECK_OK(vs_scheduler_config_load(path, &cfg));
     vs_safetensors *st = NULL;
-    vs_tensor *ts = vs_test_tensor(), *sig = vs_test_tensor(), *outs = vs_test_tensor(), *samples = vs_test_tensor();
+    vs_tensor *ts = vs_test_tensor(), *sig = vs_test_tensor();
+    vs_tensor *outs = vs_test_tensor(), *samples = vs_test_tensor();
     CHECK_OK(vs_safetensors_open(&st, DATA "schedulers.safetensors"));
     vs_test_defer(close_safetensors, st);
     snprintf(key, sizeof key, "%s.timesteps", name);
@@ -213,7 +195,8 @@ TEST(svg_warmup_rules_and_sparse_path) {
     CHECK_OK(vs_safetensors_open(&st, DATA "forward_hd64.safetensors"));
     vs_test_defer(close_safetensors, st);
     vs_tensor *lat = fixture_tensor(st, "latents"), *ts = fixture_tensor(st, "timesteps");
-    vs_tensor *text = fixture_tensor(st, "text"), *ref = fixture_tensor(st, "output"), *out = vs_test_tensor();
+    vs_tensor *text = fixture_tensor(st, "text"), *ref = fixture_tensor(st, "output");
+    vs_tensor *out = vs_test_tensor();
     CHECK_MSG(lat && ts && text && ref, "%s", vs_last_error());
     CHECK_OK(vs_tensor_alloc(out, VS_F32, VS_CPU, 5, ref->shape));
     a.step = 0, a.num_steps = 1;
