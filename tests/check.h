@@ -10,6 +10,7 @@
  *     vs_tensor *x = vs_test_tensor();              zeroed; vs_tensor_free'd after the case
  *     CHECK_OK(vs_tensor_alloc(x, VS_F32, VS_CPU, 2, shape));
  *     float *buf = vs_test_malloc(n * sizeof *buf); free'd after the case
+ *     float *got = vs_test_free_later(to_host(t));  so is what a helper malloc'd (NULL is fine)
  *     CHECK_OK(vs_wan_model_load(dir, VS_CPU, &m));
  *     vs_test_defer(free_model, m);                 any release function of one pointer,
  *                                                   e.g. static void free_model(void *m) { vs_wan_model_free(m); }
@@ -108,6 +109,12 @@ static inline void *vs_test_malloc(size_t bytes) {
         fprintf(stderr, "  check.h: out of memory for %zu bytes\n", bytes);
         exit(2);
     }
+    vs_test_defer(free, p);
+    return p;
+}
+
+/* Registers free(p) (p from malloc, or NULL) and returns p: for memory that a helper allocated. */
+static inline void *vs_test_free_later(void *p) {
     vs_test_defer(free, p);
     return p;
 }
