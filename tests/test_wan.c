@@ -18,6 +18,13 @@ static vs_status load(const vs_safetensors *st, const char *name, vs_tensor *t) 
 }
 
 static void free_model(void *m) { vs_wan_model_free(m); }
+
+/* vs_wan_model_load on the CPU; a model that loads is freed after the case, even if a failure was due. */
+static vs_status load_model(const char *path, vs_wan_model **m) {
+    vs_status s = vs_wan_model_load(path, VS_CPU, m);
+    if (s == VS_OK) vs_test_defer(free_model, *m);
+    return s;
+}
 static void close_safetensors(void *st) { vs_safetensors_close(st); }
 static void free_scheduler(void *s) { vs_scheduler_free(s); }
 
@@ -38,8 +45,7 @@ static void compare_intermediate(void *user, const char *name, const vs_tensor *
 static int check_forward(const char *model_dir, const char *fixture, vs_wan_layout layout, int head_dim) {
     vs_wan_model *m = NULL;
     vs_safetensors *st = NULL;
-    CHECK_OK(vs_wan_model_load(model_dir, VS_CPU, &m));
-    vs_test_defer(free_model, m);
+    CHECK_OK(load_model(model_dir, &m));
     CHECK(m->layout == layout && m->config.head_dim == head_dim && m->config.dim == 128);
     CHECK_OK(vs_safetensors_open(&st, fixture));
     vs_test_defer(close_safetensors, st);
@@ -131,8 +137,7 @@ TEST(euler_step_for_step) { return check_scheduler("euler", 6); }
 TEST(cfg_denoise_matches_diffusers) {
     vs_wan_model *m = NULL;
     vs_safetensors *st = NULL;
-    CHECK_OK(vs_wan_model_load(DATA "tiny_hd64", VS_CPU, &m));
-    vs_test_defer(free_model, m);
+    CHECK_OK(load_model(DATA "tiny_hd64", &m));
     CHECK_OK(vs_safetensors_open(&st, DATA "denoise.safetensors"));
     vs_test_defer(close_safetensors, st);
     vs_tensor *noise = fixture_tensor(st, "noise"), *cond = fixture_tensor(st, "cond");
@@ -156,8 +161,7 @@ TEST(cfg_denoise_matches_diffusers) {
 
 TEST(forward_rejects_bad_inputs) {
     vs_wan_model *m = NULL;
-    CHECK_OK(vs_wan_model_load(DATA "tiny_hd64", VS_CPU, &m));
-    vs_test_defer(free_model, m);
+    CHECK_OK(load_model(DATA "tiny_hd64", &m));
     float lat[16 * 2 * 4 * 4] = {0}, out[16 * 2 * 4 * 4], text[8 * 32] = {0}, t = 500;
     vs_tensor l = vs_tensor_view(lat, VS_F32, VS_CPU, 5, (int64_t[]){1, 16, 2, 4, 4});
     vs_tensor o = vs_tensor_view(out, VS_F32, VS_CPU, 5, (int64_t[]){1, 16, 2, 4, 4});
@@ -190,8 +194,7 @@ TEST(svg_warmup_rules_and_sparse_path) {
      * the dense answer. */
     vs_wan_model *m = NULL;
     vs_safetensors *st = NULL;
-    CHECK_OK(vs_wan_model_load(DATA "tiny_hd64", VS_CPU, &m));
-    vs_test_defer(free_model, m);
+    CHECK_OK(load_model(DATA "tiny_hd64", &m));
     CHECK_OK(vs_safetensors_open(&st, DATA "forward_hd64.safetensors"));
     vs_test_defer(close_safetensors, st);
     vs_tensor *lat = fixture_tensor(st, "latents"), *ts = fixture_tensor(st, "timesteps");
@@ -252,27 +255,26 @@ TEST(missing_or_misshapen_tensors_are_named) {
     CHECK(!write_text(path, "{\"dim\": 128, \"num_heads\": 1, \"num_layers\": 1, \"ffn_dim\": 64, \"text_dim\": 32}"));
     vs_wan_model *m = NULL;
     CHECK_OK(write_damaged(dir, "blocks.0.cross_attn.k.weight", NULL));
-    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_NOT_FOUND, "blocks.0.cross_attn.k.weight");
+    CHECK_FAILS(load_model(dir, &m), VS_ERR_NOT_FOUND, "blocks.0.cross_attn.k.weight");
     CHECK(m == NULL);
     CHECK_OK(write_damaged(dir, NULL, "blocks.0.ffn.0.weight"));
-    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_SHAPE, "blocks.0.ffn.0.weight");
+    CHECK_FAILS(load_model(dir, &m), VS_ERR_SHAPE, "blocks.0.ffn.0.weight");
     /* The intact weights load; a config that disagrees with them names the tensor too. */
     CHECK_OK(write_damaged(dir, NULL, NULL));
-    CHECK_OK(vs_wan_model_load(dir, VS_CPU, &m));
-    vs_wan_model_free(m);
+    CHECK_OK(load_model(dir, &m));
     CHECK(!write_text(path, "{\"dim\": 128, \"num_heads\": 1, \"num_layers\": 1, \"ffn_dim\": 96, \"text_dim\": 32}"));
-    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_SHAPE, "blocks.0.ffn.0.weight");
+    CHECK_FAILS(load_model(dir, &m), VS_ERR_SHAPE, "blocks.0.ffn.0.weight");
     CHECK(!write_text(path, "{\"dim\": 128, \"num_layers\": 1}"));
-    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_FORMAT, "num_heads");
+    CHECK_FAILS(load_model(dir, &m), VS_ERR_FORMAT, "num_heads");
     CHECK(!write_text(path, "{\"dim\": 128, \"num_heads\": 1, \"num_layers\": 1, \"ffn_dim\": 64, \"model_type\": \"i2v\"}"));
-    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_UNSUPPORTED, "i2v");
+    CHECK_FAILS(load_model(dir, &m), VS_ERR_UNSUPPORTED, "i2v");
     CHECK(!write_text(path, "{\"num_attention_heads\": 2, \"attention_head_dim\": 64, \"num_layers\": 1, "
                             "\"ffn_dim\": 64, \"image_dim\": 1280}"));
-    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_UNSUPPORTED, "image_dim");
+    CHECK_FAILS(load_model(dir, &m), VS_ERR_UNSUPPORTED, "image_dim");
     /* The weights' layout is detected from their names, whatever the config's style; text_dim defaults to 4096. */
     CHECK(!write_text(path, "{\"num_attention_heads\": 1, \"attention_head_dim\": 128, \"num_layers\": 1, \"ffn_dim\": 64}"));
-    CHECK_FAILS(vs_wan_model_load(dir, VS_CPU, &m), VS_ERR_SHAPE, "text_embedding.0.weight");
-    CHECK_FAILS(vs_wan_model_load("/nonexistent/wan", VS_CPU, &m), VS_ERR_NOT_FOUND, "config.json");
+    CHECK_FAILS(load_model(dir, &m), VS_ERR_SHAPE, "text_embedding.0.weight");
+    CHECK_FAILS(load_model("/nonexistent/wan", &m), VS_ERR_NOT_FOUND, "config.json");
     return 0;
 }
 
