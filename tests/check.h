@@ -17,9 +17,10 @@
  *     vs_test_remove(path);                         a file or an empty folder, removed after the case
  *
  * Register an object after the call that made it succeeded (its pointer is what
- * gets released), and release nothing registered by hand. Memory handed out by
- * vs_test_tensor and vs_test_malloc stays valid until the case ends, in helper
- * functions too. */
+ * gets released), and release nothing registered by hand, except tensors from
+ * vs_test_tensor: vs_tensor_free leaves them zeroed, ready for another
+ * allocation. Memory handed out by vs_test_tensor and vs_test_malloc stays
+ * valid until the case ends, in helper functions too. */
 #ifndef VS_TEST_CHECK_H
 #define VS_TEST_CHECK_H
 
