@@ -1,10 +1,31 @@
 /* A tiny test harness: each test file defines cases with TEST(name) and
  * lists them in RUN_TESTS(...). A case fails on the first CHECK that fails;
- * the executable prints one line per case and exits non-zero if any failed. */
+ * the executable prints one line per case and exits non-zero if any failed.
+ *
+ * Cleanup. A failing CHECK returns from the case at once, so a case does not
+ * free what it allocated itself: it hands each allocation to the harness right
+ * where it makes it, and vs_run_tests releases them after the case, passed or
+ * failed, newest first:
+ *
+ *     vs_tensor *x = vs_test_tensor();              zeroed; vs_tensor_free'd after the case
+ *     CHECK_OK(vs_tensor_alloc(x, VS_F32, VS_CPU, 2, shape));
+ *     float *buf = vs_test_malloc(n * sizeof *buf); free'd after the case
+ *     float *got = vs_test_free_later(to_host(t));  so is what a helper malloc'd (NULL is fine)
+ *     CHECK_OK(vs_wan_model_load(dir, VS_CPU, &m));
+ *     vs_test_defer(free_model, m);                 any release function of one pointer,
+ *                                                   e.g. static void free_model(void *m) { vs_wan_model_free(m); }
+ *     vs_test_remove(path);                         a file or an empty folder, removed after the case
+ *
+ * Register an object after the call that made it succeeded (its pointer is what
+ * gets released), and release nothing registered by hand, except tensors from
+ * vs_test_tensor: vs_tensor_free leaves them zeroed, ready for another
+ * allocation. Memory handed out by vs_test_tensor and vs_test_malloc stays
+ * valid until the case ends, in helper functions too. */
 #ifndef VS_TEST_CHECK_H
 #define VS_TEST_CHECK_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +77,80 @@ typedef int (*vs_test_fn)(void);
 
 typedef struct { const char *name; vs_test_fn fn; } vs_test_case;
 
+typedef struct {
+    void (*release)(void *);
+    void *p;
+} vs_test_deferred;
+
+/* What the running case registered, released by vs_test_release_all. */
+static vs_test_deferred vs_test_deferred_list[1024];
+static int vs_test_deferred_count;
+
+/* Registers release(p) for the end of the running case. */
+static inline void vs_test_defer(void (*release)(void *), void *p) {
+    if (vs_test_deferred_count == (int)(sizeof vs_test_deferred_list / sizeof vs_test_deferred_list[0])) {
+        fprintf(stderr, "  check.h: more than %d cleanups in one case\n", vs_test_deferred_count);
+        exit(2);
+    }
+    vs_test_deferred_list[vs_test_deferred_count++] = (vs_test_deferred){release, p};
+}
+
+/* Runs the running case's cleanups, newest first. */
+static inline void vs_test_release_all(void) {
+    while (vs_test_deferred_count > 0) {
+        vs_test_deferred d = vs_test_deferred_list[--vs_test_deferred_count];
+        d.release(d.p);
+    }
+}
+
+/* malloc(bytes), freed after the case; exits if memory runs out. */
+static inline void *vs_test_malloc(size_t bytes) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) {
+        fprintf(stderr, "  check.h: out of memory for %zu bytes\n", bytes);
+        exit(2);
+    }
+    vs_test_defer(free, p);
+    return p;
+}
+
+/* Registers free(p) (p from malloc, or NULL) and returns p: for memory that a helper allocated. */
+static inline void *vs_test_free_later(void *p) {
+    vs_test_defer(free, p);
+    return p;
+}
+
+static inline void vs_test_free_tensor(void *t) {
+    vs_tensor_free(t);
+    free(t);
+}
+
+/* A zeroed tensor struct for the case to allocate into; vs_tensor_free'd after the case. */
+static inline vs_tensor *vs_test_tensor(void) {
+    vs_tensor *t = calloc(1, sizeof *t);
+    if (!t) {
+        fprintf(stderr, "  check.h: out of memory for a tensor\n");
+        exit(2);
+    }
+    vs_test_defer(vs_test_free_tensor, t);
+    return t;
+}
+
+static inline void vs_test_remove_path(void *path) {
+    remove(path);
+    free(path);
+}
+
+/* Removes the file or empty folder `path` after the case (register a folder before the files in it). */
+static inline void vs_test_remove(const char *path) {
+    char *copy = malloc(strlen(path) + 1);
+    if (!copy) {
+        fprintf(stderr, "  check.h: out of memory\n");
+        exit(2);
+    }
+    vs_test_defer(vs_test_remove_path, strcpy(copy, path));
+}
+
 /* VS_TEST_ONLY=text runs the cases whose names contain it (the others are not counted). */
 static inline int vs_run_tests(const char *file, const vs_test_case *cases, int n) {
     const char *only = getenv("VS_TEST_ONLY");
@@ -64,6 +159,7 @@ static inline int vs_run_tests(const char *file, const vs_test_case *cases, int 
         if (only && *only && !strstr(cases[i].name, only)) continue;
         run++;
         int r = cases[i].fn();
+        vs_test_release_all();
         printf("%s %s/%s\n", r ? "FAIL" : "ok  ", file, cases[i].name);
         fflush(stdout);
         failed += r != 0;
@@ -87,13 +183,26 @@ static inline double vs_test_uniform(unsigned long long *state) {
     return (double)((*state * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
 }
 
-/* Relative L2 error ||a-b|| / ||b||. */
-static inline double vs_test_rel_l2(const float *a, const double *ref, long long n) {
+/* Relative L2 error ||a - ref|| / ||ref|| (||a - ref|| where ref is all zeros), summed
+ * in double; a NaN anywhere makes it NaN, which fails every "< tol" check. For an f64
+ * reference (kernels against the f64 CPU reference) and an f32 one (golden files,
+ * another device's output). */
+static inline double vs_test_rel_l2(const float *a, const double *ref, int64_t n) {
     double num = 0, den = 0;
-    for (long long i = 0; i < n; i++) {
+    for (int64_t i = 0; i < n; i++) {
         double d = (double)a[i] - ref[i];
         num += d * d;
         den += ref[i] * ref[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+static inline double vs_test_rel_l2_f32(const float *a, const float *ref, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)a[i] - ref[i];
+        num += d * d;
+        den += (double)ref[i] * ref[i];
     }
     return den > 0 ? sqrt(num / den) : sqrt(num);
 }

@@ -8,9 +8,12 @@
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
 
+static void free_arena(void *a) { vs_arena_free(a); }
+
 TEST(allocations_are_aligned_and_bumped) {
     vs_arena *a;
     CHECK_OK(vs_arena_create(&a, "test", VS_CPU, 4000));
+    vs_test_defer(free_arena, a);
     CHECK(vs_arena_capacity(a) == 4096 && vs_arena_device(a) == VS_CPU);
     void *p[4];
     const size_t sizes[4] = {1, 300, 0, 257};
@@ -21,7 +24,6 @@ TEST(allocations_are_aligned_and_bumped) {
     }
     CHECK((char *)p[1] - (char *)p[0] == 256 && (char *)p[2] - (char *)p[1] == 512 && p[3] == p[2]);
     CHECK(vs_arena_used(a) == 768 + 257);
-    vs_arena_free(a);
     vs_arena_free(NULL);
     return 0;
 }
@@ -29,6 +31,7 @@ TEST(allocations_are_aligned_and_bumped) {
 TEST(marks_release_and_peak) {
     vs_arena *a;
     CHECK_OK(vs_arena_create(&a, "test", VS_CPU, 1 << 16));
+    vs_test_defer(free_arena, a);
     void *x, *y, *z;
     CHECK_OK(vs_arena_alloc(a, 1000, &x));
     size_t mark = vs_arena_mark(a);
@@ -43,13 +46,13 @@ TEST(marks_release_and_peak) {
     CHECK(vs_arena_peak(a) == 6024);
     vs_arena_reset(a);
     CHECK(vs_arena_used(a) == 0 && vs_arena_peak(a) == 6024);
-    vs_arena_free(a);
     return 0;
 }
 
 TEST(out_of_space_says_what_was_asked_and_what_remains) {
     vs_arena *a;
     CHECK_OK(vs_arena_create(&a, "activations", VS_CPU, 3 << 20));
+    vs_test_defer(free_arena, a);
     void *p;
     CHECK_OK(vs_arena_alloc(a, 2 << 20, &p));
     CHECK_FAILS(vs_arena_alloc(a, (size_t)3 << 19, &p), VS_ERR_OOM, "arena 'activations' (cpu) is full");
@@ -57,13 +60,13 @@ TEST(out_of_space_says_what_was_asked_and_what_remains) {
     CHECK(strstr(vs_last_error(), "asked for 1.50 MiB, 1.00 MiB of 3.00 MiB remain") != NULL);
     CHECK_FAILS(vs_arena_alloc(a, SIZE_MAX, &p), VS_ERR_OOM, "remain");
     CHECK(vs_arena_used(a) == 2 << 20); /* failures leave the arena as it was */
-    vs_arena_free(a);
     return 0;
 }
 
 TEST(tensors_are_views_into_the_arena) {
     vs_arena *a;
     CHECK_OK(vs_arena_create(&a, "t", VS_CPU, 1 << 12));
+    vs_test_defer(free_arena, a);
     vs_tensor t;
     int64_t shape[3] = {2, 3, 5};
     CHECK_OK(vs_arena_tensor(a, VS_BF16, 3, shape, &t));
@@ -78,7 +81,6 @@ TEST(tensors_are_views_into_the_arena) {
     int64_t big[1] = {1025};
     CHECK_FAILS(vs_arena_tensor(a, VS_F32, 1, big, &t), VS_ERR_OOM, "asked for 4.00 KiB");
     CHECK(t.data == NULL);
-    vs_arena_free(a);
     return 0;
 }
 

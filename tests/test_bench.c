@@ -61,11 +61,14 @@ static char *read_all(const char *path) {
     return buf;
 }
 
+static void free_report(void *r) { vs_bench_report_free(r); }
+
 TEST(results_file) {
     setenv("VS_GIT_COMMIT", "feedbee", 1);
     char *argv[] = {"vidsparse", "bench", "attention", "--label", "it's \"1.3B\"", "--n=3"};
     vs_bench_report *r;
     CHECK_OK(vs_bench_report_create(&r, "attention", 6, argv));
+    vs_test_defer(free_report, r);
     unsetenv("VS_GIT_COMMIT");
     CHECK_OK(vs_bench_report_set_device(r, "test device"));
     CHECK_FAILS(vs_bench_report_number(r, "tflops", 1), VS_ERR_INVALID_ARG, "'tflops' added before any result row");
@@ -80,6 +83,7 @@ TEST(results_file) {
 
     char path[64];
     snprintf(path, sizeof path, "/tmp/vs_test_bench_%ld.json", (long)getpid());
+    vs_test_remove(path);
     CHECK_OK(vs_bench_json(r, path));
     const char *got = read_all(path);
     CHECK(got != NULL);
@@ -100,12 +104,10 @@ TEST(results_file) {
     /* An empty report is still a valid file; a bad directory is a clear error. */
     vs_bench_report *empty;
     CHECK_OK(vs_bench_report_create(&empty, "none", 0, NULL));
+    vs_test_defer(free_report, empty);
     CHECK_OK(vs_bench_json(empty, path));
     CHECK(strstr(read_all(path), "\"command\": \"\",\n  \"results\": []\n}\n") != NULL);
     CHECK_FAILS(vs_bench_json(empty, "/nonexistent/dir/out.json"), VS_ERR_IO, "/nonexistent/dir/out.json");
-    vs_bench_report_free(empty);
-    vs_bench_report_free(r);
-    unlink(path);
     return 0;
 }
 

@@ -46,17 +46,17 @@ TEST(bf16_rounds_to_nearest_even) {
 }
 
 TEST(tensor_alloc_and_views) {
-    vs_tensor t;
+    vs_tensor *t = vs_test_tensor();
     int64_t shape[3] = {2, 3, 4};
-    CHECK_OK(vs_tensor_alloc(&t, VS_BF16, VS_CPU, 3, shape));
-    CHECK(vs_tensor_numel(&t) == 24);
-    CHECK(t.stride[0] == 12 && t.stride[1] == 4 && t.stride[2] == 1);
-    CHECK(vs_tensor_is_contiguous(&t));
-    vs_tensor_free(&t);
-    CHECK(t.data == NULL);
+    CHECK_OK(vs_tensor_alloc(t, VS_BF16, VS_CPU, 3, shape));
+    CHECK(vs_tensor_numel(t) == 24);
+    CHECK(t->stride[0] == 12 && t->stride[1] == 4 && t->stride[2] == 1);
+    CHECK(vs_tensor_is_contiguous(t));
+    vs_tensor_free(t);
+    CHECK(t->data == NULL);
     int64_t bad[2] = {4, -1};
-    CHECK_FAILS(vs_tensor_alloc(&t, VS_F32, VS_CPU, 2, bad), VS_ERR_INVALID_ARG, "negative");
-    CHECK_FAILS(vs_tensor_alloc(&t, VS_F32, VS_CPU, 6, shape), VS_ERR_INVALID_ARG, "rank");
+    CHECK_FAILS(vs_tensor_alloc(t, VS_F32, VS_CPU, 2, bad), VS_ERR_INVALID_ARG, "negative");
+    CHECK_FAILS(vs_tensor_alloc(t, VS_F32, VS_CPU, 6, shape), VS_ERR_INVALID_ARG, "rank");
     return 0;
 }
 

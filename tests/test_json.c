@@ -5,6 +5,8 @@
 #include "core/json.h"
 #include "core/status.h"
 
+static void free_json(void *doc) { vs_json_free(doc); }
+
 /* Parses a NUL-terminated literal. */
 static vs_status parse(vs_json_doc **doc, const char *text) { return vs_json_parse(doc, text, strlen(text), "t.json"); }
 
@@ -23,6 +25,7 @@ TEST(parses_a_config_document) {
     CHECK_OK(parse(&doc, " {\"_class_name\": \"WanTransformer3DModel\", \"num_layers\": 30,\n"
                         "  \"eps\": 1e-06, \"patch_size\": [1, 2, 2], \"qk_norm\": \"rms_norm_across_heads\",\n"
                         "  \"added_kv_proj_dim\": null, \"flag\": true, \"off\": false, \"nested\": {\"a\": {}}}\n"));
+    vs_test_defer(free_json, doc);
     const vs_json *root = vs_json_root(doc);
     CHECK(vs_json_typeof(root) == VS_JSON_OBJECT);
     CHECK(vs_json_size(root) == 9);
@@ -50,23 +53,22 @@ TEST(parses_a_config_document) {
     CHECK(vs_json_get(NULL, "x") == NULL);
     CHECK(vs_json_string(patch, NULL) == NULL);
     CHECK(strcmp(vs_json_type_name(VS_JSON_ARRAY), "array") == 0);
-    vs_json_free(doc);
     return 0;
 }
 
 TEST(scalars_at_top_level) {
     vs_json_doc *doc;
     CHECK_OK(parse(&doc, "  \"x\"  "));
+    vs_test_defer(free_json, doc);
     CHECK(strcmp(vs_json_string(vs_json_root(doc), NULL), "x") == 0);
-    vs_json_free(doc);
     CHECK_OK(parse(&doc, "-0.5e+2"));
+    vs_test_defer(free_json, doc);
     CHECK(vs_json_number(vs_json_root(doc)) == -50.0);
     int64_t v;
     CHECK(vs_json_int64(vs_json_root(doc), &v) && v == -50);
-    vs_json_free(doc);
     CHECK_OK(parse(&doc, "null"));
+    vs_test_defer(free_json, doc);
     CHECK(vs_json_typeof(vs_json_root(doc)) == VS_JSON_NULL);
-    vs_json_free(doc);
     return 0;
 }
 
@@ -74,6 +76,7 @@ TEST(numbers_keep_exact_integers) {
     vs_json_doc *doc;
     CHECK_OK(parse(&doc, "[9007199254740993, -9223372036854775808, 9223372036854775807, 9223372036854775808, 0, -0,"
                          " 1.5, 1E2, 2.5e-3, 123456789012345678901234567890, 1e-400]"));
+    vs_test_defer(free_json, doc);
     const vs_json *a = vs_json_root(doc);
     int64_t v;
     CHECK(vs_json_int64(vs_json_at(a, 0), &v) && v == 9007199254740993LL); /* beyond double precision */
@@ -88,7 +91,6 @@ TEST(numbers_keep_exact_integers) {
     CHECK(fabs(vs_json_number(vs_json_at(a, 8)) - 2.5e-3) < 1e-18);
     CHECK(!vs_json_int64(vs_json_at(a, 9), &v));
     CHECK(vs_json_number(vs_json_at(a, 10)) == 0.0);
-    vs_json_free(doc);
     return 0;
 }
 
@@ -96,6 +98,7 @@ TEST(string_escapes_and_utf8) {
     vs_json_doc *doc;
     CHECK_OK(parse(&doc, "[\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\", \"\\u00e9\\u4e2d\\ud83d\\ude00\", \"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\","
                          " \"nul\\u0000in\", \"\\u002F\"]"));
+    vs_test_defer(free_json, doc);
     const vs_json *a = vs_json_root(doc);
     size_t len;
     CHECK(strcmp(vs_json_string(vs_json_at(a, 0), &len), "a\"b\\c/d\b\f\n\r\t") == 0 && len == 12);
@@ -104,17 +107,16 @@ TEST(string_escapes_and_utf8) {
     const char *s = vs_json_string(vs_json_at(a, 3), &len);
     CHECK(len == 6 && memcmp(s, "nul\0in", 7) == 0);
     CHECK(strcmp(vs_json_string(vs_json_at(a, 4), NULL), "/") == 0);
-    vs_json_free(doc);
     return 0;
 }
 
 TEST(duplicate_keys_are_allowed_first_wins) {
     vs_json_doc *doc;
     CHECK_OK(parse(&doc, "{\"k\": 1, \"k\": 2}"));
+    vs_test_defer(free_json, doc);
     CHECK(vs_json_size(vs_json_root(doc)) == 2);
     CHECK(vs_json_get_int(vs_json_root(doc), "k", 0) == 1);
     CHECK(vs_json_get_int(vs_json_root(doc), "K", 0) == 0);
-    vs_json_free(doc);
     return 0;
 }
 
@@ -195,7 +197,7 @@ TEST(rejects_ill_formed_utf8) {
     /* the extremes that are allowed */
     vs_json_doc *doc;
     CHECK_OK(parse(&doc, "[\"\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\"]"));
-    vs_json_free(doc);
+    vs_test_defer(free_json, doc);
     return 0;
 }
 
@@ -233,13 +235,13 @@ TEST(parses_without_a_terminating_nul) {
     const char text[] = {'[', '1', '2', ']', 'x'};
     vs_json_doc *doc;
     CHECK_OK(vs_json_parse(&doc, text, 4, "slice"));
+    vs_test_defer(free_json, doc);
     int64_t v;
     CHECK(vs_json_int64(vs_json_at(vs_json_root(doc), 0), &v) && v == 12);
-    vs_json_free(doc);
     const char num[] = {'1', '2'};
     CHECK_OK(vs_json_parse(&doc, num, 1, "slice"));
+    vs_test_defer(free_json, doc);
     CHECK(vs_json_number(vs_json_root(doc)) == 1.0);
-    vs_json_free(doc);
     CHECK_FAILS(vs_json_parse(&doc, "\"ab\"", 3, "slice"), VS_ERR_FORMAT, "unterminated");
     return 0;
 }
@@ -257,12 +259,12 @@ TEST(many_values_span_arena_chunks) {
     vs_status s = vs_json_parse(&doc, text, n, "big.json");
     free(text);
     CHECK_OK(s);
+    vs_test_defer(free_json, doc);
     const vs_json *root = vs_json_root(doc);
     CHECK(vs_json_size(root) == 20000);
     CHECK(vs_json_get_int(root, "key19999", -1) == -1); /* an array, not a number */
     CHECK(vs_json_int64(vs_json_at(vs_json_get(root, "key12345"), 0), &(int64_t){0}));
     CHECK(strlen(vs_json_string(vs_json_at(vs_json_get(root, "key19999"), 1), NULL)) == 100);
-    vs_json_free(doc);
     return 0;
 }
 
@@ -270,13 +272,14 @@ TEST(parse_file_reads_and_reports_paths) {
     char path[] = "/tmp/vs_test_json_XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0);
+    vs_test_remove(path);
     const char *text = "{\"weight_map\": {\"a\": \"s1.safetensors\"}}";
     CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
     close(fd);
     vs_json_doc *doc;
     CHECK_OK(vs_json_parse_file(&doc, path));
+    vs_test_defer(free_json, doc);
     CHECK(strcmp(vs_json_get_string(vs_json_get(vs_json_root(doc), "weight_map"), "a", ""), "s1.safetensors") == 0);
-    vs_json_free(doc);
     FILE *f = fopen(path, "w");
     CHECK(f != NULL);
     fputs("{\"a\": [1, 2", f);

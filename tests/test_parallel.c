@@ -12,16 +12,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-static double rel_l2(const float *a, const float *b, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = (double)a[i] - b[i];
-        num += d * d;
-        den += (double)b[i] * b[i];
-    }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
-
 /* Runs fn(arg_i) on `ranks` threads, args `size` bytes apart; returns the number that failed. */
 static int run_ranks(int ranks, void *(*fn)(void *), void *args, size_t size) {
     pthread_t th[8];
@@ -200,7 +190,7 @@ static int check_parallel(int batch, int svg) {
         CHECK_OK(vs_tensor_alloc(&full.out, VS_F32, VS_CPU, 5, lat_shape));
         full.attn = &dense;
         CHECK_MSG(dit_main(&full) == NULL, "dense: %s", full.error);
-        CHECK(rel_l2(full.out.data, ref.data, vs_tensor_numel(&ref)) > 1e-3);
+        CHECK(vs_test_rel_l2_f32(full.out.data, ref.data, vs_tensor_numel(&ref)) > 1e-3);
         vs_tensor_free(&full.out);
     }
 
@@ -219,7 +209,7 @@ static int check_parallel(int batch, int svg) {
         CHECK(run_ranks(ranks, dit_main, d, sizeof d[0]) == 0 || (fprintf(stderr, "  %s\n", d[0].error), 0));
         int64_t spatial = 0, temporal = 0;
         for (int r = 0; r < ranks; r++) {
-            double err = rel_l2(d[r].out.data, ref.data, vs_tensor_numel(&ref));
+            double err = vs_test_rel_l2_f32(d[r].out.data, ref.data, vs_tensor_numel(&ref));
             CHECK_MSG(err < 1e-5, "batch %d, %s, %d ranks: rank %d rel L2 %.3g", batch, svg ? "svg" : "dense",
                       ranks, r, err);
             spatial += d[r].timing.heads_spatial, temporal += d[r].timing.heads_temporal;

@@ -10,11 +10,13 @@
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
-/* A file image: 8-byte length, `header`, then `data_len` bytes 0, 1, 2, ... */
+static void close_safetensors(void *st) { vs_safetensors_close(st); }
+
+/* A file image: 8-byte length, `header`, then `data_len` bytes 0, 1, 2, ...; freed after the case. */
 static unsigned char *image(const char *header, size_t data_len, size_t *len) {
     size_t h = strlen(header);
     *len = 8 + h + data_len;
-    unsigned char *b = malloc(*len);
+    unsigned char *b = vs_test_malloc(*len);
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)h >> (8 * i));
     memcpy(b + 8, header, h);
     for (size_t i = 0; i < data_len; i++) b[8 + h + i] = (unsigned char)i;
@@ -27,7 +29,6 @@ static int rejects(const char *header, size_t data_len, const char *needle) {
     unsigned char *b = image(header, data_len, &len);
     vs_safetensors *st = (vs_safetensors *)1;
     vs_status s = vs_safetensors_open_buffer(&st, b, len, "bad.safetensors");
-    free(b);
     CHECK_MSG(s == VS_ERR_FORMAT, "status %s (%s)", vs_status_name(s), vs_last_error());
     CHECK(st == NULL);
     CHECK_MSG(strstr(vs_last_error(), needle) != NULL, "message \"%s\" lacks \"%s\"", vs_last_error(), needle);
@@ -41,10 +42,16 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
     return remove(path);
 }
 static void remove_tree(const char *dir) { nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS); }
+static void remove_tree_copy(void *dir) {
+    remove_tree(dir);
+    free(dir);
+}
 
+/* A new folder under /tmp ("" if none), removed with what it holds after the case. */
 static void make_temp_dir(char *dir) {
     strcpy(dir, "/tmp/vs_test_st_XXXXXX");
     if (!mkdtemp(dir)) dir[0] = '\0';
+    else vs_test_defer(remove_tree_copy, strdup(dir));
 }
 
 static int write_text(const char *path, const char *text) {
@@ -67,6 +74,7 @@ TEST(reads_a_valid_image) {
     unsigned char *b = image(header, 34, &len);
     vs_safetensors *st;
     CHECK_OK(vs_safetensors_open_buffer(&st, b, len, "ok.safetensors"));
+    vs_test_defer(close_safetensors, st);
     CHECK(vs_safetensors_count(st) == 4);
     const vs_st_entry *e = vs_safetensors_entry(st, 0);
     CHECK(strcmp(e->name, "b") == 0 && e->dtype == VS_I64 && e->ndim == 0 && e->nbytes == 8);
@@ -84,15 +92,12 @@ TEST(reads_a_valid_image) {
     CHECK(strcmp(vs_safetensors_metadata(st, "format"), "pt") == 0);
     CHECK(strcmp(vs_safetensors_metadata(st, "note"), "\xc3\xa9") == 0);
     CHECK(vs_safetensors_metadata(st, "other") == NULL);
-    vs_safetensors_close(st);
-    free(b);
 
     /* the smallest valid file: "{}" and nothing else */
     b = image("{}", 0, &len);
     CHECK_OK(vs_safetensors_open_buffer(&st, b, len, "empty.safetensors"));
+    vs_test_defer(close_safetensors, st);
     CHECK(vs_safetensors_count(st) == 0 && vs_safetensors_metadata(st, "format") == NULL);
-    vs_safetensors_close(st);
-    free(b);
     vs_safetensors_close(NULL);
     return 0;
 }
@@ -196,6 +201,7 @@ TEST(write_then_read_round_trip) {
 
     vs_safetensors *st;
     CHECK_OK(vs_safetensors_open(&st, path));
+    vs_test_defer(close_safetensors, st);
     CHECK(vs_safetensors_count(st) == 4);
     CHECK(strcmp(vs_safetensors_metadata(st, "format"), "pt") == 0);
     CHECK(strcmp(vs_safetensors_metadata(st, "quote\""), "x\ty") == 0);
@@ -209,21 +215,17 @@ TEST(write_then_read_round_trip) {
         /* the writer lays out wide dtypes first: every tensor is aligned to its element size */
         CHECK(((uintptr_t)e->data) % vs_dtype_size(e->dtype) == 0);
     }
-    vs_tensor t;
-    CHECK_OK(vs_safetensors_load(st, "blocks.0.weight", VS_F32, VS_CPU, 2, (int64_t[]){2, 3}, &t));
-    CHECK(t.owned && t.ndim == 2 && memcmp(t.data, w, sizeof w) == 0);
-    vs_tensor_free(&t);
-    CHECK_OK(vs_safetensors_load(st, "ids", VS_I64, VS_CPU, 0, NULL, &t));
-    CHECK(((int64_t *)t.data)[1] == 1LL << 40);
-    vs_tensor_free(&t);
-    vs_safetensors_close(st);
+    vs_tensor *t = vs_test_tensor(), *ids_t = vs_test_tensor();
+    CHECK_OK(vs_safetensors_load(st, "blocks.0.weight", VS_F32, VS_CPU, 2, (int64_t[]){2, 3}, t));
+    CHECK(t->owned && t->ndim == 2 && memcmp(t->data, w, sizeof w) == 0);
+    CHECK_OK(vs_safetensors_load(st, "ids", VS_I64, VS_CPU, 0, NULL, ids_t));
+    CHECK(((int64_t *)ids_t->data)[1] == 1LL << 40);
 
     /* an empty checkpoint is a valid file too */
     CHECK_OK(vs_safetensors_write(path, 0, NULL, NULL, 0, NULL, NULL));
     CHECK_OK(vs_safetensors_open(&st, path));
+    vs_test_defer(close_safetensors, st);
     CHECK(vs_safetensors_count(st) == 0);
-    vs_safetensors_close(st);
-    remove_tree(dir);
     return 0;
 }
 
@@ -237,18 +239,16 @@ TEST(load_converts_between_float_dtypes) {
     CHECK_OK(vs_safetensors_write(path, 1, names, &src, 0, NULL, NULL));
     vs_safetensors *st;
     CHECK_OK(vs_safetensors_open(&st, dir)); /* a folder with one file */
+    vs_test_defer(close_safetensors, st);
     const vs_dtype targets[] = {VS_F16, VS_BF16, VS_F8E4M3, VS_F32};
     for (int k = 0; k < 4; k++) {
-        vs_tensor t;
-        CHECK_OK(vs_safetensors_load(st, "w", targets[k], VS_CPU, 1, (int64_t[]){5}, &t));
-        CHECK(t.dtype == targets[k] && t.device == VS_CPU && t.shape[0] == 5);
+        vs_tensor *t = vs_test_tensor();
+        CHECK_OK(vs_safetensors_load(st, "w", targets[k], VS_CPU, 1, (int64_t[]){5}, t));
+        CHECK(t->dtype == targets[k] && t->device == VS_CPU && t->shape[0] == 5);
         unsigned char expect[20];
         vs_convert(expect, targets[k], w, VS_F32, 5);
-        CHECK_MSG(memcmp(t.data, expect, 5 * vs_dtype_size(targets[k])) == 0, "as %s", vs_dtype_name(targets[k]));
-        vs_tensor_free(&t);
+        CHECK_MSG(memcmp(t->data, expect, 5 * vs_dtype_size(targets[k])) == 0, "as %s", vs_dtype_name(targets[k]));
     }
-    vs_safetensors_close(st);
-    remove_tree(dir);
 
     /* BF16 stored at an odd address (header length 3) converts to F32 exactly */
     uint16_t bf[2] = {vs_f32_to_bf16(2.0f), vs_f32_to_bf16(-0.75f)};
@@ -258,12 +258,10 @@ TEST(load_converts_between_float_dtypes) {
     memcpy(b + 8 + strlen(header), bf, 4);
     CHECK((8 + strlen(header)) % 2 == 1);
     CHECK_OK(vs_safetensors_open_buffer(&st, b, len, "odd"));
-    vs_tensor t;
-    CHECK_OK(vs_safetensors_load(st, "b", VS_F32, VS_CPU, 0, NULL, &t));
-    CHECK(((float *)t.data)[0] == 2.0f && ((float *)t.data)[1] == -0.75f);
-    vs_tensor_free(&t);
-    vs_safetensors_close(st);
-    free(b);
+    vs_test_defer(close_safetensors, st);
+    vs_tensor *t = vs_test_tensor();
+    CHECK_OK(vs_safetensors_load(st, "b", VS_F32, VS_CPU, 0, NULL, t));
+    CHECK(((float *)t->data)[0] == 2.0f && ((float *)t->data)[1] == -0.75f);
     return 0;
 }
 
@@ -274,6 +272,7 @@ TEST(load_reports_missing_wrong_shape_and_dtype) {
     unsigned char *b = image(header, 32, &len);
     vs_safetensors *st;
     CHECK_OK(vs_safetensors_open_buffer(&st, b, len, "ck.safetensors"));
+    vs_test_defer(close_safetensors, st);
     vs_tensor t;
     CHECK_FAILS(vs_safetensors_load(st, "blocks.9.w", VS_F32, VS_CPU, 0, NULL, &t), VS_ERR_NOT_FOUND,
                 "tensor 'blocks.9.w' not found in ck.safetensors");
@@ -291,11 +290,9 @@ TEST(load_reports_missing_wrong_shape_and_dtype) {
         vs_status s = vs_safetensors_load(st, "w", VS_BF16, VS_CUDA, 0, NULL, &t);
         CHECK(s == VS_ERR_UNSUPPORTED && t.data == NULL);
     }
-    CHECK_OK(vs_safetensors_load(st, "ids", VS_I32, VS_CPU, 1, (int64_t[]){2}, &t));
-    CHECK(((unsigned char *)t.data)[0] == 24);
-    vs_tensor_free(&t);
-    vs_safetensors_close(st);
-    free(b);
+    vs_tensor *ids = vs_test_tensor();
+    CHECK_OK(vs_safetensors_load(st, "ids", VS_I32, VS_CPU, 1, (int64_t[]){2}, ids));
+    CHECK(((unsigned char *)ids->data)[0] == 24);
     return 0;
 }
 
@@ -339,8 +336,8 @@ TEST(failed_write_leaves_existing_file_intact) {
     CHECK(rmdir(tmp) == 0);
     vs_safetensors *st;
     CHECK_OK(vs_safetensors_open(&st, path));
+    vs_test_defer(close_safetensors, st);
     CHECK(((const float *)vs_safetensors_find(st, "w")->data)[0] == 1.0f);
-    vs_safetensors_close(st);
     CHECK(stat(path, &after) == 0 && after.st_size == before.st_size);
     /* the rename fails (the target is a non-empty folder): the temporary is removed */
     snprintf(sub, sizeof sub, "%s/x.safetensors", dir);
@@ -351,7 +348,6 @@ TEST(failed_write_leaves_existing_file_intact) {
     snprintf(tmp, sizeof tmp, "%s.tmp", sub);
     CHECK(access(tmp, F_OK) != 0);
     CHECK(access(inner, F_OK) == 0);
-    remove_tree(dir);
     return 0;
 }
 
@@ -392,26 +388,25 @@ TEST(opens_a_sharded_set_by_index_and_by_folder) {
     for (int how = 0; how < 2; how++) {
         vs_safetensors *st;
         CHECK_OK(vs_safetensors_open(&st, how == 0 ? p : dir));
+        vs_test_defer(close_safetensors, st);
         CHECK(vs_safetensors_count(st) == 3);
         const vs_st_entry *e = vs_safetensors_find(st, "c");
         CHECK(e && strstr(e->file, "m-00002-of-00002.safetensors") && ((const float *)e->data)[2] == 11);
         CHECK(strstr(vs_safetensors_find(st, "b")->file, "m-00001-of-00002.safetensors") != NULL);
         CHECK(strcmp(vs_safetensors_metadata(st, "format"), "pt") == 0);
-        vs_tensor t;
-        CHECK_OK(vs_safetensors_load(st, "b", VS_F16, VS_CPU, 2, (int64_t[]){2, 2}, &t));
-        CHECK(vs_f16_to_f32(((uint16_t *)t.data)[3]) == 8.0f);
-        vs_tensor_free(&t);
-        CHECK_FAILS(vs_safetensors_load(st, "d", VS_F32, VS_CPU, 0, NULL, &t), VS_ERR_NOT_FOUND,
+        vs_tensor *t = vs_test_tensor();
+        CHECK_OK(vs_safetensors_load(st, "b", VS_F16, VS_CPU, 2, (int64_t[]){2, 2}, t));
+        CHECK(vs_f16_to_f32(((uint16_t *)t->data)[3]) == 8.0f);
+        vs_tensor missing;
+        CHECK_FAILS(vs_safetensors_load(st, "d", VS_F32, VS_CPU, 0, NULL, &missing), VS_ERR_NOT_FOUND,
                     how == 0 ? p : dir);
-        vs_safetensors_close(st);
     }
     /* without the index, the folder's files are all opened */
     CHECK(unlink(p) == 0);
     vs_safetensors *st;
     CHECK_OK(vs_safetensors_open(&st, dir));
+    vs_test_defer(close_safetensors, st);
     CHECK(vs_safetensors_count(st) == 3 && vs_safetensors_find(st, "a") && vs_safetensors_find(st, "c"));
-    vs_safetensors_close(st);
-    remove_tree(dir);
     return 0;
 }
 
@@ -457,7 +452,6 @@ TEST(rejects_inconsistent_sharded_sets) {
     /* a malformed file among them names that file */
     CHECK(write_text(p, "xx") == 0);
     CHECK_FAILS(vs_safetensors_open(&st, dir), VS_ERR_FORMAT, "extra.safetensors: file is 2 bytes");
-    remove_tree(dir);
 
     make_temp_dir(dir);
     CHECK_FAILS(vs_safetensors_open(&st, dir), VS_ERR_NOT_FOUND, "no .safetensors files");

@@ -59,26 +59,24 @@ TEST(eval_prompts_cover_the_grammar) {
 
 TEST(generator_clips_match_their_prompts) {
     for (int i = 0; i < CLIPS; i++) {
-        vs_tensor v;
-        CHECK_OK(vs_video_read(clips[i][0], &v));
-        CHECK(v.dtype == VS_U8 && v.shape[0] == 16 && v.shape[1] == 32 && v.shape[2] == 32 && v.shape[3] == 3);
+        vs_tensor *v = vs_test_tensor();
+        CHECK_OK(vs_video_read(clips[i][0], v));
+        CHECK(v->dtype == VS_U8 && v->shape[0] == 16 && v->shape[1] == 32 && v->shape[2] == 32 && v->shape[3] == 3);
         vs_scene_check c;
-        CHECK_OK(vs_scene_check_video(&v, clips[i][1], &c));
+        CHECK_OK(vs_scene_check_video(v, clips[i][1], &c));
         CHECK_MSG(c.checked == 5 && c.matched == 5, "%s: %d of %d", clips[i][0], c.matched, c.checked);
-        vs_tensor_free(&v);
     }
     return 0;
 }
 
 TEST(wrong_prompts_do_not_match) {
-    vs_tensor v;
-    CHECK_OK(vs_video_read(clips[1][0], &v)); /* two yellow squares moving up on black */
+    vs_tensor *v = vs_test_tensor();
+    CHECK_OK(vs_video_read(clips[1][0], v)); /* two yellow squares moving up on black */
     vs_scene_check c;
-    CHECK_OK(vs_scene_check_video(&v, "three red circles moving down on a white background", &c));
+    CHECK_OK(vs_scene_check_video(v, "three red circles moving down on a white background", &c));
     CHECK(c.checked == 5 && c.matched == 0);
-    CHECK_OK(vs_scene_check_video(&v, "yellow squares", &c));
+    CHECK_OK(vs_scene_check_video(v, "yellow squares", &c));
     CHECK(c.checked == 2 && c.matched == 2 && c.match[0] == -1);
-    vs_tensor_free(&v);
     return 0;
 }
 
@@ -107,18 +105,17 @@ TEST(y4m_reader_round_trip_and_bad_input) {
     /* vs_video_write then vs_video_read: colours survive up to 4:2:0 of flat areas and rounding. */
     uint8_t rgb[2 * 4 * 6 * 3];
     for (int i = 0; i < 2 * 4 * 6; i++) rgb[3 * i] = 200, rgb[3 * i + 1] = 30, rgb[3 * i + 2] = (uint8_t)(100 + i % 2);
-    vs_tensor in = vs_tensor_view(rgb, VS_U8, VS_CPU, 4, (int64_t[]){2, 4, 6, 3}), out;
+    vs_tensor in = vs_tensor_view(rgb, VS_U8, VS_CPU, 4, (int64_t[]){2, 4, 6, 3}), *back = vs_test_tensor(), out;
     char path[] = "/tmp/vs_test_scene_rt_XXXXXX.y4m";
     int fd = mkstemps(path, 4);
     CHECK(fd >= 0);
     close(fd);
+    vs_test_remove(path);
     CHECK_OK(vs_video_write(path, &in, 8));
-    CHECK_OK(vs_video_read(path, &out));
-    remove(path);
-    CHECK(out.shape[0] == 2 && out.shape[1] == 4 && out.shape[2] == 6);
-    const uint8_t *o = out.data;
+    CHECK_OK(vs_video_read(path, back));
+    CHECK(back->shape[0] == 2 && back->shape[1] == 4 && back->shape[2] == 6);
+    const uint8_t *o = back->data;
     for (int i = 0; i < 2 * 4 * 6 * 3; i++) CHECK_MSG(abs(o[i] - rgb[i]) <= 3, "value %d: %d vs %d", i, o[i], rgb[i]);
-    vs_tensor_free(&out);
 
     static const char bad_magic[] = "YUV4MPEG W2 H2\nFRAME\n......";
     CHECK_FAILS(read_bytes(bad_magic, sizeof bad_magic - 1, &out), VS_ERR_FORMAT, "not a YUV4MPEG2");
@@ -138,41 +135,36 @@ TEST(y4m_reader_round_trip_and_bad_input) {
 }
 
 TEST(psnr_and_ssim) {
-    vs_tensor a, b;
-    CHECK_OK(vs_video_read(clips[0][0], &a));
-    CHECK_OK(vs_video_read(clips[0][0], &b));
+    vs_tensor *a = vs_test_tensor(), *b = vs_test_tensor(), *c = vs_test_tensor();
+    CHECK_OK(vs_video_read(clips[0][0], a));
+    CHECK_OK(vs_video_read(clips[0][0], b));
     double psnr, ssim;
-    CHECK_OK(vs_video_psnr(&a, &b, &psnr));
+    CHECK_OK(vs_video_psnr(a, b, &psnr));
     CHECK(isinf(psnr) && psnr > 0);
-    CHECK_OK(vs_video_ssim(&a, &b, &ssim));
+    CHECK_OK(vs_video_ssim(a, b, &ssim));
     CHECK(fabs(ssim - 1.0) < 1e-12);
     /* A constant offset of 5 everywhere: MSE 25, PSNR 10 log10(255^2 / 25) = 34.15 dB. */
-    uint8_t *p = b.data;
-    for (int64_t i = 0; i < vs_tensor_numel(&b); i++) p[i] = (uint8_t)(p[i] < 250 ? p[i] + 5 : p[i] - 5);
-    CHECK_OK(vs_video_psnr(&a, &b, &psnr));
+    uint8_t *p = b->data;
+    for (int64_t i = 0; i < vs_tensor_numel(b); i++) p[i] = (uint8_t)(p[i] < 250 ? p[i] + 5 : p[i] - 5);
+    CHECK_OK(vs_video_psnr(a, b, &psnr));
     CHECK_MSG(fabs(psnr - 34.1514) < 1e-3, "psnr %f", psnr);
-    CHECK_OK(vs_video_ssim(&a, &b, &ssim));
+    CHECK_OK(vs_video_ssim(a, b, &ssim));
     CHECK(ssim > 0.9 && ssim < 1.0);
-    vs_tensor c;
-    CHECK_OK(vs_video_read(clips[1][0], &c));
-    CHECK_OK(vs_video_ssim(&a, &c, &ssim));
+    CHECK_OK(vs_video_read(clips[1][0], c));
+    CHECK_OK(vs_video_ssim(a, c, &ssim));
     CHECK(ssim < 0.9);
     vs_tensor small = vs_tensor_view(p, VS_U8, VS_CPU, 4, (int64_t[]){1, 8, 8, 3});
     CHECK_FAILS(vs_video_ssim(&small, &small, &ssim), VS_ERR_SHAPE, "window");
-    CHECK_FAILS(vs_video_psnr(&small, &a, &psnr), VS_ERR_SHAPE, "reference");
-    vs_tensor_free(&a);
-    vs_tensor_free(&b);
-    vs_tensor_free(&c);
+    CHECK_FAILS(vs_video_psnr(&small, a, &psnr), VS_ERR_SHAPE, "reference");
     return 0;
 }
 
 TEST(frames_to_u8) {
     float f[1 * 3 * 1 * 2] = {-1.0f, 1.0f, 0.0f, 2.0f, -3.0f, NAN};
-    vs_tensor in = vs_tensor_view(f, VS_F32, VS_CPU, 4, (int64_t[]){1, 3, 1, 2}), out;
-    CHECK_OK(vs_video_frames_u8(&in, &out));
-    const uint8_t *o = out.data; /* [1, 1, 2, 3]: pixel 0 = (-1, 0, -3), pixel 1 = (1, 2, NaN) */
+    vs_tensor in = vs_tensor_view(f, VS_F32, VS_CPU, 4, (int64_t[]){1, 3, 1, 2}), *out = vs_test_tensor();
+    CHECK_OK(vs_video_frames_u8(&in, out));
+    const uint8_t *o = out->data; /* [1, 1, 2, 3]: pixel 0 = (-1, 0, -3), pixel 1 = (1, 2, NaN) */
     CHECK(o[0] == 0 && o[1] == 128 && o[2] == 0 && o[3] == 255 && o[4] == 255 && o[5] == 0);
-    vs_tensor_free(&out);
     return 0;
 }
 

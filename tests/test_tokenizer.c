@@ -8,6 +8,9 @@
 
 #define DATA "tests/data/tokenizer/"
 
+static void free_tokenizer(void *tok) { vs_tokenizer_free(tok); }
+
+/* The file's bytes, freed after the case (NULL if it cannot be read). */
 static unsigned char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -20,6 +23,7 @@ static unsigned char *read_file(const char *path, size_t *len) {
         p = NULL;
     }
     fclose(f);
+    vs_test_defer(free, p);
     *len = (size_t)n;
     return p;
 }
@@ -87,7 +91,6 @@ static int check_corpus(const vs_tokenizer *tok, int hf) {
         }
         free(ids);
     }
-    free(data);
     printf("  %s: %u strings, %d differ; %.2f MB/s (%zu bytes in %.3f s)\n", hf ? "tokenizer.json" : "spiece.model",
            count, mismatches, seconds > 0 ? text_bytes / seconds / 1e6 : 0.0, text_bytes, seconds);
     CHECK(count >= 10000);
@@ -98,35 +101,33 @@ static int check_corpus(const vs_tokenizer *tok, int hf) {
 TEST(spiece_model_matches_sentencepiece_on_the_corpus) {
     vs_tokenizer *tok;
     CHECK_OK(vs_tokenizer_load(&tok, DATA "spiece.model"));
+    vs_test_defer(free_tokenizer, tok);
     CHECK(vs_tokenizer_vocab_size(tok) == 2000);
-    int r = check_corpus(tok, 0);
-    vs_tokenizer_free(tok);
-    return r;
+    return check_corpus(tok, 0);
 }
 
 TEST(tokenizer_json_matches_tokenizers_on_the_corpus) {
     vs_tokenizer *tok;
     CHECK_OK(vs_tokenizer_load(&tok, DATA "tokenizer.json"));
+    vs_test_defer(free_tokenizer, tok);
     CHECK(vs_tokenizer_vocab_size(tok) == 2000);
-    int r = check_corpus(tok, 1);
-    vs_tokenizer_free(tok);
-    return r;
+    return check_corpus(tok, 1);
 }
 
 TEST(a_folder_prefers_tokenizer_json) {
     vs_tokenizer *tok;
     CHECK_OK(vs_tokenizer_load(&tok, "tests/data/tokenizer"));
+    vs_test_defer(free_tokenizer, tok);
     /* "</s>" in the text is a special token for tokenizers, plain text for sentencepiece. */
     int32_t *ids;
     size_t n;
     CHECK_OK(vs_tokenizer_encode(tok, "</s>", 4, &ids, &n));
+    vs_test_defer(free, ids);
     CHECK(n == 2 && ids[0] == 1 && ids[1] == 1);
-    free(ids);
     size_t len;
     const char *piece = vs_tokenizer_piece(tok, 1, &len);
     CHECK(piece && len == 4 && !memcmp(piece, "</s>", 4));
     CHECK(vs_tokenizer_piece(tok, 2000, NULL) == NULL);
-    vs_tokenizer_free(tok);
     return 0;
 }
 
@@ -139,7 +140,8 @@ TEST(padded_encodings_match_the_pipeline) {
     uint32_t count = rd32(&p), max_length = rd32(&p);
     vs_tokenizer *tok;
     CHECK_OK(vs_tokenizer_load(&tok, DATA "tokenizer.json"));
-    int32_t *ids = malloc(max_length * sizeof *ids), *mask = malloc(max_length * sizeof *mask);
+    vs_test_defer(free_tokenizer, tok);
+    int32_t *ids = vs_test_malloc(max_length * sizeof *ids), *mask = vs_test_malloc(max_length * sizeof *mask);
     int failed = 0;
     for (uint32_t i = 0; i < count && !failed; i++) {
         uint32_t nbytes = rd32(&p);
@@ -157,10 +159,6 @@ TEST(padded_encodings_match_the_pipeline) {
         p += 3 * (size_t)max_length;
     }
     CHECK_FAILS(vs_tokenizer_encode_padded(tok, "a", 1, 1, ids, mask, &(int){0}), VS_ERR_INVALID_ARG, "max_length");
-    free(ids);
-    free(mask);
-    free(data);
-    vs_tokenizer_free(tok);
     CHECK(!failed);
     return 0;
 }
@@ -168,15 +166,15 @@ TEST(padded_encodings_match_the_pipeline) {
 TEST(invalid_utf8_is_an_error_for_tokenizers_and_replaced_for_sentencepiece) {
     vs_tokenizer *hf, *sp;
     CHECK_OK(vs_tokenizer_load(&hf, DATA "tokenizer.json"));
+    vs_test_defer(free_tokenizer, hf);
     CHECK_OK(vs_tokenizer_load(&sp, DATA "spiece.model"));
+    vs_test_defer(free_tokenizer, sp);
     int32_t *ids;
     size_t n;
     CHECK_FAILS(vs_tokenizer_encode(hf, "a\xff", 2, &ids, &n), VS_ERR_INVALID_ARG, "UTF-8");
     CHECK_OK(vs_tokenizer_encode(sp, "a\xff\xc3", 3, &ids, &n)); /* each bad byte is U+FFFD */
+    vs_test_defer(free, ids);
     CHECK(n >= 3 && ids[n - 1] == 1);
-    free(ids);
-    vs_tokenizer_free(hf);
-    vs_tokenizer_free(sp);
     return 0;
 }
 
@@ -199,7 +197,6 @@ TEST(truncated_or_corrupt_spiece_model_fails_clearly) {
                 "missing vocabulary");
     const unsigned char garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     CHECK_FAILS(vs_tokenizer_load_spm(&tok, garbage, sizeof garbage, "garbage.model"), VS_ERR_FORMAT, "garbage.model");
-    free(data);
     CHECK_FAILS(vs_tokenizer_load(&tok, "tests/data/no-such-folder"), VS_ERR_NOT_FOUND, "no tokenizer.json or spiece.model");
     return 0;
 }
@@ -213,8 +210,8 @@ TEST(corrupted_spiece_model_never_crashes) {
     unsigned long long rng = 7;
     const char *text = "A  camera \xEF\xBD\x85\xCC\x81 pans \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x98\x80 caf\xC3\xA9 \t\x01 ";
     int loaded = 0;
+    unsigned char *copy = vs_test_malloc(len);
     for (int round = 0; round < 150; round++) {
-        unsigned char *copy = malloc(len);
         memcpy(copy, data, len);
         for (int f = 0; f < 8; f++) copy[(size_t)(vs_test_uniform(&rng) * (double)len)] ^= (unsigned char)(1 + vs_test_uniform(&rng) * 255);
         vs_tokenizer *tok;
@@ -227,10 +224,8 @@ TEST(corrupted_spiece_model_never_crashes) {
         } else {
             CHECK(strstr(vs_last_error(), "flipped.model") != NULL);
         }
-        free(copy);
     }
     printf("  %d of 150 corrupted models still loaded\n", loaded);
-    free(data);
     return 0;
 }
 

@@ -6,19 +6,14 @@
 
 #define DATA "tests/data/umt5/"
 
-static double rel_l2_f32(const float *a, const float *ref, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = (double)a[i] - ref[i];
-        num += d * d;
-        den += (double)ref[i] * ref[i];
-    }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
+static void close_safetensors(void *st) { vs_safetensors_close(st); }
+static void free_umt5(void *m) { vs_umt5_free(m); }
+static void free_tokenizer(void *tok) { vs_tokenizer_free(tok); }
 
 TEST(relative_buckets_match_transformers) {
     vs_safetensors *st;
     CHECK_OK(vs_safetensors_open(&st, DATA "reference.safetensors"));
+    vs_test_defer(close_safetensors, st);
     const vs_st_entry *e = vs_safetensors_find(st, "buckets");
     CHECK(e && e->dtype == VS_I32 && e->shape[0] == 1201);
     const int32_t *want = e->data;
@@ -27,7 +22,6 @@ TEST(relative_buckets_match_transformers) {
         int got = vs_umt5_relative_bucket(r, 32, 128);
         if (got != want[r + 600] && bad++ < 5) fprintf(stderr, "  bucket(%d) = %d, want %d\n", r, got, want[r + 600]);
     }
-    vs_safetensors_close(st);
     CHECK(bad == 0);
     return 0;
 }
@@ -35,23 +29,22 @@ TEST(relative_buckets_match_transformers) {
 TEST(encoder_matches_transformers_with_padding) {
     vs_umt5 *m;
     CHECK_OK(vs_umt5_load(&m, DATA "text_encoder", VS_CPU));
+    vs_test_defer(free_umt5, m);
     const vs_umt5_config *c = vs_umt5_get_config(m);
     CHECK(c->d_model == 64 && c->num_layers == 2 && c->num_heads == 4 && c->d_kv == 16 && c->d_ff == 96);
     vs_safetensors *st;
     CHECK_OK(vs_safetensors_open(&st, DATA "reference.safetensors"));
+    vs_test_defer(close_safetensors, st);
     const vs_st_entry *ids = vs_safetensors_find(st, "ids"), *mask = vs_safetensors_find(st, "mask"),
                       *hidden = vs_safetensors_find(st, "hidden");
     CHECK(ids && mask && hidden && ids->shape[1] == 24);
-    float *out = malloc(24 * 64 * sizeof *out);
+    float *out = vs_test_malloc(24 * 64 * sizeof *out);
     CHECK_OK(vs_umt5_encode(m, ids->data, mask->data, 24, out));
-    double err = rel_l2_f32(out, hidden->data, 24 * 64);
+    double err = vs_test_rel_l2_f32(out, hidden->data, 24 * 64);
     printf("  last_hidden_state rel L2 %.2e\n", err);
     CHECK(err < 1e-4);
     int32_t bad_ids[2] = {5, 2000}, ones[2] = {1, 1};
     CHECK_FAILS(vs_umt5_encode(m, bad_ids, ones, 2, out), VS_ERR_INVALID_ARG, "outside the vocabulary");
-    free(out);
-    vs_safetensors_close(st);
-    vs_umt5_free(m);
     return 0;
 }
 
@@ -59,10 +52,13 @@ TEST(prompt_embeddings_match_the_wan_pipeline) {
     vs_umt5 *m;
     vs_tokenizer *tok;
     CHECK_OK(vs_umt5_load(&m, DATA "text_encoder", VS_CPU));
+    vs_test_defer(free_umt5, m);
     CHECK_OK(vs_tokenizer_load(&tok, DATA "tokenizer"));
+    vs_test_defer(free_tokenizer, tok);
     vs_safetensors *st;
     CHECK_OK(vs_safetensors_open(&st, DATA "reference.safetensors"));
-    float *out = malloc(512 * 64 * sizeof *out);
+    vs_test_defer(close_safetensors, st);
+    float *out = vs_test_malloc(512 * 64 * sizeof *out);
     for (int k = 0; k < 3; k++) {
         char key[32];
         snprintf(key, sizeof key, "prompt_%d", k);
@@ -76,15 +72,11 @@ TEST(prompt_embeddings_match_the_wan_pipeline) {
         int ref_n = 0;
         while (ref_n < 512 && want[ref_n * 64] != 0.0f) ref_n++;
         CHECK_MSG(n == ref_n, "prompt %d: %d tokens, reference %d", k, n, ref_n);
-        double err = rel_l2_f32(out, want, 512 * 64);
+        double err = vs_test_rel_l2_f32(out, want, 512 * 64);
         printf("  prompt %d: %d tokens, rel L2 %.2e\n", k, n, err);
         CHECK(err < 1e-4);
         for (int i = n * 64; i < 512 * 64; i++) CHECK(out[i] == 0.0f);
     }
-    free(out);
-    vs_safetensors_close(st);
-    vs_tokenizer_free(tok);
-    vs_umt5_free(m);
     return 0;
 }
 
@@ -99,8 +91,8 @@ TEST(prompt_clean_follows_diffusers) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *out;
         CHECK_OK(vs_wan_prompt_clean(cases[i][0], &out));
+        vs_test_defer(free, out);
         CHECK_MSG(!strcmp(out, cases[i][1]), "case %zu: \"%s\", want \"%s\"", i, out, cases[i][1]);
-        free(out);
     }
     return 0;
 }

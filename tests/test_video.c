@@ -14,14 +14,6 @@
 #include <libavformat/avformat.h>
 #endif
 
-/* A fresh empty folder under /tmp for each test. */
-static char scratch[256];
-
-static int make_scratch(void) {
-    snprintf(scratch, sizeof scratch, "/tmp/vs_test_video_XXXXXX");
-    return mkdtemp(scratch) != NULL;
-}
-
 static void remove_tree(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return;
@@ -36,6 +28,21 @@ static void remove_tree(const char *dir) {
     }
     closedir(d);
     rmdir(dir);
+}
+
+static void remove_tree_copy(void *dir) {
+    remove_tree(dir);
+    free(dir);
+}
+
+/* A fresh empty folder under /tmp for each test, removed with what it holds after the case. */
+static char scratch[256];
+
+static int make_scratch(void) {
+    snprintf(scratch, sizeof scratch, "/tmp/vs_test_video_XXXXXX");
+    if (!mkdtemp(scratch)) return 0;
+    vs_test_defer(remove_tree_copy, strdup(scratch));
+    return 1;
 }
 
 static int count_entries(const char *dir) {
@@ -54,6 +61,7 @@ static long file_size(const char *path) {
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
+/* The file's bytes, freed after the case (NULL if it cannot be read). */
 static unsigned char *read_all(const char *path, long *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -66,6 +74,7 @@ static unsigned char *read_all(const char *path, long *len) {
         buf = NULL;
     }
     fclose(f);
+    vs_test_defer(free, buf);
     return buf;
 }
 
@@ -107,9 +116,7 @@ TEST(y4m_header_and_frames_are_exact) {
             CHECK_MSG(f[6 + W * H + cw * ch + p] == yuv[i][2], "frame %d V", i);
         }
     }
-    free(data);
     CHECK(count_entries(scratch) == 1); /* no temporary file left */
-    remove_tree(scratch);
     return 0;
 }
 
@@ -147,15 +154,12 @@ TEST(f32_frames_map_minus_one_to_one_onto_bytes) {
     vs_tensor g = vs_tensor_view(grey, VS_F32, VS_CPU, 4, one);
     snprintf(path, sizeof path, "%s/grey.y4m", scratch);
     CHECK_OK(vs_video_write(path, &g, 16));
-    free(data);
     data = read_all(path, &len);
     CHECK(data);
     uint8_t y, u, v;
     rgb[0] = rgb[1] = rgb[2] = 128;
     vs_rgb_to_yuv420(rgb, 1, 1, &y, &u, &v);
     CHECK(data[len - 3] == y && data[len - 2] == u && data[len - 1] == v && y == 126);
-    free(data);
-    remove_tree(scratch);
     return 0;
 }
 
@@ -244,12 +248,11 @@ TEST(failures_leave_no_file_behind) {
     CHECK_FAILS(vs_video_write(path, &bad, 16), VS_ERR_SHAPE, "even width and height");
 #endif
     CHECK_MSG(count_entries(scratch) == 2, "%d entries", count_entries(scratch)); /* "plain" and the old out.y4m */
-    remove_tree(scratch);
     return 0;
 }
 
 #if VS_HAVE_PNG
-/* Reads an 8-bit RGB PNG into a malloc'd buffer. */
+/* Reads an 8-bit RGB PNG into a buffer freed after the case. */
 static uint8_t *read_png(const char *path, int *w, int *h) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -272,6 +275,7 @@ static uint8_t *read_png(const char *path, int *w, int *h) {
     png_read_end(png, NULL);
     png_destroy_read_struct(&png, &info, NULL);
     fclose(f);
+    vs_test_defer(free, rgb);
     return rgb;
 }
 
@@ -295,7 +299,6 @@ TEST(png_frames_round_trip) {
         CHECK_MSG(back, "cannot read %s", name);
         CHECK(w == W && h == H);
         CHECK(memcmp(back, rgb + (size_t)i * H * W * 3, H * W * 3) == 0);
-        free(back);
     }
     /* Into an existing folder, by pattern. */
     snprintf(path, sizeof path, "%s/img_%%03d.png", scratch);
@@ -304,9 +307,7 @@ TEST(png_frames_round_trip) {
     int w, h;
     uint8_t *back = read_png(name, &w, &h);
     CHECK(back && w == W && h == H && memcmp(back, rgb + 2 * H * W * 3, H * W * 3) == 0);
-    free(back);
     CHECK(count_entries(scratch) == 1 + T);
-    remove_tree(scratch);
     return 0;
 }
 #endif
@@ -396,7 +397,6 @@ TEST(mp4_round_trip) {
     CHECK(probe_mp4(path, &n, &w, &h, &fps, &luma0));
     CHECK_MSG(n == T && fps.num == 24 * fps.den, "%d frames at %d/%d", n, fps.num, fps.den);
     CHECK(count_entries(scratch) == 2);
-    remove_tree(scratch);
     return 0;
 }
 #endif

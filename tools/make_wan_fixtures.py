@@ -6,11 +6,19 @@
 Everything is seeded, tiny and random (nothing is downloaded):
   tiny_hd64/        WanTransformer3DModel, 2 layers, dim 128 = 2 heads x 64, diffusers layout,
                     bf16, sharded (index + 2 shards)
-  tiny_hd128_orig/  1 layer, dim 128 = 1 head of 128 (one layer keeps tests/data/wan under 2 MB),
+  tiny_hd128_orig/  1 layer, dim 128 = 1 head of 128 (one layer keeps tests/data/wan at about 2 MB),
                     original Wan release layout (WanModel key names, its config.json keys), f16
   forward_hd64.safetensors, forward_hd128.safetensors
                     a batch of 2 latents [2,16,3,4,6], per-entry timesteps, text [2,8,32] and the
-                    model's output, computed in f32 from the stored (rounded) weights
+                    model's output, computed in f32 from the stored (rounded) weights, plus the
+                    forward's intermediates (read off diffusers' modules by forward hooks), by the
+                    names vs_wan_model_set_probe reports them under:
+                      temb [B,dim], timestep_proj [B,6,dim]     the time embedding and its projection
+                      context [B,L,dim]                          the text after the text embedder
+                      tokens [B,N,dim]                           the patch embedding
+                      block.<i>.after_self_attn, .after_cross_attn, .after_ffn [B,N,dim]
+                                                                 the residual stream in block i
+                      head [B,N,out*patch volume]                the output layer, before unpatchify
   scheduler_*/scheduler_config.json + schedulers.safetensors
                     flow UniPC (Wan's config, and an order-3 bh1 variant) and flow Euler run on
                     fixed random "model outputs", every intermediate sample kept
@@ -56,14 +64,45 @@ def rounded(model, dtype):
     return model
 
 
+def record_intermediates(model, found):
+    """Hooks that store the forward's intermediates in `found` by name; returns their handles.
+
+    The residual stream after self-attention is what the block's norm2 reads, after
+    cross-attention what its norm3 reads, after the FFN the block's output."""
+    def output(name, reshape=lambda t: t):
+        return lambda module, args, out: found.__setitem__(name, reshape(out).contiguous())
+
+    def norm_input(name):
+        return lambda module, args: found.__setitem__(name, args[0].contiguous())
+
+    def conditions(module, args, out):
+        temb, timestep_proj, context = out[0], out[1], out[2]
+        found["temb"] = temb.contiguous()
+        found["timestep_proj"] = timestep_proj.unflatten(1, (6, -1)).contiguous()
+        found["context"] = context.contiguous()
+
+    handles = [model.patch_embedding.register_forward_hook(output("tokens", lambda t: t.flatten(2).transpose(1, 2))),
+               model.condition_embedder.register_forward_hook(conditions),
+               model.proj_out.register_forward_hook(output("head"))]
+    for i, block in enumerate(model.blocks):
+        handles += [block.norm2.register_forward_pre_hook(norm_input(f"block.{i}.after_self_attn")),
+                    block.norm3.register_forward_pre_hook(norm_input(f"block.{i}.after_cross_attn")),
+                    block.register_forward_hook(output(f"block.{i}.after_ffn"))]
+    return handles
+
+
 def forward_fixture(model, path, seed):
     g = torch.Generator().manual_seed(seed)
     latents = torch.randn((2,) + LATENT, generator=g)
     timesteps = torch.tensor([999.0, 412.5])
     text = torch.randn((2, TEXT_LEN, TEXT_DIM), generator=g)
+    found = {}
+    handles = record_intermediates(model, found)
     with torch.no_grad():
         out = model(latents, timesteps, text, return_dict=False)[0]
-    save_file({"latents": latents, "timesteps": timesteps, "text": text, "output": out.contiguous()}, path)
+    for h in handles:
+        h.remove()
+    save_file({"latents": latents, "timesteps": timesteps, "text": text, "output": out.contiguous(), **found}, path)
 
 
 # diffusers -> original Wan names: the inverse of diffusers' convert_wan_transformer_to_diffusers.

@@ -75,7 +75,7 @@ static int compare_with_plain(vs_comm *comm, double tol, double *worst, int *ide
             vs_dit_timing t_plain = {0}, t_par = {0};
             CHECK_OK(forward(plain, &in, &a, ref, &t_plain));
             CHECK_OK(forward(parallel, &in, &a, out, &t_par));
-            double err = rel_err(out, ref, in.n);
+            double err = vs_test_rel_l2_f32(out, ref, in.n);
             int same = !memcmp(out, ref, sizeof(float) * (size_t)in.n);
             printf("  rank %d of %d, batch %d, %s: rel L2 %.2e%s", vs_comm_rank(comm), vs_comm_size(comm),
                    batch, svg ? "svg" : "dense", err, same ? " (bit-identical)" : "");

@@ -122,6 +122,11 @@ vs_status vs_wan_model_set_comm(vs_wan_model *m, vs_comm *comm) {
     return VS_OK;
 }
 
+void vs_wan_model_set_probe(vs_wan_model *m, vs_wan_probe_fn fn, void *user) {
+    m->probe = fn;
+    m->probe_user = user;
+}
+
 /* ---- attention settings --------------------------------------------------------- */
 
 vs_status vs_wan_model_set_attention(vs_wan_model *model, const vs_attention_params *params) {
@@ -277,12 +282,24 @@ typedef struct {
     int step, num_steps;         /* where this forward sits in the denoising loop */
     vs_gpu_timer *timer;         /* CUDA attention timing */
     double attention_s;          /* CPU attention timing */
+    vs_wan_probe_fn probe;       /* the model's test probe, NULL: none */
+    void *probe_user;
 } forward_state;
 
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Shows the test probe, if any, intermediate `name` (of block `layer` when layer >= 0) once it is computed. */
+static vs_status probe_point(const forward_state *f, int layer, const char *name, const vs_tensor *t) {
+    if (!f->probe) return VS_OK;
+    VS_TRY(vs_op_sync(f->dev));
+    char block_name[64];
+    if (layer >= 0) snprintf(block_name, sizeof block_name, "block.%d.%s", layer, name);
+    f->probe(f->probe_user, layer >= 0 ? block_name : name, t);
+    return VS_OK;
 }
 
 /* Brackets an attention call: CUDA events on the GPU, the host clock on the CPU. */
@@ -456,6 +473,7 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
     VS_TRY(vs_op_rmsnorm_rope(&k, &sa->norm_k, &cos, &sin, c->num_heads, eps));
     VS_TRY(self_attention(f, layer, &q, &k, &v, &h, &a));
     VS_TRY(vs_op_linear_residual(&f->x, &a, &sa->o.weight, &sa->o.bias, &gate));
+    VS_TRY(probe_point(f, layer, "after_self_attn", &f->x));
 
     /* 2. cross-attention to the text: x += o(attn(rms(q), rms(k_text), v_text)), inputs LN_affine(x) */
     const vs_wan_attn_weights *ca = &w->cross_attn;
@@ -472,6 +490,7 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
     VS_TRY(vs_op_attention(&a4, &q4, &k4, &v4));
     VS_TRY(clock_stop(f, t0));
     VS_TRY(vs_op_linear_residual(&f->x, &a, &ca->o.weight, &ca->o.bias, NULL));
+    VS_TRY(probe_point(f, layer, "after_cross_attn", &f->x));
     vs_arena_release(f->arena, mark);
 
     /* 3. feed-forward: x += c_gate * W2 gelu_tanh(W1 (LN(x) * (1 + c_scale) + c_shift)); each batch
@@ -491,7 +510,7 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
         }
     }
     vs_arena_release(f->arena, mark);
-    return VS_OK;
+    return probe_point(f, layer, "after_ffn", &f->x);
 }
 
 /* temb = MLP(sinusoid(t)), tproj = Linear(silu(temb)) in f32; ctx = MLP_gelu_tanh(text). */
@@ -519,6 +538,8 @@ static vs_status embed_conditions(forward_state *f, const vs_wan_weights *w, con
     VS_TRY(vs_op_silu(&act_in, &f->temb));
     vs_tensor tproj2 = vs_tensor_view(f->tproj.data, VS_F32, f->dev, 2, (int64_t[]){B, 6 * D});
     VS_TRY(vs_op_linear(&tproj2, &act_in, &w->time_proj.weight, &w->time_proj.bias, VS_EPILOGUE_NONE));
+    VS_TRY(probe_point(f, -1, "temb", &f->temb));
+    VS_TRY(probe_point(f, -1, "timestep_proj", &f->tproj));
 
     const vs_dtype act = act_dtype(f->dev);
     vs_tensor text_d = *text, text_act, ctx_hidden;
@@ -536,7 +557,7 @@ static vs_status embed_conditions(forward_state *f, const vs_wan_weights *w, con
     VS_TRY(vs_op_linear(&ctx_hidden, &text_act, &w->text_in.weight, &w->text_in.bias, VS_EPILOGUE_GELU_TANH));
     VS_TRY(vs_op_linear(&f->ctx, &ctx_hidden, &w->text_out.weight, &w->text_out.bias, VS_EPILOGUE_NONE));
     vs_arena_release(f->arena, mark);
-    return VS_OK;
+    return probe_point(f, -1, "context", &f->ctx);
 }
 
 static vs_status check_inputs(const vs_wan_model *m, const vs_tensor *lat, const float *timesteps,
@@ -688,6 +709,7 @@ static vs_status forward(const vs_wan_model *model, forward_state *f, const vs_t
     VS_TRY(vs_op_linear(&x_act, &mine, &w->patch_embed.weight, &w->patch_embed.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_op_convert(&f->x, &x_act));
     vs_arena_release(f->arena, mark);
+    VS_TRY(probe_point(f, -1, "tokens", &f->x));
 
     for (int l = 0; l < c->num_layers; l++) {
         vs_status s = block_forward(f, &w->blocks[l], l);
@@ -705,6 +727,7 @@ static vs_status forward(const vs_wan_model *model, forward_state *f, const vs_t
     VS_TRY(TAKE(f->arena, act, &y, B, n, Y));
     VS_TRY(vs_op_layernorm_modulate(&h, &f->x, NULL, NULL, &shift, &scale, c->eps));
     VS_TRY(vs_op_linear(&y, &h, &w->head.weight, &w->head.bias, VS_EPILOGUE_NONE));
+    VS_TRY(probe_point(f, -1, "head", &y));
     if (f->comm) VS_TRY(gather_tokens(f, &y, &y));
     VS_TRY(vs_op_unpatchify(&out_d, &y, p));
     if (out->device != f->dev) VS_TRY(vs_op_copy(out, &out_d));
@@ -743,6 +766,7 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
     f.rope_cos = &cache->rope_cos, f.rope_sin = &cache->rope_sin;
     f.attention = cache->sparse;
     f.timer = cache->timer;
+    f.probe = model->probe, f.probe_user = model->probe_user;
     vs_arena_reset(f.arena);
 
     vs_status st = forward(model, &f, latents, timesteps, text, out);

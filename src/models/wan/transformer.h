@@ -28,6 +28,20 @@ extern "C" {
 typedef struct vs_wan_cache vs_wan_cache;
 typedef struct vs_comm vs_comm;
 
+/* A test's look at the forward's intermediates (vs_wan_model_set_probe): called during
+ * each forward with a name and the tensor on the model's device, computed and synced,
+ * valid only during the call:
+ *   temb [B, dim], timestep_proj [B, 6, dim]          f32: the time embedding and its projection
+ *   context [B, L, dim]                                the text after the text embedder
+ *   tokens [B, N, dim]                                 f32: the patch embedding
+ *   block.<i>.after_self_attn, block.<i>.after_cross_attn, block.<i>.after_ffn [B, N, dim]
+ *                                                      f32: the residual stream in block i
+ *   head [B, N, out_channels * patch volume]           the output layer, before unpatchify
+ * in that order. Non-f32 ones are in the activation dtype (bf16 on CUDA); with a
+ * communicator, N is this rank's tokens. tools/make_wan_fixtures.py saves diffusers'
+ * values under the same names. */
+typedef void (*vs_wan_probe_fn)(void *user, const char *name, const vs_tensor *t);
+
 typedef struct vs_wan_model {
     vs_wan_config config;
     vs_wan_weights weights;
@@ -38,6 +52,8 @@ typedef struct vs_wan_model {
      * a time per model. */
     vs_wan_cache *cache;
     vs_comm *comm; /* sequence parallelism (vs_wan_model_set_comm); NULL: one rank */
+    vs_wan_probe_fn probe; /* vs_wan_model_set_probe; NULL: none */
+    void *probe_user;
 } vs_wan_model;
 
 /* `path`: a transformer folder (config.json + diffusion_pytorch_model*.safetensors, in
@@ -56,6 +72,9 @@ void vs_wan_model_free(vs_wan_model *model);
  * same inputs and gets the whole output. All ranks' models must be equal
  * (same weights) and make the same calls. docs/multi-gpu.md. */
 vs_status vs_wan_model_set_comm(vs_wan_model *model, vs_comm *comm);
+/* Calls fn(user, name, tensor) at the intermediates listed at vs_wan_probe_fn in every
+ * forward from now on (for tests; fn NULL: none again, and no cost). */
+void vs_wan_model_set_probe(vs_wan_model *model, vs_wan_probe_fn fn, void *user);
 
 /* How self-attention runs in the following forwards: a sparse method of
  * src/sparse/method.h by name with its settings, resolved (no negative
