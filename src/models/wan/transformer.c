@@ -11,7 +11,10 @@
 #include "core/gpu_timer.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "models/common/adaln.h"
 #include "models/common/rope.h"
+#include "models/common/self_attention.h"
+#include "models/common/ulysses.h"
 #include "ops/ops.h"
 #include "parallel/comm.h"
 #include "sparse/sparse_attention.h"
@@ -170,21 +173,11 @@ void vs_wan_rope_table(int head_dim, int frames, int height, int width, float *c
 /* ---- the forward ---------------------------------------------------------------------- */
 
 typedef struct {
-    int64_t batch, tokens, text_len; /* B, N, L */
-    int grid[3];                     /* F, H, W after patching */
-    /* Sequence parallelism (one rank: all of them): this rank's video tokens
-     * [tok0, tok0 + local) and self-attention heads [head0, head0 + heads). */
-    int ranks; /* 0: no communicator */
-    int64_t tok0, local;
-    int head0, heads;
+    int64_t text_len; /* L */
+    int grid[3];      /* F, H, W after patching */
+    /* B x N video tokens and the heads, and this rank's share of them (one rank: all) */
+    vs_ulysses seq;
 } fwd_shape;
-
-/* Part i of n items over `parts` ranks: sizes differ by at most one, the larger ones first. */
-static void split(int64_t n, int parts, int i, int64_t *start, int64_t *count) {
-    const int64_t base = n / parts, extra = n % parts;
-    *count = base + (i < extra);
-    *start = i * base + (i < extra ? i : extra);
-}
 
 /* Rows of the FFN hidden layer computed at a time, to bound its memory. On CUDA a batch entry of up to
  * 2^17 tokens (Wan 720p, 81 frames: 75600) is one chunk: two GEMMs, and the gate folded into the output
@@ -201,9 +194,9 @@ static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
  * (the four allocations lists in vs_wan_forward, block_forward and their helpers). */
 static size_t forward_bytes(const vs_wan_config *c, const fwd_shape *sh, vs_device dev, const vs_tensor *lat,
                             const vs_tensor *text, const vs_tensor *out) {
-    const int64_t B = sh->batch, bn = B * sh->local, bl = B * sh->text_len, D = c->dim, act = (int64_t)vs_dtype_size(act_dtype(dev));
-    const int64_t all = B * sh->tokens, heads_part = all * sh->heads * c->head_dim; /* one rank's heads, all tokens */
-    const int parallel = sh->ranks > 0;
+    const int64_t B = sh->seq.batch, bn = B * sh->seq.local, bl = B * sh->text_len, D = c->dim, act = (int64_t)vs_dtype_size(act_dtype(dev));
+    const int64_t all = B * sh->seq.tokens, heads_part = all * sh->seq.local_heads * c->head_dim; /* one rank's heads, all tokens */
+    const int parallel = sh->seq.comm != NULL;
     const int64_t vol = (int64_t)c->patch_size[0] * c->patch_size[1] * c->patch_size[2];
     size_t persistent = aligned(bn * D * 4);                         /* x (this rank's tokens) */
     if (lat->device != dev) persistent += aligned(vs_tensor_numel(lat) * 4);
@@ -212,7 +205,7 @@ static size_t forward_bytes(const vs_wan_config *c, const fwd_shape *sh, vs_devi
     persistent += aligned(B * c->freq_dim * 4) + 3 * aligned(B * D * 4) + 2 * aligned(B * 6 * D * 4) +
                   aligned(B * 2 * D * 4);                            /* sinusoid, temb x3, tproj, mod, head mod */
     persistent += 4 * aligned(bl * D * act);                         /* ctx, ck, cv, ctx hidden */
-    const int64_t chunk = sh->local < ffn_chunk_rows(dev) ? sh->local : ffn_chunk_rows(dev);
+    const int64_t chunk = sh->seq.local < ffn_chunk_rows(dev) ? sh->seq.local : ffn_chunk_rows(dev);
     size_t phase = aligned(bl * c->text_dim * act);                  /* text in the activation dtype */
     phase = max_size(phase, aligned(all * c->in_channels * vol * act) + aligned(bn * D * act) +
                                 (parallel ? aligned(bn * c->in_channels * vol * act) : 0)); /* patches (+ local), x */
@@ -239,35 +232,6 @@ static vs_tensor row_view(const vs_tensor *t, int64_t r0, int64_t rows) {
     return v;
 }
 
-/* [B, N, H * D] as [B, N, H, D]. */
-static vs_tensor heads_view(const vs_tensor *t, int heads) {
-    const int64_t dim = t->shape[2];
-    return vs_tensor_view(t->data, t->dtype, t->device, 4, (int64_t[]){t->shape[0], t->shape[1], heads, dim / heads});
-}
-
-/* Chunk k of a contiguous [B, K, dim] modulation tensor, as a [B, dim] view (rows K*dim apart). */
-static vs_tensor mod_chunk(const vs_tensor *mod, int k) {
-    const int64_t K = mod->shape[1], dim = mod->shape[2];
-    vs_tensor v = vs_tensor_view((float *)mod->data + k * dim, VS_F32, mod->device, 2, (int64_t[]){mod->shape[0], dim});
-    v.stride[0] = K * dim;
-    return v;
-}
-
-/* Row b of a [B, dim] modulation view, as a [1, dim] view. */
-static vs_tensor batch_entry(const vs_tensor *m, int64_t b) {
-    vs_tensor v = vs_tensor_view((float *)m->data + b * m->stride[0], VS_F32, m->device, 2, (int64_t[]){1, m->shape[1]});
-    v.stride[0] = m->stride[0];
-    return v;
-}
-
-/* A [1, K, dim] table (or a [B, dim] embedding, repeated K times) seen as [B, K, dim] through stride 0. */
-static vs_tensor broadcast(const vs_tensor *t, int64_t batch, int64_t K, int64_t dim, int table) {
-    vs_tensor v = vs_tensor_view(t->data, VS_F32, t->device, 3, (int64_t[]){batch, K, dim});
-    if (table) v.stride[0] = 0;
-    else v.stride[0] = dim, v.stride[1] = 0;
-    return v;
-}
-
 typedef struct {
     const vs_wan_config *c;
     vs_device dev;
@@ -277,11 +241,9 @@ typedef struct {
     vs_tensor ctx, ck, cv;       /* text context and one layer's cross keys / values [B, L, dim] */
     vs_tensor temb, tproj, mod;  /* F32 [B, dim], [B, 6, dim], [B, 6, dim] */
     const vs_tensor *rope_cos, *rope_sin;
-    vs_comm *comm;               /* NULL: one rank */
     vs_sparse_attention *attention; /* self-attention of this forward's shape */
     int step, num_steps;         /* where this forward sits in the denoising loop */
-    vs_gpu_timer *timer;         /* CUDA attention timing */
-    double attention_s;          /* CPU attention timing */
+    vs_attention_clock clock;    /* self- and cross-attention time */
     vs_wan_probe_fn probe;       /* the model's test probe, NULL: none */
     void *probe_user;
 } forward_state;
@@ -302,156 +264,17 @@ static vs_status probe_point(const forward_state *f, int layer, const char *name
     return VS_OK;
 }
 
-/* Brackets an attention call: CUDA events on the GPU, the host clock on the CPU. */
-static vs_status clock_start(forward_state *f, double *t0) {
-    *t0 = now_s();
-    return f->timer ? vs_gpu_timer_start(f->timer) : VS_OK;
-}
-static vs_status clock_stop(forward_state *f, double t0) {
-    if (f->timer) return vs_gpu_timer_stop(f->timer);
-    f->attention_s += now_s() - t0;
-    return VS_OK;
-}
-
-/* Attention of the heads in q4 .. o4 ([B, N, heads, D], all tokens): dense in the warm-up, else the
- * sparse method (SVG: profile each (batch entry, head) as spatial or temporal, then the shared band mask). */
-static vs_status attend(forward_state *f, int layer, vs_tensor *q4, vs_tensor *k4, vs_tensor *v4, vs_tensor *o4) {
-    double t0;
-    VS_TRY(clock_start(f, &t0));
-    VS_TRY(vs_sparse_attention_run(f->attention, layer, f->step, f->num_steps, q4, k4, v4, o4, NULL));
-    return clock_stop(f, t0);
-}
-
-/* ---- Ulysses sequence parallelism ------------------------------------------------------
- * Rank r holds tokens [t0_r, t0_r + n_r) with all H heads ("token side", [B, n_r, H*D])
- * around self-attention and heads [h0_r, h0_r + k_r) of all N tokens ("head side",
- * [B, N, k_r*D]) inside it. The all-to-all between the sides moves one block per pair
- * of ranks: rank r's tokens of rank d's heads, packed as [B][n_r][k_d*D]; received on d
- * from every r in rank order, these blocks stack to [r][B][n_r][k_d*D], which is the
- * head-side tensor itself when B = 1 (else one strided copy per rank reorders them). */
-
-typedef struct {
-    size_t tok_off[VS_COMM_MAX_RANKS], tok_bytes[VS_COMM_MAX_RANKS];   /* token side, per peer */
-    size_t head_off[VS_COMM_MAX_RANKS], head_bytes[VS_COMM_MAX_RANKS]; /* head side, per peer */
-} exchange_plan;
-
-static void plan_exchange(const forward_state *f, exchange_plan *x) {
-    const int P = vs_comm_size(f->comm), hd = f->c->head_dim;
-    const int64_t B = f->sh.batch, es = (int64_t)vs_dtype_size(act_dtype(f->dev));
-    size_t tok = 0, head = 0;
-    for (int p = 0; p < P; p++) {
-        int64_t t0, n, h0, k;
-        split(f->sh.tokens, P, p, &t0, &n);
-        split(f->c->num_heads, P, p, &h0, &k);
-        x->tok_off[p] = tok, x->tok_bytes[p] = (size_t)(B * f->sh.local * k * hd * es);
-        x->head_off[p] = head, x->head_bytes[p] = (size_t)(B * n * f->sh.heads * hd * es);
-        tok += x->tok_bytes[p], head += x->head_bytes[p];
-    }
-}
-
-/* A [rows, cols] view of `t`'s storage from element `offset`, rows `stride` apart. */
-static vs_tensor rows_at(const vs_tensor *t, int64_t offset, int64_t rows, int64_t cols, int64_t stride) {
-    vs_tensor v = vs_tensor_view((char *)t->data + offset * (int64_t)vs_dtype_size(t->dtype), t->dtype, t->device, 2,
-                                 (int64_t[]){rows, cols});
-    v.stride[0] = stride;
-    return v;
-}
-
-/* Token side x [B, n, H*D] -> head side out [B, N, k*D] through `tok` (B*n*H*D) and,
- * when B > 1, `head` (B*N*k*D) packing buffers. */
-static vs_status to_heads(forward_state *f, const exchange_plan *x, const vs_tensor *in, vs_tensor *tok,
-                          vs_tensor *head, vs_tensor *out) {
-    const int P = vs_comm_size(f->comm), hd = f->c->head_dim;
-    const int64_t B = f->sh.batch, n = f->sh.local, N = f->sh.tokens, H = f->c->num_heads, k = f->sh.heads;
-    const int64_t es = (int64_t)vs_dtype_size(in->dtype);
-    for (int d = 0; d < P; d++) {
-        int64_t h0, kd;
-        split(H, P, d, &h0, &kd);
-        vs_tensor dst = rows_at(tok, (int64_t)x->tok_off[d] / es, B * n, kd * hd, kd * hd);
-        vs_tensor src = rows_at(in, h0 * hd, B * n, kd * hd, H * hd);
-        VS_TRY(vs_op_copy_rows(&dst, &src));
-    }
-    vs_tensor *recv = B == 1 ? out : head;
-    VS_TRY(vs_comm_all_to_all(f->comm, tok->data, x->tok_off, x->tok_bytes, recv->data, x->head_off, x->head_bytes));
-    for (int s = 0; B > 1 && s < P; s++) {
-        int64_t t0, ns;
-        split(N, P, s, &t0, &ns);
-        vs_tensor src = rows_at(head, (int64_t)x->head_off[s] / es, B, ns * k * hd, ns * k * hd);
-        vs_tensor dst = rows_at(out, t0 * k * hd, B, ns * k * hd, N * k * hd);
-        VS_TRY(vs_op_copy_rows(&dst, &src));
-    }
-    return VS_OK;
-}
-
-/* The way back: head side in [B, N, k*D] -> token side out [B, n, H*D]. */
-static vs_status to_tokens(forward_state *f, const exchange_plan *x, const vs_tensor *in, vs_tensor *tok,
-                           vs_tensor *head, vs_tensor *out) {
-    const int P = vs_comm_size(f->comm), hd = f->c->head_dim;
-    const int64_t B = f->sh.batch, n = f->sh.local, N = f->sh.tokens, H = f->c->num_heads, k = f->sh.heads;
-    const int64_t es = (int64_t)vs_dtype_size(in->dtype);
-    for (int d = 0; B > 1 && d < P; d++) {
-        int64_t t0, nd;
-        split(N, P, d, &t0, &nd);
-        vs_tensor src = rows_at(in, t0 * k * hd, B, nd * k * hd, N * k * hd);
-        vs_tensor dst = rows_at(head, (int64_t)x->head_off[d] / es, B, nd * k * hd, nd * k * hd);
-        VS_TRY(vs_op_copy_rows(&dst, &src));
-    }
-    const vs_tensor *send = B == 1 ? in : head;
-    VS_TRY(vs_comm_all_to_all(f->comm, send->data, x->head_off, x->head_bytes, tok->data, x->tok_off, x->tok_bytes));
-    for (int s = 0; s < P; s++) {
-        int64_t h0, ks;
-        split(H, P, s, &h0, &ks);
-        vs_tensor src = rows_at(tok, (int64_t)x->tok_off[s] / es, B * n, ks * hd, ks * hd);
-        vs_tensor dst = rows_at(out, h0 * hd, B * n, ks * hd, H * hd);
-        VS_TRY(vs_op_copy_rows(&dst, &src));
-    }
-    return VS_OK;
-}
-
-/* out = SelfAttn(q, k, v) on this rank's tokens [B, n, H*D]; with a communicator, the
- * heads travel to their ranks and back around the attention. `scratch` ([B, n, H*D],
- * free during the call) packs the token side. */
-static vs_status self_attention(forward_state *f, int layer, const vs_tensor *q, const vs_tensor *k,
-                                const vs_tensor *v, vs_tensor *scratch, vs_tensor *out) {
-    const int heads = f->c->num_heads;
-    if (!f->comm) {
-        vs_tensor q4 = heads_view(q, heads), k4 = heads_view(k, heads), v4 = heads_view(v, heads), o4 = heads_view(out, heads);
-        return attend(f, layer, &q4, &k4, &v4, &o4);
-    }
-    const int64_t B = f->sh.batch, N = f->sh.tokens, kd = (int64_t)f->sh.heads * f->c->head_dim;
-    const vs_dtype act = act_dtype(f->dev);
-    const size_t mark = vs_arena_mark(f->arena);
-    exchange_plan plan;
-    plan_exchange(f, &plan);
-    vs_tensor qh, kh, vh, oh, head = {0};
-    VS_TRY(TAKE(f->arena, act, &qh, B, N, kd));
-    VS_TRY(TAKE(f->arena, act, &kh, B, N, kd));
-    VS_TRY(TAKE(f->arena, act, &vh, B, N, kd));
-    VS_TRY(TAKE(f->arena, act, &oh, B, N, kd));
-    if (B > 1) VS_TRY(TAKE(f->arena, act, &head, B, N, kd));
-    VS_TRY(to_heads(f, &plan, q, scratch, &head, &qh));
-    VS_TRY(to_heads(f, &plan, k, scratch, &head, &kh));
-    VS_TRY(to_heads(f, &plan, v, scratch, &head, &vh));
-    vs_tensor q4 = heads_view(&qh, f->sh.heads), k4 = heads_view(&kh, f->sh.heads);
-    vs_tensor v4 = heads_view(&vh, f->sh.heads), o4 = heads_view(&oh, f->sh.heads);
-    VS_TRY(attend(f, layer, &q4, &k4, &v4, &o4));
-    VS_TRY(to_tokens(f, &plan, &oh, scratch, &head, out));
-    vs_arena_release(f->arena, mark);
-    return VS_OK;
-}
-
 static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, int layer) {
     const vs_wan_config *c = f->c;
-    const int64_t B = f->sh.batch, N = f->sh.local, D = c->dim; /* this rank's tokens */
+    const int64_t B = f->sh.seq.batch, N = f->sh.seq.local, D = c->dim; /* this rank's tokens */
     const vs_dtype act = act_dtype(f->dev);
     const float eps = c->eps;
-    double t0;
 
     /* (shift, scale, gate, c_shift, c_scale, c_gate) = table + time projection */
-    vs_tensor table = broadcast(&w->modulation, B, 6, D, 1);
-    VS_TRY(vs_op_add(&f->mod, &table, &f->tproj));
-    vs_tensor shift = mod_chunk(&f->mod, 0), scale = mod_chunk(&f->mod, 1), gate = mod_chunk(&f->mod, 2);
-    vs_tensor c_shift = mod_chunk(&f->mod, 3), c_scale = mod_chunk(&f->mod, 4), c_gate = mod_chunk(&f->mod, 5);
+    VS_TRY(vs_adaln_modulation(&f->mod, &w->modulation, &f->tproj));
+    vs_tensor shift = vs_adaln_chunk(&f->mod, 0), scale = vs_adaln_chunk(&f->mod, 1), gate = vs_adaln_chunk(&f->mod, 2);
+    vs_tensor c_shift = vs_adaln_chunk(&f->mod, 3), c_scale = vs_adaln_chunk(&f->mod, 4);
+    vs_tensor c_gate = vs_adaln_chunk(&f->mod, 5);
 
     const size_t mark = vs_arena_mark(f->arena);
     vs_tensor h, q, k, v, a;
@@ -468,10 +291,11 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
     VS_TRY(vs_op_linear(&q, &h, &sa->q.weight, &sa->q.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_op_linear(&k, &h, &sa->k.weight, &sa->k.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_op_linear(&v, &h, &sa->v.weight, &sa->v.bias, VS_EPILOGUE_NONE));
-    vs_tensor cos = row_view(f->rope_cos, f->sh.tok0, N), sin = row_view(f->rope_sin, f->sh.tok0, N);
+    vs_tensor cos = row_view(f->rope_cos, f->sh.seq.tok0, N), sin = row_view(f->rope_sin, f->sh.seq.tok0, N);
     VS_TRY(vs_op_rmsnorm_rope(&q, &sa->norm_q, &cos, &sin, c->num_heads, eps));
     VS_TRY(vs_op_rmsnorm_rope(&k, &sa->norm_k, &cos, &sin, c->num_heads, eps));
-    VS_TRY(self_attention(f, layer, &q, &k, &v, &h, &a));
+    VS_TRY(vs_dit_self_attention(&f->sh.seq, f->arena, f->attention, layer, f->step, f->num_steps, &q, &k, &v, &h, &a,
+                                 &f->clock));
     VS_TRY(vs_op_linear_residual(&f->x, &a, &sa->o.weight, &sa->o.bias, &gate));
     VS_TRY(probe_point(f, layer, "after_self_attn", &f->x));
 
@@ -484,11 +308,11 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
     VS_TRY(vs_op_linear(&f->ck, &f->ctx, &ca->k.weight, &ca->k.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_op_rmsnorm_rope(&f->ck, &ca->norm_k, NULL, NULL, c->num_heads, eps));
     VS_TRY(vs_op_linear(&f->cv, &f->ctx, &ca->v.weight, &ca->v.bias, VS_EPILOGUE_NONE));
-    vs_tensor q4 = heads_view(&q, c->num_heads), a4 = heads_view(&a, c->num_heads);
-    vs_tensor k4 = heads_view(&f->ck, c->num_heads), v4 = heads_view(&f->cv, c->num_heads);
-    VS_TRY(clock_start(f, &t0));
+    vs_tensor q4 = vs_heads_view(&q, c->num_heads), a4 = vs_heads_view(&a, c->num_heads);
+    vs_tensor k4 = vs_heads_view(&f->ck, c->num_heads), v4 = vs_heads_view(&f->cv, c->num_heads);
+    VS_TRY(vs_attention_clock_start(&f->clock));
     VS_TRY(vs_op_attention(&a4, &q4, &k4, &v4));
-    VS_TRY(clock_stop(f, t0));
+    VS_TRY(vs_attention_clock_stop(&f->clock));
     VS_TRY(vs_op_linear_residual(&f->x, &a, &ca->o.weight, &ca->o.bias, NULL));
     VS_TRY(probe_point(f, layer, "after_cross_attn", &f->x));
     vs_arena_release(f->arena, mark);
@@ -501,7 +325,7 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
     VS_TRY(TAKE(f->arena, act, &hidden, chunk, c->ffn_dim));
     VS_TRY(vs_op_layernorm_modulate(&h, &f->x, NULL, NULL, &c_shift, &c_scale, eps));
     for (int64_t b = 0; b < B; b++) {
-        vs_tensor gate_b = batch_entry(&c_gate, b);
+        vs_tensor gate_b = vs_adaln_entry(&c_gate, b);
         for (int64_t r = b * N; r < (b + 1) * N; r += chunk) {
             const int64_t rows = (b + 1) * N - r < chunk ? (b + 1) * N - r : chunk;
             vs_tensor hr = row_view(&h, r, rows), xr = row_view(&f->x, r, rows), hid = row_view(&hidden, 0, rows);
@@ -517,7 +341,7 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
 static vs_status embed_conditions(forward_state *f, const vs_wan_weights *w, const float *timesteps,
                                   const vs_tensor *text) {
     const vs_wan_config *c = f->c;
-    const int64_t B = f->sh.batch, L = f->sh.text_len, D = c->dim;
+    const int64_t B = f->sh.seq.batch, L = f->sh.text_len, D = c->dim;
     vs_tensor sinusoid, hidden, act_in;
     VS_TRY(TAKE(f->arena, VS_F32, &sinusoid, B, c->freq_dim));
     VS_TRY(TAKE(f->arena, VS_F32, &hidden, B, D));
@@ -615,7 +439,7 @@ static vs_status prepare_cache(const vs_wan_model *m, const fwd_shape *sh, size_
         vs_tensor_free(&cache->rope_cos);
         vs_tensor_free(&cache->rope_sin);
         memset(cache->rope_grid, 0, sizeof cache->rope_grid);
-        const int64_t shape[2] = {sh->tokens, c->head_dim / 2}, n = shape[0] * shape[1];
+        const int64_t shape[2] = {sh->seq.tokens, c->head_dim / 2}, n = shape[0] * shape[1];
         float *host = malloc((size_t)(2 * n) * sizeof(float));
         if (!host) return vs_fail(VS_ERR_OOM, "out of memory for the RoPE tables");
         vs_wan_rope_table(c->head_dim, sh->grid[0], sh->grid[1], sh->grid[2], host, host + n);
@@ -628,50 +452,21 @@ static vs_status prepare_cache(const vs_wan_model *m, const fwd_shape *sh, size_
         VS_TRY(s);
         memcpy(cache->rope_grid, sh->grid, sizeof sh->grid);
     }
-    if (!cache->sparse || cache->sparse_batch != sh->batch || memcmp(cache->sparse_grid, sh->grid, sizeof sh->grid) != 0 ||
-        cache->sparse_head0 != sh->head0 || cache->sparse_heads != sh->heads) {
+    if (!cache->sparse || cache->sparse_batch != sh->seq.batch || memcmp(cache->sparse_grid, sh->grid, sizeof sh->grid) != 0 ||
+        cache->sparse_head0 != sh->seq.head0 || cache->sparse_heads != sh->seq.local_heads) {
         vs_sparse_attention_free(cache->sparse);
         cache->sparse = NULL;
         /* Frames F and tokens per frame P of the latent grid; Wan has no text tokens in self-attention. */
-        vs_sparse_setup setup = {m->device, (int)sh->batch, sh->heads, (int)sh->tokens, c->head_dim, 1, {0}};
+        vs_sparse_setup setup = {m->device, (int)sh->seq.batch, sh->seq.local_heads, (int)sh->seq.tokens, c->head_dim, 1, {0}};
         setup.video = vs_svg_config_default(sh->grid[0], sh->grid[1] * sh->grid[2], 0, cache->attention.density);
         /* This rank's heads profile the rows the whole model's heads would. */
-        if (sh->ranks) setup.video.head_offset = sh->head0, setup.video.model_heads = c->num_heads;
+        if (sh->seq.comm) setup.video.head_offset = sh->seq.head0, setup.video.model_heads = c->num_heads;
         VS_TRY(vs_sparse_attention_create(&cache->sparse, &setup, &cache->attention, c->num_layers));
-        cache->sparse_batch = (int)sh->batch;
-        cache->sparse_head0 = sh->head0, cache->sparse_heads = sh->heads;
+        cache->sparse_batch = (int)sh->seq.batch;
+        cache->sparse_head0 = sh->seq.head0, cache->sparse_heads = sh->seq.local_heads;
         memcpy(cache->sparse_grid, sh->grid, sizeof sh->grid);
     }
     if (m->device == VS_CUDA && !cache->timer) VS_TRY(vs_gpu_timer_create(&cache->timer, 2 * c->num_layers));
-    return VS_OK;
-}
-
-/* Every rank's rows of y [B, n_r, Y] -> all of them [B, N, Y] on every rank (the
- * output head's patches, for the scheduler and the decoder); *y becomes the result. */
-static vs_status gather_tokens(forward_state *f, const vs_tensor *mine, vs_tensor *y) {
-    const int P = vs_comm_size(f->comm);
-    const int64_t B = f->sh.batch, N = f->sh.tokens, Y = mine->shape[2], es = (int64_t)vs_dtype_size(mine->dtype);
-    size_t off[VS_COMM_MAX_RANKS], bytes[VS_COMM_MAX_RANKS], total = 0;
-    for (int s = 0; s < P; s++) {
-        int64_t t0, ns;
-        split(N, P, s, &t0, &ns);
-        off[s] = total, bytes[s] = (size_t)(B * ns * Y * es);
-        total += bytes[s];
-    }
-    /* Gathered as [s][B][n_s][Y]: the result itself for B = 1, else reordered. */
-    vs_tensor all, stacked;
-    VS_TRY(TAKE(f->arena, mine->dtype, &all, B, N, Y));
-    stacked = all;
-    if (B > 1) VS_TRY(TAKE(f->arena, mine->dtype, &stacked, B, N, Y));
-    VS_TRY(vs_comm_all_gather(f->comm, mine->data, stacked.data, off, bytes));
-    for (int s = 0; B > 1 && s < P; s++) {
-        int64_t t0, ns;
-        split(N, P, s, &t0, &ns);
-        vs_tensor src = rows_at(&stacked, (int64_t)off[s] / es, B, ns * Y, ns * Y);
-        vs_tensor dst = rows_at(&all, t0 * Y, B, ns * Y, N * Y);
-        VS_TRY(vs_op_copy_rows(&dst, &src));
-    }
-    *y = all;
     return VS_OK;
 }
 
@@ -680,7 +475,7 @@ static vs_status forward(const vs_wan_model *model, forward_state *f, const vs_t
     const vs_wan_config *c = &model->config;
     const vs_wan_weights *w = &model->weights;
     const int *p = c->patch_size;
-    const int64_t B = f->sh.batch, N = f->sh.tokens, n = f->sh.local, D = c->dim;
+    const int64_t B = f->sh.seq.batch, N = f->sh.seq.tokens, n = f->sh.seq.local, D = c->dim;
     const int64_t vol = (int64_t)p[0] * p[1] * p[2];
     const vs_dtype act = act_dtype(f->dev);
 
@@ -701,10 +496,9 @@ static vs_status forward(const vs_wan_model *model, forward_state *f, const vs_t
     VS_TRY(TAKE(f->arena, act, &x_act, B, n, D));
     VS_TRY(vs_op_patchify(&patches, &lat, p));
     mine = patches;
-    if (f->comm) {
+    if (f->sh.seq.comm) {
         VS_TRY(TAKE(f->arena, act, &mine, B, n, K));
-        vs_tensor src = rows_at(&patches, f->sh.tok0 * K, B, n * K, N * K), dst = rows_at(&mine, 0, B, n * K, n * K);
-        VS_TRY(vs_op_copy_rows(&dst, &src));
+        VS_TRY(vs_ulysses_my_tokens(&f->sh.seq, &patches, &mine));
     }
     VS_TRY(vs_op_linear(&x_act, &mine, &w->patch_embed.weight, &w->patch_embed.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_op_convert(&f->x, &x_act));
@@ -719,16 +513,15 @@ static vs_status forward(const vs_wan_model *model, forward_state *f, const vs_t
     /* output head: (shift, scale) = head table + temb (not the time projection) */
     vs_tensor head_mod, h, y;
     VS_TRY(TAKE(f->arena, VS_F32, &head_mod, B, 2, D));
-    vs_tensor table = broadcast(&w->head_modulation, B, 2, D, 1), temb = broadcast(&f->temb, B, 2, D, 0);
-    VS_TRY(vs_op_add(&head_mod, &table, &temb));
-    vs_tensor shift = mod_chunk(&head_mod, 0), scale = mod_chunk(&head_mod, 1);
+    VS_TRY(vs_adaln_modulation(&head_mod, &w->head_modulation, &f->temb));
+    vs_tensor shift = vs_adaln_chunk(&head_mod, 0), scale = vs_adaln_chunk(&head_mod, 1);
     const int64_t Y = c->out_channels * vol;
     VS_TRY(TAKE(f->arena, act, &h, B, n, D));
     VS_TRY(TAKE(f->arena, act, &y, B, n, Y));
     VS_TRY(vs_op_layernorm_modulate(&h, &f->x, NULL, NULL, &shift, &scale, c->eps));
     VS_TRY(vs_op_linear(&y, &h, &w->head.weight, &w->head.bias, VS_EPILOGUE_NONE));
     VS_TRY(probe_point(f, -1, "head", &y));
-    if (f->comm) VS_TRY(gather_tokens(f, &y, &y));
+    if (f->sh.seq.comm) VS_TRY(vs_ulysses_gather_tokens(&f->sh.seq, f->arena, &y, &y));
     VS_TRY(vs_op_unpatchify(&out_d, &y, p));
     if (out->device != f->dev) VS_TRY(vs_op_copy(out, &out_d));
     return vs_op_sync(f->dev);
@@ -745,27 +538,17 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
     forward_state f;
     memset(&f, 0, sizeof f);
     f.c = c, f.dev = model->device, f.step = step, f.num_steps = num_steps;
-    f.sh.batch = s[0], f.sh.text_len = text->shape[1];
+    f.sh.text_len = text->shape[1];
     for (int i = 0; i < 3; i++) f.sh.grid[i] = (int)(s[2 + i] / p[i]);
-    f.sh.tokens = (int64_t)f.sh.grid[0] * f.sh.grid[1] * f.sh.grid[2];
-    f.sh.local = f.sh.tokens, f.sh.heads = c->num_heads;
-    f.comm = model->comm;
-    if (f.comm) {
-        const int P = vs_comm_size(f.comm), r = vs_comm_rank(f.comm);
-        if (f.sh.tokens < P)
-            return vs_fail(VS_ERR_SHAPE, "Wan forward: %lld tokens cannot be split over %d ranks", (long long)f.sh.tokens,
-                           P);
-        int64_t h0, k;
-        split(c->num_heads, P, r, &h0, &k);
-        split(f.sh.tokens, P, r, &f.sh.tok0, &f.sh.local);
-        f.sh.ranks = P, f.sh.head0 = (int)h0, f.sh.heads = (int)k;
-    }
+    const int64_t tokens = (int64_t)f.sh.grid[0] * f.sh.grid[1] * f.sh.grid[2];
+    vs_status split = vs_ulysses_init(&f.sh.seq, model->comm, s[0], tokens, c->num_heads, c->head_dim);
+    if (split != VS_OK) return vs_fail_context(split, "Wan forward");
     VS_TRY(prepare_cache(model, &f.sh, forward_bytes(c, &f.sh, f.dev, latents, text, out)));
     vs_wan_cache *cache = model->cache;
     f.arena = cache->arena;
     f.rope_cos = &cache->rope_cos, f.rope_sin = &cache->rope_sin;
     f.attention = cache->sparse;
-    f.timer = cache->timer;
+    f.clock.timer = cache->timer;
     f.probe = model->probe, f.probe_user = model->probe_user;
     vs_arena_reset(f.arena);
 
@@ -773,15 +556,15 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
     /* Collect (and clear) the attention intervals and the method's head counts even after a failure, so the
      * next forward starts empty. */
     double attention_ms = 0;
-    if (f.timer) {
-        vs_status ts = vs_gpu_timer_collect(f.timer, &attention_ms);
+    if (f.clock.timer) {
+        vs_status ts = vs_gpu_timer_collect(f.clock.timer, &attention_ms);
         if (st == VS_OK) st = ts;
     }
     vs_sparse_stats stats;
     vs_status cs = vs_sparse_attention_take_stats(f.attention, &stats);
     if (st == VS_OK) st = cs;
     if (timing && st == VS_OK) {
-        timing->attention_s += f.timer ? attention_ms * 1e-3 : f.attention_s;
+        timing->attention_s += f.clock.timer ? attention_ms * 1e-3 : f.clock.host_s;
         timing->total_s += now_s() - start;
         timing->heads_spatial += stats.heads_spatial, timing->heads_temporal += stats.heads_temporal;
     }
