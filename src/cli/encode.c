@@ -1,46 +1,35 @@
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "io/safetensors.h"
 #include "models/family.h"
-
-static const char usage[] =
-    "usage: vidsparse encode --model DIR -p PROMPT [-n NEGATIVE] [--max-length N] [--device cuda|cpu]\n"
-    "                        -o OUT.safetensors\n"
-    "Text embeddings as the model's diffusers pipeline makes them (for Wan: DIR holds tokenizer/\n"
-    "and text_encoder/, umT5). Writes prompt_embeds and negative_prompt_embeds, each\n"
-    "[1, N, d_model] f32 (N: the model's text length, 512 for Wan); the negative prompt\n"
-    "defaults to the pipeline's (\"\" for Wan). The encoder runs in bf16 on the GPU (default\n"
-    "when there is one) or in f32 on the CPU.\n";
 
 int vs_cmd_encode(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL, *negative = NULL, *out = NULL;
     const char *device_name = NULL;
     int max_length = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) return vs_cli_usage_error("encode", "option '%s' needs a value or is unknown", a);
-        if (!strcmp(a, "--model")) model = argv[++i];
-        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) prompt = argv[++i];
-        else if (!strcmp(a, "-n") || !strcmp(a, "--negative-prompt")) negative = argv[++i];
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = argv[++i];
-        else if (!strcmp(a, "--device")) device_name = argv[++i];
-        else if (!strcmp(a, "--max-length")) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 2 || v > 65536) return vs_cli_usage_error("encode", "--max-length must be 2..65536");
-            max_length = (int)v;
-        } else {
-            return vs_cli_usage_error("encode", "unknown option '%s'", a);
-        }
-    }
+    const vs_option options[] = {
+        {"model", 'm', VS_OPT_STRING, &model, "a pipeline folder (its text encoder and tokenizer)", "DIR"},
+        {"prompt", 'p', VS_OPT_STRING, &prompt, "the prompt", "TEXT"},
+        {"negative-prompt", 'n', VS_OPT_STRING, &negative, "the negative prompt (default: the pipeline's, \"\" for Wan)",
+         "TEXT"},
+        {"max-length", 0, VS_OPT_INT, &max_length, "text tokens, 2..65536 (0: the model's, 512 for Wan)", NULL},
+        {"device", 0, VS_OPT_STRING, &device_name, "cuda (bf16; the default with a GPU) or cpu (f32)", "DEV"},
+        {"output", 'o', VS_OPT_STRING, &out, "where the embeddings go", "OUT.safetensors"},
+    };
+    const vs_command_spec spec = {
+        "encode", "--model DIR -p PROMPT [-n NEGATIVE] [options] -o OUT.safetensors",
+        "Text embeddings as the model's diffusers pipeline makes them (for Wan: DIR holds tokenizer/ and "
+        "text_encoder/, umT5). Writes prompt_embeds and negative_prompt_embeds, each [1, N, d_model] f32.",
+        options, (int)(sizeof options / sizeof options[0])};
+    vs_args args;
+    const int rc_args = vs_args_cli(&spec, argc, argv, &args);
+    if (rc_args >= 0) return rc_args;
+    if (args.positional_count) return vs_cli_usage_error("encode", "unexpected argument '%s'", args.positional[0]);
     if (!model || !prompt || !out) return vs_cli_usage_error("encode", "--model, -p and -o are required");
+    if (max_length && (max_length < 2 || max_length > 65536))
+        return vs_cli_usage_error("encode", "--max-length must be 2..65536, not %d", max_length);
     vs_device device;
     if (vs_cli_device("encode", device_name, &device)) return 2;
 
