@@ -376,6 +376,14 @@ static void softmax(double *s, int64_t n) {
         s[j] = sum > 0 ? s[j] / sum : 0;
 }
 
+/* o[e] = sum_j p[j] v[j * stride + e] for e < D: one output row of attention from its probabilities. */
+static void weighted_values(double *o, const double *p, const double *v, int64_t keys, int64_t stride, int64_t D) {
+    for (int64_t e = 0; e < D; e++) {
+        o[e] = 0;
+        for (int64_t j = 0; j < keys; j++) o[e] += p[j] * v[j * stride + e];
+    }
+}
+
 /* attention: d = {B, N, L, H, D} */
 static void attention_plan(problem *pb) {
     const int64_t *d = pb->r->d;
@@ -402,12 +410,8 @@ static void attention_ref(problem *pb) {
                         s[j] += q[e] * k[e] / sqrt((double)D);
                 }
                 softmax(s, L);
-                double *o = pb->x[0] + ((b * N + i) * H + h) * D;
-                for (int64_t e = 0; e < D; e++) {
-                    o[e] = 0;
-                    for (int64_t j = 0; j < L; j++)
-                        o[e] += s[j] * pb->x[3][((b * L + j) * H + h) * D + e];
-                }
+                weighted_values(pb->x[0] + ((b * N + i) * H + h) * D, s, pb->x[3] + (b * L * H + h) * D, L,
+                                H * D, D);
             }
     free(s);
 }
@@ -441,12 +445,8 @@ static void relpos_ref(problem *pb) {
                     if (pb->x[6][b * N + j] == 0) s[j] = -INFINITY;
                 }
                 softmax(s, N);
-                double *o = pb->x[0] + ((b * N + i) * H + h) * D;
-                for (int64_t e = 0; e < D; e++) {
-                    o[e] = 0;
-                    for (int64_t j = 0; j < N; j++)
-                        o[e] += s[j] * pb->x[3][((b * N + j) * H + h) * D + e];
-                }
+                weighted_values(pb->x[0] + ((b * N + i) * H + h) * D, s, pb->x[3] + (b * N * H + h) * D, N,
+                                H * D, D);
             }
     free(s);
 }

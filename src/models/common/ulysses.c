@@ -52,8 +52,11 @@ static vs_tensor rows_at(const vs_tensor *t, int64_t offset, int64_t rows, int64
     return v;
 }
 
-/* The head-side reordering buffer for B > 1 (B = 1 receives in place). */
-static vs_status head_buffer(const vs_ulysses *u, vs_arena *arena, vs_dtype dtype, vs_tensor *head) {
+/* What both directions of the exchange start from: the plan for `dtype` and, for B > 1, the head-side
+ * reordering buffer from the arena (B = 1 receives in place). */
+static vs_status begin_exchange(const vs_ulysses *u, vs_arena *arena, vs_dtype dtype, exchange_plan *x,
+                                vs_tensor *head) {
+    plan_exchange(u, (int64_t)vs_dtype_size(dtype), x);
     memset(head, 0, sizeof *head);
     if (u->batch == 1) return VS_OK;
     const int64_t shape[3] = {u->batch, u->tokens, (int64_t)u->local_heads * u->head_dim};
@@ -65,11 +68,10 @@ vs_status vs_ulysses_to_heads(const vs_ulysses *u, vs_arena *arena, const vs_ten
     const int P = vs_comm_size(u->comm), hd = u->head_dim;
     const int64_t B = u->batch, n = u->local, N = u->tokens, H = u->heads, k = u->local_heads;
     const int64_t es = (int64_t)vs_dtype_size(in->dtype);
-    exchange_plan x;
-    plan_exchange(u, es, &x);
     const size_t mark = vs_arena_mark(arena);
+    exchange_plan x;
     vs_tensor head;
-    VS_TRY(head_buffer(u, arena, in->dtype, &head));
+    VS_TRY(begin_exchange(u, arena, in->dtype, &x, &head));
     for (int d = 0; d < P; d++) {
         int64_t h0, kd;
         vs_ulysses_split(H, P, d, &h0, &kd);
@@ -95,11 +97,10 @@ vs_status vs_ulysses_to_tokens(const vs_ulysses *u, vs_arena *arena, const vs_te
     const int P = vs_comm_size(u->comm), hd = u->head_dim;
     const int64_t B = u->batch, n = u->local, N = u->tokens, H = u->heads, k = u->local_heads;
     const int64_t es = (int64_t)vs_dtype_size(in->dtype);
-    exchange_plan x;
-    plan_exchange(u, es, &x);
     const size_t mark = vs_arena_mark(arena);
+    exchange_plan x;
     vs_tensor head;
-    VS_TRY(head_buffer(u, arena, in->dtype, &head));
+    VS_TRY(begin_exchange(u, arena, in->dtype, &x, &head));
     for (int d = 0; B > 1 && d < P; d++) {
         int64_t t0, nd;
         vs_ulysses_split(N, P, d, &t0, &nd);
