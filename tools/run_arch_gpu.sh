@@ -6,6 +6,7 @@
 # and name .carry/base in the call's carry), then `vidsparse bench dit` at Wan 1.3B 480p and 14B 720p, dense
 # and SVG at kept fractions 0.25 (the default) and 0.15 (the earlier tables'), the two binaries alternating,
 # combined into $R/arch_dit.json with the ratios new / base. PHASE=test: every GPU test of this tree.
+# PHASE=all: the benchmark, then the GPU tests in what is left of TEST_SECONDS (default 240).
 # Usage on the accelerator: OUT=/tmp/o BASE_COMMIT=d225ae2 VS_GIT_COMMIT=abc1234 bash tools/run_arch_gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,16 +21,15 @@ if [ "${PHASE:-bench}" = test ]; then
   exit 0
 fi
 
-note "build (this tree)"
+note "build (this tree and base, side by side)"
+(cd .carry/base && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DVS_CUDA=ON &&
+  cmake --build build -j "$(nproc)" --target vidsparse_cli) >"$R/build_base.log" 2>&1 &
+base_build=$!
 build_gpu vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
-note "build (base)"
-if ! (cd .carry/base && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DVS_CUDA=ON &&
-      cmake --build build -j "$(nproc)" --target vidsparse_cli) >"$R/build_base.log" 2>&1; then
-  grep -E "error" "$R/build_base.log" | head -20; pack; exit 1
-fi
+wait $base_build || { grep -E "error" "$R/build_base.log" | head -20; pack; exit 1; }
 declare -A bin=([new]=build-gpu/vidsparse [base]=.carry/base/build/vidsparse)
 declare -A commit=([new]=${VS_GIT_COMMIT:-unknown} [base]=${BASE_COMMIT:-unknown})
-for setting in "wan1.3b 480p 5" "wan14b 720p 3"; do
+for setting in "wan1.3b 480p 5" "wan14b 720p 2"; do
   set -- $setting
   for mode in dense svg0.25 svg0.15; do
     attention=${mode%%0*} density=${mode#svg}
@@ -73,4 +73,10 @@ for k, v in rows.items():
 EOF
 cp "$R/arch_dit.json" "$OUT/" 2>/dev/null
 pack
+if [ "${PHASE:-bench}" = all ]; then
+  note "GPU tests"
+  timeout "${TEST_SECONDS:-240}" bash tests/gpu/run.sh >"$R/gpu_tests.log" 2>&1
+  grep -E "^(ok|FAIL)|passed|Failed|error" "$R/gpu_tests.log" | tail -n 80
+  pack
+fi
 note done
