@@ -19,7 +19,8 @@
  * Register an object after the call that made it succeeded (its pointer is what
  * gets released), and release nothing registered by hand, except tensors from
  * vs_test_tensor: vs_tensor_free leaves them zeroed, ready for another
- * allocation. Memory handed out by vs_test_tensor and vs_test_malloc stays
+ * allocation (likewise any registered struct whose release empties it and may
+ * run twice, e.g. test_svg.c's vs_attn_block_list). Memory handed out by vs_test_tensor and vs_test_malloc stays
  * valid until the case ends, in helper functions too. */
 #ifndef VS_TEST_CHECK_H
 #define VS_TEST_CHECK_H
