@@ -15,11 +15,13 @@
  *     vs_test_defer(free_model, m);                 any release function of one pointer,
  *                                                   e.g. static void free_model(void *m) { vs_wan_model_free(m); }
  *     vs_test_remove(path);                         a file or an empty folder, removed after the case
+ *     int mark = vs_test_mark(); ... vs_test_release_to(mark);   what one sub-problem registered, released early
  *
  * Register an object after the call that made it succeeded (its pointer is what
  * gets released), and release nothing registered by hand, except tensors from
  * vs_test_tensor: vs_tensor_free leaves them zeroed, ready for another
- * allocation. Memory handed out by vs_test_tensor and vs_test_malloc stays
+ * allocation (likewise any registered struct whose release empties it and may
+ * run twice, e.g. test_svg.c's vs_attn_block_list). Memory handed out by vs_test_tensor and vs_test_malloc stays
  * valid until the case ends, in helper functions too. */
 #ifndef VS_TEST_CHECK_H
 #define VS_TEST_CHECK_H
@@ -95,13 +97,21 @@ static inline void vs_test_defer(void (*release)(void *), void *p) {
     vs_test_deferred_list[vs_test_deferred_count++] = (vs_test_deferred){release, p};
 }
 
-/* Runs the running case's cleanups, newest first. */
-static inline void vs_test_release_all(void) {
-    while (vs_test_deferred_count > 0) {
+/* How many cleanups the running case has registered: a case that runs many
+ * sub-problems (test_backend_ops.c's rows) marks before each and releases back
+ * to the mark after it, so that they do not pile up until the case ends. */
+static inline int vs_test_mark(void) { return vs_test_deferred_count; }
+
+/* Runs the cleanups registered since `mark`, newest first. */
+static inline void vs_test_release_to(int mark) {
+    while (vs_test_deferred_count > mark) {
         vs_test_deferred d = vs_test_deferred_list[--vs_test_deferred_count];
         d.release(d.p);
     }
 }
+
+/* Runs the running case's cleanups, newest first. */
+static inline void vs_test_release_all(void) { vs_test_release_to(0); }
 
 /* malloc(bytes), freed after the case; exits if memory runs out. */
 static inline void *vs_test_malloc(size_t bytes) {

@@ -4,6 +4,8 @@
 #include "backend/cpu/attention_cpu.h"
 #include "check.h"
 
+static void free_attention(void *a) { vs_attention_free(a); }
+
 static void fill(float *x, int64_t n, unsigned long long *rng) {
     for (int64_t i = 0; i < n; i++) x[i] = (float)(2 * vs_test_uniform(rng) - 1);
 }
@@ -19,68 +21,67 @@ TEST(methods_are_listed_by_name) {
 TEST(dense_matches_f64_reference) {
     const int B = 2, N = 300, H = 3, D = 64;
     int64_t shape[4] = {B, N, H, D}, n = (int64_t)B * N * H * D;
-    vs_tensor q, k, v, o;
-    CHECK_OK(vs_tensor_alloc(&q, VS_F32, VS_CPU, 4, shape));
-    CHECK_OK(vs_tensor_alloc(&k, VS_F32, VS_CPU, 4, shape));
-    CHECK_OK(vs_tensor_alloc(&v, VS_F32, VS_CPU, 4, shape));
-    CHECK_OK(vs_tensor_alloc(&o, VS_F32, VS_CPU, 4, shape));
+    vs_tensor *q = vs_test_tensor(), *k = vs_test_tensor(), *v = vs_test_tensor(), *o = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(q, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(k, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(v, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(o, VS_F32, VS_CPU, 4, shape));
     unsigned long long rng = 7;
-    fill(q.data, n, &rng), fill(k.data, n, &rng), fill(v.data, n, &rng);
-    for (int64_t i = 0; i < n; i++) ((float *)o.data)[i] = NAN;
+    fill(q->data, n, &rng), fill(k->data, n, &rng), fill(v->data, n, &rng);
+    for (int64_t i = 0; i < n; i++) ((float *)o->data)[i] = NAN;
     vs_attention *attn;
     CHECK_OK(vs_attention_create(&attn, VS_CPU, B, H, N, D, NULL, NULL));
+    vs_test_defer(free_attention, attn);
     CHECK(!strcmp(vs_attention_method(attn), "dense"));
-    CHECK_OK(vs_attention_run(attn, &q, &k, &v, &o, NULL));
-    double *qd = malloc(sizeof(double) * n * 4), *kd = qd + n, *vd = kd + n, *od = vd + n;
+    CHECK_OK(vs_attention_run(attn, q, k, v, o, NULL));
+    double *qd = vs_test_malloc(sizeof(double) * n * 4), *kd = qd + n, *vd = kd + n, *od = vd + n;
     for (int64_t i = 0; i < n; i++)
-        qd[i] = ((float *)q.data)[i], kd[i] = ((float *)k.data)[i], vd[i] = ((float *)v.data)[i];
+        qd[i] = ((float *)q->data)[i], kd[i] = ((float *)k->data)[i], vd[i] = ((float *)v->data)[i];
     vs_attn_args shape_args = {0};
     shape_args.batch = B, shape_args.heads = H, shape_args.seq_len = N, shape_args.head_dim = D;
     vs_attn_args_contiguous(&shape_args);
     shape_args.scale = 0.125f;
     CHECK_OK(vs_cpu_attention_f64(qd, kd, vd, od, &shape_args));
-    double err = vs_test_rel_l2(o.data, od, n);
+    double err = vs_test_rel_l2(o->data, od, n);
     CHECK_MSG(err < 1e-5, "rel L2 %g", err);
     CHECK(vs_attention_density(attn) == 1.0);
     CHECK_FAILS(vs_attention_last_profile(attn, NULL, NULL, NULL), VS_ERR_INVALID_ARG, "dense keeps no head classes");
     int64_t spatial = -1, temporal = -1;
     CHECK_OK(vs_attention_take_head_counts(attn, &spatial, &temporal));
     CHECK(spatial == 0 && temporal == 0);
-    vs_attention_free(attn);
-    free(qd);
-    vs_tensor_free(&q), vs_tensor_free(&k), vs_tensor_free(&v), vs_tensor_free(&o);
     return 0;
 }
 
 TEST(svg_profiles_and_reports_heads) {
     const int F = 6, P = 150, N = F * P, H = 2, D = 64;
     int64_t shape[4] = {1, N, H, D}, n = (int64_t)N * H * D;
-    vs_tensor q, k, v, o;
-    CHECK_OK(vs_tensor_alloc(&q, VS_F32, VS_CPU, 4, shape));
-    CHECK_OK(vs_tensor_alloc(&k, VS_F32, VS_CPU, 4, shape));
-    CHECK_OK(vs_tensor_alloc(&v, VS_F32, VS_CPU, 4, shape));
-    CHECK_OK(vs_tensor_alloc(&o, VS_F32, VS_CPU, 4, shape));
+    vs_tensor *q = vs_test_tensor(), *k = vs_test_tensor(), *v = vs_test_tensor(), *o = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(q, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(k, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(v, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(o, VS_F32, VS_CPU, 4, shape));
     /* Head 0 attends within its frame (spatial), head 1 along its place (temporal). */
     unsigned long long rng = 11;
     float frame_dir[6][64], place_dir[150][64];
     fill(&frame_dir[0][0], 6 * 64, &rng), fill(&place_dir[0][0], 150 * 64, &rng);
-    fill(v.data, n, &rng);
+    fill(v->data, n, &rng);
     for (int t = 0; t < N; t++)
         for (int h = 0; h < H; h++)
             for (int d = 0; d < D; d++) {
                 float shared = 2.5f * (h == 0 ? frame_dir[t / P][d] : place_dir[t % P][d]);
                 int64_t i = ((int64_t)t * H + h) * D + d;
-                ((float *)q.data)[i] = shared + 0.3f * (float)(2 * vs_test_uniform(&rng) - 1);
-                ((float *)k.data)[i] = shared + 0.3f * (float)(2 * vs_test_uniform(&rng) - 1);
+                ((float *)q->data)[i] = shared + 0.3f * (float)(2 * vs_test_uniform(&rng) - 1);
+                ((float *)k->data)[i] = shared + 0.3f * (float)(2 * vs_test_uniform(&rng) - 1);
             }
     vs_svg_config cfg = vs_svg_config_default(F, P, 0, 0.4);
     vs_attention *attn;
     const vs_attention_params svg = vs_attention_default_params(); /* density: the config's */
     CHECK_OK(vs_attention_create(&attn, VS_CPU, 1, H, N, D, &svg, &cfg));
+    vs_test_defer(free_attention, attn);
     CHECK(!strcmp(vs_attention_method(attn), "svg"));
     CHECK(vs_attention_density(attn) > 0 && vs_attention_density(attn) < 1);
     CHECK_FAILS(vs_attention_last_profile(attn, NULL, NULL, NULL), VS_ERR_INVALID_ARG, "no SVG run");
-    CHECK_OK(vs_attention_run(attn, &q, &k, &v, &o, NULL));
+    CHECK_OK(vs_attention_run(attn, q, k, v, o, NULL));
     uint8_t cls[2];
     float mse_s[2], mse_t[2];
     CHECK_OK(vs_attention_last_profile(attn, cls, mse_s, mse_t));
@@ -92,19 +93,17 @@ TEST(svg_profiles_and_reports_heads) {
     CHECK_MSG(spatial == 1 && temporal == 1, "counts %lld / %lld", (long long)spatial, (long long)temporal);
     CHECK_OK(vs_attention_take_head_counts(attn, &spatial, &temporal));
     CHECK(spatial == 0 && temporal == 0);
-    CHECK_OK(vs_attention_run(attn, &q, &k, &v, &o, NULL));
-    CHECK_OK(vs_attention_run(attn, &q, &k, &v, &o, NULL));
+    CHECK_OK(vs_attention_run(attn, q, k, v, o, NULL));
+    CHECK_OK(vs_attention_run(attn, q, k, v, o, NULL));
     CHECK_OK(vs_attention_take_head_counts(attn, &spatial, &temporal));
     CHECK(spatial == 2 && temporal == 2);
-    for (int64_t i = 0; i < n; i++) CHECK(isfinite(((float *)o.data)[i]));
+    for (int64_t i = 0; i < n; i++) CHECK(isfinite(((float *)o->data)[i]));
     /* params' density replaces the config's: a denser mask. */
     const double kept = vs_attention_density(attn);
-    vs_attention_free(attn);
     const vs_attention_params denser = {"svg", 0.8, -1, -1};
     CHECK_OK(vs_attention_create(&attn, VS_CPU, 1, H, N, D, &denser, &cfg));
+    vs_test_defer(free_attention, attn);
     CHECK(vs_attention_density(attn) > kept);
-    vs_attention_free(attn);
-    vs_tensor_free(&q), vs_tensor_free(&k), vs_tensor_free(&v), vs_tensor_free(&o);
     return 0;
 }
 
@@ -118,12 +117,11 @@ TEST(misuse_is_reported) {
     CHECK_FAILS(vs_attention_create(&attn, VS_CPU, 1, 2, 30, 64, &unknown, &cfg), VS_ERR_INVALID_ARG,
                 "unknown attention method 'svg2' (known: dense, svg)");
     CHECK_OK(vs_attention_create(&attn, VS_CPU, 1, 2, 30, 64, &svg, &cfg));
+    vs_test_defer(free_attention, attn);
     int64_t wrong[4] = {1, 31, 2, 64};
-    vs_tensor t;
-    CHECK_OK(vs_tensor_alloc(&t, VS_F32, VS_CPU, 4, wrong));
-    CHECK_FAILS(vs_attention_run(attn, &t, &t, &t, &t, NULL), VS_ERR_SHAPE, "q must be [1, 30, 2, 64]");
-    vs_tensor_free(&t);
-    vs_attention_free(attn);
+    vs_tensor *t = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(t, VS_F32, VS_CPU, 4, wrong));
+    CHECK_FAILS(vs_attention_run(attn, t, t, t, t, NULL), VS_ERR_SHAPE, "q must be [1, 30, 2, 64]");
     return 0;
 }
 

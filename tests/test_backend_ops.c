@@ -398,7 +398,7 @@ static vs_status attention_run(const problem *pb, vs_tensor *const *t) {
 }
 static void attention_ref(problem *pb) {
     const int64_t B = pb->r->d[0], N = pb->r->d[1], L = pb->r->d[2], H = pb->r->d[3], D = pb->r->d[4];
-    double *s = malloc(sizeof(double) * (size_t)L);
+    double *s = vs_test_malloc(sizeof(double) * (size_t)L);
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < H; h++)
             for (int64_t i = 0; i < N; i++) {
@@ -413,7 +413,6 @@ static void attention_ref(problem *pb) {
                 weighted_values(pb->x[0] + ((b * N + i) * H + h) * D, s, pb->x[3] + (b * L * H + h) * D, L,
                                 H * D, D);
             }
-    free(s);
 }
 
 /* attention_relpos: d = {B, N, H, D, buckets} */
@@ -432,7 +431,7 @@ static vs_status relpos_run(const problem *pb, vs_tensor *const *t) {
 }
 static void relpos_ref(problem *pb) {
     const int64_t B = pb->r->d[0], N = pb->r->d[1], H = pb->r->d[2], D = pb->r->d[3];
-    double *s = malloc(sizeof(double) * (size_t)N);
+    double *s = vs_test_malloc(sizeof(double) * (size_t)N);
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < H; h++)
             for (int64_t i = 0; i < N; i++) {
@@ -448,7 +447,6 @@ static void relpos_ref(problem *pb) {
                 weighted_values(pb->x[0] + ((b * N + i) * H + h) * D, s, pb->x[3] + (b * N * H + h) * D, N,
                                 H * D, D);
             }
-    free(s);
 }
 
 /* convert: d = {n}; p = {dst dtype, src dtype}; copy: d = {n} F32 */
@@ -771,63 +769,48 @@ static double rounded(double v, vs_dtype dtype) {
     return back;
 }
 
-/* Host bytes of values x (n of them) in `dtype`. */
+/* Host bytes of values x (n of them) in `dtype`, freed with the row (vs_test_malloc). */
 static void *to_bytes(const double *x, int64_t n, vs_dtype dtype) {
-    void *b = malloc((size_t)n * 4 + 4);
-    float *f = malloc((size_t)n * 4 + 4);
+    void *b = vs_test_malloc((size_t)n * 4 + 4);
+    float *f = vs_test_malloc((size_t)n * 4 + 4);
     for (int64_t i = 0; i < n; i++) {
         if (dtype == VS_I32) ((int32_t *)b)[i] = (int32_t)x[i];
         f[i] = (float)x[i];
     }
     if (dtype != VS_I32) vs_convert(b, dtype, f, VS_F32, n);
-    free(f);
     return b;
-}
-
-static void from_bytes(double *x, const void *b, int64_t n, vs_dtype dtype) {
-    float *f = malloc((size_t)n * 4 + 4);
-    vs_convert(f, VS_F32, b, dtype, n);
-    for (int64_t i = 0; i < n; i++)
-        x[i] = f[i];
-    free(f);
 }
 
 /* Moves host bytes to or from a tensor of any device (contiguous, or rows apart) through the copy ops. */
 static vs_status transfer(vs_tensor *t, void *bytes, int to_device) {
     vs_tensor h = vs_tensor_view(bytes, t->dtype, VS_CPU, t->ndim, t->shape);
     if (vs_tensor_is_contiguous(t)) return to_device ? vs_op_copy(t, &h) : vs_op_copy(&h, t);
-    vs_tensor packed; /* the rows side by side on t's device, moved to or from t by copy_rows */
-    VS_TRY(vs_tensor_alloc(&packed, t->dtype, t->device, 2, t->shape));
-    vs_status r = to_device ? vs_op_copy(&packed, &h) : vs_op_copy_rows(&packed, t);
-    if (r == VS_OK) r = to_device ? vs_op_copy_rows(t, &packed) : vs_op_copy(&h, &packed);
-    vs_tensor_free(&packed);
+    vs_tensor *packed = vs_test_tensor(); /* the rows side by side on t's device, moved to or from t by copy_rows */
+    VS_TRY(vs_tensor_alloc(packed, t->dtype, t->device, 2, t->shape));
+    vs_status r = to_device ? vs_op_copy(packed, &h) : vs_op_copy_rows(packed, t);
+    if (r == VS_OK) r = to_device ? vs_op_copy_rows(t, packed) : vs_op_copy(&h, packed);
     return r;
 }
 
-static double rel_l2(const double *a, const double *b, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++)
-        num += (a[i] - b[i]) * (a[i] - b[i]), den += b[i] * b[i];
-    return sqrt(num / (den > 0 ? den : 1));
-}
-
-/* Runs row r on backend be: 0 passed, 1 failed, 2 skipped (unsupported). */
+/* Runs row r on backend be: 0 passed, 1 failed, 2 skipped (unsupported). What the row allocates is
+ * registered with check.h and released when the row ends. */
 static int run_row(const row *r, int index, const vs_backend *be) {
+    const int mark = vs_test_mark();
     const kind *k = &kinds[r->op];
     problem pb;
     memset(&pb, 0, sizeof pb);
     pb.r = r, pb.be = be;
     k->plan(&pb);
     uint64_t rng = g_seed ^ (uint64_t)index * 0x100000001b3ull;
-    vs_tensor store[MAX_OPERANDS], tensors[MAX_OPERANDS]; /* allocations, and the views the op sees */
+    vs_tensor *store[MAX_OPERANDS], tensors[MAX_OPERANDS]; /* allocations, and the views the op sees */
     vs_tensor *t[MAX_OPERANDS] = {0};
-    double *got[MAX_OPERANDS] = {0};
+    float *got[MAX_OPERANDS] = {0}; /* what the backend wrote, as f32 (every dtype here converts exactly) */
     int result = 0;
     for (int i = 0; i < MAX_OPERANDS && !result; i++) {
         const operand *o = &pb.o[i];
         if (o->role == ABSENT) continue;
         const int64_t n = count(o);
-        pb.x[i] = malloc(sizeof(double) * (size_t)n + 8);
+        pb.x[i] = vs_test_malloc(sizeof(double) * (size_t)n + 8);
         for (int64_t j = 0; j < n; j++) {
             const double u = (double)(next(&rng) >> 11) / 9007199254740992.0;
             pb.x[i][j] = o->role == OUT || o->role == SCRATCH ? NAN
@@ -835,26 +818,25 @@ static int run_row(const row *r, int index, const vs_backend *be) {
                                               : rounded(o->lo + (o->hi - o->lo) * u, o->dtype);
         }
         const int64_t *shape = o->row_stride ? (int64_t[]){o->shape[0], o->row_stride} : o->shape;
-        if (vs_tensor_alloc(&store[i], o->dtype, be->device, o->ndim, shape) != VS_OK) {
+        store[i] = vs_test_tensor();
+        if (vs_tensor_alloc(store[i], o->dtype, be->device, o->ndim, shape) != VS_OK) {
             fprintf(stderr, "  %s: %s\n", vs_op_name(r->op), vs_last_error());
             result = 1;
             break;
         }
         if (o->row_stride) { /* garbage between the rows: a view must not read it */
-            void *fill = malloc((size_t)(o->shape[0] * o->row_stride) * 4);
+            void *fill = vs_test_malloc((size_t)(o->shape[0] * o->row_stride) * 4);
             for (int64_t j = 0; j < o->shape[0] * o->row_stride; j++)
                 ((float *)fill)[j] = NAN;
-            if (transfer(&store[i], fill, 1) != VS_OK) result = 1;
-            free(fill);
+            if (transfer(store[i], fill, 1) != VS_OK) result = 1;
         }
-        tensors[i] = store[i];
+        tensors[i] = *store[i];
         tensors[i].owned = 0;
         for (int d = 0; d < o->ndim; d++)
             tensors[i].shape[d] = o->shape[d];
         t[i] = &tensors[i];
         void *bytes = to_bytes(pb.x[i], n, o->dtype); /* NaN poison for outputs and scratch */
         if (transfer(t[i], bytes, 1) != VS_OK) result = 1;
-        free(bytes);
     }
     vs_status s = result ? VS_OK : k->run(&pb, t);
     if (!result && s == VS_OK) s = vs_op_sync(be->device);
@@ -870,13 +852,12 @@ static int run_row(const row *r, int index, const vs_backend *be) {
         const operand *o = &pb.o[i];
         if (o->role != OUT && o->role != INOUT) continue;
         const int64_t n = count(o);
-        void *bytes = malloc((size_t)n * 4 + 4);
-        got[i] = malloc(sizeof(double) * (size_t)n + 8);
+        void *bytes = vs_test_malloc((size_t)n * 4 + 4);
+        got[i] = vs_test_malloc((size_t)n * 4 + 4);
         if (transfer(t[i], bytes, 0) != VS_OK)
             result = 1;
         else
-            from_bytes(got[i], bytes, n, o->dtype);
-        free(bytes);
+            vs_convert(got[i], VS_F32, bytes, o->dtype, n);
     }
     if (!result) k->reference(&pb);
     const double tol = r->tol[be->activations != VS_F32] > 0 ? r->tol[be->activations != VS_F32]
@@ -893,18 +874,14 @@ static int run_row(const row *r, int index, const vs_backend *be) {
                         (unsigned long long)g_seed);
                 result = 1;
             }
-        const double err = result ? 0 : rel_l2(got[i], pb.x[i], n);
+        const double err = result ? 0 : vs_test_rel_l2(got[i], pb.x[i], n);
         if (!result && !(err <= tol)) {
             fprintf(stderr, "  row %d (%s) on %s: operand %d rel L2 error %.3g > %.3g, seed %llu\n", index,
                     vs_op_name(r->op), be->name, i, err, tol, (unsigned long long)g_seed);
             result = 1;
         }
     }
-    for (int i = 0; i < MAX_OPERANDS; i++) {
-        if (t[i]) vs_tensor_free(&store[i]);
-        free(pb.x[i]);
-        free(got[i]);
-    }
+    vs_test_release_to(mark);
     return result;
 }
 

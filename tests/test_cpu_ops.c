@@ -6,8 +6,9 @@
 
 static unsigned long long rng = 0x9e3779b97f4a7c15ULL;
 
+/* n uniform values in [lo, hi), freed after the case. */
 static float *random_floats(int64_t n, float lo, float hi) {
-    float *v = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+    float *v = vs_test_malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
     for (int64_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * (float)vs_test_uniform(&rng);
     return v;
 }
@@ -22,8 +23,8 @@ static int check_gemm(gemm_fn gemm, int ta, int tb, int64_t m, int64_t n, int64_
     int64_t lda = a_cols + 3, ldb = b_cols + 5, ldc = n + 2;
     float *a = random_floats(a_rows * lda, -1, 1), *b = random_floats(b_rows * ldb, -1, 1);
     float *c = random_floats(m * ldc, -1, 1);
-    double *ref = malloc(sizeof(double) * (size_t)(m * n > 0 ? m * n : 1));
-    float *got = malloc(sizeof(float) * (size_t)(m * n > 0 ? m * n : 1));
+    double *ref = vs_test_malloc(sizeof(double) * (size_t)(m * n > 0 ? m * n : 1));
+    float *got = vs_test_malloc(sizeof(float) * (size_t)(m * n > 0 ? m * n : 1));
     for (int64_t r = 0; r < m; r++)
         for (int64_t j = 0; j < ldc; j++)
             if (j >= n) c[r * ldc + j] = 12345.0f; /* padding sentinel */
@@ -42,11 +43,6 @@ static int check_gemm(gemm_fn gemm, int ta, int tb, int64_t m, int64_t n, int64_
             if (j < n) got[i * n + j] = c[i * ldc + j];
             else pad_ok &= c[i * ldc + j] == 12345.0f;
     double err = vs_test_rel_l2(got, ref, m * n);
-    free(a);
-    free(b);
-    free(c);
-    free(ref);
-    free(got);
     CHECK_MSG(pad_ok, "gemm ta=%d tb=%d m=%lld n=%lld k=%lld wrote past n", ta, tb, (long long)m, (long long)n,
               (long long)k);
     CHECK_MSG(err < 1e-5, "gemm ta=%d tb=%d m=%lld n=%lld k=%lld alpha=%g beta=%g: rel err %g", ta, tb, (long long)m,
@@ -80,8 +76,8 @@ TEST(gemm_with_empty_output_touches_nothing) {
 TEST(rmsnorm_without_weight_and_in_place) {
     const int64_t rows = 37, dim = 333;
     float *x = random_floats(rows * dim, -3, 5), *w = random_floats(dim, 0.5f, 1.5f);
-    float *y = malloc(sizeof(float) * rows * dim), *y2 = malloc(sizeof(float) * rows * dim);
-    double *ref = malloc(sizeof(double) * rows * dim);
+    float *y = vs_test_malloc(sizeof(float) * rows * dim), *y2 = vs_test_malloc(sizeof(float) * rows * dim);
+    double *ref = vs_test_malloc(sizeof(double) * rows * dim);
     for (int64_t r = 0; r < rows; r++) {
         double sq = 0;
         for (int64_t i = 0; i < dim; i++) sq += (double)x[r * dim + i] * x[r * dim + i];
@@ -94,14 +90,13 @@ TEST(rmsnorm_without_weight_and_in_place) {
     vs_cpu_rmsnorm(y, y, w, rows, dim, 1e-6f);
     vs_cpu_rmsnorm(y2, x, w, rows, dim, 1e-6f);
     CHECK(memcmp(y, y2, sizeof(float) * rows * dim) == 0);
-    free(x), free(w), free(y), free(y2), free(ref);
     return 0;
 }
 
 TEST(activations_match_double_reference) {
     const int64_t n = 70001; /* several pool chunks */
-    float *x = random_floats(n, -8, 8), *y = malloc(sizeof(float) * n);
-    double *ref = malloc(sizeof(double) * n);
+    float *x = random_floats(n, -8, 8), *y = vs_test_malloc(sizeof(float) * n);
+    double *ref = vs_test_malloc(sizeof(double) * n);
     for (int f = 0; f < 3; f++) {
         memcpy(y, x, sizeof(float) * n);
         for (int64_t i = 0; i < n; i++) {
@@ -116,14 +111,13 @@ TEST(activations_match_double_reference) {
         double err = vs_test_rel_l2(y, ref, n);
         CHECK_MSG(err < 1e-5, "activation %d: rel err %g", f, err);
     }
-    free(x), free(y), free(ref);
     return 0;
 }
 
 TEST(softmax_and_bias_match_double_reference) {
     const int64_t rows = 29, cols = 1031;
     float *x = random_floats(rows * cols, -20, 20), *bias = random_floats(cols, -1, 1);
-    double *ref = malloc(sizeof(double) * rows * cols);
+    double *ref = vs_test_malloc(sizeof(double) * rows * cols);
     for (int64_t r = 0; r < rows; r++) {
         double max = -INFINITY, sum = 0;
         for (int64_t i = 0; i < cols; i++) max = fmax(max, x[r * cols + i] + (double)bias[i]);
@@ -140,7 +134,6 @@ TEST(softmax_and_bias_match_double_reference) {
     CHECK(fabsf(row[0] + row[1] + row[3] - 1.0f) < 1e-6f && row[2] == 0.0f && row[0] == row[3]);
     vs_cpu_softmax_rows(masked, 1, 3);
     CHECK(masked[0] == 0.0f && masked[1] == 0.0f && masked[2] == 0.0f);
-    free(x), free(bias), free(ref);
     return 0;
 }
 

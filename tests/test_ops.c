@@ -5,6 +5,8 @@
 #include "backend/backend.h"
 #include "ops/ops.h"
 
+static void free_wan_model(void *m) { vs_wan_model_free(m); }
+
 static vs_tensor view(float *x, int ndim, const int64_t *shape) { return vs_tensor_view(x, VS_F32, VS_CPU, ndim, shape); }
 
 /* The arithmetic of every op is tests/test_backend_ops.c's; these are the argument checks, which name the op
@@ -141,7 +143,9 @@ TEST(random_model_forward_is_deterministic) {
     c.freq_dim = 32, c.ffn_dim = 96, c.num_layers = 2, c.cross_attn_norm = 1, c.eps = 1e-6f, c.rope_max_seq_len = 64;
     vs_wan_model *m = NULL, *m2 = NULL;
     CHECK_OK(vs_wan_model_random(&c, VS_CPU, 1, &m));
+    vs_test_defer(free_wan_model, m);
     CHECK_OK(vs_wan_model_random(&c, VS_CPU, 2, &m2));
+    vs_test_defer(free_wan_model, m2);
     enum { N = 16 * 3 * 4 * 4 };
     static float lat[N], out[N], out2[N], text[5 * 24];
     for (int i = 0; i < N; i++) lat[i] = sinf((float)i);
@@ -160,8 +164,6 @@ TEST(random_model_forward_is_deterministic) {
     CHECK_OK(vs_wan_forward(m, &tl2, &t, &tt, 0, 1, &to3, NULL));
     CHECK_OK(vs_wan_forward(m, &tl, &t, &tt, 0, 1, &to2, NULL));
     CHECK(!memcmp(out, out2, sizeof out));
-    vs_wan_model_free(m);
-    vs_wan_model_free(m2);
     return 0;
 }
 

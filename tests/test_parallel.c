@@ -12,6 +12,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+static void free_comm(void *c) { vs_comm_free(c); }
+static void free_group(void *g) { vs_comm_group_free(g); }
+static void free_wan_model(void *m) { vs_wan_model_free(m); }
+
 /* Runs fn(arg_i) on `ranks` threads, args `size` bytes apart; returns the number that failed. */
 static int run_ranks(int ranks, void *(*fn)(void *), void *args, size_t size) {
     pthread_t th[8];
@@ -77,11 +81,14 @@ static void *exchange_main(void *arg) {
 TEST(threads_all_to_all_and_all_gather_with_uneven_sizes) {
     for (int ranks = 1; ranks <= 4; ranks++) {
         vs_comm_group *g = NULL;
-        exchange_rank *e = calloc((size_t)ranks, sizeof *e);
+        exchange_rank *e = vs_test_malloc((size_t)ranks * sizeof *e);
+        memset(e, 0, (size_t)ranks * sizeof *e);
         CHECK(e);
         CHECK_OK(vs_comm_group_create(&g, ranks));
+        vs_test_defer(free_group, g); /* after the communicators: newest first */
         for (int r = 0; r < ranks; r++) {
             CHECK_OK(vs_comm_threads(g, r, &e[r].comm));
+            vs_test_defer(free_comm, e[r].comm);
             CHECK(vs_comm_rank(e[r].comm) == r && vs_comm_size(e[r].comm) == ranks);
             CHECK(vs_comm_device(e[r].comm) == VS_CPU);
             e[r].ranks = ranks;
@@ -97,10 +104,7 @@ TEST(threads_all_to_all_and_all_gather_with_uneven_sizes) {
                 for (size_t i = 0; i < gather_bytes(s); i++)
                     CHECK(e[r].gathered[e[r].gather_off[s] + i] == (unsigned char)(s * 31 + i));
             }
-            vs_comm_free(e[r].comm);
         }
-        vs_comm_group_free(g);
-        free(e);
     }
     return 0;
 }
@@ -111,14 +115,14 @@ TEST(mismatched_sizes_and_bad_ranks_are_errors) {
     CHECK_FAILS(vs_comm_group_create(&g, 0), VS_ERR_INVALID_ARG, "0 ranks");
     CHECK_FAILS(vs_comm_group_create(&g, VS_COMM_MAX_RANKS + 1), VS_ERR_INVALID_ARG, "ranks");
     CHECK_OK(vs_comm_group_create(&g, 1));
+    vs_test_defer(free_group, g);
     CHECK_FAILS(vs_comm_threads(g, 1, &c), VS_ERR_INVALID_ARG, "rank 1 of a group of 1");
     CHECK_OK(vs_comm_threads(g, 0, &c));
+    vs_test_defer(free_comm, c);
     char send[4] = {1, 2, 3, 4}, recv[4];
     size_t off = 0, sent = 4, expected = 3;
     CHECK_FAILS(vs_comm_all_to_all(c, send, &off, &sent, recv, &off, &expected), VS_ERR_SHAPE,
                 "expects 3 bytes from rank 0, which sends 4");
-    vs_comm_free(c);
-    vs_comm_group_free(g);
 #if !VS_HAVE_NCCL
     vs_comm_id id;
     CHECK_FAILS(vs_comm_nccl_id(&id), VS_ERR_UNSUPPORTED, "no NCCL");
@@ -146,7 +150,7 @@ typedef struct {
     const vs_tensor *lat, *text;
     const float *timesteps;
     const vs_attention_params *attn;
-    vs_tensor out;
+    vs_tensor *out;
     vs_dit_timing timing;
     vs_status status;
     char error[256];
@@ -159,7 +163,7 @@ static void *dit_main(void *arg) {
     d->status = vs_wan_model_random(&cfg, VS_CPU, 77, &m);
     if (!d->status) d->status = vs_wan_model_set_comm(m, d->comm);
     if (!d->status) d->status = vs_wan_model_set_attention(m, d->attn);
-    if (!d->status) d->status = vs_wan_forward(m, d->lat, d->timesteps, d->text, 0, 1, &d->out, &d->timing);
+    if (!d->status) d->status = vs_wan_forward(m, d->lat, d->timesteps, d->text, 0, 1, d->out, &d->timing);
     if (d->status) snprintf(d->error, sizeof d->error, "%s", vs_last_error());
     vs_wan_model_free(m);
     return d->status ? d : NULL;
@@ -168,18 +172,18 @@ static void *dit_main(void *arg) {
 static int check_parallel(int batch, int svg) {
     const vs_wan_config cfg = tiny_config();
     const int64_t lat_shape[5] = {batch, 16, 5, 14, 22}, text_shape[3] = {batch, 7, cfg.text_dim};
-    vs_tensor lat, text, ref;
-    CHECK_OK(vs_tensor_alloc(&lat, VS_F32, VS_CPU, 5, lat_shape));
-    CHECK_OK(vs_tensor_alloc(&text, VS_F32, VS_CPU, 3, text_shape));
-    CHECK_OK(vs_tensor_alloc(&ref, VS_F32, VS_CPU, 5, lat_shape));
-    CHECK_OK(vs_op_fill_uniform(&lat, 1000 + batch * 10 + svg, -1.7f, 1.7f));
-    CHECK_OK(vs_op_fill_uniform(&text, 2000 + batch * 10 + svg, -1.0f, 1.0f));
+    vs_tensor *lat = vs_test_tensor(), *text = vs_test_tensor(), *ref = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(lat, VS_F32, VS_CPU, 5, lat_shape));
+    CHECK_OK(vs_tensor_alloc(text, VS_F32, VS_CPU, 3, text_shape));
+    CHECK_OK(vs_tensor_alloc(ref, VS_F32, VS_CPU, 5, lat_shape));
+    CHECK_OK(vs_op_fill_uniform(lat, 1000 + batch * 10 + svg, -1.7f, 1.7f));
+    CHECK_OK(vs_op_fill_uniform(text, 2000 + batch * 10 + svg, -1.0f, 1.0f));
     const float timesteps[2] = {730.0f, 410.0f};
     const vs_attention_params attn = {svg ? "svg" : "dense", 0.3, 0, 0};
 
     dit_rank one;
     memset(&one, 0, sizeof one);
-    one.lat = &lat, one.text = &text, one.timesteps = timesteps, one.attn = &attn, one.out = ref;
+    one.lat = lat, one.text = text, one.timesteps = timesteps, one.attn = &attn, one.out = ref;
     CHECK_MSG(dit_main(&one) == NULL, "one rank: %s", one.error);
     if (svg) {
         /* Both patterns occur, and the masks leave out enough to change the output. */
@@ -187,42 +191,39 @@ static int check_parallel(int batch, int svg) {
         CHECK(one.timing.heads_spatial > 0 && one.timing.heads_temporal > 0);
         const vs_attention_params dense = {"dense", 0.3, 0, 0};
         dit_rank full = one;
-        CHECK_OK(vs_tensor_alloc(&full.out, VS_F32, VS_CPU, 5, lat_shape));
+        full.out = vs_test_tensor();
+        CHECK_OK(vs_tensor_alloc(full.out, VS_F32, VS_CPU, 5, lat_shape));
         full.attn = &dense;
         CHECK_MSG(dit_main(&full) == NULL, "dense: %s", full.error);
-        CHECK(vs_test_rel_l2_f32(full.out.data, ref.data, vs_tensor_numel(&ref)) > 1e-3);
-        vs_tensor_free(&full.out);
+        CHECK(vs_test_rel_l2_f32(full.out->data, ref->data, vs_tensor_numel(ref)) > 1e-3);
     }
 
     for (int ranks = 2; ranks <= 4; ranks++) {
         vs_comm_group *g = NULL;
         dit_rank d[4];
         CHECK_OK(vs_comm_group_create(&g, ranks));
+        vs_test_defer(free_group, g);
         for (int r = 0; r < ranks; r++) {
             d[r] = one;
             CHECK_OK(vs_comm_threads(g, r, &d[r].comm));
-            CHECK_OK(vs_tensor_alloc(&d[r].out, VS_F32, VS_CPU, 5, lat_shape));
-            for (int64_t i = 0; i < vs_tensor_numel(&d[r].out); i++)
-                ((float *)d[r].out.data)[i] = NAN;
+            vs_test_defer(free_comm, d[r].comm);
+            d[r].out = vs_test_tensor();
+            CHECK_OK(vs_tensor_alloc(d[r].out, VS_F32, VS_CPU, 5, lat_shape));
+            for (int64_t i = 0; i < vs_tensor_numel(d[r].out); i++)
+                ((float *)d[r].out->data)[i] = NAN;
             memset(&d[r].timing, 0, sizeof d[r].timing);
         }
         CHECK(run_ranks(ranks, dit_main, d, sizeof d[0]) == 0 || (fprintf(stderr, "  %s\n", d[0].error), 0));
         int64_t spatial = 0, temporal = 0;
         for (int r = 0; r < ranks; r++) {
-            double err = vs_test_rel_l2_f32(d[r].out.data, ref.data, vs_tensor_numel(&ref));
+            double err = vs_test_rel_l2_f32(d[r].out->data, ref->data, vs_tensor_numel(ref));
             CHECK_MSG(err < 1e-5, "batch %d, %s, %d ranks: rank %d rel L2 %.3g", batch, svg ? "svg" : "dense",
                       ranks, r, err);
             spatial += d[r].timing.heads_spatial, temporal += d[r].timing.heads_temporal;
-            vs_tensor_free(&d[r].out);
-            vs_comm_free(d[r].comm);
         }
         /* Each head was profiled on the rank holding it, on the rows the one-rank run drew. */
         CHECK(spatial == one.timing.heads_spatial && temporal == one.timing.heads_temporal);
-        vs_comm_group_free(g);
     }
-    vs_tensor_free(&lat);
-    vs_tensor_free(&text);
-    vs_tensor_free(&ref);
     return 0;
 }
 
@@ -239,8 +240,11 @@ TEST(more_ranks_than_heads_is_an_error) {
     vs_comm_group *g = NULL;
     vs_comm *c = NULL;
     CHECK_OK(vs_wan_model_random(&cfg, VS_CPU, 1, &m));
+    vs_test_defer(free_wan_model, m);
     CHECK_OK(vs_comm_group_create(&g, 5));
+    vs_test_defer(free_group, g);
     CHECK_OK(vs_comm_threads(g, 0, &c));
+    vs_test_defer(free_comm, c);
     CHECK_FAILS(vs_wan_model_set_comm(m, c), VS_ERR_INVALID_ARG, "5 ranks for 4 attention heads");
     /* The SVG head mapping is checked where attention is made. */
     vs_svg_config svg = vs_svg_config_default(2, 64, 0, 0.5);
@@ -248,9 +252,6 @@ TEST(more_ranks_than_heads_is_an_error) {
     svg.head_offset = 1;
     const vs_attention_params params = {"svg", -1, 0, 0};
     CHECK_FAILS(vs_attention_create(&a, VS_CPU, 1, 2, 128, 64, &params, &svg), VS_ERR_INVALID_ARG, "head_offset 1");
-    vs_comm_free(c);
-    vs_comm_group_free(g);
-    vs_wan_model_free(m);
     return 0;
 }
 

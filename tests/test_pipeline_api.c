@@ -11,6 +11,9 @@
 #include "check.h"
 #include "vidsparse.h"
 
+static void free_pipeline(void *p) { vs_pipeline_free(p); }
+static void free_video(void *v) { vs_video_free(v); }
+
 /* What the callbacks saw and did. */
 typedef struct {
     int calls, last_step, steps;
@@ -66,6 +69,7 @@ TEST(loads_with_defaults_and_generates) {
     params.log = on_log, params.log_user = &o;
     vs_pipeline *p;
     CHECK_OK(vs_pipeline_load(&p, NULL, &params));
+    vs_test_defer(free_pipeline, p);
     CHECK(o.log_lines > 0); /* the loader's info lines came through the callback */
     const vs_pipeline_info info = vs_pipeline_get_info(p);
     CHECK(strstr(info.model_dir, "vidsparse-tiny") != NULL && info.device == VS_CPU && info.pixel_space);
@@ -78,6 +82,7 @@ TEST(loads_with_defaults_and_generates) {
     vs_generate_request r = small_request();
     vs_video *v = NULL;
     CHECK_OK(vs_pipeline_generate(p, &r, &v));
+    vs_test_defer(free_video, v);
     CHECK(v && v->frames == 2 && v->height == 16 && v->width == 16 && v->fps == 8 && v->rgb);
     CHECK(o.calls == 2 && o.last_step == 2 && o.steps == 2);
     const vs_pipeline_stats st = vs_pipeline_get_stats(p);
@@ -87,8 +92,6 @@ TEST(loads_with_defaults_and_generates) {
      * profiled. */
     CHECK_MSG(st.heads_spatial + st.heads_temporal == 2 * 4 * 2 * 2, "%lld + %lld",
               (long long)st.heads_spatial, (long long)st.heads_temporal);
-    vs_video_free(v);
-    vs_pipeline_free(p);
     return 0;
 }
 
@@ -97,6 +100,7 @@ TEST(cancel_from_the_progress_callback) {
     o.cancel_at = 1;
     vs_pipeline *p;
     CHECK_OK(load(&p, &o, "dense"));
+    vs_test_defer(free_pipeline, p);
     vs_generate_request r = small_request();
     r.steps = 3;
     vs_video *v = (vs_video *)&o; /* anything: a failed generate sets it to NULL */
@@ -105,9 +109,8 @@ TEST(cancel_from_the_progress_callback) {
     /* The next generate runs whole. */
     o.cancel_at = 0, o.calls = 0;
     CHECK_OK(vs_pipeline_generate(p, &r, &v));
+    vs_test_defer(free_video, v);
     CHECK(v && o.calls == 3);
-    vs_video_free(v);
-    vs_pipeline_free(p);
     return 0;
 }
 
@@ -124,6 +127,7 @@ TEST(cancel_from_another_thread) {
     observer o = {0};
     vs_pipeline *p;
     CHECK_OK(load(&p, &o, "dense"));
+    vs_test_defer(free_pipeline, p);
     /* A cancel before a generate begins does not count. */
     vs_pipeline_cancel(p);
     o.pipeline = p;
@@ -136,7 +140,6 @@ TEST(cancel_from_another_thread) {
     pthread_join(thread, NULL);
     CHECK_MSG(s == VS_ERR_CANCELLED, "%s: %s", vs_status_name(s), vs_last_error());
     CHECK(strstr(vs_last_error(), "cancelled at step 2 of 4") != NULL && v == NULL && o.calls == 1);
-    vs_pipeline_free(p);
     return 0;
 }
 
@@ -155,6 +158,7 @@ TEST(bad_params_and_requests) {
     CHECK_FAILS(vs_pipeline_load(&p, "tests/data/no-such-model", NULL), VS_ERR_NOT_FOUND, "no-such-model");
 
     CHECK_OK(load(&p, &o, "dense"));
+    vs_test_defer(free_pipeline, p);
     vs_video *v = NULL;
     vs_generate_request r = small_request();
     r.prompt = NULL;
@@ -169,7 +173,6 @@ TEST(bad_params_and_requests) {
     CHECK_FAILS(vs_pipeline_generate(p, &r, &v), VS_ERR_INVALID_ARG, "multiples of 2");
     CHECK_MSG(v == NULL && o.calls == 0, "%p %d", (void *)v, o.calls);
     CHECK_FAILS(vs_pipeline_generate(p, NULL, &v), VS_ERR_INVALID_ARG, "none given");
-    vs_pipeline_free(p);
     return 0;
 }
 
@@ -186,38 +189,36 @@ TEST(initial_noise) {
     observer o = {0};
     vs_pipeline *p;
     CHECK_OK(load(&p, &o, "dense"));
+    vs_test_defer(free_pipeline, p);
     vs_generate_request r = small_request();
     int64_t shape[5];
     CHECK_OK(vs_pipeline_latent_shape(p, &r, shape));
     CHECK(shape[0] == 1 && shape[1] == 3 && shape[2] == 2 && shape[3] == 16 && shape[4] == 16);
-    vs_tensor noise, other;
-    CHECK_OK(vs_tensor_alloc(&noise, VS_F32, VS_CPU, 5, shape));
-    fill(&noise, 1);
-    r.noise = &noise;
+    vs_tensor *noise = vs_test_tensor(), *other = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(noise, VS_F32, VS_CPU, 5, shape));
+    fill(noise, 1);
+    r.noise = noise;
     vs_video *a = NULL, *b = NULL, *seeded = NULL;
     CHECK_OK(vs_pipeline_generate(p, &r, &a));
+    vs_test_defer(free_video, a);
     r.seed = 99; /* ignored with initial noise */
     CHECK_OK(vs_pipeline_generate(p, &r, &b));
+    vs_test_defer(free_video, b);
     const size_t bytes = (size_t)a->frames * (size_t)a->height * (size_t)a->width * 3;
     CHECK(!memcmp(a->rgb, b->rgb, bytes));
     r.noise = NULL;
     CHECK_OK(vs_pipeline_generate(p, &r, &seeded));
+    vs_test_defer(free_video, seeded);
     CHECK(memcmp(a->rgb, seeded->rgb, bytes) != 0);
 
     /* A wrong shape fails naming both shapes, and leaves no video. */
     shape[4] = 8;
-    CHECK_OK(vs_tensor_alloc(&other, VS_F32, VS_CPU, 5, shape));
-    r.noise = &other;
+    CHECK_OK(vs_tensor_alloc(other, VS_F32, VS_CPU, 5, shape));
+    r.noise = other;
     vs_video *c = NULL;
     CHECK_FAILS(vs_pipeline_generate(p, &r, &c), VS_ERR_SHAPE,
                 "[1, 3, 2, 16, 16] for this request, got host F32 [1, 3, 2, 16, 8]");
     CHECK(c == NULL);
-    vs_tensor_free(&other);
-    vs_video_free(a);
-    vs_video_free(b);
-    vs_video_free(seeded);
-    vs_tensor_free(&noise);
-    vs_pipeline_free(p);
     return 0;
 }
 

@@ -30,20 +30,26 @@ TEST(warmup_is_the_first_steps_and_layers) {
     return 0;
 }
 
+static void free_sparse_attention(void *a) { vs_sparse_attention_free(a); }
+static void free_attention(void *a) { vs_attention_free(a); }
+
+/* Tensors from vs_test_tensor, freed after the case. */
 typedef struct {
-    vs_tensor q, k, v, o, ref;
+    vs_tensor *q, *k, *v, *o, *ref;
 } qkv;
 
 /* Head 0 attends within its frame, head 1 along its place: SVG classes them spatial and temporal. */
 static int make_qkv(qkv *t, int F, int P, int H, int D) {
     const int N = F * P;
     int64_t shape[4] = {1, N, H, D};
-    vs_tensor *all[] = {&t->q, &t->k, &t->v, &t->o, &t->ref};
+    vs_tensor **all[] = {&t->q, &t->k, &t->v, &t->o, &t->ref};
     for (int i = 0; i < 5; i++)
-        CHECK_OK(vs_tensor_alloc(all[i], VS_F32, VS_CPU, 4, shape));
+        *all[i] = vs_test_tensor();
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(vs_tensor_alloc(*all[i], VS_F32, VS_CPU, 4, shape));
     unsigned long long rng = 5;
-    float *q = t->q.data, *k = t->k.data, *v = t->v.data;
-    float *dir = malloc(sizeof(float) * (size_t)(F + P) * D); /* a direction per frame, then per place */
+    float *q = t->q->data, *k = t->k->data, *v = t->v->data;
+    float *dir = vs_test_malloc(sizeof(float) * (size_t)(F + P) * D); /* a direction per frame, then per place */
     CHECK(dir);
     for (int i = 0; i < (F + P) * D; i++)
         dir[i] = (float)(2 * vs_test_uniform(&rng) - 1);
@@ -58,14 +64,7 @@ static int make_qkv(qkv *t, int F, int P, int H, int D) {
                 q[i] = shared + 0.3f * (float)(2 * vs_test_uniform(&rng) - 1);
                 k[i] = shared + 0.3f * (float)(2 * vs_test_uniform(&rng) - 1);
             }
-    free(dir);
     return 0;
-}
-
-static void free_qkv(qkv *t) {
-    vs_tensor *all[] = {&t->q, &t->k, &t->v, &t->o, &t->ref};
-    for (int i = 0; i < 5; i++)
-        vs_tensor_free(all[i]);
 }
 
 static int same(const vs_tensor *a, const vs_tensor *b) {
@@ -81,27 +80,28 @@ TEST(model_attention_runs_warmup_then_method_per_layer) {
     const vs_attention_params params = {"svg", 0.4, 0.5, 0.5};
     vs_sparse_attention *a = NULL;
     CHECK_OK(vs_sparse_attention_create(&a, &setup, &params, layers));
+    vs_test_defer(free_sparse_attention, a);
     CHECK(!strcmp(vs_sparse_attention_method(a), "svg"));
 
     /* The warm-up is the dense kernel, bit for bit, and profiles nothing. */
-    CHECK_OK(vs_sparse_attention_dense(a, &t.q, &t.k, &t.v, &t.ref, NULL));
-    CHECK_OK(vs_sparse_attention_run(a, 2, 1, 4, &t.q, &t.k, &t.v, &t.o, NULL));
-    CHECK(same(&t.o, &t.ref));
-    CHECK_OK(vs_sparse_attention_run(a, 0, 3, 4, &t.q, &t.k, &t.v, &t.o, NULL));
-    CHECK(same(&t.o, &t.ref));
+    CHECK_OK(vs_sparse_attention_dense(a, t.q, t.k, t.v, t.ref, NULL));
+    CHECK_OK(vs_sparse_attention_run(a, 2, 1, 4, t.q, t.k, t.v, t.o, NULL));
+    CHECK(same(t.o, t.ref));
+    CHECK_OK(vs_sparse_attention_run(a, 0, 3, 4, t.q, t.k, t.v, t.o, NULL));
+    CHECK(same(t.o, t.ref));
     vs_sparse_stats stats;
     CHECK_OK(vs_sparse_attention_take_stats(a, &stats));
     CHECK(stats.heads_spatial == 0 && stats.heads_temporal == 0);
     CHECK_FAILS(vs_sparse_attention_head_classes(a, 1, NULL, NULL, NULL), VS_ERR_INVALID_ARG, "no SVG run");
 
     /* After it, each layer keeps its own profile; the density is params', not the config's. */
-    CHECK_OK(vs_sparse_attention_run(a, 1, 2, 4, &t.q, &t.k, &t.v, &t.o, NULL));
-    CHECK(!same(&t.o, &t.ref));
+    CHECK_OK(vs_sparse_attention_run(a, 1, 2, 4, t.q, t.k, t.v, t.o, NULL));
+    CHECK(!same(t.o, t.ref));
     uint8_t cls[2];
     CHECK_OK(vs_sparse_attention_head_classes(a, 1, cls, NULL, NULL));
     CHECK_MSG(cls[0] == 0 && cls[1] == 1, "classes %d %d", cls[0], cls[1]);
     CHECK_FAILS(vs_sparse_attention_head_classes(a, 2, cls, NULL, NULL), VS_ERR_INVALID_ARG, "no SVG run");
-    CHECK_OK(vs_sparse_attention_run(a, 2, 2, 4, &t.q, &t.k, &t.v, &t.o, NULL));
+    CHECK_OK(vs_sparse_attention_run(a, 2, 2, 4, t.q, t.k, t.v, t.o, NULL));
     CHECK_OK(vs_sparse_attention_take_stats(a, &stats));
     CHECK(stats.heads_spatial == 2 && stats.heads_temporal == 2 && stats.density < 0.9);
     CHECK(stats.density == vs_sparse_attention_density(a));
@@ -111,17 +111,15 @@ TEST(model_attention_runs_warmup_then_method_per_layer) {
     /* One sparse call equals the public attention's run of the same method. */
     vs_attention *pub = NULL;
     CHECK_OK(vs_attention_create(&pub, VS_CPU, 1, H, F * P, D, &params, &setup.video));
-    CHECK_OK(vs_attention_run(pub, &t.q, &t.k, &t.v, &t.ref, NULL));
-    CHECK(same(&t.o, &t.ref));
+    vs_test_defer(free_attention, pub);
+    CHECK_OK(vs_attention_run(pub, t.q, t.k, t.v, t.ref, NULL));
+    CHECK(same(t.o, t.ref));
     CHECK(vs_attention_density(pub) == vs_sparse_attention_density(a));
-    vs_attention_free(pub);
 
-    CHECK_FAILS(vs_sparse_attention_run(a, 3, 2, 4, &t.q, &t.k, &t.v, &t.o, NULL), VS_ERR_INVALID_ARG,
+    CHECK_FAILS(vs_sparse_attention_run(a, 3, 2, 4, t.q, t.k, t.v, t.o, NULL), VS_ERR_INVALID_ARG,
                 "layer 3 of 3");
-    vs_sparse_attention_free(a);
     const vs_attention_params unresolved = {"svg", 0.4, -1, 0};
     CHECK_FAILS(vs_sparse_attention_create(&a, &setup, &unresolved, layers), VS_ERR_INVALID_ARG, "resolved");
-    free_qkv(&t);
     return 0;
 }
 
@@ -132,17 +130,16 @@ TEST(dense_method_keeps_nothing) {
     vs_sparse_setup setup = {VS_CPU, 1, H, F * P, D, 0, {0}};
     vs_sparse_attention *a = NULL;
     CHECK_OK(vs_sparse_attention_create(&a, &setup, NULL, 2));
+    vs_test_defer(free_sparse_attention, a);
     CHECK(!strcmp(vs_sparse_attention_method(a), "dense") && vs_sparse_attention_density(a) == 1.0);
-    CHECK_OK(vs_sparse_attention_dense(a, &t.q, &t.k, &t.v, &t.ref, NULL));
-    CHECK_OK(vs_sparse_attention_run(a, 1, 0, 1, &t.q, &t.k, &t.v, &t.o, NULL));
-    CHECK(same(&t.o, &t.ref));
+    CHECK_OK(vs_sparse_attention_dense(a, t.q, t.k, t.v, t.ref, NULL));
+    CHECK_OK(vs_sparse_attention_run(a, 1, 0, 1, t.q, t.k, t.v, t.o, NULL));
+    CHECK(same(t.o, t.ref));
     vs_sparse_stats stats;
     CHECK_OK(vs_sparse_attention_take_stats(a, &stats));
     CHECK(stats.density == 1.0 && stats.heads_spatial == 0 && stats.heads_temporal == 0);
     CHECK_FAILS(vs_sparse_attention_head_classes(a, 0, NULL, NULL, NULL), VS_ERR_INVALID_ARG,
                 "keeps no head classes");
-    vs_sparse_attention_free(a);
-    free_qkv(&t);
     return 0;
 }
 

@@ -43,8 +43,19 @@ static int all_finite(const float *x, int64_t n) {
     return 1;
 }
 
+static void free_block_list(void *b) { vs_attn_block_list_free(b); }
+
+/* An empty block list, vs_attn_block_list_free'd (and its struct freed) after the case. */
+static vs_attn_block_list *test_block_list(void) {
+    vs_attn_block_list *b = vs_test_malloc(sizeof *b);
+    memset(b, 0, sizeof *b);
+    vs_test_defer(free_block_list, b);
+    return b;
+}
+
+/* x as doubles, freed after the case. */
 static double *to_f64(const float *x, int64_t n) {
-    double *y = malloc(sizeof(double) * (size_t)n);
+    double *y = vs_test_malloc(sizeof(double) * (size_t)n);
     for (int64_t i = 0; i < n; i++)
         y[i] = x[i];
     return y;
@@ -67,7 +78,7 @@ static vs_attn_args make_args(int batch, int heads, int len, int dim, const floa
 static void naive_masked(const vs_attn_args *a, const double *q, const double *k, const double *v,
                          const uint8_t *mask, double *out) {
     int len = a->seq_len, dim = a->head_dim, nb = (len + 127) / 128;
-    double *p = malloc(sizeof(double) * (size_t)len);
+    double *p = vs_test_malloc(sizeof(double) * (size_t)len);
     for (int b = 0; b < a->batch; b++)
         for (int h = 0; h < a->heads; h++)
             for (int i = 0; i < len; i++) {
@@ -98,7 +109,6 @@ static void naive_masked(const vs_attn_args *a, const double *q, const double *k
                 for (int d = 0; d < dim; d++)
                     oi[d] /= sum;
             }
-    free(p);
 }
 
 /* ---- masks -------------------------------------------------------------------- */
@@ -208,42 +218,41 @@ TEST(block_list_is_well_formed_with_exact_density) {
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         vs_svg_config cfg = config(cases[c].f, cases[c].p, cases[c].c, cases[c].m);
         int len = cases[c].f * cases[c].p + cases[c].c, nb = (len + 127) / 128;
-        vs_attn_block_list blocks;
-        CHECK_OK(vs_svg_blocks_build(&cfg, len, &blocks));
-        CHECK(blocks.view.num_q_blocks == nb && blocks.view.num_k_blocks == nb);
-        CHECK(blocks.view.row_ptr == blocks.row_ptr && blocks.view.col_idx == blocks.col_idx);
-        CHECK_OK(vs_cpu_attn_blocks_check(&blocks.view, len));
+        vs_attn_block_list *blocks = test_block_list();
+        CHECK_OK(vs_svg_blocks_build(&cfg, len, blocks));
+        CHECK(blocks->view.num_q_blocks == nb && blocks->view.num_k_blocks == nb);
+        CHECK(blocks->view.row_ptr == blocks->row_ptr && blocks->view.col_idx == blocks->col_idx);
+        CHECK_OK(vs_cpu_attn_blocks_check(&blocks->view, len));
         /* Listed blocks are exactly the allowed ones; density counts real block sizes. */
         double elements = 0;
         int e = 0;
         for (int i = 0; i < nb; i++) {
-            CHECK(blocks.row_ptr[i] == e);
+            CHECK(blocks->row_ptr[i] == e);
             for (int j = 0; j < nb; j++) {
                 if (!vs_svg_block_allowed(&cfg, len, i, j)) continue;
-                CHECK(blocks.col_idx[e++] == j);
+                CHECK(blocks->col_idx[e++] == j);
                 int qi = len - i * 128 < 128 ? len - i * 128 : 128,
                     kj = len - j * 128 < 128 ? len - j * 128 : 128;
                 elements += (double)qi * kj;
             }
         }
-        CHECK(blocks.row_ptr[nb] == e);
-        CHECK(fabs(blocks.density - elements / ((double)len * len)) < 1e-12);
-        CHECK(blocks.density > 0 && blocks.density <= 1);
-        vs_attn_block_list_free(&blocks);
-        CHECK(blocks.row_ptr == NULL);
+        CHECK(blocks->row_ptr[nb] == e);
+        CHECK(fabs(blocks->density - elements / ((double)len * len)) < 1e-12);
+        CHECK(blocks->density > 0 && blocks->density <= 1);
+        vs_attn_block_list_free(blocks);
+        CHECK(blocks->row_ptr == NULL);
     }
     /* Known numbers: 16 frames x 128, band 1 frame: blocks i-1..i+1 plus block 0. */
     vs_svg_config cfg = config(16, 128, 0, 1);
-    vs_attn_block_list blocks;
-    CHECK_OK(vs_svg_blocks_build(&cfg, 2048, &blocks));
-    CHECK(blocks.row_ptr[16] == 16 * 3 - 2 + 14); /* tridiagonal 46 + sink column for rows 2..15 */
-    CHECK(fabs(blocks.density - 60.0 / 256) < 1e-12);
-    vs_attn_block_list_free(&blocks);
+    vs_attn_block_list *blocks = test_block_list();
+    CHECK_OK(vs_svg_blocks_build(&cfg, 2048, blocks));
+    CHECK(blocks->row_ptr[16] == 16 * 3 - 2 + 14); /* tridiagonal 46 + sink column for rows 2..15 */
+    CHECK(fabs(blocks->density - 60.0 / 256) < 1e-12);
     /* Everything allowed: density exactly 1 even with a short last block. */
     cfg = config(3, 100, 0, 3);
-    CHECK_OK(vs_svg_blocks_build(&cfg, 300, &blocks));
-    CHECK(blocks.row_ptr[3] == 9 && blocks.density == 1.0);
-    vs_attn_block_list_free(&blocks);
+    blocks = test_block_list();
+    CHECK_OK(vs_svg_blocks_build(&cfg, 300, blocks));
+    CHECK(blocks->row_ptr[3] == 9 && blocks->density == 1.0);
     vs_attn_block_list_free(NULL);
     return 0;
 }
@@ -273,9 +282,9 @@ TEST(dense_attention_matches_f64_with_strides) {
     int B = 2, H = 3, N = 300, D = 64;
     int64_t sn = H * D + 16, sb = sn * N + 40, total = sb * B;
     unsigned long long rng = 1;
-    float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total),
-          *v = malloc(sizeof(float) * total);
-    float *o = malloc(sizeof(float) * total);
+    float *q = vs_test_malloc(sizeof(float) * total), *k = vs_test_malloc(sizeof(float) * total),
+          *v = vs_test_malloc(sizeof(float) * total);
+    float *o = vs_test_malloc(sizeof(float) * total);
     fill_uniform(q, total, &rng), fill_uniform(k, total, &rng), fill_uniform(v, total, &rng);
     for (int64_t i = 0; i < total; i++)
         q[i] *= 4; /* peaky softmax */
@@ -285,29 +294,31 @@ TEST(dense_attention_matches_f64_with_strides) {
     a.q_stride_b = a.k_stride_b = a.v_stride_b = a.o_stride_b = sb;
     CHECK_OK(vs_cpu_attention(&a));
     double *qd = to_f64(q, total), *kd = to_f64(k, total), *vd = to_f64(v, total);
-    double *od = malloc(sizeof(double) * total);
+    double *od = vs_test_malloc(sizeof(double) * total);
     CHECK_OK(vs_cpu_attention_f64(qd, kd, vd, od, &a));
-    /* Compare the output rows only (gaps between rows are not written). */
-    double num = 0, den = 0;
+    /* Compare the output rows only (gaps between rows are not written): gathered side by side. */
+    const int64_t rows_n = (int64_t)B * N * H * D;
+    float *o_rows = vs_test_malloc(sizeof(float) * rows_n);
+    double *od_rows = vs_test_malloc(sizeof(double) * rows_n);
+    int64_t m = 0;
     for (int b = 0; b < B; b++)
         for (int n = 0; n < N; n++)
-            for (int c = 0; c < H * D; c++) {
+            for (int c = 0; c < H * D; c++, m++) {
                 int64_t i = b * sb + n * sn + c;
                 CHECK(isfinite(o[i]));
-                num += (o[i] - od[i]) * (o[i] - od[i]);
-                den += od[i] * od[i];
+                o_rows[m] = o[i], od_rows[m] = od[i];
             }
-    CHECK_MSG(sqrt(num / den) < 1e-5, "rel L2 %g", sqrt(num / den));
+    const double rel = vs_test_rel_l2(o_rows, od_rows, rows_n);
+    CHECK_MSG(rel < 1e-5, "rel L2 %g", rel);
     /* The f64 path against the naive reference with every block allowed. */
     uint8_t all[9];
     memset(all, 1, sizeof all);
-    double *ref = malloc(sizeof(double) * total);
+    double *ref = vs_test_malloc(sizeof(double) * total);
     naive_masked(&a, qd, kd, vd, all, ref);
     for (int b = 0; b < B; b++)
         for (int n = 0; n < N; n++)
             for (int c = 0; c < H * D; c++)
                 CHECK(fabs(od[b * sb + n * sn + c] - ref[b * sb + n * sn + c]) < 1e-12);
-    free(q), free(k), free(v), free(o), free(qd), free(kd), free(vd), free(od), free(ref);
     return 0;
 }
 
@@ -322,9 +333,9 @@ TEST(sparse_attention_is_dense_restricted_to_the_mask) {
             mask[i * nb + col_idx[e]] = 1;
     int64_t total = (int64_t)B * N * H * D;
     unsigned long long rng = 7;
-    float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total),
-          *v = malloc(sizeof(float) * total);
-    float *o = malloc(sizeof(float) * total);
+    float *q = vs_test_malloc(sizeof(float) * total), *k = vs_test_malloc(sizeof(float) * total),
+          *v = vs_test_malloc(sizeof(float) * total);
+    float *o = vs_test_malloc(sizeof(float) * total);
     fill_uniform(q, total, &rng), fill_uniform(k, total, &rng), fill_uniform(v, total, &rng);
     fill_nan(o, total);
     vs_attn_args a = make_args(B, H, N, D, q, k, v, o);
@@ -332,7 +343,7 @@ TEST(sparse_attention_is_dense_restricted_to_the_mask) {
     CHECK_OK(vs_cpu_attention(&a));
     CHECK(all_finite(o, total));
     double *qd = to_f64(q, total), *kd = to_f64(k, total), *vd = to_f64(v, total);
-    double *ref = malloc(sizeof(double) * total), *od = malloc(sizeof(double) * total);
+    double *ref = vs_test_malloc(sizeof(double) * total), *od = vs_test_malloc(sizeof(double) * total);
     naive_masked(&a, qd, kd, vd, mask, ref);
     double rel = vs_test_rel_l2(o, ref, total);
     CHECK_MSG(rel < 1e-5, "rel L2 %g", rel);
@@ -356,7 +367,6 @@ TEST(sparse_attention_is_dense_restricted_to_the_mask) {
     a.head_layout = NULL;
     a.head_dim = 96;
     CHECK_FAILS(vs_cpu_attention(&a), VS_ERR_UNSUPPORTED, "head_dim 96");
-    free(q), free(k), free(v), free(o), free(qd), free(kd), free(vd), free(ref), free(od);
     return 0;
 }
 
@@ -364,22 +374,22 @@ TEST(token_major_layout_equals_explicit_permutation) {
     /* 7 frames x 90 tokens + 50 text tokens = 680 (6 blocks, last short); heads 0 and 3 temporal. */
     int B = 2, H = 2, F = 7, P = 90, C = 50, N = F * P + C, D = 64;
     vs_svg_config cfg = config(F, P, C, 1.5);
-    vs_attn_block_list blocks;
-    CHECK_OK(vs_svg_blocks_build(&cfg, N, &blocks));
-    CHECK(blocks.density < 1);
+    vs_attn_block_list *blocks = test_block_list();
+    CHECK_OK(vs_svg_blocks_build(&cfg, N, blocks));
+    CHECK(blocks->density < 1);
     int64_t total = (int64_t)B * N * H * D, row = H * D;
     unsigned long long rng = 11;
-    float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total),
-          *v = malloc(sizeof(float) * total);
-    float *o = malloc(sizeof(float) * total), *pq = malloc(sizeof(float) * total),
-          *pk = malloc(sizeof(float) * total);
-    float *pv = malloc(sizeof(float) * total), *po = malloc(sizeof(float) * total);
+    float *q = vs_test_malloc(sizeof(float) * total), *k = vs_test_malloc(sizeof(float) * total),
+          *v = vs_test_malloc(sizeof(float) * total);
+    float *o = vs_test_malloc(sizeof(float) * total), *pq = vs_test_malloc(sizeof(float) * total),
+          *pk = vs_test_malloc(sizeof(float) * total);
+    float *pv = vs_test_malloc(sizeof(float) * total), *po = vs_test_malloc(sizeof(float) * total);
     fill_uniform(q, total, &rng), fill_uniform(k, total, &rng), fill_uniform(v, total, &rng);
     fill_nan(o, total), fill_nan(po, total);
     uint8_t layout[4] = {VS_LAYOUT_TOKEN_MAJOR, VS_LAYOUT_FRAME_MAJOR, VS_LAYOUT_FRAME_MAJOR,
                          VS_LAYOUT_TOKEN_MAJOR};
     vs_attn_args a = make_args(B, H, N, D, q, k, v, o);
-    a.blocks = &blocks.view;
+    a.blocks = &blocks->view;
     a.head_layout = layout;
     a.frames = F, a.tokens_per_frame = P;
     CHECK_OK(vs_cpu_attention(&a));
@@ -395,7 +405,7 @@ TEST(token_major_layout_equals_explicit_permutation) {
                 memcpy(pv + dst, v + src, sizeof(float) * D);
             }
     vs_attn_args p = make_args(B, H, N, D, pq, pk, pv, po);
-    p.blocks = &blocks.view;
+    p.blocks = &blocks->view;
     CHECK_OK(vs_cpu_attention(&p));
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
@@ -406,13 +416,11 @@ TEST(token_major_layout_equals_explicit_permutation) {
                     CHECK_MSG(o[stored + d] == po[permuted + d], "b %d h %d position %d", b, h, r);
             }
     /* The temporal heads really differ from the spatial reading of the same data. */
-    float *spatial = malloc(sizeof(float) * total);
+    float *spatial = vs_test_malloc(sizeof(float) * total);
     a.out = spatial;
     a.head_layout = NULL;
     CHECK_OK(vs_cpu_attention(&a));
     CHECK(spatial[0] != o[0] && spatial[D] == o[D]); /* (b0, h0) temporal, (b0, h1) spatial */
-    free(q), free(k), free(v), free(o), free(pq), free(pk), free(pv), free(po), free(spatial);
-    vs_attn_block_list_free(&blocks);
     return 0;
 }
 
@@ -447,7 +455,7 @@ TEST(sampled_rows_are_a_pure_counter_function) {
 static void structured_qkv(int F, int P, int C, int D, float *q, float *k, float *v,
                            unsigned long long *rng) {
     int N = F * P + C, H = 2;
-    float *frame_dir = malloc(sizeof(float) * F * D), *place_dir = malloc(sizeof(float) * P * D);
+    float *frame_dir = vs_test_malloc(sizeof(float) * F * D), *place_dir = vs_test_malloc(sizeof(float) * P * D);
     fill_uniform(frame_dir, (int64_t)F * D, rng);
     fill_uniform(place_dir, (int64_t)P * D, rng);
     fill_uniform(v, (int64_t)N * H * D, rng);
@@ -462,7 +470,6 @@ static void structured_qkv(int F, int P, int C, int D, float *q, float *k, float
                 q[i] = shared + 0.3f * (float)(2 * vs_test_uniform(rng) - 1);
                 k[i] = shared + 0.3f * (float)(2 * vs_test_uniform(rng) - 1);
             }
-    free(frame_dir), free(place_dir);
 }
 
 TEST(profiling_tells_spatial_from_temporal_heads) {
@@ -473,26 +480,24 @@ TEST(profiling_tells_spatial_from_temporal_heads) {
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         int F = cases[c].f, P = cases[c].p, C = cases[c].c, D = cases[c].d, N = F * P + C, H = 2;
         vs_svg_config cfg = config(F, P, C, cases[c].m);
-        vs_attn_block_list blocks;
-        CHECK_OK(vs_svg_blocks_build(&cfg, N, &blocks));
+        vs_attn_block_list *blocks = test_block_list();
+        CHECK_OK(vs_svg_blocks_build(&cfg, N, blocks));
         int64_t total = (int64_t)N * H * D;
-        float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total),
-              *v = malloc(sizeof(float) * total);
+        float *q = vs_test_malloc(sizeof(float) * total), *k = vs_test_malloc(sizeof(float) * total),
+              *v = vs_test_malloc(sizeof(float) * total);
         unsigned long long rng = 100 + c;
         structured_qkv(F, P, C, D, q, k, v, &rng);
         vs_attn_args a = make_args(1, H, N, D, q, k, v, NULL);
         uint8_t layout[2] = {9, 9};
         float mse_s[2] = {NAN, NAN}, mse_t[2] = {NAN, NAN};
-        CHECK_OK(vs_svg_profile_cpu(&a, &cfg, &blocks.view, layout, mse_s, mse_t));
+        CHECK_OK(vs_svg_profile_cpu(&a, &cfg, &blocks->view, layout, mse_s, mse_t));
         CHECK_MSG(layout[0] == VS_LAYOUT_FRAME_MAJOR && layout[1] == VS_LAYOUT_TOKEN_MAJOR,
                   "case %zu: layouts %d %d, mse spatial %g %g temporal %g %g", c, layout[0], layout[1],
                   mse_s[0], mse_s[1], mse_t[0], mse_t[1]);
         CHECK(mse_s[0] >= 0 && mse_s[0] * 4 < mse_t[0] && mse_t[1] >= 0 && mse_t[1] * 4 < mse_s[1]);
         /* Layouts only: the MSE outputs are optional. */
-        CHECK_OK(vs_svg_profile_cpu(&a, &cfg, &blocks.view, layout, NULL, NULL));
+        CHECK_OK(vs_svg_profile_cpu(&a, &cfg, &blocks->view, layout, NULL, NULL));
         CHECK(layout[0] == VS_LAYOUT_FRAME_MAJOR && layout[1] == VS_LAYOUT_TOKEN_MAJOR);
-        free(q), free(k), free(v);
-        vs_attn_block_list_free(&blocks);
     }
     return 0;
 }
@@ -503,22 +508,22 @@ TEST(profiling_matches_a_direct_computation) {
     vs_svg_config cfg = config(F, P, C, 1);
     cfg.samples = 16;
     cfg.seed = 3;
-    vs_attn_block_list blocks;
-    CHECK_OK(vs_svg_blocks_build(&cfg, N, &blocks));
+    vs_attn_block_list *blocks = test_block_list();
+    CHECK_OK(vs_svg_blocks_build(&cfg, N, blocks));
     int64_t total = (int64_t)N * H * D;
     unsigned long long rng = 5;
-    float *q = malloc(sizeof(float) * total), *k = malloc(sizeof(float) * total),
-          *v = malloc(sizeof(float) * total);
+    float *q = vs_test_malloc(sizeof(float) * total), *k = vs_test_malloc(sizeof(float) * total),
+          *v = vs_test_malloc(sizeof(float) * total);
     fill_uniform(q, total, &rng), fill_uniform(k, total, &rng), fill_uniform(v, total, &rng);
     for (int64_t i = 0; i < total; i++)
         q[i] *= 6;
     double *qd = to_f64(q, total), *kd = to_f64(k, total), *vd = to_f64(v, total);
-    double *exact = malloc(sizeof(double) * total), *sp = malloc(sizeof(double) * total);
-    double *tp = malloc(sizeof(double) * total);
+    double *exact = vs_test_malloc(sizeof(double) * total), *sp = vs_test_malloc(sizeof(double) * total);
+    double *tp = vs_test_malloc(sizeof(double) * total);
     vs_attn_args a = make_args(1, H, N, D, q, k, v, NULL);
     a.frames = F, a.tokens_per_frame = P;
     CHECK_OK(vs_cpu_attention_f64(qd, kd, vd, exact, &a));
-    a.blocks = &blocks.view;
+    a.blocks = &blocks->view;
     CHECK_OK(vs_cpu_attention_f64(qd, kd, vd, sp, &a));
     uint8_t temporal = VS_LAYOUT_TOKEN_MAJOR;
     a.head_layout = &temporal;
@@ -535,13 +540,11 @@ TEST(profiling_matches_a_direct_computation) {
     uint8_t layout;
     float mse_s, mse_t;
     a.blocks = NULL, a.head_layout = NULL;
-    CHECK_OK(vs_svg_profile_cpu(&a, &cfg, &blocks.view, &layout, &mse_s, &mse_t));
+    CHECK_OK(vs_svg_profile_cpu(&a, &cfg, &blocks->view, &layout, &mse_s, &mse_t));
     CHECK_MSG(fabs(mse_s - err_s) <= 1e-6 * err_s && fabs(mse_t - err_t) <= 1e-6 * err_t,
               "%g vs %g, %g vs %g", mse_s, err_s, mse_t, err_t);
     CHECK(err_s > 0 && err_t > 0 &&
           layout == (err_t < err_s ? VS_LAYOUT_TOKEN_MAJOR : VS_LAYOUT_FRAME_MAJOR));
-    free(q), free(k), free(v), free(qd), free(kd), free(vd), free(exact), free(sp), free(tp);
-    vs_attn_block_list_free(&blocks);
     return 0;
 }
 
@@ -549,31 +552,29 @@ TEST(profiling_degenerate_and_bad_input) {
     /* Every block allowed: both errors are zero and the tie goes to spatial. */
     int F = 3, P = 100, N = 300, D = 64;
     vs_svg_config cfg = config(F, P, 0, 3);
-    vs_attn_block_list blocks;
-    CHECK_OK(vs_svg_blocks_build(&cfg, N, &blocks));
+    vs_attn_block_list *blocks = test_block_list();
+    CHECK_OK(vs_svg_blocks_build(&cfg, N, blocks));
     int64_t total = (int64_t)N * D;
     unsigned long long rng = 9;
-    float *x = malloc(sizeof(float) * total);
+    float *x = vs_test_malloc(sizeof(float) * total);
     fill_uniform(x, total, &rng);
     vs_attn_args a = make_args(1, 1, N, D, x, x, x, NULL);
     uint8_t layout = 9;
     float mse_s = NAN, mse_t = NAN;
-    CHECK_OK(vs_svg_profile_cpu(&a, &cfg, &blocks.view, &layout, &mse_s, &mse_t));
+    CHECK_OK(vs_svg_profile_cpu(&a, &cfg, &blocks->view, &layout, &mse_s, &mse_t));
     CHECK(layout == VS_LAYOUT_FRAME_MAJOR && mse_s == 0 && mse_t == 0);
     /* Wrong sizes and missing arguments. */
     vs_svg_config other = config(4, 100, 0, 1);
-    CHECK_FAILS(vs_svg_profile_cpu(&a, &other, &blocks.view, &layout, NULL, NULL), VS_ERR_SHAPE,
+    CHECK_FAILS(vs_svg_profile_cpu(&a, &other, &blocks->view, &layout, NULL, NULL), VS_ERR_SHAPE,
                 "sequence has 300");
-    CHECK_FAILS(vs_svg_profile_cpu(&a, &cfg, &blocks.view, NULL, NULL, NULL), VS_ERR_INVALID_ARG,
+    CHECK_FAILS(vs_svg_profile_cpu(&a, &cfg, &blocks->view, NULL, NULL, NULL), VS_ERR_INVALID_ARG,
                 "head_layout_out");
     a.seq_len = 400;
     cfg = config(4, 100, 0, 3);
-    CHECK_FAILS(vs_svg_profile_cpu(&a, &cfg, &blocks.view, &layout, NULL, NULL), VS_ERR_SHAPE, "needs 4");
+    CHECK_FAILS(vs_svg_profile_cpu(&a, &cfg, &blocks->view, &layout, NULL, NULL), VS_ERR_SHAPE, "needs 4");
     a.seq_len = 300;
     a.dtype = VS_F16;
-    CHECK_FAILS(vs_svg_profile_cpu(&a, &cfg, &blocks.view, &layout, NULL, NULL), VS_ERR_UNSUPPORTED, "f32");
-    free(x);
-    vs_attn_block_list_free(&blocks);
+    CHECK_FAILS(vs_svg_profile_cpu(&a, &cfg, &blocks->view, &layout, NULL, NULL), VS_ERR_UNSUPPORTED, "f32");
     return 0;
 }
 
@@ -582,40 +583,38 @@ TEST(band_rows_of_a_wan_mask) {
      * (a block 20 away still holds a pair 2433 apart), 255 full blocks and a short one. */
     vs_svg_config cfg = vs_svg_config_default(21, 1560, 0, 0.15);
     const int N = 32760;
-    vs_attn_block_list b;
-    CHECK_OK(vs_svg_blocks_build(&cfg, N, &b));
-    vs_attn_band band = vs_attn_find_band(&b.view, N);
+    vs_attn_block_list *b = test_block_list();
+    CHECK_OK(vs_svg_blocks_build(&cfg, N, b));
+    vs_attn_band band = vs_attn_find_band(&b->view, N);
     CHECK_MSG(band.sink == 13 && band.half == 20 && band.first == 34 && band.count == 201,
               "band first %d count %d sink %d half %d", band.first, band.count, band.sink, band.half);
     for (int i = band.first; i < band.first + band.count; i++)
-        for (int j = 0; j < b.view.num_k_blocks; j++)
+        for (int j = 0; j < b->view.num_k_blocks; j++)
             CHECK(vs_svg_block_allowed(&cfg, N, i, j) == (j < band.sink || abs(j - i) <= band.half));
 
     /* The rest of the list: band rows empty, every other row as before. */
-    vs_attn_block_list rest;
-    CHECK_OK(vs_attn_blocks_without_rows(&b.view, N, band.first, band.count, &rest));
+    vs_attn_block_list *rest = test_block_list();
+    CHECK_OK(vs_attn_blocks_without_rows(&b->view, N, band.first, band.count, rest));
     double kept = 0;
-    for (int i = 0; i < b.view.num_q_blocks; i++) {
-        const int n = rest.row_ptr[i + 1] - rest.row_ptr[i];
+    for (int i = 0; i < b->view.num_q_blocks; i++) {
+        const int n = rest->row_ptr[i + 1] - rest->row_ptr[i];
         if (i >= band.first && i < band.first + band.count) {
             CHECK(n == 0);
             continue;
         }
-        CHECK(n == b.row_ptr[i + 1] - b.row_ptr[i]);
-        CHECK(!memcmp(rest.col_idx + rest.row_ptr[i], b.col_idx + b.row_ptr[i], sizeof(int32_t) * (size_t)n));
+        CHECK(n == b->row_ptr[i + 1] - b->row_ptr[i]);
+        CHECK(!memcmp(rest->col_idx + rest->row_ptr[i], b->col_idx + b->row_ptr[i], sizeof(int32_t) * (size_t)n));
         kept += n;
     }
     const double band_elements = (double)band.count * (band.sink + 2 * band.half + 1) * 128.0 * 128.0;
-    CHECK(fabs(rest.density + band_elements / ((double)N * N) - b.density) < 1e-12);
+    CHECK(fabs(rest->density + band_elements / ((double)N * N) - b->density) < 1e-12);
     CHECK(kept > 0);
-    vs_attn_block_list_free(&rest);
-    vs_attn_block_list_free(&b);
 
     /* Text tokens make every row dense on the text blocks: no band rows. */
     cfg = config(16, 128, 200, 1);
-    CHECK_OK(vs_svg_blocks_build(&cfg, 2248, &b));
-    CHECK(vs_attn_find_band(&b.view, 2248).count == 0);
-    vs_attn_block_list_free(&b);
+    b = test_block_list();
+    CHECK_OK(vs_svg_blocks_build(&cfg, 2248, b));
+    CHECK(vs_attn_find_band(&b->view, 2248).count == 0);
     return 0;
 }
 

@@ -11,6 +11,8 @@
 
 #define MODEL "models/vidsparse-tiny"
 
+static void free_t2v(void *m) { vs_t2v_free(m); }
+
 static vs_t2v_request small_request(const char *prompt) {
     vs_t2v_request r = vs_t2v_request_default(prompt);
     r.frames = 2, r.height = 16, r.width = 16, r.steps = 2, r.seed = 7;
@@ -20,6 +22,7 @@ static vs_t2v_request small_request(const char *prompt) {
 TEST(defaults_come_from_the_folder) {
     vs_t2v *m;
     CHECK_OK(vs_t2v_load(MODEL, VS_CPU, &m));
+    vs_test_defer(free_t2v, m);
     const vs_t2v_defaults *d = vs_t2v_get_defaults(m);
     CHECK(d->frames == 16 && d->height == 32 && d->width == 32 && d->text_length == 32 && d->steps == 20);
     CHECK(vs_t2v_pixel_space(m));
@@ -31,68 +34,64 @@ TEST(defaults_come_from_the_folder) {
     CHECK(!strcmp(a.method, "svg") && a.density == 0.4 && a.dense_steps == 0.4 && a.dense_layers == 0.03);
     a = vs_t2v_resolve_attention(m, &(vs_attention_params){"dense", 0.25, 0, 0.5});
     CHECK(!strcmp(a.method, "dense") && a.density == 0.25 && a.dense_steps == 0 && a.dense_layers == 0.5);
-    vs_t2v_free(m);
 
     /* An SVG default out of range is a format error naming the file, before any component loads. */
     char dir[] = "/tmp/vs_t2v_XXXXXX", path[64], index[64];
     CHECK(mkdtemp(dir) != NULL);
+    vs_test_remove(dir); /* after the files in it */
     snprintf(index, sizeof index, "%s/model_index.json", dir);
     FILE *f = fopen(index, "w");
     CHECK(f != NULL);
+    vs_test_remove(index);
     fputs("{\"_class_name\": \"WanPipeline\"}\n", f);
     fclose(f);
     snprintf(path, sizeof path, "%s/vidsparse.json", dir);
     f = fopen(path, "w");
     CHECK(f != NULL);
+    vs_test_remove(path);
     fputs("{\"svg_density\": 1.5}\n", f);
     fclose(f);
     CHECK_FAILS(vs_t2v_load(dir, VS_CPU, &m), VS_ERR_FORMAT, "svg_density must be in (0, 1]");
-    remove(path);
-    remove(index);
-    rmdir(dir);
     return 0;
 }
 
 TEST(generate_is_seeded_and_finite) {
     vs_t2v *m;
     CHECK_OK(vs_t2v_load(MODEL, VS_CPU, &m));
+    vs_test_defer(free_t2v, m);
     vs_t2v_request r = small_request("two yellow squares moving up on a black background");
-    vs_tensor a, b, c;
+    vs_tensor *a = vs_test_tensor(), *b = vs_test_tensor(), *c = vs_test_tensor();
     vs_t2v_stats st;
-    CHECK_OK(vs_t2v_generate(m, &r, &a, &st));
-    CHECK(a.ndim == 4 && a.shape[0] == 2 && a.shape[1] == 3 && a.shape[2] == 16 && a.shape[3] == 16);
-    for (int64_t i = 0; i < vs_tensor_numel(&a); i++) CHECK(isfinite(((float *)a.data)[i]));
+    CHECK_OK(vs_t2v_generate(m, &r, a, &st));
+    CHECK(a->ndim == 4 && a->shape[0] == 2 && a->shape[1] == 3 && a->shape[2] == 16 && a->shape[3] == 16);
+    for (int64_t i = 0; i < vs_tensor_numel(a); i++) CHECK(isfinite(((float *)a->data)[i]));
     CHECK(st.dit.total_s > 0 && st.dit.attention_s > 0 && st.dit.heads_spatial + st.dit.heads_temporal == 0);
-    CHECK_OK(vs_t2v_generate(m, &r, &b, NULL));
-    CHECK(!memcmp(a.data, b.data, sizeof(float) * (size_t)vs_tensor_numel(&a)));
+    CHECK_OK(vs_t2v_generate(m, &r, b, NULL));
+    CHECK(!memcmp(a->data, b->data, sizeof(float) * (size_t)vs_tensor_numel(a)));
     r.seed = 8;
-    CHECK_OK(vs_t2v_generate(m, &r, &c, NULL));
-    CHECK(memcmp(a.data, c.data, sizeof(float) * (size_t)vs_tensor_numel(&a)) != 0);
-    vs_tensor_free(&a);
-    vs_tensor_free(&b);
-    vs_tensor_free(&c);
+    CHECK_OK(vs_t2v_generate(m, &r, c, NULL));
+    CHECK(memcmp(a->data, c->data, sizeof(float) * (size_t)vs_tensor_numel(a)) != 0);
     /* SVG: every (batch entry, layer, head) after the dense steps gets a class. 5 steps, 1 dense. */
     r = small_request("a red circle moving left on a blue background");
     r.frames = 8, r.steps = 5;
     r.attention = (vs_attention_params){"svg", 0.25, 0.2, 0.03};
-    CHECK_OK(vs_t2v_generate(m, &r, &a, &st));
+    vs_tensor *d = vs_test_tensor();
+    CHECK_OK(vs_t2v_generate(m, &r, d, &st));
     CHECK_MSG(st.dit.heads_spatial + st.dit.heads_temporal == 2 * 4 * 2 * 4, "%lld + %lld",
               (long long)st.dit.heads_spatial, (long long)st.dit.heads_temporal);
-    vs_tensor_free(&a);
-    vs_t2v_free(m);
     return 0;
 }
 
 TEST(bad_requests_and_folders) {
     vs_t2v *m;
     CHECK_OK(vs_t2v_load(MODEL, VS_CPU, &m));
+    vs_test_defer(free_t2v, m);
     vs_t2v_request r = small_request("a red circle");
     r.height = 15;
     vs_tensor v;
     CHECK_FAILS(vs_t2v_generate(m, &r, &v, NULL), VS_ERR_INVALID_ARG, "multiples of 2");
     r = small_request(NULL);
     CHECK_FAILS(vs_t2v_generate(m, &r, &v, NULL), VS_ERR_INVALID_ARG, "no prompt");
-    vs_t2v_free(m);
     CHECK_FAILS(vs_t2v_load("tests/data/no-such-model", VS_CPU, &m), VS_ERR_NOT_FOUND, "no-such-model");
     /* tests/data/tiny-wan has no tokenizer. */
     CHECK_FAILS(vs_t2v_load("tests/data/tiny-wan", VS_CPU, &m), VS_ERR_NOT_FOUND, "tiny-wan");

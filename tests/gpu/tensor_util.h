@@ -52,7 +52,4 @@ static inline vs_status poison(vs_tensor *t) {
     return vs_device_memset(t->data, 0xff, (size_t)vs_tensor_numel(t) * vs_dtype_size(t->dtype));
 }
 
-/* test_ops_cuda.c's name for vs_test_rel_l2_f32 (check.h), until its table-driven rewrite uses that. */
-static inline double rel_err(const float *a, const float *b, int64_t n) { return vs_test_rel_l2_f32(a, b, n); }
-
 #endif

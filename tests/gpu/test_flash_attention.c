@@ -45,17 +45,29 @@ typedef struct {
     int nb;
 } host_inputs;
 
+static void free_device(void *p) { cudaFree(p); }
+static void free_block_list(void *b) { vs_attn_block_list_free(b); }
+static void free_band(void *band) { vs_cuda_band_free(band); }
+
+/* cudaMalloc, the memory cudaFree'd after the case (or at run_case's end) when the call succeeded. */
+static cudaError_t device_alloc(void **p, size_t bytes) {
+    *p = NULL;
+    const cudaError_t e = cudaMalloc(p, bytes);
+    if (e == cudaSuccess) vs_test_defer(free_device, *p);
+    return e;
+}
+
 static double to_double(uint16_t x, int half) { return half ? vs_f16_to_f32(x) : vs_bf16_to_f32(x); }
 
 /* Reference for output position r (sequence position in the head's layout)
- * of (b, h): returns the stored row and fills out[D]. */
-static int64_t reference_row(const case_desc *c, const host_inputs *in, int b, int h, int r, double *out) {
+ * of (b, h): returns the stored row and fills out[D]. scores and keys: room
+ * for every key, the caller's scratch. */
+static int64_t reference_row(const case_desc *c, const host_inputs *in, int b, int h, int r, double *out,
+                             double *scores, int *keys) {
     const int D = c->head_dim, H = c->heads, N = c->seq_len, NK = c->kv_len ? c->kv_len : N;
     int layout = in->layout ? in->layout[b * H + h] : VS_LAYOUT_FRAME_MAJOR;
     int64_t qrow = vs_attn_row(r, layout, c->frames, c->tokens_per_frame);
     const uint16_t *q = in->q + ((int64_t)b * N + qrow) * H * D + h * D;
-    double *scores = malloc(sizeof(double) * NK);
-    int *keys = malloc(sizeof(int) * NK);
     int nk = 0;
     int qb = r / VS_ATTN_BLOCK;
     for (int j = 0; j < NK; j++) {
@@ -84,12 +96,12 @@ static int64_t reference_row(const case_desc *c, const host_inputs *in, int b, i
         const uint16_t *v = in->v + ((int64_t)b * NK + vrow) * H * D + h * D;
         for (int d = 0; d < D; d++) out[d] += scores[i] / sum * to_double(v[d], c->half);
     }
-    free(scores);
-    free(keys);
     return qrow;
 }
 
+/* What one case allocates is registered with check.h and released when it ends (or with the TEST on a failure). */
 static int run_case(const case_desc *c) {
+    const int mark = vs_test_mark();
     const int64_t n = (int64_t)c->batch * c->seq_len * c->heads * c->head_dim;
     const int64_t nkv = (int64_t)c->batch * (c->kv_len ? c->kv_len : c->seq_len) * c->heads * c->head_dim;
     const size_t bytes = (size_t)n * 2, kv_bytes = (size_t)nkv * 2;
@@ -98,8 +110,8 @@ static int run_case(const case_desc *c) {
                   kv_rows = (int64_t)c->batch * (c->kv_len ? c->kv_len : c->seq_len);
     const size_t dev_bytes = (size_t)(q_rows * stride_n) * 2, dev_kv_bytes = (size_t)(kv_rows * stride_n) * 2;
     host_inputs in = {0};
-    in.q = malloc(bytes), in.k = malloc(kv_bytes), in.v = malloc(kv_bytes);
-    uint16_t *o = malloc(bytes);
+    in.q = vs_test_malloc(bytes), in.k = vs_test_malloc(kv_bytes), in.v = vs_test_malloc(kv_bytes);
+    uint16_t *o = vs_test_malloc(bytes);
     for (int64_t i = 0; i < n; i++) {
         float a = (float)(vs_test_uniform(&rng) * 4 - 2);
         in.q[i] = c->half ? vs_f32_to_f16(a) : vs_f32_to_bf16(a);
@@ -112,12 +124,14 @@ static int run_case(const case_desc *c) {
     in.nb = (c->seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
     if (c->svg_density > 0) {
         vs_svg_config cfg = vs_svg_config_default(c->frames, c->tokens_per_frame, 0, c->svg_density);
-        vs_attn_block_list svg;
-        CHECK_OK(vs_svg_blocks_build(&cfg, c->seq_len, &svg));
-        in.row_ptr = svg.row_ptr, in.col_idx = svg.col_idx; /* owned by in from here */
+        vs_attn_block_list *svg = vs_test_malloc(sizeof *svg);
+        memset(svg, 0, sizeof *svg);
+        vs_test_defer(free_block_list, svg);
+        CHECK_OK(vs_svg_blocks_build(&cfg, c->seq_len, svg));
+        in.row_ptr = svg->row_ptr, in.col_idx = svg->col_idx;
     } else if (c->density < 1) {
-        in.row_ptr = malloc(sizeof(int32_t) * (in.nb + 1));
-        in.col_idx = malloc(sizeof(int32_t) * in.nb * in.nb);
+        in.row_ptr = vs_test_malloc(sizeof(int32_t) * (in.nb + 1));
+        in.col_idx = vs_test_malloc(sizeof(int32_t) * in.nb * in.nb);
         in.row_ptr[0] = 0;
         for (int i = 0; i < in.nb; i++) {
             int e = in.row_ptr[i];
@@ -128,13 +142,13 @@ static int run_case(const case_desc *c) {
         }
     }
     if (c->frames && !c->frame_major) {
-        in.layout = malloc((size_t)c->batch * c->heads);
+        in.layout = vs_test_malloc((size_t)c->batch * c->heads);
         for (int i = 0; i < c->batch * c->heads; i++) in.layout[i] = (uint8_t)(i % 2);
     }
 
     void *dq, *dk, *dv, *dout, *drow = NULL, *dcol = NULL, *dlayout = NULL;
-    CHECK(cudaMalloc(&dq, dev_bytes) == cudaSuccess && cudaMalloc(&dk, dev_kv_bytes) == cudaSuccess &&
-          cudaMalloc(&dv, dev_kv_bytes) == cudaSuccess && cudaMalloc(&dout, dev_bytes) == cudaSuccess);
+    CHECK(device_alloc(&dq, dev_bytes) == cudaSuccess && device_alloc(&dk, dev_kv_bytes) == cudaSuccess &&
+          device_alloc(&dv, dev_kv_bytes) == cudaSuccess && device_alloc(&dout, dev_bytes) == cudaSuccess);
     const size_t pitch = (size_t)stride_n * 2, width = (size_t)row_elems * 2;
     CHECK(cudaMemcpy2D(dq, pitch, in.q, width, width, (size_t)q_rows, cudaMemcpyHostToDevice) == cudaSuccess);
     CHECK(cudaMemcpy2D(dk, pitch, in.k, width, width, (size_t)kv_rows, cudaMemcpyHostToDevice) ==
@@ -145,13 +159,13 @@ static int run_case(const case_desc *c) {
     vs_attn_blocks blocks = {in.nb, in.nb, NULL, NULL};
     if (in.row_ptr) {
         size_t rb = sizeof(int32_t) * (in.nb + 1), cb = sizeof(int32_t) * (in.row_ptr[in.nb] + 1);
-        CHECK(cudaMalloc(&drow, rb) == cudaSuccess && cudaMalloc(&dcol, cb) == cudaSuccess);
+        CHECK(device_alloc(&drow, rb) == cudaSuccess && device_alloc(&dcol, cb) == cudaSuccess);
         cudaMemcpy(drow, in.row_ptr, rb, cudaMemcpyHostToDevice);
         cudaMemcpy(dcol, in.col_idx, cb, cudaMemcpyHostToDevice);
         blocks.row_ptr = drow, blocks.col_idx = dcol;
     }
     if (in.layout) {
-        CHECK(cudaMalloc(&dlayout, (size_t)c->batch * c->heads) == cudaSuccess);
+        CHECK(device_alloc(&dlayout, (size_t)c->batch * c->heads) == cudaSuccess);
         cudaMemcpy(dlayout, in.layout, (size_t)c->batch * c->heads, cudaMemcpyHostToDevice);
     }
 
@@ -172,14 +186,13 @@ static int run_case(const case_desc *c) {
     CHECK(cudaDeviceSynchronize() == cudaSuccess);
     CHECK(cudaMemcpy2D(o, width, dout, pitch, width, (size_t)q_rows, cudaMemcpyDeviceToHost) == cudaSuccess);
     if (row_pad) { /* the padding between token rows stays untouched (NaN) */
-        uint16_t *pad = malloc((size_t)row_pad * 2);
+        uint16_t *pad = vs_test_malloc((size_t)row_pad * 2);
         for (int64_t r = 0; r < q_rows; r += q_rows / 7 + 1) {
             cudaMemcpy(pad, (uint16_t *)dout + r * stride_n + row_elems, (size_t)row_pad * 2,
                        cudaMemcpyDeviceToHost);
             for (int i = 0; i < row_pad; i++)
                 CHECK_MSG(pad[i] == 0xffff, "padding after token row %lld written", (long long)r);
         }
-        free(pad);
     }
 
     /* Every element written and finite. */
@@ -187,34 +200,32 @@ static int run_case(const case_desc *c) {
 
     /* Reference on all rows or a sample of rows of every (b, h). */
     const int D = c->head_dim;
-    double *ref = malloc(sizeof(double) * D);
-    double num = 0, den = 0;
+    const int rows = c->check_rows ? c->check_rows : c->seq_len, NK = c->kv_len ? c->kv_len : c->seq_len;
+    const int64_t checked = (int64_t)c->batch * c->heads * rows * D;
+    double *ref = vs_test_malloc(sizeof(double) * (size_t)checked); /* the checked rows, and what the GPU gave */
+    float *gpu = vs_test_malloc(sizeof(float) * (size_t)checked);
+    double *scores = vs_test_malloc(sizeof(double) * NK);
+    int *keys = vs_test_malloc(sizeof(int) * NK);
+    int64_t at = 0;
     for (int b = 0; b < c->batch; b++)
         for (int h = 0; h < c->heads; h++) {
-            int rows = c->check_rows ? c->check_rows : c->seq_len;
-            for (int i = 0; i < rows; i++) {
+            for (int i = 0; i < rows; i++, at += D) {
                 int r = c->check_rows ? (int)(vs_test_uniform(&rng) * c->seq_len) : i;
                 if (i == 0 && c->check_rows) r = c->seq_len - 1; /* always check the ragged end */
-                int64_t row = reference_row(c, &in, b, h, r, ref);
+                int64_t row = reference_row(c, &in, b, h, r, ref + at, scores, keys);
                 const uint16_t *got = o + ((int64_t)b * c->seq_len + row) * c->heads * D + h * D;
-                for (int d = 0; d < D; d++) {
-                    double e = to_double(got[d], c->half) - ref[d];
-                    num += e * e;
-                    den += ref[d] * ref[d];
-                }
+                for (int d = 0; d < D; d++) gpu[at + d] = (float)to_double(got[d], c->half);
                 if (in.row_ptr && !c->svg_density && r / VS_ATTN_BLOCK == 1)
                     for (int d = 0; d < D; d++) CHECK_MSG(got[d] == 0, "empty query block must give zeros");
             }
         }
-    double rel = sqrt(num / (den > 0 ? den : 1));
+    double rel = vs_test_rel_l2(gpu, ref, checked);
     printf("  %s B=%d H=%d N=%d kv=%d D=%d %s density=%.2f%s layout=%s row pad %d: rel L2 %.2e\n", attend_name,
            c->batch, c->heads, c->seq_len, c->kv_len, D, c->half ? "f16" : "bf16",
            c->svg_density ? c->svg_density : c->density, c->svg_density ? " (SVG)" : "",
            in.layout ? "mixed" : "frame-major", row_pad, rel);
     CHECK_MSG(rel < 1e-2, "relative L2 error %.3e", rel);
-
-    cudaFree(dq), cudaFree(dk), cudaFree(dv), cudaFree(dout), cudaFree(drow), cudaFree(dcol), cudaFree(dlayout);
-    free(in.q), free(in.k), free(in.v), free(o), free(in.row_ptr), free(in.col_idx), free(in.layout), free(ref);
+    vs_test_release_to(mark);
     return 0;
 }
 
@@ -362,13 +373,14 @@ TEST(cudnn_rejects_sparse_arguments) {
  * rows; they run as cuDNN's strided windows, the others through its paged attention. */
 static vs_status band_attend(const vs_attn_args *a, void *stream) {
     const int nb = a->blocks->num_q_blocks;
-    int32_t *row_ptr = malloc(sizeof(int32_t) * (size_t)(nb + 1)), *col_idx = NULL;
+    int32_t *row_ptr = vs_test_malloc(sizeof(int32_t) * (size_t)(nb + 1)), *col_idx = NULL;
     cudaMemcpy(row_ptr, a->blocks->row_ptr, sizeof(int32_t) * (size_t)(nb + 1), cudaMemcpyDeviceToHost);
-    col_idx = malloc(sizeof(int32_t) * (size_t)(row_ptr[nb] + 1));
+    col_idx = vs_test_malloc(sizeof(int32_t) * (size_t)(row_ptr[nb] + 1));
     cudaMemcpy(col_idx, a->blocks->col_idx, sizeof(int32_t) * (size_t)row_ptr[nb], cudaMemcpyDeviceToHost);
     const vs_attn_blocks host = {nb, nb, row_ptr, col_idx};
     vs_cuda_band *band = NULL;
     vs_status s = vs_cuda_band_create(&band, &host, a->seq_len, a->heads, a->head_dim);
+    if (s == VS_OK) vs_test_defer(free_band, band); /* with run_case's allocations */
     if (s == VS_OK) {
         const vs_attn_band r = vs_cuda_band_rows(band);
         printf("  band rows: query blocks %d..%d of %d, sink %d, half width %d\n", r.first, r.first + r.count - 1, nb,
@@ -376,9 +388,6 @@ static vs_status band_attend(const vs_attn_args *a, void *stream) {
         s = vs_cuda_band_attention(band, a, stream);
     }
     cudaDeviceSynchronize();
-    vs_cuda_band_free(band);
-    free(row_ptr);
-    free(col_idx);
     return s;
 }
 

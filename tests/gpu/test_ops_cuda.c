@@ -14,73 +14,65 @@ static vs_tensor host(float *x, int ndim, const int64_t *shape) { return vs_tens
 
 /* The CUDA table's `supports` names the limit. */
 TEST(unsupported_sizes_are_errors) {
-    vs_tensor dx, dh, dw;
-    CHECK_OK(vs_tensor_alloc(&dx, VS_F32, VS_CUDA, 2, (int64_t[]){4, 12}));
-    CHECK_OK(vs_tensor_alloc(&dh, VS_BF16, VS_CUDA, 2, (int64_t[]){4, 16}));
-    CHECK_OK(vs_tensor_alloc(&dw, VS_BF16, VS_CUDA, 2, (int64_t[]){12, 16}));
-    CHECK_FAILS(vs_op_linear_residual(&dx, &dh, &dw, NULL, NULL), VS_ERR_UNSUPPORTED, "multiples of 8");
-    vs_tensor dn;
-    CHECK_OK(vs_tensor_alloc(&dn, VS_F32, VS_CUDA, 1, (int64_t[]){12}));
-    CHECK_FAILS(vs_op_rmsnorm(&dx, &dx, &dn, 1e-6f), VS_ERR_UNSUPPORTED, "rmsnorm: last dimension 12 is not a multiple of 8");
-    vs_tensor_free(&dx), vs_tensor_free(&dh), vs_tensor_free(&dw), vs_tensor_free(&dn);
+    vs_tensor *dx = vs_test_tensor(), *dh = vs_test_tensor(), *dw = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(dx, VS_F32, VS_CUDA, 2, (int64_t[]){4, 12}));
+    CHECK_OK(vs_tensor_alloc(dh, VS_BF16, VS_CUDA, 2, (int64_t[]){4, 16}));
+    CHECK_OK(vs_tensor_alloc(dw, VS_BF16, VS_CUDA, 2, (int64_t[]){12, 16}));
+    CHECK_FAILS(vs_op_linear_residual(dx, dh, dw, NULL, NULL), VS_ERR_UNSUPPORTED, "multiples of 8");
+    vs_tensor *dn = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(dn, VS_F32, VS_CUDA, 1, (int64_t[]){12}));
+    CHECK_FAILS(vs_op_rmsnorm(dx, dx, dn, 1e-6f), VS_ERR_UNSUPPORTED, "rmsnorm: last dimension 12 is not a multiple of 8");
     return 0;
 }
 
 /* add: a [B, 6, D] table broadcast over the batch plus a [B, D] row repeated 6 times, against the CPU; silu. */
 TEST(add_broadcast_and_silu) {
     const int64_t B = 2, D = 136, n = B * D, gs[3] = {B, 6, D};
-    float *x = random_array(&rng, n, -1, 1), *g = random_array(&rng, B * 6 * D, -1, 1);
-    vs_tensor dx, dg;
-    CHECK_OK(to_device(&dx, x, VS_F32, 2, (int64_t[]){B, D}));
-    CHECK_OK(to_device(&dg, g, VS_F32, 3, gs));
-    float *sum = malloc(sizeof(float) * (size_t)(B * 6 * D));
-    vs_tensor ht = vs_tensor_view(g, VS_F32, VS_CPU, 3, (int64_t[]){B, 6, D}), dt = dg;
+    float *x = vs_test_free_later(random_array(&rng, n, -1, 1));
+    float *g = vs_test_free_later(random_array(&rng, B * 6 * D, -1, 1));
+    vs_tensor *dx = vs_test_tensor(), *dg = vs_test_tensor();
+    CHECK_OK(to_device(dx, x, VS_F32, 2, (int64_t[]){B, D}));
+    CHECK_OK(to_device(dg, g, VS_F32, 3, gs));
+    float *sum = vs_test_malloc(sizeof(float) * (size_t)(B * 6 * D));
+    vs_tensor ht = vs_tensor_view(g, VS_F32, VS_CPU, 3, (int64_t[]){B, 6, D}), dt = *dg;
     ht.stride[0] = dt.stride[0] = 0;
-    vs_tensor hr = vs_tensor_view(x, VS_F32, VS_CPU, 3, (int64_t[]){B, 6, D}), dr = dx;
+    vs_tensor hr = vs_tensor_view(x, VS_F32, VS_CPU, 3, (int64_t[]){B, 6, D}), dr = *dx;
     hr.stride[0] = dr.stride[0] = D, hr.stride[1] = dr.stride[1] = 0;
     dr.ndim = 3, dr.shape[1] = 6, dr.shape[2] = D, dr.stride[2] = 1;
-    vs_tensor hs = host(sum, 3, gs), ds;
-    CHECK_OK(vs_tensor_alloc(&ds, VS_F32, VS_CUDA, 3, gs));
-    CHECK_OK(poison(&ds));
+    vs_tensor hs = host(sum, 3, gs), *ds = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(ds, VS_F32, VS_CUDA, 3, gs));
+    CHECK_OK(poison(ds));
     CHECK_OK(vs_op_add(&hs, &ht, &hr));
-    CHECK_OK(vs_op_add(&ds, &dt, &dr));
-    float *got = to_host(&ds);
-    CHECK(got && rel_err(got, sum, B * 6 * D) < 1e-6);
-    free(got);
+    CHECK_OK(vs_op_add(ds, &dt, &dr));
+    float *got = vs_test_free_later(to_host(ds));
+    CHECK(got && vs_test_rel_l2_f32(got, sum, B * 6 * D) < 1e-6);
     CHECK_OK(vs_op_silu(&hs, &hs));
-    CHECK_OK(vs_op_silu(&ds, &ds));
-    got = to_host(&ds);
-    CHECK(got && rel_err(got, sum, B * 6 * D) < 1e-5);
+    CHECK_OK(vs_op_silu(ds, ds));
+    got = vs_test_free_later(to_host(ds));
+    CHECK(got && vs_test_rel_l2_f32(got, sum, B * 6 * D) < 1e-5);
     printf("  add (broadcast) and silu ok\n");
-    free(got), free(sum), free(x), free(g);
-    vs_tensor *all[] = {&dx, &dg, &ds};
-    for (int i = 0; i < 3; i++) vs_tensor_free(all[i]);
     return 0;
 }
 
 TEST(fill_convert_copy) {
     const int64_t n = 100003;
-    float *h = malloc(sizeof(float) * (size_t)n);
-    vs_tensor ht = host(h, 1, &n), d32, d16;
-    CHECK_OK(vs_tensor_alloc(&d32, VS_F32, VS_CUDA, 1, &n));
-    CHECK_OK(vs_tensor_alloc(&d16, VS_BF16, VS_CUDA, 1, &n));
+    float *h = vs_test_malloc(sizeof(float) * (size_t)n);
+    vs_tensor ht = host(h, 1, &n), *d32 = vs_test_tensor(), *d16 = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(d32, VS_F32, VS_CUDA, 1, &n));
+    CHECK_OK(vs_tensor_alloc(d16, VS_BF16, VS_CUDA, 1, &n));
     CHECK_OK(vs_op_fill_uniform(&ht, 77, -3, 2));
-    CHECK_OK(vs_op_fill_uniform(&d32, 77, -3, 2));
-    float *got = to_host(&d32);
-    CHECK(got && rel_err(got, h, n) < 1e-7); /* the same numbers on both devices */
-    free(got);
-    CHECK_OK(vs_op_convert(&d16, &d32));
+    CHECK_OK(vs_op_fill_uniform(d32, 77, -3, 2));
+    float *got = vs_test_free_later(to_host(d32));
+    CHECK(got && vs_test_rel_l2_f32(got, h, n) < 1e-7); /* the same numbers on both devices */
+    CHECK_OK(vs_op_convert(d16, d32));
     round_to(h, n, VS_BF16);
-    got = to_host(&d16);
-    CHECK(got && rel_err(got, h, n) < 1e-7);
-    free(got);
-    CHECK_OK(vs_op_copy(&d32, &ht));
-    CHECK_OK(vs_op_copy(&ht, &d32));
+    got = vs_test_free_later(to_host(d16));
+    CHECK(got && vs_test_rel_l2_f32(got, h, n) < 1e-7);
+    CHECK_OK(vs_op_copy(d32, &ht));
+    CHECK_OK(vs_op_copy(&ht, d32));
     CHECK_OK(vs_op_sync(VS_CUDA));
     /* mixing devices is refused with the argument named */
-    CHECK_FAILS(vs_op_convert(&ht, &d32), VS_ERR_INVALID_ARG, "dst");
-    free(h);
-    vs_tensor_free(&d32), vs_tensor_free(&d16);
+    CHECK_FAILS(vs_op_convert(&ht, d32), VS_ERR_INVALID_ARG, "dst");
     return 0;
 }
 

@@ -28,6 +28,25 @@ typedef struct {
 
 static unsigned long long rng = 0x1234567ULL;
 
+static void free_device(void *p) { cudaFree(p); }
+static void destroy_event(void *e) { cudaEventDestroy((cudaEvent_t)e); }
+static void free_block_list(void *b) { vs_attn_block_list_free(b); }
+
+/* cudaMalloc, the memory cudaFree'd after the case when the call succeeded. */
+static cudaError_t device_alloc(void **p, size_t bytes) {
+    *p = NULL;
+    const cudaError_t e = cudaMalloc(p, bytes);
+    if (e == cudaSuccess) vs_test_defer(free_device, *p);
+    return e;
+}
+
+/* cudaEventCreate, the event destroyed after the case when the call succeeded. */
+static cudaError_t event_create(cudaEvent_t *e) {
+    const cudaError_t r = cudaEventCreate(e);
+    if (r == cudaSuccess) vs_test_defer(destroy_event, (void *)*e);
+    return r;
+}
+
 static float uniform(void) {
     return (float)(2 * vs_test_uniform(&rng) - 1);
 }
@@ -36,7 +55,7 @@ static float uniform(void) {
 static void make_inputs(const case_desc *c, uint16_t *qs, uint16_t *ks, uint16_t *vs, float *q, float *k,
                         float *v) {
     int F = c->frames, P = c->per_frame, N = F * P + c->text, H = c->heads, D = c->head_dim;
-    float *frame_dir = malloc(sizeof(float) * F * D), *place_dir = malloc(sizeof(float) * P * D);
+    float *frame_dir = vs_test_malloc(sizeof(float) * F * D), *place_dir = vs_test_malloc(sizeof(float) * P * D);
     for (int i = 0; i < F * D; i++)
         frame_dir[i] = uniform();
     for (int i = 0; i < P * D; i++)
@@ -60,7 +79,6 @@ static void make_inputs(const case_desc *c, uint16_t *qs, uint16_t *ks, uint16_t
                         val[t][i] = c->half ? vs_f16_to_f32(dst[t][i]) : vs_bf16_to_f32(dst[t][i]);
                     }
                 }
-    free(frame_dir), free(place_dir);
 }
 
 static int run_case(const case_desc *c) {
@@ -70,11 +88,13 @@ static int run_case(const case_desc *c) {
     vs_svg_config cfg = vs_svg_config_default(F, P, c->text, 0.25);
     cfg.band_frames = c->band_frames;
     cfg.seed = 77;
-    vs_attn_block_list blocks;
-    CHECK_OK(vs_svg_blocks_build(&cfg, N, &blocks));
+    vs_attn_block_list *blocks = vs_test_malloc(sizeof *blocks);
+    memset(blocks, 0, sizeof *blocks);
+    vs_test_defer(free_block_list, blocks);
+    CHECK_OK(vs_svg_blocks_build(&cfg, N, blocks));
 
-    uint16_t *qs = malloc(2 * n), *ks = malloc(2 * n), *vs = malloc(2 * n);
-    float *q = malloc(4 * n), *k = malloc(4 * n), *v = malloc(4 * n);
+    uint16_t *qs = vs_test_malloc(2 * n), *ks = vs_test_malloc(2 * n), *vs = vs_test_malloc(2 * n);
+    float *q = vs_test_malloc(4 * n), *k = vs_test_malloc(4 * n), *v = vs_test_malloc(4 * n);
     make_inputs(c, qs, ks, vs, q, k, v);
 
     /* CPU reference. */
@@ -83,10 +103,10 @@ static int run_case(const case_desc *c) {
     a.batch = c->batch, a.heads = H, a.seq_len = N, a.head_dim = D;
     a.scale = 1.0f / sqrtf((float)D);
     vs_attn_args_contiguous(&a);
-    uint8_t *layout_cpu = malloc(BH), *layout_gpu = malloc(BH), *layout_again = malloc(BH);
-    float *mse_s_cpu = malloc(4 * BH), *mse_t_cpu = malloc(4 * BH), *mse_s_gpu = malloc(4 * BH);
-    float *mse_t_gpu = malloc(4 * BH), *mse_s_again = malloc(4 * BH), *mse_t_again = malloc(4 * BH);
-    CHECK_OK(vs_svg_profile_cpu(&a, &cfg, &blocks.view, layout_cpu, mse_s_cpu, mse_t_cpu));
+    uint8_t *layout_cpu = vs_test_malloc(BH), *layout_gpu = vs_test_malloc(BH), *layout_again = vs_test_malloc(BH);
+    float *mse_s_cpu = vs_test_malloc(4 * BH), *mse_t_cpu = vs_test_malloc(4 * BH), *mse_s_gpu = vs_test_malloc(4 * BH);
+    float *mse_t_gpu = vs_test_malloc(4 * BH), *mse_s_again = vs_test_malloc(4 * BH), *mse_t_again = vs_test_malloc(4 * BH);
+    CHECK_OK(vs_svg_profile_cpu(&a, &cfg, &blocks->view, layout_cpu, mse_s_cpu, mse_t_cpu));
 
     /* GPU: device copies of q, k, v and the block list; outputs poisoned first. */
     void *dq, *dk, *dv, *dws;
@@ -94,21 +114,21 @@ static int run_case(const case_desc *c) {
     uint8_t *d_layout;
     float *d_mse_s, *d_mse_t;
     unsigned long long *d_count;
-    int nb = blocks.view.num_q_blocks, nnz = blocks.row_ptr[nb];
-    CUDA_OK(cudaMalloc(&dq, 2 * n));
-    CUDA_OK(cudaMalloc(&dk, 2 * n));
-    CUDA_OK(cudaMalloc(&dv, 2 * n));
-    CUDA_OK(cudaMalloc((void **)&d_row_ptr, 4 * (nb + 1)));
-    CUDA_OK(cudaMalloc((void **)&d_col_idx, 4 * nnz));
-    CUDA_OK(cudaMalloc((void **)&d_layout, BH));
-    CUDA_OK(cudaMalloc((void **)&d_mse_s, 4 * BH));
-    CUDA_OK(cudaMalloc((void **)&d_mse_t, 4 * BH));
-    CUDA_OK(cudaMalloc((void **)&d_count, sizeof *d_count));
+    int nb = blocks->view.num_q_blocks, nnz = blocks->row_ptr[nb];
+    CUDA_OK(device_alloc(&dq, 2 * n));
+    CUDA_OK(device_alloc(&dk, 2 * n));
+    CUDA_OK(device_alloc(&dv, 2 * n));
+    CUDA_OK(device_alloc((void **)&d_row_ptr, 4 * (nb + 1)));
+    CUDA_OK(device_alloc((void **)&d_col_idx, 4 * nnz));
+    CUDA_OK(device_alloc((void **)&d_layout, BH));
+    CUDA_OK(device_alloc((void **)&d_mse_s, 4 * BH));
+    CUDA_OK(device_alloc((void **)&d_mse_t, 4 * BH));
+    CUDA_OK(device_alloc((void **)&d_count, sizeof *d_count));
     CUDA_OK(cudaMemcpy(dq, qs, 2 * n, cudaMemcpyHostToDevice));
     CUDA_OK(cudaMemcpy(dk, ks, 2 * n, cudaMemcpyHostToDevice));
     CUDA_OK(cudaMemcpy(dv, vs, 2 * n, cudaMemcpyHostToDevice));
-    CUDA_OK(cudaMemcpy(d_row_ptr, blocks.row_ptr, 4 * (nb + 1), cudaMemcpyHostToDevice));
-    CUDA_OK(cudaMemcpy(d_col_idx, blocks.col_idx, 4 * nnz, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(d_row_ptr, blocks->row_ptr, 4 * (nb + 1), cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(d_col_idx, blocks->col_idx, 4 * nnz, cudaMemcpyHostToDevice));
     CUDA_OK(cudaMemset(d_layout, 0xff, BH));
     CUDA_OK(cudaMemset(d_mse_s, 0xff, 4 * BH)); /* NaN */
     CUDA_OK(cudaMemset(d_mse_t, 0xff, 4 * BH));
@@ -119,12 +139,12 @@ static int run_case(const case_desc *c) {
     g.dtype = c->half ? VS_F16 : VS_BF16, g.q = dq, g.k = dk, g.v = dv;
     size_t ws_bytes = vs_cuda_svg_profile_workspace(&g, &cfg);
     CHECK(ws_bytes >= sizeof(float) * BH * 64 * (4 + 3 * D)); /* a partial record per row and key chunk */
-    CUDA_OK(cudaMalloc(&dws, ws_bytes));
+    CUDA_OK(device_alloc(&dws, ws_bytes));
     CUDA_OK(cudaMemset(dws, 0xff, ws_bytes));
 
     cudaEvent_t start, stop;
-    CUDA_OK(cudaEventCreate(&start));
-    CUDA_OK(cudaEventCreate(&stop));
+    CUDA_OK(event_create(&start));
+    CUDA_OK(event_create(&stop));
     CUDA_OK(cudaEventRecord(start, 0));
     const vs_cuda_svg_profile_out all = {d_layout, d_mse_s, d_mse_t, d_count};
     const vs_cuda_svg_profile_out layouts = {d_layout, NULL, NULL, NULL};
@@ -153,7 +173,7 @@ static int run_case(const case_desc *c) {
     CHECK_MSG(count == 2 * temporal, "count %llu, %llu token-major heads per run", count, temporal);
 
     printf("  %dx%d heads, %d frames x %d + %d text, D %d, %s, density %.3f: %.3f ms\n", c->batch, H, F, P,
-           c->text, D, c->half ? "f16" : "bf16", blocks.density, ms);
+           c->text, D, c->half ? "f16" : "bf16", blocks->density, ms);
     for (int i = 0; i < BH; i++) {
         double ms_c = mse_s_cpu[i], mt_c = mse_t_cpu[i];
         CHECK_MSG(isfinite(mse_s_gpu[i]) && isfinite(mse_t_gpu[i]), "head %d: NaN left", i);
@@ -189,13 +209,6 @@ static int run_case(const case_desc *c) {
     CHECK_FAILS(vs_cuda_svg_profile(&f32, &cfg, &d_blocks, &layouts, dws, ws_bytes, NULL),
                 VS_ERR_UNSUPPORTED, "BF16 or F16");
 
-    cudaEventDestroy(start), cudaEventDestroy(stop);
-    cudaFree(dq), cudaFree(dk), cudaFree(dv), cudaFree(dws), cudaFree(d_row_ptr), cudaFree(d_col_idx);
-    cudaFree(d_layout), cudaFree(d_mse_s), cudaFree(d_mse_t), cudaFree(d_count);
-    free(qs), free(ks), free(vs), free(q), free(k), free(v);
-    free(layout_cpu), free(layout_gpu), free(layout_again);
-    free(mse_s_cpu), free(mse_t_cpu), free(mse_s_gpu), free(mse_t_gpu), free(mse_s_again), free(mse_t_again);
-    vs_attn_block_list_free(&blocks);
     return 0;
 }
 

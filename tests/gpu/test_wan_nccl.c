@@ -28,6 +28,10 @@ static vs_wan_config test_config(void) {
     return c;
 }
 
+static void free_wan_model(void *m) { vs_wan_model_free(m); }
+static void free_comm(void *c) { vs_comm_free(c); }
+
+/* lat and text: freed after the case. */
 typedef struct {
     float *lat, *text, t[2];
     int64_t ls[5], xs[3], n;
@@ -38,8 +42,8 @@ static int make_inputs(inputs *in, int batch) {
     in->xs[0] = batch, in->xs[1] = 23, in->xs[2] = 64;
     in->n = (int64_t)batch * 16 * 5 * 30 * 42;
     unsigned long long rng = 4242 + (unsigned long long)batch;
-    in->lat = random_array(&rng, in->n, -1.7f, 1.7f);
-    in->text = random_array(&rng, in->xs[0] * in->xs[1] * in->xs[2], -1, 1);
+    in->lat = vs_test_free_later(random_array(&rng, in->n, -1.7f, 1.7f));
+    in->text = vs_test_free_later(random_array(&rng, in->xs[0] * in->xs[1] * in->xs[2], -1, 1));
     in->t[0] = 810, in->t[1] = 260;
     return in->lat && in->text;
 }
@@ -62,13 +66,15 @@ static int compare_with_plain(vs_comm *comm, double tol, double *worst, int *ide
     const vs_wan_config c = test_config();
     vs_wan_model *plain = NULL, *parallel = NULL;
     CHECK_OK(vs_wan_model_random(&c, VS_CUDA, 5, &plain));
+    vs_test_defer(free_wan_model, plain);
     CHECK_OK(vs_wan_model_random(&c, VS_CUDA, 5, &parallel));
+    vs_test_defer(free_wan_model, parallel);
     CHECK_OK(vs_wan_model_set_comm(parallel, comm));
     *worst = 0, *identical = 1;
     for (int batch = 1; batch <= 2; batch++) {
         inputs in;
         CHECK(make_inputs(&in, batch));
-        float *ref = malloc(sizeof(float) * (size_t)in.n), *out = malloc(sizeof(float) * (size_t)in.n);
+        float *ref = vs_test_malloc(sizeof(float) * (size_t)in.n), *out = vs_test_malloc(sizeof(float) * (size_t)in.n);
         CHECK(ref && out);
         for (int svg = 0; svg <= 1; svg++) {
             const vs_attention_params a = {svg ? "svg" : "dense", 0.3, 0, 0};
@@ -88,10 +94,7 @@ static int compare_with_plain(vs_comm *comm, double tol, double *worst, int *ide
             if (err > *worst) *worst = err;
             *identical &= same;
         }
-        free(in.lat), free(in.text), free(ref), free(out);
     }
-    vs_wan_model_free(plain);
-    vs_wan_model_free(parallel);
     return 0;
 }
 
@@ -111,7 +114,8 @@ TEST(two_ranks_match_one_gpu) {
     int rank = 0;
     int code = vs_cli_spawn_ranks("test_wan_nccl", 2, &comm, &rank);
     if (code < 0) {
-        /* A rank process: compare, report through the exit code, never return to the harness. */
+        /* A rank process: compare, report through the exit code, never return to the harness (so what
+         * compare_with_plain registered is left to the exit; the communicator is freed here). */
         double worst;
         int identical;
         int failed = compare_with_plain(comm, 2e-2, &worst, &identical);
@@ -128,6 +132,7 @@ TEST(one_rank_through_nccl_matches_plain_forward) {
     vs_comm *comm = NULL;
     CHECK_OK(vs_comm_nccl_id(&id));
     CHECK_OK(vs_comm_nccl_create(&comm, &id, 0, 1));
+    vs_test_defer(free_comm, comm);
     CHECK(vs_comm_rank(comm) == 0 && vs_comm_size(comm) == 1 && vs_comm_device(comm) == VS_CUDA);
     printf("  %s, NCCL_NVLS_ENABLE=%s\n", vs_comm_nccl_version(), getenv("NCCL_NVLS_ENABLE"));
     double worst;
@@ -135,7 +140,6 @@ TEST(one_rank_through_nccl_matches_plain_forward) {
     int failed = compare_with_plain(comm, 1e-3, &worst, &identical);
     printf("  one rank vs plain: worst rel L2 %.2e, %s\n", worst,
            identical ? "bit-identical" : "not bit-identical");
-    vs_comm_free(comm);
     return failed;
 }
 
@@ -143,27 +147,25 @@ TEST(copy_rows_matches_cpu) {
     unsigned long long rng = 17;
     const int64_t rows = 37, cols = 72, src_stride = 200, dst_stride = 81, n_src = rows * src_stride,
                   n_dst = rows * dst_stride;
-    float *src = random_array(&rng, n_src, -3, 3), *dst = random_array(&rng, n_dst, -3, 3);
+    float *src = vs_test_free_later(random_array(&rng, n_src, -3, 3));
+    float *dst = vs_test_free_later(random_array(&rng, n_dst, -3, 3));
     round_to(src, n_src, VS_BF16), round_to(dst, n_dst, VS_BF16);
-    vs_tensor ds, dd;
-    CHECK_OK(to_device(&ds, src, VS_BF16, 1, &n_src));
-    CHECK_OK(to_device(&dd, dst, VS_BF16, 1, &n_dst));
-    vs_tensor vs = vs_tensor_view((uint16_t *)ds.data + 3, VS_BF16, VS_CUDA, 2, (int64_t[]){rows, cols});
-    vs_tensor vd = vs_tensor_view((uint16_t *)dd.data + 5, VS_BF16, VS_CUDA, 2, (int64_t[]){rows, cols});
+    vs_tensor *ds = vs_test_tensor(), *dd = vs_test_tensor();
+    CHECK_OK(to_device(ds, src, VS_BF16, 1, &n_src));
+    CHECK_OK(to_device(dd, dst, VS_BF16, 1, &n_dst));
+    vs_tensor vs = vs_tensor_view((uint16_t *)ds->data + 3, VS_BF16, VS_CUDA, 2, (int64_t[]){rows, cols});
+    vs_tensor vd = vs_tensor_view((uint16_t *)dd->data + 5, VS_BF16, VS_CUDA, 2, (int64_t[]){rows, cols});
     vs.stride[0] = src_stride, vd.stride[0] = dst_stride;
     CHECK_OK(vs_op_copy_rows(&vd, &vs));
     vs_tensor hs = vs_tensor_view(src + 3, VS_F32, VS_CPU, 2, (int64_t[]){rows, cols});
     vs_tensor hd = vs_tensor_view(dst + 5, VS_F32, VS_CPU, 2, (int64_t[]){rows, cols});
     hs.stride[0] = src_stride, hd.stride[0] = dst_stride;
     CHECK_OK(vs_op_copy_rows(&hd, &hs));
-    float *got = to_host(&dd);
+    float *got = vs_test_free_later(to_host(dd));
     CHECK(got && !memcmp(got, dst, sizeof(float) * (size_t)n_dst)); /* copied rows and untouched gaps */
     vs_tensor bad = vd;
     bad.stride[0] = cols - 1;
     CHECK_FAILS(vs_op_copy_rows(&bad, &vs), VS_ERR_SHAPE, "contiguous rows");
-    free(src), free(dst), free(got);
-    vs_tensor_free(&ds);
-    vs_tensor_free(&dd);
     return 0;
 }
 
