@@ -16,8 +16,6 @@ static const vs_family *const families[] = {&vs_family_wan};
 
 #define FAMILY_COUNT ((int)(sizeof families / sizeof families[0]))
 
-const vs_family *vs_family_at(int i) { return i >= 0 && i < FAMILY_COUNT ? families[i] : NULL; }
-
 static int is_file(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);

@@ -123,8 +123,6 @@ typedef struct vs_family {
 vs_status vs_family_detect(const char *dir, const vs_family **out);
 /* The family whose `presets` list has `preset` (bench dit's --config). */
 vs_status vs_family_for_preset(const char *preset, const vs_family **out);
-/* The i-th registered family, NULL past the last. */
-const vs_family *vs_family_at(int i);
 /* family->defaults overridden by dir/vidsparse.json (num_frames, height, width,
  * num_inference_steps, guidance_scale, max_sequence_length, fps, svg_density,
  * svg_dense_steps, svg_dense_layers), each range-checked. */
