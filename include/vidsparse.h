@@ -208,7 +208,8 @@ VS_API vs_status vs_pipeline_load(vs_pipeline **out, const char *model_dir, cons
 VS_API void vs_pipeline_free(vs_pipeline *pipeline);
 
 /* What a loaded pipeline is and the model's generation defaults (its
- * vidsparse.json, else Wan 2.1's 81 x 480 x 832, 50 steps, guidance 5, 16 fps). */
+ * vidsparse.json, else its family's reference settings: for Wan 2.1 81 x 480 x 832, 50 steps,
+ * guidance 5, 16 fps). */
 typedef struct vs_pipeline_info {
     const char *model_dir; /* the folder loaded; owned by the pipeline */
     vs_device device;
