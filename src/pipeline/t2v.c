@@ -7,8 +7,6 @@
 #include <sys/stat.h>
 
 #include "core/bench.h"
-#include "core/json.h"
-#include "core/log.h"
 #include "core/status.h"
 #include "pipeline/denoise.h"
 #include "pipeline/noise.h"

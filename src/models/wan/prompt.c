@@ -167,31 +167,3 @@ vs_status vs_wan_encode_prompt(const vs_tokenizer *tok, const vs_umt5 *encoder, 
     if (count) *count = n;
     return VS_OK;
 }
-
-static vs_status encode_into(const vs_tokenizer *tok, const vs_umt5 *enc, const char *prompt, int max_length,
-                             vs_tensor *out) {
-    const int64_t shape[3] = {1, max_length, vs_umt5_get_config(enc)->d_model};
-    VS_TRY(vs_tensor_alloc(out, VS_F32, VS_CPU, 3, shape));
-    vs_status s = vs_wan_encode_prompt(tok, enc, prompt, max_length, out->data, NULL);
-    if (s != VS_OK) vs_tensor_free(out);
-    return s;
-}
-
-vs_status vs_wan_encode_prompts(const char *dir, vs_device device, const char *prompt, const char *negative,
-                                int max_length, vs_tensor *cond, vs_tensor *uncond) {
-    memset(cond, 0, sizeof *cond);
-    if (uncond) memset(uncond, 0, sizeof *uncond);
-    char path[4096];
-    vs_tokenizer *tok = NULL;
-    vs_umt5 *enc = NULL;
-    snprintf(path, sizeof path, "%s/tokenizer", dir);
-    vs_status s = vs_tokenizer_load(&tok, path);
-    snprintf(path, sizeof path, "%s/text_encoder", dir);
-    if (s == VS_OK) s = vs_umt5_load(&enc, path, device);
-    if (s == VS_OK) s = encode_into(tok, enc, prompt, max_length, cond);
-    if (s == VS_OK && uncond && (s = encode_into(tok, enc, negative, max_length, uncond)) != VS_OK)
-        vs_tensor_free(cond);
-    vs_umt5_free(enc);
-    vs_tokenizer_free(tok);
-    return s;
-}

@@ -28,12 +28,6 @@ vs_status vs_wan_prompt_clean(const char *prompt, char **out);
 vs_status vs_wan_encode_prompt(const vs_tokenizer *tok, const vs_umt5 *encoder, const char *prompt, int max_length,
                                float *out, int *count);
 
-/* The whole text stage of a pipeline folder: loads DIR/tokenizer and
- * DIR/text_encoder (the encoder on `device`), encodes `prompt` into cond and,
- * when uncond is given, `negative` into uncond, each allocated here as an F32
- * host tensor [1, max_length, d_model]; frees the encoder before returning. */
-vs_status vs_wan_encode_prompts(const char *dir, vs_device device, const char *prompt, const char *negative,
-                                int max_length, vs_tensor *cond, vs_tensor *uncond);
 
 #ifdef __cplusplus
 }
