@@ -195,9 +195,17 @@ typedef struct vs_pipeline_params {
     void *log_user;
     vs_progress_callback progress; /* NULL: none */
     void *progress_user;
+    /* Step caching (docs/caching.md): a policy by name ("none", "easycache", "teacache", "fora";
+     * NULL: none; vs_cache_policy_name lists them) and its threshold (negative: the policy's default;
+     * teacache takes it from the model's published fit and refuses models without one). */
+    const char *cache;
+    double cache_threshold;
 } vs_pipeline_params;
 
-/* Auto device, SVG attention at the model's settings, no callbacks. */
+/* The i-th step-cache policy's name, NULL past the last. */
+VS_API const char *vs_cache_policy_name(int i);
+
+/* Auto device, SVG attention at the model's settings, no callbacks, no step cache. */
 VS_API vs_pipeline_params vs_pipeline_default_params(void);
 
 /* Loads the model folder `model_dir`, or with NULL the default model: the
@@ -217,6 +225,8 @@ typedef struct vs_pipeline_info {
     int frames, height, width, steps, fps;
     float guidance;
     vs_attention_params attention; /* the method and settings generate uses, defaults filled in */
+    const char *cache;             /* the step-cache policy and its threshold, default filled in */
+    double cache_threshold;
 } vs_pipeline_info;
 VS_API vs_pipeline_info vs_pipeline_get_info(const vs_pipeline *pipeline);
 
@@ -264,6 +274,8 @@ typedef struct vs_pipeline_stats {
     double dit_s, attention_s; /* the DiT forwards, and their attention kernels */
     /* (batch entry, layer, step, head) self-attentions SVG profiled as spatial / temporal */
     int64_t heads_spatial, heads_temporal;
+    /* DiT passes per CFG branch and step: run, and reused from the step cache */
+    int64_t passes_run, passes_reused;
 } vs_pipeline_stats;
 VS_API vs_pipeline_stats vs_pipeline_get_stats(const vs_pipeline *pipeline);
 

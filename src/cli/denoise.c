@@ -16,11 +16,11 @@
 
 typedef struct {
     const char *model, *embeds, *negative, *prompt, *negative_prompt, *out, *attention, *scheduler, *device_name,
-        *noise;
+        *noise, *cache, *cache_record;
     vs_device device;
     int frames, height, width, steps, gpus, max_length;
     int64_t seed;
-    double cfg, density, shift;
+    double cfg, density, shift, cache_threshold;
 } options;
 
 /* The option table drives parsing and --help; returns -1 to go on, else the exit code. */
@@ -57,6 +57,11 @@ static int parse_args(int argc, char **argv, options *o) {
          "layers)",
          "MODE"},
         {"density", 0, VS_OPT_DOUBLE, &o->density, "SVG target kept fraction of the attention map, in (0, 1]", "D"},
+        VS_CLI_CACHE_OPTIONS(o->cache, o->cache_threshold),
+        {"cache-record", 0, VS_OPT_STRING, &o->cache_record,
+         "write every step's input latents, prompt-branch output, timestep, TeaCache signal and whether the DiT "
+         "ran here (for tools/cache_reference.py)",
+         "FILE"},
         {"scheduler", 0, VS_OPT_STRING, &o->scheduler,
          "unipc or euler: override the checkpoint's scheduler (flow UniPC or flow Euler)", "KIND"},
         {"shift", 0, VS_OPT_DOUBLE, &o->shift, "override the flow shift (0: the checkpoint's)", "S"},
@@ -92,6 +97,7 @@ static int parse_args(int argc, char **argv, options *o) {
     if (o->gpus < 0 || o->gpus > VS_COMM_MAX_RANKS)
         return vs_cli_usage_error("denoise", "--gpus must be in [0, %d], not %d", VS_COMM_MAX_RANKS, o->gpus);
     if (vs_cli_attention_method("denoise", o->attention)) return 2;
+    if (vs_cli_cache_policy("denoise", o->cache)) return 2;
     if (o->gpus && o->device_name && strcmp(o->device_name, "cuda"))
         return vs_cli_usage_error("denoise", "--gpus runs on CUDA GPUs, not --device %s", o->device_name);
     if (o->gpus) o->device = VS_CUDA; /* no CUDA call before the rank processes fork */
@@ -182,10 +188,69 @@ static vs_status encode_prompts(const options *o, const vs_generation_defaults *
     return s;
 }
 
+/* --cache-record: every step's input latents and prompt-branch output [steps, n], timesteps, whether the
+ * DiT ran, and the family's TeaCache signal [steps, dim] where it has one. */
+typedef struct {
+    vs_dit *dit;
+    int steps, filled;
+    int64_t n, signal_n;
+    vs_tensor latents, output, timesteps, ran, signal;
+    vs_status status;
+} recording;
+
+static void record_free(recording *r) {
+    vs_tensor_free(&r->latents);
+    vs_tensor_free(&r->output);
+    vs_tensor_free(&r->timesteps);
+    vs_tensor_free(&r->ran);
+    vs_tensor_free(&r->signal);
+}
+
+static vs_status record(recording *r, const vs_denoise_step *st) {
+    vs_tensor signal = {0};
+    const vs_status has_signal = vs_dit_teacache(r->dit, st->timestep, &signal, NULL);
+    if (!r->latents.data) {
+        r->n = st->n, r->signal_n = has_signal == VS_OK ? signal.shape[0] : 0;
+        const int64_t S = r->steps;
+        VS_TRY(vs_tensor_alloc(&r->latents, VS_F32, VS_CPU, 2, (int64_t[]){S, r->n}));
+        VS_TRY(vs_tensor_alloc(&r->output, VS_F32, VS_CPU, 2, (int64_t[]){S, r->n}));
+        VS_TRY(vs_tensor_alloc(&r->timesteps, VS_F32, VS_CPU, 1, &S));
+        VS_TRY(vs_tensor_alloc(&r->ran, VS_I32, VS_CPU, 1, &S));
+        if (r->signal_n) VS_TRY(vs_tensor_alloc(&r->signal, VS_F32, VS_CPU, 2, (int64_t[]){S, r->signal_n}));
+    }
+    const size_t bytes = sizeof(float) * (size_t)r->n;
+    memcpy((float *)r->latents.data + st->step * r->n, st->latents, bytes);
+    memcpy((float *)r->output.data + st->step * r->n, st->output, bytes);
+    ((float *)r->timesteps.data)[st->step] = st->timestep;
+    ((int32_t *)r->ran.data)[st->step] = st->ran;
+    if (r->signal_n) memcpy((float *)r->signal.data + st->step * r->signal_n, signal.data, sizeof(float) * (size_t)r->signal_n);
+    vs_tensor_free(&signal);
+    r->filled = st->step + 1;
+    return VS_OK;
+}
+
+static void record_step(void *user, const vs_denoise_step *st) {
+    recording *r = user;
+    if (r->status == VS_OK) r->status = record(r, st);
+}
+
+static vs_status record_write(const recording *r, const char *path, const vs_cache_settings *cache, double guidance) {
+    VS_TRY(r->status);
+    if (r->filled != r->steps) return vs_fail(VS_ERR_INVALID_ARG, "%s: %d of %d steps recorded", path, r->filled, r->steps);
+    char threshold[32], cfg[32];
+    snprintf(threshold, sizeof threshold, "%.17g", cache->threshold);
+    snprintf(cfg, sizeof cfg, "%g", guidance);
+    const char *names[] = {"latents", "output", "timesteps", "ran", "signal"};
+    const vs_tensor tensors[] = {r->latents, r->output, r->timesteps, r->ran, r->signal};
+    const char *keys[] = {"policy", "threshold", "guidance"};
+    const char *values[] = {cache->policy, threshold, cfg};
+    return vs_safetensors_write(path, r->signal_n ? 5 : 4, names, tensors, 3, keys, values);
+}
+
 int vs_cmd_denoise(int argc, char **argv) {
     options o = {0};
     o.attention = "dense", o.frames = 81, o.height = 480, o.width = 832, o.steps = 50, o.cfg = 5.0;
-    o.density = 0.25;
+    o.density = 0.25, o.cache = "none", o.cache_threshold = -1.0;
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) return rc;
 
@@ -194,6 +259,8 @@ int vs_cmd_denoise(int argc, char **argv) {
     vs_tensor latents = {0};
     vs_denoise_settings set;
     memset(&set, 0, sizeof set);
+    recording rec;
+    memset(&rec, 0, sizeof rec);
     /* --gpus: the rank processes fork here, before any CUDA call. */
     vs_comm *comm = NULL;
     int rank = 0;
@@ -246,6 +313,11 @@ int vs_cmd_denoise(int argc, char **argv) {
         const vs_attention_params asked = {o.attention, o.density, -1, -1};
         set.attention = vs_attention_resolve(&asked, &defaults.attention);
         set.show_progress = 1;
+        context = "--cache";
+        s = vs_cache_resolve(&(vs_cache_settings){o.cache, o.cache_threshold}, dit, &set.cache, NULL);
+        if (o.cache_record) rec.dit = dit, rec.steps = o.steps, set.on_step = record_step, set.on_step_user = &rec;
+    }
+    if (s == VS_OK) {
         vs_dit_timing timing = {0};
         VS_INFO("denoising latents [1, %lld, %lld, %lld, %lld] on the %s, %d steps, guidance %g, "
                 "%s attention (dense: %s)",
@@ -258,7 +330,11 @@ int vs_cmd_denoise(int argc, char **argv) {
             VS_INFO("DiT: %.2f s in %d steps, %.3f s per step: attention %.3f s (%.0f%%), the rest %.3f s",
                     timing.total_s, set.steps, per_step, attention,
                     per_step > 0 ? 100.0 * attention / per_step : 0.0, per_step - attention);
+            VS_INFO("DiT passes (steps x CFG branches): %lld run, %lld reused (step cache %s)",
+                    (long long)timing.passes_run, (long long)timing.passes_reused, set.cache.policy);
         }
+        if (s == VS_OK && o.cache_record && rank == 0)
+            context = o.cache_record, s = record_write(&rec, o.cache_record, &set.cache, o.cfg);
     }
     if (s == VS_OK && rank == 0) { /* every rank holds the same latents */
         char seed[32], steps[16], guidance[32];
@@ -273,6 +349,7 @@ int vs_cmd_denoise(int argc, char **argv) {
         s = vs_safetensors_write(o.out, 1, names, &latents, 4, keys, values);
     }
     if (s != VS_OK) vs_cli_report(context);
+    record_free(&rec);
     vs_text_embedding_free(&cond);
     vs_text_embedding_free(&uncond);
     vs_tensor_free(&latents);

@@ -232,6 +232,12 @@ vs_status vs_dit_forward(vs_dit *d, const vs_dit_input *in, vs_tensor *out, vs_d
     return d->family->dit_forward(d->impl, in, out, timing);
 }
 
+vs_status vs_dit_teacache(vs_dit *d, float timestep, vs_tensor *signal, vs_teacache_fit *fit) {
+    if (!d->family->dit_teacache)
+        return vs_fail(VS_ERR_UNSUPPORTED, "the %s family has no TeaCache signal or calibration", d->family->name);
+    return d->family->dit_teacache(d->impl, timestep, signal, fit);
+}
+
 void vs_dit_free(vs_dit *d) {
     if (!d) return;
     d->family->dit_free(d->impl);

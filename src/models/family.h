@@ -74,7 +74,18 @@ typedef struct vs_dit_timing {
     double attention_s; /* attention kernels (CUDA events on the GPU) */
     double total_s;     /* whole forwards, until the output is ready */
     int64_t heads_spatial, heads_temporal; /* (batch entry, layer, head) choices of SVG's profiling */
+    /* Counted by the denoising loop (pipeline/denoise.c), per CFG branch: DiT passes run, and reused
+     * from the step cache (pipeline/cache.h) */
+    int64_t passes_run, passes_reused;
 } vs_dit_timing;
+
+/* TeaCache's calibration of a checkpoint (step caching, pipeline/cache.h): the polynomial its authors fitted
+ * from the relative L1 change of the time embedding to the change of the output. */
+typedef struct vs_teacache_fit {
+    const char *checkpoint;  /* what it was fitted for: "Wan 2.1 T2V 14B" */
+    double coefficients[5];  /* rescale(d) = c[0] d^4 + c[1] d^3 + ... + c[4] (numpy.poly1d's order) */
+    double threshold;        /* the authors' default threshold for it */
+} vs_teacache_fit;
 
 /* Device memory a VAE holds, for reports (all 0 on the CPU). */
 typedef struct vs_vae_memory {
@@ -103,6 +114,10 @@ typedef struct vs_family {
     vs_status (*dit_set_comm)(void *dit, vs_comm *comm);
     vs_status (*dit_forward)(void *dit, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing);
     void (*dit_free)(void *dit);
+    /* Optional (TeaCache step caching): with `signal`, the time embedding the blocks are modulated with at
+     * `timestep`, into a host f32 tensor it allocates; with `fit`, the published calibration of this
+     * checkpoint, or VS_ERR_UNSUPPORTED naming the checkpoints that have one. */
+    vs_status (*dit_teacache)(void *dit, float timestep, vs_tensor *signal, vs_teacache_fit *fit);
 
     /* The latent grid [1, C, F', H', W'] of a video of frames x height x width
      * (vae NULL: a pixel-space model), or a one-line error naming the sizes it takes. */
@@ -152,6 +167,8 @@ vs_status vs_dit_set_attention(vs_dit *dit, const vs_attention_params *params);
 vs_status vs_dit_set_comm(vs_dit *dit, vs_comm *comm);
 /* out: f32 [B, out_channels, F, H, W] on the host or the model's device; timing may be NULL. */
 vs_status vs_dit_forward(vs_dit *dit, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing);
+/* The family's dit_teacache, or VS_ERR_UNSUPPORTED when the family has none. */
+vs_status vs_dit_teacache(vs_dit *dit, float timestep, vs_tensor *signal, vs_teacache_fit *fit);
 void vs_dit_free(vs_dit *dit);
 
 /* `dir`: a VAE folder. */

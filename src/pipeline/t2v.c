@@ -114,6 +114,10 @@ vs_attention_params vs_t2v_resolve_attention(const vs_t2v *m, const vs_attention
     return vs_attention_resolve(params, &m->defaults.attention);
 }
 
+vs_status vs_t2v_resolve_cache(const vs_t2v *m, const vs_cache_settings *in, vs_cache_settings *out) {
+    return vs_cache_resolve(in, m->transformer, out, NULL);
+}
+
 /* The embeddings of one prompt, [1, L, D]. */
 static vs_status encode(const vs_t2v *m, const char *prompt, vs_text_embedding *out) {
     return vs_text_encode(m->text_encoder, prompt, m->defaults.text_length, out);
@@ -191,6 +195,7 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
         set.progress = r->progress;
         set.progress_user = r->progress_user;
         set.cancel = r->cancel;
+        set.cache = r->cache;
         t0 = vs_bench_now_ms();
         s = vs_denoise(m->transformer, &set, &cond, guidance > 1.0f ? &uncond : NULL, &latents, &stats->dit);
         stats->denoise_s = (vs_bench_now_ms() - t0) / 1e3;

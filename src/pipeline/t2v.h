@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "models/family.h"
+#include "pipeline/cache.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,6 +48,7 @@ typedef struct vs_t2v_request {
     int steps, frames, height, width; /* 0: the model's default */
     float guidance;                   /* < 0: the model's default; <= 1: no CFG */
     vs_attention_params attention; /* negative fields: the model's default (vs_t2v_resolve_attention) */
+    vs_cache_settings cache;       /* step caching (pipeline/cache.h); zeroed: none */
     int show_progress;
     /* Initial latents f32 CPU [1, C, F', H', W'] (vs_t2v_latent_shape) instead of the seeded noise; NULL: seeded. */
     const vs_tensor *noise;
@@ -61,12 +63,15 @@ vs_t2v_request vs_t2v_request_default(const char *prompt);
 /* `params` with every missing or negative field taken from the model's defaults. */
 vs_attention_params vs_t2v_resolve_attention(const vs_t2v *t2v, const vs_attention_params *params);
 
+/* `in` checked against the policies and this model's DiT (vs_cache_resolve). */
+vs_status vs_t2v_resolve_cache(const vs_t2v *t2v, const vs_cache_settings *in, vs_cache_settings *out);
+
 /* The latent shape [1, C, F', H', W'] of a request, checking its sizes against the model. */
 vs_status vs_t2v_latent_shape(const vs_t2v *t2v, const vs_t2v_request *request, int64_t shape[5]);
 
 typedef struct vs_t2v_stats {
     double encode_s, denoise_s, decode_s;
-    vs_dit_timing dit; /* the DiT's time, attention share and SVG head classes */
+    vs_dit_timing dit; /* the DiT's time, attention share, SVG head classes, passes run and reused */
 } vs_t2v_stats;
 
 /* *video receives f32 [T, 3, H, W] in [-1, 1] (free with vs_tensor_free);

@@ -117,6 +117,40 @@ static vs_status dit_forward(void *p, const vs_dit_input *in, vs_tensor *out, vs
     return vs_wan_forward(p, in->latents, in->timesteps, in->text, in->step, in->num_steps, out, timing);
 }
 
+/* TeaCache's published fits for Wan 2.1 text-to-video (TeaCache4Wan2.1/teacache_generate.py, the default mode
+ * without retention steps, which watches the time embedding): by the checkpoint's shape. Thresholds: the
+ * README's command for each (0.08 for 1.3B, 0.2 for 14B, also the script's default). */
+static const struct {
+    int dim, layers, ffn_dim;
+    vs_teacache_fit fit;
+} teacache_fits[] = {
+    {1536, 30, 8960, {"Wan 2.1 T2V 1.3B", {2.39676752e+03, -1.31110545e+03, 2.01331979e+02, -8.29855975e+00, 1.37887774e-01}, 0.08}},
+    {5120, 40, 13824, {"Wan 2.1 T2V 14B", {-5784.54975374, 5449.50911966, -1811.16591783, 256.27178429, -13.02252404}, 0.2}},
+};
+
+vs_status vs_wan_teacache_fit(const vs_wan_config *c, vs_teacache_fit *out) {
+    for (size_t i = 0; i < sizeof teacache_fits / sizeof teacache_fits[0]; i++)
+        if (c->in_channels == 16 && c->dim == teacache_fits[i].dim && c->num_layers == teacache_fits[i].layers &&
+            c->ffn_dim == teacache_fits[i].ffn_dim) {
+            *out = teacache_fits[i].fit;
+            return VS_OK;
+        }
+    return vs_fail(VS_ERR_UNSUPPORTED,
+                   "teacache has published coefficients for Wan 2.1 T2V 1.3B and 14B only, not for this Wan DiT "
+                   "(dim %d, %d layers, ffn %d, %d input channels)",
+                   c->dim, c->num_layers, c->ffn_dim, c->in_channels);
+}
+
+static vs_status dit_teacache(void *p, float timestep, vs_tensor *signal, vs_teacache_fit *fit) {
+    const vs_wan_model *m = p;
+    if (fit) VS_TRY(vs_wan_teacache_fit(&m->config, fit));
+    if (!signal) return VS_OK;
+    VS_TRY(vs_tensor_alloc(signal, VS_F32, VS_CPU, 1, (int64_t[]){m->config.dim}));
+    vs_status s = vs_wan_time_embedding(m, timestep, signal->data);
+    if (s != VS_OK) vs_tensor_free(signal);
+    return s;
+}
+
 /* ---- latents and the VAE ------------------------------------------------------------------------ */
 
 /* Wan's causal VAE makes 1 + tr k frames from 1 + k latent frames; a pixel-space model works on the frames. */
@@ -205,6 +239,7 @@ const vs_family vs_family_wan = {
     .dit_set_comm = dit_set_comm,
     .dit_forward = dit_forward,
     .dit_free = dit_free,
+    .dit_teacache = dit_teacache,
     .latent_shape = latent_shape,
     .vae_info = vae_info,
     .vae_load = vae_load,

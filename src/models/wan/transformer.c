@@ -337,6 +337,13 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
     return probe_point(f, layer, "after_ffn", &f->x);
 }
 
+/* temb = time_out(silu(time_in(sinusoid))), in f32. */
+static vs_status time_mlp(const vs_wan_weights *w, const vs_tensor *sinusoid, vs_tensor *hidden, vs_tensor *temb) {
+    VS_TRY(vs_op_linear(hidden, sinusoid, &w->time_in.weight, &w->time_in.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_silu(hidden, hidden));
+    return vs_op_linear(temb, hidden, &w->time_out.weight, &w->time_out.bias, VS_EPILOGUE_NONE);
+}
+
 /* temb = MLP(sinusoid(t)), tproj = Linear(silu(temb)) in f32; ctx = MLP_gelu_tanh(text). */
 static vs_status embed_conditions(forward_state *f, const vs_wan_weights *w, const float *timesteps,
                                   const vs_tensor *text) {
@@ -356,9 +363,7 @@ static vs_status embed_conditions(forward_state *f, const vs_wan_weights *w, con
     vs_status s = vs_op_copy(&sinusoid, &host_t);
     free(host);
     VS_TRY(s);
-    VS_TRY(vs_op_linear(&hidden, &sinusoid, &w->time_in.weight, &w->time_in.bias, VS_EPILOGUE_NONE));
-    VS_TRY(vs_op_silu(&hidden, &hidden));
-    VS_TRY(vs_op_linear(&f->temb, &hidden, &w->time_out.weight, &w->time_out.bias, VS_EPILOGUE_NONE));
+    VS_TRY(time_mlp(w, &sinusoid, &hidden, &f->temb));
     VS_TRY(vs_op_silu(&act_in, &f->temb));
     vs_tensor tproj2 = vs_tensor_view(f->tproj.data, VS_F32, f->dev, 2, (int64_t[]){B, 6 * D});
     VS_TRY(vs_op_linear(&tproj2, &act_in, &w->time_proj.weight, &w->time_proj.bias, VS_EPILOGUE_NONE));
@@ -569,4 +574,26 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
         timing->heads_spatial += stats.heads_spatial, timing->heads_temporal += stats.heads_temporal;
     }
     return st;
+}
+
+vs_status vs_wan_time_embedding(const vs_wan_model *model, float timestep, float *out) {
+    const vs_wan_config *c = &model->config;
+    float *host = malloc(sizeof(float) * (size_t)c->freq_dim);
+    if (!host) return vs_fail(VS_ERR_OOM, "out of memory");
+    vs_wan_timestep_embedding(host, timestep, c->freq_dim);
+    const vs_tensor host_t = vs_tensor_view(host, VS_F32, VS_CPU, 2, (int64_t[]){1, c->freq_dim});
+    vs_tensor sinusoid = {0}, hidden = {0}, temb = {0};
+    vs_status s = vs_tensor_alloc(&sinusoid, VS_F32, model->device, 2, (int64_t[]){1, c->freq_dim});
+    if (s == VS_OK) s = vs_tensor_alloc(&hidden, VS_F32, model->device, 2, (int64_t[]){1, c->dim});
+    if (s == VS_OK) s = vs_tensor_alloc(&temb, VS_F32, model->device, 2, (int64_t[]){1, c->dim});
+    if (s == VS_OK) s = vs_op_copy(&sinusoid, &host_t);
+    if (s == VS_OK) s = time_mlp(&model->weights, &sinusoid, &hidden, &temb);
+    vs_tensor out_t = vs_tensor_view(out, VS_F32, VS_CPU, 2, (int64_t[]){1, c->dim});
+    if (s == VS_OK) s = vs_op_copy(&out_t, &temb);
+    if (s == VS_OK) s = vs_op_sync(model->device);
+    vs_tensor_free(&sinusoid);
+    vs_tensor_free(&hidden);
+    vs_tensor_free(&temb);
+    free(host);
+    return s;
 }

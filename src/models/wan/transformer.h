@@ -97,6 +97,14 @@ vs_status vs_wan_model_set_attention(vs_wan_model *model, const vs_attention_par
 vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, const float *timesteps,
                          const vs_tensor *text, int step, int num_steps, vs_tensor *out, vs_dit_timing *timing);
 
+/* out (host, dim values) = the time embedding `temb` every block is modulated with at `timestep` (the signal
+ * TeaCache watches). */
+vs_status vs_wan_time_embedding(const vs_wan_model *model, float timestep, float *out);
+
+/* TeaCache's published calibration for the checkpoint of `config`'s shape (models/wan/family.c), or
+ * VS_ERR_UNSUPPORTED naming the ones that have one. */
+vs_status vs_wan_teacache_fit(const vs_wan_config *config, vs_teacache_fit *out);
+
 /* The pieces, exposed for tests. */
 /* Sinusoidal timestep embedding as diffusers' Timesteps(flip_sin_to_cos=True,
  * downscale_freq_shift=0): [cos(t w_i), sin(t w_i)], w_i = 10000^(-i/(dim/2)). */
