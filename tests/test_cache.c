@@ -4,7 +4,6 @@
  * tests/data/cache/expected.json`), the rules' fixed points, bad settings, the public API and the
  * sequence-parallel loop on thread ranks. */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "pipeline/cache.h"
 #include "pipeline/denoise.h"
 #include "pipeline/noise.h"
+#include "thread_ranks.h"
 
 #define DATA "tests/data/cache/"
 #define TINY "models/vidsparse-tiny"
@@ -304,18 +304,6 @@ static void *loop_main(void *arg) {
     return l->status ? l : NULL;
 }
 
-static int run_ranks(int ranks, loop_rank *l) {
-    pthread_t th[4];
-    for (int r = 0; r < ranks; r++)
-        if (pthread_create(&th[r], NULL, loop_main, &l[r]) != 0) return ranks;
-    int failed = 0;
-    for (int r = 0; r < ranks; r++) {
-        void *ret = NULL;
-        pthread_join(th[r], &ret);
-        failed += ret != NULL;
-    }
-    return failed;
-}
 
 static int check_ranks(const char *policy, double threshold) {
     const int64_t lat_shape[5] = {1, 3, 4, 16, 16}, text_shape[3] = {1, 32, 128};
@@ -346,7 +334,7 @@ static int check_ranks(const char *policy, double threshold) {
         CHECK_OK(vs_tensor_alloc(l[r].latents, VS_F32, VS_CPU, 5, lat_shape));
         memcpy(l[r].latents->data, noise->data, sizeof(float) * (size_t)vs_tensor_numel(noise));
     }
-    CHECK_MSG(run_ranks(ranks, l) == 0, "%s: %s", policy, l[0].error[0] ? l[0].error : l[1].error);
+    CHECK_MSG(vs_test_run_ranks(ranks, loop_main, l, sizeof l[0]) == 0, "%s: %s", policy, l[0].error[0] ? l[0].error : l[1].error);
     CHECK_MSG(l[0].timing.passes_reused > 0, "%s reused nothing", policy);
     CHECK(l[0].timing.passes_run + l[0].timing.passes_reused == 24);
     CHECK(l[1].timing.passes_run == l[0].timing.passes_run && l[1].timing.passes_reused == l[0].timing.passes_reused);
