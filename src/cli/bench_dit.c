@@ -45,9 +45,10 @@ static int step_done(void *user, int step, int steps) {
 static void step_seen(void *user, const vs_denoise_step *st) { ((loop_clock *)user)->ran[st->step] = st->ran; }
 
 /* The denoising loop over `steps` steps with random text embeddings and guidance `cfg`: each step's time
- * (the first, which makes the kernels' plans, left out of the medians) by whether it ran the DiT. */
+ * (the first, which makes the kernels' plans, left out of the medians) by whether it ran the DiT; printed
+ * and reported when `show` (rank 0). */
 static vs_status time_loop(vs_dit *model, const vs_family *family, const int64_t *lat_shape, int text_len, int steps,
-                           double cfg, const vs_attention_params *attn, const vs_cache_settings *cache,
+                           double cfg, const vs_attention_params *attn, const vs_cache_settings *cache, int show,
                            vs_bench_report *report, const char *name) {
     const vs_dit_info *info = vs_dit_get_info(model);
     const int64_t text_shape[3] = {1, text_len, info->text_dim};
@@ -79,14 +80,14 @@ static vs_status time_loop(vs_dit *model, const vs_family *family, const int64_t
     for (int i = 0; !s && i < steps; i++) {
         const float ms = clock.end_ms[i] - (i ? clock.end_ms[i - 1] : 0.0f);
         if (i < (int)sizeof pattern - 1) pattern[i] = clock.ran[i] ? 'R' : '-';
-        VS_INFO("step %d: %s %.1f ms", i + 1, clock.ran[i] ? "ran" : "reused", ms);
+        if (show) VS_INFO("step %d: %s %.1f ms", i + 1, clock.ran[i] ? "ran" : "reused", ms);
         if (i > 0 && clock.ran[i]) run_ms[runs++] = ms;
         else if (i > 0) reuse_ms[reuses++] = ms;
     }
     vs_bench_stats run = {0}, reuse = {0};
     if (!s && runs) s = vs_bench_summarize(run_ms, runs, &run);
     if (!s && reuses) s = vs_bench_summarize(reuse_ms, reuses, &reuse);
-    if (!s) {
+    if (!s && show) {
         const float total = clock.end_ms[steps - 1];
         printf("%s, %d steps, cfg %g, cache %s (threshold %g): %s\n", name, steps, cfg, cache->policy, cache->threshold,
                pattern);
@@ -226,7 +227,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         s = vs_cache_resolve(&(vs_cache_settings){cache, cache_threshold}, model, &caching, NULL);
         if (!s && out_path && rank == 0) s = vs_bench_report_create(&report, "dit_loop", argc, argv);
         if (!s && report) s = vs_bench_report_set_device(report, device == VS_CUDA ? vs_cuda_device_name() : "cpu");
-        if (!s) s = time_loop(model, family, lat_shape, text_len, steps, cfg_scale, &attn, &caching, report, name);
+        if (!s) s = time_loop(model, family, lat_shape, text_len, steps, cfg_scale, &attn, &caching, rank == 0, report, name);
         if (!s && report) s = vs_bench_report_number(report, "density", strcmp(attention, "svg") ? 1.0 : density);
         if (!s && report) s = vs_bench_report_number(report, "tokens", (double)tokens);
         if (!s && report) s = vs_bench_report_number(report, "layers", cfg.num_layers);
