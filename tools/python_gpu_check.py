@@ -21,7 +21,6 @@ import ctypes
 import datetime
 import json
 import os
-import statistics
 import sys
 import time
 
@@ -31,6 +30,11 @@ import torch
 import vidsparse
 from vidsparse.diffusers import disable_svg, enable_svg
 
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [here, os.path.join(here, "..", "bench")]
+from dit_vs_diffusers import time_ms  # noqa: E402
+from wan_gpu_check import AttentionParams, Tensor, host_tensor  # noqa: E402
+
 SETTINGS = {  # name: (diffusers config, latent [C, F, H, W])
     "wan1.3b-480p": (dict(num_attention_heads=12, ffn_dim=8960, num_layers=30), (16, 21, 60, 104)),
     "wan14b-720p": (dict(num_attention_heads=40, ffn_dim=13824, num_layers=40), (16, 21, 90, 160)),
@@ -39,28 +43,6 @@ STEP, STEPS = 10, 50  # floor(0.2 * 50) = 10 warm-up steps: step 10 is the first
 # --smoke: the same code on the CPU in f32 at a tiny size (a rehearsal without a GPU; nothing timed)
 DEVICE, DTYPE = "cuda", torch.bfloat16
 SMOKE = (dict(num_attention_heads=2, ffn_dim=256, num_layers=2), (16, 13, 12, 16))
-
-
-class Tensor(ctypes.Structure):  # vs_tensor
-    _fields_ = [("dtype", ctypes.c_int), ("device", ctypes.c_int), ("ndim", ctypes.c_int),
-                ("shape", ctypes.c_int64 * 5), ("stride", ctypes.c_int64 * 5), ("data", ctypes.c_void_p),
-                ("owned", ctypes.c_int)]
-
-
-class AttentionParams(ctypes.Structure):  # vs_attention_params
-    _fields_ = [("method", ctypes.c_char_p), ("density", ctypes.c_double), ("dense_steps", ctypes.c_double),
-                ("dense_layers", ctypes.c_double)]
-
-
-def host_tensor(a):
-    """A vs_tensor view of a contiguous float32 numpy array (VS_F32, VS_CPU)."""
-    t = Tensor(0, 0, a.ndim)
-    stride = 1
-    for i in reversed(range(a.ndim)):
-        t.shape[i], t.stride[i] = a.shape[i], stride
-        stride *= a.shape[i]
-    t.data = a.ctypes.data
-    return t
 
 
 def rel_l2(a, b):
@@ -86,20 +68,6 @@ def make_inputs(latent):
     x = torch.randn(1, *latent, device=DEVICE, generator=g).to(DTYPE)
     text = (0.5 * torch.randn(1, 512, 4096, device=DEVICE, generator=g)).to(DTYPE)
     return x, torch.tensor([500.0], device=DEVICE), text
-
-
-def time_ms(fn, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
 
 
 @torch.inference_mode()
