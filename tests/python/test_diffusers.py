@@ -60,6 +60,22 @@ def test_svg_runs_sparse_and_disable_restores(model, inputs):
     disable_svg(model)  # twice: nothing
 
 
+def test_rotary_matches_diffusers():
+    from vidsparse.diffusers import _apply_rotary, _rotary_freqs
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(1, 30, 3, 64, generator=g).bfloat16()
+    angles = torch.randn(30, 32, generator=g).repeat_interleave(2, dim=1).reshape(1, 30, 1, 64)
+    cos, sin = angles.cos(), angles.sin()
+    x1, x2 = x.unflatten(-1, (-1, 2)).unbind(-1)  # diffusers' WanAttnProcessor, step by step
+    ref = torch.empty_like(x)
+    ref[..., 0::2] = x1 * cos[..., 0::2] - x2 * sin[..., 1::2]
+    ref[..., 1::2] = x1 * sin[..., 1::2] + x2 * cos[..., 0::2]
+    out = _apply_rotary(x, _rotary_freqs(cos, sin))
+    assert out.dtype == torch.bfloat16
+    assert (out.float() - ref.float()).abs().max() <= 2 ** -8 * ref.float().abs().max()  # at most a bf16 rounding
+
+
 def test_bad_settings():
     with pytest.raises(ValueError, match="density"):
         SVGState(0.0, 0.2, 0.03)
