@@ -38,8 +38,10 @@ class SVGState:
 
     def __init__(self, density: float, dense_steps: float, dense_layers: float, method: str = "svg"):
         for name, value in (("density", density), ("dense_steps", dense_steps), ("dense_layers", dense_layers)):
-            if not 0 <= value <= 1 or (name == "density" and value == 0):
-                raise ValueError(f"{name} must be a fraction in {'(0, 1]' if name == 'density' else '[0, 1]'}, got {value}")
+            low = 0 < value if name == "density" else 0 <= value
+            if not (low and value <= 1):
+                interval = "(0, 1]" if name == "density" else "[0, 1]"
+                raise ValueError(f"{name} must be a fraction in {interval}, got {value}")
         self.method, self.density, self.dense_steps, self.dense_layers = method, density, dense_steps, dense_layers
         self.step, self.num_steps = 0, 1
         self.grid: Optional[tuple[int, int, int]] = None  # (frames, height, width) in tokens, of the running forward
