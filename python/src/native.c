@@ -153,23 +153,57 @@ static vs_pipeline *loaded(PipelineObject *self) {
     return self->pipeline;
 }
 
-/* generate(prompt, negative_prompt, width, height, frames, steps, guidance, seed, callback) -> Video */
-static PyObject *pipeline_generate(PipelineObject *self, PyObject *args, PyObject *kwargs) {
-    static char *names[] = {"prompt", "negative_prompt", "width", "height",   "frames",
-                            "steps",  "guidance",        "seed",  "callback", NULL};
-    vs_generate_request r = vs_generate_default_request();
+/* The request of generate and latent_shape's arguments, from the library's defaults. */
+static int parse_request(PyObject *args, PyObject *kwargs, vs_generate_request *r, PyObject **callback,
+                         PyObject **noise) {
+    static char *names[] = {"prompt", "negative_prompt", "width", "height", "frames", "steps", "guidance",
+                            "seed",   "callback",        "noise", NULL};
+    *r = vs_generate_default_request();
     unsigned long long seed = 0;
-    PyObject *callback = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|ziiiifKO", names, &r.prompt, &r.negative_prompt,
-                                     &r.width, &r.height, &r.frames, &r.steps, &r.guidance, &seed, &callback))
-        return NULL;
+    *callback = *noise = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|ziiiifKOO", names, &r->prompt, &r->negative_prompt,
+                                     &r->width, &r->height, &r->frames, &r->steps, &r->guidance, &seed,
+                                     callback, noise))
+        return -1;
+    r->seed = seed;
+    return 0;
+}
+
+/* A vs_tensor view of a C-contiguous float32 buffer of 5 dims (the initial latents); `b` keeps it. */
+static int noise_view(PyObject *noise, Py_buffer *b, vs_tensor *t) {
+    if (PyObject_GetBuffer(noise, b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
+    if (b->itemsize != 4 || !b->format || strcmp(b->format, "f") != 0 || b->ndim != 5) {
+        PyErr_Format(PyExc_ValueError,
+                     "noise must be float32 [1, C, F, H, W] (latent_shape), got %d dims of format '%s'",
+                     b->ndim, b->format ? b->format : "B");
+        PyBuffer_Release(b);
+        return -1;
+    }
+    int64_t shape[5];
+    for (int i = 0; i < 5; i++)
+        shape[i] = b->shape[i];
+    *t = vs_tensor_view(b->buf, VS_F32, VS_CPU, 5, shape);
+    return 0;
+}
+
+/* generate(prompt, negative_prompt, width, height, frames, steps, guidance, seed, callback, noise) -> Video
+ */
+static PyObject *pipeline_generate(PipelineObject *self, PyObject *args, PyObject *kwargs) {
+    vs_generate_request r;
+    PyObject *callback, *noise;
+    if (parse_request(args, kwargs, &r, &callback, &noise) < 0) return NULL;
     vs_pipeline *p = loaded(self);
     if (!p) return NULL;
     if (self->callback) {
         PyErr_SetString(PyExc_RuntimeError, "this pipeline is already generating (one call at a time)");
         return NULL;
     }
-    r.seed = seed;
+    Py_buffer noise_buffer = {0};
+    vs_tensor noise_tensor;
+    if (noise != Py_None) {
+        if (noise_view(noise, &noise_buffer, &noise_tensor) < 0) return NULL;
+        r.noise = &noise_tensor;
+    }
     self->callback = Py_NewRef(callback);
     self->failed_callback = 0;
     vs_video *video = NULL;
@@ -178,6 +212,7 @@ static PyObject *pipeline_generate(PipelineObject *self, PyObject *args, PyObjec
     s = vs_pipeline_generate(p, &r, &video);
     PyEval_RestoreThread(unlocked);
     Py_CLEAR(self->callback);
+    if (r.noise) PyBuffer_Release(&noise_buffer);
     if (self->failed_callback) {
         vs_video_free(video);
         return NULL; /* the callback's exception, or KeyboardInterrupt */
@@ -190,6 +225,20 @@ static PyObject *pipeline_generate(PipelineObject *self, PyObject *args, PyObjec
     }
     out->video = video;
     return (PyObject *)out;
+}
+
+/* latent_shape(prompt, ...) -> (1, C, F, H, W): the initial latents generate's request denoises. */
+static PyObject *pipeline_latent_shape(PipelineObject *self, PyObject *args, PyObject *kwargs) {
+    vs_generate_request r;
+    PyObject *callback, *noise;
+    if (parse_request(args, kwargs, &r, &callback, &noise) < 0) return NULL;
+    vs_pipeline *p = loaded(self);
+    if (!p) return NULL;
+    int64_t shape[5];
+    const vs_status s = vs_pipeline_latent_shape(p, &r, shape);
+    if (s != VS_OK) return raise_status(s);
+    return Py_BuildValue("(LLLLL)", (long long)shape[0], (long long)shape[1], (long long)shape[2],
+                         (long long)shape[3], (long long)shape[4]);
 }
 
 static PyObject *pipeline_cancel(PipelineObject *self, PyObject *unused) {
@@ -238,7 +287,10 @@ static PyObject *pipeline_stats(PipelineObject *self, PyObject *unused) {
 
 static PyMethodDef pipeline_methods[] = {
     {"generate", (PyCFunction)(void (*)(void))pipeline_generate, METH_VARARGS | METH_KEYWORDS,
-     "generate(prompt, negative_prompt, width, height, frames, steps, guidance, seed, callback) -> Video"},
+     "generate(prompt, negative_prompt, width, height, frames, steps, guidance, seed, callback, noise) -> "
+     "Video"},
+    {"latent_shape", (PyCFunction)(void (*)(void))pipeline_latent_shape, METH_VARARGS | METH_KEYWORDS,
+     "latent_shape(prompt, negative_prompt, width, height, frames, steps, ...) -> (1, C, F, H, W)"},
     {"cancel", (PyCFunction)pipeline_cancel, METH_NOARGS, "Stops the running generate before its next step."},
     {"close", (PyCFunction)pipeline_close, METH_NOARGS, "Frees the pipeline's weights and buffers."},
     {"info", (PyCFunction)pipeline_info, METH_NOARGS, "vs_pipeline_get_info as a dict."},

@@ -112,7 +112,7 @@ class Pipeline:
 
     def generate(self, prompt: str, *, negative_prompt: Optional[str] = None, width: int = 0, height: int = 0,
                  frames: int = 0, steps: int = 0, guidance: Optional[float] = None, seed: int = 0,
-                 progress: Union[bool, ProgressCallback] = True) -> np.ndarray:
+                 noise: Optional[np.ndarray] = None, progress: Union[bool, ProgressCallback] = True) -> np.ndarray:
         """Generates a video from `prompt`.
 
         Args:
@@ -121,6 +121,7 @@ class Pipeline:
             width, height, frames, steps: 0 takes the model's default (see `info`).
             guidance: classifier-free guidance scale; None: the model's; at most 1 runs without CFG.
             seed: seeds the initial noise.
+            noise: the initial latents instead of seeded noise, float32 of latent_shape()'s shape.
             progress: True shows a tqdm bar over the denoising steps (when tqdm is installed), False none,
                 or a callable(step, steps) called after each step that returns True to cancel.
 
@@ -150,12 +151,21 @@ class Pipeline:
         else:
             callback = progress or None
         try:
+            latents = None if noise is None else np.ascontiguousarray(noise, dtype=np.float32)
             video = self._native.generate(prompt, negative_prompt, int(width), int(height), int(frames), int(steps),
-                                          _as_setting(guidance), int(seed), callback)
+                                          _as_setting(guidance), int(seed), callback, latents)
         finally:
             if bar is not None:
                 bar.close()
         return np.asarray(video)  # the C video, no copy: the array keeps it alive
+
+    def latent_shape(self, *, width: int = 0, height: int = 0, frames: int = 0) -> tuple[int, int, int, int, int]:
+        """The shape [1, C, F, H, W] of the initial latents (generate's `noise`) at this size (0: the model's).
+
+        Raises:
+            Error: a size the model cannot take.
+        """
+        return self._native.latent_shape("", None, int(width), int(height), int(frames))
 
     def cancel(self) -> None:
         """Stops the running generate before its next denoising step (callable from any thread); it then

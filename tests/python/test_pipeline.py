@@ -47,6 +47,21 @@ def test_generate_returns_uint8_frames_seeded(pipe):
     assert stats["denoise_s"] > 0 and stats["heads_spatial"] + stats["heads_temporal"] > 0
 
 
+def test_generate_from_given_noise(pipe):
+    shape = pipe.latent_shape(width=16, height=16, frames=5)
+    assert len(shape) == 5 and shape[0] == 1
+    noise = np.random.default_rng(0).standard_normal(shape)  # float64: converted
+    a = pipe.generate("x", seed=1, noise=noise, **SMALL)
+    b = pipe.generate("x", seed=2, noise=noise.astype(np.float32), **SMALL)
+    np.testing.assert_array_equal(a, b)  # the noise, not the seed
+    with pytest.raises(vidsparse.Error, match="noise"):
+        pipe.generate("x", noise=np.zeros((1, 2, 3, 4, 5), np.float32), **SMALL)
+    with pytest.raises(ValueError, match="noise"):
+        pipe.generate("x", noise=np.zeros((2, 3)), **SMALL)
+    with pytest.raises(vidsparse.Error, match="width"):
+        pipe.latent_shape(width=-1)
+
+
 def test_generate_with_a_progress_bar(pipe):
     frames = pipe.generate("a blue square", **dict(SMALL, progress=True))  # tqdm when installed
     assert frames.shape[0] == 5
