@@ -191,7 +191,7 @@ def main():
         json.dump(report, open(path, "w"), indent=1)
     if "speed" in args.phases:
         report["speed"] = []
-        for name, repeats in (("wan1.3b-480p", 3), ("wan14b-720p", 2)):
+        for name, repeats in (("wan1.3b-480p", 3), ("wan14b-720p", 1)):
             report["speed"].append(speed(name, repeats))
             json.dump(report, open(path, "w"), indent=1)
     print("PASS" if ok else "FAIL", "(diffusers + enable_svg against our C forward with SVG: rel L2 <= 2e-2)")
