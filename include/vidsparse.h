@@ -127,6 +127,21 @@ VS_API vs_status vs_attention_create(vs_attention **out, vs_device device, int b
  * (NULL: default stream), ignored on the CPU. */
 VS_API vs_status vs_attention_run(vs_attention *attn, const vs_tensor *q, const vs_tensor *k, const vs_tensor *v,
                                   vs_tensor *out, void *stream);
+/* A model's self-attention: the shape of vs_attention_create shared by
+ * `num_layers` layers, each keeping its own state (SVG: its last profile),
+ * with DESIGN.md's dense warm-up of `params`: the first
+ * floor(dense_steps * num_steps) denoising steps and the first
+ * floor(dense_layers * num_layers) layers run dense (negative fractions: no
+ * warm-up). For an engine outside vidsparse (vidsparse.diffusers) to run
+ * every layer of its model as vidsparse's own forward does. */
+VS_API vs_status vs_attention_create_layers(vs_attention **out, vs_device device, int batch, int heads,
+                                            int seq_len, int head_dim, int num_layers,
+                                            const vs_attention_params *params, const vs_svg_config *svg);
+/* vs_attention_run for `layer` (0 .. num_layers - 1) at denoising step
+ * `step` (0 .. num_steps - 1): dense under the warm-up, else the method. */
+VS_API vs_status vs_attention_run_layer(vs_attention *attn, int layer, int step, int num_steps,
+                                        const vs_tensor *q, const vs_tensor *k, const vs_tensor *v,
+                                        vs_tensor *out, void *stream);
 /* The method's registered name. */
 VS_API const char *vs_attention_method(const vs_attention *attn);
 /* The last SVG run's choice per (batch, head) (0 spatial, 1 temporal) and
@@ -256,6 +271,12 @@ typedef struct vs_video {
     uint8_t *rgb;
 } vs_video;
 VS_API void vs_video_free(vs_video *video);
+/* Writes a video to `path` in the format its name asks for: .mp4 (H.264,
+ * builds with FFmpeg), .y4m, or PNG frames ("dir/" or "dir/img_%04d.png"),
+ * at `fps` frames per second (0: video->fps; PNG ignores it). Nothing
+ * half-written is left behind on failure. `video` may be any caller's frames
+ * in vs_video's layout, not only a generated one. */
+VS_API vs_status vs_video_save(const vs_video *video, const char *path, int fps);
 
 /* Encodes the prompt, denoises, decodes: *out receives the video (NULL on
  * failure). VS_ERR_CANCELLED when vs_pipeline_cancel or the progress callback

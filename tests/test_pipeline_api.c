@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "vidsparse.h"
@@ -222,5 +223,30 @@ TEST(initial_noise) {
     return 0;
 }
 
+/* vs_video_save on frames the caller made: the format from the name, fps 0 takes the video's, and
+ * failures leave no file. */
+TEST(saves_a_video) {
+    char dir[] = "/tmp/vs_test_save_XXXXXX", path[64], header[32] = {0};
+    CHECK(mkdtemp(dir) != NULL);
+    uint8_t rgb[2 * 8 * 6 * 3];
+    for (size_t i = 0; i < sizeof rgb; i++) rgb[i] = (uint8_t)(i * 7);
+    const vs_video video = {2, 8, 6, 12, rgb};
+    snprintf(path, sizeof path, "%s/out.y4m", dir);
+    CHECK_OK(vs_video_save(&video, path, 0));
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    CHECK(fread(header, 1, sizeof header - 1, f) > 0);
+    fclose(f);
+    CHECK_MSG(!strncmp(header, "YUV4MPEG2 W6 H8 F12:1", 21), "header %s", header);
+    remove(path);
+    CHECK_FAILS(vs_video_save(NULL, path, 8), VS_ERR_INVALID_ARG, "no frames");
+    CHECK_FAILS(vs_video_save(&video, NULL, 8), VS_ERR_INVALID_ARG, "no path");
+    CHECK_FAILS(vs_video_save(&video, path, 1000), VS_ERR_INVALID_ARG, "frame rate 1000");
+    snprintf(path, sizeof path, "%s/out.gif", dir);
+    CHECK(vs_video_save(&video, path, 8) != VS_OK);
+    CHECK(rmdir(dir) == 0); /* empty: nothing half-written */
+    return 0;
+}
+
 RUN_TESTS(T(loads_with_defaults_and_generates), T(cancel_from_the_progress_callback),
-          T(cancel_from_another_thread), T(bad_params_and_requests), T(initial_noise))
+          T(cancel_from_another_thread), T(bad_params_and_requests), T(initial_noise), T(saves_a_video))

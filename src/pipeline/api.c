@@ -140,6 +140,15 @@ void vs_video_free(vs_video *video) {
     free(video);
 }
 
+vs_status vs_video_save(const vs_video *video, const char *path, int fps) {
+    if (!video || !video->rgb || video->frames < 1 || video->height < 1 || video->width < 1)
+        return vs_fail(VS_ERR_INVALID_ARG, "vs_video_save: no frames given");
+    if (!path || !*path) return vs_fail(VS_ERR_INVALID_ARG, "vs_video_save: no path given");
+    const int64_t shape[4] = {video->frames, video->height, video->width, 3};
+    const vs_tensor frames = vs_tensor_view(video->rgb, VS_U8, VS_CPU, 4, shape);
+    return vs_video_write(path, &frames, fps ? fps : video->fps);
+}
+
 static vs_status check_size(const char *name, int value, int max) {
     if (value < 0 || value > max)
         return vs_fail(VS_ERR_INVALID_ARG, "request: %s must be in [1, %d] (0: the model's default), got %d",
