@@ -107,4 +107,10 @@ vs_status vs_tok_finish(vs_tokenizer *tok, const char *label);
 /* Id of the piece spelled `text`, or -1. Linear; for loading only. */
 int vs_tok_find_piece(const vs_tokenizer *tok, const char *text);
 
+/* Decodes one well-formed UTF-8 character; returns its length, 0 if the
+ * bytes at s are not one (overlong, surrogate, out of range, truncated). */
+size_t vs_tok_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
+/* The whole file, malloc'ed with a NUL after its `len` bytes. */
+vs_status vs_tok_read_file(const char *path, char **data, size_t *len);
+
 #endif

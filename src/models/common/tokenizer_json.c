@@ -304,7 +304,7 @@ vs_status vs_tokenizer_load_json(vs_tokenizer **out, const char *text, size_t le
     return VS_OK;
 }
 
-static vs_status read_whole_file(const char *path, char **data, size_t *len) {
+vs_status vs_tok_read_file(const char *path, char **data, size_t *len) {
     *data = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return vs_fail(VS_ERR_IO, "%s: cannot open", path);
@@ -326,6 +326,7 @@ static vs_status read_whole_file(const char *path, char **data, size_t *len) {
         *data = NULL;
         return vs_fail(VS_ERR_IO, "%s: short read", path);
     }
+    (*data)[got] = 0;
     *len = got;
     return VS_OK;
 }
@@ -357,7 +358,7 @@ vs_status vs_tokenizer_load(vs_tokenizer **out, const char *path) {
     }
     char *data;
     size_t len = 0;
-    VS_TRY(read_whole_file(file, &data, &len));
+    VS_TRY(vs_tok_read_file(file, &data, &len));
     vs_status s = json ? vs_tokenizer_load_json(out, data, len, file) : vs_tokenizer_load_spm(out, data, len, file);
     free(data);
     return s;
