@@ -11,13 +11,18 @@
         a small CLIP-style BPE (lower-cased training text, CLIP's regex, "</w>"
         word ends, every byte and byte</w> in the vocabulary); tokenizer.json is
         what transformers' CLIPTokenizer builds from vocab.json + merges.txt
+  fuzz/corpus/bpe/
+        seeds of fuzz/fuzz_bpe.c: small tokenizers of both kinds ('J' tokenizer.json NUL text,
+        'V' vocab.json NUL merges.txt NUL text)
   bpe_corpus.bin
         10,000+ varied strings with the ids of both (special tokens added):
     "VSBP" u32 version=1 u32 count
     per string: u32 nbytes, bytes (UTF-8), u32 n_llama, u16 ids[], u32 n_clip, u16 ids[]
 
 The strings come from tools/make_tokenizer_fixtures.py's generator plus
-contractions, special tokens and long runs. Deterministic; CPU only:
+contractions, special tokens and long runs. CPU only. The BPE trainer may
+order merges of equal count differently between runs, so rerun
+tools/make_hunyuan_text_fixtures.py after this script:
 
     /work/venv/bin/python tools/make_bpe_fixtures.py
 """
@@ -158,6 +163,42 @@ def main():
     with open(os.path.join(OUT, "bpe_corpus.bin"), "wb") as f:
         f.write(out.getvalue())
     print("%d strings; corpus %d bytes" % (len(corpus), out.tell()), file=sys.stderr)
+    write_fuzz_seeds(lines)
+
+
+def write_fuzz_seeds(lines):
+    """Small tokenizers (a few hundred tokens) with texts, for fuzz/fuzz_bpe.c."""
+    seeds = os.path.join(ROOT, "fuzz", "corpus", "bpe")
+    os.makedirs(seeds, exist_ok=True)
+    texts = ["a cat it's <|eot_id|>\r\n 123456 caf\u00e9 \u65e5\u672c \U0001f600", "<|startoftext|>X  y'LL", ""]
+    small = lines[:300]
+    llama = Tokenizer(models.BPE())
+    llama.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=False)])
+    llama.train_from_iterator(small, trainers.BpeTrainer(vocab_size=320, show_progress=False,
+                                                         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    llama.add_special_tokens(["<|begin_of_text|>", "<|eot_id|>"])
+    llama.post_processor = processors.TemplateProcessing(single="<|begin_of_text|> $A",
+                                                         special_tokens=[("<|begin_of_text|>", 320)])
+    clip_dir = os.path.join(OUT, "clip_tokenizer")
+    from transformers import CLIPTokenizer
+    clip_json = CLIPTokenizer.from_pretrained(clip_dir).backend_tokenizer.to_str()
+    vocab = json.load(open(os.path.join(clip_dir, "vocab.json"), encoding="utf-8"))
+    merges = open(os.path.join(clip_dir, "merges.txt"), encoding="utf-8").read().split("\n")[:60]
+    small_vocab = {t: i for t, i in vocab.items() if i < 512 or t in ("<|startoftext|>", "<|endoftext|>")}
+    keep = ["#version: 0.2"] + [m for m in merges[1:] if m and all(x in small_vocab for x in m.split(" ")) and
+                                 "".join(m.split(" ")) in small_vocab]
+    for k, text in enumerate(texts):
+        t = text.encode("utf-8")
+        with open(os.path.join(seeds, "llama_%d" % k), "wb") as f:
+            f.write(b"J" + llama.to_str().encode("utf-8") + b"\0" + t)
+        with open(os.path.join(seeds, "clip_vocab_%d" % k), "wb") as f:
+            f.write(b"V" + json.dumps(small_vocab, ensure_ascii=False).encode("utf-8") + b"\0" +
+                    "\n".join(keep).encode("utf-8") + b"\0" + t)
+    if len(clip_json) < 60000:
+        with open(os.path.join(seeds, "clip_json"), "wb") as f:
+            f.write(b"J" + clip_json.encode("utf-8") + b"\0" + texts[0].encode("utf-8"))
 
 
 if __name__ == "__main__":
