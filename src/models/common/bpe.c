@@ -413,7 +413,7 @@ static vs_status encode_segment(const vs_bpe *t, const char *s, size_t len, vs_b
         i += t->added[best].n_cps;
         seg = i;
     }
-    if (st == VS_OK) st = encode_cps(t, cps.p + seg, cps.len - seg, out);
+    if (st == VS_OK && cps.len > seg) st = encode_cps(t, cps.p + seg, cps.len - seg, out);
     free(cps.p);
     return st;
 }

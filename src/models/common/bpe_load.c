@@ -118,8 +118,8 @@ static vs_status read_vocab(vs_bpe *t, const vs_json *vocab, const char *label) 
     for (size_t i = 0; i < n; i++) {
         const char *key = vs_json_key_at(vocab, i);
         int64_t id;
-        if (!vs_json_int64(vs_json_at(vocab, i), &id))
-            return vs_fail(VS_ERR_FORMAT, "%s: vocab entry \"%s\" has no integer id", label, key);
+        if (!vs_json_int64(vs_json_at(vocab, i), &id) || id < 0 || id >= (1 << 24))
+            return vs_fail(VS_ERR_FORMAT, "%s: vocab entry \"%s\" has no id in 0..2^24", label, key);
         const size_t len = strlen(key);
         if (vs_bpe_lookup(t, key, len) >= 0) return vs_fail(VS_ERR_FORMAT, "%s: vocab entry \"%s\" appears twice", label, key);
         if (id < t->n_ids && t->tok_len[id]) return vs_fail(VS_ERR_FORMAT, "%s: vocab id %lld is used twice", label, (long long)id);
