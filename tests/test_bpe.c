@@ -11,29 +11,6 @@
 
 static void free_bpe(void *t) { vs_bpe_free(t); }
 
-static unsigned char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    vs_test_defer(free, p);
-    *len = (size_t)n;
-    return p;
-}
-
-static uint32_t rd32(const unsigned char **p) {
-    const unsigned char *b = *p;
-    *p += 4;
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 static int rd16(const unsigned char *b) { return b[0] | b[1] << 8; }
 
 static void print_ids(const char *what, const int32_t *ids, size_t n) {
@@ -45,22 +22,22 @@ static void print_ids(const char *what, const int32_t *ids, size_t n) {
 /* Encodes every corpus string and compares with column `which` (0 Llama, 1 CLIP). */
 static int check_corpus(const vs_bpe *tok, int which, const char *name) {
     size_t len;
-    unsigned char *data = read_file(DATA "bpe_corpus.bin", &len);
+    unsigned char *data = vs_test_read_file(DATA "bpe_corpus.bin", &len);
     CHECK_MSG(data && len >= 12 && !memcmp(data, "VSBP", 4), "cannot read " DATA "bpe_corpus.bin");
     const unsigned char *p = data + 4;
-    CHECK(rd32(&p) == 1);
-    const uint32_t count = rd32(&p);
+    CHECK(vs_test_rd32(&p) == 1);
+    const uint32_t count = vs_test_rd32(&p);
     int mismatches = 0;
     size_t text_bytes = 0;
     double seconds = 0;
     for (uint32_t i = 0; i < count; i++) {
-        const uint32_t nbytes = rd32(&p);
+        const uint32_t nbytes = vs_test_rd32(&p);
         const char *text = (const char *)p;
         p += nbytes;
         const unsigned char *ref = NULL;
         uint32_t n_ref = 0;
         for (int col = 0; col < 2; col++) {
-            uint32_t k = rd32(&p);
+            uint32_t k = vs_test_rd32(&p);
             if (col == which) {
                 ref = p;
                 n_ref = k;
@@ -107,8 +84,8 @@ TEST(clip_tokenizer_json_matches_tokenizers) {
 
 TEST(clip_vocab_and_merges_match_tokenizers) {
     size_t vlen, mlen;
-    unsigned char *vocab = read_file(DATA "clip_tokenizer/vocab.json", &vlen);
-    unsigned char *merges = read_file(DATA "clip_tokenizer/merges.txt", &mlen);
+    unsigned char *vocab = vs_test_read_file(DATA "clip_tokenizer/vocab.json", &vlen);
+    unsigned char *merges = vs_test_read_file(DATA "clip_tokenizer/merges.txt", &mlen);
     CHECK(vocab && merges);
     vs_bpe *tok;
     CHECK_OK(vs_bpe_load_vocab_merges(&tok, (const char *)vocab, vlen, (const char *)merges, mlen, "clip"));
@@ -171,7 +148,7 @@ TEST(bad_files_fail_clearly) {
     CHECK_FAILS(vs_bpe_load(&t, "tests/data/no-such-folder"), VS_ERR_NOT_FOUND, "no tokenizer.json");
     /* Truncating the real file anywhere fails cleanly. */
     size_t len;
-    unsigned char *data = read_file(DATA "llama_tokenizer/tokenizer.json", &len);
+    unsigned char *data = vs_test_read_file(DATA "llama_tokenizer/tokenizer.json", &len);
     CHECK(data);
     for (size_t cut = 1; cut < len; cut += 7919) CHECK(vs_bpe_load_json(&t, (const char *)data, cut, "cut.json") != VS_OK);
     return 0;

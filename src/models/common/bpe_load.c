@@ -356,38 +356,13 @@ static vs_status push_special(vs_bpe *t, int suffix, int64_t id, const char *lab
     return VS_OK;
 }
 
-static vs_status read_template(vs_bpe *t, const vs_json *p, const char *label) {
-    const vs_json *single = vs_json_get(p, "single"), *specials = vs_json_get(p, "special_tokens");
-    if (!single || vs_json_typeof(single) != VS_JSON_ARRAY)
-        return vs_fail(VS_ERR_FORMAT, "%s: TemplateProcessing without a \"single\" template", label);
-    int seen_a = 0;
-    for (size_t i = 0; i < vs_json_size(single); i++) {
-        const vs_json *item = vs_json_at(single, i), *sp = vs_json_get(item, "SpecialToken");
-        if (vs_json_get(item, "Sequence")) {
-            if (seen_a) return vs_fail(VS_ERR_UNSUPPORTED, "%s: the template repeats the sequence", label);
-            seen_a = 1;
-            continue;
-        }
-        const char *name = sp ? vs_json_get_string(sp, "id", NULL) : NULL;
-        const vs_json *ids = name && specials ? vs_json_get(vs_json_get(specials, name), "ids") : NULL;
-        if (!ids || vs_json_typeof(ids) != VS_JSON_ARRAY)
-            return vs_fail(VS_ERR_FORMAT, "%s: template item %zu names no known special token", label, i);
-        for (size_t k = 0; k < vs_json_size(ids); k++) {
-            int64_t id = -1;
-            vs_json_int64(vs_json_at(ids, k), &id);
-            VS_TRY(push_special(t, seen_a, id, label));
-        }
-    }
-    return seen_a ? VS_OK : vs_fail(VS_ERR_FORMAT, "%s: the template has no $A sequence", label);
-}
-
 static vs_status read_post(vs_bpe *t, const vs_json *p, const char *label) {
     const vs_json *parts[9];
     int n = flatten(p, "processors", parts, 8);
     for (int i = 0; i < n && i < 8; i++) {
         if (is_type(parts[i], "ByteLevel")) continue; /* only trims offsets */
         if (is_type(parts[i], "TemplateProcessing")) {
-            VS_TRY(read_template(t, parts[i], label));
+            VS_TRY(vs_tok_read_template(parts[i], t->n_ids, t->prefix, &t->n_prefix, t->suffix, &t->n_suffix, label));
         } else if (is_type(parts[i], "RobertaProcessing")) { /* cls $A sep */
             const vs_json *cls = vs_json_get(parts[i], "cls"), *sep = vs_json_get(parts[i], "sep");
             int64_t a = -1, b = -1;

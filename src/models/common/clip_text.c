@@ -160,7 +160,7 @@ static size_t encode_bytes(const vs_clip_text_config *c, vs_device dev, int64_t 
     const int64_t R = B * N, act = (int64_t)vs_dtype_size(vs_text_act_dtype(dev)), d = c->hidden_size;
     size_t persistent = 2 * vs_text_aligned(R * 4) + vs_text_aligned((2 * N - 1) * 4) + vs_text_aligned(R * d * 4) +
                         vs_text_aligned(R * d * act) + vs_text_aligned(R * d * 4);
-    size_t attention = 4 * vs_text_aligned(R * d * act) + vs_text_aligned(B * c->num_heads * N * ((N + 7) / 8 * 8) * 4);
+    size_t attention = vs_text_attention_bytes(B, N, c->num_heads, d / c->num_heads, dev);
     size_t mlp = vs_text_aligned(R * c->intermediate_size * act) + vs_text_aligned(R * c->intermediate_size * 4);
     return persistent + (attention > mlp ? attention : mlp);
 }
@@ -185,23 +185,10 @@ static vs_status encode(const vs_clip_text *m, const int32_t *ids, int64_t B, in
     for (int li = 0; li < c->num_layers; li++) {
         const clip_layer *l = &m->layers[li];
         const size_t mark = vs_arena_mark(arena);
-        vs_tensor q, k, v, att, scores;
-        VS_TRY(TAKE(arena, act, &q, B, N, H, D));
-        VS_TRY(TAKE(arena, act, &k, B, N, H, D));
-        VS_TRY(TAKE(arena, act, &v, B, N, H, D));
-        VS_TRY(TAKE(arena, act, &att, B, N, H, D));
-        VS_TRY(TAKE(arena, VS_F32, &scores, B, H, N, (N + 7) / 8 * 8));
-        vs_tensor q2 = vs_tensor_view(q.data, act, dev, 3, (int64_t[]){B, N, d});
-        vs_tensor k2 = vs_tensor_view(k.data, act, dev, 3, (int64_t[]){B, N, d});
-        vs_tensor v2 = vs_tensor_view(v.data, act, dev, 3, (int64_t[]){B, N, d});
-        vs_tensor att2 = vs_tensor_view(att.data, act, dev, 3, (int64_t[]){B, N, d});
         /* x += Out . softmax(Q K^T / sqrt(D) + causal) V, on h = LayerNorm1(x) */
+        const vs_text_attn_weights w = {&l->q, &l->q_bias, &l->k, &l->k_bias, &l->v, &l->v_bias, &l->o, &l->o_bias};
         VS_TRY(vs_op_layernorm_modulate(&h, &x, &l->ln1, &l->ln1_bias, NULL, NULL, c->eps));
-        VS_TRY(vs_op_linear(&q2, &h, &l->q, &l->q_bias, VS_EPILOGUE_NONE));
-        VS_TRY(vs_op_linear(&k2, &h, &l->k, &l->k_bias, VS_EPILOGUE_NONE));
-        VS_TRY(vs_op_linear(&v2, &h, &l->v, &l->v_bias, VS_EPILOGUE_NONE));
-        VS_TRY(vs_op_attention_relpos(&att, &q, &k, &v, &m->causal, &buckets_d, &mask_d, &scores));
-        VS_TRY(vs_op_linear_residual(&x, &att2, &l->o, &l->o_bias, NULL));
+        VS_TRY(vs_text_causal_attention(arena, &x, &h, &w, (int)H, (int)D, NULL, NULL, &m->causal, &buckets_d, &mask_d));
         vs_arena_release(arena, mark);
 
         /* x += fc2 . act(fc1 h), on h = LayerNorm2(x) */

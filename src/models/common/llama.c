@@ -222,11 +222,11 @@ const vs_llama_config *vs_llama_get_config(const vs_llama *m) { return &m->cfg; 
 
 /* Arena bytes of one encode (the allocations of encode(), phase by phase). */
 static size_t encode_bytes(const vs_llama_config *c, vs_device dev, int64_t B, int64_t N, int x_in_arena) {
-    const int64_t R = B * N, act = (int64_t)vs_dtype_size(vs_text_act_dtype(dev)), qd = (int64_t)c->num_heads * c->head_dim;
+    const int64_t R = B * N, act = (int64_t)vs_dtype_size(vs_text_act_dtype(dev));
     size_t persistent = 2 * vs_text_aligned(R * 4) + vs_text_aligned((2 * N - 1) * 4) + 2 * vs_text_aligned(N * c->head_dim / 2 * 4) +
                         vs_text_aligned(R * c->hidden_size * act);
     if (x_in_arena) persistent += vs_text_aligned(R * c->hidden_size * 4);
-    size_t attention = 4 * vs_text_aligned(R * qd * act) + vs_text_aligned(B * c->num_heads * N * ((N + 7) / 8 * 8) * 4);
+    size_t attention = vs_text_attention_bytes(B, N, c->num_heads, c->head_dim, dev);
     size_t mlp = 2 * vs_text_aligned(R * c->intermediate_size * act) + vs_text_aligned(R * c->intermediate_size * 4);
     return persistent + (attention > mlp ? attention : mlp);
 }
@@ -235,7 +235,7 @@ static vs_status encode(const vs_llama *m, const int32_t *ids, const int32_t *ma
     const vs_llama_config *c = &m->cfg;
     const vs_device dev = m->device;
     const vs_dtype act = vs_text_act_dtype(dev);
-    const int64_t H = c->num_heads, D = c->head_dim, qd = H * D, half = D / 2;
+    const int64_t H = c->num_heads, D = c->head_dim, half = D / 2;
     vs_arena *arena = m->arena;
 
     /* ids, mask, causal buckets and the RoPE tables (angles in f32, as transformers computes them) */
@@ -265,24 +265,9 @@ static vs_status encode(const vs_llama *m, const int32_t *ids, const int32_t *ma
         const llama_layer *l = &m->layers[li];
         const size_t mark = vs_arena_mark(arena);
         /* x += O . softmax(RoPE(Q h) RoPE(K h)^T / sqrt(D) + causal + padding) V h, on h = RMSNorm(x) */
-        vs_tensor q, k, v, att, scores;
-        VS_TRY(TAKE(arena, act, &q, B, N, H, D));
-        VS_TRY(TAKE(arena, act, &k, B, N, H, D));
-        VS_TRY(TAKE(arena, act, &v, B, N, H, D));
-        VS_TRY(TAKE(arena, act, &att, B, N, H, D));
-        VS_TRY(TAKE(arena, VS_F32, &scores, B, H, N, (N + 7) / 8 * 8));
-        vs_tensor q2 = vs_tensor_view(q.data, act, dev, 3, (int64_t[]){B, N, qd});
-        vs_tensor k2 = vs_tensor_view(k.data, act, dev, 3, (int64_t[]){B, N, qd});
-        vs_tensor v2 = vs_tensor_view(v.data, act, dev, 3, (int64_t[]){B, N, qd});
-        vs_tensor att2 = vs_tensor_view(att.data, act, dev, 3, (int64_t[]){B, N, qd});
+        const vs_text_attn_weights w = {.q = &l->q, .k = &l->k, .v = &l->v, .o = &l->o};
         VS_TRY(vs_op_rmsnorm(&h, x, &l->attn_norm, c->eps));
-        VS_TRY(vs_op_linear(&q2, &h, &l->q, NULL, VS_EPILOGUE_NONE));
-        VS_TRY(vs_op_linear(&k2, &h, &l->k, NULL, VS_EPILOGUE_NONE));
-        VS_TRY(vs_op_linear(&v2, &h, &l->v, NULL, VS_EPILOGUE_NONE));
-        VS_TRY(vs_op_rmsnorm_rope(&q2, NULL, &cos_d, &sin_d, (int)H, c->eps));
-        VS_TRY(vs_op_rmsnorm_rope(&k2, NULL, &cos_d, &sin_d, (int)H, c->eps));
-        VS_TRY(vs_op_attention_relpos(&att, &q, &k, &v, &m->causal, &buckets_d, &mask_d, &scores));
-        VS_TRY(vs_op_linear_residual(x, &att2, &l->o, NULL, NULL));
+        VS_TRY(vs_text_causal_attention(arena, x, &h, &w, (int)H, (int)D, &cos_d, &sin_d, &m->causal, &buckets_d, &mask_d));
         vs_arena_release(arena, mark);
 
         /* x += Down . (silu(Gate h) * Up h), on h = RMSNorm(x) */

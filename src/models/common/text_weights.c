@@ -92,3 +92,36 @@ vs_status vs_text_silu(vs_tensor *a, vs_tensor *f32) {
     VS_TRY(vs_op_silu(f32, f32));
     return vs_op_convert(a, f32);
 }
+
+size_t vs_text_attention_bytes(int64_t B, int64_t N, int64_t heads, int64_t head_dim, vs_device device) {
+    const int64_t act = (int64_t)vs_dtype_size(vs_text_act_dtype(device));
+    return 4 * vs_text_aligned(B * N * heads * head_dim * act) + vs_text_aligned(B * heads * N * ((N + 7) / 8 * 8) * 4);
+}
+
+vs_status vs_text_causal_attention(vs_arena *arena, vs_tensor *x, const vs_tensor *h, const vs_text_attn_weights *w,
+                                   int heads, int head_dim, const vs_tensor *cos, const vs_tensor *sin,
+                                   const vs_tensor *causal, const vs_tensor *buckets, const vs_tensor *mask) {
+    const vs_device dev = h->device;
+    const vs_dtype act = h->dtype;
+    const int64_t B = h->shape[0], N = h->shape[1], H = heads, D = head_dim;
+    vs_tensor q, k, v, att, scores;
+    VS_TRY(VS_TEXT_TAKE(arena, act, &q, B, N, H, D));
+    VS_TRY(VS_TEXT_TAKE(arena, act, &k, B, N, H, D));
+    VS_TRY(VS_TEXT_TAKE(arena, act, &v, B, N, H, D));
+    VS_TRY(VS_TEXT_TAKE(arena, act, &att, B, N, H, D));
+    VS_TRY(VS_TEXT_TAKE(arena, VS_F32, &scores, B, H, N, (N + 7) / 8 * 8));
+    /* the same memory as [B, N, H * D] rows for the projections */
+    vs_tensor q2 = vs_tensor_view(q.data, act, dev, 3, (int64_t[]){B, N, H * D});
+    vs_tensor k2 = vs_tensor_view(k.data, act, dev, 3, (int64_t[]){B, N, H * D});
+    vs_tensor v2 = vs_tensor_view(v.data, act, dev, 3, (int64_t[]){B, N, H * D});
+    vs_tensor att2 = vs_tensor_view(att.data, act, dev, 3, (int64_t[]){B, N, H * D});
+    VS_TRY(vs_op_linear(&q2, h, w->q, w->q_bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_linear(&k2, h, w->k, w->k_bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_linear(&v2, h, w->v, w->v_bias, VS_EPILOGUE_NONE));
+    if (cos) {
+        VS_TRY(vs_op_rmsnorm_rope(&q2, NULL, cos, sin, heads, 1e-6f));
+        VS_TRY(vs_op_rmsnorm_rope(&k2, NULL, cos, sin, heads, 1e-6f));
+    }
+    VS_TRY(vs_op_attention_relpos(&att, &q, &k, &v, causal, buckets, mask, &scores));
+    return vs_op_linear_residual(x, &att2, w->o, w->o_bias, NULL);
+}

@@ -34,6 +34,20 @@ vs_status vs_text_check_tokens(const char *model, const int32_t *ids, const int3
 /* Makes *arena hold at least `bytes` (recreating it when smaller) and empties it. */
 vs_status vs_text_arena_reserve(vs_arena **arena, const char *label, vs_device device, size_t bytes);
 
+/* The projections of one attention layer; biases NULL when absent. */
+typedef struct vs_text_attn_weights {
+    const vs_tensor *q, *q_bias, *k, *k_bias, *v, *v_bias, *o, *o_bias;
+} vs_text_attn_weights;
+
+/* x (F32 [B, N, heads * head_dim]) += O . softmax(Q K^T + causal + padding) V
+ * on h (activations [B, N, hidden]), Q pre-scaled by its weights; RoPE on Q and
+ * K when cos and sin are given (vs_op_rmsnorm_rope's rotation). Scratch from
+ * the arena, left allocated (the caller releases it): vs_text_attention_bytes. */
+vs_status vs_text_causal_attention(vs_arena *arena, vs_tensor *x, const vs_tensor *h, const vs_text_attn_weights *w,
+                                   int heads, int head_dim, const vs_tensor *cos, const vs_tensor *sin,
+                                   const vs_tensor *causal, const vs_tensor *buckets, const vs_tensor *mask);
+size_t vs_text_attention_bytes(int64_t B, int64_t N, int64_t heads, int64_t head_dim, vs_device device);
+
 /* a = silu(a) for activations; `f32` is scratch of a's shape used when a is not F32. */
 vs_status vs_text_silu(vs_tensor *a, vs_tensor *f32);
 
