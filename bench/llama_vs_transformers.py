@@ -25,6 +25,7 @@ import torch
 import transformers
 from safetensors.torch import save_file
 from transformers import LlamaConfig, LlamaModel
+from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from umt5_vs_transformers import VS_CUDA, Tensor, as_vs_tensor, cuda_time, rel_l2  # noqa: E402
@@ -54,6 +55,9 @@ def main():
     with torch.device("cuda"):
         model = LlamaModel(config)
     model = model.to(torch.bfloat16).eval()
+    # .to() rounded RoPE's inv_freq buffer to bf16 too (an angle error of up to 0.7 rad at position 350);
+    # from_pretrained(torch_dtype=bf16), which the pipeline uses, keeps it in f32: so does this model.
+    model.rotary_emb = LlamaRotaryEmbedding(config).to("cuda")
     os.makedirs(args.dir, exist_ok=True)
     config.to_json_file(os.path.join(args.dir, "config.json"))
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, os.path.join(args.dir, "model.safetensors"))

@@ -25,6 +25,8 @@ static const vs_safetensors *ht_reference(void) {
     return st;
 }
 
+static const char *ht_device_name(vs_device dev) { return dev == VS_CUDA ? "cuda bf16" : "cpu f32"; }
+
 static float *ht_poisoned(int64_t n) {
     float *p = vs_test_malloc((size_t)n * sizeof *p);
     for (int64_t i = 0; i < n; i++) p[i] = NAN;
@@ -66,7 +68,7 @@ static int ht_check_llama(vs_device dev, double tol) {
         vs_tensor out = vs_tensor_view(got, VS_F32, VS_CPU, 3, (int64_t[]){2, 40, 64});
         CHECK_OK(vs_llama_encode_batch(m, ids->data, mask->data, 2, 40, &out));
         const double err = ht_masked_rel_l2(got, want->data, mask->data, 80, 64);
-        printf("  Llama hidden_states[%d] (skip %d): rel L2 %.2e\n", 4 - skip, skip, err);
+        printf("  [%s] Llama hidden_states[%d] (skip %d): rel L2 %.2e\n", ht_device_name(dev), 4 - skip, skip, err);
         CHECK_MSG(err <= tol, "rel L2 %g > %g", err, tol);
         vs_test_release_to(mark);
     }
@@ -87,7 +89,7 @@ static int ht_check_clip(vs_device dev, double tol) {
     float *got_hidden = ht_poisoned(2 * 77 * 48), *got_pooled = ht_poisoned(2 * 48);
     CHECK_OK(vs_clip_text_encode(m, ids->data, 2, 77, got_pooled, got_hidden));
     const double eh = vs_test_rel_l2_f32(got_hidden, hidden->data, 2 * 77 * 48), ep = vs_test_rel_l2_f32(got_pooled, pooled->data, 96);
-    printf("  CLIP last_hidden_state rel L2 %.2e, pooler_output %.2e\n", eh, ep);
+    printf("  [%s] CLIP last_hidden_state rel L2 %.2e, pooler_output %.2e\n", ht_device_name(dev), eh, ep);
     CHECK(eh <= tol && ep <= tol);
     return 0;
 }
@@ -131,7 +133,8 @@ static int ht_check_pipeline_prompts(vs_device dev, double tol) {
         }
         CHECK_MSG(same_mask, "prompt %d: the attention mask differs", k);
         const double e = ht_masked_rel_l2(emb, want->data, mask, n, 64), ep = vs_test_rel_l2_f32(pooled, want_pooled->data, 48);
-        printf("  prompt %d: %d tokens after the crop, prompt_embeds rel L2 %.2e, pooled %.2e\n", k, tokens, e, ep);
+        printf("  [%s] prompt %d: %d tokens after the crop, prompt_embeds rel L2 %.2e, pooled %.2e\n", ht_device_name(dev), k,
+               tokens, e, ep);
         CHECK(e <= tol && ep <= tol);
     }
     return 0;
