@@ -191,22 +191,22 @@ static double rms(const double *x, int64_t n, double eps) {
     return sqrt(ss / n + eps);
 }
 
-/* rmsnorm_rope: d = {B, N, heads, head_dim}; p = {rope} */
+/* rmsnorm_rope: d = {B, N, heads, head_dim}; p = {rope, no norm weight} */
 static void rmsnorm_rope_plan(problem *pb) {
     const int64_t *d = pb->r->d;
     SET(pb, 0, INOUT, act(pb), -2, 2, d[0], d[1], d[2] * d[3]);
-    SET(pb, 1, IN, VS_F32, 0.5, 1.5, d[2] * d[3]);
+    if (!pb->r->p[1]) SET(pb, 1, IN, VS_F32, 0.5, 1.5, d[2] * d[3]);
     if (pb->r->p[0])
         SET(pb, 2, IN, VS_F32, -1, 1, d[1], d[3] / 2), SET(pb, 3, IN, VS_F32, -1, 1, d[1], d[3] / 2);
 }
 static vs_status rmsnorm_rope_run(const problem *pb, vs_tensor *const *t) {
-    return vs_op_rmsnorm_rope(t[0], t[1], opt(t, 2), opt(t, 3), (int)pb->r->d[2], 1e-6f);
+    return vs_op_rmsnorm_rope(t[0], opt(t, 1), opt(t, 2), opt(t, 3), (int)pb->r->d[2], 1e-6f);
 }
 static void rmsnorm_rope_ref(problem *pb) {
     const int64_t N = pb->r->d[1], H = pb->r->d[2], D = pb->r->d[3], dim = H * D;
     for (int64_t r = 0; r < pb->r->d[0] * N; r++) {
         double *x = pb->x[0] + r * dim, inv = 1 / rms(x, dim, 1e-6);
-        for (int64_t i = 0; i < dim; i++)
+        for (int64_t i = 0; i < dim && pb->x[1]; i++)
             x[i] *= inv * pb->x[1][i];
         if (!pb->x[2]) continue;
         for (int64_t h = 0; h < H; h++)
@@ -702,6 +702,7 @@ static const row rows[] = {
     {VS_OP_LAYERNORM_MODULATE, {1, 9, 24}, {0, 0}, {0}},
     {VS_OP_RMSNORM_ROPE, {2, 11, 3, 16}, {1}, {0}},
     {VS_OP_RMSNORM_ROPE, {1, 5, 2, 8}, {0}, {0}},
+    {VS_OP_RMSNORM_ROPE, {2, 7, 3, 16}, {1, 1}, {0}}, /* rotation only (Llama's RoPE) */
     {VS_OP_RMSNORM, {17, 40}, {0}, {0}},
     {VS_OP_RMSNORM, {9, 24}, {1}, {0, 1e-5}},
     {VS_OP_GATED_RESIDUAL, {2, 15, 24}, {1}, {0}},

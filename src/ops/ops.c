@@ -182,9 +182,13 @@ vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_ten
     VS_TRY(backend_of(VS_OP_RMSNORM_ROPE, dev, &be));
     VS_TRY(check(op, "x", x, dev, be->activations, 0));
     const int64_t dim = last_dim(x), rows = rows_of(x);
-    VS_TRY(check(op, "weight", weight, dev, VS_F32, 0));
-    if (weight->ndim != 1 || weight->shape[0] != dim)
-        return shape_mismatch(op, "weight must be [dim]", weight, x);
+    if (weight) {
+        VS_TRY(check(op, "weight", weight, dev, VS_F32, 0));
+        if (weight->ndim != 1 || weight->shape[0] != dim)
+            return shape_mismatch(op, "weight must be [dim]", weight, x);
+    } else if (!cos_t) {
+        return vs_fail(VS_ERR_INVALID_ARG, "%s: neither a norm weight nor rotation tables", op);
+    }
     if (heads < 1 || dim % heads || (dim / heads) % 2)
         return vs_fail(VS_ERR_SHAPE, "%s: %lld channels do not split into %d heads of an even size", op,
                        (long long)dim, heads);

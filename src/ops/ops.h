@@ -46,9 +46,9 @@ vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_te
                                    float eps);
 
 /* In place on x [B, N, heads * head_dim] (activations): RMSNorm over the whole
- * row (all heads) times weight (F32 [dim]), then, when cos and sin are given
- * (F32 [N, head_dim / 2]), the rotation of interleaved pairs (2j, 2j+1) of
- * every head by the angle of token n, pair j. */
+ * row (all heads) times weight (F32 [dim]; NULL: no norm, only the rotation),
+ * then, when cos and sin are given (F32 [N, head_dim / 2]), the rotation of
+ * interleaved pairs (2j, 2j+1) of every head by the angle of token n, pair j. */
 vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos,
                              const vs_tensor *sin, int heads, float eps);
 

@@ -94,7 +94,7 @@ static vs_status layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_t
 static vs_status rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos_t,
                               const vs_tensor *sin_t, int heads, float eps) {
     const int64_t dim = last_dim(x), rows = rows_of(x);
-    vs_cpu_rmsnorm(x->data, x->data, weight->data, rows, dim, eps);
+    if (weight) vs_cpu_rmsnorm(x->data, x->data, weight->data, rows, dim, eps);
     if (cos_t)
         vs_cpu_rope_pairs(x->data, rows, cos_t->shape[0], heads, (int)(dim / heads), cos_t->data,
                           sin_t->data);

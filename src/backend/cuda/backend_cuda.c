@@ -167,7 +167,7 @@ static vs_status rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_te
                               const vs_tensor *sin_t, int heads, float eps) {
     const int64_t dim = last_dim(x), rows = rows_of(x);
     if (rows == 0) return VS_OK;
-    return vs_cuda_rmsnorm_rope(x->data, weight->data, data_or_null(cos_t), data_or_null(sin_t), rows,
+    return vs_cuda_rmsnorm_rope(x->data, data_or_null(weight), data_or_null(cos_t), data_or_null(sin_t), rows,
                                 cos_t ? cos_t->shape[0] : 1, dim, (int)(dim / heads), eps);
 }
 

@@ -124,8 +124,8 @@ __global__ void layernorm_modulate_kernel(uint16_t *y, const float *x, const flo
     }
 }
 
-/* One block per row: RMS over the row (all heads), weight, then each head's pairs
- * rotated. A group of 8 values is 4 whole pairs of one head (head_dim % 8 == 0),
+/* One block per row: RMS over the row (all heads), weight (no norm without one),
+ * then each head's pairs rotated. A group of 8 values is 4 whole pairs of one head (head_dim % 8 == 0),
  * whose angles are 4 consecutive floats of the table row: one float4 each. */
 __global__ void rmsnorm_rope_kernel(uint16_t *x, const float *weight, const float *cos_table, const float *sin_table,
                                     int64_t tokens, int dim, int head_dim, float eps) {
@@ -143,15 +143,15 @@ __global__ void rmsnorm_rope_kernel(uint16_t *x, const float *weight, const floa
             for (int j = 0; j < 8; j++) sq += v[c][j] * v[c][j];
         }
     }
-    const float rstd = rsqrtf(block_sum(sq, scratch) / dim + eps);
+    const float rstd = weight ? rsqrtf(block_sum(sq, scratch) / dim + eps) : 1.0f;
     const int half = head_dim / 2;
     const int64_t n = row % tokens;
 #pragma unroll
     for (int c = 0; c < kRowChunks; c++) {
         const int i = (c * blockDim.x + threadIdx.x) * 8;
         if (i >= dim) continue;
-        float o[8], w[8];
-        load8(weight + i, w);
+        float o[8], w[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+        if (weight) load8(weight + i, w);
 #pragma unroll
         for (int j = 0; j < 8; j++) o[j] = v[c][j] * rstd * w[j];
         if (cos_table) {
