@@ -14,6 +14,7 @@
 #include "models/common/adaln.h"
 #include "models/common/rope.h"
 #include "models/common/self_attention.h"
+#include "models/common/timestep.h"
 #include "models/common/ulysses.h"
 #include "ops/ops.h"
 #include "parallel/comm.h"
@@ -152,18 +153,6 @@ vs_status vs_wan_model_set_attention(vs_wan_model *model, const vs_attention_par
 }
 
 /* ---- the pieces ------------------------------------------------------------------- */
-
-void vs_wan_timestep_embedding(float *out, float t, int dim) {
-    /* f32 throughout, in the order torch evaluates it. */
-    const int half = dim / 2;
-    const float log_period = (float)-log(10000.0);
-    for (int i = 0; i < half; i++) {
-        float freq = expf(log_period * (float)i / (float)half);
-        float arg = t * freq;
-        out[i] = cosf(arg);
-        out[half + i] = sinf(arg);
-    }
-}
 
 void vs_wan_rope_table(int head_dim, int frames, int height, int width, float *cos_out, float *sin_out) {
     const int hw_dim = 2 * (head_dim / 6), axis_dims[3] = {head_dim - 2 * hw_dim, hw_dim, hw_dim};
@@ -351,7 +340,7 @@ static vs_status embed_conditions(forward_state *f, const vs_wan_weights *w, con
     VS_TRY(TAKE(f->arena, VS_F32, &f->mod, B, 6, D));
     float *host = malloc((size_t)(B * c->freq_dim) * sizeof(float));
     if (!host) return vs_fail(VS_ERR_OOM, "out of memory");
-    for (int64_t b = 0; b < B; b++) vs_wan_timestep_embedding(host + b * c->freq_dim, timesteps[b], c->freq_dim);
+    for (int64_t b = 0; b < B; b++) vs_timestep_embedding(host + b * c->freq_dim, timesteps[b], c->freq_dim);
     vs_tensor host_t = vs_tensor_view(host, VS_F32, VS_CPU, 2, (int64_t[]){B, c->freq_dim});
     vs_status s = vs_op_copy(&sinusoid, &host_t);
     free(host);

@@ -98,9 +98,6 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
                          const vs_tensor *text, int step, int num_steps, vs_tensor *out, vs_dit_timing *timing);
 
 /* The pieces, exposed for tests. */
-/* Sinusoidal timestep embedding as diffusers' Timesteps(flip_sin_to_cos=True,
- * downscale_freq_shift=0): [cos(t w_i), sin(t w_i)], w_i = 10000^(-i/(dim/2)). */
-void vs_wan_timestep_embedding(float *out, float t, int dim);
 /* Wan's 3D RoPE tables for an F x H x W token grid (after patching): cos/sin
  * [F*H*W, head_dim/2] of vs_rope3d_table (models/common/rope.h) with the
  * split t = D - 4(D/6), h = w = 2(D/6) and theta 1e4. */
