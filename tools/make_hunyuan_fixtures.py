@@ -31,11 +31,12 @@ LATENT = (16, 3, 4, 6)  # channels, frames, height, width
 TEXT_LEN, TEXT_DIM, POOLED_DIM = 8, 32, 16
 
 
-def tiny_model(seed, **cfg):
+def random_model(seed, device="cpu", **cfg):
+    """A HunyuanVideoTransformer3DModel with every weight random (norms near 1, biases small) and rounded
+    to bf16, computing in f32."""
     torch.manual_seed(seed)
-    model = HunyuanVideoTransformer3DModel(in_channels=16, out_channels=16, patch_size=2, patch_size_t=1,
-                                           text_embed_dim=TEXT_DIM, pooled_projection_dim=POOLED_DIM,
-                                           rope_theta=256.0, **cfg)
+    with torch.device(device):
+        model = HunyuanVideoTransformer3DModel(**cfg)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "norm" in name and p.ndim == 1:  # default init leaves norms at 1/0: make every weight matter
@@ -82,15 +83,18 @@ def record(model, found, valid):
     return handles
 
 
-def forward_fixture(model, path, seed, valid, timesteps, guidance, intermediates):
+def forward_fixture(model, path, seed, valid, timesteps, guidance, intermediates, latent=LATENT, text_len=TEXT_LEN):
+    """Runs the model on seeded inputs (on its device) and saves inputs, output and, if asked, the
+    intermediates; returns the inputs."""
+    cfg = model.config
     g = torch.Generator().manual_seed(seed)
     batch = len(valid)
-    latents = torch.randn((batch,) + LATENT, generator=g)
-    text = torch.randn((batch, TEXT_LEN, TEXT_DIM), generator=g)
-    mask = torch.zeros((batch, TEXT_LEN), dtype=torch.int32)
+    latents = torch.randn((batch,) + latent, generator=g)
+    text = torch.randn((batch, text_len, cfg.text_embed_dim), generator=g)
+    mask = torch.zeros((batch, text_len), dtype=torch.int32)
     for b, v in enumerate(valid):
         mask[b, :v] = 1
-    pooled = torch.randn((batch, POOLED_DIM), generator=g)
+    pooled = torch.randn((batch, cfg.pooled_projection_dim), generator=g)
     timesteps = torch.tensor(timesteps)
     tensors = {"latents": latents, "timesteps": timesteps, "text": text, "text_mask": mask, "pooled": pooled}
     kwargs = {}
@@ -98,17 +102,23 @@ def forward_fixture(model, path, seed, valid, timesteps, guidance, intermediates
         tensors["guidance"] = kwargs["guidance"] = torch.tensor(guidance)
     found = {}
     handles = record(model, found, valid[0]) if intermediates else []
+    dev = next(model.parameters()).device
+    on = {k: v.to(dev) for k, v in kwargs.items()}
     with torch.no_grad():
-        out = model(latents, timesteps, text, mask, pooled, return_dict=False, **kwargs)[0]
+        out = model(latents.to(dev), timesteps.to(dev), text.to(dev), mask.to(dev), pooled.to(dev),
+                    return_dict=False, **on)[0]
     for h in handles:
         h.remove()
     tensors["output"] = out.contiguous()
-    save_file({**tensors, **found}, path)
+    save_file({k: v.detach().float().cpu().contiguous() if v.is_floating_point() else v.cpu().contiguous()
+               for k, v in {**tensors, **found}.items()}, path)
+    return tensors, found
 
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    model = tiny_model(1, num_attention_heads=1, attention_head_dim=64, num_layers=1, num_single_layers=2,
+    model = random_model(1, in_channels=16, out_channels=16, patch_size=2, patch_size_t=1, text_embed_dim=TEXT_DIM,
+                         pooled_projection_dim=POOLED_DIM, rope_theta=256.0, num_attention_heads=1, attention_head_dim=64, num_layers=1, num_single_layers=2,
                        num_refiner_layers=1, mlp_ratio=1.0, guidance_embeds=True, rope_axes_dim=(16, 24, 24))
     model.to(torch.bfloat16).save_pretrained(os.path.join(OUT, "tiny_hd64"), max_shard_size="300KB")
     model = model.float()

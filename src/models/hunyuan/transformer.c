@@ -479,18 +479,21 @@ static vs_status forward_entry(forward_state *f, const vs_tensor *latents, float
     return vs_op_unpatchify(out, &y, p);
 }
 
-/* Arena bytes of one entry's forward: the persistent tensors plus the largest phase (the
- * allocations of forward_entry and the functions it calls), with room for the small ones. */
+/* Arena bytes of one entry's forward: the persistent tensors (the stream, copies of host inputs and
+ * output) plus the largest phase (the allocations of forward_entry and the functions it calls), with
+ * room for the small ones. */
 static size_t forward_bytes(const vs_hunyuan_config *c, vs_device dev, int64_t N, int64_t L) {
     const int64_t T = N + L, D = c->dim, act = (int64_t)vs_dtype_size(act_dtype(dev));
     const int64_t vol = (int64_t)c->patch_size[0] * c->patch_size[1] * c->patch_size[2];
     const size_t small = 64 * aligned((int64_t)6 * D * 4); /* embeddings, modulations, sinusoids */
-    const size_t persistent = aligned(T * D * 4) + small;
+    const size_t io = aligned(N * vol * c->in_channels * 4) + aligned(N * vol * c->out_channels * 4) +
+                      aligned(L * c->text_dim * 4) + 2 * aligned((int64_t)(c->text_dim + c->pooled_dim) * 4);
+    const size_t persistent = aligned(T * D * 4) + io + small;
     size_t phase = 2 * aligned(L * D * act) + aligned(L * c->text_dim * act);          /* refiner input */
     phase = max_size(phase, 5 * aligned(L * D * act) + aligned(L * c->refiner_mlp_dim * act)); /* refiner */
     phase = max_size(phase, aligned(N * c->in_channels * vol * act) + aligned(N * D * act));    /* patches */
     const int64_t chunk = min64(T, mlp_chunk_rows(dev));
-    phase = max_size(phase, 5 * aligned(T * D * act) + 2 * aligned(chunk * c->mlp_dim * act)); /* blocks */
+    phase = max_size(phase, 5 * aligned(T * D * act) + aligned(chunk * c->mlp_dim * act)); /* blocks */
     phase = max_size(phase, aligned(N * D * act) + aligned(N * c->out_channels * vol * act)); /* output */
     return persistent + phase + small;
 }
