@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "damaged_checkpoint.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/transformer.h"
 #include "wan_intermediates.h"
@@ -184,40 +185,6 @@ TEST(forward_rejects_bad_inputs) {
     return 0;
 }
 
-static int write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    if (!f) return 1;
-    fputs(text, f);
-    return fclose(f) != 0;
-}
-
-/* Rewrites tiny_hd64's weights into dir without `drop`, or with `reshape` given shape [7, 5]. */
-static vs_status write_damaged(const char *dir, const char *drop, const char *reshape) {
-    vs_safetensors *st = NULL;
-    VS_TRY(vs_safetensors_open(&st, DATA "tiny_hd64"));
-    size_t n = vs_safetensors_count(st), kept = 0;
-    const char **names = calloc(n, sizeof *names);
-    vs_tensor *tensors = calloc(n, sizeof *tensors);
-    static float junk[7 * 5];
-    vs_status s = names && tensors ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory");
-    for (size_t i = 0; i < n && s == VS_OK; i++) {
-        const vs_st_entry *e = vs_safetensors_entry(st, i);
-        if (drop && !strcmp(e->name, drop)) continue;
-        names[kept] = e->name;
-        if (reshape && !strcmp(e->name, reshape)) tensors[kept++] = vs_tensor_view(junk, VS_F32, VS_CPU, 2, (int64_t[]){7, 5});
-        else s = vs_safetensors_load(st, e->name, VS_F32, VS_CPU, 0, NULL, &tensors[kept++]);
-    }
-    char path[512];
-    snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", dir);
-    if (s == VS_OK) s = vs_safetensors_write(path, kept, names, tensors, 0, NULL, NULL);
-    for (size_t i = 0; i < kept; i++)
-        if (!reshape || strcmp(names[i], reshape)) vs_tensor_free(&tensors[i]);
-    free(names);
-    free(tensors);
-    vs_safetensors_close(st);
-    return s;
-}
-
 TEST(missing_or_misshapen_weights_and_other_configs_are_named) {
     char dir[] = "/tmp/vs_hunyuan_XXXXXX", path[512], weights[512];
     CHECK(mkdtemp(dir));
@@ -232,30 +199,30 @@ TEST(missing_or_misshapen_weights_and_other_configs_are_named) {
                          "\"rope_axes_dim\": [16, 24, 24]%s}";
     char text[1024];
     snprintf(text, sizeof text, config, ", \"mlp_ratio\": 1.0");
-    CHECK(!write_text(path, text));
+    CHECK(!vs_test_write_text(path, text));
     vs_hunyuan_model *m = NULL;
-    CHECK_OK(write_damaged(dir, "single_transformer_blocks.1.proj_out.weight", NULL));
+    CHECK_OK(vs_test_write_damaged(DATA "tiny_hd64", dir, "single_transformer_blocks.1.proj_out.weight", NULL, 7, 5));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_NOT_FOUND, "single_transformer_blocks.1.proj_out.weight");
     CHECK(m == NULL);
-    CHECK_OK(write_damaged(dir, NULL, "transformer_blocks.0.attn.add_k_proj.weight"));
+    CHECK_OK(vs_test_write_damaged(DATA "tiny_hd64", dir, NULL, "transformer_blocks.0.attn.add_k_proj.weight", 7, 5));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_SHAPE, "transformer_blocks.0.attn.add_k_proj.weight");
-    CHECK_OK(write_damaged(dir, "time_text_embed.guidance_embedder.linear_2.bias", NULL));
+    CHECK_OK(vs_test_write_damaged(DATA "tiny_hd64", dir, "time_text_embed.guidance_embedder.linear_2.bias", NULL, 7, 5));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_NOT_FOUND, "guidance_embedder.linear_2.bias");
-    CHECK_OK(write_damaged(dir, NULL, NULL));
+    CHECK_OK(vs_test_write_damaged(DATA "tiny_hd64", dir, NULL, NULL, 7, 5));
     CHECK_OK(load_model(dir, &m));
     /* a config that disagrees with the weights names the first tensor that does not fit (mlp_ratio 4: the default) */
     snprintf(text, sizeof text, config, "");
-    CHECK(!write_text(path, text));
+    CHECK(!vs_test_write_text(path, text));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_SHAPE, "transformer_blocks.0.ff.net.0.proj.weight");
     snprintf(text, sizeof text, config, ", \"image_condition_type\": \"token_replace\"");
-    CHECK(!write_text(path, text));
+    CHECK(!vs_test_write_text(path, text));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_UNSUPPORTED, "image-to-video");
     snprintf(text, sizeof text, config, ", \"qk_norm\": \"layer_norm\"");
-    CHECK(!write_text(path, text));
+    CHECK(!vs_test_write_text(path, text));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_UNSUPPORTED, "qk_norm");
-    CHECK(!write_text(path, "{\"_class_name\": \"HunyuanVideoTransformer3DModel\", \"attention_head_dim\": 16}"));
+    CHECK(!vs_test_write_text(path, "{\"_class_name\": \"HunyuanVideoTransformer3DModel\", \"attention_head_dim\": 16}"));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_FORMAT, "does not sum to attention_head_dim 16");
-    CHECK(!write_text(path, "{\"_class_name\": \"WanTransformer3DModel\"}"));
+    CHECK(!vs_test_write_text(path, "{\"_class_name\": \"WanTransformer3DModel\"}"));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_FORMAT, "not HunyuanVideoTransformer3DModel");
     CHECK_FAILS(load_model("/nonexistent/hunyuan", &m), VS_ERR_NOT_FOUND, "config.json");
     return 0;

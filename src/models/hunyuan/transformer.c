@@ -513,17 +513,7 @@ static vs_status prepare_cache(const vs_hunyuan_model *m, const int grid[3], int
         vs_tensor_free(&cache->rope_cos);
         vs_tensor_free(&cache->rope_sin);
         memset(cache->rope_grid, 0, sizeof cache->rope_grid);
-        const int64_t shape[2] = {N, c->head_dim / 2}, n = shape[0] * shape[1];
-        float *host = malloc((size_t)(2 * n) * sizeof(float));
-        if (!host) return vs_fail(VS_ERR_OOM, "out of memory for the RoPE tables");
-        vs_rope3d_table(c->rope_axes, c->rope_theta, grid[0], grid[1], grid[2], host, host + n);
-        vs_tensor hc = vs_tensor_view(host, VS_F32, VS_CPU, 2, shape), hs = vs_tensor_view(host + n, VS_F32, VS_CPU, 2, shape);
-        vs_status s = vs_tensor_alloc(&cache->rope_cos, VS_F32, m->device, 2, shape);
-        if (!s) s = vs_tensor_alloc(&cache->rope_sin, VS_F32, m->device, 2, shape);
-        if (!s) s = vs_op_copy(&cache->rope_cos, &hc);
-        if (!s) s = vs_op_copy(&cache->rope_sin, &hs);
-        free(host);
-        VS_TRY(s);
+        VS_TRY(vs_rope3d_tensors(c->rope_axes, c->rope_theta, grid, m->device, &cache->rope_cos, &cache->rope_sin));
         memcpy(cache->rope_grid, grid, sizeof cache->rope_grid);
     }
     /* dense attention is one op call; a sparse method keeps its context and layer states for the shape */

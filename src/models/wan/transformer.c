@@ -154,9 +154,11 @@ vs_status vs_wan_model_set_attention(vs_wan_model *model, const vs_attention_par
 
 /* ---- the pieces ------------------------------------------------------------------- */
 
-void vs_wan_rope_table(int head_dim, int frames, int height, int width, float *cos_out, float *sin_out) {
-    const int hw_dim = 2 * (head_dim / 6), axis_dims[3] = {head_dim - 2 * hw_dim, hw_dim, hw_dim};
-    vs_rope3d_table(axis_dims, 10000.0, frames, height, width, cos_out, sin_out);
+/* Wan's 3D RoPE: a head of D dimensions in frame, row and column runs of D - 4(D/6), 2(D/6), 2(D/6),
+ * theta 1e4 (models/common/rope.h). */
+static void rope_axes(int head_dim, int axis_dims[3]) {
+    const int hw_dim = 2 * (head_dim / 6);
+    axis_dims[0] = head_dim - 2 * hw_dim, axis_dims[1] = hw_dim, axis_dims[2] = hw_dim;
 }
 
 /* ---- the forward ---------------------------------------------------------------------- */
@@ -428,17 +430,9 @@ static vs_status prepare_cache(const vs_wan_model *m, const fwd_shape *sh, size_
         vs_tensor_free(&cache->rope_cos);
         vs_tensor_free(&cache->rope_sin);
         memset(cache->rope_grid, 0, sizeof cache->rope_grid);
-        const int64_t shape[2] = {sh->seq.tokens, c->head_dim / 2}, n = shape[0] * shape[1];
-        float *host = malloc((size_t)(2 * n) * sizeof(float));
-        if (!host) return vs_fail(VS_ERR_OOM, "out of memory for the RoPE tables");
-        vs_wan_rope_table(c->head_dim, sh->grid[0], sh->grid[1], sh->grid[2], host, host + n);
-        vs_tensor hc = vs_tensor_view(host, VS_F32, VS_CPU, 2, shape), hs = vs_tensor_view(host + n, VS_F32, VS_CPU, 2, shape);
-        vs_status s = vs_tensor_alloc(&cache->rope_cos, VS_F32, m->device, 2, shape);
-        if (!s) s = vs_tensor_alloc(&cache->rope_sin, VS_F32, m->device, 2, shape);
-        if (!s) s = vs_op_copy(&cache->rope_cos, &hc);
-        if (!s) s = vs_op_copy(&cache->rope_sin, &hs);
-        free(host);
-        VS_TRY(s);
+        int axis_dims[3];
+        rope_axes(c->head_dim, axis_dims);
+        VS_TRY(vs_rope3d_tensors(axis_dims, 10000.0, sh->grid, m->device, &cache->rope_cos, &cache->rope_sin));
         memcpy(cache->rope_grid, sh->grid, sizeof sh->grid);
     }
     if (!cache->sparse || cache->sparse_batch != sh->seq.batch || memcmp(cache->sparse_grid, sh->grid, sizeof sh->grid) != 0 ||

@@ -97,11 +97,6 @@ vs_status vs_wan_model_set_attention(vs_wan_model *model, const vs_attention_par
 vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, const float *timesteps,
                          const vs_tensor *text, int step, int num_steps, vs_tensor *out, vs_dit_timing *timing);
 
-/* The pieces, exposed for tests. */
-/* Wan's 3D RoPE tables for an F x H x W token grid (after patching): cos/sin
- * [F*H*W, head_dim/2] of vs_rope3d_table (models/common/rope.h) with the
- * split t = D - 4(D/6), h = w = 2(D/6) and theta 1e4. */
-void vs_wan_rope_table(int head_dim, int frames, int height, int width, float *cos_out, float *sin_out);
 
 #ifdef __cplusplus
 }
