@@ -4,7 +4,7 @@
 #     dimensions with random bf16 weights and their f32 forward (tools/hunyuan_gpu_check.py blocks);
 #     tests/gpu/test_hunyuan_cuda (the golden files, device tensors, SVG, GPU vs CPU, and those
 #     real-dimension blocks against diffusers) and test_backend_ops (the new SiLU epilogue and per-head
-#     RMSNorm rows on CUDA).
+#     RMSNorm rows on CUDA) and test_wan_cuda (Wan now shares the RoPE-table and timestep helpers).
 #   bench: one forward of the whole 13B DiT with random bf16 weights at 720x1280, 129 frames, 256 text
 #     tokens: ours dense and SVG at the default kept fraction 0.25 (SVG in every layer: no warm-up), and
 #     diffusers' (SDPA) in the same call, each after one warm-up forward; peak GPU memory from nvidia-smi
@@ -20,7 +20,7 @@ source tools/gpu_env.sh
 PHASE=${PHASE:-all}
 if [ "$PHASE" != bench ]; then
   note "build"
-  build_gpu test_hunyuan_cuda test_backend_ops vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
+  build_gpu test_hunyuan_cuda test_backend_ops test_wan_cuda vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
   note "diffusers: real-dimension blocks"
   real=$(mktemp -d)
   timeout 150 python3 tools/hunyuan_gpu_check.py blocks "$real" >"$R/blocks.log" 2>&1
@@ -31,6 +31,9 @@ if [ "$PHASE" != bench ]; then
   note "test_backend_ops"
   timeout 60 build-gpu/test_backend_ops >"$R/test_backend_ops.log" 2>&1
   echo "test_backend_ops exit $?"; grep -E "FAIL|rmsnorm_rope|linear|rows passed|passed|failed" "$R/test_backend_ops.log" | tail -n 25
+  note "test_wan_cuda (the shared RoPE-table helper and timestep embedding)"
+  timeout 60 build-gpu/test_wan_cuda >"$R/test_wan_cuda.log" 2>&1
+  echo "test_wan_cuda exit $?"; grep -E "^(ok|FAIL)|passed|rel L2" "$R/test_wan_cuda.log" | tail -n 10
   rm -rf "$real"
   pack
   if [ "$PHASE" = test ] || [ "$SECONDS" -gt 120 ]; then
