@@ -19,8 +19,8 @@ static inline int vs_test_write_text(const char *path, const char *text) {
 
 /* Rewrites the checkpoint at `src` (a file, an index or a folder) as dir/diffusion_pytorch_model.safetensors
  * (f32) without tensor `drop`, or with tensor `reshape` replaced by zeros of shape [rows, cols]. */
-static inline vs_status vs_test_write_damaged(const char *src, const char *dir, const char *drop, const char *reshape,
-                                              int64_t rows, int64_t cols) {
+static inline vs_status vs_test_write_damaged(const char *src, const char *dir, const char *drop,
+                                              const char *reshape, int64_t rows, int64_t cols) {
     vs_safetensors *st = NULL;
     VS_TRY(vs_safetensors_open(&st, src));
     size_t n = vs_safetensors_count(st), kept = 0;
@@ -34,7 +34,8 @@ static inline vs_status vs_test_write_damaged(const char *src, const char *dir, 
         names[kept] = e->name;
         if (reshape && !strcmp(e->name, reshape))
             tensors[kept++] = vs_tensor_view(junk, VS_F32, VS_CPU, 2, (int64_t[]){rows, cols});
-        else s = vs_safetensors_load(st, e->name, VS_F32, VS_CPU, 0, NULL, &tensors[kept++]);
+        else
+            s = vs_safetensors_load(st, e->name, VS_F32, VS_CPU, 0, NULL, &tensors[kept++]);
     }
     char path[512];
     snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", dir);

@@ -14,8 +14,12 @@
 
 #define DATA "tests/data/hunyuan/"
 
-static void free_model(void *m) { vs_hunyuan_model_free(m); }
-static void close_safetensors(void *st) { vs_safetensors_close(st); }
+static void free_model(void *m) {
+    vs_hunyuan_model_free(m);
+}
+static void close_safetensors(void *st) {
+    vs_safetensors_close(st);
+}
 
 static vs_status load_model(const char *path, vs_hunyuan_model **m) {
     vs_status s = vs_hunyuan_model_load(path, VS_CPU, m);
@@ -48,14 +52,20 @@ static int open_fixture(const char *path, vs_safetensors **st, fixture *fx) {
     fx->guidance = fixture_tensor(*st, "guidance"), fx->text = fixture_tensor(*st, "text");
     fx->mask = fixture_tensor(*st, "text_mask"), fx->pooled = fixture_tensor(*st, "pooled");
     fx->output = fixture_tensor(*st, "output");
-    CHECK_MSG(fx->latents && fx->timesteps && fx->text && fx->mask && fx->pooled && fx->output, "%s", vs_last_error());
+    CHECK_MSG(fx->latents && fx->timesteps && fx->text && fx->mask && fx->pooled && fx->output, "%s",
+              vs_last_error());
     return 0;
 }
 
 static vs_hunyuan_input input_of(const fixture *fx) {
-    return (vs_hunyuan_input){fx->latents, fx->timesteps->data, fx->guidance ? fx->guidance->data : NULL,
-                              fx->text,    fx->mask,            fx->pooled,
-                              0,           1};
+    return (vs_hunyuan_input){fx->latents,
+                              fx->timesteps->data,
+                              fx->guidance ? fx->guidance->data : NULL,
+                              fx->text,
+                              fx->mask,
+                              fx->pooled,
+                              0,
+                              1};
 }
 
 static vs_tensor *output_like(const fixture *fx) {
@@ -106,7 +116,8 @@ TEST(batch_with_unequal_text_lengths) {
     float *text = fx.text->data;
     for (int64_t b = 0; b < 2; b++)
         for (int64_t r = b ? 3 : 6; r < L; r++)
-            for (int64_t j = 0; j < dim; j++) text[(b * L + r) * dim + j] = 100.0f;
+            for (int64_t j = 0; j < dim; j++)
+                text[(b * L + r) * dim + j] = 100.0f;
     vs_tensor *again = output_like(&fx);
     CHECK(again);
     CHECK_OK(vs_hunyuan_forward(m, &in, again, NULL));
@@ -124,7 +135,8 @@ TEST(svg_on_a_one_block_sequence_equals_dense) {
     CHECK(out);
     /* 18 video and 5 text tokens are one 128-token block: SVG's mask keeps it all */
     vs_attention_params svg = vs_hunyuan_svg_defaults();
-    CHECK(!strcmp(svg.method, "svg") && svg.density == 0.25 && svg.dense_steps == 0.1 && svg.dense_layers == 0.03);
+    CHECK(!strcmp(svg.method, "svg") && svg.density == 0.25 && svg.dense_steps == 0.1 &&
+          svg.dense_layers == 0.03);
     svg.dense_steps = 0, svg.dense_layers = 0;
     CHECK_OK(vs_hunyuan_model_set_attention(m, &svg));
     const vs_hunyuan_input in = input_of(&fx);
@@ -143,10 +155,10 @@ TEST(config_13b_preset) {
     vs_hunyuan_config c;
     CHECK_OK(vs_hunyuan_config_preset("hunyuan13b", &c));
     CHECK(c.num_layers == 20 && c.num_single_layers == 40 && c.num_refiner_layers == 2 && c.num_heads == 24 &&
-          c.head_dim == 128 && c.dim == 3072 && c.mlp_dim == 12288 && c.text_dim == 4096 && c.pooled_dim == 768 &&
-          c.in_channels == 16 && c.out_channels == 16 && c.guidance_embeds && c.patch_size[0] == 1 &&
-          c.patch_size[1] == 2 && c.patch_size[2] == 2 && c.rope_theta == 256.0 && c.rope_axes[0] == 16 &&
-          c.rope_axes[1] == 56 && c.rope_axes[2] == 56);
+          c.head_dim == 128 && c.dim == 3072 && c.mlp_dim == 12288 && c.text_dim == 4096 &&
+          c.pooled_dim == 768 && c.in_channels == 16 && c.out_channels == 16 && c.guidance_embeds &&
+          c.patch_size[0] == 1 && c.patch_size[1] == 2 && c.patch_size[2] == 2 && c.rope_theta == 256.0 &&
+          c.rope_axes[0] == 16 && c.rope_axes[1] == 56 && c.rope_axes[2] == 56);
     CHECK_FAILS(vs_hunyuan_config_preset("hunyuan7b", &c), VS_ERR_NOT_FOUND, "hunyuan13b");
     return 0;
 }
@@ -165,7 +177,8 @@ TEST(forward_rejects_bad_inputs) {
     in = input_of(&fx);
     vs_tensor lat = *fx.latents;
     lat.shape[3] = 3; /* an odd latent height */
-    lat.stride[2] = 3 * lat.shape[4], lat.stride[1] = lat.shape[2] * lat.stride[2], lat.stride[0] = 16 * lat.stride[1];
+    lat.stride[2] = 3 * lat.shape[4], lat.stride[1] = lat.shape[2] * lat.stride[2],
+    lat.stride[0] = 16 * lat.stride[1];
     in.latents = &lat;
     CHECK_FAILS(vs_hunyuan_forward(m, &in, out, NULL), VS_ERR_SHAPE, "height 3");
     in = input_of(&fx);
@@ -201,16 +214,20 @@ TEST(missing_or_misshapen_weights_and_other_configs_are_named) {
     snprintf(text, sizeof text, config, ", \"mlp_ratio\": 1.0");
     CHECK(!vs_test_write_text(path, text));
     vs_hunyuan_model *m = NULL;
-    CHECK_OK(vs_test_write_damaged(DATA "tiny_hd64", dir, "single_transformer_blocks.1.proj_out.weight", NULL, 7, 5));
+    CHECK_OK(vs_test_write_damaged(DATA "tiny_hd64", dir, "single_transformer_blocks.1.proj_out.weight", NULL,
+                                   7, 5));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_NOT_FOUND, "single_transformer_blocks.1.proj_out.weight");
     CHECK(m == NULL);
-    CHECK_OK(vs_test_write_damaged(DATA "tiny_hd64", dir, NULL, "transformer_blocks.0.attn.add_k_proj.weight", 7, 5));
+    CHECK_OK(vs_test_write_damaged(DATA "tiny_hd64", dir, NULL, "transformer_blocks.0.attn.add_k_proj.weight",
+                                   7, 5));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_SHAPE, "transformer_blocks.0.attn.add_k_proj.weight");
-    CHECK_OK(vs_test_write_damaged(DATA "tiny_hd64", dir, "time_text_embed.guidance_embedder.linear_2.bias", NULL, 7, 5));
+    CHECK_OK(vs_test_write_damaged(DATA "tiny_hd64", dir, "time_text_embed.guidance_embedder.linear_2.bias",
+                                   NULL, 7, 5));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_NOT_FOUND, "guidance_embedder.linear_2.bias");
     CHECK_OK(vs_test_write_damaged(DATA "tiny_hd64", dir, NULL, NULL, 7, 5));
     CHECK_OK(load_model(dir, &m));
-    /* a config that disagrees with the weights names the first tensor that does not fit (mlp_ratio 4: the default) */
+    /* a config that disagrees with the weights names the first tensor that does not fit (mlp_ratio 4: the
+     * default) */
     snprintf(text, sizeof text, config, "");
     CHECK(!vs_test_write_text(path, text));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_SHAPE, "transformer_blocks.0.ff.net.0.proj.weight");
@@ -220,7 +237,8 @@ TEST(missing_or_misshapen_weights_and_other_configs_are_named) {
     snprintf(text, sizeof text, config, ", \"qk_norm\": \"layer_norm\"");
     CHECK(!vs_test_write_text(path, text));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_UNSUPPORTED, "qk_norm");
-    CHECK(!vs_test_write_text(path, "{\"_class_name\": \"HunyuanVideoTransformer3DModel\", \"attention_head_dim\": 16}"));
+    CHECK(!vs_test_write_text(
+        path, "{\"_class_name\": \"HunyuanVideoTransformer3DModel\", \"attention_head_dim\": 16}"));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_FORMAT, "does not sum to attention_head_dim 16");
     CHECK(!vs_test_write_text(path, "{\"_class_name\": \"WanTransformer3DModel\"}"));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_FORMAT, "not HunyuanVideoTransformer3DModel");

@@ -16,8 +16,12 @@
 
 #define DATA "tests/data/hunyuan/"
 
-static void free_model(void *m) { vs_hunyuan_model_free(m); }
-static void close_safetensors(void *st) { vs_safetensors_close(st); }
+static void free_model(void *m) {
+    vs_hunyuan_model_free(m);
+}
+static void close_safetensors(void *st) {
+    vs_safetensors_close(st);
+}
 
 static vs_tensor *fixture_tensor(const vs_safetensors *st, const char *name) {
     if (!vs_safetensors_find(st, name)) return NULL;
@@ -45,18 +49,24 @@ static int open_fixture(const char *path, fixture *fx) {
     fx->guidance = fixture_tensor(fx->st, "guidance"), fx->text = fixture_tensor(fx->st, "text");
     fx->mask = fixture_tensor(fx->st, "text_mask"), fx->pooled = fixture_tensor(fx->st, "pooled");
     fx->output = fixture_tensor(fx->st, "output");
-    CHECK_MSG(fx->latents && fx->timesteps && fx->text && fx->mask && fx->pooled && fx->output, "%s: %s", path,
-              vs_last_error());
+    CHECK_MSG(fx->latents && fx->timesteps && fx->text && fx->mask && fx->pooled && fx->output, "%s: %s",
+              path, vs_last_error());
     return 0;
 }
 
 static vs_hunyuan_input input_of(const fixture *fx) {
-    return (vs_hunyuan_input){fx->latents, fx->timesteps->data, fx->guidance ? fx->guidance->data : NULL,
-                              fx->text,    fx->mask,            fx->pooled,
-                              0,           1};
+    return (vs_hunyuan_input){fx->latents,
+                              fx->timesteps->data,
+                              fx->guidance ? fx->guidance->data : NULL,
+                              fx->text,
+                              fx->mask,
+                              fx->pooled,
+                              0,
+                              1};
 }
 
-/* The model against a fixture on the GPU, every intermediate it has on the way; rel L2 of the output in *err. */
+/* The model against a fixture on the GPU, every intermediate it has on the way; rel L2 of the output in *err.
+ */
 static int check_on_gpu(const char *model_dir, const char *fixture_path, int intermediates, double *err) {
     vs_hunyuan_model *m = NULL;
     fixture fx;
@@ -126,12 +136,14 @@ TEST(device_tensors_and_svg) {
     return 0;
 }
 
-/* A random model with several attention tiles (180 video + 24 of 30 text tokens, 2 heads of 128): GPU vs CPU. */
+/* A random model with several attention tiles (180 video + 24 of 30 text tokens, 2 heads of 128): GPU vs CPU.
+ */
 TEST(random_model_gpu_matches_cpu) {
     vs_hunyuan_config c;
     memset(&c, 0, sizeof c);
     c.in_channels = c.out_channels = 16, c.num_heads = 2, c.head_dim = 128, c.dim = 256;
-    c.num_layers = 1, c.num_single_layers = 2, c.num_refiner_layers = 1, c.mlp_dim = 520, c.refiner_mlp_dim = 1024;
+    c.num_layers = 1, c.num_single_layers = 2, c.num_refiner_layers = 1, c.mlp_dim = 520,
+    c.refiner_mlp_dim = 1024;
     c.patch_size[0] = 1, c.patch_size[1] = 2, c.patch_size[2] = 2, c.guidance_embeds = 1, c.text_dim = 64;
     c.pooled_dim = 32, c.rope_theta = 256, c.rope_axes[0] = 32, c.rope_axes[1] = 48, c.rope_axes[2] = 48;
     vs_hunyuan_model *cpu = NULL, *gpu = NULL;
@@ -148,12 +160,16 @@ TEST(random_model_gpu_matches_cpu) {
     vs_test_defer(free, text);
     vs_test_defer(free, pooled);
     int32_t mask[30];
-    for (int i = 0; i < 30; i++) mask[i] = i < 24;
+    for (int i = 0; i < 30; i++)
+        mask[i] = i < 24;
     float *ref = vs_test_malloc(sizeof(float) * (size_t)n), *out = vs_test_malloc(sizeof(float) * (size_t)n);
     const float t = 900, g = 6000;
-    vs_tensor hl = vs_tensor_view(lat, VS_F32, VS_CPU, 5, ls), ht = vs_tensor_view(text, VS_F32, VS_CPU, 3, xs);
-    vs_tensor hp = vs_tensor_view(pooled, VS_F32, VS_CPU, 2, ps), hm = vs_tensor_view(mask, VS_I32, VS_CPU, 2, ms);
-    vs_tensor hr = vs_tensor_view(ref, VS_F32, VS_CPU, 5, ls), ho = vs_tensor_view(out, VS_F32, VS_CPU, 5, ls);
+    vs_tensor hl = vs_tensor_view(lat, VS_F32, VS_CPU, 5, ls),
+              ht = vs_tensor_view(text, VS_F32, VS_CPU, 3, xs);
+    vs_tensor hp = vs_tensor_view(pooled, VS_F32, VS_CPU, 2, ps),
+              hm = vs_tensor_view(mask, VS_I32, VS_CPU, 2, ms);
+    vs_tensor hr = vs_tensor_view(ref, VS_F32, VS_CPU, 5, ls),
+              ho = vs_tensor_view(out, VS_F32, VS_CPU, 5, ls);
     const vs_hunyuan_input in = {&hl, &t, &g, &ht, &hm, &hp, 0, 1};
     CHECK_OK(vs_hunyuan_forward(cpu, &in, &hr, NULL));
     CHECK_OK(vs_hunyuan_forward(gpu, &in, &ho, NULL));

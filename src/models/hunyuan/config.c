@@ -5,25 +5,27 @@
 #include "core/status.h"
 
 /* Reads integer member `key` into *out, `fallback` when absent. */
-static vs_status get_int(const vs_json *root, const char *label, const char *key, int fallback, int min, int max,
-                         int *out) {
+static vs_status get_int(const vs_json *root, const char *label, const char *key, int fallback, int min,
+                         int max, int *out) {
     const vs_json *v = vs_json_get(root, key);
     int64_t value = fallback;
     if (v && vs_json_typeof(v) != VS_JSON_NULL &&
         (vs_json_typeof(v) != VS_JSON_NUMBER || !vs_json_int64(v, &value)))
         return vs_fail(VS_ERR_FORMAT, "%s: \"%s\" must be an integer", label, key);
     if (value < min || value > max)
-        return vs_fail(VS_ERR_FORMAT, "%s: \"%s\" = %lld is outside %d..%d", label, key, (long long)value, min, max);
+        return vs_fail(VS_ERR_FORMAT, "%s: \"%s\" = %lld is outside %d..%d", label, key, (long long)value,
+                       min, max);
     *out = (int)value;
     return VS_OK;
 }
 
-static vs_status get_number(const vs_json *root, const char *label, const char *key, double fallback, double min,
-                            double max, double *out) {
+static vs_status get_number(const vs_json *root, const char *label, const char *key, double fallback,
+                            double min, double max, double *out) {
     const vs_json *v = vs_json_get(root, key);
     double value = fallback;
     if (v && vs_json_typeof(v) != VS_JSON_NULL) {
-        if (vs_json_typeof(v) != VS_JSON_NUMBER) return vs_fail(VS_ERR_FORMAT, "%s: \"%s\" must be a number", label, key);
+        if (vs_json_typeof(v) != VS_JSON_NUMBER)
+            return vs_fail(VS_ERR_FORMAT, "%s: \"%s\" must be a number", label, key);
         value = vs_json_number(v);
     }
     if (!(value >= min && value <= max))
@@ -42,7 +44,8 @@ static vs_status parse_rope_axes(const vs_json *root, const char *label, vs_huny
     for (int i = 0; i < 3; i++) {
         int64_t d;
         if (!vs_json_int64(vs_json_at(v, (size_t)i), &d) || d < 0 || d > 4096 || d % 2)
-            return vs_fail(VS_ERR_FORMAT, "%s: \"rope_axes_dim\"[%d] must be an even integer in 0..4096", label, i);
+            return vs_fail(VS_ERR_FORMAT, "%s: \"rope_axes_dim\"[%d] must be an even integer in 0..4096",
+                           label, i);
         cfg->rope_axes[i] = (int)d;
     }
     return VS_OK;
@@ -54,7 +57,8 @@ vs_status vs_hunyuan_config_parse(const vs_json *root, const char *label, vs_hun
         return vs_fail(VS_ERR_FORMAT, "%s: a transformer config must be a JSON object", label);
     const char *cls = vs_json_get_string(root, "_class_name", "HunyuanVideoTransformer3DModel");
     if (strcmp(cls, "HunyuanVideoTransformer3DModel") != 0)
-        return vs_fail(VS_ERR_FORMAT, "%s: _class_name \"%s\" is not HunyuanVideoTransformer3DModel", label, cls);
+        return vs_fail(VS_ERR_FORMAT, "%s: _class_name \"%s\" is not HunyuanVideoTransformer3DModel", label,
+                       cls);
     const int big = 1 << 20;
     VS_TRY(get_int(root, label, "in_channels", 16, 1, 4096, &cfg->in_channels));
     VS_TRY(get_int(root, label, "out_channels", cfg->in_channels, 1, 4096, &cfg->out_channels));
@@ -78,16 +82,20 @@ vs_status vs_hunyuan_config_parse(const vs_json *root, const char *label, vs_hun
     cfg->guidance_embeds = g && vs_json_typeof(g) == VS_JSON_BOOL ? vs_json_bool(g) : 1;
     const char *qk = vs_json_get_string(root, "qk_norm", "rms_norm");
     if (strcmp(qk, "rms_norm") != 0)
-        return vs_fail(VS_ERR_UNSUPPORTED, "%s: \"qk_norm\" \"%s\" is not supported (rms_norm only)", label, qk);
+        return vs_fail(VS_ERR_UNSUPPORTED, "%s: \"qk_norm\" \"%s\" is not supported (rms_norm only)", label,
+                       qk);
     const vs_json *image = vs_json_get(root, "image_condition_type");
     if (image && vs_json_typeof(image) != VS_JSON_NULL)
-        return vs_fail(VS_ERR_UNSUPPORTED, "%s: \"image_condition_type\" is set: image-to-video HunyuanVideo is not "
-                       "supported (text-to-video only)", label);
+        return vs_fail(VS_ERR_UNSUPPORTED,
+                       "%s: \"image_condition_type\" is set: image-to-video HunyuanVideo is not "
+                       "supported (text-to-video only)",
+                       label);
     cfg->dim = cfg->num_heads * cfg->head_dim;
     cfg->mlp_dim = (int)(cfg->dim * mlp_ratio); /* Python's int(): toward zero */
     cfg->refiner_mlp_dim = 4 * cfg->dim;
     if (cfg->rope_axes[0] + cfg->rope_axes[1] + cfg->rope_axes[2] != cfg->head_dim)
-        return vs_fail(VS_ERR_FORMAT, "%s: \"rope_axes_dim\" %d + %d + %d does not sum to attention_head_dim %d", label,
+        return vs_fail(VS_ERR_FORMAT,
+                       "%s: \"rope_axes_dim\" %d + %d + %d does not sum to attention_head_dim %d", label,
                        cfg->rope_axes[0], cfg->rope_axes[1], cfg->rope_axes[2], cfg->head_dim);
     if (cfg->mlp_dim < 1) return vs_fail(VS_ERR_FORMAT, "%s: \"mlp_ratio\" leaves no MLP width", label);
     return VS_OK;

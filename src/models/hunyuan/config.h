@@ -25,7 +25,7 @@ typedef struct vs_hunyuan_config {
     int text_dim;                 /* text_embed_dim: the Llama hidden states */
     int pooled_dim;               /* pooled_projection_dim: CLIP's pooled output */
     double rope_theta;
-    int rope_axes[3];             /* frame, row, column dims of each head, summing to head_dim */
+    int rope_axes[3]; /* frame, row, column dims of each head, summing to head_dim */
 } vs_hunyuan_config;
 
 /* Reads `path` (a config.json). */

@@ -11,11 +11,19 @@
 /* HunyuanVideoPipeline's default guidance_scale, embedded as guidance x 1000. */
 #define DEFAULT_EMBEDDED_GUIDANCE 6000.0f
 
-static void dit_free(void *p) { vs_hunyuan_model_free(p); }
+static void dit_free(void *p) {
+    vs_hunyuan_model_free(p);
+}
 
 static vs_dit_info info_of(const vs_hunyuan_config *c) {
-    vs_dit_info i = {c->in_channels, c->out_channels, {c->patch_size[0], c->patch_size[1], c->patch_size[2]},
-                     c->num_layers + c->num_single_layers, c->num_heads, c->head_dim, c->text_dim, c->pooled_dim};
+    vs_dit_info i = {c->in_channels,
+                     c->out_channels,
+                     {c->patch_size[0], c->patch_size[1], c->patch_size[2]},
+                     c->num_layers + c->num_single_layers,
+                     c->num_heads,
+                     c->head_dim,
+                     c->text_dim,
+                     c->pooled_dim};
     return i;
 }
 
@@ -32,8 +40,10 @@ static vs_status dit_random(const char *preset, int layers, vs_device device, ui
     vs_hunyuan_config config;
     VS_TRY(vs_hunyuan_config_preset(preset, &config));
     if (layers > 0 && layers < config.num_layers + config.num_single_layers) {
-        if (layers <= config.num_layers) config.num_layers = layers, config.num_single_layers = 0;
-        else config.num_single_layers = layers - config.num_layers;
+        if (layers <= config.num_layers)
+            config.num_layers = layers, config.num_single_layers = 0;
+        else
+            config.num_single_layers = layers - config.num_layers;
     }
     vs_hunyuan_model *model = NULL;
     VS_TRY(vs_hunyuan_model_random(&config, device, seed, &model));
@@ -48,7 +58,9 @@ static vs_status dit_set_attention(void *p, const vs_attention_params *params) {
 
 static vs_status dit_set_comm(void *p, vs_comm *comm) {
     (void)p;
-    if (comm) return vs_fail(VS_ERR_UNSUPPORTED, "the HunyuanVideo DiT runs on one GPU (no sequence parallelism yet)");
+    if (comm)
+        return vs_fail(VS_ERR_UNSUPPORTED,
+                       "the HunyuanVideo DiT runs on one GPU (no sequence parallelism yet)");
     return VS_OK;
 }
 
@@ -58,23 +70,27 @@ static vs_status dit_forward(void *p, const vs_dit_input *in, vs_tensor *out, vs
     float *guidance = NULL;
     if (!in->guidance && model->config.guidance_embeds && B > 0) {
         if (!(guidance = malloc((size_t)B * sizeof *guidance))) return vs_fail(VS_ERR_OOM, "out of memory");
-        for (int64_t b = 0; b < B; b++) guidance[b] = DEFAULT_EMBEDDED_GUIDANCE;
+        for (int64_t b = 0; b < B; b++)
+            guidance[b] = DEFAULT_EMBEDDED_GUIDANCE;
     }
-    const vs_hunyuan_input input = {in->latents, in->timesteps, in->guidance ? in->guidance : guidance, in->text,
-                                    in->text_mask, in->pooled, in->step, in->num_steps};
+    const vs_hunyuan_input input = {in->latents, in->timesteps, in->guidance ? in->guidance : guidance,
+                                    in->text,    in->text_mask, in->pooled,
+                                    in->step,    in->num_steps};
     vs_status s = vs_hunyuan_forward(model, &input, out, timing);
     free(guidance);
     return s;
 }
 
 /* HunyuanVideo's causal VAE: 16 latent channels, 1 + 4k frames from 1 + k latent frames, 8x in space. */
-static vs_status latent_shape(const vs_dit_info *dit, const vs_vae_info *vae, int frames, int height, int width,
-                              int64_t shape[5]) {
+static vs_status latent_shape(const vs_dit_info *dit, const vs_vae_info *vae, int frames, int height,
+                              int width, int64_t shape[5]) {
     const int tr = vae->temporal_ratio, sr = vae->spatial_ratio;
     if (frames < 1 || (frames - 1) % tr || height < 1 || width < 1 || height % (sr * dit->patch[1]) ||
         width % (sr * dit->patch[2]))
-        return vs_fail(VS_ERR_INVALID_ARG, "HunyuanVideo makes 1 + %d k frames of a height and width that are "
-                       "multiples of %d, not %d x %d x %d", tr, sr * dit->patch[1], frames, height, width);
+        return vs_fail(VS_ERR_INVALID_ARG,
+                       "HunyuanVideo makes 1 + %d k frames of a height and width that are "
+                       "multiples of %d, not %d x %d x %d",
+                       tr, sr * dit->patch[1], frames, height, width);
     shape[0] = 1, shape[1] = dit->in_channels, shape[2] = (frames - 1) / tr + 1, shape[3] = height / sr,
     shape[4] = width / sr;
     return VS_OK;

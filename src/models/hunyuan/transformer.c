@@ -69,8 +69,9 @@ vs_status vs_hunyuan_model_load(const char *path, vs_device device, vs_hunyuan_m
         snprintf(dir, sizeof dir, "%s", path);
         snprintf(config_path, sizeof config_path, "%s/config.json", dir);
         if (!is_file(config_path))
-            return vs_fail(VS_ERR_NOT_FOUND,
-                           "%s: no config.json (nor transformer/config.json): not a HunyuanVideo model folder", path);
+            return vs_fail(
+                VS_ERR_NOT_FOUND,
+                "%s: no config.json (nor transformer/config.json): not a HunyuanVideo model folder", path);
     }
     vs_hunyuan_model *m = NULL;
     VS_TRY(model_new(device, &m));
@@ -98,7 +99,8 @@ vs_status vs_hunyuan_model_random(const vs_hunyuan_config *config, vs_device dev
     vs_hunyuan_model *m = NULL;
     VS_TRY(model_new(device, &m));
     m->config = *config;
-    vs_status s = vs_hunyuan_weights_random(config, device == VS_CPU ? VS_F32 : VS_BF16, device, seed, &m->weights);
+    vs_status s =
+        vs_hunyuan_weights_random(config, device == VS_CPU ? VS_F32 : VS_BF16, device, seed, &m->weights);
     if (s == VS_OK) s = vs_op_sync(device);
     if (s != VS_OK) {
         vs_hunyuan_model_free(m);
@@ -130,15 +132,16 @@ vs_status vs_hunyuan_model_set_attention(vs_hunyuan_model *model, const vs_atten
     const vs_sparse_method *method;
     VS_TRY(vs_sparse_method_find(p.method, &method));
     if (p.dense_steps < 0 || p.dense_layers < 0 || (method != &vs_sparse_method_dense && !(p.density > 0)))
-        return vs_fail(VS_ERR_INVALID_ARG, "HunyuanVideo attention %s: density %g, warm-up %g of the steps, %g of "
-                       "the layers (resolve the defaults first)", method->name, p.density, p.dense_steps,
-                       p.dense_layers);
+        return vs_fail(VS_ERR_INVALID_ARG,
+                       "HunyuanVideo attention %s: density %g, warm-up %g of the steps, %g of "
+                       "the layers (resolve the defaults first)",
+                       method->name, p.density, p.dense_steps, p.dense_layers);
     p.method = method->name;
     vs_hunyuan_cache *cache = model->cache;
     const vs_attention_params *now = &cache->attention;
     if (now->method == p.method && now->density == p.density && now->dense_steps == p.dense_steps &&
         now->dense_layers == p.dense_layers)
-        return VS_OK; /* the same settings: the layers keep their state */
+        return VS_OK;                        /* the same settings: the layers keep their state */
     vs_sparse_attention_free(cache->sparse); /* made again, with these settings, by the next forward */
     cache->sparse = NULL;
     cache->attention = p;
@@ -148,24 +151,34 @@ vs_status vs_hunyuan_model_set_attention(vs_hunyuan_model *model, const vs_atten
 /* ---- one batch entry's forward ---------------------------------------------------------------- */
 
 /* Rows of the MLP hidden layer computed at a time, to bound its memory (as the Wan DiT). */
-static int64_t mlp_chunk_rows(vs_device device) { return device == VS_CPU ? 4096 : 131072; }
-static vs_dtype act_dtype(vs_device device) { return device == VS_CPU ? VS_F32 : VS_BF16; }
-static size_t aligned(int64_t bytes) { return ((size_t)bytes + VS_ARENA_ALIGN - 1) / VS_ARENA_ALIGN * VS_ARENA_ALIGN; }
-static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t mlp_chunk_rows(vs_device device) {
+    return device == VS_CPU ? 4096 : 131072;
+}
+static vs_dtype act_dtype(vs_device device) {
+    return device == VS_CPU ? VS_F32 : VS_BF16;
+}
+static size_t aligned(int64_t bytes) {
+    return ((size_t)bytes + VS_ARENA_ALIGN - 1) / VS_ARENA_ALIGN * VS_ARENA_ALIGN;
+}
+static size_t max_size(size_t a, size_t b) {
+    return a > b ? a : b;
+}
+static int64_t min64(int64_t a, int64_t b) {
+    return a < b ? a : b;
+}
 
 typedef struct {
     const vs_hunyuan_config *c;
     const vs_hunyuan_weights *w;
     vs_device dev;
     vs_arena *arena;
-    int grid[3];                 /* F, H, W after patching */
-    int64_t N, L;                /* video tokens, valid text tokens */
-    vs_tensor x;                 /* the residual stream F32 [1, N + L, dim]: video, then text */
-    vs_tensor silu_temb;         /* F32 [1, dim]: what every modulation reads */
+    int grid[3];         /* F, H, W after patching */
+    int64_t N, L;        /* video tokens, valid text tokens */
+    vs_tensor x;         /* the residual stream F32 [1, N + L, dim]: video, then text */
+    vs_tensor silu_temb; /* F32 [1, dim]: what every modulation reads */
     const vs_tensor *rope_cos, *rope_sin;
     vs_sparse_attention *attention;
-    vs_ulysses seq;              /* one rank: the shape vs_dit_self_attention takes */
+    vs_ulysses seq; /* one rank: the shape vs_dit_self_attention takes */
     int step, num_steps;
     vs_attention_clock clock;
     vs_hunyuan_probe_fn probe;
@@ -175,14 +188,15 @@ typedef struct {
 static vs_status take(vs_arena *arena, vs_dtype dtype, int ndim, const int64_t *shape, vs_tensor *out) {
     return vs_arena_tensor(arena, dtype, ndim, shape, out);
 }
-#define TAKE(arena, dtype, out, ...) \
-    take(arena, dtype, (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}, out)
+#define TAKE(arena, dtype, out, ...)                                                                         \
+    take(arena, dtype, (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__},  \
+         out)
 
 /* Tokens r0 .. r0 + n of a [1, T, dim] tensor, as a [1, n, dim] view. */
 static vs_tensor tokens(const vs_tensor *t, int64_t r0, int64_t n) {
     const int64_t dim = t->shape[t->ndim - 1];
-    return vs_tensor_view((char *)t->data + r0 * dim * (int64_t)vs_dtype_size(t->dtype), t->dtype, t->device, 3,
-                          (int64_t[]){1, n, dim});
+    return vs_tensor_view((char *)t->data + r0 * dim * (int64_t)vs_dtype_size(t->dtype), t->dtype, t->device,
+                          3, (int64_t[]){1, n, dim});
 }
 
 static double now_s(void) {
@@ -257,7 +271,8 @@ static vs_status embed_conditions(forward_state *f, float t, const float *guidan
 static vs_status dense_attention(forward_state *f, const vs_tensor *q, const vs_tensor *k, const vs_tensor *v,
                                  vs_tensor *a) {
     const int H = f->c->num_heads;
-    vs_tensor q4 = vs_heads_view(q, H), k4 = vs_heads_view(k, H), v4 = vs_heads_view(v, H), a4 = vs_heads_view(a, H);
+    vs_tensor q4 = vs_heads_view(q, H), k4 = vs_heads_view(k, H), v4 = vs_heads_view(v, H),
+              a4 = vs_heads_view(a, H);
     VS_TRY(vs_attention_clock_start(&f->clock));
     VS_TRY(vs_op_attention(&a4, &q4, &k4, &v4));
     return vs_attention_clock_stop(&f->clock);
@@ -265,7 +280,8 @@ static vs_status dense_attention(forward_state *f, const vs_tensor *q, const vs_
 
 /* The token refiner over the valid text, into the text rows of the stream:
  *   c = proj_in(text); r = time(sin(t)) + text_proj(mean of text)
- *   per block: c += g1 * o(Attn(LN_affine(c)));  c += g2 * FFN_silu(LN_affine(c)),  (g1, g2) = Linear(silu(r)) */
+ *   per block: c += g1 * o(Attn(LN_affine(c)));  c += g2 * FFN_silu(LN_affine(c)),  (g1, g2) =
+ * Linear(silu(r)) */
 static vs_status refine_text(forward_state *f, float t, const vs_tensor *text, const vs_tensor *text_mean) {
     const vs_hunyuan_config *c = f->c;
     const vs_hunyuan_weights *w = f->w;
@@ -359,8 +375,8 @@ static vs_status qk_norm(const forward_state *f, vs_tensor *q, vs_tensor *k, con
 static vs_status joint_attention(forward_state *f, int layer, vs_tensor *q, vs_tensor *k, vs_tensor *v,
                                  vs_tensor *a) {
     if (!f->attention) return dense_attention(f, q, k, v, a);
-    return vs_dit_self_attention(&f->seq, f->arena, f->attention, layer, f->step, f->num_steps, q, k, v, NULL, a,
-                                 &f->clock);
+    return vs_dit_self_attention(&f->seq, f->arena, f->attention, layer, f->step, f->num_steps, q, k, v, NULL,
+                                 a, &f->clock);
 }
 
 static vs_status dual_block(forward_state *f, const vs_hunyuan_dual_block *b, int layer) {
@@ -382,7 +398,8 @@ static vs_status dual_block(forward_state *f, const vs_hunyuan_dual_block *b, in
     vs_tensor q_v = tokens(&q, 0, N), q_t = tokens(&q, N, L), k_v = tokens(&k, 0, N), k_t = tokens(&k, N, L);
     vs_tensor v_v = tokens(&v, 0, N), v_t = tokens(&v, N, L), a_v = tokens(&a, 0, N), a_t = tokens(&a, N, L);
     vs_tensor m[6], cm[6];
-    for (int i = 0; i < 6; i++) m[i] = vs_adaln_chunk(&mod, i), cm[i] = vs_adaln_chunk(&cmod, i);
+    for (int i = 0; i < 6; i++)
+        m[i] = vs_adaln_chunk(&mod, i), cm[i] = vs_adaln_chunk(&cmod, i);
 
     /* 1. joint attention: each stream's q, k, v from its own modulated norm and projections; RoPE on video */
     VS_TRY(vs_op_layernorm_modulate(&h_v, &x_v, NULL, NULL, &m[0], &m[1], eps));
@@ -411,7 +428,8 @@ static vs_status single_block(forward_state *f, const vs_hunyuan_single_block *b
     const size_t mark = vs_arena_mark(f->arena);
     vs_tensor mod, h, q, k, v, a;
     VS_TRY(modulation(f, &f->silu_temb, &b->mod, 3, &mod));
-    vs_tensor shift = vs_adaln_chunk(&mod, 0), scale = vs_adaln_chunk(&mod, 1), gate = vs_adaln_chunk(&mod, 2);
+    vs_tensor shift = vs_adaln_chunk(&mod, 0), scale = vs_adaln_chunk(&mod, 1),
+              gate = vs_adaln_chunk(&mod, 2);
     VS_TRY(TAKE(f->arena, act, &h, 1, T, D));
     VS_TRY(vs_op_layernorm_modulate(&h, &f->x, NULL, NULL, &shift, &scale, eps));
 
@@ -467,7 +485,8 @@ static vs_status forward_entry(forward_state *f, const vs_tensor *latents, float
         if (s != VS_OK) return vs_fail_context(s, "HunyuanVideo single-stream block %d", i);
     }
 
-    /* output: (scale, shift) = Linear(silu(temb)) (AdaLayerNormContinuous: scale first), the video tokens only */
+    /* output: (scale, shift) = Linear(silu(temb)) (AdaLayerNormContinuous: scale first), the video tokens
+     * only */
     vs_tensor mod, h, y;
     VS_TRY(modulation(f, &f->silu_temb, &w->norm_out, 2, &mod));
     vs_tensor scale = vs_adaln_chunk(&mod, 0), shift = vs_adaln_chunk(&mod, 1);
@@ -489,11 +508,11 @@ static size_t forward_bytes(const vs_hunyuan_config *c, vs_device dev, int64_t N
     const size_t io = aligned(N * vol * c->in_channels * 4) + aligned(N * vol * c->out_channels * 4) +
                       aligned(L * c->text_dim * 4) + 2 * aligned((int64_t)(c->text_dim + c->pooled_dim) * 4);
     const size_t persistent = aligned(T * D * 4) + io + small;
-    size_t phase = 2 * aligned(L * D * act) + aligned(L * c->text_dim * act);          /* refiner input */
+    size_t phase = 2 * aligned(L * D * act) + aligned(L * c->text_dim * act); /* refiner input */
     phase = max_size(phase, 5 * aligned(L * D * act) + aligned(L * c->refiner_mlp_dim * act)); /* refiner */
-    phase = max_size(phase, aligned(N * c->in_channels * vol * act) + aligned(N * D * act));    /* patches */
+    phase = max_size(phase, aligned(N * c->in_channels * vol * act) + aligned(N * D * act));   /* patches */
     const int64_t chunk = min64(T, mlp_chunk_rows(dev));
-    phase = max_size(phase, 5 * aligned(T * D * act) + aligned(chunk * c->mlp_dim * act)); /* blocks */
+    phase = max_size(phase, 5 * aligned(T * D * act) + aligned(chunk * c->mlp_dim * act));    /* blocks */
     phase = max_size(phase, aligned(N * D * act) + aligned(N * c->out_channels * vol * act)); /* output */
     return persistent + phase + small;
 }
@@ -513,7 +532,8 @@ static vs_status prepare_cache(const vs_hunyuan_model *m, const int grid[3], int
         vs_tensor_free(&cache->rope_cos);
         vs_tensor_free(&cache->rope_sin);
         memset(cache->rope_grid, 0, sizeof cache->rope_grid);
-        VS_TRY(vs_rope3d_tensors(c->rope_axes, c->rope_theta, grid, m->device, &cache->rope_cos, &cache->rope_sin));
+        VS_TRY(vs_rope3d_tensors(c->rope_axes, c->rope_theta, grid, m->device, &cache->rope_cos,
+                                 &cache->rope_sin));
         memcpy(cache->rope_grid, grid, sizeof cache->rope_grid);
     }
     /* dense attention is one op call; a sparse method keeps its context and layer states for the shape */
@@ -539,7 +559,8 @@ static vs_status check_tensor(const vs_hunyuan_model *m, const vs_tensor *t, con
                               int rank) {
     if (!t || !t->data || t->dtype != dtype || t->ndim != rank || !vs_tensor_is_contiguous(t) ||
         (t->device != VS_CPU && t->device != m->device))
-        return vs_fail(VS_ERR_SHAPE, "HunyuanVideo forward: %s must be a contiguous %s tensor of rank %d on the CPU%s",
+        return vs_fail(VS_ERR_SHAPE,
+                       "HunyuanVideo forward: %s must be a contiguous %s tensor of rank %d on the CPU%s",
                        name, vs_dtype_name(dtype), rank, m->device == VS_CPU ? "" : " or the model's GPU");
     return VS_OK;
 }
@@ -547,10 +568,11 @@ static vs_status check_tensor(const vs_hunyuan_model *m, const vs_tensor *t, con
 static vs_status check_inputs(const vs_hunyuan_model *m, const vs_hunyuan_input *in, const vs_tensor *out) {
     static const char *const axes[3] = {"frames", "height", "width"};
     const vs_hunyuan_config *c = &m->config;
-    if (!in || !in->timesteps) return vs_fail(VS_ERR_INVALID_ARG, "HunyuanVideo forward: timesteps are required");
+    if (!in || !in->timesteps)
+        return vs_fail(VS_ERR_INVALID_ARG, "HunyuanVideo forward: timesteps are required");
     if (c->guidance_embeds && !in->guidance)
         return vs_fail(VS_ERR_INVALID_ARG, "HunyuanVideo forward: this model embeds the guidance scale; give "
-                       "guidance (guidance_scale x 1000) per batch entry");
+                                           "guidance (guidance_scale x 1000) per batch entry");
     VS_TRY(check_tensor(m, in->latents, "latents", VS_F32, 5));
     VS_TRY(check_tensor(m, in->text, "text embeddings", VS_F32, 3));
     VS_TRY(check_tensor(m, in->pooled, "pooled text embeddings", VS_F32, 2));
@@ -562,23 +584,26 @@ static vs_status check_inputs(const vs_hunyuan_model *m, const vs_hunyuan_input 
                        (long long)s[1], c->in_channels);
     for (int i = 0; i < 3; i++)
         if (s[2 + i] < 1 || s[2 + i] % c->patch_size[i])
-            return vs_fail(VS_ERR_SHAPE,
-                           "HunyuanVideo forward: latent %s %lld is not a positive multiple of the patch size %d",
-                           axes[i], (long long)s[2 + i], c->patch_size[i]);
+            return vs_fail(
+                VS_ERR_SHAPE,
+                "HunyuanVideo forward: latent %s %lld is not a positive multiple of the patch size %d",
+                axes[i], (long long)s[2 + i], c->patch_size[i]);
     const vs_tensor *text = in->text;
     if (text->shape[0] != B || text->shape[2] != c->text_dim || text->shape[1] < 1)
-        return vs_fail(VS_ERR_SHAPE,
-                       "HunyuanVideo forward: text embeddings [%lld, %lld, %lld] do not fit a batch of %lld and "
-                       "text_embed_dim %d", (long long)text->shape[0], (long long)text->shape[1],
-                       (long long)text->shape[2], (long long)B, c->text_dim);
+        return vs_fail(
+            VS_ERR_SHAPE,
+            "HunyuanVideo forward: text embeddings [%lld, %lld, %lld] do not fit a batch of %lld and "
+            "text_embed_dim %d",
+            (long long)text->shape[0], (long long)text->shape[1], (long long)text->shape[2], (long long)B,
+            c->text_dim);
     if (in->pooled->shape[0] != B || in->pooled->shape[1] != c->pooled_dim)
-        return vs_fail(VS_ERR_SHAPE, "HunyuanVideo forward: pooled embeddings must be [%lld, %d]", (long long)B,
-                       c->pooled_dim);
+        return vs_fail(VS_ERR_SHAPE, "HunyuanVideo forward: pooled embeddings must be [%lld, %d]",
+                       (long long)B, c->pooled_dim);
     if (in->text_mask && (in->text_mask->shape[0] != B || in->text_mask->shape[1] != text->shape[1]))
         return vs_fail(VS_ERR_SHAPE, "HunyuanVideo forward: the text mask must be [%lld, %lld]", (long long)B,
                        (long long)text->shape[1]);
-    if (out->shape[0] != B || out->shape[1] != c->out_channels || out->shape[2] != s[2] || out->shape[3] != s[3] ||
-        out->shape[4] != s[4])
+    if (out->shape[0] != B || out->shape[1] != c->out_channels || out->shape[2] != s[2] ||
+        out->shape[3] != s[3] || out->shape[4] != s[4])
         return vs_fail(VS_ERR_SHAPE, "HunyuanVideo forward: output must be [%lld, %d, %lld, %lld, %lld]",
                        (long long)B, c->out_channels, (long long)s[2], (long long)s[3], (long long)s[4]);
     const int64_t video = s[2] / c->patch_size[0] * (s[3] / c->patch_size[1]) * (s[4] / c->patch_size[2]);
@@ -591,7 +616,8 @@ static vs_status check_inputs(const vs_hunyuan_model *m, const vs_hunyuan_input 
  * diffusers' joint attention counts them so). */
 static vs_status valid_lengths(const vs_tensor *mask, int64_t B, int64_t L, int64_t *valid) {
     if (!mask) {
-        for (int64_t b = 0; b < B; b++) valid[b] = L;
+        for (int64_t b = 0; b < B; b++)
+            valid[b] = L;
         return VS_OK;
     }
     int32_t *host = malloc((size_t)(B * L) * sizeof *host);
@@ -601,11 +627,14 @@ static vs_status valid_lengths(const vs_tensor *mask, int64_t B, int64_t L, int6
     const int32_t *m = mask->device == VS_CPU ? mask->data : host;
     for (int64_t b = 0; s == VS_OK && b < B; b++) {
         int64_t n = 0;
-        while (n < L && m[b * L + n]) n++;
+        while (n < L && m[b * L + n])
+            n++;
         for (int64_t j = n; j < L && s == VS_OK; j++)
             if (m[b * L + j])
-                s = vs_fail(VS_ERR_INVALID_ARG, "HunyuanVideo forward: text mask row %lld has a valid token after "
-                            "padding (position %lld): padding must come last", (long long)b, (long long)j);
+                s = vs_fail(VS_ERR_INVALID_ARG,
+                            "HunyuanVideo forward: text mask row %lld has a valid token after "
+                            "padding (position %lld): padding must come last",
+                            (long long)b, (long long)j);
         if (s == VS_OK && n == 0)
             s = vs_fail(VS_ERR_INVALID_ARG, "HunyuanVideo forward: text mask row %lld has no valid token",
                         (long long)b);
@@ -615,18 +644,20 @@ static vs_status valid_lengths(const vs_tensor *mask, int64_t B, int64_t L, int6
     return s;
 }
 
-/* Batch entry b of a contiguous [B, ...] tensor as a [1, ...] view, with `rows` rows in dimension 1 when > 0. */
+/* Batch entry b of a contiguous [B, ...] tensor as a [1, ...] view, with `rows` rows in dimension 1 when > 0.
+ */
 static vs_tensor entry(const vs_tensor *t, int64_t b, int64_t rows) {
     int64_t shape[VS_MAX_DIMS];
     memcpy(shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
     const int64_t per = vs_tensor_numel(t) / t->shape[0];
     shape[0] = 1;
     if (rows > 0) shape[1] = rows;
-    return vs_tensor_view((char *)t->data + b * per * (int64_t)vs_dtype_size(t->dtype), t->dtype, t->device, t->ndim,
-                          shape);
+    return vs_tensor_view((char *)t->data + b * per * (int64_t)vs_dtype_size(t->dtype), t->dtype, t->device,
+                          t->ndim, shape);
 }
 
-/* The mean of the valid text rows [rows, dim] (f32, on the host or the device) into mean [1, dim] on the device. */
+/* The mean of the valid text rows [rows, dim] (f32, on the host or the device) into mean [1, dim] on the
+ * device. */
 static vs_status text_mean(const vs_tensor *text, vs_tensor *mean) {
     const int64_t rows = text->shape[1], dim = text->shape[2];
     float *host = malloc((size_t)((text->device == VS_CPU ? 0 : rows * dim) + dim) * sizeof(float));
@@ -639,10 +670,13 @@ static vs_status text_mean(const vs_tensor *text, vs_tensor *mean) {
         s = vs_op_copy(&h, text);
         t = copy;
     }
-    for (int64_t j = 0; j < dim; j++) acc[j] = 0;
+    for (int64_t j = 0; j < dim; j++)
+        acc[j] = 0;
     for (int64_t r = 0; r < rows; r++)
-        for (int64_t j = 0; j < dim; j++) acc[j] += t[r * dim + j];
-    for (int64_t j = 0; j < dim; j++) acc[j] /= (float)rows;
+        for (int64_t j = 0; j < dim; j++)
+            acc[j] += t[r * dim + j];
+    for (int64_t j = 0; j < dim; j++)
+        acc[j] /= (float)rows;
     const vs_tensor h = vs_tensor_view(acc, VS_F32, VS_CPU, 2, (int64_t[]){1, dim});
     if (s == VS_OK) s = vs_op_copy(mean, &h);
     free(host);
@@ -661,7 +695,8 @@ static vs_status on_device(forward_state *f, const vs_tensor *t, vs_tensor *out)
 
 static vs_status run_entry(const vs_hunyuan_model *m, forward_state *f, const vs_hunyuan_input *in, int64_t b,
                            int64_t L, vs_tensor *out) {
-    vs_tensor lat_b = entry(in->latents, b, 0), text_b = entry(in->text, b, L), pooled_b = entry(in->pooled, b, 0);
+    vs_tensor lat_b = entry(in->latents, b, 0), text_b = entry(in->text, b, L),
+              pooled_b = entry(in->pooled, b, 0);
     vs_tensor out_b = entry(out, b, 0), lat, text, pooled, mean, out_d;
     VS_TRY(on_device(f, &lat_b, &lat));
     VS_TRY(on_device(f, &text_b, &text));
@@ -670,8 +705,8 @@ static vs_status run_entry(const vs_hunyuan_model *m, forward_state *f, const vs
     VS_TRY(text_mean(&text_b, &mean));
     out_d = out_b;
     if (out->device != f->dev) VS_TRY(take(f->arena, VS_F32, 5, out_b.shape, &out_d));
-    VS_TRY(forward_entry(f, &lat, in->timesteps[b], in->guidance ? &in->guidance[b] : NULL, &text, &mean, &pooled,
-                         &out_d));
+    VS_TRY(forward_entry(f, &lat, in->timesteps[b], in->guidance ? &in->guidance[b] : NULL, &text, &mean,
+                         &pooled, &out_d));
     if (out->device != f->dev) VS_TRY(vs_op_copy(&out_b, &out_d));
     return vs_op_sync(f->dev);
 }
@@ -690,7 +725,8 @@ vs_status vs_hunyuan_forward(const vs_hunyuan_model *model, const vs_hunyuan_inp
         forward_state f;
         memset(&f, 0, sizeof f);
         f.c = c, f.w = &model->weights, f.dev = model->device, f.step = in->step, f.num_steps = in->num_steps;
-        for (int i = 0; i < 3; i++) f.grid[i] = (int)(in->latents->shape[2 + i] / c->patch_size[i]);
+        for (int i = 0; i < 3; i++)
+            f.grid[i] = (int)(in->latents->shape[2 + i] / c->patch_size[i]);
         f.N = (int64_t)f.grid[0] * f.grid[1] * f.grid[2], f.L = valid[b];
         st = vs_ulysses_init(&f.seq, NULL, 1, f.N + f.L, c->num_heads, c->head_dim);
         if (st == VS_OK) st = prepare_cache(model, f.grid, f.L);

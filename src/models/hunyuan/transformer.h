@@ -7,15 +7,15 @@
  * and the embedded guidance, to the flow-matching velocity of the latents' shape.
  *
  *   cond     temb = MLP(sin(t)) + MLP(sin(guidance)) + MLP_silu(pooled)       [B, dim]
- *   text     refiner: c = Linear(text); per refiner block, with r = MLP(sin(t)) + MLP_silu(mean of the valid text):
- *              c += g1 * Attn(LN_affine(c));  c += g2 * FFN_silu(LN_affine(c)),  (g1, g2) = Linear(silu(r))
- *   video    x = Conv3d_patch(latents); 3D RoPE (axes 16/56/56, theta 256) on the video tokens only
- *   dual     (per stream: shift, scale, gate, shift2, scale2, gate2) = Linear(silu(temb)), one for video, one for text
- *              [x; c] += gate * Proj(JointAttn(LN(.) * (1 + scale) + shift))  per-stream q/k/v, per-head RMSNorm q/k
- *              [x; c] += gate2 * FFN_gelu_tanh(LN(.) * (1 + scale2) + shift2)  per-stream FFN
- *   single   s = [x; c]; (shift, scale, gate) = Linear(silu(temb)); h = LN(s) * (1 + scale) + shift
- *              s += gate * Linear([Attn(h); gelu_tanh(Linear(h))])        attention and MLP in parallel
- *   output   (scale, shift) = Linear(silu(temb)); unpatchify(Linear(LN(x) * (1 + scale) + shift))
+ *   text     refiner: c = Linear(text); per refiner block, with r = MLP(sin(t)) + MLP_silu(mean of the valid
+ * text): c += g1 * Attn(LN_affine(c));  c += g2 * FFN_silu(LN_affine(c)),  (g1, g2) = Linear(silu(r)) video
+ * x = Conv3d_patch(latents); 3D RoPE (axes 16/56/56, theta 256) on the video tokens only dual     (per
+ * stream: shift, scale, gate, shift2, scale2, gate2) = Linear(silu(temb)), one for video, one for text [x; c]
+ * += gate * Proj(JointAttn(LN(.) * (1 + scale) + shift))  per-stream q/k/v, per-head RMSNorm q/k [x; c] +=
+ * gate2 * FFN_gelu_tanh(LN(.) * (1 + scale2) + shift2)  per-stream FFN single   s = [x; c]; (shift, scale,
+ * gate) = Linear(silu(temb)); h = LN(s) * (1 + scale) + shift s += gate * Linear([Attn(h);
+ * gelu_tanh(Linear(h))])        attention and MLP in parallel output   (scale, shift) = Linear(silu(temb));
+ * unpatchify(Linear(LN(x) * (1 + scale) + shift))
  *
  * Padded text. Joint attention has the video tokens first and the text after
  * them; diffusers masks the keys past the valid text (the mask counts the valid

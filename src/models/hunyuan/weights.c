@@ -27,8 +27,8 @@ static vs_status join(char *name, size_t size, const char *prefix, const char *p
 }
 
 /* prefix.weight [out, in] and, when bias, prefix.bias [out]. */
-static vs_status visit_linear(const visitor *v, vs_hunyuan_linear *l, const char *prefix, int f32, int64_t out,
-                              int64_t in, int bias) {
+static vs_status visit_linear(const visitor *v, vs_hunyuan_linear *l, const char *prefix, int f32,
+                              int64_t out, int64_t in, int bias) {
     char name[256];
     VS_TRY(join(name, sizeof name, prefix, "weight"));
     VS_TRY(visit(v, &l->weight, name, f32, out, in));
@@ -55,7 +55,8 @@ static const char *at(namer *n, const char *part) {
     return n->buf;
 }
 
-static vs_status visit_refiner(const visitor *v, const vs_hunyuan_config *c, int i, vs_hunyuan_refiner_block *b) {
+static vs_status visit_refiner(const visitor *v, const vs_hunyuan_config *c, int i,
+                               vs_hunyuan_refiner_block *b) {
     char block[128];
     snprintf(block, sizeof block, "context_embedder.token_refiner.refiner_blocks.%d", i);
     namer n = {{0}, block};
@@ -100,8 +101,8 @@ static vs_status visit_dual(const visitor *v, const vs_hunyuan_config *c, int i,
 
 /* Rows of a [rows, cols] tensor's column range c0 .. c0 + cols_out, as a strided view. */
 static vs_tensor columns(const vs_tensor *t, int64_t c0, int64_t cols_out) {
-    vs_tensor v = vs_tensor_view((char *)t->data + c0 * (int64_t)vs_dtype_size(t->dtype), t->dtype, t->device, 2,
-                                 (int64_t[]){t->shape[0], cols_out});
+    vs_tensor v = vs_tensor_view((char *)t->data + c0 * (int64_t)vs_dtype_size(t->dtype), t->dtype, t->device,
+                                 2, (int64_t[]){t->shape[0], cols_out});
     v.stride[0] = t->shape[1];
     return v;
 }
@@ -116,7 +117,8 @@ static vs_status split_proj_out(const vs_tensor *joint, int64_t dim, vs_hunyuan_
     return vs_op_copy_rows(&b->out_mlp.weight, &m);
 }
 
-static vs_status visit_single(const visitor *v, const vs_hunyuan_config *c, int i, vs_hunyuan_single_block *b) {
+static vs_status visit_single(const visitor *v, const vs_hunyuan_config *c, int i,
+                              vs_hunyuan_single_block *b) {
     char block[128];
     snprintf(block, sizeof block, "single_transformer_blocks.%d", i);
     namer n = {{0}, block};
@@ -145,10 +147,10 @@ static vs_status patch_rows_channel_last(vs_tensor *t, int channels) {
     const int64_t es = (int64_t)vs_dtype_size(t->dtype);
     for (int64_t c = 0; c < channels && s == VS_OK; c++)
         for (int64_t p = 0; p < vol && s == VS_OK; p++) {
-            vs_tensor from = vs_tensor_view((char *)src.data + (c * vol + p) * cols * es, t->dtype, t->device, 2,
-                                            (int64_t[]){1, cols});
-            vs_tensor to = vs_tensor_view((char *)dst.data + (p * channels + c) * cols * es, t->dtype, t->device, 2,
-                                          (int64_t[]){1, cols});
+            vs_tensor from = vs_tensor_view((char *)src.data + (c * vol + p) * cols * es, t->dtype, t->device,
+                                            2, (int64_t[]){1, cols});
+            vs_tensor to = vs_tensor_view((char *)dst.data + (p * channels + c) * cols * es, t->dtype,
+                                          t->device, 2, (int64_t[]){1, cols});
             s = vs_op_copy_rows(&to, &from);
         }
     if (s != VS_OK) {
@@ -172,12 +174,15 @@ static vs_status visit_all(const visitor *v, const vs_hunyuan_config *c, vs_huny
     VS_TRY(visit_mlp(v, &w->refiner_time, "context_embedder.time_text_embed.timestep_embedder", D, 256));
     VS_TRY(visit_mlp(v, &w->refiner_text, "context_embedder.time_text_embed.text_embedder", D, c->text_dim));
     VS_TRY(visit_linear(v, &w->refiner_in, "context_embedder.proj_in", 0, D, c->text_dim, 1));
-    for (int i = 0; i < c->num_refiner_layers; i++) VS_TRY(visit_refiner(v, c, i, &w->refiner[i]));
+    for (int i = 0; i < c->num_refiner_layers; i++)
+        VS_TRY(visit_refiner(v, c, i, &w->refiner[i]));
     VS_TRY(visit_mlp(v, &w->time, "time_text_embed.timestep_embedder", D, 256));
     VS_TRY(visit_mlp(v, &w->pooled, "time_text_embed.text_embedder", D, c->pooled_dim));
     if (c->guidance_embeds) VS_TRY(visit_mlp(v, &w->guidance, "time_text_embed.guidance_embedder", D, 256));
-    for (int i = 0; i < c->num_layers; i++) VS_TRY(visit_dual(v, c, i, &w->dual[i]));
-    for (int i = 0; i < c->num_single_layers; i++) VS_TRY(visit_single(v, c, i, &w->single[i]));
+    for (int i = 0; i < c->num_layers; i++)
+        VS_TRY(visit_dual(v, c, i, &w->dual[i]));
+    for (int i = 0; i < c->num_single_layers; i++)
+        VS_TRY(visit_single(v, c, i, &w->single[i]));
     VS_TRY(visit_linear(v, &w->norm_out, "norm_out.linear", 0, 2 * D, D, 1));
     VS_TRY(visit_linear(v, &w->proj_out, "proj_out", 0, vol * c->out_channels, D, 1));
     VS_TRY(patch_rows_channel_last(&w->proj_out.weight, c->out_channels));
@@ -203,7 +208,8 @@ typedef struct {
     vs_device device;
 } loader;
 
-static vs_status load_one(void *ctx, vs_tensor *dst, const char *name, int f32, int ndim, const int64_t *shape) {
+static vs_status load_one(void *ctx, vs_tensor *dst, const char *name, int f32, int ndim,
+                          const int64_t *shape) {
     const loader *l = ctx;
     return vs_safetensors_load(l->st, name, f32 ? VS_F32 : l->dtype, l->device, ndim, shape, dst);
 }
@@ -226,7 +232,8 @@ typedef struct {
 } random_init;
 
 /* Roughly torch's initialization, so activations keep their scale through the layers. */
-static vs_status random_one(void *ctx, vs_tensor *dst, const char *name, int f32, int ndim, const int64_t *shape) {
+static vs_status random_one(void *ctx, vs_tensor *dst, const char *name, int f32, int ndim,
+                            const int64_t *shape) {
     random_init *r = ctx;
     VS_TRY(vs_tensor_alloc(dst, f32 ? VS_F32 : r->dtype, r->device, ndim, shape));
     float lo, hi;
@@ -241,8 +248,8 @@ static vs_status random_one(void *ctx, vs_tensor *dst, const char *name, int f32
     return s;
 }
 
-vs_status vs_hunyuan_weights_random(const vs_hunyuan_config *cfg, vs_dtype dtype, vs_device device, uint64_t seed,
-                                    vs_hunyuan_weights *out) {
+vs_status vs_hunyuan_weights_random(const vs_hunyuan_config *cfg, vs_dtype dtype, vs_device device,
+                                    uint64_t seed, vs_hunyuan_weights *out) {
     VS_TRY(allocate_blocks(cfg, out));
     random_init r = {dtype, device, seed, 0};
     const visitor v = {random_one, &r};
@@ -264,32 +271,40 @@ void vs_hunyuan_weights_free(vs_hunyuan_weights *w) {
     for (int i = 0; w->refiner && i < w->num_refiner; i++) {
         vs_hunyuan_refiner_block *b = &w->refiner[i];
         vs_tensor *t[] = {&b->norm1_weight, &b->norm1_bias, &b->norm2_weight, &b->norm2_bias};
-        for (size_t j = 0; j < sizeof t / sizeof t[0]; j++) vs_tensor_free(t[j]);
+        for (size_t j = 0; j < sizeof t / sizeof t[0]; j++)
+            vs_tensor_free(t[j]);
         vs_hunyuan_linear *l[] = {&b->q, &b->k, &b->v, &b->o, &b->ff_in, &b->ff_out, &b->gates};
-        for (size_t j = 0; j < sizeof l / sizeof l[0]; j++) free_linear(l[j]);
+        for (size_t j = 0; j < sizeof l / sizeof l[0]; j++)
+            free_linear(l[j]);
     }
     for (int i = 0; w->dual && i < w->num_dual; i++) {
         vs_hunyuan_dual_block *b = &w->dual[i];
         vs_tensor *t[] = {&b->norm_q, &b->norm_k, &b->norm_added_q, &b->norm_added_k};
-        for (size_t j = 0; j < sizeof t / sizeof t[0]; j++) vs_tensor_free(t[j]);
-        vs_hunyuan_linear *l[] = {&b->mod,   &b->context_mod, &b->q,      &b->k,           &b->v,
-                                  &b->o,     &b->add_q,       &b->add_k,  &b->add_v,       &b->add_o,
-                                  &b->ff_in, &b->ff_out,      &b->context_ff_in, &b->context_ff_out};
-        for (size_t j = 0; j < sizeof l / sizeof l[0]; j++) free_linear(l[j]);
+        for (size_t j = 0; j < sizeof t / sizeof t[0]; j++)
+            vs_tensor_free(t[j]);
+        vs_hunyuan_linear *l[] = {
+            &b->mod,           &b->context_mod,   &b->q,     &b->k,     &b->v,     &b->o,
+            &b->add_q,         &b->add_k,         &b->add_v, &b->add_o, &b->ff_in, &b->ff_out,
+            &b->context_ff_in, &b->context_ff_out};
+        for (size_t j = 0; j < sizeof l / sizeof l[0]; j++)
+            free_linear(l[j]);
     }
     for (int i = 0; w->single && i < w->num_single; i++) {
         vs_hunyuan_single_block *b = &w->single[i];
         vs_tensor_free(&b->norm_q);
         vs_tensor_free(&b->norm_k);
         vs_hunyuan_linear *l[] = {&b->mod, &b->q, &b->k, &b->v, &b->mlp_in, &b->out_attn, &b->out_mlp};
-        for (size_t j = 0; j < sizeof l / sizeof l[0]; j++) free_linear(l[j]);
+        for (size_t j = 0; j < sizeof l / sizeof l[0]; j++)
+            free_linear(l[j]);
     }
     free(w->refiner);
     free(w->dual);
     free(w->single);
     vs_hunyuan_mlp *m[] = {&w->time, &w->guidance, &w->pooled, &w->refiner_time, &w->refiner_text};
-    for (size_t j = 0; j < sizeof m / sizeof m[0]; j++) free_mlp(m[j]);
+    for (size_t j = 0; j < sizeof m / sizeof m[0]; j++)
+        free_mlp(m[j]);
     vs_hunyuan_linear *l[] = {&w->patch_embed, &w->refiner_in, &w->norm_out, &w->proj_out};
-    for (size_t j = 0; j < sizeof l / sizeof l[0]; j++) free_linear(l[j]);
+    for (size_t j = 0; j < sizeof l / sizeof l[0]; j++)
+        free_linear(l[j]);
     memset(w, 0, sizeof *w);
 }

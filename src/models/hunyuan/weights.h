@@ -36,33 +36,33 @@ typedef struct vs_hunyuan_refiner_block {
 } vs_hunyuan_refiner_block;
 
 typedef struct vs_hunyuan_dual_block {
-    vs_hunyuan_linear mod, context_mod;                 /* norm1.linear, norm1_context.linear [6 dim, dim] */
-    vs_hunyuan_linear q, k, v, o;                       /* video: attn.to_q, to_k, to_v, to_out.0 */
-    vs_hunyuan_linear add_q, add_k, add_v, add_o;       /* text: attn.add_q_proj .. to_add_out */
+    vs_hunyuan_linear mod, context_mod;           /* norm1.linear, norm1_context.linear [6 dim, dim] */
+    vs_hunyuan_linear q, k, v, o;                 /* video: attn.to_q, to_k, to_v, to_out.0 */
+    vs_hunyuan_linear add_q, add_k, add_v, add_o; /* text: attn.add_q_proj .. to_add_out */
     vs_tensor norm_q, norm_k, norm_added_q, norm_added_k; /* per-head RMSNorm weights [head_dim] */
-    vs_hunyuan_linear ff_in, ff_out;                    /* ff.net.0.proj (GELU-tanh), ff.net.2 */
-    vs_hunyuan_linear context_ff_in, context_ff_out;    /* ff_context */
+    vs_hunyuan_linear ff_in, ff_out;                      /* ff.net.0.proj (GELU-tanh), ff.net.2 */
+    vs_hunyuan_linear context_ff_in, context_ff_out;      /* ff_context */
 } vs_hunyuan_dual_block;
 
 typedef struct vs_hunyuan_single_block {
-    vs_hunyuan_linear mod;         /* norm.linear [3 dim, dim] */
-    vs_hunyuan_linear q, k, v;     /* attn.to_q, to_k, to_v */
-    vs_tensor norm_q, norm_k;      /* [head_dim] */
-    vs_hunyuan_linear mlp_in;      /* proj_mlp [mlp, dim] (GELU-tanh) */
-    vs_hunyuan_linear out_attn;    /* proj_out's first dim columns [dim, dim], with proj_out's bias */
-    vs_hunyuan_linear out_mlp;     /* proj_out's last mlp columns [dim, mlp], no bias */
+    vs_hunyuan_linear mod;      /* norm.linear [3 dim, dim] */
+    vs_hunyuan_linear q, k, v;  /* attn.to_q, to_k, to_v */
+    vs_tensor norm_q, norm_k;   /* [head_dim] */
+    vs_hunyuan_linear mlp_in;   /* proj_mlp [mlp, dim] (GELU-tanh) */
+    vs_hunyuan_linear out_attn; /* proj_out's first dim columns [dim, dim], with proj_out's bias */
+    vs_hunyuan_linear out_mlp;  /* proj_out's last mlp columns [dim, mlp], no bias */
 } vs_hunyuan_single_block;
 
 typedef struct vs_hunyuan_weights {
-    vs_hunyuan_linear patch_embed;            /* x_embedder.proj: Conv3d [dim, C, pt, ph, pw] */
-    vs_hunyuan_mlp time, guidance, pooled;    /* time_text_embed.{timestep,guidance,text}_embedder */
+    vs_hunyuan_linear patch_embed;             /* x_embedder.proj: Conv3d [dim, C, pt, ph, pw] */
+    vs_hunyuan_mlp time, guidance, pooled;     /* time_text_embed.{timestep,guidance,text}_embedder */
     vs_hunyuan_mlp refiner_time, refiner_text; /* context_embedder.time_text_embed.* */
-    vs_hunyuan_linear refiner_in;             /* context_embedder.proj_in [dim, text_dim] */
-    vs_hunyuan_refiner_block *refiner;        /* [num_refiner_layers] */
-    vs_hunyuan_dual_block *dual;              /* [num_layers] */
-    vs_hunyuan_single_block *single;          /* [num_single_layers] */
-    vs_hunyuan_linear norm_out;               /* norm_out.linear [2 dim, dim]: scale, then shift */
-    vs_hunyuan_linear proj_out;               /* [pt ph pw C, dim], rows in (t, h, w, c) order */
+    vs_hunyuan_linear refiner_in;              /* context_embedder.proj_in [dim, text_dim] */
+    vs_hunyuan_refiner_block *refiner;         /* [num_refiner_layers] */
+    vs_hunyuan_dual_block *dual;               /* [num_layers] */
+    vs_hunyuan_single_block *single;           /* [num_single_layers] */
+    vs_hunyuan_linear norm_out;                /* norm_out.linear [2 dim, dim]: scale, then shift */
+    vs_hunyuan_linear proj_out;                /* [pt ph pw C, dim], rows in (t, h, w, c) order */
     int num_refiner, num_dual, num_single;
 } vs_hunyuan_weights;
 
@@ -74,8 +74,8 @@ vs_status vs_hunyuan_weights_load(const vs_hunyuan_config *cfg, const vs_safeten
 /* Seeded random weights of the config's shapes (benchmarks, tests): uniform in
  * +-1/sqrt(fan_in), norm weights 1 +- 0.1, made on `device`, in the dtypes
  * vs_hunyuan_weights_load gives them. */
-vs_status vs_hunyuan_weights_random(const vs_hunyuan_config *cfg, vs_dtype dtype, vs_device device, uint64_t seed,
-                                    vs_hunyuan_weights *out);
+vs_status vs_hunyuan_weights_random(const vs_hunyuan_config *cfg, vs_dtype dtype, vs_device device,
+                                    uint64_t seed, vs_hunyuan_weights *out);
 void vs_hunyuan_weights_free(vs_hunyuan_weights *w);
 
 #ifdef __cplusplus
