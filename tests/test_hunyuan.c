@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "damaged_checkpoint.h"
+#include "hunyuan_fixture.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/transformer.h"
 #include "wan_intermediates.h"
@@ -17,9 +18,6 @@
 static void free_model(void *m) {
     vs_hunyuan_model_free(m);
 }
-static void close_safetensors(void *st) {
-    vs_safetensors_close(st);
-}
 
 static vs_status load_model(const char *path, vs_hunyuan_model **m) {
     vs_status s = vs_hunyuan_model_load(path, VS_CPU, m);
@@ -27,65 +25,28 @@ static vs_status load_model(const char *path, vs_hunyuan_model **m) {
     return s;
 }
 
-/* A fixture tensor (f32, or i32 for the mask), freed after the case; NULL if absent. */
-static vs_tensor *fixture_tensor(const vs_safetensors *st, const char *name) {
-    const vs_st_entry *e = vs_safetensors_find(st, name);
-    if (!e) return NULL;
-    vs_tensor *t = vs_test_tensor();
-    const vs_dtype dtype = !strcmp(name, "text_mask") ? VS_I32 : VS_F32;
-    return vs_safetensors_load(st, name, dtype, VS_CPU, 0, NULL, t) == VS_OK ? t : NULL;
-}
-
 static void compare_intermediate(void *user, const char *name, const vs_tensor *t) {
     const int host_f32 = t->dtype == VS_F32 && t->device == VS_CPU;
     wan_intermediate_check(user, name, host_f32 ? t->data : NULL, vs_tensor_numel(t));
 }
 
-typedef struct {
-    vs_tensor *latents, *timesteps, *guidance, *text, *mask, *pooled, *output;
-} fixture;
-
-static int open_fixture(const char *path, vs_safetensors **st, fixture *fx) {
-    CHECK_OK(vs_safetensors_open(st, path));
-    vs_test_defer(close_safetensors, *st);
-    fx->latents = fixture_tensor(*st, "latents"), fx->timesteps = fixture_tensor(*st, "timesteps");
-    fx->guidance = fixture_tensor(*st, "guidance"), fx->text = fixture_tensor(*st, "text");
-    fx->mask = fixture_tensor(*st, "text_mask"), fx->pooled = fixture_tensor(*st, "pooled");
-    fx->output = fixture_tensor(*st, "output");
-    CHECK_MSG(fx->latents && fx->timesteps && fx->text && fx->mask && fx->pooled && fx->output, "%s",
-              vs_last_error());
-    return 0;
-}
-
-static vs_hunyuan_input input_of(const fixture *fx) {
-    return (vs_hunyuan_input){fx->latents,
-                              fx->timesteps->data,
-                              fx->guidance ? fx->guidance->data : NULL,
-                              fx->text,
-                              fx->mask,
-                              fx->pooled,
-                              0,
-                              1};
-}
-
-static vs_tensor *output_like(const fixture *fx) {
+static vs_tensor *output_like(const hunyuan_fixture *fx) {
     vs_tensor *out = vs_test_tensor();
     return vs_tensor_alloc(out, VS_F32, VS_CPU, 5, fx->output->shape) == VS_OK ? out : NULL;
 }
 
 TEST(forward_matches_diffusers_with_every_intermediate) {
     vs_hunyuan_model *m = NULL;
-    vs_safetensors *st = NULL;
-    fixture fx;
+    hunyuan_fixture fx;
     CHECK_OK(load_model(DATA "tiny_hd64", &m)); /* sharded: an index and three files */
     CHECK(m->config.dim == 64 && m->config.num_layers == 1 && m->config.num_single_layers == 2 &&
           m->config.mlp_dim == 64 && m->config.guidance_embeds);
-    if (open_fixture(DATA "forward_hd64.safetensors", &st, &fx)) return 1;
+    if (hunyuan_fixture_open(DATA "forward_hd64.safetensors", &fx)) return 1;
     vs_tensor *out = output_like(&fx);
     CHECK(out);
-    wan_intermediates probe = {.st = st, .tol = 1e-4};
+    wan_intermediates probe = {.st = fx.st, .tol = 1e-4};
     vs_hunyuan_model_set_probe(m, compare_intermediate, &probe);
-    const vs_hunyuan_input in = input_of(&fx);
+    const vs_hunyuan_input in = hunyuan_fixture_input(&fx);
     vs_dit_timing timing = {0};
     CHECK_OK(vs_hunyuan_forward(m, &in, out, &timing));
     vs_hunyuan_model_set_probe(m, NULL, NULL);
@@ -100,13 +61,12 @@ TEST(forward_matches_diffusers_with_every_intermediate) {
 
 TEST(batch_with_unequal_text_lengths) {
     vs_hunyuan_model *m = NULL;
-    vs_safetensors *st = NULL;
-    fixture fx;
+    hunyuan_fixture fx;
     CHECK_OK(load_model(DATA "tiny_hd64", &m));
-    if (open_fixture(DATA "forward_b2.safetensors", &st, &fx)) return 1;
+    if (hunyuan_fixture_open(DATA "forward_b2.safetensors", &fx)) return 1;
     vs_tensor *out = output_like(&fx);
     CHECK(out);
-    vs_hunyuan_input in = input_of(&fx);
+    vs_hunyuan_input in = hunyuan_fixture_input(&fx);
     CHECK_OK(vs_hunyuan_forward(m, &in, out, NULL));
     double err = vs_test_rel_l2_f32(out->data, fx.output->data, vs_tensor_numel(out));
     printf("  batch 2 with 6 and 3 of 8 text tokens: rel L2 %.2e against diffusers\n", err);
@@ -127,10 +87,9 @@ TEST(batch_with_unequal_text_lengths) {
 
 TEST(svg_on_a_one_block_sequence_equals_dense) {
     vs_hunyuan_model *m = NULL;
-    vs_safetensors *st = NULL;
-    fixture fx;
+    hunyuan_fixture fx;
     CHECK_OK(load_model(DATA "tiny_hd64", &m));
-    if (open_fixture(DATA "forward_hd64.safetensors", &st, &fx)) return 1;
+    if (hunyuan_fixture_open(DATA "forward_hd64.safetensors", &fx)) return 1;
     vs_tensor *out = output_like(&fx);
     CHECK(out);
     /* 18 video and 5 text tokens are one 128-token block: SVG's mask keeps it all */
@@ -139,7 +98,7 @@ TEST(svg_on_a_one_block_sequence_equals_dense) {
           svg.dense_layers == 0.03);
     svg.dense_steps = 0, svg.dense_layers = 0;
     CHECK_OK(vs_hunyuan_model_set_attention(m, &svg));
-    const vs_hunyuan_input in = input_of(&fx);
+    const vs_hunyuan_input in = hunyuan_fixture_input(&fx);
     vs_dit_timing timing = {0};
     CHECK_OK(vs_hunyuan_forward(m, &in, out, &timing));
     const double err = vs_test_rel_l2_f32(out->data, fx.output->data, vs_tensor_numel(out));
@@ -179,28 +138,27 @@ TEST(config_13b_preset) {
 
 TEST(forward_rejects_bad_inputs) {
     vs_hunyuan_model *m = NULL;
-    vs_safetensors *st = NULL;
-    fixture fx;
+    hunyuan_fixture fx;
     CHECK_OK(load_model(DATA "tiny_hd64", &m));
-    if (open_fixture(DATA "forward_hd64.safetensors", &st, &fx)) return 1;
+    if (hunyuan_fixture_open(DATA "forward_hd64.safetensors", &fx)) return 1;
     vs_tensor *out = output_like(&fx);
     CHECK(out);
-    vs_hunyuan_input in = input_of(&fx);
+    vs_hunyuan_input in = hunyuan_fixture_input(&fx);
     in.guidance = NULL;
     CHECK_FAILS(vs_hunyuan_forward(m, &in, out, NULL), VS_ERR_INVALID_ARG, "guidance");
-    in = input_of(&fx);
+    in = hunyuan_fixture_input(&fx);
     vs_tensor lat = *fx.latents;
     lat.shape[3] = 3; /* an odd latent height */
     lat.stride[2] = 3 * lat.shape[4], lat.stride[1] = lat.shape[2] * lat.stride[2],
     lat.stride[0] = 16 * lat.stride[1];
     in.latents = &lat;
     CHECK_FAILS(vs_hunyuan_forward(m, &in, out, NULL), VS_ERR_SHAPE, "height 3");
-    in = input_of(&fx);
+    in = hunyuan_fixture_input(&fx);
     vs_tensor text = *fx.text;
     text.shape[2] = 16, text.stride[1] = 16, text.stride[0] = 16 * text.shape[1];
     in.text = &text;
     CHECK_FAILS(vs_hunyuan_forward(m, &in, out, NULL), VS_ERR_SHAPE, "text_embed_dim 32");
-    in = input_of(&fx);
+    in = hunyuan_fixture_input(&fx);
     int32_t *mask = fx.mask->data;
     mask[6] = 1; /* a valid token after the padding */
     CHECK_FAILS(vs_hunyuan_forward(m, &in, out, NULL), VS_ERR_INVALID_ARG, "padding must come last");

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "hunyuan_fixture.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/transformer.h"
 #include "tensor_util.h"
@@ -19,16 +20,6 @@
 static void free_model(void *m) {
     vs_hunyuan_model_free(m);
 }
-static void close_safetensors(void *st) {
-    vs_safetensors_close(st);
-}
-
-static vs_tensor *fixture_tensor(const vs_safetensors *st, const char *name) {
-    if (!vs_safetensors_find(st, name)) return NULL;
-    vs_tensor *t = vs_test_tensor();
-    const vs_dtype dtype = !strcmp(name, "text_mask") ? VS_I32 : VS_F32;
-    return vs_safetensors_load(st, name, dtype, VS_CPU, 0, NULL, t) == VS_OK ? t : NULL;
-}
 
 /* The probe: intermediates are device tensors, f32 or bf16. */
 static void compare_intermediate(void *user, const char *name, const vs_tensor *t) {
@@ -37,47 +28,19 @@ static void compare_intermediate(void *user, const char *name, const vs_tensor *
     free(got);
 }
 
-typedef struct {
-    vs_safetensors *st;
-    vs_tensor *latents, *timesteps, *guidance, *text, *mask, *pooled, *output;
-} fixture;
-
-static int open_fixture(const char *path, fixture *fx) {
-    CHECK_OK(vs_safetensors_open(&fx->st, path));
-    vs_test_defer(close_safetensors, fx->st);
-    fx->latents = fixture_tensor(fx->st, "latents"), fx->timesteps = fixture_tensor(fx->st, "timesteps");
-    fx->guidance = fixture_tensor(fx->st, "guidance"), fx->text = fixture_tensor(fx->st, "text");
-    fx->mask = fixture_tensor(fx->st, "text_mask"), fx->pooled = fixture_tensor(fx->st, "pooled");
-    fx->output = fixture_tensor(fx->st, "output");
-    CHECK_MSG(fx->latents && fx->timesteps && fx->text && fx->mask && fx->pooled && fx->output, "%s: %s",
-              path, vs_last_error());
-    return 0;
-}
-
-static vs_hunyuan_input input_of(const fixture *fx) {
-    return (vs_hunyuan_input){fx->latents,
-                              fx->timesteps->data,
-                              fx->guidance ? fx->guidance->data : NULL,
-                              fx->text,
-                              fx->mask,
-                              fx->pooled,
-                              0,
-                              1};
-}
-
 /* The model against a fixture on the GPU, every intermediate it has on the way; rel L2 of the output in *err.
  */
 static int check_on_gpu(const char *model_dir, const char *fixture_path, int intermediates, double *err) {
     vs_hunyuan_model *m = NULL;
-    fixture fx;
+    hunyuan_fixture fx;
     CHECK_OK(vs_hunyuan_model_load(model_dir, VS_CUDA, &m));
     vs_test_defer(free_model, m);
-    if (open_fixture(fixture_path, &fx)) return 1;
+    if (hunyuan_fixture_open(fixture_path, &fx)) return 1;
     vs_tensor *out = vs_test_tensor();
     CHECK_OK(vs_tensor_alloc(out, VS_F32, VS_CPU, 5, fx.output->shape));
     wan_intermediates probe = {.st = fx.st, .tol = 2e-2};
     if (intermediates) vs_hunyuan_model_set_probe(m, compare_intermediate, &probe);
-    const vs_hunyuan_input in = input_of(&fx);
+    const vs_hunyuan_input in = hunyuan_fixture_input(&fx);
     vs_dit_timing timing = {0};
     CHECK_OK(vs_hunyuan_forward(m, &in, out, &timing));
     vs_hunyuan_model_set_probe(m, NULL, NULL);
@@ -99,15 +62,15 @@ TEST(golden_forward_on_the_gpu) {
 
 TEST(device_tensors_and_svg) {
     vs_hunyuan_model *m = NULL;
-    fixture fx;
+    hunyuan_fixture fx;
     CHECK_OK(vs_hunyuan_model_load(DATA "tiny_hd64", VS_CUDA, &m));
     vs_test_defer(free_model, m);
-    if (open_fixture(DATA "forward_hd64.safetensors", &fx)) return 1;
+    if (hunyuan_fixture_open(DATA "forward_hd64.safetensors", &fx)) return 1;
     const int64_t n = vs_tensor_numel(fx.output);
     vs_tensor *host_out = vs_test_tensor(), *dlat = vs_test_tensor(), *dtext = vs_test_tensor();
     vs_tensor *dpooled = vs_test_tensor(), *dout = vs_test_tensor();
     CHECK_OK(vs_tensor_alloc(host_out, VS_F32, VS_CPU, 5, fx.output->shape));
-    vs_hunyuan_input in = input_of(&fx);
+    vs_hunyuan_input in = hunyuan_fixture_input(&fx);
     CHECK_OK(vs_hunyuan_forward(m, &in, host_out, NULL));
     CHECK_OK(to_device(dlat, fx.latents->data, VS_F32, 5, fx.latents->shape));
     CHECK_OK(to_device(dtext, fx.text->data, VS_F32, 3, fx.text->shape));

@@ -134,18 +134,11 @@ void vs_wan_model_set_probe(vs_wan_model *m, vs_wan_probe_fn fn, void *user) {
 /* ---- attention settings --------------------------------------------------------- */
 
 vs_status vs_wan_model_set_attention(vs_wan_model *model, const vs_attention_params *params) {
-    vs_attention_params p = params ? *params : (vs_attention_params){0};
-    const vs_sparse_method *method;
-    VS_TRY(vs_sparse_method_find(p.method, &method));
-    if (p.dense_steps < 0 || p.dense_layers < 0 || (method != &vs_sparse_method_dense && !(p.density > 0)))
-        return vs_fail(VS_ERR_INVALID_ARG, "Wan attention %s: density %g, warm-up %g of the steps, %g of the layers "
-                       "(resolve the model's defaults first)", method->name, p.density, p.dense_steps, p.dense_layers);
-    p.method = method->name;
     vs_wan_cache *cache = model->cache;
-    const vs_attention_params *now = &cache->attention;
-    if (now->method == p.method && now->density == p.density && now->dense_steps == p.dense_steps &&
-        now->dense_layers == p.dense_layers)
-        return VS_OK; /* the same settings: the layers keep their state */
+    vs_attention_params p;
+    int changed;
+    VS_TRY(vs_sparse_attention_settings(params, &cache->attention, "Wan", &p, &changed));
+    if (!changed) return VS_OK; /* the same settings: the layers keep their state */
     vs_sparse_attention_free(cache->sparse); /* made again, with these settings, by the next forward */
     cache->sparse = NULL;
     cache->attention = p;
