@@ -130,7 +130,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     int frames = 81, batch = 1, repeats = 5, warmup = 1, layers = 0, text_len = 512, gpus = 0, steps = 0;
     double density = 0.15, cfg_scale = 5.0, cache_threshold = -1.0;
     const vs_option options[] = {
-        {"config", 0, VS_OPT_STRING, &config_name, "a model configuration: wan1.3b (dim 1536, 30 layers), wan14b (dim 5120, 40 layers)", "NAME"},
+        {"config", 0, VS_OPT_STRING, &config_name, "a model configuration: wan1.3b (dim 1536, 30 layers), wan14b (dim 5120, 40 layers), hunyuan13b (DiT only: dim 3072, 20 dual + 40 single blocks)", "NAME"},
         {"resolution", 0, VS_OPT_STRING, &resolution, "480p (480x832), 720p (720x1280) or HxW in pixels", "RES"},
         {"frames", 0, VS_OPT_INT, &frames, "video frames (Wan: 4k + 1, latent frames (frames - 1) / 4 + 1)", NULL},
         {"batch", 'b', VS_OPT_INT, &batch, "batch entries (2: classifier-free guidance)", NULL},
@@ -202,7 +202,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     if (comm) VS_INFO("rank %d of %d, %s", rank, gpus, vs_comm_nccl_version());
 
     vs_dit *model = NULL;
-    vs_tensor lat = {0}, text = {0}, out = {0};
+    vs_tensor lat = {0}, text = {0}, out = {0}, pooled = {0};
     float *timesteps = NULL, *total_ms = NULL, *attn_ms = NULL;
     double t0 = vs_bench_now_ms();
     vs_status s = vs_dit_random(config_name, layers, device, 1234, &model);
@@ -214,6 +214,8 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     if (!s) s = vs_tensor_alloc(&text, VS_F32, device, 3, text_shape);
     if (!s) s = vs_op_fill_uniform(&lat, 11, -1.7f, 1.7f); /* unit variance */
     if (!s) s = vs_op_fill_uniform(&text, 12, -0.2f, 0.2f);
+    if (!s && cfg.pooled_dim > 0) s = vs_tensor_alloc(&pooled, VS_F32, device, 2, (int64_t[]){batch, cfg.pooled_dim});
+    if (!s && cfg.pooled_dim > 0) s = vs_op_fill_uniform(&pooled, 13, -1.0f, 1.0f);
     timesteps = malloc(sizeof(float) * (size_t)batch);
     total_ms = calloc((size_t)repeats, sizeof(float));
     attn_ms = calloc((size_t)repeats, sizeof(float));
@@ -237,7 +239,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     }
     for (int i = 0; !s && i < warmup + repeats; i++) {
         vs_dit_timing timing = {0};
-        const vs_dit_input in = {&lat, timesteps, &text, NULL, NULL, 0, 1};
+        const vs_dit_input in = {&lat, timesteps, &text, NULL, pooled.data ? &pooled : NULL, 0, 1, NULL};
         s = vs_dit_forward(model, &in, &out, &timing);
         if (!s && i >= warmup) {
             total_ms[i - warmup] = (float)(timing.total_s * 1e3);
@@ -292,6 +294,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     vs_tensor_free(&lat);
     vs_tensor_free(&text);
     vs_tensor_free(&out);
+    vs_tensor_free(&pooled);
     vs_dit_free(model);
     vs_comm_free(comm);
     return code;

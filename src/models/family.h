@@ -44,6 +44,7 @@ typedef struct vs_dit_info {
     int patch[3]; /* t, h, w */
     int num_layers, num_heads, head_dim;
     int text_dim; /* width of the text embeddings it takes */
+    int pooled_dim; /* width of the pooled text vector it takes (HunyuanVideo's CLIP); 0: none */
 } vs_dit_info;
 
 typedef struct vs_vae_info {
@@ -67,6 +68,8 @@ typedef struct vs_dit_input {
     const vs_tensor *text_mask; /* I32 [B, L] or NULL */
     const vs_tensor *pooled;    /* f32 [B, P] or NULL */
     int step, num_steps;        /* where the call sits in the denoising loop (sparse warm-up) */
+    const float *guidance;      /* B embedded-guidance values (guidance scale x 1000) or NULL: the family's
+                                   default scale (models that embed the guidance: HunyuanVideo) */
 } vs_dit_input;
 
 /* Seconds and SVG head choices, accumulated over calls. */
@@ -136,7 +139,9 @@ typedef struct vs_family {
 /* The family that runs the model in `dir`; a one-line error naming the
  * class and the known ones otherwise. */
 vs_status vs_family_detect(const char *dir, const vs_family **out);
-/* The family whose `presets` list has `preset` (bench dit's --config). */
+/* The family whose `presets` list has `preset` (bench dit's --config): a registered family, or
+ * one whose DiT alone works so far (HunyuanVideo: its table has no text encoder or VAE, and
+ * folders are never detected as it). */
 vs_status vs_family_for_preset(const char *preset, const vs_family **out);
 /* family->defaults overridden by dir/vidsparse.json (num_frames, height, width,
  * num_inference_steps, guidance_scale, max_sequence_length, fps, svg_density,

@@ -93,7 +93,7 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
 
     vs_progress *progress = set->show_progress ? vs_progress_start("denoise", set->steps) : NULL;
     vs_dit_input input = {&in, ts.data, &text, mask.data ? &mask : NULL, pooled.data ? &pooled : NULL, 0,
-                          set->steps};
+                          set->steps, NULL};
     float *x = latents->data, *v = out.data;
     for (int i = 0; i < set->steps && s == VS_OK; i++) {
         if (set->cancel && atomic_load(set->cancel)) {

@@ -105,15 +105,6 @@ vs_status vs_wan_time_embedding(const vs_wan_model *model, float timestep, float
  * VS_ERR_UNSUPPORTED naming the ones that have one. */
 vs_status vs_wan_teacache_fit(const vs_wan_config *config, vs_teacache_fit *out);
 
-/* The pieces, exposed for tests. */
-/* Sinusoidal timestep embedding as diffusers' Timesteps(flip_sin_to_cos=True,
- * downscale_freq_shift=0): [cos(t w_i), sin(t w_i)], w_i = 10000^(-i/(dim/2)). */
-void vs_wan_timestep_embedding(float *out, float t, int dim);
-/* Wan's 3D RoPE tables for an F x H x W token grid (after patching): cos/sin
- * [F*H*W, head_dim/2] of vs_rope3d_table (models/common/rope.h) with the
- * split t = D - 4(D/6), h = w = 2(D/6) and theta 1e4. */
-void vs_wan_rope_table(int head_dim, int frames, int height, int width, float *cos_out, float *sin_out);
-
 #ifdef __cplusplus
 }
 #endif
