@@ -195,6 +195,10 @@ typedef struct vs_pipeline_params {
     void *log_user;
     vs_progress_callback progress; /* NULL: none */
     void *progress_user;
+    /* GiB of GPU memory the pipeline may hold (0: the device's total). Components are loaded when needed and
+     * freed when done if they do not fit together; a budget a stage cannot fit in fails vs_pipeline_load,
+     * before anything is loaded, or the generate whose size needs more (docs/memory.md). */
+    double gpu_memory;
 } vs_pipeline_params;
 
 /* Auto device, SVG attention at the model's settings, no callbacks. */

@@ -97,6 +97,12 @@ vs_status vs_wan_model_set_attention(vs_wan_model *model, const vs_attention_par
 vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, const float *timesteps,
                          const vs_tensor *text, int step, int num_steps, vs_tensor *out, vs_dit_timing *timing);
 
+/* Bytes on `device` of the weights and of one forward's activations (the arena and the RoPE tables) for host
+ * latents of shape `latents` [B, C, F, H, W] and text_len text tokens, one rank, from the config alone. The
+ * attention's own state and library workspaces are not counted. */
+vs_status vs_wan_memory(const vs_wan_config *config, vs_device device, const int64_t latents[5], int64_t text_len,
+                        size_t *weights, size_t *activations);
+
 /* The pieces, exposed for tests. */
 /* Sinusoidal timestep embedding as diffusers' Timesteps(flip_sin_to_cos=True,
  * downscale_freq_shift=0): [cos(t w_i), sin(t w_i)], w_i = 10000^(-i/(dim/2)). */
