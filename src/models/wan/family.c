@@ -248,22 +248,26 @@ static vs_status memory_need(const char *dir, const char *preset, vs_device devi
                              int text_length, vs_stage_memory need[VS_STAGE_COUNT]) {
     memset(need, 0, sizeof(vs_stage_memory) * VS_STAGE_COUNT);
     if (device == VS_CPU) return VS_OK;
-    vs_umt5_config text;
+    vs_umt5_config text = umt5_xxl;
     vs_wan_config dit;
     char path[4096];
+    struct stat st;
+    /* A folder without a text encoder (a transformer folder) or without vae/ (pixel space) needs none. */
+    int has_text = 1;
     if (dir) {
+        snprintf(path, sizeof path, "%s/text_encoder/config.json", dir);
+        has_text = stat(path, &st) == 0;
         snprintf(path, sizeof path, "%s/text_encoder", dir);
-        VS_TRY(vs_umt5_read_config(path, &text));
+        if (has_text) VS_TRY(vs_umt5_read_config(path, &text));
         VS_TRY(dit_config_of(dir, &dit));
     } else {
-        text = umt5_xxl;
         VS_TRY(preset_config(preset, &dit));
     }
-    vs_umt5_memory(&text, device, 1, text_length, &need[VS_STAGE_TEXT].weights, &need[VS_STAGE_TEXT].work);
+    if (has_text)
+        vs_umt5_memory(&text, device, 1, text_length, &need[VS_STAGE_TEXT].weights, &need[VS_STAGE_TEXT].work);
     VS_TRY(vs_wan_memory(&dit, device, latents, text_length, &need[VS_STAGE_DENOISE].weights,
                          &need[VS_STAGE_DENOISE].work));
     if (dir) snprintf(path, sizeof path, "%s/vae", dir);
-    struct stat st;
     if (dir && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) return VS_OK; /* pixel space: no decode */
     return vs_wan_vae_estimate(dir ? path : NULL, (int)latents[3], (int)latents[4], &need[VS_STAGE_DECODE].weights,
                                &need[VS_STAGE_DECODE].work);
