@@ -155,15 +155,18 @@ def main():
     encode_prompt, decode = pipe.encode_prompt, pipe.vae.decode
     marks = {}
 
-    def timed_encode(*a, **k):
-        mem.enter("text")
-        start = time.perf_counter()
-        out = encode_prompt(*a, **k)
-        torch.cuda.synchronize()
-        times["text"] = time.perf_counter() - start
-        mem.enter("denoise")
-        marks["denoise"] = time.perf_counter()
-        return out
+    def timed(fn, stage, next_stage):
+        """fn timed as `stage` (synchronised), then `next_stage` begins."""
+        def run(*a, **k):
+            mem.enter(stage)
+            start = time.perf_counter()
+            out = fn(*a, **k)
+            torch.cuda.synchronize()
+            times[stage] = time.perf_counter() - start
+            mem.enter(next_stage)
+            marks[next_stage] = time.perf_counter()
+            return out
+        return run
 
     def on_step(pipeline, i, t, kwargs):
         torch.cuda.synchronize()
@@ -172,24 +175,14 @@ def main():
         marks["step"] = now
         return {}
 
-    def timed_decode(*a, **k):
-        mem.enter("vae")
-        start = time.perf_counter()
-        out = decode(*a, **k)
-        torch.cuda.synchronize()
-        times["vae"] = time.perf_counter() - start
-        mem.enter("postprocess")
-        marks["post"] = time.perf_counter()
-        return out
-
-    pipe.encode_prompt, pipe.vae.decode = timed_encode, timed_decode
+    pipe.encode_prompt = timed(encode_prompt, "text", "denoise")
+    pipe.vae.decode = timed(decode, "vae", "postprocess")
     generator = torch.Generator("cuda").manual_seed(args.seed)
-    t1 = time.perf_counter()
     with torch.inference_mode():
         video = pipe(prompt=args.prompt, negative_prompt="", height=height, width=width, num_frames=args.frames,
                      num_inference_steps=args.steps, guidance_scale=args.cfg, generator=generator,
                      output_type="np", max_sequence_length=512, callback_on_step_end=on_step).frames[0]
-    times["postprocess"] = time.perf_counter() - marks["post"]
+    times["postprocess"] = time.perf_counter() - marks["postprocess"]
     times["denoise"] = sum(steps)
     mem.enter("write")
     start = time.perf_counter()
