@@ -41,6 +41,9 @@ theirs() {
   pack
 }
 
+note "refusal: 14B 720p within 20 GiB must fail before loading, naming the stage"
+VS_LOG=error $bin bench generate --config wan14b --resolution 720p --gpu-memory 20 >"$R/refusal.log" 2>&1
+echo "exit $? (want 1): $(head -c 400 "$R/refusal.log")"
 ours wan1.3b_480p_dense wan1.3b 480p 3 dense
 ours wan1.3b_480p_svg0.25 wan1.3b 480p 3 svg
 theirs wan1.3b_480p wan1.3b 480p 3
