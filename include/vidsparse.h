@@ -215,6 +215,10 @@ typedef struct vs_pipeline_params {
      * teacache takes it from the model's published fit and refuses models without one). */
     const char *cache;
     double cache_threshold;
+    /* GiB of GPU memory the pipeline may hold (0: the device's total). Components are loaded when needed and
+     * freed when done if they do not fit together; a budget a stage cannot fit in fails vs_pipeline_load,
+     * before anything is loaded, or the generate whose size needs more (docs/memory.md). */
+    double gpu_memory;
 } vs_pipeline_params;
 
 /* The i-th step-cache policy's name, NULL past the last. */

@@ -95,6 +95,12 @@ grep -q '"attention_share"' "$tmp/dit.json" || fail "bench dit JSON lacks attent
 [ "$(grep -c FRAME "$tmp/c.y4m")" -eq 9 ] || fail "decode --device cpu must give 9 frames"
 "$bin" decode --device tpu --model tests/data/vae tests/data/vae/reference.safetensors -o "$tmp/t.y4m" 2>/dev/null; [ $? -eq 2 ] || fail "decode --device tpu must exit 2"
 "$bin" bench vae 2>/dev/null; [ $? -eq 2 ] || fail "bench vae without --model must exit 2"
+# bench generate (the whole pipeline at real sizes: GPU only) refuses bad settings with usage errors.
+"$bin" bench generate --precision fp4 2>/dev/null; [ $? -eq 2 ] || fail "bench generate --precision fp4 must exit 2"
+"$bin" bench generate --resolution 481p 2>/dev/null; [ $? -eq 2 ] || fail "bench generate --resolution 481p must exit 2"
+"$bin" bench generate --steps 0 2>/dev/null; [ $? -eq 2 ] || fail "bench generate --steps 0 must exit 2"
+VS_LOG=error "$bin" bench generate --config wan7b --device cpu 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "bench generate --config wan7b must fail with one line, got $rc"
 "$bin" decode --model tests/data/vae tests/data/vae/reference.safetensors 2>/dev/null; [ $? -eq 2 ] || fail "decode without -o must exit 2"
 "$bin" decode --model "$tmp/none" tests/data/vae/reference.safetensors -o "$tmp/x.y4m" 2>/dev/null; [ $? -eq 1 ] || fail "decode with a missing model must exit 1"
 [ ! -e "$tmp/x.y4m" ] || fail "a failed decode left a file"

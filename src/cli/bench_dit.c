@@ -20,8 +20,7 @@
 #include "pipeline/denoise.h"
 #include "pipeline/noise.h"
 
-/* "480p" (480 x 832), "720p" (720 x 1280) or "HxW" in pixels. */
-static int parse_resolution(const char *text, int *height, int *width) {
+int vs_cli_parse_resolution(const char *text, int *height, int *width) {
     if (!strcmp(text, "480p")) *height = 480, *width = 832;
     else if (!strcmp(text, "720p")) *height = 720, *width = 1280;
     else if (sscanf(text, "%dx%d", height, width) != 2) return 0;
@@ -160,7 +159,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     int height, width;
     if (vs_family_for_preset(config_name, &family) != VS_OK || family->dit_preset(config_name, &cfg) != VS_OK)
         return vs_cli_usage_error(spec.command, "--config: %s", vs_last_error());
-    if (!parse_resolution(resolution, &height, &width))
+    if (!vs_cli_parse_resolution(resolution, &height, &width))
         return vs_cli_usage_error(spec.command, "--resolution must be 480p, 720p or HxW (multiples of 16), not '%s'",
                                   resolution);
     if (vs_cli_attention_method(spec.command, attention)) return 2;

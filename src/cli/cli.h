@@ -17,6 +17,9 @@ int vs_cmd_eval(int argc, char **argv);
 /* vidsparse bench dit (bench_dit.c) and bench vae (bench_vae.c), reached through vs_cmd_bench. */
 int vs_cmd_bench_dit(int argc, char **argv);
 int vs_cmd_bench_vae(int argc, char **argv);
+int vs_cmd_bench_generate(int argc, char **argv);
+/* "480p" (480 x 832), "720p" (720 x 1280) or "HxW" in pixels, multiples of 16: 1, else 0. */
+int vs_cli_parse_resolution(const char *text, int *height, int *width);
 
 /* "vidsparse: error: <context>: <vs_last_error()>" on stderr; returns 1. */
 int vs_cli_report(const char *context);

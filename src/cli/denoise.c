@@ -7,11 +7,13 @@
 #include "cli/cli.h"
 #include "cli/ranks.h"
 #include "core/log.h"
+#include "core/devmem.h"
 #include "core/status.h"
 #include "io/safetensors.h"
 #include "models/family.h"
 #include "ops/attention.h"
 #include "pipeline/denoise.h"
+#include "pipeline/memory_plan.h"
 #include "pipeline/noise.h"
 
 typedef struct {
@@ -20,7 +22,7 @@ typedef struct {
     vs_device device;
     int frames, height, width, steps, gpus, max_length;
     int64_t seed;
-    double cfg, density, shift, cache_threshold;
+    double cfg, density, shift, cache_threshold, gpu_memory;
 } options;
 
 /* The option table drives parsing and --help; returns -1 to go on, else the exit code. */
@@ -69,6 +71,10 @@ static int parse_args(int argc, char **argv, options *o) {
          "cuda (bf16, the default when this build has CUDA and a GPU is present) or cpu (f32)", "DEV"},
         {"gpus", 0, VS_OPT_INT, &o->gpus,
          "the DiT sequence-parallel over N GPUs, one process each, through NCCL (0: one GPU, no NCCL)", "N"},
+        {"gpu-memory", 0, VS_OPT_DOUBLE, &o->gpu_memory,
+         "GiB of GPU memory to plan within: refused before loading when the text encoder or the DiT cannot fit "
+         "(0: the device's)",
+         "GIB"},
         {"output", 'o', VS_OPT_STRING, &o->out, "where the latents go", "latents.safetensors"},
     };
     const vs_command_spec spec = {
@@ -147,12 +153,10 @@ static int has_tensor(const char *path, const char *name) {
 /* The latent grid of the requested video, laid out as the model's family does: with the VAE's scale
  * factors from DIR/vae/config.json (the family's reference VAE when DIR has no vae/), or in pixels for
  * a pixel-space model (3 channels and no vae/). */
-static vs_status latent_shape(const options *o, const vs_dit *dit, int64_t shape[5]) {
+static vs_status latent_shape(const options *o, const vs_family *family, const vs_dit_info *info, int64_t shape[5]) {
     char path[4200];
     snprintf(path, sizeof path, "%s/vae", o->model);
     struct stat sb;
-    const vs_family *family = vs_dit_family(dit);
-    const vs_dit_info *info = vs_dit_get_info(dit);
     const int has_vae = stat(path, &sb) == 0, pixels = !has_vae && info->in_channels == 3;
     vs_vae_info vae = family->reference_vae;
     if (has_vae) VS_TRY(family->vae_info(path, &vae));
@@ -175,7 +179,28 @@ static vs_status scheduler_settings(const options *o, const vs_generation_defaul
     return VS_OK;
 }
 
-/* The prompt and negative prompt as text, through DIR's text encoder (freed before the DiT runs). */
+/* --gpu-memory (0: the device's memory): the text encoder and the DiT, each alone or together as the plan
+ * of pipeline/memory_plan.h decides, must fit; refused with the numbers before anything loads. The text
+ * encoder is freed before the DiT loads either way. */
+static vs_status check_memory(const options *o, const vs_family *family, const vs_generation_defaults *d,
+                              const int64_t shape[5], int cfg) {
+    if (o->device == VS_CPU) return VS_OK;
+    int64_t batch[5];
+    memcpy(batch, shape, sizeof batch);
+    batch[0] = cfg ? 2 : 1;
+    vs_stage_memory need[VS_STAGE_COUNT];
+    VS_TRY(family->memory_need(o->model, NULL, o->device, batch, o->max_length > 0 ? o->max_length : d->text_length,
+                               need));
+    if (!o->prompt) need[VS_STAGE_TEXT] = (vs_stage_memory){0, 0};
+    need[VS_STAGE_DECODE] = (vs_stage_memory){0, 0}; /* denoise stops at the latents */
+    size_t free_bytes = 0, total = 0;
+    VS_TRY(vs_device_mem_info(&free_bytes, &total));
+    vs_memory_plan plan;
+    return vs_memory_plan_make(need, o->gpu_memory > 0 ? (size_t)(o->gpu_memory * (double)(1ull << 30)) : total,
+                               total - free_bytes, &plan);
+}
+
+/* The prompt and negative prompt as text, through DIR's text encoder (freed before the DiT loads). */
 static vs_status encode_prompts(const options *o, const vs_generation_defaults *d, int cfg, vs_text_embedding *cond,
                                 vs_text_embedding *uncond) {
     vs_text_encoder *encoder = NULL;
@@ -266,24 +291,27 @@ int vs_cmd_denoise(int argc, char **argv) {
     int rank = 0;
     if (o.gpus && (rc = vs_cli_spawn_ranks("denoise", o.gpus, &comm, &rank)) >= 0) return rc;
     const vs_device device = o.device;
-    if (vs_dit_load(o.model, device, &dit) != VS_OK || vs_dit_set_comm(dit, comm) != VS_OK) {
-        vs_dit_free(dit);
-        vs_comm_free(comm);
-        return vs_cli_report("denoise");
-    }
+    /* The DiT's shape from its config and the memory plan first: a size the model cannot make or a budget it
+     * cannot meet fails before anything loads. Then the text encoder runs and is freed, then the DiT loads. */
+    const vs_family *family = NULL;
+    vs_dit_info info;
     int64_t shape[5];
-    const vs_status shaped = latent_shape(&o, dit, shape);
-    if (shaped != VS_OK) { /* a size the model cannot make is a usage error */
-        rc = shaped == VS_ERR_INVALID_ARG ? vs_cli_usage_error("denoise", "%s", vs_last_error())
-                                          : vs_cli_report("denoise");
-        vs_dit_free(dit);
-        vs_comm_free(comm);
-        return rc;
-    }
-    const char *context = "model defaults";
+    const char *context = "model";
     const int cfg = o.cfg > 1.0;
     vs_generation_defaults defaults;
-    vs_status s = vs_family_defaults(vs_dit_family(dit), o.model, &defaults);
+    vs_status s = vs_family_detect(o.model, &family);
+    if (s == VS_OK) s = family->dit_info(o.model, &info);
+    if (s == VS_OK) s = vs_family_defaults(family, o.model, &defaults);
+    if (s == VS_OK) {
+        const vs_status shaped = latent_shape(&o, family, &info, shape);
+        if (shaped == VS_ERR_INVALID_ARG) { /* a size the model cannot make is a usage error */
+            rc = vs_cli_usage_error("denoise", "%s", vs_last_error());
+            vs_comm_free(comm);
+            return rc;
+        }
+        s = shaped;
+    }
+    if (s == VS_OK) context = "GPU memory", s = check_memory(&o, family, &defaults, shape, cfg);
     if (s == VS_OK && o.prompt) {
         context = "prompt";
         s = encode_prompts(&o, &defaults, cfg, &cond, &uncond);
@@ -298,6 +326,8 @@ int vs_cmd_denoise(int argc, char **argv) {
         if (!neg) s = vs_fail(VS_ERR_INVALID_ARG, "guidance %g needs negative prompt embeddings (--negative FILE)", o.cfg);
         else s = load_embeds(neg, "negative_prompt_embeds", &uncond.hidden);
     }
+    if (s == VS_OK) context = "model", s = vs_dit_load(o.model, device, &dit);
+    if (s == VS_OK) s = vs_dit_set_comm(dit, comm);
     if (s == VS_OK) context = "scheduler", s = scheduler_settings(&o, &defaults, &set.scheduler);
     if (s == VS_OK && o.noise) {
         context = "--noise", s = load_noise(o.noise, shape, &latents);

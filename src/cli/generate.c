@@ -33,7 +33,7 @@ int vs_cmd_generate(int argc, char **argv) {
     double cache_threshold = -1.0;
     int64_t seed = 0;
     int steps = 0, frames = 0, height = 0, width = 0, fps = 0, gpus = 0;
-    double cfg = -1.0;
+    double cfg = -1.0, gpu_memory = 0.0;
     vs_cli_svg svg = VS_CLI_SVG_UNSET;
     const vs_option options[] = {
         {"prompt", 'p', VS_OPT_STRING, &prompt, "what the video shows", "TEXT"},
@@ -56,6 +56,9 @@ int vs_cmd_generate(int argc, char **argv) {
         {"fps", 0, VS_OPT_INT, &fps, "frames per second of the file (0: the model's default)", NULL},
         {"device", 0, VS_OPT_STRING, &device_name, "the DiT's device: cuda (bf16; the default with a GPU) or cpu (f32)",
          "DEV"},
+        {"gpu-memory", 0, VS_OPT_DOUBLE, &gpu_memory,
+         "GiB of GPU memory to plan within: components load when needed and free when done (0: the device's)",
+         "GIB"},
         {"gpus", 0, VS_OPT_INT, &gpus, "the DiT sequence-parallel over N GPUs, one process each, through NCCL", "N"},
     };
     const vs_command_spec spec = {
@@ -91,6 +94,7 @@ int vs_cmd_generate(int argc, char **argv) {
     params.attention = (vs_attention_params){attention, svg.density, svg.dense_steps, svg.dense_layers};
     params.progress = show_progress;
     params.cache = cache, params.cache_threshold = cache_threshold;
+    params.gpu_memory = gpu_memory;
     vs_pipeline *pipeline = NULL;
     if (vs_pipeline_load(&pipeline, model, &params) != VS_OK || vs_pipeline_set_comm(pipeline, comm) != VS_OK) {
         vs_pipeline_free(pipeline);

@@ -12,7 +12,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"bench", vs_cmd_bench, "benchmarks: attention (dense vs SVG, profiling, layout), dit (Wan forward), vae (Wan VAE decode)"},
+    {"bench", vs_cmd_bench, "benchmarks: attention (dense vs SVG, profiling, layout), dit (Wan forward), vae (Wan VAE decode), generate (whole pipeline)"},
     {"generate", vs_cmd_generate, "text to video (embedded default model or --model DIR)"},
     {"encode", vs_cmd_encode, "prompt to umT5 text embeddings (safetensors)"},
     {"denoise", vs_cmd_denoise, "prompt embeddings -> video latents with the Wan DiT (CUDA or CPU)"},

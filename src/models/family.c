@@ -167,20 +167,35 @@ struct vs_vae {
     vs_vae_info info;
 };
 
+/* A handle around a text encoder or VAE that `made` produced, or nothing on failure. */
+static vs_status make_text(const vs_family *family, vs_text_encoder **out, vs_status made, void *impl) {
+    if (made != VS_OK) return made;
+    vs_text_encoder *e = calloc(1, sizeof *e);
+    if (!e) {
+        family->text_free(impl);
+        return vs_fail(VS_ERR_OOM, "out of memory");
+    }
+    *e = (vs_text_encoder){family, impl};
+    *out = e;
+    return VS_OK;
+}
+
 vs_status vs_text_encoder_load(const char *dir, vs_device device, vs_text_encoder **out) {
     *out = NULL;
     const vs_family *family;
     VS_TRY(vs_family_detect(dir, &family));
-    vs_text_encoder *e = calloc(1, sizeof *e);
-    if (!e) return vs_fail(VS_ERR_OOM, "out of memory");
-    e->family = family;
-    vs_status s = family->text_load(dir, device, &e->impl);
-    if (s != VS_OK) {
-        free(e);
-        return s;
-    }
-    *out = e;
-    return VS_OK;
+    void *impl = NULL;
+    vs_status s = family->text_load(dir, device, &impl);
+    return make_text(family, out, s, impl);
+}
+
+vs_status vs_text_encoder_random(const char *preset, vs_device device, uint64_t seed, vs_text_encoder **out) {
+    *out = NULL;
+    const vs_family *family;
+    VS_TRY(vs_family_for_preset(preset, &family));
+    void *impl = NULL;
+    vs_status s = family->text_random(preset, device, seed, &impl);
+    return make_text(family, out, s, impl);
 }
 
 vs_status vs_text_encode(vs_text_encoder *e, const char *prompt, int max_length, vs_text_embedding *out) {
@@ -252,20 +267,36 @@ void vs_dit_free(vs_dit *d) {
     free(d);
 }
 
+static vs_status make_vae(const vs_family *family, vs_vae **out, vs_status made, void *impl, const vs_vae_info *info) {
+    if (made != VS_OK) return made;
+    vs_vae *v = calloc(1, sizeof *v);
+    if (!v) {
+        family->vae_free(impl);
+        return vs_fail(VS_ERR_OOM, "out of memory");
+    }
+    *v = (vs_vae){family, impl, *info};
+    *out = v;
+    return VS_OK;
+}
+
 vs_status vs_vae_load(const char *dir, vs_device device, vs_vae **out) {
     *out = NULL;
     const vs_family *family;
     VS_TRY(vs_family_detect(dir, &family));
-    vs_vae *v = calloc(1, sizeof *v);
-    if (!v) return vs_fail(VS_ERR_OOM, "out of memory");
-    v->family = family;
-    vs_status s = family->vae_load(dir, device, &v->impl, &v->info);
-    if (s != VS_OK) {
-        free(v);
-        return s;
-    }
-    *out = v;
-    return VS_OK;
+    void *impl = NULL;
+    vs_vae_info info;
+    vs_status s = family->vae_load(dir, device, &impl, &info);
+    return make_vae(family, out, s, impl, &info);
+}
+
+vs_status vs_vae_random(const char *preset, vs_device device, uint64_t seed, vs_vae **out) {
+    *out = NULL;
+    const vs_family *family;
+    VS_TRY(vs_family_for_preset(preset, &family));
+    void *impl = NULL;
+    vs_vae_info info;
+    vs_status s = family->vae_random(preset, device, seed, &impl, &info);
+    return make_vae(family, out, s, impl, &info);
 }
 
 const vs_vae_info *vs_vae_get_info(const vs_vae *v) { return &v->info; }

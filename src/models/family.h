@@ -95,6 +95,13 @@ typedef struct vs_vae_memory {
     size_t weights, peak_activations, workspace, device_used;
 } vs_vae_memory;
 
+/* The stages of a text-to-video generation, in order, and the device memory one needs. */
+typedef enum { VS_STAGE_TEXT, VS_STAGE_DENOISE, VS_STAGE_DECODE, VS_STAGE_COUNT } vs_stage;
+typedef struct vs_stage_memory {
+    size_t weights; /* the stage's component */
+    size_t work;    /* its activations, caches and buffers while it runs */
+} vs_stage_memory;
+
 /* ---- the table a family fills ---------------------------------------------------------------- */
 
 typedef struct vs_family {
@@ -110,6 +117,7 @@ typedef struct vs_family {
 
     vs_status (*dit_load)(const char *dir, vs_device device, void **out, vs_dit_info *info);
     vs_status (*dit_preset)(const char *preset, vs_dit_info *info);
+    vs_status (*dit_info)(const char *dir, vs_dit_info *info); /* from the config alone */
     /* layers > 0 keeps only the first `layers` layers of the preset (for quick benchmarks). */
     vs_status (*dit_random)(const char *preset, int layers, vs_device device, uint64_t seed, void **out,
                             vs_dit_info *info);
@@ -134,6 +142,17 @@ typedef struct vs_family {
     vs_status (*vae_decode)(void *vae, const vs_tensor *latents, int tiled, vs_tensor *video);
     vs_vae_memory (*vae_memory)(const void *vae);
     void (*vae_free)(void *vae);
+
+    /* Seeded random weights at the family's real configurations, for whole-pipeline benchmarks (no
+     * checkpoint): the text encoder that goes with DiT preset `preset` (without a tokenizer, the family maps
+     * the prompt's bytes to token ids) and the VAE. */
+    vs_status (*text_random)(const char *preset, vs_device device, uint64_t seed, void **out);
+    vs_status (*vae_random)(const char *preset, vs_device device, uint64_t seed, void **out, vs_vae_info *info);
+    /* Each stage's device memory (bytes) for a denoising batch of latents [B, C, F', H', W'] and text_length
+     * tokens, from the configurations alone (nothing loaded): the components of pipeline folder `dir`, or
+     * (dir NULL) the random ones of `preset`. All 0 on the CPU. Library workspaces are not counted. */
+    vs_status (*memory_need)(const char *dir, const char *preset, vs_device device, const int64_t latents[5],
+                             int text_length, vs_stage_memory need[VS_STAGE_COUNT]);
 } vs_family;
 
 /* The family that runs the model in `dir`; a one-line error naming the
@@ -156,6 +175,8 @@ typedef struct vs_vae vs_vae;
 
 /* `dir`: a pipeline folder (its tokenizer and text encoder). */
 vs_status vs_text_encoder_load(const char *dir, vs_device device, vs_text_encoder **out);
+/* The text encoder of DiT preset `preset` with seeded random weights (vs_family_for_preset), for benchmarks. */
+vs_status vs_text_encoder_random(const char *preset, vs_device device, uint64_t seed, vs_text_encoder **out);
 vs_status vs_text_encode(vs_text_encoder *encoder, const char *prompt, int max_length, vs_text_embedding *out);
 void vs_text_encoder_free(vs_text_encoder *encoder);
 
@@ -178,6 +199,8 @@ void vs_dit_free(vs_dit *dit);
 
 /* `dir`: a VAE folder. */
 vs_status vs_vae_load(const char *dir, vs_device device, vs_vae **out);
+/* The VAE of DiT preset `preset`'s family with seeded random weights, for benchmarks. */
+vs_status vs_vae_random(const char *preset, vs_device device, uint64_t seed, vs_vae **out);
 const vs_vae_info *vs_vae_get_info(const vs_vae *vae);
 const vs_family *vs_vae_family(const vs_vae *vae);
 vs_status vs_vae_decode(vs_vae *vae, const vs_tensor *latents, int tiled, vs_tensor *video);

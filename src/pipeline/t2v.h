@@ -16,6 +16,7 @@
 
 #include "models/family.h"
 #include "pipeline/cache.h"
+#include "pipeline/memory_plan.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,6 +33,19 @@ vs_status vs_t2v_locate(const char *given, char *out, size_t size);
 typedef struct vs_t2v vs_t2v;
 typedef struct vs_comm vs_comm;
 
+/* Where the components come from: a pipeline folder, or (dir NULL) seeded random weights at the real
+ * configurations of DiT preset `preset` (its family's text encoder and VAE too), for benchmarks. */
+typedef struct vs_t2v_source {
+    const char *dir;
+    const char *preset;
+    uint64_t seed;
+} vs_t2v_source;
+
+/* Plans device memory against budget_gib GiB (0: the device's total memory; ignored on the CPU) at the
+ * model's default size (memory_plan.h): loads every component now when they fit together, else none (each
+ * is then loaded for its stage); refuses, before loading anything, a budget a stage cannot fit in. */
+vs_status vs_t2v_open(const vs_t2v_source *source, vs_device device, double budget_gib, vs_t2v **out);
+/* vs_t2v_open of folder `dir` with the device's memory as the budget. */
 vs_status vs_t2v_load(const char *dir, vs_device device, vs_t2v **out);
 void vs_t2v_free(vs_t2v *t2v);
 const vs_t2v_defaults *vs_t2v_get_defaults(const vs_t2v *t2v);
@@ -56,6 +70,10 @@ typedef struct vs_t2v_request {
     int (*progress)(void *user, int step, int steps);
     void *progress_user;
     const atomic_int *cancel;
+    /* Called as each stage begins, before its component is loaded, and with VS_STAGE_COUNT once the
+     * generation ends (for memory sampling); NULL: none. */
+    void (*stage)(void *user, vs_stage stage);
+    void *stage_user;
 } vs_t2v_request;
 
 /* A request with the model's defaults, dense attention, seed 0. */
@@ -71,6 +89,9 @@ vs_status vs_t2v_latent_shape(const vs_t2v *t2v, const vs_t2v_request *request, 
 
 typedef struct vs_t2v_stats {
     double encode_s, denoise_s, decode_s;
+    double load_s[VS_STAGE_COUNT]; /* loading each stage's component in this generation (0: it was loaded) */
+    vs_memory_plan plan;           /* this generation's, with the estimated needs */
+    vs_vae_memory vae;             /* the VAE's own report after the decode */
     vs_dit_timing dit; /* the DiT's time, attention share, SVG head classes, passes run and reused */
 } vs_t2v_stats;
 

@@ -201,6 +201,22 @@ static size_t forward_bytes(const vs_wan_config *c, const fwd_shape *sh, vs_devi
     return persistent + phase;
 }
 
+vs_status vs_wan_memory(const vs_wan_config *c, vs_device device, const int64_t latents[5], int64_t text_len,
+                        size_t *weights, size_t *activations) {
+    VS_TRY(vs_wan_weights_bytes(c, act_dtype(device), weights));
+    fwd_shape sh;
+    memset(&sh, 0, sizeof sh);
+    sh.text_len = text_len;
+    for (int i = 0; i < 3; i++) sh.grid[i] = (int)(latents[2 + i] / c->patch_size[i]);
+    const int64_t tokens = (int64_t)sh.grid[0] * sh.grid[1] * sh.grid[2];
+    VS_TRY(vs_ulysses_init(&sh.seq, NULL, latents[0], tokens, c->num_heads, c->head_dim));
+    /* Host latents, text and output, as the denoising loop passes them; then the RoPE tables. */
+    const vs_tensor lat = vs_tensor_view(NULL, VS_F32, VS_CPU, 5, latents);
+    const vs_tensor text = vs_tensor_view(NULL, VS_F32, VS_CPU, 3, (int64_t[]){latents[0], text_len, c->text_dim});
+    *activations = forward_bytes(c, &sh, device, &lat, &text, &lat) + 2 * aligned(tokens * c->head_dim / 2 * 4);
+    return VS_OK;
+}
+
 /* A tensor from the arena; every arena tensor of the forward is made here. */
 static vs_status take(vs_arena *arena, vs_dtype dtype, int ndim, const int64_t *shape, vs_tensor *out) {
     return vs_arena_tensor(arena, dtype, ndim, shape, out);

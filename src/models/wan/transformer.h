@@ -105,6 +105,12 @@ vs_status vs_wan_time_embedding(const vs_wan_model *model, float timestep, float
  * VS_ERR_UNSUPPORTED naming the ones that have one. */
 vs_status vs_wan_teacache_fit(const vs_wan_config *config, vs_teacache_fit *out);
 
+/* Bytes on `device` of the weights and of one forward's activations (the arena and the RoPE tables) for host
+ * latents of shape `latents` [B, C, F, H, W] and text_len text tokens, one rank, from the config alone. The
+ * attention's own state and library workspaces are not counted. */
+vs_status vs_wan_memory(const vs_wan_config *config, vs_device device, const int64_t latents[5], int64_t text_len,
+                        size_t *weights, size_t *activations);
+
 #ifdef __cplusplus
 }
 #endif

@@ -58,6 +58,8 @@ vs_status vs_wan_weights_load(const vs_wan_config *cfg, const vs_safetensors *st
  * modulation tables are F32, the rest `dtype`, as vs_wan_weights_load makes them. */
 vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, vs_device device, uint64_t seed,
                                 vs_wan_weights *out);
+/* The bytes vs_wan_weights_load / _random would allocate for `cfg` (norms and modulation tables f32). */
+vs_status vs_wan_weights_bytes(const vs_wan_config *cfg, vs_dtype dtype, size_t *bytes);
 void vs_wan_weights_free(vs_wan_weights *w);
 
 #ifdef __cplusplus
