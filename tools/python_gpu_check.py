@@ -71,14 +71,15 @@ def make_inputs(latent):
 
 
 @torch.inference_mode()
-def check(lib_path, workdir, smoke):
+def check(lib_path, workdir, smoke, layers):
     config, latent = SMOKE if smoke else SETTINGS["wan1.3b-480p"]
+    config = dict(config, num_layers=layers or config["num_layers"])
     model = make_model(config)
     x, t, text = make_inputs(latent)
     t0 = time.time()
     folder = os.path.join(workdir, "transformer")
     model.save_pretrained(folder, safe_serialization=True)
-    print(f"check: 1.3B weights written in {time.time() - t0:.1f} s", flush=True)
+    print(f"check: {config['num_layers']} layers of 1.3B written in {time.time() - t0:.1f} s", flush=True)
 
     diffusers_dense = model(x, t, text, return_dict=False)[0].float()
     state = enable_svg(model, density=0.25, dense_steps=0.2, dense_layers=0.03)
@@ -120,7 +121,7 @@ def check(lib_path, workdir, smoke):
     lib.vs_wan_model_free(ours_model)
 
     result = dict(
-        setting="wan1.3b-480p", step=STEP, steps=STEPS, density=0.25, dense_steps=0.2, dense_layers=0.03,
+        setting="wan1.3b-480p", layers=config["num_layers"], step=STEP, steps=STEPS, density=0.25, dense_steps=0.2, dense_layers=0.03,
         svg_kept_fraction=kept, heads_spatial=spatial, heads_temporal=temporal,
         rel_l2_svg_diffusers_vs_ours=rel_l2(diffusers_svg, ours_svg),
         rel_l2_dense_diffusers_vs_ours=rel_l2(diffusers_dense, ours_dense),
@@ -168,6 +169,7 @@ def main():
     ap.add_argument("--workdir", default="/tmp/vidsparse_python_check")
     ap.add_argument("--phases", default="check,speed")
     ap.add_argument("--smoke", action="store_true", help="the check on the CPU in f32 at a tiny size")
+    ap.add_argument("--layers", type=int, default=0, help="the check with this many of 1.3B's layers (0: all 30)")
     args = ap.parse_args()
     global DEVICE, DTYPE
     if args.smoke:
@@ -186,7 +188,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "python_gpu_check.json")
     if "check" in args.phases:
-        report["check"] = check(args.lib, args.workdir, args.smoke)
+        report["check"] = check(args.lib, args.workdir, args.smoke, args.layers)
         ok = report["check"]["pass"]
         json.dump(report, open(path, "w"), indent=1)
     if "speed" in args.phases:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The Python package on the accelerator (issue #22): builds the extension module (vidsparse._native, CUDA) and
-# libvidsparse_bench.so (PYTEST=1: runs the package's pytest suite on that build too), then
-# tools/python_gpu_check.py (PHASES=check,speed by default; either alone): diffusers' Wan
+# libvidsparse_bench.so, then
+# PHASE=test (under a minute past the build): the package's pytest suite on that build (its CUDA test of
+#   vidsparse.diffusers included) and the check below at 4 of 1.3B's layers;
+# PHASE=all (default; PHASES=check,speed, either alone): tools/python_gpu_check.py: diffusers' Wan
 # transformer with enable_svg against our C forward with SVG (1.3B, rel L2 <= 2e-2), and diffusers' forward
 # with and without the processor at 1.3B 480p and 14B 720p, kept fractions 0.25 and 0.15. JSON:
 # $OUT/python_gpu_check.json. diffusers comes from the carried wheel (.whl/).
@@ -20,16 +22,19 @@ build_gpu vidsparse_python vidsparse_bench || { grep -E "error|Error" "$R/build.
 export PYTHONPATH="$PWD/build-gpu/python${PYTHONPATH:+:$PYTHONPATH}"
 python3 -c 'import vidsparse; print("vidsparse", vidsparse.version(), "CUDA devices", vidsparse.cuda_device_count())'
 
-if [ -n "${PYTEST:-}" ]; then # the CPU suite again on this build (make test runs it everywhere else)
-  note "pytest tests/python"
-  timeout 120 python3 -m pytest -q -p no:cacheprovider tests/python >"$R/pytest.log" 2>&1
+if [ "${PHASE:-all}" = test ]; then # under a minute past the build
+  note "pytest tests/python (the CUDA test of vidsparse.diffusers included)"
+  timeout 60 python3 -m pytest -q -rs -p no:cacheprovider tests/python >"$R/pytest.log" 2>&1
   tail -n 15 "$R/pytest.log"
   pack
+  note "diffusers + enable_svg against our C forward: 4 layers of 1.3B at 480p"
+  timeout 60 python3 tools/python_gpu_check.py --lib build-gpu/libvidsparse_bench.so --out "$R" --phases check \
+    --layers 4 2>&1 | grep -vE "^\s*$|it/s\]|Warning" | tail -n 30
+else
+  note "diffusers + enable_svg against our C forward (30 layers), and timed (phases ${PHASES:-check,speed})"
+  timeout 330 python3 tools/python_gpu_check.py --lib build-gpu/libvidsparse_bench.so --out "$R" \
+    --phases "${PHASES:-check,speed}" 2>&1 | grep -vE "^\s*$|it/s\]|Warning" | tail -n 60
 fi
-
-note "diffusers + enable_svg against our C forward, and timed (phases ${PHASES:-check,speed})"
-timeout 330 python3 tools/python_gpu_check.py --lib build-gpu/libvidsparse_bench.so --out "$R" --phases "${PHASES:-check,speed}" 2>&1 |
-  grep -vE "^\s*$|it/s\]|Warning" | tail -n 60
 cp "$R/python_gpu_check.json" "$OUT/" 2>/dev/null
 pack
 note done

@@ -1,13 +1,15 @@
 """vidsparse.diffusers on the CPU with a tiny random WanTransformer3DModel (f32): through vidsparse's dense
 path the processor reproduces diffusers' own forward; SVG runs sparse; disable_svg restores diffusers'
-processors; a pipeline's step callback drives the dense warm-up. Skipped where torch or diffusers is missing
-(CI's Debian has neither); the real-size check against our C forward is tools/run_python_gpu.sh."""
+processors; a pipeline's step callback drives the dense warm-up; with a GPU, the same in bf16 on CUDA on
+PyTorch's current stream. Skipped where torch or diffusers is missing (CI's Debian has neither); the
+real-size check against our C forward is tools/run_python_gpu.sh."""
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 from diffusers import WanTransformer3DModel  # noqa: E402
 
+import vidsparse  # noqa: E402
 from vidsparse.diffusers import SVGState, disable_svg, enable_svg  # noqa: E402
 
 
@@ -113,3 +115,35 @@ def test_pipeline_step_callback_drives_the_step(model, inputs):
     assert pipe.seen == [0, 1, 2] and user_steps == [0, 1, 2] and state.num_steps == 3
     disable_svg(pipe)
     assert type(pipe) is FakePipeline
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available() or vidsparse.cuda_device_count() == 0,
+                                reason="no CUDA device, or a vidsparse build without CUDA")
+
+
+@needs_cuda
+@torch.no_grad()
+def test_cuda_bf16_dense_matches_and_svg_runs_on_the_current_stream():
+    torch.manual_seed(0)
+    model = WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=128,
+                                  in_channels=4, out_channels=4, text_dim=32, freq_dim=32, ffn_dim=128, num_layers=3,
+                                  cross_attn_norm=True, qk_norm="rms_norm_across_heads", eps=1e-6,
+                                  rope_max_seq_len=64).eval().to("cuda", torch.bfloat16)
+    g = torch.Generator().manual_seed(1)
+    inputs = (torch.randn(1, 4, 13, 12, 14, generator=g).to("cuda", torch.bfloat16), torch.tensor([500.0]).cuda(),
+              torch.randn(1, 7, 32, generator=g).to("cuda", torch.bfloat16))
+    ref = model(*inputs, return_dict=False)[0].float()
+    state = enable_svg(model, density=0.25, dense_steps=0.5, dense_layers=0.0)
+    state.set_step(0, 10)  # the warm-up: vidsparse's dense attention (cuDNN) against diffusers' SDPA, both bf16
+    assert rel_l2(model(*inputs, return_dict=False)[0].float(), ref) < 2e-2
+    state.set_step(5, 10)
+    sparse = model(*inputs, return_dict=False)[0]
+    stream = torch.cuda.Stream()
+    with torch.cuda.stream(stream):  # the kernels follow PyTorch's current stream
+        on_stream = model(*inputs, return_dict=False)[0]
+    stream.synchronize()
+    assert torch.isfinite(sparse).all() and rel_l2(on_stream.float(), sparse.float()) < 1e-3
+    assert rel_l2(sparse.float(), ref) < 0.1
+    spatial, temporal = state.head_counts()
+    assert spatial + temporal == 2 * 3 * 2  # two SVG forwards x layers x heads
+    disable_svg(model)
