@@ -5,7 +5,8 @@
 # 0.25 (the default). A few timed steps each (the 6-minute limit), extrapolated to 50 steps (said so in every
 # JSON). The 14B SVG run plans within --gpu-memory 44 (staged: the text encoder freed after encoding, the DiT kept for the decode) so its
 # per-stage peaks show what 14B 720p needs in bf16. Summary in $R/generate_summary.json.
-# Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=abc1234 [BUDGET_S=330] bash tools/run_benchgen_gpu.sh
+# PHASE=test (~30 s after the build): test_random_components_cuda, the refusal path, a small staged run.
+# Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=abc1234 [PHASE=test] [BUDGET_S=330] bash tools/run_benchgen_gpu.sh
 # (about 45 s of build without a warm cache, 14B ours ~40 s, 14B diffusers ~90 s, each 1.3B run ~20 s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -16,9 +17,24 @@ start=$SECONDS
 left() { echo $((${BUDGET_S:-330} - (SECONDS - start))); }
 
 note "build"
-build_gpu vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
-python3 -c "import diffusers" 2>/dev/null || echo "diffusers is not importable: the diffusers runs will fail"
+build_gpu vidsparse_cli test_random_components_cuda || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
 bin=build-gpu/vidsparse
+
+if [ "${PHASE:-bench}" = test ]; then # about 30 s after the build
+  note "test_random_components_cuda"
+  build-gpu/test_random_components_cuda 2>&1 | tail -n 12
+  note "refusal: 14B 720p within 20 GiB must fail before loading, naming the stage"
+  VS_LOG=error $bin bench generate --config wan14b --resolution 720p --gpu-memory 20 >"$R/refusal.log" 2>&1
+  echo "exit $? (want 1): $(head -c 400 "$R/refusal.log")"
+  note "staged: 1.3B at 256x448, 17 frames, 1 step within 14 GiB (text encoder freed before the DiT loads)"
+  $bin bench generate --config wan1.3b --resolution 256x448 --frames 17 --steps 1 --gpu-memory 14 \
+    -o "$R/generate_staged_small.json" >"$R/staged.log" 2>&1
+  echo "exit $? (want 0)"
+  grep -E "^(bench generate|load|GPU memory)|error" "$R/staged.log" | cut -c1-400
+  pack
+  exit 0
+fi
+python3 -c "import diffusers" 2>/dev/null || echo "diffusers is not importable: the diffusers runs will fail"
 
 # ours NAME CONFIG RES STEPS ATTENTION [extra options]
 ours() {

@@ -379,15 +379,18 @@ static void estimate(const vae_config *c, int64_t latent_pixels, size_t *weights
     int64_t dims[MAX_LEVELS + 1];
     dims[0] = c->base_dim * c->dim_mult[c->n_mult - 1];
     for (int i = 0; i < c->n_mult; i++) dims[i + 1] = c->base_dim * c->dim_mult[c->n_mult - 1 - i];
-    size_t w = conv_weight_bytes(c->z_dim, dims[0], 27) + 4 * conv_weight_bytes(dims[0], dims[0], 27) +
-               2 * conv_weight_bytes(dims[0], 3 * dims[0], 1) + conv_weight_bytes(c->z_dim, c->z_dim, 1);
+    /* As vs_wan_vae_cuda_upload lays them out: F32 norm scales, the attention's folded BF16 matrices and
+     * biases; post_quant_conv runs on the host. Norm biases (absent in Wan's VAEs) are not counted. */
+    const int64_t d0 = dims[0];
+    size_t w = conv_weight_bytes(c->z_dim, d0, 27) + 2 * (2 * conv_weight_bytes(d0, d0, 27) + 2 * (size_t)d0 * 4) +
+               (size_t)(d0 * 4 + (4 * d0 * d0 + 4 * d0) * 2);
     int64_t history = c->z_dim + 4 * dims[0]; /* channels x scale^2 held by causal convs, per latent pixel */
     int64_t largest = 0, scale = 1, frames = 1;  /* the largest activation of a chunk, channels x pixels x frames */
     for (int i = 0; i < c->n_mult; i++) {
         const int64_t in = i > 0 ? dims[i] / 2 : dims[i], out = dims[i + 1];
         for (int j = 0; j <= c->num_res_blocks; j++) {
             const int64_t rin = j ? out : in;
-            w += conv_weight_bytes(rin, out, 27) + conv_weight_bytes(out, out, 27) +
+            w += conv_weight_bytes(rin, out, 27) + conv_weight_bytes(out, out, 27) + (size_t)(rin + out) * 4 +
                  (rin != out ? conv_weight_bytes(rin, out, 1) : 0);
             history += (rin + out) * scale * scale;
         }
@@ -400,11 +403,13 @@ static void estimate(const vae_config *c, int64_t latent_pixels, size_t *weights
         if (out * scale * scale * frames > largest) largest = out * scale * scale * frames; /* upsampled */
     }
     history += dims[c->n_mult] * scale * scale; /* conv_out */
-    w += conv_weight_bytes(dims[c->n_mult], c->out_channels, 27);
+    w += conv_weight_bytes(dims[c->n_mult], c->out_channels, 27) + (size_t)dims[c->n_mult] * 4;
     *weights = w;
     /* BF16 values; six buffers of the largest size cover a residual block's input, normalised copy, history
-     * concatenation, output and shortcut with the pool's best-fit reuse (checked against the measured pool). */
-    *work = (size_t)((CACHE_T * history + 6 * largest) * 2 * latent_pixels);
+     * concatenation, output and shortcut with the pool's best-fit reuse (checked against the measured pool);
+     * plus the F32 latent frame going up and the decoded frames coming down. */
+    *work = (size_t)(((CACHE_T * history + 6 * largest) * 2 + (c->z_dim + frames * c->out_channels * scale * scale) * 4) *
+                     latent_pixels);
 }
 
 vs_status vs_wan_vae_estimate(const char *dir, int latent_height, int latent_width, size_t *weights, size_t *work) {
