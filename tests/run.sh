@@ -51,7 +51,11 @@ python_tests() {
 }
 
 mkdir -p build-logs
-if build build -DCMAKE_BUILD_TYPE=Release; then run_ctest build -L cpu -j "$JOBS"; python_tests build; else echo "FAILED: Release build"; failed=$((failed + 1)); fi
+# The Python module is built for Debian's python3, which tools/install_deps.sh gives numpy and pytest (a python3
+# earlier on PATH, e.g. pyenv's, may have neither).
+python_for_tests=()
+[ -x /usr/bin/python3 ] && python_for_tests=(-DPython3_EXECUTABLE=/usr/bin/python3)
+if build build -DCMAKE_BUILD_TYPE=Release "${python_for_tests[@]}"; then run_ctest build -L cpu -j "$JOBS"; python_tests build; else echo "FAILED: Release build"; failed=$((failed + 1)); fi
 
 if build build-asan -DCMAKE_BUILD_TYPE=Debug -DVS_SANITIZE=ON -DVS_CUDA=OFF; then
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest build-asan -L cpu -j "$JOBS"
