@@ -10,7 +10,8 @@
 #      against the median reused step -> $OUT/cache_loop_wan14b_720p_{dense,svg}.json, and the 50-step
 #      projection at EasyCache's published skip rate -> $OUT/cache_projection_wan14b_720p.json;
 #   5. if time is left: eval at easycache thresholds 0.1 and 0.2 and fora N=2.
-# Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=$(git rev-parse --short HEAD) bash tools/run_cache_gpu.sh
+# PHASE=test: 1 and 2 only (well under a minute after the build); PHASE=bench: 3 to 5; PHASE=all (default).
+# Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=$(git rev-parse --short HEAD) [PHASE=test] bash tools/run_cache_gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source tools/gpu_env.sh
@@ -18,6 +19,8 @@ B=build-gpu/vidsparse
 
 note "build"
 build_gpu vidsparse_cli test_cache test_wan_cuda || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
+PHASE=${PHASE:-all}
+if [ "$PHASE" != bench ]; then
 note "tests"
 { build-gpu/test_cache; build-gpu/test_wan_cuda; } >"$R/tests.log" 2>&1
 grep -E "^(ok|FAIL)|passed|failed" "$R/tests.log" | grep -v "^ok" | tail -n 20
@@ -37,6 +40,8 @@ gpu, cpu = (read_safetensors(p)[0]["signal"].astype(np.float64) for p in sys.arg
 print(f"TeaCache signal (time embedding) GPU vs CPU: rel L2 {np.linalg.norm(gpu - cpu) / np.linalg.norm(cpu):.2e}")
 EOF
 pack
+fi
+[ "$PHASE" = test ] && { note "done (tests)"; exit 0; }
 
 note "eval: embedded model, 32 prompts x 2 seeds, easycache and fora at their defaults"
 timeout 150 $B eval --prompts 32 --seeds 2 --cache easycache,fora -o "$R/cache_eval_tiny.json" >"$R/eval.log" 2>&1 ||
