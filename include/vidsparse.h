@@ -81,6 +81,12 @@ typedef struct vs_attention_params {
     double density;      /* target kept fraction of the attention map, in (0, 1] */
     double dense_steps;  /* warm-up: fraction of the first denoising steps that run dense */
     double dense_layers; /* warm-up: fraction of the first layers that run dense */
+    /* Method "svg2" (docs/svg2.md); 0 or negative: the default. */
+    int svg2_query_clusters;   /* query clusters per head (300 per 75600 video tokens, Wan 720p's) */
+    int svg2_key_clusters;     /* key clusters per head (1000 per 75600 video tokens) */
+    double svg2_top_p;         /* keep key clusters until this share of the estimated mass (0.9) */
+    double svg2_min_key_ratio; /* and at least this fraction of the key clusters (0.1) */
+    double svg2_budget;        /* in (0, 1]: fixed budget instead of top-p, this kept fraction of the keys */
 } vs_attention_params;
 
 /* Method "svg" with every setting at the model's default. */

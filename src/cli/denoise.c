@@ -21,6 +21,8 @@ typedef struct {
     int frames, height, width, steps, gpus, max_length;
     int64_t seed;
     double cfg, density, shift;
+    vs_cli_svg2 svg2;
+    vs_attention_params svg2_params; /* the SVG2 settings, checked */
 } options;
 
 /* The option table drives parsing and --help; returns -1 to go on, else the exit code. */
@@ -57,6 +59,7 @@ static int parse_args(int argc, char **argv, options *o) {
          "layers)",
          "MODE"},
         {"density", 0, VS_OPT_DOUBLE, &o->density, "SVG target kept fraction of the attention map, in (0, 1]", "D"},
+        VS_CLI_SVG2_OPTIONS(o->svg2),
         {"scheduler", 0, VS_OPT_STRING, &o->scheduler,
          "unipc or euler: override the checkpoint's scheduler (flow UniPC or flow Euler)", "KIND"},
         {"shift", 0, VS_OPT_DOUBLE, &o->shift, "override the flow shift (0: the checkpoint's)", "S"},
@@ -75,6 +78,7 @@ static int parse_args(int argc, char **argv, options *o) {
     const int rc = vs_args_cli(&spec, argc, argv, &args);
     if (rc >= 0) return rc;
     if (args.positional_count) return vs_cli_usage_error("denoise", "unexpected argument '%s'", args.positional[0]);
+    if (vs_cli_svg2_apply("denoise", &o->svg2, &o->svg2_params)) return 2;
     if (!o->model || !(o->embeds || o->prompt) || !o->out)
         return vs_cli_usage_error("denoise", "--model, --embeds (or -p) and -o are required");
     if (o->embeds && o->prompt) return vs_cli_usage_error("denoise", "give --embeds or -p, not both");
@@ -243,7 +247,8 @@ int vs_cmd_denoise(int argc, char **argv) {
     if (s == VS_OK) {
         set.steps = o.steps;
         set.guidance = (float)o.cfg;
-        const vs_attention_params asked = {o.attention, o.density, -1, -1};
+        vs_attention_params asked = o.svg2_params;
+        asked.method = o.attention, asked.density = o.density, asked.dense_steps = -1, asked.dense_layers = -1;
         set.attention = vs_attention_resolve(&asked, &defaults.attention);
         set.show_progress = 1;
         vs_dit_timing timing = {0};

@@ -61,10 +61,11 @@ static double median_ms(const mode_result *r) {
 }
 
 int vs_cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *output = NULL, *device_name = NULL;
+    const char *model = NULL, *output = NULL, *device_name = NULL, *method = "svg";
     int prompts = 32, seeds = 2, steps = 0, frames = 0, height = 0, width = 0;
     double cfg = -1.0;
     vs_cli_svg svg_opts = VS_CLI_SVG_UNSET;
+    vs_cli_svg2 svg2_opts = {0};
     const vs_option options[] = {
         {"model", 'm', VS_OPT_STRING, &model, "pipeline folder (default: $VS_MODEL_DIR, else the embedded model)", "DIR"},
         {"prompts", 0, VS_OPT_INT, &prompts, "prompts of the fixed evaluation set", NULL},
@@ -74,7 +75,9 @@ int vs_cmd_eval(int argc, char **argv) {
         {"frames", 0, VS_OPT_INT, &frames, "video frames (0: the model's default)", NULL},
         {"height", 0, VS_OPT_INT, &height, "video height (0: the model's default)", NULL},
         {"width", 0, VS_OPT_INT, &width, "video width (0: the model's default)", NULL},
+        {"attention", 0, VS_OPT_STRING, &method, "the sparse method compared with dense: svg (default) or svg2", "MODE"},
         VS_CLI_SVG_OPTIONS(svg_opts),
+        VS_CLI_SVG2_OPTIONS(svg2_opts),
         {"output", 'o', VS_OPT_STRING, &output, "write the results as JSON (bench report format)", "FILE"},
         {"device", 0, VS_OPT_STRING, &device_name, "the DiT's device: cuda (bf16; the default with a GPU) or cpu (f32)",
          "DEV"},
@@ -93,6 +96,10 @@ int vs_cmd_eval(int argc, char **argv) {
         frames > 10000 || height < 0 || height > 16384 || width < 0 || width > 16384)
         return vs_cli_usage_error("eval", "--prompts, --seeds, --steps, --frames, --height and --width must be positive");
     if (vs_cli_check_svg("eval", &svg_opts)) return 2;
+    if (vs_cli_attention_method("eval", method)) return 2;
+    vs_attention_params asked = {.method = method, .density = svg_opts.density, .dense_steps = svg_opts.dense_steps,
+                                 .dense_layers = svg_opts.dense_layers};
+    if (vs_cli_svg2_apply("eval", &svg2_opts, &asked)) return 2;
 
     vs_device device;
     if (vs_cli_device("eval", device_name, &device)) return 2;
@@ -106,10 +113,9 @@ int vs_cmd_eval(int argc, char **argv) {
     double psnr_sum = 0, psnr_min = INFINITY, ssim_sum = 0;
     vs_bench_report *rep = NULL;
     vs_status s = dense.ms && svg.ms ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory");
-    const vs_attention_params asked = {"svg", svg_opts.density, svg_opts.dense_steps, svg_opts.dense_layers};
     const vs_attention_params svg_attention = vs_t2v_resolve_attention(t2v, &asked);
-    fprintf(stderr, "model %s: %d prompts x %d seeds, dense and SVG (density %g, dense steps %g, dense layers %g)\n",
-            dir, prompts, seeds, svg_attention.density, svg_attention.dense_steps,
+    fprintf(stderr, "model %s: %d prompts x %d seeds, dense and %s (density %g, dense steps %g, dense layers %g)\n",
+            dir, prompts, seeds, method, svg_attention.density, svg_attention.dense_steps,
             svg_attention.dense_layers);
     for (int p = 0; p < prompts && s == VS_OK; p++) {
         vs_scene scene;
@@ -155,7 +161,7 @@ int vs_cmd_eval(int argc, char **argv) {
             if (s == VS_OK && device == VS_CPU) s = vs_bench_report_set_device(rep, "cpu");
             if (s == VS_OK) s = report_mode(rep, "dense", &dense);
             if (s == VS_OK) s = vs_bench_report_string(rep, "model", dir);
-            if (s == VS_OK) s = report_mode(rep, "svg", &svg);
+            if (s == VS_OK) s = report_mode(rep, method, &svg);
             if (s == VS_OK) s = vs_bench_report_number(rep, "density", svg_attention.density);
             if (s == VS_OK) s = vs_bench_report_number(rep, "dense_steps", svg_attention.dense_steps);
             if (s == VS_OK) s = vs_bench_report_number(rep, "dense_layers", svg_attention.dense_layers);

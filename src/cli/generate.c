@@ -34,6 +34,7 @@ int vs_cmd_generate(int argc, char **argv) {
     int steps = 0, frames = 0, height = 0, width = 0, fps = 0, gpus = 0;
     double cfg = -1.0;
     vs_cli_svg svg = VS_CLI_SVG_UNSET;
+    vs_cli_svg2 svg2 = {0};
     const vs_option options[] = {
         {"prompt", 'p', VS_OPT_STRING, &prompt, "what the video shows", "TEXT"},
         {"negative", 0, VS_OPT_STRING, &negative, "negative prompt (default: empty)", "TEXT"},
@@ -49,8 +50,9 @@ int vs_cmd_generate(int argc, char **argv) {
         {"frames", 0, VS_OPT_INT, &frames, "video frames (0: the model's default)", NULL},
         {"height", 0, VS_OPT_INT, &height, "video height in pixels (0: the model's default)", NULL},
         {"width", 0, VS_OPT_INT, &width, "video width in pixels (0: the model's default)", NULL},
-        {"attention", 0, VS_OPT_STRING, &attention, "dense, or svg (Sparse VideoGen after a dense warm-up)", "MODE"},
+        {"attention", 0, VS_OPT_STRING, &attention, "dense, svg or svg2 (Sparse VideoGen 1 or 2 after a dense warm-up)", "MODE"},
         VS_CLI_SVG_OPTIONS(svg),
+        VS_CLI_SVG2_OPTIONS(svg2),
         {"fps", 0, VS_OPT_INT, &fps, "frames per second of the file (0: the model's default)", NULL},
         {"device", 0, VS_OPT_STRING, &device_name, "the DiT's device: cuda (bf16; the default with a GPU) or cpu (f32)",
          "DEV"},
@@ -67,6 +69,9 @@ int vs_cmd_generate(int argc, char **argv) {
     if (args.positional_count) return vs_cli_usage_error("generate", "unexpected argument '%s'", args.positional[0]);
     if (vs_cli_attention_method("generate", attention)) return 2;
     if (vs_cli_check_svg("generate", &svg)) return 2;
+    vs_attention_params attention_params = {
+        .method = attention, .density = svg.density, .dense_steps = svg.dense_steps, .dense_layers = svg.dense_layers};
+    if (vs_cli_svg2_apply("generate", &svg2, &attention_params)) return 2;
     if (steps < 0 || steps > 10000 || frames < 0 || height < 0 || width < 0 || frames > 10000 || height > 16384 ||
         width > 16384 || fps < 0 || fps > 240)
         return vs_cli_usage_error("generate", "--steps, --frames, --height, --width and --fps must be positive");
@@ -85,7 +90,7 @@ int vs_cmd_generate(int argc, char **argv) {
     if (!gpus && vs_cli_device("generate", device_name, &device)) return 2;
     vs_pipeline_params params = vs_pipeline_default_params();
     params.device = device == VS_CUDA ? VS_PIPELINE_CUDA : VS_PIPELINE_CPU;
-    params.attention = (vs_attention_params){attention, svg.density, svg.dense_steps, svg.dense_layers};
+    params.attention = attention_params;
     params.progress = show_progress;
     vs_pipeline *pipeline = NULL;
     if (vs_pipeline_load(&pipeline, model, &params) != VS_OK || vs_pipeline_set_comm(pipeline, comm) != VS_OK) {

@@ -30,7 +30,7 @@ vs_pipeline_params vs_pipeline_default_params(void) {
     vs_pipeline_params p;
     memset(&p, 0, sizeof p);
     p.device = VS_PIPELINE_AUTO;
-    p.attention = (vs_attention_params){"svg", -1.0, -1.0, -1.0};
+    p.attention = (vs_attention_params){.method = "svg", .density = -1.0, .dense_steps = -1.0, .dense_layers = -1.0};
     return p;
 }
 

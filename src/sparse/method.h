@@ -30,6 +30,7 @@ typedef struct vs_sparse_setup {
      * target density and SVG's profiling details; set when has_video. */
     int has_video;
     vs_svg_config video;
+    vs_attention_params params; /* the method's settings (vs_sparse_attention_create sets them) */
 } vs_sparse_setup;
 
 /* What a method reports. */
@@ -70,6 +71,7 @@ typedef struct vs_sparse_method {
 /* The registered methods (src/sparse/registry.c). */
 extern const vs_sparse_method vs_sparse_method_dense; /* src/sparse/dense.c */
 extern const vs_sparse_method vs_sparse_method_svg;   /* src/sparse/svg_method.c */
+extern const vs_sparse_method vs_sparse_method_svg2;  /* src/sparse/svg2_method.c */
 
 /* The method called `name` (NULL: "dense"); the error lists the known names. */
 vs_status vs_sparse_method_find(const char *name, const vs_sparse_method **out);

@@ -49,6 +49,7 @@ vs_status vs_sparse_attention_create(vs_sparse_attention **out, const vs_sparse_
     if (!a) return vs_fail(VS_ERR_OOM, "out of host memory");
     a->setup = *setup;
     if (params) a->setup.video.density = params->density;
+    a->setup.params = p;
     a->method = method, a->params = p, a->num_layers = num_layers;
     vs_status s = VS_OK;
     if (method->context_create) s = method->context_create(&a->setup, &a->context);

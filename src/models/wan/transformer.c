@@ -143,7 +143,9 @@ vs_status vs_wan_model_set_attention(vs_wan_model *model, const vs_attention_par
     vs_wan_cache *cache = model->cache;
     const vs_attention_params *now = &cache->attention;
     if (now->method == p.method && now->density == p.density && now->dense_steps == p.dense_steps &&
-        now->dense_layers == p.dense_layers)
+        now->dense_layers == p.dense_layers && now->svg2_query_clusters == p.svg2_query_clusters &&
+        now->svg2_key_clusters == p.svg2_key_clusters && now->svg2_top_p == p.svg2_top_p &&
+        now->svg2_min_key_ratio == p.svg2_min_key_ratio && now->svg2_budget == p.svg2_budget)
         return VS_OK; /* the same settings: the layers keep their state */
     vs_sparse_attention_free(cache->sparse); /* made again, with these settings, by the next forward */
     cache->sparse = NULL;
@@ -457,7 +459,7 @@ static vs_status prepare_cache(const vs_wan_model *m, const fwd_shape *sh, size_
         vs_sparse_attention_free(cache->sparse);
         cache->sparse = NULL;
         /* Frames F and tokens per frame P of the latent grid; Wan has no text tokens in self-attention. */
-        vs_sparse_setup setup = {m->device, (int)sh->seq.batch, sh->seq.local_heads, (int)sh->seq.tokens, c->head_dim, 1, {0}};
+        vs_sparse_setup setup = {m->device, (int)sh->seq.batch, sh->seq.local_heads, (int)sh->seq.tokens, c->head_dim, 1, {0}, {0}};
         setup.video = vs_svg_config_default(sh->grid[0], sh->grid[1] * sh->grid[2], 0, cache->attention.density);
         /* This rank's heads profile the rows the whole model's heads would. */
         if (sh->seq.comm) setup.video.head_offset = sh->seq.head0, setup.video.model_heads = c->num_heads;
