@@ -75,7 +75,7 @@ int vs_cmd_eval(int argc, char **argv) {
         {"frames", 0, VS_OPT_INT, &frames, "video frames (0: the model's default)", NULL},
         {"height", 0, VS_OPT_INT, &height, "video height (0: the model's default)", NULL},
         {"width", 0, VS_OPT_INT, &width, "video width (0: the model's default)", NULL},
-        {"attention", 0, VS_OPT_STRING, &method, "the sparse method compared with dense: svg (default) or svg2", "MODE"},
+        {"attention", 0, VS_OPT_STRING, &method, "the sparse method compared with dense: svg or svg2", "MODE"},
         VS_CLI_SVG_OPTIONS(svg_opts),
         VS_CLI_SVG2_OPTIONS(svg2_opts),
         {"output", 'o', VS_OPT_STRING, &output, "write the results as JSON (bench report format)", "FILE"},
