@@ -270,6 +270,9 @@ typedef struct vs_pipeline_stats {
     double dit_s, attention_s; /* the DiT forwards, and their attention kernels */
     /* (batch entry, layer, step, head) self-attentions SVG profiled as spatial / temporal */
     int64_t heads_spatial, heads_temporal;
+    /* Mean kept fraction of the attention map a selecting method (SVG2) chose over its sparse layer
+     * calls; 0 when none ran. */
+    double selected_density;
 } vs_pipeline_stats;
 VS_API vs_pipeline_stats vs_pipeline_get_stats(const vs_pipeline *pipeline);
 

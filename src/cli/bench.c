@@ -160,7 +160,7 @@ static int bench_attention(int argc, char **argv) {
     static const int svg2_parts[3] = {1, 2, 4};
     vs_sparse_attention *attn2 = NULL;
     vs_bench_stats stats2[3] = {0};
-    vs_sparse_stats selected = {1.0, 0, 0};
+    vs_sparse_stats selected = {1.0, 0, 0, 0};
     if (!s && with_svg2) s = vs_sparse_attention_create(&attn2, &setup, &params2, 2);
     for (int p = 0; p < 3 && !s && with_svg2; p++) {
         timed_call call = {attn2, svg2_parts[p], &t[0], &t[1], &t[2], &t[3], VS_OK};

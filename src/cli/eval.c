@@ -20,6 +20,8 @@ typedef struct {
     int attributes, matched;
     double attention_s, dit_s;
     int64_t spatial, temporal;
+    int64_t selected_calls; /* SVG2's sparse layer calls and the sum of their kept fractions */
+    double selected_density_sum;
 } mode_result;
 
 /* Generates one video and checks it against its prompt; *frames receives it as u8. */
@@ -39,6 +41,7 @@ static vs_status run_one(vs_t2v *t2v, vs_t2v_request *req, mode_result *r, vs_te
     r->attributes += c.checked, r->matched += c.matched;
     r->attention_s += st.dit.attention_s, r->dit_s += st.dit.total_s;
     r->spatial += st.dit.heads_spatial, r->temporal += st.dit.heads_temporal;
+    r->selected_calls += st.dit.selected_calls, r->selected_density_sum += st.dit.selected_density_sum;
     return VS_OK;
 }
 
@@ -51,6 +54,8 @@ static vs_status report_mode(vs_bench_report *rep, const char *name, const mode_
     VS_TRY(vs_bench_report_number(rep, "attention_share", r->dit_s > 0 ? r->attention_s / r->dit_s : 0));
     if (r->spatial + r->temporal)
         VS_TRY(vs_bench_report_number(rep, "temporal_head_fraction", (double)r->temporal / (double)(r->spatial + r->temporal)));
+    if (r->selected_calls)
+        VS_TRY(vs_bench_report_number(rep, "selected_density", r->selected_density_sum / (double)r->selected_calls));
     return VS_OK;
 }
 
@@ -153,7 +158,10 @@ int vs_cmd_eval(int argc, char **argv) {
                100.0 * svg.exact / n);
         printf("attribute accuracy dense %5.1f%%   svg %5.1f%%\n", 100.0 * dense.matched / dense.attributes,
                100.0 * svg.matched / svg.attributes);
-        printf("SVG vs dense      PSNR %.2f dB (min %.2f), SSIM %.4f\n", psnr_sum / n, psnr_min, ssim_sum / n);
+        printf("%-4s vs dense     PSNR %.2f dB (min %.2f), SSIM %.4f\n", method, psnr_sum / n, psnr_min, ssim_sum / n);
+        if (svg.selected_calls)
+            printf("%s selected %.1f%% of the attention map (mean over its sparse layer calls)\n", method,
+                   100.0 * svg.selected_density_sum / (double)svg.selected_calls);
         printf("time per video    dense %.2f s   svg %.2f s   speedup %.2fx (medians)\n", dense_ms / 1e3,
                svg_ms / 1e3, speedup);
         if (output) {

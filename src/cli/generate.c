@@ -153,6 +153,9 @@ int vs_cmd_generate(int argc, char **argv) {
                 fprintf(stderr, "SVG heads (batch entries x layers x steps): %lld spatial, %lld temporal (%.0f%% temporal)\n",
                         (long long)st.heads_spatial, (long long)st.heads_temporal,
                         100.0 * (double)st.heads_temporal / (double)profiled);
+            if (st.selected_density > 0)
+                fprintf(stderr, "%s selected %.1f%% of the attention map (mean over its sparse layer calls)\n",
+                        info.attention.method, 100.0 * st.selected_density);
             printf("wrote %d frames of %dx%d to %s\n", video->frames, video->width, video->height, output);
             rc = 0;
         }

@@ -74,6 +74,9 @@ typedef struct vs_dit_timing {
     double attention_s; /* attention kernels (CUDA events on the GPU) */
     double total_s;     /* whole forwards, until the output is ready */
     int64_t heads_spatial, heads_temporal; /* (batch entry, layer, head) choices of SVG's profiling */
+    /* Layer calls whose kept fraction a sparse method selected (SVG2), and the sum of those fractions. */
+    int64_t selected_calls;
+    double selected_density_sum;
 } vs_dit_timing;
 
 /* Device memory a VAE holds, for reports (all 0 on the CPU). */

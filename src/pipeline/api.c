@@ -205,6 +205,8 @@ vs_status vs_pipeline_generate(vs_pipeline *p, const vs_generate_request *r, vs_
         p->stats.text_s = st.encode_s, p->stats.denoise_s = st.denoise_s, p->stats.decode_s = st.decode_s;
         p->stats.dit_s = st.dit.total_s, p->stats.attention_s = st.dit.attention_s;
         p->stats.heads_spatial = st.dit.heads_spatial, p->stats.heads_temporal = st.dit.heads_temporal;
+        if (st.dit.selected_calls)
+            p->stats.selected_density = st.dit.selected_density_sum / (double)st.dit.selected_calls;
         s = to_video(&frames, vs_t2v_get_defaults(p->t2v)->fps, out);
     }
     vs_tensor_free(&frames);

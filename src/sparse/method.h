@@ -38,6 +38,8 @@ typedef struct vs_sparse_stats {
     double density; /* fraction of the attention map a sparse call computes (1: dense) */
     /* (batch entry, head) pairs the calls since the last take classed as spatial / temporal (SVG) */
     int64_t heads_spatial, heads_temporal;
+    /* sparse calls since the last take whose selection `density` averages (SVG2; 0: the density is fixed) */
+    int64_t selected_calls;
 } vs_sparse_stats;
 
 /* Every function gets the setup and the context it was made with. Entries

@@ -157,7 +157,7 @@ vs_status vs_sparse_attention_run(vs_sparse_attention *a, int layer, int step, i
 }
 
 vs_status vs_sparse_attention_take_stats(vs_sparse_attention *a, vs_sparse_stats *stats) {
-    *stats = (vs_sparse_stats){1.0, 0, 0};
+    *stats = (vs_sparse_stats){1.0, 0, 0, 0};
     return a->method->take_stats ? a->method->take_stats(&a->setup, a->context, stats) : VS_OK;
 }
 

@@ -179,6 +179,7 @@ static vs_status take_stats(const vs_sparse_setup *setup, void *context, vs_spar
     VS_TRY(c->kernels->zero(c->plan.kept, sizeof kept));
     const double map = (double)setup->seq_len * setup->seq_len * (double)batch_heads(setup);
     stats->density = c->calls ? (double)kept / (map * (double)c->calls) : 1.0;
+    stats->selected_calls = c->calls;
     c->calls = 0;
     return VS_OK;
 }

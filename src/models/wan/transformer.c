@@ -569,6 +569,8 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
         timing->attention_s += f.clock.timer ? attention_ms * 1e-3 : f.clock.host_s;
         timing->total_s += now_s() - start;
         timing->heads_spatial += stats.heads_spatial, timing->heads_temporal += stats.heads_temporal;
+        timing->selected_calls += stats.selected_calls;
+        timing->selected_density_sum += stats.density * (double)stats.selected_calls;
     }
     return st;
 }
