@@ -146,6 +146,34 @@ __device__ __forceinline__ void load_rows(T *tile, const T *base, int64_t stride
     }
 }
 
+/* S = A B^T for this warp's 32 rows of the 128-row tile sA and the 64 rows of the tile sB (both swizzled,
+ * D columns): s[m][n] is the m16n8 accumulator of m-tile m and 8-column tile n. */
+template <typename T, int D>
+__device__ __forceinline__ void tile_scores(float (&s)[2][kTile / 8][4], const T *sA, const T *sB, int warp_row,
+                                            int lane) {
+#pragma unroll
+    for (int m = 0; m < 2; m++)
+#pragma unroll
+        for (int n = 0; n < kTile / 8; n++) s[m][n][0] = s[m][n][1] = s[m][n][2] = s[m][n][3] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+        uint32_t af[2][4];
+#pragma unroll
+        for (int m = 0; m < 2; m++)
+            ldmatrix_x4(af[m], sA + tile_offset<D>(warp_row + m * 16 + lane % 16, kk * 2 + lane / 16));
+#pragma unroll
+        for (int n = 0; n < kTile / 8; n += 2) {
+            uint32_t bf[4];
+            ldmatrix_x4(bf, sB + tile_offset<D>(n * 8 + (lane % 8) + (lane / 16) * 8, kk * 2 + (lane / 8) % 2));
+#pragma unroll
+            for (int m = 0; m < 2; m++) {
+                Mma<T>::run(s[m][n], af[m], bf[0], bf[1]);
+                Mma<T>::run(s[m][n + 1], af[m], bf[2], bf[3]);
+            }
+        }
+    }
+}
+
 /* Each token's nearest centroid. Grid (ceil(V / 128), BH). */
 template <typename T, int D> __global__ void __launch_bounds__(kThreads) assign_kernel(KmeansParams p) {
     extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -171,29 +199,8 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) assign_
         const int buffer = t & 1;
         prefetch_next_and_wait(t, num_tiles, load_c);
         __syncthreads();
-        const T *tC = sC + buffer * kTile * D;
         float s[2][kTile / 8][4];
-#pragma unroll
-        for (int m = 0; m < 2; m++)
-#pragma unroll
-            for (int n = 0; n < kTile / 8; n++) s[m][n][0] = s[m][n][1] = s[m][n][2] = s[m][n][3] = 0.f;
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) {
-            uint32_t xf[2][4];
-#pragma unroll
-            for (int m = 0; m < 2; m++)
-                ldmatrix_x4(xf[m], sX + tile_offset<D>(warp_row + m * 16 + lane % 16, kk * 2 + lane / 16));
-#pragma unroll
-            for (int n = 0; n < kTile / 8; n += 2) {
-                uint32_t cf[4];
-                ldmatrix_x4(cf, tC + tile_offset<D>(n * 8 + (lane % 8) + (lane / 16) * 8, kk * 2 + (lane / 8) % 2));
-#pragma unroll
-                for (int m = 0; m < 2; m++) {
-                    Mma<T>::run(s[m][n], xf[m], cf[0], cf[1]);
-                    Mma<T>::run(s[m][n + 1], xf[m], cf[2], cf[3]);
-                }
-            }
-        }
+        tile_scores<T, D>(s, sX, sC + buffer * kTile * D, warp_row, lane);
         /* |x - c|^2 - |x|^2 = |c|^2 - 2 x.c; ascending columns, so strict < keeps the lowest index. */
 #pragma unroll
         for (int n = 0; n < kTile / 8; n++)
@@ -512,27 +519,7 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_
         const int *kcl = s_kcl + buffer * kTile;
 
         float s[2][kKeyTiles][4];
-#pragma unroll
-        for (int m = 0; m < 2; m++)
-#pragma unroll
-            for (int n = 0; n < kKeyTiles; n++) s[m][n][0] = s[m][n][1] = s[m][n][2] = s[m][n][3] = 0.f;
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) {
-            uint32_t qf[2][4];
-#pragma unroll
-            for (int m = 0; m < 2; m++)
-                ldmatrix_x4(qf[m], sQ + tile_offset<D>(warp_row + m * 16 + lane % 16, kk * 2 + lane / 16));
-#pragma unroll
-            for (int n = 0; n < kKeyTiles; n += 2) {
-                uint32_t kf[4];
-                ldmatrix_x4(kf, tK + tile_offset<D>(n * 8 + (lane % 8) + (lane / 16) * 8, kk * 2 + (lane / 8) % 2));
-#pragma unroll
-                for (int m = 0; m < 2; m++) {
-                    Mma<T>::run(s[m][n], qf[m], kf[0], kf[1]);
-                    Mma<T>::run(s[m][n + 1], qf[m], kf[2], kf[3]);
-                }
-            }
-        }
+        tile_scores<T, D>(s, sQ, tK, warp_row, lane);
 
         /* Keys past the sequence (cluster -1) and, in a marked tile, keys of clusters a row does not keep. */
         const bool masked = s_tiles[t] & kMasked;
