@@ -15,14 +15,16 @@
  *     empty one stays).
  *
  * Attention: after the sort every cluster is a contiguous span of positions.
- * A block takes 128 query positions (one or a few query clusters), first
- * lists in shared memory the 64-key tiles any of its clusters keeps (a tile
- * holds one or a few key clusters), then runs the flash loop over them with
- * rows and keys read through the cluster order (the permutation costs an
- * index per row, no copies) and the output written back through it. A tile
- * kept by only some of the block's clusters, or only partly kept, is masked
- * per (row, key) with the keep map, so every row sees exactly its own
- * clusters' keys. */
+ * A block takes 128 query positions (one or a few query clusters) and first
+ * lists in shared memory the key-cluster spans any of its clusters keeps;
+ * their keys, one span after another, form the block's run of keys, which
+ * the flash loop walks in 64-key tiles (so a kept cluster of 70 keys costs
+ * 70 keys, whatever its place in the order). Rows and keys are read through
+ * the cluster order (the permutation costs an index per row, no copies) and
+ * the output written back through it. Keys of a span that only some of the
+ * block's clusters keep are masked per row with the keep map, so every row
+ * sees exactly its own cluster's keys. */
+#include <climits>
 #include <cub/cub.cuh>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -39,7 +41,6 @@ using namespace vs_mma;
 constexpr int kRows = 128;     /* tokens / query positions per block */
 constexpr int kTile = 64;      /* centroids / keys per shared-memory tile */
 constexpr int kThreads = 128;  /* 4 warps of 32 rows (two 16-row m-tiles each) */
-constexpr int kMaxKeyTiles = 4096; /* attention: N <= 262144 */
 constexpr int kSelectThreads = 256, kSelectItems = 8; /* selection: Ck <= 2048 */
 constexpr int kSelectRows = 4;                        /* query clusters per selection block */
 
@@ -407,11 +408,11 @@ struct AttendParams {
     int heads, seq_len, cq, ck;
     int64_t q_stride_b, q_stride_n, k_stride_b, k_stride_n, v_stride_b, v_stride_n, o_stride_b, o_stride_n;
     float scale_log2;
-    const int32_t *q_order, *k_order, *q_cluster, *k_cluster;
+    const int32_t *q_order, *k_order, *q_cluster, *k_start;
     const uint8_t *keep;
 };
 
-constexpr uint32_t kMasked = 0x80000000u; /* key tile list entry: kept only in part, mask per element */
+constexpr int kEveryRow = INT_MAX; /* a key's cluster where every row of the block keeps it (no mask) */
 
 /* Copies rows `order[first + i]` of base into a swizzled tile; positions at or past `limit` zero-filled. */
 template <typename T, int D, int ROWS>
@@ -431,15 +432,17 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_
     T *sQ = reinterpret_cast<T *>(smem_raw);
     T *sK = sQ + kRows * D; /* two buffers */
     T *sV = sK + 2 * kTile * D;
-    int32_t *s_kcl = reinterpret_cast<int32_t *>(sV + 2 * kTile * D); /* [2][kTile]: key clusters of a tile */
-    uint32_t *s_tiles = reinterpret_cast<uint32_t *>(s_kcl + 2 * kTile);
-    __shared__ int s_count;
+    int32_t *s_kcl = reinterpret_cast<int32_t *>(sV + 2 * kTile * D); /* [2][kTile]: the keys' clusters */
+    int32_t *s_span_start = s_kcl + 2 * kTile;      /* [Ck + 1]: first position of each kept key span */
+    int32_t *s_span_end = s_span_start + p.ck + 1;  /* [Ck + 1]: its end in the block's run of keys */
+    int32_t *s_span_cluster = s_span_end + p.ck + 1; /* [Ck + 1]: its cluster, kEveryRow if all rows keep it */
+    __shared__ int s_spans, s_keys;
 
     const int bh = blockIdx.y, q0 = blockIdx.x * kRows, N = p.seq_len, Ck1 = p.ck + 1;
     const int b = bh / p.heads, h = bh % p.heads;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warp_row = warp * 32;
     const int32_t *q_order = p.q_order + (int64_t)bh * N, *k_order = p.k_order + (int64_t)bh * N;
-    const int32_t *q_cluster = p.q_cluster + (int64_t)bh * N, *k_cluster = p.k_cluster + (int64_t)bh * N;
+    const int32_t *q_cluster = p.q_cluster + (int64_t)bh * N, *k_start = p.k_start + (int64_t)bh * (p.ck + 2);
     const uint8_t *keep = p.keep + (int64_t)bh * (p.cq + 1) * Ck1;
     const char *q_base = p.q + (b * p.q_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
     const char *k_base = p.k + (b * p.k_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
@@ -448,44 +451,76 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_
     load_ordered<T, D, kRows>(sQ, q_base, p.q_stride_n, q_order, q0, N);
     cp_async_commit();
 
-    /* The key tiles this block's query clusters [c_first, c_last] keep: a tile is listed when some pair
-     * (query cluster, key cluster of the tile) is kept, and marked when not every such pair is. */
+    /* The keys this block visits: the spans of the key clusters (text last, as cluster Ck) that any of its
+     * query clusters [c_first, c_last] keeps, one after another in cluster order, so that no key of an
+     * unkept cluster is loaded. Spans kept by only some of the block's clusters are masked per row. Warp 0
+     * lists them 32 clusters at a time (a ballot to place them, a shuffle scan for their run ends). */
     const int c_first = q_cluster[q0], c_last = q_cluster[min(q0 + kRows, N) - 1];
-    const int key_tiles = (N + kTile - 1) / kTile;
-    if (threadIdx.x == 0) s_count = 0;
-    __syncthreads();
-    for (int base = 0; base < key_tiles; base += kThreads) {
-        const int t = base + threadIdx.x;
-        bool any = false, all = true;
-        if (t < key_tiles) {
-            const int k_first = k_cluster[t * kTile], k_last = k_cluster[min((t + 1) * kTile, N) - 1];
-            for (int qc = c_first; qc <= c_last; qc++)
-                for (int kc = k_first; kc <= k_last; kc++) {
-                    const bool kept = keep[(int64_t)qc * Ck1 + kc];
+    if (warp == 0) {
+        int spans = 0, keys = 0;
+        for (int base = 0; base < Ck1; base += 32) {
+            const int j = base + lane;
+            int len = 0;
+            bool any = false, all = true;
+            if (j < Ck1) {
+                len = k_start[j + 1] - k_start[j];
+                for (int qc = c_first; qc <= c_last; qc++) {
+                    const bool kept = keep[(int64_t)qc * Ck1 + j];
                     any |= kept, all &= kept;
                 }
-        }
-        /* Compact in tile order: a warp-wide ballot, then the warps in turn. */
-        const unsigned ballot = __ballot_sync(0xffffffffu, any);
-        for (int w = 0; w < kThreads / 32; w++) {
-            if (warp == w && any) {
-                const int at = s_count + __popc(ballot & ((1u << lane) - 1));
-                s_tiles[at] = (uint32_t)t | (all ? 0u : kMasked);
             }
-            __syncthreads();
-            if (warp == w && lane == 0) s_count += __popc(ballot);
-            __syncthreads();
+            const bool take = any && len > 0;
+            const unsigned ballot = __ballot_sync(0xffffffffu, take);
+            int end = take ? len : 0;
+            for (int o = 1; o < 32; o *= 2) {
+                const int before = __shfl_up_sync(0xffffffffu, end, o);
+                if (lane >= o) end += before;
+            }
+            if (take) {
+                const int at = spans + __popc(ballot & ((1u << lane) - 1));
+                s_span_start[at] = k_start[j], s_span_end[at] = keys + end;
+                s_span_cluster[at] = all ? kEveryRow : j;
+            }
+            spans += __popc(ballot);
+            keys += __shfl_sync(0xffffffffu, end, 31);
         }
+        if (lane == 0) s_spans = spans, s_keys = keys;
     }
-    const int num_tiles = s_count;
+    __syncthreads();
+    const int num_keys = s_keys, num_tiles = (num_keys + kTile - 1) / kTile;
 
-    auto load_kv = [&](int i, int buffer) {
-        const int start = (int)(s_tiles[i] & ~kMasked) * kTile;
-        load_ordered<T, D, kTile>(sK + buffer * kTile * D, k_base, p.k_stride_n, k_order, start, N);
-        load_ordered<T, D, kTile>(sV + buffer * kTile * D, v_base, p.v_stride_n, k_order, start, N);
+    /* The span holding key v of the run: the first whose end is past v (from a span at or before it). */
+    auto span_of = [&](int v, int from) {
+        int lo = from, hi = s_spans - 1;
+        while (lo < hi) {
+            const int mid = (lo + hi) / 2;
+            if (s_span_end[mid] > v) hi = mid;
+            else lo = mid + 1;
+        }
+        return lo;
+    };
+    auto load_kv = [&](int t, int buffer) {
+        constexpr int kChunks = D / 8;
+        const int v0 = t * kTile;
+        int span = span_of(v0, 0);
+        /* A thread's rows increase with i, so its span only moves forward. */
+        for (int i = threadIdx.x; i < kTile * kChunks; i += kThreads) {
+            const int row = i / kChunks, chunk = i % kChunks, v = v0 + row;
+            const bool valid = v < num_keys;
+            int src_row = 0;
+            if (valid) {
+                while (s_span_end[span] <= v) span++;
+                src_row = k_order[s_span_start[span] + v - (span ? s_span_end[span - 1] : 0)];
+            }
+            const int at = tile_offset<D>(row, chunk);
+            cp_async_16(sK + buffer * kTile * D + at, k_base + ((int64_t)src_row * p.k_stride_n + chunk * 8) * (int64_t)sizeof(T),
+                        valid ? 16 : 0);
+            cp_async_16(sV + buffer * kTile * D + at, v_base + ((int64_t)src_row * p.v_stride_n + chunk * 8) * (int64_t)sizeof(T),
+                        valid ? 16 : 0);
+        }
         if (threadIdx.x < kTile) {
-            const int pos = start + threadIdx.x;
-            s_kcl[buffer * kTile + threadIdx.x] = pos < N ? k_cluster[pos] : -1;
+            const int v = v0 + threadIdx.x;
+            s_kcl[buffer * kTile + threadIdx.x] = v < num_keys ? s_span_cluster[span_of(v, 0)] : -1;
         }
     };
     if (num_tiles > 0) load_kv(0, 0);
@@ -521,23 +556,20 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_
         float s[2][kKeyTiles][4];
         tile_scores<T, D>(s, sQ, tK, warp_row, lane);
 
-        /* Keys past the sequence (cluster -1) and, in a marked tile, keys of clusters a row does not keep. */
-        const bool masked = s_tiles[t] & kMasked;
-        const bool tail = ((int)(s_tiles[t] & ~kMasked) + 1) * kTile > N;
-        if (masked || tail) {
+        /* Keys past the run (cluster -1), and keys of spans not every row keeps: masked where the row's own
+         * cluster does not keep them. */
 #pragma unroll
-            for (int n = 0; n < kKeyTiles; n++)
+        for (int n = 0; n < kKeyTiles; n++)
 #pragma unroll
-                for (int e = 0; e < 2; e++) {
-                    const int kc = kcl[n * 8 + (lane % 4) * 2 + e];
+            for (int e = 0; e < 2; e++) {
+                const int kc = kcl[n * 8 + (lane % 4) * 2 + e];
+                if (kc == kEveryRow) continue;
 #pragma unroll
-                    for (int m = 0; m < 2; m++)
+                for (int m = 0; m < 2; m++)
 #pragma unroll
-                        for (int i = 0; i < 2; i++)
-                            if (kc < 0 || (masked && !keep[(int64_t)row_cluster[m][i] * Ck1 + kc]))
-                                s[m][n][2 * i + e] = -INFINITY;
-                }
-        }
+                    for (int i = 0; i < 2; i++)
+                        if (kc < 0 || !keep[(int64_t)row_cluster[m][i] * Ck1 + kc]) s[m][n][2 * i + e] = -INFINITY;
+            }
 
         /* Online softmax (base 2). A row with every key so far masked keeps max -inf: shift by 0 then. */
 #pragma unroll
@@ -647,8 +679,6 @@ vs_status check(const vs_attn_args *a, const vs_svg2_config *cfg) {
     if (cfg->key_clusters > kSelectThreads * kSelectItems)
         return vs_fail(VS_ERR_UNSUPPORTED, "SVG2 on CUDA: %d key clusters (at most %d)", cfg->key_clusters,
                        kSelectThreads * kSelectItems);
-    if ((a->seq_len + kTile - 1) / kTile > kMaxKeyTiles)
-        return vs_fail(VS_ERR_UNSUPPORTED, "SVG2 on CUDA: %d tokens (at most %d)", a->seq_len, kMaxKeyTiles * kTile);
     if ((int64_t)a->batch * a->heads * cfg->key_clusters >= ((int64_t)1 << 31))
         return vs_fail(VS_ERR_UNSUPPORTED, "SVG2 on CUDA: too many (batch, head, cluster) triples");
     return VS_OK;
@@ -678,9 +708,8 @@ vs_status kmeans_typed(KmeansParams &p, int bh, int init, int iterations, const 
 }
 
 template <typename T, int D> vs_status attend_typed(const AttendParams &p, int bh, cudaStream_t stream) {
-    const int key_tiles = (p.seq_len + kTile - 1) / kTile;
-    const size_t smem = (size_t)(kRows + 4 * kTile) * D * sizeof(T) + 2 * kTile * sizeof(int32_t) +
-                        (size_t)key_tiles * sizeof(uint32_t);
+    const size_t smem =
+        (size_t)(kRows + 4 * kTile) * D * sizeof(T) + (2 * kTile + 3 * (size_t)(p.ck + 1)) * sizeof(int32_t);
     VS_CUDA_TRY(cudaFuncSetAttribute(attend_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     attend_kernel<T, D><<<dim3((p.seq_len + kRows - 1) / kRows, bh), kThreads, smem, stream>>>(p);
     VS_CUDA_TRY(cudaGetLastError());
@@ -745,7 +774,7 @@ extern "C" vs_status vs_cuda_svg2_attend(const vs_attn_args *a, const vs_svg2_co
     p.k_stride_n = a->k_stride_n, p.v_stride_b = a->v_stride_b, p.v_stride_n = a->v_stride_n;
     p.o_stride_b = a->o_stride_b, p.o_stride_n = a->o_stride_n;
     p.scale_log2 = a->scale * 1.4426950408889634f;
-    p.q_order = plan->q_order, p.k_order = plan->k_order, p.q_cluster = plan->q_cluster, p.k_cluster = plan->k_cluster;
+    p.q_order = plan->q_order, p.k_order = plan->k_order, p.q_cluster = plan->q_cluster, p.k_start = plan->k_start;
     p.keep = plan->keep;
     const int bh = a->batch * a->heads;
     cudaStream_t s = (cudaStream_t)stream;
