@@ -119,8 +119,8 @@ VS_API vs_svg_config vs_svg_config_default(int frames, int tokens_per_frame, int
 
 /* One attention shape under one method (params->method; NULL params: "dense"),
  * holding what the method keeps (SVG: the block list, built once, profiling
- * buffers and the last profile). `svg`: the video's token layout and SVG's
- * profiling settings, required by "svg", may be NULL for "dense".
+ * buffers and the last profile; SVG2: the centroids). `svg`: the video's token layout and SVG's
+ * profiling settings, required by "svg" and "svg2", may be NULL for "dense".
  * params->density, when not negative, replaces svg->density; the warm-up
  * fractions do not apply (a model's layers and steps do: every run here runs
  * the method). */

@@ -383,7 +383,33 @@ TEST(method_runs_after_the_dense_warm_up_and_reports_its_density) {
     return 0;
 }
 
+TEST(public_api_runs_svg2) {
+    enum { F = 3, P = 40, T = 2, N = F * P + T, H = 2, D = 64 };
+    const vs_svg_config video = vs_svg_config_default(F, P, T, 0.25);
+    const vs_attention_params params = {.method = "svg2", .density = -1, .dense_steps = 0, .dense_layers = 0};
+    vs_attention *attn = NULL;
+    CHECK_OK(vs_attention_create(&attn, VS_CPU, 1, H, N, D, &params, &video));
+    vs_test_defer((void (*)(void *))vs_attention_free, attn);
+    CHECK(!strcmp(vs_attention_method(attn), "svg2"));
+    const int64_t shape[4] = {1, N, H, D}, n = N * H * D;
+    vs_tensor *t[4];
+    for (int i = 0; i < 4; i++) {
+        t[i] = vs_test_tensor();
+        CHECK_OK(vs_tensor_alloc(t[i], VS_F32, VS_CPU, 4, shape));
+        memcpy(t[i]->data, random_floats(n, 70 + (unsigned long long)i), sizeof(float) * (size_t)n);
+    }
+    for (int call = 0; call < 2; call++) { /* clustered from scratch, then warm-started */
+        for (int i = 0; i < n; i++) ((float *)t[3]->data)[i] = NAN;
+        CHECK_OK(vs_attention_run(attn, t[0], t[1], t[2], t[3], NULL));
+        for (int i = 0; i < n; i++) CHECK(isfinite(((float *)t[3]->data)[i]));
+    }
+    /* Without the video's layout SVG2 cannot cluster. */
+    vs_attention *bad = NULL;
+    CHECK_FAILS(vs_attention_create(&bad, VS_CPU, 1, H, N, D, &params, NULL), VS_ERR_INVALID_ARG, "token layout");
+    return 0;
+}
+
 RUN_TESTS(T(kmeans_on_separated_points_gives_the_plain_labels), T(kmeans_objective_matches_the_plain_one_on_random_points),
           T(kmeans_keeps_the_centroid_of_an_empty_cluster), T(selection_follows_the_reference_rule),
           T(permutation_round_trip), T(attention_matches_the_masked_f64_reference),
-          T(method_runs_after_the_dense_warm_up_and_reports_its_density))
+          T(method_runs_after_the_dense_warm_up_and_reports_its_density), T(public_api_runs_svg2))
