@@ -9,6 +9,7 @@
 #include "core/progress.h"
 #include "io/video.h"
 #include "pipeline/api.h"
+#include "sparse/svg2.h"
 
 #define DEFAULT_PROMPT "a red circle moving right on a blue background"
 
@@ -108,9 +109,15 @@ int vs_cmd_generate(int argc, char **argv) {
     if (rank == 0) {
         fprintf(stderr, "model %s on the %s\nprompt \"%s\", seed %lld, %s attention", info.model_dir,
                 info.device == VS_CUDA ? "GPU" : "CPU", prompt, (long long)seed, info.attention.method);
+        const vs_svg2_config svg2_settings = vs_svg2_config_resolve(&info.attention, 1);
+        if (!strcmp(info.attention.method, "svg2"))
+            fprintf(stderr, " (%s %g", svg2_settings.budget > 0 ? "fixed budget" : "top-p",
+                    svg2_settings.budget > 0 ? svg2_settings.budget : svg2_settings.top_p);
+        else if (strcmp(info.attention.method, "dense"))
+            fprintf(stderr, " (density %g", info.attention.density);
         if (strcmp(info.attention.method, "dense"))
-            fprintf(stderr, " (density %g; dense: the first %g of the steps and %g of the layers)",
-                    info.attention.density, info.attention.dense_steps, info.attention.dense_layers);
+            fprintf(stderr, "; dense: the first %g of the steps and %g of the layers)", info.attention.dense_steps,
+                    info.attention.dense_layers);
         fputc('\n', stderr);
     }
     /* Ctrl-C (one process, no --gpus: ranks must stop at the same step) cancels at the next denoising step;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/cpu_ops.h"
 #include "core/status.h"
 #include "core/threadpool.h"
 
@@ -236,57 +237,30 @@ void vs_svg2_scatter_cpu(const float *packed, const int32_t *order, int batch, i
                    packed + (bh * seq_len + p) * head_dim, sizeof(float) * (size_t)head_dim);
 }
 
-typedef struct {
-    const vs_attn_args *args;
-    const vs_svg2_config *cfg;
-    const vs_svg2_plan *plan;
-    const float *q, *k, *v; /* packed [BH][N][D] in cluster order */
-    float *out;
-    vs_status status;
-} attend_job;
-
-/* Items: (bh, query cluster) pairs, the text rows as cluster Cq. */
-static void attend_items(void *ctx, int64_t begin, int64_t end) {
-    attend_job *j = ctx;
-    const int Cq = j->cfg->query_clusters, Ck = j->cfg->key_clusters, N = j->args->seq_len;
-    const int D = j->args->head_dim;
-    double *score = malloc(sizeof *score * (size_t)N), *acc = malloc(sizeof *acc * (size_t)D);
-    int32_t *keys = malloc(sizeof *keys * (size_t)N);
-    if (!score || !acc || !keys) {
-        j->status = VS_ERR_OOM;
-        goto done;
+/* One query cluster (the text rows: cluster Cq) of packed [N][D] q, k, v in cluster order: its rows are
+ * contiguous, the keys of its kept clusters are gathered into `keys` and `values`, and the GEMM does the
+ * work: S = scale Q K^T, a softmax per row, O = S V. `scores` holds rows x N. */
+static void attend_cluster(const vs_attn_args *a, const vs_svg2_config *cfg, const int32_t *q_start,
+                           const int32_t *k_start, const uint8_t *keep, int cluster, const float *q,
+                           const float *k, const float *v, float *out, float *keys, float *values, float *scores) {
+    const int D = a->head_dim, rows = q_start[cluster + 1] - q_start[cluster];
+    if (!rows) return;
+    int n = 0;
+    for (int c = 0; c <= cfg->key_clusters; c++) {
+        if (!keep[c]) continue;
+        const int span = k_start[c + 1] - k_start[c];
+        memcpy(keys + (int64_t)n * D, k + (int64_t)k_start[c] * D, sizeof(float) * (size_t)span * D);
+        memcpy(values + (int64_t)n * D, v + (int64_t)k_start[c] * D, sizeof(float) * (size_t)span * D);
+        n += span;
     }
-    for (int64_t item = begin; item < end; item++) {
-        const int64_t bh = item / (Cq + 1);
-        const int i = (int)(item % (Cq + 1));
-        const int32_t *q_start = j->plan->q_start + bh * (Cq + 2), *k_start = j->plan->k_start + bh * (Ck + 2);
-        const uint8_t *keep = j->plan->keep + (bh * (Cq + 1) + i) * (Ck + 1);
-        int n = 0; /* the kept key positions */
-        for (int c = 0; c <= Ck; c++)
-            if (keep[c])
-                for (int p = k_start[c]; p < k_start[c + 1]; p++) keys[n++] = p;
-        const float *kb = j->k + bh * N * D, *vb = j->v + bh * N * D;
-        for (int p = q_start[i]; p < q_start[i + 1]; p++) {
-            const float *q = j->q + (bh * N + p) * D;
-            double max_score = -INFINITY, total = 0;
-            for (int t = 0; t < n; t++) {
-                double dot = 0;
-                for (int d = 0; d < D; d++) dot += (double)q[d] * kb[(int64_t)keys[t] * D + d];
-                score[t] = dot * j->args->scale;
-                if (score[t] > max_score) max_score = score[t];
-            }
-            memset(acc, 0, sizeof *acc * (size_t)D);
-            for (int t = 0; t < n; t++) {
-                const double w = exp(score[t] - max_score);
-                total += w;
-                for (int d = 0; d < D; d++) acc[d] += w * vb[(int64_t)keys[t] * D + d];
-            }
-            float *o = j->out + (bh * N + p) * D;
-            for (int d = 0; d < D; d++) o[d] = n ? (float)(acc[d] / total) : 0.0f;
-        }
+    float *o = out + (int64_t)q_start[cluster] * D;
+    if (!n) {
+        memset(o, 0, sizeof(float) * (size_t)rows * D); /* nothing kept: zeros */
+        return;
     }
-done:
-    free(score), free(acc), free(keys);
+    vs_cpu_gemm(0, 1, rows, n, D, a->scale, q + (int64_t)q_start[cluster] * D, D, keys, D, 0.0f, scores, n);
+    vs_cpu_softmax_rows(scores, rows, n);
+    vs_cpu_gemm(0, 0, rows, D, n, 1.0f, scores, n, values, D, 0.0f, o, D);
 }
 
 vs_status vs_svg2_attend_cpu(const vs_attn_args *a, const vs_svg2_config *cfg, const vs_svg2_plan *plan) {
@@ -301,11 +275,25 @@ vs_status vs_svg2_attend_cpu(const vs_attn_args *a, const vs_svg2_config *cfg, c
                        a->head_dim, k);
     vs_svg2_gather_cpu(a->v, a->v_stride_b, a->v_stride_n, plan->k_order, a->batch, a->heads, a->seq_len,
                        a->head_dim, v);
-    attend_job job = {a, cfg, plan, q, k, v, out, VS_OK};
-    vs_parallel_for(bh * (cfg->query_clusters + 1), 1, attend_items, &job);
-    if (!job.status)
+    const int Cq = cfg->query_clusters, Ck = cfg->key_clusters, N = a->seq_len, D = a->head_dim;
+    float *keys = malloc(sizeof(float) * (size_t)(2 * (int64_t)N * D));
+    int max_rows = 0;
+    for (int64_t i = 0; i < bh; i++)
+        for (int c = 0; c <= Cq; c++) {
+            const int rows = plan->q_start[i * (Cq + 2) + c + 1] - plan->q_start[i * (Cq + 2) + c];
+            if (rows > max_rows) max_rows = rows;
+        }
+    float *scores = malloc(sizeof(float) * (size_t)((int64_t)max_rows * N + 1));
+    vs_status status = keys && scores ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory for SVG2's attention");
+    for (int64_t i = 0; !status && i < bh; i++)
+        for (int c = 0; c <= Cq; c++)
+            attend_cluster(a, cfg, plan->q_start + i * (Cq + 2), plan->k_start + i * (Ck + 2),
+                           plan->keep + (i * (Cq + 1) + c) * (Ck + 1), c, q + i * N * D, k + i * N * D,
+                           v + i * N * D, out + i * N * D, keys, keys + (int64_t)N * D, scores);
+    if (!status)
         vs_svg2_scatter_cpu(out, plan->q_order, a->batch, a->heads, a->seq_len, a->head_dim, a->out, a->o_stride_b,
                             a->o_stride_n);
+    free(keys), free(scores);
     free(packed);
-    return job.status ? vs_fail(job.status, "out of host memory for SVG2's attention") : VS_OK;
+    return status;
 }

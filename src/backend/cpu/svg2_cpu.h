@@ -1,7 +1,7 @@
 /* Sparse VideoGen 2 on the CPU: the reference of every piece the CUDA
  * kernels compute (backend/sparse_kernels.h states the contract of each).
- * f32 inputs, double accumulation; (batch, head) pairs spread over the
- * thread pool. */
+ * f32 inputs; k-means and selection accumulate in double with (batch, head)
+ * pairs spread over the thread pool, attention runs on the f32 GEMM. */
 #ifndef VS_BACKEND_CPU_SVG2_CPU_H
 #define VS_BACKEND_CPU_SVG2_CPU_H
 
@@ -18,7 +18,7 @@ vs_status vs_svg2_kmeans_cpu(const vs_attn_args *args, const vs_svg2_config *cfg
 vs_status vs_svg2_select_cpu(const vs_attn_args *args, const vs_svg2_config *cfg, const float *q_centroids,
                              const float *k_centroids, const vs_svg2_plan *plan);
 /* vs_sparse_kernels.svg2_attend on host memory: gathers q, k and v into cluster order, attends each query
- * cluster's span to its kept key spans, scatters the output back. */
+ * cluster's rows to the keys of its kept key clusters (gathered), scatters the output back. */
 vs_status vs_svg2_attend_cpu(const vs_attn_args *args, const vs_svg2_config *cfg, const vs_svg2_plan *plan);
 
 /* The permutation: rows of head h of batch b of a [B, N, H, D] f32 tensor x (token stride stride_n, batch
