@@ -1,26 +1,33 @@
 #!/usr/bin/env bash
-# Sparse VideoGen 2 (docs/svg2.md) on the accelerator, in one call of at most about 6 minutes:
-#  1. the CUDA build and tests/gpu/test_svg2_cuda (the kernels against the CPU reference);
-#  2. `vidsparse bench attention --svg2` at Wan 1.3B 480p and 14B 720p: SVG2's whole attention (2 warm-started
+# Sparse VideoGen 2 (docs/svg2.md) on the accelerator. PHASE=test: the CUDA build of tests/gpu/test_svg2_cuda
+# and the test (the kernels against the CPU reference; about a minute). PHASE=bench: the CLI build, then
+#  1. `vidsparse bench attention --svg2` at Wan 1.3B 480p and 14B 720p: SVG2's whole attention (2 warm-started
 #     k-means iterations on q and k, selection, attention with the permutation fused) in fixed-budget mode at
 #     kept fraction 0.25 beside SVG's at 0.25, in the same run; then SVG2 at its default top-p 0.9 (14B 720p);
-#  3. `vidsparse bench dit` with SVG2 (budget 0.25) and SVG (0.25) at both Wan shapes;
-#  4. `vidsparse eval` on the embedded model: SVG at 0.25 and SVG2 at budget 0.25 and at top-p 0.9.
-# JSON results in $R (packed into $OUT/results.tgz after each phase), the final ones copied to $OUT.
-# Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=$(git rev-parse --short HEAD) bash tools/run_svg2_gpu.sh
+#  2. `vidsparse bench dit` with SVG2 (budget 0.25) and SVG (0.25) at both Wan shapes;
+#  3. `vidsparse eval` on the embedded model: SVG at 0.25, SVG2 at budget 0.25 and at top-p 0.9.
+# PHASE=all (default): test, then bench. JSON results in $R (packed into $OUT/results.tgz after each phase),
+# the final ones copied to $OUT.
+# Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=$(git rev-parse --short HEAD) PHASE=test bash tools/run_svg2_gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source tools/gpu_env.sh
 
-note build
-build_gpu vidsparse_cli test_svg2_cuda || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
-nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv,noheader
+PHASE=${PHASE:-all}
+if [ "$PHASE" != bench ]; then
+  note "build (test)"
+  build_gpu test_svg2_cuda || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
+  note "test_svg2_cuda"
+  timeout 120 build-gpu/test_svg2_cuda >"$R/test_svg2_cuda.log" 2>&1
+  echo "exit $?" >>"$R/test_svg2_cuda.log"
+  tail -n 40 "$R/test_svg2_cuda.log"
+  pack
+  [ "$PHASE" = test ] && exit 0
+fi
 
-note "test_svg2_cuda"
-timeout 150 build-gpu/test_svg2_cuda >"$R/test_svg2_cuda.log" 2>&1
-echo "exit $?" >>"$R/test_svg2_cuda.log"
-tail -n 40 "$R/test_svg2_cuda.log"
-pack
+note "build (bench)"
+build_gpu vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
+nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv,noheader
 
 note "bench attention (SVG at 0.25, SVG2 fixed budget 0.25)"
 for shape in wan1.3b-480p wan14b-720p; do
