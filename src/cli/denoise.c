@@ -55,8 +55,8 @@ static int parse_args(int argc, char **argv, options *o) {
          "initial latents instead of seeded noise: tensor 'latents' [1, C, F, H, W] of the size the other options give",
          "FILE"},
         {"attention", 0, VS_OPT_STRING, &o->attention,
-         "dense, or svg (Sparse VideoGen after the model's dense warm-up: for Wan 20% of the steps and 3% of the "
-         "layers)",
+         "dense, svg or svg2 (Sparse VideoGen 1 or 2 after the model's dense warm-up: for Wan 20% of the steps and "
+         "3% of the layers)",
          "MODE"},
         {"density", 0, VS_OPT_DOUBLE, &o->density, "SVG target kept fraction of the attention map, in (0, 1]", "D"},
         VS_CLI_SVG2_OPTIONS(o->svg2),
