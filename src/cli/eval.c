@@ -143,9 +143,9 @@ int vs_cmd_eval(int argc, char **argv) {
                 psnr = psnr < PSNR_CAP ? psnr : PSNR_CAP;
                 psnr_sum += psnr, ssim_sum += ssim;
                 if (psnr < psnr_min) psnr_min = psnr;
-                fprintf(stderr, "[%d/%d] \"%s\" seed %d: dense %s %.1f s, svg %s %.1f s, PSNR %.1f dB, SSIM %.3f\n",
+                fprintf(stderr, "[%d/%d] \"%s\" seed %d: dense %s %.1f s, %s %s %.1f s, PSNR %.1f dB, SSIM %.3f\n",
                         p * seeds + seed + 1, n, prompt, seed, dense.exact > exact_d ? "ok" : "--",
-                        dense.ms[dense.videos - 1] / 1e3, svg.exact > exact_s ? "ok" : "--",
+                        dense.ms[dense.videos - 1] / 1e3, method, svg.exact > exact_s ? "ok" : "--",
                         svg.ms[svg.videos - 1] / 1e3, psnr, ssim);
             }
             vs_tensor_free(&a);
@@ -154,15 +154,15 @@ int vs_cmd_eval(int argc, char **argv) {
     }
     if (s == VS_OK) {
         const double dense_ms = median_ms(&dense), svg_ms = median_ms(&svg), speedup = dense_ms / svg_ms;
-        printf("prompt accuracy   dense %5.1f%%   svg %5.1f%%   (all attributes right)\n", 100.0 * dense.exact / n,
-               100.0 * svg.exact / n);
-        printf("attribute accuracy dense %5.1f%%   svg %5.1f%%\n", 100.0 * dense.matched / dense.attributes,
+        printf("prompt accuracy   dense %5.1f%%   %s %5.1f%%   (all attributes right)\n", 100.0 * dense.exact / n,
+               method, 100.0 * svg.exact / n);
+        printf("attribute accuracy dense %5.1f%%   %s %5.1f%%\n", 100.0 * dense.matched / dense.attributes, method,
                100.0 * svg.matched / svg.attributes);
         printf("%-4s vs dense     PSNR %.2f dB (min %.2f), SSIM %.4f\n", method, psnr_sum / n, psnr_min, ssim_sum / n);
         if (svg.selected_calls)
             printf("%s selected %.1f%% of the attention map (mean over its sparse layer calls)\n", method,
                    100.0 * svg.selected_density_sum / (double)svg.selected_calls);
-        printf("time per video    dense %.2f s   svg %.2f s   speedup %.2fx (medians)\n", dense_ms / 1e3,
+        printf("time per video    dense %.2f s   %s %.2f s   speedup %.2fx (medians)\n", dense_ms / 1e3, method,
                svg_ms / 1e3, speedup);
         if (output) {
             s = vs_bench_report_create(&rep, "eval", argc, argv);
