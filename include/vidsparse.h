@@ -81,6 +81,12 @@ typedef struct vs_attention_params {
     double density;      /* target kept fraction of the attention map, in (0, 1] */
     double dense_steps;  /* warm-up: fraction of the first denoising steps that run dense */
     double dense_layers; /* warm-up: fraction of the first layers that run dense */
+    /* Method "svg2" (docs/svg2.md); 0 or negative: the default. */
+    int svg2_query_clusters;   /* query clusters per head (300 per 75600 video tokens, Wan 720p's) */
+    int svg2_key_clusters;     /* key clusters per head (1000 per 75600 video tokens) */
+    double svg2_top_p;         /* keep key clusters until this share of the estimated mass (0.9) */
+    double svg2_min_key_ratio; /* and at least this fraction of the key clusters (0.1) */
+    double svg2_budget;        /* in (0, 1]: fixed budget instead of top-p, this kept fraction of the keys */
 } vs_attention_params;
 
 /* Method "svg" with every setting at the model's default. */
@@ -113,8 +119,8 @@ VS_API vs_svg_config vs_svg_config_default(int frames, int tokens_per_frame, int
 
 /* One attention shape under one method (params->method; NULL params: "dense"),
  * holding what the method keeps (SVG: the block list, built once, profiling
- * buffers and the last profile). `svg`: the video's token layout and SVG's
- * profiling settings, required by "svg", may be NULL for "dense".
+ * buffers and the last profile; SVG2: the centroids). `svg`: the video's token layout and SVG's
+ * profiling settings, required by "svg" and "svg2", may be NULL for "dense".
  * params->density, when not negative, replaces svg->density; the warm-up
  * fractions do not apply (a model's layers and steps do: every run here runs
  * the method). */
@@ -301,6 +307,9 @@ typedef struct vs_pipeline_stats {
     int64_t heads_spatial, heads_temporal;
     /* DiT passes per CFG branch and step: run, and reused from the step cache */
     int64_t passes_run, passes_reused;
+    /* Mean kept fraction of the attention map a selecting method (SVG2) chose over its sparse layer
+     * calls; 0 when none ran. */
+    double selected_density;
 } vs_pipeline_stats;
 VS_API vs_pipeline_stats vs_pipeline_get_stats(const vs_pipeline *pipeline);
 

@@ -12,7 +12,8 @@ static void fill(float *x, int64_t n, unsigned long long *rng) {
 
 TEST(methods_are_listed_by_name) {
     CHECK(!strcmp(vs_attention_method_name(0), "dense") && !strcmp(vs_attention_method_name(1), "svg"));
-    CHECK(vs_attention_method_name(2) == NULL && vs_attention_method_name(-1) == NULL);
+    CHECK(!strcmp(vs_attention_method_name(2), "svg2"));
+    CHECK(vs_attention_method_name(3) == NULL && vs_attention_method_name(-1) == NULL);
     vs_attention_params p = vs_attention_default_params();
     CHECK(!strcmp(p.method, "svg") && p.density < 0 && p.dense_steps < 0 && p.dense_layers < 0);
     return 0;
@@ -100,7 +101,7 @@ TEST(svg_profiles_and_reports_heads) {
     for (int64_t i = 0; i < n; i++) CHECK(isfinite(((float *)o->data)[i]));
     /* params' density replaces the config's: a denser mask. */
     const double kept = vs_attention_density(attn);
-    const vs_attention_params denser = {"svg", 0.8, -1, -1};
+    const vs_attention_params denser = {.method = "svg", .density = 0.8, .dense_steps = -1, .dense_layers = -1};
     CHECK_OK(vs_attention_create(&attn, VS_CPU, 1, H, N, D, &denser, &cfg));
     vs_test_defer(free_attention, attn);
     CHECK(vs_attention_density(attn) > kept);
@@ -111,11 +112,11 @@ TEST(misuse_is_reported) {
     vs_attention *attn;
     CHECK_FAILS(vs_attention_create(&attn, VS_CPU, 1, 2, 100, 96, NULL, NULL), VS_ERR_SHAPE, "head_dim 96");
     vs_svg_config cfg = vs_svg_config_default(3, 10, 0, 0.3);
-    const vs_attention_params svg = {"svg", -1, 0, 0}, unknown = {"svg2", -1, 0, 0};
+    const vs_attention_params svg = {.method = "svg", .density = -1, .dense_steps = 0, .dense_layers = 0}, unknown = {.method = "svg9", .density = -1, .dense_steps = 0, .dense_layers = 0};
     CHECK_FAILS(vs_attention_create(&attn, VS_CPU, 1, 2, 100, 64, &svg, &cfg), VS_ERR_SHAPE, "but the sequence has 100");
     CHECK_FAILS(vs_attention_create(&attn, VS_CPU, 1, 2, 30, 64, &svg, NULL), VS_ERR_INVALID_ARG, "token layout");
     CHECK_FAILS(vs_attention_create(&attn, VS_CPU, 1, 2, 30, 64, &unknown, &cfg), VS_ERR_INVALID_ARG,
-                "unknown attention method 'svg2' (known: dense, svg)");
+                "unknown attention method 'svg9' (known: dense, svg, svg2)");
     CHECK_OK(vs_attention_create(&attn, VS_CPU, 1, 2, 30, 64, &svg, &cfg));
     vs_test_defer(free_attention, attn);
     int64_t wrong[4] = {1, 31, 2, 64};
@@ -144,7 +145,7 @@ TEST(layers_follow_the_warm_up) {
     CHECK_OK(vs_attention_run(dense, q, k, v, dense_out, NULL));
     const vs_svg_config cfg = vs_svg_config_default(F, P, 0, 0.4);
     /* 3 layers, 4 steps: floor(0.34 * 3) = 1 dense layer, floor(0.5 * 4) = 2 dense steps. */
-    const vs_attention_params params = {"svg", 0.4, 0.5, 0.34};
+    const vs_attention_params params = {.method = "svg", .density = 0.4, .dense_steps = 0.5, .dense_layers = 0.34};
     CHECK_OK(vs_attention_create_layers(&attn, VS_CPU, 1, H, N, D, 3, &params, &cfg));
     vs_test_defer(free_attention, attn);
     int64_t spatial = -1, temporal = -1;
@@ -164,7 +165,7 @@ TEST(layers_follow_the_warm_up) {
     CHECK_FAILS(vs_attention_run_layer(attn, 0, 4, 4, q, k, v, o, NULL), VS_ERR_INVALID_ARG, "step 4 of 4");
     CHECK_FAILS(vs_attention_run_layer(attn, -1, 0, 1, q, k, v, o, NULL), VS_ERR_INVALID_ARG, "layer -1");
     /* Negative warm-up fractions: none, every run SVG. */
-    const vs_attention_params no_warm_up = {"svg", 0.4, -1, -1};
+    const vs_attention_params no_warm_up = {.method = "svg", .density = 0.4, .dense_steps = -1, .dense_layers = -1};
     CHECK_OK(vs_attention_create_layers(&attn, VS_CPU, 1, H, N, D, 2, &no_warm_up, &cfg));
     vs_test_defer(free_attention, attn);
     CHECK_OK(vs_attention_run_layer(attn, 0, 0, 1, q, k, v, o, NULL));

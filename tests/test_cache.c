@@ -294,7 +294,7 @@ static void *loop_main(void *arg) {
     memset(&set, 0, sizeof set);
     set.scheduler = vs_scheduler_config_unipc(3.0);
     set.steps = 12, set.guidance = 4.0f;
-    set.attention = (vs_attention_params){"svg", 0.5, 0.2, 0};
+    set.attention = (vs_attention_params){.method = "svg", .density = 0.5, .dense_steps = 0.2};
     set.cache = (vs_cache_settings){l->policy, l->threshold};
     l->status = vs_dit_load(TINY, VS_CPU, &dit);
     if (!l->status) l->status = vs_dit_set_comm(dit, l->comm);

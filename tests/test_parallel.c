@@ -166,7 +166,7 @@ static int check_parallel(int batch, int svg) {
     CHECK_OK(vs_op_fill_uniform(lat, 1000 + batch * 10 + svg, -1.7f, 1.7f));
     CHECK_OK(vs_op_fill_uniform(text, 2000 + batch * 10 + svg, -1.0f, 1.0f));
     const float timesteps[2] = {730.0f, 410.0f};
-    const vs_attention_params attn = {svg ? "svg" : "dense", 0.3, 0, 0};
+    const vs_attention_params attn = {.method = svg ? "svg" : "dense", .density = 0.3, .dense_steps = 0, .dense_layers = 0};
 
     dit_rank one;
     memset(&one, 0, sizeof one);
@@ -176,7 +176,7 @@ static int check_parallel(int batch, int svg) {
         /* Both patterns occur, and the masks leave out enough to change the output. */
         CHECK(one.timing.heads_spatial + one.timing.heads_temporal == (int64_t)batch * 4 * cfg.num_layers);
         CHECK(one.timing.heads_spatial > 0 && one.timing.heads_temporal > 0);
-        const vs_attention_params dense = {"dense", 0.3, 0, 0};
+        const vs_attention_params dense = {.method = "dense", .density = 0.3, .dense_steps = 0, .dense_layers = 0};
         dit_rank full = one;
         full.out = vs_test_tensor();
         CHECK_OK(vs_tensor_alloc(full.out, VS_F32, VS_CPU, 5, lat_shape));
@@ -237,7 +237,7 @@ TEST(more_ranks_than_heads_is_an_error) {
     vs_svg_config svg = vs_svg_config_default(2, 64, 0, 0.5);
     vs_attention *a = NULL;
     svg.head_offset = 1;
-    const vs_attention_params params = {"svg", -1, 0, 0};
+    const vs_attention_params params = {.method = "svg", .density = -1, .dense_steps = 0, .dense_layers = 0};
     CHECK_FAILS(vs_attention_create(&a, VS_CPU, 1, 2, 128, 64, &params, &svg), VS_ERR_INVALID_ARG, "head_offset 1");
     return 0;
 }

@@ -11,13 +11,13 @@ TEST(methods_are_found_by_name) {
     CHECK_OK(vs_sparse_method_find(NULL, &m));
     CHECK(m == &vs_sparse_method_dense);
     CHECK_FAILS(vs_sparse_method_find("SVG", &m), VS_ERR_INVALID_ARG,
-                "unknown attention method 'SVG' (known: dense, svg)");
+                "unknown attention method 'SVG' (known: dense, svg, svg2)");
     CHECK(m == NULL);
     return 0;
 }
 
 TEST(warmup_is_the_first_steps_and_layers) {
-    vs_attention_params p = {"svg", 0.25, 0.2, 0.03};
+    vs_attention_params p = {.method = "svg", .density = 0.25, .dense_steps = 0.2, .dense_layers = 0.03};
     CHECK(vs_sparse_warmup_is_dense(&p, 29, 30, 9, 50));  /* floor(0.2 * 50) = 10 dense steps */
     CHECK(!vs_sparse_warmup_is_dense(&p, 0, 30, 10, 50)); /* floor(0.03 * 30) = 0 dense layers */
     CHECK(vs_sparse_warmup_is_dense(&p, 0, 40, 10, 50));  /* floor(0.03 * 40) = 1 */
@@ -75,9 +75,9 @@ TEST(model_attention_runs_warmup_then_method_per_layer) {
     const int F = 6, P = 150, H = 2, D = 64, layers = 3;
     qkv t;
     CHECK(make_qkv(&t, F, P, H, D) == 0);
-    vs_sparse_setup setup = {VS_CPU, 1, H, F * P, D, 1, vs_svg_config_default(F, P, 0, 0.9)};
+    vs_sparse_setup setup = {VS_CPU, 1, H, F * P, D, 1, vs_svg_config_default(F, P, 0, 0.9), {0}};
     /* dense_layers 0.5 of 3: layer 0 dense; dense_steps 0.5 of 4: steps 0 and 1 dense. */
-    const vs_attention_params params = {"svg", 0.4, 0.5, 0.5};
+    const vs_attention_params params = {.method = "svg", .density = 0.4, .dense_steps = 0.5, .dense_layers = 0.5};
     vs_sparse_attention *a = NULL;
     CHECK_OK(vs_sparse_attention_create(&a, &setup, &params, layers));
     vs_test_defer(free_sparse_attention, a);
@@ -118,7 +118,7 @@ TEST(model_attention_runs_warmup_then_method_per_layer) {
 
     CHECK_FAILS(vs_sparse_attention_run(a, 3, 2, 4, t.q, t.k, t.v, t.o, NULL), VS_ERR_INVALID_ARG,
                 "layer 3 of 3");
-    const vs_attention_params unresolved = {"svg", 0.4, -1, 0};
+    const vs_attention_params unresolved = {.method = "svg", .density = 0.4, .dense_steps = -1, .dense_layers = 0};
     CHECK_FAILS(vs_sparse_attention_create(&a, &setup, &unresolved, layers), VS_ERR_INVALID_ARG, "resolved");
     return 0;
 }
@@ -127,7 +127,7 @@ TEST(dense_method_keeps_nothing) {
     const int F = 2, P = 64, H = 2, D = 64;
     qkv t;
     CHECK(make_qkv(&t, F, P, H, D) == 0);
-    vs_sparse_setup setup = {VS_CPU, 1, H, F * P, D, 0, {0}};
+    vs_sparse_setup setup = {VS_CPU, 1, H, F * P, D, 0, {0}, {0}};
     vs_sparse_attention *a = NULL;
     CHECK_OK(vs_sparse_attention_create(&a, &setup, NULL, 2));
     vs_test_defer(free_sparse_attention, a);

@@ -30,9 +30,9 @@ TEST(defaults_come_from_the_folder) {
     const vs_attention_params *da = &d->attention;
     CHECK(d->guidance == 4.0f && !strcmp(da->method, "svg") && da->density == 0.4 && da->dense_steps == 0.4 &&
           da->dense_layers == 0.03);
-    vs_attention_params a = vs_t2v_resolve_attention(m, &(vs_attention_params){NULL, -1, -1, -1});
+    vs_attention_params a = vs_t2v_resolve_attention(m, &(vs_attention_params){.method = NULL, .density = -1, .dense_steps = -1, .dense_layers = -1});
     CHECK(!strcmp(a.method, "svg") && a.density == 0.4 && a.dense_steps == 0.4 && a.dense_layers == 0.03);
-    a = vs_t2v_resolve_attention(m, &(vs_attention_params){"dense", 0.25, 0, 0.5});
+    a = vs_t2v_resolve_attention(m, &(vs_attention_params){.method = "dense", .density = 0.25, .dense_steps = 0, .dense_layers = 0.5});
     CHECK(!strcmp(a.method, "dense") && a.density == 0.25 && a.dense_steps == 0 && a.dense_layers == 0.5);
 
     /* An SVG default out of range is a format error naming the file, before any component loads. */
@@ -74,7 +74,7 @@ TEST(generate_is_seeded_and_finite) {
     /* SVG: every (batch entry, layer, head) after the dense steps gets a class. 5 steps, 1 dense. */
     r = small_request("a red circle moving left on a blue background");
     r.frames = 8, r.steps = 5;
-    r.attention = (vs_attention_params){"svg", 0.25, 0.2, 0.03};
+    r.attention = (vs_attention_params){.method = "svg", .density = 0.25, .dense_steps = 0.2, .dense_layers = 0.03};
     vs_tensor *d = vs_test_tensor();
     CHECK_OK(vs_t2v_generate(m, &r, d, &st));
     CHECK_MSG(st.dit.heads_spatial + st.dit.heads_temporal == 2 * 4 * 2 * 4, "%lld + %lld",

@@ -154,7 +154,7 @@ TEST(cfg_denoise_matches_diffusers) {
     vs_denoise_settings set;
     memset(&set, 0, sizeof set);
     CHECK_OK(vs_scheduler_config_load(DATA "scheduler_unipc", &set.scheduler));
-    set.steps = 3, set.guidance = 5.0f, set.attention = (vs_attention_params){"dense", 1, 0, 0};
+    set.steps = 3, set.guidance = 5.0f, set.attention = (vs_attention_params){.method = "dense", .density = 1, .dense_steps = 0, .dense_layers = 0};
     vs_dit_timing timing = {0};
     CHECK_OK(vs_denoise(m, &set, &cond, &uncond, noise, &timing));
     double err = vs_test_rel_l2_f32(noise->data, ref->data, vs_tensor_numel(ref));
@@ -200,7 +200,7 @@ TEST(svg_sparse_path) {
     CHECK_MSG(lat && ts && text && ref, "%s", vs_last_error());
     CHECK_OK(vs_tensor_alloc(out, VS_F32, VS_CPU, 5, ref->shape));
     /* Warm-up 0.2 of 1 step and 0.03 of 2 layers: no dense call. */
-    vs_attention_params a = {"svg", 0.25, 0.2, 0.03};
+    vs_attention_params a = {.method = "svg", .density = 0.25, .dense_steps = 0.2, .dense_layers = 0.03};
     CHECK_OK(vs_wan_model_set_attention(m, &a));
     vs_dit_timing timing = {0};
     CHECK_OK(vs_wan_forward(m, lat, ts->data, text, 0, 1, out, &timing));
@@ -215,7 +215,7 @@ TEST(svg_sparse_path) {
     CHECK(timing.heads_spatial == 0 && timing.heads_temporal == 0);
     a.density = 0;
     CHECK_FAILS(vs_wan_model_set_attention(m, &a), VS_ERR_INVALID_ARG, "density");
-    a = (vs_attention_params){"nope", 0.25, 0, 0};
+    a = (vs_attention_params){.method = "nope", .density = 0.25, .dense_steps = 0, .dense_layers = 0};
     CHECK_FAILS(vs_wan_model_set_attention(m, &a), VS_ERR_INVALID_ARG, "known: dense, svg");
     return 0;
 }

@@ -38,6 +38,34 @@ typedef struct vs_svg_profile_out {
     unsigned long long *temporal_count;
 } vs_svg_profile_out;
 
+/* Sparse VideoGen 2 (docs/svg2.md). The first video_tokens tokens are
+ * clustered per (batch entry, head): queries into query_clusters and keys
+ * into key_clusters by k-means; the tokens after them (text) stay dense. */
+typedef struct vs_svg2_config {
+    int query_clusters, key_clusters; /* Cq, Ck */
+    double top_p;                     /* keep key clusters until this share of a query cluster's mass */
+    double min_key_ratio;             /* and at least floor(ratio * Ck) of them */
+    double budget;                    /* (0, 1]: fixed budget, keep until this fraction of the keys; 0: top-p */
+    int video_tokens;                 /* V; seq_len - V text tokens after them */
+} vs_svg2_config;
+
+/* One call's clustering and selection, in the device's memory, per (batch,
+ * head) bh of B*H, over the N = seq_len tokens. Positions are the cluster
+ * order: clusters one after another (tokens of a cluster in token order),
+ * then the text tokens in place; cluster Cq (queries) and Ck (keys) stands
+ * for the text. keep[bh][i][j]: query cluster i attends key cluster j (text
+ * rows and columns always kept). */
+typedef struct vs_svg2_plan {
+    int32_t *q_order, *k_order;     /* [BH][N]: token (row) at each position */
+    int32_t *q_cluster, *k_cluster; /* [BH][N]: cluster of each position */
+    int32_t *q_start, *k_start;     /* [BH][C + 2]: first position of each cluster (text: C), then N */
+    uint8_t *keep;                  /* [BH][Cq + 1][Ck + 1] */
+    unsigned long long *kept;       /* score elements computed, added to by each selection */
+} vs_svg2_plan;
+
+/* Which of a k-means call's tensors: the queries (args->q, Cq clusters) or the keys (args->k, Ck). */
+enum { VS_SVG2_QUERIES = 0, VS_SVG2_KEYS = 1 };
+
 struct vs_sparse_kernels {
     vs_device device;
     /* Memory on the device (at least one byte; contents undefined) and its release. */
@@ -63,6 +91,23 @@ struct vs_sparse_kernels {
     vs_status (*svg_profile)(const vs_attn_args *args, const vs_svg_config *cfg,
                              const vs_sparse_blocks *blocks, const vs_svg_profile_out *out, void *workspace,
                              size_t workspace_bytes, void *stream);
+
+    /* SVG2's scratch bytes for args' shape. */
+    size_t (*svg2_workspace)(const vs_attn_args *args, const vs_svg2_config *cfg);
+    /* `iterations` of k-means (assign each video token of every (batch, head) to the nearest centroid,
+     * then move each centroid to the mean of its tokens; an empty cluster keeps its centroid) on the
+     * queries or keys (`which`), from centroids [BH][C][D] (f32; init: first set to the tokens at
+     * positions floor((c + 0.5) V / C)). Leaves the updated centroids and, from the last assignment,
+     * the cluster order in plan (order, cluster, start of `which`). iterations >= 1. */
+    vs_status (*svg2_kmeans)(const vs_attn_args *args, const vs_svg2_config *cfg, int which, float *centroids,
+                             int init, int iterations, const vs_svg2_plan *plan, void *workspace,
+                             size_t workspace_bytes, void *stream);
+    /* The selection from both centroid sets and the cluster sizes in plan: plan->keep, plan->kept. */
+    vs_status (*svg2_select)(const vs_attn_args *args, const vs_svg2_config *cfg, const float *q_centroids,
+                             const float *k_centroids, const vs_svg2_plan *plan, void *stream);
+    /* Attention of args over the kept (query cluster, key cluster) pairs of plan, text dense. */
+    vs_status (*svg2_attend)(const vs_attn_args *args, const vs_svg2_config *cfg, const vs_svg2_plan *plan,
+                             void *workspace, size_t workspace_bytes, void *stream);
 };
 
 /* The table of `device` (vs_backend_for(device)->sparse); fails where this build has no such device. */

@@ -82,10 +82,21 @@ static void run_part(void *ctx) {
     }
 }
 
+/* The median and spread of `repeats` timed calls after `warmup` untimed ones. */
+static vs_status time_part(vs_device device, timed_call *call, int warmup, int repeats, float *samples,
+                           vs_bench_stats *stats) {
+    vs_status s = device == VS_CUDA ? vs_cuda_time(run_part, call, warmup, repeats, samples)
+                                    : vs_bench_time_host(run_part, call, warmup, repeats, samples);
+    if (!s) s = call->status;
+    if (!s) s = vs_bench_summarize(samples, repeats, stats);
+    return s;
+}
+
 static int bench_attention(int argc, char **argv) {
     const char *shape_text = "wan1.3b-480p", *device_name = VS_HAVE_CUDA ? "cuda" : "cpu", *out_path = NULL;
     double density = 0.15, band = 0;
-    int batch = 1, warmup = 3, repeats = 10;
+    int batch = 1, warmup = 3, repeats = 10, with_svg2 = 0;
+    vs_cli_svg2 svg2 = {0};
     const vs_option options[] = {
         {"shape", 0, VS_OPT_STRING, &shape_text, "wan1.3b-480p | wan14b-720p | hunyuan-720p | F,P,H,D[,C]", "SHAPE"},
         {"density", 0, VS_OPT_DOUBLE, &density, "target fraction of the attention map kept by the SVG mask", NULL},
@@ -95,6 +106,8 @@ static int bench_attention(int argc, char **argv) {
         {"warmup", 0, VS_OPT_INT, &warmup, "untimed runs before timing", NULL},
         {"repeats", 'r', VS_OPT_INT, &repeats, "timed runs (the median is reported)", NULL},
         {"output", 'o', VS_OPT_STRING, &out_path, "write the results as JSON here", "FILE"},
+        {"svg2", 0, VS_OPT_FLAG, &with_svg2, "also time SVG2 (k-means and selection, attention; docs/svg2.md)", NULL},
+        VS_CLI_SVG2_OPTIONS(svg2),
     };
     const vs_command_spec spec = {"bench attention", "[options]",
                                   "Times dense attention against SVG (profiling, sparse kernel, layout) on random "
@@ -118,8 +131,14 @@ static int bench_attention(int argc, char **argv) {
     int64_t dims[4] = {batch, N, shape.heads, shape.head_dim};
     vs_tensor t[4] = {0};
     vs_sparse_attention *attn = NULL;
-    const vs_sparse_setup setup = {device, batch, shape.heads, N, shape.head_dim, 1, cfg};
-    const vs_attention_params params = {"svg", density, 0, 0}; /* no warm-up */
+    const vs_sparse_setup setup = {device, batch, shape.heads, N, shape.head_dim, 1, cfg, {0}};
+    /* no warm-up */
+    const vs_attention_params params = {.method = "svg", .density = density, .dense_steps = 0, .dense_layers = 0};
+    vs_attention_params params2 = params;
+    params2.method = "svg2";
+    if (vs_cli_svg2_apply("bench attention", &svg2, &params2)) return 2;
+    if (with_svg2 && warmup < 1) return vs_cli_usage_error("bench attention", "--svg2 needs --warmup >= 1 (the first "
+                                                           "call clusters from scratch)");
     const char *dense_backend = NULL, *sparse_backend = NULL;
     vs_status s = vs_attention_dense_backend(device, &dense_backend);
     if (!s) s = vs_attention_sparse_backend(device, &sparse_backend);
@@ -133,11 +152,21 @@ static int bench_attention(int argc, char **argv) {
     if (!s && !samples) s = vs_fail(VS_ERR_OOM, "out of host memory");
     for (int p = 0; p < 5 && !s; p++) {
         timed_call call = {attn, p, &t[0], &t[1], &t[2], &t[3], VS_OK};
-        s = device == VS_CUDA ? vs_cuda_time(run_part, &call, warmup, repeats, samples)
-                              : vs_bench_time_host(run_part, &call, warmup, repeats, samples);
-        if (!s) s = call.status;
-        if (!s) s = vs_bench_summarize(samples, repeats, &stats[p]);
+        s = time_part(device, &call, warmup, repeats, samples, &stats[p]);
     }
+    /* SVG2 on its layer 0 (the warm-up clusters it from scratch, the timed calls warm-start): the whole call,
+     * its plan (k-means on q and k, the selection) and its attention (permutation fused). */
+    static const char *svg2_names[3] = {"svg2", "svg2_kmeans_selection", "svg2_attention"};
+    static const int svg2_parts[3] = {1, 2, 4};
+    vs_sparse_attention *attn2 = NULL;
+    vs_bench_stats stats2[3] = {0};
+    vs_sparse_stats selected = {1.0, 0, 0, 0};
+    if (!s && with_svg2) s = vs_sparse_attention_create(&attn2, &setup, &params2, 2);
+    for (int p = 0; p < 3 && !s && with_svg2; p++) {
+        timed_call call = {attn2, svg2_parts[p], &t[0], &t[1], &t[2], &t[3], VS_OK};
+        s = time_part(device, &call, warmup, repeats, samples, &stats2[p]);
+    }
+    if (!s && with_svg2) s = vs_sparse_attention_take_stats(attn2, &selected);
     int spatial = 0, heads_total = batch * shape.heads;
     uint8_t *classes = malloc((size_t)heads_total);
     if (!s && !classes) s = vs_fail(VS_ERR_OOM, "out of host memory");
@@ -166,6 +195,13 @@ static int bench_attention(int argc, char **argv) {
         printf("sparse/dense %.3f, profiling %.1f%% and layout %.1f%% of the sparse kernel time\n",
                stats[1].median_ms / stats[0].median_ms, 100 * stats[2].median_ms / stats[3].median_ms,
                100 * (stats[4].median_ms / stats[3].median_ms - 1));
+        if (with_svg2) {
+            for (int p = 0; p < 3; p++)
+                printf("%-24s %10.3f %10.1f\n", svg2_names[p], stats2[p].median_ms,
+                       p == 1 ? 0.0 : dense_flop * selected.density / stats2[p].median_ms / 1e9);
+            printf("SVG2 density %.3f; svg2/svg %.3f; k-means and selection %.1f%% of SVG2\n", selected.density,
+                   stats2[0].median_ms / stats[1].median_ms, 100 * stats2[1].median_ms / stats2[0].median_ms);
+        }
         if (out_path) {
             vs_bench_report *report = NULL;
             s = vs_bench_report_create(&report, "attention", argc, argv);
@@ -180,6 +216,13 @@ static int bench_attention(int argc, char **argv) {
                 if (!s) s = vs_bench_report_number(report, "density", p == 0 ? 1.0 : dens);
                 if (!s) s = vs_bench_report_number(report, "spatial_heads", spatial);
             }
+            for (int p = 0; p < 3 && !s && with_svg2; p++) {
+                s = vs_bench_report_add(report, svg2_names[p], &stats2[p]);
+                if (!s) s = vs_bench_report_string(report, "shape", shape.name);
+                if (!s) s = vs_bench_report_number(report, "seq_len", N);
+                if (!s) s = vs_bench_report_number(report, "density", selected.density);
+                if (!s) s = vs_bench_report_number(report, "budget", params2.svg2_budget);
+            }
             if (!s) s = vs_bench_json(report, out_path);
             vs_bench_report_free(report);
             if (s) code = vs_cli_report("writing the results");
@@ -189,6 +232,7 @@ static int bench_attention(int argc, char **argv) {
     free(classes);
     for (int i = 0; i < 4; i++) vs_tensor_free(&t[i]);
     vs_sparse_attention_free(attn);
+    vs_sparse_attention_free(attn2);
     return code;
 }
 

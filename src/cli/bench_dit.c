@@ -128,13 +128,15 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     const char *device_name = VS_HAVE_CUDA ? "cuda" : "cpu", *cache = "none";
     int frames = 81, batch = 1, repeats = 5, warmup = 1, layers = 0, text_len = 512, gpus = 0, steps = 0;
     double density = 0.15, cfg_scale = 5.0, cache_threshold = -1.0;
+    vs_cli_svg2 svg2 = {0};
     const vs_option options[] = {
         {"config", 0, VS_OPT_STRING, &config_name, "a model configuration: wan1.3b (dim 1536, 30 layers), wan14b (dim 5120, 40 layers), hunyuan13b (DiT only: dim 3072, 20 dual + 40 single blocks)", "NAME"},
         {"resolution", 0, VS_OPT_STRING, &resolution, "480p (480x832), 720p (720x1280) or HxW in pixels", "RES"},
         {"frames", 0, VS_OPT_INT, &frames, "video frames (Wan: 4k + 1, latent frames (frames - 1) / 4 + 1)", NULL},
         {"batch", 'b', VS_OPT_INT, &batch, "batch entries (2: classifier-free guidance)", NULL},
-        {"attention", 0, VS_OPT_STRING, &attention, "dense, or svg in every layer (no warm-up)", "MODE"},
+        {"attention", 0, VS_OPT_STRING, &attention, "dense, svg or svg2 in every layer (no warm-up)", "MODE"},
         {"density", 0, VS_OPT_DOUBLE, &density, "SVG target kept fraction of the attention map", NULL},
+        VS_CLI_SVG2_OPTIONS(svg2),
         {"text-len", 0, VS_OPT_INT, &text_len, "text tokens", NULL},
         {"layers", 0, VS_OPT_INT, &layers, "run only this many layers (0: the config's)", NULL},
         {"device", 0, VS_OPT_STRING, &device_name, "cuda (bf16) or cpu (f32, tiny runs only)", NULL},
@@ -189,7 +191,8 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     const int64_t text_shape[3] = {batch, text_len, cfg.text_dim};
     const int64_t tokens = lat_shape[2] / cfg.patch[0] * (lat_shape[3] / cfg.patch[1]) * (lat_shape[4] / cfg.patch[2]);
     /* SVG in every layer and step: no dense warm-up, so every forward measures the sparse path. */
-    const vs_attention_params attn = {attention, density, 0, 0};
+    vs_attention_params attn = {.method = attention, .density = density, .dense_steps = 0, .dense_layers = 0};
+    if (vs_cli_svg2_apply(spec.command, &svg2, &attn)) return 2;
     const char *dense_backend = NULL, *sparse_backend = NULL;
     if (vs_attention_dense_backend(device, &dense_backend) || vs_attention_sparse_backend(device, &sparse_backend))
         return vs_cli_report(spec.command);

@@ -160,7 +160,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
     req.seed = (uint64_t)seed;
     req.steps = steps, req.frames = frames, req.height = height, req.width = width;
     req.guidance = (float)cfg;
-    req.attention = (vs_attention_params){attention, density, svg.dense_steps, svg.dense_layers};
+    req.attention = (vs_attention_params){.method = attention, .density = density, .dense_steps = svg.dense_steps, .dense_layers = svg.dense_layers};
     req.progress = on_step, req.progress_user = smp;
     req.stage = on_stage, req.stage_user = smp;
     vs_t2v_stats st;

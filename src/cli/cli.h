@@ -56,6 +56,26 @@ int vs_cli_check_svg(const char *command, const vs_cli_svg *svg);
     {"cache-threshold", 0, VS_OPT_DOUBLE, &(threshold),                                                    \
      "the policy's threshold (fora: run every N-th step; negative: the policy's default)", "X"}
 int vs_cli_cache_policy(const char *command, const char *name);
+/* SVG2 settings (docs/svg2.md); 0 means the default. */
+typedef struct vs_cli_svg2 {
+    int query_clusters, key_clusters;
+    double top_p, min_key_ratio, budget;
+} vs_cli_svg2;
+/* clang-format off */
+#define VS_CLI_SVG2_OPTIONS(o)                                                                             \
+    {"svg2-query-clusters", 0, VS_OPT_INT, &(o).query_clusters,                                          \
+     "SVG2: query clusters per head (0: 300 per 75600 video tokens)", "N"},                              \
+    {"svg2-key-clusters", 0, VS_OPT_INT, &(o).key_clusters,                                              \
+     "SVG2: key clusters per head (0: 1000 per 75600 video tokens)", "N"},                               \
+    {"svg2-top-p", 0, VS_OPT_DOUBLE, &(o).top_p,                                                         \
+     "SVG2: keep key clusters until this share of the estimated attention (0: 0.9)", "P"},               \
+    {"svg2-min-key-ratio", 0, VS_OPT_DOUBLE, &(o).min_key_ratio,                                         \
+     "SVG2: and at least this fraction of the key clusters (0: 0.1)", "R"},                              \
+    {"svg2-budget", 0, VS_OPT_DOUBLE, &(o).budget,                                                       \
+     "SVG2: fixed budget instead of top-p: keep key clusters until this fraction of the keys (0: off)", "F"}
+/* clang-format on */
+/* Checks the ranges and copies the settings into p; returns 0, or prints a usage error and returns 2. */
+int vs_cli_svg2_apply(const char *command, const vs_cli_svg2 *svg2, vs_attention_params *p);
 /* Prints a usage error and returns 2. */
 int vs_cli_usage_error(const char *command, const char *fmt, ...);
 

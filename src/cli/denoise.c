@@ -23,6 +23,8 @@ typedef struct {
     int frames, height, width, steps, gpus, max_length;
     int64_t seed;
     double cfg, density, shift, cache_threshold, gpu_memory;
+    vs_cli_svg2 svg2;
+    vs_attention_params svg2_params; /* the SVG2 settings, checked */
 } options;
 
 /* The option table drives parsing and --help; returns -1 to go on, else the exit code. */
@@ -55,8 +57,8 @@ static int parse_args(int argc, char **argv, options *o) {
          "initial latents instead of seeded noise: tensor 'latents' [1, C, F, H, W] of the size the other options give",
          "FILE"},
         {"attention", 0, VS_OPT_STRING, &o->attention,
-         "dense, or svg (Sparse VideoGen after the model's dense warm-up: for Wan 20% of the steps and 3% of the "
-         "layers)",
+         "dense, svg or svg2 (Sparse VideoGen 1 or 2 after the model's dense warm-up: for Wan 20% of the steps and "
+         "3% of the layers)",
          "MODE"},
         {"density", 0, VS_OPT_DOUBLE, &o->density, "SVG target kept fraction of the attention map, in (0, 1]", "D"},
         VS_CLI_CACHE_OPTIONS(o->cache, o->cache_threshold),
@@ -64,6 +66,7 @@ static int parse_args(int argc, char **argv, options *o) {
          "write every step's input latents, prompt-branch output, timestep, TeaCache signal and whether the DiT "
          "ran here (for tools/cache_reference.py)",
          "FILE"},
+        VS_CLI_SVG2_OPTIONS(o->svg2),
         {"scheduler", 0, VS_OPT_STRING, &o->scheduler,
          "unipc or euler: override the checkpoint's scheduler (flow UniPC or flow Euler)", "KIND"},
         {"shift", 0, VS_OPT_DOUBLE, &o->shift, "override the flow shift (0: the checkpoint's)", "S"},
@@ -86,6 +89,7 @@ static int parse_args(int argc, char **argv, options *o) {
     const int rc = vs_args_cli(&spec, argc, argv, &args);
     if (rc >= 0) return rc;
     if (args.positional_count) return vs_cli_usage_error("denoise", "unexpected argument '%s'", args.positional[0]);
+    if (vs_cli_svg2_apply("denoise", &o->svg2, &o->svg2_params)) return 2;
     if (!o->model || !(o->embeds || o->prompt) || !o->out)
         return vs_cli_usage_error("denoise", "--model, --embeds (or -p) and -o are required");
     if (o->embeds && o->prompt) return vs_cli_usage_error("denoise", "give --embeds or -p, not both");
@@ -340,7 +344,8 @@ int vs_cmd_denoise(int argc, char **argv) {
     if (s == VS_OK) {
         set.steps = o.steps;
         set.guidance = (float)o.cfg;
-        const vs_attention_params asked = {o.attention, o.density, -1, -1};
+        vs_attention_params asked = o.svg2_params;
+        asked.method = o.attention, asked.density = o.density, asked.dense_steps = -1, asked.dense_layers = -1;
         set.attention = vs_attention_resolve(&asked, &defaults.attention);
         set.show_progress = 1;
         context = "--cache";

@@ -21,6 +21,8 @@ typedef struct {
     double attention_s, dit_s;
     int64_t spatial, temporal;
     int64_t passes_run, passes_reused;
+    int64_t selected_calls; /* SVG2's sparse layer calls and the sum of their kept fractions */
+    double selected_density_sum;
     double psnr_sum, psnr_min, ssim_sum; /* against the reference mode's videos (compare) */
 } mode_result;
 
@@ -45,6 +47,7 @@ static vs_status run_one(vs_t2v *t2v, vs_t2v_request *req, mode_result *r, vs_te
     r->attention_s += st.dit.attention_s, r->dit_s += st.dit.total_s;
     r->spatial += st.dit.heads_spatial, r->temporal += st.dit.heads_temporal;
     r->passes_run += st.dit.passes_run, r->passes_reused += st.dit.passes_reused;
+    r->selected_calls += st.dit.selected_calls, r->selected_density_sum += st.dit.selected_density_sum;
     return VS_OK;
 }
 
@@ -67,6 +70,8 @@ static vs_status report_mode(vs_bench_report *rep, const char *name, const mode_
     VS_TRY(vs_bench_report_number(rep, "attention_share", r->dit_s > 0 ? r->attention_s / r->dit_s : 0));
     if (r->spatial + r->temporal)
         VS_TRY(vs_bench_report_number(rep, "temporal_head_fraction", (double)r->temporal / (double)(r->spatial + r->temporal)));
+    if (r->selected_calls)
+        VS_TRY(vs_bench_report_number(rep, "selected_density", r->selected_density_sum / (double)r->selected_calls));
     VS_TRY(vs_bench_report_number(rep, "passes_run", (double)r->passes_run));
     return vs_bench_report_number(rep, "passes_reused", (double)r->passes_reused);
 }
@@ -92,11 +97,12 @@ static int split_policies(const char *list, char *buf, size_t size, const char *
 }
 
 int vs_cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *output = NULL, *device_name = NULL, *cache_list = "none";
+    const char *model = NULL, *output = NULL, *device_name = NULL, *cache_list = "none", *method = "svg";
     double cache_threshold = -1.0;
     int prompts = 32, seeds = 2, steps = 0, frames = 0, height = 0, width = 0;
     double cfg = -1.0;
     vs_cli_svg svg_opts = VS_CLI_SVG_UNSET;
+    vs_cli_svg2 svg2_opts = {0};
     const vs_option options[] = {
         {"model", 'm', VS_OPT_STRING, &model, "pipeline folder (default: $VS_MODEL_DIR, else the embedded model)", "DIR"},
         {"prompts", 0, VS_OPT_INT, &prompts, "prompts of the fixed evaluation set", NULL},
@@ -106,10 +112,12 @@ int vs_cmd_eval(int argc, char **argv) {
         {"frames", 0, VS_OPT_INT, &frames, "video frames (0: the model's default)", NULL},
         {"height", 0, VS_OPT_INT, &height, "video height (0: the model's default)", NULL},
         {"width", 0, VS_OPT_INT, &width, "video width (0: the model's default)", NULL},
+        {"attention", 0, VS_OPT_STRING, &method, "the sparse method compared with dense: svg or svg2", "MODE"},
         VS_CLI_SVG_OPTIONS(svg_opts),
+        VS_CLI_SVG2_OPTIONS(svg2_opts),
         {"cache", 0, VS_OPT_STRING, &cache_list,
          "also run each of these step-cache policies (comma-separated: easycache, teacache, fora) with dense and "
-         "with SVG, against the same attention without a cache",
+         "with the sparse method, against the same attention without a cache",
          "LIST"},
         {"cache-threshold", 0, VS_OPT_DOUBLE, &cache_threshold, "the policies' threshold (negative: each one's default)",
          "X"},
@@ -119,9 +127,10 @@ int vs_cmd_eval(int argc, char **argv) {
     };
     const vs_command_spec spec = {
         "eval", "[--model DIR] [--prompts N] [--seeds S] [-o results.json]",
-        "Runs the fixed prompt set of the tiny model's grammar with dense and with SVG attention (same seeds), "
+        "Runs the fixed prompt set of the tiny model's grammar with dense and with SVG (or --attention svg2) attention (same "
+        "seeds), "
         "checks every video against its prompt ('vidsparse check') and reports the prompt accuracy of both, "
-        "PSNR and SSIM of SVG against dense, and the end-to-end speedup; with --cache, the same for each "
+        "PSNR and SSIM of the sparse method against dense, and the end-to-end speedup; with --cache, the same for each "
         "step-cache policy against no cache, and the DiT passes it reused.",
         options, (int)(sizeof options / sizeof options[0])};
     vs_args args;
@@ -132,6 +141,10 @@ int vs_cmd_eval(int argc, char **argv) {
         frames > 10000 || height < 0 || height > 16384 || width < 0 || width > 16384)
         return vs_cli_usage_error("eval", "--prompts, --seeds, --steps, --frames, --height and --width must be positive");
     if (vs_cli_check_svg("eval", &svg_opts)) return 2;
+    if (vs_cli_attention_method("eval", method)) return 2;
+    vs_attention_params asked = {.method = method, .density = svg_opts.density, .dense_steps = svg_opts.dense_steps,
+                                 .dense_layers = svg_opts.dense_layers};
+    if (vs_cli_svg2_apply("eval", &svg2_opts, &asked)) return 2;
     char policy_buf[256];
     const char *policy_names[MAX_POLICIES];
     const int policies = split_policies(cache_list, policy_buf, sizeof policy_buf, policy_names);
@@ -155,10 +168,9 @@ int vs_cmd_eval(int argc, char **argv) {
     vs_status s = allocated ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory");
     for (int k = 0; k < policies && s == VS_OK; k++)
         s = vs_t2v_resolve_cache(t2v, &(vs_cache_settings){policy_names[k], cache_threshold}, &caching[k]);
-    const vs_attention_params asked = {"svg", svg_opts.density, svg_opts.dense_steps, svg_opts.dense_layers};
     const vs_attention_params svg_attention = vs_t2v_resolve_attention(t2v, &asked);
-    fprintf(stderr, "model %s: %d prompts x %d seeds, dense and SVG (density %g, dense steps %g, dense layers %g)\n",
-            dir, prompts, seeds, svg_attention.density, svg_attention.dense_steps,
+    fprintf(stderr, "model %s: %d prompts x %d seeds, dense and %s (density %g, dense steps %g, dense layers %g)\n",
+            dir, prompts, seeds, method, svg_attention.density, svg_attention.dense_steps,
             svg_attention.dense_layers);
     for (int p = 0; p < prompts && s == VS_OK; p++) {
         vs_scene scene;
@@ -177,9 +189,9 @@ int vs_cmd_eval(int argc, char **argv) {
             double psnr = 0, ssim = 0;
             if (s == VS_OK) s = compare(&svg, &b, &a, &psnr, &ssim);
             if (s == VS_OK)
-                fprintf(stderr, "[%d/%d] \"%s\" seed %d: dense %s %.1f s, svg %s %.1f s, PSNR %.1f dB, SSIM %.3f\n",
+                fprintf(stderr, "[%d/%d] \"%s\" seed %d: dense %s %.1f s, %s %s %.1f s, PSNR %.1f dB, SSIM %.3f\n",
                         p * seeds + seed + 1, n, prompt, seed, dense.exact > exact_d ? "ok" : "--",
-                        dense.ms[dense.videos - 1] / 1e3, svg.exact > exact_s ? "ok" : "--",
+                        dense.ms[dense.videos - 1] / 1e3, method, svg.exact > exact_s ? "ok" : "--",
                         svg.ms[svg.videos - 1] / 1e3, psnr, ssim);
             /* Each policy with each attention, against the same attention without a cache. */
             for (int k = 0; k < 2 * policies && s == VS_OK; k++) {
@@ -195,19 +207,22 @@ int vs_cmd_eval(int argc, char **argv) {
     }
     if (s == VS_OK) {
         const double dense_ms = median_ms(&dense), svg_ms = median_ms(&svg), speedup = dense_ms / svg_ms;
-        printf("prompt accuracy   dense %5.1f%%   svg %5.1f%%   (all attributes right)\n", 100.0 * dense.exact / n,
-               100.0 * svg.exact / n);
-        printf("attribute accuracy dense %5.1f%%   svg %5.1f%%\n", 100.0 * dense.matched / dense.attributes,
+        printf("prompt accuracy   dense %5.1f%%   %s %5.1f%%   (all attributes right)\n", 100.0 * dense.exact / n,
+               method, 100.0 * svg.exact / n);
+        printf("attribute accuracy dense %5.1f%%   %s %5.1f%%\n", 100.0 * dense.matched / dense.attributes, method,
                100.0 * svg.matched / svg.attributes);
-        printf("SVG vs dense      PSNR %.2f dB (min %.2f), SSIM %.4f\n", svg.psnr_sum / n, svg.psnr_min,
+        printf("%-4s vs dense     PSNR %.2f dB (min %.2f), SSIM %.4f\n", method, svg.psnr_sum / n, svg.psnr_min,
                svg.ssim_sum / n);
-        printf("time per video    dense %.2f s   svg %.2f s   speedup %.2fx (medians)\n", dense_ms / 1e3,
+        if (svg.selected_calls)
+            printf("%s selected %.1f%% of the attention map (mean over its sparse layer calls)\n", method,
+                   100.0 * svg.selected_density_sum / (double)svg.selected_calls);
+        printf("time per video    dense %.2f s   %s %.2f s   speedup %.2fx (medians)\n", dense_ms / 1e3, method,
                svg_ms / 1e3, speedup);
         for (int k = 0; k < 2 * policies; k++) {
             const mode_result *r = &cached[k];
             printf("%-5s + %-9s prompt accuracy %5.1f%% (no cache %5.1f%%), PSNR vs no cache %.2f dB (min %.2f), "
                    "SSIM %.4f, passes reused %lld of %lld (%.0f%%), time %.2fx\n",
-                   k % 2 ? "svg" : "dense", caching[k / 2].policy, 100.0 * r->exact / n,
+                   k % 2 ? method : "dense", caching[k / 2].policy, 100.0 * r->exact / n,
                    100.0 * (k % 2 ? svg : dense).exact / n, r->psnr_sum / n, r->psnr_min, r->ssim_sum / n,
                    (long long)r->passes_reused, (long long)(r->passes_run + r->passes_reused),
                    100.0 * (double)r->passes_reused / (double)(r->passes_run + r->passes_reused),
@@ -218,7 +233,7 @@ int vs_cmd_eval(int argc, char **argv) {
             if (s == VS_OK && device == VS_CPU) s = vs_bench_report_set_device(rep, "cpu");
             if (s == VS_OK) s = report_mode(rep, "dense", &dense);
             if (s == VS_OK) s = vs_bench_report_string(rep, "model", dir);
-            if (s == VS_OK) s = report_mode(rep, "svg", &svg);
+            if (s == VS_OK) s = report_mode(rep, method, &svg);
             if (s == VS_OK) s = vs_bench_report_number(rep, "density", svg_attention.density);
             if (s == VS_OK) s = vs_bench_report_number(rep, "dense_steps", svg_attention.dense_steps);
             if (s == VS_OK) s = vs_bench_report_number(rep, "dense_layers", svg_attention.dense_layers);
@@ -229,7 +244,7 @@ int vs_cmd_eval(int argc, char **argv) {
             for (int k = 0; k < 2 * policies && s == VS_OK; k++) {
                 const mode_result *r = &cached[k];
                 char name[64];
-                snprintf(name, sizeof name, "%s+%s", k % 2 ? "svg" : "dense", caching[k / 2].policy);
+                snprintf(name, sizeof name, "%s+%s", k % 2 ? method : "dense", caching[k / 2].policy);
                 s = report_mode(rep, name, r);
                 if (s == VS_OK) s = vs_bench_report_number(rep, "cache_threshold", caching[k / 2].threshold);
                 if (s == VS_OK) s = vs_bench_report_number(rep, "psnr_db", r->psnr_sum / n);

@@ -9,6 +9,7 @@
 #include "core/progress.h"
 #include "io/video.h"
 #include "pipeline/api.h"
+#include "sparse/svg2.h"
 
 #define DEFAULT_PROMPT "a red circle moving right on a blue background"
 
@@ -35,6 +36,7 @@ int vs_cmd_generate(int argc, char **argv) {
     int steps = 0, frames = 0, height = 0, width = 0, fps = 0, gpus = 0;
     double cfg = -1.0, gpu_memory = 0.0;
     vs_cli_svg svg = VS_CLI_SVG_UNSET;
+    vs_cli_svg2 svg2 = {0};
     const vs_option options[] = {
         {"prompt", 'p', VS_OPT_STRING, &prompt, "what the video shows", "TEXT"},
         {"negative", 0, VS_OPT_STRING, &negative, "negative prompt (default: empty)", "TEXT"},
@@ -50,9 +52,10 @@ int vs_cmd_generate(int argc, char **argv) {
         {"frames", 0, VS_OPT_INT, &frames, "video frames (0: the model's default)", NULL},
         {"height", 0, VS_OPT_INT, &height, "video height in pixels (0: the model's default)", NULL},
         {"width", 0, VS_OPT_INT, &width, "video width in pixels (0: the model's default)", NULL},
-        {"attention", 0, VS_OPT_STRING, &attention, "dense, or svg (Sparse VideoGen after a dense warm-up)", "MODE"},
+        {"attention", 0, VS_OPT_STRING, &attention, "dense, svg or svg2 (Sparse VideoGen 1 or 2 after a dense warm-up)", "MODE"},
         VS_CLI_SVG_OPTIONS(svg),
         VS_CLI_CACHE_OPTIONS(cache, cache_threshold),
+        VS_CLI_SVG2_OPTIONS(svg2),
         {"fps", 0, VS_OPT_INT, &fps, "frames per second of the file (0: the model's default)", NULL},
         {"device", 0, VS_OPT_STRING, &device_name, "the DiT's device: cuda (bf16; the default with a GPU) or cpu (f32)",
          "DEV"},
@@ -73,6 +76,9 @@ int vs_cmd_generate(int argc, char **argv) {
     if (vs_cli_attention_method("generate", attention)) return 2;
     if (vs_cli_check_svg("generate", &svg)) return 2;
     if (vs_cli_cache_policy("generate", cache)) return 2;
+    vs_attention_params attention_params = {
+        .method = attention, .density = svg.density, .dense_steps = svg.dense_steps, .dense_layers = svg.dense_layers};
+    if (vs_cli_svg2_apply("generate", &svg2, &attention_params)) return 2;
     if (steps < 0 || steps > 10000 || frames < 0 || height < 0 || width < 0 || frames > 10000 || height > 16384 ||
         width > 16384 || fps < 0 || fps > 240)
         return vs_cli_usage_error("generate", "--steps, --frames, --height, --width and --fps must be positive");
@@ -91,7 +97,7 @@ int vs_cmd_generate(int argc, char **argv) {
     if (!gpus && vs_cli_device("generate", device_name, &device)) return 2;
     vs_pipeline_params params = vs_pipeline_default_params();
     params.device = device == VS_CUDA ? VS_PIPELINE_CUDA : VS_PIPELINE_CPU;
-    params.attention = (vs_attention_params){attention, svg.density, svg.dense_steps, svg.dense_layers};
+    params.attention = attention_params;
     params.progress = show_progress;
     params.cache = cache, params.cache_threshold = cache_threshold;
     params.gpu_memory = gpu_memory;
@@ -111,9 +117,15 @@ int vs_cmd_generate(int argc, char **argv) {
     if (rank == 0) {
         fprintf(stderr, "model %s on the %s\nprompt \"%s\", seed %lld, %s attention", info.model_dir,
                 info.device == VS_CUDA ? "GPU" : "CPU", prompt, (long long)seed, info.attention.method);
+        const vs_svg2_config svg2_settings = vs_svg2_config_resolve(&info.attention, 1);
+        if (!strcmp(info.attention.method, "svg2"))
+            fprintf(stderr, " (%s %g", svg2_settings.budget > 0 ? "fixed budget" : "top-p",
+                    svg2_settings.budget > 0 ? svg2_settings.budget : svg2_settings.top_p);
+        else if (strcmp(info.attention.method, "dense"))
+            fprintf(stderr, " (density %g", info.attention.density);
         if (strcmp(info.attention.method, "dense"))
-            fprintf(stderr, " (density %g; dense: the first %g of the steps and %g of the layers)",
-                    info.attention.density, info.attention.dense_steps, info.attention.dense_layers);
+            fprintf(stderr, "; dense: the first %g of the steps and %g of the layers)", info.attention.dense_steps,
+                    info.attention.dense_layers);
         if (strcmp(info.cache, "none")) fprintf(stderr, ", step cache %s (threshold %g)", info.cache, info.cache_threshold);
         fputc('\n', stderr);
     }
@@ -159,6 +171,9 @@ int vs_cmd_generate(int argc, char **argv) {
                 fprintf(stderr, "SVG heads (batch entries x layers x steps): %lld spatial, %lld temporal (%.0f%% temporal)\n",
                         (long long)st.heads_spatial, (long long)st.heads_temporal,
                         100.0 * (double)st.heads_temporal / (double)profiled);
+            if (st.selected_density > 0)
+                fprintf(stderr, "%s selected %.1f%% of the attention map (mean over its sparse layer calls)\n",
+                        info.attention.method, 100.0 * st.selected_density);
             printf("wrote %d frames of %dx%d to %s\n", video->frames, video->width, video->height, output);
             rc = 0;
         }

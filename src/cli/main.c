@@ -72,6 +72,17 @@ int vs_cli_check_svg(const char *cmd, const vs_cli_svg *svg) {
     return 0;
 }
 
+int vs_cli_svg2_apply(const char *cmd, const vs_cli_svg2 *o, vs_attention_params *p) {
+    if (o->query_clusters < 0 || o->key_clusters < 0)
+        return vs_cli_usage_error(cmd, "--svg2-query-clusters and --svg2-key-clusters must not be negative");
+    if (o->top_p < 0 || o->top_p > 1 || o->min_key_ratio < 0 || o->min_key_ratio > 1 || o->budget < 0 ||
+        o->budget > 1)
+        return vs_cli_usage_error(cmd, "--svg2-top-p, --svg2-min-key-ratio and --svg2-budget must be in [0, 1]");
+    p->svg2_query_clusters = o->query_clusters, p->svg2_key_clusters = o->key_clusters;
+    p->svg2_top_p = o->top_p, p->svg2_min_key_ratio = o->min_key_ratio, p->svg2_budget = o->budget;
+    return 0;
+}
+
 int vs_cli_usage_error(const char *cmd, const char *fmt, ...) {
     fprintf(stderr, "vidsparse %s: ", cmd);
     va_list ap;

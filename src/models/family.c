@@ -105,6 +105,11 @@ vs_attention_params vs_attention_resolve(const vs_attention_params *p, const vs_
     if (p->density >= 0) r.density = p->density;
     if (p->dense_steps >= 0) r.dense_steps = p->dense_steps;
     if (p->dense_layers >= 0) r.dense_layers = p->dense_layers;
+    if (p->svg2_query_clusters > 0) r.svg2_query_clusters = p->svg2_query_clusters;
+    if (p->svg2_key_clusters > 0) r.svg2_key_clusters = p->svg2_key_clusters;
+    if (p->svg2_top_p > 0) r.svg2_top_p = p->svg2_top_p;
+    if (p->svg2_min_key_ratio > 0) r.svg2_min_key_ratio = p->svg2_min_key_ratio;
+    if (p->svg2_budget > 0) r.svg2_budget = p->svg2_budget;
     return r;
 }
 

@@ -80,6 +80,9 @@ typedef struct vs_dit_timing {
     /* Counted by the denoising loop (pipeline/denoise.c), per CFG branch: DiT passes run, and reused
      * from the step cache (pipeline/cache.h) */
     int64_t passes_run, passes_reused;
+    /* Layer calls whose kept fraction a sparse method selected (SVG2), and the sum of those fractions. */
+    int64_t selected_calls;
+    double selected_density_sum;
 } vs_dit_timing;
 
 /* TeaCache's calibration of a checkpoint (step caching, pipeline/cache.h): the polynomial its authors fitted

@@ -31,7 +31,7 @@ vs_pipeline_params vs_pipeline_default_params(void) {
     vs_pipeline_params p;
     memset(&p, 0, sizeof p);
     p.device = VS_PIPELINE_AUTO;
-    p.attention = (vs_attention_params){"svg", -1.0, -1.0, -1.0};
+    p.attention = (vs_attention_params){.method = "svg", .density = -1.0, .dense_steps = -1.0, .dense_layers = -1.0};
     p.cache = "none";
     p.cache_threshold = -1.0;
     return p;
@@ -222,6 +222,8 @@ vs_status vs_pipeline_generate(vs_pipeline *p, const vs_generate_request *r, vs_
         p->stats.dit_s = st.dit.total_s, p->stats.attention_s = st.dit.attention_s;
         p->stats.heads_spatial = st.dit.heads_spatial, p->stats.heads_temporal = st.dit.heads_temporal;
         p->stats.passes_run = st.dit.passes_run, p->stats.passes_reused = st.dit.passes_reused;
+        if (st.dit.selected_calls)
+            p->stats.selected_density = st.dit.selected_density_sum / (double)st.dit.selected_calls;
         s = to_video(&frames, vs_t2v_get_defaults(p->t2v)->fps, out);
     }
     vs_tensor_free(&frames);

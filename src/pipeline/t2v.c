@@ -213,7 +213,7 @@ vs_t2v_request vs_t2v_request_default(const char *prompt) {
     memset(&r, 0, sizeof r);
     r.prompt = prompt;
     r.guidance = -1.0f;
-    r.attention = (vs_attention_params){"dense", -1, -1, -1};
+    r.attention = (vs_attention_params){.method = "dense", .density = -1, .dense_steps = -1, .dense_layers = -1};
     return r;
 }
 

@@ -20,7 +20,7 @@ vs_status vs_attention_create_layers(vs_attention **out, vs_device device, int b
     if (!params || p.density < 0) p.density = svg ? svg->density : 1.0;
     if (p.dense_steps < 0) p.dense_steps = 0;
     if (p.dense_layers < 0) p.dense_layers = 0;
-    vs_sparse_setup setup = {device, batch, heads, seq_len, head_dim, svg != NULL, {0}};
+    vs_sparse_setup setup = {device, batch, heads, seq_len, head_dim, svg != NULL, {0}, {0}};
     if (svg) setup.video = *svg;
     vs_attention *a = calloc(1, sizeof *a);
     if (!a) return vs_fail(VS_ERR_OOM, "out of host memory");

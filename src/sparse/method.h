@@ -30,6 +30,7 @@ typedef struct vs_sparse_setup {
      * target density and SVG's profiling details; set when has_video. */
     int has_video;
     vs_svg_config video;
+    vs_attention_params params; /* the method's settings (vs_sparse_attention_create sets them) */
 } vs_sparse_setup;
 
 /* What a method reports. */
@@ -37,6 +38,8 @@ typedef struct vs_sparse_stats {
     double density; /* fraction of the attention map a sparse call computes (1: dense) */
     /* (batch entry, head) pairs the calls since the last take classed as spatial / temporal (SVG) */
     int64_t heads_spatial, heads_temporal;
+    /* sparse calls since the last take whose selection `density` averages (SVG2; 0: the density is fixed) */
+    int64_t selected_calls;
 } vs_sparse_stats;
 
 /* Every function gets the setup and the context it was made with. Entries
@@ -70,6 +73,7 @@ typedef struct vs_sparse_method {
 /* The registered methods (src/sparse/registry.c). */
 extern const vs_sparse_method vs_sparse_method_dense; /* src/sparse/dense.c */
 extern const vs_sparse_method vs_sparse_method_svg;   /* src/sparse/svg_method.c */
+extern const vs_sparse_method vs_sparse_method_svg2;  /* src/sparse/svg2_method.c */
 
 /* The method called `name` (NULL: "dense"); the error lists the known names. */
 vs_status vs_sparse_method_find(const char *name, const vs_sparse_method **out);

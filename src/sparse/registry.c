@@ -9,6 +9,7 @@
 static const vs_sparse_method *const methods[] = {
     &vs_sparse_method_dense,
     &vs_sparse_method_svg,
+    &vs_sparse_method_svg2,
 };
 enum { METHOD_COUNT = (int)(sizeof methods / sizeof methods[0]) };
 
@@ -17,7 +18,7 @@ const char *vs_attention_method_name(int i) {
 }
 
 vs_attention_params vs_attention_default_params(void) {
-    return (vs_attention_params){"svg", -1, -1, -1};
+    return (vs_attention_params){.method = "svg", .density = -1, .dense_steps = -1, .dense_layers = -1};
 }
 
 vs_status vs_sparse_method_find(const char *name, const vs_sparse_method **out) {

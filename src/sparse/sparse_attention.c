@@ -49,6 +49,7 @@ vs_status vs_sparse_attention_create(vs_sparse_attention **out, const vs_sparse_
     if (!a) return vs_fail(VS_ERR_OOM, "out of host memory");
     a->setup = *setup;
     if (params) a->setup.video.density = params->density;
+    a->setup.params = p;
     a->method = method, a->params = p, a->num_layers = num_layers;
     vs_status s = VS_OK;
     if (method->context_create) s = method->context_create(&a->setup, &a->context);
@@ -77,7 +78,9 @@ vs_status vs_sparse_attention_settings(const vs_attention_params *params, const 
                        p.dense_layers);
     p.method = method->name;
     *changed = now->method != p.method || now->density != p.density || now->dense_steps != p.dense_steps ||
-               now->dense_layers != p.dense_layers;
+               now->dense_layers != p.dense_layers || now->svg2_query_clusters != p.svg2_query_clusters ||
+               now->svg2_key_clusters != p.svg2_key_clusters || now->svg2_top_p != p.svg2_top_p ||
+               now->svg2_min_key_ratio != p.svg2_min_key_ratio || now->svg2_budget != p.svg2_budget;
     *out = p;
     return VS_OK;
 }
@@ -172,7 +175,7 @@ vs_status vs_sparse_attention_run(vs_sparse_attention *a, int layer, int step, i
 }
 
 vs_status vs_sparse_attention_take_stats(vs_sparse_attention *a, vs_sparse_stats *stats) {
-    *stats = (vs_sparse_stats){1.0, 0, 0};
+    *stats = (vs_sparse_stats){1.0, 0, 0, 0};
     return a->method->take_stats ? a->method->take_stats(&a->setup, a->context, stats) : VS_OK;
 }
 

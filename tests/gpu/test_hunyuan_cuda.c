@@ -140,7 +140,7 @@ TEST(random_model_gpu_matches_cpu) {
     printf("  random model (204 tokens, 3 blocks): GPU vs CPU rel L2 %.2e\n", err);
     CHECK_MSG(err < 2e-2, "rel L2 %g", err);
     /* SVG in every layer: profiling may choose otherwise than exact attention would, so only sanity */
-    const vs_attention_params svg = {"svg", 0.5, 0, 0};
+    const vs_attention_params svg = {.method = "svg", .density = 0.5};
     CHECK_OK(vs_hunyuan_model_set_attention(gpu, &svg));
     CHECK_OK(vs_hunyuan_forward(gpu, &in, &ho, NULL));
     err = vs_test_rel_l2_f32(out, ref, n);

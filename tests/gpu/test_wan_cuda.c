@@ -70,7 +70,7 @@ static int check_fixture(const char *model_dir, const char *fixture) {
     vs_test_defer(free, got);
     CHECK(got && vs_test_rel_l2_f32(got, out->data, n) == 0); /* the same computation */
     /* SVG: the tiny sequence is one 128-token block, so sparse equals dense. */
-    const vs_attention_params svg = {"svg", 0.25, 0.2, 0};
+    const vs_attention_params svg = {.method = "svg", .density = 0.25, .dense_steps = 0.2, .dense_layers = 0};
     CHECK_OK(vs_wan_model_set_attention(m, &svg));
     CHECK_OK(vs_wan_forward(m, dlat, ts->data, dtext, 0, 1, dout, NULL));
     got = to_host(dout);
@@ -115,7 +115,7 @@ TEST(random_model_gpu_matches_cpu) {
     printf("  random model (300 tokens, 3 layers): GPU vs CPU rel L2 %.2e\n", err);
     CHECK_MSG(err < 2e-2, "rel L2 %g", err);
     /* SVG in every layer: profiling may pick another layout than the CPU for a close head, so only sanity. */
-    const vs_attention_params svg = {"svg", 0.5, 0.2, 0};
+    const vs_attention_params svg = {.method = "svg", .density = 0.5, .dense_steps = 0.2, .dense_layers = 0};
     CHECK_OK(vs_wan_model_set_attention(gpu, &svg));
     CHECK_OK(vs_wan_forward(gpu, &hl, t, &ht, 0, 1, &ho, NULL));
     err = vs_test_rel_l2_f32(out, ref, n);
@@ -146,7 +146,7 @@ TEST(cfg_denoise_two_steps_gpu_matches_cpu) {
     vs_denoise_settings set;
     memset(&set, 0, sizeof set);
     CHECK_OK(vs_scheduler_config_load(DATA "scheduler_unipc", &set.scheduler));
-    set.steps = 2, set.guidance = 5.0f, set.attention = (vs_attention_params){"dense", 0, 0, 0};
+    set.steps = 2, set.guidance = 5.0f, set.attention = (vs_attention_params){.method = "dense", .density = 0, .dense_steps = 0, .dense_layers = 0};
     CHECK_OK(vs_denoise(cpu, &set, &cond, &uncond, noise, NULL));
     vs_tensor gpu_lat = *noise;
     gpu_lat.data = start;

@@ -77,7 +77,7 @@ static int compare_with_plain(vs_comm *comm, double tol, double *worst, int *ide
         float *ref = vs_test_malloc(sizeof(float) * (size_t)in.n), *out = vs_test_malloc(sizeof(float) * (size_t)in.n);
         CHECK(ref && out);
         for (int svg = 0; svg <= 1; svg++) {
-            const vs_attention_params a = {svg ? "svg" : "dense", 0.3, 0, 0};
+            const vs_attention_params a = {.method = svg ? "svg" : "dense", .density = 0.3, .dense_steps = 0, .dense_layers = 0};
             vs_dit_timing t_plain = {0}, t_par = {0};
             CHECK_OK(forward(plain, &in, &a, ref, &t_plain));
             CHECK_OK(forward(parallel, &in, &a, out, &t_par));

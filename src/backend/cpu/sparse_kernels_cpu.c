@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backend/cpu/attention_cpu.h"
+#include "backend/cpu/svg2_cpu.h"
 #include "backend/cpu/svg_profile_cpu.h"
 #include "backend/sparse_kernels.h"
 #include "core/status.h"
@@ -64,6 +65,30 @@ static vs_status profile(const vs_attn_args *args, const vs_svg_config *cfg, con
     return VS_OK;
 }
 
+static size_t svg2_workspace(const vs_attn_args *args, const vs_svg2_config *cfg) {
+    (void)args, (void)cfg;
+    return 0;
+}
+
+static vs_status svg2_kmeans(const vs_attn_args *args, const vs_svg2_config *cfg, int which, float *centroids,
+                             int init, int iterations, const vs_svg2_plan *plan, void *workspace,
+                             size_t workspace_bytes, void *stream) {
+    (void)workspace, (void)workspace_bytes, (void)stream;
+    return vs_svg2_kmeans_cpu(args, cfg, which, centroids, init, iterations, plan);
+}
+
+static vs_status svg2_select(const vs_attn_args *args, const vs_svg2_config *cfg, const float *q_centroids,
+                             const float *k_centroids, const vs_svg2_plan *plan, void *stream) {
+    (void)stream;
+    return vs_svg2_select_cpu(args, cfg, q_centroids, k_centroids, plan);
+}
+
+static vs_status svg2_attend(const vs_attn_args *args, const vs_svg2_config *cfg, const vs_svg2_plan *plan,
+                             void *workspace, size_t workspace_bytes, void *stream) {
+    (void)workspace, (void)workspace_bytes, (void)stream;
+    return vs_svg2_attend_cpu(args, cfg, plan);
+}
+
 const vs_sparse_kernels vs_sparse_kernels_cpu = {
     .device = VS_CPU,
     .alloc = host_alloc,
@@ -75,4 +100,8 @@ const vs_sparse_kernels vs_sparse_kernels_cpu = {
     .attend = attend,
     .svg_profile_workspace = profile_workspace,
     .svg_profile = profile,
+    .svg2_workspace = svg2_workspace,
+    .svg2_kmeans = svg2_kmeans,
+    .svg2_select = svg2_select,
+    .svg2_attend = svg2_attend,
 };

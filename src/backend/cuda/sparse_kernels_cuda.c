@@ -5,6 +5,7 @@
 
 #include "backend/cuda/attention_cuda.h"
 #include "backend/cuda/band_attention.h"
+#include "backend/cuda/svg2_cuda.h"
 #include "backend/cuda/svg_profile.h"
 #include "backend/sparse_kernels.h"
 #include "core/devmem.h"
@@ -85,4 +86,8 @@ const vs_sparse_kernels vs_sparse_kernels_cuda = {
     .attend = attend,
     .svg_profile_workspace = vs_cuda_svg_profile_workspace,
     .svg_profile = profile,
+    .svg2_workspace = vs_cuda_svg2_workspace,
+    .svg2_kmeans = vs_cuda_svg2_kmeans,
+    .svg2_select = vs_cuda_svg2_select,
+    .svg2_attend = vs_cuda_svg2_attend,
 };

@@ -124,7 +124,7 @@ void vs_hunyuan_model_set_probe(vs_hunyuan_model *m, vs_hunyuan_probe_fn fn, voi
 }
 
 vs_attention_params vs_hunyuan_svg_defaults(void) {
-    return (vs_attention_params){"svg", 0.25, 0.1, 0.03};
+    return (vs_attention_params){.method = "svg", .density = 0.25, .dense_steps = 0.1, .dense_layers = 0.03};
 }
 
 vs_status vs_hunyuan_model_set_attention(vs_hunyuan_model *model, const vs_attention_params *params) {
@@ -534,7 +534,7 @@ static vs_status prepare_cache(const vs_hunyuan_model *m, const int grid[3], int
         vs_sparse_attention_free(cache->sparse);
         cache->sparse = NULL;
         /* the video's frames F and tokens per frame P, then the L valid text tokens (SVG keeps them dense) */
-        vs_sparse_setup setup = {m->device, 1, c->num_heads, (int)(N + L), c->head_dim, 1, {0}};
+        vs_sparse_setup setup = {m->device, 1, c->num_heads, (int)(N + L), c->head_dim, 1, {0}, {0}};
         setup.video = vs_svg_config_default(grid[0], grid[1] * grid[2], (int)L, cache->attention.density);
         VS_TRY(vs_sparse_attention_create(&cache->sparse, &setup, &cache->attention,
                                           c->num_layers + c->num_single_layers));
@@ -734,19 +734,22 @@ vs_status vs_hunyuan_forward(const vs_hunyuan_model *model, const vs_hunyuan_inp
             vs_status ts = vs_gpu_timer_collect(f.clock.timer, &attention_ms);
             if (st == VS_OK) st = ts;
         }
-        vs_sparse_stats stats = {1.0, 0, 0};
+        vs_sparse_stats stats = {.density = 1.0};
         if (f.attention) {
             vs_status cs = vs_sparse_attention_take_stats(f.attention, &stats);
             if (st == VS_OK) st = cs;
         }
         sum.attention_s += f.clock.timer ? attention_ms * 1e-3 : f.clock.host_s;
         sum.heads_spatial += stats.heads_spatial, sum.heads_temporal += stats.heads_temporal;
+        sum.selected_calls += stats.selected_calls;
+        sum.selected_density_sum += stats.density * (double)stats.selected_calls;
     }
     free(valid);
     if (timing && st == VS_OK) {
         timing->attention_s += sum.attention_s;
         timing->total_s += now_s() - start;
         timing->heads_spatial += sum.heads_spatial, timing->heads_temporal += sum.heads_temporal;
+        timing->selected_calls += sum.selected_calls, timing->selected_density_sum += sum.selected_density_sum;
     }
     return st;
 }

@@ -454,7 +454,7 @@ static vs_status prepare_cache(const vs_wan_model *m, const fwd_shape *sh, size_
         vs_sparse_attention_free(cache->sparse);
         cache->sparse = NULL;
         /* Frames F and tokens per frame P of the latent grid; Wan has no text tokens in self-attention. */
-        vs_sparse_setup setup = {m->device, (int)sh->seq.batch, sh->seq.local_heads, (int)sh->seq.tokens, c->head_dim, 1, {0}};
+        vs_sparse_setup setup = {m->device, (int)sh->seq.batch, sh->seq.local_heads, (int)sh->seq.tokens, c->head_dim, 1, {0}, {0}};
         setup.video = vs_svg_config_default(sh->grid[0], sh->grid[1] * sh->grid[2], 0, cache->attention.density);
         /* This rank's heads profile the rows the whole model's heads would. */
         if (sh->seq.comm) setup.video.head_offset = sh->seq.head0, setup.video.model_heads = c->num_heads;
@@ -564,6 +564,8 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
         timing->attention_s += f.clock.timer ? attention_ms * 1e-3 : f.clock.host_s;
         timing->total_s += now_s() - start;
         timing->heads_spatial += stats.heads_spatial, timing->heads_temporal += stats.heads_temporal;
+        timing->selected_calls += stats.selected_calls;
+        timing->selected_density_sum += stats.density * (double)stats.selected_calls;
     }
     return st;
 }

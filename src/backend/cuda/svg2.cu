@@ -1,0 +1,785 @@
+/* Sparse VideoGen 2 on CUDA: k-means, selection and the cluster-sparse
+ * attention (the contract: backend/sparse_kernels.h; the reference:
+ * backend/cpu/svg2_cpu.c).
+ *
+ * k-means, one iteration for every (batch, head) at once:
+ *  1. the f32 centroids are rounded to the input type with their squared norms
+ *     (padded to whole 64-centroid tiles with infinite norms);
+ *  2. assign_kernel: a tensor-core tile loop like the flash kernel's, 128
+ *     tokens per block against 64-centroid tiles in shared memory, keeping per
+ *     row the arg-min of |c|^2 - 2 x.c (the lowest index on ties) instead of
+ *     a softmax, so no distance matrix is ever stored;
+ *  3. a radix sort (CUB, stable) of the keys bh * C + label with the token
+ *     indices as values gives every head's cluster order at once;
+ *  4. cluster starts, then each centroid moves to the mean of its span (an
+ *     empty one stays).
+ *
+ * Attention: after the sort every cluster is a contiguous span of positions.
+ * A block takes 128 query positions (one or a few query clusters) and first
+ * lists in shared memory the key-cluster spans any of its clusters keeps;
+ * their keys, one span after another, form the block's run of keys, which
+ * the flash loop walks in 64-key tiles (so a kept cluster of 70 keys costs
+ * 70 keys, whatever its place in the order). Rows and keys are read through
+ * the cluster order (the permutation costs an index per row, no copies) and
+ * the output written back through it. Keys of a span that only some of the
+ * block's clusters keep are masked per row with the keep map, so every row
+ * sees exactly its own cluster's keys. */
+#include <climits>
+#include <cub/cub.cuh>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/mma_utils.cuh"
+#include "backend/cuda/svg2_cuda.h"
+
+namespace {
+
+using namespace vs_mma;
+
+constexpr int kRows = 128;     /* tokens / query positions per block */
+constexpr int kTile = 64;      /* centroids / keys per shared-memory tile */
+constexpr int kThreads = 128;  /* 4 warps of 32 rows (two 16-row m-tiles each) */
+constexpr int kSelectThreads = 256, kSelectItems = 8; /* selection: Ck <= 2048 */
+constexpr int kSelectRows = 4;                        /* query clusters per selection block */
+
+size_t align_up(size_t n) { return (n + 255) & ~(size_t)255; }
+
+/* The workspace: sort keys and values in and out [BH * V], the rounded centroids [BH][Cpad][D] and their
+ * norms [BH][Cpad], CUB's scratch. */
+struct Workspace {
+    uint32_t *keys_in, *keys_out;
+    int32_t *values_in, *values_out;
+    void *centroids; /* of the input type */
+    float *norms;
+    void *sort_scratch;
+    size_t sort_bytes, total;
+};
+
+int padded_clusters(const vs_svg2_config *cfg) {
+    const int c = cfg->query_clusters > cfg->key_clusters ? cfg->query_clusters : cfg->key_clusters;
+    return (c + kTile - 1) / kTile * kTile;
+}
+
+Workspace layout(const vs_attn_args *a, const vs_svg2_config *cfg, void *base) {
+    Workspace w = {};
+    const size_t items = (size_t)a->batch * a->heads * cfg->video_tokens;
+    const size_t bh = (size_t)a->batch * a->heads, cpad = (size_t)padded_clusters(cfg);
+    cub::DeviceRadixSort::SortPairs(nullptr, w.sort_bytes, (const uint32_t *)nullptr, (uint32_t *)nullptr,
+                                    (const int32_t *)nullptr, (int32_t *)nullptr, (int64_t)items);
+    char *p = (char *)base;
+    size_t at = 0;
+    auto take = [&](size_t bytes) {
+        void *r = p ? p + at : nullptr;
+        at += align_up(bytes);
+        return r;
+    };
+    w.keys_in = (uint32_t *)take(items * 4), w.keys_out = (uint32_t *)take(items * 4);
+    w.values_in = (int32_t *)take(items * 4), w.values_out = (int32_t *)take(items * 4);
+    w.centroids = take(bh * cpad * a->head_dim * 2);
+    w.norms = (float *)take(bh * cpad * 4);
+    w.sort_scratch = take(w.sort_bytes);
+    w.total = at;
+    return w;
+}
+
+template <typename T> __device__ __forceinline__ T from_float(float x);
+template <> __device__ __forceinline__ __nv_bfloat16 from_float(float x) { return __float2bfloat16(x); }
+template <> __device__ __forceinline__ __half from_float(float x) { return __float2half(x); }
+
+/* ---- k-means --------------------------------------------------------------------- */
+
+struct KmeansParams {
+    const char *x; /* q or k, bytes */
+    int64_t stride_b, stride_n;
+    int heads, video, seq_len, clusters, cpad;
+    float *centroids; /* [BH][C][D] */
+    void *rounded;    /* [BH][Cpad][D] */
+    float *norms;     /* [BH][Cpad] */
+    uint32_t *keys;   /* sort keys in: bh * C + label */
+    int32_t *tokens;  /* sort values in: the token */
+    const uint32_t *sorted_keys;
+    const int32_t *sorted_tokens;
+    int32_t *order, *cluster, *start; /* the plan's arrays of this tensor */
+};
+
+template <typename T>
+__device__ __forceinline__ const T *token_row(const KmeansParams &p, int bh, int64_t t, int dim) {
+    const int b = bh / p.heads, h = bh % p.heads;
+    return reinterpret_cast<const T *>(p.x) + b * p.stride_b + t * p.stride_n + (int64_t)h * dim;
+}
+
+/* Centroid c starts as token floor((c + 0.5) V / C). Grid (C, BH), D threads. */
+template <typename T> __global__ void init_kernel(KmeansParams p) {
+    const int c = blockIdx.x, bh = blockIdx.y, d = threadIdx.x, dim = blockDim.x;
+    const int64_t t = (int64_t)((c + 0.5) * p.video / p.clusters);
+    p.centroids[((int64_t)bh * p.clusters + c) * dim + d] = (float)token_row<T>(p, bh, t, dim)[d];
+}
+
+/* The centroids in the input type and their squared norms; padding centroids get an infinite norm.
+ * Grid (Cpad, BH), D threads. */
+template <typename T> __global__ void round_kernel(KmeansParams p) {
+    const int c = blockIdx.x, bh = blockIdx.y, d = threadIdx.x, dim = blockDim.x;
+    __shared__ float partial[4];
+    const float x = c < p.clusters ? p.centroids[((int64_t)bh * p.clusters + c) * dim + d] : 0.f;
+    reinterpret_cast<T *>(p.rounded)[((int64_t)bh * p.cpad + c) * dim + d] = from_float<T>(x);
+    float sq = x * x;
+    for (int o = 16; o > 0; o /= 2) sq += __shfl_xor_sync(0xffffffffu, sq, o);
+    if (d % 32 == 0) partial[d / 32] = sq;
+    __syncthreads();
+    if (d == 0) {
+        float norm = 0;
+        for (int w = 0; w < dim / 32; w++) norm += partial[w];
+        p.norms[(int64_t)bh * p.cpad + c] = c < p.clusters ? norm : INFINITY;
+    }
+}
+
+/* Copies ROWS rows into a swizzled tile; row i of the tile is row `first + i` of `base` (stride in
+ * elements), rows at or past `limit` zero-filled. */
+template <typename T, int D, int ROWS>
+__device__ __forceinline__ void load_rows(T *tile, const T *base, int64_t stride, int first, int limit) {
+    constexpr int kChunks = D / 8;
+    for (int i = threadIdx.x; i < ROWS * kChunks; i += kThreads) {
+        const int row = i / kChunks, chunk = i % kChunks, r = first + row;
+        const T *src = base + (int64_t)(r < limit ? r : 0) * stride + chunk * 8;
+        cp_async_16(tile + tile_offset<D>(row, chunk), src, r < limit ? 16 : 0);
+    }
+}
+
+/* S = A B^T for this warp's 32 rows of the 128-row tile sA and the 64 rows of the tile sB (both swizzled,
+ * D columns): s[m][n] is the m16n8 accumulator of m-tile m and 8-column tile n. */
+template <typename T, int D>
+__device__ __forceinline__ void tile_scores(float (&s)[2][kTile / 8][4], const T *sA, const T *sB, int warp_row,
+                                            int lane) {
+#pragma unroll
+    for (int m = 0; m < 2; m++)
+#pragma unroll
+        for (int n = 0; n < kTile / 8; n++) s[m][n][0] = s[m][n][1] = s[m][n][2] = s[m][n][3] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+        uint32_t af[2][4];
+#pragma unroll
+        for (int m = 0; m < 2; m++)
+            ldmatrix_x4(af[m], sA + tile_offset<D>(warp_row + m * 16 + lane % 16, kk * 2 + lane / 16));
+#pragma unroll
+        for (int n = 0; n < kTile / 8; n += 2) {
+            uint32_t bf[4];
+            ldmatrix_x4(bf, sB + tile_offset<D>(n * 8 + (lane % 8) + (lane / 16) * 8, kk * 2 + (lane / 8) % 2));
+#pragma unroll
+            for (int m = 0; m < 2; m++) {
+                Mma<T>::run(s[m][n], af[m], bf[0], bf[1]);
+                Mma<T>::run(s[m][n + 1], af[m], bf[2], bf[3]);
+            }
+        }
+    }
+}
+
+/* Each token's nearest centroid. Grid (ceil(V / 128), BH). */
+template <typename T, int D> __global__ void __launch_bounds__(kThreads) assign_kernel(KmeansParams p) {
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    T *sX = reinterpret_cast<T *>(smem_raw);
+    T *sC = sX + kRows * D; /* two buffers */
+    const int bh = blockIdx.y, first = blockIdx.x * kRows;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warp_row = warp * 32;
+    const int b = bh / p.heads, h = bh % p.heads;
+    const T *x = reinterpret_cast<const T *>(p.x) + b * p.stride_b + (int64_t)h * D;
+    const T *cent = reinterpret_cast<const T *>(p.rounded) + (int64_t)bh * p.cpad * D;
+    const float *norms = p.norms + (int64_t)bh * p.cpad;
+    const int num_tiles = p.cpad / kTile;
+    auto load_c = [&](int t, int buffer) { load_rows<T, D, kTile>(sC + buffer * kTile * D, cent + (int64_t)t * kTile * D, D, 0, kTile); };
+    load_rows<T, D, kRows>(sX, x, p.stride_n, first, p.video);
+    load_c(0, 0);
+    cp_async_commit();
+
+    float best[2][2];
+    int best_index[2][2];
+#pragma unroll
+    for (int m = 0; m < 2; m++) best[m][0] = best[m][1] = INFINITY, best_index[m][0] = best_index[m][1] = 0;
+    for (int t = 0; t < num_tiles; t++) {
+        const int buffer = t & 1;
+        prefetch_next_and_wait(t, num_tiles, load_c);
+        __syncthreads();
+        float s[2][kTile / 8][4];
+        tile_scores<T, D>(s, sX, sC + buffer * kTile * D, warp_row, lane);
+        /* |x - c|^2 - |x|^2 = |c|^2 - 2 x.c; ascending columns, so strict < keeps the lowest index. */
+#pragma unroll
+        for (int n = 0; n < kTile / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int c = t * kTile + n * 8 + (lane % 4) * 2 + e;
+                const float norm = norms[c];
+#pragma unroll
+                for (int m = 0; m < 2; m++)
+#pragma unroll
+                    for (int i = 0; i < 2; i++) {
+                        const float dist = norm - 2.f * s[m][n][2 * i + e];
+                        if (dist < best[m][i]) best[m][i] = dist, best_index[m][i] = c;
+                    }
+            }
+        __syncthreads();
+    }
+    /* The four lanes of a quad hold interleaved columns of the same rows. */
+#pragma unroll
+    for (int m = 0; m < 2; m++)
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            float v = best[m][i];
+            int c = best_index[m][i];
+            for (int o = 1; o < 4; o *= 2) {
+                const float ov = __shfl_xor_sync(0xffffffffu, v, o);
+                const int oc = __shfl_xor_sync(0xffffffffu, c, o);
+                if (ov < v || (ov == v && oc < c)) v = ov, c = oc;
+            }
+            const int r = first + warp_row + m * 16 + lane / 4 + 8 * i;
+            if (lane % 4 == 0 && r < p.video) {
+                const int64_t at = (int64_t)bh * p.video + r;
+                p.keys[at] = (uint32_t)(bh * p.clusters + c);
+                p.tokens[at] = r;
+            }
+        }
+}
+
+/* The sorted keys into the plan: order and cluster per position, text positions in place. Grid over BH * N. */
+__global__ void place_kernel(KmeansParams p, int64_t total) {
+    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (i >= total) return;
+    const int bh = (int)(i / p.seq_len), pos = (int)(i % p.seq_len);
+    if (pos < p.video) {
+        const int64_t at = (int64_t)bh * p.video + pos;
+        p.order[i] = p.sorted_tokens[at];
+        p.cluster[i] = (int32_t)(p.sorted_keys[at] - (uint32_t)bh * p.clusters);
+    } else {
+        p.order[i] = pos, p.cluster[i] = p.clusters;
+    }
+}
+
+/* start[c]: the first position of cluster c (empty clusters: the next one's), start[C] = V, start[C+1] = N.
+ * Grid over BH * V. */
+__global__ void starts_kernel(KmeansParams p, int64_t total) {
+    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (i >= total) return;
+    const int bh = (int)(i / p.video), pos = (int)(i % p.video);
+    const int32_t *cluster = p.cluster + (int64_t)bh * p.seq_len;
+    int32_t *start = p.start + (int64_t)bh * (p.clusters + 2);
+    const int c = cluster[pos], prev = pos ? cluster[pos - 1] : -1;
+    for (int k = prev + 1; k <= c; k++) start[k] = pos;
+    if (pos == p.video - 1) {
+        for (int k = c + 1; k <= p.clusters; k++) start[k] = p.video;
+        start[p.clusters + 1] = p.seq_len;
+    }
+}
+
+/* Each centroid to the mean of its tokens (an empty cluster keeps it). Grid (C, BH), D threads. */
+template <typename T> __global__ void update_kernel(KmeansParams p) {
+    const int c = blockIdx.x, bh = blockIdx.y, d = threadIdx.x, dim = blockDim.x;
+    const int32_t *start = p.start + (int64_t)bh * (p.clusters + 2);
+    const int begin = start[c], end = start[c + 1];
+    if (begin == end) return;
+    const int32_t *order = p.order + (int64_t)bh * p.seq_len;
+    float sum = 0;
+    for (int pos = begin; pos < end; pos++) sum += (float)token_row<T>(p, bh, order[pos], dim)[d];
+    p.centroids[((int64_t)bh * p.clusters + c) * dim + d] = sum / (float)(end - begin);
+}
+
+/* ---- selection -------------------------------------------------------------------- */
+
+struct SelectParams {
+    const float *q_centroids, *k_centroids;
+    const int32_t *q_start, *k_start;
+    uint8_t *keep;
+    unsigned long long *kept;
+    int cq, ck, dim, video, seq_len;
+    float scale, top_p, min_key_ratio, budget;
+};
+
+struct MaxOp {
+    __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+/* kSelectRows query clusters of one (batch, head) per block: the weighted softmax of their centroid scores
+ * over the key clusters, ranked by a stable block radix sort (descending, so ties keep the lower index
+ * first), then the top-p (or budget) rule on the running sums. Grid (ceil(Cq / rows), BH). */
+__global__ void __launch_bounds__(kSelectThreads) select_kernel(SelectParams p) {
+    using Sort = cub::BlockRadixSort<float, kSelectThreads, kSelectItems, int>;
+    using Scan = cub::BlockScan<float, kSelectThreads>;
+    using Reduce = cub::BlockReduce<float, kSelectThreads>;
+    __shared__ union {
+        typename Sort::TempStorage sort;
+        typename Scan::TempStorage scan;
+        typename Reduce::TempStorage reduce;
+    } temp;
+    __shared__ float s_q[kSelectRows][128];
+    __shared__ float s_bcast;
+    const int bh = blockIdx.y, row0 = blockIdx.x * kSelectRows, tid = threadIdx.x;
+    const int dim = p.dim, Cq = p.cq, Ck = p.ck;
+    const int32_t *k_start = p.k_start + (int64_t)bh * (Ck + 2);
+    const int32_t *q_start = p.q_start + (int64_t)bh * (Cq + 2);
+    uint8_t *keep = p.keep + (int64_t)bh * (Cq + 1) * (Ck + 1);
+    for (int i = tid; i < kSelectRows * dim; i += kSelectThreads) {
+        const int r = row0 + i / dim;
+        s_q[i / dim][i % dim] = r < Cq ? p.q_centroids[((int64_t)bh * Cq + r) * dim + i % dim] : 0.f;
+    }
+    __syncthreads();
+    /* Scores of this thread's key clusters j = tid * items + i, for every row at once. */
+    float score[kSelectRows][kSelectItems];
+    for (int i = 0; i < kSelectItems; i++) {
+        const int j = tid * kSelectItems + i;
+        float dot[kSelectRows] = {};
+        if (j < Ck) {
+            const float4 *kc = reinterpret_cast<const float4 *>(p.k_centroids + ((int64_t)bh * Ck + j) * dim);
+            for (int d4 = 0; d4 < dim / 4; d4++) {
+                const float4 k4 = kc[d4];
+#pragma unroll
+                for (int r = 0; r < kSelectRows; r++)
+                    dot[r] += s_q[r][4 * d4] * k4.x + s_q[r][4 * d4 + 1] * k4.y + s_q[r][4 * d4 + 2] * k4.z +
+                              s_q[r][4 * d4 + 3] * k4.w;
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < kSelectRows; r++) score[r][i] = j < Ck ? dot[r] * p.scale : -INFINITY;
+    }
+    const int min_keep = (int)(p.min_key_ratio * Ck);
+    for (int r = 0; r < kSelectRows && row0 + r < Cq; r++) {
+        const int row = row0 + r;
+        float local_max = -INFINITY;
+        for (int i = 0; i < kSelectItems; i++) local_max = fmaxf(local_max, score[r][i]);
+        const float max_score = Reduce(temp.reduce).Reduce(local_max, MaxOp());
+        if (tid == 0) s_bcast = max_score;
+        __syncthreads();
+        const float m = s_bcast;
+        float share[kSelectItems];
+        int index[kSelectItems];
+        float local_sum = 0;
+        for (int i = 0; i < kSelectItems; i++) {
+            const int j = tid * kSelectItems + i;
+            share[i] = j < Ck ? (float)(k_start[j + 1] - k_start[j]) * expf(score[r][i] - m) : -1.f;
+            index[i] = j;
+            if (j < Ck) local_sum += share[i];
+        }
+        __syncthreads();
+        const float total = Reduce(temp.reduce).Sum(local_sum);
+        if (tid == 0) s_bcast = total;
+        __syncthreads();
+        const float inv_total = 1.f / s_bcast;
+        for (int i = 0; i < kSelectItems; i++)
+            if (index[i] < Ck) share[i] *= inv_total;
+        __syncthreads();
+        Sort(temp.sort).SortDescending(share, index); /* blocked: this thread holds ranks tid * items + i */
+        __syncthreads();
+        /* The shares (or keys) ranked before each of this thread's items. */
+        float mine = 0;
+        for (int i = 0; i < kSelectItems; i++)
+            if (index[i] < Ck) mine += p.budget > 0 ? (float)(k_start[index[i] + 1] - k_start[index[i]]) : share[i];
+        float before;
+        Scan(temp.scan).ExclusiveSum(mine, before);
+        __syncthreads();
+        float kept_keys = 0;
+        for (int i = 0; i < kSelectItems; i++) {
+            const int rank = tid * kSelectItems + i, j = index[i];
+            if (j >= Ck) continue;
+            const float size = (float)(k_start[j + 1] - k_start[j]);
+            const bool keep_it = rank == 0 || (p.budget > 0 ? before < p.budget * p.video
+                                                            : before <= p.top_p || rank < min_keep);
+            keep[(int64_t)row * (Ck + 1) + j] = keep_it;
+            if (keep_it) kept_keys += size;
+            before += p.budget > 0 ? size : share[i];
+        }
+        const float kept_total = Reduce(temp.reduce).Sum(kept_keys);
+        if (tid == 0) {
+            keep[(int64_t)row * (Ck + 1) + Ck] = 1;
+            const unsigned long long rows = (unsigned long long)(q_start[row + 1] - q_start[row]);
+            atomicAdd(p.kept, rows * ((unsigned long long)kept_total + (unsigned long long)(p.seq_len - p.video)));
+        }
+        __syncthreads();
+    }
+    if (blockIdx.x == 0) { /* text queries attend everything */
+        for (int j = tid; j <= Ck; j += kSelectThreads) keep[(int64_t)Cq * (Ck + 1) + j] = 1;
+        if (tid == 0)
+            atomicAdd(p.kept, (unsigned long long)(p.seq_len - p.video) * (unsigned long long)p.seq_len);
+    }
+}
+
+/* ---- attention --------------------------------------------------------------------- */
+
+struct AttendParams {
+    const char *q, *k, *v;
+    char *o;
+    int heads, seq_len, cq, ck;
+    int64_t q_stride_b, q_stride_n, k_stride_b, k_stride_n, v_stride_b, v_stride_n, o_stride_b, o_stride_n;
+    float scale_log2;
+    const int32_t *q_order, *k_order, *q_cluster, *k_start;
+    const uint8_t *keep;
+};
+
+constexpr int kEveryRow = INT_MAX; /* a key's cluster where every row of the block keeps it (no mask) */
+
+/* Copies rows `order[first + i]` of base into a swizzled tile; positions at or past `limit` zero-filled. */
+template <typename T, int D, int ROWS>
+__device__ __forceinline__ void load_ordered(T *tile, const char *base, int64_t stride_n, const int32_t *order,
+                                             int first, int limit) {
+    constexpr int kChunks = D / 8;
+    for (int i = threadIdx.x; i < ROWS * kChunks; i += kThreads) {
+        const int row = i / kChunks, chunk = i % kChunks, pos = first + row;
+        const int src_row = pos < limit ? order[pos] : 0;
+        const char *src = base + ((int64_t)src_row * stride_n + chunk * 8) * (int64_t)sizeof(T);
+        cp_async_16(tile + tile_offset<D>(row, chunk), src, pos < limit ? 16 : 0);
+    }
+}
+
+template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_kernel(const AttendParams p) {
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    T *sQ = reinterpret_cast<T *>(smem_raw);
+    T *sK = sQ + kRows * D; /* two buffers */
+    T *sV = sK + 2 * kTile * D;
+    int32_t *s_kcl = reinterpret_cast<int32_t *>(sV + 2 * kTile * D); /* [2][kTile]: the keys' clusters */
+    int32_t *s_span_start = s_kcl + 2 * kTile;      /* [Ck + 1]: first position of each kept key span */
+    int32_t *s_span_end = s_span_start + p.ck + 1;  /* [Ck + 1]: its end in the block's run of keys */
+    int32_t *s_span_cluster = s_span_end + p.ck + 1; /* [Ck + 1]: its cluster, kEveryRow if all rows keep it */
+    __shared__ int s_spans, s_keys;
+
+    const int bh = blockIdx.y, q0 = blockIdx.x * kRows, N = p.seq_len, Ck1 = p.ck + 1;
+    const int b = bh / p.heads, h = bh % p.heads;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warp_row = warp * 32;
+    const int32_t *q_order = p.q_order + (int64_t)bh * N, *k_order = p.k_order + (int64_t)bh * N;
+    const int32_t *q_cluster = p.q_cluster + (int64_t)bh * N, *k_start = p.k_start + (int64_t)bh * (p.ck + 2);
+    const uint8_t *keep = p.keep + (int64_t)bh * (p.cq + 1) * Ck1;
+    const char *q_base = p.q + (b * p.q_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
+    const char *k_base = p.k + (b * p.k_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
+    const char *v_base = p.v + (b * p.v_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
+
+    load_ordered<T, D, kRows>(sQ, q_base, p.q_stride_n, q_order, q0, N);
+    cp_async_commit();
+
+    /* The keys this block visits: the spans of the key clusters (text last, as cluster Ck) that any of its
+     * query clusters [c_first, c_last] keeps, one after another in cluster order, so that no key of an
+     * unkept cluster is loaded. Spans kept by only some of the block's clusters are masked per row. Warp 0
+     * lists them 32 clusters at a time (a ballot to place them, a shuffle scan for their run ends). */
+    const int c_first = q_cluster[q0], c_last = q_cluster[min(q0 + kRows, N) - 1];
+    if (warp == 0) {
+        int spans = 0, keys = 0;
+        for (int base = 0; base < Ck1; base += 32) {
+            const int j = base + lane;
+            int len = 0;
+            bool any = false, all = true;
+            if (j < Ck1) {
+                len = k_start[j + 1] - k_start[j];
+                for (int qc = c_first; qc <= c_last; qc++) {
+                    const bool kept = keep[(int64_t)qc * Ck1 + j];
+                    any |= kept, all &= kept;
+                }
+            }
+            const bool take = any && len > 0;
+            const unsigned ballot = __ballot_sync(0xffffffffu, take);
+            int end = take ? len : 0;
+            for (int o = 1; o < 32; o *= 2) {
+                const int before = __shfl_up_sync(0xffffffffu, end, o);
+                if (lane >= o) end += before;
+            }
+            if (take) {
+                const int at = spans + __popc(ballot & ((1u << lane) - 1));
+                s_span_start[at] = k_start[j], s_span_end[at] = keys + end;
+                s_span_cluster[at] = all ? kEveryRow : j;
+            }
+            spans += __popc(ballot);
+            keys += __shfl_sync(0xffffffffu, end, 31);
+        }
+        if (lane == 0) s_spans = spans, s_keys = keys;
+    }
+    __syncthreads();
+    const int num_keys = s_keys, num_tiles = (num_keys + kTile - 1) / kTile;
+
+    /* The span holding key v of the run: the first whose end is past v (from a span at or before it). */
+    auto span_of = [&](int v, int from) {
+        int lo = from, hi = s_spans - 1;
+        while (lo < hi) {
+            const int mid = (lo + hi) / 2;
+            if (s_span_end[mid] > v) hi = mid;
+            else lo = mid + 1;
+        }
+        return lo;
+    };
+    auto load_kv = [&](int t, int buffer) {
+        constexpr int kChunks = D / 8;
+        const int v0 = t * kTile;
+        int span = span_of(v0, 0);
+        /* A thread's rows increase with i, so its span only moves forward. */
+        for (int i = threadIdx.x; i < kTile * kChunks; i += kThreads) {
+            const int row = i / kChunks, chunk = i % kChunks, v = v0 + row;
+            const bool valid = v < num_keys;
+            int src_row = 0;
+            if (valid) {
+                while (s_span_end[span] <= v) span++;
+                src_row = k_order[s_span_start[span] + v - (span ? s_span_end[span - 1] : 0)];
+            }
+            const int at = tile_offset<D>(row, chunk);
+            cp_async_16(sK + buffer * kTile * D + at, k_base + ((int64_t)src_row * p.k_stride_n + chunk * 8) * (int64_t)sizeof(T),
+                        valid ? 16 : 0);
+            cp_async_16(sV + buffer * kTile * D + at, v_base + ((int64_t)src_row * p.v_stride_n + chunk * 8) * (int64_t)sizeof(T),
+                        valid ? 16 : 0);
+        }
+        if (threadIdx.x < kTile) {
+            const int v = v0 + threadIdx.x;
+            s_kcl[buffer * kTile + threadIdx.x] = v < num_keys ? s_span_cluster[span_of(v, 0)] : -1;
+        }
+    };
+    if (num_tiles > 0) load_kv(0, 0);
+    cp_async_commit();
+
+    /* The clusters of this thread's rows (lane / 4 and lane / 4 + 8 of each m-tile). */
+    int row_cluster[2][2];
+#pragma unroll
+    for (int m = 0; m < 2; m++)
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            const int pos = q0 + warp_row + m * 16 + lane / 4 + 8 * i;
+            row_cluster[m][i] = q_cluster[min(pos, N - 1)];
+        }
+
+    constexpr int kKeyTiles = kTile / 8, kDimTiles = D / 8;
+    float o_acc[2][kDimTiles][4];
+#pragma unroll
+    for (int m = 0; m < 2; m++)
+#pragma unroll
+        for (int i = 0; i < kDimTiles; i++) o_acc[m][i][0] = o_acc[m][i][1] = o_acc[m][i][2] = o_acc[m][i][3] = 0.f;
+    float row_max[2][2], row_sum[2][2];
+#pragma unroll
+    for (int m = 0; m < 2; m++) row_max[m][0] = row_max[m][1] = -INFINITY, row_sum[m][0] = row_sum[m][1] = 0.f;
+
+    for (int t = 0; t < num_tiles; t++) {
+        const int buffer = t & 1;
+        prefetch_next_and_wait(t, num_tiles, load_kv);
+        __syncthreads();
+        const T *tK = sK + buffer * kTile * D, *tV = sV + buffer * kTile * D;
+        const int *kcl = s_kcl + buffer * kTile;
+
+        float s[2][kKeyTiles][4];
+        tile_scores<T, D>(s, sQ, tK, warp_row, lane);
+
+        /* Keys past the run (cluster -1), and keys of spans not every row keeps: masked where the row's own
+         * cluster does not keep them. */
+#pragma unroll
+        for (int n = 0; n < kKeyTiles; n++)
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int kc = kcl[n * 8 + (lane % 4) * 2 + e];
+                if (kc == kEveryRow) continue;
+#pragma unroll
+                for (int m = 0; m < 2; m++)
+#pragma unroll
+                    for (int i = 0; i < 2; i++)
+                        if (kc < 0 || !keep[(int64_t)row_cluster[m][i] * Ck1 + kc]) s[m][n][2 * i + e] = -INFINITY;
+            }
+
+        /* Online softmax (base 2). A row with every key so far masked keeps max -inf: shift by 0 then. */
+#pragma unroll
+        for (int m = 0; m < 2; m++) {
+            float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+            for (int n = 0; n < kKeyTiles; n++) {
+                tile_max[0] = fmaxf(tile_max[0], fmaxf(s[m][n][0], s[m][n][1]));
+                tile_max[1] = fmaxf(tile_max[1], fmaxf(s[m][n][2], s[m][n][3]));
+            }
+            float scale_old[2], shift[2];
+#pragma unroll
+            for (int i = 0; i < 2; i++) {
+                tile_max[i] = fmaxf(tile_max[i], __shfl_xor_sync(0xffffffffu, tile_max[i], 1));
+                tile_max[i] = fmaxf(tile_max[i], __shfl_xor_sync(0xffffffffu, tile_max[i], 2));
+                const float new_max = fmaxf(row_max[m][i], tile_max[i] * p.scale_log2);
+                shift[i] = new_max == -INFINITY ? 0.f : new_max;
+                scale_old[i] = fast_exp2(row_max[m][i] - shift[i]);
+                row_max[m][i] = new_max;
+                row_sum[m][i] *= scale_old[i];
+            }
+#pragma unroll
+            for (int d = 0; d < kDimTiles; d++) {
+                o_acc[m][d][0] *= scale_old[0], o_acc[m][d][1] *= scale_old[0];
+                o_acc[m][d][2] *= scale_old[1], o_acc[m][d][3] *= scale_old[1];
+            }
+#pragma unroll
+            for (int n = 0; n < kKeyTiles; n++) {
+                s[m][n][0] = fast_exp2(s[m][n][0] * p.scale_log2 - shift[0]);
+                s[m][n][1] = fast_exp2(s[m][n][1] * p.scale_log2 - shift[0]);
+                s[m][n][2] = fast_exp2(s[m][n][2] * p.scale_log2 - shift[1]);
+                s[m][n][3] = fast_exp2(s[m][n][3] * p.scale_log2 - shift[1]);
+                row_sum[m][0] += s[m][n][0] + s[m][n][1];
+                row_sum[m][1] += s[m][n][2] + s[m][n][3];
+            }
+        }
+
+        /* O += P V, P straight from the score registers. */
+#pragma unroll
+        for (int kk = 0; kk < kTile / 16; kk++) {
+            uint32_t a[2][4];
+#pragma unroll
+            for (int m = 0; m < 2; m++) {
+                a[m][0] = Mma<T>::pack(s[m][2 * kk][0], s[m][2 * kk][1]);
+                a[m][1] = Mma<T>::pack(s[m][2 * kk][2], s[m][2 * kk][3]);
+                a[m][2] = Mma<T>::pack(s[m][2 * kk + 1][0], s[m][2 * kk + 1][1]);
+                a[m][3] = Mma<T>::pack(s[m][2 * kk + 1][2], s[m][2 * kk + 1][3]);
+            }
+#pragma unroll
+            for (int d = 0; d < kDimTiles; d += 2) {
+                uint32_t vf[4];
+                ldmatrix_x4_trans(vf, tV + tile_offset<D>(kk * 16 + (lane % 8) + ((lane / 8) % 2) * 8, d + lane / 16));
+#pragma unroll
+                for (int m = 0; m < 2; m++) {
+                    Mma<T>::run(o_acc[m][d], a[m], vf[0], vf[1]);
+                    Mma<T>::run(o_acc[m][d + 1], a[m], vf[2], vf[3]);
+                }
+            }
+        }
+        __syncthreads();
+    }
+    cp_async_wait<0>();
+    __syncthreads();
+
+    /* Normalise, stage in sQ, write each row back to its token. */
+#pragma unroll
+    for (int m = 0; m < 2; m++) {
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            float sum = row_sum[m][i];
+            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+            row_sum[m][i] = sum > 0.f ? 1.f / sum : 0.f;
+        }
+        const int r0 = warp_row + m * 16 + lane / 4;
+#pragma unroll
+        for (int d = 0; d < kDimTiles; d++) {
+            const int col = d * 8 + (lane % 4) * 2;
+            *reinterpret_cast<uint32_t *>(sQ + tile_offset<D>(r0, col / 8) + col % 8) =
+                Mma<T>::pack(o_acc[m][d][0] * row_sum[m][0], o_acc[m][d][1] * row_sum[m][0]);
+            *reinterpret_cast<uint32_t *>(sQ + tile_offset<D>(r0 + 8, col / 8) + col % 8) =
+                Mma<T>::pack(o_acc[m][d][2] * row_sum[m][1], o_acc[m][d][3] * row_sum[m][1]);
+        }
+    }
+    __syncthreads();
+    char *o_base = p.o + (b * p.o_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
+    constexpr int kChunks = D / 8;
+    for (int i = threadIdx.x; i < kRows * kChunks; i += kThreads) {
+        const int row = i / kChunks, chunk = i % kChunks, pos = q0 + row;
+        if (pos >= N) continue;
+        *reinterpret_cast<uint4 *>(o_base + ((int64_t)q_order[pos] * p.o_stride_n + chunk * 8) * (int64_t)sizeof(T)) =
+            *reinterpret_cast<const uint4 *>(sQ + tile_offset<D>(row, chunk));
+    }
+}
+
+/* ---- launchers ----------------------------------------------------------------------- */
+
+vs_status check(const vs_attn_args *a, const vs_svg2_config *cfg) {
+    if (a->dtype != VS_BF16 && a->dtype != VS_F16)
+        return vs_fail(VS_ERR_UNSUPPORTED, "SVG2 on CUDA takes BF16 or F16");
+    if (a->head_dim != 64 && a->head_dim != 128)
+        return vs_fail(VS_ERR_UNSUPPORTED, "SVG2 on CUDA: head_dim %d (64 or 128)", a->head_dim);
+    if (cfg->query_clusters < 1 || cfg->key_clusters < 1 || cfg->video_tokens < 1 || cfg->video_tokens > a->seq_len ||
+        cfg->query_clusters > cfg->video_tokens || cfg->key_clusters > cfg->video_tokens)
+        return vs_fail(VS_ERR_INVALID_ARG, "SVG2: %d query and %d key clusters for %d video tokens of %d",
+                       cfg->query_clusters, cfg->key_clusters, cfg->video_tokens, a->seq_len);
+    if (cfg->key_clusters > kSelectThreads * kSelectItems)
+        return vs_fail(VS_ERR_UNSUPPORTED, "SVG2 on CUDA: %d key clusters (at most %d)", cfg->key_clusters,
+                       kSelectThreads * kSelectItems);
+    if ((int64_t)a->batch * a->heads * cfg->key_clusters >= ((int64_t)1 << 31))
+        return vs_fail(VS_ERR_UNSUPPORTED, "SVG2 on CUDA: too many (batch, head, cluster) triples");
+    return VS_OK;
+}
+
+template <typename T, int D>
+vs_status kmeans_typed(KmeansParams &p, int bh, int init, int iterations, const Workspace &w, cudaStream_t stream) {
+    const dim3 per_cluster(p.clusters, bh), per_padded(p.cpad, bh);
+    if (init) init_kernel<T><<<per_cluster, D, 0, stream>>>(p);
+    const size_t smem = (size_t)(kRows + 2 * kTile) * D * sizeof(T);
+    VS_CUDA_TRY(cudaFuncSetAttribute(assign_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    const int64_t items = (int64_t)bh * p.video, positions = (int64_t)bh * p.seq_len;
+    int end_bit = 1;
+    while (end_bit < 32 && ((uint64_t)bh * p.clusters >> end_bit)) end_bit++;
+    for (int it = 0; it < iterations; it++) {
+        round_kernel<T><<<per_padded, D, 0, stream>>>(p);
+        assign_kernel<T, D><<<dim3((p.video + kRows - 1) / kRows, bh), kThreads, smem, stream>>>(p);
+        size_t bytes = w.sort_bytes;
+        VS_CUDA_TRY(cub::DeviceRadixSort::SortPairs(w.sort_scratch, bytes, w.keys_in, w.keys_out, w.values_in,
+                                                    w.values_out, items, 0, end_bit, stream));
+        place_kernel<<<(unsigned)((positions + 255) / 256), 256, 0, stream>>>(p, positions);
+        starts_kernel<<<(unsigned)((items + 255) / 256), 256, 0, stream>>>(p, items);
+        update_kernel<T><<<per_cluster, D, 0, stream>>>(p);
+    }
+    VS_CUDA_TRY(cudaGetLastError());
+    return VS_OK;
+}
+
+template <typename T, int D> vs_status attend_typed(const AttendParams &p, int bh, cudaStream_t stream) {
+    const size_t smem =
+        (size_t)(kRows + 4 * kTile) * D * sizeof(T) + (2 * kTile + 3 * (size_t)(p.ck + 1)) * sizeof(int32_t);
+    VS_CUDA_TRY(cudaFuncSetAttribute(attend_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    attend_kernel<T, D><<<dim3((p.seq_len + kRows - 1) / kRows, bh), kThreads, smem, stream>>>(p);
+    VS_CUDA_TRY(cudaGetLastError());
+    return VS_OK;
+}
+
+} // namespace
+
+extern "C" size_t vs_cuda_svg2_workspace(const vs_attn_args *args, const vs_svg2_config *cfg) {
+    return layout(args, cfg, nullptr).total;
+}
+
+extern "C" vs_status vs_cuda_svg2_kmeans(const vs_attn_args *a, const vs_svg2_config *cfg, int which,
+                                         float *centroids, int init, int iterations, const vs_svg2_plan *plan,
+                                         void *workspace, size_t workspace_bytes, void *stream) {
+    VS_TRY(check(a, cfg));
+    if (iterations < 1) return vs_fail(VS_ERR_INVALID_ARG, "SVG2 k-means: %d iterations", iterations);
+    const Workspace w = layout(a, cfg, workspace);
+    if (workspace_bytes < w.total)
+        return vs_fail(VS_ERR_INVALID_ARG, "SVG2: workspace of %zu bytes, needs %zu", workspace_bytes, w.total);
+    const bool keys = which == VS_SVG2_KEYS;
+    KmeansParams p = {};
+    p.x = (const char *)(keys ? a->k : a->q);
+    p.stride_b = keys ? a->k_stride_b : a->q_stride_b, p.stride_n = keys ? a->k_stride_n : a->q_stride_n;
+    p.heads = a->heads, p.video = cfg->video_tokens, p.seq_len = a->seq_len;
+    p.clusters = keys ? cfg->key_clusters : cfg->query_clusters, p.cpad = padded_clusters(cfg);
+    p.centroids = centroids, p.rounded = w.centroids, p.norms = w.norms;
+    p.keys = w.keys_in, p.tokens = w.values_in, p.sorted_keys = w.keys_out, p.sorted_tokens = w.values_out;
+    p.order = keys ? plan->k_order : plan->q_order;
+    p.cluster = keys ? plan->k_cluster : plan->q_cluster;
+    p.start = keys ? plan->k_start : plan->q_start;
+    const int bh = a->batch * a->heads;
+    cudaStream_t s = (cudaStream_t)stream;
+    const bool bf16 = a->dtype == VS_BF16;
+    if (a->head_dim == 64)
+        return bf16 ? kmeans_typed<__nv_bfloat16, 64>(p, bh, init, iterations, w, s)
+                    : kmeans_typed<__half, 64>(p, bh, init, iterations, w, s);
+    return bf16 ? kmeans_typed<__nv_bfloat16, 128>(p, bh, init, iterations, w, s)
+                : kmeans_typed<__half, 128>(p, bh, init, iterations, w, s);
+}
+
+extern "C" vs_status vs_cuda_svg2_select(const vs_attn_args *a, const vs_svg2_config *cfg, const float *q_centroids,
+                                         const float *k_centroids, const vs_svg2_plan *plan, void *stream) {
+    VS_TRY(check(a, cfg));
+    SelectParams p = {q_centroids, k_centroids, plan->q_start, plan->k_start, plan->keep, plan->kept,
+                      cfg->query_clusters, cfg->key_clusters, a->head_dim, cfg->video_tokens, a->seq_len,
+                      a->scale, (float)cfg->top_p, (float)cfg->min_key_ratio, (float)cfg->budget};
+    const dim3 grid((cfg->query_clusters + kSelectRows - 1) / kSelectRows, a->batch * a->heads);
+    select_kernel<<<grid, kSelectThreads, 0, (cudaStream_t)stream>>>(p);
+    VS_CUDA_TRY(cudaGetLastError());
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_svg2_attend(const vs_attn_args *a, const vs_svg2_config *cfg, const vs_svg2_plan *plan,
+                                         void *workspace, size_t workspace_bytes, void *stream) {
+    (void)workspace, (void)workspace_bytes;
+    VS_TRY(check(a, cfg));
+    AttendParams p = {};
+    p.q = (const char *)a->q, p.k = (const char *)a->k, p.v = (const char *)a->v, p.o = (char *)a->out;
+    p.heads = a->heads, p.seq_len = a->seq_len, p.cq = cfg->query_clusters, p.ck = cfg->key_clusters;
+    p.q_stride_b = a->q_stride_b, p.q_stride_n = a->q_stride_n, p.k_stride_b = a->k_stride_b;
+    p.k_stride_n = a->k_stride_n, p.v_stride_b = a->v_stride_b, p.v_stride_n = a->v_stride_n;
+    p.o_stride_b = a->o_stride_b, p.o_stride_n = a->o_stride_n;
+    p.scale_log2 = a->scale * 1.4426950408889634f;
+    p.q_order = plan->q_order, p.k_order = plan->k_order, p.q_cluster = plan->q_cluster, p.k_start = plan->k_start;
+    p.keep = plan->keep;
+    const int bh = a->batch * a->heads;
+    cudaStream_t s = (cudaStream_t)stream;
+    const bool bf16 = a->dtype == VS_BF16;
+    if (a->head_dim == 64)
+        return bf16 ? attend_typed<__nv_bfloat16, 64>(p, bh, s) : attend_typed<__half, 64>(p, bh, s);
+    return bf16 ? attend_typed<__nv_bfloat16, 128>(p, bh, s) : attend_typed<__half, 128>(p, bh, s);
+}

@@ -1,0 +1,196 @@
+/* The "svg2" method (Sparse VideoGen 2, docs/svg2.md): per (batch entry,
+ * head) the video queries and keys are clustered by k-means, each query
+ * cluster keeps the key clusters that carry the top-p of its estimated
+ * attention mass, and attention runs over the kept (query cluster, key
+ * cluster) pairs in cluster order; text tokens stay dense. Each layer keeps
+ * its centroids across denoising steps: 50 k-means iterations at its first
+ * sparse call, then 2 warm-started ones per call. The batch holds the CFG
+ * branches, so every branch keeps its own centroids. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "backend/sparse_kernels.h"
+#include "core/status.h"
+#include "sparse/method.h"
+#include "sparse/svg2.h"
+
+enum { INIT_ITERATIONS = 50, STEP_ITERATIONS = 2 };
+
+/* The reference's settings at Wan 720p (75600 video tokens); other sizes keep the tokens per cluster. */
+enum { ANCHOR_TOKENS = 75600, ANCHOR_QUERY_CLUSTERS = 300, ANCHOR_KEY_CLUSTERS = 1000 };
+/* Fewest clusters a short sequence gets (while it has that many tokens). */
+enum { MIN_QUERY_CLUSTERS = 8, MIN_KEY_CLUSTERS = 16 };
+
+typedef struct {
+    const vs_sparse_kernels *kernels;
+    vs_svg2_config cfg;
+    vs_svg2_plan plan; /* the last call's, on the device */
+    void *workspace;
+    size_t workspace_bytes;
+    int64_t calls; /* sparse calls since the last take */
+} svg2_context;
+
+typedef struct {
+    float *q_centroids, *k_centroids; /* [BH][C][D] on the device */
+    int clustered;                    /* the centroids hold a previous call's */
+} svg2_layer;
+
+static size_t batch_heads(const vs_sparse_setup *setup) {
+    return (size_t)setup->batch * setup->heads;
+}
+
+/* Clusters for `video` tokens: `asked` when positive, else the anchor's tokens per cluster. */
+static int cluster_count(int asked, int anchor, int fewest, int video) {
+    if (asked > 0) return asked;
+    int n = (int)lround((double)anchor * video / ANCHOR_TOKENS);
+    if (n < fewest) n = fewest;
+    return n < video ? n : video;
+}
+
+vs_svg2_config vs_svg2_config_resolve(const vs_attention_params *p, int video_tokens) {
+    vs_svg2_config c;
+    c.query_clusters = cluster_count(p->svg2_query_clusters, ANCHOR_QUERY_CLUSTERS, MIN_QUERY_CLUSTERS, video_tokens);
+    c.key_clusters = cluster_count(p->svg2_key_clusters, ANCHOR_KEY_CLUSTERS, MIN_KEY_CLUSTERS, video_tokens);
+    c.top_p = p->svg2_top_p > 0 ? p->svg2_top_p : 0.9;
+    c.min_key_ratio = p->svg2_min_key_ratio > 0 ? p->svg2_min_key_ratio : 0.1;
+    c.budget = p->svg2_budget > 0 ? p->svg2_budget : 0;
+    c.video_tokens = video_tokens;
+    return c;
+}
+
+static void context_free(const vs_sparse_setup *setup, void *context) {
+    (void)setup;
+    svg2_context *c = context;
+    if (!c) return;
+    if (c->kernels) {
+        void *const buffers[] = {c->plan.q_order, c->plan.k_order, c->plan.q_cluster, c->plan.k_cluster,
+                                 c->plan.q_start, c->plan.k_start, c->plan.keep,    c->plan.kept,
+                                 c->workspace};
+        for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) c->kernels->release(buffers[i]);
+    }
+    free(c);
+}
+
+static vs_status context_create(const vs_sparse_setup *setup, void **context) {
+    *context = NULL;
+    if (!setup->has_video)
+        return vs_fail(VS_ERR_INVALID_ARG, "attention method svg2 needs the video's token layout (a vs_svg_config)");
+    const int video = setup->video.frames * setup->video.tokens_per_frame;
+    if (video < 1 || video > setup->seq_len)
+        return vs_fail(VS_ERR_SHAPE, "attention method svg2: %d video tokens in a sequence of %d", video,
+                       setup->seq_len);
+    const vs_attention_params *p = &setup->params;
+    if (p->svg2_top_p > 1 || p->svg2_min_key_ratio > 1 || p->svg2_budget > 1)
+        return vs_fail(VS_ERR_INVALID_ARG, "attention method svg2: top-p %g, minimum key ratio %g and budget %g "
+                       "must be at most 1", p->svg2_top_p, p->svg2_min_key_ratio, p->svg2_budget);
+    svg2_context *c = calloc(1, sizeof *c);
+    if (!c) return vs_fail(VS_ERR_OOM, "out of host memory");
+    c->cfg = vs_svg2_config_resolve(p, video);
+    const vs_svg2_config *cfg = &c->cfg;
+    vs_status s = VS_OK;
+    if (cfg->query_clusters > video || cfg->key_clusters > video)
+        s = vs_fail(VS_ERR_INVALID_ARG, "attention method svg2: %d query and %d key clusters for %d video tokens",
+                    cfg->query_clusters, cfg->key_clusters, video);
+    if (!s) s = vs_sparse_kernels_for(setup->device, &c->kernels);
+    const size_t bh = batch_heads(setup), tokens = bh * (size_t)setup->seq_len * sizeof(int32_t);
+    vs_svg2_plan *plan = &c->plan;
+    if (!s) s = c->kernels->alloc((void **)&plan->q_order, tokens);
+    if (!s) s = c->kernels->alloc((void **)&plan->k_order, tokens);
+    if (!s) s = c->kernels->alloc((void **)&plan->q_cluster, tokens);
+    if (!s) s = c->kernels->alloc((void **)&plan->k_cluster, tokens);
+    if (!s) s = c->kernels->alloc((void **)&plan->q_start, bh * (cfg->query_clusters + 2) * sizeof(int32_t));
+    if (!s) s = c->kernels->alloc((void **)&plan->k_start, bh * (cfg->key_clusters + 2) * sizeof(int32_t));
+    if (!s) s = c->kernels->alloc((void **)&plan->keep, bh * (cfg->query_clusters + 1) * (cfg->key_clusters + 1));
+    if (!s) s = c->kernels->alloc((void **)&plan->kept, sizeof *plan->kept);
+    if (!s) s = c->kernels->zero(plan->kept, sizeof *plan->kept);
+    if (!s) {
+        vs_attn_args shape = {0};
+        shape.batch = setup->batch, shape.heads = setup->heads;
+        shape.seq_len = setup->seq_len, shape.head_dim = setup->head_dim;
+        c->workspace_bytes = c->kernels->svg2_workspace(&shape, cfg);
+        s = c->kernels->alloc(&c->workspace, c->workspace_bytes);
+    }
+    if (s) {
+        context_free(setup, c);
+        return s;
+    }
+    *context = c;
+    return VS_OK;
+}
+
+static void layer_free(const vs_sparse_setup *setup, void *context, void *layer) {
+    (void)setup;
+    const svg2_context *c = context;
+    svg2_layer *l = layer;
+    if (!l) return;
+    c->kernels->release(l->q_centroids);
+    c->kernels->release(l->k_centroids);
+    free(l);
+}
+
+static vs_status layer_create(const vs_sparse_setup *setup, void *context, void **layer) {
+    *layer = NULL;
+    const svg2_context *c = context;
+    svg2_layer *l = calloc(1, sizeof *l);
+    if (!l) return vs_fail(VS_ERR_OOM, "out of host memory");
+    const size_t row = batch_heads(setup) * (size_t)setup->head_dim * sizeof(float);
+    vs_status s = c->kernels->alloc((void **)&l->q_centroids, row * c->cfg.query_clusters);
+    if (!s) s = c->kernels->alloc((void **)&l->k_centroids, row * c->cfg.key_clusters);
+    if (s) {
+        layer_free(setup, context, l);
+        return s;
+    }
+    *layer = l;
+    return VS_OK;
+}
+
+/* k-means on the queries and the keys (from scratch at the layer's first call, else warm-started), then
+ * the selection. */
+static vs_status plan(const vs_sparse_setup *setup, void *context, void *layer, const vs_attn_args *args,
+                      void *stream) {
+    svg2_context *c = context;
+    svg2_layer *l = layer;
+    const int init = !l->clustered, iterations = init ? INIT_ITERATIONS : STEP_ITERATIONS;
+    (void)setup;
+    VS_TRY(c->kernels->svg2_kmeans(args, &c->cfg, VS_SVG2_QUERIES, l->q_centroids, init, iterations, &c->plan,
+                                   c->workspace, c->workspace_bytes, stream));
+    VS_TRY(c->kernels->svg2_kmeans(args, &c->cfg, VS_SVG2_KEYS, l->k_centroids, init, iterations, &c->plan,
+                                   c->workspace, c->workspace_bytes, stream));
+    l->clustered = 1;
+    VS_TRY(c->kernels->svg2_select(args, &c->cfg, l->q_centroids, l->k_centroids, &c->plan, stream));
+    c->calls++;
+    return VS_OK;
+}
+
+static vs_status attend(const vs_sparse_setup *setup, void *context, void *layer, vs_attn_args *args,
+                        void *stream) {
+    (void)setup;
+    const svg2_context *c = context;
+    if (!((const svg2_layer *)layer)->clustered)
+        return vs_fail(VS_ERR_INVALID_ARG, "attention method svg2: the layer attends before any plan");
+    return c->kernels->svg2_attend(args, &c->cfg, &c->plan, c->workspace, c->workspace_bytes, stream);
+}
+
+/* The density the selections since the last take computed (1 before any). */
+static vs_status take_stats(const vs_sparse_setup *setup, void *context, vs_sparse_stats *stats) {
+    svg2_context *c = context;
+    unsigned long long kept = 0;
+    VS_TRY(c->kernels->read(&kept, c->plan.kept, sizeof kept));
+    VS_TRY(c->kernels->zero(c->plan.kept, sizeof kept));
+    const double map = (double)setup->seq_len * setup->seq_len * (double)batch_heads(setup);
+    stats->density = c->calls ? (double)kept / (map * (double)c->calls) : 1.0;
+    stats->selected_calls = c->calls;
+    c->calls = 0;
+    return VS_OK;
+}
+
+const vs_sparse_method vs_sparse_method_svg2 = {
+    .name = "svg2",
+    .context_create = context_create,
+    .context_free = context_free,
+    .layer_create = layer_create,
+    .layer_free = layer_free,
+    .plan = plan,
+    .attend = attend,
+    .take_stats = take_stats,
+};

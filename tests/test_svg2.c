@@ -1,0 +1,415 @@
+/* Sparse VideoGen 2 on the CPU (backend/cpu/svg2_cpu.h, src/sparse/svg2_method.c): k-means against a plain
+ * double-precision Lloyd from the same initial centroids, the selection against the rule written out
+ * plainly, the permutation round trip, attention against the f64 masked reference, and the method through
+ * the sparse-attention object (warm-up, statistics). Sizes are ragged on purpose. */
+#include "backend/cpu/svg2_cpu.h"
+#include "check.h"
+#include "core/status.h"
+#include "sparse/sparse_attention.h"
+#include "sparse/svg2.h"
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static vs_attn_args make_args(int batch, int heads, int len, int dim, const float *q, const float *k,
+                              const float *v, float *out) {
+    vs_attn_args a = {0};
+    a.dtype = VS_F32;
+    a.q = q, a.k = k, a.v = v, a.out = out;
+    a.batch = batch, a.heads = heads, a.seq_len = len, a.head_dim = dim;
+    a.scale = 1.0f / sqrtf((float)dim);
+    vs_attn_args_contiguous(&a);
+    return a;
+}
+
+static float *random_floats(int64_t n, unsigned long long seed) {
+    float *x = vs_test_malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(2 * vs_test_uniform(&seed) - 1);
+    return x;
+}
+
+/* Points around `groups` far-apart centres ([B, N, H, D]); token t belongs to group (t * 7) % groups. */
+static float *separated_points(int batch, int len, int heads, int dim, int groups, unsigned long long seed) {
+    float *centres = random_floats((int64_t)groups * dim, seed);
+    float *x = random_floats((int64_t)batch * len * heads * dim, seed + 1);
+    for (int64_t r = 0; r < (int64_t)batch * len * heads; r++) {
+        const int t = (int)(r / heads % len), g = (t * 7) % groups;
+        for (int d = 0; d < dim; d++) x[r * dim + d] = 20 * centres[g * dim + d] + 0.05f * x[r * dim + d];
+    }
+    return x;
+}
+
+/* A plan in host memory for batch x heads over len tokens. */
+static vs_svg2_plan host_plan(const vs_svg2_config *cfg, int bh, int len) {
+    vs_svg2_plan p;
+    p.q_order = vs_test_malloc(sizeof(int32_t) * (size_t)bh * len);
+    p.k_order = vs_test_malloc(sizeof(int32_t) * (size_t)bh * len);
+    p.q_cluster = vs_test_malloc(sizeof(int32_t) * (size_t)bh * len);
+    p.k_cluster = vs_test_malloc(sizeof(int32_t) * (size_t)bh * len);
+    p.q_start = vs_test_malloc(sizeof(int32_t) * (size_t)bh * (cfg->query_clusters + 2));
+    p.k_start = vs_test_malloc(sizeof(int32_t) * (size_t)bh * (cfg->key_clusters + 2));
+    p.keep = vs_test_malloc((size_t)bh * (cfg->query_clusters + 1) * (cfg->key_clusters + 1));
+    p.kept = vs_test_malloc(sizeof *p.kept);
+    *p.kept = 0;
+    return p;
+}
+
+static vs_svg2_config config(int cq, int ck, int video) {
+    vs_svg2_config c = {cq, ck, 0.9, 0.1, 0, video};
+    return c;
+}
+
+/* Plain Lloyd in double for one (batch, head): the same initial centroids (tokens floor((c + 0.5) V / C)),
+ * `iterations` of assign-then-update; labels of the last assignment, centroids after the last update. */
+static void plain_kmeans(const float *x, int64_t stride_n, int video, int dim, int clusters, int iterations,
+                         int *labels, double *centroids) {
+    for (int c = 0; c < clusters; c++)
+        for (int d = 0; d < dim; d++) centroids[c * dim + d] = x[(int64_t)((c + 0.5) * video / clusters) * stride_n + d];
+    double *sum = vs_test_malloc(sizeof(double) * (size_t)clusters * dim);
+    int *count = vs_test_malloc(sizeof(int) * (size_t)clusters);
+    for (int it = 0; it < iterations; it++) {
+        memset(sum, 0, sizeof(double) * (size_t)clusters * dim);
+        memset(count, 0, sizeof(int) * (size_t)clusters);
+        for (int t = 0; t < video; t++) {
+            double best = INFINITY;
+            for (int c = 0; c < clusters; c++) {
+                double dist = 0;
+                for (int d = 0; d < dim; d++) {
+                    const double e = x[t * stride_n + d] - centroids[c * dim + d];
+                    dist += e * e;
+                }
+                if (dist < best) best = dist, labels[t] = c;
+            }
+            count[labels[t]]++;
+            for (int d = 0; d < dim; d++) sum[labels[t] * dim + d] += x[t * stride_n + d];
+        }
+        for (int c = 0; c < clusters; c++)
+            for (int d = 0; d < dim && count[c]; d++) centroids[c * dim + d] = sum[c * dim + d] / count[c];
+    }
+}
+
+/* Sum of squared distances of the tokens to the centroids of their labels. */
+static double objective(const float *x, int64_t stride_n, int video, int dim, const int *labels,
+                        const double *centroids) {
+    double total = 0;
+    for (int t = 0; t < video; t++)
+        for (int d = 0; d < dim; d++) {
+            const double e = x[t * stride_n + d] - centroids[labels[t] * dim + d];
+            total += e * e;
+        }
+    return total;
+}
+
+/* The plan's order is a permutation with the clusters contiguous and in token order, text in place. */
+static int order_is_consistent(const int32_t *order, const int32_t *cluster, const int32_t *start, int clusters,
+                               int video, int len, const int *labels) {
+    if (start[0] != 0 || start[clusters] != video || start[clusters + 1] != len) return 0;
+    for (int c = 0; c < clusters; c++)
+        for (int p = start[c]; p < start[c + 1]; p++)
+            if (cluster[p] != c || (labels && labels[order[p]] != c) || (p > start[c] && order[p] <= order[p - 1]))
+                return 0;
+    for (int p = video; p < len; p++)
+        if (order[p] != p || cluster[p] != clusters) return 0;
+    return 1;
+}
+
+/* ---- k-means ------------------------------------------------------------------- */
+
+TEST(kmeans_on_separated_points_gives_the_plain_labels) {
+    enum { B = 2, H = 2, F = 3, P = 41, T = 3, N = F * P + T, D = 64, C = 9, ITER = 6 };
+    const float *x = separated_points(B, N, H, D, C, 11);
+    vs_attn_args a = make_args(B, H, N, D, x, x, x, NULL);
+    vs_svg2_config cfg = config(C, C, F * P);
+    vs_svg2_plan plan = host_plan(&cfg, B * H, N);
+    float *centroids = vs_test_malloc(sizeof(float) * B * H * C * D);
+    CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_QUERIES, centroids, 1, ITER, &plan));
+    int *labels = vs_test_malloc(sizeof(int) * N);
+    double *ref = vs_test_malloc(sizeof(double) * C * D);
+    for (int bh = 0; bh < B * H; bh++) {
+        const int b = bh / H, h = bh % H;
+        plain_kmeans(x + (int64_t)b * N * H * D + h * D, H * D, F * P, D, C, ITER, labels, ref);
+        CHECK(order_is_consistent(plan.q_order + bh * N, plan.q_cluster + bh * N, plan.q_start + bh * (C + 2), C,
+                                  F * P, N, labels));
+        for (int i = 0; i < C * D; i++) CHECK(fabs(centroids[bh * C * D + i] - ref[i]) < 1e-4 * (1 + fabs(ref[i])));
+    }
+    return 0;
+}
+
+TEST(kmeans_objective_matches_the_plain_one_on_random_points) {
+    /* 203 video tokens into 7 and 13 clusters (neither divides), warm-started after 3 iterations. */
+    enum { H = 3, V = 203, T = 0, N = V + T, D = 64, CQ = 7, CK = 13 };
+    const float *q = random_floats((int64_t)N * H * D, 21), *k = random_floats((int64_t)N * H * D, 22);
+    vs_attn_args a = make_args(1, H, N, D, q, k, k, NULL);
+    vs_svg2_config cfg = config(CQ, CK, V);
+    vs_svg2_plan plan = host_plan(&cfg, H, N);
+    float *qc = vs_test_malloc(sizeof(float) * H * CQ * D), *kc = vs_test_malloc(sizeof(float) * H * CK * D);
+    CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_QUERIES, qc, 1, 3, &plan));
+    CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_QUERIES, qc, 0, 2, &plan)); /* = 5 iterations from scratch */
+    CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_KEYS, kc, 1, 5, &plan));
+    int *labels = vs_test_malloc(sizeof(int) * V), *got = vs_test_malloc(sizeof(int) * V);
+    double *ref = vs_test_malloc(sizeof(double) * CK * D), *mine = vs_test_malloc(sizeof(double) * CK * D);
+    for (int h = 0; h < H; h++)
+        for (int which = 0; which < 2; which++) {
+            const int C = which ? CK : CQ;
+            const float *x = (which ? k : q) + h * D;
+            const float *cent = (which ? kc : qc) + (int64_t)h * C * D;
+            const int32_t *order = (which ? plan.k_order : plan.q_order) + h * N;
+            const int32_t *cluster = (which ? plan.k_cluster : plan.q_cluster) + h * N;
+            const int32_t *start = (which ? plan.k_start : plan.q_start) + h * (C + 2);
+            plain_kmeans(x, H * D, V, D, C, 5, labels, ref);
+            CHECK(order_is_consistent(order, cluster, start, C, V, N, NULL));
+            for (int p = 0; p < V; p++) got[order[p]] = cluster[p];
+            for (int i = 0; i < C * D; i++) mine[i] = cent[i];
+            const double want = objective(x, H * D, V, D, labels, ref), have = objective(x, H * D, V, D, got, mine);
+            CHECK_MSG(fabs(have - want) <= 1e-4 * want, "head %d %s: objective %.8g, plain %.8g", h,
+                      which ? "keys" : "queries", have, want);
+        }
+    return 0;
+}
+
+TEST(kmeans_keeps_the_centroid_of_an_empty_cluster) {
+    /* Every token the same point: cluster 0 takes them all (the lowest index on ties), the others stay
+     * empty and keep their (identical) initial centroids. */
+    enum { V = 50, N = V, D = 64, C = 4 };
+    float *x = vs_test_malloc(sizeof(float) * N * D);
+    for (int i = 0; i < N * D; i++) x[i] = (float)(i % D) * 0.01f;
+    vs_attn_args a = make_args(1, 1, N, D, x, x, x, NULL);
+    vs_svg2_config cfg = config(C, C, V);
+    vs_svg2_plan plan = host_plan(&cfg, 1, N);
+    float *cent = vs_test_malloc(sizeof(float) * C * D);
+    CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_KEYS, cent, 1, 3, &plan));
+    CHECK(plan.k_start[0] == 0 && plan.k_start[1] == V && plan.k_start[C] == V && plan.k_start[C + 1] == N);
+    for (int i = 0; i < C * D; i++) CHECK(cent[i] == x[i % D]);
+    /* Bad settings fail with a message. */
+    cfg.key_clusters = V + 1;
+    CHECK_FAILS(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_KEYS, cent, 1, 3, &plan), VS_ERR_INVALID_ARG, "51 key clusters");
+    cfg.key_clusters = C;
+    CHECK_FAILS(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_KEYS, cent, 1, 0, &plan), VS_ERR_INVALID_ARG, "0 iterations");
+    return 0;
+}
+
+/* ---- selection ----------------------------------------------------------------- */
+
+/* The reference's rule for one query centroid, written out plainly: shares w_j exp(s_j) / sum, ranked by
+ * repeated arg-max (the lower index on ties); rank r kept when r = 0, when the shares ranked before it sum to
+ * at most top_p, or r < floor(ratio Ck); with a budget, while the keys ranked before it are fewer than
+ * budget * V. */
+static void plain_select(const float *qc, const float *kc, const int32_t *k_start, const vs_svg2_config *cfg, int dim,
+                         uint8_t *keep) {
+    enum { MAX = 64 };
+    const int Ck = cfg->key_clusters;
+    double share[MAX], total = 0;
+    int used[MAX] = {0};
+    for (int j = 0; j < Ck; j++) {
+        double s = 0;
+        for (int d = 0; d < dim; d++) s += (double)qc[d] * kc[j * dim + d];
+        share[j] = (k_start[j + 1] - k_start[j]) * exp(s / sqrt(dim));
+        total += share[j];
+    }
+    double before = 0, keys = 0;
+    for (int r = 0; r < Ck; r++) {
+        int best = -1;
+        for (int j = 0; j < Ck; j++)
+            if (!used[j] && (best < 0 || share[j] > share[best])) best = j;
+        used[best] = 1;
+        const int kept = cfg->budget > 0 ? keys < cfg->budget * cfg->video_tokens
+                                         : before <= cfg->top_p || r < (int)(cfg->min_key_ratio * Ck);
+        keep[best] = (uint8_t)(r == 0 || kept);
+        before += share[best] / total, keys += k_start[best + 1] - k_start[best];
+    }
+}
+
+TEST(selection_follows_the_reference_rule) {
+    enum { B = 1, H = 2, V = 157, T = 4, N = V + T, D = 64, CQ = 5, CK = 23 };
+    const float *q = random_floats((int64_t)N * H * D, 31), *k = random_floats((int64_t)N * H * D, 32);
+    vs_attn_args a = make_args(B, H, N, D, q, k, k, NULL);
+    const double top_ps[3] = {0.9, 0.3, 0.99}, budgets[3] = {0, 0, 0.25};
+    for (int mode = 0; mode < 3; mode++) {
+        vs_svg2_config cfg = config(CQ, CK, V);
+        cfg.top_p = top_ps[mode], cfg.budget = budgets[mode];
+        vs_svg2_plan plan = host_plan(&cfg, B * H, N);
+        float *qc = vs_test_malloc(sizeof(float) * H * CQ * D), *kc = vs_test_malloc(sizeof(float) * H * CK * D);
+        CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_QUERIES, qc, 1, 4, &plan));
+        CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_KEYS, kc, 1, 4, &plan));
+        CHECK_OK(vs_svg2_select_cpu(&a, &cfg, qc, kc, &plan));
+        uint8_t want[CK];
+        int64_t kept = 0, kept_rows = 0;
+        for (int h = 0; h < H; h++) {
+            const uint8_t *keep = plan.keep + h * (CQ + 1) * (CK + 1);
+            const int32_t *k_start = plan.k_start + h * (CK + 2);
+            for (int i = 0; i < CQ; i++) {
+                plain_select(qc + (h * CQ + i) * D, kc + h * CK * D, k_start, &cfg, D, want);
+                int n = 0, keys = 0;
+                for (int j = 0; j < CK; j++) {
+                    CHECK_MSG(keep[i * (CK + 1) + j] == want[j], "mode %d head %d cluster %d: key cluster %d", mode, h,
+                              i, j);
+                    n += want[j], keys += want[j] * (k_start[j + 1] - k_start[j]);
+                }
+                CHECK(keep[i * (CK + 1) + CK] == 1 && n >= (int)(0.1 * CK));
+                if (cfg.budget > 0) CHECK(keys >= cfg.budget * V);
+            }
+            for (int j = 0; j <= CK; j++) CHECK(keep[CQ * (CK + 1) + j] == 1);
+            kept += vs_svg2_kept_elements(&cfg, N, plan.q_start + h * (CQ + 2), k_start, keep);
+            kept_rows += (int64_t)T * N;
+        }
+        CHECK(*plan.kept == (unsigned long long)kept && kept > kept_rows && kept < (int64_t)H * N * N);
+    }
+    return 0;
+}
+
+/* ---- permutation and attention ----------------------------------------------------- */
+
+TEST(permutation_round_trip) {
+    enum { B = 2, H = 3, N = 37, D = 64 };
+    const float *x = random_floats((int64_t)B * N * H * D, 41);
+    int32_t *order = vs_test_malloc(sizeof(int32_t) * B * H * N);
+    unsigned long long rng = 42;
+    for (int bh = 0; bh < B * H; bh++) {
+        for (int p = 0; p < N; p++) order[bh * N + p] = p;
+        for (int p = N - 1; p > 0; p--) { /* Fisher-Yates */
+            const int r = (int)(vs_test_uniform(&rng) * (p + 1)), t = order[bh * N + p];
+            order[bh * N + p] = order[bh * N + r], order[bh * N + r] = t;
+        }
+    }
+    float *packed = vs_test_malloc(sizeof(float) * B * H * N * D), *back = vs_test_malloc(sizeof(float) * B * N * H * D);
+    vs_svg2_gather_cpu(x, (int64_t)N * H * D, H * D, order, B, H, N, D, packed);
+    for (int bh = 0; bh < B * H; bh++)
+        for (int p = 0; p < N; p++)
+            CHECK(!memcmp(packed + ((int64_t)bh * N + p) * D, x + ((int64_t)(bh / H) * N + order[bh * N + p]) * H * D + (bh % H) * D,
+                          sizeof(float) * D));
+    for (int i = 0; i < B * N * H * D; i++) back[i] = NAN;
+    vs_svg2_scatter_cpu(packed, order, B, H, N, D, back, (int64_t)N * H * D, H * D);
+    CHECK(!memcmp(back, x, sizeof(float) * B * N * H * D));
+    return 0;
+}
+
+/* Masked attention in double: video query t of cluster qc attends key u when keep[qc][cluster of u]; text
+ * rows and columns always. */
+static void masked_reference(const vs_attn_args *a, const vs_svg2_config *cfg, const vs_svg2_plan *plan,
+                             double *out) {
+    const int N = a->seq_len, D = a->head_dim, Cq = cfg->query_clusters, Ck = cfg->key_clusters;
+    int *qlab = vs_test_malloc(sizeof(int) * N), *klab = vs_test_malloc(sizeof(int) * N);
+    double *w = vs_test_malloc(sizeof(double) * N);
+    const float *q = a->q, *k = a->k, *v = a->v;
+    for (int bh = 0; bh < a->batch * a->heads; bh++) {
+        const int b = bh / a->heads, h = bh % a->heads;
+        for (int p = 0; p < N; p++)
+            qlab[plan->q_order[bh * N + p]] = plan->q_cluster[bh * N + p],
+            klab[plan->k_order[bh * N + p]] = plan->k_cluster[bh * N + p];
+        const uint8_t *keep = plan->keep + (int64_t)bh * (Cq + 1) * (Ck + 1);
+        for (int i = 0; i < N; i++) {
+            const float *qi = q + b * a->q_stride_b + i * a->q_stride_n + h * D;
+            double max = -INFINITY, sum = 0;
+            for (int j = 0; j < N; j++) {
+                w[j] = -INFINITY;
+                if (!keep[qlab[i] * (Ck + 1) + klab[j]]) continue;
+                double s = 0;
+                for (int d = 0; d < D; d++) s += (double)qi[d] * k[b * a->k_stride_b + j * a->k_stride_n + h * D + d];
+                w[j] = s * a->scale;
+                if (w[j] > max) max = w[j];
+            }
+            double *oi = out + b * a->o_stride_b + i * a->o_stride_n + h * D;
+            for (int d = 0; d < D; d++) oi[d] = 0;
+            for (int j = 0; j < N; j++) {
+                if (w[j] == -INFINITY) continue;
+                const double e = exp(w[j] - max);
+                sum += e;
+                for (int d = 0; d < D; d++) oi[d] += e * v[b * a->v_stride_b + j * a->v_stride_n + h * D + d];
+            }
+            for (int d = 0; d < D; d++) oi[d] /= sum;
+        }
+    }
+}
+
+TEST(attention_matches_the_masked_f64_reference) {
+    enum { B = 2, H = 2, F = 3, P = 53, T = 5, N = F * P + T, D = 64, CQ = 6, CK = 11 };
+    const int64_t n = (int64_t)B * N * H * D;
+    const float *q = random_floats(n, 51), *k = random_floats(n, 52), *v = random_floats(n, 53);
+    float *out = vs_test_malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) out[i] = NAN;
+    vs_attn_args a = make_args(B, H, N, D, q, k, v, out);
+    vs_svg2_config cfg = config(CQ, CK, F * P);
+    cfg.top_p = 0.5; /* some pairs dropped */
+    vs_svg2_plan plan = host_plan(&cfg, B * H, N);
+    float *qc = vs_test_malloc(sizeof(float) * B * H * CQ * D), *kc = vs_test_malloc(sizeof(float) * B * H * CK * D);
+    CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_QUERIES, qc, 1, 5, &plan));
+    CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_KEYS, kc, 1, 5, &plan));
+    CHECK_OK(vs_svg2_select_cpu(&a, &cfg, qc, kc, &plan));
+    CHECK(*plan.kept < (unsigned long long)B * H * N * N); /* sparse */
+    CHECK_OK(vs_svg2_attend_cpu(&a, &cfg, &plan));
+    double *ref = vs_test_malloc(sizeof(double) * (size_t)n);
+    masked_reference(&a, &cfg, &plan, ref);
+    const double err = vs_test_rel_l2(out, ref, n);
+    CHECK_MSG(err < 1e-6, "relative L2 %.3g", err);
+    return 0;
+}
+
+/* ---- the method ------------------------------------------------------------------- */
+
+TEST(method_runs_after_the_dense_warm_up_and_reports_its_density) {
+    enum { F = 4, P = 30, N = F * P, H = 2, D = 64, LAYERS = 2 };
+    vs_sparse_setup setup = {VS_CPU, 2, H, N, D, 1, vs_svg_config_default(F, P, 0, 0.25), {0}};
+    vs_attention_params params = {.method = "svg2", .density = 0.25, .dense_steps = 0.5, .dense_layers = 0.5};
+    params.svg2_top_p = 0.5;
+    vs_sparse_attention *attn = NULL;
+    CHECK_OK(vs_sparse_attention_create(&attn, &setup, &params, LAYERS));
+    vs_test_defer((void (*)(void *))vs_sparse_attention_free, attn);
+    const int64_t shape[4] = {2, N, H, D}, n = 2 * N * H * D;
+    vs_tensor *t[4];
+    for (int i = 0; i < 4; i++) {
+        t[i] = vs_test_tensor();
+        CHECK_OK(vs_tensor_alloc(t[i], VS_F32, VS_CPU, 4, shape));
+        memcpy(t[i]->data, random_floats(n, 60 + (unsigned long long)i), sizeof(float) * (size_t)n);
+    }
+    vs_sparse_stats st;
+    for (int step = 0; step < 4; step++) {
+        for (int i = 0; i < n; i++) ((float *)t[3]->data)[i] = NAN;
+        CHECK_OK(vs_sparse_attention_run(attn, 1, step, 4, t[0], t[1], t[2], t[3], NULL));
+        for (int i = 0; i < n; i++) CHECK(isfinite(((float *)t[3]->data)[i]));
+        CHECK_OK(vs_sparse_attention_take_stats(attn, &st));
+        if (step < 2) CHECK(st.density == 1.0); /* dense warm-up: nothing selected */
+        else CHECK_MSG(st.density > 0.1 && st.density < 1.0, "step %d: density %g", step, st.density);
+    }
+    /* The settings resolve to the reference's, clusters scaled with the tokens. */
+    const vs_attention_params none = {0};
+    vs_svg2_config c = vs_svg2_config_resolve(&none, 75600);
+    CHECK(c.query_clusters == 300 && c.key_clusters == 1000 && c.top_p == 0.9 && c.min_key_ratio == 0.1 && c.budget == 0);
+    c = vs_svg2_config_resolve(&none, 32760);
+    CHECK(c.query_clusters == 130 && c.key_clusters == 433);
+    c = vs_svg2_config_resolve(&none, 12);
+    CHECK(c.query_clusters == 8 && c.key_clusters == 12);
+    params.svg2_top_p = 1.5;
+    vs_sparse_attention *bad = NULL;
+    CHECK_FAILS(vs_sparse_attention_create(&bad, &setup, &params, LAYERS), VS_ERR_INVALID_ARG, "top-p 1.5");
+    return 0;
+}
+
+TEST(public_api_runs_svg2) {
+    enum { F = 3, P = 40, T = 2, N = F * P + T, H = 2, D = 64 };
+    const vs_svg_config video = vs_svg_config_default(F, P, T, 0.25);
+    const vs_attention_params params = {.method = "svg2", .density = -1, .dense_steps = 0, .dense_layers = 0};
+    vs_attention *attn = NULL;
+    CHECK_OK(vs_attention_create(&attn, VS_CPU, 1, H, N, D, &params, &video));
+    vs_test_defer((void (*)(void *))vs_attention_free, attn);
+    CHECK(!strcmp(vs_attention_method(attn), "svg2"));
+    const int64_t shape[4] = {1, N, H, D}, n = N * H * D;
+    vs_tensor *t[4];
+    for (int i = 0; i < 4; i++) {
+        t[i] = vs_test_tensor();
+        CHECK_OK(vs_tensor_alloc(t[i], VS_F32, VS_CPU, 4, shape));
+        memcpy(t[i]->data, random_floats(n, 70 + (unsigned long long)i), sizeof(float) * (size_t)n);
+    }
+    for (int call = 0; call < 2; call++) { /* clustered from scratch, then warm-started */
+        for (int i = 0; i < n; i++) ((float *)t[3]->data)[i] = NAN;
+        CHECK_OK(vs_attention_run(attn, t[0], t[1], t[2], t[3], NULL));
+        for (int i = 0; i < n; i++) CHECK(isfinite(((float *)t[3]->data)[i]));
+    }
+    /* Without the video's layout SVG2 cannot cluster. */
+    vs_attention *bad = NULL;
+    CHECK_FAILS(vs_attention_create(&bad, VS_CPU, 1, H, N, D, &params, NULL), VS_ERR_INVALID_ARG, "token layout");
+    return 0;
+}
+
+RUN_TESTS(T(kmeans_on_separated_points_gives_the_plain_labels), T(kmeans_objective_matches_the_plain_one_on_random_points),
+          T(kmeans_keeps_the_centroid_of_an_empty_cluster), T(selection_follows_the_reference_rule),
+          T(permutation_round_trip), T(attention_matches_the_masked_f64_reference),
+          T(method_runs_after_the_dense_warm_up_and_reports_its_density), T(public_api_runs_svg2))
