@@ -1,5 +1,8 @@
-/* bf16 GEMMs through cuBLASLt: y[M, N] = x[M, K] W^T + bias, row-major, f32
- * accumulation, bias and GELU fused in the epilogue.
+/* bf16 and FP8 GEMMs through cuBLASLt: y[M, N] = x[M, K] W^T + bias, row-major, f32
+ * accumulation, bias and GELU fused in the epilogue. FP8 (E4M3) operands carry
+ * f32 scales per row of x (token) and per row of W (output channel), applied by
+ * cuBLASLt's outer-vector scale mode (CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F:
+ * D[i, j] = scale_A[i] scale_B[j] (A B)[i, j], before the epilogue).
  *
  * cuBLASLt is column-major. A row-major [R, C] matrix is the column-major
  * [C, R] matrix with the same bytes, so y^T (col-major N x M) = W x^T reads:
@@ -68,9 +71,10 @@ struct lt_objects {
 };
 
 /* One GEMM of the linear layers: y[rows, out] = x[rows, in] W^T + beta * y + bias, GELU after when
- * `gelu`; x and W BF16, y (C and D at once) and bias of their own types. */
+ * `gelu`; x and W BF16, or E4M3 (ab_type) with their row scales x_scale [rows] and w_scale [out]; y (C
+ * and D at once) and bias of their own types. */
 struct linear_gemm {
-    const uint16_t *x, *w;
+    const void *x, *w;
     void *y;
     cudaDataType_t y_type;
     const void *bias;
@@ -78,15 +82,17 @@ struct linear_gemm {
     int gelu;
     float beta;
     int64_t rows, out, in;
+    cudaDataType_t ab_type = CUDA_R_16BF;
+    const float *x_scale = nullptr, *w_scale = nullptr;
 };
 
 /* "y[rows, out] += x[rows, in] W^T + bias, GELU": the GEMM, for error messages. */
 struct gemm_text {
     char text[128];
     explicit gemm_text(const linear_gemm &g) {
-        snprintf(text, sizeof text, "y[%lld, %lld] %s= x[%lld, %lld] W^T%s%s", (long long)g.rows, (long long)g.out,
-                 g.beta != 0 ? "+" : "", (long long)g.rows, (long long)g.in, g.bias ? " + bias" : "",
-                 g.gelu ? ", GELU" : "");
+        snprintf(text, sizeof text, "y[%lld, %lld] %s= x[%lld, %lld] W^T%s%s%s", (long long)g.rows,
+                 (long long)g.out, g.beta != 0 ? "+" : "", (long long)g.rows, (long long)g.in,
+                 g.bias ? " + bias" : "", g.gelu ? ", GELU" : "", g.ab_type == CUDA_R_8F_E4M3 ? ", FP8" : "");
     }
 };
 
@@ -102,7 +108,7 @@ struct gemm_text {
 /* What a linear GEMM's cuBLASLt objects and algorithm depend on; compared bytewise. */
 struct linear_key {
     int64_t rows, out, in;
-    int32_t y_type, bias_type, has_bias, gelu, accumulate;
+    int32_t y_type, bias_type, has_bias, gelu, accumulate, ab_type;
     uint32_t align_w, align_x, align_y;
 };
 
@@ -113,27 +119,41 @@ struct linear_plan {
     linear_key key;
     lt_objects o;
     cublasLtMatmulAlgo_t algo;
+    /* 0 when cuBLASLt has no FP8 algorithm with the bias / GELU epilogue for the shape: the GEMM then runs
+     * without it and fp8_epilogue_* kernels add the bias and apply GELU (see run_linear). */
+    int fused_epilogue;
 };
 constexpr int kMaxPlans = 64;
 linear_plan *g_plans[kMaxPlans];
 int g_plan_count = 0, g_next_evicted = 0;
 
-vs_status build_plan(const linear_gemm &g, linear_plan *p) {
+/* The plan's objects and algorithm, with the bias / GELU epilogue when `fused` (else none); found = 0
+ * when the heuristic has no algorithm. */
+vs_status build_plan(const linear_gemm &g, linear_plan *p, int fused, int *found) {
     lt_objects &o = p->o;
+    o.~lt_objects();
+    new (&o) lt_objects();
     LT_TRY(cublasLtMatmulDescCreate(&o.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     const cublasOperation_t trans = CUBLAS_OP_T, no_trans = CUBLAS_OP_N;
     LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_TRANSA, &trans, sizeof trans));
     LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_TRANSB, &no_trans, sizeof no_trans));
-    cublasLtEpilogue_t epilogue = g.bias ? (g.gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
-                                         : (g.gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
+    if (g.ab_type == CUDA_R_8F_E4M3) {
+        /* cuBLASLt's A is W (its rows, our output channels, are A's M), its B is x (our tokens, B's N). */
+        const int32_t outer = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+        LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &outer, sizeof outer));
+        LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &outer, sizeof outer));
+    }
+    const int bias = g.bias && fused, gelu = g.gelu && fused;
+    cublasLtEpilogue_t epilogue = bias ? (gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                                       : (gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
     LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
-    if (g.bias) {
+    if (bias) {
         const int32_t bias_type = g.bias_type;
         LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
                                               sizeof bias_type));
     }
-    LT_TRY(cublasLtMatrixLayoutCreate(&o.a, CUDA_R_16BF, (uint64_t)g.in, (uint64_t)g.out, g.in));
-    LT_TRY(cublasLtMatrixLayoutCreate(&o.b, CUDA_R_16BF, (uint64_t)g.in, (uint64_t)g.rows, g.in));
+    LT_TRY(cublasLtMatrixLayoutCreate(&o.a, g.ab_type, (uint64_t)g.in, (uint64_t)g.out, g.in));
+    LT_TRY(cublasLtMatrixLayoutCreate(&o.b, g.ab_type, (uint64_t)g.in, (uint64_t)g.rows, g.in));
     LT_TRY(cublasLtMatrixLayoutCreate(&o.d, g.y_type, (uint64_t)g.out, (uint64_t)g.rows, g.out));
 
     LT_TRY(cublasLtMatmulPreferenceCreate(&o.pref));
@@ -147,11 +167,14 @@ vs_status build_plan(const linear_gemm &g, linear_plan *p) {
     LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &k.align_y, sizeof k.align_y));
 
     cublasLtMatmulHeuristicResult_t heuristic = {};
-    int found = 0;
-    LT_TRY(cublasLtMatmulAlgoGetHeuristic(g_handle, o.desc, o.a, o.b, o.d, o.d, o.pref, 1, &heuristic, &found));
-    if (found == 0)
-        return vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for %s (bf16)", gemm_text(g).text);
+    *found = 0;
+    /* An FP8 combination cuBLASLt does not offer fails here with NOT_SUPPORTED rather than found = 0. */
+    const cublasStatus_t st =
+        cublasLtMatmulAlgoGetHeuristic(g_handle, o.desc, o.a, o.b, o.d, o.d, o.pref, 1, &heuristic, found);
+    if (st == CUBLAS_STATUS_NOT_SUPPORTED && g.ab_type == CUDA_R_8F_E4M3) *found = 0;
+    else LT_TRY(st);
     p->algo = heuristic.algo;
+    p->fused_epilogue = fused;
     return VS_OK;
 }
 
@@ -162,14 +185,20 @@ vs_status find_plan(const linear_gemm &g, linear_plan **out) {
     memset(&key, 0, sizeof key);
     key.rows = g.rows, key.out = g.out, key.in = g.in;
     key.y_type = g.y_type, key.bias_type = g.bias ? g.bias_type : 0, key.has_bias = g.bias != nullptr;
-    key.gelu = g.gelu, key.accumulate = g.beta != 0;
+    key.gelu = g.gelu, key.accumulate = g.beta != 0, key.ab_type = g.ab_type;
     key.align_w = alignment(g.w), key.align_x = alignment(g.x), key.align_y = alignment(g.y);
     for (int i = 0; i < g_plan_count; i++)
         if (!memcmp(&g_plans[i]->key, &key, sizeof key)) return *out = g_plans[i], VS_OK;
     linear_plan *p = new (std::nothrow) linear_plan();
     if (!p) return vs_fail(VS_ERR_OOM, "out of host memory for a cuBLASLt plan");
     p->key = key;
-    vs_status s = build_plan(g, p);
+    int found = 0;
+    vs_status s = build_plan(g, p, 1, &found);
+    /* FP8 with the outer-vector scales: not every epilogue is offered; fall back to the plain GEMM. */
+    if (!s && !found && g.ab_type == CUDA_R_8F_E4M3 && (g.bias || g.gelu)) s = build_plan(g, p, 0, &found);
+    if (!s && !found)
+        s = vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for %s (%s)", gemm_text(g).text,
+                    g.ab_type == CUDA_R_8F_E4M3 ? "E4M3 with per-row and per-channel scales" : "bf16");
     if (s) {
         delete p;
         return s;
@@ -185,16 +214,49 @@ vs_status find_plan(const linear_gemm &g, linear_plan **out) {
     return VS_OK;
 }
 
+/* Sets a per-call pointer attribute of the plan's descriptor (bias, scales). */
+vs_status set_pointer(linear_plan *p, cublasLtMatmulDescAttributes_t attribute, const void *pointer, const char *what) {
+    const cublasStatus_t st = cublasLtMatmulDescSetAttribute(p->o.desc, attribute, &pointer, sizeof pointer);
+    if (st != CUBLAS_STATUS_SUCCESS)
+        return vs_fail(VS_ERR_CUDA, "setting the cuBLASLt %s pointer failed: %s", what, cublasLtGetStatusString(st));
+    return VS_OK;
+}
+
+/* The bias and GELU of an FP8 GEMM whose plan could not fuse them. An accumulating GEMM (y F32, beta 1)
+ * gets the bias added to y before it; a BF16 y gets bias and GELU after it, in place. */
+__global__ void add_bias_f32_kernel(float *y, const float *bias, int64_t rows, int64_t out) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < rows * out; i += (int64_t)gridDim.x * blockDim.x)
+        y[i] += bias[i % out];
+}
+__global__ void bias_gelu_bf16_kernel(__nv_bfloat16 *y, const __nv_bfloat16 *bias, int gelu, int64_t rows, int64_t out) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < rows * out; i += (int64_t)gridDim.x * blockDim.x) {
+        float v = __bfloat162float(y[i]) + (bias ? __bfloat162float(bias[i % out]) : 0.0f);
+        if (gelu) v = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+        y[i] = __float2bfloat16(v);
+    }
+}
+int grid_for(int64_t n) {
+    const int64_t blocks = (n + 255) / 256;
+    return (int)(blocks < 4096 ? blocks : 4096);
+}
+
 vs_status run_linear(const linear_gemm &g) {
     VS_TRY(ensure_handle());
     pthread_mutex_lock(&g_lock);
     linear_plan *p = nullptr;
     vs_status s = find_plan(g, &p);
-    if (!s && g.bias) {
-        const cublasStatus_t st =
-            cublasLtMatmulDescSetAttribute(p->o.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof g.bias);
-        if (st != CUBLAS_STATUS_SUCCESS)
-            s = vs_fail(VS_ERR_CUDA, "setting the cuBLASLt bias pointer failed: %s", cublasLtGetStatusString(st));
+    const int fused = s ? 1 : p->fused_epilogue;
+    if (!s && g.bias && fused) s = set_pointer(p, CUBLASLT_MATMUL_DESC_BIAS_POINTER, g.bias, "bias");
+    if (!s && g.ab_type == CUDA_R_8F_E4M3) {
+        s = set_pointer(p, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, g.w_scale, "weight scale");
+        if (!s) s = set_pointer(p, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, g.x_scale, "activation scale");
+    }
+    const int64_t n = g.rows * g.out;
+    if (!s && !fused && g.bias && g.y_type == CUDA_R_32F) {
+        add_bias_f32_kernel<<<grid_for(n), 256>>>(static_cast<float *>(g.y), static_cast<const float *>(g.bias),
+                                                   g.rows, g.out);
+        const cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) s = vs_fail(VS_ERR_CUDA, "add_bias_f32_kernel: %s", cudaGetErrorString(e));
     }
     if (!s) {
         const float alpha = 1.0f;
@@ -203,6 +265,12 @@ vs_status run_linear(const linear_gemm &g) {
         if (st != CUBLAS_STATUS_SUCCESS)
             s = vs_fail(VS_ERR_CUDA, "cublasLtMatmul failed: %s (GEMM %s)", cublasLtGetStatusString(st),
                         gemm_text(g).text);
+    }
+    if (!s && !fused && g.y_type == CUDA_R_16BF && (g.bias || g.gelu)) {
+        bias_gelu_bf16_kernel<<<grid_for(n), 256>>>(static_cast<__nv_bfloat16 *>(g.y),
+                                                     static_cast<const __nv_bfloat16 *>(g.bias), g.gelu, g.rows, g.out);
+        const cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) s = vs_fail(VS_ERR_CUDA, "bias_gelu_bf16_kernel: %s", cudaGetErrorString(e));
     }
     pthread_mutex_unlock(&g_lock);
     return s;
@@ -279,6 +347,51 @@ extern "C" vs_status vs_cuda_linear_residual_bf16(float *x, const uint16_t *h, c
     return run_linear({h, gate ? g_scaled_w : w, x, CUDA_R_32F, bias ? g_scaled_bias : nullptr, CUDA_R_32F, 0, 1.0f,
                        rows, out, in});
 }
+namespace {
+
+/* The gate folded into an FP8 layer's per-channel scale and its bias: scale_gated[j] = gate[j] * w_scale[j],
+ * bias_gated[j] = gate[j] * bias[j] (F32; bias NULL leaves it alone). */
+__global__ void gate_scales_kernel(float *scale_gated, float *bias_gated, const float *w_scale,
+                                   const uint16_t *bias, const float *gate, int64_t out) {
+    for (int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; j < out; j += (int64_t)gridDim.x * blockDim.x) {
+        const float g = gate ? gate[j] : 1.0f;
+        scale_gated[j] = w_scale[j] * g;
+        if (bias) bias_gated[j] = __uint_as_float((uint32_t)bias[j] << 16) * g;
+    }
+}
+
+float *g_gated_scale = nullptr;
+int64_t g_gated_scale_len = 0;
+
+} // namespace
+
+extern "C" vs_status vs_cuda_linear_fp8(uint16_t *y, const uint8_t *xq, const float *x_scale, const uint8_t *wq,
+                                        const float *w_scale, const uint16_t *bias, int64_t rows, int64_t out,
+                                        int64_t in, int gelu) {
+    if (rows == 0 || out == 0) return VS_OK;
+    linear_gemm g = {xq, wq, y, CUDA_R_16BF, bias, CUDA_R_16BF, gelu, 0.0f, rows, out, in};
+    g.ab_type = CUDA_R_8F_E4M3, g.x_scale = x_scale, g.w_scale = w_scale;
+    return run_linear(g);
+}
+
+extern "C" vs_status vs_cuda_linear_residual_fp8(float *x, const uint8_t *hq, const float *h_scale, const uint8_t *wq,
+                                                 const float *w_scale, const uint16_t *bias, const float *gate,
+                                                 int64_t rows, int64_t out, int64_t in) {
+    if (rows == 0 || out == 0) return VS_OK;
+    if (gate || bias) {
+        pthread_mutex_lock(&g_lock);
+        vs_status s = grow(reinterpret_cast<void **>(&g_gated_scale), &g_gated_scale_len, out, 4, "gated FP8 scales");
+        if (!s) s = grow(reinterpret_cast<void **>(&g_scaled_bias), &g_scaled_bias_len, out, 4, "gated layer bias");
+        pthread_mutex_unlock(&g_lock);
+        VS_TRY(s);
+        gate_scales_kernel<<<grid_for(out), 256>>>(g_gated_scale, g_scaled_bias, w_scale, bias, gate, out);
+        VS_CUDA_LAUNCH_CHECK("gate_scales_kernel");
+    }
+    linear_gemm g = {hq, wq, x, CUDA_R_32F, bias ? g_scaled_bias : nullptr, CUDA_R_32F, 0, 1.0f, rows, out, in};
+    g.ab_type = CUDA_R_8F_E4M3, g.x_scale = h_scale, g.w_scale = gate || bias ? g_gated_scale : w_scale;
+    return run_linear(g);
+}
+
 /* Row-major C = A op(B) is column-major C^T = op(B)^T A^T: cuBLASLt's A is our
  * B (stored n x k col-major when trans_b, so used transposed; k x n otherwise),
  * its B is our A (k x m col-major, lda), D is C^T (n x m, ldc). */

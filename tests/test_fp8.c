@@ -1,0 +1,218 @@
+/* FP8 linears end to end on every backend present: activations and weights
+ * with outliers (a few input channels and output channels 100x larger) are
+ * quantised by vs_op_quantize_fp8 (per token, per output channel) and run
+ * through vs_op_linear_fp8 / vs_op_linear_residual_fp8; the result is compared
+ * with the double-precision product of the unquantised values, which bounds
+ * what E4M3 costs (the op-level checks against the quantised reference are
+ * rows of test_backend_ops.c). Outputs are poisoned with NaN; sizes are
+ * ragged in the token count. On CUDA the codes must also equal the CPU's
+ * byte for byte. */
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "check.h"
+#include "core/dtype.h"
+#include "core/hash.h"
+#include "core/status.h"
+#include "ops/ops.h"
+
+/* Uniform values in [lo, hi) with `outliers` of the columns (every 37th, from 5) 100x larger. */
+static float *random_matrix(uint64_t seed, int64_t rows, int64_t cols, float lo, float hi, int outliers) {
+    float *m = vs_test_malloc(sizeof(float) * (size_t)(rows * cols));
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) {
+            const float v = lo + (hi - lo) * vs_hash_uniform(seed, (uint64_t)(r * cols + c));
+            m[r * cols + c] = outliers && c % 37 == 5 ? 100.0f * v : v;
+        }
+    return m;
+}
+
+/* A tensor of `dtype` on `device` holding the f32 host values (rounded to the dtype in place, so the
+ * reference sees what the device sees). */
+static vs_status upload(vs_tensor *t, float *host, vs_dtype dtype, vs_device device, int ndim, const int64_t *shape) {
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++)
+        n *= shape[d];
+    void *bytes = vs_test_malloc((size_t)n * 4);
+    vs_convert(bytes, dtype, host, VS_F32, n);
+    vs_convert(host, VS_F32, bytes, dtype, n);
+    VS_TRY(vs_tensor_alloc(t, dtype, device, ndim, shape));
+    vs_tensor h = vs_tensor_view(bytes, dtype, VS_CPU, ndim, shape);
+    return vs_op_copy(t, &h);
+}
+
+/* The tensor's values as f32 on the host (freed after the case). */
+static float *download(const vs_tensor *t) {
+    const int64_t n = vs_tensor_numel(t);
+    void *bytes = vs_test_malloc((size_t)n * 4 + 4);
+    float *f = vs_test_malloc((size_t)n * 4 + 4);
+    vs_tensor h = vs_tensor_view(bytes, t->dtype, VS_CPU, t->ndim, t->shape);
+    if (vs_op_copy(&h, t) != VS_OK) return NULL;
+    vs_convert(f, VS_F32, bytes, t->dtype, n);
+    return f;
+}
+
+/* A NaN-filled output of `dtype` on the backend's device (dimensions up to 3). */
+static vs_status poisoned(vs_tensor *t, vs_dtype dtype, vs_device device, int ndim, const int64_t *shape) {
+    const int64_t n = shape[0] * (ndim > 1 ? shape[1] : 1) * (ndim > 2 ? shape[2] : 1);
+    float *nan = vs_test_malloc((size_t)n * 4);
+    for (int64_t i = 0; i < n; i++)
+        nan[i] = NAN;
+    return upload(t, nan, dtype, device, ndim, shape);
+}
+
+static const vs_backend *g_backends[2];
+static int backend_count(void) {
+    g_backends[0] = vs_backend_for(VS_CPU);
+    g_backends[1] = vs_cuda_device_count() > 0 ? vs_backend_for(VS_CUDA) : NULL;
+    return g_backends[1] ? 2 : 1;
+}
+
+static double gelu_tanh(double x) {
+    return 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+}
+
+/* x [rows, in] and W [out, in] with outliers quantised on the device, y = GELU(x W^T + b) in FP8 against
+ * the f64 product of the unquantised values. */
+TEST(linear_fp8_with_outliers_tracks_the_exact_product) {
+    const int64_t rows = 67, in = 256, out = 72;
+    for (int b = 0; b < backend_count(); b++) {
+        const vs_backend *be = g_backends[b];
+        const vs_device dev = be->device;
+        float *xh = random_matrix(1, rows, in, -1, 1, 1), *wh = random_matrix(2, out, in, -0.06f, 0.06f, 1);
+        float *bh = random_matrix(3, 1, out, -0.5f, 0.5f, 0);
+        for (int64_t i = 0; i < in; i++) /* two output channels 100x larger as well */
+            wh[7 * in + i] *= 100, wh[40 * in + i] *= 100;
+        vs_tensor *x = vs_test_tensor(), *w = vs_test_tensor(), *bias = vs_test_tensor(), *y = vs_test_tensor();
+        vs_tensor *xq = vs_test_tensor(), *xs = vs_test_tensor(), *wq = vs_test_tensor(), *ws = vs_test_tensor();
+        CHECK_OK(upload(x, xh, be->activations, dev, 2, (int64_t[]){rows, in}));
+        CHECK_OK(upload(w, wh, be->activations, dev, 2, (int64_t[]){out, in}));
+        CHECK_OK(upload(bias, bh, be->activations, dev, 1, (int64_t[]){out}));
+        CHECK_OK(poisoned(y, be->activations, dev, 2, (int64_t[]){rows, out}));
+        CHECK_OK(poisoned(xq, VS_F8E4M3, dev, 2, (int64_t[]){rows, in}));
+        CHECK_OK(poisoned(xs, VS_F32, dev, 1, (int64_t[]){rows}));
+        CHECK_OK(poisoned(wq, VS_F8E4M3, dev, 2, (int64_t[]){out, in}));
+        CHECK_OK(poisoned(ws, VS_F32, dev, 1, (int64_t[]){out}));
+        CHECK_OK(vs_op_quantize_fp8(xq, xs, x));
+        CHECK_OK(vs_op_quantize_fp8(wq, ws, w));
+        CHECK_OK(vs_op_linear_fp8(y, xq, xs, wq, ws, bias, VS_EPILOGUE_GELU_TANH));
+        CHECK_OK(vs_op_sync(dev));
+        float *got = download(y);
+        CHECK(got);
+        double *want = vs_test_malloc(sizeof(double) * (size_t)(rows * out));
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t o = 0; o < out; o++) {
+                double s = bh[o];
+                for (int64_t i = 0; i < in; i++)
+                    s += (double)xh[r * in + i] * wh[o * in + i];
+                want[r * out + o] = gelu_tanh(s);
+            }
+        for (int64_t i = 0; i < rows * out; i++)
+            CHECK_MSG(isfinite(got[i]), "%s: y[%lld] = %g (not written?)", be->name, (long long)i, got[i]);
+        const double err = vs_test_rel_l2(got, want, rows * out);
+        printf("  %s: FP8 linear with outliers vs the exact product: rel L2 %.3g\n", be->name, err);
+        CHECK_MSG(err < 5e-2, "%s: rel L2 %.3g", be->name, err);
+    }
+    return 0;
+}
+
+/* The gated residual in FP8 (two batch entries, each with its gate row) against the exact product. */
+TEST(linear_residual_fp8_tracks_the_exact_product) {
+    const int64_t B = 2, N = 29, in = 128, out = 48;
+    for (int b = 0; b < backend_count(); b++) {
+        const vs_backend *be = g_backends[b];
+        const vs_device dev = be->device;
+        float *x0 = random_matrix(4, B * N, out, -1, 1, 0), *hh = random_matrix(5, B * N, in, -2, 2, 1);
+        float *wh = random_matrix(6, out, in, -0.1f, 0.1f, 0), *bh = random_matrix(7, 1, out, -1, 1, 0);
+        float *gh = random_matrix(8, B, out, -1, 1, 0);
+        vs_tensor *x = vs_test_tensor(), *h = vs_test_tensor(), *w = vs_test_tensor(), *bias = vs_test_tensor();
+        vs_tensor *gate = vs_test_tensor(), *hq = vs_test_tensor(), *hs = vs_test_tensor(), *wq = vs_test_tensor(),
+                  *ws = vs_test_tensor();
+        CHECK_OK(upload(x, x0, VS_F32, dev, 3, (int64_t[]){B, N, out}));
+        CHECK_OK(upload(h, hh, be->activations, dev, 3, (int64_t[]){B, N, in}));
+        CHECK_OK(upload(w, wh, be->activations, dev, 2, (int64_t[]){out, in}));
+        CHECK_OK(upload(bias, bh, be->activations, dev, 1, (int64_t[]){out}));
+        CHECK_OK(upload(gate, gh, VS_F32, dev, 2, (int64_t[]){B, out}));
+        CHECK_OK(poisoned(hq, VS_F8E4M3, dev, 3, (int64_t[]){B, N, in}));
+        CHECK_OK(poisoned(hs, VS_F32, dev, 1, (int64_t[]){B * N}));
+        CHECK_OK(poisoned(wq, VS_F8E4M3, dev, 2, (int64_t[]){out, in}));
+        CHECK_OK(poisoned(ws, VS_F32, dev, 1, (int64_t[]){out}));
+        CHECK_OK(vs_op_quantize_fp8(hq, hs, h));
+        CHECK_OK(vs_op_quantize_fp8(wq, ws, w));
+        CHECK_OK(vs_op_linear_residual_fp8(x, hq, hs, wq, ws, bias, gate));
+        CHECK_OK(vs_op_sync(dev));
+        float *got = download(x);
+        CHECK(got);
+        double *want = vs_test_malloc(sizeof(double) * (size_t)(B * N * out));
+        for (int64_t r = 0; r < B * N; r++)
+            for (int64_t o = 0; o < out; o++) {
+                double s = bh[o];
+                for (int64_t i = 0; i < in; i++)
+                    s += (double)hh[r * in + i] * wh[o * in + i];
+                want[r * out + o] = x0[r * out + o] + gh[r / N * out + o] * s;
+            }
+        const double err = vs_test_rel_l2(got, want, B * N * out);
+        printf("  %s: FP8 gated residual vs the exact product: rel L2 %.3g\n", be->name, err);
+        CHECK_MSG(err < 5e-2, "%s: rel L2 %.3g", be->name, err);
+    }
+    return 0;
+}
+
+/* The CUDA codes and scales equal the CPU reference's byte for byte on the same (BF16-rounded) values. */
+TEST(cuda_codes_equal_the_cpu_codes) {
+    if (backend_count() < 2) {
+        printf("  (no CUDA device: skipped)\n");
+        return 0;
+    }
+    const int64_t rows = 53, cols = 1544;
+    float *xh = random_matrix(9, rows, cols, -3, 3, 1);
+    xh[0] = 0, xh[1] = 1e-30f; /* a tiny value under the subnormal range */
+    for (int64_t i = 0; i < cols; i++) xh[17 * cols + i] = 0; /* a row of zeros: scale 1, codes 0 */
+    vs_tensor *xc = vs_test_tensor(), *xg = vs_test_tensor();
+    vs_tensor *qc = vs_test_tensor(), *sc = vs_test_tensor(), *qg = vs_test_tensor(), *sg = vs_test_tensor();
+    CHECK_OK(upload(xg, xh, VS_BF16, VS_CUDA, 2, (int64_t[]){rows, cols})); /* rounds xh to BF16 */
+    CHECK_OK(upload(xc, xh, VS_F32, VS_CPU, 2, (int64_t[]){rows, cols}));
+    CHECK_OK(poisoned(qc, VS_F8E4M3, VS_CPU, 2, (int64_t[]){rows, cols}));
+    CHECK_OK(poisoned(sc, VS_F32, VS_CPU, 1, (int64_t[]){rows}));
+    CHECK_OK(poisoned(qg, VS_F8E4M3, VS_CUDA, 2, (int64_t[]){rows, cols}));
+    CHECK_OK(poisoned(sg, VS_F32, VS_CUDA, 1, (int64_t[]){rows}));
+    CHECK_OK(vs_op_quantize_fp8(qc, sc, xc));
+    CHECK_OK(vs_op_quantize_fp8(qg, sg, xg));
+    uint8_t *codes = vs_test_malloc((size_t)(rows * cols));
+    vs_tensor h = vs_tensor_view(codes, VS_F8E4M3, VS_CPU, 2, (int64_t[]){rows, cols});
+    CHECK_OK(vs_op_copy(&h, qg));
+    float *scales = download(sg);
+    CHECK(scales);
+    const uint8_t *want = qc->data;
+    int64_t differ = 0;
+    for (int64_t i = 0; i < rows * cols; i++)
+        differ += codes[i] != want[i];
+    CHECK_MSG(differ == 0, "%lld of %lld codes differ", (long long)differ, (long long)(rows * cols));
+    for (int64_t r = 0; r < rows; r++)
+        CHECK_MSG(scales[r] == ((float *)sc->data)[r], "row %lld: scale %g vs %g", (long long)r, scales[r],
+                  ((float *)sc->data)[r]);
+    return 0;
+}
+
+/* Bad operands fail with one line naming the problem. */
+TEST(bad_operands_fail_with_a_message) {
+    vs_tensor *x = vs_test_tensor(), *q = vs_test_tensor(), *s = vs_test_tensor(), *w = vs_test_tensor();
+    vs_tensor *y = vs_test_tensor(), *ws = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(x, VS_F32, VS_CPU, 2, (int64_t[]){4, 32}));
+    CHECK_OK(vs_tensor_alloc(q, VS_F8E4M3, VS_CPU, 2, (int64_t[]){4, 32}));
+    CHECK_OK(vs_tensor_alloc(s, VS_F32, VS_CPU, 1, (int64_t[]){3}));
+    CHECK_OK(vs_tensor_alloc(w, VS_F32, VS_CPU, 2, (int64_t[]){16, 32}));
+    CHECK_OK(vs_tensor_alloc(ws, VS_F32, VS_CPU, 1, (int64_t[]){16}));
+    CHECK_OK(vs_tensor_alloc(y, VS_F32, VS_CPU, 2, (int64_t[]){4, 16}));
+    CHECK_FAILS(vs_op_quantize_fp8(q, s, x), VS_ERR_SHAPE, "scale must be [rows of x]");
+    CHECK_FAILS(vs_op_quantize_fp8(x, s, x), VS_ERR_INVALID_ARG, "q is");
+    vs_tensor_free(s);
+    CHECK_OK(vs_tensor_alloc(s, VS_F32, VS_CPU, 1, (int64_t[]){4}));
+    CHECK_FAILS(vs_op_linear_fp8(y, q, s, w, ws, NULL, VS_EPILOGUE_NONE), VS_ERR_INVALID_ARG, "weight is");
+    CHECK_FAILS(vs_op_linear_fp8(y, q, ws, q, ws, NULL, VS_EPILOGUE_NONE), VS_ERR_SHAPE, "x_scale must be");
+    CHECK(!strchr(vs_last_error(), '\n'));
+    return 0;
+}
+
+RUN_TESTS(T(linear_fp8_with_outliers_tracks_the_exact_product), T(linear_residual_fp8_tracks_the_exact_product),
+          T(cuda_codes_equal_the_cpu_codes), T(bad_operands_fail_with_a_message))
