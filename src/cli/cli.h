@@ -17,6 +17,8 @@ int vs_cmd_eval(int argc, char **argv);
 /* vidsparse bench dit (bench_dit.c) and bench vae (bench_vae.c), reached through vs_cmd_bench. */
 int vs_cmd_bench_dit(int argc, char **argv);
 int vs_cmd_bench_vae(int argc, char **argv);
+/* vidsparse bench gemm (bench_gemm.c): BF16 against FP8 linear layers at a DiT's shapes. */
+int vs_cmd_bench_gemm(int argc, char **argv);
 
 /* "vidsparse: error: <context>: <vs_last_error()>" on stderr; returns 1. */
 int vs_cli_report(const char *context);
