@@ -14,6 +14,7 @@
 #include "core/dtype.h"
 #include "core/hash.h"
 #include "core/status.h"
+#include "models/wan/transformer.h"
 #include "ops/ops.h"
 
 /* Uniform values in [lo, hi) with `outliers` of the columns (every 37th, from 5) 100x larger. */
@@ -214,5 +215,49 @@ TEST(bad_operands_fail_with_a_message) {
     return 0;
 }
 
+static void free_wan(void *m) {
+    vs_wan_model_free(m);
+}
+
+/* A small random Wan DiT (two layers, ragged token grid) on each backend: after vs_wan_model_set_precision
+ * the blocks' linears are E4M3 with per-channel scales, the embedders and head are not, and the forward
+ * stays within 5e-2 (relative L2) of the BF16 / F32 one; going back to the default is refused. */
+TEST(wan_forward_in_fp8_tracks_the_default_precision) {
+    const vs_wan_config cfg = {{1, 2, 2}, 2, 64, 128, 16, 16, 48, 256, 160, 2, 1, 1e-6f, 1024};
+    for (int b = 0; b < backend_count(); b++) {
+        const vs_device dev = g_backends[b]->device;
+        vs_wan_model *m = NULL;
+        CHECK_OK(vs_wan_model_random(&cfg, dev, 77, &m));
+        vs_test_defer(free_wan, m);
+        vs_tensor *lat = vs_test_tensor(), *text = vs_test_tensor(), *ref = vs_test_tensor(), *out = vs_test_tensor();
+        const int64_t lat_shape[5] = {2, 16, 3, 6, 10}, text_shape[3] = {2, 7, 48};
+        CHECK_OK(vs_tensor_alloc(lat, VS_F32, VS_CPU, 5, lat_shape));
+        CHECK_OK(vs_tensor_alloc(text, VS_F32, VS_CPU, 3, text_shape));
+        CHECK_OK(vs_tensor_alloc(ref, VS_F32, VS_CPU, 5, lat_shape));
+        CHECK_OK(vs_tensor_alloc(out, VS_F32, VS_CPU, 5, lat_shape));
+        CHECK_OK(vs_op_fill_uniform(lat, 5, -1.7f, 1.7f));
+        CHECK_OK(vs_op_fill_uniform(text, 6, -1, 1));
+        for (int64_t i = 0; i < vs_tensor_numel(out); i++) ((float *)out->data)[i] = NAN;
+        const float t[2] = {700, 300};
+        CHECK_OK(vs_wan_forward(m, lat, t, text, 0, 1, ref, NULL));
+        CHECK(vs_wan_model_precision(m) == VS_PRECISION_DEFAULT);
+        CHECK_OK(vs_wan_model_set_precision(m, VS_PRECISION_FP8));
+        CHECK(vs_wan_model_precision(m) == VS_PRECISION_FP8);
+        const vs_wan_block_weights *blk = &m->weights.blocks[1];
+        CHECK(blk->ffn_out.weight.dtype == VS_F8E4M3 && blk->ffn_out.scale.shape[0] == cfg.dim);
+        CHECK(blk->cross_attn.k.weight.dtype == VS_F8E4M3 && m->weights.head.weight.dtype != VS_F8E4M3);
+        CHECK_OK(vs_wan_forward(m, lat, t, text, 0, 1, out, NULL));
+        double *want = vs_test_malloc(sizeof(double) * (size_t)vs_tensor_numel(ref));
+        for (int64_t i = 0; i < vs_tensor_numel(ref); i++) want[i] = ((float *)ref->data)[i];
+        const double err = vs_test_rel_l2(out->data, want, vs_tensor_numel(ref));
+        printf("  %s: Wan forward, FP8 linears vs %s: rel L2 %.3g\n", g_backends[b]->name,
+               dev == VS_CPU ? "F32" : "BF16", err);
+        CHECK_MSG(err < 5e-2, "rel L2 %.3g", err);
+        CHECK_FAILS(vs_wan_model_set_precision(m, VS_PRECISION_DEFAULT), VS_ERR_INVALID_ARG, "FP8 already");
+    }
+    return 0;
+}
+
 RUN_TESTS(T(linear_fp8_with_outliers_tracks_the_exact_product), T(linear_residual_fp8_tracks_the_exact_product),
-          T(cuda_codes_equal_the_cpu_codes), T(bad_operands_fail_with_a_message))
+          T(cuda_codes_equal_the_cpu_codes), T(bad_operands_fail_with_a_message),
+          T(wan_forward_in_fp8_tracks_the_default_precision))

@@ -28,6 +28,9 @@ int vs_cli_device(const char *command, const char *name, vs_device *out);
 /* Checks an --attention value against the registered methods (vs_attention_method_name).
  * Returns 0, or prints a usage error listing them and returns 2. */
 int vs_cli_attention_method(const char *command, const char *name);
+/* A --precision value: "bf16" (the device's default: BF16 on CUDA, F32 on the CPU) or "fp8" (docs/fp8.md).
+ * Returns 0, or prints a usage error and returns 2. */
+int vs_cli_precision(const char *command, const char *name, vs_precision *out);
 /* SVG settings of generate and eval: a negative value means the model's
  * default (vidsparse.json, else 0.25 / 0.2 / 0.03). */
 typedef struct vs_cli_svg {

@@ -226,6 +226,13 @@ vs_status vs_dit_set_attention(vs_dit *d, const vs_attention_params *params) {
     return d->family->dit_set_attention(d->impl, params);
 }
 
+vs_status vs_dit_set_precision(vs_dit *d, vs_precision precision) {
+    if (precision == VS_PRECISION_DEFAULT && !d->family->dit_set_precision) return VS_OK;
+    if (!d->family->dit_set_precision)
+        return vs_fail(VS_ERR_UNSUPPORTED, "the %s family has no FP8 weights", d->family->name);
+    return d->family->dit_set_precision(d->impl, precision);
+}
+
 vs_status vs_dit_set_comm(vs_dit *d, vs_comm *comm) { return d->family->dit_set_comm(d->impl, comm); }
 
 vs_status vs_dit_forward(vs_dit *d, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing) {

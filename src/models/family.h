@@ -116,6 +116,8 @@ typedef struct vs_family {
     vs_status (*vae_decode)(void *vae, const vs_tensor *latents, int tiled, vs_tensor *video);
     vs_vae_memory (*vae_memory)(const void *vae);
     void (*vae_free)(void *vae);
+    /* The DiT's weight precision from now on (docs/fp8.md); NULL: the family has only the default. */
+    vs_status (*dit_set_precision)(void *dit, vs_precision precision);
 } vs_family;
 
 /* The family that runs the model in `dir`; a one-line error naming the
@@ -148,6 +150,9 @@ const vs_dit_info *vs_dit_get_info(const vs_dit *dit);
 const vs_family *vs_dit_family(const vs_dit *dit);
 /* How self-attention runs from now on; params fully resolved (vs_attention_resolve). */
 vs_status vs_dit_set_attention(vs_dit *dit, const vs_attention_params *params);
+/* The weights' precision from now on (VS_PRECISION_FP8 quantises in place); a one-line error for a family
+ * or device without it. */
+vs_status vs_dit_set_precision(vs_dit *dit, vs_precision precision);
 /* Sequence-parallel forwards as one rank of `comm` (borrowed; NULL: alone). */
 vs_status vs_dit_set_comm(vs_dit *dit, vs_comm *comm);
 /* out: f32 [B, out_channels, F, H, W] on the host or the model's device; timing may be NULL. */

@@ -111,6 +111,10 @@ static vs_status dit_set_attention(void *p, const vs_attention_params *params) {
     return vs_wan_model_set_attention(p, params);
 }
 
+static vs_status dit_set_precision(void *p, vs_precision precision) {
+    return vs_wan_model_set_precision(p, precision);
+}
+
 static vs_status dit_set_comm(void *p, vs_comm *comm) { return vs_wan_model_set_comm(p, comm); }
 
 static vs_status dit_forward(void *p, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing) {
@@ -210,5 +214,6 @@ const vs_family vs_family_wan = {
     .vae_load = vae_load,
     .vae_decode = vae_decode,
     .vae_memory = vae_memory,
+    .dit_set_precision = dit_set_precision,
     .vae_free = vae_free,
 };

@@ -76,6 +76,12 @@ vs_status vs_wan_model_set_comm(vs_wan_model *model, vs_comm *comm);
  * forward from now on (for tests; fn NULL: none again, and no cost). */
 void vs_wan_model_set_probe(vs_wan_model *model, vs_wan_probe_fn fn, void *user);
 
+/* The precision of the blocks' linear layers from now on: VS_PRECISION_FP8 quantises their weights to
+ * E4M3 in place (vs_wan_weights_quantize_fp8; irreversible: asking for the default afterwards fails);
+ * the forwards then quantise those layers' inputs per token. */
+vs_status vs_wan_model_set_precision(vs_wan_model *model, vs_precision precision);
+vs_precision vs_wan_model_precision(const vs_wan_model *model);
+
 /* How self-attention runs in the following forwards: a sparse method of
  * src/sparse/method.h by name with its settings, resolved (no negative
  * numbers; vs_t2v_resolve_attention fills the model's defaults). NULL or

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "models/common/fp8_linear.h"
 #include "ops/ops.h"
 
 /* Shapes, in terms of the config. */
@@ -210,12 +211,41 @@ vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, vs_dev
 static void free_linear(vs_wan_linear *l) {
     vs_tensor_free(&l->weight);
     vs_tensor_free(&l->bias);
+    vs_tensor_free(&l->scale);
+}
+
+/* A block's linear layers: the ones FP8 quantises. */
+enum { BLOCK_LINEARS = 10 };
+static void block_linears(vs_wan_block_weights *blk, vs_wan_linear *out[BLOCK_LINEARS]) {
+    vs_wan_linear *all[BLOCK_LINEARS] = {&blk->self_attn.q,  &blk->self_attn.k,  &blk->self_attn.v,
+                                         &blk->self_attn.o,  &blk->cross_attn.q, &blk->cross_attn.k,
+                                         &blk->cross_attn.v, &blk->cross_attn.o, &blk->ffn_in,
+                                         &blk->ffn_out};
+    memcpy(out, all, sizeof all);
+}
+
+vs_status vs_wan_weights_quantize_fp8(vs_wan_weights *w) {
+    for (int b = 0; b < w->num_blocks; b++) {
+        vs_wan_linear *linears[BLOCK_LINEARS];
+        block_linears(&w->blocks[b], linears);
+        for (int i = 0; i < BLOCK_LINEARS; i++) {
+            if (linears[i]->weight.dtype == VS_F8E4M3) continue;
+            vs_status s = vs_linear_quantize_weight(&linears[i]->weight, &linears[i]->scale);
+            if (s) return vs_fail_context(s, "quantising block %d's linear layers to FP8", b);
+        }
+    }
+    return VS_OK;
 }
 
 void vs_wan_weights_free(vs_wan_weights *w) {
-    for (int b = 0; w->blocks && b < w->num_blocks; b++)
+    for (int b = 0; w->blocks && b < w->num_blocks; b++) {
+        vs_wan_block_weights *blk = &w->blocks[b];
         for (int i = 0; i < BLOCK_TENSORS; i++)
-            vs_tensor_free((vs_tensor *)((char *)&w->blocks[b] + block_tensors[i].offset));
+            vs_tensor_free((vs_tensor *)((char *)blk + block_tensors[i].offset));
+        vs_wan_linear *linears[BLOCK_LINEARS]; /* their weights and biases are in the table; the scales not */
+        block_linears(blk, linears);
+        for (int i = 0; i < BLOCK_LINEARS; i++) vs_tensor_free(&linears[i]->scale);
+    }
     free(w->blocks);
     vs_wan_linear *linears[] = {&w->patch_embed, &w->time_in, &w->time_out, &w->time_proj,
                                 &w->text_in,     &w->text_out, &w->head};
