@@ -21,6 +21,8 @@ typedef struct {
     int frames, height, width, steps, gpus, max_length;
     int64_t seed;
     double cfg, density, shift;
+    const char *precision_name;
+    vs_precision precision;
 } options;
 
 /* The option table drives parsing and --help; returns -1 to go on, else the exit code. */
@@ -57,6 +59,8 @@ static int parse_args(int argc, char **argv, options *o) {
          "layers)",
          "MODE"},
         {"density", 0, VS_OPT_DOUBLE, &o->density, "SVG target kept fraction of the attention map, in (0, 1]", "D"},
+        {"precision", 0, VS_OPT_STRING, &o->precision_name,
+         "the DiT's weights: bf16 (the device's default), or fp8 (E4M3 block linears, docs/fp8.md)", "P"},
         {"scheduler", 0, VS_OPT_STRING, &o->scheduler,
          "unipc or euler: override the checkpoint's scheduler (flow UniPC or flow Euler)", "KIND"},
         {"shift", 0, VS_OPT_DOUBLE, &o->shift, "override the flow shift (0: the checkpoint's)", "S"},
@@ -92,6 +96,7 @@ static int parse_args(int argc, char **argv, options *o) {
     if (o->gpus < 0 || o->gpus > VS_COMM_MAX_RANKS)
         return vs_cli_usage_error("denoise", "--gpus must be in [0, %d], not %d", VS_COMM_MAX_RANKS, o->gpus);
     if (vs_cli_attention_method("denoise", o->attention)) return 2;
+    if (vs_cli_precision("denoise", o->precision_name, &o->precision)) return 2;
     if (o->gpus && o->device_name && strcmp(o->device_name, "cuda"))
         return vs_cli_usage_error("denoise", "--gpus runs on CUDA GPUs, not --device %s", o->device_name);
     if (o->gpus) o->device = VS_CUDA; /* no CUDA call before the rank processes fork */
@@ -186,6 +191,7 @@ int vs_cmd_denoise(int argc, char **argv) {
     options o = {0};
     o.attention = "dense", o.frames = 81, o.height = 480, o.width = 832, o.steps = 50, o.cfg = 5.0;
     o.density = 0.25;
+    o.precision_name = "bf16";
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) return rc;
 
@@ -199,7 +205,8 @@ int vs_cmd_denoise(int argc, char **argv) {
     int rank = 0;
     if (o.gpus && (rc = vs_cli_spawn_ranks("denoise", o.gpus, &comm, &rank)) >= 0) return rc;
     const vs_device device = o.device;
-    if (vs_dit_load(o.model, device, &dit) != VS_OK || vs_dit_set_comm(dit, comm) != VS_OK) {
+    if (vs_dit_load(o.model, device, &dit) != VS_OK || vs_dit_set_comm(dit, comm) != VS_OK ||
+        vs_dit_set_precision(dit, o.precision) != VS_OK) {
         vs_dit_free(dit);
         vs_comm_free(comm);
         return vs_cli_report("denoise");

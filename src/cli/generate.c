@@ -29,6 +29,7 @@ static int show_progress(void *user, int step, int steps) {
 
 int vs_cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompt = DEFAULT_PROMPT, *negative = NULL, *output = NULL, *attention = "svg";
+    const char *precision_name = "bf16";
     const char *device_name = NULL;
     int64_t seed = 0;
     int steps = 0, frames = 0, height = 0, width = 0, fps = 0, gpus = 0;
@@ -51,6 +52,8 @@ int vs_cmd_generate(int argc, char **argv) {
         {"width", 0, VS_OPT_INT, &width, "video width in pixels (0: the model's default)", NULL},
         {"attention", 0, VS_OPT_STRING, &attention, "dense, or svg (Sparse VideoGen after a dense warm-up)", "MODE"},
         VS_CLI_SVG_OPTIONS(svg),
+        {"precision", 0, VS_OPT_STRING, &precision_name,
+         "the DiT's weights: bf16 (the device's default), or fp8 (E4M3 block linears, docs/fp8.md)", "P"},
         {"fps", 0, VS_OPT_INT, &fps, "frames per second of the file (0: the model's default)", NULL},
         {"device", 0, VS_OPT_STRING, &device_name, "the DiT's device: cuda (bf16; the default with a GPU) or cpu (f32)",
          "DEV"},
@@ -67,6 +70,8 @@ int vs_cmd_generate(int argc, char **argv) {
     if (args.positional_count) return vs_cli_usage_error("generate", "unexpected argument '%s'", args.positional[0]);
     if (vs_cli_attention_method("generate", attention)) return 2;
     if (vs_cli_check_svg("generate", &svg)) return 2;
+    vs_precision precision;
+    if (vs_cli_precision("generate", precision_name, &precision)) return 2;
     if (steps < 0 || steps > 10000 || frames < 0 || height < 0 || width < 0 || frames > 10000 || height > 16384 ||
         width > 16384 || fps < 0 || fps > 240)
         return vs_cli_usage_error("generate", "--steps, --frames, --height, --width and --fps must be positive");
@@ -87,6 +92,7 @@ int vs_cmd_generate(int argc, char **argv) {
     params.device = device == VS_CUDA ? VS_PIPELINE_CUDA : VS_PIPELINE_CPU;
     params.attention = (vs_attention_params){attention, svg.density, svg.dense_steps, svg.dense_layers};
     params.progress = show_progress;
+    params.precision = precision;
     vs_pipeline *pipeline = NULL;
     if (vs_pipeline_load(&pipeline, model, &params) != VS_OK || vs_pipeline_set_comm(pipeline, comm) != VS_OK) {
         vs_pipeline_free(pipeline);

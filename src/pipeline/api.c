@@ -86,6 +86,7 @@ vs_status vs_pipeline_load(vs_pipeline **out, const char *model_dir, const vs_pi
     vs_status s = choose_device(params->device, &p->device);
     if (s == VS_OK) s = vs_t2v_locate(model_dir, p->model_dir, sizeof p->model_dir);
     if (s == VS_OK) s = vs_t2v_load(p->model_dir, p->device, &p->t2v);
+    if (s == VS_OK) s = vs_t2v_set_precision(p->t2v, params->precision);
     if (s == VS_OK) s = resolve_attention(p, &params->attention);
     if (s != VS_OK) {
         vs_pipeline_free(p);

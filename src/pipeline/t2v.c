@@ -100,6 +100,9 @@ const vs_t2v_defaults *vs_t2v_get_defaults(const vs_t2v *m) { return &m->default
 int vs_t2v_pixel_space(const vs_t2v *m) { return m->vae == NULL; }
 
 vs_status vs_t2v_set_comm(vs_t2v *m, vs_comm *comm) { return vs_dit_set_comm(m->transformer, comm); }
+vs_status vs_t2v_set_precision(vs_t2v *m, vs_precision precision) {
+    return vs_dit_set_precision(m->transformer, precision);
+}
 
 vs_t2v_request vs_t2v_request_default(const char *prompt) {
     vs_t2v_request r;
