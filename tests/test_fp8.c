@@ -14,6 +14,8 @@
 #include "core/dtype.h"
 #include "core/hash.h"
 #include "core/status.h"
+#include "io/safetensors.h"
+#include "models/common/fp8_linear.h"
 #include "models/wan/transformer.h"
 #include "ops/ops.h"
 
@@ -221,7 +223,7 @@ static void free_wan(void *m) {
 
 /* A small random Wan DiT (two layers, ragged token grid) on each backend: after vs_wan_model_set_precision
  * the blocks' linears are E4M3 with per-channel scales, the embedders and head are not, and the forward
- * stays within 5e-2 (relative L2) of the BF16 / F32 one; going back to the default is refused. */
+ * stays within 5e-2 (relative L2) of the BF16 / F32 one; the default precision then keeps them. */
 TEST(wan_forward_in_fp8_tracks_the_default_precision) {
     const vs_wan_config cfg = {{1, 2, 2}, 2, 64, 128, 16, 16, 48, 256, 160, 2, 1, 1e-6f, 1024};
     for (int b = 0; b < backend_count(); b++) {
@@ -253,11 +255,104 @@ TEST(wan_forward_in_fp8_tracks_the_default_precision) {
         printf("  %s: Wan forward, FP8 linears vs %s: rel L2 %.3g\n", g_backends[b]->name,
                dev == VS_CPU ? "F32" : "BF16", err);
         CHECK_MSG(err < 5e-2, "rel L2 %.3g", err);
-        CHECK_FAILS(vs_wan_model_set_precision(m, VS_PRECISION_DEFAULT), VS_ERR_INVALID_ARG, "FP8 already");
+        CHECK_OK(vs_wan_model_set_precision(m, VS_PRECISION_DEFAULT)); /* keeps the weights as they are */
+        CHECK(vs_wan_model_precision(m) == VS_PRECISION_FP8);
     }
+    return 0;
+}
+
+/* tests/data/tiny-wan-fp8 (tools/make_fp8_checkpoint.py): tests/data/wan/tiny_hd64 as a ComfyUI "fp8_scaled"
+ * single file with original-Wan key names. Loaded on the CPU: the block linears keep their E4M3 codes with
+ * the file's scales (per tensor, per channel, or none), their dequantised values are tiny-wan's weights to
+ * E4M3's rounding, and the forward tracks the F32 model's. */
+TEST(fp8_checkpoint_loads_as_users_have_it) {
+    vs_wan_model *m32 = NULL, *m8 = NULL;
+    CHECK_OK(vs_wan_model_load("tests/data/wan/tiny_hd64", VS_CPU, &m32));
+    vs_test_defer(free_wan, m32);
+    CHECK_OK(vs_wan_model_load("tests/data/tiny-wan-fp8/transformer", VS_CPU, &m8));
+    vs_test_defer(free_wan, m8);
+    CHECK(m8->layout == VS_WAN_LAYOUT_ORIGINAL && vs_wan_model_precision(m8) == VS_PRECISION_FP8);
+    CHECK(m8->weights.head.weight.dtype == VS_F32 && m8->weights.blocks[0].self_attn.q.bias.dtype == VS_F32);
+    const float *plain = m8->weights.blocks[0].cross_attn.v.scale.data, *per_channel = m8->weights.blocks[1].ffn_out.scale.data;
+    CHECK(plain[0] == 1.0f && per_channel[0] != per_channel[1]);
+    for (int b = 0; b < m8->weights.num_blocks; b++) {
+        const vs_wan_linear *l8[2] = {&m8->weights.blocks[b].self_attn.k, &m8->weights.blocks[b].ffn_out};
+        const vs_wan_linear *l32[2] = {&m32->weights.blocks[b].self_attn.k, &m32->weights.blocks[b].ffn_out};
+        for (int i = 0; i < 2; i++) {
+            CHECK(l8[i]->weight.dtype == VS_F8E4M3);
+            const int64_t out = l8[i]->weight.shape[0], n = vs_tensor_numel(&l8[i]->weight), in = n / out;
+            float *deq = vs_test_malloc(sizeof(float) * (size_t)n);
+            for (int64_t j = 0; j < n; j++)
+                deq[j] = vs_f8e4m3_to_f32(((const uint8_t *)l8[i]->weight.data)[j]) * ((const float *)l8[i]->scale.data)[j / in];
+            const double err = vs_test_rel_l2_f32(deq, l32[i]->weight.data, n);
+            CHECK_MSG(err < 4e-2, "block %d linear %d: dequantised weights off by %.3g (%g vs %g, scale %g)", b, i, err,
+                      deq[0], ((const float *)l32[i]->weight.data)[0], ((const float *)l8[i]->scale.data)[0]);
+        }
+    }
+    vs_tensor *lat = vs_test_tensor(), *text = vs_test_tensor(), *y32 = vs_test_tensor(), *y8 = vs_test_tensor();
+    const int64_t lat_shape[5] = {1, m8->config.in_channels, 2, 4, 6}, text_shape[3] = {1, 5, m8->config.text_dim};
+    CHECK_OK(vs_tensor_alloc(lat, VS_F32, VS_CPU, 5, lat_shape));
+    CHECK_OK(vs_tensor_alloc(text, VS_F32, VS_CPU, 3, text_shape));
+    CHECK_OK(vs_tensor_alloc(y32, VS_F32, VS_CPU, 5, lat_shape));
+    CHECK_OK(vs_tensor_alloc(y8, VS_F32, VS_CPU, 5, lat_shape));
+    CHECK_OK(vs_op_fill_uniform(lat, 8, -1.7f, 1.7f));
+    CHECK_OK(vs_op_fill_uniform(text, 9, -1, 1));
+    const float t = 600;
+    CHECK_OK(vs_wan_forward(m32, lat, &t, text, 0, 1, y32, NULL));
+    CHECK_OK(vs_wan_forward(m8, lat, &t, text, 0, 1, y8, NULL));
+    const double err = vs_test_rel_l2_f32(y8->data, y32->data, vs_tensor_numel(y32));
+    printf("  FP8 checkpoint forward vs the F32 one: rel L2 %.3g\n", err);
+    CHECK_MSG(err < 5e-2, "rel L2 %.3g", err);
+    if (backend_count() > 1) { /* the same file on CUDA: BF16 activations, cuBLASLt's FP8 GEMMs */
+        vs_wan_model *g8 = NULL;
+        CHECK_OK(vs_wan_model_load("tests/data/tiny-wan-fp8/transformer", VS_CUDA, &g8));
+        vs_test_defer(free_wan, g8);
+        for (int64_t i = 0; i < vs_tensor_numel(y32); i++) ((float *)y32->data)[i] = NAN;
+        CHECK_OK(vs_wan_forward(g8, lat, &t, text, 0, 1, y32, NULL));
+        const double gpu_err = vs_test_rel_l2_f32(y32->data, y8->data, vs_tensor_numel(y8));
+        printf("  FP8 checkpoint forward on CUDA vs the CPU's: rel L2 %.3g\n", gpu_err);
+        CHECK_MSG(gpu_err < 3e-2, "rel L2 %.3g", gpu_err);
+    }
+    return 0;
+}
+
+/* Writes one FP8 weight "l.weight" [4, 16] with the scale tensor "l.scale_weight" of `dtype` holding the
+ * `n` values, and tries to load it; returns the status. */
+static vs_status load_with_scale(vs_dtype dtype, const float *values, int64_t n) {
+    uint8_t codes[64];
+    for (int i = 0; i < 64; i++) codes[i] = vs_f32_to_f8e4m3((float)(i % 9) - 4);
+    uint8_t scale_bytes[64];
+    if (dtype == VS_I32) for (int64_t i = 0; i < n; i++) ((int32_t *)scale_bytes)[i] = (int32_t)values[i];
+    else vs_convert(scale_bytes, dtype, values, VS_F32, n);
+    const vs_tensor tensors[2] = {vs_tensor_view(codes, VS_F8E4M3, VS_CPU, 2, (int64_t[]){4, 16}),
+                                  vs_tensor_view(scale_bytes, dtype, VS_CPU, 1, &n)};
+    const char *names[2] = {"l.weight", "l.scale_weight"}, *path = "test_fp8_scale.safetensors";
+    vs_status s = vs_safetensors_write(path, 2, names, tensors, 0, NULL, NULL);
+    vs_safetensors *st = NULL;
+    if (!s) s = vs_safetensors_open(&st, path);
+    vs_tensor w = {0}, scale = {0};
+    if (!s) s = vs_fp8_checkpoint_load(st, "l.weight", VS_F8E4M3, VS_CPU, 2, (int64_t[]){4, 16}, &w, &scale);
+    if (!s && (((float *)scale.data)[3] != values[n - 1] || w.dtype != VS_F8E4M3)) s = VS_ERR_CUDA;
+    vs_tensor_free(&w);
+    vs_tensor_free(&scale);
+    vs_safetensors_close(st);
+    remove(path);
+    return s;
+}
+
+/* Bad scale tensors and mismatched FP8 weights fail with one line naming the tensor. */
+TEST(bad_fp8_scales_fail_with_a_message) {
+    CHECK_OK(load_with_scale(VS_F32, (float[]){0.5f}, 1));
+    CHECK_OK(load_with_scale(VS_BF16, (float[]){0.5f, 1, 2, 4}, 4)); /* per output channel */
+    CHECK_FAILS(load_with_scale(VS_F32, (float[]){-0.5f}, 1), VS_ERR_FORMAT, "'l.scale_weight' holds -0.5");
+    CHECK_FAILS(load_with_scale(VS_F32, (float[]){NAN}, 1), VS_ERR_FORMAT, "not a positive finite number");
+    CHECK_FAILS(load_with_scale(VS_F32, (float[]){1, 2, 3}, 3), VS_ERR_FORMAT, "has 3 values; 'l.weight' needs 1 or 4");
+    CHECK_FAILS(load_with_scale(VS_I32, (float[]){1}, 1), VS_ERR_FORMAT, "is I32, not F32");
+    CHECK(!strchr(vs_last_error(), '\n'));
     return 0;
 }
 
 RUN_TESTS(T(linear_fp8_with_outliers_tracks_the_exact_product), T(linear_residual_fp8_tracks_the_exact_product),
           T(cuda_codes_equal_the_cpu_codes), T(bad_operands_fail_with_a_message),
-          T(wan_forward_in_fp8_tracks_the_default_precision))
+          T(wan_forward_in_fp8_tracks_the_default_precision), T(fp8_checkpoint_loads_as_users_have_it),
+          T(bad_fp8_scales_fail_with_a_message))

@@ -11,6 +11,7 @@
 #ifndef VS_MODELS_COMMON_FP8_LINEAR_H
 #define VS_MODELS_COMMON_FP8_LINEAR_H
 
+#include "io/safetensors.h"
 #include "ops/ops.h"
 
 #ifdef __cplusplus
@@ -41,6 +42,16 @@ vs_status vs_linear_residual(vs_tensor *x, const vs_linear_input *in, const vs_t
  * and allocates their scales F32 [out] in *scale, on the weight's device. On failure *weight is as it was
  * and *scale empty. */
 vs_status vs_linear_quantize_weight(vs_tensor *weight, vs_tensor *scale);
+
+/* A linear layer's weight stored as E4M3 in a checkpoint (ComfyUI's and Kijai's FP8 files, docs/fp8.md):
+ * `name` ("<layer>.weight") F8_E4M3 [out, in] with its scale "<layer>.scale_weight" or
+ * "<layer>.weight_scale": one value for the tensor or one per output channel, a positive finite float
+ * (absent: 1). dtype VS_F8E4M3: the codes as they are into *out and the scales per output channel into
+ * *fp8_scale (F32 [out]); any other float dtype: the weight dequantised (codes x scale) into *out, and
+ * fp8_scale unused. `shape` as vs_safetensors_load checks it. Bad or mismatched scales are
+ * VS_ERR_FORMAT naming the tensor; on failure nothing stays allocated. */
+vs_status vs_fp8_checkpoint_load(const vs_safetensors *st, const char *name, vs_dtype dtype, vs_device device,
+                                 int ndim, const int64_t *shape, vs_tensor *out, vs_tensor *fp8_scale);
 
 #ifdef __cplusplus
 }

@@ -140,9 +140,7 @@ vs_precision vs_wan_model_precision(const vs_wan_model *m) {
 }
 
 vs_status vs_wan_model_set_precision(vs_wan_model *m, vs_precision precision) {
-    if (precision == vs_wan_model_precision(m)) return VS_OK;
-    if (precision != VS_PRECISION_FP8)
-        return vs_fail(VS_ERR_INVALID_ARG, "Wan DiT: the weights are FP8 already (load the model again for BF16)");
+    if (precision == VS_PRECISION_DEFAULT || vs_wan_model_precision(m) == VS_PRECISION_FP8) return VS_OK;
     VS_TRY(vs_wan_weights_quantize_fp8(&m->weights));
     VS_INFO("Wan DiT: block linear layers quantised to FP8 (E4M3, per-channel scales)");
     return VS_OK;

@@ -77,8 +77,9 @@ vs_status vs_wan_model_set_comm(vs_wan_model *model, vs_comm *comm);
 void vs_wan_model_set_probe(vs_wan_model *model, vs_wan_probe_fn fn, void *user);
 
 /* The precision of the blocks' linear layers from now on: VS_PRECISION_FP8 quantises their weights to
- * E4M3 in place (vs_wan_weights_quantize_fp8; irreversible: asking for the default afterwards fails);
- * the forwards then quantise those layers' inputs per token. */
+ * E4M3 in place (vs_wan_weights_quantize_fp8); the forwards then quantise those layers' inputs per token.
+ * VS_PRECISION_DEFAULT keeps the weights as they are (BF16 / F32, or E4M3 where the checkpoint stores FP8
+ * weights). vs_wan_model_precision: FP8 when the blocks' linears are E4M3. */
 vs_status vs_wan_model_set_precision(vs_wan_model *model, vs_precision precision);
 vs_precision vs_wan_model_precision(const vs_wan_model *model);
 
