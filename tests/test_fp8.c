@@ -273,6 +273,8 @@ TEST(fp8_checkpoint_loads_as_users_have_it) {
     vs_test_defer(free_wan, m8);
     CHECK(m8->layout == VS_WAN_LAYOUT_ORIGINAL && vs_wan_model_precision(m8) == VS_PRECISION_FP8);
     CHECK(m8->weights.head.weight.dtype == VS_F32 && m8->weights.blocks[0].self_attn.q.bias.dtype == VS_F32);
+    const vs_tensor *tp8 = &m8->weights.time_proj.weight, *tp32 = &m32->weights.time_proj.weight; /* dequantised */
+    CHECK(tp8->dtype == VS_F32 && vs_test_rel_l2_f32(tp8->data, tp32->data, vs_tensor_numel(tp32)) < 4e-2);
     const float *plain = m8->weights.blocks[0].cross_attn.v.scale.data, *per_channel = m8->weights.blocks[1].ffn_out.scale.data;
     CHECK(plain[0] == 1.0f && per_channel[0] != per_channel[1]);
     for (int b = 0; b < m8->weights.num_blocks; b++) {

@@ -11,7 +11,8 @@ the FP8 loader's tests (tests/test_fp8.c, docs/fp8.md):
       (an empty float8_e4m3fn tensor, as ComfyUI writes it) and a "<layer>.scale_input" of 1
       on the first layer (ignored by vidsparse: it scales activations per token itself).
   Layer 1's FFN output weight instead carries a per-output-channel scale (some converters
-  write those), and layer 0's cross-attention value weight is a plain cast (no scale).
+  write those), layer 0's cross-attention value weight is a plain cast (no scale), and the
+  time projection (outside the blocks, which vidsparse runs in F32) is FP8 too.
 
     python3 tools/make_fp8_checkpoint.py [OUT_DIR]
 """
@@ -63,7 +64,8 @@ def main():
     for name, w in sd.items():
         orig = original_name(name)
         layer = orig[: -len(".weight")]
-        if orig.endswith(".weight") and orig.startswith("blocks.") and any(l in orig for l in LINEARS):
+        block_linear = orig.startswith("blocks.") and any(l in orig for l in LINEARS)
+        if orig.endswith(".weight") and (block_linear or orig == "time_projection.1.weight"):
             if layer == "blocks.1.ffn.2":
                 scale = w.abs().amax(dim=1).float() / 448  # per output channel
                 codes = (w.float() / scale[:, None]).to(torch.float8_e4m3fn)
