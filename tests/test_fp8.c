@@ -16,6 +16,7 @@
 #include "core/status.h"
 #include "io/safetensors.h"
 #include "models/common/fp8_linear.h"
+#include "models/common/umt5.h"
 #include "models/wan/transformer.h"
 #include "ops/ops.h"
 
@@ -354,7 +355,40 @@ TEST(bad_fp8_scales_fail_with_a_message) {
     return 0;
 }
 
+static void free_umt5(void *m) {
+    vs_umt5_free(m);
+}
+static void close_st(void *st) {
+    vs_safetensors_close(st);
+}
+
+/* The umT5 encoder with its feed-forward matrices in FP8, on each backend, against transformers' output
+ * (tests/data/umt5, tools/make_umt5_fixtures.py) for padded ids. The tiny random encoder is sensitive (its
+ * unscaled attention logits have a spread of about 4): FP8 feed-forward layers move its output by 8e-2,
+ * FP8 attention projections would move it by 2e-1 (docs/fp8.md), so the bound here is 0.1. */
+TEST(umt5_in_fp8_tracks_transformers) {
+    vs_safetensors *st;
+    CHECK_OK(vs_safetensors_open(&st, "tests/data/umt5/reference.safetensors"));
+    vs_test_defer(close_st, st);
+    const vs_st_entry *ids = vs_safetensors_find(st, "ids"), *mask = vs_safetensors_find(st, "mask"),
+                      *hidden = vs_safetensors_find(st, "hidden");
+    CHECK(ids && mask && hidden && ids->shape[1] == 24);
+    for (int b = 0; b < backend_count(); b++) {
+        vs_umt5 *m;
+        CHECK_OK(vs_umt5_load(&m, "tests/data/umt5/text_encoder", g_backends[b]->device));
+        vs_test_defer(free_umt5, m);
+        CHECK_OK(vs_umt5_set_precision(m, VS_PRECISION_FP8));
+        float *out = vs_test_malloc(24 * 64 * sizeof *out);
+        for (int i = 0; i < 24 * 64; i++) out[i] = NAN;
+        CHECK_OK(vs_umt5_encode(m, ids->data, mask->data, 24, out));
+        const double err = vs_test_rel_l2_f32(out, hidden->data, 24 * 64);
+        printf("  %s: umT5 with FP8 feed-forward matrices vs transformers: rel L2 %.3g\n", g_backends[b]->name, err);
+        CHECK_MSG(err < 0.1, "rel L2 %.3g", err);
+    }
+    return 0;
+}
+
 RUN_TESTS(T(linear_fp8_with_outliers_tracks_the_exact_product), T(linear_residual_fp8_tracks_the_exact_product),
           T(cuda_codes_equal_the_cpu_codes), T(bad_operands_fail_with_a_message),
           T(wan_forward_in_fp8_tracks_the_default_precision), T(fp8_checkpoint_loads_as_users_have_it),
-          T(bad_fp8_scales_fail_with_a_message))
+          T(bad_fp8_scales_fail_with_a_message), T(umt5_in_fp8_tracks_transformers))

@@ -60,7 +60,8 @@ static int parse_args(int argc, char **argv, options *o) {
          "MODE"},
         {"density", 0, VS_OPT_DOUBLE, &o->density, "SVG target kept fraction of the attention map, in (0, 1]", "D"},
         {"precision", 0, VS_OPT_STRING, &o->precision_name,
-         "the DiT's weights: bf16 (the device's default), or fp8 (E4M3 block linears, docs/fp8.md)", "P"},
+         "weights of the DiT and the text encoder: bf16 (the device's default), or fp8 (E4M3 linears, docs/fp8.md)",
+         "P"},
         {"scheduler", 0, VS_OPT_STRING, &o->scheduler,
          "unipc or euler: override the checkpoint's scheduler (flow UniPC or flow Euler)", "KIND"},
         {"shift", 0, VS_OPT_DOUBLE, &o->shift, "override the flow shift (0: the checkpoint's)", "S"},
@@ -180,7 +181,8 @@ static vs_status encode_prompts(const options *o, const vs_generation_defaults *
     vs_text_encoder *encoder = NULL;
     VS_TRY(vs_text_encoder_load(o->model, o->device, &encoder));
     const int length = o->max_length > 0 ? (int)o->max_length : d->text_length;
-    vs_status s = vs_text_encode(encoder, o->prompt, length, cond);
+    vs_status s = vs_text_encoder_set_precision(encoder, o->precision);
+    if (s == VS_OK) s = vs_text_encode(encoder, o->prompt, length, cond);
     if (s == VS_OK && cfg)
         s = vs_text_encode(encoder, o->negative_prompt ? o->negative_prompt : d->negative_prompt, length, uncond);
     vs_text_encoder_free(encoder);

@@ -116,8 +116,10 @@ typedef struct vs_family {
     vs_status (*vae_decode)(void *vae, const vs_tensor *latents, int tiled, vs_tensor *video);
     vs_vae_memory (*vae_memory)(const void *vae);
     void (*vae_free)(void *vae);
-    /* The DiT's weight precision from now on (docs/fp8.md); NULL: the family has only the default. */
+    /* The DiT's and the text encoder's weight precision from now on (docs/fp8.md); NULL: the family has
+     * only the default. */
     vs_status (*dit_set_precision)(void *dit, vs_precision precision);
+    vs_status (*text_set_precision)(void *encoder, vs_precision precision);
 } vs_family;
 
 /* The family that runs the model in `dir`; a one-line error naming the
@@ -140,6 +142,8 @@ typedef struct vs_vae vs_vae;
 vs_status vs_text_encoder_load(const char *dir, vs_device device, vs_text_encoder **out);
 vs_status vs_text_encode(vs_text_encoder *encoder, const char *prompt, int max_length, vs_text_embedding *out);
 void vs_text_encoder_free(vs_text_encoder *encoder);
+/* The encoder's weight precision from now on (VS_PRECISION_FP8 quantises in place). */
+vs_status vs_text_encoder_set_precision(vs_text_encoder *encoder, vs_precision precision);
 
 /* `dir`: a pipeline folder or a transformer folder. */
 vs_status vs_dit_load(const char *dir, vs_device device, vs_dit **out);

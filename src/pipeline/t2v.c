@@ -101,6 +101,7 @@ int vs_t2v_pixel_space(const vs_t2v *m) { return m->vae == NULL; }
 
 vs_status vs_t2v_set_comm(vs_t2v *m, vs_comm *comm) { return vs_dit_set_comm(m->transformer, comm); }
 vs_status vs_t2v_set_precision(vs_t2v *m, vs_precision precision) {
+    VS_TRY(vs_text_encoder_set_precision(m->text_encoder, precision));
     return vs_dit_set_precision(m->transformer, precision);
 }
 

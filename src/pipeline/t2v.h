@@ -37,7 +37,8 @@ const vs_t2v_defaults *vs_t2v_get_defaults(const vs_t2v *t2v);
 /* Runs the DiT as one rank of `comm` (vs_dit_set_comm): the text encoder,
  * scheduler and decoder run whole on every rank, the DiT's forwards sequence-parallel. */
 vs_status vs_t2v_set_comm(vs_t2v *t2v, vs_comm *comm);
-/* The denoiser's weight precision (vs_dit_set_precision). */
+/* The text encoder's and the denoiser's weight precision (vs_text_encoder_set_precision,
+ * vs_dit_set_precision). */
 vs_status vs_t2v_set_precision(vs_t2v *t2v, vs_precision precision);
 /* 1 when the model has no VAE (its transformer works on pixels). */
 int vs_t2v_pixel_space(const vs_t2v *t2v);

@@ -32,6 +32,11 @@ typedef struct vs_umt5 vs_umt5;
 vs_status vs_umt5_load(vs_umt5 **out, const char *dir, vs_device device);
 void vs_umt5_free(vs_umt5 *model);
 const vs_umt5_config *vs_umt5_get_config(const vs_umt5 *model);
+/* VS_PRECISION_FP8: the layers' feed-forward matrices (wi_0, wi_1, wo: two thirds of the weights) quantised
+ * to E4M3 per output channel, in place; the attention projections stay BF16 (docs/fp8.md). The encodes
+ * quantise the inputs of E4M3 matrices per token. DEFAULT keeps the weights as they are (E4M3 where an FP8
+ * checkpoint stores them, with its scales, any of the seven matrices). */
+vs_status vs_umt5_set_precision(vs_umt5 *model, vs_precision precision);
 
 vs_device vs_umt5_device(const vs_umt5 *model);
 

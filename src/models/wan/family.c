@@ -53,6 +53,10 @@ static vs_status text_encode(void *p, const char *prompt, int max_length, vs_tex
     return s;
 }
 
+static vs_status text_set_precision(void *p, vs_precision precision) {
+    return vs_umt5_set_precision(((wan_text *)p)->encoder, precision);
+}
+
 /* ---- the DiT ----------------------------------------------------------------------------------- */
 
 static void dit_free(void *p) { vs_wan_model_free(p); }
@@ -215,5 +219,6 @@ const vs_family vs_family_wan = {
     .vae_decode = vae_decode,
     .vae_memory = vae_memory,
     .dit_set_precision = dit_set_precision,
+    .text_set_precision = text_set_precision,
     .vae_free = vae_free,
 };
