@@ -61,7 +61,7 @@ static double median_ms(const mode_result *r) {
 }
 
 int vs_cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *output = NULL, *device_name = NULL;
+    const char *model = NULL, *output = NULL, *device_name = NULL, *precision_name = "bf16";
     int prompts = 32, seeds = 2, steps = 0, frames = 0, height = 0, width = 0;
     double cfg = -1.0;
     vs_cli_svg svg_opts = VS_CLI_SVG_UNSET;
@@ -78,6 +78,9 @@ int vs_cmd_eval(int argc, char **argv) {
         {"output", 'o', VS_OPT_STRING, &output, "write the results as JSON (bench report format)", "FILE"},
         {"device", 0, VS_OPT_STRING, &device_name, "the DiT's device: cuda (bf16; the default with a GPU) or cpu (f32)",
          "DEV"},
+        {"precision", 0, VS_OPT_STRING, &precision_name,
+         "fp8: compare the model with FP8 weights against the default precision (both dense) instead of SVG "
+         "against dense (docs/fp8.md)", "P"},
     };
     const vs_command_spec spec = {
         "eval", "[--model DIR] [--prompts N] [--seeds S] [-o results.json]",
@@ -93,13 +96,24 @@ int vs_cmd_eval(int argc, char **argv) {
         frames > 10000 || height < 0 || height > 16384 || width < 0 || width > 16384)
         return vs_cli_usage_error("eval", "--prompts, --seeds, --steps, --frames, --height and --width must be positive");
     if (vs_cli_check_svg("eval", &svg_opts)) return 2;
+    vs_precision precision;
+    if (vs_cli_precision("eval", precision_name, &precision)) return 2;
+    const int fp8 = precision == VS_PRECISION_FP8;
+    /* The two arms: dense against SVG, or (--precision fp8) BF16 against FP8 weights, both dense. */
+    const char *base_name = fp8 ? "bf16" : "dense", *other_name = fp8 ? "fp8" : "svg";
 
     vs_device device;
     if (vs_cli_device("eval", device_name, &device)) return 2;
     char dir[4096];
     if (vs_t2v_locate(model, dir, sizeof dir) != VS_OK) return vs_cli_report("eval");
-    vs_t2v *t2v = NULL;
+    vs_t2v *t2v = NULL, *t2v_fp8 = NULL;
     if (vs_t2v_load(dir, device, &t2v) != VS_OK) return vs_cli_report("eval");
+    if (fp8 && (vs_t2v_load(dir, device, &t2v_fp8) != VS_OK || vs_t2v_set_precision(t2v_fp8, precision) != VS_OK)) {
+        vs_t2v_free(t2v);
+        vs_t2v_free(t2v_fp8);
+        return vs_cli_report("eval");
+    }
+    vs_t2v *other_t2v = fp8 ? t2v_fp8 : t2v;
     const int n = prompts * seeds;
     mode_result dense = {0}, svg = {0};
     dense.ms = malloc(sizeof(float) * (size_t)n), svg.ms = malloc(sizeof(float) * (size_t)n);
@@ -108,9 +122,12 @@ int vs_cmd_eval(int argc, char **argv) {
     vs_status s = dense.ms && svg.ms ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory");
     const vs_attention_params asked = {"svg", svg_opts.density, svg_opts.dense_steps, svg_opts.dense_layers};
     const vs_attention_params svg_attention = vs_t2v_resolve_attention(t2v, &asked);
-    fprintf(stderr, "model %s: %d prompts x %d seeds, dense and SVG (density %g, dense steps %g, dense layers %g)\n",
-            dir, prompts, seeds, svg_attention.density, svg_attention.dense_steps,
-            svg_attention.dense_layers);
+    if (fp8)
+        fprintf(stderr, "model %s: %d prompts x %d seeds, dense attention, default precision and FP8 weights\n", dir,
+                prompts, seeds);
+    else
+        fprintf(stderr, "model %s: %d prompts x %d seeds, dense and SVG (density %g, dense steps %g, dense layers %g)\n",
+                dir, prompts, seeds, svg_attention.density, svg_attention.dense_steps, svg_attention.dense_layers);
     for (int p = 0; p < prompts && s == VS_OK; p++) {
         vs_scene scene;
         char prompt[160];
@@ -123,8 +140,8 @@ int vs_cmd_eval(int argc, char **argv) {
             vs_tensor a = {0}, b = {0};
             const int exact_d = dense.exact, exact_s = svg.exact;
             s = run_one(t2v, &req, &dense, &a);
-            req.attention = svg_attention;
-            if (s == VS_OK) s = run_one(t2v, &req, &svg, &b);
+            if (!fp8) req.attention = svg_attention;
+            if (s == VS_OK) s = run_one(other_t2v, &req, &svg, &b);
             double psnr = 0, ssim = 0;
             if (s == VS_OK) s = vs_video_psnr(&b, &a, &psnr);
             if (s == VS_OK) s = vs_video_ssim(&b, &a, &ssim);
@@ -132,9 +149,9 @@ int vs_cmd_eval(int argc, char **argv) {
                 psnr = psnr < PSNR_CAP ? psnr : PSNR_CAP;
                 psnr_sum += psnr, ssim_sum += ssim;
                 if (psnr < psnr_min) psnr_min = psnr;
-                fprintf(stderr, "[%d/%d] \"%s\" seed %d: dense %s %.1f s, svg %s %.1f s, PSNR %.1f dB, SSIM %.3f\n",
-                        p * seeds + seed + 1, n, prompt, seed, dense.exact > exact_d ? "ok" : "--",
-                        dense.ms[dense.videos - 1] / 1e3, svg.exact > exact_s ? "ok" : "--",
+                fprintf(stderr, "[%d/%d] \"%s\" seed %d: %s %s %.1f s, %s %s %.1f s, PSNR %.1f dB, SSIM %.3f\n",
+                        p * seeds + seed + 1, n, prompt, seed, base_name, dense.exact > exact_d ? "ok" : "--",
+                        dense.ms[dense.videos - 1] / 1e3, other_name, svg.exact > exact_s ? "ok" : "--",
                         svg.ms[svg.videos - 1] / 1e3, psnr, ssim);
             }
             vs_tensor_free(&a);
@@ -143,22 +160,24 @@ int vs_cmd_eval(int argc, char **argv) {
     }
     if (s == VS_OK) {
         const double dense_ms = median_ms(&dense), svg_ms = median_ms(&svg), speedup = dense_ms / svg_ms;
-        printf("prompt accuracy   dense %5.1f%%   svg %5.1f%%   (all attributes right)\n", 100.0 * dense.exact / n,
-               100.0 * svg.exact / n);
-        printf("attribute accuracy dense %5.1f%%   svg %5.1f%%\n", 100.0 * dense.matched / dense.attributes,
-               100.0 * svg.matched / svg.attributes);
-        printf("SVG vs dense      PSNR %.2f dB (min %.2f), SSIM %.4f\n", psnr_sum / n, psnr_min, ssim_sum / n);
-        printf("time per video    dense %.2f s   svg %.2f s   speedup %.2fx (medians)\n", dense_ms / 1e3,
-               svg_ms / 1e3, speedup);
+        printf("prompt accuracy   %s %5.1f%%   %s %5.1f%%   (all attributes right)\n", base_name,
+               100.0 * dense.exact / n, other_name, 100.0 * svg.exact / n);
+        printf("attribute accuracy %s %5.1f%%   %s %5.1f%%\n", base_name, 100.0 * dense.matched / dense.attributes,
+               other_name, 100.0 * svg.matched / svg.attributes);
+        printf("%s vs %s      PSNR %.2f dB (min %.2f), SSIM %.4f\n", other_name, base_name, psnr_sum / n, psnr_min,
+               ssim_sum / n);
+        printf("time per video    %s %.2f s   %s %.2f s   speedup %.2fx (medians)\n", base_name, dense_ms / 1e3,
+               other_name, svg_ms / 1e3, speedup);
         if (output) {
             s = vs_bench_report_create(&rep, "eval", argc, argv);
             if (s == VS_OK && device == VS_CPU) s = vs_bench_report_set_device(rep, "cpu");
-            if (s == VS_OK) s = report_mode(rep, "dense", &dense);
+            if (s == VS_OK) s = report_mode(rep, base_name, &dense);
             if (s == VS_OK) s = vs_bench_report_string(rep, "model", dir);
-            if (s == VS_OK) s = report_mode(rep, "svg", &svg);
-            if (s == VS_OK) s = vs_bench_report_number(rep, "density", svg_attention.density);
-            if (s == VS_OK) s = vs_bench_report_number(rep, "dense_steps", svg_attention.dense_steps);
-            if (s == VS_OK) s = vs_bench_report_number(rep, "dense_layers", svg_attention.dense_layers);
+            if (s == VS_OK) s = report_mode(rep, other_name, &svg);
+            if (s == VS_OK) s = vs_bench_report_string(rep, "precision", precision_name);
+            if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "density", svg_attention.density);
+            if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "dense_steps", svg_attention.dense_steps);
+            if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "dense_layers", svg_attention.dense_layers);
             if (s == VS_OK) s = vs_bench_report_number(rep, "psnr_db", psnr_sum / n);
             if (s == VS_OK) s = vs_bench_report_number(rep, "psnr_min_db", psnr_min);
             if (s == VS_OK) s = vs_bench_report_number(rep, "ssim", ssim_sum / n);
@@ -172,5 +191,6 @@ int vs_cmd_eval(int argc, char **argv) {
     free(dense.ms);
     free(svg.ms);
     vs_t2v_free(t2v);
+    vs_t2v_free(t2v_fp8);
     return rc;
 }
