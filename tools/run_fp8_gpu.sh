@@ -3,7 +3,9 @@
 #   1. the FP8 tests on CUDA: tests/test_fp8.c (outliers, CUDA codes = CPU codes) and test_backend_ops
 #      (every op, FP8 rows included, against the f64 reference);
 #   2. bench gemm: BF16 against FP8 linears at the Wan 14B (720p) and 1.3B (480p) shapes, in TFLOP/s;
-#   3. bench dit --precision bf16|fp8: Wan forwards at the real dimensions (random weights), FP8 against BF16
+#   3. vidsparse eval --precision fp8: the embedded model's prompt accuracy with FP8 weights and BF16, and PSNR
+#      of the FP8 clips against the BF16 ones (32 prompts x 2 seeds, dense attention);
+#   4. bench dit --precision bf16|fp8: Wan forwards at the real dimensions (random weights), FP8 against BF16
 #      (the FP8 runs also report the relative L2 distance from a BF16 forward of the same inputs), 14B 720p
 #      dense and SVG at kept fraction 0.25 (the default), 1.3B 480p dense.
 # Results as JSON in $R (packed into $OUT/results.tgz) and copied to $OUT.
@@ -28,6 +30,11 @@ for config in wan14b wan1.3b; do
   timeout 120 build-gpu/vidsparse bench gemm --config $config -o "$R/gemm_$config.json" 2>&1 | tail -n 12
 done
 cp "$R"/gemm_*.json "$OUT/" 2>/dev/null
+pack
+
+note "eval: the embedded model, FP8 weights against BF16 (dense)"
+timeout 120 build-gpu/vidsparse eval --precision fp8 --prompts 32 --seeds 2 -o "$R/eval_fp8.json" 2>&1 | tail -n 5
+cp "$R/eval_fp8.json" "$OUT/" 2>/dev/null
 pack
 
 # name config resolution attention precision attention-precision repeats
