@@ -70,9 +70,9 @@ VS_API int vs_tensor_is_contiguous(const vs_tensor *t);
 /* Number of CUDA devices usable by this build (0 when built without CUDA). */
 VS_API int vs_cuda_device_count(void);
 
-/* Numeric precision of a model's weights (vs_pipeline_params.precision): the device's default (BF16 on
- * CUDA, F32 on the CPU), or FP8: the DiT's block linears in E4M3 with per-output-channel scales and
- * activations quantised per token (docs/fp8.md). */
+/* Numeric precision of a model's weights (vs_pipeline_params.precision): DEFAULT keeps the checkpoint's
+ * (BF16 on CUDA, F32 on the CPU; E4M3 where an FP8 checkpoint stores them); FP8 quantises the DiT's block
+ * linears to E4M3 with per-output-channel scales; FP8 layers quantise their inputs per token (docs/fp8.md). */
 typedef enum vs_precision { VS_PRECISION_DEFAULT = 0, VS_PRECISION_FP8 = 1 } vs_precision;
 
 /* ---- how a model's self-attention runs -------------------------------------
@@ -200,7 +200,7 @@ typedef struct vs_pipeline_params {
     void *log_user;
     vs_progress_callback progress; /* NULL: none */
     void *progress_user;
-    vs_precision precision; /* of the denoiser's weights (DEFAULT: BF16 on CUDA, F32 on the CPU) */
+    vs_precision precision; /* of the text encoder's and the denoiser's weights (DEFAULT: the checkpoint's) */
 } vs_pipeline_params;
 
 /* Auto device, SVG attention at the model's settings, no callbacks. */

@@ -29,6 +29,8 @@ note "bench gemm"
 for config in wan14b wan1.3b; do
   timeout 120 build-gpu/vidsparse bench gemm --config $config -o "$R/gemm_$config.json" 2>&1 | tail -n 12
 done
+VS_FP8_FAST_ACCUM=1 timeout 120 build-gpu/vidsparse bench gemm --config wan14b -o "$R/gemm_wan14b_fast_accum.json" 2>&1 |
+  tail -n 12
 cp "$R"/gemm_*.json "$OUT/" 2>/dev/null
 pack
 

@@ -101,6 +101,9 @@ int vs_cmd_bench_gemm(int argc, char **argv) {
         return 1;
     }
     const int64_t tokens = rows ? rows : configs[c].tokens;
+    const char *fast_env = getenv("VS_FP8_FAST_ACCUM");
+    const int fast = fast_env && !strcmp(fast_env, "1");
+    printf("FP8 GEMMs with%s fast accumulation (VS_FP8_FAST_ACCUM=%s)\n", fast ? "" : "out", fast ? "1" : "0");
     static const char *const modes[3] = {"bf16", "fp8", "fp8_with_quantize"};
     vs_bench_report *report = NULL;
     float *ms = calloc((size_t)repeats, sizeof(float));
@@ -132,6 +135,7 @@ int vs_cmd_bench_gemm(int argc, char **argv) {
                 if (!s) s = vs_bench_report_number(report, "in", (double)sh->in);
                 if (!s) s = vs_bench_report_number(report, "out", (double)sh->out);
                 if (!s) s = vs_bench_report_number(report, "tflops", tflops);
+                if (!s) s = vs_bench_report_number(report, "fp8_fast_accum", fast);
             }
         }
         free_run(&g);

@@ -13,6 +13,7 @@
 #include <cuda_bf16.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <new>
@@ -122,10 +123,20 @@ struct linear_plan {
     /* 0 when cuBLASLt has no FP8 algorithm with the bias / GELU epilogue for the shape: the GEMM then runs
      * without it and fp8_epilogue_* kernels add the bias and apply GELU (see run_linear). */
     int fused_epilogue;
+    cublasStatus_t heuristic_status; /* of the last form tried, for the error when none is offered */
 };
 constexpr int kMaxPlans = 64;
 linear_plan *g_plans[kMaxPlans];
 int g_plan_count = 0, g_next_evicted = 0;
+
+/* VS_FP8_FAST_ACCUM=1 in the environment, read once (plans are cached). */
+int8_t fp8_fast_accumulation() {
+    static const int8_t fast = [] {
+        const char *v = getenv("VS_FP8_FAST_ACCUM");
+        return (int8_t)(v && !strcmp(v, "1"));
+    }();
+    return fast;
+}
 
 /* The plan's objects and algorithm, with the bias / GELU epilogue when `fused` (else none); found = 0
  * when the heuristic has no algorithm. */
@@ -142,6 +153,10 @@ vs_status build_plan(const linear_gemm &g, linear_plan *p, int fused, int *found
         const int32_t outer = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
         LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &outer, sizeof outer));
         LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &outer, sizeof outer));
+        /* VS_FP8_FAST_ACCUM=1: Hopper's FP8 accumulation without the periodic promotion to full f32 (faster,
+         * less exact; off by default). */
+        const int8_t fast = fp8_fast_accumulation();
+        LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof fast));
     }
     const int bias = g.bias && fused, gelu = g.gelu && fused;
     cublasLtEpilogue_t epilogue = bias ? (gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
@@ -168,10 +183,12 @@ vs_status build_plan(const linear_gemm &g, linear_plan *p, int fused, int *found
 
     cublasLtMatmulHeuristicResult_t heuristic = {};
     *found = 0;
-    /* An FP8 combination cuBLASLt does not offer fails here with NOT_SUPPORTED rather than found = 0. */
+    /* An FP8 combination cuBLASLt does not offer fails here (NOT_SUPPORTED, INVALID_VALUE) rather than with
+     * found = 0: the caller tries the next form, and names this status if none is left. */
     const cublasStatus_t st =
         cublasLtMatmulAlgoGetHeuristic(g_handle, o.desc, o.a, o.b, o.d, o.d, o.pref, 1, &heuristic, found);
-    if (st == CUBLAS_STATUS_NOT_SUPPORTED && g.ab_type == CUDA_R_8F_E4M3) *found = 0;
+    p->heuristic_status = st;
+    if (st != CUBLAS_STATUS_SUCCESS && g.ab_type == CUDA_R_8F_E4M3) *found = 0;
     else LT_TRY(st);
     p->algo = heuristic.algo;
     p->fused_epilogue = fused;
@@ -197,8 +214,9 @@ vs_status find_plan(const linear_gemm &g, linear_plan **out) {
     /* FP8 with the outer-vector scales: not every epilogue is offered; fall back to the plain GEMM. */
     if (!s && !found && g.ab_type == CUDA_R_8F_E4M3 && (g.bias || g.gelu)) s = build_plan(g, p, 0, &found);
     if (!s && !found)
-        s = vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for %s (%s)", gemm_text(g).text,
-                    g.ab_type == CUDA_R_8F_E4M3 ? "E4M3 with per-row and per-channel scales" : "bf16");
+        s = vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for %s (%s; heuristic: %s)", gemm_text(g).text,
+                    g.ab_type == CUDA_R_8F_E4M3 ? "E4M3 with per-row and per-channel scales" : "bf16",
+                    cublasLtGetStatusString(p->heuristic_status));
     if (s) {
         delete p;
         return s;
