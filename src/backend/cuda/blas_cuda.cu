@@ -1,8 +1,11 @@
 /* bf16 and FP8 GEMMs through cuBLASLt: y[M, N] = x[M, K] W^T + bias, row-major, f32
  * accumulation, bias and GELU fused in the epilogue. FP8 (E4M3) operands carry
- * f32 scales per row of x (token) and per row of W (output channel), applied by
- * cuBLASLt's outer-vector scale mode (CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F:
- * D[i, j] = scale_A[i] scale_B[j] (A B)[i, j], before the epilogue).
+ * f32 scales per row of x (token) and per row of W (output channel). A plan takes
+ * the first form cuBLASLt offers for its shape (fp8_form): the outer-vector scale
+ * mode (CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F: D[i, j] = scale_A[i] scale_B[j]
+ * (A B)[i, j], before the epilogue) with the bias / GELU epilogue; the same mode
+ * without epilogue into BF16, then our epilogue kernel; or the plain FP8 GEMM of the
+ * codes into BF16 and our kernel applying both scales, bias and GELU.
  *
  * cuBLASLt is column-major. A row-major [R, C] matrix is the column-major
  * [C, R] matrix with the same bytes, so y^T (col-major N x M) = W x^T reads:
@@ -20,6 +23,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops_cuda.h"
+#include "core/log.h"
 
 namespace {
 
@@ -120,14 +124,22 @@ struct linear_plan {
     linear_key key;
     lt_objects o;
     cublasLtMatmulAlgo_t algo;
-    /* 0 when cuBLASLt has no FP8 algorithm with the bias / GELU epilogue for the shape: the GEMM then runs
-     * without it and fp8_epilogue_* kernels add the bias and apply GELU (see run_linear). */
-    int fused_epilogue;
+    int form; /* fp8_form; FUSED for BF16 GEMMs */
     cublasStatus_t heuristic_status; /* of the last form tried, for the error when none is offered */
 };
 constexpr int kMaxPlans = 64;
 linear_plan *g_plans[kMaxPlans];
 int g_plan_count = 0, g_next_evicted = 0;
+
+/* How an FP8 GEMM runs, in the order a plan tries them (the first cuBLASLt offers for the shape wins). */
+enum fp8_form {
+    FUSED,       /* outer-vector scales and the bias / GELU epilogue in cuBLASLt, into y as asked */
+    OUTER_PLAIN, /* outer-vector scales, no epilogue, into BF16; fp8_epilogue_kernel adds bias, GELU */
+    UNSCALED,    /* the codes' product into BF16; fp8_epilogue_kernel applies both scales, bias, GELU */
+    FORMS
+};
+const char *const fp8_form_names[FORMS] = {"outer-vector scales, fused epilogue",
+                                           "outer-vector scales, epilogue kernel", "scales in the epilogue kernel"};
 
 /* VS_FP8_FAST_ACCUM=1 in the environment, read once (plans are cached). */
 int8_t fp8_fast_accumulation() {
@@ -138,31 +150,47 @@ int8_t fp8_fast_accumulation() {
     return fast;
 }
 
-/* The plan's objects and algorithm, with the bias / GELU epilogue when `fused` (else none); found = 0
- * when the heuristic has no algorithm. */
-vs_status build_plan(const linear_gemm &g, linear_plan *p, int fused, int *found) {
+/* For an FP8 form, a cuBLASLt call that fails marks the form unavailable (found = 0) and keeps the status
+ * for the error when no form is left. */
+#define FORM_TRY(call)                                                                                            \
+    do {                                                                                                          \
+        const cublasStatus_t form_s_ = (call);                                                                    \
+        if (form_s_ != CUBLAS_STATUS_SUCCESS) {                                                                   \
+            p->heuristic_status = form_s_;                                                                        \
+            return VS_OK;                                                                                         \
+        }                                                                                                         \
+    } while (0)
+
+/* The plan's objects and algorithm for `form` (FUSED: the GEMM g as asked; the other forms: no epilogue,
+ * BF16 D, beta 0, outer-vector scales only for OUTER_PLAIN); found = 0 when cuBLASLt has none. */
+vs_status build_plan(const linear_gemm &asked, linear_plan *p, int form, int *found) {
     lt_objects &o = p->o;
     o.~lt_objects();
     new (&o) lt_objects();
+    *found = 0;
+    p->form = form;
+    linear_gemm g = asked;
+    if (form != FUSED) g.y_type = CUDA_R_16BF, g.bias = nullptr, g.gelu = 0, g.beta = 0.0f;
     LT_TRY(cublasLtMatmulDescCreate(&o.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     const cublasOperation_t trans = CUBLAS_OP_T, no_trans = CUBLAS_OP_N;
     LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_TRANSA, &trans, sizeof trans));
     LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_TRANSB, &no_trans, sizeof no_trans));
     if (g.ab_type == CUDA_R_8F_E4M3) {
-        /* cuBLASLt's A is W (its rows, our output channels, are A's M), its B is x (our tokens, B's N). */
-        const int32_t outer = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
-        LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &outer, sizeof outer));
-        LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &outer, sizeof outer));
+        if (form != UNSCALED) {
+            /* cuBLASLt's A is W (its rows, our output channels, are A's M), its B is x (our tokens, B's N). */
+            const int32_t outer = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+            FORM_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &outer, sizeof outer));
+            FORM_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &outer, sizeof outer));
+        }
         /* VS_FP8_FAST_ACCUM=1: Hopper's FP8 accumulation without the periodic promotion to full f32 (faster,
          * less exact; off by default). */
         const int8_t fast = fp8_fast_accumulation();
-        LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof fast));
+        FORM_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof fast));
     }
-    const int bias = g.bias && fused, gelu = g.gelu && fused;
-    cublasLtEpilogue_t epilogue = bias ? (gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
-                                       : (gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
+    cublasLtEpilogue_t epilogue = g.bias ? (g.gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                                         : (g.gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
     LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
-    if (bias) {
+    if (g.bias) {
         const int32_t bias_type = g.bias_type;
         LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
                                               sizeof bias_type));
@@ -176,24 +204,23 @@ vs_status build_plan(const linear_gemm &g, linear_plan *p, int fused, int *found
     LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
     /* The heuristic assumes 256-byte aligned operands unless told otherwise (row chunks are less aligned). */
     const linear_key &k = p->key;
+    const uint32_t align_d = form == FUSED ? k.align_y : 256; /* the other forms write the BF16 scratch */
     LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &k.align_w, sizeof k.align_w));
     LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &k.align_x, sizeof k.align_x));
-    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &k.align_y, sizeof k.align_y));
-    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &k.align_y, sizeof k.align_y));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_d, sizeof align_d));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d, sizeof align_d));
 
     cublasLtMatmulHeuristicResult_t heuristic = {};
-    *found = 0;
     /* An FP8 combination cuBLASLt does not offer fails here (NOT_SUPPORTED, INVALID_VALUE) rather than with
      * found = 0: the caller tries the next form, and names this status if none is left. */
     const cublasStatus_t st =
         cublasLtMatmulAlgoGetHeuristic(g_handle, o.desc, o.a, o.b, o.d, o.d, o.pref, 1, &heuristic, found);
-    p->heuristic_status = st;
-    if (st != CUBLAS_STATUS_SUCCESS && g.ab_type == CUDA_R_8F_E4M3) *found = 0;
+    if (g.ab_type == CUDA_R_8F_E4M3) FORM_TRY(st);
     else LT_TRY(st);
     p->algo = heuristic.algo;
-    p->fused_epilogue = fused;
     return VS_OK;
 }
+#undef FORM_TRY
 
 /* The cached plan for g's shape, built (evicting the oldest when full) on a miss; NULL with the error
  * when cuBLASLt has none. Called under g_lock. */
@@ -210,13 +237,18 @@ vs_status find_plan(const linear_gemm &g, linear_plan **out) {
     if (!p) return vs_fail(VS_ERR_OOM, "out of host memory for a cuBLASLt plan");
     p->key = key;
     int found = 0;
-    vs_status s = build_plan(g, p, 1, &found);
-    /* FP8 with the outer-vector scales: not every epilogue is offered; fall back to the plain GEMM. */
-    if (!s && !found && g.ab_type == CUDA_R_8F_E4M3 && (g.bias || g.gelu)) s = build_plan(g, p, 0, &found);
+    vs_status s = VS_OK;
+    const int forms = g.ab_type == CUDA_R_8F_E4M3 ? FORMS : 1;
+    for (int form = FUSED; !s && !found && form < forms; form++) s = build_plan(g, p, form, &found);
     if (!s && !found)
-        s = vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for %s (%s; heuristic: %s)", gemm_text(g).text,
-                    g.ab_type == CUDA_R_8F_E4M3 ? "E4M3 with per-row and per-channel scales" : "bf16",
+        s = vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for %s (%s; last status: %s)", gemm_text(g).text,
+                    g.ab_type == CUDA_R_8F_E4M3 ? "E4M3, in any of its forms" : "bf16",
                     cublasLtGetStatusString(p->heuristic_status));
+    static int logged_forms; /* each form is announced once per process */
+    if (!s && g.ab_type == CUDA_R_8F_E4M3 && !(logged_forms & 1 << p->form)) {
+        logged_forms |= 1 << p->form;
+        VS_INFO("FP8 GEMM %s runs with %s", gemm_text(g).text, fp8_form_names[p->form]);
+    }
     if (s) {
         delete p;
         return s;
@@ -240,17 +272,21 @@ vs_status set_pointer(linear_plan *p, cublasLtMatmulDescAttributes_t attribute, 
     return VS_OK;
 }
 
-/* The bias and GELU of an FP8 GEMM whose plan could not fuse them. An accumulating GEMM (y F32, beta 1)
- * gets the bias added to y before it; a BF16 y gets bias and GELU after it, in place. */
-__global__ void add_bias_f32_kernel(float *y, const float *bias, int64_t rows, int64_t out) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < rows * out; i += (int64_t)gridDim.x * blockDim.x)
-        y[i] += bias[i % out];
-}
-__global__ void bias_gelu_bf16_kernel(__nv_bfloat16 *y, const __nv_bfloat16 *bias, int gelu, int64_t rows, int64_t out) {
+/* The rest of an FP8 GEMM that cuBLASLt did not fuse, from its BF16 result acc[rows, out]: v = acc, times
+ * row_scale[r] * col_scale[o] when given (the UNSCALED form), plus bias[o] (F32 or BF16), GELU-tanh when
+ * `gelu`; then y = v in BF16 (acc may be y) or, when `accumulate`, y += v in F32. */
+__global__ void fp8_epilogue_kernel(void *y, int accumulate, const __nv_bfloat16 *acc, const float *row_scale,
+                                    const float *col_scale, const void *bias, int bias_f32, int gelu, int64_t rows,
+                                    int64_t out) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < rows * out; i += (int64_t)gridDim.x * blockDim.x) {
-        float v = __bfloat162float(y[i]) + (bias ? __bfloat162float(bias[i % out]) : 0.0f);
+        const int64_t r = i / out, o = i % out;
+        float v = __bfloat162float(acc[i]);
+        if (row_scale) v *= row_scale[r] * col_scale[o];
+        if (bias) v += bias_f32 ? static_cast<const float *>(bias)[o]
+                                : __bfloat162float(static_cast<const __nv_bfloat16 *>(bias)[o]);
         if (gelu) v = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-        y[i] = __float2bfloat16(v);
+        if (accumulate) static_cast<float *>(y)[i] += v;
+        else static_cast<__nv_bfloat16 *>(y)[i] = __float2bfloat16(v);
     }
 }
 int grid_for(int64_t n) {
@@ -258,37 +294,44 @@ int grid_for(int64_t n) {
     return (int)(blocks < 4096 ? blocks : 4096);
 }
 
+/* The BF16 result of an accumulating FP8 GEMM in a non-fused form, grown on demand (one for the process,
+ * each use ordered on the stream before the next). */
+__nv_bfloat16 *g_fp8_acc = nullptr;
+int64_t g_fp8_acc_len = 0;
+vs_status grow(void **buffer, int64_t *len, int64_t want, size_t elem, const char *what);
+
 vs_status run_linear(const linear_gemm &g) {
     VS_TRY(ensure_handle());
     pthread_mutex_lock(&g_lock);
     linear_plan *p = nullptr;
     vs_status s = find_plan(g, &p);
-    const int fused = s ? 1 : p->fused_epilogue;
-    if (!s && g.bias && fused) s = set_pointer(p, CUBLASLT_MATMUL_DESC_BIAS_POINTER, g.bias, "bias");
-    if (!s && g.ab_type == CUDA_R_8F_E4M3) {
+    const int form = s ? FUSED : p->form;
+    /* FUSED writes y as asked; the other forms write BF16: y itself, or the scratch for an F32 accumulation. */
+    void *d = g.y;
+    if (!s && form != FUSED && g.y_type == CUDA_R_32F) {
+        s = grow(reinterpret_cast<void **>(&g_fp8_acc), &g_fp8_acc_len, g.rows * g.out, 2, "FP8 GEMM result");
+        d = g_fp8_acc;
+    }
+    if (!s && g.bias && form == FUSED) s = set_pointer(p, CUBLASLT_MATMUL_DESC_BIAS_POINTER, g.bias, "bias");
+    if (!s && g.ab_type == CUDA_R_8F_E4M3 && form != UNSCALED) {
         s = set_pointer(p, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, g.w_scale, "weight scale");
         if (!s) s = set_pointer(p, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, g.x_scale, "activation scale");
     }
-    const int64_t n = g.rows * g.out;
-    if (!s && !fused && g.bias && g.y_type == CUDA_R_32F) {
-        add_bias_f32_kernel<<<grid_for(n), 256>>>(static_cast<float *>(g.y), static_cast<const float *>(g.bias),
-                                                   g.rows, g.out);
-        const cudaError_t e = cudaGetLastError();
-        if (e != cudaSuccess) s = vs_fail(VS_ERR_CUDA, "add_bias_f32_kernel: %s", cudaGetErrorString(e));
-    }
     if (!s) {
-        const float alpha = 1.0f;
-        const cublasStatus_t st = cublasLtMatmul(g_handle, p->o.desc, &alpha, g.w, p->o.a, g.x, p->o.b, &g.beta, g.y,
-                                                 p->o.d, g.y, p->o.d, &p->algo, g_workspace, kWorkspaceBytes, 0);
+        const float alpha = 1.0f, beta = form == FUSED ? g.beta : 0.0f;
+        const cublasStatus_t st = cublasLtMatmul(g_handle, p->o.desc, &alpha, g.w, p->o.a, g.x, p->o.b, &beta, d,
+                                                 p->o.d, d, p->o.d, &p->algo, g_workspace, kWorkspaceBytes, 0);
         if (st != CUBLAS_STATUS_SUCCESS)
             s = vs_fail(VS_ERR_CUDA, "cublasLtMatmul failed: %s (GEMM %s)", cublasLtGetStatusString(st),
                         gemm_text(g).text);
     }
-    if (!s && !fused && g.y_type == CUDA_R_16BF && (g.bias || g.gelu)) {
-        bias_gelu_bf16_kernel<<<grid_for(n), 256>>>(static_cast<__nv_bfloat16 *>(g.y),
-                                                     static_cast<const __nv_bfloat16 *>(g.bias), g.gelu, g.rows, g.out);
+    if (!s && form != FUSED) {
+        const int unscaled = form == UNSCALED;
+        fp8_epilogue_kernel<<<grid_for(g.rows * g.out), 256>>>(
+            g.y, g.y_type == CUDA_R_32F, static_cast<const __nv_bfloat16 *>(d), unscaled ? g.x_scale : nullptr,
+            unscaled ? g.w_scale : nullptr, g.bias, g.bias_type == CUDA_R_32F, g.gelu, g.rows, g.out);
         const cudaError_t e = cudaGetLastError();
-        if (e != cudaSuccess) s = vs_fail(VS_ERR_CUDA, "bias_gelu_bf16_kernel: %s", cudaGetErrorString(e));
+        if (e != cudaSuccess) s = vs_fail(VS_ERR_CUDA, "fp8_epilogue_kernel: %s", cudaGetErrorString(e));
     }
     pthread_mutex_unlock(&g_lock);
     return s;
