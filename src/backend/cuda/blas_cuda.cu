@@ -310,38 +310,56 @@ __nv_bfloat16 *g_fp8_acc = nullptr;
 int64_t g_fp8_acc_len = 0;
 vs_status grow(void **buffer, int64_t *len, int64_t want, size_t elem, const char *what);
 
+/* One GEMM with plan p in its form; the cuBLASLt status of the matmul in *st (SUCCESS when it ran). Called
+ * under g_lock. */
+vs_status launch(const linear_gemm &g, linear_plan *p, cublasStatus_t *st) {
+    const int form = p->form;
+    *st = CUBLAS_STATUS_SUCCESS;
+    /* FUSED writes y as asked; the other forms write BF16: y itself, or the scratch for an F32 accumulation. */
+    void *d = g.y;
+    if (form != FUSED && g.y_type == CUDA_R_32F) {
+        VS_TRY(grow(reinterpret_cast<void **>(&g_fp8_acc), &g_fp8_acc_len, g.rows * g.out, 2, "FP8 GEMM result"));
+        d = g_fp8_acc;
+    }
+    if (g.bias && form == FUSED) VS_TRY(set_pointer(p, CUBLASLT_MATMUL_DESC_BIAS_POINTER, g.bias, "bias"));
+    if (g.ab_type == CUDA_R_8F_E4M3 && form != UNSCALED) {
+        VS_TRY(set_pointer(p, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, g.w_scale, "weight scale"));
+        VS_TRY(set_pointer(p, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, g.x_scale, "activation scale"));
+    }
+    const float alpha = 1.0f, beta = form == FUSED ? g.beta : 0.0f;
+    *st = cublasLtMatmul(g_handle, p->o.desc, &alpha, g.w, p->o.a, g.x, p->o.b, &beta, d, p->o.d, d, p->o.d, &p->algo,
+                         g_workspace, kWorkspaceBytes, 0);
+    if (*st != CUBLAS_STATUS_SUCCESS)
+        return vs_fail(VS_ERR_CUDA, "cublasLtMatmul failed: %s (GEMM %s, %s)", cublasLtGetStatusString(*st),
+                       gemm_text(g).text, g.ab_type == CUDA_R_8F_E4M3 ? fp8_form_names[form] : "bf16");
+    if (form != FUSED) {
+        const int unscaled = form == UNSCALED;
+        fp8_epilogue_kernel<<<grid_for(g.rows * (g.out / 8)), 256>>>(
+            g.y, g.y_type == CUDA_R_32F, static_cast<const __nv_bfloat16 *>(d), unscaled ? g.x_scale : nullptr,
+            unscaled ? g.w_scale : nullptr, g.bias, g.bias_type == CUDA_R_32F, g.gelu, g.rows, g.out);
+        VS_CUDA_LAUNCH_CHECK("fp8_epilogue_kernel");
+    }
+    return VS_OK;
+}
+
+/* Runs g with its cached plan. An FP8 form the heuristic offered but the matmul then refuses moves the plan
+ * to the next form, and the GEMM runs again. */
 vs_status run_linear(const linear_gemm &g) {
     VS_TRY(ensure_handle());
     pthread_mutex_lock(&g_lock);
     linear_plan *p = nullptr;
     vs_status s = find_plan(g, &p);
-    const int form = s ? FUSED : p->form;
-    /* FUSED writes y as asked; the other forms write BF16: y itself, or the scratch for an F32 accumulation. */
-    void *d = g.y;
-    if (!s && form != FUSED && g.y_type == CUDA_R_32F) {
-        s = grow(reinterpret_cast<void **>(&g_fp8_acc), &g_fp8_acc_len, g.rows * g.out, 2, "FP8 GEMM result");
-        d = g_fp8_acc;
-    }
-    if (!s && g.bias && form == FUSED) s = set_pointer(p, CUBLASLT_MATMUL_DESC_BIAS_POINTER, g.bias, "bias");
-    if (!s && g.ab_type == CUDA_R_8F_E4M3 && form != UNSCALED) {
-        s = set_pointer(p, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, g.w_scale, "weight scale");
-        if (!s) s = set_pointer(p, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, g.x_scale, "activation scale");
-    }
-    if (!s) {
-        const float alpha = 1.0f, beta = form == FUSED ? g.beta : 0.0f;
-        const cublasStatus_t st = cublasLtMatmul(g_handle, p->o.desc, &alpha, g.w, p->o.a, g.x, p->o.b, &beta, d,
-                                                 p->o.d, d, p->o.d, &p->algo, g_workspace, kWorkspaceBytes, 0);
-        if (st != CUBLAS_STATUS_SUCCESS)
-            s = vs_fail(VS_ERR_CUDA, "cublasLtMatmul failed: %s (GEMM %s)", cublasLtGetStatusString(st),
-                        gemm_text(g).text);
-    }
-    if (!s && form != FUSED) {
-        const int unscaled = form == UNSCALED;
-        fp8_epilogue_kernel<<<grid_for(g.rows * (g.out / 8)), 256>>>(
-            g.y, g.y_type == CUDA_R_32F, static_cast<const __nv_bfloat16 *>(d), unscaled ? g.x_scale : nullptr,
-            unscaled ? g.w_scale : nullptr, g.bias, g.bias_type == CUDA_R_32F, g.gelu, g.rows, g.out);
-        const cudaError_t e = cudaGetLastError();
-        if (e != cudaSuccess) s = vs_fail(VS_ERR_CUDA, "fp8_epilogue_kernel: %s", cudaGetErrorString(e));
+    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+    if (!s) s = launch(g, p, &st);
+    while (s && st != CUBLAS_STATUS_SUCCESS && g.ab_type == CUDA_R_8F_E4M3 && p->form < UNSCALED) {
+        const int refused = p->form;
+        int found = 0;
+        vs_status b = VS_OK;
+        for (int form = refused + 1; !b && !found && form < FORMS; form++) b = build_plan(g, p, form, &found);
+        if (b || !found) break; /* keep the matmul's error */
+        VS_WARN("FP8 GEMM %s: the matmul refused %s (%s); using %s", gemm_text(g).text, fp8_form_names[refused],
+                cublasLtGetStatusString(st), fp8_form_names[p->form]);
+        s = launch(g, p, &st);
     }
     pthread_mutex_unlock(&g_lock);
     return s;
