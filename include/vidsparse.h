@@ -132,6 +132,21 @@ VS_API vs_status vs_attention_create(vs_attention **out, vs_device device, int b
  * (NULL: default stream), ignored on the CPU. */
 VS_API vs_status vs_attention_run(vs_attention *attn, const vs_tensor *q, const vs_tensor *k, const vs_tensor *v,
                                   vs_tensor *out, void *stream);
+/* A model's self-attention: the shape of vs_attention_create shared by
+ * `num_layers` layers, each keeping its own state (SVG: its last profile),
+ * with DESIGN.md's dense warm-up of `params`: the first
+ * floor(dense_steps * num_steps) denoising steps and the first
+ * floor(dense_layers * num_layers) layers run dense (negative fractions: no
+ * warm-up). For an engine outside vidsparse (vidsparse.diffusers) to run
+ * every layer of its model as vidsparse's own forward does. */
+VS_API vs_status vs_attention_create_layers(vs_attention **out, vs_device device, int batch, int heads,
+                                            int seq_len, int head_dim, int num_layers,
+                                            const vs_attention_params *params, const vs_svg_config *svg);
+/* vs_attention_run for `layer` (0 .. num_layers - 1) at denoising step
+ * `step` (0 .. num_steps - 1): dense under the warm-up, else the method. */
+VS_API vs_status vs_attention_run_layer(vs_attention *attn, int layer, int step, int num_steps,
+                                        const vs_tensor *q, const vs_tensor *k, const vs_tensor *v,
+                                        vs_tensor *out, void *stream);
 /* The method's registered name. */
 VS_API const char *vs_attention_method(const vs_attention *attn);
 /* The last SVG run's choice per (batch, head) (0 spatial, 1 temporal) and
@@ -200,10 +215,25 @@ typedef struct vs_pipeline_params {
     void *log_user;
     vs_progress_callback progress; /* NULL: none */
     void *progress_user;
-    vs_precision precision; /* of the text encoder's and the denoiser's weights (DEFAULT: the checkpoint's) */
+    /* The text encoder's and the denoiser's weights: DEFAULT keeps the checkpoint's, FP8 quantises their
+     * linears to E4M3 as each component loads (docs/fp8.md). */
+    vs_precision precision;
+    /* Step caching (docs/caching.md): a policy by name ("none", "easycache", "teacache", "fora";
+     * NULL: none; vs_cache_policy_name lists them) and its threshold (negative: the policy's default;
+     * teacache takes it from the model's published fit and refuses models without one). */
+    const char *cache;
+    double cache_threshold;
+    /* GiB of GPU memory the pipeline may hold (0: the device's total). Components are loaded when needed and
+     * freed when done if they do not fit together; a budget a stage cannot fit in fails vs_pipeline_load,
+     * before anything is loaded, or the generate whose size needs more (docs/memory.md). */
+    double gpu_memory;
 } vs_pipeline_params;
 
-/* Auto device, SVG attention at the model's settings, no callbacks. */
+/* The i-th step-cache policy's name, NULL past the last. */
+VS_API const char *vs_cache_policy_name(int i);
+
+/* Auto device, SVG attention at the model's settings, the checkpoint's precision, no callbacks, no step cache,
+ * the whole GPU. */
 VS_API vs_pipeline_params vs_pipeline_default_params(void);
 
 /* Loads the model folder `model_dir`, or with NULL the default model: the
@@ -223,6 +253,8 @@ typedef struct vs_pipeline_info {
     int frames, height, width, steps, fps;
     float guidance;
     vs_attention_params attention; /* the method and settings generate uses, defaults filled in */
+    const char *cache;             /* the step-cache policy and its threshold, default filled in */
+    double cache_threshold;
 } vs_pipeline_info;
 VS_API vs_pipeline_info vs_pipeline_get_info(const vs_pipeline *pipeline);
 
@@ -252,6 +284,12 @@ typedef struct vs_video {
     uint8_t *rgb;
 } vs_video;
 VS_API void vs_video_free(vs_video *video);
+/* Writes a video to `path` in the format its name asks for: .mp4 (H.264,
+ * builds with FFmpeg), .y4m, or PNG frames ("dir/" or "dir/img_%04d.png"),
+ * at `fps` frames per second (0: video->fps; PNG ignores it). Nothing
+ * half-written is left behind on failure. `video` may be any caller's frames
+ * in vs_video's layout, not only a generated one. */
+VS_API vs_status vs_video_save(const vs_video *video, const char *path, int fps);
 
 /* Encodes the prompt, denoises, decodes: *out receives the video (NULL on
  * failure). VS_ERR_CANCELLED when vs_pipeline_cancel or the progress callback
@@ -270,6 +308,8 @@ typedef struct vs_pipeline_stats {
     double dit_s, attention_s; /* the DiT forwards, and their attention kernels */
     /* (batch entry, layer, step, head) self-attentions SVG profiled as spatial / temporal */
     int64_t heads_spatial, heads_temporal;
+    /* DiT passes per CFG branch and step: run, and reused from the step cache */
+    int64_t passes_run, passes_reused;
 } vs_pipeline_stats;
 VS_API vs_pipeline_stats vs_pipeline_get_stats(const vs_pipeline *pipeline);
 

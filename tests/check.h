@@ -161,6 +161,33 @@ static inline void vs_test_remove(const char *path) {
     vs_test_defer(vs_test_remove_path, strcpy(copy, path));
 }
 
+/* The bytes of a file (NUL-terminated), freed after the case; NULL if it cannot be read. */
+static inline unsigned char *vs_test_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    if (!p) return NULL;
+    p[n] = 0;
+    vs_test_defer(free, p);
+    *len = (size_t)n;
+    return p;
+}
+
+/* A little-endian u32 at *p, advancing *p. */
+static inline uint32_t vs_test_rd32(const unsigned char **p) {
+    const unsigned char *b = *p;
+    *p += 4;
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
 /* VS_TEST_ONLY=text runs the cases whose names contain it (the others are not counted). */
 static inline int vs_run_tests(const char *file, const vs_test_case *cases, int n) {
     const char *only = getenv("VS_TEST_ONLY");

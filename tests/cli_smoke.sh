@@ -45,6 +45,17 @@ grep -q "has shape \[1, 16, 3, 4, 6\], expected \[1, 16, 3, 4, 8\]" "$tmp/err" |
 [ "$("$bin" denoise --model "$tmp/none" --embeds x -o "$tmp/x.safetensors" 2>&1 | wc -l)" -eq 1 ] || fail "denoise error must be one line"
 [ ! -e "$tmp/x.safetensors" ] || fail "a failed denoise left a file"
 
+# step caching: an unknown policy is a usage error; teacache on a model without a published fit is one line;
+# the run summary counts the DiT passes run and reused.
+"$bin" generate --cache sometimes 2>/dev/null; [ $? -eq 2 ] || fail "generate --cache sometimes must exit 2"
+VS_LOG=error "$bin" generate --device cpu --cache teacache -o "$tmp/t.y4m" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && [ "$(grep -c . "$tmp/err")" -eq 1 ] && grep -q "teacache has published coefficients" "$tmp/err" ||
+  fail "generate --cache teacache on the embedded model must fail with one line, got $rc: $(cat "$tmp/err")"
+[ ! -e "$tmp/t.y4m" ] || fail "a refused --cache left a file"
+"$bin" generate --device cpu --frames 2 --height 16 --width 16 --steps 6 --cache fora -o "$tmp/f.y4m" 2>"$tmp/err" >/dev/null ||
+  fail "generate --cache fora"
+grep -q "DiT passes (steps x CFG branches): 6 run, 6 reused" "$tmp/err" || fail "generate --cache fora: $(grep passes "$tmp/err")"
+
 # generate: Ctrl-C cancels at the next denoising step with one "cancelled" line and writes nothing.
 timeout --preserve-status -s INT 3 "$bin" generate --device cpu --steps 10000 -o "$tmp/c.y4m" >/dev/null 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] || fail "generate interrupted must exit 1, got $rc"
@@ -84,6 +95,12 @@ grep -q '"attention_share"' "$tmp/dit.json" || fail "bench dit JSON lacks attent
 [ "$(grep -c FRAME "$tmp/c.y4m")" -eq 9 ] || fail "decode --device cpu must give 9 frames"
 "$bin" decode --device tpu --model tests/data/vae tests/data/vae/reference.safetensors -o "$tmp/t.y4m" 2>/dev/null; [ $? -eq 2 ] || fail "decode --device tpu must exit 2"
 "$bin" bench vae 2>/dev/null; [ $? -eq 2 ] || fail "bench vae without --model must exit 2"
+# bench generate (the whole pipeline at real sizes: GPU only) refuses bad settings with usage errors.
+"$bin" bench generate --precision fp4 2>/dev/null; [ $? -eq 2 ] || fail "bench generate --precision fp4 must exit 2"
+"$bin" bench generate --resolution 481p 2>/dev/null; [ $? -eq 2 ] || fail "bench generate --resolution 481p must exit 2"
+"$bin" bench generate --steps 0 2>/dev/null; [ $? -eq 2 ] || fail "bench generate --steps 0 must exit 2"
+VS_LOG=error "$bin" bench generate --config wan7b --device cpu 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "bench generate --config wan7b must fail with one line, got $rc"
 "$bin" decode --model tests/data/vae tests/data/vae/reference.safetensors 2>/dev/null; [ $? -eq 2 ] || fail "decode without -o must exit 2"
 "$bin" decode --model "$tmp/none" tests/data/vae/reference.safetensors -o "$tmp/x.y4m" 2>/dev/null; [ $? -eq 1 ] || fail "decode with a missing model must exit 1"
 [ ! -e "$tmp/x.y4m" ] || fail "a failed decode left a file"

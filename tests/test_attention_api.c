@@ -125,4 +125,55 @@ TEST(misuse_is_reported) {
     return 0;
 }
 
-RUN_TESTS(T(methods_are_listed_by_name), T(dense_matches_f64_reference), T(svg_profiles_and_reports_heads), T(misuse_is_reported))
+/* A model's layers (vs_attention_create_layers): the warm-up's layers and steps run dense, the others SVG. */
+TEST(layers_follow_the_warm_up) {
+    const int F = 4, P = 30, N = F * P, H = 2, D = 64;
+    int64_t shape[4] = {1, N, H, D}, n = (int64_t)N * H * D;
+    vs_tensor *q = vs_test_tensor(), *k = vs_test_tensor(), *v = vs_test_tensor(), *o = vs_test_tensor(),
+              *dense_out = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(q, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(k, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(v, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(o, VS_F32, VS_CPU, 4, shape));
+    CHECK_OK(vs_tensor_alloc(dense_out, VS_F32, VS_CPU, 4, shape));
+    unsigned long long rng = 5;
+    fill(q->data, n, &rng), fill(k->data, n, &rng), fill(v->data, n, &rng);
+    vs_attention *dense, *attn;
+    CHECK_OK(vs_attention_create(&dense, VS_CPU, 1, H, N, D, NULL, NULL));
+    vs_test_defer(free_attention, dense);
+    CHECK_OK(vs_attention_run(dense, q, k, v, dense_out, NULL));
+    const vs_svg_config cfg = vs_svg_config_default(F, P, 0, 0.4);
+    /* 3 layers, 4 steps: floor(0.34 * 3) = 1 dense layer, floor(0.5 * 4) = 2 dense steps. */
+    const vs_attention_params params = {"svg", 0.4, 0.5, 0.34};
+    CHECK_OK(vs_attention_create_layers(&attn, VS_CPU, 1, H, N, D, 3, &params, &cfg));
+    vs_test_defer(free_attention, attn);
+    int64_t spatial = -1, temporal = -1;
+    for (int i = 0; i < n; i++) ((float *)o->data)[i] = NAN;
+    CHECK_OK(vs_attention_run_layer(attn, 0, 3, 4, q, k, v, o, NULL)); /* a warm-up layer */
+    CHECK(memcmp(o->data, dense_out->data, (size_t)n * sizeof(float)) == 0);
+    CHECK_OK(vs_attention_run_layer(attn, 2, 1, 4, q, k, v, o, NULL)); /* a warm-up step */
+    CHECK(memcmp(o->data, dense_out->data, (size_t)n * sizeof(float)) == 0);
+    CHECK_OK(vs_attention_take_head_counts(attn, &spatial, &temporal));
+    CHECK(spatial == 0 && temporal == 0);
+    CHECK_OK(vs_attention_run_layer(attn, 1, 2, 4, q, k, v, o, NULL)); /* SVG */
+    CHECK_OK(vs_attention_run_layer(attn, 2, 3, 4, q, k, v, o, NULL));
+    CHECK_OK(vs_attention_take_head_counts(attn, &spatial, &temporal));
+    CHECK_MSG(spatial + temporal == 2 * H, "counts %lld / %lld", (long long)spatial, (long long)temporal);
+    for (int64_t i = 0; i < n; i++) CHECK(isfinite(((float *)o->data)[i]));
+    CHECK_FAILS(vs_attention_run_layer(attn, 3, 2, 4, q, k, v, o, NULL), VS_ERR_INVALID_ARG, "layer 3 of 3");
+    CHECK_FAILS(vs_attention_run_layer(attn, 0, 4, 4, q, k, v, o, NULL), VS_ERR_INVALID_ARG, "step 4 of 4");
+    CHECK_FAILS(vs_attention_run_layer(attn, -1, 0, 1, q, k, v, o, NULL), VS_ERR_INVALID_ARG, "layer -1");
+    /* Negative warm-up fractions: none, every run SVG. */
+    const vs_attention_params no_warm_up = {"svg", 0.4, -1, -1};
+    CHECK_OK(vs_attention_create_layers(&attn, VS_CPU, 1, H, N, D, 2, &no_warm_up, &cfg));
+    vs_test_defer(free_attention, attn);
+    CHECK_OK(vs_attention_run_layer(attn, 0, 0, 1, q, k, v, o, NULL));
+    CHECK_OK(vs_attention_take_head_counts(attn, &spatial, &temporal));
+    CHECK(spatial + temporal == H);
+    CHECK_FAILS(vs_attention_create_layers(&attn, VS_CPU, 1, H, N, D, 0, &params, &cfg), VS_ERR_INVALID_ARG,
+                "0 layers");
+    return 0;
+}
+
+RUN_TESTS(T(methods_are_listed_by_name), T(dense_matches_f64_reference), T(svg_profiles_and_reports_heads), T(misuse_is_reported),
+          T(layers_follow_the_warm_up))

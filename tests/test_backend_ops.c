@@ -106,7 +106,7 @@ static double gelu_tanh(double x) {
     return 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
 }
 
-/* linear: d = {rows, in, out}; p = {bias, gelu, F32 x and y (few-rows path)} */
+/* linear: d = {rows, in, out}; p = {bias, epilogue (0 none, 1 GELU-tanh, 2 SiLU), F32 x and y (few-rows path)} */
 static void linear_plan(problem *pb) {
     const int64_t *d = pb->r->d;
     const vs_dtype io = pb->r->p[2] ? VS_F32 : act(pb);
@@ -116,7 +116,8 @@ static void linear_plan(problem *pb) {
     if (pb->r->p[0]) SET(pb, 3, IN, act(pb), -1, 1, d[2]);
 }
 static vs_status linear_run(const problem *pb, vs_tensor *const *t) {
-    return vs_op_linear(t[0], t[1], t[2], opt(t, 3), pb->r->p[1] ? VS_EPILOGUE_GELU_TANH : VS_EPILOGUE_NONE);
+    static const vs_epilogue epilogues[3] = {VS_EPILOGUE_NONE, VS_EPILOGUE_GELU_TANH, VS_EPILOGUE_SILU};
+    return vs_op_linear(t[0], t[1], t[2], opt(t, 3), epilogues[pb->r->p[1]]);
 }
 static void linear_ref(problem *pb) {
     const int64_t rows = pb->r->d[0], in = pb->r->d[1], out = pb->r->d[2];
@@ -125,7 +126,7 @@ static void linear_ref(problem *pb) {
             double s = pb->x[3] ? pb->x[3][o] : 0;
             for (int64_t i = 0; i < in; i++)
                 s += pb->x[1][r * in + i] * pb->x[2][o * in + i];
-            pb->x[0][r * out + o] = pb->r->p[1] ? gelu_tanh(s) : s;
+            pb->x[0][r * out + o] = pb->r->p[1] == 1 ? gelu_tanh(s) : pb->r->p[1] == 2 ? s / (1 + exp(-s)) : s;
         }
 }
 
@@ -191,23 +192,33 @@ static double rms(const double *x, int64_t n, double eps) {
     return sqrt(ss / n + eps);
 }
 
-/* rmsnorm_rope: d = {B, N, heads, head_dim}; p = {rope} */
+/* rmsnorm_rope: d = {B, N, heads, head_dim}; p = {rope, norm: 0 over the row, 1 none, 2 over each head} */
+enum { NORM_ROW, NORM_NONE, NORM_HEAD };
 static void rmsnorm_rope_plan(problem *pb) {
     const int64_t *d = pb->r->d;
     SET(pb, 0, INOUT, act(pb), -2, 2, d[0], d[1], d[2] * d[3]);
-    SET(pb, 1, IN, VS_F32, 0.5, 1.5, d[2] * d[3]);
+    if (pb->r->p[1] != NORM_NONE) SET(pb, 1, IN, VS_F32, 0.5, 1.5, pb->r->p[1] == NORM_HEAD ? d[3] : d[2] * d[3]);
     if (pb->r->p[0])
         SET(pb, 2, IN, VS_F32, -1, 1, d[1], d[3] / 2), SET(pb, 3, IN, VS_F32, -1, 1, d[1], d[3] / 2);
 }
 static vs_status rmsnorm_rope_run(const problem *pb, vs_tensor *const *t) {
-    return vs_op_rmsnorm_rope(t[0], t[1], opt(t, 2), opt(t, 3), (int)pb->r->d[2], 1e-6f);
+    return vs_op_rmsnorm_rope(t[0], opt(t, 1), opt(t, 2), opt(t, 3), (int)pb->r->d[2], 1e-6f);
 }
 static void rmsnorm_rope_ref(problem *pb) {
     const int64_t N = pb->r->d[1], H = pb->r->d[2], D = pb->r->d[3], dim = H * D;
     for (int64_t r = 0; r < pb->r->d[0] * N; r++) {
-        double *x = pb->x[0] + r * dim, inv = 1 / rms(x, dim, 1e-6);
-        for (int64_t i = 0; i < dim; i++)
-            x[i] *= inv * pb->x[1][i];
+        double *x = pb->x[0] + r * dim;
+        if (pb->r->p[1] == NORM_HEAD)
+            for (int64_t h = 0; h < H; h++) {
+                const double inv = 1 / rms(x + h * D, D, 1e-6);
+                for (int64_t i = 0; i < D; i++)
+                    x[h * D + i] *= inv * pb->x[1][i];
+            }
+        else if (pb->r->p[1] == NORM_ROW) {
+            const double inv = 1 / rms(x, dim, 1e-6);
+            for (int64_t i = 0; i < dim; i++)
+                x[i] *= inv * pb->x[1][i];
+        }
         if (!pb->x[2]) continue;
         for (int64_t h = 0; h < H; h++)
             for (int64_t j = 0; j < D / 2; j++) {
@@ -783,6 +794,7 @@ static const row rows[] = {
     {VS_OP_LAYERNORM_MODULATE, {1, 9, 24}, {0, 0}, {0}},
     {VS_OP_RMSNORM_ROPE, {2, 11, 3, 16}, {1}, {0}},
     {VS_OP_RMSNORM_ROPE, {1, 5, 2, 8}, {0}, {0}},
+    {VS_OP_RMSNORM_ROPE, {2, 7, 3, 16}, {1, NORM_NONE}, {0}}, /* rotation only (Llama's RoPE) */
     {VS_OP_RMSNORM, {17, 40}, {0}, {0}},
     {VS_OP_RMSNORM, {9, 24}, {1}, {0, 1e-5}},
     {VS_OP_GATED_RESIDUAL, {2, 15, 24}, {1}, {0}},
@@ -826,6 +838,14 @@ static const row rows[] = {
     {VS_OP_LAYERNORM_MODULATE, {1, 2, 32768}, {0, 1}, {0}},
     {VS_OP_LAYERNORM_MODULATE, {1, 5, 5120}, {1, 0}, {0}},
     {VS_OP_RMSNORM_ROPE, {1, 18, 40, 128}, {1}, {0}},
+    /* per-head norms (HunyuanVideo's q/k): its 24 heads of 128, and small heads with a ragged token count */
+    {VS_OP_RMSNORM_ROPE, {1, 13, 24, 128}, {1, NORM_HEAD}, {0}},
+    {VS_OP_RMSNORM_ROPE, {2, 7, 5, 16}, {1, NORM_HEAD}, {0}},
+    {VS_OP_RMSNORM_ROPE, {1, 9, 3, 64}, {0, NORM_HEAD}, {0}},
+    /* the SiLU epilogue (HunyuanVideo's token refiner): BF16 GEMM, off the 16-byte grid, the F32 few-rows path */
+    {VS_OP_LINEAR, {37, 72, 40}, {1, 2, 0}, {0}},
+    {VS_OP_LINEAR, {5, 13, 11}, {1, 2, 0}, {0}},
+    {VS_OP_LINEAR, {3, 64, 24}, {1, 2, 1}, {0, 1e-4}},
     {VS_OP_ATTENTION, {2, 131, 13, 3, 64}, {0}, {0}},
     /* FP8: the codes exactly (any ulp is 2^-4 relative: far above 1e-7); the GEMMs on exact E4M3 products */
     {VS_OP_QUANTIZE_FP8, {37, 48}, {0}, {1e-7, 1e-7}},

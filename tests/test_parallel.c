@@ -7,8 +7,8 @@
 #include "models/wan/transformer.h"
 #include "ops/ops.h"
 #include "parallel/comm.h"
+#include "thread_ranks.h"
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -16,19 +16,6 @@ static void free_comm(void *c) { vs_comm_free(c); }
 static void free_group(void *g) { vs_comm_group_free(g); }
 static void free_wan_model(void *m) { vs_wan_model_free(m); }
 
-/* Runs fn(arg_i) on `ranks` threads, args `size` bytes apart; returns the number that failed. */
-static int run_ranks(int ranks, void *(*fn)(void *), void *args, size_t size) {
-    pthread_t th[8];
-    for (int r = 0; r < ranks; r++)
-        if (pthread_create(&th[r], NULL, fn, (char *)args + r * size) != 0) return ranks;
-    int failed = 0;
-    for (int r = 0; r < ranks; r++) {
-        void *ret = NULL;
-        pthread_join(th[r], &ret);
-        failed += ret != NULL;
-    }
-    return failed;
-}
 
 /* ---- the communicator ---------------------------------------------------------------- */
 
@@ -93,7 +80,7 @@ TEST(threads_all_to_all_and_all_gather_with_uneven_sizes) {
             CHECK(vs_comm_device(e[r].comm) == VS_CPU);
             e[r].ranks = ranks;
         }
-        CHECK(run_ranks(ranks, exchange_main, e, sizeof *e) == 0);
+        CHECK(vs_test_run_ranks(ranks, exchange_main, e, sizeof *e) == 0);
         for (int r = 0; r < ranks; r++) {
             const unsigned char *recv = e[r].recv;
             for (int s = 0; s < ranks; s++) {
@@ -213,7 +200,7 @@ static int check_parallel(int batch, int svg) {
                 ((float *)d[r].out->data)[i] = NAN;
             memset(&d[r].timing, 0, sizeof d[r].timing);
         }
-        CHECK(run_ranks(ranks, dit_main, d, sizeof d[0]) == 0 || (fprintf(stderr, "  %s\n", d[0].error), 0));
+        CHECK(vs_test_run_ranks(ranks, dit_main, d, sizeof d[0]) == 0 || (fprintf(stderr, "  %s\n", d[0].error), 0));
         int64_t spatial = 0, temporal = 0;
         for (int r = 0; r < ranks; r++) {
             double err = vs_test_rel_l2_f32(d[r].out->data, ref->data, vs_tensor_numel(ref));

@@ -11,28 +11,6 @@
 static void free_tokenizer(void *tok) { vs_tokenizer_free(tok); }
 
 /* The file's bytes, freed after the case (NULL if it cannot be read). */
-static unsigned char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    vs_test_defer(free, p);
-    *len = (size_t)n;
-    return p;
-}
-
-static uint32_t rd32(const unsigned char **p) {
-    const unsigned char *b = *p;
-    *p += 4;
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
 
 static uint16_t rd16(const unsigned char *b) { return (uint16_t)(b[0] | b[1] << 8); }
 
@@ -46,24 +24,24 @@ static void print_ids(const char *what, const int32_t *ids, size_t n) {
  * its format (hf: tokenizers, else sentencepiece). */
 static int check_corpus(const vs_tokenizer *tok, int hf) {
     size_t len;
-    unsigned char *data = read_file(DATA "corpus.bin", &len);
+    unsigned char *data = vs_test_read_file(DATA "corpus.bin", &len);
     CHECK_MSG(data, "cannot read " DATA "corpus.bin");
     const unsigned char *p = data;
     CHECK(len >= 12 && !memcmp(p, "VSTK", 4));
     p += 4;
-    CHECK(rd32(&p) == 1);
-    uint32_t count = rd32(&p);
+    CHECK(vs_test_rd32(&p) == 1);
+    uint32_t count = vs_test_rd32(&p);
     int mismatches = 0;
     size_t text_bytes = 0;
     double seconds = 0;
     for (uint32_t i = 0; i < count; i++) {
-        uint32_t nbytes = rd32(&p);
+        uint32_t nbytes = vs_test_rd32(&p);
         const char *text = (const char *)p;
         p += nbytes;
-        uint32_t n_spm = rd32(&p);
+        uint32_t n_spm = vs_test_rd32(&p);
         const unsigned char *spm = p;
         p += 2 * (size_t)n_spm;
-        uint32_t n_hf = rd32(&p);
+        uint32_t n_hf = vs_test_rd32(&p);
         const unsigned char *ref = spm;
         uint32_t n_ref = n_spm;
         if (n_hf != 0xFFFFFFFFu) {
@@ -133,18 +111,18 @@ TEST(a_folder_prefers_tokenizer_json) {
 
 TEST(padded_encodings_match_the_pipeline) {
     size_t len;
-    unsigned char *data = read_file(DATA "padded.bin", &len);
+    unsigned char *data = vs_test_read_file(DATA "padded.bin", &len);
     CHECK(data && len > 16 && !memcmp(data, "VSTP", 4));
     const unsigned char *p = data + 4;
-    CHECK(rd32(&p) == 1);
-    uint32_t count = rd32(&p), max_length = rd32(&p);
+    CHECK(vs_test_rd32(&p) == 1);
+    uint32_t count = vs_test_rd32(&p), max_length = vs_test_rd32(&p);
     vs_tokenizer *tok;
     CHECK_OK(vs_tokenizer_load(&tok, DATA "tokenizer.json"));
     vs_test_defer(free_tokenizer, tok);
     int32_t *ids = vs_test_malloc(max_length * sizeof *ids), *mask = vs_test_malloc(max_length * sizeof *mask);
     int failed = 0;
     for (uint32_t i = 0; i < count && !failed; i++) {
-        uint32_t nbytes = rd32(&p);
+        uint32_t nbytes = vs_test_rd32(&p);
         const char *text = (const char *)p;
         p += nbytes;
         int n;
@@ -180,7 +158,7 @@ TEST(invalid_utf8_is_an_error_for_tokenizers_and_replaced_for_sentencepiece) {
 
 TEST(truncated_or_corrupt_spiece_model_fails_clearly) {
     size_t len;
-    unsigned char *data = read_file(DATA "spiece.model", &len);
+    unsigned char *data = vs_test_read_file(DATA "spiece.model", &len);
     CHECK(data);
     vs_tokenizer *tok;
     CHECK_FAILS(vs_tokenizer_load_spm(&tok, data, len / 2, "half.model"), VS_ERR_FORMAT, "half.model: truncated protobuf");
@@ -205,7 +183,7 @@ TEST(truncated_or_corrupt_spiece_model_fails_clearly) {
  * or load into a tokenizer that still encodes without touching bad memory. */
 TEST(corrupted_spiece_model_never_crashes) {
     size_t len;
-    unsigned char *data = read_file(DATA "spiece.model", &len);
+    unsigned char *data = vs_test_read_file(DATA "spiece.model", &len);
     CHECK(data);
     unsigned long long rng = 7;
     const char *text = "A  camera \xEF\xBD\x85\xCC\x81 pans \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x98\x80 caf\xC3\xA9 \t\x01 ";

@@ -1,6 +1,7 @@
 /* The Wan DiT, schedulers and CFG denoise against diffusers' golden files
  * (tools/make_wan_fixtures.py writes tests/data/wan/). */
 #include "check.h"
+#include "damaged_checkpoint.h"
 #include "core/status.h"
 #include "io/safetensors.h"
 #include "models/wan/transformer.h"
@@ -219,39 +220,6 @@ TEST(svg_sparse_path) {
     return 0;
 }
 
-static int write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    if (!f) return 1;
-    fputs(text, f);
-    return fclose(f) != 0;
-}
-
-/* Rewrites the original-layout fixture without `drop`, or with `reshape` given shape [64, 127]. */
-static vs_status write_damaged(const char *dir, const char *drop, const char *reshape) {
-    vs_safetensors *st = NULL;
-    VS_TRY(vs_safetensors_open(&st, DATA "tiny_hd128_orig"));
-    size_t n = vs_safetensors_count(st), kept = 0;
-    const char **names = calloc(n, sizeof *names);
-    vs_tensor *tensors = calloc(n, sizeof *tensors);
-    static float junk[64 * 127];
-    vs_status s = VS_OK;
-    for (size_t i = 0; i < n && s == VS_OK; i++) {
-        const vs_st_entry *e = vs_safetensors_entry(st, i);
-        if (drop && !strcmp(e->name, drop)) continue;
-        names[kept] = e->name;
-        if (reshape && !strcmp(e->name, reshape)) tensors[kept++] = vs_tensor_view(junk, VS_F32, VS_CPU, 2, (int64_t[]){64, 127});
-        else s = vs_safetensors_load(st, e->name, VS_F32, VS_CPU, 0, NULL, &tensors[kept++]);
-    }
-    char path[512];
-    snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", dir);
-    if (s == VS_OK) s = vs_safetensors_write(path, kept, names, tensors, 0, NULL, NULL);
-    for (size_t i = 0; i < kept; i++) vs_tensor_free(&tensors[i]);
-    free(names);
-    free(tensors);
-    vs_safetensors_close(st);
-    return s;
-}
-
 TEST(missing_or_misshapen_tensors_are_named) {
     char dir[] = "/tmp/vs_wan_XXXXXX", path[512], weights[512];
     CHECK(mkdtemp(dir));
@@ -260,27 +228,27 @@ TEST(missing_or_misshapen_tensors_are_named) {
     vs_test_remove(weights);
     snprintf(path, sizeof path, "%s/config.json", dir);
     vs_test_remove(path);
-    CHECK(!write_text(path, "{\"dim\": 128, \"num_heads\": 1, \"num_layers\": 1, \"ffn_dim\": 64, \"text_dim\": 32}"));
+    CHECK(!vs_test_write_text(path, "{\"dim\": 128, \"num_heads\": 1, \"num_layers\": 1, \"ffn_dim\": 64, \"text_dim\": 32}"));
     vs_wan_model *m = NULL;
-    CHECK_OK(write_damaged(dir, "blocks.0.cross_attn.k.weight", NULL));
+    CHECK_OK(vs_test_write_damaged(DATA "tiny_hd128_orig", dir, "blocks.0.cross_attn.k.weight", NULL, 64, 127));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_NOT_FOUND, "blocks.0.cross_attn.k.weight");
     CHECK(m == NULL);
-    CHECK_OK(write_damaged(dir, NULL, "blocks.0.ffn.0.weight"));
+    CHECK_OK(vs_test_write_damaged(DATA "tiny_hd128_orig", dir, NULL, "blocks.0.ffn.0.weight", 64, 127));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_SHAPE, "blocks.0.ffn.0.weight");
     /* The intact weights load; a config that disagrees with them names the tensor too. */
-    CHECK_OK(write_damaged(dir, NULL, NULL));
+    CHECK_OK(vs_test_write_damaged(DATA "tiny_hd128_orig", dir, NULL, NULL, 64, 127));
     CHECK_OK(load_model(dir, &m));
-    CHECK(!write_text(path, "{\"dim\": 128, \"num_heads\": 1, \"num_layers\": 1, \"ffn_dim\": 96, \"text_dim\": 32}"));
+    CHECK(!vs_test_write_text(path, "{\"dim\": 128, \"num_heads\": 1, \"num_layers\": 1, \"ffn_dim\": 96, \"text_dim\": 32}"));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_SHAPE, "blocks.0.ffn.0.weight");
-    CHECK(!write_text(path, "{\"dim\": 128, \"num_layers\": 1}"));
+    CHECK(!vs_test_write_text(path, "{\"dim\": 128, \"num_layers\": 1}"));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_FORMAT, "num_heads");
-    CHECK(!write_text(path, "{\"dim\": 128, \"num_heads\": 1, \"num_layers\": 1, \"ffn_dim\": 64, \"model_type\": \"i2v\"}"));
+    CHECK(!vs_test_write_text(path, "{\"dim\": 128, \"num_heads\": 1, \"num_layers\": 1, \"ffn_dim\": 64, \"model_type\": \"i2v\"}"));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_UNSUPPORTED, "i2v");
-    CHECK(!write_text(path, "{\"num_attention_heads\": 2, \"attention_head_dim\": 64, \"num_layers\": 1, "
+    CHECK(!vs_test_write_text(path, "{\"num_attention_heads\": 2, \"attention_head_dim\": 64, \"num_layers\": 1, "
                             "\"ffn_dim\": 64, \"image_dim\": 1280}"));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_UNSUPPORTED, "image_dim");
     /* The weights' layout is detected from their names, whatever the config's style; text_dim defaults to 4096. */
-    CHECK(!write_text(path, "{\"num_attention_heads\": 1, \"attention_head_dim\": 128, \"num_layers\": 1, \"ffn_dim\": 64}"));
+    CHECK(!vs_test_write_text(path, "{\"num_attention_heads\": 1, \"attention_head_dim\": 128, \"num_layers\": 1, \"ffn_dim\": 64}"));
     CHECK_FAILS(load_model(dir, &m), VS_ERR_SHAPE, "text_embedding.0.weight");
     CHECK_FAILS(load_model("/nonexistent/wan", &m), VS_ERR_NOT_FOUND, "config.json");
     return 0;

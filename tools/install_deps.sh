@@ -12,6 +12,13 @@ have_header cblas.h && ls /usr/lib/x86_64-linux-gnu/libopenblas.so* >/dev/null 2
 have_header png.h || need+=(libpng-dev)
 have_header libavformat/avformat.h || need+=(libavformat-dev libavcodec-dev libavutil-dev libswscale-dev)
 command -v ffprobe >/dev/null || need+=(ffmpeg)
+# The Python package's tests (tests/python) run under the python3 on PATH: its headers, numpy, pytest, tqdm.
+py_has() { command -v python3 >/dev/null && python3 -c "$1" 2>/dev/null; }
+py_has 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' ||
+  need+=(python3-dev)
+py_has 'import numpy' || need+=(python3-numpy)
+py_has 'import pytest' || need+=(python3-pytest)
+py_has 'import tqdm' || need+=(python3-tqdm)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing Debian packages: ${need[*]}"

@@ -24,6 +24,7 @@ extern "C" {
 typedef enum vs_epilogue {
     VS_EPILOGUE_NONE = 0,
     VS_EPILOGUE_GELU_TANH, /* y = gelu_tanh(x W^T + b) */
+    VS_EPILOGUE_SILU,      /* y = silu(x W^T + b) = v * sigmoid(v) */
 } vs_epilogue;
 
 typedef enum vs_op_id {

@@ -3,7 +3,9 @@
  * quantises them, docs/fp8.md), dense or with SVG in every layer (warm-up rules off),
  * and reports the median time per forward and the share of it spent in attention;
  * --compare-precision also runs one BF16 forward first and reports the relative L2
- * distance of the FP8 output from it. */
+ * distance of the FP8 output from it. With --steps N it times the denoising loop
+ * instead (random text, CFG, a step-cache policy): the steps that ran the DiT against
+ * those that reused its transformation. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,24 +20,120 @@
 #include "ops/attention.h"
 #include "ops/ops.h"
 #include "cli/ranks.h"
+#include "pipeline/denoise.h"
+#include "pipeline/noise.h"
 
-/* "480p" (480 x 832), "720p" (720 x 1280) or "HxW" in pixels. */
-static int parse_resolution(const char *text, int *height, int *width) {
+int vs_cli_parse_resolution(const char *text, int *height, int *width) {
     if (!strcmp(text, "480p")) *height = 480, *width = 832;
     else if (!strcmp(text, "720p")) *height = 720, *width = 1280;
     else if (sscanf(text, "%dx%d", height, width) != 2) return 0;
     return *height > 0 && *width > 0 && *height % 16 == 0 && *width % 16 == 0;
 }
 
+/* --steps: when each step ended (ms since the loop began) and whether the DiT ran. */
+typedef struct {
+    double t0;
+    float *end_ms;
+    int *ran;
+} loop_clock;
+
+static int step_done(void *user, int step, int steps) {
+    (void)steps;
+    loop_clock *c = user;
+    c->end_ms[step - 1] = (float)(vs_bench_now_ms() - c->t0);
+    return 0;
+}
+
+static void step_seen(void *user, const vs_denoise_step *st) { ((loop_clock *)user)->ran[st->step] = st->ran; }
+
+/* The denoising loop over `steps` steps with random text embeddings and guidance `cfg`: each step's time
+ * (the first, which makes the kernels' plans, left out of the medians) by whether it ran the DiT; printed
+ * and reported when `show` (rank 0). */
+static vs_status time_loop(vs_dit *model, const vs_family *family, const int64_t *lat_shape, int text_len, int steps,
+                           double cfg, const vs_attention_params *attn, const vs_cache_settings *cache, int show,
+                           vs_bench_report *report, const char *name) {
+    const vs_dit_info *info = vs_dit_get_info(model);
+    const int64_t text_shape[3] = {1, text_len, info->text_dim};
+    vs_text_embedding cond = {0}, uncond = {0};
+    vs_tensor latents = {0};
+    loop_clock clock = {0};
+    float *run_ms = calloc((size_t)steps, sizeof(float)), *reuse_ms = calloc((size_t)steps, sizeof(float));
+    clock.end_ms = calloc((size_t)steps, sizeof(float)), clock.ran = calloc((size_t)steps, sizeof(int));
+    vs_status s = run_ms && reuse_ms && clock.end_ms && clock.ran ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory");
+    if (!s) s = vs_tensor_alloc(&latents, VS_F32, VS_CPU, 5, lat_shape);
+    if (!s) s = vs_tensor_alloc(&cond.hidden, VS_F32, VS_CPU, 3, text_shape);
+    if (!s) s = vs_tensor_alloc(&uncond.hidden, VS_F32, VS_CPU, 3, text_shape);
+    if (!s) {
+        vs_noise_gaussian(latents.data, vs_tensor_numel(&latents), 11);
+        vs_noise_gaussian(cond.hidden.data, vs_tensor_numel(&cond.hidden), 12);
+        vs_noise_gaussian(uncond.hidden.data, vs_tensor_numel(&uncond.hidden), 13);
+    }
+    vs_denoise_settings set;
+    memset(&set, 0, sizeof set);
+    if (!s) s = vs_scheduler_config_for("", family->defaults.scheduler, &set.scheduler);
+    set.steps = steps, set.guidance = (float)cfg, set.attention = *attn, set.cache = *cache;
+    set.progress = step_done, set.progress_user = &clock;
+    set.on_step = step_seen, set.on_step_user = &clock;
+    vs_dit_timing timing = {0};
+    clock.t0 = vs_bench_now_ms();
+    if (!s) s = vs_denoise(model, &set, &cond, cfg > 1 ? &uncond : NULL, &latents, &timing);
+    int runs = 0, reuses = 0;
+    char pattern[1024] = "";
+    for (int i = 0; !s && i < steps; i++) {
+        const float ms = clock.end_ms[i] - (i ? clock.end_ms[i - 1] : 0.0f);
+        if (i < (int)sizeof pattern - 1) pattern[i] = clock.ran[i] ? 'R' : '-';
+        if (show) VS_INFO("step %d: %s %.1f ms", i + 1, clock.ran[i] ? "ran" : "reused", ms);
+        if (i > 0 && clock.ran[i]) run_ms[runs++] = ms;
+        else if (i > 0) reuse_ms[reuses++] = ms;
+    }
+    vs_bench_stats run = {0}, reuse = {0};
+    if (!s && runs) s = vs_bench_summarize(run_ms, runs, &run);
+    if (!s && reuses) s = vs_bench_summarize(reuse_ms, reuses, &reuse);
+    if (!s && show) {
+        const float total = clock.end_ms[steps - 1];
+        printf("%s, %d steps, cfg %g, cache %s (threshold %g): %s\n", name, steps, cfg, cache->policy, cache->threshold,
+               pattern);
+        printf("loop %.1f ms; ran step %.1f ms (median of %d), reused step %.2f ms (median of %d) = %.3f%% of a ran "
+               "step; passes %lld run, %lld reused\n",
+               total, run.median_ms, runs, reuse.median_ms, reuses,
+               runs && reuses ? 100.0 * reuse.median_ms / run.median_ms : 0.0, (long long)timing.passes_run,
+               (long long)timing.passes_reused);
+        if (report) {
+            char label[200];
+            snprintf(label, sizeof label, "%s ran step", name);
+            if (runs) s = vs_bench_report_add(report, label, &run);
+            snprintf(label, sizeof label, "%s reused step", name);
+            if (!s && reuses) s = vs_bench_report_add(report, label, &reuse);
+            if (!s) s = vs_bench_report_number(report, "steps", steps);
+            if (!s) s = vs_bench_report_number(report, "guidance", cfg);
+            if (!s) s = vs_bench_report_string(report, "cache", cache->policy);
+            if (!s) s = vs_bench_report_number(report, "cache_threshold", cache->threshold);
+            if (!s) s = vs_bench_report_string(report, "pattern", pattern);
+            if (!s) s = vs_bench_report_number(report, "loop_ms", total);
+            if (!s) s = vs_bench_report_number(report, "first_step_ms", clock.end_ms[0]);
+            if (!s) s = vs_bench_report_number(report, "passes_run", (double)timing.passes_run);
+            if (!s) s = vs_bench_report_number(report, "passes_reused", (double)timing.passes_reused);
+            if (!s && runs && reuses) s = vs_bench_report_number(report, "reused_over_ran", reuse.median_ms / run.median_ms);
+        }
+    }
+    vs_text_embedding_free(&cond);
+    vs_text_embedding_free(&uncond);
+    vs_tensor_free(&latents);
+    free(run_ms);
+    free(reuse_ms);
+    free(clock.end_ms);
+    free(clock.ran);
+    return s;
+}
+
 int vs_cmd_bench_dit(int argc, char **argv) {
     const char *config_name = "wan1.3b", *resolution = "480p", *attention = "dense", *out_path = NULL;
-    const char *precision_name = "bf16";
+    const char *device_name = VS_HAVE_CUDA ? "cuda" : "cpu", *cache = "none", *precision_name = "bf16";
+    int frames = 81, batch = 1, repeats = 5, warmup = 1, layers = 0, text_len = 512, gpus = 0, steps = 0;
     int compare_precision = 0;
-    const char *device_name = VS_HAVE_CUDA ? "cuda" : "cpu";
-    int frames = 81, batch = 1, repeats = 5, warmup = 1, layers = 0, text_len = 512, gpus = 0;
-    double density = 0.15;
+    double density = 0.15, cfg_scale = 5.0, cache_threshold = -1.0;
     const vs_option options[] = {
-        {"config", 0, VS_OPT_STRING, &config_name, "a model configuration: wan1.3b (dim 1536, 30 layers), wan14b (dim 5120, 40 layers)", "NAME"},
+        {"config", 0, VS_OPT_STRING, &config_name, "a model configuration: wan1.3b (dim 1536, 30 layers), wan14b (dim 5120, 40 layers), hunyuan13b (DiT only: dim 3072, 20 dual + 40 single blocks)", "NAME"},
         {"resolution", 0, VS_OPT_STRING, &resolution, "480p (480x832), 720p (720x1280) or HxW in pixels", "RES"},
         {"frames", 0, VS_OPT_INT, &frames, "video frames (Wan: 4k + 1, latent frames (frames - 1) / 4 + 1)", NULL},
         {"batch", 'b', VS_OPT_INT, &batch, "batch entries (2: classifier-free guidance)", NULL},
@@ -51,6 +149,10 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         {"warmup", 0, VS_OPT_INT, &warmup, "untimed forwards first", NULL},
         {"repeats", 'r', VS_OPT_INT, &repeats, "timed forwards (the median is reported)", NULL},
         {"output", 'o', VS_OPT_STRING, &out_path, "write the results as JSON here", "FILE"},
+        {"steps", 0, VS_OPT_INT, &steps,
+         "time the denoising loop over N steps instead (batch 1, random text, the family's scheduler)", "N"},
+        {"cfg", 0, VS_OPT_DOUBLE, &cfg_scale, "with --steps: guidance scale (> 1: two CFG branches per pass)", "G"},
+        VS_CLI_CACHE_OPTIONS(cache, cache_threshold),
     };
     const vs_command_spec spec = {"bench dit", "[options]",
                                   "Times DiT forwards of a model configuration with seeded random weights (no checkpoint) on random "
@@ -64,12 +166,17 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     int height, width;
     if (vs_family_for_preset(config_name, &family) != VS_OK || family->dit_preset(config_name, &cfg) != VS_OK)
         return vs_cli_usage_error(spec.command, "--config: %s", vs_last_error());
-    if (!parse_resolution(resolution, &height, &width))
+    if (!vs_cli_parse_resolution(resolution, &height, &width))
         return vs_cli_usage_error(spec.command, "--resolution must be 480p, 720p or HxW (multiples of 16), not '%s'",
                                   resolution);
     if (vs_cli_attention_method(spec.command, attention)) return 2;
     vs_precision precision;
     if (vs_cli_precision(spec.command, precision_name, &precision)) return 2;
+    if (vs_cli_cache_policy(spec.command, cache)) return 2;
+    if (steps < 0 || steps > 10000 || (steps && batch != 1))
+        return vs_cli_usage_error(spec.command, "--steps must be in [0, 10000], with --batch 1 (CFG doubles it)");
+    if (steps && compare_precision)
+        return vs_cli_usage_error(spec.command, "--compare-precision compares single forwards, not --steps loops");
     /* --gpus forks the rank processes before this process touches CUDA. */
     vs_comm *comm = NULL;
     int rank = 0;
@@ -105,7 +212,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     if (comm) VS_INFO("rank %d of %d, %s", rank, gpus, vs_comm_nccl_version());
 
     vs_dit *model = NULL;
-    vs_tensor lat = {0}, text = {0}, out = {0}, reference = {0}, host_out = {0};
+    vs_tensor lat = {0}, text = {0}, out = {0}, pooled = {0}, reference = {0}, host_out = {0};
     double fp8_rel_l2 = -1;
     float *timesteps = NULL, *total_ms = NULL, *attn_ms = NULL;
     double t0 = vs_bench_now_ms();
@@ -118,12 +225,14 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     if (!s) s = vs_tensor_alloc(&text, VS_F32, device, 3, text_shape);
     if (!s) s = vs_op_fill_uniform(&lat, 11, -1.7f, 1.7f); /* unit variance */
     if (!s) s = vs_op_fill_uniform(&text, 12, -0.2f, 0.2f);
+    if (!s && cfg.pooled_dim > 0) s = vs_tensor_alloc(&pooled, VS_F32, device, 2, (int64_t[]){batch, cfg.pooled_dim});
+    if (!s && cfg.pooled_dim > 0) s = vs_op_fill_uniform(&pooled, 13, -1.0f, 1.0f);
     timesteps = malloc(sizeof(float) * (size_t)batch);
     total_ms = calloc((size_t)repeats, sizeof(float));
     attn_ms = calloc((size_t)repeats, sizeof(float));
     if (!s && (!timesteps || !total_ms || !attn_ms)) s = vs_fail(VS_ERR_OOM, "out of host memory");
     for (int b = 0; !s && b < batch; b++) timesteps[b] = 500.0f + 100.0f * (float)b;
-    const vs_dit_input in = {&lat, timesteps, &text, NULL, NULL, 0, 1};
+    const vs_dit_input in = {&lat, timesteps, &text, NULL, pooled.data ? &pooled : NULL, 0, 1, NULL};
     if (!s && compare_precision && precision == VS_PRECISION_FP8) { /* the BF16 forward, before quantising */
         s = vs_tensor_alloc(&reference, VS_F32, VS_CPU, 5, lat_shape);
         if (!s) s = vs_dit_forward(model, &in, &reference, NULL);
@@ -132,6 +241,23 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         t0 = vs_bench_now_ms();
         s = vs_dit_set_precision(model, precision);
         if (!s) VS_INFO("weights quantised to %s in %.1f s", precision_name, (vs_bench_now_ms() - t0) / 1e3);
+    }
+    if (!s && steps) {
+        char name[160];
+        snprintf(name, sizeof name, "%s %s %s %s", config_name, resolution, attention, precision_name);
+        vs_cache_settings caching;
+        vs_bench_report *report = NULL;
+        s = vs_cache_resolve(&(vs_cache_settings){cache, cache_threshold}, model, &caching, NULL);
+        if (!s && out_path && rank == 0) s = vs_bench_report_create(&report, "dit_loop", argc, argv);
+        if (!s && report) s = vs_bench_report_set_device(report, device == VS_CUDA ? vs_cuda_device_name() : "cpu");
+        if (!s) s = time_loop(model, family, lat_shape, text_len, steps, cfg_scale, &attn, &caching, rank == 0, report, name);
+        if (!s && report) s = vs_bench_report_string(report, "precision", precision_name);
+        if (!s && report) s = vs_bench_report_number(report, "density", strcmp(attention, "svg") ? 1.0 : density);
+        if (!s && report) s = vs_bench_report_number(report, "tokens", (double)tokens);
+        if (!s && report) s = vs_bench_report_number(report, "layers", cfg.num_layers);
+        if (!s && report) s = vs_bench_json(report, out_path);
+        vs_bench_report_free(report);
+        repeats = warmup = 0; /* no single forwards */
     }
     for (int i = 0; !s && i < warmup + repeats; i++) {
         vs_dit_timing timing = {0};
@@ -153,12 +279,12 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         fp8_rel_l2 = norm > 0 ? sqrt(diff / norm) : 0;
     }
     vs_bench_stats total, att;
-    if (!s) s = vs_bench_summarize(total_ms, repeats, &total);
-    if (!s) s = vs_bench_summarize(attn_ms, repeats, &att);
+    if (!s && !steps) s = vs_bench_summarize(total_ms, repeats, &total);
+    if (!s && !steps) s = vs_bench_summarize(attn_ms, repeats, &att);
     int code = 0;
     if (s) {
         code = vs_cli_report("bench dit");
-    } else if (rank == 0) {
+    } else if (rank == 0 && !steps) {
         char name[160];
         if (comm) snprintf(name, sizeof name, "%s %s %s, %d GPU%s (NCCL)", config_name, resolution, attention, gpus,
                            gpus == 1 ? "" : "s");
@@ -202,6 +328,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     vs_tensor_free(&lat);
     vs_tensor_free(&text);
     vs_tensor_free(&out);
+    vs_tensor_free(&pooled);
     vs_tensor_free(&reference);
     vs_tensor_free(&host_out);
     vs_dit_free(model);

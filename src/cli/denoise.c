@@ -7,20 +7,22 @@
 #include "cli/cli.h"
 #include "cli/ranks.h"
 #include "core/log.h"
+#include "core/devmem.h"
 #include "core/status.h"
 #include "io/safetensors.h"
 #include "models/family.h"
 #include "ops/attention.h"
 #include "pipeline/denoise.h"
+#include "pipeline/memory_plan.h"
 #include "pipeline/noise.h"
 
 typedef struct {
     const char *model, *embeds, *negative, *prompt, *negative_prompt, *out, *attention, *scheduler, *device_name,
-        *noise;
+        *noise, *cache, *cache_record;
     vs_device device;
     int frames, height, width, steps, gpus, max_length;
     int64_t seed;
-    double cfg, density, shift;
+    double cfg, density, shift, cache_threshold, gpu_memory;
     const char *precision_name;
     vs_precision precision;
 } options;
@@ -59,9 +61,12 @@ static int parse_args(int argc, char **argv, options *o) {
          "layers)",
          "MODE"},
         {"density", 0, VS_OPT_DOUBLE, &o->density, "SVG target kept fraction of the attention map, in (0, 1]", "D"},
-        {"precision", 0, VS_OPT_STRING, &o->precision_name,
-         "weights of the DiT and the text encoder: bf16 (the device's default), or fp8 (E4M3 linears, docs/fp8.md)",
-         "P"},
+        VS_CLI_PRECISION_OPTION(o->precision_name),
+        VS_CLI_CACHE_OPTIONS(o->cache, o->cache_threshold),
+        {"cache-record", 0, VS_OPT_STRING, &o->cache_record,
+         "write every step's input latents, prompt-branch output, timestep, TeaCache signal and whether the DiT "
+         "ran here (for tools/cache_reference.py)",
+         "FILE"},
         {"scheduler", 0, VS_OPT_STRING, &o->scheduler,
          "unipc or euler: override the checkpoint's scheduler (flow UniPC or flow Euler)", "KIND"},
         {"shift", 0, VS_OPT_DOUBLE, &o->shift, "override the flow shift (0: the checkpoint's)", "S"},
@@ -69,6 +74,10 @@ static int parse_args(int argc, char **argv, options *o) {
          "cuda (bf16, the default when this build has CUDA and a GPU is present) or cpu (f32)", "DEV"},
         {"gpus", 0, VS_OPT_INT, &o->gpus,
          "the DiT sequence-parallel over N GPUs, one process each, through NCCL (0: one GPU, no NCCL)", "N"},
+        {"gpu-memory", 0, VS_OPT_DOUBLE, &o->gpu_memory,
+         "GiB of GPU memory to plan within: refused before loading when the text encoder or the DiT cannot fit "
+         "(0: the device's)",
+         "GIB"},
         {"output", 'o', VS_OPT_STRING, &o->out, "where the latents go", "latents.safetensors"},
     };
     const vs_command_spec spec = {
@@ -98,6 +107,7 @@ static int parse_args(int argc, char **argv, options *o) {
         return vs_cli_usage_error("denoise", "--gpus must be in [0, %d], not %d", VS_COMM_MAX_RANKS, o->gpus);
     if (vs_cli_attention_method("denoise", o->attention)) return 2;
     if (vs_cli_precision("denoise", o->precision_name, &o->precision)) return 2;
+    if (vs_cli_cache_policy("denoise", o->cache)) return 2;
     if (o->gpus && o->device_name && strcmp(o->device_name, "cuda"))
         return vs_cli_usage_error("denoise", "--gpus runs on CUDA GPUs, not --device %s", o->device_name);
     if (o->gpus) o->device = VS_CUDA; /* no CUDA call before the rank processes fork */
@@ -147,12 +157,10 @@ static int has_tensor(const char *path, const char *name) {
 /* The latent grid of the requested video, laid out as the model's family does: with the VAE's scale
  * factors from DIR/vae/config.json (the family's reference VAE when DIR has no vae/), or in pixels for
  * a pixel-space model (3 channels and no vae/). */
-static vs_status latent_shape(const options *o, const vs_dit *dit, int64_t shape[5]) {
+static vs_status latent_shape(const options *o, const vs_family *family, const vs_dit_info *info, int64_t shape[5]) {
     char path[4200];
     snprintf(path, sizeof path, "%s/vae", o->model);
     struct stat sb;
-    const vs_family *family = vs_dit_family(dit);
-    const vs_dit_info *info = vs_dit_get_info(dit);
     const int has_vae = stat(path, &sb) == 0, pixels = !has_vae && info->in_channels == 3;
     vs_vae_info vae = family->reference_vae;
     if (has_vae) VS_TRY(family->vae_info(path, &vae));
@@ -175,7 +183,28 @@ static vs_status scheduler_settings(const options *o, const vs_generation_defaul
     return VS_OK;
 }
 
-/* The prompt and negative prompt as text, through DIR's text encoder (freed before the DiT runs). */
+/* --gpu-memory (0: the device's memory): the text encoder and the DiT, each alone or together as the plan
+ * of pipeline/memory_plan.h decides, must fit; refused with the numbers before anything loads. The text
+ * encoder is freed before the DiT loads either way. */
+static vs_status check_memory(const options *o, const vs_family *family, const vs_generation_defaults *d,
+                              const int64_t shape[5], int cfg) {
+    if (o->device == VS_CPU) return VS_OK;
+    int64_t batch[5];
+    memcpy(batch, shape, sizeof batch);
+    batch[0] = cfg ? 2 : 1;
+    vs_stage_memory need[VS_STAGE_COUNT];
+    VS_TRY(family->memory_need(o->model, NULL, o->device, o->precision, batch,
+                               o->max_length > 0 ? o->max_length : d->text_length, need));
+    if (!o->prompt) need[VS_STAGE_TEXT] = (vs_stage_memory){0, 0};
+    need[VS_STAGE_DECODE] = (vs_stage_memory){0, 0}; /* denoise stops at the latents */
+    size_t free_bytes = 0, total = 0;
+    VS_TRY(vs_device_mem_info(&free_bytes, &total));
+    vs_memory_plan plan;
+    return vs_memory_plan_make(need, o->gpu_memory > 0 ? (size_t)(o->gpu_memory * (double)(1ull << 30)) : total,
+                               total - free_bytes, &plan);
+}
+
+/* The prompt and negative prompt as text, through DIR's text encoder (freed before the DiT loads). */
 static vs_status encode_prompts(const options *o, const vs_generation_defaults *d, int cfg, vs_text_embedding *cond,
                                 vs_text_embedding *uncond) {
     vs_text_encoder *encoder = NULL;
@@ -189,10 +218,69 @@ static vs_status encode_prompts(const options *o, const vs_generation_defaults *
     return s;
 }
 
+/* --cache-record: every step's input latents and prompt-branch output [steps, n], timesteps, whether the
+ * DiT ran, and the family's TeaCache signal [steps, dim] where it has one. */
+typedef struct {
+    vs_dit *dit;
+    int steps, filled;
+    int64_t n, signal_n;
+    vs_tensor latents, output, timesteps, ran, signal;
+    vs_status status;
+} recording;
+
+static void record_free(recording *r) {
+    vs_tensor_free(&r->latents);
+    vs_tensor_free(&r->output);
+    vs_tensor_free(&r->timesteps);
+    vs_tensor_free(&r->ran);
+    vs_tensor_free(&r->signal);
+}
+
+static vs_status record(recording *r, const vs_denoise_step *st) {
+    vs_tensor signal = {0};
+    const vs_status has_signal = vs_dit_teacache(r->dit, st->timestep, &signal, NULL);
+    if (!r->latents.data) {
+        r->n = st->n, r->signal_n = has_signal == VS_OK ? signal.shape[0] : 0;
+        const int64_t S = r->steps;
+        VS_TRY(vs_tensor_alloc(&r->latents, VS_F32, VS_CPU, 2, (int64_t[]){S, r->n}));
+        VS_TRY(vs_tensor_alloc(&r->output, VS_F32, VS_CPU, 2, (int64_t[]){S, r->n}));
+        VS_TRY(vs_tensor_alloc(&r->timesteps, VS_F32, VS_CPU, 1, &S));
+        VS_TRY(vs_tensor_alloc(&r->ran, VS_I32, VS_CPU, 1, &S));
+        if (r->signal_n) VS_TRY(vs_tensor_alloc(&r->signal, VS_F32, VS_CPU, 2, (int64_t[]){S, r->signal_n}));
+    }
+    const size_t bytes = sizeof(float) * (size_t)r->n;
+    memcpy((float *)r->latents.data + st->step * r->n, st->latents, bytes);
+    memcpy((float *)r->output.data + st->step * r->n, st->output, bytes);
+    ((float *)r->timesteps.data)[st->step] = st->timestep;
+    ((int32_t *)r->ran.data)[st->step] = st->ran;
+    if (r->signal_n) memcpy((float *)r->signal.data + st->step * r->signal_n, signal.data, sizeof(float) * (size_t)r->signal_n);
+    vs_tensor_free(&signal);
+    r->filled = st->step + 1;
+    return VS_OK;
+}
+
+static void record_step(void *user, const vs_denoise_step *st) {
+    recording *r = user;
+    if (r->status == VS_OK) r->status = record(r, st);
+}
+
+static vs_status record_write(const recording *r, const char *path, const vs_cache_settings *cache, double guidance) {
+    VS_TRY(r->status);
+    if (r->filled != r->steps) return vs_fail(VS_ERR_INVALID_ARG, "%s: %d of %d steps recorded", path, r->filled, r->steps);
+    char threshold[32], cfg[32];
+    snprintf(threshold, sizeof threshold, "%.17g", cache->threshold);
+    snprintf(cfg, sizeof cfg, "%g", guidance);
+    const char *names[] = {"latents", "output", "timesteps", "ran", "signal"};
+    const vs_tensor tensors[] = {r->latents, r->output, r->timesteps, r->ran, r->signal};
+    const char *keys[] = {"policy", "threshold", "guidance"};
+    const char *values[] = {cache->policy, threshold, cfg};
+    return vs_safetensors_write(path, r->signal_n ? 5 : 4, names, tensors, 3, keys, values);
+}
+
 int vs_cmd_denoise(int argc, char **argv) {
     options o = {0};
     o.attention = "dense", o.frames = 81, o.height = 480, o.width = 832, o.steps = 50, o.cfg = 5.0;
-    o.density = 0.25;
+    o.density = 0.25, o.cache = "none", o.cache_threshold = -1.0;
     o.precision_name = "bf16";
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) return rc;
@@ -202,30 +290,34 @@ int vs_cmd_denoise(int argc, char **argv) {
     vs_tensor latents = {0};
     vs_denoise_settings set;
     memset(&set, 0, sizeof set);
+    recording rec;
+    memset(&rec, 0, sizeof rec);
     /* --gpus: the rank processes fork here, before any CUDA call. */
     vs_comm *comm = NULL;
     int rank = 0;
     if (o.gpus && (rc = vs_cli_spawn_ranks("denoise", o.gpus, &comm, &rank)) >= 0) return rc;
     const vs_device device = o.device;
-    if (vs_dit_load(o.model, device, &dit) != VS_OK || vs_dit_set_comm(dit, comm) != VS_OK ||
-        vs_dit_set_precision(dit, o.precision) != VS_OK) {
-        vs_dit_free(dit);
-        vs_comm_free(comm);
-        return vs_cli_report("denoise");
-    }
+    /* The DiT's shape from its config and the memory plan first: a size the model cannot make or a budget it
+     * cannot meet fails before anything loads. Then the text encoder runs and is freed, then the DiT loads. */
+    const vs_family *family = NULL;
+    vs_dit_info info;
     int64_t shape[5];
-    const vs_status shaped = latent_shape(&o, dit, shape);
-    if (shaped != VS_OK) { /* a size the model cannot make is a usage error */
-        rc = shaped == VS_ERR_INVALID_ARG ? vs_cli_usage_error("denoise", "%s", vs_last_error())
-                                          : vs_cli_report("denoise");
-        vs_dit_free(dit);
-        vs_comm_free(comm);
-        return rc;
-    }
-    const char *context = "model defaults";
+    const char *context = "model";
     const int cfg = o.cfg > 1.0;
     vs_generation_defaults defaults;
-    vs_status s = vs_family_defaults(vs_dit_family(dit), o.model, &defaults);
+    vs_status s = vs_family_detect(o.model, &family);
+    if (s == VS_OK) s = family->dit_info(o.model, &info);
+    if (s == VS_OK) s = vs_family_defaults(family, o.model, &defaults);
+    if (s == VS_OK) {
+        const vs_status shaped = latent_shape(&o, family, &info, shape);
+        if (shaped == VS_ERR_INVALID_ARG) { /* a size the model cannot make is a usage error */
+            rc = vs_cli_usage_error("denoise", "%s", vs_last_error());
+            vs_comm_free(comm);
+            return rc;
+        }
+        s = shaped;
+    }
+    if (s == VS_OK) context = "GPU memory", s = check_memory(&o, family, &defaults, shape, cfg);
     if (s == VS_OK && o.prompt) {
         context = "prompt";
         s = encode_prompts(&o, &defaults, cfg, &cond, &uncond);
@@ -240,6 +332,9 @@ int vs_cmd_denoise(int argc, char **argv) {
         if (!neg) s = vs_fail(VS_ERR_INVALID_ARG, "guidance %g needs negative prompt embeddings (--negative FILE)", o.cfg);
         else s = load_embeds(neg, "negative_prompt_embeds", &uncond.hidden);
     }
+    if (s == VS_OK) context = "model", s = vs_dit_load(o.model, device, &dit);
+    if (s == VS_OK) s = vs_dit_set_precision(dit, o.precision);
+    if (s == VS_OK) s = vs_dit_set_comm(dit, comm);
     if (s == VS_OK) context = "scheduler", s = scheduler_settings(&o, &defaults, &set.scheduler);
     if (s == VS_OK && o.noise) {
         context = "--noise", s = load_noise(o.noise, shape, &latents);
@@ -255,11 +350,17 @@ int vs_cmd_denoise(int argc, char **argv) {
         const vs_attention_params asked = {o.attention, o.density, -1, -1};
         set.attention = vs_attention_resolve(&asked, &defaults.attention);
         set.show_progress = 1;
+        context = "--cache";
+        s = vs_cache_resolve(&(vs_cache_settings){o.cache, o.cache_threshold}, dit, &set.cache, NULL);
+        if (o.cache_record) rec.dit = dit, rec.steps = o.steps, set.on_step = record_step, set.on_step_user = &rec;
+    }
+    if (s == VS_OK) {
         vs_dit_timing timing = {0};
-        VS_INFO("denoising latents [1, %lld, %lld, %lld, %lld] on the %s, %d steps, guidance %g, "
+        VS_INFO("denoising latents [1, %lld, %lld, %lld, %lld] on the %s, %s weights, %d steps, guidance %g, "
                 "%s attention (dense: %s)",
                 (long long)shape[1], (long long)shape[2], (long long)shape[3], (long long)shape[4],
-                device == VS_CUDA ? "GPU (bf16)" : "CPU (f32)", set.steps, o.cfg, o.attention, dense_backend);
+                device == VS_CUDA ? "GPU (bf16)" : "CPU (f32)", o.precision_name, set.steps, o.cfg, o.attention,
+                dense_backend);
         context = "denoise";
         s = vs_denoise(dit, &set, &cond, cfg ? &uncond : NULL, &latents, &timing);
         if (s == VS_OK) {
@@ -267,7 +368,11 @@ int vs_cmd_denoise(int argc, char **argv) {
             VS_INFO("DiT: %.2f s in %d steps, %.3f s per step: attention %.3f s (%.0f%%), the rest %.3f s",
                     timing.total_s, set.steps, per_step, attention,
                     per_step > 0 ? 100.0 * attention / per_step : 0.0, per_step - attention);
+            VS_INFO("DiT passes (steps x CFG branches): %lld run, %lld reused (step cache %s)",
+                    (long long)timing.passes_run, (long long)timing.passes_reused, set.cache.policy);
         }
+        if (s == VS_OK && o.cache_record && rank == 0)
+            context = o.cache_record, s = record_write(&rec, o.cache_record, &set.cache, o.cfg);
     }
     if (s == VS_OK && rank == 0) { /* every rank holds the same latents */
         char seed[32], steps[16], guidance[32];
@@ -282,6 +387,7 @@ int vs_cmd_denoise(int argc, char **argv) {
         s = vs_safetensors_write(o.out, 1, names, &latents, 4, keys, values);
     }
     if (s != VS_OK) vs_cli_report(context);
+    record_free(&rec);
     vs_text_embedding_free(&cond);
     vs_text_embedding_free(&uncond);
     vs_tensor_free(&latents);

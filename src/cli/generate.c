@@ -29,11 +29,11 @@ static int show_progress(void *user, int step, int steps) {
 
 int vs_cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompt = DEFAULT_PROMPT, *negative = NULL, *output = NULL, *attention = "svg";
-    const char *precision_name = "bf16";
-    const char *device_name = NULL;
+    const char *device_name = NULL, *cache = "none", *precision_name = "bf16";
+    double cache_threshold = -1.0;
     int64_t seed = 0;
     int steps = 0, frames = 0, height = 0, width = 0, fps = 0, gpus = 0;
-    double cfg = -1.0;
+    double cfg = -1.0, gpu_memory = 0.0;
     vs_cli_svg svg = VS_CLI_SVG_UNSET;
     const vs_option options[] = {
         {"prompt", 'p', VS_OPT_STRING, &prompt, "what the video shows", "TEXT"},
@@ -52,12 +52,14 @@ int vs_cmd_generate(int argc, char **argv) {
         {"width", 0, VS_OPT_INT, &width, "video width in pixels (0: the model's default)", NULL},
         {"attention", 0, VS_OPT_STRING, &attention, "dense, or svg (Sparse VideoGen after a dense warm-up)", "MODE"},
         VS_CLI_SVG_OPTIONS(svg),
-        {"precision", 0, VS_OPT_STRING, &precision_name,
-         "weights of the DiT and the text encoder: bf16 (the device's default), or fp8 (E4M3 linears, docs/fp8.md)",
-         "P"},
+        VS_CLI_PRECISION_OPTION(precision_name),
+        VS_CLI_CACHE_OPTIONS(cache, cache_threshold),
         {"fps", 0, VS_OPT_INT, &fps, "frames per second of the file (0: the model's default)", NULL},
         {"device", 0, VS_OPT_STRING, &device_name, "the DiT's device: cuda (bf16; the default with a GPU) or cpu (f32)",
          "DEV"},
+        {"gpu-memory", 0, VS_OPT_DOUBLE, &gpu_memory,
+         "GiB of GPU memory to plan within: components load when needed and free when done (0: the device's)",
+         "GIB"},
         {"gpus", 0, VS_OPT_INT, &gpus, "the DiT sequence-parallel over N GPUs, one process each, through NCCL", "N"},
     };
     const vs_command_spec spec = {
@@ -73,6 +75,7 @@ int vs_cmd_generate(int argc, char **argv) {
     if (vs_cli_check_svg("generate", &svg)) return 2;
     vs_precision precision;
     if (vs_cli_precision("generate", precision_name, &precision)) return 2;
+    if (vs_cli_cache_policy("generate", cache)) return 2;
     if (steps < 0 || steps > 10000 || frames < 0 || height < 0 || width < 0 || frames > 10000 || height > 16384 ||
         width > 16384 || fps < 0 || fps > 240)
         return vs_cli_usage_error("generate", "--steps, --frames, --height, --width and --fps must be positive");
@@ -94,6 +97,8 @@ int vs_cmd_generate(int argc, char **argv) {
     params.attention = (vs_attention_params){attention, svg.density, svg.dense_steps, svg.dense_layers};
     params.progress = show_progress;
     params.precision = precision;
+    params.cache = cache, params.cache_threshold = cache_threshold;
+    params.gpu_memory = gpu_memory;
     vs_pipeline *pipeline = NULL;
     if (vs_pipeline_load(&pipeline, model, &params) != VS_OK || vs_pipeline_set_comm(pipeline, comm) != VS_OK) {
         vs_pipeline_free(pipeline);
@@ -113,6 +118,7 @@ int vs_cmd_generate(int argc, char **argv) {
         if (strcmp(info.attention.method, "dense"))
             fprintf(stderr, " (density %g; dense: the first %g of the steps and %g of the layers)",
                     info.attention.density, info.attention.dense_steps, info.attention.dense_layers);
+        if (strcmp(info.cache, "none")) fprintf(stderr, ", step cache %s (threshold %g)", info.cache, info.cache_threshold);
         fputc('\n', stderr);
     }
     /* Ctrl-C (one process, no --gpus: ranks must stop at the same step) cancels at the next denoising step;
@@ -150,6 +156,8 @@ int vs_cmd_generate(int argc, char **argv) {
                     write_s, total);
             fprintf(stderr, "DiT %.2f s, of which attention %.2f s (%.0f%%)\n", st.dit_s, st.attention_s,
                     st.dit_s > 0 ? 100.0 * st.attention_s / st.dit_s : 0.0);
+            fprintf(stderr, "DiT passes (steps x CFG branches): %lld run, %lld reused\n", (long long)st.passes_run,
+                    (long long)st.passes_reused);
             const int64_t profiled = st.heads_spatial + st.heads_temporal;
             if (profiled)
                 fprintf(stderr, "SVG heads (batch entries x layers x steps): %lld spatial, %lld temporal (%.0f%% temporal)\n",

@@ -12,7 +12,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"bench", vs_cmd_bench, "benchmarks: attention (dense vs SVG, profiling, layout), dit (Wan forward), vae (Wan VAE decode)"},
+    {"bench", vs_cmd_bench, "benchmarks: attention (dense vs SVG, profiling, layout), dit (Wan forward), vae (Wan VAE decode), generate (whole pipeline)"},
     {"generate", vs_cmd_generate, "text to video (embedded default model or --model DIR)"},
     {"encode", vs_cmd_encode, "prompt to umT5 text embeddings (safetensors)"},
     {"denoise", vs_cmd_denoise, "prompt embeddings -> video latents with the Wan DiT (CUDA or CPU)"},
@@ -45,14 +45,23 @@ int vs_cli_device(const char *cmd, const char *name, vs_device *out) {
     return 0;
 }
 
-int vs_cli_attention_method(const char *cmd, const char *name) {
+/* 0 when `name` is one of listed(0), listed(1), ...; else a usage error listing them, 2. */
+static int check_listed(const char *cmd, const char *option, const char *name, const char *(*listed)(int)) {
     char known[256] = "";
-    for (int i = 0; vs_attention_method_name(i); i++) {
-        if (!strcmp(name, vs_attention_method_name(i))) return 0;
+    for (int i = 0; listed(i); i++) {
+        if (!strcmp(name, listed(i))) return 0;
         const size_t used = strlen(known);
-        snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", vs_attention_method_name(i));
+        snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", listed(i));
     }
-    return vs_cli_usage_error(cmd, "--attention must be one of %s, not '%s'", known, name);
+    return vs_cli_usage_error(cmd, "%s must be one of %s, not '%s'", option, known, name);
+}
+
+int vs_cli_attention_method(const char *cmd, const char *name) {
+    return check_listed(cmd, "--attention", name, vs_attention_method_name);
+}
+
+int vs_cli_cache_policy(const char *cmd, const char *name) {
+    return check_listed(cmd, "--cache", name, vs_cache_policy_name);
 }
 
 int vs_cli_precision(const char *cmd, const char *name, vs_precision *out) {

@@ -44,6 +44,7 @@ typedef struct vs_dit_info {
     int patch[3]; /* t, h, w */
     int num_layers, num_heads, head_dim;
     int text_dim; /* width of the text embeddings it takes */
+    int pooled_dim; /* width of the pooled text vector it takes (HunyuanVideo's CLIP); 0: none */
 } vs_dit_info;
 
 typedef struct vs_vae_info {
@@ -67,6 +68,8 @@ typedef struct vs_dit_input {
     const vs_tensor *text_mask; /* I32 [B, L] or NULL */
     const vs_tensor *pooled;    /* f32 [B, P] or NULL */
     int step, num_steps;        /* where the call sits in the denoising loop (sparse warm-up) */
+    const float *guidance;      /* B embedded-guidance values (guidance scale x 1000) or NULL: the family's
+                                   default scale (models that embed the guidance: HunyuanVideo) */
 } vs_dit_input;
 
 /* Seconds and SVG head choices, accumulated over calls. */
@@ -74,12 +77,30 @@ typedef struct vs_dit_timing {
     double attention_s; /* attention kernels (CUDA events on the GPU) */
     double total_s;     /* whole forwards, until the output is ready */
     int64_t heads_spatial, heads_temporal; /* (batch entry, layer, head) choices of SVG's profiling */
+    /* Counted by the denoising loop (pipeline/denoise.c), per CFG branch: DiT passes run, and reused
+     * from the step cache (pipeline/cache.h) */
+    int64_t passes_run, passes_reused;
 } vs_dit_timing;
+
+/* TeaCache's calibration of a checkpoint (step caching, pipeline/cache.h): the polynomial its authors fitted
+ * from the relative L1 change of the time embedding to the change of the output. */
+typedef struct vs_teacache_fit {
+    const char *checkpoint;  /* what it was fitted for: "Wan 2.1 T2V 14B" */
+    double coefficients[5];  /* rescale(d) = c[0] d^4 + c[1] d^3 + ... + c[4] (numpy.poly1d's order) */
+    double threshold;        /* the authors' default threshold for it */
+} vs_teacache_fit;
 
 /* Device memory a VAE holds, for reports (all 0 on the CPU). */
 typedef struct vs_vae_memory {
     size_t weights, peak_activations, workspace, device_used;
 } vs_vae_memory;
+
+/* The stages of a text-to-video generation, in order, and the device memory one needs. */
+typedef enum { VS_STAGE_TEXT, VS_STAGE_DENOISE, VS_STAGE_DECODE, VS_STAGE_COUNT } vs_stage;
+typedef struct vs_stage_memory {
+    size_t weights; /* the stage's component */
+    size_t work;    /* its activations, caches and buffers while it runs */
+} vs_stage_memory;
 
 /* ---- the table a family fills ---------------------------------------------------------------- */
 
@@ -96,6 +117,7 @@ typedef struct vs_family {
 
     vs_status (*dit_load)(const char *dir, vs_device device, void **out, vs_dit_info *info);
     vs_status (*dit_preset)(const char *preset, vs_dit_info *info);
+    vs_status (*dit_info)(const char *dir, vs_dit_info *info); /* from the config alone */
     /* layers > 0 keeps only the first `layers` layers of the preset (for quick benchmarks). */
     vs_status (*dit_random)(const char *preset, int layers, vs_device device, uint64_t seed, void **out,
                             vs_dit_info *info);
@@ -103,6 +125,10 @@ typedef struct vs_family {
     vs_status (*dit_set_comm)(void *dit, vs_comm *comm);
     vs_status (*dit_forward)(void *dit, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing);
     void (*dit_free)(void *dit);
+    /* Optional (TeaCache step caching): with `signal`, the time embedding the blocks are modulated with at
+     * `timestep`, into a host f32 tensor it allocates; with `fit`, the published calibration of this
+     * checkpoint, or VS_ERR_UNSUPPORTED naming the checkpoints that have one. */
+    vs_status (*dit_teacache)(void *dit, float timestep, vs_tensor *signal, vs_teacache_fit *fit);
 
     /* The latent grid [1, C, F', H', W'] of a video of frames x height x width
      * (vae NULL: a pixel-space model), or a one-line error naming the sizes it takes. */
@@ -120,12 +146,27 @@ typedef struct vs_family {
      * only the default. */
     vs_status (*dit_set_precision)(void *dit, vs_precision precision);
     vs_status (*text_set_precision)(void *encoder, vs_precision precision);
+
+    /* Seeded random weights at the family's real configurations, for whole-pipeline benchmarks (no
+     * checkpoint): the text encoder that goes with DiT preset `preset` (without a tokenizer, the family maps
+     * the prompt's bytes to token ids) and the VAE. */
+    vs_status (*text_random)(const char *preset, vs_device device, uint64_t seed, void **out);
+    vs_status (*vae_random)(const char *preset, vs_device device, uint64_t seed, void **out, vs_vae_info *info);
+    /* Each stage's device memory (bytes) for a denoising batch of latents [B, C, F', H', W'] and text_length
+     * tokens, from the configurations alone (nothing loaded): the components of pipeline folder `dir`, or
+     * (dir NULL) the random ones of `preset`. All 0 on the CPU. Library workspaces are not counted. With
+     * `precision` FP8 the work counts the FP8 layers' input codes; weights are counted as they load (the
+     * checkpoint's dtype, quantised in place afterwards). */
+    vs_status (*memory_need)(const char *dir, const char *preset, vs_device device, vs_precision precision,
+                             const int64_t latents[5], int text_length, vs_stage_memory need[VS_STAGE_COUNT]);
 } vs_family;
 
 /* The family that runs the model in `dir`; a one-line error naming the
  * class and the known ones otherwise. */
 vs_status vs_family_detect(const char *dir, const vs_family **out);
-/* The family whose `presets` list has `preset` (bench dit's --config). */
+/* The family whose `presets` list has `preset` (bench dit's --config): a registered family, or
+ * one whose DiT alone works so far (HunyuanVideo: its table has no text encoder or VAE, and
+ * folders are never detected as it). */
 vs_status vs_family_for_preset(const char *preset, const vs_family **out);
 /* family->defaults overridden by dir/vidsparse.json (num_frames, height, width,
  * num_inference_steps, guidance_scale, max_sequence_length, fps, svg_density,
@@ -140,6 +181,8 @@ typedef struct vs_vae vs_vae;
 
 /* `dir`: a pipeline folder (its tokenizer and text encoder). */
 vs_status vs_text_encoder_load(const char *dir, vs_device device, vs_text_encoder **out);
+/* The text encoder of DiT preset `preset` with seeded random weights (vs_family_for_preset), for benchmarks. */
+vs_status vs_text_encoder_random(const char *preset, vs_device device, uint64_t seed, vs_text_encoder **out);
 vs_status vs_text_encode(vs_text_encoder *encoder, const char *prompt, int max_length, vs_text_embedding *out);
 void vs_text_encoder_free(vs_text_encoder *encoder);
 /* The encoder's weight precision from now on (VS_PRECISION_FP8 quantises in place). */
@@ -161,10 +204,14 @@ vs_status vs_dit_set_precision(vs_dit *dit, vs_precision precision);
 vs_status vs_dit_set_comm(vs_dit *dit, vs_comm *comm);
 /* out: f32 [B, out_channels, F, H, W] on the host or the model's device; timing may be NULL. */
 vs_status vs_dit_forward(vs_dit *dit, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing);
+/* The family's dit_teacache, or VS_ERR_UNSUPPORTED when the family has none. */
+vs_status vs_dit_teacache(vs_dit *dit, float timestep, vs_tensor *signal, vs_teacache_fit *fit);
 void vs_dit_free(vs_dit *dit);
 
 /* `dir`: a VAE folder. */
 vs_status vs_vae_load(const char *dir, vs_device device, vs_vae **out);
+/* The VAE of DiT preset `preset`'s family with seeded random weights, for benchmarks. */
+vs_status vs_vae_random(const char *preset, vs_device device, uint64_t seed, vs_vae **out);
 const vs_vae_info *vs_vae_get_info(const vs_vae *vae);
 const vs_family *vs_vae_family(const vs_vae *vae);
 vs_status vs_vae_decode(vs_vae *vae, const vs_tensor *latents, int tiled, vs_tensor *video);

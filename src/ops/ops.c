@@ -130,7 +130,7 @@ vs_status vs_op_linear(vs_tensor *y, const vs_tensor *x, const vs_tensor *w, con
         if (bias->ndim != 1 || bias->shape[0] != out)
             return shape_mismatch(op, "bias must be [out]", bias, w);
     }
-    if (ep != VS_EPILOGUE_NONE && ep != VS_EPILOGUE_GELU_TANH)
+    if (ep != VS_EPILOGUE_NONE && ep != VS_EPILOGUE_GELU_TANH && ep != VS_EPILOGUE_SILU)
         return vs_fail(VS_ERR_INVALID_ARG, "linear: unknown epilogue %d", (int)ep);
     VS_TRY(supported(be, VS_OP_LINEAR, (const vs_tensor *[]){y, x, w, bias}, 4, (int)ep));
     if (rows == 0 || out == 0) return VS_OK;
@@ -182,13 +182,17 @@ vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_ten
     VS_TRY(backend_of(VS_OP_RMSNORM_ROPE, dev, &be));
     VS_TRY(check(op, "x", x, dev, be->activations, 0));
     const int64_t dim = last_dim(x), rows = rows_of(x);
-    VS_TRY(check(op, "weight", weight, dev, VS_F32, 0));
-    if (weight->ndim != 1 || weight->shape[0] != dim)
-        return shape_mismatch(op, "weight must be [dim]", weight, x);
+    if (weight)
+        VS_TRY(check(op, "weight", weight, dev, VS_F32, 0));
+    else if (!cos_t)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s: neither a norm weight nor rotation tables", op);
     if (heads < 1 || dim % heads || (dim / heads) % 2)
         return vs_fail(VS_ERR_SHAPE, "%s: %lld channels do not split into %d heads of an even size", op,
                        (long long)dim, heads);
     const int64_t head_dim = dim / heads;
+    if (weight && (weight->ndim != 1 || (weight->shape[0] != dim && weight->shape[0] != head_dim)))
+        return shape_mismatch(op, "weight must be [dim] (norm over the row) or [head_dim] (over each head)",
+                              weight, x);
     if (!(eps > 0)) return vs_fail(VS_ERR_INVALID_ARG, "%s: eps must be positive", op);
     if (!cos_t != !sin_t)
         return vs_fail(VS_ERR_INVALID_ARG, "%s: give both cos and sin tables, or neither", op);

@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-/* y[rows, out] = epilogue(x[rows, in] W^T + bias); W [out, in, ...] (trailing
+/* y[rows, out] = epilogue(x[rows, in] W^T + bias) (epilogue: none, GELU-tanh or SiLU); W [out, in, ...] (trailing
  * dimensions flatten into `in`: a Conv3d weight is a linear map on patches),
  * bias [out] or NULL. CPU: all F32. CUDA: x, W, bias, y BF16 through cuBLASLt
  * (f32 accumulation, bias and GELU fused in the epilogue); or x and y F32 with
@@ -45,10 +45,13 @@ vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_te
                                    const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
                                    float eps);
 
-/* In place on x [B, N, heads * head_dim] (activations): RMSNorm over the whole
- * row (all heads) times weight (F32 [dim]), then, when cos and sin are given
- * (F32 [N, head_dim / 2]), the rotation of interleaved pairs (2j, 2j+1) of
- * every head by the angle of token n, pair j. */
+/* In place on x [B, N, heads * head_dim] (activations): RMSNorm times weight,
+ * over the whole row (all heads) when weight is F32 [dim] (Wan's q/k norm), or
+ * over each head with one weight for all heads when it is F32 [head_dim]
+ * (diffusers' per-head "rms_norm": HunyuanVideo); no norm when weight is NULL
+ * (only the rotation); then, when cos and sin are given (F32 [N, head_dim / 2]),
+ * the rotation of interleaved pairs (2j, 2j+1) of every head by the angle of
+ * token n, pair j. */
 vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos,
                              const vs_tensor *sin, int heads, float eps);
 

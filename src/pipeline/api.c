@@ -19,6 +19,7 @@ struct vs_pipeline {
     char model_dir[PATH_CAP];
     vs_device device;
     vs_attention_params attention; /* the method and settings with the model's defaults filled in */
+    vs_cache_settings cache;       /* the step-cache policy, default threshold filled in */
     vs_progress_callback progress;
     void *progress_user;
     int installed_log; /* this pipeline installed the process-wide log callback */
@@ -31,6 +32,8 @@ vs_pipeline_params vs_pipeline_default_params(void) {
     memset(&p, 0, sizeof p);
     p.device = VS_PIPELINE_AUTO;
     p.attention = (vs_attention_params){"svg", -1.0, -1.0, -1.0};
+    p.cache = "none";
+    p.cache_threshold = -1.0;
     return p;
 }
 
@@ -85,9 +88,10 @@ vs_status vs_pipeline_load(vs_pipeline **out, const char *model_dir, const vs_pi
     }
     vs_status s = choose_device(params->device, &p->device);
     if (s == VS_OK) s = vs_t2v_locate(model_dir, p->model_dir, sizeof p->model_dir);
-    if (s == VS_OK) s = vs_t2v_load(p->model_dir, p->device, &p->t2v);
-    if (s == VS_OK) s = vs_t2v_set_precision(p->t2v, params->precision);
+    const vs_t2v_source source = {p->model_dir, NULL, 0, params->precision};
+    if (s == VS_OK) s = vs_t2v_open(&source, p->device, params->gpu_memory, &p->t2v);
     if (s == VS_OK) s = resolve_attention(p, &params->attention);
+    if (s == VS_OK) s = vs_t2v_resolve_cache(p->t2v, &(vs_cache_settings){params->cache, params->cache_threshold}, &p->cache);
     if (s != VS_OK) {
         vs_pipeline_free(p);
         return s;
@@ -119,6 +123,7 @@ vs_pipeline_info vs_pipeline_get_info(const vs_pipeline *p) {
     info.fps = d->fps;
     info.guidance = d->guidance;
     info.attention = p->attention;
+    info.cache = p->cache.policy, info.cache_threshold = p->cache.threshold;
     return info;
 }
 
@@ -134,6 +139,15 @@ void vs_video_free(vs_video *video) {
     if (!video) return;
     free(video->rgb);
     free(video);
+}
+
+vs_status vs_video_save(const vs_video *video, const char *path, int fps) {
+    if (!video || !video->rgb || video->frames < 1 || video->height < 1 || video->width < 1)
+        return vs_fail(VS_ERR_INVALID_ARG, "vs_video_save: no frames given");
+    if (!path || !*path) return vs_fail(VS_ERR_INVALID_ARG, "vs_video_save: no path given");
+    const int64_t shape[4] = {video->frames, video->height, video->width, 3};
+    const vs_tensor frames = vs_tensor_view(video->rgb, VS_U8, VS_CPU, 4, shape);
+    return vs_video_write(path, &frames, fps ? fps : video->fps);
 }
 
 static vs_status check_size(const char *name, int value, int max) {
@@ -160,6 +174,7 @@ static vs_status to_t2v_request(const vs_pipeline *p, const vs_generate_request 
     out->steps = r->steps, out->frames = r->frames, out->height = r->height, out->width = r->width;
     out->guidance = r->guidance;
     out->attention = p->attention;
+    out->cache = p->cache;
     out->noise = r->noise;
     out->progress = p->progress;
     out->progress_user = p->progress_user;
@@ -206,6 +221,7 @@ vs_status vs_pipeline_generate(vs_pipeline *p, const vs_generate_request *r, vs_
         p->stats.text_s = st.encode_s, p->stats.denoise_s = st.denoise_s, p->stats.decode_s = st.decode_s;
         p->stats.dit_s = st.dit.total_s, p->stats.attention_s = st.dit.attention_s;
         p->stats.heads_spatial = st.dit.heads_spatial, p->stats.heads_temporal = st.dit.heads_temporal;
+        p->stats.passes_run = st.dit.passes_run, p->stats.passes_reused = st.dit.passes_reused;
         s = to_video(&frames, vs_t2v_get_defaults(p->t2v)->fps, out);
     }
     vs_tensor_free(&frames);

@@ -75,8 +75,13 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
     shape[0] = batch;
 
     vs_scheduler *sched = NULL;
-    vs_tensor in = {0}, out = {0}, text = {0}, mask = {0}, pooled = {0}, ts = {0};
-    vs_status s = vs_scheduler_create(&set->scheduler, set->steps, n, &sched);
+    vs_step_cache *cache = NULL;
+    vs_tensor in = {0}, out = {0}, text = {0}, mask = {0}, pooled = {0}, ts = {0}, signal = {0};
+    vs_cache_settings caching;
+    vs_teacache_fit fit;
+    vs_status s = vs_cache_resolve(&set->cache, dit, &caching, &fit);
+    if (s == VS_OK) s = vs_step_cache_create(&caching, &fit, set->steps, n, cfg ? 2 : 1, &cache);
+    if (s == VS_OK) s = vs_scheduler_create(&set->scheduler, set->steps, n, &sched);
     if (s == VS_OK) s = vs_tensor_alloc(&in, VS_F32, VS_CPU, 5, shape);
     if (s == VS_OK) s = vs_tensor_alloc(&out, VS_F32, VS_CPU, 5, shape);
     if (s == VS_OK) s = vs_tensor_alloc(&ts, VS_F32, VS_CPU, 1, &batch);
@@ -88,7 +93,7 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
 
     vs_progress *progress = set->show_progress ? vs_progress_start("denoise", set->steps) : NULL;
     vs_dit_input input = {&in, ts.data, &text, mask.data ? &mask : NULL, pooled.data ? &pooled : NULL, 0,
-                          set->steps};
+                          set->steps, NULL};
     float *x = latents->data, *v = out.data;
     for (int i = 0; i < set->steps && s == VS_OK; i++) {
         if (set->cancel && atomic_load(set->cancel)) {
@@ -96,13 +101,28 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
             break;
         }
         input.step = i;
-        for (int64_t b = 0; b < batch; b++) ((float *)ts.data)[b] = vs_scheduler_timestep(sched, i);
-        memcpy(in.data, x, (size_t)n * sizeof(float));
-        if (cfg) memcpy((float *)in.data + n, x, (size_t)n * sizeof(float));
-        s = vs_dit_forward(dit, &input, &out, timing);
+        const float t = vs_scheduler_timestep(sched, i);
+        for (int64_t b = 0; b < batch; b++) ((float *)ts.data)[b] = t;
+        int run = 1;
+        if (vs_step_cache_needs_signal(cache)) s = vs_dit_teacache(dit, t, &signal, NULL);
+        if (s == VS_OK) s = vs_step_cache_decide(cache, i, x, signal.data, signal.data ? signal.shape[0] : 0, &run);
+        vs_tensor_free(&signal);
+        if (s == VS_OK && run) {
+            memcpy(in.data, x, (size_t)n * sizeof(float));
+            if (cfg) memcpy((float *)in.data + n, x, (size_t)n * sizeof(float));
+            s = vs_dit_forward(dit, &input, &out, timing);
+            if (s == VS_OK) vs_step_cache_store(cache, x, v);
+        } else if (s == VS_OK) {
+            vs_step_cache_reuse(cache, x, v);
+        }
         if (s != VS_OK) {
             vs_fail_context(s, "denoising step %d of %d", i + 1, set->steps);
             break;
+        }
+        if (timing) *(run ? &timing->passes_run : &timing->passes_reused) += cfg ? 2 : 1;
+        if (set->on_step) {
+            const vs_denoise_step step = {i, run, t, cfg ? 2 : 1, n, x, v};
+            set->on_step(set->on_step_user, &step);
         }
         if (cfg)
             for (int64_t j = 0; j < n; j++) v[j] = v[n + j] + set->guidance * (v[j] - v[n + j]);
@@ -120,5 +140,6 @@ done:
     vs_tensor_free(&pooled);
     vs_tensor_free(&ts);
     vs_scheduler_free(sched);
+    vs_step_cache_free(cache);
     return s;
 }

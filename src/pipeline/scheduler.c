@@ -414,9 +414,11 @@ vs_status vs_scheduler_step(vs_scheduler *s, const float *model_output, float *s
 
 vs_status vs_scheduler_config_for(const char *dir, const char *fallback, vs_scheduler_config *cfg) {
     char file[4200];
-    snprintf(file, sizeof file, "%s/scheduler/scheduler_config.json", dir);
-    if (is_file(file)) return vs_scheduler_config_load(file, cfg);
-    VS_WARN("%s has no scheduler/scheduler_config.json: using the model family's default scheduler", dir);
+    if (dir) {
+        snprintf(file, sizeof file, "%s/scheduler/scheduler_config.json", dir);
+        if (is_file(file)) return vs_scheduler_config_load(file, cfg);
+        VS_WARN("%s has no scheduler/scheduler_config.json: using the model family's default scheduler", dir);
+    }
     vs_json_doc *doc = NULL;
     VS_TRY(vs_json_parse(&doc, fallback, strlen(fallback), "the family's default scheduler"));
     vs_status s = vs_scheduler_config_parse(vs_json_root(doc), "the family's default scheduler", cfg);

@@ -45,7 +45,7 @@ vs_scheduler_config vs_scheduler_config_unipc(double flow_shift);
  * with VS_ERR_UNSUPPORTED naming the key. */
 vs_status vs_scheduler_config_load(const char *path, vs_scheduler_config *cfg);
 vs_status vs_scheduler_config_parse(const vs_json *root, const char *label, vs_scheduler_config *cfg);
-/* The scheduler of a pipeline folder: DIR/scheduler/scheduler_config.json, else `fallback`
+/* The scheduler of a pipeline folder: DIR/scheduler/scheduler_config.json, else (or with dir NULL) `fallback`
  * (a scheduler_config.json text: the family's default, vs_generation_defaults.scheduler). */
 vs_status vs_scheduler_config_for(const char *dir, const char *fallback, vs_scheduler_config *cfg);
 

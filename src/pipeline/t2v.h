@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #include "models/family.h"
+#include "pipeline/cache.h"
+#include "pipeline/memory_plan.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,15 +33,28 @@ vs_status vs_t2v_locate(const char *given, char *out, size_t size);
 typedef struct vs_t2v vs_t2v;
 typedef struct vs_comm vs_comm;
 
+/* Where the components come from: a pipeline folder, or (dir NULL) seeded random weights at the real
+ * configurations of DiT preset `preset` (its family's text encoder and VAE too), for benchmarks; and the
+ * precision the text encoder and the DiT are set to right after each loads (vs_text_encoder_set_precision,
+ * vs_dit_set_precision; a family without FP8 weights refuses FP8 in vs_t2v_open). */
+typedef struct vs_t2v_source {
+    const char *dir;
+    const char *preset;
+    uint64_t seed;
+    vs_precision precision;
+} vs_t2v_source;
+
+/* Plans device memory against budget_gib GiB (0: the device's total memory; ignored on the CPU) at the
+ * model's default size (memory_plan.h): loads every component now when they fit together, else none (each
+ * is then loaded for its stage); refuses, before loading anything, a budget a stage cannot fit in. */
+vs_status vs_t2v_open(const vs_t2v_source *source, vs_device device, double budget_gib, vs_t2v **out);
+/* vs_t2v_open of folder `dir` with the device's memory as the budget. */
 vs_status vs_t2v_load(const char *dir, vs_device device, vs_t2v **out);
 void vs_t2v_free(vs_t2v *t2v);
 const vs_t2v_defaults *vs_t2v_get_defaults(const vs_t2v *t2v);
 /* Runs the DiT as one rank of `comm` (vs_dit_set_comm): the text encoder,
  * scheduler and decoder run whole on every rank, the DiT's forwards sequence-parallel. */
 vs_status vs_t2v_set_comm(vs_t2v *t2v, vs_comm *comm);
-/* The text encoder's and the denoiser's weight precision (vs_text_encoder_set_precision,
- * vs_dit_set_precision). */
-vs_status vs_t2v_set_precision(vs_t2v *t2v, vs_precision precision);
 /* 1 when the model has no VAE (its transformer works on pixels). */
 int vs_t2v_pixel_space(const vs_t2v *t2v);
 
@@ -50,6 +65,7 @@ typedef struct vs_t2v_request {
     int steps, frames, height, width; /* 0: the model's default */
     float guidance;                   /* < 0: the model's default; <= 1: no CFG */
     vs_attention_params attention; /* negative fields: the model's default (vs_t2v_resolve_attention) */
+    vs_cache_settings cache;       /* step caching (pipeline/cache.h); zeroed: none */
     int show_progress;
     /* Initial latents f32 CPU [1, C, F', H', W'] (vs_t2v_latent_shape) instead of the seeded noise; NULL: seeded. */
     const vs_tensor *noise;
@@ -57,6 +73,10 @@ typedef struct vs_t2v_request {
     int (*progress)(void *user, int step, int steps);
     void *progress_user;
     const atomic_int *cancel;
+    /* Called as each stage begins, before its component is loaded, and with VS_STAGE_COUNT once the
+     * generation ends (for memory sampling); NULL: none. */
+    void (*stage)(void *user, vs_stage stage);
+    void *stage_user;
 } vs_t2v_request;
 
 /* A request with the model's defaults, dense attention, seed 0. */
@@ -64,12 +84,18 @@ vs_t2v_request vs_t2v_request_default(const char *prompt);
 /* `params` with every missing or negative field taken from the model's defaults. */
 vs_attention_params vs_t2v_resolve_attention(const vs_t2v *t2v, const vs_attention_params *params);
 
+/* `in` checked against the policies and this model's DiT (vs_cache_resolve). */
+vs_status vs_t2v_resolve_cache(const vs_t2v *t2v, const vs_cache_settings *in, vs_cache_settings *out);
+
 /* The latent shape [1, C, F', H', W'] of a request, checking its sizes against the model. */
 vs_status vs_t2v_latent_shape(const vs_t2v *t2v, const vs_t2v_request *request, int64_t shape[5]);
 
 typedef struct vs_t2v_stats {
     double encode_s, denoise_s, decode_s;
-    vs_dit_timing dit; /* the DiT's time, attention share and SVG head classes */
+    double load_s[VS_STAGE_COUNT]; /* loading each stage's component in this generation (0: it was loaded) */
+    vs_memory_plan plan;           /* this generation's, with the estimated needs */
+    vs_vae_memory vae;             /* the VAE's own report after the decode */
+    vs_dit_timing dit; /* the DiT's time, attention share, SVG head classes, passes run and reused */
 } vs_t2v_stats;
 
 /* *video receives f32 [T, 3, H, W] in [-1, 1] (free with vs_tensor_free);

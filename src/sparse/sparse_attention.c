@@ -66,6 +66,22 @@ vs_status vs_sparse_attention_create(vs_sparse_attention **out, const vs_sparse_
     return VS_OK;
 }
 
+vs_status vs_sparse_attention_settings(const vs_attention_params *params, const vs_attention_params *now,
+                                       const char *model, vs_attention_params *out, int *changed) {
+    vs_attention_params p = params ? *params : (vs_attention_params){0};
+    const vs_sparse_method *method;
+    VS_TRY(vs_sparse_method_find(p.method, &method));
+    if (p.dense_steps < 0 || p.dense_layers < 0 || (method != &vs_sparse_method_dense && !(p.density > 0)))
+        return vs_fail(VS_ERR_INVALID_ARG, "%s attention %s: density %g, warm-up %g of the steps, %g of the layers "
+                       "(resolve the model's defaults first)", model, method->name, p.density, p.dense_steps,
+                       p.dense_layers);
+    p.method = method->name;
+    *changed = now->method != p.method || now->density != p.density || now->dense_steps != p.dense_steps ||
+               now->dense_layers != p.dense_layers;
+    *out = p;
+    return VS_OK;
+}
+
 int vs_sparse_warmup_is_dense(const vs_attention_params *params, int layer, int num_layers, int step,
                               int num_steps) {
     /* The products are taken in float, as the Wan forward always has, so the rounding of the floors stays. */

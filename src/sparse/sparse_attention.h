@@ -22,6 +22,14 @@ vs_status vs_sparse_attention_create(vs_sparse_attention **out, const vs_sparse_
                                      const vs_attention_params *params, int num_layers);
 void vs_sparse_attention_free(vs_sparse_attention *attn);
 
+/* A model's attention settings from a caller's: params (NULL: dense) checked (a registered method,
+ * non-negative warm-up fractions, a positive density for a sparse method) into *out, out->method
+ * pointing at the method's own name; *changed says whether they differ from *now, the settings the
+ * model's sparse attention was made with (then it must be made again). `model` names the model in
+ * errors. */
+vs_status vs_sparse_attention_settings(const vs_attention_params *params, const vs_attention_params *now,
+                                       const char *model, vs_attention_params *out, int *changed);
+
 /* Whether `layer` (of num_layers) at denoising `step` (of num_steps) runs dense under params' warm-up. */
 int vs_sparse_warmup_is_dense(const vs_attention_params *params, int layer, int num_layers, int step,
                               int num_steps);

@@ -35,6 +35,7 @@ static vs_status linear(vs_tensor *y, const vs_tensor *x, const vs_tensor *w, co
     vs_cpu_gemm(0, 1, rows, out, in, 1.0f, x->data, in, w->data, in, 0.0f, y->data, out);
     if (bias) vs_cpu_add_bias(y->data, bias->data, rows, out);
     if (ep == VS_EPILOGUE_GELU_TANH) vs_cpu_gelu_tanh(y->data, rows * out);
+    if (ep == VS_EPILOGUE_SILU) vs_cpu_silu(y->data, rows * out);
     return VS_OK;
 }
 
@@ -121,7 +122,12 @@ static vs_status layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_t
 static vs_status rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos_t,
                               const vs_tensor *sin_t, int heads, float eps) {
     const int64_t dim = last_dim(x), rows = rows_of(x);
-    vs_cpu_rmsnorm(x->data, x->data, weight->data, rows, dim, eps);
+    if (!weight) {
+    } else if (weight->shape[0] == dim) {
+        vs_cpu_rmsnorm(x->data, x->data, weight->data, rows, dim, eps);
+    } else {
+        vs_cpu_rmsnorm(x->data, x->data, weight->data, rows * heads, dim / heads, eps); /* each head a row */
+    }
     if (cos_t)
         vs_cpu_rope_pairs(x->data, rows, cos_t->shape[0], heads, (int)(dim / heads), cos_t->data,
                           sin_t->data);

@@ -74,10 +74,14 @@ static vs_status supports(const vs_op_desc *d) {
         return modulation_rows(d->op, "scale", t[5]);
     case VS_OP_RMSNORM_ROPE: { /* x, weight, cos, sin; heads */
         VS_TRY(vector_dim(d->op, "last dimension", last_dim(t[0])));
-        const int64_t head_dim = last_dim(t[0]) / d->param[0];
-        if (t[2] && head_dim % 8)
+        const int64_t head_dim = last_dim(t[0]) / d->param[0], group = head_dim / 8;
+        const int per_head = t[1]->shape[0] != last_dim(t[0]);
+        if ((t[2] || per_head) && head_dim % 8)
             return vs_fail(VS_ERR_UNSUPPORTED, "%s: head_dim %lld is not a multiple of 8 (CUDA kernel)", op,
                            (long long)head_dim);
+        if (per_head && (group > 32 || (group & (group - 1))))
+            return vs_fail(VS_ERR_UNSUPPORTED, "%s: a per-head norm takes head_dim 8, 16, .., 256 (CUDA kernel), not %lld",
+                           op, (long long)head_dim);
         return VS_OK;
     }
     case VS_OP_RMSNORM: /* y, x, weight */ return vector_dim(d->op, "last dimension", last_dim(t[1]));
@@ -135,6 +139,9 @@ static vs_status linear(vs_tensor *y, const vs_tensor *x, const vs_tensor *w, co
         s = vs_cuda_linear_bf16(y->data, x->data, w->data, data_or_null(bias), rows, out, in, gelu);
     else
         s = vs_cuda_linear_f32(y->data, x->data, w->data, data_or_null(bias), w->dtype, rows, out, in, gelu);
+    /* cuBLASLt has no SiLU epilogue: a pass over y after the GEMM */
+    if (s == VS_OK && ep == VS_EPILOGUE_SILU)
+        s = x->dtype == VS_BF16 ? vs_cuda_silu_bf16(y->data, rows * out) : vs_cuda_silu_f32(y->data, y->data, rows * out);
     if (s != VS_OK) {
         char a[128], b[128];
         return vs_fail_context(s, "linear x %s, weight %s", describe(x, a, sizeof a),
@@ -212,8 +219,9 @@ static vs_status rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_te
                               const vs_tensor *sin_t, int heads, float eps) {
     const int64_t dim = last_dim(x), rows = rows_of(x);
     if (rows == 0) return VS_OK;
-    return vs_cuda_rmsnorm_rope(x->data, weight->data, data_or_null(cos_t), data_or_null(sin_t), rows,
-                                cos_t ? cos_t->shape[0] : 1, dim, (int)(dim / heads), eps);
+    return vs_cuda_rmsnorm_rope(x->data, data_or_null(weight), data_or_null(cos_t), data_or_null(sin_t), rows,
+                                cos_t ? cos_t->shape[0] : 1, dim, (int)(dim / heads),
+                                weight && weight->shape[0] != dim, eps);
 }
 
 static vs_status rmsnorm(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, float eps) {

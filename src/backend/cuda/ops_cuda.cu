@@ -124,36 +124,58 @@ __global__ void layernorm_modulate_kernel(uint16_t *y, const float *x, const flo
     }
 }
 
-/* One block per row: RMS over the row (all heads), weight, then each head's pairs
- * rotated. A group of 8 values is 4 whole pairs of one head (head_dim % 8 == 0),
- * whose angles are 4 consecutive floats of the table row: one float4 each. */
+/* One block per row: RMS over the row (all heads) or over each head (per_head),
+ * weight (no norm without one), then each head's pairs rotated. A group of 8
+ * values is 4 whole pairs of one head (head_dim % 8 == 0), whose angles are 4
+ * consecutive floats of the table row: one float4 each. Per head, the
+ * head_dim / 8 threads holding a head's groups of a chunk are neighbouring lanes
+ * of one warp (head_dim / 8 a power of two <= 32, blocks of whole warps), so a
+ * butterfly over them sums the head. */
 __global__ void rmsnorm_rope_kernel(uint16_t *x, const float *weight, const float *cos_table, const float *sin_table,
-                                    int64_t tokens, int dim, int head_dim, float eps) {
+                                    int64_t tokens, int dim, int head_dim, int per_head, float eps) {
     __shared__ float scratch[32];
     const int64_t row = blockIdx.x;
     uint16_t *xr = x + row * dim;
-    float v[kRowChunks][8];
-    float sq = 0.0f;
+    float v[kRowChunks][8], sq[kRowChunks];
+    float total = 0.0f;
 #pragma unroll
     for (int c = 0; c < kRowChunks; c++) {
         const int i = (c * blockDim.x + threadIdx.x) * 8;
+        sq[c] = 0.0f;
         if (i < dim) {
             load8(xr + i, v[c]);
 #pragma unroll
-            for (int j = 0; j < 8; j++) sq += v[c][j] * v[c][j];
+            for (int j = 0; j < 8; j++) sq[c] += v[c][j] * v[c][j];
         }
+        total += sq[c];
     }
-    const float rstd = rsqrtf(block_sum(sq, scratch) / dim + eps);
+    float rstd[kRowChunks];
+    if (!weight) {
+#pragma unroll
+        for (int c = 0; c < kRowChunks; c++) rstd[c] = 1.0f;
+    } else if (per_head) {
+        const int group = head_dim / 8;
+#pragma unroll
+        for (int c = 0; c < kRowChunks; c++) {
+            float s = sq[c];
+            for (int o = group / 2; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+            rstd[c] = rsqrtf(s / head_dim + eps);
+        }
+    } else {
+        const float r = rsqrtf(block_sum(total, scratch) / dim + eps);
+#pragma unroll
+        for (int c = 0; c < kRowChunks; c++) rstd[c] = r;
+    }
     const int half = head_dim / 2;
     const int64_t n = row % tokens;
 #pragma unroll
     for (int c = 0; c < kRowChunks; c++) {
         const int i = (c * blockDim.x + threadIdx.x) * 8;
         if (i >= dim) continue;
-        float o[8], w[8];
-        load8(weight + i, w);
+        float o[8], w[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+        if (weight) load8(weight + (per_head ? i % head_dim : i), w);
 #pragma unroll
-        for (int j = 0; j < 8; j++) o[j] = v[c][j] * rstd * w[j];
+        for (int j = 0; j < 8; j++) o[j] = v[c][j] * rstd[c] * w[j];
         if (cos_table) {
             const int pair = (i % head_dim) / 2;
             const float4 cs = *reinterpret_cast<const float4 *>(cos_table + n * half + pair);
@@ -311,6 +333,13 @@ __global__ void silu_kernel(float *y, const float *x, int64_t n) {
         y[e] = x[e] / (1.0f + expf(-x[e]));
 }
 
+__global__ void silu_bf16_kernel(uint16_t *x, int64_t n) {
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
+        const float v = bf16_to_f32(x[e]);
+        x[e] = f32_to_bf16(v / (1.0f + expf(-v)));
+    }
+}
+
 __device__ __forceinline__ float gelu_tanh(float v) {
     return 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
 }
@@ -441,14 +470,18 @@ extern "C" vs_status vs_cuda_layernorm_modulate(uint16_t *y, const float *x, con
 
 extern "C" vs_status vs_cuda_rmsnorm_rope(uint16_t *x, const float *weight, const float *cos_table,
                                           const float *sin_table, int64_t rows, int64_t tokens, int64_t dim,
-                                          int head_dim, float eps) {
+                                          int head_dim, int per_head, float eps) {
     VS_TRY(check_row_dim("rmsnorm_rope", dim));
     VS_TRY(check_rows("rmsnorm_rope", rows));
-    if (cos_table && head_dim % 8)
+    if ((cos_table || per_head) && head_dim % 8)
         return vs_fail(VS_ERR_UNSUPPORTED, "rmsnorm_rope: head_dim %d is not a multiple of 8", head_dim);
+    const int group = head_dim / 8;
+    if (per_head && (group > 32 || (group & (group - 1))))
+        return vs_fail(VS_ERR_UNSUPPORTED, "rmsnorm_rope: a per-head norm takes head_dim 8, 16, .., 256, not %d",
+                       head_dim);
     if (rows == 0) return VS_OK;
     rmsnorm_rope_kernel<<<(unsigned)rows, row_threads(dim)>>>(x, weight, cos_table, sin_table, tokens, (int)dim,
-                                                              head_dim, eps);
+                                                              head_dim, per_head, eps);
     VS_CUDA_LAUNCH_CHECK("rmsnorm_rope");
     return VS_OK;
 }
@@ -528,6 +561,13 @@ extern "C" vs_status vs_cuda_add_f32(float *out, const float *a, const int64_t *
 extern "C" vs_status vs_cuda_silu_f32(float *y, const float *x, int64_t n) {
     if (n == 0) return VS_OK;
     silu_kernel<<<grid_for(n, kThreads), kThreads>>>(y, x, n);
+    VS_CUDA_LAUNCH_CHECK("silu");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_silu_bf16(uint16_t *x, int64_t n) {
+    if (n == 0) return VS_OK;
+    silu_bf16_kernel<<<grid_for(n, kThreads), kThreads>>>(x, n);
     VS_CUDA_LAUNCH_CHECK("silu");
     return VS_OK;
 }

@@ -56,10 +56,11 @@ vs_status vs_cuda_layernorm_modulate(uint16_t *y, const float *x, const float *w
                                      const float *shift, const float *scale, int64_t mod_stride, int64_t rows,
                                      int64_t tokens, int64_t dim, float eps);
 
-/* x[r] = RMSNorm(x[r]) * weight in place (BF16, f32 math), then when cos/sin are
- * given, rotation of each head's interleaved pairs by table row r % tokens. */
+/* x[r] = RMSNorm(x[r]) * weight in place (BF16, f32 math; per_head: over each head
+ * with weight [head_dim], else over the row with weight [dim]), then when cos/sin
+ * are given, rotation of each head's interleaved pairs by table row r % tokens. */
 vs_status vs_cuda_rmsnorm_rope(uint16_t *x, const float *weight, const float *cos_table, const float *sin_table,
-                               int64_t rows, int64_t tokens, int64_t dim, int head_dim, float eps);
+                               int64_t rows, int64_t tokens, int64_t dim, int head_dim, int per_head, float eps);
 
 /* y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight; x F32, y F32 or BF16 (y_dtype), dim % 8 == 0. */
 vs_status vs_cuda_rmsnorm(void *y, vs_dtype y_dtype, const float *x, const float *weight, int64_t rows, int64_t dim,
@@ -73,6 +74,8 @@ vs_status vs_cuda_gated_residual(float *x, const uint16_t *y, const float *gate,
 vs_status vs_cuda_add_f32(float *out, const float *a, const int64_t *a_stride, const float *b,
                           const int64_t *b_stride, const int64_t *shape, int ndim);
 vs_status vs_cuda_silu_f32(float *y, const float *x, int64_t n);
+/* x = silu(x) in place over n BF16 values (f32 math). */
+vs_status vs_cuda_silu_bf16(uint16_t *x, int64_t n);
 
 /* out = a * b over n BF16 values, n % 8 == 0. */
 vs_status vs_cuda_mul_bf16(uint16_t *out, const uint16_t *a, const uint16_t *b, int64_t n);

@@ -2,6 +2,10 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+
+#include "core/status.h"
+#include "ops/ops.h"
 
 void vs_rope3d_table(const int axis_dims[3], double theta, int frames, int height, int width, float *cos_out,
                      float *sin_out) {
@@ -20,4 +24,24 @@ void vs_rope3d_table(const int axis_dims[3], double theta, int frames, int heigh
                     cos_out[n * pairs + j] = (float)cos(angle);
                     sin_out[n * pairs + j] = (float)sin(angle);
                 }
+}
+
+vs_status vs_rope3d_tensors(const int axis_dims[3], double theta, const int grid[3], vs_device device,
+                            vs_tensor *cos, vs_tensor *sin) {
+    const int64_t shape[2] = {(int64_t)grid[0] * grid[1] * grid[2], (axis_dims[0] + axis_dims[1] + axis_dims[2]) / 2};
+    const int64_t n = shape[0] * shape[1];
+    float *host = malloc((size_t)(2 * n) * sizeof(float));
+    if (!host) return vs_fail(VS_ERR_OOM, "out of memory for the RoPE tables");
+    vs_rope3d_table(axis_dims, theta, grid[0], grid[1], grid[2], host, host + n);
+    vs_tensor hc = vs_tensor_view(host, VS_F32, VS_CPU, 2, shape), hs = vs_tensor_view(host + n, VS_F32, VS_CPU, 2, shape);
+    vs_status s = vs_tensor_alloc(cos, VS_F32, device, 2, shape);
+    if (!s) s = vs_tensor_alloc(sin, VS_F32, device, 2, shape);
+    if (!s) s = vs_op_copy(cos, &hc);
+    if (!s) s = vs_op_copy(sin, &hs);
+    free(host);
+    if (s) {
+        vs_tensor_free(cos);
+        vs_tensor_free(sin);
+    }
+    return s;
 }

@@ -8,6 +8,8 @@
 #ifndef VS_MODELS_COMMON_ROPE_H
 #define VS_MODELS_COMMON_ROPE_H
 
+#include "vidsparse.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -16,6 +18,12 @@ extern "C" {
  * sum of axis_dims (each even). */
 void vs_rope3d_table(const int axis_dims[3], double theta, int frames, int height, int width, float *cos_out,
                      float *sin_out);
+
+/* The tables of vs_rope3d_table for a grid (frames, height, width) as F32 tensors
+ * [F * H * W, head_dim / 2] on `device`, freshly allocated into cos and sin
+ * (both left unallocated on failure). */
+vs_status vs_rope3d_tensors(const int axis_dims[3], double theta, const int grid[3], vs_device device,
+                            vs_tensor *cos, vs_tensor *sin);
 
 #ifdef __cplusplus
 }

@@ -55,9 +55,7 @@ static size_t spm_char_len(unsigned char c) { return "\1\1\1\1\1\1\1\1\1\1\1\1\2
 
 static int is_trail(unsigned char c) { return (c & 0xC0) == 0x80; }
 
-/* Decodes one well-formed UTF-8 character; returns its length, 0 if the
- * bytes at s are not one (overlong, surrogate, out of range, truncated). */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp) {
+size_t vs_tok_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp) {
     if (len == 0) return 0;
     if (s[0] < 0x80) {
         *cp = s[0];
@@ -81,7 +79,7 @@ static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp) {
 
 /* Length of the valid character at s; s must be valid UTF-8 (checked on entry). */
 static size_t char_len(const char *s, size_t len, uint32_t *cp) {
-    size_t n = utf8_decode((const unsigned char *)s, len, cp);
+    size_t n = vs_tok_utf8_decode((const unsigned char *)s, len, cp);
     return n ? n : 1;
 }
 
@@ -571,7 +569,7 @@ static size_t spm_normalize_prefix(const vs_tokenizer *tok, const char *s, size_
         return n;
     }
     uint32_t cp;
-    n = utf8_decode((const unsigned char *)s, len, &cp);
+    n = vs_tok_utf8_decode((const unsigned char *)s, len, &cp);
     if (n == 0) { /* malformed UTF-8: one byte becomes U+FFFD */
         *out = "\xEF\xBF\xBD";
         *out_len = 3;
@@ -849,7 +847,7 @@ static vs_status encode_content(const vs_tokenizer *tok, const char *text, size_
     }
     for (size_t pos = 0; pos < len;) {
         uint32_t cp;
-        size_t n = utf8_decode((const unsigned char *)text + pos, len - pos, &cp);
+        size_t n = vs_tok_utf8_decode((const unsigned char *)text + pos, len - pos, &cp);
         if (!n) return vs_fail(VS_ERR_INVALID_ARG, "tokenizer: text is not valid UTF-8 (byte %zu)", pos);
         pos += n;
     }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/json.h"
 #include "models/common/tokenizer.h"
 
 /* sentencepiece's piece types (the numbers of its protobuf enum). */
@@ -106,5 +107,15 @@ vs_status vs_tok_add_piece(vs_tokenizer *tok, const char *text, size_t len, doub
 vs_status vs_tok_finish(vs_tokenizer *tok, const char *label);
 /* Id of the piece spelled `text`, or -1. Linear; for loading only. */
 int vs_tok_find_piece(const vs_tokenizer *tok, const char *text);
+
+/* Decodes one well-formed UTF-8 character; returns its length, 0 if the
+ * bytes at s are not one (overlong, surrogate, out of range, truncated). */
+size_t vs_tok_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
+/* A tokenizer.json TemplateProcessing's "single" template: the special ids
+ * before and after $A (at most 4 each, ids below `vocab`). */
+vs_status vs_tok_read_template(const vs_json *p, int vocab, int32_t prefix[4], int *n_prefix, int32_t suffix[4],
+                               int *n_suffix, const char *label);
+/* The whole file, malloc'ed with a NUL after its `len` bytes. */
+vs_status vs_tok_read_file(const char *path, char **data, size_t *len);
 
 #endif

@@ -235,12 +235,8 @@ static vs_status read_added(vs_tokenizer *tok, const vs_json *list, const char *
     return VS_OK;
 }
 
-/* TemplateProcessing "single": special tokens before and after $A. */
-static vs_status read_post(vs_tokenizer *tok, const vs_json *p, const char *label) {
-    if (!p || vs_json_typeof(p) == VS_JSON_NULL) return VS_OK;
-    const char *type = vs_json_get_string(p, "type", "");
-    if (strcmp(type, "TemplateProcessing"))
-        return vs_fail(VS_ERR_UNSUPPORTED, "%s: post_processor type \"%s\" is not supported", label, type);
+vs_status vs_tok_read_template(const vs_json *p, int vocab, int32_t prefix[4], int *n_prefix, int32_t suffix[4],
+                               int *n_suffix, const char *label) {
     const vs_json *single = vs_json_get(p, "single"), *specials = vs_json_get(p, "special_tokens");
     if (!single || vs_json_typeof(single) != VS_JSON_ARRAY)
         return vs_fail(VS_ERR_FORMAT, "%s: TemplateProcessing without a \"single\" template", label);
@@ -258,16 +254,25 @@ static vs_status read_post(vs_tokenizer *tok, const vs_json *p, const char *labe
             return vs_fail(VS_ERR_FORMAT, "%s: template item %zu names no known special token", label, i);
         for (size_t k = 0; k < vs_json_size(ids); k++) {
             int64_t id;
-            if (!vs_json_int64(vs_json_at(ids, k), &id) || id < 0 || id >= tok->n_pieces)
+            if (!vs_json_int64(vs_json_at(ids, k), &id) || id < 0 || id >= vocab)
                 return vs_fail(VS_ERR_FORMAT, "%s: special token \"%s\" has an id outside the vocabulary", label, name);
-            int32_t *dst = seen_a ? tok->suffix : tok->prefix;
-            int *count = seen_a ? &tok->n_suffix : &tok->n_prefix;
+            int32_t *dst = seen_a ? suffix : prefix;
+            int *count = seen_a ? n_suffix : n_prefix;
             if (*count == 4) return vs_fail(VS_ERR_UNSUPPORTED, "%s: more than 4 special tokens around the text", label);
             dst[(*count)++] = (int32_t)id;
         }
     }
     if (!seen_a) return vs_fail(VS_ERR_FORMAT, "%s: the template has no $A sequence", label);
     return VS_OK;
+}
+
+/* TemplateProcessing "single": special tokens before and after $A. */
+static vs_status read_post(vs_tokenizer *tok, const vs_json *p, const char *label) {
+    if (!p || vs_json_typeof(p) == VS_JSON_NULL) return VS_OK;
+    const char *type = vs_json_get_string(p, "type", "");
+    if (strcmp(type, "TemplateProcessing"))
+        return vs_fail(VS_ERR_UNSUPPORTED, "%s: post_processor type \"%s\" is not supported", label, type);
+    return vs_tok_read_template(p, tok->n_pieces, tok->prefix, &tok->n_prefix, tok->suffix, &tok->n_suffix, label);
 }
 
 static vs_status parse_json(vs_tokenizer *tok, const vs_json *root, const char *label) {
@@ -304,7 +309,7 @@ vs_status vs_tokenizer_load_json(vs_tokenizer **out, const char *text, size_t le
     return VS_OK;
 }
 
-static vs_status read_whole_file(const char *path, char **data, size_t *len) {
+vs_status vs_tok_read_file(const char *path, char **data, size_t *len) {
     *data = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return vs_fail(VS_ERR_IO, "%s: cannot open", path);
@@ -326,6 +331,7 @@ static vs_status read_whole_file(const char *path, char **data, size_t *len) {
         *data = NULL;
         return vs_fail(VS_ERR_IO, "%s: short read", path);
     }
+    (*data)[got] = 0;
     *len = got;
     return VS_OK;
 }
@@ -357,7 +363,7 @@ vs_status vs_tokenizer_load(vs_tokenizer **out, const char *path) {
     }
     char *data;
     size_t len = 0;
-    VS_TRY(read_whole_file(file, &data, &len));
+    VS_TRY(vs_tok_read_file(file, &data, &len));
     vs_status s = json ? vs_tokenizer_load_json(out, data, len, file) : vs_tokenizer_load_spm(out, data, len, file);
     free(data);
     return s;

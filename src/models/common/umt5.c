@@ -45,7 +45,7 @@ int vs_umt5_relative_bucket(int relative_position, int num_buckets, int max_dist
     return bucket + (large < half - 1 ? large : half - 1);
 }
 
-static vs_status read_config(vs_umt5_config *c, const char *dir) {
+vs_status vs_umt5_read_config(const char *dir, vs_umt5_config *c) {
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     vs_json_doc *doc;
@@ -124,7 +124,7 @@ vs_status vs_umt5_load(vs_umt5 **out, const char *dir, vs_device device) {
         return vs_fail(VS_ERR_OOM, "umT5: out of memory");
     }
     m->device = device;
-    vs_status s = read_config(&m->cfg, dir);
+    vs_status s = vs_umt5_read_config(dir, &m->cfg);
     if (s == VS_OK) {
         m->layers = calloc((size_t)m->cfg.num_layers, sizeof *m->layers);
         if (!m->layers) s = vs_fail(VS_ERR_OOM, "umT5: out of memory");
@@ -137,6 +137,51 @@ vs_status vs_umt5_load(vs_umt5 **out, const char *dir, vs_device device) {
         vs_fail_context(s, "loading the umT5 encoder from %s", dir);
         vs_umt5_free(m);
         return s;
+    }
+    *out = m;
+    return VS_OK;
+}
+
+/* One weight of `shape` (ndim 1 or 2), GEMM dtype unless f32, uniform in [lo, hi). */
+static vs_status random_weight(const vs_umt5 *m, uint64_t seed, int ndim, int64_t d0, int64_t d1, int f32, float lo,
+                               float hi, vs_tensor *out) {
+    const int64_t shape[2] = {d0, d1};
+    VS_TRY(vs_tensor_alloc(out, f32 ? VS_F32 : act_dtype(m->device), m->device, ndim, shape));
+    return vs_op_fill_uniform(out, seed, lo, hi);
+}
+
+vs_status vs_umt5_random(vs_umt5 **out, const vs_umt5_config *config, vs_device device, uint64_t seed) {
+    *out = NULL;
+    vs_umt5 *m = calloc(1, sizeof *m);
+    if (!m || !(m->cache = calloc(1, sizeof *m->cache)) ||
+        !(m->layers = calloc((size_t)config->num_layers, sizeof *m->layers))) {
+        vs_umt5_free(m);
+        return vs_fail(VS_ERR_OOM, "umT5: out of memory");
+    }
+    m->cfg = *config;
+    m->device = device;
+    const vs_umt5_config *c = config;
+    const int64_t d = c->d_model, inner = (int64_t)c->num_heads * c->d_kv, ff = c->d_ff;
+    const float wd = 1.0f / sqrtf((float)d), wi = 1.0f / sqrtf((float)inner), wf = 1.0f / sqrtf((float)ff);
+    uint64_t k = seed * 0x9e3779b97f4a7c15ull;
+    vs_status s = random_weight(m, k++, 2, c->vocab_size, d, 0, -1.0f, 1.0f, &m->embed);
+    if (s == VS_OK) s = random_weight(m, k++, 1, d, 0, 1, 0.9f, 1.1f, &m->final_norm);
+    for (int i = 0; i < c->num_layers && s == VS_OK; i++) {
+        umt5_layer *l = &m->layers[i];
+        struct { vs_tensor *t; int ndim; int64_t d0, d1; int f32; float scale; } w[] = {
+            {&l->q, 2, inner, d, 0, wd},  {&l->k, 2, inner, d, 0, wd}, {&l->v, 2, inner, d, 0, wd},
+            {&l->o, 2, d, inner, 0, wi},  {&l->rel_bias, 2, c->num_buckets, c->num_heads, 1, 0.1f},
+            {&l->wi0, 2, ff, d, 0, wd},   {&l->wi1, 2, ff, d, 0, wd},  {&l->wo, 2, d, ff, 0, wf},
+        };
+        for (size_t j = 0; j < sizeof w / sizeof w[0] && s == VS_OK; j++)
+            s = random_weight(m, k++, w[j].ndim, w[j].d0, w[j].d1, w[j].f32, -w[j].scale, w[j].scale, w[j].t);
+        if (s == VS_OK) s = random_weight(m, k++, 1, d, 0, 1, 0.9f, 1.1f, &l->attn_norm);
+        if (s == VS_OK) s = random_weight(m, k++, 1, d, 0, 1, 0.9f, 1.1f, &l->ffn_norm);
+    }
+    if (s == VS_OK) s = vs_op_sync(device);
+    if (s != VS_OK) {
+        vs_umt5_free(m);
+        return vs_fail_context(s, "random umT5 encoder (d_model %d, %d layers)", c->d_model, c->num_layers);
     }
     *out = m;
     return VS_OK;
@@ -210,6 +255,15 @@ static size_t encode_bytes(const vs_umt5_config *c, vs_device dev, int fp8, int6
     size_t attention = 4 * aligned(R * inner * act) + aligned(B * c->num_heads * N * ld * 4);
     size_t ffn = 2 * aligned(R * c->d_ff * act);
     return persistent + (attention > ffn ? attention : ffn);
+}
+
+void vs_umt5_memory(const vs_umt5_config *c, vs_device device, int fp8, int batch, int n, size_t *weights,
+                    size_t *activations) {
+    const int64_t d = c->d_model, inner = (int64_t)c->num_heads * c->d_kv, act = (int64_t)vs_dtype_size(act_dtype(device));
+    const int64_t matrices = (int64_t)c->vocab_size * d + (int64_t)c->num_layers * (4 * inner * d + 3 * (int64_t)c->d_ff * d);
+    const int64_t f32 = d + (int64_t)c->num_layers * (2 * d + (int64_t)c->num_buckets * c->num_heads);
+    *weights = (size_t)(matrices * act + f32 * 4);
+    *activations = encode_bytes(c, device, fp8, batch, n, 1);
 }
 
 #define TAKE(arena, dtype, out, ...) \

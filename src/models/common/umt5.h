@@ -30,6 +30,17 @@ typedef struct vs_umt5 vs_umt5;
  * float dtype; converted to f32 on the CPU, bf16 on CUDA but for the norms'
  * weights and the position bias tables, which stay f32). */
 vs_status vs_umt5_load(vs_umt5 **out, const char *dir, vs_device device);
+/* A model of `config`'s shapes with seeded random weights made on `device`
+ * (benchmarks; no checkpoint): matrices uniform in +-1/sqrt(fan_in), the
+ * embedding table in +-1, norm weights 1 +- 0.1, position biases +-0.1. */
+vs_status vs_umt5_random(vs_umt5 **out, const vs_umt5_config *config, vs_device device, uint64_t seed);
+/* dir/config.json's shape (vs_umt5_load reads it the same way). */
+vs_status vs_umt5_read_config(const char *dir, vs_umt5_config *out);
+/* Bytes on `device` of the weights and of the activations of one encode of
+ * `batch` sequences of n tokens into a host output, from the config alone;
+ * fp8: with the FP8 layers' input codes. */
+void vs_umt5_memory(const vs_umt5_config *config, vs_device device, int fp8, int batch, int n, size_t *weights,
+                    size_t *activations);
 void vs_umt5_free(vs_umt5 *model);
 const vs_umt5_config *vs_umt5_get_config(const vs_umt5 *model);
 /* VS_PRECISION_FP8: the layers' feed-forward matrices (wi_0, wi_1, wo: two thirds of the weights) quantised

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/json.h"
 #include "core/status.h"
@@ -43,12 +44,49 @@ static vs_status text_load(const char *dir, vs_device device, void **out) {
     return VS_OK;
 }
 
+/* umT5-XXL, Wan 2.1's text encoder (google/umt5-xxl's encoder). */
+static const vs_umt5_config umt5_xxl = {256384, 4096, 64, 10240, 64, 24, 32, 128, 1e-6f};
+
+static vs_status text_random(const char *preset, vs_device device, uint64_t seed, void **out) {
+    (void)preset; /* every Wan 2.1 DiT reads umT5-XXL's embeddings */
+    *out = NULL;
+    wan_text *t = calloc(1, sizeof *t);
+    if (!t) return vs_fail(VS_ERR_OOM, "out of memory");
+    vs_status s = vs_umt5_random(&t->encoder, &umt5_xxl, device, seed);
+    if (s != VS_OK) {
+        text_free(t);
+        return s;
+    }
+    *out = t;
+    return VS_OK;
+}
+
+/* A random encoder has no tokenizer: token i is the prompt's byte i + 3 (past the pad, end and unknown ids),
+ * then the end token, then padding, as many tokens as a tokenizer's would give for short prompts. The
+ * encoder's work is the same for any ids; the padded rows are zeroed as vs_wan_encode_prompt does. */
+static vs_status encode_bytes(const vs_umt5 *encoder, const char *prompt, int max_length, float *out) {
+    int32_t *ids = calloc((size_t)max_length * 2, sizeof *ids);
+    if (!ids) return vs_fail(VS_ERR_OOM, "prompt: out of memory");
+    const int n = (int)(strlen(prompt) + 1 < (size_t)max_length ? strlen(prompt) + 1 : (size_t)max_length);
+    for (int i = 0; i < n; i++) {
+        ids[i] = i + 1 < n ? 3 + (unsigned char)prompt[i] : 1;
+        ids[max_length + i] = 1;
+    }
+    vs_status s = vs_umt5_encode(encoder, ids, ids + max_length, max_length, out);
+    free(ids);
+    const int d = vs_umt5_get_config(encoder)->d_model;
+    if (s == VS_OK) memset(out + (size_t)n * d, 0, (size_t)(max_length - n) * d * sizeof(float));
+    return s;
+}
+
 /* Wan's embeddings keep the padded rows as zeros, so they need no mask. */
 static vs_status text_encode(void *p, const char *prompt, int max_length, vs_text_embedding *out) {
     const wan_text *t = p;
+    if (max_length <= 0) return vs_fail(VS_ERR_INVALID_ARG, "prompt: max_length must be positive, got %d", max_length);
     const int64_t shape[3] = {1, max_length, vs_umt5_get_config(t->encoder)->d_model};
     VS_TRY(vs_tensor_alloc(&out->hidden, VS_F32, VS_CPU, 3, shape));
-    vs_status s = vs_wan_encode_prompt(t->tokenizer, t->encoder, prompt, max_length, out->hidden.data, NULL);
+    vs_status s = t->tokenizer ? vs_wan_encode_prompt(t->tokenizer, t->encoder, prompt, max_length, out->hidden.data, NULL)
+                               : encode_bytes(t->encoder, prompt, max_length, out->hidden.data);
     if (s != VS_OK) vs_tensor_free(&out->hidden);
     return s;
 }
@@ -63,7 +101,7 @@ static void dit_free(void *p) { vs_wan_model_free(p); }
 
 static vs_dit_info info_of(const vs_wan_config *c) {
     vs_dit_info i = {c->in_channels, c->out_channels, {c->patch_size[0], c->patch_size[1], c->patch_size[2]},
-                     c->num_layers, c->num_heads, c->head_dim, c->text_dim};
+                     c->num_layers, c->num_heads, c->head_dim, c->text_dim, 0};
     return i;
 }
 
@@ -101,6 +139,22 @@ static vs_status dit_preset(const char *preset, vs_dit_info *info) {
     return VS_OK;
 }
 
+/* The DiT's configuration: dir/transformer/config.json, else dir/config.json (a transformer folder). */
+static vs_status dit_config_of(const char *dir, vs_wan_config *c) {
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/transformer/config.json", dir);
+    if (stat(path, &st) != 0) snprintf(path, sizeof path, "%s/config.json", dir);
+    return vs_wan_config_load(path, c);
+}
+
+static vs_status dit_info(const char *dir, vs_dit_info *info) {
+    vs_wan_config config;
+    VS_TRY(dit_config_of(dir, &config));
+    *info = info_of(&config);
+    return VS_OK;
+}
+
 static vs_status dit_random(const char *preset, int layers, vs_device device, uint64_t seed, void **out,
                             vs_dit_info *info) {
     vs_wan_config config;
@@ -123,6 +177,40 @@ static vs_status dit_set_comm(void *p, vs_comm *comm) { return vs_wan_model_set_
 
 static vs_status dit_forward(void *p, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing) {
     return vs_wan_forward(p, in->latents, in->timesteps, in->text, in->step, in->num_steps, out, timing);
+}
+
+/* TeaCache's published fits for Wan 2.1 text-to-video (TeaCache4Wan2.1/teacache_generate.py, the default mode
+ * without retention steps, which watches the time embedding): by the checkpoint's shape. Thresholds: the
+ * README's command for each (0.08 for 1.3B, 0.2 for 14B, also the script's default). */
+static const struct {
+    int dim, layers, ffn_dim;
+    vs_teacache_fit fit;
+} teacache_fits[] = {
+    {1536, 30, 8960, {"Wan 2.1 T2V 1.3B", {2.39676752e+03, -1.31110545e+03, 2.01331979e+02, -8.29855975e+00, 1.37887774e-01}, 0.08}},
+    {5120, 40, 13824, {"Wan 2.1 T2V 14B", {-5784.54975374, 5449.50911966, -1811.16591783, 256.27178429, -13.02252404}, 0.2}},
+};
+
+vs_status vs_wan_teacache_fit(const vs_wan_config *c, vs_teacache_fit *out) {
+    for (size_t i = 0; i < sizeof teacache_fits / sizeof teacache_fits[0]; i++)
+        if (c->in_channels == 16 && c->dim == teacache_fits[i].dim && c->num_layers == teacache_fits[i].layers &&
+            c->ffn_dim == teacache_fits[i].ffn_dim) {
+            *out = teacache_fits[i].fit;
+            return VS_OK;
+        }
+    return vs_fail(VS_ERR_UNSUPPORTED,
+                   "teacache has published coefficients for Wan 2.1 T2V 1.3B and 14B only, not for this Wan DiT "
+                   "(dim %d, %d layers, ffn %d, %d input channels)",
+                   c->dim, c->num_layers, c->ffn_dim, c->in_channels);
+}
+
+static vs_status dit_teacache(void *p, float timestep, vs_tensor *signal, vs_teacache_fit *fit) {
+    const vs_wan_model *m = p;
+    if (fit) VS_TRY(vs_wan_teacache_fit(&m->config, fit));
+    if (!signal) return VS_OK;
+    VS_TRY(vs_tensor_alloc(signal, VS_F32, VS_CPU, 1, (int64_t[]){m->config.dim}));
+    vs_status s = vs_wan_time_embedding(m, timestep, signal->data);
+    if (s != VS_OK) vs_tensor_free(signal);
+    return s;
 }
 
 /* ---- latents and the VAE ------------------------------------------------------------------------ */
@@ -187,6 +275,47 @@ static vs_vae_memory vae_memory(const void *p) {
 
 static void vae_free(void *p) { vs_wan_vae_free(p); }
 
+static vs_status vae_random(const char *preset, vs_device device, uint64_t seed, void **out, vs_vae_info *info) {
+    (void)preset; /* both DiT sizes decode through the Wan 2.1 VAE */
+    vs_wan_vae *vae = NULL;
+    VS_TRY(vs_wan_vae_random(&vae, device, seed));
+    *info = (vs_vae_info){vs_wan_vae_z_dim(vae), vs_wan_vae_temporal_ratio(vae), vs_wan_vae_spatial_ratio(vae)};
+    *out = vae;
+    return VS_OK;
+}
+
+/* ---- memory ----------------------------------------------------------------------------------- */
+
+static vs_status memory_need(const char *dir, const char *preset, vs_device device, vs_precision precision,
+                             const int64_t latents[5], int text_length, vs_stage_memory need[VS_STAGE_COUNT]) {
+    memset(need, 0, sizeof(vs_stage_memory) * VS_STAGE_COUNT);
+    if (device == VS_CPU) return VS_OK;
+    const int fp8 = precision == VS_PRECISION_FP8;
+    vs_umt5_config text = umt5_xxl;
+    vs_wan_config dit;
+    char path[4096];
+    struct stat st;
+    /* A folder without a text encoder (a transformer folder) or without vae/ (pixel space) needs none. */
+    int has_text = 1;
+    if (dir) {
+        snprintf(path, sizeof path, "%s/text_encoder/config.json", dir);
+        has_text = stat(path, &st) == 0;
+        snprintf(path, sizeof path, "%s/text_encoder", dir);
+        if (has_text) VS_TRY(vs_umt5_read_config(path, &text));
+        VS_TRY(dit_config_of(dir, &dit));
+    } else {
+        VS_TRY(preset_config(preset, &dit));
+    }
+    if (has_text)
+        vs_umt5_memory(&text, device, fp8, 1, text_length, &need[VS_STAGE_TEXT].weights, &need[VS_STAGE_TEXT].work);
+    VS_TRY(vs_wan_memory(&dit, device, fp8, latents, text_length, &need[VS_STAGE_DENOISE].weights,
+                         &need[VS_STAGE_DENOISE].work));
+    if (dir) snprintf(path, sizeof path, "%s/vae", dir);
+    if (dir && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) return VS_OK; /* pixel space: no decode */
+    return vs_wan_vae_estimate(dir ? path : NULL, (int)latents[3], (int)latents[4], &need[VS_STAGE_DECODE].weights,
+                               &need[VS_STAGE_DECODE].work);
+}
+
 /* ---- the table ---------------------------------------------------------------------------------- */
 
 static const char *const wan_classes[] = {"WanPipeline", "WanTransformer3DModel", "WanModel", "AutoencoderKLWan",
@@ -208,11 +337,13 @@ const vs_family vs_family_wan = {
     .text_free = text_free,
     .dit_load = dit_load,
     .dit_preset = dit_preset,
+    .dit_info = dit_info,
     .dit_random = dit_random,
     .dit_set_attention = dit_set_attention,
     .dit_set_comm = dit_set_comm,
     .dit_forward = dit_forward,
     .dit_free = dit_free,
+    .dit_teacache = dit_teacache,
     .latent_shape = latent_shape,
     .vae_info = vae_info,
     .vae_load = vae_load,
@@ -221,4 +352,7 @@ const vs_family vs_family_wan = {
     .dit_set_precision = dit_set_precision,
     .text_set_precision = text_set_precision,
     .vae_free = vae_free,
+    .text_random = text_random,
+    .vae_random = vae_random,
+    .memory_need = memory_need,
 };

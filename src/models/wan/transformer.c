@@ -15,6 +15,7 @@
 #include "models/common/fp8_linear.h"
 #include "models/common/rope.h"
 #include "models/common/self_attention.h"
+#include "models/common/timestep.h"
 #include "models/common/ulysses.h"
 #include "ops/ops.h"
 #include "parallel/comm.h"
@@ -149,18 +150,11 @@ vs_status vs_wan_model_set_precision(vs_wan_model *m, vs_precision precision) {
 /* ---- attention settings --------------------------------------------------------- */
 
 vs_status vs_wan_model_set_attention(vs_wan_model *model, const vs_attention_params *params) {
-    vs_attention_params p = params ? *params : (vs_attention_params){0};
-    const vs_sparse_method *method;
-    VS_TRY(vs_sparse_method_find(p.method, &method));
-    if (p.dense_steps < 0 || p.dense_layers < 0 || (method != &vs_sparse_method_dense && !(p.density > 0)))
-        return vs_fail(VS_ERR_INVALID_ARG, "Wan attention %s: density %g, warm-up %g of the steps, %g of the layers "
-                       "(resolve the model's defaults first)", method->name, p.density, p.dense_steps, p.dense_layers);
-    p.method = method->name;
     vs_wan_cache *cache = model->cache;
-    const vs_attention_params *now = &cache->attention;
-    if (now->method == p.method && now->density == p.density && now->dense_steps == p.dense_steps &&
-        now->dense_layers == p.dense_layers)
-        return VS_OK; /* the same settings: the layers keep their state */
+    vs_attention_params p;
+    int changed;
+    VS_TRY(vs_sparse_attention_settings(params, &cache->attention, "Wan", &p, &changed));
+    if (!changed) return VS_OK; /* the same settings: the layers keep their state */
     vs_sparse_attention_free(cache->sparse); /* made again, with these settings, by the next forward */
     cache->sparse = NULL;
     cache->attention = p;
@@ -169,21 +163,11 @@ vs_status vs_wan_model_set_attention(vs_wan_model *model, const vs_attention_par
 
 /* ---- the pieces ------------------------------------------------------------------- */
 
-void vs_wan_timestep_embedding(float *out, float t, int dim) {
-    /* f32 throughout, in the order torch evaluates it. */
-    const int half = dim / 2;
-    const float log_period = (float)-log(10000.0);
-    for (int i = 0; i < half; i++) {
-        float freq = expf(log_period * (float)i / (float)half);
-        float arg = t * freq;
-        out[i] = cosf(arg);
-        out[half + i] = sinf(arg);
-    }
-}
-
-void vs_wan_rope_table(int head_dim, int frames, int height, int width, float *cos_out, float *sin_out) {
-    const int hw_dim = 2 * (head_dim / 6), axis_dims[3] = {head_dim - 2 * hw_dim, hw_dim, hw_dim};
-    vs_rope3d_table(axis_dims, 10000.0, frames, height, width, cos_out, sin_out);
+/* Wan's 3D RoPE: a head of D dimensions in frame, row and column runs of D - 4(D/6), 2(D/6), 2(D/6),
+ * theta 1e4 (models/common/rope.h). */
+static void rope_axes(int head_dim, int axis_dims[3]) {
+    const int hw_dim = 2 * (head_dim / 6);
+    axis_dims[0] = head_dim - 2 * hw_dim, axis_dims[1] = hw_dim, axis_dims[2] = hw_dim;
 }
 
 /* ---- the forward ---------------------------------------------------------------------- */
@@ -235,6 +219,22 @@ static size_t forward_bytes(const vs_wan_config *c, const fwd_shape *sh, vs_devi
     phase = max_size(phase, aligned(bn * D * act) + aligned(bn * c->out_channels * vol * act) +
                                 (parallel ? 2 * aligned(all * c->out_channels * vol * act) : 0)); /* h, patches (+ gathered) */
     return persistent + phase;
+}
+
+vs_status vs_wan_memory(const vs_wan_config *c, vs_device device, int fp8, const int64_t latents[5],
+                        int64_t text_len, size_t *weights, size_t *activations) {
+    VS_TRY(vs_wan_weights_bytes(c, act_dtype(device), weights));
+    fwd_shape sh;
+    memset(&sh, 0, sizeof sh);
+    sh.text_len = text_len;
+    for (int i = 0; i < 3; i++) sh.grid[i] = (int)(latents[2 + i] / c->patch_size[i]);
+    const int64_t tokens = (int64_t)sh.grid[0] * sh.grid[1] * sh.grid[2];
+    VS_TRY(vs_ulysses_init(&sh.seq, NULL, latents[0], tokens, c->num_heads, c->head_dim));
+    /* Host latents, text and output, as the denoising loop passes them; then the RoPE tables. */
+    const vs_tensor lat = vs_tensor_view(NULL, VS_F32, VS_CPU, 5, latents);
+    const vs_tensor text = vs_tensor_view(NULL, VS_F32, VS_CPU, 3, (int64_t[]){latents[0], text_len, c->text_dim});
+    *activations = forward_bytes(c, &sh, device, fp8, &lat, &text, &lat) + 2 * aligned(tokens * c->head_dim / 2 * 4);
+    return VS_OK;
 }
 
 /* A tensor from the arena; every arena tensor of the forward is made here. */
@@ -378,6 +378,13 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
     return probe_point(f, layer, "after_ffn", &f->x);
 }
 
+/* temb = time_out(silu(time_in(sinusoid))), in f32. */
+static vs_status time_mlp(const vs_wan_weights *w, const vs_tensor *sinusoid, vs_tensor *hidden, vs_tensor *temb) {
+    VS_TRY(vs_op_linear(hidden, sinusoid, &w->time_in.weight, &w->time_in.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_silu(hidden, hidden));
+    return vs_op_linear(temb, hidden, &w->time_out.weight, &w->time_out.bias, VS_EPILOGUE_NONE);
+}
+
 /* temb = MLP(sinusoid(t)), tproj = Linear(silu(temb)) in f32; ctx = MLP_gelu_tanh(text). */
 static vs_status embed_conditions(forward_state *f, const vs_wan_weights *w, const float *timesteps,
                                   const vs_tensor *text) {
@@ -392,14 +399,12 @@ static vs_status embed_conditions(forward_state *f, const vs_wan_weights *w, con
     VS_TRY(TAKE(f->arena, VS_F32, &f->mod, B, 6, D));
     float *host = malloc((size_t)(B * c->freq_dim) * sizeof(float));
     if (!host) return vs_fail(VS_ERR_OOM, "out of memory");
-    for (int64_t b = 0; b < B; b++) vs_wan_timestep_embedding(host + b * c->freq_dim, timesteps[b], c->freq_dim);
+    for (int64_t b = 0; b < B; b++) vs_timestep_embedding(host + b * c->freq_dim, timesteps[b], c->freq_dim);
     vs_tensor host_t = vs_tensor_view(host, VS_F32, VS_CPU, 2, (int64_t[]){B, c->freq_dim});
     vs_status s = vs_op_copy(&sinusoid, &host_t);
     free(host);
     VS_TRY(s);
-    VS_TRY(vs_op_linear(&hidden, &sinusoid, &w->time_in.weight, &w->time_in.bias, VS_EPILOGUE_NONE));
-    VS_TRY(vs_op_silu(&hidden, &hidden));
-    VS_TRY(vs_op_linear(&f->temb, &hidden, &w->time_out.weight, &w->time_out.bias, VS_EPILOGUE_NONE));
+    VS_TRY(time_mlp(w, &sinusoid, &hidden, &f->temb));
     VS_TRY(vs_op_silu(&act_in, &f->temb));
     vs_tensor tproj2 = vs_tensor_view(f->tproj.data, VS_F32, f->dev, 2, (int64_t[]){B, 6 * D});
     VS_TRY(vs_op_linear(&tproj2, &act_in, &w->time_proj.weight, &w->time_proj.bias, VS_EPILOGUE_NONE));
@@ -486,17 +491,9 @@ static vs_status prepare_cache(const vs_wan_model *m, const fwd_shape *sh, size_
         vs_tensor_free(&cache->rope_cos);
         vs_tensor_free(&cache->rope_sin);
         memset(cache->rope_grid, 0, sizeof cache->rope_grid);
-        const int64_t shape[2] = {sh->seq.tokens, c->head_dim / 2}, n = shape[0] * shape[1];
-        float *host = malloc((size_t)(2 * n) * sizeof(float));
-        if (!host) return vs_fail(VS_ERR_OOM, "out of memory for the RoPE tables");
-        vs_wan_rope_table(c->head_dim, sh->grid[0], sh->grid[1], sh->grid[2], host, host + n);
-        vs_tensor hc = vs_tensor_view(host, VS_F32, VS_CPU, 2, shape), hs = vs_tensor_view(host + n, VS_F32, VS_CPU, 2, shape);
-        vs_status s = vs_tensor_alloc(&cache->rope_cos, VS_F32, m->device, 2, shape);
-        if (!s) s = vs_tensor_alloc(&cache->rope_sin, VS_F32, m->device, 2, shape);
-        if (!s) s = vs_op_copy(&cache->rope_cos, &hc);
-        if (!s) s = vs_op_copy(&cache->rope_sin, &hs);
-        free(host);
-        VS_TRY(s);
+        int axis_dims[3];
+        rope_axes(c->head_dim, axis_dims);
+        VS_TRY(vs_rope3d_tensors(axis_dims, 10000.0, sh->grid, m->device, &cache->rope_cos, &cache->rope_sin));
         memcpy(cache->rope_grid, sh->grid, sizeof sh->grid);
     }
     if (!cache->sparse || cache->sparse_batch != sh->seq.batch || memcmp(cache->sparse_grid, sh->grid, sizeof sh->grid) != 0 ||
@@ -617,4 +614,26 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
         timing->heads_spatial += stats.heads_spatial, timing->heads_temporal += stats.heads_temporal;
     }
     return st;
+}
+
+vs_status vs_wan_time_embedding(const vs_wan_model *model, float timestep, float *out) {
+    const vs_wan_config *c = &model->config;
+    float *host = malloc(sizeof(float) * (size_t)c->freq_dim);
+    if (!host) return vs_fail(VS_ERR_OOM, "out of memory");
+    vs_timestep_embedding(host, timestep, c->freq_dim);
+    const vs_tensor host_t = vs_tensor_view(host, VS_F32, VS_CPU, 2, (int64_t[]){1, c->freq_dim});
+    vs_tensor sinusoid = {0}, hidden = {0}, temb = {0};
+    vs_status s = vs_tensor_alloc(&sinusoid, VS_F32, model->device, 2, (int64_t[]){1, c->freq_dim});
+    if (s == VS_OK) s = vs_tensor_alloc(&hidden, VS_F32, model->device, 2, (int64_t[]){1, c->dim});
+    if (s == VS_OK) s = vs_tensor_alloc(&temb, VS_F32, model->device, 2, (int64_t[]){1, c->dim});
+    if (s == VS_OK) s = vs_op_copy(&sinusoid, &host_t);
+    if (s == VS_OK) s = time_mlp(&model->weights, &sinusoid, &hidden, &temb);
+    vs_tensor out_t = vs_tensor_view(out, VS_F32, VS_CPU, 2, (int64_t[]){1, c->dim});
+    if (s == VS_OK) s = vs_op_copy(&out_t, &temb);
+    if (s == VS_OK) s = vs_op_sync(model->device);
+    vs_tensor_free(&sinusoid);
+    vs_tensor_free(&hidden);
+    vs_tensor_free(&temb);
+    free(host);
+    return s;
 }

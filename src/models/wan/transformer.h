@@ -104,14 +104,19 @@ vs_status vs_wan_model_set_attention(vs_wan_model *model, const vs_attention_par
 vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, const float *timesteps,
                          const vs_tensor *text, int step, int num_steps, vs_tensor *out, vs_dit_timing *timing);
 
-/* The pieces, exposed for tests. */
-/* Sinusoidal timestep embedding as diffusers' Timesteps(flip_sin_to_cos=True,
- * downscale_freq_shift=0): [cos(t w_i), sin(t w_i)], w_i = 10000^(-i/(dim/2)). */
-void vs_wan_timestep_embedding(float *out, float t, int dim);
-/* Wan's 3D RoPE tables for an F x H x W token grid (after patching): cos/sin
- * [F*H*W, head_dim/2] of vs_rope3d_table (models/common/rope.h) with the
- * split t = D - 4(D/6), h = w = 2(D/6) and theta 1e4. */
-void vs_wan_rope_table(int head_dim, int frames, int height, int width, float *cos_out, float *sin_out);
+/* out (host, dim values) = the time embedding `temb` every block is modulated with at `timestep` (the signal
+ * TeaCache watches). */
+vs_status vs_wan_time_embedding(const vs_wan_model *model, float timestep, float *out);
+
+/* TeaCache's published calibration for the checkpoint of `config`'s shape (models/wan/family.c), or
+ * VS_ERR_UNSUPPORTED naming the ones that have one. */
+vs_status vs_wan_teacache_fit(const vs_wan_config *config, vs_teacache_fit *out);
+
+/* Bytes on `device` of the weights and of one forward's activations (the arena and the RoPE tables) for host
+ * latents of shape `latents` [B, C, F, H, W] and text_len text tokens, one rank, from the config alone; fp8:
+ * with the FP8 layers' input codes. The attention's own state and library workspaces are not counted. */
+vs_status vs_wan_memory(const vs_wan_config *config, vs_device device, int fp8, const int64_t latents[5],
+                        int64_t text_len, size_t *weights, size_t *activations);
 
 #ifdef __cplusplus
 }

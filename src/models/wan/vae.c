@@ -32,13 +32,24 @@ vs_wan_vae_memory vs_wan_vae_device_memory(const vs_wan_vae *vae) {
 /* ---- loading ---------------------------------------------------------------------- */
 
 typedef struct {
-    const vs_safetensors *st;
+    const vs_safetensors *st; /* NULL: seeded random weights (vs_wan_vae_random) */
+    uint64_t seed;
     int n_slots;
     const char **used; /* names loaded so far (pointing into st) */
     size_t n_used, cap_used;
 } loader;
 
+/* Roughly torch's initialization: weights uniform in +-1/sqrt(fan_in), biases in +-0.1, norm scales 1 +- 0.1. */
+static vs_status random_f32(loader *L, const char *name, int ndim, const int64_t *shape, vs_tensor *out) {
+    VS_TRY(vs_tensor_alloc(out, VS_F32, VS_CPU, ndim, shape));
+    const int gamma = strstr(name, ".gamma") != NULL;
+    const float bound = ndim == 1 ? 0.1f : (float)(1.0 / sqrt((double)vs_tensor_numel(out) / (double)shape[0]));
+    L->seed = L->seed * 6364136223846793005ull + 1442695040888963407ull;
+    return vs_op_fill_uniform(out, L->seed, gamma ? 0.9f : -bound, gamma ? 1.1f : bound);
+}
+
 static vs_status load_f32(loader *L, const char *name, int ndim, const int64_t *shape, vs_tensor *out) {
+    if (!L->st) return random_f32(L, name, ndim, shape, out);
     VS_TRY(vs_safetensors_load(L->st, name, VS_F32, VS_CPU, ndim, shape, out));
     if (L->n_used == L->cap_used) {
         size_t cap = L->cap_used ? 2 * L->cap_used : 256;
@@ -98,7 +109,7 @@ static vs_status load_norm(loader *L, vae_norm *n, const char *prefix, int dim, 
     VS_TRY(tensor_name(name, sizeof name, "%s.gamma", prefix));
     VS_TRY(load_f32(L, name, ndim, shape, &n->gamma));
     VS_TRY(tensor_name(name, sizeof name, "%s.bias", prefix));
-    if (vs_safetensors_find(L->st, name)) VS_TRY(load_f32(L, name, ndim, shape, &n->bias));
+    if (L->st && vs_safetensors_find(L->st, name)) VS_TRY(load_f32(L, name, ndim, shape, &n->bias));
     n->dim = dim;
     return VS_OK;
 }
@@ -281,8 +292,7 @@ static vs_status build(loader *L, vs_wan_vae *m, const vae_config *c) {
     return VS_OK;
 }
 
-vs_status vs_wan_vae_load(vs_wan_vae **out, const char *dir, vs_device device) {
-    *out = NULL;
+static vs_status check_device(vs_device device) {
     if (device != VS_CPU && device != VS_CUDA)
         return vs_fail(VS_ERR_INVALID_ARG, "VAE: unknown device %d", (int)device);
 #if !VS_HAVE_CUDA
@@ -290,6 +300,29 @@ vs_status vs_wan_vae_load(vs_wan_vae **out, const char *dir, vs_device device) {
         return vs_fail(VS_ERR_UNSUPPORTED,
                        "VAE on cuda: this vidsparse build has no CUDA support (rebuild with -DVS_CUDA=ON)");
 #endif
+    return VS_OK;
+}
+
+/* The decoder of config `c` from `st` (NULL: seeded random weights), on `device`. */
+static vs_status build_on(vs_wan_vae *m, const vae_config *c, const vs_safetensors *st, uint64_t seed,
+                          vs_device device) {
+    loader L = {st, seed, 0, NULL, 0, 0};
+    vs_status s = build(&L, m, c);
+    if (s == VS_OK && st) s = check_all_used(&L);
+    free(L.used);
+    m->device = device;
+#if VS_HAVE_CUDA
+    if (s == VS_OK && device == VS_CUDA) {
+        m->gpu_memory = calloc(1, sizeof *m->gpu_memory);
+        s = m->gpu_memory ? vs_wan_vae_cuda_upload(m) : vs_fail(VS_ERR_OOM, "out of memory loading the VAE");
+    }
+#endif
+    return s;
+}
+
+vs_status vs_wan_vae_load(vs_wan_vae **out, const char *dir, vs_device device) {
+    *out = NULL;
+    VS_TRY(check_device(device));
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path)
         return vs_fail(VS_ERR_INVALID_ARG, "VAE folder path too long");
@@ -302,19 +335,7 @@ vs_status vs_wan_vae_load(vs_wan_vae **out, const char *dir, vs_device device) {
     vs_status s = vs_json_parse_file(&doc, path);
     if (s == VS_OK) s = parse_config(vs_json_root(doc), m, &c);
     if (s == VS_OK) s = vs_safetensors_open(&st, dir);
-    if (s == VS_OK) {
-        loader L = {st, 0, NULL, 0, 0};
-        s = build(&L, m, &c);
-        if (s == VS_OK) s = check_all_used(&L);
-        free(L.used);
-    }
-    m->device = device;
-#if VS_HAVE_CUDA
-    if (s == VS_OK && device == VS_CUDA) {
-        m->gpu_memory = calloc(1, sizeof *m->gpu_memory);
-        s = m->gpu_memory ? vs_wan_vae_cuda_upload(m) : vs_fail(VS_ERR_OOM, "out of memory loading the VAE");
-    }
-#endif
+    if (s == VS_OK) s = build_on(m, &c, st, 0, device);
     vs_safetensors_close(st);
     vs_json_free(doc);
     if (s != VS_OK) {
@@ -322,6 +343,93 @@ vs_status vs_wan_vae_load(vs_wan_vae **out, const char *dir, vs_device device) {
         return vs_fail_context(s, "loading the Wan VAE from %s", dir);
     }
     *out = m;
+    return VS_OK;
+}
+
+/* The Wan 2.1 VAE of diffusers' AutoencoderKLWan defaults: base_dim 96, z_dim 16, dim_mult [1, 2, 4, 4],
+ * 2 res blocks, temperal_downsample [false, true, true] (so time is upsampled in the first two up blocks). */
+static const vae_config wan21_config = {96, 16, 2, 3, {1, 2, 4, 4}, 4, {1, 1, 0}};
+
+vs_status vs_wan_vae_random(vs_wan_vae **out, vs_device device, uint64_t seed) {
+    *out = NULL;
+    VS_TRY(check_device(device));
+    vs_wan_vae *m = calloc(1, sizeof *m);
+    if (!m) return vs_fail(VS_ERR_OOM, "out of memory making the VAE");
+    m->z_dim = (int)wan21_config.z_dim, m->out_channels = (int)wan21_config.out_channels;
+    for (int i = 0; i < m->z_dim; i++) m->latents_mean[i] = 0.0f, m->latents_std[i] = 1.0f;
+    vs_status s = build_on(m, &wan21_config, NULL, seed, device);
+    if (s != VS_OK) {
+        vs_wan_vae_free(m);
+        return vs_fail_context(s, "random Wan VAE");
+    }
+    *out = m;
+    return VS_OK;
+}
+
+/* GPU bytes of one causal or plain convolution's weights (BF16, output channels padded to 8) and bias. */
+static size_t conv_weight_bytes(int64_t cin, int64_t cout, int taps) {
+    const int64_t pad = (cout + 7) / 8 * 8;
+    return (size_t)(pad * cin * taps * 2 + pad * 4);
+}
+
+/* The CUDA decode's memory from the config alone (see vs_wan_vae_estimate), walking the decoder as build()
+ * lays it out: per latent pixel, every causal convolution's history (CACHE_T frames of its input) and the
+ * buffers of the chunk in flight, the largest of which holds 4 frames at up to 8x8 pixels per latent pixel. */
+static void estimate(const vae_config *c, int64_t latent_pixels, size_t *weights, size_t *work) {
+    int64_t dims[MAX_LEVELS + 1];
+    dims[0] = c->base_dim * c->dim_mult[c->n_mult - 1];
+    for (int i = 0; i < c->n_mult; i++) dims[i + 1] = c->base_dim * c->dim_mult[c->n_mult - 1 - i];
+    /* As vs_wan_vae_cuda_upload lays them out: F32 norm scales, the attention's folded BF16 matrices and
+     * biases; post_quant_conv runs on the host. Norm biases (absent in Wan's VAEs) are not counted. */
+    const int64_t d0 = dims[0];
+    size_t w = conv_weight_bytes(c->z_dim, d0, 27) + 2 * (2 * conv_weight_bytes(d0, d0, 27) + 2 * (size_t)d0 * 4) +
+               (size_t)(d0 * 4 + (4 * d0 * d0 + 4 * d0) * 2);
+    int64_t history = c->z_dim + 4 * dims[0]; /* channels x scale^2 held by causal convs, per latent pixel */
+    int64_t largest = 0, scale = 1, frames = 1;  /* the largest activation of a chunk, channels x pixels x frames */
+    for (int i = 0; i < c->n_mult; i++) {
+        const int64_t in = i > 0 ? dims[i] / 2 : dims[i], out = dims[i + 1];
+        for (int j = 0; j <= c->num_res_blocks; j++) {
+            const int64_t rin = j ? out : in;
+            w += conv_weight_bytes(rin, out, 27) + conv_weight_bytes(out, out, 27) + (size_t)(rin + out) * 4 +
+                 (rin != out ? conv_weight_bytes(rin, out, 1) : 0);
+            history += (rin + out) * scale * scale;
+        }
+        if (out * scale * scale * (frames + CACHE_T) > largest) largest = out * scale * scale * (frames + CACHE_T);
+        if (i == c->n_mult - 1) break;
+        const int temporal = c->temporal_up[i];
+        w += conv_weight_bytes(out, out / 2, 9) + (temporal ? conv_weight_bytes(out, 2 * out, 3) : 0);
+        if (temporal) history += out * scale * scale, frames *= 2;
+        scale *= 2;
+        if (out * scale * scale * frames > largest) largest = out * scale * scale * frames; /* upsampled */
+    }
+    history += dims[c->n_mult] * scale * scale; /* conv_out */
+    w += conv_weight_bytes(dims[c->n_mult], c->out_channels, 27) + (size_t)dims[c->n_mult] * 4;
+    *weights = w;
+    /* BF16 values; six buffers of the largest size cover a residual block's input, normalised copy, history
+     * concatenation, output and shortcut with the pool's best-fit reuse (checked against the measured pool);
+     * plus the F32 latent frame going up and the decoded frames coming down. */
+    *work = (size_t)(((CACHE_T * history + 6 * largest) * 2 + (c->z_dim + frames * c->out_channels * scale * scale) * 4) *
+                     latent_pixels);
+}
+
+vs_status vs_wan_vae_estimate(const char *dir, int latent_height, int latent_width, size_t *weights, size_t *work) {
+    if (!dir) {
+        estimate(&wan21_config, (int64_t)latent_height * latent_width, weights, work);
+        return VS_OK;
+    }
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path)
+        return vs_fail(VS_ERR_INVALID_ARG, "VAE folder path too long");
+    vs_json_doc *doc = NULL;
+    VS_TRY(vs_json_parse_file(&doc, path));
+    vs_wan_vae *m = calloc(1, sizeof *m); /* parse_config fills a model's fields; nothing is loaded */
+    vae_config c;
+    memset(&c, 0, sizeof c);
+    vs_status s = m ? parse_config(vs_json_root(doc), m, &c) : vs_fail(VS_ERR_OOM, "out of memory");
+    if (s == VS_OK) estimate(&c, (int64_t)latent_height * latent_width, weights, work);
+    free(m);
+    vs_json_free(doc);
+    if (s != VS_OK) return vs_fail_context(s, "%s", path);
     return VS_OK;
 }
 

@@ -28,6 +28,9 @@ typedef struct vs_wan_vae vs_wan_vae;
  * VAEs). Wan 2.2's residual variant (is_residual, patch_size) is
  * VS_ERR_UNSUPPORTED. */
 vs_status vs_wan_vae_load(vs_wan_vae **out, const char *dir, vs_device device);
+/* The Wan 2.1 VAE decoder (diffusers' AutoencoderKLWan defaults) with seeded random
+ * weights, for benchmarks (no checkpoint); latents_mean 0 and latents_std 1. */
+vs_status vs_wan_vae_random(vs_wan_vae **out, vs_device device, uint64_t seed);
 void vs_wan_vae_free(vs_wan_vae *vae);
 
 int vs_wan_vae_z_dim(const vs_wan_vae *vae);
@@ -44,6 +47,11 @@ typedef struct vs_wan_vae_memory {
     size_t weights, peak_activations, workspace, device_used;
 } vs_wan_vae_memory;
 vs_wan_vae_memory vs_wan_vae_device_memory(const vs_wan_vae *vae);
+
+/* The GPU memory a CUDA decode of latent_height x latent_width latent frames (untiled) needs, from
+ * dir/config.json alone (dir NULL: the Wan 2.1 VAE of vs_wan_vae_random): the weights' bytes and the
+ * activations' and caches' (an estimate of the buffer pool; the cuDNN workspace is not counted). */
+vs_status vs_wan_vae_estimate(const char *dir, int latent_height, int latent_width, size_t *weights, size_t *work);
 
 /* Spatial tiling, in output pixels (diffusers' tile_sample_min_* and
  * tile_sample_stride_*): tiles of tile_h x tile_w start every stride_h /

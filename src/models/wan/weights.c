@@ -220,6 +220,34 @@ vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, vs_dev
     return s;
 }
 
+typedef struct {
+    vs_dtype dtype;
+    size_t bytes;
+} byte_count;
+
+static vs_status count_one(void *ctx, vs_tensor *dst, vs_tensor *fp8_scale, const char *diffusers, const char *original,
+                           int f32, int ndim, const int64_t *shape) {
+    (void)dst, (void)fp8_scale, (void)diffusers, (void)original;
+    byte_count *c = ctx;
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    c->bytes += (size_t)n * vs_dtype_size(f32 ? VS_F32 : c->dtype);
+    return VS_OK;
+}
+
+vs_status vs_wan_weights_bytes(const vs_wan_config *cfg, vs_dtype dtype, size_t *bytes) {
+    vs_wan_weights w;
+    memset(&w, 0, sizeof w);
+    w.blocks = calloc((size_t)cfg->num_layers, sizeof *w.blocks); /* visited, never filled */
+    if (!w.blocks) return vs_fail(VS_ERR_OOM, "out of memory for %d Wan blocks", cfg->num_layers);
+    byte_count c = {dtype, 0};
+    const visitor v = {count_one, &c};
+    vs_status s = visit_all(&v, cfg, &w);
+    free(w.blocks);
+    *bytes = c.bytes;
+    return s;
+}
+
 static void free_linear(vs_wan_linear *l) {
     vs_tensor_free(&l->weight);
     vs_tensor_free(&l->bias);

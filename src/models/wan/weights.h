@@ -63,6 +63,8 @@ vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, vs_dev
  * per-output-channel scales, in place, one layer at a time (docs/fp8.md); the embedders and the head stay
  * as they are. Layers already in E4M3 stay as they are. */
 vs_status vs_wan_weights_quantize_fp8(vs_wan_weights *w);
+/* The bytes vs_wan_weights_load / _random would allocate for `cfg` (norms and modulation tables f32). */
+vs_status vs_wan_weights_bytes(const vs_wan_config *cfg, vs_dtype dtype, size_t *bytes);
 void vs_wan_weights_free(vs_wan_weights *w);
 
 #ifdef __cplusplus

@@ -1,0 +1,183 @@
+/* The pipeline's memory plan (pipeline/memory_plan.h) and the estimates it plans with, on the CPU: the plan
+ * is arithmetic on the stages' needs; the weight estimates must equal what the checkpoints hold; the
+ * random components of bench generate make finite outputs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "io/safetensors.h"
+#include "models/common/umt5.h"
+#include "models/family.h"
+#include "models/wan/config.h"
+#include "models/wan/transformer.h"
+#include "models/wan/vae.h"
+#include "pipeline/memory_plan.h"
+#include "pipeline/t2v.h"
+
+#define GIB ((size_t)1 << 30)
+
+/* Wan 14B at 720p in bf16, roughly: umT5 11 GiB, the DiT 27 GiB + 14 GiB, the VAE 0.2 GiB + 12 GiB. */
+static const vs_stage_memory wan14b[VS_STAGE_COUNT] = {
+    {11 * GIB, 1 * GIB}, {27 * GIB, 14 * GIB}, {GIB / 4, 12 * GIB}};
+
+TEST(everything_stays_when_it_fits) {
+    vs_memory_plan p;
+    CHECK_OK(vs_memory_plan_make(wan14b, 0, GIB / 2, &p)); /* no budget */
+    CHECK(p.resident);
+    /* 11 + 27 + 0.25 weights + 14 work + 0.5 in use + the 1 GiB workspace allowance */
+    CHECK(p.peak[VS_STAGE_DENOISE] == 11 * GIB + 27 * GIB + GIB / 4 + 14 * GIB + GIB / 2 + VS_PLAN_WORKSPACE);
+    CHECK_OK(vs_memory_plan_make(wan14b, 141 * GIB, GIB / 2, &p));
+    CHECK(p.resident && p.peak[VS_STAGE_TEXT] < p.peak[VS_STAGE_DENOISE]);
+    CHECK(p.budget == 141 * GIB && p.in_use == GIB / 2 && p.need[VS_STAGE_DECODE].work == 12 * GIB);
+    return 0;
+}
+
+TEST(stages_load_alone_when_short) {
+    vs_memory_plan p;
+    /* 48 GiB: not all together (53.75), the DiT alone (42.5) and DiT + VAE (40.75) fit: the DiT stays. */
+    CHECK_OK(vs_memory_plan_make(wan14b, 48 * GIB, GIB / 2, &p));
+    CHECK(!p.resident && p.keep_dit_for_decode);
+    CHECK(p.peak[VS_STAGE_TEXT] == 11 * GIB + GIB + GIB / 2 + VS_PLAN_WORKSPACE);
+    CHECK(p.peak[VS_STAGE_DENOISE] == 27 * GIB + 14 * GIB + GIB / 2 + VS_PLAN_WORKSPACE);
+    CHECK(p.peak[VS_STAGE_DECODE] == 27 * GIB + GIB / 4 + 12 * GIB + GIB / 2 + VS_PLAN_WORKSPACE);
+    /* A VAE that needs more than the DiT's activations: the DiT alone (25) fits 30 GiB, beside the VAE
+     * (37.25) it does not, so it is freed first. */
+    const vs_stage_memory vae_heavy[VS_STAGE_COUNT] = {{GIB, GIB}, {20 * GIB, 4 * GIB}, {GIB / 4, 16 * GIB}};
+    CHECK_OK(vs_memory_plan_make(vae_heavy, 30 * GIB, 0, &p));
+    CHECK(!p.resident && !p.keep_dit_for_decode);
+    CHECK(p.peak[VS_STAGE_DECODE] == GIB / 4 + 16 * GIB + VS_PLAN_WORKSPACE);
+    return 0;
+}
+
+TEST(a_budget_too_small_is_refused_naming_the_stage) {
+    vs_memory_plan p;
+    CHECK_FAILS(vs_memory_plan_make(wan14b, 32 * GIB, GIB / 2, &p), VS_ERR_OOM, "too small for denoising");
+    CHECK(strstr(vs_last_error(), "32.00 GiB") && strstr(vs_last_error(), "needs 42.50 GiB") &&
+          strstr(vs_last_error(), "weights 27.00") && strstr(vs_last_error(), "activations 14.00"));
+    CHECK_FAILS(vs_memory_plan_make(wan14b, 10 * GIB, 0, &p), VS_ERR_OOM, "too small for text encoding");
+    /* The first stage that does not fit is named; here the VAE, which alone needs 22 GiB. */
+    const vs_stage_memory vae_heavy[VS_STAGE_COUNT] = {{GIB, GIB}, {2 * GIB, GIB}, {GIB, 20 * GIB}};
+    CHECK_FAILS(vs_memory_plan_make(vae_heavy, 8 * GIB, 0, &p), VS_ERR_OOM, "too small for VAE decoding");
+    CHECK(strstr(vs_last_error(), "needs 22.00 GiB") != NULL);
+    return 0;
+}
+
+/* The number of values a checkpoint holds. */
+static int64_t checkpoint_values(const char *dir) {
+    vs_safetensors *st = NULL;
+    if (vs_safetensors_open(&st, dir) != VS_OK) return -1;
+    int64_t n = 0;
+    for (size_t i = 0; i < vs_safetensors_count(st); i++) {
+        const vs_st_entry *e = vs_safetensors_entry(st, i);
+        int64_t v = 1;
+        for (int d = 0; d < e->ndim; d++) v *= e->shape[d];
+        n += v;
+    }
+    vs_safetensors_close(st);
+    return n;
+}
+
+TEST(weight_estimates_match_the_checkpoints) {
+    /* On the CPU every weight is f32: the estimates are 4 bytes per stored value. */
+    vs_umt5_config text;
+    CHECK_OK(vs_umt5_read_config("models/vidsparse-tiny/text_encoder", &text));
+    size_t weights, work;
+    vs_umt5_memory(&text, VS_CPU, 0, 1, 32, &weights, &work);
+    CHECK(weights == (size_t)checkpoint_values("models/vidsparse-tiny/text_encoder") * 4 && work > 0);
+    vs_wan_config dit;
+    CHECK_OK(vs_wan_config_load("models/vidsparse-tiny/transformer/config.json", &dit));
+    const int64_t latents[5] = {2, dit.in_channels, 4, 8, 8};
+    CHECK_OK(vs_wan_memory(&dit, VS_CPU, 0, latents, 32, &weights, &work));
+    CHECK(weights == (size_t)checkpoint_values("models/vidsparse-tiny/transformer") * 4 && work > 0);
+    /* The activations grow with the batch and the video. */
+    size_t w2, work2;
+    const int64_t bigger[5] = {2, dit.in_channels, 8, 8, 8};
+    CHECK_OK(vs_wan_memory(&dit, VS_CPU, 0, bigger, 32, &w2, &work2));
+    CHECK(w2 == weights && work2 > work);
+    return 0;
+}
+
+TEST(wan_estimates_at_the_real_sizes) {
+    /* Wan 2.1 14B in bf16: 14.3e9 parameters (the checkpoint's count) -> 28.6 GB. */
+    const vs_family *wan;
+    CHECK_OK(vs_family_for_preset("wan14b", &wan));
+    vs_stage_memory need[VS_STAGE_COUNT];
+    const int64_t latents[5] = {2, 16, 21, 90, 160};
+    CHECK_OK(wan->memory_need(NULL, "wan14b", VS_CUDA, VS_PRECISION_DEFAULT, latents, 512, need));
+    CHECK(need[VS_STAGE_DENOISE].weights > 28.0e9 && need[VS_STAGE_DENOISE].weights < 29.0e9);
+    /* umT5-XXL's encoder: 5.68e9 parameters -> 11.4 GB. */
+    CHECK(need[VS_STAGE_TEXT].weights > 11.0e9 && need[VS_STAGE_TEXT].weights < 11.7e9);
+    /* The Wan VAE decoder: 73e6 parameters -> 0.15 GB; its buffers at 720p about 12 GB (the measured
+     * 480p pool was 5.0 GiB; the buffers scale with the pixels). */
+    CHECK(need[VS_STAGE_DECODE].weights > 0.12e9 && need[VS_STAGE_DECODE].weights < 0.2e9);
+    size_t w480, work480;
+    CHECK_OK(vs_wan_vae_estimate(NULL, 60, 104, &w480, &work480));
+    CHECK(work480 > 4.5 * GIB && work480 < 6.5 * GIB);
+    CHECK(need[VS_STAGE_DECODE].work > 2 * work480 && need[VS_STAGE_DECODE].work < 2.5 * work480);
+    /* FP8: the weights load as they are stored (bf16), the work adds the FP8 layers' input codes. */
+    vs_stage_memory fp8[VS_STAGE_COUNT];
+    CHECK_OK(wan->memory_need(NULL, "wan14b", VS_CUDA, VS_PRECISION_FP8, latents, 512, fp8));
+    CHECK(fp8[VS_STAGE_DENOISE].weights == need[VS_STAGE_DENOISE].weights);
+    CHECK(fp8[VS_STAGE_TEXT].weights == need[VS_STAGE_TEXT].weights);
+    CHECK(fp8[VS_STAGE_DENOISE].work > need[VS_STAGE_DENOISE].work && fp8[VS_STAGE_TEXT].work > need[VS_STAGE_TEXT].work);
+    CHECK(fp8[VS_STAGE_DECODE].work == need[VS_STAGE_DECODE].work);
+    /* The CPU plans nothing. */
+    CHECK_OK(wan->memory_need(NULL, "wan14b", VS_CPU, VS_PRECISION_DEFAULT, latents, 512, need));
+    CHECK(need[VS_STAGE_DENOISE].weights == 0 && need[VS_STAGE_TEXT].work == 0);
+    return 0;
+}
+
+static void free_vae(void *v) { vs_wan_vae_free(v); }
+static void free_umt5(void *m) { vs_umt5_free(m); }
+
+static int all_finite(const vs_tensor *t) {
+    const float *x = t->data;
+    for (int64_t i = 0; i < vs_tensor_numel(t); i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+TEST(random_components_run) {
+    /* The Wan 2.1 VAE with random weights decodes 2 latent frames of 4 x 4 into 5 frames of 32 x 32. */
+    vs_wan_vae *vae;
+    CHECK_OK(vs_wan_vae_random(&vae, VS_CPU, 3));
+    vs_test_defer(free_vae, vae);
+    CHECK(vs_wan_vae_z_dim(vae) == 16 && vs_wan_vae_spatial_ratio(vae) == 8 && vs_wan_vae_temporal_ratio(vae) == 4);
+    vs_tensor *lat = vs_test_tensor(), *video = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(lat, VS_F32, VS_CPU, 5, (int64_t[]){1, 16, 2, 4, 4}));
+    float *z = lat->data;
+    unsigned long long state = 5;
+    for (int64_t i = 0; i < vs_tensor_numel(lat); i++) z[i] = (float)(2 * vs_test_uniform(&state) - 1);
+    CHECK_OK(vs_wan_vae_decode(vae, lat, NULL, video));
+    CHECK(video->ndim == 4 && video->shape[0] == 5 && video->shape[1] == 3 && video->shape[2] == 32 &&
+          video->shape[3] == 32 && all_finite(video));
+    /* A random umT5 of a small configuration encodes finite rows. */
+    const vs_umt5_config small = {300, 64, 16, 96, 4, 2, 32, 128, 1e-6f};
+    vs_umt5 *text;
+    CHECK_OK(vs_umt5_random(&text, &small, VS_CPU, 9));
+    vs_test_defer(free_umt5, text);
+    int32_t ids[8] = {5, 9, 200, 1, 0, 0, 0, 0}, mask[8] = {1, 1, 1, 1, 0, 0, 0, 0};
+    float *out = vs_test_malloc(8 * 64 * sizeof *out);
+    CHECK_OK(vs_umt5_encode(text, ids, mask, 8, out));
+    vs_tensor view = vs_tensor_view(out, VS_F32, VS_CPU, 1, (int64_t[]){8 * 64});
+    CHECK(all_finite(&view));
+    return 0;
+}
+
+TEST(the_pipeline_checks_the_budget) {
+    vs_t2v *m = NULL;
+    const vs_t2v_source tiny = {"models/vidsparse-tiny", NULL, 0, VS_PRECISION_DEFAULT};
+    CHECK_FAILS(vs_t2v_open(&tiny, VS_CPU, -1, &m), VS_ERR_INVALID_ARG, "budget must be >= 0");
+    const vs_t2v_source none = {NULL, NULL, 0, VS_PRECISION_DEFAULT};
+    CHECK_FAILS(vs_t2v_open(&none, VS_CPU, 0, &m), VS_ERR_INVALID_ARG, "model folder or a model configuration");
+    const vs_t2v_source unknown = {NULL, "wan99b", 0, VS_PRECISION_DEFAULT};
+    CHECK_FAILS(vs_t2v_open(&unknown, VS_CPU, 0, &m), VS_ERR_INVALID_ARG, "wan99b");
+    CHECK(m == NULL);
+    return 0;
+}
+
+RUN_TESTS(T(everything_stays_when_it_fits), T(stages_load_alone_when_short),
+          T(a_budget_too_small_is_refused_naming_the_stage), T(weight_estimates_match_the_checkpoints),
+          T(wan_estimates_at_the_real_sizes), T(random_components_run), T(the_pipeline_checks_the_budget))
