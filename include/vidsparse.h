@@ -70,6 +70,11 @@ VS_API int vs_tensor_is_contiguous(const vs_tensor *t);
 /* Number of CUDA devices usable by this build (0 when built without CUDA). */
 VS_API int vs_cuda_device_count(void);
 
+/* Numeric precision of a model's weights (vs_pipeline_params.precision): DEFAULT keeps the checkpoint's
+ * (BF16 on CUDA, F32 on the CPU; E4M3 where an FP8 checkpoint stores them); FP8 quantises the DiT's block
+ * linears to E4M3 with per-output-channel scales; FP8 layers quantise their inputs per token (docs/fp8.md). */
+typedef enum vs_precision { VS_PRECISION_DEFAULT = 0, VS_PRECISION_FP8 = 1 } vs_precision;
+
 /* ---- how a model's self-attention runs -------------------------------------
  * A sparse method by name ("dense", "svg"; vs_attention_method_name lists the
  * registry) and the settings every method shares. A negative number means
@@ -216,6 +221,9 @@ typedef struct vs_pipeline_params {
     void *log_user;
     vs_progress_callback progress; /* NULL: none */
     void *progress_user;
+    /* The text encoder's and the denoiser's weights: DEFAULT keeps the checkpoint's, FP8 quantises their
+     * linears to E4M3 as each component loads (docs/fp8.md). */
+    vs_precision precision;
     /* Step caching (docs/caching.md): a policy by name ("none", "easycache", "teacache", "fora";
      * NULL: none; vs_cache_policy_name lists them) and its threshold (negative: the policy's default;
      * teacache takes it from the model's published fit and refuses models without one). */
@@ -230,7 +238,8 @@ typedef struct vs_pipeline_params {
 /* The i-th step-cache policy's name, NULL past the last. */
 VS_API const char *vs_cache_policy_name(int i);
 
-/* Auto device, SVG attention at the model's settings, no callbacks, no step cache. */
+/* Auto device, SVG attention at the model's settings, the checkpoint's precision, no callbacks, no step cache,
+ * the whole GPU. */
 VS_API vs_pipeline_params vs_pipeline_default_params(void);
 
 /* Loads the model folder `model_dir`, or with NULL the default model: the

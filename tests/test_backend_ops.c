@@ -673,6 +673,84 @@ static void to_planes_ref(problem *pb) {
                     pb->x[0][i++] = pb->x[1][img(pb, d[1] + d[4], d[2], d[3], n, c, y, x)] + pb->x[2][c];
 }
 
+/* quantize_fp8: d = {rows, cols}; the codes must match the reference's bit for bit. */
+static void quantize_fp8_plan(problem *pb) {
+    const int64_t *d = pb->r->d;
+    SET(pb, 0, OUT, VS_F8E4M3, 0, 0, d[0], d[1]);
+    SET(pb, 1, OUT, VS_F32, 0, 0, d[0]);
+    SET(pb, 2, IN, act(pb), -3, 3, d[0], d[1]);
+}
+static vs_status quantize_fp8_run(const problem *pb, vs_tensor *const *t) {
+    (void)pb;
+    return vs_op_quantize_fp8(t[0], t[1], t[2]);
+}
+static void quantize_fp8_ref(problem *pb) {
+    const int64_t rows = pb->r->d[0], cols = pb->r->d[1];
+    for (int64_t r = 0; r < rows; r++) {
+        double amax = 0;
+        for (int64_t i = 0; i < cols; i++)
+            amax = fmax(amax, fabs(pb->x[2][r * cols + i]));
+        const float inv = amax > 0 ? 448.0f / (float)amax : 1.0f;
+        pb->x[1][r] = amax > 0 ? (float)amax / 448.0f : 1.0f;
+        for (int64_t i = 0; i < cols; i++)
+            pb->x[0][r * cols + i] = vs_f8e4m3_to_f32(vs_f32_to_f8e4m3((float)pb->x[2][r * cols + i] * inv));
+    }
+}
+
+/* linear_fp8: d = {rows, in, out}; p = {bias, gelu}. Codes over E4M3's range, scales of both signs' size. */
+static void linear_fp8_plan(problem *pb) {
+    const int64_t *d = pb->r->d;
+    SET(pb, 0, OUT, act(pb), 0, 0, d[0], d[2]);
+    SET(pb, 1, IN, VS_F8E4M3, -448, 448, d[0], d[1]);
+    SET(pb, 2, IN, VS_F32, 1e-4, 4e-3, d[0]);
+    SET(pb, 3, IN, VS_F8E4M3, -448, 448, d[2], d[1]);
+    SET(pb, 4, IN, VS_F32, 1e-4, 2e-3, d[2]);
+    if (pb->r->p[0]) SET(pb, 5, IN, act(pb), -1, 1, d[2]);
+}
+static vs_status linear_fp8_run(const problem *pb, vs_tensor *const *t) {
+    return vs_op_linear_fp8(t[0], t[1], t[2], t[3], t[4], opt(t, 5),
+                            pb->r->p[1] ? VS_EPILOGUE_GELU_TANH : VS_EPILOGUE_NONE);
+}
+/* The scaled product of row r of the quantised x (operands xi, si) and channel o of the weight (wi, vi). */
+static double fp8_dot(const problem *pb, int xi, int si, int wi, int vi, int64_t r, int64_t o, int64_t in) {
+    double s = 0;
+    for (int64_t i = 0; i < in; i++)
+        s += pb->x[xi][r * in + i] * pb->x[wi][o * in + i];
+    return s * pb->x[si][r] * pb->x[vi][o];
+}
+static void linear_fp8_ref(problem *pb) {
+    const int64_t rows = pb->r->d[0], in = pb->r->d[1], out = pb->r->d[2];
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t o = 0; o < out; o++) {
+            const double s = fp8_dot(pb, 1, 2, 3, 4, r, o, in) + (pb->x[5] ? pb->x[5][o] : 0);
+            pb->x[0][r * out + o] = pb->r->p[1] ? gelu_tanh(s) : s;
+        }
+}
+
+/* linear_residual_fp8: d = {B, N, in, out}; p = {bias, gate} */
+static void linear_residual_fp8_plan(problem *pb) {
+    const int64_t *d = pb->r->d;
+    SET(pb, 0, INOUT, VS_F32, -1, 1, d[0], d[1], d[3]);
+    SET(pb, 1, IN, VS_F8E4M3, -448, 448, d[0], d[1], d[2]);
+    SET(pb, 2, IN, VS_F32, 1e-4, 4e-3, d[0] * d[1]);
+    SET(pb, 3, IN, VS_F8E4M3, -448, 448, d[3], d[2]);
+    SET(pb, 4, IN, VS_F32, 1e-4, 2e-3, d[3]);
+    if (pb->r->p[0]) SET(pb, 5, IN, act(pb), -1, 1, d[3]);
+    if (pb->r->p[1]) set_modulation(pb, 6, d[0], d[3]);
+}
+static vs_status linear_residual_fp8_run(const problem *pb, vs_tensor *const *t) {
+    (void)pb;
+    return vs_op_linear_residual_fp8(t[0], t[1], t[2], t[3], t[4], opt(t, 5), opt(t, 6));
+}
+static void linear_residual_fp8_ref(problem *pb) {
+    const int64_t N = pb->r->d[1], in = pb->r->d[2], out = pb->r->d[3];
+    for (int64_t r = 0; r < pb->r->d[0] * N; r++)
+        for (int64_t o = 0; o < out; o++) {
+            const double s = fp8_dot(pb, 1, 2, 3, 4, r, o, in) + (pb->x[5] ? pb->x[5][o] : 0);
+            pb->x[0][r * out + o] += s * (pb->x[6] ? pb->x[6][r / N * out + o] : 1);
+        }
+}
+
 static const kind kinds[VS_OP_COUNT] = {
     [VS_OP_LINEAR] = {linear_plan, linear_run, linear_ref},
     [VS_OP_LINEAR_RESIDUAL] = {linear_residual_plan, linear_residual_run, linear_residual_ref},
@@ -699,6 +777,9 @@ static const kind kinds[VS_OP_COUNT] = {
     [VS_OP_SOFTMAX_ROWS] = {softmax_rows_plan, softmax_rows_run, softmax_rows_ref},
     [VS_OP_IMAGE_FROM_PLANES] = {from_planes_plan, from_planes_run, from_planes_ref},
     [VS_OP_PLANES_FROM_IMAGE] = {to_planes_plan, to_planes_run, to_planes_ref},
+    [VS_OP_QUANTIZE_FP8] = {quantize_fp8_plan, quantize_fp8_run, quantize_fp8_ref},
+    [VS_OP_LINEAR_FP8] = {linear_fp8_plan, linear_fp8_run, linear_fp8_ref},
+    [VS_OP_LINEAR_RESIDUAL_FP8] = {linear_residual_fp8_plan, linear_residual_fp8_run, linear_residual_fp8_ref},
 };
 
 /* ---- the rows ------------------------------------------------------------------------- */
@@ -766,6 +847,19 @@ static const row rows[] = {
     {VS_OP_LINEAR, {5, 13, 11}, {1, 2, 0}, {0}},
     {VS_OP_LINEAR, {3, 64, 24}, {1, 2, 1}, {0, 1e-4}},
     {VS_OP_ATTENTION, {2, 131, 13, 3, 64}, {0}, {0}},
+    /* FP8: the codes exactly (any ulp is 2^-4 relative: far above 1e-7); the GEMMs on exact E4M3 products */
+    {VS_OP_QUANTIZE_FP8, {37, 48}, {0}, {1e-7, 1e-7}},
+    {VS_OP_QUANTIZE_FP8, {3, 5120}, {0}, {1e-7, 1e-7}},
+    {VS_OP_QUANTIZE_FP8, {5, 13}, {0}, {1e-7, 1e-7}}, /* off the 8-value grid: the CPU only */
+    {VS_OP_LINEAR_FP8, {37, 48, 40}, {1, 0}, {0}},
+    {VS_OP_LINEAR_FP8, {19, 64, 24}, {1, 1}, {0}},
+    {VS_OP_LINEAR_FP8, {7, 32, 16}, {0, 1}, {0}},
+    {VS_OP_LINEAR_FP8, {5, 13, 11}, {1, 1}, {0}}, /* off the 16-byte grid: the CPU only */
+    {VS_OP_LINEAR_FP8, {301, 1536, 1000}, {1, 1}, {0}},
+    {VS_OP_LINEAR_RESIDUAL_FP8, {2, 19, 48, 40}, {1, 1}, {0}},
+    {VS_OP_LINEAR_RESIDUAL_FP8, {1, 7, 32, 16}, {0, 0}, {0}},
+    {VS_OP_LINEAR_RESIDUAL_FP8, {2, 33, 64, 24}, {0, 1}, {0}},
+    {VS_OP_LINEAR_RESIDUAL_FP8, {1, 9, 96, 56}, {1, 0}, {0}},
 };
 
 /* ---- the harness ---------------------------------------------------------------------- */

@@ -84,17 +84,17 @@ TEST(weight_estimates_match_the_checkpoints) {
     vs_umt5_config text;
     CHECK_OK(vs_umt5_read_config("models/vidsparse-tiny/text_encoder", &text));
     size_t weights, work;
-    vs_umt5_memory(&text, VS_CPU, 1, 32, &weights, &work);
+    vs_umt5_memory(&text, VS_CPU, 0, 1, 32, &weights, &work);
     CHECK(weights == (size_t)checkpoint_values("models/vidsparse-tiny/text_encoder") * 4 && work > 0);
     vs_wan_config dit;
     CHECK_OK(vs_wan_config_load("models/vidsparse-tiny/transformer/config.json", &dit));
     const int64_t latents[5] = {2, dit.in_channels, 4, 8, 8};
-    CHECK_OK(vs_wan_memory(&dit, VS_CPU, latents, 32, &weights, &work));
+    CHECK_OK(vs_wan_memory(&dit, VS_CPU, 0, latents, 32, &weights, &work));
     CHECK(weights == (size_t)checkpoint_values("models/vidsparse-tiny/transformer") * 4 && work > 0);
     /* The activations grow with the batch and the video. */
     size_t w2, work2;
     const int64_t bigger[5] = {2, dit.in_channels, 8, 8, 8};
-    CHECK_OK(vs_wan_memory(&dit, VS_CPU, bigger, 32, &w2, &work2));
+    CHECK_OK(vs_wan_memory(&dit, VS_CPU, 0, bigger, 32, &w2, &work2));
     CHECK(w2 == weights && work2 > work);
     return 0;
 }
@@ -105,7 +105,7 @@ TEST(wan_estimates_at_the_real_sizes) {
     CHECK_OK(vs_family_for_preset("wan14b", &wan));
     vs_stage_memory need[VS_STAGE_COUNT];
     const int64_t latents[5] = {2, 16, 21, 90, 160};
-    CHECK_OK(wan->memory_need(NULL, "wan14b", VS_CUDA, latents, 512, need));
+    CHECK_OK(wan->memory_need(NULL, "wan14b", VS_CUDA, VS_PRECISION_DEFAULT, latents, 512, need));
     CHECK(need[VS_STAGE_DENOISE].weights > 28.0e9 && need[VS_STAGE_DENOISE].weights < 29.0e9);
     /* umT5-XXL's encoder: 5.68e9 parameters -> 11.4 GB. */
     CHECK(need[VS_STAGE_TEXT].weights > 11.0e9 && need[VS_STAGE_TEXT].weights < 11.7e9);
@@ -116,8 +116,15 @@ TEST(wan_estimates_at_the_real_sizes) {
     CHECK_OK(vs_wan_vae_estimate(NULL, 60, 104, &w480, &work480));
     CHECK(work480 > 4.5 * GIB && work480 < 6.5 * GIB);
     CHECK(need[VS_STAGE_DECODE].work > 2 * work480 && need[VS_STAGE_DECODE].work < 2.5 * work480);
+    /* FP8: the weights load as they are stored (bf16), the work adds the FP8 layers' input codes. */
+    vs_stage_memory fp8[VS_STAGE_COUNT];
+    CHECK_OK(wan->memory_need(NULL, "wan14b", VS_CUDA, VS_PRECISION_FP8, latents, 512, fp8));
+    CHECK(fp8[VS_STAGE_DENOISE].weights == need[VS_STAGE_DENOISE].weights);
+    CHECK(fp8[VS_STAGE_TEXT].weights == need[VS_STAGE_TEXT].weights);
+    CHECK(fp8[VS_STAGE_DENOISE].work > need[VS_STAGE_DENOISE].work && fp8[VS_STAGE_TEXT].work > need[VS_STAGE_TEXT].work);
+    CHECK(fp8[VS_STAGE_DECODE].work == need[VS_STAGE_DECODE].work);
     /* The CPU plans nothing. */
-    CHECK_OK(wan->memory_need(NULL, "wan14b", VS_CPU, latents, 512, need));
+    CHECK_OK(wan->memory_need(NULL, "wan14b", VS_CPU, VS_PRECISION_DEFAULT, latents, 512, need));
     CHECK(need[VS_STAGE_DENOISE].weights == 0 && need[VS_STAGE_TEXT].work == 0);
     return 0;
 }
@@ -161,11 +168,11 @@ TEST(random_components_run) {
 
 TEST(the_pipeline_checks_the_budget) {
     vs_t2v *m = NULL;
-    const vs_t2v_source tiny = {"models/vidsparse-tiny", NULL, 0};
+    const vs_t2v_source tiny = {"models/vidsparse-tiny", NULL, 0, VS_PRECISION_DEFAULT};
     CHECK_FAILS(vs_t2v_open(&tiny, VS_CPU, -1, &m), VS_ERR_INVALID_ARG, "budget must be >= 0");
-    const vs_t2v_source none = {NULL, NULL, 0};
+    const vs_t2v_source none = {NULL, NULL, 0, VS_PRECISION_DEFAULT};
     CHECK_FAILS(vs_t2v_open(&none, VS_CPU, 0, &m), VS_ERR_INVALID_ARG, "model folder or a model configuration");
-    const vs_t2v_source unknown = {NULL, "wan99b", 0};
+    const vs_t2v_source unknown = {NULL, "wan99b", 0, VS_PRECISION_DEFAULT};
     CHECK_FAILS(vs_t2v_open(&unknown, VS_CPU, 0, &m), VS_ERR_INVALID_ARG, "wan99b");
     CHECK(m == NULL);
     return 0;

@@ -248,5 +248,38 @@ TEST(saves_a_video) {
     return 0;
 }
 
+static void count_quantised(void *user, vs_log_level level, const char *message) {
+    (void)level;
+    if (strstr(message, "quantised to FP8")) (*(int *)user)++;
+}
+
+TEST(fp8_weights) {
+    /* The DiT is quantised as the pipeline loads it (docs/fp8.md); the video stays near the default's. */
+    vs_pipeline_params params = vs_pipeline_default_params();
+    params.device = VS_PIPELINE_CPU;
+    params.attention.method = "dense";
+    params.precision = (vs_precision)7;
+    vs_pipeline *p = NULL;
+    CHECK_FAILS(vs_pipeline_load(&p, NULL, &params), VS_ERR_INVALID_ARG, "precision 7");
+    int quantised = 0;
+    params.log = count_quantised, params.log_user = &quantised;
+    vs_video *v[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        params.precision = i ? VS_PRECISION_FP8 : VS_PRECISION_DEFAULT;
+        CHECK_OK(vs_pipeline_load(&p, NULL, &params));
+        vs_test_defer(free_pipeline, p);
+        CHECK_MSG(quantised == i, "%d quantisations after %d loads", quantised, i + 1);
+        vs_generate_request r = small_request();
+        CHECK_OK(vs_pipeline_generate(p, &r, &v[i]));
+        vs_test_defer(free_video, v[i]);
+    }
+    const size_t n = (size_t)v[0]->frames * v[0]->height * v[0]->width * 3;
+    double diff = 0;
+    for (size_t i = 0; i < n; i++) diff += fabs((double)v[0]->rgb[i] - v[1]->rgb[i]);
+    CHECK_MSG(diff / (double)n < 8.0, "mean |FP8 - default| %.2f of 255", diff / (double)n);
+    return 0;
+}
+
 RUN_TESTS(T(loads_with_defaults_and_generates), T(cancel_from_the_progress_callback),
-          T(cancel_from_another_thread), T(bad_params_and_requests), T(initial_noise), T(saves_a_video))
+          T(cancel_from_another_thread), T(bad_params_and_requests), T(initial_noise), T(saves_a_video),
+          T(fp8_weights))

@@ -79,6 +79,14 @@ def cases():
     yield "metadata_not_object", image({"__metadata__": ["x"]})
     yield "metadata_not_strings", image({"__metadata__": {"k": 1}})
     yield "unaligned_data", image(b'{"h":' + json.dumps(tensor("BF16", [3], 0, 6)).encode() + b"} ", bytes(range(6)))
+    # FP8 checkpoint layouts (docs/fp8.md): a per-tensor scale, a per-channel one, a bad one
+    fp8 = bytes(range(32))
+    yield "fp8_scaled", image({"l.weight": tensor("F8_E4M3", [2, 16], 0, 32),
+                               "l.scale_weight": tensor("F32", [1], 32, 36)}, fp8 + struct.pack("<f", 0.5))
+    yield "fp8_per_channel", image({"l.weight": tensor("F8_E4M3", [2, 16], 0, 32),
+                                    "l.weight_scale": tensor("F32", [2], 32, 40)}, fp8 + struct.pack("<2f", 0.5, 2))
+    yield "fp8_negative_scale", image({"l.weight": tensor("F8_E4M3", [2, 16], 0, 32),
+                                       "l.scale_weight": tensor("F32", [], 32, 36)}, fp8 + struct.pack("<f", -1))
 
 
 def main():

@@ -44,6 +44,9 @@ const char *vs_op_name(vs_op_id op) {
         [VS_OP_SOFTMAX_ROWS] = "softmax_rows",
         [VS_OP_IMAGE_FROM_PLANES] = "image_from_planes",
         [VS_OP_PLANES_FROM_IMAGE] = "planes_from_image",
+        [VS_OP_QUANTIZE_FP8] = "quantize_fp8",
+        [VS_OP_LINEAR_FP8] = "linear_fp8",
+        [VS_OP_LINEAR_RESIDUAL_FP8] = "linear_residual_fp8",
     };
     return op >= 0 && op < VS_OP_COUNT && names[op] ? names[op] : "unknown op";
 }

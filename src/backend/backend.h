@@ -53,6 +53,9 @@ typedef enum vs_op_id {
     VS_OP_SOFTMAX_ROWS,
     VS_OP_IMAGE_FROM_PLANES,
     VS_OP_PLANES_FROM_IMAGE,
+    VS_OP_QUANTIZE_FP8,
+    VS_OP_LINEAR_FP8,
+    VS_OP_LINEAR_RESIDUAL_FP8,
     VS_OP_COUNT
 } vs_op_id;
 
@@ -127,6 +130,12 @@ typedef struct vs_backend {
     vs_status (*softmax_rows)(vs_tensor *s, int64_t cols);
     vs_status (*image_from_planes)(vs_tensor *y, const vs_tensor *x);
     vs_status (*planes_from_image)(vs_tensor *y, const vs_tensor *x, const vs_tensor *bias);
+    vs_status (*quantize_fp8)(vs_tensor *q, vs_tensor *scale, const vs_tensor *x);
+    vs_status (*linear_fp8)(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
+                            const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue epilogue);
+    vs_status (*linear_residual_fp8)(vs_tensor *x, const vs_tensor *hq, const vs_tensor *h_scale,
+                                     const vs_tensor *wq, const vs_tensor *w_scale, const vs_tensor *bias,
+                                     const vs_tensor *gate);
 } vs_backend;
 
 /* The backend of `device`, or NULL when this build has none for it. */

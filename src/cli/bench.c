@@ -241,11 +241,12 @@ int vs_cmd_bench(int argc, char **argv) {
     if (argc >= 1 && !strcmp(argv[0], "dit")) return vs_cmd_bench_dit(argc - 1, argv + 1);
     if (argc >= 1 && !strcmp(argv[0], "vae")) return vs_cmd_bench_vae(argc - 1, argv + 1);
     if (argc >= 1 && !strcmp(argv[0], "generate")) return vs_cmd_bench_generate(argc - 1, argv + 1);
+    if (argc >= 1 && !strcmp(argv[0], "gemm")) return vs_cmd_bench_gemm(argc - 1, argv + 1);
     if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
-        printf("usage: vidsparse bench attention|dit|vae|generate [options]\n"
+        printf("usage: vidsparse bench attention|dit|vae|generate|gemm [options]\n"
                "Benchmarks; 'vidsparse bench NAME --help' lists the options of each (generate: the whole pipeline "
-               "with random weights).\n");
+               "with random weights; gemm: BF16 against FP8 linear layers at a DiT's shapes, CUDA).\n");
         return 0;
     }
-    return vs_cli_usage_error("bench", "expected a benchmark name: attention, dit, vae or generate");
+    return vs_cli_usage_error("bench", "expected a benchmark name: attention, dit, vae, generate or gemm");
 }

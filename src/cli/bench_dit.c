@@ -1,9 +1,12 @@
 /* vidsparse bench dit: times whole DiT forwards of a model configuration (a family preset)
- * with seeded random bf16 weights made on the GPU (no checkpoint), dense or
- * with SVG in every layer (warm-up rules off), and reports the median time
- * per forward and the share of it spent in attention. With --steps N it times
- * the denoising loop instead (random text, CFG, a step-cache policy): the
- * steps that ran the DiT against those that reused its transformation. */
+ * with seeded random bf16 weights made on the GPU (no checkpoint; --precision fp8
+ * quantises them, docs/fp8.md), dense or with SVG in every layer (warm-up rules off),
+ * and reports the median time per forward and the share of it spent in attention;
+ * --compare-precision also runs one BF16 forward first and reports the relative L2
+ * distance of the FP8 output from it. With --steps N it times the denoising loop
+ * instead (random text, CFG, a step-cache policy): the steps that ran the DiT against
+ * those that reused its transformation. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,8 +128,9 @@ static vs_status time_loop(vs_dit *model, const vs_family *family, const int64_t
 
 int vs_cmd_bench_dit(int argc, char **argv) {
     const char *config_name = "wan1.3b", *resolution = "480p", *attention = "dense", *out_path = NULL;
-    const char *device_name = VS_HAVE_CUDA ? "cuda" : "cpu", *cache = "none";
+    const char *device_name = VS_HAVE_CUDA ? "cuda" : "cpu", *cache = "none", *precision_name = "bf16";
     int frames = 81, batch = 1, repeats = 5, warmup = 1, layers = 0, text_len = 512, gpus = 0, steps = 0;
+    int compare_precision = 0;
     double density = 0.15, cfg_scale = 5.0, cache_threshold = -1.0;
     vs_cli_svg2 svg2 = {0};
     const vs_option options[] = {
@@ -137,6 +141,9 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         {"attention", 0, VS_OPT_STRING, &attention, "dense, svg or svg2 in every layer (no warm-up)", "MODE"},
         {"density", 0, VS_OPT_DOUBLE, &density, "SVG target kept fraction of the attention map", NULL},
         VS_CLI_SVG2_OPTIONS(svg2),
+        {"precision", 0, VS_OPT_STRING, &precision_name, "weights: bf16, or fp8 (E4M3 block linears, CUDA)", "P"},
+        {"compare-precision", 0, VS_OPT_FLAG, &compare_precision,
+         "with --precision fp8: one BF16 forward first, and the FP8 output's relative L2 distance from it", NULL},
         {"text-len", 0, VS_OPT_INT, &text_len, "text tokens", NULL},
         {"layers", 0, VS_OPT_INT, &layers, "run only this many layers (0: the config's)", NULL},
         {"device", 0, VS_OPT_STRING, &device_name, "cuda (bf16) or cpu (f32, tiny runs only)", NULL},
@@ -165,9 +172,13 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         return vs_cli_usage_error(spec.command, "--resolution must be 480p, 720p or HxW (multiples of 16), not '%s'",
                                   resolution);
     if (vs_cli_attention_method(spec.command, attention)) return 2;
+    vs_precision precision;
+    if (vs_cli_precision(spec.command, precision_name, &precision)) return 2;
     if (vs_cli_cache_policy(spec.command, cache)) return 2;
     if (steps < 0 || steps > 10000 || (steps && batch != 1))
         return vs_cli_usage_error(spec.command, "--steps must be in [0, 10000], with --batch 1 (CFG doubles it)");
+    if (steps && compare_precision)
+        return vs_cli_usage_error(spec.command, "--compare-precision compares single forwards, not --steps loops");
     /* --gpus forks the rank processes before this process touches CUDA. */
     vs_comm *comm = NULL;
     int rank = 0;
@@ -204,7 +215,8 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     if (comm) VS_INFO("rank %d of %d, %s", rank, gpus, vs_comm_nccl_version());
 
     vs_dit *model = NULL;
-    vs_tensor lat = {0}, text = {0}, out = {0}, pooled = {0};
+    vs_tensor lat = {0}, text = {0}, out = {0}, pooled = {0}, reference = {0}, host_out = {0};
+    double fp8_rel_l2 = -1;
     float *timesteps = NULL, *total_ms = NULL, *attn_ms = NULL;
     double t0 = vs_bench_now_ms();
     vs_status s = vs_dit_random(config_name, layers, device, 1234, &model);
@@ -223,15 +235,26 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     attn_ms = calloc((size_t)repeats, sizeof(float));
     if (!s && (!timesteps || !total_ms || !attn_ms)) s = vs_fail(VS_ERR_OOM, "out of host memory");
     for (int b = 0; !s && b < batch; b++) timesteps[b] = 500.0f + 100.0f * (float)b;
-    if (steps) {
+    const vs_dit_input in = {&lat, timesteps, &text, NULL, pooled.data ? &pooled : NULL, 0, 1, NULL};
+    if (!s && compare_precision && precision == VS_PRECISION_FP8) { /* the BF16 forward, before quantising */
+        s = vs_tensor_alloc(&reference, VS_F32, VS_CPU, 5, lat_shape);
+        if (!s) s = vs_dit_forward(model, &in, &reference, NULL);
+    }
+    if (!s && precision != VS_PRECISION_DEFAULT) {
+        t0 = vs_bench_now_ms();
+        s = vs_dit_set_precision(model, precision);
+        if (!s) VS_INFO("weights quantised to %s in %.1f s", precision_name, (vs_bench_now_ms() - t0) / 1e3);
+    }
+    if (!s && steps) {
         char name[160];
-        snprintf(name, sizeof name, "%s %s %s", config_name, resolution, attention);
+        snprintf(name, sizeof name, "%s %s %s %s", config_name, resolution, attention, precision_name);
         vs_cache_settings caching;
         vs_bench_report *report = NULL;
         s = vs_cache_resolve(&(vs_cache_settings){cache, cache_threshold}, model, &caching, NULL);
         if (!s && out_path && rank == 0) s = vs_bench_report_create(&report, "dit_loop", argc, argv);
         if (!s && report) s = vs_bench_report_set_device(report, device == VS_CUDA ? vs_cuda_device_name() : "cpu");
         if (!s) s = time_loop(model, family, lat_shape, text_len, steps, cfg_scale, &attn, &caching, rank == 0, report, name);
+        if (!s && report) s = vs_bench_report_string(report, "precision", precision_name);
         if (!s && report) s = vs_bench_report_number(report, "density", strcmp(attention, "svg") ? 1.0 : density);
         if (!s && report) s = vs_bench_report_number(report, "tokens", (double)tokens);
         if (!s && report) s = vs_bench_report_number(report, "layers", cfg.num_layers);
@@ -241,7 +264,6 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     }
     for (int i = 0; !s && i < warmup + repeats; i++) {
         vs_dit_timing timing = {0};
-        const vs_dit_input in = {&lat, timesteps, &text, NULL, pooled.data ? &pooled : NULL, 0, 1, NULL};
         s = vs_dit_forward(model, &in, &out, &timing);
         if (!s && i >= warmup) {
             total_ms[i - warmup] = (float)(timing.total_s * 1e3);
@@ -249,6 +271,15 @@ int vs_cmd_bench_dit(int argc, char **argv) {
             VS_INFO("forward %d: %.1f ms (attention %.1f ms)", i - warmup + 1, timing.total_s * 1e3,
                     timing.attention_s * 1e3);
         }
+    }
+    if (!s && reference.data) { /* every forward has the same inputs: compare the last one */
+        s = vs_tensor_alloc(&host_out, VS_F32, VS_CPU, 5, lat_shape);
+        if (!s) s = vs_op_copy(&host_out, &out);
+        double diff = 0, norm = 0;
+        const float *a = host_out.data, *b = reference.data;
+        for (int64_t i = 0; !s && i < vs_tensor_numel(&out); i++)
+            diff += ((double)a[i] - b[i]) * ((double)a[i] - b[i]), norm += (double)b[i] * b[i];
+        fp8_rel_l2 = norm > 0 ? sqrt(diff / norm) : 0;
     }
     vs_bench_stats total, att;
     if (!s && !steps) s = vs_bench_summarize(total_ms, repeats, &total);
@@ -260,11 +291,12 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         char name[160];
         if (comm) snprintf(name, sizeof name, "%s %s %s, %d GPU%s (NCCL)", config_name, resolution, attention, gpus,
                            gpus == 1 ? "" : "s");
-        else snprintf(name, sizeof name, "%s %s %s", config_name, resolution, attention);
+        else snprintf(name, sizeof name, "%s %s %s %s", config_name, resolution, attention, precision_name);
         printf("%s, batch %d, %lld tokens, %d layers on %s\n", name, batch, (long long)tokens, cfg.num_layers,
                device == VS_CUDA ? vs_cuda_device_name() : "cpu");
         printf("forward %.1f ms (median of %d; min %.1f, max %.1f), attention %.1f ms = %.1f%%\n", total.median_ms,
                repeats, total.min_ms, total.max_ms, att.median_ms, 100.0 * att.median_ms / total.median_ms);
+        if (fp8_rel_l2 >= 0) printf("%s output vs the BF16 forward's: relative L2 %.4g\n", precision_name, fp8_rel_l2);
         if (out_path) {
             vs_bench_report *report = NULL;
             s = vs_bench_report_create(&report, "dit", argc, argv);
@@ -273,6 +305,9 @@ int vs_cmd_bench_dit(int argc, char **argv) {
             if (!s) s = vs_bench_report_string(report, "config", config_name);
             if (!s) s = vs_bench_report_string(report, "resolution", resolution);
             if (!s) s = vs_bench_report_string(report, "attention", attention);
+            if (!s) s = vs_bench_report_string(report, "precision", precision_name);
+            if (!s) s = vs_bench_report_string(report, "attention_precision", "bf16");
+            if (!s && fp8_rel_l2 >= 0) s = vs_bench_report_number(report, "rel_l2_vs_bf16", fp8_rel_l2);
             if (!s) s = vs_bench_report_string(report, "dense_attention", dense_backend);
             if (!s) s = vs_bench_report_string(report, "sparse_attention", sparse_backend);
             if (!s && device == VS_CUDA) s = vs_bench_report_number(report, "cudnn_version", vs_cudnn_version());
@@ -297,6 +332,8 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     vs_tensor_free(&text);
     vs_tensor_free(&out);
     vs_tensor_free(&pooled);
+    vs_tensor_free(&reference);
+    vs_tensor_free(&host_out);
     vs_dit_free(model);
     vs_comm_free(comm);
     return code;

@@ -79,7 +79,7 @@ static int on_step(void *user, int step, int steps) {
 static double mib(size_t bytes) { return (double)bytes / 1048576.0; }
 
 int vs_cmd_bench_generate(int argc, char **argv) {
-    const char *config_name = "wan1.3b", *resolution = "480p", *attention = "svg", *precision = "bf16";
+    const char *config_name = "wan1.3b", *resolution = "480p", *attention = "svg", *precision_name = "bf16";
     const char *out_path = NULL, *video_path = NULL, *device_name = VS_HAVE_CUDA ? "cuda" : "cpu";
     const char *prompt = "A cat walks on the grass, realistic style.";
     int frames = 81, steps = 2, extrapolate = 50;
@@ -99,7 +99,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
          "SVG: fraction of the first steps that stay dense (negative: the model's default)", NULL},
         {"dense-layers", 0, VS_OPT_DOUBLE, &svg.dense_layers,
          "SVG: fraction of the first layers that stay dense (negative: the model's default)", NULL},
-        {"precision", 0, VS_OPT_STRING, &precision, "weights and activations: bf16", NULL},
+        VS_CLI_PRECISION_OPTION(precision_name),
         {"gpu-memory", 0, VS_OPT_DOUBLE, &gpu_memory,
          "GiB of GPU memory to plan within (0: the device's); docs/memory.md", "GIB"},
         {"prompt", 'p', VS_OPT_STRING, &prompt, "the prompt (a random text encoder maps its bytes to tokens)", "TEXT"},
@@ -122,8 +122,8 @@ int vs_cmd_bench_generate(int argc, char **argv) {
         return vs_cli_usage_error(spec.command, "--resolution must be 480p, 720p or HxW (multiples of 16), not '%s'",
                                   resolution);
     if (vs_cli_attention_method(spec.command, attention)) return 2;
-    if (strcmp(precision, "bf16"))
-        return vs_cli_usage_error(spec.command, "--precision: this build runs bf16 only, not '%s'", precision);
+    vs_precision precision;
+    if (vs_cli_precision(spec.command, precision_name, &precision)) return 2;
     svg.density = density;
     if (vs_cli_check_svg(spec.command, &svg)) return 2;
     if (steps < 1 || steps > MAX_STEPS || extrapolate < 0 || frames < 1 || !(cfg >= 0 && cfg <= 100) ||
@@ -152,7 +152,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
     if (smp->on_gpu) smp->running = pthread_create(&smp->thread, NULL, sample_loop, smp) == 0;
 
     const double t_open = vs_bench_now_ms();
-    const vs_t2v_source source = {NULL, config_name, (uint64_t)seed};
+    const vs_t2v_source source = {NULL, config_name, (uint64_t)seed, precision};
     vs_t2v *t2v = NULL;
     vs_status s = vs_t2v_open(&source, device, gpu_memory, &t2v);
     const double open_s = (vs_bench_now_ms() - t_open) / 1e3;
@@ -168,8 +168,9 @@ int vs_cmd_bench_generate(int argc, char **argv) {
     vs_tensor video = {0};
     double t0 = vs_bench_now_ms(), write_s = 0;
     if (s == VS_OK) {
-        VS_INFO("bench generate: %s %dx%d, %d frames, %d steps, CFG %g, %s attention on %s", config_name, width,
-                height, frames, steps, cfg, attention, device == VS_CUDA ? vs_cuda_device_name() : "cpu");
+        VS_INFO("bench generate: %s %dx%d, %d frames, %d steps, CFG %g, %s attention, %s weights on %s", config_name,
+                width, height, frames, steps, cfg, attention, precision_name,
+                device == VS_CUDA ? vs_cuda_device_name() : "cpu");
         s = vs_t2v_generate(t2v, &req, &video, &st);
     }
     const double generate_s = (vs_bench_now_ms() - t0) / 1e3;
@@ -205,7 +206,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
         char name[160];
         if (svg_on) snprintf(name, sizeof name, "%s %s %s %g", config_name, resolution, attention, density);
         else snprintf(name, sizeof name, "%s %s %s", config_name, resolution, attention);
-        printf("bench generate %s, %d frames, %d steps, CFG %g, %s, on %s\n", name, frames, steps, cfg, precision,
+        printf("bench generate %s, %d frames, %d steps, CFG %g, %s, on %s\n", name, frames, steps, cfg, precision_name,
                device == VS_CUDA ? vs_cuda_device_name() : "cpu");
         printf("load %.2f s (open %.2f, text %.2f, DiT %.2f, VAE %.2f); text %.3f s; steps", loads, open_s,
                st.load_s[VS_STAGE_TEXT], st.load_s[VS_STAGE_DENOISE], st.load_s[VS_STAGE_DECODE], st.encode_s);
@@ -263,7 +264,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
             if (!s) s = vs_bench_report_string(report, "config", config_name);
             if (!s) s = vs_bench_report_string(report, "resolution", resolution);
             if (!s) s = vs_bench_report_string(report, "attention", attention);
-            if (!s) s = vs_bench_report_string(report, "precision", precision);
+            if (!s) s = vs_bench_report_string(report, "precision", precision_name);
             if (!s) s = vs_bench_report_string(report, "weights", "seeded random, all three components at their real "
                                                                   "configurations (no checkpoint)");
             if (!s) s = vs_bench_report_string(report, "memory_source",

@@ -14,9 +14,12 @@ int vs_cmd_inspect(int argc, char **argv);
 int vs_cmd_decode(int argc, char **argv);
 int vs_cmd_check(int argc, char **argv);
 int vs_cmd_eval(int argc, char **argv);
-/* vidsparse bench dit (bench_dit.c) and bench vae (bench_vae.c), reached through vs_cmd_bench. */
+/* vidsparse bench dit (bench_dit.c), bench vae (bench_vae.c), bench gemm and bench generate, reached through
+ * vs_cmd_bench. */
 int vs_cmd_bench_dit(int argc, char **argv);
 int vs_cmd_bench_vae(int argc, char **argv);
+/* vidsparse bench gemm (bench_gemm.c): BF16 against FP8 linear layers at a DiT's shapes. */
+int vs_cmd_bench_gemm(int argc, char **argv);
 int vs_cmd_bench_generate(int argc, char **argv);
 /* "480p" (480 x 832), "720p" (720 x 1280) or "HxW" in pixels, multiples of 16: 1, else 0. */
 int vs_cli_parse_resolution(const char *text, int *height, int *width);
@@ -29,6 +32,14 @@ int vs_cli_device(const char *command, const char *name, vs_device *out);
 /* Checks an --attention value against the registered methods (vs_attention_method_name).
  * Returns 0, or prints a usage error listing them and returns 2. */
 int vs_cli_attention_method(const char *command, const char *name);
+/* A --precision value: "bf16" (the device's default: BF16 on CUDA, F32 on the CPU) or "fp8" (docs/fp8.md).
+ * Returns 0, or prints a usage error and returns 2. */
+int vs_cli_precision(const char *command, const char *name, vs_precision *out);
+/* --precision's table row for the commands that run the whole model (generate, denoise, bench generate). */
+#define VS_CLI_PRECISION_OPTION(name)                                                                      \
+    {"precision", 0, VS_OPT_STRING, &(name),                                                               \
+     "weights of the DiT and the text encoder: bf16 (the device's default), or fp8 (E4M3 linears, "         \
+     "docs/fp8.md)", "P"}
 /* SVG settings of generate and eval: a negative value means the model's
  * default (vidsparse.json, else 0.25 / 0.2 / 0.03). */
 typedef struct vs_cli_svg {

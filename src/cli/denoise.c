@@ -25,6 +25,8 @@ typedef struct {
     double cfg, density, shift, cache_threshold, gpu_memory;
     vs_cli_svg2 svg2;
     vs_attention_params svg2_params; /* the SVG2 settings, checked */
+    const char *precision_name;
+    vs_precision precision;
 } options;
 
 /* The option table drives parsing and --help; returns -1 to go on, else the exit code. */
@@ -61,6 +63,7 @@ static int parse_args(int argc, char **argv, options *o) {
          "3% of the layers)",
          "MODE"},
         {"density", 0, VS_OPT_DOUBLE, &o->density, "SVG target kept fraction of the attention map, in (0, 1]", "D"},
+        VS_CLI_PRECISION_OPTION(o->precision_name),
         VS_CLI_CACHE_OPTIONS(o->cache, o->cache_threshold),
         {"cache-record", 0, VS_OPT_STRING, &o->cache_record,
          "write every step's input latents, prompt-branch output, timestep, TeaCache signal and whether the DiT "
@@ -107,6 +110,7 @@ static int parse_args(int argc, char **argv, options *o) {
     if (o->gpus < 0 || o->gpus > VS_COMM_MAX_RANKS)
         return vs_cli_usage_error("denoise", "--gpus must be in [0, %d], not %d", VS_COMM_MAX_RANKS, o->gpus);
     if (vs_cli_attention_method("denoise", o->attention)) return 2;
+    if (vs_cli_precision("denoise", o->precision_name, &o->precision)) return 2;
     if (vs_cli_cache_policy("denoise", o->cache)) return 2;
     if (o->gpus && o->device_name && strcmp(o->device_name, "cuda"))
         return vs_cli_usage_error("denoise", "--gpus runs on CUDA GPUs, not --device %s", o->device_name);
@@ -193,8 +197,8 @@ static vs_status check_memory(const options *o, const vs_family *family, const v
     memcpy(batch, shape, sizeof batch);
     batch[0] = cfg ? 2 : 1;
     vs_stage_memory need[VS_STAGE_COUNT];
-    VS_TRY(family->memory_need(o->model, NULL, o->device, batch, o->max_length > 0 ? o->max_length : d->text_length,
-                               need));
+    VS_TRY(family->memory_need(o->model, NULL, o->device, o->precision, batch,
+                               o->max_length > 0 ? o->max_length : d->text_length, need));
     if (!o->prompt) need[VS_STAGE_TEXT] = (vs_stage_memory){0, 0};
     need[VS_STAGE_DECODE] = (vs_stage_memory){0, 0}; /* denoise stops at the latents */
     size_t free_bytes = 0, total = 0;
@@ -210,7 +214,8 @@ static vs_status encode_prompts(const options *o, const vs_generation_defaults *
     vs_text_encoder *encoder = NULL;
     VS_TRY(vs_text_encoder_load(o->model, o->device, &encoder));
     const int length = o->max_length > 0 ? (int)o->max_length : d->text_length;
-    vs_status s = vs_text_encode(encoder, o->prompt, length, cond);
+    vs_status s = vs_text_encoder_set_precision(encoder, o->precision);
+    if (s == VS_OK) s = vs_text_encode(encoder, o->prompt, length, cond);
     if (s == VS_OK && cfg)
         s = vs_text_encode(encoder, o->negative_prompt ? o->negative_prompt : d->negative_prompt, length, uncond);
     vs_text_encoder_free(encoder);
@@ -280,6 +285,7 @@ int vs_cmd_denoise(int argc, char **argv) {
     options o = {0};
     o.attention = "dense", o.frames = 81, o.height = 480, o.width = 832, o.steps = 50, o.cfg = 5.0;
     o.density = 0.25, o.cache = "none", o.cache_threshold = -1.0;
+    o.precision_name = "bf16";
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) return rc;
 
@@ -331,6 +337,7 @@ int vs_cmd_denoise(int argc, char **argv) {
         else s = load_embeds(neg, "negative_prompt_embeds", &uncond.hidden);
     }
     if (s == VS_OK) context = "model", s = vs_dit_load(o.model, device, &dit);
+    if (s == VS_OK) s = vs_dit_set_precision(dit, o.precision);
     if (s == VS_OK) s = vs_dit_set_comm(dit, comm);
     if (s == VS_OK) context = "scheduler", s = scheduler_settings(&o, &defaults, &set.scheduler);
     if (s == VS_OK && o.noise) {
@@ -354,10 +361,11 @@ int vs_cmd_denoise(int argc, char **argv) {
     }
     if (s == VS_OK) {
         vs_dit_timing timing = {0};
-        VS_INFO("denoising latents [1, %lld, %lld, %lld, %lld] on the %s, %d steps, guidance %g, "
+        VS_INFO("denoising latents [1, %lld, %lld, %lld, %lld] on the %s, %s weights, %d steps, guidance %g, "
                 "%s attention (dense: %s)",
                 (long long)shape[1], (long long)shape[2], (long long)shape[3], (long long)shape[4],
-                device == VS_CUDA ? "GPU (bf16)" : "CPU (f32)", set.steps, o.cfg, o.attention, dense_backend);
+                device == VS_CUDA ? "GPU (bf16)" : "CPU (f32)", o.precision_name, set.steps, o.cfg, o.attention,
+                dense_backend);
         context = "denoise";
         s = vs_denoise(dit, &set, &cond, cfg ? &uncond : NULL, &latents, &timing);
         if (s == VS_OK) {

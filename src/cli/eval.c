@@ -97,7 +97,8 @@ static int split_policies(const char *list, char *buf, size_t size, const char *
 }
 
 int vs_cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *output = NULL, *device_name = NULL, *cache_list = "none", *method = "svg";
+    const char *model = NULL, *output = NULL, *device_name = NULL, *cache_list = "none", *precision_name = "bf16",
+               *method = "svg";
     double cache_threshold = -1.0;
     int prompts = 32, seeds = 2, steps = 0, frames = 0, height = 0, width = 0;
     double cfg = -1.0;
@@ -116,22 +117,25 @@ int vs_cmd_eval(int argc, char **argv) {
         VS_CLI_SVG_OPTIONS(svg_opts),
         VS_CLI_SVG2_OPTIONS(svg2_opts),
         {"cache", 0, VS_OPT_STRING, &cache_list,
-         "also run each of these step-cache policies (comma-separated: easycache, teacache, fora) with dense and "
-         "with the sparse method, against the same attention without a cache",
+         "also run each of these step-cache policies (comma-separated: easycache, teacache, fora) in both arms "
+         "(dense and the sparse method; with --precision fp8, BF16 and FP8), against the same arm without a cache",
          "LIST"},
         {"cache-threshold", 0, VS_OPT_DOUBLE, &cache_threshold, "the policies' threshold (negative: each one's default)",
          "X"},
         {"output", 'o', VS_OPT_STRING, &output, "write the results as JSON (bench report format)", "FILE"},
         {"device", 0, VS_OPT_STRING, &device_name, "the DiT's device: cuda (bf16; the default with a GPU) or cpu (f32)",
          "DEV"},
+        {"precision", 0, VS_OPT_STRING, &precision_name,
+         "fp8: compare the model with FP8 weights against the default precision (both dense) instead of SVG "
+         "against dense (docs/fp8.md)", "P"},
     };
     const vs_command_spec spec = {
         "eval", "[--model DIR] [--prompts N] [--seeds S] [-o results.json]",
-        "Runs the fixed prompt set of the tiny model's grammar with dense and with SVG (or --attention svg2) attention (same "
-        "seeds), "
-        "checks every video against its prompt ('vidsparse check') and reports the prompt accuracy of both, "
-        "PSNR and SSIM of the sparse method against dense, and the end-to-end speedup; with --cache, the same for each "
-        "step-cache policy against no cache, and the DiT passes it reused.",
+        "Runs the fixed prompt set of the tiny model's grammar in two arms with the same seeds: dense and SVG "
+        "(or --attention svg2) attention, or (--precision fp8) the default precision and FP8 weights, both dense. Checks every video "
+        "against its prompt ('vidsparse check') and reports the prompt accuracy of both arms, PSNR and SSIM of the "
+        "second against the first, and the end-to-end speedup; with --cache, the same for each step-cache policy "
+        "in each arm against that arm without a cache, and the DiT passes it reused.",
         options, (int)(sizeof options / sizeof options[0])};
     vs_args args;
     int rc = vs_args_cli(&spec, argc, argv, &args);
@@ -145,6 +149,9 @@ int vs_cmd_eval(int argc, char **argv) {
     vs_attention_params asked = {.method = method, .density = svg_opts.density, .dense_steps = svg_opts.dense_steps,
                                  .dense_layers = svg_opts.dense_layers};
     if (vs_cli_svg2_apply("eval", &svg2_opts, &asked)) return 2;
+    vs_precision precision;
+    if (vs_cli_precision("eval", precision_name, &precision)) return 2;
+    const int fp8 = precision == VS_PRECISION_FP8;
     char policy_buf[256];
     const char *policy_names[MAX_POLICIES];
     const int policies = split_policies(cache_list, policy_buf, sizeof policy_buf, policy_names);
@@ -155,23 +162,37 @@ int vs_cmd_eval(int argc, char **argv) {
     if (vs_cli_device("eval", device_name, &device)) return 2;
     char dir[4096];
     if (vs_t2v_locate(model, dir, sizeof dir) != VS_OK) return vs_cli_report("eval");
-    vs_t2v *t2v = NULL;
+    vs_t2v *t2v = NULL, *t2v_fp8 = NULL;
     if (vs_t2v_load(dir, device, &t2v) != VS_OK) return vs_cli_report("eval");
+    if (fp8 && vs_t2v_open(&(vs_t2v_source){dir, NULL, 0, precision}, device, 0, &t2v_fp8) != VS_OK) {
+        vs_t2v_free(t2v);
+        return vs_cli_report("eval");
+    }
+    const vs_attention_params svg_attention = vs_t2v_resolve_attention(t2v, &asked);
+    const vs_attention_params dense_attention = vs_t2v_request_default("").attention;
+    /* The two arms: dense against SVG on one pipeline, or (--precision fp8) the default precision against FP8
+     * weights, both dense. The second arm is compared with the first; each cached run with its arm's. */
+    const char *arm_name[2] = {fp8 ? "bf16" : "dense", fp8 ? "fp8" : method};
+    vs_t2v *arm_t2v[2] = {t2v, fp8 ? t2v_fp8 : t2v};
+    const vs_attention_params arm_attention[2] = {dense_attention, fp8 ? dense_attention : svg_attention};
     const int n = prompts * seeds;
-    mode_result dense = {0}, svg = {0}, cached[2 * MAX_POLICIES]; /* policy k: [2k] dense, [2k + 1] SVG */
+    mode_result arm[2], cached[2 * MAX_POLICIES]; /* policy k: [2k] in the first arm, [2k + 1] in the second */
+    memset(arm, 0, sizeof arm);
     memset(cached, 0, sizeof cached);
     vs_cache_settings caching[MAX_POLICIES];
-    dense.ms = malloc(sizeof(float) * (size_t)n), svg.ms = malloc(sizeof(float) * (size_t)n);
-    int allocated = dense.ms && svg.ms;
+    int allocated = 1;
+    for (int i = 0; i < 2; i++) allocated &= (arm[i].ms = malloc(sizeof(float) * (size_t)n)) != NULL;
     for (int k = 0; k < 2 * policies; k++) allocated &= (cached[k].ms = malloc(sizeof(float) * (size_t)n)) != NULL;
     vs_bench_report *rep = NULL;
     vs_status s = allocated ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory");
     for (int k = 0; k < policies && s == VS_OK; k++)
         s = vs_t2v_resolve_cache(t2v, &(vs_cache_settings){policy_names[k], cache_threshold}, &caching[k]);
-    const vs_attention_params svg_attention = vs_t2v_resolve_attention(t2v, &asked);
-    fprintf(stderr, "model %s: %d prompts x %d seeds, dense and %s (density %g, dense steps %g, dense layers %g)\n",
-            dir, prompts, seeds, method, svg_attention.density, svg_attention.dense_steps,
-            svg_attention.dense_layers);
+    if (fp8)
+        fprintf(stderr, "model %s: %d prompts x %d seeds, dense attention, default precision and FP8 weights\n", dir,
+                prompts, seeds);
+    else
+        fprintf(stderr, "model %s: %d prompts x %d seeds, dense and %s (density %g, dense steps %g, dense layers %g)\n",
+                dir, prompts, seeds, method, svg_attention.density, svg_attention.dense_steps, svg_attention.dense_layers);
     for (int p = 0; p < prompts && s == VS_OK; p++) {
         vs_scene scene;
         char prompt[160];
@@ -181,70 +202,72 @@ int vs_cmd_eval(int argc, char **argv) {
             vs_t2v_request req = vs_t2v_request_default(prompt);
             req.seed = (uint64_t)seed, req.steps = steps, req.guidance = (float)cfg;
             req.frames = frames, req.height = height, req.width = width;
-            vs_tensor a = {0}, b = {0}, c = {0};
-            const int exact_d = dense.exact, exact_s = svg.exact;
-            s = run_one(t2v, &req, &dense, &a);
-            req.attention = svg_attention;
-            if (s == VS_OK) s = run_one(t2v, &req, &svg, &b);
+            vs_tensor video[2] = {{0}}, c = {0};
+            const int exact[2] = {arm[0].exact, arm[1].exact};
+            for (int i = 0; i < 2 && s == VS_OK; i++) {
+                req.attention = arm_attention[i];
+                s = run_one(arm_t2v[i], &req, &arm[i], &video[i]);
+            }
             double psnr = 0, ssim = 0;
-            if (s == VS_OK) s = compare(&svg, &b, &a, &psnr, &ssim);
+            if (s == VS_OK) s = compare(&arm[1], &video[1], &video[0], &psnr, &ssim);
             if (s == VS_OK)
-                fprintf(stderr, "[%d/%d] \"%s\" seed %d: dense %s %.1f s, %s %s %.1f s, PSNR %.1f dB, SSIM %.3f\n",
-                        p * seeds + seed + 1, n, prompt, seed, dense.exact > exact_d ? "ok" : "--",
-                        dense.ms[dense.videos - 1] / 1e3, method, svg.exact > exact_s ? "ok" : "--",
-                        svg.ms[svg.videos - 1] / 1e3, psnr, ssim);
-            /* Each policy with each attention, against the same attention without a cache. */
+                fprintf(stderr, "[%d/%d] \"%s\" seed %d: %s %s %.1f s, %s %s %.1f s, PSNR %.1f dB, SSIM %.3f\n",
+                        p * seeds + seed + 1, n, prompt, seed, arm_name[0], arm[0].exact > exact[0] ? "ok" : "--",
+                        arm[0].ms[arm[0].videos - 1] / 1e3, arm_name[1], arm[1].exact > exact[1] ? "ok" : "--",
+                        arm[1].ms[arm[1].videos - 1] / 1e3, psnr, ssim);
+            /* Each policy in each arm, against the same arm without a cache. */
             for (int k = 0; k < 2 * policies && s == VS_OK; k++) {
-                req.attention = k % 2 ? svg_attention : vs_t2v_request_default(prompt).attention;
+                req.attention = arm_attention[k % 2];
                 req.cache = caching[k / 2];
-                s = run_one(t2v, &req, &cached[k], &c);
-                if (s == VS_OK) s = compare(&cached[k], &c, k % 2 ? &b : &a, &psnr, &ssim);
+                s = run_one(arm_t2v[k % 2], &req, &cached[k], &c);
+                if (s == VS_OK) s = compare(&cached[k], &c, &video[k % 2], &psnr, &ssim);
                 vs_tensor_free(&c);
             }
-            vs_tensor_free(&a);
-            vs_tensor_free(&b);
+            vs_tensor_free(&video[0]);
+            vs_tensor_free(&video[1]);
         }
     }
     if (s == VS_OK) {
-        const double dense_ms = median_ms(&dense), svg_ms = median_ms(&svg), speedup = dense_ms / svg_ms;
-        printf("prompt accuracy   dense %5.1f%%   %s %5.1f%%   (all attributes right)\n", 100.0 * dense.exact / n,
-               method, 100.0 * svg.exact / n);
-        printf("attribute accuracy dense %5.1f%%   %s %5.1f%%\n", 100.0 * dense.matched / dense.attributes, method,
-               100.0 * svg.matched / svg.attributes);
-        printf("%-4s vs dense     PSNR %.2f dB (min %.2f), SSIM %.4f\n", method, svg.psnr_sum / n, svg.psnr_min,
-               svg.ssim_sum / n);
-        if (svg.selected_calls)
-            printf("%s selected %.1f%% of the attention map (mean over its sparse layer calls)\n", method,
-                   100.0 * svg.selected_density_sum / (double)svg.selected_calls);
-        printf("time per video    dense %.2f s   %s %.2f s   speedup %.2fx (medians)\n", dense_ms / 1e3, method,
-               svg_ms / 1e3, speedup);
+        const double base_ms = median_ms(&arm[0]), other_ms = median_ms(&arm[1]), speedup = base_ms / other_ms;
+        printf("prompt accuracy   %s %5.1f%%   %s %5.1f%%   (all attributes right)\n", arm_name[0],
+               100.0 * arm[0].exact / n, arm_name[1], 100.0 * arm[1].exact / n);
+        printf("attribute accuracy %s %5.1f%%   %s %5.1f%%\n", arm_name[0], 100.0 * arm[0].matched / arm[0].attributes,
+               arm_name[1], 100.0 * arm[1].matched / arm[1].attributes);
+        printf("%s vs %s      PSNR %.2f dB (min %.2f), SSIM %.4f\n", arm_name[1], arm_name[0], arm[1].psnr_sum / n,
+               arm[1].psnr_min, arm[1].ssim_sum / n);
+        if (arm[1].selected_calls)
+            printf("%s selected %.1f%% of the attention map (mean over its sparse layer calls)\n", arm_name[1],
+                   100.0 * arm[1].selected_density_sum / (double)arm[1].selected_calls);
+        printf("time per video    %s %.2f s   %s %.2f s   speedup %.2fx (medians)\n", arm_name[0], base_ms / 1e3,
+               arm_name[1], other_ms / 1e3, speedup);
         for (int k = 0; k < 2 * policies; k++) {
-            const mode_result *r = &cached[k];
+            const mode_result *r = &cached[k], *uncached = &arm[k % 2];
             printf("%-5s + %-9s prompt accuracy %5.1f%% (no cache %5.1f%%), PSNR vs no cache %.2f dB (min %.2f), "
                    "SSIM %.4f, passes reused %lld of %lld (%.0f%%), time %.2fx\n",
-                   k % 2 ? method : "dense", caching[k / 2].policy, 100.0 * r->exact / n,
-                   100.0 * (k % 2 ? svg : dense).exact / n, r->psnr_sum / n, r->psnr_min, r->ssim_sum / n,
-                   (long long)r->passes_reused, (long long)(r->passes_run + r->passes_reused),
+                   arm_name[k % 2], caching[k / 2].policy, 100.0 * r->exact / n, 100.0 * uncached->exact / n,
+                   r->psnr_sum / n, r->psnr_min, r->ssim_sum / n, (long long)r->passes_reused,
+                   (long long)(r->passes_run + r->passes_reused),
                    100.0 * (double)r->passes_reused / (double)(r->passes_run + r->passes_reused),
-                   median_ms(k % 2 ? &svg : &dense) / median_ms(r));
+                   median_ms(uncached) / median_ms(r));
         }
         if (output) {
             s = vs_bench_report_create(&rep, "eval", argc, argv);
             if (s == VS_OK && device == VS_CPU) s = vs_bench_report_set_device(rep, "cpu");
-            if (s == VS_OK) s = report_mode(rep, "dense", &dense);
+            if (s == VS_OK) s = report_mode(rep, arm_name[0], &arm[0]);
             if (s == VS_OK) s = vs_bench_report_string(rep, "model", dir);
-            if (s == VS_OK) s = report_mode(rep, method, &svg);
-            if (s == VS_OK) s = vs_bench_report_number(rep, "density", svg_attention.density);
-            if (s == VS_OK) s = vs_bench_report_number(rep, "dense_steps", svg_attention.dense_steps);
-            if (s == VS_OK) s = vs_bench_report_number(rep, "dense_layers", svg_attention.dense_layers);
-            if (s == VS_OK) s = vs_bench_report_number(rep, "psnr_db", svg.psnr_sum / n);
-            if (s == VS_OK) s = vs_bench_report_number(rep, "psnr_min_db", svg.psnr_min);
-            if (s == VS_OK) s = vs_bench_report_number(rep, "ssim", svg.ssim_sum / n);
+            if (s == VS_OK) s = report_mode(rep, arm_name[1], &arm[1]);
+            if (s == VS_OK) s = vs_bench_report_string(rep, "precision", precision_name);
+            if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "density", svg_attention.density);
+            if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "dense_steps", svg_attention.dense_steps);
+            if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "dense_layers", svg_attention.dense_layers);
+            if (s == VS_OK) s = vs_bench_report_number(rep, "psnr_db", arm[1].psnr_sum / n);
+            if (s == VS_OK) s = vs_bench_report_number(rep, "psnr_min_db", arm[1].psnr_min);
+            if (s == VS_OK) s = vs_bench_report_number(rep, "ssim", arm[1].ssim_sum / n);
             if (s == VS_OK) s = vs_bench_report_number(rep, "speedup", speedup);
             for (int k = 0; k < 2 * policies && s == VS_OK; k++) {
-                const mode_result *r = &cached[k];
+                const mode_result *r = &cached[k], *uncached = &arm[k % 2];
                 char name[64];
-                snprintf(name, sizeof name, "%s+%s", k % 2 ? method : "dense", caching[k / 2].policy);
+                snprintf(name, sizeof name, "%s+%s", arm_name[k % 2], caching[k / 2].policy);
                 s = report_mode(rep, name, r);
                 if (s == VS_OK) s = vs_bench_report_number(rep, "cache_threshold", caching[k / 2].threshold);
                 if (s == VS_OK) s = vs_bench_report_number(rep, "psnr_db", r->psnr_sum / n);
@@ -254,9 +277,8 @@ int vs_cmd_eval(int argc, char **argv) {
                     s = vs_bench_report_number(rep, "passes_fraction_run",
                                                (double)r->passes_run / (double)(r->passes_run + r->passes_reused));
                 if (s == VS_OK)
-                    s = vs_bench_report_number(rep, "prompt_accuracy_change",
-                                               (double)(r->exact - (k % 2 ? svg : dense).exact) / n);
-                if (s == VS_OK) s = vs_bench_report_number(rep, "speedup", median_ms(k % 2 ? &svg : &dense) / median_ms(r));
+                    s = vs_bench_report_number(rep, "prompt_accuracy_change", (double)(r->exact - uncached->exact) / n);
+                if (s == VS_OK) s = vs_bench_report_number(rep, "speedup", median_ms(uncached) / median_ms(r));
             }
             if (s == VS_OK) s = vs_bench_json(rep, output);
             if (s == VS_OK) fprintf(stderr, "wrote %s\n", output);
@@ -264,9 +286,9 @@ int vs_cmd_eval(int argc, char **argv) {
     }
     rc = s == VS_OK ? 0 : vs_cli_report("eval");
     vs_bench_report_free(rep);
-    free(dense.ms);
-    free(svg.ms);
+    for (int i = 0; i < 2; i++) free(arm[i].ms);
     for (int k = 0; k < 2 * policies; k++) free(cached[k].ms);
     vs_t2v_free(t2v);
+    vs_t2v_free(t2v_fp8);
     return rc;
 }

@@ -30,7 +30,7 @@ static int show_progress(void *user, int step, int steps) {
 
 int vs_cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompt = DEFAULT_PROMPT, *negative = NULL, *output = NULL, *attention = "svg";
-    const char *device_name = NULL, *cache = "none";
+    const char *device_name = NULL, *cache = "none", *precision_name = "bf16";
     double cache_threshold = -1.0;
     int64_t seed = 0;
     int steps = 0, frames = 0, height = 0, width = 0, fps = 0, gpus = 0;
@@ -54,6 +54,7 @@ int vs_cmd_generate(int argc, char **argv) {
         {"width", 0, VS_OPT_INT, &width, "video width in pixels (0: the model's default)", NULL},
         {"attention", 0, VS_OPT_STRING, &attention, "dense, svg or svg2 (Sparse VideoGen 1 or 2 after a dense warm-up)", "MODE"},
         VS_CLI_SVG_OPTIONS(svg),
+        VS_CLI_PRECISION_OPTION(precision_name),
         VS_CLI_CACHE_OPTIONS(cache, cache_threshold),
         VS_CLI_SVG2_OPTIONS(svg2),
         {"fps", 0, VS_OPT_INT, &fps, "frames per second of the file (0: the model's default)", NULL},
@@ -75,6 +76,8 @@ int vs_cmd_generate(int argc, char **argv) {
     if (args.positional_count) return vs_cli_usage_error("generate", "unexpected argument '%s'", args.positional[0]);
     if (vs_cli_attention_method("generate", attention)) return 2;
     if (vs_cli_check_svg("generate", &svg)) return 2;
+    vs_precision precision;
+    if (vs_cli_precision("generate", precision_name, &precision)) return 2;
     if (vs_cli_cache_policy("generate", cache)) return 2;
     vs_attention_params attention_params = {
         .method = attention, .density = svg.density, .dense_steps = svg.dense_steps, .dense_layers = svg.dense_layers};
@@ -99,6 +102,7 @@ int vs_cmd_generate(int argc, char **argv) {
     params.device = device == VS_CUDA ? VS_PIPELINE_CUDA : VS_PIPELINE_CPU;
     params.attention = attention_params;
     params.progress = show_progress;
+    params.precision = precision;
     params.cache = cache, params.cache_threshold = cache_threshold;
     params.gpu_memory = gpu_memory;
     vs_pipeline *pipeline = NULL;

@@ -208,6 +208,13 @@ vs_status vs_text_encode(vs_text_encoder *e, const char *prompt, int max_length,
     return e->family->text_encode(e->impl, prompt, max_length, out);
 }
 
+vs_status vs_text_encoder_set_precision(vs_text_encoder *e, vs_precision precision) {
+    if (precision == VS_PRECISION_DEFAULT && !e->family->text_set_precision) return VS_OK;
+    if (!e->family->text_set_precision)
+        return vs_fail(VS_ERR_UNSUPPORTED, "the %s family's text encoder has no FP8 weights", e->family->name);
+    return e->family->text_set_precision(e->impl, precision);
+}
+
 void vs_text_encoder_free(vs_text_encoder *e) {
     if (!e) return;
     e->family->text_free(e->impl);
@@ -252,6 +259,13 @@ const vs_family *vs_dit_family(const vs_dit *d) { return d->family; }
 
 vs_status vs_dit_set_attention(vs_dit *d, const vs_attention_params *params) {
     return d->family->dit_set_attention(d->impl, params);
+}
+
+vs_status vs_dit_set_precision(vs_dit *d, vs_precision precision) {
+    if (precision == VS_PRECISION_DEFAULT && !d->family->dit_set_precision) return VS_OK;
+    if (!d->family->dit_set_precision)
+        return vs_fail(VS_ERR_UNSUPPORTED, "the %s family has no FP8 weights", d->family->name);
+    return d->family->dit_set_precision(d->impl, precision);
 }
 
 vs_status vs_dit_set_comm(vs_dit *d, vs_comm *comm) { return d->family->dit_set_comm(d->impl, comm); }

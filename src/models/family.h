@@ -145,6 +145,10 @@ typedef struct vs_family {
     vs_status (*vae_decode)(void *vae, const vs_tensor *latents, int tiled, vs_tensor *video);
     vs_vae_memory (*vae_memory)(const void *vae);
     void (*vae_free)(void *vae);
+    /* The DiT's and the text encoder's weight precision from now on (docs/fp8.md); NULL: the family has
+     * only the default. */
+    vs_status (*dit_set_precision)(void *dit, vs_precision precision);
+    vs_status (*text_set_precision)(void *encoder, vs_precision precision);
 
     /* Seeded random weights at the family's real configurations, for whole-pipeline benchmarks (no
      * checkpoint): the text encoder that goes with DiT preset `preset` (without a tokenizer, the family maps
@@ -153,9 +157,11 @@ typedef struct vs_family {
     vs_status (*vae_random)(const char *preset, vs_device device, uint64_t seed, void **out, vs_vae_info *info);
     /* Each stage's device memory (bytes) for a denoising batch of latents [B, C, F', H', W'] and text_length
      * tokens, from the configurations alone (nothing loaded): the components of pipeline folder `dir`, or
-     * (dir NULL) the random ones of `preset`. All 0 on the CPU. Library workspaces are not counted. */
-    vs_status (*memory_need)(const char *dir, const char *preset, vs_device device, const int64_t latents[5],
-                             int text_length, vs_stage_memory need[VS_STAGE_COUNT]);
+     * (dir NULL) the random ones of `preset`. All 0 on the CPU. Library workspaces are not counted. With
+     * `precision` FP8 the work counts the FP8 layers' input codes; weights are counted as they load (the
+     * checkpoint's dtype, quantised in place afterwards). */
+    vs_status (*memory_need)(const char *dir, const char *preset, vs_device device, vs_precision precision,
+                             const int64_t latents[5], int text_length, vs_stage_memory need[VS_STAGE_COUNT]);
 } vs_family;
 
 /* The family that runs the model in `dir`; a one-line error naming the
@@ -182,6 +188,8 @@ vs_status vs_text_encoder_load(const char *dir, vs_device device, vs_text_encode
 vs_status vs_text_encoder_random(const char *preset, vs_device device, uint64_t seed, vs_text_encoder **out);
 vs_status vs_text_encode(vs_text_encoder *encoder, const char *prompt, int max_length, vs_text_embedding *out);
 void vs_text_encoder_free(vs_text_encoder *encoder);
+/* The encoder's weight precision from now on (VS_PRECISION_FP8 quantises in place). */
+vs_status vs_text_encoder_set_precision(vs_text_encoder *encoder, vs_precision precision);
 
 /* `dir`: a pipeline folder or a transformer folder. */
 vs_status vs_dit_load(const char *dir, vs_device device, vs_dit **out);
@@ -192,6 +200,9 @@ const vs_dit_info *vs_dit_get_info(const vs_dit *dit);
 const vs_family *vs_dit_family(const vs_dit *dit);
 /* How self-attention runs from now on; params fully resolved (vs_attention_resolve). */
 vs_status vs_dit_set_attention(vs_dit *dit, const vs_attention_params *params);
+/* The weights' precision from now on (VS_PRECISION_FP8 quantises in place); a one-line error for a family
+ * or device without it. */
+vs_status vs_dit_set_precision(vs_dit *dit, vs_precision precision);
 /* Sequence-parallel forwards as one rank of `comm` (borrowed; NULL: alone). */
 vs_status vs_dit_set_comm(vs_dit *dit, vs_comm *comm);
 /* out: f32 [B, out_channels, F, H, W] on the host or the model's device; timing may be NULL. */

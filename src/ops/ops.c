@@ -284,6 +284,99 @@ vs_status vs_op_linear_residual(vs_tensor *x, const vs_tensor *h, const vs_tenso
     return be->linear_residual(x, h, w, bias, gate);
 }
 
+/* ---- FP8 linears ------------------------------------------------------------------- */
+
+vs_status vs_op_quantize_fp8(vs_tensor *q, vs_tensor *scale, const vs_tensor *x) {
+    const char *op = "quantize_fp8";
+    if (!x || !x->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: x is missing", op);
+    const vs_device dev = x->device;
+    const vs_backend *be;
+    VS_TRY(backend_of(VS_OP_QUANTIZE_FP8, dev, &be));
+    if (x->dtype != VS_F32 && x->dtype != be->activations)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s: x is %s; %s takes F32 or %s", op, vs_dtype_name(x->dtype),
+                       be->name, vs_dtype_name(be->activations));
+    VS_TRY(check(op, "x", x, dev, x->dtype, 0));
+    VS_TRY(check(op, "q", q, dev, VS_F8E4M3, 0));
+    VS_TRY(check(op, "scale", scale, dev, VS_F32, 0));
+    if (!same_shape(q, x)) return shape_mismatch(op, "q must have x's shape", q, x);
+    if (scale->ndim != 1 || scale->shape[0] != rows_of(x))
+        return shape_mismatch(op, "scale must be [rows of x]", scale, x);
+    VS_TRY(supported(be, VS_OP_QUANTIZE_FP8, (const vs_tensor *[]){q, scale, x}, 3, 0));
+    if (vs_tensor_numel(x) == 0) return VS_OK;
+    return be->quantize_fp8(q, scale, x);
+}
+
+/* A quantised operand and its row scales: `q` F8E4M3 [.., cols], `scale` F32 [rows of q]. */
+static vs_status check_quantised(const char *op, const char *q_name, const vs_tensor *q, const char *s_name,
+                                 const vs_tensor *scale, vs_device dev) {
+    VS_TRY(check(op, q_name, q, dev, VS_F8E4M3, 0));
+    VS_TRY(check(op, s_name, scale, dev, VS_F32, 0));
+    if (scale->ndim != 1 || scale->shape[0] != rows_of(q)) {
+        char what[96];
+        snprintf(what, sizeof what, "%s must be [rows of %s]", s_name, q_name);
+        return shape_mismatch(op, what, scale, q);
+    }
+    return VS_OK;
+}
+
+/* The weight side of an FP8 linear, shared by both ops: wq [out, in] against the input's last dimension
+ * `in`, and the bias. */
+static vs_status check_fp8_weight(const char *op, const vs_backend *be, vs_device dev, const vs_tensor *xq,
+                                  const vs_tensor *wq, const vs_tensor *w_scale, const vs_tensor *bias) {
+    VS_TRY(check_quantised(op, "weight", wq, "w_scale", w_scale, dev));
+    if (wq->ndim != 2) return vs_fail(VS_ERR_SHAPE, "%s: weight must be [out, in]", op);
+    if (last_dim(xq) != wq->shape[1])
+        return shape_mismatch(op, "the input's last dimension is not the weight's input size", xq, wq);
+    if (bias) {
+        VS_TRY(check(op, "bias", bias, dev, be->activations, 0));
+        if (bias->ndim != 1 || bias->shape[0] != wq->shape[0])
+            return shape_mismatch(op, "bias must be [out]", bias, wq);
+    }
+    return VS_OK;
+}
+
+vs_status vs_op_linear_fp8(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
+                           const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue ep) {
+    const char *op = "linear_fp8";
+    if (!xq || !xq->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: xq is missing", op);
+    const vs_device dev = xq->device;
+    const vs_backend *be;
+    VS_TRY(backend_of(VS_OP_LINEAR_FP8, dev, &be));
+    VS_TRY(check_quantised(op, "xq", xq, "x_scale", x_scale, dev));
+    VS_TRY(check_fp8_weight(op, be, dev, xq, wq, w_scale, bias));
+    VS_TRY(check(op, "y", y, dev, be->activations, 0));
+    if (last_dim(y) != wq->shape[0] || rows_of(y) != rows_of(xq))
+        return shape_mismatch(op, "y must be [rows of xq, out]", y, wq);
+    if (ep != VS_EPILOGUE_NONE && ep != VS_EPILOGUE_GELU_TANH)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s: unknown epilogue %d", op, (int)ep);
+    VS_TRY(supported(be, VS_OP_LINEAR_FP8, (const vs_tensor *[]){y, xq, x_scale, wq, w_scale, bias}, 6, (int)ep));
+    if (rows_of(xq) == 0 || wq->shape[0] == 0) return VS_OK;
+    return be->linear_fp8(y, xq, x_scale, wq, w_scale, bias, ep);
+}
+
+vs_status vs_op_linear_residual_fp8(vs_tensor *x, const vs_tensor *hq, const vs_tensor *h_scale,
+                                    const vs_tensor *wq, const vs_tensor *w_scale, const vs_tensor *bias,
+                                    const vs_tensor *gate) {
+    const char *op = "linear_residual_fp8";
+    if (!x || !x->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: x is missing", op);
+    const vs_device dev = x->device;
+    const vs_backend *be;
+    VS_TRY(backend_of(VS_OP_LINEAR_RESIDUAL_FP8, dev, &be));
+    VS_TRY(check(op, "x", x, dev, VS_F32, 0));
+    VS_TRY(check_quantised(op, "hq", hq, "h_scale", h_scale, dev));
+    VS_TRY(check_fp8_weight(op, be, dev, hq, wq, w_scale, bias));
+    const int64_t rows = rows_of(hq), out = wq->shape[0];
+    if (last_dim(x) != out || rows_of(x) != rows) return shape_mismatch(op, "x must be [rows of hq, out]", x, wq);
+    if (gate) {
+        int64_t batch;
+        VS_TRY(modulation_batch(op, "gate", gate, dev, rows, out, &batch));
+    }
+    VS_TRY(supported(be, VS_OP_LINEAR_RESIDUAL_FP8, (const vs_tensor *[]){x, hq, h_scale, wq, w_scale, bias, gate},
+                     7, 0));
+    if (rows == 0 || out == 0) return VS_OK;
+    return be->linear_residual_fp8(x, hq, h_scale, wq, w_scale, bias, gate);
+}
+
 vs_status vs_op_add(vs_tensor *out, const vs_tensor *a, const vs_tensor *b) {
     const char *op = "add";
     if (!out || !out->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: out is missing", op);

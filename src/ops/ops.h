@@ -74,6 +74,32 @@ vs_status vs_op_gated_residual(vs_tensor *x, const vs_tensor *y, const vs_tensor
 vs_status vs_op_linear_residual(vs_tensor *x, const vs_tensor *h, const vs_tensor *weight,
                                 const vs_tensor *bias, const vs_tensor *gate);
 
+/* FP8 (E4M3, "fn": max 448, no infinities) linear layers, docs/fp8.md.
+ *
+ * Row-wise quantisation: scale[r] = max_i |x[r, i]| / 448 (1 for a row of
+ * zeros), q[r, i] = e4m3(x[r, i] * (448 / max_i |x[r, i]|)), rounded to
+ * nearest even and saturated, in f32 arithmetic on every device. For
+ * activations a row is a token (per-token scales); for a weight [out, in] a
+ * row is an output channel (per-channel scales). x F32 or the device's
+ * activations [.., in], contiguous; q F8E4M3 of x's shape; scale F32 [rows]. */
+vs_status vs_op_quantize_fp8(vs_tensor *q, vs_tensor *scale, const vs_tensor *x);
+
+/* y = epilogue((xq[r, :] . wq[o, :]) * x_scale[r] * w_scale[o] + bias[o]): vs_op_linear
+ * on quantised operands. xq F8E4M3 [.., in] with x_scale F32 [rows] (from
+ * vs_op_quantize_fp8); wq F8E4M3 [out, in] with w_scale F32 [out]; bias the
+ * device's activations [out] or NULL; y activations [rows of xq, out]. f32
+ * accumulation; CUDA: one cuBLASLt FP8 GEMM (in % 16 == 0, out % 8 == 0). */
+vs_status vs_op_linear_fp8(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
+                           const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue epilogue);
+
+/* x += gate * ((hq . wq^T) * h_scale * w_scale + bias): vs_op_linear_residual on
+ * quantised operands (hq, h_scale, wq, w_scale as in vs_op_linear_fp8; x F32
+ * [B, N, out]; gate F32 [B, out] view or NULL). CUDA: the gate is folded into
+ * the per-channel weight scale, so no weight copy is made. */
+vs_status vs_op_linear_residual_fp8(vs_tensor *x, const vs_tensor *hq, const vs_tensor *h_scale,
+                                    const vs_tensor *wq, const vs_tensor *w_scale, const vs_tensor *bias,
+                                    const vs_tensor *gate);
+
 /* out = a + b elementwise, F32, same shape, any strides (broadcast with stride 0); out contiguous. */
 vs_status vs_op_add(vs_tensor *out, const vs_tensor *a, const vs_tensor *b);
 /* y = silu(x) = x * sigmoid(x), F32, same shape, contiguous. */

@@ -88,7 +88,7 @@ vs_status vs_pipeline_load(vs_pipeline **out, const char *model_dir, const vs_pi
     }
     vs_status s = choose_device(params->device, &p->device);
     if (s == VS_OK) s = vs_t2v_locate(model_dir, p->model_dir, sizeof p->model_dir);
-    const vs_t2v_source source = {p->model_dir, NULL, 0};
+    const vs_t2v_source source = {p->model_dir, NULL, 0, params->precision};
     if (s == VS_OK) s = vs_t2v_open(&source, p->device, params->gpu_memory, &p->t2v);
     if (s == VS_OK) s = resolve_attention(p, &params->attention);
     if (s == VS_OK) s = vs_t2v_resolve_cache(p->t2v, &(vs_cache_settings){params->cache, params->cache_threshold}, &p->cache);

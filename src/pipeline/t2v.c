@@ -68,33 +68,43 @@ vs_status vs_t2v_locate(const char *given, char *out, size_t size) {
                    VS_SOURCE_MODEL_DIR, VS_INSTALL_MODEL_DIR);
 }
 
-/* The component of `stage` from the source, unless it is loaded already. */
-static vs_status load_component(vs_t2v *m, vs_stage stage) {
-    const vs_t2v_source *src = &m->source;
-    char path[PATH_CAP];
-    switch (stage) {
-    case VS_STAGE_TEXT:
-        if (m->text_encoder) return VS_OK;
-        return src->dir ? vs_text_encoder_load(src->dir, m->device, &m->text_encoder)
-                        : vs_text_encoder_random(src->preset, m->device, src->seed + 1, &m->text_encoder);
-    case VS_STAGE_DENOISE:
-        if (m->transformer) return VS_OK;
-        VS_TRY(src->dir ? vs_dit_load(src->dir, m->device, &m->transformer)
-                        : vs_dit_random(src->preset, 0, m->device, src->seed + 2, &m->transformer));
-        return m->comm ? vs_dit_set_comm(m->transformer, m->comm) : VS_OK;
-    case VS_STAGE_DECODE:
-        if (m->vae || m->pixel_space) return VS_OK;
-        snprintf(path, sizeof path, "%s/vae", src->dir ? src->dir : "");
-        return src->dir ? vs_vae_load(path, m->device, &m->vae) /* the VAE decodes where the DiT runs */
-                        : vs_vae_random(src->preset, m->device, src->seed + 3, &m->vae);
-    default: return vs_fail(VS_ERR_INVALID_ARG, "no pipeline stage %d", (int)stage);
-    }
-}
-
 static void free_component(vs_t2v *m, vs_stage stage) {
     if (stage == VS_STAGE_TEXT) vs_text_encoder_free(m->text_encoder), m->text_encoder = NULL;
     if (stage == VS_STAGE_DENOISE) vs_dit_free(m->transformer), m->transformer = NULL;
     if (stage == VS_STAGE_DECODE) vs_vae_free(m->vae), m->vae = NULL;
+}
+
+/* The component of `stage` from the source, unless it is loaded already, set up right after it loads: the
+ * text encoder and the DiT at the source's precision, the DiT on the pipeline's comm. One that fails any of
+ * it is freed (not kept half set up for the next stage). */
+static vs_status load_component(vs_t2v *m, vs_stage stage) {
+    const vs_t2v_source *src = &m->source;
+    char path[PATH_CAP];
+    vs_status s = VS_OK;
+    switch (stage) {
+    case VS_STAGE_TEXT:
+        if (m->text_encoder) return VS_OK;
+        s = src->dir ? vs_text_encoder_load(src->dir, m->device, &m->text_encoder)
+                     : vs_text_encoder_random(src->preset, m->device, src->seed + 1, &m->text_encoder);
+        if (s == VS_OK) s = vs_text_encoder_set_precision(m->text_encoder, src->precision);
+        break;
+    case VS_STAGE_DENOISE:
+        if (m->transformer) return VS_OK;
+        s = src->dir ? vs_dit_load(src->dir, m->device, &m->transformer)
+                     : vs_dit_random(src->preset, 0, m->device, src->seed + 2, &m->transformer);
+        if (s == VS_OK) s = vs_dit_set_precision(m->transformer, src->precision);
+        if (s == VS_OK && m->comm) s = vs_dit_set_comm(m->transformer, m->comm);
+        break;
+    case VS_STAGE_DECODE:
+        if (m->vae || m->pixel_space) return VS_OK;
+        snprintf(path, sizeof path, "%s/vae", src->dir ? src->dir : "");
+        s = src->dir ? vs_vae_load(path, m->device, &m->vae) /* the VAE decodes where the DiT runs */
+                     : vs_vae_random(src->preset, m->device, src->seed + 3, &m->vae);
+        break;
+    default: return vs_fail(VS_ERR_INVALID_ARG, "no pipeline stage %d", (int)stage);
+    }
+    if (s != VS_OK) free_component(m, stage);
+    return s;
 }
 
 /* The DiT's and the VAE's shapes from their configurations, checked against each other. */
@@ -138,7 +148,8 @@ static vs_status plan_for(const vs_t2v *m, int frames, int height, int width, fl
     VS_TRY(m->family->latent_shape(&m->dit_info, m->pixel_space ? NULL : &m->vae_info, frames, height, width, shape));
     if (guidance > 1.0f) shape[0] = 2; /* the prompt and the negative prompt in one batch */
     vs_stage_memory need[VS_STAGE_COUNT];
-    VS_TRY(m->family->memory_need(m->source.dir, m->source.preset, m->device, shape, m->defaults.text_length, need));
+    VS_TRY(m->family->memory_need(m->source.dir, m->source.preset, m->device, m->source.precision, shape,
+                                  m->defaults.text_length, need));
     /* What this pipeline holds already is not "in use by others". */
     size_t total, in_use = device_in_use(m->device, &total), held = 0;
     if (m->text_encoder) held += need[VS_STAGE_TEXT].weights;
@@ -172,6 +183,12 @@ vs_status vs_t2v_open(const vs_t2v_source *source, vs_device device, double budg
     if (s == VS_OK && source->dir) s = vs_family_defaults(m->family, m->dir, &m->defaults);
     if (s == VS_OK) s = vs_scheduler_config_for(source->dir ? m->dir : NULL, m->defaults.scheduler, &m->scheduler);
     if (s == VS_OK) s = read_infos(m);
+    /* Refused here even when the plan loads nothing yet, not at the first generate. */
+    if (s == VS_OK && source->precision != VS_PRECISION_DEFAULT && source->precision != VS_PRECISION_FP8)
+        s = vs_fail(VS_ERR_INVALID_ARG, "weight precision %d is neither the default nor FP8", (int)source->precision);
+    if (s == VS_OK && source->precision == VS_PRECISION_FP8 &&
+        !(m->family->dit_set_precision && m->family->text_set_precision))
+        s = vs_fail(VS_ERR_UNSUPPORTED, "the %s family has no FP8 weights", m->family->name);
     size_t total = 0;
     device_in_use(device, &total);
     m->budget = budget_gib > 0 ? (size_t)(budget_gib * (double)(1ull << 30)) : total; /* 0 on the CPU: no limit */
@@ -190,7 +207,7 @@ vs_status vs_t2v_open(const vs_t2v_source *source, vs_device device, double budg
 }
 
 vs_status vs_t2v_load(const char *dir, vs_device device, vs_t2v **out) {
-    const vs_t2v_source source = {dir, NULL, 0};
+    const vs_t2v_source source = {dir, NULL, 0, VS_PRECISION_DEFAULT};
     return vs_t2v_open(&source, device, 0, out);
 }
 

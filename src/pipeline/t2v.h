@@ -34,11 +34,14 @@ typedef struct vs_t2v vs_t2v;
 typedef struct vs_comm vs_comm;
 
 /* Where the components come from: a pipeline folder, or (dir NULL) seeded random weights at the real
- * configurations of DiT preset `preset` (its family's text encoder and VAE too), for benchmarks. */
+ * configurations of DiT preset `preset` (its family's text encoder and VAE too), for benchmarks; and the
+ * precision the text encoder and the DiT are set to right after each loads (vs_text_encoder_set_precision,
+ * vs_dit_set_precision; a family without FP8 weights refuses FP8 in vs_t2v_open). */
 typedef struct vs_t2v_source {
     const char *dir;
     const char *preset;
     uint64_t seed;
+    vs_precision precision;
 } vs_t2v_source;
 
 /* Plans device memory against budget_gib GiB (0: the device's total memory; ignored on the CPU) at the

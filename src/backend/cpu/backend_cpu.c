@@ -11,6 +11,7 @@
 #include "backend/cpu/attention_cpu.h"
 #include "backend/cpu/conv_cpu.h"
 #include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/fp8_cpu.h"
 #include "backend/cpu/vae_cpu.h"
 #include "core/dtype.h"
 #include "core/hash.h"
@@ -58,9 +59,23 @@ static vs_status gated_residual(vs_tensor *x, const vs_tensor *y, const vs_tenso
     return VS_OK;
 }
 
-/* The two steps through a temporary: y = h W^T + bias, then x += y * gate. */
-static vs_status linear_residual(vs_tensor *x, const vs_tensor *h, const vs_tensor *w, const vs_tensor *bias,
-                                 const vs_tensor *gate) {
+static vs_status quantize_fp8(vs_tensor *q, vs_tensor *scale, const vs_tensor *x) {
+    vs_cpu_quantize_fp8(q->data, scale->data, x->data, rows_of(x), last_dim(x));
+    return VS_OK;
+}
+
+static vs_status linear_fp8(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
+                            const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue ep) {
+    return vs_cpu_linear_fp8(y->data, xq->data, x_scale->data, wq->data, w_scale->data,
+                             bias ? bias->data : NULL, rows_of(xq), wq->shape[0], last_dim(xq),
+                             ep == VS_EPILOGUE_GELU_TANH);
+}
+
+/* The two steps through a temporary: y = h W^T + bias (the FP8 product when hq is given), then
+ * x += y * gate. */
+static vs_status residual_two_steps(vs_tensor *x, const vs_tensor *h, const vs_tensor *h_scale,
+                                    const vs_tensor *w, const vs_tensor *w_scale, const vs_tensor *bias,
+                                    const vs_tensor *gate) {
     const int64_t rows = rows_of(h), out = w->shape[0];
     vs_tensor y = vs_tensor_view(malloc(sizeof(float) * (size_t)(rows * out)), VS_F32, VS_CPU, 2,
                                  (int64_t[]){rows, out});
@@ -68,10 +83,22 @@ static vs_status linear_residual(vs_tensor *x, const vs_tensor *h, const vs_tens
         return vs_fail(VS_ERR_OOM, "linear_residual: no memory for %lld x %lld floats", (long long)rows,
                        (long long)out);
     vs_tensor xr = vs_tensor_view(x->data, VS_F32, VS_CPU, 2, (int64_t[]){rows, out});
-    vs_status s = linear(&y, h, w, bias, VS_EPILOGUE_NONE);
+    vs_status s = h_scale ? linear_fp8(&y, h, h_scale, w, w_scale, bias, VS_EPILOGUE_NONE)
+                          : linear(&y, h, w, bias, VS_EPILOGUE_NONE);
     if (!s) s = gated_residual(&xr, &y, gate);
     free(y.data);
     return s;
+}
+
+static vs_status linear_residual(vs_tensor *x, const vs_tensor *h, const vs_tensor *w, const vs_tensor *bias,
+                                 const vs_tensor *gate) {
+    return residual_two_steps(x, h, NULL, w, NULL, bias, gate);
+}
+
+static vs_status linear_residual_fp8(vs_tensor *x, const vs_tensor *hq, const vs_tensor *h_scale,
+                                     const vs_tensor *wq, const vs_tensor *w_scale, const vs_tensor *bias,
+                                     const vs_tensor *gate) {
+    return residual_two_steps(x, hq, h_scale, wq, w_scale, bias, gate);
 }
 
 static vs_status layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight,
@@ -368,4 +395,7 @@ const vs_backend vs_backend_cpu = {
     .softmax_rows = softmax_rows,
     .image_from_planes = image_from_planes,
     .planes_from_image = planes_from_image,
+    .quantize_fp8 = quantize_fp8,
+    .linear_fp8 = linear_fp8,
+    .linear_residual_fp8 = linear_residual_fp8,
 };

@@ -58,6 +58,16 @@ static vs_status supports(const vs_op_desc *d) {
                            (long long)in, (long long)out);
         return modulation_rows(d->op, "gate", t[4]);
     }
+    case VS_OP_QUANTIZE_FP8: /* q, scale, x */ return vector_dim(d->op, "last dimension", last_dim(t[2]));
+    case VS_OP_LINEAR_FP8:          /* y, xq, x_scale, wq, w_scale, bias */
+    case VS_OP_LINEAR_RESIDUAL_FP8: { /* x, hq, h_scale, wq, w_scale, bias, gate */
+        /* cuBLASLt's FP8 GEMMs want 16-byte leading dimensions: of the E4M3 operands and of y. */
+        const int64_t in = last_dim(t[1]), out = t[3]->shape[0];
+        if (in % 16 || out % 8)
+            return vs_fail(VS_ERR_UNSUPPORTED, "%s: sizes %lld -> %lld must be multiples of 16 -> 8 on CUDA (FP8 GEMM)",
+                           op, (long long)in, (long long)out);
+        return d->op == VS_OP_LINEAR_RESIDUAL_FP8 ? modulation_rows(d->op, "gate", t[6]) : VS_OK;
+    }
     case VS_OP_LAYERNORM_MODULATE: /* y, x, weight, bias, shift, scale */
         VS_TRY(vector_dim(d->op, "last dimension", last_dim(t[1])));
         VS_TRY(modulation_rows(d->op, "shift", t[4]));
@@ -155,6 +165,41 @@ static vs_status linear_residual(vs_tensor *x, const vs_tensor *h, const vs_tens
             char a[128], c[128];
             return vs_fail_context(s, "linear_residual h %s, weight %s", describe(h, a, sizeof a),
                                    describe(w, c, sizeof c));
+        }
+    }
+    return VS_OK;
+}
+
+static vs_status quantize_fp8(vs_tensor *q, vs_tensor *scale, const vs_tensor *x) {
+    return vs_cuda_quantize_fp8(q->data, scale->data, x->data, x->dtype, rows_of(x), last_dim(x));
+}
+
+static vs_status linear_fp8(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
+                            const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue ep) {
+    vs_status s = vs_cuda_linear_fp8(y->data, xq->data, x_scale->data, wq->data, w_scale->data, data_or_null(bias),
+                                     rows_of(xq), wq->shape[0], last_dim(xq), ep == VS_EPILOGUE_GELU_TANH);
+    if (s != VS_OK) {
+        char a[128], b[128];
+        return vs_fail_context(s, "linear_fp8 x %s, weight %s", describe(xq, a, sizeof a), describe(wq, b, sizeof b));
+    }
+    return VS_OK;
+}
+
+/* One accumulating GEMM per batch entry, each with its own gate row folded into the scales. */
+static vs_status linear_residual_fp8(vs_tensor *x, const vs_tensor *hq, const vs_tensor *h_scale,
+                                     const vs_tensor *wq, const vs_tensor *w_scale, const vs_tensor *bias,
+                                     const vs_tensor *gate) {
+    const int64_t out = wq->shape[0], in = last_dim(hq), rows = rows_of(hq);
+    const int64_t batch = gate ? gate->shape[0] : 1, tokens = rows / batch;
+    for (int64_t b = 0; b < batch; b++) {
+        vs_status s = vs_cuda_linear_residual_fp8(
+            (float *)x->data + b * tokens * out, (const uint8_t *)hq->data + b * tokens * in,
+            (const float *)h_scale->data + b * tokens, wq->data, w_scale->data, data_or_null(bias),
+            gate ? (const float *)gate->data + b * gate->stride[0] : NULL, tokens, out, in);
+        if (s != VS_OK) {
+            char a[128], c[128];
+            return vs_fail_context(s, "linear_residual_fp8 h %s, weight %s", describe(hq, a, sizeof a),
+                                   describe(wq, c, sizeof c));
         }
     }
     return VS_OK;
@@ -346,4 +391,7 @@ const vs_backend vs_backend_cuda = {
     .softmax_rows = softmax_rows,
     .image_from_planes = image_from_planes,
     .planes_from_image = planes_from_image,
+    .quantize_fp8 = quantize_fp8,
+    .linear_fp8 = linear_fp8,
+    .linear_residual_fp8 = linear_residual_fp8,
 };

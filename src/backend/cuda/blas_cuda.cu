@@ -1,5 +1,11 @@
-/* bf16 GEMMs through cuBLASLt: y[M, N] = x[M, K] W^T + bias, row-major, f32
- * accumulation, bias and GELU fused in the epilogue.
+/* bf16 and FP8 GEMMs through cuBLASLt: y[M, N] = x[M, K] W^T + bias, row-major, f32
+ * accumulation, bias and GELU fused in the epilogue. FP8 (E4M3) operands carry
+ * f32 scales per row of x (token) and per row of W (output channel). A plan takes
+ * the first form cuBLASLt offers for its shape (fp8_form): the outer-vector scale
+ * mode (CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F: D[i, j] = scale_A[i] scale_B[j]
+ * (A B)[i, j], before the epilogue) with the bias / GELU epilogue; the same mode
+ * without epilogue into BF16, then our epilogue kernel; or the plain FP8 GEMM of the
+ * codes into BF16 and our kernel applying both scales, bias and GELU.
  *
  * cuBLASLt is column-major. A row-major [R, C] matrix is the column-major
  * [C, R] matrix with the same bytes, so y^T (col-major N x M) = W x^T reads:
@@ -10,12 +16,14 @@
 #include <cuda_bf16.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <new>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops_cuda.h"
+#include "core/log.h"
 
 namespace {
 
@@ -68,9 +76,10 @@ struct lt_objects {
 };
 
 /* One GEMM of the linear layers: y[rows, out] = x[rows, in] W^T + beta * y + bias, GELU after when
- * `gelu`; x and W BF16, y (C and D at once) and bias of their own types. */
+ * `gelu`; x and W BF16, or E4M3 (ab_type) with their row scales x_scale [rows] and w_scale [out]; y (C
+ * and D at once) and bias of their own types. */
 struct linear_gemm {
-    const uint16_t *x, *w;
+    const void *x, *w;
     void *y;
     cudaDataType_t y_type;
     const void *bias;
@@ -78,15 +87,17 @@ struct linear_gemm {
     int gelu;
     float beta;
     int64_t rows, out, in;
+    cudaDataType_t ab_type = CUDA_R_16BF;
+    const float *x_scale = nullptr, *w_scale = nullptr;
 };
 
 /* "y[rows, out] += x[rows, in] W^T + bias, GELU": the GEMM, for error messages. */
 struct gemm_text {
     char text[128];
     explicit gemm_text(const linear_gemm &g) {
-        snprintf(text, sizeof text, "y[%lld, %lld] %s= x[%lld, %lld] W^T%s%s", (long long)g.rows, (long long)g.out,
-                 g.beta != 0 ? "+" : "", (long long)g.rows, (long long)g.in, g.bias ? " + bias" : "",
-                 g.gelu ? ", GELU" : "");
+        snprintf(text, sizeof text, "y[%lld, %lld] %s= x[%lld, %lld] W^T%s%s%s", (long long)g.rows,
+                 (long long)g.out, g.beta != 0 ? "+" : "", (long long)g.rows, (long long)g.in,
+                 g.bias ? " + bias" : "", g.gelu ? ", GELU" : "", g.ab_type == CUDA_R_8F_E4M3 ? ", FP8" : "");
     }
 };
 
@@ -102,7 +113,7 @@ struct gemm_text {
 /* What a linear GEMM's cuBLASLt objects and algorithm depend on; compared bytewise. */
 struct linear_key {
     int64_t rows, out, in;
-    int32_t y_type, bias_type, has_bias, gelu, accumulate;
+    int32_t y_type, bias_type, has_bias, gelu, accumulate, ab_type;
     uint32_t align_w, align_x, align_y;
 };
 
@@ -113,17 +124,69 @@ struct linear_plan {
     linear_key key;
     lt_objects o;
     cublasLtMatmulAlgo_t algo;
+    int form; /* fp8_form; FUSED for BF16 GEMMs */
+    cublasStatus_t heuristic_status; /* of the last form tried, for the error when none is offered */
 };
 constexpr int kMaxPlans = 64;
 linear_plan *g_plans[kMaxPlans];
 int g_plan_count = 0, g_next_evicted = 0;
 
-vs_status build_plan(const linear_gemm &g, linear_plan *p) {
+/* How an FP8 GEMM runs, in the order a plan tries them (the first cuBLASLt offers for the shape wins). */
+enum fp8_form {
+    FUSED,       /* outer-vector scales and the bias / GELU epilogue in cuBLASLt, into y as asked */
+    OUTER_PLAIN, /* outer-vector scales, no epilogue, into BF16; fp8_epilogue_kernel adds bias, GELU */
+    UNSCALED,    /* the codes' product into BF16; fp8_epilogue_kernel applies both scales, bias, GELU */
+    FORMS
+};
+const char *const fp8_form_names[FORMS] = {"outer-vector scales, fused epilogue",
+                                           "outer-vector scales, epilogue kernel", "scales in the epilogue kernel"};
+
+/* VS_FP8_FAST_ACCUM=1 in the environment, read once (plans are cached). */
+int8_t fp8_fast_accumulation() {
+    static const int8_t fast = [] {
+        const char *v = getenv("VS_FP8_FAST_ACCUM");
+        return (int8_t)(v && !strcmp(v, "1"));
+    }();
+    return fast;
+}
+
+/* For an FP8 form, a cuBLASLt call that fails marks the form unavailable (found = 0) and keeps the status
+ * for the error when no form is left. */
+#define FORM_TRY(call)                                                                                            \
+    do {                                                                                                          \
+        const cublasStatus_t form_s_ = (call);                                                                    \
+        if (form_s_ != CUBLAS_STATUS_SUCCESS) {                                                                   \
+            p->heuristic_status = form_s_;                                                                        \
+            return VS_OK;                                                                                         \
+        }                                                                                                         \
+    } while (0)
+
+/* The plan's objects and algorithm for `form` (FUSED: the GEMM g as asked; the other forms: no epilogue,
+ * BF16 D, beta 0, outer-vector scales only for OUTER_PLAIN); found = 0 when cuBLASLt has none. */
+vs_status build_plan(const linear_gemm &asked, linear_plan *p, int form, int *found) {
     lt_objects &o = p->o;
+    o.~lt_objects();
+    new (&o) lt_objects();
+    *found = 0;
+    p->form = form;
+    linear_gemm g = asked;
+    if (form != FUSED) g.y_type = CUDA_R_16BF, g.bias = nullptr, g.gelu = 0, g.beta = 0.0f;
     LT_TRY(cublasLtMatmulDescCreate(&o.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     const cublasOperation_t trans = CUBLAS_OP_T, no_trans = CUBLAS_OP_N;
     LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_TRANSA, &trans, sizeof trans));
     LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_TRANSB, &no_trans, sizeof no_trans));
+    if (g.ab_type == CUDA_R_8F_E4M3) {
+        if (form != UNSCALED) {
+            /* cuBLASLt's A is W (its rows, our output channels, are A's M), its B is x (our tokens, B's N). */
+            const int32_t outer = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+            FORM_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &outer, sizeof outer));
+            FORM_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &outer, sizeof outer));
+        }
+        /* VS_FP8_FAST_ACCUM=1: Hopper's FP8 accumulation without the periodic promotion to full f32 (faster,
+         * less exact; off by default). */
+        const int8_t fast = fp8_fast_accumulation();
+        FORM_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof fast));
+    }
     cublasLtEpilogue_t epilogue = g.bias ? (g.gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
                                          : (g.gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
     LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
@@ -132,8 +195,8 @@ vs_status build_plan(const linear_gemm &g, linear_plan *p) {
         LT_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
                                               sizeof bias_type));
     }
-    LT_TRY(cublasLtMatrixLayoutCreate(&o.a, CUDA_R_16BF, (uint64_t)g.in, (uint64_t)g.out, g.in));
-    LT_TRY(cublasLtMatrixLayoutCreate(&o.b, CUDA_R_16BF, (uint64_t)g.in, (uint64_t)g.rows, g.in));
+    LT_TRY(cublasLtMatrixLayoutCreate(&o.a, g.ab_type, (uint64_t)g.in, (uint64_t)g.out, g.in));
+    LT_TRY(cublasLtMatrixLayoutCreate(&o.b, g.ab_type, (uint64_t)g.in, (uint64_t)g.rows, g.in));
     LT_TRY(cublasLtMatrixLayoutCreate(&o.d, g.y_type, (uint64_t)g.out, (uint64_t)g.rows, g.out));
 
     LT_TRY(cublasLtMatmulPreferenceCreate(&o.pref));
@@ -141,19 +204,23 @@ vs_status build_plan(const linear_gemm &g, linear_plan *p) {
     LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
     /* The heuristic assumes 256-byte aligned operands unless told otherwise (row chunks are less aligned). */
     const linear_key &k = p->key;
+    const uint32_t align_d = form == FUSED ? k.align_y : 256; /* the other forms write the BF16 scratch */
     LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &k.align_w, sizeof k.align_w));
     LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &k.align_x, sizeof k.align_x));
-    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &k.align_y, sizeof k.align_y));
-    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &k.align_y, sizeof k.align_y));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_d, sizeof align_d));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(o.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d, sizeof align_d));
 
     cublasLtMatmulHeuristicResult_t heuristic = {};
-    int found = 0;
-    LT_TRY(cublasLtMatmulAlgoGetHeuristic(g_handle, o.desc, o.a, o.b, o.d, o.d, o.pref, 1, &heuristic, &found));
-    if (found == 0)
-        return vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for %s (bf16)", gemm_text(g).text);
+    /* An FP8 combination cuBLASLt does not offer fails here (NOT_SUPPORTED, INVALID_VALUE) rather than with
+     * found = 0: the caller tries the next form, and names this status if none is left. */
+    const cublasStatus_t st =
+        cublasLtMatmulAlgoGetHeuristic(g_handle, o.desc, o.a, o.b, o.d, o.d, o.pref, 1, &heuristic, found);
+    if (g.ab_type == CUDA_R_8F_E4M3) FORM_TRY(st);
+    else LT_TRY(st);
     p->algo = heuristic.algo;
     return VS_OK;
 }
+#undef FORM_TRY
 
 /* The cached plan for g's shape, built (evicting the oldest when full) on a miss; NULL with the error
  * when cuBLASLt has none. Called under g_lock. */
@@ -162,14 +229,26 @@ vs_status find_plan(const linear_gemm &g, linear_plan **out) {
     memset(&key, 0, sizeof key);
     key.rows = g.rows, key.out = g.out, key.in = g.in;
     key.y_type = g.y_type, key.bias_type = g.bias ? g.bias_type : 0, key.has_bias = g.bias != nullptr;
-    key.gelu = g.gelu, key.accumulate = g.beta != 0;
+    key.gelu = g.gelu, key.accumulate = g.beta != 0, key.ab_type = g.ab_type;
     key.align_w = alignment(g.w), key.align_x = alignment(g.x), key.align_y = alignment(g.y);
     for (int i = 0; i < g_plan_count; i++)
         if (!memcmp(&g_plans[i]->key, &key, sizeof key)) return *out = g_plans[i], VS_OK;
     linear_plan *p = new (std::nothrow) linear_plan();
     if (!p) return vs_fail(VS_ERR_OOM, "out of host memory for a cuBLASLt plan");
     p->key = key;
-    vs_status s = build_plan(g, p);
+    int found = 0;
+    vs_status s = VS_OK;
+    const int forms = g.ab_type == CUDA_R_8F_E4M3 ? FORMS : 1;
+    for (int form = FUSED; !s && !found && form < forms; form++) s = build_plan(g, p, form, &found);
+    if (!s && !found)
+        s = vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for %s (%s; last status: %s)", gemm_text(g).text,
+                    g.ab_type == CUDA_R_8F_E4M3 ? "E4M3, in any of its forms" : "bf16",
+                    cublasLtGetStatusString(p->heuristic_status));
+    static int logged_forms; /* each form is announced once per process */
+    if (!s && g.ab_type == CUDA_R_8F_E4M3 && !(logged_forms & 1 << p->form)) {
+        logged_forms |= 1 << p->form;
+        VS_INFO("FP8 GEMM %s runs with %s", gemm_text(g).text, fp8_form_names[p->form]);
+    }
     if (s) {
         delete p;
         return s;
@@ -185,24 +264,102 @@ vs_status find_plan(const linear_gemm &g, linear_plan **out) {
     return VS_OK;
 }
 
+/* Sets a per-call pointer attribute of the plan's descriptor (bias, scales). */
+vs_status set_pointer(linear_plan *p, cublasLtMatmulDescAttributes_t attribute, const void *pointer, const char *what) {
+    const cublasStatus_t st = cublasLtMatmulDescSetAttribute(p->o.desc, attribute, &pointer, sizeof pointer);
+    if (st != CUBLAS_STATUS_SUCCESS)
+        return vs_fail(VS_ERR_CUDA, "setting the cuBLASLt %s pointer failed: %s", what, cublasLtGetStatusString(st));
+    return VS_OK;
+}
+
+/* The rest of an FP8 GEMM that cuBLASLt did not fuse, from its BF16 result acc[rows, out]: v = acc, times
+ * row_scale[r] * col_scale[o] when given (the UNSCALED form), plus bias[o] (F32 or BF16), GELU-tanh when
+ * `gelu`; then y = v in BF16 (acc may be y) or, when `accumulate`, y += v in F32. One thread per 8
+ * values of a row (out % 8 == 0: 16-byte loads of acc). */
+__global__ void fp8_epilogue_kernel(void *y, int accumulate, const __nv_bfloat16 *acc, const float *row_scale,
+                                    const float *col_scale, const void *bias, int bias_f32, int gelu, int64_t rows,
+                                    int64_t out) {
+    const int64_t groups_per_row = out / 8;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < rows * groups_per_row;
+         t += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t r = t / groups_per_row, o0 = t % groups_per_row * 8, i0 = r * out + o0;
+        uint4 packed = reinterpret_cast<const uint4 *>(acc)[t];
+        __nv_bfloat16 *v8 = reinterpret_cast<__nv_bfloat16 *>(&packed);
+        const float rs = row_scale ? row_scale[r] : 1.0f;
+        for (int k = 0; k < 8; k++) {
+            const int64_t o = o0 + k;
+            float v = __bfloat162float(v8[k]);
+            if (row_scale) v *= rs * col_scale[o];
+            if (bias) v += bias_f32 ? static_cast<const float *>(bias)[o]
+                                    : __bfloat162float(static_cast<const __nv_bfloat16 *>(bias)[o]);
+            if (gelu) v = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+            if (accumulate) static_cast<float *>(y)[i0 + k] += v;
+            else v8[k] = __float2bfloat16(v);
+        }
+        if (!accumulate) reinterpret_cast<uint4 *>(y)[t] = packed;
+    }
+}
+int grid_for(int64_t n) {
+    const int64_t blocks = (n + 255) / 256;
+    return (int)(blocks < 4096 ? blocks : 4096);
+}
+
+/* The BF16 result of an accumulating FP8 GEMM in a non-fused form, grown on demand (one for the process,
+ * each use ordered on the stream before the next). */
+__nv_bfloat16 *g_fp8_acc = nullptr;
+int64_t g_fp8_acc_len = 0;
+vs_status grow(void **buffer, int64_t *len, int64_t want, size_t elem, const char *what);
+
+/* One GEMM with plan p in its form; the cuBLASLt status of the matmul in *st (SUCCESS when it ran). Called
+ * under g_lock. */
+vs_status launch(const linear_gemm &g, linear_plan *p, cublasStatus_t *st) {
+    const int form = p->form;
+    *st = CUBLAS_STATUS_SUCCESS;
+    /* FUSED writes y as asked; the other forms write BF16: y itself, or the scratch for an F32 accumulation. */
+    void *d = g.y;
+    if (form != FUSED && g.y_type == CUDA_R_32F) {
+        VS_TRY(grow(reinterpret_cast<void **>(&g_fp8_acc), &g_fp8_acc_len, g.rows * g.out, 2, "FP8 GEMM result"));
+        d = g_fp8_acc;
+    }
+    if (g.bias && form == FUSED) VS_TRY(set_pointer(p, CUBLASLT_MATMUL_DESC_BIAS_POINTER, g.bias, "bias"));
+    if (g.ab_type == CUDA_R_8F_E4M3 && form != UNSCALED) {
+        VS_TRY(set_pointer(p, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, g.w_scale, "weight scale"));
+        VS_TRY(set_pointer(p, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, g.x_scale, "activation scale"));
+    }
+    const float alpha = 1.0f, beta = form == FUSED ? g.beta : 0.0f;
+    *st = cublasLtMatmul(g_handle, p->o.desc, &alpha, g.w, p->o.a, g.x, p->o.b, &beta, d, p->o.d, d, p->o.d, &p->algo,
+                         g_workspace, kWorkspaceBytes, 0);
+    if (*st != CUBLAS_STATUS_SUCCESS)
+        return vs_fail(VS_ERR_CUDA, "cublasLtMatmul failed: %s (GEMM %s, %s)", cublasLtGetStatusString(*st),
+                       gemm_text(g).text, g.ab_type == CUDA_R_8F_E4M3 ? fp8_form_names[form] : "bf16");
+    if (form != FUSED) {
+        const int unscaled = form == UNSCALED;
+        fp8_epilogue_kernel<<<grid_for(g.rows * (g.out / 8)), 256>>>(
+            g.y, g.y_type == CUDA_R_32F, static_cast<const __nv_bfloat16 *>(d), unscaled ? g.x_scale : nullptr,
+            unscaled ? g.w_scale : nullptr, g.bias, g.bias_type == CUDA_R_32F, g.gelu, g.rows, g.out);
+        VS_CUDA_LAUNCH_CHECK("fp8_epilogue_kernel");
+    }
+    return VS_OK;
+}
+
+/* Runs g with its cached plan. An FP8 form the heuristic offered but the matmul then refuses moves the plan
+ * to the next form, and the GEMM runs again. */
 vs_status run_linear(const linear_gemm &g) {
     VS_TRY(ensure_handle());
     pthread_mutex_lock(&g_lock);
     linear_plan *p = nullptr;
     vs_status s = find_plan(g, &p);
-    if (!s && g.bias) {
-        const cublasStatus_t st =
-            cublasLtMatmulDescSetAttribute(p->o.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof g.bias);
-        if (st != CUBLAS_STATUS_SUCCESS)
-            s = vs_fail(VS_ERR_CUDA, "setting the cuBLASLt bias pointer failed: %s", cublasLtGetStatusString(st));
-    }
-    if (!s) {
-        const float alpha = 1.0f;
-        const cublasStatus_t st = cublasLtMatmul(g_handle, p->o.desc, &alpha, g.w, p->o.a, g.x, p->o.b, &g.beta, g.y,
-                                                 p->o.d, g.y, p->o.d, &p->algo, g_workspace, kWorkspaceBytes, 0);
-        if (st != CUBLAS_STATUS_SUCCESS)
-            s = vs_fail(VS_ERR_CUDA, "cublasLtMatmul failed: %s (GEMM %s)", cublasLtGetStatusString(st),
-                        gemm_text(g).text);
+    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+    if (!s) s = launch(g, p, &st);
+    while (s && st != CUBLAS_STATUS_SUCCESS && g.ab_type == CUDA_R_8F_E4M3 && p->form < UNSCALED) {
+        const int refused = p->form;
+        int found = 0;
+        vs_status b = VS_OK;
+        for (int form = refused + 1; !b && !found && form < FORMS; form++) b = build_plan(g, p, form, &found);
+        if (b || !found) break; /* keep the matmul's error */
+        VS_WARN("FP8 GEMM %s: the matmul refused %s (%s); using %s", gemm_text(g).text, fp8_form_names[refused],
+                cublasLtGetStatusString(st), fp8_form_names[p->form]);
+        s = launch(g, p, &st);
     }
     pthread_mutex_unlock(&g_lock);
     return s;
@@ -279,6 +436,51 @@ extern "C" vs_status vs_cuda_linear_residual_bf16(float *x, const uint16_t *h, c
     return run_linear({h, gate ? g_scaled_w : w, x, CUDA_R_32F, bias ? g_scaled_bias : nullptr, CUDA_R_32F, 0, 1.0f,
                        rows, out, in});
 }
+namespace {
+
+/* The gate folded into an FP8 layer's per-channel scale and its bias: scale_gated[j] = gate[j] * w_scale[j],
+ * bias_gated[j] = gate[j] * bias[j] (F32; bias NULL leaves it alone). */
+__global__ void gate_scales_kernel(float *scale_gated, float *bias_gated, const float *w_scale,
+                                   const uint16_t *bias, const float *gate, int64_t out) {
+    for (int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; j < out; j += (int64_t)gridDim.x * blockDim.x) {
+        const float g = gate ? gate[j] : 1.0f;
+        scale_gated[j] = w_scale[j] * g;
+        if (bias) bias_gated[j] = __uint_as_float((uint32_t)bias[j] << 16) * g;
+    }
+}
+
+float *g_gated_scale = nullptr;
+int64_t g_gated_scale_len = 0;
+
+} // namespace
+
+extern "C" vs_status vs_cuda_linear_fp8(uint16_t *y, const uint8_t *xq, const float *x_scale, const uint8_t *wq,
+                                        const float *w_scale, const uint16_t *bias, int64_t rows, int64_t out,
+                                        int64_t in, int gelu) {
+    if (rows == 0 || out == 0) return VS_OK;
+    linear_gemm g = {xq, wq, y, CUDA_R_16BF, bias, CUDA_R_16BF, gelu, 0.0f, rows, out, in};
+    g.ab_type = CUDA_R_8F_E4M3, g.x_scale = x_scale, g.w_scale = w_scale;
+    return run_linear(g);
+}
+
+extern "C" vs_status vs_cuda_linear_residual_fp8(float *x, const uint8_t *hq, const float *h_scale, const uint8_t *wq,
+                                                 const float *w_scale, const uint16_t *bias, const float *gate,
+                                                 int64_t rows, int64_t out, int64_t in) {
+    if (rows == 0 || out == 0) return VS_OK;
+    if (gate || bias) {
+        pthread_mutex_lock(&g_lock);
+        vs_status s = grow(reinterpret_cast<void **>(&g_gated_scale), &g_gated_scale_len, out, 4, "gated FP8 scales");
+        if (!s) s = grow(reinterpret_cast<void **>(&g_scaled_bias), &g_scaled_bias_len, out, 4, "gated layer bias");
+        pthread_mutex_unlock(&g_lock);
+        VS_TRY(s);
+        gate_scales_kernel<<<grid_for(out), 256>>>(g_gated_scale, g_scaled_bias, w_scale, bias, gate, out);
+        VS_CUDA_LAUNCH_CHECK("gate_scales_kernel");
+    }
+    linear_gemm g = {hq, wq, x, CUDA_R_32F, bias ? g_scaled_bias : nullptr, CUDA_R_32F, 0, 1.0f, rows, out, in};
+    g.ab_type = CUDA_R_8F_E4M3, g.x_scale = h_scale, g.w_scale = gate || bias ? g_gated_scale : w_scale;
+    return run_linear(g);
+}
+
 /* Row-major C = A op(B) is column-major C^T = op(B)^T A^T: cuBLASLt's A is our
  * B (stored n x k col-major when trans_b, so used transposed; k x n otherwise),
  * its B is our A (k x m col-major, lda), D is C^T (n x m, ldc). */

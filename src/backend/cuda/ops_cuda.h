@@ -26,6 +26,21 @@ vs_status vs_cuda_linear_bf16(uint16_t *y, const uint16_t *x, const uint16_t *w,
 vs_status vs_cuda_linear_residual_bf16(float *x, const uint16_t *h, const uint16_t *w, const uint16_t *bias,
                                        const float *gate, int64_t rows, int64_t out, int64_t in);
 
+/* FP8 linears (ops.h's vs_op_quantize_fp8, vs_op_linear_fp8, vs_op_linear_residual_fp8). Rows of x (F32 or
+ * BF16, x_dtype; cols % 8 == 0) to E4M3 codes q and scales scale[rows], one warp per row. */
+vs_status vs_cuda_quantize_fp8(uint8_t *q, float *scale, const void *x, vs_dtype x_dtype, int64_t rows, int64_t cols);
+/* y[rows, out] = (xq wq^T) * x_scale[r] * w_scale[o] + bias (GELU-tanh after when `gelu`), y and bias BF16:
+ * one cuBLASLt FP8 GEMM with outer-vector scales, bias / GELU in its epilogue where cuBLASLt offers that
+ * combination (a kernel after it otherwise). */
+vs_status vs_cuda_linear_fp8(uint16_t *y, const uint8_t *xq, const float *x_scale, const uint8_t *wq,
+                             const float *w_scale, const uint16_t *bias, int64_t rows, int64_t out, int64_t in,
+                             int gelu);
+/* x[rows, out] += gate * ((hq wq^T) * h_scale[r] * w_scale[o] + bias): the gate (F32 [out] or NULL) folded
+ * into the per-channel scales and an F32 bias, one GEMM accumulating into x. */
+vs_status vs_cuda_linear_residual_fp8(float *x, const uint8_t *hq, const float *h_scale, const uint8_t *wq,
+                                      const float *w_scale, const uint16_t *bias, const float *gate, int64_t rows,
+                                      int64_t out, int64_t in);
+
 /* The same map on F32 x and y with W and bias F32 or BF16 (w_dtype): one warp
  * per output column, all rows at once; for a few rows (the time embedding). */
 /* The same for rows that are not 16-byte multiples (small layers only). */

@@ -10,11 +10,16 @@
 #include "core/json.h"
 #include "core/status.h"
 #include "io/safetensors.h"
+#include "models/common/fp8_linear.h"
 #include "ops/ops.h"
+
+/* The seven matrices of a layer, in the order of umt5_layer's fields and scales. */
+enum { Q, K, V, O, WI0, WI1, WO, MATRICES };
 
 typedef struct {
     vs_tensor q, k, v, o, rel_bias, attn_norm; /* layer.0 */
     vs_tensor wi0, wi1, wo, ffn_norm;          /* layer.1 */
+    vs_tensor scale[MATRICES];                 /* F32 [out] of each matrix stored E4M3 (FP8), else empty */
 } umt5_layer;
 
 /* State reused between encodes (the model is const to its callers). */
@@ -72,10 +77,15 @@ vs_status vs_umt5_read_config(const char *dir, vs_umt5_config *c) {
 /* The dtype of GEMM weights and activations on `device`. */
 static vs_dtype act_dtype(vs_device device) { return device == VS_CPU ? VS_F32 : VS_BF16; }
 
-/* GEMM weights and the embedding table (ndim 2) in the activation dtype; norms and bias tables F32. */
+/* GEMM weights and the embedding table (ndim 2) in the activation dtype; norms and bias tables F32. A layer
+ * matrix stored as E4M3 (an FP8 checkpoint; fp8_scale given) keeps its codes, with its scales. */
 static vs_status load(const vs_umt5 *m, const vs_safetensors *st, const char *name, int ndim, int64_t d0, int64_t d1,
-                      int f32, vs_tensor *out) {
+                      int f32, vs_tensor *out, vs_tensor *fp8_scale) {
     int64_t shape[2] = {d0, d1};
+    const vs_st_entry *e = vs_safetensors_find(st, name);
+    if (e && e->dtype == VS_F8E4M3)
+        return vs_fp8_checkpoint_load(st, name, fp8_scale ? VS_F8E4M3 : f32 ? VS_F32 : act_dtype(m->device),
+                                      m->device, ndim, shape, out, fp8_scale);
     return vs_safetensors_load(st, name, f32 ? VS_F32 : act_dtype(m->device), m->device, ndim, shape, out);
 }
 
@@ -83,24 +93,24 @@ static vs_status load_weights(vs_umt5 *m, const vs_safetensors *st) {
     const vs_umt5_config *c = &m->cfg;
     int64_t d = c->d_model, inner = (int64_t)c->num_heads * c->d_kv, ff = c->d_ff;
     const char *embed = vs_safetensors_find(st, "shared.weight") ? "shared.weight" : "encoder.embed_tokens.weight";
-    VS_TRY(load(m, st, embed, 2, c->vocab_size, d, 0, &m->embed));
-    VS_TRY(load(m, st, "encoder.final_layer_norm.weight", 1, d, 0, 1, &m->final_norm));
+    VS_TRY(load(m, st, embed, 2, c->vocab_size, d, 0, &m->embed, NULL));
+    VS_TRY(load(m, st, "encoder.final_layer_norm.weight", 1, d, 0, 1, &m->final_norm, NULL));
     for (int i = 0; i < c->num_layers; i++) {
         umt5_layer *l = &m->layers[i];
         char n[160];
-#define W(field, suffix, ndim, a, b, f32)                                              \
+#define W(field, suffix, ndim, a, b, f32, scale)                                       \
     snprintf(n, sizeof n, "encoder.block.%d.layer.%s", i, suffix);                    \
-    VS_TRY(load(m, st, n, ndim, a, b, f32, &l->field))
-        W(q, "0.SelfAttention.q.weight", 2, inner, d, 0);
-        W(k, "0.SelfAttention.k.weight", 2, inner, d, 0);
-        W(v, "0.SelfAttention.v.weight", 2, inner, d, 0);
-        W(o, "0.SelfAttention.o.weight", 2, d, inner, 0);
-        W(rel_bias, "0.SelfAttention.relative_attention_bias.weight", 2, c->num_buckets, c->num_heads, 1);
-        W(attn_norm, "0.layer_norm.weight", 1, d, 0, 1);
-        W(wi0, "1.DenseReluDense.wi_0.weight", 2, ff, d, 0);
-        W(wi1, "1.DenseReluDense.wi_1.weight", 2, ff, d, 0);
-        W(wo, "1.DenseReluDense.wo.weight", 2, d, ff, 0);
-        W(ffn_norm, "1.layer_norm.weight", 1, d, 0, 1);
+    VS_TRY(load(m, st, n, ndim, a, b, f32, &l->field, scale))
+        W(q, "0.SelfAttention.q.weight", 2, inner, d, 0, &l->scale[Q]);
+        W(k, "0.SelfAttention.k.weight", 2, inner, d, 0, &l->scale[K]);
+        W(v, "0.SelfAttention.v.weight", 2, inner, d, 0, &l->scale[V]);
+        W(o, "0.SelfAttention.o.weight", 2, d, inner, 0, &l->scale[O]);
+        W(rel_bias, "0.SelfAttention.relative_attention_bias.weight", 2, c->num_buckets, c->num_heads, 1, NULL);
+        W(attn_norm, "0.layer_norm.weight", 1, d, 0, 1, NULL);
+        W(wi0, "1.DenseReluDense.wi_0.weight", 2, ff, d, 0, &l->scale[WI0]);
+        W(wi1, "1.DenseReluDense.wi_1.weight", 2, ff, d, 0, &l->scale[WI1]);
+        W(wo, "1.DenseReluDense.wo.weight", 2, d, ff, 0, &l->scale[WO]);
+        W(ffn_norm, "1.layer_norm.weight", 1, d, 0, 1, NULL);
 #undef W
     }
     return VS_OK;
@@ -185,11 +195,42 @@ void vs_umt5_free(vs_umt5 *m) {
         umt5_layer *l = &m->layers[i];
         vs_tensor *all[] = {&l->q, &l->k, &l->v, &l->o, &l->rel_bias, &l->attn_norm, &l->wi0, &l->wi1, &l->wo, &l->ffn_norm};
         for (size_t t = 0; t < sizeof all / sizeof all[0]; t++) vs_tensor_free(all[t]);
+        for (int t = 0; t < MATRICES; t++) vs_tensor_free(&l->scale[t]);
     }
     free(m->layers);
     if (m->cache) vs_arena_free(m->cache->arena);
     free(m->cache);
     free(m);
+}
+
+/* A layer's matrices in the order of its scales. */
+static void layer_matrices(umt5_layer *l, vs_tensor *out[MATRICES]) {
+    vs_tensor *all[MATRICES] = {&l->q, &l->k, &l->v, &l->o, &l->wi0, &l->wi1, &l->wo};
+    memcpy(out, all, sizeof all);
+}
+
+/* FP8 quantises the feed-forward matrices only: T5's attention logits are unscaled, and E4M3 rounding of
+ * Q and K moves them enough to change the softmax (docs/fp8.md has the measurements). */
+vs_status vs_umt5_set_precision(vs_umt5 *m, vs_precision precision) {
+    if (precision == VS_PRECISION_DEFAULT) return VS_OK;
+    for (int i = 0; i < m->cfg.num_layers; i++) {
+        vs_tensor *w[MATRICES];
+        layer_matrices(&m->layers[i], w);
+        for (int t = WI0; t < MATRICES; t++) {
+            if (w[t]->dtype == VS_F8E4M3) continue;
+            vs_status s = vs_linear_quantize_weight(w[t], &m->layers[i].scale[t]);
+            if (s) return vs_fail_context(s, "quantising umT5 layer %d to FP8", i);
+        }
+    }
+    return VS_OK;
+}
+
+/* Whether any matrix is E4M3: then the forward quantises their inputs. */
+static int has_fp8(const vs_umt5 *m) {
+    for (int i = 0; i < m->cfg.num_layers; i++)
+        for (int t = 0; t < MATRICES; t++)
+            if (m->layers[i].scale[t].data) return 1;
+    return 0;
 }
 
 const vs_umt5_config *vs_umt5_get_config(const vs_umt5 *m) { return &m->cfg; }
@@ -201,31 +242,36 @@ static size_t aligned(int64_t bytes) { return ((size_t)bytes + VS_ARENA_ALIGN - 
 
 /* Arena bytes of one encode: the persistent tensors, then the larger of the
  * attention and feed-forward phases (the allocations of encode()). */
-static size_t encode_bytes(const vs_umt5_config *c, vs_device dev, int64_t B, int64_t N, int x_in_arena) {
+static size_t encode_bytes(const vs_umt5_config *c, vs_device dev, int fp8, int64_t B, int64_t N, int x_in_arena) {
     const int64_t R = B * N, act = (int64_t)vs_dtype_size(act_dtype(dev)), inner = (int64_t)c->num_heads * c->d_kv;
     const int64_t ld = (N + 7) / 8 * 8;
     size_t persistent = 3 * aligned(R * 4) + aligned((2 * N - 1) * 4) + aligned(R * c->d_model * act);
     if (x_in_arena) persistent += aligned(R * c->d_model * 4);
+    if (fp8) { /* the E4M3 codes and row scales of one FP8 layer's input at a time */
+        const int64_t widest = c->d_ff > inner ? (c->d_ff > c->d_model ? c->d_ff : c->d_model)
+                                               : (inner > c->d_model ? inner : c->d_model);
+        persistent += aligned(R * widest) + aligned(R * 4);
+    }
     size_t attention = 4 * aligned(R * inner * act) + aligned(B * c->num_heads * N * ld * 4);
     size_t ffn = 2 * aligned(R * c->d_ff * act);
     return persistent + (attention > ffn ? attention : ffn);
 }
 
-void vs_umt5_memory(const vs_umt5_config *c, vs_device device, int batch, int n, size_t *weights,
+void vs_umt5_memory(const vs_umt5_config *c, vs_device device, int fp8, int batch, int n, size_t *weights,
                     size_t *activations) {
     const int64_t d = c->d_model, inner = (int64_t)c->num_heads * c->d_kv, act = (int64_t)vs_dtype_size(act_dtype(device));
     const int64_t matrices = (int64_t)c->vocab_size * d + (int64_t)c->num_layers * (4 * inner * d + 3 * (int64_t)c->d_ff * d);
     const int64_t f32 = d + (int64_t)c->num_layers * (2 * d + (int64_t)c->num_buckets * c->num_heads);
     *weights = (size_t)(matrices * act + f32 * 4);
-    *activations = encode_bytes(c, device, batch, n, 1);
+    *activations = encode_bytes(c, device, fp8, batch, n, 1);
 }
 
 #define TAKE(arena, dtype, out, ...) \
     vs_arena_tensor(arena, dtype, (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}, out)
 
 /* x (F32 [B, N, d_model] on the model's device) = the encoder's output for ids / mask. */
-static vs_status encode(const vs_umt5 *m, vs_arena *arena, const int32_t *ids, const int32_t *mask, int64_t B,
-                        int64_t N, vs_tensor *x) {
+static vs_status encode(const vs_umt5 *m, vs_arena *arena, int fp8, const int32_t *ids, const int32_t *mask,
+                        int64_t B, int64_t N, vs_tensor *x) {
     const vs_umt5_config *c = &m->cfg;
     const vs_device dev = m->device;
     const vs_dtype act = act_dtype(dev);
@@ -249,6 +295,14 @@ static vs_status encode(const vs_umt5 *m, vs_arena *arena, const int32_t *ids, c
     free(bucket);
     VS_TRY(s);
     VS_TRY(TAKE(arena, act, &h, B, N, d));
+    vs_tensor codes, scales; /* FP8 matrices: their input's codes and row scales */
+    if (fp8) {
+        const int64_t widest = c->d_ff > inner ? (c->d_ff > d ? c->d_ff : d) : (inner > d ? inner : d);
+        VS_TRY(TAKE(arena, VS_F8E4M3, &codes, R * widest));
+        VS_TRY(TAKE(arena, VS_F32, &scales, R));
+    }
+    const vs_tensor *cb = fp8 ? &codes : NULL, *sb = fp8 ? &scales : NULL;
+    vs_linear_input in;
 
     VS_TRY(vs_op_embedding(x, &m->embed, &ids_d));
     for (int li = 0; li < c->num_layers; li++) {
@@ -266,11 +320,13 @@ static vs_status encode(const vs_umt5 *m, vs_arena *arena, const int32_t *ids, c
         vs_tensor v2 = vs_tensor_view(v.data, act, dev, 2, (int64_t[]){R, inner});
         vs_tensor att2 = vs_tensor_view(att.data, act, dev, 2, (int64_t[]){R, inner});
         VS_TRY(vs_op_rmsnorm(&h, x, &l->attn_norm, c->eps));
-        VS_TRY(vs_op_linear(&q2, &h, &l->q, NULL, VS_EPILOGUE_NONE));
-        VS_TRY(vs_op_linear(&k2, &h, &l->k, NULL, VS_EPILOGUE_NONE));
-        VS_TRY(vs_op_linear(&v2, &h, &l->v, NULL, VS_EPILOGUE_NONE));
+        VS_TRY(vs_linear_input_prepare(&in, &h, cb, sb));
+        VS_TRY(vs_linear(&q2, &in, &l->q, &l->scale[Q], NULL, VS_EPILOGUE_NONE));
+        VS_TRY(vs_linear(&k2, &in, &l->k, &l->scale[K], NULL, VS_EPILOGUE_NONE));
+        VS_TRY(vs_linear(&v2, &in, &l->v, &l->scale[V], NULL, VS_EPILOGUE_NONE));
         VS_TRY(vs_op_attention_relpos(&att, &q, &k, &v, &l->rel_bias, &buckets_d, &mask_d, &scores));
-        VS_TRY(vs_op_linear(&h, &att2, &l->o, NULL, VS_EPILOGUE_NONE));
+        VS_TRY(vs_linear_input_prepare(&in, &att2, cb, sb));
+        VS_TRY(vs_linear(&h, &in, &l->o, &l->scale[O], NULL, VS_EPILOGUE_NONE));
         VS_TRY(vs_op_gated_residual(x, &h, NULL));
         vs_arena_release(arena, mark);
 
@@ -279,10 +335,12 @@ static vs_status encode(const vs_umt5 *m, vs_arena *arena, const int32_t *ids, c
         VS_TRY(TAKE(arena, act, &a, B, N, c->d_ff));
         VS_TRY(TAKE(arena, act, &b, B, N, c->d_ff));
         VS_TRY(vs_op_rmsnorm(&h, x, &l->ffn_norm, c->eps));
-        VS_TRY(vs_op_linear(&a, &h, &l->wi0, NULL, VS_EPILOGUE_GELU_TANH));
-        VS_TRY(vs_op_linear(&b, &h, &l->wi1, NULL, VS_EPILOGUE_NONE));
+        VS_TRY(vs_linear_input_prepare(&in, &h, cb, sb));
+        VS_TRY(vs_linear(&a, &in, &l->wi0, &l->scale[WI0], NULL, VS_EPILOGUE_GELU_TANH));
+        VS_TRY(vs_linear(&b, &in, &l->wi1, &l->scale[WI1], NULL, VS_EPILOGUE_NONE));
         VS_TRY(vs_op_mul(&a, &a, &b));
-        VS_TRY(vs_op_linear(&h, &a, &l->wo, NULL, VS_EPILOGUE_NONE));
+        VS_TRY(vs_linear_input_prepare(&in, &a, cb, sb));
+        VS_TRY(vs_linear(&h, &in, &l->wo, &l->scale[WO], NULL, VS_EPILOGUE_NONE));
         VS_TRY(vs_op_gated_residual(x, &h, NULL));
         vs_arena_release(arena, mark);
     }
@@ -312,7 +370,8 @@ vs_status vs_umt5_encode_batch(const vs_umt5 *m, const int32_t *ids, const int32
     }
     /* The output is the residual stream when it lives on the model's device. */
     const int x_in_arena = out->device != m->device;
-    const size_t bytes = encode_bytes(c, m->device, B, N, x_in_arena);
+    const int fp8 = has_fp8(m);
+    const size_t bytes = encode_bytes(c, m->device, fp8, B, N, x_in_arena);
     umt5_cache *cache = m->cache;
     if (!cache->arena || vs_arena_capacity(cache->arena) < bytes) {
         vs_arena_free(cache->arena);
@@ -322,7 +381,7 @@ vs_status vs_umt5_encode_batch(const vs_umt5 *m, const int32_t *ids, const int32
     vs_arena_reset(cache->arena);
     vs_tensor x = *out;
     if (x_in_arena) VS_TRY(TAKE(cache->arena, VS_F32, &x, B, N, c->d_model));
-    vs_status s = encode(m, cache->arena, ids, mask, B, N, &x);
+    vs_status s = encode(m, cache->arena, fp8, ids, mask, B, N, &x);
     if (s == VS_OK && x_in_arena) s = vs_op_copy(out, &x);
     if (s == VS_OK) s = vs_op_sync(m->device);
     if (s != VS_OK) return vs_fail_context(s, "umT5 encoder, %d x %d tokens", batch, n);

@@ -37,11 +37,17 @@ vs_status vs_umt5_random(vs_umt5 **out, const vs_umt5_config *config, vs_device 
 /* dir/config.json's shape (vs_umt5_load reads it the same way). */
 vs_status vs_umt5_read_config(const char *dir, vs_umt5_config *out);
 /* Bytes on `device` of the weights and of the activations of one encode of
- * `batch` sequences of n tokens into a host output, from the config alone. */
-void vs_umt5_memory(const vs_umt5_config *config, vs_device device, int batch, int n, size_t *weights,
+ * `batch` sequences of n tokens into a host output, from the config alone;
+ * fp8: with the FP8 layers' input codes. */
+void vs_umt5_memory(const vs_umt5_config *config, vs_device device, int fp8, int batch, int n, size_t *weights,
                     size_t *activations);
 void vs_umt5_free(vs_umt5 *model);
 const vs_umt5_config *vs_umt5_get_config(const vs_umt5 *model);
+/* VS_PRECISION_FP8: the layers' feed-forward matrices (wi_0, wi_1, wo: two thirds of the weights) quantised
+ * to E4M3 per output channel, in place; the attention projections stay BF16 (docs/fp8.md). The encodes
+ * quantise the inputs of E4M3 matrices per token. DEFAULT keeps the weights as they are (E4M3 where an FP8
+ * checkpoint stores them, with its scales, any of the seven matrices). */
+vs_status vs_umt5_set_precision(vs_umt5 *model, vs_precision precision);
 
 vs_device vs_umt5_device(const vs_umt5 *model);
 

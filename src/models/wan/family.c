@@ -91,6 +91,10 @@ static vs_status text_encode(void *p, const char *prompt, int max_length, vs_tex
     return s;
 }
 
+static vs_status text_set_precision(void *p, vs_precision precision) {
+    return vs_umt5_set_precision(((wan_text *)p)->encoder, precision);
+}
+
 /* ---- the DiT ----------------------------------------------------------------------------------- */
 
 static void dit_free(void *p) { vs_wan_model_free(p); }
@@ -163,6 +167,10 @@ static vs_status dit_random(const char *preset, int layers, vs_device device, ui
 
 static vs_status dit_set_attention(void *p, const vs_attention_params *params) {
     return vs_wan_model_set_attention(p, params);
+}
+
+static vs_status dit_set_precision(void *p, vs_precision precision) {
+    return vs_wan_model_set_precision(p, precision);
 }
 
 static vs_status dit_set_comm(void *p, vs_comm *comm) { return vs_wan_model_set_comm(p, comm); }
@@ -278,10 +286,11 @@ static vs_status vae_random(const char *preset, vs_device device, uint64_t seed,
 
 /* ---- memory ----------------------------------------------------------------------------------- */
 
-static vs_status memory_need(const char *dir, const char *preset, vs_device device, const int64_t latents[5],
-                             int text_length, vs_stage_memory need[VS_STAGE_COUNT]) {
+static vs_status memory_need(const char *dir, const char *preset, vs_device device, vs_precision precision,
+                             const int64_t latents[5], int text_length, vs_stage_memory need[VS_STAGE_COUNT]) {
     memset(need, 0, sizeof(vs_stage_memory) * VS_STAGE_COUNT);
     if (device == VS_CPU) return VS_OK;
+    const int fp8 = precision == VS_PRECISION_FP8;
     vs_umt5_config text = umt5_xxl;
     vs_wan_config dit;
     char path[4096];
@@ -298,8 +307,8 @@ static vs_status memory_need(const char *dir, const char *preset, vs_device devi
         VS_TRY(preset_config(preset, &dit));
     }
     if (has_text)
-        vs_umt5_memory(&text, device, 1, text_length, &need[VS_STAGE_TEXT].weights, &need[VS_STAGE_TEXT].work);
-    VS_TRY(vs_wan_memory(&dit, device, latents, text_length, &need[VS_STAGE_DENOISE].weights,
+        vs_umt5_memory(&text, device, fp8, 1, text_length, &need[VS_STAGE_TEXT].weights, &need[VS_STAGE_TEXT].work);
+    VS_TRY(vs_wan_memory(&dit, device, fp8, latents, text_length, &need[VS_STAGE_DENOISE].weights,
                          &need[VS_STAGE_DENOISE].work));
     if (dir) snprintf(path, sizeof path, "%s/vae", dir);
     if (dir && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) return VS_OK; /* pixel space: no decode */
@@ -340,6 +349,8 @@ const vs_family vs_family_wan = {
     .vae_load = vae_load,
     .vae_decode = vae_decode,
     .vae_memory = vae_memory,
+    .dit_set_precision = dit_set_precision,
+    .text_set_precision = text_set_precision,
     .vae_free = vae_free,
     .text_random = text_random,
     .vae_random = vae_random,

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "models/common/adaln.h"
+#include "models/common/fp8_linear.h"
 #include "models/common/rope.h"
 #include "models/common/self_attention.h"
 #include "models/common/timestep.h"
@@ -131,6 +132,21 @@ void vs_wan_model_set_probe(vs_wan_model *m, vs_wan_probe_fn fn, void *user) {
     m->probe_user = user;
 }
 
+/* ---- precision ------------------------------------------------------------------ */
+
+vs_precision vs_wan_model_precision(const vs_wan_model *m) {
+    const vs_wan_weights *w = &m->weights;
+    return w->num_blocks > 0 && w->blocks[0].self_attn.q.weight.dtype == VS_F8E4M3 ? VS_PRECISION_FP8
+                                                                                  : VS_PRECISION_DEFAULT;
+}
+
+vs_status vs_wan_model_set_precision(vs_wan_model *m, vs_precision precision) {
+    if (precision == VS_PRECISION_DEFAULT || vs_wan_model_precision(m) == VS_PRECISION_FP8) return VS_OK;
+    VS_TRY(vs_wan_weights_quantize_fp8(&m->weights));
+    VS_INFO("Wan DiT: block linear layers quantised to FP8 (E4M3, per-channel scales)");
+    return VS_OK;
+}
+
 /* ---- attention settings --------------------------------------------------------- */
 
 vs_status vs_wan_model_set_attention(vs_wan_model *model, const vs_attention_params *params) {
@@ -176,7 +192,7 @@ static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 /* Arena bytes one forward takes: the persistent tensors plus the largest phase
  * (the four allocations lists in vs_wan_forward, block_forward and their helpers). */
-static size_t forward_bytes(const vs_wan_config *c, const fwd_shape *sh, vs_device dev, const vs_tensor *lat,
+static size_t forward_bytes(const vs_wan_config *c, const fwd_shape *sh, vs_device dev, int fp8, const vs_tensor *lat,
                             const vs_tensor *text, const vs_tensor *out) {
     const int64_t B = sh->seq.batch, bn = B * sh->seq.local, bl = B * sh->text_len, D = c->dim, act = (int64_t)vs_dtype_size(act_dtype(dev));
     const int64_t all = B * sh->seq.tokens, heads_part = all * sh->seq.local_heads * c->head_dim; /* one rank's heads, all tokens */
@@ -190,19 +206,23 @@ static size_t forward_bytes(const vs_wan_config *c, const fwd_shape *sh, vs_devi
                   aligned(B * 2 * D * 4);                            /* sinusoid, temb x3, tproj, mod, head mod */
     persistent += 4 * aligned(bl * D * act);                         /* ctx, ck, cv, ctx hidden */
     const int64_t chunk = sh->seq.local < ffn_chunk_rows(dev) ? sh->seq.local : ffn_chunk_rows(dev);
+    /* FP8 layers: the E4M3 codes and per-row scales of their inputs (the text context for the whole forward) */
+    const size_t codes = fp8 ? aligned(bn * D) + aligned(bn * 4) : 0;
+    const size_t hidden_codes = fp8 ? aligned(chunk * c->ffn_dim) + aligned(chunk * 4) : 0;
+    if (fp8) persistent += aligned(bl * D) + aligned(bl * 4);
     size_t phase = aligned(bl * c->text_dim * act);                  /* text in the activation dtype */
     phase = max_size(phase, aligned(all * c->in_channels * vol * act) + aligned(bn * D * act) +
                                 (parallel ? aligned(bn * c->in_channels * vol * act) : 0)); /* patches (+ local), x */
-    if (!parallel) phase = max_size(phase, 5 * aligned(bn * D * act)); /* h, q, k, v, a */
-    else phase = max_size(phase, 5 * aligned(bn * D * act) + (4 + (B > 1)) * aligned(heads_part * act)); /* + q, k, v, o by heads, exchange */
-    phase = max_size(phase, aligned(bn * D * act) + aligned(chunk * c->ffn_dim * act));      /* h, hidden */
+    if (!parallel) phase = max_size(phase, 5 * aligned(bn * D * act) + codes); /* h, q, k, v, a */
+    else phase = max_size(phase, 5 * aligned(bn * D * act) + codes + (4 + (B > 1)) * aligned(heads_part * act)); /* + q, k, v, o by heads, exchange */
+    phase = max_size(phase, aligned(bn * D * act) + aligned(chunk * c->ffn_dim * act) + codes + hidden_codes); /* h, hidden */
     phase = max_size(phase, aligned(bn * D * act) + aligned(bn * c->out_channels * vol * act) +
                                 (parallel ? 2 * aligned(all * c->out_channels * vol * act) : 0)); /* h, patches (+ gathered) */
     return persistent + phase;
 }
 
-vs_status vs_wan_memory(const vs_wan_config *c, vs_device device, const int64_t latents[5], int64_t text_len,
-                        size_t *weights, size_t *activations) {
+vs_status vs_wan_memory(const vs_wan_config *c, vs_device device, int fp8, const int64_t latents[5],
+                        int64_t text_len, size_t *weights, size_t *activations) {
     VS_TRY(vs_wan_weights_bytes(c, act_dtype(device), weights));
     fwd_shape sh;
     memset(&sh, 0, sizeof sh);
@@ -213,7 +233,7 @@ vs_status vs_wan_memory(const vs_wan_config *c, vs_device device, const int64_t 
     /* Host latents, text and output, as the denoising loop passes them; then the RoPE tables. */
     const vs_tensor lat = vs_tensor_view(NULL, VS_F32, VS_CPU, 5, latents);
     const vs_tensor text = vs_tensor_view(NULL, VS_F32, VS_CPU, 3, (int64_t[]){latents[0], text_len, c->text_dim});
-    *activations = forward_bytes(c, &sh, device, &lat, &text, &lat) + 2 * aligned(tokens * c->head_dim / 2 * 4);
+    *activations = forward_bytes(c, &sh, device, fp8, &lat, &text, &lat) + 2 * aligned(tokens * c->head_dim / 2 * 4);
     return VS_OK;
 }
 
@@ -239,6 +259,8 @@ typedef struct {
     fwd_shape sh;
     vs_tensor x;                 /* residual stream F32 [B, N, dim] */
     vs_tensor ctx, ck, cv;       /* text context and one layer's cross keys / values [B, L, dim] */
+    int fp8;                     /* the blocks' linear layers are E4M3 (docs/fp8.md) */
+    vs_linear_input ctx_in;      /* ctx as the cross-attention's K and V projections read it */
     vs_tensor temb, tproj, mod;  /* F32 [B, dim], [B, 6, dim], [B, 6, dim] */
     const vs_tensor *rope_cos, *rope_sin;
     vs_sparse_attention *attention; /* self-attention of this forward's shape */
@@ -277,60 +299,79 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
     vs_tensor c_gate = vs_adaln_chunk(&f->mod, 5);
 
     const size_t mark = vs_arena_mark(f->arena);
-    vs_tensor h, q, k, v, a;
+    vs_tensor h, q, k, v, a, codes, scales; /* codes, scales: an FP8 layer's input (one at a time) */
     VS_TRY(TAKE(f->arena, act, &h, B, N, D));
     VS_TRY(TAKE(f->arena, act, &q, B, N, D));
     VS_TRY(TAKE(f->arena, act, &k, B, N, D));
     VS_TRY(TAKE(f->arena, act, &v, B, N, D));
     VS_TRY(TAKE(f->arena, act, &a, B, N, D));
+    if (f->fp8) {
+        VS_TRY(TAKE(f->arena, VS_F8E4M3, &codes, B, N, D));
+        VS_TRY(TAKE(f->arena, VS_F32, &scales, B * N));
+    }
+    const vs_tensor *cb = f->fp8 ? &codes : NULL, *sb = f->fp8 ? &scales : NULL;
+    vs_linear_input in;
 
     /* 1. self-attention: x += gate * o(attn(rope(rms(q)), rope(rms(k)), v)), inputs LN(x) * (1 + scale) + shift;
      *    RoPE by the tokens' places in the whole video */
     const vs_wan_attn_weights *sa = &w->self_attn;
     VS_TRY(vs_op_layernorm_modulate(&h, &f->x, NULL, NULL, &shift, &scale, eps));
-    VS_TRY(vs_op_linear(&q, &h, &sa->q.weight, &sa->q.bias, VS_EPILOGUE_NONE));
-    VS_TRY(vs_op_linear(&k, &h, &sa->k.weight, &sa->k.bias, VS_EPILOGUE_NONE));
-    VS_TRY(vs_op_linear(&v, &h, &sa->v.weight, &sa->v.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_linear_input_prepare(&in, &h, cb, sb));
+    VS_TRY(vs_linear(&q, &in, &sa->q.weight, &sa->q.scale, &sa->q.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_linear(&k, &in, &sa->k.weight, &sa->k.scale, &sa->k.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_linear(&v, &in, &sa->v.weight, &sa->v.scale, &sa->v.bias, VS_EPILOGUE_NONE));
     vs_tensor cos = row_view(f->rope_cos, f->sh.seq.tok0, N), sin = row_view(f->rope_sin, f->sh.seq.tok0, N);
     VS_TRY(vs_op_rmsnorm_rope(&q, &sa->norm_q, &cos, &sin, c->num_heads, eps));
     VS_TRY(vs_op_rmsnorm_rope(&k, &sa->norm_k, &cos, &sin, c->num_heads, eps));
     VS_TRY(vs_dit_self_attention(&f->sh.seq, f->arena, f->attention, layer, f->step, f->num_steps, &q, &k, &v, &h, &a,
                                  &f->clock));
-    VS_TRY(vs_op_linear_residual(&f->x, &a, &sa->o.weight, &sa->o.bias, &gate));
+    VS_TRY(vs_linear_input_prepare(&in, &a, cb, sb));
+    VS_TRY(vs_linear_residual(&f->x, &in, &sa->o.weight, &sa->o.scale, &sa->o.bias, &gate));
     VS_TRY(probe_point(f, layer, "after_self_attn", &f->x));
 
     /* 2. cross-attention to the text: x += o(attn(rms(q), rms(k_text), v_text)), inputs LN_affine(x) */
     const vs_wan_attn_weights *ca = &w->cross_attn;
     if (c->cross_attn_norm) VS_TRY(vs_op_layernorm_modulate(&h, &f->x, &w->norm2_weight, &w->norm2_bias, NULL, NULL, eps));
     else VS_TRY(vs_op_convert(&h, &f->x));
-    VS_TRY(vs_op_linear(&q, &h, &ca->q.weight, &ca->q.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_linear_input_prepare(&in, &h, cb, sb));
+    VS_TRY(vs_linear(&q, &in, &ca->q.weight, &ca->q.scale, &ca->q.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_op_rmsnorm_rope(&q, &ca->norm_q, NULL, NULL, c->num_heads, eps));
-    VS_TRY(vs_op_linear(&f->ck, &f->ctx, &ca->k.weight, &ca->k.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_linear(&f->ck, &f->ctx_in, &ca->k.weight, &ca->k.scale, &ca->k.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_op_rmsnorm_rope(&f->ck, &ca->norm_k, NULL, NULL, c->num_heads, eps));
-    VS_TRY(vs_op_linear(&f->cv, &f->ctx, &ca->v.weight, &ca->v.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_linear(&f->cv, &f->ctx_in, &ca->v.weight, &ca->v.scale, &ca->v.bias, VS_EPILOGUE_NONE));
     vs_tensor q4 = vs_heads_view(&q, c->num_heads), a4 = vs_heads_view(&a, c->num_heads);
     vs_tensor k4 = vs_heads_view(&f->ck, c->num_heads), v4 = vs_heads_view(&f->cv, c->num_heads);
     VS_TRY(vs_attention_clock_start(&f->clock));
     VS_TRY(vs_op_attention(&a4, &q4, &k4, &v4));
     VS_TRY(vs_attention_clock_stop(&f->clock));
-    VS_TRY(vs_op_linear_residual(&f->x, &a, &ca->o.weight, &ca->o.bias, NULL));
+    VS_TRY(vs_linear_input_prepare(&in, &a, cb, sb));
+    VS_TRY(vs_linear_residual(&f->x, &in, &ca->o.weight, &ca->o.scale, &ca->o.bias, NULL));
     VS_TRY(probe_point(f, layer, "after_cross_attn", &f->x));
     vs_arena_release(f->arena, mark);
 
     /* 3. feed-forward: x += c_gate * W2 gelu_tanh(W1 (LN(x) * (1 + c_scale) + c_shift)); each batch
      *    entry's rows in chunks */
-    vs_tensor hidden;
+    vs_tensor hidden, hidden_codes, hidden_scales;
     const int64_t chunk = N < ffn_chunk_rows(f->dev) ? N : ffn_chunk_rows(f->dev);
     VS_TRY(TAKE(f->arena, act, &h, B, N, D));
     VS_TRY(TAKE(f->arena, act, &hidden, chunk, c->ffn_dim));
+    if (f->fp8) {
+        VS_TRY(TAKE(f->arena, VS_F8E4M3, &codes, B, N, D));
+        VS_TRY(TAKE(f->arena, VS_F32, &scales, B * N));
+        VS_TRY(TAKE(f->arena, VS_F8E4M3, &hidden_codes, chunk, c->ffn_dim));
+        VS_TRY(TAKE(f->arena, VS_F32, &hidden_scales, chunk));
+    }
     VS_TRY(vs_op_layernorm_modulate(&h, &f->x, NULL, NULL, &c_shift, &c_scale, eps));
+    VS_TRY(vs_linear_input_prepare(&in, &h, cb, sb));
     for (int64_t b = 0; b < B; b++) {
         vs_tensor gate_b = vs_adaln_entry(&c_gate, b);
         for (int64_t r = b * N; r < (b + 1) * N; r += chunk) {
             const int64_t rows = (b + 1) * N - r < chunk ? (b + 1) * N - r : chunk;
-            vs_tensor hr = row_view(&h, r, rows), xr = row_view(&f->x, r, rows), hid = row_view(&hidden, 0, rows);
-            VS_TRY(vs_op_linear(&hid, &hr, &w->ffn_in.weight, &w->ffn_in.bias, VS_EPILOGUE_GELU_TANH));
-            VS_TRY(vs_op_linear_residual(&xr, &hid, &w->ffn_out.weight, &w->ffn_out.bias, &gate_b));
+            vs_tensor xr = row_view(&f->x, r, rows), hid = row_view(&hidden, 0, rows);
+            vs_linear_input hr = vs_linear_input_rows(&in, r, rows), hid_in;
+            VS_TRY(vs_linear(&hid, &hr, &w->ffn_in.weight, &w->ffn_in.scale, &w->ffn_in.bias, VS_EPILOGUE_GELU_TANH));
+            VS_TRY(vs_linear_input_prepare(&hid_in, &hid, f->fp8 ? &hidden_codes : NULL, f->fp8 ? &hidden_scales : NULL));
+            VS_TRY(vs_linear_residual(&xr, &hid_in, &w->ffn_out.weight, &w->ffn_out.scale, &w->ffn_out.bias, &gate_b));
         }
     }
     vs_arena_release(f->arena, mark);
@@ -386,6 +427,12 @@ static vs_status embed_conditions(forward_state *f, const vs_wan_weights *w, con
     VS_TRY(vs_op_linear(&ctx_hidden, &text_act, &w->text_in.weight, &w->text_in.bias, VS_EPILOGUE_GELU_TANH));
     VS_TRY(vs_op_linear(&f->ctx, &ctx_hidden, &w->text_out.weight, &w->text_out.bias, VS_EPILOGUE_NONE));
     vs_arena_release(f->arena, mark);
+    vs_tensor ctx_codes, ctx_scales; /* kept for the forward: every layer's K and V read them */
+    if (f->fp8) {
+        VS_TRY(TAKE(f->arena, VS_F8E4M3, &ctx_codes, B, L, D));
+        VS_TRY(TAKE(f->arena, VS_F32, &ctx_scales, B * L));
+    }
+    VS_TRY(vs_linear_input_prepare(&f->ctx_in, &f->ctx, f->fp8 ? &ctx_codes : NULL, f->fp8 ? &ctx_scales : NULL));
     return probe_point(f, -1, "context", &f->ctx);
 }
 
@@ -540,7 +587,8 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
     const int64_t tokens = (int64_t)f.sh.grid[0] * f.sh.grid[1] * f.sh.grid[2];
     vs_status split = vs_ulysses_init(&f.sh.seq, model->comm, s[0], tokens, c->num_heads, c->head_dim);
     if (split != VS_OK) return vs_fail_context(split, "Wan forward");
-    VS_TRY(prepare_cache(model, &f.sh, forward_bytes(c, &f.sh, f.dev, latents, text, out)));
+    f.fp8 = vs_wan_model_precision(model) == VS_PRECISION_FP8;
+    VS_TRY(prepare_cache(model, &f.sh, forward_bytes(c, &f.sh, f.dev, f.fp8, latents, text, out)));
     vs_wan_cache *cache = model->cache;
     f.arena = cache->arena;
     f.rope_cos = &cache->rope_cos, f.rope_sin = &cache->rope_sin;

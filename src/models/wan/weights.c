@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "models/common/fp8_linear.h"
 #include "ops/ops.h"
 
 /* Shapes, in terms of the config. */
@@ -18,48 +19,50 @@ typedef struct {
     shape_kind shape;
     int cross_norm_only;              /* present only when cross_attn_norm */
     int f32;                          /* kept in f32 on every device (norms, modulation) */
+    int linear;                       /* a linear layer's weight: it may be stored FP8 (docs/fp8.md) */
 } block_tensor;
 
 #define B(field) offsetof(vs_wan_block_weights, field)
-#define ATTN(DN, ON, F)                                                                             \
-    {DN ".to_q.weight", ON ".q.weight", B(F.q.weight), S_DIM_DIM, 0, 0},                           \
-    {DN ".to_q.bias", ON ".q.bias", B(F.q.bias), S_DIM, 0, 0},                                     \
-    {DN ".to_k.weight", ON ".k.weight", B(F.k.weight), S_DIM_DIM, 0, 0},                           \
-    {DN ".to_k.bias", ON ".k.bias", B(F.k.bias), S_DIM, 0, 0},                                     \
-    {DN ".to_v.weight", ON ".v.weight", B(F.v.weight), S_DIM_DIM, 0, 0},                           \
-    {DN ".to_v.bias", ON ".v.bias", B(F.v.bias), S_DIM, 0, 0},                                     \
-    {DN ".to_out.0.weight", ON ".o.weight", B(F.o.weight), S_DIM_DIM, 0, 0},                       \
-    {DN ".to_out.0.bias", ON ".o.bias", B(F.o.bias), S_DIM, 0, 0},                                 \
-    {DN ".norm_q.weight", ON ".norm_q.weight", B(F.norm_q), S_DIM, 0, 1},                          \
-    {DN ".norm_k.weight", ON ".norm_k.weight", B(F.norm_k), S_DIM, 0, 1}
+#define ATTN(DN, ON, F)                                                                            \
+    {DN ".to_q.weight", ON ".q.weight", B(F.q.weight), S_DIM_DIM, 0, 0, 1},                        \
+    {DN ".to_q.bias", ON ".q.bias", B(F.q.bias), S_DIM, 0, 0, 0},                                  \
+    {DN ".to_k.weight", ON ".k.weight", B(F.k.weight), S_DIM_DIM, 0, 0, 1},                        \
+    {DN ".to_k.bias", ON ".k.bias", B(F.k.bias), S_DIM, 0, 0, 0},                                  \
+    {DN ".to_v.weight", ON ".v.weight", B(F.v.weight), S_DIM_DIM, 0, 0, 1},                        \
+    {DN ".to_v.bias", ON ".v.bias", B(F.v.bias), S_DIM, 0, 0, 0},                                  \
+    {DN ".to_out.0.weight", ON ".o.weight", B(F.o.weight), S_DIM_DIM, 0, 0, 1},                    \
+    {DN ".to_out.0.bias", ON ".o.bias", B(F.o.bias), S_DIM, 0, 0, 0},                              \
+    {DN ".norm_q.weight", ON ".norm_q.weight", B(F.norm_q), S_DIM, 0, 1, 0},                       \
+    {DN ".norm_k.weight", ON ".norm_k.weight", B(F.norm_k), S_DIM, 0, 1, 0}
 
 static const block_tensor block_tensors[] = {
-    {"scale_shift_table", "modulation", B(modulation), S_MOD6, 0, 1},
+    {"scale_shift_table", "modulation", B(modulation), S_MOD6, 0, 1, 0},
     ATTN("attn1", "self_attn", self_attn),
     /* The original release calls the cross-attention norm norm3 (and the FFN's norm2). */
-    {"norm2.weight", "norm3.weight", B(norm2_weight), S_DIM, 1, 1},
-    {"norm2.bias", "norm3.bias", B(norm2_bias), S_DIM, 1, 1},
+    {"norm2.weight", "norm3.weight", B(norm2_weight), S_DIM, 1, 1, 0},
+    {"norm2.bias", "norm3.bias", B(norm2_bias), S_DIM, 1, 1, 0},
     ATTN("attn2", "cross_attn", cross_attn),
-    {"ffn.net.0.proj.weight", "ffn.0.weight", B(ffn_in.weight), S_FFN_DIM, 0, 0},
-    {"ffn.net.0.proj.bias", "ffn.0.bias", B(ffn_in.bias), S_FFN, 0, 0},
-    {"ffn.net.2.weight", "ffn.2.weight", B(ffn_out.weight), S_DIM_FFN, 0, 0},
-    {"ffn.net.2.bias", "ffn.2.bias", B(ffn_out.bias), S_DIM, 0, 0},
+    {"ffn.net.0.proj.weight", "ffn.0.weight", B(ffn_in.weight), S_FFN_DIM, 0, 0, 1},
+    {"ffn.net.0.proj.bias", "ffn.0.bias", B(ffn_in.bias), S_FFN, 0, 0, 0},
+    {"ffn.net.2.weight", "ffn.2.weight", B(ffn_out.weight), S_DIM_FFN, 0, 0, 1},
+    {"ffn.net.2.bias", "ffn.2.bias", B(ffn_out.bias), S_DIM, 0, 0, 0},
 };
 #undef ATTN
 #undef B
 enum { BLOCK_TENSORS = (int)(sizeof block_tensors / sizeof block_tensors[0]) };
 
-/* Called once per weight with its names in both layouts, its shape, and whether it stays f32. */
+/* Called once per weight with its names in both layouts, its shape, whether it stays f32, and for a block's
+ * linear layer the place of its FP8 scales (else NULL). */
 typedef struct {
-    vs_status (*fn)(void *ctx, vs_tensor *dst, const char *diffusers, const char *original, int f32, int ndim,
-                    const int64_t *shape);
+    vs_status (*fn)(void *ctx, vs_tensor *dst, vs_tensor *fp8_scale, const char *diffusers, const char *original,
+                    int f32, int ndim, const int64_t *shape);
     void *ctx;
 } visitor;
 
 static vs_status visit(const visitor *v, vs_tensor *dst, const char *diffusers, const char *original, int f32,
                        int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t d4) {
     const int64_t shape[5] = {d0, d1, d2, d3, d4};
-    return v->fn(v->ctx, dst, diffusers, original, f32, ndim, shape);
+    return v->fn(v->ctx, dst, NULL, diffusers, original, f32, ndim, shape);
 }
 
 static vs_status visit_linear(const visitor *v, vs_wan_linear *lin, const char *diffusers, const char *original,
@@ -80,6 +83,12 @@ static vs_status visit_block(const visitor *v, const vs_wan_config *cfg, int ind
         snprintf(d, sizeof d, "blocks.%d.%s", index, t->diffusers);
         snprintf(o, sizeof o, "blocks.%d.%s", index, t->original);
         vs_tensor *dst = (vs_tensor *)((char *)blk + t->offset);
+        if (t->linear) { /* [out, in]: the weight of a vs_wan_linear, whose scale follows */
+            vs_tensor *scale = (vs_tensor *)((char *)dst + offsetof(vs_wan_linear, scale));
+            const int64_t shape[2] = {t->shape == S_FFN_DIM ? ffn : dim, t->shape == S_DIM_FFN ? ffn : dim};
+            VS_TRY(v->fn(v->ctx, dst, scale, d, o, t->f32, 2, shape));
+            continue;
+        }
         switch (t->shape) {
         case S_DIM: VS_TRY(visit(v, dst, d, o, t->f32, 1, dim, 0, 0, 0, 0)); break;
         case S_DIM_DIM: VS_TRY(visit(v, dst, d, o, t->f32, 2, dim, dim, 0, 0, 0)); break;
@@ -124,11 +133,15 @@ typedef struct {
     vs_device device;
 } loader;
 
-static vs_status load_one(void *ctx, vs_tensor *dst, const char *diffusers, const char *original, int f32, int ndim,
-                          const int64_t *shape) {
+static vs_status load_one(void *ctx, vs_tensor *dst, vs_tensor *fp8_scale, const char *diffusers,
+                          const char *original, int f32, int ndim, const int64_t *shape) {
     const loader *l = ctx;
     char name[256];
     snprintf(name, sizeof name, "%s%s", l->prefix, l->layout == VS_WAN_LAYOUT_DIFFUSERS ? diffusers : original);
+    const vs_st_entry *e = vs_safetensors_find(l->st, name);
+    if (e && e->dtype == VS_F8E4M3) /* an FP8 checkpoint's weight: E4M3 codes and their scale */
+        return vs_fp8_checkpoint_load(l->st, name, fp8_scale ? VS_F8E4M3 : f32 ? VS_F32 : l->dtype, l->device,
+                                      ndim, shape, dst, fp8_scale);
     return vs_safetensors_load(l->st, name, f32 ? VS_F32 : l->dtype, l->device, ndim, shape, dst);
 }
 
@@ -177,8 +190,8 @@ typedef struct {
 /* Roughly torch's initialization, so activations keep a sane scale through the
  * layers: matrices and biases uniform in +-1/sqrt(fan_in), norm weights 1 +- 0.1,
  * modulation tables +-1/sqrt(dim). */
-static vs_status random_one(void *ctx, vs_tensor *dst, const char *diffusers, const char *original, int f32,
-                            int ndim, const int64_t *shape) {
+static vs_status random_one(void *ctx, vs_tensor *dst, vs_tensor *fp8_scale, const char *diffusers,
+                            const char *original, int f32, int ndim, const int64_t *shape) {
     random_init *r = ctx;
     VS_TRY(vs_tensor_alloc(dst, f32 ? VS_F32 : r->dtype, r->device, ndim, shape));
     float lo, hi;
@@ -212,9 +225,9 @@ typedef struct {
     size_t bytes;
 } byte_count;
 
-static vs_status count_one(void *ctx, vs_tensor *dst, const char *diffusers, const char *original, int f32, int ndim,
-                           const int64_t *shape) {
-    (void)dst, (void)diffusers, (void)original;
+static vs_status count_one(void *ctx, vs_tensor *dst, vs_tensor *fp8_scale, const char *diffusers, const char *original,
+                           int f32, int ndim, const int64_t *shape) {
+    (void)dst, (void)fp8_scale, (void)diffusers, (void)original;
     byte_count *c = ctx;
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
@@ -238,12 +251,41 @@ vs_status vs_wan_weights_bytes(const vs_wan_config *cfg, vs_dtype dtype, size_t 
 static void free_linear(vs_wan_linear *l) {
     vs_tensor_free(&l->weight);
     vs_tensor_free(&l->bias);
+    vs_tensor_free(&l->scale);
+}
+
+/* A block's linear layers: the ones FP8 quantises. */
+enum { BLOCK_LINEARS = 10 };
+static void block_linears(vs_wan_block_weights *blk, vs_wan_linear *out[BLOCK_LINEARS]) {
+    vs_wan_linear *all[BLOCK_LINEARS] = {&blk->self_attn.q,  &blk->self_attn.k,  &blk->self_attn.v,
+                                         &blk->self_attn.o,  &blk->cross_attn.q, &blk->cross_attn.k,
+                                         &blk->cross_attn.v, &blk->cross_attn.o, &blk->ffn_in,
+                                         &blk->ffn_out};
+    memcpy(out, all, sizeof all);
+}
+
+vs_status vs_wan_weights_quantize_fp8(vs_wan_weights *w) {
+    for (int b = 0; b < w->num_blocks; b++) {
+        vs_wan_linear *linears[BLOCK_LINEARS];
+        block_linears(&w->blocks[b], linears);
+        for (int i = 0; i < BLOCK_LINEARS; i++) {
+            if (linears[i]->weight.dtype == VS_F8E4M3) continue;
+            vs_status s = vs_linear_quantize_weight(&linears[i]->weight, &linears[i]->scale);
+            if (s) return vs_fail_context(s, "quantising block %d's linear layers to FP8", b);
+        }
+    }
+    return VS_OK;
 }
 
 void vs_wan_weights_free(vs_wan_weights *w) {
-    for (int b = 0; w->blocks && b < w->num_blocks; b++)
+    for (int b = 0; w->blocks && b < w->num_blocks; b++) {
+        vs_wan_block_weights *blk = &w->blocks[b];
         for (int i = 0; i < BLOCK_TENSORS; i++)
-            vs_tensor_free((vs_tensor *)((char *)&w->blocks[b] + block_tensors[i].offset));
+            vs_tensor_free((vs_tensor *)((char *)blk + block_tensors[i].offset));
+        vs_wan_linear *linears[BLOCK_LINEARS]; /* their weights and biases are in the table; the scales not */
+        block_linears(blk, linears);
+        for (int i = 0; i < BLOCK_LINEARS; i++) vs_tensor_free(&linears[i]->scale);
+    }
     free(w->blocks);
     vs_wan_linear *linears[] = {&w->patch_embed, &w->time_in, &w->time_out, &w->time_proj,
                                 &w->text_in,     &w->text_out, &w->head};

@@ -17,6 +17,7 @@ extern "C" {
 typedef struct vs_wan_linear {
     vs_tensor weight; /* [out, in] */
     vs_tensor bias;   /* [out] */
+    vs_tensor scale;  /* F32 [out] when weight is E4M3 (FP8, per output channel); else empty */
 } vs_wan_linear;
 
 typedef struct vs_wan_attn_weights {
@@ -58,6 +59,10 @@ vs_status vs_wan_weights_load(const vs_wan_config *cfg, const vs_safetensors *st
  * modulation tables are F32, the rest `dtype`, as vs_wan_weights_load makes them. */
 vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, vs_device device, uint64_t seed,
                                 vs_wan_weights *out);
+/* Quantises the blocks' linear layers (self- and cross-attention projections, FFN) to E4M3 with
+ * per-output-channel scales, in place, one layer at a time (docs/fp8.md); the embedders and the head stay
+ * as they are. Layers already in E4M3 stay as they are. */
+vs_status vs_wan_weights_quantize_fp8(vs_wan_weights *w);
 /* The bytes vs_wan_weights_load / _random would allocate for `cfg` (norms and modulation tables f32). */
 vs_status vs_wan_weights_bytes(const vs_wan_config *cfg, vs_dtype dtype, size_t *bytes);
 void vs_wan_weights_free(vs_wan_weights *w);

@@ -1,0 +1,69 @@
+/* Row-wise E4M3 quantisation (vs_op_quantize_fp8): one warp per row finds the
+ * row's largest magnitude, then writes the codes. The arithmetic is the CPU
+ * reference's (backend/cpu/fp8_cpu.c), in the same order with IEEE-rounded
+ * division and product, and the conversion rounds to nearest even and
+ * saturates at 448 like vs_f32_to_f8e4m3, so both devices produce the same
+ * bytes from the same inputs. */
+#include <cuda_bf16.h>
+#include <cuda_fp8.h>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/ops_cuda.h"
+
+namespace {
+
+/* x[i .. i + 8) as floats, in 16-byte loads (i % 8 == 0, rows 16-byte aligned). */
+__device__ void load8(const float *x, int64_t i, float v[8]) {
+    const float4 a = reinterpret_cast<const float4 *>(x + i)[0], b = reinterpret_cast<const float4 *>(x + i)[1];
+    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+__device__ void load8(const __nv_bfloat16 *x, int64_t i, float v[8]) {
+    uint4 packed = *reinterpret_cast<const uint4 *>(x + i);
+    const __nv_bfloat16 *h = reinterpret_cast<const __nv_bfloat16 *>(&packed);
+    for (int k = 0; k < 8; k++) v[k] = __bfloat162float(h[k]);
+}
+
+/* Rows of `cols` values (cols % 8 == 0): lane l handles the 8-value groups l, l + 32, ... */
+template <typename T>
+__global__ void quantize_rows_kernel(uint8_t *q, float *scale, const T *x, int64_t rows, int64_t cols) {
+    const int lane = threadIdx.x % 32;
+    const int64_t row = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32;
+    if (row >= rows) return;
+    const T *xr = x + row * cols;
+    float amax = 0.0f, v[8];
+    for (int64_t i = lane * 8; i < cols; i += 32 * 8) {
+        load8(xr, i, v);
+        for (int k = 0; k < 8; k++) amax = fmaxf(amax, fabsf(v[k]));
+    }
+    for (int offset = 16; offset > 0; offset /= 2)
+        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
+    const float inv = amax > 0.0f ? __fdiv_rn(448.0f, amax) : 1.0f;
+    if (lane == 0) scale[row] = amax > 0.0f ? __fdiv_rn(amax, 448.0f) : 1.0f;
+    uint8_t *qr = q + row * cols;
+    for (int64_t i = lane * 8; i < cols; i += 32 * 8) { /* the second pass reads the row from cache */
+        load8(xr, i, v);
+        uint2 packed;
+        uint16_t *pairs = reinterpret_cast<uint16_t *>(&packed);
+        for (int k = 0; k < 4; k++)
+            pairs[k] = __nv_cvt_float2_to_fp8x2(make_float2(__fmul_rn(v[2 * k], inv), __fmul_rn(v[2 * k + 1], inv)),
+                                                __NV_SATFINITE, __NV_E4M3);
+        *reinterpret_cast<uint2 *>(qr + i) = packed;
+    }
+}
+
+} // namespace
+
+extern "C" vs_status vs_cuda_quantize_fp8(uint8_t *q, float *scale, const void *x, vs_dtype x_dtype, int64_t rows,
+                                          int64_t cols) {
+    if (rows == 0 || cols == 0) return VS_OK;
+    if (cols % 8) return vs_fail(VS_ERR_UNSUPPORTED, "quantize_fp8: %lld columns are not a multiple of 8", (long long)cols);
+    const int warps = 8;
+    const int64_t blocks = (rows + warps - 1) / warps;
+    if (x_dtype == VS_F32)
+        quantize_rows_kernel<<<(unsigned)blocks, warps * 32>>>(q, scale, static_cast<const float *>(x), rows, cols);
+    else
+        quantize_rows_kernel<<<(unsigned)blocks, warps * 32>>>(q, scale, static_cast<const __nv_bfloat16 *>(x), rows,
+                                                                 cols);
+    VS_CUDA_LAUNCH_CHECK("quantize_rows_kernel");
+    return VS_OK;
+}
