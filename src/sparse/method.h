@@ -33,6 +33,14 @@ typedef struct vs_sparse_setup {
     vs_attention_params params; /* the method's settings (vs_sparse_attention_create sets them) */
 } vs_sparse_setup;
 
+/* The attention shape of a setup, for the kernels' workspace queries. */
+static inline vs_attn_args vs_sparse_setup_shape(const vs_sparse_setup *setup) {
+    vs_attn_args shape = {0};
+    shape.batch = setup->batch, shape.heads = setup->heads;
+    shape.seq_len = setup->seq_len, shape.head_dim = setup->head_dim;
+    return shape;
+}
+
 /* What a method reports. */
 typedef struct vs_sparse_stats {
     double density; /* fraction of the attention map a sparse call computes (1: dense) */

@@ -104,9 +104,7 @@ static vs_status context_create(const vs_sparse_setup *setup, void **context) {
     if (!s) s = c->kernels->alloc((void **)&plan->kept, sizeof *plan->kept);
     if (!s) s = c->kernels->zero(plan->kept, sizeof *plan->kept);
     if (!s) {
-        vs_attn_args shape = {0};
-        shape.batch = setup->batch, shape.heads = setup->heads;
-        shape.seq_len = setup->seq_len, shape.head_dim = setup->head_dim;
+        const vs_attn_args shape = vs_sparse_setup_shape(setup);
         c->workspace_bytes = c->kernels->svg2_workspace(&shape, cfg);
         s = c->kernels->alloc(&c->workspace, c->workspace_bytes);
     }

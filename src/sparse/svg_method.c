@@ -62,9 +62,7 @@ static vs_status context_create(const vs_sparse_setup *setup, void **context) {
         s = c->kernels->blocks_create(&c->placed, &c->blocks.view, setup->seq_len, setup->heads,
                                       setup->head_dim, !strcmp(sparse_backend, "cudnn"));
     if (!s) {
-        vs_attn_args shape = {0};
-        shape.batch = setup->batch, shape.heads = setup->heads;
-        shape.seq_len = setup->seq_len, shape.head_dim = setup->head_dim;
+        const vs_attn_args shape = vs_sparse_setup_shape(setup);
         c->workspace_bytes = c->kernels->svg_profile_workspace(&shape, &setup->video);
         s = c->kernels->alloc(&c->workspace, c->workspace_bytes);
     }
