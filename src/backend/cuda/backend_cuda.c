@@ -75,7 +75,7 @@ static vs_status supports(const vs_op_desc *d) {
     case VS_OP_RMSNORM_ROPE: { /* x, weight, cos, sin; heads */
         VS_TRY(vector_dim(d->op, "last dimension", last_dim(t[0])));
         const int64_t head_dim = last_dim(t[0]) / d->param[0], group = head_dim / 8;
-        const int per_head = t[1]->shape[0] != last_dim(t[0]);
+        const int per_head = t[1] && t[1]->shape[0] != last_dim(t[0]); /* no weight: the rotation alone */
         if ((t[2] || per_head) && head_dim % 8)
             return vs_fail(VS_ERR_UNSUPPORTED, "%s: head_dim %lld is not a multiple of 8 (CUDA kernel)", op,
                            (long long)head_dim);
