@@ -13,19 +13,22 @@
 
 #define DEFAULT_PROMPT "a red circle moving right on a blue background"
 
-/* The pipeline a SIGINT cancels, and the progress bar the steps advance (this process's one generate). */
+/* The pipeline a SIGINT cancels, whether one came (also while the pipeline was loading), and the progress
+ * bar the steps advance (this process's one generate). */
 static vs_pipeline *volatile running;
+static volatile sig_atomic_t interrupted;
 static vs_progress *progress;
 
 static void cancel_on_signal(int signal_number) {
     (void)signal_number;
+    interrupted = 1;
     vs_pipeline_cancel(running); /* an atomic store: safe in a signal handler */
 }
 
 static int show_progress(void *user, int step, int steps) {
     (void)user, (void)steps;
     vs_progress_update(progress, step);
-    return 0;
+    return interrupted; /* a Ctrl-C during loading cancels at the first step */
 }
 
 int vs_cmd_generate(int argc, char **argv) {
@@ -105,8 +108,16 @@ int vs_cmd_generate(int argc, char **argv) {
     params.precision = precision;
     params.cache = cache, params.cache_threshold = cache_threshold;
     params.gpu_memory = gpu_memory;
+    /* Ctrl-C (one process, no --gpus: ranks must stop at the same step) cancels at the next denoising step,
+     * or at the first one when it comes while the pipeline loads; a second one ends the process. */
+    struct sigaction cancel = {0}, previous;
+    cancel.sa_handler = cancel_on_signal;
+    cancel.sa_flags = SA_RESETHAND;
+    sigemptyset(&cancel.sa_mask);
+    if (!gpus) sigaction(SIGINT, &cancel, &previous);
     vs_pipeline *pipeline = NULL;
     if (vs_pipeline_load(&pipeline, model, &params) != VS_OK || vs_pipeline_set_comm(pipeline, comm) != VS_OK) {
+        if (!gpus) sigaction(SIGINT, &previous, NULL);
         vs_pipeline_free(pipeline);
         vs_comm_free(comm);
         return vs_cli_report("generate");
@@ -133,14 +144,7 @@ int vs_cmd_generate(int argc, char **argv) {
         if (strcmp(info.cache, "none")) fprintf(stderr, ", step cache %s (threshold %g)", info.cache, info.cache_threshold);
         fputc('\n', stderr);
     }
-    /* Ctrl-C (one process, no --gpus: ranks must stop at the same step) cancels at the next denoising step;
-     * a second one ends the process. */
-    struct sigaction cancel = {0}, previous;
-    cancel.sa_handler = cancel_on_signal;
-    cancel.sa_flags = SA_RESETHAND;
-    sigemptyset(&cancel.sa_mask);
     running = pipeline;
-    if (!gpus) sigaction(SIGINT, &cancel, &previous);
     progress = rank == 0 ? vs_progress_start("denoise", steps ? steps : info.steps) : NULL;
     vs_video *video = NULL;
     const vs_status s = vs_pipeline_generate(pipeline, &req, &video);
