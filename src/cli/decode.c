@@ -1,17 +1,12 @@
 #include <stdio.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "io/path.h"
 #include "io/safetensors.h"
 #include "io/video.h"
 #include "models/family.h"
-
-static int is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -52,7 +47,7 @@ int vs_cmd_decode(int argc, char **argv) {
 
     char vae_dir[4096];
     snprintf(vae_dir, sizeof vae_dir, "%s/vae/config.json", model);
-    if (is_file(vae_dir)) snprintf(vae_dir, sizeof vae_dir, "%s/vae", model);
+    if (vs_is_file(vae_dir)) snprintf(vae_dir, sizeof vae_dir, "%s/vae", model);
     else snprintf(vae_dir, sizeof vae_dir, "%s", model);
 
     vs_safetensors *st = NULL;

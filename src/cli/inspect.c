@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "core/json.h"
 #include "core/status.h"
+#include "io/path.h"
 #include "io/safetensors.h"
 
 typedef struct {
@@ -45,11 +46,6 @@ static void checkpoint_free(checkpoint *ck) {
 static int is_dir(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-static int is_file(const char *path) {
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
 static char *join(const char *dir, const char *name) {
@@ -96,7 +92,7 @@ static vs_status load_component_folder(component *c, const char *dir) {
     for (int i = 0; i < 3 && !c->config; i++) {
         char *path = join(dir, config_names[i]);
         if (!path) return vs_fail(VS_ERR_OOM, "out of memory");
-        vs_status s = is_file(path) ? vs_json_parse_file(&c->config, path) : VS_OK;
+        vs_status s = vs_is_file(path) ? vs_json_parse_file(&c->config, path) : VS_OK;
         free(path);
         VS_TRY(s);
     }
@@ -154,7 +150,7 @@ static vs_status load_checkpoint(checkpoint *ck, const char *path) {
     char *index = join(path, "model_index.json");
     if (!index) return vs_fail(VS_ERR_OOM, "out of memory");
     vs_status s;
-    if (is_file(index)) {
+    if (vs_is_file(index)) {
         s = load_pipeline(ck, path, index);
     } else {
         s = add_component(ck, path, &c);

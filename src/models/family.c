@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/json.h"
 #include "core/status.h"
+#include "io/path.h"
 
 extern const vs_family vs_family_wan;
 extern const vs_family vs_family_hunyuan_dit;
@@ -22,11 +22,6 @@ static const vs_family *const families[] = {&vs_family_wan};
 static const vs_family *const dit_only[] = {&vs_family_hunyuan_dit};
 
 #define DIT_ONLY_COUNT ((int)(sizeof dit_only / sizeof dit_only[0]))
-
-static int is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
 
 /* "WanPipeline, WanTransformer3DModel, ..." of every family, for errors. */
 static void known_classes(char *buf, size_t size) {
@@ -55,7 +50,7 @@ vs_status vs_family_detect(const char *dir, const vs_family **out) {
     for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
         if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, where[i]) >= sizeof path)
             return vs_fail(VS_ERR_INVALID_ARG, "model path too long: %s", dir);
-        if (!is_file(path)) continue;
+        if (!vs_is_file(path)) continue;
         vs_json_doc *doc = NULL;
         VS_TRY(vs_json_parse_file(&doc, path));
         const char *name = class_of(vs_json_root(doc));
@@ -118,7 +113,7 @@ vs_status vs_family_defaults(const vs_family *family, const char *dir, vs_genera
     *out = d;
     char path[4096];
     snprintf(path, sizeof path, "%s/vidsparse.json", dir);
-    if (!is_file(path)) return VS_OK;
+    if (!vs_is_file(path)) return VS_OK;
     vs_json_doc *doc = NULL;
     VS_TRY(vs_json_parse_file(&doc, path));
     const vs_json *root = vs_json_root(doc);

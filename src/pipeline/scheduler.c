@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/status.h"
+#include "io/path.h"
 
 /* ---- configuration -------------------------------------------------------------- */
 
@@ -146,17 +147,12 @@ static int is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 vs_status vs_scheduler_config_load(const char *path, vs_scheduler_config *cfg) {
     char file[4200];
     snprintf(file, sizeof file, "%s", path);
     if (is_dir(path)) {
         snprintf(file, sizeof file, "%s/scheduler/scheduler_config.json", path);
-        if (!is_file(file)) snprintf(file, sizeof file, "%s/scheduler_config.json", path);
+        if (!vs_is_file(file)) snprintf(file, sizeof file, "%s/scheduler_config.json", path);
     }
     vs_json_doc *doc = NULL;
     VS_TRY(vs_json_parse_file(&doc, file));
@@ -416,7 +412,7 @@ vs_status vs_scheduler_config_for(const char *dir, const char *fallback, vs_sche
     char file[4200];
     if (dir) {
         snprintf(file, sizeof file, "%s/scheduler/scheduler_config.json", dir);
-        if (is_file(file)) return vs_scheduler_config_load(file, cfg);
+        if (vs_is_file(file)) return vs_scheduler_config_load(file, cfg);
         VS_WARN("%s has no scheduler/scheduler_config.json: using the model family's default scheduler", dir);
     }
     vs_json_doc *doc = NULL;

@@ -3,13 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "core/arena.h"
 #include "core/gpu_timer.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "io/path.h"
 #include "models/common/adaln.h"
 #include "models/common/rope.h"
 #include "models/common/self_attention.h"
@@ -44,11 +44,6 @@ static void cache_free(vs_hunyuan_cache *c) {
 
 /* ---- loading -------------------------------------------------------------------------- */
 
-static int is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static vs_status model_new(vs_device device, vs_hunyuan_model **out) {
     vs_hunyuan_model *m = calloc(1, sizeof *m);
     if (!m || !(m->cache = calloc(1, sizeof *m->cache))) {
@@ -65,10 +60,10 @@ vs_status vs_hunyuan_model_load(const char *path, vs_device device, vs_hunyuan_m
     char dir[4096], config_path[4160];
     snprintf(dir, sizeof dir, "%s/transformer", path); /* a pipeline folder keeps the DiT there */
     snprintf(config_path, sizeof config_path, "%s/config.json", dir);
-    if (!is_file(config_path)) {
+    if (!vs_is_file(config_path)) {
         snprintf(dir, sizeof dir, "%s", path);
         snprintf(config_path, sizeof config_path, "%s/config.json", dir);
-        if (!is_file(config_path))
+        if (!vs_is_file(config_path))
             return vs_fail(
                 VS_ERR_NOT_FOUND,
                 "%s: no config.json (nor transformer/config.json): not a HunyuanVideo model folder", path);

@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "core/arena.h"
 #include "core/gpu_timer.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "io/path.h"
 #include "models/common/adaln.h"
 #include "models/common/fp8_linear.h"
 #include "models/common/rope.h"
@@ -45,21 +45,16 @@ static void cache_free(vs_wan_cache *c) {
 
 /* ---- loading ------------------------------------------------------------------ */
 
-static int is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 vs_status vs_wan_model_load(const char *path, vs_device device, vs_wan_model **out) {
     *out = NULL;
     char dir[4096], config_path[4160];
     /* A diffusers pipeline folder keeps the DiT under transformer/. */
     snprintf(dir, sizeof dir, "%s/transformer", path);
     snprintf(config_path, sizeof config_path, "%s/config.json", dir);
-    if (!is_file(config_path)) {
+    if (!vs_is_file(config_path)) {
         snprintf(dir, sizeof dir, "%s", path);
         snprintf(config_path, sizeof config_path, "%s/config.json", dir);
-        if (!is_file(config_path))
+        if (!vs_is_file(config_path))
             return vs_fail(VS_ERR_NOT_FOUND, "%s: no config.json (nor transformer/config.json): not a Wan model folder",
                            path);
     }
