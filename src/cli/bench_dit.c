@@ -70,7 +70,7 @@ static vs_status time_loop(vs_dit *model, const vs_family *family, const int64_t
     }
     vs_denoise_settings set;
     memset(&set, 0, sizeof set);
-    if (!s) s = vs_scheduler_config_for("", family->defaults.scheduler, &set.scheduler);
+    if (!s) s = vs_scheduler_config_for(NULL, family->defaults.scheduler, &set.scheduler);
     set.steps = steps, set.guidance = (float)cfg, set.attention = *attn, set.cache = *cache;
     set.progress = step_done, set.progress_user = &clock;
     set.on_step = step_seen, set.on_step_user = &clock;
