@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "hunyuan_teacache_check.h"
 #include "core/json.h"
 #include "io/safetensors.h"
 #include "models/wan/transformer.h"
@@ -184,6 +185,9 @@ TEST(teacache_signal_is_the_forwards_time_embedding) {
     return 0;
 }
 
+/* HunyuanVideo's TeaCache signal against diffusers (tests/hunyuan_teacache_check.h). */
+TEST(hunyuan_teacache_signal_matches_diffusers) { return check_hunyuan_teacache(VS_CPU, 1e-5); }
+
 /* Fixed points of the rules on synthetic data: FORA's count, EasyCache's warm-up and last step, and a
  * reuse that adds each branch's own transformation. */
 TEST(rules_on_synthetic_steps) {
@@ -348,5 +352,6 @@ TEST(sequence_parallel_ranks_decide_alike) {
 
 RUN_TESTS(T(easycache_matches_the_reference_on_a_recording), T(fora_matches_the_reference_on_a_recording),
           T(teacache_matches_the_reference_on_recorded_signals), T(teacache_signal_is_the_forwards_time_embedding),
+          T(hunyuan_teacache_signal_matches_diffusers),
           T(rules_on_synthetic_steps),
           T(bad_settings_are_one_line_errors), T(pipeline_api_counts_passes), T(sequence_parallel_ranks_decide_alike))

@@ -1,117 +1,145 @@
 #!/usr/bin/env bash
-# Step caching (issue 21, docs/caching.md) on the accelerator, in one call of at most ~6 minutes:
-#   1. build; test_cache and test_wan_cuda (the forward after the time-embedding change);
-#   2. a recording of the embedded model on the GPU (bf16) checked by tools/cache_reference.py, and its
-#      TeaCache signal (the time embedding) against the CPU recording's;
-#   3. vidsparse eval on the embedded model: easycache and fora at their defaults, dense and SVG, against no
-#      cache (32 prompts x 2 seeds) -> $OUT/cache_eval_tiny.json;
-#   4. the denoising loop at Wan 14B 720p (random bf16 weights, 81 frames, CFG 5, 512 text tokens), dense and
-#      SVG at kept fraction 0.25 in every step: 5 steps under fora N=3 (pattern RR--R), the median ran step
-#      against the median reused step -> $OUT/cache_loop_wan14b_720p_{dense,svg}.json, and the 50-step
-#      projection at EasyCache's published skip rate -> $OUT/cache_projection_wan14b_720p.json;
-#   5. if time is left: eval at easycache thresholds 0.1 and 0.2 and fora N=2.
-# PHASE=test: 1 and 2 only (well under a minute after the build); PHASE=bench: 3 to 5; PHASE=all (default).
-# Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=$(git rev-parse --short HEAD) [PHASE=test] bash tools/run_cache_gpu.sh
+# Step caching (issue 21, docs/caching.md) on the accelerator, in one call of about 5 minutes. Stages, each
+# printed in short and packed into $OUT/results.tgz as it ends (later ones skipped when time runs short):
+#   1. build; test_cache (CPU, incl. HunyuanVideo's TeaCache signal) and test_cache_cuda (the same signal on
+#      the GPU against diffusers);
+#   2. a recording of the embedded model on the GPU (bf16, easycache) checked by tools/cache_reference.py;
+#   3. eval on the embedded model, 32 prompts x 2 seeds, easycache and fora at their defaults, dense and SVG
+#      against no cache -> $OUT/cache_eval_tiny.json;
+#   4. coverage: the same with SVG2 (--attention svg2) and with FP8 weights (--precision fp8), 16 prompts x 1
+#      seed: passes run/reused, PSNR against the same arm without a cache;
+#   5. timing: the denoising loop at Wan 1.3B 480p (81 frames, CFG 5), dense, SVG 0.25, SVG2, FP8, 4 steps under
+#      fora N=3 (pattern R--R): the median ran step against the median reused step -> $OUT/cache_loop_wan1.3b.json;
+#   6. the published step count: eval at 50 steps (EasyCache retains 10 of 50 steps, as its Wan script),
+#      and a threshold / interval sweep at 20 steps (easycache 0.025 and 0.1, fora 2) -> $OUT/cache_sweep.json;
+#   7. HunyuanVideo 13B (random weights, 256x256, 9 frames): bench dit --steps 6 with easycache, fora and
+#      teacache (its published fit): passes run/reused and step times (needs the family's default scheduler,
+#      which the HunyuanVideo pipeline work adds);
+#   8. with BUDGET >= ~500: the dense Wan 14B 720p loop (fora N=3, 4 steps) -> $OUT/cache_loop_wan14b_720p_dense.json.
+# PHASE=test: 1 and 2 only. Usage on the accelerator:
+#   OUT=/tmp/o VS_GIT_COMMIT=$(git rev-parse --short HEAD) [PHASE=test] [BUDGET=300] bash tools/run_cache_gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source tools/gpu_env.sh
 B=build-gpu/vidsparse
+BUDGET=${BUDGET:-300}
+left() { echo $((BUDGET - SECONDS)); }
+# skip a stage that needs about $1 seconds when less is left
+enough() { [ "$(left)" -ge "$1" ] || { note "skipped: $2 (needs ~$1 s, $(left) s left)"; return 1; }; }
+# the summary rows of an eval log: one per arm and policy
+eval_rows() { grep -E "^prompt accuracy|^[a-z0-9.]+ vs |^[a-z0-9.]+ +\+ " "$1" | tail -n 12; }
 
 note "build"
-build_gpu vidsparse_cli test_cache test_wan_cuda || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
-PHASE=${PHASE:-all}
-if [ "$PHASE" != bench ]; then
+build_gpu vidsparse_cli test_cache test_cache_cuda || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
 note "tests"
-{ build-gpu/test_cache; build-gpu/test_wan_cuda; } >"$R/tests.log" 2>&1
-grep -E "^(ok|FAIL)|passed|failed" "$R/tests.log" | grep -v "^ok" | tail -n 20
+{ build-gpu/test_cache; build-gpu/test_cache_cuda; } >"$R/tests.log" 2>&1
+grep -E "^(ok|FAIL)|passed|failed|relative L2" "$R/tests.log" | grep -v "^ok" | tail -n 20
 pack
 
-note "GPU recording (embedded model, bf16, easycache) against the reference rule; its signal against the CPU's"
+note "GPU recording (embedded model, bf16, easycache) against the reference rule"
 $B denoise --model models/vidsparse-tiny -p "two yellow squares moving up on a black background" --frames 2 \
   --height 16 --width 16 --steps 20 --cfg 4 --seed 3 --device cuda --attention dense --cache easycache \
   --cache-record "$R/easycache_gpu.safetensors" -o "$R/lat.safetensors" 2>&1 | grep -E "passes|error"
-python3 tools/cache_reference.py "$R/easycache_gpu.safetensors" tests/data/cache/easycache.safetensors | grep -v teacache
-python3 - "$R/easycache_gpu.safetensors" tests/data/cache/easycache.safetensors <<'EOF'
-import sys
-sys.path.insert(0, "tools")
-import numpy as np
-from cache_reference import read_safetensors
-gpu, cpu = (read_safetensors(p)[0]["signal"].astype(np.float64) for p in sys.argv[1:3])
-print(f"TeaCache signal (time embedding) GPU vs CPU: rel L2 {np.linalg.norm(gpu - cpu) / np.linalg.norm(cpu):.2e}")
-EOF
+python3 tools/cache_reference.py "$R/easycache_gpu.safetensors" | grep -v teacache
 pack
-fi
-[ "$PHASE" = test ] && { note "done (tests)"; exit 0; }
+[ "${PHASE:-all}" = test ] && { note "done (tests)"; exit 0; }
 
-note "eval: embedded model, 32 prompts x 2 seeds, easycache and fora at their defaults"
-timeout 150 $B eval --prompts 32 --seeds 2 --cache easycache,fora -o "$R/cache_eval_tiny.json" >"$R/eval.log" 2>&1 ||
+note "eval: embedded model, 32 prompts x 2 seeds, easycache and fora at their defaults, dense and SVG"
+timeout 120 $B eval --prompts 32 --seeds 2 --cache easycache,fora -o "$R/cache_eval_tiny.json" >"$R/eval.log" 2>&1 ||
   tail -n 3 "$R/eval.log"
-grep -vE "^\[|^vidsparse info" "$R/eval.log" | tail -n 12
+eval_rows "$R/eval.log"
 cp "$R/cache_eval_tiny.json" "$OUT/" 2>/dev/null
 pack
 
-for mode in dense svg; do
-  note "loop: wan14b 720p $mode, 5 steps, CFG 5, fora N=3"
-  timeout 170 $B bench dit --config wan14b --resolution 720p --steps 5 --cfg 5 --cache fora --cache-threshold 3 \
-    --attention $mode --density 0.25 -o "$R/cache_loop_wan14b_720p_$mode.json" >"$R/loop_$mode.log" 2>&1 ||
-    tail -n 3 "$R/loop_$mode.log"
-  grep -E "step [0-9]+:|^loop|cache fora" "$R/loop_$mode.log" | tail -n 8
-  cp "$R/cache_loop_wan14b_720p_$mode.json" "$OUT/" 2>/dev/null
+for arm in "--attention svg2" "--precision fp8"; do
+  enough 40 "eval $arm" || break
+  tag=${arm##* }
+  note "eval coverage $arm: 16 prompts x 1 seed, easycache and fora"
+  timeout 60 $B eval --prompts 16 --seeds 1 $arm --cache easycache,fora -o "$R/cache_eval_tiny_$tag.json" \
+    >"$R/eval_$tag.log" 2>&1 || tail -n 3 "$R/eval_$tag.log"
+  eval_rows "$R/eval_$tag.log"
   pack
 done
 
+for mode in "dense" "svg" "svg2" "fp8"; do
+  enough 35 "loop wan1.3b 480p $mode" || break
+  note "loop: wan1.3b 480p $mode, 4 steps, CFG 5, fora N=3"
+  opts="--attention $mode --density 0.25"
+  [ "$mode" = fp8 ] && opts="--attention dense --precision fp8"
+  timeout 90 $B bench dit --config wan1.3b --resolution 480p --steps 4 --cfg 5 --cache fora --cache-threshold 3 \
+    $opts -o "$R/cache_loop_wan1.3b_480p_$mode.json" >"$R/loop_$mode.log" 2>&1 || tail -n 3 "$R/loop_$mode.log"
+  grep -E "step [0-9]+:|^loop|cache fora|reused" "$R/loop_$mode.log" | tail -n 4
+  pack
+done
 python3 - "$R" <<'EOF'
-import json, os, sys, datetime
+import glob, json, os, sys
 r = sys.argv[1]
-def loop(mode):
-    doc = json.load(open(os.path.join(r, f"cache_loop_wan14b_720p_{mode}.json")))
-    rows = {row["name"].rsplit(" ", 2)[-2]: row for row in doc["results"]}
-    return rows["ran"]["median_ms"] / 1e3, rows["reused"]["median_ms"] / 1e3, doc
-try:
-    dense_s, dense_reuse_s, doc = loop("dense")
-    svg_s, svg_reuse_s, _ = loop("svg")
-except (OSError, KeyError, ValueError) as e:
-    sys.exit(f"projection: no loop results ({e})")
-steps, warm = 50, 10         # 50 steps; SVG's dense warm-up (0.2) = EasyCache's retained steps (10 of 50)
-published = 6862 / 2884      # EasyCache4Wan2.1 README: Wan2.1-T2V-14B 720p, H20: 6862 s -> 2884 s
-ran = round(steps / published)   # DiT passes that speed-up implies: 21 of 50 steps
-reuse_s = max(dense_reuse_s, svg_reuse_s)
-diffusers_s = steps * 2 * 12.5   # diffusers' WanPipeline, 12.5 s per forward on the H200 (DESIGN.md), 2 per step
-rows = {
-    "dense, no cache": steps * dense_s,
-    "svg 0.25, no cache": warm * dense_s + (steps - warm) * svg_s,
-    "dense + easycache (published rate)": ran * dense_s + (steps - ran) * reuse_s,
-    "svg 0.25 + easycache (published rate)": warm * dense_s + (ran - warm) * svg_s + (steps - ran) * reuse_s,
-}
-out = {"benchmark": "cache_projection", "device": doc.get("device"), "commit": os.environ.get("VS_GIT_COMMIT"),
-       "date": datetime.date.today().isoformat(),
-       "command": "bash tools/run_cache_gpu.sh (bench dit --config wan14b --resolution 720p --steps 5 --cfg 5 "
-                  "--cache fora --cache-threshold 3 --attention dense|svg --density 0.25)",
-       "note": "end-to-end DiT time of 50 steps with CFG composed from measured step times (one call, random bf16 "
-               "weights): ran steps of the dense and SVG loops, the slower reused step; SVG runs dense for its "
-               "warm-up (the first 10 steps, which EasyCache also runs); EasyCache's published rate: "
-               f"{published:.2f}x on Wan2.1-T2V-14B 720p (EasyCache4Wan2.1 README, 6862 s -> 2884 s on an H20) = "
-               f"{ran} of {steps} steps run. diffusers: 12.5 s per forward on the H200 (DESIGN.md), 2 per step.",
-       "ran_step_dense_s": dense_s, "ran_step_svg_s": svg_s, "reused_step_s": reuse_s,
-       "reused_over_ran_dense": dense_reuse_s / dense_s, "reused_over_ran_svg": svg_reuse_s / svg_s,
-       "steps": steps, "steps_run_published_rate": ran, "diffusers_s": diffusers_s,
-       "results": [{"name": k, "projected_s": v, "speedup_vs_diffusers": diffusers_s / v} for k, v in rows.items()]}
-json.dump(out, open(os.path.join(r, "cache_projection_wan14b_720p.json"), "w"), indent=1)
-print(f"ran step: dense {dense_s:.2f} s, svg {svg_s:.2f} s; reused {reuse_s * 1e3:.1f} ms "
-      f"({100 * dense_reuse_s / dense_s:.3f}% / {100 * svg_reuse_s / svg_s:.3f}% of a ran step)")
-for k, v in rows.items():
-    print(f"{k:40s} {v:8.1f} s  {diffusers_s / v:5.2f}x diffusers ({diffusers_s:.0f} s)")
+rows = []
+for path in sorted(glob.glob(os.path.join(r, "cache_loop_wan1.3b_480p_*.json"))):
+    doc = json.load(open(path))
+    by = {row["name"].rsplit(" ", 2)[-2]: row for row in doc["results"]}
+    if "ran" in by and "reused" in by:
+        mode = os.path.basename(path)[len("cache_loop_wan1.3b_480p_"):-5]
+        ran, reused = by["ran"]["median_ms"], by["reused"]["median_ms"]
+        rows.append({"mode": mode, "ran_step_ms": ran, "reused_step_ms": reused, "reused_over_ran": reused / ran,
+                     "device": doc.get("device"), "command": doc.get("command")})
+        print(f"wan1.3b 480p {mode:6s} ran step {ran:8.1f} ms  reused {reused:6.1f} ms  = {100 * reused / ran:.2f}%")
+if rows:
+    json.dump({"benchmark": "cache_loop_wan1.3b_480p", "commit": os.environ.get("VS_GIT_COMMIT"),
+               "note": "bench dit --config wan1.3b --resolution 480p --steps 4 --cfg 5 --cache fora --cache-threshold 3 "
+                       "(pattern R--R; the first step left out of the medians), random bf16 weights, 81 frames, "
+                       "512 text tokens; SVG/SVG2 at kept fraction 0.25 in every step; fp8: dense attention, FP8 linears",
+               "results": rows}, open(os.path.join(r, "cache_loop_wan1.3b.json"), "w"), indent=1)
 EOF
-cp "$R/cache_projection_wan14b_720p.json" "$OUT/" 2>/dev/null
+cp "$R/cache_loop_wan1.3b.json" "$OUT/" 2>/dev/null
 pack
 
-for extra in "easycache 0.1" "easycache 0.2" "fora 2"; do
-  [ "$SECONDS" -gt 300 ] && { note "no time left for the threshold sweep"; break; }
-  set -- $extra
-  note "eval sweep: $1 threshold $2"
-  timeout $((350 - SECONDS)) $B eval --prompts 32 --seeds 2 --cache "$1" --cache-threshold "$2" \
-    -o "$R/cache_eval_tiny_$1_$2.json" >"$R/eval_$1_$2.log" 2>&1
-  grep -E "^(dense|svg) *\+" "$R/eval_$1_$2.log"
+for run in "steps50 --steps 50 --cache easycache,fora" "easycache0.025 --cache easycache --cache-threshold 0.025" \
+           "easycache0.1 --cache easycache --cache-threshold 0.1" "fora2 --cache fora --cache-threshold 2"; do
+  set -- $run
+  tag=$1
+  shift
+  enough 40 "eval $tag" || break
+  note "eval $tag: 32 prompts x 2 seeds ($*)"
+  timeout 100 $B eval --prompts 32 --seeds 2 "$@" -o "$R/cache_eval_tiny_$tag.json" >"$R/eval_$tag.log" 2>&1 ||
+    tail -n 3 "$R/eval_$tag.log"
+  eval_rows "$R/eval_$tag.log"
   pack
 done
-note "done"
+python3 - "$R" <<'EOF'
+import glob, json, os, sys
+r = sys.argv[1]
+out = {}
+for path in sorted(glob.glob(os.path.join(r, "cache_eval_tiny*.json"))):
+    tag = os.path.basename(path)[len("cache_eval_tiny"):-5].lstrip("_") or "defaults"
+    doc = json.load(open(path))
+    out[tag] = {"command": doc.get("command"), "commit": doc.get("commit"), "device": doc.get("device"),
+                "results": [{k: row.get(k) for k in ("name", "prompt_accuracy", "prompt_accuracy_change", "psnr_db",
+                                                      "psnr_min_db", "ssim", "passes_run", "passes_reused",
+                                                      "passes_fraction_run", "cache_threshold")}
+                            for row in doc["results"]]}
+json.dump(out, open(os.path.join(r, "cache_sweep.json"), "w"), indent=1)
+EOF
+cp "$R/cache_sweep.json" "$OUT/" 2>/dev/null
+pack
+
+for policy in "easycache -1" "fora 2" "teacache -1"; do
+  set -- $policy
+  enough 30 "hunyuan13b $1" || break
+  note "hunyuan13b 256x256 9 frames, 6 steps, $1"
+  timeout 60 $B bench dit --config hunyuan13b --resolution 256x256 --frames 9 --text-len 256 --steps 6 \
+    --cache "$1" --cache-threshold "$2" -o "$R/cache_loop_hunyuan_$1.json" >"$R/hunyuan_$1.log" 2>&1 ||
+    tail -n 3 "$R/hunyuan_$1.log"
+  grep -E "step [0-9]+:|^loop|cache|reused|error" "$R/hunyuan_$1.log" | grep -v "^vidsparse info" | tail -n 4
+  pack
+done
+# 8. only with a larger BUDGET: the dense 14B 720p loop, which no earlier call had time for (docs/caching.md)
+if enough 200 "wan14b 720p dense loop" 2>/dev/null; then
+  note "loop: wan14b 720p dense, 4 steps, CFG 5, fora N=3"
+  timeout 190 $B bench dit --config wan14b --resolution 720p --steps 4 --cfg 5 --cache fora --cache-threshold 3 \
+    --attention dense -o "$R/cache_loop_wan14b_720p_dense.json" >"$R/loop14b.log" 2>&1 || tail -n 3 "$R/loop14b.log"
+  grep -E "^loop|cache fora" "$R/loop14b.log"
+  cp "$R/cache_loop_wan14b_720p_dense.json" "$OUT/" 2>/dev/null
+  pack
+fi
+note "done ($SECONDS s)"

@@ -269,10 +269,12 @@ vs_status vs_dit_forward(vs_dit *d, const vs_dit_input *in, vs_tensor *out, vs_d
     return d->family->dit_forward(d->impl, in, out, timing);
 }
 
-vs_status vs_dit_teacache(vs_dit *d, float timestep, vs_tensor *signal, vs_teacache_fit *fit) {
+vs_status vs_dit_teacache(vs_dit *d, const vs_dit_input *in, vs_tensor *signal, vs_teacache_fit *fit) {
     if (!d->family->dit_teacache)
         return vs_fail(VS_ERR_UNSUPPORTED, "the %s family has no TeaCache signal or calibration", d->family->name);
-    return d->family->dit_teacache(d->impl, timestep, signal, fit);
+    if (signal && (!in || !in->timesteps))
+        return vs_fail(VS_ERR_INVALID_ARG, "TeaCache signal: no DiT input (timesteps) given");
+    return d->family->dit_teacache(d->impl, in, signal, fit);
 }
 
 void vs_dit_free(vs_dit *d) {

@@ -128,10 +128,12 @@ typedef struct vs_family {
     vs_status (*dit_set_comm)(void *dit, vs_comm *comm);
     vs_status (*dit_forward)(void *dit, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing);
     void (*dit_free)(void *dit);
-    /* Optional (TeaCache step caching): with `signal`, the time embedding the blocks are modulated with at
-     * `timestep`, into a host f32 tensor it allocates; with `fit`, the published calibration of this
-     * checkpoint, or VS_ERR_UNSUPPORTED naming the checkpoints that have one. */
-    vs_status (*dit_teacache)(void *dit, float timestep, vs_tensor *signal, vs_teacache_fit *fit);
+    /* Optional (TeaCache step caching): with `signal`, what TeaCache watches in the family's forward on `in`
+     * (Wan: the time embedding at in->timesteps[0]; HunyuanVideo: the first block's modulated input of the
+     * video tokens of every batch entry), into a host f32 tensor it allocates; with `fit`, the published
+     * calibration of this checkpoint, or VS_ERR_UNSUPPORTED naming the checkpoints that have one (in may
+     * be NULL when signal is). */
+    vs_status (*dit_teacache)(void *dit, const vs_dit_input *in, vs_tensor *signal, vs_teacache_fit *fit);
 
     /* The latent grid [1, C, F', H', W'] of a video of frames x height x width
      * (vae NULL: a pixel-space model), or a one-line error naming the sizes it takes. */
@@ -208,7 +210,7 @@ vs_status vs_dit_set_comm(vs_dit *dit, vs_comm *comm);
 /* out: f32 [B, out_channels, F, H, W] on the host or the model's device; timing may be NULL. */
 vs_status vs_dit_forward(vs_dit *dit, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing);
 /* The family's dit_teacache, or VS_ERR_UNSUPPORTED when the family has none. */
-vs_status vs_dit_teacache(vs_dit *dit, float timestep, vs_tensor *signal, vs_teacache_fit *fit);
+vs_status vs_dit_teacache(vs_dit *dit, const vs_dit_input *in, vs_tensor *signal, vs_teacache_fit *fit);
 void vs_dit_free(vs_dit *dit);
 
 /* `dir`: a VAE folder. */

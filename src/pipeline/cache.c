@@ -148,7 +148,7 @@ vs_status vs_cache_resolve(const vs_cache_settings *in, vs_dit *dit, vs_cache_se
     VS_TRY(find_policy(in->policy, &p));
     vs_teacache_fit teacache;
     memset(&teacache, 0, sizeof teacache);
-    if (p->needs_signal && dit) VS_TRY(vs_dit_teacache(dit, 0.0f, NULL, &teacache));
+    if (p->needs_signal && dit) VS_TRY(vs_dit_teacache(dit, NULL, NULL, &teacache));
     double threshold = in->threshold;
     if (p == &policies[0]) {
         threshold = 0;

@@ -104,7 +104,11 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
         const float t = vs_scheduler_timestep(sched, i);
         for (int64_t b = 0; b < batch; b++) ((float *)ts.data)[b] = t;
         int run = 1;
-        if (vs_step_cache_needs_signal(cache)) s = vs_dit_teacache(dit, t, &signal, NULL);
+        if (vs_step_cache_needs_signal(cache)) { /* the signal may read the latents (HunyuanVideo's) */
+            memcpy(in.data, x, (size_t)n * sizeof(float));
+            if (cfg) memcpy((float *)in.data + n, x, (size_t)n * sizeof(float));
+            s = vs_dit_teacache(dit, &input, &signal, NULL);
+        }
         if (s == VS_OK) s = vs_step_cache_decide(cache, i, x, signal.data, signal.data ? signal.shape[0] : 0, &run);
         vs_tensor_free(&signal);
         if (s == VS_OK && run) {

@@ -415,6 +415,8 @@ vs_status vs_scheduler_config_for(const char *dir, const char *fallback, vs_sche
         if (vs_is_file(file)) return vs_scheduler_config_load(file, cfg);
         VS_WARN("%s has no scheduler/scheduler_config.json: using the model family's default scheduler", dir);
     }
+    if (!fallback || !*fallback)
+        return vs_fail(VS_ERR_UNSUPPORTED, "the model family has no default scheduler%s", dir ? "" : " (and no folder)");
     vs_json_doc *doc = NULL;
     VS_TRY(vs_json_parse(&doc, fallback, strlen(fallback), "the family's default scheduler"));
     vs_status s = vs_scheduler_config_parse(vs_json_root(doc), "the family's default scheduler", cfg);

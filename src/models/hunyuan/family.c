@@ -111,6 +111,7 @@ const vs_family vs_family_hunyuan_dit = {
     .dit_set_attention = dit_set_attention,
     .dit_set_comm = dit_set_comm,
     .dit_forward = dit_forward,
+    .dit_teacache = vs_hunyuan_dit_teacache,
     .dit_free = dit_free,
     .latent_shape = latent_shape,
 };

@@ -748,3 +748,115 @@ vs_status vs_hunyuan_forward(const vs_hunyuan_model *model, const vs_hunyuan_inp
     }
     return st;
 }
+
+/* ---- TeaCache's signal and fit (step caching, pipeline/cache.h) ---------------------------------------- */
+
+/* One entry's signal: LN(Conv3d_patch(latents)) * (1 + scale) + shift, (shift, scale) the first two chunks of
+ * the first dual-stream block's video modulation, as that block computes it; into host [N, dim]. */
+static vs_status teacache_entry(forward_state *f, const vs_tensor *latents, float t, const float *guidance,
+                                const vs_tensor *pooled, float *host) {
+    const vs_hunyuan_config *c = f->c;
+    const int *p = c->patch_size;
+    const int64_t N = f->N, D = c->dim, vol = (int64_t)p[0] * p[1] * p[2];
+    const vs_dtype act = act_dtype(f->dev);
+    vs_tensor lat, pooled_d, mod, patches, x_act, x, h, h32;
+    VS_TRY(on_device(f, latents, &lat));
+    VS_TRY(on_device(f, pooled, &pooled_d));
+    VS_TRY(embed_conditions(f, t, guidance, &pooled_d));
+    VS_TRY(modulation(f, &f->silu_temb, &f->w->dual[0].mod, 6, &mod));
+    vs_tensor shift = vs_adaln_chunk(&mod, 0), scale = vs_adaln_chunk(&mod, 1);
+    VS_TRY(TAKE(f->arena, act, &patches, 1, N, c->in_channels * vol));
+    VS_TRY(TAKE(f->arena, act, &x_act, 1, N, D));
+    VS_TRY(TAKE(f->arena, VS_F32, &x, 1, N, D));
+    VS_TRY(TAKE(f->arena, act, &h, 1, N, D));
+    VS_TRY(vs_op_patchify(&patches, &lat, p));
+    VS_TRY(vs_op_linear(&x_act, &patches, &f->w->patch_embed.weight, &f->w->patch_embed.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_convert(&x, &x_act));
+    VS_TRY(vs_op_layernorm_modulate(&h, &x, NULL, NULL, &shift, &scale, 1e-6f));
+    h32 = h;
+    if (act != VS_F32) {
+        VS_TRY(TAKE(f->arena, VS_F32, &h32, 1, N, D));
+        VS_TRY(vs_op_convert(&h32, &h));
+    }
+    vs_tensor out = vs_tensor_view(host, VS_F32, VS_CPU, 3, (int64_t[]){1, N, D});
+    VS_TRY(vs_op_copy(&out, &h32));
+    return vs_op_sync(f->dev);
+}
+
+vs_status vs_hunyuan_teacache_signal(const vs_hunyuan_model *m, const vs_hunyuan_input *in, vs_tensor *signal) {
+    const vs_hunyuan_config *c = &m->config;
+    if (!in || !in->timesteps || (c->guidance_embeds && !in->guidance))
+        return vs_fail(VS_ERR_INVALID_ARG, "HunyuanVideo TeaCache signal: needs the timesteps%s",
+                       c->guidance_embeds ? " and the embedded guidance" : "");
+    VS_TRY(check_tensor(m, in->latents, "latents", VS_F32, 5));
+    VS_TRY(check_tensor(m, in->pooled, "pooled text embeddings", VS_F32, 2));
+    const int64_t *s = in->latents->shape, B = s[0];
+    if (B < 1 || s[1] != c->in_channels || in->pooled->shape[0] != B || in->pooled->shape[1] != c->pooled_dim)
+        return vs_fail(VS_ERR_SHAPE, "HunyuanVideo TeaCache signal: latents [%lld, %lld, ...] and pooled [%lld, %lld] "
+                       "do not fit the model (%d channels, pooled %d)", (long long)s[0], (long long)s[1],
+                       (long long)in->pooled->shape[0], (long long)in->pooled->shape[1], c->in_channels, c->pooled_dim);
+    forward_state f;
+    memset(&f, 0, sizeof f);
+    f.c = c, f.w = &m->weights, f.dev = m->device;
+    for (int i = 0; i < 3; i++) {
+        if (s[2 + i] < 1 || s[2 + i] % c->patch_size[i])
+            return vs_fail(VS_ERR_SHAPE, "HunyuanVideo TeaCache signal: latent size %lld is not a multiple of the "
+                           "patch size %d", (long long)s[2 + i], c->patch_size[i]);
+        f.grid[i] = (int)(s[2 + i] / c->patch_size[i]);
+    }
+    f.N = (int64_t)f.grid[0] * f.grid[1] * f.grid[2];
+    const int64_t N = f.N, D = c->dim, act = (int64_t)vs_dtype_size(act_dtype(m->device)),
+                  vol = (int64_t)c->patch_size[0] * c->patch_size[1] * c->patch_size[2];
+    /* the forward's arena when it is large enough (it is reset at every forward), else one of this size */
+    const size_t bytes = aligned(N * vol * c->in_channels * 4) + aligned((int64_t)c->pooled_dim * 4) +
+                         aligned(N * vol * c->in_channels * act) + 2 * aligned(N * D * act) +
+                         2 * aligned(N * D * 4) + 64 * aligned((int64_t)6 * D * 4);
+    vs_arena *own = NULL;
+    f.arena = m->cache->arena;
+    if (!f.arena || vs_arena_capacity(f.arena) < bytes) {
+        VS_TRY(vs_arena_create(&own, "HunyuanVideo TeaCache signal", m->device, bytes));
+        f.arena = own;
+    }
+    vs_status st = vs_tensor_alloc(signal, VS_F32, VS_CPU, 1, (int64_t[]){B * N * D});
+    for (int64_t b = 0; st == VS_OK && b < B; b++) {
+        vs_arena_reset(f.arena);
+        const vs_tensor lat_b = entry(in->latents, b, 0), pooled_b = entry(in->pooled, b, 0);
+        st = teacache_entry(&f, &lat_b, in->timesteps[b], in->guidance ? &in->guidance[b] : NULL, &pooled_b,
+                            (float *)signal->data + b * N * D);
+    }
+    vs_arena_free(own);
+    if (st != VS_OK) vs_tensor_free(signal);
+    return st;
+}
+
+/* TeaCache's fit for HunyuanVideo T2V (TeaCache4HunyuanVideo/teacache_sample_video.py: its coefficients, and
+ * its threshold 0.15, "0.1 for 1.6x speedup, 0.15 for 2.1x"), for the released checkpoint's shape. */
+vs_status vs_hunyuan_teacache_fit(const vs_hunyuan_config *c, vs_teacache_fit *out) {
+    static const vs_teacache_fit fit = {
+        "HunyuanVideo T2V", {7.33226126e+02, -4.01131952e+02, 6.75869174e+01, -3.14987800e+00, 9.61237896e-02}, 0.15};
+    if (c->dim != 3072 || c->num_layers != 20 || c->num_single_layers != 40 || c->in_channels != 16)
+        return vs_fail(VS_ERR_UNSUPPORTED,
+                       "teacache has published coefficients for HunyuanVideo T2V (dim 3072, 20 + 40 layers) only, not "
+                       "for this HunyuanVideo DiT (dim %d, %d + %d layers, %d input channels)",
+                       c->dim, c->num_layers, c->num_single_layers, c->in_channels);
+    *out = fit;
+    return VS_OK;
+}
+
+vs_status vs_hunyuan_dit_teacache(void *model, const vs_dit_input *in, vs_tensor *signal, vs_teacache_fit *fit) {
+    const vs_hunyuan_model *m = model;
+    if (fit) VS_TRY(vs_hunyuan_teacache_fit(&m->config, fit));
+    if (!signal) return VS_OK;
+    if (!in->latents) return vs_fail(VS_ERR_INVALID_ARG, "HunyuanVideo TeaCache signal: needs the latents");
+    const int64_t B = in->latents->shape[0];
+    float *guidance = NULL;
+    if (!in->guidance && m->config.guidance_embeds) { /* family.c's dit_forward does the same */
+        if (!(guidance = malloc((size_t)B * sizeof *guidance))) return vs_fail(VS_ERR_OOM, "out of memory");
+        for (int64_t b = 0; b < B; b++) guidance[b] = VS_HUNYUAN_DEFAULT_GUIDANCE;
+    }
+    const vs_hunyuan_input input = {in->latents, in->timesteps, in->guidance ? in->guidance : guidance, in->text,
+                                    in->text_mask, in->pooled, in->step, in->num_steps};
+    vs_status s = vs_hunyuan_teacache_signal(m, &input, signal);
+    free(guidance);
+    return s;
+}

@@ -94,6 +94,18 @@ vs_attention_params vs_hunyuan_svg_defaults(void);
 vs_status vs_hunyuan_forward(const vs_hunyuan_model *model, const vs_hunyuan_input *in, vs_tensor *out,
                              vs_dit_timing *timing);
 
+/* TeaCache (step caching, pipeline/cache.h) as TeaCache4HunyuanVideo/teacache_sample_video.py watches this
+ * model: the first dual-stream block's modulated input of the video tokens,
+ *     LN(Conv3d_patch(latents)) * (1 + scale) + shift,  (shift, scale) = its first chunks of Linear(silu(temb))
+ * of every batch entry (text not needed), into `signal`: a host f32 [B * N * dim] it allocates. */
+vs_status vs_hunyuan_teacache_signal(const vs_hunyuan_model *model, const vs_hunyuan_input *in, vs_tensor *signal);
+/* The authors' TeaCache fit for HunyuanVideo T2V (recognised by the transformer's shape), or VS_ERR_UNSUPPORTED. */
+vs_status vs_hunyuan_teacache_fit(const vs_hunyuan_config *config, vs_teacache_fit *out);
+/* HunyuanVideoPipeline's default guidance_scale 6, embedded as guidance x 1000. */
+#define VS_HUNYUAN_DEFAULT_GUIDANCE 6000.0f
+/* models/family.h's dit_teacache for this family (in->guidance NULL: the default above). */
+vs_status vs_hunyuan_dit_teacache(void *model, const vs_dit_input *in, vs_tensor *signal, vs_teacache_fit *fit);
+
 #ifdef __cplusplus
 }
 #endif

@@ -203,12 +203,12 @@ vs_status vs_wan_teacache_fit(const vs_wan_config *c, vs_teacache_fit *out) {
                    c->dim, c->num_layers, c->ffn_dim, c->in_channels);
 }
 
-static vs_status dit_teacache(void *p, float timestep, vs_tensor *signal, vs_teacache_fit *fit) {
+static vs_status dit_teacache(void *p, const vs_dit_input *in, vs_tensor *signal, vs_teacache_fit *fit) {
     const vs_wan_model *m = p;
     if (fit) VS_TRY(vs_wan_teacache_fit(&m->config, fit));
     if (!signal) return VS_OK;
     VS_TRY(vs_tensor_alloc(signal, VS_F32, VS_CPU, 1, (int64_t[]){m->config.dim}));
-    vs_status s = vs_wan_time_embedding(m, timestep, signal->data);
+    vs_status s = vs_wan_time_embedding(m, in->timesteps[0], signal->data);
     if (s != VS_OK) vs_tensor_free(signal);
     return s;
 }

@@ -1,0 +1,48 @@
+/* HunyuanVideo's TeaCache signal, the first block's modulated input of the video tokens, against diffusers'
+ * transformer_blocks[0].norm1 on the batch-of-2 fixture (tools/make_hunyuan_teacache_fixture.py), through the
+ * family's dit_teacache, on the CPU (tests/test_cache.c) or the GPU (tests/gpu/test_cache_cuda.c); the tiny
+ * model has no published fit. */
+#ifndef VS_TEST_HUNYUAN_TEACACHE_CHECK_H
+#define VS_TEST_HUNYUAN_TEACACHE_CHECK_H
+
+#include <math.h>
+
+#include "hunyuan_fixture.h"
+
+static inline void hunyuan_teacache_free_model(void *m) { vs_hunyuan_model_free(m); }
+
+/* 0 when the signal on `device` is within relative L2 `tol` of diffusers' f32 values, else 1 (a failed check). */
+static inline int check_hunyuan_teacache(vs_device device, double tol) {
+    vs_hunyuan_model *m = NULL;
+    CHECK_OK(vs_hunyuan_model_load("tests/data/hunyuan/tiny_hd64", device, &m));
+    vs_test_defer(hunyuan_teacache_free_model, m);
+    hunyuan_fixture fx;
+    if (hunyuan_fixture_open("tests/data/hunyuan/forward_b2.safetensors", &fx)) return 1;
+    vs_safetensors *st = NULL;
+    CHECK_OK(vs_safetensors_open(&st, "tests/data/hunyuan/teacache_b2.safetensors"));
+    vs_test_defer(hunyuan_fixture_close, st);
+    vs_tensor *want = hunyuan_fixture_tensor(st, "signal");
+    CHECK(want && want->ndim == 3 && want->shape[0] == 2);
+    const vs_dit_input in = {fx.latents, fx.timesteps->data, fx.text, fx.mask, fx.pooled, 0, 1, fx.guidance->data};
+    vs_tensor *got = vs_test_tensor();
+    CHECK_OK(vs_hunyuan_dit_teacache(m, &in, got, NULL));
+    CHECK(got->ndim == 1 && got->shape[0] == vs_tensor_numel(want));
+    double diff = 0, norm = 0;
+    for (int64_t i = 0; i < vs_tensor_numel(want); i++) {
+        const double a = ((float *)got->data)[i], b = ((float *)want->data)[i];
+        CHECK_MSG(isfinite(a), "value %lld is %g", (long long)i, a);
+        diff += (a - b) * (a - b), norm += b * b;
+    }
+    printf("  HunyuanVideo TeaCache signal on the %s: relative L2 %.2e against diffusers\n",
+           device == VS_CPU ? "CPU" : "GPU", sqrt(diff / norm));
+    CHECK_MSG(sqrt(diff / norm) < tol, "relative L2 %.3g", sqrt(diff / norm));
+    vs_teacache_fit fit;
+    CHECK_FAILS(vs_hunyuan_dit_teacache(m, &in, NULL, &fit), VS_ERR_UNSUPPORTED,
+                "teacache has published coefficients for HunyuanVideo T2V (dim 3072, 20 + 40 layers) only, not for "
+                "this HunyuanVideo DiT (dim 64");
+    const vs_dit_input no_latents = {.timesteps = fx.timesteps->data};
+    CHECK_FAILS(vs_hunyuan_dit_teacache(m, &no_latents, got, NULL), VS_ERR_INVALID_ARG, "needs the latents");
+    return 0;
+}
+
+#endif
