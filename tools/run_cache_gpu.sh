@@ -8,10 +8,10 @@
 #      against no cache -> $OUT/cache_eval_tiny.json;
 #   4. coverage: the same with SVG2 (--attention svg2) and with FP8 weights (--precision fp8), 16 prompts x 1
 #      seed: passes run/reused, PSNR against the same arm without a cache;
-#   5. timing: the denoising loop at Wan 1.3B 480p (81 frames, CFG 5), dense, SVG 0.25, SVG2, FP8, 4 steps under
-#      fora N=3 (pattern R--R): the median ran step against the median reused step -> $OUT/cache_loop_wan1.3b.json;
-#   6. the published step count: eval at 50 steps (EasyCache retains 10 of 50 steps, as its Wan script),
+#   5. the published step count: eval at 50 steps (EasyCache retains 10 of 50 steps, as its Wan script),
 #      and a threshold / interval sweep at 20 steps (easycache 0.025 and 0.1, fora 2) -> $OUT/cache_sweep.json;
+#   6. timing: the denoising loop at Wan 1.3B 480p (81 frames, CFG 5), dense, SVG 0.25, SVG2, FP8, 4 steps under
+#      fora N=3 (pattern R--R): the median ran step against the median reused step -> $OUT/cache_loop_wan1.3b.json;
 #   7. HunyuanVideo 13B (random weights, 256x256, 9 frames): bench dit --steps 6 with easycache, fora and
 #      teacache (its published fit): passes run/reused and step times (needs the family's default scheduler,
 #      which the HunyuanVideo pipeline work adds);
@@ -61,6 +61,35 @@ for arm in "--attention svg2" "--precision fp8"; do
   pack
 done
 
+for run in "steps50 --steps 50 --cache easycache,fora" "easycache0.025 --cache easycache --cache-threshold 0.025" \
+           "easycache0.1 --cache easycache --cache-threshold 0.1" "fora2 --cache fora --cache-threshold 2"; do
+  set -- $run
+  tag=$1
+  shift
+  enough 40 "eval $tag" || break
+  note "eval $tag: 32 prompts x 2 seeds ($*)"
+  timeout 100 $B eval --prompts 32 --seeds 2 "$@" -o "$R/cache_eval_tiny_$tag.json" >"$R/eval_$tag.log" 2>&1 ||
+    tail -n 3 "$R/eval_$tag.log"
+  eval_rows "$R/eval_$tag.log"
+  pack
+done
+python3 - "$R" <<'EOF'
+import glob, json, os, sys
+r = sys.argv[1]
+out = {}
+for path in sorted(glob.glob(os.path.join(r, "cache_eval_tiny*.json"))):
+    tag = os.path.basename(path)[len("cache_eval_tiny"):-5].lstrip("_") or "defaults"
+    doc = json.load(open(path))
+    out[tag] = {"command": doc.get("command"), "commit": doc.get("commit"), "device": doc.get("device"),
+                "results": [{k: row.get(k) for k in ("name", "prompt_accuracy", "prompt_accuracy_change", "psnr_db",
+                                                      "psnr_min_db", "ssim", "passes_run", "passes_reused",
+                                                      "passes_fraction_run", "cache_threshold")}
+                            for row in doc["results"]]}
+json.dump(out, open(os.path.join(r, "cache_sweep.json"), "w"), indent=1)
+EOF
+cp "$R/cache_sweep.json" "$OUT/" 2>/dev/null
+pack
+
 for mode in "dense" "svg" "svg2" "fp8"; do
   enough 35 "loop wan1.3b 480p $mode" || break
   note "loop: wan1.3b 480p $mode, 4 steps, CFG 5, fora N=3"
@@ -94,44 +123,16 @@ EOF
 cp "$R/cache_loop_wan1.3b.json" "$OUT/" 2>/dev/null
 pack
 
-for run in "steps50 --steps 50 --cache easycache,fora" "easycache0.025 --cache easycache --cache-threshold 0.025" \
-           "easycache0.1 --cache easycache --cache-threshold 0.1" "fora2 --cache fora --cache-threshold 2"; do
-  set -- $run
-  tag=$1
-  shift
-  enough 40 "eval $tag" || break
-  note "eval $tag: 32 prompts x 2 seeds ($*)"
-  timeout 100 $B eval --prompts 32 --seeds 2 "$@" -o "$R/cache_eval_tiny_$tag.json" >"$R/eval_$tag.log" 2>&1 ||
-    tail -n 3 "$R/eval_$tag.log"
-  eval_rows "$R/eval_$tag.log"
-  pack
-done
-python3 - "$R" <<'EOF'
-import glob, json, os, sys
-r = sys.argv[1]
-out = {}
-for path in sorted(glob.glob(os.path.join(r, "cache_eval_tiny*.json"))):
-    tag = os.path.basename(path)[len("cache_eval_tiny"):-5].lstrip("_") or "defaults"
-    doc = json.load(open(path))
-    out[tag] = {"command": doc.get("command"), "commit": doc.get("commit"), "device": doc.get("device"),
-                "results": [{k: row.get(k) for k in ("name", "prompt_accuracy", "prompt_accuracy_change", "psnr_db",
-                                                      "psnr_min_db", "ssim", "passes_run", "passes_reused",
-                                                      "passes_fraction_run", "cache_threshold")}
-                            for row in doc["results"]]}
-json.dump(out, open(os.path.join(r, "cache_sweep.json"), "w"), indent=1)
-EOF
-cp "$R/cache_sweep.json" "$OUT/" 2>/dev/null
-pack
-
 for policy in "easycache -1" "fora 2" "teacache -1"; do
   set -- $policy
   enough 30 "hunyuan13b $1" || break
   note "hunyuan13b 256x256 9 frames, 6 steps, $1"
   timeout 60 $B bench dit --config hunyuan13b --resolution 256x256 --frames 9 --text-len 256 --steps 6 \
-    --cache "$1" --cache-threshold "$2" -o "$R/cache_loop_hunyuan_$1.json" >"$R/hunyuan_$1.log" 2>&1 ||
-    tail -n 3 "$R/hunyuan_$1.log"
-  grep -E "step [0-9]+:|^loop|cache|reused|error" "$R/hunyuan_$1.log" | grep -v "^vidsparse info" | tail -n 4
+    --cache "$1" --cache-threshold "$2" -o "$R/cache_loop_hunyuan_$1.json" >"$R/hunyuan_$1.log" 2>&1
+  rc=$?
+  grep -E "step [0-9]+:|^loop|cache|reused|error" "$R/hunyuan_$1.log" | grep -v "^vidsparse info: bench" | tail -n 6
   pack
+  [ $rc -eq 0 ] || break
 done
 # 8. only with a larger BUDGET: the dense 14B 720p loop, which no earlier call had time for (docs/caching.md)
 if enough 200 "wan14b 720p dense loop" 2>/dev/null; then
