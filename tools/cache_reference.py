@@ -20,6 +20,10 @@ The rules, from the public code (read, not copied):
              (i = steps - 1 ... 0), compute at i = steps - 1 and wherever i % N == 0.
 
 Usage: python3 tools/cache_reference.py tests/data/cache/*.safetensors -o tests/data/cache/expected.json
+       python3 tools/cache_reference.py --sweep 0.025,0.05,0.1 none20.safetensors none50.safetensors
+With --sweep, on recordings made with `--cache none` (every step's output known): the relative output change
+of each step, mean|v_t - v_{t-1}| / mean|v_{t-1}|, and EasyCache's pattern at each threshold (the outputs of
+the uncached trajectory stand in for the cached run's, so the patterns are estimates).
 """
 import argparse
 import json
@@ -117,11 +121,32 @@ def check_reuse(x, out, ran):
     return worst
 
 
+def sweep(paths, thresholds):
+    for path in paths:
+        t, _ = read_safetensors(path)
+        x, out = t["latents"], t["output"]
+        steps = len(x)
+        if not t["ran"].all():
+            sys.exit(f"{path}: --sweep needs a recording made with --cache none")
+        change = [mean_abs(out[i], out[i - 1]) / mean_abs(out[i - 1]) for i in range(1, steps)]
+        after = change[steps // 5 - 1:]  # the steps after EasyCache's warm-up
+        print(f"{path}: {steps} steps; relative output change per step after the warm-up: mean {np.mean(after):.4f}, "
+              f"median {np.median(after):.4f}")
+        print("  per step: " + " ".join(f"{c:.3f}" for c in change))
+        for thresh in thresholds:
+            p = pattern(easycache(x, out, thresh))
+            print(f"  easycache {thresh:<6g} {p}  runs {p.count('R')} of {steps}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("recordings", nargs="+")
     ap.add_argument("-o", "--output", help="write the reference patterns here (JSON)")
+    ap.add_argument("--sweep", help="EasyCache thresholds (comma-separated) to estimate on --cache none recordings")
     args = ap.parse_args()
+    if args.sweep:
+        sweep(args.recordings, [float(v) for v in args.sweep.split(",")])
+        return
     result, ok = {}, True
     for path in args.recordings:
         t, meta = read_safetensors(path)

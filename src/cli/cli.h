@@ -63,7 +63,7 @@ int vs_cli_check_svg(const char *command, const vs_cli_svg *svg);
  * (the policy against vs_cache_policy_name; the threshold's range is the policy's, checked at load). */
 #define VS_CLI_CACHE_OPTIONS(policy, threshold)                                                            \
     {"cache", 0, VS_OPT_STRING, &(policy),                                                                 \
-     "step caching: none, easycache, teacache (Wan 2.1 T2V 1.3B / 14B only) or fora", "POLICY"},            \
+     "step caching: none, easycache, teacache (Wan 2.1 T2V 1.3B / 14B, HunyuanVideo T2V) or fora", "POLICY"}, \
     {"cache-threshold", 0, VS_OPT_DOUBLE, &(threshold),                                                    \
      "the policy's threshold (fora: run every N-th step; negative: the policy's default)", "X"}
 int vs_cli_cache_policy(const char *command, const char *name);
