@@ -3,7 +3,9 @@
 # printed in short and packed into $OUT/results.tgz as it ends (later ones skipped when time runs short):
 #   1. build; test_cache (CPU, incl. HunyuanVideo's TeaCache signal) and test_cache_cuda (the same signal on
 #      the GPU against diffusers);
-#   2. a recording of the embedded model on the GPU (bf16, easycache) checked by tools/cache_reference.py;
+#   2. a recording of the embedded model on the GPU (bf16, easycache) checked by tools/cache_reference.py, and
+#      coverage: denoise with SVG2, FP8 and SVG under easycache and fora, the latents' rel L2 against no cache
+#      and the passes run/reused;
 #   3. eval on the embedded model, 32 prompts x 2 seeds, easycache and fora at their defaults, dense and SVG
 #      against no cache -> $OUT/cache_eval_tiny.json;
 #   4. coverage: the same with SVG2 (--attention svg2) and with FP8 weights (--precision fp8), 16 prompts x 1
@@ -16,7 +18,7 @@
 #      teacache (its published fit): passes run/reused and step times (needs the family's default scheduler,
 #      which the HunyuanVideo pipeline work adds);
 #   8. with BUDGET >= ~500: the dense Wan 14B 720p loop (fora N=3, 4 steps) -> $OUT/cache_loop_wan14b_720p_dense.json.
-# PHASE=test: 1 and 2 only. Usage on the accelerator:
+# PHASE=test: 1 and 2 only (about 30 s after the build). Usage on the accelerator:
 #   OUT=/tmp/o VS_GIT_COMMIT=$(git rev-parse --short HEAD) [PHASE=test] [BUDGET=300] bash tools/run_cache_gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +43,33 @@ $B denoise --model models/vidsparse-tiny -p "two yellow squares moving up on a b
   --height 16 --width 16 --steps 20 --cfg 4 --seed 3 --device cuda --attention dense --cache easycache \
   --cache-record "$R/easycache_gpu.safetensors" -o "$R/lat.safetensors" 2>&1 | grep -E "passes|error"
 python3 tools/cache_reference.py "$R/easycache_gpu.safetensors" | grep -v teacache
+pack
+
+note "coverage: denoise on the embedded model (its eval settings: 16 x 32 x 32, 20 steps, CFG 4), cached vs uncached"
+for arm in "--attention svg2" "--precision fp8" "--attention svg"; do
+  tag=${arm##* }
+  for policy in none easycache fora; do
+    $B denoise --model models/vidsparse-tiny -p "three red circles moving right on a white background" --seed 5 \
+      --frames 16 --height 32 --width 32 --steps 20 --cfg 4 --device cuda $arm --cache $policy -o "$R/cov_${tag}_$policy.safetensors" >"$R/cov_${tag}_$policy.log" 2>&1 ||
+      tail -n 2 "$R/cov_${tag}_$policy.log"
+  done
+  python3 - "$R" "$tag" <<'EOF'
+import sys
+sys.path.insert(0, "tools")
+import numpy as np
+from cache_reference import read_safetensors
+r, tag = sys.argv[1:3]
+base = next(iter(read_safetensors(f"{r}/cov_{tag}_none.safetensors")[0].values())).astype(np.float64)
+for policy in ("easycache", "fora"):
+    try:
+        got = next(iter(read_safetensors(f"{r}/cov_{tag}_{policy}.safetensors")[0].values())).astype(np.float64)
+        passes = [l for l in open(f"{r}/cov_{tag}_{policy}.log") if "DiT passes" in l]
+        print(f"{tag:5s} + {policy:9s} latents rel L2 vs no cache {np.linalg.norm(got - base) / np.linalg.norm(base):.4f}; "
+              f"{passes[-1].split(': ', 2)[-1].strip() if passes else 'no pass count'}")
+    except (OSError, KeyError, StopIteration) as e:
+        print(f"{tag} + {policy}: no result ({e})")
+EOF
+done
 pack
 [ "${PHASE:-all}" = test ] && { note "done (tests)"; exit 0; }
 
