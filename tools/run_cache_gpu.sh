@@ -17,7 +17,8 @@
 #   7. HunyuanVideo 13B (random weights, 256x256, 9 frames): bench dit --steps 6 with easycache, fora and
 #      teacache (its published fit): passes run/reused and step times (needs the family's default scheduler,
 #      which the HunyuanVideo pipeline work adds);
-#   8. with BUDGET >= ~500: the dense Wan 14B 720p loop (fora N=3, 4 steps) -> $OUT/cache_loop_wan14b_720p_dense.json.
+#   8. with BUDGET >= ~500: the dense Wan 14B 720p loop (fora N=3, 4 steps) -> $OUT/cache_loop_wan14b_720p_dense.json,
+#      and the 50-step projection with the committed SVG loop -> $OUT/cache_projection_wan14b_720p.json.
 # PHASE=test: 1 and 2 only (about 30 s after the build). Usage on the accelerator:
 #   OUT=/tmp/o VS_GIT_COMMIT=$(git rev-parse --short HEAD) [PHASE=test] [BUDGET=300] bash tools/run_cache_gpu.sh
 set -uo pipefail
@@ -170,6 +171,34 @@ if enough 200 "wan14b 720p dense loop" 2>/dev/null; then
     --attention dense -o "$R/cache_loop_wan14b_720p_dense.json" >"$R/loop14b.log" 2>&1 || tail -n 3 "$R/loop14b.log"
   grep -E "^loop|cache fora" "$R/loop14b.log"
   cp "$R/cache_loop_wan14b_720p_dense.json" "$OUT/" 2>/dev/null
+  # the 50-step projection: this dense loop, the SVG loop of bench/results (H200, commit fc522be)
+  python3 - "$R/cache_loop_wan14b_720p_dense.json" bench/results/cache_loop_wan14b_720p_svg_h200.json <<'EOF'
+import json, os, sys
+def loop(path):
+    rows = {row["name"].rsplit(" ", 2)[-2]: row for row in json.load(open(path))["results"]}
+    return rows["ran"]["median_ms"] / 1e3, rows["reused"]["median_ms"] / 1e3
+try:
+    (dense_s, dense_reuse_s), (svg_s, svg_reuse_s) = loop(sys.argv[1]), loop(sys.argv[2])
+except (OSError, KeyError, ValueError) as e:
+    sys.exit(f"projection: no loop results ({e})")
+steps, warm = 50, 10           # SVG's dense warm-up (0.2 of 50) = EasyCache's 10 retained steps
+ran = round(steps / (6862 / 2884))  # EasyCache4Wan2.1 README: Wan2.1-T2V-14B 720p 6862 s -> 2884 s: 21 of 50 run
+reuse_s, diffusers_s = max(dense_reuse_s, svg_reuse_s), steps * 2 * 12.322  # diffusers: 12.32 s per forward (H200)
+rows = {"dense, no cache": steps * dense_s, "svg 0.25, no cache": warm * dense_s + (steps - warm) * svg_s,
+        "dense + easycache (published rate)": ran * dense_s + (steps - ran) * reuse_s,
+        "svg 0.25 + easycache (published rate)": warm * dense_s + (ran - warm) * svg_s + (steps - ran) * reuse_s}
+print(f"ran step dense {dense_s:.2f} s (reused {100 * dense_reuse_s / dense_s:.2f}%), svg {svg_s:.2f} s")
+for k, v in rows.items():
+    print(f"{k:40s} {v:8.1f} s  {diffusers_s / v:5.2f}x diffusers ({diffusers_s:.0f} s)")
+json.dump({"benchmark": "cache_projection", "commit": os.environ.get("VS_GIT_COMMIT"),
+           "note": "50 steps with CFG composed from measured steps: the dense loop of this call, the SVG loop of "
+                   "bench/results/cache_loop_wan14b_720p_svg_h200.json, the slower reused step; EasyCache's published "
+                   f"rate ({ran} of 50 steps run); diffusers 12.322 s per forward (bench/results/python_diffusers_svg_h200.json)",
+           "ran_step_dense_s": dense_s, "ran_step_svg_s": svg_s, "reused_step_s": reuse_s, "diffusers_s": diffusers_s,
+           "results": [{"name": k, "projected_s": v, "speedup_vs_diffusers": diffusers_s / v} for k, v in rows.items()]},
+          open(os.path.join(os.path.dirname(sys.argv[1]), "cache_projection_wan14b_720p.json"), "w"), indent=1)
+EOF
+  cp "$R/cache_projection_wan14b_720p.json" "$OUT/" 2>/dev/null
   pack
 fi
 note "done ($SECONDS s)"
