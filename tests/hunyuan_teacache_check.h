@@ -11,6 +11,17 @@
 
 static inline void hunyuan_teacache_free_model(void *m) { vs_hunyuan_model_free(m); }
 
+/* Relative L2 distance of got from want (same count); infinite when got has a value that is not finite. */
+static inline double hunyuan_teacache_rel_l2(const vs_tensor *got, const vs_tensor *want) {
+    double diff = 0, norm = 0;
+    for (int64_t i = 0; i < vs_tensor_numel(want); i++) {
+        const double a = ((float *)got->data)[i], b = ((float *)want->data)[i];
+        if (!isfinite(a)) return INFINITY;
+        diff += (a - b) * (a - b), norm += b * b;
+    }
+    return sqrt(diff / norm);
+}
+
 /* 0 when the signal on `device` is within relative L2 `tol` of diffusers' f32 values, else 1 (a failed check). */
 static inline int check_hunyuan_teacache(vs_device device, double tol) {
     vs_hunyuan_model *m = NULL;
@@ -27,15 +38,18 @@ static inline int check_hunyuan_teacache(vs_device device, double tol) {
     vs_tensor *got = vs_test_tensor();
     CHECK_OK(vs_hunyuan_dit_teacache(m, &in, got, NULL));
     CHECK(got->ndim == 1 && got->shape[0] == vs_tensor_numel(want));
-    double diff = 0, norm = 0;
-    for (int64_t i = 0; i < vs_tensor_numel(want); i++) {
-        const double a = ((float *)got->data)[i], b = ((float *)want->data)[i];
-        CHECK_MSG(isfinite(a), "value %lld is %g", (long long)i, a);
-        diff += (a - b) * (a - b), norm += b * b;
-    }
+    const double err = hunyuan_teacache_rel_l2(got, want);
     printf("  HunyuanVideo TeaCache signal on the %s: relative L2 %.2e against diffusers\n",
-           device == VS_CPU ? "CPU" : "GPU", sqrt(diff / norm));
-    CHECK_MSG(sqrt(diff / norm) < tol, "relative L2 %.3g", sqrt(diff / norm));
+           device == VS_CPU ? "CPU" : "GPU", err);
+    CHECK_MSG(err < tol, "relative L2 %.3g", err);
+    /* again after a forward, in the forward's arena (the loop's case from its second step on) */
+    vs_tensor *out = vs_test_tensor(), *again = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(out, VS_F32, VS_CPU, 5, fx.output->shape));
+    const vs_hunyuan_input forward_in = hunyuan_fixture_input(&fx);
+    CHECK_OK(vs_hunyuan_forward(m, &forward_in, out, NULL));
+    CHECK_OK(vs_hunyuan_dit_teacache(m, &in, again, NULL));
+    CHECK_MSG(hunyuan_teacache_rel_l2(again, want) < tol, "after a forward: relative L2 %.3g",
+              hunyuan_teacache_rel_l2(again, want));
     vs_teacache_fit fit;
     CHECK_FAILS(vs_hunyuan_dit_teacache(m, &in, NULL, &fit), VS_ERR_UNSUPPORTED,
                 "teacache has published coefficients for HunyuanVideo T2V (dim 3072, 20 + 40 layers) only, not for "
