@@ -14,7 +14,7 @@
 #      and a threshold / interval sweep at 20 steps (easycache 0.025 and 0.1, fora 2) -> $OUT/cache_sweep.json;
 #   6. timing: the denoising loop at Wan 1.3B 480p (81 frames, CFG 5), dense, SVG 0.25, SVG2, FP8, 4 steps under
 #      fora N=3 (pattern R--R): the median ran step against the median reused step -> $OUT/cache_loop_wan1.3b.json;
-#   7. HunyuanVideo 13B (random weights, 256x256, 9 frames): bench dit --steps 6 with easycache, fora and
+#   7. HunyuanVideo 13B (random weights, 256x256, 9 frames, no CFG): bench dit --steps 10 with easycache, fora and
 #      teacache (its published fit): passes run/reused and step times (needs the family's default scheduler,
 #      which the HunyuanVideo pipeline work adds);
 #   8. with BUDGET >= ~500: the dense Wan 14B 720p loop (fora N=3, 4 steps) -> $OUT/cache_loop_wan14b_720p_dense.json,
@@ -156,8 +156,8 @@ pack
 for policy in "easycache -1" "fora 2" "teacache -1"; do
   set -- $policy
   enough 30 "hunyuan13b $1" || break
-  note "hunyuan13b 256x256 9 frames, 6 steps, $1"
-  timeout 60 $B bench dit --config hunyuan13b --resolution 256x256 --frames 9 --text-len 256 --steps 6 \
+  note "hunyuan13b 256x256 9 frames, 10 steps, no CFG (embedded guidance), $1"
+  timeout 60 $B bench dit --config hunyuan13b --resolution 256x256 --frames 9 --text-len 256 --steps 10 --cfg 1 \
     --cache "$1" --cache-threshold "$2" -o "$R/cache_loop_hunyuan_$1.json" >"$R/hunyuan_$1.log" 2>&1
   rc=$?
   grep -E "step [0-9]+:|^loop|cache|reused|error" "$R/hunyuan_$1.log" | grep -v "^vidsparse info: bench" | tail -n 6

@@ -63,10 +63,15 @@ static vs_status time_loop(vs_dit *model, const vs_family *family, const int64_t
     if (!s) s = vs_tensor_alloc(&latents, VS_F32, VS_CPU, 5, lat_shape);
     if (!s) s = vs_tensor_alloc(&cond.hidden, VS_F32, VS_CPU, 3, text_shape);
     if (!s) s = vs_tensor_alloc(&uncond.hidden, VS_F32, VS_CPU, 3, text_shape);
+    /* a pooled text vector too where the DiT takes one (HunyuanVideo's CLIP embedding) */
+    if (!s && info->pooled_dim > 0) s = vs_tensor_alloc(&cond.pooled, VS_F32, VS_CPU, 2, (int64_t[]){1, info->pooled_dim});
+    if (!s && info->pooled_dim > 0) s = vs_tensor_alloc(&uncond.pooled, VS_F32, VS_CPU, 2, (int64_t[]){1, info->pooled_dim});
     if (!s) {
         vs_noise_gaussian(latents.data, vs_tensor_numel(&latents), 11);
         vs_noise_gaussian(cond.hidden.data, vs_tensor_numel(&cond.hidden), 12);
         vs_noise_gaussian(uncond.hidden.data, vs_tensor_numel(&uncond.hidden), 13);
+        if (cond.pooled.data) vs_noise_gaussian(cond.pooled.data, info->pooled_dim, 14);
+        if (uncond.pooled.data) vs_noise_gaussian(uncond.pooled.data, info->pooled_dim, 15);
     }
     vs_denoise_settings set;
     memset(&set, 0, sizeof set);
