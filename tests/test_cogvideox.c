@@ -220,6 +220,34 @@ TEST(missing_or_misshapen_weights_and_other_configs_are_named) {
     return 0;
 }
 
+/* When VS_COGVIDEOX_REAL_DIR names a folder of tools/cogvideox_gpu_check.py blocks (one block at the real 1.5
+ * dimensions; it runs on the CPU too, in about 30 s): our f32 forward against diffusers' f32 forward there. */
+TEST(real_dimensions_against_diffusers) {
+    const char *dir = getenv("VS_COGVIDEOX_REAL_DIR");
+    if (!dir || !*dir) {
+        printf("  VS_COGVIDEOX_REAL_DIR unset: skipped\n");
+        return 0;
+    }
+    char model[4096], fixture_path[4200];
+    snprintf(model, sizeof model, "%s/transformer", dir);
+    snprintf(fixture_path, sizeof fixture_path, "%s/forward.safetensors", dir);
+    vs_cogvideox_model *m = NULL;
+    cogvideox_fixture fx;
+    CHECK_OK(load_model(model, &m));
+    if (cogvideox_fixture_open(fixture_path, &fx)) return 1;
+    vs_tensor *out = output_like(&fx);
+    CHECK(out);
+    wan_intermediates probe = {.st = fx.st, .tol = 1e-4};
+    vs_cogvideox_model_set_probe(m, compare_intermediate, &probe);
+    const vs_cogvideox_input in = cogvideox_fixture_input(&fx);
+    CHECK_OK(vs_cogvideox_forward(m, &in, out, NULL));
+    const double err = vs_test_rel_l2_f32(out->data, fx.output->data, vs_tensor_numel(out));
+    printf("  one block at the real dimensions: rel L2 %.2e against diffusers, %d intermediates\n", err, probe.seen);
+    CHECK_MSG(!probe.first_bad[0], "first divergence from diffusers: %s", probe.first_bad);
+    CHECK_MSG(err <= 1e-4, "rel L2 %g", err);
+    return 0;
+}
+
 RUN_TESTS(T(t2v_forward_matches_diffusers_with_every_intermediate), T(i2v_forward_with_ofs_and_a_batch_of_two),
           T(svg_on_a_one_block_sequence_equals_dense), T(presets_and_the_latent_grid), T(forward_rejects_bad_inputs),
-          T(missing_or_misshapen_weights_and_other_configs_are_named))
+          T(missing_or_misshapen_weights_and_other_configs_are_named), T(real_dimensions_against_diffusers))

@@ -30,14 +30,17 @@ FRAMES, HEIGHT, WIDTH = 4, 6, 8  # latent frames, height, width
 TEXT_LEN, TEXT_DIM = 7, 32
 
 
-def random_model(seed, **cfg):
-    """A CogVideoXTransformer3DModel with every weight random (norms near 1, biases small) and rounded to bf16,
-    computing in f32."""
+def random_model(seed, device="cpu", **cfg):
+    """A CogVideoXTransformer3DModel (the tiny config here, cfg overriding it) with every weight random (norms
+    near 1, biases small) and rounded to bf16, computing in f32."""
     torch.manual_seed(seed)
-    model = CogVideoXTransformer3DModel(
-        num_attention_heads=1, attention_head_dim=64, out_channels=4, time_embed_dim=32, text_embed_dim=TEXT_DIM,
-        num_layers=2, patch_size=2, patch_size_t=2, sample_height=60, sample_width=60, sample_frames=81,
-        max_text_seq_length=TEXT_LEN, use_rotary_positional_embeddings=True, **cfg)
+    config = dict(num_attention_heads=1, attention_head_dim=64, out_channels=4, time_embed_dim=32,
+                  text_embed_dim=TEXT_DIM, num_layers=2, patch_size=2, patch_size_t=2, sample_height=60,
+                  sample_width=60, sample_frames=81, max_text_seq_length=TEXT_LEN,
+                  use_rotary_positional_embeddings=True)
+    config.update(cfg)
+    with torch.device(device):
+        model = CogVideoXTransformer3DModel(**config)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "norm" in name and p.ndim == 1:  # default init leaves norms at 1/0: make every weight matter
