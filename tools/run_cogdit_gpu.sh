@@ -3,7 +3,8 @@
 #   test: CUDA build; diffusers makes one block at the real 1.5 dimensions with random bf16 weights and its
 #     f32 forward (tools/cogvideox_gpu_check.py blocks); tests/gpu/test_cogvideox_cuda (the golden files of
 #     T2V and I2V with every intermediate, device tensors with a poisoned output, SVG, a random model GPU vs
-#     CPU, and that real-dimension block against diffusers).
+#     CPU, that real-dimension block against diffusers, and the T5 v1.1 encoder against transformers);
+#     test_umt5_cuda (the umT5 encoder, whose code T5 now shares).
 #   bench: one forward of the whole 5B text-to-video DiT with random bf16 weights at 768x1360, 81 frames
 #     (22 latent frames after the pipeline's padding: 11 x 4080 video tokens), 226 text tokens, batch 1:
 #     diffusers' CogVideoXTransformer3DModel (SDPA, eager; one warm-up, median of 2), ours dense and ours SVG
@@ -18,7 +19,7 @@ export VS_GIT_COMMIT=${VS_GIT_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null |
 
 PHASE=${PHASE:-all}
 note "build"
-build_gpu test_cogvideox_cuda vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
+build_gpu test_cogvideox_cuda test_umt5_cuda vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
 if [ "$PHASE" != bench ]; then
   note "diffusers: one block at the real dimensions"
   real=$(mktemp -d)
@@ -28,6 +29,9 @@ if [ "$PHASE" != bench ]; then
   VS_COGVIDEOX_REAL_DIR=$real timeout 100 build-gpu/test_cogvideox_cuda >"$R/test_cogvideox_cuda.log" 2>&1
   echo "test_cogvideox_cuda exit $?"; grep -vE "^vidsparse info" "$R/test_cogvideox_cuda.log" | tail -n 24
   rm -rf "$real"
+  note "test_umt5_cuda (umT5 shares the encoder code with T5 now)"
+  timeout 60 build-gpu/test_umt5_cuda >"$R/test_umt5_cuda.log" 2>&1
+  echo "test_umt5_cuda exit $?"; grep -E "^(ok|FAIL)|passed" "$R/test_umt5_cuda.log" | tail -n 8
   pack
 fi
 [ "$PHASE" = test ] && { note done; exit 0; }

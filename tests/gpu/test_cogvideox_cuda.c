@@ -4,7 +4,8 @@
  * image-to-video model, SVG, a random model with several attention tiles; and, when
  * VS_COGVIDEOX_REAL_DIR names a folder made by tools/cogvideox_gpu_check.py, one
  * block at the real 1.5 dimensions (48 heads of 64, text 4096, time 512) against
- * diffusers' f32 forward of the same bf16 weights. */
+ * diffusers' f32 forward of the same bf16 weights. Also CogVideoX's text encoder, T5 v1.1
+ * (models/common/umt5.c with one shared position bias), against transformers (tests/data/t5). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "cogvideox_fixture.h"
 #include "io/safetensors.h"
 #include "models/cogvideox/transformer.h"
+#include "models/common/umt5.h"
 #include "tensor_util.h"
 #include "wan_intermediates.h"
 
@@ -160,5 +162,47 @@ TEST(real_dimensions_against_diffusers) {
     return 0;
 }
 
-RUN_TESTS(T(golden_forward_on_the_gpu), T(device_tensors_and_svg), T(random_model_gpu_matches_cpu),
+static void free_encoder(void *m) {
+    vs_umt5_free(m);
+}
+
+/* The T5 encoder in bf16 on the prompt ids of tests/data/t5 (226 each, no mask: the pipeline passes none), a
+ * batch of the three prompts into a poisoned device tensor, against transformers' f32 output. */
+TEST(t5_encoder_on_the_gpu) {
+    vs_umt5 *m = NULL;
+    CHECK_OK(vs_umt5_load(&m, "tests/data/t5/text_encoder", VS_CUDA));
+    vs_test_defer(free_encoder, m);
+    CHECK(vs_umt5_get_config(m)->shared_position_bias);
+    vs_safetensors *st;
+    CHECK_OK(vs_safetensors_open(&st, "tests/data/t5/reference.safetensors"));
+    vs_test_defer(cogvideox_fixture_close, st);
+    enum { B = 3, L = 226, D = 64 };
+    int32_t *ids = vs_test_malloc(sizeof(int32_t) * B * L), *ones = vs_test_malloc(sizeof(int32_t) * B * L);
+    float *want = vs_test_malloc(sizeof(float) * B * L * D);
+    for (int k = 0; k < B; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "prompt_ids_%d", k);
+        const vs_st_entry *e = vs_safetensors_find(st, key);
+        snprintf(key, sizeof key, "prompt_embeds_%d", k);
+        const vs_st_entry *r = vs_safetensors_find(st, key);
+        CHECK(e && r);
+        memcpy(ids + k * L, e->data, sizeof(int32_t) * L);
+        memcpy(want + k * L * D, r->data, sizeof(float) * L * D);
+    }
+    for (int i = 0; i < B * L; i++)
+        ones[i] = 1;
+    vs_tensor *out = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(out, VS_F32, VS_CUDA, 3, (int64_t[]){B, L, D}));
+    CHECK_OK(poison(out));
+    CHECK_OK(vs_umt5_encode_batch(m, ids, ones, B, L, out));
+    float *got = to_host(out);
+    vs_test_defer(free, got);
+    CHECK(got);
+    const double err = vs_test_rel_l2_f32(got, want, B * L * D);
+    printf("  T5 encoder, 3 prompts x 226 tokens on the GPU: rel L2 %.2e against transformers f32\n", err);
+    CHECK_MSG(err <= 2e-2, "rel L2 %g", err);
+    return 0;
+}
+
+RUN_TESTS(T(golden_forward_on_the_gpu), T(t5_encoder_on_the_gpu), T(device_tensors_and_svg), T(random_model_gpu_matches_cpu),
           T(real_dimensions_against_diffusers))
