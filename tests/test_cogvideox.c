@@ -4,6 +4,7 @@
  * image-to-video (the ofs embedding, a batch of 2), SVG, the 1.5 presets and the
  * family's latent grid, and bad input (missing or misshapen weights, 1.0 configs,
  * wrong shapes) giving one-line errors. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +106,51 @@ TEST(svg_on_a_one_block_sequence_equals_dense) {
     CHECK_MSG(err <= 1e-4, "SVG rel L2 %g", err);
     CHECK_MSG(timing.heads_spatial + timing.heads_temporal == 2, "%lld + %lld heads profiled",
               (long long)timing.heads_spatial, (long long)timing.heads_temporal);
+    return 0;
+}
+
+/* SVG over several attention tiles (a random model: 6 x 12 x 15 = 1080 video tokens, then 37 text tokens: 9 tiles,
+ * 2 heads): every head of every layer profiled, the output near dense but not equal; and at density 1 the band
+ * covers everything, so SVG equals dense. */
+TEST(svg_over_several_tiles) {
+    vs_cogvideox_config c;
+    memset(&c, 0, sizeof c);
+    c.in_channels = 4, c.out_channels = 4, c.num_heads = 2, c.head_dim = 64, c.dim = 128, c.num_layers = 2;
+    c.mlp_dim = 512, c.time_embed_dim = 48, c.text_dim = 40, c.text_length = 37, c.attention_bias = 1;
+    c.patch_size[0] = c.patch_size[1] = c.patch_size[2] = 2, c.norm_eps = 1e-5;
+    c.rope_axes[0] = 16, c.rope_axes[1] = c.rope_axes[2] = 24, c.rope_theta = 1e4;
+    vs_cogvideox_model *m = NULL;
+    CHECK_OK(vs_cogvideox_model_random(&c, VS_CPU, 5, &m));
+    vs_test_defer(free_model, m);
+    const int64_t ls[5] = {1, 4, 12, 24, 30}, xs[3] = {1, 37, 40}, n = 4 * 12 * 24 * 30;
+    float *lat = vs_test_malloc(sizeof(float) * n), *text = vs_test_malloc(sizeof(float) * 37 * 40);
+    float *dense = vs_test_malloc(sizeof(float) * n), *sparse = vs_test_malloc(sizeof(float) * n);
+    unsigned s = 7;
+    for (int64_t i = 0; i < n; i++)
+        lat[i] = (float)((s = s * 1103515245u + 12345u) >> 8) / (float)(1u << 24) * 3.0f - 1.5f;
+    for (int64_t i = 0; i < 37 * 40; i++)
+        text[i] = (float)((s = s * 1103515245u + 12345u) >> 8) / (float)(1u << 24) * 2.0f - 1.0f;
+    vs_tensor hl = vs_tensor_view(lat, VS_F32, VS_CPU, 5, ls), ht = vs_tensor_view(text, VS_F32, VS_CPU, 3, xs);
+    vs_tensor hd = vs_tensor_view(dense, VS_F32, VS_CPU, 5, ls), hs = vs_tensor_view(sparse, VS_F32, VS_CPU, 5, ls);
+    const float t = 600;
+    const vs_cogvideox_input in = {&hl, &t, NULL, &ht, 0, 1};
+    CHECK_OK(vs_cogvideox_forward(m, &in, &hd, NULL));
+    vs_attention_params svg = {.method = "svg", .density = 0.25};
+    CHECK_OK(vs_cogvideox_model_set_attention(m, &svg));
+    vs_dit_timing timing = {0};
+    for (int64_t i = 0; i < n; i++)
+        sparse[i] = NAN;
+    CHECK_OK(vs_cogvideox_forward(m, &in, &hs, &timing));
+    double err = vs_test_rel_l2_f32(sparse, dense, n);
+    printf("  SVG 0.25 over 1117 tokens: rel L2 %.2e against dense, %lld spatial + %lld temporal heads\n", err,
+           (long long)timing.heads_spatial, (long long)timing.heads_temporal);
+    CHECK_MSG(err > 0 && err < 0.5, "SVG against dense: rel L2 %g", err);
+    CHECK(timing.heads_spatial + timing.heads_temporal == 4);
+    svg.density = 1.0;
+    CHECK_OK(vs_cogvideox_model_set_attention(m, &svg));
+    CHECK_OK(vs_cogvideox_forward(m, &in, &hs, NULL));
+    err = vs_test_rel_l2_f32(sparse, dense, n);
+    CHECK_MSG(err < 1e-5, "SVG at density 1: rel L2 %g against dense", err);
     return 0;
 }
 
@@ -249,5 +295,5 @@ TEST(real_dimensions_against_diffusers) {
 }
 
 RUN_TESTS(T(t2v_forward_matches_diffusers_with_every_intermediate), T(i2v_forward_with_ofs_and_a_batch_of_two),
-          T(svg_on_a_one_block_sequence_equals_dense), T(presets_and_the_latent_grid), T(forward_rejects_bad_inputs),
+          T(svg_on_a_one_block_sequence_equals_dense), T(svg_over_several_tiles), T(presets_and_the_latent_grid), T(forward_rejects_bad_inputs),
           T(missing_or_misshapen_weights_and_other_configs_are_named), T(real_dimensions_against_diffusers))
