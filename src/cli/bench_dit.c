@@ -224,7 +224,9 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     if (!s) s = vs_dit_set_comm(model, comm);
     if (!s) s = vs_dit_set_attention(model, &attn);
     if (!s) s = vs_tensor_alloc(&lat, VS_F32, device, 5, lat_shape);
-    if (!s) s = vs_tensor_alloc(&out, VS_F32, device, 5, lat_shape);
+    /* the output has the DiT's out_channels (an image-to-video model takes noise and image latents) */
+    const int64_t out_shape[5] = {lat_shape[0], cfg.out_channels, lat_shape[2], lat_shape[3], lat_shape[4]};
+    if (!s) s = vs_tensor_alloc(&out, VS_F32, device, 5, out_shape);
     if (!s) s = vs_tensor_alloc(&text, VS_F32, device, 3, text_shape);
     if (!s) s = vs_op_fill_uniform(&lat, 11, -1.7f, 1.7f); /* unit variance */
     if (!s) s = vs_op_fill_uniform(&text, 12, -0.2f, 0.2f);
@@ -237,7 +239,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     for (int b = 0; !s && b < batch; b++) timesteps[b] = 500.0f + 100.0f * (float)b;
     const vs_dit_input in = {&lat, timesteps, &text, NULL, pooled.data ? &pooled : NULL, 0, 1, NULL};
     if (!s && compare_precision && precision == VS_PRECISION_FP8) { /* the BF16 forward, before quantising */
-        s = vs_tensor_alloc(&reference, VS_F32, VS_CPU, 5, lat_shape);
+        s = vs_tensor_alloc(&reference, VS_F32, VS_CPU, 5, out_shape);
         if (!s) s = vs_dit_forward(model, &in, &reference, NULL);
     }
     if (!s && precision != VS_PRECISION_DEFAULT) {
@@ -273,7 +275,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         }
     }
     if (!s && reference.data) { /* every forward has the same inputs: compare the last one */
-        s = vs_tensor_alloc(&host_out, VS_F32, VS_CPU, 5, lat_shape);
+        s = vs_tensor_alloc(&host_out, VS_F32, VS_CPU, 5, out_shape);
         if (!s) s = vs_op_copy(&host_out, &out);
         double diff = 0, norm = 0;
         const float *a = host_out.data, *b = reference.data;
