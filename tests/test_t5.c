@@ -83,7 +83,10 @@ TEST(t5_has_one_bias_table_and_umt5_one_per_layer) {
     memcpy(arch, "\"U5EncoderModel\"", 16);
     fwrite(text, 1, len, dst);
     fclose(dst);
-    CHECK(symlink(realpath(DATA "text_encoder/model.safetensors", NULL), weights) == 0);
+    char *target = realpath(DATA "text_encoder/model.safetensors", NULL);
+    CHECK(target);
+    vs_test_defer(free, target);
+    CHECK(symlink(target, weights) == 0);
     vs_umt5 *m = NULL;
     CHECK_FAILS(vs_umt5_load(&m, dir, VS_CPU), VS_ERR_NOT_FOUND,
                 "encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight");
