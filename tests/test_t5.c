@@ -1,5 +1,6 @@
 /* The T5 v1.1 encoder (CogVideoX's text encoder: models/common/umt5.c with one
- * relative position bias shared by every layer) and its SentencePiece tokenizer
+ * relative position bias shared by every layer), its SentencePiece tokenizer and
+ * vs_cogvideox_encode_prompt
  * against transformers' T5EncoderModel and sentencepiece (the slow T5Tokenizer) as CogVideoXPipeline calls
  * them (tests/data/t5, written by tools/make_t5_fixtures.py): 226 ids padded and
  * not trimmed, the encoder over all of them without a mask. */
@@ -9,6 +10,7 @@
 
 #include "check.h"
 #include "io/safetensors.h"
+#include "models/cogvideox/prompt.h"
 #include "models/common/tokenizer.h"
 #include "models/common/umt5.h"
 
@@ -38,9 +40,7 @@ TEST(t5_prompt_embeddings_match_the_cogvideox_pipeline) {
     CHECK_OK(vs_safetensors_open(&st, DATA "reference.safetensors"));
     vs_test_defer(close_safetensors, st);
     float *out = vs_test_malloc(LEN * DIM * sizeof *out);
-    int32_t ids[LEN], mask[LEN], ones[LEN];
-    for (int i = 0; i < LEN; i++)
-        ones[i] = 1;
+    int32_t ids[LEN], mask[LEN];
     for (int k = 0; k < 3; k++) {
         char key[32];
         snprintf(key, sizeof key, "prompt_%d", k);
@@ -50,11 +50,12 @@ TEST(t5_prompt_embeddings_match_the_cogvideox_pipeline) {
         snprintf(key, sizeof key, "prompt_embeds_%d", k);
         const vs_st_entry *want = vs_safetensors_find(st, key);
         CHECK(prompt && want_ids && want && want_ids->shape[1] == LEN && want->shape[1] == LEN);
-        int n;
+        int n, tokens;
         CHECK_OK(vs_tokenizer_encode_padded(tok, prompt, strlen(prompt), LEN, ids, mask, &n));
         CHECK_MSG(memcmp(ids, want_ids->data, sizeof ids) == 0, "prompt %d: token ids differ from the reference", k);
         /* the pipeline passes no attention mask: the padding is encoded and attended to like the prompt */
-        CHECK_OK(vs_umt5_encode(m, ids, ones, LEN, out));
+        CHECK_OK(vs_cogvideox_encode_prompt(tok, m, prompt, VS_COGVIDEOX_TEXT_LENGTH, out, &tokens));
+        CHECK(tokens == n);
         const double err = vs_test_rel_l2_f32(out, want->data, LEN * DIM);
         printf("  prompt %d: %d tokens + %d padding, rel L2 %.2e\n", k, n, LEN - n, err);
         CHECK(err < 1e-4);
