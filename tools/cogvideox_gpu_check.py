@@ -7,9 +7,10 @@
         diffusers layout) and an f32 forward of it with its intermediates (DIR/forward.safetensors, the names
         of tools/make_cogvideox_fixtures.py) for tests/gpu/test_cogvideox_cuda.c; latents [1,16,4,32,48]
         (768 video tokens), 226 text tokens. Prints diffusers' own bf16 forward against the f32 one, for scale.
-    python3 tools/cogvideox_gpu_check.py time OUT.json [--frames 81 --height 768 --width 1360 --text 226]
+    python3 tools/cogvideox_gpu_check.py time OUT.json [--frames 81 --height 768 --width 1360 --text 226] [--compile]
         diffusers' forward of the whole 1.5 5B text-to-video model with random bf16 weights (SDPA, the
-        pipeline's rotary tables), one warm-up and two timed calls (CUDA events, median), and its peak memory.
+        pipeline's rotary tables), one warm-up and two timed calls (CUDA events, median), and its peak memory;
+        --compile: the model under torch.compile (the warm-up call compiles it).
 """
 import argparse
 import json
@@ -60,12 +61,13 @@ def blocks(folder):
           + ", ".join(f"{k} {rel_l2(bf16[k].cpu(), found[k].cpu()):.2e}" for k in found))
 
 
-def timed(out_path, frames, height, width, text_len):
+def timed(out_path, frames, height, width, text_len, compile_model):
     torch.manual_seed(0)
     torch.set_default_dtype(torch.bfloat16)
     with torch.device("cuda"):
         model = CogVideoXTransformer3DModel(**CONFIG_15).eval()
     torch.set_default_dtype(torch.float32)
+    forward = torch.compile(model) if compile_model else model
     dev, bf = torch.device("cuda"), torch.bfloat16
     latent_frames = (frames - 1) // 4 + 1
     latent_frames += latent_frames % 2  # the pipeline pads to a multiple of patch_size_t
@@ -79,12 +81,13 @@ def timed(out_path, frames, height, width, text_len):
         for _ in range(3):
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
-            model(latents, text, t, image_rotary_emb=rope, return_dict=False)
+            forward(latents, text, t, image_rotary_emb=rope, return_dict=False)
             end.record()
             torch.cuda.synchronize()
             times.append(start.elapsed_time(end) / 1e3)
     tokens = latent_frames // 2 * (height // 16) * (width // 16)
-    result = {"implementation": "diffusers CogVideoXTransformer3DModel (SDPA, eager), random bf16 weights, "
+    mode = "torch.compile" if compile_model else "eager"
+    result = {"implementation": f"diffusers CogVideoXTransformer3DModel (SDPA, {mode}), random bf16 weights, "
                                 "the 1.5 5B config",
               "frames": frames, "height": height, "width": width, "latent_frames": latent_frames,
               "video_tokens": tokens, "text_tokens": text_len, "warmup_s": times[0],
@@ -92,7 +95,7 @@ def timed(out_path, frames, height, width, text_len):
               "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30,
               "torch": torch.__version__, "device": torch.cuda.get_device_name()}
     json.dump(result, open(out_path, "w"), indent=1)
-    print(f"diffusers forward {result['forward_s']:.2f} s (warm-up call {times[0]:.2f} s), {tokens} + {text_len} "
+    print(f"diffusers ({mode}) forward {result['forward_s']:.2f} s (warm-up call {times[0]:.2f} s), {tokens} + {text_len} "
           f"tokens, peak {result['peak_memory_gib']:.1f} GiB")
 
 
@@ -104,11 +107,12 @@ def main():
     p.add_argument("--height", type=int, default=768)
     p.add_argument("--width", type=int, default=1360)
     p.add_argument("--text", type=int, default=226)
+    p.add_argument("--compile", action="store_true")
     a = p.parse_args()
     if a.mode == "blocks":
         blocks(a.path)
     else:
-        timed(a.path, a.frames, a.height, a.width, a.text)
+        timed(a.path, a.frames, a.height, a.width, a.text, a.compile)
 
 
 if __name__ == "__main__":

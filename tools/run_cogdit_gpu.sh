@@ -9,6 +9,7 @@
 #      at the default kept fraction 0.25 in every layer (no warm-up: `bench dit` measures the sparse path),
 #      each after one warm-up forward, median of 2; the ratios against diffusers in the same call:
 #      $R/cogvideox_dit.json, copied to $OUT.
+#      COMPILE=1: diffusers under torch.compile too (a few minutes more), a column of its own.
 #   3. diffusers makes one block at the real 1.5 dimensions with random bf16 weights and its f32 forward
 #      (tools/cogvideox_gpu_check.py blocks), and test_cogvideox_cuda checks ours against it.
 # PHASE=test: 1 and 3; PHASE=bench: 2 (after the build); PHASE=all (default): 1, 2, 3.
@@ -44,10 +45,15 @@ out = {"benchmark": "cogvideox1.5_5b_dit_forward", "commit": os.environ.get("VS_
        "ours_dense": ours("dense"), "ours_svg_0.25": ours("svg"),
        "diffusers": dict(diff, source="measured in this call") if diff else
                     {"forward_s": 3.52, "source": "DESIGN.md (not measured in this call: it failed)"}}
+compiled = load("diffusers_compiled.json")
+if compiled:
+    out["diffusers_compiled"] = dict(compiled, source="measured in this call")
 d = out["diffusers"]["forward_s"]
 for k in ("ours_dense", "ours_svg_0.25"):
     if out[k]:
         out["speedup_" + k[5:]] = d / out[k]["forward_s"]
+        if compiled:
+            out["speedup_vs_compiled_" + k[5:]] = compiled["forward_s"] / out[k]["forward_s"]
 json.dump(out, open(os.path.join(r, "cogvideox_dit.json"), "w"), indent=1)
 for k in ("ours_dense", "ours_svg_0.25"):
     v = out[k]
@@ -74,6 +80,12 @@ if [ "$PHASE" != test ]; then
   timeout 120 python3 tools/cogvideox_gpu_check.py time "$R/diffusers.json" >"$R/diffusers.log" 2>&1
   echo "exit $?"; grep -vE "Warning|warn\(|float32: \[\]" "$R/diffusers.log" | tail -n 4
   pack
+  if [ -n "${COMPILE:-}" ]; then
+    note "diffusers under torch.compile"
+    timeout 240 python3 tools/cogvideox_gpu_check.py time "$R/diffusers_compiled.json" --compile >"$R/diffusers_compiled.log" 2>&1
+    echo "exit $?"; grep -vE "Warning|warn\(|float32: \[\]" "$R/diffusers_compiled.log" | tail -n 4
+    pack
+  fi
   for mode in dense svg; do
     note "ours $mode"
     timeout 90 build-gpu/vidsparse bench dit --config cogvideox1.5-5b --resolution 768x1360 --frames 81 --text-len 226 \
