@@ -129,7 +129,7 @@ static vs_status time_loop(vs_dit *model, const vs_family *family, const int64_t
 int vs_cmd_bench_dit(int argc, char **argv) {
     const char *config_name = "wan1.3b", *resolution = "480p", *attention = "dense", *out_path = NULL;
     const char *device_name = VS_HAVE_CUDA ? "cuda" : "cpu", *cache = "none", *precision_name = "bf16";
-    int frames = 81, batch = 1, repeats = 5, warmup = 1, layers = 0, text_len = 512, gpus = 0, steps = 0;
+    int frames = 81, batch = 1, repeats = 5, warmup = 1, layers = 0, text_len = 0, gpus = 0, steps = 0;
     int compare_precision = 0;
     double density = 0.15, cfg_scale = 5.0, cache_threshold = -1.0;
     vs_cli_svg2 svg2 = {0};
@@ -144,7 +144,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         {"precision", 0, VS_OPT_STRING, &precision_name, "weights: bf16, or fp8 (E4M3 block linears, CUDA)", "P"},
         {"compare-precision", 0, VS_OPT_FLAG, &compare_precision,
          "with --precision fp8: one BF16 forward first, and the FP8 output's relative L2 distance from it", NULL},
-        {"text-len", 0, VS_OPT_INT, &text_len, "text tokens", NULL},
+        {"text-len", 0, VS_OPT_INT, &text_len, "text tokens; 0: the model's prompt length (Wan 512, HunyuanVideo 256, CogVideoX 226)", NULL},
         {"layers", 0, VS_OPT_INT, &layers, "run only this many layers (0: the config's)", NULL},
         {"device", 0, VS_OPT_STRING, &device_name, "cuda (bf16) or cpu (f32, tiny runs only)", NULL},
         {"gpus", 0, VS_OPT_INT, &gpus, "sequence-parallel over N GPUs, one process each, through NCCL (0: one GPU, no NCCL)", "N"},
@@ -168,6 +168,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     int height, width;
     if (vs_family_for_preset(config_name, &family) != VS_OK || family->dit_preset(config_name, &cfg) != VS_OK)
         return vs_cli_usage_error(spec.command, "--config: %s", vs_last_error());
+    if (text_len == 0) text_len = family->defaults.text_length;
     if (!vs_cli_parse_resolution(resolution, &height, &width))
         return vs_cli_usage_error(spec.command, "--resolution must be 480p, 720p or HxW (multiples of 16), not '%s'",
                                   resolution);
