@@ -154,7 +154,7 @@ TEST(random_components_run) {
     CHECK(video->ndim == 4 && video->shape[0] == 5 && video->shape[1] == 3 && video->shape[2] == 32 &&
           video->shape[3] == 32 && all_finite(video));
     /* A random umT5 of a small configuration encodes finite rows. */
-    const vs_umt5_config small = {300, 64, 16, 96, 4, 2, 32, 128, 1e-6f};
+    const vs_umt5_config small = {300, 64, 16, 96, 4, 2, 32, 128, 1e-6f, 0};
     vs_umt5 *text;
     CHECK_OK(vs_umt5_random(&text, &small, VS_CPU, 9));
     vs_test_defer(free_umt5, text);

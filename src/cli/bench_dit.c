@@ -134,12 +134,12 @@ static vs_status time_loop(vs_dit *model, const vs_family *family, const int64_t
 int vs_cmd_bench_dit(int argc, char **argv) {
     const char *config_name = "wan1.3b", *resolution = "480p", *attention = "dense", *out_path = NULL;
     const char *device_name = VS_HAVE_CUDA ? "cuda" : "cpu", *cache = "none", *precision_name = "bf16";
-    int frames = 81, batch = 1, repeats = 5, warmup = 1, layers = 0, text_len = 512, gpus = 0, steps = 0;
+    int frames = 81, batch = 1, repeats = 5, warmup = 1, layers = 0, text_len = 0, gpus = 0, steps = 0;
     int compare_precision = 0;
     double density = 0.15, cfg_scale = 5.0, cache_threshold = -1.0;
     vs_cli_svg2 svg2 = {0};
     const vs_option options[] = {
-        {"config", 0, VS_OPT_STRING, &config_name, "a model configuration: wan1.3b (dim 1536, 30 layers), wan14b (dim 5120, 40 layers), hunyuan13b (DiT only: dim 3072, 20 dual + 40 single blocks)", "NAME"},
+        {"config", 0, VS_OPT_STRING, &config_name, "a model configuration: wan1.3b (dim 1536, 30 layers), wan14b (dim 5120, 40 layers), hunyuan13b (DiT only: dim 3072, 20 dual + 40 single blocks), cogvideox1.5-5b and cogvideox1.5-5b-i2v (DiT only: dim 3072, 42 blocks; --resolution 768x1360 --text-len 226)", "NAME"},
         {"resolution", 0, VS_OPT_STRING, &resolution, "480p (480x832), 720p (720x1280) or HxW in pixels", "RES"},
         {"frames", 0, VS_OPT_INT, &frames, "video frames (Wan: 4k + 1, latent frames (frames - 1) / 4 + 1)", NULL},
         {"batch", 'b', VS_OPT_INT, &batch, "batch entries (2: classifier-free guidance)", NULL},
@@ -149,7 +149,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         {"precision", 0, VS_OPT_STRING, &precision_name, "weights: bf16, or fp8 (E4M3 block linears, CUDA)", "P"},
         {"compare-precision", 0, VS_OPT_FLAG, &compare_precision,
          "with --precision fp8: one BF16 forward first, and the FP8 output's relative L2 distance from it", NULL},
-        {"text-len", 0, VS_OPT_INT, &text_len, "text tokens", NULL},
+        {"text-len", 0, VS_OPT_INT, &text_len, "text tokens; 0: the model's prompt length (Wan 512, HunyuanVideo 256, CogVideoX 226)", NULL},
         {"layers", 0, VS_OPT_INT, &layers, "run only this many layers (0: the config's)", NULL},
         {"device", 0, VS_OPT_STRING, &device_name, "cuda (bf16) or cpu (f32, tiny runs only)", NULL},
         {"gpus", 0, VS_OPT_INT, &gpus, "sequence-parallel over N GPUs, one process each, through NCCL (0: one GPU, no NCCL)", "N"},
@@ -173,6 +173,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     int height, width;
     if (vs_family_for_preset(config_name, &family) != VS_OK || family->dit_preset(config_name, &cfg) != VS_OK)
         return vs_cli_usage_error(spec.command, "--config: %s", vs_last_error());
+    if (text_len == 0) text_len = family->defaults.text_length;
     if (!vs_cli_parse_resolution(resolution, &height, &width))
         return vs_cli_usage_error(spec.command, "--resolution must be 480p, 720p or HxW (multiples of 16), not '%s'",
                                   resolution);
@@ -229,7 +230,9 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     if (!s) s = vs_dit_set_comm(model, comm);
     if (!s) s = vs_dit_set_attention(model, &attn);
     if (!s) s = vs_tensor_alloc(&lat, VS_F32, device, 5, lat_shape);
-    if (!s) s = vs_tensor_alloc(&out, VS_F32, device, 5, lat_shape);
+    /* the output has the DiT's out_channels (an image-to-video model takes noise and image latents) */
+    const int64_t out_shape[5] = {lat_shape[0], cfg.out_channels, lat_shape[2], lat_shape[3], lat_shape[4]};
+    if (!s) s = vs_tensor_alloc(&out, VS_F32, device, 5, out_shape);
     if (!s) s = vs_tensor_alloc(&text, VS_F32, device, 3, text_shape);
     if (!s) s = vs_op_fill_uniform(&lat, 11, -1.7f, 1.7f); /* unit variance */
     if (!s) s = vs_op_fill_uniform(&text, 12, -0.2f, 0.2f);
@@ -242,7 +245,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     for (int b = 0; !s && b < batch; b++) timesteps[b] = 500.0f + 100.0f * (float)b;
     const vs_dit_input in = {&lat, timesteps, &text, NULL, pooled.data ? &pooled : NULL, 0, 1, NULL};
     if (!s && compare_precision && precision == VS_PRECISION_FP8) { /* the BF16 forward, before quantising */
-        s = vs_tensor_alloc(&reference, VS_F32, VS_CPU, 5, lat_shape);
+        s = vs_tensor_alloc(&reference, VS_F32, VS_CPU, 5, out_shape);
         if (!s) s = vs_dit_forward(model, &in, &reference, NULL);
     }
     if (!s && precision != VS_PRECISION_DEFAULT) {
@@ -278,7 +281,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         }
     }
     if (!s && reference.data) { /* every forward has the same inputs: compare the last one */
-        s = vs_tensor_alloc(&host_out, VS_F32, VS_CPU, 5, lat_shape);
+        s = vs_tensor_alloc(&host_out, VS_F32, VS_CPU, 5, out_shape);
         if (!s) s = vs_op_copy(&host_out, &out);
         double diff = 0, norm = 0;
         const float *a = host_out.data, *b = reference.data;

@@ -11,6 +11,7 @@
 
 extern const vs_family vs_family_wan;
 extern const vs_family vs_family_hunyuan_dit;
+extern const vs_family vs_family_cogvideox_dit;
 
 /* Every family this build runs: adding one is a line here. */
 static const vs_family *const families[] = {&vs_family_wan};
@@ -19,7 +20,7 @@ static const vs_family *const families[] = {&vs_family_wan};
 
 /* Families whose DiT alone works so far: `bench dit` presets only (vs_family_for_preset), never
  * detected from a folder. A family moves to families[] once its text encoders and VAE work. */
-static const vs_family *const dit_only[] = {&vs_family_hunyuan_dit};
+static const vs_family *const dit_only[] = {&vs_family_hunyuan_dit, &vs_family_cogvideox_dit};
 
 #define DIT_ONLY_COUNT ((int)(sizeof dit_only / sizeof dit_only[0]))
 

@@ -42,7 +42,7 @@ TEST(random_vae_on_the_gpu_matches_the_cpu) {
 }
 
 TEST(random_umt5_on_the_gpu_matches_the_cpu) {
-    const vs_umt5_config small = {1000, 256, 32, 384, 8, 3, 32, 128, 1e-6f};
+    const vs_umt5_config small = {1000, 256, 32, 384, 8, 3, 32, 128, 1e-6f, 0};
     vs_umt5 *cpu, *gpu;
     CHECK_OK(vs_umt5_random(&cpu, &small, VS_CPU, 9));
     vs_test_defer(free_umt5, cpu);

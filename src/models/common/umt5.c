@@ -1,4 +1,4 @@
-/* umT5 encoder, CPU f32 reference path (see umt5.h for the math). */
+/* The T5-family encoder (umT5, T5 v1.1) on every device (see umt5.h for the math). */
 #include "models/common/umt5.h"
 
 #include <math.h>
@@ -64,9 +64,14 @@ vs_status vs_umt5_read_config(const char *dir, vs_umt5_config *c) {
         *ints[i].dst = (int)v;
     }
     c->eps = (float)vs_json_get_number(r, "layer_norm_epsilon", 1e-6);
+    /* T5EncoderModel keeps one bias table (layer 0's); UMT5EncoderModel one per layer */
+    const vs_json *arch = vs_json_get(r, "architectures");
+    const char *model_type = vs_json_get_string(r, "model_type", "umt5"),
+               *first_arch = arch && vs_json_size(arch) > 0 ? vs_json_string(vs_json_at(arch, 0), NULL) : NULL;
+    c->shared_position_bias = !strcmp(model_type, "t5") || (first_arch && !strcmp(first_arch, "T5EncoderModel"));
     const char *ffn = vs_json_get_string(r, "feed_forward_proj", "gated-gelu");
     if (s == VS_OK && strcmp(ffn, "gated-gelu"))
-        s = vs_fail(VS_ERR_UNSUPPORTED, "%s: feed_forward_proj \"%s\" is not supported (umT5 uses gated-gelu)", path, ffn);
+        s = vs_fail(VS_ERR_UNSUPPORTED, "%s: feed_forward_proj \"%s\" is not supported (T5 v1.1 and umT5 use gated-gelu)", path, ffn);
     if (s == VS_OK && (c->num_buckets < 4 || c->max_distance <= c->num_buckets / 4))
         s = vs_fail(VS_ERR_FORMAT, "%s: relative attention buckets %d / max distance %d do not fit", path,
                     c->num_buckets, c->max_distance);
@@ -105,7 +110,9 @@ static vs_status load_weights(vs_umt5 *m, const vs_safetensors *st) {
         W(k, "0.SelfAttention.k.weight", 2, inner, d, 0, &l->scale[K]);
         W(v, "0.SelfAttention.v.weight", 2, inner, d, 0, &l->scale[V]);
         W(o, "0.SelfAttention.o.weight", 2, d, inner, 0, &l->scale[O]);
-        W(rel_bias, "0.SelfAttention.relative_attention_bias.weight", 2, c->num_buckets, c->num_heads, 1, NULL);
+        if (i == 0 || !c->shared_position_bias) {
+            W(rel_bias, "0.SelfAttention.relative_attention_bias.weight", 2, c->num_buckets, c->num_heads, 1, NULL);
+        }
         W(attn_norm, "0.layer_norm.weight", 1, d, 0, 1, NULL);
         W(wi0, "1.DenseReluDense.wi_0.weight", 2, ff, d, 0, &l->scale[WI0]);
         W(wi1, "1.DenseReluDense.wi_1.weight", 2, ff, d, 0, &l->scale[WI1]);
@@ -174,7 +181,8 @@ vs_status vs_umt5_random(vs_umt5 **out, const vs_umt5_config *config, vs_device 
             {&l->wi0, 2, ff, d, 0, wd},   {&l->wi1, 2, ff, d, 0, wd},  {&l->wo, 2, d, ff, 0, wf},
         };
         for (size_t j = 0; j < sizeof w / sizeof w[0] && s == VS_OK; j++)
-            s = random_weight(m, k++, w[j].ndim, w[j].d0, w[j].d1, w[j].f32, -w[j].scale, w[j].scale, w[j].t);
+            if (w[j].t != &l->rel_bias || i == 0 || !c->shared_position_bias)
+                s = random_weight(m, k++, w[j].ndim, w[j].d0, w[j].d1, w[j].f32, -w[j].scale, w[j].scale, w[j].t);
         if (s == VS_OK) s = random_weight(m, k++, 1, d, 0, 1, 0.9f, 1.1f, &l->attn_norm);
         if (s == VS_OK) s = random_weight(m, k++, 1, d, 0, 1, 0.9f, 1.1f, &l->ffn_norm);
     }
@@ -261,7 +269,8 @@ void vs_umt5_memory(const vs_umt5_config *c, vs_device device, int fp8, int batc
                     size_t *activations) {
     const int64_t d = c->d_model, inner = (int64_t)c->num_heads * c->d_kv, act = (int64_t)vs_dtype_size(act_dtype(device));
     const int64_t matrices = (int64_t)c->vocab_size * d + (int64_t)c->num_layers * (4 * inner * d + 3 * (int64_t)c->d_ff * d);
-    const int64_t f32 = d + (int64_t)c->num_layers * (2 * d + (int64_t)c->num_buckets * c->num_heads);
+    const int64_t tables = c->shared_position_bias ? 1 : c->num_layers;
+    const int64_t f32 = d + (int64_t)c->num_layers * 2 * d + tables * c->num_buckets * c->num_heads;
     *weights = (size_t)(matrices * act + f32 * 4);
     *activations = encode_bytes(c, device, fp8, batch, n, 1);
 }
@@ -324,7 +333,8 @@ static vs_status encode(const vs_umt5 *m, vs_arena *arena, int fp8, const int32_
         VS_TRY(vs_linear(&q2, &in, &l->q, &l->scale[Q], NULL, VS_EPILOGUE_NONE));
         VS_TRY(vs_linear(&k2, &in, &l->k, &l->scale[K], NULL, VS_EPILOGUE_NONE));
         VS_TRY(vs_linear(&v2, &in, &l->v, &l->scale[V], NULL, VS_EPILOGUE_NONE));
-        VS_TRY(vs_op_attention_relpos(&att, &q, &k, &v, &l->rel_bias, &buckets_d, &mask_d, &scores));
+        const vs_tensor *bias = c->shared_position_bias ? &m->layers[0].rel_bias : &l->rel_bias;
+        VS_TRY(vs_op_attention_relpos(&att, &q, &k, &v, bias, &buckets_d, &mask_d, &scores));
         VS_TRY(vs_linear_input_prepare(&in, &att2, cb, sb));
         VS_TRY(vs_linear(&h, &in, &l->o, &l->scale[O], NULL, VS_EPILOGUE_NONE));
         VS_TRY(vs_op_gated_residual(x, &h, NULL));

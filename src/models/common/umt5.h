@@ -1,10 +1,12 @@
-/* The umT5 text encoder of Wan 2.1 (transformers' UMT5EncoderModel), f32 on
- * the CPU or bf16 on CUDA (one model code path through src/ops/ops.h). Per
- * layer, in the T5 convention:
+/* The T5-family text encoders: umT5 of Wan 2.1 (transformers' UMT5EncoderModel)
+ * and T5 v1.1 of CogVideoX (T5EncoderModel), f32 on the CPU or bf16 on CUDA (one
+ * model code path through src/ops/ops.h). Per layer, in the T5 convention:
  *     h = RMSNorm(x);  x += O . Attention(Q h, K h, V h; bias_layer + mask)
  *     h = RMSNorm(x);  x += Wo . (gelu_tanh(Wi0 h) * (Wi1 h))
- * with unscaled scores, a relative position bias of its own in every layer
- * (umT5; T5 shares layer 0's), padding keys masked out, and a final RMSNorm.
+ * with unscaled scores, a relative position bias (umT5: each layer its own;
+ * T5: layer 0's table, the only one the checkpoint has, for every layer;
+ * vs_umt5_config.shared_position_bias), padding keys masked out, and a final
+ * RMSNorm.
  * On CUDA the weights and GEMM activations are BF16, the residual stream,
  * norms, position biases and the output F32. */
 #ifndef VS_MODELS_COMMON_UMT5_H
@@ -22,6 +24,7 @@ typedef struct vs_umt5_config {
     int vocab_size, d_model, d_kv, d_ff, num_heads, num_layers;
     int num_buckets, max_distance; /* relative_attention_num_buckets / _max_distance */
     float eps;                     /* layer_norm_epsilon */
+    int shared_position_bias;      /* T5 (model_type "t5"): every layer uses layer 0's bias table; 0: umT5 */
 } vs_umt5_config;
 
 typedef struct vs_umt5 vs_umt5;

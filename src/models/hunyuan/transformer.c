@@ -6,12 +6,11 @@
 #include <time.h>
 
 #include "core/arena.h"
-#include "core/gpu_timer.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "io/path.h"
 #include "models/common/adaln.h"
-#include "models/common/rope.h"
+#include "models/common/joint_dit.h"
 #include "models/common/self_attention.h"
 #include "models/common/timestep.h"
 #include "models/common/ulysses.h"
@@ -23,22 +22,12 @@ enum { SINUSOID_DIM = 256 }; /* diffusers' Timesteps(256) in every embedder */
 /* ---- per-model state reused between forwards ------------------------------------------ */
 
 struct vs_hunyuan_cache {
-    vs_arena *arena;              /* activations: persistent part, then per-phase scratch */
-    vs_tensor rope_cos, rope_sin; /* [N, head_dim / 2] for the grid below */
-    int rope_grid[3];
-    vs_attention_params attention; /* resolved; method NULL: dense */
-    vs_sparse_attention *sparse;   /* joint attention for (grid, text length) below */
-    int sparse_grid[3], sparse_text;
-    vs_gpu_timer *timer; /* CUDA: attention intervals of one forward */
+    vs_joint_dit_cache joint; /* arena, RoPE tables, attention settings and sparse state, timer */
 };
 
 static void cache_free(vs_hunyuan_cache *c) {
     if (!c) return;
-    vs_arena_free(c->arena);
-    vs_tensor_free(&c->rope_cos);
-    vs_tensor_free(&c->rope_sin);
-    vs_sparse_attention_free(c->sparse);
-    vs_gpu_timer_free(c->timer);
+    vs_joint_dit_cache_release(&c->joint);
     free(c);
 }
 
@@ -123,15 +112,7 @@ vs_attention_params vs_hunyuan_svg_defaults(void) {
 }
 
 vs_status vs_hunyuan_model_set_attention(vs_hunyuan_model *model, const vs_attention_params *params) {
-    vs_hunyuan_cache *cache = model->cache;
-    vs_attention_params p;
-    int changed;
-    VS_TRY(vs_sparse_attention_settings(params, &cache->attention, "HunyuanVideo", &p, &changed));
-    if (!changed) return VS_OK;              /* the same settings: the layers keep their state */
-    vs_sparse_attention_free(cache->sparse); /* made again, with these settings, by the next forward */
-    cache->sparse = NULL;
-    cache->attention = p;
-    return VS_OK;
+    return vs_joint_dit_set_attention(&model->cache->joint, params, "HunyuanVideo");
 }
 
 /* ---- one batch entry's forward ---------------------------------------------------------------- */
@@ -178,13 +159,9 @@ static vs_status take(vs_arena *arena, vs_dtype dtype, int ndim, const int64_t *
     take(arena, dtype, (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__},  \
          out)
 
-/* Tokens r0 .. r0 + n of a [1, T, dim] tensor, as a [1, n, dim] view. */
 static vs_tensor tokens(const vs_tensor *t, int64_t r0, int64_t n) {
-    const int64_t dim = t->shape[t->ndim - 1];
-    return vs_tensor_view((char *)t->data + r0 * dim * (int64_t)vs_dtype_size(t->dtype), t->dtype, t->device,
-                          3, (int64_t[]){1, n, dim});
+    return vs_joint_dit_tokens(t, r0, n);
 }
-
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -505,40 +482,13 @@ static size_t forward_bytes(const vs_hunyuan_config *c, vs_device dev, int64_t N
 
 /* Brings the cache to this entry's shape: arena, RoPE tables, sparse attention, timer. */
 static vs_status prepare_cache(const vs_hunyuan_model *m, const int grid[3], int64_t L) {
-    vs_hunyuan_cache *cache = m->cache;
     const vs_hunyuan_config *c = &m->config;
     const int64_t N = (int64_t)grid[0] * grid[1] * grid[2];
-    const size_t bytes = forward_bytes(c, m->device, N, L);
-    if (!cache->arena || vs_arena_capacity(cache->arena) < bytes) {
-        vs_arena_free(cache->arena);
-        cache->arena = NULL;
-        VS_TRY(vs_arena_create(&cache->arena, "HunyuanVideo activations", m->device, bytes));
-    }
-    if (memcmp(cache->rope_grid, grid, sizeof cache->rope_grid) != 0 || !cache->rope_cos.data) {
-        vs_tensor_free(&cache->rope_cos);
-        vs_tensor_free(&cache->rope_sin);
-        memset(cache->rope_grid, 0, sizeof cache->rope_grid);
-        VS_TRY(vs_rope3d_tensors(c->rope_axes, c->rope_theta, grid, m->device, &cache->rope_cos,
-                                 &cache->rope_sin));
-        memcpy(cache->rope_grid, grid, sizeof cache->rope_grid);
-    }
-    /* dense attention is one op call; a sparse method keeps its context and layer states for the shape */
-    const int sparse = cache->attention.method && strcmp(cache->attention.method, "dense") != 0;
-    if (sparse && (!cache->sparse || memcmp(cache->sparse_grid, grid, sizeof cache->sparse_grid) != 0 ||
-                   cache->sparse_text != L)) {
-        vs_sparse_attention_free(cache->sparse);
-        cache->sparse = NULL;
-        /* the video's frames F and tokens per frame P, then the L valid text tokens (SVG keeps them dense) */
-        vs_sparse_setup setup = {m->device, 1, c->num_heads, (int)(N + L), c->head_dim, 1, {0}, {0}};
-        setup.video = vs_svg_config_default(grid[0], grid[1] * grid[2], (int)L, cache->attention.density);
-        VS_TRY(vs_sparse_attention_create(&cache->sparse, &setup, &cache->attention,
-                                          c->num_layers + c->num_single_layers));
-        memcpy(cache->sparse_grid, grid, sizeof cache->sparse_grid);
-        cache->sparse_text = (int)L;
-    }
-    const int intervals = 2 * (c->num_layers + c->num_single_layers + c->num_refiner_layers);
-    if (m->device == VS_CUDA && !cache->timer) VS_TRY(vs_gpu_timer_create(&cache->timer, intervals));
-    return VS_OK;
+    const int layers = c->num_layers + c->num_single_layers;
+    vs_joint_dit_shape shape = {m->device, "HunyuanVideo", forward_bytes(c, m->device, N, L), c->rope_axes,
+                                c->rope_theta, {grid[0], grid[1], grid[2]}, (int)L, c->num_heads, c->head_dim,
+                                layers, 2 * (layers + c->num_refiner_layers)};
+    return vs_joint_dit_prepare(&m->cache->joint, &shape);
 }
 
 static vs_status check_tensor(const vs_hunyuan_model *m, const vs_tensor *t, const char *name, vs_dtype dtype,
@@ -630,18 +580,9 @@ static vs_status valid_lengths(const vs_tensor *mask, int64_t B, int64_t L, int6
     return s;
 }
 
-/* Batch entry b of a contiguous [B, ...] tensor as a [1, ...] view, with `rows` rows in dimension 1 when > 0.
- */
 static vs_tensor entry(const vs_tensor *t, int64_t b, int64_t rows) {
-    int64_t shape[VS_MAX_DIMS];
-    memcpy(shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
-    const int64_t per = vs_tensor_numel(t) / t->shape[0];
-    shape[0] = 1;
-    if (rows > 0) shape[1] = rows;
-    return vs_tensor_view((char *)t->data + b * per * (int64_t)vs_dtype_size(t->dtype), t->dtype, t->device,
-                          t->ndim, shape);
+    return vs_joint_dit_entry(t, b, rows);
 }
-
 /* The mean of the valid text rows [rows, dim] (f32, on the host or the device) into mean [1, dim] on the
  * device. */
 static vs_status text_mean(const vs_tensor *text, vs_tensor *mean) {
@@ -717,24 +658,17 @@ vs_status vs_hunyuan_forward(const vs_hunyuan_model *model, const vs_hunyuan_inp
         st = vs_ulysses_init(&f.seq, NULL, 1, f.N + f.L, c->num_heads, c->head_dim);
         if (st == VS_OK) st = prepare_cache(model, f.grid, f.L);
         if (st != VS_OK) break;
-        vs_hunyuan_cache *cache = model->cache;
+        vs_joint_dit_cache *cache = &model->cache->joint;
         f.arena = cache->arena, f.rope_cos = &cache->rope_cos, f.rope_sin = &cache->rope_sin;
         f.attention = cache->sparse, f.clock.timer = cache->timer;
         f.probe = model->probe, f.probe_user = model->probe_user;
         vs_arena_reset(f.arena);
         st = run_entry(model, &f, in, b, f.L, out);
         /* collect (and clear) the attention intervals and head counts even after a failure */
-        double attention_ms = 0;
-        if (f.clock.timer) {
-            vs_status ts = vs_gpu_timer_collect(f.clock.timer, &attention_ms);
-            if (st == VS_OK) st = ts;
-        }
-        vs_sparse_stats stats = {.density = 1.0};
-        if (f.attention) {
-            vs_status cs = vs_sparse_attention_take_stats(f.attention, &stats);
-            if (st == VS_OK) st = cs;
-        }
-        sum.attention_s += f.clock.timer ? attention_ms * 1e-3 : f.clock.host_s;
+        double attention_s;
+        vs_sparse_stats stats;
+        st = vs_joint_dit_collect(&f.clock, f.attention, st, &attention_s, &stats);
+        sum.attention_s += attention_s;
         sum.heads_spatial += stats.heads_spatial, sum.heads_temporal += stats.heads_temporal;
         sum.selected_calls += stats.selected_calls;
         sum.selected_density_sum += stats.density * (double)stats.selected_calls;

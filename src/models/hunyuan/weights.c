@@ -1,11 +1,11 @@
 #include "models/hunyuan/weights.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/status.h"
+#include "models/common/dit_weights.h"
 #include "ops/ops.h"
 
 /* Called once per checkpoint tensor with its diffusers name, shape and whether it stays F32. */
@@ -138,30 +138,6 @@ static vs_status visit_single(const visitor *v, const vs_hunyuan_config *c, int 
     return visit(v, &b->out_attn.bias, at(&n, "proj_out.bias"), 0, D, 0);
 }
 
-/* Row (c, s) of diffusers' output layer, s the place in the patch, to row (s, c). */
-static vs_status patch_rows_channel_last(vs_tensor *t, int channels) {
-    const int64_t rows = t->shape[0], cols = t->ndim == 2 ? t->shape[1] : 1, vol = rows / channels;
-    vs_tensor src = *t, dst;
-    VS_TRY(vs_tensor_alloc(&dst, t->dtype, t->device, t->ndim, t->shape));
-    vs_status s = VS_OK;
-    const int64_t es = (int64_t)vs_dtype_size(t->dtype);
-    for (int64_t c = 0; c < channels && s == VS_OK; c++)
-        for (int64_t p = 0; p < vol && s == VS_OK; p++) {
-            vs_tensor from = vs_tensor_view((char *)src.data + (c * vol + p) * cols * es, t->dtype, t->device,
-                                            2, (int64_t[]){1, cols});
-            vs_tensor to = vs_tensor_view((char *)dst.data + (p * channels + c) * cols * es, t->dtype,
-                                          t->device, 2, (int64_t[]){1, cols});
-            s = vs_op_copy_rows(&to, &from);
-        }
-    if (s != VS_OK) {
-        vs_tensor_free(&dst);
-        return s;
-    }
-    vs_tensor_free(t);
-    *t = dst;
-    return VS_OK;
-}
-
 static vs_status visit_all(const visitor *v, const vs_hunyuan_config *c, vs_hunyuan_weights *w) {
     const int64_t D = c->dim;
     const int *p = c->patch_size;
@@ -185,8 +161,8 @@ static vs_status visit_all(const visitor *v, const vs_hunyuan_config *c, vs_huny
         VS_TRY(visit_single(v, c, i, &w->single[i]));
     VS_TRY(visit_linear(v, &w->norm_out, "norm_out.linear", 0, 2 * D, D, 1));
     VS_TRY(visit_linear(v, &w->proj_out, "proj_out", 0, vol * c->out_channels, D, 1));
-    VS_TRY(patch_rows_channel_last(&w->proj_out.weight, c->out_channels));
-    return patch_rows_channel_last(&w->proj_out.bias, c->out_channels);
+    VS_TRY(vs_dit_rows_channel_last(&w->proj_out.weight, c->out_channels));
+    return vs_dit_rows_channel_last(&w->proj_out.bias, c->out_channels);
 }
 
 static vs_status allocate_blocks(const vs_hunyuan_config *c, vs_hunyuan_weights *w) {
@@ -231,21 +207,9 @@ typedef struct {
     int64_t count; /* tensors made so far: each its own stream of numbers */
 } random_init;
 
-/* Roughly torch's initialization, so activations keep their scale through the layers. */
-static vs_status random_one(void *ctx, vs_tensor *dst, const char *name, int f32, int ndim,
-                            const int64_t *shape) {
+static vs_status random_one(void *ctx, vs_tensor *dst, const char *name, int f32, int ndim, const int64_t *shape) {
     random_init *r = ctx;
-    VS_TRY(vs_tensor_alloc(dst, f32 ? VS_F32 : r->dtype, r->device, ndim, shape));
-    float lo, hi;
-    if (strstr(name, "norm") && ndim == 1 && strstr(name, ".weight")) {
-        lo = 0.9f, hi = 1.1f;
-    } else {
-        const double fan_in = ndim == 1 ? 1024.0 : (double)vs_tensor_numel(dst) / (double)shape[0];
-        hi = (float)(1.0 / sqrt(fan_in)), lo = -hi;
-    }
-    vs_status s = vs_op_fill_uniform(dst, r->seed + (uint64_t)r->count++ * 0x100000001b3ull, lo, hi);
-    if (s != VS_OK) vs_fail_context(s, "random weight %s", name);
-    return s;
+    return vs_dit_random_weight(dst, name, f32 ? VS_F32 : r->dtype, r->device, ndim, shape, r->seed, r->count++);
 }
 
 vs_status vs_hunyuan_weights_random(const vs_hunyuan_config *cfg, vs_dtype dtype, vs_device device,

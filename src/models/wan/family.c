@@ -45,7 +45,7 @@ static vs_status text_load(const char *dir, vs_device device, void **out) {
 }
 
 /* umT5-XXL, Wan 2.1's text encoder (google/umt5-xxl's encoder). */
-static const vs_umt5_config umt5_xxl = {256384, 4096, 64, 10240, 64, 24, 32, 128, 1e-6f};
+static const vs_umt5_config umt5_xxl = {256384, 4096, 64, 10240, 64, 24, 32, 128, 1e-6f, 0};
 
 static vs_status text_random(const char *preset, vs_device device, uint64_t seed, void **out) {
     (void)preset; /* every Wan 2.1 DiT reads umT5-XXL's embeddings */
