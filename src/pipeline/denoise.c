@@ -124,8 +124,10 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
             const vs_denoise_step step = {i, run, t, cfg ? 2 : 1, n, x, v};
             set->on_step(set->on_step_user, &step);
         }
-        if (cfg)
-            for (int64_t j = 0; j < n; j++) v[j] = v[n + j] + set->guidance * (v[j] - v[n + j]);
+        if (cfg) {
+            const float g = (float)vs_guidance_scale(set->guidance, set->dynamic_cfg, t, set->steps);
+            for (int64_t j = 0; j < n; j++) v[j] = v[n + j] + g * (v[j] - v[n + j]);
+        }
         s = vs_scheduler_step(sched, v, x);
         vs_progress_update(progress, i + 1);
         if (s == VS_OK && set->progress && set->progress(set->progress_user, i + 1, set->steps))
