@@ -1,0 +1,168 @@
+/* The CogVideoX VAE against diffusers' AutoencoderKLCogVideoX (tools/make_cogvideox_vae_fixtures.py):
+ * decode and encode, untiled and tiled, odd sizes and frame counts that exercise diffusers' frame
+ * batching; then bad input. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "io/safetensors.h"
+#include "models/cogvideox/vae.h"
+
+#define DATA "tests/data/cogvideox_vae/"
+
+static void free_vae(void *v) { vs_cogvideox_vae_free(v); }
+
+static vs_cogvideox_vae *load_vae(void) {
+    vs_cogvideox_vae *m = NULL;
+    if (vs_cogvideox_vae_load(&m, DATA "vae", VS_CPU) != VS_OK) return NULL;
+    vs_test_defer(free_vae, m);
+    return m;
+}
+
+static vs_tensor *fixture(const char *name) {
+    vs_safetensors *st = NULL;
+    if (vs_safetensors_open(&st, DATA "reference.safetensors") != VS_OK) return NULL;
+    vs_tensor *t = vs_test_tensor();
+    vs_status s = vs_safetensors_load(st, name, VS_F32, VS_CPU, 0, NULL, t);
+    vs_safetensors_close(st);
+    return s == VS_OK ? t : NULL;
+}
+
+/* ref [1, C, T, H, W] against got [T, C, H, W]. */
+static double rel_l2_frames(const vs_tensor *got, const vs_tensor *ref) {
+    const int64_t C = ref->shape[1], T = ref->shape[2], hw = ref->shape[3] * ref->shape[4];
+    if (got->ndim != 4 || got->shape[0] != T || got->shape[1] != C || got->shape[2] * got->shape[3] != hw) return INFINITY;
+    double num = 0, den = 0;
+    const float *g = got->data, *r = ref->data;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t i = 0; i < hw; i++) {
+                double a = g[(t * C + c) * hw + i], b = r[(c * T + t) * hw + i];
+                num += (a - b) * (a - b), den += b * b;
+            }
+    return sqrt(num / (den > 0 ? den : 1));
+}
+
+/* [1, C, T, H, W] -> [T, C, H, W] */
+static vs_tensor *frames_of(const vs_tensor *v) {
+    const int64_t C = v->shape[1], T = v->shape[2], hw = v->shape[3] * v->shape[4];
+    vs_tensor *t = vs_test_tensor();
+    if (vs_tensor_alloc(t, VS_F32, VS_CPU, 4, (int64_t[]){T, C, v->shape[3], v->shape[4]}) != VS_OK) return NULL;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t f = 0; f < T; f++)
+            memcpy((float *)t->data + (f * C + c) * hw, (const float *)v->data + (c * T + f) * hw, (size_t)hw * sizeof(float));
+    return t;
+}
+
+static int check_decode(const char *latents_name, const char *video_name, int tiled) {
+    vs_cogvideox_vae *m = load_vae();
+    CHECK_MSG(m, "%s", vs_last_error());
+    vs_tensor *z = fixture(latents_name), *ref = fixture(video_name), *video = vs_test_tensor();
+    CHECK(z && ref);
+    vs_cogvideox_vae_tiling tiling = vs_cogvideox_vae_default_tiling(m);
+    CHECK_OK(vs_cogvideox_vae_decode(m, z, tiled ? &tiling : NULL, video));
+    CHECK(video->shape[0] == vs_cogvideox_vae_frames_for(m, (int)z->shape[2]));
+    const double err = rel_l2_frames(video, ref);
+    printf("  decode %s %lldx%lld latents of %lld frames -> %lld frames: rel L2 %.3g\n", tiled ? "tiled" : "untiled",
+           (long long)z->shape[3], (long long)z->shape[4], (long long)z->shape[2], (long long)video->shape[0], err);
+    CHECK_MSG(err < 1e-4, "rel L2 %g", err);
+    return 0;
+}
+
+static int check_encode(const char *frames_name, const char *prefix, int tiled) {
+    vs_cogvideox_vae *m = load_vae();
+    CHECK_MSG(m, "%s", vs_last_error());
+    char name[64];
+    vs_tensor *x = fixture(frames_name);
+    CHECK(x);
+    snprintf(name, sizeof name, "%s_mean", prefix);
+    vs_tensor *ref_mean = fixture(name);
+    snprintf(name, sizeof name, "%s_logvar", prefix);
+    vs_tensor *ref_logvar = fixture(name), *mean = vs_test_tensor(), *logvar = vs_test_tensor();
+    CHECK(ref_mean && ref_logvar);
+    vs_tensor *frames = frames_of(x);
+    vs_cogvideox_vae_tiling tiling = vs_cogvideox_vae_default_tiling(m);
+    CHECK_OK(vs_cogvideox_vae_encode(m, frames, tiled ? &tiling : NULL, mean, logvar));
+    CHECK(vs_tensor_numel(mean) == vs_tensor_numel(ref_mean));
+    for (int d = 0; d < 5; d++) CHECK(mean->shape[d] == ref_mean->shape[d]);
+    const int64_t n = vs_tensor_numel(mean);
+    const double em = vs_test_rel_l2_f32(mean->data, ref_mean->data, n);
+    const double el = vs_test_rel_l2_f32(logvar->data, ref_logvar->data, n);
+    printf("  encode %s %lld frames of %lldx%lld: mean rel L2 %.3g, logvar %.3g\n", tiled ? "tiled" : "untiled",
+           (long long)x->shape[2], (long long)x->shape[3], (long long)x->shape[4], em, el);
+    CHECK_MSG(em < 1e-4 && el < 1e-4, "mean %g logvar %g", em, el);
+    return 0;
+}
+
+TEST(decode_batches_frames_like_diffusers) { return check_decode("dec_latents", "dec_video", 0); }
+TEST(decode_tiled) { return check_decode("tdec_latents", "tdec_video", 1); }
+TEST(encode_batches_frames_like_diffusers) { return check_encode("enc_frames", "enc", 0); }
+TEST(encode_one_image) { return check_encode("img_frames", "img", 0); }
+TEST(encode_one_image_tiled) { return check_encode("timg_frames", "timg", 1); }
+
+TEST(sample_from_the_distribution) {
+    vs_cogvideox_vae *m = load_vae();
+    CHECK_MSG(m, "%s", vs_last_error());
+    vs_tensor *mean = fixture("img_mean"), *logvar = fixture("img_logvar"), *noise = fixture("img_noise");
+    vs_tensor *ref = fixture("img_sample"), *got = vs_test_tensor();
+    CHECK(mean && logvar && noise && ref);
+    CHECK_OK(vs_cogvideox_vae_sample(mean, logvar, noise, got));
+    const double err = vs_test_rel_l2_f32(got->data, ref->data, vs_tensor_numel(ref));
+    CHECK_MSG(err < 1e-6, "rel L2 %g", err);
+    vs_tensor *bad = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(bad, VS_F32, VS_CPU, 1, (int64_t[]){3}));
+    CHECK_FAILS(vs_cogvideox_vae_sample(mean, logvar, bad, got), VS_ERR_SHAPE, "one size");
+    return 0;
+}
+
+TEST(bad_input_is_refused) {
+    vs_cogvideox_vae *m = load_vae();
+    CHECK_MSG(m, "%s", vs_last_error());
+    vs_tensor *out = vs_test_tensor(), *lv = vs_test_tensor(), *z = vs_test_tensor(), *tiny = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(z, VS_F32, VS_CPU, 5, (int64_t[]){1, 3, 2, 4, 4})); /* 3 channels for 4 */
+    CHECK_FAILS(vs_cogvideox_vae_decode(m, z, NULL, out), VS_ERR_SHAPE, "latents must be");
+    CHECK_FAILS(vs_cogvideox_vae_encode(m, z, NULL, out, lv), VS_ERR_SHAPE, "frames must be");
+    CHECK_OK(vs_tensor_alloc(tiny, VS_F32, VS_CPU, 4, (int64_t[]){1, 3, 5, 40}));
+    CHECK_FAILS(vs_cogvideox_vae_encode(m, tiny, NULL, out, lv), VS_ERR_SHAPE, "at least 8x8");
+    vs_cogvideox_vae_tiling t = vs_cogvideox_vae_default_tiling(m);
+    t.overlap_width = 1.0;
+    vs_tensor *zz = fixture("tdec_latents");
+    CHECK(zz);
+    CHECK_FAILS(vs_cogvideox_vae_decode(m, zz, &t, out), VS_ERR_INVALID_ARG, "overlaps");
+    return 0;
+}
+
+/* Loading names what is wrong: a missing folder, an unsupported option, a missing weight. */
+TEST(bad_folders_are_refused) {
+    vs_cogvideox_vae *m = NULL;
+    CHECK_FAILS(vs_cogvideox_vae_load(&m, DATA "missing", VS_CPU), VS_ERR_NOT_FOUND, "config.json");
+    CHECK(!m);
+    const char *dir = "build/test_cogvideox_vae_bad";
+    char path[256];
+    CHECK(system("mkdir -p build/test_cogvideox_vae_bad") == 0);
+    vs_test_remove(dir);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    vs_test_remove(path);
+    FILE *f = fopen(path, "w");
+    CHECK(f);
+    fputs("{\"_class_name\": \"AutoencoderKLCogVideoX\", \"block_out_channels\": [16, 24, 32], \"latent_channels\": 4,"
+          " \"layers_per_block\": 1, \"norm_num_groups\": 8, \"use_quant_conv\": true}", f);
+    fclose(f);
+    CHECK_FAILS(vs_cogvideox_vae_load(&m, dir, VS_CPU), VS_ERR_UNSUPPORTED, "use_quant_conv");
+    f = fopen(path, "w");
+    CHECK(f);
+    fputs("{\"_class_name\": \"AutoencoderKLCogVideoX\", \"block_out_channels\": [16, 24, 32], \"latent_channels\": 4,"
+          " \"layers_per_block\": 2, \"norm_num_groups\": 8}", f); /* the weights have 1 layer per block */
+    fclose(f);
+    snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", dir);
+    vs_test_remove(path);
+    CHECK(system("cp " DATA "vae/diffusion_pytorch_model.safetensors build/test_cogvideox_vae_bad/") == 0);
+    CHECK_FAILS(vs_cogvideox_vae_load(&m, dir, VS_CPU), VS_ERR_NOT_FOUND, "resnets.1");
+    CHECK(!m);
+    return 0;
+}
+
+RUN_TESTS(T(decode_batches_frames_like_diffusers), T(decode_tiled), T(encode_batches_frames_like_diffusers),
+          T(encode_one_image), T(encode_one_image_tiled), T(sample_from_the_distribution), T(bad_input_is_refused),
+          T(bad_folders_are_refused))
