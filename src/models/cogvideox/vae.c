@@ -14,49 +14,8 @@
 #include "core/json.h"
 #include "core/status.h"
 #include "io/safetensors.h"
+#include "models/cogvideox/vae_internal.h"
 #include "ops/ops.h"
-
-/* ---- the model ----------------------------------------------------------------- */
-
-typedef struct {
-    vs_tensor weight, bias; /* F32 [cout, cin, kt, k, k], [cout] */
-    int cin, cout, kt, k;
-    int slot; /* causal (kt > 1): its cache's index, else -1 */
-} conv;
-
-/* GroupNorm, or with conv_y / conv_b (1x1, from the latents) CogVideoXSpatialNorm3D. */
-typedef struct {
-    vs_tensor weight, bias;
-    int channels, spatial;
-    float eps;
-    conv conv_y, conv_b;
-} norm;
-
-typedef struct {
-    norm norm1, norm2;
-    conv conv1, conv2, shortcut; /* shortcut: 1x1, when in != out */
-    int has_shortcut;
-} resnet;
-
-typedef struct {
-    resnet *resnets;
-    int n_resnets;
-    int resample, compress_time; /* a down/upsampler after the resnets; it also scales time */
-    conv sampler;                /* its 3x3 Conv2d */
-} block;
-
-typedef struct {
-    conv conv_in, conv_out;
-    block blocks[VS_COGVIDEOX_VAE_MAX_BLOCKS];
-    resnet mid[2];
-    norm norm_out;
-    int n_slots;
-} coder;
-
-struct vs_cogvideox_vae {
-    vs_cogvideox_vae_config cfg;
-    coder enc, dec;
-};
 
 /* ---- loading --------------------------------------------------------------------- */
 
@@ -207,11 +166,15 @@ static vs_status load_coder(loader *L, const vs_cogvideox_vae_config *c, int dec
 static void free_conv(conv *c) {
     vs_tensor_free(&c->weight);
     vs_tensor_free(&c->bias);
+    vs_tensor_free(&c->dweight);
+    vs_tensor_free(&c->dbias);
 }
 
 static void free_norm(norm *n) {
     vs_tensor_free(&n->weight);
     vs_tensor_free(&n->bias);
+    vs_tensor_free(&n->dweight);
+    vs_tensor_free(&n->dbias);
     free_conv(&n->conv_y);
     free_conv(&n->conv_b);
 }
@@ -244,7 +207,17 @@ void vs_cogvideox_vae_free(vs_cogvideox_vae *vae) {
     free(vae);
 }
 
-static vs_status build(vs_cogvideox_vae *m, const vs_safetensors *st, uint64_t seed) {
+static vs_status check_device(vs_device device) {
+    if (device != VS_CPU && device != VS_CUDA) return vs_fail(VS_ERR_INVALID_ARG, "VAE: unknown device %d", (int)device);
+#if !VS_HAVE_CUDA
+    if (device == VS_CUDA)
+        return vs_fail(VS_ERR_UNSUPPORTED, "VAE on cuda: this vidsparse build has no CUDA support (rebuild with -DVS_CUDA=ON)");
+#endif
+    return VS_OK;
+}
+
+/* The weights (host f32), then on VS_CUDA the decoder's on the device as well. */
+static vs_status build(vs_cogvideox_vae *m, const vs_safetensors *st, uint64_t seed, vs_device device) {
     loader L = {st, seed, NULL, 0, 0, &m->enc};
     vs_status s = load_coder(&L, &m->cfg, 0);
     L.coder = &m->dec;
@@ -258,6 +231,10 @@ static vs_status build(vs_cogvideox_vae *m, const vs_safetensors *st, uint64_t s
             s = vs_fail(VS_ERR_FORMAT, "weight %s is not part of the VAE config.json describes", e->name);
     }
     free(L.used);
+    m->device = device;
+#if VS_HAVE_CUDA
+    if (s == VS_OK && device == VS_CUDA) s = vs_cogvideox_vae_cuda_upload(m);
+#endif
     return s;
 }
 
@@ -335,7 +312,7 @@ static vs_status parse_config(const vs_json *root, vs_cogvideox_vae_config *c) {
 
 vs_status vs_cogvideox_vae_load(vs_cogvideox_vae **out, const char *dir, vs_device device) {
     *out = NULL;
-    if (device != VS_CPU) return vs_fail(VS_ERR_UNSUPPORTED, "the CogVideoX VAE runs on the CPU only so far");
+    VS_TRY(check_device(device));
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path)
         return vs_fail(VS_ERR_INVALID_ARG, "VAE folder path too long");
@@ -346,7 +323,7 @@ vs_status vs_cogvideox_vae_load(vs_cogvideox_vae **out, const char *dir, vs_devi
     vs_status s = vs_json_parse_file(&doc, path);
     if (s == VS_OK) s = parse_config(vs_json_root(doc), &m->cfg);
     if (s == VS_OK) s = vs_safetensors_open(&st, dir);
-    if (s == VS_OK) s = build(m, st, 0);
+    if (s == VS_OK) s = build(m, st, 0, device);
     vs_safetensors_close(st);
     vs_json_free(doc);
     if (s != VS_OK) {
@@ -359,12 +336,12 @@ vs_status vs_cogvideox_vae_load(vs_cogvideox_vae **out, const char *dir, vs_devi
 
 vs_status vs_cogvideox_vae_random(vs_cogvideox_vae **out, vs_device device, uint64_t seed) {
     *out = NULL;
-    if (device != VS_CPU) return vs_fail(VS_ERR_UNSUPPORTED, "the CogVideoX VAE runs on the CPU only so far");
+    VS_TRY(check_device(device));
     vs_cogvideox_vae *m = calloc(1, sizeof *m);
     if (!m) return vs_fail(VS_ERR_OOM, "out of memory making the VAE");
     const vs_cogvideox_vae_config v15 = {3, 3, 16, 4, {128, 256, 256, 512}, 3, 32, 1e-6, 4, 480, 720, 0.7, 1};
     m->cfg = v15;
-    vs_status s = build(m, NULL, seed);
+    vs_status s = build(m, NULL, seed, device);
     if (s != VS_OK) {
         vs_cogvideox_vae_free(m);
         return vs_fail_context(s, "random CogVideoX VAE");
@@ -372,6 +349,8 @@ vs_status vs_cogvideox_vae_random(vs_cogvideox_vae **out, vs_device device, uint
     *out = m;
     return VS_OK;
 }
+
+vs_cogvideox_vae_memory vs_cogvideox_vae_device_memory(const vs_cogvideox_vae *vae) { return vae->memory; }
 
 const vs_cogvideox_vae_config *vs_cogvideox_vae_get_config(const vs_cogvideox_vae *vae) { return &vae->cfg; }
 int vs_cogvideox_vae_spatial_ratio(const vs_cogvideox_vae *vae) { return 1 << (vae->cfg.num_blocks - 1); }
@@ -638,43 +617,65 @@ static void batch_range(int t, int batch, int k, int *start, int *end) {
     if (*end > t) *end = t;
 }
 
-/* All frame batches of src (frames [t][c][h][w] of a tile: rows y0.., columns x0.. of a picture of
- * width src_w, height src_h) through one coder with fresh caches; *out gets the concatenated frames. */
-static vs_status coder_frames(const vs_cogvideox_vae *vae, int decoder, const act *src, int y0, int x0, int th,
-                              int tw, act *out) {
+/* All frame batches of one tile's frames x (frame-major) through one coder with fresh caches; *out gets
+ * the concatenated output frames. */
+static vs_status coder_batches(const vs_cogvideox_vae *vae, int decoder, const act *x, act *out) {
     const coder *m = decoder ? &vae->dec : &vae->enc;
-    const int batch = decoder ? 2 : 8, nb = batch_count(src->t, batch);
+    const int batch = decoder ? 2 : 8, nb = batch_count(x->t, batch);
     caches cc = {calloc((size_t)m->n_slots, sizeof(float *)), m->n_slots};
     if (!cc.frames) return vs_fail(VS_ERR_OOM, "out of memory for the VAE caches");
     act acc = {0};
     vs_status s = VS_OK;
     for (int k = 0; k < nb && s == VS_OK; k++) {
         int start, end;
-        batch_range(src->t, batch, k, &start, &end);
-        act x = {0};
-        s = act_new(&x, end - start, src->c, th, tw);
-        for (int t = start; s == VS_OK && t < end; t++)
-            for (int c = 0; c < src->c; c++)
-                for (int i = 0; i < th; i++)
-                    memcpy(x.d + (((size_t)(t - start) * src->c + c) * th + i) * tw,
-                           src->d + (((size_t)t * src->c + c) * src->h + y0 + i) * src->w + x0, (size_t)tw * sizeof(float));
-        if (s == VS_OK) s = coder_run(vae, m, decoder, &cc, &x);
+        batch_range(x->t, batch, k, &start, &end);
+        act b = {0};
+        s = act_new(&b, end - start, x->c, x->h, x->w);
+        if (s == VS_OK) memcpy(b.d, x->d + (size_t)start * frame_size(x), act_size(&b) * sizeof(float));
+        if (s == VS_OK) s = coder_run(vae, m, decoder, &cc, &b);
         if (s == VS_OK) { /* append */
             const int t0 = acc.d ? acc.t : 0;
-            float *grown = realloc(acc.d, ((size_t)t0 + x.t) * frame_size(&x) * sizeof(float));
+            float *grown = realloc(acc.d, ((size_t)t0 + b.t) * frame_size(&b) * sizeof(float));
             if (!grown) s = vs_fail(VS_ERR_OOM, "out of memory for VAE output frames");
             else {
-                memcpy(grown + (size_t)t0 * frame_size(&x), x.d, act_size(&x) * sizeof(float));
-                acc = (act){t0 + x.t, x.c, x.h, x.w, grown};
+                memcpy(grown + (size_t)t0 * frame_size(&b), b.d, act_size(&b) * sizeof(float));
+                acc = (act){t0 + b.t, b.c, b.h, b.w, grown};
             }
         }
-        free(x.d);
+        free(b.d);
     }
     for (int i = 0; i < cc.n_slots; i++) free(cc.frames[i]);
     free(cc.frames);
     if (s != VS_OK) return free(acc.d), s;
     *out = acc;
     return VS_OK;
+}
+
+/* The tile of src at rows y0.., columns x0.. (th x tw pixels, all frames) through one coder; the decoder
+ * of a model on VS_CUDA runs on the GPU. */
+static vs_status coder_tile(const vs_cogvideox_vae *vae, int decoder, const act *src, int y0, int x0, int th, int tw,
+                            act *out) {
+    act x = {0};
+    VS_TRY(act_new(&x, src->t, src->c, th, tw));
+    for (int t = 0; t < src->t; t++)
+        for (int c = 0; c < src->c; c++)
+            for (int i = 0; i < th; i++)
+                memcpy(x.d + (((size_t)t * src->c + c) * th + i) * tw,
+                       src->d + (((size_t)t * src->c + c) * src->h + y0 + i) * src->w + x0, (size_t)tw * sizeof(float));
+    vs_status s;
+#if VS_HAVE_CUDA
+    if (decoder && vae->device == VS_CUDA) {
+        const int r = vs_cogvideox_vae_spatial_ratio(vae), frames = vs_cogvideox_vae_frames_for(vae, x.t);
+        s = act_new(out, frames, vae->cfg.out_channels, r * th, r * tw);
+        if (s == VS_OK) s = vs_cogvideox_vae_cuda_decode((vs_cogvideox_vae *)vae, x.d, x.t, th, tw, out->d);
+        if (s != VS_OK) free(out->d), out->d = NULL;
+        free(x.d);
+        return s;
+    }
+#endif
+    s = coder_batches(vae, decoder, &x, out);
+    free(x.d);
+    return s;
 }
 
 /* diffusers' tiled_decode / tiled_encode: tiles of `tile` input pixels every `stride`, each run through
@@ -723,7 +724,7 @@ static vs_status run_tiled(const vs_cogvideox_vae *vae, int decoder, const act *
             const int y0 = i * p->stride_h, x0 = j * p->stride_w;
             const int th = src->h - y0 < p->tile_h ? src->h - y0 : p->tile_h;
             const int tw = src->w - x0 < p->tile_w ? src->w - x0 : p->tile_w;
-            s = coder_frames(vae, decoder, src, y0, x0, th, tw, &tiles[i * cols + j]);
+            s = coder_tile(vae, decoder, src, y0, x0, th, tw, &tiles[i * cols + j]);
             if (s == VS_OK && i > 0) blend_rows(&tiles[i * cols + j], &tiles[(i - 1) * cols + j], p->blend_h);
             if (s == VS_OK && j > 0) blend_cols(&tiles[i * cols + j], &tiles[i * cols + j - 1], p->blend_w);
         }
@@ -779,7 +780,7 @@ static vs_status run(const vs_cogvideox_vae *vae, int decoder, const act *src, c
             return run_tiled(vae, decoder, src, &p, out);
         }
     }
-    return coder_frames(vae, decoder, src, 0, 0, src->h, src->w, out);
+    return coder_tile(vae, decoder, src, 0, 0, src->h, src->w, out);
 }
 
 /* ---- decode and encode ------------------------------------------------------------ */

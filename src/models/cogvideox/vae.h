@@ -46,7 +46,9 @@ typedef struct vs_cogvideox_vae vs_cogvideox_vae;
 /* `dir`: a diffusers vae/ folder, config.json (AutoencoderKLCogVideoX) and safetensors holding
  * encoder.* and decoder.*. Options this code does not follow (quant convs, other block types or
  * activations) are VS_ERR_UNSUPPORTED naming the key; weights missing, misshapen or not described by
- * the config are errors naming the weight. Only VS_CPU. */
+ * the config are errors naming the weight. On VS_CUDA the decoder runs on the GPU in bf16 (cuDNN
+ * convolutions, f32 accumulation; about 1e-2 relative difference from the CPU) and the encoder on the
+ * CPU; latents and video stay on the host either way. */
 vs_status vs_cogvideox_vae_load(vs_cogvideox_vae **out, const char *dir, vs_device device);
 /* CogVideoX 1.5's VAE (block_out_channels 128, 256, 256, 512; 3 layers per block; 16 latent channels;
  * scaling factor 0.7, invert_scale_latents) with seeded random weights, for benchmarks. */
@@ -57,6 +59,14 @@ int vs_cogvideox_vae_spatial_ratio(const vs_cogvideox_vae *vae);  /* 8 for CogVi
 /* Frames of `latent_frames` latent frames decoded as one batch series: 1 + ratio (F - 1) for odd F,
  * ratio F for even F (diffusers' batching doubles an even first batch's first frame too). */
 int vs_cogvideox_vae_frames_for(const vs_cogvideox_vae *vae, int latent_frames);
+
+/* GPU memory of a model on VS_CUDA (all 0 on the CPU), in bytes: the decoder's weights, the most
+ * activation and cache memory one tile's decode held so far, the cuDNN workspace, and the device's use
+ * (cudaMemGetInfo) at the end of the last tile's decode, its buffers still held. */
+typedef struct vs_cogvideox_vae_memory {
+    size_t weights, peak_activations, workspace, device_used;
+} vs_cogvideox_vae_memory;
+vs_cogvideox_vae_memory vs_cogvideox_vae_device_memory(const vs_cogvideox_vae *vae);
 
 /* diffusers' enable_tiling(): tiles of tile_height x tile_width pixels (the config's sample size
  * halved), overlapping by overlap_height / overlap_width of a tile (1/6 and 1/5). Tiling happens when

@@ -1,0 +1,338 @@
+/* The CogVideoX VAE decoder on CUDA: the frame batches of vae.c's CPU decoder
+ * with bf16 channels-last activations ([t][h][w][c]: a pixel's channels are
+ * one row), cuDNN convolutions accumulating in f32 (ops' conv_frames), the
+ * group norm of backend/cuda/vae_group_norm.h with the spatial norm's
+ * modulation and the SiLU fused into it, and vae_cuda.h's upsampling and
+ * layout kernels.
+ *
+ * A causal 3x3x3 convolution is the sum of three 2D convolutions over frame
+ * runs shifted by one: the batch is copied after its two history frames (the
+ * last two input frames of the previous batch, or twice its own first frame
+ * on the first batch) and tap dt reads the run starting at frame dt. The
+ * spatial norms' 1x1 convolutions of the latents run at latent resolution;
+ * the norm kernel reads them through the nearest-neighbour map. Latent
+ * channels are zero-padded to a multiple of 8 (cuDNN's 16-byte rows), as is
+ * the RGB output's 3. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cuda/vae_cuda.h"
+#include "backend/cuda/vae_group_norm.h"
+#include "core/devmem.h"
+#include "core/dtype.h"
+#include "core/status.h"
+#include "models/cogvideox/vae_internal.h"
+#include "models/common/vae_device.h"
+#include "ops/ops.h"
+
+static int pad8(int c) { return (c + 7) / 8 * 8; }
+
+/* ---- weights on the device ------------------------------------------------------------ */
+
+/* [cout][cin][kt][k][k] -> [kt][cout_pad][k][k][cin_pad], zeros in the padding. */
+static vs_status upload_conv(conv *c) {
+    c->cin_pad = pad8(c->cin), c->cout_pad = pad8(c->cout);
+    const int kt = c->kt, k = c->k, ci = c->cin, cip = c->cin_pad, co = c->cout, cop = c->cout_pad;
+    float *w = calloc((size_t)kt * cop * k * k * cip, sizeof *w), *b = calloc((size_t)cop, sizeof *b);
+    vs_status s = w && b ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory uploading the VAE");
+    const float *src = c->weight.data;
+    for (int o = 0; s == VS_OK && o < co; o++) {
+        b[o] = ((const float *)c->bias.data)[o];
+        for (int i = 0; i < ci; i++)
+            for (int t = 0; t < kt; t++)
+                for (int y = 0; y < k; y++)
+                    for (int x = 0; x < k; x++)
+                        w[((((size_t)t * cop + o) * k + y) * k + x) * cip + i] =
+                            src[((((size_t)o * ci + i) * kt + t) * k + y) * k + x];
+    }
+    if (s == VS_OK) s = vs_vae_upload(&c->dweight, VS_BF16, w, 5, (int64_t[]){kt, cop, k, k, cip});
+    if (s == VS_OK) s = vs_vae_upload(&c->dbias, VS_F32, b, 1, (int64_t[]){cop});
+    free(w);
+    free(b);
+    return s;
+}
+
+static vs_status upload_norm(norm *n) {
+    if (n->channels % 8)
+        return vs_fail(VS_ERR_UNSUPPORTED, "the CUDA VAE needs widths that are multiples of 8, not %d", n->channels);
+    VS_TRY(vs_vae_upload(&n->dweight, VS_F32, n->weight.data, 1, (int64_t[]){n->channels}));
+    VS_TRY(vs_vae_upload(&n->dbias, VS_F32, n->bias.data, 1, (int64_t[]){n->channels}));
+    if (!n->spatial) return VS_OK;
+    VS_TRY(upload_conv(&n->conv_y));
+    return upload_conv(&n->conv_b);
+}
+
+static vs_status upload_resnet(resnet *r) {
+    VS_TRY(upload_norm(&r->norm1));
+    VS_TRY(upload_norm(&r->norm2));
+    VS_TRY(upload_conv(&r->conv1));
+    VS_TRY(upload_conv(&r->conv2));
+    return r->has_shortcut ? upload_conv(&r->shortcut) : VS_OK;
+}
+
+static size_t bytes_of(const vs_tensor *t) { return t->data ? (size_t)vs_tensor_numel(t) * vs_dtype_size(t->dtype) : 0; }
+static size_t conv_bytes(const conv *c) { return bytes_of(&c->dweight) + bytes_of(&c->dbias); }
+static size_t norm_bytes(const norm *n) {
+    return bytes_of(&n->dweight) + bytes_of(&n->dbias) + conv_bytes(&n->conv_y) + conv_bytes(&n->conv_b);
+}
+static size_t resnet_bytes(const resnet *r) {
+    return norm_bytes(&r->norm1) + norm_bytes(&r->norm2) + conv_bytes(&r->conv1) + conv_bytes(&r->conv2) +
+           conv_bytes(&r->shortcut);
+}
+
+vs_status vs_cogvideox_vae_cuda_upload(vs_cogvideox_vae *m) {
+    coder *d = &m->dec;
+    VS_TRY(upload_conv(&d->conv_in));
+    size_t bytes = conv_bytes(&d->conv_in);
+    for (int j = 0; j < 2; j++) {
+        VS_TRY(upload_resnet(&d->mid[j]));
+        bytes += resnet_bytes(&d->mid[j]);
+    }
+    for (int i = 0; i < m->cfg.num_blocks; i++) {
+        block *b = &d->blocks[i];
+        for (int j = 0; j < b->n_resnets; j++) {
+            VS_TRY(upload_resnet(&b->resnets[j]));
+            bytes += resnet_bytes(&b->resnets[j]);
+        }
+        if (b->resample) VS_TRY(upload_conv(&b->sampler));
+        bytes += conv_bytes(&b->sampler);
+    }
+    VS_TRY(upload_norm(&d->norm_out));
+    VS_TRY(upload_conv(&d->conv_out));
+    m->memory.weights = bytes + norm_bytes(&d->norm_out) + conv_bytes(&d->conv_out);
+    return VS_OK;
+}
+
+/* ---- activations ------------------------------------------------------------------------- */
+
+/* t channels-last BF16 frames [t][h][w][c]. */
+typedef struct {
+    uint16_t *d;
+    int t, c, h, w;
+} gact;
+
+static size_t frame_bytes(const gact *a) { return sizeof(uint16_t) * (size_t)a->h * a->w * a->c; }
+
+#define MAX_SLOTS 256
+
+/* One tile's decode in progress. */
+typedef struct {
+    vs_vae_pool pool;
+    uint16_t *hist[MAX_SLOTS]; /* per causal convolution: its 2 history frames, NULL before the first batch */
+    void *norm_scratch;
+    int groups;
+} gstate;
+
+static vs_status gact_alloc(gstate *st, gact *a, int t, int c, int h, int w) {
+    *a = (gact){NULL, t, c, h, w};
+    void *p = NULL;
+    vs_status s = vs_vae_pool_get(&st->pool, (size_t)t * frame_bytes(a), &p);
+    if (s != VS_OK)
+        return vs_fail_context(s, "GPU memory for a %dx%dx%dx%d VAE activation (%zu MiB held)", t, c, h, w,
+                               st->pool.bytes >> 20);
+    a->d = p;
+    return VS_OK;
+}
+
+static void gact_free(gstate *st, gact *a) {
+    vs_vae_pool_put(&st->pool, a->d);
+    a->d = NULL;
+}
+
+/* *x = *y, releasing x's buffer. */
+static void replace(gstate *st, gact *x, gact *y) {
+    gact_free(st, x);
+    *x = *y;
+}
+
+static vs_tensor frames_of(const gact *a) {
+    return vs_tensor_view(a->d, VS_BF16, VS_CUDA, 4, (int64_t[]){a->t, a->h, a->w, a->c});
+}
+
+/* n BF16 values device to device. */
+static vs_status copy_values(void *dst, const void *src, size_t n) {
+    vs_tensor d = vs_tensor_view(dst, VS_BF16, VS_CUDA, 1, (int64_t[]){(int64_t)n});
+    vs_tensor t = vs_tensor_view((void *)src, VS_BF16, VS_CUDA, 1, (int64_t[]){(int64_t)n});
+    return vs_op_copy(&d, &t);
+}
+
+/* ---- the layers ---------------------------------------------------------------------------- */
+
+/* y = conv(x) (+ bias when with_bias) (+ res); causal convolutions read [history, x] and keep its last two
+ * frames as the next batch's history. */
+static vs_status conv_step(gstate *st, const conv *c, const gact *x, const gact *res, int with_bias, gact *y) {
+    if (x->c != c->cin_pad) return vs_fail(VS_ERR_SHAPE, "VAE conv expects %d channels, got %d", c->cin_pad, x->c);
+    const int pad = c->kt - 1;
+    const size_t fb = frame_bytes(x), fv = fb / sizeof(uint16_t);
+    gact in = *x, cat = {0};
+    vs_status s = VS_OK;
+    if (pad) {
+        uint16_t **hist = &st->hist[c->slot];
+        s = gact_alloc(st, &cat, x->t + pad, x->c, x->h, x->w);
+        for (int i = 0; s == VS_OK && i < pad; i++) s = copy_values(cat.d + i * fv, *hist ? *hist + i * fv : x->d, fv);
+        if (s == VS_OK) s = copy_values(cat.d + pad * fv, x->d, (size_t)x->t * fv);
+        if (s == VS_OK && !*hist) {
+            void *p = NULL;
+            s = vs_vae_pool_get(&st->pool, (size_t)pad * fb, &p);
+            *hist = p;
+        }
+        if (s == VS_OK) s = copy_values(*hist, cat.d + (size_t)x->t * fv, (size_t)pad * fv);
+        in = cat;
+    }
+    if (s == VS_OK) s = gact_alloc(st, y, x->t, c->cout_pad, x->h, x->w);
+    if (s == VS_OK) {
+        vs_tensor tap[3], out = frames_of(y), rest = res ? frames_of(res) : out;
+        const vs_tensor *taps[3];
+        for (int dt = 0; dt < c->kt; dt++) {
+            gact from = {in.d + dt * fv, x->t, x->c, x->h, x->w};
+            tap[dt] = frames_of(&from);
+            taps[dt] = &tap[dt];
+        }
+        s = vs_op_conv_frames(&out, taps, c->kt, &c->dweight, NULL);
+        if (s == VS_OK && (with_bias || res)) s = vs_op_bias_residual(&out, with_bias ? &c->dbias : NULL, res ? &rest : NULL);
+        if (s != VS_OK) gact_free(st, y);
+    }
+    if (cat.d) gact_free(st, &cat);
+    return s;
+}
+
+/* In place: group norm (the spatial norm's modulation by the latents zq when n->spatial), then SiLU. */
+static vs_status norm_step(gstate *st, const norm *n, gact *x, const gact *zq, int silu) {
+    gact y = {0}, b = {0};
+    vs_cuda_norm_modulation mod = {0};
+    vs_status s = VS_OK;
+    if (n->spatial) {
+        s = conv_step(st, &n->conv_y, zq, NULL, 1, &y);
+        if (s == VS_OK) s = conv_step(st, &n->conv_b, zq, NULL, 1, &b);
+        mod = (vs_cuda_norm_modulation){y.d, b.d, zq->t, zq->h, zq->w, x->t > 1 && x->t % 2 == 1 && zq->t > 1};
+    }
+    if (s == VS_OK)
+        s = vs_cuda_group_norm(x->d, x->d, x->t, x->h, x->w, x->c, st->groups, n->eps, n->dweight.data, n->dbias.data,
+                               n->spatial ? &mod : NULL, silu, st->norm_scratch);
+    if (y.d) gact_free(st, &y);
+    if (b.d) gact_free(st, &b);
+    return s;
+}
+
+/* CogVideoXResnetBlock3D: x + conv2(silu(norm2(conv1(silu(norm1(x)))))), the 1x1 shortcut when widths differ. */
+static vs_status resnet_step(gstate *st, const resnet *r, gact *x, const gact *zq) {
+    gact h = {0}, a = {0}, out = {0}, sc = *x;
+    vs_status s = gact_alloc(st, &h, x->t, x->c, x->h, x->w);
+    if (s == VS_OK) s = copy_values(h.d, x->d, (size_t)x->t * frame_bytes(x) / sizeof(uint16_t));
+    if (s == VS_OK) s = norm_step(st, &r->norm1, &h, zq, 1);
+    if (s == VS_OK) s = conv_step(st, &r->conv1, &h, NULL, 1, &a);
+    gact_free(st, &h);
+    if (s == VS_OK) s = norm_step(st, &r->norm2, &a, zq, 1);
+    if (s == VS_OK && r->has_shortcut) s = conv_step(st, &r->shortcut, x, NULL, 1, &sc);
+    if (s == VS_OK) s = conv_step(st, &r->conv2, &a, &sc, 1, &out);
+    if (sc.d != x->d) gact_free(st, &sc);
+    gact_free(st, &a);
+    if (s == VS_OK) replace(st, x, &out);
+    return s;
+}
+
+/* CogVideoXUpsample3D: nearest 2x in space (and with compress_time in time: an odd count above 1 keeps
+ * its first frame single), then the 3x3 Conv2d. */
+static vs_status upsample_step(gstate *st, const block *b, gact *x) {
+    const int time = b->compress_time && x->t > 1;
+    const int t2 = !time ? x->t : x->t % 2 ? 1 + 2 * (x->t - 1) : 2 * x->t;
+    gact up = {0}, y = {0};
+    vs_status s = gact_alloc(st, &up, t2, x->c, 2 * x->h, 2 * x->w);
+    for (int t = 0; s == VS_OK && t < t2; t++) {
+        const int src = !time ? t : x->t % 2 ? (t == 0 ? 0 : 1 + (t - 1) / 2) : t / 2;
+        gact from = {x->d + (size_t)src * frame_bytes(x) / sizeof(uint16_t), 1, x->c, x->h, x->w};
+        gact to = {up.d + (size_t)t * frame_bytes(&up) / sizeof(uint16_t), 1, x->c, up.h, up.w};
+        vs_tensor ft = frames_of(&from), tt = frames_of(&to);
+        s = vs_op_upsample2x(&tt, &ft, 0);
+    }
+    if (s == VS_OK) s = conv_step(st, &b->sampler, &up, NULL, 1, &y);
+    gact_free(st, &up);
+    if (s == VS_OK) replace(st, x, &y);
+    return s;
+}
+
+#define STAGE(call, ...)                                                                                     \
+    do {                                                                                                     \
+        vs_status stage_s_ = (call);                                                                         \
+        if (stage_s_ != VS_OK) return vs_fail_context(stage_s_, __VA_ARGS__);                                \
+    } while (0)
+
+/* CogVideoXDecoder3D.forward on one batch: zq the batch's latents; x ends as conv_out's rows without the
+ * bias (cout_pad channels). */
+static vs_status decode_batch(const vs_cogvideox_vae *m, gstate *st, const gact *zq, gact *x) {
+    const coder *d = &m->dec;
+    STAGE(conv_step(st, &d->conv_in, zq, NULL, 1, x), "VAE conv_in");
+    for (int j = 0; j < 2; j++) STAGE(resnet_step(st, &d->mid[j], x, zq), "VAE mid block");
+    for (int i = 0; i < m->cfg.num_blocks; i++) {
+        const block *b = &d->blocks[i];
+        for (int j = 0; j < b->n_resnets; j++) STAGE(resnet_step(st, &b->resnets[j], x, zq), "VAE up block %d", i);
+        if (b->resample) STAGE(upsample_step(st, b, x), "VAE up block %d upsampler", i);
+    }
+    STAGE(norm_step(st, &d->norm_out, x, zq, 1), "VAE norm_out");
+    gact y;
+    STAGE(conv_step(st, &d->conv_out, x, NULL, 0, &y), "VAE conv_out");
+    replace(st, x, &y);
+    return VS_OK;
+}
+
+static vs_status decode_all(vs_cogvideox_vae *m, gstate *st, const float *z, int t, int h, int w, float *video) {
+    const int C = m->cfg.latent_channels, Cp = pad8(C), oc = m->cfg.out_channels;
+    const int r = vs_cogvideox_vae_spatial_ratio(m);
+    const size_t zp = (size_t)h * w, op = zp * r * r;
+    const int most = t % 2 && t > 1 ? 3 : 2; /* latent frames in the largest batch */
+    uint16_t *host = calloc((size_t)most * zp * Cp, sizeof *host);
+    float *out = NULL;
+    vs_status s = host ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory for the VAE decode");
+    if (s == VS_OK) s = vs_vae_pool_get(&st->pool, sizeof(float) * (size_t)vs_cogvideox_vae_frames_for(m, most) * oc * op,
+                                        (void **)&out);
+    const int nb = t / 2 > 1 ? t / 2 : 1, rem = t % 2;
+    size_t done = 0;
+    for (int k = 0; k < nb && s == VS_OK; k++) {
+        const int start = 2 * k + (k ? rem : 0), end = 2 * (k + 1) + rem < t ? 2 * (k + 1) + rem : t, tb = end - start;
+        /* frame-major f32 [tb][C][h][w] -> channels-last BF16 [tb][h][w][Cp] */
+        for (int f = 0; f < tb; f++)
+            for (int c = 0; c < C; c++)
+                for (size_t p = 0; p < zp; p++)
+                    vs_convert(host + ((size_t)f * zp + p) * Cp + c, VS_BF16, z + (((size_t)start + f) * C + c) * zp + p,
+                               VS_F32, 1);
+        gact zq = {0}, x = {0};
+        s = gact_alloc(st, &zq, tb, Cp, h, w);
+        if (s == VS_OK) s = vs_device_memcpy_h2d(zq.d, host, (size_t)tb * frame_bytes(&zq));
+        if (s == VS_OK) s = decode_batch(m, st, &zq, &x);
+        const int frames = vs_cogvideox_vae_frames_for(m, tb);
+        if (s == VS_OK && (x.t != frames || x.h != h * r || x.w != w * r))
+            s = vs_fail(VS_ERR_SHAPE, "VAE batch %d decoded to %dx%dx%dx%d", k, x.t, x.c, x.h, x.w);
+        if (s == VS_OK) {
+            vs_tensor rgb = vs_tensor_view(out, VS_F32, VS_CUDA, 4, (int64_t[]){x.t, oc, x.h, x.w}), last = frames_of(&x);
+            vs_tensor bias = vs_tensor_view(m->dec.conv_out.dbias.data, VS_F32, VS_CUDA, 1, (int64_t[]){oc});
+            s = vs_op_planes_from_image(&rgb, &last, &bias);
+        }
+        if (s == VS_OK) s = vs_device_memcpy_d2h(video + done * oc * op, out, sizeof(float) * (size_t)x.t * oc * op);
+        done += (size_t)x.t;
+        if (x.d) gact_free(st, &x);
+        if (zq.d) gact_free(st, &zq);
+    }
+    free(host);
+    return s;
+}
+
+vs_status vs_cogvideox_vae_cuda_decode(vs_cogvideox_vae *m, const float *z, int t, int h, int w, float *video) {
+    if (m->dec.n_slots > MAX_SLOTS)
+        return vs_fail(VS_ERR_UNSUPPORTED, "VAE: %d causal convolutions, at most %d on the GPU", m->dec.n_slots, MAX_SLOTS);
+    gstate *st = calloc(1, sizeof *st);
+    if (!st) return vs_fail(VS_ERR_OOM, "out of host memory for the VAE decode");
+    st->groups = m->cfg.groups;
+    int widest = 0;
+    for (int i = 0; i < m->cfg.num_blocks; i++) widest = m->cfg.block_out_channels[i] > widest ? m->cfg.block_out_channels[i] : widest;
+    vs_status s = vs_vae_pool_get(&st->pool, vs_cuda_group_norm_scratch_bytes(widest), &st->norm_scratch);
+    if (s == VS_OK) s = decode_all(m, st, z, t, h, w, video);
+    if (s == VS_OK) s = vs_op_sync(VS_CUDA);
+    if (st->pool.bytes > m->memory.peak_activations) m->memory.peak_activations = st->pool.bytes;
+    m->memory.workspace = vs_cuda_conv_workspace_bytes();
+    size_t free_bytes, total_bytes;
+    if (s == VS_OK && vs_device_mem_info(&free_bytes, &total_bytes) == VS_OK) m->memory.device_used = total_bytes - free_bytes;
+    vs_vae_pool_free(&st->pool);
+    free(st);
+    return s;
+}
