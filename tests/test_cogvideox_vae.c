@@ -116,6 +116,32 @@ TEST(sample_from_the_distribution) {
     return 0;
 }
 
+/* The image-to-video condition as CogVideoXImageToVideoPipeline.prepare_latents builds it: 1.5's padding
+ * to the patch (an odd latent frame count repeats the image frame), an even count, and 1.0 (no patch). */
+TEST(image_condition_matches_prepare_latents) {
+    vs_cogvideox_vae *m = load_vae();
+    CHECK_MSG(m, "%s", vs_last_error());
+    vs_tensor *img = fixture("img_frames");
+    CHECK(img);
+    vs_tensor pixels = vs_tensor_view(img->data, VS_F32, VS_CPU, 3, (int64_t[]){3, img->shape[3], img->shape[4]});
+    static const int cases[][2] = {{3, 2}, {4, 2}, {3, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "cond_%d_%d_noise", cases[i][0], cases[i][1]);
+        vs_tensor *noise = fixture(name);
+        snprintf(name, sizeof name, "cond_%d_%d", cases[i][0], cases[i][1]);
+        vs_tensor *ref = fixture(name), *got = vs_test_tensor();
+        CHECK(noise && ref);
+        CHECK_OK(vs_cogvideox_vae_image_condition(m, &pixels, noise, cases[i][0], cases[i][1], NULL, got));
+        CHECK(got->ndim == 5 && !memcmp(got->shape, ref->shape, 5 * sizeof(int64_t)));
+        const double err = vs_test_rel_l2_f32(got->data, ref->data, vs_tensor_numel(ref));
+        printf("  %s: [1, %lld, %lld, %lld, %lld], rel L2 %.3g\n", name, (long long)got->shape[1],
+               (long long)got->shape[2], (long long)got->shape[3], (long long)got->shape[4], err);
+        CHECK_MSG(err < 1e-4, "%s: rel L2 %g", name, err);
+    }
+    return 0;
+}
+
 TEST(bad_input_is_refused) {
     vs_cogvideox_vae *m = load_vae();
     CHECK_MSG(m, "%s", vs_last_error());
@@ -164,5 +190,6 @@ TEST(bad_folders_are_refused) {
 }
 
 RUN_TESTS(T(decode_batches_frames_like_diffusers), T(decode_tiled), T(encode_batches_frames_like_diffusers),
-          T(encode_one_image), T(encode_one_image_tiled), T(sample_from_the_distribution), T(bad_input_is_refused),
+          T(encode_one_image), T(encode_one_image_tiled), T(sample_from_the_distribution), T(image_condition_matches_prepare_latents),
+          T(bad_input_is_refused),
           T(bad_folders_are_refused))

@@ -21,12 +21,18 @@ and its references computed in float64 from the stored float32 weights, stored a
     img_noise, img_sample           latent = mean + exp(logvar / 2) * noise
     timg_frames  [1, 3, 1, 52, 76]  one image, enable_tiling()
     timg_mean, timg_logvar [1, 4, 1, 13, 19]
+    cond_<F>_<p>_noise, cond_<F>_<p>   CogVideoXImageToVideoPipeline.prepare_latents' image latents for
+                                    img_frames, num_frames 4 (F - 1) + 1 and the transformer's patch_size_t
+                                    p (0: None, CogVideoX 1.0), [1, 4, F', 4, 6] (channels first), with the
+                                    noise its latent_dist.sample drew
 """
 import json
 import os
+from types import SimpleNamespace
 
 import torch
-from diffusers import AutoencoderKLCogVideoX
+import diffusers.models.autoencoders.vae as vae_module
+from diffusers import AutoencoderKLCogVideoX, CogVideoXImageToVideoPipeline
 from safetensors.torch import load_file, save_file
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "cogvideox_vae")
@@ -73,6 +79,25 @@ def main():
         out["timg_frames"] = torch.rand(1, 3, 1, 52, 76, generator=g) * 2 - 1
         dist = ref.encode(out["timg_frames"].double()).latent_dist
         out["timg_mean"], out["timg_logvar"] = dist.mean, dist.logvar
+        ref.disable_tiling()
+        original = vae_module.randn_tensor
+        for frames, patch_t in [(3, 2), (4, 2), (3, 0)]:
+            drawn = []
+
+            def recording(*args, **kwargs):
+                drawn.append(original(*args, **kwargs))
+                return drawn[-1]
+
+            vae_module.randn_tensor = recording
+            pipe = SimpleNamespace(vae=ref, vae_scale_factor_temporal=4, vae_scale_factor_spatial=4,
+                                   vae_scaling_factor_image=sf, scheduler=SimpleNamespace(init_noise_sigma=1.0),
+                                   transformer=SimpleNamespace(config=SimpleNamespace(patch_size_t=patch_t or None)))
+            _, cond = CogVideoXImageToVideoPipeline.prepare_latents(
+                pipe, out["img_frames"][:, :, 0].double(), 1, 4, 4 * (frames - 1) + 1, 19, 26, torch.float64, "cpu",
+                g)
+            vae_module.randn_tensor = original
+            out[f"cond_{frames}_{patch_t}_noise"] = drawn[0]
+            out[f"cond_{frames}_{patch_t}"] = cond.permute(0, 2, 1, 3, 4)
     out = {k: v.float().contiguous() for k, v in out.items()}
     for k, v in out.items():
         print(k, tuple(v.shape))

@@ -870,3 +870,36 @@ vs_status vs_cogvideox_vae_sample(const vs_tensor *mean, const vs_tensor *logvar
     for (int64_t i = 0; i < n; i++) o[i] = m[i] + expf(0.5f * l[i]) * e[i];
     return VS_OK;
 }
+
+vs_status vs_cogvideox_vae_image_condition(const vs_cogvideox_vae *vae, const vs_tensor *pixels, const vs_tensor *noise,
+                                           int latent_frames, int patch_t, const vs_cogvideox_vae_tiling *tiling,
+                                           vs_tensor *out) {
+    memset(out, 0, sizeof *out);
+    if (!is_host_f32(pixels) || pixels->ndim != 3 || pixels->shape[0] != vae->cfg.in_channels)
+        return vs_fail(VS_ERR_SHAPE, "image condition: pixels must be f32 host [%d, H, W]", vae->cfg.in_channels);
+    if (latent_frames < 1 || latent_frames > 4096 || patch_t < 0 || patch_t > 16)
+        return vs_fail(VS_ERR_INVALID_ARG, "image condition: %d latent frames, patch_t %d", latent_frames, patch_t);
+    /* one frame [1, C, H, W]: the encoder's frame-major layout already */
+    vs_tensor frame = vs_tensor_view(pixels->data, VS_F32, VS_CPU, 4,
+                                     (int64_t[]){1, pixels->shape[0], pixels->shape[1], pixels->shape[2]});
+    vs_tensor mean = {0}, logvar = {0}, latent = {0};
+    vs_status s = vs_cogvideox_vae_encode(vae, &frame, tiling, &mean, &logvar);
+    if (s == VS_OK) s = vs_cogvideox_vae_sample(&mean, &logvar, noise, &latent);
+    const int lead = patch_t > 1 ? latent_frames % patch_t : 0, F = latent_frames + lead;
+    if (s == VS_OK) s = vs_tensor_alloc(out, VS_F32, VS_CPU, 5, (int64_t[]){1, mean.shape[1], F, mean.shape[3], mean.shape[4]});
+    if (s == VS_OK) {
+        /* diffusers multiplies by the f32 rounding of sf or of 1 / sf */
+        const float scale = (float)(vae->cfg.invert_scale_latents ? 1.0 / vae->cfg.scaling_factor : vae->cfg.scaling_factor);
+        const int64_t C = mean.shape[1], hw = mean.shape[3] * mean.shape[4];
+        const float *z = latent.data;
+        float *o = out->data;
+        memset(o, 0, (size_t)vs_tensor_numel(out) * sizeof(float));
+        /* [first `lead` frames of (image, zeros...)] + (image, zeros...): the image at frames 0 and lead */
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t i = 0; i < hw; i++) o[(c * F + lead) * hw + i] = o[c * F * hw + i] = z[c * hw + i] * scale;
+    }
+    vs_tensor_free(&mean);
+    vs_tensor_free(&logvar);
+    vs_tensor_free(&latent);
+    return s;
+}

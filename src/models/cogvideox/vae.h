@@ -93,6 +93,18 @@ vs_status vs_cogvideox_vae_encode(const vs_cogvideox_vae *vae, const vs_tensor *
 vs_status vs_cogvideox_vae_sample(const vs_tensor *mean, const vs_tensor *logvar, const vs_tensor *noise,
                                   vs_tensor *latent);
 
+/* The image condition of CogVideoXImageToVideoPipeline.prepare_latents: pixels (f32 host [3, H, W] in
+ * [-1, 1], as vs_image_to_pixels makes them) encoded as a one-frame video, the latent sampled with
+ * `noise` (standard normal, [1, C, 1, H / r, W / r]), multiplied by the scaling factor (divided with
+ * invert_scale_latents, as CogVideoX 1.5 does), followed by latent_frames - 1 zero frames; with
+ * patch_t > 1 (the DiT's patch_size_t: 2 in CogVideoX 1.5) the first latent_frames % patch_t frames are
+ * repeated in front, as the noise latents are padded to a multiple of patch_t. tiling may be NULL.
+ * *out: a new f32 tensor [1, C, F', H / r, W / r], F' = latent_frames + latent_frames % patch_t; the
+ * denoising loop concatenates it after the noisy latents' channels at every step. */
+vs_status vs_cogvideox_vae_image_condition(const vs_cogvideox_vae *vae, const vs_tensor *pixels, const vs_tensor *noise,
+                                           int latent_frames, int patch_t, const vs_cogvideox_vae_tiling *tiling,
+                                           vs_tensor *out);
+
 #ifdef __cplusplus
 }
 #endif
