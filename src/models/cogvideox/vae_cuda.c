@@ -118,7 +118,7 @@ static size_t frame_bytes(const gact *a) { return sizeof(uint16_t) * (size_t)a->
 
 /* One tile's decode in progress. */
 typedef struct {
-    vs_vae_pool pool;
+    vs_vae_pool *pool; /* the model's */
     uint16_t *hist[MAX_SLOTS]; /* per causal convolution: its 2 history frames, NULL before the first batch */
     void *norm_scratch;
     int groups;
@@ -127,16 +127,16 @@ typedef struct {
 static vs_status gact_alloc(gstate *st, gact *a, int t, int c, int h, int w) {
     *a = (gact){NULL, t, c, h, w};
     void *p = NULL;
-    vs_status s = vs_vae_pool_get(&st->pool, (size_t)t * frame_bytes(a), &p);
+    vs_status s = vs_vae_pool_get(st->pool, (size_t)t * frame_bytes(a), &p);
     if (s != VS_OK)
         return vs_fail_context(s, "GPU memory for a %dx%dx%dx%d VAE activation (%zu MiB held)", t, c, h, w,
-                               st->pool.bytes >> 20);
+                               st->pool->bytes >> 20);
     a->d = p;
     return VS_OK;
 }
 
 static void gact_free(gstate *st, gact *a) {
-    vs_vae_pool_put(&st->pool, a->d);
+    vs_vae_pool_put(st->pool, a->d);
     a->d = NULL;
 }
 
@@ -174,7 +174,7 @@ static vs_status conv_step(gstate *st, const conv *c, const gact *x, const gact 
         if (s == VS_OK) s = copy_values(cat.d + pad * fv, x->d, (size_t)x->t * fv);
         if (s == VS_OK && !*hist) {
             void *p = NULL;
-            s = vs_vae_pool_get(&st->pool, (size_t)pad * fb, &p);
+            s = vs_vae_pool_get(st->pool, (size_t)pad * fb, &p);
             *hist = p;
         }
         if (s == VS_OK) s = copy_values(*hist, cat.d + (size_t)x->t * fv, (size_t)pad * fv);
@@ -284,7 +284,7 @@ static vs_status decode_all(vs_cogvideox_vae *m, gstate *st, const float *z, int
     uint16_t *host = calloc((size_t)most * zp * Cp, sizeof *host);
     float *out = NULL;
     vs_status s = host ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory for the VAE decode");
-    if (s == VS_OK) s = vs_vae_pool_get(&st->pool, sizeof(float) * (size_t)vs_cogvideox_vae_frames_for(m, most) * oc * op,
+    if (s == VS_OK) s = vs_vae_pool_get(st->pool, sizeof(float) * (size_t)vs_cogvideox_vae_frames_for(m, most) * oc * op,
                                         (void **)&out);
     const int nb = t / 2 > 1 ? t / 2 : 1, rem = t % 2;
     size_t done = 0;
@@ -320,19 +320,23 @@ static vs_status decode_all(vs_cogvideox_vae *m, gstate *st, const float *z, int
 vs_status vs_cogvideox_vae_cuda_decode(vs_cogvideox_vae *m, const float *z, int t, int h, int w, float *video) {
     if (m->dec.n_slots > MAX_SLOTS)
         return vs_fail(VS_ERR_UNSUPPORTED, "VAE: %d causal convolutions, at most %d on the GPU", m->dec.n_slots, MAX_SLOTS);
+    if (!m->pool && !(m->pool = calloc(1, sizeof *m->pool))) return vs_fail(VS_ERR_OOM, "out of host memory for the VAE");
     gstate *st = calloc(1, sizeof *st);
     if (!st) return vs_fail(VS_ERR_OOM, "out of host memory for the VAE decode");
+    st->pool = m->pool;
     st->groups = m->cfg.groups;
     int widest = 0;
     for (int i = 0; i < m->cfg.num_blocks; i++) widest = m->cfg.block_out_channels[i] > widest ? m->cfg.block_out_channels[i] : widest;
-    vs_status s = vs_vae_pool_get(&st->pool, vs_cuda_group_norm_scratch_bytes(widest), &st->norm_scratch);
+    vs_status s = vs_vae_pool_get(st->pool, vs_cuda_group_norm_scratch_bytes(widest), &st->norm_scratch);
     if (s == VS_OK) s = decode_all(m, st, z, t, h, w, video);
     if (s == VS_OK) s = vs_op_sync(VS_CUDA);
-    if (st->pool.bytes > m->memory.peak_activations) m->memory.peak_activations = st->pool.bytes;
+    if (st->pool->bytes > m->memory.peak_activations) m->memory.peak_activations = st->pool->bytes;
     m->memory.workspace = vs_cuda_conv_workspace_bytes();
     size_t free_bytes, total_bytes;
     if (s == VS_OK && vs_device_mem_info(&free_bytes, &total_bytes) == VS_OK) m->memory.device_used = total_bytes - free_bytes;
-    vs_vae_pool_free(&st->pool);
+    /* The buffers stay for the next tile (after a failure, out of memory above all, they go). */
+    if (s == VS_OK) vs_vae_pool_put_all(st->pool);
+    else vs_vae_pool_free(st->pool);
     free(st);
     return s;
 }

@@ -23,11 +23,23 @@ vs_status vs_vae_pool_get(vs_vae_pool *p, size_t bytes, void **out) {
     for (int i = 0; i < p->n; i++)
         if (!p->used[i] && p->cap[i] >= bytes && (best < 0 || p->cap[i] < p->cap[best])) best = i;
     if (best < 0) {
-        if (p->n == VS_VAE_POOL_MAX) return vs_fail(VS_ERR_OOM, "VAE buffer pool: more than %d buffers", VS_VAE_POOL_MAX);
-        VS_TRY(vs_device_malloc(&p->ptr[p->n], bytes));
-        p->cap[p->n] = bytes;
+        int slot = p->n;
+        if (slot == VS_VAE_POOL_MAX) { /* full: a free buffer too small for this goes */
+            for (int i = 0; i < p->n && slot == p->n; i++)
+                if (!p->used[i]) slot = i;
+            if (slot == p->n) return vs_fail(VS_ERR_OOM, "VAE buffer pool: more than %d buffers", VS_VAE_POOL_MAX);
+            vs_device_free(p->ptr[slot]);
+            p->bytes -= p->cap[slot];
+        }
+        vs_status s = vs_device_malloc(&p->ptr[slot], bytes);
+        if (s != VS_OK) {
+            if (slot < p->n) p->ptr[slot] = NULL, p->cap[slot] = 0; /* an empty slot */
+            return s;
+        }
+        p->cap[slot] = bytes;
         p->bytes += bytes;
-        best = p->n++;
+        if (slot == p->n) p->n++;
+        best = slot;
     }
     p->used[best] = 1;
     *out = p->ptr[best];
@@ -38,6 +50,8 @@ void vs_vae_pool_put(vs_vae_pool *p, const void *ptr) {
     for (int i = 0; ptr && i < p->n; i++)
         if (p->ptr[i] == ptr) p->used[i] = 0;
 }
+
+void vs_vae_pool_put_all(vs_vae_pool *p) { memset(p->used, 0, sizeof p->used); }
 
 void vs_vae_pool_free(vs_vae_pool *p) {
     for (int i = 0; i < p->n; i++) vs_device_free(p->ptr[i]);

@@ -29,6 +29,7 @@ typedef struct vs_vae_pool {
 
 vs_status vs_vae_pool_get(vs_vae_pool *p, size_t bytes, void **out);
 void vs_vae_pool_put(vs_vae_pool *p, const void *ptr); /* NULL or a pointer not from the pool: nothing */
+void vs_vae_pool_put_all(vs_vae_pool *p);               /* every buffer free again, none released */
 void vs_vae_pool_free(vs_vae_pool *p);
 
 #ifdef __cplusplus
