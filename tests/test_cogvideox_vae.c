@@ -6,10 +6,11 @@
 #include <string.h>
 
 #include "check.h"
+#include "cogvideox_vae_fixture.h"
 #include "io/safetensors.h"
 #include "models/cogvideox/vae.h"
 
-#define DATA "tests/data/cogvideox_vae/"
+#define DATA COGVAE_DATA
 
 static void free_vae(void *v) { vs_cogvideox_vae_free(v); }
 
@@ -20,29 +21,7 @@ static vs_cogvideox_vae *load_vae(void) {
     return m;
 }
 
-static vs_tensor *fixture(const char *name) {
-    vs_safetensors *st = NULL;
-    if (vs_safetensors_open(&st, DATA "reference.safetensors") != VS_OK) return NULL;
-    vs_tensor *t = vs_test_tensor();
-    vs_status s = vs_safetensors_load(st, name, VS_F32, VS_CPU, 0, NULL, t);
-    vs_safetensors_close(st);
-    return s == VS_OK ? t : NULL;
-}
 
-/* ref [1, C, T, H, W] against got [T, C, H, W]. */
-static double rel_l2_frames(const vs_tensor *got, const vs_tensor *ref) {
-    const int64_t C = ref->shape[1], T = ref->shape[2], hw = ref->shape[3] * ref->shape[4];
-    if (got->ndim != 4 || got->shape[0] != T || got->shape[1] != C || got->shape[2] * got->shape[3] != hw) return INFINITY;
-    double num = 0, den = 0;
-    const float *g = got->data, *r = ref->data;
-    for (int64_t c = 0; c < C; c++)
-        for (int64_t t = 0; t < T; t++)
-            for (int64_t i = 0; i < hw; i++) {
-                double a = g[(t * C + c) * hw + i], b = r[(c * T + t) * hw + i];
-                num += (a - b) * (a - b), den += b * b;
-            }
-    return sqrt(num / (den > 0 ? den : 1));
-}
 
 /* [1, C, T, H, W] -> [T, C, H, W] */
 static vs_tensor *frames_of(const vs_tensor *v) {
@@ -58,12 +37,12 @@ static vs_tensor *frames_of(const vs_tensor *v) {
 static int check_decode(const char *latents_name, const char *video_name, int tiled) {
     vs_cogvideox_vae *m = load_vae();
     CHECK_MSG(m, "%s", vs_last_error());
-    vs_tensor *z = fixture(latents_name), *ref = fixture(video_name), *video = vs_test_tensor();
+    vs_tensor *z = cogvae_fixture(latents_name), *ref = cogvae_fixture(video_name), *video = vs_test_tensor();
     CHECK(z && ref);
     vs_cogvideox_vae_tiling tiling = vs_cogvideox_vae_default_tiling(m);
     CHECK_OK(vs_cogvideox_vae_decode(m, z, tiled ? &tiling : NULL, video));
     CHECK(video->shape[0] == vs_cogvideox_vae_frames_for(m, (int)z->shape[2]));
-    const double err = rel_l2_frames(video, ref);
+    const double err = cogvae_rel_l2_frames(video, ref);
     printf("  decode %s %lldx%lld latents of %lld frames -> %lld frames: rel L2 %.3g\n", tiled ? "tiled" : "untiled",
            (long long)z->shape[3], (long long)z->shape[4], (long long)z->shape[2], (long long)video->shape[0], err);
     CHECK_MSG(err < 1e-4, "rel L2 %g", err);
@@ -74,12 +53,12 @@ static int check_encode(const char *frames_name, const char *prefix, int tiled) 
     vs_cogvideox_vae *m = load_vae();
     CHECK_MSG(m, "%s", vs_last_error());
     char name[64];
-    vs_tensor *x = fixture(frames_name);
+    vs_tensor *x = cogvae_fixture(frames_name);
     CHECK(x);
     snprintf(name, sizeof name, "%s_mean", prefix);
-    vs_tensor *ref_mean = fixture(name);
+    vs_tensor *ref_mean = cogvae_fixture(name);
     snprintf(name, sizeof name, "%s_logvar", prefix);
-    vs_tensor *ref_logvar = fixture(name), *mean = vs_test_tensor(), *logvar = vs_test_tensor();
+    vs_tensor *ref_logvar = cogvae_fixture(name), *mean = vs_test_tensor(), *logvar = vs_test_tensor();
     CHECK(ref_mean && ref_logvar);
     vs_tensor *frames = frames_of(x);
     vs_cogvideox_vae_tiling tiling = vs_cogvideox_vae_default_tiling(m);
@@ -104,8 +83,8 @@ TEST(encode_one_image_tiled) { return check_encode("timg_frames", "timg", 1); }
 TEST(sample_from_the_distribution) {
     vs_cogvideox_vae *m = load_vae();
     CHECK_MSG(m, "%s", vs_last_error());
-    vs_tensor *mean = fixture("img_mean"), *logvar = fixture("img_logvar"), *noise = fixture("img_noise");
-    vs_tensor *ref = fixture("img_sample"), *got = vs_test_tensor();
+    vs_tensor *mean = cogvae_fixture("img_mean"), *logvar = cogvae_fixture("img_logvar"), *noise = cogvae_fixture("img_noise");
+    vs_tensor *ref = cogvae_fixture("img_sample"), *got = vs_test_tensor();
     CHECK(mean && logvar && noise && ref);
     CHECK_OK(vs_cogvideox_vae_sample(mean, logvar, noise, got));
     const double err = vs_test_rel_l2_f32(got->data, ref->data, vs_tensor_numel(ref));
@@ -121,16 +100,16 @@ TEST(sample_from_the_distribution) {
 TEST(image_condition_matches_prepare_latents) {
     vs_cogvideox_vae *m = load_vae();
     CHECK_MSG(m, "%s", vs_last_error());
-    vs_tensor *img = fixture("img_frames");
+    vs_tensor *img = cogvae_fixture("img_frames");
     CHECK(img);
     vs_tensor pixels = vs_tensor_view(img->data, VS_F32, VS_CPU, 3, (int64_t[]){3, img->shape[3], img->shape[4]});
     static const int cases[][2] = {{3, 2}, {4, 2}, {3, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[64];
         snprintf(name, sizeof name, "cond_%d_%d_noise", cases[i][0], cases[i][1]);
-        vs_tensor *noise = fixture(name);
+        vs_tensor *noise = cogvae_fixture(name);
         snprintf(name, sizeof name, "cond_%d_%d", cases[i][0], cases[i][1]);
-        vs_tensor *ref = fixture(name), *got = vs_test_tensor();
+        vs_tensor *ref = cogvae_fixture(name), *got = vs_test_tensor();
         CHECK(noise && ref);
         CHECK_OK(vs_cogvideox_vae_image_condition(m, &pixels, noise, cases[i][0], cases[i][1], NULL, got));
         CHECK(got->ndim == 5 && !memcmp(got->shape, ref->shape, 5 * sizeof(int64_t)));
@@ -153,7 +132,7 @@ TEST(bad_input_is_refused) {
     CHECK_FAILS(vs_cogvideox_vae_encode(m, tiny, NULL, out, lv), VS_ERR_SHAPE, "at least 8x8");
     vs_cogvideox_vae_tiling t = vs_cogvideox_vae_default_tiling(m);
     t.overlap_width = 1.0;
-    vs_tensor *zz = fixture("tdec_latents");
+    vs_tensor *zz = cogvae_fixture("tdec_latents");
     CHECK(zz);
     CHECK_FAILS(vs_cogvideox_vae_decode(m, zz, &t, out), VS_ERR_INVALID_ARG, "overlaps");
     return 0;

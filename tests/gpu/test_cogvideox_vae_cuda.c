@@ -8,39 +8,18 @@
 
 #include "backend/cuda/vae_group_norm.h"
 #include "check.h"
+#include "cogvideox_vae_fixture.h"
 #include "core/devmem.h"
 #include "core/status.h"
 #include "io/safetensors.h"
 #include "models/cogvideox/vae.h"
 #include "tensor_util.h"
 
-#define DATA "tests/data/cogvideox_vae/"
+#define DATA COGVAE_DATA
 
 static void free_vae(void *v) { vs_cogvideox_vae_free(v); }
 
-static vs_tensor *fixture(const char *name) {
-    vs_safetensors *st = NULL;
-    if (vs_safetensors_open(&st, DATA "reference.safetensors") != VS_OK) return NULL;
-    vs_tensor *t = vs_test_tensor();
-    vs_status s = vs_safetensors_load(st, name, VS_F32, VS_CPU, 0, NULL, t);
-    vs_safetensors_close(st);
-    return s == VS_OK ? t : NULL;
-}
 
-/* ref [1, C, T, H, W] against got [T, C, H, W]. */
-static double rel_l2_frames(const vs_tensor *got, const vs_tensor *ref) {
-    const int64_t C = ref->shape[1], T = ref->shape[2], hw = ref->shape[3] * ref->shape[4];
-    if (got->ndim != 4 || got->shape[0] != T || got->shape[1] != C || got->shape[2] * got->shape[3] != hw) return INFINITY;
-    double num = 0, den = 0;
-    const float *g = got->data, *r = ref->data;
-    for (int64_t c = 0; c < C; c++)
-        for (int64_t t = 0; t < T; t++)
-            for (int64_t i = 0; i < hw; i++) {
-                double a = g[(t * C + c) * hw + i], b = r[(c * T + t) * hw + i];
-                num += (a - b) * (a - b), den += b * b;
-            }
-    return sqrt(num / (den > 0 ? den : 1));
-}
 
 static int check_decode(const char *latents_name, const char *video_name, int tiled) {
     vs_cogvideox_vae *gpu = NULL, *cpu = NULL;
@@ -48,7 +27,7 @@ static int check_decode(const char *latents_name, const char *video_name, int ti
     vs_test_defer(free_vae, gpu);
     CHECK_OK(vs_cogvideox_vae_load(&cpu, DATA "vae", VS_CPU));
     vs_test_defer(free_vae, cpu);
-    vs_tensor *z = fixture(latents_name), *ref = fixture(video_name), *got = vs_test_tensor(), *want = vs_test_tensor();
+    vs_tensor *z = cogvae_fixture(latents_name), *ref = cogvae_fixture(video_name), *got = vs_test_tensor(), *want = vs_test_tensor();
     CHECK(z && ref);
     vs_cogvideox_vae_tiling tiling = vs_cogvideox_vae_default_tiling(gpu);
     CHECK_OK(poison_free_memory());
@@ -58,7 +37,7 @@ static int check_decode(const char *latents_name, const char *video_name, int ti
     CHECK(vs_tensor_numel(got) == n);
     int finite = 1;
     for (int64_t i = 0; i < n; i++) finite &= isfinite(((float *)got->data)[i]);
-    const double e_ref = rel_l2_frames(got, ref), e_cpu = vs_test_rel_l2_f32(got->data, want->data, n);
+    const double e_ref = cogvae_rel_l2_frames(got, ref), e_cpu = vs_test_rel_l2_f32(got->data, want->data, n);
     const vs_cogvideox_vae_memory mem = vs_cogvideox_vae_device_memory(gpu);
     printf("  decode %s: %lld frames %lldx%lld, rel L2 %.3g to diffusers, %.3g to the CPU; weights %.2f MiB, "
            "activations %.2f MiB\n", tiled ? "tiled" : "untiled", (long long)got->shape[0], (long long)got->shape[2],

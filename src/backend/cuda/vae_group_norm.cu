@@ -3,27 +3,11 @@
  * Three passes: per-channel sums and sums of squares (each thread keeps one 8-channel lane of a run of
  * pixels in f32 registers, a block folds its threads in shared memory, blocks add into f64 totals);
  * per-channel mean and 1/std from its group's channels; the elementwise apply. */
-#include <cuda_bf16.h>
-
+#include "backend/cuda/bf16_vec.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/vae_group_norm.h"
 
 namespace {
-
-__device__ __forceinline__ float bf16_to_f32(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
-__device__ __forceinline__ uint16_t f32_to_bf16(float f) { return __bfloat16_as_ushort(__float2bfloat16_rn(f)); }
-
-__device__ __forceinline__ void unpack8(const uint4 &u, float *v) {
-    const uint32_t w[4] = {u.x, u.y, u.z, u.w};
-    for (int i = 0; i < 4; i++)
-        v[2 * i] = bf16_to_f32((uint16_t)w[i]), v[2 * i + 1] = bf16_to_f32((uint16_t)(w[i] >> 16));
-}
-__device__ __forceinline__ uint4 pack8(const float *v) {
-    uint32_t w[4];
-    for (int i = 0; i < 4; i++)
-        w[i] = (uint32_t)f32_to_bf16(v[2 * i]) | ((uint32_t)f32_to_bf16(v[2 * i + 1]) << 16);
-    return make_uint4(w[0], w[1], w[2], w[3]);
-}
 
 constexpr int kMaxChannels = 2048;
 

@@ -6,7 +6,6 @@
 #include "models/cogvideox/vae.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,55 +14,24 @@
 #include "core/status.h"
 #include "io/safetensors.h"
 #include "models/cogvideox/vae_internal.h"
+#include "models/common/vae_weights.h"
 #include "ops/ops.h"
 
 /* ---- loading --------------------------------------------------------------------- */
 
 typedef struct {
-    const vs_safetensors *st; /* NULL: seeded random weights */
-    uint64_t seed;
-    const vs_st_entry **used; /* the entries loaded so far */
-    size_t n_used, cap_used;
+    vs_vae_weights w;
     coder *coder; /* assigns cache slots */
 } loader;
-
-static vs_status VS_PRINTF(3, 4) tensor_name(char *buf, size_t cap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= cap) return vs_fail(VS_ERR_INVALID_ARG, "VAE tensor name too long: %s...", buf);
-    return VS_OK;
-}
-
-/* A stored tensor, or random (weights uniform in +-1/sqrt(fan_in), biases +-0.1, norm weights 1 +- 0.1). */
-static vs_status load_f32(loader *L, const char *name, int ndim, const int64_t *shape, int norm_weight,
-                          vs_tensor *out) {
-    if (!L->st) {
-        VS_TRY(vs_tensor_alloc(out, VS_F32, VS_CPU, ndim, shape));
-        const float bound = ndim == 1 ? 0.1f : (float)(1.0 / sqrt((double)vs_tensor_numel(out) / (double)shape[0]));
-        L->seed = L->seed * 6364136223846793005ull + 1442695040888963407ull;
-        return vs_op_fill_uniform(out, L->seed, norm_weight ? 0.9f : -bound, norm_weight ? 1.1f : bound);
-    }
-    VS_TRY(vs_safetensors_load(L->st, name, VS_F32, VS_CPU, ndim, shape, out));
-    if (L->n_used == L->cap_used) {
-        size_t cap = L->cap_used ? 2 * L->cap_used : 256;
-        const vs_st_entry **grown = realloc(L->used, cap * sizeof *grown);
-        if (!grown) return vs_fail(VS_ERR_OOM, "out of memory loading the VAE");
-        L->used = grown, L->cap_used = cap;
-    }
-    L->used[L->n_used++] = vs_safetensors_find(L->st, name);
-    return VS_OK;
-}
 
 /* prefix.weight [cout, cin, kt, k, k] (kt = 0: a Conv2d's [cout, cin, k, k]) and prefix.bias. */
 static vs_status load_conv(loader *L, conv *c, const char *prefix, int cin, int cout, int kt, int k) {
     char name[256];
     const int64_t w5[5] = {cout, cin, kt, k, k}, w4[4] = {cout, cin, k, k}, b[1] = {cout};
-    VS_TRY(tensor_name(name, sizeof name, "%s.weight", prefix));
-    VS_TRY(load_f32(L, name, kt ? 5 : 4, kt ? w5 : w4, 0, &c->weight));
-    VS_TRY(tensor_name(name, sizeof name, "%s.bias", prefix));
-    VS_TRY(load_f32(L, name, 1, b, 0, &c->bias));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.weight", prefix));
+    VS_TRY(vs_vae_weight(&L->w, name, kt ? 5 : 4, kt ? w5 : w4, 0, &c->weight));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.bias", prefix));
+    VS_TRY(vs_vae_weight(&L->w, name, 1, b, 0, &c->bias));
     c->cin = cin, c->cout = cout, c->kt = kt ? kt : 1, c->k = k;
     c->slot = c->kt > 1 ? L->coder->n_slots++ : -1;
     return VS_OK;
@@ -72,7 +40,7 @@ static vs_status load_conv(loader *L, conv *c, const char *prefix, int cin, int 
 /* A CogVideoXCausalConv3d: its Conv3d is prefix.conv. */
 static vs_status load_causal(loader *L, conv *c, const char *prefix, int cin, int cout, int k) {
     char name[256];
-    VS_TRY(tensor_name(name, sizeof name, "%s.conv", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.conv", prefix));
     return load_conv(L, c, name, cin, cout, k, k);
 }
 
@@ -81,32 +49,32 @@ static vs_status load_norm(loader *L, norm *n, const char *prefix, int channels,
     char name[256];
     const int64_t shape[1] = {channels};
     const char *sub = zq_channels ? ".norm_layer" : "";
-    VS_TRY(tensor_name(name, sizeof name, "%s%s.weight", prefix, sub));
-    VS_TRY(load_f32(L, name, 1, shape, 1, &n->weight));
-    VS_TRY(tensor_name(name, sizeof name, "%s%s.bias", prefix, sub));
-    VS_TRY(load_f32(L, name, 1, shape, 0, &n->bias));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s%s.weight", prefix, sub));
+    VS_TRY(vs_vae_weight(&L->w, name, 1, shape, 1, &n->weight));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s%s.bias", prefix, sub));
+    VS_TRY(vs_vae_weight(&L->w, name, 1, shape, 0, &n->bias));
     n->channels = channels, n->spatial = zq_channels > 0, n->eps = zq_channels ? 1e-6f : eps;
     if (!zq_channels) return VS_OK;
-    VS_TRY(tensor_name(name, sizeof name, "%s.conv_y", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.conv_y", prefix));
     VS_TRY(load_causal(L, &n->conv_y, name, zq_channels, channels, 1));
-    VS_TRY(tensor_name(name, sizeof name, "%s.conv_b", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.conv_b", prefix));
     return load_causal(L, &n->conv_b, name, zq_channels, channels, 1);
 }
 
 static vs_status load_resnet(loader *L, const vs_cogvideox_vae_config *c, resnet *r, const char *prefix, int cin,
                              int cout, int zq_channels) {
     char name[256];
-    VS_TRY(tensor_name(name, sizeof name, "%s.norm1", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.norm1", prefix));
     VS_TRY(load_norm(L, &r->norm1, name, cin, zq_channels, (float)c->eps));
-    VS_TRY(tensor_name(name, sizeof name, "%s.conv1", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.conv1", prefix));
     VS_TRY(load_causal(L, &r->conv1, name, cin, cout, 3));
-    VS_TRY(tensor_name(name, sizeof name, "%s.norm2", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.norm2", prefix));
     VS_TRY(load_norm(L, &r->norm2, name, cout, zq_channels, (float)c->eps));
-    VS_TRY(tensor_name(name, sizeof name, "%s.conv2", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.conv2", prefix));
     VS_TRY(load_causal(L, &r->conv2, name, cout, cout, 3));
     r->has_shortcut = cin != cout;
     if (!r->has_shortcut) return VS_OK;
-    VS_TRY(tensor_name(name, sizeof name, "%s.conv_shortcut", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.conv_shortcut", prefix));
     return load_conv(L, &r->shortcut, name, cin, cout, 1, 1);
 }
 
@@ -122,12 +90,12 @@ static vs_status load_coder(loader *L, const vs_cogvideox_vae_config *c, int dec
     while ((1 << (time_levels + 1)) <= c->temporal_compression) time_levels++;
     char name[256];
     const int widest = c->block_out_channels[nb - 1];
-    VS_TRY(tensor_name(name, sizeof name, "%s.conv_in", top));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.conv_in", top));
     VS_TRY(load_causal(L, &m->conv_in, name, decoder ? c->latent_channels : c->in_channels,
                        decoder ? widest : c->block_out_channels[0], 3));
     if (decoder) { /* mid first */
         for (int j = 0; j < 2; j++) {
-            VS_TRY(tensor_name(name, sizeof name, "decoder.mid_block.resnets.%d", j));
+            VS_TRY(vs_vae_name(name, sizeof name, "decoder.mid_block.resnets.%d", j));
             VS_TRY(load_resnet(L, c, &m->mid[j], name, widest, widest, zq));
         }
     }
@@ -139,27 +107,27 @@ static vs_status load_coder(loader *L, const vs_cogvideox_vae_config *c, int dec
         b->resnets = calloc((size_t)b->n_resnets, sizeof *b->resnets);
         if (!b->resnets) return vs_fail(VS_ERR_OOM, "out of memory loading the VAE");
         for (int j = 0; j < b->n_resnets; j++) {
-            VS_TRY(tensor_name(name, sizeof name, "%s.%s_blocks.%d.resnets.%d", top, decoder ? "up" : "down", i, j));
+            VS_TRY(vs_vae_name(name, sizeof name, "%s.%s_blocks.%d.resnets.%d", top, decoder ? "up" : "down", i, j));
             VS_TRY(load_resnet(L, c, &b->resnets[j], name, j ? out : channels, out, zq));
         }
         channels = out;
         b->resample = i < nb - 1;
         b->compress_time = i < time_levels;
         if (b->resample) {
-            VS_TRY(tensor_name(name, sizeof name, "%s.%s_blocks.%d.%s.0.conv", top, decoder ? "up" : "down", i,
+            VS_TRY(vs_vae_name(name, sizeof name, "%s.%s_blocks.%d.%s.0.conv", top, decoder ? "up" : "down", i,
                                decoder ? "upsamplers" : "downsamplers"));
             VS_TRY(load_conv(L, &b->sampler, name, out, out, 0, 3));
         }
     }
     if (!decoder) {
         for (int j = 0; j < 2; j++) {
-            VS_TRY(tensor_name(name, sizeof name, "encoder.mid_block.resnets.%d", j));
+            VS_TRY(vs_vae_name(name, sizeof name, "encoder.mid_block.resnets.%d", j));
             VS_TRY(load_resnet(L, c, &m->mid[j], name, widest, widest, 0));
         }
     }
-    VS_TRY(tensor_name(name, sizeof name, "%s.norm_out", top));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.norm_out", top));
     VS_TRY(load_norm(L, &m->norm_out, name, channels, zq, 1e-6f));
-    VS_TRY(tensor_name(name, sizeof name, "%s.conv_out", top));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.conv_out", top));
     return load_causal(L, &m->conv_out, name, channels, decoder ? c->out_channels : 2 * c->latent_channels, 3);
 }
 
@@ -220,19 +188,13 @@ static vs_status check_device(vs_device device) {
 
 /* The weights (host f32), then on VS_CUDA the decoder's on the device as well. */
 static vs_status build(vs_cogvideox_vae *m, const vs_safetensors *st, uint64_t seed, vs_device device) {
-    loader L = {st, seed, NULL, 0, 0, &m->enc};
+    loader L = {{st, seed, NULL, 0, 0}, &m->enc};
     vs_status s = load_coder(&L, &m->cfg, 0);
     L.coder = &m->dec;
     if (s == VS_OK) s = load_coder(&L, &m->cfg, 1);
     /* A weight the config does not account for means config and weights disagree. */
-    for (size_t i = 0; s == VS_OK && st && i < vs_safetensors_count(st); i++) {
-        const vs_st_entry *e = vs_safetensors_entry(st, i);
-        size_t j = 0;
-        while (j < L.n_used && L.used[j] != e) j++;
-        if (j == L.n_used)
-            s = vs_fail(VS_ERR_FORMAT, "weight %s is not part of the VAE config.json describes", e->name);
-    }
-    free(L.used);
+    if (s == VS_OK) s = vs_vae_weights_check_used(&L.w, (const char *const[]){""}, 1, "VAE");
+    vs_vae_weights_release(&L.w);
     m->device = device;
 #if VS_HAVE_CUDA
     if (s == VS_OK && device == VS_CUDA) s = vs_cogvideox_vae_cuda_upload(m);

@@ -30,27 +30,10 @@ static int pad8(int c) { return (c + 7) / 8 * 8; }
 
 /* ---- weights on the device ------------------------------------------------------------ */
 
-/* [cout][cin][kt][k][k] -> [kt][cout_pad][k][k][cin_pad], zeros in the padding. */
+/* cuDNN's layout, both channel counts padded to multiples of 8 (vs_vae_upload_conv). */
 static vs_status upload_conv(conv *c) {
     c->cin_pad = pad8(c->cin), c->cout_pad = pad8(c->cout);
-    const int kt = c->kt, k = c->k, ci = c->cin, cip = c->cin_pad, co = c->cout, cop = c->cout_pad;
-    float *w = calloc((size_t)kt * cop * k * k * cip, sizeof *w), *b = calloc((size_t)cop, sizeof *b);
-    vs_status s = w && b ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory uploading the VAE");
-    const float *src = c->weight.data;
-    for (int o = 0; s == VS_OK && o < co; o++) {
-        b[o] = ((const float *)c->bias.data)[o];
-        for (int i = 0; i < ci; i++)
-            for (int t = 0; t < kt; t++)
-                for (int y = 0; y < k; y++)
-                    for (int x = 0; x < k; x++)
-                        w[((((size_t)t * cop + o) * k + y) * k + x) * cip + i] =
-                            src[((((size_t)o * ci + i) * kt + t) * k + y) * k + x];
-    }
-    if (s == VS_OK) s = vs_vae_upload(&c->dweight, VS_BF16, w, 5, (int64_t[]){kt, cop, k, k, cip});
-    if (s == VS_OK) s = vs_vae_upload(&c->dbias, VS_F32, b, 1, (int64_t[]){cop});
-    free(w);
-    free(b);
-    return s;
+    return vs_vae_upload_conv(c->weight.data, c->bias.data, c->cout, c->cin, c->kt, c->k, c->k, &c->dweight, &c->dbias);
 }
 
 static vs_status upload_norm(norm *n) {
@@ -150,12 +133,6 @@ static vs_tensor frames_of(const gact *a) {
     return vs_tensor_view(a->d, VS_BF16, VS_CUDA, 4, (int64_t[]){a->t, a->h, a->w, a->c});
 }
 
-/* n BF16 values device to device. */
-static vs_status copy_values(void *dst, const void *src, size_t n) {
-    vs_tensor d = vs_tensor_view(dst, VS_BF16, VS_CUDA, 1, (int64_t[]){(int64_t)n});
-    vs_tensor t = vs_tensor_view((void *)src, VS_BF16, VS_CUDA, 1, (int64_t[]){(int64_t)n});
-    return vs_op_copy(&d, &t);
-}
 
 /* ---- the layers ---------------------------------------------------------------------------- */
 
@@ -170,14 +147,14 @@ static vs_status conv_step(gstate *st, const conv *c, const gact *x, const gact 
     if (pad) {
         uint16_t **hist = &st->hist[c->slot];
         s = gact_alloc(st, &cat, x->t + pad, x->c, x->h, x->w);
-        for (int i = 0; s == VS_OK && i < pad; i++) s = copy_values(cat.d + i * fv, *hist ? *hist + i * fv : x->d, fv);
-        if (s == VS_OK) s = copy_values(cat.d + pad * fv, x->d, (size_t)x->t * fv);
+        for (int i = 0; s == VS_OK && i < pad; i++) s = vs_vae_copy_bf16(cat.d + i * fv, *hist ? *hist + i * fv : x->d, fv);
+        if (s == VS_OK) s = vs_vae_copy_bf16(cat.d + pad * fv, x->d, (size_t)x->t * fv);
         if (s == VS_OK && !*hist) {
             void *p = NULL;
             s = vs_vae_pool_get(st->pool, (size_t)pad * fb, &p);
             *hist = p;
         }
-        if (s == VS_OK) s = copy_values(*hist, cat.d + (size_t)x->t * fv, (size_t)pad * fv);
+        if (s == VS_OK) s = vs_vae_copy_bf16(*hist, cat.d + (size_t)x->t * fv, (size_t)pad * fv);
         in = cat;
     }
     if (s == VS_OK) s = gact_alloc(st, y, x->t, c->cout_pad, x->h, x->w);
@@ -219,7 +196,7 @@ static vs_status norm_step(gstate *st, const norm *n, gact *x, const gact *zq, i
 static vs_status resnet_step(gstate *st, const resnet *r, gact *x, const gact *zq) {
     gact h = {0}, a = {0}, out = {0}, sc = *x;
     vs_status s = gact_alloc(st, &h, x->t, x->c, x->h, x->w);
-    if (s == VS_OK) s = copy_values(h.d, x->d, (size_t)x->t * frame_bytes(x) / sizeof(uint16_t));
+    if (s == VS_OK) s = vs_vae_copy_bf16(h.d, x->d, (size_t)x->t * frame_bytes(x) / sizeof(uint16_t));
     if (s == VS_OK) s = norm_step(st, &r->norm1, &h, zq, 1);
     if (s == VS_OK) s = conv_step(st, &r->conv1, &h, NULL, 1, &a);
     gact_free(st, &h);
@@ -252,26 +229,21 @@ static vs_status upsample_step(gstate *st, const block *b, gact *x) {
     return s;
 }
 
-#define STAGE(call, ...)                                                                                     \
-    do {                                                                                                     \
-        vs_status stage_s_ = (call);                                                                         \
-        if (stage_s_ != VS_OK) return vs_fail_context(stage_s_, __VA_ARGS__);                                \
-    } while (0)
 
 /* CogVideoXDecoder3D.forward on one batch: zq the batch's latents; x ends as conv_out's rows without the
  * bias (cout_pad channels). */
 static vs_status decode_batch(const vs_cogvideox_vae *m, gstate *st, const gact *zq, gact *x) {
     const coder *d = &m->dec;
-    STAGE(conv_step(st, &d->conv_in, zq, NULL, 1, x), "VAE conv_in");
-    for (int j = 0; j < 2; j++) STAGE(resnet_step(st, &d->mid[j], x, zq), "VAE mid block");
+    VS_VAE_STAGE(conv_step(st, &d->conv_in, zq, NULL, 1, x), "VAE conv_in");
+    for (int j = 0; j < 2; j++) VS_VAE_STAGE(resnet_step(st, &d->mid[j], x, zq), "VAE mid block");
     for (int i = 0; i < m->cfg.num_blocks; i++) {
         const block *b = &d->blocks[i];
-        for (int j = 0; j < b->n_resnets; j++) STAGE(resnet_step(st, &b->resnets[j], x, zq), "VAE up block %d", i);
-        if (b->resample) STAGE(upsample_step(st, b, x), "VAE up block %d upsampler", i);
+        for (int j = 0; j < b->n_resnets; j++) VS_VAE_STAGE(resnet_step(st, &b->resnets[j], x, zq), "VAE up block %d", i);
+        if (b->resample) VS_VAE_STAGE(upsample_step(st, b, x), "VAE up block %d upsampler", i);
     }
-    STAGE(norm_step(st, &d->norm_out, x, zq, 1), "VAE norm_out");
+    VS_VAE_STAGE(norm_step(st, &d->norm_out, x, zq, 1), "VAE norm_out");
     gact y;
-    STAGE(conv_step(st, &d->conv_out, x, NULL, 0, &y), "VAE conv_out");
+    VS_VAE_STAGE(conv_step(st, &d->conv_out, x, NULL, 0, &y), "VAE conv_out");
     replace(st, x, &y);
     return VS_OK;
 }

@@ -7,7 +7,6 @@
 #include "models/wan/vae.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "core/status.h"
 #include "ops/ops.h"
 #include "io/safetensors.h"
+#include "models/common/vae_weights.h"
 #include "models/wan/vae_internal.h"
 
 int vs_wan_vae_z_dim(const vs_wan_vae *vae) { return vae->z_dim; }
@@ -32,57 +32,13 @@ vs_wan_vae_memory vs_wan_vae_device_memory(const vs_wan_vae *vae) {
 /* ---- loading ---------------------------------------------------------------------- */
 
 typedef struct {
-    const vs_safetensors *st; /* NULL: seeded random weights (vs_wan_vae_random) */
-    uint64_t seed;
+    vs_vae_weights w;
     int n_slots;
-    const char **used; /* names loaded so far (pointing into st) */
-    size_t n_used, cap_used;
 } loader;
 
-/* Roughly torch's initialization: weights uniform in +-1/sqrt(fan_in), biases in +-0.1, norm scales 1 +- 0.1. */
-static vs_status random_f32(loader *L, const char *name, int ndim, const int64_t *shape, vs_tensor *out) {
-    VS_TRY(vs_tensor_alloc(out, VS_F32, VS_CPU, ndim, shape));
-    const int gamma = strstr(name, ".gamma") != NULL;
-    const float bound = ndim == 1 ? 0.1f : (float)(1.0 / sqrt((double)vs_tensor_numel(out) / (double)shape[0]));
-    L->seed = L->seed * 6364136223846793005ull + 1442695040888963407ull;
-    return vs_op_fill_uniform(out, L->seed, gamma ? 0.9f : -bound, gamma ? 1.1f : bound);
-}
-
+/* Norm scales (.gamma) start at 1 +- 0.1 when random. */
 static vs_status load_f32(loader *L, const char *name, int ndim, const int64_t *shape, vs_tensor *out) {
-    if (!L->st) return random_f32(L, name, ndim, shape, out);
-    VS_TRY(vs_safetensors_load(L->st, name, VS_F32, VS_CPU, ndim, shape, out));
-    if (L->n_used == L->cap_used) {
-        size_t cap = L->cap_used ? 2 * L->cap_used : 256;
-        const char **grown = realloc(L->used, cap * sizeof *grown);
-        if (!grown) return vs_fail(VS_ERR_OOM, "out of memory loading the VAE");
-        L->used = grown;
-        L->cap_used = cap;
-    }
-    L->used[L->n_used++] = vs_safetensors_find(L->st, name)->name;
-    return VS_OK;
-}
-
-/* A decoder weight the config does not account for means config and weights disagree. */
-static vs_status check_all_used(const loader *L) {
-    for (size_t i = 0; i < vs_safetensors_count(L->st); i++) {
-        const char *name = vs_safetensors_entry(L->st, i)->name;
-        if (strncmp(name, "decoder.", 8) && strncmp(name, "post_quant_conv.", 16)) continue;
-        size_t j = 0;
-        while (j < L->n_used && strcmp(L->used[j], name)) j++;
-        if (j == L->n_used)
-            return vs_fail(VS_ERR_FORMAT, "weight %s is not part of the decoder config.json describes", name);
-    }
-    return VS_OK;
-}
-
-/* buf = printf(fmt, ...), failing rather than truncating. */
-static vs_status VS_PRINTF(3, 4) tensor_name(char *buf, size_t cap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= cap) return vs_fail(VS_ERR_INVALID_ARG, "VAE tensor name too long: %s...", buf);
-    return VS_OK;
+    return vs_vae_weight(&L->w, name, ndim, shape, strstr(name, ".gamma") != NULL, out);
 }
 
 /* prefix.weight / prefix.bias. kt = 0 loads a Conv2d [cout, cin, k, k]; else a
@@ -90,9 +46,9 @@ static vs_status VS_PRINTF(3, 4) tensor_name(char *buf, size_t cap, const char *
 static vs_status load_conv(loader *L, vae_conv *cv, const char *prefix, int cin, int cout, int kt, int k) {
     char name[256];
     int64_t shape5[5] = {cout, cin, kt, k, k}, shape4[4] = {cout, cin, k, k}, bshape[1] = {cout};
-    VS_TRY(tensor_name(name, sizeof name, "%s.weight", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.weight", prefix));
     VS_TRY(load_f32(L, name, kt ? 5 : 4, kt ? shape5 : shape4, &cv->weight));
-    VS_TRY(tensor_name(name, sizeof name, "%s.bias", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.bias", prefix));
     VS_TRY(load_f32(L, name, 1, bshape, &cv->bias));
     cv->cin = cin;
     cv->cout = cout;
@@ -106,27 +62,27 @@ static vs_status load_norm(loader *L, vae_norm *n, const char *prefix, int dim, 
     char name[256];
     int64_t shape[4] = {dim, 1, 1, 1};
     int ndim = images ? 3 : 4;
-    VS_TRY(tensor_name(name, sizeof name, "%s.gamma", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.gamma", prefix));
     VS_TRY(load_f32(L, name, ndim, shape, &n->gamma));
-    VS_TRY(tensor_name(name, sizeof name, "%s.bias", prefix));
-    if (L->st && vs_safetensors_find(L->st, name)) VS_TRY(load_f32(L, name, ndim, shape, &n->bias));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.bias", prefix));
+    if (L->w.st && vs_safetensors_find(L->w.st, name)) VS_TRY(load_f32(L, name, ndim, shape, &n->bias));
     n->dim = dim;
     return VS_OK;
 }
 
 static vs_status load_res(loader *L, vae_res *r, const char *prefix, int in, int out) {
     char name[256];
-    VS_TRY(tensor_name(name, sizeof name, "%s.norm1", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.norm1", prefix));
     VS_TRY(load_norm(L, &r->norm1, name, in, 0));
-    VS_TRY(tensor_name(name, sizeof name, "%s.conv1", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.conv1", prefix));
     VS_TRY(load_conv(L, &r->conv1, name, in, out, 3, 3));
-    VS_TRY(tensor_name(name, sizeof name, "%s.norm2", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.norm2", prefix));
     VS_TRY(load_norm(L, &r->norm2, name, out, 0));
-    VS_TRY(tensor_name(name, sizeof name, "%s.conv2", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.conv2", prefix));
     VS_TRY(load_conv(L, &r->conv2, name, out, out, 3, 3));
     r->has_shortcut = in != out;
     if (r->has_shortcut) {
-        VS_TRY(tensor_name(name, sizeof name, "%s.conv_shortcut", prefix));
+        VS_TRY(vs_vae_name(name, sizeof name, "%s.conv_shortcut", prefix));
         VS_TRY(load_conv(L, &r->shortcut, name, in, out, 1, 1));
     }
     return VS_OK;
@@ -270,17 +226,17 @@ static vs_status build(loader *L, vs_wan_vae *m, const vae_config *c) {
         int in = (int)(i > 0 ? dims[i] / 2 : dims[i]), out = (int)dims[i + 1];
         u->n_res = (int)c->num_res_blocks + 1;
         for (int j = 0; j < u->n_res; j++) {
-            VS_TRY(tensor_name(name, sizeof name, "decoder.up_blocks.%d.resnets.%d", i, j));
+            VS_TRY(vs_vae_name(name, sizeof name, "decoder.up_blocks.%d.resnets.%d", i, j));
             VS_TRY(load_res(L, &u->res[j], name, j ? out : in, out));
         }
         u->mode = i == c->n_mult - 1 ? UP_NONE : c->temporal_up[i] ? UP_3D : UP_2D;
         if (u->mode == UP_NONE) continue;
         if (out % 2) return vs_fail(VS_ERR_FORMAT, "config.json: up block %d has odd width %d", i, out);
-        VS_TRY(tensor_name(name, sizeof name, "decoder.up_blocks.%d.upsamplers.0.resample.1", i));
+        VS_TRY(vs_vae_name(name, sizeof name, "decoder.up_blocks.%d.upsamplers.0.resample.1", i));
         VS_TRY(load_conv(L, &u->resample, name, out, out / 2, 0, 3));
         m->spatial_ratio *= 2;
         if (u->mode == UP_3D) {
-            VS_TRY(tensor_name(name, sizeof name, "decoder.up_blocks.%d.upsamplers.0.time_conv", i));
+            VS_TRY(vs_vae_name(name, sizeof name, "decoder.up_blocks.%d.upsamplers.0.time_conv", i));
             VS_TRY(load_conv(L, &u->time_conv, name, out, 2 * out, 3, 1));
             m->temporal_ratio *= 2;
         }
@@ -306,10 +262,11 @@ static vs_status check_device(vs_device device) {
 /* The decoder of config `c` from `st` (NULL: seeded random weights), on `device`. */
 static vs_status build_on(vs_wan_vae *m, const vae_config *c, const vs_safetensors *st, uint64_t seed,
                           vs_device device) {
-    loader L = {st, seed, 0, NULL, 0, 0};
+    loader L = {{st, seed, NULL, 0, 0}, 0};
     vs_status s = build(&L, m, c);
-    if (s == VS_OK && st) s = check_all_used(&L);
-    free(L.used);
+    /* A decoder weight the config does not account for means config and weights disagree. */
+    if (s == VS_OK) s = vs_vae_weights_check_used(&L.w, (const char *const[]){"decoder.", "post_quant_conv."}, 2, "decoder");
+    vs_vae_weights_release(&L.w);
     m->device = device;
 #if VS_HAVE_CUDA
     if (s == VS_OK && device == VS_CUDA) {

@@ -32,30 +32,13 @@ static vs_status check_width(const char *what, int channels) {
     return VS_OK;
 }
 
-/* [cout][cin][kt][kh][kw] -> [kt][cout_pad][kh][kw][cin], zero filters beyond cout. */
+/* cuDNN's layout, cout padded to a multiple of 8 with zero filters (vs_vae_upload_conv). */
 static vs_status upload_conv(vae_conv *cv, const char *what, int pad_out) {
     VS_TRY(check_width(what, cv->cin));
     if (!pad_out) VS_TRY(check_width(what, cv->cout));
     cv->cout_pad = (cv->cout + 7) / 8 * 8;
-    int kt = cv->kt, kh = cv->kh, kw = cv->kw, ci = cv->cin, co = cv->cout, cp = cv->cout_pad;
-    size_t n = (size_t)kt * cp * kh * kw * ci;
-    float *w = calloc(n, sizeof *w), *b = calloc((size_t)cp, sizeof *b);
-    vs_status s = w && b ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory uploading the VAE");
-    const float *src = cv->weight.data;
-    for (int o = 0; s == VS_OK && o < co; o++) {
-        b[o] = ((const float *)cv->bias.data)[o];
-        for (int i = 0; i < ci; i++)
-            for (int t = 0; t < kt; t++)
-                for (int y = 0; y < kh; y++)
-                    for (int x = 0; x < kw; x++)
-                        w[((((size_t)t * cp + o) * kh + y) * kw + x) * ci + i] =
-                            src[((((size_t)o * ci + i) * kt + t) * kh + y) * kw + x];
-    }
-    if (s == VS_OK) s = vs_vae_upload(&cv->dweight, VS_BF16, w, 5, (int64_t[]){kt, cp, kh, kw, ci});
-    if (s == VS_OK) s = vs_vae_upload(&cv->dbias, VS_F32, b, 1, (int64_t[]){cp});
-    free(w);
-    free(b);
-    return s;
+    return vs_vae_upload_conv(cv->weight.data, cv->bias.data, cv->cout, cv->cin, cv->kt, cv->kh, cv->kw, &cv->dweight,
+                              &cv->dbias);
 }
 
 static vs_status upload_norm(vae_norm *n) {
@@ -203,12 +186,6 @@ static vs_tensor frames_of(const gact *a) {
     return vs_tensor_view(a->d, VS_BF16, VS_CUDA, 4, (int64_t[]){a->t, a->h, a->w, a->c});
 }
 
-/* n BF16 values device to device. */
-static vs_status copy_values(void *dst, const void *src, size_t n) {
-    vs_tensor d = vs_tensor_view(dst, VS_BF16, VS_CUDA, 1, (int64_t[]){(int64_t)n});
-    vs_tensor t = vs_tensor_view((void *)src, VS_BF16, VS_CUDA, 1, (int64_t[]){(int64_t)n});
-    return vs_op_copy(&d, &t);
-}
 
 /* y = conv(x) + bias (+ res), y allocated here; bias left out when !with_bias
  * (the output convolution adds it while leaving channels-last). Causal convs
@@ -230,9 +207,9 @@ static vs_status conv(gstate *st, const vae_conv *cv, const gact *x, const gact 
         }
         VS_TRY(gact_alloc(st, &cat, x->t + CACHE_T, x->c, x->h, x->w));
         const size_t fv = fb / sizeof(uint16_t); /* values per frame */
-        vs_status s = copy_values(cat.d, st->hist[cv->slot], CACHE_T * fv);
-        if (s == VS_OK) s = copy_values(cat.d + CACHE_T * fv, x->d, (size_t)x->t * fv);
-        if (s == VS_OK) s = copy_values(st->hist[cv->slot], cat.d + (size_t)x->t * fv, CACHE_T * fv);
+        vs_status s = vs_vae_copy_bf16(cat.d, st->hist[cv->slot], CACHE_T * fv);
+        if (s == VS_OK) s = vs_vae_copy_bf16(cat.d + CACHE_T * fv, x->d, (size_t)x->t * fv);
+        if (s == VS_OK) s = vs_vae_copy_bf16(st->hist[cv->slot], cat.d + (size_t)x->t * fv, CACHE_T * fv);
         if (s != VS_OK) {
             gact_free(st, &cat);
             return s;
@@ -351,29 +328,22 @@ static vs_status upsample_step(gstate *st, const vae_up *u, gact *x) {
     return s;
 }
 
-/* Names the stage an error (out of memory above all) happened in. */
-#define STAGE(call, ...)                                                                                     \
-    do {                                                                                                     \
-        vs_status stage_s_ = (call);                                                                         \
-        if (stage_s_ != VS_OK) return vs_fail_context(stage_s_, __VA_ARGS__);                                \
-    } while (0)
-
 /* WanDecoder3d.forward on one chunk, into x: channels-last conv_out rows
  * without the bias (cout_pad channels). */
 static vs_status decode_chunk(const vs_wan_vae *m, gstate *st, gact *x) {
     gact y;
-    STAGE(conv(st, &m->conv_in, x, NULL, 1, &y), "VAE conv_in");
+    VS_VAE_STAGE(conv(st, &m->conv_in, x, NULL, 1, &y), "VAE conv_in");
     replace(st, x, &y);
-    STAGE(res_step(st, &m->mid_res[0], x), "VAE mid block");
-    STAGE(attn_step(st, &m->mid_attn, x), "VAE mid-block attention");
-    STAGE(res_step(st, &m->mid_res[1], x), "VAE mid block");
+    VS_VAE_STAGE(res_step(st, &m->mid_res[0], x), "VAE mid block");
+    VS_VAE_STAGE(attn_step(st, &m->mid_attn, x), "VAE mid-block attention");
+    VS_VAE_STAGE(res_step(st, &m->mid_res[1], x), "VAE mid block");
     for (int i = 0; i < m->n_up; i++) {
         for (int j = 0; j < m->up[i].n_res; j++)
-            STAGE(res_step(st, &m->up[i].res[j], x), "VAE up block %d", i);
-        if (m->up[i].mode != UP_NONE) STAGE(upsample_step(st, &m->up[i], x), "VAE up block %d upsampler", i);
+            VS_VAE_STAGE(res_step(st, &m->up[i].res[j], x), "VAE up block %d", i);
+        if (m->up[i].mode != UP_NONE) VS_VAE_STAGE(upsample_step(st, &m->up[i], x), "VAE up block %d upsampler", i);
     }
-    STAGE(norm(&m->norm_out, x->d, x, 1), "VAE norm_out");
-    STAGE(conv(st, &m->conv_out, x, NULL, 0, &y), "VAE conv_out");
+    VS_VAE_STAGE(norm(&m->norm_out, x->d, x, 1), "VAE norm_out");
+    VS_VAE_STAGE(conv(st, &m->conv_out, x, NULL, 0, &y), "VAE conv_out");
     replace(st, x, &y);
     return VS_OK;
 }
