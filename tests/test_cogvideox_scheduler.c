@@ -107,25 +107,31 @@ TEST(dynamic_guidance_matches_the_pipeline) {
     return 0;
 }
 
-/* The denoising loop with a folder's CogVideoXDPMScheduler and dynamic guidance (the tiny Wan DiT stands in
- * for the model) equals the loop written out: DiT on [prompt, negative prompt], the step's guidance
+/* The denoising loop with a folder's CogVideoXDPMScheduler and dynamic guidance (a tiny Wan DiT stands in
+ * for the model) equals the loop written out: DiT on [prompt, negative prompt], each entry's latents
+ * followed by the image condition's channels when there is one (cond_channels > 0), the step's guidance
  * scale, the scheduler step with its seeded noise. */
-TEST(denoise_loop_runs_the_dpm_scheduler_with_dynamic_cfg) {
+static int check_loop(const char *model_dir, int cond_channels) {
     vs_dit *m = NULL;
-    CHECK_OK(vs_dit_load("tests/data/wan/tiny_hd64", VS_CPU, &m));
+    CHECK_OK(vs_dit_load(model_dir, VS_CPU, &m));
     vs_test_defer(free_dit, m);
     const int steps = 3;
     const float guidance = 6.0f;
     int64_t shape[5] = {1, 16, 2, 4, 4}, tshape[3] = {1, 8, 32}, bshape[3] = {2, 8, 32};
-    const int64_t n = 16 * 2 * 4 * 4;
-    vs_tensor *latents = vs_test_tensor(), *cond_t = vs_test_tensor();
-    vs_tensor *uncond_t = vs_test_tensor(), *in = vs_test_tensor(), *out = vs_test_tensor(), *text = vs_test_tensor();
+    int64_t cshape[5] = {1, cond_channels, 2, 4, 4}, ishape[5] = {2, 16 + cond_channels, 2, 4, 4};
+    const int64_t n = 16 * 2 * 4 * 4, nc = (int64_t)cond_channels * 2 * 4 * 4;
+    vs_tensor *latents = vs_test_tensor(), *cond_t = vs_test_tensor(), *uncond_t = vs_test_tensor();
+    vs_tensor *image = vs_test_tensor(), *in = vs_test_tensor(), *out = vs_test_tensor(), *text = vs_test_tensor();
     CHECK_OK(vs_tensor_alloc(latents, VS_F32, VS_CPU, 5, shape));
     CHECK_OK(vs_tensor_alloc(cond_t, VS_F32, VS_CPU, 3, tshape));
     CHECK_OK(vs_tensor_alloc(uncond_t, VS_F32, VS_CPU, 3, tshape));
     vs_noise_gaussian(latents->data, n, 1);
     vs_noise_gaussian(cond_t->data, 8 * 32, 2);
     vs_noise_gaussian(uncond_t->data, 8 * 32, 3);
+    if (cond_channels) {
+        CHECK_OK(vs_tensor_alloc(image, VS_F32, VS_CPU, 5, cshape));
+        vs_noise_gaussian(image->data, nc, 4);
+    }
     vs_text_embedding cond = {0}, uncond = {0};
     cond.hidden = *cond_t, uncond.hidden = *uncond_t;
     vs_denoise_settings set;
@@ -133,6 +139,7 @@ TEST(denoise_loop_runs_the_dpm_scheduler_with_dynamic_cfg) {
     CHECK_OK(vs_scheduler_config_load(DATA "v15", &set.scheduler));
     set.scheduler.noise_seed = 11;
     set.steps = steps, set.guidance = guidance, set.dynamic_cfg = 1;
+    set.condition = cond_channels ? image : NULL;
     set.attention = (vs_attention_params){.method = "dense", .density = 1};
     float *start = vs_test_malloc((size_t)n * sizeof(float));
     memcpy(start, latents->data, (size_t)n * sizeof(float));
@@ -142,16 +149,18 @@ TEST(denoise_loop_runs_the_dpm_scheduler_with_dynamic_cfg) {
     CHECK_OK(vs_scheduler_create(&set.scheduler, steps, n, &s));
     vs_test_defer(free_scheduler, s);
     shape[0] = 2;
-    CHECK_OK(vs_tensor_alloc(in, VS_F32, VS_CPU, 5, shape));
+    CHECK_OK(vs_tensor_alloc(in, VS_F32, VS_CPU, 5, ishape));
     CHECK_OK(vs_tensor_alloc(out, VS_F32, VS_CPU, 5, shape));
     CHECK_OK(vs_tensor_alloc(text, VS_F32, VS_CPU, 3, bshape));
     memcpy(text->data, cond_t->data, 8 * 32 * sizeof(float));
     memcpy((float *)text->data + 8 * 32, uncond_t->data, 8 * 32 * sizeof(float));
-    float *x = start, *v = out->data;
+    float *x = start, *v = out->data, *inp = in->data;
     for (int i = 0; i < steps; i++) {
         const float t = vs_scheduler_timestep(s, i), ts[2] = {t, t};
-        memcpy(in->data, x, (size_t)n * sizeof(float));
-        memcpy((float *)in->data + n, x, (size_t)n * sizeof(float));
+        for (int k = 0; k < 2; k++) { /* [latents channels, image channels] per branch */
+            memcpy(inp + k * (n + nc), x, (size_t)n * sizeof(float));
+            if (nc) memcpy(inp + k * (n + nc) + n, image->data, (size_t)nc * sizeof(float));
+        }
         const vs_dit_input input = {in, ts, text, NULL, NULL, i, steps, NULL};
         CHECK_OK(vs_dit_forward(m, &input, out, NULL));
         const float g = (float)vs_guidance_scale(guidance, 1, t, steps);
@@ -159,10 +168,21 @@ TEST(denoise_loop_runs_the_dpm_scheduler_with_dynamic_cfg) {
         CHECK_OK(vs_scheduler_step(s, v, x));
     }
     double err = vs_test_rel_l2_f32(latents->data, x, n);
-    printf("  3 DPM steps, dynamic guidance 6: rel L2 to the written-out loop %.3g\n", err);
+    printf("  3 DPM steps, dynamic guidance 6, %d condition channels: rel L2 to the written-out loop %.3g\n",
+           cond_channels, err);
     CHECK_MSG(err == 0, "rel L2 %g", err);
+    if (cond_channels) { /* a condition of the wrong size is refused */
+        cshape[2] = 3;
+        vs_tensor *bad = vs_test_tensor();
+        CHECK_OK(vs_tensor_alloc(bad, VS_F32, VS_CPU, 5, cshape));
+        set.condition = bad;
+        CHECK_FAILS(vs_denoise(m, &set, &cond, &uncond, latents, NULL), VS_ERR_SHAPE, "condition must be");
+    }
     return 0;
 }
+
+TEST(denoise_loop_runs_the_dpm_scheduler_with_dynamic_cfg) { return check_loop("tests/data/wan/tiny_hd64", 0); }
+TEST(denoise_loop_concatenates_the_image_condition) { return check_loop(DATA "tiny_wan_i2v", 16); }
 
 /* Options the sampler does not follow are refused by name. */
 TEST(bad_configs_are_refused) {
@@ -188,4 +208,5 @@ TEST(bad_configs_are_refused) {
 RUN_TESTS(T(cogvideox15_config_step_for_step), T(snr_shift_step_for_step), T(epsilon_leading_linear_betas_step_for_step),
           T(sample_linspace_step_for_step), T(step_draws_seeded_noise), T(dynamic_guidance_matches_the_pipeline),
           T(denoise_loop_runs_the_dpm_scheduler_with_dynamic_cfg),
+          T(denoise_loop_concatenates_the_image_condition),
           T(bad_configs_are_refused))

@@ -11,6 +11,9 @@ the previous timestep passed back in), on fixed random model outputs:
                                  draws one normal tensor on the first step and two on later ones, of
                                  which it uses the last), <name>.samples [steps + 1, ...]
   cfg.safetensors                the pipelines' guidance scale per step, plain and use_dynamic_cfg
+  tiny_wan_i2v/                   a 1-layer random WanTransformer3DModel taking 32 channels in and giving 16
+                                 out: the denoising-loop test's stand-in for an image-to-video DiT (the
+                                 image condition concatenated after the latents' channels)
 Runs: "v15" is CogVideoX 1.5's scheduler_config.json (v-prediction, zero-terminal-SNR rescale,
 trailing spacing); "v2b" the 2B model's (snr_shift_scale 3); "eps_leading" and "sample_linspace"
 exercise the other prediction types and spacings.
@@ -21,7 +24,7 @@ import os
 import torch
 from safetensors.torch import save_file
 import diffusers.schedulers.scheduling_dpm_cogvideox as dpm_module
-from diffusers import CogVideoXDPMScheduler
+from diffusers import CogVideoXDPMScheduler, WanTransformer3DModel
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "cogvideox_scheduler")
 SAMPLE = (1, 3, 4, 2, 5)  # the scheduler math is elementwise: a small sample will do
@@ -82,6 +85,11 @@ def main():
     save_file(tensors, os.path.join(OUT, "schedulers.safetensors"))
     sched = CogVideoXDPMScheduler(**V15)
     sched.set_timesteps(50)
+    torch.manual_seed(9)
+    WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=64, in_channels=32,
+                          out_channels=16, text_dim=32, freq_dim=256, ffn_dim=64, num_layers=1, cross_attn_norm=True,
+                          qk_norm="rms_norm_across_heads", eps=1e-6,
+                          rope_max_seq_len=1024).to(torch.bfloat16).save_pretrained(os.path.join(OUT, "tiny_wan_i2v"))
     save_file({"timesteps": sched.timesteps.float().contiguous(),
                "dynamic_6": torch.tensor(guidance_scales(50, 6.0, sched.timesteps), dtype=torch.float32)},
               os.path.join(OUT, "cfg.safetensors"))

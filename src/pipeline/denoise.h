@@ -28,6 +28,10 @@ typedef struct vs_denoise_settings {
     int steps;
     float guidance;           /* classifier-free guidance scale; <= 1 runs the prompt alone */
     int dynamic_cfg;          /* the CogVideoX pipelines' use_dynamic_cfg: the scale varies by step (vs_guidance_scale) */
+    /* Image-to-video: f32 [B, Cc, F, H, W] (e.g. vs_cogvideox_vae_image_condition) the model sees after the
+     * latents' channels at every step, in both CFG branches; the DiT takes C + Cc channels in and gives C
+     * out. NULL: none. */
+    const vs_tensor *condition;
     vs_attention_params attention; /* method and warm-up, every field resolved */
     int show_progress;
     /* After each step: progress(progress_user, steps done, steps); non-zero stops the
