@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""diffusers' AutoencoderKLCogVideoX decode on the GPU, the baseline of our CogVideoX VAE decode
+"""diffusers' AutoencoderKLCogVideoX decode (and one-frame encode) on the GPU, the baseline of our CogVideoX VAE decode
 (tools/cogvideox_vae_bench.c; tools/run_cogvae_gpu.sh runs both in one call and combines them).
 
 CogVideoX 1.5's VAE configuration with diffusers' random initialisation in bf16, latents of unit
@@ -61,11 +61,26 @@ def main():
             samples.append(ms)
         del video
     peak = torch.cuda.max_memory_allocated() / 2**20
+    # the image-to-video encode: one frame of that size, host in and host out, as the pipeline encodes it
+    image = torch.rand(1, 3, 1, a.height, a.width, generator=g, device="cuda").to(torch.bfloat16) * 2 - 1
+    encode_ms = []
+    for i in range(a.warmup + a.repeats):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            dist = vae.encode(image).latent_dist
+            mean, logvar = dist.mean.float().cpu(), dist.logvar.float().cpu()
+        torch.cuda.synchronize()
+        ms = (time.perf_counter() - t0) * 1e3
+        print(f"diffusers encode {i + 1}{' (warm-up)' if i < a.warmup else ''}: {ms:.1f} ms", flush=True)
+        if i >= a.warmup:
+            encode_ms.append(ms)
     row = {"name": f"diffusers cogvideox1.5 vae decode {a.width}x{a.height} {a.frames} frames"
                    f"{'' if a.no_tile else ' tiled'}",
            "median_ms": statistics.median(samples), "min_ms": min(samples), "max_ms": max(samples),
            "repeats": len(samples), "peak_allocated_mib": peak, "diffusers": diffusers.__version__,
-           "torch": torch.__version__, "device": torch.cuda.get_device_name()}
+           "torch": torch.__version__, "device": torch.cuda.get_device_name(),
+           "encode_1_frame_median_ms": statistics.median(encode_ms)}
     print(f"{row['name']}: {row['median_ms']:.1f} ms, peak allocated {peak:.0f} MiB")
     if a.out:
         json.dump(row, open(a.out, "w"), indent=2)

@@ -1,7 +1,8 @@
-/* Times CogVideoX VAE decodes on the GPU, the counterpart of bench/cogvideox_vae_vs_diffusers.py until
+/* Times CogVideoX VAE decodes (and the image-to-video encode of one frame) on the GPU, the counterpart of bench/cogvideox_vae_vs_diffusers.py until
  * the CogVideoX family is registered (then `vidsparse bench vae` covers it): the 1.5 VAE with seeded
  * random weights, seeded random latents of unit variance for `frames` frames of height x width
- * (diffusers' tiling on unless --no-tile), host latents in and host video out.
+ * (diffusers' tiling on unless --no-tile), host latents in and host video out; then the encode of one
+ * frame of that size (the image of image-to-video), host in and host out.
  *
  *     cogvideox_vae_bench [--height 768] [--width 1360] [--frames 81] [--warmup 1] [--repeats 1]
  *                         [--no-tile] [-o results.json]
@@ -53,20 +54,38 @@ int main(int argc, char **argv) {
         if (!s && i >= warmup) ms[i - warmup] = (float)t;
         vs_tensor_free(&video);
     }
-    vs_bench_stats st;
+    vs_bench_stats st, est;
     if (!s) s = vs_bench_summarize(ms, repeats, &st);
+    /* one frame in [-1, 1] through the encoder */
+    vs_tensor image = {0}, mean = {0}, logvar = {0};
+    if (!s) s = vs_tensor_alloc(&image, VS_F32, VS_CPU, 4, (int64_t[]){1, 3, height, width});
+    if (!s) s = vs_op_fill_uniform(&image, 5, -1.0f, 1.0f);
+    for (int i = 0; !s && i < warmup + repeats; i++) {
+        const double t0 = vs_bench_now_ms();
+        s = vs_cogvideox_vae_encode(vae, &image, &tiling, &mean, &logvar);
+        const double t = vs_bench_now_ms() - t0;
+        if (!s) printf("encode %d%s: %.1f ms\n", i + 1, i < warmup ? " (warm-up)" : "", t);
+        if (!s && i >= warmup) ms[i - warmup] = (float)t;
+        vs_tensor_free(&mean);
+        vs_tensor_free(&logvar);
+    }
+    vs_tensor_free(&image);
+    if (!s) s = vs_bench_summarize(ms, repeats, &est);
     if (!s) {
         const vs_cogvideox_vae_memory mem = vs_cogvideox_vae_device_memory(vae);
-        char name[160];
+        char name[160], ename[160];
         snprintf(name, sizeof name, "cogvideox1.5 vae decode %dx%d %d frames%s", width, height, frames, tile ? " tiled" : "");
-        printf("%s: %.1f ms (median of %d)\nGPU memory: weights %.1f MiB, activations and caches %.1f MiB, cuDNN "
-               "workspace %.1f MiB, device in use at the end %.1f MiB\n", name, st.median_ms, repeats, mib(mem.weights),
+        snprintf(ename, sizeof ename, "cogvideox1.5 vae encode %dx%d 1 frame%s", width, height, tile ? " tiled" : "");
+        printf("%s: %.1f ms (median of %d)\n%s: %.1f ms\nGPU memory: weights %.1f MiB, activations and caches %.1f MiB, cuDNN "
+               "workspace %.1f MiB, device in use at the end %.1f MiB\n", name, st.median_ms, repeats, ename, est.median_ms,
+               mib(mem.weights),
                mib(mem.peak_activations), mib(mem.workspace), mib(mem.device_used));
         if (out_path) {
             vs_bench_report *report = NULL;
             s = vs_bench_report_create(&report, "cogvideox_vae", argc, argv);
             if (!s) s = vs_bench_report_set_device(report, vs_cuda_device_name());
             if (!s) s = vs_bench_report_add(report, name, &st);
+            if (!s) s = vs_bench_report_add(report, ename, &est);
             if (!s) s = vs_bench_report_number(report, "weights_mib", mib(mem.weights));
             if (!s) s = vs_bench_report_number(report, "activations_mib", mib(mem.peak_activations));
             if (!s) s = vs_bench_report_number(report, "workspace_mib", mib(mem.workspace));

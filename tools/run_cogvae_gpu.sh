@@ -2,7 +2,7 @@
 # CogVideoX VAE on the accelerator (branch cogvae): the CPU and GPU tests of the VAE (fixtures against
 # diffusers, the group norm kernel), then the decode of 81 frames at 768x1360 (CogVideoX 1.5's VAE,
 # random weights, diffusers' tiling) timed with its GPU memory, ours and diffusers' AutoencoderKLCogVideoX
-# in bf16 in the same call, combined into $R/cogvideox_vae_decode.json (copied to $OUT).
+# in bf16 in the same call (and the one-frame encode of image-to-video), combined into $R/cogvideox_vae_decode.json (copied to $OUT).
 # Usage on the accelerator: OUT=/tmp/o bash tools/run_cogvae_gpu.sh   (about 4 minutes; diffusers from .whl/)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +55,10 @@ if ours and theirs:
     print(f"decode {f}x{w}x{h}: ours {o:.0f} ms, diffusers {theirs['median_ms']:.0f} ms, "
           f"{doc['speedup_vs_diffusers']:.2f}x; ours device use {mem:.0f} MiB, "
           f"diffusers peak allocated {theirs['peak_allocated_mib']:.0f} MiB")
+    if len(ours["results"]) > 1 and "encode_1_frame_median_ms" in theirs:
+        e, te = ours["results"][1]["median_ms"], theirs["encode_1_frame_median_ms"]
+        doc["encode_speedup_vs_diffusers"] = te / e
+        print(f"encode 1 frame {w}x{h}: ours {e:.0f} ms, diffusers {te:.0f} ms, {te / e:.2f}x")
 json.dump(doc, open(os.path.join(r, "cogvideox_vae_decode.json"), "w"), indent=2)
 PY
 cp "$R/cogvideox_vae_decode.json" "$OUT/" 2>/dev/null

@@ -1,7 +1,8 @@
-/* The CogVideoX VAE decoder on the GPU (bf16, cuDNN) against the float64 diffusers references of
+/* The CogVideoX VAE decoder and encoder on the GPU (bf16, cuDNN) against the float64 diffusers references of
  * tests/data/cogvideox_vae and the f32 CPU decode: untiled (5 latent frames: batches of 3 and 2) and
  * tiled, 2e-2 relative L2; device memory is NaN-filled before each decode, so a buffer element a kernel
- * fails to write poisons the output. Then the group norm kernel alone against a double reference on
+ * fails to write poisons the output. The encoder likewise (17 frames: batches of 9 and 8; one image,
+ * untiled and tiled). Then the group norm kernel alone against a double reference on
  * random input with channels that are no multiple of anything but 8, with and without the spatial
  * modulation, into a NaN-filled output. */
 #include <math.h>
@@ -47,7 +48,52 @@ static int check_decode(const char *latents_name, const char *video_name, int ti
     return 0;
 }
 
+/* [1, C, T, H, W] -> [T, C, H, W] */
+static vs_tensor *frames_of(const vs_tensor *v) {
+    const int64_t C = v->shape[1], T = v->shape[2], hw = v->shape[3] * v->shape[4];
+    vs_tensor *t = vs_test_tensor();
+    if (vs_tensor_alloc(t, VS_F32, VS_CPU, 4, (int64_t[]){T, C, v->shape[3], v->shape[4]}) != VS_OK) return NULL;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t f = 0; f < T; f++)
+            memcpy((float *)t->data + (f * C + c) * hw, (const float *)v->data + (c * T + f) * hw, (size_t)hw * sizeof(float));
+    return t;
+}
+
+static int check_encode(const char *frames_name, const char *prefix, int tiled) {
+    vs_cogvideox_vae *gpu = NULL;
+    CHECK_OK(vs_cogvideox_vae_load(&gpu, DATA "vae", VS_CUDA));
+    vs_test_defer(free_vae, gpu);
+    char name[64];
+    vs_tensor *x = cogvae_fixture(frames_name);
+    snprintf(name, sizeof name, "%s_mean", prefix);
+    vs_tensor *ref_mean = cogvae_fixture(name);
+    snprintf(name, sizeof name, "%s_logvar", prefix);
+    vs_tensor *ref_logvar = cogvae_fixture(name), *mean = vs_test_tensor(), *logvar = vs_test_tensor();
+    CHECK(x && ref_mean && ref_logvar);
+    vs_tensor *frames = frames_of(x);
+    CHECK(frames);
+    vs_cogvideox_vae_tiling tiling = vs_cogvideox_vae_default_tiling(gpu);
+    CHECK_OK(poison_free_memory());
+    CHECK_OK(vs_cogvideox_vae_encode(gpu, frames, tiled ? &tiling : NULL, mean, logvar));
+    CHECK(vs_tensor_numel(mean) == vs_tensor_numel(ref_mean));
+    const int64_t n = vs_tensor_numel(mean);
+    int finite = 1;
+    for (int64_t i = 0; i < n; i++) finite &= isfinite(((float *)mean->data)[i]) && isfinite(((float *)logvar->data)[i]);
+    const double em = vs_test_rel_l2_f32(mean->data, ref_mean->data, n);
+    const double el = vs_test_rel_l2_f32(logvar->data, ref_logvar->data, n);
+    printf("  encode %s %lld frames of %lldx%lld: mean rel L2 %.3g, logvar %.3g to diffusers\n", tiled ? "tiled" : "untiled",
+           (long long)x->shape[2], (long long)x->shape[3], (long long)x->shape[4], em, el);
+    CHECK_MSG(finite, "non-finite output (an unwritten buffer element)");
+    CHECK_MSG(em < 2e-2 && el < 2e-2, "mean %g logvar %g", em, el);
+    return 0;
+}
+
 TEST(decode_matches_diffusers) { return check_decode("dec_latents", "dec_video", 0); }
+TEST(encode_matches_diffusers) {
+    if (check_encode("enc_frames", "enc", 0)) return 1; /* 17 frames: batches of 9 and 8 */
+    if (check_encode("img_frames", "img", 0)) return 1;
+    return check_encode("timg_frames", "timg", 1);
+}
 TEST(decode_tiled_matches_diffusers) { return check_decode("tdec_latents", "tdec_video", 1); }
 
 /* One group norm on x [t][h][w][c] (f32 host) in double, with the modulation when mul. */
@@ -121,4 +167,5 @@ TEST(group_norm_kernel) {
     return check_group_norm(1, 33, 17, 8, 2, 0);
 }
 
-RUN_TESTS(T(decode_matches_diffusers), T(decode_tiled_matches_diffusers), T(group_norm_kernel))
+RUN_TESTS(T(decode_matches_diffusers), T(decode_tiled_matches_diffusers), T(encode_matches_diffusers),
+          T(group_norm_kernel))

@@ -615,8 +615,8 @@ static vs_status coder_batches(const vs_cogvideox_vae *vae, int decoder, const a
     return VS_OK;
 }
 
-/* The tile of src at rows y0.., columns x0.. (th x tw pixels, all frames) through one coder; the decoder
- * of a model on VS_CUDA runs on the GPU. */
+/* The tile of src at rows y0.., columns x0.. (th x tw pixels, all frames) through one coder, on the GPU for
+ * a model on VS_CUDA (vs_cogvideox_vae_cuda_run casts away const to keep its buffers and statistics). */
 static vs_status coder_tile(const vs_cogvideox_vae *vae, int decoder, const act *src, int y0, int x0, int th, int tw,
                             act *out) {
     act x = {0};
@@ -628,11 +628,10 @@ static vs_status coder_tile(const vs_cogvideox_vae *vae, int decoder, const act 
                        src->d + (((size_t)t * src->c + c) * src->h + y0 + i) * src->w + x0, (size_t)tw * sizeof(float));
     vs_status s;
 #if VS_HAVE_CUDA
-    if (decoder && vae->device == VS_CUDA) {
-        const int r = vs_cogvideox_vae_spatial_ratio(vae), frames = vs_cogvideox_vae_frames_for(vae, x.t);
-        s = act_new(out, frames, vae->cfg.out_channels, r * th, r * tw);
-        if (s == VS_OK) s = vs_cogvideox_vae_cuda_decode((vs_cogvideox_vae *)vae, x.d, x.t, th, tw, out->d);
-        if (s != VS_OK) free(out->d), out->d = NULL;
+    if (vae->device == VS_CUDA) {
+        int dims[4];
+        s = vs_cogvideox_vae_cuda_run((vs_cogvideox_vae *)vae, decoder, x.d, x.t, th, tw, &out->d, dims);
+        if (s == VS_OK) out->t = dims[0], out->c = dims[1], out->h = dims[2], out->w = dims[3];
         free(x.d);
         return s;
     }

@@ -46,9 +46,9 @@ typedef struct vs_cogvideox_vae vs_cogvideox_vae;
 /* `dir`: a diffusers vae/ folder, config.json (AutoencoderKLCogVideoX) and safetensors holding
  * encoder.* and decoder.*. Options this code does not follow (quant convs, other block types or
  * activations) are VS_ERR_UNSUPPORTED naming the key; weights missing, misshapen or not described by
- * the config are errors naming the weight. On VS_CUDA the decoder runs on the GPU in bf16 (cuDNN
- * convolutions, f32 accumulation; about 1e-2 relative difference from the CPU) and the encoder on the
- * CPU; latents and video stay on the host either way. A model decodes one video at a time (on CUDA its
+ * the config are errors naming the weight. On VS_CUDA both run on the GPU in bf16 (cuDNN convolutions,
+ * f32 accumulation; about 1e-2 relative difference from the CPU); latents and video stay on the host
+ * either way. A model decodes one video at a time (on CUDA its
  * activation buffers are kept from tile to tile and from one decode to the next, and freed with it). */
 vs_status vs_cogvideox_vae_load(vs_cogvideox_vae **out, const char *dir, vs_device device);
 /* CogVideoX 1.5's VAE (block_out_channels 128, 256, 256, 512; 3 layers per block; 16 latent channels;
@@ -61,7 +61,7 @@ int vs_cogvideox_vae_spatial_ratio(const vs_cogvideox_vae *vae);  /* 8 for CogVi
  * ratio F for even F (diffusers' batching doubles an even first batch's first frame too). */
 int vs_cogvideox_vae_frames_for(const vs_cogvideox_vae *vae, int latent_frames);
 
-/* GPU memory of a model on VS_CUDA (all 0 on the CPU), in bytes: the decoder's weights, the activation
+/* GPU memory of a model on VS_CUDA (all 0 on the CPU), in bytes: the weights, the activation
  * and cache buffers its decodes hold (kept between tiles and decodes), the cuDNN workspace, and the device's use
  * (cudaMemGetInfo) at the end of the last tile's decode, its buffers still held. */
 typedef struct vs_cogvideox_vae_memory {

@@ -1,4 +1,4 @@
-/* The CogVideoX VAE decoder on CUDA: the frame batches of vae.c's CPU decoder
+/* The CogVideoX VAE decoder and encoder on CUDA: the frame batches of vae.c's CPU code
  * with bf16 channels-last activations ([t][h][w][c]: a pixel's channels are
  * one row), cuDNN convolutions accumulating in f32 (ops' conv_frames), the
  * group norm of backend/cuda/vae_group_norm.h with the spatial norm's
@@ -19,6 +19,7 @@
 
 #include "backend/cuda/vae_cuda.h"
 #include "backend/cuda/vae_group_norm.h"
+#include "backend/cuda/vae_resample.h"
 #include "core/devmem.h"
 #include "core/dtype.h"
 #include "core/status.h"
@@ -64,26 +65,34 @@ static size_t resnet_bytes(const resnet *r) {
            conv_bytes(&r->shortcut);
 }
 
-vs_status vs_cogvideox_vae_cuda_upload(vs_cogvideox_vae *m) {
-    coder *d = &m->dec;
+/* One coder's weights to the device; *bytes += their size. */
+static vs_status upload_coder(coder *d, int num_blocks, size_t *bytes) {
     VS_TRY(upload_conv(&d->conv_in));
-    size_t bytes = conv_bytes(&d->conv_in);
+    *bytes += conv_bytes(&d->conv_in);
     for (int j = 0; j < 2; j++) {
         VS_TRY(upload_resnet(&d->mid[j]));
-        bytes += resnet_bytes(&d->mid[j]);
+        *bytes += resnet_bytes(&d->mid[j]);
     }
-    for (int i = 0; i < m->cfg.num_blocks; i++) {
+    for (int i = 0; i < num_blocks; i++) {
         block *b = &d->blocks[i];
         for (int j = 0; j < b->n_resnets; j++) {
             VS_TRY(upload_resnet(&b->resnets[j]));
-            bytes += resnet_bytes(&b->resnets[j]);
+            *bytes += resnet_bytes(&b->resnets[j]);
         }
         if (b->resample) VS_TRY(upload_conv(&b->sampler));
-        bytes += conv_bytes(&b->sampler);
+        *bytes += conv_bytes(&b->sampler);
     }
     VS_TRY(upload_norm(&d->norm_out));
     VS_TRY(upload_conv(&d->conv_out));
-    m->memory.weights = bytes + norm_bytes(&d->norm_out) + conv_bytes(&d->conv_out);
+    *bytes += norm_bytes(&d->norm_out) + conv_bytes(&d->conv_out);
+    return VS_OK;
+}
+
+vs_status vs_cogvideox_vae_cuda_upload(vs_cogvideox_vae *m) {
+    size_t bytes = 0;
+    VS_TRY(upload_coder(&m->enc, m->cfg.num_blocks, &bytes));
+    VS_TRY(upload_coder(&m->dec, m->cfg.num_blocks, &bytes));
+    m->memory.weights = bytes;
     return VS_OK;
 }
 
@@ -230,17 +239,50 @@ static vs_status upsample_step(gstate *st, const block *b, gact *x) {
 }
 
 
-/* CogVideoXDecoder3D.forward on one batch: zq the batch's latents; x ends as conv_out's rows without the
- * bias (cout_pad channels). */
-static vs_status decode_batch(const vs_cogvideox_vae *m, gstate *st, const gact *zq, gact *x) {
-    const coder *d = &m->dec;
-    VS_VAE_STAGE(conv_step(st, &d->conv_in, zq, NULL, 1, x), "VAE conv_in");
-    for (int j = 0; j < 2; j++) VS_VAE_STAGE(resnet_step(st, &d->mid[j], x, zq), "VAE mid block");
+/* CogVideoXDownsample3D: with compress_time, frames averaged in pairs (an odd count keeps its first frame
+ * single); then the 3x3 Conv2d of stride 2 with one pixel of zeros at the bottom and right, which is the
+ * stride-1 "same" convolution read at the odd pixels. */
+static vs_status downsample_step(gstate *st, const block *b, gact *x) {
+    if (x->h < 2 || x->w < 2)
+        return vs_fail(VS_ERR_SHAPE, "VAE encoder: a %dx%d picture is too small to downsample", x->h, x->w);
+    vs_status s = VS_OK;
+    if (b->compress_time && x->t > 1) {
+        const int keep = x->t % 2, pairs = (x->t - keep) / 2;
+        const size_t fv = frame_bytes(x) / sizeof(uint16_t);
+        gact p = {0};
+        s = gact_alloc(st, &p, keep + pairs, x->c, x->h, x->w);
+        if (s == VS_OK && keep) s = vs_vae_copy_bf16(p.d, x->d, fv);
+        if (s == VS_OK) s = vs_cuda_vae_mean_frame_pairs(p.d + keep * fv, x->d + keep * fv, pairs, (int64_t)fv);
+        if (s != VS_OK) {
+            if (p.d) gact_free(st, &p);
+            return s;
+        }
+        replace(st, x, &p);
+    }
+    gact full = {0}, y = {0};
+    s = conv_step(st, &b->sampler, x, NULL, 1, &full);
+    if (s == VS_OK) s = gact_alloc(st, &y, x->t, full.c, (x->h - 2) / 2 + 1, (x->w - 2) / 2 + 1);
+    if (s == VS_OK) s = vs_cuda_vae_odd_pixels(y.d, full.d, x->t, x->h, x->w, full.c);
+    if (full.d) gact_free(st, &full);
+    if (s == VS_OK) replace(st, x, &y);
+    else if (y.d) gact_free(st, &y);
+    return s;
+}
+
+/* One frame batch through the decoder (CogVideoXDecoder3D.forward, zq the batch's latents) or the encoder;
+ * x ends as conv_out's rows without the bias (cout_pad channels). */
+static vs_status coder_batch(const vs_cogvideox_vae *m, gstate *st, int decoder, const gact *in, gact *x) {
+    const coder *d = decoder ? &m->dec : &m->enc;
+    const gact *zq = decoder ? in : NULL;
+    VS_VAE_STAGE(conv_step(st, &d->conv_in, in, NULL, 1, x), "VAE conv_in");
+    for (int j = 0; decoder && j < 2; j++) VS_VAE_STAGE(resnet_step(st, &d->mid[j], x, zq), "VAE mid block");
     for (int i = 0; i < m->cfg.num_blocks; i++) {
         const block *b = &d->blocks[i];
-        for (int j = 0; j < b->n_resnets; j++) VS_VAE_STAGE(resnet_step(st, &b->resnets[j], x, zq), "VAE up block %d", i);
-        if (b->resample) VS_VAE_STAGE(upsample_step(st, b, x), "VAE up block %d upsampler", i);
+        for (int j = 0; j < b->n_resnets; j++) VS_VAE_STAGE(resnet_step(st, &b->resnets[j], x, zq), "VAE block %d", i);
+        if (b->resample)
+            VS_VAE_STAGE(decoder ? upsample_step(st, b, x) : downsample_step(st, b, x), "VAE block %d resampler", i);
     }
+    for (int j = 0; !decoder && j < 2; j++) VS_VAE_STAGE(resnet_step(st, &d->mid[j], x, NULL), "VAE mid block");
     VS_VAE_STAGE(norm_step(st, &d->norm_out, x, zq, 1), "VAE norm_out");
     gact y;
     VS_VAE_STAGE(conv_step(st, &d->conv_out, x, NULL, 0, &y), "VAE conv_out");
@@ -248,59 +290,77 @@ static vs_status decode_batch(const vs_cogvideox_vae *m, gstate *st, const gact 
     return VS_OK;
 }
 
-static vs_status decode_all(vs_cogvideox_vae *m, gstate *st, const float *z, int t, int h, int w, float *video) {
-    const int C = m->cfg.latent_channels, Cp = pad8(C), oc = m->cfg.out_channels;
-    const int r = vs_cogvideox_vae_spatial_ratio(m);
-    const size_t zp = (size_t)h * w, op = zp * r * r;
-    const int most = t % 2 && t > 1 ? 3 : 2; /* latent frames in the largest batch */
-    uint16_t *host = calloc((size_t)most * zp * Cp, sizeof *host);
-    float *out = NULL;
-    vs_status s = host ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory for the VAE decode");
-    if (s == VS_OK) s = vs_vae_pool_get(st->pool, sizeof(float) * (size_t)vs_cogvideox_vae_frames_for(m, most) * oc * op,
-                                        (void **)&out);
-    const int nb = t / 2 > 1 ? t / 2 : 1, rem = t % 2;
-    size_t done = 0;
+/* All frame batches of x (f32 host frame-major [t][c][h][w]) through one coder: diffusers' batches of 2
+ * latent frames (decoder) or 8 frames (encoder), the remainder joining the first. */
+static vs_status run_all(vs_cogvideox_vae *m, gstate *st, int decoder, const float *x, int t, int h, int w,
+                         float **result, int dims[4]) {
+    const coder *d = decoder ? &m->dec : &m->enc;
+    const int c = decoder ? m->cfg.latent_channels : m->cfg.in_channels, cp = pad8(c), oc = d->conv_out.cout;
+    const int batch = decoder ? 2 : 8, nb = t / batch > 1 ? t / batch : 1, rem = t % batch;
+    const size_t hw = (size_t)h * w;
+    uint16_t *host = calloc((size_t)(batch + rem) * hw * cp, sizeof *host);
+    float *acc = NULL, *planes = NULL;
+    size_t planes_cap = 0;
+    vs_status s = host ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory for the VAE");
+    dims[0] = 0;
     for (int k = 0; k < nb && s == VS_OK; k++) {
-        const int start = 2 * k + (k ? rem : 0), end = 2 * (k + 1) + rem < t ? 2 * (k + 1) + rem : t, tb = end - start;
-        /* frame-major f32 [tb][C][h][w] -> channels-last BF16 [tb][h][w][Cp] */
+        const int start = batch * k + (k ? rem : 0), end = batch * (k + 1) + rem < t ? batch * (k + 1) + rem : t;
+        const int tb = end - start;
+        /* frame-major f32 [tb][c][h][w] -> channels-last BF16 [tb][h][w][cp] (zeros in the padding) */
         for (int f = 0; f < tb; f++)
-            for (int c = 0; c < C; c++)
-                for (size_t p = 0; p < zp; p++)
-                    vs_convert(host + ((size_t)f * zp + p) * Cp + c, VS_BF16, z + (((size_t)start + f) * C + c) * zp + p,
+            for (int ch = 0; ch < c; ch++)
+                for (size_t p = 0; p < hw; p++)
+                    vs_convert(host + ((size_t)f * hw + p) * cp + ch, VS_BF16, x + (((size_t)start + f) * c + ch) * hw + p,
                                VS_F32, 1);
-        gact zq = {0}, x = {0};
-        s = gact_alloc(st, &zq, tb, Cp, h, w);
-        if (s == VS_OK) s = vs_device_memcpy_h2d(zq.d, host, (size_t)tb * frame_bytes(&zq));
-        if (s == VS_OK) s = decode_batch(m, st, &zq, &x);
-        const int frames = vs_cogvideox_vae_frames_for(m, tb);
-        if (s == VS_OK && (x.t != frames || x.h != h * r || x.w != w * r))
-            s = vs_fail(VS_ERR_SHAPE, "VAE batch %d decoded to %dx%dx%dx%d", k, x.t, x.c, x.h, x.w);
-        if (s == VS_OK) {
-            vs_tensor rgb = vs_tensor_view(out, VS_F32, VS_CUDA, 4, (int64_t[]){x.t, oc, x.h, x.w}), last = frames_of(&x);
-            vs_tensor bias = vs_tensor_view(m->dec.conv_out.dbias.data, VS_F32, VS_CUDA, 1, (int64_t[]){oc});
-            s = vs_op_planes_from_image(&rgb, &last, &bias);
+        gact in = {0}, y = {0};
+        s = gact_alloc(st, &in, tb, cp, h, w);
+        if (s == VS_OK) s = vs_device_memcpy_h2d(in.d, host, (size_t)tb * frame_bytes(&in));
+        if (s == VS_OK) s = coder_batch(m, st, decoder, &in, &y);
+        const size_t bytes = s == VS_OK ? sizeof(float) * (size_t)y.t * oc * y.h * y.w : 0;
+        if (s == VS_OK && bytes > planes_cap) {
+            if (planes) vs_vae_pool_put(st->pool, planes);
+            s = vs_vae_pool_get(st->pool, bytes, (void **)&planes);
+            planes_cap = bytes;
         }
-        if (s == VS_OK) s = vs_device_memcpy_d2h(video + done * oc * op, out, sizeof(float) * (size_t)x.t * oc * op);
-        done += (size_t)x.t;
-        if (x.d) gact_free(st, &x);
-        if (zq.d) gact_free(st, &zq);
+        if (s == VS_OK) {
+            vs_tensor out = vs_tensor_view(planes, VS_F32, VS_CUDA, 4, (int64_t[]){y.t, oc, y.h, y.w}), last = frames_of(&y);
+            vs_tensor bias = vs_tensor_view(d->conv_out.dbias.data, VS_F32, VS_CUDA, 1, (int64_t[]){oc});
+            s = vs_op_planes_from_image(&out, &last, &bias);
+        }
+        float *grown = s == VS_OK ? realloc(acc, (size_t)(dims[0] + y.t) * oc * y.h * y.w * sizeof(float)) : NULL;
+        if (s == VS_OK && !grown) s = vs_fail(VS_ERR_OOM, "out of host memory for the VAE output");
+        if (s == VS_OK) {
+            acc = grown;
+            s = vs_device_memcpy_d2h(acc + (size_t)dims[0] * oc * y.h * y.w, planes, bytes);
+            dims[0] += y.t, dims[1] = oc, dims[2] = y.h, dims[3] = y.w;
+        }
+        if (y.d) gact_free(st, &y);
+        if (in.d) gact_free(st, &in);
     }
     free(host);
-    return s;
+    if (s != VS_OK) {
+        free(acc);
+        return s;
+    }
+    *result = acc;
+    return VS_OK;
 }
 
-vs_status vs_cogvideox_vae_cuda_decode(vs_cogvideox_vae *m, const float *z, int t, int h, int w, float *video) {
-    if (m->dec.n_slots > MAX_SLOTS)
-        return vs_fail(VS_ERR_UNSUPPORTED, "VAE: %d causal convolutions, at most %d on the GPU", m->dec.n_slots, MAX_SLOTS);
+vs_status vs_cogvideox_vae_cuda_run(vs_cogvideox_vae *m, int decoder, const float *x, int t, int h, int w,
+                                    float **out, int dims[4]) {
+    *out = NULL;
+    const coder *d = decoder ? &m->dec : &m->enc;
+    if (d->n_slots > MAX_SLOTS)
+        return vs_fail(VS_ERR_UNSUPPORTED, "VAE: %d causal convolutions, at most %d on the GPU", d->n_slots, MAX_SLOTS);
     if (!m->pool && !(m->pool = calloc(1, sizeof *m->pool))) return vs_fail(VS_ERR_OOM, "out of host memory for the VAE");
     gstate *st = calloc(1, sizeof *st);
-    if (!st) return vs_fail(VS_ERR_OOM, "out of host memory for the VAE decode");
+    if (!st) return vs_fail(VS_ERR_OOM, "out of host memory for the VAE");
     st->pool = m->pool;
     st->groups = m->cfg.groups;
     int widest = 0;
     for (int i = 0; i < m->cfg.num_blocks; i++) widest = m->cfg.block_out_channels[i] > widest ? m->cfg.block_out_channels[i] : widest;
     vs_status s = vs_vae_pool_get(st->pool, vs_cuda_group_norm_scratch_bytes(widest), &st->norm_scratch);
-    if (s == VS_OK) s = decode_all(m, st, z, t, h, w, video);
+    if (s == VS_OK) s = run_all(m, st, decoder, x, t, h, w, out, dims);
     if (s == VS_OK) s = vs_op_sync(VS_CUDA);
     if (st->pool->bytes > m->memory.peak_activations) m->memory.peak_activations = st->pool->bytes;
     m->memory.workspace = vs_cuda_conv_workspace_bytes();
@@ -310,5 +370,6 @@ vs_status vs_cogvideox_vae_cuda_decode(vs_cogvideox_vae *m, const float *z, int 
     if (s == VS_OK) vs_vae_pool_put_all(st->pool);
     else vs_vae_pool_free(st->pool);
     free(st);
+    if (s != VS_OK) free(*out), *out = NULL;
     return s;
 }

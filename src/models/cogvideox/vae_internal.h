@@ -47,15 +47,17 @@ typedef struct {
 struct vs_cogvideox_vae {
     vs_cogvideox_vae_config cfg;
     coder enc, dec;
-    vs_device device;               /* VS_CUDA: the decoder runs there (the encoder on the CPU) */
+    vs_device device;               /* VS_CUDA: both coders run there */
     vs_cogvideox_vae_memory memory; /* VS_CUDA: updated by decodes */
     vs_vae_pool *pool;              /* VS_CUDA: activation buffers, kept from tile to tile and decode to decode */
 };
 
-/* VS_CUDA builds (vae_cuda.c): the decoder's weights to the device; one tile's decode of t latent
- * frames z (f32 host, frame-major [t][C][h][w], already divided by the scaling factor) through all
- * its frame batches into video (f32 host [T][out_channels][r h][r w], not clamped). */
+/* VS_CUDA builds (vae_cuda.c): both coders' weights to the device; one tile through all its frame batches
+ * of the decoder (latents already divided by the scaling factor) or the encoder (frames): x f32 host,
+ * frame-major [t][c][h][w]; *out a new (malloc'd) f32 host frame-major buffer of dims = frames,
+ * channels, height, width (the decoder's RGB not clamped; the encoder's mean and logvar channels). */
 vs_status vs_cogvideox_vae_cuda_upload(vs_cogvideox_vae *m);
-vs_status vs_cogvideox_vae_cuda_decode(vs_cogvideox_vae *m, const float *z, int t, int h, int w, float *video);
+vs_status vs_cogvideox_vae_cuda_run(vs_cogvideox_vae *m, int decoder, const float *x, int t, int h, int w,
+                                    float **out, int dims[4]);
 
 #endif
