@@ -80,6 +80,12 @@ int main(int argc, char **argv) {
                "workspace %.1f MiB, device in use at the end %.1f MiB\n", name, st.median_ms, repeats, ename, est.median_ms,
                mib(mem.weights),
                mib(mem.peak_activations), mib(mem.workspace), mib(mem.device_used));
+        /* the config-only estimate for one tile, against the pool measured */
+        size_t est_weights = 0, est_work = 0;
+        const int eh = tile ? tiling.tile_height / r : height / r, ew = tile ? tiling.tile_width / r : width / r;
+        if (vs_cogvideox_vae_estimate(NULL, eh, ew, &est_weights, &est_work) == VS_OK)
+            printf("estimate for %dx%d latents: weights %.1f MiB, activations %.1f MiB\n", ew, eh, mib(est_weights),
+                   mib(est_work));
         if (out_path) {
             vs_bench_report *report = NULL;
             s = vs_bench_report_create(&report, "cogvideox_vae", argc, argv);
@@ -90,6 +96,7 @@ int main(int argc, char **argv) {
             if (!s) s = vs_bench_report_number(report, "activations_mib", mib(mem.peak_activations));
             if (!s) s = vs_bench_report_number(report, "workspace_mib", mib(mem.workspace));
             if (!s) s = vs_bench_report_number(report, "device_used_mib", mib(mem.device_used));
+            if (!s) s = vs_bench_report_number(report, "estimated_activations_mib", mib(est_work));
             if (!s) s = vs_bench_json(report, out_path);
             vs_bench_report_free(report);
         }

@@ -45,6 +45,14 @@ static int check_decode(const char *latents_name, const char *video_name, int ti
            (long long)got->shape[3], e_ref, e_cpu, mem.weights / 1048576.0, mem.peak_activations / 1048576.0);
     CHECK_MSG(finite, "non-finite output (an unwritten buffer element)");
     CHECK_MSG(e_ref < 2e-2 && e_cpu < 2e-2, "rel L2 %g to diffusers, %g to the CPU", e_ref, e_cpu);
+    if (!tiled) { /* the estimate from the config: the weights exactly; the pool's, printed beside the measured one */
+        size_t weights, work;
+        CHECK_OK(vs_cogvideox_vae_estimate(DATA "vae", (int)z->shape[3], (int)z->shape[4], &weights, &work));
+        printf("  estimate: weights %zu bytes (uploaded %zu), activations %.2f MiB (pool %.2f MiB)\n", weights,
+               mem.weights, work / 1048576.0, mem.peak_activations / 1048576.0);
+        CHECK_MSG(weights == mem.weights, "estimated weights %zu, uploaded %zu", weights, mem.weights);
+        CHECK(work > 0);
+    }
     return 0;
 }
 

@@ -177,6 +177,9 @@ void vs_cogvideox_vae_free(vs_cogvideox_vae *vae) {
     free(vae);
 }
 
+/* CogVideoX 1.5's VAE (vae/config.json of CogVideoX1.5-5B). */
+static const vs_cogvideox_vae_config v15_config = {3, 3, 16, 4, {128, 256, 256, 512}, 3, 32, 1e-6, 4, 480, 720, 0.7, 1};
+
 static vs_status check_device(vs_device device) {
     if (device != VS_CPU && device != VS_CUDA) return vs_fail(VS_ERR_INVALID_ARG, "VAE: unknown device %d", (int)device);
 #if !VS_HAVE_CUDA
@@ -274,22 +277,28 @@ static vs_status parse_config(const vs_json *root, vs_cogvideox_vae_config *c) {
     return VS_OK;
 }
 
-vs_status vs_cogvideox_vae_load(vs_cogvideox_vae **out, const char *dir, vs_device device) {
-    *out = NULL;
-    VS_TRY(check_device(device));
+vs_status vs_cogvideox_vae_read_config(const char *dir, vs_cogvideox_vae_config *cfg) {
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path)
         return vs_fail(VS_ERR_INVALID_ARG, "VAE folder path too long");
+    memset(cfg, 0, sizeof *cfg);
+    vs_json_doc *doc = NULL;
+    VS_TRY(vs_json_parse_file(&doc, path));
+    vs_status s = parse_config(vs_json_root(doc), cfg);
+    vs_json_free(doc);
+    return s;
+}
+
+vs_status vs_cogvideox_vae_load(vs_cogvideox_vae **out, const char *dir, vs_device device) {
+    *out = NULL;
+    VS_TRY(check_device(device));
     vs_cogvideox_vae *m = calloc(1, sizeof *m);
     if (!m) return vs_fail(VS_ERR_OOM, "out of memory loading the VAE");
-    vs_json_doc *doc = NULL;
     vs_safetensors *st = NULL;
-    vs_status s = vs_json_parse_file(&doc, path);
-    if (s == VS_OK) s = parse_config(vs_json_root(doc), &m->cfg);
+    vs_status s = vs_cogvideox_vae_read_config(dir, &m->cfg);
     if (s == VS_OK) s = vs_safetensors_open(&st, dir);
     if (s == VS_OK) s = build(m, st, 0, device);
     vs_safetensors_close(st);
-    vs_json_free(doc);
     if (s != VS_OK) {
         vs_cogvideox_vae_free(m);
         return vs_fail_context(s, "loading the CogVideoX VAE from %s", dir);
@@ -303,14 +312,72 @@ vs_status vs_cogvideox_vae_random(vs_cogvideox_vae **out, vs_device device, uint
     VS_TRY(check_device(device));
     vs_cogvideox_vae *m = calloc(1, sizeof *m);
     if (!m) return vs_fail(VS_ERR_OOM, "out of memory making the VAE");
-    const vs_cogvideox_vae_config v15 = {3, 3, 16, 4, {128, 256, 256, 512}, 3, 32, 1e-6, 4, 480, 720, 0.7, 1};
-    m->cfg = v15;
+    m->cfg = v15_config;
     vs_status s = build(m, NULL, seed, device);
     if (s != VS_OK) {
         vs_cogvideox_vae_free(m);
         return vs_fail_context(s, "random CogVideoX VAE");
     }
     *out = m;
+    return VS_OK;
+}
+
+/* Bytes of a convolution as vs_cogvideox_vae_cuda_upload stores it: BF16 filters and F32 biases, channels
+ * padded to multiples of 8. */
+static size_t conv_bytes(int cin, int cout, int taps) {
+    const size_t ci = (size_t)(cin + 7) / 8 * 8, co = (size_t)(cout + 7) / 8 * 8;
+    return ci * co * (size_t)taps * 2 + co * 4;
+}
+
+/* A resnet's weights; zq > 0: spatial norms on zq latent channels. */
+static size_t resnet_bytes(int cin, int cout, int zq) {
+    const size_t norms = (size_t)(cin + cout) * 8 + (zq ? 2 * (conv_bytes(zq, cin, 1) + conv_bytes(zq, cout, 1)) : 0);
+    return norms + conv_bytes(cin, cout, 27) + conv_bytes(cout, cout, 27) + (cin != cout ? conv_bytes(cin, cout, 1) : 0);
+}
+
+static void estimate(const vs_cogvideox_vae_config *c, int64_t latent_pixels, size_t *weights, size_t *work) {
+    const int nb = c->num_blocks, widest = c->block_out_channels[nb - 1], zq = c->latent_channels;
+    int time_levels = 0;
+    while ((1 << (time_levels + 1)) <= c->temporal_compression) time_levels++;
+    /* weights: the encoder, then the decoder */
+    size_t w = conv_bytes(c->in_channels, c->block_out_channels[0], 27) + 2 * resnet_bytes(widest, widest, 0) +
+               (size_t)widest * 8 + conv_bytes(widest, 2 * zq, 27);
+    for (int i = 0, ch = c->block_out_channels[0]; i < nb; i++) {
+        const int out = c->block_out_channels[i];
+        for (int j = 0; j < c->layers_per_block; j++) w += resnet_bytes(j ? out : ch, out, 0);
+        if (i < nb - 1) w += conv_bytes(out, out, 9);
+        ch = out;
+    }
+    w += conv_bytes(zq, widest, 27) + 2 * resnet_bytes(widest, widest, zq);
+    /* the decoder's activations per latent pixel: channels x pixels x frames of a 3-latent-frame batch */
+    int64_t history = 2 * ((zq + 7) / 8 * 8) + 2 * 2 * (2 * widest), largest = 0, scale = 1, frames = 3;
+    for (int i = 0, ch = widest; i < nb; i++) {
+        const int out = c->block_out_channels[nb - 1 - i];
+        for (int j = 0; j <= c->layers_per_block; j++) {
+            const int rin = j ? out : ch;
+            w += resnet_bytes(rin, out, zq);
+            history += 2 * (rin + out) * scale * scale;
+            if (rin * scale * scale * (frames + 2) > largest) largest = rin * scale * scale * (frames + 2);
+        }
+        ch = out;
+        if (i == nb - 1) break;
+        w += conv_bytes(out, out, 9);
+        if (i < time_levels) frames = 1 + 2 * (frames - 1);
+        scale *= 2;
+    }
+    const int first = c->block_out_channels[0];
+    w += (size_t)first * 8 + 2 * conv_bytes(zq, first, 1) + conv_bytes(first, c->out_channels, 27);
+    history += 2 * first * scale * scale; /* conv_out */
+    *weights = w;
+    *work = (size_t)((2 * history + 6 * largest) * 2 + (int64_t)frames * c->out_channels * scale * scale * 4) *
+            (size_t)latent_pixels;
+}
+
+vs_status vs_cogvideox_vae_estimate(const char *dir, int latent_height, int latent_width, size_t *weights,
+                                    size_t *work) {
+    vs_cogvideox_vae_config c = v15_config;
+    if (dir) VS_TRY(vs_cogvideox_vae_read_config(dir, &c));
+    estimate(&c, (int64_t)latent_height * latent_width, weights, work);
     return VS_OK;
 }
 

@@ -69,6 +69,17 @@ typedef struct vs_cogvideox_vae_memory {
 } vs_cogvideox_vae_memory;
 vs_cogvideox_vae_memory vs_cogvideox_vae_device_memory(const vs_cogvideox_vae *vae);
 
+/* The config of a vae/ folder alone (nothing loaded), e.g. for the family's vae_info. */
+vs_status vs_cogvideox_vae_read_config(const char *dir, vs_cogvideox_vae_config *cfg);
+
+/* The GPU memory a CUDA decode of latent_height x latent_width latents needs (per tile when tiling: pass
+ * a tile's latent size), from dir/config.json alone (dir NULL: the 1.5 VAE of vs_cogvideox_vae_random):
+ * both coders' weights as uploaded, and an estimate of the activation pool (every causal convolution's
+ * two history frames and six buffers of the largest activation of the first, three-latent-frame batch,
+ * plus the frames coming down; the cuDNN workspace is not counted). */
+vs_status vs_cogvideox_vae_estimate(const char *dir, int latent_height, int latent_width, size_t *weights,
+                                    size_t *work);
+
 /* diffusers' enable_tiling(): tiles of tile_height x tile_width pixels (the config's sample size
  * halved), overlapping by overlap_height / overlap_width of a tile (1/6 and 1/5). Tiling happens when
  * the picture is larger than a tile. */
