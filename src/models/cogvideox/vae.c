@@ -349,14 +349,16 @@ static void estimate(const vs_cogvideox_vae_config *c, int64_t latent_pixels, si
         ch = out;
     }
     w += conv_bytes(zq, widest, 27) + 2 * resnet_bytes(widest, widest, zq);
-    /* the decoder's activations per latent pixel: channels x pixels x frames of a 3-latent-frame batch */
-    int64_t history = 2 * ((zq + 7) / 8 * 8) + 2 * 2 * (2 * widest), largest = 0, scale = 1, frames = 3;
+    /* the decoder's activations per latent pixel: history is channels x pixels of one frame over the causal
+     * convolutions' inputs (each keeps two frames), largest the channels x pixels x frames of the biggest
+     * buffer of a 3-latent-frame batch (a convolution's input with its history in front) */
+    int64_t history = (zq + 7) / 8 * 8 + 2 * (2 * widest), largest = 0, scale = 1, frames = 3;
     for (int i = 0, ch = widest; i < nb; i++) {
         const int out = c->block_out_channels[nb - 1 - i];
         for (int j = 0; j <= c->layers_per_block; j++) {
             const int rin = j ? out : ch;
             w += resnet_bytes(rin, out, zq);
-            history += 2 * (rin + out) * scale * scale;
+            history += (rin + out) * scale * scale;
             if (rin * scale * scale * (frames + 2) > largest) largest = rin * scale * scale * (frames + 2);
         }
         ch = out;
@@ -367,7 +369,7 @@ static void estimate(const vs_cogvideox_vae_config *c, int64_t latent_pixels, si
     }
     const int first = c->block_out_channels[0];
     w += (size_t)first * 8 + 2 * conv_bytes(zq, first, 1) + conv_bytes(first, c->out_channels, 27);
-    history += 2 * first * scale * scale; /* conv_out */
+    history += first * scale * scale; /* conv_out */
     *weights = w;
     *work = (size_t)((2 * history + 6 * largest) * 2 + (int64_t)frames * c->out_channels * scale * scale * 4) *
             (size_t)latent_pixels;
