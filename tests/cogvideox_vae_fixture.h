@@ -3,6 +3,7 @@
 #define VS_TEST_COGVIDEOX_VAE_FIXTURE_H
 
 #include <math.h>
+#include <string.h>
 
 #include "check.h"
 #include "io/safetensors.h"
@@ -33,6 +34,17 @@ static inline double cogvae_rel_l2_frames(const vs_tensor *got, const vs_tensor 
                 num += (a - b) * (a - b), den += b * b;
             }
     return sqrt(num / (den > 0 ? den : 1));
+}
+
+/* A video [1, C, T, H, W] as frames [T, C, H, W] (freed after the case); NULL when out of memory. */
+static inline vs_tensor *cogvae_frames_of(const vs_tensor *v) {
+    const int64_t C = v->shape[1], T = v->shape[2], hw = v->shape[3] * v->shape[4];
+    vs_tensor *t = vs_test_tensor();
+    if (vs_tensor_alloc(t, VS_F32, VS_CPU, 4, (int64_t[]){T, C, v->shape[3], v->shape[4]}) != VS_OK) return NULL;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t f = 0; f < T; f++)
+            memcpy((float *)t->data + (f * C + c) * hw, (const float *)v->data + (c * T + f) * hw, (size_t)hw * sizeof(float));
+    return t;
 }
 
 #endif

@@ -23,16 +23,6 @@ static vs_cogvideox_vae *load_vae(void) {
 
 
 
-/* [1, C, T, H, W] -> [T, C, H, W] */
-static vs_tensor *frames_of(const vs_tensor *v) {
-    const int64_t C = v->shape[1], T = v->shape[2], hw = v->shape[3] * v->shape[4];
-    vs_tensor *t = vs_test_tensor();
-    if (vs_tensor_alloc(t, VS_F32, VS_CPU, 4, (int64_t[]){T, C, v->shape[3], v->shape[4]}) != VS_OK) return NULL;
-    for (int64_t c = 0; c < C; c++)
-        for (int64_t f = 0; f < T; f++)
-            memcpy((float *)t->data + (f * C + c) * hw, (const float *)v->data + (c * T + f) * hw, (size_t)hw * sizeof(float));
-    return t;
-}
 
 static int check_decode(const char *latents_name, const char *video_name, int tiled) {
     vs_cogvideox_vae *m = load_vae();
@@ -60,7 +50,7 @@ static int check_encode(const char *frames_name, const char *prefix, int tiled) 
     snprintf(name, sizeof name, "%s_logvar", prefix);
     vs_tensor *ref_logvar = cogvae_fixture(name), *mean = vs_test_tensor(), *logvar = vs_test_tensor();
     CHECK(ref_mean && ref_logvar);
-    vs_tensor *frames = frames_of(x);
+    vs_tensor *frames = cogvae_frames_of(x);
     vs_cogvideox_vae_tiling tiling = vs_cogvideox_vae_default_tiling(m);
     CHECK_OK(vs_cogvideox_vae_encode(m, frames, tiled ? &tiling : NULL, mean, logvar));
     CHECK(vs_tensor_numel(mean) == vs_tensor_numel(ref_mean));
