@@ -78,7 +78,8 @@ void vs_scheduler_free(vs_scheduler *s);
 int vs_scheduler_num_steps(const vs_scheduler *s);
 /* Timestep the model gets at step i (0 <= i < num_steps). */
 float vs_scheduler_timestep(const vs_scheduler *s, int i);
-/* Noise level before step i (0 <= i <= num_steps; the last is the final one). */
+/* Noise level before step i (0 <= i <= num_steps; the last is the final one): the flow sigma, or for
+ * CogVideoX DPM the noise's standard deviation sqrt(1 - alphas_cumprod[t]) (0 at the end). */
 float vs_scheduler_sigma(const vs_scheduler *s, int i);
 /* One step: sample (in place) from sigma(i) to sigma(i+1) given the model's output at sigma(i). A
  * stochastic sampler (vs_scheduler_adds_noise) adds noise drawn with vs_noise_gaussian from the
