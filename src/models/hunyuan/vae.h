@@ -40,6 +40,12 @@ vs_vae_memory vs_hunyuan_vae_memory(const vs_hunyuan_vae *vae);
 vs_status vs_hunyuan_vae_estimate(const char *dir, int latent_frames, int latent_h, int latent_w, int tiled,
                                   size_t *weights, size_t *work);
 void vs_hunyuan_vae_free(vs_hunyuan_vae *vae);
+/* diffusers' enable_tiling sizes, in output pixels and frames (tile_sample_min_* and tile_sample_stride_*:
+ * tiles of tile x tile pixels start every stride, tiles of tile_frames + 1 frames every stride_frames;
+ * neighbours blend over tile - stride). Defaults 256, 256, 16, 192, 192, 12. Spatial sizes must be multiples
+ * of the spatial ratio, frame counts of the temporal ratio, 0 < stride <= tile. */
+vs_status vs_hunyuan_vae_set_tiling(vs_hunyuan_vae *vae, int tile_h, int tile_w, int tile_frames, int stride_h,
+                                    int stride_w, int stride_frames);
 
 #ifdef __cplusplus
 }
