@@ -69,14 +69,21 @@ __global__ void group_stats_kernel(const uint16_t *x, int64_t pixels, int c, int
     }
 }
 
+/* Thread g: the sums of group g into its mean and 1 / sqrt(var + eps), as floats after the sums. */
+__global__ void group_finish_kernel(double *stats, int groups, double count, float eps) {
+    const int g = threadIdx.x;
+    if (g >= groups) return;
+    const double mean = stats[2 * g] / count, var = fmax(stats[2 * g + 1] / count - mean * mean, 0.0);
+    float *out = reinterpret_cast<float *>(stats + 2 * groups);
+    out[2 * g] = (float)mean;
+    out[2 * g + 1] = (float)(1.0 / sqrt(var + (double)eps));
+}
+
 __global__ void group_apply_kernel(uint16_t *y, const uint16_t *x, const float *gamma, const float *beta,
-                                   int64_t pixels, int c, int cg, double count, float eps, int silu,
-                                   const double *stats) {
+                                   int64_t pixels, int c, int cg, int silu, const float *mean_inv) {
     GRID_STRIDE(e, pixels * c) {
         const int ch = (int)(e % c), g = ch / cg;
-        const double mean = stats[2 * g] / count, var = fmax(stats[2 * g + 1] / count - mean * mean, 0.0);
-        const float inv = (float)(1.0 / sqrt(var + (double)eps));
-        float v = (bf16_to_f32(x[e]) - (float)mean) * inv * gamma[ch] + beta[ch];
+        float v = (bf16_to_f32(x[e]) - mean_inv[2 * g]) * mean_inv[2 * g + 1] * gamma[ch] + beta[ch];
         if (silu) v = v / (1.f + __expf(-v));
         y[e] = f32_to_bf16(v);
     }
@@ -125,8 +132,10 @@ extern "C" vs_status vs_cuda_hv_group_norm(uint16_t *y, const uint16_t *x, const
     if (slices > 4096) slices = 4096;
     group_stats_kernel<<<dim3((unsigned)slices, (unsigned)groups), kThreads>>>(x, pixels, c, cg, stats);
     VS_CUDA_LAUNCH_CHECK("VAE group norm statistics");
-    group_apply_kernel<<<grid_for(pixels * c), kThreads>>>(y, x, gamma, beta, pixels, c, cg, (double)per_group, eps,
-                                                           silu, stats);
+    group_finish_kernel<<<1, 1024>>>(stats, groups, (double)per_group, eps);
+    VS_CUDA_LAUNCH_CHECK("VAE group norm statistics");
+    group_apply_kernel<<<grid_for(pixels * c), kThreads>>>(y, x, gamma, beta, pixels, c, cg, silu,
+                                                           reinterpret_cast<const float *>(stats + 2 * groups));
     VS_CUDA_LAUNCH_CHECK("VAE group norm");
     return VS_OK;
 }

@@ -24,8 +24,8 @@ vs_status vs_cuda_hv_crop(uint16_t *y, const uint16_t *full, const float *bias, 
                           int w, int c, int cs, int pad);
 
 /* GroupNorm over x [pixels][c] (statistics of each group of c / groups channels over all pixels, f64),
- * y = (x - mean) / sqrt(var + eps) * gamma + beta, then SiLU when silu; y may be x. stats: 2 * groups
- * doubles of device scratch. */
+ * y = (x - mean) / sqrt(var + eps) * gamma + beta, then SiLU when silu; y may be x. stats: 3 * groups
+ * doubles of device scratch; groups <= 1024. */
 vs_status vs_cuda_hv_group_norm(uint16_t *y, const uint16_t *x, const float *gamma, const float *beta, int64_t pixels,
                                 int c, int groups, float eps, int silu, double *stats);
 

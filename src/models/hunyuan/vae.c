@@ -1,7 +1,7 @@
 /* HunyuanVideo VAE decoder: configuration, loading, the f32 CPU decode of one tile, and diffusers' spatial
  * and temporal tiling around it (shared by both devices: a model on the GPU decodes each tile through
- * vae_cuda.c). On the CPU activations are frame-major, [t][c][h][w]: a frame is one contiguous [c, h, w]
- * block, the shape the convolution kernel takes its time taps in. */
+ * vae_cuda.c). On the CPU activations are frame-major vs_frames, [t][c][h][w]: a frame is one contiguous
+ * [c, h, w] block, the shape the convolution kernel takes its time taps in. */
 #include "models/hunyuan/vae.h"
 
 #include <math.h>
@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "core/status.h"
 #include "io/safetensors.h"
+#include "models/common/vae_tiles.h"
 #include "models/hunyuan/vae_internal.h"
 #include "ops/ops.h"
 
@@ -72,7 +73,7 @@ static vs_status parse_config(const vs_json *root, hv_config *c) {
     VS_TRY(check_block_types(root, "up_block_types", "HunyuanVideoUpBlock3D", c->n_blocks));
     VS_TRY(config_int(root, "latent_channels", c->latent_channels, 1, 1024, &c->latent_channels));
     VS_TRY(config_int(root, "out_channels", c->out_channels, 1, 64, &c->out_channels));
-    VS_TRY(config_int(root, "norm_num_groups", c->groups, 1, 4096, &c->groups));
+    VS_TRY(config_int(root, "norm_num_groups", c->groups, 1, 1024, &c->groups));
     VS_TRY(config_int(root, "layers_per_block", c->layers_per_block, 0, HV_MAX_RES - 1, &c->layers_per_block));
     VS_TRY(config_int(root, "spatial_compression_ratio", c->spatial_ratio, 1, 64, &c->spatial_ratio));
     VS_TRY(config_int(root, "temporal_compression_ratio", c->temporal_ratio, 1, 64, &c->temporal_ratio));
@@ -399,41 +400,22 @@ vs_status vs_hunyuan_vae_set_tiling(vs_hunyuan_vae *vae, int tile_h, int tile_w,
 
 /* ---- the CPU decode of one tile ---------------------------------------------------------------- */
 
-typedef struct {
-    float *d; /* [t][c][h][w] */
-    int t, c, h, w;
-} act;
-
-static size_t frame_size(const act *a) { return (size_t)a->c * a->h * a->w; }
-
-static vs_status act_alloc(act *a, int t, int c, int h, int w) {
-    a->t = t, a->c = c, a->h = h, a->w = w;
-    a->d = malloc(sizeof(float) * ((size_t)t * frame_size(a) + 1));
-    if (!a->d) return vs_fail(VS_ERR_OOM, "out of memory for a %dx%dx%dx%d VAE activation", t, c, h, w);
-    return VS_OK;
-}
-
-static void act_free(act *a) {
-    free(a->d);
-    a->d = NULL;
-}
-
 /* *x = y, freeing the old x. */
-static void act_replace(act *x, act *y) {
-    act_free(x);
+static void act_replace(vs_frames *x, vs_frames *y) {
+    vs_frames_free(x);
     *x = *y;
 }
 
 /* y = conv(x) (+ res): every frame replicate-padded by one pixel (k = 3), then a "same" convolution of the
  * padded frame whose interior is the valid result; output frame i reads input frames max(i - dt, 0)
  * (the causal replicate padding in time is a clamp of the frame index). */
-static vs_status conv_step(const hv_conv *cv, const act *x, const act *res, act *y) {
+static vs_status conv_step(const hv_conv *cv, const vs_frames *x, const vs_frames *res, vs_frames *y) {
     if (x->c != cv->cin) return vs_fail(VS_ERR_SHAPE, "VAE conv expects %d channels, got %d", cv->cin, x->c);
     const int p = cv->k / 2, ph = x->h + 2 * p, pw = x->w + 2 * p;
-    act padded = *x, full = {0};
-    vs_status s = act_alloc(y, x->t, cv->cout, x->h, x->w);
-    if (s == VS_OK && p) s = act_alloc(&padded, x->t, x->c, ph, pw);
-    if (s == VS_OK && p) s = act_alloc(&full, 1, cv->cout, ph, pw);
+    vs_frames padded = *x, full = {0};
+    vs_status s = vs_frames_alloc(y, x->t, cv->cout, x->h, x->w);
+    if (s == VS_OK && p) s = vs_frames_alloc(&padded, x->t, x->c, ph, pw);
+    if (s == VS_OK && p) s = vs_frames_alloc(&full, 1, cv->cout, ph, pw);
     for (int f = 0; s == VS_OK && p && f < x->t; f++)
         for (int ch = 0; ch < x->c; ch++)
             for (int yy = 0; yy < ph; yy++) {
@@ -446,9 +428,9 @@ static vs_status conv_step(const hv_conv *cv, const act *x, const act *res, act 
         const float *taps[3];
         for (int dt = 0; dt < cv->k; dt++) {
             int src = f - (cv->k - 1) + dt;
-            taps[dt] = padded.d + (size_t)(src < 0 ? 0 : src) * frame_size(&padded);
+            taps[dt] = padded.d + (size_t)(src < 0 ? 0 : src) * vs_frames_size(&padded);
         }
-        float *out = p ? full.d : y->d + (size_t)f * frame_size(y);
+        float *out = p ? full.d : y->d + (size_t)f * vs_frames_size(y);
         s = vs_cpu_conv_frame(out, taps, cv->k, cv->cin, ph, pw, cv->weight.data, cv->bias.data, cv->cout, cv->k,
                               cv->k);
         for (int ch = 0; s == VS_OK && p && ch < cv->cout; ch++)
@@ -456,19 +438,19 @@ static vs_status conv_step(const hv_conv *cv, const act *x, const act *res, act 
                 memcpy(y->d + (((size_t)f * cv->cout + ch) * x->h + yy) * x->w,
                        full.d + ((size_t)ch * ph + yy + p) * pw + p, sizeof(float) * (size_t)x->w);
     }
-    if (p) act_free(&padded);
-    act_free(&full);
+    if (p) vs_frames_free(&padded);
+    vs_frames_free(&full);
     if (s == VS_OK && res) {
-        size_t n = (size_t)y->t * frame_size(y);
+        size_t n = (size_t)y->t * vs_frames_size(y);
         for (size_t i = 0; i < n; i++) y->d[i] += res->d[i];
     }
-    if (s != VS_OK) act_free(y);
+    if (s != VS_OK) vs_frames_free(y);
     return s;
 }
 
 /* GroupNorm over the whole tile (each group's channels, all frames and pixels; f64 statistics), then SiLU
  * when silu; y may be x. */
-static void group_norm(const hv_norm *n, int groups, const act *x, float *y, int silu) {
+static void group_norm(const hv_norm *n, int groups, const vs_frames *x, float *y, int silu) {
     const int cg = x->c / groups;
     const size_t hw = (size_t)x->h * x->w;
     const float *gamma = n->gamma.data, *beta = n->beta.data;
@@ -495,17 +477,17 @@ static void group_norm(const hv_norm *n, int groups, const act *x, float *y, int
 }
 
 /* HunyuanVideoResnetBlockCausal3D: shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x)))))). */
-static vs_status res_step(const hv_res *r, int groups, act *x) {
-    act h = {0}, a = {0}, sc = *x, y = {0};
-    vs_status s = act_alloc(&h, x->t, x->c, x->h, x->w);
+static vs_status res_step(const hv_res *r, int groups, vs_frames *x) {
+    vs_frames h = {0}, a = {0}, sc = *x, y = {0};
+    vs_status s = vs_frames_alloc(&h, x->t, x->c, x->h, x->w);
     if (s == VS_OK) group_norm(&r->norm1, groups, x, h.d, 1);
     if (s == VS_OK) s = conv_step(&r->conv1, &h, NULL, &a);
-    act_free(&h);
+    vs_frames_free(&h);
     if (s == VS_OK) group_norm(&r->norm2, groups, &a, a.d, 1);
     if (s == VS_OK && r->has_shortcut) s = conv_step(&r->shortcut, x, NULL, &sc);
     if (s == VS_OK) s = conv_step(&r->conv2, &a, &sc, &y);
-    act_free(&a);
-    if (sc.d != x->d) act_free(&sc);
+    vs_frames_free(&a);
+    if (sc.d != x->d) vs_frames_free(&sc);
     if (s == VS_OK) act_replace(x, &y);
     return s;
 }
@@ -519,7 +501,7 @@ static void linear(float *out, const float *in, const vs_tensor *w, const vs_ten
 
 /* The mid-block attention over the n = t h w pixels of the tile, tokens frame by frame: the queries of
  * frame f attend to the keys of frames 0..f (diffusers' prepare_causal_attention_mask). */
-static vs_status attn_step(const hv_attn *a, int groups, act *x) {
+static vs_status attn_step(const hv_attn *a, int groups, vs_frames *x) {
     const int c = x->c;
     const int64_t p = (int64_t)x->h * x->w, n = (int64_t)x->t * p;
     float *xn = malloc(sizeof(float) * (size_t)(c * n)), *tok = malloc(sizeof(float) * (size_t)(c * n));
@@ -556,10 +538,10 @@ static vs_status attn_step(const hv_attn *a, int groups, act *x) {
 
 /* HunyuanVideoUpsampleCausal3D: nearest upsampling, frame 0 in space only, the others by (up_t, up_s, up_s);
  * then the causal conv. */
-static vs_status upsample_step(const hv_up *u, act *x) {
+static vs_status upsample_step(const hv_up *u, vs_frames *x) {
     const int t2 = 1 + u->up_t * (x->t - 1), h2 = x->h * u->up_s, w2 = x->w * u->up_s;
-    act up, y;
-    VS_TRY(act_alloc(&up, t2, x->c, h2, w2));
+    vs_frames up, y;
+    VS_TRY(vs_frames_alloc(&up, t2, x->c, h2, w2));
     for (int f = 0; f < t2; f++) {
         const int src = f == 0 ? 0 : 1 + (f - 1) / u->up_t;
         for (int ch = 0; ch < x->c; ch++)
@@ -570,7 +552,7 @@ static vs_status upsample_step(const hv_up *u, act *x) {
             }
     }
     vs_status s = conv_step(&u->conv, &up, NULL, &y);
-    act_free(&up);
+    vs_frames_free(&up);
     if (s == VS_OK) act_replace(x, &y);
     return s;
 }
@@ -578,7 +560,7 @@ static vs_status upsample_step(const hv_up *u, act *x) {
 /* HunyuanVideoDecoder3D.forward on one tile z [t][C][h][w] (after post_quant_conv) -> [1 + tr (t - 1)][3][H][W]. */
 static vs_status decode_tile_cpu(const vs_hunyuan_vae *m, const float *z, int t, int h, int w, float *video) {
     const hv_config *c = &m->cfg;
-    act zin = {(float *)z, t, c->latent_channels, h, w}, x;
+    vs_frames zin = {(float *)z, t, c->latent_channels, h, w}, x;
     VS_TRY(conv_step(&m->conv_in, &zin, NULL, &x));
     vs_status s = res_step(&m->mid_res[0], c->groups, &x);
     if (s == VS_OK && c->mid_attention) s = attn_step(&m->mid_attn, c->groups, &x);
@@ -587,12 +569,12 @@ static vs_status decode_tile_cpu(const vs_hunyuan_vae *m, const float *z, int t,
         for (int j = 0; s == VS_OK && j < m->up[i].n_res; j++) s = res_step(&m->up[i].res[j], c->groups, &x);
         if (s == VS_OK && (m->up[i].up_t > 1 || m->up[i].up_s > 1)) s = upsample_step(&m->up[i], &x);
     }
-    act y = {0};
+    vs_frames y = {0};
     if (s == VS_OK) group_norm(&m->norm_out, c->groups, &x, x.d, 1);
     if (s == VS_OK) s = conv_step(&m->conv_out, &x, NULL, &y);
-    act_free(&x);
-    if (s == VS_OK) memcpy(video, y.d, sizeof(float) * (size_t)y.t * frame_size(&y));
-    act_free(&y);
+    vs_frames_free(&x);
+    if (s == VS_OK) memcpy(video, y.d, sizeof(float) * (size_t)y.t * vs_frames_size(&y));
+    vs_frames_free(&y);
     return s;
 }
 
@@ -605,108 +587,24 @@ static vs_status decode_tile(vs_hunyuan_vae *m, const float *z, int t, int h, in
 
 /* ---- tiling ----------------------------------------------------------------------------------- */
 
-/* diffusers' blend_v / blend_h / blend_t, in place on b: its first e rows (columns, frames) fade in from
- * the last e of a, b's weight rising as i / e (e capped by both sizes). */
-static void blend_rows(const act *a, act *b, int e) {
-    e = e < a->h ? e : a->h;
-    e = e < b->h ? e : b->h;
-    for (int f = 0; f < b->t; f++)
-        for (int ch = 0; ch < b->c; ch++)
-            for (int y = 0; y < e; y++) {
-                const float *ra = a->d + (((size_t)f * a->c + ch) * a->h + a->h - e + y) * a->w;
-                float *rb = b->d + (((size_t)f * b->c + ch) * b->h + y) * b->w;
-                const float wb = (float)y / (float)e;
-                for (int xx = 0; xx < b->w; xx++) rb[xx] = ra[xx] * (1.0f - wb) + rb[xx] * wb;
-            }
-}
-
-static void blend_cols(const act *a, act *b, int e) {
-    e = e < a->w ? e : a->w;
-    e = e < b->w ? e : b->w;
-    for (int f = 0; f < b->t; f++)
-        for (int ch = 0; ch < b->c; ch++)
-            for (int y = 0; y < b->h; y++) {
-                const float *ra = a->d + (((size_t)f * a->c + ch) * a->h + y) * a->w + a->w - e;
-                float *rb = b->d + (((size_t)f * b->c + ch) * b->h + y) * b->w;
-                for (int xx = 0; xx < e; xx++) {
-                    const float wb = (float)xx / (float)e;
-                    rb[xx] = ra[xx] * (1.0f - wb) + rb[xx] * wb;
-                }
-            }
-}
-
-static void blend_frames(const act *a, act *b, int e) {
-    e = e < a->t ? e : a->t;
-    e = e < b->t ? e : b->t;
-    const size_t fs = frame_size(b);
-    for (int f = 0; f < e; f++) {
-        const float *fa = a->d + (size_t)(a->t - e + f) * fs;
-        float *fb = b->d + (size_t)f * fs;
-        const float wb = (float)f / (float)e;
-        for (size_t i = 0; i < fs; i++) fb[i] = fa[i] * (1.0f - wb) + fb[i] * wb;
-    }
-}
-
 /* Decodes z [t][C][h][w] whole into *out. */
-static vs_status decode_whole(vs_hunyuan_vae *m, const act *z, act *out) {
+static vs_status decode_whole(vs_hunyuan_vae *m, const vs_frames *z, vs_frames *out) {
     const int sr = m->cfg.spatial_ratio;
-    VS_TRY(act_alloc(out, 1 + m->cfg.temporal_ratio * (z->t - 1), m->cfg.out_channels, z->h * sr, z->w * sr));
+    VS_TRY(vs_frames_alloc(out, 1 + m->cfg.temporal_ratio * (z->t - 1), m->cfg.out_channels, z->h * sr, z->w * sr));
     vs_status s = decode_tile(m, z->d, z->t, z->h, z->w, out->d);
-    if (s != VS_OK) act_free(out);
+    if (s != VS_OK) vs_frames_free(out);
     return s;
 }
 
-/* diffusers' tiled_decode: tiles start every stride (latent pixels) and span the tile; each is decoded on
- * its own, then in raster order blended in place with the (already blended) tile above and the one to the
- * left, and its top-left stride x stride pixels are kept. */
-static vs_status decode_spatial_tiles(vs_hunyuan_vae *m, const act *z, act *out) {
-    const hv_tiling *T = &m->tiling;
-    const int sr = m->cfg.spatial_ratio;
-    const int tile_h = T->tile_h / sr, tile_w = T->tile_w / sr, step_h = T->stride_h / sr, step_w = T->stride_w / sr;
-    const int rows = (z->h + step_h - 1) / step_h, cols = (z->w + step_w - 1) / step_w;
-    act *tiles = calloc((size_t)rows * cols, sizeof *tiles);
-    if (!tiles) return vs_fail(VS_ERR_OOM, "out of memory for VAE tiles");
-    vs_status s = VS_OK;
-    for (int i = 0; s == VS_OK && i < rows; i++)
-        for (int j = 0; s == VS_OK && j < cols; j++) {
-            const int y0 = i * step_h, x0 = j * step_w;
-            const int th = z->h - y0 < tile_h ? z->h - y0 : tile_h, tw = z->w - x0 < tile_w ? z->w - x0 : tile_w;
-            act part;
-            s = act_alloc(&part, z->t, z->c, th, tw);
-            for (int f = 0; s == VS_OK && f < z->t; f++)
-                for (int ch = 0; ch < z->c; ch++)
-                    for (int y = 0; y < th; y++)
-                        memcpy(part.d + (((size_t)f * z->c + ch) * th + y) * tw,
-                               z->d + (((size_t)f * z->c + ch) * z->h + y0 + y) * z->w + x0, sizeof(float) * (size_t)tw);
-            if (s == VS_OK) s = decode_whole(m, &part, &tiles[i * cols + j]);
-            act_free(&part);
-        }
-    if (s == VS_OK) s = act_alloc(out, tiles[0].t, tiles[0].c, z->h * sr, z->w * sr);
-    for (int i = 0; s == VS_OK && i < rows; i++)
-        for (int j = 0; j < cols; j++) {
-            act *tile = &tiles[i * cols + j];
-            if (i > 0) blend_rows(&tiles[(i - 1) * cols + j], tile, T->tile_h - T->stride_h);
-            if (j > 0) blend_cols(&tiles[i * cols + j - 1], tile, T->tile_w - T->stride_w);
-            const int y0 = i * T->stride_h, x0 = j * T->stride_w;
-            int kh = tile->h < T->stride_h ? tile->h : T->stride_h, kw = tile->w < T->stride_w ? tile->w : T->stride_w;
-            if (y0 + kh > out->h) kh = out->h - y0;
-            if (x0 + kw > out->w) kw = out->w - x0;
-            for (int f = 0; f < tile->t; f++)
-                for (int ch = 0; ch < tile->c; ch++)
-                    for (int y = 0; y < kh; y++)
-                        memcpy(out->d + (((size_t)f * out->c + ch) * out->h + y0 + y) * out->w + x0,
-                               tile->d + (((size_t)f * tile->c + ch) * tile->h + y) * tile->w, sizeof(float) * (size_t)kw);
-        }
-    for (int i = 0; i < rows * cols; i++) act_free(&tiles[i]);
-    free(tiles);
-    return s;
-}
+/* vs_frames_decoder for diffusers' tiled_decode (vs_frames_decode_tiled). */
+static vs_status decode_part(void *m, const vs_frames *z, vs_frames *out) { return decode_whole(m, z, out); }
 
 /* One tile of frames: spatially tiled when `tiled` and the frame is larger than a tile. */
-static vs_status decode_frames(vs_hunyuan_vae *m, const act *z, int tiled, act *out) {
+static vs_status decode_frames(vs_hunyuan_vae *m, const vs_frames *z, int tiled, vs_frames *out) {
     const int sr = m->cfg.spatial_ratio;
     if (tiled && (z->w > m->tiling.tile_w / sr || z->h > m->tiling.tile_h / sr))
-        return decode_spatial_tiles(m, z, out);
+        return vs_frames_decode_tiled(z, sr, m->tiling.tile_h, m->tiling.tile_w, m->tiling.stride_h, m->tiling.stride_w,
+                                      decode_part, m, out);
     return decode_whole(m, z, out);
 }
 
@@ -714,24 +612,24 @@ static vs_status decode_frames(vs_hunyuan_vae *m, const act *z, int tiled, act *
  * tile_t / tr + 1 latent frames start every stride_t / tr; each decoded tile but the first loses its first
  * frame, fades in over the previous (blended) tile's last tile_t - stride_t frames, and gives its first
  * stride_t frames (the first tile stride_t + 1). Streams: only the previous tile is held. */
-static vs_status decode_temporal_tiles(vs_hunyuan_vae *m, const act *z, int tiled, act *video) {
+static vs_status decode_temporal_tiles(vs_hunyuan_vae *m, const vs_frames *z, int tiled, vs_frames *video) {
     const hv_tiling *T = &m->tiling;
     const int tr = m->cfg.temporal_ratio, sr = m->cfg.spatial_ratio;
     const int tile = T->tile_t / tr, step = T->stride_t / tr, total = 1 + tr * (z->t - 1);
-    VS_TRY(act_alloc(video, total, m->cfg.out_channels, z->h * sr, z->w * sr));
-    const size_t zfs = frame_size(z), vfs = frame_size(video);
-    act prev = {0};
+    VS_TRY(vs_frames_alloc(video, total, m->cfg.out_channels, z->h * sr, z->w * sr));
+    const size_t zfs = vs_frames_size(z), vfs = vs_frames_size(video);
+    vs_frames prev = {0};
     int done = 0;
     vs_status s = VS_OK;
     for (int i = 0; s == VS_OK && i < z->t; i += step) {
         const int n = z->t - i < tile + 1 ? z->t - i : tile + 1;
-        act part = {z->d + (size_t)i * zfs, n, z->c, z->h, z->w}, cur;
+        vs_frames part = {z->d + (size_t)i * zfs, n, z->c, z->h, z->w}, cur;
         s = decode_frames(m, &part, tiled, &cur);
         if (s != VS_OK) break;
         if (i > 0) { /* drop the first frame: shift the view */
             memmove(cur.d, cur.d + vfs, sizeof(float) * (size_t)(cur.t - 1) * vfs);
             cur.t--;
-            blend_frames(&prev, &cur, T->tile_t - T->stride_t);
+            vs_frames_blend_frames(&prev, &cur, T->tile_t - T->stride_t);
         }
         int keep = i > 0 ? T->stride_t : T->stride_t + 1;
         if (keep > cur.t) keep = cur.t;
@@ -740,10 +638,10 @@ static vs_status decode_temporal_tiles(vs_hunyuan_vae *m, const act *z, int tile
         done += keep;
         act_replace(&prev, &cur);
     }
-    act_free(&prev);
+    vs_frames_free(&prev);
     if (s == VS_OK && done != total)
         s = vs_fail(VS_ERR_SHAPE, "VAE temporal tiles gave %d of %d frames", done, total);
-    if (s != VS_OK) act_free(video);
+    if (s != VS_OK) vs_frames_free(video);
     return s;
 }
 
@@ -765,25 +663,25 @@ vs_status vs_hunyuan_vae_decode(vs_hunyuan_vae *m, const vs_tensor *latents, int
     /* The pipeline's latents / scaling_factor, frame-major, then post_quant_conv: a 1x1x1 conv, pointwise, so
      * it commutes with tiling and runs once here. */
     const int t = (int)sh[2], h = (int)sh[3], w = (int)sh[4];
-    act z, zq;
-    VS_TRY(act_alloc(&z, t, zc, h, w));
+    vs_frames z, zq;
+    VS_TRY(vs_frames_alloc(&z, t, zc, h, w));
     const float *src = latents->data, inv = (float)(1.0 / m->cfg.scaling_factor);
     const size_t hw = (size_t)h * w;
     for (int ch = 0; ch < zc; ch++)
         for (int f = 0; f < t; f++)
             for (size_t p = 0; p < hw; p++) z.d[((size_t)f * zc + ch) * hw + p] = src[((size_t)ch * t + f) * hw + p] * inv;
     vs_status s = conv_step(&m->post_quant, &z, NULL, &zq);
-    act_free(&z);
+    vs_frames_free(&z);
     if (s != VS_OK) return s;
-    act out = {0};
+    vs_frames out = {0};
     if (t > m->tiling.tile_t / m->cfg.temporal_ratio) s = decode_temporal_tiles(m, &zq, tiled, &out);
     else s = decode_frames(m, &zq, tiled, &out);
-    act_free(&zq);
+    vs_frames_free(&zq);
 #if VS_HAVE_CUDA
     if (m->device == VS_CUDA) vs_hunyuan_vae_cuda_release(m);
 #endif
     if (s != VS_OK) return s;
-    const size_t n = (size_t)out.t * frame_size(&out);
+    const size_t n = (size_t)out.t * vs_frames_size(&out);
     for (size_t i = 0; i < n; i++) out.d[i] = out.d[i] < -1.0f ? -1.0f : out.d[i] > 1.0f ? 1.0f : out.d[i];
     *video = vs_tensor_view(out.d, VS_F32, VS_CPU, 4, (int64_t[]){out.t, out.c, out.h, out.w});
     video->owned = 1;

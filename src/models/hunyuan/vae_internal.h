@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "core/devpool.h"
 #include "models/hunyuan/vae.h"
 
 #define HV_MAX_BLOCKS 8 /* block_out_channels entries */
@@ -77,7 +78,7 @@ struct vs_hunyuan_vae {
     hv_norm norm_out;
     vs_device device;
     vs_vae_memory gpu_memory; /* VS_CUDA only; updated by decodes */
-    void *gpu_pool;           /* VS_CUDA: device buffers of the decode in progress (vae_cuda.c) */
+    vs_devpool gpu_pool;      /* VS_CUDA: device buffers of the decode in progress (vae_cuda.c) */
 };
 
 #if VS_HAVE_CUDA
