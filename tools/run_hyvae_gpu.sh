@@ -2,14 +2,15 @@
 # The HunyuanVideo VAE decoder on the accelerator (issue 17): its GPU test against diffusers' golden files and
 # the CPU decode (tests/gpu/test_hunyuan_vae_cuda.c), then the 720x1280, 129-frame tiled decode, ours against
 # diffusers' AutoencoderKLHunyuanVideo (bench/hunyuan_vae_vs_diffusers.py; needs the diffusers wheel in .whl/):
-# time and peak GPU memory side by side in $R/hunyuan_vae_720p.json, copied to $OUT. About 4 minutes.
+# time and peak GPU memory side by side in $R/hunyuan_vae_720p.json, copied to $OUT. Also Wan's VAE GPU test
+# (its pool and tiling moved to core/ and models/common/). About 4 minutes.
 # Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=abc1234 bash tools/run_hyvae_gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source tools/gpu_env.sh
 
 note "build"
-build_gpu test_hunyuan_vae_cuda test_hunyuan_vae vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
+build_gpu test_hunyuan_vae_cuda test_hunyuan_vae test_vae_cuda vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
 pack
 
 note "tests (CPU, then GPU against diffusers and the CPU)"
@@ -17,6 +18,8 @@ timeout 60 build-gpu/test_hunyuan_vae >"$R/test_cpu.log" 2>&1
 tail -n 12 "$R/test_cpu.log"
 timeout 120 build-gpu/test_hunyuan_vae_cuda >"$R/test_gpu.log" 2>&1
 echo "exit $?"; tail -n 20 "$R/test_gpu.log"
+timeout 60 build-gpu/test_vae_cuda >"$R/test_wan_vae_gpu.log" 2>&1 # Wan's VAE, now on core/devpool and models/common/vae_tiles
+echo "Wan VAE GPU test exit $?"; grep -E "^FAIL|passed" "$R/test_wan_vae_gpu.log"
 pack
 
 note "720x1280x129 tiled decode: ours vs diffusers"
