@@ -713,14 +713,16 @@ static void estimate(const hv_config *c, int t, int h, int w, size_t *weights, s
     for (int i = 0; i < c->n_blocks; i++) {
         const int64_t out = c->block_out[c->n_blocks - 1 - i];
         for (int j = 0; j <= c->layers_per_block; j++) wb += res_weight_bytes(j ? out : prev, out);
+        const int64_t resnets = (prev > out ? prev : out) * frames * (hh + 2) * (ww + 2); /* before upsampling */
+        if (resnets > largest) largest = resnets;
         int ut, us;
         up_factors(c, i, &ut, &us);
         if (ut > 1 || us > 1) {
             wb += conv_weight_bytes(out, out, 3);
             frames = 1 + ut * (frames - 1), hh *= us, ww *= us;
+            const int64_t upsampled = out * frames * (hh + 2) * (ww + 2);
+            if (upsampled > largest) largest = upsampled;
         }
-        const int64_t size = (prev > out ? prev : out) * frames * (hh + 2) * (ww + 2);
-        if (size > largest) largest = size;
         prev = out;
     }
     wb += conv_weight_bytes(c->block_out[0], c->out_channels, 3) + (size_t)c->block_out[0] * 8;
