@@ -10,7 +10,8 @@ vs_status vs_devpool_get(vs_devpool *p, size_t bytes, void **out) {
     for (int i = 0; i < p->n; i++)
         if (!p->used[i] && p->cap[i] >= bytes && (best < 0 || p->cap[i] < p->cap[best])) best = i;
     if (best < 0) {
-        if (p->n == VS_DEVPOOL_MAX) return vs_fail(VS_ERR_OOM, "device buffer pool: more than %d buffers", VS_DEVPOOL_MAX);
+        if (p->n == VS_DEVPOOL_MAX)
+            return vs_fail(VS_ERR_OOM, "device buffer pool: more than %d buffers", VS_DEVPOOL_MAX);
         VS_TRY(vs_device_malloc(&p->ptr[p->n], bytes));
         p->cap[p->n] = bytes;
         p->bytes += bytes;
@@ -27,6 +28,7 @@ void vs_devpool_put(vs_devpool *p, const void *ptr) {
 }
 
 void vs_devpool_free(vs_devpool *p) {
-    for (int i = 0; i < p->n; i++) vs_device_free(p->ptr[i]);
+    for (int i = 0; i < p->n; i++)
+        vs_device_free(p->ptr[i]);
     memset(p, 0, sizeof *p);
 }

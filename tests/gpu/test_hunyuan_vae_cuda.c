@@ -6,7 +6,8 @@
  *
  * With VS_HYVAE_BENCH_JSON=path it also decodes random latents of a 720x1280, 129-frame video with the
  * released configuration's random weights, tiled as diffusers' enable_tiling(), and writes the median time
- * and the GPU memory to that JSON file (a measurement for bench/hunyuan_vae_vs_diffusers.py, no assertion). */
+ * and the GPU memory to that JSON file (a measurement for bench/hunyuan_vae_vs_diffusers.py, no assertion).
+ */
 #include <time.h>
 
 #include "backend/cuda/hunyuan_vae_cuda.h"
@@ -17,7 +18,8 @@
 #include "ops/ops.h"
 #include "tensor_util.h"
 
-/* ---- the kernels against f64 / exact host references: random inputs, odd sizes, NaN-poisoned outputs ---- */
+/* ---- the kernels against f64 / exact host references: random inputs, odd sizes, NaN-poisoned outputs ----
+ */
 
 /* A BF16 device copy of n random values in [-2, 2) (rounded to BF16 in *host), freed after the case. */
 static vs_tensor *random_bf16(unsigned long long *rng, int64_t n, float **host) {
@@ -38,7 +40,8 @@ static vs_tensor *poisoned_bf16(int64_t n) {
 
 static double max_abs_diff(const float *a, const double *ref, int64_t n) {
     double m = 0;
-    for (int64_t i = 0; i < n; i++) m = isfinite(a[i]) ? fmax(m, fabs(a[i] - ref[i])) : INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        m = isfinite(a[i]) ? fmax(m, fabs(a[i] - ref[i])) : INFINITY;
     return m;
 }
 
@@ -46,7 +49,8 @@ TEST(group_norm_kernel) {
     unsigned long long rng = 11;
     const int64_t pixels = 3 * 7 * 9; /* 3 frames of 7 x 9 */
     const int c = 24, groups = 3, cg = c / groups;
-    float *x, *gamma = vs_test_free_later(random_array(&rng, c, 0.5f, 1.5f)), *beta = vs_test_free_later(random_array(&rng, c, -0.5f, 0.5f));
+    float *x, *gamma = vs_test_free_later(random_array(&rng, c, 0.5f, 1.5f)),
+              *beta = vs_test_free_later(random_array(&rng, c, -0.5f, 0.5f));
     vs_tensor *xd = random_bf16(&rng, pixels * c, &x), *yd = poisoned_bf16(pixels * c);
     vs_tensor *gd = vs_test_tensor(), *bd = vs_test_tensor(), *stats = vs_test_tensor();
     CHECK(xd && yd && gamma && beta);
@@ -56,11 +60,13 @@ TEST(group_norm_kernel) {
     double *want = vs_test_malloc(sizeof(double) * (size_t)(pixels * c));
     for (int silu = 0; silu < 2; silu++) {
         CHECK_OK(poison(yd));
-        CHECK_OK(vs_cuda_hv_group_norm(yd->data, xd->data, gd->data, bd->data, pixels, c, groups, 1e-6f, silu, stats->data));
+        CHECK_OK(vs_cuda_hv_group_norm(yd->data, xd->data, gd->data, bd->data, pixels, c, groups, 1e-6f, silu,
+                                       stats->data));
         for (int g = 0; g < groups; g++) {
             double sum = 0, sq = 0;
             for (int64_t p = 0; p < pixels; p++)
-                for (int ch = g * cg; ch < (g + 1) * cg; ch++) sum += x[p * c + ch], sq += (double)x[p * c + ch] * x[p * c + ch];
+                for (int ch = g * cg; ch < (g + 1) * cg; ch++)
+                    sum += x[p * c + ch], sq += (double)x[p * c + ch] * x[p * c + ch];
             const double mean = sum / (pixels * cg), inv = 1 / sqrt(sq / (pixels * cg) - mean * mean + 1e-6);
             for (int64_t p = 0; p < pixels; p++)
                 for (int ch = g * cg; ch < (g + 1) * cg; ch++) {
@@ -92,8 +98,15 @@ TEST(pad_upsample_crop_kernels) {
         for (int y = 0; y < h + 2; y++)
             for (int xx = 0; xx < w + 2; xx++)
                 for (int ch = 0; ch < c; ch++) {
-                    const int sf = f < 2 ? 0 : f - 2, sy = y == 0 ? 0 : y > h ? h - 1 : y - 1, sx = xx == 0 ? 0 : xx > w ? w - 1 : xx - 1;
-                    CHECK(got[(((int64_t)f * (h + 2) + y) * (w + 2) + xx) * c + ch] == x[(((int64_t)sf * h + sy) * w + sx) * c + ch]);
+                    const int sf = f < 2 ? 0 : f - 2,
+                              sy = y == 0  ? 0
+                                   : y > h ? h - 1
+                                           : y - 1,
+                              sx = xx == 0  ? 0
+                                   : xx > w ? w - 1
+                                            : xx - 1;
+                    CHECK(got[(((int64_t)f * (h + 2) + y) * (w + 2) + xx) * c + ch] ==
+                          x[(((int64_t)sf * h + sy) * w + sx) * c + ch]);
                 }
     /* upsampling by (2, 2, 2), frame 0 in space only */
     const int t2 = 1 + 2 * (t - 1);
@@ -107,10 +120,12 @@ TEST(pad_upsample_crop_kernels) {
             for (int xx = 0; xx < 2 * w; xx++)
                 for (int ch = 0; ch < c; ch++) {
                     const int sf = f == 0 ? 0 : 1 + (f - 1) / 2;
-                    CHECK(got[(((int64_t)f * 2 * h + y) * 2 * w + xx) * c + ch] == x[(((int64_t)sf * h + y / 2) * w + xx / 2) * c + ch]);
+                    CHECK(got[(((int64_t)f * 2 * h + y) * 2 * w + xx) * c + ch] ==
+                          x[(((int64_t)sf * h + y / 2) * w + xx / 2) * c + ch]);
                 }
     /* crop of a padded convolution output with cs channels, plus bias and residual */
-    vs_tensor *fd = random_bf16(&rng, (int64_t)t * (h + 2) * (w + 2) * cs, &full), *rd = random_bf16(&rng, (int64_t)t * h * w * c, &res);
+    vs_tensor *fd = random_bf16(&rng, (int64_t)t * (h + 2) * (w + 2) * cs, &full),
+              *rd = random_bf16(&rng, (int64_t)t * h * w * c, &res);
     float *bias = vs_test_free_later(random_array(&rng, c, -1.0f, 1.0f));
     vs_tensor *bd = vs_test_tensor(), *yd = poisoned_bf16((int64_t)t * h * w * c);
     CHECK(fd && rd && bias && yd);
@@ -124,7 +139,8 @@ TEST(pad_upsample_crop_kernels) {
             for (int xx = 0; xx < w; xx++)
                 for (int ch = 0; ch < c; ch++) {
                     const int64_t e = (((int64_t)f * h + y) * w + xx) * c + ch;
-                    want[e] = (double)full[(((int64_t)f * (h + 2) + y + 1) * (w + 2) + xx + 1) * cs + ch] + bias[ch] + res[e];
+                    want[e] = (double)full[(((int64_t)f * (h + 2) + y + 1) * (w + 2) + xx + 1) * cs + ch] +
+                              bias[ch] + res[e];
                 }
     const double err = max_abs_diff(got, want, (int64_t)t * h * w * c);
     CHECK_MSG(err < 0.04, "crop: max abs error %g", err);
@@ -153,20 +169,27 @@ static int check_case(const char *key, int tiled) {
     CHECK(hv_same_shape(got, shape));
     const int64_t n = vs_tensor_numel(got);
     int finite = 1;
-    for (int64_t i = 0; i < n; i++) finite &= isfinite(((const float *)got->data)[i]) != 0;
+    for (int64_t i = 0; i < n; i++)
+        finite &= isfinite(((const float *)got->data)[i]) != 0;
     const double vs_diffusers = vs_test_rel_l2(got->data, expect, n);
     const double vs_cpu = vs_test_rel_l2_f32(got->data, want->data, n);
     vs_vae_memory mem = vs_hunyuan_vae_memory(gpu);
-    printf("  case %s (tiled %d): rel L2 %.2e vs diffusers f64, %.2e vs our CPU; peak activations %.1f MiB\n", key,
-           tiled, vs_diffusers, vs_cpu, mem.peak_activations / 1048576.0);
+    printf("  case %s (tiled %d): rel L2 %.2e vs diffusers f64, %.2e vs our CPU; peak activations %.1f MiB\n",
+           key, tiled, vs_diffusers, vs_cpu, mem.peak_activations / 1048576.0);
     CHECK_MSG(finite, "NaN or Inf in the GPU decode (an unwritten element)");
     CHECK(vs_diffusers <= 2e-2 && vs_cpu <= 2e-2);
     return 0;
 }
 
-TEST(untiled_matches_diffusers_and_cpu) { return check_case("a", 0); }
-TEST(framewise_matches_diffusers_and_cpu) { return check_case("b", 0); }
-TEST(tiled_matches_diffusers_and_cpu) { return check_case("c", 1); }
+TEST(untiled_matches_diffusers_and_cpu) {
+    return check_case("a", 0);
+}
+TEST(framewise_matches_diffusers_and_cpu) {
+    return check_case("b", 0);
+}
+TEST(tiled_matches_diffusers_and_cpu) {
+    return check_case("c", 1);
+}
 
 static double now_ms(void) {
     struct timespec ts;
@@ -205,20 +228,24 @@ TEST(released_config_720p_129_frames) {
     size_t est_w = 0, est_work = 0;
     CHECK_OK(vs_hunyuan_vae_estimate(NULL, 33, 90, 160, 1, &est_w, &est_work));
     const double mib = 1048576.0;
-    printf("  ours: median %.1f ms of %d; weights %.1f MiB, peak activations %.1f MiB (estimate %.1f), cuDNN workspace "
+    printf("  ours: median %.1f ms of %d; weights %.1f MiB, peak activations %.1f MiB (estimate %.1f), cuDNN "
+           "workspace "
            "%.1f MiB, device in use %.1f MiB\n",
            median, repeats, mem.weights / mib, mem.peak_activations / mib, est_work / mib,
            mem.workspace / mib, mem.device_used / mib);
     FILE *f = fopen(path, "w");
     CHECK(f);
-    fprintf(f,
-            "{\"median_ms\": %.1f, \"min_ms\": %.1f, \"max_ms\": %.1f, \"repeats\": %d, \"weights_mib\": %.1f, "
-            "\"activations_mib\": %.1f, \"estimate_work_mib\": %.1f, \"workspace_mib\": %.1f, \"device_used_mib\": %.1f}\n",
-            median, ms[1], ms[repeats], repeats, mem.weights / mib, mem.peak_activations / mib,
-            est_work / mib, mem.workspace / mib, mem.device_used / mib);
+    fprintf(
+        f,
+        "{\"median_ms\": %.1f, \"min_ms\": %.1f, \"max_ms\": %.1f, \"repeats\": %d, \"weights_mib\": %.1f, "
+        "\"activations_mib\": %.1f, \"estimate_work_mib\": %.1f, \"workspace_mib\": %.1f, "
+        "\"device_used_mib\": %.1f}\n",
+        median, ms[1], ms[repeats], repeats, mem.weights / mib, mem.peak_activations / mib, est_work / mib,
+        mem.workspace / mib, mem.device_used / mib);
     fclose(f);
     return 0;
 }
 
-RUN_TESTS(T(group_norm_kernel), T(pad_upsample_crop_kernels), T(untiled_matches_diffusers_and_cpu), T(framewise_matches_diffusers_and_cpu),
-          T(tiled_matches_diffusers_and_cpu), T(released_config_720p_129_frames))
+RUN_TESTS(T(group_norm_kernel), T(pad_upsample_crop_kernels), T(untiled_matches_diffusers_and_cpu),
+          T(framewise_matches_diffusers_and_cpu), T(tiled_matches_diffusers_and_cpu),
+          T(released_config_720p_129_frames))

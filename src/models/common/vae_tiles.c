@@ -5,7 +5,9 @@
 
 #include "core/status.h"
 
-size_t vs_frames_size(const vs_frames *a) { return (size_t)a->c * a->h * a->w; }
+size_t vs_frames_size(const vs_frames *a) {
+    return (size_t)a->c * a->h * a->w;
+}
 
 vs_status vs_frames_alloc(vs_frames *a, int t, int c, int h, int w) {
     a->t = t, a->c = c, a->h = h, a->w = w;
@@ -28,7 +30,8 @@ void vs_frames_blend_rows(const vs_frames *a, vs_frames *b, int e) {
                 const float *ra = a->d + (((size_t)f * a->c + ch) * a->h + a->h - e + y) * a->w;
                 float *rb = b->d + (((size_t)f * b->c + ch) * b->h + y) * b->w;
                 const float wb = (float)y / (float)e;
-                for (int x = 0; x < b->w; x++) rb[x] = ra[x] * (1.0f - wb) + rb[x] * wb;
+                for (int x = 0; x < b->w; x++)
+                    rb[x] = ra[x] * (1.0f - wb) + rb[x] * wb;
             }
 }
 
@@ -55,7 +58,8 @@ void vs_frames_blend_frames(const vs_frames *a, vs_frames *b, int e) {
         const float *fa = a->d + (size_t)(a->t - e + f) * fs;
         float *fb = b->d + (size_t)f * fs;
         const float wb = (float)f / (float)e;
-        for (size_t i = 0; i < fs; i++) fb[i] = fa[i] * (1.0f - wb) + fb[i] * wb;
+        for (size_t i = 0; i < fs; i++)
+            fb[i] = fa[i] * (1.0f - wb) + fb[i] * wb;
     }
 }
 
@@ -65,11 +69,12 @@ static void copy_window(vs_frames *dst, int y0, int x0, const vs_frames *src, in
         for (int ch = 0; ch < src->c; ch++)
             for (int y = 0; y < h; y++)
                 memcpy(dst->d + (((size_t)f * dst->c + ch) * dst->h + y0 + y) * dst->w + x0,
-                       src->d + (((size_t)f * src->c + ch) * src->h + sy + y) * src->w + sx, sizeof(float) * (size_t)w);
+                       src->d + (((size_t)f * src->c + ch) * src->h + sy + y) * src->w + sx,
+                       sizeof(float) * (size_t)w);
 }
 
-vs_status vs_frames_decode_tiled(const vs_frames *z, int ratio, int tile_h, int tile_w, int stride_h, int stride_w,
-                                 vs_frames_decoder decode, void *decoder, vs_frames *out) {
+vs_status vs_frames_decode_tiled(const vs_frames *z, int ratio, int tile_h, int tile_w, int stride_h,
+                                 int stride_w, vs_frames_decoder decode, void *decoder, vs_frames *out) {
     const int th = tile_h / ratio, tw = tile_w / ratio, step_h = stride_h / ratio, step_w = stride_w / ratio;
     const int rows = (z->h + step_h - 1) / step_h, cols = (z->w + step_w - 1) / step_w;
     vs_frames *tiles = calloc((size_t)rows * cols, sizeof *tiles);
@@ -98,7 +103,8 @@ vs_status vs_frames_decode_tiled(const vs_frames *z, int ratio, int tile_h, int 
             if (x0 + kw > out->w) kw = out->w - x0;
             copy_window(out, y0, x0, tile, 0, 0, kh, kw);
         }
-    for (int i = 0; i < rows * cols; i++) vs_frames_free(&tiles[i]);
+    for (int i = 0; i < rows * cols; i++)
+        vs_frames_free(&tiles[i]);
     free(tiles);
     return s;
 }

@@ -37,8 +37,8 @@ typedef vs_status (*vs_frames_decoder)(void *decoder, const vs_frames *z, vs_fra
  * decoder's spatial ratio) start every stride_h / stride_w pixels; each is decoded on its own, then in raster
  * order blended in place with the (already blended) tile above and the one to the left, and its top-left
  * stride x stride pixels are kept. *out: [frames of a tile][c][ratio z->h][ratio z->w]. */
-vs_status vs_frames_decode_tiled(const vs_frames *z, int ratio, int tile_h, int tile_w, int stride_h, int stride_w,
-                                 vs_frames_decoder decode, void *decoder, vs_frames *out);
+vs_status vs_frames_decode_tiled(const vs_frames *z, int ratio, int tile_h, int tile_w, int stride_h,
+                                 int stride_w, vs_frames_decoder decode, void *decoder, vs_frames *out);
 
 #ifdef __cplusplus
 }

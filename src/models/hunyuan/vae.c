@@ -59,14 +59,17 @@ static vs_status parse_config(const vs_json *root, hv_config *c) {
     *c = released_config;
     const vs_json *boc = vs_json_get(root, "block_out_channels");
     if (boc) {
-        if (vs_json_typeof(boc) != VS_JSON_ARRAY || vs_json_size(boc) < 1 || vs_json_size(boc) > HV_MAX_BLOCKS)
-            return vs_fail(VS_ERR_FORMAT, "config.json: \"block_out_channels\" must be an array of 1..%d integers",
+        if (vs_json_typeof(boc) != VS_JSON_ARRAY || vs_json_size(boc) < 1 ||
+            vs_json_size(boc) > HV_MAX_BLOCKS)
+            return vs_fail(VS_ERR_FORMAT,
+                           "config.json: \"block_out_channels\" must be an array of 1..%d integers",
                            HV_MAX_BLOCKS);
         c->n_blocks = (int)vs_json_size(boc);
         for (int i = 0; i < c->n_blocks; i++) {
             int64_t x;
             if (!vs_json_int64(vs_json_at(boc, (size_t)i), &x) || x < 1 || x > 4096)
-                return vs_fail(VS_ERR_FORMAT, "config.json: block_out_channels[%d] must be an integer in 1..4096", i);
+                return vs_fail(VS_ERR_FORMAT,
+                               "config.json: block_out_channels[%d] must be an integer in 1..4096", i);
             c->block_out[i] = (int)x;
         }
     }
@@ -74,7 +77,8 @@ static vs_status parse_config(const vs_json *root, hv_config *c) {
     VS_TRY(config_int(root, "latent_channels", c->latent_channels, 1, 1024, &c->latent_channels));
     VS_TRY(config_int(root, "out_channels", c->out_channels, 1, 64, &c->out_channels));
     VS_TRY(config_int(root, "norm_num_groups", c->groups, 1, 1024, &c->groups));
-    VS_TRY(config_int(root, "layers_per_block", c->layers_per_block, 0, HV_MAX_RES - 1, &c->layers_per_block));
+    VS_TRY(
+        config_int(root, "layers_per_block", c->layers_per_block, 0, HV_MAX_RES - 1, &c->layers_per_block));
     VS_TRY(config_int(root, "spatial_compression_ratio", c->spatial_ratio, 1, 64, &c->spatial_ratio));
     VS_TRY(config_int(root, "temporal_compression_ratio", c->temporal_ratio, 1, 64, &c->temporal_ratio));
     const vs_json *attn = vs_json_get(root, "mid_block_add_attention");
@@ -86,11 +90,13 @@ static vs_status parse_config(const vs_json *root, hv_config *c) {
     if (strcmp(act, "silu") && strcmp(act, "swish"))
         return vs_fail(VS_ERR_UNSUPPORTED, "config.json: act_fn %s; only silu is supported", act);
     if (c->temporal_ratio != 4)
-        return vs_fail(VS_ERR_UNSUPPORTED, "config.json: temporal_compression_ratio %d; diffusers decodes only 4",
+        return vs_fail(VS_ERR_UNSUPPORTED,
+                       "config.json: temporal_compression_ratio %d; diffusers decodes only 4",
                        c->temporal_ratio);
     for (int i = 0; i < c->n_blocks; i++)
         if (c->block_out[i] % c->groups)
-            return vs_fail(VS_ERR_FORMAT, "config.json: block_out_channels[%d] = %d is not a multiple of norm_num_groups %d",
+            return vs_fail(VS_ERR_FORMAT,
+                           "config.json: block_out_channels[%d] = %d is not a multiple of norm_num_groups %d",
                            i, c->block_out[i], c->groups);
     return VS_OK;
 }
@@ -99,7 +105,8 @@ static vs_status parse_config(const vs_json *root, hv_config *c) {
  * log2(spatial_ratio) blocks, time in the log2(4) = 2 blocks before the last. */
 static void up_factors(const hv_config *c, int i, int *up_t, int *up_s) {
     int spatial_layers = 0, n = c->n_blocks;
-    while ((1 << (spatial_layers + 1)) <= c->spatial_ratio) spatial_layers++;
+    while ((1 << (spatial_layers + 1)) <= c->spatial_ratio)
+        spatial_layers++;
     *up_s = i < spatial_layers ? 2 : 1;
     *up_t = i >= n - 1 - 2 && i != n - 1 ? 2 : 1;
 }
@@ -113,9 +120,10 @@ static vs_status check_ratios(const hv_config *c) {
         s *= us, t *= ut;
     }
     if (s != c->spatial_ratio || t != c->temporal_ratio)
-        return vs_fail(VS_ERR_FORMAT,
-                       "config.json: %d up blocks upsample %dx in space and %dx in time, not the configured %dx and %dx",
-                       c->n_blocks, s, t, c->spatial_ratio, c->temporal_ratio);
+        return vs_fail(
+            VS_ERR_FORMAT,
+            "config.json: %d up blocks upsample %dx in space and %dx in time, not the configured %dx and %dx",
+            c->n_blocks, s, t, c->spatial_ratio, c->temporal_ratio);
     return VS_OK;
 }
 
@@ -149,9 +157,13 @@ vs_status vs_hunyuan_vae_info(const char *dir, vs_vae_info *info) {
     return VS_OK;
 }
 
-void vs_hunyuan_vae_get_info(const vs_hunyuan_vae *vae, vs_vae_info *info) { info_of(&vae->cfg, info); }
+void vs_hunyuan_vae_get_info(const vs_hunyuan_vae *vae, vs_vae_info *info) {
+    info_of(&vae->cfg, info);
+}
 
-vs_vae_memory vs_hunyuan_vae_memory(const vs_hunyuan_vae *vae) { return vae->gpu_memory; }
+vs_vae_memory vs_hunyuan_vae_memory(const vs_hunyuan_vae *vae) {
+    return vae->gpu_memory;
+}
 
 /* ---- loading ----------------------------------------------------------------------------------- */
 
@@ -161,7 +173,8 @@ typedef struct {
     size_t n_used; /* checkpoint tensors read so far */
 } loader;
 
-/* Roughly torch's initialization: weights uniform in +-1/sqrt(fan_in), biases in +-0.1, norm scales 1 +- 0.1. */
+/* Roughly torch's initialization: weights uniform in +-1/sqrt(fan_in), biases in +-0.1, norm scales 1 +- 0.1.
+ */
 static vs_status load(loader *L, const char *name, int ndim, const int64_t *shape, vs_tensor *out) {
     if (L->st) {
         VS_TRY(vs_safetensors_load(L->st, name, VS_F32, VS_CPU, ndim, shape, out));
@@ -170,7 +183,8 @@ static vs_status load(loader *L, const char *name, int ndim, const int64_t *shap
     }
     VS_TRY(vs_tensor_alloc(out, VS_F32, VS_CPU, ndim, shape));
     const int scale = strstr(name, "norm") && strstr(name, ".weight");
-    const float bound = ndim == 1 ? 0.1f : (float)(1.0 / sqrt((double)vs_tensor_numel(out) / (double)shape[0]));
+    const float bound =
+        ndim == 1 ? 0.1f : (float)(1.0 / sqrt((double)vs_tensor_numel(out) / (double)shape[0]));
     L->seed = L->seed * 6364136223846793005ull + 1442695040888963407ull;
     return vs_op_fill_uniform(out, L->seed, scale ? 0.9f : -bound, scale ? 1.1f : bound);
 }
@@ -281,19 +295,21 @@ static vs_status check_all_used(const loader *L) {
         extra = name;
     }
     if (n != L->n_used)
-        return vs_fail(VS_ERR_FORMAT, "%zu decoder weights but config.json describes %zu (e.g. %s)", n, L->n_used,
-                       extra ? extra : "?");
+        return vs_fail(VS_ERR_FORMAT, "%zu decoder weights but config.json describes %zu (e.g. %s)", n,
+                       L->n_used, extra ? extra : "?");
     return VS_OK;
 }
 
 static void free_conv(hv_conv *cv) {
     vs_tensor *t[4] = {&cv->weight, &cv->bias, &cv->dweight, &cv->dbias};
-    for (int i = 0; i < 4; i++) vs_tensor_free(t[i]);
+    for (int i = 0; i < 4; i++)
+        vs_tensor_free(t[i]);
 }
 
 static void free_norm(hv_norm *n) {
     vs_tensor *t[4] = {&n->gamma, &n->beta, &n->dgamma, &n->dbeta};
-    for (int i = 0; i < 4; i++) vs_tensor_free(t[i]);
+    for (int i = 0; i < 4; i++)
+        vs_tensor_free(t[i]);
 }
 
 static void free_res(hv_res *r) {
@@ -312,14 +328,17 @@ void vs_hunyuan_vae_free(vs_hunyuan_vae *m) {
     free_conv(&m->post_quant);
     free_conv(&m->conv_in);
     free_conv(&m->conv_out);
-    for (int i = 0; i < 2; i++) free_res(&m->mid_res[i]);
+    for (int i = 0; i < 2; i++)
+        free_res(&m->mid_res[i]);
     hv_attn *a = &m->mid_attn;
     free_norm(&a->norm);
-    vs_tensor *t[12] = {&a->wq, &a->bq, &a->wk, &a->bk, &a->wv, &a->bv, &a->wo, &a->bo,
-                        &a->dqkv_w, &a->dqkv_b, &a->dout_w, &a->dout_b};
-    for (int i = 0; i < 12; i++) vs_tensor_free(t[i]);
+    vs_tensor *t[12] = {&a->wq, &a->bq, &a->wk,     &a->bk,     &a->wv,     &a->bv,
+                        &a->wo, &a->bo, &a->dqkv_w, &a->dqkv_b, &a->dout_w, &a->dout_b};
+    for (int i = 0; i < 12; i++)
+        vs_tensor_free(t[i]);
     for (int i = 0; i < HV_MAX_BLOCKS; i++) {
-        for (int j = 0; j < HV_MAX_RES; j++) free_res(&m->up[i].res[j]);
+        for (int j = 0; j < HV_MAX_RES; j++)
+            free_res(&m->up[i].res[j]);
         free_conv(&m->up[i].conv);
     }
     free_norm(&m->norm_out);
@@ -380,8 +399,8 @@ vs_status vs_hunyuan_vae_random(vs_hunyuan_vae **out, vs_device device, uint64_t
     return VS_OK;
 }
 
-vs_status vs_hunyuan_vae_set_tiling(vs_hunyuan_vae *vae, int tile_h, int tile_w, int tile_frames, int stride_h,
-                                    int stride_w, int stride_frames) {
+vs_status vs_hunyuan_vae_set_tiling(vs_hunyuan_vae *vae, int tile_h, int tile_w, int tile_frames,
+                                    int stride_h, int stride_w, int stride_frames) {
     const int sr = vae->cfg.spatial_ratio, tr = vae->cfg.temporal_ratio;
     const int v[6] = {tile_h, tile_w, stride_h, stride_w, tile_frames, stride_frames};
     for (int i = 0; i < 6; i++) {
@@ -391,8 +410,8 @@ vs_status vs_hunyuan_vae_set_tiling(vs_hunyuan_vae *vae, int tile_h, int tile_w,
                            i < 4 ? "sizes and strides" : "frame counts", unit, v[i]);
     }
     if (stride_h > tile_h || stride_w > tile_w || stride_frames > tile_frames)
-        return vs_fail(VS_ERR_INVALID_ARG, "VAE tile strides %dx%dx%d exceed the tile %dx%dx%d", stride_frames,
-                       stride_h, stride_w, tile_frames, tile_h, tile_w);
+        return vs_fail(VS_ERR_INVALID_ARG, "VAE tile strides %dx%dx%d exceed the tile %dx%dx%d",
+                       stride_frames, stride_h, stride_w, tile_frames, tile_h, tile_w);
     hv_tiling t = {tile_h, tile_w, tile_frames, stride_h, stride_w, stride_frames};
     vae->tiling = t;
     return VS_OK;
@@ -422,7 +441,8 @@ static vs_status conv_step(const hv_conv *cv, const vs_frames *x, const vs_frame
                 int sy = yy - p < 0 ? 0 : yy - p >= x->h ? x->h - 1 : yy - p;
                 const float *src = x->d + (((size_t)f * x->c + ch) * x->h + sy) * x->w;
                 float *dst = padded.d + (((size_t)f * x->c + ch) * ph + yy) * pw;
-                for (int xx = 0; xx < pw; xx++) dst[xx] = src[xx - p < 0 ? 0 : xx - p >= x->w ? x->w - 1 : xx - p];
+                for (int xx = 0; xx < pw; xx++)
+                    dst[xx] = src[xx - p < 0 ? 0 : xx - p >= x->w ? x->w - 1 : xx - p];
             }
     for (int f = 0; s == VS_OK && f < x->t; f++) {
         const float *taps[3];
@@ -431,8 +451,8 @@ static vs_status conv_step(const hv_conv *cv, const vs_frames *x, const vs_frame
             taps[dt] = padded.d + (size_t)(src < 0 ? 0 : src) * vs_frames_size(&padded);
         }
         float *out = p ? full.d : y->d + (size_t)f * vs_frames_size(y);
-        s = vs_cpu_conv_frame(out, taps, cv->k, cv->cin, ph, pw, cv->weight.data, cv->bias.data, cv->cout, cv->k,
-                              cv->k);
+        s = vs_cpu_conv_frame(out, taps, cv->k, cv->cin, ph, pw, cv->weight.data, cv->bias.data, cv->cout,
+                              cv->k, cv->k);
         for (int ch = 0; s == VS_OK && p && ch < cv->cout; ch++)
             for (int yy = 0; yy < x->h; yy++)
                 memcpy(y->d + (((size_t)f * cv->cout + ch) * x->h + yy) * x->w,
@@ -442,7 +462,8 @@ static vs_status conv_step(const hv_conv *cv, const vs_frames *x, const vs_frame
     vs_frames_free(&full);
     if (s == VS_OK && res) {
         size_t n = (size_t)y->t * vs_frames_size(y);
-        for (size_t i = 0; i < n; i++) y->d[i] += res->d[i];
+        for (size_t i = 0; i < n; i++)
+            y->d[i] += res->d[i];
     }
     if (s != VS_OK) vs_frames_free(y);
     return s;
@@ -459,7 +480,8 @@ static void group_norm(const hv_norm *n, int groups, const vs_frames *x, float *
         for (int f = 0; f < x->t; f++)
             for (int ch = g * cg; ch < (g + 1) * cg; ch++) {
                 const float *v = x->d + ((size_t)f * x->c + ch) * hw;
-                for (size_t i = 0; i < hw; i++) sum += v[i], sq += (double)v[i] * v[i];
+                for (size_t i = 0; i < hw; i++)
+                    sum += v[i], sq += (double)v[i] * v[i];
             }
         const double count = (double)x->t * cg * hw, mean = sum / count;
         const double var = sq / count - mean * mean;
@@ -495,7 +517,8 @@ static vs_status res_step(const hv_res *r, int groups, vs_frames *x) {
 /* out[n][o] = in[n][:] . w[o][:] + b[o] over n tokens of width c. */
 static void linear(float *out, const float *in, const vs_tensor *w, const vs_tensor *b, int64_t n, int c) {
     const float *bias = b->data;
-    for (int64_t i = 0; i < n; i++) memcpy(out + i * c, bias, sizeof(float) * (size_t)c);
+    for (int64_t i = 0; i < n; i++)
+        memcpy(out + i * c, bias, sizeof(float) * (size_t)c);
     vs_cpu_gemm(0, 1, n, c, c, 1.0f, in, c, w->data, c, 1.0f, out, c);
 }
 
@@ -507,12 +530,14 @@ static vs_status attn_step(const hv_attn *a, int groups, vs_frames *x) {
     float *xn = malloc(sizeof(float) * (size_t)(c * n)), *tok = malloc(sizeof(float) * (size_t)(c * n));
     float *q = malloc(sizeof(float) * (size_t)(c * n)), *k = malloc(sizeof(float) * (size_t)(c * n));
     float *v = malloc(sizeof(float) * (size_t)(c * n)), *s = malloc(sizeof(float) * (size_t)(p * n));
-    vs_status st = xn && tok && q && k && v && s ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory for VAE attention");
+    vs_status st =
+        xn && tok && q && k && v && s ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory for VAE attention");
     if (st == VS_OK) {
         group_norm(&a->norm, groups, x, xn, 0);
         for (int f = 0; f < x->t; f++) /* [c][p] planes -> [p][c] tokens */
             for (int ch = 0; ch < c; ch++)
-                for (int64_t i = 0; i < p; i++) tok[(f * p + i) * c + ch] = xn[((int64_t)f * c + ch) * p + i];
+                for (int64_t i = 0; i < p; i++)
+                    tok[(f * p + i) * c + ch] = xn[((int64_t)f * c + ch) * p + i];
         linear(q, tok, &a->wq, &a->bq, n, c);
         linear(k, tok, &a->wk, &a->bk, n, c);
         linear(v, tok, &a->wv, &a->bv, n, c);
@@ -525,7 +550,8 @@ static vs_status attn_step(const hv_attn *a, int groups, vs_frames *x) {
         linear(q, tok, &a->wo, &a->bo, n, c);
         for (int f = 0; f < x->t; f++)
             for (int ch = 0; ch < c; ch++)
-                for (int64_t i = 0; i < p; i++) x->d[((int64_t)f * c + ch) * p + i] += q[(f * p + i) * c + ch];
+                for (int64_t i = 0; i < p; i++)
+                    x->d[((int64_t)f * c + ch) * p + i] += q[(f * p + i) * c + ch];
     }
     free(xn);
     free(tok);
@@ -548,7 +574,8 @@ static vs_status upsample_step(const hv_up *u, vs_frames *x) {
             for (int yy = 0; yy < h2; yy++) {
                 const float *row = x->d + (((size_t)src * x->c + ch) * x->h + yy / u->up_s) * x->w;
                 float *dst = up.d + (((size_t)f * x->c + ch) * h2 + yy) * w2;
-                for (int xx = 0; xx < w2; xx++) dst[xx] = row[xx / u->up_s];
+                for (int xx = 0; xx < w2; xx++)
+                    dst[xx] = row[xx / u->up_s];
             }
     }
     vs_status s = conv_step(&u->conv, &up, NULL, &y);
@@ -557,7 +584,8 @@ static vs_status upsample_step(const hv_up *u, vs_frames *x) {
     return s;
 }
 
-/* HunyuanVideoDecoder3D.forward on one tile z [t][C][h][w] (after post_quant_conv) -> [1 + tr (t - 1)][3][H][W]. */
+/* HunyuanVideoDecoder3D.forward on one tile z [t][C][h][w] (after post_quant_conv) -> [1 + tr (t -
+ * 1)][3][H][W]. */
 static vs_status decode_tile_cpu(const vs_hunyuan_vae *m, const float *z, int t, int h, int w, float *video) {
     const hv_config *c = &m->cfg;
     vs_frames zin = {(float *)z, t, c->latent_channels, h, w}, x;
@@ -566,7 +594,8 @@ static vs_status decode_tile_cpu(const vs_hunyuan_vae *m, const float *z, int t,
     if (s == VS_OK && c->mid_attention) s = attn_step(&m->mid_attn, c->groups, &x);
     if (s == VS_OK) s = res_step(&m->mid_res[1], c->groups, &x);
     for (int i = 0; s == VS_OK && i < c->n_blocks; i++) {
-        for (int j = 0; s == VS_OK && j < m->up[i].n_res; j++) s = res_step(&m->up[i].res[j], c->groups, &x);
+        for (int j = 0; s == VS_OK && j < m->up[i].n_res; j++)
+            s = res_step(&m->up[i].res[j], c->groups, &x);
         if (s == VS_OK && (m->up[i].up_t > 1 || m->up[i].up_s > 1)) s = upsample_step(&m->up[i], &x);
     }
     vs_frames y = {0};
@@ -590,21 +619,24 @@ static vs_status decode_tile(vs_hunyuan_vae *m, const float *z, int t, int h, in
 /* Decodes z [t][C][h][w] whole into *out. */
 static vs_status decode_whole(vs_hunyuan_vae *m, const vs_frames *z, vs_frames *out) {
     const int sr = m->cfg.spatial_ratio;
-    VS_TRY(vs_frames_alloc(out, 1 + m->cfg.temporal_ratio * (z->t - 1), m->cfg.out_channels, z->h * sr, z->w * sr));
+    VS_TRY(vs_frames_alloc(out, 1 + m->cfg.temporal_ratio * (z->t - 1), m->cfg.out_channels, z->h * sr,
+                           z->w * sr));
     vs_status s = decode_tile(m, z->d, z->t, z->h, z->w, out->d);
     if (s != VS_OK) vs_frames_free(out);
     return s;
 }
 
 /* vs_frames_decoder for diffusers' tiled_decode (vs_frames_decode_tiled). */
-static vs_status decode_part(void *m, const vs_frames *z, vs_frames *out) { return decode_whole(m, z, out); }
+static vs_status decode_part(void *m, const vs_frames *z, vs_frames *out) {
+    return decode_whole(m, z, out);
+}
 
 /* One tile of frames: spatially tiled when `tiled` and the frame is larger than a tile. */
 static vs_status decode_frames(vs_hunyuan_vae *m, const vs_frames *z, int tiled, vs_frames *out) {
     const int sr = m->cfg.spatial_ratio;
     if (tiled && (z->w > m->tiling.tile_w / sr || z->h > m->tiling.tile_h / sr))
-        return vs_frames_decode_tiled(z, sr, m->tiling.tile_h, m->tiling.tile_w, m->tiling.stride_h, m->tiling.stride_w,
-                                      decode_part, m, out);
+        return vs_frames_decode_tiled(z, sr, m->tiling.tile_h, m->tiling.tile_w, m->tiling.stride_h,
+                                      m->tiling.stride_w, decode_part, m, out);
     return decode_whole(m, z, out);
 }
 
@@ -647,17 +679,19 @@ static vs_status decode_temporal_tiles(vs_hunyuan_vae *m, const vs_frames *z, in
 
 vs_status vs_hunyuan_vae_decode(vs_hunyuan_vae *m, const vs_tensor *latents, int tiled, vs_tensor *video) {
     memset(video, 0, sizeof *video);
-    if (!m || !latents || !latents->data) return vs_fail(VS_ERR_INVALID_ARG, "VAE decode: no model or latents");
+    if (!m || !latents || !latents->data)
+        return vs_fail(VS_ERR_INVALID_ARG, "VAE decode: no model or latents");
     const int zc = m->cfg.latent_channels;
     const int64_t *sh = latents->shape;
     if (latents->dtype != VS_F32 || latents->device != VS_CPU || !vs_tensor_is_contiguous(latents) ||
-        latents->ndim != 5 || sh[0] != 1 || sh[1] != zc || sh[2] < 1 || sh[3] < 1 || sh[4] < 1 || sh[2] > 100000 ||
-        sh[3] > 4096 || sh[4] > 4096)
-        return vs_fail(VS_ERR_SHAPE,
-                       "HunyuanVideo VAE decode wants contiguous host f32 latents [1, %d, F, H, W], got %s of rank %d "
-                       "[%lld, %lld, ...]",
-                       zc, vs_dtype_name(latents->dtype), latents->ndim, (long long)sh[0],
-                       (long long)(latents->ndim > 1 ? sh[1] : 0));
+        latents->ndim != 5 || sh[0] != 1 || sh[1] != zc || sh[2] < 1 || sh[3] < 1 || sh[4] < 1 ||
+        sh[2] > 100000 || sh[3] > 4096 || sh[4] > 4096)
+        return vs_fail(
+            VS_ERR_SHAPE,
+            "HunyuanVideo VAE decode wants contiguous host f32 latents [1, %d, F, H, W], got %s of rank %d "
+            "[%lld, %lld, ...]",
+            zc, vs_dtype_name(latents->dtype), latents->ndim, (long long)sh[0],
+            (long long)(latents->ndim > 1 ? sh[1] : 0));
     if (tiled < 0) tiled = m->device == VS_CUDA;
 
     /* The pipeline's latents / scaling_factor, frame-major, then post_quant_conv: a 1x1x1 conv, pointwise, so
@@ -669,20 +703,24 @@ vs_status vs_hunyuan_vae_decode(vs_hunyuan_vae *m, const vs_tensor *latents, int
     const size_t hw = (size_t)h * w;
     for (int ch = 0; ch < zc; ch++)
         for (int f = 0; f < t; f++)
-            for (size_t p = 0; p < hw; p++) z.d[((size_t)f * zc + ch) * hw + p] = src[((size_t)ch * t + f) * hw + p] * inv;
+            for (size_t p = 0; p < hw; p++)
+                z.d[((size_t)f * zc + ch) * hw + p] = src[((size_t)ch * t + f) * hw + p] * inv;
     vs_status s = conv_step(&m->post_quant, &z, NULL, &zq);
     vs_frames_free(&z);
     if (s != VS_OK) return s;
     vs_frames out = {0};
-    if (t > m->tiling.tile_t / m->cfg.temporal_ratio) s = decode_temporal_tiles(m, &zq, tiled, &out);
-    else s = decode_frames(m, &zq, tiled, &out);
+    if (t > m->tiling.tile_t / m->cfg.temporal_ratio)
+        s = decode_temporal_tiles(m, &zq, tiled, &out);
+    else
+        s = decode_frames(m, &zq, tiled, &out);
     vs_frames_free(&zq);
 #if VS_HAVE_CUDA
     if (m->device == VS_CUDA) vs_hunyuan_vae_cuda_release(m);
 #endif
     if (s != VS_OK) return s;
     const size_t n = (size_t)out.t * vs_frames_size(&out);
-    for (size_t i = 0; i < n; i++) out.d[i] = out.d[i] < -1.0f ? -1.0f : out.d[i] > 1.0f ? 1.0f : out.d[i];
+    for (size_t i = 0; i < n; i++)
+        out.d[i] = out.d[i] < -1.0f ? -1.0f : out.d[i] > 1.0f ? 1.0f : out.d[i];
     *video = vs_tensor_view(out.d, VS_F32, VS_CPU, 4, (int64_t[]){out.t, out.c, out.h, out.w});
     video->owned = 1;
     return VS_OK;
@@ -712,8 +750,10 @@ static void estimate(const hv_config *c, int t, int h, int w, size_t *weights, s
     int64_t frames = t, hh = h, ww = w, largest = top * frames * (hh + 2) * (ww + 2), prev = top;
     for (int i = 0; i < c->n_blocks; i++) {
         const int64_t out = c->block_out[c->n_blocks - 1 - i];
-        for (int j = 0; j <= c->layers_per_block; j++) wb += res_weight_bytes(j ? out : prev, out);
-        const int64_t resnets = (prev > out ? prev : out) * frames * (hh + 2) * (ww + 2); /* before upsampling */
+        for (int j = 0; j <= c->layers_per_block; j++)
+            wb += res_weight_bytes(j ? out : prev, out);
+        const int64_t resnets =
+            (prev > out ? prev : out) * frames * (hh + 2) * (ww + 2); /* before upsampling */
         if (resnets > largest) largest = resnets;
         int ut, us;
         up_factors(c, i, &ut, &us);
@@ -735,10 +775,12 @@ static void estimate(const hv_config *c, int t, int h, int w, size_t *weights, s
 vs_status vs_hunyuan_vae_estimate(const char *dir, int latent_frames, int latent_h, int latent_w, int tiled,
                                   size_t *weights, size_t *work) {
     if (latent_frames < 1 || latent_h < 1 || latent_w < 1)
-        return vs_fail(VS_ERR_INVALID_ARG, "VAE estimate: latent grid %dx%dx%d", latent_frames, latent_h, latent_w);
+        return vs_fail(VS_ERR_INVALID_ARG, "VAE estimate: latent grid %dx%dx%d", latent_frames, latent_h,
+                       latent_w);
     hv_config c;
     VS_TRY(config_from_dir(dir, &c));
-    /* Framewise decoding always cuts time into tiles of tile_t / tr + 1 latent frames; tiling also cuts space. */
+    /* Framewise decoding always cuts time into tiles of tile_t / tr + 1 latent frames; tiling also cuts
+     * space. */
     const hv_tiling *T = &default_tiling;
     const int tile_t = T->tile_t / c.temporal_ratio + 1;
     const int t = latent_frames > tile_t - 1 ? tile_t : latent_frames;

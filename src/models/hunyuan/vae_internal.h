@@ -87,7 +87,8 @@ struct vs_hunyuan_vae {
 vs_status vs_hunyuan_vae_cuda_upload(vs_hunyuan_vae *m);
 /* Decodes one tile: host latents z [t][C][h][w] (frame-major, after post_quant_conv) -> host video
  * [1 + tr (t - 1)][out_channels][h sr][w sr] (unclamped). */
-vs_status vs_hunyuan_vae_cuda_decode_tile(vs_hunyuan_vae *m, const float *z, int t, int h, int w, float *video);
+vs_status vs_hunyuan_vae_cuda_decode_tile(vs_hunyuan_vae *m, const float *z, int t, int h, int w,
+                                          float *video);
 /* Frees the buffers the tiles of a decode shared; called when the decode ends, and by vs_hunyuan_vae_free. */
 void vs_hunyuan_vae_cuda_release(vs_hunyuan_vae *m);
 #endif

@@ -362,29 +362,22 @@ static vs_status upsample_step(gstate *st, const vae_up *u, gact *x) {
     return s;
 }
 
-/* Names the stage an error (out of memory above all) happened in. */
-#define STAGE(call, ...)                                                                                     \
-    do {                                                                                                     \
-        vs_status stage_s_ = (call);                                                                         \
-        if (stage_s_ != VS_OK) return vs_fail_context(stage_s_, __VA_ARGS__);                                \
-    } while (0)
-
 /* WanDecoder3d.forward on one chunk, into x: channels-last conv_out rows
  * without the bias (cout_pad channels). */
 static vs_status decode_chunk(const vs_wan_vae *m, gstate *st, gact *x) {
     gact y;
-    STAGE(conv(st, &m->conv_in, x, NULL, 1, &y), "VAE conv_in");
+    VS_TRY_CONTEXT(conv(st, &m->conv_in, x, NULL, 1, &y), "VAE conv_in");
     replace(st, x, &y);
-    STAGE(res_step(st, &m->mid_res[0], x), "VAE mid block");
-    STAGE(attn_step(st, &m->mid_attn, x), "VAE mid-block attention");
-    STAGE(res_step(st, &m->mid_res[1], x), "VAE mid block");
+    VS_TRY_CONTEXT(res_step(st, &m->mid_res[0], x), "VAE mid block");
+    VS_TRY_CONTEXT(attn_step(st, &m->mid_attn, x), "VAE mid-block attention");
+    VS_TRY_CONTEXT(res_step(st, &m->mid_res[1], x), "VAE mid block");
     for (int i = 0; i < m->n_up; i++) {
         for (int j = 0; j < m->up[i].n_res; j++)
-            STAGE(res_step(st, &m->up[i].res[j], x), "VAE up block %d", i);
-        if (m->up[i].mode != UP_NONE) STAGE(upsample_step(st, &m->up[i], x), "VAE up block %d upsampler", i);
+            VS_TRY_CONTEXT(res_step(st, &m->up[i].res[j], x), "VAE up block %d", i);
+        if (m->up[i].mode != UP_NONE) VS_TRY_CONTEXT(upsample_step(st, &m->up[i], x), "VAE up block %d upsampler", i);
     }
-    STAGE(norm(&m->norm_out, x->d, x, 1), "VAE norm_out");
-    STAGE(conv(st, &m->conv_out, x, NULL, 0, &y), "VAE conv_out");
+    VS_TRY_CONTEXT(norm(&m->norm_out, x->d, x, 1), "VAE norm_out");
+    VS_TRY_CONTEXT(conv(st, &m->conv_out, x, NULL, 0, &y), "VAE conv_out");
     replace(st, x, &y);
     return VS_OK;
 }
