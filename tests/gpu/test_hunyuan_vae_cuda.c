@@ -45,13 +45,13 @@ static double max_abs_diff(const float *a, const double *ref, int64_t n) {
     return m;
 }
 
-TEST(group_norm_kernel) {
-    unsigned long long rng = 11;
-    const int64_t pixels = 3 * 7 * 9; /* 3 frames of 7 x 9 */
-    const int c = 24, groups = 3, cg = c / groups;
-    float *x, *gamma = vs_test_free_later(random_array(&rng, c, 0.5f, 1.5f)),
-              *beta = vs_test_free_later(random_array(&rng, c, -0.5f, 0.5f));
-    vs_tensor *xd = random_bf16(&rng, pixels * c, &x), *yd = poisoned_bf16(pixels * c);
+/* Group norm of `pixels` pixels of c channels in `groups` groups (cg = c / groups below, at and above the
+ * kernel's 8-channel vectors), with and without SiLU, in place or not. */
+static int check_group_norm(unsigned long long *rng, int64_t pixels, int c, int groups) {
+    const int cg = c / groups;
+    float *x, *gamma = vs_test_free_later(random_array(rng, c, 0.5f, 1.5f)),
+              *beta = vs_test_free_later(random_array(rng, c, -0.5f, 0.5f));
+    vs_tensor *xd = random_bf16(rng, pixels * c, &x), *yd = poisoned_bf16(pixels * c);
     vs_tensor *gd = vs_test_tensor(), *bd = vs_test_tensor(), *stats = vs_test_tensor();
     CHECK(xd && yd && gamma && beta);
     CHECK_OK(to_device(gd, gamma, VS_F32, 1, (int64_t[]){c}));
@@ -59,9 +59,6 @@ TEST(group_norm_kernel) {
     CHECK_OK(vs_tensor_alloc(stats, VS_F32, VS_CUDA, 1, (int64_t[]){6 * groups}));
     double *want = vs_test_malloc(sizeof(double) * (size_t)(pixels * c));
     for (int silu = 0; silu < 2; silu++) {
-        CHECK_OK(poison(yd));
-        CHECK_OK(vs_cuda_hv_group_norm(yd->data, xd->data, gd->data, bd->data, pixels, c, groups, 1e-6f, silu,
-                                       stats->data));
         for (int g = 0; g < groups; g++) {
             double sum = 0, sq = 0;
             for (int64_t p = 0; p < pixels; p++)
@@ -74,11 +71,32 @@ TEST(group_norm_kernel) {
                     want[p * c + ch] = silu ? v / (1 + exp(-v)) : v;
                 }
         }
+        CHECK_OK(poison(yd));
+        CHECK_OK(vs_cuda_hv_group_norm(yd->data, xd->data, gd->data, bd->data, pixels, c, groups, 1e-6f, silu,
+                                       stats->data));
         float *got = vs_test_free_later(to_host(yd));
         CHECK(got);
-        const double err = max_abs_diff(got, want, pixels * c);
-        CHECK_MSG(err < 0.05, "silu %d: max abs error %g", silu, err);
+        double err = max_abs_diff(got, want, pixels * c);
+        CHECK_MSG(err < 0.05, "%d channels in %d groups, silu %d: max abs error %g", c, groups, silu, err);
+        if (silu) { /* in place, on a copy of x */
+            CHECK_OK(vs_op_copy(yd, xd));
+            CHECK_OK(vs_cuda_hv_group_norm(yd->data, yd->data, gd->data, bd->data, pixels, c, groups, 1e-6f,
+                                           1, stats->data));
+            got = vs_test_free_later(to_host(yd));
+            CHECK(got);
+            err = max_abs_diff(got, want, pixels * c);
+            CHECK_MSG(err < 0.05, "%d channels in %d groups, in place: max abs error %g", c, groups, err);
+        }
     }
+    return 0;
+}
+
+TEST(group_norm_kernel) {
+    unsigned long long rng = 11;
+    static const int shapes[][3] = {
+        {3 * 7 * 9, 24, 6}, {3 * 7 * 9, 40, 5}, {5 * 11, 48, 3}, {20000, 128, 32}};
+    for (int i = 0; i < 4; i++)
+        if (check_group_norm(&rng, shapes[i][0], shapes[i][1], shapes[i][2])) return 1;
     return 0;
 }
 
