@@ -740,9 +740,10 @@ static size_t res_weight_bytes(int64_t in, int64_t out) {
 }
 
 /* The CUDA decode of one tile of t x h x w latents as vae_cuda.c runs it: the largest BF16 activation
- * (channels x frames x pixels, at the end of an up block) held about five times over (a resnet's input,
- * normalised copy, replicate-padded copy, output and shortcut), the mid-block attention's scores for one
- * frame of queries, and the F32 tile going up and coming down. */
+ * (channels x frames x padded pixels, at a resnet or an upsampler) held seven times over (a resnet's input,
+ * normalised copy, replicate-padded copy, padded conv output, output, and the smaller stages' buffers the
+ * pool keeps: 6.8 times in a replay of the pool's requests for the released config, tiled and untiled),
+ * the mid-block attention's scores for one frame of queries, and the F32 tile going up and coming down. */
 static void estimate(const hv_config *c, int t, int h, int w, size_t *weights, size_t *work) {
     const int64_t top = c->block_out[c->n_blocks - 1];
     size_t wb = conv_weight_bytes(c->latent_channels, top, 3) + 2 * res_weight_bytes(top, top) +
@@ -768,7 +769,7 @@ static void estimate(const hv_config *c, int t, int h, int w, size_t *weights, s
     wb += conv_weight_bytes(c->block_out[0], c->out_channels, 3) + (size_t)c->block_out[0] * 8;
     *weights = wb;
     const int64_t p = (int64_t)h * w, scores = c->mid_attention ? p * (int64_t)t * p * 2 : 0;
-    *work = (size_t)(5 * largest * 2 + scores +
+    *work = (size_t)(7 * largest * 2 + scores +
                      ((int64_t)c->latent_channels * t * p + (int64_t)c->out_channels * frames * hh * ww) * 4);
 }
 
