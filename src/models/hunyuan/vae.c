@@ -658,7 +658,7 @@ static vs_status decode_temporal_tiles(vs_hunyuan_vae *m, const vs_frames *z, in
         vs_frames part = {z->d + (size_t)i * zfs, n, z->c, z->h, z->w}, cur;
         s = decode_frames(m, &part, tiled, &cur);
         if (s != VS_OK) break;
-        if (i > 0) { /* drop the first frame: shift the view */
+        if (i > 0) { /* drop the first frame (latent frame i alone, which the previous tile covers too) */
             memmove(cur.d, cur.d + vfs, sizeof(float) * (size_t)(cur.t - 1) * vfs);
             cur.t--;
             vs_frames_blend_frames(&prev, &cur, T->tile_t - T->stride_t);
