@@ -37,7 +37,7 @@ print(f"ours ({r.get('ours_measured_by')}): {o.get('median_ms')} ms, activations
       f"weights {o.get('weights_mib')} MiB, device used {o.get('device_used_mib')} MiB")
 if d:
     print(f"diffusers: {d['median_ms']:.1f} ms, peak allocated {d['peak_allocated_mib']:.0f} MiB, "
-          f"reserved {d['peak_reserved_mib']:.0f} MiB; speedup {r['speedup_vs_diffusers']:.2f}x")
+          f"reserved {d['peak_reserved_mib']:.0f} MiB; speedup {r.get('speedup_vs_diffusers', 0):.2f}x")
 PY
 cp "$OUT/hunyuan_vae_720p.json" "$R/" 2>/dev/null
 pack
