@@ -67,6 +67,8 @@ def main():
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--diffusers-warmup", type=int, default=None,
+                    help="diffusers' untimed decodes (default --warmup; it finds no algorithms, so 0 costs little)")
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args()
     result = {
@@ -90,7 +92,9 @@ def main():
     result["ours"], result["ours_measured_by"] = ours(a.bin, a.frames, a.height, a.width, a.warmup, a.repeats,
                                                       tempfile.mkdtemp(prefix="hyvae_"))
     write()
-    result["diffusers_bf16"] = diffusers_decode(a.frames, a.height, a.width, a.warmup, a.repeats)
+    d_warmup = a.warmup if a.diffusers_warmup is None else a.diffusers_warmup
+    result["diffusers_bf16"] = dict(diffusers_decode(a.frames, a.height, a.width, d_warmup, a.repeats),
+                                    warmup=d_warmup)
     result["versions"]["diffusers"] = __import__("diffusers").__version__
     if "median_ms" in result["ours"]:
         result["speedup_vs_diffusers"] = result["diffusers_bf16"]["median_ms"] / result["ours"]["median_ms"]
