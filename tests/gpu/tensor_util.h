@@ -53,8 +53,8 @@ static inline vs_status poison(vs_tensor *t) {
     return vs_device_memset(t->data, 0xff, (size_t)vs_tensor_numel(t) * vs_dtype_size(t->dtype));
 }
 
-/* Fills (most of) the free device memory with NaN and releases it again: the next allocations get
- * NaN-filled memory, so any element a kernel fails to write poisons the output. */
+/* Fills (most of) the free device memory with NaN and releases it again:
+ * the next allocations get NaN-filled memory. */
 static inline vs_status poison_free_memory(void) {
     size_t free_bytes, total;
     VS_TRY(vs_device_mem_info(&free_bytes, &total));

@@ -172,7 +172,7 @@ void vs_cogvideox_vae_free(vs_cogvideox_vae *vae) {
     if (!vae) return;
     free_coder(&vae->enc);
     free_coder(&vae->dec);
-    if (vae->pool) vs_vae_pool_free(vae->pool);
+    if (vae->pool) vs_devpool_free(vae->pool);
     free(vae->pool);
     free(vae);
 }

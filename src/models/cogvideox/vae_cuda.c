@@ -110,7 +110,7 @@ static size_t frame_bytes(const gact *a) { return sizeof(uint16_t) * (size_t)a->
 
 /* One tile's decode in progress. */
 typedef struct {
-    vs_vae_pool *pool; /* the model's */
+    vs_devpool *pool; /* the model's */
     uint16_t *hist[MAX_SLOTS]; /* per causal convolution: its 2 history frames, NULL before the first batch */
     void *norm_scratch;
     int groups;
@@ -119,7 +119,7 @@ typedef struct {
 static vs_status gact_alloc(gstate *st, gact *a, int t, int c, int h, int w) {
     *a = (gact){NULL, t, c, h, w};
     void *p = NULL;
-    vs_status s = vs_vae_pool_get(st->pool, (size_t)t * frame_bytes(a), &p);
+    vs_status s = vs_devpool_get(st->pool, (size_t)t * frame_bytes(a), &p);
     if (s != VS_OK)
         return vs_fail_context(s, "GPU memory for a %dx%dx%dx%d VAE activation (%zu MiB held)", t, c, h, w,
                                st->pool->bytes >> 20);
@@ -128,7 +128,7 @@ static vs_status gact_alloc(gstate *st, gact *a, int t, int c, int h, int w) {
 }
 
 static void gact_free(gstate *st, gact *a) {
-    vs_vae_pool_put(st->pool, a->d);
+    vs_devpool_put(st->pool, a->d);
     a->d = NULL;
 }
 
@@ -160,7 +160,7 @@ static vs_status conv_step(gstate *st, const conv *c, const gact *x, const gact 
         if (s == VS_OK) s = vs_vae_copy_bf16(cat.d + pad * fv, x->d, (size_t)x->t * fv);
         if (s == VS_OK && !*hist) {
             void *p = NULL;
-            s = vs_vae_pool_get(st->pool, (size_t)pad * fb, &p);
+            s = vs_devpool_get(st->pool, (size_t)pad * fb, &p);
             *hist = p;
         }
         if (s == VS_OK) s = vs_vae_copy_bf16(*hist, cat.d + (size_t)x->t * fv, (size_t)pad * fv);
@@ -274,18 +274,18 @@ static vs_status downsample_step(gstate *st, const block *b, gact *x) {
 static vs_status coder_batch(const vs_cogvideox_vae *m, gstate *st, int decoder, const gact *in, gact *x) {
     const coder *d = decoder ? &m->dec : &m->enc;
     const gact *zq = decoder ? in : NULL;
-    VS_VAE_STAGE(conv_step(st, &d->conv_in, in, NULL, 1, x), "VAE conv_in");
-    for (int j = 0; decoder && j < 2; j++) VS_VAE_STAGE(resnet_step(st, &d->mid[j], x, zq), "VAE mid block");
+    VS_TRY_CONTEXT(conv_step(st, &d->conv_in, in, NULL, 1, x), "VAE conv_in");
+    for (int j = 0; decoder && j < 2; j++) VS_TRY_CONTEXT(resnet_step(st, &d->mid[j], x, zq), "VAE mid block");
     for (int i = 0; i < m->cfg.num_blocks; i++) {
         const block *b = &d->blocks[i];
-        for (int j = 0; j < b->n_resnets; j++) VS_VAE_STAGE(resnet_step(st, &b->resnets[j], x, zq), "VAE block %d", i);
+        for (int j = 0; j < b->n_resnets; j++) VS_TRY_CONTEXT(resnet_step(st, &b->resnets[j], x, zq), "VAE block %d", i);
         if (b->resample)
-            VS_VAE_STAGE(decoder ? upsample_step(st, b, x) : downsample_step(st, b, x), "VAE block %d resampler", i);
+            VS_TRY_CONTEXT(decoder ? upsample_step(st, b, x) : downsample_step(st, b, x), "VAE block %d resampler", i);
     }
-    for (int j = 0; !decoder && j < 2; j++) VS_VAE_STAGE(resnet_step(st, &d->mid[j], x, NULL), "VAE mid block");
-    VS_VAE_STAGE(norm_step(st, &d->norm_out, x, zq, 1), "VAE norm_out");
+    for (int j = 0; !decoder && j < 2; j++) VS_TRY_CONTEXT(resnet_step(st, &d->mid[j], x, NULL), "VAE mid block");
+    VS_TRY_CONTEXT(norm_step(st, &d->norm_out, x, zq, 1), "VAE norm_out");
     gact y;
-    VS_VAE_STAGE(conv_step(st, &d->conv_out, x, NULL, 0, &y), "VAE conv_out");
+    VS_TRY_CONTEXT(conv_step(st, &d->conv_out, x, NULL, 0, &y), "VAE conv_out");
     replace(st, x, &y);
     return VS_OK;
 }
@@ -318,8 +318,8 @@ static vs_status run_all(vs_cogvideox_vae *m, gstate *st, int decoder, const flo
         if (s == VS_OK) s = coder_batch(m, st, decoder, &in, &y);
         const size_t bytes = s == VS_OK ? sizeof(float) * (size_t)y.t * oc * y.h * y.w : 0;
         if (s == VS_OK && bytes > planes_cap) {
-            if (planes) vs_vae_pool_put(st->pool, planes);
-            s = vs_vae_pool_get(st->pool, bytes, (void **)&planes);
+            if (planes) vs_devpool_put(st->pool, planes);
+            s = vs_devpool_get(st->pool, bytes, (void **)&planes);
             planes_cap = bytes;
         }
         if (s == VS_OK) {
@@ -359,7 +359,7 @@ vs_status vs_cogvideox_vae_cuda_run(vs_cogvideox_vae *m, int decoder, const floa
     st->groups = m->cfg.groups;
     int widest = 0;
     for (int i = 0; i < m->cfg.num_blocks; i++) widest = m->cfg.block_out_channels[i] > widest ? m->cfg.block_out_channels[i] : widest;
-    vs_status s = vs_vae_pool_get(st->pool, vs_cuda_group_norm_scratch_bytes(widest), &st->norm_scratch);
+    vs_status s = vs_devpool_get(st->pool, vs_cuda_group_norm_scratch_bytes(widest), &st->norm_scratch);
     if (s == VS_OK) s = run_all(m, st, decoder, x, t, h, w, out, dims);
     if (s == VS_OK) s = vs_op_sync(VS_CUDA);
     if (st->pool->bytes > m->memory.peak_activations) m->memory.peak_activations = st->pool->bytes;
@@ -367,8 +367,8 @@ vs_status vs_cogvideox_vae_cuda_run(vs_cogvideox_vae *m, int decoder, const floa
     size_t free_bytes, total_bytes;
     if (s == VS_OK && vs_device_mem_info(&free_bytes, &total_bytes) == VS_OK) m->memory.device_used = total_bytes - free_bytes;
     /* The buffers stay for the next tile (after a failure, out of memory above all, they go). */
-    if (s == VS_OK) vs_vae_pool_put_all(st->pool);
-    else vs_vae_pool_free(st->pool);
+    if (s == VS_OK) vs_devpool_put_all(st->pool);
+    else vs_devpool_free(st->pool);
     free(st);
     if (s != VS_OK) free(*out), *out = NULL;
     return s;

@@ -3,7 +3,7 @@
 #define VS_MODELS_COGVIDEOX_VAE_INTERNAL_H
 
 #include "models/cogvideox/vae.h"
-#include "models/common/vae_device.h"
+#include "core/devpool.h"
 
 typedef struct {
     vs_tensor weight, bias; /* F32 [cout, cin, kt, k, k], [cout] */
@@ -49,7 +49,7 @@ struct vs_cogvideox_vae {
     coder enc, dec;
     vs_device device;               /* VS_CUDA: both coders run there */
     vs_cogvideox_vae_memory memory; /* VS_CUDA: updated by decodes */
-    vs_vae_pool *pool;              /* VS_CUDA: activation buffers, kept from tile to tile and decode to decode */
+    vs_devpool *pool;               /* VS_CUDA: activation buffers, kept from tile to tile and decode to decode */
 };
 
 /* VS_CUDA builds (vae_cuda.c): both coders' weights to the device; one tile through all its frame batches
