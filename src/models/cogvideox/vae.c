@@ -14,6 +14,7 @@
 #include "core/status.h"
 #include "io/safetensors.h"
 #include "models/cogvideox/vae_internal.h"
+#include "models/common/vae_tiles.h"
 #include "models/common/vae_weights.h"
 #include "ops/ops.h"
 
@@ -718,33 +719,8 @@ typedef struct {
     int tile_h, tile_w, stride_h, stride_w, blend_h, blend_w, limit_h, limit_w;
 } tiling_plan;
 
-static void blend_rows(act *b, const act *a, int extent) { /* b's first rows from a's last */
-    extent = extent < a->h ? extent : a->h;
-    extent = extent < b->h ? extent : b->h;
-    for (int t = 0; t < b->t; t++)
-        for (int c = 0; c < b->c; c++)
-            for (int y = 0; y < extent; y++) {
-                const float wb = (float)y / (float)extent, wa = 1.0f - wb;
-                const float *pa = a->d + (((size_t)t * a->c + c) * a->h + a->h - extent + y) * a->w;
-                float *pb = b->d + (((size_t)t * b->c + c) * b->h + y) * b->w;
-                for (int x = 0; x < b->w; x++) pb[x] = pa[x] * wa + pb[x] * wb;
-            }
-}
-
-static void blend_cols(act *b, const act *a, int extent) { /* b's first columns from a's last */
-    extent = extent < a->w ? extent : a->w;
-    extent = extent < b->w ? extent : b->w;
-    for (int t = 0; t < b->t; t++)
-        for (int c = 0; c < b->c; c++)
-            for (int y = 0; y < b->h; y++) {
-                const float *pa = a->d + (((size_t)t * a->c + c) * a->h + y) * a->w + a->w - extent;
-                float *pb = b->d + (((size_t)t * b->c + c) * b->h + y) * b->w;
-                for (int x = 0; x < extent; x++) {
-                    const float wb = (float)x / (float)extent;
-                    pb[x] = pa[x] * (1.0f - wb) + pb[x] * wb;
-                }
-            }
-}
+/* act as the shared tiling code's frames (the same layout). */
+static vs_frames frames_view(const act *a) { return (vs_frames){a->d, a->t, a->c, a->h, a->w}; }
 
 static vs_status run_tiled(const vs_cogvideox_vae *vae, int decoder, const act *src, const tiling_plan *p, act *out) {
     const int rows = (src->h + p->stride_h - 1) / p->stride_h, cols = (src->w + p->stride_w - 1) / p->stride_w;
@@ -757,8 +733,15 @@ static vs_status run_tiled(const vs_cogvideox_vae *vae, int decoder, const act *
             const int th = src->h - y0 < p->tile_h ? src->h - y0 : p->tile_h;
             const int tw = src->w - x0 < p->tile_w ? src->w - x0 : p->tile_w;
             s = coder_tile(vae, decoder, src, y0, x0, th, tw, &tiles[i * cols + j]);
-            if (s == VS_OK && i > 0) blend_rows(&tiles[i * cols + j], &tiles[(i - 1) * cols + j], p->blend_h);
-            if (s == VS_OK && j > 0) blend_cols(&tiles[i * cols + j], &tiles[i * cols + j - 1], p->blend_w);
+            vs_frames here = frames_view(&tiles[i * cols + j]);
+            if (s == VS_OK && i > 0) {
+                const vs_frames above = frames_view(&tiles[(i - 1) * cols + j]);
+                vs_frames_blend_rows(&above, &here, p->blend_h);
+            }
+            if (s == VS_OK && j > 0) {
+                const vs_frames left = frames_view(&tiles[i * cols + j - 1]);
+                vs_frames_blend_cols(&left, &here, p->blend_w);
+            }
         }
     if (s == VS_OK) {
         int h = 0, w = 0;
