@@ -10,6 +10,7 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v clang >/dev/null || need+=(clang)
 have_header cblas.h && ls /usr/lib/x86_64-linux-gnu/libopenblas.so* >/dev/null 2>&1 || need+=(libopenblas-dev)
 have_header png.h || need+=(libpng-dev)
+have_header jpeglib.h || need+=(libjpeg-dev)
 have_header libavformat/avformat.h || need+=(libavformat-dev libavcodec-dev libavutil-dev libswscale-dev)
 command -v ffprobe >/dev/null || need+=(ffmpeg)
 # The Python package's tests (tests/python) run under Debian's python3 (tests/run.sh), whatever python3 comes

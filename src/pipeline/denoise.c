@@ -32,6 +32,15 @@ static vs_status check_text(const vs_text_embedding *e, int64_t batch, const cha
 static vs_status check_inputs(const vs_dit *dit, const vs_denoise_settings *set, const vs_text_embedding *cond,
                               const vs_text_embedding *uncond, const vs_tensor *latents, int cfg) {
     if (!is_cpu(latents, VS_F32, 5)) return vs_fail(VS_ERR_SHAPE, "denoise: latents must be a contiguous f32 CPU [B, C, F, H, W]");
+    const vs_tensor *c = set->condition;
+    if (c && (!is_cpu(c, VS_F32, 5) || c->shape[0] != latents->shape[0] ||
+              memcmp(c->shape + 2, latents->shape + 2, 3 * sizeof(int64_t))))
+        return vs_fail(VS_ERR_SHAPE, "denoise: the condition must be a contiguous f32 CPU [%lld, Cc, %lld, %lld, %lld] "
+                       "like the latents", (long long)latents->shape[0], (long long)latents->shape[2],
+                       (long long)latents->shape[3], (long long)latents->shape[4]);
+    if (c && latents->shape[1] + c->shape[1] != vs_dit_get_info(dit)->in_channels)
+        return vs_fail(VS_ERR_SHAPE, "denoise: the model takes %d channels, not %lld latent + %lld condition channels",
+                       vs_dit_get_info(dit)->in_channels, (long long)latents->shape[1], (long long)c->shape[1]);
     if (latents->shape[1] != vs_dit_get_info(dit)->out_channels)
         return vs_fail(VS_ERR_SHAPE, "denoise: the model predicts %d channels for %lld latent channels",
                        vs_dit_get_info(dit)->out_channels, (long long)latents->shape[1]);
@@ -63,6 +72,19 @@ static vs_status stack(const vs_tensor *cond, const vs_tensor *uncond, vs_tensor
     return VS_OK;
 }
 
+/* The model's input: `copies` batches (the CFG branches) of the B entries of x, each entry's values
+ * (per entry) followed by its condition's (none when cond is NULL): channels concatenated. */
+static void fill_input(float *in, const float *x, const vs_tensor *cond, int64_t B, int64_t per_entry, int copies) {
+    const int64_t per_cond = cond ? vs_tensor_numel(cond) / B : 0;
+    for (int k = 0; k < copies; k++)
+        for (int64_t b = 0; b < B; b++) {
+            memcpy(in, x + b * per_entry, (size_t)per_entry * sizeof(float));
+            in += per_entry;
+            if (cond) memcpy(in, (const float *)cond->data + b * per_cond, (size_t)per_cond * sizeof(float));
+            in += per_cond;
+        }
+}
+
 vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_embedding *cond,
                      const vs_text_embedding *uncond, vs_tensor *latents, vs_dit_timing *timing) {
     const int cfg = set->guidance > 1.0f; /* as diffusers' do_classifier_free_guidance */
@@ -70,9 +92,11 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
     VS_TRY(vs_dit_set_attention(dit, &set->attention));
     const int64_t B = latents->shape[0], n = vs_tensor_numel(latents);
     const int64_t batch = cfg ? 2 * B : B;
-    int64_t shape[5];
+    int64_t shape[5], in_shape[5];
     memcpy(shape, latents->shape, sizeof shape);
     shape[0] = batch;
+    memcpy(in_shape, shape, sizeof in_shape);
+    if (set->condition) in_shape[1] += set->condition->shape[1];
 
     vs_scheduler *sched = NULL;
     vs_step_cache *cache = NULL;
@@ -82,7 +106,7 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
     vs_status s = vs_cache_resolve(&set->cache, dit, &caching, &fit);
     if (s == VS_OK) s = vs_step_cache_create(&caching, &fit, set->steps, n, cfg ? 2 : 1, &cache);
     if (s == VS_OK) s = vs_scheduler_create(&set->scheduler, set->steps, n, &sched);
-    if (s == VS_OK) s = vs_tensor_alloc(&in, VS_F32, VS_CPU, 5, shape);
+    if (s == VS_OK) s = vs_tensor_alloc(&in, VS_F32, VS_CPU, 5, in_shape);
     if (s == VS_OK) s = vs_tensor_alloc(&out, VS_F32, VS_CPU, 5, shape);
     if (s == VS_OK) s = vs_tensor_alloc(&ts, VS_F32, VS_CPU, 1, &batch);
     /* The batch: [prompt entries, negative prompt entries]. */
@@ -112,8 +136,7 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
         if (s == VS_OK) s = vs_step_cache_decide(cache, i, x, signal.data, signal.data ? signal.shape[0] : 0, &run);
         vs_tensor_free(&signal);
         if (s == VS_OK && run) {
-            memcpy(in.data, x, (size_t)n * sizeof(float));
-            if (cfg) memcpy((float *)in.data + n, x, (size_t)n * sizeof(float));
+            fill_input(in.data, x, set->condition, B, n / B, cfg ? 2 : 1);
             s = vs_dit_forward(dit, &input, &out, timing);
             if (s == VS_OK) vs_step_cache_store(cache, x, v);
         } else if (s == VS_OK) {
@@ -128,8 +151,10 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
             const vs_denoise_step step = {i, run, t, cfg ? 2 : 1, n, x, v};
             set->on_step(set->on_step_user, &step);
         }
-        if (cfg)
-            for (int64_t j = 0; j < n; j++) v[j] = v[n + j] + set->guidance * (v[j] - v[n + j]);
+        if (cfg) {
+            const float g = (float)vs_guidance_scale(set->guidance, set->dynamic_cfg, t, set->steps);
+            for (int64_t j = 0; j < n; j++) v[j] = v[n + j] + g * (v[j] - v[n + j]);
+        }
         s = vs_scheduler_step(sched, v, x);
         vs_progress_update(progress, i + 1);
         if (s == VS_OK && set->progress && set->progress(set->progress_user, i + 1, set->steps))

@@ -3,6 +3,8 @@
  * the negative prompt, as one batch of 2B, and the scheduler advances:
  *     v = v_uncond + guidance * (v_cond - v_uncond)
  *     latents = scheduler.step(v, latents)
+ * (guidance fixed, or varying by step with dynamic_cfg; the scheduler is whichever the settings'
+ * config names, e.g. CogVideoX's DPM sampler, which also adds seeded noise each step). 
  * With a step cache (cache.h), a step may reuse the last pass's transformation
  * instead of running the DiT. Shows progress on stderr and reports where the
  * time went. */
@@ -25,6 +27,11 @@ typedef struct vs_denoise_settings {
     vs_scheduler_config scheduler;
     int steps;
     float guidance;           /* classifier-free guidance scale; <= 1 runs the prompt alone */
+    int dynamic_cfg;          /* the CogVideoX pipelines' use_dynamic_cfg: the scale varies by step (vs_guidance_scale) */
+    /* Image-to-video: f32 [B, Cc, F, H, W] (e.g. vs_cogvideox_vae_image_condition) the model sees after the
+     * latents' channels at every step, in both CFG branches; the DiT takes C + Cc channels in and gives C
+     * out. NULL: none. */
+    const vs_tensor *condition;
     vs_attention_params attention; /* method and warm-up, every field resolved */
     int show_progress;
     /* After each step: progress(progress_user, steps done, steps); non-zero stops the

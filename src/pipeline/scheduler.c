@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "io/path.h"
+#include "pipeline/noise.h"
 
 /* ---- configuration -------------------------------------------------------------- */
 
@@ -120,6 +121,38 @@ static vs_status parse_euler(const vs_json *root, const char *label, vs_schedule
     return get_number(root, label, "shift", 1.0, 1e-6, 1e6, &c->shift);
 }
 
+static vs_status parse_cogvideox_dpm(const vs_json *root, const char *label, vs_scheduler_config *c) {
+    const vs_json *trained = vs_json_get(root, "trained_betas");
+    if (trained && vs_json_typeof(trained) != VS_JSON_NULL)
+        return vs_fail(VS_ERR_UNSUPPORTED, "%s: \"trained_betas\" is set; this scheduler option is not supported", label);
+    const char *schedule, *pred, *spacing;
+    VS_TRY(get_string(root, label, "beta_schedule", "scaled_linear", &schedule));
+    if (!strcmp(schedule, "scaled_linear")) c->scaled_linear = 1;
+    else if (strcmp(schedule, "linear"))
+        return vs_fail(VS_ERR_UNSUPPORTED, "%s: beta_schedule \"%s\" (scaled_linear or linear)", label, schedule);
+    VS_TRY(get_number(root, label, "beta_start", 0.00085, 0, 1, &c->beta_start));
+    VS_TRY(get_number(root, label, "beta_end", 0.012, 0, 1, &c->beta_end));
+    VS_TRY(get_number(root, label, "snr_shift_scale", 3.0, 1e-6, 1e6, &c->snr_shift_scale));
+    VS_TRY(get_string(root, label, "prediction_type", "epsilon", &pred));
+    if (!strcmp(pred, "v_prediction")) c->prediction = VS_PREDICT_V;
+    else if (!strcmp(pred, "epsilon")) c->prediction = VS_PREDICT_EPSILON;
+    else if (!strcmp(pred, "sample")) c->prediction = VS_PREDICT_SAMPLE;
+    else return vs_fail(VS_ERR_UNSUPPORTED, "%s: prediction_type \"%s\" (v_prediction, epsilon or sample)", label, pred);
+    VS_TRY(get_string(root, label, "timestep_spacing", "leading", &spacing));
+    if (!strcmp(spacing, "trailing")) c->spacing = VS_SPACING_TRAILING;
+    else if (!strcmp(spacing, "leading")) c->spacing = VS_SPACING_LEADING;
+    else if (!strcmp(spacing, "linspace")) c->spacing = VS_SPACING_LINSPACE;
+    else return vs_fail(VS_ERR_UNSUPPORTED, "%s: timestep_spacing \"%s\" (trailing, leading or linspace)", label, spacing);
+    double offset;
+    VS_TRY(get_number(root, label, "steps_offset", 0, 0, 1e6, &offset));
+    c->steps_offset = (int)offset;
+    c->rescale_zero_snr = json_truthy(vs_json_get(root, "rescale_betas_zero_snr"));
+    const vs_json *one = vs_json_get(root, "set_alpha_to_one");
+    c->set_alpha_to_one = one && vs_json_typeof(one) != VS_JSON_NULL ? json_truthy(one) : 1;
+    /* clip_sample and its range are configured but CogVideoXDPMScheduler.step never clips. */
+    return VS_OK;
+}
+
 vs_status vs_scheduler_config_parse(const vs_json *root, const char *label, vs_scheduler_config *cfg) {
     *cfg = vs_scheduler_config_unipc(1.0);
     if (!root || vs_json_typeof(root) != VS_JSON_OBJECT)
@@ -137,8 +170,13 @@ vs_status vs_scheduler_config_parse(const vs_json *root, const char *label, vs_s
         cfg->kind = VS_SCHEDULER_EULER;
         return parse_euler(root, label, cfg);
     }
+    if (!strcmp(cls, "CogVideoXDPMScheduler")) {
+        cfg->kind = VS_SCHEDULER_COGVIDEOX_DPM;
+        return parse_cogvideox_dpm(root, label, cfg);
+    }
     return vs_fail(VS_ERR_UNSUPPORTED,
-                   "%s: scheduler \"%s\" is not supported (UniPCMultistepScheduler or FlowMatchEulerDiscreteScheduler)",
+                   "%s: scheduler \"%s\" is not supported (UniPCMultistepScheduler, FlowMatchEulerDiscreteScheduler "
+                   "or CogVideoXDPMScheduler)",
                    label, cls);
 }
 
@@ -176,6 +214,10 @@ struct vs_scheduler {
     float *last_sample; /* the sample before the last predictor */
     int have_last_sample;
     int this_order, lower_order_nums;
+    /* CogVideoX DPM state */
+    double *alphas_cumprod; /* [num_train_timesteps] */
+    float *old_x0;          /* the previous step's x0 prediction */
+    float *noise;           /* the step's noise when vs_scheduler_step draws it */
 };
 
 static float shift_sigma_f32(float s, float shift) { return shift * s / (1.0f + (shift - 1.0f) * s); }
@@ -216,6 +258,49 @@ static void euler_schedule(vs_scheduler *s) {
     s->sigmas[n] = 0.0f;
 }
 
+/* torch.linspace(start, end, n, float64)[i]: the first half counts up from start, the rest down from end. */
+static double torch_linspace(double start, double end, int n, int i) {
+    if (n == 1) return start;
+    const double step = (end - start) / (n - 1);
+    return i < n / 2 ? start + step * i : end - step * (n - 1 - i);
+}
+
+/* CogVideoXDPMScheduler's alphas_cumprod (float64 as there) and its timesteps. */
+static void cogvideox_dpm_schedule(vs_scheduler *s) {
+    const vs_scheduler_config *c = &s->cfg;
+    const int n = s->num_steps, train = c->num_train_timesteps;
+    double prod = 1.0;
+    for (int i = 0; i < train; i++) {
+        double beta = c->scaled_linear ? torch_linspace(sqrt(c->beta_start), sqrt(c->beta_end), train, i)
+                                       : torch_linspace(c->beta_start, c->beta_end, train, i);
+        if (c->scaled_linear) beta *= beta;
+        prod *= 1.0 - beta;
+        s->alphas_cumprod[i] = prod;
+    }
+    const double shift = c->snr_shift_scale;
+    for (int i = 0; i < train; i++) s->alphas_cumprod[i] /= shift + (1.0 - shift) * s->alphas_cumprod[i];
+    if (c->rescale_zero_snr) { /* arXiv 2305.08891, algorithm 1: sqrt(alpha bar) shifted to end at 0, rescaled to keep its start */
+        const double first = sqrt(s->alphas_cumprod[0]), last = sqrt(s->alphas_cumprod[train - 1]);
+        for (int i = 0; i < train; i++) {
+            double a = (sqrt(s->alphas_cumprod[i]) - last) * (first / (first - last));
+            s->alphas_cumprod[i] = a * a;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        int64_t t;
+        if (c->spacing == VS_SPACING_TRAILING) { /* np.round(np.arange(train, 0, -train / n)) - 1 */
+            t = (int64_t)nearbyint(train - i * ((double)train / n)) - 1;
+        } else if (c->spacing == VS_SPACING_LEADING) {
+            t = (int64_t)(n - 1 - i) * (train / n) + c->steps_offset;
+        } else { /* np.linspace(0, train - 1, n).round()[::-1] */
+            t = (int64_t)nearbyint(linspace(0, train - 1, n, n - 1 - i));
+        }
+        s->timesteps[i] = (float)t;
+        s->sigmas[i] = t >= 0 && t < train ? (float)sqrt(1.0 - s->alphas_cumprod[t]) : 0.0f;
+    }
+    s->sigmas[n] = 0.0f;
+}
+
 vs_status vs_scheduler_create(const vs_scheduler_config *cfg, int num_steps, int64_t numel, vs_scheduler **out) {
     *out = NULL;
     if (num_steps < 1 || num_steps > 100000)
@@ -224,6 +309,9 @@ vs_status vs_scheduler_create(const vs_scheduler_config *cfg, int num_steps, int
     if (cfg->solver_order < 1 || cfg->solver_order > VS_SCHEDULER_MAX_ORDER)
         return vs_fail(VS_ERR_INVALID_ARG, "scheduler: solver order %d (1..%d)", cfg->solver_order,
                        VS_SCHEDULER_MAX_ORDER);
+    if (cfg->kind == VS_SCHEDULER_COGVIDEOX_DPM && num_steps > cfg->num_train_timesteps)
+        return vs_fail(VS_ERR_INVALID_ARG, "scheduler: %d steps exceed the %d training timesteps", num_steps,
+                       cfg->num_train_timesteps);
     vs_scheduler *s = calloc(1, sizeof *s);
     if (!s) return vs_fail(VS_ERR_OOM, "out of memory");
     s->cfg = *cfg;
@@ -232,6 +320,11 @@ vs_status vs_scheduler_create(const vs_scheduler_config *cfg, int num_steps, int
     s->sigmas = malloc((size_t)(num_steps + 1) * sizeof(float));
     s->timesteps = malloc((size_t)num_steps * sizeof(float));
     int ok = s->sigmas && s->timesteps;
+    if (cfg->kind == VS_SCHEDULER_COGVIDEOX_DPM) {
+        ok = ok && (s->alphas_cumprod = malloc((size_t)cfg->num_train_timesteps * sizeof(double)));
+        ok = ok && (s->old_x0 = malloc((size_t)numel * sizeof(float)));
+        ok = ok && (s->noise = malloc((size_t)numel * sizeof(float)));
+    }
     if (cfg->kind == VS_SCHEDULER_UNIPC) {
         for (int i = 0; i < cfg->solver_order; i++) ok = ok && (s->outputs[i] = malloc((size_t)numel * sizeof(float)));
         ok = ok && (s->x0 = malloc((size_t)numel * sizeof(float)));
@@ -242,7 +335,8 @@ vs_status vs_scheduler_create(const vs_scheduler_config *cfg, int num_steps, int
         return vs_fail(VS_ERR_OOM, "out of memory for a scheduler over %lld values", (long long)numel);
     }
     if (cfg->kind == VS_SCHEDULER_UNIPC) unipc_schedule(s);
-    else euler_schedule(s);
+    else if (cfg->kind == VS_SCHEDULER_EULER) euler_schedule(s);
+    else cogvideox_dpm_schedule(s);
     *out = s;
     return VS_OK;
 }
@@ -254,6 +348,9 @@ void vs_scheduler_free(vs_scheduler *s) {
     for (int i = 0; i < VS_SCHEDULER_MAX_ORDER; i++) free(s->outputs[i]);
     free(s->x0);
     free(s->last_sample);
+    free(s->alphas_cumprod);
+    free(s->old_x0);
+    free(s->noise);
     free(s);
 }
 
@@ -395,17 +492,79 @@ static void unipc_step(vs_scheduler *s, const float *model_output, float *sample
     if (s->lower_order_nums < order_max) s->lower_order_nums++;
 }
 
+/* CogVideoXDPMScheduler.step. With alpha bars a (this timestep), a' (the next: t - train/steps, or the
+ * final one) and a" (the previous step's timestep), lambda = log sqrt(a / (1 - a)), h = lambda' - lambda:
+ *     x0 from the model output (v: sqrt(a) x - sqrt(1 - a) v),
+ *     x' = sqrt((1 - a') / (1 - a)) e^-h x - expm1(-2h) sqrt(a') D + sqrt(1 - a') sqrt(1 - e^-2h) noise,
+ * with D = x0 on the first step (and when a' is the final alpha), else the second-order
+ * D = (1 + 1/2r) x0 - 1/2r x0_previous, r = (lambda - lambda") / h. The scalars are float64 as diffusers'
+ * are, the elementwise math f32 in the same order. */
+static void cogvideox_dpm_step(vs_scheduler *s, const float *model_output, const float *noise, float *sample) {
+    const vs_scheduler_config *c = &s->cfg;
+    const int i = s->step, train = c->num_train_timesteps;
+    const int t = (int)s->timesteps[i], prev = t - train / s->num_steps;
+    const double *ac = s->alphas_cumprod;
+    const double a = ac[t];
+    const double a_prev = prev >= 0 ? ac[prev] : c->set_alpha_to_one ? 1.0 : ac[0];
+    const double lambda = log(sqrt(a / (1 - a))), h = log(sqrt(a_prev / (1 - a_prev))) - lambda;
+    const float sa = (float)sqrt(a), sb = (float)sqrt(1 - a);
+    const float mult1 = (float)(sqrt((1 - a_prev) / (1 - a)) * exp(-h));
+    const float mult2 = (float)(expm1(-2 * h) * sqrt(a_prev));
+    const float mult_noise = (float)(sqrt(1 - a_prev) * sqrt(1 - exp(-2 * h)));
+    const int second_order = i > 0 && prev >= 0;
+    float mult3 = 1, mult4 = 0;
+    if (second_order) {
+        const double a_back = ac[(int)s->timesteps[i - 1]];
+        const double r = (lambda - log(sqrt(a_back / (1 - a_back)))) / h;
+        mult3 = (float)(1 + 1 / (2 * r));
+        mult4 = (float)(1 / (2 * r));
+    }
+    for (int64_t j = 0; j < s->numel; j++) {
+        const float x = sample[j], m = model_output[j];
+        float x0;
+        switch (c->prediction) {
+        case VS_PREDICT_V: x0 = sa * x - sb * m; break;
+        case VS_PREDICT_EPSILON: x0 = (x - sb * m) / sa; break;
+        default: x0 = m; break;
+        }
+        const float d = second_order ? mult3 * x0 - mult4 * s->old_x0[j] : x0;
+        sample[j] = mult1 * x - mult2 * d + mult_noise * noise[j];
+        s->old_x0[j] = x0;
+    }
+}
+
+int vs_scheduler_adds_noise(const vs_scheduler *s) { return s->cfg.kind == VS_SCHEDULER_COGVIDEOX_DPM; }
+
 vs_status vs_scheduler_step(vs_scheduler *s, const float *model_output, float *sample) {
+    const float *noise = NULL;
+    if (vs_scheduler_adds_noise(s) && s->step < s->num_steps) {
+        /* A stream per step: seed, step -> one 64-bit seed (splitmix64's increment keeps them apart). */
+        vs_noise_gaussian(s->noise, s->numel, s->cfg.noise_seed + 0x9E3779B97F4A7C15ull * (uint64_t)(s->step + 1));
+        noise = s->noise;
+    }
+    return vs_scheduler_step_noise(s, model_output, noise, sample);
+}
+
+vs_status vs_scheduler_step_noise(vs_scheduler *s, const float *model_output, const float *noise, float *sample) {
     if (s->step >= s->num_steps)
         return vs_fail(VS_ERR_INVALID_ARG, "scheduler: all %d steps are done", s->num_steps);
+    if (vs_scheduler_adds_noise(s) && !noise)
+        return vs_fail(VS_ERR_INVALID_ARG, "scheduler: this sampler's step needs noise");
     if (s->cfg.kind == VS_SCHEDULER_UNIPC) {
         unipc_step(s, model_output, sample);
+    } else if (s->cfg.kind == VS_SCHEDULER_COGVIDEOX_DPM) {
+        cogvideox_dpm_step(s, model_output, noise, sample);
     } else {
         const float dt = s->sigmas[s->step + 1] - s->sigmas[s->step];
         for (int64_t j = 0; j < s->numel; j++) sample[j] = sample[j] + dt * model_output[j];
     }
     s->step++;
     return VS_OK;
+}
+
+double vs_guidance_scale(double guidance, int dynamic, double t, int num_steps) {
+    if (!dynamic) return guidance;
+    return 1 + guidance * ((1 - cos(M_PI * pow((num_steps - t) / num_steps, 5.0))) / 2);
 }
 
 vs_status vs_scheduler_config_for(const char *dir, const char *fallback, vs_scheduler_config *cfg) {

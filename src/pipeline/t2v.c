@@ -334,6 +334,7 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
         vs_denoise_settings set;
         memset(&set, 0, sizeof set);
         set.scheduler = m->scheduler;
+        set.scheduler.noise_seed = r->seed; /* a stochastic scheduler's per-step noise */
         set.steps = steps;
         set.guidance = guidance;
         set.attention = vs_t2v_resolve_attention(m, &r->attention);

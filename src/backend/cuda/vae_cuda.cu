@@ -4,32 +4,13 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "backend/cuda/bf16_vec.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/vae_cuda.h"
 
 namespace {
 
 constexpr int kThreads = 256;
-
-__device__ __forceinline__ float bf16_to_f32(uint16_t h) {
-    return __uint_as_float((uint32_t)h << 16);
-}
-__device__ __forceinline__ uint16_t f32_to_bf16(float f) {
-    return __bfloat16_as_ushort(__float2bfloat16_rn(f));
-}
-
-/* 8 bf16 values (one 16-byte vector) to and from floats. */
-__device__ __forceinline__ void unpack8(const uint4 &u, float *v) {
-    const uint32_t w[4] = {u.x, u.y, u.z, u.w};
-    for (int i = 0; i < 4; i++)
-        v[2 * i] = bf16_to_f32((uint16_t)w[i]), v[2 * i + 1] = bf16_to_f32((uint16_t)(w[i] >> 16));
-}
-__device__ __forceinline__ uint4 pack8(const float *v) {
-    uint32_t w[4];
-    for (int i = 0; i < 4; i++)
-        w[i] = (uint32_t)f32_to_bf16(v[2 * i]) | ((uint32_t)f32_to_bf16(v[2 * i + 1]) << 16);
-    return make_uint4(w[0], w[1], w[2], w[3]);
-}
 
 unsigned grid_for(int64_t n, int threads) {
     int64_t blocks = (n + threads - 1) / threads;

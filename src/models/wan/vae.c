@@ -7,7 +7,6 @@
 #include "models/wan/vae.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,8 @@
 #include "core/status.h"
 #include "ops/ops.h"
 #include "io/safetensors.h"
+#include "models/common/vae_tiles.h"
+#include "models/common/vae_weights.h"
 #include "models/wan/vae_internal.h"
 
 int vs_wan_vae_z_dim(const vs_wan_vae *vae) { return vae->z_dim; }
@@ -32,57 +33,13 @@ vs_wan_vae_memory vs_wan_vae_device_memory(const vs_wan_vae *vae) {
 /* ---- loading ---------------------------------------------------------------------- */
 
 typedef struct {
-    const vs_safetensors *st; /* NULL: seeded random weights (vs_wan_vae_random) */
-    uint64_t seed;
+    vs_vae_weights w;
     int n_slots;
-    const char **used; /* names loaded so far (pointing into st) */
-    size_t n_used, cap_used;
 } loader;
 
-/* Roughly torch's initialization: weights uniform in +-1/sqrt(fan_in), biases in +-0.1, norm scales 1 +- 0.1. */
-static vs_status random_f32(loader *L, const char *name, int ndim, const int64_t *shape, vs_tensor *out) {
-    VS_TRY(vs_tensor_alloc(out, VS_F32, VS_CPU, ndim, shape));
-    const int gamma = strstr(name, ".gamma") != NULL;
-    const float bound = ndim == 1 ? 0.1f : (float)(1.0 / sqrt((double)vs_tensor_numel(out) / (double)shape[0]));
-    L->seed = L->seed * 6364136223846793005ull + 1442695040888963407ull;
-    return vs_op_fill_uniform(out, L->seed, gamma ? 0.9f : -bound, gamma ? 1.1f : bound);
-}
-
+/* Norm scales (.gamma) start at 1 +- 0.1 when random. */
 static vs_status load_f32(loader *L, const char *name, int ndim, const int64_t *shape, vs_tensor *out) {
-    if (!L->st) return random_f32(L, name, ndim, shape, out);
-    VS_TRY(vs_safetensors_load(L->st, name, VS_F32, VS_CPU, ndim, shape, out));
-    if (L->n_used == L->cap_used) {
-        size_t cap = L->cap_used ? 2 * L->cap_used : 256;
-        const char **grown = realloc(L->used, cap * sizeof *grown);
-        if (!grown) return vs_fail(VS_ERR_OOM, "out of memory loading the VAE");
-        L->used = grown;
-        L->cap_used = cap;
-    }
-    L->used[L->n_used++] = vs_safetensors_find(L->st, name)->name;
-    return VS_OK;
-}
-
-/* A decoder weight the config does not account for means config and weights disagree. */
-static vs_status check_all_used(const loader *L) {
-    for (size_t i = 0; i < vs_safetensors_count(L->st); i++) {
-        const char *name = vs_safetensors_entry(L->st, i)->name;
-        if (strncmp(name, "decoder.", 8) && strncmp(name, "post_quant_conv.", 16)) continue;
-        size_t j = 0;
-        while (j < L->n_used && strcmp(L->used[j], name)) j++;
-        if (j == L->n_used)
-            return vs_fail(VS_ERR_FORMAT, "weight %s is not part of the decoder config.json describes", name);
-    }
-    return VS_OK;
-}
-
-/* buf = printf(fmt, ...), failing rather than truncating. */
-static vs_status VS_PRINTF(3, 4) tensor_name(char *buf, size_t cap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= cap) return vs_fail(VS_ERR_INVALID_ARG, "VAE tensor name too long: %s...", buf);
-    return VS_OK;
+    return vs_vae_weight(&L->w, name, ndim, shape, strstr(name, ".gamma") != NULL, out);
 }
 
 /* prefix.weight / prefix.bias. kt = 0 loads a Conv2d [cout, cin, k, k]; else a
@@ -90,9 +47,9 @@ static vs_status VS_PRINTF(3, 4) tensor_name(char *buf, size_t cap, const char *
 static vs_status load_conv(loader *L, vae_conv *cv, const char *prefix, int cin, int cout, int kt, int k) {
     char name[256];
     int64_t shape5[5] = {cout, cin, kt, k, k}, shape4[4] = {cout, cin, k, k}, bshape[1] = {cout};
-    VS_TRY(tensor_name(name, sizeof name, "%s.weight", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.weight", prefix));
     VS_TRY(load_f32(L, name, kt ? 5 : 4, kt ? shape5 : shape4, &cv->weight));
-    VS_TRY(tensor_name(name, sizeof name, "%s.bias", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.bias", prefix));
     VS_TRY(load_f32(L, name, 1, bshape, &cv->bias));
     cv->cin = cin;
     cv->cout = cout;
@@ -106,27 +63,27 @@ static vs_status load_norm(loader *L, vae_norm *n, const char *prefix, int dim, 
     char name[256];
     int64_t shape[4] = {dim, 1, 1, 1};
     int ndim = images ? 3 : 4;
-    VS_TRY(tensor_name(name, sizeof name, "%s.gamma", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.gamma", prefix));
     VS_TRY(load_f32(L, name, ndim, shape, &n->gamma));
-    VS_TRY(tensor_name(name, sizeof name, "%s.bias", prefix));
-    if (L->st && vs_safetensors_find(L->st, name)) VS_TRY(load_f32(L, name, ndim, shape, &n->bias));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.bias", prefix));
+    if (L->w.st && vs_safetensors_find(L->w.st, name)) VS_TRY(load_f32(L, name, ndim, shape, &n->bias));
     n->dim = dim;
     return VS_OK;
 }
 
 static vs_status load_res(loader *L, vae_res *r, const char *prefix, int in, int out) {
     char name[256];
-    VS_TRY(tensor_name(name, sizeof name, "%s.norm1", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.norm1", prefix));
     VS_TRY(load_norm(L, &r->norm1, name, in, 0));
-    VS_TRY(tensor_name(name, sizeof name, "%s.conv1", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.conv1", prefix));
     VS_TRY(load_conv(L, &r->conv1, name, in, out, 3, 3));
-    VS_TRY(tensor_name(name, sizeof name, "%s.norm2", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.norm2", prefix));
     VS_TRY(load_norm(L, &r->norm2, name, out, 0));
-    VS_TRY(tensor_name(name, sizeof name, "%s.conv2", prefix));
+    VS_TRY(vs_vae_name(name, sizeof name, "%s.conv2", prefix));
     VS_TRY(load_conv(L, &r->conv2, name, out, out, 3, 3));
     r->has_shortcut = in != out;
     if (r->has_shortcut) {
-        VS_TRY(tensor_name(name, sizeof name, "%s.conv_shortcut", prefix));
+        VS_TRY(vs_vae_name(name, sizeof name, "%s.conv_shortcut", prefix));
         VS_TRY(load_conv(L, &r->shortcut, name, in, out, 1, 1));
     }
     return VS_OK;
@@ -270,17 +227,17 @@ static vs_status build(loader *L, vs_wan_vae *m, const vae_config *c) {
         int in = (int)(i > 0 ? dims[i] / 2 : dims[i]), out = (int)dims[i + 1];
         u->n_res = (int)c->num_res_blocks + 1;
         for (int j = 0; j < u->n_res; j++) {
-            VS_TRY(tensor_name(name, sizeof name, "decoder.up_blocks.%d.resnets.%d", i, j));
+            VS_TRY(vs_vae_name(name, sizeof name, "decoder.up_blocks.%d.resnets.%d", i, j));
             VS_TRY(load_res(L, &u->res[j], name, j ? out : in, out));
         }
         u->mode = i == c->n_mult - 1 ? UP_NONE : c->temporal_up[i] ? UP_3D : UP_2D;
         if (u->mode == UP_NONE) continue;
         if (out % 2) return vs_fail(VS_ERR_FORMAT, "config.json: up block %d has odd width %d", i, out);
-        VS_TRY(tensor_name(name, sizeof name, "decoder.up_blocks.%d.upsamplers.0.resample.1", i));
+        VS_TRY(vs_vae_name(name, sizeof name, "decoder.up_blocks.%d.upsamplers.0.resample.1", i));
         VS_TRY(load_conv(L, &u->resample, name, out, out / 2, 0, 3));
         m->spatial_ratio *= 2;
         if (u->mode == UP_3D) {
-            VS_TRY(tensor_name(name, sizeof name, "decoder.up_blocks.%d.upsamplers.0.time_conv", i));
+            VS_TRY(vs_vae_name(name, sizeof name, "decoder.up_blocks.%d.upsamplers.0.time_conv", i));
             VS_TRY(load_conv(L, &u->time_conv, name, out, 2 * out, 3, 1));
             m->temporal_ratio *= 2;
         }
@@ -306,10 +263,11 @@ static vs_status check_device(vs_device device) {
 /* The decoder of config `c` from `st` (NULL: seeded random weights), on `device`. */
 static vs_status build_on(vs_wan_vae *m, const vae_config *c, const vs_safetensors *st, uint64_t seed,
                           vs_device device) {
-    loader L = {st, seed, 0, NULL, 0, 0};
+    loader L = {{st, seed, NULL, 0, 0}, 0};
     vs_status s = build(&L, m, c);
-    if (s == VS_OK && st) s = check_all_used(&L);
-    free(L.used);
+    /* A decoder weight the config does not account for means config and weights disagree. */
+    if (s == VS_OK) s = vs_vae_weights_check_used(&L.w, (const char *const[]){"decoder.", "post_quant_conv."}, 2, "decoder");
+    vs_vae_weights_release(&L.w);
     m->device = device;
 #if VS_HAVE_CUDA
     if (s == VS_OK && device == VS_CUDA) {
@@ -435,27 +393,7 @@ vs_status vs_wan_vae_estimate(const char *dir, int latent_height, int latent_wid
 
 /* ---- activations and the causal caches ---------------------------------------------- */
 
-typedef struct {
-    float *d; /* [t][c][h][w] */
-    int t, c, h, w;
-} act;
-
-static size_t frame_size(const act *a) { return (size_t)a->c * a->h * a->w; }
-
-static vs_status act_alloc(act *a, int t, int c, int h, int w) {
-    a->t = t;
-    a->c = c;
-    a->h = h;
-    a->w = w;
-    a->d = malloc(sizeof(float) * (size_t)t * frame_size(a));
-    if (!a->d) return vs_fail(VS_ERR_OOM, "out of memory for a %dx%dx%dx%d VAE activation", t, c, h, w);
-    return VS_OK;
-}
-
-static void act_free(act *a) {
-    free(a->d);
-    a->d = NULL;
-}
+/* Activations: vs_frames, [t][c][h][w]. */
 
 /* One decode (one tile) in progress: the history frames of every causal conv. */
 typedef struct {
@@ -503,13 +441,13 @@ static vs_status conv_frame(const vae_conv *cv, float *y, const float *const *ta
 /* Causal convolution over the frames of x. With a history slot the frame
  * sequence seen is [history (CACHE_T frames, zeros at the start), x...], which is
  * exactly diffusers' causal padding plus its feat_cache across chunks. */
-static vs_status conv_step(decode_state *st, const vae_conv *cv, act *x) {
-    act y = {0};
-    size_t fs = frame_size(x);
+static vs_status conv_step(decode_state *st, const vae_conv *cv, vs_frames *x) {
+    vs_frames y = {0};
+    size_t fs = vs_frames_size(x);
     float *hist = NULL;
     vs_status s = x->c == cv->cin ? VS_OK
                                   : vs_fail(VS_ERR_SHAPE, "VAE conv expects %d channels, got %d", cv->cin, x->c);
-    if (s == VS_OK) s = act_alloc(&y, x->t, cv->cout, x->h, x->w);
+    if (s == VS_OK) s = vs_frames_alloc(&y, x->t, cv->cout, x->h, x->w);
     if (s == VS_OK && cv->slot >= 0) {
         if (!st->hist[cv->slot]) {
             st->hist[cv->slot] = calloc(CACHE_T * fs, sizeof(float));
@@ -526,7 +464,7 @@ static vs_status conv_step(decode_state *st, const vae_conv *cv, act *x) {
             int k = hist ? i + j : i; /* index into [history..., x...] */
             taps[j] = !hist ? x->d + (size_t)i * fs : k < CACHE_T ? hist + (size_t)k * fs : x->d + (size_t)(k - CACHE_T) * fs;
         }
-        s = conv_frame(cv, y.d + (size_t)i * frame_size(&y), taps, x->h, x->w);
+        s = conv_frame(cv, y.d + (size_t)i * vs_frames_size(&y), taps, x->h, x->w);
     }
     if (s == VS_OK && hist) { /* keep the last CACHE_T frames of [history, x] */
         if (x->t >= CACHE_T) {
@@ -536,9 +474,9 @@ static vs_status conv_step(decode_state *st, const vae_conv *cv, act *x) {
             memcpy(hist + (size_t)(CACHE_T - x->t) * fs, x->d, sizeof(float) * (size_t)x->t * fs);
         }
     }
-    act_free(x);
+    vs_frames_free(x);
     if (s != VS_OK) {
-        act_free(&y);
+        vs_frames_free(&y);
         return s;
     }
     *x = y;
@@ -546,7 +484,7 @@ static vs_status conv_step(decode_state *st, const vae_conv *cv, act *x) {
 }
 
 /* In place; silu fuses the SiLU that follows every norm but the attention's. */
-static vs_status norm_step(const vae_norm *n, act *x, int silu) {
+static vs_status norm_step(const vae_norm *n, vs_frames *x, int silu) {
     vs_tensor t = vs_tensor_view(x->d, VS_F32, VS_CPU, 4, (int64_t[]){x->t, x->c, x->h, x->w});
     vs_tensor gamma = vs_tensor_view(n->gamma.data, VS_F32, VS_CPU, 1, (int64_t[]){x->c});
     vs_tensor beta = vs_tensor_view(n->bias.data, VS_F32, VS_CPU, 1, (int64_t[]){x->c});
@@ -554,42 +492,42 @@ static vs_status norm_step(const vae_norm *n, act *x, int silu) {
 }
 
 /* conv(silu(norm(x))), freeing x on failure like conv_step. */
-static vs_status norm_conv_step(decode_state *st, const vae_norm *n, const vae_conv *cv, act *x) {
+static vs_status norm_conv_step(decode_state *st, const vae_norm *n, const vae_conv *cv, vs_frames *x) {
     vs_status s = norm_step(n, x, 1);
     if (s != VS_OK) {
-        act_free(x);
+        vs_frames_free(x);
         return s;
     }
     return conv_step(st, cv, x);
 }
 
-static vs_status act_copy(act *dst, const act *src) {
-    VS_TRY(act_alloc(dst, src->t, src->c, src->h, src->w));
-    memcpy(dst->d, src->d, sizeof(float) * (size_t)src->t * frame_size(src));
+static vs_status act_copy(vs_frames *dst, const vs_frames *src) {
+    VS_TRY(vs_frames_alloc(dst, src->t, src->c, src->h, src->w));
+    memcpy(dst->d, src->d, sizeof(float) * (size_t)src->t * vs_frames_size(src));
     return VS_OK;
 }
 
 /* WanResidualBlock: shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x)))))). */
-static vs_status res_step(decode_state *st, const vae_res *r, act *x) {
-    act y;
+static vs_status res_step(decode_state *st, const vae_res *r, vs_frames *x) {
+    vs_frames y;
     vs_status s = act_copy(&y, x);
     if (s != VS_OK) {
-        act_free(x);
+        vs_frames_free(x);
         return s;
     }
     if (r->has_shortcut && (s = conv_step(st, &r->shortcut, x)) != VS_OK) {
-        act_free(&y);
+        vs_frames_free(&y);
         return s;
     }
     s = norm_conv_step(st, &r->norm1, &r->conv1, &y);
     if (s == VS_OK) s = norm_conv_step(st, &r->norm2, &r->conv2, &y);
     if (s != VS_OK) {
-        act_free(x);
+        vs_frames_free(x);
         return s;
     }
-    size_t n = (size_t)y.t * frame_size(&y);
+    size_t n = (size_t)y.t * vs_frames_size(&y);
     for (size_t i = 0; i < n; i++) y.d[i] += x->d[i];
-    act_free(x);
+    vs_frames_free(x);
     *x = y;
     return VS_OK;
 }
@@ -599,7 +537,7 @@ static int64_t attn_band(int64_t p) { return p * p <= ((int64_t)16 << 20) ? p : 
 
 /* WanAttentionBlock: per frame, single-head attention over the h*w pixels with
  * head size c, then a 1x1 projection, plus the input. */
-static vs_status attn_step(const vae_attn *a, act *x) {
+static vs_status attn_step(const vae_attn *a, vs_frames *x) {
     int c = x->c;
     int64_t p = (int64_t)x->h * x->w, band = attn_band(p);
     float *xn = malloc(sizeof(float) * (size_t)(c * p)), *qkv = malloc(sizeof(float) * (size_t)(3 * c * p));
@@ -607,9 +545,9 @@ static vs_status attn_step(const vae_attn *a, act *x) {
     float *s = malloc(sizeof(float) * (size_t)(band * p));
     vs_status st = xn && qkv && o && proj && s ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory for VAE attention");
     for (int f = 0; st == VS_OK && f < x->t; f++) {
-        float *frame = x->d + (size_t)f * frame_size(x);
+        float *frame = x->d + (size_t)f * vs_frames_size(x);
         memcpy(xn, frame, sizeof(float) * (size_t)(c * p));
-        act one = {xn, 1, c, x->h, x->w};
+        vs_frames one = {xn, 1, c, x->h, x->w};
         const float *in = xn;
         st = norm_step(&a->norm, &one, 0);
         if (st == VS_OK) st = conv_frame(&a->to_qkv, qkv, &in, x->h, x->w);
@@ -631,12 +569,12 @@ static vs_status attn_step(const vae_attn *a, act *x) {
     free(o);
     free(proj);
     free(s);
-    if (st != VS_OK) act_free(x);
+    if (st != VS_OK) vs_frames_free(x);
     return st;
 }
 
 /* WanResample upsample2d / upsample3d. */
-static vs_status upsample_step(decode_state *st, const vae_up *u, act *x) {
+static vs_status upsample_step(decode_state *st, const vae_up *u, vs_frames *x) {
     /* upsample3d doubles the frames, except on the first chunk, which diffusers
      * passes through untouched (its cache then starts from zeros, not from
      * this chunk). The conv's output [t][2c][h][w] is already [2t][c][h][w] with
@@ -648,21 +586,21 @@ static vs_status upsample_step(decode_state *st, const vae_up *u, act *x) {
         x->c /= 2;
     }
     int h2 = 2 * x->h, w2 = 2 * x->w;
-    act y = {0};
+    vs_frames y = {0};
     float *up = malloc(sizeof(float) * (size_t)x->c * h2 * w2);
-    vs_status s = up ? act_alloc(&y, x->t, u->resample.cout, h2, w2) : vs_fail(VS_ERR_OOM, "out of memory upsampling");
+    vs_status s = up ? vs_frames_alloc(&y, x->t, u->resample.cout, h2, w2) : vs_fail(VS_ERR_OOM, "out of memory upsampling");
     for (int f = 0; s == VS_OK && f < x->t; f++) { /* one upsampled frame at a time */
-        vs_tensor src = vs_tensor_view(x->d + (size_t)f * frame_size(x), VS_F32, VS_CPU, 4,
+        vs_tensor src = vs_tensor_view(x->d + (size_t)f * vs_frames_size(x), VS_F32, VS_CPU, 4,
                                        (int64_t[]){1, x->c, x->h, x->w});
         vs_tensor dst = vs_tensor_view(up, VS_F32, VS_CPU, 4, (int64_t[]){1, x->c, h2, w2});
         const float *in = up;
         s = vs_op_upsample2x(&dst, &src, 0);
-        if (s == VS_OK) s = conv_frame(&u->resample, y.d + (size_t)f * frame_size(&y), &in, h2, w2);
+        if (s == VS_OK) s = conv_frame(&u->resample, y.d + (size_t)f * vs_frames_size(&y), &in, h2, w2);
     }
     free(up);
-    act_free(x);
+    vs_frames_free(x);
     if (s != VS_OK) {
-        act_free(&y);
+        vs_frames_free(&y);
         return s;
     }
     *x = y;
@@ -670,7 +608,7 @@ static vs_status upsample_step(decode_state *st, const vae_up *u, act *x) {
 }
 
 /* WanDecoder3d.forward on one chunk (one latent frame, after post_quant_conv). */
-static vs_status decode_chunk(const vs_wan_vae *m, decode_state *st, act *x) {
+static vs_status decode_chunk(const vs_wan_vae *m, decode_state *st, vs_frames *x) {
     VS_TRY(conv_step(st, &m->conv_in, x));
     VS_TRY(res_step(st, &m->mid_res[0], x));
     VS_TRY(attn_step(&m->mid_attn, x));
@@ -686,120 +624,45 @@ static vs_status decode_chunk(const vs_wan_vae *m, decode_state *st, act *x) {
 
 /* Decodes latents z ([T][z][h][w], de-normalised and through post_quant_conv)
  * chunk by chunk into video [T'][C][H][W] (unclamped). */
-static vs_status decode_frames(const vs_wan_vae *m, const act *z, act *video) {
+static vs_status decode_frames(const vs_wan_vae *m, const vs_frames *z, vs_frames *video) {
     int tr = m->temporal_ratio, sr = m->spatial_ratio;
-    VS_TRY(act_alloc(video, 1 + tr * (z->t - 1), m->out_channels, z->h * sr, z->w * sr));
+    VS_TRY(vs_frames_alloc(video, 1 + tr * (z->t - 1), m->out_channels, z->h * sr, z->w * sr));
 #if VS_HAVE_CUDA
     if (m->device == VS_CUDA) {
         vs_status s = vs_wan_vae_cuda_decode(m, z->d, z->t, z->h, z->w, video->d);
-        if (s != VS_OK) act_free(video);
+        if (s != VS_OK) vs_frames_free(video);
         return s;
     }
 #endif
     decode_state st;
     vs_status s = state_init(&st, m->n_slots);
     if (s != VS_OK) {
-        act_free(video);
+        vs_frames_free(video);
         return s;
     }
     int done = 0;
     for (int k = 0; s == VS_OK && k < z->t; k++) {
-        act x;
-        s = act_alloc(&x, 1, z->c, z->h, z->w);
+        vs_frames x;
+        s = vs_frames_alloc(&x, 1, z->c, z->h, z->w);
         if (s != VS_OK) break;
-        memcpy(x.d, z->d + (size_t)k * frame_size(z), sizeof(float) * frame_size(z));
+        memcpy(x.d, z->d + (size_t)k * vs_frames_size(z), sizeof(float) * vs_frames_size(z));
         st.chunk = k;
         s = decode_chunk(m, &st, &x);
         if (s != VS_OK) break;
         if (x.t != (k ? tr : 1) || x.c != video->c || x.h != video->h || x.w != video->w)
             s = vs_fail(VS_ERR_SHAPE, "VAE chunk %d decoded to %dx%dx%dx%d", k, x.t, x.c, x.h, x.w);
         else
-            memcpy(video->d + (size_t)done * frame_size(video), x.d, sizeof(float) * (size_t)x.t * frame_size(&x));
+            memcpy(video->d + (size_t)done * vs_frames_size(video), x.d, sizeof(float) * (size_t)x.t * vs_frames_size(&x));
         done += x.t;
-        act_free(&x);
+        vs_frames_free(&x);
     }
     state_free(&st);
-    if (s != VS_OK) act_free(video);
+    if (s != VS_OK) vs_frames_free(video);
     return s;
 }
 
-/* diffusers' blend_v / blend_h: the first `e` rows (columns) of b fade in from
- * the last `e` rows (columns) of a, b's weight rising as i / e. */
-static void blend_rows(const act *a, act *b, int e) {
-    e = e < a->h ? e : a->h;
-    e = e < b->h ? e : b->h;
-    for (int f = 0; f < b->t; f++)
-        for (int ch = 0; ch < b->c; ch++)
-            for (int y = 0; y < e; y++) {
-                const float *ra = a->d + (((size_t)f * a->c + ch) * a->h + a->h - e + y) * a->w;
-                float *rb = b->d + (((size_t)f * b->c + ch) * b->h + y) * b->w;
-                float wb = (float)y / (float)e;
-                for (int xx = 0; xx < b->w; xx++) rb[xx] = ra[xx] * (1.0f - wb) + rb[xx] * wb;
-            }
-}
-
-static void blend_cols(const act *a, act *b, int e) {
-    e = e < a->w ? e : a->w;
-    e = e < b->w ? e : b->w;
-    for (int f = 0; f < b->t; f++)
-        for (int ch = 0; ch < b->c; ch++)
-            for (int y = 0; y < b->h; y++) {
-                const float *ra = a->d + (((size_t)f * a->c + ch) * a->h + y) * a->w + a->w - e;
-                float *rb = b->d + (((size_t)f * b->c + ch) * b->h + y) * b->w;
-                for (int xx = 0; xx < e; xx++) {
-                    float wb = (float)xx / (float)e;
-                    rb[xx] = ra[xx] * (1.0f - wb) + rb[xx] * wb;
-                }
-            }
-}
-
-/* diffusers' tiled_decode: tiles start every stride (latent pixels) and span
- * `tile`; each is decoded on its own, then in raster order blended in place
- * with the (already blended) tile above and the one to the left, and its
- * top-left stride x stride pixels are kept. */
-static vs_status decode_tiled(const vs_wan_vae *m, const act *z, const vs_wan_vae_tiling *t, act *video) {
-    int sr = m->spatial_ratio;
-    int tile_h = t->tile_h / sr, tile_w = t->tile_w / sr, step_h = t->stride_h / sr, step_w = t->stride_w / sr;
-    int rows = (z->h + step_h - 1) / step_h, cols = (z->w + step_w - 1) / step_w;
-    act *tiles = calloc((size_t)rows * cols, sizeof *tiles);
-    if (!tiles) return vs_fail(VS_ERR_OOM, "out of memory for VAE tiles");
-    vs_status s = VS_OK;
-    for (int i = 0; s == VS_OK && i < rows; i++) {
-        for (int j = 0; s == VS_OK && j < cols; j++) {
-            int y0 = i * step_h, x0 = j * step_w;
-            int th = z->h - y0 < tile_h ? z->h - y0 : tile_h, tw = z->w - x0 < tile_w ? z->w - x0 : tile_w;
-            act part;
-            s = act_alloc(&part, z->t, z->c, th, tw);
-            for (int f = 0; s == VS_OK && f < z->t; f++)
-                for (int ch = 0; ch < z->c; ch++)
-                    for (int y = 0; y < th; y++)
-                        memcpy(part.d + (((size_t)f * z->c + ch) * th + y) * tw,
-                               z->d + (((size_t)f * z->c + ch) * z->h + y0 + y) * z->w + x0, sizeof(float) * (size_t)tw);
-            if (s == VS_OK) s = decode_frames(m, &part, &tiles[i * cols + j]);
-            act_free(&part);
-        }
-    }
-    if (s == VS_OK) s = act_alloc(video, tiles[0].t, tiles[0].c, z->h * sr, z->w * sr);
-    for (int i = 0; s == VS_OK && i < rows; i++) {
-        for (int j = 0; j < cols; j++) {
-            act *tile = &tiles[i * cols + j];
-            if (i > 0) blend_rows(&tiles[(i - 1) * cols + j], tile, t->tile_h - t->stride_h);
-            if (j > 0) blend_cols(&tiles[i * cols + j - 1], tile, t->tile_w - t->stride_w);
-            int y0 = i * t->stride_h, x0 = j * t->stride_w;
-            int kh = tile->h < t->stride_h ? tile->h : t->stride_h, kw = tile->w < t->stride_w ? tile->w : t->stride_w;
-            if (y0 + kh > video->h) kh = video->h - y0;
-            if (x0 + kw > video->w) kw = video->w - x0;
-            for (int f = 0; f < tile->t; f++)
-                for (int ch = 0; ch < tile->c; ch++)
-                    for (int y = 0; y < kh; y++)
-                        memcpy(video->d + (((size_t)f * video->c + ch) * video->h + y0 + y) * video->w + x0,
-                               tile->d + (((size_t)f * tile->c + ch) * tile->h + y) * tile->w, sizeof(float) * (size_t)kw);
-        }
-    }
-    for (int i = 0; i < rows * cols; i++) act_free(&tiles[i]);
-    free(tiles);
-    return s;
-}
+/* vs_frames_decoder for diffusers' tiled_decode (vs_frames_decode_tiled). */
+static vs_status decode_tile(void *m, const vs_frames *z, vs_frames *video) { return decode_frames(m, z, video); }
 
 vs_wan_vae_tiling vs_wan_vae_default_tiling(void) {
     vs_wan_vae_tiling t = {1, 256, 256, 192, 192};
@@ -835,9 +698,9 @@ vs_status vs_wan_vae_decode(const vs_wan_vae *m, const vs_tensor *latents, const
 
     /* De-normalise (the pipeline's latents / (1 / std) + mean), reorder to frame-major
      * and apply post_quant_conv, a 1x1x1 conv: pointwise, so it commutes with tiling. */
-    act z;
+    vs_frames z;
     int zd = m->z_dim, t = (int)sh[1], h = (int)sh[2], w = (int)sh[3];
-    VS_TRY(act_alloc(&z, t, zd, h, w));
+    VS_TRY(vs_frames_alloc(&z, t, zd, h, w));
     const float *src = latents->data;
     size_t hw = (size_t)h * w;
     for (int ch = 0; ch < zd; ch++)
@@ -847,13 +710,15 @@ vs_status vs_wan_vae_decode(const vs_wan_vae *m, const vs_tensor *latents, const
     decode_state none = {0};
     vs_status s = conv_step(&none, &m->post_quant, &z);
     if (s != VS_OK) return s;
-    act video = {0};
+    vs_frames video = {0};
     int sr = m->spatial_ratio;
-    if (use_tiles && (w > tiling->tile_w / sr || h > tiling->tile_h / sr)) s = decode_tiled(m, &z, tiling, &video);
+    if (use_tiles && (w > tiling->tile_w / sr || h > tiling->tile_h / sr))
+        s = vs_frames_decode_tiled(&z, sr, tiling->tile_h, tiling->tile_w, tiling->stride_h, tiling->stride_w, decode_tile,
+                                   (void *)m, &video);
     else s = decode_frames(m, &z, &video);
-    act_free(&z);
+    vs_frames_free(&z);
     if (s != VS_OK) return s;
-    size_t n = (size_t)video.t * frame_size(&video);
+    size_t n = (size_t)video.t * vs_frames_size(&video);
     for (size_t i = 0; i < n; i++) video.d[i] = video.d[i] < -1.0f ? -1.0f : video.d[i] > 1.0f ? 1.0f : video.d[i];
     int64_t shape[4] = {video.t, video.c, video.h, video.w};
     *out = vs_tensor_view(video.d, VS_F32, VS_CPU, 4, shape);

@@ -16,23 +16,14 @@
 
 #include "backend/cuda/vae_cuda.h"
 #include "core/devmem.h"
+#include "core/devpool.h"
 #include "core/dtype.h"
 #include "core/status.h"
+#include "models/common/vae_device.h"
 #include "models/wan/vae_internal.h"
 #include "ops/ops.h"
 
 /* ---- weights on the device ------------------------------------------------------------ */
-
-static vs_status upload(vs_tensor *dst, vs_dtype dtype, const float *host, int ndim, const int64_t *shape) {
-    VS_TRY(vs_tensor_alloc(dst, dtype, VS_CUDA, ndim, shape));
-    int64_t n = vs_tensor_numel(dst);
-    void *buf = malloc((size_t)n * vs_dtype_size(dtype) + 1);
-    if (!buf) return vs_fail(VS_ERR_OOM, "out of host memory uploading the VAE");
-    vs_convert(buf, dtype, host, VS_F32, n);
-    vs_status s = vs_device_memcpy_h2d(dst->data, buf, (size_t)n * vs_dtype_size(dtype));
-    free(buf);
-    return s;
-}
 
 static vs_status check_width(const char *what, int channels) {
     if (channels % 8)
@@ -42,35 +33,18 @@ static vs_status check_width(const char *what, int channels) {
     return VS_OK;
 }
 
-/* [cout][cin][kt][kh][kw] -> [kt][cout_pad][kh][kw][cin], zero filters beyond cout. */
+/* cuDNN's layout, cout padded to a multiple of 8 with zero filters (vs_vae_upload_conv). */
 static vs_status upload_conv(vae_conv *cv, const char *what, int pad_out) {
     VS_TRY(check_width(what, cv->cin));
     if (!pad_out) VS_TRY(check_width(what, cv->cout));
     cv->cout_pad = (cv->cout + 7) / 8 * 8;
-    int kt = cv->kt, kh = cv->kh, kw = cv->kw, ci = cv->cin, co = cv->cout, cp = cv->cout_pad;
-    size_t n = (size_t)kt * cp * kh * kw * ci;
-    float *w = calloc(n, sizeof *w), *b = calloc((size_t)cp, sizeof *b);
-    vs_status s = w && b ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory uploading the VAE");
-    const float *src = cv->weight.data;
-    for (int o = 0; s == VS_OK && o < co; o++) {
-        b[o] = ((const float *)cv->bias.data)[o];
-        for (int i = 0; i < ci; i++)
-            for (int t = 0; t < kt; t++)
-                for (int y = 0; y < kh; y++)
-                    for (int x = 0; x < kw; x++)
-                        w[((((size_t)t * cp + o) * kh + y) * kw + x) * ci + i] =
-                            src[((((size_t)o * ci + i) * kt + t) * kh + y) * kw + x];
-    }
-    if (s == VS_OK) s = upload(&cv->dweight, VS_BF16, w, 5, (int64_t[]){kt, cp, kh, kw, ci});
-    if (s == VS_OK) s = upload(&cv->dbias, VS_F32, b, 1, (int64_t[]){cp});
-    free(w);
-    free(b);
-    return s;
+    return vs_vae_upload_conv(cv->weight.data, cv->bias.data, cv->cout, cv->cin, cv->kt, cv->kh, cv->kw, &cv->dweight,
+                              &cv->dbias);
 }
 
 static vs_status upload_norm(vae_norm *n) {
-    VS_TRY(upload(&n->dgamma, VS_F32, n->gamma.data, 1, (int64_t[]){n->dim}));
-    if (n->bias.data) VS_TRY(upload(&n->dbias, VS_F32, n->bias.data, 1, (int64_t[]){n->dim}));
+    VS_TRY(vs_vae_upload(&n->dgamma, VS_F32, n->gamma.data, 1, (int64_t[]){n->dim}));
+    if (n->bias.data) VS_TRY(vs_vae_upload(&n->dbias, VS_F32, n->bias.data, 1, (int64_t[]){n->dim}));
     return VS_OK;
 }
 
@@ -108,11 +82,11 @@ static vs_status upload_attn(vae_attn *a) {
                 sum += (double)wp[(size_t)o * c + i] * bqkv[2 * c + i];
             pb[o] = (float)sum;
         }
-        s = upload(&a->dqkv_w, VS_BF16, w, 2, (int64_t[]){3 * c, c});
+        s = vs_vae_upload(&a->dqkv_w, VS_BF16, w, 2, (int64_t[]){3 * c, c});
     }
-    if (s == VS_OK) s = upload(&a->dqkv_b, VS_BF16, b, 1, (int64_t[]){3 * c});
-    if (s == VS_OK) s = upload(&a->dproj_w, VS_BF16, wp, 2, (int64_t[]){c, c});
-    if (s == VS_OK) s = upload(&a->dproj_b, VS_BF16, pb, 1, (int64_t[]){c});
+    if (s == VS_OK) s = vs_vae_upload(&a->dqkv_b, VS_BF16, b, 1, (int64_t[]){3 * c});
+    if (s == VS_OK) s = vs_vae_upload(&a->dproj_w, VS_BF16, wp, 2, (int64_t[]){c, c});
+    if (s == VS_OK) s = vs_vae_upload(&a->dproj_b, VS_BF16, pb, 1, (int64_t[]){c});
     free(w);
     free(b);
     free(pb);
@@ -165,45 +139,6 @@ vs_status vs_wan_vae_cuda_upload(vs_wan_vae *m) {
 
 /* ---- device buffers ---------------------------------------------------------------------- */
 
-#define POOL_MAX 64
-
-/* Buffers handed out and taken back; a request takes the smallest free one
- * that fits, or allocates. Nothing is freed before the decode ends. */
-typedef struct {
-    void *ptr[POOL_MAX];
-    size_t cap[POOL_MAX];
-    int used[POOL_MAX];
-    int n;
-    size_t bytes;
-} pool;
-
-static vs_status pool_get(pool *p, size_t bytes, void **out) {
-    int best = -1;
-    for (int i = 0; i < p->n; i++)
-        if (!p->used[i] && p->cap[i] >= bytes && (best < 0 || p->cap[i] < p->cap[best])) best = i;
-    if (best < 0) {
-        if (p->n == POOL_MAX) return vs_fail(VS_ERR_OOM, "VAE buffer pool: more than %d buffers", POOL_MAX);
-        VS_TRY(vs_device_malloc(&p->ptr[p->n], bytes));
-        p->cap[p->n] = bytes;
-        p->bytes += bytes;
-        best = p->n++;
-    }
-    p->used[best] = 1;
-    *out = p->ptr[best];
-    return VS_OK;
-}
-
-static void pool_put(pool *p, const void *ptr) {
-    for (int i = 0; ptr && i < p->n; i++)
-        if (p->ptr[i] == ptr) p->used[i] = 0;
-}
-
-static void pool_free(pool *p) {
-    for (int i = 0; i < p->n; i++)
-        vs_device_free(p->ptr[i]);
-    memset(p, 0, sizeof *p);
-}
-
 /* A run of channels-last frames [t][h][w][c], BF16. */
 typedef struct {
     uint16_t *d;
@@ -222,7 +157,7 @@ static size_t frame_bytes(const gact *a) {
 
 /* One decode (one tile) in progress. */
 typedef struct {
-    pool pool;
+    vs_devpool pool; /* nothing is freed before the decode ends */
     uint16_t *hist[MAX_SLOTS]; /* per slot: CACHE_T frames, zero at the start */
     size_t hist_frame[MAX_SLOTS];
     int chunk;
@@ -232,7 +167,7 @@ static vs_status gact_alloc(gstate *st, gact *a, int t, int c, int h, int w) {
     a->t = t, a->c = c, a->h = h, a->w = w;
     a->d = NULL;
     void *p = NULL;
-    vs_status s = pool_get(&st->pool, (size_t)t * frame_bytes(a), &p);
+    vs_status s = vs_devpool_get(&st->pool, (size_t)t * frame_bytes(a), &p);
     if (s != VS_OK)
         return vs_fail_context(s, "GPU memory for a %dx%dx%dx%d VAE activation (%zu MiB held)", t, c, h, w,
                                st->pool.bytes >> 20);
@@ -241,7 +176,7 @@ static vs_status gact_alloc(gstate *st, gact *a, int t, int c, int h, int w) {
 }
 
 static void gact_free(gstate *st, gact *a) {
-    pool_put(&st->pool, a->d);
+    vs_devpool_put(&st->pool, a->d);
     a->d = NULL;
 }
 
@@ -252,12 +187,6 @@ static vs_tensor frames_of(const gact *a) {
     return vs_tensor_view(a->d, VS_BF16, VS_CUDA, 4, (int64_t[]){a->t, a->h, a->w, a->c});
 }
 
-/* n BF16 values device to device. */
-static vs_status copy_values(void *dst, const void *src, size_t n) {
-    vs_tensor d = vs_tensor_view(dst, VS_BF16, VS_CUDA, 1, (int64_t[]){(int64_t)n});
-    vs_tensor t = vs_tensor_view((void *)src, VS_BF16, VS_CUDA, 1, (int64_t[]){(int64_t)n});
-    return vs_op_copy(&d, &t);
-}
 
 /* y = conv(x) + bias (+ res), y allocated here; bias left out when !with_bias
  * (the output convolution adds it while leaving channels-last). Causal convs
@@ -270,7 +199,7 @@ static vs_status conv(gstate *st, const vae_conv *cv, const gact *x, const gact 
     if (cv->slot >= 0) {
         if (!st->hist[cv->slot]) {
             void *p = NULL;
-            VS_TRY(pool_get(&st->pool, CACHE_T * fb, &p));
+            VS_TRY(vs_devpool_get(&st->pool, CACHE_T * fb, &p));
             VS_TRY(vs_device_memset(p, 0, CACHE_T * fb));
             st->hist[cv->slot] = p;
             st->hist_frame[cv->slot] = fb;
@@ -279,9 +208,9 @@ static vs_status conv(gstate *st, const vae_conv *cv, const gact *x, const gact 
         }
         VS_TRY(gact_alloc(st, &cat, x->t + CACHE_T, x->c, x->h, x->w));
         const size_t fv = fb / sizeof(uint16_t); /* values per frame */
-        vs_status s = copy_values(cat.d, st->hist[cv->slot], CACHE_T * fv);
-        if (s == VS_OK) s = copy_values(cat.d + CACHE_T * fv, x->d, (size_t)x->t * fv);
-        if (s == VS_OK) s = copy_values(st->hist[cv->slot], cat.d + (size_t)x->t * fv, CACHE_T * fv);
+        vs_status s = vs_vae_copy_bf16(cat.d, st->hist[cv->slot], CACHE_T * fv);
+        if (s == VS_OK) s = vs_vae_copy_bf16(cat.d + CACHE_T * fv, x->d, (size_t)x->t * fv);
+        if (s == VS_OK) s = vs_vae_copy_bf16(st->hist[cv->slot], cat.d + (size_t)x->t * fv, CACHE_T * fv);
         if (s != VS_OK) {
             gact_free(st, &cat);
             return s;
@@ -357,7 +286,7 @@ static vs_status attn_step(gstate *st, const vae_attn *a, gact *x) {
     const size_t sizes[6] = {pc, pc, pc, pc, sizeof(uint16_t) * (size_t)(pp * pp), pc};
     vs_status s = VS_OK;
     for (int i = 0; s == VS_OK && i < 6; i++)
-        s = pool_get(&st->pool, sizes[i], &buf[i]);
+        s = vs_devpool_get(&st->pool, sizes[i], &buf[i]);
     uint16_t *xn = buf[0], *q = buf[1], *k = buf[2], *vt = buf[3], *sm = buf[4], *o = buf[5];
     if (s == VS_OK && pp > p) s = vs_device_memset(xn + p * c, 0, sizeof(uint16_t) * (size_t)((pp - p) * c));
     for (int f = 0; s == VS_OK && f < x->t; f++) {
@@ -376,7 +305,7 @@ static vs_status attn_step(gstate *st, const vae_attn *a, gact *x) {
         if (s == VS_OK) s = vs_op_bias_residual(&ft, NULL, &pt);
     }
     for (int i = 0; i < 6; i++)
-        pool_put(&st->pool, buf[i]);
+        vs_devpool_put(&st->pool, buf[i]);
     return s;
 }
 
@@ -400,29 +329,22 @@ static vs_status upsample_step(gstate *st, const vae_up *u, gact *x) {
     return s;
 }
 
-/* Names the stage an error (out of memory above all) happened in. */
-#define STAGE(call, ...)                                                                                     \
-    do {                                                                                                     \
-        vs_status stage_s_ = (call);                                                                         \
-        if (stage_s_ != VS_OK) return vs_fail_context(stage_s_, __VA_ARGS__);                                \
-    } while (0)
-
 /* WanDecoder3d.forward on one chunk, into x: channels-last conv_out rows
  * without the bias (cout_pad channels). */
 static vs_status decode_chunk(const vs_wan_vae *m, gstate *st, gact *x) {
     gact y;
-    STAGE(conv(st, &m->conv_in, x, NULL, 1, &y), "VAE conv_in");
+    VS_TRY_CONTEXT(conv(st, &m->conv_in, x, NULL, 1, &y), "VAE conv_in");
     replace(st, x, &y);
-    STAGE(res_step(st, &m->mid_res[0], x), "VAE mid block");
-    STAGE(attn_step(st, &m->mid_attn, x), "VAE mid-block attention");
-    STAGE(res_step(st, &m->mid_res[1], x), "VAE mid block");
+    VS_TRY_CONTEXT(res_step(st, &m->mid_res[0], x), "VAE mid block");
+    VS_TRY_CONTEXT(attn_step(st, &m->mid_attn, x), "VAE mid-block attention");
+    VS_TRY_CONTEXT(res_step(st, &m->mid_res[1], x), "VAE mid block");
     for (int i = 0; i < m->n_up; i++) {
         for (int j = 0; j < m->up[i].n_res; j++)
-            STAGE(res_step(st, &m->up[i].res[j], x), "VAE up block %d", i);
-        if (m->up[i].mode != UP_NONE) STAGE(upsample_step(st, &m->up[i], x), "VAE up block %d upsampler", i);
+            VS_TRY_CONTEXT(res_step(st, &m->up[i].res[j], x), "VAE up block %d", i);
+        if (m->up[i].mode != UP_NONE) VS_TRY_CONTEXT(upsample_step(st, &m->up[i], x), "VAE up block %d upsampler", i);
     }
-    STAGE(norm(&m->norm_out, x->d, x, 1), "VAE norm_out");
-    STAGE(conv(st, &m->conv_out, x, NULL, 0, &y), "VAE conv_out");
+    VS_TRY_CONTEXT(norm(&m->norm_out, x->d, x, 1), "VAE norm_out");
+    VS_TRY_CONTEXT(conv(st, &m->conv_out, x, NULL, 0, &y), "VAE conv_out");
     replace(st, x, &y);
     return VS_OK;
 }
@@ -432,8 +354,8 @@ static vs_status decode_all(const vs_wan_vae *m, gstate *st, const float *z, int
     int zc = m->z_dim, oc = m->out_channels, tr = m->temporal_ratio, sr = m->spatial_ratio;
     int64_t zp = (int64_t)h * w, op = zp * sr * sr;
     float *zd = NULL, *out = NULL;
-    VS_TRY(pool_get(&st->pool, sizeof(float) * (size_t)(zp * zc), (void **)&zd));
-    VS_TRY(pool_get(&st->pool, sizeof(float) * (size_t)(tr * oc * op), (void **)&out));
+    VS_TRY(vs_devpool_get(&st->pool, sizeof(float) * (size_t)(zp * zc), (void **)&zd));
+    VS_TRY(vs_devpool_get(&st->pool, sizeof(float) * (size_t)(tr * oc * op), (void **)&out));
     int done = 0;
     for (int k = 0; k < t; k++) {
         gact x;
@@ -473,7 +395,7 @@ vs_status vs_wan_vae_cuda_decode(const vs_wan_vae *m, const float *z, int t, int
     size_t free_bytes, total_bytes;
     if (s == VS_OK && vs_device_mem_info(&free_bytes, &total_bytes) == VS_OK)
         mem->device_used = total_bytes - free_bytes;
-    pool_free(&st->pool);
+    vs_devpool_free(&st->pool);
     free(st);
     return s;
 }

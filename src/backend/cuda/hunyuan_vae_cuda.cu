@@ -1,0 +1,187 @@
+/* The HunyuanVideo VAE decoder's small kernels, see hunyuan_vae_cuda.h. */
+#include <cuda_bf16.h>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/hunyuan_vae_cuda.h"
+
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ __forceinline__ float bf16_to_f32(uint16_t h) {
+    return __uint_as_float((uint32_t)h << 16);
+}
+__device__ __forceinline__ uint16_t f32_to_bf16(float f) {
+    return __bfloat16_as_ushort(__float2bfloat16_rn(f));
+}
+
+unsigned grid_for(int64_t n) {
+    int64_t blocks = (n + kThreads - 1) / kThreads;
+    return (unsigned)(blocks < 65535 * 8 ? (blocks > 0 ? blocks : 1) : 65535 * 8);
+}
+
+#define GRID_STRIDE(e, n)                                                                                    \
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < (n);                                \
+         e += (int64_t)gridDim.x * blockDim.x)
+
+/* One thread per 8 channels (one 16-byte vector) of one output pixel; the source index is clamped. */
+__global__ void replicate_pad_kernel(uint4 *y, const uint4 *x, int t, int h, int w, int vecs, int tpad,
+                                     int pad) {
+    const int hp = h + 2 * pad, wp = w + 2 * pad;
+    const int64_t n = (int64_t)(t + tpad) * hp * wp * vecs;
+    GRID_STRIDE(e, n) {
+        const int v = (int)(e % vecs);
+        const int64_t px = e / vecs;
+        const int xo = (int)(px % wp), yo = (int)(px / wp % hp), f = (int)(px / ((int64_t)wp * hp));
+        const int sf = max(f - tpad, 0), sy = min(max(yo - pad, 0), h - 1), sx = min(max(xo - pad, 0), w - 1);
+        y[e] = x[(((int64_t)sf * h + sy) * w + sx) * vecs + v];
+    }
+}
+
+__global__ void crop_kernel(uint16_t *y, const uint16_t *full, const float *bias, const uint16_t *res, int t,
+                            int h, int w, int c, int cs, int pad) {
+    const int64_t n = (int64_t)t * h * w * c;
+    const int hp = h + 2 * pad, wp = w + 2 * pad;
+    GRID_STRIDE(e, n) {
+        const int ch = (int)(e % c);
+        const int64_t px = e / c;
+        const int xo = (int)(px % w), yo = (int)(px / w % h), f = (int)(px / ((int64_t)w * h));
+        float v = bf16_to_f32(full[(((int64_t)f * hp + yo + pad) * wp + xo + pad) * cs + ch]);
+        if (bias) v += bias[ch];
+        if (res) v += bf16_to_f32(res[e]);
+        y[e] = f32_to_bf16(v);
+    }
+}
+
+/* 8 bf16 values (one 16-byte vector) to and from floats. */
+__device__ __forceinline__ void unpack8(const uint4 &u, float *v) {
+    const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+    for (int i = 0; i < 4; i++)
+        v[2 * i] = bf16_to_f32((uint16_t)w[i]), v[2 * i + 1] = bf16_to_f32((uint16_t)(w[i] >> 16));
+}
+
+__device__ __forceinline__ uint4 pack8(const float *v) {
+    uint32_t w[4];
+    for (int i = 0; i < 4; i++)
+        w[i] = (uint32_t)f32_to_bf16(v[2 * i]) | ((uint32_t)f32_to_bf16(v[2 * i + 1]) << 16);
+    return make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+/* One pass over x for every group: each thread sums the 8 channels of its vectors into the block's
+ * shared per-group sums of x and x^2 (f32; a vector spans one group, or several when cg < 8), and the block
+ * adds them to stats (f64). */
+__global__ void group_stats_kernel(const uint4 *x, int64_t vectors, int vecs, int cg, int groups,
+                                   double *stats) {
+    extern __shared__ float sums[]; /* [groups][2] */
+    for (int i = threadIdx.x; i < 2 * groups; i += blockDim.x)
+        sums[i] = 0.f;
+    __syncthreads();
+    GRID_STRIDE(e, vectors) {
+        float v[8];
+        unpack8(x[e], v);
+        const int ch0 = (int)(e % vecs) * 8;
+        int g = ch0 / cg;
+        float s = 0.f, q = 0.f;
+        for (int j = 0; j < 8; j++) {
+            if ((ch0 + j) / cg != g) {
+                atomicAdd(&sums[2 * g], s), atomicAdd(&sums[2 * g + 1], q);
+                g = (ch0 + j) / cg, s = 0.f, q = 0.f;
+            }
+            s += v[j], q += v[j] * v[j];
+        }
+        atomicAdd(&sums[2 * g], s), atomicAdd(&sums[2 * g + 1], q);
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < 2 * groups; i += blockDim.x)
+        atomicAdd(&stats[i], (double)sums[i]);
+}
+
+/* Thread g: the sums of group g into its mean and 1 / sqrt(var + eps), as floats after the sums. */
+__global__ void group_finish_kernel(double *stats, int groups, double count, float eps) {
+    const int g = threadIdx.x;
+    if (g >= groups) return;
+    const double mean = stats[2 * g] / count, var = fmax(stats[2 * g + 1] / count - mean * mean, 0.0);
+    float *out = reinterpret_cast<float *>(stats + 2 * groups);
+    out[2 * g] = (float)mean;
+    out[2 * g + 1] = (float)(1.0 / sqrt(var + (double)eps));
+}
+
+__global__ void group_apply_kernel(uint4 *y, const uint4 *x, const float *gamma, const float *beta,
+                                   int64_t vectors, int vecs, int cg, int silu, const float *mean_inv) {
+    GRID_STRIDE(e, vectors) {
+        float v[8];
+        unpack8(x[e], v);
+        const int ch0 = (int)(e % vecs) * 8;
+        for (int j = 0; j < 8; j++) {
+            const int ch = ch0 + j, g = ch / cg;
+            const float t = (v[j] - mean_inv[2 * g]) * mean_inv[2 * g + 1] * gamma[ch] + beta[ch];
+            v[j] = silu ? t / (1.f + __expf(-t)) : t;
+        }
+        y[e] = pack8(v);
+    }
+}
+
+__global__ void upsample_kernel(uint4 *y, const uint4 *x, int t, int h, int w, int vecs, int ut, int us) {
+    const int t2 = 1 + ut * (t - 1), h2 = h * us, w2 = w * us;
+    const int64_t n = (int64_t)t2 * h2 * w2 * vecs;
+    GRID_STRIDE(e, n) {
+        const int v = (int)(e % vecs);
+        const int64_t px = e / vecs;
+        const int xo = (int)(px % w2), yo = (int)(px / w2 % h2), f = (int)(px / ((int64_t)w2 * h2));
+        const int sf = f == 0 ? 0 : 1 + (f - 1) / ut;
+        y[e] = x[(((int64_t)sf * h + yo / us) * w + xo / us) * vecs + v];
+    }
+}
+
+} // namespace
+
+extern "C" vs_status vs_cuda_hv_replicate_pad(uint16_t *y, const uint16_t *x, int t, int h, int w, int c,
+                                              int tpad, int pad) {
+    const int64_t n = (int64_t)(t + tpad) * (h + 2 * pad) * (w + 2 * pad) * (c / 8);
+    if (n == 0) return VS_OK;
+    replicate_pad_kernel<<<grid_for(n), kThreads>>>(
+        reinterpret_cast<uint4 *>(y), reinterpret_cast<const uint4 *>(x), t, h, w, c / 8, tpad, pad);
+    VS_CUDA_LAUNCH_CHECK("VAE replicate padding");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_hv_crop(uint16_t *y, const uint16_t *full, const float *bias,
+                                     const uint16_t *res, int t, int h, int w, int c, int cs, int pad) {
+    const int64_t n = (int64_t)t * h * w * c;
+    if (n == 0) return VS_OK;
+    crop_kernel<<<grid_for(n), kThreads>>>(y, full, bias, res, t, h, w, c, cs, pad);
+    VS_CUDA_LAUNCH_CHECK("VAE convolution crop");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_hv_group_norm(uint16_t *y, const uint16_t *x, const float *gamma,
+                                           const float *beta, int64_t pixels, int c, int groups, float eps,
+                                           int silu, double *stats) {
+    const int64_t vectors = pixels * (c / 8);
+    if (vectors == 0) return VS_OK;
+    if (groups > 1024 || c % groups)
+        return vs_fail(VS_ERR_UNSUPPORTED, "VAE group norm: %d channels in %d groups", c, groups);
+    const int cg = c / groups;
+    VS_CUDA_TRY(cudaMemsetAsync(stats, 0, sizeof(double) * 2 * (size_t)groups, 0));
+    const unsigned blocks = grid_for(vectors) < 1024 ? grid_for(vectors) : 1024;
+    group_stats_kernel<<<blocks, kThreads, sizeof(float) * 2 * (size_t)groups>>>(
+        reinterpret_cast<const uint4 *>(x), vectors, c / 8, cg, groups, stats);
+    VS_CUDA_LAUNCH_CHECK("VAE group norm statistics");
+    group_finish_kernel<<<1, 1024>>>(stats, groups, (double)pixels * cg, eps);
+    VS_CUDA_LAUNCH_CHECK("VAE group norm statistics");
+    group_apply_kernel<<<grid_for(vectors), kThreads>>>(
+        reinterpret_cast<uint4 *>(y), reinterpret_cast<const uint4 *>(x), gamma, beta, vectors, c / 8, cg,
+        silu, reinterpret_cast<const float *>(stats + 2 * groups));
+    VS_CUDA_LAUNCH_CHECK("VAE group norm");
+    return VS_OK;
+}
+
+extern "C" vs_status vs_cuda_hv_upsample(uint16_t *y, const uint16_t *x, int t, int h, int w, int c, int ut,
+                                         int us) {
+    const int64_t n = (int64_t)(1 + ut * (t - 1)) * h * us * w * us * (c / 8);
+    if (n == 0) return VS_OK;
+    upsample_kernel<<<grid_for(n), kThreads>>>(reinterpret_cast<uint4 *>(y),
+                                               reinterpret_cast<const uint4 *>(x), t, h, w, c / 8, ut, us);
+    VS_CUDA_LAUNCH_CHECK("VAE upsampling");
+    return VS_OK;
+}
