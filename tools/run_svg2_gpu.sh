@@ -7,9 +7,9 @@
 #  3. `vidsparse bench attention --svg2` at Wan 1.3B 480p and 14B 720p: SVG at kept fraction 0.25 and
 #     SVG2's whole attention (2 warm-started k-means iterations on q and k, the selection, the gathers,
 #     cuDNN's paged attention, the scatter) in fixed-budget mode at 0.25, in the same run;
-#  4. bench/dit_vs_diffusers.py --layers 4: the Wan DiT cut to 4 layers (both ours and diffusers'), ours
+#  4. `vidsparse eval` on the embedded model: SVG at 0.25 and SVG2 at budget 0.25 (PSNR against dense);
+#  5. bench/dit_vs_diffusers.py --layers 4: the Wan DiT cut to 4 layers (both ours and diffusers'), ours
 #     dense, SVG 0.25 and SVG2 budget 0.25 against diffusers at both shapes (needs the carried diffusers wheel);
-#  5. `vidsparse eval` on the embedded model: SVG at 0.25 and SVG2 at budget 0.25 (PSNR against dense);
 #  6. SVG2 at its default top-p 0.9 at Wan 14B 720p (bench attention).
 # JSON results in $R (packed into $OUT/results.tgz after each stage), the final ones copied to $OUT.
 # Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=$(git rev-parse --short HEAD) bash tools/run_svg2_gpu.sh
@@ -40,15 +40,6 @@ for shape in wan1.3b-480p wan14b-720p; do
   keep "svg2_attention_$shape.json"
 done
 
-if time_left "dit against diffusers"; then
-  note "dit against diffusers (4 layers; dense, SVG 0.25, SVG2 budget 0.25)"
-  timeout 150 python3 bench/dit_vs_diffusers.py --bin build-gpu/vidsparse --layers 4 --density 0.25 \
-    --svg2-budget 0.25 -o "$R/svg2_dit_vs_diffusers.json" >"$R/dit_vs_diffusers.log" 2>&1
-  echo "exit $?" >>"$R/dit_vs_diffusers.log"
-  grep -vE "INFO|forward [0-9]" "$R/dit_vs_diffusers.log" | tail -n 8 | cut -c1-600
-  keep svg2_dit_vs_diffusers.json
-fi
-
 for mode in "svg --density 0.25" "svg2 --svg2-budget 0.25"; do
   set -- $mode
   name="svg2_eval_$(echo "$*" | tr -d ' -' | tr '.' 'p')"
@@ -60,6 +51,15 @@ for mode in "svg --density 0.25" "svg2 --svg2-budget 0.25"; do
   grep -E "accuracy|PSNR|selected|time per video" "$R/$name.log" | tail -n 6
   keep "$name.json"
 done
+
+if time_left "dit against diffusers"; then
+  note "dit against diffusers (4 layers; dense, SVG 0.25, SVG2 budget 0.25)"
+  timeout 150 python3 bench/dit_vs_diffusers.py --bin build-gpu/vidsparse --layers 4 --density 0.25 \
+    --svg2-budget 0.25 -o "$R/svg2_dit_vs_diffusers.json" >"$R/dit_vs_diffusers.log" 2>&1
+  echo "exit $?" >>"$R/dit_vs_diffusers.log"
+  grep -vE "INFO|forward [0-9]" "$R/dit_vs_diffusers.log" | tail -n 8 | cut -c1-600
+  keep svg2_dit_vs_diffusers.json
+fi
 
 if time_left "bench attention top-p"; then
   note "bench attention wan14b-720p (SVG2 at top-p 0.9)"
