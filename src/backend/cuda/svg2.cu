@@ -651,39 +651,38 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_
     }
 }
 
-/* The cuDNN path's copies: packed[bh][pos] = x[b, order[bh][pos], h] for pos < N, zeros up to `padded`
- * positions (whole pages); one 16-byte chunk per thread. */
-template <typename T, int D>
-__global__ void gather_kernel(const char *x, int64_t stride_b, int64_t stride_n, const int32_t *order, int heads,
-                              int N, int padded, T *packed, int64_t total) {
-    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-    if (i >= total) return;
+/* The cuDNN path's copies between a [B, N, H, D] tensor and packed [BH][padded][D] in cluster order
+ * (positions past N: padding), one 16-byte chunk per thread: chunk i of packed is at element
+ * token_chunk(i) of the tensor, -1 for padding. */
+template <int D>
+__device__ __forceinline__ int64_t token_chunk(int64_t i, int64_t stride_b, int64_t stride_n, const int32_t *order,
+                                               int heads, int N, int padded) {
     constexpr int kChunks = D / 8;
-    const int chunk = (int)(i % kChunks);
     const int64_t row = i / kChunks;
-    const int bh = (int)(row / padded), pos = (int)(row % padded), b = bh / heads, h = bh % heads;
-    uint4 value = {0, 0, 0, 0};
-    if (pos < N)
-        value = *reinterpret_cast<const uint4 *>(
-            x + ((int64_t)b * stride_b + (int64_t)order[(int64_t)bh * N + pos] * stride_n + (int64_t)h * D + chunk * 8) *
-                    (int64_t)sizeof(T));
-    reinterpret_cast<uint4 *>(packed)[i] = value;
+    const int bh = (int)(row / padded), pos = (int)(row % padded);
+    if (pos >= N) return -1;
+    return (int64_t)(bh / heads) * stride_b + (int64_t)order[(int64_t)bh * N + pos] * stride_n +
+           (int64_t)(bh % heads) * D + (i % kChunks) * 8;
 }
 
-/* out[b, order[bh][pos], h] = packed[bh][pos] for pos < N. */
+/* packed = x in cluster order, padding zero-filled. */
 template <typename T, int D>
-__global__ void scatter_kernel(const T *packed, const int32_t *order, int heads, int N, int padded, char *out,
+__global__ void gather_kernel(const T *x, int64_t stride_b, int64_t stride_n, const int32_t *order, int heads, int N,
+                              int padded, T *packed, int64_t total) {
+    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (i >= total) return;
+    const int64_t at = token_chunk<D>(i, stride_b, stride_n, order, heads, N, padded);
+    reinterpret_cast<uint4 *>(packed)[i] = at < 0 ? make_uint4(0, 0, 0, 0) : *reinterpret_cast<const uint4 *>(x + at);
+}
+
+/* out = packed back in token order. */
+template <typename T, int D>
+__global__ void scatter_kernel(const T *packed, const int32_t *order, int heads, int N, int padded, T *out,
                                int64_t stride_b, int64_t stride_n, int64_t total) {
     const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if (i >= total) return;
-    constexpr int kChunks = D / 8;
-    const int chunk = (int)(i % kChunks);
-    const int64_t row = i / kChunks;
-    const int bh = (int)(row / padded), pos = (int)(row % padded), b = bh / heads, h = bh % heads;
-    if (pos >= N) return;
-    *reinterpret_cast<uint4 *>(
-        out + ((int64_t)b * stride_b + (int64_t)order[(int64_t)bh * N + pos] * stride_n + (int64_t)h * D + chunk * 8) *
-                  (int64_t)sizeof(T)) = reinterpret_cast<const uint4 *>(packed)[i];
+    const int64_t at = token_chunk<D>(i, stride_b, stride_n, order, heads, N, padded);
+    if (at >= 0) *reinterpret_cast<uint4 *>(out + at) = reinterpret_cast<const uint4 *>(packed)[i];
 }
 
 /* The query rows of each (batch, head, block): cuDNN's seq_len_q. */
@@ -755,11 +754,11 @@ vs_status cudnn_typed(const vs_attn_args *a, const vs_svg2_plan *plan, const Wor
     const unsigned grid = (unsigned)((chunks + 255) / 256);
     T *packed[4];
     for (int i = 0; i < 4; i++) packed[i] = static_cast<T *>(w.packed[i]);
-    gather_kernel<T, D><<<grid, 256, 0, stream>>>((const char *)a->q, a->q_stride_b, a->q_stride_n, plan->q_order,
+    gather_kernel<T, D><<<grid, 256, 0, stream>>>((const T *)a->q, a->q_stride_b, a->q_stride_n, plan->q_order,
                                                   a->heads, N, padded, packed[0], chunks);
-    gather_kernel<T, D><<<grid, 256, 0, stream>>>((const char *)a->k, a->k_stride_b, a->k_stride_n, plan->k_order,
+    gather_kernel<T, D><<<grid, 256, 0, stream>>>((const T *)a->k, a->k_stride_b, a->k_stride_n, plan->k_order,
                                                   a->heads, N, padded, packed[1], chunks);
-    gather_kernel<T, D><<<grid, 256, 0, stream>>>((const char *)a->v, a->v_stride_b, a->v_stride_n, plan->k_order,
+    gather_kernel<T, D><<<grid, 256, 0, stream>>>((const T *)a->v, a->v_stride_b, a->v_stride_n, plan->k_order,
                                                   a->heads, N, padded, packed[2], chunks);
     block_rows_kernel<<<(unsigned)((blocks + 255) / 256), 256, 0, stream>>>(w.block_rows, N, P, blocks);
     VS_CUDA_TRY(cudaGetLastError());
@@ -771,7 +770,7 @@ vs_status cudnn_typed(const vs_attn_args *a, const vs_svg2_plan *plan, const Wor
     const vs_cudnn_pages pages = {plan->pages, w.block_rows, plan->keys, P, bh * P,
                                   (int64_t)VS_ATTN_BLOCK * D, (int64_t)VS_ATTN_BLOCK * D, D};
     VS_TRY(vs_cudnn_paged_attention(&e, &pages, stream));
-    scatter_kernel<T, D><<<grid, 256, 0, stream>>>(packed[3], plan->q_order, a->heads, N, padded, (char *)a->out,
+    scatter_kernel<T, D><<<grid, 256, 0, stream>>>(packed[3], plan->q_order, a->heads, N, padded, (T *)a->out,
                                                    a->o_stride_b, a->o_stride_n, chunks);
     VS_CUDA_TRY(cudaGetLastError());
     return VS_OK;
