@@ -400,10 +400,16 @@ TEST(method_runs_after_the_dense_warm_up_and_reports_its_density) {
     const vs_attention_params none = {0};
     vs_svg2_config c = vs_svg2_config_resolve(&none, 75600);
     CHECK(c.query_clusters == 300 && c.key_clusters == 1000 && c.top_p == 0.9 && c.min_key_ratio == 0.1 && c.budget == 0);
-    c = vs_svg2_config_resolve(&none, 32760);
-    CHECK(c.query_clusters == 130 && c.key_clusters == 433);
-    c = vs_svg2_config_resolve(&none, 12);
-    CHECK(c.query_clusters == 8 && c.key_clusters == 12);
+    c = vs_svg2_config_resolve(&none, 32760); /* Wan 1.3B 480p: the reference's counts */
+    CHECK(c.query_clusters == 300 && c.key_clusters == 1000);
+    c = vs_svg2_config_resolve(&none, 4096); /* the embedded model */
+    CHECK(c.query_clusters == 300 && c.key_clusters == 1000);
+    c = vs_svg2_config_resolve(&none, 2000); /* at least 4 tokens per cluster */
+    CHECK(c.query_clusters == 300 && c.key_clusters == 500);
+    c = vs_svg2_config_resolve(&none, 151200); /* longer: the tokens per cluster of Wan 720p */
+    CHECK(c.query_clusters == 600 && c.key_clusters == 2000);
+    c = vs_svg2_config_resolve(&none, 3);
+    CHECK(c.query_clusters == 1 && c.key_clusters == 1);
     params.svg2_top_p = 1.5;
     vs_sparse_attention *bad = NULL;
     CHECK_FAILS(vs_sparse_attention_create(&bad, &setup, &params, LAYERS), VS_ERR_INVALID_ARG, "top-p 1.5");

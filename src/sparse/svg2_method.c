@@ -16,10 +16,10 @@
 
 enum { INIT_ITERATIONS = 50, STEP_ITERATIONS = 2 };
 
-/* The reference's settings at Wan 720p (75600 video tokens); other sizes keep the tokens per cluster. */
+/* The reference's settings at Wan 720p (75600 video tokens): the counts of every shorter video (at least
+ * MIN_TOKENS_PER_CLUSTER tokens per cluster); longer ones keep the tokens per cluster (docs/svg2.md). */
 enum { ANCHOR_TOKENS = 75600, ANCHOR_QUERY_CLUSTERS = 300, ANCHOR_KEY_CLUSTERS = 1000 };
-/* Fewest clusters a short sequence gets (while it has that many tokens). */
-enum { MIN_QUERY_CLUSTERS = 8, MIN_KEY_CLUSTERS = 16 };
+enum { MIN_TOKENS_PER_CLUSTER = 4 };
 
 typedef struct {
     const vs_sparse_kernels *kernels;
@@ -39,18 +39,19 @@ static size_t batch_heads(const vs_sparse_setup *setup) {
     return (size_t)setup->batch * setup->heads;
 }
 
-/* Clusters for `video` tokens: `asked` when positive, else the anchor's tokens per cluster. */
-static int cluster_count(int asked, int anchor, int fewest, int video) {
+/* Clusters for `video` tokens: `asked` when positive, else the anchor's count, grown with the tokens past
+ * the anchor's and capped at MIN_TOKENS_PER_CLUSTER tokens per cluster (and at least one). */
+static int cluster_count(int asked, int anchor, int video) {
     if (asked > 0) return asked;
-    int n = (int)lround((double)anchor * video / ANCHOR_TOKENS);
-    if (n < fewest) n = fewest;
-    return n < video ? n : video;
+    int n = video > ANCHOR_TOKENS ? (int)lround((double)anchor * video / ANCHOR_TOKENS) : anchor;
+    if (n > video / MIN_TOKENS_PER_CLUSTER) n = video / MIN_TOKENS_PER_CLUSTER;
+    return n > 0 ? n : 1;
 }
 
 vs_svg2_config vs_svg2_config_resolve(const vs_attention_params *p, int video_tokens) {
     vs_svg2_config c;
-    c.query_clusters = cluster_count(p->svg2_query_clusters, ANCHOR_QUERY_CLUSTERS, MIN_QUERY_CLUSTERS, video_tokens);
-    c.key_clusters = cluster_count(p->svg2_key_clusters, ANCHOR_KEY_CLUSTERS, MIN_KEY_CLUSTERS, video_tokens);
+    c.query_clusters = cluster_count(p->svg2_query_clusters, ANCHOR_QUERY_CLUSTERS, video_tokens);
+    c.key_clusters = cluster_count(p->svg2_key_clusters, ANCHOR_KEY_CLUSTERS, video_tokens);
     c.top_p = p->svg2_top_p > 0 ? p->svg2_top_p : 0.9;
     c.min_key_ratio = p->svg2_min_key_ratio > 0 ? p->svg2_min_key_ratio : 0.1;
     c.budget = p->svg2_budget > 0 ? p->svg2_budget : 0;
