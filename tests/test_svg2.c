@@ -308,12 +308,10 @@ TEST(permutation_round_trip) {
 
 /* Masked attention in double: the query at position p (of the query order) attends the key at position u
  * (of the key order) when page u / 128 is among the pages of block p / 128. */
-static void masked_reference(const vs_attn_args *a, const vs_svg2_config *cfg, const vs_svg2_plan *plan,
-                             double *out) {
+static void masked_reference(const vs_attn_args *a, const vs_svg2_plan *plan, double *out) {
     const int N = a->seq_len, D = a->head_dim, P = vs_svg2_pages(N);
     int *qblock = vs_test_malloc(sizeof(int) * N), *kpage = vs_test_malloc(sizeof(int) * N);
     uint8_t *keep = vs_test_malloc((size_t)P * P);
-    (void)cfg;
     double *w = vs_test_malloc(sizeof(double) * N);
     const float *q = a->q, *k = a->k, *v = a->v;
     for (int bh = 0; bh < a->batch * a->heads; bh++) {
@@ -364,7 +362,7 @@ TEST(attention_matches_the_masked_f64_reference) {
     CHECK(*plan.kept < (unsigned long long)B * H * N * N); /* sparse */
     CHECK_OK(vs_svg2_attend_cpu(&a, &cfg, &plan));
     double *ref = vs_test_malloc(sizeof(double) * (size_t)n);
-    masked_reference(&a, &cfg, &plan, ref);
+    masked_reference(&a, &plan, ref);
     const double err = vs_test_rel_l2(out, ref, n);
     CHECK_MSG(err < 1e-6, "relative L2 %.3g", err);
     return 0;
