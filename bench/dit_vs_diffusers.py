@@ -33,11 +33,15 @@ SETTINGS = {
 }
 
 
-def ours(binary, config, resolution, attention, repeats):
+def ours(binary, config, resolution, attention, repeats, density=0.15, layers=0, svg2_budget=0):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "r.json")
         cmd = [binary, "bench", "dit", "--config", config, "--resolution", resolution, "--attention", attention,
-               "--density", "0.15", "--warmup", "1", "--repeats", str(repeats), "-o", path]
+               "--density", str(density), "--warmup", "1", "--repeats", str(repeats), "-o", path]
+        if layers:
+            cmd += ["--layers", str(layers)]
+        if attention == "svg2" and svg2_budget:
+            cmd += ["--svg2-budget", str(svg2_budget)]
         subprocess.run(cmd, check=True)
         with open(path) as f:
             return json.load(f)["results"][0]
@@ -89,6 +93,10 @@ def main():
     ap.add_argument("--bin", default="build-gpu/vidsparse")
     ap.add_argument("--settings", default="wan1.3b-480p,wan14b-720p")
     ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--density", type=float, default=0.15, help="SVG's kept fraction")
+    ap.add_argument("--layers", type=int, default=0, help="cut both models to this many layers (0: all)")
+    ap.add_argument("--svg2-budget", type=float, default=0,
+                    help="also time ours with SVG2 at this fixed budget (docs/svg2.md; 0: no SVG2 run)")
     args = ap.parse_args()
     import diffusers
 
@@ -96,8 +104,12 @@ def main():
     for name in args.settings.split(","):
         config, resolution, model_config, latent = SETTINGS[name]
         repeats = 5 if config == "wan1.3b" else 2
-        dense = ours(args.bin, config, resolution, "dense", repeats)
-        svg = ours(args.bin, config, resolution, "svg", repeats)
+        if args.layers:
+            model_config = dict(model_config, num_layers=args.layers)
+        dense = ours(args.bin, config, resolution, "dense", repeats, args.density, args.layers)
+        svg = ours(args.bin, config, resolution, "svg", repeats, args.density, args.layers)
+        svg2 = ours(args.bin, config, resolution, "svg2", repeats, args.density, args.layers,
+                    args.svg2_budget) if args.svg2_budget else None
         ref = diffusers_forward_ms(model_config, latent, repeats)
         row = {
             "name": name, "repeats": repeats,
@@ -108,11 +120,19 @@ def main():
             "ours_svg_ms": svg["median_ms"], "ours_svg_attention_share": svg["attention_share"],
             "svg_density": svg["density"],
             "speedup_dense": ref["default"] / dense["median_ms"], "speedup_svg": ref["default"] / svg["median_ms"],
+            "layers": model_config["num_layers"],
         }
+        if svg2:
+            row.update({"ours_svg2_ms": svg2["median_ms"], "ours_svg2_attention_share": svg2["attention_share"],
+                        "svg2_density": svg2["density"], "svg2_budget": args.svg2_budget,
+                        "speedup_svg2": ref["default"] / svg2["median_ms"]})
         results.append(row)
         print(f"{name}: diffusers {ref['default']:.0f} ms (SDPA flash {ref['sdpa_flash']:.0f}); ours dense {dense['median_ms']:.0f} ms ({row['speedup_dense']:.2f}x), "
               f"SVG {svg['median_ms']:.0f} ms ({row['speedup_svg']:.2f}x, attention "
-              f"{100 * svg['attention_share']:.0f}%)", flush=True)
+              f"{100 * svg['attention_share']:.0f}%)"
+              + (f", SVG2 {svg2['median_ms']:.0f} ms ({row['speedup_svg2']:.2f}x, attention "
+                 f"{100 * svg2['attention_share']:.0f}%, density {svg2['density']:.3f})" if svg2 else "")
+              + f" [{model_config['num_layers']} layers]", flush=True)
     report = {
         "benchmark": "dit_vs_diffusers", "device": torch.cuda.get_device_name(),
         "commit": os.environ.get("VS_GIT_COMMIT", "unknown"),

@@ -47,7 +47,9 @@ static vs_svg2_plan host_plan(const vs_svg2_config *cfg, int bh, int len) {
     p.k_cluster = vs_test_malloc(sizeof(int32_t) * (size_t)bh * len);
     p.q_start = vs_test_malloc(sizeof(int32_t) * (size_t)bh * (cfg->query_clusters + 2));
     p.k_start = vs_test_malloc(sizeof(int32_t) * (size_t)bh * (cfg->key_clusters + 2));
-    p.keep = vs_test_malloc((size_t)bh * (cfg->query_clusters + 1) * (cfg->key_clusters + 1));
+    const int pages = vs_svg2_pages(len);
+    p.pages = vs_test_malloc(sizeof(int32_t) * (size_t)bh * pages * pages);
+    p.keys = vs_test_malloc(sizeof(int32_t) * (size_t)bh * pages);
     p.kept = vs_test_malloc(sizeof *p.kept);
     *p.kept = 0;
     return p;
@@ -189,69 +191,91 @@ TEST(kmeans_keeps_the_centroid_of_an_empty_cluster) {
 
 /* ---- selection ----------------------------------------------------------------- */
 
-/* The reference's rule for one query centroid, written out plainly: shares w_j exp(s_j) / sum, ranked by
- * repeated arg-max (the lower index on ties); rank r kept when r = 0, when the shares ranked before it sum to
- * at most top_p, or r < floor(ratio Ck); with a budget, while the keys ranked before it are fewer than
- * budget * V. */
-static void plain_select(const float *qc, const float *kc, const int32_t *k_start, const vs_svg2_config *cfg, int dim,
-                         uint8_t *keep) {
-    enum { MAX = 64 };
-    const int Ck = cfg->key_clusters;
-    double share[MAX], total = 0;
-    int used[MAX] = {0};
-    for (int j = 0; j < Ck; j++) {
-        double s = 0;
-        for (int d = 0; d < dim; d++) s += (double)qc[d] * kc[j * dim + d];
-        share[j] = (k_start[j + 1] - k_start[j]) * exp(s / sqrt(dim));
-        total += share[j];
+/* The rule for query block `block` of one head, written out plainly: each video key u weighs
+ * exp(s(c, cluster(u))) / sum_u' exp(s(c, cluster(u'))) for a query of cluster c (s: the scaled centroid
+ * score); a video page's mass is the sum over the block's rows and the page's keys; pages ranked by
+ * repeated arg-max (the lower index on ties); rank r kept when r = 0, when the shares ranked before it sum
+ * to at most top_p, or r < floor(ratio * video pages); with a budget, while the keys of the pages ranked
+ * before it are fewer than budget * V. Pages holding text, and every page of a block holding text, kept. */
+static void plain_select(const float *qc, const float *kc, const int32_t *q_cluster, const int32_t *k_cluster,
+                         const vs_svg2_config *cfg, int N, int dim, int block, uint8_t *keep) {
+    enum { MAX_PAGES = 16 };
+    const int V = cfg->video_tokens, P = vs_svg2_pages(N), VP = N == V ? P : V / VS_ATTN_BLOCK;
+    double mass[MAX_PAGES] = {0}, total = 0;
+    int used[MAX_PAGES] = {0};
+    const int end = (block + 1) * VS_ATTN_BLOCK < N ? (block + 1) * VS_ATTN_BLOCK : N;
+    for (int g = 0; g < P; g++) keep[g] = 1;
+    if (end > V) return; /* text rows: everything */
+    for (int r = block * VS_ATTN_BLOCK; r < end; r++) {
+        const float *q = qc + (int64_t)q_cluster[r] * dim;
+        double z = 0;
+        for (int u = 0; u < V; u++) {
+            double s = 0;
+            for (int d = 0; d < dim; d++) s += (double)q[d] * kc[(int64_t)k_cluster[u] * dim + d];
+            z += exp(s / sqrt(dim));
+        }
+        for (int u = 0; u < VP * VS_ATTN_BLOCK && u < V; u++) {
+            double s = 0;
+            for (int d = 0; d < dim; d++) s += (double)q[d] * kc[(int64_t)k_cluster[u] * dim + d];
+            mass[u / VS_ATTN_BLOCK] += exp(s / sqrt(dim)) / z;
+        }
     }
+    for (int g = 0; g < VP; g++) total += mass[g];
     double before = 0, keys = 0;
-    for (int r = 0; r < Ck; r++) {
+    for (int r = 0; r < VP; r++) {
         int best = -1;
-        for (int j = 0; j < Ck; j++)
-            if (!used[j] && (best < 0 || share[j] > share[best])) best = j;
+        for (int g = 0; g < VP; g++)
+            if (!used[g] && (best < 0 || mass[g] > mass[best])) best = g;
         used[best] = 1;
-        const int kept = cfg->budget > 0 ? keys < cfg->budget * cfg->video_tokens
-                                         : before <= cfg->top_p || r < (int)(cfg->min_key_ratio * Ck);
+        const int kept = cfg->budget > 0 ? keys < cfg->budget * V
+                                         : before <= cfg->top_p || r < (int)(cfg->min_key_ratio * VP);
         keep[best] = (uint8_t)(r == 0 || kept);
-        before += share[best] / total, keys += k_start[best + 1] - k_start[best];
+        before += mass[best] / total;
+        keys += V - best * VS_ATTN_BLOCK < VS_ATTN_BLOCK ? V - best * VS_ATTN_BLOCK : VS_ATTN_BLOCK;
     }
 }
 
 TEST(selection_follows_the_reference_rule) {
-    enum { B = 1, H = 2, V = 157, T = 4, N = V + T, D = 64, CQ = 5, CK = 23 };
-    const float *q = random_floats((int64_t)N * H * D, 31), *k = random_floats((int64_t)N * H * D, 32);
-    vs_attn_args a = make_args(B, H, N, D, q, k, k, NULL);
-    const double top_ps[3] = {0.9, 0.3, 0.99}, budgets[3] = {0, 0, 0.25};
-    for (int mode = 0; mode < 3; mode++) {
-        vs_svg2_config cfg = config(CQ, CK, V);
-        cfg.top_p = top_ps[mode], cfg.budget = budgets[mode];
-        vs_svg2_plan plan = host_plan(&cfg, B * H, N);
-        float *qc = vs_test_malloc(sizeof(float) * H * CQ * D), *kc = vs_test_malloc(sizeof(float) * H * CK * D);
-        CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_QUERIES, qc, 1, 4, &plan));
-        CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_KEYS, kc, 1, 4, &plan));
-        CHECK_OK(vs_svg2_select_cpu(&a, &cfg, qc, kc, &plan));
-        uint8_t want[CK];
-        int64_t kept = 0, kept_rows = 0;
-        for (int h = 0; h < H; h++) {
-            const uint8_t *keep = plan.keep + h * (CQ + 1) * (CK + 1);
-            const int32_t *k_start = plan.k_start + h * (CK + 2);
-            for (int i = 0; i < CQ; i++) {
-                plain_select(qc + (h * CQ + i) * D, kc + h * CK * D, k_start, &cfg, D, want);
-                int n = 0, keys = 0;
-                for (int j = 0; j < CK; j++) {
-                    CHECK_MSG(keep[i * (CK + 1) + j] == want[j], "mode %d head %d cluster %d: key cluster %d", mode, h,
-                              i, j);
-                    n += want[j], keys += want[j] * (k_start[j + 1] - k_start[j]);
+    enum { B = 1, H = 2, D = 64, CQ = 5, CK = 23 };
+    /* with text (the page across V holds text), and without (the last page short) */
+    const int videos[2] = {1000, 1100}, texts[2] = {4, 0};
+    for (int shape = 0; shape < 2; shape++) {
+        const int V = videos[shape], N = V + texts[shape], P = vs_svg2_pages(N);
+        const float *q = random_floats((int64_t)N * H * D, 31), *k = random_floats((int64_t)N * H * D, 32);
+        vs_attn_args a = make_args(B, H, N, D, q, k, k, NULL);
+        const double top_ps[3] = {0.9, 0.3, 0.99}, budgets[3] = {0, 0, 0.25};
+        for (int mode = 0; mode < 3; mode++) {
+            vs_svg2_config cfg = config(CQ, CK, V);
+            cfg.top_p = top_ps[mode], cfg.budget = budgets[mode];
+            vs_svg2_plan plan = host_plan(&cfg, B * H, N);
+            float *qc = vs_test_malloc(sizeof(float) * H * CQ * D), *kc = vs_test_malloc(sizeof(float) * H * CK * D);
+            CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_QUERIES, qc, 1, 4, &plan));
+            CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_KEYS, kc, 1, 4, &plan));
+            CHECK_OK(vs_svg2_select_cpu(&a, &cfg, qc, kc, &plan));
+            uint8_t want[16];
+            int64_t kept = 0, dropped = 0;
+            for (int h = 0; h < H; h++)
+                for (int blk = 0; blk < P; blk++) {
+                    plain_select(qc + h * CQ * D, kc + h * CK * D, plan.q_cluster + h * N, plan.k_cluster + h * N,
+                                 &cfg, N, D, blk, want);
+                    const int32_t *row = plan.pages + ((int64_t)h * P + blk) * P;
+                    int n = 0, keys = 0;
+                    for (int g = 0; g < P; g++)
+                        if (want[g]) {
+                            CHECK_MSG(n < P && row[n] == h * P + g, "shape %d mode %d head %d block %d: page %d",
+                                      shape, mode, h, blk, g);
+                            n++, keys += (int)vs_attn_block_tokens(g, N);
+                        }
+                    for (int i = n; i < P; i++) CHECK(row[i] == row[0]);
+                    CHECK_MSG(plan.keys[h * P + blk] == keys, "shape %d mode %d: %d keys, want %d", shape, mode,
+                              plan.keys[h * P + blk], keys);
+                    if (cfg.budget > 0) CHECK(keys >= cfg.budget * V);
+                    kept += vs_attn_block_tokens(blk, N) * keys;
+                    dropped += n < P;
                 }
-                CHECK(keep[i * (CK + 1) + CK] == 1 && n >= (int)(0.1 * CK));
-                if (cfg.budget > 0) CHECK(keys >= cfg.budget * V);
-            }
-            for (int j = 0; j <= CK; j++) CHECK(keep[CQ * (CK + 1) + j] == 1);
-            kept += vs_svg2_kept_elements(&cfg, N, plan.q_start + h * (CQ + 2), k_start, keep);
-            kept_rows += (int64_t)T * N;
+            CHECK(*plan.kept == (unsigned long long)kept);
+            CHECK_MSG(dropped > 0 || top_ps[mode] > 0.5, "mode %d: nothing dropped", mode); /* random data: flat */
         }
-        CHECK(*plan.kept == (unsigned long long)kept && kept > kept_rows && kept < (int64_t)H * N * N);
     }
     return 0;
 }
@@ -282,26 +306,27 @@ TEST(permutation_round_trip) {
     return 0;
 }
 
-/* Masked attention in double: video query t of cluster qc attends key u when keep[qc][cluster of u]; text
- * rows and columns always. */
-static void masked_reference(const vs_attn_args *a, const vs_svg2_config *cfg, const vs_svg2_plan *plan,
-                             double *out) {
-    const int N = a->seq_len, D = a->head_dim, Cq = cfg->query_clusters, Ck = cfg->key_clusters;
-    int *qlab = vs_test_malloc(sizeof(int) * N), *klab = vs_test_malloc(sizeof(int) * N);
+/* Masked attention in double: the query at position p (of the query order) attends the key at position u
+ * (of the key order) when page u / 128 is among the pages of block p / 128. */
+static void masked_reference(const vs_attn_args *a, const vs_svg2_plan *plan, double *out) {
+    const int N = a->seq_len, D = a->head_dim, P = vs_svg2_pages(N);
+    int *qblock = vs_test_malloc(sizeof(int) * N), *kpage = vs_test_malloc(sizeof(int) * N);
+    uint8_t *keep = vs_test_malloc((size_t)P * P);
     double *w = vs_test_malloc(sizeof(double) * N);
     const float *q = a->q, *k = a->k, *v = a->v;
     for (int bh = 0; bh < a->batch * a->heads; bh++) {
         const int b = bh / a->heads, h = bh % a->heads;
         for (int p = 0; p < N; p++)
-            qlab[plan->q_order[bh * N + p]] = plan->q_cluster[bh * N + p],
-            klab[plan->k_order[bh * N + p]] = plan->k_cluster[bh * N + p];
-        const uint8_t *keep = plan->keep + (int64_t)bh * (Cq + 1) * (Ck + 1);
+            qblock[plan->q_order[bh * N + p]] = p / VS_ATTN_BLOCK, kpage[plan->k_order[bh * N + p]] = p / VS_ATTN_BLOCK;
+        memset(keep, 0, (size_t)P * P);
+        for (int blk = 0; blk < P; blk++)
+            for (int i = 0; i < P; i++) keep[blk * P + plan->pages[((int64_t)bh * P + blk) * P + i] - bh * P] = 1;
         for (int i = 0; i < N; i++) {
             const float *qi = q + b * a->q_stride_b + i * a->q_stride_n + h * D;
             double max = -INFINITY, sum = 0;
             for (int j = 0; j < N; j++) {
                 w[j] = -INFINITY;
-                if (!keep[qlab[i] * (Ck + 1) + klab[j]]) continue;
+                if (!keep[qblock[i] * P + kpage[j]]) continue;
                 double s = 0;
                 for (int d = 0; d < D; d++) s += (double)qi[d] * k[b * a->k_stride_b + j * a->k_stride_n + h * D + d];
                 w[j] = s * a->scale;
@@ -321,7 +346,7 @@ static void masked_reference(const vs_attn_args *a, const vs_svg2_config *cfg, c
 }
 
 TEST(attention_matches_the_masked_f64_reference) {
-    enum { B = 2, H = 2, F = 3, P = 53, T = 5, N = F * P + T, D = 64, CQ = 6, CK = 11 };
+    enum { B = 2, H = 2, F = 3, P = 171, T = 5, N = F * P + T, D = 64, CQ = 6, CK = 11 };
     const int64_t n = (int64_t)B * N * H * D;
     const float *q = random_floats(n, 51), *k = random_floats(n, 52), *v = random_floats(n, 53);
     float *out = vs_test_malloc(sizeof(float) * (size_t)n);
@@ -337,7 +362,7 @@ TEST(attention_matches_the_masked_f64_reference) {
     CHECK(*plan.kept < (unsigned long long)B * H * N * N); /* sparse */
     CHECK_OK(vs_svg2_attend_cpu(&a, &cfg, &plan));
     double *ref = vs_test_malloc(sizeof(double) * (size_t)n);
-    masked_reference(&a, &cfg, &plan, ref);
+    masked_reference(&a, &plan, ref);
     const double err = vs_test_rel_l2(out, ref, n);
     CHECK_MSG(err < 1e-6, "relative L2 %.3g", err);
     return 0;
@@ -346,7 +371,7 @@ TEST(attention_matches_the_masked_f64_reference) {
 /* ---- the method ------------------------------------------------------------------- */
 
 TEST(method_runs_after_the_dense_warm_up_and_reports_its_density) {
-    enum { F = 4, P = 30, N = F * P, H = 2, D = 64, LAYERS = 2 };
+    enum { F = 4, P = 130, N = F * P, H = 2, D = 64, LAYERS = 2 }; /* 5 pages, the last short */
     vs_sparse_setup setup = {VS_CPU, 2, H, N, D, 1, vs_svg_config_default(F, P, 0, 0.25), {0}};
     vs_attention_params params = {.method = "svg2", .density = 0.25, .dense_steps = 0.5, .dense_layers = 0.5};
     params.svg2_top_p = 0.5;
@@ -373,10 +398,16 @@ TEST(method_runs_after_the_dense_warm_up_and_reports_its_density) {
     const vs_attention_params none = {0};
     vs_svg2_config c = vs_svg2_config_resolve(&none, 75600);
     CHECK(c.query_clusters == 300 && c.key_clusters == 1000 && c.top_p == 0.9 && c.min_key_ratio == 0.1 && c.budget == 0);
-    c = vs_svg2_config_resolve(&none, 32760);
-    CHECK(c.query_clusters == 130 && c.key_clusters == 433);
-    c = vs_svg2_config_resolve(&none, 12);
-    CHECK(c.query_clusters == 8 && c.key_clusters == 12);
+    c = vs_svg2_config_resolve(&none, 32760); /* Wan 1.3B 480p: the reference's counts */
+    CHECK(c.query_clusters == 300 && c.key_clusters == 1000);
+    c = vs_svg2_config_resolve(&none, 4096); /* the embedded model */
+    CHECK(c.query_clusters == 300 && c.key_clusters == 1000);
+    c = vs_svg2_config_resolve(&none, 2000); /* at least 4 tokens per cluster */
+    CHECK(c.query_clusters == 300 && c.key_clusters == 500);
+    c = vs_svg2_config_resolve(&none, 151200); /* longer: the tokens per cluster of Wan 720p */
+    CHECK(c.query_clusters == 600 && c.key_clusters == 2000);
+    c = vs_svg2_config_resolve(&none, 3);
+    CHECK(c.query_clusters == 1 && c.key_clusters == 1);
     params.svg2_top_p = 1.5;
     vs_sparse_attention *bad = NULL;
     CHECK_FAILS(vs_sparse_attention_create(&bad, &setup, &params, LAYERS), VS_ERR_INVALID_ARG, "top-p 1.5");

@@ -53,15 +53,25 @@ typedef struct vs_svg2_config {
  * head) bh of B*H, over the N = seq_len tokens. Positions are the cluster
  * order: clusters one after another (tokens of a cluster in token order),
  * then the text tokens in place; cluster Cq (queries) and Ck (keys) stands
- * for the text. keep[bh][i][j]: query cluster i attends key cluster j (text
- * rows and columns always kept). */
+ * for the text. The unit of selection is the page: positions cut into
+ * VS_ATTN_BLOCK-position pages (vs_svg2_pages of them per head, the last
+ * may be short), query pages ("blocks") attend key pages. pages[bh][b] lists
+ * the key pages query block b attends in ascending order as indices
+ * bh * vs_svg2_pages + page (the rest of the row repeats its first entry), and
+ * keys[bh][b] is how many keys they hold (only the last page can be short). */
 typedef struct vs_svg2_plan {
     int32_t *q_order, *k_order;     /* [BH][N]: token (row) at each position */
     int32_t *q_cluster, *k_cluster; /* [BH][N]: cluster of each position */
     int32_t *q_start, *k_start;     /* [BH][C + 2]: first position of each cluster (text: C), then N */
-    uint8_t *keep;                  /* [BH][Cq + 1][Ck + 1] */
+    int32_t *pages;                 /* [BH][P][P], P = vs_svg2_pages(N) */
+    int32_t *keys;                  /* [BH][P] */
     unsigned long long *kept;       /* score elements computed, added to by each selection */
 } vs_svg2_plan;
+
+/* Pages of VS_ATTN_BLOCK positions in a sequence of seq_len. */
+static inline int vs_svg2_pages(int seq_len) {
+    return (seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
+}
 
 /* Which of a k-means call's tensors: the queries (args->q, Cq clusters) or the keys (args->k, Ck). */
 enum { VS_SVG2_QUERIES = 0, VS_SVG2_KEYS = 1 };
@@ -102,10 +112,12 @@ struct vs_sparse_kernels {
     vs_status (*svg2_kmeans)(const vs_attn_args *args, const vs_svg2_config *cfg, int which, float *centroids,
                              int init, int iterations, const vs_svg2_plan *plan, void *workspace,
                              size_t workspace_bytes, void *stream);
-    /* The selection from both centroid sets and the cluster sizes in plan: plan->keep, plan->kept. */
+    /* The selection (docs/svg2.md) from both centroid sets and the cluster order in plan: plan->pages,
+     * plan->keys, plan->kept. */
     vs_status (*svg2_select)(const vs_attn_args *args, const vs_svg2_config *cfg, const float *q_centroids,
-                             const float *k_centroids, const vs_svg2_plan *plan, void *stream);
-    /* Attention of args over the kept (query cluster, key cluster) pairs of plan, text dense. */
+                             const float *k_centroids, const vs_svg2_plan *plan, void *workspace,
+                             size_t workspace_bytes, void *stream);
+    /* Attention of every query position of args over the keys of the pages its block keeps in plan. */
     vs_status (*svg2_attend)(const vs_attn_args *args, const vs_svg2_config *cfg, const vs_svg2_plan *plan,
                              void *workspace, size_t workspace_bytes, void *stream);
 };

@@ -270,10 +270,12 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         vs_bench_report_free(report);
         repeats = warmup = 0; /* no single forwards */
     }
+    double selected_sum = 0, selected_calls = 0; /* the density a selecting method (svg2) chose */
     for (int i = 0; !s && i < warmup + repeats; i++) {
         vs_dit_timing timing = {0};
         s = vs_dit_forward(model, &in, &out, &timing);
         if (!s && i >= warmup) {
+            selected_sum += timing.selected_density_sum, selected_calls += (double)timing.selected_calls;
             total_ms[i - warmup] = (float)(timing.total_s * 1e3);
             attn_ms[i - warmup] = (float)(timing.attention_s * 1e3);
             VS_INFO("forward %d: %.1f ms (attention %.1f ms)", i - warmup + 1, timing.total_s * 1e3,
@@ -304,6 +306,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
                device == VS_CUDA ? vs_cuda_device_name() : "cpu");
         printf("forward %.1f ms (median of %d; min %.1f, max %.1f), attention %.1f ms = %.1f%%\n", total.median_ms,
                repeats, total.min_ms, total.max_ms, att.median_ms, 100.0 * att.median_ms / total.median_ms);
+        if (selected_calls > 0) printf("%s selected %.4f of the attention map\n", attention, selected_sum / selected_calls);
         if (fp8_rel_l2 >= 0) printf("%s output vs the BF16 forward's: relative L2 %.4g\n", precision_name, fp8_rel_l2);
         if (out_path) {
             vs_bench_report *report = NULL;
@@ -319,7 +322,8 @@ int vs_cmd_bench_dit(int argc, char **argv) {
             if (!s) s = vs_bench_report_string(report, "dense_attention", dense_backend);
             if (!s) s = vs_bench_report_string(report, "sparse_attention", sparse_backend);
             if (!s && device == VS_CUDA) s = vs_bench_report_number(report, "cudnn_version", vs_cudnn_version());
-            if (!s) s = vs_bench_report_number(report, "density", strcmp(attention, "svg") ? 1.0 : density);
+            const double kept = selected_calls > 0 ? selected_sum / selected_calls : strcmp(attention, "svg") ? 1.0 : density;
+            if (!s) s = vs_bench_report_number(report, "density", kept);
             if (!s) s = vs_bench_report_number(report, "batch", batch);
             if (!s) s = vs_bench_report_number(report, "gpus", gpus);
             if (!s) s = vs_bench_report_number(report, "frames", frames);

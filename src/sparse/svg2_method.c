@@ -1,8 +1,8 @@
 /* The "svg2" method (Sparse VideoGen 2, docs/svg2.md): per (batch entry,
  * head) the video queries and keys are clustered by k-means, each query
- * cluster keeps the key clusters that carry the top-p of its estimated
- * attention mass, and attention runs over the kept (query cluster, key
- * cluster) pairs in cluster order; text tokens stay dense. Each layer keeps
+ * block of 128 positions in cluster order keeps the key pages (128 positions
+ * of the keys' cluster order) that carry the top-p of its estimated attention
+ * mass, and attention runs over the kept pages; text tokens stay dense. Each layer keeps
  * its centroids across denoising steps: 50 k-means iterations at its first
  * sparse call, then 2 warm-started ones per call. The batch holds the CFG
  * branches, so every branch keeps its own centroids. */
@@ -16,10 +16,10 @@
 
 enum { INIT_ITERATIONS = 50, STEP_ITERATIONS = 2 };
 
-/* The reference's settings at Wan 720p (75600 video tokens); other sizes keep the tokens per cluster. */
+/* The reference's settings at Wan 720p (75600 video tokens): the counts of every shorter video (at least
+ * MIN_TOKENS_PER_CLUSTER tokens per cluster); longer ones keep the tokens per cluster (docs/svg2.md). */
 enum { ANCHOR_TOKENS = 75600, ANCHOR_QUERY_CLUSTERS = 300, ANCHOR_KEY_CLUSTERS = 1000 };
-/* Fewest clusters a short sequence gets (while it has that many tokens). */
-enum { MIN_QUERY_CLUSTERS = 8, MIN_KEY_CLUSTERS = 16 };
+enum { MIN_TOKENS_PER_CLUSTER = 4 };
 
 typedef struct {
     const vs_sparse_kernels *kernels;
@@ -39,18 +39,19 @@ static size_t batch_heads(const vs_sparse_setup *setup) {
     return (size_t)setup->batch * setup->heads;
 }
 
-/* Clusters for `video` tokens: `asked` when positive, else the anchor's tokens per cluster. */
-static int cluster_count(int asked, int anchor, int fewest, int video) {
+/* Clusters for `video` tokens: `asked` when positive, else the anchor's count, grown with the tokens past
+ * the anchor's and capped at MIN_TOKENS_PER_CLUSTER tokens per cluster (and at least one). */
+static int cluster_count(int asked, int anchor, int video) {
     if (asked > 0) return asked;
-    int n = (int)lround((double)anchor * video / ANCHOR_TOKENS);
-    if (n < fewest) n = fewest;
-    return n < video ? n : video;
+    int n = video > ANCHOR_TOKENS ? (int)lround((double)anchor * video / ANCHOR_TOKENS) : anchor;
+    if (n > video / MIN_TOKENS_PER_CLUSTER) n = video / MIN_TOKENS_PER_CLUSTER;
+    return n > 0 ? n : 1;
 }
 
 vs_svg2_config vs_svg2_config_resolve(const vs_attention_params *p, int video_tokens) {
     vs_svg2_config c;
-    c.query_clusters = cluster_count(p->svg2_query_clusters, ANCHOR_QUERY_CLUSTERS, MIN_QUERY_CLUSTERS, video_tokens);
-    c.key_clusters = cluster_count(p->svg2_key_clusters, ANCHOR_KEY_CLUSTERS, MIN_KEY_CLUSTERS, video_tokens);
+    c.query_clusters = cluster_count(p->svg2_query_clusters, ANCHOR_QUERY_CLUSTERS, video_tokens);
+    c.key_clusters = cluster_count(p->svg2_key_clusters, ANCHOR_KEY_CLUSTERS, video_tokens);
     c.top_p = p->svg2_top_p > 0 ? p->svg2_top_p : 0.9;
     c.min_key_ratio = p->svg2_min_key_ratio > 0 ? p->svg2_min_key_ratio : 0.1;
     c.budget = p->svg2_budget > 0 ? p->svg2_budget : 0;
@@ -64,7 +65,8 @@ static void context_free(const vs_sparse_setup *setup, void *context) {
     if (!c) return;
     if (c->kernels) {
         void *const buffers[] = {c->plan.q_order, c->plan.k_order, c->plan.q_cluster, c->plan.k_cluster,
-                                 c->plan.q_start, c->plan.k_start, c->plan.keep,    c->plan.kept,
+                                 c->plan.q_start, c->plan.k_start, c->plan.pages,   c->plan.keys,
+                                 c->plan.kept,
                                  c->workspace};
         for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) c->kernels->release(buffers[i]);
     }
@@ -100,7 +102,9 @@ static vs_status context_create(const vs_sparse_setup *setup, void **context) {
     if (!s) s = c->kernels->alloc((void **)&plan->k_cluster, tokens);
     if (!s) s = c->kernels->alloc((void **)&plan->q_start, bh * (cfg->query_clusters + 2) * sizeof(int32_t));
     if (!s) s = c->kernels->alloc((void **)&plan->k_start, bh * (cfg->key_clusters + 2) * sizeof(int32_t));
-    if (!s) s = c->kernels->alloc((void **)&plan->keep, bh * (cfg->query_clusters + 1) * (cfg->key_clusters + 1));
+    const size_t pages = (size_t)vs_svg2_pages(setup->seq_len);
+    if (!s) s = c->kernels->alloc((void **)&plan->pages, bh * pages * pages * sizeof(int32_t));
+    if (!s) s = c->kernels->alloc((void **)&plan->keys, bh * pages * sizeof(int32_t));
     if (!s) s = c->kernels->alloc((void **)&plan->kept, sizeof *plan->kept);
     if (!s) s = c->kernels->zero(plan->kept, sizeof *plan->kept);
     if (!s) {
@@ -155,7 +159,8 @@ static vs_status plan(const vs_sparse_setup *setup, void *context, void *layer, 
     VS_TRY(c->kernels->svg2_kmeans(args, &c->cfg, VS_SVG2_KEYS, l->k_centroids, init, iterations, &c->plan,
                                    c->workspace, c->workspace_bytes, stream));
     l->clustered = 1;
-    VS_TRY(c->kernels->svg2_select(args, &c->cfg, l->q_centroids, l->k_centroids, &c->plan, stream));
+    VS_TRY(c->kernels->svg2_select(args, &c->cfg, l->q_centroids, l->k_centroids, &c->plan, c->workspace,
+                                   c->workspace_bytes, stream));
     c->calls++;
     return VS_OK;
 }

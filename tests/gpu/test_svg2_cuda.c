@@ -2,8 +2,9 @@
  * same (BF16/F16-rounded) inputs: k-means from the same initial centroids (identical labels on separated
  * points, the objective within 2e-3 of the reference's on random ones: the GPU measures distances to the
  * centroids rounded to the input type), the cluster order (a permutation, clusters contiguous, tokens in
- * order), the selection against the CPU rule on the GPU's centroids, the kept count, attention against the
- * CPU attention with the GPU's plan (poisoned outputs, bit-identical repeats), and the method end to end.
+ * order), the selection (pages per query block) against the CPU rule on the GPU's centroids, the kept
+ * count, attention through cuDNN's paged attention and through our kernel against the CPU attention with
+ * the GPU's plan (poisoned outputs, bit-identical repeats), and the method end to end.
  * Sizes: ragged token counts, text tokens, cluster counts that divide nothing, head_dim 64 and 128. */
 #include <cuda_runtime.h>
 
@@ -38,19 +39,20 @@ static void *from_device(const void *d, size_t bytes) {
 
 /* The plan's arrays, sized for the case (on the device or the host). */
 typedef struct {
-    size_t order, start_q, start_k, keep;
+    size_t order, start_q, start_k, pages, keys;
 } plan_bytes;
 
 static plan_bytes sizes(const case_desc *c, int N) {
     const size_t bh = (size_t)c->batch * c->heads;
-    plan_bytes s = {bh * N * 4, bh * (c->cq + 2) * 4, bh * (c->ck + 2) * 4, bh * (c->cq + 1) * (c->ck + 1)};
+    const size_t P = (size_t)vs_svg2_pages(N);
+    plan_bytes s = {bh * N * 4, bh * (c->cq + 2) * 4, bh * (c->ck + 2) * 4, bh * P * P * 4, bh * P * 4};
     return s;
 }
 
 static vs_svg2_plan device_plan(const plan_bytes *s) {
     vs_svg2_plan p = {device_buffer(s->order), device_buffer(s->order), device_buffer(s->order),
                       device_buffer(s->order), device_buffer(s->start_q), device_buffer(s->start_k),
-                      device_buffer(s->keep), device_buffer(8)};
+                      device_buffer(s->pages), device_buffer(s->keys), device_buffer(8)};
     cudaMemset(p.kept, 0, 8);
     return p;
 }
@@ -59,14 +61,14 @@ static vs_svg2_plan host_copy(const vs_svg2_plan *d, const plan_bytes *s) {
     vs_svg2_plan p = {from_device(d->q_order, s->order), from_device(d->k_order, s->order),
                       from_device(d->q_cluster, s->order), from_device(d->k_cluster, s->order),
                       from_device(d->q_start, s->start_q), from_device(d->k_start, s->start_k),
-                      from_device(d->keep, s->keep), from_device(d->kept, 8)};
+                      from_device(d->pages, s->pages), from_device(d->keys, s->keys), from_device(d->kept, 8)};
     return p;
 }
 
 static vs_svg2_plan host_plan(const plan_bytes *s) {
     vs_svg2_plan p = {vs_test_malloc(s->order), vs_test_malloc(s->order), vs_test_malloc(s->order),
                       vs_test_malloc(s->order), vs_test_malloc(s->start_q), vs_test_malloc(s->start_k),
-                      vs_test_malloc(s->keep), vs_test_malloc(8)};
+                      vs_test_malloc(s->pages), vs_test_malloc(s->keys), vs_test_malloc(8)};
     *p.kept = 0;
     return p;
 }
@@ -138,13 +140,13 @@ static int run_case(const case_desc *c) {
     float *dqc = device_buffer(sizeof(float) * BH * c->cq * D), *dkc = device_buffer(sizeof(float) * BH * c->ck * D);
     const size_t ws_bytes = vs_cuda_svg2_workspace(&g, &cfg);
     void *ws = device_buffer(ws_bytes);
-    CHECK(dplan.keep && dqc && dkc && ws);
+    CHECK(dplan.pages && dqc && dkc && ws);
 
     /* k-means, warm-started once (as the method does), against the CPU from the same initial centroids. */
     CHECK_OK(vs_cuda_svg2_kmeans(&g, &cfg, VS_SVG2_QUERIES, dqc, 1, iterations - 2, &dplan, ws, ws_bytes, NULL));
     CHECK_OK(vs_cuda_svg2_kmeans(&g, &cfg, VS_SVG2_QUERIES, dqc, 0, 2, &dplan, ws, ws_bytes, NULL));
     CHECK_OK(vs_cuda_svg2_kmeans(&g, &cfg, VS_SVG2_KEYS, dkc, 1, iterations, &dplan, ws, ws_bytes, NULL));
-    CHECK_OK(vs_cuda_svg2_select(&g, &cfg, dqc, dkc, &dplan, NULL));
+    CHECK_OK(vs_cuda_svg2_select(&g, &cfg, dqc, dkc, &dplan, ws, ws_bytes, NULL));
     CHECK(cudaDeviceSynchronize() == cudaSuccess);
     const vs_svg2_plan gp = host_copy(&dplan, &bytes);
     const float *gqc = from_device(dqc, sizeof(float) * BH * c->cq * D);
@@ -174,34 +176,51 @@ static int run_case(const case_desc *c) {
            c->ck, oq_gpu, oq_cpu, fabs(oq_gpu / oq_cpu - 1), ok_gpu, ok_cpu, fabs(ok_gpu / ok_cpu - 1));
     CHECK(fabs(oq_gpu - oq_cpu) <= 2e-3 * oq_cpu && fabs(ok_gpu - ok_cpu) <= 2e-3 * ok_cpu);
 
-    /* Selection: the CPU rule on the GPU's centroids and cluster sizes. Shares summed in f32 against f64 may
-     * put a cluster on the other side of top-p where the running sum is within rounding of it. */
+    /* Selection: the CPU rule on the GPU's centroids and cluster order. Masses summed in f32 against f64
+     * may put a page on the other side of top-p where the running sum is within rounding of it. */
+    const int pages = vs_svg2_pages(N);
     vs_svg2_plan sp = gp;
-    sp.keep = vs_test_malloc(bytes.keep), sp.kept = vs_test_malloc(8), *sp.kept = 0;
+    sp.pages = vs_test_malloc(bytes.pages), sp.keys = vs_test_malloc(bytes.keys);
+    sp.kept = vs_test_malloc(8), *sp.kept = 0;
     CHECK_OK(vs_svg2_select_cpu(&h, &cfg, gqc, gkc, &sp));
-    int64_t differ = 0;
-    for (size_t i = 0; i < bytes.keep; i++) differ += gp.keep[i] != sp.keep[i];
-    int64_t kept = 0;
-    for (int bh = 0; bh < BH; bh++)
-        kept += vs_svg2_kept_elements(&cfg, N, gp.q_start + bh * (c->cq + 2), gp.k_start + bh * (c->ck + 2),
-                                      gp.keep + (size_t)bh * (c->cq + 1) * (c->ck + 1));
-    printf("  selection: %lld of %zu keep entries differ from the CPU rule; density %.4f\n", (long long)differ,
-           bytes.keep, (double)kept / ((double)BH * N * N));
-    CHECK(differ <= (int64_t)(bytes.keep / 1000) + 2);
+    int64_t differ = 0, kept = 0;
+    for (int64_t row = 0; row < (int64_t)BH * pages; row++) {
+        differ += gp.keys[row] != sp.keys[row] ||
+                  memcmp(gp.pages + row * pages, sp.pages + row * pages, sizeof(int32_t) * pages);
+        kept += vs_attn_block_tokens((int)(row % pages), N) * gp.keys[row];
+    }
+    printf("  selection: %lld of %d blocks' pages differ from the CPU rule; density %.4f\n", (long long)differ,
+           BH * pages, (double)kept / ((double)BH * N * N));
+    CHECK(differ <= BH * pages / 100 + 2);
     CHECK(*gp.kept == (unsigned long long)kept);
 
-    /* Attention with the GPU's plan: the CPU attention on the same plan, poisoned output, repeatable. */
+    /* Attention with the GPU's plan against the CPU attention on the same plan, through cuDNN and through
+     * our kernel, each into a poisoned output; the default path repeats bit for bit. */
+    CHECK_OK(vs_svg2_attend_cpu(&h, &cfg, &gp));
+    const vs_status paths[2] = {vs_cuda_svg2_attend_cudnn(&g, &cfg, &dplan, ws, ws_bytes, NULL), VS_OK};
+    for (int path = 0; path < 2; path++) {
+        if (path == 0 && paths[0] == VS_ERR_UNSUPPORTED) {
+            printf("  attention (cuDNN): no paged engine: %s\n", vs_last_error());
+            continue;
+        }
+        if (path == 1) {
+            CHECK_OK(poison(to));
+            CHECK_OK(vs_cuda_svg2_attend_own(&g, &cfg, &dplan, NULL));
+        }
+        CHECK_OK(paths[path]);
+        float *got = vs_test_free_later(to_host(to));
+        CHECK(got);
+        const double err = vs_test_rel_l2_f32(got, cpu_out, n);
+        printf("  attention (%s): relative L2 %.3g against the CPU\n", path ? "own kernel" : "cuDNN", err);
+        CHECK(err < 1.5e-2);
+    }
+    CHECK_OK(poison(to));
     CHECK_OK(vs_cuda_svg2_attend(&g, &cfg, &dplan, ws, ws_bytes, NULL));
     float *got = vs_test_free_later(to_host(to));
-    CHECK(got);
-    CHECK_OK(vs_svg2_attend_cpu(&h, &cfg, &gp));
-    const double err = vs_test_rel_l2_f32(got, cpu_out, n);
-    printf("  attention: relative L2 %.3g against the CPU\n", err);
-    CHECK(err < 1.5e-2);
     CHECK_OK(poison(to));
     CHECK_OK(vs_cuda_svg2_attend(&g, &cfg, &dplan, ws, ws_bytes, NULL));
     float *again = vs_test_free_later(to_host(to));
-    CHECK(again && !memcmp(got, again, sizeof(float) * (size_t)n));
+    CHECK(got && again && !memcmp(got, again, sizeof(float) * (size_t)n));
     return 0;
 }
 

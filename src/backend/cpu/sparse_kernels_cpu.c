@@ -78,8 +78,9 @@ static vs_status svg2_kmeans(const vs_attn_args *args, const vs_svg2_config *cfg
 }
 
 static vs_status svg2_select(const vs_attn_args *args, const vs_svg2_config *cfg, const float *q_centroids,
-                             const float *k_centroids, const vs_svg2_plan *plan, void *stream) {
-    (void)stream;
+                             const float *k_centroids, const vs_svg2_plan *plan, void *workspace,
+                             size_t workspace_bytes, void *stream) {
+    (void)workspace, (void)workspace_bytes, (void)stream;
     return vs_svg2_select_cpu(args, cfg, q_centroids, k_centroids, plan);
 }
 

@@ -121,20 +121,6 @@ vs_status vs_svg2_kmeans_cpu(const vs_attn_args *args, const vs_svg2_config *cfg
 
 /* ---- selection ------------------------------------------------------------------- */
 
-int64_t vs_svg2_kept_elements(const vs_svg2_config *cfg, int seq_len, const int32_t *q_start,
-                              const int32_t *k_start, const uint8_t *keep) {
-    const int Cq = cfg->query_clusters, Ck = cfg->key_clusters;
-    const int64_t text = seq_len - cfg->video_tokens;
-    int64_t kept = text * seq_len;
-    for (int i = 0; i < Cq; i++) {
-        int64_t keys = text;
-        for (int j = 0; j < Ck; j++)
-            if (keep[(int64_t)i * (Ck + 1) + j]) keys += k_start[j + 1] - k_start[j];
-        kept += keys * (q_start[i + 1] - q_start[i]);
-    }
-    return kept;
-}
-
 typedef struct {
     double p;
     int index;
@@ -156,51 +142,98 @@ typedef struct {
     vs_status status;
 } select_job;
 
+int vs_svg2_video_pages(int seq_len, int video_tokens) {
+    return seq_len == video_tokens ? vs_svg2_pages(seq_len) : video_tokens / VS_ATTN_BLOCK;
+}
+
+/* weight[i][j]: the estimated attention weight of one key of cluster j for a query of cluster i, the
+ * softmax of the centroid scores weighted by the cluster sizes (a cluster of n keys near its centroid
+ * holds about n times one key's weight), so that sum_j n_j weight[i][j] = 1. */
+static void key_weights(const float *qc, const float *kc, const int32_t *k_start, int Cq, int Ck, int D,
+                        double scale, double *weight) {
+    for (int i = 0; i < Cq; i++) {
+        double *w = weight + (int64_t)i * Ck, max_score = -INFINITY, total = 0;
+        for (int c = 0; c < Ck; c++) {
+            double dot = 0;
+            for (int d = 0; d < D; d++) dot += (double)qc[(int64_t)i * D + d] * kc[(int64_t)c * D + d];
+            w[c] = dot * scale;
+            if (w[c] > max_score) max_score = w[c];
+        }
+        for (int c = 0; c < Ck; c++) {
+            w[c] = exp(w[c] - max_score);
+            total += (k_start[c + 1] - k_start[c]) * w[c];
+        }
+        for (int c = 0; c < Ck; c++) w[c] /= total;
+    }
+}
+
+/* The pages query block `block` of one (batch, head) keeps (docs/svg2.md), written to `row` as global
+ * page indices (page_base + page); returns their keys. `unit` [Ck], `r` [P] and `keep` [P] are scratch. */
+static int select_block(const vs_svg2_config *cfg, int N, const double *weight, const int32_t *q_start,
+                        const int32_t *q_cluster, const int32_t *k_cluster, int block, int32_t page_base,
+                        int32_t *row, double *unit, ranked *r, uint8_t *keep) {
+    const int Ck = cfg->key_clusters, V = cfg->video_tokens, P = vs_svg2_pages(N);
+    const int video_pages = vs_svg2_video_pages(N, V), min_keep = (int)(cfg->min_key_ratio * video_pages);
+    const int first = block * VS_ATTN_BLOCK, end = first + VS_ATTN_BLOCK < N ? first + VS_ATTN_BLOCK : N;
+    memset(keep, 1, (size_t)P); /* text rows attend everything; pages holding text are always kept */
+    if (end <= V) { /* video rows only: rank the video pages by the rows' estimated mass */
+        /* unit[c]: the mass of one key of cluster c for the block's rows together. */
+        memset(unit, 0, sizeof *unit * (size_t)Ck);
+        for (int i = q_cluster[first]; i <= q_cluster[end - 1]; i++) {
+            const int lo = q_start[i] > first ? q_start[i] : first, hi = q_start[i + 1] < end ? q_start[i + 1] : end;
+            for (int c = 0; hi > lo && c < Ck; c++) unit[c] += (hi - lo) * weight[(int64_t)i * Ck + c];
+        }
+        double total = 0;
+        for (int g = 0; g < video_pages; g++) {
+            r[g].p = 0, r[g].index = g;
+            for (int pos = g * VS_ATTN_BLOCK; pos < (g + 1) * VS_ATTN_BLOCK && pos < V; pos++)
+                r[g].p += unit[k_cluster[pos]];
+            total += r[g].p;
+        }
+        for (int g = 0; g < video_pages; g++) r[g].p /= total;
+        qsort(r, (size_t)video_pages, sizeof *r, by_share);
+        double share = 0, keys = 0; /* of the pages ranked before this one */
+        for (int g = 0; g < video_pages; g++) {
+            const int keep_it = cfg->budget > 0 ? keys < cfg->budget * V : share <= cfg->top_p || g < min_keep;
+            keep[r[g].index] = (uint8_t)(g == 0 || keep_it);
+            share += r[g].p;
+            keys += VS_ATTN_BLOCK < V - r[g].index * VS_ATTN_BLOCK ? VS_ATTN_BLOCK : V - r[g].index * VS_ATTN_BLOCK;
+        }
+    }
+    int n = 0, keys = 0;
+    for (int g = 0; g < P; g++)
+        if (keep[g]) row[n++] = page_base + g, keys += (int)vs_attn_block_tokens(g, N);
+    for (int g = n; g < P; g++) row[g] = row[0];
+    return keys;
+}
+
 static void select_heads(void *ctx, int64_t begin, int64_t end) {
     select_job *j = ctx;
     const vs_svg2_config *cfg = j->cfg;
     const int Cq = cfg->query_clusters, Ck = cfg->key_clusters, D = j->args->head_dim, N = j->args->seq_len;
-    const int min_keep = (int)(cfg->min_key_ratio * Ck);
-    ranked *r = malloc(sizeof *r * (size_t)Ck);
-    if (!r) {
+    const int P = vs_svg2_pages(N);
+    double *weight = malloc(sizeof *weight * (size_t)Cq * Ck), *unit = malloc(sizeof *unit * (size_t)Ck);
+    ranked *r = malloc(sizeof *r * (size_t)P);
+    uint8_t *keep = malloc((size_t)P);
+    if (!weight || !unit || !r || !keep) {
         j->status = VS_ERR_OOM;
-        return;
+        goto done;
     }
     for (int64_t bh = begin; bh < end; bh++) {
-        const float *qc = j->q_centroids + bh * Cq * D, *kc = j->k_centroids + bh * Ck * D;
-        const int32_t *k_start = j->plan->k_start + bh * (Ck + 2);
-        uint8_t *keep = j->plan->keep + bh * (Cq + 1) * (Ck + 1);
-        for (int i = 0; i < Cq; i++) {
-            /* The mass of key cluster j for query centroid i: softmax of the centroid scores weighted by the
-             * cluster sizes (a cluster of n keys near its centroid holds about n times one key's weight). */
-            double max_score = -INFINITY, total = 0;
-            for (int c = 0; c < Ck; c++) {
-                double dot = 0;
-                for (int d = 0; d < D; d++) dot += (double)qc[(int64_t)i * D + d] * kc[(int64_t)c * D + d];
-                r[c].p = dot * j->args->scale, r[c].index = c;
-                if (r[c].p > max_score) max_score = r[c].p;
-            }
-            for (int c = 0; c < Ck; c++) {
-                r[c].p = (k_start[c + 1] - k_start[c]) * exp(r[c].p - max_score);
-                total += r[c].p;
-            }
-            for (int c = 0; c < Ck; c++) r[c].p /= total;
-            qsort(r, (size_t)Ck, sizeof *r, by_share);
-            uint8_t *row = keep + (int64_t)i * (Ck + 1);
-            double share = 0, keys = 0; /* of the clusters ranked before this one */
-            for (int c = 0; c < Ck; c++) {
-                const int keep_it = cfg->budget > 0 ? keys < cfg->budget * cfg->video_tokens
-                                                    : share <= cfg->top_p || c < min_keep;
-                row[r[c].index] = (uint8_t)(c == 0 || keep_it);
-                share += r[c].p;
-                keys += k_start[r[c].index + 1] - k_start[r[c].index];
-            }
-            row[Ck] = 1; /* text keys */
+        const vs_svg2_plan *plan = j->plan;
+        key_weights(j->q_centroids + bh * Cq * D, j->k_centroids + bh * Ck * D, plan->k_start + bh * (Ck + 2), Cq,
+                    Ck, D, j->args->scale, weight);
+        j->kept[bh] = 0;
+        for (int b = 0; b < P; b++) {
+            const int64_t at = bh * P + b;
+            plan->keys[at] = select_block(cfg, N, weight, plan->q_start + bh * (Cq + 2), plan->q_cluster + bh * N,
+                                          plan->k_cluster + bh * N, b, (int32_t)(bh * P), plan->pages + at * P,
+                                          unit, r, keep);
+            j->kept[bh] += (int64_t)vs_attn_block_tokens(b, N) * plan->keys[at];
         }
-        memset(keep + (int64_t)Cq * (Ck + 1), 1, (size_t)Ck + 1); /* text queries */
-        j->kept[bh] = vs_svg2_kept_elements(cfg, N, j->plan->q_start + bh * (Cq + 2), k_start, keep);
     }
-    free(r);
+done:
+    free(weight), free(unit), free(r), free(keep);
 }
 
 vs_status vs_svg2_select_cpu(const vs_attn_args *args, const vs_svg2_config *cfg, const float *q_centroids,
@@ -237,30 +270,24 @@ void vs_svg2_scatter_cpu(const float *packed, const int32_t *order, int batch, i
                    packed + (bh * seq_len + p) * head_dim, sizeof(float) * (size_t)head_dim);
 }
 
-/* One query cluster (the text rows: cluster Cq) of packed [N][D] q, k, v in cluster order: its rows are
- * contiguous, the keys of its kept clusters are gathered into `keys` and `values`, and the GEMM does the
- * work: S = scale Q K^T, a softmax per row, O = S V. `scores` holds rows x N. */
-static void attend_cluster(const vs_attn_args *a, const vs_svg2_config *cfg, const int32_t *q_start,
-                           const int32_t *k_start, const uint8_t *keep, int cluster, const float *q,
-                           const float *k, const float *v, float *out, float *keys, float *values, float *scores) {
-    const int D = a->head_dim, rows = q_start[cluster + 1] - q_start[cluster];
-    if (!rows) return;
-    int n = 0;
-    for (int c = 0; c <= cfg->key_clusters; c++) {
-        if (!keep[c]) continue;
-        const int span = k_start[c + 1] - k_start[c];
-        memcpy(keys + (int64_t)n * D, k + (int64_t)k_start[c] * D, sizeof(float) * (size_t)span * D);
-        memcpy(values + (int64_t)n * D, v + (int64_t)k_start[c] * D, sizeof(float) * (size_t)span * D);
+/* One query block of packed [N][D] q, k, v in cluster order (a head's rows at q, k, v, out): the keys of
+ * its pages (global indices, less page_base) are gathered into `keys` and `values`, and the GEMM does
+ * the work: S = scale Q K^T, a softmax per row, O = S V. `scores` holds VS_ATTN_BLOCK x N. */
+static void attend_block(const vs_attn_args *a, const int32_t *pages, int num_keys, int32_t page_base, int block,
+                         const float *q, const float *k, const float *v, float *out, float *keys, float *values,
+                         float *scores) {
+    const int D = a->head_dim, rows = (int)vs_attn_block_tokens(block, a->seq_len);
+    for (int n = 0, i = 0; n < num_keys; i++) {
+        const int page = pages[i] - page_base, span = (int)vs_attn_block_tokens(page, a->seq_len);
+        const int64_t from = (int64_t)page * VS_ATTN_BLOCK * D;
+        memcpy(keys + (int64_t)n * D, k + from, sizeof(float) * (size_t)span * D);
+        memcpy(values + (int64_t)n * D, v + from, sizeof(float) * (size_t)span * D);
         n += span;
     }
-    float *o = out + (int64_t)q_start[cluster] * D;
-    if (!n) {
-        memset(o, 0, sizeof(float) * (size_t)rows * D); /* nothing kept: zeros */
-        return;
-    }
-    vs_cpu_gemm(0, 1, rows, n, D, a->scale, q + (int64_t)q_start[cluster] * D, D, keys, D, 0.0f, scores, n);
-    vs_cpu_softmax_rows(scores, rows, n);
-    vs_cpu_gemm(0, 0, rows, D, n, 1.0f, scores, n, values, D, 0.0f, o, D);
+    const int64_t first = (int64_t)block * VS_ATTN_BLOCK * D;
+    vs_cpu_gemm(0, 1, rows, num_keys, D, a->scale, q + first, D, keys, D, 0.0f, scores, num_keys);
+    vs_cpu_softmax_rows(scores, rows, num_keys);
+    vs_cpu_gemm(0, 0, rows, D, num_keys, 1.0f, scores, num_keys, values, D, 0.0f, out + first, D);
 }
 
 vs_status vs_svg2_attend_cpu(const vs_attn_args *a, const vs_svg2_config *cfg, const vs_svg2_plan *plan) {
@@ -275,21 +302,15 @@ vs_status vs_svg2_attend_cpu(const vs_attn_args *a, const vs_svg2_config *cfg, c
                        a->head_dim, k);
     vs_svg2_gather_cpu(a->v, a->v_stride_b, a->v_stride_n, plan->k_order, a->batch, a->heads, a->seq_len,
                        a->head_dim, v);
-    const int Cq = cfg->query_clusters, Ck = cfg->key_clusters, N = a->seq_len, D = a->head_dim;
+    const int N = a->seq_len, D = a->head_dim, P = vs_svg2_pages(N);
     float *keys = malloc(sizeof(float) * (size_t)(2 * (int64_t)N * D));
-    int max_rows = 0;
-    for (int64_t i = 0; i < bh; i++)
-        for (int c = 0; c <= Cq; c++) {
-            const int rows = plan->q_start[i * (Cq + 2) + c + 1] - plan->q_start[i * (Cq + 2) + c];
-            if (rows > max_rows) max_rows = rows;
-        }
-    float *scores = malloc(sizeof(float) * (size_t)((int64_t)max_rows * N + 1));
+    float *scores = malloc(sizeof(float) * (size_t)((int64_t)VS_ATTN_BLOCK * N));
     vs_status status = keys && scores ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory for SVG2's attention");
     for (int64_t i = 0; !status && i < bh; i++)
-        for (int c = 0; c <= Cq; c++)
-            attend_cluster(a, cfg, plan->q_start + i * (Cq + 2), plan->k_start + i * (Ck + 2),
-                           plan->keep + (i * (Cq + 1) + c) * (Ck + 1), c, q + i * N * D, k + i * N * D,
-                           v + i * N * D, out + i * N * D, keys, keys + (int64_t)N * D, scores);
+        for (int b = 0; b < P; b++)
+            attend_block(a, plan->pages + (i * P + b) * P, plan->keys[i * P + b], (int32_t)(i * P), b,
+                         q + i * N * D, k + i * N * D, v + i * N * D, out + i * N * D, keys,
+                         keys + (int64_t)N * D, scores);
     if (!status)
         vs_svg2_scatter_cpu(out, plan->q_order, a->batch, a->heads, a->seq_len, a->head_dim, a->out, a->o_stride_b,
                             a->o_stride_n);

@@ -18,7 +18,7 @@ vs_status vs_svg2_kmeans_cpu(const vs_attn_args *args, const vs_svg2_config *cfg
 vs_status vs_svg2_select_cpu(const vs_attn_args *args, const vs_svg2_config *cfg, const float *q_centroids,
                              const float *k_centroids, const vs_svg2_plan *plan);
 /* vs_sparse_kernels.svg2_attend on host memory: gathers q, k and v into cluster order, attends each query
- * cluster's rows to the keys of its kept key clusters (gathered), scatters the output back. */
+ * block's rows to the keys of its kept pages (gathered), scatters the output back. */
 vs_status vs_svg2_attend_cpu(const vs_attn_args *args, const vs_svg2_config *cfg, const vs_svg2_plan *plan);
 
 /* The permutation: rows of head h of batch b of a [B, N, H, D] f32 tensor x (token stride stride_n, batch
@@ -28,10 +28,9 @@ void vs_svg2_gather_cpu(const float *x, int64_t stride_b, int64_t stride_n, cons
 void vs_svg2_scatter_cpu(const float *packed, const int32_t *order, int batch, int heads, int seq_len,
                          int head_dim, float *x, int64_t stride_b, int64_t stride_n);
 
-/* Score elements one (batch, head) computes under `keep` with these cluster sizes (q_start, k_start as in
- * vs_svg2_plan): every text row and column, and each kept pair's q_size * k_size. */
-int64_t vs_svg2_kept_elements(const vs_svg2_config *cfg, int seq_len, const int32_t *q_start,
-                              const int32_t *k_start, const uint8_t *keep);
+/* Pages of the cluster order that hold video keys only (ranked by the selection; the others hold text
+ * keys and are always kept): all of them without text, else the whole pages before the text. */
+int vs_svg2_video_pages(int seq_len, int video_tokens);
 
 #ifdef __cplusplus
 }

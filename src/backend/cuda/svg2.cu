@@ -32,6 +32,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/mma_utils.cuh"
+#include "backend/cuda/cudnn_attention.h"
 #include "backend/cuda/svg2_cuda.h"
 
 namespace {
@@ -47,13 +48,17 @@ constexpr int kSelectRows = 4;                        /* query clusters per sele
 size_t align_up(size_t n) { return (n + 255) & ~(size_t)255; }
 
 /* The workspace: sort keys and values in and out [BH * V], the rounded centroids [BH][Cpad][D] and their
- * norms [BH][Cpad], CUB's scratch. */
+ * norms [BH][Cpad], CUB's scratch; the selection's key weights [BH][Cq][Ck]; the cuDNN path's query rows
+ * per block [BH][P] and q, k, v and out in cluster order, padded to whole pages [BH][P * 128][D]. */
 struct Workspace {
     uint32_t *keys_in, *keys_out;
     int32_t *values_in, *values_out;
     void *centroids; /* of the input type */
     float *norms;
     void *sort_scratch;
+    float *weights;
+    int32_t *block_rows;
+    void *packed[4]; /* q, k, v, out */
     size_t sort_bytes, total;
 };
 
@@ -80,6 +85,10 @@ Workspace layout(const vs_attn_args *a, const vs_svg2_config *cfg, void *base) {
     w.centroids = take(bh * cpad * a->head_dim * 2);
     w.norms = (float *)take(bh * cpad * 4);
     w.sort_scratch = take(w.sort_bytes);
+    w.weights = (float *)take(bh * cfg->query_clusters * cfg->key_clusters * sizeof(float));
+    const size_t pages = (size_t)vs_svg2_pages(a->seq_len);
+    w.block_rows = (int32_t *)take(bh * pages * sizeof(int32_t));
+    for (int i = 0; i < 4; i++) w.packed[i] = take(bh * pages * VS_ATTN_BLOCK * a->head_dim * 2);
     w.total = at;
     return w;
 }
@@ -286,10 +295,11 @@ template <typename T> __global__ void update_kernel(KmeansParams p) {
 
 struct SelectParams {
     const float *q_centroids, *k_centroids;
-    const int32_t *q_start, *k_start;
-    uint8_t *keep;
+    const int32_t *q_start, *k_start, *q_cluster, *k_cluster;
+    float *weights; /* [BH][Cq][Ck] */
+    int32_t *pages, *keys;
     unsigned long long *kept;
-    int cq, ck, dim, video, seq_len;
+    int cq, ck, dim, video, seq_len, num_pages, video_pages;
     float scale, top_p, min_key_ratio, budget;
 };
 
@@ -297,31 +307,23 @@ struct MaxOp {
     __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
 };
 
-/* kSelectRows query clusters of one (batch, head) per block: the weighted softmax of their centroid scores
- * over the key clusters, ranked by a stable block radix sort (descending, so ties keep the lower index
- * first), then the top-p (or budget) rule on the running sums. Grid (ceil(Cq / rows), BH). */
-__global__ void __launch_bounds__(kSelectThreads) select_kernel(SelectParams p) {
-    using Sort = cub::BlockRadixSort<float, kSelectThreads, kSelectItems, int>;
-    using Scan = cub::BlockScan<float, kSelectThreads>;
+/* weights[i][j]: the estimated weight of one key of cluster j for a query of cluster i, the softmax of
+ * the centroid scores weighted by the cluster sizes (sum_j n_j weights[i][j] = 1). kSelectRows query
+ * clusters of one (batch, head) per block, thread t holding key clusters t * items + i.
+ * Grid (ceil(Cq / rows), BH). */
+__global__ void __launch_bounds__(kSelectThreads) weights_kernel(SelectParams p) {
     using Reduce = cub::BlockReduce<float, kSelectThreads>;
-    __shared__ union {
-        typename Sort::TempStorage sort;
-        typename Scan::TempStorage scan;
-        typename Reduce::TempStorage reduce;
-    } temp;
+    __shared__ typename Reduce::TempStorage temp;
     __shared__ float s_q[kSelectRows][128];
     __shared__ float s_bcast;
     const int bh = blockIdx.y, row0 = blockIdx.x * kSelectRows, tid = threadIdx.x;
     const int dim = p.dim, Cq = p.cq, Ck = p.ck;
     const int32_t *k_start = p.k_start + (int64_t)bh * (Ck + 2);
-    const int32_t *q_start = p.q_start + (int64_t)bh * (Cq + 2);
-    uint8_t *keep = p.keep + (int64_t)bh * (Cq + 1) * (Ck + 1);
     for (int i = tid; i < kSelectRows * dim; i += kSelectThreads) {
         const int r = row0 + i / dim;
         s_q[i / dim][i % dim] = r < Cq ? p.q_centroids[((int64_t)bh * Cq + r) * dim + i % dim] : 0.f;
     }
     __syncthreads();
-    /* Scores of this thread's key clusters j = tid * items + i, for every row at once. */
     float score[kSelectRows][kSelectItems];
     for (int i = 0; i < kSelectItems; i++) {
         const int j = tid * kSelectItems + i;
@@ -339,80 +341,143 @@ __global__ void __launch_bounds__(kSelectThreads) select_kernel(SelectParams p) 
 #pragma unroll
         for (int r = 0; r < kSelectRows; r++) score[r][i] = j < Ck ? dot[r] * p.scale : -INFINITY;
     }
-    const int min_keep = (int)(p.min_key_ratio * Ck);
     for (int r = 0; r < kSelectRows && row0 + r < Cq; r++) {
-        const int row = row0 + r;
         float local_max = -INFINITY;
         for (int i = 0; i < kSelectItems; i++) local_max = fmaxf(local_max, score[r][i]);
-        const float max_score = Reduce(temp.reduce).Reduce(local_max, MaxOp());
+        const float max_score = Reduce(temp).Reduce(local_max, MaxOp());
         if (tid == 0) s_bcast = max_score;
         __syncthreads();
         const float m = s_bcast;
-        float share[kSelectItems];
-        int index[kSelectItems];
         float local_sum = 0;
         for (int i = 0; i < kSelectItems; i++) {
             const int j = tid * kSelectItems + i;
-            share[i] = j < Ck ? (float)(k_start[j + 1] - k_start[j]) * expf(score[r][i] - m) : -1.f;
-            index[i] = j;
-            if (j < Ck) local_sum += share[i];
+            score[r][i] = j < Ck ? expf(score[r][i] - m) : 0.f;
+            if (j < Ck) local_sum += (float)(k_start[j + 1] - k_start[j]) * score[r][i];
         }
         __syncthreads();
-        const float total = Reduce(temp.reduce).Sum(local_sum);
+        const float total = Reduce(temp).Sum(local_sum);
         if (tid == 0) s_bcast = total;
         __syncthreads();
         const float inv_total = 1.f / s_bcast;
-        for (int i = 0; i < kSelectItems; i++)
-            if (index[i] < Ck) share[i] *= inv_total;
-        __syncthreads();
-        Sort(temp.sort).SortDescending(share, index); /* blocked: this thread holds ranks tid * items + i */
-        __syncthreads();
-        /* The shares (or keys) ranked before each of this thread's items. */
-        float mine = 0;
-        for (int i = 0; i < kSelectItems; i++)
-            if (index[i] < Ck) mine += p.budget > 0 ? (float)(k_start[index[i] + 1] - k_start[index[i]]) : share[i];
-        float before;
-        Scan(temp.scan).ExclusiveSum(mine, before);
-        __syncthreads();
-        float kept_keys = 0;
+        float *w = p.weights + ((int64_t)bh * Cq + row0 + r) * Ck;
         for (int i = 0; i < kSelectItems; i++) {
-            const int rank = tid * kSelectItems + i, j = index[i];
-            if (j >= Ck) continue;
-            const float size = (float)(k_start[j + 1] - k_start[j]);
-            const bool keep_it = rank == 0 || (p.budget > 0 ? before < p.budget * p.video
-                                                            : before <= p.top_p || rank < min_keep);
-            keep[(int64_t)row * (Ck + 1) + j] = keep_it;
-            if (keep_it) kept_keys += size;
-            before += p.budget > 0 ? size : share[i];
-        }
-        const float kept_total = Reduce(temp.reduce).Sum(kept_keys);
-        if (tid == 0) {
-            keep[(int64_t)row * (Ck + 1) + Ck] = 1;
-            const unsigned long long rows = (unsigned long long)(q_start[row + 1] - q_start[row]);
-            atomicAdd(p.kept, rows * ((unsigned long long)kept_total + (unsigned long long)(p.seq_len - p.video)));
+            const int j = tid * kSelectItems + i;
+            if (j < Ck) w[j] = score[r][i] * inv_total;
         }
         __syncthreads();
     }
-    if (blockIdx.x == 0) { /* text queries attend everything */
-        for (int j = tid; j <= Ck; j += kSelectThreads) keep[(int64_t)Cq * (Ck + 1) + j] = 1;
-        if (tid == 0)
-            atomicAdd(p.kept, (unsigned long long)(p.seq_len - p.video) * (unsigned long long)p.seq_len);
+}
+
+/* The pages one query block keeps (docs/svg2.md; the reference: select_block in svg2_cpu.c). Thread t
+ * holds pages t * items + i: their masses (the block's rows' weights of their keys, summed cluster
+ * segment by cluster segment), ranked by a stable block radix sort (descending, so ties keep the lower
+ * index first), the top-p (or budget) rule on the running sums, then the kept pages in ascending order.
+ * Grid (pages, BH). */
+__global__ void __launch_bounds__(kSelectThreads) pages_kernel(SelectParams p) {
+    using Sort = cub::BlockRadixSort<float, kSelectThreads, kSelectItems, int>;
+    using Scan = cub::BlockScan<float, kSelectThreads>;
+    using IntScan = cub::BlockScan<int, kSelectThreads>;
+    using Reduce = cub::BlockReduce<float, kSelectThreads>;
+    __shared__ union {
+        typename Sort::TempStorage sort;
+        typename Scan::TempStorage scan;
+        typename IntScan::TempStorage int_scan;
+        typename Reduce::TempStorage reduce;
+    } temp;
+    __shared__ float s_unit[kSelectThreads * kSelectItems]; /* per key cluster: one key's mass for the block */
+    __shared__ uint8_t s_keep[kSelectThreads * kSelectItems];
+    __shared__ float s_total;
+    __shared__ int s_first;
+    const int bh = blockIdx.y, block = blockIdx.x, tid = threadIdx.x;
+    const int Cq = p.cq, Ck = p.ck, N = p.seq_len, V = p.video, P = p.num_pages;
+    const int first = block * VS_ATTN_BLOCK, end = min(first + VS_ATTN_BLOCK, N);
+    const int32_t *q_start = p.q_start + (int64_t)bh * (Cq + 2), *k_start = p.k_start + (int64_t)bh * (Ck + 2);
+    const int32_t *q_cluster = p.q_cluster + (int64_t)bh * N, *k_cluster = p.k_cluster + (int64_t)bh * N;
+    for (int g = tid; g < P; g += kSelectThreads) s_keep[g] = 1; /* text rows attend everything; text pages kept */
+    if (tid == 0) s_first = P;
+    if (end <= V) {
+        const int c_first = q_cluster[first], c_last = q_cluster[end - 1];
+        for (int c = tid; c < Ck; c += kSelectThreads) {
+            float unit = 0;
+            for (int i = c_first; i <= c_last; i++) {
+                const int rows = min(q_start[i + 1], end) - max(q_start[i], first);
+                if (rows > 0) unit += (float)rows * p.weights[((int64_t)bh * Cq + i) * Ck + c];
+            }
+            s_unit[c] = unit;
+        }
+        __syncthreads();
+        float mass[kSelectItems];
+        int index[kSelectItems];
+        float local = 0;
+        for (int i = 0; i < kSelectItems; i++) {
+            const int g = tid * kSelectItems + i;
+            index[i] = g, mass[i] = -1.f; /* not ranked: after every page */
+            if (g >= p.video_pages) continue;
+            const int lo = g * VS_ATTN_BLOCK, hi = min(lo + VS_ATTN_BLOCK, V);
+            float m = 0;
+            for (int c = k_cluster[lo]; c <= k_cluster[hi - 1]; c++)
+                m += (float)max(min(k_start[c + 1], hi) - max(k_start[c], lo), 0) * s_unit[c];
+            mass[i] = m, local += m;
+        }
+        const float total = Reduce(temp.reduce).Sum(local);
+        if (tid == 0) s_total = total;
+        __syncthreads();
+        for (int i = 0; i < kSelectItems; i++)
+            if (mass[i] >= 0.f) mass[i] /= s_total;
+        Sort(temp.sort).SortDescending(mass, index); /* blocked: this thread holds ranks tid * items + i */
+        __syncthreads();
+        const int min_keep = (int)(p.min_key_ratio * p.video_pages);
+        auto page_keys = [&](int g) { return (float)min(VS_ATTN_BLOCK, V - g * VS_ATTN_BLOCK); };
+        float mine = 0; /* the shares (or keys) of this thread's ranks */
+        for (int i = 0; i < kSelectItems; i++)
+            if (index[i] < p.video_pages) mine += p.budget > 0 ? page_keys(index[i]) : mass[i];
+        float before;
+        Scan(temp.scan).ExclusiveSum(mine, before);
+        for (int i = 0; i < kSelectItems; i++) {
+            const int rank = tid * kSelectItems + i, g = index[i];
+            if (g >= p.video_pages) continue;
+            const bool keep_it = rank == 0 || (p.budget > 0 ? before < p.budget * V
+                                                            : before <= p.top_p || rank < min_keep);
+            s_keep[g] = keep_it;
+            before += p.budget > 0 ? page_keys(g) : mass[i];
+        }
+    }
+    __syncthreads();
+    /* The kept pages in ascending order, then the rest of the row filled with the first. */
+    int count = 0, keys = 0;
+    for (int i = 0; i < kSelectItems; i++) {
+        const int g = tid * kSelectItems + i;
+        if (g < P && s_keep[g]) count++, keys += (int)min(VS_ATTN_BLOCK, N - g * VS_ATTN_BLOCK);
+    }
+    int at, kept_pages;
+    IntScan(temp.int_scan).ExclusiveSum(count, at, kept_pages);
+    int32_t *row = p.pages + ((int64_t)bh * P + block) * P;
+    for (int i = 0; i < kSelectItems; i++) {
+        const int g = tid * kSelectItems + i;
+        if (g < P && s_keep[g]) {
+            if (at == 0) s_first = g;
+            row[at++] = bh * P + g;
+        }
+    }
+    __syncthreads();
+    int total_keys;
+    IntScan(temp.int_scan).ExclusiveSum(keys, keys, total_keys);
+    for (int i = kept_pages + tid; i < P; i += kSelectThreads) row[i] = bh * P + s_first;
+    if (tid == 0) {
+        p.keys[(int64_t)bh * P + block] = total_keys;
+        atomicAdd(p.kept, (unsigned long long)(end - first) * (unsigned long long)total_keys);
     }
 }
 
 /* ---- attention --------------------------------------------------------------------- */
-
 struct AttendParams {
     const char *q, *k, *v;
     char *o;
-    int heads, seq_len, cq, ck;
+    int heads, seq_len, num_pages;
     int64_t q_stride_b, q_stride_n, k_stride_b, k_stride_n, v_stride_b, v_stride_n, o_stride_b, o_stride_n;
     float scale_log2;
-    const int32_t *q_order, *k_order, *q_cluster, *k_start;
-    const uint8_t *keep;
+    const int32_t *q_order, *k_order, *pages, *keys;
 };
-
-constexpr int kEveryRow = INT_MAX; /* a key's cluster where every row of the block keeps it (no mask) */
 
 /* Copies rows `order[first + i]` of base into a swizzled tile; positions at or past `limit` zero-filled. */
 template <typename T, int D, int ROWS>
@@ -427,114 +492,43 @@ __device__ __forceinline__ void load_ordered(T *tile, const char *base, int64_t 
     }
 }
 
+/* Our kernel, for shapes cuDNN has no paged engine for: one query block (128 positions) per thread
+ * block, its keys the kept pages one after another (key v of the run is position v % 128 of page
+ * pages[v / 128]), read through the cluster order, so nothing is copied. Grid (pages, BH). */
 template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_kernel(const AttendParams p) {
     extern __shared__ __align__(128) unsigned char smem_raw[];
     T *sQ = reinterpret_cast<T *>(smem_raw);
     T *sK = sQ + kRows * D; /* two buffers */
     T *sV = sK + 2 * kTile * D;
-    int32_t *s_kcl = reinterpret_cast<int32_t *>(sV + 2 * kTile * D); /* [2][kTile]: the keys' clusters */
-    int32_t *s_span_start = s_kcl + 2 * kTile;      /* [Ck + 1]: first position of each kept key span */
-    int32_t *s_span_end = s_span_start + p.ck + 1;  /* [Ck + 1]: its end in the block's run of keys */
-    int32_t *s_span_cluster = s_span_end + p.ck + 1; /* [Ck + 1]: its cluster, kEveryRow if all rows keep it */
-    __shared__ int s_spans, s_keys;
 
-    const int bh = blockIdx.y, q0 = blockIdx.x * kRows, N = p.seq_len, Ck1 = p.ck + 1;
+    const int bh = blockIdx.y, q0 = blockIdx.x * kRows, N = p.seq_len, P = p.num_pages;
     const int b = bh / p.heads, h = bh % p.heads;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warp_row = warp * 32;
     const int32_t *q_order = p.q_order + (int64_t)bh * N, *k_order = p.k_order + (int64_t)bh * N;
-    const int32_t *q_cluster = p.q_cluster + (int64_t)bh * N, *k_start = p.k_start + (int64_t)bh * (p.ck + 2);
-    const uint8_t *keep = p.keep + (int64_t)bh * (p.cq + 1) * Ck1;
+    const int32_t *pages = p.pages + ((int64_t)bh * P + blockIdx.x) * P;
+    const int num_keys = p.keys[(int64_t)bh * P + blockIdx.x], num_tiles = (num_keys + kTile - 1) / kTile;
     const char *q_base = p.q + (b * p.q_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
     const char *k_base = p.k + (b * p.k_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
     const char *v_base = p.v + (b * p.v_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
 
     load_ordered<T, D, kRows>(sQ, q_base, p.q_stride_n, q_order, q0, N);
     cp_async_commit();
-
-    /* The keys this block visits: the spans of the key clusters (text last, as cluster Ck) that any of its
-     * query clusters [c_first, c_last] keeps, one after another in cluster order, so that no key of an
-     * unkept cluster is loaded. Spans kept by only some of the block's clusters are masked per row. Warp 0
-     * lists them 32 clusters at a time (a ballot to place them, a shuffle scan for their run ends). */
-    const int c_first = q_cluster[q0], c_last = q_cluster[min(q0 + kRows, N) - 1];
-    if (warp == 0) {
-        int spans = 0, keys = 0;
-        for (int base = 0; base < Ck1; base += 32) {
-            const int j = base + lane;
-            int len = 0;
-            bool any = false, all = true;
-            if (j < Ck1) {
-                len = k_start[j + 1] - k_start[j];
-                for (int qc = c_first; qc <= c_last; qc++) {
-                    const bool kept = keep[(int64_t)qc * Ck1 + j];
-                    any |= kept, all &= kept;
-                }
-            }
-            const bool take = any && len > 0;
-            const unsigned ballot = __ballot_sync(0xffffffffu, take);
-            int end = take ? len : 0;
-            for (int o = 1; o < 32; o *= 2) {
-                const int before = __shfl_up_sync(0xffffffffu, end, o);
-                if (lane >= o) end += before;
-            }
-            if (take) {
-                const int at = spans + __popc(ballot & ((1u << lane) - 1));
-                s_span_start[at] = k_start[j], s_span_end[at] = keys + end;
-                s_span_cluster[at] = all ? kEveryRow : j;
-            }
-            spans += __popc(ballot);
-            keys += __shfl_sync(0xffffffffu, end, 31);
-        }
-        if (lane == 0) s_spans = spans, s_keys = keys;
-    }
-    __syncthreads();
-    const int num_keys = s_keys, num_tiles = (num_keys + kTile - 1) / kTile;
-
-    /* The span holding key v of the run: the first whose end is past v (from a span at or before it). */
-    auto span_of = [&](int v, int from) {
-        int lo = from, hi = s_spans - 1;
-        while (lo < hi) {
-            const int mid = (lo + hi) / 2;
-            if (s_span_end[mid] > v) hi = mid;
-            else lo = mid + 1;
-        }
-        return lo;
-    };
     auto load_kv = [&](int t, int buffer) {
         constexpr int kChunks = D / 8;
-        const int v0 = t * kTile;
-        int span = span_of(v0, 0);
-        /* A thread's rows increase with i, so its span only moves forward. */
         for (int i = threadIdx.x; i < kTile * kChunks; i += kThreads) {
-            const int row = i / kChunks, chunk = i % kChunks, v = v0 + row;
+            const int row = i / kChunks, chunk = i % kChunks, v = t * kTile + row;
             const bool valid = v < num_keys;
-            int src_row = 0;
-            if (valid) {
-                while (s_span_end[span] <= v) span++;
-                src_row = k_order[s_span_start[span] + v - (span ? s_span_end[span - 1] : 0)];
-            }
+            const int src_row =
+                valid ? k_order[(pages[v / VS_ATTN_BLOCK] - bh * P) * VS_ATTN_BLOCK + v % VS_ATTN_BLOCK] : 0;
             const int at = tile_offset<D>(row, chunk);
-            cp_async_16(sK + buffer * kTile * D + at, k_base + ((int64_t)src_row * p.k_stride_n + chunk * 8) * (int64_t)sizeof(T),
-                        valid ? 16 : 0);
-            cp_async_16(sV + buffer * kTile * D + at, v_base + ((int64_t)src_row * p.v_stride_n + chunk * 8) * (int64_t)sizeof(T),
-                        valid ? 16 : 0);
-        }
-        if (threadIdx.x < kTile) {
-            const int v = v0 + threadIdx.x;
-            s_kcl[buffer * kTile + threadIdx.x] = v < num_keys ? s_span_cluster[span_of(v, 0)] : -1;
+            cp_async_16(sK + buffer * kTile * D + at,
+                        k_base + ((int64_t)src_row * p.k_stride_n + chunk * 8) * (int64_t)sizeof(T), valid ? 16 : 0);
+            cp_async_16(sV + buffer * kTile * D + at,
+                        v_base + ((int64_t)src_row * p.v_stride_n + chunk * 8) * (int64_t)sizeof(T), valid ? 16 : 0);
         }
     };
     if (num_tiles > 0) load_kv(0, 0);
     cp_async_commit();
-
-    /* The clusters of this thread's rows (lane / 4 and lane / 4 + 8 of each m-tile). */
-    int row_cluster[2][2];
-#pragma unroll
-    for (int m = 0; m < 2; m++)
-#pragma unroll
-        for (int i = 0; i < 2; i++) {
-            const int pos = q0 + warp_row + m * 16 + lane / 4 + 8 * i;
-            row_cluster[m][i] = q_cluster[min(pos, N - 1)];
-        }
 
     constexpr int kKeyTiles = kTile / 8, kDimTiles = D / 8;
     float o_acc[2][kDimTiles][4];
@@ -551,25 +545,17 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_
         prefetch_next_and_wait(t, num_tiles, load_kv);
         __syncthreads();
         const T *tK = sK + buffer * kTile * D, *tV = sV + buffer * kTile * D;
-        const int *kcl = s_kcl + buffer * kTile;
 
         float s[2][kKeyTiles][4];
         tile_scores<T, D>(s, sQ, tK, warp_row, lane);
-
-        /* Keys past the run (cluster -1), and keys of spans not every row keeps: masked where the row's own
-         * cluster does not keep them. */
+        if ((t + 1) * kTile > num_keys) /* the last tile: keys past the run masked */
 #pragma unroll
-        for (int n = 0; n < kKeyTiles; n++)
+            for (int n = 0; n < kKeyTiles; n++)
 #pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const int kc = kcl[n * 8 + (lane % 4) * 2 + e];
-                if (kc == kEveryRow) continue;
+                for (int e = 0; e < 2; e++)
+                    if (t * kTile + n * 8 + (lane % 4) * 2 + e >= num_keys)
 #pragma unroll
-                for (int m = 0; m < 2; m++)
-#pragma unroll
-                    for (int i = 0; i < 2; i++)
-                        if (kc < 0 || !keep[(int64_t)row_cluster[m][i] * Ck1 + kc]) s[m][n][2 * i + e] = -INFINITY;
-            }
+                        for (int m = 0; m < 2; m++) s[m][n][e] = s[m][n][2 + e] = -INFINITY;
 
         /* Online softmax (base 2). A row with every key so far masked keeps max -inf: shift by 0 then. */
 #pragma unroll
@@ -665,6 +651,46 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_
     }
 }
 
+/* The cuDNN path's copies between a [B, N, H, D] tensor and packed [BH][padded][D] in cluster order
+ * (positions past N: padding), one 16-byte chunk per thread: chunk i of packed is at element
+ * token_chunk(i) of the tensor, -1 for padding. */
+template <int D>
+__device__ __forceinline__ int64_t token_chunk(int64_t i, int64_t stride_b, int64_t stride_n, const int32_t *order,
+                                               int heads, int N, int padded) {
+    constexpr int kChunks = D / 8;
+    const int64_t row = i / kChunks;
+    const int bh = (int)(row / padded), pos = (int)(row % padded);
+    if (pos >= N) return -1;
+    return (int64_t)(bh / heads) * stride_b + (int64_t)order[(int64_t)bh * N + pos] * stride_n +
+           (int64_t)(bh % heads) * D + (i % kChunks) * 8;
+}
+
+/* packed = x in cluster order, padding zero-filled. */
+template <typename T, int D>
+__global__ void gather_kernel(const T *x, int64_t stride_b, int64_t stride_n, const int32_t *order, int heads, int N,
+                              int padded, T *packed, int64_t total) {
+    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (i >= total) return;
+    const int64_t at = token_chunk<D>(i, stride_b, stride_n, order, heads, N, padded);
+    reinterpret_cast<uint4 *>(packed)[i] = at < 0 ? make_uint4(0, 0, 0, 0) : *reinterpret_cast<const uint4 *>(x + at);
+}
+
+/* out = packed back in token order. */
+template <typename T, int D>
+__global__ void scatter_kernel(const T *packed, const int32_t *order, int heads, int N, int padded, T *out,
+                               int64_t stride_b, int64_t stride_n, int64_t total) {
+    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (i >= total) return;
+    const int64_t at = token_chunk<D>(i, stride_b, stride_n, order, heads, N, padded);
+    if (at >= 0) *reinterpret_cast<uint4 *>(out + at) = reinterpret_cast<const uint4 *>(packed)[i];
+}
+
+/* The query rows of each (batch, head, block): cuDNN's seq_len_q. */
+__global__ void block_rows_kernel(int32_t *rows, int N, int P, int64_t total) {
+    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (i < total) rows[i] = min(VS_ATTN_BLOCK, N - (int)(i % P) * VS_ATTN_BLOCK);
+}
+
 /* ---- launchers ----------------------------------------------------------------------- */
 
 vs_status check(const vs_attn_args *a, const vs_svg2_config *cfg) {
@@ -679,6 +705,9 @@ vs_status check(const vs_attn_args *a, const vs_svg2_config *cfg) {
     if (cfg->key_clusters > kSelectThreads * kSelectItems)
         return vs_fail(VS_ERR_UNSUPPORTED, "SVG2 on CUDA: %d key clusters (at most %d)", cfg->key_clusters,
                        kSelectThreads * kSelectItems);
+    if (vs_svg2_pages(a->seq_len) > kSelectThreads * kSelectItems)
+        return vs_fail(VS_ERR_UNSUPPORTED, "SVG2 on CUDA: %d tokens (at most %d)", a->seq_len,
+                       kSelectThreads * kSelectItems * VS_ATTN_BLOCK);
     if ((int64_t)a->batch * a->heads * cfg->key_clusters >= ((int64_t)1 << 31))
         return vs_fail(VS_ERR_UNSUPPORTED, "SVG2 on CUDA: too many (batch, head, cluster) triples");
     return VS_OK;
@@ -707,11 +736,42 @@ vs_status kmeans_typed(KmeansParams &p, int bh, int init, int iterations, const 
     return VS_OK;
 }
 
-template <typename T, int D> vs_status attend_typed(const AttendParams &p, int bh, cudaStream_t stream) {
-    const size_t smem =
-        (size_t)(kRows + 4 * kTile) * D * sizeof(T) + (2 * kTile + 3 * (size_t)(p.ck + 1)) * sizeof(int32_t);
+template <typename T, int D> vs_status own_typed(const AttendParams &p, int bh, cudaStream_t stream) {
+    const size_t smem = (size_t)(kRows + 4 * kTile) * D * sizeof(T);
     VS_CUDA_TRY(cudaFuncSetAttribute(attend_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    attend_kernel<T, D><<<dim3((p.seq_len + kRows - 1) / kRows, bh), kThreads, smem, stream>>>(p);
+    attend_kernel<T, D><<<dim3(p.num_pages, bh), kThreads, smem, stream>>>(p);
+    VS_CUDA_TRY(cudaGetLastError());
+    return VS_OK;
+}
+
+/* cuDNN's paged attention: q, k and v gathered into cluster order padded to whole pages (the page
+ * containers), every (batch, head, query block) one batch entry of one head whose pages are its kept
+ * ones, the output scattered back. VS_ERR_UNSUPPORTED (before writing out) where cuDNN has no engine. */
+template <typename T, int D>
+vs_status cudnn_typed(const vs_attn_args *a, const vs_svg2_plan *plan, const Workspace &w, cudaStream_t stream) {
+    const int bh = a->batch * a->heads, N = a->seq_len, P = vs_svg2_pages(N), padded = P * VS_ATTN_BLOCK;
+    const int64_t chunks = (int64_t)bh * padded * (D / 8), blocks = (int64_t)bh * P;
+    const unsigned grid = (unsigned)((chunks + 255) / 256);
+    T *packed[4];
+    for (int i = 0; i < 4; i++) packed[i] = static_cast<T *>(w.packed[i]);
+    gather_kernel<T, D><<<grid, 256, 0, stream>>>((const T *)a->q, a->q_stride_b, a->q_stride_n, plan->q_order,
+                                                  a->heads, N, padded, packed[0], chunks);
+    gather_kernel<T, D><<<grid, 256, 0, stream>>>((const T *)a->k, a->k_stride_b, a->k_stride_n, plan->k_order,
+                                                  a->heads, N, padded, packed[1], chunks);
+    gather_kernel<T, D><<<grid, 256, 0, stream>>>((const T *)a->v, a->v_stride_b, a->v_stride_n, plan->k_order,
+                                                  a->heads, N, padded, packed[2], chunks);
+    block_rows_kernel<<<(unsigned)((blocks + 255) / 256), 256, 0, stream>>>(w.block_rows, N, P, blocks);
+    VS_CUDA_TRY(cudaGetLastError());
+    vs_attn_args e = {};
+    e.dtype = a->dtype, e.q = packed[0], e.k = packed[1], e.v = packed[2], e.out = packed[3];
+    e.batch = bh * P, e.heads = 1, e.seq_len = VS_ATTN_BLOCK, e.head_dim = D, e.scale = a->scale;
+    e.q_stride_b = e.k_stride_b = e.v_stride_b = e.o_stride_b = (int64_t)VS_ATTN_BLOCK * D;
+    e.q_stride_n = e.k_stride_n = e.v_stride_n = e.o_stride_n = D;
+    const vs_cudnn_pages pages = {plan->pages, w.block_rows, plan->keys, P, bh * P,
+                                  (int64_t)VS_ATTN_BLOCK * D, (int64_t)VS_ATTN_BLOCK * D, D};
+    VS_TRY(vs_cudnn_paged_attention(&e, &pages, stream));
+    scatter_kernel<T, D><<<grid, 256, 0, stream>>>(packed[3], plan->q_order, a->heads, N, padded, (T *)a->out,
+                                                   a->o_stride_b, a->o_stride_n, chunks);
     VS_CUDA_TRY(cudaGetLastError());
     return VS_OK;
 }
@@ -752,34 +812,64 @@ extern "C" vs_status vs_cuda_svg2_kmeans(const vs_attn_args *a, const vs_svg2_co
 }
 
 extern "C" vs_status vs_cuda_svg2_select(const vs_attn_args *a, const vs_svg2_config *cfg, const float *q_centroids,
-                                         const float *k_centroids, const vs_svg2_plan *plan, void *stream) {
+                                         const float *k_centroids, const vs_svg2_plan *plan, void *workspace,
+                                         size_t workspace_bytes, void *stream) {
     VS_TRY(check(a, cfg));
-    SelectParams p = {q_centroids, k_centroids, plan->q_start, plan->k_start, plan->keep, plan->kept,
-                      cfg->query_clusters, cfg->key_clusters, a->head_dim, cfg->video_tokens, a->seq_len,
-                      a->scale, (float)cfg->top_p, (float)cfg->min_key_ratio, (float)cfg->budget};
-    const dim3 grid((cfg->query_clusters + kSelectRows - 1) / kSelectRows, a->batch * a->heads);
-    select_kernel<<<grid, kSelectThreads, 0, (cudaStream_t)stream>>>(p);
+    const Workspace w = layout(a, cfg, workspace);
+    if (workspace_bytes < w.total)
+        return vs_fail(VS_ERR_INVALID_ARG, "SVG2: workspace of %zu bytes, needs %zu", workspace_bytes, w.total);
+    SelectParams p = {};
+    p.q_centroids = q_centroids, p.k_centroids = k_centroids;
+    p.q_start = plan->q_start, p.k_start = plan->k_start, p.q_cluster = plan->q_cluster, p.k_cluster = plan->k_cluster;
+    p.weights = w.weights, p.pages = plan->pages, p.keys = plan->keys, p.kept = plan->kept;
+    p.cq = cfg->query_clusters, p.ck = cfg->key_clusters, p.dim = a->head_dim, p.video = cfg->video_tokens;
+    p.seq_len = a->seq_len, p.num_pages = vs_svg2_pages(a->seq_len);
+    p.video_pages = a->seq_len == cfg->video_tokens ? p.num_pages : cfg->video_tokens / VS_ATTN_BLOCK;
+    p.scale = a->scale, p.top_p = (float)cfg->top_p, p.min_key_ratio = (float)cfg->min_key_ratio;
+    p.budget = (float)cfg->budget;
+    const int bh = a->batch * a->heads;
+    cudaStream_t s = (cudaStream_t)stream;
+    weights_kernel<<<dim3((cfg->query_clusters + kSelectRows - 1) / kSelectRows, bh), kSelectThreads, 0, s>>>(p);
+    pages_kernel<<<dim3(p.num_pages, bh), kSelectThreads, 0, s>>>(p);
     VS_CUDA_TRY(cudaGetLastError());
     return VS_OK;
 }
 
-extern "C" vs_status vs_cuda_svg2_attend(const vs_attn_args *a, const vs_svg2_config *cfg, const vs_svg2_plan *plan,
-                                         void *workspace, size_t workspace_bytes, void *stream) {
-    (void)workspace, (void)workspace_bytes;
+extern "C" vs_status vs_cuda_svg2_attend_own(const vs_attn_args *a, const vs_svg2_config *cfg,
+                                             const vs_svg2_plan *plan, void *stream) {
     VS_TRY(check(a, cfg));
     AttendParams p = {};
     p.q = (const char *)a->q, p.k = (const char *)a->k, p.v = (const char *)a->v, p.o = (char *)a->out;
-    p.heads = a->heads, p.seq_len = a->seq_len, p.cq = cfg->query_clusters, p.ck = cfg->key_clusters;
+    p.heads = a->heads, p.seq_len = a->seq_len, p.num_pages = vs_svg2_pages(a->seq_len);
     p.q_stride_b = a->q_stride_b, p.q_stride_n = a->q_stride_n, p.k_stride_b = a->k_stride_b;
     p.k_stride_n = a->k_stride_n, p.v_stride_b = a->v_stride_b, p.v_stride_n = a->v_stride_n;
     p.o_stride_b = a->o_stride_b, p.o_stride_n = a->o_stride_n;
     p.scale_log2 = a->scale * 1.4426950408889634f;
-    p.q_order = plan->q_order, p.k_order = plan->k_order, p.q_cluster = plan->q_cluster, p.k_start = plan->k_start;
-    p.keep = plan->keep;
+    p.q_order = plan->q_order, p.k_order = plan->k_order, p.pages = plan->pages, p.keys = plan->keys;
     const int bh = a->batch * a->heads;
     cudaStream_t s = (cudaStream_t)stream;
     const bool bf16 = a->dtype == VS_BF16;
     if (a->head_dim == 64)
-        return bf16 ? attend_typed<__nv_bfloat16, 64>(p, bh, s) : attend_typed<__half, 64>(p, bh, s);
-    return bf16 ? attend_typed<__nv_bfloat16, 128>(p, bh, s) : attend_typed<__half, 128>(p, bh, s);
+        return bf16 ? own_typed<__nv_bfloat16, 64>(p, bh, s) : own_typed<__half, 64>(p, bh, s);
+    return bf16 ? own_typed<__nv_bfloat16, 128>(p, bh, s) : own_typed<__half, 128>(p, bh, s);
+}
+
+extern "C" vs_status vs_cuda_svg2_attend_cudnn(const vs_attn_args *a, const vs_svg2_config *cfg,
+                                               const vs_svg2_plan *plan, void *workspace, size_t workspace_bytes,
+                                               void *stream) {
+    VS_TRY(check(a, cfg));
+    const Workspace w = layout(a, cfg, workspace);
+    if (workspace_bytes < w.total)
+        return vs_fail(VS_ERR_INVALID_ARG, "SVG2: workspace of %zu bytes, needs %zu", workspace_bytes, w.total);
+    cudaStream_t s = (cudaStream_t)stream;
+    const bool bf16 = a->dtype == VS_BF16;
+    if (a->head_dim == 64)
+        return bf16 ? cudnn_typed<__nv_bfloat16, 64>(a, plan, w, s) : cudnn_typed<__half, 64>(a, plan, w, s);
+    return bf16 ? cudnn_typed<__nv_bfloat16, 128>(a, plan, w, s) : cudnn_typed<__half, 128>(a, plan, w, s);
+}
+
+extern "C" vs_status vs_cuda_svg2_attend(const vs_attn_args *a, const vs_svg2_config *cfg, const vs_svg2_plan *plan,
+                                         void *workspace, size_t workspace_bytes, void *stream) {
+    const vs_status s = vs_cuda_svg2_attend_cudnn(a, cfg, plan, workspace, workspace_bytes, stream);
+    return s == VS_ERR_UNSUPPORTED ? vs_cuda_svg2_attend_own(a, cfg, plan, stream) : s;
 }

@@ -16,9 +16,17 @@ vs_status vs_cuda_svg2_kmeans(const vs_attn_args *args, const vs_svg2_config *cf
                               int init, int iterations, const vs_svg2_plan *plan, void *workspace,
                               size_t workspace_bytes, void *stream);
 vs_status vs_cuda_svg2_select(const vs_attn_args *args, const vs_svg2_config *cfg, const float *q_centroids,
-                              const float *k_centroids, const vs_svg2_plan *plan, void *stream);
+                              const float *k_centroids, const vs_svg2_plan *plan, void *workspace,
+                              size_t workspace_bytes, void *stream);
+/* The attention through cuDNN's paged attention, or where cuDNN has no engine for the shape our kernel. */
 vs_status vs_cuda_svg2_attend(const vs_attn_args *args, const vs_svg2_config *cfg, const vs_svg2_plan *plan,
                               void *workspace, size_t workspace_bytes, void *stream);
+/* Each path alone (tests and benchmarks): cuDNN (VS_ERR_UNSUPPORTED before writing where it has no
+ * engine) and our kernel. */
+vs_status vs_cuda_svg2_attend_cudnn(const vs_attn_args *args, const vs_svg2_config *cfg, const vs_svg2_plan *plan,
+                                    void *workspace, size_t workspace_bytes, void *stream);
+vs_status vs_cuda_svg2_attend_own(const vs_attn_args *args, const vs_svg2_config *cfg, const vs_svg2_plan *plan,
+                                  void *stream);
 
 #ifdef __cplusplus
 }
