@@ -746,7 +746,7 @@ vs_status vs_hunyuan_teacache_signal(const vs_hunyuan_model *m, const vs_hunyuan
                          aligned(N * vol * c->in_channels * act) + 2 * aligned(N * D * act) +
                          2 * aligned(N * D * 4) + 64 * aligned((int64_t)6 * D * 4);
     vs_arena *own = NULL;
-    f.arena = m->cache->arena;
+    f.arena = m->cache->joint.arena;
     if (!f.arena || vs_arena_capacity(f.arena) < bytes) {
         VS_TRY(vs_arena_create(&own, "HunyuanVideo TeaCache signal", m->device, bytes));
         f.arena = own;
