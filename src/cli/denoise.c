@@ -184,6 +184,7 @@ static vs_status scheduler_settings(const options *o, const vs_generation_defaul
         }
     }
     if (o->shift > 0) cfg->shift = o->shift;
+    cfg->linear_sigmas = cfg->kind == VS_SCHEDULER_EULER && d->linear_sigmas;
     return VS_OK;
 }
 

@@ -25,6 +25,8 @@ typedef struct vs_denoise_settings {
     vs_scheduler_config scheduler;
     int steps;
     float guidance;           /* classifier-free guidance scale; <= 1 runs the prompt alone */
+    float embedded_guidance;  /* the scale a DiT with a guidance embedder gets (x 1000, HunyuanVideo's
+                                 guidance_scale); <= 0: the DiT's default; ignored by other DiTs */
     vs_attention_params attention; /* method and warm-up, every field resolved */
     int show_progress;
     /* After each step: progress(progress_user, steps done, steps); non-zero stops the
