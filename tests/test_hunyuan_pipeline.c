@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "hunyuan_pipeline_check.h"
+#include "models/common/text_prompt.h"
 #include "pipeline/scheduler.h"
 
 TEST(latents_match_diffusers) {
@@ -80,4 +81,29 @@ TEST(bad_folders_are_named) {
     return 0;
 }
 
-RUN_TESTS(T(latents_match_diffusers), T(defaults_and_scheduler_are_the_pipelines), T(bad_folders_are_named))
+/* The random encoders bench generate uses, at tiny sizes: finite embeddings, the padding zeroed. */
+TEST(random_text_encoders_encode) {
+    const vs_llama_config lc = {300, 32, 48, 3, 4, 2, 8, 1e-5f, 10000.0f, 0, 0, 0, 0};
+    const vs_clip_text_config cc = {300, 24, 40, 2, 3, 77, 2, 1, 1e-5f};
+    vs_llama *llama = NULL;
+    vs_clip_text *clip = NULL;
+    CHECK_FAILS(vs_llama_random(&llama, &lc, VS_CPU, 3, 1), VS_ERR_INVALID_ARG, "outside 0..2");
+    CHECK_OK(vs_llama_random(&llama, &lc, VS_CPU, 2, 1));
+    CHECK_OK(vs_clip_text_random(&clip, &cc, VS_CPU, 2));
+    int32_t ids[20], mask[20], cropped_mask[12], clip_ids[77];
+    for (int i = 0; i < 20; i++) ids[i] = (i * 37) % 300, mask[i] = i < 13;
+    for (int i = 0; i < 77; i++) clip_ids[i] = i < 10 ? i + 5 : 299;
+    float embeds[12 * 32], pooled[24];
+    vs_status s = vs_llama_encode_cropped(llama, ids, mask, 8, 12, embeds, cropped_mask);
+    if (s == VS_OK) s = vs_clip_text_encode(clip, clip_ids, 1, 77, pooled, NULL);
+    vs_llama_free(llama);
+    vs_clip_text_free(clip);
+    CHECK_OK(s);
+    for (int i = 0; i < 12 * 32; i++) CHECK_MSG(isfinite(embeds[i]) && (i < 5 * 32 || embeds[i] == 0), "row %d", i / 32);
+    for (int i = 0; i < 12; i++) CHECK(cropped_mask[i] == (i < 5));
+    for (int i = 0; i < 24; i++) CHECK(isfinite(pooled[i]) && pooled[i] != 0);
+    return 0;
+}
+
+RUN_TESTS(T(latents_match_diffusers), T(defaults_and_scheduler_are_the_pipelines), T(bad_folders_are_named),
+          T(random_text_encoders_encode))

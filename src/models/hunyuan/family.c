@@ -56,21 +56,66 @@ static vs_status text_load(const char *dir, vs_device device, void **out) {
     return VS_OK;
 }
 
+/* Llama 3 8B and CLIP ViT-L/14's text model as HunyuanVideo ships them (text_encoder/, text_encoder_2/). */
+static const vs_llama_config llama_8b_config = {128256, 4096, 14336, 32, 32, 8, 128, 1e-5f, 500000.0f, 8.0f, 1.0f, 4.0f, 8192};
+static const vs_clip_text_config clip_l_config = {49408, 768, 3072, 12, 12, 77, 2, 1, 1e-5f};
+
+static vs_status text_random(const char *preset, vs_device device, uint64_t seed, void **out) {
+    (void)preset; /* the 13B DiT reads these two */
+    *out = NULL;
+    hunyuan_text *t = calloc(1, sizeof *t);
+    if (!t) return vs_fail(VS_ERR_OOM, "out of memory");
+    vs_status s = vs_llama_random(&t->llama, &llama_8b_config, device, VS_HUNYUAN_SKIP_LAYERS, seed);
+    if (s == VS_OK) s = vs_clip_text_random(&t->clip, &clip_l_config, device, seed + 1000);
+    if (s != VS_OK) {
+        text_free(t);
+        return s;
+    }
+    *out = t;
+    return VS_OK;
+}
+
+/* Random encoders have no tokenizer: the Llama sequence is crop_start template tokens then the prompt's bytes
+ * (id = byte + 3), one token each, padded to crop_start + max_length; CLIP's is the bytes then its EOS (the
+ * largest id) to 77. The encoders' work is the same for any ids. */
+static vs_status encode_bytes(const hunyuan_text *t, const char *prompt, int max_length, float *embeds, int32_t *mask,
+                              float *pooled) {
+    const int total = VS_HUNYUAN_CROP_START + max_length, clip_n = VS_HUNYUAN_CLIP_TOKENS;
+    const int n = (int)(strlen(prompt) + 1 < (size_t)max_length ? strlen(prompt) + 1 : (size_t)max_length);
+    int32_t *ids = calloc((size_t)(2 * total + clip_n), sizeof *ids);
+    if (!ids) return vs_fail(VS_ERR_OOM, "prompt: out of memory");
+    int32_t *full_mask = ids + total, *clip_ids = ids + 2 * total;
+    for (int i = 0; i < VS_HUNYUAN_CROP_START + n; i++) {
+        const int byte = i >= VS_HUNYUAN_CROP_START && i - VS_HUNYUAN_CROP_START < n - 1
+                             ? (unsigned char)prompt[i - VS_HUNYUAN_CROP_START]
+                             : i % 256;
+        ids[i] = byte + 3, full_mask[i] = 1;
+    }
+    const int clip_vocab = vs_clip_text_get_config(t->clip)->vocab_size;
+    for (int i = 0; i < clip_n; i++)
+        clip_ids[i] = i < n - 1 && i < clip_n - 1 ? (unsigned char)prompt[i] + 3 : clip_vocab - 1;
+    vs_status s = vs_llama_encode_cropped(t->llama, ids, full_mask, VS_HUNYUAN_CROP_START, max_length, embeds, mask);
+    if (s == VS_OK) s = vs_clip_text_encode(t->clip, clip_ids, 1, clip_n, pooled, NULL);
+    free(ids);
+    return s;
+}
+
 /* The pipeline's prompt_embeds [1, max_length, hidden] with prompt_attention_mask (the Llama side) and
  * pooled_prompt_embeds [1, P] (CLIP), for one prompt (the pipeline's prompt_2 defaults to it). */
 static vs_status text_encode(void *p, const char *prompt, int max_length, vs_text_embedding *out) {
     const hunyuan_text *t = p;
     if (max_length <= 0) return vs_fail(VS_ERR_INVALID_ARG, "prompt: max_length must be positive, got %d", max_length);
-    if (!t->llama_tokenizer)
-        return vs_fail(VS_ERR_UNSUPPORTED, "HunyuanVideo text encoders with random weights have no tokenizer");
     const int64_t d = vs_llama_get_config(t->llama)->hidden_size, pooled = vs_clip_text_get_config(t->clip)->hidden_size;
     vs_status s = vs_tensor_alloc(&out->hidden, VS_F32, VS_CPU, 3, (int64_t[]){1, max_length, d});
     if (s == VS_OK) s = vs_tensor_alloc(&out->mask, VS_I32, VS_CPU, 2, (int64_t[]){1, max_length});
     if (s == VS_OK) s = vs_tensor_alloc(&out->pooled, VS_F32, VS_CPU, 2, (int64_t[]){1, pooled});
-    if (s == VS_OK)
+    if (s == VS_OK && !t->llama_tokenizer)
+        s = encode_bytes(t, prompt, max_length, out->hidden.data, out->mask.data, out->pooled.data);
+    else if (s == VS_OK)
         s = vs_llama_prompt_encode(t->llama_tokenizer, t->llama, vs_hunyuan_prompt_template, VS_HUNYUAN_CROP_START,
                                    max_length, prompt, out->hidden.data, out->mask.data);
-    if (s == VS_OK) s = vs_clip_prompt_encode(t->clip_tokenizer, t->clip, prompt, VS_HUNYUAN_CLIP_TOKENS, out->pooled.data);
+    if (s == VS_OK && t->clip_tokenizer)
+        s = vs_clip_prompt_encode(t->clip_tokenizer, t->clip, prompt, VS_HUNYUAN_CLIP_TOKENS, out->pooled.data);
     if (s != VS_OK) vs_text_embedding_free(out);
     return s;
 }
@@ -193,9 +238,6 @@ typedef struct {
     int64_t vocab, hidden, ffn, layers, heads, head_dim;
 } text_shape;
 
-/* Llama 3 8B (hidden_states[-3]: 30 of its 32 layers run) and CLIP ViT-L/14's text model, as released. */
-static const text_shape llama_8b = {128256, 4096, 14336, 32 - VS_HUNYUAN_SKIP_LAYERS, 32, 128};
-static const text_shape clip_l = {49408, 768, 3072, 12, 12, 64};
 
 static vs_status read_text_shape(const char *dir, const char *component, int skip, text_shape *t) {
     char path[4096];
@@ -249,7 +291,12 @@ static vs_status memory_need(const char *dir, const char *preset, vs_device devi
     if (precision != VS_PRECISION_DEFAULT)
         return vs_fail(VS_ERR_UNSUPPORTED, "the hunyuan family has only its default (bf16) weights");
     vs_hunyuan_config dit;
-    text_shape llama = llama_8b, clip = clip_l;
+    const vs_llama_config *l = &llama_8b_config;
+    const vs_clip_text_config *c = &clip_l_config;
+    text_shape llama = {l->vocab_size, l->hidden_size, l->intermediate_size, l->num_layers - VS_HUNYUAN_SKIP_LAYERS,
+                        l->num_heads, l->head_dim},
+               clip = {c->vocab_size, c->hidden_size, c->intermediate_size, c->num_layers, c->num_heads,
+                       c->hidden_size / c->num_heads};
     char path[4096];
     if (dir) {
         snprintf(path, sizeof path, "%s/text_encoder/config.json", dir);
@@ -298,5 +345,6 @@ const vs_family vs_family_hunyuan = {
     .dit_forward = dit_forward,
     .dit_free = dit_free,
     .latent_shape = latent_shape,
+    .text_random = text_random,
     .memory_need = memory_need,
 };
