@@ -18,10 +18,13 @@ static double mib(size_t bytes) {
 }
 
 int vs_cmd_bench_vae(int argc, char **argv) {
-    const char *model = NULL, *out_path = NULL, *device_name = NULL;
+    const char *model = NULL, *config = NULL, *out_path = NULL, *device_name = NULL;
     int frames = 81, height = 480, width = 832, repeats = 3, warmup = 1, tile = 0;
     const vs_option options[] = {
         {"model", 'm', VS_OPT_STRING, &model, "a diffusers vae/ folder (config.json + safetensors)", "DIR"},
+        {"config", 0, VS_OPT_STRING, &config,
+         "instead of --model: the VAE of a DiT preset's family (wan1.3b, hunyuan13b) with seeded random weights",
+         "PRESET"},
         {"frames", 0, VS_OPT_INT, &frames, "video frames (4k + 1)", NULL},
         {"height", 0, VS_OPT_INT, &height, "video height in pixels (multiple of 8)", NULL},
         {"width", 0, VS_OPT_INT, &width, "video width in pixels (multiple of 8)", NULL},
@@ -33,14 +36,14 @@ int vs_cmd_bench_vae(int argc, char **argv) {
         {"output", 'o', VS_OPT_STRING, &out_path, "write the results as JSON here", "FILE"},
     };
     const vs_command_spec spec = {
-        "bench vae", "--model DIR [options]",
+        "bench vae", "--model DIR | --config PRESET [options]",
         "Times the VAE decodes of a model folder on seeded random latents (host in, host out) and reports the "
         "GPU memory held.",
         options, (int)(sizeof options / sizeof options[0])};
     vs_args args;
     int r = vs_args_cli(&spec, argc, argv, &args);
     if (r >= 0) return r;
-    if (!model) return vs_cli_usage_error(spec.command, "--model DIR is required");
+    if (!model == !config) return vs_cli_usage_error(spec.command, "give one of --model DIR and --config PRESET");
     vs_device device;
     if (vs_cli_device(spec.command, device_name, &device)) return 2;
     if (frames < 1 || height < 1 || width < 1 || repeats < 1 || warmup < 0)
@@ -49,7 +52,12 @@ int vs_cmd_bench_vae(int argc, char **argv) {
     vs_vae *vae = NULL;
     vs_tensor lat = {0}, video = {0};
     float *ms = calloc((size_t)repeats, sizeof(float));
-    vs_status s = ms ? vs_vae_load(model, device, &vae) : vs_fail(VS_ERR_OOM, "out of host memory");
+    vs_status s = ms ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory");
+    const vs_family *family = NULL;
+    if (!s && config) s = vs_family_for_preset(config, &family);
+    if (!s && config && !family->vae_random)
+        s = vs_fail(VS_ERR_UNSUPPORTED, "the %s family has no random-weight VAE yet", family->name);
+    if (!s) s = config ? vs_vae_random(config, device, 1, &vae) : vs_vae_load(model, device, &vae);
     int64_t shape[5] = {1, 0, 0, 0, 0};
     if (!s) {
         const vs_vae_info *info = vs_vae_get_info(vae);

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The HunyuanVideo VAE decoder on the accelerator (issue 17): its GPU test against diffusers' golden files and
+# the CPU decode (tests/gpu/test_hunyuan_vae_cuda.c), then the 720x1280, 129-frame tiled decode, ours against
+# diffusers' AutoencoderKLHunyuanVideo (bench/hunyuan_vae_vs_diffusers.py; needs the diffusers wheel in .whl/):
+# time and peak GPU memory side by side in $R/hunyuan_vae_720p.json, copied to $OUT. About 4 minutes.
+# Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=abc1234 bash tools/run_hyvae_gpu.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source tools/gpu_env.sh
+
+note "build"
+build_gpu test_hunyuan_vae_cuda test_hunyuan_vae vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
+pack
+
+note "tests (CPU, then GPU against diffusers and the CPU)"
+timeout 60 build-gpu/test_hunyuan_vae >"$R/test_cpu.log" 2>&1
+tail -n 12 "$R/test_cpu.log"
+timeout 120 build-gpu/test_hunyuan_vae_cuda >"$R/test_gpu.log" 2>&1
+echo "exit $?"; tail -n 20 "$R/test_gpu.log"
+pack
+
+note "720x1280x129 tiled decode: ours vs diffusers"
+timeout 300 python3 bench/hunyuan_vae_vs_diffusers.py --bin build-gpu -o "$R/hunyuan_vae_720p.json" >"$R/bench.log" 2>&1
+echo "exit $?"; grep -vE '^\s*"|^[{}]' "$R/bench.log" | tail -n 25
+python3 - "$R/hunyuan_vae_720p.json" <<'PY'
+import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+except Exception as e:
+    sys.exit(f"no results: {e}")
+o, d = r.get("ours", {}), r.get("diffusers_bf16", {})
+print(f"ours ({r.get('ours_measured_by')}): {o.get('median_ms')} ms, activations {o.get('activations_mib')} MiB, "
+      f"weights {o.get('weights_mib')} MiB, device used {o.get('device_used_mib')} MiB")
+if d:
+    print(f"diffusers: {d['median_ms']:.1f} ms, peak allocated {d['peak_allocated_mib']:.0f} MiB, "
+          f"reserved {d['peak_reserved_mib']:.0f} MiB; speedup {r['speedup_vs_diffusers']:.2f}x")
+PY
+cp "$R/hunyuan_vae_720p.json" "$OUT/" 2>/dev/null
+pack
