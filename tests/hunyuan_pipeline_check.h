@@ -12,6 +12,7 @@
 #include "io/safetensors.h"
 #include "models/family.h"
 #include "pipeline/denoise.h"
+#include "pipeline/t2v.h"
 
 #define HP_DIR "tests/data/hunyuan_pipeline"
 #define HP_PROMPT "A cat walks on the grass, realistic"
@@ -22,6 +23,7 @@ static void hp_free_text(void *e) { vs_text_encoder_free(e); }
 static void hp_free_dit(void *d) { vs_dit_free(d); }
 static void hp_free_embedding(void *e) { vs_text_embedding_free(e); }
 static void hp_close(void *st) { vs_safetensors_close(st); }
+static void hp_free_t2v(void *m) { vs_t2v_free(m); }
 
 /* Reference tensor `name` (host f32), freed after the case; NULL with a message if absent. */
 static inline vs_tensor *hp_reference(const char *name) {
@@ -70,6 +72,27 @@ static inline int hp_run_latents(vs_device device, const char *key, float cfg, f
     set.attention = (vs_attention_params){.method = "dense"};
     CHECK_OK(vs_denoise(dit, &set, cond, cfg > 1 ? uncond : NULL, latents, NULL));
     *err = vs_test_rel_l2_f32(latents->data, want->data, vs_tensor_numel(want));
+    return 0;
+}
+
+/* The whole pipeline, prompt to decoded frames (vs_t2v_generate: text, denoising, the VAE), from the
+ * reference's noise with the family's defaults but for the size and steps; *err: relative L2 of the frames
+ * [T, 3, H, W] against diffusers' vae.decode of its latents. 0, or 1 after a failed check. */
+static inline int hp_run_video(vs_device device, double *err) {
+    vs_t2v *m = NULL;
+    CHECK_OK(vs_t2v_load(HP_DIR, device, &m));
+    vs_test_defer(hp_free_t2v, m);
+    const vs_tensor *noise = hp_reference("noise"), *want = hp_reference("video");
+    CHECK_MSG(noise && want, "%s", vs_last_error());
+    vs_t2v_request r = vs_t2v_request_default(HP_PROMPT);
+    r.frames = 9, r.height = 32, r.width = 48, r.steps = HP_STEPS, r.noise = noise;
+    vs_tensor *video = vs_test_tensor();
+    vs_t2v_stats stats;
+    CHECK_OK(vs_t2v_generate(m, &r, video, &stats));
+    CHECK_MSG(video->ndim == 4 && !memcmp(video->shape, want->shape, sizeof(int64_t) * 4), "video [%lld, %lld, %lld, %lld]",
+              (long long)video->shape[0], (long long)video->shape[1], (long long)video->shape[2],
+              (long long)video->shape[3]);
+    *err = vs_test_rel_l2_f32(video->data, want->data, vs_tensor_numel(want));
     return 0;
 }
 

@@ -26,6 +26,14 @@ TEST(latents_match_diffusers) {
     return 0;
 }
 
+TEST(prompt_to_frames_matches_diffusers) {
+    double err = 1;
+    if (hp_run_video(VS_CPU, &err)) return 1;
+    printf("  decoded frames: rel L2 %.2e against HunyuanVideoPipeline + vae.decode\n", err);
+    CHECK_MSG(err <= 1e-4, "rel L2 %g", err);
+    return 0;
+}
+
 TEST(defaults_and_scheduler_are_the_pipelines) {
     const vs_family *family = NULL;
     vs_generation_defaults d;
@@ -105,5 +113,5 @@ TEST(random_text_encoders_encode) {
     return 0;
 }
 
-RUN_TESTS(T(latents_match_diffusers), T(defaults_and_scheduler_are_the_pipelines), T(bad_folders_are_named),
+RUN_TESTS(T(latents_match_diffusers), T(prompt_to_frames_matches_diffusers), T(defaults_and_scheduler_are_the_pipelines), T(bad_folders_are_named),
           T(random_text_encoders_encode))

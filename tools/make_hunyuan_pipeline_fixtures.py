@@ -9,7 +9,8 @@ uses):
                                      = the tiny CLIP's), weights rounded to bf16
   vae/                               a tiny random AutoencoderKLHunyuanVideo (8x in space, 4x in time)
   tokenizer/, text_encoder/,         links to ../hunyuan_text/{llama_tokenizer, text_encoder, clip_tokenizer,
-  tokenizer_2/, text_encoder_2/      text_encoder_2} (the same files, stored once)
+  tokenizer_2/, text_encoder_2/      text_encoder_2} (the same files, stored once); tokenizer_2/ keeps the
+                                     tokenizer_config.json save_pretrained writes, as released folders have
   reference.safetensors:
     noise                 [1, 16, 3, 4, 6] f32: the initial latents (9 frames of 32 x 48)
     latents               [1, 16, 3, 4, 6]: output_type="latent", 3 steps, guidance_scale 6 (embedded)
@@ -75,6 +76,13 @@ def main():
         shutil.rmtree(OUT)
     pipe.save_pretrained(OUT, safe_serialization=True)
     for name, target in LINKS.items():  # the text side is hunyuan_text's, stored once
+        if name == "tokenizer_2":  # keep the tokenizer_config.json save_pretrained wrote; link the vocabulary
+            for f in os.listdir(os.path.join(OUT, name)):
+                if f != "tokenizer_config.json":
+                    os.remove(os.path.join(OUT, name, f))
+            for f in os.listdir(os.path.join(TEXT, target)):
+                os.symlink(os.path.join("..", "..", "hunyuan_text", target, f), os.path.join(OUT, name, f))
+            continue
         shutil.rmtree(os.path.join(OUT, name))
         os.symlink(os.path.join("..", "hunyuan_text", target), os.path.join(OUT, name))
 

@@ -19,6 +19,14 @@ TEST(latents_match_diffusers_on_cuda) {
     return 0;
 }
 
+TEST(prompt_to_frames_matches_diffusers_on_cuda) {
+    double err = 1;
+    if (hp_run_video(VS_CUDA, &err)) return 1;
+    printf("  decoded frames: rel L2 %.2e against HunyuanVideoPipeline + vae.decode (f32)\n", err);
+    CHECK_MSG(err <= 2e-2, "rel L2 %g", err);
+    return 0;
+}
+
 /* bench generate's random text side at the released sizes (Llama 3 8B, CLIP-L): shapes, mask, finite values. */
 TEST(random_13b_text_encoders_on_cuda) {
     vs_text_encoder *text = NULL;
@@ -39,4 +47,4 @@ TEST(random_13b_text_encoders_on_cuda) {
     return 0;
 }
 
-RUN_TESTS(T(latents_match_diffusers_on_cuda), T(random_13b_text_encoders_on_cuda))
+RUN_TESTS(T(latents_match_diffusers_on_cuda), T(prompt_to_frames_matches_diffusers_on_cuda), T(random_13b_text_encoders_on_cuda))

@@ -11,6 +11,7 @@
 #include "models/common/text_prompt.h"
 #include "models/family.h"
 #include "models/hunyuan/transformer.h"
+#include "models/hunyuan/vae.h"
 
 /* HunyuanVideoPipeline's default guidance_scale, embedded as guidance x 1000. */
 #define DEFAULT_EMBEDDED_GUIDANCE 6.0f
@@ -231,6 +232,36 @@ static vs_status latent_shape(const vs_dit_info *dit, const vs_vae_info *vae, in
     return VS_OK;
 }
 
+/* ---- the VAE (models/hunyuan/vae.h) ----------------------------------------------------------- */
+
+static vs_status vae_info(const char *dir, vs_vae_info *info) { return vs_hunyuan_vae_info(dir, info); }
+
+static vs_status vae_load(const char *dir, vs_device device, void **out, vs_vae_info *info) {
+    vs_hunyuan_vae *vae = NULL;
+    VS_TRY(vs_hunyuan_vae_load(&vae, dir, device));
+    vs_hunyuan_vae_get_info(vae, info);
+    *out = vae;
+    return VS_OK;
+}
+
+static vs_status vae_random(const char *preset, vs_device device, uint64_t seed, void **out, vs_vae_info *info) {
+    (void)preset; /* the 13B DiT decodes through the released VAE */
+    vs_hunyuan_vae *vae = NULL;
+    VS_TRY(vs_hunyuan_vae_random(&vae, device, seed));
+    vs_hunyuan_vae_get_info(vae, info);
+    *out = vae;
+    return VS_OK;
+}
+
+/* latents as the DiT makes them (the decoder divides by the scaling factor); tiled -1: tiled on CUDA. */
+static vs_status vae_decode(void *p, const vs_tensor *latents, int tiled, vs_tensor *video) {
+    return vs_hunyuan_vae_decode(p, latents, tiled, video);
+}
+
+static vs_vae_memory vae_memory(const void *p) { return vs_hunyuan_vae_memory(p); }
+
+static void vae_free(void *p) { vs_hunyuan_vae_free(p); }
+
 /* ---- memory ------------------------------------------------------------------------------------ */
 
 /* The encoders' and the DiT's sizes that decide their device memory, from their config.json. */
@@ -313,7 +344,13 @@ static vs_status memory_need(const char *dir, const char *preset, vs_device devi
     text_memory(&llama, VS_HUNYUAN_CROP_START + text_length, &need[VS_STAGE_TEXT].weights, &need[VS_STAGE_TEXT].work);
     text_memory(&clip, VS_HUNYUAN_CLIP_TOKENS, &need[VS_STAGE_TEXT].weights, &need[VS_STAGE_TEXT].work);
     dit_memory(&dit, latents, text_length, &need[VS_STAGE_DENOISE].weights, &need[VS_STAGE_DENOISE].work);
-    return VS_OK;
+    if (dir) {
+        snprintf(path, sizeof path, "%s/vae/config.json", dir);
+        if (!vs_is_file(path)) return VS_OK; /* a transformer folder: nothing to decode with */
+        snprintf(path, sizeof path, "%s/vae", dir);
+    }
+    return vs_hunyuan_vae_estimate(dir ? path : NULL, (int)latents[2], (int)latents[3], (int)latents[4], 1,
+                                   &need[VS_STAGE_DECODE].weights, &need[VS_STAGE_DECODE].work);
 }
 
 /* ---- the table ---------------------------------------------------------------------------------- */
@@ -345,6 +382,12 @@ const vs_family vs_family_hunyuan = {
     .dit_forward = dit_forward,
     .dit_free = dit_free,
     .latent_shape = latent_shape,
+    .vae_info = vae_info,
+    .vae_load = vae_load,
+    .vae_decode = vae_decode,
+    .vae_memory = vae_memory,
+    .vae_free = vae_free,
     .text_random = text_random,
+    .vae_random = vae_random,
     .memory_need = memory_need,
 };
