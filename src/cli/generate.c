@@ -134,6 +134,13 @@ int vs_cmd_generate(int argc, char **argv) {
     req.steps = steps, req.frames = frames, req.height = height, req.width = width;
     req.guidance = (float)cfg;
     req.embedded_guidance = (float)embedded_guidance;
+    int64_t latent_shape[5];
+    if (vs_pipeline_latent_shape(pipeline, &req, latent_shape) != VS_OK) { /* a size the model cannot make */
+        if (!gpus) sigaction(SIGINT, &previous, NULL);
+        vs_pipeline_free(pipeline);
+        vs_comm_free(comm);
+        return vs_cli_report("generate");
+    }
     if (rank == 0) {
         fprintf(stderr, "model %s on the %s\nprompt \"%s\", seed %lld, %s attention", info.model_dir,
                 info.device == VS_CUDA ? "GPU" : "CPU", prompt, (long long)seed, info.attention.method);
@@ -147,6 +154,8 @@ int vs_cmd_generate(int argc, char **argv) {
             fprintf(stderr, "; dense: the first %g of the steps and %g of the layers)", info.attention.dense_steps,
                     info.attention.dense_layers);
         if (strcmp(info.cache, "none")) fprintf(stderr, ", step cache %s (threshold %g)", info.cache, info.cache_threshold);
+        if (info.embedded_guidance > 0)
+            fprintf(stderr, ", embedded guidance %g", embedded_guidance > 0 ? embedded_guidance : info.embedded_guidance);
         fputc('\n', stderr);
     }
     running = pipeline;
