@@ -96,4 +96,24 @@ static inline int hp_run_video(vs_device device, double *err) {
     return 0;
 }
 
+/* The latents with embedded guidance 6, with 3.5, and with true CFG 3, then the decoded frames, each within
+ * relative L2 `tol` of diffusers'. 0, or 1 after a failed check. */
+static inline int hp_check_against_diffusers(vs_device device, double tol) {
+    static const struct {
+        const char *key;
+        float cfg, embedded;
+    } runs[] = {{"latents", 1.0f, 0.0f}, {"latents_g35", 1.0f, 3.5f}, {"latents_cfg", 3.0f, 0.0f}};
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        double err = 1;
+        if (hp_run_latents(device, runs[i].key, runs[i].cfg, runs[i].embedded, &err)) return 1;
+        printf("  %s: rel L2 %.2e against HunyuanVideoPipeline\n", runs[i].key, err);
+        CHECK_MSG(err <= tol, "%s: rel L2 %g", runs[i].key, err);
+    }
+    double err = 1;
+    if (hp_run_video(device, &err)) return 1;
+    printf("  decoded frames: rel L2 %.2e against HunyuanVideoPipeline + vae.decode\n", err);
+    CHECK_MSG(err <= tol, "frames: rel L2 %g", err);
+    return 0;
+}
+
 #endif

@@ -68,6 +68,13 @@ static vs_status time_loop(vs_dit *model, const vs_family *family, const int64_t
         vs_noise_gaussian(cond.hidden.data, vs_tensor_numel(&cond.hidden), 12);
         vs_noise_gaussian(uncond.hidden.data, vs_tensor_numel(&uncond.hidden), 13);
     }
+    /* A pooled text vector where the DiT takes one (HunyuanVideo's CLIP), random like the rest. */
+    const int64_t pooled_shape[2] = {1, info->pooled_dim};
+    for (int i = 0; !s && info->pooled_dim > 0 && i < 2; i++) {
+        vs_tensor *pooled = i ? &uncond.pooled : &cond.pooled;
+        s = vs_tensor_alloc(pooled, VS_F32, VS_CPU, 2, pooled_shape);
+        if (!s) vs_noise_gaussian(pooled->data, vs_tensor_numel(pooled), 14 + (uint64_t)i);
+    }
     vs_denoise_settings set;
     memset(&set, 0, sizeof set);
     if (!s) s = vs_scheduler_config_for(NULL, family->defaults.scheduler, &set.scheduler);
