@@ -171,8 +171,8 @@ typedef struct vs_family {
  * class and the known ones otherwise. */
 vs_status vs_family_detect(const char *dir, const vs_family **out);
 /* The family whose `presets` list has `preset` (bench dit's --config): a registered family, or
- * one whose DiT alone works so far (HunyuanVideo: its table has no text encoder or VAE, and
- * folders are never detected as it). */
+ * one whose DiT alone works so far (models/family.c's dit_only: its table has no text encoder or
+ * VAE yet, and folders are never detected as it). */
 vs_status vs_family_for_preset(const char *preset, const vs_family **out);
 /* family->defaults overridden by dir/vidsparse.json (num_frames, height, width,
  * num_inference_steps, guidance_scale, embedded_guidance_scale, max_sequence_length, fps, svg_density,
