@@ -6,8 +6,8 @@ uses):
   model_index.json, scheduler/       saved by HunyuanVideoPipeline.save_pretrained (FlowMatchEuler, shift 7)
   transformer/                       a tiny random HunyuanVideoTransformer3DModel (1 head of 64, 1 dual and
                                      2 single blocks, 1 refiner block, text 64 = the tiny Llama's, pooled 48
-                                     = the tiny CLIP's), weights rounded to bf16
-  vae/                               a tiny random AutoencoderKLHunyuanVideo (8x in space, 4x in time)
+                                     = the tiny CLIP's), bf16 weights (diffusers computes in f32)
+  vae/                               a tiny random AutoencoderKLHunyuanVideo (8x in space, 4x in time), bf16
   tokenizer/, text_encoder/,         links to ../hunyuan_text/{llama_tokenizer, text_encoder, clip_tokenizer,
   tokenizer_2/, text_encoder_2/      text_encoder_2} (the same files, stored once); tokenizer_2/ keeps the
                                      tokenizer_config.json save_pretrained writes, as released folders have
@@ -74,7 +74,9 @@ def main():
                                 scheduler=scheduler, text_encoder_2=text_encoder_2, tokenizer_2=tokenizer_2)
     if os.path.exists(OUT):
         shutil.rmtree(OUT)
+    transformer.to(torch.bfloat16), vae.to(torch.bfloat16)  # stored in bf16 (the weights are bf16 values)
     pipe.save_pretrained(OUT, safe_serialization=True)
+    transformer.float(), vae.float()
     for name, target in LINKS.items():  # the text side is hunyuan_text's, stored once
         if name == "tokenizer_2":  # keep the tokenizer_config.json save_pretrained wrote; link the vocabulary
             for f in os.listdir(os.path.join(OUT, name)):
