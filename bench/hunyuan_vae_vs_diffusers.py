@@ -20,6 +20,8 @@ import tempfile
 
 import torch
 
+from vae_vs_diffusers import time_diffusers  # the Wan VAE benchmark's timing loop (same folder)
+
 
 def ours(build, frames, height, width, warmup, repeats, scratch):
     """(our row, how it was measured): the CLI when it can, else the GPU test's measuring case."""
@@ -48,26 +50,10 @@ def diffusers_decode(frames, height, width, warmup, repeats):
     g = torch.Generator(device="cuda").manual_seed(21)
     shape = (1, 16, (frames - 1) // 4 + 1, height // 8, width // 8)
     latents = torch.empty(shape, device="cuda").uniform_(-1.7, 1.7, generator=g).to(torch.bfloat16)
-    ms = []
-    with torch.no_grad():
-        for i in range(warmup + repeats):
-            torch.cuda.synchronize()
-            if i == warmup:
-                torch.cuda.reset_peak_memory_stats()
-            start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            video = vae.decode(latents, return_dict=False)[0]
-            stop.record()
-            torch.cuda.synchronize()
-            print(f"diffusers decode {i + 1}{' (warm-up)' if i < warmup else ''}: {start.elapsed_time(stop):.1f} ms",
-                  flush=True)
-            if i >= warmup:
-                ms.append(start.elapsed_time(stop))
-            del video
+    ms, peak_alloc, peak_reserved = time_diffusers(vae, latents, warmup, repeats)
     mib = 1 << 20
     return {"median_ms": statistics.median(ms), "min_ms": min(ms), "max_ms": max(ms), "repeats": len(ms),
-            "peak_allocated_mib": torch.cuda.max_memory_allocated() / mib,
-            "peak_reserved_mib": torch.cuda.max_memory_reserved() / mib,
+            "peak_allocated_mib": peak_alloc / mib, "peak_reserved_mib": peak_reserved / mib,
             "note": "vae.decode of bf16 latents on the GPU with enable_tiling(); output stays on the GPU"}
 
 

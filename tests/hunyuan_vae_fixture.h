@@ -32,7 +32,8 @@ static inline double *hv_load_case(const char *key, vs_tensor *latents, int64_t 
         const float *src = v.data;
         for (int64_t ch = 0; ch < c; ch++)
             for (int64_t i = 0; i < f; i++)
-                for (int64_t p = 0; p < hw; p++) out[(i * c + ch) * hw + p] = src[(ch * f + i) * hw + p];
+                for (int64_t p = 0; p < hw; p++)
+                    out[(i * c + ch) * hw + p] = src[(ch * f + i) * hw + p];
         shape[0] = f, shape[1] = c, shape[2] = v.shape[3], shape[3] = v.shape[4];
         vs_tensor_free(&v);
     }
@@ -46,6 +47,8 @@ static inline int hv_same_shape(const vs_tensor *t, const int64_t *shape) {
            t->shape[3] == shape[3];
 }
 
-static inline void hv_free_vae(void *vae) { vs_hunyuan_vae_free(vae); }
+static inline void hv_free_vae(void *vae) {
+    vs_hunyuan_vae_free(vae);
+}
 
 #endif

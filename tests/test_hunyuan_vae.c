@@ -19,8 +19,9 @@ static int check_case(const char *key, int tiled) {
     const double *expect = hv_load_case(key, latents, shape);
     CHECK_MSG(expect, "fixture case %s: %s", key, vs_last_error());
     CHECK_OK(vs_hunyuan_vae_decode(vae, latents, tiled, video));
-    CHECK_MSG(hv_same_shape(video, shape), "case %s: got [%lld, %lld, %lld, %lld]", key, (long long)video->shape[0],
-              (long long)video->shape[1], (long long)video->shape[2], (long long)video->shape[3]);
+    CHECK_MSG(hv_same_shape(video, shape), "case %s: got [%lld, %lld, %lld, %lld]", key,
+              (long long)video->shape[0], (long long)video->shape[1], (long long)video->shape[2],
+              (long long)video->shape[3]);
     double err = vs_test_rel_l2(video->data, expect, vs_tensor_numel(video));
     printf("  case %s (%lldx%lldx%lld frames x pixels, tiled %d): rel L2 %.2e\n", key, (long long)shape[0],
            (long long)shape[2], (long long)shape[3], tiled, err);
@@ -28,9 +29,15 @@ static int check_case(const char *key, int tiled) {
     return 0;
 }
 
-TEST(untiled_decode_matches_diffusers) { return check_case("a", 0); }
-TEST(framewise_decode_matches_diffusers) { return check_case("b", 0); }
-TEST(tiled_decode_matches_diffusers_tiled) { return check_case("c", 1); }
+TEST(untiled_decode_matches_diffusers) {
+    return check_case("a", 0);
+}
+TEST(framewise_decode_matches_diffusers) {
+    return check_case("b", 0);
+}
+TEST(tiled_decode_matches_diffusers_tiled) {
+    return check_case("c", 1);
+}
 
 TEST(info_from_config) {
     vs_vae_info info;
@@ -86,18 +93,20 @@ static const char *make_broken(const char *config, const char *drop, const char 
 
 TEST(bad_checkpoints_give_clear_errors) {
     vs_hunyuan_vae *vae = (vs_hunyuan_vae *)1;
-    CHECK_FAILS(vs_hunyuan_vae_load(&vae, "/nonexistent/vae", VS_CPU), VS_ERR_NOT_FOUND, "/nonexistent/vae/config.json");
+    CHECK_FAILS(vs_hunyuan_vae_load(&vae, "/nonexistent/vae", VS_CPU), VS_ERR_NOT_FOUND,
+                "/nonexistent/vae/config.json");
     CHECK(vae == NULL);
     static const struct {
         const char *config, *drop, *reshape;
         vs_status status;
         const char *needle;
     } cases[] = {
-        {"{\"block_out_channels\": [8, 16, 16, 32], " TINY "}", "decoder.mid_block.attentions.0.to_k.weight", NULL,
-         VS_ERR_NOT_FOUND, "decoder.mid_block.attentions.0.to_k.weight"},
-        {"{\"block_out_channels\": [8, 16, 16, 32], " TINY "}", NULL, "decoder.conv_in.conv.bias", VS_ERR_SHAPE,
-         "decoder.conv_in.conv.bias"},
-        {"{\"block_out_channels\": [8, 16, 32, 32], " TINY "}", NULL, NULL, VS_ERR_SHAPE, "decoder.up_blocks.1"},
+        {"{\"block_out_channels\": [8, 16, 16, 32], " TINY "}", "decoder.mid_block.attentions.0.to_k.weight",
+         NULL, VS_ERR_NOT_FOUND, "decoder.mid_block.attentions.0.to_k.weight"},
+        {"{\"block_out_channels\": [8, 16, 16, 32], " TINY "}", NULL, "decoder.conv_in.conv.bias",
+         VS_ERR_SHAPE, "decoder.conv_in.conv.bias"},
+        {"{\"block_out_channels\": [8, 16, 32, 32], " TINY "}", NULL, NULL, VS_ERR_SHAPE,
+         "decoder.up_blocks.1"},
         {"{\"block_out_channels\": [8, 16, 16, 32], \"latent_channels\": 16, \"layers_per_block\": 1, "
          "\"norm_num_groups\": 4}",
          NULL, NULL, VS_ERR_SHAPE, "post_quant_conv.weight"},
@@ -117,8 +126,8 @@ TEST(bad_checkpoints_give_clear_errors) {
         CHECK(*dir);
         vs_status s = vs_hunyuan_vae_load(&vae, dir, VS_CPU);
         if (s == VS_OK) vs_test_defer(hv_free_vae, vae);
-        CHECK_MSG(s == cases[i].status && strstr(vs_last_error(), cases[i].needle) && vae == NULL, "case %zu: %s: %s",
-                  i, vs_status_name(s), vs_last_error());
+        CHECK_MSG(s == cases[i].status && strstr(vs_last_error(), cases[i].needle) && vae == NULL,
+                  "case %zu: %s: %s", i, vs_status_name(s), vs_last_error());
         CHECK(!strchr(vs_last_error(), '\n'));
     }
     return 0;

@@ -2,14 +2,15 @@
 # The HunyuanVideo VAE decoder on the accelerator (issue 17): its GPU test against diffusers' golden files and
 # the CPU decode (tests/gpu/test_hunyuan_vae_cuda.c), then the 720x1280, 129-frame tiled decode, ours against
 # diffusers' AutoencoderKLHunyuanVideo (bench/hunyuan_vae_vs_diffusers.py; needs the diffusers wheel in .whl/):
-# time and peak GPU memory side by side in $R/hunyuan_vae_720p.json, copied to $OUT. About 4 minutes.
+# time and peak GPU memory side by side in $OUT/hunyuan_vae_720p.json (and $R). Also Wan's VAE GPU test
+# (its pool and tiling moved to core/ and models/common/). About 4 minutes.
 # Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=abc1234 bash tools/run_hyvae_gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source tools/gpu_env.sh
 
 note "build"
-build_gpu test_hunyuan_vae_cuda test_hunyuan_vae vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
+build_gpu test_hunyuan_vae_cuda test_hunyuan_vae test_vae_cuda vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
 pack
 
 note "tests (CPU, then GPU against diffusers and the CPU)"
@@ -17,12 +18,15 @@ timeout 60 build-gpu/test_hunyuan_vae >"$R/test_cpu.log" 2>&1
 tail -n 12 "$R/test_cpu.log"
 timeout 120 build-gpu/test_hunyuan_vae_cuda >"$R/test_gpu.log" 2>&1
 echo "exit $?"; tail -n 20 "$R/test_gpu.log"
+timeout 60 build-gpu/test_vae_cuda >"$R/test_wan_vae_gpu.log" 2>&1 # Wan's VAE, now on core/devpool and models/common/vae_tiles
+echo "Wan VAE GPU test exit $?"; grep -E "^FAIL|passed" "$R/test_wan_vae_gpu.log"
 pack
 
 note "720x1280x129 tiled decode: ours vs diffusers"
-timeout 300 python3 bench/hunyuan_vae_vs_diffusers.py --bin build-gpu -o "$R/hunyuan_vae_720p.json" >"$R/bench.log" 2>&1
-echo "exit $?"; grep -vE '^\s*"|^[{}]' "$R/bench.log" | tail -n 25
-python3 - "$R/hunyuan_vae_720p.json" <<'PY'
+# Straight into $OUT: what it has written comes back even if the call is cut short.
+timeout 300 python3 bench/hunyuan_vae_vs_diffusers.py --bin build-gpu -o "$OUT/hunyuan_vae_720p.json" >"$OUT/bench.log" 2>&1
+echo "exit $?"; grep -vE '^\s*"|^[{}]' "$OUT/bench.log" | tail -n 25
+python3 - "$OUT/hunyuan_vae_720p.json" <<'PY'
 import json, sys
 try:
     r = json.load(open(sys.argv[1]))
@@ -35,5 +39,5 @@ if d:
     print(f"diffusers: {d['median_ms']:.1f} ms, peak allocated {d['peak_allocated_mib']:.0f} MiB, "
           f"reserved {d['peak_reserved_mib']:.0f} MiB; speedup {r['speedup_vs_diffusers']:.2f}x")
 PY
-cp "$R/hunyuan_vae_720p.json" "$OUT/" 2>/dev/null
+cp "$OUT/hunyuan_vae_720p.json" "$R/" 2>/dev/null
 pack

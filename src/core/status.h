@@ -29,6 +29,13 @@ void vs_clear_error(void);
         if (vs_try_s_ != VS_OK) return vs_try_s_; \
     } while (0)
 
+/* VS_TRY that prefixes the message with context (printf arguments), e.g. the stage a failure happened in. */
+#define VS_TRY_CONTEXT(expr, ...)                                                  \
+    do {                                                                           \
+        vs_status vs_try_s_ = (expr);                                              \
+        if (vs_try_s_ != VS_OK) return vs_fail_context(vs_try_s_, __VA_ARGS__);    \
+    } while (0)
+
 #ifdef __cplusplus
 }
 #endif

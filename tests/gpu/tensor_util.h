@@ -6,6 +6,7 @@
 
 #include "core/devmem.h"
 #include "core/dtype.h"
+#include "core/status.h"
 #include "vidsparse.h"
 
 /* n uniform values in [lo, hi). */
@@ -50,6 +51,19 @@ static inline float *to_host(const vs_tensor *t) {
 /* NaN in every element (all bits set is a NaN in f32, f16 and bf16): outputs must be written. */
 static inline vs_status poison(vs_tensor *t) {
     return vs_device_memset(t->data, 0xff, (size_t)vs_tensor_numel(t) * vs_dtype_size(t->dtype));
+}
+
+/* Fills (most of) the free device memory with NaN and releases it again:
+ * the next allocations get NaN-filled memory. */
+static inline vs_status poison_free_memory(void) {
+    size_t free_bytes, total;
+    VS_TRY(vs_device_mem_info(&free_bytes, &total));
+    size_t bytes = free_bytes / 2 < ((size_t)4 << 30) ? free_bytes / 2 : ((size_t)4 << 30);
+    void *p;
+    VS_TRY(vs_device_malloc(&p, bytes));
+    vs_status s = vs_device_memset(p, 0xff, bytes);
+    vs_device_free(p);
+    return s;
 }
 
 #endif

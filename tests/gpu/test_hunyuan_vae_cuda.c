@@ -2,29 +2,170 @@
  * tests/data/hunyuan_vae and the f32 CPU decode: untiled (5x7 latent pixels: 105 attention tokens, padded to
  * 112 inside), diffusers' framewise temporal tiles, and spatial + temporal tiling with tiny tiles. Free
  * device memory is filled with NaN before each decode, so pool buffers start as NaN and any element a kernel
- * fails to write poisons the output.
+ * fails to write poisons the output. First the new kernels alone, against host references.
  *
  * With VS_HYVAE_BENCH_JSON=path it also decodes random latents of a 720x1280, 129-frame video with the
  * released configuration's random weights, tiled as diffusers' enable_tiling(), and writes the median time
- * and the GPU memory to that JSON file (a measurement for bench/hunyuan_vae_vs_diffusers.py, no assertion). */
+ * and the GPU memory to that JSON file (a measurement for bench/hunyuan_vae_vs_diffusers.py, no assertion).
+ */
 #include <time.h>
 
+#include "backend/cuda/hunyuan_vae_cuda.h"
 #include "check.h"
 #include "core/devmem.h"
 #include "core/status.h"
 #include "hunyuan_vae_fixture.h"
 #include "ops/ops.h"
+#include "tensor_util.h"
 
-static vs_status poison_free_memory(void) {
-    size_t free_bytes, total;
-    VS_TRY(vs_device_mem_info(&free_bytes, &total));
-    size_t bytes = free_bytes / 2 < ((size_t)4 << 30) ? free_bytes / 2 : ((size_t)4 << 30);
-    void *p;
-    VS_TRY(vs_device_malloc(&p, bytes));
-    vs_status s = vs_device_memset(p, 0xff, bytes);
-    vs_device_free(p);
-    return s;
+/* ---- the kernels against f64 / exact host references: random inputs, odd sizes, NaN-poisoned outputs ----
+ */
+
+/* A BF16 device copy of n random values in [-2, 2) (rounded to BF16 in *host), freed after the case. */
+static vs_tensor *random_bf16(unsigned long long *rng, int64_t n, float **host) {
+    vs_tensor *t = vs_test_tensor();
+    *host = vs_test_free_later(random_array(rng, n, -2.0f, 2.0f));
+    if (!*host) return NULL;
+    round_to(*host, n, VS_BF16);
+    if (to_device(t, *host, VS_BF16, 1, (int64_t[]){n}) != VS_OK) return NULL;
+    return t;
 }
+
+/* A NaN-filled BF16 device tensor of n values, freed after the case. */
+static vs_tensor *poisoned_bf16(int64_t n) {
+    vs_tensor *t = vs_test_tensor();
+    if (vs_tensor_alloc(t, VS_BF16, VS_CUDA, 1, (int64_t[]){n}) != VS_OK || poison(t) != VS_OK) return NULL;
+    return t;
+}
+
+static double max_abs_diff(const float *a, const double *ref, int64_t n) {
+    double m = 0;
+    for (int64_t i = 0; i < n; i++)
+        m = isfinite(a[i]) ? fmax(m, fabs(a[i] - ref[i])) : INFINITY;
+    return m;
+}
+
+/* Group norm of `pixels` pixels of c channels in `groups` groups (cg = c / groups below, at and above the
+ * kernel's 8-channel vectors), with and without SiLU, in place or not. */
+static int check_group_norm(unsigned long long *rng, int64_t pixels, int c, int groups) {
+    const int cg = c / groups;
+    float *x, *gamma = vs_test_free_later(random_array(rng, c, 0.5f, 1.5f)),
+              *beta = vs_test_free_later(random_array(rng, c, -0.5f, 0.5f));
+    vs_tensor *xd = random_bf16(rng, pixels * c, &x), *yd = poisoned_bf16(pixels * c);
+    vs_tensor *gd = vs_test_tensor(), *bd = vs_test_tensor(), *stats = vs_test_tensor();
+    CHECK(xd && yd && gamma && beta);
+    CHECK_OK(to_device(gd, gamma, VS_F32, 1, (int64_t[]){c}));
+    CHECK_OK(to_device(bd, beta, VS_F32, 1, (int64_t[]){c}));
+    CHECK_OK(vs_tensor_alloc(stats, VS_F32, VS_CUDA, 1, (int64_t[]){6 * groups}));
+    double *want = vs_test_malloc(sizeof(double) * (size_t)(pixels * c));
+    for (int silu = 0; silu < 2; silu++) {
+        for (int g = 0; g < groups; g++) {
+            double sum = 0, sq = 0;
+            for (int64_t p = 0; p < pixels; p++)
+                for (int ch = g * cg; ch < (g + 1) * cg; ch++)
+                    sum += x[p * c + ch], sq += (double)x[p * c + ch] * x[p * c + ch];
+            const double mean = sum / (pixels * cg), inv = 1 / sqrt(sq / (pixels * cg) - mean * mean + 1e-6);
+            for (int64_t p = 0; p < pixels; p++)
+                for (int ch = g * cg; ch < (g + 1) * cg; ch++) {
+                    double v = (x[p * c + ch] - mean) * inv * gamma[ch] + beta[ch];
+                    want[p * c + ch] = silu ? v / (1 + exp(-v)) : v;
+                }
+        }
+        CHECK_OK(poison(yd));
+        CHECK_OK(vs_cuda_hv_group_norm(yd->data, xd->data, gd->data, bd->data, pixels, c, groups, 1e-6f, silu,
+                                       stats->data));
+        float *got = vs_test_free_later(to_host(yd));
+        CHECK(got);
+        double err = max_abs_diff(got, want, pixels * c);
+        CHECK_MSG(err < 0.05, "%d channels in %d groups, silu %d: max abs error %g", c, groups, silu, err);
+        if (silu) { /* in place, on a copy of x */
+            CHECK_OK(vs_op_copy(yd, xd));
+            CHECK_OK(vs_cuda_hv_group_norm(yd->data, yd->data, gd->data, bd->data, pixels, c, groups, 1e-6f,
+                                           1, stats->data));
+            got = vs_test_free_later(to_host(yd));
+            CHECK(got);
+            err = max_abs_diff(got, want, pixels * c);
+            CHECK_MSG(err < 0.05, "%d channels in %d groups, in place: max abs error %g", c, groups, err);
+        }
+    }
+    return 0;
+}
+
+TEST(group_norm_kernel) {
+    unsigned long long rng = 11;
+    static const int shapes[][3] = {
+        {3 * 7 * 9, 24, 6}, {3 * 7 * 9, 40, 5}, {5 * 11, 48, 3}, {20000, 128, 32}};
+    for (int i = 0; i < 4; i++)
+        if (check_group_norm(&rng, shapes[i][0], shapes[i][1], shapes[i][2])) return 1;
+    return 0;
+}
+
+TEST(pad_upsample_crop_kernels) {
+    unsigned long long rng = 12;
+    const int t = 3, h = 5, w = 7, c = 16, cs = 24;
+    float *x, *res, *full;
+    vs_tensor *xd = random_bf16(&rng, (int64_t)t * h * w * c, &x);
+    /* replicate padding: 2 frames before, 1 pixel around */
+    const int64_t np = (int64_t)(t + 2) * (h + 2) * (w + 2) * c;
+    vs_tensor *pd = poisoned_bf16(np);
+    CHECK(xd && pd);
+    CHECK_OK(vs_cuda_hv_replicate_pad(pd->data, xd->data, t, h, w, c, 2, 1));
+    float *got = vs_test_free_later(to_host(pd));
+    CHECK(got);
+    for (int f = 0; f < t + 2; f++)
+        for (int y = 0; y < h + 2; y++)
+            for (int xx = 0; xx < w + 2; xx++)
+                for (int ch = 0; ch < c; ch++) {
+                    const int sf = f < 2 ? 0 : f - 2,
+                              sy = y == 0  ? 0
+                                   : y > h ? h - 1
+                                           : y - 1,
+                              sx = xx == 0  ? 0
+                                   : xx > w ? w - 1
+                                            : xx - 1;
+                    CHECK(got[(((int64_t)f * (h + 2) + y) * (w + 2) + xx) * c + ch] ==
+                          x[(((int64_t)sf * h + sy) * w + sx) * c + ch]);
+                }
+    /* upsampling by (2, 2, 2), frame 0 in space only */
+    const int t2 = 1 + 2 * (t - 1);
+    vs_tensor *ud = poisoned_bf16((int64_t)t2 * 2 * h * 2 * w * c);
+    CHECK(ud);
+    CHECK_OK(vs_cuda_hv_upsample(ud->data, xd->data, t, h, w, c, 2, 2));
+    got = vs_test_free_later(to_host(ud));
+    CHECK(got);
+    for (int f = 0; f < t2; f++)
+        for (int y = 0; y < 2 * h; y++)
+            for (int xx = 0; xx < 2 * w; xx++)
+                for (int ch = 0; ch < c; ch++) {
+                    const int sf = f == 0 ? 0 : 1 + (f - 1) / 2;
+                    CHECK(got[(((int64_t)f * 2 * h + y) * 2 * w + xx) * c + ch] ==
+                          x[(((int64_t)sf * h + y / 2) * w + xx / 2) * c + ch]);
+                }
+    /* crop of a padded convolution output with cs channels, plus bias and residual */
+    vs_tensor *fd = random_bf16(&rng, (int64_t)t * (h + 2) * (w + 2) * cs, &full),
+              *rd = random_bf16(&rng, (int64_t)t * h * w * c, &res);
+    float *bias = vs_test_free_later(random_array(&rng, c, -1.0f, 1.0f));
+    vs_tensor *bd = vs_test_tensor(), *yd = poisoned_bf16((int64_t)t * h * w * c);
+    CHECK(fd && rd && bias && yd);
+    CHECK_OK(to_device(bd, bias, VS_F32, 1, (int64_t[]){c}));
+    CHECK_OK(vs_cuda_hv_crop(yd->data, fd->data, bd->data, rd->data, t, h, w, c, cs, 1));
+    got = vs_test_free_later(to_host(yd));
+    CHECK(got);
+    double *want = vs_test_malloc(sizeof(double) * (size_t)t * h * w * c);
+    for (int f = 0; f < t; f++)
+        for (int y = 0; y < h; y++)
+            for (int xx = 0; xx < w; xx++)
+                for (int ch = 0; ch < c; ch++) {
+                    const int64_t e = (((int64_t)f * h + y) * w + xx) * c + ch;
+                    want[e] = (double)full[(((int64_t)f * (h + 2) + y + 1) * (w + 2) + xx + 1) * cs + ch] +
+                              bias[ch] + res[e];
+                }
+    const double err = max_abs_diff(got, want, (int64_t)t * h * w * c);
+    CHECK_MSG(err < 0.04, "crop: max abs error %g", err);
+    return 0;
+}
+
+/* ---- the decoder --------------------------------------------------------------------------------------- */
 
 static int check_case(const char *key, int tiled) {
     vs_hunyuan_vae *cpu, *gpu;
@@ -46,20 +187,27 @@ static int check_case(const char *key, int tiled) {
     CHECK(hv_same_shape(got, shape));
     const int64_t n = vs_tensor_numel(got);
     int finite = 1;
-    for (int64_t i = 0; i < n; i++) finite &= isfinite(((const float *)got->data)[i]) != 0;
+    for (int64_t i = 0; i < n; i++)
+        finite &= isfinite(((const float *)got->data)[i]) != 0;
     const double vs_diffusers = vs_test_rel_l2(got->data, expect, n);
     const double vs_cpu = vs_test_rel_l2_f32(got->data, want->data, n);
     vs_vae_memory mem = vs_hunyuan_vae_memory(gpu);
-    printf("  case %s (tiled %d): rel L2 %.2e vs diffusers f64, %.2e vs our CPU; peak activations %.1f MiB\n", key,
-           tiled, vs_diffusers, vs_cpu, mem.peak_activations / 1048576.0);
+    printf("  case %s (tiled %d): rel L2 %.2e vs diffusers f64, %.2e vs our CPU; peak activations %.1f MiB\n",
+           key, tiled, vs_diffusers, vs_cpu, mem.peak_activations / 1048576.0);
     CHECK_MSG(finite, "NaN or Inf in the GPU decode (an unwritten element)");
     CHECK(vs_diffusers <= 2e-2 && vs_cpu <= 2e-2);
     return 0;
 }
 
-TEST(untiled_matches_diffusers_and_cpu) { return check_case("a", 0); }
-TEST(framewise_matches_diffusers_and_cpu) { return check_case("b", 0); }
-TEST(tiled_matches_diffusers_and_cpu) { return check_case("c", 1); }
+TEST(untiled_matches_diffusers_and_cpu) {
+    return check_case("a", 0);
+}
+TEST(framewise_matches_diffusers_and_cpu) {
+    return check_case("b", 0);
+}
+TEST(tiled_matches_diffusers_and_cpu) {
+    return check_case("c", 1);
+}
 
 static double now_ms(void) {
     struct timespec ts;
@@ -98,20 +246,24 @@ TEST(released_config_720p_129_frames) {
     size_t est_w = 0, est_work = 0;
     CHECK_OK(vs_hunyuan_vae_estimate(NULL, 33, 90, 160, 1, &est_w, &est_work));
     const double mib = 1048576.0;
-    printf("  ours: median %.1f ms of %d; weights %.1f MiB, peak activations %.1f MiB (estimate %.1f), cuDNN workspace "
+    printf("  ours: median %.1f ms of %d; weights %.1f MiB, peak activations %.1f MiB (estimate %.1f), cuDNN "
+           "workspace "
            "%.1f MiB, device in use %.1f MiB\n",
            median, repeats, mem.weights / mib, mem.peak_activations / mib, est_work / mib,
            mem.workspace / mib, mem.device_used / mib);
     FILE *f = fopen(path, "w");
     CHECK(f);
-    fprintf(f,
-            "{\"median_ms\": %.1f, \"min_ms\": %.1f, \"max_ms\": %.1f, \"repeats\": %d, \"weights_mib\": %.1f, "
-            "\"activations_mib\": %.1f, \"estimate_work_mib\": %.1f, \"workspace_mib\": %.1f, \"device_used_mib\": %.1f}\n",
-            median, ms[1], ms[repeats], repeats, mem.weights / mib, mem.peak_activations / mib,
-            est_work / mib, mem.workspace / mib, mem.device_used / mib);
+    fprintf(
+        f,
+        "{\"median_ms\": %.1f, \"min_ms\": %.1f, \"max_ms\": %.1f, \"repeats\": %d, \"weights_mib\": %.1f, "
+        "\"activations_mib\": %.1f, \"estimate_work_mib\": %.1f, \"workspace_mib\": %.1f, "
+        "\"device_used_mib\": %.1f}\n",
+        median, ms[1], ms[repeats], repeats, mem.weights / mib, mem.peak_activations / mib, est_work / mib,
+        mem.workspace / mib, mem.device_used / mib);
     fclose(f);
     return 0;
 }
 
-RUN_TESTS(T(untiled_matches_diffusers_and_cpu), T(framewise_matches_diffusers_and_cpu),
-          T(tiled_matches_diffusers_and_cpu), T(released_config_720p_129_frames))
+RUN_TESTS(T(group_norm_kernel), T(pad_upsample_crop_kernels), T(untiled_matches_diffusers_and_cpu),
+          T(framewise_matches_diffusers_and_cpu), T(tiled_matches_diffusers_and_cpu),
+          T(released_config_720p_129_frames))

@@ -15,19 +15,6 @@
 #define VAE_DIR "tests/data/vae/vae"
 #define REF_FILE "tests/data/vae/reference.safetensors"
 
-/* Fills (most of) the free device memory with NaN and releases it again:
- * the next allocations get NaN-filled memory. */
-static vs_status poison_free_memory(void) {
-    size_t free_bytes, total;
-    VS_TRY(vs_device_mem_info(&free_bytes, &total));
-    size_t bytes = free_bytes / 2 < ((size_t)4 << 30) ? free_bytes / 2 : ((size_t)4 << 30);
-    void *p;
-    VS_TRY(vs_device_malloc(&p, bytes));
-    vs_status s = vs_device_memset(p, 0xff, bytes);
-    vs_device_free(p);
-    return s;
-}
-
 static double rel_vs(const vs_tensor *got, const vs_tensor *ref) {
     return vs_test_rel_l2_f32(got->data, ref->data, vs_tensor_numel(ref));
 }

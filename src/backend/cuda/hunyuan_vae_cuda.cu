@@ -8,19 +8,25 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__device__ __forceinline__ float bf16_to_f32(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
-__device__ __forceinline__ uint16_t f32_to_bf16(float f) { return __bfloat16_as_ushort(__float2bfloat16_rn(f)); }
+__device__ __forceinline__ float bf16_to_f32(uint16_t h) {
+    return __uint_as_float((uint32_t)h << 16);
+}
+__device__ __forceinline__ uint16_t f32_to_bf16(float f) {
+    return __bfloat16_as_ushort(__float2bfloat16_rn(f));
+}
 
 unsigned grid_for(int64_t n) {
     int64_t blocks = (n + kThreads - 1) / kThreads;
     return (unsigned)(blocks < 65535 * 8 ? (blocks > 0 ? blocks : 1) : 65535 * 8);
 }
 
-#define GRID_STRIDE(e, n) \
-    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < (n); e += (int64_t)gridDim.x * blockDim.x)
+#define GRID_STRIDE(e, n)                                                                                    \
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < (n);                                \
+         e += (int64_t)gridDim.x * blockDim.x)
 
 /* One thread per 8 channels (one 16-byte vector) of one output pixel; the source index is clamped. */
-__global__ void replicate_pad_kernel(uint4 *y, const uint4 *x, int t, int h, int w, int vecs, int tpad, int pad) {
+__global__ void replicate_pad_kernel(uint4 *y, const uint4 *x, int t, int h, int w, int vecs, int tpad,
+                                     int pad) {
     const int hp = h + 2 * pad, wp = w + 2 * pad;
     const int64_t n = (int64_t)(t + tpad) * hp * wp * vecs;
     GRID_STRIDE(e, n) {
@@ -32,8 +38,8 @@ __global__ void replicate_pad_kernel(uint4 *y, const uint4 *x, int t, int h, int
     }
 }
 
-__global__ void crop_kernel(uint16_t *y, const uint16_t *full, const float *bias, const uint16_t *res, int t, int h,
-                            int w, int c, int cs, int pad) {
+__global__ void crop_kernel(uint16_t *y, const uint16_t *full, const float *bias, const uint16_t *res, int t,
+                            int h, int w, int c, int cs, int pad) {
     const int64_t n = (int64_t)t * h * w * c;
     const int hp = h + 2 * pad, wp = w + 2 * pad;
     GRID_STRIDE(e, n) {
@@ -47,38 +53,71 @@ __global__ void crop_kernel(uint16_t *y, const uint16_t *full, const float *bias
     }
 }
 
-/* Block (group g, slice b): sums of x and x^2 over the group's channels of a slice of the pixels, reduced
- * in the block (f32 per thread, f64 across), then added to stats[2g], stats[2g + 1]. */
-__global__ void group_stats_kernel(const uint16_t *x, int64_t pixels, int c, int cg, double *stats) {
-    __shared__ double part[2][kThreads / 32];
-    const int g = blockIdx.y;
-    const int64_t n = pixels * cg;
-    float s = 0.f, q = 0.f;
-    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
-        const float v = bf16_to_f32(x[e / cg * c + g * cg + e % cg]);
-        s += v, q += v * v;
-    }
-    double ds = s, dq = q;
-    for (int o = 16; o > 0; o /= 2) ds += __shfl_xor_sync(0xffffffffu, ds, o), dq += __shfl_xor_sync(0xffffffffu, dq, o);
-    if (threadIdx.x % 32 == 0) part[0][threadIdx.x / 32] = ds, part[1][threadIdx.x / 32] = dq;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        for (int i = 1; i < kThreads / 32; i++) ds += part[0][i], dq += part[1][i];
-        atomicAdd(&stats[2 * g], ds);
-        atomicAdd(&stats[2 * g + 1], dq);
-    }
+/* 8 bf16 values (one 16-byte vector) to and from floats. */
+__device__ __forceinline__ void unpack8(const uint4 &u, float *v) {
+    const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+    for (int i = 0; i < 4; i++)
+        v[2 * i] = bf16_to_f32((uint16_t)w[i]), v[2 * i + 1] = bf16_to_f32((uint16_t)(w[i] >> 16));
 }
 
-__global__ void group_apply_kernel(uint16_t *y, const uint16_t *x, const float *gamma, const float *beta,
-                                   int64_t pixels, int c, int cg, double count, float eps, int silu,
-                                   const double *stats) {
-    GRID_STRIDE(e, pixels * c) {
-        const int ch = (int)(e % c), g = ch / cg;
-        const double mean = stats[2 * g] / count, var = fmax(stats[2 * g + 1] / count - mean * mean, 0.0);
-        const float inv = (float)(1.0 / sqrt(var + (double)eps));
-        float v = (bf16_to_f32(x[e]) - (float)mean) * inv * gamma[ch] + beta[ch];
-        if (silu) v = v / (1.f + __expf(-v));
-        y[e] = f32_to_bf16(v);
+__device__ __forceinline__ uint4 pack8(const float *v) {
+    uint32_t w[4];
+    for (int i = 0; i < 4; i++)
+        w[i] = (uint32_t)f32_to_bf16(v[2 * i]) | ((uint32_t)f32_to_bf16(v[2 * i + 1]) << 16);
+    return make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+/* One pass over x for every group: each thread sums the 8 channels of its vectors into the block's
+ * shared per-group sums of x and x^2 (f32; a vector spans one group, or several when cg < 8), and the block
+ * adds them to stats (f64). */
+__global__ void group_stats_kernel(const uint4 *x, int64_t vectors, int vecs, int cg, int groups,
+                                   double *stats) {
+    extern __shared__ float sums[]; /* [groups][2] */
+    for (int i = threadIdx.x; i < 2 * groups; i += blockDim.x)
+        sums[i] = 0.f;
+    __syncthreads();
+    GRID_STRIDE(e, vectors) {
+        float v[8];
+        unpack8(x[e], v);
+        const int ch0 = (int)(e % vecs) * 8;
+        int g = ch0 / cg;
+        float s = 0.f, q = 0.f;
+        for (int j = 0; j < 8; j++) {
+            if ((ch0 + j) / cg != g) {
+                atomicAdd(&sums[2 * g], s), atomicAdd(&sums[2 * g + 1], q);
+                g = (ch0 + j) / cg, s = 0.f, q = 0.f;
+            }
+            s += v[j], q += v[j] * v[j];
+        }
+        atomicAdd(&sums[2 * g], s), atomicAdd(&sums[2 * g + 1], q);
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < 2 * groups; i += blockDim.x)
+        atomicAdd(&stats[i], (double)sums[i]);
+}
+
+/* Thread g: the sums of group g into its mean and 1 / sqrt(var + eps), as floats after the sums. */
+__global__ void group_finish_kernel(double *stats, int groups, double count, float eps) {
+    const int g = threadIdx.x;
+    if (g >= groups) return;
+    const double mean = stats[2 * g] / count, var = fmax(stats[2 * g + 1] / count - mean * mean, 0.0);
+    float *out = reinterpret_cast<float *>(stats + 2 * groups);
+    out[2 * g] = (float)mean;
+    out[2 * g + 1] = (float)(1.0 / sqrt(var + (double)eps));
+}
+
+__global__ void group_apply_kernel(uint4 *y, const uint4 *x, const float *gamma, const float *beta,
+                                   int64_t vectors, int vecs, int cg, int silu, const float *mean_inv) {
+    GRID_STRIDE(e, vectors) {
+        float v[8];
+        unpack8(x[e], v);
+        const int ch0 = (int)(e % vecs) * 8;
+        for (int j = 0; j < 8; j++) {
+            const int ch = ch0 + j, g = ch / cg;
+            const float t = (v[j] - mean_inv[2 * g]) * mean_inv[2 * g + 1] * gamma[ch] + beta[ch];
+            v[j] = silu ? t / (1.f + __expf(-t)) : t;
+        }
+        y[e] = pack8(v);
     }
 }
 
@@ -96,18 +135,18 @@ __global__ void upsample_kernel(uint4 *y, const uint4 *x, int t, int h, int w, i
 
 } // namespace
 
-extern "C" vs_status vs_cuda_hv_replicate_pad(uint16_t *y, const uint16_t *x, int t, int h, int w, int c, int tpad,
-                                              int pad) {
+extern "C" vs_status vs_cuda_hv_replicate_pad(uint16_t *y, const uint16_t *x, int t, int h, int w, int c,
+                                              int tpad, int pad) {
     const int64_t n = (int64_t)(t + tpad) * (h + 2 * pad) * (w + 2 * pad) * (c / 8);
     if (n == 0) return VS_OK;
-    replicate_pad_kernel<<<grid_for(n), kThreads>>>(reinterpret_cast<uint4 *>(y), reinterpret_cast<const uint4 *>(x),
-                                                    t, h, w, c / 8, tpad, pad);
+    replicate_pad_kernel<<<grid_for(n), kThreads>>>(
+        reinterpret_cast<uint4 *>(y), reinterpret_cast<const uint4 *>(x), t, h, w, c / 8, tpad, pad);
     VS_CUDA_LAUNCH_CHECK("VAE replicate padding");
     return VS_OK;
 }
 
-extern "C" vs_status vs_cuda_hv_crop(uint16_t *y, const uint16_t *full, const float *bias, const uint16_t *res, int t,
-                                     int h, int w, int c, int cs, int pad) {
+extern "C" vs_status vs_cuda_hv_crop(uint16_t *y, const uint16_t *full, const float *bias,
+                                     const uint16_t *res, int t, int h, int w, int c, int cs, int pad) {
     const int64_t n = (int64_t)t * h * w * c;
     if (n == 0) return VS_OK;
     crop_kernel<<<grid_for(n), kThreads>>>(y, full, bias, res, t, h, w, c, cs, pad);
@@ -115,27 +154,34 @@ extern "C" vs_status vs_cuda_hv_crop(uint16_t *y, const uint16_t *full, const fl
     return VS_OK;
 }
 
-extern "C" vs_status vs_cuda_hv_group_norm(uint16_t *y, const uint16_t *x, const float *gamma, const float *beta,
-                                           int64_t pixels, int c, int groups, float eps, int silu, double *stats) {
-    if (pixels == 0) return VS_OK;
+extern "C" vs_status vs_cuda_hv_group_norm(uint16_t *y, const uint16_t *x, const float *gamma,
+                                           const float *beta, int64_t pixels, int c, int groups, float eps,
+                                           int silu, double *stats) {
+    const int64_t vectors = pixels * (c / 8);
+    if (vectors == 0) return VS_OK;
+    if (groups > 1024 || c % groups)
+        return vs_fail(VS_ERR_UNSUPPORTED, "VAE group norm: %d channels in %d groups", c, groups);
     const int cg = c / groups;
     VS_CUDA_TRY(cudaMemsetAsync(stats, 0, sizeof(double) * 2 * (size_t)groups, 0));
-    const int64_t per_group = pixels * cg;
-    int64_t slices = (per_group + 16 * kThreads - 1) / (16 * kThreads);
-    if (slices > 4096) slices = 4096;
-    group_stats_kernel<<<dim3((unsigned)slices, (unsigned)groups), kThreads>>>(x, pixels, c, cg, stats);
+    const unsigned blocks = grid_for(vectors) < 1024 ? grid_for(vectors) : 1024;
+    group_stats_kernel<<<blocks, kThreads, sizeof(float) * 2 * (size_t)groups>>>(
+        reinterpret_cast<const uint4 *>(x), vectors, c / 8, cg, groups, stats);
     VS_CUDA_LAUNCH_CHECK("VAE group norm statistics");
-    group_apply_kernel<<<grid_for(pixels * c), kThreads>>>(y, x, gamma, beta, pixels, c, cg, (double)per_group, eps,
-                                                           silu, stats);
+    group_finish_kernel<<<1, 1024>>>(stats, groups, (double)pixels * cg, eps);
+    VS_CUDA_LAUNCH_CHECK("VAE group norm statistics");
+    group_apply_kernel<<<grid_for(vectors), kThreads>>>(
+        reinterpret_cast<uint4 *>(y), reinterpret_cast<const uint4 *>(x), gamma, beta, vectors, c / 8, cg,
+        silu, reinterpret_cast<const float *>(stats + 2 * groups));
     VS_CUDA_LAUNCH_CHECK("VAE group norm");
     return VS_OK;
 }
 
-extern "C" vs_status vs_cuda_hv_upsample(uint16_t *y, const uint16_t *x, int t, int h, int w, int c, int ut, int us) {
+extern "C" vs_status vs_cuda_hv_upsample(uint16_t *y, const uint16_t *x, int t, int h, int w, int c, int ut,
+                                         int us) {
     const int64_t n = (int64_t)(1 + ut * (t - 1)) * h * us * w * us * (c / 8);
     if (n == 0) return VS_OK;
-    upsample_kernel<<<grid_for(n), kThreads>>>(reinterpret_cast<uint4 *>(y), reinterpret_cast<const uint4 *>(x), t, h,
-                                               w, c / 8, ut, us);
+    upsample_kernel<<<grid_for(n), kThreads>>>(reinterpret_cast<uint4 *>(y),
+                                               reinterpret_cast<const uint4 *>(x), t, h, w, c / 8, ut, us);
     VS_CUDA_LAUNCH_CHECK("VAE upsampling");
     return VS_OK;
 }

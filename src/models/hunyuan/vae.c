@@ -1,7 +1,7 @@
 /* HunyuanVideo VAE decoder: configuration, loading, the f32 CPU decode of one tile, and diffusers' spatial
  * and temporal tiling around it (shared by both devices: a model on the GPU decodes each tile through
- * vae_cuda.c). On the CPU activations are frame-major, [t][c][h][w]: a frame is one contiguous [c, h, w]
- * block, the shape the convolution kernel takes its time taps in. */
+ * vae_cuda.c). On the CPU activations are frame-major vs_frames, [t][c][h][w]: a frame is one contiguous
+ * [c, h, w] block, the shape the convolution kernel takes its time taps in. */
 #include "models/hunyuan/vae.h"
 
 #include <math.h>
@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "core/status.h"
 #include "io/safetensors.h"
+#include "models/common/vae_tiles.h"
 #include "models/hunyuan/vae_internal.h"
 #include "ops/ops.h"
 
@@ -58,22 +59,26 @@ static vs_status parse_config(const vs_json *root, hv_config *c) {
     *c = released_config;
     const vs_json *boc = vs_json_get(root, "block_out_channels");
     if (boc) {
-        if (vs_json_typeof(boc) != VS_JSON_ARRAY || vs_json_size(boc) < 1 || vs_json_size(boc) > HV_MAX_BLOCKS)
-            return vs_fail(VS_ERR_FORMAT, "config.json: \"block_out_channels\" must be an array of 1..%d integers",
+        if (vs_json_typeof(boc) != VS_JSON_ARRAY || vs_json_size(boc) < 1 ||
+            vs_json_size(boc) > HV_MAX_BLOCKS)
+            return vs_fail(VS_ERR_FORMAT,
+                           "config.json: \"block_out_channels\" must be an array of 1..%d integers",
                            HV_MAX_BLOCKS);
         c->n_blocks = (int)vs_json_size(boc);
         for (int i = 0; i < c->n_blocks; i++) {
             int64_t x;
             if (!vs_json_int64(vs_json_at(boc, (size_t)i), &x) || x < 1 || x > 4096)
-                return vs_fail(VS_ERR_FORMAT, "config.json: block_out_channels[%d] must be an integer in 1..4096", i);
+                return vs_fail(VS_ERR_FORMAT,
+                               "config.json: block_out_channels[%d] must be an integer in 1..4096", i);
             c->block_out[i] = (int)x;
         }
     }
     VS_TRY(check_block_types(root, "up_block_types", "HunyuanVideoUpBlock3D", c->n_blocks));
     VS_TRY(config_int(root, "latent_channels", c->latent_channels, 1, 1024, &c->latent_channels));
     VS_TRY(config_int(root, "out_channels", c->out_channels, 1, 64, &c->out_channels));
-    VS_TRY(config_int(root, "norm_num_groups", c->groups, 1, 4096, &c->groups));
-    VS_TRY(config_int(root, "layers_per_block", c->layers_per_block, 0, HV_MAX_RES - 1, &c->layers_per_block));
+    VS_TRY(config_int(root, "norm_num_groups", c->groups, 1, 1024, &c->groups));
+    VS_TRY(
+        config_int(root, "layers_per_block", c->layers_per_block, 0, HV_MAX_RES - 1, &c->layers_per_block));
     VS_TRY(config_int(root, "spatial_compression_ratio", c->spatial_ratio, 1, 64, &c->spatial_ratio));
     VS_TRY(config_int(root, "temporal_compression_ratio", c->temporal_ratio, 1, 64, &c->temporal_ratio));
     const vs_json *attn = vs_json_get(root, "mid_block_add_attention");
@@ -85,11 +90,13 @@ static vs_status parse_config(const vs_json *root, hv_config *c) {
     if (strcmp(act, "silu") && strcmp(act, "swish"))
         return vs_fail(VS_ERR_UNSUPPORTED, "config.json: act_fn %s; only silu is supported", act);
     if (c->temporal_ratio != 4)
-        return vs_fail(VS_ERR_UNSUPPORTED, "config.json: temporal_compression_ratio %d; diffusers decodes only 4",
+        return vs_fail(VS_ERR_UNSUPPORTED,
+                       "config.json: temporal_compression_ratio %d; diffusers decodes only 4",
                        c->temporal_ratio);
     for (int i = 0; i < c->n_blocks; i++)
         if (c->block_out[i] % c->groups)
-            return vs_fail(VS_ERR_FORMAT, "config.json: block_out_channels[%d] = %d is not a multiple of norm_num_groups %d",
+            return vs_fail(VS_ERR_FORMAT,
+                           "config.json: block_out_channels[%d] = %d is not a multiple of norm_num_groups %d",
                            i, c->block_out[i], c->groups);
     return VS_OK;
 }
@@ -98,7 +105,8 @@ static vs_status parse_config(const vs_json *root, hv_config *c) {
  * log2(spatial_ratio) blocks, time in the log2(4) = 2 blocks before the last. */
 static void up_factors(const hv_config *c, int i, int *up_t, int *up_s) {
     int spatial_layers = 0, n = c->n_blocks;
-    while ((1 << (spatial_layers + 1)) <= c->spatial_ratio) spatial_layers++;
+    while ((1 << (spatial_layers + 1)) <= c->spatial_ratio)
+        spatial_layers++;
     *up_s = i < spatial_layers ? 2 : 1;
     *up_t = i >= n - 1 - 2 && i != n - 1 ? 2 : 1;
 }
@@ -112,9 +120,10 @@ static vs_status check_ratios(const hv_config *c) {
         s *= us, t *= ut;
     }
     if (s != c->spatial_ratio || t != c->temporal_ratio)
-        return vs_fail(VS_ERR_FORMAT,
-                       "config.json: %d up blocks upsample %dx in space and %dx in time, not the configured %dx and %dx",
-                       c->n_blocks, s, t, c->spatial_ratio, c->temporal_ratio);
+        return vs_fail(
+            VS_ERR_FORMAT,
+            "config.json: %d up blocks upsample %dx in space and %dx in time, not the configured %dx and %dx",
+            c->n_blocks, s, t, c->spatial_ratio, c->temporal_ratio);
     return VS_OK;
 }
 
@@ -148,9 +157,13 @@ vs_status vs_hunyuan_vae_info(const char *dir, vs_vae_info *info) {
     return VS_OK;
 }
 
-void vs_hunyuan_vae_get_info(const vs_hunyuan_vae *vae, vs_vae_info *info) { info_of(&vae->cfg, info); }
+void vs_hunyuan_vae_get_info(const vs_hunyuan_vae *vae, vs_vae_info *info) {
+    info_of(&vae->cfg, info);
+}
 
-vs_vae_memory vs_hunyuan_vae_memory(const vs_hunyuan_vae *vae) { return vae->gpu_memory; }
+vs_vae_memory vs_hunyuan_vae_memory(const vs_hunyuan_vae *vae) {
+    return vae->gpu_memory;
+}
 
 /* ---- loading ----------------------------------------------------------------------------------- */
 
@@ -160,7 +173,8 @@ typedef struct {
     size_t n_used; /* checkpoint tensors read so far */
 } loader;
 
-/* Roughly torch's initialization: weights uniform in +-1/sqrt(fan_in), biases in +-0.1, norm scales 1 +- 0.1. */
+/* Roughly torch's initialization: weights uniform in +-1/sqrt(fan_in), biases in +-0.1, norm scales 1 +- 0.1.
+ */
 static vs_status load(loader *L, const char *name, int ndim, const int64_t *shape, vs_tensor *out) {
     if (L->st) {
         VS_TRY(vs_safetensors_load(L->st, name, VS_F32, VS_CPU, ndim, shape, out));
@@ -169,7 +183,8 @@ static vs_status load(loader *L, const char *name, int ndim, const int64_t *shap
     }
     VS_TRY(vs_tensor_alloc(out, VS_F32, VS_CPU, ndim, shape));
     const int scale = strstr(name, "norm") && strstr(name, ".weight");
-    const float bound = ndim == 1 ? 0.1f : (float)(1.0 / sqrt((double)vs_tensor_numel(out) / (double)shape[0]));
+    const float bound =
+        ndim == 1 ? 0.1f : (float)(1.0 / sqrt((double)vs_tensor_numel(out) / (double)shape[0]));
     L->seed = L->seed * 6364136223846793005ull + 1442695040888963407ull;
     return vs_op_fill_uniform(out, L->seed, scale ? 0.9f : -bound, scale ? 1.1f : bound);
 }
@@ -280,19 +295,21 @@ static vs_status check_all_used(const loader *L) {
         extra = name;
     }
     if (n != L->n_used)
-        return vs_fail(VS_ERR_FORMAT, "%zu decoder weights but config.json describes %zu (e.g. %s)", n, L->n_used,
-                       extra ? extra : "?");
+        return vs_fail(VS_ERR_FORMAT, "%zu decoder weights but config.json describes %zu (e.g. %s)", n,
+                       L->n_used, extra ? extra : "?");
     return VS_OK;
 }
 
 static void free_conv(hv_conv *cv) {
     vs_tensor *t[4] = {&cv->weight, &cv->bias, &cv->dweight, &cv->dbias};
-    for (int i = 0; i < 4; i++) vs_tensor_free(t[i]);
+    for (int i = 0; i < 4; i++)
+        vs_tensor_free(t[i]);
 }
 
 static void free_norm(hv_norm *n) {
     vs_tensor *t[4] = {&n->gamma, &n->beta, &n->dgamma, &n->dbeta};
-    for (int i = 0; i < 4; i++) vs_tensor_free(t[i]);
+    for (int i = 0; i < 4; i++)
+        vs_tensor_free(t[i]);
 }
 
 static void free_res(hv_res *r) {
@@ -311,14 +328,17 @@ void vs_hunyuan_vae_free(vs_hunyuan_vae *m) {
     free_conv(&m->post_quant);
     free_conv(&m->conv_in);
     free_conv(&m->conv_out);
-    for (int i = 0; i < 2; i++) free_res(&m->mid_res[i]);
+    for (int i = 0; i < 2; i++)
+        free_res(&m->mid_res[i]);
     hv_attn *a = &m->mid_attn;
     free_norm(&a->norm);
-    vs_tensor *t[12] = {&a->wq, &a->bq, &a->wk, &a->bk, &a->wv, &a->bv, &a->wo, &a->bo,
-                        &a->dqkv_w, &a->dqkv_b, &a->dout_w, &a->dout_b};
-    for (int i = 0; i < 12; i++) vs_tensor_free(t[i]);
+    vs_tensor *t[12] = {&a->wq, &a->bq, &a->wk,     &a->bk,     &a->wv,     &a->bv,
+                        &a->wo, &a->bo, &a->dqkv_w, &a->dqkv_b, &a->dout_w, &a->dout_b};
+    for (int i = 0; i < 12; i++)
+        vs_tensor_free(t[i]);
     for (int i = 0; i < HV_MAX_BLOCKS; i++) {
-        for (int j = 0; j < HV_MAX_RES; j++) free_res(&m->up[i].res[j]);
+        for (int j = 0; j < HV_MAX_RES; j++)
+            free_res(&m->up[i].res[j]);
         free_conv(&m->up[i].conv);
     }
     free_norm(&m->norm_out);
@@ -379,8 +399,8 @@ vs_status vs_hunyuan_vae_random(vs_hunyuan_vae **out, vs_device device, uint64_t
     return VS_OK;
 }
 
-vs_status vs_hunyuan_vae_set_tiling(vs_hunyuan_vae *vae, int tile_h, int tile_w, int tile_frames, int stride_h,
-                                    int stride_w, int stride_frames) {
+vs_status vs_hunyuan_vae_set_tiling(vs_hunyuan_vae *vae, int tile_h, int tile_w, int tile_frames,
+                                    int stride_h, int stride_w, int stride_frames) {
     const int sr = vae->cfg.spatial_ratio, tr = vae->cfg.temporal_ratio;
     const int v[6] = {tile_h, tile_w, stride_h, stride_w, tile_frames, stride_frames};
     for (int i = 0; i < 6; i++) {
@@ -390,8 +410,8 @@ vs_status vs_hunyuan_vae_set_tiling(vs_hunyuan_vae *vae, int tile_h, int tile_w,
                            i < 4 ? "sizes and strides" : "frame counts", unit, v[i]);
     }
     if (stride_h > tile_h || stride_w > tile_w || stride_frames > tile_frames)
-        return vs_fail(VS_ERR_INVALID_ARG, "VAE tile strides %dx%dx%d exceed the tile %dx%dx%d", stride_frames,
-                       stride_h, stride_w, tile_frames, tile_h, tile_w);
+        return vs_fail(VS_ERR_INVALID_ARG, "VAE tile strides %dx%dx%d exceed the tile %dx%dx%d",
+                       stride_frames, stride_h, stride_w, tile_frames, tile_h, tile_w);
     hv_tiling t = {tile_h, tile_w, tile_frames, stride_h, stride_w, stride_frames};
     vae->tiling = t;
     return VS_OK;
@@ -399,76 +419,59 @@ vs_status vs_hunyuan_vae_set_tiling(vs_hunyuan_vae *vae, int tile_h, int tile_w,
 
 /* ---- the CPU decode of one tile ---------------------------------------------------------------- */
 
-typedef struct {
-    float *d; /* [t][c][h][w] */
-    int t, c, h, w;
-} act;
-
-static size_t frame_size(const act *a) { return (size_t)a->c * a->h * a->w; }
-
-static vs_status act_alloc(act *a, int t, int c, int h, int w) {
-    a->t = t, a->c = c, a->h = h, a->w = w;
-    a->d = malloc(sizeof(float) * ((size_t)t * frame_size(a) + 1));
-    if (!a->d) return vs_fail(VS_ERR_OOM, "out of memory for a %dx%dx%dx%d VAE activation", t, c, h, w);
-    return VS_OK;
-}
-
-static void act_free(act *a) {
-    free(a->d);
-    a->d = NULL;
-}
-
 /* *x = y, freeing the old x. */
-static void act_replace(act *x, act *y) {
-    act_free(x);
+static void act_replace(vs_frames *x, vs_frames *y) {
+    vs_frames_free(x);
     *x = *y;
 }
 
 /* y = conv(x) (+ res): every frame replicate-padded by one pixel (k = 3), then a "same" convolution of the
  * padded frame whose interior is the valid result; output frame i reads input frames max(i - dt, 0)
  * (the causal replicate padding in time is a clamp of the frame index). */
-static vs_status conv_step(const hv_conv *cv, const act *x, const act *res, act *y) {
+static vs_status conv_step(const hv_conv *cv, const vs_frames *x, const vs_frames *res, vs_frames *y) {
     if (x->c != cv->cin) return vs_fail(VS_ERR_SHAPE, "VAE conv expects %d channels, got %d", cv->cin, x->c);
     const int p = cv->k / 2, ph = x->h + 2 * p, pw = x->w + 2 * p;
-    act padded = *x, full = {0};
-    vs_status s = act_alloc(y, x->t, cv->cout, x->h, x->w);
-    if (s == VS_OK && p) s = act_alloc(&padded, x->t, x->c, ph, pw);
-    if (s == VS_OK && p) s = act_alloc(&full, 1, cv->cout, ph, pw);
+    vs_frames padded = *x, full = {0};
+    vs_status s = vs_frames_alloc(y, x->t, cv->cout, x->h, x->w);
+    if (s == VS_OK && p) s = vs_frames_alloc(&padded, x->t, x->c, ph, pw);
+    if (s == VS_OK && p) s = vs_frames_alloc(&full, 1, cv->cout, ph, pw);
     for (int f = 0; s == VS_OK && p && f < x->t; f++)
         for (int ch = 0; ch < x->c; ch++)
             for (int yy = 0; yy < ph; yy++) {
                 int sy = yy - p < 0 ? 0 : yy - p >= x->h ? x->h - 1 : yy - p;
                 const float *src = x->d + (((size_t)f * x->c + ch) * x->h + sy) * x->w;
                 float *dst = padded.d + (((size_t)f * x->c + ch) * ph + yy) * pw;
-                for (int xx = 0; xx < pw; xx++) dst[xx] = src[xx - p < 0 ? 0 : xx - p >= x->w ? x->w - 1 : xx - p];
+                for (int xx = 0; xx < pw; xx++)
+                    dst[xx] = src[xx - p < 0 ? 0 : xx - p >= x->w ? x->w - 1 : xx - p];
             }
     for (int f = 0; s == VS_OK && f < x->t; f++) {
         const float *taps[3];
         for (int dt = 0; dt < cv->k; dt++) {
             int src = f - (cv->k - 1) + dt;
-            taps[dt] = padded.d + (size_t)(src < 0 ? 0 : src) * frame_size(&padded);
+            taps[dt] = padded.d + (size_t)(src < 0 ? 0 : src) * vs_frames_size(&padded);
         }
-        float *out = p ? full.d : y->d + (size_t)f * frame_size(y);
-        s = vs_cpu_conv_frame(out, taps, cv->k, cv->cin, ph, pw, cv->weight.data, cv->bias.data, cv->cout, cv->k,
-                              cv->k);
+        float *out = p ? full.d : y->d + (size_t)f * vs_frames_size(y);
+        s = vs_cpu_conv_frame(out, taps, cv->k, cv->cin, ph, pw, cv->weight.data, cv->bias.data, cv->cout,
+                              cv->k, cv->k);
         for (int ch = 0; s == VS_OK && p && ch < cv->cout; ch++)
             for (int yy = 0; yy < x->h; yy++)
                 memcpy(y->d + (((size_t)f * cv->cout + ch) * x->h + yy) * x->w,
                        full.d + ((size_t)ch * ph + yy + p) * pw + p, sizeof(float) * (size_t)x->w);
     }
-    if (p) act_free(&padded);
-    act_free(&full);
+    if (p) vs_frames_free(&padded);
+    vs_frames_free(&full);
     if (s == VS_OK && res) {
-        size_t n = (size_t)y->t * frame_size(y);
-        for (size_t i = 0; i < n; i++) y->d[i] += res->d[i];
+        size_t n = (size_t)y->t * vs_frames_size(y);
+        for (size_t i = 0; i < n; i++)
+            y->d[i] += res->d[i];
     }
-    if (s != VS_OK) act_free(y);
+    if (s != VS_OK) vs_frames_free(y);
     return s;
 }
 
 /* GroupNorm over the whole tile (each group's channels, all frames and pixels; f64 statistics), then SiLU
  * when silu; y may be x. */
-static void group_norm(const hv_norm *n, int groups, const act *x, float *y, int silu) {
+static void group_norm(const hv_norm *n, int groups, const vs_frames *x, float *y, int silu) {
     const int cg = x->c / groups;
     const size_t hw = (size_t)x->h * x->w;
     const float *gamma = n->gamma.data, *beta = n->beta.data;
@@ -477,7 +480,8 @@ static void group_norm(const hv_norm *n, int groups, const act *x, float *y, int
         for (int f = 0; f < x->t; f++)
             for (int ch = g * cg; ch < (g + 1) * cg; ch++) {
                 const float *v = x->d + ((size_t)f * x->c + ch) * hw;
-                for (size_t i = 0; i < hw; i++) sum += v[i], sq += (double)v[i] * v[i];
+                for (size_t i = 0; i < hw; i++)
+                    sum += v[i], sq += (double)v[i] * v[i];
             }
         const double count = (double)x->t * cg * hw, mean = sum / count;
         const double var = sq / count - mean * mean;
@@ -495,17 +499,17 @@ static void group_norm(const hv_norm *n, int groups, const act *x, float *y, int
 }
 
 /* HunyuanVideoResnetBlockCausal3D: shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x)))))). */
-static vs_status res_step(const hv_res *r, int groups, act *x) {
-    act h = {0}, a = {0}, sc = *x, y = {0};
-    vs_status s = act_alloc(&h, x->t, x->c, x->h, x->w);
+static vs_status res_step(const hv_res *r, int groups, vs_frames *x) {
+    vs_frames h = {0}, a = {0}, sc = *x, y = {0};
+    vs_status s = vs_frames_alloc(&h, x->t, x->c, x->h, x->w);
     if (s == VS_OK) group_norm(&r->norm1, groups, x, h.d, 1);
     if (s == VS_OK) s = conv_step(&r->conv1, &h, NULL, &a);
-    act_free(&h);
+    vs_frames_free(&h);
     if (s == VS_OK) group_norm(&r->norm2, groups, &a, a.d, 1);
     if (s == VS_OK && r->has_shortcut) s = conv_step(&r->shortcut, x, NULL, &sc);
     if (s == VS_OK) s = conv_step(&r->conv2, &a, &sc, &y);
-    act_free(&a);
-    if (sc.d != x->d) act_free(&sc);
+    vs_frames_free(&a);
+    if (sc.d != x->d) vs_frames_free(&sc);
     if (s == VS_OK) act_replace(x, &y);
     return s;
 }
@@ -513,24 +517,27 @@ static vs_status res_step(const hv_res *r, int groups, act *x) {
 /* out[n][o] = in[n][:] . w[o][:] + b[o] over n tokens of width c. */
 static void linear(float *out, const float *in, const vs_tensor *w, const vs_tensor *b, int64_t n, int c) {
     const float *bias = b->data;
-    for (int64_t i = 0; i < n; i++) memcpy(out + i * c, bias, sizeof(float) * (size_t)c);
+    for (int64_t i = 0; i < n; i++)
+        memcpy(out + i * c, bias, sizeof(float) * (size_t)c);
     vs_cpu_gemm(0, 1, n, c, c, 1.0f, in, c, w->data, c, 1.0f, out, c);
 }
 
 /* The mid-block attention over the n = t h w pixels of the tile, tokens frame by frame: the queries of
  * frame f attend to the keys of frames 0..f (diffusers' prepare_causal_attention_mask). */
-static vs_status attn_step(const hv_attn *a, int groups, act *x) {
+static vs_status attn_step(const hv_attn *a, int groups, vs_frames *x) {
     const int c = x->c;
     const int64_t p = (int64_t)x->h * x->w, n = (int64_t)x->t * p;
     float *xn = malloc(sizeof(float) * (size_t)(c * n)), *tok = malloc(sizeof(float) * (size_t)(c * n));
     float *q = malloc(sizeof(float) * (size_t)(c * n)), *k = malloc(sizeof(float) * (size_t)(c * n));
     float *v = malloc(sizeof(float) * (size_t)(c * n)), *s = malloc(sizeof(float) * (size_t)(p * n));
-    vs_status st = xn && tok && q && k && v && s ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory for VAE attention");
+    vs_status st =
+        xn && tok && q && k && v && s ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory for VAE attention");
     if (st == VS_OK) {
         group_norm(&a->norm, groups, x, xn, 0);
         for (int f = 0; f < x->t; f++) /* [c][p] planes -> [p][c] tokens */
             for (int ch = 0; ch < c; ch++)
-                for (int64_t i = 0; i < p; i++) tok[(f * p + i) * c + ch] = xn[((int64_t)f * c + ch) * p + i];
+                for (int64_t i = 0; i < p; i++)
+                    tok[(f * p + i) * c + ch] = xn[((int64_t)f * c + ch) * p + i];
         linear(q, tok, &a->wq, &a->bq, n, c);
         linear(k, tok, &a->wk, &a->bk, n, c);
         linear(v, tok, &a->wv, &a->bv, n, c);
@@ -543,7 +550,8 @@ static vs_status attn_step(const hv_attn *a, int groups, act *x) {
         linear(q, tok, &a->wo, &a->bo, n, c);
         for (int f = 0; f < x->t; f++)
             for (int ch = 0; ch < c; ch++)
-                for (int64_t i = 0; i < p; i++) x->d[((int64_t)f * c + ch) * p + i] += q[(f * p + i) * c + ch];
+                for (int64_t i = 0; i < p; i++)
+                    x->d[((int64_t)f * c + ch) * p + i] += q[(f * p + i) * c + ch];
     }
     free(xn);
     free(tok);
@@ -556,43 +564,46 @@ static vs_status attn_step(const hv_attn *a, int groups, act *x) {
 
 /* HunyuanVideoUpsampleCausal3D: nearest upsampling, frame 0 in space only, the others by (up_t, up_s, up_s);
  * then the causal conv. */
-static vs_status upsample_step(const hv_up *u, act *x) {
+static vs_status upsample_step(const hv_up *u, vs_frames *x) {
     const int t2 = 1 + u->up_t * (x->t - 1), h2 = x->h * u->up_s, w2 = x->w * u->up_s;
-    act up, y;
-    VS_TRY(act_alloc(&up, t2, x->c, h2, w2));
+    vs_frames up, y;
+    VS_TRY(vs_frames_alloc(&up, t2, x->c, h2, w2));
     for (int f = 0; f < t2; f++) {
         const int src = f == 0 ? 0 : 1 + (f - 1) / u->up_t;
         for (int ch = 0; ch < x->c; ch++)
             for (int yy = 0; yy < h2; yy++) {
                 const float *row = x->d + (((size_t)src * x->c + ch) * x->h + yy / u->up_s) * x->w;
                 float *dst = up.d + (((size_t)f * x->c + ch) * h2 + yy) * w2;
-                for (int xx = 0; xx < w2; xx++) dst[xx] = row[xx / u->up_s];
+                for (int xx = 0; xx < w2; xx++)
+                    dst[xx] = row[xx / u->up_s];
             }
     }
     vs_status s = conv_step(&u->conv, &up, NULL, &y);
-    act_free(&up);
+    vs_frames_free(&up);
     if (s == VS_OK) act_replace(x, &y);
     return s;
 }
 
-/* HunyuanVideoDecoder3D.forward on one tile z [t][C][h][w] (after post_quant_conv) -> [1 + tr (t - 1)][3][H][W]. */
+/* HunyuanVideoDecoder3D.forward on one tile z [t][C][h][w] (after post_quant_conv) -> [1 + tr (t -
+ * 1)][3][H][W]. */
 static vs_status decode_tile_cpu(const vs_hunyuan_vae *m, const float *z, int t, int h, int w, float *video) {
     const hv_config *c = &m->cfg;
-    act zin = {(float *)z, t, c->latent_channels, h, w}, x;
+    vs_frames zin = {(float *)z, t, c->latent_channels, h, w}, x;
     VS_TRY(conv_step(&m->conv_in, &zin, NULL, &x));
     vs_status s = res_step(&m->mid_res[0], c->groups, &x);
     if (s == VS_OK && c->mid_attention) s = attn_step(&m->mid_attn, c->groups, &x);
     if (s == VS_OK) s = res_step(&m->mid_res[1], c->groups, &x);
     for (int i = 0; s == VS_OK && i < c->n_blocks; i++) {
-        for (int j = 0; s == VS_OK && j < m->up[i].n_res; j++) s = res_step(&m->up[i].res[j], c->groups, &x);
+        for (int j = 0; s == VS_OK && j < m->up[i].n_res; j++)
+            s = res_step(&m->up[i].res[j], c->groups, &x);
         if (s == VS_OK && (m->up[i].up_t > 1 || m->up[i].up_s > 1)) s = upsample_step(&m->up[i], &x);
     }
-    act y = {0};
+    vs_frames y = {0};
     if (s == VS_OK) group_norm(&m->norm_out, c->groups, &x, x.d, 1);
     if (s == VS_OK) s = conv_step(&m->conv_out, &x, NULL, &y);
-    act_free(&x);
-    if (s == VS_OK) memcpy(video, y.d, sizeof(float) * (size_t)y.t * frame_size(&y));
-    act_free(&y);
+    vs_frames_free(&x);
+    if (s == VS_OK) memcpy(video, y.d, sizeof(float) * (size_t)y.t * vs_frames_size(&y));
+    vs_frames_free(&y);
     return s;
 }
 
@@ -605,108 +616,27 @@ static vs_status decode_tile(vs_hunyuan_vae *m, const float *z, int t, int h, in
 
 /* ---- tiling ----------------------------------------------------------------------------------- */
 
-/* diffusers' blend_v / blend_h / blend_t, in place on b: its first e rows (columns, frames) fade in from
- * the last e of a, b's weight rising as i / e (e capped by both sizes). */
-static void blend_rows(const act *a, act *b, int e) {
-    e = e < a->h ? e : a->h;
-    e = e < b->h ? e : b->h;
-    for (int f = 0; f < b->t; f++)
-        for (int ch = 0; ch < b->c; ch++)
-            for (int y = 0; y < e; y++) {
-                const float *ra = a->d + (((size_t)f * a->c + ch) * a->h + a->h - e + y) * a->w;
-                float *rb = b->d + (((size_t)f * b->c + ch) * b->h + y) * b->w;
-                const float wb = (float)y / (float)e;
-                for (int xx = 0; xx < b->w; xx++) rb[xx] = ra[xx] * (1.0f - wb) + rb[xx] * wb;
-            }
-}
-
-static void blend_cols(const act *a, act *b, int e) {
-    e = e < a->w ? e : a->w;
-    e = e < b->w ? e : b->w;
-    for (int f = 0; f < b->t; f++)
-        for (int ch = 0; ch < b->c; ch++)
-            for (int y = 0; y < b->h; y++) {
-                const float *ra = a->d + (((size_t)f * a->c + ch) * a->h + y) * a->w + a->w - e;
-                float *rb = b->d + (((size_t)f * b->c + ch) * b->h + y) * b->w;
-                for (int xx = 0; xx < e; xx++) {
-                    const float wb = (float)xx / (float)e;
-                    rb[xx] = ra[xx] * (1.0f - wb) + rb[xx] * wb;
-                }
-            }
-}
-
-static void blend_frames(const act *a, act *b, int e) {
-    e = e < a->t ? e : a->t;
-    e = e < b->t ? e : b->t;
-    const size_t fs = frame_size(b);
-    for (int f = 0; f < e; f++) {
-        const float *fa = a->d + (size_t)(a->t - e + f) * fs;
-        float *fb = b->d + (size_t)f * fs;
-        const float wb = (float)f / (float)e;
-        for (size_t i = 0; i < fs; i++) fb[i] = fa[i] * (1.0f - wb) + fb[i] * wb;
-    }
-}
-
 /* Decodes z [t][C][h][w] whole into *out. */
-static vs_status decode_whole(vs_hunyuan_vae *m, const act *z, act *out) {
+static vs_status decode_whole(vs_hunyuan_vae *m, const vs_frames *z, vs_frames *out) {
     const int sr = m->cfg.spatial_ratio;
-    VS_TRY(act_alloc(out, 1 + m->cfg.temporal_ratio * (z->t - 1), m->cfg.out_channels, z->h * sr, z->w * sr));
+    VS_TRY(vs_frames_alloc(out, 1 + m->cfg.temporal_ratio * (z->t - 1), m->cfg.out_channels, z->h * sr,
+                           z->w * sr));
     vs_status s = decode_tile(m, z->d, z->t, z->h, z->w, out->d);
-    if (s != VS_OK) act_free(out);
+    if (s != VS_OK) vs_frames_free(out);
     return s;
 }
 
-/* diffusers' tiled_decode: tiles start every stride (latent pixels) and span the tile; each is decoded on
- * its own, then in raster order blended in place with the (already blended) tile above and the one to the
- * left, and its top-left stride x stride pixels are kept. */
-static vs_status decode_spatial_tiles(vs_hunyuan_vae *m, const act *z, act *out) {
-    const hv_tiling *T = &m->tiling;
-    const int sr = m->cfg.spatial_ratio;
-    const int tile_h = T->tile_h / sr, tile_w = T->tile_w / sr, step_h = T->stride_h / sr, step_w = T->stride_w / sr;
-    const int rows = (z->h + step_h - 1) / step_h, cols = (z->w + step_w - 1) / step_w;
-    act *tiles = calloc((size_t)rows * cols, sizeof *tiles);
-    if (!tiles) return vs_fail(VS_ERR_OOM, "out of memory for VAE tiles");
-    vs_status s = VS_OK;
-    for (int i = 0; s == VS_OK && i < rows; i++)
-        for (int j = 0; s == VS_OK && j < cols; j++) {
-            const int y0 = i * step_h, x0 = j * step_w;
-            const int th = z->h - y0 < tile_h ? z->h - y0 : tile_h, tw = z->w - x0 < tile_w ? z->w - x0 : tile_w;
-            act part;
-            s = act_alloc(&part, z->t, z->c, th, tw);
-            for (int f = 0; s == VS_OK && f < z->t; f++)
-                for (int ch = 0; ch < z->c; ch++)
-                    for (int y = 0; y < th; y++)
-                        memcpy(part.d + (((size_t)f * z->c + ch) * th + y) * tw,
-                               z->d + (((size_t)f * z->c + ch) * z->h + y0 + y) * z->w + x0, sizeof(float) * (size_t)tw);
-            if (s == VS_OK) s = decode_whole(m, &part, &tiles[i * cols + j]);
-            act_free(&part);
-        }
-    if (s == VS_OK) s = act_alloc(out, tiles[0].t, tiles[0].c, z->h * sr, z->w * sr);
-    for (int i = 0; s == VS_OK && i < rows; i++)
-        for (int j = 0; j < cols; j++) {
-            act *tile = &tiles[i * cols + j];
-            if (i > 0) blend_rows(&tiles[(i - 1) * cols + j], tile, T->tile_h - T->stride_h);
-            if (j > 0) blend_cols(&tiles[i * cols + j - 1], tile, T->tile_w - T->stride_w);
-            const int y0 = i * T->stride_h, x0 = j * T->stride_w;
-            int kh = tile->h < T->stride_h ? tile->h : T->stride_h, kw = tile->w < T->stride_w ? tile->w : T->stride_w;
-            if (y0 + kh > out->h) kh = out->h - y0;
-            if (x0 + kw > out->w) kw = out->w - x0;
-            for (int f = 0; f < tile->t; f++)
-                for (int ch = 0; ch < tile->c; ch++)
-                    for (int y = 0; y < kh; y++)
-                        memcpy(out->d + (((size_t)f * out->c + ch) * out->h + y0 + y) * out->w + x0,
-                               tile->d + (((size_t)f * tile->c + ch) * tile->h + y) * tile->w, sizeof(float) * (size_t)kw);
-        }
-    for (int i = 0; i < rows * cols; i++) act_free(&tiles[i]);
-    free(tiles);
-    return s;
+/* vs_frames_decoder for diffusers' tiled_decode (vs_frames_decode_tiled). */
+static vs_status decode_part(void *m, const vs_frames *z, vs_frames *out) {
+    return decode_whole(m, z, out);
 }
 
 /* One tile of frames: spatially tiled when `tiled` and the frame is larger than a tile. */
-static vs_status decode_frames(vs_hunyuan_vae *m, const act *z, int tiled, act *out) {
+static vs_status decode_frames(vs_hunyuan_vae *m, const vs_frames *z, int tiled, vs_frames *out) {
     const int sr = m->cfg.spatial_ratio;
     if (tiled && (z->w > m->tiling.tile_w / sr || z->h > m->tiling.tile_h / sr))
-        return decode_spatial_tiles(m, z, out);
+        return vs_frames_decode_tiled(z, sr, m->tiling.tile_h, m->tiling.tile_w, m->tiling.stride_h,
+                                      m->tiling.stride_w, decode_part, m, out);
     return decode_whole(m, z, out);
 }
 
@@ -714,24 +644,24 @@ static vs_status decode_frames(vs_hunyuan_vae *m, const act *z, int tiled, act *
  * tile_t / tr + 1 latent frames start every stride_t / tr; each decoded tile but the first loses its first
  * frame, fades in over the previous (blended) tile's last tile_t - stride_t frames, and gives its first
  * stride_t frames (the first tile stride_t + 1). Streams: only the previous tile is held. */
-static vs_status decode_temporal_tiles(vs_hunyuan_vae *m, const act *z, int tiled, act *video) {
+static vs_status decode_temporal_tiles(vs_hunyuan_vae *m, const vs_frames *z, int tiled, vs_frames *video) {
     const hv_tiling *T = &m->tiling;
     const int tr = m->cfg.temporal_ratio, sr = m->cfg.spatial_ratio;
     const int tile = T->tile_t / tr, step = T->stride_t / tr, total = 1 + tr * (z->t - 1);
-    VS_TRY(act_alloc(video, total, m->cfg.out_channels, z->h * sr, z->w * sr));
-    const size_t zfs = frame_size(z), vfs = frame_size(video);
-    act prev = {0};
+    VS_TRY(vs_frames_alloc(video, total, m->cfg.out_channels, z->h * sr, z->w * sr));
+    const size_t zfs = vs_frames_size(z), vfs = vs_frames_size(video);
+    vs_frames prev = {0};
     int done = 0;
     vs_status s = VS_OK;
     for (int i = 0; s == VS_OK && i < z->t; i += step) {
         const int n = z->t - i < tile + 1 ? z->t - i : tile + 1;
-        act part = {z->d + (size_t)i * zfs, n, z->c, z->h, z->w}, cur;
+        vs_frames part = {z->d + (size_t)i * zfs, n, z->c, z->h, z->w}, cur;
         s = decode_frames(m, &part, tiled, &cur);
         if (s != VS_OK) break;
-        if (i > 0) { /* drop the first frame: shift the view */
+        if (i > 0) { /* drop the first frame (latent frame i alone, which the previous tile covers too) */
             memmove(cur.d, cur.d + vfs, sizeof(float) * (size_t)(cur.t - 1) * vfs);
             cur.t--;
-            blend_frames(&prev, &cur, T->tile_t - T->stride_t);
+            vs_frames_blend_frames(&prev, &cur, T->tile_t - T->stride_t);
         }
         int keep = i > 0 ? T->stride_t : T->stride_t + 1;
         if (keep > cur.t) keep = cur.t;
@@ -740,51 +670,57 @@ static vs_status decode_temporal_tiles(vs_hunyuan_vae *m, const act *z, int tile
         done += keep;
         act_replace(&prev, &cur);
     }
-    act_free(&prev);
+    vs_frames_free(&prev);
     if (s == VS_OK && done != total)
         s = vs_fail(VS_ERR_SHAPE, "VAE temporal tiles gave %d of %d frames", done, total);
-    if (s != VS_OK) act_free(video);
+    if (s != VS_OK) vs_frames_free(video);
     return s;
 }
 
 vs_status vs_hunyuan_vae_decode(vs_hunyuan_vae *m, const vs_tensor *latents, int tiled, vs_tensor *video) {
     memset(video, 0, sizeof *video);
-    if (!m || !latents || !latents->data) return vs_fail(VS_ERR_INVALID_ARG, "VAE decode: no model or latents");
+    if (!m || !latents || !latents->data)
+        return vs_fail(VS_ERR_INVALID_ARG, "VAE decode: no model or latents");
     const int zc = m->cfg.latent_channels;
     const int64_t *sh = latents->shape;
     if (latents->dtype != VS_F32 || latents->device != VS_CPU || !vs_tensor_is_contiguous(latents) ||
-        latents->ndim != 5 || sh[0] != 1 || sh[1] != zc || sh[2] < 1 || sh[3] < 1 || sh[4] < 1 || sh[2] > 100000 ||
-        sh[3] > 4096 || sh[4] > 4096)
-        return vs_fail(VS_ERR_SHAPE,
-                       "HunyuanVideo VAE decode wants contiguous host f32 latents [1, %d, F, H, W], got %s of rank %d "
-                       "[%lld, %lld, ...]",
-                       zc, vs_dtype_name(latents->dtype), latents->ndim, (long long)sh[0],
-                       (long long)(latents->ndim > 1 ? sh[1] : 0));
+        latents->ndim != 5 || sh[0] != 1 || sh[1] != zc || sh[2] < 1 || sh[3] < 1 || sh[4] < 1 ||
+        sh[2] > 100000 || sh[3] > 4096 || sh[4] > 4096)
+        return vs_fail(
+            VS_ERR_SHAPE,
+            "HunyuanVideo VAE decode wants contiguous host f32 latents [1, %d, F, H, W], got %s of rank %d "
+            "[%lld, %lld, ...]",
+            zc, vs_dtype_name(latents->dtype), latents->ndim, (long long)sh[0],
+            (long long)(latents->ndim > 1 ? sh[1] : 0));
     if (tiled < 0) tiled = m->device == VS_CUDA;
 
     /* The pipeline's latents / scaling_factor, frame-major, then post_quant_conv: a 1x1x1 conv, pointwise, so
      * it commutes with tiling and runs once here. */
     const int t = (int)sh[2], h = (int)sh[3], w = (int)sh[4];
-    act z, zq;
-    VS_TRY(act_alloc(&z, t, zc, h, w));
+    vs_frames z, zq;
+    VS_TRY(vs_frames_alloc(&z, t, zc, h, w));
     const float *src = latents->data, inv = (float)(1.0 / m->cfg.scaling_factor);
     const size_t hw = (size_t)h * w;
     for (int ch = 0; ch < zc; ch++)
         for (int f = 0; f < t; f++)
-            for (size_t p = 0; p < hw; p++) z.d[((size_t)f * zc + ch) * hw + p] = src[((size_t)ch * t + f) * hw + p] * inv;
+            for (size_t p = 0; p < hw; p++)
+                z.d[((size_t)f * zc + ch) * hw + p] = src[((size_t)ch * t + f) * hw + p] * inv;
     vs_status s = conv_step(&m->post_quant, &z, NULL, &zq);
-    act_free(&z);
+    vs_frames_free(&z);
     if (s != VS_OK) return s;
-    act out = {0};
-    if (t > m->tiling.tile_t / m->cfg.temporal_ratio) s = decode_temporal_tiles(m, &zq, tiled, &out);
-    else s = decode_frames(m, &zq, tiled, &out);
-    act_free(&zq);
+    vs_frames out = {0};
+    if (t > m->tiling.tile_t / m->cfg.temporal_ratio)
+        s = decode_temporal_tiles(m, &zq, tiled, &out);
+    else
+        s = decode_frames(m, &zq, tiled, &out);
+    vs_frames_free(&zq);
 #if VS_HAVE_CUDA
     if (m->device == VS_CUDA) vs_hunyuan_vae_cuda_release(m);
 #endif
     if (s != VS_OK) return s;
-    const size_t n = (size_t)out.t * frame_size(&out);
-    for (size_t i = 0; i < n; i++) out.d[i] = out.d[i] < -1.0f ? -1.0f : out.d[i] > 1.0f ? 1.0f : out.d[i];
+    const size_t n = (size_t)out.t * vs_frames_size(&out);
+    for (size_t i = 0; i < n; i++)
+        out.d[i] = out.d[i] < -1.0f ? -1.0f : out.d[i] > 1.0f ? 1.0f : out.d[i];
     *video = vs_tensor_view(out.d, VS_F32, VS_CPU, 4, (int64_t[]){out.t, out.c, out.h, out.w});
     video->owned = 1;
     return VS_OK;
@@ -804,9 +740,10 @@ static size_t res_weight_bytes(int64_t in, int64_t out) {
 }
 
 /* The CUDA decode of one tile of t x h x w latents as vae_cuda.c runs it: the largest BF16 activation
- * (channels x frames x pixels, at the end of an up block) held about five times over (a resnet's input,
- * normalised copy, replicate-padded copy, output and shortcut), the mid-block attention's scores for one
- * frame of queries, and the F32 tile going up and coming down. */
+ * (channels x frames x padded pixels, at a resnet or an upsampler) held seven times over (a resnet's input,
+ * normalised copy, replicate-padded copy, padded conv output, output, and the smaller stages' buffers the
+ * pool keeps: 6.8 times in a replay of the pool's requests for the released config, tiled and untiled),
+ * the mid-block attention's scores for one frame of queries, and the F32 tile going up and coming down. */
 static void estimate(const hv_config *c, int t, int h, int w, size_t *weights, size_t *work) {
     const int64_t top = c->block_out[c->n_blocks - 1];
     size_t wb = conv_weight_bytes(c->latent_channels, top, 3) + 2 * res_weight_bytes(top, top) +
@@ -814,31 +751,37 @@ static void estimate(const hv_config *c, int t, int h, int w, size_t *weights, s
     int64_t frames = t, hh = h, ww = w, largest = top * frames * (hh + 2) * (ww + 2), prev = top;
     for (int i = 0; i < c->n_blocks; i++) {
         const int64_t out = c->block_out[c->n_blocks - 1 - i];
-        for (int j = 0; j <= c->layers_per_block; j++) wb += res_weight_bytes(j ? out : prev, out);
+        for (int j = 0; j <= c->layers_per_block; j++)
+            wb += res_weight_bytes(j ? out : prev, out);
+        const int64_t resnets =
+            (prev > out ? prev : out) * frames * (hh + 2) * (ww + 2); /* before upsampling */
+        if (resnets > largest) largest = resnets;
         int ut, us;
         up_factors(c, i, &ut, &us);
         if (ut > 1 || us > 1) {
             wb += conv_weight_bytes(out, out, 3);
             frames = 1 + ut * (frames - 1), hh *= us, ww *= us;
+            const int64_t upsampled = out * frames * (hh + 2) * (ww + 2);
+            if (upsampled > largest) largest = upsampled;
         }
-        const int64_t size = (prev > out ? prev : out) * frames * (hh + 2) * (ww + 2);
-        if (size > largest) largest = size;
         prev = out;
     }
     wb += conv_weight_bytes(c->block_out[0], c->out_channels, 3) + (size_t)c->block_out[0] * 8;
     *weights = wb;
     const int64_t p = (int64_t)h * w, scores = c->mid_attention ? p * (int64_t)t * p * 2 : 0;
-    *work = (size_t)(5 * largest * 2 + scores +
+    *work = (size_t)(7 * largest * 2 + scores +
                      ((int64_t)c->latent_channels * t * p + (int64_t)c->out_channels * frames * hh * ww) * 4);
 }
 
 vs_status vs_hunyuan_vae_estimate(const char *dir, int latent_frames, int latent_h, int latent_w, int tiled,
                                   size_t *weights, size_t *work) {
     if (latent_frames < 1 || latent_h < 1 || latent_w < 1)
-        return vs_fail(VS_ERR_INVALID_ARG, "VAE estimate: latent grid %dx%dx%d", latent_frames, latent_h, latent_w);
+        return vs_fail(VS_ERR_INVALID_ARG, "VAE estimate: latent grid %dx%dx%d", latent_frames, latent_h,
+                       latent_w);
     hv_config c;
     VS_TRY(config_from_dir(dir, &c));
-    /* Framewise decoding always cuts time into tiles of tile_t / tr + 1 latent frames; tiling also cuts space. */
+    /* Framewise decoding always cuts time into tiles of tile_t / tr + 1 latent frames; tiling also cuts
+     * space. */
     const hv_tiling *T = &default_tiling;
     const int tile_t = T->tile_t / c.temporal_ratio + 1;
     const int t = latent_frames > tile_t - 1 ? tile_t : latent_frames;

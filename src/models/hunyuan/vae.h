@@ -1,6 +1,6 @@
 /* HunyuanVideo's video VAE decoder (diffusers AutoencoderKLHunyuanVideo.decode), f32 on the CPU or bf16 on
- * CUDA (cuDNN convolutions, f32 accumulation): latents [1, C, F', H', W'] -> frames [1 + 4(F'-1), 3, 8H', 8W']
- * in [-1, 1] (the factors come from the config's temporal_compression_ratio and block_out_channels).
+ * CUDA (cuDNN convolutions, f32 accumulation): latents [1, C, F', H', W'] -> frames [1 + 4(F'-1), 3, 8H',
+ * 8W'] in [-1, 1] (the factors come from the config's temporal_compression_ratio and block_out_channels).
  *
  * The decoder is causal in time: each 3D convolution pads the past by replicating the first frame, and the
  * up-sampling blocks keep the first frame apart (it is up-sampled in space only). Optional tiling follows
@@ -44,8 +44,8 @@ void vs_hunyuan_vae_free(vs_hunyuan_vae *vae);
  * tiles of tile x tile pixels start every stride, tiles of tile_frames + 1 frames every stride_frames;
  * neighbours blend over tile - stride). Defaults 256, 256, 16, 192, 192, 12. Spatial sizes must be multiples
  * of the spatial ratio, frame counts of the temporal ratio, 0 < stride <= tile. */
-vs_status vs_hunyuan_vae_set_tiling(vs_hunyuan_vae *vae, int tile_h, int tile_w, int tile_frames, int stride_h,
-                                    int stride_w, int stride_frames);
+vs_status vs_hunyuan_vae_set_tiling(vs_hunyuan_vae *vae, int tile_h, int tile_w, int tile_frames,
+                                    int stride_h, int stride_w, int stride_frames);
 
 #ifdef __cplusplus
 }

@@ -15,32 +15,31 @@
 #include "backend/cuda/hunyuan_vae_cuda.h"
 #include "backend/cuda/vae_cuda.h"
 #include "core/devmem.h"
+#include "core/devpool.h"
 #include "core/dtype.h"
 #include "core/status.h"
+#include "models/common/text_weights.h"
 #include "models/hunyuan/vae_internal.h"
 #include "ops/ops.h"
 
 /* ---- weights on the device ------------------------------------------------------------------------ */
 
+/* A new `dtype` tensor on the GPU holding host f32 values. */
 static vs_status upload(vs_tensor *dst, vs_dtype dtype, const float *host, int ndim, const int64_t *shape) {
-    VS_TRY(vs_tensor_alloc(dst, dtype, VS_CUDA, ndim, shape));
-    const int64_t n = vs_tensor_numel(dst);
-    void *buf = malloc((size_t)n * vs_dtype_size(dtype) + 1);
-    if (!buf) return vs_fail(VS_ERR_OOM, "out of host memory uploading the VAE");
-    vs_convert(buf, dtype, host, VS_F32, n);
-    vs_status s = vs_device_memcpy_h2d(dst->data, buf, (size_t)n * vs_dtype_size(dtype));
-    free(buf);
-    return s;
+    return vs_text_weight_place(host, ndim, shape, dtype, VS_CUDA, dst);
 }
 
-static size_t bytes_of(const vs_tensor *t) { return t->data ? (size_t)vs_tensor_numel(t) * vs_dtype_size(t->dtype) : 0; }
+static size_t bytes_of(const vs_tensor *t) {
+    return t->data ? (size_t)vs_tensor_numel(t) * vs_dtype_size(t->dtype) : 0;
+}
 
 /* [cout][cin][k][k][k] -> [k][cout_pad][k][k][cin], zero filters beyond cout. */
 static vs_status upload_conv(vs_hunyuan_vae *m, hv_conv *cv, const char *what) {
     const int out_ok = cv->cout % 8 == 0 || cv == &m->conv_out; /* conv_out's 3 channels are padded */
     if (cv->cin % 8 || !out_ok)
-        return vs_fail(VS_ERR_UNSUPPORTED, "the CUDA VAE needs channel counts that are multiples of 8; %s maps %d to %d",
-                       what, cv->cin, cv->cout);
+        return vs_fail(VS_ERR_UNSUPPORTED,
+                       "the CUDA VAE needs channel counts that are multiples of 8; %s maps %d to %d", what,
+                       cv->cin, cv->cout);
     cv->cout_pad = (cv->cout + 7) / 8 * 8;
     const int k = cv->k, ci = cv->cin, co = cv->cout, cp = cv->cout_pad;
     const size_t n = (size_t)k * cp * k * k * ci;
@@ -53,7 +52,8 @@ static vs_status upload_conv(vs_hunyuan_vae *m, hv_conv *cv, const char *what) {
             for (int t = 0; t < k; t++)
                 for (int y = 0; y < k; y++)
                     for (int x = 0; x < k; x++)
-                        w[((((size_t)t * cp + o) * k + y) * k + x) * ci + i] = src[((((size_t)o * ci + i) * k + t) * k + y) * k + x];
+                        w[((((size_t)t * cp + o) * k + y) * k + x) * ci + i] =
+                            src[((((size_t)o * ci + i) * k + t) * k + y) * k + x];
     }
     if (s == VS_OK) s = upload(&cv->dweight, VS_BF16, w, 5, (int64_t[]){k, cp, k, k, ci});
     if (s == VS_OK) s = upload(&cv->dbias, VS_F32, b, 1, (int64_t[]){cp});
@@ -86,18 +86,22 @@ static vs_status upload_attn(vs_hunyuan_vae *m, hv_attn *a) {
     const int c = a->norm.c;
     VS_TRY(upload_norm(m, &a->norm));
     const size_t cc = (size_t)c * c;
-    float *w = malloc(sizeof(float) * 3 * cc), *b = calloc(3 * (size_t)c, sizeof(float)), *ob = malloc(sizeof(float) * (size_t)c);
+    float *w = malloc(sizeof(float) * 3 * cc), *b = calloc(3 * (size_t)c, sizeof(float)),
+          *ob = malloc(sizeof(float) * (size_t)c);
     vs_status s = w && b && ob ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory uploading the VAE");
     if (s == VS_OK) {
         const float scale = 1.0f / sqrtf((float)c);
         const float *wq = a->wq.data, *bq = a->bq.data, *wo = a->wo.data, *bo = a->bo.data, *bv = a->bv.data;
-        for (size_t i = 0; i < cc; i++) w[i] = wq[i] * scale;
+        for (size_t i = 0; i < cc; i++)
+            w[i] = wq[i] * scale;
         memcpy(w + cc, a->wk.data, sizeof(float) * cc);
         memcpy(w + 2 * cc, a->wv.data, sizeof(float) * cc);
-        for (int i = 0; i < c; i++) b[i] = bq[i] * scale, b[c + i] = ((const float *)a->bk.data)[i];
+        for (int i = 0; i < c; i++)
+            b[i] = bq[i] * scale, b[c + i] = ((const float *)a->bk.data)[i];
         for (int o = 0; o < c; o++) {
             double sum = bo[o];
-            for (int i = 0; i < c; i++) sum += (double)wo[(size_t)o * c + i] * bv[i];
+            for (int i = 0; i < c; i++)
+                sum += (double)wo[(size_t)o * c + i] * bv[i];
             ob[o] = (float)sum;
         }
         s = upload(&a->dqkv_w, VS_BF16, w, 2, (int64_t[]){3 * c, c});
@@ -108,20 +112,24 @@ static vs_status upload_attn(vs_hunyuan_vae *m, hv_attn *a) {
     free(w);
     free(b);
     free(ob);
-    m->gpu_memory.weights += bytes_of(&a->dqkv_w) + bytes_of(&a->dqkv_b) + bytes_of(&a->dout_w) + bytes_of(&a->dout_b);
+    m->gpu_memory.weights +=
+        bytes_of(&a->dqkv_w) + bytes_of(&a->dqkv_b) + bytes_of(&a->dout_w) + bytes_of(&a->dout_b);
     return s;
 }
 
 vs_status vs_hunyuan_vae_cuda_upload(vs_hunyuan_vae *m) {
     const hv_config *c = &m->cfg;
     if (c->latent_channels % 8)
-        return vs_fail(VS_ERR_UNSUPPORTED, "the CUDA VAE needs latent channels that are a multiple of 8, not %d",
+        return vs_fail(VS_ERR_UNSUPPORTED,
+                       "the CUDA VAE needs latent channels that are a multiple of 8, not %d",
                        c->latent_channels);
     VS_TRY(upload_conv(m, &m->conv_in, "conv_in"));
-    for (int i = 0; i < 2; i++) VS_TRY(upload_res(m, &m->mid_res[i]));
+    for (int i = 0; i < 2; i++)
+        VS_TRY(upload_res(m, &m->mid_res[i]));
     if (c->mid_attention) VS_TRY(upload_attn(m, &m->mid_attn));
     for (int i = 0; i < c->n_blocks; i++) {
-        for (int j = 0; j < m->up[i].n_res; j++) VS_TRY(upload_res(m, &m->up[i].res[j]));
+        for (int j = 0; j < m->up[i].n_res; j++)
+            VS_TRY(upload_res(m, &m->up[i].res[j]));
         if (m->up[i].up_t > 1 || m->up[i].up_s > 1) VS_TRY(upload_conv(m, &m->up[i].conv, "an upsampler"));
     }
     VS_TRY(upload_norm(m, &m->norm_out));
@@ -131,71 +139,40 @@ vs_status vs_hunyuan_vae_cuda_upload(vs_hunyuan_vae *m) {
 
 /* ---- device buffers --------------------------------------------------------------------------------- */
 
-#define POOL_MAX 64
-
-/* Buffers handed out and taken back; a request takes the smallest free one that fits, or allocates. */
-typedef struct {
-    void *ptr[POOL_MAX];
-    size_t cap[POOL_MAX];
-    int used[POOL_MAX];
-    int n;
-    size_t bytes;
-} pool;
-
-static vs_status pool_get(pool *p, size_t bytes, void **out) {
-    int best = -1;
-    for (int i = 0; i < p->n; i++)
-        if (!p->used[i] && p->cap[i] >= bytes && (best < 0 || p->cap[i] < p->cap[best])) best = i;
-    if (best < 0) {
-        if (p->n == POOL_MAX) return vs_fail(VS_ERR_OOM, "VAE buffer pool: more than %d buffers", POOL_MAX);
-        vs_status s = vs_device_malloc(&p->ptr[p->n], bytes);
-        if (s != VS_OK)
-            return vs_fail_context(s, "GPU memory for a %zu MiB VAE buffer (%zu MiB held)", bytes >> 20, p->bytes >> 20);
-        p->cap[p->n] = bytes;
-        p->bytes += bytes;
-        best = p->n++;
-    }
-    p->used[best] = 1;
-    *out = p->ptr[best];
-    return VS_OK;
-}
-
-static void pool_put(pool *p, const void *ptr) {
-    for (int i = 0; ptr && i < p->n; i++)
-        if (p->ptr[i] == ptr) p->used[i] = 0;
-}
-
-static void pool_free(pool *p) {
-    for (int i = 0; i < p->n; i++) vs_device_free(p->ptr[i]);
-    memset(p, 0, sizeof *p);
-}
-
 /* A run of channels-last BF16 frames [t][h][w][c]. */
 typedef struct {
     uint16_t *d;
     int t, c, h, w;
 } gact;
 
-static int64_t pixels_of(const gact *a) { return (int64_t)a->t * a->h * a->w; }
+static int64_t pixels_of(const gact *a) {
+    return (int64_t)a->t * a->h * a->w;
+}
 
-static vs_status gact_alloc(pool *p, gact *a, int t, int c, int h, int w) {
+static vs_status gact_alloc(vs_devpool *p, gact *a, int t, int c, int h, int w) {
     a->t = t, a->c = c, a->h = h, a->w = w;
     a->d = NULL;
-    return pool_get(p, sizeof(uint16_t) * (size_t)((int64_t)t * h * w * c), (void **)&a->d);
+    vs_status s = vs_devpool_get(p, sizeof(uint16_t) * (size_t)((int64_t)t * h * w * c), (void **)&a->d);
+    if (s != VS_OK)
+        return vs_fail_context(s, "GPU memory for a %dx%dx%dx%d VAE activation (%zu MiB held)", t, c, h, w,
+                               p->bytes >> 20);
+    return VS_OK;
 }
 
 /* ---- the layers --------------------------------------------------------------------------------------- */
 
 /* y = conv(x) + bias (+ res), y allocated here with `channels` channels (cout, or cout_pad for conv_out,
  * whose bias then waits for the conversion to planes: with_bias 0). */
-static vs_status conv(pool *p, const hv_conv *cv, const gact *x, const gact *res, int channels, int with_bias, gact *y) {
+static vs_status conv(vs_devpool *p, const hv_conv *cv, const gact *x, const gact *res, int channels,
+                      int with_bias, gact *y) {
     if (x->c != cv->cin) return vs_fail(VS_ERR_SHAPE, "VAE conv expects %d channels, got %d", cv->cin, x->c);
     VS_TRY(gact_alloc(p, y, x->t, channels, x->h, x->w));
     const float *bias = with_bias ? cv->dbias.data : NULL;
     const uint16_t *w = cv->dweight.data;
     if (cv->k == 1) {
         vs_status s = vs_cuda_conv2d_nhwc(y->d, x->d, w, x->t, x->h, x->w, cv->cin, cv->cout_pad, 1, 1, 0);
-        if (s == VS_OK) s = vs_cuda_vae_bias_residual(y->d, bias, res ? res->d : NULL, pixels_of(y), channels);
+        if (s == VS_OK)
+            s = vs_cuda_vae_bias_residual(y->d, bias, res ? res->d : NULL, pixels_of(y), channels);
         return s;
     }
     const int hp = x->h + 2, wp = x->w + 2;
@@ -205,48 +182,50 @@ static vs_status conv(pool *p, const hv_conv *cv, const gact *x, const gact *res
     if (s == VS_OK) s = vs_cuda_hv_replicate_pad(padded.d, x->d, x->t, x->h, x->w, x->c, 2, 1);
     const size_t frame = (size_t)hp * wp * x->c, bank = (size_t)cv->cout_pad * 9 * x->c;
     for (int dt = 0; s == VS_OK && dt < 3; dt++)
-        s = vs_cuda_conv2d_nhwc(full.d, padded.d + dt * frame, w + dt * bank, x->t, hp, wp, x->c, cv->cout_pad, 3, 3,
-                                dt > 0);
+        s = vs_cuda_conv2d_nhwc(full.d, padded.d + dt * frame, w + dt * bank, x->t, hp, wp, x->c,
+                                cv->cout_pad, 3, 3, dt > 0);
     if (s == VS_OK)
-        s = vs_cuda_hv_crop(y->d, full.d, bias, res ? res->d : NULL, x->t, x->h, x->w, channels, cv->cout_pad, 1);
-    pool_put(p, padded.d);
-    pool_put(p, full.d);
+        s = vs_cuda_hv_crop(y->d, full.d, bias, res ? res->d : NULL, x->t, x->h, x->w, channels, cv->cout_pad,
+                            1);
+    vs_devpool_put(p, padded.d);
+    vs_devpool_put(p, full.d);
     return s;
 }
 
-static vs_status group_norm(pool *p, const hv_norm *n, int groups, const gact *x, uint16_t *y, int silu) {
+static vs_status group_norm(vs_devpool *p, const hv_norm *n, int groups, const gact *x, uint16_t *y,
+                            int silu) {
     double *stats = NULL;
-    VS_TRY(pool_get(p, sizeof(double) * 2 * (size_t)groups, (void **)&stats));
-    vs_status s = vs_cuda_hv_group_norm(y, x->d, n->dgamma.data, n->dbeta.data, pixels_of(x), x->c, groups, HV_GROUP_EPS,
-                                        silu, stats);
-    pool_put(p, stats);
+    VS_TRY(vs_devpool_get(p, sizeof(double) * 3 * (size_t)groups, (void **)&stats));
+    vs_status s = vs_cuda_hv_group_norm(y, x->d, n->dgamma.data, n->dbeta.data, pixels_of(x), x->c, groups,
+                                        HV_GROUP_EPS, silu, stats);
+    vs_devpool_put(p, stats);
     return s;
 }
 
 /* *x = *y, handing x's buffer back. */
-static void replace(pool *p, gact *x, const gact *y) {
-    pool_put(p, x->d);
+static void replace(vs_devpool *p, gact *x, const gact *y) {
+    vs_devpool_put(p, x->d);
     *x = *y;
 }
 
-static vs_status res_step(pool *p, const hv_res *r, int groups, gact *x) {
+static vs_status res_step(vs_devpool *p, const hv_res *r, int groups, gact *x) {
     gact h, a = {0}, b, sc = *x;
     VS_TRY(gact_alloc(p, &h, x->t, x->c, x->h, x->w));
     vs_status s = group_norm(p, &r->norm1, groups, x, h.d, 1);
     if (s == VS_OK) s = conv(p, &r->conv1, &h, NULL, r->conv1.cout, 1, &a);
-    pool_put(p, h.d);
+    vs_devpool_put(p, h.d);
     if (s == VS_OK) s = group_norm(p, &r->norm2, groups, &a, a.d, 1);
     if (s == VS_OK && r->has_shortcut) s = conv(p, &r->shortcut, x, NULL, r->shortcut.cout, 1, &sc);
     if (s == VS_OK) s = conv(p, &r->conv2, &a, &sc, r->conv2.cout, 1, &b);
-    if (sc.d != x->d) pool_put(p, sc.d);
-    pool_put(p, a.d);
+    if (sc.d != x->d) vs_devpool_put(p, sc.d);
+    vs_devpool_put(p, a.d);
     if (s == VS_OK) replace(p, x, &b);
     return s;
 }
 
 /* y[rows, out] = x[rows, in] w[out, in]^T (+ bias[out]) on BF16 device matrices. */
-static vs_status gemm(uint16_t *y, const uint16_t *x, const uint16_t *w, const uint16_t *bias, int64_t rows, int64_t out,
-                      int64_t in) {
+static vs_status gemm(uint16_t *y, const uint16_t *x, const uint16_t *w, const uint16_t *bias, int64_t rows,
+                      int64_t out, int64_t in) {
     vs_tensor yt = vs_tensor_view(y, VS_BF16, VS_CUDA, 2, (int64_t[]){rows, out});
     vs_tensor xt = vs_tensor_view((void *)x, VS_BF16, VS_CUDA, 2, (int64_t[]){rows, in});
     vs_tensor wt = vs_tensor_view((void *)w, VS_BF16, VS_CUDA, 2, (int64_t[]){out, in});
@@ -258,7 +237,7 @@ static vs_status gemm(uint16_t *y, const uint16_t *x, const uint16_t *w, const u
  * (nn = n rounded up to 8 for 16-byte rows; padded tokens are zero rows of the normed input). The queries
  * of frame f score all nn keys, the softmax keeps the first (f + 1) p (the causal mask) and zeroes the rest,
  * so o_f = s v needs no slicing. x += o W_out^T + b_out. */
-static vs_status attn_step(pool *p, const hv_attn *a, int groups, gact *x) {
+static vs_status attn_step(vs_devpool *p, const hv_attn *a, int groups, gact *x) {
     const int c = x->c;
     const int64_t px = (int64_t)x->h * x->w, n = pixels_of(x), nn = (n + 7) / 8 * 8;
     const uint16_t *wqkv = a->dqkv_w.data, *bqkv = a->dqkv_b.data;
@@ -266,7 +245,8 @@ static vs_status attn_step(pool *p, const hv_attn *a, int groups, gact *x) {
     const size_t nc = sizeof(uint16_t) * (size_t)(nn * c);
     const size_t sizes[6] = {nc, nc, nc, nc, sizeof(uint16_t) * (size_t)(px * nn), nc};
     vs_status s = VS_OK;
-    for (int i = 0; s == VS_OK && i < 6; i++) s = pool_get(p, sizes[i], &buf[i]);
+    for (int i = 0; s == VS_OK && i < 6; i++)
+        s = vs_devpool_get(p, sizes[i], &buf[i]);
     uint16_t *xn = buf[0], *q = buf[1], *k = buf[2], *vt = buf[3], *sm = buf[4], *o = buf[5];
     if (s == VS_OK && nn > n) s = vs_device_memset(xn + n * c, 0, sizeof(uint16_t) * (size_t)((nn - n) * c));
     if (s == VS_OK) s = group_norm(p, &a->norm, groups, x, xn, 0);
@@ -280,78 +260,75 @@ static vs_status attn_step(pool *p, const hv_attn *a, int groups, gact *x) {
     }
     if (s == VS_OK) s = gemm(q, o, a->dout_w.data, a->dout_b.data, n, c, c);
     if (s == VS_OK) s = vs_cuda_vae_bias_residual(x->d, NULL, q, n, c);
-    for (int i = 0; i < 6; i++) pool_put(p, buf[i]);
+    for (int i = 0; i < 6; i++)
+        vs_devpool_put(p, buf[i]);
     return s;
 }
 
-static vs_status upsample_step(pool *p, const hv_up *u, gact *x) {
+static vs_status upsample_step(vs_devpool *p, const hv_up *u, gact *x) {
     gact up, y;
     VS_TRY(gact_alloc(p, &up, 1 + u->up_t * (x->t - 1), x->c, x->h * u->up_s, x->w * u->up_s));
     vs_status s = vs_cuda_hv_upsample(up.d, x->d, x->t, x->h, x->w, x->c, u->up_t, u->up_s);
     if (s == VS_OK) s = conv(p, &u->conv, &up, NULL, u->conv.cout, 1, &y);
-    pool_put(p, up.d);
+    vs_devpool_put(p, up.d);
     if (s == VS_OK) replace(p, x, &y);
     return s;
 }
 
-/* Names the stage an error (out of memory above all) happened in. */
-#define STAGE(call, ...)                                                                                             \
-    do {                                                                                                             \
-        vs_status stage_s_ = (call);                                                                                 \
-        if (stage_s_ != VS_OK) return vs_fail_context(stage_s_, __VA_ARGS__);                                        \
-    } while (0)
-
-static vs_status decode_tile(vs_hunyuan_vae *m, pool *p, const float *z, int t, int h, int w, float *video) {
+static vs_status decode_tile(vs_hunyuan_vae *m, vs_devpool *p, const float *z, int t, int h, int w,
+                             float *video) {
     const hv_config *c = &m->cfg;
     const int zc = c->latent_channels, oc = c->out_channels;
     const int64_t zp = (int64_t)h * w;
     float *zd = NULL;
     gact x, y;
-    STAGE(pool_get(p, sizeof(float) * (size_t)(t * zp * zc), (void **)&zd), "VAE latents");
-    STAGE(vs_device_memcpy_h2d(zd, z, sizeof(float) * (size_t)(t * zp * zc)), "VAE latents");
-    STAGE(gact_alloc(p, &x, t, zc, h, w), "VAE latents");
+    VS_TRY_CONTEXT(vs_devpool_get(p, sizeof(float) * (size_t)(t * zp * zc), (void **)&zd), "VAE latents");
+    VS_TRY_CONTEXT(vs_device_memcpy_h2d(zd, z, sizeof(float) * (size_t)(t * zp * zc)), "VAE latents");
+    VS_TRY_CONTEXT(gact_alloc(p, &x, t, zc, h, w), "VAE latents");
     for (int f = 0; f < t; f++)
-        STAGE(vs_cuda_vae_to_channels_last(x.d + (size_t)(f * zp * zc), zd + (size_t)(f * zp * zc), zc, zp), "VAE latents");
-    pool_put(p, zd);
-    STAGE(conv(p, &m->conv_in, &x, NULL, m->conv_in.cout, 1, &y), "VAE conv_in");
+        VS_TRY_CONTEXT(
+            vs_cuda_vae_to_channels_last(x.d + (size_t)(f * zp * zc), zd + (size_t)(f * zp * zc), zc, zp),
+            "VAE latents");
+    vs_devpool_put(p, zd);
+    VS_TRY_CONTEXT(conv(p, &m->conv_in, &x, NULL, m->conv_in.cout, 1, &y), "VAE conv_in");
     replace(p, &x, &y);
-    STAGE(res_step(p, &m->mid_res[0], c->groups, &x), "VAE mid block");
-    if (c->mid_attention) STAGE(attn_step(p, &m->mid_attn, c->groups, &x), "VAE mid-block attention");
-    STAGE(res_step(p, &m->mid_res[1], c->groups, &x), "VAE mid block");
+    VS_TRY_CONTEXT(res_step(p, &m->mid_res[0], c->groups, &x), "VAE mid block");
+    if (c->mid_attention)
+        VS_TRY_CONTEXT(attn_step(p, &m->mid_attn, c->groups, &x), "VAE mid-block attention");
+    VS_TRY_CONTEXT(res_step(p, &m->mid_res[1], c->groups, &x), "VAE mid block");
     for (int i = 0; i < c->n_blocks; i++) {
-        for (int j = 0; j < m->up[i].n_res; j++) STAGE(res_step(p, &m->up[i].res[j], c->groups, &x), "VAE up block %d", i);
-        if (m->up[i].up_t > 1 || m->up[i].up_s > 1) STAGE(upsample_step(p, &m->up[i], &x), "VAE up block %d upsampler", i);
+        for (int j = 0; j < m->up[i].n_res; j++)
+            VS_TRY_CONTEXT(res_step(p, &m->up[i].res[j], c->groups, &x), "VAE up block %d", i);
+        if (m->up[i].up_t > 1 || m->up[i].up_s > 1)
+            VS_TRY_CONTEXT(upsample_step(p, &m->up[i], &x), "VAE up block %d upsampler", i);
     }
-    STAGE(group_norm(p, &m->norm_out, c->groups, &x, x.d, 1), "VAE conv_norm_out");
-    STAGE(conv(p, &m->conv_out, &x, NULL, m->conv_out.cout_pad, 0, &y), "VAE conv_out");
+    VS_TRY_CONTEXT(group_norm(p, &m->norm_out, c->groups, &x, x.d, 1), "VAE conv_norm_out");
+    VS_TRY_CONTEXT(conv(p, &m->conv_out, &x, NULL, m->conv_out.cout_pad, 0, &y), "VAE conv_out");
     replace(p, &x, &y);
     const int64_t op = (int64_t)x.h * x.w;
     float *rgb = NULL;
-    STAGE(pool_get(p, sizeof(float) * (size_t)(x.t * oc * op), (void **)&rgb), "VAE output");
-    STAGE(vs_cuda_vae_to_planes(rgb, x.d, m->conv_out.dbias.data, x.t, oc, x.c, op), "VAE output");
-    STAGE(vs_device_memcpy_d2h(video, rgb, sizeof(float) * (size_t)(x.t * oc * op)), "VAE output");
-    pool_put(p, rgb);
-    pool_put(p, x.d);
+    VS_TRY_CONTEXT(vs_devpool_get(p, sizeof(float) * (size_t)(x.t * oc * op), (void **)&rgb), "VAE output");
+    VS_TRY_CONTEXT(vs_cuda_vae_to_planes(rgb, x.d, m->conv_out.dbias.data, x.t, oc, x.c, op), "VAE output");
+    VS_TRY_CONTEXT(vs_device_memcpy_d2h(video, rgb, sizeof(float) * (size_t)(x.t * oc * op)), "VAE output");
+    vs_devpool_put(p, rgb);
+    vs_devpool_put(p, x.d);
     return VS_OK;
 }
 
-vs_status vs_hunyuan_vae_cuda_decode_tile(vs_hunyuan_vae *m, const float *z, int t, int h, int w, float *video) {
-    if (!m->gpu_pool && !(m->gpu_pool = calloc(1, sizeof(pool))))
-        return vs_fail(VS_ERR_OOM, "out of host memory for the VAE decode");
-    pool *p = m->gpu_pool;
+vs_status vs_hunyuan_vae_cuda_decode_tile(vs_hunyuan_vae *m, const float *z, int t, int h, int w,
+                                          float *video) {
+    vs_devpool *p = &m->gpu_pool;
     vs_status s = decode_tile(m, p, z, t, h, w, video);
     if (s == VS_OK) s = vs_op_sync(VS_CUDA);
     vs_vae_memory *mem = &m->gpu_memory;
     if (p->bytes > mem->peak_activations) mem->peak_activations = p->bytes;
     mem->workspace = vs_cuda_conv_workspace_bytes();
     size_t free_bytes, total_bytes;
-    if (s == VS_OK && vs_device_mem_info(&free_bytes, &total_bytes) == VS_OK) mem->device_used = total_bytes - free_bytes;
+    if (s == VS_OK && vs_device_mem_info(&free_bytes, &total_bytes) == VS_OK)
+        mem->device_used = total_bytes - free_bytes;
     return s;
 }
 
 void vs_hunyuan_vae_cuda_release(vs_hunyuan_vae *m) {
-    if (!m->gpu_pool) return;
-    pool_free(m->gpu_pool);
-    free(m->gpu_pool);
-    m->gpu_pool = NULL;
+    vs_devpool_free(&m->gpu_pool);
 }

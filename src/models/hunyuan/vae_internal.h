@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "core/devpool.h"
 #include "models/hunyuan/vae.h"
 
 #define HV_MAX_BLOCKS 8 /* block_out_channels entries */
@@ -77,7 +78,7 @@ struct vs_hunyuan_vae {
     hv_norm norm_out;
     vs_device device;
     vs_vae_memory gpu_memory; /* VS_CUDA only; updated by decodes */
-    void *gpu_pool;           /* VS_CUDA: device buffers of the decode in progress (vae_cuda.c) */
+    vs_devpool gpu_pool;      /* VS_CUDA: device buffers of the decode in progress (vae_cuda.c) */
 };
 
 #if VS_HAVE_CUDA
@@ -86,7 +87,8 @@ struct vs_hunyuan_vae {
 vs_status vs_hunyuan_vae_cuda_upload(vs_hunyuan_vae *m);
 /* Decodes one tile: host latents z [t][C][h][w] (frame-major, after post_quant_conv) -> host video
  * [1 + tr (t - 1)][out_channels][h sr][w sr] (unclamped). */
-vs_status vs_hunyuan_vae_cuda_decode_tile(vs_hunyuan_vae *m, const float *z, int t, int h, int w, float *video);
+vs_status vs_hunyuan_vae_cuda_decode_tile(vs_hunyuan_vae *m, const float *z, int t, int h, int w,
+                                          float *video);
 /* Frees the buffers the tiles of a decode shared; called when the decode ends, and by vs_hunyuan_vae_free. */
 void vs_hunyuan_vae_cuda_release(vs_hunyuan_vae *m);
 #endif

@@ -17,6 +17,7 @@
 #include "core/status.h"
 #include "ops/ops.h"
 #include "io/safetensors.h"
+#include "models/common/vae_tiles.h"
 #include "models/wan/vae_internal.h"
 
 int vs_wan_vae_z_dim(const vs_wan_vae *vae) { return vae->z_dim; }
@@ -435,27 +436,7 @@ vs_status vs_wan_vae_estimate(const char *dir, int latent_height, int latent_wid
 
 /* ---- activations and the causal caches ---------------------------------------------- */
 
-typedef struct {
-    float *d; /* [t][c][h][w] */
-    int t, c, h, w;
-} act;
-
-static size_t frame_size(const act *a) { return (size_t)a->c * a->h * a->w; }
-
-static vs_status act_alloc(act *a, int t, int c, int h, int w) {
-    a->t = t;
-    a->c = c;
-    a->h = h;
-    a->w = w;
-    a->d = malloc(sizeof(float) * (size_t)t * frame_size(a));
-    if (!a->d) return vs_fail(VS_ERR_OOM, "out of memory for a %dx%dx%dx%d VAE activation", t, c, h, w);
-    return VS_OK;
-}
-
-static void act_free(act *a) {
-    free(a->d);
-    a->d = NULL;
-}
+/* Activations: vs_frames, [t][c][h][w]. */
 
 /* One decode (one tile) in progress: the history frames of every causal conv. */
 typedef struct {
@@ -503,13 +484,13 @@ static vs_status conv_frame(const vae_conv *cv, float *y, const float *const *ta
 /* Causal convolution over the frames of x. With a history slot the frame
  * sequence seen is [history (CACHE_T frames, zeros at the start), x...], which is
  * exactly diffusers' causal padding plus its feat_cache across chunks. */
-static vs_status conv_step(decode_state *st, const vae_conv *cv, act *x) {
-    act y = {0};
-    size_t fs = frame_size(x);
+static vs_status conv_step(decode_state *st, const vae_conv *cv, vs_frames *x) {
+    vs_frames y = {0};
+    size_t fs = vs_frames_size(x);
     float *hist = NULL;
     vs_status s = x->c == cv->cin ? VS_OK
                                   : vs_fail(VS_ERR_SHAPE, "VAE conv expects %d channels, got %d", cv->cin, x->c);
-    if (s == VS_OK) s = act_alloc(&y, x->t, cv->cout, x->h, x->w);
+    if (s == VS_OK) s = vs_frames_alloc(&y, x->t, cv->cout, x->h, x->w);
     if (s == VS_OK && cv->slot >= 0) {
         if (!st->hist[cv->slot]) {
             st->hist[cv->slot] = calloc(CACHE_T * fs, sizeof(float));
@@ -526,7 +507,7 @@ static vs_status conv_step(decode_state *st, const vae_conv *cv, act *x) {
             int k = hist ? i + j : i; /* index into [history..., x...] */
             taps[j] = !hist ? x->d + (size_t)i * fs : k < CACHE_T ? hist + (size_t)k * fs : x->d + (size_t)(k - CACHE_T) * fs;
         }
-        s = conv_frame(cv, y.d + (size_t)i * frame_size(&y), taps, x->h, x->w);
+        s = conv_frame(cv, y.d + (size_t)i * vs_frames_size(&y), taps, x->h, x->w);
     }
     if (s == VS_OK && hist) { /* keep the last CACHE_T frames of [history, x] */
         if (x->t >= CACHE_T) {
@@ -536,9 +517,9 @@ static vs_status conv_step(decode_state *st, const vae_conv *cv, act *x) {
             memcpy(hist + (size_t)(CACHE_T - x->t) * fs, x->d, sizeof(float) * (size_t)x->t * fs);
         }
     }
-    act_free(x);
+    vs_frames_free(x);
     if (s != VS_OK) {
-        act_free(&y);
+        vs_frames_free(&y);
         return s;
     }
     *x = y;
@@ -546,7 +527,7 @@ static vs_status conv_step(decode_state *st, const vae_conv *cv, act *x) {
 }
 
 /* In place; silu fuses the SiLU that follows every norm but the attention's. */
-static vs_status norm_step(const vae_norm *n, act *x, int silu) {
+static vs_status norm_step(const vae_norm *n, vs_frames *x, int silu) {
     vs_tensor t = vs_tensor_view(x->d, VS_F32, VS_CPU, 4, (int64_t[]){x->t, x->c, x->h, x->w});
     vs_tensor gamma = vs_tensor_view(n->gamma.data, VS_F32, VS_CPU, 1, (int64_t[]){x->c});
     vs_tensor beta = vs_tensor_view(n->bias.data, VS_F32, VS_CPU, 1, (int64_t[]){x->c});
@@ -554,42 +535,42 @@ static vs_status norm_step(const vae_norm *n, act *x, int silu) {
 }
 
 /* conv(silu(norm(x))), freeing x on failure like conv_step. */
-static vs_status norm_conv_step(decode_state *st, const vae_norm *n, const vae_conv *cv, act *x) {
+static vs_status norm_conv_step(decode_state *st, const vae_norm *n, const vae_conv *cv, vs_frames *x) {
     vs_status s = norm_step(n, x, 1);
     if (s != VS_OK) {
-        act_free(x);
+        vs_frames_free(x);
         return s;
     }
     return conv_step(st, cv, x);
 }
 
-static vs_status act_copy(act *dst, const act *src) {
-    VS_TRY(act_alloc(dst, src->t, src->c, src->h, src->w));
-    memcpy(dst->d, src->d, sizeof(float) * (size_t)src->t * frame_size(src));
+static vs_status act_copy(vs_frames *dst, const vs_frames *src) {
+    VS_TRY(vs_frames_alloc(dst, src->t, src->c, src->h, src->w));
+    memcpy(dst->d, src->d, sizeof(float) * (size_t)src->t * vs_frames_size(src));
     return VS_OK;
 }
 
 /* WanResidualBlock: shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x)))))). */
-static vs_status res_step(decode_state *st, const vae_res *r, act *x) {
-    act y;
+static vs_status res_step(decode_state *st, const vae_res *r, vs_frames *x) {
+    vs_frames y;
     vs_status s = act_copy(&y, x);
     if (s != VS_OK) {
-        act_free(x);
+        vs_frames_free(x);
         return s;
     }
     if (r->has_shortcut && (s = conv_step(st, &r->shortcut, x)) != VS_OK) {
-        act_free(&y);
+        vs_frames_free(&y);
         return s;
     }
     s = norm_conv_step(st, &r->norm1, &r->conv1, &y);
     if (s == VS_OK) s = norm_conv_step(st, &r->norm2, &r->conv2, &y);
     if (s != VS_OK) {
-        act_free(x);
+        vs_frames_free(x);
         return s;
     }
-    size_t n = (size_t)y.t * frame_size(&y);
+    size_t n = (size_t)y.t * vs_frames_size(&y);
     for (size_t i = 0; i < n; i++) y.d[i] += x->d[i];
-    act_free(x);
+    vs_frames_free(x);
     *x = y;
     return VS_OK;
 }
@@ -599,7 +580,7 @@ static int64_t attn_band(int64_t p) { return p * p <= ((int64_t)16 << 20) ? p : 
 
 /* WanAttentionBlock: per frame, single-head attention over the h*w pixels with
  * head size c, then a 1x1 projection, plus the input. */
-static vs_status attn_step(const vae_attn *a, act *x) {
+static vs_status attn_step(const vae_attn *a, vs_frames *x) {
     int c = x->c;
     int64_t p = (int64_t)x->h * x->w, band = attn_band(p);
     float *xn = malloc(sizeof(float) * (size_t)(c * p)), *qkv = malloc(sizeof(float) * (size_t)(3 * c * p));
@@ -607,9 +588,9 @@ static vs_status attn_step(const vae_attn *a, act *x) {
     float *s = malloc(sizeof(float) * (size_t)(band * p));
     vs_status st = xn && qkv && o && proj && s ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory for VAE attention");
     for (int f = 0; st == VS_OK && f < x->t; f++) {
-        float *frame = x->d + (size_t)f * frame_size(x);
+        float *frame = x->d + (size_t)f * vs_frames_size(x);
         memcpy(xn, frame, sizeof(float) * (size_t)(c * p));
-        act one = {xn, 1, c, x->h, x->w};
+        vs_frames one = {xn, 1, c, x->h, x->w};
         const float *in = xn;
         st = norm_step(&a->norm, &one, 0);
         if (st == VS_OK) st = conv_frame(&a->to_qkv, qkv, &in, x->h, x->w);
@@ -631,12 +612,12 @@ static vs_status attn_step(const vae_attn *a, act *x) {
     free(o);
     free(proj);
     free(s);
-    if (st != VS_OK) act_free(x);
+    if (st != VS_OK) vs_frames_free(x);
     return st;
 }
 
 /* WanResample upsample2d / upsample3d. */
-static vs_status upsample_step(decode_state *st, const vae_up *u, act *x) {
+static vs_status upsample_step(decode_state *st, const vae_up *u, vs_frames *x) {
     /* upsample3d doubles the frames, except on the first chunk, which diffusers
      * passes through untouched (its cache then starts from zeros, not from
      * this chunk). The conv's output [t][2c][h][w] is already [2t][c][h][w] with
@@ -648,21 +629,21 @@ static vs_status upsample_step(decode_state *st, const vae_up *u, act *x) {
         x->c /= 2;
     }
     int h2 = 2 * x->h, w2 = 2 * x->w;
-    act y = {0};
+    vs_frames y = {0};
     float *up = malloc(sizeof(float) * (size_t)x->c * h2 * w2);
-    vs_status s = up ? act_alloc(&y, x->t, u->resample.cout, h2, w2) : vs_fail(VS_ERR_OOM, "out of memory upsampling");
+    vs_status s = up ? vs_frames_alloc(&y, x->t, u->resample.cout, h2, w2) : vs_fail(VS_ERR_OOM, "out of memory upsampling");
     for (int f = 0; s == VS_OK && f < x->t; f++) { /* one upsampled frame at a time */
-        vs_tensor src = vs_tensor_view(x->d + (size_t)f * frame_size(x), VS_F32, VS_CPU, 4,
+        vs_tensor src = vs_tensor_view(x->d + (size_t)f * vs_frames_size(x), VS_F32, VS_CPU, 4,
                                        (int64_t[]){1, x->c, x->h, x->w});
         vs_tensor dst = vs_tensor_view(up, VS_F32, VS_CPU, 4, (int64_t[]){1, x->c, h2, w2});
         const float *in = up;
         s = vs_op_upsample2x(&dst, &src, 0);
-        if (s == VS_OK) s = conv_frame(&u->resample, y.d + (size_t)f * frame_size(&y), &in, h2, w2);
+        if (s == VS_OK) s = conv_frame(&u->resample, y.d + (size_t)f * vs_frames_size(&y), &in, h2, w2);
     }
     free(up);
-    act_free(x);
+    vs_frames_free(x);
     if (s != VS_OK) {
-        act_free(&y);
+        vs_frames_free(&y);
         return s;
     }
     *x = y;
@@ -670,7 +651,7 @@ static vs_status upsample_step(decode_state *st, const vae_up *u, act *x) {
 }
 
 /* WanDecoder3d.forward on one chunk (one latent frame, after post_quant_conv). */
-static vs_status decode_chunk(const vs_wan_vae *m, decode_state *st, act *x) {
+static vs_status decode_chunk(const vs_wan_vae *m, decode_state *st, vs_frames *x) {
     VS_TRY(conv_step(st, &m->conv_in, x));
     VS_TRY(res_step(st, &m->mid_res[0], x));
     VS_TRY(attn_step(&m->mid_attn, x));
@@ -686,120 +667,45 @@ static vs_status decode_chunk(const vs_wan_vae *m, decode_state *st, act *x) {
 
 /* Decodes latents z ([T][z][h][w], de-normalised and through post_quant_conv)
  * chunk by chunk into video [T'][C][H][W] (unclamped). */
-static vs_status decode_frames(const vs_wan_vae *m, const act *z, act *video) {
+static vs_status decode_frames(const vs_wan_vae *m, const vs_frames *z, vs_frames *video) {
     int tr = m->temporal_ratio, sr = m->spatial_ratio;
-    VS_TRY(act_alloc(video, 1 + tr * (z->t - 1), m->out_channels, z->h * sr, z->w * sr));
+    VS_TRY(vs_frames_alloc(video, 1 + tr * (z->t - 1), m->out_channels, z->h * sr, z->w * sr));
 #if VS_HAVE_CUDA
     if (m->device == VS_CUDA) {
         vs_status s = vs_wan_vae_cuda_decode(m, z->d, z->t, z->h, z->w, video->d);
-        if (s != VS_OK) act_free(video);
+        if (s != VS_OK) vs_frames_free(video);
         return s;
     }
 #endif
     decode_state st;
     vs_status s = state_init(&st, m->n_slots);
     if (s != VS_OK) {
-        act_free(video);
+        vs_frames_free(video);
         return s;
     }
     int done = 0;
     for (int k = 0; s == VS_OK && k < z->t; k++) {
-        act x;
-        s = act_alloc(&x, 1, z->c, z->h, z->w);
+        vs_frames x;
+        s = vs_frames_alloc(&x, 1, z->c, z->h, z->w);
         if (s != VS_OK) break;
-        memcpy(x.d, z->d + (size_t)k * frame_size(z), sizeof(float) * frame_size(z));
+        memcpy(x.d, z->d + (size_t)k * vs_frames_size(z), sizeof(float) * vs_frames_size(z));
         st.chunk = k;
         s = decode_chunk(m, &st, &x);
         if (s != VS_OK) break;
         if (x.t != (k ? tr : 1) || x.c != video->c || x.h != video->h || x.w != video->w)
             s = vs_fail(VS_ERR_SHAPE, "VAE chunk %d decoded to %dx%dx%dx%d", k, x.t, x.c, x.h, x.w);
         else
-            memcpy(video->d + (size_t)done * frame_size(video), x.d, sizeof(float) * (size_t)x.t * frame_size(&x));
+            memcpy(video->d + (size_t)done * vs_frames_size(video), x.d, sizeof(float) * (size_t)x.t * vs_frames_size(&x));
         done += x.t;
-        act_free(&x);
+        vs_frames_free(&x);
     }
     state_free(&st);
-    if (s != VS_OK) act_free(video);
+    if (s != VS_OK) vs_frames_free(video);
     return s;
 }
 
-/* diffusers' blend_v / blend_h: the first `e` rows (columns) of b fade in from
- * the last `e` rows (columns) of a, b's weight rising as i / e. */
-static void blend_rows(const act *a, act *b, int e) {
-    e = e < a->h ? e : a->h;
-    e = e < b->h ? e : b->h;
-    for (int f = 0; f < b->t; f++)
-        for (int ch = 0; ch < b->c; ch++)
-            for (int y = 0; y < e; y++) {
-                const float *ra = a->d + (((size_t)f * a->c + ch) * a->h + a->h - e + y) * a->w;
-                float *rb = b->d + (((size_t)f * b->c + ch) * b->h + y) * b->w;
-                float wb = (float)y / (float)e;
-                for (int xx = 0; xx < b->w; xx++) rb[xx] = ra[xx] * (1.0f - wb) + rb[xx] * wb;
-            }
-}
-
-static void blend_cols(const act *a, act *b, int e) {
-    e = e < a->w ? e : a->w;
-    e = e < b->w ? e : b->w;
-    for (int f = 0; f < b->t; f++)
-        for (int ch = 0; ch < b->c; ch++)
-            for (int y = 0; y < b->h; y++) {
-                const float *ra = a->d + (((size_t)f * a->c + ch) * a->h + y) * a->w + a->w - e;
-                float *rb = b->d + (((size_t)f * b->c + ch) * b->h + y) * b->w;
-                for (int xx = 0; xx < e; xx++) {
-                    float wb = (float)xx / (float)e;
-                    rb[xx] = ra[xx] * (1.0f - wb) + rb[xx] * wb;
-                }
-            }
-}
-
-/* diffusers' tiled_decode: tiles start every stride (latent pixels) and span
- * `tile`; each is decoded on its own, then in raster order blended in place
- * with the (already blended) tile above and the one to the left, and its
- * top-left stride x stride pixels are kept. */
-static vs_status decode_tiled(const vs_wan_vae *m, const act *z, const vs_wan_vae_tiling *t, act *video) {
-    int sr = m->spatial_ratio;
-    int tile_h = t->tile_h / sr, tile_w = t->tile_w / sr, step_h = t->stride_h / sr, step_w = t->stride_w / sr;
-    int rows = (z->h + step_h - 1) / step_h, cols = (z->w + step_w - 1) / step_w;
-    act *tiles = calloc((size_t)rows * cols, sizeof *tiles);
-    if (!tiles) return vs_fail(VS_ERR_OOM, "out of memory for VAE tiles");
-    vs_status s = VS_OK;
-    for (int i = 0; s == VS_OK && i < rows; i++) {
-        for (int j = 0; s == VS_OK && j < cols; j++) {
-            int y0 = i * step_h, x0 = j * step_w;
-            int th = z->h - y0 < tile_h ? z->h - y0 : tile_h, tw = z->w - x0 < tile_w ? z->w - x0 : tile_w;
-            act part;
-            s = act_alloc(&part, z->t, z->c, th, tw);
-            for (int f = 0; s == VS_OK && f < z->t; f++)
-                for (int ch = 0; ch < z->c; ch++)
-                    for (int y = 0; y < th; y++)
-                        memcpy(part.d + (((size_t)f * z->c + ch) * th + y) * tw,
-                               z->d + (((size_t)f * z->c + ch) * z->h + y0 + y) * z->w + x0, sizeof(float) * (size_t)tw);
-            if (s == VS_OK) s = decode_frames(m, &part, &tiles[i * cols + j]);
-            act_free(&part);
-        }
-    }
-    if (s == VS_OK) s = act_alloc(video, tiles[0].t, tiles[0].c, z->h * sr, z->w * sr);
-    for (int i = 0; s == VS_OK && i < rows; i++) {
-        for (int j = 0; j < cols; j++) {
-            act *tile = &tiles[i * cols + j];
-            if (i > 0) blend_rows(&tiles[(i - 1) * cols + j], tile, t->tile_h - t->stride_h);
-            if (j > 0) blend_cols(&tiles[i * cols + j - 1], tile, t->tile_w - t->stride_w);
-            int y0 = i * t->stride_h, x0 = j * t->stride_w;
-            int kh = tile->h < t->stride_h ? tile->h : t->stride_h, kw = tile->w < t->stride_w ? tile->w : t->stride_w;
-            if (y0 + kh > video->h) kh = video->h - y0;
-            if (x0 + kw > video->w) kw = video->w - x0;
-            for (int f = 0; f < tile->t; f++)
-                for (int ch = 0; ch < tile->c; ch++)
-                    for (int y = 0; y < kh; y++)
-                        memcpy(video->d + (((size_t)f * video->c + ch) * video->h + y0 + y) * video->w + x0,
-                               tile->d + (((size_t)f * tile->c + ch) * tile->h + y) * tile->w, sizeof(float) * (size_t)kw);
-        }
-    }
-    for (int i = 0; i < rows * cols; i++) act_free(&tiles[i]);
-    free(tiles);
-    return s;
-}
+/* vs_frames_decoder for diffusers' tiled_decode (vs_frames_decode_tiled). */
+static vs_status decode_tile(void *m, const vs_frames *z, vs_frames *video) { return decode_frames(m, z, video); }
 
 vs_wan_vae_tiling vs_wan_vae_default_tiling(void) {
     vs_wan_vae_tiling t = {1, 256, 256, 192, 192};
@@ -835,9 +741,9 @@ vs_status vs_wan_vae_decode(const vs_wan_vae *m, const vs_tensor *latents, const
 
     /* De-normalise (the pipeline's latents / (1 / std) + mean), reorder to frame-major
      * and apply post_quant_conv, a 1x1x1 conv: pointwise, so it commutes with tiling. */
-    act z;
+    vs_frames z;
     int zd = m->z_dim, t = (int)sh[1], h = (int)sh[2], w = (int)sh[3];
-    VS_TRY(act_alloc(&z, t, zd, h, w));
+    VS_TRY(vs_frames_alloc(&z, t, zd, h, w));
     const float *src = latents->data;
     size_t hw = (size_t)h * w;
     for (int ch = 0; ch < zd; ch++)
@@ -847,13 +753,15 @@ vs_status vs_wan_vae_decode(const vs_wan_vae *m, const vs_tensor *latents, const
     decode_state none = {0};
     vs_status s = conv_step(&none, &m->post_quant, &z);
     if (s != VS_OK) return s;
-    act video = {0};
+    vs_frames video = {0};
     int sr = m->spatial_ratio;
-    if (use_tiles && (w > tiling->tile_w / sr || h > tiling->tile_h / sr)) s = decode_tiled(m, &z, tiling, &video);
+    if (use_tiles && (w > tiling->tile_w / sr || h > tiling->tile_h / sr))
+        s = vs_frames_decode_tiled(&z, sr, tiling->tile_h, tiling->tile_w, tiling->stride_h, tiling->stride_w, decode_tile,
+                                   (void *)m, &video);
     else s = decode_frames(m, &z, &video);
-    act_free(&z);
+    vs_frames_free(&z);
     if (s != VS_OK) return s;
-    size_t n = (size_t)video.t * frame_size(&video);
+    size_t n = (size_t)video.t * vs_frames_size(&video);
     for (size_t i = 0; i < n; i++) video.d[i] = video.d[i] < -1.0f ? -1.0f : video.d[i] > 1.0f ? 1.0f : video.d[i];
     int64_t shape[4] = {video.t, video.c, video.h, video.w};
     *out = vs_tensor_view(video.d, VS_F32, VS_CPU, 4, shape);

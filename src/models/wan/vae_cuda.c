@@ -16,6 +16,7 @@
 
 #include "backend/cuda/vae_cuda.h"
 #include "core/devmem.h"
+#include "core/devpool.h"
 #include "core/dtype.h"
 #include "core/status.h"
 #include "models/wan/vae_internal.h"
@@ -165,45 +166,6 @@ vs_status vs_wan_vae_cuda_upload(vs_wan_vae *m) {
 
 /* ---- device buffers ---------------------------------------------------------------------- */
 
-#define POOL_MAX 64
-
-/* Buffers handed out and taken back; a request takes the smallest free one
- * that fits, or allocates. Nothing is freed before the decode ends. */
-typedef struct {
-    void *ptr[POOL_MAX];
-    size_t cap[POOL_MAX];
-    int used[POOL_MAX];
-    int n;
-    size_t bytes;
-} pool;
-
-static vs_status pool_get(pool *p, size_t bytes, void **out) {
-    int best = -1;
-    for (int i = 0; i < p->n; i++)
-        if (!p->used[i] && p->cap[i] >= bytes && (best < 0 || p->cap[i] < p->cap[best])) best = i;
-    if (best < 0) {
-        if (p->n == POOL_MAX) return vs_fail(VS_ERR_OOM, "VAE buffer pool: more than %d buffers", POOL_MAX);
-        VS_TRY(vs_device_malloc(&p->ptr[p->n], bytes));
-        p->cap[p->n] = bytes;
-        p->bytes += bytes;
-        best = p->n++;
-    }
-    p->used[best] = 1;
-    *out = p->ptr[best];
-    return VS_OK;
-}
-
-static void pool_put(pool *p, const void *ptr) {
-    for (int i = 0; ptr && i < p->n; i++)
-        if (p->ptr[i] == ptr) p->used[i] = 0;
-}
-
-static void pool_free(pool *p) {
-    for (int i = 0; i < p->n; i++)
-        vs_device_free(p->ptr[i]);
-    memset(p, 0, sizeof *p);
-}
-
 /* A run of channels-last frames [t][h][w][c], BF16. */
 typedef struct {
     uint16_t *d;
@@ -222,7 +184,7 @@ static size_t frame_bytes(const gact *a) {
 
 /* One decode (one tile) in progress. */
 typedef struct {
-    pool pool;
+    vs_devpool pool; /* nothing is freed before the decode ends */
     uint16_t *hist[MAX_SLOTS]; /* per slot: CACHE_T frames, zero at the start */
     size_t hist_frame[MAX_SLOTS];
     int chunk;
@@ -232,7 +194,7 @@ static vs_status gact_alloc(gstate *st, gact *a, int t, int c, int h, int w) {
     a->t = t, a->c = c, a->h = h, a->w = w;
     a->d = NULL;
     void *p = NULL;
-    vs_status s = pool_get(&st->pool, (size_t)t * frame_bytes(a), &p);
+    vs_status s = vs_devpool_get(&st->pool, (size_t)t * frame_bytes(a), &p);
     if (s != VS_OK)
         return vs_fail_context(s, "GPU memory for a %dx%dx%dx%d VAE activation (%zu MiB held)", t, c, h, w,
                                st->pool.bytes >> 20);
@@ -241,7 +203,7 @@ static vs_status gact_alloc(gstate *st, gact *a, int t, int c, int h, int w) {
 }
 
 static void gact_free(gstate *st, gact *a) {
-    pool_put(&st->pool, a->d);
+    vs_devpool_put(&st->pool, a->d);
     a->d = NULL;
 }
 
@@ -270,7 +232,7 @@ static vs_status conv(gstate *st, const vae_conv *cv, const gact *x, const gact 
     if (cv->slot >= 0) {
         if (!st->hist[cv->slot]) {
             void *p = NULL;
-            VS_TRY(pool_get(&st->pool, CACHE_T * fb, &p));
+            VS_TRY(vs_devpool_get(&st->pool, CACHE_T * fb, &p));
             VS_TRY(vs_device_memset(p, 0, CACHE_T * fb));
             st->hist[cv->slot] = p;
             st->hist_frame[cv->slot] = fb;
@@ -357,7 +319,7 @@ static vs_status attn_step(gstate *st, const vae_attn *a, gact *x) {
     const size_t sizes[6] = {pc, pc, pc, pc, sizeof(uint16_t) * (size_t)(pp * pp), pc};
     vs_status s = VS_OK;
     for (int i = 0; s == VS_OK && i < 6; i++)
-        s = pool_get(&st->pool, sizes[i], &buf[i]);
+        s = vs_devpool_get(&st->pool, sizes[i], &buf[i]);
     uint16_t *xn = buf[0], *q = buf[1], *k = buf[2], *vt = buf[3], *sm = buf[4], *o = buf[5];
     if (s == VS_OK && pp > p) s = vs_device_memset(xn + p * c, 0, sizeof(uint16_t) * (size_t)((pp - p) * c));
     for (int f = 0; s == VS_OK && f < x->t; f++) {
@@ -376,7 +338,7 @@ static vs_status attn_step(gstate *st, const vae_attn *a, gact *x) {
         if (s == VS_OK) s = vs_op_bias_residual(&ft, NULL, &pt);
     }
     for (int i = 0; i < 6; i++)
-        pool_put(&st->pool, buf[i]);
+        vs_devpool_put(&st->pool, buf[i]);
     return s;
 }
 
@@ -400,29 +362,22 @@ static vs_status upsample_step(gstate *st, const vae_up *u, gact *x) {
     return s;
 }
 
-/* Names the stage an error (out of memory above all) happened in. */
-#define STAGE(call, ...)                                                                                     \
-    do {                                                                                                     \
-        vs_status stage_s_ = (call);                                                                         \
-        if (stage_s_ != VS_OK) return vs_fail_context(stage_s_, __VA_ARGS__);                                \
-    } while (0)
-
 /* WanDecoder3d.forward on one chunk, into x: channels-last conv_out rows
  * without the bias (cout_pad channels). */
 static vs_status decode_chunk(const vs_wan_vae *m, gstate *st, gact *x) {
     gact y;
-    STAGE(conv(st, &m->conv_in, x, NULL, 1, &y), "VAE conv_in");
+    VS_TRY_CONTEXT(conv(st, &m->conv_in, x, NULL, 1, &y), "VAE conv_in");
     replace(st, x, &y);
-    STAGE(res_step(st, &m->mid_res[0], x), "VAE mid block");
-    STAGE(attn_step(st, &m->mid_attn, x), "VAE mid-block attention");
-    STAGE(res_step(st, &m->mid_res[1], x), "VAE mid block");
+    VS_TRY_CONTEXT(res_step(st, &m->mid_res[0], x), "VAE mid block");
+    VS_TRY_CONTEXT(attn_step(st, &m->mid_attn, x), "VAE mid-block attention");
+    VS_TRY_CONTEXT(res_step(st, &m->mid_res[1], x), "VAE mid block");
     for (int i = 0; i < m->n_up; i++) {
         for (int j = 0; j < m->up[i].n_res; j++)
-            STAGE(res_step(st, &m->up[i].res[j], x), "VAE up block %d", i);
-        if (m->up[i].mode != UP_NONE) STAGE(upsample_step(st, &m->up[i], x), "VAE up block %d upsampler", i);
+            VS_TRY_CONTEXT(res_step(st, &m->up[i].res[j], x), "VAE up block %d", i);
+        if (m->up[i].mode != UP_NONE) VS_TRY_CONTEXT(upsample_step(st, &m->up[i], x), "VAE up block %d upsampler", i);
     }
-    STAGE(norm(&m->norm_out, x->d, x, 1), "VAE norm_out");
-    STAGE(conv(st, &m->conv_out, x, NULL, 0, &y), "VAE conv_out");
+    VS_TRY_CONTEXT(norm(&m->norm_out, x->d, x, 1), "VAE norm_out");
+    VS_TRY_CONTEXT(conv(st, &m->conv_out, x, NULL, 0, &y), "VAE conv_out");
     replace(st, x, &y);
     return VS_OK;
 }
@@ -432,8 +387,8 @@ static vs_status decode_all(const vs_wan_vae *m, gstate *st, const float *z, int
     int zc = m->z_dim, oc = m->out_channels, tr = m->temporal_ratio, sr = m->spatial_ratio;
     int64_t zp = (int64_t)h * w, op = zp * sr * sr;
     float *zd = NULL, *out = NULL;
-    VS_TRY(pool_get(&st->pool, sizeof(float) * (size_t)(zp * zc), (void **)&zd));
-    VS_TRY(pool_get(&st->pool, sizeof(float) * (size_t)(tr * oc * op), (void **)&out));
+    VS_TRY(vs_devpool_get(&st->pool, sizeof(float) * (size_t)(zp * zc), (void **)&zd));
+    VS_TRY(vs_devpool_get(&st->pool, sizeof(float) * (size_t)(tr * oc * op), (void **)&out));
     int done = 0;
     for (int k = 0; k < t; k++) {
         gact x;
@@ -473,7 +428,7 @@ vs_status vs_wan_vae_cuda_decode(const vs_wan_vae *m, const float *z, int t, int
     size_t free_bytes, total_bytes;
     if (s == VS_OK && vs_device_mem_info(&free_bytes, &total_bytes) == VS_OK)
         mem->device_used = total_bytes - free_bytes;
-    pool_free(&st->pool);
+    vs_devpool_free(&st->pool);
     free(st);
     return s;
 }
