@@ -261,6 +261,7 @@ typedef struct vs_pipeline_info {
     vs_attention_params attention; /* the method and settings generate uses, defaults filled in */
     const char *cache;             /* the step-cache policy and its threshold, default filled in */
     double cache_threshold;
+    float embedded_guidance; /* the guidance scale the DiT embeds (HunyuanVideo: 6); 0: the model has none */
 } vs_pipeline_info;
 VS_API vs_pipeline_info vs_pipeline_get_info(const vs_pipeline *pipeline);
 
@@ -274,6 +275,10 @@ typedef struct vs_generate_request {
     /* Initial latents instead of seeded noise: host f32 [1, C, F', H', W'],
      * the shape vs_pipeline_latent_shape gives for this request; read only. */
     const vs_tensor *noise;
+    /* The guidance scale a DiT with a guidance embedder gets (HunyuanVideo's guidance_scale, embedded x 1000;
+     * `guidance` is then its optional true CFG with the negative prompt); <= 0: the model's default (6);
+     * ignored by models without one (Wan). */
+    float embedded_guidance;
 } vs_generate_request;
 
 /* No prompt, the model's defaults, seed 0, seeded noise. */

@@ -139,4 +139,29 @@ grep -q "density 0.3; dense: the first 0.5 of the steps and 0.25 of the layers" 
 [ $rc -ge 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "generate --gpus 64 must fail with one line"
 grep -Eq "needs NCCL|--gpus 64, but [0-9]+ GPUs? (is|are) present" "$tmp/err" || fail "generate --gpus: $(cat "$tmp/err")"
 [ ! -e "$tmp/gpus.y4m" ] || fail "a failed generate --gpus left a file"
+# HunyuanVideo: the tiny random pipeline folder; encode -> denoise -> decode, generate, inspect. Bad input (a
+# model no family runs, a missing component, weights of the wrong shape, a size that is not a multiple of 16)
+# gives one line and no file.
+hy=tests/data/hunyuan_pipeline
+"$bin" encode --model $hy --device cpu -p "a cat" -o "$tmp/hy_e.safetensors" || fail "encode (HunyuanVideo)"
+grep -q pooled_prompt_embeds "$tmp/hy_e.safetensors" || fail "encode (HunyuanVideo) must write pooled_prompt_embeds"
+"$bin" denoise --model $hy --embeds "$tmp/hy_e.safetensors" --frames 9 --height 32 --width 48 --steps 2 --device cpu \
+  -o "$tmp/hy_l.safetensors" 2>/dev/null || fail "denoise (HunyuanVideo)"
+"$bin" decode --model $hy "$tmp/hy_l.safetensors" -o "$tmp/hy_d.y4m" 2>/dev/null || fail "decode (HunyuanVideo)"
+[ "$(grep -c FRAME "$tmp/hy_d.y4m")" -eq 9 ] || fail "decode (HunyuanVideo) must write 9 frames"
+"$bin" generate --model $hy -p "a cat" --frames 9 --height 32 --width 48 --steps 2 --device cpu -o "$tmp/hy_g.y4m" \
+  >/dev/null 2>"$tmp/err" || fail "generate (HunyuanVideo): $(cat "$tmp/err")"
+grep -q "embedded guidance 6" "$tmp/err" || fail "generate (HunyuanVideo) must name its embedded guidance"
+[ "$(grep -c FRAME "$tmp/hy_g.y4m")" -eq 9 ] || fail "generate (HunyuanVideo) must write 9 frames"
+"$bin" inspect $hy | grep -q "HunyuanVideoPipeline" || fail "inspect (HunyuanVideo)"
+mkdir -p "$tmp/hy_missing" && cp -rL $hy/model_index.json $hy/scheduler $hy/vae "$tmp/hy_missing/"
+cp -rL $hy "$tmp/hy_shape" && sed -i 's/"text_embed_dim": 64/"text_embed_dim": 32/' "$tmp/hy_shape/transformer/config.json"
+for bad in "--model tests/data/hunyuan_text" "--model $tmp/hy_missing" "--model $tmp/hy_shape" \
+  "--model $hy --height 40" "--model $hy --frames 10"; do
+  VS_LOG=error "$bin" generate -p x --steps 2 --frames 9 --height 32 --width 48 --device cpu $bad -o "$tmp/hy_bad.y4m" \
+    >/dev/null 2>"$tmp/err"
+  rc=$?
+  [ $rc -ge 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "generate $bad must fail with one line, got $rc: $(cat "$tmp/err")"
+  [ ! -e "$tmp/hy_bad.y4m" ] || fail "a failed generate $bad left a file"
+done
 echo "cli smoke ok"

@@ -39,9 +39,9 @@ TEST(folders_name_their_family) {
 
 TEST(unknown_folders_fail_clearly) {
     const vs_family *f = (const vs_family *)1;
-    const char *dir = folder_with("model_index.json", "{\"_class_name\": \"HunyuanVideoPipeline\"}");
+    const char *dir = folder_with("model_index.json", "{\"_class_name\": \"FluxPipeline\"}");
     CHECK(dir != NULL);
-    CHECK_FAILS(vs_family_detect(dir, &f), VS_ERR_UNSUPPORTED, "HunyuanVideoPipeline");
+    CHECK_FAILS(vs_family_detect(dir, &f), VS_ERR_UNSUPPORTED, "FluxPipeline");
     CHECK(f == NULL);
     CHECK(strstr(vs_last_error(), "WanPipeline") != NULL); /* it lists what it runs */
     dir = folder_with("config.json", "{\"hidden_size\": 4}");

@@ -119,11 +119,11 @@ TEST(config_13b_preset) {
           c.patch_size[0] == 1 && c.patch_size[1] == 2 && c.patch_size[2] == 2 && c.rope_theta == 256.0 &&
           c.rope_axes[0] == 16 && c.rope_axes[1] == 56 && c.rope_axes[2] == 56);
     CHECK_FAILS(vs_hunyuan_config_preset("hunyuan7b", &c), VS_ERR_NOT_FOUND, "hunyuan13b");
-    /* bench dit finds the DiT-only family by its preset; a HunyuanVideo folder is not detected (yet) */
-    const vs_family *family = NULL;
+    /* bench dit finds the family by its preset; a transformer folder is detected as HunyuanVideo */
+    const vs_family *family = NULL, *detected = NULL;
     vs_dit_info info;
     CHECK_OK(vs_family_for_preset("hunyuan13b", &family));
-    CHECK(!strcmp(family->name, "hunyuan") && !family->text_load && !family->vae_load);
+    CHECK(!strcmp(family->name, "hunyuan"));
     CHECK_OK(family->dit_preset("hunyuan13b", &info));
     CHECK(info.num_layers == 60 && info.num_heads == 24 && info.text_dim == 4096 && info.pooled_dim == 768);
     int64_t shape[5];
@@ -131,8 +131,8 @@ TEST(config_13b_preset) {
     CHECK(shape[1] == 16 && shape[2] == 33 && shape[3] == 90 && shape[4] == 160);
     CHECK_FAILS(family->latent_shape(&info, &family->reference_vae, 128, 720, 1280, shape),
                 VS_ERR_INVALID_ARG, "1 + 4 k frames");
-    CHECK_FAILS(vs_family_detect(DATA "tiny_hd64", &family), VS_ERR_UNSUPPORTED,
-                "HunyuanVideoTransformer3DModel");
+    CHECK_OK(vs_family_detect(DATA "tiny_hd64", &detected));
+    CHECK(detected == family);
     return 0;
 }
 

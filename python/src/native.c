@@ -157,13 +157,13 @@ static vs_pipeline *loaded(PipelineObject *self) {
 static int parse_request(PyObject *args, PyObject *kwargs, vs_generate_request *r, PyObject **callback,
                          PyObject **noise) {
     static char *names[] = {"prompt", "negative_prompt", "width", "height", "frames", "steps", "guidance",
-                            "seed",   "callback",        "noise", NULL};
+                            "seed",   "callback",        "noise", "embedded_guidance", NULL};
     *r = vs_generate_default_request();
     unsigned long long seed = 0;
     *callback = *noise = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|ziiiifKOO", names, &r->prompt, &r->negative_prompt,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|ziiiifKOOf", names, &r->prompt, &r->negative_prompt,
                                      &r->width, &r->height, &r->frames, &r->steps, &r->guidance, &seed,
-                                     callback, noise))
+                                     callback, noise, &r->embedded_guidance))
         return -1;
     r->seed = seed;
     return 0;
@@ -186,7 +186,8 @@ static int noise_view(PyObject *noise, Py_buffer *b, vs_tensor *t) {
     return 0;
 }
 
-/* generate(prompt, negative_prompt, width, height, frames, steps, guidance, seed, callback, noise) -> Video
+/* generate(prompt, negative_prompt, width, height, frames, steps, guidance, seed, callback, noise,
+ * embedded_guidance) -> Video
  */
 static PyObject *pipeline_generate(PipelineObject *self, PyObject *args, PyObject *kwargs) {
     vs_generate_request r;

@@ -112,14 +112,18 @@ class Pipeline:
 
     def generate(self, prompt: str, *, negative_prompt: Optional[str] = None, width: int = 0, height: int = 0,
                  frames: int = 0, steps: int = 0, guidance: Optional[float] = None, seed: int = 0,
-                 noise: Optional[np.ndarray] = None, progress: Union[bool, ProgressCallback] = True) -> np.ndarray:
+                 noise: Optional[np.ndarray] = None, progress: Union[bool, ProgressCallback] = True,
+                 embedded_guidance: Optional[float] = None) -> np.ndarray:
         """Generates a video from `prompt`.
 
         Args:
             prompt: what the video shows.
             negative_prompt: what it should not; None: the model's default.
             width, height, frames, steps: 0 takes the model's default (see `info`).
-            guidance: classifier-free guidance scale; None: the model's; at most 1 runs without CFG.
+            guidance: classifier-free guidance scale; None: the model's; at most 1 runs without CFG
+                (HunyuanVideo: its true CFG with the negative prompt, off by default).
+            embedded_guidance: the guidance scale a DiT embeds (HunyuanVideo's guidance_scale); None: the
+                model's (6); ignored by models without a guidance embedder (Wan).
             seed: seeds the initial noise.
             noise: the initial latents instead of seeded noise, float32 of latent_shape()'s shape.
             progress: True shows a tqdm bar over the denoising steps (when tqdm is installed), False none,
@@ -153,7 +157,8 @@ class Pipeline:
         try:
             latents = None if noise is None else np.ascontiguousarray(noise, dtype=np.float32)
             video = self._native.generate(prompt, negative_prompt, int(width), int(height), int(frames), int(steps),
-                                          _as_setting(guidance), int(seed), callback, latents)
+                                          _as_setting(guidance), int(seed), callback, latents,
+                                          0.0 if embedded_guidance is None else float(embedded_guidance))
         finally:
             if bar is not None:
                 bar.close()

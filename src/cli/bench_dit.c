@@ -76,6 +76,7 @@ static vs_status time_loop(vs_dit *model, const vs_family *family, const int64_t
     vs_denoise_settings set;
     memset(&set, 0, sizeof set);
     if (!s) s = vs_scheduler_config_for(NULL, family->defaults.scheduler, &set.scheduler);
+    set.scheduler.linear_sigmas = family->defaults.linear_sigmas;
     set.steps = steps, set.guidance = (float)cfg, set.attention = *attn, set.cache = *cache;
     set.progress = step_done, set.progress_user = &clock;
     set.on_step = step_seen, set.on_step_user = &clock;
@@ -139,7 +140,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     double density = 0.15, cfg_scale = 5.0, cache_threshold = -1.0;
     vs_cli_svg2 svg2 = {0};
     const vs_option options[] = {
-        {"config", 0, VS_OPT_STRING, &config_name, "a model configuration: wan1.3b (dim 1536, 30 layers), wan14b (dim 5120, 40 layers), hunyuan13b (DiT only: dim 3072, 20 dual + 40 single blocks), cogvideox1.5-5b and cogvideox1.5-5b-i2v (DiT only: dim 3072, 42 blocks; --resolution 768x1360 --text-len 226)", "NAME"},
+        {"config", 0, VS_OPT_STRING, &config_name, "a model configuration: wan1.3b (dim 1536, 30 layers), wan14b (dim 5120, 40 layers), hunyuan13b (dim 3072, 20 dual + 40 single blocks), cogvideox1.5-5b and cogvideox1.5-5b-i2v (DiT only: dim 3072, 42 blocks; --resolution 768x1360 --text-len 226)", "NAME"},
         {"resolution", 0, VS_OPT_STRING, &resolution, "480p (480x832), 720p (720x1280) or HxW in pixels", "RES"},
         {"frames", 0, VS_OPT_INT, &frames, "video frames (Wan: 4k + 1, latent frames (frames - 1) / 4 + 1)", NULL},
         {"batch", 'b', VS_OPT_INT, &batch, "batch entries (2: classifier-free guidance)", NULL},

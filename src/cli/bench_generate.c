@@ -84,15 +84,16 @@ int vs_cmd_bench_generate(int argc, char **argv) {
     const char *prompt = "A cat walks on the grass, realistic style.";
     int frames = 81, steps = 2, extrapolate = 50;
     int64_t seed = 0;
-    double cfg = 5.0, density = 0.25, gpu_memory = 0.0;
+    double cfg = -1.0, density = 0.25, gpu_memory = 0.0;
     vs_cli_svg svg = VS_CLI_SVG_UNSET;
     const vs_option options[] = {
-        {"config", 0, VS_OPT_STRING, &config_name, "a model configuration: wan1.3b or wan14b", "NAME"},
+        {"config", 0, VS_OPT_STRING, &config_name, "a model configuration: wan1.3b, wan14b or hunyuan13b", "NAME"},
         {"resolution", 0, VS_OPT_STRING, &resolution, "480p (480x832), 720p (720x1280) or HxW in pixels", "RES"},
-        {"frames", 0, VS_OPT_INT, &frames, "video frames (Wan: 4k + 1)", NULL},
+        {"frames", 0, VS_OPT_INT, &frames, "video frames (4k + 1)", NULL},
         {"steps", 0, VS_OPT_INT, &steps, "denoising steps to run and time", NULL},
         {"extrapolate", 0, VS_OPT_INT, &extrapolate, "also report the time of this many steps, extrapolated", "N"},
-        {"cfg", 0, VS_OPT_DOUBLE, &cfg, "classifier-free guidance scale (<= 1: none)", NULL},
+        {"cfg", 0, VS_OPT_DOUBLE, &cfg,
+         "classifier-free guidance scale (<= 1: none; negative: the model's, 5 for Wan, none for HunyuanVideo)", NULL},
         {"attention", 0, VS_OPT_STRING, &attention, "dense, or svg (after the model's dense warm-up)", "MODE"},
         {"density", 0, VS_OPT_DOUBLE, &density, "SVG kept fraction of the attention map, in (0, 1]", NULL},
         {"dense-steps", 0, VS_OPT_DOUBLE, &svg.dense_steps,
@@ -126,7 +127,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
     if (vs_cli_precision(spec.command, precision_name, &precision)) return 2;
     svg.density = density;
     if (vs_cli_check_svg(spec.command, &svg)) return 2;
-    if (steps < 1 || steps > MAX_STEPS || extrapolate < 0 || frames < 1 || !(cfg >= 0 && cfg <= 100) ||
+    if (steps < 1 || steps > MAX_STEPS || extrapolate < 0 || frames < 1 || !(cfg <= 100) ||
         !(gpu_memory >= 0))
         return vs_cli_usage_error(spec.command, "need 1 <= steps <= %d, extrapolate >= 0, frames >= 1, 0 <= cfg <= "
                                                 "100 and gpu-memory >= 0",
@@ -156,6 +157,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
     vs_t2v *t2v = NULL;
     vs_status s = vs_t2v_open(&source, device, gpu_memory, &t2v);
     const double open_s = (vs_bench_now_ms() - t_open) / 1e3;
+    if (s == VS_OK && cfg < 0) cfg = vs_t2v_get_defaults(t2v)->guidance;
     vs_t2v_request req = vs_t2v_request_default(prompt);
     req.seed = (uint64_t)seed;
     req.steps = steps, req.frames = frames, req.height = height, req.width = width;

@@ -22,7 +22,7 @@ typedef struct {
     vs_device device;
     int frames, height, width, steps, gpus, max_length;
     int64_t seed;
-    double cfg, density, shift, cache_threshold, gpu_memory;
+    double cfg, embedded_guidance, density, shift, cache_threshold, gpu_memory;
     vs_cli_svg2 svg2;
     vs_attention_params svg2_params; /* the SVG2 settings, checked */
     const char *precision_name;
@@ -35,8 +35,9 @@ static int parse_args(int argc, char **argv, options *o) {
         {"model", 'm', VS_OPT_STRING, &o->model, "diffusers pipeline folder, or a transformer folder (either layout)",
          "DIR"},
         {"embeds", 0, VS_OPT_STRING, &o->embeds,
-         "prompt embeddings: tensor 'prompt_embeds' [1, L, text_dim] (or the file's only tensor); its "
-         "'negative_prompt_embeds' serves as the negative prompt",
+         "prompt embeddings: tensor 'prompt_embeds' [1, L, text_dim] (or the file's only tensor), with "
+         "'prompt_attention_mask' and 'pooled_prompt_embeds' where the model takes them (HunyuanVideo; 'vidsparse "
+         "encode' writes them); its 'negative_prompt_embeds' (and 'negative_...') serve as the negative prompt",
          "FILE"},
         {"negative", 0, VS_OPT_STRING, &o->negative,
          "negative prompt embeddings ('negative_prompt_embeds' or the only tensor)", "FILE"},
@@ -47,12 +48,16 @@ static int parse_args(int argc, char **argv, options *o) {
         {"max-length", 0, VS_OPT_INT, &o->max_length, "text tokens of -p and -n (2..65536; 0: the model's)", NULL},
         {"frames", 0, VS_OPT_INT, &o->frames,
          "video frames; the latent grid is the model family's (Wan: (frames-1)/4+1 x height/8 x width/8, the VAE's "
-         "scale factors read from DIR/vae/config.json when present)",
+         "scale factors read from DIR/vae/config.json when present; 0: the model's default)",
          NULL},
-        {"height", 0, VS_OPT_INT, &o->height, "video height in pixels", NULL},
-        {"width", 0, VS_OPT_INT, &o->width, "video width in pixels", NULL},
-        {"steps", 0, VS_OPT_INT, &o->steps, "denoising steps (1..10000)", NULL},
-        {"cfg", 0, VS_OPT_DOUBLE, &o->cfg, "classifier-free guidance scale (<= 1 runs the prompt alone)", "G"},
+        {"height", 0, VS_OPT_INT, &o->height, "video height in pixels (0: the model's default)", NULL},
+        {"width", 0, VS_OPT_INT, &o->width, "video width in pixels (0: the model's default)", NULL},
+        {"steps", 0, VS_OPT_INT, &o->steps, "denoising steps (1..10000; 0: the model's default)", NULL},
+        {"cfg", 0, VS_OPT_DOUBLE, &o->cfg,
+         "classifier-free guidance scale (<= 1 runs the prompt alone; HunyuanVideo: its true CFG; negative: the "
+         "model's default)", "G"},
+        {"embedded-guidance", 0, VS_OPT_DOUBLE, &o->embedded_guidance,
+         "the guidance scale a DiT embeds (HunyuanVideo's guidance_scale; 0: the model's, 6)", "G"},
         {"seed", 0, VS_OPT_INT64, &o->seed, "seeds vidsparse's own Gaussian generator (not torch's: see docs/wan.md)",
          NULL},
         {"noise", 0, VS_OPT_STRING, &o->noise,
@@ -100,9 +105,11 @@ static int parse_args(int argc, char **argv, options *o) {
     if (o->negative_prompt && !o->prompt) return vs_cli_usage_error("denoise", "-n goes with -p (--negative with --embeds)");
     if (o->max_length && (o->max_length < 2 || o->max_length > 65536))
         return vs_cli_usage_error("denoise", "--max-length must be in [2, 65536], not %d", o->max_length);
-    if (o->frames < 1 || o->height < 1 || o->width < 1)
-        return vs_cli_usage_error("denoise", "--frames, --height and --width must be positive");
-    if (o->steps < 1 || o->steps > 10000) return vs_cli_usage_error("denoise", "--steps must be in [1, 10000], not %d", o->steps);
+    if (o->frames < 0 || o->height < 0 || o->width < 0)
+        return vs_cli_usage_error("denoise", "--frames, --height and --width must be positive (0: the model's)");
+    if (o->steps < 0 || o->steps > 10000) return vs_cli_usage_error("denoise", "--steps must be in [1, 10000], not %d", o->steps);
+    if (!(o->embedded_guidance >= 0 && o->embedded_guidance <= 100))
+        return vs_cli_usage_error("denoise", "--embedded-guidance must be in [0, 100], not %g", o->embedded_guidance);
     if (o->seed < 0) return vs_cli_usage_error("denoise", "--seed must be >= 0");
     if (!(o->density > 0 && o->density <= 1))
         return vs_cli_usage_error("denoise", "--density must be in (0, 1], not %g", o->density);
@@ -137,6 +144,26 @@ static vs_status load_embeds(const char *path, const char *name, vs_tensor *out)
         t.owned = 1;
         *out = t;
     }
+    vs_safetensors_close(st);
+    return s;
+}
+
+/* One prompt's embeddings from `path`: `prefix`prompt_embeds (or the only tensor), with `prefix`
+ * prompt_attention_mask (I32 [1, L]) and `prefix`pooled_prompt_embeds ([1, P]) when the file has them. */
+static vs_status load_text(const char *path, const char *prefix, vs_text_embedding *e) {
+    char name[64];
+    snprintf(name, sizeof name, "%sprompt_embeds", prefix);
+    VS_TRY(load_embeds(path, name, &e->hidden));
+    vs_safetensors *st = NULL;
+    VS_TRY(vs_safetensors_open(&st, path));
+    vs_status s = VS_OK;
+    snprintf(name, sizeof name, "%sprompt_attention_mask", prefix);
+    if (vs_safetensors_find(st, name))
+        s = vs_safetensors_load(st, name, VS_I32, VS_CPU, 2, (int64_t[]){1, e->hidden.shape[1]}, &e->mask);
+    snprintf(name, sizeof name, "%spooled_prompt_embeds", prefix);
+    if (s == VS_OK && vs_safetensors_find(st, name)) s = vs_safetensors_load(st, name, VS_F32, VS_CPU, 0, NULL, &e->pooled);
+    if (s == VS_OK && e->pooled.data && (e->pooled.ndim != 2 || e->pooled.shape[0] != 1))
+        s = vs_fail(VS_ERR_SHAPE, "%s: '%s' must be [1, P]", path, name);
     vs_safetensors_close(st);
     return s;
 }
@@ -184,6 +211,7 @@ static vs_status scheduler_settings(const options *o, const vs_generation_defaul
         }
     }
     if (o->shift > 0) cfg->shift = o->shift;
+    cfg->linear_sigmas = cfg->kind == VS_SCHEDULER_EULER && d->linear_sigmas;
     return VS_OK;
 }
 
@@ -285,7 +313,7 @@ static vs_status record_write(const recording *r, const char *path, const vs_cac
 
 int vs_cmd_denoise(int argc, char **argv) {
     options o = {0};
-    o.attention = "dense", o.frames = 81, o.height = 480, o.width = 832, o.steps = 50, o.cfg = 5.0;
+    o.attention = "dense", o.cfg = -1.0; /* sizes, steps and guidance 0 / -1: the model's */
     o.density = 0.25, o.cache = "none", o.cache_threshold = -1.0;
     o.precision_name = "bf16";
     int rc = parse_args(argc, argv, &o);
@@ -309,11 +337,18 @@ int vs_cmd_denoise(int argc, char **argv) {
     vs_dit_info info;
     int64_t shape[5];
     const char *context = "model";
-    const int cfg = o.cfg > 1.0;
     vs_generation_defaults defaults;
     vs_status s = vs_family_detect(o.model, &family);
     if (s == VS_OK) s = family->dit_info(o.model, &info);
     if (s == VS_OK) s = vs_family_defaults(family, o.model, &defaults);
+    if (s == VS_OK) {
+        if (!o.frames) o.frames = defaults.frames;
+        if (!o.height) o.height = defaults.height;
+        if (!o.width) o.width = defaults.width;
+        if (!o.steps) o.steps = defaults.steps;
+        if (o.cfg < 0) o.cfg = defaults.guidance;
+    }
+    const int cfg = o.cfg > 1.0;
     if (s == VS_OK) {
         const vs_status shaped = latent_shape(&o, family, &info, shape);
         if (shaped == VS_ERR_INVALID_ARG) { /* a size the model cannot make is a usage error */
@@ -329,14 +364,14 @@ int vs_cmd_denoise(int argc, char **argv) {
         s = encode_prompts(&o, &defaults, cfg, &cond, &uncond);
     } else if (s == VS_OK) {
         context = "embeddings";
-        s = load_embeds(o.embeds, "prompt_embeds", &cond.hidden);
+        s = load_text(o.embeds, "", &cond);
     }
     if (s == VS_OK && cfg && !o.prompt) {
         const char *neg = o.negative;
         if (!neg && has_tensor(o.embeds, "negative_prompt_embeds")) neg = o.embeds;
         context = "negative embeddings";
         if (!neg) s = vs_fail(VS_ERR_INVALID_ARG, "guidance %g needs negative prompt embeddings (--negative FILE)", o.cfg);
-        else s = load_embeds(neg, "negative_prompt_embeds", &uncond.hidden);
+        else s = load_text(neg, "negative_", &uncond);
     }
     if (s == VS_OK) context = "model", s = vs_dit_load(o.model, device, &dit);
     if (s == VS_OK) s = vs_dit_set_precision(dit, o.precision);
@@ -353,6 +388,7 @@ int vs_cmd_denoise(int argc, char **argv) {
     if (s == VS_OK) {
         set.steps = o.steps;
         set.guidance = (float)o.cfg;
+        set.embedded_guidance = o.embedded_guidance > 0 ? (float)o.embedded_guidance : defaults.embedded_guidance;
         vs_attention_params asked = o.svg2_params;
         asked.method = o.attention, asked.density = o.density, asked.dense_steps = -1, asked.dense_layers = -1;
         set.attention = vs_attention_resolve(&asked, &defaults.attention);

@@ -21,7 +21,9 @@ int vs_cmd_encode(int argc, char **argv) {
     const vs_command_spec spec = {
         "encode", "--model DIR -p PROMPT [-n NEGATIVE] [options] -o OUT.safetensors",
         "Text embeddings as the model's diffusers pipeline makes them (for Wan: DIR holds tokenizer/ and "
-        "text_encoder/, umT5). Writes prompt_embeds and negative_prompt_embeds, each [1, N, d_model] f32.",
+        "text_encoder/, umT5; for HunyuanVideo: Llama and CLIP, tokenizer/ to text_encoder_2/). Writes prompt_embeds "
+        "and negative_prompt_embeds, each [1, N, d_model] f32, and where the model has them prompt_attention_mask "
+        "(i32 [1, N]) and pooled_prompt_embeds ([1, P]) with their negative_ twins, as the diffusers pipeline names them.",
         options, (int)(sizeof options / sizeof options[0])};
     vs_args args;
     const int rc_args = vs_args_cli(&spec, argc, argv, &args);
@@ -50,11 +52,21 @@ int vs_cmd_encode(int argc, char **argv) {
         vs_text_embedding_free(&e[1]);
         return vs_cli_report("encode");
     }
-    vs_tensor t[2] = {e[0].hidden, e[1].hidden};
-    const char *names[2] = {"prompt_embeds", "negative_prompt_embeds"};
+    vs_tensor t[6];
+    const char *names[6];
+    int n = 0;
+    for (int i = 0; i < 2; i++) {
+        const char *prefix = i ? "negative_" : "";
+        static char name[6][48];
+        snprintf(name[n], sizeof name[n], "%sprompt_embeds", prefix), names[n] = name[n], t[n++] = e[i].hidden;
+        if (e[i].mask.data)
+            snprintf(name[n], sizeof name[n], "%sprompt_attention_mask", prefix), names[n] = name[n], t[n++] = e[i].mask;
+        if (e[i].pooled.data)
+            snprintf(name[n], sizeof name[n], "%spooled_prompt_embeds", prefix), names[n] = name[n], t[n++] = e[i].pooled;
+    }
     const char *keys[2] = {"prompt", "negative_prompt"}, *values[2] = {prompt, negative};
     int rc = 0;
-    if (vs_safetensors_write(out, 2, names, t, 2, keys, values) != VS_OK) rc = vs_cli_report("writing the embeddings");
+    if (vs_safetensors_write(out, n, names, t, 2, keys, values) != VS_OK) rc = vs_cli_report("writing the embeddings");
     vs_text_embedding_free(&e[0]);
     vs_text_embedding_free(&e[1]);
     return rc;

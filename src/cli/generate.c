@@ -37,7 +37,7 @@ int vs_cmd_generate(int argc, char **argv) {
     double cache_threshold = -1.0;
     int64_t seed = 0;
     int steps = 0, frames = 0, height = 0, width = 0, fps = 0, gpus = 0;
-    double cfg = -1.0, gpu_memory = 0.0;
+    double cfg = -1.0, gpu_memory = 0.0, embedded_guidance = 0.0;
     vs_cli_svg svg = VS_CLI_SVG_UNSET;
     vs_cli_svg2 svg2 = {0};
     const vs_option options[] = {
@@ -51,7 +51,11 @@ int vs_cmd_generate(int argc, char **argv) {
          "diffusers Wan pipeline folder (default: $VS_MODEL_DIR, else the embedded vidsparse-tiny)", "DIR"},
         {"seed", 0, VS_OPT_INT64, &seed, "noise seed", NULL},
         {"steps", 0, VS_OPT_INT, &steps, "denoising steps (0: the model's default)", NULL},
-        {"cfg", 0, VS_OPT_DOUBLE, &cfg, "classifier-free guidance scale (negative: the model's default)", NULL},
+        {"cfg", 0, VS_OPT_DOUBLE, &cfg,
+         "classifier-free guidance scale with the negative prompt (HunyuanVideo: its true CFG, default off; "
+         "negative: the model's default)", NULL},
+        {"embedded-guidance", 0, VS_OPT_DOUBLE, &embedded_guidance,
+         "the guidance scale a DiT embeds (HunyuanVideo's guidance_scale, default 6; 0: the model's)", "G"},
         {"frames", 0, VS_OPT_INT, &frames, "video frames (0: the model's default)", NULL},
         {"height", 0, VS_OPT_INT, &height, "video height in pixels (0: the model's default)", NULL},
         {"width", 0, VS_OPT_INT, &width, "video width in pixels (0: the model's default)", NULL},
@@ -129,6 +133,14 @@ int vs_cmd_generate(int argc, char **argv) {
     req.seed = (uint64_t)seed;
     req.steps = steps, req.frames = frames, req.height = height, req.width = width;
     req.guidance = (float)cfg;
+    req.embedded_guidance = (float)embedded_guidance;
+    int64_t latent_shape[5];
+    if (vs_pipeline_latent_shape(pipeline, &req, latent_shape) != VS_OK) { /* a size the model cannot make */
+        if (!gpus) sigaction(SIGINT, &previous, NULL);
+        vs_pipeline_free(pipeline);
+        vs_comm_free(comm);
+        return vs_cli_report("generate");
+    }
     if (rank == 0) {
         fprintf(stderr, "model %s on the %s\nprompt \"%s\", seed %lld, %s attention", info.model_dir,
                 info.device == VS_CUDA ? "GPU" : "CPU", prompt, (long long)seed, info.attention.method);
@@ -142,6 +154,8 @@ int vs_cmd_generate(int argc, char **argv) {
             fprintf(stderr, "; dense: the first %g of the steps and %g of the layers)", info.attention.dense_steps,
                     info.attention.dense_layers);
         if (strcmp(info.cache, "none")) fprintf(stderr, ", step cache %s (threshold %g)", info.cache, info.cache_threshold);
+        if (info.embedded_guidance > 0)
+            fprintf(stderr, ", embedded guidance %g", embedded_guidance > 0 ? embedded_guidance : info.embedded_guidance);
         fputc('\n', stderr);
     }
     running = pipeline;

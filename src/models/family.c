@@ -10,19 +10,19 @@
 #include "io/path.h"
 
 extern const vs_family vs_family_wan;
-extern const vs_family vs_family_hunyuan_dit;
+extern const vs_family vs_family_hunyuan;
 extern const vs_family vs_family_cogvideox_dit;
 
 /* Every family this build runs: adding one is a line here. */
-static const vs_family *const families[] = {&vs_family_wan};
+static const vs_family *const families[] = {&vs_family_wan, &vs_family_hunyuan};
 
 #define FAMILY_COUNT ((int)(sizeof families / sizeof families[0]))
 
 /* Families whose DiT alone works so far: `bench dit` presets only (vs_family_for_preset), never
  * detected from a folder. A family moves to families[] once its text encoders and VAE work. */
-static const vs_family *const dit_only[] = {&vs_family_hunyuan_dit, &vs_family_cogvideox_dit};
+static const vs_family *const dit_only[] = {&vs_family_cogvideox_dit, NULL}; /* NULL-terminated */
 
-#define DIT_ONLY_COUNT ((int)(sizeof dit_only / sizeof dit_only[0]))
+#define DIT_ONLY_COUNT ((int)(sizeof dit_only / sizeof dit_only[0]) - 1)
 
 /* "WanPipeline, WanTransformer3DModel, ..." of every family, for errors. */
 static void known_classes(char *buf, size_t size) {
@@ -124,19 +124,21 @@ vs_status vs_family_defaults(const vs_family *family, const char *dir, vs_genera
                   length = vs_json_get_int(root, "max_sequence_length", d.text_length),
                   fps = vs_json_get_int(root, "fps", d.fps);
     const double guidance = vs_json_get_number(root, "guidance_scale", d.guidance),
+                 embedded = vs_json_get_number(root, "embedded_guidance_scale", d.embedded_guidance),
                  density = vs_json_get_number(root, "svg_density", d.attention.density),
                  dense_steps = vs_json_get_number(root, "svg_dense_steps", d.attention.dense_steps),
                  dense_layers = vs_json_get_number(root, "svg_dense_layers", d.attention.dense_layers);
     vs_json_free(doc);
     if (frames < 1 || frames > 10000 || height < 1 || height > 16384 || width < 1 || width > 16384 || steps < 1 ||
-        steps > 10000 || length < 1 || length > 4096 || fps < 1 || fps > 240 || !(guidance >= 0 && guidance <= 100))
+        steps > 10000 || length < 1 || length > 4096 || fps < 1 || fps > 240 || !(guidance >= 0 && guidance <= 100) ||
+        !(embedded >= 0 && embedded <= 100))
         return vs_fail(VS_ERR_FORMAT, "%s: a generation default is out of range", path);
     if (!(density > 0 && density <= 1) || !(dense_steps >= 0 && dense_steps <= 1) ||
         !(dense_layers >= 0 && dense_layers <= 1))
         return vs_fail(VS_ERR_FORMAT, "%s: svg_density must be in (0, 1], svg_dense_steps and svg_dense_layers in "
                        "[0, 1]", path);
     d.frames = (int)frames, d.height = (int)height, d.width = (int)width, d.steps = (int)steps;
-    d.text_length = (int)length, d.fps = (int)fps, d.guidance = (float)guidance;
+    d.text_length = (int)length, d.fps = (int)fps, d.guidance = (float)guidance, d.embedded_guidance = (float)embedded;
     d.attention.density = density, d.attention.dense_steps = dense_steps, d.attention.dense_layers = dense_layers;
     *out = d;
     return VS_OK;

@@ -37,6 +37,9 @@ typedef struct vs_generation_defaults {
     vs_attention_params attention; /* every field resolved (no negative values) */
     const char *negative_prompt;   /* used when a request gives none */
     const char *scheduler;         /* scheduler_config.json text for folders without scheduler/ */
+    float embedded_guidance;       /* the guidance scale the DiT embeds (HunyuanVideo's guidance_scale); 0: none */
+    int linear_sigmas;             /* the pipeline gives Euler sigmas linspace(1, 0, steps + 1)[:-1]
+                                      (vs_scheduler_config.linear_sigmas) */
 } vs_generation_defaults;
 
 typedef struct vs_dit_info {
@@ -170,11 +173,11 @@ typedef struct vs_family {
  * class and the known ones otherwise. */
 vs_status vs_family_detect(const char *dir, const vs_family **out);
 /* The family whose `presets` list has `preset` (bench dit's --config): a registered family, or
- * one whose DiT alone works so far (HunyuanVideo: its table has no text encoder or VAE, and
- * folders are never detected as it). */
+ * one whose DiT alone works so far (models/family.c's dit_only: its table has no text encoder or
+ * VAE yet, and folders are never detected as it). */
 vs_status vs_family_for_preset(const char *preset, const vs_family **out);
 /* family->defaults overridden by dir/vidsparse.json (num_frames, height, width,
- * num_inference_steps, guidance_scale, max_sequence_length, fps, svg_density,
+ * num_inference_steps, guidance_scale, embedded_guidance_scale, max_sequence_length, fps, svg_density,
  * svg_dense_steps, svg_dense_layers), each range-checked. */
 vs_status vs_family_defaults(const vs_family *family, const char *dir, vs_generation_defaults *out);
 

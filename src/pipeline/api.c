@@ -122,6 +122,7 @@ vs_pipeline_info vs_pipeline_get_info(const vs_pipeline *p) {
     info.frames = d->frames, info.height = d->height, info.width = d->width, info.steps = d->steps;
     info.fps = d->fps;
     info.guidance = d->guidance;
+    info.embedded_guidance = d->embedded_guidance;
     info.attention = p->attention;
     info.cache = p->cache.policy, info.cache_threshold = p->cache.threshold;
     return info;
@@ -168,11 +169,15 @@ static vs_status to_t2v_request(const vs_pipeline *p, const vs_generate_request 
     if (!(r->guidance <= 100))
         return vs_fail(VS_ERR_INVALID_ARG,
                        "request: guidance must be at most 100 (negative: the model's), got %g", r->guidance);
+    if (!(r->embedded_guidance <= 100))
+        return vs_fail(VS_ERR_INVALID_ARG, "request: embedded guidance must be at most 100 (<= 0: the model's), got %g",
+                       r->embedded_guidance);
     *out = vs_t2v_request_default(r->prompt);
     out->negative_prompt = r->negative_prompt;
     out->seed = r->seed;
     out->steps = r->steps, out->frames = r->frames, out->height = r->height, out->width = r->width;
     out->guidance = r->guidance;
+    out->embedded_guidance = r->embedded_guidance;
     out->attention = p->attention;
     out->cache = p->cache;
     out->noise = r->noise;

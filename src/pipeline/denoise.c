@@ -100,7 +100,7 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
 
     vs_scheduler *sched = NULL;
     vs_step_cache *cache = NULL;
-    vs_tensor in = {0}, out = {0}, text = {0}, mask = {0}, pooled = {0}, ts = {0}, signal = {0};
+    vs_tensor in = {0}, out = {0}, text = {0}, mask = {0}, pooled = {0}, ts = {0}, signal = {0}, embedded = {0};
     vs_cache_settings caching;
     vs_teacache_fit fit;
     vs_status s = vs_cache_resolve(&set->cache, dit, &caching, &fit);
@@ -109,6 +109,10 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
     if (s == VS_OK) s = vs_tensor_alloc(&in, VS_F32, VS_CPU, 5, in_shape);
     if (s == VS_OK) s = vs_tensor_alloc(&out, VS_F32, VS_CPU, 5, shape);
     if (s == VS_OK) s = vs_tensor_alloc(&ts, VS_F32, VS_CPU, 1, &batch);
+    /* Embedded guidance: guidance_scale x 1000 for every batch entry, as HunyuanVideoPipeline gives it. */
+    if (s == VS_OK && set->embedded_guidance > 0) s = vs_tensor_alloc(&embedded, VS_F32, VS_CPU, 1, &batch);
+    for (int64_t b = 0; s == VS_OK && embedded.data && b < batch; b++)
+        ((float *)embedded.data)[b] = set->embedded_guidance * 1000.0f;
     /* The batch: [prompt entries, negative prompt entries]. */
     if (s == VS_OK) s = stack(&cond->hidden, cfg ? &uncond->hidden : NULL, &text);
     if (s == VS_OK) s = stack(&cond->mask, cfg ? &uncond->mask : NULL, &mask);
@@ -117,7 +121,7 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
 
     vs_progress *progress = set->show_progress ? vs_progress_start("denoise", set->steps) : NULL;
     vs_dit_input input = {&in, ts.data, &text, mask.data ? &mask : NULL, pooled.data ? &pooled : NULL, 0,
-                          set->steps, NULL};
+                          set->steps, embedded.data};
     float *x = latents->data, *v = out.data;
     for (int i = 0; i < set->steps && s == VS_OK; i++) {
         if (set->cancel && atomic_load(set->cancel)) {
@@ -168,6 +172,7 @@ done:
     vs_tensor_free(&mask);
     vs_tensor_free(&pooled);
     vs_tensor_free(&ts);
+    vs_tensor_free(&embedded);
     vs_scheduler_free(sched);
     vs_step_cache_free(cache);
     return s;

@@ -32,6 +32,8 @@ typedef struct vs_denoise_settings {
      * latents' channels at every step, in both CFG branches; the DiT takes C + Cc channels in and gives C
      * out. NULL: none. */
     const vs_tensor *condition;
+    float embedded_guidance;  /* the scale a DiT with a guidance embedder gets (x 1000, HunyuanVideo's
+                                 guidance_scale); <= 0: the DiT's default; ignored by other DiTs */
     vs_attention_params attention; /* method and warm-up, every field resolved */
     int show_progress;
     /* After each step: progress(progress_user, steps done, steps); non-zero stops the

@@ -247,6 +247,14 @@ static void unipc_schedule(vs_scheduler *s) {
 static void euler_schedule(vs_scheduler *s) {
     const int n = s->num_steps, train = s->cfg.num_train_timesteps;
     const float shift = (float)s->cfg.shift;
+    if (s->cfg.linear_sigmas) { /* the pipeline's sigmas (numpy f64, cast to f32), shifted in f32 */
+        for (int i = 0; i < n; i++) {
+            s->sigmas[i] = shift_sigma_f32((float)linspace(1.0, 0.0, n + 1, i), shift);
+            s->timesteps[i] = s->sigmas[i] * (float)train;
+        }
+        s->sigmas[n] = 0.0f;
+        return;
+    }
     /* The training sigmas (f32, shifted once) bound the schedule, which is then shifted again. */
     const double sigma_max = shift_sigma_f32((float)train / (float)train, shift);
     const double sigma_min = shift_sigma_f32(1.0f / (float)train, shift);

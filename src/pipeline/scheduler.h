@@ -38,6 +38,9 @@ typedef struct vs_scheduler_config {
     vs_scheduler_kind kind;
     int num_train_timesteps;
     double shift;          /* UniPC flow_shift / Euler shift */
+    /* Euler only: 1 when the pipeline passes sigmas = linspace(1, 0, steps + 1)[:-1] (HunyuanVideoPipeline),
+     * shifted once; 0: the scheduler's own schedule */
+    int linear_sigmas;
     /* UniPC only */
     int solver_order;      /* 1..VS_SCHEDULER_MAX_ORDER */
     int bh2;               /* solver_type "bh2" (else "bh1") */

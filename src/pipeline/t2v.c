@@ -182,6 +182,7 @@ vs_status vs_t2v_open(const vs_t2v_source *source, vs_device device, double budg
     if (s == VS_OK) m->defaults = m->family->defaults;
     if (s == VS_OK && source->dir) s = vs_family_defaults(m->family, m->dir, &m->defaults);
     if (s == VS_OK) s = vs_scheduler_config_for(source->dir ? m->dir : NULL, m->defaults.scheduler, &m->scheduler);
+    if (s == VS_OK) m->scheduler.linear_sigmas = m->defaults.linear_sigmas;
     if (s == VS_OK) s = read_infos(m);
     /* Refused here even when the plan loads nothing yet, not at the first generate. */
     if (s == VS_OK && source->precision != VS_PRECISION_DEFAULT && source->precision != VS_PRECISION_FP8)
@@ -337,6 +338,7 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
         set.scheduler.noise_seed = r->seed; /* a stochastic scheduler's per-step noise */
         set.steps = steps;
         set.guidance = guidance;
+        set.embedded_guidance = r->embedded_guidance > 0 ? r->embedded_guidance : d->embedded_guidance;
         set.attention = vs_t2v_resolve_attention(m, &r->attention);
         set.show_progress = r->show_progress;
         set.progress = r->progress;

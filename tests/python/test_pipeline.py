@@ -117,6 +117,8 @@ def test_bad_request_raises(pipe):
     assert e.value.status == "invalid argument"
     with pytest.raises(vidsparse.Error, match="guidance"):
         pipe.generate("x", guidance=1000.0, **SMALL)
+    with pytest.raises(vidsparse.Error, match="embedded guidance"):
+        pipe.generate("x", embedded_guidance=1000.0, **SMALL)
     with pytest.raises(TypeError):
         pipe.generate(None)
 

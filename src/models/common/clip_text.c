@@ -135,6 +135,59 @@ vs_status vs_clip_text_load(vs_clip_text **out, const char *dir, vs_device devic
     return VS_OK;
 }
 
+/* Every weight in its loaded layout, uniform in +-1/sqrt(columns) (biases +-0.02); norms in 1 +- 0.1. */
+static vs_status random_weights(vs_clip_text *m, uint64_t seed) {
+    const vs_clip_text_config *c = &m->cfg;
+    const int64_t d = c->hidden_size, ff = c->intermediate_size;
+    const vs_dtype act = vs_text_act_dtype(m->device);
+#define RAND(t, dtype, rows, cols, lo, hi)                                                                  \
+    VS_TRY(vs_text_weight_random((cols) ? 2 : 1, (int64_t[]){rows, cols}, dtype, m->device, seed++, lo, hi, t))
+#define MATRIX(t, rows, cols) RAND(t, act, rows, cols, -1.0f / sqrtf((float)(cols)), 1.0f / sqrtf((float)(cols)))
+#define BIAS(t, dtype, n) RAND(t, dtype, n, 0, -0.02f, 0.02f)
+#define NORM(t, n) RAND(t, VS_F32, n, 0, 0.9f, 1.1f)
+    RAND(&m->token_embed, act, c->vocab_size, d, -1.0f, 1.0f);
+    RAND(&m->pos_embed, VS_F32, c->max_positions, d, -1.0f, 1.0f);
+    NORM(&m->final_ln, d);
+    BIAS(&m->final_ln_bias, VS_F32, d);
+    for (int i = 0; i < c->num_layers; i++) {
+        clip_layer *l = &m->layers[i];
+        vs_tensor *const matrices[] = {&l->q, &l->k, &l->v, &l->o}, *const biases[] = {&l->q_bias, &l->k_bias, &l->v_bias, &l->o_bias};
+        for (int j = 0; j < 4; j++) {
+            MATRIX(matrices[j], d, d);
+            BIAS(biases[j], act, d);
+        }
+        MATRIX(&l->fc1, ff, d);
+        MATRIX(&l->fc2, d, ff);
+        BIAS(&l->fc1_bias, act, ff);
+        BIAS(&l->fc2_bias, act, d);
+        NORM(&l->ln1, d);
+        NORM(&l->ln2, d);
+        BIAS(&l->ln1_bias, VS_F32, d);
+        BIAS(&l->ln2_bias, VS_F32, d);
+    }
+#undef NORM
+#undef BIAS
+#undef MATRIX
+#undef RAND
+    return vs_text_causal_table(c->num_heads, m->device, &m->causal);
+}
+
+vs_status vs_clip_text_random(vs_clip_text **out, const vs_clip_text_config *config, vs_device device, uint64_t seed) {
+    *out = NULL;
+    vs_clip_text *m = calloc(1, sizeof *m);
+    if (!m) return vs_fail(VS_ERR_OOM, "CLIP text: out of memory");
+    m->device = device, m->cfg = *config;
+    vs_status s = (m->layers = calloc((size_t)config->num_layers, sizeof *m->layers)) ? VS_OK
+                                                                                      : vs_fail(VS_ERR_OOM, "CLIP text: out of memory");
+    if (s == VS_OK) s = random_weights(m, seed);
+    if (s != VS_OK) {
+        vs_clip_text_free(m);
+        return s;
+    }
+    *out = m;
+    return VS_OK;
+}
+
 void vs_clip_text_free(vs_clip_text *m) {
     if (!m) return;
     vs_tensor *top[] = {&m->token_embed, &m->pos_embed, &m->final_ln, &m->final_ln_bias, &m->causal};

@@ -29,6 +29,8 @@ typedef struct vs_clip_text vs_clip_text;
 
 /* `dir`: config.json + safetensors of a CLIPTextModel (a CLIPTextModelWithProjection's text weights load too). */
 vs_status vs_clip_text_load(vs_clip_text **out, const char *dir, vs_device device);
+/* A model of `config` with seeded random weights (uniform, +-1/sqrt(fan-in); norms near 1), for benchmarks. */
+vs_status vs_clip_text_random(vs_clip_text **out, const vs_clip_text_config *config, vs_device device, uint64_t seed);
 void vs_clip_text_free(vs_clip_text *model);
 const vs_clip_text_config *vs_clip_text_get_config(const vs_clip_text *model);
 

@@ -199,6 +199,53 @@ vs_status vs_llama_load(vs_llama **out, const char *dir, vs_device device, int s
     return VS_OK;
 }
 
+/* Every weight in its loaded layout (K and V already per query head), uniform in +-1/sqrt(columns); norms in
+ * 1 +- 0.1. */
+static vs_status random_weights(vs_llama *m, uint64_t seed) {
+    const vs_llama_config *c = &m->cfg;
+    const int64_t d = c->hidden_size, ff = c->intermediate_size, qd = (int64_t)c->num_heads * c->head_dim;
+    const vs_dtype act = vs_text_act_dtype(m->device);
+#define RAND(t, dtype, rows, cols)                                                                          \
+    VS_TRY(vs_text_weight_random((cols) ? 2 : 1, (int64_t[]){rows, cols}, dtype, m->device, seed++,        \
+                                 (cols) ? -1.0f / sqrtf((float)(cols)) : 0.9f, (cols) ? 1.0f / sqrtf((float)(cols)) : 1.1f, t))
+    RAND(&m->embed, act, c->vocab_size, d);
+    if (m->final_norm_applied) RAND(&m->norm, VS_F32, d, 0);
+    for (int i = 0; i < m->layers_run; i++) {
+        llama_layer *l = &m->layers[i];
+        RAND(&l->q, act, qd, d);
+        RAND(&l->k, act, qd, d);
+        RAND(&l->v, act, qd, d);
+        RAND(&l->o, act, d, qd);
+        RAND(&l->gate, act, ff, d);
+        RAND(&l->up, act, ff, d);
+        RAND(&l->down, act, d, ff);
+        RAND(&l->attn_norm, VS_F32, d, 0);
+        RAND(&l->mlp_norm, VS_F32, d, 0);
+    }
+#undef RAND
+    return vs_text_causal_table(c->num_heads, m->device, &m->causal);
+}
+
+vs_status vs_llama_random(vs_llama **out, const vs_llama_config *config, vs_device device, int skip, uint64_t seed) {
+    *out = NULL;
+    vs_llama *m = calloc(1, sizeof *m);
+    if (!m) return vs_fail(VS_ERR_OOM, "Llama: out of memory");
+    m->device = device, m->cfg = *config;
+    vs_status s = VS_OK;
+    if (skip < 0 || skip >= config->num_layers)
+        s = vs_fail(VS_ERR_INVALID_ARG, "Llama: num_hidden_layers_to_skip %d is outside 0..%d", skip, config->num_layers - 1);
+    m->layers_run = config->num_layers - skip, m->final_norm_applied = skip == 0;
+    if (s == VS_OK && !(m->layers = calloc((size_t)m->layers_run, sizeof *m->layers)))
+        s = vs_fail(VS_ERR_OOM, "Llama: out of memory");
+    if (s == VS_OK) s = random_weights(m, seed);
+    if (s != VS_OK) {
+        vs_llama_free(m);
+        return s;
+    }
+    *out = m;
+    return VS_OK;
+}
+
 void vs_llama_free(vs_llama *m) {
     if (!m) return;
     vs_tensor_free(&m->embed);

@@ -40,6 +40,8 @@ typedef struct vs_llama vs_llama;
  * or LlamaForCausalLM ("model." prefixes are accepted). `skip`: the
  * pipeline's num_hidden_layers_to_skip (0 .. num_hidden_layers - 1). */
 vs_status vs_llama_load(vs_llama **out, const char *dir, vs_device device, int skip);
+/* A model of `config` with seeded random weights (uniform, +-1/sqrt(fan-in); norms near 1), for benchmarks. */
+vs_status vs_llama_random(vs_llama **out, const vs_llama_config *config, vs_device device, int skip, uint64_t seed);
 void vs_llama_free(vs_llama *model);
 const vs_llama_config *vs_llama_get_config(const vs_llama *model);
 

@@ -60,14 +60,22 @@ vs_status vs_llama_prompt_tokens(const vs_bpe *tok, const char *template_text, i
 
 vs_status vs_llama_prompt_encode(const vs_bpe *tok, const vs_llama *model, const char *template_text, int crop_start,
                                  int max_length, const char *prompt, float *embeds, int32_t *mask) {
-    const int64_t total = (int64_t)crop_start + max_length, d = vs_llama_get_config(model)->hidden_size;
+    const int64_t total = (int64_t)crop_start + max_length;
     if (crop_start < 0 || max_length <= 0)
         return vs_fail(VS_ERR_INVALID_ARG, "Llama prompt: crop_start %d / max_length %d out of range", crop_start, max_length);
     int32_t *ids = malloc((size_t)total * 2 * sizeof *ids);
+    if (!ids) return vs_fail(VS_ERR_OOM, "Llama prompt: out of memory");
+    vs_status s = vs_llama_prompt_tokens(tok, template_text, crop_start, max_length, prompt, ids, ids + total);
+    if (s == VS_OK) s = vs_llama_encode_cropped(model, ids, ids + total, crop_start, max_length, embeds, mask);
+    free(ids);
+    return s;
+}
+
+vs_status vs_llama_encode_cropped(const vs_llama *model, const int32_t *ids, const int32_t *full_mask, int crop_start,
+                                  int max_length, float *embeds, int32_t *mask) {
+    const int64_t total = (int64_t)crop_start + max_length, d = vs_llama_get_config(model)->hidden_size;
     float *hidden = malloc((size_t)(total * d) * sizeof *hidden);
-    vs_status s = ids && hidden ? VS_OK : vs_fail(VS_ERR_OOM, "Llama prompt: out of memory");
-    int32_t *full_mask = ids + total;
-    if (s == VS_OK) s = vs_llama_prompt_tokens(tok, template_text, crop_start, max_length, prompt, ids, full_mask);
+    vs_status s = hidden ? VS_OK : vs_fail(VS_ERR_OOM, "Llama prompt: out of memory");
     if (s == VS_OK) {
         vs_tensor out = vs_tensor_view(hidden, VS_F32, VS_CPU, 3, (int64_t[]){1, total, d});
         s = vs_llama_encode_batch(model, ids, full_mask, 1, (int)total, &out);
@@ -77,7 +85,6 @@ vs_status vs_llama_prompt_encode(const vs_bpe *tok, const vs_llama *model, const
         if (mask[i]) memcpy(embeds + i * d, hidden + (crop_start + i) * d, (size_t)d * sizeof *embeds);
         else memset(embeds + i * d, 0, (size_t)d * sizeof *embeds);
     }
-    free(ids);
     free(hidden);
     return s;
 }

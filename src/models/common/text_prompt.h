@@ -39,6 +39,11 @@ vs_status vs_llama_prompt_tokens(const vs_bpe *tok, const char *template_text, i
 vs_status vs_llama_prompt_encode(const vs_bpe *tok, const vs_llama *model, const char *template_text, int crop_start,
                                  int max_length, const char *prompt, float *embeds, int32_t *mask);
 
+/* The same from token ids and mask (crop_start + max_length of each, host): the Llama hidden states with
+ * the first crop_start rows and mask entries dropped and the padded rows zeroed. */
+vs_status vs_llama_encode_cropped(const vs_llama *model, const int32_t *ids, const int32_t *full_mask, int crop_start,
+                                  int max_length, float *embeds, int32_t *mask);
+
 /* pooled_prompt_embeds F32 [hidden_size] (host) for one prompt, max_length 77 in the pipeline. */
 vs_status vs_clip_prompt_encode(const vs_bpe *tok, const vs_clip_text *model, const char *prompt, int max_length,
                                 float *pooled);

@@ -26,6 +26,14 @@ vs_status vs_text_weight_place(const float *host, int ndim, const int64_t *shape
     return s;
 }
 
+vs_status vs_text_weight_random(int ndim, const int64_t *shape, vs_dtype dtype, vs_device device, uint64_t seed,
+                                float lo, float hi, vs_tensor *out) {
+    VS_TRY(vs_tensor_alloc(out, dtype, device, ndim, shape));
+    vs_status s = vs_op_fill_uniform(out, seed, lo, hi);
+    if (s != VS_OK) vs_tensor_free(out);
+    return s;
+}
+
 vs_status vs_text_causal_table(int heads, vs_device device, vs_tensor *out) {
     float *table = malloc((size_t)(2 * heads) * sizeof *table);
     if (!table) return vs_fail(VS_ERR_OOM, "text encoder: out of memory");

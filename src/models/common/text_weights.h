@@ -18,6 +18,11 @@ vs_dtype vs_text_act_dtype(vs_device device);
 vs_status vs_text_weight_place(const float *host, int ndim, const int64_t *shape, vs_dtype dtype, vs_device device,
                                vs_tensor *out);
 
+/* A new tensor of `dtype` on `device` with seeded uniform values in [lo, hi] (random-weight encoders for
+ * benchmarks). */
+vs_status vs_text_weight_random(int ndim, const int64_t *shape, vs_dtype dtype, vs_device device, uint64_t seed,
+                                float lo, float hi, vs_tensor *out);
+
 /* F32 [2, heads] position-bias table: bucket 0 (key at or before the query)
  * adds 0, bucket 1 (key after it) adds -1e30: causal attention through
  * vs_op_attention_relpos with the buckets of vs_text_upload_ids. */
