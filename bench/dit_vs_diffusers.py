@@ -33,11 +33,12 @@ SETTINGS = {
 }
 
 
-def ours(binary, config, resolution, attention, repeats):
+def ours(binary, config, resolution, attention, repeats, density=0.15, layers=0, extra=()):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "r.json")
         cmd = [binary, "bench", "dit", "--config", config, "--resolution", resolution, "--attention", attention,
-               "--density", "0.15", "--warmup", "1", "--repeats", str(repeats), "-o", path]
+               "--density", str(density), "--warmup", "1", "--repeats", str(repeats), "--layers", str(layers),
+               "-o", path, *extra]
         subprocess.run(cmd, check=True)
         with open(path) as f:
             return json.load(f)["results"][0]
@@ -89,15 +90,25 @@ def main():
     ap.add_argument("--bin", default="build-gpu/vidsparse")
     ap.add_argument("--settings", default="wan1.3b-480p,wan14b-720p")
     ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--density", type=float, default=0.15, help="SVG kept fraction")
+    ap.add_argument("--layers", type=int, default=0, help="time this many layers of both models (0: all)")
+    ap.add_argument("--repeats", type=int, default=0, help="timed forwards (0: 5 at 1.3B, 2 at 14B)")
+    ap.add_argument("--fp8", action="store_true",
+                    help="also ours with --precision fp8 --attention-precision fp8, dense and SVG")
     args = ap.parse_args()
     import diffusers
 
     results = []
     for name in args.settings.split(","):
         config, resolution, model_config, latent = SETTINGS[name]
-        repeats = 5 if config == "wan1.3b" else 2
-        dense = ours(args.bin, config, resolution, "dense", repeats)
-        svg = ours(args.bin, config, resolution, "svg", repeats)
+        repeats = args.repeats or (5 if config == "wan1.3b" else 2)
+        if args.layers:
+            model_config = dict(model_config, num_layers=args.layers)
+        dense = ours(args.bin, config, resolution, "dense", repeats, args.density, args.layers)
+        svg = ours(args.bin, config, resolution, "svg", repeats, args.density, args.layers)
+        fp8_flags = ("--precision", "fp8", "--attention-precision", "fp8", "--compare-precision")
+        fp8 = {a: ours(args.bin, config, resolution, a, repeats, args.density, args.layers, fp8_flags)
+               for a in ("dense", "svg")} if args.fp8 else {}
         ref = diffusers_forward_ms(model_config, latent, repeats)
         row = {
             "name": name, "repeats": repeats,
@@ -108,9 +119,17 @@ def main():
             "ours_svg_ms": svg["median_ms"], "ours_svg_attention_share": svg["attention_share"],
             "svg_density": svg["density"],
             "speedup_dense": ref["default"] / dense["median_ms"], "speedup_svg": ref["default"] / svg["median_ms"],
+            "layers": args.layers or model_config["num_layers"],
         }
+        for a, res in fp8.items():
+            row[f"ours_{a}_fp8_ms"] = res["median_ms"]
+            row[f"ours_{a}_fp8_attention_share"] = res["attention_share"]
+            row[f"ours_{a}_fp8_rel_l2_vs_bf16"] = res.get("rel_l2_vs_bf16")
+            row[f"speedup_{a}_fp8"] = ref["default"] / res["median_ms"]
+            print(f"{name} ({row['layers']} layers): ours {a} fp8 weights + fp8 attention {res['median_ms']:.0f} ms "
+                  f"({row[f'speedup_{a}_fp8']:.2f}x diffusers), rel L2 vs bf16 {res.get('rel_l2_vs_bf16')}", flush=True)
         results.append(row)
-        print(f"{name}: diffusers {ref['default']:.0f} ms (SDPA flash {ref['sdpa_flash']:.0f}); ours dense {dense['median_ms']:.0f} ms ({row['speedup_dense']:.2f}x), "
+        print(f"{name} ({row['layers']} layers, density {args.density}): diffusers {ref['default']:.0f} ms (SDPA flash {ref['sdpa_flash']:.0f}); ours dense {dense['median_ms']:.0f} ms ({row['speedup_dense']:.2f}x), "
               f"SVG {svg['median_ms']:.0f} ms ({row['speedup_svg']:.2f}x, attention "
               f"{100 * svg['attention_share']:.0f}%)", flush=True)
     report = {
