@@ -248,6 +248,37 @@ static cudnnBackendDescriptor_t reduction(graph *g, cudnnReduceTensorOp_t mode, 
     return op;
 }
 
+/* Appends the softmax of `logits` [B, H, N, L] into `probs` to ops (max, sub, exp, sum, log, add, div: the
+ * pattern cuDNN's fused engines recognise); the log-sum-exp statistics are the output `stats_uid`, or virtual
+ * when it is 0. */
+static void append_softmax(graph *g, const int64_t score_dims[4], const int64_t score_str[4],
+                           const int64_t row_dims[4], const int64_t row_str[4], cudnnBackendDescriptor_t logits,
+                           int64_t stats_uid, cudnnBackendDescriptor_t probs, cudnnBackendDescriptor_t *ops, int *n) {
+    cudnnBackendDescriptor_t row_max = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
+    cudnnBackendDescriptor_t shifted = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
+    cudnnBackendDescriptor_t expd = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
+    cudnnBackendDescriptor_t row_sum = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
+    cudnnBackendDescriptor_t log_sum = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
+    cudnnBackendDescriptor_t stats = tensor(g, stats_uid, CUDNN_DATA_FLOAT, row_dims, row_str, false);
+    ops[(*n)++] = reduction(g, CUDNN_REDUCE_TENSOR_MAX, logits, row_max);
+    ops[(*n)++] = pointwise(g, CUDNN_POINTWISE_SUB, logits, row_max, shifted);
+    ops[(*n)++] = pointwise(g, CUDNN_POINTWISE_EXP, shifted, NULL, expd);
+    ops[(*n)++] = reduction(g, CUDNN_REDUCE_TENSOR_ADD, expd, row_sum);
+    ops[(*n)++] = pointwise(g, CUDNN_POINTWISE_LOG, row_sum, NULL, log_sum);
+    ops[(*n)++] = pointwise(g, CUDNN_POINTWISE_ADD, row_max, log_sum, stats);
+    ops[(*n)++] = pointwise(g, CUDNN_POINTWISE_DIV, expd, row_sum, probs);
+}
+
+/* The operation graph of ops, finalized (or NULL with g->status set). */
+static cudnnBackendDescriptor_t finish_graph(graph *g, cudnnBackendDescriptor_t *ops, int n) {
+    cudnnBackendDescriptor_t op_graph =
+        make(g, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "creating the operation graph");
+    SET(g, op_graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &g_handle);
+    SET(g, op_graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, n, ops);
+    finalize(g, op_graph, "finalizing the operation graph");
+    return g->status ? NULL : op_graph;
+}
+
 /* The operation graph of the file comment; returns it finalized (or NULL with g->status set). Paged
  * (k->pages_per_row > 0): K^T and V are loaded page by page from their containers, and each batch
  * entry's actual lengths (seq_len_q, seq_len_kv) bound both matmuls and mask the scores beyond them. */
@@ -317,29 +348,10 @@ static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
         ops[n++] = pointwise_full(g, CUDNN_POINTWISE_BINARY_SELECT, f32, scaled, neg_inf, inside, 0, masked);
         scaled = masked;
     }
-    cudnnBackendDescriptor_t row_max = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
-    cudnnBackendDescriptor_t shifted = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
-    cudnnBackendDescriptor_t expd = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
-    cudnnBackendDescriptor_t row_sum = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
-    cudnnBackendDescriptor_t log_sum = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
-    cudnnBackendDescriptor_t stats =
-        tensor(g, k->with_stats ? UID_STATS : 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
     cudnnBackendDescriptor_t probs = tensor(g, 0, io, score_dims, score_str, false);
-    ops[n++] = reduction(g, CUDNN_REDUCE_TENSOR_MAX, scaled, row_max);
-    ops[n++] = pointwise(g, CUDNN_POINTWISE_SUB, scaled, row_max, shifted);
-    ops[n++] = pointwise(g, CUDNN_POINTWISE_EXP, shifted, NULL, expd);
-    ops[n++] = reduction(g, CUDNN_REDUCE_TENSOR_ADD, expd, row_sum);
-    ops[n++] = pointwise(g, CUDNN_POINTWISE_LOG, row_sum, NULL, log_sum);
-    ops[n++] = pointwise(g, CUDNN_POINTWISE_ADD, row_max, log_sum, stats);
-    ops[n++] = pointwise(g, CUDNN_POINTWISE_DIV, expd, row_sum, probs);
+    append_softmax(g, score_dims, score_str, row_dims, row_str, scaled, k->with_stats ? UID_STATS : 0, probs, ops, &n);
     ops[n++] = matmul(g, probs, v, o, seq_q, NULL, seq_kv);
-
-    cudnnBackendDescriptor_t op_graph =
-        make(g, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "creating the operation graph");
-    SET(g, op_graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &g_handle);
-    SET(g, op_graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, n, ops);
-    finalize(g, op_graph, "finalizing the operation graph");
-    return g->status ? NULL : op_graph;
+    return finish_graph(g, ops, n);
 }
 
 /* FP8 attention (cuDNN's FP8 fused flash attention, the graph cuDNN's frontend builds for its FP8 SDPA
@@ -393,21 +405,9 @@ static cudnnBackendDescriptor_t fp8_attention_graph(graph *g, const plan_key *k)
     ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, scaled, descale_q, scaled_q);
     ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, scaled_q, descale_k, logits);
 
-    cudnnBackendDescriptor_t row_max = tensor(g, 0, f32, row_dims, row_str, false);
-    cudnnBackendDescriptor_t shifted = tensor(g, 0, f32, score_dims, score_str, false);
-    cudnnBackendDescriptor_t expd = tensor(g, 0, f32, score_dims, score_str, false);
-    cudnnBackendDescriptor_t row_sum = tensor(g, 0, f32, row_dims, row_str, false);
-    cudnnBackendDescriptor_t log_sum = tensor(g, 0, f32, row_dims, row_str, false);
-    cudnnBackendDescriptor_t stats = tensor(g, 0, f32, row_dims, row_str, false);
     cudnnBackendDescriptor_t probs = tensor(g, 0, f32, score_dims, score_str, false);
     cudnnBackendDescriptor_t probs8 = tensor(g, 0, f8, score_dims, score_str, false);
-    ops[n++] = reduction(g, CUDNN_REDUCE_TENSOR_MAX, logits, row_max);
-    ops[n++] = pointwise(g, CUDNN_POINTWISE_SUB, logits, row_max, shifted);
-    ops[n++] = pointwise(g, CUDNN_POINTWISE_EXP, shifted, NULL, expd);
-    ops[n++] = reduction(g, CUDNN_REDUCE_TENSOR_ADD, expd, row_sum);
-    ops[n++] = pointwise(g, CUDNN_POINTWISE_LOG, row_sum, NULL, log_sum);
-    ops[n++] = pointwise(g, CUDNN_POINTWISE_ADD, row_max, log_sum, stats);
-    ops[n++] = pointwise(g, CUDNN_POINTWISE_DIV, expd, row_sum, probs);
+    append_softmax(g, score_dims, score_str, row_dims, row_str, logits, 0, probs, ops, &n);
     ops[n++] = reduction(g, CUDNN_REDUCE_TENSOR_AMAX, probs, amax_s);
     ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, probs, scale_s, probs8);
 
@@ -419,13 +419,7 @@ static cudnnBackendDescriptor_t fp8_attention_graph(graph *g, const plan_key *k)
     ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, pv_s, descale_v, pv_sv);
     ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, pv_sv, scale_o, o);
     ops[n++] = reduction(g, CUDNN_REDUCE_TENSOR_AMAX, pv_sv, amax_o);
-
-    cudnnBackendDescriptor_t op_graph =
-        make(g, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "creating the operation graph");
-    SET(g, op_graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &g_handle);
-    SET(g, op_graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, n, ops);
-    finalize(g, op_graph, "finalizing the operation graph");
-    return g->status ? NULL : op_graph;
+    return finish_graph(g, ops, n);
 }
 
 static const char *status_text(cudnnStatus_t st) {

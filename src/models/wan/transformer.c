@@ -79,6 +79,8 @@ vs_status vs_wan_model_load_as(const char *path, vs_device device, vs_precision 
         free(m);
         return vs_fail_context(s, "loading the Wan transformer from %s", dir);
     }
+    if (precision == VS_PRECISION_FP8)
+        VS_INFO("Wan DiT: block linear layers quantised to FP8 as they loaded (E4M3, per-channel scales)");
     VS_INFO("Wan DiT: %d layers, dim %d (%d heads x %d), ffn %d, %s layout", m->config.num_layers, m->config.dim,
             m->config.num_heads, m->config.head_dim, m->config.ffn_dim,
             m->layout == VS_WAN_LAYOUT_DIFFUSERS ? "diffusers" : "original Wan");
@@ -108,6 +110,8 @@ vs_status vs_wan_model_random_as(const vs_wan_config *config, vs_device device, 
         vs_wan_model_free(m);
         return vs_fail_context(s, "random Wan transformer (dim %d, %d layers)", config->dim, config->num_layers);
     }
+    if (precision == VS_PRECISION_FP8)
+        VS_INFO("Wan DiT: block linear layers quantised to FP8 as they were made (E4M3, per-channel scales)");
     *out = m;
     return VS_OK;
 }
