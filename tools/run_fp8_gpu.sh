@@ -8,7 +8,9 @@
 #   test: tests/test_fp8.c and test_backend_ops on CUDA (FP8 linears).
 #   gemm: bench gemm, BF16 against FP8 linears at the Wan shapes.
 #   dit: bench dit at the full 14B 720p: dense and SVG 0.25, BF16 against FP8 weights + FP8 attention.
-#   generate: bench generate wan14b 720p, 2 steps with CFG, SVG 0.25, FP8 weights + FP8 attention, budget 32 GiB.
+#   generate: bench generate wan14b, 2 steps with CFG, SVG 0.25, FP8 weights + FP8 attention: 720p within
+#     --gpu-memory 32 and 480p within 24 (the memory targets, measured from cudaMemGetInfo).
+#   pipeline: tools/wan_pipeline_bench.py (diffusers' WanPipeline) at wan14b 720p, 2 steps with CFG.
 #   eval: eval --precision fp8 on the embedded model (FP8 weights against BF16).
 # JSON results in $R (packed into $OUT/results.tgz), copied to $OUT.
 # Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=abc1234 PHASE=attn,dit bash tools/run_fp8_gpu.sh
@@ -80,11 +82,27 @@ LIST
 fi
 
 if has generate; then
-  note "bench generate wan14b 720p, SVG 0.25, fp8 + fp8 attention, --gpu-memory 32"
-  timeout 400 build-gpu/vidsparse bench generate --config wan14b --resolution 720p --steps 2 --cfg 5 --attention svg \
-    --density 0.25 --precision fp8 --attention-precision fp8 --gpu-memory 32 -o "$R/generate_14b_720p_fp8.json" \
-    >"$R/generate.log" 2>&1
-  echo "exit $?"; tail -n 25 "$R/generate.log"
+  # The memory targets (issue 20): Wan 14B with FP8 weights end to end within 32 GiB at 720p and 24 GiB at 480p,
+  # measured from cudaMemGetInfo (bench generate's "GPU memory in use" line and the JSON's peaks); SVG 0.25
+  # with FP8 attention, 2 steps with CFG (extrapolated to 50 in the JSON).
+  # res budget
+  while read -r res budget; do
+    note "bench generate wan14b $res, SVG 0.25, fp8 weights + fp8 attention, --gpu-memory $budget"
+    timeout 300 build-gpu/vidsparse bench generate --config wan14b --resolution "$res" --steps 2 --cfg 5 \
+      --attention svg --density 0.25 --precision fp8 --attention-precision fp8 --gpu-memory "$budget" \
+      -o "$R/generate_14b_${res}_fp8_${budget}gib.json" >"$R/generate_$res.log" 2>&1
+    echo "exit $?"; grep -E "error|refused|plan" "$R/generate_$res.log" | head -n 4; tail -n 6 "$R/generate_$res.log"
+    pack
+  done <<'LIST'
+720p 32
+480p 24
+LIST
+fi
+
+if has pipeline; then
+  note "diffusers WanPipeline wan14b 720p, 2 steps with CFG (random weights; beside generate's JSON)"
+  timeout 400 python3 tools/wan_pipeline_bench.py --config wan14b --resolution 720p --steps 2 --cfg 5 \
+    -o "$R/wan_pipeline_14b_720p.json" 2>&1 | tail -n 8
   pack
 fi
 
