@@ -11,7 +11,7 @@
 #   generate: bench generate wan14b, 2 steps with CFG, SVG 0.25, FP8 weights + FP8 attention: 720p within
 #     --gpu-memory 32 and 480p within 24 (the memory targets, measured from cudaMemGetInfo).
 #   pipeline: tools/wan_pipeline_bench.py (diffusers' WanPipeline) at wan14b 720p, 2 steps with CFG.
-#   eval: eval --precision fp8 on the embedded model (FP8 weights against BF16).
+#   eval: eval --precision fp8 on the embedded model (FP8 weights, then FP8 weights + FP8 attention, against BF16).
 # JSON results in $R (packed into $OUT/results.tgz), copied to $OUT.
 # Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=abc1234 PHASE=attn,dit bash tools/run_fp8_gpu.sh
 set -uo pipefail
@@ -107,9 +107,12 @@ if has pipeline; then
 fi
 
 if has eval; then
-  note "eval: the embedded model, FP8 weights against BF16 (dense)"
-  timeout 120 build-gpu/vidsparse eval --precision fp8 --prompts 32 --seeds 2 -o "$R/eval_fp8.json" 2>&1 | tail -n 5
-  pack
+  for aprec in bf16 fp8; do
+    note "eval: the embedded model, FP8 weights and $aprec attention against BF16 (dense)"
+    timeout 150 build-gpu/vidsparse eval --precision fp8 --attention-precision $aprec --prompts 32 --seeds 2 \
+      -o "$R/eval_fp8_attention_$aprec.json" 2>&1 | tail -n 5
+    pack
+  done
 fi
 cp "$R"/*.json "$OUT/" 2>/dev/null
 pack
