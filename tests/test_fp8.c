@@ -19,6 +19,8 @@
 #include "models/common/umt5.h"
 #include "models/wan/transformer.h"
 #include "ops/ops.h"
+#include "ops/attention.h"
+#include "sparse/sparse_attention.h"
 
 /* Uniform values in [lo, hi) with `outliers` of the columns (every 37th, from 5) 100x larger. */
 static float *random_matrix(uint64_t seed, int64_t rows, int64_t cols, float lo, float hi, int outliers) {
@@ -430,8 +432,28 @@ TEST(umt5_in_fp8_tracks_transformers) {
     return 0;
 }
 
+/* --attention-precision's value in the library: FP8 is a setting like the others (a change makes the layers'
+ * attention again), anything but the two values is refused in one line, and the CPU refuses FP8 attention. */
+TEST(attention_precision_settings) {
+    const vs_attention_params now = {.method = "dense"};
+    vs_attention_params asked = {.method = "dense", .precision = VS_PRECISION_FP8}, out;
+    int changed = 0;
+    CHECK_OK(vs_sparse_attention_settings(&asked, &now, "Wan", &out, &changed));
+    CHECK(changed && out.precision == VS_PRECISION_FP8);
+    asked.precision = (vs_precision)5;
+    CHECK_FAILS(vs_sparse_attention_settings(&asked, &now, "Wan", &out, &changed), VS_ERR_INVALID_ARG,
+                "attention precision 5");
+    float x[3 * 64] = {0}, o[3 * 64];
+    vs_attn_args a = {.dtype = VS_F32, .q = x, .k = x, .v = x, .out = o, .batch = 1, .heads = 1, .seq_len = 3,
+                      .head_dim = 64, .scale = 0.125f, .fp8 = 1};
+    vs_attn_args_contiguous(&a);
+    CHECK_FAILS(vs_attention_dense(VS_CPU, &a, NULL), VS_ERR_UNSUPPORTED, "FP8 attention runs on CUDA only");
+    return 0;
+}
+
 RUN_TESTS(T(linear_fp8_with_outliers_tracks_the_exact_product), T(linear_residual_fp8_tracks_the_exact_product),
           T(cuda_codes_equal_the_cpu_codes), T(bad_operands_fail_with_a_message),
           T(wan_forward_in_fp8_tracks_the_default_precision), T(wan_quantised_as_it_loads_equals_quantised_after),
           T(fp8_checkpoint_loads_as_users_have_it),
-          T(bad_fp8_scales_fail_with_a_message), T(umt5_in_fp8_tracks_transformers))
+          T(bad_fp8_scales_fail_with_a_message), T(umt5_in_fp8_tracks_transformers),
+          T(attention_precision_settings))

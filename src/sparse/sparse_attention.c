@@ -76,6 +76,8 @@ vs_status vs_sparse_attention_settings(const vs_attention_params *params, const 
         return vs_fail(VS_ERR_INVALID_ARG, "%s attention %s: density %g, warm-up %g of the steps, %g of the layers "
                        "(resolve the model's defaults first)", model, method->name, p.density, p.dense_steps,
                        p.dense_layers);
+    if (p.precision != VS_PRECISION_DEFAULT && p.precision != VS_PRECISION_FP8)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s attention precision %d (the default or FP8)", model, (int)p.precision);
     p.method = method->name;
     *changed = now->method != p.method || now->density != p.density || now->dense_steps != p.dense_steps ||
                now->dense_layers != p.dense_layers || now->svg2_query_clusters != p.svg2_query_clusters ||
