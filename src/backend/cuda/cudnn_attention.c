@@ -522,7 +522,10 @@ static plan_entry *find_or_build(const plan_key *key) {
     memset(e, 0, sizeof *e);
     e->key = *key;
     build_plan(e);
-    if (!e->plan) VS_WARN("%s (this attention falls back to our flash kernel)", e->error);
+    if (!e->plan)
+        VS_WARN("%s (%s)", e->error,
+                key->fp8 ? "FP8 attention has no other kernel: --attention-precision bf16 runs BF16"
+                         : "this attention falls back to our flash kernel");
     return e;
 }
 
