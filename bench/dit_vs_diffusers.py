@@ -33,15 +33,12 @@ SETTINGS = {
 }
 
 
-def ours(binary, config, resolution, attention, repeats, density=0.15, layers=0, svg2_budget=0):
+def ours(binary, config, resolution, attention, repeats, density=0.15, layers=0, extra=()):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "r.json")
         cmd = [binary, "bench", "dit", "--config", config, "--resolution", resolution, "--attention", attention,
-               "--density", str(density), "--warmup", "1", "--repeats", str(repeats), "-o", path]
-        if layers:
-            cmd += ["--layers", str(layers)]
-        if attention == "svg2" and svg2_budget:
-            cmd += ["--svg2-budget", str(svg2_budget)]
+               "--density", str(density), "--warmup", "1", "--repeats", str(repeats), "--layers", str(layers),
+               "-o", path, *extra]
         subprocess.run(cmd, check=True)
         with open(path) as f:
             return json.load(f)["results"][0]
@@ -93,8 +90,11 @@ def main():
     ap.add_argument("--bin", default="build-gpu/vidsparse")
     ap.add_argument("--settings", default="wan1.3b-480p,wan14b-720p")
     ap.add_argument("-o", "--output", required=True)
-    ap.add_argument("--density", type=float, default=0.15, help="SVG's kept fraction")
-    ap.add_argument("--layers", type=int, default=0, help="cut both models to this many layers (0: all)")
+    ap.add_argument("--density", type=float, default=0.15, help="SVG kept fraction")
+    ap.add_argument("--layers", type=int, default=0, help="time this many layers of both models (0: all)")
+    ap.add_argument("--repeats", type=int, default=0, help="timed forwards (0: 5 at 1.3B, 2 at 14B)")
+    ap.add_argument("--fp8", action="store_true",
+                    help="also ours with --precision fp8 --attention-precision fp8, dense and SVG")
     ap.add_argument("--svg2-budget", type=float, default=0,
                     help="also time ours with SVG2 at this fixed budget (docs/svg2.md; 0: no SVG2 run)")
     args = ap.parse_args()
@@ -103,13 +103,16 @@ def main():
     results = []
     for name in args.settings.split(","):
         config, resolution, model_config, latent = SETTINGS[name]
-        repeats = 5 if config == "wan1.3b" else 2
+        repeats = args.repeats or (5 if config == "wan1.3b" else 2)
         if args.layers:
             model_config = dict(model_config, num_layers=args.layers)
         dense = ours(args.bin, config, resolution, "dense", repeats, args.density, args.layers)
         svg = ours(args.bin, config, resolution, "svg", repeats, args.density, args.layers)
         svg2 = ours(args.bin, config, resolution, "svg2", repeats, args.density, args.layers,
-                    args.svg2_budget) if args.svg2_budget else None
+                    ("--svg2-budget", str(args.svg2_budget))) if args.svg2_budget else None
+        fp8_flags = ("--precision", "fp8", "--attention-precision", "fp8", "--compare-precision")
+        fp8 = {a: ours(args.bin, config, resolution, a, repeats, args.density, args.layers, fp8_flags)
+               for a in ("dense", "svg")} if args.fp8 else {}
         ref = diffusers_forward_ms(model_config, latent, repeats)
         row = {
             "name": name, "repeats": repeats,
@@ -120,14 +123,21 @@ def main():
             "ours_svg_ms": svg["median_ms"], "ours_svg_attention_share": svg["attention_share"],
             "svg_density": svg["density"],
             "speedup_dense": ref["default"] / dense["median_ms"], "speedup_svg": ref["default"] / svg["median_ms"],
-            "layers": model_config["num_layers"],
+            "layers": args.layers or model_config["num_layers"],
         }
         if svg2:
             row.update({"ours_svg2_ms": svg2["median_ms"], "ours_svg2_attention_share": svg2["attention_share"],
                         "svg2_density": svg2["density"], "svg2_budget": args.svg2_budget,
                         "speedup_svg2": ref["default"] / svg2["median_ms"]})
+        for a, res in fp8.items():
+            row[f"ours_{a}_fp8_ms"] = res["median_ms"]
+            row[f"ours_{a}_fp8_attention_share"] = res["attention_share"]
+            row[f"ours_{a}_fp8_rel_l2_vs_bf16"] = res.get("rel_l2_vs_bf16")
+            row[f"speedup_{a}_fp8"] = ref["default"] / res["median_ms"]
+            print(f"{name} ({row['layers']} layers): ours {a} fp8 weights + fp8 attention {res['median_ms']:.0f} ms "
+                  f"({row[f'speedup_{a}_fp8']:.2f}x diffusers), rel L2 vs bf16 {res.get('rel_l2_vs_bf16')}", flush=True)
         results.append(row)
-        print(f"{name}: diffusers {ref['default']:.0f} ms (SDPA flash {ref['sdpa_flash']:.0f}); ours dense {dense['median_ms']:.0f} ms ({row['speedup_dense']:.2f}x), "
+        print(f"{name} ({row['layers']} layers, density {args.density}): diffusers {ref['default']:.0f} ms (SDPA flash {ref['sdpa_flash']:.0f}); ours dense {dense['median_ms']:.0f} ms ({row['speedup_dense']:.2f}x), "
               f"SVG {svg['median_ms']:.0f} ms ({row['speedup_svg']:.2f}x, attention "
               f"{100 * svg['attention_share']:.0f}%)"
               + (f", SVG2 {svg2['median_ms']:.0f} ms ({row['speedup_svg2']:.2f}x, attention "

@@ -19,6 +19,8 @@
 #include "models/common/umt5.h"
 #include "models/wan/transformer.h"
 #include "ops/ops.h"
+#include "ops/attention.h"
+#include "sparse/sparse_attention.h"
 
 /* Uniform values in [lo, hi) with `outliers` of the columns (every 37th, from 5) 100x larger. */
 static float *random_matrix(uint64_t seed, int64_t rows, int64_t cols, float lo, float hi, int outliers) {
@@ -262,6 +264,48 @@ TEST(wan_forward_in_fp8_tracks_the_default_precision) {
     return 0;
 }
 
+/* The same block linears' codes and scales, byte for byte. */
+static int same_linears(const vs_wan_weights *a, const vs_wan_weights *b) {
+    for (int blk = 0; blk < a->num_blocks; blk++) {
+        const vs_wan_linear *la[3] = {&a->blocks[blk].self_attn.q, &a->blocks[blk].cross_attn.v, &a->blocks[blk].ffn_in};
+        const vs_wan_linear *lb[3] = {&b->blocks[blk].self_attn.q, &b->blocks[blk].cross_attn.v, &b->blocks[blk].ffn_in};
+        for (int i = 0; i < 3; i++) {
+            CHECK(la[i]->weight.dtype == VS_F8E4M3 && lb[i]->weight.dtype == VS_F8E4M3);
+            CHECK(!memcmp(la[i]->weight.data, lb[i]->weight.data, (size_t)vs_tensor_numel(&la[i]->weight)));
+            CHECK(!memcmp(la[i]->scale.data, lb[i]->scale.data, sizeof(float) * (size_t)la[i]->weight.shape[0]));
+        }
+    }
+    return 0;
+}
+
+/* Quantising each block linear as it loads (vs_wan_model_load_as / _random_as, what the pipeline does for
+ * --precision fp8 so the load's peak is FP8-sized) gives the model quantising after the load gives, and the
+ * memory plan's byte count (vs_wan_weights_bytes with fp8) is the BF16 / F32 count less what E4M3 saves. */
+TEST(wan_quantised_as_it_loads_equals_quantised_after) {
+    const vs_wan_config cfg = {{1, 2, 2}, 2, 64, 128, 16, 16, 48, 256, 160, 2, 1, 1e-6f, 1024};
+    vs_wan_model *after = NULL, *as_made = NULL, *loaded = NULL, *loaded_as = NULL;
+    CHECK_OK(vs_wan_model_random(&cfg, VS_CPU, 77, &after));
+    vs_test_defer(free_wan, after);
+    CHECK_OK(vs_wan_model_set_precision(after, VS_PRECISION_FP8));
+    CHECK_OK(vs_wan_model_random_as(&cfg, VS_CPU, 77, VS_PRECISION_FP8, &as_made));
+    vs_test_defer(free_wan, as_made);
+    CHECK(vs_wan_model_precision(as_made) == VS_PRECISION_FP8 && as_made->weights.head.weight.dtype == VS_F32);
+    CHECK(!same_linears(&after->weights, &as_made->weights));
+    CHECK_OK(vs_wan_model_load("tests/data/wan/tiny_hd64", VS_CPU, &loaded));
+    vs_test_defer(free_wan, loaded);
+    CHECK_OK(vs_wan_model_set_precision(loaded, VS_PRECISION_FP8));
+    CHECK_OK(vs_wan_model_load_as("tests/data/wan/tiny_hd64", VS_CPU, VS_PRECISION_FP8, &loaded_as));
+    vs_test_defer(free_wan, loaded_as);
+    CHECK(!same_linears(&loaded->weights, &loaded_as->weights));
+    size_t plain = 0, fp8 = 0;
+    CHECK_OK(vs_wan_weights_bytes(&cfg, VS_F32, 0, &plain));
+    CHECK_OK(vs_wan_weights_bytes(&cfg, VS_F32, 1, &fp8));
+    const size_t dim = (size_t)cfg.dim, ffn = (size_t)cfg.ffn_dim;
+    const size_t values = 8 * dim * dim + 2 * ffn * dim, channels = 9 * dim + ffn; /* per block */
+    CHECK(plain - fp8 == (size_t)cfg.num_layers * (values * 3 - channels * 4));
+    return 0;
+}
+
 /* tests/data/tiny-wan-fp8 (tools/make_fp8_checkpoint.py): tests/data/wan/tiny_hd64 as a ComfyUI "fp8_scaled"
  * single file with original-Wan key names. Loaded on the CPU: the block linears keep their E4M3 codes with
  * the file's scales (per tensor, per channel, or none), their dequantised values are tiny-wan's weights to
@@ -388,7 +432,28 @@ TEST(umt5_in_fp8_tracks_transformers) {
     return 0;
 }
 
+/* --attention-precision's value in the library: FP8 is a setting like the others (a change makes the layers'
+ * attention again), anything but the two values is refused in one line, and the CPU refuses FP8 attention. */
+TEST(attention_precision_settings) {
+    const vs_attention_params now = {.method = "dense"};
+    vs_attention_params asked = {.method = "dense", .precision = VS_PRECISION_FP8}, out;
+    int changed = 0;
+    CHECK_OK(vs_sparse_attention_settings(&asked, &now, "Wan", &out, &changed));
+    CHECK(changed && out.precision == VS_PRECISION_FP8);
+    asked.precision = (vs_precision)5;
+    CHECK_FAILS(vs_sparse_attention_settings(&asked, &now, "Wan", &out, &changed), VS_ERR_INVALID_ARG,
+                "attention precision 5");
+    float x[3 * 64] = {0}, o[3 * 64];
+    vs_attn_args a = {.dtype = VS_F32, .q = x, .k = x, .v = x, .out = o, .batch = 1, .heads = 1, .seq_len = 3,
+                      .head_dim = 64, .scale = 0.125f, .fp8 = 1};
+    vs_attn_args_contiguous(&a);
+    CHECK_FAILS(vs_attention_dense(VS_CPU, &a, NULL), VS_ERR_UNSUPPORTED, "FP8 attention runs on CUDA only");
+    return 0;
+}
+
 RUN_TESTS(T(linear_fp8_with_outliers_tracks_the_exact_product), T(linear_residual_fp8_tracks_the_exact_product),
           T(cuda_codes_equal_the_cpu_codes), T(bad_operands_fail_with_a_message),
-          T(wan_forward_in_fp8_tracks_the_default_precision), T(fp8_checkpoint_loads_as_users_have_it),
-          T(bad_fp8_scales_fail_with_a_message), T(umt5_in_fp8_tracks_transformers))
+          T(wan_forward_in_fp8_tracks_the_default_precision), T(wan_quantised_as_it_loads_equals_quantised_after),
+          T(fp8_checkpoint_loads_as_users_have_it),
+          T(bad_fp8_scales_fail_with_a_message), T(umt5_in_fp8_tracks_transformers),
+          T(attention_precision_settings))

@@ -116,10 +116,11 @@ TEST(wan_estimates_at_the_real_sizes) {
     CHECK_OK(vs_wan_vae_estimate(NULL, 60, 104, &w480, &work480));
     CHECK(work480 > 4.5 * GIB && work480 < 6.5 * GIB);
     CHECK(need[VS_STAGE_DECODE].work > 2 * work480 && need[VS_STAGE_DECODE].work < 2.5 * work480);
-    /* FP8: the weights load as they are stored (bf16), the work adds the FP8 layers' input codes. */
+    /* FP8: the DiT's block linears are quantised as they load (E4M3 codes and per-channel scales: 14.5 GB),
+     * the text encoder loads in bf16 and is quantised after; the work adds the FP8 layers' input codes. */
     vs_stage_memory fp8[VS_STAGE_COUNT];
     CHECK_OK(wan->memory_need(NULL, "wan14b", VS_CUDA, VS_PRECISION_FP8, latents, 512, fp8));
-    CHECK(fp8[VS_STAGE_DENOISE].weights == need[VS_STAGE_DENOISE].weights);
+    CHECK(fp8[VS_STAGE_DENOISE].weights > 14.0e9 && fp8[VS_STAGE_DENOISE].weights < 15.0e9);
     CHECK(fp8[VS_STAGE_TEXT].weights == need[VS_STAGE_TEXT].weights);
     CHECK(fp8[VS_STAGE_DENOISE].work > need[VS_STAGE_DENOISE].work && fp8[VS_STAGE_TEXT].work > need[VS_STAGE_TEXT].work);
     CHECK(fp8[VS_STAGE_DECODE].work == need[VS_STAGE_DECODE].work);

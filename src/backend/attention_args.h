@@ -53,6 +53,7 @@ typedef struct vs_attn_args {
     const vs_attn_blocks *blocks;  /* NULL: dense */
     const uint8_t *head_layout;    /* NULL: all frame-major; else [batch*heads] */
     int frames, tokens_per_frame;  /* F, P for the token-major mapping */
+    int fp8;                       /* dense only: attend in FP8 (E4M3 Q, K, V, per-head scales; CUDA, Hopper) */
 } vs_attn_args;
 
 /* Row of the stored tensor that position r of head layout `layout` reads. */

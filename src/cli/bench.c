@@ -1,6 +1,7 @@
 /* vidsparse bench attention: times dense attention, SVG profiling, the
  * block-sparse kernel with all heads spatial and with the profiled mix of
  * spatial and temporal heads, on random inputs of a reference shape. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,28 @@ static void run_part(void *ctx) {
     }
 }
 
+/* The relative L2 distance of FP8 dense attention (attn's) from BF16 dense attention (reference's) on the same
+ * inputs: the accuracy beside the speed. */
+static vs_status fp8_distance(vs_sparse_attention *attn, vs_sparse_attention *reference, vs_tensor *t, double *out) {
+    const int64_t n = vs_tensor_numel(&t[3]);
+    float *got = malloc(sizeof(float) * (size_t)n), *want = malloc(sizeof(float) * (size_t)n);
+    uint16_t *raw = malloc(sizeof(uint16_t) * (size_t)n);
+    vs_status s = got && want && raw ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory");
+    float *dst[2] = {got, want};
+    vs_sparse_attention *arms[2] = {attn, reference};
+    for (int arm = 0; arm < 2 && !s; arm++) {
+        s = vs_sparse_attention_dense(arms[arm], &t[0], &t[1], &t[2], &t[3], NULL);
+        if (!s) s = vs_device_memcpy_d2h(raw, t[3].data, sizeof(uint16_t) * (size_t)n);
+        for (int64_t i = 0; !s && i < n; i++) dst[arm][i] = vs_bf16_to_f32(raw[i]);
+    }
+    double diff = 0, norm = 0;
+    for (int64_t i = 0; !s && i < n; i++)
+        diff += ((double)got[i] - want[i]) * ((double)got[i] - want[i]), norm += (double)want[i] * want[i];
+    if (!s) *out = norm > 0 ? sqrt(diff / norm) : 0;
+    free(got), free(want), free(raw);
+    return s;
+}
+
 /* The median and spread of `repeats` timed calls after `warmup` untimed ones. */
 static vs_status time_part(vs_device device, timed_call *call, int warmup, int repeats, float *samples,
                            vs_bench_stats *stats) {
@@ -94,6 +117,7 @@ static vs_status time_part(vs_device device, timed_call *call, int warmup, int r
 
 static int bench_attention(int argc, char **argv) {
     const char *shape_text = "wan1.3b-480p", *device_name = VS_HAVE_CUDA ? "cuda" : "cpu", *out_path = NULL;
+    const char *attention_precision = "bf16";
     double density = 0.15, band = 0;
     int batch = 1, warmup = 3, repeats = 10, with_svg2 = 0;
     vs_cli_svg2 svg2 = {0};
@@ -108,6 +132,7 @@ static int bench_attention(int argc, char **argv) {
         {"output", 'o', VS_OPT_STRING, &out_path, "write the results as JSON here", "FILE"},
         {"svg2", 0, VS_OPT_FLAG, &with_svg2, "also time SVG2 (k-means and selection, attention; docs/svg2.md)", NULL},
         VS_CLI_SVG2_OPTIONS(svg2),
+        VS_CLI_ATTENTION_PRECISION_OPTION(attention_precision),
     };
     const vs_command_spec spec = {"bench attention", "[options]",
                                   "Times dense attention against SVG (profiling, sparse kernel, layout) on random "
@@ -133,7 +158,12 @@ static int bench_attention(int argc, char **argv) {
     vs_sparse_attention *attn = NULL;
     const vs_sparse_setup setup = {device, batch, shape.heads, N, shape.head_dim, 1, cfg, {0}};
     /* no warm-up */
-    const vs_attention_params params = {.method = "svg", .density = density, .dense_steps = 0, .dense_layers = 0};
+    vs_attention_params params = {.method = "svg", .density = density, .dense_steps = 0, .dense_layers = 0};
+    if (vs_cli_attention_precision("bench attention", attention_precision, &params)) return 2;
+    const int fp8 = params.precision == VS_PRECISION_FP8;
+    vs_attention_params bf16_params = params;
+    bf16_params.precision = VS_PRECISION_DEFAULT;
+    double fp8_rel_l2 = -1;
     vs_attention_params params2 = params;
     params2.method = "svg2";
     if (vs_cli_svg2_apply("bench attention", &svg2, &params2)) return 2;
@@ -171,6 +201,10 @@ static int bench_attention(int argc, char **argv) {
     uint8_t *classes = malloc((size_t)heads_total);
     if (!s && !classes) s = vs_fail(VS_ERR_OOM, "out of host memory");
     if (!s) s = vs_sparse_attention_head_classes(attn, 0, classes, NULL, NULL);
+    vs_sparse_attention *bf16_attn = NULL;
+    if (!s && fp8) s = vs_sparse_attention_create(&bf16_attn, &setup, &bf16_params, 1);
+    if (!s && fp8) s = fp8_distance(attn, bf16_attn, t, &fp8_rel_l2);
+    vs_sparse_attention_free(bf16_attn);
     for (int i = 0; !s && i < heads_total; i++) spatial += classes[i] == 0;
 
     int code = 0;
@@ -183,7 +217,10 @@ static int bench_attention(int argc, char **argv) {
                shape.name, batch, shape.frames, shape.tokens_per_frame, shape.text_tokens, N, shape.heads,
                shape.head_dim, vs_dtype_name(dtype), device == VS_CUDA ? vs_cuda_device_name() : "cpu");
         printf("dense attention: %s (VS_DENSE_ATTN=cudnn|ours), sparse: %s (VS_SPARSE_ATTN=cudnn|ours)\n",
-               dense_backend, sparse_backend);
+               fp8 ? "cudnn fp8" : dense_backend, sparse_backend);
+        if (fp8)
+            printf("attention precision fp8: dense in E4M3 (per-head scales, K smoothed), relative L2 from BF16 "
+                   "dense %.4g; SVG's sparse rows and profiling in BF16\n", fp8_rel_l2);
         printf("SVG mask: band %lld tokens, density %.3f; profiled heads: %d spatial, %d temporal\n",
                (long long)vs_svg_band_tokens(&cfg), dens, spatial, heads_total - spatial);
         printf("%-24s %10s %10s\n", "part", "median ms", "TFLOP/s");
@@ -209,7 +246,9 @@ static int bench_attention(int argc, char **argv) {
             for (int p = 0; p < 5 && !s; p++) {
                 s = vs_bench_report_add(report, part_names[p], &stats[p]);
                 if (!s) s = vs_bench_report_string(report, "shape", shape.name);
-                if (!s) s = vs_bench_report_string(report, "dense_attention", dense_backend);
+                if (!s) s = vs_bench_report_string(report, "dense_attention", fp8 ? "cudnn fp8" : dense_backend);
+                if (!s) s = vs_bench_report_string(report, "attention_precision", attention_precision);
+                if (!s && p == 0 && fp8) s = vs_bench_report_number(report, "rel_l2_vs_bf16", fp8_rel_l2);
                 if (!s) s = vs_bench_report_string(report, "sparse_attention", sparse_backend);
                 if (!s && device == VS_CUDA) s = vs_bench_report_number(report, "cudnn_version", vs_cudnn_version());
                 if (!s) s = vs_bench_report_number(report, "seq_len", N);

@@ -134,7 +134,7 @@ static vs_status time_loop(vs_dit *model, const vs_family *family, const int64_t
 
 int vs_cmd_bench_dit(int argc, char **argv) {
     const char *config_name = "wan1.3b", *resolution = "480p", *attention = "dense", *out_path = NULL;
-    const char *device_name = VS_HAVE_CUDA ? "cuda" : "cpu", *cache = "none", *precision_name = "bf16";
+    const char *device_name = VS_HAVE_CUDA ? "cuda" : "cpu", *cache = "none", *precision_name = "bf16", *attention_precision = "bf16";
     int frames = 81, batch = 1, repeats = 5, warmup = 1, layers = 0, text_len = 0, gpus = 0, steps = 0;
     int compare_precision = 0;
     double density = 0.15, cfg_scale = 5.0, cache_threshold = -1.0;
@@ -148,8 +148,10 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         {"density", 0, VS_OPT_DOUBLE, &density, "SVG target kept fraction of the attention map", NULL},
         VS_CLI_SVG2_OPTIONS(svg2),
         {"precision", 0, VS_OPT_STRING, &precision_name, "weights: bf16, or fp8 (E4M3 block linears, CUDA)", "P"},
+        VS_CLI_ATTENTION_PRECISION_OPTION(attention_precision),
         {"compare-precision", 0, VS_OPT_FLAG, &compare_precision,
-         "with --precision fp8: one BF16 forward first, and the FP8 output's relative L2 distance from it", NULL},
+         "with --precision fp8 or --attention-precision fp8: one BF16 forward (BF16 weights and attention) first, "
+         "and the FP8 output's relative L2 distance from it", NULL},
         {"text-len", 0, VS_OPT_INT, &text_len, "text tokens; 0: the model's prompt length (Wan 512, HunyuanVideo 256, CogVideoX 226)", NULL},
         {"layers", 0, VS_OPT_INT, &layers, "run only this many layers (0: the config's)", NULL},
         {"device", 0, VS_OPT_STRING, &device_name, "cuda (bf16) or cpu (f32, tiny runs only)", NULL},
@@ -211,6 +213,8 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     /* SVG in every layer and step: no dense warm-up, so every forward measures the sparse path. */
     vs_attention_params attn = {.method = attention, .density = density, .dense_steps = 0, .dense_layers = 0};
     if (vs_cli_svg2_apply(spec.command, &svg2, &attn)) return 2;
+    if (vs_cli_attention_precision(spec.command, attention_precision, &attn)) return 2;
+    const int any_fp8 = precision == VS_PRECISION_FP8 || attn.precision == VS_PRECISION_FP8;
     const char *dense_backend = NULL, *sparse_backend = NULL;
     if (vs_attention_dense_backend(device, &dense_backend) || vs_attention_sparse_backend(device, &sparse_backend))
         return vs_cli_report(spec.command);
@@ -229,7 +233,9 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     vs_status s = vs_dit_random(config_name, layers, device, 1234, &model);
     if (!s) VS_INFO("random weights made in %.1f s", (vs_bench_now_ms() - t0) / 1e3);
     if (!s) s = vs_dit_set_comm(model, comm);
-    if (!s) s = vs_dit_set_attention(model, &attn);
+    vs_attention_params bf16_attn = attn;
+    bf16_attn.precision = VS_PRECISION_DEFAULT;
+    if (!s) s = vs_dit_set_attention(model, compare_precision && any_fp8 ? &bf16_attn : &attn);
     if (!s) s = vs_tensor_alloc(&lat, VS_F32, device, 5, lat_shape);
     /* the output has the DiT's out_channels (an image-to-video model takes noise and image latents) */
     const int64_t out_shape[5] = {lat_shape[0], cfg.out_channels, lat_shape[2], lat_shape[3], lat_shape[4]};
@@ -245,9 +251,10 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     if (!s && (!timesteps || !total_ms || !attn_ms)) s = vs_fail(VS_ERR_OOM, "out of host memory");
     for (int b = 0; !s && b < batch; b++) timesteps[b] = 500.0f + 100.0f * (float)b;
     const vs_dit_input in = {&lat, timesteps, &text, NULL, pooled.data ? &pooled : NULL, 0, 1, NULL};
-    if (!s && compare_precision && precision == VS_PRECISION_FP8) { /* the BF16 forward, before quantising */
+    if (!s && compare_precision && any_fp8) { /* the BF16 forward, before quantising */
         s = vs_tensor_alloc(&reference, VS_F32, VS_CPU, 5, out_shape);
         if (!s) s = vs_dit_forward(model, &in, &reference, NULL);
+        if (!s) s = vs_dit_set_attention(model, &attn);
     }
     if (!s && precision != VS_PRECISION_DEFAULT) {
         t0 = vs_bench_now_ms();
@@ -256,7 +263,8 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     }
     if (!s && steps) {
         char name[160];
-        snprintf(name, sizeof name, "%s %s %s %s", config_name, resolution, attention, precision_name);
+        snprintf(name, sizeof name, "%s %s %s %s, attention %s", config_name, resolution, attention, precision_name,
+                 attention_precision);
         vs_cache_settings caching;
         vs_bench_report *report = NULL;
         s = vs_cache_resolve(&(vs_cache_settings){cache, cache_threshold}, model, &caching, NULL);
@@ -264,6 +272,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         if (!s && report) s = vs_bench_report_set_device(report, device == VS_CUDA ? vs_cuda_device_name() : "cpu");
         if (!s) s = time_loop(model, family, lat_shape, text_len, steps, cfg_scale, &attn, &caching, rank == 0, report, name);
         if (!s && report) s = vs_bench_report_string(report, "precision", precision_name);
+        if (!s && report) s = vs_bench_report_string(report, "attention_precision", attention_precision);
         if (!s && report) s = vs_bench_report_number(report, "density", strcmp(attention, "svg") ? 1.0 : density);
         if (!s && report) s = vs_bench_report_number(report, "tokens", (double)tokens);
         if (!s && report) s = vs_bench_report_number(report, "layers", cfg.num_layers);
@@ -302,13 +311,16 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         char name[160];
         if (comm) snprintf(name, sizeof name, "%s %s %s, %d GPU%s (NCCL)", config_name, resolution, attention, gpus,
                            gpus == 1 ? "" : "s");
-        else snprintf(name, sizeof name, "%s %s %s %s", config_name, resolution, attention, precision_name);
+        else snprintf(name, sizeof name, "%s %s %s %s, attention %s", config_name, resolution, attention, precision_name,
+                      attention_precision);
         printf("%s, batch %d, %lld tokens, %d layers on %s\n", name, batch, (long long)tokens, cfg.num_layers,
                device == VS_CUDA ? vs_cuda_device_name() : "cpu");
         printf("forward %.1f ms (median of %d; min %.1f, max %.1f), attention %.1f ms = %.1f%%\n", total.median_ms,
                repeats, total.min_ms, total.max_ms, att.median_ms, 100.0 * att.median_ms / total.median_ms);
         if (selected_calls > 0) printf("%s selected %.4f of the attention map\n", attention, selected_sum / selected_calls);
-        if (fp8_rel_l2 >= 0) printf("%s output vs the BF16 forward's: relative L2 %.4g\n", precision_name, fp8_rel_l2);
+        if (fp8_rel_l2 >= 0)
+            printf("%s weights, %s attention: output vs the BF16 forward's: relative L2 %.4g\n", precision_name,
+                   attention_precision, fp8_rel_l2);
         if (out_path) {
             vs_bench_report *report = NULL;
             s = vs_bench_report_create(&report, "dit", argc, argv);
@@ -318,7 +330,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
             if (!s) s = vs_bench_report_string(report, "resolution", resolution);
             if (!s) s = vs_bench_report_string(report, "attention", attention);
             if (!s) s = vs_bench_report_string(report, "precision", precision_name);
-            if (!s) s = vs_bench_report_string(report, "attention_precision", "bf16");
+            if (!s) s = vs_bench_report_string(report, "attention_precision", attention_precision);
             if (!s && fp8_rel_l2 >= 0) s = vs_bench_report_number(report, "rel_l2_vs_bf16", fp8_rel_l2);
             if (!s) s = vs_bench_report_string(report, "dense_attention", dense_backend);
             if (!s) s = vs_bench_report_string(report, "sparse_attention", sparse_backend);

@@ -79,7 +79,7 @@ static int on_step(void *user, int step, int steps) {
 static double mib(size_t bytes) { return (double)bytes / 1048576.0; }
 
 int vs_cmd_bench_generate(int argc, char **argv) {
-    const char *config_name = "wan1.3b", *resolution = "480p", *attention = "svg", *precision_name = "bf16";
+    const char *config_name = "wan1.3b", *resolution = "480p", *attention = "svg", *precision_name = "bf16", *attention_precision = "bf16";
     const char *out_path = NULL, *video_path = NULL, *device_name = VS_HAVE_CUDA ? "cuda" : "cpu";
     const char *prompt = "A cat walks on the grass, realistic style.";
     int frames = 81, steps = 2, extrapolate = 50;
@@ -101,6 +101,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
         {"dense-layers", 0, VS_OPT_DOUBLE, &svg.dense_layers,
          "SVG: fraction of the first layers that stay dense (negative: the model's default)", NULL},
         VS_CLI_PRECISION_OPTION(precision_name),
+        VS_CLI_ATTENTION_PRECISION_OPTION(attention_precision),
         {"gpu-memory", 0, VS_OPT_DOUBLE, &gpu_memory,
          "GiB of GPU memory to plan within (0: the device's); docs/memory.md", "GIB"},
         {"prompt", 'p', VS_OPT_STRING, &prompt, "the prompt (a random text encoder maps its bytes to tokens)", "TEXT"},
@@ -163,6 +164,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
     req.steps = steps, req.frames = frames, req.height = height, req.width = width;
     req.guidance = (float)cfg;
     req.attention = (vs_attention_params){.method = attention, .density = density, .dense_steps = svg.dense_steps, .dense_layers = svg.dense_layers};
+    if (vs_cli_attention_precision(spec.command, attention_precision, &req.attention)) return 2;
     req.progress = on_step, req.progress_user = smp;
     req.stage = on_stage, req.stage_user = smp;
     vs_t2v_stats st;
@@ -267,6 +269,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
             if (!s) s = vs_bench_report_string(report, "resolution", resolution);
             if (!s) s = vs_bench_report_string(report, "attention", attention);
             if (!s) s = vs_bench_report_string(report, "precision", precision_name);
+            if (!s) s = vs_bench_report_string(report, "attention_precision", attention_precision);
             if (!s) s = vs_bench_report_string(report, "weights", "seeded random, all three components at their real "
                                                                   "configurations (no checkpoint)");
             if (!s) s = vs_bench_report_string(report, "memory_source",

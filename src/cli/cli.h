@@ -40,6 +40,13 @@ int vs_cli_precision(const char *command, const char *name, vs_precision *out);
     {"precision", 0, VS_OPT_STRING, &(name),                                                               \
      "weights of the DiT and the text encoder: bf16 (the device's default), or fp8 (E4M3 linears, "         \
      "docs/fp8.md)", "P"}
+/* --attention-precision: "bf16" (the default) or "fp8" (dense attention in E4M3 on Hopper, docs/fp8.md) into
+ * p->precision. Returns 0, or prints a usage error and returns 2. */
+int vs_cli_attention_precision(const char *command, const char *name, vs_attention_params *p);
+#define VS_CLI_ATTENTION_PRECISION_OPTION(name)                                                            \
+    {"attention-precision", 0, VS_OPT_STRING, &(name),                                                     \
+     "self-attention: bf16, or fp8 (dense attention in E4M3 through cuDNN, Hopper; SVG's sparse rows and "  \
+     "profiling stay bf16; docs/fp8.md)", "P"}
 /* SVG settings of generate and eval: a negative value means the model's
  * default (vidsparse.json, else 0.25 / 0.2 / 0.03). */
 typedef struct vs_cli_svg {

@@ -25,7 +25,7 @@ typedef struct {
     double cfg, embedded_guidance, density, shift, cache_threshold, gpu_memory;
     vs_cli_svg2 svg2;
     vs_attention_params svg2_params; /* the SVG2 settings, checked */
-    const char *precision_name;
+    const char *precision_name, *attention_precision;
     vs_precision precision;
 } options;
 
@@ -69,6 +69,7 @@ static int parse_args(int argc, char **argv, options *o) {
          "MODE"},
         {"density", 0, VS_OPT_DOUBLE, &o->density, "SVG target kept fraction of the attention map, in (0, 1]", "D"},
         VS_CLI_PRECISION_OPTION(o->precision_name),
+        VS_CLI_ATTENTION_PRECISION_OPTION(o->attention_precision),
         VS_CLI_CACHE_OPTIONS(o->cache, o->cache_threshold),
         {"cache-record", 0, VS_OPT_STRING, &o->cache_record,
          "write every step's input latents, prompt-branch output, timestep, TeaCache signal and whether the DiT "
@@ -98,6 +99,7 @@ static int parse_args(int argc, char **argv, options *o) {
     if (rc >= 0) return rc;
     if (args.positional_count) return vs_cli_usage_error("denoise", "unexpected argument '%s'", args.positional[0]);
     if (vs_cli_svg2_apply("denoise", &o->svg2, &o->svg2_params)) return 2;
+    if (vs_cli_attention_precision("denoise", o->attention_precision, &o->svg2_params)) return 2;
     if (!o->model || !(o->embeds || o->prompt) || !o->out)
         return vs_cli_usage_error("denoise", "--model, --embeds (or -p) and -o are required");
     if (o->embeds && o->prompt) return vs_cli_usage_error("denoise", "give --embeds or -p, not both");
@@ -315,7 +317,7 @@ int vs_cmd_denoise(int argc, char **argv) {
     options o = {0};
     o.attention = "dense", o.cfg = -1.0; /* sizes, steps and guidance 0 / -1: the model's */
     o.density = 0.25, o.cache = "none", o.cache_threshold = -1.0;
-    o.precision_name = "bf16";
+    o.precision_name = "bf16", o.attention_precision = "bf16";
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) return rc;
 
@@ -373,8 +375,7 @@ int vs_cmd_denoise(int argc, char **argv) {
         if (!neg) s = vs_fail(VS_ERR_INVALID_ARG, "guidance %g needs negative prompt embeddings (--negative FILE)", o.cfg);
         else s = load_text(neg, "negative_", &uncond);
     }
-    if (s == VS_OK) context = "model", s = vs_dit_load(o.model, device, &dit);
-    if (s == VS_OK) s = vs_dit_set_precision(dit, o.precision);
+    if (s == VS_OK) context = "model", s = vs_dit_load_as(o.model, device, o.precision, &dit);
     if (s == VS_OK) s = vs_dit_set_comm(dit, comm);
     if (s == VS_OK) context = "scheduler", s = scheduler_settings(&o, &defaults, &set.scheduler);
     if (s == VS_OK && o.noise) {

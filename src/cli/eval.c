@@ -98,7 +98,7 @@ static int split_policies(const char *list, char *buf, size_t size, const char *
 
 int vs_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *output = NULL, *device_name = NULL, *cache_list = "none", *precision_name = "bf16",
-               *method = "svg";
+               *method = "svg", *attention_precision = "bf16";
     double cache_threshold = -1.0;
     int prompts = 32, seeds = 2, steps = 0, frames = 0, height = 0, width = 0;
     double cfg = -1.0;
@@ -128,6 +128,9 @@ int vs_cmd_eval(int argc, char **argv) {
         {"precision", 0, VS_OPT_STRING, &precision_name,
          "fp8: compare the model with FP8 weights against the default precision (both dense) instead of SVG "
          "against dense (docs/fp8.md)", "P"},
+        {"attention-precision", 0, VS_OPT_STRING, &attention_precision,
+         "fp8: the second arm's attention in FP8 (with --precision fp8 too: FP8 weights and attention; alone: BF16 "
+         "weights), against the default precision, both dense (CUDA, Hopper; docs/fp8.md)", "P"},
     };
     const vs_command_spec spec = {
         "eval", "[--model DIR] [--prompts N] [--seeds S] [-o results.json]",
@@ -151,7 +154,10 @@ int vs_cmd_eval(int argc, char **argv) {
     if (vs_cli_svg2_apply("eval", &svg2_opts, &asked)) return 2;
     vs_precision precision;
     if (vs_cli_precision("eval", precision_name, &precision)) return 2;
-    const int fp8 = precision == VS_PRECISION_FP8;
+    vs_attention_params fp8_attention = {0};
+    if (vs_cli_attention_precision("eval", attention_precision, &fp8_attention)) return 2;
+    /* fp8: the precision arms (the default against FP8 weights and / or FP8 attention) */
+    const int fp8 = precision == VS_PRECISION_FP8 || fp8_attention.precision == VS_PRECISION_FP8;
     char policy_buf[256];
     const char *policy_names[MAX_POLICIES];
     const int policies = split_policies(cache_list, policy_buf, sizeof policy_buf, policy_names);
@@ -164,17 +170,20 @@ int vs_cmd_eval(int argc, char **argv) {
     if (vs_t2v_locate(model, dir, sizeof dir) != VS_OK) return vs_cli_report("eval");
     vs_t2v *t2v = NULL, *t2v_fp8 = NULL;
     if (vs_t2v_load(dir, device, &t2v) != VS_OK) return vs_cli_report("eval");
-    if (fp8 && vs_t2v_open(&(vs_t2v_source){dir, NULL, 0, precision}, device, 0, &t2v_fp8) != VS_OK) {
+    if (precision == VS_PRECISION_FP8 &&
+        vs_t2v_open(&(vs_t2v_source){dir, NULL, 0, precision}, device, 0, &t2v_fp8) != VS_OK) {
         vs_t2v_free(t2v);
         return vs_cli_report("eval");
     }
     const vs_attention_params svg_attention = vs_t2v_resolve_attention(t2v, &asked);
     const vs_attention_params dense_attention = vs_t2v_request_default("").attention;
+    vs_attention_params dense_fp8_attention = dense_attention;
+    dense_fp8_attention.precision = fp8_attention.precision;
     /* The two arms: dense against SVG on one pipeline, or (--precision fp8) the default precision against FP8
      * weights, both dense. The second arm is compared with the first; each cached run with its arm's. */
     const char *arm_name[2] = {fp8 ? "bf16" : "dense", fp8 ? "fp8" : method};
-    vs_t2v *arm_t2v[2] = {t2v, fp8 ? t2v_fp8 : t2v};
-    const vs_attention_params arm_attention[2] = {dense_attention, fp8 ? dense_attention : svg_attention};
+    vs_t2v *arm_t2v[2] = {t2v, t2v_fp8 ? t2v_fp8 : t2v};
+    const vs_attention_params arm_attention[2] = {dense_attention, fp8 ? dense_fp8_attention : svg_attention};
     const int n = prompts * seeds;
     mode_result arm[2], cached[2 * MAX_POLICIES]; /* policy k: [2k] in the first arm, [2k + 1] in the second */
     memset(arm, 0, sizeof arm);
@@ -188,8 +197,8 @@ int vs_cmd_eval(int argc, char **argv) {
     for (int k = 0; k < policies && s == VS_OK; k++)
         s = vs_t2v_resolve_cache(t2v, &(vs_cache_settings){policy_names[k], cache_threshold}, &caching[k]);
     if (fp8)
-        fprintf(stderr, "model %s: %d prompts x %d seeds, dense attention, default precision and FP8 weights\n", dir,
-                prompts, seeds);
+        fprintf(stderr, "model %s: %d prompts x %d seeds, dense attention, the default precision against %s weights "
+                "and %s attention\n", dir, prompts, seeds, precision_name, attention_precision);
     else
         fprintf(stderr, "model %s: %d prompts x %d seeds, dense and %s (density %g, dense steps %g, dense layers %g)\n",
                 dir, prompts, seeds, method, svg_attention.density, svg_attention.dense_steps, svg_attention.dense_layers);
@@ -257,6 +266,7 @@ int vs_cmd_eval(int argc, char **argv) {
             if (s == VS_OK) s = vs_bench_report_string(rep, "model", dir);
             if (s == VS_OK) s = report_mode(rep, arm_name[1], &arm[1]);
             if (s == VS_OK) s = vs_bench_report_string(rep, "precision", precision_name);
+            if (s == VS_OK) s = vs_bench_report_string(rep, "attention_precision", attention_precision);
             if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "density", svg_attention.density);
             if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "dense_steps", svg_attention.dense_steps);
             if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "dense_layers", svg_attention.dense_layers);

@@ -33,7 +33,7 @@ static int show_progress(void *user, int step, int steps) {
 
 int vs_cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompt = DEFAULT_PROMPT, *negative = NULL, *output = NULL, *attention = "svg";
-    const char *device_name = NULL, *cache = "none", *precision_name = "bf16";
+    const char *device_name = NULL, *cache = "none", *precision_name = "bf16", *attention_precision = "bf16";
     double cache_threshold = -1.0;
     int64_t seed = 0;
     int steps = 0, frames = 0, height = 0, width = 0, fps = 0, gpus = 0;
@@ -62,6 +62,7 @@ int vs_cmd_generate(int argc, char **argv) {
         {"attention", 0, VS_OPT_STRING, &attention, "dense, svg or svg2 (Sparse VideoGen 1 or 2 after a dense warm-up)", "MODE"},
         VS_CLI_SVG_OPTIONS(svg),
         VS_CLI_PRECISION_OPTION(precision_name),
+        VS_CLI_ATTENTION_PRECISION_OPTION(attention_precision),
         VS_CLI_CACHE_OPTIONS(cache, cache_threshold),
         VS_CLI_SVG2_OPTIONS(svg2),
         {"fps", 0, VS_OPT_INT, &fps, "frames per second of the file (0: the model's default)", NULL},
@@ -89,6 +90,7 @@ int vs_cmd_generate(int argc, char **argv) {
     vs_attention_params attention_params = {
         .method = attention, .density = svg.density, .dense_steps = svg.dense_steps, .dense_layers = svg.dense_layers};
     if (vs_cli_svg2_apply("generate", &svg2, &attention_params)) return 2;
+    if (vs_cli_attention_precision("generate", attention_precision, &attention_params)) return 2;
     if (steps < 0 || steps > 10000 || frames < 0 || height < 0 || width < 0 || frames > 10000 || height > 16384 ||
         width > 16384 || fps < 0 || fps > 240)
         return vs_cli_usage_error("generate", "--steps, --frames, --height, --width and --fps must be positive");

@@ -71,6 +71,13 @@ int vs_cli_precision(const char *cmd, const char *name, vs_precision *out) {
     return 0;
 }
 
+int vs_cli_attention_precision(const char *cmd, const char *name, vs_attention_params *p) {
+    if (!strcmp(name, "bf16")) p->precision = VS_PRECISION_DEFAULT;
+    else if (!strcmp(name, "fp8")) p->precision = VS_PRECISION_FP8;
+    else return vs_cli_usage_error(cmd, "--attention-precision must be bf16 or fp8, not '%s'", name);
+    return 0;
+}
+
 int vs_cli_check_svg(const char *cmd, const vs_cli_svg *svg) {
     if (svg->density >= 0 && !(svg->density > 0 && svg->density <= 1))
         return vs_cli_usage_error(cmd, "--density must be in (0, 1], not %g", svg->density);

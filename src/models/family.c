@@ -106,6 +106,7 @@ vs_attention_params vs_attention_resolve(const vs_attention_params *p, const vs_
     if (p->svg2_top_p > 0) r.svg2_top_p = p->svg2_top_p;
     if (p->svg2_min_key_ratio > 0) r.svg2_min_key_ratio = p->svg2_min_key_ratio;
     if (p->svg2_budget > 0) r.svg2_budget = p->svg2_budget;
+    if (p->precision != VS_PRECISION_DEFAULT) r.precision = p->precision;
     return r;
 }
 
@@ -250,6 +251,42 @@ vs_status vs_dit_random(const char *preset, int layers, vs_device device, uint64
     vs_dit_info info;
     vs_status s = family->dit_random(preset, layers, device, seed, &impl, &info);
     return make_dit(family, out, s, impl, &info);
+}
+
+/* The DiT made by `made` (the status of the family's call) set to `precision` (nothing left to do where the
+ * family made it so). */
+static vs_status at_precision(vs_status made, vs_dit **out, vs_precision precision) {
+    if (made != VS_OK) return made;
+    vs_status s = vs_dit_set_precision(*out, precision);
+    if (s != VS_OK) {
+        vs_dit_free(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
+vs_status vs_dit_load_as(const char *dir, vs_device device, vs_precision precision, vs_dit **out) {
+    *out = NULL;
+    const vs_family *family;
+    VS_TRY(vs_family_detect(dir, &family));
+    if (!family->dit_load_as) return at_precision(vs_dit_load(dir, device, out), out, precision);
+    void *impl = NULL;
+    vs_dit_info info;
+    vs_status s = family->dit_load_as(dir, device, precision, &impl, &info);
+    return at_precision(make_dit(family, out, s, impl, &info), out, precision);
+}
+
+vs_status vs_dit_random_as(const char *preset, int layers, vs_device device, uint64_t seed, vs_precision precision,
+                           vs_dit **out) {
+    *out = NULL;
+    const vs_family *family;
+    VS_TRY(vs_family_for_preset(preset, &family));
+    if (!family->dit_random_as)
+        return at_precision(vs_dit_random(preset, layers, device, seed, out), out, precision);
+    void *impl = NULL;
+    vs_dit_info info;
+    vs_status s = family->dit_random_as(preset, layers, device, seed, precision, &impl, &info);
+    return at_precision(make_dit(family, out, s, impl, &info), out, precision);
 }
 
 const vs_dit_info *vs_dit_get_info(const vs_dit *d) { return &d->info; }

@@ -127,6 +127,13 @@ typedef struct vs_family {
     /* layers > 0 keeps only the first `layers` layers of the preset (for quick benchmarks). */
     vs_status (*dit_random)(const char *preset, int layers, vs_device device, uint64_t seed, void **out,
                             vs_dit_info *info);
+    /* Optional: dit_load / dit_random with the weights at `precision` from the start (FP8 quantised as they
+     * load, the peak FP8-sized); what the memory plan counts for FP8 (memory_need). NULL: load, then
+     * dit_set_precision. */
+    vs_status (*dit_load_as)(const char *dir, vs_device device, vs_precision precision, void **out,
+                             vs_dit_info *info);
+    vs_status (*dit_random_as)(const char *preset, int layers, vs_device device, uint64_t seed,
+                               vs_precision precision, void **out, vs_dit_info *info);
     vs_status (*dit_set_attention)(void *dit, const vs_attention_params *params);
     vs_status (*dit_set_comm)(void *dit, vs_comm *comm);
     vs_status (*dit_forward)(void *dit, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing);
@@ -201,6 +208,11 @@ vs_status vs_dit_load(const char *dir, vs_device device, vs_dit **out);
 /* A DiT of a named configuration (vs_family_for_preset) with seeded random weights, for
  * benchmarks; layers > 0 keeps the first `layers` layers. */
 vs_status vs_dit_random(const char *preset, int layers, vs_device device, uint64_t seed, vs_dit **out);
+/* vs_dit_load / vs_dit_random, then vs_dit_set_precision, in one step: through the family's dit_load_as /
+ * dit_random_as where it has them (an FP8 model never exists in BF16 first), else load and quantise. */
+vs_status vs_dit_load_as(const char *dir, vs_device device, vs_precision precision, vs_dit **out);
+vs_status vs_dit_random_as(const char *preset, int layers, vs_device device, uint64_t seed, vs_precision precision,
+                           vs_dit **out);
 const vs_dit_info *vs_dit_get_info(const vs_dit *dit);
 const vs_family *vs_dit_family(const vs_dit *dit);
 /* How self-attention runs from now on; params fully resolved (vs_attention_resolve). */

@@ -90,9 +90,8 @@ static vs_status load_component(vs_t2v *m, vs_stage stage) {
         break;
     case VS_STAGE_DENOISE:
         if (m->transformer) return VS_OK;
-        s = src->dir ? vs_dit_load(src->dir, m->device, &m->transformer)
-                     : vs_dit_random(src->preset, 0, m->device, src->seed + 2, &m->transformer);
-        if (s == VS_OK) s = vs_dit_set_precision(m->transformer, src->precision);
+        s = src->dir ? vs_dit_load_as(src->dir, m->device, src->precision, &m->transformer)
+                     : vs_dit_random_as(src->preset, 0, m->device, src->seed + 2, src->precision, &m->transformer);
         if (s == VS_OK && m->comm) s = vs_dit_set_comm(m->transformer, m->comm);
         break;
     case VS_STAGE_DECODE:

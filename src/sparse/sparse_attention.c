@@ -76,11 +76,13 @@ vs_status vs_sparse_attention_settings(const vs_attention_params *params, const 
         return vs_fail(VS_ERR_INVALID_ARG, "%s attention %s: density %g, warm-up %g of the steps, %g of the layers "
                        "(resolve the model's defaults first)", model, method->name, p.density, p.dense_steps,
                        p.dense_layers);
+    if (p.precision != VS_PRECISION_DEFAULT && p.precision != VS_PRECISION_FP8)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s attention precision %d (the default or FP8)", model, (int)p.precision);
     p.method = method->name;
     *changed = now->method != p.method || now->density != p.density || now->dense_steps != p.dense_steps ||
                now->dense_layers != p.dense_layers || now->svg2_query_clusters != p.svg2_query_clusters ||
                now->svg2_key_clusters != p.svg2_key_clusters || now->svg2_top_p != p.svg2_top_p ||
-               now->svg2_min_key_ratio != p.svg2_min_key_ratio || now->svg2_budget != p.svg2_budget;
+               now->svg2_min_key_ratio != p.svg2_min_key_ratio || now->svg2_budget != p.svg2_budget || now->precision != p.precision;
     *out = p;
     return VS_OK;
 }
@@ -127,6 +129,7 @@ static vs_status describe(const vs_sparse_attention *attn, const vs_tensor *q, c
     args->v_stride_b = v->stride[0], args->v_stride_n = v->stride[1];
     args->o_stride_b = out->stride[0], args->o_stride_n = out->stride[1];
     args->scale = 1.0f / sqrtf((float)a->head_dim);
+    args->fp8 = a->params.precision == VS_PRECISION_FP8;
     return vs_attn_args_validate(args);
 }
 
@@ -153,6 +156,7 @@ vs_status vs_sparse_attention_plan(vs_sparse_attention *a, int layer, const vs_t
     if (!a->method->plan) return VS_OK;
     vs_attn_args args;
     VS_TRY(describe(a, q, k, v, q, &args));
+    args.fp8 = 0; /* profiling stays BF16 */
     return a->method->plan(&a->setup, a->context, layer_state(a, layer), &args, stream);
 }
 

@@ -200,6 +200,7 @@ static vs_status unpatchify(vs_tensor *lat, const vs_tensor *patches, const int 
 
 static vs_status attention(const vs_attn_args *args, void *stream) {
     (void)stream;
+    if (args->fp8) return vs_fail(VS_ERR_UNSUPPORTED, "FP8 attention runs on CUDA only (Hopper GPUs, cuDNN's FP8 engine)");
     return vs_cpu_attention(args);
 }
 

@@ -11,6 +11,7 @@
 #include "backend/sparse_kernels.h"
 #include "backend/cuda/attention_cuda.h"
 #include "backend/cuda/cudnn_attention.h"
+#include "backend/cuda/fp8_attention.h"
 #include "backend/cuda/ops_cuda.h"
 #include "backend/cuda/vae_cuda.h"
 #include "core/devmem.h"
@@ -264,8 +265,9 @@ static vs_status unpatchify(vs_tensor *lat, const vs_tensor *patches, const int 
 }
 
 /* cuDNN's fused engine where it has one for the shape (a cached answer after the first ask), our flash kernel
- * otherwise or on request (VS_DENSE_ATTN=ours). */
+ * otherwise or on request (VS_DENSE_ATTN=ours); FP8 (args->fp8) always through cuDNN's FP8 engine. */
 static vs_status attention(const vs_attn_args *args, void *stream) {
+    if (args->fp8) return vs_cuda_fp8_attention(args, stream);
     const char *kernels;
     VS_TRY(vs_attention_kernels("VS_DENSE_ATTN", VS_CUDA, &kernels));
     if (!strcmp(kernels, "cudnn")) {

@@ -50,6 +50,14 @@ enum {
     UID_TABLE_K,
     UID_TABLE_V,
     UID_NEG_INF, /* paged K/V only */
+    UID_DESCALE_Q, /* FP8 only, from here on */
+    UID_DESCALE_K,
+    UID_DESCALE_V,
+    UID_DESCALE_S,
+    UID_SCALE_S,
+    UID_SCALE_O,
+    UID_AMAX_S,
+    UID_AMAX_O,
     UID_FIRST_VIRTUAL = 100
 };
 
@@ -66,6 +74,7 @@ typedef struct plan_key {
     int with_stats;     /* the log-sum-exp statistics are an output */
     int pages_per_row;  /* paged K/V: page-table entries per batch entry (0: plain strided K and V) */
     int num_pages;      /* paged K/V: pages in each container */
+    int fp8;            /* E4M3 Q, K, V with descales, BF16 out (fp8_attention_graph) */
     int64_t strides[8]; /* batch, token stride of q, k, v, out; paged: page, head, token of k, v */
 } plan_key;
 
@@ -239,6 +248,37 @@ static cudnnBackendDescriptor_t reduction(graph *g, cudnnReduceTensorOp_t mode, 
     return op;
 }
 
+/* Appends the softmax of `logits` [B, H, N, L] into `probs` to ops (max, sub, exp, sum, log, add, div: the
+ * pattern cuDNN's fused engines recognise); the log-sum-exp statistics are the output `stats_uid`, or virtual
+ * when it is 0. */
+static void append_softmax(graph *g, const int64_t score_dims[4], const int64_t score_str[4],
+                           const int64_t row_dims[4], const int64_t row_str[4], cudnnBackendDescriptor_t logits,
+                           int64_t stats_uid, cudnnBackendDescriptor_t probs, cudnnBackendDescriptor_t *ops, int *n) {
+    cudnnBackendDescriptor_t row_max = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
+    cudnnBackendDescriptor_t shifted = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
+    cudnnBackendDescriptor_t expd = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
+    cudnnBackendDescriptor_t row_sum = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
+    cudnnBackendDescriptor_t log_sum = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
+    cudnnBackendDescriptor_t stats = tensor(g, stats_uid, CUDNN_DATA_FLOAT, row_dims, row_str, false);
+    ops[(*n)++] = reduction(g, CUDNN_REDUCE_TENSOR_MAX, logits, row_max);
+    ops[(*n)++] = pointwise(g, CUDNN_POINTWISE_SUB, logits, row_max, shifted);
+    ops[(*n)++] = pointwise(g, CUDNN_POINTWISE_EXP, shifted, NULL, expd);
+    ops[(*n)++] = reduction(g, CUDNN_REDUCE_TENSOR_ADD, expd, row_sum);
+    ops[(*n)++] = pointwise(g, CUDNN_POINTWISE_LOG, row_sum, NULL, log_sum);
+    ops[(*n)++] = pointwise(g, CUDNN_POINTWISE_ADD, row_max, log_sum, stats);
+    ops[(*n)++] = pointwise(g, CUDNN_POINTWISE_DIV, expd, row_sum, probs);
+}
+
+/* The operation graph of ops, finalized (or NULL with g->status set). */
+static cudnnBackendDescriptor_t finish_graph(graph *g, cudnnBackendDescriptor_t *ops, int n) {
+    cudnnBackendDescriptor_t op_graph =
+        make(g, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "creating the operation graph");
+    SET(g, op_graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &g_handle);
+    SET(g, op_graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, n, ops);
+    finalize(g, op_graph, "finalizing the operation graph");
+    return g->status ? NULL : op_graph;
+}
+
 /* The operation graph of the file comment; returns it finalized (or NULL with g->status set). Paged
  * (k->pages_per_row > 0): K^T and V are loaded page by page from their containers, and each batch
  * entry's actual lengths (seq_len_q, seq_len_kv) bound both matmuls and mask the scores beyond them. */
@@ -308,29 +348,78 @@ static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
         ops[n++] = pointwise_full(g, CUDNN_POINTWISE_BINARY_SELECT, f32, scaled, neg_inf, inside, 0, masked);
         scaled = masked;
     }
-    cudnnBackendDescriptor_t row_max = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
-    cudnnBackendDescriptor_t shifted = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
-    cudnnBackendDescriptor_t expd = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
-    cudnnBackendDescriptor_t row_sum = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
-    cudnnBackendDescriptor_t log_sum = tensor(g, 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
-    cudnnBackendDescriptor_t stats =
-        tensor(g, k->with_stats ? UID_STATS : 0, CUDNN_DATA_FLOAT, row_dims, row_str, false);
     cudnnBackendDescriptor_t probs = tensor(g, 0, io, score_dims, score_str, false);
-    ops[n++] = reduction(g, CUDNN_REDUCE_TENSOR_MAX, scaled, row_max);
-    ops[n++] = pointwise(g, CUDNN_POINTWISE_SUB, scaled, row_max, shifted);
-    ops[n++] = pointwise(g, CUDNN_POINTWISE_EXP, shifted, NULL, expd);
-    ops[n++] = reduction(g, CUDNN_REDUCE_TENSOR_ADD, expd, row_sum);
-    ops[n++] = pointwise(g, CUDNN_POINTWISE_LOG, row_sum, NULL, log_sum);
-    ops[n++] = pointwise(g, CUDNN_POINTWISE_ADD, row_max, log_sum, stats);
-    ops[n++] = pointwise(g, CUDNN_POINTWISE_DIV, expd, row_sum, probs);
+    append_softmax(g, score_dims, score_str, row_dims, row_str, scaled, k->with_stats ? UID_STATS : 0, probs, ops, &n);
     ops[n++] = matmul(g, probs, v, o, seq_q, NULL, seq_kv);
+    return finish_graph(g, ops, n);
+}
 
-    cudnnBackendDescriptor_t op_graph =
-        make(g, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "creating the operation graph");
-    SET(g, op_graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &g_handle);
-    SET(g, op_graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, n, ops);
-    finalize(g, op_graph, "finalizing the operation graph");
-    return g->status ? NULL : op_graph;
+/* FP8 attention (cuDNN's FP8 fused flash attention, the graph cuDNN's frontend builds for its FP8 SDPA
+ * forward): E4M3 Q, K, V whose values are codes * descale, BF16 out. Every scale is an f32 [1,1,1,1]
+ * device tensor:
+ *
+ *   S  = Q K^T * scale * descale_q * descale_k       f32, the real-valued logits
+ *   P  = softmax(S)                                  (the same max / exp / sum / log / div chain)
+ *   amax_s = max |P|                                 (an output the pattern requires)
+ *   P8 = e4m3(P * scale_s)                           scale_s = 448: P's largest value, 1, maps to E4M3's
+ *   O  = (P8 V) * descale_s * descale_v * scale_o    descale_s = 1/448, scale_o = 1; BF16
+ *   amax_o = max |(P8 V) * descale_s * descale_v|
+ *
+ * The fused kernel quantises each tile's unnormalised exp(S - running max), whose largest value is 1, so a
+ * fixed scale_s of 448 uses E4M3's whole range (what cuDNN's own FP8 samples do). */
+static cudnnBackendDescriptor_t fp8_attention_graph(graph *g, const plan_key *k) {
+    const cudnnDataType_t f8 = CUDNN_DATA_FP8_E4M3, f32 = CUDNN_DATA_FLOAT;
+    const int64_t B = k->batch, H = k->heads, N = k->seq_len, L = k->kv_len, D = k->head_dim;
+    const int64_t *s = k->strides;
+    const int64_t q_dims[4] = {B, H, N, D}, q_str[4] = {s[0], D, s[1], 1};
+    const int64_t kt_dims[4] = {B, H, D, L}, kt_str[4] = {s[2], D, 1, s[3]};
+    const int64_t v_dims[4] = {B, H, L, D}, v_str[4] = {s[4], D, s[5], 1};
+    const int64_t o_str[4] = {s[6], D, s[7], 1};
+    const int64_t one[4] = {1, 1, 1, 1};
+    const int64_t score_dims[4] = {B, H, N, L}, score_str[4] = {H * N * L, N * L, L, 1};
+    const int64_t row_dims[4] = {B, H, N, 1}, row_str[4] = {H * N, N, 1, 1};
+    const int64_t o_virtual_str[4] = {H * N * D, N * D, D, 1};
+
+    cudnnBackendDescriptor_t q = tensor(g, UID_Q, f8, q_dims, q_str, false);
+    cudnnBackendDescriptor_t kt = tensor(g, UID_K, f8, kt_dims, kt_str, false);
+    cudnnBackendDescriptor_t v = tensor(g, UID_V, f8, v_dims, v_str, false);
+    cudnnBackendDescriptor_t o = tensor(g, UID_O, CUDNN_DATA_BFLOAT16, q_dims, o_str, false);
+    cudnnBackendDescriptor_t scale = tensor(g, UID_SCALE, f32, one, one, true);
+    cudnnBackendDescriptor_t descale_q = tensor(g, UID_DESCALE_Q, f32, one, one, false);
+    cudnnBackendDescriptor_t descale_k = tensor(g, UID_DESCALE_K, f32, one, one, false);
+    cudnnBackendDescriptor_t descale_v = tensor(g, UID_DESCALE_V, f32, one, one, false);
+    cudnnBackendDescriptor_t descale_s = tensor(g, UID_DESCALE_S, f32, one, one, false);
+    cudnnBackendDescriptor_t scale_s = tensor(g, UID_SCALE_S, f32, one, one, false);
+    cudnnBackendDescriptor_t scale_o = tensor(g, UID_SCALE_O, f32, one, one, false);
+    cudnnBackendDescriptor_t amax_s = tensor(g, UID_AMAX_S, f32, one, one, false);
+    cudnnBackendDescriptor_t amax_o = tensor(g, UID_AMAX_O, f32, one, one, false);
+    cudnnBackendDescriptor_t ops[24];
+    int n = 0;
+
+    cudnnBackendDescriptor_t scores = tensor(g, 0, f32, score_dims, score_str, false);
+    cudnnBackendDescriptor_t scaled = tensor(g, 0, f32, score_dims, score_str, false);
+    cudnnBackendDescriptor_t scaled_q = tensor(g, 0, f32, score_dims, score_str, false);
+    cudnnBackendDescriptor_t logits = tensor(g, 0, f32, score_dims, score_str, false);
+    ops[n++] = matmul(g, q, kt, scores, NULL, NULL, NULL);
+    ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, scores, scale, scaled);
+    ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, scaled, descale_q, scaled_q);
+    ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, scaled_q, descale_k, logits);
+
+    cudnnBackendDescriptor_t probs = tensor(g, 0, f32, score_dims, score_str, false);
+    cudnnBackendDescriptor_t probs8 = tensor(g, 0, f8, score_dims, score_str, false);
+    append_softmax(g, score_dims, score_str, row_dims, row_str, logits, 0, probs, ops, &n);
+    ops[n++] = reduction(g, CUDNN_REDUCE_TENSOR_AMAX, probs, amax_s);
+    ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, probs, scale_s, probs8);
+
+    cudnnBackendDescriptor_t pv = tensor(g, 0, f32, q_dims, o_virtual_str, false);
+    cudnnBackendDescriptor_t pv_s = tensor(g, 0, f32, q_dims, o_virtual_str, false);
+    cudnnBackendDescriptor_t pv_sv = tensor(g, 0, f32, q_dims, o_virtual_str, false);
+    ops[n++] = matmul(g, probs8, v, pv, NULL, NULL, NULL);
+    ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, pv, descale_s, pv_s);
+    ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, pv_s, descale_v, pv_sv);
+    ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, pv_sv, scale_o, o);
+    ops[n++] = reduction(g, CUDNN_REDUCE_TENSOR_AMAX, pv_sv, amax_o);
+    return finish_graph(g, ops, n);
 }
 
 static const char *status_text(cudnnStatus_t st) {
@@ -343,7 +432,8 @@ static const char *status_text(cudnnStatus_t st) {
 static void build_plan(plan_entry *e) {
     graph g = {.next_uid = UID_FIRST_VIRTUAL};
     char detail[256] = "";
-    cudnnBackendDescriptor_t op_graph = attention_graph(&g, &e->key);
+    cudnnBackendDescriptor_t op_graph =
+        e->key.fp8 ? fp8_attention_graph(&g, &e->key) : attention_graph(&g, &e->key);
     cudnnBackendDescriptor_t heur =
         make(&g, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, "creating the engine heuristics");
     const cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
@@ -398,7 +488,8 @@ static void build_plan(plan_entry *e) {
     const plan_key *k = &e->key;
     char shape[128];
     snprintf(shape, sizeof shape, "B %d, N %d, L %d, H %d, D %d, %s%s", k->batch, k->seq_len, k->kv_len,
-             k->heads, k->head_dim, vs_dtype_name(k->dtype), k->pages_per_row ? ", paged K/V" : "");
+             k->heads, k->head_dim, k->fp8 ? "E4M3 in, BF16 out" : vs_dtype_name(k->dtype),
+             k->pages_per_row ? ", paged K/V" : "");
     if (g.status)
         snprintf(e->error, sizeof e->error, "cuDNN has no fused attention for %s: %s returned %s (%d)%s%s",
                  shape, g.failed, status_text(g.status), (int)g.status, detail[0] ? ": " : "", detail);
@@ -431,7 +522,10 @@ static plan_entry *find_or_build(const plan_key *key) {
     memset(e, 0, sizeof *e);
     e->key = *key;
     build_plan(e);
-    if (!e->plan) VS_WARN("%s (this attention falls back to our flash kernel)", e->error);
+    if (!e->plan)
+        VS_WARN("%s (%s)", e->error,
+                key->fp8 ? "FP8 attention has no other kernel: --attention-precision bf16 runs BF16"
+                         : "this attention falls back to our flash kernel");
     return e;
 }
 
@@ -456,12 +550,21 @@ static vs_status ensure_workspace(int64_t bytes) {
 }
 
 static vs_status execute(const plan_entry *e, const vs_attn_args *a, float *lse, const vs_cudnn_pages *pages,
-                         void *stream) {
+                         const vs_cudnn_fp8_scales *fp8, void *stream) {
     float scale = a->scale, neg_inf = -INFINITY;
-    int64_t uids[11] = {UID_Q, UID_K, UID_V, UID_O, UID_SCALE};
-    void *pointers[11] = {(void *)a->q, (void *)a->k, (void *)a->v, a->out, &scale};
+    int64_t uids[16] = {UID_Q, UID_K, UID_V, UID_O, UID_SCALE};
+    void *pointers[16] = {(void *)a->q, (void *)a->k, (void *)a->v, a->out, &scale};
     int64_t tensors = 5;
     if (lse) uids[tensors] = UID_STATS, pointers[tensors++] = lse;
+    if (fp8) {
+        const int64_t fp8_uids[8] = {UID_DESCALE_Q, UID_DESCALE_K, UID_DESCALE_V, UID_DESCALE_S,
+                                     UID_SCALE_S,   UID_SCALE_O,   UID_AMAX_S,    UID_AMAX_O};
+        void *fp8_pointers[8] = {(void *)fp8->descale_q, (void *)fp8->descale_k, (void *)fp8->descale_v,
+                                 (void *)fp8->descale_s, (void *)fp8->scale_s,   (void *)fp8->scale_o,
+                                 fp8->amax_s,            fp8->amax_o};
+        for (int i = 0; i < 8; i++)
+            uids[tensors] = fp8_uids[i], pointers[tensors++] = fp8_pointers[i];
+    }
     if (pages) {
         const int64_t paged_uids[5] = {UID_SEQ_Q, UID_SEQ_KV, UID_TABLE_K, UID_TABLE_V, UID_NEG_INF};
         void *paged_pointers[5] = {(void *)pages->seq_len_q, (void *)pages->seq_len_kv, (void *)pages->table,
@@ -506,13 +609,13 @@ vs_status vs_cudnn_attention(const vs_attn_args *a, void *stream) {
 
 /* Looks up (or builds) the plan of `key` and runs it, under the lock. */
 static vs_status run(const plan_key *key, const vs_attn_args *a, float *lse, const vs_cudnn_pages *pages,
-                     void *stream) {
+                     const vs_cudnn_fp8_scales *fp8, void *stream) {
     pthread_mutex_lock(&g_lock);
     vs_status s = ensure_handle();
     const plan_entry *e = s ? NULL : find_or_build(key);
     if (e && !e->plan) s = vs_fail(VS_ERR_UNSUPPORTED, "%s", e->error);
     if (!s) s = ensure_workspace(e->workspace_bytes);
-    if (!s) s = execute(e, a, lse, pages, stream);
+    if (!s) s = execute(e, a, lse, pages, fp8, stream);
     pthread_mutex_unlock(&g_lock);
     return s;
 }
@@ -556,7 +659,7 @@ static vs_status dense_key(const vs_attn_args *a, const float *lse, plan_key *ke
 vs_status vs_cudnn_attention_lse(const vs_attn_args *a, float *lse, void *stream) {
     plan_key key;
     VS_TRY(dense_key(a, lse, &key));
-    return run(&key, a, lse, NULL, stream);
+    return run(&key, a, lse, NULL, NULL, stream);
 }
 
 vs_status vs_cudnn_attention_supported(const vs_attn_args *a) {
@@ -595,5 +698,21 @@ vs_status vs_cudnn_paged_attention(const vs_attn_args *a, const vs_cudnn_pages *
     plan_key key;
     VS_TRY(key_for(&shape, strides, ptrs, &key));
     key.pages_per_row = pages->pages_per_row, key.num_pages = pages->num_pages;
-    return run(&key, &shape, NULL, pages, stream);
+    return run(&key, &shape, NULL, pages, NULL, stream);
+}
+
+vs_status vs_cudnn_attention_fp8(const vs_attn_args *a, const vs_cudnn_fp8_scales *scales, void *stream) {
+    if (!scales || !scales->descale_q || !scales->descale_k || !scales->descale_v || !scales->descale_s ||
+        !scales->scale_s || !scales->scale_o || !scales->amax_s || !scales->amax_o)
+        return vs_fail(VS_ERR_INVALID_ARG, "cuDNN FP8 attention: every scale, descale and amax is required");
+    if (a->dtype != VS_BF16)
+        return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN FP8 attention writes BF16, not %s", vs_dtype_name(a->dtype));
+    plan_key key;
+    VS_TRY(dense_key(a, NULL, &key));
+    /* E4M3 rows: 16-byte alignment of every token row takes strides that are multiples of 16 codes. */
+    for (int i = 0; i < 6; i++)
+        if (key.strides[i] % 16 != 0)
+            return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN FP8 attention needs q, k, v strides that are multiples of 16");
+    key.fp8 = 1;
+    return run(&key, a, NULL, NULL, scales, stream);
 }

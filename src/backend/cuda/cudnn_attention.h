@@ -49,6 +49,18 @@ typedef struct vs_cudnn_pages {
  * unspecified values. VS_ERR_UNSUPPORTED as vs_cudnn_attention. */
 vs_status vs_cudnn_paged_attention(const vs_attn_args *args, const vs_cudnn_pages *pages, void *stream);
 
+/* FP8 attention: q, k and v hold E4M3 codes (args->q / k / v, strides in codes, multiples of 16), whose values
+ * are codes times descale_q / descale_k / descale_v; out = softmax(scale q k^T) v in BF16 (args->dtype
+ * VS_BF16). The probabilities enter the second product as E4M3 codes of P * scale_s, undone by descale_s
+ * (448 and 1/448), and out is multiplied by scale_o (1). All eight are f32 scalars in device memory;
+ * amax_s and amax_o receive max |P| and max |out| (cuDNN's FP8 pattern writes them). Dense only; Hopper
+ * or newer; VS_ERR_UNSUPPORTED as vs_cudnn_attention. */
+typedef struct vs_cudnn_fp8_scales {
+    const float *descale_q, *descale_k, *descale_v, *descale_s, *scale_s, *scale_o;
+    float *amax_s, *amax_o;
+} vs_cudnn_fp8_scales;
+vs_status vs_cudnn_attention_fp8(const vs_attn_args *args, const vs_cudnn_fp8_scales *scales, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

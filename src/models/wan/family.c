@@ -113,10 +113,15 @@ static vs_status hand_over(vs_status made, vs_wan_model *model, void **out, vs_d
     return VS_OK;
 }
 
-static vs_status dit_load(const char *dir, vs_device device, void **out, vs_dit_info *info) {
+static vs_status dit_load_as(const char *dir, vs_device device, vs_precision precision, void **out,
+                             vs_dit_info *info) {
     vs_wan_model *model = NULL;
-    vs_status s = vs_wan_model_load(dir, device, &model);
+    vs_status s = vs_wan_model_load_as(dir, device, precision, &model);
     return hand_over(s, model, out, info);
+}
+
+static vs_status dit_load(const char *dir, vs_device device, void **out, vs_dit_info *info) {
+    return dit_load_as(dir, device, VS_PRECISION_DEFAULT, out, info);
 }
 
 /* The Wan 2.1 text-to-video configurations (diffusers WanTransformer3DModel). */
@@ -155,14 +160,19 @@ static vs_status dit_info(const char *dir, vs_dit_info *info) {
     return VS_OK;
 }
 
-static vs_status dit_random(const char *preset, int layers, vs_device device, uint64_t seed, void **out,
-                            vs_dit_info *info) {
+static vs_status dit_random_as(const char *preset, int layers, vs_device device, uint64_t seed,
+                               vs_precision precision, void **out, vs_dit_info *info) {
     vs_wan_config config;
     VS_TRY(preset_config(preset, &config));
     if (layers > 0 && layers < config.num_layers) config.num_layers = layers;
     vs_wan_model *model = NULL;
-    vs_status s = vs_wan_model_random(&config, device, seed, &model);
+    vs_status s = vs_wan_model_random_as(&config, device, seed, precision, &model);
     return hand_over(s, model, out, info);
+}
+
+static vs_status dit_random(const char *preset, int layers, vs_device device, uint64_t seed, void **out,
+                            vs_dit_info *info) {
+    return dit_random_as(preset, layers, device, seed, VS_PRECISION_DEFAULT, out, info);
 }
 
 static vs_status dit_set_attention(void *p, const vs_attention_params *params) {
@@ -339,6 +349,8 @@ const vs_family vs_family_wan = {
     .dit_preset = dit_preset,
     .dit_info = dit_info,
     .dit_random = dit_random,
+    .dit_load_as = dit_load_as,
+    .dit_random_as = dit_random_as,
     .dit_set_attention = dit_set_attention,
     .dit_set_comm = dit_set_comm,
     .dit_forward = dit_forward,

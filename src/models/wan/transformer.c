@@ -46,6 +46,10 @@ static void cache_free(vs_wan_cache *c) {
 /* ---- loading ------------------------------------------------------------------ */
 
 vs_status vs_wan_model_load(const char *path, vs_device device, vs_wan_model **out) {
+    return vs_wan_model_load_as(path, device, VS_PRECISION_DEFAULT, out);
+}
+
+vs_status vs_wan_model_load_as(const char *path, vs_device device, vs_precision precision, vs_wan_model **out) {
     *out = NULL;
     char dir[4096], config_path[4160];
     /* A diffusers pipeline folder keeps the DiT under transformer/. */
@@ -67,13 +71,16 @@ vs_status vs_wan_model_load(const char *path, vs_device device, vs_wan_model **o
     if (s == VS_OK) s = vs_safetensors_open(&st, dir);
     if (s == VS_OK) s = vs_wan_detect_layout(st, &m->layout, &(const char *){NULL});
     if (s == VS_OK)
-        s = vs_wan_weights_load(&m->config, st, device == VS_CPU ? VS_F32 : VS_BF16, device, &m->weights);
+        s = vs_wan_weights_load(&m->config, st, device == VS_CPU ? VS_F32 : VS_BF16, precision == VS_PRECISION_FP8,
+                                device, &m->weights);
     vs_safetensors_close(st);
     if (s != VS_OK) {
         free(m->cache);
         free(m);
         return vs_fail_context(s, "loading the Wan transformer from %s", dir);
     }
+    if (precision == VS_PRECISION_FP8)
+        VS_INFO("Wan DiT: block linear layers quantised to FP8 as they loaded (E4M3, per-channel scales)");
     VS_INFO("Wan DiT: %d layers, dim %d (%d heads x %d), ffn %d, %s layout", m->config.num_layers, m->config.dim,
             m->config.num_heads, m->config.head_dim, m->config.ffn_dim,
             m->layout == VS_WAN_LAYOUT_DIFFUSERS ? "diffusers" : "original Wan");
@@ -82,6 +89,11 @@ vs_status vs_wan_model_load(const char *path, vs_device device, vs_wan_model **o
 }
 
 vs_status vs_wan_model_random(const vs_wan_config *config, vs_device device, uint64_t seed, vs_wan_model **out) {
+    return vs_wan_model_random_as(config, device, seed, VS_PRECISION_DEFAULT, out);
+}
+
+vs_status vs_wan_model_random_as(const vs_wan_config *config, vs_device device, uint64_t seed, vs_precision precision,
+                                 vs_wan_model **out) {
     *out = NULL;
     vs_wan_model *m = calloc(1, sizeof *m);
     if (!m || !(m->cache = calloc(1, sizeof *m->cache))) {
@@ -91,12 +103,15 @@ vs_status vs_wan_model_random(const vs_wan_config *config, vs_device device, uin
     m->config = *config;
     m->device = device;
     m->layout = VS_WAN_LAYOUT_DIFFUSERS;
-    vs_status s = vs_wan_weights_random(config, device == VS_CPU ? VS_F32 : VS_BF16, device, seed, &m->weights);
+    vs_status s = vs_wan_weights_random(config, device == VS_CPU ? VS_F32 : VS_BF16, precision == VS_PRECISION_FP8,
+                                        device, seed, &m->weights);
     if (s == VS_OK) s = vs_op_sync(device);
     if (s != VS_OK) {
         vs_wan_model_free(m);
         return vs_fail_context(s, "random Wan transformer (dim %d, %d layers)", config->dim, config->num_layers);
     }
+    if (precision == VS_PRECISION_FP8)
+        VS_INFO("Wan DiT: block linear layers quantised to FP8 as they were made (E4M3, per-channel scales)");
     *out = m;
     return VS_OK;
 }
@@ -218,7 +233,7 @@ static size_t forward_bytes(const vs_wan_config *c, const fwd_shape *sh, vs_devi
 
 vs_status vs_wan_memory(const vs_wan_config *c, vs_device device, int fp8, const int64_t latents[5],
                         int64_t text_len, size_t *weights, size_t *activations) {
-    VS_TRY(vs_wan_weights_bytes(c, act_dtype(device), weights));
+    VS_TRY(vs_wan_weights_bytes(c, act_dtype(device), fp8, weights)); /* FP8: quantised as they load */
     fwd_shape sh;
     memset(&sh, 0, sizeof sh);
     sh.text_len = text_len;

@@ -60,9 +60,15 @@ typedef struct vs_wan_model {
  * either layout) or a diffusers pipeline folder holding transformer/. Weights are
  * converted to f32 on the CPU, bf16 on CUDA. */
 vs_status vs_wan_model_load(const char *path, vs_device device, vs_wan_model **out);
+/* The same with the blocks' linear layers at `precision`: FP8 quantises each as it loads (docs/memory.md), so
+ * the load's peak is the FP8 model plus one BF16 weight, not the BF16 model. */
+vs_status vs_wan_model_load_as(const char *path, vs_device device, vs_precision precision, vs_wan_model **out);
 /* A model of `config`'s shapes with seeded random weights made on `device`
  * (vs_wan_weights_random): for benchmarks and tests, no checkpoint needed. */
 vs_status vs_wan_model_random(const vs_wan_config *config, vs_device device, uint64_t seed, vs_wan_model **out);
+/* The same, quantised as made (as vs_wan_model_load_as). */
+vs_status vs_wan_model_random_as(const vs_wan_config *config, vs_device device, uint64_t seed, vs_precision precision,
+                                 vs_wan_model **out);
 void vs_wan_model_free(vs_wan_model *model);
 /* Runs the model's forwards sequence-parallel (Ulysses) as one rank of `comm`
  * (borrowed; NULL: alone again): each rank keeps about N/P video tokens and,

@@ -131,7 +131,16 @@ typedef struct {
     const char *prefix;
     vs_dtype dtype;
     vs_device device;
+    int fp8; /* quantise the blocks' linear layers as they load */
 } loader;
+
+/* A block linear's weight just made in its float type, replaced by its E4M3 codes and per-channel scales
+ * right away, so loading an FP8 model never holds more than one float weight beside the codes. */
+static vs_status quantize_as_made(vs_tensor *weight, vs_tensor *scale, const char *name) {
+    vs_status s = vs_linear_quantize_weight(weight, scale);
+    if (s != VS_OK) vs_fail_context(s, "quantising %s to FP8 as it loads", name);
+    return s;
+}
 
 static vs_status load_one(void *ctx, vs_tensor *dst, vs_tensor *fp8_scale, const char *diffusers,
                           const char *original, int f32, int ndim, const int64_t *shape) {
@@ -142,7 +151,8 @@ static vs_status load_one(void *ctx, vs_tensor *dst, vs_tensor *fp8_scale, const
     if (e && e->dtype == VS_F8E4M3) /* an FP8 checkpoint's weight: E4M3 codes and their scale */
         return vs_fp8_checkpoint_load(l->st, name, fp8_scale ? VS_F8E4M3 : f32 ? VS_F32 : l->dtype, l->device,
                                       ndim, shape, dst, fp8_scale);
-    return vs_safetensors_load(l->st, name, f32 ? VS_F32 : l->dtype, l->device, ndim, shape, dst);
+    VS_TRY(vs_safetensors_load(l->st, name, f32 ? VS_F32 : l->dtype, l->device, ndim, shape, dst));
+    return l->fp8 && fp8_scale ? quantize_as_made(dst, fp8_scale, name) : VS_OK;
 }
 
 vs_status vs_wan_detect_layout(const vs_safetensors *st, vs_wan_layout *layout, const char **prefix) {
@@ -166,10 +176,10 @@ vs_status vs_wan_detect_layout(const vs_safetensors *st, vs_wan_layout *layout, 
                    "nor \"time_projection.1.weight\" (original Wan) is present");
 }
 
-vs_status vs_wan_weights_load(const vs_wan_config *cfg, const vs_safetensors *st, vs_dtype dtype,
+vs_status vs_wan_weights_load(const vs_wan_config *cfg, const vs_safetensors *st, vs_dtype dtype, int fp8,
                               vs_device device, vs_wan_weights *out) {
     memset(out, 0, sizeof *out);
-    loader l = {st, VS_WAN_LAYOUT_DIFFUSERS, "", dtype, device};
+    loader l = {st, VS_WAN_LAYOUT_DIFFUSERS, "", dtype, device, fp8};
     VS_TRY(vs_wan_detect_layout(st, &l.layout, &l.prefix));
     out->blocks = calloc((size_t)cfg->num_layers, sizeof *out->blocks);
     if (!out->blocks) return vs_fail(VS_ERR_OOM, "out of memory for %d Wan blocks", cfg->num_layers);
@@ -185,6 +195,7 @@ typedef struct {
     vs_device device;
     uint64_t seed;
     int64_t count; /* tensors made so far: each gets its own stream of numbers */
+    int fp8;       /* quantise the blocks' linear layers as they are made */
 } random_init;
 
 /* Roughly torch's initialization, so activations keep a sane scale through the
@@ -203,17 +214,17 @@ static vs_status random_one(void *ctx, vs_tensor *dst, vs_tensor *fp8_scale, con
         hi = (float)(1.0 / sqrt(fan_in)), lo = -hi;
     }
     vs_status s = vs_op_fill_uniform(dst, r->seed + (uint64_t)r->count++ * 0x100000001b3ull, lo, hi);
-    if (s != VS_OK) vs_fail_context(s, "random weight %s", diffusers);
-    return s;
+    if (s != VS_OK) return vs_fail_context(s, "random weight %s", diffusers);
+    return r->fp8 && fp8_scale ? quantize_as_made(dst, fp8_scale, diffusers) : VS_OK;
 }
 
-vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, vs_device device, uint64_t seed,
+vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, int fp8, vs_device device, uint64_t seed,
                                 vs_wan_weights *out) {
     memset(out, 0, sizeof *out);
     out->blocks = calloc((size_t)cfg->num_layers, sizeof *out->blocks);
     if (!out->blocks) return vs_fail(VS_ERR_OOM, "out of memory for %d Wan blocks", cfg->num_layers);
     out->num_blocks = cfg->num_layers;
-    random_init r = {dtype, device, seed, 0};
+    random_init r = {dtype, device, seed, 0, fp8};
     const visitor v = {random_one, &r};
     vs_status s = visit_all(&v, cfg, out);
     if (s != VS_OK) vs_wan_weights_free(out);
@@ -222,6 +233,7 @@ vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, vs_dev
 
 typedef struct {
     vs_dtype dtype;
+    int fp8; /* the blocks' linear layers as E4M3 codes and F32 per-channel scales */
     size_t bytes;
 } byte_count;
 
@@ -231,16 +243,17 @@ static vs_status count_one(void *ctx, vs_tensor *dst, vs_tensor *fp8_scale, cons
     byte_count *c = ctx;
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
-    c->bytes += (size_t)n * vs_dtype_size(f32 ? VS_F32 : c->dtype);
+    if (c->fp8 && fp8_scale) c->bytes += (size_t)n + sizeof(float) * (size_t)shape[0];
+    else c->bytes += (size_t)n * vs_dtype_size(f32 ? VS_F32 : c->dtype);
     return VS_OK;
 }
 
-vs_status vs_wan_weights_bytes(const vs_wan_config *cfg, vs_dtype dtype, size_t *bytes) {
+vs_status vs_wan_weights_bytes(const vs_wan_config *cfg, vs_dtype dtype, int fp8, size_t *bytes) {
     vs_wan_weights w;
     memset(&w, 0, sizeof w);
     w.blocks = calloc((size_t)cfg->num_layers, sizeof *w.blocks); /* visited, never filled */
     if (!w.blocks) return vs_fail(VS_ERR_OOM, "out of memory for %d Wan blocks", cfg->num_layers);
-    byte_count c = {dtype, 0};
+    byte_count c = {dtype, fp8, 0};
     const visitor v = {count_one, &c};
     vs_status s = visit_all(&v, cfg, &w);
     free(w.blocks);

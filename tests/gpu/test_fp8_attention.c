@@ -1,0 +1,204 @@
+/* FP8 dense attention (--attention-precision fp8, backend/cuda/fp8_attention.cu) against two f64 references
+ * on fresh random inputs: the exact attention of the BF16 inputs (what FP8 costs in all), and the exact
+ * attention of the inputs as our quantisation leaves them (per-head E4M3 scales, K minus its mean over the
+ * tokens, decoded on the host), which isolates the kernel: what remains is cuDNN's E4M3 rounding of the
+ * probabilities. Inputs have outlier channels (100x in V, a large common offset in K that only smoothing
+ * removes, 100x in Q), ragged token counts, cross-attention, token rows wider than H x D, and NaN-poisoned
+ * outputs. Prints the relative L2 distances (the FP8-against-exact report). */
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "core/dtype.h"
+#include "core/status.h"
+#include "ops/attention.h"
+#include "sparse/sparse_attention.h"
+#include "sparse/svg.h"
+
+typedef struct {
+    int batch, heads, seq_len, kv_len, head_dim;
+    float q_outliers, v_outliers; /* every 37th channel from 5 scaled by this */
+    float k_offset;               /* a per-channel constant of up to this much added to every key */
+    int row_pad;                  /* extra elements per token row */
+    double max_vs_exact;          /* bound against the exact attention (0: reported only) */
+} case_desc;
+
+static unsigned long long rng = 0x2545f4914f6cdd1dULL;
+
+static void free_device(void *p) { cudaFree(p); }
+
+/* A [B, rows, H, D] BF16 tensor with `pad` extra elements per row: host copy (the BF16 values as floats) and
+ * device copy. */
+static int make_input(int B, int rows, int H, int D, int pad, float outliers, float offset, float **host,
+                      uint16_t **device) {
+    const int64_t row = (int64_t)H * D + pad, n = (int64_t)B * rows * row;
+    float *h = vs_test_malloc(sizeof(float) * (size_t)n);
+    uint16_t *bits = vs_test_malloc(sizeof(uint16_t) * (size_t)n);
+    float *channel_offset = vs_test_malloc(sizeof(float) * (size_t)row);
+    for (int64_t c = 0; c < row; c++) channel_offset[c] = offset * (float)vs_test_uniform(&rng);
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t c = i % row;
+        float x = (float)(vs_test_uniform(&rng) * 4 - 2);
+        if (c % D % 37 == 5) x *= outliers;
+        x += channel_offset[c];
+        bits[i] = vs_f32_to_bf16(x);
+        h[i] = vs_bf16_to_f32(bits[i]);
+    }
+    void *d = NULL;
+    if (cudaMalloc(&d, sizeof(uint16_t) * (size_t)n) != cudaSuccess) return 0;
+    vs_test_defer(free_device, d);
+    if (cudaMemcpy(d, bits, sizeof(uint16_t) * (size_t)n, cudaMemcpyHostToDevice) != cudaSuccess) return 0;
+    *host = h, *device = d;
+    return 1;
+}
+
+/* What fp8_attention.cu feeds cuDNN, decoded: per head, amax over batch and tokens of x - mean (mean over the
+ * tokens of each batch entry and channel when smooth), codes of x * 448 / amax, times amax / 448. In place. */
+static void quantise_like_the_kernel(float *x, int B, int rows, int H, int D, int64_t row, int smooth) {
+    double *mean = vs_test_malloc(sizeof(double) * (size_t)B * H * D);
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < H * D; c++) {
+            double sum = 0;
+            for (int r = 0; r < rows; r++) sum += x[((int64_t)b * rows + r) * row + c];
+            mean[(int64_t)b * H * D + c] = smooth ? sum / rows : 0;
+        }
+    for (int h = 0; h < H; h++) {
+        float amax = 0;
+        for (int b = 0; b < B; b++)
+            for (int r = 0; r < rows; r++)
+                for (int d = 0; d < D; d++) {
+                    const int c = h * D + d;
+                    const float v = x[((int64_t)b * rows + r) * row + c] - (float)mean[(int64_t)b * H * D + c];
+                    amax = fmaxf(amax, fabsf(v));
+                }
+        const float inv = amax > 0 ? 448.0f / amax : 1.0f, scale = amax > 0 ? amax / 448.0f : 1.0f;
+        for (int b = 0; b < B; b++)
+            for (int r = 0; r < rows; r++)
+                for (int d = 0; d < D; d++) {
+                    const int c = h * D + d;
+                    float *v = &x[((int64_t)b * rows + r) * row + c];
+                    *v = vs_f8e4m3_to_f32(vs_f32_to_f8e4m3((*v - (float)mean[(int64_t)b * H * D + c]) * inv)) * scale;
+                }
+    }
+}
+
+/* out[b, i, h, :] = softmax(scale q k^T) v in f64, out contiguous [B, N, H, D]. */
+static void reference(const float *q, const float *k, const float *v, int B, int N, int L, int H, int D, int64_t row,
+                      double *out) {
+    const double scale = 1.0 / sqrt((double)D);
+    double *s = vs_test_malloc(sizeof(double) * (size_t)L);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < N; i++) {
+                const float *qi = q + ((int64_t)b * N + i) * row + h * D;
+                double m = -INFINITY, z = 0;
+                for (int j = 0; j < L; j++) {
+                    const float *kj = k + ((int64_t)b * L + j) * row + h * D;
+                    double dot = 0;
+                    for (int d = 0; d < D; d++) dot += (double)qi[d] * kj[d];
+                    s[j] = dot * scale, m = fmax(m, s[j]);
+                }
+                double *o = out + (((int64_t)b * N + i) * H + h) * D;
+                for (int d = 0; d < D; d++) o[d] = 0;
+                for (int j = 0; j < L; j++) {
+                    const double p = exp(s[j] - m);
+                    z += p;
+                    const float *vj = v + ((int64_t)b * L + j) * row + h * D;
+                    for (int d = 0; d < D; d++) o[d] += p * vj[d];
+                }
+                for (int d = 0; d < D; d++) o[d] /= z;
+            }
+}
+
+static int run_case(const case_desc *c) {
+    const int B = c->batch, H = c->heads, N = c->seq_len, L = c->kv_len ? c->kv_len : N, D = c->head_dim;
+    const int64_t row = (int64_t)H * D + c->row_pad, out_n = (int64_t)B * N * H * D;
+    float *q, *k, *v;
+    uint16_t *dq, *dk, *dv, *dout;
+    CHECK(make_input(B, N, H, D, c->row_pad, c->q_outliers, 0, &q, &dq));
+    CHECK(make_input(B, L, H, D, c->row_pad, 1, c->k_offset, &k, &dk));
+    CHECK(make_input(B, L, H, D, c->row_pad, c->v_outliers, 0, &v, &dv));
+    CHECK(cudaMalloc((void **)&dout, sizeof(uint16_t) * (size_t)out_n) == cudaSuccess);
+    vs_test_defer(free_device, dout);
+    CHECK(cudaMemset(dout, 0xff, sizeof(uint16_t) * (size_t)out_n) == cudaSuccess); /* NaN */
+
+    vs_attn_args a = {.dtype = VS_BF16, .q = dq, .k = dk, .v = dv, .out = dout, .batch = B, .heads = H,
+                      .seq_len = N, .head_dim = D, .kv_len = c->kv_len, .scale = 1.0f / sqrtf((float)D), .fp8 = 1};
+    a.q_stride_n = a.k_stride_n = a.v_stride_n = row, a.o_stride_n = (int64_t)H * D;
+    a.q_stride_b = N * row, a.k_stride_b = a.v_stride_b = L * row, a.o_stride_b = (int64_t)N * H * D;
+    CHECK_OK(vs_attention_dense(VS_CUDA, &a, NULL));
+    uint16_t *bits = vs_test_malloc(sizeof(uint16_t) * (size_t)out_n);
+    float *got = vs_test_malloc(sizeof(float) * (size_t)out_n);
+    CHECK(cudaMemcpy(bits, dout, sizeof(uint16_t) * (size_t)out_n, cudaMemcpyDeviceToHost) == cudaSuccess);
+    for (int64_t i = 0; i < out_n; i++) got[i] = vs_bf16_to_f32(bits[i]);
+
+    double *exact = vs_test_malloc(sizeof(double) * (size_t)out_n), *quant = vs_test_malloc(sizeof(double) * (size_t)out_n);
+    reference(q, k, v, B, N, L, H, D, row, exact);
+    quantise_like_the_kernel(q, B, N, H, D, row, 0);
+    quantise_like_the_kernel(k, B, L, H, D, row, 1);
+    quantise_like_the_kernel(v, B, L, H, D, row, 0);
+    reference(q, k, v, B, N, L, H, D, row, quant);
+    const double vs_exact = vs_test_rel_l2(got, exact, out_n), vs_quant = vs_test_rel_l2(got, quant, out_n);
+    printf("  B %d H %d N %d L %d D %d (q x%g, v x%g, k offset %g, pad %d): rel L2 vs exact %.4f, vs the "
+           "quantised inputs' exact attention %.4f\n",
+           B, H, N, L, D, c->q_outliers, c->v_outliers, c->k_offset, c->row_pad, vs_exact, vs_quant);
+    CHECK_MSG(vs_quant < 0.04, "FP8 attention differs from its quantised inputs' exact attention by %.4f", vs_quant);
+    if (c->max_vs_exact > 0)
+        CHECK_MSG(vs_exact < c->max_vs_exact, "FP8 attention is %.4f from the exact one (bound %.2f)", vs_exact,
+                  c->max_vs_exact);
+    return 0;
+}
+
+/* Uniform random attention is FP8's hard case (near-uniform weights average the values down to a tenth of their
+ * norm, so the rounding stands out: 0.058 in a host simulation); q x100 makes logits that E4M3's 2^-4 steps
+ * move by whole units (0.23 simulated): reported, not bounded. */
+TEST(small_self_attention) { return run_case(&(case_desc){1, 2, 300, 0, 128, 1, 1, 0, 0, 0.10}); }
+TEST(ragged_batch_two_outlier_v_offset_k) { return run_case(&(case_desc){2, 3, 517, 0, 128, 1, 100, 20, 0, 0.10}); }
+TEST(cross_attention_head_dim_64_padded_rows) { return run_case(&(case_desc){1, 2, 333, 77, 64, 1, 1, 5, 8, 0.10}); }
+TEST(outlier_q_channels) { return run_case(&(case_desc){1, 2, 260, 0, 128, 100, 1, 0, 0, 0}); }
+
+TEST(svg_with_fp8_dense_warmup) {
+    enum { F = 5, P = 300, N = F * P, H = 2, D = 128 };
+    vs_sparse_setup setup = {VS_CUDA, 1, H, N, D, 1, vs_svg_config_default(F, P, 0, 0.25), {0}};
+    vs_attention_params params = {.method = "svg", .density = 0.25, .dense_steps = 0.5, .dense_layers = 0,
+                                  .precision = VS_PRECISION_FP8};
+    vs_sparse_attention *attn = NULL;
+    CHECK_OK(vs_sparse_attention_create(&attn, &setup, &params, 1));
+    vs_test_defer((void (*)(void *))vs_sparse_attention_free, attn);
+    const int64_t shape[4] = {1, N, H, D};
+    vs_tensor *t[4];
+    float *host;
+    uint16_t *dev;
+    for (int i = 0; i < 4; i++) {
+        CHECK(make_input(1, N, H, D, 0, 1, 0, &host, &dev));
+        t[i] = vs_test_tensor();
+        *t[i] = vs_tensor_view(dev, VS_BF16, VS_CUDA, 4, shape);
+    }
+    uint16_t *bits = vs_test_malloc(sizeof(uint16_t) * N * H * D);
+    for (int step = 0; step < 2; step++) { /* step 0 dense in FP8, step 1 SVG (BF16 sparse rows) */
+        CHECK(cudaMemset(t[3]->data, 0xff, sizeof(uint16_t) * N * H * D) == cudaSuccess);
+        CHECK_OK(vs_sparse_attention_run(attn, 0, step, 2, t[0], t[1], t[2], t[3], NULL));
+        CHECK(cudaMemcpy(bits, t[3]->data, sizeof(uint16_t) * N * H * D, cudaMemcpyDeviceToHost) == cudaSuccess);
+        for (int64_t i = 0; i < (int64_t)N * H * D; i++) CHECK(isfinite(vs_bf16_to_f32(bits[i])));
+    }
+    return 0;
+}
+
+TEST(refused_where_unsupported) {
+    float x[4 * 64] = {0}, o[4 * 64];
+    vs_attn_args a = {.dtype = VS_F32, .q = x, .k = x, .v = x, .out = o, .batch = 1, .heads = 1, .seq_len = 4,
+                      .head_dim = 64, .scale = 0.125f, .fp8 = 1};
+    vs_attn_args_contiguous(&a);
+    CHECK_FAILS(vs_attention_dense(VS_CPU, &a, NULL), VS_ERR_UNSUPPORTED, "FP8 attention runs on CUDA");
+    a.dtype = VS_F16;
+    uint16_t *d = NULL;
+    CHECK(cudaMalloc((void **)&d, 4 * 64 * 2) == cudaSuccess);
+    vs_test_defer(free_device, d);
+    a.q = a.k = a.v = a.out = d;
+    CHECK_FAILS(vs_attention_dense(VS_CUDA, &a, NULL), VS_ERR_UNSUPPORTED, "takes BF16");
+    return 0;
+}
+
+RUN_TESTS(T(small_self_attention), T(ragged_batch_two_outlier_v_offset_k), T(cross_attention_head_dim_64_padded_rows),
+          T(outlier_q_channels), T(svg_with_fp8_dense_warmup), T(refused_where_unsupported))
