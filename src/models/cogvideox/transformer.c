@@ -113,22 +113,6 @@ vs_status vs_cogvideox_model_set_attention(vs_cogvideox_model *model, const vs_a
 
 /* ---- one batch entry's forward ---------------------------------------------------------------- */
 
-/* Rows of the FFN hidden layer computed at a time, to bound its memory (as the other DiTs). */
-static int64_t mlp_chunk_rows(vs_device device) {
-    return device == VS_CPU ? 4096 : 131072;
-}
-static vs_dtype act_dtype(vs_device device) {
-    return device == VS_CPU ? VS_F32 : VS_BF16;
-}
-static size_t aligned(int64_t bytes) {
-    return ((size_t)bytes + VS_ARENA_ALIGN - 1) / VS_ARENA_ALIGN * VS_ARENA_ALIGN;
-}
-static size_t max_size(size_t a, size_t b) {
-    return a > b ? a : b;
-}
-static int64_t min64(int64_t a, int64_t b) {
-    return a < b ? a : b;
-}
 
 typedef struct {
     const vs_cogvideox_config *c;
@@ -265,12 +249,12 @@ static vs_status joint_attention(forward_state *f, int layer, vs_tensor *q, vs_t
 /* x_rows += gate * ff_out(gelu_tanh(ff_in(h_rows))) over the rows in chunks. */
 static vs_status ffn_residual(forward_state *f, vs_tensor *x, const vs_tensor *h, const vs_cogvideox_block *b,
                               const vs_tensor *gate) {
-    const int64_t rows = x->shape[1], chunk = min64(rows, mlp_chunk_rows(f->dev));
+    const int64_t rows = x->shape[1], chunk = vs_joint_dit_min64(rows, vs_joint_dit_mlp_chunk_rows(f->dev));
     const size_t mark = vs_arena_mark(f->arena);
     vs_tensor hidden;
-    VS_TRY(TAKE(f->arena, act_dtype(f->dev), &hidden, 1, chunk, f->c->mlp_dim));
+    VS_TRY(TAKE(f->arena, vs_joint_dit_act_dtype(f->dev), &hidden, 1, chunk, f->c->mlp_dim));
     for (int64_t r = 0; r < rows; r += chunk) {
-        const int64_t n = min64(chunk, rows - r);
+        const int64_t n = vs_joint_dit_min64(chunk, rows - r);
         vs_tensor hr = tokens(h, r, n), xr = tokens(x, r, n), hid = tokens(&hidden, 0, n);
         VS_TRY(vs_op_linear(&hid, &hr, &b->ff_in.weight, bias_of(&b->ff_in), VS_EPILOGUE_GELU_TANH));
         VS_TRY(vs_op_linear_residual(&xr, &hid, &b->ff_out.weight, bias_of(&b->ff_out), gate));
@@ -281,7 +265,7 @@ static vs_status ffn_residual(forward_state *f, vs_tensor *x, const vs_tensor *h
 
 static vs_status block(forward_state *f, const vs_cogvideox_block *b, int layer) {
     const int64_t N = f->N, L = f->L, T = N + L, D = f->c->dim;
-    const vs_dtype act = act_dtype(f->dev);
+    const vs_dtype act = vs_joint_dit_act_dtype(f->dev);
     const size_t mark = vs_arena_mark(f->arena);
     vs_tensor mod, h, q, k, v, a, scratch;
     VS_TRY(TAKE(f->arena, act, &h, 1, T, D));
@@ -336,7 +320,7 @@ static vs_status forward_entry(forward_state *f, const vs_tensor *latents, float
     const vs_cogvideox_weights *w = f->w;
     const int *p = c->patch_size;
     const int64_t N = f->N, L = f->L, D = c->dim, vol = (int64_t)p[0] * p[1] * p[2];
-    const vs_dtype act = act_dtype(f->dev);
+    const vs_dtype act = vs_joint_dit_act_dtype(f->dev);
     const float eps = (float)c->norm_eps;
     VS_TRY(TAKE(f->arena, VS_F32, &f->x, 1, N + L, D));
     VS_TRY(embed_conditions(f, t, ofs));
@@ -383,19 +367,19 @@ static vs_status forward_entry(forward_state *f, const vs_tensor *latents, float
 /* Arena bytes of one entry's forward: the persistent tensors (the stream, copies of host inputs and output)
  * plus the largest phase, with room for the small ones. */
 static size_t forward_bytes(const vs_cogvideox_config *c, vs_device dev, int64_t N, int64_t L) {
-    const int64_t T = N + L, D = c->dim, act = (int64_t)vs_dtype_size(act_dtype(dev));
+    const int64_t T = N + L, D = c->dim, act = (int64_t)vs_dtype_size(vs_joint_dit_act_dtype(dev));
     const int64_t vol = (int64_t)c->patch_size[0] * c->patch_size[1] * c->patch_size[2];
-    const size_t small = 64 * aligned((int64_t)6 * D * 4) + 8 * aligned((int64_t)(D + c->time_embed_dim) * 4);
-    const size_t io = aligned(N * vol * c->in_channels * 4) + aligned(N * vol * c->out_channels * 4) +
-                      aligned(L * c->text_dim * 4);
-    const size_t persistent = aligned(T * D * 4) + io + small;
-    size_t phase = aligned(N * c->in_channels * vol * act) + aligned(N * D * act);      /* patches */
-    phase = max_size(phase, aligned(L * c->text_dim * act) + aligned(L * D * act));     /* text */
-    const size_t attention = 5 * aligned(T * D * act) + aligned(T * D * 4);            /* h, q, k, v, a, f32 copy */
-    const int64_t chunk = min64(T, mlp_chunk_rows(dev));
-    phase = max_size(phase, attention);
-    phase = max_size(phase, aligned(T * D * act) + aligned(chunk * c->mlp_dim * act)); /* FFN */
-    phase = max_size(phase, aligned(N * D * act) + aligned(N * c->out_channels * vol * act)); /* output */
+    const size_t small = 64 * vs_joint_dit_aligned((int64_t)6 * D * 4) + 8 * vs_joint_dit_aligned((int64_t)(D + c->time_embed_dim) * 4);
+    const size_t io = vs_joint_dit_aligned(N * vol * c->in_channels * 4) + vs_joint_dit_aligned(N * vol * c->out_channels * 4) +
+                      vs_joint_dit_aligned(L * c->text_dim * 4);
+    const size_t persistent = vs_joint_dit_aligned(T * D * 4) + io + small;
+    size_t phase = vs_joint_dit_aligned(N * c->in_channels * vol * act) + vs_joint_dit_aligned(N * D * act);      /* patches */
+    phase = vs_joint_dit_max_size(phase, vs_joint_dit_aligned(L * c->text_dim * act) + vs_joint_dit_aligned(L * D * act));     /* text */
+    const size_t attention = 5 * vs_joint_dit_aligned(T * D * act) + vs_joint_dit_aligned(T * D * 4);            /* h, q, k, v, a, f32 copy */
+    const int64_t chunk = vs_joint_dit_min64(T, vs_joint_dit_mlp_chunk_rows(dev));
+    phase = vs_joint_dit_max_size(phase, attention);
+    phase = vs_joint_dit_max_size(phase, vs_joint_dit_aligned(T * D * act) + vs_joint_dit_aligned(chunk * c->mlp_dim * act)); /* FFN */
+    phase = vs_joint_dit_max_size(phase, vs_joint_dit_aligned(N * D * act) + vs_joint_dit_aligned(N * c->out_channels * vol * act)); /* output */
     return persistent + phase + small;
 }
 

@@ -16,6 +16,26 @@
 extern "C" {
 #endif
 
+/* Small sizing rules both joint DiTs (HunyuanVideo, CogVideoX) use. */
+/* Rows of the MLP hidden layer computed at a time, to bound its memory (as the Wan DiT). */
+static inline int64_t vs_joint_dit_mlp_chunk_rows(vs_device device) {
+    return device == VS_CPU ? 4096 : 131072;
+}
+/* Activations are f32 on the CPU and bf16 on the GPU. */
+static inline vs_dtype vs_joint_dit_act_dtype(vs_device device) {
+    return device == VS_CPU ? VS_F32 : VS_BF16;
+}
+/* bytes rounded up to the arena's alignment. */
+static inline size_t vs_joint_dit_aligned(int64_t bytes) {
+    return ((size_t)bytes + VS_ARENA_ALIGN - 1) / VS_ARENA_ALIGN * VS_ARENA_ALIGN;
+}
+static inline size_t vs_joint_dit_max_size(size_t a, size_t b) {
+    return a > b ? a : b;
+}
+static inline int64_t vs_joint_dit_min64(int64_t a, int64_t b) {
+    return a < b ? a : b;
+}
+
 typedef struct vs_joint_dit_cache {
     vs_arena *arena;              /* activations: persistent part, then per-phase scratch */
     vs_tensor rope_cos, rope_sin; /* [N, head_dim / 2] for the grid below */

@@ -117,22 +117,6 @@ vs_status vs_hunyuan_model_set_attention(vs_hunyuan_model *model, const vs_atten
 
 /* ---- one batch entry's forward ---------------------------------------------------------------- */
 
-/* Rows of the MLP hidden layer computed at a time, to bound its memory (as the Wan DiT). */
-static int64_t mlp_chunk_rows(vs_device device) {
-    return device == VS_CPU ? 4096 : 131072;
-}
-static vs_dtype act_dtype(vs_device device) {
-    return device == VS_CPU ? VS_F32 : VS_BF16;
-}
-static size_t aligned(int64_t bytes) {
-    return ((size_t)bytes + VS_ARENA_ALIGN - 1) / VS_ARENA_ALIGN * VS_ARENA_ALIGN;
-}
-static size_t max_size(size_t a, size_t b) {
-    return a > b ? a : b;
-}
-static int64_t min64(int64_t a, int64_t b) {
-    return a < b ? a : b;
-}
 
 typedef struct {
     const vs_hunyuan_config *c;
@@ -249,7 +233,7 @@ static vs_status refine_text(forward_state *f, float t, const vs_tensor *text, c
     const vs_hunyuan_config *c = f->c;
     const vs_hunyuan_weights *w = f->w;
     const int64_t L = f->L, D = c->dim;
-    const vs_dtype act = act_dtype(f->dev);
+    const vs_dtype act = vs_joint_dit_act_dtype(f->dev);
     const float eps = 1e-6f;
     vs_tensor ctx = tokens(&f->x, f->N, L);
     const size_t mark = vs_arena_mark(f->arena);
@@ -301,12 +285,12 @@ static vs_status refine_text(forward_state *f, float t, const vs_tensor *text, c
 /* x_rows += gate * W2 gelu_tanh(W1 h_rows + b1) + b2 over the rows in chunks (W2's bias may be absent). */
 static vs_status mlp_residual(forward_state *f, vs_tensor *x, const vs_tensor *h, const vs_hunyuan_linear *in,
                               const vs_hunyuan_linear *out, const vs_tensor *gate) {
-    const int64_t rows = x->shape[1], chunk = min64(rows, mlp_chunk_rows(f->dev));
+    const int64_t rows = x->shape[1], chunk = vs_joint_dit_min64(rows, vs_joint_dit_mlp_chunk_rows(f->dev));
     const size_t mark = vs_arena_mark(f->arena);
     vs_tensor hidden;
-    VS_TRY(TAKE(f->arena, act_dtype(f->dev), &hidden, 1, chunk, in->weight.shape[0]));
+    VS_TRY(TAKE(f->arena, vs_joint_dit_act_dtype(f->dev), &hidden, 1, chunk, in->weight.shape[0]));
     for (int64_t r = 0; r < rows; r += chunk) {
-        const int64_t n = min64(chunk, rows - r);
+        const int64_t n = vs_joint_dit_min64(chunk, rows - r);
         vs_tensor hr = tokens(h, r, n), xr = tokens(x, r, n), hid = tokens(&hidden, 0, n);
         VS_TRY(vs_op_linear(&hid, &hr, &in->weight, &in->bias, VS_EPILOGUE_GELU_TANH));
         VS_TRY(vs_op_linear_residual(&xr, &hid, &out->weight, out->bias.data ? &out->bias : NULL, gate));
@@ -344,7 +328,7 @@ static vs_status joint_attention(forward_state *f, int layer, vs_tensor *q, vs_t
 
 static vs_status dual_block(forward_state *f, const vs_hunyuan_dual_block *b, int layer) {
     const int64_t N = f->N, L = f->L, T = N + L, D = f->c->dim;
-    const vs_dtype act = act_dtype(f->dev);
+    const vs_dtype act = vs_joint_dit_act_dtype(f->dev);
     const float eps = 1e-6f;
     const size_t mark = vs_arena_mark(f->arena);
     /* chunks: shift, scale, gate (attention), shift, scale, gate (MLP), for each stream */
@@ -386,7 +370,7 @@ static vs_status dual_block(forward_state *f, const vs_hunyuan_dual_block *b, in
 
 static vs_status single_block(forward_state *f, const vs_hunyuan_single_block *b, int index, int layer) {
     const int64_t N = f->N, L = f->L, T = N + L, D = f->c->dim;
-    const vs_dtype act = act_dtype(f->dev);
+    const vs_dtype act = vs_joint_dit_act_dtype(f->dev);
     const float eps = 1e-6f;
     const size_t mark = vs_arena_mark(f->arena);
     vs_tensor mod, h, q, k, v, a;
@@ -423,7 +407,7 @@ static vs_status forward_entry(forward_state *f, const vs_tensor *latents, float
     const vs_hunyuan_weights *w = f->w;
     const int *p = c->patch_size;
     const int64_t N = f->N, L = f->L, D = c->dim, vol = (int64_t)p[0] * p[1] * p[2];
-    const vs_dtype act = act_dtype(f->dev);
+    const vs_dtype act = vs_joint_dit_act_dtype(f->dev);
     VS_TRY(TAKE(f->arena, VS_F32, &f->x, 1, N + L, D));
     VS_TRY(embed_conditions(f, t, guidance, pooled));
     VS_TRY(refine_text(f, t, text, text_mean));
@@ -465,18 +449,18 @@ static vs_status forward_entry(forward_state *f, const vs_tensor *latents, float
  * output) plus the largest phase (the allocations of forward_entry and the functions it calls), with
  * room for the small ones. */
 static size_t forward_bytes(const vs_hunyuan_config *c, vs_device dev, int64_t N, int64_t L) {
-    const int64_t T = N + L, D = c->dim, act = (int64_t)vs_dtype_size(act_dtype(dev));
+    const int64_t T = N + L, D = c->dim, act = (int64_t)vs_dtype_size(vs_joint_dit_act_dtype(dev));
     const int64_t vol = (int64_t)c->patch_size[0] * c->patch_size[1] * c->patch_size[2];
-    const size_t small = 64 * aligned((int64_t)6 * D * 4); /* embeddings, modulations, sinusoids */
-    const size_t io = aligned(N * vol * c->in_channels * 4) + aligned(N * vol * c->out_channels * 4) +
-                      aligned(L * c->text_dim * 4) + 2 * aligned((int64_t)(c->text_dim + c->pooled_dim) * 4);
-    const size_t persistent = aligned(T * D * 4) + io + small;
-    size_t phase = 2 * aligned(L * D * act) + aligned(L * c->text_dim * act); /* refiner input */
-    phase = max_size(phase, 5 * aligned(L * D * act) + aligned(L * c->refiner_mlp_dim * act)); /* refiner */
-    phase = max_size(phase, aligned(N * c->in_channels * vol * act) + aligned(N * D * act));   /* patches */
-    const int64_t chunk = min64(T, mlp_chunk_rows(dev));
-    phase = max_size(phase, 5 * aligned(T * D * act) + aligned(chunk * c->mlp_dim * act));    /* blocks */
-    phase = max_size(phase, aligned(N * D * act) + aligned(N * c->out_channels * vol * act)); /* output */
+    const size_t small = 64 * vs_joint_dit_aligned((int64_t)6 * D * 4); /* embeddings, modulations, sinusoids */
+    const size_t io = vs_joint_dit_aligned(N * vol * c->in_channels * 4) + vs_joint_dit_aligned(N * vol * c->out_channels * 4) +
+                      vs_joint_dit_aligned(L * c->text_dim * 4) + 2 * vs_joint_dit_aligned((int64_t)(c->text_dim + c->pooled_dim) * 4);
+    const size_t persistent = vs_joint_dit_aligned(T * D * 4) + io + small;
+    size_t phase = 2 * vs_joint_dit_aligned(L * D * act) + vs_joint_dit_aligned(L * c->text_dim * act); /* refiner input */
+    phase = vs_joint_dit_max_size(phase, 5 * vs_joint_dit_aligned(L * D * act) + vs_joint_dit_aligned(L * c->refiner_mlp_dim * act)); /* refiner */
+    phase = vs_joint_dit_max_size(phase, vs_joint_dit_aligned(N * c->in_channels * vol * act) + vs_joint_dit_aligned(N * D * act));   /* patches */
+    const int64_t chunk = vs_joint_dit_min64(T, vs_joint_dit_mlp_chunk_rows(dev));
+    phase = vs_joint_dit_max_size(phase, 5 * vs_joint_dit_aligned(T * D * act) + vs_joint_dit_aligned(chunk * c->mlp_dim * act));    /* blocks */
+    phase = vs_joint_dit_max_size(phase, vs_joint_dit_aligned(N * D * act) + vs_joint_dit_aligned(N * c->out_channels * vol * act)); /* output */
     return persistent + phase + small;
 }
 
@@ -692,7 +676,7 @@ static vs_status teacache_entry(forward_state *f, const vs_tensor *latents, floa
     const vs_hunyuan_config *c = f->c;
     const int *p = c->patch_size;
     const int64_t N = f->N, D = c->dim, vol = (int64_t)p[0] * p[1] * p[2];
-    const vs_dtype act = act_dtype(f->dev);
+    const vs_dtype act = vs_joint_dit_act_dtype(f->dev);
     vs_tensor lat, pooled_d, mod, patches, x_act, x, h, h32;
     VS_TRY(on_device(f, latents, &lat));
     VS_TRY(on_device(f, pooled, &pooled_d));
@@ -739,12 +723,12 @@ vs_status vs_hunyuan_teacache_signal(const vs_hunyuan_model *m, const vs_hunyuan
         f.grid[i] = (int)(s[2 + i] / c->patch_size[i]);
     }
     f.N = (int64_t)f.grid[0] * f.grid[1] * f.grid[2];
-    const int64_t N = f.N, D = c->dim, act = (int64_t)vs_dtype_size(act_dtype(m->device)),
+    const int64_t N = f.N, D = c->dim, act = (int64_t)vs_dtype_size(vs_joint_dit_act_dtype(m->device)),
                   vol = (int64_t)c->patch_size[0] * c->patch_size[1] * c->patch_size[2];
     /* the forward's arena when it is large enough (it is reset at every forward), else one of this size */
-    const size_t bytes = aligned(N * vol * c->in_channels * 4) + aligned((int64_t)c->pooled_dim * 4) +
-                         aligned(N * vol * c->in_channels * act) + 2 * aligned(N * D * act) +
-                         2 * aligned(N * D * 4) + 64 * aligned((int64_t)6 * D * 4);
+    const size_t bytes = vs_joint_dit_aligned(N * vol * c->in_channels * 4) + vs_joint_dit_aligned((int64_t)c->pooled_dim * 4) +
+                         vs_joint_dit_aligned(N * vol * c->in_channels * act) + 2 * vs_joint_dit_aligned(N * D * act) +
+                         2 * vs_joint_dit_aligned(N * D * 4) + 64 * vs_joint_dit_aligned((int64_t)6 * D * 4);
     vs_arena *own = NULL;
     f.arena = m->cache->joint.arena;
     if (!f.arena || vs_arena_capacity(f.arena) < bytes) {
