@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/image.h"
 #include "models/family.h"
 #include "pipeline/cache.h"
 #include "pipeline/memory_plan.h"
@@ -57,6 +58,12 @@ const vs_t2v_defaults *vs_t2v_get_defaults(const vs_t2v *t2v);
 vs_status vs_t2v_set_comm(vs_t2v *t2v, vs_comm *comm);
 /* 1 when the model has no VAE (its transformer works on pixels). */
 int vs_t2v_pixel_space(const vs_t2v *t2v);
+/* 1 for an image-to-video model (a request must give the first frame), 0 for text to video. */
+int vs_t2v_takes_image(const vs_t2v *t2v);
+
+/* The seed of the noise that samples the first frame's latent (image to video): another stream than the
+ * initial latents' (vs_noise_gaussian(seed)) and the scheduler's. */
+static inline uint64_t vs_t2v_image_noise_seed(uint64_t seed) { return seed ^ 0x696D616765ull; }
 
 typedef struct vs_t2v_request {
     const char *prompt;
@@ -70,6 +77,9 @@ typedef struct vs_t2v_request {
     int show_progress;
     /* Initial latents f32 CPU [1, C, F', H', W'] (vs_t2v_latent_shape) instead of the seeded noise; NULL: seeded. */
     const vs_tensor *noise;
+    /* Image to video: the first frame (any size: resized to the video's as the pipeline does); NULL for
+     * text to video. A model of the other kind refuses the request with one line. */
+    const vs_image *image;
     /* Passed to the denoising loop (vs_denoise_settings): a per-step callback and a cancel flag. */
     int (*progress)(void *user, int step, int steps);
     void *progress_user;
@@ -93,6 +103,7 @@ vs_status vs_t2v_latent_shape(const vs_t2v *t2v, const vs_t2v_request *request, 
 
 typedef struct vs_t2v_stats {
     double encode_s, denoise_s, decode_s;
+    double image_s;                /* encoding the first frame (image to video) */
     double load_s[VS_STAGE_COUNT]; /* loading each stage's component in this generation (0: it was loaded) */
     vs_memory_plan plan;           /* this generation's, with the estimated needs */
     vs_vae_memory vae;             /* the VAE's own report after the decode */

@@ -1,3 +1,4 @@
+#include "models/common/component.h"
 #include "models/cogvideox/transformer.h"
 
 #include <stdio.h>
@@ -44,16 +45,9 @@ static vs_status model_new(vs_device device, vs_cogvideox_model **out) {
 
 vs_status vs_cogvideox_model_load(const char *path, vs_device device, vs_cogvideox_model **out) {
     *out = NULL;
-    char dir[4096], config_path[4160];
-    snprintf(dir, sizeof dir, "%s/transformer", path); /* a pipeline folder keeps the DiT there */
-    snprintf(config_path, sizeof config_path, "%s/config.json", dir);
-    if (!vs_is_file(config_path)) {
-        snprintf(dir, sizeof dir, "%s", path);
-        snprintf(config_path, sizeof config_path, "%s/config.json", dir);
-        if (!vs_is_file(config_path))
-            return vs_fail(VS_ERR_NOT_FOUND,
-                           "%s: no config.json (nor transformer/config.json): not a CogVideoX model folder", path);
-    }
+    vs_component_path where;
+    VS_TRY(vs_component_find(path, "transformer", "a CogVideoX model", &where));
+    const char *dir = where.dir, *config_path = where.config;
     vs_cogvideox_model *m = NULL;
     VS_TRY(model_new(device, &m));
     vs_safetensors *st = NULL;

@@ -7,6 +7,7 @@
 
 #include "core/json.h"
 #include "core/status.h"
+#include "models/common/component.h"
 #include "models/family.h"
 #include "models/wan/prompt.h"
 #include "models/wan/transformer.h"
@@ -146,11 +147,9 @@ static vs_status dit_preset(const char *preset, vs_dit_info *info) {
 
 /* The DiT's configuration: dir/transformer/config.json, else dir/config.json (a transformer folder). */
 static vs_status dit_config_of(const char *dir, vs_wan_config *c) {
-    char path[4096];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/transformer/config.json", dir);
-    if (stat(path, &st) != 0) snprintf(path, sizeof path, "%s/config.json", dir);
-    return vs_wan_config_load(path, c);
+    vs_component_path where;
+    VS_TRY(vs_component_find(dir, "transformer", "a Wan model", &where));
+    return vs_wan_config_load(where.config, c);
 }
 
 static vs_status dit_info(const char *dir, vs_dit_info *info) {
