@@ -1,0 +1,63 @@
+/* CogVideoX 1.5 as a model family on the CPU: the tiny random CogVideoXPipeline and
+ * CogVideoXImageToVideoPipeline folders of tools/make_cogvideox_pipeline_fixtures.py against diffusers from
+ * the same seed, the family's defaults and scheduler, and the image-to-video errors. */
+#include <string.h>
+
+#include "check.h"
+#include "cogvideox_pipeline_check.h"
+#include "pipeline/scheduler.h"
+
+/* Decoded frames of the whole pipeline, text to video and image to video. */
+TEST(pipeline_matches_diffusers) { return cp_check_against_diffusers(VS_CPU, 1e-4); }
+
+TEST(defaults_and_scheduler_are_the_pipelines) {
+    const vs_family *family = NULL;
+    vs_generation_defaults d;
+    CHECK_OK(vs_family_detect(CP_DIR "i2v", &family));
+    CHECK(!strcmp(family->name, "cogvideox"));
+    CHECK_OK(vs_family_defaults(family, CP_DIR "i2v", &d));
+    CHECK(d.frames == 81 && d.height == 768 && d.width == 1360 && d.steps == 50 && d.guidance == 6.0f &&
+          d.text_length == 226 && d.fps == 16 && d.embedded_guidance == 0);
+    CHECK(!strcmp(d.attention.method, "svg") && d.attention.density == 0.25 && d.attention.dense_steps == 0.2 &&
+          d.attention.dense_layers == 0.025);
+    /* the folder's scheduler, and the family's fallback (random weights) the same */
+    vs_scheduler_config folder, fallback;
+    CHECK_OK(vs_scheduler_config_for(CP_DIR "i2v", d.scheduler, &folder));
+    CHECK_OK(vs_scheduler_config_for(NULL, d.scheduler, &fallback));
+    CHECK(folder.kind == VS_SCHEDULER_COGVIDEOX_DPM && fallback.kind == VS_SCHEDULER_COGVIDEOX_DPM);
+    CHECK(folder.prediction == VS_PREDICT_V && fallback.prediction == VS_PREDICT_V && folder.rescale_zero_snr &&
+          fallback.rescale_zero_snr && folder.spacing == VS_SPACING_TRAILING && fallback.spacing == VS_SPACING_TRAILING);
+    return 0;
+}
+
+static void free_t2v(void *m) { vs_t2v_free(m); }
+static void free_image(void *img) { vs_image_free(img); }
+
+/* A text-to-video model given an image, an image-to-video model given none: one line each, nothing made. */
+TEST(image_requests_are_checked) {
+    vs_t2v *t2v = NULL, *i2v = NULL;
+    CHECK_OK(vs_t2v_load(CP_DIR "t2v", VS_CPU, &t2v));
+    vs_test_defer(free_t2v, t2v);
+    CHECK_OK(vs_t2v_load(CP_DIR "i2v", VS_CPU, &i2v));
+    vs_test_defer(free_t2v, i2v);
+    vs_image *image = vs_test_malloc(sizeof *image);
+    CHECK(image);
+    memset(image, 0, sizeof *image);
+    vs_test_defer(free_image, image);
+    CHECK_OK(vs_image_load(CP_IMAGE, image));
+    vs_t2v_request r = vs_t2v_request_default(CP_PROMPT);
+    r.frames = 9, r.height = 32, r.width = 48, r.steps = 1;
+    vs_tensor *video = vs_test_tensor();
+    r.image = image;
+    CHECK_FAILS(vs_t2v_generate(t2v, &r, video, NULL), VS_ERR_INVALID_ARG, "takes no image");
+    CHECK(!video->data);
+    r.image = NULL;
+    CHECK_FAILS(vs_t2v_generate(i2v, &r, video, NULL), VS_ERR_INVALID_ARG, "give the first frame");
+    CHECK(!video->data);
+    /* 81 frames is 1 + 4 k; 80 is not */
+    r.image = image, r.frames = 8;
+    CHECK_FAILS(vs_t2v_generate(i2v, &r, video, NULL), VS_ERR_INVALID_ARG, "1 + 4 k frames");
+    return 0;
+}
+
+RUN_TESTS(T(pipeline_matches_diffusers), T(defaults_and_scheduler_are_the_pipelines), T(image_requests_are_checked))
