@@ -211,6 +211,10 @@ static vs_status to_t2v_request(const vs_pipeline *p, const vs_generate_request 
 vs_status vs_pipeline_latent_shape(const vs_pipeline *p, const vs_generate_request *r, int64_t shape[5]) {
     vs_t2v_request t;
     VS_TRY(to_t2v_request(p, r, &t));
+    /* The first frame against the model's kind, before any image is read (vs_t2v_generate checks it again). */
+    const vs_image stand_in = {1, 1, NULL};
+    t.image = r->image_path || r->image_rgb ? &stand_in : NULL;
+    VS_TRY(vs_t2v_check_image(p->t2v, &t));
     return vs_t2v_latent_shape(p->t2v, &t, shape);
 }
 

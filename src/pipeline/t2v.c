@@ -297,6 +297,15 @@ static vs_status check_noise(const vs_tensor *noise, const int64_t *shape) {
                    (long long)shape[4], noise->device == VS_CPU ? "host" : "device", vs_dtype_name(noise->dtype), got);
 }
 
+vs_status vs_t2v_check_image(const vs_t2v *m, const vs_t2v_request *r) {
+    const char *what = m->source.dir ? m->source.dir : m->source.preset;
+    if (r->image && !m->image_channels)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s is a text-to-video model: it takes no image", what);
+    if (!r->image && m->image_channels)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s is an image-to-video model: give the first frame (--image)", what);
+    return VS_OK;
+}
+
 /* The image condition of an image-to-video request for latents of `shape`: the image resized to the video's
  * size, encoded by the VAE with its latent sampled from noise seeded by the request's seed (another stream than
  * the initial latents'). */
@@ -356,12 +365,7 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
     int64_t shape[5];
     VS_TRY(vs_t2v_latent_shape(m, r, shape));
     if (r->noise) VS_TRY(check_noise(r->noise, shape));
-    if (r->image && !m->image_channels)
-        return vs_fail(VS_ERR_INVALID_ARG, "%s is a text-to-video model: it takes no image",
-                       m->source.dir ? m->source.dir : m->source.preset);
-    if (!r->image && m->image_channels)
-        return vs_fail(VS_ERR_INVALID_ARG, "%s is an image-to-video model: give the first frame (--image)",
-                       m->source.dir ? m->source.dir : m->source.preset);
+    VS_TRY(vs_t2v_check_image(m, r));
     VS_TRY(plan_for(m, r->frames > 0 ? r->frames : d->frames, r->height > 0 ? r->height : d->height,
                     r->width > 0 ? r->width : d->width, guidance, &stats->plan));
     const vs_memory_plan *plan = &stats->plan;

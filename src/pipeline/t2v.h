@@ -98,6 +98,9 @@ vs_attention_params vs_t2v_resolve_attention(const vs_t2v *t2v, const vs_attenti
 /* `in` checked against the policies and this model's DiT (vs_cache_resolve). */
 vs_status vs_t2v_resolve_cache(const vs_t2v *t2v, const vs_cache_settings *in, vs_cache_settings *out);
 
+/* Whether the request gives a first frame exactly when the model takes one (one line naming the model). */
+vs_status vs_t2v_check_image(const vs_t2v *t2v, const vs_t2v_request *request);
+
 /* The latent shape [1, C, F', H', W'] of a request, checking its sizes against the model. */
 vs_status vs_t2v_latent_shape(const vs_t2v *t2v, const vs_t2v_request *request, int64_t shape[5]);
 
