@@ -9,43 +9,13 @@
 #include "core/status.h"
 #include "io/path.h"
 #include "models/common/component.h"
+#include "models/common/t5_text.h"
 #include "models/cogvideox/prompt.h"
 #include "models/cogvideox/transformer.h"
 #include "models/cogvideox/vae.h"
 #include "models/family.h"
 
-/* ---- text: the T5 tokenizer and encoder of a pipeline folder ----------------------------------------- */
-
-typedef struct {
-    vs_tokenizer *tokenizer; /* NULL for a random encoder (no tokenizer) */
-    vs_umt5 *encoder;
-} cogvideox_text;
-
-static void text_free(void *p) {
-    cogvideox_text *t = p;
-    if (!t) return;
-    vs_tokenizer_free(t->tokenizer);
-    vs_umt5_free(t->encoder);
-    free(t);
-}
-
-/* dir/tokenizer (spiece.model or tokenizer.json) and dir/text_encoder (T5EncoderModel). */
-static vs_status text_load(const char *dir, vs_device device, void **out) {
-    *out = NULL;
-    cogvideox_text *t = calloc(1, sizeof *t);
-    if (!t) return vs_fail(VS_ERR_OOM, "out of memory");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tokenizer", dir);
-    vs_status s = vs_tokenizer_load(&t->tokenizer, path);
-    snprintf(path, sizeof path, "%s/text_encoder", dir);
-    if (s == VS_OK) s = vs_umt5_load(&t->encoder, path, device);
-    if (s != VS_OK) {
-        text_free(t);
-        return s;
-    }
-    *out = t;
-    return VS_OK;
-}
+/* ---- text: the T5 tokenizer and encoder of a pipeline folder (models/common/t5_text.h) ------------- */
 
 /* T5 v1.1 XXL's encoder (google/t5-v1_1-xxl, CogVideoX's text_encoder/): d_model 4096, 24 layers, 64 heads of 64,
  * gated-GELU d_ff 10240, vocabulary 32128, one relative position bias shared by every layer. */
@@ -53,30 +23,16 @@ static const vs_umt5_config t5_xxl = {32128, 4096, 64, 10240, 64, 24, 32, 128, 1
 
 static vs_status text_random(const char *preset, vs_device device, uint64_t seed, void **out) {
     (void)preset; /* both 1.5 models read T5-XXL's states */
-    *out = NULL;
-    cogvideox_text *t = calloc(1, sizeof *t);
-    if (!t) return vs_fail(VS_ERR_OOM, "out of memory");
-    vs_status s = vs_umt5_random(&t->encoder, &t5_xxl, device, seed);
-    if (s != VS_OK) {
-        text_free(t);
-        return s;
-    }
-    *out = t;
-    return VS_OK;
+    return vs_t5_text_random(&t5_xxl, device, seed, out);
 }
 
-/* A random encoder has no tokenizer: token i is the prompt's byte i + 3, then EOS (1), then padding (0) to
- * max_length; every token takes part, as the pipeline passes no mask. The encoder's work is the same for any
- * ids. */
+/* A random encoder has no tokenizer (vs_t5_byte_ids); every token takes part, as the pipeline passes no mask. */
 static vs_status encode_bytes(const vs_umt5 *encoder, const char *prompt, int max_length, float *out) {
     int32_t *ids = calloc((size_t)max_length * 2, sizeof *ids);
     if (!ids) return vs_fail(VS_ERR_OOM, "prompt: out of memory");
     int32_t *all = ids + max_length;
-    const int n = (int)(strlen(prompt) + 1 < (size_t)max_length ? strlen(prompt) + 1 : (size_t)max_length);
-    for (int i = 0; i < max_length; i++) {
-        ids[i] = i + 1 < n ? 3 + (unsigned char)prompt[i] : i + 1 == n ? 1 : 0;
-        all[i] = 1;
-    }
+    vs_t5_byte_ids(prompt, max_length, ids, NULL);
+    for (int i = 0; i < max_length; i++) all[i] = 1;
     vs_status s = vs_umt5_encode(encoder, ids, all, max_length, out);
     free(ids);
     return s;
@@ -84,7 +40,7 @@ static vs_status encode_bytes(const vs_umt5 *encoder, const char *prompt, int ma
 
 /* The pipeline's prompt_embeds [1, max_length, 4096]: every row, padding included (no mask). */
 static vs_status text_encode(void *p, const char *prompt, int max_length, vs_text_embedding *out) {
-    const cogvideox_text *t = p;
+    const vs_t5_text *t = p;
     if (max_length <= 0) return vs_fail(VS_ERR_INVALID_ARG, "prompt: max_length must be positive, got %d", max_length);
     const int64_t shape[3] = {1, max_length, vs_umt5_get_config(t->encoder)->d_model};
     VS_TRY(vs_tensor_alloc(&out->hidden, VS_F32, VS_CPU, 3, shape));
@@ -372,9 +328,9 @@ const vs_family vs_family_cogvideox = {
     .defaults = {81, 768, 1360, 50, 6.0f, VS_COGVIDEOX_TEXT_LENGTH, 16, {"svg", 0.25, 0.2, 0.025}, "",
                  COGVIDEOX_SCHEDULER, 0.0f, 0},
     .reference_vae = {16, 4, 8},
-    .text_load = text_load,
+    .text_load = vs_t5_text_load,
     .text_encode = text_encode,
-    .text_free = text_free,
+    .text_free = vs_t5_text_free,
     .dit_load = dit_load,
     .dit_preset = dit_preset,
     .dit_info = dit_info,
