@@ -131,6 +131,9 @@ for bad in "-m $cog/t2v --image tests/data/image/rgb.jpg" "-m $cog/i2v" "-m $cog
   [ $rc -eq 1 ] && [ "$(grep -c error "$tmp/err")" -eq 1 ] || fail "generate $bad must fail with one line, got $rc: $(cat "$tmp/err")"
   [ ! -e "$tmp/j.y4m" ] || fail "a failed generate $bad left a file"
 done
+VS_LOG=error "$bin" denoise --device cpu -m $cog/i2v -p cat --frames 9 --height 32 --width 48 --steps 1 -o "$tmp/j.st" \
+  2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "image-to-video model: denoise takes no first frame" "$tmp/err" || fail "denoise on I2V: $rc"
 "$bin" generate --attention sparse 2>/dev/null; [ $? -eq 2 ] || fail "generate --attention sparse must exit 2"
 "$bin" generate -o "$tmp/x.avi" 2>/dev/null; [ $? -eq 1 ] || fail "generate to .avi must exit 1"
 "$bin" check tests/data/scenes/clip1.y4m -p "two yellow squares moving up on a black background" >/dev/null || fail "check"

@@ -12,7 +12,8 @@ tools/make_t5_fixtures.py and tools/make_cogvideox_vae_fixtures.py, whose text e
                             2 x 2 x 2, text 64 = the tiny T5's; I2V: 8 input channels and the ofs embedder),
                             bf16 weights
   text_encoder/, vae/       links to ../../t5/text_encoder and ../../cogvideox_vae/vae (stored once)
-  tokenizer/spiece.model    a link to tests/data/tokenizer/spiece.model (the T5 test's tokenizer)
+  tokenizer/                spiece.model, a link to tests/data/tokenizer/spiece.model (the T5 test's tokenizer),
+                            and a tokenizer_config.json as released folders have
   reference.safetensors:
     latents   [1, 4, 4, 8, 12] f32: the pipeline's final latents (output_type="latent"; the first of the 4
               latent frames is the 1.5 pipelines' padding), in our [B, C, F, H, W] order
@@ -35,6 +36,7 @@ import sys
 
 import numpy as np
 import PIL.Image
+import diffusers
 import torch
 from safetensors.torch import save_file
 from transformers import T5EncoderModel
@@ -118,7 +120,7 @@ def write_folder(out, pipeline_class, transformer, scheduler):
     transformer.save_pretrained(os.path.join(out, "transformer"), safe_serialization=True)
     transformer.float()
     scheduler.save_pretrained(os.path.join(out, "scheduler"))
-    index = {"_class_name": pipeline_class, "scheduler": ["diffusers", "CogVideoXDPMScheduler"],
+    index = {"_class_name": pipeline_class, "_diffusers_version": diffusers.__version__, "scheduler": ["diffusers", "CogVideoXDPMScheduler"],
              "text_encoder": ["transformers", "T5EncoderModel"], "tokenizer": ["transformers", "T5Tokenizer"],
              "transformer": ["diffusers", "CogVideoXTransformer3DModel"], "vae": ["diffusers", "AutoencoderKLCogVideoX"]}
     with open(os.path.join(out, "model_index.json"), "w") as f:
@@ -127,6 +129,9 @@ def write_folder(out, pipeline_class, transformer, scheduler):
     os.symlink(os.path.join("..", "..", "cogvideox_vae", "vae"), os.path.join(out, "vae"))
     os.makedirs(os.path.join(out, "tokenizer"))
     os.symlink(os.path.join("..", "..", "..", "tokenizer", "spiece.model"), os.path.join(out, "tokenizer", "spiece.model"))
+    with open(os.path.join(out, "tokenizer", "tokenizer_config.json"), "w") as f:  # as released folders have
+        json.dump({"tokenizer_class": "T5Tokenizer", "model_max_length": 226, "eos_token": "</s>",
+                   "pad_token": "<pad>", "unk_token": "<unk>", "legacy": True}, f, indent=2)
 
 
 def main():
