@@ -1,6 +1,7 @@
 /* CogVideoX 1.5 as a model family on the CPU: the tiny random CogVideoXPipeline and
  * CogVideoXImageToVideoPipeline folders of tools/make_cogvideox_pipeline_fixtures.py against diffusers from
  * the same seed, the family's defaults and scheduler, and the image-to-video errors. */
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
@@ -27,6 +28,28 @@ TEST(defaults_and_scheduler_are_the_pipelines) {
     CHECK(folder.kind == VS_SCHEDULER_COGVIDEOX_DPM && fallback.kind == VS_SCHEDULER_COGVIDEOX_DPM);
     CHECK(folder.prediction == VS_PREDICT_V && fallback.prediction == VS_PREDICT_V && folder.rescale_zero_snr &&
           fallback.rescale_zero_snr && folder.spacing == VS_SPACING_TRAILING && fallback.spacing == VS_SPACING_TRAILING);
+    return 0;
+}
+
+/* The memory plan's needs on CUDA from the configurations alone (nothing loads): the tiny folder's, and the
+ * released sizes of bench generate: T5-XXL 4.76 G and the 5B DiT's parameters in bf16, the VAE's tiles. */
+TEST(memory_needs_come_from_the_configs) {
+    const vs_family *family = NULL;
+    CHECK_OK(vs_family_detect(CP_DIR "i2v", &family));
+    vs_stage_memory need[VS_STAGE_COUNT];
+    const int64_t tiny[5] = {2, 4, 4, 8, 12}, real[5] = {2, 16, 22, 96, 170};
+    CHECK_OK(family->memory_need(CP_DIR "i2v", NULL, VS_CUDA, VS_PRECISION_DEFAULT, tiny, 226, need));
+    for (int i = 0; i < VS_STAGE_COUNT; i++) CHECK_MSG(need[i].weights > 0 && need[i].work > 0, "stage %d", i);
+    CHECK_OK(family->memory_need(NULL, "cogvideox1.5-5b-i2v", VS_CUDA, VS_PRECISION_DEFAULT, real, 226, need));
+    const double gib = (double)(1u << 30);
+    printf("  1.5 I2V at 768x1360, 81 frames: text %.1f + %.2f GiB, DiT %.1f + %.1f GiB, VAE %.2f + %.1f GiB\n",
+           need[0].weights / gib, need[0].work / gib, need[1].weights / gib, need[1].work / gib, need[2].weights / gib,
+           need[2].work / gib);
+    CHECK(need[0].weights / gib > 8.5 && need[0].weights / gib < 10.5);  /* 4.76 G parameters */
+    CHECK(need[1].weights / gib > 9.0 && need[1].weights / gib < 11.5);  /* about 5.6 G parameters */
+    CHECK(need[2].weights / gib > 0.3 && need[2].weights / gib < 1.0);
+    CHECK_FAILS(family->memory_need(NULL, "cogvideox1.5-5b", VS_CUDA, VS_PRECISION_FP8, real, 226, need),
+                VS_ERR_UNSUPPORTED, "bf16");
     return 0;
 }
 
@@ -60,4 +83,5 @@ TEST(image_requests_are_checked) {
     return 0;
 }
 
-RUN_TESTS(T(pipeline_matches_diffusers), T(defaults_and_scheduler_are_the_pipelines), T(image_requests_are_checked))
+RUN_TESTS(T(pipeline_matches_diffusers), T(defaults_and_scheduler_are_the_pipelines), T(memory_needs_come_from_the_configs),
+          T(image_requests_are_checked))
