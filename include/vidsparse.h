@@ -289,6 +289,9 @@ typedef struct vs_generate_request {
     const char *image_path;
     const uint8_t *image_rgb;
     int image_width, image_height;
+    /* 1: the guidance scale varies by step as the CogVideoX pipelines' use_dynamic_cfg makes it
+     * (1 + guidance (1 - cos(pi ((steps - t) / steps)^5)) / 2 at timestep t); 0: fixed (their default). */
+    int dynamic_cfg;
 } vs_generate_request;
 
 /* No prompt, the model's defaults, seed 0, seeded noise. */

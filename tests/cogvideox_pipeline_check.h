@@ -36,19 +36,19 @@ static inline vs_tensor *cp_reference(const char *kind, const char *name) {
 }
 
 /* The whole pipeline of folder `kind` ("t2v" or "i2v"), 9 frames of 32 x 48 in 3 steps with the family's
- * guidance 6 and dense attention; *err: relative L2 of the frames [T, 3, H, W] against diffusers'. 0, or 1
- * after a failed check. */
-static inline int cp_run_video(vs_device device, const char *kind, double *err) {
+ * guidance 6 (varying by step with `dynamic_cfg`) and dense attention; *err: relative L2 of the frames
+ * [T, 3, H, W] against diffusers' `key`. 0, or 1 after a failed check. */
+static inline int cp_run_video(vs_device device, const char *kind, int dynamic_cfg, const char *key, double *err) {
     char dir[128];
     snprintf(dir, sizeof dir, CP_DIR "%s", kind);
     vs_t2v *m = NULL;
     CHECK_OK(vs_t2v_load(dir, device, &m));
     vs_test_defer(cp_free_t2v, m);
     CHECK(vs_t2v_takes_image(m) == !strcmp(kind, "i2v"));
-    const vs_tensor *want = cp_reference(kind, "video");
+    const vs_tensor *want = cp_reference(kind, key);
     CHECK_MSG(want, "%s", vs_last_error());
     vs_t2v_request r = vs_t2v_request_default(CP_PROMPT);
-    r.frames = 9, r.height = 32, r.width = 48, r.steps = CP_STEPS, r.seed = CP_SEED;
+    r.frames = 9, r.height = 32, r.width = 48, r.steps = CP_STEPS, r.seed = CP_SEED, r.dynamic_cfg = dynamic_cfg;
     vs_image *image = vs_test_malloc(sizeof *image);
     CHECK(image);
     memset(image, 0, sizeof *image);
@@ -66,14 +66,18 @@ static inline int cp_run_video(vs_device device, const char *kind, double *err) 
     return 0;
 }
 
-/* Text to video and image to video, each within relative L2 `tol` of diffusers'. 0, or 1 after a failed check. */
+/* Text to video (also with dynamic CFG) and image to video, each within relative L2 `tol` of diffusers'. 0, or
+ * 1 after a failed check. */
 static inline int cp_check_against_diffusers(vs_device device, double tol) {
-    static const char *const kinds[] = {"t2v", "i2v"};
-    for (int i = 0; i < 2; i++) {
+    static const struct {
+        const char *kind, *key;
+        int dynamic_cfg;
+    } runs[] = {{"t2v", "video", 0}, {"t2v", "video_dynamic_cfg", 1}, {"i2v", "video", 0}};
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         double err = 1;
-        if (cp_run_video(device, kinds[i], &err)) return 1;
-        printf("  %s: frames rel L2 %.2e against diffusers' pipeline\n", kinds[i], err);
-        CHECK_MSG(err <= tol, "%s: rel L2 %g", kinds[i], err);
+        if (cp_run_video(device, runs[i].kind, runs[i].dynamic_cfg, runs[i].key, &err)) return 1;
+        printf("  %s %s: frames rel L2 %.2e against diffusers' pipeline\n", runs[i].kind, runs[i].key, err);
+        CHECK_MSG(err <= tol, "%s %s: rel L2 %g", runs[i].kind, runs[i].key, err);
     }
     return 0;
 }

@@ -19,6 +19,7 @@ tools/make_t5_fixtures.py and tools/make_cogvideox_vae_fixtures.py, whose text e
               latent frames is the 1.5 pipelines' padding), in our [B, C, F, H, W] order
     video     [9, 3, 32, 48] f32: vae.decode of the latents without the padding frame / scaling factor,
               clamped to [-1, 1] (what the pipeline's postprocessing converts to pixels)
+    video_dynamic_cfg  (t2v) the same with use_dynamic_cfg=True
   (prompt, seed, steps and sizes in the metadata)
 
 Every random draw is vidsparse's (src/pipeline/noise.h, ported below), so our pipeline reproduces the run
@@ -167,6 +168,14 @@ def main():
             video = vae.decode(latents[:, padding:].permute(0, 2, 1, 3, 4) / vae.config.scaling_factor).sample
         ref = {"latents": latents.permute(0, 2, 1, 3, 4).contiguous().float(),
                "video": video[0].permute(1, 0, 2, 3).clamp(-1, 1).contiguous().float()}
+        if kind == "t2v":  # the same with the pipelines' use_dynamic_cfg
+            OurSchedulerNoise(scheduler)
+            with torch.no_grad():
+                latents = pipe(prompt=PROMPT, height=HEIGHT, width=WIDTH, num_frames=FRAMES,
+                               num_inference_steps=STEPS, guidance_scale=GUIDANCE, use_dynamic_cfg=True,
+                               latents=ours(shape, SEED), output_type="latent", return_dict=False)[0]
+                video = vae.decode(latents[:, padding:].permute(0, 2, 1, 3, 4) / vae.config.scaling_factor).sample
+            ref["video_dynamic_cfg"] = video[0].permute(1, 0, 2, 3).clamp(-1, 1).contiguous().float()
         meta = {"prompt": PROMPT, "seed": str(SEED), "steps": str(STEPS), "frames": str(FRAMES),
                 "height": str(HEIGHT), "width": str(WIDTH), "guidance": str(GUIDANCE),
                 "image": "tests/data/image/rgb.jpg" if kind == "i2v" else ""}

@@ -37,7 +37,7 @@ int vs_cmd_generate(int argc, char **argv) {
     const char *image = NULL;
     double cache_threshold = -1.0;
     int64_t seed = 0;
-    int steps = 0, frames = 0, height = 0, width = 0, fps = 0, gpus = 0;
+    int steps = 0, frames = 0, height = 0, width = 0, fps = 0, gpus = 0, dynamic_cfg = 0;
     double cfg = -1.0, gpu_memory = 0.0, embedded_guidance = 0.0;
     vs_cli_svg svg = VS_CLI_SVG_UNSET;
     vs_cli_svg2 svg2 = {0};
@@ -60,6 +60,8 @@ int vs_cmd_generate(int argc, char **argv) {
         {"cfg", 0, VS_OPT_DOUBLE, &cfg,
          "classifier-free guidance scale with the negative prompt (HunyuanVideo: its true CFG, default off; "
          "negative: the model's default)", NULL},
+        {"dynamic-cfg", 0, VS_OPT_FLAG, &dynamic_cfg,
+         "vary the guidance scale by step as the CogVideoX pipelines' use_dynamic_cfg does", NULL},
         {"embedded-guidance", 0, VS_OPT_DOUBLE, &embedded_guidance,
          "the guidance scale a DiT embeds (HunyuanVideo's guidance_scale, default 6; 0: the model's)", "G"},
         {"frames", 0, VS_OPT_INT, &frames, "video frames (0: the model's default)", NULL},
@@ -144,6 +146,7 @@ int vs_cmd_generate(int argc, char **argv) {
     req.guidance = (float)cfg;
     req.embedded_guidance = (float)embedded_guidance;
     req.image_path = image;
+    req.dynamic_cfg = dynamic_cfg;
     int64_t latent_shape[5];
     if (vs_pipeline_latent_shape(pipeline, &req, latent_shape) != VS_OK) { /* a size the model cannot make */
         if (!gpus) sigaction(SIGINT, &previous, NULL);

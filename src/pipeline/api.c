@@ -199,6 +199,7 @@ static vs_status to_t2v_request(const vs_pipeline *p, const vs_generate_request 
     out->seed = r->seed;
     out->steps = r->steps, out->frames = r->frames, out->height = r->height, out->width = r->width;
     out->guidance = r->guidance;
+    out->dynamic_cfg = r->dynamic_cfg != 0;
     out->embedded_guidance = r->embedded_guidance;
     out->attention = p->attention;
     out->cache = p->cache;

@@ -398,6 +398,7 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
         set.scheduler.noise_seed = r->seed; /* a stochastic scheduler's per-step noise */
         set.steps = steps;
         set.guidance = guidance;
+        set.dynamic_cfg = r->dynamic_cfg;
         set.embedded_guidance = r->embedded_guidance > 0 ? r->embedded_guidance : d->embedded_guidance;
         set.attention = vs_t2v_resolve_attention(m, &r->attention);
         set.show_progress = r->show_progress;

@@ -71,6 +71,7 @@ typedef struct vs_t2v_request {
     uint64_t seed;
     int steps, frames, height, width; /* 0: the model's default */
     float guidance;                   /* < 0: the model's default; <= 1: no CFG */
+    int dynamic_cfg;                  /* the CogVideoX pipelines' use_dynamic_cfg: the scale varies by step */
     float embedded_guidance;          /* the scale a DiT embeds (HunyuanVideo); <= 0: the model's default */
     vs_attention_params attention; /* negative fields: the model's default (vs_t2v_resolve_attention) */
     vs_cache_settings cache;       /* step caching (pipeline/cache.h); zeroed: none */
