@@ -10,8 +10,8 @@
 #include "core/devmem.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "pipeline/denoise.h"
 #include "io/image.h"
+#include "pipeline/denoise.h"
 #include "pipeline/noise.h"
 
 /* Set by CMake for this file. */

@@ -1,6 +1,7 @@
-/* Text to video, the whole chain of a diffusers pipeline folder of any model
- * family (models/family.h):
+/* Text to video (and image to video), the whole chain of a diffusers pipeline
+ * folder of any model family (models/family.h):
  *     text encoder                 prompt -> embeddings (and the negative prompt)
+ *     vae/ (image to video)        the first frame -> the condition the DiT sees at every step
  *     transformer/ + scheduler/    seeded noise -> denoised latents (CFG, dense or sparse attention)
  *     vae/                         latents -> frames; absent for pixel-space models
  *                                  (transformer in = out = 3 channels), whose output is the video
@@ -86,7 +87,8 @@ typedef struct vs_t2v_request {
     void *progress_user;
     const atomic_int *cancel;
     /* Called as each stage begins, before its component is loaded, and with VS_STAGE_COUNT once the
-     * generation ends (for memory sampling); NULL: none. */
+     * generation ends (for memory sampling; image to video: VS_STAGE_DECODE also before denoising, while the
+     * VAE encodes the first frame); NULL: none. */
     void (*stage)(void *user, vs_stage stage);
     void *stage_user;
 } vs_t2v_request;
