@@ -83,5 +83,35 @@ TEST(image_requests_are_checked) {
     return 0;
 }
 
+static void free_pipeline(void *p) { vs_pipeline_free(p); }
+
+/* The public API's first frame as pixels: a video from them; both a file and pixels, or pixels of no size,
+ * refused with one line and no video. */
+TEST(public_api_takes_pixels) {
+    vs_pipeline_params params = vs_pipeline_default_params();
+    params.device = VS_PIPELINE_CPU;
+    params.attention.method = "dense";
+    vs_pipeline *p = NULL;
+    CHECK_OK(vs_pipeline_load(&p, CP_DIR "i2v", &params));
+    vs_test_defer(free_pipeline, p);
+    CHECK(vs_pipeline_get_info(p).takes_image);
+    uint8_t rgb[6 * 8 * 3];
+    for (int i = 0; i < 6 * 8 * 3; i++) rgb[i] = (uint8_t)(i * 5);
+    vs_generate_request r = vs_generate_default_request();
+    r.prompt = CP_PROMPT, r.frames = 9, r.height = 32, r.width = 48, r.steps = 1;
+    r.image_rgb = rgb, r.image_width = 8, r.image_height = 6;
+    vs_video *video = NULL;
+    CHECK_OK(vs_pipeline_generate(p, &r, &video));
+    CHECK(video && video->frames == 9 && video->width == 48 && video->height == 32);
+    vs_video_free(video);
+    video = NULL;
+    r.image_path = CP_IMAGE;
+    CHECK_FAILS(vs_pipeline_generate(p, &r, &video), VS_ERR_INVALID_ARG, "not both");
+    r.image_path = NULL, r.image_width = 0;
+    CHECK_FAILS(vs_pipeline_generate(p, &r, &video), VS_ERR_INVALID_ARG, "image pixels of 0 x 6");
+    CHECK(!video);
+    return 0;
+}
+
 RUN_TESTS(T(pipeline_matches_diffusers), T(defaults_and_scheduler_are_the_pipelines), T(memory_needs_come_from_the_configs),
-          T(image_requests_are_checked))
+          T(image_requests_are_checked), T(public_api_takes_pixels))
