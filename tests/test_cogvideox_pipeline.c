@@ -3,6 +3,7 @@
  * the same seed, the family's defaults and scheduler, and the image-to-video errors. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "cogvideox_pipeline_check.h"
@@ -83,6 +84,28 @@ TEST(image_requests_are_checked) {
     return 0;
 }
 
+/* A pipeline folder missing its components: each load names what is missing. */
+TEST(missing_components_are_named) {
+    char dir[] = "/tmp/vs_cogpipe_XXXXXX";
+    CHECK(mkdtemp(dir));
+    char path[512];
+    snprintf(path, sizeof path, "%s/model_index.json", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f);
+    fputs("{\"_class_name\": \"CogVideoXImageToVideoPipeline\"}", f);
+    fclose(f);
+    vs_text_encoder *text = NULL;
+    vs_dit *dit = NULL;
+    vs_t2v *m = NULL;
+    CHECK_FAILS(vs_text_encoder_load(dir, VS_CPU, &text), VS_ERR_NOT_FOUND, "tokenizer");
+    CHECK_FAILS(vs_dit_load(dir, VS_CPU, &dit), VS_ERR_NOT_FOUND, "transformer/config.json");
+    CHECK_FAILS(vs_t2v_load(dir, VS_CPU, &m), VS_ERR_NOT_FOUND, "a CogVideoX model");
+    CHECK(!text && !dit && !m);
+    remove(path);
+    rmdir(dir);
+    return 0;
+}
+
 static void free_pipeline(void *p) { vs_pipeline_free(p); }
 
 /* The public API's first frame as pixels: a video from them; both a file and pixels, or pixels of no size,
@@ -114,4 +137,4 @@ TEST(public_api_takes_pixels) {
 }
 
 RUN_TESTS(T(pipeline_matches_diffusers), T(defaults_and_scheduler_are_the_pipelines), T(memory_needs_come_from_the_configs),
-          T(image_requests_are_checked), T(public_api_takes_pixels))
+          T(image_requests_are_checked), T(public_api_takes_pixels), T(missing_components_are_named))
