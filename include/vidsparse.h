@@ -264,6 +264,7 @@ typedef struct vs_pipeline_info {
     const char *cache;             /* the step-cache policy and its threshold, default filled in */
     double cache_threshold;
     float embedded_guidance; /* the guidance scale the DiT embeds (HunyuanVideo: 6); 0: the model has none */
+    int takes_image; /* 1: an image-to-video model (CogVideoX 1.5 I2V): requests must give the first frame */
 } vs_pipeline_info;
 VS_API vs_pipeline_info vs_pipeline_get_info(const vs_pipeline *pipeline);
 
@@ -281,6 +282,16 @@ typedef struct vs_generate_request {
      * `guidance` is then its optional true CFG with the negative prompt); <= 0: the model's default (6);
      * ignored by models without one (Wan). */
     float embedded_guidance;
+    /* Image-to-video models (vs_pipeline_info.takes_image): the first frame, either a PNG or JPEG file
+     * (image_path) or packed 8-bit RGB pixels (image_rgb, image_width x image_height, rows of R, G, B; read
+     * only), resized to the video's size as the model's pipeline does. Neither: text to video. A model of the
+     * other kind, both given, or an unreadable image fail with one line. */
+    const char *image_path;
+    const uint8_t *image_rgb;
+    int image_width, image_height;
+    /* 1: the guidance scale varies by step as the CogVideoX pipelines' use_dynamic_cfg makes it
+     * (1 + guidance (1 - cos(pi ((steps - t) / steps)^5)) / 2 at timestep t); 0: fixed (their default). */
+    int dynamic_cfg;
 } vs_generate_request;
 
 /* No prompt, the model's defaults, seed 0, seeded noise. */
@@ -317,7 +328,7 @@ VS_API void vs_pipeline_cancel(vs_pipeline *pipeline);
 
 /* Where the time of the pipeline's last generate went (load: vs_pipeline_load). */
 typedef struct vs_pipeline_stats {
-    double load_s, text_s, denoise_s, decode_s;
+    double load_s, text_s, denoise_s, decode_s; /* text_s: with the first frame's encoding (image to video) */
     double dit_s, attention_s; /* the DiT forwards, and their attention kernels */
     /* (batch entry, layer, step, head) self-attentions SVG profiled as spatial / temporal */
     int64_t heads_spatial, heads_temporal;

@@ -118,6 +118,22 @@ grep -q "^time: load" "$tmp/err" || fail "generate must print the stage times"
 VS_MODEL_DIR="$tmp/none" "$bin" generate -o "$tmp/h.y4m" 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "generate with a missing model must exit 1 with one line"
 [ ! -e "$tmp/h.y4m" ] || fail "a failed generate left a file"
+# generate --image: CogVideoX 1.5 image to video on the tiny folder; a text-only model given an image, the image
+# model given none or an unreadable image: one line each, no file.
+cog=tests/data/cogvideox_pipeline
+VS_LOG=error "$bin" generate --device cpu -m $cog/i2v --image tests/data/image/rgb.jpg --frames 9 --height 32 \
+  --width 48 --steps 2 -o "$tmp/i.y4m" >"$tmp/out" 2>"$tmp/err" || fail "generate --image: $(cat "$tmp/err")"
+grep -q "^wrote 9 frames of 48x32 to $tmp/i.y4m" "$tmp/out" || fail "generate --image must write 9 frames"
+for bad in "-m $cog/t2v --image tests/data/image/rgb.jpg" "-m $cog/i2v" "-m $cog/i2v --image tests/data/image/none.png" \
+  "-m $cog/i2v --image tests/data/tokenizer/padded.bin"; do
+  VS_LOG=error "$bin" generate --device cpu $bad --frames 9 --height 32 --width 48 --steps 1 -o "$tmp/j.y4m" \
+    >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc -eq 1 ] && [ "$(grep -c error "$tmp/err")" -eq 1 ] || fail "generate $bad must fail with one line, got $rc: $(cat "$tmp/err")"
+  [ ! -e "$tmp/j.y4m" ] || fail "a failed generate $bad left a file"
+done
+VS_LOG=error "$bin" denoise --device cpu -m $cog/i2v -p cat --frames 9 --height 32 --width 48 --steps 1 -o "$tmp/j.st" \
+  2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "image-to-video model: denoise takes no first frame" "$tmp/err" || fail "denoise on I2V: $rc"
 "$bin" generate --attention sparse 2>/dev/null; [ $? -eq 2 ] || fail "generate --attention sparse must exit 2"
 "$bin" generate -o "$tmp/x.avi" 2>/dev/null; [ $? -eq 1 ] || fail "generate to .avi must exit 1"
 "$bin" check tests/data/scenes/clip1.y4m -p "two yellow squares moving up on a black background" >/dev/null || fail "check"

@@ -167,7 +167,7 @@ TEST(presets_and_the_latent_grid) {
     const vs_family *family = NULL;
     vs_dit_info info;
     CHECK_OK(vs_family_for_preset("cogvideox1.5-5b-i2v", &family));
-    CHECK(!strcmp(family->name, "cogvideox") && !family->text_load && !family->vae_load);
+    CHECK(!strcmp(family->name, "cogvideox") && family->text_load && family->vae_load && family->image_condition);
     CHECK_OK(vs_family_for_preset("cogvideox1.5-5b", &family));
     CHECK_OK(family->dit_preset("cogvideox1.5-5b", &info));
     CHECK(info.num_layers == 42 && info.num_heads == 48 && info.head_dim == 64 && info.pooled_dim == 0);
@@ -181,11 +181,19 @@ TEST(presets_and_the_latent_grid) {
     CHECK(shape[1] == 16 && shape[2] == 22 && shape[3] == 96 && shape[4] == 170);
     CHECK_OK(family->latent_shape(&info, &family->reference_vae, 85, 768, 1360, shape));
     CHECK(shape[2] == 22);
+    /* The first latent frame of 81 frames' 22 is padding, dropped before decoding; 85 frames have none. */
+    CHECK(family->padding_frames(&info, &family->reference_vae, 81) == 1);
+    CHECK(family->padding_frames(&info, &family->reference_vae, 85) == 0);
+    /* The image-to-video DiT predicts the 16 latent channels (and takes 16 more of the image condition). */
+    CHECK_OK(family->dit_preset("cogvideox1.5-5b-i2v", &info));
+    CHECK_OK(family->latent_shape(&info, &family->reference_vae, 81, 768, 1360, shape));
+    CHECK(info.in_channels == 32 && shape[1] == 16);
     CHECK_FAILS(family->latent_shape(&info, &family->reference_vae, 80, 768, 1360, shape), VS_ERR_INVALID_ARG,
                 "1 + 4 k frames");
     CHECK_FAILS(family->latent_shape(&info, &family->reference_vae, 81, 760, 1360, shape), VS_ERR_INVALID_ARG,
                 "multiples of 16");
-    CHECK_FAILS(vs_family_detect(DATA "t2v", &family), VS_ERR_UNSUPPORTED, "CogVideoXTransformer3DModel");
+    CHECK_OK(vs_family_detect(DATA "t2v", &family)); /* a transformer folder of the registered family */
+    CHECK(!strcmp(family->name, "cogvideox"));
     return 0;
 }
 

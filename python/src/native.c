@@ -157,13 +157,13 @@ static vs_pipeline *loaded(PipelineObject *self) {
 static int parse_request(PyObject *args, PyObject *kwargs, vs_generate_request *r, PyObject **callback,
                          PyObject **noise) {
     static char *names[] = {"prompt", "negative_prompt", "width", "height", "frames", "steps", "guidance",
-                            "seed",   "callback",        "noise", "embedded_guidance", NULL};
+                            "seed",   "callback",        "noise", "embedded_guidance", "image", NULL};
     *r = vs_generate_default_request();
     unsigned long long seed = 0;
     *callback = *noise = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|ziiiifKOOf", names, &r->prompt, &r->negative_prompt,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|ziiiifKOOfz", names, &r->prompt, &r->negative_prompt,
                                      &r->width, &r->height, &r->frames, &r->steps, &r->guidance, &seed,
-                                     callback, noise, &r->embedded_guidance))
+                                     callback, noise, &r->embedded_guidance, &r->image_path))
         return -1;
     r->seed = seed;
     return 0;
@@ -187,7 +187,7 @@ static int noise_view(PyObject *noise, Py_buffer *b, vs_tensor *t) {
 }
 
 /* generate(prompt, negative_prompt, width, height, frames, steps, guidance, seed, callback, noise,
- * embedded_guidance) -> Video
+ * embedded_guidance, image) -> Video
  */
 static PyObject *pipeline_generate(PipelineObject *self, PyObject *args, PyObject *kwargs) {
     vs_generate_request r;
@@ -269,9 +269,10 @@ static PyObject *pipeline_info(PipelineObject *self, PyObject *unused) {
     vs_pipeline *p = loaded(self);
     if (!p) return NULL;
     const vs_pipeline_info i = vs_pipeline_get_info(p);
-    return Py_BuildValue("{s:s,s:s,s:O,s:i,s:i,s:i,s:i,s:i,s:d,s:N}", "model_dir", i.model_dir, "device",
+    return Py_BuildValue("{s:s,s:s,s:O,s:O,s:i,s:i,s:i,s:i,s:i,s:d,s:N}", "model_dir", i.model_dir, "device",
                          i.device == VS_CUDA ? "cuda" : "cpu", "pixel_space",
-                         i.pixel_space ? Py_True : Py_False, "frames", i.frames, "height", i.height, "width",
+                         i.pixel_space ? Py_True : Py_False, "takes_image", i.takes_image ? Py_True : Py_False,
+                         "frames", i.frames, "height", i.height, "width",
                          i.width, "steps", i.steps, "fps", i.fps, "guidance", (double)i.guidance, "attention",
                          attention_dict(&i.attention));
 }

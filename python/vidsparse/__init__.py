@@ -113,8 +113,8 @@ class Pipeline:
     def generate(self, prompt: str, *, negative_prompt: Optional[str] = None, width: int = 0, height: int = 0,
                  frames: int = 0, steps: int = 0, guidance: Optional[float] = None, seed: int = 0,
                  noise: Optional[np.ndarray] = None, progress: Union[bool, ProgressCallback] = True,
-                 embedded_guidance: Optional[float] = None) -> np.ndarray:
-        """Generates a video from `prompt`.
+                 embedded_guidance: Optional[float] = None, image: Optional[str] = None) -> np.ndarray:
+        """Generates a video from `prompt` (and, for an image-to-video model, its first frame).
 
         Args:
             prompt: what the video shows.
@@ -124,6 +124,8 @@ class Pipeline:
                 (HunyuanVideo: its true CFG with the negative prompt, off by default).
             embedded_guidance: the guidance scale a DiT embeds (HunyuanVideo's guidance_scale); None: the
                 model's (6); ignored by models without a guidance embedder (Wan).
+            image: the first frame, a PNG or JPEG file, for an image-to-video model (CogVideoX 1.5 I2V;
+                info["takes_image"]), resized to the video's size; None for text-to-video models.
             seed: seeds the initial noise.
             noise: the initial latents instead of seeded noise, float32 of latent_shape()'s shape.
             progress: True shows a tqdm bar over the denoising steps (when tqdm is installed), False none,
@@ -158,7 +160,8 @@ class Pipeline:
             latents = None if noise is None else np.ascontiguousarray(noise, dtype=np.float32)
             video = self._native.generate(prompt, negative_prompt, int(width), int(height), int(frames), int(steps),
                                           _as_setting(guidance), int(seed), callback, latents,
-                                          0.0 if embedded_guidance is None else float(embedded_guidance))
+                                          0.0 if embedded_guidance is None else float(embedded_guidance),
+                                          None if image is None else str(image))
         finally:
             if bar is not None:
                 bar.close()

@@ -23,6 +23,19 @@
 
 #define MAX_STEPS 1000
 
+/* A width x height RGB gradient: the first frame of image-to-video configurations (its content does not change
+ * the work). */
+static vs_status gradient_image(int width, int height, vs_image *out) {
+    if (!(out->rgb = malloc((size_t)width * (size_t)height * 3))) return vs_fail(VS_ERR_OOM, "out of host memory");
+    out->width = width, out->height = height;
+    for (int y = 0; y < height; y++)
+        for (int x = 0; x < width; x++) {
+            uint8_t *p = out->rgb + ((size_t)y * width + x) * 3;
+            p[0] = (uint8_t)(255 * x / width), p[1] = (uint8_t)(255 * y / height), p[2] = 128;
+        }
+    return VS_OK;
+}
+
 /* The device's memory in use, sampled; `stage` says which stage a sample belongs to. */
 typedef struct {
     atomic_int stage, stop;
@@ -87,7 +100,10 @@ int vs_cmd_bench_generate(int argc, char **argv) {
     double cfg = -1.0, density = 0.25, gpu_memory = 0.0;
     vs_cli_svg svg = VS_CLI_SVG_UNSET;
     const vs_option options[] = {
-        {"config", 0, VS_OPT_STRING, &config_name, "a model configuration: wan1.3b, wan14b or hunyuan13b", "NAME"},
+        {"config", 0, VS_OPT_STRING, &config_name,
+         "a model configuration: wan1.3b, wan14b, hunyuan13b, cogvideox1.5-5b or cogvideox1.5-5b-i2v (its first frame: "
+         "a gradient)",
+         "NAME"},
         {"resolution", 0, VS_OPT_STRING, &resolution, "480p (480x832), 720p (720x1280) or HxW in pixels", "RES"},
         {"frames", 0, VS_OPT_INT, &frames, "video frames (4k + 1)", NULL},
         {"steps", 0, VS_OPT_INT, &steps, "denoising steps to run and time", NULL},
@@ -167,6 +183,9 @@ int vs_cmd_bench_generate(int argc, char **argv) {
     if (vs_cli_attention_precision(spec.command, attention_precision, &req.attention)) return 2;
     req.progress = on_step, req.progress_user = smp;
     req.stage = on_stage, req.stage_user = smp;
+    vs_image first_frame = {0}; /* image-to-video configurations: a gradient as the first frame */
+    if (s == VS_OK && vs_t2v_takes_image(t2v)) s = gradient_image(width, height, &first_frame);
+    req.image = first_frame.rgb ? &first_frame : NULL;
     vs_t2v_stats st;
     memset(&st, 0, sizeof st);
     vs_tensor video = {0};
@@ -203,7 +222,8 @@ int vs_cmd_bench_generate(int argc, char **argv) {
         double loads = open_s;
         for (int i = 0; i < VS_STAGE_COUNT; i++) loads += st.load_s[i];
         const double measured = open_s + generate_s + write_s;
-        const double estimate = loads + st.encode_s + st.decode_s + write_s + extrapolate * steady.mean_ms / 1e3;
+        const double estimate =
+            loads + st.encode_s + st.image_s + st.decode_s + write_s + extrapolate * steady.mean_ms / 1e3;
         const vs_memory_plan *plan = &st.plan;
         const vs_attention_params used = vs_t2v_resolve_attention(t2v, &req.attention);
         const int svg_on = strcmp(attention, "dense") != 0;
@@ -212,8 +232,9 @@ int vs_cmd_bench_generate(int argc, char **argv) {
         else snprintf(name, sizeof name, "%s %s %s", config_name, resolution, attention);
         printf("bench generate %s, %d frames, %d steps, CFG %g, %s, on %s\n", name, frames, steps, cfg, precision_name,
                device == VS_CUDA ? vs_cuda_device_name() : "cpu");
-        printf("load %.2f s (open %.2f, text %.2f, DiT %.2f, VAE %.2f); text %.3f s; steps", loads, open_s,
-               st.load_s[VS_STAGE_TEXT], st.load_s[VS_STAGE_DENOISE], st.load_s[VS_STAGE_DECODE], st.encode_s);
+        printf("load %.2f s (open %.2f, text %.2f, DiT %.2f, VAE %.2f); text %.3f s; image %.3f s; steps", loads,
+               open_s, st.load_s[VS_STAGE_TEXT], st.load_s[VS_STAGE_DENOISE], st.load_s[VS_STAGE_DECODE], st.encode_s,
+               st.image_s);
         for (int i = 0; i < steps; i++) printf(" %.2f", step_ms[i] / 1e3);
         printf(" s; VAE %.2f s; write %.2f s; total %.2f s\n", st.decode_s, write_s, measured);
         if (extrapolate)
@@ -236,7 +257,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
                 {"dense_layers", svg_on ? used.dense_layers : 1.0}, {"seed", (double)seed},
                 {"open_s", open_s}, {"load_text_s", st.load_s[VS_STAGE_TEXT]},
                 {"load_dit_s", st.load_s[VS_STAGE_DENOISE]}, {"load_vae_s", st.load_s[VS_STAGE_DECODE]},
-                {"text_s", st.encode_s}, {"denoise_s", st.denoise_s}, {"vae_s", st.decode_s}, {"write_s", write_s},
+                {"text_s", st.encode_s}, {"image_s", st.image_s}, {"denoise_s", st.denoise_s}, {"vae_s", st.decode_s}, {"write_s", write_s},
                 {"total_s", measured}, {"dit_s", st.dit.total_s}, {"attention_s", st.dit.attention_s},
                 {"steady_step_ms", steady.mean_ms}, {"extrapolated_steps", extrapolate},
                 {"extrapolated_total_s", estimate},
@@ -276,7 +297,8 @@ int vs_cmd_bench_generate(int argc, char **argv) {
                                                "cudaMemGetInfo (total - free, the whole device), sampled every 2 ms by "
                                                "a host thread and at each stage and step boundary");
             if (!s) s = vs_bench_report_string(report, "extrapolation",
-                                               "extrapolated_total_s = loads + text + extrapolated_steps x the mean "
+                                               "extrapolated_total_s = loads + text + image + extrapolated_steps x "
+                                               "the mean "
                                                "of the timed steps after the first (the only one if one) + VAE + "
                                                "write: timed steps, not a full run");
             if (!s) s = vs_bench_json(report, out_path);
@@ -285,6 +307,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
         if (s) code = vs_cli_report("writing the results");
     }
     vs_tensor_free(&video);
+    vs_image_free(&first_frame);
     vs_t2v_free(t2v);
     free(smp);
     return code;

@@ -342,6 +342,9 @@ int vs_cmd_denoise(int argc, char **argv) {
     vs_generation_defaults defaults;
     vs_status s = vs_family_detect(o.model, &family);
     if (s == VS_OK) s = family->dit_info(o.model, &info);
+    if (s == VS_OK && info.in_channels != info.out_channels)
+        s = vs_fail(VS_ERR_UNSUPPORTED, "%s is an image-to-video model: denoise takes no first frame (use generate "
+                    "--image)", o.model);
     if (s == VS_OK) s = vs_family_defaults(family, o.model, &defaults);
     if (s == VS_OK) {
         if (!o.frames) o.frames = defaults.frames;

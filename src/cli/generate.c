@@ -34,26 +34,34 @@ static int show_progress(void *user, int step, int steps) {
 int vs_cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompt = DEFAULT_PROMPT, *negative = NULL, *output = NULL, *attention = "svg";
     const char *device_name = NULL, *cache = "none", *precision_name = "bf16", *attention_precision = "bf16";
+    const char *image = NULL;
     double cache_threshold = -1.0;
     int64_t seed = 0;
-    int steps = 0, frames = 0, height = 0, width = 0, fps = 0, gpus = 0;
+    int steps = 0, frames = 0, height = 0, width = 0, fps = 0, gpus = 0, dynamic_cfg = 0;
     double cfg = -1.0, gpu_memory = 0.0, embedded_guidance = 0.0;
     vs_cli_svg svg = VS_CLI_SVG_UNSET;
     vs_cli_svg2 svg2 = {0};
     const vs_option options[] = {
         {"prompt", 'p', VS_OPT_STRING, &prompt, "what the video shows", "TEXT"},
         {"negative", 0, VS_OPT_STRING, &negative, "negative prompt (default: empty)", "TEXT"},
+        {"image", 0, VS_OPT_STRING, &image,
+         "the first frame (PNG or JPEG) for an image-to-video model (CogVideoX 1.5 I2V), resized to the video's size",
+         "FILE"},
         {"output", 'o', VS_OPT_STRING, &output,
          VS_HAVE_FFMPEG ? "out.mp4, out.y4m or a folder frames/ of PNGs (default vidsparse.mp4)"
                         : "out.y4m or a folder frames/ of PNGs (default vidsparse.y4m; MP4 needs FFmpeg)",
          "OUT"},
         {"model", 'm', VS_OPT_STRING, &model,
-         "diffusers Wan pipeline folder (default: $VS_MODEL_DIR, else the embedded vidsparse-tiny)", "DIR"},
+         "diffusers pipeline folder: Wan 2.1, HunyuanVideo, CogVideoX 1.5 (T2V or I2V) (default: $VS_MODEL_DIR, else "
+         "the embedded vidsparse-tiny)",
+         "DIR"},
         {"seed", 0, VS_OPT_INT64, &seed, "noise seed", NULL},
         {"steps", 0, VS_OPT_INT, &steps, "denoising steps (0: the model's default)", NULL},
         {"cfg", 0, VS_OPT_DOUBLE, &cfg,
          "classifier-free guidance scale with the negative prompt (HunyuanVideo: its true CFG, default off; "
          "negative: the model's default)", NULL},
+        {"dynamic-cfg", 0, VS_OPT_FLAG, &dynamic_cfg,
+         "vary the guidance scale by step as the CogVideoX pipelines' use_dynamic_cfg does", NULL},
         {"embedded-guidance", 0, VS_OPT_DOUBLE, &embedded_guidance,
          "the guidance scale a DiT embeds (HunyuanVideo's guidance_scale, default 6; 0: the model's)", "G"},
         {"frames", 0, VS_OPT_INT, &frames, "video frames (0: the model's default)", NULL},
@@ -75,7 +83,8 @@ int vs_cmd_generate(int argc, char **argv) {
     };
     const vs_command_spec spec = {
         "generate", "[-p PROMPT] [-o OUT] [options]",
-        "Text to video: encodes the prompt, denoises seeded noise with the Wan DiT and writes the video. "
+        "Text (or image) to video: encodes the prompt (and the first frame), denoises seeded noise with the model's "
+        "DiT and writes the video. "
         "Without --model it runs the embedded tiny model (16 frames of 32x32 simple moving shapes).",
         options, (int)(sizeof options / sizeof options[0])};
     vs_args args;
@@ -136,6 +145,8 @@ int vs_cmd_generate(int argc, char **argv) {
     req.steps = steps, req.frames = frames, req.height = height, req.width = width;
     req.guidance = (float)cfg;
     req.embedded_guidance = (float)embedded_guidance;
+    req.image_path = image;
+    req.dynamic_cfg = dynamic_cfg;
     int64_t latent_shape[5];
     if (vs_pipeline_latent_shape(pipeline, &req, latent_shape) != VS_OK) { /* a size the model cannot make */
         if (!gpus) sigaction(SIGINT, &previous, NULL);
@@ -144,8 +155,9 @@ int vs_cmd_generate(int argc, char **argv) {
         return vs_cli_report("generate");
     }
     if (rank == 0) {
-        fprintf(stderr, "model %s on the %s\nprompt \"%s\", seed %lld, %s attention", info.model_dir,
-                info.device == VS_CUDA ? "GPU" : "CPU", prompt, (long long)seed, info.attention.method);
+        fprintf(stderr, "model %s on the %s\nprompt \"%s\"%s%s, seed %lld, %s attention", info.model_dir,
+                info.device == VS_CUDA ? "GPU" : "CPU", prompt, image ? ", first frame " : "", image ? image : "",
+                (long long)seed, info.attention.method);
         const vs_svg2_config svg2_settings = vs_svg2_config_resolve(&info.attention, 1);
         if (!strcmp(info.attention.method, "svg2"))
             fprintf(stderr, " (%s %g", svg2_settings.budget > 0 ? "fixed budget" : "top-p",

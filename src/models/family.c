@@ -11,18 +11,12 @@
 
 extern const vs_family vs_family_wan;
 extern const vs_family vs_family_hunyuan;
-extern const vs_family vs_family_cogvideox_dit;
+extern const vs_family vs_family_cogvideox;
 
 /* Every family this build runs: adding one is a line here. */
-static const vs_family *const families[] = {&vs_family_wan, &vs_family_hunyuan};
+static const vs_family *const families[] = {&vs_family_wan, &vs_family_hunyuan, &vs_family_cogvideox};
 
 #define FAMILY_COUNT ((int)(sizeof families / sizeof families[0]))
-
-/* Families whose DiT alone works so far: `bench dit` presets only (vs_family_for_preset), never
- * detected from a folder. A family moves to families[] once its text encoders and VAE work. */
-static const vs_family *const dit_only[] = {&vs_family_cogvideox_dit, NULL}; /* NULL-terminated */
-
-#define DIT_ONLY_COUNT ((int)(sizeof dit_only / sizeof dit_only[0]) - 1)
 
 /* "WanPipeline, WanTransformer3DModel, ..." of every family, for errors. */
 static void known_classes(char *buf, size_t size) {
@@ -80,8 +74,8 @@ vs_status vs_family_for_preset(const char *preset, const vs_family **out) {
     char all[512];
     size_t n = 0;
     all[0] = 0;
-    for (int f = 0; f < FAMILY_COUNT + DIT_ONLY_COUNT; f++) {
-        const vs_family *family = f < FAMILY_COUNT ? families[f] : dit_only[f - FAMILY_COUNT];
+    for (int f = 0; f < FAMILY_COUNT; f++) {
+        const vs_family *family = families[f];
         const char *list = family->presets; /* "a, b, c" */
         const size_t len = strlen(preset);
         for (const char *p = strstr(list, preset); p; p = strstr(p + 1, preset))
@@ -360,6 +354,13 @@ const vs_family *vs_vae_family(const vs_vae *v) { return v->family; }
 
 vs_status vs_vae_decode(vs_vae *v, const vs_tensor *latents, int tiled, vs_tensor *video) {
     return v->family->vae_decode(v->impl, latents, tiled, video);
+}
+
+vs_status vs_vae_image_condition(vs_vae *v, const vs_dit_info *dit, const vs_tensor *pixels, const vs_tensor *noise,
+                                 const int64_t shape[5], vs_tensor *condition) {
+    if (!v->family->image_condition)
+        return vs_fail(VS_ERR_UNSUPPORTED, "the %s family has no image-to-video models", v->family->name);
+    return v->family->image_condition(v->impl, dit, pixels, noise, shape, condition);
 }
 
 vs_vae_memory vs_vae_get_memory(const vs_vae *v) { return v->family->vae_memory(v->impl); }

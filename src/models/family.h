@@ -1,5 +1,5 @@
-/* Model families behind one interface. A family (Wan 2.1 today; HunyuanVideo
- * and CogVideoX next) is a table of functions filled by its folder
+/* Model families behind one interface. A family (Wan 2.1, HunyuanVideo,
+ * CogVideoX 1.5) is a table of functions filled by its folder
  * models/<family>/ and listed once in models/family.c. pipeline/ and cli/
  * reach models only through this header, so a new family adds a folder and
  * one registry line, never a branch above models/.
@@ -174,14 +174,22 @@ typedef struct vs_family {
      * checkpoint's dtype, quantised in place afterwards). */
     vs_status (*memory_need)(const char *dir, const char *preset, vs_device device, vs_precision precision,
                              const int64_t latents[5], int text_length, vs_stage_memory need[VS_STAGE_COUNT]);
+    /* Optional: latent frames latent_shape puts before the video's (CogVideoX 1.5 pads them to a multiple of
+     * its temporal patch) that the pipeline drops before decoding; NULL: none. */
+    int (*padding_frames)(const vs_dit_info *dit, const vs_vae_info *vae, int frames);
+    /* Optional, image-to-video models (their DiT takes in_channels - out_channels condition channels after
+     * the latents'): the condition the denoising loop concatenates at every step, from the first frame's
+     * pixels f32 host [3, H, W] in [-1, 1] at the video's size, encoded with `vae` (its latent sampled with
+     * `noise`, standard normal [1, C, 1, H', W']), for latents of `shape` [1, C, F', H', W']; into a new host
+     * f32 tensor [1, Cc, F', H', W']. NULL: the family has no image-to-video models. */
+    vs_status (*image_condition)(void *vae, const vs_dit_info *dit, const vs_tensor *pixels, const vs_tensor *noise,
+                                 const int64_t shape[5], vs_tensor *condition);
 } vs_family;
 
 /* The family that runs the model in `dir`; a one-line error naming the
  * class and the known ones otherwise. */
 vs_status vs_family_detect(const char *dir, const vs_family **out);
-/* The family whose `presets` list has `preset` (bench dit's --config): a registered family, or
- * one whose DiT alone works so far (models/family.c's dit_only: its table has no text encoder or
- * VAE yet, and folders are never detected as it). */
+/* The family whose `presets` list has `preset` (bench dit's --config, bench generate's). */
 vs_status vs_family_for_preset(const char *preset, const vs_family **out);
 /* family->defaults overridden by dir/vidsparse.json (num_frames, height, width,
  * num_inference_steps, guidance_scale, embedded_guidance_scale, max_sequence_length, fps, svg_density,
@@ -235,6 +243,9 @@ vs_status vs_vae_random(const char *preset, vs_device device, uint64_t seed, vs_
 const vs_vae_info *vs_vae_get_info(const vs_vae *vae);
 const vs_family *vs_vae_family(const vs_vae *vae);
 vs_status vs_vae_decode(vs_vae *vae, const vs_tensor *latents, int tiled, vs_tensor *video);
+/* The family's image_condition (models/family.h's table), or VS_ERR_UNSUPPORTED when it has none. */
+vs_status vs_vae_image_condition(vs_vae *vae, const vs_dit_info *dit, const vs_tensor *pixels, const vs_tensor *noise,
+                                 const int64_t shape[5], vs_tensor *condition);
 vs_vae_memory vs_vae_get_memory(const vs_vae *vae);
 void vs_vae_free(vs_vae *vae);
 

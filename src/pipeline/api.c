@@ -8,6 +8,7 @@
 #include "core/bench.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "io/image.h"
 #include "io/video.h"
 #include "pipeline/t2v.h"
 #include "sparse/method.h"
@@ -123,6 +124,7 @@ vs_pipeline_info vs_pipeline_get_info(const vs_pipeline *p) {
     info.fps = d->fps;
     info.guidance = d->guidance;
     info.embedded_guidance = d->embedded_guidance;
+    info.takes_image = vs_t2v_takes_image(p->t2v);
     info.attention = p->attention;
     info.cache = p->cache.policy, info.cache_threshold = p->cache.threshold;
     return info;
@@ -158,7 +160,27 @@ static vs_status check_size(const char *name, int value, int max) {
     return VS_OK;
 }
 
-/* The public request as t2v's (but for the cancel flag), checking what t2v takes on trust. */
+/* The request's first frame into *image (nothing when it gives none); *out->image points at it. */
+static vs_status load_image(const vs_generate_request *r, vs_image *image, vs_t2v_request *out) {
+    memset(image, 0, sizeof *image);
+    if (r->image_path && r->image_rgb)
+        return vs_fail(VS_ERR_INVALID_ARG, "request: give the first frame as a file or as pixels, not both");
+    if (r->image_path) VS_TRY(vs_image_load(r->image_path, image));
+    if (r->image_rgb) {
+        if (r->image_width < 1 || r->image_height < 1 || r->image_width > VS_IMAGE_MAX_SIDE ||
+            r->image_height > VS_IMAGE_MAX_SIDE)
+            return vs_fail(VS_ERR_INVALID_ARG, "request: image pixels of %d x %d (1 to %d per side)", r->image_width,
+                           r->image_height, VS_IMAGE_MAX_SIDE);
+        const size_t bytes = (size_t)r->image_width * (size_t)r->image_height * 3;
+        if (!(image->rgb = malloc(bytes))) return vs_fail(VS_ERR_OOM, "request: out of memory for the image");
+        memcpy(image->rgb, r->image_rgb, bytes);
+        image->width = r->image_width, image->height = r->image_height;
+    }
+    out->image = image->rgb ? image : NULL;
+    return VS_OK;
+}
+
+/* The public request as t2v's (but for the cancel flag and the image), checking what t2v takes on trust. */
 static vs_status to_t2v_request(const vs_pipeline *p, const vs_generate_request *r, vs_t2v_request *out) {
     if (!r) return vs_fail(VS_ERR_INVALID_ARG, "request: none given");
     if (!r->prompt) return vs_fail(VS_ERR_INVALID_ARG, "request: no prompt given");
@@ -177,6 +199,7 @@ static vs_status to_t2v_request(const vs_pipeline *p, const vs_generate_request 
     out->seed = r->seed;
     out->steps = r->steps, out->frames = r->frames, out->height = r->height, out->width = r->width;
     out->guidance = r->guidance;
+    out->dynamic_cfg = r->dynamic_cfg != 0;
     out->embedded_guidance = r->embedded_guidance;
     out->attention = p->attention;
     out->cache = p->cache;
@@ -189,6 +212,10 @@ static vs_status to_t2v_request(const vs_pipeline *p, const vs_generate_request 
 vs_status vs_pipeline_latent_shape(const vs_pipeline *p, const vs_generate_request *r, int64_t shape[5]) {
     vs_t2v_request t;
     VS_TRY(to_t2v_request(p, r, &t));
+    /* The first frame against the model's kind, before any image is read (vs_t2v_generate checks it again). */
+    const vs_image stand_in = {1, 1, NULL};
+    t.image = r->image_path || r->image_rgb ? &stand_in : NULL;
+    VS_TRY(vs_t2v_check_image(p->t2v, &t));
     return vs_t2v_latent_shape(p->t2v, &t, shape);
 }
 
@@ -219,11 +246,14 @@ vs_status vs_pipeline_generate(vs_pipeline *p, const vs_generate_request *r, vs_
     vs_t2v_request t;
     VS_TRY(to_t2v_request(p, r, &t));
     t.cancel = &p->cancel;
+    vs_image image;
     vs_tensor frames = {0};
     vs_t2v_stats st;
-    vs_status s = vs_t2v_generate(p->t2v, &t, &frames, &st);
+    vs_status s = load_image(r, &image, &t);
+    if (s == VS_OK) s = vs_t2v_generate(p->t2v, &t, &frames, &st);
+    vs_image_free(&image);
     if (s == VS_OK) {
-        p->stats.text_s = st.encode_s, p->stats.denoise_s = st.denoise_s, p->stats.decode_s = st.decode_s;
+        p->stats.text_s = st.encode_s + st.image_s, p->stats.denoise_s = st.denoise_s, p->stats.decode_s = st.decode_s;
         p->stats.dit_s = st.dit.total_s, p->stats.attention_s = st.dit.attention_s;
         p->stats.heads_spatial = st.dit.heads_spatial, p->stats.heads_temporal = st.dit.heads_temporal;
         p->stats.passes_run = st.dit.passes_run, p->stats.passes_reused = st.dit.passes_reused;

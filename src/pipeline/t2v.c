@@ -10,6 +10,7 @@
 #include "core/devmem.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "io/image.h"
 #include "pipeline/denoise.h"
 #include "pipeline/noise.h"
 
@@ -33,6 +34,7 @@ struct vs_t2v {
     vs_dit_info dit_info;      /* from the configuration: known before the DiT is loaded */
     vs_vae_info vae_info;
     int pixel_space;           /* no VAE */
+    int image_channels;        /* channels of the image condition an image-to-video DiT takes; 0: text to video */
     vs_comm *comm;             /* given to the DiT whenever it is loaded */
     vs_scheduler_config scheduler;
     /* Loaded when needed; NULL while not loaded (the memory plan decides) */
@@ -106,6 +108,16 @@ static vs_status load_component(vs_t2v *m, vs_stage stage) {
     return s;
 }
 
+/* An image-to-video DiT takes the image condition's channels after the latents': a family that makes one. */
+static vs_status image_channels_of(vs_t2v *m) {
+    const vs_dit_info *c = &m->dit_info;
+    m->image_channels = c->in_channels - c->out_channels;
+    if (m->image_channels < 0 || (m->image_channels > 0 && !m->family->image_condition))
+        return vs_fail(VS_ERR_SHAPE, "the %s transformer takes %d channels and predicts %d, which this family does not run",
+                       m->family->name, c->in_channels, c->out_channels);
+    return VS_OK;
+}
+
 /* The DiT's and the VAE's shapes from their configurations, checked against each other. */
 static vs_status read_infos(vs_t2v *m) {
     const vs_t2v_source *src = &m->source;
@@ -113,7 +125,7 @@ static vs_status read_infos(vs_t2v *m) {
     if (!src->dir) {
         VS_TRY(m->family->dit_preset(src->preset, &m->dit_info));
         m->vae_info = m->family->reference_vae;
-        return VS_OK;
+        return image_channels_of(m);
     }
     VS_TRY(m->family->dit_info(src->dir, &m->dit_info));
     const vs_dit_info *c = &m->dit_info;
@@ -126,10 +138,10 @@ static vs_status read_infos(vs_t2v *m) {
         return VS_OK;
     }
     VS_TRY(m->family->vae_info(path, &m->vae_info));
-    if (m->vae_info.latent_channels != c->in_channels)
+    if (m->vae_info.latent_channels != c->out_channels)
         return vs_fail(VS_ERR_SHAPE, "%s: the VAE's %d latent channels are not the transformer's %d", src->dir,
-                       m->vae_info.latent_channels, c->in_channels);
-    return VS_OK;
+                       m->vae_info.latent_channels, c->out_channels);
+    return image_channels_of(m);
 }
 
 /* Device memory in use now (cudaMemGetInfo); 0 on the CPU. */
@@ -219,6 +231,7 @@ void vs_t2v_free(vs_t2v *m) {
 
 const vs_t2v_defaults *vs_t2v_get_defaults(const vs_t2v *m) { return &m->defaults; }
 int vs_t2v_pixel_space(const vs_t2v *m) { return m->pixel_space; }
+int vs_t2v_takes_image(const vs_t2v *m) { return m->image_channels > 0; }
 
 vs_status vs_t2v_set_comm(vs_t2v *m, vs_comm *comm) {
     m->comm = comm;
@@ -284,6 +297,47 @@ static vs_status check_noise(const vs_tensor *noise, const int64_t *shape) {
                    (long long)shape[4], noise->device == VS_CPU ? "host" : "device", vs_dtype_name(noise->dtype), got);
 }
 
+vs_status vs_t2v_check_image(const vs_t2v *m, const vs_t2v_request *r) {
+    const char *what = m->source.dir ? m->source.dir : m->source.preset;
+    if (r->image && !m->image_channels)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s is a text-to-video model: it takes no image", what);
+    if (!r->image && m->image_channels)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s is an image-to-video model: give the first frame (--image)", what);
+    return VS_OK;
+}
+
+/* The image condition of an image-to-video request for latents of `shape`: the image resized to the video's
+ * size, encoded by the VAE with its latent sampled from noise seeded by the request's seed (another stream than
+ * the initial latents'). */
+static vs_status image_condition(const vs_t2v *m, const vs_t2v_request *r, const int64_t shape[5], vs_tensor *out) {
+    const int height = (int)(shape[3] * m->vae_info.spatial_ratio), width = (int)(shape[4] * m->vae_info.spatial_ratio);
+    vs_tensor pixels = {0}, noise = {0};
+    vs_status s = vs_image_to_pixels(r->image, width, height, &pixels);
+    if (s == VS_OK) s = vs_tensor_alloc(&noise, VS_F32, VS_CPU, 5, (int64_t[]){1, shape[1], 1, shape[3], shape[4]});
+    if (s == VS_OK) {
+        vs_noise_gaussian(noise.data, vs_tensor_numel(&noise), vs_t2v_image_noise_seed(r->seed));
+        s = vs_vae_image_condition(m->vae, &m->dit_info, &pixels, &noise, shape, out);
+    }
+    vs_tensor_free(&pixels);
+    vs_tensor_free(&noise);
+    if (s != VS_OK) return vs_fail_context(s, "encoding the first frame");
+    return VS_OK;
+}
+
+/* x [1, C, F, H, W] without its first `n` frames (x itself, a view, when n is 0). */
+static vs_status drop_leading_frames(const vs_tensor *x, int n, vs_tensor *out) {
+    if (n <= 0) {
+        *out = vs_tensor_view(x->data, x->dtype, x->device, x->ndim, x->shape);
+        return VS_OK;
+    }
+    const int64_t C = x->shape[1], F = x->shape[2], HW = x->shape[3] * x->shape[4];
+    VS_TRY(vs_tensor_alloc(out, VS_F32, VS_CPU, 5, (int64_t[]){1, C, F - n, x->shape[3], x->shape[4]}));
+    for (int64_t c = 0; c < C; c++)
+        memcpy((float *)out->data + c * (F - n) * HW, (const float *)x->data + (c * F + n) * HW,
+               sizeof(float) * (size_t)((F - n) * HW));
+    return VS_OK;
+}
+
 /* The stage begins: its component loaded (timed into stats->load_s), the others the plan lets go freed. */
 static vs_status begin_stage(vs_t2v *m, const vs_t2v_request *r, const vs_memory_plan *plan, vs_stage stage,
                              vs_t2v_stats *stats) {
@@ -311,6 +365,7 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
     int64_t shape[5];
     VS_TRY(vs_t2v_latent_shape(m, r, shape));
     if (r->noise) VS_TRY(check_noise(r->noise, shape));
+    VS_TRY(vs_t2v_check_image(m, r));
     VS_TRY(plan_for(m, r->frames > 0 ? r->frames : d->frames, r->height > 0 ? r->height : d->height,
                     r->width > 0 ? r->width : d->width, guidance, &stats->plan));
     const vs_memory_plan *plan = &stats->plan;
@@ -319,13 +374,19 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
                  plan->keep_dit_for_decode ? "keeping" : "freeing", (double)plan->budget / (double)(1ull << 30));
 
     vs_text_embedding cond = {0}, uncond = {0};
-    vs_tensor latents = {0};
+    vs_tensor latents = {0}, condition = {0}, decoded = {0};
     vs_status s = begin_stage(m, r, plan, VS_STAGE_TEXT, stats);
     double t0 = vs_bench_now_ms();
     if (s == VS_OK) s = encode(m, r->prompt, &cond);
     if (s == VS_OK && guidance > 1.0f)
         s = encode(m, r->negative_prompt ? r->negative_prompt : d->negative_prompt, &uncond);
     stats->encode_s = (vs_bench_now_ms() - t0) / 1e3;
+    if (s == VS_OK && r->image) s = begin_stage(m, r, plan, VS_STAGE_DECODE, stats); /* the VAE encodes it */
+    if (s == VS_OK && r->image) {
+        t0 = vs_bench_now_ms();
+        s = image_condition(m, r, shape, &condition);
+        stats->image_s = (vs_bench_now_ms() - t0) / 1e3;
+    }
     if (s == VS_OK) s = begin_stage(m, r, plan, VS_STAGE_DENOISE, stats);
     if (s == VS_OK) s = vs_tensor_alloc(&latents, VS_F32, VS_CPU, 5, shape);
     if (s == VS_OK) {
@@ -337,6 +398,7 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
         set.scheduler.noise_seed = r->seed; /* a stochastic scheduler's per-step noise */
         set.steps = steps;
         set.guidance = guidance;
+        set.dynamic_cfg = r->dynamic_cfg;
         set.embedded_guidance = r->embedded_guidance > 0 ? r->embedded_guidance : d->embedded_guidance;
         set.attention = vs_t2v_resolve_attention(m, &r->attention);
         set.show_progress = r->show_progress;
@@ -344,6 +406,7 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
         set.progress_user = r->progress_user;
         set.cancel = r->cancel;
         set.cache = r->cache;
+        set.condition = condition.data ? &condition : NULL;
         t0 = vs_bench_now_ms();
         s = vs_denoise(m->transformer, &set, &cond, guidance > 1.0f ? &uncond : NULL, &latents, &stats->dit);
         stats->denoise_s = (vs_bench_now_ms() - t0) / 1e3;
@@ -351,7 +414,11 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
     if (s == VS_OK) s = begin_stage(m, r, plan, VS_STAGE_DECODE, stats);
     if (s == VS_OK) {
         t0 = vs_bench_now_ms();
-        s = m->vae ? vs_vae_decode(m->vae, &latents, -1, video) : pixels_to_frames(&latents, video);
+        const int padding = m->family->padding_frames && !m->pixel_space
+                                ? m->family->padding_frames(&m->dit_info, &m->vae_info, r->frames > 0 ? r->frames : d->frames)
+                                : 0;
+        s = drop_leading_frames(&latents, padding, &decoded);
+        if (s == VS_OK) s = m->vae ? vs_vae_decode(m->vae, &decoded, -1, video) : pixels_to_frames(&decoded, video);
         stats->decode_s = (vs_bench_now_ms() - t0) / 1e3;
     }
     if (s == VS_OK && m->vae) stats->vae = vs_vae_get_memory(m->vae);
@@ -361,5 +428,7 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
     vs_text_embedding_free(&cond);
     vs_text_embedding_free(&uncond);
     vs_tensor_free(&latents);
+    vs_tensor_free(&condition);
+    vs_tensor_free(&decoded);
     return s;
 }

@@ -1,6 +1,7 @@
-/* Text to video, the whole chain of a diffusers pipeline folder of any model
- * family (models/family.h):
+/* Text to video (and image to video), the whole chain of a diffusers pipeline
+ * folder of any model family (models/family.h):
  *     text encoder                 prompt -> embeddings (and the negative prompt)
+ *     vae/ (image to video)        the first frame -> the condition the DiT sees at every step
  *     transformer/ + scheduler/    seeded noise -> denoised latents (CFG, dense or sparse attention)
  *     vae/                         latents -> frames; absent for pixel-space models
  *                                  (transformer in = out = 3 channels), whose output is the video
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/image.h"
 #include "models/family.h"
 #include "pipeline/cache.h"
 #include "pipeline/memory_plan.h"
@@ -57,6 +59,12 @@ const vs_t2v_defaults *vs_t2v_get_defaults(const vs_t2v *t2v);
 vs_status vs_t2v_set_comm(vs_t2v *t2v, vs_comm *comm);
 /* 1 when the model has no VAE (its transformer works on pixels). */
 int vs_t2v_pixel_space(const vs_t2v *t2v);
+/* 1 for an image-to-video model (a request must give the first frame), 0 for text to video. */
+int vs_t2v_takes_image(const vs_t2v *t2v);
+
+/* The seed of the noise that samples the first frame's latent (image to video): another stream than the
+ * initial latents' (vs_noise_gaussian(seed)) and the scheduler's. */
+static inline uint64_t vs_t2v_image_noise_seed(uint64_t seed) { return seed ^ 0x696D616765ull; }
 
 typedef struct vs_t2v_request {
     const char *prompt;
@@ -64,18 +72,23 @@ typedef struct vs_t2v_request {
     uint64_t seed;
     int steps, frames, height, width; /* 0: the model's default */
     float guidance;                   /* < 0: the model's default; <= 1: no CFG */
+    int dynamic_cfg;                  /* the CogVideoX pipelines' use_dynamic_cfg: the scale varies by step */
     float embedded_guidance;          /* the scale a DiT embeds (HunyuanVideo); <= 0: the model's default */
     vs_attention_params attention; /* negative fields: the model's default (vs_t2v_resolve_attention) */
     vs_cache_settings cache;       /* step caching (pipeline/cache.h); zeroed: none */
     int show_progress;
     /* Initial latents f32 CPU [1, C, F', H', W'] (vs_t2v_latent_shape) instead of the seeded noise; NULL: seeded. */
     const vs_tensor *noise;
+    /* Image to video: the first frame (any size: resized to the video's as the pipeline does); NULL for
+     * text to video. A model of the other kind refuses the request with one line. */
+    const vs_image *image;
     /* Passed to the denoising loop (vs_denoise_settings): a per-step callback and a cancel flag. */
     int (*progress)(void *user, int step, int steps);
     void *progress_user;
     const atomic_int *cancel;
     /* Called as each stage begins, before its component is loaded, and with VS_STAGE_COUNT once the
-     * generation ends (for memory sampling); NULL: none. */
+     * generation ends (for memory sampling; image to video: VS_STAGE_DECODE also before denoising, while the
+     * VAE encodes the first frame); NULL: none. */
     void (*stage)(void *user, vs_stage stage);
     void *stage_user;
 } vs_t2v_request;
@@ -88,11 +101,15 @@ vs_attention_params vs_t2v_resolve_attention(const vs_t2v *t2v, const vs_attenti
 /* `in` checked against the policies and this model's DiT (vs_cache_resolve). */
 vs_status vs_t2v_resolve_cache(const vs_t2v *t2v, const vs_cache_settings *in, vs_cache_settings *out);
 
+/* Whether the request gives a first frame exactly when the model takes one (one line naming the model). */
+vs_status vs_t2v_check_image(const vs_t2v *t2v, const vs_t2v_request *request);
+
 /* The latent shape [1, C, F', H', W'] of a request, checking its sizes against the model. */
 vs_status vs_t2v_latent_shape(const vs_t2v *t2v, const vs_t2v_request *request, int64_t shape[5]);
 
 typedef struct vs_t2v_stats {
     double encode_s, denoise_s, decode_s;
+    double image_s;                /* encoding the first frame (image to video) */
     double load_s[VS_STAGE_COUNT]; /* loading each stage's component in this generation (0: it was loaded) */
     vs_memory_plan plan;           /* this generation's, with the estimated needs */
     vs_vae_memory vae;             /* the VAE's own report after the decode */

@@ -186,3 +186,20 @@ def test_ctrl_c_stops_generate():
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 3 and "interrupted" in out
+
+
+def test_image_to_video_takes_its_first_frame():
+    """The tiny CogVideoX 1.5 I2V folder: a first frame makes a video; none, or a text-only model given one, is
+    an error naming the problem."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
+    folder, image = os.path.join(root, "cogvideox_pipeline"), os.path.join(root, "image", "rgb.jpg")
+    size = dict(frames=9, height=32, width=48, steps=1, progress=False)
+    with vidsparse.Pipeline(os.path.join(folder, "i2v"), device="cpu") as p:
+        assert p.info["takes_image"]
+        assert p.generate("a cat", image=image, **size).shape == (9, 32, 48, 3)
+        with pytest.raises(vidsparse.Error, match="give the first frame"):
+            p.generate("a cat", **size)
+    with vidsparse.Pipeline(os.path.join(folder, "t2v"), device="cpu") as p:
+        assert not p.info["takes_image"]
+        with pytest.raises(vidsparse.Error, match="takes no image"):
+            p.generate("a cat", image=image, **size)

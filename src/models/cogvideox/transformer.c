@@ -1,3 +1,4 @@
+#include "models/common/component.h"
 #include "models/cogvideox/transformer.h"
 
 #include <stdio.h>
@@ -17,18 +18,6 @@
 #include "ops/ops.h"
 #include "sparse/sparse_attention.h"
 
-/* ---- per-model state reused between forwards ------------------------------------------ */
-
-struct vs_cogvideox_cache {
-    vs_joint_dit_cache joint; /* arena, RoPE tables, attention settings and sparse state, timer */
-};
-
-static void cache_free(vs_cogvideox_cache *c) {
-    if (!c) return;
-    vs_joint_dit_cache_release(&c->joint);
-    free(c);
-}
-
 /* ---- loading -------------------------------------------------------------------------- */
 
 static vs_status model_new(vs_device device, vs_cogvideox_model **out) {
@@ -44,16 +33,9 @@ static vs_status model_new(vs_device device, vs_cogvideox_model **out) {
 
 vs_status vs_cogvideox_model_load(const char *path, vs_device device, vs_cogvideox_model **out) {
     *out = NULL;
-    char dir[4096], config_path[4160];
-    snprintf(dir, sizeof dir, "%s/transformer", path); /* a pipeline folder keeps the DiT there */
-    snprintf(config_path, sizeof config_path, "%s/config.json", dir);
-    if (!vs_is_file(config_path)) {
-        snprintf(dir, sizeof dir, "%s", path);
-        snprintf(config_path, sizeof config_path, "%s/config.json", dir);
-        if (!vs_is_file(config_path))
-            return vs_fail(VS_ERR_NOT_FOUND,
-                           "%s: no config.json (nor transformer/config.json): not a CogVideoX model folder", path);
-    }
+    vs_component_path where;
+    VS_TRY(vs_component_find(path, "transformer", "a CogVideoX model", &where));
+    const char *dir = where.dir, *config_path = where.config;
     vs_cogvideox_model *m = NULL;
     VS_TRY(model_new(device, &m));
     vs_safetensors *st = NULL;
@@ -93,7 +75,8 @@ vs_status vs_cogvideox_model_random(const vs_cogvideox_config *config, vs_device
 
 void vs_cogvideox_model_free(vs_cogvideox_model *model) {
     if (!model) return;
-    cache_free(model->cache);
+    if (model->cache) vs_joint_dit_cache_release(model->cache);
+    free(model->cache);
     vs_cogvideox_weights_free(&model->weights);
     free(model);
 }
@@ -108,7 +91,7 @@ vs_attention_params vs_cogvideox_svg_defaults(void) {
 }
 
 vs_status vs_cogvideox_model_set_attention(vs_cogvideox_model *model, const vs_attention_params *params) {
-    return vs_joint_dit_set_attention(&model->cache->joint, params, "CogVideoX");
+    return vs_joint_dit_set_attention(model->cache, params, "CogVideoX");
 }
 
 /* ---- one batch entry's forward ---------------------------------------------------------------- */
@@ -390,7 +373,7 @@ static vs_status prepare_cache(const vs_cogvideox_model *m, const int grid[3], i
     vs_joint_dit_shape shape = {m->device, "CogVideoX", forward_bytes(c, m->device, N, L), c->rope_axes,
                                 c->rope_theta, {grid[0], grid[1], grid[2]}, (int)L, c->num_heads, c->head_dim,
                                 c->num_layers, 2 * c->num_layers};
-    return vs_joint_dit_prepare(&m->cache->joint, &shape);
+    return vs_joint_dit_prepare(m->cache, &shape);
 }
 
 static vs_status check_tensor(const vs_cogvideox_model *m, const vs_tensor *t, const char *name, int rank) {
@@ -479,7 +462,7 @@ vs_status vs_cogvideox_forward(const vs_cogvideox_model *model, const vs_cogvide
         st = vs_ulysses_init(&f.seq, NULL, 1, f.N + f.L, c->num_heads, c->head_dim);
         if (st == VS_OK) st = prepare_cache(model, f.grid, f.L);
         if (st != VS_OK) break;
-        vs_joint_dit_cache *cache = &model->cache->joint;
+        vs_joint_dit_cache *cache = model->cache;
         f.arena = cache->arena, f.rope_cos = &cache->rope_cos, f.rope_sin = &cache->rope_sin;
         f.attention = cache->sparse, f.clock.timer = cache->timer;
         f.probe = model->probe, f.probe_user = model->probe_user;

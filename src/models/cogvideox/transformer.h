@@ -31,13 +31,12 @@
 
 #include "models/cogvideox/config.h"
 #include "models/cogvideox/weights.h"
+#include "models/common/joint_dit.h"
 #include "models/family.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef struct vs_cogvideox_cache vs_cogvideox_cache;
 
 /* A test's look at the forward's intermediates (vs_cogvideox_model_set_probe): called in each batch
  * entry's forward with a name and a tensor on the model's device, computed and synced, valid only during
@@ -53,7 +52,7 @@ typedef struct vs_cogvideox_model {
     vs_cogvideox_config config;
     vs_cogvideox_weights weights;
     vs_device device;
-    vs_cogvideox_cache *cache; /* activations, RoPE tables, sparse attention of the last shape */
+    vs_joint_dit_cache *cache; /* arena, RoPE tables, attention settings and sparse state of the last shape */
     vs_cogvideox_probe_fn probe;
     void *probe_user;
 } vs_cogvideox_model;

@@ -9,6 +9,7 @@
 #include "core/status.h"
 #include "io/path.h"
 #include "models/common/text_prompt.h"
+#include "models/common/component.h"
 #include "models/family.h"
 #include "models/hunyuan/transformer.h"
 #include "models/hunyuan/vae.h"
@@ -139,10 +140,9 @@ static vs_dit_info info_of(const vs_hunyuan_config *c) {
 
 /* The DiT's configuration: dir/transformer/config.json, else dir/config.json (a transformer folder). */
 static vs_status dit_config_of(const char *dir, vs_hunyuan_config *c) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/transformer/config.json", dir);
-    if (!vs_is_file(path)) snprintf(path, sizeof path, "%s/config.json", dir);
-    return vs_hunyuan_config_load(path, c);
+    vs_component_path where;
+    VS_TRY(vs_component_find(dir, "transformer", "a HunyuanVideo model", &where));
+    return vs_hunyuan_config_load(where.config, c);
 }
 
 static vs_status dit_info(const char *dir, vs_dit_info *info) {

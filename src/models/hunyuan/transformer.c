@@ -1,3 +1,4 @@
+#include "models/common/component.h"
 #include "models/hunyuan/transformer.h"
 
 #include <stdio.h>
@@ -46,17 +47,9 @@ static vs_status model_new(vs_device device, vs_hunyuan_model **out) {
 
 vs_status vs_hunyuan_model_load(const char *path, vs_device device, vs_hunyuan_model **out) {
     *out = NULL;
-    char dir[4096], config_path[4160];
-    snprintf(dir, sizeof dir, "%s/transformer", path); /* a pipeline folder keeps the DiT there */
-    snprintf(config_path, sizeof config_path, "%s/config.json", dir);
-    if (!vs_is_file(config_path)) {
-        snprintf(dir, sizeof dir, "%s", path);
-        snprintf(config_path, sizeof config_path, "%s/config.json", dir);
-        if (!vs_is_file(config_path))
-            return vs_fail(
-                VS_ERR_NOT_FOUND,
-                "%s: no config.json (nor transformer/config.json): not a HunyuanVideo model folder", path);
-    }
+    vs_component_path where;
+    VS_TRY(vs_component_find(path, "transformer", "a HunyuanVideo model", &where));
+    const char *dir = where.dir, *config_path = where.config;
     vs_hunyuan_model *m = NULL;
     VS_TRY(model_new(device, &m));
     vs_safetensors *st = NULL;

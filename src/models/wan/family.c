@@ -7,71 +7,28 @@
 
 #include "core/json.h"
 #include "core/status.h"
+#include "models/common/component.h"
+#include "models/common/t5_text.h"
 #include "models/family.h"
 #include "models/wan/prompt.h"
 #include "models/wan/transformer.h"
 #include "models/wan/vae.h"
 
-/* ---- text: the tokenizer and umT5 of a pipeline folder -------------------------------------------- */
-
-typedef struct {
-    vs_tokenizer *tokenizer;
-    vs_umt5 *encoder;
-} wan_text;
-
-static void text_free(void *p) {
-    wan_text *t = p;
-    if (!t) return;
-    vs_tokenizer_free(t->tokenizer);
-    vs_umt5_free(t->encoder);
-    free(t);
-}
-
-static vs_status text_load(const char *dir, vs_device device, void **out) {
-    *out = NULL;
-    wan_text *t = calloc(1, sizeof *t);
-    if (!t) return vs_fail(VS_ERR_OOM, "out of memory");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tokenizer", dir);
-    vs_status s = vs_tokenizer_load(&t->tokenizer, path);
-    snprintf(path, sizeof path, "%s/text_encoder", dir);
-    if (s == VS_OK) s = vs_umt5_load(&t->encoder, path, device);
-    if (s != VS_OK) {
-        text_free(t);
-        return s;
-    }
-    *out = t;
-    return VS_OK;
-}
+/* ---- text: the tokenizer and umT5 of a pipeline folder (models/common/t5_text.h) ------------------ */
 
 /* umT5-XXL, Wan 2.1's text encoder (google/umt5-xxl's encoder). */
 static const vs_umt5_config umt5_xxl = {256384, 4096, 64, 10240, 64, 24, 32, 128, 1e-6f, 0};
 
 static vs_status text_random(const char *preset, vs_device device, uint64_t seed, void **out) {
     (void)preset; /* every Wan 2.1 DiT reads umT5-XXL's embeddings */
-    *out = NULL;
-    wan_text *t = calloc(1, sizeof *t);
-    if (!t) return vs_fail(VS_ERR_OOM, "out of memory");
-    vs_status s = vs_umt5_random(&t->encoder, &umt5_xxl, device, seed);
-    if (s != VS_OK) {
-        text_free(t);
-        return s;
-    }
-    *out = t;
-    return VS_OK;
+    return vs_t5_text_random(&umt5_xxl, device, seed, out);
 }
 
-/* A random encoder has no tokenizer: token i is the prompt's byte i + 3 (past the pad, end and unknown ids),
- * then the end token, then padding, as many tokens as a tokenizer's would give for short prompts. The
- * encoder's work is the same for any ids; the padded rows are zeroed as vs_wan_encode_prompt does. */
+/* A random encoder has no tokenizer (vs_t5_byte_ids); the padded rows are zeroed as vs_wan_encode_prompt does. */
 static vs_status encode_bytes(const vs_umt5 *encoder, const char *prompt, int max_length, float *out) {
     int32_t *ids = calloc((size_t)max_length * 2, sizeof *ids);
     if (!ids) return vs_fail(VS_ERR_OOM, "prompt: out of memory");
-    const int n = (int)(strlen(prompt) + 1 < (size_t)max_length ? strlen(prompt) + 1 : (size_t)max_length);
-    for (int i = 0; i < n; i++) {
-        ids[i] = i + 1 < n ? 3 + (unsigned char)prompt[i] : 1;
-        ids[max_length + i] = 1;
-    }
+    const int n = vs_t5_byte_ids(prompt, max_length, ids, ids + max_length);
     vs_status s = vs_umt5_encode(encoder, ids, ids + max_length, max_length, out);
     free(ids);
     const int d = vs_umt5_get_config(encoder)->d_model;
@@ -81,7 +38,7 @@ static vs_status encode_bytes(const vs_umt5 *encoder, const char *prompt, int ma
 
 /* Wan's embeddings keep the padded rows as zeros, so they need no mask. */
 static vs_status text_encode(void *p, const char *prompt, int max_length, vs_text_embedding *out) {
-    const wan_text *t = p;
+    const vs_t5_text *t = p;
     if (max_length <= 0) return vs_fail(VS_ERR_INVALID_ARG, "prompt: max_length must be positive, got %d", max_length);
     const int64_t shape[3] = {1, max_length, vs_umt5_get_config(t->encoder)->d_model};
     VS_TRY(vs_tensor_alloc(&out->hidden, VS_F32, VS_CPU, 3, shape));
@@ -89,10 +46,6 @@ static vs_status text_encode(void *p, const char *prompt, int max_length, vs_tex
                                : encode_bytes(t->encoder, prompt, max_length, out->hidden.data);
     if (s != VS_OK) vs_tensor_free(&out->hidden);
     return s;
-}
-
-static vs_status text_set_precision(void *p, vs_precision precision) {
-    return vs_umt5_set_precision(((wan_text *)p)->encoder, precision);
 }
 
 /* ---- the DiT ----------------------------------------------------------------------------------- */
@@ -146,11 +99,9 @@ static vs_status dit_preset(const char *preset, vs_dit_info *info) {
 
 /* The DiT's configuration: dir/transformer/config.json, else dir/config.json (a transformer folder). */
 static vs_status dit_config_of(const char *dir, vs_wan_config *c) {
-    char path[4096];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/transformer/config.json", dir);
-    if (stat(path, &st) != 0) snprintf(path, sizeof path, "%s/config.json", dir);
-    return vs_wan_config_load(path, c);
+    vs_component_path where;
+    VS_TRY(vs_component_find(dir, "transformer", "a Wan model", &where));
+    return vs_wan_config_load(where.config, c);
 }
 
 static vs_status dit_info(const char *dir, vs_dit_info *info) {
@@ -342,9 +293,9 @@ const vs_family vs_family_wan = {
                  "{\"_class_name\": \"UniPCMultistepScheduler\", \"flow_shift\": 3.0, \"use_flow_sigmas\": true, "
                  "\"prediction_type\": \"flow_prediction\"}"},
     .reference_vae = WAN_VAE,
-    .text_load = text_load,
+    .text_load = vs_t5_text_load,
     .text_encode = text_encode,
-    .text_free = text_free,
+    .text_free = vs_t5_text_free,
     .dit_load = dit_load,
     .dit_preset = dit_preset,
     .dit_info = dit_info,
@@ -362,7 +313,7 @@ const vs_family vs_family_wan = {
     .vae_decode = vae_decode,
     .vae_memory = vae_memory,
     .dit_set_precision = dit_set_precision,
-    .text_set_precision = text_set_precision,
+    .text_set_precision = vs_t5_text_set_precision,
     .vae_free = vae_free,
     .text_random = text_random,
     .vae_random = vae_random,

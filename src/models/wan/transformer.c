@@ -1,3 +1,4 @@
+#include "models/common/component.h"
 #include "models/wan/transformer.h"
 
 #include <math.h>
@@ -51,17 +52,9 @@ vs_status vs_wan_model_load(const char *path, vs_device device, vs_wan_model **o
 
 vs_status vs_wan_model_load_as(const char *path, vs_device device, vs_precision precision, vs_wan_model **out) {
     *out = NULL;
-    char dir[4096], config_path[4160];
-    /* A diffusers pipeline folder keeps the DiT under transformer/. */
-    snprintf(dir, sizeof dir, "%s/transformer", path);
-    snprintf(config_path, sizeof config_path, "%s/config.json", dir);
-    if (!vs_is_file(config_path)) {
-        snprintf(dir, sizeof dir, "%s", path);
-        snprintf(config_path, sizeof config_path, "%s/config.json", dir);
-        if (!vs_is_file(config_path))
-            return vs_fail(VS_ERR_NOT_FOUND, "%s: no config.json (nor transformer/config.json): not a Wan model folder",
-                           path);
-    }
+    vs_component_path where;
+    VS_TRY(vs_component_find(path, "transformer", "a Wan model", &where));
+    const char *dir = where.dir, *config_path = where.config;
     vs_wan_model *m = calloc(1, sizeof *m);
     if (!m) return vs_fail(VS_ERR_OOM, "out of memory");
     m->device = device;
