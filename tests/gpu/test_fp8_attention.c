@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "backend/cuda/cudnn_attention.h"
 #include "check.h"
 #include "core/dtype.h"
 #include "core/status.h"
@@ -111,6 +112,59 @@ static void reference(const float *q, const float *k, const float *v, int B, int
             }
 }
 
+/* One head of FP8 attention as fp8_attention.cu hands it to cuDNN (codes contiguous, out [B, N, H, D]);
+ * `device` only has to be a valid aligned pointer: nothing runs. */
+static vs_attn_args one_head(void *device, int B, int N, int L, int H, int D) {
+    vs_attn_args a = {.dtype = VS_BF16, .q = device, .k = device, .v = device, .out = device, .batch = B,
+                      .heads = 1, .seq_len = N, .kv_len = L, .head_dim = D, .scale = 1.0f / sqrtf((float)D)};
+    a.q_stride_b = (int64_t)N * D, a.q_stride_n = D, a.k_stride_b = a.v_stride_b = (int64_t)L * D;
+    a.k_stride_n = a.v_stride_n = D, a.o_stride_b = (int64_t)N * H * D, a.o_stride_n = (int64_t)H * D;
+    return a;
+}
+
+/* Which of cuDNN's FP8 graph forms have an engine, per head dim and token counts (the Wan sizes among them:
+ * 32,760 tokens at 1.3B 480p, 75,600 at 14B 720p, 512 text tokens, a batch of 2 for CFG): a table for docs/fp8.md, and cuDNN's
+ * answer to each refused form once. Reports only; the cases below fail when no form serves them. */
+TEST(probe_cudnn_fp8_forms) {
+    void *device = NULL;
+    CHECK(cudaMalloc(&device, 256) == cudaSuccess);
+    vs_test_defer(free_device, device);
+    static const int sizes[][4] = {{128, 1, 260, 260},     {128, 1, 1024, 1024},  {128, 1, 1500, 77},
+                                   {128, 2, 32760, 32760}, {128, 2, 32760, 512},  {128, 1, 75600, 75600},
+                                   {64, 1, 260, 260},      {64, 1, 1024, 1024}}; /* D, B, N, L */
+    char said[8] = {0};
+    printf("  forms: ");
+    for (int f = 0; f < vs_cudnn_fp8_form_count; f++) {
+        const vs_cudnn_fp8_form *x = &vs_cudnn_fp8_forms[f];
+        printf("%d = %s out%s%s%s; ", f, x->out_e4m3 ? "E4M3" : "BF16", x->stats ? " +stats" : "",
+               x->padded ? " +padded" : "", x->scale_o_value ? " +scale_o value" : "");
+    }
+    printf("\n");
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        const vs_attn_args a = one_head(device, sizes[i][1], sizes[i][2], sizes[i][3], 12, sizes[i][0]);
+        const int d = a.head_dim;
+        printf("  D %3d B %d N %5d L %5d:", d, a.batch, a.seq_len, a.kv_len);
+        for (int f = 0; f < vs_cudnn_fp8_form_count; f++) {
+            const vs_status s = vs_cudnn_fp8_supported(&a, &vs_cudnn_fp8_forms[f]);
+            printf(" %d %s", f, s == VS_OK ? "OK" : "no");
+            if (s != VS_OK && !said[f]) said[f] = 1, printf(" [%s]", vs_last_error());
+        }
+        printf("\n");
+    }
+    return 0;
+}
+
+/* The form vs_cudnn_fp8_pick chooses for the per-head shape of a case (E4M3 out rounds O once more). */
+static int out_in_e4m3(void *device, int B, int N, int L, int H, int D) {
+    const vs_attn_args a = one_head(device, B, N, L, H, D);
+    vs_cudnn_fp8_form form = {0};
+    if (vs_cudnn_fp8_pick(&a, &form) != VS_OK) return -1;
+    printf("  form for B %d N %d L %d D %d: %s out%s%s%s\n", B, N, L, D, form.out_e4m3 ? "E4M3" : "BF16",
+           form.stats ? ", statistics out" : "", form.padded ? ", padded" : "",
+           form.scale_o_value ? ", scale_o by value" : "");
+    return form.out_e4m3;
+}
+
 static int run_case(const case_desc *c) {
     const int B = c->batch, H = c->heads, N = c->seq_len, L = c->kv_len ? c->kv_len : N, D = c->head_dim;
     const int64_t row = (int64_t)H * D + c->row_pad, out_n = (int64_t)B * N * H * D;
@@ -143,7 +197,11 @@ static int run_case(const case_desc *c) {
     printf("  B %d H %d N %d L %d D %d (q x%g, v x%g, k offset %g, pad %d): rel L2 vs exact %.4f, vs the "
            "quantised inputs' exact attention %.4f\n",
            B, H, N, L, D, c->q_outliers, c->v_outliers, c->k_offset, c->row_pad, vs_exact, vs_quant);
-    CHECK_MSG(vs_quant < 0.04, "FP8 attention differs from its quantised inputs' exact attention by %.4f", vs_quant);
+    /* What remains against the quantised inputs is the E4M3 rounding of P (0.022 simulated), and of O when
+     * cuDNN writes it in E4M3 (2^-4 relative steps: about 0.036 more). */
+    const double bound = out_in_e4m3(dout, B, N, L, H, D) == 1 ? 0.06 : 0.04;
+    CHECK_MSG(vs_quant < bound, "FP8 attention differs from its quantised inputs' exact attention by %.4f (bound %.2f)",
+              vs_quant, bound);
     if (c->max_vs_exact > 0)
         CHECK_MSG(vs_exact < c->max_vs_exact, "FP8 attention is %.4f from the exact one (bound %.2f)", vs_exact,
                   c->max_vs_exact);
@@ -200,5 +258,5 @@ TEST(refused_where_unsupported) {
     return 0;
 }
 
-RUN_TESTS(T(small_self_attention), T(ragged_batch_two_outlier_v_offset_k), T(cross_attention_head_dim_64_padded_rows),
+RUN_TESTS(T(probe_cudnn_fp8_forms), T(small_self_attention), T(ragged_batch_two_outlier_v_offset_k), T(cross_attention_head_dim_64_padded_rows),
           T(outlier_q_channels), T(svg_with_fp8_dense_warmup), T(refused_where_unsupported))
