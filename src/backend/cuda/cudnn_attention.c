@@ -731,14 +731,16 @@ vs_status vs_cudnn_paged_attention(const vs_attn_args *a, const vs_cudnn_pages *
     return run(&key, &shape, NULL, pages, NULL, stream);
 }
 
+/* BF16 out is what cuDNN's frontend sample for "current scaling" builds, and that sample says Blackwell and
+ * cuDNN 9.13 or newer; on Hopper its FP8 sample writes E4M3 out (statistics virtual, 512 tokens). */
 const vs_cudnn_fp8_form vs_cudnn_fp8_forms[] = {
     /* out_e4m3, stats, padded, scale_o_value */
-    {0, 0, 0, 0}, /* BF16 out, inference (what cuDNN 9.19 refused at every shape tried first) */
-    {0, 1, 0, 1}, /* BF16 out, as Transformer Engine's "current scaling" FP8 attention builds it */
-    {0, 1, 0, 0},
-    {1, 1, 0, 0}, /* E4M3 out: the frontend's FP8 SDPA sample */
-    {1, 0, 0, 0},
-    {1, 1, 1, 0}, /* E4M3 out, lengths rounded up to VS_CUDNN_FP8_PAD, the padding masked */
+    {0, 1, 0, 1}, /* BF16 out, statistics out, scale_o 1 by value: the current-scaling sample */
+    {0, 0, 0, 1}, /* the same for inference */
+    {1, 0, 0, 0}, /* E4M3 out: the Hopper sample */
+    {1, 1, 0, 0},
+    {1, 0, 1, 0}, /* E4M3 out, token counts rounded up to VS_CUDNN_FP8_PAD, the padding masked */
+    {1, 1, 1, 0},
 };
 const int vs_cudnn_fp8_form_count = (int)(sizeof vs_cudnn_fp8_forms / sizeof vs_cudnn_fp8_forms[0]);
 
