@@ -195,5 +195,6 @@ TEST(refused_where_unsupported) {
     return 0;
 }
 
-RUN_TESTS(T(probe_cudnn_fp8_forms), T(small_self_attention), T(ragged_batch_two_outlier_v_offset_k), T(cross_attention_head_dim_64_padded_rows),
+RUN_TESTS(T(probe_cudnn_fp8_forms), T(small_self_attention), T(ragged_batch_two_outlier_v_offset_k),
+          T(cross_attention_head_dim_64_padded_rows),
           T(outlier_q_channels), T(svg_with_fp8_dense_warmup), T(refused_where_unsupported))

@@ -765,7 +765,8 @@ static vs_status fp8_key(const vs_attn_args *a, const vs_cudnn_fp8_form *form, v
     if (form->out_e4m3) shape->o_stride_b = N * D, shape->o_stride_n = D;
     VS_TRY(dense_key(shape, NULL, key));
     /* E4M3 rows: 16-byte alignment of every token row takes strides that are multiples of 16 codes. */
-    if (D % 16 != 0) return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN FP8 attention needs a head_dim that is a multiple of 16");
+    if (D % 16 != 0)
+        return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN FP8 attention needs a head_dim that is a multiple of 16");
     key->fp8 = 1, key->fp8_form = *form;
     return VS_OK;
 }

@@ -252,7 +252,8 @@ vs_status run_locked(const vs_attn_args *a, cudaStream_t st) {
         quantize_head_kernel<<<blocks((int64_t)B * rows_kv * groups), kThreads, 0, st>>>(
             s.v, v, a->v_stride_b, a->v_stride_n, B, L, rows_kv, H, h, D, nullptr, 0.0f, s.amax_bits + 2 * H + h);
         VS_CUDA_LAUNCH_CHECK("quantize_head_kernel");
-        one.out = form.out_e4m3 ? static_cast<void *>(s.o) : static_cast<void *>(static_cast<__nv_bfloat16 *>(a->out) + (int64_t)h * D);
+        __nv_bfloat16 *out_head = static_cast<__nv_bfloat16 *>(a->out) + (int64_t)h * D;
+        one.out = form.out_e4m3 ? static_cast<void *>(s.o) : static_cast<void *>(out_head);
         const vs_cudnn_fp8_scales scales = {s.descale + h * kSlot,
                                             s.descale + (H + h) * kSlot,
                                             s.descale + (2 * H + h) * kSlot,
