@@ -47,7 +47,8 @@ class AttnArgs(ctypes.Structure):  # mirrors vs_attn_args in src/backend/attenti
                [(n, ctypes.c_int64) for n in ("q_stride_b", "q_stride_n", "k_stride_b", "k_stride_n",
                                                 "v_stride_b", "v_stride_n", "o_stride_b", "o_stride_n")] + \
                [("scale", ctypes.c_float), ("blocks", ctypes.POINTER(Blocks)),
-                ("head_layout", ctypes.c_void_p), ("frames", ctypes.c_int), ("tokens_per_frame", ctypes.c_int)]
+                ("head_layout", ctypes.c_void_p), ("frames", ctypes.c_int), ("tokens_per_frame", ctypes.c_int),
+                ("fp8", ctypes.c_int)]
 
 
 def svg_block_mask(frames, P, text, density):
@@ -96,11 +97,13 @@ def main():
     ap.add_argument("--out", default="")
     ap.add_argument("--qk-std", type=float, default=1.0, help="standard deviation of q and k (score spread)")
     ap.add_argument("--skip-flex", action="store_true", help="leave FlexAttention out (saves its compile time)")
+    ap.add_argument("--fp8", action="store_true", help="also time our dense FP8 attention (vs_cuda_fp8_attention)")
     args = ap.parse_args()
 
     lib = ctypes.CDLL(os.path.abspath(args.lib))
     lib.vs_cuda_flash_attention.argtypes = [ctypes.POINTER(AttnArgs), ctypes.c_void_p]
     lib.vs_cudnn_attention.argtypes = [ctypes.POINTER(AttnArgs), ctypes.c_void_p]
+    lib.vs_cuda_fp8_attention.argtypes = [ctypes.POINTER(AttnArgs), ctypes.c_void_p]
     lib.vs_last_error.restype = ctypes.c_char_p
     lib.vs_cuda_band_create.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(Blocks), ctypes.c_int,
                                         ctypes.c_int, ctypes.c_int]
@@ -177,6 +180,18 @@ def main():
             result["ours_cudnn_vs_sdpa_rel_l2"] = rel_l2(out, reference)
         except RuntimeError as e:  # cuDNN's answer is the result
             result["ours_cudnn_error"] = str(e)[:400]
+        if args.fp8:  # E4M3 inside, BF16 in and out (docs/fp8.md); its distance from BF16 SDPA beside the time
+            fp8 = ours(False, False, lib.vs_cuda_fp8_attention)
+            try:
+                result["ours_fp8_ms"], _ = time_ms(fp8, reps=args.reps)
+                out.fill_(float("nan"))
+                fp8()
+                result["ours_fp8_vs_sdpa_rel_l2"] = rel_l2(out, reference)
+                for label in ("sdpa_flash", "sdpa_cudnn"):
+                    if label + "_ms" in result:
+                        result[f"speedup_ours_fp8_vs_{label}"] = result[label + "_ms"] / result["ours_fp8_ms"]
+            except RuntimeError as e:
+                result["ours_fp8_error"] = str(e)[:400]
 
         kv_num = keep.sum(1).to(torch.int32).view(1, 1, nb).expand(B, H, nb).contiguous().to(dev)
         kv_idx = torch.zeros(nb, nb, dtype=torch.int32)

@@ -61,7 +61,7 @@ enum {
     UID_FIRST_VIRTUAL = 100
 };
 
-#define MAX_PLANS 32
+#define MAX_PLANS 64 /* room for the FP8 forms refused on the way to the one served */
 #define MAX_DESCRIPTORS 96
 #define MAX_ENGINE_CONFIGS 8
 /* The fused engines need a few MiB at most; an engine asking for more than
@@ -74,7 +74,8 @@ typedef struct plan_key {
     int with_stats;     /* the log-sum-exp statistics are an output */
     int pages_per_row;  /* paged K/V: page-table entries per batch entry (0: plain strided K and V) */
     int num_pages;      /* paged K/V: pages in each container */
-    int fp8;            /* E4M3 Q, K, V with descales, BF16 out (fp8_attention_graph) */
+    int fp8;            /* E4M3 Q, K, V with descales (fp8_attention_graph), in the form fp8_form */
+    vs_cudnn_fp8_form fp8_form;
     int64_t strides[8]; /* batch, token stride of q, k, v, out; paged: page, head, token of k, v */
 } plan_key;
 
@@ -279,6 +280,27 @@ static cudnnBackendDescriptor_t finish_graph(graph *g, cudnnBackendDescriptor_t 
     return g->status ? NULL : op_graph;
 }
 
+/* Appends scaled = (row < seq_len_q && col < seq_len_kv) ? scaled : -inf to ops; returns the masked scores.
+ * seq_q and seq_kv are the INT32 [B, 1, 1, 1] lengths; -inf is the by-value UID_NEG_INF. */
+static cudnnBackendDescriptor_t append_length_mask(graph *g, const int64_t score_dims[4], const int64_t score_str[4],
+                                                   cudnnBackendDescriptor_t scaled, cudnnBackendDescriptor_t seq_q,
+                                                   cudnnBackendDescriptor_t seq_kv, cudnnBackendDescriptor_t *ops,
+                                                   int *n) {
+    const int64_t *sd = score_dims, *ss = score_str, one[4] = {1, 1, 1, 1};
+    const cudnnDataType_t i32 = CUDNN_DATA_INT32, b8 = CUDNN_DATA_BOOLEAN, f32 = CUDNN_DATA_FLOAT;
+    cudnnBackendDescriptor_t rows = tensor(g, 0, i32, sd, ss, false), cols = tensor(g, 0, i32, sd, ss, false);
+    cudnnBackendDescriptor_t row_ok = tensor(g, 0, b8, sd, ss, false), col_ok = tensor(g, 0, b8, sd, ss, false);
+    cudnnBackendDescriptor_t inside = tensor(g, 0, b8, sd, ss, false), masked = tensor(g, 0, f32, sd, ss, false);
+    cudnnBackendDescriptor_t neg_inf = tensor(g, UID_NEG_INF, f32, one, one, true);
+    ops[(*n)++] = pointwise_full(g, CUDNN_POINTWISE_GEN_INDEX, i32, scaled, NULL, NULL, 2, rows);
+    ops[(*n)++] = pointwise_full(g, CUDNN_POINTWISE_GEN_INDEX, i32, scaled, NULL, NULL, 3, cols);
+    ops[(*n)++] = pointwise_full(g, CUDNN_POINTWISE_CMP_LT, b8, rows, seq_q, NULL, 0, row_ok);
+    ops[(*n)++] = pointwise_full(g, CUDNN_POINTWISE_CMP_LT, b8, cols, seq_kv, NULL, 0, col_ok);
+    ops[(*n)++] = pointwise_full(g, CUDNN_POINTWISE_LOGICAL_AND, b8, row_ok, col_ok, NULL, 0, inside);
+    ops[(*n)++] = pointwise_full(g, CUDNN_POINTWISE_BINARY_SELECT, f32, scaled, neg_inf, inside, 0, masked);
+    return masked;
+}
+
 /* The operation graph of the file comment; returns it finalized (or NULL with g->status set). Paged
  * (k->pages_per_row > 0): K^T and V are loaded page by page from their containers, and each batch
  * entry's actual lengths (seq_len_q, seq_len_kv) bound both matmuls and mask the scores beyond them. */
@@ -330,24 +352,7 @@ static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
     cudnnBackendDescriptor_t scaled = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
     ops[n++] = matmul(g, q, kt, scores, seq_q, seq_kv, NULL);
     ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, scores, scale, scaled);
-    if (paged) { /* scaled = (row < seq_len_q && col < seq_len_kv) ? scaled : -inf */
-        const int64_t *sd = score_dims, *ss = score_str;
-        const cudnnDataType_t i32 = CUDNN_DATA_INT32, b8 = CUDNN_DATA_BOOLEAN, f32 = CUDNN_DATA_FLOAT;
-        cudnnBackendDescriptor_t rows = tensor(g, 0, i32, sd, ss, false),
-                                 cols = tensor(g, 0, i32, sd, ss, false);
-        cudnnBackendDescriptor_t row_ok = tensor(g, 0, b8, sd, ss, false),
-                                 col_ok = tensor(g, 0, b8, sd, ss, false);
-        cudnnBackendDescriptor_t inside = tensor(g, 0, b8, sd, ss, false),
-                                 masked = tensor(g, 0, f32, sd, ss, false);
-        cudnnBackendDescriptor_t neg_inf = tensor(g, UID_NEG_INF, f32, one, one, true);
-        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_GEN_INDEX, i32, scaled, NULL, NULL, 2, rows);
-        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_GEN_INDEX, i32, scaled, NULL, NULL, 3, cols);
-        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_CMP_LT, b8, rows, seq_q, NULL, 0, row_ok);
-        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_CMP_LT, b8, cols, seq_kv, NULL, 0, col_ok);
-        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_LOGICAL_AND, b8, row_ok, col_ok, NULL, 0, inside);
-        ops[n++] = pointwise_full(g, CUDNN_POINTWISE_BINARY_SELECT, f32, scaled, neg_inf, inside, 0, masked);
-        scaled = masked;
-    }
+    if (paged) scaled = append_length_mask(g, score_dims, score_str, scaled, seq_q, seq_kv, ops, &n);
     cudnnBackendDescriptor_t probs = tensor(g, 0, io, score_dims, score_str, false);
     append_softmax(g, score_dims, score_str, row_dims, row_str, scaled, k->with_stats ? UID_STATS : 0, probs, ops, &n);
     ops[n++] = matmul(g, probs, v, o, seq_q, NULL, seq_kv);
@@ -355,27 +360,30 @@ static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
 }
 
 /* FP8 attention (cuDNN's FP8 fused flash attention, the graph cuDNN's frontend builds for its FP8 SDPA
- * forward): E4M3 Q, K, V whose values are codes * descale, BF16 out. Every scale is an f32 [1,1,1,1]
- * device tensor:
+ * forward): E4M3 Q, K, V whose values are codes * descale, one head ([B, 1, rows, D]). Every scale is an
+ * f32 [1,1,1,1] device tensor (scale_o by value in the form scale_o_value):
  *
  *   S  = Q K^T * scale * descale_q * descale_k       f32, the real-valued logits
- *   P  = softmax(S)                                  (the same max / exp / sum / log / div chain)
+ *   (padded form: S = -inf outside row < seq_len_q, col < seq_len_kv; both matmuls bounded by them)
+ *   P  = softmax(S)                                  (the same max / exp / sum / log / div chain; the
+ *                                                    log-sum-exp an output in the form stats)
  *   amax_s = max |P|                                 (an output the pattern requires)
  *   P8 = e4m3(P * scale_s)                           scale_s = 448: P's largest value, 1, maps to E4M3's
- *   O  = (P8 V) * descale_s * descale_v * scale_o    descale_s = 1/448, scale_o = 1; BF16
+ *   O  = (P8 V) * descale_s * descale_v * scale_o    descale_s = 1/448; O BF16, or E4M3 (form out_e4m3)
  *   amax_o = max |(P8 V) * descale_s * descale_v|
  *
  * The fused kernel quantises each tile's unnormalised exp(S - running max), whose largest value is 1, so a
  * fixed scale_s of 448 uses E4M3's whole range (what cuDNN's own FP8 samples do). */
 static cudnnBackendDescriptor_t fp8_attention_graph(graph *g, const plan_key *k) {
     const cudnnDataType_t f8 = CUDNN_DATA_FP8_E4M3, f32 = CUDNN_DATA_FLOAT;
+    const vs_cudnn_fp8_form *form = &k->fp8_form;
     const int64_t B = k->batch, H = k->heads, N = k->seq_len, L = k->kv_len, D = k->head_dim;
     const int64_t *s = k->strides;
     const int64_t q_dims[4] = {B, H, N, D}, q_str[4] = {s[0], D, s[1], 1};
     const int64_t kt_dims[4] = {B, H, D, L}, kt_str[4] = {s[2], D, 1, s[3]};
     const int64_t v_dims[4] = {B, H, L, D}, v_str[4] = {s[4], D, s[5], 1};
     const int64_t o_str[4] = {s[6], D, s[7], 1};
-    const int64_t one[4] = {1, 1, 1, 1};
+    const int64_t one[4] = {1, 1, 1, 1}, len_dims[4] = {B, 1, 1, 1};
     const int64_t score_dims[4] = {B, H, N, L}, score_str[4] = {H * N * L, N * L, L, 1};
     const int64_t row_dims[4] = {B, H, N, 1}, row_str[4] = {H * N, N, 1, 1};
     const int64_t o_virtual_str[4] = {H * N * D, N * D, D, 1};
@@ -383,38 +391,45 @@ static cudnnBackendDescriptor_t fp8_attention_graph(graph *g, const plan_key *k)
     cudnnBackendDescriptor_t q = tensor(g, UID_Q, f8, q_dims, q_str, false);
     cudnnBackendDescriptor_t kt = tensor(g, UID_K, f8, kt_dims, kt_str, false);
     cudnnBackendDescriptor_t v = tensor(g, UID_V, f8, v_dims, v_str, false);
-    cudnnBackendDescriptor_t o = tensor(g, UID_O, CUDNN_DATA_BFLOAT16, q_dims, o_str, false);
+    cudnnBackendDescriptor_t o = tensor(g, UID_O, form->out_e4m3 ? f8 : CUDNN_DATA_BFLOAT16, q_dims, o_str, false);
     cudnnBackendDescriptor_t scale = tensor(g, UID_SCALE, f32, one, one, true);
     cudnnBackendDescriptor_t descale_q = tensor(g, UID_DESCALE_Q, f32, one, one, false);
     cudnnBackendDescriptor_t descale_k = tensor(g, UID_DESCALE_K, f32, one, one, false);
     cudnnBackendDescriptor_t descale_v = tensor(g, UID_DESCALE_V, f32, one, one, false);
     cudnnBackendDescriptor_t descale_s = tensor(g, UID_DESCALE_S, f32, one, one, false);
     cudnnBackendDescriptor_t scale_s = tensor(g, UID_SCALE_S, f32, one, one, false);
-    cudnnBackendDescriptor_t scale_o = tensor(g, UID_SCALE_O, f32, one, one, false);
+    cudnnBackendDescriptor_t scale_o = tensor(g, UID_SCALE_O, f32, one, one, form->scale_o_value != 0);
     cudnnBackendDescriptor_t amax_s = tensor(g, UID_AMAX_S, f32, one, one, false);
     cudnnBackendDescriptor_t amax_o = tensor(g, UID_AMAX_O, f32, one, one, false);
-    cudnnBackendDescriptor_t ops[24];
+    cudnnBackendDescriptor_t seq_q = NULL, seq_kv = NULL;
+    if (form->padded) {
+        seq_q = tensor(g, UID_SEQ_Q, CUDNN_DATA_INT32, len_dims, one, false);
+        seq_kv = tensor(g, UID_SEQ_KV, CUDNN_DATA_INT32, len_dims, one, false);
+    }
+    cudnnBackendDescriptor_t ops[32];
     int n = 0;
 
     cudnnBackendDescriptor_t scores = tensor(g, 0, f32, score_dims, score_str, false);
     cudnnBackendDescriptor_t scaled = tensor(g, 0, f32, score_dims, score_str, false);
     cudnnBackendDescriptor_t scaled_q = tensor(g, 0, f32, score_dims, score_str, false);
     cudnnBackendDescriptor_t logits = tensor(g, 0, f32, score_dims, score_str, false);
-    ops[n++] = matmul(g, q, kt, scores, NULL, NULL, NULL);
+    ops[n++] = matmul(g, q, kt, scores, seq_q, seq_kv, NULL);
     ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, scores, scale, scaled);
     ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, scaled, descale_q, scaled_q);
     ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, scaled_q, descale_k, logits);
+    if (form->padded) logits = append_length_mask(g, score_dims, score_str, logits, seq_q, seq_kv, ops, &n);
 
     cudnnBackendDescriptor_t probs = tensor(g, 0, f32, score_dims, score_str, false);
     cudnnBackendDescriptor_t probs8 = tensor(g, 0, f8, score_dims, score_str, false);
-    append_softmax(g, score_dims, score_str, row_dims, row_str, logits, 0, probs, ops, &n);
+    append_softmax(g, score_dims, score_str, row_dims, row_str, logits, form->stats ? UID_STATS : 0, probs, ops,
+                   &n);
     ops[n++] = reduction(g, CUDNN_REDUCE_TENSOR_AMAX, probs, amax_s);
     ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, probs, scale_s, probs8);
 
     cudnnBackendDescriptor_t pv = tensor(g, 0, f32, q_dims, o_virtual_str, false);
     cudnnBackendDescriptor_t pv_s = tensor(g, 0, f32, q_dims, o_virtual_str, false);
     cudnnBackendDescriptor_t pv_sv = tensor(g, 0, f32, q_dims, o_virtual_str, false);
-    ops[n++] = matmul(g, probs8, v, pv, NULL, NULL, NULL);
+    ops[n++] = matmul(g, probs8, v, pv, seq_q, NULL, seq_kv);
     ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, pv, descale_s, pv_s);
     ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, pv_s, descale_v, pv_sv);
     ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, pv_sv, scale_o, o);
@@ -486,9 +501,13 @@ static void build_plan(plan_entry *e) {
     }
     if (g.status) cudnnGetLastErrorString(detail, sizeof detail);
     const plan_key *k = &e->key;
-    char shape[128];
+    const vs_cudnn_fp8_form *f = &k->fp8_form;
+    char shape[160], fp8_form[80];
+    snprintf(fp8_form, sizeof fp8_form, "E4M3 in, %s out%s%s%s", f->out_e4m3 ? "E4M3" : "BF16",
+             f->stats ? ", stats out" : "", f->padded ? ", padded with lengths" : "",
+             f->scale_o_value ? ", scale_o by value" : "");
     snprintf(shape, sizeof shape, "B %d, N %d, L %d, H %d, D %d, %s%s", k->batch, k->seq_len, k->kv_len,
-             k->heads, k->head_dim, k->fp8 ? "E4M3 in, BF16 out" : vs_dtype_name(k->dtype),
+             k->heads, k->head_dim, k->fp8 ? fp8_form : vs_dtype_name(k->dtype),
              k->pages_per_row ? ", paged K/V" : "");
     if (g.status)
         snprintf(e->error, sizeof e->error, "cuDNN has no fused attention for %s: %s returned %s (%d)%s%s",
@@ -522,10 +541,8 @@ static plan_entry *find_or_build(const plan_key *key) {
     memset(e, 0, sizeof *e);
     e->key = *key;
     build_plan(e);
-    if (!e->plan)
-        VS_WARN("%s (%s)", e->error,
-                key->fp8 ? "FP8 attention has no other kernel: --attention-precision bf16 runs BF16"
-                         : "this attention falls back to our flash kernel");
+    if (!e->plan && !key->fp8) /* FP8 forms: vs_cudnn_fp8_pick reports */
+        VS_WARN("%s (this attention falls back to our flash kernel)", e->error);
     return e;
 }
 
@@ -551,19 +568,27 @@ static vs_status ensure_workspace(int64_t bytes) {
 
 static vs_status execute(const plan_entry *e, const vs_attn_args *a, float *lse, const vs_cudnn_pages *pages,
                          const vs_cudnn_fp8_scales *fp8, void *stream) {
-    float scale = a->scale, neg_inf = -INFINITY;
-    int64_t uids[16] = {UID_Q, UID_K, UID_V, UID_O, UID_SCALE};
-    void *pointers[16] = {(void *)a->q, (void *)a->k, (void *)a->v, a->out, &scale};
+    float scale = a->scale, neg_inf = -INFINITY, scale_o_value = 1.0f;
+    int64_t uids[24] = {UID_Q, UID_K, UID_V, UID_O, UID_SCALE};
+    void *pointers[24] = {(void *)a->q, (void *)a->k, (void *)a->v, a->out, &scale};
     int64_t tensors = 5;
     if (lse) uids[tensors] = UID_STATS, pointers[tensors++] = lse;
     if (fp8) {
+        const vs_cudnn_fp8_form *form = &e->key.fp8_form;
         const int64_t fp8_uids[8] = {UID_DESCALE_Q, UID_DESCALE_K, UID_DESCALE_V, UID_DESCALE_S,
                                      UID_SCALE_S,   UID_SCALE_O,   UID_AMAX_S,    UID_AMAX_O};
         void *fp8_pointers[8] = {(void *)fp8->descale_q, (void *)fp8->descale_k, (void *)fp8->descale_v,
-                                 (void *)fp8->descale_s, (void *)fp8->scale_s,   (void *)fp8->scale_o,
+                                 (void *)fp8->descale_s, (void *)fp8->scale_s,
+                                 form->scale_o_value ? &scale_o_value : (void *)fp8->scale_o,
                                  fp8->amax_s,            fp8->amax_o};
         for (int i = 0; i < 8; i++)
             uids[tensors] = fp8_uids[i], pointers[tensors++] = fp8_pointers[i];
+        if (form->stats) uids[tensors] = UID_STATS, pointers[tensors++] = fp8->stats;
+        if (form->padded) {
+            uids[tensors] = UID_SEQ_Q, pointers[tensors++] = (void *)fp8->seq_len_q;
+            uids[tensors] = UID_SEQ_KV, pointers[tensors++] = (void *)fp8->seq_len_kv;
+            uids[tensors] = UID_NEG_INF, pointers[tensors++] = &neg_inf;
+        }
     }
     if (pages) {
         const int64_t paged_uids[5] = {UID_SEQ_Q, UID_SEQ_KV, UID_TABLE_K, UID_TABLE_V, UID_NEG_INF};
@@ -662,15 +687,20 @@ vs_status vs_cudnn_attention_lse(const vs_attn_args *a, float *lse, void *stream
     return run(&key, a, lse, NULL, NULL, stream);
 }
 
-vs_status vs_cudnn_attention_supported(const vs_attn_args *a) {
-    plan_key key;
-    VS_TRY(dense_key(a, NULL, &key));
+/* VS_OK when the plan of `key` exists (building it), VS_ERR_UNSUPPORTED with its error when cuDNN has none. */
+static vs_status supported(const plan_key *key) {
     pthread_mutex_lock(&g_lock);
     vs_status s = ensure_handle();
-    const plan_entry *e = s ? NULL : find_or_build(&key);
+    const plan_entry *e = s ? NULL : find_or_build(key);
     if (e && !e->plan) s = vs_fail(VS_ERR_UNSUPPORTED, "%s", e->error);
     pthread_mutex_unlock(&g_lock);
     return s;
+}
+
+vs_status vs_cudnn_attention_supported(const vs_attn_args *a) {
+    plan_key key;
+    VS_TRY(dense_key(a, NULL, &key));
+    return supported(&key);
 }
 
 vs_status vs_cudnn_paged_attention(const vs_attn_args *a, const vs_cudnn_pages *pages, void *stream) {
@@ -701,18 +731,77 @@ vs_status vs_cudnn_paged_attention(const vs_attn_args *a, const vs_cudnn_pages *
     return run(&key, &shape, NULL, pages, NULL, stream);
 }
 
-vs_status vs_cudnn_attention_fp8(const vs_attn_args *a, const vs_cudnn_fp8_scales *scales, void *stream) {
-    if (!scales || !scales->descale_q || !scales->descale_k || !scales->descale_v || !scales->descale_s ||
-        !scales->scale_s || !scales->scale_o || !scales->amax_s || !scales->amax_o)
-        return vs_fail(VS_ERR_INVALID_ARG, "cuDNN FP8 attention: every scale, descale and amax is required");
+/* BF16 out is what cuDNN's frontend sample for "current scaling" builds, and that sample says Blackwell and
+ * cuDNN 9.13 or newer; on Hopper its FP8 sample writes E4M3 out (statistics virtual, 512 tokens). */
+const vs_cudnn_fp8_form vs_cudnn_fp8_forms[] = {
+    /* out_e4m3, stats, padded, scale_o_value */
+    {0, 1, 0, 1}, /* BF16 out, statistics out, scale_o 1 by value: the current-scaling sample */
+    {0, 0, 0, 1}, /* the same for inference */
+    {1, 0, 0, 0}, /* E4M3 out: the Hopper sample */
+    {1, 1, 0, 0},
+    {1, 0, 1, 0}, /* E4M3 out, token counts rounded up to VS_CUDNN_FP8_PAD, the padding masked */
+    {1, 1, 1, 0},
+};
+const int vs_cudnn_fp8_form_count = (int)(sizeof vs_cudnn_fp8_forms / sizeof vs_cudnn_fp8_forms[0]);
+
+static int64_t round_to_pad(int64_t n) {
+    return (n + VS_CUDNN_FP8_PAD - 1) / VS_CUDNN_FP8_PAD * VS_CUDNN_FP8_PAD;
+}
+
+/* The plan key of one head of FP8 attention in `form` (header: contiguous codes, rows rounded up when
+ * padded), and in *shape the arguments describing the tensors cuDNN sees. */
+static vs_status fp8_key(const vs_attn_args *a, const vs_cudnn_fp8_form *form, vs_attn_args *shape, plan_key *key) {
+    if (form->padded && !form->out_e4m3)
+        return vs_fail(VS_ERR_INVALID_ARG, "cuDNN FP8 attention: the padded form writes E4M3 out");
     if (a->dtype != VS_BF16)
-        return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN FP8 attention writes BF16, not %s", vs_dtype_name(a->dtype));
-    plan_key key;
-    VS_TRY(dense_key(a, NULL, &key));
+        return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN FP8 attention takes BF16 arguments, not %s", vs_dtype_name(a->dtype));
+    if (a->heads != 1) return vs_fail(VS_ERR_INVALID_ARG, "cuDNN FP8 attention runs one head at a time");
+    *shape = *a;
+    const int64_t D = a->head_dim, N = form->padded ? round_to_pad(a->seq_len) : a->seq_len,
+                  L = form->padded ? round_to_pad(vs_attn_kv_len(a)) : vs_attn_kv_len(a);
+    shape->seq_len = (int)N, shape->kv_len = (int)L;
+    shape->q_stride_b = N * D, shape->q_stride_n = D;
+    shape->k_stride_b = shape->v_stride_b = L * D, shape->k_stride_n = shape->v_stride_n = D;
+    if (form->out_e4m3) shape->o_stride_b = N * D, shape->o_stride_n = D;
+    VS_TRY(dense_key(shape, NULL, key));
     /* E4M3 rows: 16-byte alignment of every token row takes strides that are multiples of 16 codes. */
-    for (int i = 0; i < 6; i++)
-        if (key.strides[i] % 16 != 0)
-            return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN FP8 attention needs q, k, v strides that are multiples of 16");
-    key.fp8 = 1;
-    return run(&key, a, NULL, NULL, scales, stream);
+    if (D % 16 != 0)
+        return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN FP8 attention needs a head_dim that is a multiple of 16");
+    key->fp8 = 1, key->fp8_form = *form;
+    return VS_OK;
+}
+
+vs_status vs_cudnn_attention_fp8(const vs_attn_args *a, const vs_cudnn_fp8_form *form,
+                                 const vs_cudnn_fp8_scales *scales, void *stream) {
+    if (!form || !scales || !scales->descale_q || !scales->descale_k || !scales->descale_v || !scales->descale_s ||
+        !scales->scale_s || (!scales->scale_o && !form->scale_o_value) || !scales->amax_s || !scales->amax_o ||
+        (form->stats && !scales->stats) || (form->padded && (!scales->seq_len_q || !scales->seq_len_kv)))
+        return vs_fail(VS_ERR_INVALID_ARG,
+                       "cuDNN FP8 attention: a scale, descale, amax, statistics or length array is missing");
+    vs_attn_args shape;
+    plan_key key;
+    VS_TRY(fp8_key(a, form, &shape, &key));
+    return run(&key, &shape, NULL, NULL, scales, stream);
+}
+
+vs_status vs_cudnn_fp8_supported(const vs_attn_args *a, const vs_cudnn_fp8_form *form) {
+    vs_attn_args shape;
+    plan_key key;
+    VS_TRY(fp8_key(a, form, &shape, &key));
+    return supported(&key);
+}
+
+vs_status vs_cudnn_fp8_pick(const vs_attn_args *a, vs_cudnn_fp8_form *form) {
+    char first[512] = "";
+    for (int i = 0; i < vs_cudnn_fp8_form_count; i++) {
+        const vs_status s = vs_cudnn_fp8_supported(a, &vs_cudnn_fp8_forms[i]);
+        if (s == VS_OK) {
+            *form = vs_cudnn_fp8_forms[i];
+            return VS_OK;
+        }
+        if (s != VS_ERR_UNSUPPORTED) return s;
+        if (!first[0]) snprintf(first, sizeof first, "%s", vs_last_error());
+    }
+    return vs_fail(VS_ERR_UNSUPPORTED, "none of cuDNN's %d FP8 attention forms has an engine (the first: %s)",
+                   vs_cudnn_fp8_form_count, first);
 }

@@ -49,17 +49,42 @@ typedef struct vs_cudnn_pages {
  * unspecified values. VS_ERR_UNSUPPORTED as vs_cudnn_attention. */
 vs_status vs_cudnn_paged_attention(const vs_attn_args *args, const vs_cudnn_pages *pages, void *stream);
 
-/* FP8 attention: q, k and v hold E4M3 codes (args->q / k / v, strides in codes, multiples of 16), whose values
- * are codes times descale_q / descale_k / descale_v; out = softmax(scale q k^T) v in BF16 (args->dtype
- * VS_BF16). The probabilities enter the second product as E4M3 codes of P * scale_s, undone by descale_s
- * (448 and 1/448), and out is multiplied by scale_o (1). All eight are f32 scalars in device memory;
- * amax_s and amax_o receive max |P| and max |out| (cuDNN's FP8 pattern writes them). Dense only; Hopper
- * or newer; VS_ERR_UNSUPPORTED as vs_cudnn_attention. */
+/* FP8 attention. cuDNN's FP8 fused attention (Hopper or newer) comes in several graph forms, and which of
+ * them a cuDNN version has an engine for is not documented per version (docs/fp8.md), so the form is a
+ * parameter, and vs_cudnn_fp8_pick tries them in order:
+ *   out_e4m3        O is written as E4M3 codes of O * scale_o (else BF16, in the model's layout);
+ *   stats           the softmax statistics (log-sum-exp per row) are an output, as in training graphs;
+ *   padded          the token counts are rounded up to VS_CUDNN_FP8_PAD and device lengths (seq_len_q,
+ *                   seq_len_kv) bound the matmuls and mask the padded keys (out_e4m3 only);
+ *   scale_o_value   scale_o is the by-value constant 1 (BF16 out only), not a device scalar.
+ * Operands, one head at a time: args->q / k / v hold E4M3 codes, contiguous [batch, rows, head_dim] (rows:
+ * seq_len or kv_len, rounded up when padded; args' q / k / v strides are ignored; padded rows must hold
+ * finite codes), whose values are codes times descale_q / descale_k / descale_v. out = softmax(scale q k^T) v:
+ * BF16 with args' out strides, or E4M3 codes contiguous [batch, rows_q, head_dim] when out_e4m3. The
+ * probabilities enter the second product as E4M3 codes of P * scale_s, undone by descale_s (448 and 1/448);
+ * amax_s and amax_o receive max |P| and max |out| (cuDNN's FP8 pattern writes them). Every scalar is an f32
+ * in device memory, 16-byte aligned; stats f32 [batch, rows_q]; seq_len_q / seq_len_kv INT32 [batch]. */
+#define VS_CUDNN_FP8_PAD 128
+typedef struct vs_cudnn_fp8_form {
+    int out_e4m3, stats, padded, scale_o_value;
+} vs_cudnn_fp8_form;
 typedef struct vs_cudnn_fp8_scales {
     const float *descale_q, *descale_k, *descale_v, *descale_s, *scale_s, *scale_o;
     float *amax_s, *amax_o;
+    float *stats;                         /* form.stats */
+    const int32_t *seq_len_q, *seq_len_kv; /* form.padded */
 } vs_cudnn_fp8_scales;
-vs_status vs_cudnn_attention_fp8(const vs_attn_args *args, const vs_cudnn_fp8_scales *scales, void *stream);
+vs_status vs_cudnn_attention_fp8(const vs_attn_args *args, const vs_cudnn_fp8_form *form,
+                                 const vs_cudnn_fp8_scales *scales, void *stream);
+/* VS_OK when cuDNN has an engine for `form` at the shape of args (building and caching its plan), else
+ * VS_ERR_UNSUPPORTED with cuDNN's answer (the probe of tests/gpu/test_fp8_attention.c). */
+vs_status vs_cudnn_fp8_supported(const vs_attn_args *args, const vs_cudnn_fp8_form *form);
+/* The first form cuDNN serves at the shape of args, in the order of vs_cudnn_fp8_forms; VS_ERR_UNSUPPORTED
+ * naming the shape and cuDNN's answer to the first form when none. */
+vs_status vs_cudnn_fp8_pick(const vs_attn_args *args, vs_cudnn_fp8_form *form);
+/* The forms tried, cheapest first (BF16 out needs no conversion pass, unpadded no copy). */
+extern const vs_cudnn_fp8_form vs_cudnn_fp8_forms[];
+extern const int vs_cudnn_fp8_form_count;
 
 #ifdef __cplusplus
 }

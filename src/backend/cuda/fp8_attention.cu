@@ -15,7 +15,14 @@
  *
  * Passes: the column sums of K, then every head's amax of Q, K - mean and V (atomics on the float bits:
  * non-negative floats order as their unsigned bits), then per head one quantising kernel writing that
- * head's [B, rows, D] codes (a scratch of three heads, not of three tensors) and the cuDNN call. */
+ * head's [B, rows, D] codes (a scratch of three heads, not of three tensors) and the cuDNN call.
+ *
+ * The graph form (cudnn_attention.h) is the first cuDNN serves at the shape. In the forms with an E4M3
+ * output, O's codes carry the scale scale_o = kOutRange / amax_v: every output row is a convex combination
+ * of V's rows, so |O| <= amax_v, with headroom for the rounding of P; one more kernel then writes them to
+ * out in BF16 (codes * amax_v / kOutRange). The padded form rounds the token counts up to VS_CUDNN_FP8_PAD:
+ * the padded rows of the codes are zeros, cuDNN masks the padded keys, and the conversion skips the padded
+ * query rows. */
 #include <cuda_bf16.h>
 #include <cuda_fp8.h>
 #include <pthread.h>
@@ -24,6 +31,7 @@
 #include "backend/cuda/cudnn_attention.h"
 #include "backend/cuda/fp8_attention.h"
 #include "core/devmem.h"
+#include "core/log.h"
 
 namespace {
 
@@ -64,27 +72,40 @@ __global__ void head_amax_kernel(unsigned *amax_bits, const __nv_bfloat16 *x, in
 /* Every scalar cuDNN reads sits in its own 16-byte slot (the alignment its tensors declare). */
 constexpr int kSlot = 4;
 
-/* descale[i] = amax[i] / 448 (1 for an all-zero head) for the 3H heads of Q, K and V; then the three
- * constants of the P quantisation: scale_s 448, descale_s 1/448, scale_o 1. */
-__global__ void descales_kernel(float *descale, float *constants, const unsigned *amax_bits, int count) {
-    for (int i = threadIdx.x; i < count; i += blockDim.x) {
+/* The largest magnitude O's E4M3 codes are scaled to (E4M3's largest is 448): headroom for P's rounding. */
+constexpr float kOutRange = 384.0f;
+
+/* descale[i] = amax[i] / 448 (1 for an all-zero head) for the 3H heads of Q, K and V; scale_o[h] =
+ * kOutRange / amax of V's head h (1 for a zero head); the constants of the P quantisation: scale_s 448,
+ * descale_s 1/448, and scale_o 1 (BF16 out); the lengths of the padded form. */
+__global__ void descales_kernel(float *descale, float *scale_o, float *constants, int32_t *lengths,
+                                const unsigned *amax_bits, int heads, int batch, int seq_len, int kv_len) {
+    for (int i = threadIdx.x; i < 3 * heads; i += blockDim.x) {
         const float amax = __uint_as_float(amax_bits[i]);
         descale[i * kSlot] = amax > 0.0f ? amax / 448.0f : 1.0f;
+        if (i >= 2 * heads) scale_o[(i - 2 * heads) * kSlot] = amax > 0.0f ? kOutRange / amax : 1.0f;
     }
+    for (int b = threadIdx.x; b < batch; b += blockDim.x)
+        lengths[b] = seq_len, lengths[batch + b] = kv_len;
     if (threadIdx.x == 0)
         constants[0] = 448.0f, constants[kSlot] = 1.0f / 448.0f, constants[2 * kSlot] = 1.0f;
 }
 
-/* codes[b, r, :] = e4m3((x[b, r, head, :] - mean[b, head, :]) * 448 / amax), eight values per thread. */
+/* codes[b, r, :] = e4m3((x[b, r, head, :] - mean[b, head, :]) * 448 / amax) for r < rows, zeros for the
+ * padding rows up to rows_padded; eight values per thread. */
 __global__ void quantize_head_kernel(uint8_t *codes, const __nv_bfloat16 *x, int64_t stride_b, int64_t stride_n,
-                                     int batch, int rows, int heads, int head, int head_dim, const float *sums,
-                                     float inv_rows, const unsigned *amax_bits) {
+                                     int batch, int rows, int rows_padded, int heads, int head, int head_dim,
+                                     const float *sums, float inv_rows, const unsigned *amax_bits) {
     const int groups = head_dim / 8;
     const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-    if (i >= (int64_t)batch * rows * groups) return;
+    if (i >= (int64_t)batch * rows_padded * groups) return;
     const int g = (int)(i % groups);
     const int64_t br = i / groups;
-    const int b = (int)(br / rows), r = (int)(br % rows);
+    const int b = (int)(br / rows_padded), r = (int)(br % rows_padded);
+    if (r >= rows) {
+        *reinterpret_cast<uint2 *>(codes + br * head_dim + g * 8) = make_uint2(0, 0);
+        return;
+    }
     const int c = head * head_dim + g * 8;
     const float amax = __uint_as_float(*amax_bits), inv = amax > 0.0f ? 448.0f / amax : 1.0f;
     uint4 packed = *reinterpret_cast<const uint4 *>(x + b * stride_b + (int64_t)r * stride_n + c);
@@ -100,6 +121,29 @@ __global__ void quantize_head_kernel(uint8_t *codes, const __nv_bfloat16 *x, int
     *reinterpret_cast<uint2 *>(codes + br * head_dim + g * 8) = out;
 }
 
+/* out[b, r, head, :] = bf16(codes[b, r, :] / scale_o) for r < rows (codes [B, rows_padded, D], written by
+ * cuDNN as O * scale_o); eight values per thread. */
+__global__ void dequantize_head_kernel(__nv_bfloat16 *out, int64_t stride_b, int64_t stride_n, const uint8_t *codes,
+                                       int batch, int rows, int rows_padded, int head, int head_dim,
+                                       const float *scale_o) {
+    const int groups = head_dim / 8;
+    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (i >= (int64_t)batch * rows * groups) return;
+    const int g = (int)(i % groups);
+    const int64_t br = i / groups;
+    const int b = (int)(br / rows), r = (int)(br % rows);
+    const uint2 packed = *reinterpret_cast<const uint2 *>(codes + ((int64_t)b * rows_padded + r) * head_dim + g * 8);
+    const __nv_fp8x2_storage_t *pairs = reinterpret_cast<const __nv_fp8x2_storage_t *>(&packed);
+    const float scale = 1.0f / *scale_o;
+    uint4 result;
+    __nv_bfloat162 *h = reinterpret_cast<__nv_bfloat162 *>(&result);
+    for (int k = 0; k < 4; k++) {
+        const float2 f = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(pairs[k], __NV_E4M3)));
+        h[k] = __floats2bfloat162_rn(f.x * scale, f.y * scale);
+    }
+    *reinterpret_cast<uint4 *>(out + b * stride_b + (int64_t)r * stride_n + (int64_t)head * head_dim + g * 8) = result;
+}
+
 /* One scratch for the process, grown on demand, under a lock (as cuDNN's workspace). */
 pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 void *g_scratch;
@@ -108,17 +152,20 @@ size_t g_scratch_bytes;
 size_t round_up(size_t n) { return (n + 255) / 256 * 256; }
 
 struct scratch {
-    uint8_t *q, *k, *v;
-    float *sums, *descale, *constants, *amax_out;
+    uint8_t *q, *k, *v, *o;
+    float *sums, *descale, *scale_o, *constants, *amax_out, *stats;
+    int32_t *lengths;
     unsigned *amax_bits;
 };
 
-vs_status take_scratch(const vs_attn_args *a, int kv_len, scratch *s) {
-    const size_t B = a->batch, H = a->heads, D = a->head_dim, N = a->seq_len, L = kv_len;
-    const size_t sizes[8] = {round_up(B * N * D), round_up(B * L * D), round_up(B * L * D),
-                             round_up(B * H * D * 4), round_up(3 * H * kSlot * 4), round_up(3 * kSlot * 4),
-                             round_up(2 * kSlot * 4),
-                             round_up(3 * H * 4)};
+/* Codes of one head (rows_q, rows_kv: the token counts, padded or not), the statistics and the scalars. */
+vs_status take_scratch(const vs_attn_args *a, int rows_q, int rows_kv, scratch *s) {
+    const size_t B = a->batch, H = a->heads, D = a->head_dim, N = rows_q, L = rows_kv;
+    enum { kParts = 12 };
+    const size_t sizes[kParts] = {round_up(B * N * D),          round_up(B * L * D),      round_up(B * L * D),
+                                  round_up(B * N * D),          round_up(B * H * D * 4),  round_up(3 * H * kSlot * 4),
+                                  round_up(H * kSlot * 4),      round_up(3 * kSlot * 4),  round_up(2 * kSlot * 4),
+                                  round_up(B * N * 4),          round_up(2 * B * 4),      round_up(3 * H * 4)};
     size_t total = 0;
     for (size_t n : sizes)
         total += n;
@@ -129,20 +176,54 @@ vs_status take_scratch(const vs_attn_args *a, int kv_len, scratch *s) {
         g_scratch_bytes = total;
     }
     uint8_t *p = static_cast<uint8_t *>(g_scratch);
-    void *parts[8];
-    for (int i = 0; i < 8; i++)
+    void *parts[kParts];
+    for (int i = 0; i < kParts; i++)
         parts[i] = p, p += sizes[i];
     s->q = static_cast<uint8_t *>(parts[0]), s->k = static_cast<uint8_t *>(parts[1]);
-    s->v = static_cast<uint8_t *>(parts[2]), s->sums = static_cast<float *>(parts[3]);
-    s->descale = static_cast<float *>(parts[4]), s->constants = static_cast<float *>(parts[5]);
-    s->amax_out = static_cast<float *>(parts[6]), s->amax_bits = static_cast<unsigned *>(parts[7]);
+    s->v = static_cast<uint8_t *>(parts[2]), s->o = static_cast<uint8_t *>(parts[3]);
+    s->sums = static_cast<float *>(parts[4]), s->descale = static_cast<float *>(parts[5]);
+    s->scale_o = static_cast<float *>(parts[6]), s->constants = static_cast<float *>(parts[7]);
+    s->amax_out = static_cast<float *>(parts[8]), s->stats = static_cast<float *>(parts[9]);
+    s->lengths = static_cast<int32_t *>(parts[10]), s->amax_bits = static_cast<unsigned *>(parts[11]);
     return VS_OK;
+}
+
+int padded_rows(int rows, const vs_cudnn_fp8_form &form) {
+    return form.padded ? (rows + VS_CUDNN_FP8_PAD - 1) / VS_CUDNN_FP8_PAD * VS_CUDNN_FP8_PAD : rows;
+}
+
+/* The form last reported in the log (under g_lock), so each change of form is said once. */
+int g_reported_form = -1;
+
+void report_form(const vs_cudnn_fp8_form &f, int batch, int seq_len, int kv_len, int head_dim) {
+    const int id = f.out_e4m3 | f.stats << 1 | f.padded << 2 | f.scale_o_value << 3;
+    if (id == g_reported_form) return;
+    g_reported_form = id;
+    VS_INFO("FP8 attention (B %d, N %d, L %d, D %d): cuDNN's form with %s out%s%s%s", batch, seq_len, kv_len,
+            head_dim, f.out_e4m3 ? "E4M3" : "BF16", f.stats ? ", statistics out" : "",
+            f.padded ? ", lengths padded and masked" : "", f.scale_o_value ? ", scale_o by value" : "");
 }
 
 vs_status run_locked(const vs_attn_args *a, cudaStream_t st) {
     const int B = a->batch, H = a->heads, D = a->head_dim, N = a->seq_len, L = vs_attn_kv_len(a), cols = H * D;
+    const vs_cudnn_fp8_form widest = {1, 1, 1, 0};
     scratch s;
-    VS_TRY(take_scratch(a, L, &s));
+    VS_TRY(take_scratch(a, padded_rows(N, widest), padded_rows(L, widest), &s));
+
+    /* One head's arguments for cuDNN: the codes (strides set by the form), out in the model's layout. */
+    vs_attn_args one = {};
+    one.dtype = VS_BF16;
+    one.q = s.q, one.k = s.k, one.v = s.v, one.out = a->out;
+    one.batch = B, one.heads = 1, one.seq_len = N, one.kv_len = L, one.head_dim = D;
+    one.q_stride_b = (int64_t)N * D, one.q_stride_n = D;
+    one.k_stride_b = one.v_stride_b = (int64_t)L * D, one.k_stride_n = one.v_stride_n = D;
+    one.o_stride_b = a->o_stride_b, one.o_stride_n = a->o_stride_n;
+    one.scale = a->scale;
+    vs_cudnn_fp8_form form;
+    VS_TRY(vs_cudnn_fp8_pick(&one, &form));
+    report_form(form, B, N, L, D);
+    const int rows_q = padded_rows(N, form), rows_kv = padded_rows(L, form);
+
     const __nv_bfloat16 *q = static_cast<const __nv_bfloat16 *>(a->q), *k = static_cast<const __nv_bfloat16 *>(a->k),
                         *v = static_cast<const __nv_bfloat16 *>(a->v);
     VS_CUDA_TRY(cudaMemsetAsync(s.sums, 0, sizeof(float) * B * cols, st));
@@ -158,37 +239,39 @@ vs_status run_locked(const vs_attn_args *a, cudaStream_t st) {
                                                   s.sums, inv_l);
     head_amax_kernel<<<grid_l, kThreads, 0, st>>>(s.amax_bits + 2 * H, v, a->v_stride_b, a->v_stride_n, L, cols, D,
                                                   nullptr, 0.0f);
-    descales_kernel<<<1, kThreads, 0, st>>>(s.descale, s.constants, s.amax_bits, 3 * H);
+    descales_kernel<<<1, kThreads, 0, st>>>(s.descale, s.scale_o, s.constants, s.lengths, s.amax_bits, H, B, N, L);
     VS_CUDA_LAUNCH_CHECK("fp8 attention statistics");
 
     const int groups = D / 8;
+    const auto blocks = [](int64_t threads) { return (unsigned)((threads + kThreads - 1) / kThreads); };
     for (int h = 0; h < H; h++) {
-        const int64_t q_threads = (int64_t)B * N * groups, kv_threads = (int64_t)B * L * groups;
-        const unsigned q_blocks = (unsigned)((q_threads + kThreads - 1) / kThreads),
-                       kv_blocks = (unsigned)((kv_threads + kThreads - 1) / kThreads);
-        quantize_head_kernel<<<q_blocks, kThreads, 0, st>>>(s.q, q, a->q_stride_b, a->q_stride_n, B, N, H, h, D,
-                                                            nullptr, 0.0f, s.amax_bits + h);
-        quantize_head_kernel<<<kv_blocks, kThreads, 0, st>>>(s.k, k, a->k_stride_b, a->k_stride_n, B, L, H, h, D,
-                                                             s.sums, inv_l, s.amax_bits + H + h);
-        quantize_head_kernel<<<kv_blocks, kThreads, 0, st>>>(s.v, v, a->v_stride_b, a->v_stride_n, B, L, H, h, D,
-                                                             nullptr, 0.0f, s.amax_bits + 2 * H + h);
+        quantize_head_kernel<<<blocks((int64_t)B * rows_q * groups), kThreads, 0, st>>>(
+            s.q, q, a->q_stride_b, a->q_stride_n, B, N, rows_q, H, h, D, nullptr, 0.0f, s.amax_bits + h);
+        quantize_head_kernel<<<blocks((int64_t)B * rows_kv * groups), kThreads, 0, st>>>(
+            s.k, k, a->k_stride_b, a->k_stride_n, B, L, rows_kv, H, h, D, s.sums, inv_l, s.amax_bits + H + h);
+        quantize_head_kernel<<<blocks((int64_t)B * rows_kv * groups), kThreads, 0, st>>>(
+            s.v, v, a->v_stride_b, a->v_stride_n, B, L, rows_kv, H, h, D, nullptr, 0.0f, s.amax_bits + 2 * H + h);
         VS_CUDA_LAUNCH_CHECK("quantize_head_kernel");
-        vs_attn_args one = {};
-        one.dtype = VS_BF16;
-        one.q = s.q, one.k = s.k, one.v = s.v;
-        one.out = static_cast<__nv_bfloat16 *>(a->out) + (int64_t)h * D;
-        one.batch = B, one.heads = 1, one.seq_len = N, one.kv_len = L, one.head_dim = D;
-        one.q_stride_b = (int64_t)N * D, one.q_stride_n = D;
-        one.k_stride_b = one.v_stride_b = (int64_t)L * D, one.k_stride_n = one.v_stride_n = D;
-        one.o_stride_b = a->o_stride_b, one.o_stride_n = a->o_stride_n;
-        one.scale = a->scale;
-        const float *descale = s.descale;
-        const vs_cudnn_fp8_scales scales = {descale + h * kSlot,     descale + (H + h) * kSlot,
-                                            descale + (2 * H + h) * kSlot,
-                                            s.constants + kSlot,     s.constants,
-                                            s.constants + 2 * kSlot, s.amax_out,
-                                            s.amax_out + kSlot};
-        VS_TRY(vs_cudnn_attention_fp8(&one, &scales, st));
+        __nv_bfloat16 *out_head = static_cast<__nv_bfloat16 *>(a->out) + (int64_t)h * D;
+        one.out = form.out_e4m3 ? static_cast<void *>(s.o) : static_cast<void *>(out_head);
+        const vs_cudnn_fp8_scales scales = {s.descale + h * kSlot,
+                                            s.descale + (H + h) * kSlot,
+                                            s.descale + (2 * H + h) * kSlot,
+                                            s.constants + kSlot,
+                                            s.constants,
+                                            form.out_e4m3 ? s.scale_o + h * kSlot : s.constants + 2 * kSlot,
+                                            s.amax_out,
+                                            s.amax_out + kSlot,
+                                            s.stats,
+                                            s.lengths,
+                                            s.lengths + B};
+        VS_TRY(vs_cudnn_attention_fp8(&one, &form, &scales, st));
+        if (form.out_e4m3) {
+            dequantize_head_kernel<<<blocks((int64_t)B * N * groups), kThreads, 0, st>>>(
+                static_cast<__nv_bfloat16 *>(a->out), a->o_stride_b, a->o_stride_n, s.o, B, N, rows_q, h, D,
+                s.scale_o + h * kSlot);
+            VS_CUDA_LAUNCH_CHECK("dequantize_head_kernel");
+        }
     }
     return VS_OK;
 }
