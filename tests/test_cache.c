@@ -37,7 +37,9 @@ static int replay(vs_step_cache *c, int steps, int64_t n, const float *x, const 
     float *estimate = vs_test_malloc(sizeof(float) * (size_t)n);
     for (int i = 0; i < steps; i++) {
         int run = -1;
-        CHECK_OK(vs_step_cache_decide(c, i, x + i * n, signal ? signal + i * signal_n : NULL, signal_n, &run));
+        const vs_tensor sig = vs_tensor_view(signal ? (float *)signal + i * signal_n : NULL, VS_F32, VS_CPU, 1,
+                                             (int64_t[]){signal_n});
+        CHECK_OK(vs_step_cache_decide(c, i, x + i * n, signal ? &sig : NULL, &run));
         pattern[i] = run ? 'R' : '-';
         if (run) {
             vs_step_cache_store(c, x + i * n, out + i * n);
@@ -135,8 +137,9 @@ TEST(teacache_matches_the_reference_on_recorded_signals) {
         /* The outputs at teacache's reused steps are not the recording's: replay decisions only. */
         for (int i = 0; i < r.steps; i++) {
             int run;
-            CHECK_OK(vs_step_cache_decide(c, i, (float *)r.latents->data + i * r.n,
-                                          (float *)r.signal->data + i * r.signal->shape[1], r.signal->shape[1], &run));
+            const vs_tensor sig = vs_tensor_view((float *)r.signal->data + i * r.signal->shape[1], VS_F32, VS_CPU, 1,
+                                                 (int64_t[]){r.signal->shape[1]});
+            CHECK_OK(vs_step_cache_decide(c, i, (float *)r.latents->data + i * r.n, &sig, &run));
             if (run) vs_step_cache_store(c, (float *)r.latents->data + i * r.n, (float *)r.output->data + i * r.n);
             got[i] = run ? 'R' : '-';
         }
@@ -199,7 +202,7 @@ TEST(rules_on_synthetic_steps) {
     int runs = 0;
     for (int i = 0; i < steps; i++) {
         int run;
-        CHECK_OK(vs_step_cache_decide(c, i, x, NULL, 0, &run));
+        CHECK_OK(vs_step_cache_decide(c, i, x, NULL, &run));
         CHECK_MSG(run == (i == 0 || (49 - i) % 3 == 0), "fora step %d", i);
         runs += run;
         if (run) vs_step_cache_store(c, x, out);
@@ -217,7 +220,7 @@ TEST(rules_on_synthetic_steps) {
         float xi[4], vi[4];
         for (int j = 0; j < 4; j++) xi[j] = 1.0f - 0.02f * (float)i + (float)j, vi[j] = 0.5f + 0.01f * (float)(i * j);
         int run;
-        CHECK_OK(vs_step_cache_decide(e, i, xi, NULL, 0, &run));
+        CHECK_OK(vs_step_cache_decide(e, i, xi, NULL, &run));
         CHECK_MSG(run == (i < 10 || i == steps - 1), "easycache step %d ran %d", i, run);
         if (run) vs_step_cache_store(e, xi, vi);
     }

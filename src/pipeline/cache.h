@@ -48,9 +48,9 @@ void vs_step_cache_free(vs_step_cache *cache);
 /* 1 when decide needs TeaCache's signal (vs_dit_teacache) */
 int vs_step_cache_needs_signal(const vs_step_cache *cache);
 /* Before step `step` (0, 1, ... in order) on latents x (n values): *run = 1 to run the DiT, 0 to reuse.
- * signal: the step's TeaCache signal of signal_n values when the policy needs one, else NULL. */
-vs_status vs_step_cache_decide(vs_step_cache *cache, int step, const float *x, const float *signal,
-                               int64_t signal_n, int *run);
+ * signal: the step's TeaCache signal (vs_dit_teacache: on the model's device, where its change from the
+ * previous step's is reduced and the cache keeps a copy) when the policy needs one, else NULL. */
+vs_status vs_step_cache_decide(vs_step_cache *cache, int step, const float *x, const vs_tensor *signal, int *run);
 /* After a run: out = the DiT's output on x, branches x n values (the prompt's branch first). */
 void vs_step_cache_store(vs_step_cache *cache, const float *x, const float *out);
 /* After a decision to reuse: out (branches x n) = x + each branch's cached transformation. */
