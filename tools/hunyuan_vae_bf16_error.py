@@ -16,7 +16,7 @@ Rounding points (names for --only / --without):
   taps     a 3x3x3 convolution accumulated as three 2D convolutions into a bf16 buffer (rounded after each
            temporal tap; off = one f32 accumulation over all 27 taps)
   conv     a convolution's result rounded before the bias and residual are added (what a separate bias +
-           residual kernel after cuDNN costs)
+           residual kernel after cuDNN costs; a 1x1 convolution's always is)
   act      a stored activation off the residual stream: conv1's and the shortcut's outputs
   stream   the residual stream between layers: conv_in's, conv2's (after the residual) and the upsampler's
            outputs, the attention's sum, in bf16 (off: kept in f32)
@@ -39,15 +39,18 @@ DATA = os.path.join(ROOT, "tests", "data", "hunyuan_vae")
 TILE = dict(tile_sample_min_height=32, tile_sample_min_width=32, tile_sample_min_num_frames=8,
             tile_sample_stride_height=24, tile_sample_stride_width=16, tile_sample_stride_num_frames=4)
 POINTS = ("weights", "input", "taps", "conv", "act", "stream", "norm", "attn")
-# The CUDA path before this change (three bf16-accumulated taps, bias and residual in the crop), and after.
+# The CUDA path before this change (three bf16-accumulated taps, bias and residual in the crop), steps on
+# the way, and after it ("new": src/models/hunyuan/vae_cuda.c now).
 CONFIGS = {
     "current": dict(weights=1, input=1, taps=1, conv=0, act=1, stream=1, norm=1, attn=1),
     # one cuDNN 3D convolution (f32 accumulation over all 27 taps, one bf16 rounding), bias and residual after
     "conv3d": dict(weights=1, input=1, taps=0, conv=1, act=1, stream=1, norm=1, attn=1),
     # and the residual stream in f32
     "conv3d_f32_stream": dict(weights=1, input=1, taps=0, conv=1, act=1, stream=0, norm=1, attn=1),
-    # the three taps as now, the residual stream in f32
+    # the three taps as before, the residual stream in f32
     "taps_f32_stream": dict(weights=1, input=1, taps=1, conv=0, act=1, stream=0, norm=1, attn=1),
+    # and conv1's output in f32 until norm2 reads it
+    "new": dict(weights=1, input=1, taps=0, conv=1, act=0, stream=0, norm=1, attn=1),
 }
 
 
@@ -64,8 +67,8 @@ class Emulation:
         w = self.r("weights", cv.conv.weight)
         xp = F.pad(x, cv.time_causal_padding, mode="replicate")
         k = w.shape[2]
-        if k == 1:  # cuDNN's bf16 output, then the bias (and residual) kernel
-            y = self.r("act", F.conv3d(xp, w))
+        if k == 1:  # cuDNN's bf16 output, then the bias (and residual) kernel: rounded either way
+            y = self.r("conv" if self.on["conv"] else "act", F.conv3d(xp, w))
         elif self.on["taps"]:
             y = None
             for dt in range(k):  # tap dt: frames dt .. dt + t - 1 of the padded input, into a bf16 buffer
@@ -207,6 +210,10 @@ def main():
         for p in POINTS:
             if base[p]:
                 row(f"current without {p}", measure(vae, ref, {**base, p: 0}))
+        new = CONFIGS["new"]
+        for p in POINTS:
+            if new[p]:
+                row(f"new without {p}", measure(vae, ref, {**new, p: 0}))
         for p in POINTS:
             row(f"only {p}", measure(vae, ref, {q: int(q == p) for q in POINTS}))
 

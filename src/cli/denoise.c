@@ -397,7 +397,8 @@ int vs_cmd_denoise(int argc, char **argv) {
         set.attention = vs_attention_resolve(&asked, &defaults.attention);
         set.show_progress = 1;
         context = "--cache";
-        s = vs_cache_resolve(&(vs_cache_settings){o.cache, o.cache_threshold}, dit, &set.cache, NULL);
+        s = vs_cache_resolve(&(vs_cache_settings){.policy = o.cache, .threshold = o.cache_threshold}, dit,
+                             &set.cache, NULL);
         if (o.cache_record) rec.dit = dit, rec.steps = o.steps, set.on_step = record_step, set.on_step_user = &rec;
     }
     if (s == VS_OK) {

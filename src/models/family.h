@@ -40,6 +40,10 @@ typedef struct vs_generation_defaults {
     float embedded_guidance;       /* the guidance scale the DiT embeds (HunyuanVideo's guidance_scale); 0: none */
     int linear_sigmas;             /* the pipeline gives Euler sigmas linspace(1, 0, steps + 1)[:-1]
                                       (vs_scheduler_config.linear_sigmas) */
+    /* EasyCache (pipeline/cache.h) as its authors' script for this family runs it: the threshold when the
+     * request gives none (0: the policy's 0.05), and the steps that always run first (0: steps / 5) */
+    double easycache_threshold;
+    int easycache_warmup;
 } vs_generation_defaults;
 
 typedef struct vs_dit_info {

@@ -14,6 +14,7 @@ struct vs_step_cache {
     double threshold;
     vs_teacache_fit fit;
     int steps, branches;
+    int warmup;          /* EasyCache: steps that always run first */
     int64_t n;           /* latent values of one branch */
     float *delta;        /* branches x n: output - latents of the last run */
     int runs;            /* runs so far */
@@ -58,13 +59,14 @@ static int none_decide(vs_step_cache *c, int step, const float *x) {
 }
 
 /* ---- EasyCache (EasyCache4Wan2.1/easycache_generate.py's rule, decided on the prompt's branch for both) ----
- * The first steps (Wan's script: 10 of 50; here steps / 5) and the last step run. After that the step's
+ * The first steps (Wan's script: 10 of 50, steps / 5 unless the family sets its own: EasyCache4HunyuanVideo's
+ * 5) and the last step run. After that the step's
  * predicted output change k * mean|x_t - x_{t-1}| / mean|v_run| accumulates, and the DiT runs (and the sum
  * restarts) once the sum reaches the threshold. Without a rate k yet, the step runs. */
 
 static int easycache_decide(vs_step_cache *c, int step, const float *x) {
     int run = 1;
-    if (step < c->steps / 5 || is_end(c, step)) {
+    if (step < c->warmup || is_end(c, step)) {
         c->accumulated = 0;
     } else if (c->have_prev_x && c->runs && c->have_k) {
         c->accumulated += c->k * mean_abs(x, c->prev_x, c->n) / mean_abs(c->run_out, NULL, c->n);
@@ -150,6 +152,12 @@ vs_status vs_cache_resolve(const vs_cache_settings *in, vs_dit *dit, vs_cache_se
     memset(&teacache, 0, sizeof teacache);
     if (p->needs_signal && dit) VS_TRY(vs_dit_teacache(dit, NULL, NULL, &teacache));
     double threshold = in->threshold;
+    int warmup = in->warmup;
+    const vs_generation_defaults *family = dit ? &vs_dit_family(dit)->defaults : NULL;
+    if (p->learn == easycache_learn && family) {
+        if (threshold < 0 && family->easycache_threshold > 0) threshold = family->easycache_threshold;
+        if (warmup <= 0) warmup = family->easycache_warmup;
+    }
     if (p == &policies[0]) {
         threshold = 0;
     } else if (threshold < 0) {
@@ -163,7 +171,7 @@ vs_status vs_cache_resolve(const vs_cache_settings *in, vs_dit *dit, vs_cache_se
     }
     if (p->needs_signal && !dit && !(threshold > 0))
         return vs_fail(VS_ERR_INVALID_ARG, "cache policy teacache: its default threshold comes from the model");
-    *out = (vs_cache_settings){p->name, threshold};
+    *out = (vs_cache_settings){.policy = p->name, .threshold = threshold, .warmup = warmup > 0 ? warmup : 0};
     if (fit) *fit = teacache;
     return VS_OK;
 }
@@ -181,6 +189,7 @@ vs_status vs_step_cache_create(const vs_cache_settings *settings, const vs_teaca
     vs_step_cache *c = calloc(1, sizeof *c);
     if (!c) return vs_fail(VS_ERR_OOM, "out of memory");
     c->policy = p, c->threshold = settings->threshold, c->steps = steps, c->n = n, c->branches = branches;
+    c->warmup = settings->warmup > 0 ? settings->warmup : steps / 5;
     if (fit) c->fit = *fit;
     const size_t bytes = sizeof(float) * (size_t)n;
     int ok = p == &policies[0] || (c->delta = malloc(bytes * (size_t)branches)) != NULL;

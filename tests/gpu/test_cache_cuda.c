@@ -13,7 +13,8 @@
 static vs_tensor *poisoned_tail_bf16(unsigned long long *rng, int64_t n, float lo, float hi, float **host) {
     *host = vs_test_free_later(random_array(rng, n, lo, hi));
     vs_tensor *full = vs_test_tensor(), *view = vs_test_tensor();
-    if (!*host || vs_tensor_alloc(full, VS_BF16, VS_CUDA, 1, (int64_t[]){n + 37}) != VS_OK || poison(full) != VS_OK)
+    if (!*host || vs_tensor_alloc(full, VS_BF16, VS_CUDA, 1, (int64_t[]){n + 37}) != VS_OK ||
+        poison(full) != VS_OK)
         return NULL;
     round_to(*host, n, VS_BF16);
     void *buf = vs_test_malloc((size_t)n * 2);
@@ -30,14 +31,17 @@ TEST(rel_l1_matches_double_and_the_cpu) {
     for (int i = 0; i < 5; i++) {
         const int64_t n = sizes[i];
         float *a, *b;
-        vs_tensor *ad = poisoned_tail_bf16(&rng, n, -2.0f, 2.0f, &a), *bd = poisoned_tail_bf16(&rng, n, -2.5f, 1.5f, &b);
+        vs_tensor *ad = poisoned_tail_bf16(&rng, n, -2.0f, 2.0f, &a),
+                  *bd = poisoned_tail_bf16(&rng, n, -2.5f, 1.5f, &b);
         CHECK(ad && bd);
-        for (int64_t j = 0; j < n; j += 3) a[j] = b[j]; /* some equal entries */
+        for (int64_t j = 0; j < n; j += 3)
+            a[j] = b[j]; /* some equal entries */
         void *buf = vs_test_malloc((size_t)n * 2);
         vs_convert(buf, VS_BF16, a, VS_F32, n);
         CHECK_OK(vs_device_memcpy_h2d(ad->data, buf, (size_t)n * 2));
         double diff = 0, norm = 0;
-        for (int64_t j = 0; j < n; j++) diff += fabs((double)a[j] - b[j]), norm += fabs((double)b[j]);
+        for (int64_t j = 0; j < n; j++)
+            diff += fabs((double)a[j] - b[j]), norm += fabs((double)b[j]);
         const double want = diff / norm;
         double got = NAN, cpu = NAN;
         CHECK_OK(vs_op_rel_l1(ad, bd, &got));
@@ -59,6 +63,8 @@ TEST(rel_l1_matches_double_and_the_cpu) {
     return 0;
 }
 
-TEST(hunyuan_teacache_signal_on_the_gpu) { return check_hunyuan_teacache(VS_CUDA, 2e-2); }
+TEST(hunyuan_teacache_signal_on_the_gpu) {
+    return check_hunyuan_teacache(VS_CUDA, 2e-2);
+}
 
 RUN_TESTS(T(rel_l1_matches_double_and_the_cpu), T(hunyuan_teacache_signal_on_the_gpu))

@@ -13,10 +13,12 @@ __device__ __forceinline__ float bf16_to_f32(uint16_t h) {
 }
 
 /* Each thread sums |a - b| and |b| over its grid-stride share in f32 (a few thousand values at most at
- * 720p), the block adds its threads' sums in double, and one double atomic per block and sum gives sums[2]. */
+ * 720p), the block adds its threads' sums in double, and one double atomic per block and sum gives sums[2].
+ */
 __global__ void rel_l1_kernel(const uint16_t *a, const uint16_t *b, int64_t n, double *sums) {
     float diff = 0.f, norm = 0.f;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
         const float x = bf16_to_f32(a[i]), r = bf16_to_f32(b[i]);
         diff += fabsf(x - r), norm += fabsf(r);
     }
