@@ -4,7 +4,7 @@
 # CPU path, bound 2e-2), the step-cache GPU test (vs_op_rel_l1 against double and the CPU, HunyuanVideo's
 # TeaCache signal and its change reduced on the device), then the 720x1280, 129-frame tiled decode, ours
 # against diffusers' bf16 AutoencoderKLHunyuanVideo (bench/hunyuan_vae_vs_diffusers.py, the bench stage of
-# tools/run_hyvae_gpu.sh; needs the diffusers wheel in .whl/): what the f32 residual stream and the 3D
+# tools/run_hyvae_gpu.sh, PHASE=bench; needs the diffusers wheel in .whl/): what the f32 residual stream and the 3D
 # convolutions cost against the 17.0 s / 4.6 GiB of bench/results' earlier run. About 4 minutes.
 # Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=abc1234 bash tools/run_hyfix_gpu.sh
 set -uo pipefail
@@ -25,21 +25,7 @@ timeout 60 build-gpu/test_cache_cuda >"$R/test_cache_gpu.log" 2>&1
 echo "exit $?"; grep -E "^(ok|FAIL)|values:|relative|passed|error|Error" "$R/test_cache_gpu.log" | tail -n 20
 pack
 
-note "720x1280x129 tiled decode: ours vs diffusers"
-timeout 200 python3 bench/hunyuan_vae_vs_diffusers.py --bin build-gpu --diffusers-warmup 0 -o "$OUT/hunyuan_vae_720p.json" >"$OUT/bench.log" 2>&1
-echo "exit $?"; grep -vE '^\s*"|^[{}]' "$OUT/bench.log" | grep -vE "^(ok|FAIL) .*(kernel|matches)" | tail -n 20
-python3 - "$OUT/hunyuan_vae_720p.json" <<'PY'
-import json, sys
-try:
-    r = json.load(open(sys.argv[1]))
-except Exception as e:
-    sys.exit(f"no results: {e}")
-o, d = r.get("ours", {}), r.get("diffusers_bf16", {})
-print(f"ours ({r.get('ours_measured_by')}): {o.get('median_ms')} ms, activations {o.get('activations_mib')} MiB "
-      f"(estimate {o.get('estimate_work_mib')}), weights {o.get('weights_mib')} MiB, device used {o.get('device_used_mib')} MiB")
-if d:
-    print(f"diffusers: {d['median_ms']:.1f} ms, peak allocated {d['peak_allocated_mib']:.0f} MiB, "
-          f"reserved {d['peak_reserved_mib']:.0f} MiB; speedup {r.get('speedup_vs_diffusers', 0):.2f}x")
-PY
+# tools/run_hyvae_gpu.sh's bench stage: $OUT/hunyuan_vae_720p.json and $OUT/bench.log
+PHASE=bench bash tools/run_hyvae_gpu.sh
 cp "$OUT/hunyuan_vae_720p.json" "$OUT/bench.log" "$R/" 2>/dev/null
 pack
