@@ -126,8 +126,8 @@ vs_status make_plan(conv_plan *p, const char *what) {
             return VS_OK;
         }
     }
-    return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN has no algorithm within %zu MiB of workspace for %s",
-                   kMaxWorkspace >> 20, what);
+    return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN has no %salgorithm within %zu MiB of workspace for %s",
+                   p->kt ? "implicit-GEMM " : "", kMaxWorkspace >> 20, what);
 }
 
 vs_status find_plan(conv_plan **out, int64_t n, int h, int w, int cin, int cout, int kh, int kw, int kt,

@@ -222,8 +222,8 @@ static vs_status to_bf16(vs_devpool *p, const gact *x, gact *y) {
     return vs_op_convert(&dst, &src);
 }
 
-/* x (the F32 stream) = conv2(silu(norm2(conv1(silu(norm1(x)))))) + shortcut(x). conv1's output stays F32
- * until norm2 reads it (into the BF16 buffer conv1 wrote). */
+/* x (the F32 stream) = conv2(silu(norm2(conv1(silu(norm1(x)))))) + shortcut(x). conv1's output (with its
+ * bias) stays F32 until norm2 reads it into a BF16 buffer of its size (the pool hands back conv1's raw one). */
 static vs_status res_step(vs_devpool *p, const hv_res *r, int groups, gact *x) {
     gact h, raw = {0}, a = {0}, sc = {0}, xb;
     VS_TRY(gact_alloc(p, &h, x->t, x->c, x->h, x->w, 0));
