@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 source tools/gpu_env.sh
 
 note "build"
-build_gpu test_hunyuan_vae_cuda test_cache_cuda vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
+build_gpu test_hunyuan_vae_cuda test_cache_cuda test_backend_ops vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
 pack
 
 note "VAE GPU test (kernels; decodes vs diffusers f64 and our CPU, bound 2e-2)"
@@ -23,6 +23,8 @@ pack
 note "step-cache GPU test (rel_l1 on the device, HunyuanVideo's TeaCache signal)"
 timeout 60 build-gpu/test_cache_cuda >"$R/test_cache_gpu.log" 2>&1
 echo "exit $?"; grep -E "^(ok|FAIL)|values:|relative|passed|error|Error" "$R/test_cache_gpu.log" | tail -n 20
+timeout 60 build-gpu/test_backend_ops >"$R/test_backend_ops.log" 2>&1 # every op on the CPU and CUDA, rel_l1 too
+echo "backend ops exit $?"; grep -E "^FAIL|rows passed|rel_l1|passed" "$R/test_backend_ops.log" | tail -n 8
 pack
 
 # tools/run_hyvae_gpu.sh's bench stage: $OUT/hunyuan_vae_720p.json and $OUT/bench.log
