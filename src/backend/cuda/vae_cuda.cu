@@ -105,10 +105,12 @@ vs_status make_plan(conv_plan *p, const char *what) {
     int found = 0;
     /* Times every algorithm on buffers cuDNN allocates itself (once per shape);
      * should that fail (memory), the heuristic ranking stands in. Both lists
-     * come best first. */
-    if (cudnnFindConvolutionForwardAlgorithm(g_handle, p->x, p->f, p->conv, p->y,
-                                             CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found,
-                                             perf) != CUDNN_STATUS_SUCCESS)
+     * come best first. A 3D plan takes the heuristic ranking straight away: it
+     * keeps to the two implicit GEMMs (below), and timing the FFT ones on every
+     * tile shape of a 720p decode would cost more than the decode. */
+    if (p->kt || cudnnFindConvolutionForwardAlgorithm(g_handle, p->x, p->f, p->conv, p->y,
+                                                      CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found,
+                                                      perf) != CUDNN_STATUS_SUCCESS)
         DNN_TRY(cudnnGetConvolutionForwardAlgorithm_v7(g_handle, p->x, p->f, p->conv, p->y,
                                                        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf),
                 what);
