@@ -26,7 +26,10 @@ Rounding points (names for --only / --without):
 Usage: /work/venv/bin/python tools/hunyuan_vae_bf16_error.py [--config current|fixed|NAME=0,...]
 """
 import argparse
+import datetime
+import json
 import os
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -179,14 +182,18 @@ def main():
     ap.add_argument("--sweep", action="store_true", help="each rounding point alone and each one left out")
     ap.add_argument("--config", nargs="*", choices=sorted(CONFIGS), help="only these configurations")
     ap.add_argument("--no-diffusers", action="store_true", help="skip diffusers' own bf16 decode")
+    ap.add_argument("-o", "--output", help="the rows as JSON too")
     args = ap.parse_args()
     logging.set_verbosity_error()  # the fixture holds the decoder only; the encoder's absence is expected
     vae = AutoencoderKLHunyuanVideo.from_pretrained(os.path.join(DATA, "vae")).eval()
     ref = load_file(os.path.join(DATA, "reference.safetensors"))
     vae.disable_tiling()
 
+    rows = []
+
     def row(name, errs):
         print(f"{name:<28} " + "  ".join(f"{k}: {v:.2e}" for k, v in errs.items()), flush=True)
+        rows.append({"name": name, "rel_l2_vs_diffusers_f64": errs})
 
     # diffusers itself in bf16 on the CPU
     bf = None if args.no_diffusers else AutoencoderKLHunyuanVideo.from_pretrained(os.path.join(DATA, "vae")).eval().to(torch.bfloat16)
@@ -216,6 +223,15 @@ def main():
                 row(f"new without {p}", measure(vae, ref, {**new, p: 0}))
         for p in POINTS:
             row(f"only {p}", measure(vae, ref, {q: int(q == p) for q in POINTS}))
+    if args.output:
+        doc = {"benchmark": "hunyuan_vae_bf16_error", "device": "CPU (torch f64 with bf16 roundings)",
+               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "commit": os.popen(f"git -C {ROOT} rev-parse --short HEAD").read().strip(),
+               "command": "python3 tools/hunyuan_vae_bf16_error.py " + " ".join(sys.argv[1:]),
+               "fixture": "tests/data/hunyuan_vae (a: untiled, b: framewise, c: tiled); the GPU test's bound 2e-2",
+               "configs": CONFIGS, "results": rows}
+        with open(args.output, "w") as f:
+            json.dump(doc, f, indent=1)
 
 
 if __name__ == "__main__":
