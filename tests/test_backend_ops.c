@@ -751,6 +751,27 @@ static void linear_residual_fp8_ref(problem *pb) {
         }
 }
 
+/* rel_l1: d = {n}; the one number comes back as a one-element F32 output */
+static void rel_l1_plan(problem *pb) {
+    SET(pb, 0, OUT, VS_F32, 0, 0, 1);
+    SET(pb, 1, IN, act(pb), -2, 2, pb->r->d[0]);
+    SET(pb, 2, IN, act(pb), -1.5, 2.5, pb->r->d[0]);
+}
+static vs_status rel_l1_run(const problem *pb, vs_tensor *const *t) {
+    (void)pb;
+    double change;
+    VS_TRY(vs_op_rel_l1(t[1], t[2], &change));
+    float value = (float)change;
+    const vs_tensor host = vs_tensor_view(&value, VS_F32, VS_CPU, 1, (int64_t[]){1});
+    return vs_op_copy(t[0], &host);
+}
+static void rel_l1_ref(problem *pb) {
+    double diff = 0, norm = 0;
+    for (int64_t i = 0; i < pb->r->d[0]; i++)
+        diff += fabs(pb->x[1][i] - pb->x[2][i]), norm += fabs(pb->x[2][i]);
+    pb->x[0][0] = diff / norm;
+}
+
 static const kind kinds[VS_OP_COUNT] = {
     [VS_OP_LINEAR] = {linear_plan, linear_run, linear_ref},
     [VS_OP_LINEAR_RESIDUAL] = {linear_residual_plan, linear_residual_run, linear_residual_ref},
@@ -780,6 +801,7 @@ static const kind kinds[VS_OP_COUNT] = {
     [VS_OP_QUANTIZE_FP8] = {quantize_fp8_plan, quantize_fp8_run, quantize_fp8_ref},
     [VS_OP_LINEAR_FP8] = {linear_fp8_plan, linear_fp8_run, linear_fp8_ref},
     [VS_OP_LINEAR_RESIDUAL_FP8] = {linear_residual_fp8_plan, linear_residual_fp8_run, linear_residual_fp8_ref},
+    [VS_OP_REL_L1] = {rel_l1_plan, rel_l1_run, rel_l1_ref},
 };
 
 /* ---- the rows ------------------------------------------------------------------------- */
@@ -825,6 +847,9 @@ static const row rows[] = {
     {VS_OP_BIAS_RESIDUAL, {1, 8, 4, 4}, {0, 1}, {0}},
     {VS_OP_SOFTMAX_ROWS, {13, 40, 37}, {0}, {0}},
     {VS_OP_SOFTMAX_ROWS, {5, 24, 24}, {0}, {0}},
+    /* TeaCache's signal change: below one CUDA block, and a grid-stride size (the F32 result: 1e-7) */
+    {VS_OP_REL_L1, {37}, {0}, {1e-6, 1e-6}},
+    {VS_OP_REL_L1, {1000003}, {0}, {1e-6, 1e-5}},
     /* F32 planes into a BF16 image round each value: at most half a BF16 ulp, 2^-9 relative */
     {VS_OP_IMAGE_FROM_PLANES, {2, 16, 3, 7}, {0}, {0, 0x1p-9}},
     {VS_OP_PLANES_FROM_IMAGE, {2, 3, 5, 7, 5}, {0}, {0, 1e-6}},

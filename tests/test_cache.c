@@ -37,7 +37,9 @@ static int replay(vs_step_cache *c, int steps, int64_t n, const float *x, const 
     float *estimate = vs_test_malloc(sizeof(float) * (size_t)n);
     for (int i = 0; i < steps; i++) {
         int run = -1;
-        CHECK_OK(vs_step_cache_decide(c, i, x + i * n, signal ? signal + i * signal_n : NULL, signal_n, &run));
+        const vs_tensor sig = vs_tensor_view(signal ? (float *)signal + i * signal_n : NULL, VS_F32, VS_CPU, 1,
+                                             (int64_t[]){signal_n});
+        CHECK_OK(vs_step_cache_decide(c, i, x + i * n, signal ? &sig : NULL, &run));
         pattern[i] = run ? 'R' : '-';
         if (run) {
             vs_step_cache_store(c, x + i * n, out + i * n);
@@ -84,7 +86,7 @@ static int check_replay(const char *name, const char *policy) {
     recording r;
     CHECK(load_recording(name, &r) == 0);
     CHECK(!strcmp(vs_json_get_string(r.expected, "policy", ""), policy));
-    const vs_cache_settings asked = {policy, vs_json_get_number(r.expected, "threshold", -1)};
+    const vs_cache_settings asked = {.policy = policy, .threshold = vs_json_get_number(r.expected, "threshold", -1)};
     vs_cache_settings set;
     CHECK_OK(vs_cache_resolve(&asked, NULL, &set, NULL));
     vs_step_cache *c = NULL;
@@ -127,7 +129,7 @@ TEST(teacache_matches_the_reference_on_recorded_signals) {
         const vs_json *coeffs = vs_json_get(e, "coefficients");
         for (int i = 0; i < 5; i++) CHECK(fit.coefficients[i] == vs_json_number(vs_json_at(coeffs, i)));
         vs_cache_settings set;
-        CHECK_OK(vs_cache_resolve(&(vs_cache_settings){"teacache", fit.threshold}, NULL, &set, NULL));
+        CHECK_OK(vs_cache_resolve(&(vs_cache_settings){.policy = "teacache", .threshold = fit.threshold}, NULL, &set, NULL));
         vs_step_cache *c = NULL;
         CHECK_OK(vs_step_cache_create(&set, &fit, r.steps, r.n, 1, &c));
         vs_test_defer(free_cache, c);
@@ -135,8 +137,9 @@ TEST(teacache_matches_the_reference_on_recorded_signals) {
         /* The outputs at teacache's reused steps are not the recording's: replay decisions only. */
         for (int i = 0; i < r.steps; i++) {
             int run;
-            CHECK_OK(vs_step_cache_decide(c, i, (float *)r.latents->data + i * r.n,
-                                          (float *)r.signal->data + i * r.signal->shape[1], r.signal->shape[1], &run));
+            const vs_tensor sig = vs_tensor_view((float *)r.signal->data + i * r.signal->shape[1], VS_F32, VS_CPU, 1,
+                                                 (int64_t[]){r.signal->shape[1]});
+            CHECK_OK(vs_step_cache_decide(c, i, (float *)r.latents->data + i * r.n, &sig, &run));
             if (run) vs_step_cache_store(c, (float *)r.latents->data + i * r.n, (float *)r.output->data + i * r.n);
             got[i] = run ? 'R' : '-';
         }
@@ -193,13 +196,13 @@ TEST(hunyuan_teacache_signal_matches_diffusers) { return check_hunyuan_teacache(
 TEST(rules_on_synthetic_steps) {
     const int steps = 50;
     vs_step_cache *c = NULL;
-    CHECK_OK(vs_step_cache_create(&(vs_cache_settings){"fora", 3}, NULL, steps, 4, 2, &c));
+    CHECK_OK(vs_step_cache_create(&(vs_cache_settings){.policy = "fora", .threshold = 3}, NULL, steps, 4, 2, &c));
     vs_test_defer(free_cache, c);
     float x[4] = {1, 2, 3, 4}, out[8] = {2, 3, 4, 5, -1, -2, -3, -4}, got[8];
     int runs = 0;
     for (int i = 0; i < steps; i++) {
         int run;
-        CHECK_OK(vs_step_cache_decide(c, i, x, NULL, 0, &run));
+        CHECK_OK(vs_step_cache_decide(c, i, x, NULL, &run));
         CHECK_MSG(run == (i == 0 || (49 - i) % 3 == 0), "fora step %d", i);
         runs += run;
         if (run) vs_step_cache_store(c, x, out);
@@ -211,38 +214,79 @@ TEST(rules_on_synthetic_steps) {
 
     /* EasyCache with an unreachable threshold reuses every step after the warm-up but the last. */
     vs_step_cache *e = NULL;
-    CHECK_OK(vs_step_cache_create(&(vs_cache_settings){"easycache", 1e9}, NULL, steps, 4, 1, &e));
+    CHECK_OK(vs_step_cache_create(&(vs_cache_settings){.policy = "easycache", .threshold = 1e9}, NULL, steps, 4, 1, &e));
     vs_test_defer(free_cache, e);
     for (int i = 0; i < steps; i++) {
         float xi[4], vi[4];
         for (int j = 0; j < 4; j++) xi[j] = 1.0f - 0.02f * (float)i + (float)j, vi[j] = 0.5f + 0.01f * (float)(i * j);
         int run;
-        CHECK_OK(vs_step_cache_decide(e, i, xi, NULL, 0, &run));
+        CHECK_OK(vs_step_cache_decide(e, i, xi, NULL, &run));
         CHECK_MSG(run == (i < 10 || i == steps - 1), "easycache step %d ran %d", i, run);
         if (run) vs_step_cache_store(e, xi, vi);
     }
     return 0;
 }
 
+/* EasyCache's per-family settings (its authors' script for each): HunyuanVideo's threshold 0.025 when the
+ * request gives none and its 5 warm-up steps always; Wan's policy defaults (0.05, steps / 5). */
+TEST(easycache_takes_the_familys_settings) {
+    vs_dit *hunyuan = NULL, *wan = NULL;
+    CHECK_OK(vs_dit_load("tests/data/hunyuan/tiny_hd64", VS_CPU, &hunyuan));
+    vs_test_defer(free_dit, hunyuan);
+    CHECK_OK(vs_dit_load(TINY, VS_CPU, &wan));
+    vs_test_defer(free_dit, wan);
+    vs_cache_settings out;
+    CHECK_OK(vs_cache_resolve(&(vs_cache_settings){.policy = "easycache", .threshold = -1}, hunyuan, &out, NULL));
+    CHECK_MSG(out.threshold == 0.025 && out.warmup == 5, "HunyuanVideo: %g, %d", out.threshold, out.warmup);
+    CHECK_OK(vs_cache_resolve(&(vs_cache_settings){.policy = "easycache", .threshold = 0.1}, hunyuan, &out, NULL));
+    CHECK(out.threshold == 0.1 && out.warmup == 5);
+    vs_cache_settings again; /* resolving the resolved settings changes nothing (the pipeline does) */
+    CHECK_OK(vs_cache_resolve(&out, hunyuan, &again, NULL));
+    CHECK(again.threshold == 0.1 && again.warmup == 5);
+    CHECK_OK(vs_cache_resolve(&(vs_cache_settings){.policy = "easycache", .threshold = -1}, wan, &out, NULL));
+    CHECK(out.threshold == 0.05 && out.warmup == 0);
+    CHECK_OK(vs_cache_resolve(&(vs_cache_settings){.policy = "fora", .threshold = -1}, hunyuan, &out, NULL));
+    CHECK(out.threshold == 3 && out.warmup == 0);
+    /* the warm-up in the rule: an unreachable threshold reuses every step after it but the last */
+    const int steps = 12;
+    for (int w = 0; w < 2; w++) {
+        vs_step_cache *e = NULL;
+        const vs_cache_settings set = {.policy = "easycache", .threshold = 1e9, .warmup = w ? 5 : 0};
+        CHECK_OK(vs_step_cache_create(&set, NULL, steps, 4, 1, &e));
+        vs_test_defer(free_cache, e);
+        const int warmup = w ? 5 : steps / 5;
+        for (int i = 0; i < steps; i++) {
+            float xi[4], vi[4];
+            for (int j = 0; j < 4; j++)
+                xi[j] = 1.0f - 0.02f * (float)i + (float)j, vi[j] = 0.5f + 0.01f * (float)(i * j);
+            int run;
+            CHECK_OK(vs_step_cache_decide(e, i, xi, NULL, &run));
+            CHECK_MSG(run == (i < warmup || i == steps - 1), "warm-up %d: step %d ran %d", warmup, i, run);
+            if (run) vs_step_cache_store(e, xi, vi);
+        }
+    }
+    return 0;
+}
+
 TEST(bad_settings_are_one_line_errors) {
     vs_cache_settings out;
-    CHECK_FAILS(vs_cache_resolve(&(vs_cache_settings){"magic", -1}, NULL, &out, NULL), VS_ERR_INVALID_ARG,
+    CHECK_FAILS(vs_cache_resolve(&(vs_cache_settings){.policy = "magic", .threshold = -1}, NULL, &out, NULL), VS_ERR_INVALID_ARG,
                 "unknown cache policy 'magic' (known: none, easycache, teacache, fora)");
-    CHECK_FAILS(vs_cache_resolve(&(vs_cache_settings){"fora", 2.5}, NULL, &out, NULL), VS_ERR_INVALID_ARG,
+    CHECK_FAILS(vs_cache_resolve(&(vs_cache_settings){.policy = "fora", .threshold = 2.5}, NULL, &out, NULL), VS_ERR_INVALID_ARG,
                 "whole number of steps");
-    CHECK_FAILS(vs_cache_resolve(&(vs_cache_settings){"easycache", 0}, NULL, &out, NULL), VS_ERR_INVALID_ARG,
+    CHECK_FAILS(vs_cache_resolve(&(vs_cache_settings){.policy = "easycache", .threshold = 0}, NULL, &out, NULL), VS_ERR_INVALID_ARG,
                 "must be positive");
-    CHECK_OK(vs_cache_resolve(&(vs_cache_settings){NULL, -1}, NULL, &out, NULL));
+    CHECK_OK(vs_cache_resolve(&(vs_cache_settings){.policy = NULL, .threshold = -1}, NULL, &out, NULL));
     CHECK(!strcmp(out.policy, "none"));
-    CHECK_OK(vs_cache_resolve(&(vs_cache_settings){"easycache", -1}, NULL, &out, NULL));
+    CHECK_OK(vs_cache_resolve(&(vs_cache_settings){.policy = "easycache", .threshold = -1}, NULL, &out, NULL));
     CHECK(out.threshold == 0.05);
-    CHECK_OK(vs_cache_resolve(&(vs_cache_settings){"fora", -1}, NULL, &out, NULL));
+    CHECK_OK(vs_cache_resolve(&(vs_cache_settings){.policy = "fora", .threshold = -1}, NULL, &out, NULL));
     CHECK(out.threshold == 3);
     /* TeaCache on a checkpoint without a published fit: the embedded model. */
     vs_dit *dit = NULL;
     CHECK_OK(vs_dit_load(TINY, VS_CPU, &dit));
     vs_test_defer(free_dit, dit);
-    CHECK_FAILS(vs_cache_resolve(&(vs_cache_settings){"teacache", -1}, dit, &out, NULL), VS_ERR_UNSUPPORTED,
+    CHECK_FAILS(vs_cache_resolve(&(vs_cache_settings){.policy = "teacache", .threshold = -1}, dit, &out, NULL), VS_ERR_UNSUPPORTED,
                 "teacache has published coefficients for Wan 2.1 T2V 1.3B and 14B only, not for this Wan DiT (dim 128");
     CHECK(!strchr(vs_last_error(), '\n'));
     return 0;
@@ -299,7 +343,7 @@ static void *loop_main(void *arg) {
     set.scheduler = vs_scheduler_config_unipc(3.0);
     set.steps = 12, set.guidance = 4.0f;
     set.attention = (vs_attention_params){.method = "svg", .density = 0.5, .dense_steps = 0.2};
-    set.cache = (vs_cache_settings){l->policy, l->threshold};
+    set.cache = (vs_cache_settings){.policy = l->policy, .threshold = l->threshold};
     l->status = vs_dit_load(TINY, VS_CPU, &dit);
     if (!l->status) l->status = vs_dit_set_comm(dit, l->comm);
     if (!l->status) l->status = vs_denoise(dit, &set, l->cond, l->uncond, l->latents, &l->timing);
@@ -352,6 +396,6 @@ TEST(sequence_parallel_ranks_decide_alike) {
 
 RUN_TESTS(T(easycache_matches_the_reference_on_a_recording), T(fora_matches_the_reference_on_a_recording),
           T(teacache_matches_the_reference_on_recorded_signals), T(teacache_signal_is_the_forwards_time_embedding),
-          T(hunyuan_teacache_signal_matches_diffusers),
+          T(hunyuan_teacache_signal_matches_diffusers), T(easycache_takes_the_familys_settings),
           T(rules_on_synthetic_steps),
           T(bad_settings_are_one_line_errors), T(pipeline_api_counts_passes), T(sequence_parallel_ranks_decide_alike))

@@ -3,12 +3,14 @@
 # the CPU decode (tests/gpu/test_hunyuan_vae_cuda.c), then the 720x1280, 129-frame tiled decode, ours against
 # diffusers' AutoencoderKLHunyuanVideo (bench/hunyuan_vae_vs_diffusers.py; needs the diffusers wheel in .whl/):
 # time and peak GPU memory side by side in $OUT/hunyuan_vae_720p.json (and $R). Also Wan's VAE GPU test
-# (its pool and tiling moved to core/ and models/common/). About 4 minutes.
+# (its pool and tiling moved to core/ and models/common/). About 4 minutes. PHASE=bench: the 720p decode
+# only, on the build-gpu folder a caller has built (tools/run_hyfix_gpu.sh).
 # Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=abc1234 bash tools/run_hyvae_gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source tools/gpu_env.sh
 
+if [ "${PHASE:-all}" != bench ]; then
 note "build"
 build_gpu test_hunyuan_vae_cuda test_hunyuan_vae test_vae_cuda vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
 pack
@@ -21,6 +23,7 @@ echo "exit $?"; tail -n 20 "$R/test_gpu.log"
 timeout 60 build-gpu/test_vae_cuda >"$R/test_wan_vae_gpu.log" 2>&1 # Wan's VAE, now on core/devpool and models/common/vae_tiles
 echo "Wan VAE GPU test exit $?"; grep -E "^FAIL|passed" "$R/test_wan_vae_gpu.log"
 pack
+fi
 
 note "720x1280x129 tiled decode: ours vs diffusers"
 # Straight into $OUT: what it has written comes back even if the call is cut short.

@@ -47,6 +47,7 @@ const char *vs_op_name(vs_op_id op) {
         [VS_OP_QUANTIZE_FP8] = "quantize_fp8",
         [VS_OP_LINEAR_FP8] = "linear_fp8",
         [VS_OP_LINEAR_RESIDUAL_FP8] = "linear_residual_fp8",
+        [VS_OP_REL_L1] = "rel_l1",
     };
     return op >= 0 && op < VS_OP_COUNT && names[op] ? names[op] : "unknown op";
 }

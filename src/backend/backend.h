@@ -56,6 +56,7 @@ typedef enum vs_op_id {
     VS_OP_QUANTIZE_FP8,
     VS_OP_LINEAR_FP8,
     VS_OP_LINEAR_RESIDUAL_FP8,
+    VS_OP_REL_L1,
     VS_OP_COUNT
 } vs_op_id;
 
@@ -136,6 +137,7 @@ typedef struct vs_backend {
     vs_status (*linear_residual_fp8)(vs_tensor *x, const vs_tensor *hq, const vs_tensor *h_scale,
                                      const vs_tensor *wq, const vs_tensor *w_scale, const vs_tensor *bias,
                                      const vs_tensor *gate);
+    vs_status (*rel_l1)(const vs_tensor *a, const vs_tensor *b, double *out);
 } vs_backend;
 
 /* The backend of `device`, or NULL when this build has none for it. */

@@ -267,7 +267,8 @@ int vs_cmd_bench_dit(int argc, char **argv) {
                  attention_precision);
         vs_cache_settings caching;
         vs_bench_report *report = NULL;
-        s = vs_cache_resolve(&(vs_cache_settings){cache, cache_threshold}, model, &caching, NULL);
+        s = vs_cache_resolve(&(vs_cache_settings){.policy = cache, .threshold = cache_threshold}, model, &caching,
+                             NULL);
         if (!s && out_path && rank == 0) s = vs_bench_report_create(&report, "dit_loop", argc, argv);
         if (!s && report) s = vs_bench_report_set_device(report, device == VS_CUDA ? vs_cuda_device_name() : "cpu");
         if (!s) s = time_loop(model, family, lat_shape, text_len, steps, cfg_scale, &attn, &caching, rank == 0, report, name);

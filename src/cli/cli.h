@@ -72,7 +72,8 @@ int vs_cli_check_svg(const char *command, const vs_cli_svg *svg);
     {"cache", 0, VS_OPT_STRING, &(policy),                                                                 \
      "step caching: none, easycache, teacache (Wan 2.1 T2V 1.3B / 14B, HunyuanVideo T2V) or fora", "POLICY"}, \
     {"cache-threshold", 0, VS_OPT_DOUBLE, &(threshold),                                                    \
-     "the policy's threshold (fora: run every N-th step; negative: the policy's default)", "X"}
+     "the policy's threshold (fora: run every N-th step; negative: the default, easycache's the family's: "    \
+     "HunyuanVideo 0.025, else 0.05)", "X"}
 int vs_cli_cache_policy(const char *command, const char *name);
 /* SVG2 settings (docs/svg2.md); 0 means the default. */
 typedef struct vs_cli_svg2 {

@@ -272,9 +272,11 @@ static void record_free(recording *r) {
 
 static vs_status record(recording *r, const vs_denoise_step *st) {
     vs_tensor signal = {0};
-    /* the families whose signal needs only the timestep (Wan's time embedding); others record none */
+    /* the families whose signal needs only the timestep and lies on the host (Wan's time embedding); others
+     * record none */
     const vs_dit_input in = {.timesteps = &st->timestep};
-    const vs_status has_signal = vs_dit_teacache(r->dit, &in, &signal, NULL);
+    vs_status has_signal = vs_dit_teacache(r->dit, &in, &signal, NULL);
+    if (has_signal == VS_OK && (signal.device != VS_CPU || signal.dtype != VS_F32)) has_signal = VS_ERR_UNSUPPORTED;
     if (!r->latents.data) {
         r->n = st->n, r->signal_n = has_signal == VS_OK ? signal.shape[0] : 0;
         const int64_t S = r->steps;
@@ -398,7 +400,8 @@ int vs_cmd_denoise(int argc, char **argv) {
         set.attention = vs_attention_resolve(&asked, &defaults.attention);
         set.show_progress = 1;
         context = "--cache";
-        s = vs_cache_resolve(&(vs_cache_settings){o.cache, o.cache_threshold}, dit, &set.cache, NULL);
+        s = vs_cache_resolve(&(vs_cache_settings){.policy = o.cache, .threshold = o.cache_threshold}, dit,
+                             &set.cache, NULL);
         if (o.cache_record) rec.dit = dit, rec.steps = o.steps, set.on_step = record_step, set.on_step_user = &rec;
     }
     if (s == VS_OK) {

@@ -195,7 +195,8 @@ int vs_cmd_eval(int argc, char **argv) {
     vs_bench_report *rep = NULL;
     vs_status s = allocated ? VS_OK : vs_fail(VS_ERR_OOM, "out of memory");
     for (int k = 0; k < policies && s == VS_OK; k++)
-        s = vs_t2v_resolve_cache(t2v, &(vs_cache_settings){policy_names[k], cache_threshold}, &caching[k]);
+        s = vs_t2v_resolve_cache(
+            t2v, &(vs_cache_settings){.policy = policy_names[k], .threshold = cache_threshold}, &caching[k]);
     if (fp8)
         fprintf(stderr, "model %s: %d prompts x %d seeds, dense attention, the default precision against %s weights "
                 "and %s attention\n", dir, prompts, seeds, precision_name, attention_precision);

@@ -40,6 +40,10 @@ typedef struct vs_generation_defaults {
     float embedded_guidance;       /* the guidance scale the DiT embeds (HunyuanVideo's guidance_scale); 0: none */
     int linear_sigmas;             /* the pipeline gives Euler sigmas linspace(1, 0, steps + 1)[:-1]
                                       (vs_scheduler_config.linear_sigmas) */
+    /* EasyCache (pipeline/cache.h) as its authors' script for this family runs it: the threshold when the
+     * request gives none (0: the policy's 0.05), and the steps that always run first (0: steps / 5) */
+    double easycache_threshold;
+    int easycache_warmup;
 } vs_generation_defaults;
 
 typedef struct vs_dit_info {
@@ -140,7 +144,8 @@ typedef struct vs_family {
     void (*dit_free)(void *dit);
     /* Optional (TeaCache step caching): with `signal`, what TeaCache watches in the family's forward on `in`
      * (Wan: the time embedding at in->timesteps[0]; HunyuanVideo: the first block's modulated input of the
-     * video tokens of every batch entry), into a host f32 tensor it allocates; with `fit`, the published
+     * video tokens of every batch entry), into a tensor it allocates (host f32, or the model's device and
+     * activation dtype: the step cache reduces it with vs_op_rel_l1 where it lies); with `fit`, the published
      * calibration of this checkpoint, or VS_ERR_UNSUPPORTED naming the checkpoints that have one (in may
      * be NULL when signal is). */
     vs_status (*dit_teacache)(void *dit, const vs_dit_input *in, vs_tensor *signal, vs_teacache_fit *fit);

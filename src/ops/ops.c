@@ -799,3 +799,15 @@ vs_status vs_op_planes_from_image(vs_tensor *y, const vs_tensor *x, const vs_ten
     if (vs_tensor_numel(y) == 0) return VS_OK;
     return be->planes_from_image(y, x, bias);
 }
+
+vs_status vs_op_rel_l1(const vs_tensor *a, const vs_tensor *b, double *out) {
+    const char *op = "rel_l1";
+    if (!a || !a->data || !out) return vs_fail(VS_ERR_INVALID_ARG, "%s: a or out is missing", op);
+    const vs_backend *be;
+    VS_TRY(backend_of(VS_OP_REL_L1, a->device, &be));
+    VS_TRY(check(op, "a", a, be->device, be->activations, 0));
+    VS_TRY(check(op, "b", b, be->device, be->activations, 0));
+    if (!same_shape(a, b)) return shape_mismatch(op, "a and b differ", a, b);
+    VS_TRY(supported(be, VS_OP_REL_L1, (const vs_tensor *[]){a, b}, 2, 0));
+    return be->rel_l1(a, b, out);
+}

@@ -197,6 +197,12 @@ vs_status vs_op_image_from_planes(vs_tensor *y, const vs_tensor *x);
  * channels: padded convolution outputs) + bias (F32 [C], required). */
 vs_status vs_op_planes_from_image(vs_tensor *y, const vs_tensor *x, const vs_tensor *bias);
 
+/* *out = sum |a - b| / sum |b| over every element: the relative L1 change of a from b (TeaCache's signal
+ * distance), on the device that holds them, with only the result coming back. Activations of one device,
+ * same shape, contiguous; sums in double (the GPU: f32 within a thread, double across threads). A zero b
+ * gives Inf or NaN, as the division does. */
+vs_status vs_op_rel_l1(const vs_tensor *a, const vs_tensor *b, double *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -92,7 +92,9 @@ vs_status vs_pipeline_load(vs_pipeline **out, const char *model_dir, const vs_pi
     const vs_t2v_source source = {p->model_dir, NULL, 0, params->precision};
     if (s == VS_OK) s = vs_t2v_open(&source, p->device, params->gpu_memory, &p->t2v);
     if (s == VS_OK) s = resolve_attention(p, &params->attention);
-    if (s == VS_OK) s = vs_t2v_resolve_cache(p->t2v, &(vs_cache_settings){params->cache, params->cache_threshold}, &p->cache);
+    if (s == VS_OK)
+        s = vs_t2v_resolve_cache(
+            p->t2v, &(vs_cache_settings){.policy = params->cache, .threshold = params->cache_threshold}, &p->cache);
     if (s != VS_OK) {
         vs_pipeline_free(p);
         return s;

@@ -7,12 +7,14 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "ops/ops.h"
 
 struct vs_step_cache {
     const struct cache_policy *policy;
     double threshold;
     vs_teacache_fit fit;
     int steps, branches;
+    int warmup;          /* EasyCache: steps that always run first */
     int64_t n;           /* latent values of one branch */
     float *delta;        /* branches x n: output - latents of the last run */
     int runs;            /* runs so far */
@@ -23,17 +25,19 @@ struct vs_step_cache {
     int have_prev_x;
     double k;
     int have_k;
-    /* TeaCache: the previous step's signal */
-    float *prev_signal;
-    int64_t signal_n;
+    /* TeaCache: the previous step's signal (on the device and in the dtype the family gives it), and the
+     * relative L1 change of this step's from it, reduced where the signals are */
+    vs_tensor prev_signal;
+    double signal_change;
 };
 
 typedef struct cache_policy {
     const char *name;
     double default_threshold; /* negative: the model's (TeaCache's fit) */
     int needs_signal;
-    /* Whether step `step` runs the DiT (state updated as the method does before its pass). */
-    int (*decide)(vs_step_cache *c, int step, const float *x, const float *signal);
+    /* Whether step `step` runs the DiT (state updated as the method does before its pass); a policy that
+     * needs the signal finds its change from the previous step's in c->signal_change. */
+    int (*decide)(vs_step_cache *c, int step, const float *x);
     /* Optional: what the method learns from a run (x and the prompt branch's output). */
     void (*learn)(vs_step_cache *c, const float *x, const float *out);
 } cache_policy;
@@ -49,20 +53,20 @@ static int is_end(const vs_step_cache *c, int step) { return step >= c->steps - 
 
 /* ---- none ---- */
 
-static int none_decide(vs_step_cache *c, int step, const float *x, const float *signal) {
-    (void)c, (void)step, (void)x, (void)signal;
+static int none_decide(vs_step_cache *c, int step, const float *x) {
+    (void)c, (void)step, (void)x;
     return 1;
 }
 
 /* ---- EasyCache (EasyCache4Wan2.1/easycache_generate.py's rule, decided on the prompt's branch for both) ----
- * The first steps (Wan's script: 10 of 50; here steps / 5) and the last step run. After that the step's
+ * The first steps (Wan's script: 10 of 50, steps / 5 unless the family sets its own: EasyCache4HunyuanVideo's
+ * 5) and the last step run. After that the step's
  * predicted output change k * mean|x_t - x_{t-1}| / mean|v_run| accumulates, and the DiT runs (and the sum
  * restarts) once the sum reaches the threshold. Without a rate k yet, the step runs. */
 
-static int easycache_decide(vs_step_cache *c, int step, const float *x, const float *signal) {
-    (void)signal;
+static int easycache_decide(vs_step_cache *c, int step, const float *x) {
     int run = 1;
-    if (step < c->steps / 5 || is_end(c, step)) {
+    if (step < c->warmup || is_end(c, step)) {
         c->accumulated = 0;
     } else if (c->have_prev_x && c->runs && c->have_k) {
         c->accumulated += c->k * mean_abs(x, c->prev_x, c->n) / mean_abs(c->run_out, NULL, c->n);
@@ -96,26 +100,24 @@ static double teacache_rescale(const vs_teacache_fit *fit, double d) {
     return y;
 }
 
-static int teacache_decide(vs_step_cache *c, int step, const float *x, const float *signal) {
+static int teacache_decide(vs_step_cache *c, int step, const float *x) {
     (void)x;
     int run = 1;
     if (step < 1 || is_end(c, step)) {
         c->accumulated = 0;
     } else {
-        const double d = mean_abs(signal, c->prev_signal, c->signal_n) / mean_abs(c->prev_signal, NULL, c->signal_n);
-        c->accumulated += teacache_rescale(&c->fit, d);
+        c->accumulated += teacache_rescale(&c->fit, c->signal_change);
         run = !(c->accumulated < c->threshold);
         if (run) c->accumulated = 0;
     }
-    memcpy(c->prev_signal, signal, sizeof(float) * (size_t)c->signal_n);
     return run;
 }
 
 /* ---- FORA (prathebaselva/FORA's static cache: it counts steps down to 0 and computes at the first and
  * wherever the count is a multiple of N) ---- */
 
-static int fora_decide(vs_step_cache *c, int step, const float *x, const float *signal) {
-    (void)x, (void)signal;
+static int fora_decide(vs_step_cache *c, int step, const float *x) {
+    (void)x;
     return step == 0 || (c->steps - 1 - step) % (int)c->threshold == 0;
 }
 
@@ -150,6 +152,12 @@ vs_status vs_cache_resolve(const vs_cache_settings *in, vs_dit *dit, vs_cache_se
     memset(&teacache, 0, sizeof teacache);
     if (p->needs_signal && dit) VS_TRY(vs_dit_teacache(dit, NULL, NULL, &teacache));
     double threshold = in->threshold;
+    int warmup = in->warmup;
+    const vs_generation_defaults *family = dit ? &vs_dit_family(dit)->defaults : NULL;
+    if (p->learn == easycache_learn && family) {
+        if (threshold < 0 && family->easycache_threshold > 0) threshold = family->easycache_threshold;
+        if (warmup <= 0) warmup = family->easycache_warmup;
+    }
     if (p == &policies[0]) {
         threshold = 0;
     } else if (threshold < 0) {
@@ -163,7 +171,7 @@ vs_status vs_cache_resolve(const vs_cache_settings *in, vs_dit *dit, vs_cache_se
     }
     if (p->needs_signal && !dit && !(threshold > 0))
         return vs_fail(VS_ERR_INVALID_ARG, "cache policy teacache: its default threshold comes from the model");
-    *out = (vs_cache_settings){p->name, threshold};
+    *out = (vs_cache_settings){.policy = p->name, .threshold = threshold, .warmup = warmup > 0 ? warmup : 0};
     if (fit) *fit = teacache;
     return VS_OK;
 }
@@ -181,6 +189,7 @@ vs_status vs_step_cache_create(const vs_cache_settings *settings, const vs_teaca
     vs_step_cache *c = calloc(1, sizeof *c);
     if (!c) return vs_fail(VS_ERR_OOM, "out of memory");
     c->policy = p, c->threshold = settings->threshold, c->steps = steps, c->n = n, c->branches = branches;
+    c->warmup = settings->warmup > 0 ? settings->warmup : steps / 5;
     if (fit) c->fit = *fit;
     const size_t bytes = sizeof(float) * (size_t)n;
     int ok = p == &policies[0] || (c->delta = malloc(bytes * (size_t)branches)) != NULL;
@@ -200,28 +209,31 @@ void vs_step_cache_free(vs_step_cache *c) {
     free(c->prev_x);
     free(c->run_x);
     free(c->run_out);
-    free(c->prev_signal);
+    vs_tensor_free(&c->prev_signal);
     free(c);
 }
 
 int vs_step_cache_needs_signal(const vs_step_cache *c) { return c->policy->needs_signal; }
 
-vs_status vs_step_cache_decide(vs_step_cache *c, int step, const float *x, const float *signal, int64_t signal_n,
-                               int *run) {
+vs_status vs_step_cache_decide(vs_step_cache *c, int step, const float *x, const vs_tensor *signal, int *run) {
     *run = 1;
     if (step < 0 || step >= c->steps) return vs_fail(VS_ERR_INVALID_ARG, "step cache: step %d of %d", step, c->steps);
+    vs_tensor *prev = &c->prev_signal;
     if (c->policy->needs_signal) {
-        if (!signal || signal_n < 1 || (c->prev_signal && signal_n != c->signal_n))
-            return vs_fail(VS_ERR_INVALID_ARG, "cache policy %s: step %d has no signal of %lld values", c->policy->name,
-                           step, (long long)(c->signal_n ? c->signal_n : signal_n));
-        if (!c->prev_signal) {
-            if (!(c->prev_signal = malloc(sizeof(float) * (size_t)signal_n)))
-                return vs_fail(VS_ERR_OOM, "out of memory");
-            c->signal_n = signal_n;
+        const int64_t n = signal && signal->data ? vs_tensor_numel(signal) : 0;
+        if (n < 1 || (prev->data && (n != vs_tensor_numel(prev) || signal->device != prev->device ||
+                                     signal->dtype != prev->dtype)))
+            return vs_fail(VS_ERR_INVALID_ARG, "cache policy %s: step %d has no signal like the last (%lld values)",
+                           c->policy->name, step, (long long)(prev->data ? vs_tensor_numel(prev) : n));
+        if (prev->data) {
+            VS_TRY(vs_op_rel_l1(signal, prev, &c->signal_change));
+        } else {
+            VS_TRY(vs_tensor_alloc(prev, signal->dtype, signal->device, signal->ndim, signal->shape));
         }
     }
     /* Nothing cached yet (the policies run their first step anyway): run. */
-    *run = c->policy->decide(c, step, x, signal) || !c->runs;
+    *run = c->policy->decide(c, step, x) || !c->runs;
+    if (c->policy->needs_signal) VS_TRY(vs_op_copy(prev, signal));
     return VS_OK;
 }
 

@@ -8,7 +8,9 @@
  *   none       every step runs
  *   easycache  runtime-adaptive (EasyCache, Zhou et al. 2025): after a warm-up, accumulates the predicted
  *              relative change of the output, k * mean|x_t - x_t-1| / mean|v_last|, with k the rate
- *              mean|dv| / mean|dx| between the last two runs; runs when it reaches the threshold (0.05)
+ *              mean|dv| / mean|dx| between the last two runs; runs when it reaches the threshold (0.05 and
+ *              steps / 5 warm-up steps as in its Wan script; a family's own, vs_generation_defaults, where
+ *              its authors published a script for it: HunyuanVideo 0.025 and 5)
  *   teacache   TeaCache (Liu et al. 2025): accumulates a fitted polynomial of the relative L1 change of
  *              the DiT's time embedding; runs when it reaches the threshold (the fit's own default).
  *              Needs the published fit of the checkpoint (vs_dit_teacache), refused otherwise
@@ -32,11 +34,13 @@ extern "C" {
 typedef struct vs_cache_settings {
     const char *policy;
     double threshold;
+    int warmup; /* easycache: steps that always run first; 0: the model family's, else steps / 5 */
 } vs_cache_settings;
 
 /* Checks `in` against the policies and, for teacache, `dit` (its published fit; dit NULL: not checked).
- * out: the registered name with the default threshold filled in (may be `in`); fit, when not NULL,
- * receives TeaCache's fit (zeroed for the other policies). */
+ * out: the registered name with the default threshold filled in (may be `in`): for easycache the family's
+ * of `dit` where it has one (HunyuanVideo's 0.025), and the family's warm-up (HunyuanVideo: 5 steps) unless
+ * `in` gives one; fit, when not NULL, receives TeaCache's fit (zeroed for the other policies). */
 vs_status vs_cache_resolve(const vs_cache_settings *in, vs_dit *dit, vs_cache_settings *out, vs_teacache_fit *fit);
 
 /* What one denoising run keeps: `steps` steps, `branches` CFG branches (1 or 2) sharing latents of
@@ -48,9 +52,9 @@ void vs_step_cache_free(vs_step_cache *cache);
 /* 1 when decide needs TeaCache's signal (vs_dit_teacache) */
 int vs_step_cache_needs_signal(const vs_step_cache *cache);
 /* Before step `step` (0, 1, ... in order) on latents x (n values): *run = 1 to run the DiT, 0 to reuse.
- * signal: the step's TeaCache signal of signal_n values when the policy needs one, else NULL. */
-vs_status vs_step_cache_decide(vs_step_cache *cache, int step, const float *x, const float *signal,
-                               int64_t signal_n, int *run);
+ * signal: the step's TeaCache signal (vs_dit_teacache: on the model's device, where its change from the
+ * previous step's is reduced and the cache keeps a copy) when the policy needs one, else NULL. */
+vs_status vs_step_cache_decide(vs_step_cache *cache, int step, const float *x, const vs_tensor *signal, int *run);
 /* After a run: out = the DiT's output on x, branches x n values (the prompt's branch first). */
 void vs_step_cache_store(vs_step_cache *cache, const float *x, const float *out);
 /* After a decision to reuse: out (branches x n) = x + each branch's cached transformation. */

@@ -137,7 +137,7 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
             if (cfg) memcpy((float *)in.data + n, x, (size_t)n * sizeof(float));
             s = vs_dit_teacache(dit, &input, &signal, NULL);
         }
-        if (s == VS_OK) s = vs_step_cache_decide(cache, i, x, signal.data, signal.data ? signal.shape[0] : 0, &run);
+        if (s == VS_OK) s = vs_step_cache_decide(cache, i, x, signal.data ? &signal : NULL, &run);
         vs_tensor_free(&signal);
         if (s == VS_OK && run) {
             fill_input(in.data, x, set->condition, B, n / B, cfg ? 2 : 1);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "backend/cuda/hunyuan_vae_cuda.h"
+#include "backend/cuda/vae_cuda.h"
 #include "check.h"
 #include "core/devmem.h"
 #include "core/status.h"
@@ -31,6 +32,21 @@ static vs_tensor *random_bf16(unsigned long long *rng, int64_t n, float **host) 
     return t;
 }
 
+/* An F32 device copy of n random values in [-2, 2) (in *host), freed after the case. */
+static vs_tensor *random_f32(unsigned long long *rng, int64_t n, float **host) {
+    vs_tensor *t = vs_test_tensor();
+    *host = vs_test_free_later(random_array(rng, n, -2.0f, 2.0f));
+    if (!*host || to_device(t, *host, VS_F32, 1, (int64_t[]){n}) != VS_OK) return NULL;
+    return t;
+}
+
+/* A NaN-filled device tensor of n values, freed after the case. */
+static vs_tensor *poisoned(vs_dtype dtype, int64_t n) {
+    vs_tensor *t = vs_test_tensor();
+    if (vs_tensor_alloc(t, dtype, VS_CUDA, 1, (int64_t[]){n}) != VS_OK || poison(t) != VS_OK) return NULL;
+    return t;
+}
+
 /* A NaN-filled BF16 device tensor of n values, freed after the case. */
 static vs_tensor *poisoned_bf16(int64_t n) {
     vs_tensor *t = vs_test_tensor();
@@ -46,12 +62,13 @@ static double max_abs_diff(const float *a, const double *ref, int64_t n) {
 }
 
 /* Group norm of `pixels` pixels of c channels in `groups` groups (cg = c / groups below, at and above the
- * kernel's 8-channel vectors), with and without SiLU, in place or not. */
-static int check_group_norm(unsigned long long *rng, int64_t pixels, int c, int groups) {
+ * kernel's 8-channel vectors), of BF16 or F32 input (x_f32), with and without SiLU, in place or not. */
+static int check_group_norm(unsigned long long *rng, int64_t pixels, int c, int groups, int x_f32) {
     const int cg = c / groups;
     float *x, *gamma = vs_test_free_later(random_array(rng, c, 0.5f, 1.5f)),
               *beta = vs_test_free_later(random_array(rng, c, -0.5f, 0.5f));
-    vs_tensor *xd = random_bf16(rng, pixels * c, &x), *yd = poisoned_bf16(pixels * c);
+    vs_tensor *xd = x_f32 ? random_f32(rng, pixels * c, &x) : random_bf16(rng, pixels * c, &x),
+              *yd = poisoned_bf16(pixels * c);
     vs_tensor *gd = vs_test_tensor(), *bd = vs_test_tensor(), *stats = vs_test_tensor();
     CHECK(xd && yd && gamma && beta);
     CHECK_OK(to_device(gd, gamma, VS_F32, 1, (int64_t[]){c}));
@@ -72,15 +89,16 @@ static int check_group_norm(unsigned long long *rng, int64_t pixels, int c, int 
                 }
         }
         CHECK_OK(poison(yd));
-        CHECK_OK(vs_cuda_hv_group_norm(yd->data, xd->data, gd->data, bd->data, pixels, c, groups, 1e-6f, silu,
-                                       stats->data));
+        CHECK_OK(vs_cuda_hv_group_norm(yd->data, xd->data, x_f32, gd->data, bd->data, pixels, c, groups, 1e-6f,
+                                       silu, stats->data));
         float *got = vs_test_free_later(to_host(yd));
         CHECK(got);
         double err = max_abs_diff(got, want, pixels * c);
-        CHECK_MSG(err < 0.05, "%d channels in %d groups, silu %d: max abs error %g", c, groups, silu, err);
-        if (silu) { /* in place, on a copy of x */
+        CHECK_MSG(err < 0.05, "%d channels in %d groups, silu %d, f32 %d: max abs error %g", c, groups, silu,
+                  x_f32, err);
+        if (silu && !x_f32) { /* in place, on a copy of x */
             CHECK_OK(vs_op_copy(yd, xd));
-            CHECK_OK(vs_cuda_hv_group_norm(yd->data, yd->data, gd->data, bd->data, pixels, c, groups, 1e-6f,
+            CHECK_OK(vs_cuda_hv_group_norm(yd->data, yd->data, 0, gd->data, bd->data, pixels, c, groups, 1e-6f,
                                            1, stats->data));
             got = vs_test_free_later(to_host(yd));
             CHECK(got);
@@ -96,14 +114,15 @@ TEST(group_norm_kernel) {
     static const int shapes[][3] = {
         {3 * 7 * 9, 24, 6}, {3 * 7 * 9, 40, 5}, {5 * 11, 48, 3}, {20000, 128, 32}};
     for (int i = 0; i < 4; i++)
-        if (check_group_norm(&rng, shapes[i][0], shapes[i][1], shapes[i][2])) return 1;
+        for (int x_f32 = 0; x_f32 < 2; x_f32++)
+            if (check_group_norm(&rng, shapes[i][0], shapes[i][1], shapes[i][2], x_f32)) return 1;
     return 0;
 }
 
-TEST(pad_upsample_crop_kernels) {
+TEST(pad_upsample_stream_kernels) {
     unsigned long long rng = 12;
-    const int t = 3, h = 5, w = 7, c = 16, cs = 24;
-    float *x, *res, *full;
+    const int t = 3, h = 5, w = 7, c = 16;
+    float *x, *xf, *res, *conv;
     vs_tensor *xd = random_bf16(&rng, (int64_t)t * h * w * c, &x);
     /* replicate padding: 2 frames before, 1 pixel around */
     const int64_t np = (int64_t)(t + 2) * (h + 2) * (w + 2) * c;
@@ -126,42 +145,75 @@ TEST(pad_upsample_crop_kernels) {
                     CHECK(got[(((int64_t)f * (h + 2) + y) * (w + 2) + xx) * c + ch] ==
                           x[(((int64_t)sf * h + sy) * w + sx) * c + ch]);
                 }
-    /* upsampling by (2, 2, 2), frame 0 in space only */
+    /* upsampling of the F32 stream by (2, 2, 2) into BF16, frame 0 in space only */
     const int t2 = 1 + 2 * (t - 1);
-    vs_tensor *ud = poisoned_bf16((int64_t)t2 * 2 * h * 2 * w * c);
-    CHECK(ud);
-    CHECK_OK(vs_cuda_hv_upsample(ud->data, xd->data, t, h, w, c, 2, 2));
+    vs_tensor *xfd = random_f32(&rng, (int64_t)t * h * w * c, &xf), *ud = poisoned_bf16((int64_t)t2 * 2 * h * 2 * w * c);
+    CHECK(xfd && ud);
+    CHECK_OK(vs_cuda_hv_upsample(ud->data, xfd->data, t, h, w, c, 2, 2));
     got = vs_test_free_later(to_host(ud));
     CHECK(got);
+    round_to(xf, (int64_t)t * h * w * c, VS_BF16);
     for (int f = 0; f < t2; f++)
         for (int y = 0; y < 2 * h; y++)
             for (int xx = 0; xx < 2 * w; xx++)
                 for (int ch = 0; ch < c; ch++) {
                     const int sf = f == 0 ? 0 : 1 + (f - 1) / 2;
                     CHECK(got[(((int64_t)f * 2 * h + y) * 2 * w + xx) * c + ch] ==
-                          x[(((int64_t)sf * h + y / 2) * w + xx / 2) * c + ch]);
+                          xf[(((int64_t)sf * h + y / 2) * w + xx / 2) * c + ch]);
                 }
-    /* crop of a padded convolution output with cs channels, plus bias and residual */
-    vs_tensor *fd = random_bf16(&rng, (int64_t)t * (h + 2) * (w + 2) * cs, &full),
-              *rd = random_bf16(&rng, (int64_t)t * h * w * c, &res);
+    /* the residual stream: y = conv + bias + res in f32, into a new buffer and in place on res */
+    const int64_t n = (int64_t)t * h * w * c;
+    vs_tensor *cd = random_bf16(&rng, n, &conv), *rd = random_f32(&rng, n, &res), *yd = poisoned(VS_F32, n);
     float *bias = vs_test_free_later(random_array(&rng, c, -1.0f, 1.0f));
-    vs_tensor *bd = vs_test_tensor(), *yd = poisoned_bf16((int64_t)t * h * w * c);
-    CHECK(fd && rd && bias && yd);
+    vs_tensor *bd = vs_test_tensor();
+    CHECK(cd && rd && yd && bias);
     CHECK_OK(to_device(bd, bias, VS_F32, 1, (int64_t[]){c}));
-    CHECK_OK(vs_cuda_hv_crop(yd->data, fd->data, bd->data, rd->data, t, h, w, c, cs, 1));
-    got = vs_test_free_later(to_host(yd));
+    for (int in_place = 0; in_place < 2; in_place++) {
+        vs_tensor *out = in_place ? rd : yd;
+        CHECK_OK(vs_cuda_hv_stream_add(out->data, cd->data, bd->data, rd->data, (int64_t)t * h * w, c));
+        got = vs_test_free_later(to_host(out));
+        CHECK(got);
+        double err = 0;
+        for (int64_t e = 0; e < n; e++)
+            err = isfinite(got[e]) ? fmax(err, fabs(got[e] - ((double)conv[e] + bias[e % c] + res[e]))) : INFINITY;
+        CHECK_MSG(err < 1e-5, "stream add (in place %d): max abs error %g", in_place, err);
+    }
+    return 0;
+}
+
+/* The 3x3x3 cuDNN convolution without padding against an f64 loop over the same BF16 values: odd sizes,
+ * more output channels than input, a NaN-poisoned output. */
+TEST(conv3d_kernel) {
+    unsigned long long rng = 13;
+    const int t = 5, h = 6, w = 9, cin = 16, cout = 24, k = 3, to = t - 2, ho = h - 2, wo = w - 2;
+    float *x, *wt;
+    vs_tensor *xd = random_bf16(&rng, (int64_t)t * h * w * cin, &x),
+              *wd = random_bf16(&rng, (int64_t)cout * k * k * k * cin, &wt),
+              *yd = poisoned_bf16((int64_t)to * ho * wo * cout);
+    CHECK(xd && wd && yd);
+    CHECK_OK(vs_cuda_conv3d_valid_ndhwc(yd->data, xd->data, wd->data, t, h, w, cin, cout, k));
+    float *got = vs_test_free_later(to_host(yd));
     CHECK(got);
-    double *want = vs_test_malloc(sizeof(double) * (size_t)t * h * w * c);
-    for (int f = 0; f < t; f++)
-        for (int y = 0; y < h; y++)
-            for (int xx = 0; xx < w; xx++)
-                for (int ch = 0; ch < c; ch++) {
-                    const int64_t e = (((int64_t)f * h + y) * w + xx) * c + ch;
-                    want[e] = (double)full[(((int64_t)f * (h + 2) + y + 1) * (w + 2) + xx + 1) * cs + ch] +
-                              bias[ch] + res[e];
+    double err = 0, scale = 0;
+    for (int f = 0; f < to; f++)
+        for (int y = 0; y < ho; y++)
+            for (int xx = 0; xx < wo; xx++)
+                for (int o = 0; o < cout; o++) {
+                    double sum = 0;
+                    for (int dt = 0; dt < k; dt++)
+                        for (int dy = 0; dy < k; dy++)
+                            for (int dx = 0; dx < k; dx++)
+                                for (int i = 0; i < cin; i++)
+                                    sum += (double)x[(((int64_t)(f + dt) * h + y + dy) * w + xx + dx) * cin + i] *
+                                           wt[((((int64_t)o * k + dt) * k + dy) * k + dx) * cin + i];
+                    const float g = got[(((int64_t)f * ho + y) * wo + xx) * cout + o];
+                    err = isfinite(g) ? fmax(err, fabs(g - sum)) : INFINITY;
+                    scale = fmax(scale, fabs(sum));
                 }
-    const double err = max_abs_diff(got, want, (int64_t)t * h * w * c);
-    CHECK_MSG(err < 0.04, "crop: max abs error %g", err);
+    printf("  conv3d: max abs error %.3g of values up to %.3g\n", err, scale);
+    CHECK_MSG(err <= scale / 128, "conv3d: max abs error %g (values up to %g)", err, scale);
+    CHECK_FAILS(vs_cuda_conv3d_valid_ndhwc(yd->data, xd->data, wd->data, 2, h, w, cin, cout, k), VS_ERR_UNSUPPORTED,
+                "sizes at least the kernel");
     return 0;
 }
 
@@ -264,6 +316,6 @@ TEST(released_config_720p_129_frames) {
     return 0;
 }
 
-RUN_TESTS(T(group_norm_kernel), T(pad_upsample_crop_kernels), T(untiled_matches_diffusers_and_cpu),
+RUN_TESTS(T(group_norm_kernel), T(pad_upsample_stream_kernels), T(conv3d_kernel), T(untiled_matches_diffusers_and_cpu),
           T(framewise_matches_diffusers_and_cpu), T(tiled_matches_diffusers_and_cpu),
           T(released_config_720p_129_frames))

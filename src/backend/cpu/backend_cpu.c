@@ -363,6 +363,15 @@ static vs_status planes_from_image(vs_tensor *y, const vs_tensor *x, const vs_te
     return VS_OK;
 }
 
+static vs_status rel_l1(const vs_tensor *a, const vs_tensor *b, double *out) {
+    const float *x = a->data, *r = b->data;
+    double diff = 0, norm = 0;
+    for (int64_t i = 0; i < vs_tensor_numel(a); i++)
+        diff += fabs((double)x[i] - r[i]), norm += fabs((double)r[i]);
+    *out = diff / norm;
+    return VS_OK;
+}
+
 const vs_backend vs_backend_cpu = {
     .sparse = &vs_sparse_kernels_cpu,
     .name = "cpu",
@@ -399,4 +408,5 @@ const vs_backend vs_backend_cpu = {
     .quantize_fp8 = quantize_fp8,
     .linear_fp8 = linear_fp8,
     .linear_residual_fp8 = linear_residual_fp8,
+    .rel_l1 = rel_l1,
 };

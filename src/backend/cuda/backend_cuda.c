@@ -13,6 +13,7 @@
 #include "backend/cuda/cudnn_attention.h"
 #include "backend/cuda/fp8_attention.h"
 #include "backend/cuda/ops_cuda.h"
+#include "backend/cuda/reduce_cuda.h"
 #include "backend/cuda/vae_cuda.h"
 #include "core/devmem.h"
 #include "core/dtype.h"
@@ -360,6 +361,10 @@ static vs_status planes_from_image(vs_tensor *y, const vs_tensor *x, const vs_te
                                  (int)last_dim(x), y->shape[2] * y->shape[3]);
 }
 
+static vs_status rel_l1(const vs_tensor *a, const vs_tensor *b, double *out) {
+    return vs_cuda_rel_l1(a->data, b->data, vs_tensor_numel(a), out);
+}
+
 const vs_backend vs_backend_cuda = {
     .sparse = &vs_sparse_kernels_cuda,
     .name = "cuda",
@@ -396,4 +401,5 @@ const vs_backend vs_backend_cuda = {
     .quantize_fp8 = quantize_fp8,
     .linear_fp8 = linear_fp8,
     .linear_residual_fp8 = linear_residual_fp8,
+    .rel_l1 = rel_l1,
 };

@@ -38,21 +38,6 @@ __global__ void replicate_pad_kernel(uint4 *y, const uint4 *x, int t, int h, int
     }
 }
 
-__global__ void crop_kernel(uint16_t *y, const uint16_t *full, const float *bias, const uint16_t *res, int t,
-                            int h, int w, int c, int cs, int pad) {
-    const int64_t n = (int64_t)t * h * w * c;
-    const int hp = h + 2 * pad, wp = w + 2 * pad;
-    GRID_STRIDE(e, n) {
-        const int ch = (int)(e % c);
-        const int64_t px = e / c;
-        const int xo = (int)(px % w), yo = (int)(px / w % h), f = (int)(px / ((int64_t)w * h));
-        float v = bf16_to_f32(full[(((int64_t)f * hp + yo + pad) * wp + xo + pad) * cs + ch]);
-        if (bias) v += bias[ch];
-        if (res) v += bf16_to_f32(res[e]);
-        y[e] = f32_to_bf16(v);
-    }
-}
-
 /* 8 bf16 values (one 16-byte vector) to and from floats. */
 __device__ __forceinline__ void unpack8(const uint4 &u, float *v) {
     const uint32_t w[4] = {u.x, u.y, u.z, u.w};
@@ -67,18 +52,48 @@ __device__ __forceinline__ uint4 pack8(const float *v) {
     return make_uint4(w[0], w[1], w[2], w[3]);
 }
 
+/* The 8 values of vector e (8 consecutive channels of one pixel) of a BF16 or an F32 array. */
+__device__ __forceinline__ void load8(const uint16_t *x, int64_t e, float *v) {
+    unpack8(reinterpret_cast<const uint4 *>(x)[e], v);
+}
+__device__ __forceinline__ void load8(const float *x, int64_t e, float *v) {
+    const float4 a = reinterpret_cast<const float4 *>(x)[2 * e], b = reinterpret_cast<const float4 *>(x)[2 * e + 1];
+    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+__device__ __forceinline__ void store8(float *y, int64_t e, const float *v) {
+    reinterpret_cast<float4 *>(y)[2 * e] = make_float4(v[0], v[1], v[2], v[3]);
+    reinterpret_cast<float4 *>(y)[2 * e + 1] = make_float4(v[4], v[5], v[6], v[7]);
+}
+
+/* y = conv + bias + res, 8 channels a thread; y may be res (each element is read before it is written). */
+__global__ void stream_add_kernel(float *y, const uint4 *conv, const float *bias, const float *res,
+                                  int64_t vectors, int vecs) {
+    GRID_STRIDE(e, vectors) {
+        float v[8], r[8];
+        unpack8(conv[e], v);
+        const int ch0 = (int)(e % vecs) * 8;
+        if (bias)
+            for (int j = 0; j < 8; j++) v[j] += bias[ch0 + j];
+        if (res) {
+            load8(res, e, r);
+            for (int j = 0; j < 8; j++) v[j] += r[j];
+        }
+        store8(y, e, v);
+    }
+}
+
 /* One pass over x for every group: each thread sums the 8 channels of its vectors into the block's
  * shared per-group sums of x and x^2 (f32; a vector spans one group, or several when cg < 8), and the block
  * adds them to stats (f64). */
-__global__ void group_stats_kernel(const uint4 *x, int64_t vectors, int vecs, int cg, int groups,
-                                   double *stats) {
+template <typename In>
+__global__ void group_stats_kernel(const In *x, int64_t vectors, int vecs, int cg, int groups, double *stats) {
     extern __shared__ float sums[]; /* [groups][2] */
     for (int i = threadIdx.x; i < 2 * groups; i += blockDim.x)
         sums[i] = 0.f;
     __syncthreads();
     GRID_STRIDE(e, vectors) {
         float v[8];
-        unpack8(x[e], v);
+        load8(x, e, v);
         const int ch0 = (int)(e % vecs) * 8;
         int g = ch0 / cg;
         float s = 0.f, q = 0.f;
@@ -106,11 +121,12 @@ __global__ void group_finish_kernel(double *stats, int groups, double count, flo
     out[2 * g + 1] = (float)(1.0 / sqrt(var + (double)eps));
 }
 
-__global__ void group_apply_kernel(uint4 *y, const uint4 *x, const float *gamma, const float *beta,
-                                   int64_t vectors, int vecs, int cg, int silu, const float *mean_inv) {
+template <typename In>
+__global__ void group_apply_kernel(uint4 *y, const In *x, const float *gamma, const float *beta, int64_t vectors,
+                                   int vecs, int cg, int silu, const float *mean_inv) {
     GRID_STRIDE(e, vectors) {
         float v[8];
-        unpack8(x[e], v);
+        load8(x, e, v);
         const int ch0 = (int)(e % vecs) * 8;
         for (int j = 0; j < 8; j++) {
             const int ch = ch0 + j, g = ch / cg;
@@ -121,7 +137,7 @@ __global__ void group_apply_kernel(uint4 *y, const uint4 *x, const float *gamma,
     }
 }
 
-__global__ void upsample_kernel(uint4 *y, const uint4 *x, int t, int h, int w, int vecs, int ut, int us) {
+__global__ void upsample_kernel(uint4 *y, const float *x, int t, int h, int w, int vecs, int ut, int us) {
     const int t2 = 1 + ut * (t - 1), h2 = h * us, w2 = w * us;
     const int64_t n = (int64_t)t2 * h2 * w2 * vecs;
     GRID_STRIDE(e, n) {
@@ -129,7 +145,9 @@ __global__ void upsample_kernel(uint4 *y, const uint4 *x, int t, int h, int w, i
         const int64_t px = e / vecs;
         const int xo = (int)(px % w2), yo = (int)(px / w2 % h2), f = (int)(px / ((int64_t)w2 * h2));
         const int sf = f == 0 ? 0 : 1 + (f - 1) / ut;
-        y[e] = x[(((int64_t)sf * h + yo / us) * w + xo / us) * vecs + v];
+        float vals[8];
+        load8(x, (((int64_t)sf * h + yo / us) * w + xo / us) * vecs + v, vals);
+        y[e] = pack8(vals);
     }
 }
 
@@ -145,43 +163,57 @@ extern "C" vs_status vs_cuda_hv_replicate_pad(uint16_t *y, const uint16_t *x, in
     return VS_OK;
 }
 
-extern "C" vs_status vs_cuda_hv_crop(uint16_t *y, const uint16_t *full, const float *bias,
-                                     const uint16_t *res, int t, int h, int w, int c, int cs, int pad) {
-    const int64_t n = (int64_t)t * h * w * c;
-    if (n == 0) return VS_OK;
-    crop_kernel<<<grid_for(n), kThreads>>>(y, full, bias, res, t, h, w, c, cs, pad);
-    VS_CUDA_LAUNCH_CHECK("VAE convolution crop");
+extern "C" vs_status vs_cuda_hv_stream_add(float *y, const uint16_t *conv, const float *bias, const float *res,
+                                           int64_t pixels, int c) {
+    const int64_t vectors = pixels * (c / 8);
+    if (vectors == 0) return VS_OK;
+    stream_add_kernel<<<grid_for(vectors), kThreads>>>(y, reinterpret_cast<const uint4 *>(conv), bias, res,
+                                                       vectors, c / 8);
+    VS_CUDA_LAUNCH_CHECK("VAE residual stream");
     return VS_OK;
 }
 
-extern "C" vs_status vs_cuda_hv_group_norm(uint16_t *y, const uint16_t *x, const float *gamma,
+namespace {
+
+template <typename In>
+vs_status group_norm(uint16_t *y, const In *x, const float *gamma, const float *beta, int64_t vectors, int c,
+                     int groups, int64_t pixels, float eps, int silu, double *stats) {
+    const int cg = c / groups;
+    VS_CUDA_TRY(cudaMemsetAsync(stats, 0, sizeof(double) * 2 * (size_t)groups, 0));
+    const unsigned blocks = grid_for(vectors) < 1024 ? grid_for(vectors) : 1024;
+    group_stats_kernel<<<blocks, kThreads, sizeof(float) * 2 * (size_t)groups>>>(x, vectors, c / 8, cg, groups,
+                                                                                  stats);
+    VS_CUDA_LAUNCH_CHECK("VAE group norm statistics");
+    group_finish_kernel<<<1, 1024>>>(stats, groups, (double)pixels * cg, eps);
+    VS_CUDA_LAUNCH_CHECK("VAE group norm statistics");
+    group_apply_kernel<<<grid_for(vectors), kThreads>>>(reinterpret_cast<uint4 *>(y), x, gamma, beta, vectors,
+                                                        c / 8, cg, silu,
+                                                        reinterpret_cast<const float *>(stats + 2 * groups));
+    VS_CUDA_LAUNCH_CHECK("VAE group norm");
+    return VS_OK;
+}
+
+} // namespace
+
+extern "C" vs_status vs_cuda_hv_group_norm(uint16_t *y, const void *x, int x_f32, const float *gamma,
                                            const float *beta, int64_t pixels, int c, int groups, float eps,
                                            int silu, double *stats) {
     const int64_t vectors = pixels * (c / 8);
     if (vectors == 0) return VS_OK;
     if (groups > 1024 || c % groups)
         return vs_fail(VS_ERR_UNSUPPORTED, "VAE group norm: %d channels in %d groups", c, groups);
-    const int cg = c / groups;
-    VS_CUDA_TRY(cudaMemsetAsync(stats, 0, sizeof(double) * 2 * (size_t)groups, 0));
-    const unsigned blocks = grid_for(vectors) < 1024 ? grid_for(vectors) : 1024;
-    group_stats_kernel<<<blocks, kThreads, sizeof(float) * 2 * (size_t)groups>>>(
-        reinterpret_cast<const uint4 *>(x), vectors, c / 8, cg, groups, stats);
-    VS_CUDA_LAUNCH_CHECK("VAE group norm statistics");
-    group_finish_kernel<<<1, 1024>>>(stats, groups, (double)pixels * cg, eps);
-    VS_CUDA_LAUNCH_CHECK("VAE group norm statistics");
-    group_apply_kernel<<<grid_for(vectors), kThreads>>>(
-        reinterpret_cast<uint4 *>(y), reinterpret_cast<const uint4 *>(x), gamma, beta, vectors, c / 8, cg,
-        silu, reinterpret_cast<const float *>(stats + 2 * groups));
-    VS_CUDA_LAUNCH_CHECK("VAE group norm");
-    return VS_OK;
+    if (x_f32)
+        return group_norm(y, static_cast<const float *>(x), gamma, beta, vectors, c, groups, pixels, eps, silu,
+                          stats);
+    return group_norm(y, static_cast<const uint16_t *>(x), gamma, beta, vectors, c, groups, pixels, eps, silu,
+                      stats);
 }
 
-extern "C" vs_status vs_cuda_hv_upsample(uint16_t *y, const uint16_t *x, int t, int h, int w, int c, int ut,
+extern "C" vs_status vs_cuda_hv_upsample(uint16_t *y, const float *x, int t, int h, int w, int c, int ut,
                                          int us) {
     const int64_t n = (int64_t)(1 + ut * (t - 1)) * h * us * w * us * (c / 8);
     if (n == 0) return VS_OK;
-    upsample_kernel<<<grid_for(n), kThreads>>>(reinterpret_cast<uint4 *>(y),
-                                               reinterpret_cast<const uint4 *>(x), t, h, w, c / 8, ut, us);
+    upsample_kernel<<<grid_for(n), kThreads>>>(reinterpret_cast<uint4 *>(y), x, t, h, w, c / 8, ut, us);
     VS_CUDA_LAUNCH_CHECK("VAE upsampling");
     return VS_OK;
 }

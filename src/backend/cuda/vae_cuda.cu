@@ -23,9 +23,11 @@ unsigned grid_for(int64_t n, int threads) {
 constexpr size_t kMaxWorkspace = 256u << 20;
 constexpr int kMaxShapes = 1024; /* tiles of several sizes make a few hundred */
 
+/* A 2D plan (kt 0): n images [h][w][cin], "same" zero padding. A 3D plan (kt > 0): one clip of n frames
+ * [n][h][w][cin] (already padded), no padding, kt x kh x kw filters. */
 struct conv_plan {
     int64_t n;
-    int h, w, cin, cout, kh, kw;
+    int h, w, cin, cout, kh, kw, kt;
     cudnnTensorDescriptor_t x, y;
     cudnnFilterDescriptor_t f;
     cudnnConvolutionDescriptor_t conv;
@@ -51,11 +53,29 @@ size_t g_workspace_bytes = 0;
 /* "conv 3x3, [4, 60, 104, 384] -> 384 channels" for messages. */
 struct shape_text {
     char s[128];
-    shape_text(int64_t n, int h, int w, int cin, int cout, int kh, int kw) {
-        snprintf(s, sizeof s, "cuDNN conv %dx%d, bf16 NHWC [%lld, %d, %d, %d] -> %d channels", kh, kw,
-                 (long long)n, h, w, cin, cout);
+    shape_text(int64_t n, int h, int w, int cin, int cout, int kh, int kw, int kt) {
+        if (kt)
+            snprintf(s, sizeof s, "cuDNN conv %dx%dx%d, bf16 NDHWC [%lld, %d, %d, %d] -> %d channels", kt, kh, kw,
+                     (long long)n, h, w, cin, cout);
+        else
+            snprintf(s, sizeof s, "cuDNN conv %dx%d, bf16 NHWC [%lld, %d, %d, %d] -> %d channels", kh, kw,
+                     (long long)n, h, w, cin, cout);
     }
 };
+
+/* The descriptors of a 3D plan: 5D NDHWC tensors (cuDNN's NHWC format at rank 5), KTRSC filters. */
+vs_status describe_3d(conv_plan *p, const char *what) {
+    const int x_dims[5] = {1, p->cin, (int)p->n, p->h, p->w};
+    const int y_dims[5] = {1, p->cout, (int)p->n - p->kt + 1, p->h - p->kh + 1, p->w - p->kw + 1};
+    const int f_dims[5] = {p->cout, p->cin, p->kt, p->kh, p->kw};
+    const int pad[3] = {0, 0, 0}, one[3] = {1, 1, 1};
+    DNN_TRY(cudnnSetTensorNdDescriptorEx(p->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_BFLOAT16, 5, x_dims), what);
+    DNN_TRY(cudnnSetTensorNdDescriptorEx(p->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_BFLOAT16, 5, y_dims), what);
+    DNN_TRY(cudnnSetFilterNdDescriptor(p->f, CUDNN_DATA_BFLOAT16, CUDNN_TENSOR_NHWC, 5, f_dims), what);
+    DNN_TRY(cudnnSetConvolutionNdDescriptor(p->conv, 3, pad, one, one, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+            what);
+    return VS_OK;
+}
 
 /* Descriptors and the fastest algorithm (within kMaxWorkspace) for one shape. */
 vs_status make_plan(conv_plan *p, const char *what) {
@@ -63,49 +83,62 @@ vs_status make_plan(conv_plan *p, const char *what) {
     DNN_TRY(cudnnCreateTensorDescriptor(&p->y), what);
     DNN_TRY(cudnnCreateFilterDescriptor(&p->f), what);
     DNN_TRY(cudnnCreateConvolutionDescriptor(&p->conv), what);
-    DNN_TRY(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_BFLOAT16, (int)p->n, p->cin, p->h,
-                                       p->w),
-            what);
-    DNN_TRY(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_BFLOAT16, (int)p->n, p->cout, p->h,
-                                       p->w),
-            what);
-    DNN_TRY(cudnnSetFilter4dDescriptor(p->f, CUDNN_DATA_BFLOAT16, CUDNN_TENSOR_NHWC, p->cout, p->cin, p->kh,
-                                       p->kw),
-            what);
     /* bf16 data with f32 compute: cuDNN's PSEUDO_BFLOAT16 configuration. */
-    DNN_TRY(cudnnSetConvolution2dDescriptor(p->conv, p->kh / 2, p->kw / 2, 1, 1, 1, 1,
-                                            CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
-            what);
+    if (p->kt) {
+        VS_TRY(describe_3d(p, what));
+    } else {
+        DNN_TRY(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_BFLOAT16, (int)p->n, p->cin, p->h,
+                                           p->w),
+                what);
+        DNN_TRY(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_BFLOAT16, (int)p->n, p->cout, p->h,
+                                           p->w),
+                what);
+        DNN_TRY(cudnnSetFilter4dDescriptor(p->f, CUDNN_DATA_BFLOAT16, CUDNN_TENSOR_NHWC, p->cout, p->cin, p->kh,
+                                           p->kw),
+                what);
+        DNN_TRY(cudnnSetConvolution2dDescriptor(p->conv, p->kh / 2, p->kw / 2, 1, 1, 1, 1,
+                                                CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+                what);
+    }
     DNN_TRY(cudnnSetConvolutionMathType(p->conv, CUDNN_TENSOR_OP_MATH), what);
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int found = 0;
     /* Times every algorithm on buffers cuDNN allocates itself (once per shape);
      * should that fail (memory), the heuristic ranking stands in. Both lists
-     * come best first. */
-    if (cudnnFindConvolutionForwardAlgorithm(g_handle, p->x, p->f, p->conv, p->y,
-                                             CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found,
-                                             perf) != CUDNN_STATUS_SUCCESS)
+     * come best first. A 3D plan takes the heuristic ranking straight away: it
+     * keeps to the two implicit GEMMs (below), and timing the FFT ones on every
+     * tile shape of a 720p decode would cost more than the decode. */
+    if (p->kt || cudnnFindConvolutionForwardAlgorithm(g_handle, p->x, p->f, p->conv, p->y,
+                                                      CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found,
+                                                      perf) != CUDNN_STATUS_SUCCESS)
         DNN_TRY(cudnnGetConvolutionForwardAlgorithm_v7(g_handle, p->x, p->f, p->conv, p->y,
                                                        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf),
                 what);
-    for (int i = 0; i < found; i++)
+    for (int i = 0; i < found; i++) {
+        /* A 3D plan keeps to the implicit GEMMs: one f32 sum per output, no FFT / Winograd transforms (the
+         * HunyuanVideo VAE's precision, docs/hunyuan.md). */
+        const cudnnConvolutionFwdAlgo_t a = perf[i].algo;
+        if (p->kt && a != CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM &&
+            a != CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM)
+            continue;
         if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kMaxWorkspace) {
             p->algo = perf[i].algo;
             p->workspace = perf[i].memory;
             DNN_TRY(cudnnSetConvolutionMathType(p->conv, perf[i].mathType), what);
             return VS_OK;
         }
-    return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN has no algorithm within %zu MiB of workspace for %s",
-                   kMaxWorkspace >> 20, what);
+    }
+    return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN has no %salgorithm within %zu MiB of workspace for %s",
+                   p->kt ? "implicit-GEMM " : "", kMaxWorkspace >> 20, what);
 }
 
-vs_status find_plan(conv_plan **out, int64_t n, int h, int w, int cin, int cout, int kh, int kw,
+vs_status find_plan(conv_plan **out, int64_t n, int h, int w, int cin, int cout, int kh, int kw, int kt,
                     const char *what) {
     if (!g_handle) DNN_TRY(cudnnCreate(&g_handle), what);
     for (int i = 0; i < g_n_plans; i++) {
         conv_plan *p = &g_plans[i];
         if (p->n == n && p->h == h && p->w == w && p->cin == cin && p->cout == cout && p->kh == kh &&
-            p->kw == kw) {
+            p->kw == kw && p->kt == kt) {
             *out = p;
             return VS_OK;
         }
@@ -114,9 +147,8 @@ vs_status find_plan(conv_plan **out, int64_t n, int h, int w, int cin, int cout,
         return vs_fail(VS_ERR_UNSUPPORTED, "more than %d convolution shapes in one process (%s)", kMaxShapes,
                        what);
     conv_plan *p = &g_plans[g_n_plans];
-    *p = conv_plan{n,  h,       w,       cin,     cout,    kh,
-                   kw, nullptr, nullptr, nullptr, nullptr, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM,
-                   0};
+    *p = conv_plan{n,       h,       w,       cin,     cout, kh, kw, kt, nullptr, nullptr, nullptr, nullptr,
+                   CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, 0};
     vs_status s = make_plan(p, what);
     if (s != VS_OK) {
         if (p->conv) cudnnDestroyConvolutionDescriptor(p->conv);
@@ -144,10 +176,10 @@ vs_status ensure_workspace(size_t bytes, const char *what) {
 }
 
 vs_status conv_locked(uint16_t *y, const uint16_t *x, const uint16_t *w, int64_t n, int h, int w_, int cin,
-                      int cout, int kh, int kw, int accumulate) {
-    shape_text what(n, h, w_, cin, cout, kh, kw);
+                      int cout, int kh, int kw, int kt, int accumulate) {
+    shape_text what(n, h, w_, cin, cout, kh, kw, kt);
     conv_plan *p;
-    VS_TRY(find_plan(&p, n, h, w_, cin, cout, kh, kw, what.s));
+    VS_TRY(find_plan(&p, n, h, w_, cin, cout, kh, kw, kt, what.s));
     VS_TRY(ensure_workspace(p->workspace, what.s));
     const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
     DNN_TRY(cudnnConvolutionForward(g_handle, &alpha, p->x, x, p->f, w, p->conv, p->algo, g_workspace,
@@ -284,7 +316,20 @@ extern "C" vs_status vs_cuda_conv2d_nhwc(uint16_t *y, const uint16_t *x, const u
                        "cuDNN conv: %lld images of %d -> %d channels (channels must be multiples of 8)",
                        (long long)n, cin, cout);
     pthread_mutex_lock(&g_lock);
-    vs_status s = conv_locked(y, x, w, n, h, w_, cin, cout, kh, kw, accumulate);
+    vs_status s = conv_locked(y, x, w, n, h, w_, cin, cout, kh, kw, 0, accumulate);
+    pthread_mutex_unlock(&g_lock);
+    return s;
+}
+
+extern "C" vs_status vs_cuda_conv3d_valid_ndhwc(uint16_t *y, const uint16_t *x, const uint16_t *w, int t, int h,
+                                                int w_, int cin, int cout, int k) {
+    if (t < k || h < k || w_ < k || cin % 8 || cout % 8)
+        return vs_fail(VS_ERR_UNSUPPORTED,
+                       "cuDNN conv %dx%dx%d: %d frames of %dx%d, %d -> %d channels (channels must be multiples "
+                       "of 8, sizes at least the kernel)",
+                       k, k, k, t, h, w_, cin, cout);
+    pthread_mutex_lock(&g_lock);
+    vs_status s = conv_locked(y, x, w, t, h, w_, cin, cout, k, k, k, 0);
     pthread_mutex_unlock(&g_lock);
     return s;
 }

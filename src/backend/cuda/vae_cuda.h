@@ -25,6 +25,13 @@ extern "C" {
 vs_status vs_cuda_conv2d_nhwc(uint16_t *y, const uint16_t *x, const uint16_t *w, int64_t n, int h, int w_,
                               int cin, int cout, int kh, int kw, int accumulate);
 
+/* y[t - k + 1][h - k + 1][w - k + 1][cout] = the k x k x k convolution of one clip x[t][h][w][cin] without
+ * padding (the caller pads), w[cout][k][k][k][cin]: one cuDNN 3D convolution (NDHWC BF16), f32 accumulation
+ * over all taps, rounded once; only its implicit-GEMM algorithms are considered. Plans, handle and
+ * workspace as above. */
+vs_status vs_cuda_conv3d_valid_ndhwc(uint16_t *y, const uint16_t *x, const uint16_t *w, int t, int h, int w_,
+                                     int cin, int cout, int k);
+
 /* Device bytes the convolutions hold (cuDNN workspace), for memory reports. */
 size_t vs_cuda_conv_workspace_bytes(void);
 

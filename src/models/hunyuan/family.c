@@ -361,14 +361,15 @@ static const char *const hunyuan_classes[] = {"HunyuanVideoPipeline", "HunyuanVi
 /* HunyuanVideoPipeline: 129 x 720 x 1280, 50 steps, embedded guidance 6 without true CFG (true_cfg_scale 1),
  * 256 text tokens, 24 fps, FlowMatchEuler with the released checkpoint's shift 7 on the pipeline's sigmas;
  * SVG as the reference's HunyuanVideo scripts run it: density 0.25 after 0.1 of the steps and 0.03 of the
- * layers. */
+ * layers; EasyCache as EasyCache4HunyuanVideo/easycache_sample_video.py sets it: threshold 0.025, the first
+ * 5 steps always run (ret_steps). */
 const vs_family vs_family_hunyuan = {
     .name = "hunyuan",
     .class_names = hunyuan_classes,
     .presets = "hunyuan13b",
     .defaults = {129, 720, 1280, 50, 1.0f, VS_HUNYUAN_MAX_TOKENS, 24, {"svg", 0.25, 0.1, 0.03}, "",
                  "{\"_class_name\": \"FlowMatchEulerDiscreteScheduler\", \"shift\": 7.0}", DEFAULT_EMBEDDED_GUIDANCE,
-                 1},
+                 1, 0.025, 5},
     .reference_vae = {16, 4, 8},
     .text_load = text_load,
     .text_encode = text_encode,

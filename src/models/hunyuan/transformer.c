@@ -663,14 +663,15 @@ vs_status vs_hunyuan_forward(const vs_hunyuan_model *model, const vs_hunyuan_inp
 /* ---- TeaCache's signal and fit (step caching, pipeline/cache.h) ---------------------------------------- */
 
 /* One entry's signal: LN(Conv3d_patch(latents)) * (1 + scale) + shift, (shift, scale) the first two chunks of
- * the first dual-stream block's video modulation, as that block computes it; into host [N, dim]. */
+ * the first dual-stream block's video modulation, as that block computes it; into `signal` [N * dim], on the
+ * model's device in its activation dtype (the step cache reduces it there: no copy to the host). */
 static vs_status teacache_entry(forward_state *f, const vs_tensor *latents, float t, const float *guidance,
-                                const vs_tensor *pooled, float *host) {
+                                const vs_tensor *pooled, void *signal) {
     const vs_hunyuan_config *c = f->c;
     const int *p = c->patch_size;
     const int64_t N = f->N, D = c->dim, vol = (int64_t)p[0] * p[1] * p[2];
     const vs_dtype act = vs_joint_dit_act_dtype(f->dev);
-    vs_tensor lat, pooled_d, mod, patches, x_act, x, h, h32;
+    vs_tensor lat, pooled_d, mod, patches, x_act, x, h;
     VS_TRY(on_device(f, latents, &lat));
     VS_TRY(on_device(f, pooled, &pooled_d));
     VS_TRY(embed_conditions(f, t, guidance, &pooled_d));
@@ -679,19 +680,11 @@ static vs_status teacache_entry(forward_state *f, const vs_tensor *latents, floa
     VS_TRY(TAKE(f->arena, act, &patches, 1, N, c->in_channels * vol));
     VS_TRY(TAKE(f->arena, act, &x_act, 1, N, D));
     VS_TRY(TAKE(f->arena, VS_F32, &x, 1, N, D));
-    VS_TRY(TAKE(f->arena, act, &h, 1, N, D));
     VS_TRY(vs_op_patchify(&patches, &lat, p));
     VS_TRY(vs_op_linear(&x_act, &patches, &f->w->patch_embed.weight, &f->w->patch_embed.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_op_convert(&x, &x_act));
-    VS_TRY(vs_op_layernorm_modulate(&h, &x, NULL, NULL, &shift, &scale, 1e-6f));
-    h32 = h;
-    if (act != VS_F32) {
-        VS_TRY(TAKE(f->arena, VS_F32, &h32, 1, N, D));
-        VS_TRY(vs_op_convert(&h32, &h));
-    }
-    vs_tensor out = vs_tensor_view(host, VS_F32, VS_CPU, 3, (int64_t[]){1, N, D});
-    VS_TRY(vs_op_copy(&out, &h32));
-    return vs_op_sync(f->dev);
+    h = vs_tensor_view(signal, act, f->dev, 3, (int64_t[]){1, N, D});
+    return vs_op_layernorm_modulate(&h, &x, NULL, NULL, &shift, &scale, 1e-6f);
 }
 
 vs_status vs_hunyuan_teacache_signal(const vs_hunyuan_model *m, const vs_hunyuan_input *in, vs_tensor *signal) {
@@ -720,21 +713,23 @@ vs_status vs_hunyuan_teacache_signal(const vs_hunyuan_model *m, const vs_hunyuan
                   vol = (int64_t)c->patch_size[0] * c->patch_size[1] * c->patch_size[2];
     /* the forward's arena when it is large enough (it is reset at every forward), else one of this size */
     const size_t bytes = vs_joint_dit_aligned(N * vol * c->in_channels * 4) + vs_joint_dit_aligned((int64_t)c->pooled_dim * 4) +
-                         vs_joint_dit_aligned(N * vol * c->in_channels * act) + 2 * vs_joint_dit_aligned(N * D * act) +
-                         2 * vs_joint_dit_aligned(N * D * 4) + 64 * vs_joint_dit_aligned((int64_t)6 * D * 4);
+                         vs_joint_dit_aligned(N * vol * c->in_channels * act) + vs_joint_dit_aligned(N * D * act) +
+                         vs_joint_dit_aligned(N * D * 4) + 64 * vs_joint_dit_aligned((int64_t)6 * D * 4);
     vs_arena *own = NULL;
     f.arena = m->cache->joint.arena;
     if (!f.arena || vs_arena_capacity(f.arena) < bytes) {
         VS_TRY(vs_arena_create(&own, "HunyuanVideo TeaCache signal", m->device, bytes));
         f.arena = own;
     }
-    vs_status st = vs_tensor_alloc(signal, VS_F32, VS_CPU, 1, (int64_t[]){B * N * D});
+    const vs_dtype dtype = vs_joint_dit_act_dtype(m->device);
+    vs_status st = vs_tensor_alloc(signal, dtype, m->device, 1, (int64_t[]){B * N * D});
     for (int64_t b = 0; st == VS_OK && b < B; b++) {
         vs_arena_reset(f.arena);
         const vs_tensor lat_b = entry(in->latents, b, 0), pooled_b = entry(in->pooled, b, 0);
         st = teacache_entry(&f, &lat_b, in->timesteps[b], in->guidance ? &in->guidance[b] : NULL, &pooled_b,
-                            (float *)signal->data + b * N * D);
+                            (char *)signal->data + b * N * D * (int64_t)vs_dtype_size(dtype));
     }
+    if (st == VS_OK) st = vs_op_sync(m->device);
     vs_arena_free(own);
     if (st != VS_OK) vs_tensor_free(signal);
     return st;

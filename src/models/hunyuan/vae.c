@@ -740,10 +740,11 @@ static size_t res_weight_bytes(int64_t in, int64_t out) {
 }
 
 /* The CUDA decode of one tile of t x h x w latents as vae_cuda.c runs it: the largest BF16 activation
- * (channels x frames x padded pixels, at a resnet or an upsampler) held seven times over (a resnet's input,
- * normalised copy, replicate-padded copy, padded conv output, output, and the smaller stages' buffers the
- * pool keeps: 6.8 times in a replay of the pool's requests for the released config, tiled and untiled),
- * the mid-block attention's scores for one frame of queries, and the F32 tile going up and coming down. */
+ * (channels x frames x padded pixels, at a resnet or an upsampler) held seven times over (a resnet's F32
+ * input and F32 conv1 output, two each, its normalised copy, the replicate-padded copy and a raw convolution
+ * output, as the pool's best fit keeps them: about 7.1 by hand; a replay of the pool's requests before the
+ * F32 stream gave 6.8), the mid-block attention's scores for one frame of queries, and the F32 tile going
+ * up and coming down. */
 static void estimate(const hv_config *c, int t, int h, int w, size_t *weights, size_t *work) {
     const int64_t top = c->block_out[c->n_blocks - 1];
     size_t wb = conv_weight_bytes(c->latent_channels, top, 3) + 2 * res_weight_bytes(top, top) +

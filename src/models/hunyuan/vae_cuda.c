@@ -1,13 +1,15 @@
-/* The HunyuanVideo VAE decoder on CUDA, one tile at a time (vae.c does the tiling): bf16 channels-last
+/* The HunyuanVideo VAE decoder on CUDA, one tile at a time (vae.c does the tiling): channels-last
  * activations ([t][h][w][c]: the frames' pixels in order are the mid-block attention's tokens), cuDNN
  * convolutions and cuBLASLt GEMMs accumulating in f32, the kernels of backend/cuda/hunyuan_vae_cuda.h.
  *
- * A causal 3x3x3 convolution with replicate padding: the input is copied once, padded (two copies of frame
- * 0 before, one edge pixel around); tap dt is then the run of frames starting at padded frame dt, and cuDNN
- * accumulates the three taps' "same" 2D convolutions of the padded frames, whose interior (cut out with the
- * bias and the residual added) is the result. Buffers come from a pool that keeps them for the next layer
- * and the next tile (all tiles of a decode have the same sizes but the edges'); it is emptied when the
- * decode ends (vs_hunyuan_vae_cuda_release). */
+ * Precision (docs/hunyuan.md, tools/hunyuan_vae_bf16_error.py): what a convolution or GEMM reads is BF16
+ * (group-norm outputs, the upsampled frames, the latents), but the residual stream between layers and the
+ * sums into it are F32: a convolution's BF16 result gets its bias and residual added in f32 (one rounding
+ * per convolution, none per residual add). A causal 3x3x3 convolution with replicate padding: the input is
+ * copied once, padded (two copies of frame 0 before, one edge pixel around), and one cuDNN 3D convolution
+ * without padding sums all 27 taps in f32. Buffers come from a pool that keeps them for the next layer and
+ * the next tile (all tiles of a decode have the same sizes but the edges'); it is emptied when the decode
+ * ends (vs_hunyuan_vae_cuda_release). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +35,7 @@ static size_t bytes_of(const vs_tensor *t) {
     return t->data ? (size_t)vs_tensor_numel(t) * vs_dtype_size(t->dtype) : 0;
 }
 
-/* [cout][cin][k][k][k] -> [k][cout_pad][k][k][cin], zero filters beyond cout. */
+/* [cout][cin][k][k][k] -> [cout_pad][k][k][k][cin], zero filters beyond cout. */
 static vs_status upload_conv(vs_hunyuan_vae *m, hv_conv *cv, const char *what) {
     const int out_ok = cv->cout % 8 == 0 || cv == &m->conv_out; /* conv_out's 3 channels are padded */
     if (cv->cin % 8 || !out_ok)
@@ -52,10 +54,10 @@ static vs_status upload_conv(vs_hunyuan_vae *m, hv_conv *cv, const char *what) {
             for (int t = 0; t < k; t++)
                 for (int y = 0; y < k; y++)
                     for (int x = 0; x < k; x++)
-                        w[((((size_t)t * cp + o) * k + y) * k + x) * ci + i] =
+                        w[((((size_t)o * k + t) * k + y) * k + x) * ci + i] =
                             src[((((size_t)o * ci + i) * k + t) * k + y) * k + x];
     }
-    if (s == VS_OK) s = upload(&cv->dweight, VS_BF16, w, 5, (int64_t[]){k, cp, k, k, ci});
+    if (s == VS_OK) s = upload(&cv->dweight, VS_BF16, w, 5, (int64_t[]){cp, k, k, k, ci});
     if (s == VS_OK) s = upload(&cv->dbias, VS_F32, b, 1, (int64_t[]){cp});
     free(w);
     free(b);
@@ -139,67 +141,26 @@ vs_status vs_hunyuan_vae_cuda_upload(vs_hunyuan_vae *m) {
 
 /* ---- device buffers --------------------------------------------------------------------------------- */
 
-/* A run of channels-last BF16 frames [t][h][w][c]. */
+/* A run of channels-last frames [t][h][w][c]: BF16 (what convolutions read) or F32 (the residual stream). */
 typedef struct {
-    uint16_t *d;
+    void *d;
     int t, c, h, w;
+    int f32;
 } gact;
 
 static int64_t pixels_of(const gact *a) {
     return (int64_t)a->t * a->h * a->w;
 }
 
-static vs_status gact_alloc(vs_devpool *p, gact *a, int t, int c, int h, int w) {
-    a->t = t, a->c = c, a->h = h, a->w = w;
+static vs_status gact_alloc(vs_devpool *p, gact *a, int t, int c, int h, int w, int f32) {
+    a->t = t, a->c = c, a->h = h, a->w = w, a->f32 = f32;
     a->d = NULL;
-    vs_status s = vs_devpool_get(p, sizeof(uint16_t) * (size_t)((int64_t)t * h * w * c), (void **)&a->d);
+    const size_t bytes = (f32 ? sizeof(float) : sizeof(uint16_t)) * (size_t)((int64_t)t * h * w * c);
+    vs_status s = vs_devpool_get(p, bytes, &a->d);
     if (s != VS_OK)
-        return vs_fail_context(s, "GPU memory for a %dx%dx%dx%d VAE activation (%zu MiB held)", t, c, h, w,
-                               p->bytes >> 20);
+        return vs_fail_context(s, "GPU memory for a %dx%dx%dx%d %s VAE activation (%zu MiB held)", t, c, h, w,
+                               f32 ? "F32" : "BF16", p->bytes >> 20);
     return VS_OK;
-}
-
-/* ---- the layers --------------------------------------------------------------------------------------- */
-
-/* y = conv(x) + bias (+ res), y allocated here with `channels` channels (cout, or cout_pad for conv_out,
- * whose bias then waits for the conversion to planes: with_bias 0). */
-static vs_status conv(vs_devpool *p, const hv_conv *cv, const gact *x, const gact *res, int channels,
-                      int with_bias, gact *y) {
-    if (x->c != cv->cin) return vs_fail(VS_ERR_SHAPE, "VAE conv expects %d channels, got %d", cv->cin, x->c);
-    VS_TRY(gact_alloc(p, y, x->t, channels, x->h, x->w));
-    const float *bias = with_bias ? cv->dbias.data : NULL;
-    const uint16_t *w = cv->dweight.data;
-    if (cv->k == 1) {
-        vs_status s = vs_cuda_conv2d_nhwc(y->d, x->d, w, x->t, x->h, x->w, cv->cin, cv->cout_pad, 1, 1, 0);
-        if (s == VS_OK)
-            s = vs_cuda_vae_bias_residual(y->d, bias, res ? res->d : NULL, pixels_of(y), channels);
-        return s;
-    }
-    const int hp = x->h + 2, wp = x->w + 2;
-    gact padded, full;
-    VS_TRY(gact_alloc(p, &padded, x->t + 2, x->c, hp, wp));
-    vs_status s = gact_alloc(p, &full, x->t, cv->cout_pad, hp, wp);
-    if (s == VS_OK) s = vs_cuda_hv_replicate_pad(padded.d, x->d, x->t, x->h, x->w, x->c, 2, 1);
-    const size_t frame = (size_t)hp * wp * x->c, bank = (size_t)cv->cout_pad * 9 * x->c;
-    for (int dt = 0; s == VS_OK && dt < 3; dt++)
-        s = vs_cuda_conv2d_nhwc(full.d, padded.d + dt * frame, w + dt * bank, x->t, hp, wp, x->c,
-                                cv->cout_pad, 3, 3, dt > 0);
-    if (s == VS_OK)
-        s = vs_cuda_hv_crop(y->d, full.d, bias, res ? res->d : NULL, x->t, x->h, x->w, channels, cv->cout_pad,
-                            1);
-    vs_devpool_put(p, padded.d);
-    vs_devpool_put(p, full.d);
-    return s;
-}
-
-static vs_status group_norm(vs_devpool *p, const hv_norm *n, int groups, const gact *x, uint16_t *y,
-                            int silu) {
-    double *stats = NULL;
-    VS_TRY(vs_devpool_get(p, sizeof(double) * 3 * (size_t)groups, (void **)&stats));
-    vs_status s = vs_cuda_hv_group_norm(y, x->d, n->dgamma.data, n->dbeta.data, pixels_of(x), x->c, groups,
-                                        HV_GROUP_EPS, silu, stats);
-    vs_devpool_put(p, stats);
-    return s;
 }
 
 /* *x = *y, handing x's buffer back. */
@@ -208,18 +169,80 @@ static void replace(vs_devpool *p, gact *x, const gact *y) {
     *x = *y;
 }
 
+/* ---- the layers --------------------------------------------------------------------------------------- */
+
+/* The convolution of BF16 x, its raw BF16 result (cout_pad channels, no bias) into *raw. */
+static vs_status conv_raw(vs_devpool *p, const hv_conv *cv, const gact *x, gact *raw) {
+    if (x->c != cv->cin || x->f32)
+        return vs_fail(VS_ERR_SHAPE, "VAE conv expects BF16 with %d channels, got %d", cv->cin, x->c);
+    VS_TRY(gact_alloc(p, raw, x->t, cv->cout_pad, x->h, x->w, 0));
+    const uint16_t *w = cv->dweight.data;
+    if (cv->k == 1) return vs_cuda_conv2d_nhwc(raw->d, x->d, w, x->t, x->h, x->w, cv->cin, cv->cout_pad, 1, 1, 0);
+    gact padded;
+    VS_TRY(gact_alloc(p, &padded, x->t + 2, x->c, x->h + 2, x->w + 2, 0));
+    vs_status s = vs_cuda_hv_replicate_pad(padded.d, x->d, x->t, x->h, x->w, x->c, 2, 1);
+    if (s == VS_OK)
+        s = vs_cuda_conv3d_valid_ndhwc(raw->d, padded.d, w, padded.t, padded.h, padded.w, x->c, cv->cout_pad, 3);
+    vs_devpool_put(p, padded.d);
+    return s;
+}
+
+/* *y (F32, allocated here unless it is *res) = conv(x) + bias (+ res, F32 with cout channels). */
+static vs_status conv(vs_devpool *p, const hv_conv *cv, const gact *x, const gact *res, gact *y) {
+    gact raw;
+    VS_TRY(conv_raw(p, cv, x, &raw));
+    vs_status s = VS_OK;
+    if (res && res->f32 && res->c == cv->cout && pixels_of(res) == pixels_of(&raw))
+        *y = *res;
+    else if (res)
+        s = vs_fail(VS_ERR_SHAPE, "VAE conv residual: %d channels, F32 %d", res->c, res->f32);
+    else
+        s = gact_alloc(p, y, x->t, cv->cout, x->h, x->w, 1);
+    if (s == VS_OK)
+        s = vs_cuda_hv_stream_add(y->d, raw.d, cv->dbias.data, res ? res->d : NULL, pixels_of(y), cv->cout);
+    vs_devpool_put(p, raw.d);
+    return s;
+}
+
+/* y (BF16, x's size) = GroupNorm(x) (then SiLU). */
+static vs_status group_norm(vs_devpool *p, const hv_norm *n, int groups, const gact *x, void *y, int silu) {
+    double *stats = NULL;
+    VS_TRY(vs_devpool_get(p, sizeof(double) * 3 * (size_t)groups, (void **)&stats));
+    vs_status s = vs_cuda_hv_group_norm(y, x->d, x->f32, n->dgamma.data, n->dbeta.data, pixels_of(x), x->c,
+                                        groups, HV_GROUP_EPS, silu, stats);
+    vs_devpool_put(p, stats);
+    return s;
+}
+
+/* A BF16 copy of the F32 stream x (a shortcut convolution's input). */
+static vs_status to_bf16(vs_devpool *p, const gact *x, gact *y) {
+    VS_TRY(gact_alloc(p, y, x->t, x->c, x->h, x->w, 0));
+    const int64_t n = pixels_of(x) * x->c;
+    vs_tensor src = vs_tensor_view(x->d, VS_F32, VS_CUDA, 1, &n), dst = vs_tensor_view(y->d, VS_BF16, VS_CUDA, 1, &n);
+    return vs_op_convert(&dst, &src);
+}
+
+/* x (the F32 stream) = conv2(silu(norm2(conv1(silu(norm1(x)))))) + shortcut(x). conv1's output (with its
+ * bias) stays F32 until norm2 reads it into a BF16 buffer of its size (the pool hands back conv1's raw one). */
 static vs_status res_step(vs_devpool *p, const hv_res *r, int groups, gact *x) {
-    gact h, a = {0}, b, sc = *x;
-    VS_TRY(gact_alloc(p, &h, x->t, x->c, x->h, x->w));
+    gact h, raw = {0}, a = {0}, sc = {0}, xb;
+    VS_TRY(gact_alloc(p, &h, x->t, x->c, x->h, x->w, 0));
     vs_status s = group_norm(p, &r->norm1, groups, x, h.d, 1);
-    if (s == VS_OK) s = conv(p, &r->conv1, &h, NULL, r->conv1.cout, 1, &a);
+    if (s == VS_OK) s = conv(p, &r->conv1, &h, NULL, &a);
     vs_devpool_put(p, h.d);
-    if (s == VS_OK) s = group_norm(p, &r->norm2, groups, &a, a.d, 1);
-    if (s == VS_OK && r->has_shortcut) s = conv(p, &r->shortcut, x, NULL, r->shortcut.cout, 1, &sc);
-    if (s == VS_OK) s = conv(p, &r->conv2, &a, &sc, r->conv2.cout, 1, &b);
-    if (sc.d != x->d) vs_devpool_put(p, sc.d);
+    if (s == VS_OK) s = gact_alloc(p, &raw, a.t, a.c, a.h, a.w, 0);
+    if (s == VS_OK) s = group_norm(p, &r->norm2, groups, &a, raw.d, 1);
     vs_devpool_put(p, a.d);
-    if (s == VS_OK) replace(p, x, &b);
+    if (s == VS_OK && r->has_shortcut) {
+        s = to_bf16(p, x, &xb);
+        if (s == VS_OK) s = conv(p, &r->shortcut, &xb, NULL, &sc);
+        vs_devpool_put(p, xb.d);
+    }
+    gact sum = r->has_shortcut ? sc : *x;
+    if (s == VS_OK) s = conv(p, &r->conv2, &raw, &sum, &sum);
+    vs_devpool_put(p, raw.d);
+    if (s == VS_OK && r->has_shortcut) replace(p, x, &sum);
+    else if (r->has_shortcut) vs_devpool_put(p, sc.d);
     return s;
 }
 
@@ -236,7 +259,7 @@ static vs_status gemm(uint16_t *y, const uint16_t *x, const uint16_t *w, const u
 /* The mid-block attention over the n = t p tokens (p pixels a frame), as GEMMs: q, k [n, c], v^T [c, nn]
  * (nn = n rounded up to 8 for 16-byte rows; padded tokens are zero rows of the normed input). The queries
  * of frame f score all nn keys, the softmax keeps the first (f + 1) p (the causal mask) and zeroes the rest,
- * so o_f = s v needs no slicing. x += o W_out^T + b_out. */
+ * so o_f = s v needs no slicing. x (F32) += o W_out^T + b_out. */
 static vs_status attn_step(vs_devpool *p, const hv_attn *a, int groups, gact *x) {
     const int c = x->c;
     const int64_t px = (int64_t)x->h * x->w, n = pixels_of(x), nn = (n + 7) / 8 * 8;
@@ -259,7 +282,7 @@ static vs_status attn_step(vs_devpool *p, const hv_attn *a, int groups, gact *x)
         if (s == VS_OK) s = gemm(o + (size_t)(f * px * c), sm, vt, NULL, px, c, nn);
     }
     if (s == VS_OK) s = gemm(q, o, a->dout_w.data, a->dout_b.data, n, c, c);
-    if (s == VS_OK) s = vs_cuda_vae_bias_residual(x->d, NULL, q, n, c);
+    if (s == VS_OK) s = vs_cuda_hv_stream_add(x->d, q, NULL, x->d, n, c);
     for (int i = 0; i < 6; i++)
         vs_devpool_put(p, buf[i]);
     return s;
@@ -267,9 +290,9 @@ static vs_status attn_step(vs_devpool *p, const hv_attn *a, int groups, gact *x)
 
 static vs_status upsample_step(vs_devpool *p, const hv_up *u, gact *x) {
     gact up, y;
-    VS_TRY(gact_alloc(p, &up, 1 + u->up_t * (x->t - 1), x->c, x->h * u->up_s, x->w * u->up_s));
+    VS_TRY(gact_alloc(p, &up, 1 + u->up_t * (x->t - 1), x->c, x->h * u->up_s, x->w * u->up_s, 0));
     vs_status s = vs_cuda_hv_upsample(up.d, x->d, x->t, x->h, x->w, x->c, u->up_t, u->up_s);
-    if (s == VS_OK) s = conv(p, &u->conv, &up, NULL, u->conv.cout, 1, &y);
+    if (s == VS_OK) s = conv(p, &u->conv, &up, NULL, &y);
     vs_devpool_put(p, up.d);
     if (s == VS_OK) replace(p, x, &y);
     return s;
@@ -284,13 +307,13 @@ static vs_status decode_tile(vs_hunyuan_vae *m, vs_devpool *p, const float *z, i
     gact x, y;
     VS_TRY_CONTEXT(vs_devpool_get(p, sizeof(float) * (size_t)(t * zp * zc), (void **)&zd), "VAE latents");
     VS_TRY_CONTEXT(vs_device_memcpy_h2d(zd, z, sizeof(float) * (size_t)(t * zp * zc)), "VAE latents");
-    VS_TRY_CONTEXT(gact_alloc(p, &x, t, zc, h, w), "VAE latents");
+    VS_TRY_CONTEXT(gact_alloc(p, &x, t, zc, h, w, 0), "VAE latents");
     for (int f = 0; f < t; f++)
-        VS_TRY_CONTEXT(
-            vs_cuda_vae_to_channels_last(x.d + (size_t)(f * zp * zc), zd + (size_t)(f * zp * zc), zc, zp),
-            "VAE latents");
+        VS_TRY_CONTEXT(vs_cuda_vae_to_channels_last((uint16_t *)x.d + (size_t)(f * zp * zc),
+                                                    zd + (size_t)(f * zp * zc), zc, zp),
+                       "VAE latents");
     vs_devpool_put(p, zd);
-    VS_TRY_CONTEXT(conv(p, &m->conv_in, &x, NULL, m->conv_in.cout, 1, &y), "VAE conv_in");
+    VS_TRY_CONTEXT(conv(p, &m->conv_in, &x, NULL, &y), "VAE conv_in");
     replace(p, &x, &y);
     VS_TRY_CONTEXT(res_step(p, &m->mid_res[0], c->groups, &x), "VAE mid block");
     if (c->mid_attention)
@@ -302,8 +325,11 @@ static vs_status decode_tile(vs_hunyuan_vae *m, vs_devpool *p, const float *z, i
         if (m->up[i].up_t > 1 || m->up[i].up_s > 1)
             VS_TRY_CONTEXT(upsample_step(p, &m->up[i], &x), "VAE up block %d upsampler", i);
     }
-    VS_TRY_CONTEXT(group_norm(p, &m->norm_out, c->groups, &x, x.d, 1), "VAE conv_norm_out");
-    VS_TRY_CONTEXT(conv(p, &m->conv_out, &x, NULL, m->conv_out.cout_pad, 0, &y), "VAE conv_out");
+    VS_TRY_CONTEXT(gact_alloc(p, &y, x.t, x.c, x.h, x.w, 0), "VAE conv_norm_out");
+    VS_TRY_CONTEXT(group_norm(p, &m->norm_out, c->groups, &x, y.d, 1), "VAE conv_norm_out");
+    replace(p, &x, &y);
+    /* conv_out's bias waits for the conversion to planes (its 3 channels are padded to 8) */
+    VS_TRY_CONTEXT(conv_raw(p, &m->conv_out, &x, &y), "VAE conv_out");
     replace(p, &x, &y);
     const int64_t op = (int64_t)x.h * x.w;
     float *rgb = NULL;

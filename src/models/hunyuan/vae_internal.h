@@ -15,8 +15,8 @@
 
 /* HunyuanVideoCausalConv3d: a cubic k x k x k Conv3d (k = 3, or 1 for shortcuts) after replicate padding,
  * k - 1 frames before (the first frame repeated) and k / 2 pixels on every side (edge pixels repeated).
- * weight [cout, cin, k, k, k]. On the GPU: dweight BF16 [k][cout_pad][k][k][cin] (one channels-last filter
- * bank per temporal tap), dbias F32 [cout_pad]; cout_pad = cout rounded up to 8, extra filters zero. */
+ * weight [cout, cin, k, k, k]. On the GPU: dweight BF16 [cout_pad][k][k][k][cin] (cuDNN's channels-last 3D
+ * filters), dbias F32 [cout_pad]; cout_pad = cout rounded up to 8, extra filters zero. */
 typedef struct {
     vs_tensor weight, bias;
     int cin, cout, k;
