@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/block_list.h"
 #include "check.h"
 #include "io/safetensors.h"
 #include "models/common/umt5.h"
@@ -15,6 +16,7 @@
 #include "models/wan/vae.h"
 #include "pipeline/memory_plan.h"
 #include "pipeline/t2v.h"
+#include "sparse/svg.h"
 
 #define GIB ((size_t)1 << 30)
 
@@ -179,6 +181,60 @@ TEST(the_pipeline_checks_the_budget) {
     return 0;
 }
 
+/* The band attention's scratch: the sizes its CUDA path allocates (vs_attn_band_scratch_of) for SVG's real
+ * block lists, and for every band of a ragged block count, never exceed the bound the plans count. */
+TEST(band_scratch_within_its_bound) {
+    /* Wan 14B 720p: 21 frames of 45 x 80 tokens, 40 heads of 128. */
+    const int frames = 21, per_frame = 45 * 80, seq = frames * per_frame, heads = 40, head_dim = 128;
+    const size_t bound = vs_attn_band_scratch_max(seq, heads, head_dim);
+    const size_t all = 2 * (size_t)heads * head_dim * 128 * (size_t)((seq + 127) / 128);
+    CHECK(bound >= 5 * all && bound < 5 * all + all / 16); /* + the log-sum-exps and 3 blocks */
+    const double densities[] = {0.05, 0.15, 0.25, 0.5, 1.0};
+    int banded = 0;
+    for (size_t i = 0; i < sizeof densities / sizeof densities[0]; i++) {
+        const vs_svg_config cfg = vs_svg_config_default(frames, per_frame, 0, densities[i]);
+        vs_attn_block_list blocks;
+        CHECK_OK(vs_svg_blocks_build(&cfg, seq, &blocks));
+        const vs_attn_band rows = vs_attn_find_band(&blocks.view, seq);
+        const vs_attn_band_scratch sc = vs_attn_band_scratch_of(&rows, seq, heads, head_dim);
+        vs_attn_block_list_free(&blocks);
+        banded += rows.count > 0;
+        CHECK(sc.all == all && vs_attn_band_scratch_total(&sc) <= bound);
+    }
+    CHECK(banded > 0);
+    /* Every band of 37 blocks (the last one ragged): the rest entries are the runs before and after the band,
+     * the second aligned to 4. */
+    const int seq2 = 36 * 128 + 5, nb = 37;
+    for (int first = 0; first < nb; first++)
+        for (int count = 0; first + count <= nb; count++) {
+            const vs_attn_band rows = {first, count, 1, 1};
+            const vs_attn_band_scratch sc = vs_attn_band_scratch_of(&rows, seq2, 3, 64);
+            const int before = count ? first : nb, after = count ? nb - first - count : 0;
+            CHECK(sc.rest_entries == (after ? (before + 3) / 4 * 4 + after : before));
+            CHECK(vs_attn_band_scratch_total(&sc) <= vs_attn_band_scratch_max(seq2, 3, 64));
+        }
+    return 0;
+}
+
+/* Issue 20's targets: Wan 14B with FP8 weights, 81 frames with CFG, plans within 32 GiB at 720p and 24 GiB at
+ * 480p (0.5 GiB in use before loading), every stage's planned peak inside the budget. */
+TEST(wan14b_fp8_plans_within_the_targets) {
+    const vs_family *wan;
+    CHECK_OK(vs_family_for_preset("wan14b", &wan));
+    const struct { int64_t h, w; size_t budget; } targets[] = {{90, 160, 32 * GIB}, {60, 104, 24 * GIB}};
+    for (int i = 0; i < 2; i++) {
+        const int64_t latents[5] = {2, 16, 21, targets[i].h, targets[i].w};
+        vs_stage_memory need[VS_STAGE_COUNT];
+        CHECK_OK(wan->memory_need(NULL, "wan14b", VS_CUDA, VS_PRECISION_FP8, latents, 512, need));
+        vs_memory_plan p;
+        CHECK_OK(vs_memory_plan_make(need, targets[i].budget, GIB / 2, &p));
+        CHECK(!p.resident);
+        for (int st = 0; st < VS_STAGE_COUNT; st++) CHECK(p.peak[st] <= targets[i].budget);
+    }
+    return 0;
+}
+
 RUN_TESTS(T(everything_stays_when_it_fits), T(stages_load_alone_when_short),
           T(a_budget_too_small_is_refused_naming_the_stage), T(weight_estimates_match_the_checkpoints),
-          T(wan_estimates_at_the_real_sizes), T(random_components_run), T(the_pipeline_checks_the_budget))
+          T(wan_estimates_at_the_real_sizes), T(random_components_run), T(the_pipeline_checks_the_budget),
+          T(band_scratch_within_its_bound), T(wan14b_fp8_plans_within_the_targets))

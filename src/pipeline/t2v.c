@@ -292,6 +292,8 @@ static vs_status begin_stage(vs_t2v *m, const vs_t2v_request *r, const vs_memory
         for (int i = 0; i < VS_STAGE_COUNT; i++)
             if (i != (int)stage && !(i == VS_STAGE_DENOISE && stage == VS_STAGE_DECODE && plan->keep_dit_for_decode))
                 free_component(m, (vs_stage)i);
+    /* A DiT kept through the decode keeps only its weights: the plan counts its work in the denoising stage. */
+    if (stage == VS_STAGE_DECODE && m->transformer) vs_dit_release_work(m->transformer);
     const double t0 = vs_bench_now_ms();
     vs_status s = load_component(m, stage);
     stats->load_s[stage] = (vs_bench_now_ms() - t0) / 1e3;
@@ -311,9 +313,16 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
     int64_t shape[5];
     VS_TRY(vs_t2v_latent_shape(m, r, shape));
     if (r->noise) VS_TRY(check_noise(r->noise, shape));
-    VS_TRY(plan_for(m, r->frames > 0 ? r->frames : d->frames, r->height > 0 ? r->height : d->height,
-                    r->width > 0 ? r->width : d->width, guidance, &stats->plan));
+    const int frames = r->frames > 0 ? r->frames : d->frames, height = r->height > 0 ? r->height : d->height,
+              width = r->width > 0 ? r->width : d->width;
+    VS_TRY(plan_for(m, frames, height, width, guidance, &stats->plan));
     const vs_memory_plan *plan = &stats->plan;
+    if (!plan->resident && (m->text_encoder || m->transformer || m->vae)) {
+        /* Loaded for a resident plan at another size: freed now, and planned again with the device's real use
+         * (an FP8 text encoder holds less than the plan counts for it). */
+        for (int i = 0; i < VS_STAGE_COUNT; i++) free_component(m, (vs_stage)i);
+        VS_TRY(plan_for(m, frames, height, width, guidance, &stats->plan));
+    }
     if (!plan->resident)
         VS_DEBUG("memory plan: staged (%s the DiT for the decode), budget %.2f GiB",
                  plan->keep_dit_for_decode ? "keeping" : "freeing", (double)plan->budget / (double)(1ull << 30));

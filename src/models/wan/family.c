@@ -98,6 +98,7 @@ static vs_status text_set_precision(void *p, vs_precision precision) {
 /* ---- the DiT ----------------------------------------------------------------------------------- */
 
 static void dit_free(void *p) { vs_wan_model_free(p); }
+static void dit_release_work(void *p) { vs_wan_model_release_work(p); }
 
 static vs_dit_info info_of(const vs_wan_config *c) {
     vs_dit_info i = {c->in_channels, c->out_channels, {c->patch_size[0], c->patch_size[1], c->patch_size[2]},
@@ -355,6 +356,7 @@ const vs_family vs_family_wan = {
     .dit_set_comm = dit_set_comm,
     .dit_forward = dit_forward,
     .dit_free = dit_free,
+    .dit_release_work = dit_release_work,
     .dit_teacache = dit_teacache,
     .latent_shape = latent_shape,
     .vae_info = vae_info,
