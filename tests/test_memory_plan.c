@@ -22,7 +22,7 @@
 
 /* Wan 14B at 720p in bf16, roughly: umT5 11 GiB, the DiT 27 GiB + 14 GiB, the VAE 0.2 GiB + 12 GiB. */
 static const vs_stage_memory wan14b[VS_STAGE_COUNT] = {
-    {11 * GIB, 1 * GIB}, {27 * GIB, 14 * GIB}, {GIB / 4, 12 * GIB}};
+    {11 * GIB, 1 * GIB, 0}, {27 * GIB, 14 * GIB, 0}, {GIB / 4, 12 * GIB, 0}};
 
 TEST(everything_stays_when_it_fits) {
     vs_memory_plan p;
@@ -46,10 +46,19 @@ TEST(stages_load_alone_when_short) {
     CHECK(p.peak[VS_STAGE_DECODE] == 27 * GIB + GIB / 4 + 12 * GIB + GIB / 2 + VS_PLAN_WORKSPACE);
     /* A VAE that needs more than the DiT's activations: the DiT alone (25) fits 30 GiB, beside the VAE
      * (37.25) it does not, so it is freed first. */
-    const vs_stage_memory vae_heavy[VS_STAGE_COUNT] = {{GIB, GIB}, {20 * GIB, 4 * GIB}, {GIB / 4, 16 * GIB}};
+    const vs_stage_memory vae_heavy[VS_STAGE_COUNT] = {{GIB, GIB, 0}, {20 * GIB, 4 * GIB, 0}, {GIB / 4, 16 * GIB, 0}};
     CHECK_OK(vs_memory_plan_make(vae_heavy, 30 * GIB, 0, &p));
     CHECK(!p.resident && !p.keep_dit_for_decode);
     CHECK(p.peak[VS_STAGE_DECODE] == GIB / 4 + 16 * GIB + VS_PLAN_WORKSPACE);
+    CHECK(!p.tile_vae);
+    /* Its untiled 16 GiB do not fit 12 GiB even alone; tiles of 3 GiB do: the VAE tiles. Without a tiled
+     * estimate the budget is refused. */
+    const vs_stage_memory tiles[VS_STAGE_COUNT] = {{GIB, GIB, 0}, {8 * GIB, 2 * GIB, 0}, {GIB / 4, 16 * GIB, 3 * GIB}};
+    CHECK_OK(vs_memory_plan_make(tiles, 12 * GIB, 0, &p));
+    CHECK(!p.resident && !p.keep_dit_for_decode && p.tile_vae);
+    CHECK(p.peak[VS_STAGE_DECODE] == GIB / 4 + 3 * GIB + VS_PLAN_WORKSPACE);
+    const vs_stage_memory untiled[VS_STAGE_COUNT] = {tiles[0], tiles[1], {GIB / 4, 16 * GIB, 0}};
+    CHECK_FAILS(vs_memory_plan_make(untiled, 12 * GIB, 0, &p), VS_ERR_OOM, "too small for VAE decoding");
     return 0;
 }
 
@@ -60,7 +69,7 @@ TEST(a_budget_too_small_is_refused_naming_the_stage) {
           strstr(vs_last_error(), "weights 27.00") && strstr(vs_last_error(), "activations 14.00"));
     CHECK_FAILS(vs_memory_plan_make(wan14b, 10 * GIB, 0, &p), VS_ERR_OOM, "too small for text encoding");
     /* The first stage that does not fit is named; here the VAE, which alone needs 22 GiB. */
-    const vs_stage_memory vae_heavy[VS_STAGE_COUNT] = {{GIB, GIB}, {2 * GIB, GIB}, {GIB, 20 * GIB}};
+    const vs_stage_memory vae_heavy[VS_STAGE_COUNT] = {{GIB, GIB, 0}, {2 * GIB, GIB, 0}, {GIB, 20 * GIB, 0}};
     CHECK_FAILS(vs_memory_plan_make(vae_heavy, 8 * GIB, 0, &p), VS_ERR_OOM, "too small for VAE decoding");
     CHECK(strstr(vs_last_error(), "needs 22.00 GiB") != NULL);
     return 0;
@@ -118,6 +127,10 @@ TEST(wan_estimates_at_the_real_sizes) {
     CHECK_OK(vs_wan_vae_estimate(NULL, 60, 104, &w480, &work480));
     CHECK(work480 > 4.5 * GIB && work480 < 6.5 * GIB);
     CHECK(need[VS_STAGE_DECODE].work > 2 * work480 && need[VS_STAGE_DECODE].work < 2.5 * work480);
+    /* Tiled, one 256 x 256 pixel tile at a time (32 x 32 latents): a small fraction of the 720p work. */
+    size_t w_tile, work_tile;
+    CHECK_OK(vs_wan_vae_estimate(NULL, 32, 32, &w_tile, &work_tile));
+    CHECK(need[VS_STAGE_DECODE].work_tiled == work_tile && work_tile < need[VS_STAGE_DECODE].work / 10);
     /* FP8: the DiT's block linears are quantised as they load (E4M3 codes and per-channel scales: 14.5 GB),
      * the text encoder loads in bf16 and is quantised after; the work adds the FP8 layers' input codes. */
     vs_stage_memory fp8[VS_STAGE_COUNT];

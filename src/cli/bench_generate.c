@@ -229,7 +229,8 @@ int vs_cmd_bench_generate(int argc, char **argv) {
                    "%.0f MiB, peak %.0f MiB (%.0f before loading); plan %s%s, estimated peaks %.0f / %.0f / %.0f MiB\n",
                    mib(smp->peak[OPENING]), mib(smp->peak[VS_STAGE_TEXT]), mib(smp->peak[VS_STAGE_DENOISE]), mib(smp->peak[VS_STAGE_DECODE]),
                    mib(smp->peak_all), mib(baseline), plan->resident ? "resident" : "staged",
-                   plan->resident ? "" : plan->keep_dit_for_decode ? " (DiT kept for the VAE)" : " (DiT freed for the VAE)",
+                   plan->resident ? "" : plan->keep_dit_for_decode ? " (DiT kept for the VAE)"
+                                       : plan->tile_vae ? " (DiT freed, VAE tiled)" : " (DiT freed for the VAE)",
                    mib(plan->peak[VS_STAGE_TEXT]), mib(plan->peak[VS_STAGE_DENOISE]), mib(plan->peak[VS_STAGE_DECODE]));
         vs_bench_report *report = NULL;
         if (!s && out_path) {
@@ -252,6 +253,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
                 {"peak_text_mib", mib(smp->peak[VS_STAGE_TEXT])}, {"peak_denoise_mib", mib(smp->peak[VS_STAGE_DENOISE])},
                 {"peak_vae_mib", mib(smp->peak[VS_STAGE_DECODE])}, {"plan_resident", plan->resident},
                 {"plan_keep_dit_for_decode", plan->keep_dit_for_decode},
+                {"plan_tile_vae", plan->tile_vae}, {"need_vae_work_tiled_mib", mib(plan->need[VS_STAGE_DECODE].work_tiled)},
                 {"plan_peak_text_mib", mib(plan->peak[VS_STAGE_TEXT])},
                 {"plan_peak_denoise_mib", mib(plan->peak[VS_STAGE_DENOISE])},
                 {"plan_peak_vae_mib", mib(plan->peak[VS_STAGE_DECODE])},

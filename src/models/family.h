@@ -106,6 +106,7 @@ typedef enum { VS_STAGE_TEXT, VS_STAGE_DENOISE, VS_STAGE_DECODE, VS_STAGE_COUNT 
 typedef struct vs_stage_memory {
     size_t weights; /* the stage's component */
     size_t work;    /* its activations, caches and buffers while it runs */
+    size_t work_tiled; /* the decode's work when it tiles (vae_decode's tiled 1); 0: no smaller tiled decode */
 } vs_stage_memory;
 
 /* ---- the table a family fills ---------------------------------------------------------------- */

@@ -360,7 +360,7 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
     if (s == VS_OK) s = begin_stage(m, r, plan, VS_STAGE_DECODE, stats);
     if (s == VS_OK) {
         t0 = vs_bench_now_ms();
-        s = m->vae ? vs_vae_decode(m->vae, &latents, -1, video) : pixels_to_frames(&latents, video);
+        s = m->vae ? vs_vae_decode(m->vae, &latents, plan->tile_vae ? 1 : -1, video) : pixels_to_frames(&latents, video);
         stats->decode_s = (vs_bench_now_ms() - t0) / 1e3;
     }
     if (s == VS_OK && m->vae) stats->vae = vs_vae_get_memory(m->vae);
