@@ -23,19 +23,19 @@
 
 #define MAX_STEPS 1000
 
-/* Sampler slots beyond the stages: after the generation, and opening the pipeline (which loads every component
- * when the plan at the model's default size is resident). */
-enum { AFTER_GENERATION = VS_STAGE_COUNT, OPENING, SAMPLER_SLOTS };
-
-/* The device's memory in use, sampled; `stage` says which stage (or slot) a sample belongs to. */
+/* The device's memory in use, sampled; `stage` says which stage a sample belongs to. */
 typedef struct {
     atomic_int stage, stop;
-    atomic_size_t peak[SAMPLER_SLOTS], peak_all;
+    atomic_size_t peak[VS_STAGE_COUNT + 2], peak_all; /* [VS_STAGE_COUNT]: after the generation, then OPENING */
     int on_gpu;
     pthread_t thread;
     int running;
     double step_ms[MAX_STEPS + 1]; /* time at the end of each step (from the progress callback) */
 } sampler;
+
+/* The sampler's slot for opening the pipeline (which loads every component when the plan at the model's default
+ * size is resident). */
+enum { OPENING = VS_STAGE_COUNT + 1 };
 
 static size_t used_now(void) {
     size_t free_bytes = 0, total = 0;

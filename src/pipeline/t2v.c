@@ -141,8 +141,10 @@ static size_t device_in_use(vs_device device, size_t *total) {
     return total_bytes - free_bytes;
 }
 
-/* The plan for a video of frames x height x width with `guidance` against the pipeline's budget. */
-static vs_status plan_for(const vs_t2v *m, int frames, int height, int width, float guidance, vs_memory_plan *plan) {
+/* The plan for a video of frames x height x width with `guidance` against the pipeline's budget. Components
+ * loaded for a resident plan (at another size) that this plan does not keep are freed, and the plan made again
+ * with what the device holds then (an FP8 text encoder holds less than the plan counts for it). */
+static vs_status plan_for(vs_t2v *m, int frames, int height, int width, float guidance, vs_memory_plan *plan) {
     int64_t shape[5];
     VS_TRY(m->family->latent_shape(&m->dit_info, m->pixel_space ? NULL : &m->vae_info, frames, height, width, shape));
     if (guidance > 1.0f) shape[0] = 2; /* the prompt and the negative prompt in one batch */
@@ -155,7 +157,10 @@ static vs_status plan_for(const vs_t2v *m, int frames, int height, int width, fl
     if (m->transformer) held += need[VS_STAGE_DENOISE].weights;
     if (m->vae) held += need[VS_STAGE_DECODE].weights;
     in_use = in_use > held ? in_use - held : 0;
-    return vs_memory_plan_make(need, m->budget, in_use, plan);
+    VS_TRY(vs_memory_plan_make(need, m->budget, in_use, plan));
+    if (plan->resident || !held) return VS_OK;
+    for (int i = 0; i < VS_STAGE_COUNT; i++) free_component(m, (vs_stage)i);
+    return vs_memory_plan_make(need, m->budget, device_in_use(m->device, &total), plan);
 }
 
 vs_status vs_t2v_open(const vs_t2v_source *source, vs_device device, double budget_gib, vs_t2v **out) {
@@ -313,16 +318,9 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
     int64_t shape[5];
     VS_TRY(vs_t2v_latent_shape(m, r, shape));
     if (r->noise) VS_TRY(check_noise(r->noise, shape));
-    const int frames = r->frames > 0 ? r->frames : d->frames, height = r->height > 0 ? r->height : d->height,
-              width = r->width > 0 ? r->width : d->width;
-    VS_TRY(plan_for(m, frames, height, width, guidance, &stats->plan));
+    VS_TRY(plan_for(m, r->frames > 0 ? r->frames : d->frames, r->height > 0 ? r->height : d->height,
+                    r->width > 0 ? r->width : d->width, guidance, &stats->plan));
     const vs_memory_plan *plan = &stats->plan;
-    if (!plan->resident && (m->text_encoder || m->transformer || m->vae)) {
-        /* Loaded for a resident plan at another size: freed now, and planned again with the device's real use
-         * (an FP8 text encoder holds less than the plan counts for it). */
-        for (int i = 0; i < VS_STAGE_COUNT; i++) free_component(m, (vs_stage)i);
-        VS_TRY(plan_for(m, frames, height, width, guidance, &stats->plan));
-    }
     if (!plan->resident)
         VS_DEBUG("memory plan: staged (%s the DiT for the decode), budget %.2f GiB",
                  plan->keep_dit_for_decode ? "keeping" : "freeing", (double)plan->budget / (double)(1ull << 30));
