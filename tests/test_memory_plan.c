@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/block_list.h"
 #include "check.h"
 #include "io/safetensors.h"
 #include "models/common/umt5.h"
@@ -15,12 +16,13 @@
 #include "models/wan/vae.h"
 #include "pipeline/memory_plan.h"
 #include "pipeline/t2v.h"
+#include "sparse/svg.h"
 
 #define GIB ((size_t)1 << 30)
 
 /* Wan 14B at 720p in bf16, roughly: umT5 11 GiB, the DiT 27 GiB + 14 GiB, the VAE 0.2 GiB + 12 GiB. */
 static const vs_stage_memory wan14b[VS_STAGE_COUNT] = {
-    {11 * GIB, 1 * GIB}, {27 * GIB, 14 * GIB}, {GIB / 4, 12 * GIB}};
+    {11 * GIB, 1 * GIB, 0}, {27 * GIB, 14 * GIB, 0}, {GIB / 4, 12 * GIB, 0}};
 
 TEST(everything_stays_when_it_fits) {
     vs_memory_plan p;
@@ -44,10 +46,19 @@ TEST(stages_load_alone_when_short) {
     CHECK(p.peak[VS_STAGE_DECODE] == 27 * GIB + GIB / 4 + 12 * GIB + GIB / 2 + VS_PLAN_WORKSPACE);
     /* A VAE that needs more than the DiT's activations: the DiT alone (25) fits 30 GiB, beside the VAE
      * (37.25) it does not, so it is freed first. */
-    const vs_stage_memory vae_heavy[VS_STAGE_COUNT] = {{GIB, GIB}, {20 * GIB, 4 * GIB}, {GIB / 4, 16 * GIB}};
+    const vs_stage_memory vae_heavy[VS_STAGE_COUNT] = {{GIB, GIB, 0}, {20 * GIB, 4 * GIB, 0}, {GIB / 4, 16 * GIB, 0}};
     CHECK_OK(vs_memory_plan_make(vae_heavy, 30 * GIB, 0, &p));
     CHECK(!p.resident && !p.keep_dit_for_decode);
     CHECK(p.peak[VS_STAGE_DECODE] == GIB / 4 + 16 * GIB + VS_PLAN_WORKSPACE);
+    CHECK(!p.tile_vae);
+    /* Its untiled 16 GiB do not fit 12 GiB even alone; tiles of 3 GiB do: the VAE tiles. Without a tiled
+     * estimate the budget is refused. */
+    const vs_stage_memory tiles[VS_STAGE_COUNT] = {{GIB, GIB, 0}, {8 * GIB, 2 * GIB, 0}, {GIB / 4, 16 * GIB, 3 * GIB}};
+    CHECK_OK(vs_memory_plan_make(tiles, 12 * GIB, 0, &p));
+    CHECK(!p.resident && !p.keep_dit_for_decode && p.tile_vae);
+    CHECK(p.peak[VS_STAGE_DECODE] == GIB / 4 + 3 * GIB + VS_PLAN_WORKSPACE);
+    const vs_stage_memory untiled[VS_STAGE_COUNT] = {tiles[0], tiles[1], {GIB / 4, 16 * GIB, 0}};
+    CHECK_FAILS(vs_memory_plan_make(untiled, 12 * GIB, 0, &p), VS_ERR_OOM, "too small for VAE decoding");
     return 0;
 }
 
@@ -58,7 +69,7 @@ TEST(a_budget_too_small_is_refused_naming_the_stage) {
           strstr(vs_last_error(), "weights 27.00") && strstr(vs_last_error(), "activations 14.00"));
     CHECK_FAILS(vs_memory_plan_make(wan14b, 10 * GIB, 0, &p), VS_ERR_OOM, "too small for text encoding");
     /* The first stage that does not fit is named; here the VAE, which alone needs 22 GiB. */
-    const vs_stage_memory vae_heavy[VS_STAGE_COUNT] = {{GIB, GIB}, {2 * GIB, GIB}, {GIB, 20 * GIB}};
+    const vs_stage_memory vae_heavy[VS_STAGE_COUNT] = {{GIB, GIB, 0}, {2 * GIB, GIB, 0}, {GIB, 20 * GIB, 0}};
     CHECK_FAILS(vs_memory_plan_make(vae_heavy, 8 * GIB, 0, &p), VS_ERR_OOM, "too small for VAE decoding");
     CHECK(strstr(vs_last_error(), "needs 22.00 GiB") != NULL);
     return 0;
@@ -116,6 +127,10 @@ TEST(wan_estimates_at_the_real_sizes) {
     CHECK_OK(vs_wan_vae_estimate(NULL, 60, 104, &w480, &work480));
     CHECK(work480 > 4.5 * GIB && work480 < 6.5 * GIB);
     CHECK(need[VS_STAGE_DECODE].work > 2 * work480 && need[VS_STAGE_DECODE].work < 2.5 * work480);
+    /* Tiled, one 256 x 256 pixel tile at a time (32 x 32 latents): a small fraction of the 720p work. */
+    size_t w_tile, work_tile;
+    CHECK_OK(vs_wan_vae_estimate(NULL, 32, 32, &w_tile, &work_tile));
+    CHECK(need[VS_STAGE_DECODE].work_tiled == work_tile && work_tile < need[VS_STAGE_DECODE].work / 10);
     /* FP8: the DiT's block linears are quantised as they load (E4M3 codes and per-channel scales: 14.5 GB),
      * the text encoder loads in bf16 and is quantised after; the work adds the FP8 layers' input codes. */
     vs_stage_memory fp8[VS_STAGE_COUNT];
@@ -179,6 +194,60 @@ TEST(the_pipeline_checks_the_budget) {
     return 0;
 }
 
+/* The band attention's scratch: the sizes its CUDA path allocates (vs_attn_band_scratch_of) for SVG's real
+ * block lists, and for every band of a ragged block count, never exceed the bound the plans count. */
+TEST(band_scratch_within_its_bound) {
+    /* Wan 14B 720p: 21 frames of 45 x 80 tokens, 40 heads of 128. */
+    const int frames = 21, per_frame = 45 * 80, seq = frames * per_frame, heads = 40, head_dim = 128;
+    const size_t bound = vs_attn_band_scratch_max(seq, heads, head_dim);
+    const size_t all = 2 * (size_t)heads * head_dim * 128 * (size_t)((seq + 127) / 128);
+    CHECK(bound >= 5 * all && bound < 5 * all + all / 16); /* + the log-sum-exps and 3 blocks */
+    const double densities[] = {0.05, 0.15, 0.25, 0.5, 1.0};
+    int banded = 0;
+    for (size_t i = 0; i < sizeof densities / sizeof densities[0]; i++) {
+        const vs_svg_config cfg = vs_svg_config_default(frames, per_frame, 0, densities[i]);
+        vs_attn_block_list blocks;
+        CHECK_OK(vs_svg_blocks_build(&cfg, seq, &blocks));
+        const vs_attn_band rows = vs_attn_find_band(&blocks.view, seq);
+        const vs_attn_band_scratch sc = vs_attn_band_scratch_of(&rows, seq, heads, head_dim);
+        vs_attn_block_list_free(&blocks);
+        banded += rows.count > 0;
+        CHECK(sc.all == all && vs_attn_band_scratch_total(&sc) <= bound);
+    }
+    CHECK(banded > 0);
+    /* Every band of 37 blocks (the last one ragged): the rest entries are the runs before and after the band,
+     * the second aligned to 4. */
+    const int seq2 = 36 * 128 + 5, nb = 37;
+    for (int first = 0; first < nb; first++)
+        for (int count = 0; first + count <= nb; count++) {
+            const vs_attn_band rows = {first, count, 1, 1};
+            const vs_attn_band_scratch sc = vs_attn_band_scratch_of(&rows, seq2, 3, 64);
+            const int before = count ? first : nb, after = count ? nb - first - count : 0;
+            CHECK(sc.rest_entries == (after ? (before + 3) / 4 * 4 + after : before));
+            CHECK(vs_attn_band_scratch_total(&sc) <= vs_attn_band_scratch_max(seq2, 3, 64));
+        }
+    return 0;
+}
+
+/* Issue 20's targets: Wan 14B with FP8 weights, 81 frames with CFG, plans within 32 GiB at 720p and 24 GiB at
+ * 480p (0.5 GiB in use before loading), every stage's planned peak inside the budget. */
+TEST(wan14b_fp8_plans_within_the_targets) {
+    const vs_family *wan;
+    CHECK_OK(vs_family_for_preset("wan14b", &wan));
+    const struct { int64_t h, w; size_t budget; } targets[] = {{90, 160, 32 * GIB}, {60, 104, 24 * GIB}};
+    for (int i = 0; i < 2; i++) {
+        const int64_t latents[5] = {2, 16, 21, targets[i].h, targets[i].w};
+        vs_stage_memory need[VS_STAGE_COUNT];
+        CHECK_OK(wan->memory_need(NULL, "wan14b", VS_CUDA, VS_PRECISION_FP8, latents, 512, need));
+        vs_memory_plan p;
+        CHECK_OK(vs_memory_plan_make(need, targets[i].budget, GIB / 2, &p));
+        CHECK(!p.resident);
+        for (int st = 0; st < VS_STAGE_COUNT; st++) CHECK(p.peak[st] <= targets[i].budget);
+    }
+    return 0;
+}
+
 RUN_TESTS(T(everything_stays_when_it_fits), T(stages_load_alone_when_short),
           T(a_budget_too_small_is_refused_naming_the_stage), T(weight_estimates_match_the_checkpoints),
-          T(wan_estimates_at_the_real_sizes), T(random_components_run), T(the_pipeline_checks_the_budget))
+          T(wan_estimates_at_the_real_sizes), T(random_components_run), T(the_pipeline_checks_the_budget),
+          T(band_scratch_within_its_bound), T(wan14b_fp8_plans_within_the_targets))

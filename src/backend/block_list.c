@@ -67,3 +67,29 @@ vs_status vs_attn_blocks_without_rows(const vs_attn_blocks *blocks, int seq_len,
     out->density = elements / ((double)seq_len * seq_len);
     return VS_OK;
 }
+
+vs_attn_band_scratch vs_attn_band_scratch_of(const vs_attn_band *rows, int seq_len, int heads, int head_dim) {
+    const int nb = (seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
+    /* The rows outside the band: those before it from entry 0, those after it from the next multiple of 4. */
+    const int before = rows->count ? rows->first : nb, after = rows->count ? nb - rows->first - rows->count : 0;
+    const size_t block_bytes = 2 * (size_t)heads * head_dim * VS_ATTN_BLOCK; /* 128 tokens of 16-bit values */
+    vs_attn_band_scratch s;
+    s.rest_entries = after ? (before + 3) / 4 * 4 + after : before;
+    s.all = block_bytes * (size_t)nb;
+    s.part = block_bytes * (size_t)rows->count;
+    s.lse = sizeof(float) * (size_t)rows->count * VS_ATTN_BLOCK * heads;
+    s.rest = block_bytes * (size_t)s.rest_entries;
+    return s;
+}
+
+size_t vs_attn_band_scratch_total(const vs_attn_band_scratch *s) { return 3 * s->all + 2 * (s->part + s->lse) + s->rest; }
+
+size_t vs_attn_band_scratch_max(int seq_len, int heads, int head_dim) {
+    /* A band of c of the nb blocks leaves at most nb - c + 3 rest entries, so the outputs (2 part + rest) take
+     * at most 2c + nb - c + 3 <= 2 nb + 3 blocks: the whole list as the band, plus 3 blocks. */
+    const int nb = (seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
+    const vs_attn_band whole = {0, nb, 0, 0};
+    vs_attn_band_scratch s = vs_attn_band_scratch_of(&whole, seq_len, heads, head_dim);
+    s.rest = 3 * (2 * (size_t)heads * head_dim * VS_ATTN_BLOCK);
+    return vs_attn_band_scratch_total(&s);
+}

@@ -39,6 +39,21 @@ typedef struct vs_attn_band {
 } vs_attn_band;
 vs_attn_band vs_attn_find_band(const vs_attn_blocks *blocks, int seq_len);
 
+/* The CUDA band attention's device scratch for one batch entry of 16-bit values (backend/cuda/band_attention.cu
+ * allocates exactly these): the gathered q, k and v of every block (`all` bytes each), the band's and the
+ * sink's outputs (`part` each) and their f32 log-sum-exps (`lse` each), and the other rows' output (`rest`:
+ * `rest_entries` page-table rows of 128 tokens, the runs before and after the band, the second starting at a
+ * multiple of 4). */
+typedef struct vs_attn_band_scratch {
+    size_t all, part, lse, rest;
+    int rest_entries;
+} vs_attn_band_scratch;
+vs_attn_band_scratch vs_attn_band_scratch_of(const vs_attn_band *rows, int seq_len, int heads, int head_dim);
+size_t vs_attn_band_scratch_total(const vs_attn_band_scratch *scratch);
+/* The largest total any block list over seq_len tokens can give: what a memory plan counts before the sparse
+ * method and its kept fraction are known. */
+size_t vs_attn_band_scratch_max(int seq_len, int heads, int head_dim);
+
 /* A copy of `blocks` whose query blocks [first, first + count) attend
  * nothing (their output is zeros), e.g. the rows left once a band is done
  * elsewhere. out->density counts what the copy computes. */

@@ -39,12 +39,16 @@ static vs_status gradient_image(int width, int height, vs_image *out) {
 /* The device's memory in use, sampled; `stage` says which stage a sample belongs to. */
 typedef struct {
     atomic_int stage, stop;
-    atomic_size_t peak[VS_STAGE_COUNT + 1], peak_all; /* [VS_STAGE_COUNT]: after the generation */
+    atomic_size_t peak[VS_STAGE_COUNT + 2], peak_all; /* [VS_STAGE_COUNT]: after the generation, then OPENING */
     int on_gpu;
     pthread_t thread;
     int running;
     double step_ms[MAX_STEPS + 1]; /* time at the end of each step (from the progress callback) */
 } sampler;
+
+/* The sampler's slot for opening the pipeline (which loads every component when the plan at the model's default
+ * size is resident). */
+enum { OPENING = VS_STAGE_COUNT + 1 };
 
 static size_t used_now(void) {
     size_t free_bytes = 0, total = 0;
@@ -166,7 +170,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
     const size_t baseline = smp->on_gpu ? used_now() : 0; /* the CUDA context and others, before loading */
     size_t total_bytes = 0, free_bytes = 0;
     if (smp->on_gpu) vs_device_mem_info(&free_bytes, &total_bytes);
-    atomic_store(&smp->stage, VS_STAGE_TEXT);
+    atomic_store(&smp->stage, OPENING);
     if (smp->on_gpu) smp->running = pthread_create(&smp->thread, NULL, sample_loop, smp) == 0;
 
     const double t_open = vs_bench_now_ms();
@@ -174,6 +178,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
     vs_t2v *t2v = NULL;
     vs_status s = vs_t2v_open(&source, device, gpu_memory, &t2v);
     const double open_s = (vs_bench_now_ms() - t_open) / 1e3;
+    on_stage(smp, VS_STAGE_TEXT);
     if (s == VS_OK && cfg < 0) cfg = vs_t2v_get_defaults(t2v)->guidance;
     vs_t2v_request req = vs_t2v_request_default(prompt);
     req.seed = (uint64_t)seed;
@@ -241,10 +246,12 @@ int vs_cmd_bench_generate(int argc, char **argv) {
             printf("%d steps (extrapolated from the mean of %s): %.1f s\n", extrapolate,
                    steps > 1 ? "steps 2.." : "the one step", estimate);
         if (smp->on_gpu)
-            printf("GPU memory in use (cudaMemGetInfo, sampled): text %.0f MiB, denoise %.0f MiB, VAE %.0f MiB, "
-                   "peak %.0f MiB (%.0f before loading); plan %s, estimated peaks %.0f / %.0f / %.0f MiB\n",
-                   mib(smp->peak[VS_STAGE_TEXT]), mib(smp->peak[VS_STAGE_DENOISE]), mib(smp->peak[VS_STAGE_DECODE]),
+            printf("GPU memory in use (cudaMemGetInfo, sampled): open %.0f MiB, text %.0f MiB, denoise %.0f MiB, VAE "
+                   "%.0f MiB, peak %.0f MiB (%.0f before loading); plan %s%s, estimated peaks %.0f / %.0f / %.0f MiB\n",
+                   mib(smp->peak[OPENING]), mib(smp->peak[VS_STAGE_TEXT]), mib(smp->peak[VS_STAGE_DENOISE]), mib(smp->peak[VS_STAGE_DECODE]),
                    mib(smp->peak_all), mib(baseline), plan->resident ? "resident" : "staged",
+                   plan->resident ? "" : plan->keep_dit_for_decode ? " (DiT kept for the VAE)"
+                                       : plan->tile_vae ? " (DiT freed, VAE tiled)" : " (DiT freed for the VAE)",
                    mib(plan->peak[VS_STAGE_TEXT]), mib(plan->peak[VS_STAGE_DENOISE]), mib(plan->peak[VS_STAGE_DECODE]));
         vs_bench_report *report = NULL;
         if (!s && out_path) {
@@ -263,9 +270,11 @@ int vs_cmd_bench_generate(int argc, char **argv) {
                 {"extrapolated_total_s", estimate},
                 {"gpu_memory_budget_gib", gpu_memory}, {"device_total_mib", mib(total_bytes)},
                 {"in_use_before_mib", mib(baseline)}, {"peak_mib", mib(smp->peak_all)},
+                {"peak_open_mib", mib(smp->peak[OPENING])}, {"plan_in_use_mib", mib(plan->in_use)},
                 {"peak_text_mib", mib(smp->peak[VS_STAGE_TEXT])}, {"peak_denoise_mib", mib(smp->peak[VS_STAGE_DENOISE])},
                 {"peak_vae_mib", mib(smp->peak[VS_STAGE_DECODE])}, {"plan_resident", plan->resident},
                 {"plan_keep_dit_for_decode", plan->keep_dit_for_decode},
+                {"plan_tile_vae", plan->tile_vae}, {"need_vae_work_tiled_mib", mib(plan->need[VS_STAGE_DECODE].work_tiled)},
                 {"plan_peak_text_mib", mib(plan->peak[VS_STAGE_TEXT])},
                 {"plan_peak_denoise_mib", mib(plan->peak[VS_STAGE_DENOISE])},
                 {"plan_peak_vae_mib", mib(plan->peak[VS_STAGE_DECODE])},

@@ -229,8 +229,8 @@ static vs_status check_memory(const options *o, const vs_family *family, const v
     vs_stage_memory need[VS_STAGE_COUNT];
     VS_TRY(family->memory_need(o->model, NULL, o->device, o->precision, batch,
                                o->max_length > 0 ? o->max_length : d->text_length, need));
-    if (!o->prompt) need[VS_STAGE_TEXT] = (vs_stage_memory){0, 0};
-    need[VS_STAGE_DECODE] = (vs_stage_memory){0, 0}; /* denoise stops at the latents */
+    if (!o->prompt) need[VS_STAGE_TEXT] = (vs_stage_memory){0};
+    need[VS_STAGE_DECODE] = (vs_stage_memory){0}; /* denoise stops at the latents */
     size_t free_bytes = 0, total = 0;
     VS_TRY(vs_device_mem_info(&free_bytes, &total));
     vs_memory_plan plan;

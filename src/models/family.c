@@ -311,6 +311,10 @@ vs_status vs_dit_teacache(vs_dit *d, const vs_dit_input *in, vs_tensor *signal, 
     return d->family->dit_teacache(d->impl, in, signal, fit);
 }
 
+void vs_dit_release_work(vs_dit *d) {
+    if (d->family->dit_release_work) d->family->dit_release_work(d->impl);
+}
+
 void vs_dit_free(vs_dit *d) {
     if (!d) return;
     d->family->dit_free(d->impl);

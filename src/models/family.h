@@ -110,6 +110,7 @@ typedef enum { VS_STAGE_TEXT, VS_STAGE_DENOISE, VS_STAGE_DECODE, VS_STAGE_COUNT 
 typedef struct vs_stage_memory {
     size_t weights; /* the stage's component */
     size_t work;    /* its activations, caches and buffers while it runs */
+    size_t work_tiled; /* the decode's work when it tiles (vae_decode's tiled 1); 0: no smaller tiled decode */
 } vs_stage_memory;
 
 /* ---- the table a family fills ---------------------------------------------------------------- */
@@ -142,6 +143,10 @@ typedef struct vs_family {
     vs_status (*dit_set_comm)(void *dit, vs_comm *comm);
     vs_status (*dit_forward)(void *dit, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing);
     void (*dit_free)(void *dit);
+    /* Optional: frees the forward's working memory (activations, RoPE tables, sparse attention state) and keeps
+     * the weights; the next forward makes it again. The pipeline calls it before the VAE decodes beside the
+     * DiT. NULL: the working memory stays until dit_free. */
+    void (*dit_release_work)(void *dit);
     /* Optional (TeaCache step caching): with `signal`, what TeaCache watches in the family's forward on `in`
      * (Wan: the time embedding at in->timesteps[0]; HunyuanVideo: the first block's modulated input of the
      * video tokens of every batch entry), into a tensor it allocates (host f32, or the model's device and
@@ -239,6 +244,8 @@ vs_status vs_dit_set_comm(vs_dit *dit, vs_comm *comm);
 vs_status vs_dit_forward(vs_dit *dit, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing);
 /* The family's dit_teacache, or VS_ERR_UNSUPPORTED when the family has none. */
 vs_status vs_dit_teacache(vs_dit *dit, const vs_dit_input *in, vs_tensor *signal, vs_teacache_fit *fit);
+/* The family's dit_release_work, if it has one. */
+void vs_dit_release_work(vs_dit *dit);
 void vs_dit_free(vs_dit *dit);
 
 /* `dir`: a VAE folder. */

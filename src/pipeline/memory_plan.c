@@ -31,13 +31,17 @@ vs_status vs_memory_plan_make(const vs_stage_memory need[VS_STAGE_COUNT], size_t
     /* Staged: each stage alone, but the DiT may stay for the decode. */
     for (int i = 0; i < VS_STAGE_COUNT; i++) out->peak[i] = base + need[i].weights + need[i].work;
     const size_t with_dit = out->peak[VS_STAGE_DECODE] + need[VS_STAGE_DENOISE].weights;
+    const vs_stage_memory *decode = &need[VS_STAGE_DECODE];
     if (with_dit <= budget) out->keep_dit_for_decode = 1, out->peak[VS_STAGE_DECODE] = with_dit;
+    else if (out->peak[VS_STAGE_DECODE] > budget && decode->work_tiled && decode->work_tiled < decode->work)
+        out->tile_vae = 1, out->peak[VS_STAGE_DECODE] = base + decode->weights + decode->work_tiled;
     for (int i = 0; i < VS_STAGE_COUNT; i++)
         if (out->peak[i] > budget)
             return vs_fail(VS_ERR_OOM,
                            "GPU memory budget %.2f GiB is too small for %s: it needs %.2f GiB (weights %.2f + "
                            "activations %.2f + workspace allowance %.2f + %.2f already in use)",
                            gib(budget), vs_stage_name((vs_stage)i), gib(out->peak[i]), gib(need[i].weights),
-                           gib(need[i].work), gib(VS_PLAN_WORKSPACE), gib(in_use));
+                           gib(out->tile_vae && i == VS_STAGE_DECODE ? need[i].work_tiled : need[i].work),
+                           gib(VS_PLAN_WORKSPACE), gib(in_use));
     return VS_OK;
 }

@@ -6,7 +6,8 @@
  *              when their weights plus the largest stage's working memory fit;
  *   staged     each component loaded when its stage starts; the text encoder freed
  *              after encoding, the DiT kept through the decode only when it fits
- *              beside the VAE (else freed first), everything freed at the end;
+ *              beside the VAE (else freed first), the VAE tiled when its untiled
+ *              work does not fit alone, everything freed at the end;
  *   refused    when even one stage alone does not fit: a one-line error naming the
  *              stage and the numbers, before anything is loaded.
  *
@@ -33,6 +34,7 @@ typedef struct vs_memory_plan {
     size_t peak[VS_STAGE_COUNT];           /* planned device memory in use during each stage */
     int resident;                          /* 1: everything loaded and kept */
     int keep_dit_for_decode;               /* staged: the DiT stays loaded while the VAE decodes */
+    int tile_vae;                          /* staged: the VAE decodes tile by tile (its untiled work does not fit) */
 } vs_memory_plan;
 
 /* The plan for `need` within `budget` bytes (0: no limit, resident) of device memory, `in_use` of which

@@ -153,8 +153,10 @@ static size_t device_in_use(vs_device device, size_t *total) {
     return total_bytes - free_bytes;
 }
 
-/* The plan for a video of frames x height x width with `guidance` against the pipeline's budget. */
-static vs_status plan_for(const vs_t2v *m, int frames, int height, int width, float guidance, vs_memory_plan *plan) {
+/* The plan for a video of frames x height x width with `guidance` against the pipeline's budget. Components
+ * loaded for a resident plan (at another size) that this plan does not keep are freed, and the plan made again
+ * with what the device holds then (an FP8 text encoder holds less than the plan counts for it). */
+static vs_status plan_for(vs_t2v *m, int frames, int height, int width, float guidance, vs_memory_plan *plan) {
     int64_t shape[5];
     VS_TRY(m->family->latent_shape(&m->dit_info, m->pixel_space ? NULL : &m->vae_info, frames, height, width, shape));
     if (guidance > 1.0f) shape[0] = 2; /* the prompt and the negative prompt in one batch */
@@ -167,7 +169,10 @@ static vs_status plan_for(const vs_t2v *m, int frames, int height, int width, fl
     if (m->transformer) held += need[VS_STAGE_DENOISE].weights;
     if (m->vae) held += need[VS_STAGE_DECODE].weights;
     in_use = in_use > held ? in_use - held : 0;
-    return vs_memory_plan_make(need, m->budget, in_use, plan);
+    VS_TRY(vs_memory_plan_make(need, m->budget, in_use, plan));
+    if (plan->resident || !held) return VS_OK;
+    for (int i = 0; i < VS_STAGE_COUNT; i++) free_component(m, (vs_stage)i);
+    return vs_memory_plan_make(need, m->budget, device_in_use(m->device, &total), plan);
 }
 
 vs_status vs_t2v_open(const vs_t2v_source *source, vs_device device, double budget_gib, vs_t2v **out) {
@@ -346,6 +351,8 @@ static vs_status begin_stage(vs_t2v *m, const vs_t2v_request *r, const vs_memory
         for (int i = 0; i < VS_STAGE_COUNT; i++)
             if (i != (int)stage && !(i == VS_STAGE_DENOISE && stage == VS_STAGE_DECODE && plan->keep_dit_for_decode))
                 free_component(m, (vs_stage)i);
+    /* A DiT kept through the decode keeps only its weights: the plan counts its work in the denoising stage. */
+    if (stage == VS_STAGE_DECODE && m->transformer) vs_dit_release_work(m->transformer);
     const double t0 = vs_bench_now_ms();
     vs_status s = load_component(m, stage);
     stats->load_s[stage] = (vs_bench_now_ms() - t0) / 1e3;
@@ -418,7 +425,7 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
                                 ? m->family->padding_frames(&m->dit_info, &m->vae_info, r->frames > 0 ? r->frames : d->frames)
                                 : 0;
         s = drop_leading_frames(&latents, padding, &decoded);
-        if (s == VS_OK) s = m->vae ? vs_vae_decode(m->vae, &decoded, -1, video) : pixels_to_frames(&decoded, video);
+        if (s == VS_OK) s = m->vae ? vs_vae_decode(m->vae, &decoded, plan->tile_vae ? 1 : -1, video) : pixels_to_frames(&decoded, video);
         stats->decode_s = (vs_bench_now_ms() - t0) / 1e3;
     }
     if (s == VS_OK && m->vae) stats->vae = vs_vae_get_memory(m->vae);

@@ -392,10 +392,10 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
     if (!s) s = vs_device_memcpy_h2d(col, rest.col_idx, col_bytes - sizeof(int32_t));
     vs_attn_block_list_free(&rest);
     if (!s) s = upload_rest_pages(band, host_blocks);
-    const size_t token_row = 2 * (size_t)heads * head_dim, all = token_row * nb * VS_ATTN_BLOCK,
-                 part = token_row * rows.count * VS_ATTN_BLOCK,
-                 others = token_row * rest_entries(band) * VS_ATTN_BLOCK,
-                 lse = sizeof(float) * (size_t)rows.count * VS_ATTN_BLOCK * heads;
+    /* The sizes memory plans count (vs_attn_band_scratch_max bounds them); its rest entries are the runs laid
+     * out above (rest_entries). */
+    const vs_attn_band_scratch sizes = vs_attn_band_scratch_of(&rows, seq_len, heads, head_dim);
+    const size_t all = sizes.all, part = sizes.part, others = sizes.rest, lse = sizes.lse;
     for (int t = 0; t < 3 && !s; t++) {
         s = vs_device_malloc(&band->qkv[t], all);
         if (!s)

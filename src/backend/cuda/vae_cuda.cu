@@ -77,8 +77,11 @@ vs_status describe_3d(conv_plan *p, const char *what) {
     return VS_OK;
 }
 
-/* Descriptors and the fastest algorithm (within kMaxWorkspace) for one shape. */
-vs_status make_plan(conv_plan *p, const char *what) {
+vs_status ensure_workspace(size_t bytes, const char *what);
+
+/* Descriptors and the fastest algorithm (within kMaxWorkspace) for one shape. `y` is the output of the call
+ * that needs the plan when that call overwrites it (NULL when it accumulates into it). */
+vs_status make_plan(conv_plan *p, const char *what, const uint16_t *x, const uint16_t *w, uint16_t *y) {
     DNN_TRY(cudnnCreateTensorDescriptor(&p->x), what);
     DNN_TRY(cudnnCreateTensorDescriptor(&p->y), what);
     DNN_TRY(cudnnCreateFilterDescriptor(&p->f), what);
@@ -103,14 +106,18 @@ vs_status make_plan(conv_plan *p, const char *what) {
     DNN_TRY(cudnnSetConvolutionMathType(p->conv, CUDNN_TENSOR_OP_MATH), what);
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int found = 0;
-    /* Times every algorithm on buffers cuDNN allocates itself (once per shape);
-     * should that fail (memory), the heuristic ranking stands in. Both lists
-     * come best first. A 3D plan takes the heuristic ranking straight away: it
-     * keeps to the two implicit GEMMs (below), and timing the FFT ones on every
-     * tile shape of a 720p decode would cost more than the decode. */
-    if (p->kt || cudnnFindConvolutionForwardAlgorithm(g_handle, p->x, p->f, p->conv, p->y,
-                                                      CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found,
-                                                      perf) != CUDNN_STATUS_SUCCESS)
+    /* Times every algorithm (once per shape) on the call's own buffers and our workspace of kMaxWorkspace:
+     * cudnnFindConvolutionForwardAlgorithm would allocate its own copies of x and y and each algorithm's
+     * workspace (gigabytes at 720p), beyond what the memory plan counts. A call that accumulates into y
+     * (which timing would overwrite), or a failed search, takes the heuristic ranking. Both lists come best
+     * first. A 3D plan takes the heuristic ranking straight away: it keeps to the two implicit GEMMs (below),
+     * and timing the FFT ones on every tile shape of a 720p decode would cost more than the decode. */
+    cudnnStatus_t found_st = CUDNN_STATUS_NOT_SUPPORTED;
+    if (!p->kt && y && ensure_workspace(kMaxWorkspace, what) == VS_OK)
+        found_st = cudnnFindConvolutionForwardAlgorithmEx(g_handle, p->x, x, p->f, w, p->conv, p->y, y,
+                                                          CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf,
+                                                          g_workspace, g_workspace_bytes);
+    if (found_st != CUDNN_STATUS_SUCCESS)
         DNN_TRY(cudnnGetConvolutionForwardAlgorithm_v7(g_handle, p->x, p->f, p->conv, p->y,
                                                        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf),
                 what);
@@ -133,7 +140,7 @@ vs_status make_plan(conv_plan *p, const char *what) {
 }
 
 vs_status find_plan(conv_plan **out, int64_t n, int h, int w, int cin, int cout, int kh, int kw, int kt,
-                    const char *what) {
+                    const char *what, const uint16_t *x, const uint16_t *weights, uint16_t *y) {
     if (!g_handle) DNN_TRY(cudnnCreate(&g_handle), what);
     for (int i = 0; i < g_n_plans; i++) {
         conv_plan *p = &g_plans[i];
@@ -149,7 +156,7 @@ vs_status find_plan(conv_plan **out, int64_t n, int h, int w, int cin, int cout,
     conv_plan *p = &g_plans[g_n_plans];
     *p = conv_plan{n,       h,       w,       cin,     cout, kh, kw, kt, nullptr, nullptr, nullptr, nullptr,
                    CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, 0};
-    vs_status s = make_plan(p, what);
+    vs_status s = make_plan(p, what, x, weights, y);
     if (s != VS_OK) {
         if (p->conv) cudnnDestroyConvolutionDescriptor(p->conv);
         if (p->f) cudnnDestroyFilterDescriptor(p->f);
@@ -179,7 +186,7 @@ vs_status conv_locked(uint16_t *y, const uint16_t *x, const uint16_t *w, int64_t
                       int cout, int kh, int kw, int kt, int accumulate) {
     shape_text what(n, h, w_, cin, cout, kh, kw, kt);
     conv_plan *p;
-    VS_TRY(find_plan(&p, n, h, w_, cin, cout, kh, kw, kt, what.s));
+    VS_TRY(find_plan(&p, n, h, w_, cin, cout, kh, kw, kt, what.s, x, w, accumulate ? nullptr : y));
     VS_TRY(ensure_workspace(p->workspace, what.s));
     const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
     DNN_TRY(cudnnConvolutionForward(g_handle, &alpha, p->x, x, p->f, w, p->conv, p->algo, g_workspace,

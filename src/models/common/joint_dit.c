@@ -6,12 +6,19 @@
 #include "core/status.h"
 #include "models/common/rope.h"
 
-void vs_joint_dit_cache_release(vs_joint_dit_cache *c) {
+void vs_joint_dit_cache_release_work(vs_joint_dit_cache *c) {
     vs_arena_free(c->arena);
     vs_tensor_free(&c->rope_cos);
     vs_tensor_free(&c->rope_sin);
     vs_sparse_attention_free(c->sparse);
     vs_gpu_timer_free(c->timer);
+    const vs_attention_params attention = c->attention;
+    memset(c, 0, sizeof *c);
+    c->attention = attention;
+}
+
+void vs_joint_dit_cache_release(vs_joint_dit_cache *c) {
+    vs_joint_dit_cache_release_work(c);
     memset(c, 0, sizeof *c);
 }
 

@@ -61,6 +61,10 @@ typedef struct vs_joint_dit_shape {
 
 /* Frees what the cache holds (not the cache) and zeroes it. */
 void vs_joint_dit_cache_release(vs_joint_dit_cache *c);
+/* Frees the forward's working memory (arena, RoPE tables, sparse attention state, timer) but keeps the attention
+ * settings: the next vs_joint_dit_prepare makes them again (the pipeline calls it before the VAE decodes beside
+ * the DiT's weights). */
+void vs_joint_dit_cache_release_work(vs_joint_dit_cache *c);
 
 /* The attention of the following forwards (vs_sparse_attention_settings): the sparse state is dropped, to be
  * made again by the next vs_joint_dit_prepare, unless the settings are the same. */

@@ -125,6 +125,7 @@ static vs_status text_encode(void *p, const char *prompt, int max_length, vs_tex
 /* ---- the DiT ----------------------------------------------------------------------------------- */
 
 static void dit_free(void *p) { vs_hunyuan_model_free(p); }
+static void dit_release_work(void *p) { vs_hunyuan_model_release_work(p); }
 
 static vs_dit_info info_of(const vs_hunyuan_config *c) {
     vs_dit_info i = {c->in_channels,
@@ -383,6 +384,7 @@ const vs_family vs_family_hunyuan = {
     .dit_forward = dit_forward,
     .dit_teacache = vs_hunyuan_dit_teacache,
     .dit_free = dit_free,
+    .dit_release_work = dit_release_work,
     .latent_shape = latent_shape,
     .vae_info = vae_info,
     .vae_load = vae_load,

@@ -95,6 +95,8 @@ void vs_hunyuan_model_free(vs_hunyuan_model *model) {
     free(model);
 }
 
+void vs_hunyuan_model_release_work(vs_hunyuan_model *model) { vs_joint_dit_cache_release_work(&model->cache->joint); }
+
 void vs_hunyuan_model_set_probe(vs_hunyuan_model *m, vs_hunyuan_probe_fn fn, void *user) {
     m->probe = fn;
     m->probe_user = user;

@@ -80,6 +80,9 @@ vs_status vs_hunyuan_model_random(const vs_hunyuan_config *config, vs_device dev
 void vs_hunyuan_model_free(vs_hunyuan_model *model);
 /* Calls fn at the intermediates listed at vs_hunyuan_probe_fn (NULL: none again). */
 void vs_hunyuan_model_set_probe(vs_hunyuan_model *model, vs_hunyuan_probe_fn fn, void *user);
+/* Frees the forward's working memory (arena, RoPE tables, sparse attention state); weights and attention
+ * settings stay, and the next forward makes the rest again. */
+void vs_hunyuan_model_release_work(vs_hunyuan_model *model);
 /* How joint attention runs in the following forwards: a sparse method by name with its
  * settings, resolved (no negative numbers); NULL or "dense": dense. A sparse method keeps
  * the first floor(dense_steps * num_steps) steps and floor(dense_layers * layers) layers

@@ -51,6 +51,7 @@ static vs_status text_encode(void *p, const char *prompt, int max_length, vs_tex
 /* ---- the DiT ----------------------------------------------------------------------------------- */
 
 static void dit_free(void *p) { vs_wan_model_free(p); }
+static void dit_release_work(void *p) { vs_wan_model_release_work(p); }
 
 static vs_dit_info info_of(const vs_wan_config *c) {
     vs_dit_info i = {c->in_channels, c->out_channels, {c->patch_size[0], c->patch_size[1], c->patch_size[2]},
@@ -273,8 +274,15 @@ static vs_status memory_need(const char *dir, const char *preset, vs_device devi
                          &need[VS_STAGE_DENOISE].work));
     if (dir) snprintf(path, sizeof path, "%s/vae", dir);
     if (dir && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) return VS_OK; /* pixel space: no decode */
-    return vs_wan_vae_estimate(dir ? path : NULL, (int)latents[3], (int)latents[4], &need[VS_STAGE_DECODE].weights,
-                               &need[VS_STAGE_DECODE].work);
+    vs_stage_memory *decode = &need[VS_STAGE_DECODE];
+    VS_TRY(vs_wan_vae_estimate(dir ? path : NULL, (int)latents[3], (int)latents[4], &decode->weights, &decode->work));
+    /* Tiled (vae_decode's tiled 1), one tile at a time: Wan's VAEs upsample latents 8x. */
+    const vs_wan_vae_tiling tiling = vs_wan_vae_default_tiling();
+    const int tile_h = tiling.tile_h / 8, tile_w = tiling.tile_w / 8;
+    if (latents[3] <= tile_h && latents[4] <= tile_w) return VS_OK; /* one tile: no smaller decode */
+    size_t tile_weights;
+    return vs_wan_vae_estimate(dir ? path : NULL, latents[3] < tile_h ? (int)latents[3] : tile_h,
+                               latents[4] < tile_w ? (int)latents[4] : tile_w, &tile_weights, &decode->work_tiled);
 }
 
 /* ---- the table ---------------------------------------------------------------------------------- */
@@ -306,6 +314,7 @@ const vs_family vs_family_wan = {
     .dit_set_comm = dit_set_comm,
     .dit_forward = dit_forward,
     .dit_free = dit_free,
+    .dit_release_work = dit_release_work,
     .dit_teacache = dit_teacache,
     .latent_shape = latent_shape,
     .vae_info = vae_info,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend/block_list.h"
 #include "core/arena.h"
 #include "core/gpu_timer.h"
 #include "core/log.h"
@@ -34,13 +35,21 @@ struct vs_wan_cache {
     vs_gpu_timer *timer;       /* CUDA: attention intervals of one forward */
 };
 
-static void cache_free(vs_wan_cache *c) {
-    if (!c) return;
+/* Frees the forward's working memory; the attention settings stay (prepare_cache makes the rest again). */
+static void cache_release_work(vs_wan_cache *c) {
     vs_arena_free(c->arena);
     vs_tensor_free(&c->rope_cos);
     vs_tensor_free(&c->rope_sin);
     vs_sparse_attention_free(c->sparse);
     vs_gpu_timer_free(c->timer);
+    const vs_attention_params attention = c->attention;
+    memset(c, 0, sizeof *c);
+    c->attention = attention;
+}
+
+static void cache_free(vs_wan_cache *c) {
+    if (!c) return;
+    cache_release_work(c);
     free(c);
 }
 
@@ -108,6 +117,8 @@ vs_status vs_wan_model_random_as(const vs_wan_config *config, vs_device device, 
     *out = m;
     return VS_OK;
 }
+
+void vs_wan_model_release_work(vs_wan_model *model) { cache_release_work(model->cache); }
 
 void vs_wan_model_free(vs_wan_model *model) {
     if (!model) return;
@@ -237,6 +248,9 @@ vs_status vs_wan_memory(const vs_wan_config *c, vs_device device, int fp8, const
     const vs_tensor lat = vs_tensor_view(NULL, VS_F32, VS_CPU, 5, latents);
     const vs_tensor text = vs_tensor_view(NULL, VS_F32, VS_CPU, 3, (int64_t[]){latents[0], text_len, c->text_dim});
     *activations = forward_bytes(c, &sh, device, fp8, &lat, &text, &lat) + 2 * aligned(tokens * c->head_dim / 2 * 4);
+    /* A sparse self-attention's scratch on CUDA (SVG's band attention, one batch entry at a time), at most: the
+     * plan is made before the method and its kept fraction are known. */
+    if (device == VS_CUDA) *activations += vs_attn_band_scratch_max((int)tokens, c->num_heads, c->head_dim);
     return VS_OK;
 }
 

@@ -70,6 +70,9 @@ vs_status vs_wan_model_random(const vs_wan_config *config, vs_device device, uin
 vs_status vs_wan_model_random_as(const vs_wan_config *config, vs_device device, uint64_t seed, vs_precision precision,
                                  vs_wan_model **out);
 void vs_wan_model_free(vs_wan_model *model);
+/* Frees the forward's working memory (activation arena, RoPE tables, sparse attention state); the weights and
+ * the attention settings stay, and the next forward makes the rest again. */
+void vs_wan_model_release_work(vs_wan_model *model);
 /* Runs the model's forwards sequence-parallel (Ulysses) as one rank of `comm`
  * (borrowed; NULL: alone again): each rank keeps about N/P video tokens and,
  * inside self-attention, all N tokens of about H/P heads (sizes differ by at
@@ -120,7 +123,8 @@ vs_status vs_wan_teacache_fit(const vs_wan_config *config, vs_teacache_fit *out)
 
 /* Bytes on `device` of the weights and of one forward's activations (the arena and the RoPE tables) for host
  * latents of shape `latents` [B, C, F, H, W] and text_len text tokens, one rank, from the config alone; fp8:
- * with the FP8 layers' input codes. The attention's own state and library workspaces are not counted. */
+ * with the FP8 layers' input codes; on CUDA also the most a sparse self-attention's scratch can take
+ * (vs_attn_band_scratch_max). Library workspaces are not counted. */
 vs_status vs_wan_memory(const vs_wan_config *config, vs_device device, int fp8, const int64_t latents[5],
                         int64_t text_len, size_t *weights, size_t *activations);
 
