@@ -136,6 +136,23 @@ TEST(kmeans_on_separated_points_gives_the_plain_labels) {
     return 0;
 }
 
+TEST(kmeans_over_several_gemm_chunks_gives_the_plain_labels) {
+    /* More video tokens than one assignment GEMM takes (1024), not a multiple of it, text after them. */
+    enum { H = 1, V = 2 * 1024 + 77, T = 5, N = V + T, D = 64, C = 11, ITER = 4 };
+    const float *x = separated_points(1, N, H, D, C, 31);
+    vs_attn_args a = make_args(1, H, N, D, x, x, x, NULL);
+    vs_svg2_config cfg = config(C, C, V);
+    vs_svg2_plan plan = host_plan(&cfg, H, N);
+    float *centroids = vs_test_malloc(sizeof(float) * C * D);
+    CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_KEYS, centroids, 1, ITER, &plan));
+    int *labels = vs_test_malloc(sizeof(int) * V);
+    double *ref = vs_test_malloc(sizeof(double) * C * D);
+    plain_kmeans(x, H * D, V, D, C, ITER, labels, ref);
+    CHECK(order_is_consistent(plan.k_order, plan.k_cluster, plan.k_start, C, V, N, labels));
+    for (int i = 0; i < C * D; i++) CHECK(fabs(centroids[i] - ref[i]) < 1e-4 * (1 + fabs(ref[i])));
+    return 0;
+}
+
 TEST(kmeans_objective_matches_the_plain_one_on_random_points) {
     /* 203 video tokens into 7 and 13 clusters (neither divides), warm-started after 3 iterations. */
     enum { H = 3, V = 203, T = 0, N = V + T, D = 64, CQ = 7, CK = 13 };
@@ -440,7 +457,8 @@ TEST(public_api_runs_svg2) {
     return 0;
 }
 
-RUN_TESTS(T(kmeans_on_separated_points_gives_the_plain_labels), T(kmeans_objective_matches_the_plain_one_on_random_points),
+RUN_TESTS(T(kmeans_on_separated_points_gives_the_plain_labels), T(kmeans_over_several_gemm_chunks_gives_the_plain_labels),
+          T(kmeans_objective_matches_the_plain_one_on_random_points),
           T(kmeans_keeps_the_centroid_of_an_empty_cluster), T(selection_follows_the_reference_rule),
           T(permutation_round_trip), T(attention_matches_the_masked_f64_reference),
           T(method_runs_after_the_dense_warm_up_and_reports_its_density), T(public_api_runs_svg2))

@@ -1,5 +1,6 @@
 #include "backend/cpu/svg2_cpu.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,26 +17,56 @@ static const float *token_row(const float *x, int64_t stride_b, int64_t stride_n
 
 /* ---- k-means ---------------------------------------------------------------------- */
 
+/* Tokens assigned per GEMM: their dot products with every centroid fit ASSIGN_CHUNK x C floats. */
+enum { ASSIGN_CHUNK = 1024 };
+
 typedef struct {
     const vs_attn_args *args;
     const vs_svg2_config *cfg;
     int which, init, iterations, clusters;
     float *centroids;
     const vs_svg2_plan *plan;
-    vs_status status; /* VS_ERR_OOM where a worker had no scratch */
 } kmeans_job;
 
-/* The nearest centroid of row x (squared distance; the lowest index on ties). */
-static int nearest(const float *x, const float *centroids, int clusters, int dim) {
-    int best = 0;
-    float best_dist = INFINITY;
-    for (int c = 0; c < clusters; c++) {
-        const float *m = centroids + (int64_t)c * dim;
-        float dist = 0;
-        for (int d = 0; d < dim; d++) dist += (x[d] - m[d]) * (x[d] - m[d]);
-        if (dist < best_dist) best_dist = dist, best = c;
+typedef struct {
+    const float *rows, *centroids; /* the chunk's first row (token stride `stride`), [C][D] */
+    int64_t stride;
+    const float *dots, *norms; /* [rows][C] row . centroid, [C] |centroid|^2 */
+    float max_norm;            /* the largest of norms */
+    int clusters, dim;
+    int32_t *labels;
+} assign_job;
+
+/* |x - c|^2 summed term by term, as a plain loop does. */
+static float squared_distance(const float *x, const float *c, int dim) {
+    float dist = 0;
+    for (int d = 0; d < dim; d++) dist += (x[d] - c[d]) * (x[d] - c[d]);
+    return dist;
+}
+
+/* The nearest centroid of each row, the lowest index on ties. |c|^2 - 2 x.c from the GEMM (|x - c|^2 less
+ * the row's own |x|^2) ranks the centroids; it cancels where |x| and |c| are large next to their distance,
+ * so the centroids within its rounding bound of the best (about D eps (|x|^2 + |c|^2)) are compared again
+ * by the plain squared distance. Most rows have one such centroid. */
+static void assign_rows(void *ctx, int64_t begin, int64_t end) {
+    const assign_job *j = ctx;
+    const int C = j->clusters, D = j->dim;
+    for (int64_t r = begin; r < end; r++) {
+        const float *dot = j->dots + r * C, *x = j->rows + r * j->stride;
+        float best_rank = INFINITY, x_norm = 0;
+        for (int c = 0; c < C; c++)
+            if (j->norms[c] - 2 * dot[c] < best_rank) best_rank = j->norms[c] - 2 * dot[c];
+        for (int d = 0; d < D; d++) x_norm += x[d] * x[d];
+        const float margin = 4.0f * (D + 2) * FLT_EPSILON * (x_norm + j->max_norm);
+        int best = 0;
+        float best_dist = INFINITY;
+        for (int c = 0; c < C; c++) {
+            if (j->norms[c] - 2 * dot[c] > best_rank + margin) continue;
+            const float dist = squared_distance(x, j->centroids + (int64_t)c * D, D);
+            if (dist < best_dist) best_dist = dist, best = c;
+        }
+        j->labels[r] = best;
     }
-    return best;
 }
 
 /* The cluster order of `labels` (a stable counting sort): order, cluster and start of one (batch, head),
@@ -54,49 +85,66 @@ static void cluster_order(const int32_t *labels, int clusters, int video, int se
     for (int t = video; t < seq_len; t++) order[t] = t, cluster[t] = clusters;
 }
 
-static void kmeans_heads(void *ctx, int64_t begin, int64_t end) {
-    kmeans_job *j = ctx;
+/* Lloyd on the video rows of one (batch, head), `rows` with token stride `stride`: the assignment is a GEMM
+ * per chunk of tokens (threaded by the GEMM, the arg-min over the pool), the update one pass over the tokens
+ * summing in double. Scratch: dots [ASSIGN_CHUNK][C], norms [C], sum [C][D], count [C]. */
+static void lloyd(const float *rows, int64_t stride, int V, int C, int D, int iterations, float *centroids,
+                  int32_t *labels, float *dots, float *norms, double *sum, int32_t *count) {
+    for (int it = 0; it < iterations; it++) {
+        float max_norm = 0;
+        for (int c = 0; c < C; c++) {
+            double n = 0;
+            for (int d = 0; d < D; d++) n += (double)centroids[(int64_t)c * D + d] * centroids[(int64_t)c * D + d];
+            norms[c] = (float)n;
+            if (norms[c] > max_norm) max_norm = norms[c];
+        }
+        for (int t = 0; t < V; t += ASSIGN_CHUNK) {
+            const int n = V - t < ASSIGN_CHUNK ? V - t : ASSIGN_CHUNK;
+            vs_cpu_gemm(0, 1, n, C, D, 1.0f, rows + t * stride, stride, centroids, D, 0.0f, dots, C);
+            assign_job job = {rows + t * stride, centroids, stride, dots, norms, max_norm, C, D, labels + t};
+            vs_parallel_for(n, 64, assign_rows, &job);
+        }
+        memset(sum, 0, sizeof *sum * (size_t)C * D);
+        memset(count, 0, sizeof *count * (size_t)C);
+        for (int t = 0; t < V; t++) {
+            const float *x = rows + t * stride;
+            double *s = sum + (int64_t)labels[t] * D;
+            for (int d = 0; d < D; d++) s[d] += x[d];
+            count[labels[t]]++;
+        }
+        for (int c = 0; c < C; c++) /* an empty cluster keeps its centroid */
+            for (int d = 0; d < D && count[c]; d++)
+                centroids[(int64_t)c * D + d] = (float)(sum[(int64_t)c * D + d] / count[c]);
+    }
+}
+
+/* The heads one after the other: the GEMM and the arg-min spread each over the threads. */
+static vs_status kmeans_heads(const kmeans_job *j) {
     const vs_attn_args *a = j->args;
     const int C = j->clusters, D = a->head_dim, V = j->cfg->video_tokens, N = a->seq_len;
     const float *x = j->which == VS_SVG2_KEYS ? a->k : a->q;
     const int64_t stride_b = j->which == VS_SVG2_KEYS ? a->k_stride_b : a->q_stride_b;
     const int64_t stride_n = j->which == VS_SVG2_KEYS ? a->k_stride_n : a->q_stride_n;
-    int32_t *labels = malloc(sizeof *labels * (size_t)(V > 0 ? V : 1));
-    int32_t *fill = malloc(sizeof *fill * (size_t)C);
-    double *sum = malloc(sizeof *sum * (size_t)D);
-    if (!labels || !fill || !sum) {
-        j->status = VS_ERR_OOM;
-        goto done;
-    }
-    for (int64_t bh = begin; bh < end; bh++) {
-        const int b = (int)(bh / a->heads), h = (int)(bh % a->heads);
+    const int chunk = V < ASSIGN_CHUNK ? V : ASSIGN_CHUNK;
+    int32_t *labels = malloc(sizeof *labels * (size_t)V), *count = malloc(sizeof *count * (size_t)C);
+    float *dots = malloc(sizeof *dots * (size_t)chunk * C), *norms = malloc(sizeof *norms * (size_t)C);
+    double *sum = malloc(sizeof *sum * (size_t)C * D);
+    vs_status status = labels && count && dots && norms && sum ? VS_OK : VS_ERR_OOM;
+    for (int64_t bh = 0; !status && bh < (int64_t)a->batch * a->heads; bh++) {
+        const float *rows = x + (bh / a->heads) * stride_b + (bh % a->heads) * D;
         float *centroids = j->centroids + bh * C * D;
-        int32_t *order = (j->which == VS_SVG2_KEYS ? j->plan->k_order : j->plan->q_order) + bh * N;
-        int32_t *cluster = (j->which == VS_SVG2_KEYS ? j->plan->k_cluster : j->plan->q_cluster) + bh * N;
-        int32_t *start = (j->which == VS_SVG2_KEYS ? j->plan->k_start : j->plan->q_start) + bh * (C + 2);
         if (j->init)
-            for (int c = 0; c < C; c++) {
-                const int64_t t = (int64_t)((c + 0.5) * V / C);
-                memcpy(centroids + (int64_t)c * D, token_row(x, stride_b, stride_n, b, h, D, t),
+            for (int c = 0; c < C; c++)
+                memcpy(centroids + (int64_t)c * D, rows + (int64_t)((c + 0.5) * V / C) * stride_n,
                        sizeof(float) * (size_t)D);
-            }
-        for (int it = 0; it < j->iterations; it++) {
-            for (int t = 0; t < V; t++)
-                labels[t] = nearest(token_row(x, stride_b, stride_n, b, h, D, t), centroids, C, D);
-            cluster_order(labels, C, V, N, order, cluster, start, fill);
-            for (int c = 0; c < C; c++) {
-                if (start[c + 1] == start[c]) continue; /* empty: keeps its centroid */
-                memset(sum, 0, sizeof *sum * (size_t)D);
-                for (int p = start[c]; p < start[c + 1]; p++) {
-                    const float *row = token_row(x, stride_b, stride_n, b, h, D, order[p]);
-                    for (int d = 0; d < D; d++) sum[d] += row[d];
-                }
-                for (int d = 0; d < D; d++) centroids[(int64_t)c * D + d] = (float)(sum[d] / (start[c + 1] - start[c]));
-            }
-        }
+        lloyd(rows, stride_n, V, C, D, j->iterations, centroids, labels, dots, norms, sum, count);
+        const int which_keys = j->which == VS_SVG2_KEYS;
+        cluster_order(labels, C, V, N, (which_keys ? j->plan->k_order : j->plan->q_order) + bh * N,
+                      (which_keys ? j->plan->k_cluster : j->plan->q_cluster) + bh * N,
+                      (which_keys ? j->plan->k_start : j->plan->q_start) + bh * (C + 2), count);
     }
-done:
-    free(labels), free(fill), free(sum);
+    free(labels), free(count), free(dots), free(norms), free(sum);
+    return status;
 }
 
 static vs_status check_config(const vs_attn_args *a, const vs_svg2_config *cfg) {
@@ -113,10 +161,9 @@ vs_status vs_svg2_kmeans_cpu(const vs_attn_args *args, const vs_svg2_config *cfg
                              int init, int iterations, const vs_svg2_plan *plan) {
     VS_TRY(check_config(args, cfg));
     if (iterations < 1) return vs_fail(VS_ERR_INVALID_ARG, "SVG2 k-means: %d iterations", iterations);
-    kmeans_job job = {args, cfg, which, init, iterations,
-                      which == VS_SVG2_KEYS ? cfg->key_clusters : cfg->query_clusters, centroids, plan, VS_OK};
-    vs_parallel_for((int64_t)args->batch * args->heads, 1, kmeans_heads, &job);
-    return job.status ? vs_fail(job.status, "out of host memory for SVG2's k-means") : VS_OK;
+    const kmeans_job job = {args, cfg, which, init, iterations,
+                            which == VS_SVG2_KEYS ? cfg->key_clusters : cfg->query_clusters, centroids, plan};
+    return kmeans_heads(&job) ? vs_fail(VS_ERR_OOM, "out of host memory for SVG2's k-means") : VS_OK;
 }
 
 /* ---- selection ------------------------------------------------------------------- */

@@ -1,7 +1,9 @@
 /* Sparse VideoGen 2 on the CPU: the reference of every piece the CUDA
  * kernels compute (backend/sparse_kernels.h states the contract of each).
- * f32 inputs; k-means and selection accumulate in double with (batch, head)
- * pairs spread over the thread pool, attention runs on the f32 GEMM. */
+ * f32 inputs. k-means assigns through the f32 GEMM (|c|^2 - 2 x.c) and sums
+ * the means in double, head after head; the selection accumulates in double
+ * with (batch, head) pairs spread over the thread pool; attention runs on the
+ * f32 GEMM. */
 #ifndef VS_BACKEND_CPU_SVG2_CPU_H
 #define VS_BACKEND_CPU_SVG2_CPU_H
 
