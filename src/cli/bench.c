@@ -25,6 +25,7 @@ static const shape_preset presets[] = {
     {"wan1.3b-480p", 21, 1560, 0, 12, 128},
     {"wan14b-720p", 21, 3600, 0, 40, 128},
     {"hunyuan-720p", 33, 3600, 256, 24, 128},
+    {"cogvideox1.5-768p", 11, 4080, 226, 48, 64},
 };
 
 /* A preset name or "F,P,H,D[,C]". */
@@ -122,7 +123,7 @@ static int bench_attention(int argc, char **argv) {
     int batch = 1, warmup = 3, repeats = 10, with_svg2 = 0;
     vs_cli_svg2 svg2 = {0};
     const vs_option options[] = {
-        {"shape", 0, VS_OPT_STRING, &shape_text, "wan1.3b-480p | wan14b-720p | hunyuan-720p | F,P,H,D[,C]", "SHAPE"},
+        {"shape", 0, VS_OPT_STRING, &shape_text, "wan1.3b-480p | wan14b-720p | hunyuan-720p | cogvideox1.5-768p | F,P,H,D[,C]", "SHAPE"},
         {"density", 0, VS_OPT_DOUBLE, &density, "target fraction of the attention map kept by the SVG mask", NULL},
         {"band", 0, VS_OPT_DOUBLE, &band, "band half-width in frames (overrides --density when > 0)", "M"},
         {"batch", 'b', VS_OPT_INT, &batch, "batch entries (2 for classifier-free guidance)", NULL},
