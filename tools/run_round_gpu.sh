@@ -4,7 +4,10 @@
 # tools/run_NAME_gpu.sh in the order given, with its own time budget and results folder $OUT/NAME.
 #   RUNS="NAME:SECONDS[:VAR=value,VAR=value] ..."  each script gets BUDGET_S=SECONDS and the extra variables,
 #                                                   and is stopped SECONDS + 30 s after it starts.
-# Usage on the accelerator: OUT=/tmp/o RUNS="hyfix:100 memfix:60:PHASE=all" bash tools/run_round_gpu.sh
+# Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=abc1234 RUNS="hyfix:100 memfix:60:PHASE=all" bash tools/run_round_gpu.sh
+# Name the commit: the device's copy of the working tree can carry an older git HEAD (the last commit that
+# landed), which the JSON files would otherwise record. The device returns a limited number of files: the
+# scripts' results are also packed into $OUT/NAME/results.tgz, which is what to fetch when many files come back.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT_OUT=${OUT:-gpu_out}
