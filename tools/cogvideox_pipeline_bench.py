@@ -17,10 +17,7 @@ Stages, each written to OUT.json as soon as it is measured (a run cut short keep
 Peak memory: torch.cuda.max_memory_allocated per stage (all components resident, as the pipeline holds them
 without offloading).
 """
-import argparse
 import datetime
-import json
-import time
 
 import PIL.Image
 import torch
@@ -28,8 +25,7 @@ from transformers import T5Config, T5EncoderModel
 from diffusers import (AutoencoderKLCogVideoX, CogVideoXDPMScheduler, CogVideoXImageToVideoPipeline,
                        CogVideoXTransformer3DModel)
 
-GIB = float(1 << 30)
-SCHEDULE_STEPS = 50
+from pipeline_timing import SCHEDULE_STEPS, finish, parse_args, saver, time_build, time_decode, time_steps, time_text
 
 # google/t5-v1_1-xxl's encoder, as CogVideoX ships it in text_encoder/ (from the public config).
 T5_XXL = dict(vocab_size=32128, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
@@ -49,11 +45,6 @@ SCHEDULER_15 = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_li
                     timestep_spacing="trailing")
 
 
-def now():
-    torch.cuda.synchronize()
-    return time.perf_counter()
-
-
 def build(dev):
     """The three components at the released sizes, random, bf16, created on the GPU."""
     torch.manual_seed(0)
@@ -69,14 +60,7 @@ def build(dev):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("out")
-    ap.add_argument("--frames", type=int, default=81)
-    ap.add_argument("--height", type=int, default=768)
-    ap.add_argument("--width", type=int, default=1360)
-    ap.add_argument("--steps", type=int, default=2, help="denoising steps run and timed (of a 50-step schedule)")
-    ap.add_argument("--no-decode", action="store_true")
-    a = ap.parse_args()
+    a = parse_args(frames=81, height=768, width=1360)
     dev = torch.device("cuda")
     import diffusers
     res = {"what": "diffusers CogVideoXImageToVideoPipeline, random bf16 weights at the released CogVideoX 1.5 I2V "
@@ -85,17 +69,8 @@ def main():
            "diffusers": diffusers.__version__, "frames": a.frames, "height": a.height, "width": a.width,
            "text_tokens": 226, "schedule_steps": SCHEDULE_STEPS, "guidance": 6.0, "cfg": True, "vae_tiling": True,
            "attention": "SDPA (diffusers' default)", "steps_timed": a.steps}
-
-    def save():
-        with open(a.out, "w") as f:
-            json.dump(res, f, indent=1)
-
-    t0 = now()
-    t5, transformer, vae = build(dev)
-    res["build_s"] = now() - t0
-    res["weights_gib"] = torch.cuda.memory_allocated() / GIB
-    print("built in %.1f s, weights %.1f GiB" % (res["build_s"], res["weights_gib"]), flush=True)
-    save()
+    save = saver(res, a.out)
+    t5, transformer, vae = time_build(res, save, build, dev)
 
     # text: _get_t5_prompt_embeds on 226 ids (a 30-token prompt then EOS and padding), prompt and negative prompt
     g = torch.Generator().manual_seed(1)
@@ -104,70 +79,33 @@ def main():
     ids[0, 30] = 1
     ids[1, 0] = 1  # the empty negative prompt: EOS, then padding
     ids = ids.to(dev)
-    times = []
-    torch.cuda.reset_peak_memory_stats()
-    with torch.no_grad():
-        for _ in range(3):
-            t = now()
-            embeds = [t5(ids[i:i + 1])[0] for i in range(2)]  # the pipeline encodes each prompt on its own
-            times.append(now() - t)
-    prompt_embeds, negative_embeds = embeds
-    res["text_s"] = min(times[1:])
-    res["text_peak_gib"] = torch.cuda.max_memory_allocated() / GIB
-    print("text encoding %.3f s (of %s)" % (res["text_s"], ["%.3f" % x for x in times]), flush=True)
-    save()
+    # the pipeline encodes each prompt on its own
+    prompt_embeds, negative_embeds = time_text(res, save, lambda: [t5(ids[i:i + 1])[0] for i in range(2)])
 
     pipe = CogVideoXImageToVideoPipeline(tokenizer=None, text_encoder=t5, vae=vae, transformer=transformer,
                                          scheduler=CogVideoXDPMScheduler(**SCHEDULER_15))
     pipe.set_progress_bar_config(disable=True)
     vae.enable_tiling()
     image = PIL.Image.new("RGB", (a.width, a.height), (128, 96, 64))
-    marks = []
 
-    def on_step(p, i, t, kw):
-        marks.append(now())
-        if len(marks) >= a.steps:
-            p._interrupt = True  # the rest of the 50-step schedule is skipped
-        return kw
+    def denoise(on_step):
+        return pipe(image=image, prompt_embeds=prompt_embeds, negative_prompt_embeds=negative_embeds,
+                    height=a.height, width=a.width, num_frames=a.frames, num_inference_steps=SCHEDULE_STEPS,
+                    guidance_scale=6.0, output_type="latent", return_dict=False, callback_on_step_end=on_step,
+                    generator=torch.Generator(dev).manual_seed(2))[0]
 
-    torch.cuda.reset_peak_memory_stats()
-    start = now()
-    with torch.no_grad():
-        latents = pipe(image=image, prompt_embeds=prompt_embeds, negative_prompt_embeds=negative_embeds,
-                       height=a.height, width=a.width, num_frames=a.frames, num_inference_steps=SCHEDULE_STEPS,
-                       guidance_scale=6.0, output_type="latent", return_dict=False, callback_on_step_end=on_step,
-                       generator=torch.Generator(dev).manual_seed(2))[0]
-    step_s = [m - p for m, p in zip(marks, [start] + marks[:-1])]
-    steady = step_s[1:] or step_s
-    res["step_s"] = step_s
-    res["step_steady_s"] = sum(steady) / len(steady)
-    res["denoise_50_steps_s_extrapolated"] = step_s[0] + (SCHEDULE_STEPS - 1) * res["step_steady_s"]
-    res["denoise_peak_gib"] = torch.cuda.max_memory_allocated() / GIB
-    print("steps %s s (the first with the image encode); 50 steps extrapolated %.1f s; peak %.1f GiB" %
-          (["%.2f" % x for x in step_s], res["denoise_50_steps_s_extrapolated"], res["denoise_peak_gib"]), flush=True)
-    save()
+    latents = time_steps(res, save, a.steps, denoise, first_note=" (the first with the image encode)")
 
     if not a.no_decode:
         latent_frames = (a.frames - 1) // 4 + 1
         padding = (2 - latent_frames % 2) % 2
-        torch.cuda.reset_peak_memory_stats()
-        t = now()
-        with torch.no_grad():
-            video = pipe.decode_latents(latents[:, padding:])
-        res["decode_s"] = now() - t
-        res["decode_peak_gib"] = torch.cuda.max_memory_allocated() / GIB
-        res["video_shape"] = list(video.shape)
-        print("VAE decode (tiled) %.1f s, peak %.1f GiB, video %s" %
-              (res["decode_s"], res["decode_peak_gib"], tuple(video.shape)), flush=True)
-        res["end_to_end_50_steps_s_extrapolated"] = res["text_s"] + res["denoise_50_steps_s_extrapolated"] + \
-            res["decode_s"]
+        time_decode(res, lambda: pipe.decode_latents(latents[:, padding:]))
         res["extrapolation"] = ("end_to_end_50_steps_s_extrapolated = text + the first step (with the image encode) "
                                 "+ 49 x the mean of the timed steps after it + VAE decode: %d timed steps of the "
                                 "50-step schedule, not a full run" % a.steps)
         print("end to end (text + image + 50 steps + decode), extrapolated: %.1f s" %
               res["end_to_end_50_steps_s_extrapolated"])
-    res["peak_gib"] = max(res.get(k, 0) for k in ("text_peak_gib", "denoise_peak_gib", "decode_peak_gib"))
-    save()
+    finish(res, save)
 
 
 if __name__ == "__main__":

@@ -17,22 +17,14 @@ Stages, each written to OUT.json as soon as it is measured (a run cut short keep
 Peak memory: torch.cuda.max_memory_allocated over the whole run (all components resident, as the
 pipeline holds them without offloading) and per stage.
 """
-import argparse
 import datetime
-import json
-import time
 
 import torch
 from transformers import CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel
 from diffusers import (AutoencoderKLHunyuanVideo, FlowMatchEulerDiscreteScheduler, HunyuanVideoPipeline,
                        HunyuanVideoTransformer3DModel)
 
-GIB = float(1 << 30)
-
-
-def now():
-    torch.cuda.synchronize()
-    return time.perf_counter()
+from pipeline_timing import SCHEDULE_STEPS, finish, parse_args, saver, time_build, time_decode, time_steps, time_text
 
 
 def build(dev):
@@ -55,33 +47,17 @@ def build(dev):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("out")
-    ap.add_argument("--frames", type=int, default=129)
-    ap.add_argument("--height", type=int, default=720)
-    ap.add_argument("--width", type=int, default=1280)
-    ap.add_argument("--steps", type=int, default=2, help="denoising steps run and timed (of a 50-step schedule)")
-    ap.add_argument("--no-decode", action="store_true")
-    a = ap.parse_args()
+    a = parse_args(frames=129, height=720, width=1280)
     dev = torch.device("cuda")
     res = {"what": "diffusers HunyuanVideoPipeline, random bf16 weights at the released configurations",
            "device": torch.cuda.get_device_name(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
            "torch": torch.__version__, "frames": a.frames, "height": a.height, "width": a.width,
-           "text_tokens": 256, "schedule_steps": 50, "embedded_guidance": 6.0, "true_cfg": False,
+           "text_tokens": 256, "schedule_steps": SCHEDULE_STEPS, "embedded_guidance": 6.0, "true_cfg": False,
            "attention": "SDPA (diffusers' default)"}
     import diffusers
     res["diffusers"] = diffusers.__version__
-
-    def save():
-        with open(a.out, "w") as f:
-            json.dump(res, f, indent=1)
-
-    t0 = now()
-    llama, clip, transformer, vae = build(dev)
-    res["build_s"] = now() - t0
-    res["weights_gib"] = torch.cuda.memory_allocated() / GIB
-    print("built in %.1f s, weights %.1f GiB" % (res["build_s"], res["weights_gib"]), flush=True)
-    save()
+    save = saver(res, a.out)
+    llama, clip, transformer, vae = time_build(res, save, build, dev)
 
     # text: the pipeline's _get_llama_prompt_embeds / _get_clip_prompt_embeds on token ids
     g = torch.Generator().manual_seed(1)
@@ -90,65 +66,32 @@ def main():
     mask[:, 95 + 40:] = 0  # a 40-token prompt, padded
     clip_ids = torch.randint(0, 49406, (1, 77), generator=g).to(dev)
     clip_ids[0, 41] = 49407  # the EOS
-    times = []
-    torch.cuda.reset_peak_memory_stats()
-    with torch.no_grad():
-        for _ in range(3):
-            t = now()
-            hidden = llama(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[-3]
-            prompt_embeds, prompt_mask = hidden[:, 95:], mask[:, 95:]
-            pooled = clip(input_ids=clip_ids, output_hidden_states=False).pooler_output
-            times.append(now() - t)
-    res["text_s"] = min(times[1:])
-    res["text_peak_gib"] = torch.cuda.max_memory_allocated() / GIB
-    print("text encoding %.3f s (of %s)" % (res["text_s"], ["%.3f" % x for x in times]), flush=True)
-    save()
+
+    def encode():
+        hidden = llama(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[-3]
+        pooled = clip(input_ids=clip_ids, output_hidden_states=False).pooler_output
+        return hidden[:, 95:], mask[:, 95:], pooled
+
+    prompt_embeds, prompt_mask, pooled = time_text(res, save, encode)
 
     pipe = HunyuanVideoPipeline(text_encoder=llama, tokenizer=None, transformer=transformer, vae=vae,
                                 scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), text_encoder_2=clip,
                                 tokenizer_2=None)
     pipe.set_progress_bar_config(disable=True)
-    marks = []
 
-    def on_step(p, i, t, kw):
-        marks.append(now())
-        if len(marks) >= a.steps:
-            p._interrupt = True  # the rest of the 50-step schedule is skipped
-        return kw
+    def denoise(on_step):
+        return pipe(prompt_embeds=prompt_embeds, pooled_prompt_embeds=pooled, prompt_attention_mask=prompt_mask,
+                    height=a.height, width=a.width, num_frames=a.frames, num_inference_steps=SCHEDULE_STEPS,
+                    guidance_scale=6.0, output_type="latent", return_dict=False,
+                    callback_on_step_end=on_step, generator=torch.Generator(dev).manual_seed(2))[0]
 
-    torch.cuda.reset_peak_memory_stats()
-    start = now()
-    with torch.no_grad():
-        latents = pipe(prompt_embeds=prompt_embeds, pooled_prompt_embeds=pooled, prompt_attention_mask=prompt_mask,
-                       height=a.height, width=a.width, num_frames=a.frames, num_inference_steps=50,
-                       guidance_scale=6.0, output_type="latent", return_dict=False,
-                       callback_on_step_end=on_step, generator=torch.Generator(dev).manual_seed(2))[0]
-    step_s = [m - p for m, p in zip(marks, [start] + marks[:-1])]
-    steady = step_s[1:] or step_s
-    res["step_s"] = step_s
-    res["step_steady_s"] = sum(steady) / len(steady)
-    res["denoise_50_steps_s_extrapolated"] = step_s[0] + 49 * res["step_steady_s"]
-    res["denoise_peak_gib"] = torch.cuda.max_memory_allocated() / GIB
-    print("steps %s s; 50 steps extrapolated %.1f s; peak %.1f GiB" %
-          (["%.2f" % x for x in step_s], res["denoise_50_steps_s_extrapolated"], res["denoise_peak_gib"]), flush=True)
-    save()
+    latents = time_steps(res, save, a.steps, denoise)
 
     if not a.no_decode:
         vae.enable_tiling()
-        torch.cuda.reset_peak_memory_stats()
-        t = now()
-        with torch.no_grad():
-            video = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor, return_dict=False)[0]
-        res["decode_s"] = now() - t
-        res["decode_peak_gib"] = torch.cuda.max_memory_allocated() / GIB
-        res["video_shape"] = list(video.shape)
-        print("VAE decode (tiled) %.1f s, peak %.1f GiB, video %s" %
-              (res["decode_s"], res["decode_peak_gib"], tuple(video.shape)), flush=True)
-        res["end_to_end_50_steps_s_extrapolated"] = res["text_s"] + res["denoise_50_steps_s_extrapolated"] + \
-            res["decode_s"]
+        time_decode(res, lambda: vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor, return_dict=False)[0])
         print("end to end (text + 50 steps + decode), extrapolated: %.1f s" % res["end_to_end_50_steps_s_extrapolated"])
-    res["peak_gib"] = max(res.get(k, 0) for k in ("text_peak_gib", "denoise_peak_gib", "decode_peak_gib"))
-    save()
+    finish(res, save)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ import time
 import numpy as np
 import torch
 
+from pipeline_timing import steady_mean
+
 CONFIGS = {
     "wan1.3b": dict(num_attention_heads=12, ffn_dim=8960, num_layers=30),
     "wan14b": dict(num_attention_heads=40, ffn_dim=13824, num_layers=40),
@@ -192,8 +194,7 @@ def main():
     os.remove(args.video)
     total = time.perf_counter() - t0
 
-    steady = steps[1:] if len(steps) > 1 else steps
-    step_mean = sum(steady) / len(steady)
+    step_mean = steady_mean(steps)
     extrapolated = total - times["denoise"] + args.extrapolate * step_mean
     mib = lambda b: b / 2**20
     row = {
