@@ -131,9 +131,40 @@ for bad in "-m $cog/t2v --image tests/data/image/rgb.jpg" "-m $cog/i2v" "-m $cog
   [ $rc -eq 1 ] && [ "$(grep -c error "$tmp/err")" -eq 1 ] || fail "generate $bad must fail with one line, got $rc: $(cat "$tmp/err")"
   [ ! -e "$tmp/j.y4m" ] || fail "a failed generate $bad left a file"
 done
-VS_LOG=error "$bin" denoise --device cpu -m $cog/i2v -p cat --frames 9 --height 32 --width 48 --steps 1 -o "$tmp/j.st" \
-  2>"$tmp/err"; rc=$?
-[ $rc -eq 1 ] && grep -q "image-to-video model: denoise takes no first frame" "$tmp/err" || fail "denoise on I2V: $rc"
+# denoise (--image) then decode gives generate's video from the same seed, T2V and I2V: the first frame encoded
+# alike, the scheduler's noise seeded alike, the padding frame (metadata padding_frames) dropped by decode.
+size="--frames 9 --height 32 --width 48 --steps 2 --seed 5 --device cpu"
+for kind in t2v i2v; do
+  img=; [ $kind = i2v ] && img="--image tests/data/image/rgb.jpg"
+  VS_LOG=error "$bin" generate -m $cog/$kind $img -p cat --attention dense $size -o "$tmp/$kind-g.y4m" >/dev/null \
+    2>"$tmp/err" || fail "generate $kind: $(cat "$tmp/err")"
+  VS_LOG=error "$bin" denoise -m $cog/$kind $img -p cat $size -o "$tmp/$kind-l.safetensors" 2>"$tmp/err" ||
+    fail "denoise $kind: $(cat "$tmp/err")"
+  grep -q '"padding_frames":"1"' "$tmp/$kind-l.safetensors" || fail "denoise $kind must record padding_frames 1"
+  "$bin" decode --device cpu -m $cog/$kind "$tmp/$kind-l.safetensors" -o "$tmp/$kind-d.y4m" 2>"$tmp/err" ||
+    fail "decode $kind: $(cat "$tmp/err")"
+  grep -q "(1 padding frames dropped) into 9 frames" "$tmp/err" || fail "decode $kind: $(cat "$tmp/err")"
+  cmp -s "$tmp/$kind-g.y4m" "$tmp/$kind-d.y4m" || fail "denoise + decode ($kind) must give generate's video"
+done
+cmp -s "$tmp/t2v-d.y4m" "$tmp/i2v-d.y4m" && fail "the T2V and I2V videos must differ"
+"$bin" denoise --help | grep -q "^      --image FILE" || fail "denoise --help must list --image"
+# denoise refuses a text-only model given an image, the image model given none, an unreadable image: one line, no file
+for case in "-m $cog/t2v --image tests/data/image/rgb.jpg|text-to-video model: it takes no image" \
+  "-m $cog/i2v|image-to-video model: give the first frame (--image)" \
+  "-m $cog/i2v --image tests/data/image/none.png|none.png: cannot open"; do
+  bad=${case%%|*}
+  VS_LOG=error "$bin" denoise --device cpu $bad -p cat --frames 9 --height 32 --width 48 --steps 1 -o "$tmp/j.st" \
+    2>"$tmp/err"; rc=$?
+  [ $rc -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qF "${case#*|}" "$tmp/err" ||
+    fail "denoise $bad must fail with one line, got $rc: $(cat "$tmp/err")"
+  [ ! -e "$tmp/j.st" ] || fail "a failed denoise $bad left a file"
+done
+# decode: a padding_frames that is not a count below the latent frames is one line naming the file and the key
+sed 's/"padding_frames":"1"/"padding_frames":"9"/' "$tmp/i2v-l.safetensors" >"$tmp/pad.safetensors"
+"$bin" decode --device cpu -m $cog/i2v "$tmp/pad.safetensors" -o "$tmp/pad.y4m" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "pad.safetensors: metadata \"padding_frames\" is \"9\"" "$tmp/err" ||
+  fail "decode of a bad padding_frames must fail with one line, got $rc: $(cat "$tmp/err")"
+[ ! -e "$tmp/pad.y4m" ] || fail "a failed decode left a file"
 "$bin" generate --attention sparse 2>/dev/null; [ $? -eq 2 ] || fail "generate --attention sparse must exit 2"
 "$bin" generate -o "$tmp/x.avi" 2>/dev/null; [ $? -eq 1 ] || fail "generate to .avi must exit 1"
 "$bin" check tests/data/scenes/clip1.y4m -p "two yellow squares moving up on a black background" >/dev/null || fail "check"

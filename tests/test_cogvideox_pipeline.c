@@ -86,6 +86,38 @@ TEST(image_requests_are_checked) {
     return 0;
 }
 
+/* The padding frames the family puts before the video's latent frames (patch_size_t 2), and their dropping as
+ * vs_t2v_generate and `decode` do it: the first n frames gone, the rest in order; a count out of range refused. */
+TEST(padding_frames_are_dropped) {
+    const vs_family *family = NULL;
+    vs_dit_info dit;
+    vs_vae_info vae;
+    CHECK_OK(vs_family_detect(CP_DIR "i2v", &family));
+    CHECK_OK(family->dit_info(CP_DIR "i2v", &dit));
+    CHECK_OK(family->vae_info(CP_DIR "i2v/vae", &vae));
+    CHECK(vs_family_padding_frames(family, &dit, &vae, 9) == 1);  /* 3 latent frames -> 4 */
+    CHECK(vs_family_padding_frames(family, &dit, &vae, 13) == 0); /* 4 */
+    CHECK(vs_family_padding_frames(family, &dit, NULL, 9) == 0);
+    int channels = -1;
+    CHECK_OK(vs_family_image_channels(family, &dit, &channels));
+    CHECK(channels == dit.in_channels - dit.out_channels && channels > 0);
+    vs_tensor *x = vs_test_tensor(), *y = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc(x, VS_F32, VS_CPU, 5, (int64_t[]){1, 2, 4, 1, 3}));
+    for (int i = 0; i < 24; i++) ((float *)x->data)[i] = (float)i;
+    CHECK_OK(vs_t2v_drop_leading_frames(x, 1, y));
+    CHECK(y->ndim == 5 && y->shape[1] == 2 && y->shape[2] == 3 && y->shape[4] == 3);
+    for (int c = 0; c < 2; c++)
+        for (int i = 0; i < 9; i++) CHECK(((float *)y->data)[c * 9 + i] == (float)(c * 12 + 3 + i));
+    vs_tensor z = {0};
+    CHECK_FAILS(vs_t2v_drop_leading_frames(x, 4, &z), VS_ERR_SHAPE, "drop 4 leading frames of 4");
+    CHECK_FAILS(vs_t2v_drop_leading_frames(x, -1, &z), VS_ERR_SHAPE, "drop -1");
+    CHECK(!z.data);
+    CHECK_FAILS(vs_t2v_check_image_kind("m", 0, 1), VS_ERR_INVALID_ARG, "m is a text-to-video model");
+    CHECK_FAILS(vs_t2v_check_image_kind("m", 4, 0), VS_ERR_INVALID_ARG, "give the first frame");
+    CHECK_OK(vs_t2v_check_image_kind("m", 4, 1));
+    return 0;
+}
+
 /* A pipeline folder missing its components: each load names what is missing. */
 TEST(missing_components_are_named) {
     char dir[] = "/tmp/vs_cogpipe_XXXXXX";
@@ -139,4 +171,5 @@ TEST(public_api_takes_pixels) {
 }
 
 RUN_TESTS(T(pipeline_matches_diffusers), T(defaults_and_scheduler_are_the_pipelines), T(memory_needs_come_from_the_configs),
-          T(image_requests_are_checked), T(public_api_takes_pixels), T(missing_components_are_named))
+          T(image_requests_are_checked), T(padding_frames_are_dropped), T(public_api_takes_pixels),
+          T(missing_components_are_named))

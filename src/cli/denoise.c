@@ -9,16 +9,18 @@
 #include "core/log.h"
 #include "core/devmem.h"
 #include "core/status.h"
+#include "io/image.h"
 #include "io/safetensors.h"
 #include "models/family.h"
 #include "ops/attention.h"
 #include "pipeline/denoise.h"
 #include "pipeline/memory_plan.h"
 #include "pipeline/noise.h"
+#include "pipeline/t2v.h"
 
 typedef struct {
     const char *model, *embeds, *negative, *prompt, *negative_prompt, *out, *attention, *scheduler, *device_name,
-        *noise, *cache, *cache_record;
+        *noise, *cache, *cache_record, *image;
     vs_device device;
     int frames, height, width, steps, gpus, max_length;
     int64_t seed;
@@ -45,6 +47,10 @@ static int parse_args(int argc, char **argv, options *o) {
          "or the prompt as text, encoded with DIR's tokenizer/ and text_encoder/ as 'vidsparse encode' does", "TEXT"},
         {"negative-prompt", 'n', VS_OPT_STRING, &o->negative_prompt,
          "the negative prompt as text (with -p; default: the model's, \"\" for Wan)", "TEXT"},
+        {"image", 0, VS_OPT_STRING, &o->image,
+         "the first frame (PNG or JPEG) of an image-to-video model (CogVideoX 1.5 I2V), resized to the video's size "
+         "and encoded with DIR's vae/ as generate --image does (the same seed gives generate's video)",
+         "FILE"},
         {"max-length", 0, VS_OPT_INT, &o->max_length, "text tokens of -p and -n (2..65536; 0: the model's)", NULL},
         {"frames", 0, VS_OPT_INT, &o->frames,
          "video frames; the latent grid is the model family's (Wan: (frames-1)/4+1 x height/8 x width/8, the VAE's "
@@ -90,9 +96,11 @@ static int parse_args(int argc, char **argv, options *o) {
         {"output", 'o', VS_OPT_STRING, &o->out, "where the latents go", "latents.safetensors"},
     };
     const vs_command_spec spec = {
-        "denoise", "--model DIR (--embeds FILE [--negative FILE] | -p PROMPT [-n NEGATIVE]) [options] -o OUT",
+        "denoise",
+        "--model DIR (--embeds FILE [--negative FILE] | -p PROMPT [-n NEGATIVE]) [--image FILE] [options] -o OUT",
         "Runs the model's DiT denoising loop from seeded noise (or --noise) and writes the tensor 'latents' "
-        "[1, C, F, H, W] (decode it with 'vidsparse decode').",
+        "[1, C, F, H, W] as diffusers' output_type=\"latent\" does (CogVideoX 1.5: with the leading padding "
+        "frames, counted in the metadata 'padding_frames' that 'vidsparse decode' drops).",
         table, (int)(sizeof table / sizeof table[0])};
     vs_args args;
     const int rc = vs_args_cli(&spec, argc, argv, &args);
@@ -189,14 +197,17 @@ static int has_tensor(const char *path, const char *name) {
 
 /* The latent grid of the requested video, laid out as the model's family does: with the VAE's scale
  * factors from DIR/vae/config.json (the family's reference VAE when DIR has no vae/), or in pixels for
- * a pixel-space model (3 channels and no vae/). */
-static vs_status latent_shape(const options *o, const vs_family *family, const vs_dit_info *info, int64_t shape[5]) {
+ * a pixel-space model (3 channels and no vae/); *padding: the leading latent frames of the grid the
+ * family drops before decoding. */
+static vs_status latent_shape(const options *o, const vs_family *family, const vs_dit_info *info, int64_t shape[5],
+                              int *padding) {
     char path[4200];
     snprintf(path, sizeof path, "%s/vae", o->model);
     struct stat sb;
     const int has_vae = stat(path, &sb) == 0, pixels = !has_vae && info->in_channels == 3;
     vs_vae_info vae = family->reference_vae;
     if (has_vae) VS_TRY(family->vae_info(path, &vae));
+    *padding = vs_family_padding_frames(family, info, pixels ? NULL : &vae, (int)o->frames);
     return family->latent_shape(info, pixels ? NULL : &vae, (int)o->frames, (int)o->height, (int)o->width, shape);
 }
 
@@ -217,9 +228,10 @@ static vs_status scheduler_settings(const options *o, const vs_generation_defaul
     return VS_OK;
 }
 
-/* --gpu-memory (0: the device's memory): the text encoder and the DiT, each alone or together as the plan
- * of pipeline/memory_plan.h decides, must fit; refused with the numbers before anything loads. The text
- * encoder is freed before the DiT loads either way. */
+/* --gpu-memory (0: the device's memory): the text encoder and the DiT (and with --image the VAE that encodes
+ * the first frame: the family's need for its decoding stage, as generate's plan counts that encode), each alone
+ * or together as the plan of pipeline/memory_plan.h decides, must fit; refused with the numbers before anything
+ * loads. The text encoder and the VAE are freed before the DiT loads either way. */
 static vs_status check_memory(const options *o, const vs_family *family, const vs_generation_defaults *d,
                               const int64_t shape[5], int cfg) {
     if (o->device == VS_CPU) return VS_OK;
@@ -230,7 +242,7 @@ static vs_status check_memory(const options *o, const vs_family *family, const v
     VS_TRY(family->memory_need(o->model, NULL, o->device, o->precision, batch,
                                o->max_length > 0 ? o->max_length : d->text_length, need));
     if (!o->prompt) need[VS_STAGE_TEXT] = (vs_stage_memory){0};
-    need[VS_STAGE_DECODE] = (vs_stage_memory){0}; /* denoise stops at the latents */
+    if (!o->image) need[VS_STAGE_DECODE] = (vs_stage_memory){0}; /* denoise stops at the latents */
     size_t free_bytes = 0, total = 0;
     VS_TRY(vs_device_mem_info(&free_bytes, &total));
     vs_memory_plan plan;
@@ -249,6 +261,19 @@ static vs_status encode_prompts(const options *o, const vs_generation_defaults *
     if (s == VS_OK && cfg)
         s = vs_text_encode(encoder, o->negative_prompt ? o->negative_prompt : d->negative_prompt, length, uncond);
     vs_text_encoder_free(encoder);
+    return s;
+}
+
+/* --image: the first frame's condition for latents of `shape`, through DIR's VAE (on the DiT's device, as
+ * generate encodes it; freed before the DiT loads). */
+static vs_status image_condition(const options *o, const vs_dit_info *info, const vs_image *image,
+                                 const int64_t shape[5], vs_tensor *out) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/vae", o->model);
+    vs_vae *vae = NULL;
+    VS_TRY(vs_vae_load(path, o->device, &vae));
+    const vs_status s = vs_t2v_image_condition(vae, info, image, (uint64_t)o->seed, shape, out);
+    vs_vae_free(vae);
     return s;
 }
 
@@ -325,7 +350,8 @@ int vs_cmd_denoise(int argc, char **argv) {
 
     vs_dit *dit = NULL;
     vs_text_embedding cond = {0}, uncond = {0};
-    vs_tensor latents = {0};
+    vs_tensor latents = {0}, condition = {0};
+    vs_image image = {0};
     vs_denoise_settings set;
     memset(&set, 0, sizeof set);
     recording rec;
@@ -340,13 +366,15 @@ int vs_cmd_denoise(int argc, char **argv) {
     const vs_family *family = NULL;
     vs_dit_info info;
     int64_t shape[5];
+    int image_channels = 0, padding = 0;
     const char *context = "model";
     vs_generation_defaults defaults;
     vs_status s = vs_family_detect(o.model, &family);
     if (s == VS_OK) s = family->dit_info(o.model, &info);
-    if (s == VS_OK && info.in_channels != info.out_channels)
-        s = vs_fail(VS_ERR_UNSUPPORTED, "%s is an image-to-video model: denoise takes no first frame (use generate "
-                    "--image)", o.model);
+    if (s == VS_OK) s = vs_family_image_channels(family, &info, &image_channels);
+    if (s == VS_OK) s = vs_t2v_check_image_kind(o.model, image_channels, o.image != NULL);
+    if (s == VS_OK && o.image) context = "--image", s = vs_image_load(o.image, &image);
+    if (s == VS_OK) context = "model";
     if (s == VS_OK) s = vs_family_defaults(family, o.model, &defaults);
     if (s == VS_OK) {
         if (!o.frames) o.frames = defaults.frames;
@@ -357,9 +385,10 @@ int vs_cmd_denoise(int argc, char **argv) {
     }
     const int cfg = o.cfg > 1.0;
     if (s == VS_OK) {
-        const vs_status shaped = latent_shape(&o, family, &info, shape);
+        const vs_status shaped = latent_shape(&o, family, &info, shape, &padding);
         if (shaped == VS_ERR_INVALID_ARG) { /* a size the model cannot make is a usage error */
             rc = vs_cli_usage_error("denoise", "%s", vs_last_error());
+            vs_image_free(&image);
             vs_comm_free(comm);
             return rc;
         }
@@ -380,9 +409,11 @@ int vs_cmd_denoise(int argc, char **argv) {
         if (!neg) s = vs_fail(VS_ERR_INVALID_ARG, "guidance %g needs negative prompt embeddings (--negative FILE)", o.cfg);
         else s = load_text(neg, "negative_", &uncond);
     }
+    if (s == VS_OK && o.image) context = "first frame", s = image_condition(&o, &info, &image, shape, &condition);
     if (s == VS_OK) context = "model", s = vs_dit_load_as(o.model, device, o.precision, &dit);
     if (s == VS_OK) s = vs_dit_set_comm(dit, comm);
     if (s == VS_OK) context = "scheduler", s = scheduler_settings(&o, &defaults, &set.scheduler);
+    set.scheduler.noise_seed = (uint64_t)o.seed; /* a stochastic scheduler's per-step noise, as generate seeds it */
     if (s == VS_OK && o.noise) {
         context = "--noise", s = load_noise(o.noise, shape, &latents);
     } else if (s == VS_OK) {
@@ -399,6 +430,7 @@ int vs_cmd_denoise(int argc, char **argv) {
         asked.method = o.attention, asked.density = o.density, asked.dense_steps = -1, asked.dense_layers = -1;
         set.attention = vs_attention_resolve(&asked, &defaults.attention);
         set.show_progress = 1;
+        set.condition = condition.data ? &condition : NULL;
         context = "--cache";
         s = vs_cache_resolve(&(vs_cache_settings){.policy = o.cache, .threshold = o.cache_threshold}, dit,
                              &set.cache, NULL);
@@ -425,22 +457,27 @@ int vs_cmd_denoise(int argc, char **argv) {
             context = o.cache_record, s = record_write(&rec, o.cache_record, &set.cache, o.cfg);
     }
     if (s == VS_OK && rank == 0) { /* every rank holds the same latents */
-        char seed[32], steps[16], guidance[32];
+        char seed[32], steps[16], guidance[32], padded[16];
         snprintf(seed, sizeof seed, "%lld", (long long)o.seed);
         snprintf(steps, sizeof steps, "%d", o.steps);
         snprintf(guidance, sizeof guidance, "%g", o.cfg);
-        /* The initial latents: the seed, or the --noise file they came from. */
-        const char *keys[] = {o.noise ? "noise" : "seed", "steps", "guidance", "attention"};
-        const char *values[] = {o.noise ? o.noise : seed, steps, guidance, o.attention};
+        snprintf(padded, sizeof padded, "%d", padding);
+        /* The initial latents: the seed, or the --noise file they came from; padding_frames (every file): the
+         * leading latent frames decode drops; the first frame's file with --image. */
+        const char *keys[] = {o.noise ? "noise" : "seed", "steps", "guidance",
+                              "attention", "padding_frames", "image"};
+        const char *values[] = {o.noise ? o.noise : seed, steps, guidance, o.attention, padded, o.image};
         const char *names[] = {"latents"};
         context = o.out;
-        s = vs_safetensors_write(o.out, 1, names, &latents, 4, keys, values);
+        s = vs_safetensors_write(o.out, 1, names, &latents, o.image ? 6 : 5, keys, values);
     }
     if (s != VS_OK) vs_cli_report(context);
     record_free(&rec);
     vs_text_embedding_free(&cond);
     vs_text_embedding_free(&uncond);
     vs_tensor_free(&latents);
+    vs_tensor_free(&condition);
+    vs_image_free(&image);
     vs_dit_free(dit);
     vs_comm_free(comm);
     return s == VS_OK ? 0 : 1;

@@ -374,3 +374,16 @@ void vs_vae_free(vs_vae *v) {
     v->family->vae_free(v->impl);
     free(v);
 }
+
+vs_status vs_family_image_channels(const vs_family *family, const vs_dit_info *dit, int *channels) {
+    *channels = dit->in_channels - dit->out_channels;
+    if (*channels < 0 || (*channels > 0 && !family->image_condition))
+        return vs_fail(VS_ERR_SHAPE,
+                       "the %s transformer takes %d channels and predicts %d, which this family does not run",
+                       family->name, dit->in_channels, dit->out_channels);
+    return VS_OK;
+}
+
+int vs_family_padding_frames(const vs_family *family, const vs_dit_info *dit, const vs_vae_info *vae, int frames) {
+    return family->padding_frames && vae ? family->padding_frames(dit, vae, frames) : 0;
+}

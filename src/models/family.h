@@ -205,6 +205,12 @@ vs_status vs_family_for_preset(const char *preset, const vs_family **out);
  * num_inference_steps, guidance_scale, embedded_guidance_scale, max_sequence_length, fps, svg_density,
  * svg_dense_steps, svg_dense_layers), each range-checked. */
 vs_status vs_family_defaults(const vs_family *family, const char *dir, vs_generation_defaults *out);
+/* The image condition's channels DiT `dit` takes after the latents' (in_channels - out_channels): 0 for text
+ * to video; a one-line error for a count the family cannot make (no image_condition, or fewer inputs). */
+vs_status vs_family_image_channels(const vs_family *family, const vs_dit_info *dit, int *channels);
+/* The family's padding_frames for a video of `frames` frames: leading latent frames that latent_shape adds
+ * and the pipeline drops before decoding; 0 when it has none or for a pixel-space model (vae NULL). */
+int vs_family_padding_frames(const vs_family *family, const vs_dit_info *dit, const vs_vae_info *vae, int frames);
 
 /* ---- the components, each with its family ------------------------------------------------------ */
 

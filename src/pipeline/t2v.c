@@ -110,12 +110,7 @@ static vs_status load_component(vs_t2v *m, vs_stage stage) {
 
 /* An image-to-video DiT takes the image condition's channels after the latents': a family that makes one. */
 static vs_status image_channels_of(vs_t2v *m) {
-    const vs_dit_info *c = &m->dit_info;
-    m->image_channels = c->in_channels - c->out_channels;
-    if (m->image_channels < 0 || (m->image_channels > 0 && !m->family->image_condition))
-        return vs_fail(VS_ERR_SHAPE, "the %s transformer takes %d channels and predicts %d, which this family does not run",
-                       m->family->name, c->in_channels, c->out_channels);
-    return VS_OK;
+    return vs_family_image_channels(m->family, &m->dit_info, &m->image_channels);
 }
 
 /* The DiT's and the VAE's shapes from their configurations, checked against each other. */
@@ -302,26 +297,29 @@ static vs_status check_noise(const vs_tensor *noise, const int64_t *shape) {
                    (long long)shape[4], noise->device == VS_CPU ? "host" : "device", vs_dtype_name(noise->dtype), got);
 }
 
-vs_status vs_t2v_check_image(const vs_t2v *m, const vs_t2v_request *r) {
-    const char *what = m->source.dir ? m->source.dir : m->source.preset;
-    if (r->image && !m->image_channels)
-        return vs_fail(VS_ERR_INVALID_ARG, "%s is a text-to-video model: it takes no image", what);
-    if (!r->image && m->image_channels)
-        return vs_fail(VS_ERR_INVALID_ARG, "%s is an image-to-video model: give the first frame (--image)", what);
+vs_status vs_t2v_check_image_kind(const char *model, int image_channels, int has_image) {
+    if (has_image && !image_channels)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s is a text-to-video model: it takes no image", model);
+    if (!has_image && image_channels)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s is an image-to-video model: give the first frame (--image)", model);
     return VS_OK;
 }
 
-/* The image condition of an image-to-video request for latents of `shape`: the image resized to the video's
- * size, encoded by the VAE with its latent sampled from noise seeded by the request's seed (another stream than
- * the initial latents'). */
-static vs_status image_condition(const vs_t2v *m, const vs_t2v_request *r, const int64_t shape[5], vs_tensor *out) {
-    const int height = (int)(shape[3] * m->vae_info.spatial_ratio), width = (int)(shape[4] * m->vae_info.spatial_ratio);
+vs_status vs_t2v_check_image(const vs_t2v *m, const vs_t2v_request *r) {
+    const char *what = m->source.dir ? m->source.dir : m->source.preset;
+    return vs_t2v_check_image_kind(what, m->image_channels, r->image != NULL);
+}
+
+vs_status vs_t2v_image_condition(vs_vae *vae, const vs_dit_info *dit, const vs_image *image, uint64_t seed,
+                                 const int64_t shape[5], vs_tensor *out) {
+    const int ratio = vs_vae_get_info(vae)->spatial_ratio;
+    const int height = (int)(shape[3] * ratio), width = (int)(shape[4] * ratio);
     vs_tensor pixels = {0}, noise = {0};
-    vs_status s = vs_image_to_pixels(r->image, width, height, &pixels);
+    vs_status s = vs_image_to_pixels(image, width, height, &pixels);
     if (s == VS_OK) s = vs_tensor_alloc(&noise, VS_F32, VS_CPU, 5, (int64_t[]){1, shape[1], 1, shape[3], shape[4]});
     if (s == VS_OK) {
-        vs_noise_gaussian(noise.data, vs_tensor_numel(&noise), vs_t2v_image_noise_seed(r->seed));
-        s = vs_vae_image_condition(m->vae, &m->dit_info, &pixels, &noise, shape, out);
+        vs_noise_gaussian(noise.data, vs_tensor_numel(&noise), vs_t2v_image_noise_seed(seed));
+        s = vs_vae_image_condition(vae, dit, &pixels, &noise, shape, out);
     }
     vs_tensor_free(&pixels);
     vs_tensor_free(&noise);
@@ -329,9 +327,13 @@ static vs_status image_condition(const vs_t2v *m, const vs_t2v_request *r, const
     return VS_OK;
 }
 
-/* x [1, C, F, H, W] without its first `n` frames (x itself, a view, when n is 0). */
-static vs_status drop_leading_frames(const vs_tensor *x, int n, vs_tensor *out) {
-    if (n <= 0) {
+vs_status vs_t2v_drop_leading_frames(const vs_tensor *x, int n, vs_tensor *out) {
+    if (x->ndim != 5 || x->shape[0] != 1 || x->dtype != VS_F32 || x->device != VS_CPU)
+        return vs_fail(VS_ERR_SHAPE, "latents must be host f32 [1, C, F, H, W] to drop leading frames of");
+    if (n < 0 || n >= x->shape[2])
+        return vs_fail(VS_ERR_SHAPE, "cannot drop %d leading frames of %lld latent frames", n,
+                       (long long)x->shape[2]);
+    if (n == 0) {
         *out = vs_tensor_view(x->data, x->dtype, x->device, x->ndim, x->shape);
         return VS_OK;
     }
@@ -391,7 +393,7 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
     if (s == VS_OK && r->image) s = begin_stage(m, r, plan, VS_STAGE_DECODE, stats); /* the VAE encodes it */
     if (s == VS_OK && r->image) {
         t0 = vs_bench_now_ms();
-        s = image_condition(m, r, shape, &condition);
+        s = vs_t2v_image_condition(m->vae, &m->dit_info, r->image, r->seed, shape, &condition);
         stats->image_s = (vs_bench_now_ms() - t0) / 1e3;
     }
     if (s == VS_OK) s = begin_stage(m, r, plan, VS_STAGE_DENOISE, stats);
@@ -421,10 +423,9 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
     if (s == VS_OK) s = begin_stage(m, r, plan, VS_STAGE_DECODE, stats);
     if (s == VS_OK) {
         t0 = vs_bench_now_ms();
-        const int padding = m->family->padding_frames && !m->pixel_space
-                                ? m->family->padding_frames(&m->dit_info, &m->vae_info, r->frames > 0 ? r->frames : d->frames)
-                                : 0;
-        s = drop_leading_frames(&latents, padding, &decoded);
+        const int padding = vs_family_padding_frames(m->family, &m->dit_info, m->pixel_space ? NULL : &m->vae_info,
+                                                     r->frames > 0 ? r->frames : d->frames);
+        s = vs_t2v_drop_leading_frames(&latents, padding, &decoded);
         if (s == VS_OK) s = m->vae ? vs_vae_decode(m->vae, &decoded, plan->tile_vae ? 1 : -1, video) : pixels_to_frames(&decoded, video);
         stats->decode_s = (vs_bench_now_ms() - t0) / 1e3;
     }

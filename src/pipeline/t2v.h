@@ -103,6 +103,19 @@ vs_status vs_t2v_resolve_cache(const vs_t2v *t2v, const vs_cache_settings *in, v
 
 /* Whether the request gives a first frame exactly when the model takes one (one line naming the model). */
 vs_status vs_t2v_check_image(const vs_t2v *t2v, const vs_t2v_request *request);
+/* The same check for a model `model` whose DiT takes `image_channels` condition channels
+ * (vs_family_image_channels; 0: text to video), with or without a first frame (`denoise --image`). */
+vs_status vs_t2v_check_image_kind(const char *model, int image_channels, int has_image);
+/* The condition image-to-video DiT `dit` sees at every step, for latents of `shape` [1, C, F', H', W']: `image`
+ * resized to the video's size (H' x W' times the VAE's spatial ratio), encoded by `vae` with its latent sampled
+ * from noise seeded with vs_t2v_image_noise_seed(seed); into a new host f32 tensor. What vs_t2v_generate and
+ * `denoise --image` do. */
+vs_status vs_t2v_image_condition(vs_vae *vae, const vs_dit_info *dit, const vs_image *image, uint64_t seed,
+                                 const int64_t shape[5], vs_tensor *out);
+/* Host f32 latents x [1, C, F, H, W] without their first n (0 <= n < F) frames (the family's padding frames,
+ * vs_family_padding_frames), into a new tensor; a view of x when n is 0. What vs_t2v_generate and `decode`
+ * do before decoding. */
+vs_status vs_t2v_drop_leading_frames(const vs_tensor *x, int n, vs_tensor *out);
 
 /* The latent shape [1, C, F', H', W'] of a request, checking its sizes against the model. */
 vs_status vs_t2v_latent_shape(const vs_t2v *t2v, const vs_t2v_request *request, int64_t shape[5]);
