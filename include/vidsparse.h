@@ -72,8 +72,10 @@ VS_API int vs_cuda_device_count(void);
 
 /* Numeric precision of a model's weights (vs_pipeline_params.precision): DEFAULT keeps the checkpoint's
  * (BF16 on CUDA, F32 on the CPU; E4M3 where an FP8 checkpoint stores them); FP8 quantises the DiT's block
- * linears to E4M3 with per-output-channel scales; FP8 layers quantise their inputs per token (docs/fp8.md). */
-typedef enum vs_precision { VS_PRECISION_DEFAULT = 0, VS_PRECISION_FP8 = 1 } vs_precision;
+ * linears to E4M3 with per-output-channel scales; FP8_FFN only the blocks' feed-forward layers (the attention
+ * projections keep the default: closer to it, less memory saved); FP8 layers quantise their inputs per token
+ * (docs/fp8.md). The text encoder's FP8 layers are its feed-forward ones under either. */
+typedef enum vs_precision { VS_PRECISION_DEFAULT = 0, VS_PRECISION_FP8 = 1, VS_PRECISION_FP8_FFN = 2 } vs_precision;
 
 /* ---- how a model's self-attention runs -------------------------------------
  * A sparse method by name ("dense", "svg"; vs_attention_method_name lists the

@@ -224,6 +224,21 @@ static void free_wan(void *m) {
     vs_wan_model_free(m);
 }
 
+/* The Wan forward tests' inputs (batch 2, a ragged 3 x 6 x 10 latent grid, 7 text tokens of 48) and `n` outputs
+ * of the latents' shape, NaN-poisoned. 0, or 1 after a failed check. */
+static int wan_test_inputs(vs_tensor *lat, vs_tensor *text, vs_tensor *const *outs, int n) {
+    const int64_t lat_shape[5] = {2, 16, 3, 6, 10}, text_shape[3] = {2, 7, 48};
+    CHECK_OK(vs_tensor_alloc(lat, VS_F32, VS_CPU, 5, lat_shape));
+    CHECK_OK(vs_tensor_alloc(text, VS_F32, VS_CPU, 3, text_shape));
+    CHECK_OK(vs_op_fill_uniform(lat, 5, -1.7f, 1.7f));
+    CHECK_OK(vs_op_fill_uniform(text, 6, -1, 1));
+    for (int i = 0; i < n; i++) {
+        CHECK_OK(vs_tensor_alloc(outs[i], VS_F32, VS_CPU, 5, lat_shape));
+        for (int64_t j = 0; j < vs_tensor_numel(outs[i]); j++) ((float *)outs[i]->data)[j] = NAN;
+    }
+    return 0;
+}
+
 /* A small random Wan DiT (two layers, ragged token grid) on each backend: after vs_wan_model_set_precision
  * the blocks' linears are E4M3 with per-channel scales, the embedders and head are not, and the forward
  * stays within 5e-2 (relative L2) of the BF16 / F32 one; the default precision then keeps them. */
@@ -235,14 +250,7 @@ TEST(wan_forward_in_fp8_tracks_the_default_precision) {
         CHECK_OK(vs_wan_model_random(&cfg, dev, 77, &m));
         vs_test_defer(free_wan, m);
         vs_tensor *lat = vs_test_tensor(), *text = vs_test_tensor(), *ref = vs_test_tensor(), *out = vs_test_tensor();
-        const int64_t lat_shape[5] = {2, 16, 3, 6, 10}, text_shape[3] = {2, 7, 48};
-        CHECK_OK(vs_tensor_alloc(lat, VS_F32, VS_CPU, 5, lat_shape));
-        CHECK_OK(vs_tensor_alloc(text, VS_F32, VS_CPU, 3, text_shape));
-        CHECK_OK(vs_tensor_alloc(ref, VS_F32, VS_CPU, 5, lat_shape));
-        CHECK_OK(vs_tensor_alloc(out, VS_F32, VS_CPU, 5, lat_shape));
-        CHECK_OK(vs_op_fill_uniform(lat, 5, -1.7f, 1.7f));
-        CHECK_OK(vs_op_fill_uniform(text, 6, -1, 1));
-        for (int64_t i = 0; i < vs_tensor_numel(out); i++) ((float *)out->data)[i] = NAN;
+        CHECK(!wan_test_inputs(lat, text, (vs_tensor *[]){ref, out}, 2));
         const float t[2] = {700, 300};
         CHECK_OK(vs_wan_forward(m, lat, t, text, 0, 1, ref, NULL));
         CHECK(vs_wan_model_precision(m) == VS_PRECISION_DEFAULT);
@@ -278,31 +286,99 @@ static int same_linears(const vs_wan_weights *a, const vs_wan_weights *b) {
     return 0;
 }
 
+/* One small Wan DiT four ways at `precision` (on the CPU): made at the default and quantised after, made
+ * quantised, tests/data/wan/tiny_hd64 loaded and quantised after, loaded quantised. 0, or 1 after a failed
+ * check. */
+static int wan_four_ways(const vs_wan_config *cfg, vs_precision precision, vs_wan_model *m[4]) {
+    for (int i = 0; i < 4; i++) m[i] = NULL;
+    CHECK_OK(vs_wan_model_random(cfg, VS_CPU, 77, &m[0]));
+    vs_test_defer(free_wan, m[0]);
+    CHECK_OK(vs_wan_model_set_precision(m[0], precision));
+    CHECK_OK(vs_wan_model_random_as(cfg, VS_CPU, 77, precision, &m[1]));
+    vs_test_defer(free_wan, m[1]);
+    CHECK_OK(vs_wan_model_load("tests/data/wan/tiny_hd64", VS_CPU, &m[2]));
+    vs_test_defer(free_wan, m[2]);
+    CHECK_OK(vs_wan_model_set_precision(m[2], precision));
+    CHECK_OK(vs_wan_model_load_as("tests/data/wan/tiny_hd64", VS_CPU, precision, &m[3]));
+    vs_test_defer(free_wan, m[3]);
+    return 0;
+}
+
 /* Quantising each block linear as it loads (vs_wan_model_load_as / _random_as, what the pipeline does for
  * --precision fp8 so the load's peak is FP8-sized) gives the model quantising after the load gives, and the
  * memory plan's byte count (vs_wan_weights_bytes with fp8) is the BF16 / F32 count less what E4M3 saves. */
 TEST(wan_quantised_as_it_loads_equals_quantised_after) {
     const vs_wan_config cfg = {{1, 2, 2}, 2, 64, 128, 16, 16, 48, 256, 160, 2, 1, 1e-6f, 1024};
-    vs_wan_model *after = NULL, *as_made = NULL, *loaded = NULL, *loaded_as = NULL;
-    CHECK_OK(vs_wan_model_random(&cfg, VS_CPU, 77, &after));
-    vs_test_defer(free_wan, after);
-    CHECK_OK(vs_wan_model_set_precision(after, VS_PRECISION_FP8));
-    CHECK_OK(vs_wan_model_random_as(&cfg, VS_CPU, 77, VS_PRECISION_FP8, &as_made));
-    vs_test_defer(free_wan, as_made);
-    CHECK(vs_wan_model_precision(as_made) == VS_PRECISION_FP8 && as_made->weights.head.weight.dtype == VS_F32);
-    CHECK(!same_linears(&after->weights, &as_made->weights));
-    CHECK_OK(vs_wan_model_load("tests/data/wan/tiny_hd64", VS_CPU, &loaded));
-    vs_test_defer(free_wan, loaded);
-    CHECK_OK(vs_wan_model_set_precision(loaded, VS_PRECISION_FP8));
-    CHECK_OK(vs_wan_model_load_as("tests/data/wan/tiny_hd64", VS_CPU, VS_PRECISION_FP8, &loaded_as));
-    vs_test_defer(free_wan, loaded_as);
-    CHECK(!same_linears(&loaded->weights, &loaded_as->weights));
+    vs_wan_model *m[4];
+    CHECK(!wan_four_ways(&cfg, VS_PRECISION_FP8, m));
+    CHECK(vs_wan_model_precision(m[1]) == VS_PRECISION_FP8 && m[1]->weights.head.weight.dtype == VS_F32);
+    CHECK(!same_linears(&m[0]->weights, &m[1]->weights));
+    CHECK(!same_linears(&m[2]->weights, &m[3]->weights));
     size_t plain = 0, fp8 = 0;
-    CHECK_OK(vs_wan_weights_bytes(&cfg, VS_F32, 0, &plain));
-    CHECK_OK(vs_wan_weights_bytes(&cfg, VS_F32, 1, &fp8));
+    CHECK_OK(vs_wan_weights_bytes(&cfg, VS_F32, VS_PRECISION_DEFAULT, &plain));
+    CHECK_OK(vs_wan_weights_bytes(&cfg, VS_F32, VS_PRECISION_FP8, &fp8));
     const size_t dim = (size_t)cfg.dim, ffn = (size_t)cfg.ffn_dim;
     const size_t values = 8 * dim * dim + 2 * ffn * dim, channels = 9 * dim + ffn; /* per block */
     CHECK(plain - fp8 == (size_t)cfg.num_layers * (values * 3 - channels * 4));
+    return 0;
+}
+
+/* FP8_FFN (--precision fp8-ffn) quantises only the blocks' feed-forward pair: made, loaded or set after, the
+ * same codes; the attention projections keep the default precision; the forward on each backend stays within
+ * 5e-2 of the default one and is no further from it than all block linears in FP8; the byte count saves E4M3
+ * on the FFN alone; asking for FP8 afterwards quantises the rest. */
+TEST(wan_fp8_ffn_quantises_only_the_feed_forward_layers) {
+    const vs_wan_config cfg = {{1, 2, 2}, 2, 64, 128, 16, 16, 48, 256, 160, 2, 1, 1e-6f, 1024};
+    for (int b = 0; b < backend_count(); b++) {
+        const vs_device dev = g_backends[b]->device;
+        vs_wan_model *ffn = NULL, *all = NULL;
+        CHECK_OK(vs_wan_model_random(&cfg, dev, 77, &ffn));
+        vs_test_defer(free_wan, ffn);
+        CHECK_OK(vs_wan_model_random(&cfg, dev, 77, &all));
+        vs_test_defer(free_wan, all);
+        vs_tensor *lat = vs_test_tensor(), *text = vs_test_tensor(), *ref = vs_test_tensor();
+        vs_tensor *out_ffn = vs_test_tensor(), *out_all = vs_test_tensor();
+        CHECK(!wan_test_inputs(lat, text, (vs_tensor *[]){ref, out_ffn, out_all}, 3));
+        const float t[2] = {700, 300};
+        CHECK_OK(vs_wan_forward(ffn, lat, t, text, 0, 1, ref, NULL));
+        CHECK_OK(vs_wan_model_set_precision(ffn, VS_PRECISION_FP8_FFN));
+        CHECK_OK(vs_wan_model_set_precision(all, VS_PRECISION_FP8));
+        CHECK(vs_wan_model_precision(ffn) == VS_PRECISION_FP8_FFN);
+        for (int blk = 0; blk < cfg.num_layers; blk++) {
+            const vs_wan_block_weights *w = &ffn->weights.blocks[blk];
+            CHECK(w->ffn_in.weight.dtype == VS_F8E4M3 && w->ffn_out.weight.dtype == VS_F8E4M3);
+            CHECK(w->self_attn.q.weight.dtype != VS_F8E4M3 && w->self_attn.o.weight.dtype != VS_F8E4M3 &&
+                  w->cross_attn.k.weight.dtype != VS_F8E4M3 && w->cross_attn.o.weight.dtype != VS_F8E4M3);
+        }
+        CHECK_OK(vs_wan_forward(ffn, lat, t, text, 0, 1, out_ffn, NULL));
+        CHECK_OK(vs_wan_forward(all, lat, t, text, 0, 1, out_all, NULL));
+        double *want = vs_test_malloc(sizeof(double) * (size_t)vs_tensor_numel(ref));
+        for (int64_t i = 0; i < vs_tensor_numel(ref); i++) want[i] = ((float *)ref->data)[i];
+        const double err_ffn = vs_test_rel_l2(out_ffn->data, want, vs_tensor_numel(ref));
+        const double err_all = vs_test_rel_l2(out_all->data, want, vs_tensor_numel(ref));
+        printf("  %s: Wan forward against %s: FP8 FFN rel L2 %.3g, FP8 block linears %.3g\n", g_backends[b]->name,
+               dev == VS_CPU ? "F32" : "BF16", err_ffn, err_all);
+        CHECK_MSG(err_ffn < 5e-2 && err_ffn <= err_all, "rel L2 %.3g (all linears %.3g)", err_ffn, err_all);
+        CHECK_OK(vs_wan_model_set_precision(ffn, VS_PRECISION_FP8)); /* the attention projections too, now */
+        CHECK(vs_wan_model_precision(ffn) == VS_PRECISION_FP8);
+    }
+    /* made as FP8_FFN, and loaded as it, equal quantising after */
+    vs_wan_model *m[4];
+    CHECK(!wan_four_ways(&cfg, VS_PRECISION_FP8_FFN, m));
+    const vs_wan_weights *pairs[2][2] = {{&m[0]->weights, &m[1]->weights}, {&m[2]->weights, &m[3]->weights}};
+    for (int p = 0; p < 2; p++)
+        for (int blk = 0; blk < pairs[p][0]->num_blocks; blk++) {
+            const vs_wan_linear *a = &pairs[p][0]->blocks[blk].ffn_out, *c = &pairs[p][1]->blocks[blk].ffn_out;
+            CHECK(a->weight.dtype == VS_F8E4M3 && c->weight.dtype == VS_F8E4M3);
+            CHECK(!memcmp(a->weight.data, c->weight.data, (size_t)vs_tensor_numel(&a->weight)));
+            CHECK(!memcmp(a->scale.data, c->scale.data, sizeof(float) * (size_t)a->weight.shape[0]));
+            CHECK(pairs[p][1]->blocks[blk].self_attn.v.weight.dtype == VS_F32);
+        }
+    size_t plain = 0, ffn_bytes = 0;
+    CHECK_OK(vs_wan_weights_bytes(&cfg, VS_F32, VS_PRECISION_DEFAULT, &plain));
+    CHECK_OK(vs_wan_weights_bytes(&cfg, VS_F32, VS_PRECISION_FP8_FFN, &ffn_bytes));
+    const size_t dim = (size_t)cfg.dim, ffn_dim = (size_t)cfg.ffn_dim;
+    CHECK(plain - ffn_bytes == (size_t)cfg.num_layers * (2 * ffn_dim * dim * 3 - (dim + ffn_dim) * 4));
     return 0;
 }
 
@@ -454,6 +530,7 @@ TEST(attention_precision_settings) {
 RUN_TESTS(T(linear_fp8_with_outliers_tracks_the_exact_product), T(linear_residual_fp8_tracks_the_exact_product),
           T(cuda_codes_equal_the_cpu_codes), T(bad_operands_fail_with_a_message),
           T(wan_forward_in_fp8_tracks_the_default_precision), T(wan_quantised_as_it_loads_equals_quantised_after),
+          T(wan_fp8_ffn_quantises_only_the_feed_forward_layers),
           T(fp8_checkpoint_loads_as_users_have_it),
           T(bad_fp8_scales_fail_with_a_message), T(umt5_in_fp8_tracks_transformers),
           T(attention_precision_settings))

@@ -100,12 +100,12 @@ TEST(weight_estimates_match_the_checkpoints) {
     vs_wan_config dit;
     CHECK_OK(vs_wan_config_load("models/vidsparse-tiny/transformer/config.json", &dit));
     const int64_t latents[5] = {2, dit.in_channels, 4, 8, 8};
-    CHECK_OK(vs_wan_memory(&dit, VS_CPU, 0, latents, 32, &weights, &work));
+    CHECK_OK(vs_wan_memory(&dit, VS_CPU, VS_PRECISION_DEFAULT, latents, 32, &weights, &work));
     CHECK(weights == (size_t)checkpoint_values("models/vidsparse-tiny/transformer") * 4 && work > 0);
     /* The activations grow with the batch and the video. */
     size_t w2, work2;
     const int64_t bigger[5] = {2, dit.in_channels, 8, 8, 8};
-    CHECK_OK(vs_wan_memory(&dit, VS_CPU, 0, bigger, 32, &w2, &work2));
+    CHECK_OK(vs_wan_memory(&dit, VS_CPU, VS_PRECISION_DEFAULT, bigger, 32, &w2, &work2));
     CHECK(w2 == weights && work2 > work);
     return 0;
 }

@@ -147,7 +147,8 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         {"attention", 0, VS_OPT_STRING, &attention, "dense, svg or svg2 in every layer (no warm-up)", "MODE"},
         {"density", 0, VS_OPT_DOUBLE, &density, "SVG target kept fraction of the attention map", NULL},
         VS_CLI_SVG2_OPTIONS(svg2),
-        {"precision", 0, VS_OPT_STRING, &precision_name, "weights: bf16, or fp8 (E4M3 block linears, CUDA)", "P"},
+        {"precision", 0, VS_OPT_STRING, &precision_name,
+         "weights: bf16, fp8 (E4M3 block linears), or fp8-ffn (only the feed-forward layers in E4M3)", "P"},
         VS_CLI_ATTENTION_PRECISION_OPTION(attention_precision),
         {"compare-precision", 0, VS_OPT_FLAG, &compare_precision,
          "with --precision fp8 or --attention-precision fp8: one BF16 forward (BF16 weights and attention) first, "
@@ -214,7 +215,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
     vs_attention_params attn = {.method = attention, .density = density, .dense_steps = 0, .dense_layers = 0};
     if (vs_cli_svg2_apply(spec.command, &svg2, &attn)) return 2;
     if (vs_cli_attention_precision(spec.command, attention_precision, &attn)) return 2;
-    const int any_fp8 = precision == VS_PRECISION_FP8 || attn.precision == VS_PRECISION_FP8;
+    const int any_fp8 = precision != VS_PRECISION_DEFAULT || attn.precision == VS_PRECISION_FP8;
     const char *dense_backend = NULL, *sparse_backend = NULL;
     if (vs_attention_dense_backend(device, &dense_backend) || vs_attention_sparse_backend(device, &sparse_backend))
         return vs_cli_report(spec.command);

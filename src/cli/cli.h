@@ -32,14 +32,14 @@ int vs_cli_device(const char *command, const char *name, vs_device *out);
 /* Checks an --attention value against the registered methods (vs_attention_method_name).
  * Returns 0, or prints a usage error listing them and returns 2. */
 int vs_cli_attention_method(const char *command, const char *name);
-/* A --precision value: "bf16" (the device's default: BF16 on CUDA, F32 on the CPU) or "fp8" (docs/fp8.md).
- * Returns 0, or prints a usage error and returns 2. */
+/* A --precision value: "bf16" (the device's default: BF16 on CUDA, F32 on the CPU), "fp8" or "fp8-ffn"
+ * (docs/fp8.md). Returns 0, or prints a usage error and returns 2. */
 int vs_cli_precision(const char *command, const char *name, vs_precision *out);
 /* --precision's table row for the commands that run the whole model (generate, denoise, bench generate). */
 #define VS_CLI_PRECISION_OPTION(name)                                                                      \
     {"precision", 0, VS_OPT_STRING, &(name),                                                               \
-     "weights of the DiT and the text encoder: bf16 (the device's default), or fp8 (E4M3 linears, "         \
-     "docs/fp8.md)", "P"}
+     "weights of the DiT and the text encoder: bf16 (the device's default), fp8 (E4M3 linears), or "         \
+     "fp8-ffn (only the feed-forward layers in E4M3: closer to bf16, less memory saved; docs/fp8.md)", "P"}
 /* --attention-precision: "bf16" (the default) or "fp8" (dense attention in E4M3 on Hopper, docs/fp8.md) into
  * p->precision. Returns 0, or prints a usage error and returns 2. */
 int vs_cli_attention_precision(const char *command, const char *name, vs_attention_params *p);

@@ -126,8 +126,8 @@ int vs_cmd_eval(int argc, char **argv) {
         {"device", 0, VS_OPT_STRING, &device_name, "the DiT's device: cuda (bf16; the default with a GPU) or cpu (f32)",
          "DEV"},
         {"precision", 0, VS_OPT_STRING, &precision_name,
-         "fp8: compare the model with FP8 weights against the default precision (both dense) instead of SVG "
-         "against dense (docs/fp8.md)", "P"},
+         "fp8 (or fp8-ffn: only the feed-forward layers): compare the model with FP8 weights against the default "
+         "precision (both dense) instead of SVG against dense (docs/fp8.md)", "P"},
         {"attention-precision", 0, VS_OPT_STRING, &attention_precision,
          "fp8: the second arm's attention in FP8 (with --precision fp8 too: FP8 weights and attention; alone: BF16 "
          "weights), against the default precision, both dense (CUDA, Hopper; docs/fp8.md)", "P"},
@@ -157,7 +157,7 @@ int vs_cmd_eval(int argc, char **argv) {
     vs_attention_params fp8_attention = {0};
     if (vs_cli_attention_precision("eval", attention_precision, &fp8_attention)) return 2;
     /* fp8: the precision arms (the default against FP8 weights and / or FP8 attention) */
-    const int fp8 = precision == VS_PRECISION_FP8 || fp8_attention.precision == VS_PRECISION_FP8;
+    const int fp8 = precision != VS_PRECISION_DEFAULT || fp8_attention.precision == VS_PRECISION_FP8;
     char policy_buf[256];
     const char *policy_names[MAX_POLICIES];
     const int policies = split_policies(cache_list, policy_buf, sizeof policy_buf, policy_names);
@@ -170,7 +170,7 @@ int vs_cmd_eval(int argc, char **argv) {
     if (vs_t2v_locate(model, dir, sizeof dir) != VS_OK) return vs_cli_report("eval");
     vs_t2v *t2v = NULL, *t2v_fp8 = NULL;
     if (vs_t2v_load(dir, device, &t2v) != VS_OK) return vs_cli_report("eval");
-    if (precision == VS_PRECISION_FP8 &&
+    if (precision != VS_PRECISION_DEFAULT &&
         vs_t2v_open(&(vs_t2v_source){dir, NULL, 0, precision}, device, 0, &t2v_fp8) != VS_OK) {
         vs_t2v_free(t2v);
         return vs_cli_report("eval");
@@ -181,7 +181,8 @@ int vs_cmd_eval(int argc, char **argv) {
     dense_fp8_attention.precision = fp8_attention.precision;
     /* The two arms: dense against SVG on one pipeline, or (--precision fp8) the default precision against FP8
      * weights, both dense. The second arm is compared with the first; each cached run with its arm's. */
-    const char *arm_name[2] = {fp8 ? "bf16" : "dense", fp8 ? "fp8" : method};
+    const char *arm_name[2] = {fp8 ? "bf16" : "dense",
+                               !fp8 ? method : precision == VS_PRECISION_FP8_FFN ? "fp8-ffn" : "fp8"};
     vs_t2v *arm_t2v[2] = {t2v, t2v_fp8 ? t2v_fp8 : t2v};
     const vs_attention_params arm_attention[2] = {dense_attention, fp8 ? dense_fp8_attention : svg_attention};
     const int n = prompts * seeds;

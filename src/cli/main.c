@@ -67,7 +67,8 @@ int vs_cli_cache_policy(const char *cmd, const char *name) {
 int vs_cli_precision(const char *cmd, const char *name, vs_precision *out) {
     if (!strcmp(name, "bf16")) *out = VS_PRECISION_DEFAULT;
     else if (!strcmp(name, "fp8")) *out = VS_PRECISION_FP8;
-    else return vs_cli_usage_error(cmd, "--precision must be bf16 or fp8, not '%s'", name);
+    else if (!strcmp(name, "fp8-ffn")) *out = VS_PRECISION_FP8_FFN;
+    else return vs_cli_usage_error(cmd, "--precision must be bf16, fp8 or fp8-ffn, not '%s'", name);
     return 0;
 }
 

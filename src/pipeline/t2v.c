@@ -196,9 +196,11 @@ vs_status vs_t2v_open(const vs_t2v_source *source, vs_device device, double budg
     if (s == VS_OK) m->scheduler.linear_sigmas = m->defaults.linear_sigmas;
     if (s == VS_OK) s = read_infos(m);
     /* Refused here even when the plan loads nothing yet, not at the first generate. */
-    if (s == VS_OK && source->precision != VS_PRECISION_DEFAULT && source->precision != VS_PRECISION_FP8)
-        s = vs_fail(VS_ERR_INVALID_ARG, "weight precision %d is neither the default nor FP8", (int)source->precision);
-    if (s == VS_OK && source->precision == VS_PRECISION_FP8 &&
+    if (s == VS_OK && source->precision != VS_PRECISION_DEFAULT && source->precision != VS_PRECISION_FP8 &&
+        source->precision != VS_PRECISION_FP8_FFN)
+        s = vs_fail(VS_ERR_INVALID_ARG, "weight precision %d is none of the default, FP8 and FP8 FFN",
+                    (int)source->precision);
+    if (s == VS_OK && source->precision != VS_PRECISION_DEFAULT &&
         !(m->family->dit_set_precision && m->family->text_set_precision))
         s = vs_fail(VS_ERR_UNSUPPORTED, "the %s family has no FP8 weights", m->family->name);
     size_t total = 0;

@@ -252,7 +252,7 @@ static vs_status memory_need(const char *dir, const char *preset, vs_device devi
                              const int64_t latents[5], int text_length, vs_stage_memory need[VS_STAGE_COUNT]) {
     memset(need, 0, sizeof(vs_stage_memory) * VS_STAGE_COUNT);
     if (device == VS_CPU) return VS_OK;
-    const int fp8 = precision == VS_PRECISION_FP8;
+    const int fp8 = precision != VS_PRECISION_DEFAULT; /* umT5's FP8 is its feed-forward layers either way */
     vs_umt5_config text = umt5_xxl;
     vs_wan_config dit;
     char path[4096];
@@ -270,7 +270,7 @@ static vs_status memory_need(const char *dir, const char *preset, vs_device devi
     }
     if (has_text)
         vs_umt5_memory(&text, device, fp8, 1, text_length, &need[VS_STAGE_TEXT].weights, &need[VS_STAGE_TEXT].work);
-    VS_TRY(vs_wan_memory(&dit, device, fp8, latents, text_length, &need[VS_STAGE_DENOISE].weights,
+    VS_TRY(vs_wan_memory(&dit, device, precision, latents, text_length, &need[VS_STAGE_DENOISE].weights,
                          &need[VS_STAGE_DENOISE].work));
     if (dir) snprintf(path, sizeof path, "%s/vae", dir);
     if (dir && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) return VS_OK; /* pixel space: no decode */

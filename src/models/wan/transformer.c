@@ -59,6 +59,11 @@ vs_status vs_wan_model_load(const char *path, vs_device device, vs_wan_model **o
     return vs_wan_model_load_as(path, device, VS_PRECISION_DEFAULT, out);
 }
 
+/* What `precision` quantises, for the log. */
+static const char *quantised_layers(vs_precision precision) {
+    return precision == VS_PRECISION_FP8_FFN ? "the blocks' feed-forward layers" : "block linear layers";
+}
+
 vs_status vs_wan_model_load_as(const char *path, vs_device device, vs_precision precision, vs_wan_model **out) {
     *out = NULL;
     vs_component_path where;
@@ -73,16 +78,15 @@ vs_status vs_wan_model_load_as(const char *path, vs_device device, vs_precision 
     if (s == VS_OK) s = vs_safetensors_open(&st, dir);
     if (s == VS_OK) s = vs_wan_detect_layout(st, &m->layout, &(const char *){NULL});
     if (s == VS_OK)
-        s = vs_wan_weights_load(&m->config, st, device == VS_CPU ? VS_F32 : VS_BF16, precision == VS_PRECISION_FP8,
-                                device, &m->weights);
+        s = vs_wan_weights_load(&m->config, st, device == VS_CPU ? VS_F32 : VS_BF16, precision, device, &m->weights);
     vs_safetensors_close(st);
     if (s != VS_OK) {
         free(m->cache);
         free(m);
         return vs_fail_context(s, "loading the Wan transformer from %s", dir);
     }
-    if (precision == VS_PRECISION_FP8)
-        VS_INFO("Wan DiT: block linear layers quantised to FP8 as they loaded (E4M3, per-channel scales)");
+    if (precision != VS_PRECISION_DEFAULT)
+        VS_INFO("Wan DiT: %s quantised to FP8 as they loaded (E4M3, per-channel scales)", quantised_layers(precision));
     VS_INFO("Wan DiT: %d layers, dim %d (%d heads x %d), ffn %d, %s layout", m->config.num_layers, m->config.dim,
             m->config.num_heads, m->config.head_dim, m->config.ffn_dim,
             m->layout == VS_WAN_LAYOUT_DIFFUSERS ? "diffusers" : "original Wan");
@@ -105,15 +109,16 @@ vs_status vs_wan_model_random_as(const vs_wan_config *config, vs_device device, 
     m->config = *config;
     m->device = device;
     m->layout = VS_WAN_LAYOUT_DIFFUSERS;
-    vs_status s = vs_wan_weights_random(config, device == VS_CPU ? VS_F32 : VS_BF16, precision == VS_PRECISION_FP8,
-                                        device, seed, &m->weights);
+    vs_status s = vs_wan_weights_random(config, device == VS_CPU ? VS_F32 : VS_BF16, precision, device, seed,
+                                        &m->weights);
     if (s == VS_OK) s = vs_op_sync(device);
     if (s != VS_OK) {
         vs_wan_model_free(m);
         return vs_fail_context(s, "random Wan transformer (dim %d, %d layers)", config->dim, config->num_layers);
     }
-    if (precision == VS_PRECISION_FP8)
-        VS_INFO("Wan DiT: block linear layers quantised to FP8 as they were made (E4M3, per-channel scales)");
+    if (precision != VS_PRECISION_DEFAULT)
+        VS_INFO("Wan DiT: %s quantised to FP8 as they were made (E4M3, per-channel scales)",
+                quantised_layers(precision));
     *out = m;
     return VS_OK;
 }
@@ -150,14 +155,16 @@ void vs_wan_model_set_probe(vs_wan_model *m, vs_wan_probe_fn fn, void *user) {
 
 vs_precision vs_wan_model_precision(const vs_wan_model *m) {
     const vs_wan_weights *w = &m->weights;
-    return w->num_blocks > 0 && w->blocks[0].self_attn.q.weight.dtype == VS_F8E4M3 ? VS_PRECISION_FP8
-                                                                                  : VS_PRECISION_DEFAULT;
+    if (w->num_blocks == 0) return VS_PRECISION_DEFAULT;
+    if (w->blocks[0].self_attn.q.weight.dtype == VS_F8E4M3) return VS_PRECISION_FP8;
+    return w->blocks[0].ffn_in.weight.dtype == VS_F8E4M3 ? VS_PRECISION_FP8_FFN : VS_PRECISION_DEFAULT;
 }
 
 vs_status vs_wan_model_set_precision(vs_wan_model *m, vs_precision precision) {
-    if (precision == VS_PRECISION_DEFAULT || vs_wan_model_precision(m) == VS_PRECISION_FP8) return VS_OK;
-    VS_TRY(vs_wan_weights_quantize_fp8(&m->weights));
-    VS_INFO("Wan DiT: block linear layers quantised to FP8 (E4M3, per-channel scales)");
+    const vs_precision now = vs_wan_model_precision(m);
+    if (precision == VS_PRECISION_DEFAULT || now == precision || now == VS_PRECISION_FP8) return VS_OK;
+    VS_TRY(vs_wan_weights_quantize_fp8(&m->weights, precision));
+    VS_INFO("Wan DiT: %s quantised to FP8 (E4M3, per-channel scales)", quantised_layers(precision));
     return VS_OK;
 }
 
@@ -235,9 +242,10 @@ static size_t forward_bytes(const vs_wan_config *c, const fwd_shape *sh, vs_devi
     return persistent + phase;
 }
 
-vs_status vs_wan_memory(const vs_wan_config *c, vs_device device, int fp8, const int64_t latents[5],
-                        int64_t text_len, size_t *weights, size_t *activations) {
-    VS_TRY(vs_wan_weights_bytes(c, act_dtype(device), fp8, weights)); /* FP8: quantised as they load */
+vs_status vs_wan_memory(const vs_wan_config *c, vs_device device, vs_precision precision,
+                        const int64_t latents[5], int64_t text_len, size_t *weights, size_t *activations) {
+    VS_TRY(vs_wan_weights_bytes(c, act_dtype(device), precision, weights)); /* FP8: quantised as they load */
+    const int fp8 = precision != VS_PRECISION_DEFAULT;
     fwd_shape sh;
     memset(&sh, 0, sizeof sh);
     sh.text_len = text_len;
@@ -604,7 +612,7 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
     const int64_t tokens = (int64_t)f.sh.grid[0] * f.sh.grid[1] * f.sh.grid[2];
     vs_status split = vs_ulysses_init(&f.sh.seq, model->comm, s[0], tokens, c->num_heads, c->head_dim);
     if (split != VS_OK) return vs_fail_context(split, "Wan forward");
-    f.fp8 = vs_wan_model_precision(model) == VS_PRECISION_FP8;
+    f.fp8 = vs_wan_model_precision(model) != VS_PRECISION_DEFAULT; /* some linears take quantised inputs */
     VS_TRY(prepare_cache(model, &f.sh, forward_bytes(c, &f.sh, f.dev, f.fp8, latents, text, out)));
     vs_wan_cache *cache = model->cache;
     f.arena = cache->arena;

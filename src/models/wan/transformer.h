@@ -86,9 +86,10 @@ vs_status vs_wan_model_set_comm(vs_wan_model *model, vs_comm *comm);
 void vs_wan_model_set_probe(vs_wan_model *model, vs_wan_probe_fn fn, void *user);
 
 /* The precision of the blocks' linear layers from now on: VS_PRECISION_FP8 quantises their weights to
- * E4M3 in place (vs_wan_weights_quantize_fp8); the forwards then quantise those layers' inputs per token.
- * VS_PRECISION_DEFAULT keeps the weights as they are (BF16 / F32, or E4M3 where the checkpoint stores FP8
- * weights). vs_wan_model_precision: FP8 when the blocks' linears are E4M3. */
+ * E4M3 in place (vs_wan_weights_quantize_fp8), VS_PRECISION_FP8_FFN only the feed-forward pair's; the forwards
+ * then quantise those layers' inputs per token. VS_PRECISION_DEFAULT keeps the weights as they are (BF16 /
+ * F32, or E4M3 where the checkpoint stores FP8 weights); quantised layers are not restored.
+ * vs_wan_model_precision: FP8 when the attention projections are E4M3, FP8_FFN when only the FFN is. */
 vs_status vs_wan_model_set_precision(vs_wan_model *model, vs_precision precision);
 vs_precision vs_wan_model_precision(const vs_wan_model *model);
 
@@ -122,11 +123,11 @@ vs_status vs_wan_time_embedding(const vs_wan_model *model, float timestep, float
 vs_status vs_wan_teacache_fit(const vs_wan_config *config, vs_teacache_fit *out);
 
 /* Bytes on `device` of the weights and of one forward's activations (the arena and the RoPE tables) for host
- * latents of shape `latents` [B, C, F, H, W] and text_len text tokens, one rank, from the config alone; fp8:
- * with the FP8 layers' input codes; on CUDA also the most a sparse self-attention's scratch can take
- * (vs_attn_band_scratch_max). Library workspaces are not counted. */
-vs_status vs_wan_memory(const vs_wan_config *config, vs_device device, int fp8, const int64_t latents[5],
-                        int64_t text_len, size_t *weights, size_t *activations);
+ * latents of shape `latents` [B, C, F, H, W] and text_len text tokens, one rank, from the config alone, at
+ * `precision` (FP8: with the quantised layers' input codes); on CUDA also the most a sparse self-attention's
+ * scratch can take (vs_attn_band_scratch_max). Library workspaces are not counted. */
+vs_status vs_wan_memory(const vs_wan_config *config, vs_device device, vs_precision precision,
+                        const int64_t latents[5], int64_t text_len, size_t *weights, size_t *activations);
 
 #ifdef __cplusplus
 }

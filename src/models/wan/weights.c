@@ -125,13 +125,20 @@ static vs_status visit_all(const visitor *v, const vs_wan_config *cfg, vs_wan_we
                         dim);
 }
 
+/* Whether a block linear (one with an FP8 scale, `fp8_scale` non-NULL) is quantised at `precision`: every one
+ * at VS_PRECISION_FP8, the feed-forward pair (diffusers' names "blocks.N.ffn.*") at VS_PRECISION_FP8_FFN. */
+static int quantised(vs_precision precision, const vs_tensor *fp8_scale, const char *diffusers) {
+    if (!fp8_scale) return 0;
+    return precision == VS_PRECISION_FP8 || (precision == VS_PRECISION_FP8_FFN && strstr(diffusers, ".ffn."));
+}
+
 typedef struct {
     const vs_safetensors *st;
     vs_wan_layout layout;
     const char *prefix;
     vs_dtype dtype;
     vs_device device;
-    int fp8; /* quantise the blocks' linear layers as they load */
+    vs_precision precision; /* which of the blocks' linear layers are quantised as they load */
 } loader;
 
 /* A block linear's weight just made in its float type, replaced by its E4M3 codes and per-channel scales
@@ -152,7 +159,7 @@ static vs_status load_one(void *ctx, vs_tensor *dst, vs_tensor *fp8_scale, const
         return vs_fp8_checkpoint_load(l->st, name, fp8_scale ? VS_F8E4M3 : f32 ? VS_F32 : l->dtype, l->device,
                                       ndim, shape, dst, fp8_scale);
     VS_TRY(vs_safetensors_load(l->st, name, f32 ? VS_F32 : l->dtype, l->device, ndim, shape, dst));
-    return l->fp8 && fp8_scale ? quantize_as_made(dst, fp8_scale, name) : VS_OK;
+    return quantised(l->precision, fp8_scale, diffusers) ? quantize_as_made(dst, fp8_scale, name) : VS_OK;
 }
 
 vs_status vs_wan_detect_layout(const vs_safetensors *st, vs_wan_layout *layout, const char **prefix) {
@@ -176,10 +183,10 @@ vs_status vs_wan_detect_layout(const vs_safetensors *st, vs_wan_layout *layout, 
                    "nor \"time_projection.1.weight\" (original Wan) is present");
 }
 
-vs_status vs_wan_weights_load(const vs_wan_config *cfg, const vs_safetensors *st, vs_dtype dtype, int fp8,
-                              vs_device device, vs_wan_weights *out) {
+vs_status vs_wan_weights_load(const vs_wan_config *cfg, const vs_safetensors *st, vs_dtype dtype,
+                              vs_precision precision, vs_device device, vs_wan_weights *out) {
     memset(out, 0, sizeof *out);
-    loader l = {st, VS_WAN_LAYOUT_DIFFUSERS, "", dtype, device, fp8};
+    loader l = {st, VS_WAN_LAYOUT_DIFFUSERS, "", dtype, device, precision};
     VS_TRY(vs_wan_detect_layout(st, &l.layout, &l.prefix));
     out->blocks = calloc((size_t)cfg->num_layers, sizeof *out->blocks);
     if (!out->blocks) return vs_fail(VS_ERR_OOM, "out of memory for %d Wan blocks", cfg->num_layers);
@@ -195,7 +202,7 @@ typedef struct {
     vs_device device;
     uint64_t seed;
     int64_t count; /* tensors made so far: each gets its own stream of numbers */
-    int fp8;       /* quantise the blocks' linear layers as they are made */
+    vs_precision precision; /* which of the blocks' linear layers are quantised as they are made */
 } random_init;
 
 /* Roughly torch's initialization, so activations keep a sane scale through the
@@ -215,16 +222,16 @@ static vs_status random_one(void *ctx, vs_tensor *dst, vs_tensor *fp8_scale, con
     }
     vs_status s = vs_op_fill_uniform(dst, r->seed + (uint64_t)r->count++ * 0x100000001b3ull, lo, hi);
     if (s != VS_OK) return vs_fail_context(s, "random weight %s", diffusers);
-    return r->fp8 && fp8_scale ? quantize_as_made(dst, fp8_scale, diffusers) : VS_OK;
+    return quantised(r->precision, fp8_scale, diffusers) ? quantize_as_made(dst, fp8_scale, diffusers) : VS_OK;
 }
 
-vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, int fp8, vs_device device, uint64_t seed,
-                                vs_wan_weights *out) {
+vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, vs_precision precision, vs_device device,
+                                uint64_t seed, vs_wan_weights *out) {
     memset(out, 0, sizeof *out);
     out->blocks = calloc((size_t)cfg->num_layers, sizeof *out->blocks);
     if (!out->blocks) return vs_fail(VS_ERR_OOM, "out of memory for %d Wan blocks", cfg->num_layers);
     out->num_blocks = cfg->num_layers;
-    random_init r = {dtype, device, seed, 0, fp8};
+    random_init r = {dtype, device, seed, 0, precision};
     const visitor v = {random_one, &r};
     vs_status s = visit_all(&v, cfg, out);
     if (s != VS_OK) vs_wan_weights_free(out);
@@ -233,27 +240,27 @@ vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, int fp
 
 typedef struct {
     vs_dtype dtype;
-    int fp8; /* the blocks' linear layers as E4M3 codes and F32 per-channel scales */
+    vs_precision precision; /* the quantised block linears as E4M3 codes and F32 per-channel scales */
     size_t bytes;
 } byte_count;
 
 static vs_status count_one(void *ctx, vs_tensor *dst, vs_tensor *fp8_scale, const char *diffusers, const char *original,
                            int f32, int ndim, const int64_t *shape) {
-    (void)dst, (void)fp8_scale, (void)diffusers, (void)original;
+    (void)dst, (void)original;
     byte_count *c = ctx;
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
-    if (c->fp8 && fp8_scale) c->bytes += (size_t)n + sizeof(float) * (size_t)shape[0];
+    if (quantised(c->precision, fp8_scale, diffusers)) c->bytes += (size_t)n + sizeof(float) * (size_t)shape[0];
     else c->bytes += (size_t)n * vs_dtype_size(f32 ? VS_F32 : c->dtype);
     return VS_OK;
 }
 
-vs_status vs_wan_weights_bytes(const vs_wan_config *cfg, vs_dtype dtype, int fp8, size_t *bytes) {
+vs_status vs_wan_weights_bytes(const vs_wan_config *cfg, vs_dtype dtype, vs_precision precision, size_t *bytes) {
     vs_wan_weights w;
     memset(&w, 0, sizeof w);
     w.blocks = calloc((size_t)cfg->num_layers, sizeof *w.blocks); /* visited, never filled */
     if (!w.blocks) return vs_fail(VS_ERR_OOM, "out of memory for %d Wan blocks", cfg->num_layers);
-    byte_count c = {dtype, fp8, 0};
+    byte_count c = {dtype, precision, 0};
     const visitor v = {count_one, &c};
     vs_status s = visit_all(&v, cfg, &w);
     free(w.blocks);
@@ -267,8 +274,8 @@ static void free_linear(vs_wan_linear *l) {
     vs_tensor_free(&l->scale);
 }
 
-/* A block's linear layers: the ones FP8 quantises. */
-enum { BLOCK_LINEARS = 10 };
+/* A block's linear layers: the ones FP8 quantises; the last two, the FFN, the ones FP8_FFN quantises. */
+enum { BLOCK_LINEARS = 10, FFN_LINEARS = 2 };
 static void block_linears(vs_wan_block_weights *blk, vs_wan_linear *out[BLOCK_LINEARS]) {
     vs_wan_linear *all[BLOCK_LINEARS] = {&blk->self_attn.q,  &blk->self_attn.k,  &blk->self_attn.v,
                                          &blk->self_attn.o,  &blk->cross_attn.q, &blk->cross_attn.k,
@@ -277,11 +284,12 @@ static void block_linears(vs_wan_block_weights *blk, vs_wan_linear *out[BLOCK_LI
     memcpy(out, all, sizeof all);
 }
 
-vs_status vs_wan_weights_quantize_fp8(vs_wan_weights *w) {
+vs_status vs_wan_weights_quantize_fp8(vs_wan_weights *w, vs_precision precision) {
+    const int first = precision == VS_PRECISION_FP8_FFN ? BLOCK_LINEARS - FFN_LINEARS : 0;
     for (int b = 0; b < w->num_blocks; b++) {
         vs_wan_linear *linears[BLOCK_LINEARS];
         block_linears(&w->blocks[b], linears);
-        for (int i = 0; i < BLOCK_LINEARS; i++) {
+        for (int i = first; i < BLOCK_LINEARS; i++) {
             if (linears[i]->weight.dtype == VS_F8E4M3) continue;
             vs_status s = vs_linear_quantize_weight(&linears[i]->weight, &linears[i]->scale);
             if (s) return vs_fail_context(s, "quantising block %d's linear layers to FP8", b);

@@ -50,23 +50,25 @@ typedef enum vs_wan_layout { VS_WAN_LAYOUT_DIFFUSERS, VS_WAN_LAYOUT_ORIGINAL } v
 vs_status vs_wan_detect_layout(const vs_safetensors *st, vs_wan_layout *layout, const char **prefix);
 /* Loads every tensor, converted to `dtype` on `device`, except the norms'
  * parameters, the modulation tables and the time embedder's MLP, which are F32
- * (the reference keeps them in f32). fp8: each block linear's weight is quantised to E4M3 (per-channel
- * scales) right after it loads, so the peak is the FP8 model plus one `dtype` weight. On failure nothing
- * stays allocated and the message names the tensor. */
-vs_status vs_wan_weights_load(const vs_wan_config *cfg, const vs_safetensors *st, vs_dtype dtype, int fp8,
-                              vs_device device, vs_wan_weights *out);
+ * (the reference keeps them in f32). VS_PRECISION_FP8: each block linear's weight is quantised to E4M3
+ * (per-channel scales) right after it loads, so the peak is the FP8 model plus one `dtype` weight;
+ * VS_PRECISION_FP8_FFN: only the feed-forward pair's. On failure nothing stays allocated and the message
+ * names the tensor. */
+vs_status vs_wan_weights_load(const vs_wan_config *cfg, const vs_safetensors *st, vs_dtype dtype,
+                              vs_precision precision, vs_device device, vs_wan_weights *out);
 /* Seeded random weights of the config's shapes (benchmarks, tests): uniform in
  * +-1/sqrt(fan_in), norm weights near 1, generated on `device`. Norms and
  * modulation tables are F32, the rest `dtype`, as vs_wan_weights_load makes them. */
-vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, int fp8, vs_device device, uint64_t seed,
-                                vs_wan_weights *out);
-/* Quantises the blocks' linear layers (self- and cross-attention projections, FFN) to E4M3 with
- * per-output-channel scales, in place, one layer at a time (docs/fp8.md); the embedders and the head stay
- * as they are. Layers already in E4M3 stay as they are. */
-vs_status vs_wan_weights_quantize_fp8(vs_wan_weights *w);
-/* The bytes vs_wan_weights_load / _random would allocate for `cfg` (norms and modulation tables f32; with
- * fp8 the block linears' E4M3 codes and scales). */
-vs_status vs_wan_weights_bytes(const vs_wan_config *cfg, vs_dtype dtype, int fp8, size_t *bytes);
+vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, vs_precision precision, vs_device device,
+                                uint64_t seed, vs_wan_weights *out);
+/* Quantises the blocks' linear layers that `precision` names (VS_PRECISION_FP8: self- and cross-attention
+ * projections and FFN; VS_PRECISION_FP8_FFN: the FFN) to E4M3 with per-output-channel scales, in place, one
+ * layer at a time (docs/fp8.md); the embedders and the head stay as they are. Layers already in E4M3 stay as
+ * they are. */
+vs_status vs_wan_weights_quantize_fp8(vs_wan_weights *w, vs_precision precision);
+/* The bytes vs_wan_weights_load / _random would allocate for `cfg` at `precision` (norms and modulation tables
+ * f32; the quantised block linears as E4M3 codes and scales). */
+vs_status vs_wan_weights_bytes(const vs_wan_config *cfg, vs_dtype dtype, vs_precision precision, size_t *bytes);
 void vs_wan_weights_free(vs_wan_weights *w);
 
 #ifdef __cplusplus
