@@ -19,8 +19,8 @@ static double now_seconds(void) {
 }
 
 /* The latents of `path` without the leading padding frames its metadata "padding_frames" counts (written by
- * denoise; absent: none), into *out (a view of latents when none); a value that is not a count below the
- * latent frames is a one-line error naming the file and the key. */
+ * denoise; absent: none), into *out (vs_t2v_drop_leading_frames: a view of latents when none); a value that
+ * is not a count below the latent frames is a one-line error naming the file and the key. */
 static vs_status drop_padding(const char *path, const vs_safetensors *st, const vs_tensor *latents, vs_tensor *out,
                               int *dropped) {
     const char *value = vs_safetensors_metadata(st, "padding_frames");
@@ -35,10 +35,6 @@ static vs_status drop_padding(const char *path, const vs_safetensors *st, const 
                            "frames below the %lld of its [1, C, F, H, W] latents", path, value, (long long)frames);
     }
     *dropped = (int)n;
-    if (!n) { /* a view: any layout the VAE takes */
-        *out = vs_tensor_view(latents->data, latents->dtype, latents->device, latents->ndim, latents->shape);
-        return VS_OK;
-    }
     return vs_t2v_drop_leading_frames(latents, (int)n, out);
 }
 

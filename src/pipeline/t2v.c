@@ -330,15 +330,15 @@ vs_status vs_t2v_image_condition(vs_vae *vae, const vs_dit_info *dit, const vs_i
 }
 
 vs_status vs_t2v_drop_leading_frames(const vs_tensor *x, int n, vs_tensor *out) {
+    if (n == 0) { /* a view: any layout the VAE takes */
+        *out = vs_tensor_view(x->data, x->dtype, x->device, x->ndim, x->shape);
+        return VS_OK;
+    }
     if (x->ndim != 5 || x->shape[0] != 1 || x->dtype != VS_F32 || x->device != VS_CPU)
         return vs_fail(VS_ERR_SHAPE, "latents must be host f32 [1, C, F, H, W] to drop leading frames of");
     if (n < 0 || n >= x->shape[2])
         return vs_fail(VS_ERR_SHAPE, "cannot drop %d leading frames of %lld latent frames", n,
                        (long long)x->shape[2]);
-    if (n == 0) {
-        *out = vs_tensor_view(x->data, x->dtype, x->device, x->ndim, x->shape);
-        return VS_OK;
-    }
     const int64_t C = x->shape[1], F = x->shape[2], HW = x->shape[3] * x->shape[4];
     VS_TRY(vs_tensor_alloc(out, VS_F32, VS_CPU, 5, (int64_t[]){1, C, F - n, x->shape[3], x->shape[4]}));
     for (int64_t c = 0; c < C; c++)

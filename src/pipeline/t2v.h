@@ -113,8 +113,8 @@ vs_status vs_t2v_check_image_kind(const char *model, int image_channels, int has
 vs_status vs_t2v_image_condition(vs_vae *vae, const vs_dit_info *dit, const vs_image *image, uint64_t seed,
                                  const int64_t shape[5], vs_tensor *out);
 /* Host f32 latents x [1, C, F, H, W] without their first n (0 <= n < F) frames (the family's padding frames,
- * vs_family_padding_frames), into a new tensor; a view of x when n is 0. What vs_t2v_generate and `decode`
- * do before decoding. */
+ * vs_family_padding_frames), into a new tensor; a view of x, whatever its layout, when n is 0. What
+ * vs_t2v_generate and `decode` do before decoding. */
 vs_status vs_t2v_drop_leading_frames(const vs_tensor *x, int n, vs_tensor *out);
 
 /* The latent shape [1, C, F', H', W'] of a request, checking its sizes against the model. */
