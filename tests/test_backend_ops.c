@@ -192,19 +192,25 @@ static double rms(const double *x, int64_t n, double eps) {
     return sqrt(ss / n + eps);
 }
 
-/* rmsnorm_rope: d = {B, N, heads, head_dim}; p = {rope, norm: 0 over the row, 1 none, 2 over each head} */
-enum { NORM_ROW, NORM_NONE, NORM_HEAD };
-static void rmsnorm_rope_plan(problem *pb) {
+/* qk_norm_rope: d = {B, N, heads, head_dim}; p = {rope, norm: 0 RMS over the row, 1 none, 2 RMS over each
+ * head, 3 LayerNorm over each head (weight and bias)} */
+enum { NORM_ROW, NORM_NONE, NORM_HEAD, NORM_LAYER };
+static void qk_norm_rope_plan(problem *pb) {
     const int64_t *d = pb->r->d;
-    SET(pb, 0, INOUT, act(pb), -2, 2, d[0], d[1], d[2] * d[3]);
-    if (pb->r->p[1] != NORM_NONE) SET(pb, 1, IN, VS_F32, 0.5, 1.5, pb->r->p[1] == NORM_HEAD ? d[3] : d[2] * d[3]);
+    const int norm = pb->r->p[1];
+    if (norm == NORM_LAYER) /* off-centre values: the mean subtraction counts */
+        SET(pb, 0, INOUT, act(pb), -1, 3, d[0], d[1], d[2] * d[3]);
+    else
+        SET(pb, 0, INOUT, act(pb), -2, 2, d[0], d[1], d[2] * d[3]);
+    if (norm != NORM_NONE) SET(pb, 1, IN, VS_F32, 0.5, 1.5, norm == NORM_ROW ? d[2] * d[3] : d[3]);
+    if (norm == NORM_LAYER) SET(pb, 2, IN, VS_F32, -1, 1, d[3]);
     if (pb->r->p[0])
-        SET(pb, 2, IN, VS_F32, -1, 1, d[1], d[3] / 2), SET(pb, 3, IN, VS_F32, -1, 1, d[1], d[3] / 2);
+        SET(pb, 3, IN, VS_F32, -1, 1, d[1], d[3] / 2), SET(pb, 4, IN, VS_F32, -1, 1, d[1], d[3] / 2);
 }
-static vs_status rmsnorm_rope_run(const problem *pb, vs_tensor *const *t) {
-    return vs_op_rmsnorm_rope(t[0], opt(t, 1), opt(t, 2), opt(t, 3), (int)pb->r->d[2], 1e-6f);
+static vs_status qk_norm_rope_run(const problem *pb, vs_tensor *const *t) {
+    return vs_op_qk_norm_rope(t[0], opt(t, 1), opt(t, 2), opt(t, 3), opt(t, 4), (int)pb->r->d[2], 1e-6f);
 }
-static void rmsnorm_rope_ref(problem *pb) {
+static void qk_norm_rope_ref(problem *pb) {
     const int64_t N = pb->r->d[1], H = pb->r->d[2], D = pb->r->d[3], dim = H * D;
     for (int64_t r = 0; r < pb->r->d[0] * N; r++) {
         double *x = pb->x[0] + r * dim;
@@ -218,11 +224,20 @@ static void rmsnorm_rope_ref(problem *pb) {
             const double inv = 1 / rms(x, dim, 1e-6);
             for (int64_t i = 0; i < dim; i++)
                 x[i] *= inv * pb->x[1][i];
-        }
-        if (!pb->x[2]) continue;
+        } else if (pb->r->p[1] == NORM_LAYER)
+            for (int64_t h = 0; h < H; h++) {
+                double *v = x + h * D, mean = 0, var = 0;
+                for (int64_t i = 0; i < D; i++)
+                    mean += v[i] / D;
+                for (int64_t i = 0; i < D; i++)
+                    var += (v[i] - mean) * (v[i] - mean) / D;
+                for (int64_t i = 0; i < D; i++)
+                    v[i] = (v[i] - mean) / sqrt(var + 1e-6) * pb->x[1][i] + pb->x[2][i];
+            }
+        if (!pb->x[3]) continue;
         for (int64_t h = 0; h < H; h++)
             for (int64_t j = 0; j < D / 2; j++) {
-                double c = pb->x[2][r % N * (D / 2) + j], s = pb->x[3][r % N * (D / 2) + j];
+                double c = pb->x[3][r % N * (D / 2) + j], s = pb->x[4][r % N * (D / 2) + j];
                 double a = x[h * D + 2 * j], b = x[h * D + 2 * j + 1];
                 x[h * D + 2 * j] = a * c - b * s;
                 x[h * D + 2 * j + 1] = a * s + b * c;
@@ -776,7 +791,7 @@ static const kind kinds[VS_OP_COUNT] = {
     [VS_OP_LINEAR] = {linear_plan, linear_run, linear_ref},
     [VS_OP_LINEAR_RESIDUAL] = {linear_residual_plan, linear_residual_run, linear_residual_ref},
     [VS_OP_LAYERNORM_MODULATE] = {layernorm_plan, layernorm_run, layernorm_ref},
-    [VS_OP_RMSNORM_ROPE] = {rmsnorm_rope_plan, rmsnorm_rope_run, rmsnorm_rope_ref},
+    [VS_OP_QK_NORM_ROPE] = {qk_norm_rope_plan, qk_norm_rope_run, qk_norm_rope_ref},
     [VS_OP_RMSNORM] = {rmsnorm_plan, rmsnorm_run, rmsnorm_ref},
     [VS_OP_GATED_RESIDUAL] = {gated_residual_plan, gated_residual_run, gated_residual_ref},
     [VS_OP_ADD] = {add_plan, add_run, add_ref},
@@ -814,9 +829,9 @@ static const row rows[] = {
     {VS_OP_LINEAR_RESIDUAL, {1, 7, 24, 16}, {0, 0}, {0}},
     {VS_OP_LAYERNORM_MODULATE, {2, 13, 40}, {1, 1}, {0}},
     {VS_OP_LAYERNORM_MODULATE, {1, 9, 24}, {0, 0}, {0}},
-    {VS_OP_RMSNORM_ROPE, {2, 11, 3, 16}, {1}, {0}},
-    {VS_OP_RMSNORM_ROPE, {1, 5, 2, 8}, {0}, {0}},
-    {VS_OP_RMSNORM_ROPE, {2, 7, 3, 16}, {1, NORM_NONE}, {0}}, /* rotation only (Llama's RoPE) */
+    {VS_OP_QK_NORM_ROPE, {2, 11, 3, 16}, {1}, {0}},
+    {VS_OP_QK_NORM_ROPE, {1, 5, 2, 8}, {0}, {0}},
+    {VS_OP_QK_NORM_ROPE, {2, 7, 3, 16}, {1, NORM_NONE}, {0}}, /* rotation only (Llama's RoPE) */
     {VS_OP_RMSNORM, {17, 40}, {0}, {0}},
     {VS_OP_RMSNORM, {9, 24}, {1}, {0, 1e-5}},
     {VS_OP_GATED_RESIDUAL, {2, 15, 24}, {1}, {0}},
@@ -862,11 +877,18 @@ static const row rows[] = {
     {VS_OP_LINEAR_RESIDUAL, {1, 5, 1544, 4096}, {0, 0}, {0}},
     {VS_OP_LAYERNORM_MODULATE, {1, 2, 32768}, {0, 1}, {0}},
     {VS_OP_LAYERNORM_MODULATE, {1, 5, 5120}, {1, 0}, {0}},
-    {VS_OP_RMSNORM_ROPE, {1, 18, 40, 128}, {1}, {0}},
+    {VS_OP_QK_NORM_ROPE, {1, 18, 40, 128}, {1}, {0}},
     /* per-head norms (HunyuanVideo's q/k): its 24 heads of 128, and small heads with a ragged token count */
-    {VS_OP_RMSNORM_ROPE, {1, 13, 24, 128}, {1, NORM_HEAD}, {0}},
-    {VS_OP_RMSNORM_ROPE, {2, 7, 5, 16}, {1, NORM_HEAD}, {0}},
-    {VS_OP_RMSNORM_ROPE, {1, 9, 3, 64}, {0, NORM_HEAD}, {0}},
+    {VS_OP_QK_NORM_ROPE, {1, 13, 24, 128}, {1, NORM_HEAD}, {0}},
+    {VS_OP_QK_NORM_ROPE, {2, 7, 5, 16}, {1, NORM_HEAD}, {0}},
+    {VS_OP_QK_NORM_ROPE, {1, 9, 3, 64}, {0, NORM_HEAD}, {0}},
+    /* per-head LayerNorm (CogVideoX's q/k): its heads of 64 and 128-wide ones, rotated (the video rows)
+     * or not (the text rows), ragged token counts; its 48 heads: a row of many warps */
+    {VS_OP_QK_NORM_ROPE, {2, 11, 3, 64}, {1, NORM_LAYER}, {0}},
+    {VS_OP_QK_NORM_ROPE, {1, 13, 3, 64}, {0, NORM_LAYER}, {0}},
+    {VS_OP_QK_NORM_ROPE, {1, 7, 3, 128}, {1, NORM_LAYER}, {0}},
+    {VS_OP_QK_NORM_ROPE, {2, 9, 3, 128}, {0, NORM_LAYER}, {0}},
+    {VS_OP_QK_NORM_ROPE, {1, 5, 48, 64}, {1, NORM_LAYER}, {0}},
     /* the SiLU epilogue (HunyuanVideo's token refiner): BF16 GEMM, off the 16-byte grid, the F32 few-rows path */
     {VS_OP_LINEAR, {37, 72, 40}, {1, 2, 0}, {0}},
     {VS_OP_LINEAR, {5, 13, 11}, {1, 2, 0}, {0}},

@@ -47,10 +47,63 @@ TEST(residual_and_norm_checks) {
     float ones[4] = {1, 1, 1, 1}, c[2] = {0, 0};
     vs_tensor tone = view(ones, 1, (int64_t[]){4}), tc = view(c, 2, (int64_t[]){1, 2});
     vs_tensor flat = view(x, 2, (int64_t[]){2, 4});
-    CHECK_FAILS(vs_op_rmsnorm_rope(&flat, &tone, &tc, &tc, 3, 1e-6f), VS_ERR_SHAPE, "heads");
-    CHECK_FAILS(vs_op_rmsnorm_rope(&flat, &tone, &tc, NULL, 1, 1e-6f), VS_ERR_INVALID_ARG, "cos and sin");
+    CHECK_FAILS(vs_op_qk_norm_rope(&flat, &tone, NULL, &tc, &tc, 3, 1e-6f), VS_ERR_SHAPE, "heads");
+    CHECK_FAILS(vs_op_qk_norm_rope(&flat, &tone, NULL, &tc, NULL, 1, 1e-6f), VS_ERR_INVALID_ARG,
+                "cos and sin");
+    /* LayerNorm of each head (a bias): 2 heads of 2, so tone is [dim] and hw [head_dim] */
+    vs_tensor hw = view(ones, 1, (int64_t[]){2}), hw16 = hw;
+    hw16.dtype = VS_BF16;
+    CHECK_FAILS(vs_op_qk_norm_rope(&flat, NULL, &hw, NULL, NULL, 2, 1e-6f), VS_ERR_INVALID_ARG,
+                "a bias (LayerNorm of each head) needs a weight [head_dim]");
+    CHECK_FAILS(vs_op_qk_norm_rope(&flat, &tone, &hw, NULL, NULL, 2, 1e-6f), VS_ERR_SHAPE,
+                "needs a weight [head_dim], not [dim]");
+    CHECK_FAILS(vs_op_qk_norm_rope(&flat, &hw, &tone, NULL, NULL, 2, 1e-6f), VS_ERR_SHAPE,
+                "bias must be [head_dim]");
+    CHECK_FAILS(vs_op_qk_norm_rope(&flat, &hw, &hw16, NULL, NULL, 2, 1e-6f), VS_ERR_INVALID_ARG,
+                "bias is [2] BF16 on cpu, expected F32");
     vs_tensor half = view(x + 1, 2, (int64_t[]){2, 4});
     CHECK_FAILS(vs_op_rmsnorm(&half, &flat, &tone, 1e-6f), VS_ERR_INVALID_ARG, "overlaps");
+    return 0;
+}
+
+/* CogVideoX's q/k path on the CPU against double precision: LayerNorm of each head (one affine pair for
+ * all heads), then RoPE on the video rows only, through views of one tensor as the model calls it. The
+ * table of test_backend_ops draws values near zero; here one head sits at 100 (an offset the norm must
+ * remove without losing the spread of about 1) and one is constant (variance 0: the output is the bias). */
+TEST(qk_layernorm_rope_matches_double_reference) {
+    enum { VIDEO = 5, TEXT = 3, T = VIDEO + TEXT, H = 3, D = 64, DIM = H * D };
+    static float x[T * DIM], w[D], b[D], cs[VIDEO * D / 2], sn[VIDEO * D / 2];
+    static double want[T * DIM];
+    for (int i = 0; i < T * DIM; i++) {
+        const int head = i % DIM / D;
+        x[i] = head == 0 ? sinf(0.37f * (float)i) : head == 1 ? 100.0f + cosf(0.11f * (float)i) : 0.25f;
+    }
+    for (int i = 0; i < D; i++) w[i] = 0.5f + (float)i / D, b[i] = 0.01f * (float)(i - D / 2);
+    for (int i = 0; i < VIDEO * D / 2; i++) cs[i] = cosf(0.05f * (float)i), sn[i] = sinf(0.05f * (float)i);
+    for (int r = 0; r < T; r++)
+        for (int h = 0; h < H; h++) {
+            const float *v = x + r * DIM + h * D;
+            double *o = want + r * DIM + h * D, mean = 0, var = 0;
+            for (int i = 0; i < D; i++) mean += v[i];
+            mean /= D;
+            for (int i = 0; i < D; i++) var += (v[i] - mean) * (v[i] - mean);
+            var /= D;
+            for (int i = 0; i < D; i++) o[i] = (v[i] - mean) / sqrt(var + 1e-6) * w[i] + b[i];
+            for (int j = 0; r < VIDEO && j < D / 2; j++) {
+                const double c = cs[r * D / 2 + j], s = sn[r * D / 2 + j], p = o[2 * j], q = o[2 * j + 1];
+                o[2 * j] = p * c - q * s, o[2 * j + 1] = p * s + q * c;
+            }
+        }
+    vs_tensor video = view(x, 3, (int64_t[]){1, VIDEO, DIM});
+    vs_tensor text = view(x + VIDEO * DIM, 3, (int64_t[]){1, TEXT, DIM});
+    vs_tensor tw = view(w, 1, (int64_t[]){D}), tb = view(b, 1, (int64_t[]){D});
+    vs_tensor tc = view(cs, 2, (int64_t[]){VIDEO, D / 2}), ts = view(sn, 2, (int64_t[]){VIDEO, D / 2});
+    CHECK_OK(vs_op_qk_norm_rope(&video, &tw, &tb, &tc, &ts, H, 1e-6f));
+    CHECK_OK(vs_op_qk_norm_rope(&text, &tw, &tb, NULL, NULL, H, 1e-6f));
+    double worst = 0;
+    for (int i = 0; i < T * DIM; i++) worst = fmax(worst, fabs(x[i] - want[i]));
+    CHECK_MSG(worst < 2e-5, "max error %g", worst);
+    CHECK(x[VIDEO * DIM + 2 * D + 5] == b[5]); /* a constant head of a text row: exactly its bias */
     return 0;
 }
 
@@ -167,6 +220,7 @@ TEST(random_model_forward_is_deterministic) {
     return 0;
 }
 
-RUN_TESTS(T(linear_checks_name_the_op_and_argument), T(residual_and_norm_checks), T(add_reads_broadcast_strides),
+RUN_TESTS(T(linear_checks_name_the_op_and_argument), T(residual_and_norm_checks),
+          T(qk_layernorm_rope_matches_double_reference), T(add_reads_broadcast_strides),
           T(patch_checks_and_fills), T(vae_op_checks), T(copy_rows_between_strided_views),
           T(random_model_forward_is_deterministic))

@@ -31,7 +31,7 @@ if [ "$PHASE" != bench ]; then
   echo "test_hunyuan_cuda exit $?"; grep -vE "^vidsparse info" "$R/test_hunyuan_cuda.log" | tail -n 30
   note "test_backend_ops"
   timeout 60 build-gpu/test_backend_ops >"$R/test_backend_ops.log" 2>&1
-  echo "test_backend_ops exit $?"; grep -E "FAIL|rmsnorm_rope|linear|rows passed|passed|failed" "$R/test_backend_ops.log" | tail -n 25
+  echo "test_backend_ops exit $?"; grep -E "FAIL|qk_norm_rope|linear|rows passed|passed|failed" "$R/test_backend_ops.log" | tail -n 25
   note "test_wan_cuda (the shared RoPE-table helper and timestep embedding)"
   timeout 60 build-gpu/test_wan_cuda >"$R/test_wan_cuda.log" 2>&1
   echo "test_wan_cuda exit $?"; grep -E "^(ok|FAIL)|passed|rel L2" "$R/test_wan_cuda.log" | tail -n 10

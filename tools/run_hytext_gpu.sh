@@ -2,7 +2,7 @@
 # HunyuanVideo's text side on the accelerator (issue 17).
 # PHASE=test: a CUDA build of the test targets, then the GPU test of the Llama and CLIP text encoders
 #   (tests/gpu/test_hunyuan_text_cuda.c: the transformers / diffusers fixtures at rel L2 2e-2 on CUDA, CUDA
-#   against CPU at real head sizes), test_backend_ops (rmsnorm_rope's rotation-only row on CUDA), and the
+#   against CPU at real head sizes), test_backend_ops (qk_norm_rope's rotation-only row on CUDA), and the
 #   CPU tokenizer / encoder tests of that build. Under a minute after the build.
 # PHASE=bench: bench/llama_vs_transformers.py, ours against transformers' LlamaModel as
 #   HunyuanVideoPipeline calls it (Llama-3-8B dimensions, 8 layers, 351 tokens, batch 1 and 2); its JSON

@@ -22,7 +22,7 @@ const char *vs_op_name(vs_op_id op) {
         [VS_OP_LINEAR] = "linear",
         [VS_OP_LINEAR_RESIDUAL] = "linear_residual",
         [VS_OP_LAYERNORM_MODULATE] = "layernorm_modulate",
-        [VS_OP_RMSNORM_ROPE] = "rmsnorm_rope",
+        [VS_OP_QK_NORM_ROPE] = "qk_norm_rope",
         [VS_OP_RMSNORM] = "rmsnorm",
         [VS_OP_GATED_RESIDUAL] = "gated_residual",
         [VS_OP_ADD] = "add",

@@ -31,7 +31,7 @@ typedef enum vs_op_id {
     VS_OP_LINEAR,
     VS_OP_LINEAR_RESIDUAL,
     VS_OP_LAYERNORM_MODULATE,
-    VS_OP_RMSNORM_ROPE,
+    VS_OP_QK_NORM_ROPE,
     VS_OP_RMSNORM,
     VS_OP_GATED_RESIDUAL,
     VS_OP_ADD,
@@ -100,8 +100,8 @@ typedef struct vs_backend {
     vs_status (*layernorm_modulate)(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight,
                                     const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
                                     float eps);
-    vs_status (*rmsnorm_rope)(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos,
-                              const vs_tensor *sin, int heads, float eps);
+    vs_status (*qk_norm_rope)(vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
+                              const vs_tensor *cos, const vs_tensor *sin, int heads, float eps);
     vs_status (*rmsnorm)(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, float eps);
     vs_status (*gated_residual)(vs_tensor *x, const vs_tensor *y, const vs_tensor *gate);
     vs_status (*add)(vs_tensor *out, const vs_tensor *a, const vs_tensor *b);

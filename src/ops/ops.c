@@ -173,17 +173,20 @@ vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_te
     return be->layernorm_modulate(y, x, weight, bias, shift, scale, eps);
 }
 
-vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos_t,
-                             const vs_tensor *sin_t, int heads, float eps) {
-    const char *op = "rmsnorm_rope";
+vs_status vs_op_qk_norm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
+                             const vs_tensor *cos_t, const vs_tensor *sin_t, int heads, float eps) {
+    const char *op = "qk_norm_rope";
     if (!x || !x->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: x is missing", op);
     const vs_device dev = x->device;
     const vs_backend *be;
-    VS_TRY(backend_of(VS_OP_RMSNORM_ROPE, dev, &be));
+    VS_TRY(backend_of(VS_OP_QK_NORM_ROPE, dev, &be));
     VS_TRY(check(op, "x", x, dev, be->activations, 0));
     const int64_t dim = last_dim(x), rows = rows_of(x);
     if (weight)
         VS_TRY(check(op, "weight", weight, dev, VS_F32, 0));
+    else if (bias)
+        return vs_fail(VS_ERR_INVALID_ARG, "%s: a bias (LayerNorm of each head) needs a weight [head_dim]",
+                       op);
     else if (!cos_t)
         return vs_fail(VS_ERR_INVALID_ARG, "%s: neither a norm weight nor rotation tables", op);
     if (heads < 1 || dim % heads || (dim / heads) % 2)
@@ -193,6 +196,14 @@ vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_ten
     if (weight && (weight->ndim != 1 || (weight->shape[0] != dim && weight->shape[0] != head_dim)))
         return shape_mismatch(op, "weight must be [dim] (norm over the row) or [head_dim] (over each head)",
                               weight, x);
+    if (bias) {
+        VS_TRY(check(op, "bias", bias, dev, VS_F32, 0));
+        if (weight->shape[0] != head_dim)
+            return shape_mismatch(op, "a bias (LayerNorm of each head) needs a weight [head_dim], not [dim]",
+                                  weight, x);
+        if (bias->ndim != 1 || bias->shape[0] != head_dim)
+            return shape_mismatch(op, "bias must be [head_dim]", bias, x);
+    }
     if (!(eps > 0)) return vs_fail(VS_ERR_INVALID_ARG, "%s: eps must be positive", op);
     if (!cos_t != !sin_t)
         return vs_fail(VS_ERR_INVALID_ARG, "%s: give both cos and sin tables, or neither", op);
@@ -205,9 +216,9 @@ vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_ten
             return shape_mismatch(op, "cos/sin must be [tokens, head_dim / 2] with rows a multiple of tokens",
                                   cos_t, x);
     }
-    VS_TRY(supported(be, VS_OP_RMSNORM_ROPE, (const vs_tensor *[]){x, weight, cos_t, sin_t}, 4, heads));
+    VS_TRY(supported(be, VS_OP_QK_NORM_ROPE, (const vs_tensor *[]){x, weight, bias, cos_t, sin_t}, 5, heads));
     if (rows == 0) return VS_OK;
-    return be->rmsnorm_rope(x, weight, cos_t, sin_t, heads, eps);
+    return be->qk_norm_rope(x, weight, bias, cos_t, sin_t, heads, eps);
 }
 
 vs_status vs_op_rmsnorm(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, float eps) {

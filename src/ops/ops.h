@@ -45,15 +45,22 @@ vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_te
                                    const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
                                    float eps);
 
-/* In place on x [B, N, heads * head_dim] (activations): RMSNorm times weight,
- * over the whole row (all heads) when weight is F32 [dim] (Wan's q/k norm), or
- * over each head with one weight for all heads when it is F32 [head_dim]
- * (diffusers' per-head "rms_norm": HunyuanVideo); no norm when weight is NULL
- * (only the rotation); then, when cos and sin are given (F32 [N, head_dim / 2]),
- * the rotation of interleaved pairs (2j, 2j+1) of every head by the angle of
- * token n, pair j. */
-vs_status vs_op_rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos,
-                             const vs_tensor *sin, int heads, float eps);
+/* The norm of a DiT's (or a text encoder's) q or k, then RoPE, in place on
+ * x [B, N, heads * head_dim] (activations), statistics in f32:
+ *   - weight F32 [dim], bias NULL: RMSNorm over the whole row (all heads), times
+ *     weight (Wan's q/k norm);
+ *   - weight F32 [head_dim], bias NULL: RMSNorm over each head, one weight for
+ *     all heads (diffusers' per-head "rms_norm": HunyuanVideo);
+ *   - weight and bias F32 [head_dim]: LayerNorm over each head (its mean
+ *     subtracted, divided by sqrt(variance + eps)) times weight plus bias, one
+ *     affine pair for all heads (CogVideoX's per-head "layer_norm");
+ *   - weight and bias NULL: no norm (the rotation alone);
+ * then, when cos and sin are given (F32 [N, head_dim / 2]), the rotation of
+ * interleaved pairs (2j, 2j+1) of every head by the angle of token n, pair j.
+ * CUDA: one kernel, one read and one write of x, rounded to BF16 once (after
+ * the rotation). */
+vs_status vs_op_qk_norm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
+                             const vs_tensor *cos, const vs_tensor *sin, int heads, float eps);
 
 /* y = x / sqrt(mean(x^2) + eps) * weight over each row (T5's RMSNorm: no mean
  * subtraction, f32 statistics). x F32 [.., dim]; y of x's shape, F32, or

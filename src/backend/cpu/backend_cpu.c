@@ -119,18 +119,19 @@ static vs_status layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_t
     return VS_OK;
 }
 
-static vs_status rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos_t,
-                              const vs_tensor *sin_t, int heads, float eps) {
-    const int64_t dim = last_dim(x), rows = rows_of(x);
-    if (!weight) {
-    } else if (weight->shape[0] == dim) {
+/* The norm in place (each head a row of the norm kernel unless the weight spans the row), then the
+ * rotation. */
+static vs_status qk_norm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
+                              const vs_tensor *cos_t, const vs_tensor *sin_t, int heads, float eps) {
+    const int64_t dim = last_dim(x), rows = rows_of(x), head_dim = dim / heads;
+    if (bias)
+        vs_cpu_layernorm(x->data, x->data, weight->data, bias->data, rows * heads, head_dim, eps);
+    else if (weight && weight->shape[0] == dim)
         vs_cpu_rmsnorm(x->data, x->data, weight->data, rows, dim, eps);
-    } else {
-        vs_cpu_rmsnorm(x->data, x->data, weight->data, rows * heads, dim / heads, eps); /* each head a row */
-    }
+    else if (weight)
+        vs_cpu_rmsnorm(x->data, x->data, weight->data, rows * heads, head_dim, eps);
     if (cos_t)
-        vs_cpu_rope_pairs(x->data, rows, cos_t->shape[0], heads, (int)(dim / heads), cos_t->data,
-                          sin_t->data);
+        vs_cpu_rope_pairs(x->data, rows, cos_t->shape[0], heads, (int)head_dim, cos_t->data, sin_t->data);
     return VS_OK;
 }
 
@@ -382,7 +383,7 @@ const vs_backend vs_backend_cpu = {
     .linear = linear,
     .linear_residual = linear_residual,
     .layernorm_modulate = layernorm_modulate,
-    .rmsnorm_rope = rmsnorm_rope,
+    .qk_norm_rope = qk_norm_rope,
     .rmsnorm = rmsnorm,
     .gated_residual = gated_residual,
     .add = add,

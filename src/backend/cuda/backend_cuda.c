@@ -74,11 +74,12 @@ static vs_status supports(const vs_op_desc *d) {
         VS_TRY(vector_dim(d->op, "last dimension", last_dim(t[1])));
         VS_TRY(modulation_rows(d->op, "shift", t[4]));
         return modulation_rows(d->op, "scale", t[5]);
-    case VS_OP_RMSNORM_ROPE: { /* x, weight, cos, sin; heads */
+    case VS_OP_QK_NORM_ROPE: { /* x, weight, bias, cos, sin; heads */
         VS_TRY(vector_dim(d->op, "last dimension", last_dim(t[0])));
         const int64_t head_dim = last_dim(t[0]) / d->param[0], group = head_dim / 8;
-        const int per_head = t[1] && t[1]->shape[0] != last_dim(t[0]); /* no weight: the rotation alone */
-        if ((t[2] || per_head) && head_dim % 8)
+        /* a bias makes it LayerNorm, always over each head; no weight: the rotation alone */
+        const int per_head = t[2] || (t[1] && t[1]->shape[0] != last_dim(t[0]));
+        if ((t[3] || per_head) && head_dim % 8)
             return vs_fail(VS_ERR_UNSUPPORTED, "%s: head_dim %lld is not a multiple of 8 (CUDA kernel)", op,
                            (long long)head_dim);
         if (per_head && (group > 32 || (group & (group - 1))))
@@ -217,13 +218,14 @@ static vs_status layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_t
                                       rows, tokens, last_dim(x), eps);
 }
 
-static vs_status rmsnorm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *cos_t,
-                              const vs_tensor *sin_t, int heads, float eps) {
+static vs_status qk_norm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
+                              const vs_tensor *cos_t, const vs_tensor *sin_t, int heads, float eps) {
     const int64_t dim = last_dim(x), rows = rows_of(x);
     if (rows == 0) return VS_OK;
-    return vs_cuda_rmsnorm_rope(x->data, data_or_null(weight), data_or_null(cos_t), data_or_null(sin_t), rows,
-                                cos_t ? cos_t->shape[0] : 1, dim, (int)(dim / heads),
-                                weight && weight->shape[0] != dim, eps);
+    const int per_head = bias || (weight && weight->shape[0] != dim); /* a bias: LayerNorm of each head */
+    return vs_cuda_qk_norm_rope(x->data, data_or_null(weight), data_or_null(bias), data_or_null(cos_t),
+                                data_or_null(sin_t), rows, cos_t ? cos_t->shape[0] : 1, dim, (int)(dim / heads),
+                                per_head, eps);
 }
 
 static vs_status rmsnorm(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, float eps) {
@@ -375,7 +377,7 @@ const vs_backend vs_backend_cuda = {
     .linear = linear,
     .linear_residual = linear_residual,
     .layernorm_modulate = layernorm_modulate,
-    .rmsnorm_rope = rmsnorm_rope,
+    .qk_norm_rope = qk_norm_rope,
     .rmsnorm = rmsnorm,
     .gated_residual = gated_residual,
     .add = add,

@@ -1,5 +1,5 @@
 /* Element-wise and row-wise kernels of the model ops (src/ops/ops.h): norms
- * with modulation, RMSNorm + RoPE, gated residuals, patches, conversions.
+ * with modulation, q/k norms + RoPE, gated residuals, patches, conversions.
  * All math in f32; bf16 stored as uint16_t and moved 8 at a time (16 bytes). */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -124,44 +124,53 @@ __global__ void layernorm_modulate_kernel(uint16_t *y, const float *x, const flo
     }
 }
 
-/* One block per row: RMS over the row (all heads) or over each head (per_head),
- * weight (no norm without one), then each head's pairs rotated. A group of 8
- * values is 4 whole pairs of one head (head_dim % 8 == 0), whose angles are 4
- * consecutive floats of the table row: one float4 each. Per head, the
- * head_dim / 8 threads holding a head's groups of a chunk are neighbouring lanes
- * of one warp (head_dim / 8 a power of two <= 32, blocks of whole warps), so a
- * butterfly over them sums the head. */
-__global__ void rmsnorm_rope_kernel(uint16_t *x, const float *weight, const float *cos_table, const float *sin_table,
-                                    int64_t tokens, int dim, int head_dim, int per_head, float eps) {
+/* Sum over the `group` neighbouring lanes (a power of two <= 32, aligned) that hold one head's values. */
+__device__ __forceinline__ float group_sum(float v, int group) {
+    for (int o = group / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* One block per row: the norm (RMS over the row when the weight spans it, RMS over each head (per_head), or
+ * with a bias LayerNorm over each head; none without a weight), then each head's pairs rotated. A group of 8
+ * values is 4 whole pairs of one head (head_dim % 8 == 0), whose angles are 4 consecutive floats of the
+ * table row: one float4 each. Per head, the head_dim / 8 threads holding a head's groups of a chunk are
+ * neighbouring lanes of one warp (head_dim / 8 a power of two <= 32, blocks of whole warps), so a butterfly
+ * over them sums the head; LayerNorm takes two (the mean, then the variance about it from the registers:
+ * no cancellation for heads far from zero). The row is normed and rotated in f32 and rounded to BF16 once:
+ * a norm op followed by a rotation would round twice, as diffusers' BF16 attention processors do; once is
+ * closer to the f32 math. */
+__global__ void qk_norm_rope_kernel(uint16_t *x, const float *weight, const float *bias, const float *cos_table,
+                                    const float *sin_table, int64_t tokens, int dim, int head_dim, int per_head,
+                                    float eps) {
     __shared__ float scratch[32];
     const int64_t row = blockIdx.x;
     uint16_t *xr = x + row * dim;
-    float v[kRowChunks][8], sq[kRowChunks];
-    float total = 0.0f;
+    const int group = head_dim / 8;
+    float v[kRowChunks][8], mean[kRowChunks], rstd[kRowChunks];
+    float total = 0.0f; /* the row's sum of squares */
 #pragma unroll
     for (int c = 0; c < kRowChunks; c++) {
         const int i = (c * blockDim.x + threadIdx.x) * 8;
-        sq[c] = 0.0f;
+        float sum = 0.0f, sq = 0.0f;
         if (i < dim) {
             load8(xr + i, v[c]);
 #pragma unroll
-            for (int j = 0; j < 8; j++) sq[c] += v[c][j] * v[c][j];
+            for (int j = 0; j < 8; j++) sum += v[c][j], sq += v[c][j] * v[c][j];
         }
-        total += sq[c];
+        total += sq;
+        mean[c] = 0.0f, rstd[c] = 1.0f;
+        if (bias) { /* whole warps take every branch: the lanes past the row add zeros */
+            mean[c] = group_sum(sum, group) / head_dim;
+            float dev = 0.0f;
+            if (i < dim)
+#pragma unroll
+                for (int j = 0; j < 8; j++) dev += (v[c][j] - mean[c]) * (v[c][j] - mean[c]);
+            rstd[c] = rsqrtf(group_sum(dev, group) / head_dim + eps);
+        } else if (weight && per_head) {
+            rstd[c] = rsqrtf(group_sum(sq, group) / head_dim + eps);
+        }
     }
-    float rstd[kRowChunks];
-    if (!weight) {
-#pragma unroll
-        for (int c = 0; c < kRowChunks; c++) rstd[c] = 1.0f;
-    } else if (per_head) {
-        const int group = head_dim / 8;
-#pragma unroll
-        for (int c = 0; c < kRowChunks; c++) {
-            float s = sq[c];
-            for (int o = group / 2; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-            rstd[c] = rsqrtf(s / head_dim + eps);
-        }
-    } else {
+    if (weight && !per_head) {
         const float r = rsqrtf(block_sum(total, scratch) / dim + eps);
 #pragma unroll
         for (int c = 0; c < kRowChunks; c++) rstd[c] = r;
@@ -172,10 +181,11 @@ __global__ void rmsnorm_rope_kernel(uint16_t *x, const float *weight, const floa
     for (int c = 0; c < kRowChunks; c++) {
         const int i = (c * blockDim.x + threadIdx.x) * 8;
         if (i >= dim) continue;
-        float o[8], w[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+        float o[8], w[8] = {1, 1, 1, 1, 1, 1, 1, 1}, b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         if (weight) load8(weight + (per_head ? i % head_dim : i), w);
+        if (bias) load8(bias + i % head_dim, b);
 #pragma unroll
-        for (int j = 0; j < 8; j++) o[j] = v[c][j] * rstd[c] * w[j];
+        for (int j = 0; j < 8; j++) o[j] = (v[c][j] - mean[c]) * rstd[c] * w[j] + b[j];
         if (cos_table) {
             const int pair = (i % head_dim) / 2;
             const float4 cs = *reinterpret_cast<const float4 *>(cos_table + n * half + pair);
@@ -468,21 +478,21 @@ extern "C" vs_status vs_cuda_layernorm_modulate(uint16_t *y, const float *x, con
     return VS_OK;
 }
 
-extern "C" vs_status vs_cuda_rmsnorm_rope(uint16_t *x, const float *weight, const float *cos_table,
-                                          const float *sin_table, int64_t rows, int64_t tokens, int64_t dim,
-                                          int head_dim, int per_head, float eps) {
-    VS_TRY(check_row_dim("rmsnorm_rope", dim));
-    VS_TRY(check_rows("rmsnorm_rope", rows));
+extern "C" vs_status vs_cuda_qk_norm_rope(uint16_t *x, const float *weight, const float *bias,
+                                          const float *cos_table, const float *sin_table, int64_t rows,
+                                          int64_t tokens, int64_t dim, int head_dim, int per_head, float eps) {
+    VS_TRY(check_row_dim("qk_norm_rope", dim));
+    VS_TRY(check_rows("qk_norm_rope", rows));
     if ((cos_table || per_head) && head_dim % 8)
-        return vs_fail(VS_ERR_UNSUPPORTED, "rmsnorm_rope: head_dim %d is not a multiple of 8", head_dim);
+        return vs_fail(VS_ERR_UNSUPPORTED, "qk_norm_rope: head_dim %d is not a multiple of 8", head_dim);
     const int group = head_dim / 8;
     if (per_head && (group > 32 || (group & (group - 1))))
-        return vs_fail(VS_ERR_UNSUPPORTED, "rmsnorm_rope: a per-head norm takes head_dim 8, 16, .., 256, not %d",
+        return vs_fail(VS_ERR_UNSUPPORTED, "qk_norm_rope: a per-head norm takes head_dim 8, 16, .., 256, not %d",
                        head_dim);
     if (rows == 0) return VS_OK;
-    rmsnorm_rope_kernel<<<(unsigned)rows, row_threads(dim)>>>(x, weight, cos_table, sin_table, tokens, (int)dim,
-                                                              head_dim, per_head, eps);
-    VS_CUDA_LAUNCH_CHECK("rmsnorm_rope");
+    qk_norm_rope_kernel<<<(unsigned)rows, row_threads(dim)>>>(x, weight, bias, cos_table, sin_table, tokens,
+                                                              (int)dim, head_dim, per_head, eps);
+    VS_CUDA_LAUNCH_CHECK("qk_norm_rope");
     return VS_OK;
 }
 

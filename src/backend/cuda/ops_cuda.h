@@ -57,10 +57,12 @@ vs_status vs_cuda_layernorm_modulate(uint16_t *y, const float *x, const float *w
                                      int64_t tokens, int64_t dim, float eps);
 
 /* x[r] = RMSNorm(x[r]) * weight in place (BF16, f32 math; per_head: over each head
- * with weight [head_dim], else over the row with weight [dim]), then when cos/sin
+ * with weight [head_dim], else over the row with weight [dim]), or with a bias
+ * [head_dim] (per_head set) LayerNorm of each head * weight + bias; then when cos/sin
  * are given, rotation of each head's interleaved pairs by table row r % tokens. */
-vs_status vs_cuda_rmsnorm_rope(uint16_t *x, const float *weight, const float *cos_table, const float *sin_table,
-                               int64_t rows, int64_t tokens, int64_t dim, int head_dim, int per_head, float eps);
+vs_status vs_cuda_qk_norm_rope(uint16_t *x, const float *weight, const float *bias, const float *cos_table,
+                               const float *sin_table, int64_t rows, int64_t tokens, int64_t dim, int head_dim,
+                               int per_head, float eps);
 
 /* y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight; x F32, y F32 or BF16 (y_dtype), dim % 8 == 0. */
 vs_status vs_cuda_rmsnorm(void *y, vs_dtype y_dtype, const float *x, const float *weight, int64_t rows, int64_t dim,

@@ -205,14 +205,13 @@ static vs_status expert_norm(forward_state *f, const vs_cogvideox_norm *n, const
     return vs_op_layernorm_modulate(&h_t, &x_t, &n->weight, &n->bias, &c_shift, &c_scale, eps);
 }
 
-/* In place on t [1, T, heads * head_dim]: LayerNorm of each head (eps 1e-6, one affine [head_dim] for all
- * heads), through an f32 copy in `scratch` (F32, t's size): the norm op reads f32 rows. */
-static vs_status head_layernorm(forward_state *f, vs_tensor *t, const vs_cogvideox_norm *n, vs_tensor *scratch) {
-    const int64_t rows = t->shape[1] * f->c->num_heads, hd = f->c->head_dim;
-    vs_tensor heads = vs_tensor_view(t->data, t->dtype, t->device, 3, (int64_t[]){1, rows, hd});
-    vs_tensor f32 = vs_tensor_view(scratch->data, VS_F32, t->device, 3, (int64_t[]){1, rows, hd});
-    VS_TRY(t->dtype == VS_F32 ? vs_op_copy(&f32, &heads) : vs_op_convert(&f32, &heads));
-    return vs_op_layernorm_modulate(&heads, &f32, &n->weight, &n->bias, NULL, NULL, 1e-6f);
+/* In place on t [1, T, heads * head_dim] (q or k): LayerNorm of each head (eps 1e-6, one affine [head_dim]
+ * for all heads), then RoPE on the video rows; one pass over each region (the text rows are not rotated). */
+static vs_status head_norm_rope(forward_state *f, vs_tensor *t, const vs_cogvideox_norm *n) {
+    const int H = f->c->num_heads;
+    vs_tensor video = tokens(t, 0, f->N), text = tokens(t, f->N, f->L);
+    VS_TRY(vs_op_qk_norm_rope(&video, &n->weight, &n->bias, f->rope_cos, f->rope_sin, H, 1e-6f));
+    return vs_op_qk_norm_rope(&text, &n->weight, &n->bias, NULL, NULL, H, 1e-6f);
 }
 
 /* Joint attention of q, k, v [1, T, dim] into a: dense (one op call), or through the sparse method with its
@@ -250,7 +249,7 @@ static vs_status block(forward_state *f, const vs_cogvideox_block *b, int layer)
     const int64_t N = f->N, L = f->L, T = N + L, D = f->c->dim;
     const vs_dtype act = vs_joint_dit_act_dtype(f->dev);
     const size_t mark = vs_arena_mark(f->arena);
-    vs_tensor mod, h, q, k, v, a, scratch;
+    vs_tensor mod, h, q, k, v, a;
     VS_TRY(TAKE(f->arena, act, &h, 1, T, D));
     vs_tensor x_v = tokens(&f->x, 0, N), x_t = tokens(&f->x, N, L);
 
@@ -266,17 +265,8 @@ static vs_status block(forward_state *f, const vs_cogvideox_block *b, int layer)
         VS_TRY(vs_op_linear(&q, &h, &b->q.weight, bias_of(&b->q), VS_EPILOGUE_NONE));
         VS_TRY(vs_op_linear(&k, &h, &b->k.weight, bias_of(&b->k), VS_EPILOGUE_NONE));
         VS_TRY(vs_op_linear(&v, &h, &b->v.weight, bias_of(&b->v), VS_EPILOGUE_NONE));
-        {
-            const size_t norm_mark = vs_arena_mark(f->arena);
-            VS_TRY(TAKE(f->arena, VS_F32, &scratch, 1, T, D));
-            VS_TRY(head_layernorm(f, &q, &b->norm_q, &scratch));
-            VS_TRY(head_layernorm(f, &k, &b->norm_k, &scratch));
-            vs_arena_release(f->arena, norm_mark);
-        }
-        vs_tensor q_v = tokens(&q, 0, N), k_v = tokens(&k, 0, N);
-        const int H = f->c->num_heads;
-        VS_TRY(vs_op_rmsnorm_rope(&q_v, NULL, f->rope_cos, f->rope_sin, H, 1e-6f));
-        VS_TRY(vs_op_rmsnorm_rope(&k_v, NULL, f->rope_cos, f->rope_sin, H, 1e-6f));
+        VS_TRY(head_norm_rope(f, &q, &b->norm_q));
+        VS_TRY(head_norm_rope(f, &k, &b->norm_k));
         VS_TRY(joint_attention(f, layer, &q, &k, &v, &a));
         vs_tensor a_v = tokens(&a, 0, N), a_t = tokens(&a, N, L);
         vs_tensor gate = vs_adaln_chunk(&mod, 2), c_gate = vs_adaln_chunk(&mod, 5);
@@ -358,7 +348,7 @@ static size_t forward_bytes(const vs_cogvideox_config *c, vs_device dev, int64_t
     const size_t persistent = vs_joint_dit_aligned(T * D * 4) + io + small;
     size_t phase = vs_joint_dit_aligned(N * c->in_channels * vol * act) + vs_joint_dit_aligned(N * D * act);      /* patches */
     phase = vs_joint_dit_max_size(phase, vs_joint_dit_aligned(L * c->text_dim * act) + vs_joint_dit_aligned(L * D * act));     /* text */
-    const size_t attention = 5 * vs_joint_dit_aligned(T * D * act) + vs_joint_dit_aligned(T * D * 4);            /* h, q, k, v, a, f32 copy */
+    const size_t attention = 5 * vs_joint_dit_aligned(T * D * act);                                               /* h, q, k, v, a */
     const int64_t chunk = vs_joint_dit_min64(T, vs_joint_dit_mlp_chunk_rows(dev));
     phase = vs_joint_dit_max_size(phase, attention);
     phase = vs_joint_dit_max_size(phase, vs_joint_dit_aligned(T * D * act) + vs_joint_dit_aligned(chunk * c->mlp_dim * act)); /* FFN */

@@ -13,7 +13,7 @@
  * Layout tricks, done once at load: K and V rows are repeated per query head
  * (GQA as plain multi-head attention), Q and K rows are reordered within each
  * head so rotate-half RoPE becomes the rotation of interleaved pairs that
- * vs_op_rmsnorm_rope applies, and 1/sqrt(head_dim) is folded into Q (the
+ * vs_op_qk_norm_rope applies, and 1/sqrt(head_dim) is folded into Q (the
  * attention op is unscaled; its position-bias table carries the causal mask). */
 #ifndef VS_MODELS_COMMON_LLAMA_H
 #define VS_MODELS_COMMON_LLAMA_H

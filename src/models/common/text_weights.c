@@ -127,8 +127,8 @@ vs_status vs_text_causal_attention(vs_arena *arena, vs_tensor *x, const vs_tenso
     VS_TRY(vs_op_linear(&k2, h, w->k, w->k_bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_op_linear(&v2, h, w->v, w->v_bias, VS_EPILOGUE_NONE));
     if (cos) {
-        VS_TRY(vs_op_rmsnorm_rope(&q2, NULL, cos, sin, heads, 1e-6f));
-        VS_TRY(vs_op_rmsnorm_rope(&k2, NULL, cos, sin, heads, 1e-6f));
+        VS_TRY(vs_op_qk_norm_rope(&q2, NULL, NULL, cos, sin, heads, 1e-6f));
+        VS_TRY(vs_op_qk_norm_rope(&k2, NULL, NULL, cos, sin, heads, 1e-6f));
     }
     VS_TRY(vs_op_attention_relpos(&att, &q, &k, &v, causal, buckets, mask, &scores));
     return vs_op_linear_residual(x, &att2, w->o, w->o_bias, NULL);

@@ -46,7 +46,7 @@ typedef struct vs_text_attn_weights {
 
 /* x (F32 [B, N, heads * head_dim]) += O . softmax(Q K^T + causal + padding) V
  * on h (activations [B, N, hidden]), Q pre-scaled by its weights; RoPE on Q and
- * K when cos and sin are given (vs_op_rmsnorm_rope's rotation). Scratch from
+ * K when cos and sin are given (vs_op_qk_norm_rope's rotation). Scratch from
  * the arena, left allocated (the caller releases it): vs_text_attention_bytes. */
 vs_status vs_text_causal_attention(vs_arena *arena, vs_tensor *x, const vs_tensor *h, const vs_text_attn_weights *w,
                                    int heads, int head_dim, const vs_tensor *cos, const vs_tensor *sin,

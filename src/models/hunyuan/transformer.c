@@ -308,8 +308,8 @@ static vs_status qk_norm(const forward_state *f, vs_tensor *q, vs_tensor *k, con
     const int H = f->c->num_heads;
     const float eps = 1e-6f;
     const vs_tensor *cos = video ? f->rope_cos : NULL, *sin = video ? f->rope_sin : NULL;
-    VS_TRY(vs_op_rmsnorm_rope(q, norm_q, cos, sin, H, eps));
-    return vs_op_rmsnorm_rope(k, norm_k, cos, sin, H, eps);
+    VS_TRY(vs_op_qk_norm_rope(q, norm_q, NULL, cos, sin, H, eps));
+    return vs_op_qk_norm_rope(k, norm_k, NULL, cos, sin, H, eps);
 }
 
 /* Joint attention over all N + L tokens of q, k, v into a: dense, or through the sparse method with its
