@@ -580,20 +580,24 @@ TEST(profiling_degenerate_and_bad_input) {
 
 TEST(band_rows_of_a_wan_mask) {
     /* Wan 1.3B 480p at density 0.15: sink = blocks 0..12 (k < 1560), band 2560 tokens = 20 blocks each side
-     * (a block 20 away still holds a pair 2433 apart), 255 full blocks and a short one. */
+     * (a block 20 away still holds a pair 2433 apart), 255 full blocks and a short one; every row is a band
+     * row (those near the start with their band from the sink on, those near the end clipped by it). */
     vs_svg_config cfg = vs_svg_config_default(21, 1560, 0, 0.15);
     const int N = 32760;
     vs_attn_block_list *b = test_block_list();
     CHECK_OK(vs_svg_blocks_build(&cfg, N, b));
-    vs_attn_band band = vs_attn_find_band(&b->view, N);
-    CHECK_MSG(band.sink == 13 && band.half == 20 && band.first == 34 && band.count == 201,
-              "band first %d count %d sink %d half %d", band.first, band.count, band.sink, band.half);
+    vs_attn_band band = vs_attn_find_band(&b->view);
+    CHECK_MSG(band.sink == 13 && band.half == 20 && band.first == 0 && band.count == 256 && band.tail == 256,
+              "band first %d count %d sink %d half %d tail %d", band.first, band.count, band.sink, band.half,
+              band.tail);
     for (int i = band.first; i < band.first + band.count; i++)
         for (int j = 0; j < b->view.num_k_blocks; j++)
             CHECK(vs_svg_block_allowed(&cfg, N, i, j) == (j < band.sink || abs(j - i) <= band.half));
 
-    /* The rest of the list: band rows empty, every other row as before. */
+    /* The rest of the list without the rows whose band is whole (34 .. 234): those rows empty, every other row
+     * as before. */
     vs_attn_block_list *rest = test_block_list();
+    band.first = 34, band.count = 201;
     CHECK_OK(vs_attn_blocks_without_rows(&b->view, N, band.first, band.count, rest));
     double kept = 0;
     for (int i = 0; i < b->view.num_q_blocks; i++) {
@@ -610,33 +614,69 @@ TEST(band_rows_of_a_wan_mask) {
     CHECK(fabs(rest->density + band_elements / ((double)N * N) - b->density) < 1e-12);
     CHECK(kept > 0);
 
-    /* Text tokens make every row dense on the text blocks: no band rows. */
+    /* Text after the video (16 frames of 128 tokens, 200 text tokens: blocks 16 and 17) is the dense tail:
+     * every video row is a band row, every key block of the text rows is kept. */
     cfg = config(16, 128, 200, 1);
     b = test_block_list();
     CHECK_OK(vs_svg_blocks_build(&cfg, 2248, b));
-    CHECK(vs_attn_find_band(&b->view, 2248).count == 0);
+    band = vs_attn_find_band(&b->view);
+    CHECK_MSG(band.first == 0 && band.count == 16 && band.sink == 1 && band.half == 1 && band.tail == 16,
+              "band first %d count %d sink %d half %d tail %d", band.first, band.count, band.sink, band.half,
+              band.tail);
+    for (int i = 0; i < 18; i++)
+        for (int j = 0; j < 18; j++) {
+            const int in_band = i < 16 && j >= vs_attn_band_lo(&band, i) && j <= vs_attn_band_hi(&band, i);
+            CHECK(vs_svg_block_allowed(&cfg, 2248, i, j) == (i >= 16 || j < band.sink || in_band || j >= band.tail));
+        }
     return 0;
 }
 
-TEST(band_rows_of_a_hand_made_list) {
-    /* 10 full blocks. Rows 3-4: sink 1, half 1; rows 6-9: sink 2, half 0 (the longer run); row 5 touches the
-     * sink (no gap). */
-    int32_t row_ptr[11], col_idx[64];
-    const int32_t rows[10][6] = {{0, -1}, {0, 1, -1}, {0, 1, 2, 3, -1}, {0, 2, 3, 4, -1}, {0, 3, 4, 5, -1},
-                                 {0, 1, 2, -1}, {0, 1, 6, -1}, {0, 1, 7, -1}, {0, 1, 8, -1}, {0, 1, 9, -1}};
+/* A CSR of nb rows from rows[i] (each ended by -1). */
+static vs_attn_blocks csr_of(int nb, const int32_t rows[][16], int32_t *row_ptr, int32_t *col_idx) {
     int n = 0;
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < nb; i++) {
         row_ptr[i] = n;
         for (int e = 0; rows[i][e] >= 0; e++) col_idx[n++] = rows[i][e];
     }
-    row_ptr[10] = n;
-    vs_attn_blocks b = {10, 10, row_ptr, col_idx};
-    vs_attn_band band = vs_attn_find_band(&b, 1280);
-    CHECK_MSG(band.first == 6 && band.count == 4 && band.sink == 2 && band.half == 0, "first %d count %d", band.first,
-              band.count);
-    /* A short last block: row 9's band block is no longer full. */
-    band = vs_attn_find_band(&b, 1250);
-    CHECK(band.first == 6 && band.count == 3);
+    row_ptr[nb] = n;
+    return (vs_attn_blocks){nb, nb, row_ptr, col_idx};
+}
+
+TEST(band_rows_of_a_hand_made_list) {
+    /* 10 blocks. Rows 2-4: sink 1, half 1 (row 2's band starts at the sink); rows 6-9: sink 2, half 0 (the
+     * longer run); row 5 is no band row of either. */
+    int32_t row_ptr[13], col_idx[160];
+    const int32_t rows[10][16] = {{0, -1}, {0, 1, -1}, {0, 1, 2, 3, -1}, {0, 2, 3, 4, -1}, {0, 3, 4, 5, -1},
+                                  {0, 1, 2, -1}, {0, 1, 6, -1}, {0, 1, 7, -1}, {0, 1, 8, -1}, {0, 1, 9, -1}};
+    vs_attn_blocks b = csr_of(10, rows, row_ptr, col_idx);
+    vs_attn_band band = vs_attn_find_band(&b);
+    CHECK_MSG(band.first == 6 && band.count == 4 && band.sink == 2 && band.half == 0 && band.tail == 10,
+              "first %d count %d", band.first, band.count);
+
+    /* 12 blocks, the last two dense columns (text after the video): every video row is a band row, its band
+     * clipped by the sink (rows 0-1) or the tail (row 9); the text rows (10, 11) attend everything. */
+    const int32_t with_text[12][16] = {
+        {0, 1, 10, 11, -1},       {0, 1, 2, 10, 11, -1},    {0, 1, 2, 3, 10, 11, -1}, {0, 2, 3, 4, 10, 11, -1},
+        {0, 3, 4, 5, 10, 11, -1}, {0, 4, 5, 6, 10, 11, -1}, {0, 5, 6, 7, 10, 11, -1}, {0, 6, 7, 8, 10, 11, -1},
+        {0, 7, 8, 9, 10, 11, -1}, {0, 8, 9, 10, 11, -1},
+        {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, -1}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, -1}};
+    b = csr_of(12, with_text, row_ptr, col_idx);
+    band = vs_attn_find_band(&b);
+    CHECK_MSG(band.first == 0 && band.count == 10 && band.sink == 1 && band.half == 1 && band.tail == 10,
+              "first %d count %d sink %d half %d tail %d", band.first, band.count, band.sink, band.half, band.tail);
+    CHECK(vs_attn_band_lo(&band, 0) == 1 && vs_attn_band_hi(&band, 0) == 1);
+    CHECK(vs_attn_band_lo(&band, 9) == 8 && vs_attn_band_hi(&band, 9) == 9);
+    /* Row 3 of 12 blocks with a tail of 3 (a band row), with a gap in the tail, with a tail longer than the
+     * path copies (12 / 8 + 2 blocks): band rows only in the first. */
+    const int32_t tails[3][16] = {{0, 2, 3, 4, 9, 10, 11, -1}, {0, 2, 3, 4, 9, 11, -1}, {0, 2, 3, 4, 8, 9, 10, 11, -1}};
+    for (int t = 0; t < 3; t++) {
+        int32_t one_row[4][16] = {{0, -1}, {0, -1}, {0, -1}};
+        memcpy(one_row[3], tails[t], sizeof tails[t]);
+        b = csr_of(4, (const int32_t(*)[16])one_row, row_ptr, col_idx);
+        b.num_k_blocks = 12;
+        band = vs_attn_find_band(&b);
+        CHECK_MSG(band.count == (t == 0), "tail case %d: %d band rows", t, band.count);
+    }
     return 0;
 }
 

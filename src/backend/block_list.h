@@ -26,26 +26,40 @@ typedef struct vs_attn_block_list {
 
 void vs_attn_block_list_free(vs_attn_block_list *blocks);
 
-/* The rows of a block list that are one uniform band beside the sink: query
- * blocks i in [first, first + count) whose key blocks are exactly [0, sink)
- * and [i - half, i + half], with a gap between the two ranges and every block
- * involved full (128 tokens). Such rows are a batch of equal-shaped dense
- * attentions (each query block against its 2 half + 1 band blocks) plus one
- * dense attention of all of them to the sink, which lets the CUDA path run
- * them on cuDNN's fused kernels. count 0: no such rows. The longest run of
- * consecutive such rows is taken. */
+/* The rows of a block list that are one band beside a sink and a dense tail:
+ * query blocks i in [first, first + count) whose key blocks are exactly
+ *   [0, sink)  (the first-frame sink),
+ *   [lo(i), hi(i)]  with lo(i) = max(sink, i - half), hi(i) = min(tail - 1, i + half),
+ *   [tail, nb)  (dense key blocks at the end: text after the video; tail = nb when none),
+ * each range non-empty except the tail. In SVG's lists every video row has
+ * this shape, the rows where the band meets the sink or the tail included
+ * (their band is clipped there). Such rows are a few batches of dense
+ * attentions (each query block against its band blocks) plus one dense
+ * attention of all of them to the sink and the tail, which lets the CUDA path
+ * run them on cuDNN's fused kernels. count 0: no such rows. The parameters
+ * come from a row whose band touches neither the sink nor the tail; the
+ * longest run of consecutive rows of one (sink, half, tail) is taken. */
 typedef struct vs_attn_band {
-    int first, count, sink, half;
+    int first, count, sink, half, tail;
 } vs_attn_band;
-vs_attn_band vs_attn_find_band(const vs_attn_blocks *blocks, int seq_len);
+vs_attn_band vs_attn_find_band(const vs_attn_blocks *blocks);
+
+/* Row i's band blocks: [vs_attn_band_lo, vs_attn_band_hi], inclusive. */
+static inline int vs_attn_band_lo(const vs_attn_band *b, int i) {
+    return i - b->half > b->sink ? i - b->half : b->sink;
+}
+static inline int vs_attn_band_hi(const vs_attn_band *b, int i) {
+    return i + b->half < b->tail - 1 ? i + b->half : b->tail - 1;
+}
 
 /* The CUDA band attention's device scratch for one batch entry of 16-bit values (backend/cuda/band_attention.cu
- * allocates exactly these): the gathered q, k and v of every block (`all` bytes each), the band's and the
- * sink's outputs (`part` each) and their f32 log-sum-exps (`lse` each), and the other rows' output (`rest`:
- * `rest_entries` page-table rows of 128 tokens, the runs before and after the band, the second starting at a
- * multiple of 4). */
+ * allocates exactly these): one buffer (`gathered` bytes) holding the gathered k and v, each preceded by a copy
+ * of the tail's tokens (so the sink and the tail are one contiguous key range), then the gathered q; the band's
+ * and the sink's outputs (`part` each) and their f32 log-sum-exps (`lse` each), and the other rows' output
+ * (`rest`: `rest_entries` page-table rows of 128 tokens, the runs before and after the band, the second
+ * starting at a multiple of 4). */
 typedef struct vs_attn_band_scratch {
-    size_t all, part, lse, rest;
+    size_t gathered, part, lse, rest;
     int rest_entries;
 } vs_attn_band_scratch;
 vs_attn_band_scratch vs_attn_band_scratch_of(const vs_attn_band *rows, int seq_len, int heads, int head_dim);

@@ -25,7 +25,7 @@ typedef struct {
     int half;                     /* F16 instead of BF16 */
     int check_rows;               /* rows checked per head (0: all) */
     int kv_len;                   /* cross-attention keys (0: self-attention) */
-    double svg_density;           /* > 0: SVG's block list for frames x tokens_per_frame instead */
+    double svg_density;           /* > 0: SVG's block list for frames x tokens_per_frame (text after) instead */
     int frame_major;              /* with svg_density: every head frame-major (no layout) */
 } case_desc;
 
@@ -123,7 +123,8 @@ static int run_case(const case_desc *c) {
     }
     in.nb = (c->seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
     if (c->svg_density > 0) {
-        vs_svg_config cfg = vs_svg_config_default(c->frames, c->tokens_per_frame, 0, c->svg_density);
+        const int text = c->seq_len - c->frames * c->tokens_per_frame;
+        vs_svg_config cfg = vs_svg_config_default(c->frames, c->tokens_per_frame, text, c->svg_density);
         vs_attn_block_list *svg = vs_test_malloc(sizeof *svg);
         memset(svg, 0, sizeof *svg);
         vs_test_defer(free_block_list, svg);
@@ -383,8 +384,8 @@ static vs_status band_attend(const vs_attn_args *a, void *stream) {
     if (s == VS_OK) vs_test_defer(free_band, band); /* with run_case's allocations */
     if (s == VS_OK) {
         const vs_attn_band r = vs_cuda_band_rows(band);
-        printf("  band rows: query blocks %d..%d of %d, sink %d, half width %d\n", r.first, r.first + r.count - 1, nb,
-               r.sink, r.half);
+        printf("  band rows: query blocks %d..%d of %d, sink %d, half width %d, tail from %d\n", r.first,
+               r.first + r.count - 1, nb, r.sink, r.half, r.tail);
         s = vs_cuda_band_attention(band, a, stream);
     }
     cudaDeviceSynchronize();
@@ -404,6 +405,11 @@ TEST(block_lists_through_cudnn) {
         {1, 2, 16 * 256, 64, 16, 256, 1.0, 1, 0, 0, 0.25, 0},
         {2, 2, 16 * 256, 64, 16, 256, 1.0, 0, 0, 0, 0.25, 1},
         {2, 2, 21 * 1560, 128, 21, 1560, 1.0, 0, 96, 0, 0.15, 0},
+        /* text after the video, SVG's dense tail: CogVideoX's layout (226 text tokens, heads of 64; band rows
+         * from the sink, whole, and clipped by the tail), HunyuanVideo's (256 text tokens, frame-major) */
+        {2, 2, 11 * 408 + 226, 64, 11, 408, 1.0, 0, 0, 0, 0.25, 0},
+        {1, 3, 8 * 300 + 256, 128, 8, 300, 1.0, 0, 0, 0, 0.25, 1},
+        {1, 2, 11 * 408 + 226, 64, 11, 408, 1.0, 1, 0, 0, 0.4, 0},
     };
     const size_t n = sizeof cases / sizeof cases[0];
     CHECK(run_with(band_attend, "band", 0, cases, n) == 0);

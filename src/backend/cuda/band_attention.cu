@@ -1,10 +1,15 @@
 /* SVG's rows on cuDNN's fused attention: the plan of band_attention.h.
  *
  * Per batch entry b, with X' the head-wise token-major copy of X ([blocks * 128,
- * H, D], tail rows zero) and the band's query blocks [first, first + count):
- *   band:  O_b[e] = attention(Q'[block first+e], K', V'[blocks first+e-half ..
- *          first+e+half])                    e = 0 .. count-1, one cuDNN batch
- *   sink:  O_s    = attention(Q'[band rows], K', V'[0, sink * 128))
+ * H, D], rows past the sequence zero) and the band's query blocks i in [first,
+ * first + count):
+ *   band:  O_b[i] = attention(Q'[block i], K', V'[blocks lo(i) .. hi(i)]), as up
+ *          to three cuDNN batches (band_group): the rows whose band starts at the
+ *          sink (keys from one block for all, lengths per entry), the rows with a
+ *          whole band (keys advancing a block per entry), and the rows whose band
+ *          ends at the tail or the last block (the same, lengths per entry);
+ *   sink:  O_s    = attention(Q'[band rows], K', V'[the tail, then 0 .. sink * 128)),
+ *          one range because k and v are gathered behind a copy of the tail;
  *   merge: O = (O_b e^{L_b} + O_s e^{L_s}) / (e^{L_b} + e^{L_s}),
  *          written to the stored row of each position;
  *   rest:  for each run of the other query blocks, one paged attention (a
@@ -30,17 +35,29 @@ struct rest_run {
     int first, count, entry;
 };
 
+/* One cuDNN batch of band rows: query blocks [first, first + count); entry e's keys start at block key_first +
+ * key_step * e (key_step 0: all at one block), kv_len tokens, or fewer where `lengths` (then entry e's lengths
+ * are band_len_q / band_len_kv [len_entry + e], each group's from a multiple of 4: 16-byte aligned). */
+struct band_group {
+    int first, count, key_first, key_step, kv_len, lengths, len_entry;
+};
+
 struct vs_cuda_band {
     vs_attn_band rows;
     int seq_len, heads, head_dim, blocks;
-    vs_attn_blocks rest; /* device CSR: the list with the band rows emptied (our kernel's part) */
-    rest_run runs[2];    /* the query blocks before and after the band (count 0: none) */
-    int pages_per_row;   /* the longest list among them */
+    int tail_tokens;        /* tokens of the dense tail, copied in front of k' and v' */
+    band_group groups[3];   /* the band rows: band starting at the sink, whole, ending at the tail or the end */
+    int32_t *band_len_q, *band_len_kv; /* device: the groups' lengths */
+    vs_attn_blocks rest;    /* device CSR: the list with the band rows emptied (our kernel's part) */
+    rest_run runs[2];       /* the query blocks before and after the band (count 0: none) */
+    int pages_per_row;      /* the longest list among them */
     int32_t *table, *seq_len_q, *seq_len_kv; /* device: their page table and lengths, run after run */
-    /* Scratch of one batch entry: q', k', v' [blocks * 128, H, D]; the band and sink outputs [count * 128, H,
-     * D]; their log-sum-exps f32 [count, H, 128] and [H, count * 128]; the other rows' output [entries * 128,
-     * H, D] (rest_entries). */
-    void *qkv[3], *out_band, *out_sink, *out_rest;
+    /* Scratch of one batch entry: `gathered` holds [tail of k][k'][tail of v][v'][q'], each of k', v', q'
+     * [blocks * 128, H, D]; a band window reading past the end of k' (or v') stays inside the buffer, on
+     * finite values, which its lengths mask. The band and sink outputs [count * 128, H, D]; their
+     * log-sum-exps f32 [count, H, 128] and [H, count * 128]; the other rows' output [entries * 128, H, D]
+     * (rest_entries). */
+    void *gathered, *out_band, *out_sink, *out_rest;
     float *lse_band, *lse_sink;
 };
 
@@ -203,44 +220,72 @@ vs_attn_args entry(const vs_attn_args *a, int b) {
 /* The band and the sink of one batch entry `e` (already gathered) into the scratch. */
 vs_status band_and_sink(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
     const vs_attn_band &r = band->rows;
-    const int64_t block = VS_ATTN_BLOCK, row_bytes_q = 2 * e->q_stride_n, row_bytes_k = 2 * e->k_stride_n,
-                  row_bytes_v = 2 * e->v_stride_n, out_row = (int64_t)band->heads * band->head_dim;
-    vs_attn_args b = *e;
-    b.head_layout = nullptr; /* the tensors are in the band's order already */
-    b.q = static_cast<const char *>(e->q) + r.first * block * row_bytes_q;
-    b.k = static_cast<const char *>(e->k) + (r.first - r.half) * block * row_bytes_k;
-    b.v = static_cast<const char *>(e->v) + (r.first - r.half) * block * row_bytes_v;
-    b.out = band->out_band;
-    b.batch = r.count, b.seq_len = (int)block, b.kv_len = (int)((2 * r.half + 1) * block);
-    b.q_stride_b = block * e->q_stride_n, b.k_stride_b = block * e->k_stride_n,
-    b.v_stride_b = block * e->v_stride_n;
-    b.o_stride_n = out_row, b.o_stride_b = block * out_row;
-    VS_TRY(vs_cudnn_attention_lse(&b, band->lse_band, stream));
+    const int64_t block = VS_ATTN_BLOCK, row = (int64_t)band->heads * band->head_dim; /* elements per token */
+    for (const band_group &g : band->groups) {
+        if (g.count == 0) continue;
+        const int64_t entry = g.first - r.first;
+        vs_attn_args b = *e;
+        b.head_layout = nullptr; /* the tensors are in the band's order already */
+        b.q = static_cast<const char *>(e->q) + 2 * g.first * block * row;
+        b.k = static_cast<const char *>(e->k) + 2 * g.key_first * block * row;
+        b.v = static_cast<const char *>(e->v) + 2 * g.key_first * block * row;
+        b.out = static_cast<char *>(band->out_band) + 2 * entry * block * row;
+        b.batch = g.count, b.seq_len = (int)block, b.kv_len = g.kv_len;
+        b.q_stride_b = b.o_stride_b = block * row;
+        b.k_stride_b = b.v_stride_b = g.key_step * block * row;
+        b.o_stride_n = row;
+        float *lse = band->lse_band + entry * band->heads * block;
+        VS_TRY(g.lengths ? vs_cudnn_attention_lengths(&b, band->band_len_q + g.len_entry,
+                                                      band->band_len_kv + g.len_entry, lse, stream)
+                         : vs_cudnn_attention_lse(&b, lse, stream));
+    }
 
-    vs_attn_args s = b;
-    s.k = e->k, s.v = e->v, s.out = band->out_sink;
-    s.batch = 1, s.seq_len = (int)(r.count * block), s.kv_len = (int)(r.sink * block);
-    s.q_stride_b = s.seq_len * e->q_stride_n, s.k_stride_b = s.kv_len * e->k_stride_n,
-    s.v_stride_b = s.kv_len * e->v_stride_n;
-    s.o_stride_n = out_row, s.o_stride_b = s.seq_len * out_row;
+    vs_attn_args s = *e;
+    s.head_layout = nullptr;
+    s.q = static_cast<const char *>(e->q) + 2 * r.first * block * row;
+    s.k = static_cast<const char *>(e->k) - 2 * (int64_t)band->tail_tokens * row; /* the tail, then the sink */
+    s.v = static_cast<const char *>(e->v) - 2 * (int64_t)band->tail_tokens * row;
+    s.out = band->out_sink;
+    s.batch = 1, s.seq_len = (int)(r.count * block), s.kv_len = (int)(r.sink * block) + band->tail_tokens;
+    s.q_stride_b = s.seq_len * row, s.k_stride_b = s.v_stride_b = s.kv_len * row;
+    s.o_stride_n = row, s.o_stride_b = s.seq_len * row;
     return vs_cudnn_attention_lse(&s, band->lse_sink, stream);
 }
 
-/* Entry b's q, k, v in its heads' orders into the scratch; `e` then points at the copies. */
+/* Where q', k' and v' start in the gathered scratch (band_attention's layout: [tail][k'][tail][v'][q']). */
+struct Gathered {
+    char *q, *k, *v;
+};
+Gathered gathered_tensors(const vs_cuda_band *band) {
+    const int64_t token_bytes = 2 * (int64_t)band->heads * band->head_dim,
+                  tail = band->tail_tokens * token_bytes, all = (int64_t)band->blocks * VS_ATTN_BLOCK * token_bytes;
+    char *base = static_cast<char *>(band->gathered);
+    return Gathered{base + 2 * (tail + all), base + tail, base + tail + all + tail};
+}
+
+/* Entry b's q, k, v in its heads' orders into the scratch, and the tail's keys and values again in front of
+ * k' and v'; `e` then points at the copies. */
 vs_status gather(const vs_cuda_band *band, vs_attn_args *e, cudaStream_t stream) {
+    const Gathered to = gathered_tensors(band);
     GatherArgs g;
     const void *src[3] = {e->q, e->k, e->v};
     const int64_t strides[3] = {e->q_stride_n, e->k_stride_n, e->v_stride_n};
+    char *dst[3] = {to.q, to.k, to.v};
     for (int t = 0; t < 3; t++) {
         g.src[t] = static_cast<const char *>(src[t]);
         g.stride_n[t] = strides[t];
-        g.dst[t] = static_cast<char *>(band->qkv[t]);
+        g.dst[t] = dst[t];
     }
     gather_token_major<<<dim3(grid_for(band->seq_len), 3), kThreads, 0, stream>>>(
         g, row_map(e), band->seq_len, band->heads, band->head_dim);
     VS_CUDA_LAUNCH_CHECK("gather_token_major");
-    const int64_t row = (int64_t)band->heads * band->head_dim;
-    e->q = band->qkv[0], e->k = band->qkv[1], e->v = band->qkv[2];
+    const int64_t row = (int64_t)band->heads * band->head_dim, tail_bytes = 2 * (int64_t)band->tail_tokens * row,
+                  tail_from = 2 * (int64_t)band->rows.tail * VS_ATTN_BLOCK * row;
+    if (tail_bytes) {
+        VS_CUDA_TRY(cudaMemcpyAsync(to.k - tail_bytes, to.k + tail_from, tail_bytes, cudaMemcpyDeviceToDevice, stream));
+        VS_CUDA_TRY(cudaMemcpyAsync(to.v - tail_bytes, to.v + tail_from, tail_bytes, cudaMemcpyDeviceToDevice, stream));
+    }
+    e->q = to.q, e->k = to.k, e->v = to.v;
     e->q_stride_n = e->k_stride_n = e->v_stride_n = row;
     e->q_stride_b = e->k_stride_b = e->v_stride_b = row * band->blocks * VS_ATTN_BLOCK;
     return VS_OK;
@@ -287,10 +332,11 @@ vs_status scatter_rest(const vs_cuda_band *band, const vs_attn_args *e, cudaStre
 }
 
 vs_status merge(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
+    const int first_row = band->rows.first * VS_ATTN_BLOCK,
+              end = (band->rows.first + band->rows.count) * VS_ATTN_BLOCK;
     const MergeArgs m = {
         static_cast<const char *>(band->out_band), static_cast<const char *>(band->out_sink), band->lse_band,
-        band->lse_sink,
-        output_rows(band, e, band->rows.first * VS_ATTN_BLOCK, band->rows.count * VS_ATTN_BLOCK)};
+        band->lse_sink, output_rows(band, e, first_row, (end < band->seq_len ? end : band->seq_len) - first_row)};
     const int grid = grid_for(m.to.rows);
     if (e->dtype == VS_BF16)
         merge_band_and_sink<__nv_bfloat16><<<grid, kThreads, 0, stream>>>(m);
@@ -346,14 +392,60 @@ vs_status upload_rest_pages(vs_cuda_band *band, const vs_attn_blocks *host_block
     return s;
 }
 
+/* Key tokens of band row i: blocks lo(i) .. hi(i), the last block possibly short. */
+int band_tokens(const vs_cuda_band *band, int i) {
+    const int64_t end = (int64_t)(vs_attn_band_hi(&band->rows, i) + 1) * VS_ATTN_BLOCK;
+    return (int)((end < band->seq_len ? end : band->seq_len) - (int64_t)vs_attn_band_lo(&band->rows, i) * VS_ATTN_BLOCK);
+}
+
+/* The band rows as up to three cuDNN batches (band_group), and the lengths of those that need them,
+ * uploaded. */
+vs_status make_band_groups(vs_cuda_band *band) {
+    const vs_attn_band &r = band->rows;
+    const int end = r.first + r.count, whole_blocks = band->seq_len / VS_ATTN_BLOCK;
+    auto clamp = [&](int x) { return x < r.first ? r.first : x > end ? end : x; };
+    /* Rows before `from_sink_end` have lo = sink; rows from `whole_end` on have hi < i + half or a short last
+     * block. */
+    const int last_whole = (r.tail < whole_blocks ? r.tail : whole_blocks) - 1;
+    const int from_sink_end = clamp(r.sink + r.half), whole_end = clamp(last_whole - r.half + 1);
+    const int whole_first = from_sink_end < whole_end ? from_sink_end : whole_end;
+    band->groups[0] = band_group{r.first, from_sink_end - r.first, r.sink, 0, 0, 1, 0};
+    band->groups[1] = band_group{whole_first, whole_end - whole_first, whole_first - r.half, 1,
+                                 (2 * r.half + 1) * VS_ATTN_BLOCK, 0, 0};
+    const int ends_first = whole_end > from_sink_end ? whole_end : from_sink_end;
+    band->groups[2] = band_group{ends_first, end - ends_first, ends_first - r.half, 1, 0, 1,
+                                 (band->groups[0].count + 3) / 4 * 4};
+    const int entries = band->groups[2].len_entry + band->groups[2].count;
+    if (entries == 0) return VS_OK;
+    int32_t *len = static_cast<int32_t *>(calloc(2 * (size_t)entries, sizeof(int32_t)));
+    if (!len) return vs_fail(VS_ERR_OOM, "out of host memory");
+    for (band_group &g : band->groups) {
+        if (!g.lengths) continue;
+        for (int e = 0; e < g.count; e++) {
+            const int tokens = band_tokens(band, g.first + e);
+            len[g.len_entry + e] = VS_ATTN_BLOCK; /* query rows past the sequence are zeros, their output unused */
+            len[entries + g.len_entry + e] = tokens;
+            if (tokens > g.kv_len) g.kv_len = tokens;
+        }
+    }
+    const size_t bytes = sizeof(int32_t) * entries;
+    vs_status s = vs_device_malloc((void **)&band->band_len_q, bytes);
+    if (!s) s = vs_device_malloc((void **)&band->band_len_kv, bytes);
+    if (!s) s = vs_device_memcpy_h2d(band->band_len_q, len, bytes);
+    if (!s) s = vs_device_memcpy_h2d(band->band_len_kv, len + entries, bytes);
+    free(len);
+    return s;
+}
+
 } // namespace
 
 extern "C" void vs_cuda_band_free(vs_cuda_band *band) {
     if (!band) return;
     vs_device_free((void *)band->rest.row_ptr);
     vs_device_free((void *)band->rest.col_idx);
-    for (int t = 0; t < 3; t++)
-        vs_device_free(band->qkv[t]);
+    vs_device_free(band->gathered);
+    vs_device_free(band->band_len_q);
+    vs_device_free(band->band_len_kv);
     vs_device_free(band->out_band);
     vs_device_free(band->out_sink);
     vs_device_free(band->out_rest);
@@ -372,11 +464,12 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
     if (seq_len < 1 || host_blocks->num_q_blocks != nb || host_blocks->num_k_blocks != nb)
         return vs_fail(VS_ERR_SHAPE, "band attention: a %d x %d block list does not cover %d tokens",
                        host_blocks->num_q_blocks, host_blocks->num_k_blocks, seq_len);
-    const vs_attn_band rows = vs_attn_find_band(host_blocks, seq_len);
+    const vs_attn_band rows = vs_attn_find_band(host_blocks);
     vs_cuda_band *band = static_cast<vs_cuda_band *>(calloc(1, sizeof *band));
     if (!band) return vs_fail(VS_ERR_OOM, "out of host memory");
     band->rows = rows;
     band->seq_len = seq_len, band->heads = heads, band->head_dim = head_dim, band->blocks = nb;
+    band->tail_tokens = rows.count && rows.tail < nb ? seq_len - rows.tail * VS_ATTN_BLOCK : 0;
     const int after = rows.first + rows.count;
     band->runs[0] = rest_run{0, rows.count ? rows.first : nb, 0};
     band->runs[1] = rest_run{after, rows.count ? nb - after : 0, (band->runs[0].count + 3) / 4 * 4};
@@ -392,15 +485,13 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
     if (!s) s = vs_device_memcpy_h2d(col, rest.col_idx, col_bytes - sizeof(int32_t));
     vs_attn_block_list_free(&rest);
     if (!s) s = upload_rest_pages(band, host_blocks);
+    if (!s && rows.count) s = make_band_groups(band);
     /* The sizes memory plans count (vs_attn_band_scratch_max bounds them); its rest entries are the runs laid
      * out above (rest_entries). */
     const vs_attn_band_scratch sizes = vs_attn_band_scratch_of(&rows, seq_len, heads, head_dim);
-    const size_t all = sizes.all, part = sizes.part, others = sizes.rest, lse = sizes.lse;
-    for (int t = 0; t < 3 && !s; t++) {
-        s = vs_device_malloc(&band->qkv[t], all);
-        if (!s)
-            s = vs_device_memset(band->qkv[t], 0, all); /* the tail past seq_len is read, must be finite */
-    }
+    const size_t gathered = sizes.gathered, part = sizes.part, others = sizes.rest, lse = sizes.lse;
+    if (!s) s = vs_device_malloc(&band->gathered, gathered);
+    if (!s) s = vs_device_memset(band->gathered, 0, gathered); /* rows past seq_len are read, must be finite */
     if (!s) s = vs_device_malloc(&band->out_band, part);
     if (!s) s = vs_device_malloc(&band->out_sink, part);
     if (!s) s = vs_device_malloc(&band->out_rest, others);
@@ -409,7 +500,7 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
     if (s) {
         vs_cuda_band_free(band);
         return vs_fail_context(s, "the band attention's scratch (%.0f MiB)",
-                               (3.0 * all + 2.0 * (part + lse) + others) / 1048576.0);
+                               vs_attn_band_scratch_total(&sizes) / 1048576.0);
     }
     *out = band;
     return VS_OK;

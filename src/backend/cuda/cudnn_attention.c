@@ -72,6 +72,7 @@ typedef struct plan_key {
     vs_dtype dtype;
     int batch, heads, seq_len, kv_len, head_dim;
     int with_stats;     /* the log-sum-exp statistics are an output */
+    int lengths;        /* per-entry lengths (seq_len_q, seq_len_kv) bound the products and mask the scores */
     int pages_per_row;  /* paged K/V: page-table entries per batch entry (0: plain strided K and V) */
     int num_pages;      /* paged K/V: pages in each container */
     int fp8;            /* E4M3 Q, K, V with descales (fp8_attention_graph), in the form fp8_form */
@@ -301,9 +302,10 @@ static cudnnBackendDescriptor_t append_length_mask(graph *g, const int64_t score
     return masked;
 }
 
-/* The operation graph of the file comment; returns it finalized (or NULL with g->status set). Paged
- * (k->pages_per_row > 0): K^T and V are loaded page by page from their containers, and each batch
- * entry's actual lengths (seq_len_q, seq_len_kv) bound both matmuls and mask the scores beyond them. */
+/* The operation graph of the file comment; returns it finalized (or NULL with g->status set). With lengths
+ * (always when paged), each batch entry's actual lengths (seq_len_q, seq_len_kv) bound both matmuls and mask
+ * the scores beyond them; paged (k->pages_per_row > 0): K^T and V are loaded page by page from their
+ * containers. */
 static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
     const cudnnDataType_t io = k->dtype == VS_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_HALF;
     const int64_t B = k->batch, H = k->heads, N = k->seq_len, L = k->kv_len, D = k->head_dim;
@@ -324,15 +326,18 @@ static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
     int n = 0;
 
     cudnnBackendDescriptor_t kt, v, seq_q = NULL, seq_kv = NULL;
+    if (k->lengths) {
+        const int64_t len_dims[4] = {B, 1, 1, 1};
+        seq_q = tensor(g, UID_SEQ_Q, CUDNN_DATA_INT32, len_dims, one, false);
+        seq_kv = tensor(g, UID_SEQ_KV, CUDNN_DATA_INT32, len_dims, one, false);
+    }
     if (paged) {
         const int64_t P = k->pages_per_row, page = VS_ATTN_BLOCK;
-        const int64_t len_dims[4] = {B, 1, 1, 1}, table_dims[4] = {B, 1, P, 1}, table_str[4] = {P, P, 1, 1};
+        const int64_t table_dims[4] = {B, 1, P, 1}, table_str[4] = {P, P, 1, 1};
         const int64_t container_dims[4] = {k->num_pages, H, page, D},
                       container_str[4] = {s[2], s[3], s[4], 1};
         const int64_t kt_virtual_str[4] = {H * D * L, D * L, 1, D},
                       v_virtual_str[4] = {H * L * D, L * D, D, 1};
-        seq_q = tensor(g, UID_SEQ_Q, CUDNN_DATA_INT32, len_dims, one, false);
-        seq_kv = tensor(g, UID_SEQ_KV, CUDNN_DATA_INT32, len_dims, one, false);
         cudnnBackendDescriptor_t table_k =
             tensor(g, UID_TABLE_K, CUDNN_DATA_INT32, table_dims, table_str, false);
         cudnnBackendDescriptor_t table_v =
@@ -352,7 +357,7 @@ static cudnnBackendDescriptor_t attention_graph(graph *g, const plan_key *k) {
     cudnnBackendDescriptor_t scaled = tensor(g, 0, CUDNN_DATA_FLOAT, score_dims, score_str, false);
     ops[n++] = matmul(g, q, kt, scores, seq_q, seq_kv, NULL);
     ops[n++] = pointwise(g, CUDNN_POINTWISE_MUL, scores, scale, scaled);
-    if (paged) scaled = append_length_mask(g, score_dims, score_str, scaled, seq_q, seq_kv, ops, &n);
+    if (k->lengths) scaled = append_length_mask(g, score_dims, score_str, scaled, seq_q, seq_kv, ops, &n);
     cudnnBackendDescriptor_t probs = tensor(g, 0, io, score_dims, score_str, false);
     append_softmax(g, score_dims, score_str, row_dims, row_str, scaled, k->with_stats ? UID_STATS : 0, probs, ops, &n);
     ops[n++] = matmul(g, probs, v, o, seq_q, NULL, seq_kv);
@@ -508,7 +513,7 @@ static void build_plan(plan_entry *e) {
              f->scale_o_value ? ", scale_o by value" : "");
     snprintf(shape, sizeof shape, "B %d, N %d, L %d, H %d, D %d, %s%s", k->batch, k->seq_len, k->kv_len,
              k->heads, k->head_dim, k->fp8 ? fp8_form : vs_dtype_name(k->dtype),
-             k->pages_per_row ? ", paged K/V" : "");
+             k->pages_per_row ? ", paged K/V" : k->lengths && !k->fp8 ? ", per-entry lengths" : "");
     if (g.status)
         snprintf(e->error, sizeof e->error, "cuDNN has no fused attention for %s: %s returned %s (%d)%s%s",
                  shape, g.failed, status_text(g.status), (int)g.status, detail[0] ? ": " : "", detail);
@@ -566,8 +571,13 @@ static vs_status ensure_workspace(int64_t bytes) {
     return VS_OK;
 }
 
-static vs_status execute(const plan_entry *e, const vs_attn_args *a, float *lse, const vs_cudnn_pages *pages,
-                         const vs_cudnn_fp8_scales *fp8, void *stream) {
+/* Per-entry lengths of a plan with lengths: INT32 [batch] device arrays. */
+typedef struct lengths {
+    const int32_t *q, *kv;
+} lengths;
+
+static vs_status execute(const plan_entry *e, const vs_attn_args *a, float *lse, const lengths *len,
+                         const vs_cudnn_pages *pages, const vs_cudnn_fp8_scales *fp8, void *stream) {
     float scale = a->scale, neg_inf = -INFINITY, scale_o_value = 1.0f;
     int64_t uids[24] = {UID_Q, UID_K, UID_V, UID_O, UID_SCALE};
     void *pointers[24] = {(void *)a->q, (void *)a->k, (void *)a->v, a->out, &scale};
@@ -584,18 +594,15 @@ static vs_status execute(const plan_entry *e, const vs_attn_args *a, float *lse,
         for (int i = 0; i < 8; i++)
             uids[tensors] = fp8_uids[i], pointers[tensors++] = fp8_pointers[i];
         if (form->stats) uids[tensors] = UID_STATS, pointers[tensors++] = fp8->stats;
-        if (form->padded) {
-            uids[tensors] = UID_SEQ_Q, pointers[tensors++] = (void *)fp8->seq_len_q;
-            uids[tensors] = UID_SEQ_KV, pointers[tensors++] = (void *)fp8->seq_len_kv;
-            uids[tensors] = UID_NEG_INF, pointers[tensors++] = &neg_inf;
-        }
+    }
+    if (len) {
+        uids[tensors] = UID_SEQ_Q, pointers[tensors++] = (void *)len->q;
+        uids[tensors] = UID_SEQ_KV, pointers[tensors++] = (void *)len->kv;
+        uids[tensors] = UID_NEG_INF, pointers[tensors++] = &neg_inf;
     }
     if (pages) {
-        const int64_t paged_uids[5] = {UID_SEQ_Q, UID_SEQ_KV, UID_TABLE_K, UID_TABLE_V, UID_NEG_INF};
-        void *paged_pointers[5] = {(void *)pages->seq_len_q, (void *)pages->seq_len_kv, (void *)pages->table,
-                                   (void *)pages->table, &neg_inf};
-        for (int i = 0; i < 5; i++)
-            uids[tensors] = paged_uids[i], pointers[tensors++] = paged_pointers[i];
+        uids[tensors] = UID_TABLE_K, pointers[tensors++] = (void *)pages->table;
+        uids[tensors] = UID_TABLE_V, pointers[tensors++] = (void *)pages->table;
     }
     void *workspace = g_workspace;
     cudnnBackendDescriptor_t pack = NULL;
@@ -633,14 +640,14 @@ vs_status vs_cudnn_attention(const vs_attn_args *a, void *stream) {
 }
 
 /* Looks up (or builds) the plan of `key` and runs it, under the lock. */
-static vs_status run(const plan_key *key, const vs_attn_args *a, float *lse, const vs_cudnn_pages *pages,
-                     const vs_cudnn_fp8_scales *fp8, void *stream) {
+static vs_status run(const plan_key *key, const vs_attn_args *a, float *lse, const lengths *len,
+                     const vs_cudnn_pages *pages, const vs_cudnn_fp8_scales *fp8, void *stream) {
     pthread_mutex_lock(&g_lock);
     vs_status s = ensure_handle();
     const plan_entry *e = s ? NULL : find_or_build(key);
     if (e && !e->plan) s = vs_fail(VS_ERR_UNSUPPORTED, "%s", e->error);
     if (!s) s = ensure_workspace(e->workspace_bytes);
-    if (!s) s = execute(e, a, lse, pages, fp8, stream);
+    if (!s) s = execute(e, a, lse, len, pages, fp8, stream);
     pthread_mutex_unlock(&g_lock);
     return s;
 }
@@ -684,7 +691,18 @@ static vs_status dense_key(const vs_attn_args *a, const float *lse, plan_key *ke
 vs_status vs_cudnn_attention_lse(const vs_attn_args *a, float *lse, void *stream) {
     plan_key key;
     VS_TRY(dense_key(a, lse, &key));
-    return run(&key, a, lse, NULL, NULL, stream);
+    return run(&key, a, lse, NULL, NULL, NULL, stream);
+}
+
+vs_status vs_cudnn_attention_lengths(const vs_attn_args *a, const int32_t *seq_len_q, const int32_t *seq_len_kv,
+                                     float *lse, void *stream) {
+    if (!seq_len_q || !seq_len_kv || (uintptr_t)seq_len_q % 16 || (uintptr_t)seq_len_kv % 16)
+        return vs_fail(VS_ERR_INVALID_ARG, "cuDNN attention with lengths: 16-byte aligned length arrays are required");
+    plan_key key;
+    VS_TRY(dense_key(a, lse, &key));
+    key.lengths = 1;
+    const lengths len = {seq_len_q, seq_len_kv};
+    return run(&key, a, lse, &len, NULL, NULL, stream);
 }
 
 /* VS_OK when the plan of `key` exists (building it), VS_ERR_UNSUPPORTED with its error when cuDNN has none. */
@@ -727,8 +745,9 @@ vs_status vs_cudnn_paged_attention(const vs_attn_args *a, const vs_cudnn_pages *
     const void *const ptrs[5] = {a->q, a->k, a->v, a->out, NULL};
     plan_key key;
     VS_TRY(key_for(&shape, strides, ptrs, &key));
-    key.pages_per_row = pages->pages_per_row, key.num_pages = pages->num_pages;
-    return run(&key, &shape, NULL, pages, NULL, stream);
+    key.pages_per_row = pages->pages_per_row, key.num_pages = pages->num_pages, key.lengths = 1;
+    const lengths len = {pages->seq_len_q, pages->seq_len_kv};
+    return run(&key, &shape, NULL, &len, pages, NULL, stream);
 }
 
 /* BF16 out is what cuDNN's frontend sample for "current scaling" builds, and that sample says Blackwell and
@@ -781,7 +800,8 @@ vs_status vs_cudnn_attention_fp8(const vs_attn_args *a, const vs_cudnn_fp8_form 
     vs_attn_args shape;
     plan_key key;
     VS_TRY(fp8_key(a, form, &shape, &key));
-    return run(&key, &shape, NULL, NULL, scales, stream);
+    const lengths len = {scales->seq_len_q, scales->seq_len_kv};
+    return run(&key, &shape, NULL, form->padded ? &len : NULL, NULL, scales, stream);
 }
 
 vs_status vs_cudnn_fp8_supported(const vs_attn_args *a, const vs_cudnn_fp8_form *form) {

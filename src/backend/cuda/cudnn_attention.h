@@ -24,6 +24,13 @@ vs_status vs_cudnn_attention(const vs_attn_args *args, void *stream);
  * q k_j) (natural log), to lse: f32 [B, H, N] contiguous, 16-byte aligned.
  * Two attentions of one query over disjoint key sets merge exactly through it. */
 vs_status vs_cudnn_attention_lse(const vs_attn_args *args, float *lse, void *stream);
+/* The same with per-entry lengths: batch entry b's queries are its first
+ * seq_len_q[b] rows and its keys and values its first seq_len_kv[b] (at least
+ * 1) of kv_len; INT32 [batch] arrays in device memory, 16-byte aligned. Rows
+ * of out and lse past seq_len_q[b] hold unspecified values. The batch strides
+ * may overlap or be 0 (entries sharing their keys). */
+vs_status vs_cudnn_attention_lengths(const vs_attn_args *args, const int32_t *seq_len_q, const int32_t *seq_len_kv,
+                                     float *lse, void *stream);
 /* VS_OK when cuDNN has a fused engine for the dense attention `args`
  * describes (building and caching its plan, so the run that follows finds
  * it), VS_ERR_UNSUPPORTED with the reason otherwise; other errors (no

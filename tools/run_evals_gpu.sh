@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The embedded model's quality evals on the accelerator with enough clips that one clip moves prompt accuracy by
+# less than half a point (128 prompts x 2 seeds = 256 clips an arm; about 30 ms a clip on an H200):
+#   cache  issue 21: easycache and fora at their defaults against no cache, dense and SVG   -> cache_eval_256.json
+#   fp8    issue 20: FP8 weights (fp8, fp8-ffn) and FP8 weights + FP8 attention against BF16 -> fp8_eval_<p>.json
+# PHASE selects them (comma-separated, default cache,fp8); each packed as it ends.
+# Usage on the accelerator: OUT=/tmp/o [PHASE=cache,fp8] [PROMPTS=128] [SEEDS=2] bash tools/run_evals_gpu.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source tools/gpu_env.sh
+PHASE=${PHASE:-cache,fp8}
+PROMPTS=${PROMPTS:-128}
+SEEDS=${SEEDS:-2}
+has() { [[ ",$PHASE," == *",$1,"* ]]; }
+# The summary rows of an eval log.
+rows() { grep -E "^prompt accuracy|^[a-z0-9.+-]+ vs |^[a-z0-9.]+ +\+ |PSNR|accuracy" "$1" | tail -n 14; }
+
+note "build"
+build_gpu vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
+if has cache; then
+  note "eval: easycache and fora at their defaults, dense and SVG, $PROMPTS prompts x $SEEDS seeds"
+  timeout 240 build-gpu/vidsparse eval --prompts "$PROMPTS" --seeds "$SEEDS" --cache easycache,fora \
+    -o "$R/cache_eval_256.json" >"$R/cache_eval.log" 2>&1
+  echo "exit $?"; rows "$R/cache_eval.log"
+  pack
+fi
+if has fp8; then
+  for run in "fp8 bf16" "fp8-ffn bf16" "fp8 fp8"; do
+    read -r precision attention <<<"$run"
+    note "eval: --precision $precision --attention-precision $attention against BF16, $PROMPTS prompts x $SEEDS seeds"
+    timeout 120 build-gpu/vidsparse eval --precision "$precision" --attention-precision "$attention" \
+      --prompts "$PROMPTS" --seeds "$SEEDS" -o "$R/fp8_eval_${precision}_attention_$attention.json" \
+      >"$R/fp8_eval_${precision}_$attention.log" 2>&1
+    echo "exit $?"; rows "$R/fp8_eval_${precision}_$attention.log"
+    pack
+  done
+fi
+cp "$R"/*.json "$OUT/" 2>/dev/null
+pack
+note "done ($SECONDS s)"
