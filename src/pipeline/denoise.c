@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/status.h"
+#include "core/threadpool.h"
 
 static int is_cpu(const vs_tensor *t, vs_dtype dtype, int ndim) {
     return t && t->data && t->dtype == dtype && t->device == VS_CPU && t->ndim == ndim && vs_tensor_is_contiguous(t);
@@ -85,6 +86,19 @@ static void fill_input(float *in, const float *x, const vs_tensor *cond, int64_t
         }
 }
 
+/* Classifier-free guidance in place on [cond, uncond] predictions: v = uncond + g (cond - uncond). */
+typedef struct {
+    float *v;
+    int64_t n;
+    float g;
+} guidance_job;
+
+static void guide(void *ctx, int64_t begin, int64_t end) {
+    const guidance_job *job = ctx;
+    float *v = job->v;
+    for (int64_t j = begin; j < end; j++) v[j] = v[job->n + j] + job->g * (v[j] - v[job->n + j]);
+}
+
 vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_embedding *cond,
                      const vs_text_embedding *uncond, vs_tensor *latents, vs_dit_timing *timing) {
     const int cfg = set->guidance > 1.0f; /* as diffusers' do_classifier_free_guidance */
@@ -156,8 +170,8 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
             set->on_step(set->on_step_user, &step);
         }
         if (cfg) {
-            const float g = (float)vs_guidance_scale(set->guidance, set->dynamic_cfg, t, set->steps);
-            for (int64_t j = 0; j < n; j++) v[j] = v[n + j] + g * (v[j] - v[n + j]);
+            guidance_job job = {v, n, (float)vs_guidance_scale(set->guidance, set->dynamic_cfg, t, set->steps)};
+            vs_parallel_for(n, 1 << 16, guide, &job);
         }
         s = vs_scheduler_step(sched, v, x);
         vs_progress_update(progress, i + 1);

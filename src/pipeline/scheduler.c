@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/status.h"
+#include "core/threadpool.h"
 #include "io/path.h"
 #include "pipeline/noise.h"
 
@@ -507,6 +508,30 @@ static void unipc_step(vs_scheduler *s, const float *model_output, float *sample
  * with D = x0 on the first step (and when a' is the final alpha), else the second-order
  * D = (1 + 1/2r) x0 - 1/2r x0_previous, r = (lambda - lambda") / h. The scalars are float64 as diffusers'
  * are, the elementwise math f32 in the same order. */
+typedef struct {
+    const float *model_output, *noise;
+    float *sample, *old_x0;
+    vs_prediction_type prediction;
+    int second_order;
+    float sa, sb, mult1, mult2, mult3, mult4, mult_noise;
+} dpm_job;
+
+static void dpm_update(void *ctx, int64_t begin, int64_t end) {
+    const dpm_job *d = ctx;
+    for (int64_t j = begin; j < end; j++) {
+        const float x = d->sample[j], m = d->model_output[j];
+        float x0;
+        switch (d->prediction) {
+        case VS_PREDICT_V: x0 = d->sa * x - d->sb * m; break;
+        case VS_PREDICT_EPSILON: x0 = (x - d->sb * m) / d->sa; break;
+        default: x0 = m; break;
+        }
+        const float dd = d->second_order ? d->mult3 * x0 - d->mult4 * d->old_x0[j] : x0;
+        d->sample[j] = d->mult1 * x - d->mult2 * dd + d->mult_noise * d->noise[j];
+        d->old_x0[j] = x0;
+    }
+}
+
 static void cogvideox_dpm_step(vs_scheduler *s, const float *model_output, const float *noise, float *sample) {
     const vs_scheduler_config *c = &s->cfg;
     const int i = s->step, train = c->num_train_timesteps;
@@ -527,18 +552,9 @@ static void cogvideox_dpm_step(vs_scheduler *s, const float *model_output, const
         mult3 = (float)(1 + 1 / (2 * r));
         mult4 = (float)(1 / (2 * r));
     }
-    for (int64_t j = 0; j < s->numel; j++) {
-        const float x = sample[j], m = model_output[j];
-        float x0;
-        switch (c->prediction) {
-        case VS_PREDICT_V: x0 = sa * x - sb * m; break;
-        case VS_PREDICT_EPSILON: x0 = (x - sb * m) / sa; break;
-        default: x0 = m; break;
-        }
-        const float d = second_order ? mult3 * x0 - mult4 * s->old_x0[j] : x0;
-        sample[j] = mult1 * x - mult2 * d + mult_noise * noise[j];
-        s->old_x0[j] = x0;
-    }
+    dpm_job job = {model_output, noise, sample, s->old_x0, c->prediction, second_order,
+                   sa, sb, mult1, mult2, mult3, mult4, mult_noise};
+    vs_parallel_for(s->numel, 1 << 16, dpm_update, &job);
 }
 
 int vs_scheduler_adds_noise(const vs_scheduler *s) { return s->cfg.kind == VS_SCHEDULER_COGVIDEOX_DPM; }

@@ -141,8 +141,9 @@ struct OutputRows {
 };
 
 struct MergeArgs {
-    const char *out_band, *out_sink;  /* [rows, H, D] */
-    const float *lse_band, *lse_sink; /* [count, H, 128], [H, rows] */
+    const char *out_band, *out_sink;  /* [count * 128, H, D] */
+    const float *lse_band, *lse_sink; /* [count, H, 128], [H, count * 128] */
+    int band_rows;                    /* count * 128: to.rows, and past the sequence's end when it is ragged */
     OutputRows to;
 };
 
@@ -168,7 +169,7 @@ template <typename T> __global__ void merge_band_and_sink(MergeArgs m) {
     for_each_chunk(m.to.rows, m.to.heads, m.to.head_dim, [&](const Chunk &x) {
         const float lb =
             m.lse_band[((x.r / VS_ATTN_BLOCK) * m.to.heads + x.h) * VS_ATTN_BLOCK + x.r % VS_ATTN_BLOCK];
-        const float ls = m.lse_sink[x.h * m.to.rows + x.r];
+        const float ls = m.lse_sink[x.h * m.band_rows + x.r];
         const float top = fmaxf(lb, ls), wb = __expf(lb - top), ws = __expf(ls - top), inv = 1.f / (wb + ws);
         const uint4 band = reinterpret_cast<const uint4 *>(m.out_band)[x.at];
         const uint4 sink = reinterpret_cast<const uint4 *>(m.out_sink)[x.at];
@@ -336,7 +337,8 @@ vs_status merge(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t st
               end = (band->rows.first + band->rows.count) * VS_ATTN_BLOCK;
     const MergeArgs m = {
         static_cast<const char *>(band->out_band), static_cast<const char *>(band->out_sink), band->lse_band,
-        band->lse_sink, output_rows(band, e, first_row, (end < band->seq_len ? end : band->seq_len) - first_row)};
+        band->lse_sink, end - first_row,
+        output_rows(band, e, first_row, (end < band->seq_len ? end : band->seq_len) - first_row)};
     const int grid = grid_for(m.to.rows);
     if (e->dtype == VS_BF16)
         merge_band_and_sink<__nv_bfloat16><<<grid, kThreads, 0, stream>>>(m);
