@@ -407,9 +407,9 @@ TEST(block_lists_through_cudnn) {
         {2, 2, 21 * 1560, 128, 21, 1560, 1.0, 0, 96, 0, 0.15, 0},
         /* text after the video, SVG's dense tail: CogVideoX's layout (226 text tokens, heads of 64; band rows
          * from the sink, whole, and clipped by the tail), HunyuanVideo's (256 text tokens, frame-major) */
-        {2, 2, 11 * 408 + 226, 64, 11, 408, 1.0, 0, 0, 0, 0.25, 0},
-        {1, 3, 8 * 300 + 256, 128, 8, 300, 1.0, 0, 0, 0, 0.25, 1},
-        {1, 2, 11 * 408 + 226, 64, 11, 408, 1.0, 1, 0, 0, 0.4, 0},
+        {2, 2, 11 * 408 + 226, 64, 11, 408, 1.0, 0, 512, 0, 0.25, 0},
+        {1, 3, 8 * 300 + 256, 128, 8, 300, 1.0, 0, 512, 0, 0.25, 1},
+        {1, 2, 11 * 408 + 226, 64, 11, 408, 1.0, 1, 512, 0, 0.4, 0},
     };
     const size_t n = sizeof cases / sizeof cases[0];
     CHECK(run_with(band_attend, "band", 0, cases, n) == 0);
