@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -125,8 +126,15 @@ static void start_workers(void) {
         VS_WARN("thread pool: out of memory, running single-threaded");
         return;
     }
+    /* Workers start with every signal blocked (a new thread inherits its creator's mask), so a process-directed
+     * signal such as Ctrl-C's SIGINT is delivered to one of the application's own threads, whose handlers expect
+     * it there (Python runs its handlers on the main thread), never to a pool worker. */
+    sigset_t all, caller;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &caller);
     while (pool.workers < want && pthread_create(&pool.threads[pool.workers], NULL, worker_main, NULL) == 0)
         pool.workers++;
+    pthread_sigmask(SIG_SETMASK, &caller, NULL);
     if (pool.workers < want) VS_WARN("thread pool: started %d of %d worker threads", pool.workers, want);
     atexit(stop_workers);
 }
