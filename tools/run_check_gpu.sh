@@ -9,7 +9,7 @@ BUDGET_S=${BUDGET_S:-240}
 note "build"
 build_gpu all || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
 note "ctest -L gpu (stopped after $BUDGET_S s)"
-timeout "$BUDGET_S" ctest --test-dir build-gpu -L gpu -j 1 --output-on-failure --timeout 200 >"$R/ctest.log" 2>&1
+timeout "$BUDGET_S" ctest --test-dir build-gpu -L gpu -j 1 --output-on-failure --timeout 600 >"$R/ctest.log" 2>&1
 grep -E "Test +#|tests passed" "$R/ctest.log" | tail -n 40
 echo "$(grep -cE 'Test +#[0-9]+: .* Passed' "$R/ctest.log") passed, $(grep -E 'Test +#[0-9]+: ' "$R/ctest.log" | grep -cvE ' Passed') failed"
 cp build-gpu/Testing/Temporary/LastTest.log "$R/" 2>/dev/null

@@ -69,15 +69,13 @@ static int64_t reference_row(const case_desc *c, const host_inputs *in, int b, i
     int64_t qrow = vs_attn_row(r, layout, c->frames, c->tokens_per_frame);
     const uint16_t *q = in->q + ((int64_t)b * N + qrow) * H * D + h * D;
     int nk = 0;
-    int qb = r / VS_ATTN_BLOCK;
-    for (int j = 0; j < NK; j++) {
-        int allowed = 1;
-        if (in->row_ptr) {
-            allowed = 0;
-            for (int e = in->row_ptr[qb]; e < in->row_ptr[qb + 1]; e++)
-                if (in->col_idx[e] == j / VS_ATTN_BLOCK) allowed = 1;
-        }
-        if (allowed) keys[nk++] = j;
+    const int qb = r / VS_ATTN_BLOCK;
+    if (in->row_ptr) { /* the row's key blocks, in order */
+        for (int e = in->row_ptr[qb]; e < in->row_ptr[qb + 1]; e++)
+            for (int j = in->col_idx[e] * VS_ATTN_BLOCK; j < NK && j < (in->col_idx[e] + 1) * VS_ATTN_BLOCK; j++)
+                keys[nk++] = j;
+    } else {
+        for (int j = 0; j < NK; j++) keys[nk++] = j;
     }
     double mx = -1e300;
     for (int i = 0; i < nk; i++) {
