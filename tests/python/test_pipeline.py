@@ -166,8 +166,12 @@ def test_cancel_from_another_thread_and_gil_released(pipe):
     assert len(ticks) > 100
 
 
+# Ctrl-C as a terminal delivers it. The child restores Python's KeyboardInterrupt handler first: a parent that
+# ignores SIGINT (a shell's background job, with no job control) passes the ignoring on, and Python then
+# installs no handler.
 CTRL_C = """
-import sys, vidsparse
+import signal, sys, vidsparse
+signal.signal(signal.SIGINT, signal.default_int_handler)
 p = vidsparse.Pipeline(device="cpu")
 def progress(step, steps):
     print("step", step, flush=True)
