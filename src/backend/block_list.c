@@ -87,11 +87,6 @@ vs_status vs_attn_blocks_without_rows(const vs_attn_blocks *blocks, int seq_len,
     return VS_OK;
 }
 
-/* Tokens of the dense tail (copied in front of the gathered k and v). */
-static int64_t tail_tokens(const vs_attn_band *rows, int seq_len, int nb) {
-    return rows->count && rows->tail < nb ? (int64_t)seq_len - (int64_t)rows->tail * VS_ATTN_BLOCK : 0;
-}
-
 vs_attn_band_scratch vs_attn_band_scratch_of(const vs_attn_band *rows, int seq_len, int heads, int head_dim) {
     const int nb = (seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
     /* The rows outside the band: those before it from entry 0, those after it from the next multiple of 4. */
@@ -99,7 +94,7 @@ vs_attn_band_scratch vs_attn_band_scratch_of(const vs_attn_band *rows, int seq_l
     const size_t token_bytes = 2 * (size_t)heads * head_dim, block_bytes = token_bytes * VS_ATTN_BLOCK;
     vs_attn_band_scratch s;
     s.rest_entries = after ? (before + 3) / 4 * 4 + after : before;
-    s.gathered = token_bytes * (size_t)(2 * tail_tokens(rows, seq_len, nb)) + 3 * block_bytes * (size_t)nb;
+    s.gathered = token_bytes * (size_t)(2 * vs_attn_band_tail_tokens(rows, seq_len)) + 3 * block_bytes * (size_t)nb;
     s.part = block_bytes * (size_t)rows->count;
     s.lse = sizeof(float) * (size_t)rows->count * VS_ATTN_BLOCK * heads;
     s.rest = block_bytes * (size_t)s.rest_entries;

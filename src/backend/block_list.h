@@ -51,6 +51,12 @@ static inline int vs_attn_band_lo(const vs_attn_band *b, int i) {
 static inline int vs_attn_band_hi(const vs_attn_band *b, int i) {
     return i + b->half < b->tail - 1 ? i + b->half : b->tail - 1;
 }
+/* Tokens of the band rows' dense tail over seq_len tokens (0 when there are no band rows or no tail): what the
+ * CUDA path copies in front of the gathered keys and values. */
+static inline int vs_attn_band_tail_tokens(const vs_attn_band *b, int seq_len) {
+    const int nb = (seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
+    return b->count && b->tail < nb ? seq_len - b->tail * VS_ATTN_BLOCK : 0;
+}
 
 /* The CUDA band attention's device scratch for one batch entry of 16-bit values (backend/cuda/band_attention.cu
  * allocates exactly these): one buffer (`gathered` bytes) holding the gathered k and v, each preceded by a copy

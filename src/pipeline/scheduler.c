@@ -501,13 +501,7 @@ static void unipc_step(vs_scheduler *s, const float *model_output, float *sample
     if (s->lower_order_nums < order_max) s->lower_order_nums++;
 }
 
-/* CogVideoXDPMScheduler.step. With alpha bars a (this timestep), a' (the next: t - train/steps, or the
- * final one) and a" (the previous step's timestep), lambda = log sqrt(a / (1 - a)), h = lambda' - lambda:
- *     x0 from the model output (v: sqrt(a) x - sqrt(1 - a) v),
- *     x' = sqrt((1 - a') / (1 - a)) e^-h x - expm1(-2h) sqrt(a') D + sqrt(1 - a') sqrt(1 - e^-2h) noise,
- * with D = x0 on the first step (and when a' is the final alpha), else the second-order
- * D = (1 + 1/2r) x0 - 1/2r x0_previous, r = (lambda - lambda") / h. The scalars are float64 as diffusers'
- * are, the elementwise math f32 in the same order. */
+/* The elementwise part of the CogVideoX DPM update (below), over [begin, end). */
 typedef struct {
     const float *model_output, *noise;
     float *sample, *old_x0;
@@ -532,6 +526,13 @@ static void dpm_update(void *ctx, int64_t begin, int64_t end) {
     }
 }
 
+/* CogVideoXDPMScheduler.step. With alpha bars a (this timestep), a' (the next: t - train/steps, or the
+ * final one) and a" (the previous step's timestep), lambda = log sqrt(a / (1 - a)), h = lambda' - lambda:
+ *     x0 from the model output (v: sqrt(a) x - sqrt(1 - a) v),
+ *     x' = sqrt((1 - a') / (1 - a)) e^-h x - expm1(-2h) sqrt(a') D + sqrt(1 - a') sqrt(1 - e^-2h) noise,
+ * with D = x0 on the first step (and when a' is the final alpha), else the second-order
+ * D = (1 + 1/2r) x0 - 1/2r x0_previous, r = (lambda - lambda") / h. The scalars are float64 as diffusers'
+ * are, the elementwise math f32 in the same order. */
 static void cogvideox_dpm_step(vs_scheduler *s, const float *model_output, const float *noise, float *sample) {
     const vs_scheduler_config *c = &s->cfg;
     const int i = s->step, train = c->num_train_timesteps;

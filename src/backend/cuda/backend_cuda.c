@@ -47,6 +47,12 @@ static vs_status modulation_rows(vs_op_id op, const char *arg, const vs_tensor *
     return VS_OK;
 }
 
+/* Whether qk_norm_rope's norm runs over each head of a dim-wide row: with a bias (LayerNorm, always per head)
+ * or a weight narrower than the row; no weight and no bias: the rotation alone. */
+static int qk_norm_per_head(const vs_tensor *weight, const vs_tensor *bias, int64_t dim) {
+    return bias || (weight && weight->shape[0] != dim);
+}
+
 static vs_status supports(const vs_op_desc *d) {
     const vs_tensor *const *t = d->t;
     const char *op = vs_op_name(d->op);
@@ -77,8 +83,7 @@ static vs_status supports(const vs_op_desc *d) {
     case VS_OP_QK_NORM_ROPE: { /* x, weight, bias, cos, sin; heads */
         VS_TRY(vector_dim(d->op, "last dimension", last_dim(t[0])));
         const int64_t head_dim = last_dim(t[0]) / d->param[0], group = head_dim / 8;
-        /* a bias makes it LayerNorm, always over each head; no weight: the rotation alone */
-        const int per_head = t[2] || (t[1] && t[1]->shape[0] != last_dim(t[0]));
+        const int per_head = qk_norm_per_head(t[1], t[2], last_dim(t[0]));
         if ((t[3] || per_head) && head_dim % 8)
             return vs_fail(VS_ERR_UNSUPPORTED, "%s: head_dim %lld is not a multiple of 8 (CUDA kernel)", op,
                            (long long)head_dim);
@@ -222,7 +227,7 @@ static vs_status qk_norm_rope(vs_tensor *x, const vs_tensor *weight, const vs_te
                               const vs_tensor *cos_t, const vs_tensor *sin_t, int heads, float eps) {
     const int64_t dim = last_dim(x), rows = rows_of(x);
     if (rows == 0) return VS_OK;
-    const int per_head = bias || (weight && weight->shape[0] != dim); /* a bias: LayerNorm of each head */
+    const int per_head = qk_norm_per_head(weight, bias, dim);
     return vs_cuda_qk_norm_rope(x->data, data_or_null(weight), data_or_null(bias), data_or_null(cos_t),
                                 data_or_null(sin_t), rows, cos_t ? cos_t->shape[0] : 1, dim, (int)(dim / heads),
                                 per_head, eps);

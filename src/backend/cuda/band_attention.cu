@@ -471,7 +471,7 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
     if (!band) return vs_fail(VS_ERR_OOM, "out of host memory");
     band->rows = rows;
     band->seq_len = seq_len, band->heads = heads, band->head_dim = head_dim, band->blocks = nb;
-    band->tail_tokens = rows.count && rows.tail < nb ? seq_len - rows.tail * VS_ATTN_BLOCK : 0;
+    band->tail_tokens = vs_attn_band_tail_tokens(&rows, seq_len);
     const int after = rows.first + rows.count;
     band->runs[0] = rest_run{0, rows.count ? rows.first : nb, 0};
     band->runs[1] = rest_run{after, rows.count ? nb - after : 0, (band->runs[0].count + 3) / 4 * 4};

@@ -513,7 +513,7 @@ static void build_plan(plan_entry *e) {
              f->scale_o_value ? ", scale_o by value" : "");
     snprintf(shape, sizeof shape, "B %d, N %d, L %d, H %d, D %d, %s%s", k->batch, k->seq_len, k->kv_len,
              k->heads, k->head_dim, k->fp8 ? fp8_form : vs_dtype_name(k->dtype),
-             k->pages_per_row ? ", paged K/V" : k->lengths && !k->fp8 ? ", per-entry lengths" : "");
+             k->pages_per_row ? ", paged K/V" : k->lengths ? ", per-entry lengths" : "");
     if (g.status)
         snprintf(e->error, sizeof e->error, "cuDNN has no fused attention for %s: %s returned %s (%d)%s%s",
                  shape, g.failed, status_text(g.status), (int)g.status, detail[0] ? ": " : "", detail);
