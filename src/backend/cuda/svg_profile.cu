@@ -64,8 +64,11 @@ __device__ __forceinline__ int token_major_position(int r, int frames, int token
     return (r - f * tokens_per_frame) * frames + f;
 }
 
+/* Thread blocks a multiprocessor holds: two at head size 64 (registers for both), one at 128. */
+__host__ __device__ constexpr int blocks_per_sm(int dim) { return dim == 64 ? 2 : 1; }
+
 template <typename T, int D>
-__global__ void __launch_bounds__(kThreads, 1) profile_partials(const Params p) {
+__global__ void __launch_bounds__(kThreads, blocks_per_sm(D)) profile_partials(const Params p) {
     extern __shared__ __align__(128) unsigned char smem_raw[];
     T *sQ = reinterpret_cast<T *>(smem_raw);
     T *sK = sQ + kRowsPerGroup * D; /* two buffers each */
@@ -137,11 +140,12 @@ __global__ void __launch_bounds__(kThreads, 1) profile_partials(const Params p) 
     float row_max[2] = {-INFINITY, -INFINITY};
     float sums[kVariants][2] = {{0.f, 0.f}, {0.f, 0.f}, {0.f, 0.f}};
     const int local_row[2] = {row_tile * 16 + lane / 4, row_tile * 16 + lane / 4 + 8};
-    const uint32_t *spatial_bits[2], *temporal_bits[2];
+    /* Each row's bitsets in mask_bits, as word offsets (fewer registers than pointers). */
+    int spatial_bits[2], temporal_bits[2];
 #pragma unroll
     for (int i = 0; i < 2; i++) {
-        spatial_bits[i] = mask_bits + local_row[i] * p.bitset_words;
-        temporal_bits[i] = mask_bits + (kRowsPerGroup + local_row[i]) * p.bitset_words;
+        spatial_bits[i] = local_row[i] * p.bitset_words;
+        temporal_bits[i] = (kRowsPerGroup + local_row[i]) * p.bitset_words;
     }
 
     for (int t = 0; t < num_tiles; t++) {
@@ -172,7 +176,7 @@ __global__ void __launch_bounds__(kThreads, 1) profile_partials(const Params p) 
         const int block = key0 / VS_ATTN_BLOCK;
         float spatial_ok[2];
 #pragma unroll
-        for (int i = 0; i < 2; i++) spatial_ok[i] = (spatial_bits[i][block / 32] >> (block % 32)) & 1u ? 1.f : 0.f;
+        for (int i = 0; i < 2; i++) spatial_ok[i] = (mask_bits[spatial_bits[i] + block / 32] >> (block % 32)) & 1u ? 1.f : 0.f;
         float exact_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int n = 0; n < kKeyTiles; n++) {
@@ -201,11 +205,11 @@ __global__ void __launch_bounds__(kThreads, 1) profile_partials(const Params p) 
                 o[x][d][2] *= alpha[1], o[x][d][3] *= alpha[1];
             }
 
-        /* Probabilities of the three variants, packed as A operands. */
-        uint32_t a[kVariants][kBlockN / 16][4];
+        /* The exact probabilities replace the scores in place; the temporal mask of each of this thread's 32
+         * (row, key) entries is one bit of `temporal`, at entry 4 n + 2 i + j. */
+        uint32_t temporal = 0;
 #pragma unroll
         for (int n = 0; n < kKeyTiles; n++) {
-            float pe[4], ps[4], pt[4];
             int key = key0 + n * 8 + (lane % 4) * 2;
 #pragma unroll
             for (int j = 0; j < 2; j++) {
@@ -214,28 +218,32 @@ __global__ void __launch_bounds__(kThreads, 1) profile_partials(const Params p) 
 #pragma unroll
                 for (int i = 0; i < 2; i++) {
                     float e = fast_exp2(s[n][2 * i + j] * p.scale_log2 - shift[i]);
-                    float temporal_ok = (temporal_bits[i][kb_t / 32] >> (kb_t % 32)) & 1u ? 1.f : 0.f;
-                    pe[2 * i + j] = e;
-                    ps[2 * i + j] = e * spatial_ok[i];
-                    pt[2 * i + j] = e * temporal_ok;
+                    uint32_t ok = (mask_bits[temporal_bits[i] + kb_t / 32] >> (kb_t % 32)) & 1u;
+                    s[n][2 * i + j] = e;
+                    temporal |= ok << (4 * n + 2 * i + j);
+                    sums[0][i] += e;
+                    sums[1][i] += e * spatial_ok[i];
+                    sums[2][i] += ok ? e : 0.f;
                 }
             }
-#pragma unroll
-            for (int i = 0; i < 2; i++) {
-                sums[0][i] += pe[2 * i] + pe[2 * i + 1];
-                sums[1][i] += ps[2 * i] + ps[2 * i + 1];
-                sums[2][i] += pt[2 * i] + pt[2 * i + 1];
-            }
-            const float *pv[kVariants] = {pe, ps, pt};
-#pragma unroll
-            for (int x = 0; x < kVariants; x++) {
-                /* 8-key tile n is half of A operand n/2: registers 0,1 (first half) or 2,3 (second). */
-                a[x][n / 2][(n % 2) * 2 + 0] = Mma<T>::pack(pv[x][0], pv[x][1]);
-                a[x][n / 2][(n % 2) * 2 + 1] = Mma<T>::pack(pv[x][2], pv[x][3]);
-            }
         }
+        /* P.V per 16-key step: the three variants' A operands are packed from the exact probabilities as they
+         * are used (12 registers, not 48 for whole tiles), against one load of the V operands. */
 #pragma unroll
         for (int kk = 0; kk < kBlockN / 16; kk++) {
+            uint32_t a[kVariants][4];
+#pragma unroll
+            for (int half = 0; half < 2; half++) { /* 8-key tile 2 kk + half: registers 2 half, 2 half + 1 */
+                const int n = 2 * kk + half;
+#pragma unroll
+                for (int i = 0; i < 2; i++) {
+                    const float e0 = s[n][2 * i], e1 = s[n][2 * i + 1];
+                    const uint32_t t0 = (temporal >> (4 * n + 2 * i)) & 1u, t1 = (temporal >> (4 * n + 2 * i + 1)) & 1u;
+                    a[0][2 * half + i] = Mma<T>::pack(e0, e1);
+                    a[1][2 * half + i] = Mma<T>::pack(e0 * spatial_ok[i], e1 * spatial_ok[i]);
+                    a[2][2 * half + i] = Mma<T>::pack(t0 ? e0 : 0.f, t1 ? e1 : 0.f);
+                }
+            }
 #pragma unroll
             for (int d = 0; d < kDimTiles; d += 2) {
                 uint32_t vf[4];
@@ -243,8 +251,8 @@ __global__ void __launch_bounds__(kThreads, 1) profile_partials(const Params p) 
                 ldmatrix_x4_trans(vf, tV + tile_offset<D>(key, dim_half * kDimTiles + d + lane / 16));
 #pragma unroll
                 for (int x = 0; x < kVariants; x++) {
-                    Mma<T>::run(o[x][d], a[x][kk], vf[0], vf[1]);
-                    Mma<T>::run(o[x][d + 1], a[x][kk], vf[2], vf[3]);
+                    Mma<T>::run(o[x][d], a[x], vf[0], vf[1]);
+                    Mma<T>::run(o[x][d + 1], a[x], vf[2], vf[3]);
                 }
             }
         }
@@ -331,11 +339,12 @@ __global__ void combine_and_choose(const float *partials, int samples, int chunk
     }
 }
 
-/* Key chunks per (b*h, row group). A block holds a multiprocessor (launch bounds), so the time goes as
- * the waves, ceil(units * chunks / SMs), times each block's share of the keys, 1 / chunks: the fewest
- * chunks within 2% of the best such cost (each chunk keeps at least 8 key tiles). 40 heads on 132 SMs:
- * 13 chunks, 4 full waves, where filling "two waves" took 7 chunks and 3 waves of which one was 12% full. */
-int chunk_count(int batch_heads, int samples, int seq_len) {
+/* Key chunks per (b*h, row group). The multiprocessors hold blocks_per_sm blocks each (launch bounds), so
+ * the time goes as the waves, ceil(units * chunks / slots), times each block's share of the keys, 1 / chunks:
+ * the fewest chunks within 2% of the best such cost (each chunk keeps at least 8 key tiles). 40 heads on 132
+ * SMs at one block each: 13 chunks, 4 full waves, where filling "two waves" took 7 chunks and 3 waves of
+ * which one was 12% full. */
+int chunk_count(int batch_heads, int samples, int seq_len, int head_dim) {
     static int sms = 0;
     if (!sms) {
         int dev = 0;
@@ -344,11 +353,12 @@ int chunk_count(int batch_heads, int samples, int seq_len) {
             sms = 132;
         cudaGetLastError();
     }
+    const int slots = sms * blocks_per_sm(head_dim);
     const int groups = (samples + kRowsPerGroup - 1) / kRowsPerGroup;
     const int tiles = (seq_len + kBlockN - 1) / kBlockN;
     const int64_t units = (int64_t)batch_heads * groups;
     const int most = tiles / 8 > 1 ? tiles / 8 : 1;
-    auto cost = [&](int c) { return (double)((units * c + sms - 1) / sms) / c; };
+    auto cost = [&](int c) { return (double)((units * c + slots - 1) / slots) / c; };
     double best = 1e300;
     for (int c = 1; c <= most; c++)
         if (cost(c) < best) best = cost(c);
@@ -380,7 +390,7 @@ vs_status launch(Params p, int batch_heads, cudaStream_t stream, const vs_cuda_s
 
 extern "C" size_t vs_cuda_svg_profile_workspace(const vs_attn_args *a, const vs_svg_config *cfg) {
     const int bh = a->batch * a->heads;
-    return sizeof(float) * (size_t)bh * cfg->samples * chunk_count(bh, cfg->samples, a->seq_len) *
+    return sizeof(float) * (size_t)bh * cfg->samples * chunk_count(bh, cfg->samples, a->seq_len, a->head_dim) *
            partial_floats(a->head_dim);
 }
 
@@ -441,7 +451,7 @@ extern "C" vs_status vs_cuda_svg_profile(const vs_attn_args *a, const vs_svg_con
     p.v_stride_b = a->v_stride_b, p.v_stride_n = a->v_stride_n;
     p.scale_log2 = a->scale * 1.4426950408889634f;
     p.inv_tokens_per_frame = 1.0f / (float)cfg->tokens_per_frame;
-    p.chunks = chunk_count(bh, cfg->samples, a->seq_len);
+    p.chunks = chunk_count(bh, cfg->samples, a->seq_len, a->head_dim);
     p.row_ptr = blocks_device->row_ptr;
     p.col_idx = blocks_device->col_idx;
     p.cfg = *cfg;
