@@ -45,7 +45,8 @@ typedef enum vs_device { VS_CPU = 0, VS_CUDA } vs_device;
 #define VS_MAX_DIMS 5
 
 /* A strided view of memory. Strides are in elements. A tensor owns its
- * memory when `owned` is set (vs_tensor_free releases it); views do not. */
+ * memory when `owned` is set (vs_tensor_free releases it: 1 for malloc or
+ * device memory, 2 for page-locked host memory); views do not. */
 typedef struct vs_tensor {
     vs_dtype dtype;
     vs_device device;

@@ -39,8 +39,8 @@ vs_tensor vs_tensor_view(void *data, vs_dtype dtype, vs_device device, int ndim,
     return t;
 }
 
-vs_status vs_tensor_alloc(vs_tensor *out, vs_dtype dtype, vs_device device, int ndim, const int64_t *shape) {
-    memset(out, 0, sizeof *out);
+/* The bytes of a contiguous tensor of this shape, checked. */
+static vs_status tensor_bytes(vs_dtype dtype, int ndim, const int64_t *shape, size_t *bytes) {
     if (ndim < 0 || ndim > VS_MAX_DIMS)
         return vs_fail(VS_ERR_INVALID_ARG, "tensor rank %d outside 0..%d", ndim, VS_MAX_DIMS);
     int64_t numel = 1;
@@ -50,7 +50,14 @@ vs_status vs_tensor_alloc(vs_tensor *out, vs_dtype dtype, vs_device device, int 
             return vs_fail(VS_ERR_INVALID_ARG, "tensor too large");
         numel *= shape[i];
     }
-    size_t bytes = (size_t)numel * vs_dtype_size(dtype);
+    *bytes = (size_t)numel * vs_dtype_size(dtype);
+    return VS_OK;
+}
+
+vs_status vs_tensor_alloc(vs_tensor *out, vs_dtype dtype, vs_device device, int ndim, const int64_t *shape) {
+    memset(out, 0, sizeof *out);
+    size_t bytes;
+    VS_TRY(tensor_bytes(dtype, ndim, shape, &bytes));
     void *data = NULL;
     if (device == VS_CPU) {
         data = malloc(bytes ? bytes : 1);
@@ -63,9 +70,21 @@ vs_status vs_tensor_alloc(vs_tensor *out, vs_dtype dtype, vs_device device, int 
     return VS_OK;
 }
 
+vs_status vs_tensor_alloc_host_pinned(vs_tensor *out, vs_dtype dtype, int ndim, const int64_t *shape) {
+    memset(out, 0, sizeof *out);
+    size_t bytes;
+    VS_TRY(tensor_bytes(dtype, ndim, shape, &bytes));
+    void *data;
+    VS_TRY(vs_host_pinned_malloc(&data, bytes));
+    *out = vs_tensor_view(data, dtype, VS_CPU, ndim, shape);
+    out->owned = 2;
+    return VS_OK;
+}
+
 void vs_tensor_free(vs_tensor *t) {
     if (t->owned && t->data) {
-        if (t->device == VS_CPU) free(t->data);
+        if (t->owned == 2) vs_host_pinned_free(t->data);
+        else if (t->device == VS_CPU) free(t->data);
         else vs_device_free(t->data);
     }
     memset(t, 0, sizeof *t);

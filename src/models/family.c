@@ -157,6 +157,7 @@ struct vs_dit {
     const vs_family *family;
     void *impl;
     vs_dit_info info;
+    vs_device device;
 };
 
 struct vs_vae {
@@ -215,14 +216,15 @@ void vs_text_encoder_free(vs_text_encoder *e) {
 }
 
 /* A handle around a DiT that `make` fills, or nothing on failure. */
-static vs_status make_dit(const vs_family *family, vs_dit **out, vs_status made, void *impl, const vs_dit_info *info) {
+static vs_status make_dit(const vs_family *family, vs_dit **out, vs_status made, void *impl, const vs_dit_info *info,
+                          vs_device device) {
     if (made != VS_OK) return made;
     vs_dit *d = calloc(1, sizeof *d);
     if (!d) {
         family->dit_free(impl);
         return vs_fail(VS_ERR_OOM, "out of memory");
     }
-    *d = (vs_dit){family, impl, *info};
+    *d = (vs_dit){family, impl, *info, device};
     *out = d;
     return VS_OK;
 }
@@ -234,7 +236,7 @@ vs_status vs_dit_load(const char *dir, vs_device device, vs_dit **out) {
     void *impl = NULL;
     vs_dit_info info;
     vs_status s = family->dit_load(dir, device, &impl, &info);
-    return make_dit(family, out, s, impl, &info);
+    return make_dit(family, out, s, impl, &info, device);
 }
 
 vs_status vs_dit_random(const char *preset, int layers, vs_device device, uint64_t seed, vs_dit **out) {
@@ -244,7 +246,7 @@ vs_status vs_dit_random(const char *preset, int layers, vs_device device, uint64
     void *impl = NULL;
     vs_dit_info info;
     vs_status s = family->dit_random(preset, layers, device, seed, &impl, &info);
-    return make_dit(family, out, s, impl, &info);
+    return make_dit(family, out, s, impl, &info, device);
 }
 
 /* The DiT made by `made` (the status of the family's call) set to `precision` (nothing left to do where the
@@ -267,7 +269,7 @@ vs_status vs_dit_load_as(const char *dir, vs_device device, vs_precision precisi
     void *impl = NULL;
     vs_dit_info info;
     vs_status s = family->dit_load_as(dir, device, precision, &impl, &info);
-    return at_precision(make_dit(family, out, s, impl, &info), out, precision);
+    return at_precision(make_dit(family, out, s, impl, &info, device), out, precision);
 }
 
 vs_status vs_dit_random_as(const char *preset, int layers, vs_device device, uint64_t seed, vs_precision precision,
@@ -280,10 +282,11 @@ vs_status vs_dit_random_as(const char *preset, int layers, vs_device device, uin
     void *impl = NULL;
     vs_dit_info info;
     vs_status s = family->dit_random_as(preset, layers, device, seed, precision, &impl, &info);
-    return at_precision(make_dit(family, out, s, impl, &info), out, precision);
+    return at_precision(make_dit(family, out, s, impl, &info, device), out, precision);
 }
 
 const vs_dit_info *vs_dit_get_info(const vs_dit *d) { return &d->info; }
+vs_device vs_dit_device(const vs_dit *d) { return d->device; }
 const vs_family *vs_dit_family(const vs_dit *d) { return d->family; }
 
 vs_status vs_dit_set_attention(vs_dit *d, const vs_attention_params *params) {

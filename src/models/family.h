@@ -238,6 +238,7 @@ vs_status vs_dit_load_as(const char *dir, vs_device device, vs_precision precisi
 vs_status vs_dit_random_as(const char *preset, int layers, vs_device device, uint64_t seed, vs_precision precision,
                            vs_dit **out);
 const vs_dit_info *vs_dit_get_info(const vs_dit *dit);
+vs_device vs_dit_device(const vs_dit *dit);
 const vs_family *vs_dit_family(const vs_dit *dit);
 /* How self-attention runs from now on; params fully resolved (vs_attention_resolve). */
 vs_status vs_dit_set_attention(vs_dit *dit, const vs_attention_params *params);

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "core/devmem.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/status.h"
@@ -99,6 +100,13 @@ static void guide(void *ctx, int64_t begin, int64_t end) {
     for (int64_t j = begin; j < end; j++) v[j] = v[job->n + j] + job->g * (v[j] - v[job->n + j]);
 }
 
+/* A host buffer the DiT reads its input from or writes its output to at every step: page-locked where the DiT runs
+ * on the GPU, so those copies run at the bus's rate (ordinary memory where that is refused). */
+static vs_status staging(const vs_dit *dit, const int64_t shape[5], vs_tensor *out) {
+    if (vs_dit_device(dit) != VS_CPU && vs_tensor_alloc_host_pinned(out, VS_F32, 5, shape) == VS_OK) return VS_OK;
+    return vs_tensor_alloc(out, VS_F32, VS_CPU, 5, shape);
+}
+
 vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_embedding *cond,
                      const vs_text_embedding *uncond, vs_tensor *latents, vs_dit_timing *timing) {
     const int cfg = set->guidance > 1.0f; /* as diffusers' do_classifier_free_guidance */
@@ -120,8 +128,8 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
     vs_status s = vs_cache_resolve(&set->cache, dit, &caching, &fit);
     if (s == VS_OK) s = vs_step_cache_create(&caching, &fit, set->steps, n, cfg ? 2 : 1, &cache);
     if (s == VS_OK) s = vs_scheduler_create(&set->scheduler, set->steps, n, &sched);
-    if (s == VS_OK) s = vs_tensor_alloc(&in, VS_F32, VS_CPU, 5, in_shape);
-    if (s == VS_OK) s = vs_tensor_alloc(&out, VS_F32, VS_CPU, 5, shape);
+    if (s == VS_OK) s = staging(dit, in_shape, &in);
+    if (s == VS_OK) s = staging(dit, shape, &out);
     if (s == VS_OK) s = vs_tensor_alloc(&ts, VS_F32, VS_CPU, 1, &batch);
     /* Embedded guidance: guidance_scale x 1000 for every batch entry, as HunyuanVideoPipeline gives it. */
     if (s == VS_OK && set->embedded_guidance > 0) s = vs_tensor_alloc(&embedded, VS_F32, VS_CPU, 1, &batch);

@@ -2,6 +2,7 @@
  * every op's arithmetic there, against a double reference, when a GPU is
  * present): sizes the CUDA table refuses, broadcast strides in add, fills
  * that match the CPU's, copies between host and device, mixed devices. */
+#include <math.h>
 #include <string.h>
 
 #include "check.h"
@@ -76,4 +77,25 @@ TEST(fill_convert_copy) {
     return 0;
 }
 
-RUN_TESTS(T(unsupported_sizes_are_errors), T(add_broadcast_and_silu), T(fill_convert_copy))
+/* Page-locked host tensors (the denoising loop's staging buffers): a round trip through the device, then freed. */
+TEST(pinned_host_round_trip) {
+    const int64_t shape[2] = {3, 40001}, n = shape[0] * shape[1];
+    vs_tensor pinned, *d = vs_test_tensor();
+    CHECK_OK(vs_tensor_alloc_host_pinned(&pinned, VS_F32, 2, shape));
+    CHECK(pinned.owned == 2 && pinned.device == VS_CPU);
+    CHECK_OK(vs_op_fill_uniform(&pinned, 5, -1, 1));
+    float *want = vs_test_malloc(sizeof(float) * (size_t)n);
+    memcpy(want, pinned.data, sizeof(float) * (size_t)n);
+    CHECK_OK(vs_tensor_alloc(d, VS_F32, VS_CUDA, 2, shape));
+    CHECK_OK(vs_op_copy(d, &pinned));
+    for (int64_t i = 0; i < n; i++) ((float *)pinned.data)[i] = NAN; /* poisoned before the copy back */
+    CHECK_OK(vs_op_copy(&pinned, d));
+    CHECK_OK(vs_op_sync(VS_CUDA));
+    CHECK(memcmp(pinned.data, want, sizeof(float) * (size_t)n) == 0);
+    vs_tensor_free(&pinned);
+    CHECK(pinned.data == NULL);
+    CHECK_FAILS(vs_tensor_alloc_host_pinned(&pinned, VS_F32, 1, (int64_t[]){-1}), VS_ERR_INVALID_ARG, "negative");
+    return 0;
+}
+
+RUN_TESTS(T(unsupported_sizes_are_errors), T(add_broadcast_and_silu), T(fill_convert_copy), T(pinned_host_round_trip))

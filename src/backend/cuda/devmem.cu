@@ -25,6 +25,21 @@ extern "C" void vs_device_free(void *ptr) {
     if (ptr) cudaFree(ptr);
 }
 
+extern "C" vs_status vs_host_pinned_malloc(void **ptr, size_t bytes) {
+    *ptr = nullptr;
+    cudaError_t e = cudaHostAlloc(ptr, bytes ? bytes : 1, cudaHostAllocDefault);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        *ptr = nullptr;
+        return vs_fail(VS_ERR_OOM, "page-locked host memory of %zu MiB: %s", bytes >> 20, cudaGetErrorString(e));
+    }
+    return VS_OK;
+}
+
+extern "C" void vs_host_pinned_free(void *ptr) {
+    if (ptr) cudaFreeHost(ptr);
+}
+
 extern "C" vs_status vs_device_memcpy_h2d(void *dst, const void *src, size_t bytes) {
     VS_CUDA_TRY(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
     return VS_OK;
