@@ -74,17 +74,21 @@ static vs_status stack(const vs_tensor *cond, const vs_tensor *uncond, vs_tensor
     return VS_OK;
 }
 
-/* The model's input: `copies` batches (the CFG branches) of the B entries of x, each entry's values
- * (per entry) followed by its condition's (none when cond is NULL): channels concatenated. */
+/* The model's input: `copies` batches (the CFG branches) of the B entries, each entry's latents (per_entry
+ * values) followed by its condition's (per_cond; none when cond is NULL): channels concatenated. The condition is
+ * the same at every step, so it is written once (write_condition) and each step writes the latents (fill_input). */
+static void write_condition(float *in, const vs_tensor *cond, int64_t B, int64_t per_entry, int copies) {
+    if (!cond) return;
+    const int64_t per_cond = vs_tensor_numel(cond) / B;
+    for (int64_t e = 0; e < copies * B; e++)
+        memcpy(in + e * (per_entry + per_cond) + per_entry, (const float *)cond->data + (e % B) * per_cond,
+               (size_t)per_cond * sizeof(float));
+}
+
 static void fill_input(float *in, const float *x, const vs_tensor *cond, int64_t B, int64_t per_entry, int copies) {
     const int64_t per_cond = cond ? vs_tensor_numel(cond) / B : 0;
-    for (int k = 0; k < copies; k++)
-        for (int64_t b = 0; b < B; b++) {
-            memcpy(in, x + b * per_entry, (size_t)per_entry * sizeof(float));
-            in += per_entry;
-            if (cond) memcpy(in, (const float *)cond->data + b * per_cond, (size_t)per_cond * sizeof(float));
-            in += per_cond;
-        }
+    for (int64_t e = 0; e < copies * B; e++)
+        memcpy(in + e * (per_entry + per_cond), x + (e % B) * per_entry, (size_t)per_entry * sizeof(float));
 }
 
 /* Classifier-free guidance in place on [cond, uncond] predictions: v = uncond + g (cond - uncond). */
@@ -145,6 +149,7 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
     vs_dit_input input = {&in, ts.data, &text, mask.data ? &mask : NULL, pooled.data ? &pooled : NULL, 0,
                           set->steps, embedded.data};
     float *x = latents->data, *v = out.data;
+    write_condition(in.data, set->condition, B, n / B, cfg ? 2 : 1);
     for (int i = 0; i < set->steps && s == VS_OK; i++) {
         if (set->cancel && atomic_load(set->cancel)) {
             s = vs_fail(VS_ERR_CANCELLED, "generation cancelled at step %d of %d", i + 1, set->steps);
@@ -155,8 +160,7 @@ vs_status vs_denoise(vs_dit *dit, const vs_denoise_settings *set, const vs_text_
         for (int64_t b = 0; b < batch; b++) ((float *)ts.data)[b] = t;
         int run = 1;
         if (vs_step_cache_needs_signal(cache)) { /* the signal may read the latents (HunyuanVideo's) */
-            memcpy(in.data, x, (size_t)n * sizeof(float));
-            if (cfg) memcpy((float *)in.data + n, x, (size_t)n * sizeof(float));
+            fill_input(in.data, x, set->condition, B, n / B, cfg ? 2 : 1);
             s = vs_dit_teacache(dit, &input, &signal, NULL);
         }
         if (s == VS_OK) s = vs_step_cache_decide(cache, i, x, signal.data ? &signal : NULL, &run);
