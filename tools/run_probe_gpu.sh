@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Where CogVideoX 1.5's SVG forward spends its attention time (issue 18): the DiT's attention takes about 25 ms a
-# layer at SVG 0.25 against 21.5 ms for `bench attention` at the same shape. Nsight Compute's per-kernel GPU time
-# (no hardware counters beyond the duration, clocks left alone) of a 2-layer SVG forward and of `bench attention`
-# at the same shape, summed per kernel name.
-# Usage on the accelerator: OUT=/tmp/o [BUDGET_S=90] bash tools/run_probe_gpu.sh
+# Nsight Compute's per-kernel GPU time (no hardware counters beyond the duration, clocks left alone), summed per
+# kernel name, of one of:
+#   WHAT=cogvideox (default; issue 18): a 2-layer CogVideoX 1.5 SVG forward and `bench attention` at the same
+#        shape (bench/results/cogvideox_svg_kernels_probe_h200.json reads it);
+#   WHAT=svg2 (issue 19): `bench attention --svg2` at Wan 14B 720p, budget 0.295 (SVG's kept fraction there): where
+#        SVG2's k-means, selection and attention time goes.
+# Usage on the accelerator: OUT=/tmp/o [WHAT=cogvideox|svg2] [BUDGET_S=90] bash tools/run_probe_gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source tools/gpu_env.sh
@@ -11,16 +13,21 @@ BUDGET_S=${BUDGET_S:-90}
 build_gpu vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
 ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
 note "ncu: $ncu"
-# The forward first, then `bench attention` at the same shape (the isolated number), each summed per kernel.
-timeout "$((BUDGET_S / 2))" "$ncu" --clock-control none --metrics gpu__time_duration.sum --csv \
-  build-gpu/vidsparse bench dit --config cogvideox1.5-5b --resolution 768x1360 --frames 81 --text-len 226 \
-  --attention svg --density 0.25 --layers 2 --warmup 1 --repeats 1 >"$R/ncu_dit.csv" 2>"$R/ncu_dit.err"
-echo "exit $?"; tail -n 3 "$R/ncu_dit.err"
-timeout "$((BUDGET_S / 2 - 10))" "$ncu" --clock-control none --metrics gpu__time_duration.sum --csv \
-  build-gpu/vidsparse bench attention --shape cogvideox1.5-768p --density 0.25 --warmup 1 --repeats 1 \
-  >"$R/ncu_attention.csv" 2>"$R/ncu_attention.err"
-echo "exit $?"; tail -n 3 "$R/ncu_attention.err"
-for f in "$R/ncu_dit.csv" "$R/ncu_attention.csv"; do
+ncu_run() { # NAME SECONDS COMMAND...: the command under ncu into $R/ncu_NAME.csv
+  local name=$1 secs=$2; shift 2
+  timeout "$secs" "$ncu" --clock-control none --metrics gpu__time_duration.sum --csv "$@" >"$R/ncu_$name.csv" 2>"$R/ncu_$name.err"
+  echo "exit $?"; tail -n 3 "$R/ncu_$name.err"
+}
+if [ "${WHAT:-cogvideox}" = svg2 ]; then
+  ncu_run svg2 "$((BUDGET_S - 10))" build-gpu/vidsparse bench attention --shape wan14b-720p --density 0.25 --svg2 \
+    --svg2-budget 0.295 --warmup 1 --repeats 1
+else # the forward first, then `bench attention` at the same shape (the isolated number)
+  ncu_run dit "$((BUDGET_S / 2))" build-gpu/vidsparse bench dit --config cogvideox1.5-5b --resolution 768x1360 \
+    --frames 81 --text-len 226 --attention svg --density 0.25 --layers 2 --warmup 1 --repeats 1
+  ncu_run attention "$((BUDGET_S / 2 - 10))" build-gpu/vidsparse bench attention --shape cogvideox1.5-768p \
+    --density 0.25 --warmup 1 --repeats 1
+fi
+for f in "$R"/ncu_*.csv; do
 python3 - "$f" <<'PY'
 import csv, collections, sys
 rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
@@ -28,7 +35,7 @@ if not rows: sys.exit("no kernel rows in " + sys.argv[1])
 head = rows[0]; name_i = head.index("Kernel Name"); val_i = head.index("Metric Value"); unit_i = head.index("Metric Unit")
 total = collections.Counter(); count = collections.Counter()
 for r in rows[1:]:
-    scale = {"nsecond": 1e-6, "usecond": 1e-3, "msecond": 1.0, "second": 1e3}.get(r[unit_i], 1e-6)
+    scale = {"ns": 1e-6, "nsecond": 1e-6, "us": 1e-3, "usecond": 1e-3, "ms": 1.0, "msecond": 1.0, "s": 1e3, "second": 1e3}[r[unit_i]]
     v = float(r[val_i].replace(",", "")) * scale
     total[r[name_i][:90]] += v; count[r[name_i][:90]] += 1
 print(f"{sys.argv[1]}: kernel time (ms) over the run (warm-up and timed calls):")
