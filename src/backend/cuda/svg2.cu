@@ -758,8 +758,9 @@ __global__ void scatter_chunks_kernel(const T *packed, const ChunkMap m, T *out,
 }
 
 /* Each cuDNN entry's page table (the pages of its chunk's cluster) and lengths (its rows, the cluster's keys).
- * A padding entry gets lengths 0 and 0, as the band path's alignment gaps, and page bh * P throughout (a
- * valid index, never read). Grid (entry_slots, BH). */
+ * A padding entry (a slot past the head's last chunk) attends with one zero query row to the first key of
+ * page bh * P (finite: a gathered key), so that no entry has a length of 0; its output is never copied out.
+ * Grid (entry_slots, BH). */
 struct EntryParams {
     const int32_t *q_cluster, *pages, *keys, *chunk_first, *chunk_rows;
     int32_t *table, *seq_q, *seq_kv;
@@ -774,7 +775,7 @@ __global__ void entries_kernel(const EntryParams p) {
         rows ? (int64_t)bh * (p.cq + 1) + p.q_cluster[(int64_t)bh * p.seq_len + p.chunk_first[slot]] : 0;
     int32_t *row = p.table + entry * P;
     for (int j = threadIdx.x; j < P; j += blockDim.x) row[j] = rows ? p.pages[cluster * P + j] : bh * P;
-    if (threadIdx.x == 0) p.seq_q[entry] = rows, p.seq_kv[entry] = rows ? p.keys[cluster] : 0;
+    if (threadIdx.x == 0) p.seq_q[entry] = rows ? rows : 1, p.seq_kv[entry] = rows ? p.keys[cluster] : 1;
 }
 
 /* ---- launchers ----------------------------------------------------------------------- */
