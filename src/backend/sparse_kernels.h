@@ -66,7 +66,7 @@ typedef struct vs_svg2_config {
  * from its first position into chunks of VS_SVG2_CHUNK, the last one short.
  * chunk_first[bh][c] and chunk_rows[bh][c] give chunk c's first position and
  * its rows (1 to VS_SVG2_CHUNK), chunks in position order; the slots after a
- * head's last chunk have 0 rows. A chunk's pages are those of the cluster of
+ * head's last chunk start at N with 0 rows. A chunk's pages are those of the cluster of
  * its first position. There are at most vs_svg2_chunks slots per head:
  * sum_i ceil(n_i / R) <= (V + Cq (R - 1)) / R <= ceil(V / R) + Cq over the
  * video clusters, plus ceil(text / R). */
@@ -81,8 +81,9 @@ typedef struct vs_svg2_plan {
     unsigned long long *kept;       /* score elements computed, added to by each selection */
 } vs_svg2_plan;
 
-/* Query rows per attention chunk (R). 64 rather than 128: a cluster pads at most 63 rows, half of what 128
- * would, and cuDNN's paged attention takes 64-row entries like any other length (docs/svg2.md). */
+/* Query rows per attention chunk (R). 64 rather than 128: a cluster pads at most 63 rows instead of 127;
+ * CUDA runs each chunk as one cuDNN paged-attention entry of 64 rows with its real row count as the
+ * entry's query length (docs/svg2.md). */
 enum { VS_SVG2_CHUNK = 64 };
 
 /* Pages of VS_ATTN_BLOCK positions in a sequence of seq_len. */
