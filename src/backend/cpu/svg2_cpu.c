@@ -230,7 +230,8 @@ static int select_cluster(const vs_svg2_config *cfg, int N, const double *weight
         double total = 0;
         for (int g = 0; g < video_pages; g++) {
             r[g].p = 0, r[g].index = g;
-            for (int pos = g * VS_ATTN_BLOCK; pos < (g + 1) * VS_ATTN_BLOCK && pos < V; pos++) r[g].p += w[k_cluster[pos]];
+            for (int pos = g * VS_ATTN_BLOCK; pos < (g + 1) * VS_ATTN_BLOCK && pos < V; pos++)
+                r[g].p += w[k_cluster[pos]];
             total += r[g].p;
         }
         for (int g = 0; g < video_pages; g++) r[g].p /= total;
