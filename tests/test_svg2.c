@@ -1,7 +1,8 @@
 /* Sparse VideoGen 2 on the CPU (backend/cpu/svg2_cpu.h, src/sparse/svg2_method.c): k-means against a plain
- * double-precision Lloyd from the same initial centroids, the selection against the rule written out
- * plainly, the permutation round trip, attention against the f64 masked reference, and the method through
- * the sparse-attention object (warm-up, statistics). Sizes are ragged on purpose. */
+ * double-precision Lloyd from the same initial centroids, the selection (key pages per query cluster) and
+ * the chunks against the rule written out plainly, the permutation round trip, attention against the f64
+ * masked reference, and the method through the sparse-attention object (warm-up, statistics). Sizes are
+ * ragged on purpose: clusters whose sizes are not multiples of a chunk, empty clusters, text or none. */
 #include "backend/cpu/svg2_cpu.h"
 #include "check.h"
 #include "core/status.h"
@@ -47,9 +48,12 @@ static vs_svg2_plan host_plan(const vs_svg2_config *cfg, int bh, int len) {
     p.k_cluster = vs_test_malloc(sizeof(int32_t) * (size_t)bh * len);
     p.q_start = vs_test_malloc(sizeof(int32_t) * (size_t)bh * (cfg->query_clusters + 2));
     p.k_start = vs_test_malloc(sizeof(int32_t) * (size_t)bh * (cfg->key_clusters + 2));
-    const int pages = vs_svg2_pages(len);
-    p.pages = vs_test_malloc(sizeof(int32_t) * (size_t)bh * pages * pages);
-    p.keys = vs_test_malloc(sizeof(int32_t) * (size_t)bh * pages);
+    const int pages = vs_svg2_pages(len), rows = cfg->query_clusters + 1;
+    const int slots = vs_svg2_chunks(len, cfg->video_tokens, cfg->query_clusters);
+    p.pages = vs_test_malloc(sizeof(int32_t) * (size_t)bh * rows * pages);
+    p.keys = vs_test_malloc(sizeof(int32_t) * (size_t)bh * rows);
+    p.chunk_first = vs_test_malloc(sizeof(int32_t) * (size_t)bh * slots);
+    p.chunk_rows = vs_test_malloc(sizeof(int32_t) * (size_t)bh * slots);
     p.kept = vs_test_malloc(sizeof *p.kept);
     *p.kept = 0;
     return p;
@@ -208,34 +212,30 @@ TEST(kmeans_keeps_the_centroid_of_an_empty_cluster) {
 
 /* ---- selection ----------------------------------------------------------------- */
 
-/* The rule for query block `block` of one head, written out plainly: each video key u weighs
- * exp(s(c, cluster(u))) / sum_u' exp(s(c, cluster(u'))) for a query of cluster c (s: the scaled centroid
- * score); a video page's mass is the sum over the block's rows and the page's keys; pages ranked by
- * repeated arg-max (the lower index on ties); rank r kept when r = 0, when the shares ranked before it sum
- * to at most top_p, or r < floor(ratio * video pages); with a budget, while the keys of the pages ranked
- * before it are fewer than budget * V. Pages holding text, and every page of a block holding text, kept. */
-static void plain_select(const float *qc, const float *kc, const int32_t *q_cluster, const int32_t *k_cluster,
-                         const vs_svg2_config *cfg, int N, int dim, int block, uint8_t *keep) {
-    enum { MAX_PAGES = 16 };
+/* The rule for query cluster i of one head, written out plainly: each video key u weighs
+ * exp(s(i, cluster(u))) / sum_u' exp(s(i, cluster(u'))) (s: the scaled centroid score); a video page's mass
+ * is the sum over its keys; pages ranked by repeated arg-max (the lower index on ties); rank r kept when
+ * r = 0, when the shares ranked before it sum to at most top_p, or r < floor(ratio * video pages); with a
+ * budget, while the keys of the pages ranked before it are fewer than budget * V. Pages holding text are
+ * kept, and the text rows (i = Cq) keep every page. */
+enum { MAX_PAGES = 64 };
+static void plain_select(const float *qc, const float *kc, const int32_t *k_cluster, const vs_svg2_config *cfg, int N,
+                         int dim, int i, uint8_t *keep) {
     const int V = cfg->video_tokens, P = vs_svg2_pages(N), VP = N == V ? P : V / VS_ATTN_BLOCK;
-    double mass[MAX_PAGES] = {0}, total = 0;
+    double mass[MAX_PAGES] = {0}, total = 0, z = 0;
     int used[MAX_PAGES] = {0};
-    const int end = (block + 1) * VS_ATTN_BLOCK < N ? (block + 1) * VS_ATTN_BLOCK : N;
     for (int g = 0; g < P; g++) keep[g] = 1;
-    if (end > V) return; /* text rows: everything */
-    for (int r = block * VS_ATTN_BLOCK; r < end; r++) {
-        const float *q = qc + (int64_t)q_cluster[r] * dim;
-        double z = 0;
-        for (int u = 0; u < V; u++) {
-            double s = 0;
-            for (int d = 0; d < dim; d++) s += (double)q[d] * kc[(int64_t)k_cluster[u] * dim + d];
-            z += exp(s / sqrt(dim));
-        }
-        for (int u = 0; u < VP * VS_ATTN_BLOCK && u < V; u++) {
-            double s = 0;
-            for (int d = 0; d < dim; d++) s += (double)q[d] * kc[(int64_t)k_cluster[u] * dim + d];
-            mass[u / VS_ATTN_BLOCK] += exp(s / sqrt(dim)) / z;
-        }
+    if (i == cfg->query_clusters) return; /* text rows: everything */
+    const float *q = qc + (int64_t)i * dim;
+    for (int u = 0; u < V; u++) {
+        double s = 0;
+        for (int d = 0; d < dim; d++) s += (double)q[d] * kc[(int64_t)k_cluster[u] * dim + d];
+        z += exp(s / sqrt(dim));
+    }
+    for (int u = 0; u < VP * VS_ATTN_BLOCK && u < V; u++) {
+        double s = 0;
+        for (int d = 0; d < dim; d++) s += (double)q[d] * kc[(int64_t)k_cluster[u] * dim + d];
+        mass[u / VS_ATTN_BLOCK] += exp(s / sqrt(dim)) / z;
     }
     for (int g = 0; g < VP; g++) total += mass[g];
     double before = 0, keys = 0;
@@ -252,16 +252,69 @@ static void plain_select(const float *qc, const float *kc, const int32_t *q_clus
     }
 }
 
+/* The chunks of head bh written out plainly: walking the positions, a chunk starts where the cluster
+ * changes or the current chunk has VS_SVG2_CHUNK rows; the slots after the last start at N with 0 rows.
+ * Returns how many chunks (0 on a mismatch). */
+static int chunks_follow_the_rule(const vs_svg2_plan *plan, const vs_svg2_config *cfg, int bh, int N) {
+    const int slots = vs_svg2_chunks(N, cfg->video_tokens, cfg->query_clusters);
+    const int32_t *cluster = plan->q_cluster + (int64_t)bh * N;
+    const int32_t *first = plan->chunk_first + (int64_t)bh * slots, *rows = plan->chunk_rows + (int64_t)bh * slots;
+    int c = -1, start = 0;
+    for (int p = 0; p < N; p++) {
+        if (p == 0 || cluster[p] != cluster[p - 1] || p - start == VS_SVG2_CHUNK) {
+            if (c >= 0 && rows[c] != p - start) return 0;
+            start = p;
+            if (++c >= slots || first[c] != p) return 0;
+        }
+    }
+    if (rows[c] != N - start) return 0;
+    for (int i = c + 1; i < slots; i++)
+        if (first[i] != N || rows[i] != 0) return 0;
+    return c + 1;
+}
+
+/* The selection of every (head, query cluster) and the head's chunks against the plain rules; the kept count
+ * is the sum of rows x keys. Returns the number of failures. */
+static int selection_matches(const vs_svg2_plan *plan, const vs_svg2_config *cfg, const float *qc, const float *kc,
+                             int heads, int N, int dim, const char *what) {
+    const int P = vs_svg2_pages(N), Cq = cfg->query_clusters, Ck = cfg->key_clusters, V = cfg->video_tokens;
+    uint8_t want[MAX_PAGES];
+    int64_t kept = 0;
+    for (int h = 0; h < heads; h++) {
+        const int32_t *q_start = plan->q_start + h * (Cq + 2);
+        for (int i = 0; i <= Cq; i++) {
+            plain_select(qc + (int64_t)h * Cq * dim, kc + (int64_t)h * Ck * dim, plan->k_cluster + h * N, cfg, N,
+                         dim, i, want);
+            const int32_t *row = plan->pages + ((int64_t)h * (Cq + 1) + i) * P;
+            int n = 0, keys = 0;
+            for (int g = 0; g < P; g++)
+                if (want[g]) {
+                    CHECK_MSG(n < P && row[n] == h * P + g, "%s head %d cluster %d: page %d", what, h, i, g);
+                    n++, keys += (int)vs_attn_block_tokens(g, N);
+                }
+            for (int j = n; j < P; j++) CHECK(row[j] == row[0]);
+            CHECK_MSG(plan->keys[h * (Cq + 1) + i] == keys, "%s cluster %d: %d keys, want %d", what, i,
+                      plan->keys[h * (Cq + 1) + i], keys);
+            if (cfg->budget > 0) CHECK(keys >= cfg->budget * V);
+            kept += (int64_t)(q_start[i + 1] - q_start[i]) * keys;
+        }
+        const int chunks = chunks_follow_the_rule(plan, cfg, h, N);
+        CHECK_MSG(chunks > 0, "%s head %d: the chunks", what, h);
+    }
+    CHECK_MSG(*plan->kept == (unsigned long long)kept, "%s: kept %llu, want %lld", what, *plan->kept, (long long)kept);
+    return 0;
+}
+
 TEST(selection_follows_the_reference_rule) {
     enum { B = 1, H = 2, D = 64, CQ = 5, CK = 23 };
     /* with text (the page across V holds text), and without (the last page short) */
     const int videos[2] = {1000, 1100}, texts[2] = {4, 0};
     for (int shape = 0; shape < 2; shape++) {
-        const int V = videos[shape], N = V + texts[shape], P = vs_svg2_pages(N);
+        const int V = videos[shape], N = V + texts[shape];
         const float *q = random_floats((int64_t)N * H * D, 31), *k = random_floats((int64_t)N * H * D, 32);
         vs_attn_args a = make_args(B, H, N, D, q, k, k, NULL);
-        const double top_ps[3] = {0.9, 0.3, 0.99}, budgets[3] = {0, 0, 0.25};
-        for (int mode = 0; mode < 3; mode++) {
+        const double top_ps[4] = {0.9, 0.3, 0.99, 0.9}, budgets[4] = {0, 0, 0, 0.25};
+        for (int mode = 0; mode < 4; mode++) {
             vs_svg2_config cfg = config(CQ, CK, V);
             cfg.top_p = top_ps[mode], cfg.budget = budgets[mode];
             vs_svg2_plan plan = host_plan(&cfg, B * H, N);
@@ -269,28 +322,11 @@ TEST(selection_follows_the_reference_rule) {
             CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_QUERIES, qc, 1, 4, &plan));
             CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_KEYS, kc, 1, 4, &plan));
             CHECK_OK(vs_svg2_select_cpu(&a, &cfg, qc, kc, &plan));
-            uint8_t want[16];
-            int64_t kept = 0, dropped = 0;
-            for (int h = 0; h < H; h++)
-                for (int blk = 0; blk < P; blk++) {
-                    plain_select(qc + h * CQ * D, kc + h * CK * D, plan.q_cluster + h * N, plan.k_cluster + h * N,
-                                 &cfg, N, D, blk, want);
-                    const int32_t *row = plan.pages + ((int64_t)h * P + blk) * P;
-                    int n = 0, keys = 0;
-                    for (int g = 0; g < P; g++)
-                        if (want[g]) {
-                            CHECK_MSG(n < P && row[n] == h * P + g, "shape %d mode %d head %d block %d: page %d",
-                                      shape, mode, h, blk, g);
-                            n++, keys += (int)vs_attn_block_tokens(g, N);
-                        }
-                    for (int i = n; i < P; i++) CHECK(row[i] == row[0]);
-                    CHECK_MSG(plan.keys[h * P + blk] == keys, "shape %d mode %d: %d keys, want %d", shape, mode,
-                              plan.keys[h * P + blk], keys);
-                    if (cfg.budget > 0) CHECK(keys >= cfg.budget * V);
-                    kept += vs_attn_block_tokens(blk, N) * keys;
-                    dropped += n < P;
-                }
-            CHECK(*plan.kept == (unsigned long long)kept);
+            char what[64];
+            snprintf(what, sizeof what, "shape %d mode %d", shape, mode);
+            if (selection_matches(&plan, &cfg, qc, kc, H, N, D, what)) return 1;
+            int dropped = 0;
+            for (int i = 0; i < B * H * CQ; i++) dropped += plan.keys[i / CQ * (CQ + 1) + i % CQ] < N;
             CHECK_MSG(dropped > 0 || top_ps[mode] > 0.5, "mode %d: nothing dropped", mode); /* random data: flat */
         }
     }
@@ -324,26 +360,28 @@ TEST(permutation_round_trip) {
 }
 
 /* Masked attention in double: the query at position p (of the query order) attends the key at position u
- * (of the key order) when page u / 128 is among the pages of block p / 128. */
-static void masked_reference(const vs_attn_args *a, const vs_svg2_plan *plan, double *out) {
-    const int N = a->seq_len, D = a->head_dim, P = vs_svg2_pages(N);
-    int *qblock = vs_test_malloc(sizeof(int) * N), *kpage = vs_test_malloc(sizeof(int) * N);
-    uint8_t *keep = vs_test_malloc((size_t)P * P);
+ * (of the key order) when page u / 128 is among the pages of p's query cluster (the text rows: cluster Cq). */
+static void masked_reference(const vs_attn_args *a, const vs_svg2_config *cfg, const vs_svg2_plan *plan,
+                             double *out) {
+    const int N = a->seq_len, D = a->head_dim, P = vs_svg2_pages(N), Cq = cfg->query_clusters;
+    int *qcluster = vs_test_malloc(sizeof(int) * N), *kpage = vs_test_malloc(sizeof(int) * N);
+    uint8_t *keep = vs_test_malloc((size_t)(Cq + 1) * P);
     double *w = vs_test_malloc(sizeof(double) * N);
     const float *q = a->q, *k = a->k, *v = a->v;
     for (int bh = 0; bh < a->batch * a->heads; bh++) {
         const int b = bh / a->heads, h = bh % a->heads;
         for (int p = 0; p < N; p++)
-            qblock[plan->q_order[bh * N + p]] = p / VS_ATTN_BLOCK, kpage[plan->k_order[bh * N + p]] = p / VS_ATTN_BLOCK;
-        memset(keep, 0, (size_t)P * P);
-        for (int blk = 0; blk < P; blk++)
-            for (int i = 0; i < P; i++) keep[blk * P + plan->pages[((int64_t)bh * P + blk) * P + i] - bh * P] = 1;
+            qcluster[plan->q_order[bh * N + p]] = plan->q_cluster[bh * N + p],
+            kpage[plan->k_order[bh * N + p]] = p / VS_ATTN_BLOCK;
+        memset(keep, 0, (size_t)(Cq + 1) * P);
+        for (int c = 0; c <= Cq; c++)
+            for (int i = 0; i < P; i++) keep[c * P + plan->pages[((int64_t)bh * (Cq + 1) + c) * P + i] - bh * P] = 1;
         for (int i = 0; i < N; i++) {
             const float *qi = q + b * a->q_stride_b + i * a->q_stride_n + h * D;
             double max = -INFINITY, sum = 0;
             for (int j = 0; j < N; j++) {
                 w[j] = -INFINITY;
-                if (!keep[qblock[i] * P + kpage[j]]) continue;
+                if (!keep[qcluster[i] * P + kpage[j]]) continue;
                 double s = 0;
                 for (int d = 0; d < D; d++) s += (double)qi[d] * k[b * a->k_stride_b + j * a->k_stride_n + h * D + d];
                 w[j] = s * a->scale;
@@ -362,27 +400,74 @@ static void masked_reference(const vs_attn_args *a, const vs_svg2_plan *plan, do
     }
 }
 
-TEST(attention_matches_the_masked_f64_reference) {
-    enum { B = 2, H = 2, F = 3, P = 171, T = 5, N = F * P + T, D = 64, CQ = 6, CK = 11 };
+/* Selection and attention on one shape: the selection and chunks against the plain rules, the output (into
+ * NaNs) against the masked f64 reference. `q` may repeat points (empty clusters). Returns failures; adds to
+ * counts[0] the clusters cut into several chunks whose last one is short, to counts[1] the empty ones. */
+static int attention_case(int B, int H, int V, int T, int CQ, int CK, const float *q, unsigned long long seed,
+                          int counts[2]) {
+    enum { D = 64 };
+    const int N = V + T;
     const int64_t n = (int64_t)B * N * H * D;
-    const float *q = random_floats(n, 51), *k = random_floats(n, 52), *v = random_floats(n, 53);
+    const float *k = random_floats(n, seed + 1), *v = random_floats(n, seed + 2);
     float *out = vs_test_malloc(sizeof(float) * (size_t)n);
     for (int64_t i = 0; i < n; i++) out[i] = NAN;
     vs_attn_args a = make_args(B, H, N, D, q, k, v, out);
-    vs_svg2_config cfg = config(CQ, CK, F * P);
+    vs_svg2_config cfg = config(CQ, CK, V);
     cfg.top_p = 0.5; /* some pairs dropped */
     vs_svg2_plan plan = host_plan(&cfg, B * H, N);
     float *qc = vs_test_malloc(sizeof(float) * B * H * CQ * D), *kc = vs_test_malloc(sizeof(float) * B * H * CK * D);
     CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_QUERIES, qc, 1, 5, &plan));
     CHECK_OK(vs_svg2_kmeans_cpu(&a, &cfg, VS_SVG2_KEYS, kc, 1, 5, &plan));
     CHECK_OK(vs_svg2_select_cpu(&a, &cfg, qc, kc, &plan));
+    char what[64];
+    snprintf(what, sizeof what, "attention V %d T %d", V, T);
+    if (selection_matches(&plan, &cfg, qc, kc, B * H, N, D, what)) return 1;
     CHECK(*plan.kept < (unsigned long long)B * H * N * N); /* sparse */
+    for (int bh = 0; bh < B * H; bh++)
+        for (int c = 0; c < CQ; c++) {
+            const int size = plan.q_start[bh * (CQ + 2) + c + 1] - plan.q_start[bh * (CQ + 2) + c];
+            counts[0] += size > VS_SVG2_CHUNK && size % VS_SVG2_CHUNK != 0;
+            counts[1] += size == 0;
+        }
     CHECK_OK(vs_svg2_attend_cpu(&a, &cfg, &plan));
     double *ref = vs_test_malloc(sizeof(double) * (size_t)n);
-    masked_reference(&a, &plan, ref);
+    masked_reference(&a, &cfg, &plan, ref);
     const double err = vs_test_rel_l2(out, ref, n);
-    CHECK_MSG(err < 1e-6, "relative L2 %.3g", err);
+    CHECK_MSG(err < 1e-6, "%s: relative L2 %.3g", what, err);
     return 0;
+}
+
+TEST(attention_matches_the_masked_f64_reference) {
+    /* 513 video tokens into query clusters of about 4/3 of a chunk (6 clusters of about 85 rows at 64-row
+     * chunks: one whole chunk and a short one), with text and without. */
+    enum { B = 2, H = 2, V = 3 * 171, CQ = V / (VS_SVG2_CHUNK + VS_SVG2_CHUNK / 3), CK = 11 };
+    const int texts[2] = {5, 0};
+    for (int shape = 0; shape < 2; shape++) {
+        const int N = V + texts[shape];
+        const float *q = random_floats((int64_t)B * N * H * 64, 51);
+        int counts[2] = {0, 0};
+        if (attention_case(B, H, V, texts[shape], CQ, CK, q, 52, counts)) return 1;
+        CHECK_MSG(counts[0] > 0, "no cluster ends in a short chunk"); /* the case it is for */
+    }
+    return 0;
+}
+
+TEST(empty_query_clusters_select_and_attend) {
+    /* Every video query one of 3 points: of 7 query clusters at least 4 stay empty (no rows, no chunks). */
+    enum { B = 1, H = 2, V = 300, T = 3, N = V + T, D = 64, CQ = 7, CK = 9 };
+    const float *points = random_floats(3 * D, 61), *noise = random_floats((int64_t)N * H * D, 62);
+    float *q = vs_test_malloc(sizeof(float) * (size_t)N * H * D);
+    for (int t = 0; t < N; t++)
+        for (int h = 0; h < H; h++)
+            for (int d = 0; d < D; d++) {
+                const int64_t at = ((int64_t)t * H + h) * D + d;
+                q[at] = t < V ? points[(t * 5 + h) % 3 * D + d] : noise[at];
+            }
+    int counts[2] = {0, 0};
+    if (attention_case(B, H, V, T, CQ, CK, q, 63, counts)) return 1;
+    CHECK_MSG(counts[1] >= 4 * B * H, "%d empty clusters", counts[1]);
+    /* The same tokens without text. */
+    return attention_case(B, H, V, 0, CQ, CK, q, 64, counts);
 }
 
 /* ---- the method ------------------------------------------------------------------- */
@@ -461,4 +546,5 @@ RUN_TESTS(T(kmeans_on_separated_points_gives_the_plain_labels), T(kmeans_over_se
           T(kmeans_objective_matches_the_plain_one_on_random_points),
           T(kmeans_keeps_the_centroid_of_an_empty_cluster), T(selection_follows_the_reference_rule),
           T(permutation_round_trip), T(attention_matches_the_masked_f64_reference),
+          T(empty_query_clusters_select_and_attend),
           T(method_runs_after_the_dense_warm_up_and_reports_its_density), T(public_api_runs_svg2))

@@ -43,8 +43,8 @@ typedef struct vs_svg_profile_out {
  * into key_clusters by k-means; the tokens after them (text) stay dense. */
 typedef struct vs_svg2_config {
     int query_clusters, key_clusters; /* Cq, Ck */
-    double top_p;                     /* keep key clusters until this share of a query cluster's mass */
-    double min_key_ratio;             /* and at least floor(ratio * Ck) of them */
+    double top_p;                     /* keep key pages until this share of a query cluster's mass */
+    double min_key_ratio;             /* and at least floor(ratio * video pages) of them */
     double budget;                    /* (0, 1]: fixed budget, keep until this fraction of the keys; 0: top-p */
     int video_tokens;                 /* V; seq_len - V text tokens after them */
 } vs_svg2_config;
@@ -53,24 +53,48 @@ typedef struct vs_svg2_config {
  * head) bh of B*H, over the N = seq_len tokens. Positions are the cluster
  * order: clusters one after another (tokens of a cluster in token order),
  * then the text tokens in place; cluster Cq (queries) and Ck (keys) stands
- * for the text. The unit of selection is the page: positions cut into
- * VS_ATTN_BLOCK-position pages (vs_svg2_pages of them per head, the last
- * may be short), query pages ("blocks") attend key pages. pages[bh][b] lists
- * the key pages query block b attends in ascending order as indices
- * bh * vs_svg2_pages + page (the rest of the row repeats its first entry), and
- * keys[bh][b] is how many keys they hold (only the last page can be short). */
+ * for the text. Keys are selected in pages: key positions cut into
+ * VS_ATTN_BLOCK-position pages (vs_svg2_pages of them per head, the last may
+ * be short). Each query cluster i < Cq keeps its own pages; slot Cq holds the
+ * text rows, which keep every page. pages[bh][i] lists the key pages of query
+ * cluster i in ascending order as indices bh * vs_svg2_pages + page (the rest
+ * of the row repeats its first entry) and keys[bh][i] is how many keys they
+ * hold (only the last page can be short).
+ *
+ * The attention runs in chunks of at most VS_SVG2_CHUNK query positions that
+ * never straddle two clusters: each cluster's span (the text span too) is cut
+ * from its first position into chunks of VS_SVG2_CHUNK, the last one short.
+ * chunk_first[bh][c] and chunk_rows[bh][c] give chunk c's first position and
+ * its rows (1 to VS_SVG2_CHUNK), chunks in position order; the slots after a
+ * head's last chunk start at N with 0 rows. A chunk's pages are those of the cluster of
+ * its first position. There are at most vs_svg2_chunks slots per head:
+ * sum_i ceil(n_i / R) <= (V + Cq (R - 1)) / R <= ceil(V / R) + Cq over the
+ * video clusters, plus ceil(text / R). */
 typedef struct vs_svg2_plan {
     int32_t *q_order, *k_order;     /* [BH][N]: token (row) at each position */
     int32_t *q_cluster, *k_cluster; /* [BH][N]: cluster of each position */
     int32_t *q_start, *k_start;     /* [BH][C + 2]: first position of each cluster (text: C), then N */
-    int32_t *pages;                 /* [BH][P][P], P = vs_svg2_pages(N) */
-    int32_t *keys;                  /* [BH][P] */
+    int32_t *pages;                 /* [BH][Cq + 1][P], P = vs_svg2_pages(N) */
+    int32_t *keys;                  /* [BH][Cq + 1] */
+    int32_t *chunk_first;           /* [BH][vs_svg2_chunks] */
+    int32_t *chunk_rows;            /* [BH][vs_svg2_chunks] */
     unsigned long long *kept;       /* score elements computed, added to by each selection */
 } vs_svg2_plan;
+
+/* Query rows per attention chunk (R). 64 rather than 128: a cluster pads at most 63 rows instead of 127;
+ * CUDA runs each chunk as one cuDNN paged-attention entry of 64 rows with its real row count as the
+ * entry's query length (docs/svg2.md). */
+enum { VS_SVG2_CHUNK = 64 };
 
 /* Pages of VS_ATTN_BLOCK positions in a sequence of seq_len. */
 static inline int vs_svg2_pages(int seq_len) {
     return (seq_len + VS_ATTN_BLOCK - 1) / VS_ATTN_BLOCK;
+}
+
+/* Chunk slots per (batch, head): the bound above for video_tokens of seq_len and query_clusters. */
+static inline int vs_svg2_chunks(int seq_len, int video_tokens, int query_clusters) {
+    return (video_tokens + VS_SVG2_CHUNK - 1) / VS_SVG2_CHUNK + query_clusters +
+           (seq_len - video_tokens + VS_SVG2_CHUNK - 1) / VS_SVG2_CHUNK;
 }
 
 /* Which of a k-means call's tensors: the queries (args->q, Cq clusters) or the keys (args->k, Ck). */
@@ -113,11 +137,12 @@ struct vs_sparse_kernels {
                              int init, int iterations, const vs_svg2_plan *plan, void *workspace,
                              size_t workspace_bytes, void *stream);
     /* The selection (docs/svg2.md) from both centroid sets and the cluster order in plan: plan->pages,
-     * plan->keys, plan->kept. */
+     * plan->keys, the chunks (chunk_first, chunk_rows) and plan->kept. */
     vs_status (*svg2_select)(const vs_attn_args *args, const vs_svg2_config *cfg, const float *q_centroids,
                              const float *k_centroids, const vs_svg2_plan *plan, void *workspace,
                              size_t workspace_bytes, void *stream);
-    /* Attention of every query position of args over the keys of the pages its block keeps in plan. */
+    /* Attention of every query position of args over the keys of the pages its query cluster keeps in plan
+     * (the text rows: every key). */
     vs_status (*svg2_attend)(const vs_attn_args *args, const vs_svg2_config *cfg, const vs_svg2_plan *plan,
                              void *workspace, size_t workspace_bytes, void *stream);
 };

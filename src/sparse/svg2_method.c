@@ -1,8 +1,8 @@
 /* The "svg2" method (Sparse VideoGen 2, docs/svg2.md): per (batch entry,
  * head) the video queries and keys are clustered by k-means, each query
- * block of 128 positions in cluster order keeps the key pages (128 positions
- * of the keys' cluster order) that carry the top-p of its estimated attention
- * mass, and attention runs over the kept pages; text tokens stay dense. Each layer keeps
+ * cluster keeps the key pages (128 positions of the keys' cluster order) that
+ * carry the top-p of its estimated attention mass, and attention runs over
+ * the kept pages; text tokens stay dense. Each layer keeps
  * its centroids across denoising steps: 50 k-means iterations at its first
  * sparse call, then 2 warm-started ones per call. The batch holds the CFG
  * branches, so every branch keeps its own centroids. */
@@ -66,7 +66,7 @@ static void context_free(const vs_sparse_setup *setup, void *context) {
     if (c->kernels) {
         void *const buffers[] = {c->plan.q_order, c->plan.k_order, c->plan.q_cluster, c->plan.k_cluster,
                                  c->plan.q_start, c->plan.k_start, c->plan.pages,   c->plan.keys,
-                                 c->plan.kept,
+                                 c->plan.chunk_first, c->plan.chunk_rows, c->plan.kept,
                                  c->workspace};
         for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) c->kernels->release(buffers[i]);
     }
@@ -102,9 +102,12 @@ static vs_status context_create(const vs_sparse_setup *setup, void **context) {
     if (!s) s = c->kernels->alloc((void **)&plan->k_cluster, tokens);
     if (!s) s = c->kernels->alloc((void **)&plan->q_start, bh * (cfg->query_clusters + 2) * sizeof(int32_t));
     if (!s) s = c->kernels->alloc((void **)&plan->k_start, bh * (cfg->key_clusters + 2) * sizeof(int32_t));
-    const size_t pages = (size_t)vs_svg2_pages(setup->seq_len);
-    if (!s) s = c->kernels->alloc((void **)&plan->pages, bh * pages * pages * sizeof(int32_t));
-    if (!s) s = c->kernels->alloc((void **)&plan->keys, bh * pages * sizeof(int32_t));
+    const size_t pages = (size_t)vs_svg2_pages(setup->seq_len), rows = (size_t)cfg->query_clusters + 1;
+    const size_t chunks = bh * (size_t)vs_svg2_chunks(setup->seq_len, video, cfg->query_clusters) * sizeof(int32_t);
+    if (!s) s = c->kernels->alloc((void **)&plan->pages, bh * rows * pages * sizeof(int32_t));
+    if (!s) s = c->kernels->alloc((void **)&plan->keys, bh * rows * sizeof(int32_t));
+    if (!s) s = c->kernels->alloc((void **)&plan->chunk_first, chunks);
+    if (!s) s = c->kernels->alloc((void **)&plan->chunk_rows, chunks);
     if (!s) s = c->kernels->alloc((void **)&plan->kept, sizeof *plan->kept);
     if (!s) s = c->kernels->zero(plan->kept, sizeof *plan->kept);
     if (!s) {

@@ -2,10 +2,11 @@
  * same (BF16/F16-rounded) inputs: k-means from the same initial centroids (identical labels on separated
  * points, the objective within 2e-3 of the reference's on random ones: the GPU measures distances to the
  * centroids rounded to the input type), the cluster order (a permutation, clusters contiguous, tokens in
- * order), the selection (pages per query block) against the CPU rule on the GPU's centroids, the kept
- * count, attention through cuDNN's paged attention and through our kernel against the CPU attention with
- * the GPU's plan (poisoned outputs, bit-identical repeats), and the method end to end.
- * Sizes: ragged token counts, text tokens, cluster counts that divide nothing, head_dim 64 and 128. */
+ * order), the selection (key pages per query cluster) against the CPU rule on the GPU's centroids, the
+ * chunks (identical to the CPU's), the kept count, attention in chunks through cuDNN's paged attention and
+ * through our kernel against the CPU attention with the GPU's plan (poisoned outputs, bit-identical
+ * repeats), and the method end to end. Sizes: ragged token counts, text tokens, cluster counts that divide
+ * nothing (clusters whose last chunk is short), head_dim 64 and 128. */
 #include <cuda_runtime.h>
 
 #include "backend/cpu/svg2_cpu.h"
@@ -39,36 +40,42 @@ static void *from_device(const void *d, size_t bytes) {
 
 /* The plan's arrays, sized for the case (on the device or the host). */
 typedef struct {
-    size_t order, start_q, start_k, pages, keys;
+    size_t order, start_q, start_k, pages, keys, chunks;
 } plan_bytes;
 
 static plan_bytes sizes(const case_desc *c, int N) {
-    const size_t bh = (size_t)c->batch * c->heads;
+    const size_t bh = (size_t)c->batch * c->heads, rows = (size_t)c->cq + 1;
     const size_t P = (size_t)vs_svg2_pages(N);
-    plan_bytes s = {bh * N * 4, bh * (c->cq + 2) * 4, bh * (c->ck + 2) * 4, bh * P * P * 4, bh * P * 4};
+    const int V = c->frames * c->per_frame;
+    plan_bytes s = {bh * N * 4,        bh * (c->cq + 2) * 4, bh * (c->ck + 2) * 4,
+                    bh * rows * P * 4, bh * rows * 4,        bh * (size_t)vs_svg2_chunks(N, V, c->cq) * 4};
     return s;
 }
 
 static vs_svg2_plan device_plan(const plan_bytes *s) {
-    vs_svg2_plan p = {device_buffer(s->order), device_buffer(s->order), device_buffer(s->order),
-                      device_buffer(s->order), device_buffer(s->start_q), device_buffer(s->start_k),
-                      device_buffer(s->pages), device_buffer(s->keys), device_buffer(8)};
+    vs_svg2_plan p = {device_buffer(s->order),  device_buffer(s->order),   device_buffer(s->order),
+                      device_buffer(s->order),  device_buffer(s->start_q), device_buffer(s->start_k),
+                      device_buffer(s->pages),  device_buffer(s->keys),    device_buffer(s->chunks),
+                      device_buffer(s->chunks), device_buffer(8)};
     cudaMemset(p.kept, 0, 8);
     return p;
 }
 
 static vs_svg2_plan host_copy(const vs_svg2_plan *d, const plan_bytes *s) {
-    vs_svg2_plan p = {from_device(d->q_order, s->order), from_device(d->k_order, s->order),
-                      from_device(d->q_cluster, s->order), from_device(d->k_cluster, s->order),
-                      from_device(d->q_start, s->start_q), from_device(d->k_start, s->start_k),
-                      from_device(d->pages, s->pages), from_device(d->keys, s->keys), from_device(d->kept, 8)};
+    vs_svg2_plan p = {from_device(d->q_order, s->order),         from_device(d->k_order, s->order),
+                      from_device(d->q_cluster, s->order),       from_device(d->k_cluster, s->order),
+                      from_device(d->q_start, s->start_q),       from_device(d->k_start, s->start_k),
+                      from_device(d->pages, s->pages),           from_device(d->keys, s->keys),
+                      from_device(d->chunk_first, s->chunks),    from_device(d->chunk_rows, s->chunks),
+                      from_device(d->kept, 8)};
     return p;
 }
 
 static vs_svg2_plan host_plan(const plan_bytes *s) {
-    vs_svg2_plan p = {vs_test_malloc(s->order), vs_test_malloc(s->order), vs_test_malloc(s->order),
-                      vs_test_malloc(s->order), vs_test_malloc(s->start_q), vs_test_malloc(s->start_k),
-                      vs_test_malloc(s->pages), vs_test_malloc(s->keys), vs_test_malloc(8)};
+    vs_svg2_plan p = {vs_test_malloc(s->order),  vs_test_malloc(s->order),   vs_test_malloc(s->order),
+                      vs_test_malloc(s->order),  vs_test_malloc(s->start_q), vs_test_malloc(s->start_k),
+                      vs_test_malloc(s->pages),  vs_test_malloc(s->keys),    vs_test_malloc(s->chunks),
+                      vs_test_malloc(s->chunks), vs_test_malloc(8)};
     *p.kept = 0;
     return p;
 }
@@ -177,22 +184,34 @@ static int run_case(const case_desc *c) {
     CHECK(fabs(oq_gpu - oq_cpu) <= 2e-3 * oq_cpu && fabs(ok_gpu - ok_cpu) <= 2e-3 * ok_cpu);
 
     /* Selection: the CPU rule on the GPU's centroids and cluster order. Masses summed in f32 against f64
-     * may put a page on the other side of top-p where the running sum is within rounding of it. */
-    const int pages = vs_svg2_pages(N);
+     * may put a page on the other side of top-p where the running sum is within rounding of it; the chunks
+     * depend on the cluster order alone and must be identical. */
+    const int pages = vs_svg2_pages(N), rows = c->cq + 1;
     vs_svg2_plan sp = gp;
     sp.pages = vs_test_malloc(bytes.pages), sp.keys = vs_test_malloc(bytes.keys);
+    sp.chunk_first = vs_test_malloc(bytes.chunks), sp.chunk_rows = vs_test_malloc(bytes.chunks);
     sp.kept = vs_test_malloc(8), *sp.kept = 0;
     CHECK_OK(vs_svg2_select_cpu(&h, &cfg, gqc, gkc, &sp));
     int64_t differ = 0, kept = 0;
-    for (int64_t row = 0; row < (int64_t)BH * pages; row++) {
+    for (int64_t row = 0; row < (int64_t)BH * rows; row++) {
+        const int bh = (int)(row / rows), i = (int)(row % rows);
+        const int32_t *q_start = gp.q_start + (int64_t)bh * (c->cq + 2);
         differ += gp.keys[row] != sp.keys[row] ||
                   memcmp(gp.pages + row * pages, sp.pages + row * pages, sizeof(int32_t) * pages);
-        kept += vs_attn_block_tokens((int)(row % pages), N) * gp.keys[row];
+        kept += (int64_t)(q_start[i + 1] - q_start[i]) * gp.keys[row];
     }
-    printf("  selection: %lld of %d blocks' pages differ from the CPU rule; density %.4f\n", (long long)differ,
-           BH * pages, (double)kept / ((double)BH * N * N));
-    CHECK(differ <= BH * pages / 100 + 2);
+    printf("  selection: %lld of %d query clusters' pages differ from the CPU rule; density %.4f\n",
+           (long long)differ, BH * rows, (double)kept / ((double)BH * N * N));
+    CHECK(differ <= BH * rows / 100 + 2);
     CHECK(*gp.kept == (unsigned long long)kept);
+    CHECK(!memcmp(gp.chunk_first, sp.chunk_first, bytes.chunks) && !memcmp(gp.chunk_rows, sp.chunk_rows, bytes.chunks));
+    int short_last = 0;
+    for (int bh = 0; bh < BH; bh++)
+        for (int i = 0; i < c->cq; i++) {
+            const int size = gp.q_start[bh * (c->cq + 2) + i + 1] - gp.q_start[bh * (c->cq + 2) + i];
+            short_last += size > VS_SVG2_CHUNK && size % VS_SVG2_CHUNK != 0;
+        }
+    printf("  chunks: %d query clusters of more than one chunk end in a short one\n", short_last);
 
     /* Attention with the GPU's plan against the CPU attention on the same plan, through cuDNN and through
      * our kernel, each into a poisoned output; the default path repeats bit for bit. */
@@ -245,6 +264,18 @@ TEST(wan_like_rows_bf16_d128) {
     return run_case(&c);
 }
 
+TEST(text_longer_than_a_chunk_bf16_d64) {
+    /* 130 text rows: two whole chunks and a short one, every page kept. */
+    const case_desc c = {1, 2, 4, 250, 130, 64, 17, 40, 0.9, 0, 0, 0};
+    return run_case(&c);
+}
+
+TEST(many_heads_split_the_cudnn_calls_bf16_d64) {
+    /* 1024 (batch, head) pairs of 68 entry slots each: more than one cuDNN call's 65535 entries. */
+    const case_desc c = {4, 256, 2, 128, 0, 64, 64, 32, 0.9, 0, 0, 0};
+    return run_case(&c);
+}
+
 TEST(method_end_to_end_on_cuda) {
     enum { F = 5, P = 300, N = F * P, H = 4, D = 128 };
     vs_sparse_setup setup = {VS_CUDA, 2, H, N, D, 1, vs_svg_config_default(F, P, 0, 0.25), {0}};
@@ -274,4 +305,5 @@ TEST(method_end_to_end_on_cuda) {
 }
 
 RUN_TESTS(T(separated_points_bf16_d128), T(random_points_with_text_f16_d64), T(fixed_budget_bf16_d128),
-          T(wan_like_rows_bf16_d128), T(method_end_to_end_on_cuda))
+          T(wan_like_rows_bf16_d128), T(text_longer_than_a_chunk_bf16_d64),
+          T(many_heads_split_the_cudnn_calls_bf16_d64), T(method_end_to_end_on_cuda))

@@ -214,27 +214,24 @@ static void key_weights(const float *qc, const float *kc, const int32_t *k_start
     }
 }
 
-/* The pages query block `block` of one (batch, head) keeps (docs/svg2.md), written to `row` as global
- * page indices (page_base + page); returns their keys. `unit` [Ck], `r` [P] and `keep` [P] are scratch. */
-static int select_block(const vs_svg2_config *cfg, int N, const double *weight, const int32_t *q_start,
-                        const int32_t *q_cluster, const int32_t *k_cluster, int block, int32_t page_base,
-                        int32_t *row, double *unit, ranked *r, uint8_t *keep) {
+/* The pages query cluster i of one (batch, head) keeps (docs/svg2.md), written to `row` as global page
+ * indices (page_base + page); returns their keys. The mass of a video page is the sum of w[i][cluster] over
+ * its keys; the pages are ranked by their share of the video pages' mass (ties: the lower index) and kept
+ * by top-p (at least the first and floor(min_key_ratio * video pages) of them) or by the budget; pages
+ * holding text keys are always kept. i == Cq (the text rows) keeps every page. `r` [P] and `keep` [P] are
+ * scratch. */
+static int select_cluster(const vs_svg2_config *cfg, int N, const double *weight, const int32_t *k_cluster, int i,
+                          int32_t page_base, int32_t *row, ranked *r, uint8_t *keep) {
     const int Ck = cfg->key_clusters, V = cfg->video_tokens, P = vs_svg2_pages(N);
     const int video_pages = vs_svg2_video_pages(N, V), min_keep = (int)(cfg->min_key_ratio * video_pages);
-    const int first = block * VS_ATTN_BLOCK, end = first + VS_ATTN_BLOCK < N ? first + VS_ATTN_BLOCK : N;
     memset(keep, 1, (size_t)P); /* text rows attend everything; pages holding text are always kept */
-    if (end <= V) { /* video rows only: rank the video pages by the rows' estimated mass */
-        /* unit[c]: the mass of one key of cluster c for the block's rows together. */
-        memset(unit, 0, sizeof *unit * (size_t)Ck);
-        for (int i = q_cluster[first]; i <= q_cluster[end - 1]; i++) {
-            const int lo = q_start[i] > first ? q_start[i] : first, hi = q_start[i + 1] < end ? q_start[i + 1] : end;
-            for (int c = 0; hi > lo && c < Ck; c++) unit[c] += (hi - lo) * weight[(int64_t)i * Ck + c];
-        }
+    if (i < cfg->query_clusters) {
+        const double *w = weight + (int64_t)i * Ck;
         double total = 0;
         for (int g = 0; g < video_pages; g++) {
             r[g].p = 0, r[g].index = g;
             for (int pos = g * VS_ATTN_BLOCK; pos < (g + 1) * VS_ATTN_BLOCK && pos < V; pos++)
-                r[g].p += unit[k_cluster[pos]];
+                r[g].p += w[k_cluster[pos]];
             total += r[g].p;
         }
         for (int g = 0; g < video_pages; g++) r[g].p /= total;
@@ -254,33 +251,44 @@ static int select_block(const vs_svg2_config *cfg, int N, const double *weight, 
     return keys;
 }
 
+/* One head's chunks (sparse_kernels.h): every cluster's span, the text's too, cut from its first position
+ * into VS_SVG2_CHUNK rows; the slots after the last chunk start at N with 0 rows. */
+static void fill_chunks(const int32_t *q_start, int Cq, int slots, int32_t *first, int32_t *rows) {
+    int c = 0;
+    for (int i = 0; i <= Cq; i++)
+        for (int at = q_start[i]; at < q_start[i + 1]; at += VS_SVG2_CHUNK, c++)
+            first[c] = at, rows[c] = q_start[i + 1] - at < VS_SVG2_CHUNK ? q_start[i + 1] - at : VS_SVG2_CHUNK;
+    for (; c < slots; c++) first[c] = q_start[Cq + 1], rows[c] = 0;
+}
+
 static void select_heads(void *ctx, int64_t begin, int64_t end) {
     select_job *j = ctx;
     const vs_svg2_config *cfg = j->cfg;
     const int Cq = cfg->query_clusters, Ck = cfg->key_clusters, D = j->args->head_dim, N = j->args->seq_len;
-    const int P = vs_svg2_pages(N);
-    double *weight = malloc(sizeof *weight * (size_t)Cq * Ck), *unit = malloc(sizeof *unit * (size_t)Ck);
+    const int P = vs_svg2_pages(N), slots = vs_svg2_chunks(N, cfg->video_tokens, Cq);
+    double *weight = malloc(sizeof *weight * (size_t)Cq * Ck);
     ranked *r = malloc(sizeof *r * (size_t)P);
     uint8_t *keep = malloc((size_t)P);
-    if (!weight || !unit || !r || !keep) {
+    if (!weight || !r || !keep) {
         j->status = VS_ERR_OOM;
         goto done;
     }
     for (int64_t bh = begin; bh < end; bh++) {
         const vs_svg2_plan *plan = j->plan;
+        const int32_t *q_start = plan->q_start + bh * (Cq + 2);
         key_weights(j->q_centroids + bh * Cq * D, j->k_centroids + bh * Ck * D, plan->k_start + bh * (Ck + 2), Cq,
                     Ck, D, j->args->scale, weight);
         j->kept[bh] = 0;
-        for (int b = 0; b < P; b++) {
-            const int64_t at = bh * P + b;
-            plan->keys[at] = select_block(cfg, N, weight, plan->q_start + bh * (Cq + 2), plan->q_cluster + bh * N,
-                                          plan->k_cluster + bh * N, b, (int32_t)(bh * P), plan->pages + at * P,
-                                          unit, r, keep);
-            j->kept[bh] += (int64_t)vs_attn_block_tokens(b, N) * plan->keys[at];
+        for (int i = 0; i <= Cq; i++) { /* i = Cq: the text rows */
+            const int64_t at = bh * (Cq + 1) + i;
+            plan->keys[at] = select_cluster(cfg, N, weight, plan->k_cluster + bh * N, i, (int32_t)(bh * P),
+                                            plan->pages + at * P, r, keep);
+            j->kept[bh] += (int64_t)(q_start[i + 1] - q_start[i]) * plan->keys[at];
         }
+        fill_chunks(q_start, Cq, slots, plan->chunk_first + bh * slots, plan->chunk_rows + bh * slots);
     }
 done:
-    free(weight), free(unit), free(r), free(keep);
+    free(weight), free(r), free(keep);
 }
 
 vs_status vs_svg2_select_cpu(const vs_attn_args *args, const vs_svg2_config *cfg, const float *q_centroids,
@@ -317,13 +325,14 @@ void vs_svg2_scatter_cpu(const float *packed, const int32_t *order, int batch, i
                    packed + (bh * seq_len + p) * head_dim, sizeof(float) * (size_t)head_dim);
 }
 
-/* One query block of packed [N][D] q, k, v in cluster order (a head's rows at q, k, v, out): the keys of
- * its pages (global indices, less page_base) are gathered into `keys` and `values`, and the GEMM does
- * the work: S = scale Q K^T, a softmax per row, O = S V. `scores` holds VS_ATTN_BLOCK x N. */
-static void attend_block(const vs_attn_args *a, const int32_t *pages, int num_keys, int32_t page_base, int block,
-                         const float *q, const float *k, const float *v, float *out, float *keys, float *values,
-                         float *scores) {
-    const int D = a->head_dim, rows = (int)vs_attn_block_tokens(block, a->seq_len);
+/* One query cluster of packed [N][D] q, k, v in cluster order (a head's rows at q, k, v, out): the keys of
+ * its pages (global indices, less page_base) are gathered into `keys` and `values`, and the GEMM does the
+ * work, VS_SVG2_CHUNK rows at a time: S = scale Q K^T, a softmax per row, O = S V. `scores` holds
+ * VS_SVG2_CHUNK x N. */
+static void attend_cluster(const vs_attn_args *a, const int32_t *pages, int num_keys, int32_t page_base, int first,
+                           int end, const float *q, const float *k, const float *v, float *out, float *keys,
+                           float *values, float *scores) {
+    const int D = a->head_dim;
     for (int n = 0, i = 0; n < num_keys; i++) {
         const int page = pages[i] - page_base, span = (int)vs_attn_block_tokens(page, a->seq_len);
         const int64_t from = (int64_t)page * VS_ATTN_BLOCK * D;
@@ -331,10 +340,12 @@ static void attend_block(const vs_attn_args *a, const int32_t *pages, int num_ke
         memcpy(values + (int64_t)n * D, v + from, sizeof(float) * (size_t)span * D);
         n += span;
     }
-    const int64_t first = (int64_t)block * VS_ATTN_BLOCK * D;
-    vs_cpu_gemm(0, 1, rows, num_keys, D, a->scale, q + first, D, keys, D, 0.0f, scores, num_keys);
-    vs_cpu_softmax_rows(scores, rows, num_keys);
-    vs_cpu_gemm(0, 0, rows, D, num_keys, 1.0f, scores, num_keys, values, D, 0.0f, out + first, D);
+    for (int row = first; row < end; row += VS_SVG2_CHUNK) {
+        const int rows = end - row < VS_SVG2_CHUNK ? end - row : VS_SVG2_CHUNK;
+        vs_cpu_gemm(0, 1, rows, num_keys, D, a->scale, q + (int64_t)row * D, D, keys, D, 0.0f, scores, num_keys);
+        vs_cpu_softmax_rows(scores, rows, num_keys);
+        vs_cpu_gemm(0, 0, rows, D, num_keys, 1.0f, scores, num_keys, values, D, 0.0f, out + (int64_t)row * D, D);
+    }
 }
 
 vs_status vs_svg2_attend_cpu(const vs_attn_args *a, const vs_svg2_config *cfg, const vs_svg2_plan *plan) {
@@ -349,15 +360,18 @@ vs_status vs_svg2_attend_cpu(const vs_attn_args *a, const vs_svg2_config *cfg, c
                        a->head_dim, k);
     vs_svg2_gather_cpu(a->v, a->v_stride_b, a->v_stride_n, plan->k_order, a->batch, a->heads, a->seq_len,
                        a->head_dim, v);
-    const int N = a->seq_len, D = a->head_dim, P = vs_svg2_pages(N);
+    const int N = a->seq_len, D = a->head_dim, P = vs_svg2_pages(N), Cq = cfg->query_clusters;
     float *keys = malloc(sizeof(float) * (size_t)(2 * (int64_t)N * D));
-    float *scores = malloc(sizeof(float) * (size_t)((int64_t)VS_ATTN_BLOCK * N));
+    float *scores = malloc(sizeof(float) * (size_t)((int64_t)VS_SVG2_CHUNK * N));
     vs_status status = keys && scores ? VS_OK : vs_fail(VS_ERR_OOM, "out of host memory for SVG2's attention");
-    for (int64_t i = 0; !status && i < bh; i++)
-        for (int b = 0; b < P; b++)
-            attend_block(a, plan->pages + (i * P + b) * P, plan->keys[i * P + b], (int32_t)(i * P), b,
-                         q + i * N * D, k + i * N * D, v + i * N * D, out + i * N * D, keys,
-                         keys + (int64_t)N * D, scores);
+    for (int64_t i = 0; !status && i < bh; i++) {
+        const int32_t *q_start = plan->q_start + i * (Cq + 2);
+        for (int c = 0; c <= Cq; c++) /* c = Cq: the text rows */
+            if (q_start[c + 1] > q_start[c])
+                attend_cluster(a, plan->pages + (i * (Cq + 1) + c) * P, plan->keys[i * (Cq + 1) + c], (int32_t)(i * P),
+                               q_start[c], q_start[c + 1], q + i * N * D, k + i * N * D, v + i * N * D,
+                               out + i * N * D, keys, keys + (int64_t)N * D, scores);
+    }
     if (!status)
         vs_svg2_scatter_cpu(out, plan->q_order, a->batch, a->heads, a->seq_len, a->head_dim, a->out, a->o_stride_b,
                             a->o_stride_n);

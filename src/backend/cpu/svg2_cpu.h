@@ -20,7 +20,7 @@ vs_status vs_svg2_kmeans_cpu(const vs_attn_args *args, const vs_svg2_config *cfg
 vs_status vs_svg2_select_cpu(const vs_attn_args *args, const vs_svg2_config *cfg, const float *q_centroids,
                              const float *k_centroids, const vs_svg2_plan *plan);
 /* vs_sparse_kernels.svg2_attend on host memory: gathers q, k and v into cluster order, attends each query
- * block's rows to the keys of its kept pages (gathered), scatters the output back. */
+ * cluster's rows (and the text rows) to the keys of its kept pages (gathered), scatters the output back. */
 vs_status vs_svg2_attend_cpu(const vs_attn_args *args, const vs_svg2_config *cfg, const vs_svg2_plan *plan);
 
 /* The permutation: rows of head h of batch b of a [B, N, H, D] f32 tensor x (token stride stride_n, batch

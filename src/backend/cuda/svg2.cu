@@ -14,16 +14,20 @@
  *  4. cluster starts, then each centroid moves to the mean of its span (an
  *     empty one stays).
  *
- * Attention: after the sort every cluster is a contiguous span of positions.
- * A block takes 128 query positions (one or a few query clusters) and first
- * lists in shared memory the key-cluster spans any of its clusters keeps;
- * their keys, one span after another, form the block's run of keys, which
- * the flash loop walks in 64-key tiles (so a kept cluster of 70 keys costs
- * 70 keys, whatever its place in the order). Rows and keys are read through
- * the cluster order (the permutation costs an index per row, no copies) and
- * the output written back through it. Keys of a span that only some of the
- * block's clusters keep are masked per row with the keep map, so every row
- * sees exactly its own cluster's keys. */
+ * Selection: the key weights of every (query cluster, key cluster) pair, then
+ * one block per query cluster ranks the key pages by the cluster's mass and
+ * keeps them by top-p or the budget; one block per head cuts the query
+ * clusters' spans into chunks of VS_SVG2_CHUNK rows.
+ *
+ * Attention, one chunk at a time (a chunk's rows all belong to one query
+ * cluster, so they share its pages): through cuDNN's paged attention, q is
+ * gathered chunk by chunk into tiles of VS_SVG2_CHUNK rows (padding rows
+ * zero), k and v into cluster order padded to whole pages (the page
+ * containers), every chunk is one batch entry whose page table is its
+ * cluster's and whose query length is its real row count, and the rows are
+ * scattered back to their tokens. Our kernel (where cuDNN has no paged
+ * engine) runs one thread block per chunk over the same pages, reading q, k
+ * and v through the cluster order, so nothing is copied. */
 #include <climits>
 #include <cub/cub.cuh>
 #include <cuda_bf16.h>
@@ -39,17 +43,19 @@ namespace {
 
 using namespace vs_mma;
 
-constexpr int kRows = 128;     /* tokens / query positions per block */
+constexpr int kRows = 128;     /* tokens per k-means block */
 constexpr int kTile = 64;      /* centroids / keys per shared-memory tile */
-constexpr int kThreads = 128;  /* 4 warps of 32 rows (two 16-row m-tiles each) */
+constexpr int kThreads = 128;  /* 4 warps: k-means 32 rows each, attention VS_SVG2_CHUNK / 4 */
 constexpr int kSelectThreads = 256, kSelectItems = 8; /* selection: Ck <= 2048 */
 constexpr int kSelectRows = 4;                        /* query clusters per selection block */
 
 size_t align_up(size_t n) { return (n + 255) & ~(size_t)255; }
 
 /* The workspace: sort keys and values in and out [BH * V], the rounded centroids [BH][Cpad][D] and their
- * norms [BH][Cpad], CUB's scratch; the selection's key weights [BH][Cq][Ck]; the cuDNN path's query rows
- * per block [BH][P] and q, k, v and out in cluster order, padded to whole pages [BH][P * 128][D]. */
+ * norms [BH][Cpad], CUB's scratch; the selection's key weights [BH][Cq][Ck]; the cuDNN path's entries (one per
+ * chunk slot, entry_slots per head: the slots rounded up to 4, so every head's lengths start 16-byte aligned):
+ * their query and key lengths [BH][entry_slots] and page tables [BH][entry_slots][P], q and out chunk by chunk
+ * [BH][entry_slots][R][D], k and v in cluster order padded to whole pages [BH][P * 128][D]. */
 struct Workspace {
     uint32_t *keys_in, *keys_out;
     int32_t *values_in, *values_out;
@@ -57,10 +63,15 @@ struct Workspace {
     float *norms;
     void *sort_scratch;
     float *weights;
-    int32_t *block_rows;
+    int32_t *seq_q, *seq_kv, *table;
     void *packed[4]; /* q, k, v, out */
     size_t sort_bytes, total;
 };
+
+/* Chunk slots per head in the cuDNN path's entries. */
+int entry_slots(const vs_attn_args *a, const vs_svg2_config *cfg) {
+    return (vs_svg2_chunks(a->seq_len, cfg->video_tokens, cfg->query_clusters) + 3) / 4 * 4;
+}
 
 int padded_clusters(const vs_svg2_config *cfg) {
     const int c = cfg->query_clusters > cfg->key_clusters ? cfg->query_clusters : cfg->key_clusters;
@@ -86,9 +97,12 @@ Workspace layout(const vs_attn_args *a, const vs_svg2_config *cfg, void *base) {
     w.norms = (float *)take(bh * cpad * 4);
     w.sort_scratch = take(w.sort_bytes);
     w.weights = (float *)take(bh * cfg->query_clusters * cfg->key_clusters * sizeof(float));
-    const size_t pages = (size_t)vs_svg2_pages(a->seq_len);
-    w.block_rows = (int32_t *)take(bh * pages * sizeof(int32_t));
-    for (int i = 0; i < 4; i++) w.packed[i] = take(bh * pages * VS_ATTN_BLOCK * a->head_dim * 2);
+    const size_t pages = (size_t)vs_svg2_pages(a->seq_len), entries = bh * (size_t)entry_slots(a, cfg);
+    w.seq_q = (int32_t *)take(entries * sizeof(int32_t)), w.seq_kv = (int32_t *)take(entries * sizeof(int32_t));
+    w.table = (int32_t *)take(entries * pages * sizeof(int32_t));
+    const size_t q_bytes = entries * VS_SVG2_CHUNK * a->head_dim * 2;
+    const size_t kv_bytes = bh * pages * VS_ATTN_BLOCK * a->head_dim * 2;
+    for (int i = 0; i < 4; i++) w.packed[i] = take(i == 1 || i == 2 ? kv_bytes : q_bytes);
     w.total = at;
     return w;
 }
@@ -156,27 +170,27 @@ __device__ __forceinline__ void load_rows(T *tile, const T *base, int64_t stride
     }
 }
 
-/* S = A B^T for this warp's 32 rows of the 128-row tile sA and the 64 rows of the tile sB (both swizzled,
- * D columns): s[m][n] is the m16n8 accumulator of m-tile m and 8-column tile n. */
-template <typename T, int D>
-__device__ __forceinline__ void tile_scores(float (&s)[2][kTile / 8][4], const T *sA, const T *sB, int warp_row,
+/* S = A B^T for this warp's MT * 16 rows (from warp_row) of the tile sA and the 64 rows of the tile sB (both
+ * swizzled, D columns): s[m][n] is the m16n8 accumulator of m-tile m and 8-column tile n. */
+template <typename T, int D, int MT>
+__device__ __forceinline__ void tile_scores(float (&s)[MT][kTile / 8][4], const T *sA, const T *sB, int warp_row,
                                             int lane) {
 #pragma unroll
-    for (int m = 0; m < 2; m++)
+    for (int m = 0; m < MT; m++)
 #pragma unroll
         for (int n = 0; n < kTile / 8; n++) s[m][n][0] = s[m][n][1] = s[m][n][2] = s[m][n][3] = 0.f;
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++) {
-        uint32_t af[2][4];
+        uint32_t af[MT][4];
 #pragma unroll
-        for (int m = 0; m < 2; m++)
+        for (int m = 0; m < MT; m++)
             ldmatrix_x4(af[m], sA + tile_offset<D>(warp_row + m * 16 + lane % 16, kk * 2 + lane / 16));
 #pragma unroll
         for (int n = 0; n < kTile / 8; n += 2) {
             uint32_t bf[4];
             ldmatrix_x4(bf, sB + tile_offset<D>(n * 8 + (lane % 8) + (lane / 16) * 8, kk * 2 + (lane / 8) % 2));
 #pragma unroll
-            for (int m = 0; m < 2; m++) {
+            for (int m = 0; m < MT; m++) {
                 Mma<T>::run(s[m][n], af[m], bf[0], bf[1]);
                 Mma<T>::run(s[m][n + 1], af[m], bf[2], bf[3]);
             }
@@ -210,7 +224,7 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) assign_
         prefetch_next_and_wait(t, num_tiles, load_c);
         __syncthreads();
         float s[2][kTile / 8][4];
-        tile_scores<T, D>(s, sX, sC + buffer * kTile * D, warp_row, lane);
+        tile_scores<T, D, 2>(s, sX, sC + buffer * kTile * D, warp_row, lane);
         /* |x - c|^2 - |x|^2 = |c|^2 - 2 x.c; ascending columns, so strict < keeps the lowest index. */
 #pragma unroll
         for (int n = 0; n < kTile / 8; n++)
@@ -297,9 +311,9 @@ struct SelectParams {
     const float *q_centroids, *k_centroids;
     const int32_t *q_start, *k_start, *q_cluster, *k_cluster;
     float *weights; /* [BH][Cq][Ck] */
-    int32_t *pages, *keys;
+    int32_t *pages, *keys, *chunk_first, *chunk_rows;
     unsigned long long *kept;
-    int cq, ck, dim, video, seq_len, num_pages, video_pages;
+    int cq, ck, dim, video, seq_len, num_pages, video_pages, slots;
     float scale, top_p, min_key_ratio, budget;
 };
 
@@ -368,11 +382,11 @@ __global__ void __launch_bounds__(kSelectThreads) weights_kernel(SelectParams p)
     }
 }
 
-/* The pages one query block keeps (docs/svg2.md; the reference: select_block in svg2_cpu.c). Thread t
- * holds pages t * items + i: their masses (the block's rows' weights of their keys, summed cluster
- * segment by cluster segment), ranked by a stable block radix sort (descending, so ties keep the lower
- * index first), the top-p (or budget) rule on the running sums, then the kept pages in ascending order.
- * Grid (pages, BH). */
+/* The pages one query cluster keeps (docs/svg2.md; the reference: select_cluster in svg2_cpu.c). Thread t
+ * holds pages t * items + i: their masses (the cluster's weights of their keys, summed key-cluster segment by
+ * segment), ranked by a stable block radix sort (descending, so ties keep the lower index first), the top-p
+ * (or budget) rule on the running sums, then the kept pages in ascending order. Block Cq (the text rows)
+ * keeps every page. Grid (Cq + 1, BH). */
 __global__ void __launch_bounds__(kSelectThreads) pages_kernel(SelectParams p) {
     using Sort = cub::BlockRadixSort<float, kSelectThreads, kSelectItems, int>;
     using Scan = cub::BlockScan<float, kSelectThreads>;
@@ -384,27 +398,19 @@ __global__ void __launch_bounds__(kSelectThreads) pages_kernel(SelectParams p) {
         typename IntScan::TempStorage int_scan;
         typename Reduce::TempStorage reduce;
     } temp;
-    __shared__ float s_unit[kSelectThreads * kSelectItems]; /* per key cluster: one key's mass for the block */
+    __shared__ float s_unit[kSelectThreads * kSelectItems]; /* per key cluster: one key's weight for the cluster */
     __shared__ uint8_t s_keep[kSelectThreads * kSelectItems];
     __shared__ float s_total;
     __shared__ int s_first;
-    const int bh = blockIdx.y, block = blockIdx.x, tid = threadIdx.x;
+    const int bh = blockIdx.y, cluster = blockIdx.x, tid = threadIdx.x;
     const int Cq = p.cq, Ck = p.ck, N = p.seq_len, V = p.video, P = p.num_pages;
-    const int first = block * VS_ATTN_BLOCK, end = min(first + VS_ATTN_BLOCK, N);
     const int32_t *q_start = p.q_start + (int64_t)bh * (Cq + 2), *k_start = p.k_start + (int64_t)bh * (Ck + 2);
-    const int32_t *q_cluster = p.q_cluster + (int64_t)bh * N, *k_cluster = p.k_cluster + (int64_t)bh * N;
+    const int32_t *k_cluster = p.k_cluster + (int64_t)bh * N;
     for (int g = tid; g < P; g += kSelectThreads) s_keep[g] = 1; /* text rows attend everything; text pages kept */
     if (tid == 0) s_first = P;
-    if (end <= V) {
-        const int c_first = q_cluster[first], c_last = q_cluster[end - 1];
-        for (int c = tid; c < Ck; c += kSelectThreads) {
-            float unit = 0;
-            for (int i = c_first; i <= c_last; i++) {
-                const int rows = min(q_start[i + 1], end) - max(q_start[i], first);
-                if (rows > 0) unit += (float)rows * p.weights[((int64_t)bh * Cq + i) * Ck + c];
-            }
-            s_unit[c] = unit;
-        }
+    if (cluster < Cq) {
+        const float *w = p.weights + ((int64_t)bh * Cq + cluster) * Ck;
+        for (int c = tid; c < Ck; c += kSelectThreads) s_unit[c] = w[c];
         __syncthreads();
         float mass[kSelectItems];
         int index[kSelectItems];
@@ -451,7 +457,8 @@ __global__ void __launch_bounds__(kSelectThreads) pages_kernel(SelectParams p) {
     }
     int at, kept_pages;
     IntScan(temp.int_scan).ExclusiveSum(count, at, kept_pages);
-    int32_t *row = p.pages + ((int64_t)bh * P + block) * P;
+    const int64_t slot = (int64_t)bh * (Cq + 1) + cluster;
+    int32_t *row = p.pages + slot * P;
     for (int i = 0; i < kSelectItems; i++) {
         const int g = tid * kSelectItems + i;
         if (g < P && s_keep[g]) {
@@ -464,20 +471,49 @@ __global__ void __launch_bounds__(kSelectThreads) pages_kernel(SelectParams p) {
     IntScan(temp.int_scan).ExclusiveSum(keys, keys, total_keys);
     for (int i = kept_pages + tid; i < P; i += kSelectThreads) row[i] = bh * P + s_first;
     if (tid == 0) {
-        p.keys[(int64_t)bh * P + block] = total_keys;
-        atomicAdd(p.kept, (unsigned long long)(end - first) * (unsigned long long)total_keys);
+        p.keys[slot] = total_keys;
+        const int rows = q_start[cluster + 1] - q_start[cluster];
+        atomicAdd(p.kept, (unsigned long long)rows * (unsigned long long)total_keys);
     }
+}
+
+/* The chunks of one head (sparse_kernels.h; the reference: fill_chunks in svg2_cpu.c): thread t takes
+ * clusters base + t (cluster Cq: the text), its chunk count ceil(rows / R) placed by a block scan, the
+ * running total carried from one round of kSelectThreads clusters to the next. Grid BH. */
+__global__ void __launch_bounds__(kSelectThreads) chunks_kernel(SelectParams p) {
+    using IntScan = cub::BlockScan<int, kSelectThreads>;
+    __shared__ typename IntScan::TempStorage temp;
+    constexpr int R = VS_SVG2_CHUNK;
+    const int bh = blockIdx.x, tid = threadIdx.x, Cq = p.cq;
+    const int32_t *q_start = p.q_start + (int64_t)bh * (Cq + 2);
+    int32_t *first = p.chunk_first + (int64_t)bh * p.slots, *rows = p.chunk_rows + (int64_t)bh * p.slots;
+    int carry = 0;
+    for (int base = 0; base <= Cq; base += kSelectThreads) {
+        const int i = base + tid, lo = i <= Cq ? q_start[i] : 0, hi = i <= Cq ? q_start[i + 1] : 0;
+        const int count = (hi - lo + R - 1) / R;
+        int at, total;
+        IntScan(temp).ExclusiveSum(count, at, total);
+        for (int c = 0; c < count; c++)
+            first[carry + at + c] = lo + c * R, rows[carry + at + c] = min(R, hi - lo - c * R);
+        carry += total;
+        __syncthreads(); /* temp again */
+    }
+    for (int c = carry + tid; c < p.slots; c += kSelectThreads) first[c] = p.seq_len, rows[c] = 0;
 }
 
 /* ---- attention --------------------------------------------------------------------- */
 struct AttendParams {
     const char *q, *k, *v;
     char *o;
-    int heads, seq_len, num_pages;
+    int heads, seq_len, num_pages, cq, slots;
     int64_t q_stride_b, q_stride_n, k_stride_b, k_stride_n, v_stride_b, v_stride_n, o_stride_b, o_stride_n;
     float scale_log2;
-    const int32_t *q_order, *k_order, *pages, *keys;
+    const int32_t *q_order, *k_order, *q_cluster, *pages, *keys, *chunk_first, *chunk_rows;
 };
+
+/* Our kernel's rows: one chunk, 16 * kChunkTiles rows per warp. */
+static_assert(VS_SVG2_CHUNK % 64 == 0 && VS_SVG2_CHUNK <= 128, "a chunk is 64 or 128 rows: 1 or 2 m-tiles a warp");
+constexpr int kChunkTiles = VS_SVG2_CHUNK / 64;
 
 /* Copies rows `order[first + i]` of base into a swizzled tile; positions at or past `limit` zero-filled. */
 template <typename T, int D, int ROWS>
@@ -492,26 +528,32 @@ __device__ __forceinline__ void load_ordered(T *tile, const char *base, int64_t 
     }
 }
 
-/* Our kernel, for shapes cuDNN has no paged engine for: one query block (128 positions) per thread
- * block, its keys the kept pages one after another (key v of the run is position v % 128 of page
- * pages[v / 128]), read through the cluster order, so nothing is copied. Grid (pages, BH). */
+/* Our kernel, for shapes cuDNN has no paged engine for: one chunk (at most VS_SVG2_CHUNK query positions of
+ * one cluster) per thread block, its keys its cluster's kept pages one after another (key v of the run is
+ * position v % 128 of page pages[v / 128]), read through the cluster order, so nothing is copied. Rows past
+ * the chunk's are zero and never written. Grid (chunk slots, BH); empty slots return at once. */
 template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_kernel(const AttendParams p) {
     extern __shared__ __align__(128) unsigned char smem_raw[];
     T *sQ = reinterpret_cast<T *>(smem_raw);
-    T *sK = sQ + kRows * D; /* two buffers */
+    T *sK = sQ + VS_SVG2_CHUNK * D; /* two buffers */
     T *sV = sK + 2 * kTile * D;
+    constexpr int MT = kChunkTiles;
 
-    const int bh = blockIdx.y, q0 = blockIdx.x * kRows, N = p.seq_len, P = p.num_pages;
+    const int bh = blockIdx.y, N = p.seq_len, P = p.num_pages;
+    const int64_t slot = (int64_t)bh * p.slots + blockIdx.x;
+    const int q0 = p.chunk_first[slot], rows = p.chunk_rows[slot];
+    if (rows == 0) return; /* past the head's last chunk: the whole block leaves */
     const int b = bh / p.heads, h = bh % p.heads;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warp_row = warp * 32;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warp_row = warp * 16 * MT;
     const int32_t *q_order = p.q_order + (int64_t)bh * N, *k_order = p.k_order + (int64_t)bh * N;
-    const int32_t *pages = p.pages + ((int64_t)bh * P + blockIdx.x) * P;
-    const int num_keys = p.keys[(int64_t)bh * P + blockIdx.x], num_tiles = (num_keys + kTile - 1) / kTile;
+    const int64_t cluster = (int64_t)bh * (p.cq + 1) + p.q_cluster[(int64_t)bh * N + q0];
+    const int32_t *pages = p.pages + cluster * P;
+    const int num_keys = p.keys[cluster], num_tiles = (num_keys + kTile - 1) / kTile;
     const char *q_base = p.q + (b * p.q_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
     const char *k_base = p.k + (b * p.k_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
     const char *v_base = p.v + (b * p.v_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
 
-    load_ordered<T, D, kRows>(sQ, q_base, p.q_stride_n, q_order, q0, N);
+    load_ordered<T, D, VS_SVG2_CHUNK>(sQ, q_base, p.q_stride_n, q_order, q0, q0 + rows);
     cp_async_commit();
     auto load_kv = [&](int t, int buffer) {
         constexpr int kChunks = D / 8;
@@ -531,14 +573,14 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_
     cp_async_commit();
 
     constexpr int kKeyTiles = kTile / 8, kDimTiles = D / 8;
-    float o_acc[2][kDimTiles][4];
+    float o_acc[MT][kDimTiles][4];
 #pragma unroll
-    for (int m = 0; m < 2; m++)
+    for (int m = 0; m < MT; m++)
 #pragma unroll
         for (int i = 0; i < kDimTiles; i++) o_acc[m][i][0] = o_acc[m][i][1] = o_acc[m][i][2] = o_acc[m][i][3] = 0.f;
-    float row_max[2][2], row_sum[2][2];
+    float row_max[MT][2], row_sum[MT][2];
 #pragma unroll
-    for (int m = 0; m < 2; m++) row_max[m][0] = row_max[m][1] = -INFINITY, row_sum[m][0] = row_sum[m][1] = 0.f;
+    for (int m = 0; m < MT; m++) row_max[m][0] = row_max[m][1] = -INFINITY, row_sum[m][0] = row_sum[m][1] = 0.f;
 
     for (int t = 0; t < num_tiles; t++) {
         const int buffer = t & 1;
@@ -546,8 +588,8 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_
         __syncthreads();
         const T *tK = sK + buffer * kTile * D, *tV = sV + buffer * kTile * D;
 
-        float s[2][kKeyTiles][4];
-        tile_scores<T, D>(s, sQ, tK, warp_row, lane);
+        float s[MT][kKeyTiles][4];
+        tile_scores<T, D, MT>(s, sQ, tK, warp_row, lane);
         if ((t + 1) * kTile > num_keys) /* the last tile: keys past the run masked */
 #pragma unroll
             for (int n = 0; n < kKeyTiles; n++)
@@ -555,11 +597,11 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_
                 for (int e = 0; e < 2; e++)
                     if (t * kTile + n * 8 + (lane % 4) * 2 + e >= num_keys)
 #pragma unroll
-                        for (int m = 0; m < 2; m++) s[m][n][e] = s[m][n][2 + e] = -INFINITY;
+                        for (int m = 0; m < MT; m++) s[m][n][e] = s[m][n][2 + e] = -INFINITY;
 
         /* Online softmax (base 2). A row with every key so far masked keeps max -inf: shift by 0 then. */
 #pragma unroll
-        for (int m = 0; m < 2; m++) {
+        for (int m = 0; m < MT; m++) {
             float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
             for (int n = 0; n < kKeyTiles; n++) {
@@ -596,9 +638,9 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_
         /* O += P V, P straight from the score registers. */
 #pragma unroll
         for (int kk = 0; kk < kTile / 16; kk++) {
-            uint32_t a[2][4];
+            uint32_t a[MT][4];
 #pragma unroll
-            for (int m = 0; m < 2; m++) {
+            for (int m = 0; m < MT; m++) {
                 a[m][0] = Mma<T>::pack(s[m][2 * kk][0], s[m][2 * kk][1]);
                 a[m][1] = Mma<T>::pack(s[m][2 * kk][2], s[m][2 * kk][3]);
                 a[m][2] = Mma<T>::pack(s[m][2 * kk + 1][0], s[m][2 * kk + 1][1]);
@@ -609,7 +651,7 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_
                 uint32_t vf[4];
                 ldmatrix_x4_trans(vf, tV + tile_offset<D>(kk * 16 + (lane % 8) + ((lane / 8) % 2) * 8, d + lane / 16));
 #pragma unroll
-                for (int m = 0; m < 2; m++) {
+                for (int m = 0; m < MT; m++) {
                     Mma<T>::run(o_acc[m][d], a[m], vf[0], vf[1]);
                     Mma<T>::run(o_acc[m][d + 1], a[m], vf[2], vf[3]);
                 }
@@ -622,7 +664,7 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_
 
     /* Normalise, stage in sQ, write each row back to its token. */
 #pragma unroll
-    for (int m = 0; m < 2; m++) {
+    for (int m = 0; m < MT; m++) {
 #pragma unroll
         for (int i = 0; i < 2; i++) {
             float sum = row_sum[m][i];
@@ -643,16 +685,16 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) attend_
     __syncthreads();
     char *o_base = p.o + (b * p.o_stride_b + (int64_t)h * D) * (int64_t)sizeof(T);
     constexpr int kChunks = D / 8;
-    for (int i = threadIdx.x; i < kRows * kChunks; i += kThreads) {
+    for (int i = threadIdx.x; i < VS_SVG2_CHUNK * kChunks; i += kThreads) {
         const int row = i / kChunks, chunk = i % kChunks, pos = q0 + row;
-        if (pos >= N) continue;
+        if (row >= rows) continue;
         *reinterpret_cast<uint4 *>(o_base + ((int64_t)q_order[pos] * p.o_stride_n + chunk * 8) * (int64_t)sizeof(T)) =
             *reinterpret_cast<const uint4 *>(sQ + tile_offset<D>(row, chunk));
     }
 }
 
-/* The cuDNN path's copies between a [B, N, H, D] tensor and packed [BH][padded][D] in cluster order
- * (positions past N: padding), one 16-byte chunk per thread: chunk i of packed is at element
+/* The cuDNN path's copies of k and v between a [B, N, H, D] tensor and packed [BH][padded][D] in cluster
+ * order (positions past N: padding), one 16-byte chunk per thread: chunk i of packed is at element
  * token_chunk(i) of the tensor, -1 for padding. */
 template <int D>
 __device__ __forceinline__ int64_t token_chunk(int64_t i, int64_t stride_b, int64_t stride_n, const int32_t *order,
@@ -675,20 +717,65 @@ __global__ void gather_kernel(const T *x, int64_t stride_b, int64_t stride_n, co
     reinterpret_cast<uint4 *>(packed)[i] = at < 0 ? make_uint4(0, 0, 0, 0) : *reinterpret_cast<const uint4 *>(x + at);
 }
 
-/* out = packed back in token order. */
+/* The cuDNN path's q and out, chunk by chunk: packed [BH][entry_slots][R][D], row r of entry (bh, c) the
+ * position chunk_first + r of chunk c of head bh when r < chunk_rows, else padding (zero in q, never copied
+ * out); the slots past vs_svg2_chunks are padding too. chunk_token(i): the element of the [B, N, H, D]
+ * tensor that 16-byte chunk i of packed holds, -1 for padding. */
+struct ChunkMap {
+    const int32_t *order, *chunk_first, *chunk_rows;
+    int heads, seq_len, slots, entry_slots;
+};
+
+template <int D>
+__device__ __forceinline__ int64_t chunk_token(int64_t i, int64_t stride_b, int64_t stride_n, const ChunkMap &m) {
+    constexpr int kChunks = D / 8;
+    const int64_t row = i / kChunks, entry = row / VS_SVG2_CHUNK;
+    const int r = (int)(row % VS_SVG2_CHUNK), bh = (int)(entry / m.entry_slots), c = (int)(entry % m.entry_slots);
+    if (c >= m.slots) return -1;
+    const int64_t slot = (int64_t)bh * m.slots + c;
+    if (r >= m.chunk_rows[slot]) return -1;
+    const int pos = m.chunk_first[slot] + r;
+    return (int64_t)(bh / m.heads) * stride_b + (int64_t)m.order[(int64_t)bh * m.seq_len + pos] * stride_n +
+           (int64_t)(bh % m.heads) * D + (i % kChunks) * 8;
+}
+
 template <typename T, int D>
-__global__ void scatter_kernel(const T *packed, const int32_t *order, int heads, int N, int padded, T *out,
-                               int64_t stride_b, int64_t stride_n, int64_t total) {
+__global__ void gather_chunks_kernel(const T *x, int64_t stride_b, int64_t stride_n, const ChunkMap m, T *packed,
+                                     int64_t total) {
     const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if (i >= total) return;
-    const int64_t at = token_chunk<D>(i, stride_b, stride_n, order, heads, N, padded);
+    const int64_t at = chunk_token<D>(i, stride_b, stride_n, m);
+    reinterpret_cast<uint4 *>(packed)[i] = at < 0 ? make_uint4(0, 0, 0, 0) : *reinterpret_cast<const uint4 *>(x + at);
+}
+
+template <typename T, int D>
+__global__ void scatter_chunks_kernel(const T *packed, const ChunkMap m, T *out, int64_t stride_b, int64_t stride_n,
+                                      int64_t total) {
+    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (i >= total) return;
+    const int64_t at = chunk_token<D>(i, stride_b, stride_n, m);
     if (at >= 0) *reinterpret_cast<uint4 *>(out + at) = reinterpret_cast<const uint4 *>(packed)[i];
 }
 
-/* The query rows of each (batch, head, block): cuDNN's seq_len_q. */
-__global__ void block_rows_kernel(int32_t *rows, int N, int P, int64_t total) {
-    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-    if (i < total) rows[i] = min(VS_ATTN_BLOCK, N - (int)(i % P) * VS_ATTN_BLOCK);
+/* Each cuDNN entry's page table (the pages of its chunk's cluster) and lengths (its rows, the cluster's keys).
+ * A padding entry (a slot past the head's last chunk) attends with one zero query row to the first key of
+ * page bh * P (finite: a gathered key), so that no entry has a length of 0; its output is never copied out.
+ * Grid (entry_slots, BH). */
+struct EntryParams {
+    const int32_t *q_cluster, *pages, *keys, *chunk_first, *chunk_rows;
+    int32_t *table, *seq_q, *seq_kv;
+    int cq, seq_len, num_pages, slots, entry_slots;
+};
+
+__global__ void entries_kernel(const EntryParams p) {
+    const int bh = blockIdx.y, c = blockIdx.x, P = p.num_pages;
+    const int64_t entry = (int64_t)bh * p.entry_slots + c, slot = (int64_t)bh * p.slots + c;
+    const int rows = c < p.slots ? p.chunk_rows[slot] : 0;
+    const int64_t cluster =
+        rows ? (int64_t)bh * (p.cq + 1) + p.q_cluster[(int64_t)bh * p.seq_len + p.chunk_first[slot]] : 0;
+    int32_t *row = p.table + entry * P;
+    for (int j = threadIdx.x; j < P; j += blockDim.x) row[j] = rows ? p.pages[cluster * P + j] : bh * P;
+    if (threadIdx.x == 0) p.seq_q[entry] = rows ? rows : 1, p.seq_kv[entry] = rows ? p.keys[cluster] : 1;
 }
 
 /* ---- launchers ----------------------------------------------------------------------- */
@@ -737,41 +824,60 @@ vs_status kmeans_typed(KmeansParams &p, int bh, int init, int iterations, const 
 }
 
 template <typename T, int D> vs_status own_typed(const AttendParams &p, int bh, cudaStream_t stream) {
-    const size_t smem = (size_t)(kRows + 4 * kTile) * D * sizeof(T);
+    const size_t smem = (size_t)(VS_SVG2_CHUNK + 4 * kTile) * D * sizeof(T);
     VS_CUDA_TRY(cudaFuncSetAttribute(attend_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    attend_kernel<T, D><<<dim3(p.num_pages, bh), kThreads, smem, stream>>>(p);
+    attend_kernel<T, D><<<dim3(p.slots, bh), kThreads, smem, stream>>>(p);
     VS_CUDA_TRY(cudaGetLastError());
     return VS_OK;
 }
 
-/* cuDNN's paged attention: q, k and v gathered into cluster order padded to whole pages (the page
- * containers), every (batch, head, query block) one batch entry of one head whose pages are its kept
- * ones, the output scattered back. VS_ERR_UNSUPPORTED (before writing out) where cuDNN has no engine. */
+/* Entries per cuDNN call: a kernel's grid is limited to 65535 in y and z, and where cuDNN's engine puts the
+ * batch is not documented, so the entries go in runs of whole heads of at most this many. */
+constexpr int kMaxEntries = 65535;
+
+/* cuDNN's paged attention: k and v gathered into cluster order padded to whole pages (the page containers),
+ * q chunk by chunk, every chunk one batch entry of one head whose pages are its cluster's and whose query
+ * length is its rows (the rows past it padding: zero in, masked, never copied out), the output scattered
+ * back. VS_ERR_UNSUPPORTED (before writing out) where cuDNN has no engine. */
 template <typename T, int D>
-vs_status cudnn_typed(const vs_attn_args *a, const vs_svg2_plan *plan, const Workspace &w, cudaStream_t stream) {
+vs_status cudnn_typed(const vs_attn_args *a, const vs_svg2_config *cfg, const vs_svg2_plan *plan, const Workspace &w,
+                      cudaStream_t stream) {
     const int bh = a->batch * a->heads, N = a->seq_len, P = vs_svg2_pages(N), padded = P * VS_ATTN_BLOCK;
-    const int64_t chunks = (int64_t)bh * padded * (D / 8), blocks = (int64_t)bh * P;
-    const unsigned grid = (unsigned)((chunks + 255) / 256);
+    const int slots = vs_svg2_chunks(N, cfg->video_tokens, cfg->query_clusters), per_head = entry_slots(a, cfg);
+    const int64_t kv_chunks = (int64_t)bh * padded * (D / 8);
+    const int64_t q_chunks = (int64_t)bh * per_head * VS_SVG2_CHUNK * (D / 8);
+    const unsigned kv_grid = (unsigned)((kv_chunks + 255) / 256), q_grid = (unsigned)((q_chunks + 255) / 256);
     T *packed[4];
     for (int i = 0; i < 4; i++) packed[i] = static_cast<T *>(w.packed[i]);
-    gather_kernel<T, D><<<grid, 256, 0, stream>>>((const T *)a->q, a->q_stride_b, a->q_stride_n, plan->q_order,
-                                                  a->heads, N, padded, packed[0], chunks);
-    gather_kernel<T, D><<<grid, 256, 0, stream>>>((const T *)a->k, a->k_stride_b, a->k_stride_n, plan->k_order,
-                                                  a->heads, N, padded, packed[1], chunks);
-    gather_kernel<T, D><<<grid, 256, 0, stream>>>((const T *)a->v, a->v_stride_b, a->v_stride_n, plan->k_order,
-                                                  a->heads, N, padded, packed[2], chunks);
-    block_rows_kernel<<<(unsigned)((blocks + 255) / 256), 256, 0, stream>>>(w.block_rows, N, P, blocks);
+    const ChunkMap m = {plan->q_order, plan->chunk_first, plan->chunk_rows, a->heads, N, slots, per_head};
+    gather_chunks_kernel<T, D><<<q_grid, 256, 0, stream>>>((const T *)a->q, a->q_stride_b, a->q_stride_n, m,
+                                                          packed[0], q_chunks);
+    gather_kernel<T, D><<<kv_grid, 256, 0, stream>>>((const T *)a->k, a->k_stride_b, a->k_stride_n, plan->k_order,
+                                                     a->heads, N, padded, packed[1], kv_chunks);
+    gather_kernel<T, D><<<kv_grid, 256, 0, stream>>>((const T *)a->v, a->v_stride_b, a->v_stride_n, plan->k_order,
+                                                     a->heads, N, padded, packed[2], kv_chunks);
+    const EntryParams ep = {plan->q_cluster, plan->pages, plan->keys, plan->chunk_first, plan->chunk_rows, w.table,
+                            w.seq_q, w.seq_kv, cfg->query_clusters, N, P, slots, per_head};
+    entries_kernel<<<dim3(per_head, bh), 128, 0, stream>>>(ep);
     VS_CUDA_TRY(cudaGetLastError());
-    vs_attn_args e = {};
-    e.dtype = a->dtype, e.q = packed[0], e.k = packed[1], e.v = packed[2], e.out = packed[3];
-    e.batch = bh * P, e.heads = 1, e.seq_len = VS_ATTN_BLOCK, e.head_dim = D, e.scale = a->scale;
-    e.q_stride_b = e.k_stride_b = e.v_stride_b = e.o_stride_b = (int64_t)VS_ATTN_BLOCK * D;
-    e.q_stride_n = e.k_stride_n = e.v_stride_n = e.o_stride_n = D;
-    const vs_cudnn_pages pages = {plan->pages, w.block_rows, plan->keys, P, bh * P,
-                                  (int64_t)VS_ATTN_BLOCK * D, (int64_t)VS_ATTN_BLOCK * D, D};
-    VS_TRY(vs_cudnn_paged_attention(&e, &pages, stream));
-    scatter_kernel<T, D><<<grid, 256, 0, stream>>>(packed[3], plan->q_order, a->heads, N, padded, (T *)a->out,
-                                                   a->o_stride_b, a->o_stride_n, chunks);
+    const int heads_per_call = kMaxEntries / per_head > 0 ? kMaxEntries / per_head : 1;
+    const int64_t entry_elems = (int64_t)VS_SVG2_CHUNK * D;
+    for (int h0 = 0; h0 < bh; h0 += heads_per_call) {
+        const int heads = bh - h0 < heads_per_call ? bh - h0 : heads_per_call;
+        const int64_t first = (int64_t)h0 * per_head; /* a multiple of 4: 16-byte aligned lengths */
+        vs_attn_args e = {};
+        e.dtype = a->dtype, e.q = packed[0] + first * entry_elems, e.k = packed[1], e.v = packed[2];
+        e.out = packed[3] + first * entry_elems;
+        e.batch = heads * per_head, e.heads = 1, e.seq_len = VS_SVG2_CHUNK, e.head_dim = D, e.scale = a->scale;
+        e.q_stride_b = e.o_stride_b = entry_elems;
+        e.k_stride_b = e.v_stride_b = (int64_t)VS_ATTN_BLOCK * D;
+        e.q_stride_n = e.k_stride_n = e.v_stride_n = e.o_stride_n = D;
+        const vs_cudnn_pages pages = {w.table + first * P, w.seq_q + first, w.seq_kv + first, P, bh * P,
+                                      (int64_t)VS_ATTN_BLOCK * D, (int64_t)VS_ATTN_BLOCK * D, D};
+        VS_TRY(vs_cudnn_paged_attention(&e, &pages, stream));
+    }
+    scatter_chunks_kernel<T, D><<<q_grid, 256, 0, stream>>>(packed[3], m, (T *)a->out, a->o_stride_b, a->o_stride_n,
+                                                           q_chunks);
     VS_CUDA_TRY(cudaGetLastError());
     return VS_OK;
 }
@@ -822,6 +928,8 @@ extern "C" vs_status vs_cuda_svg2_select(const vs_attn_args *a, const vs_svg2_co
     p.q_centroids = q_centroids, p.k_centroids = k_centroids;
     p.q_start = plan->q_start, p.k_start = plan->k_start, p.q_cluster = plan->q_cluster, p.k_cluster = plan->k_cluster;
     p.weights = w.weights, p.pages = plan->pages, p.keys = plan->keys, p.kept = plan->kept;
+    p.chunk_first = plan->chunk_first, p.chunk_rows = plan->chunk_rows;
+    p.slots = vs_svg2_chunks(a->seq_len, cfg->video_tokens, cfg->query_clusters);
     p.cq = cfg->query_clusters, p.ck = cfg->key_clusters, p.dim = a->head_dim, p.video = cfg->video_tokens;
     p.seq_len = a->seq_len, p.num_pages = vs_svg2_pages(a->seq_len);
     p.video_pages = a->seq_len == cfg->video_tokens ? p.num_pages : cfg->video_tokens / VS_ATTN_BLOCK;
@@ -830,7 +938,8 @@ extern "C" vs_status vs_cuda_svg2_select(const vs_attn_args *a, const vs_svg2_co
     const int bh = a->batch * a->heads;
     cudaStream_t s = (cudaStream_t)stream;
     weights_kernel<<<dim3((cfg->query_clusters + kSelectRows - 1) / kSelectRows, bh), kSelectThreads, 0, s>>>(p);
-    pages_kernel<<<dim3(p.num_pages, bh), kSelectThreads, 0, s>>>(p);
+    pages_kernel<<<dim3(cfg->query_clusters + 1, bh), kSelectThreads, 0, s>>>(p);
+    chunks_kernel<<<bh, kSelectThreads, 0, s>>>(p);
     VS_CUDA_TRY(cudaGetLastError());
     return VS_OK;
 }
@@ -845,7 +954,9 @@ extern "C" vs_status vs_cuda_svg2_attend_own(const vs_attn_args *a, const vs_svg
     p.k_stride_n = a->k_stride_n, p.v_stride_b = a->v_stride_b, p.v_stride_n = a->v_stride_n;
     p.o_stride_b = a->o_stride_b, p.o_stride_n = a->o_stride_n;
     p.scale_log2 = a->scale * 1.4426950408889634f;
-    p.q_order = plan->q_order, p.k_order = plan->k_order, p.pages = plan->pages, p.keys = plan->keys;
+    p.cq = cfg->query_clusters, p.slots = vs_svg2_chunks(a->seq_len, cfg->video_tokens, cfg->query_clusters);
+    p.q_order = plan->q_order, p.k_order = plan->k_order, p.q_cluster = plan->q_cluster;
+    p.pages = plan->pages, p.keys = plan->keys, p.chunk_first = plan->chunk_first, p.chunk_rows = plan->chunk_rows;
     const int bh = a->batch * a->heads;
     cudaStream_t s = (cudaStream_t)stream;
     const bool bf16 = a->dtype == VS_BF16;
@@ -864,8 +975,8 @@ extern "C" vs_status vs_cuda_svg2_attend_cudnn(const vs_attn_args *a, const vs_s
     cudaStream_t s = (cudaStream_t)stream;
     const bool bf16 = a->dtype == VS_BF16;
     if (a->head_dim == 64)
-        return bf16 ? cudnn_typed<__nv_bfloat16, 64>(a, plan, w, s) : cudnn_typed<__half, 64>(a, plan, w, s);
-    return bf16 ? cudnn_typed<__nv_bfloat16, 128>(a, plan, w, s) : cudnn_typed<__half, 128>(a, plan, w, s);
+        return bf16 ? cudnn_typed<__nv_bfloat16, 64>(a, cfg, plan, w, s) : cudnn_typed<__half, 64>(a, cfg, plan, w, s);
+    return bf16 ? cudnn_typed<__nv_bfloat16, 128>(a, cfg, plan, w, s) : cudnn_typed<__half, 128>(a, cfg, plan, w, s);
 }
 
 extern "C" vs_status vs_cuda_svg2_attend(const vs_attn_args *a, const vs_svg2_config *cfg, const vs_svg2_plan *plan,
