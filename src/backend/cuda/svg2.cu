@@ -209,7 +209,7 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) assign_
     const T *x = reinterpret_cast<const T *>(p.x) + b * p.stride_b + (int64_t)h * D;
     const T *cent = reinterpret_cast<const T *>(p.rounded) + (int64_t)bh * p.cpad * D;
     const float *norms = p.norms + (int64_t)bh * p.cpad;
-    const int num_tiles = p.cpad / kTile;
+    const int num_tiles = (p.clusters + kTile - 1) / kTile; /* this tensor's centroids, not the larger set's */
     auto load_c = [&](int t, int buffer) { load_rows<T, D, kTile>(sC + buffer * kTile * D, cent + (int64_t)t * kTile * D, D, 0, kTile); };
     load_rows<T, D, kRows>(sX, x, p.stride_n, first, p.video);
     load_c(0, 0);
@@ -802,7 +802,7 @@ vs_status check(const vs_attn_args *a, const vs_svg2_config *cfg) {
 
 template <typename T, int D>
 vs_status kmeans_typed(KmeansParams &p, int bh, int init, int iterations, const Workspace &w, cudaStream_t stream) {
-    const dim3 per_cluster(p.clusters, bh), per_padded(p.cpad, bh);
+    const dim3 per_cluster(p.clusters, bh), per_padded((p.clusters + kTile - 1) / kTile * kTile, bh);
     if (init) init_kernel<T><<<per_cluster, D, 0, stream>>>(p);
     const size_t smem = (size_t)(kRows + 2 * kTile) * D * sizeof(T);
     VS_CUDA_TRY(cudaFuncSetAttribute(assign_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
