@@ -81,10 +81,11 @@ typedef struct vs_svg2_plan {
     unsigned long long *kept;       /* score elements computed, added to by each selection */
 } vs_svg2_plan;
 
-/* Query rows per attention chunk (R). 64 rather than 128: a cluster pads at most 63 rows instead of 127;
- * CUDA runs each chunk as one cuDNN paged-attention entry of 64 rows with its real row count as the
- * entry's query length (docs/svg2.md). */
-enum { VS_SVG2_CHUNK = 64 };
+/* Query rows per attention chunk (R). CUDA runs each chunk as one cuDNN paged-attention entry of R rows with its
+ * real row count as the entry's query length. 128, not 64: on the H200 cuDNN ran 64-row entries at about half
+ * the rate (SVG2's attention at Wan 14B 720p 143 ms against 82 ms at 128), more than the padding of up to 127
+ * rows a cluster costs (docs/svg2.md). */
+enum { VS_SVG2_CHUNK = 128 };
 
 /* Pages of VS_ATTN_BLOCK positions in a sequence of seq_len. */
 static inline int vs_svg2_pages(int seq_len) {
