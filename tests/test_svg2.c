@@ -438,7 +438,7 @@ static int attention_case(int B, int H, int V, int T, int CQ, int CK, const floa
 }
 
 TEST(attention_matches_the_masked_f64_reference) {
-    /* 513 video tokens into query clusters of about 4/3 of a chunk (6 clusters of about 85 rows at 64-row
+    /* 513 video tokens into query clusters of about 4/3 of a chunk (3 clusters of about 171 rows at 128-row
      * chunks: one whole chunk and a short one), with text and without. */
     enum { B = 2, H = 2, V = 3 * 171, CQ = V / (VS_SVG2_CHUNK + VS_SVG2_CHUNK / 3), CK = 11 };
     const int texts[2] = {5, 0};
