@@ -16,7 +16,7 @@ void vs_device_free(void *ptr);
 vs_status vs_device_memcpy_h2d(void *dst, const void *src, size_t bytes);
 vs_status vs_device_memcpy_d2h(void *dst, const void *src, size_t bytes);
 vs_status vs_device_memset(void *dst, int value, size_t bytes);
-/* Page-locked host memory (cudaHostAlloc), which copies to and from the device run from at the bus's rate. */
+/* Page-locked host memory (cudaHostAlloc): copies between it and the device run at the bus's rate. */
 vs_status vs_host_pinned_malloc(void **ptr, size_t bytes);
 void vs_host_pinned_free(void *ptr);
 /* A host tensor in page-locked memory (owned = 2; vs_tensor_free releases it): for buffers copied to or from the

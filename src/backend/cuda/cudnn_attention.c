@@ -32,9 +32,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend/cuda/cudnn_attention.h"
+#include "core/bench.h"
 #include "core/devmem.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -546,12 +546,10 @@ static plan_entry *find_or_build(const plan_key *key) {
     }
     memset(e, 0, sizeof *e);
     e->key = *key;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double start_ms = vs_bench_now_ms();
     build_plan(e);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
     VS_DEBUG("cuDNN attention plan built in %.1f ms (batch %d, %d heads, %d x %d tokens%s%s%s)",
-             1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec), key->batch, key->heads,
+             vs_bench_now_ms() - start_ms, key->batch, key->heads,
              key->seq_len, key->kv_len, key->lengths ? ", lengths" : "", key->pages_per_row ? ", paged" : "",
              key->fp8 ? ", fp8" : "");
     if (!e->plan && !key->fp8) /* FP8 forms: vs_cudnn_fp8_pick reports */

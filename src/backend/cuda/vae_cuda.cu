@@ -3,11 +3,11 @@
 #include <cudnn.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "backend/cuda/bf16_vec.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/vae_cuda.h"
+#include "core/bench.h"
 #include "core/log.h"
 
 namespace {
@@ -158,12 +158,9 @@ vs_status find_plan(conv_plan **out, int64_t n, int h, int w, int cin, int cout,
     conv_plan *p = &g_plans[g_n_plans];
     *p = conv_plan{n,       h,       w,       cin,     cout, kh, kw, kt, nullptr, nullptr, nullptr, nullptr,
                    CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, 0};
-    timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double start_ms = vs_bench_now_ms();
     vs_status s = make_plan(p, what, x, weights, y);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    VS_DEBUG("%s: algorithm %d chosen in %.1f ms (%s)", what, (int)p->algo,
-             1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec),
+    VS_DEBUG("%s: algorithm %d chosen in %.1f ms (%s)", what, (int)p->algo, vs_bench_now_ms() - start_ms,
              !p->kt && y ? "timed" : "heuristic");
     if (s != VS_OK) {
         if (p->conv) cudnnDestroyConvolutionDescriptor(p->conv);

@@ -2,8 +2,8 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/bench.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "models/common/rope.h"
@@ -59,12 +59,9 @@ vs_status vs_joint_dit_prepare(vs_joint_dit_cache *c, const vs_joint_dit_shape *
         const int64_t per_frame = (int64_t)s->grid[1] * s->grid[2], video = s->grid[0] * per_frame;
         vs_sparse_setup setup = {s->device, 1, s->heads, (int)(video + s->text), s->head_dim, 1, {0}, {0}};
         setup.video = vs_svg_config_default(s->grid[0], (int)per_frame, s->text, c->attention.density);
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        const double start_ms = vs_bench_now_ms();
         VS_TRY(vs_sparse_attention_create(&c->sparse, &setup, &c->attention, s->layers));
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        VS_DEBUG("%s: %s attention set up in %.1f ms", s->label, c->attention.method,
-                 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec));
+        VS_DEBUG("%s: %s attention set up in %.1f ms", s->label, c->attention.method, vs_bench_now_ms() - start_ms);
         memcpy(c->sparse_grid, s->grid, sizeof c->sparse_grid);
         c->sparse_text = s->text;
     }
