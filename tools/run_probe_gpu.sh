@@ -3,8 +3,8 @@
 # kernel name, of one of:
 #   WHAT=cogvideox (default; issue 18): a 2-layer CogVideoX 1.5 SVG forward and `bench attention` at the same
 #        shape (bench/results/cogvideox_svg_kernels_probe_h200.json reads it);
-#   WHAT=svg2 (issue 19): `bench attention --svg2` at Wan 14B 720p, budget 0.295 (SVG's kept fraction there): where
-#        SVG2's k-means, selection and attention time goes.
+#   WHAT=svg2 (issue 19): `bench attention --svg2` at Wan 1.3B 480p and 14B 720p, budgets 0.301 and 0.295 (SVG's
+#        kept fractions there): where SVG2's k-means, selection and attention time goes.
 # Usage on the accelerator: OUT=/tmp/o [WHAT=cogvideox|svg2] [BUDGET_S=90] bash tools/run_probe_gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +19,10 @@ ncu_run() { # NAME SECONDS COMMAND...: the command under ncu into $R/ncu_NAME.cs
   echo "exit $?"; tail -n 3 "$R/ncu_$name.err"
 }
 if [ "${WHAT:-cogvideox}" = svg2 ]; then
-  ncu_run svg2 "$((BUDGET_S - 10))" build-gpu/vidsparse bench attention --shape wan14b-720p --density 0.25 --svg2 \
-    --svg2-budget 0.295 --warmup 1 --repeats 1
+  ncu_run svg2_480p "$((BUDGET_S / 3))" build-gpu/vidsparse bench attention --shape wan1.3b-480p --density 0.25 \
+    --svg2 --svg2-budget 0.301 --warmup 1 --repeats 1
+  ncu_run svg2_720p "$((BUDGET_S * 2 / 3 - 10))" build-gpu/vidsparse bench attention --shape wan14b-720p --density 0.25 \
+    --svg2 --svg2-budget 0.295 --warmup 1 --repeats 1
 else # the forward first, then `bench attention` at the same shape (the isolated number)
   ncu_run dit "$((BUDGET_S / 2))" build-gpu/vidsparse bench dit --config cogvideox1.5-5b --resolution 768x1360 \
     --frames 81 --text-len 226 --attention svg --density 0.25 --layers 2 --warmup 1 --repeats 1

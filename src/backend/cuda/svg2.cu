@@ -47,7 +47,7 @@ constexpr int kRows = 128;     /* tokens per k-means block */
 constexpr int kTile = 64;      /* centroids / keys per shared-memory tile */
 constexpr int kThreads = 128;  /* 4 warps: k-means 32 rows each, attention VS_SVG2_CHUNK / 4 */
 constexpr int kSelectThreads = 256, kSelectItems = 8; /* selection: Ck <= 2048 */
-constexpr int kSelectRows = 4;                        /* query clusters per selection block */
+constexpr int kWeightRows = 16, kKeyTile = 64;        /* weights: query clusters per block, key centroids per tile */
 
 size_t align_up(size_t n) { return (n + 255) & ~(size_t)255; }
 
@@ -198,7 +198,10 @@ __device__ __forceinline__ void tile_scores(float (&s)[MT][kTile / 8][4], const 
     }
 }
 
-/* Each token's nearest centroid. Grid (ceil(V / 128), BH). */
+/* Each token's nearest centroid. Grid (ceil(V / 128), BH). A warp's 32 token rows stay in registers as mma
+ * A fragments for the whole loop, so shared memory serves only the centroid tiles (loading both per tile made
+ * the kernel wait on shared memory); each tile is scored 32 centroids at a time to keep the scores in 32
+ * registers. */
 template <typename T, int D> __global__ void __launch_bounds__(kThreads) assign_kernel(KmeansParams p) {
     extern __shared__ __align__(128) unsigned char smem_raw[];
     T *sX = reinterpret_cast<T *>(smem_raw);
@@ -215,6 +218,8 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) assign_
     load_c(0, 0);
     cp_async_commit();
 
+    constexpr int kHalf = kTile / 2, kHalfTiles = kHalf / 8;
+    uint32_t af[2][D / 16][4];
     float best[2][2];
     int best_index[2][2];
 #pragma unroll
@@ -223,23 +228,46 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) assign_
         const int buffer = t & 1;
         prefetch_next_and_wait(t, num_tiles, load_c);
         __syncthreads();
-        float s[2][kTile / 8][4];
-        tile_scores<T, D, 2>(s, sX, sC + buffer * kTile * D, warp_row, lane);
-        /* |x - c|^2 - |x|^2 = |c|^2 - 2 x.c; ascending columns, so strict < keeps the lowest index. */
+        if (t == 0)
 #pragma unroll
-        for (int n = 0; n < kTile / 8; n++)
+            for (int m = 0; m < 2; m++)
 #pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const int c = t * kTile + n * 8 + (lane % 4) * 2 + e;
-                const float norm = norms[c];
+                for (int kk = 0; kk < D / 16; kk++)
+                    ldmatrix_x4(af[m][kk], sX + tile_offset<D>(warp_row + m * 16 + lane % 16, kk * 2 + lane / 16));
+        const T *sB = sC + buffer * kTile * D;
 #pragma unroll
-                for (int m = 0; m < 2; m++)
+        for (int half = 0; half < 2; half++) {
+            const int col0 = t * kTile + half * kHalf + (lane % 4) * 2;
+            float norm[kHalfTiles][2];
 #pragma unroll
-                    for (int i = 0; i < 2; i++) {
-                        const float dist = norm - 2.f * s[m][n][2 * i + e];
-                        if (dist < best[m][i]) best[m][i] = dist, best_index[m][i] = c;
+            for (int n = 0; n < kHalfTiles; n++) norm[n][0] = norms[col0 + n * 8], norm[n][1] = norms[col0 + n * 8 + 1];
+            float s[2][kHalfTiles][4] = {};
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++)
+#pragma unroll
+                for (int n = 0; n < kHalfTiles; n += 2) {
+                    uint32_t bf[4];
+                    ldmatrix_x4(bf, sB + tile_offset<D>(half * kHalf + n * 8 + (lane % 8) + (lane / 16) * 8,
+                                                        kk * 2 + (lane / 8) % 2));
+#pragma unroll
+                    for (int m = 0; m < 2; m++) {
+                        Mma<T>::run(s[m][n], af[m][kk], bf[0], bf[1]);
+                        Mma<T>::run(s[m][n + 1], af[m][kk], bf[2], bf[3]);
                     }
-            }
+                }
+            /* |x - c|^2 - |x|^2 = |c|^2 - 2 x.c; ascending columns, so strict < keeps the lowest index. */
+#pragma unroll
+            for (int n = 0; n < kHalfTiles; n++)
+#pragma unroll
+                for (int e = 0; e < 2; e++)
+#pragma unroll
+                    for (int m = 0; m < 2; m++)
+#pragma unroll
+                        for (int i = 0; i < 2; i++) {
+                            const float dist = fmaf(-2.f, s[m][n][2 * i + e], norm[n][e]);
+                            if (dist < best[m][i]) best[m][i] = dist, best_index[m][i] = col0 + n * 8 + e;
+                        }
+        }
         __syncthreads();
     }
     /* The four lanes of a quad hold interleaved columns of the same rows. */
@@ -293,16 +321,34 @@ __global__ void starts_kernel(KmeansParams p, int64_t total) {
     }
 }
 
-/* Each centroid to the mean of its tokens (an empty cluster keeps it). Grid (C, BH), D threads. */
-template <typename T> __global__ void update_kernel(KmeansParams p) {
-    const int c = blockIdx.x, bh = blockIdx.y, d = threadIdx.x, dim = blockDim.x;
+/* Each centroid to the mean of its tokens (an empty cluster keeps it). The span's tokens are dealt to the
+ * block's warps in turn, each lane summing D / 32 of the dimensions, so a warp reads whole rows and the loads
+ * of successive tokens overlap (one thread per dimension walking the span alone waited on every load); the
+ * warps' partial sums are added in shared memory. Grid (C, BH). */
+template <typename T, int D> __global__ void __launch_bounds__(kThreads) update_kernel(KmeansParams p) {
+    constexpr int kWarps = kThreads / 32, kPerLane = D / 32;
+    __shared__ float partial[kWarps][D];
+    const int c = blockIdx.x, bh = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int32_t *start = p.start + (int64_t)bh * (p.clusters + 2);
     const int begin = start[c], end = start[c + 1];
     if (begin == end) return;
     const int32_t *order = p.order + (int64_t)bh * p.seq_len;
-    float sum = 0;
-    for (int pos = begin; pos < end; pos++) sum += (float)token_row<T>(p, bh, order[pos], dim)[d];
-    p.centroids[((int64_t)bh * p.clusters + c) * dim + d] = sum / (float)(end - begin);
+    float sum[kPerLane] = {};
+#pragma unroll 4
+    for (int pos = begin + warp; pos < end; pos += kWarps) {
+        const T *row = token_row<T>(p, bh, order[pos], D) + lane * kPerLane;
+#pragma unroll
+        for (int i = 0; i < kPerLane; i++) sum[i] += (float)row[i];
+    }
+#pragma unroll
+    for (int i = 0; i < kPerLane; i++) partial[warp][lane * kPerLane + i] = sum[i];
+    __syncthreads();
+    for (int d = threadIdx.x; d < D; d += kThreads) {
+        float total = 0;
+#pragma unroll
+        for (int w = 0; w < kWarps; w++) total += partial[w][d];
+        p.centroids[((int64_t)bh * p.clusters + c) * D + d] = total / (float)(end - begin);
+    }
 }
 
 /* ---- selection -------------------------------------------------------------------- */
@@ -317,68 +363,52 @@ struct SelectParams {
     float scale, top_p, min_key_ratio, budget;
 };
 
-struct MaxOp {
-    __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
-};
-
 /* weights[i][j]: the estimated weight of one key of cluster j for a query of cluster i, the softmax of
- * the centroid scores weighted by the cluster sizes (sum_j n_j weights[i][j] = 1). kSelectRows query
- * clusters of one (batch, head) per block, thread t holding key clusters t * items + i.
- * Grid (ceil(Cq / rows), BH). */
+ * the centroid scores weighted by the cluster sizes (sum_j n_j weights[i][j] = 1). kWeightRows query
+ * clusters of one (batch, head) per block: first their scores against each tile of kKeyTile key centroids,
+ * staged transposed in shared memory (warp w: query clusters w and w + 8, lane l: key columns 2l and 2l + 1,
+ * so a warp reads one float2 row of the tile and two broadcast values per dimension), written to `weights`;
+ * then each warp turns its two rows into the weighted softmax in place. Grid (ceil(Cq / kWeightRows), BH). */
 __global__ void __launch_bounds__(kSelectThreads) weights_kernel(SelectParams p) {
-    using Reduce = cub::BlockReduce<float, kSelectThreads>;
-    __shared__ typename Reduce::TempStorage temp;
-    __shared__ float s_q[kSelectRows][128];
-    __shared__ float s_bcast;
-    const int bh = blockIdx.y, row0 = blockIdx.x * kSelectRows, tid = threadIdx.x;
-    const int dim = p.dim, Cq = p.cq, Ck = p.ck;
+    __shared__ float s_q[kWeightRows][128];
+    __shared__ __align__(8) float s_k[128][kKeyTile];
+    const int bh = blockIdx.y, row0 = blockIdx.x * kWeightRows, tid = threadIdx.x;
+    const int warp = tid / 32, lane = tid % 32, dim = p.dim, Cq = p.cq, Ck = p.ck;
+    const int rows = min(kWeightRows, Cq - row0);
     const int32_t *k_start = p.k_start + (int64_t)bh * (Ck + 2);
-    for (int i = tid; i < kSelectRows * dim; i += kSelectThreads) {
-        const int r = row0 + i / dim;
-        s_q[i / dim][i % dim] = r < Cq ? p.q_centroids[((int64_t)bh * Cq + r) * dim + i % dim] : 0.f;
-    }
-    __syncthreads();
-    float score[kSelectRows][kSelectItems];
-    for (int i = 0; i < kSelectItems; i++) {
-        const int j = tid * kSelectItems + i;
-        float dot[kSelectRows] = {};
-        if (j < Ck) {
-            const float4 *kc = reinterpret_cast<const float4 *>(p.k_centroids + ((int64_t)bh * Ck + j) * dim);
-            for (int d4 = 0; d4 < dim / 4; d4++) {
-                const float4 k4 = kc[d4];
-#pragma unroll
-                for (int r = 0; r < kSelectRows; r++)
-                    dot[r] += s_q[r][4 * d4] * k4.x + s_q[r][4 * d4 + 1] * k4.y + s_q[r][4 * d4 + 2] * k4.z +
-                              s_q[r][4 * d4 + 3] * k4.w;
+    float *w_rows = p.weights + ((int64_t)bh * Cq + row0) * Ck;
+    for (int i = tid; i < kWeightRows * dim; i += kSelectThreads)
+        s_q[i / dim][i % dim] = i / dim < rows ? p.q_centroids[((int64_t)bh * Cq + row0) * dim + i] : 0.f;
+    for (int k0 = 0; k0 < Ck; k0 += kKeyTile) {
+        __syncthreads(); /* s_q written, or the previous tile read */
+        for (int i = tid; i < kKeyTile * dim; i += kSelectThreads) {
+            const int j = i % kKeyTile, d = i / kKeyTile;
+            s_k[d][j] = k0 + j < Ck ? p.k_centroids[((int64_t)bh * Ck + k0 + j) * dim + d] : 0.f;
+        }
+        __syncthreads();
+        float dot[2][2] = {};
+        for (int d = 0; d < dim; d++) {
+            const float2 k2 = *reinterpret_cast<const float2 *>(&s_k[d][2 * lane]);
+            const float q0 = s_q[warp][d], q1 = s_q[warp + 8][d];
+            dot[0][0] += q0 * k2.x, dot[0][1] += q0 * k2.y, dot[1][0] += q1 * k2.x, dot[1][1] += q1 * k2.y;
+        }
+        for (int r = 0; r < 2; r++)
+            for (int e = 0; e < 2; e++) {
+                const int row = warp + 8 * r, j = k0 + 2 * lane + e;
+                if (row < rows && j < Ck) w_rows[(int64_t)row * Ck + j] = dot[r][e] * p.scale;
             }
-        }
-#pragma unroll
-        for (int r = 0; r < kSelectRows; r++) score[r][i] = j < Ck ? dot[r] * p.scale : -INFINITY;
     }
-    for (int r = 0; r < kSelectRows && row0 + r < Cq; r++) {
-        float local_max = -INFINITY;
-        for (int i = 0; i < kSelectItems; i++) local_max = fmaxf(local_max, score[r][i]);
-        const float max_score = Reduce(temp).Reduce(local_max, MaxOp());
-        if (tid == 0) s_bcast = max_score;
-        __syncthreads();
-        const float m = s_bcast;
-        float local_sum = 0;
-        for (int i = 0; i < kSelectItems; i++) {
-            const int j = tid * kSelectItems + i;
-            score[r][i] = j < Ck ? expf(score[r][i] - m) : 0.f;
-            if (j < Ck) local_sum += (float)(k_start[j + 1] - k_start[j]) * score[r][i];
-        }
-        __syncthreads();
-        const float total = Reduce(temp).Sum(local_sum);
-        if (tid == 0) s_bcast = total;
-        __syncthreads();
-        const float inv_total = 1.f / s_bcast;
-        float *w = p.weights + ((int64_t)bh * Cq + row0 + r) * Ck;
-        for (int i = 0; i < kSelectItems; i++) {
-            const int j = tid * kSelectItems + i;
-            if (j < Ck) w[j] = score[r][i] * inv_total;
-        }
-        __syncthreads();
+    __syncthreads(); /* the block's scores written */
+    for (int row = warp; row < rows; row += kSelectThreads / 32) {
+        float *w = w_rows + (int64_t)row * Ck;
+        float max_score = -INFINITY;
+        for (int j = lane; j < Ck; j += 32) max_score = fmaxf(max_score, w[j]);
+        for (int o = 16; o > 0; o /= 2) max_score = fmaxf(max_score, __shfl_xor_sync(0xffffffffu, max_score, o));
+        float total = 0;
+        for (int j = lane; j < Ck; j += 32) total += (float)(k_start[j + 1] - k_start[j]) * expf(w[j] - max_score);
+        for (int o = 16; o > 0; o /= 2) total += __shfl_xor_sync(0xffffffffu, total, o);
+        const float inv_total = 1.f / total;
+        for (int j = lane; j < Ck; j += 32) w[j] = expf(w[j] - max_score) * inv_total;
     }
 }
 
@@ -386,9 +416,10 @@ __global__ void __launch_bounds__(kSelectThreads) weights_kernel(SelectParams p)
  * holds pages t * items + i: their masses (the cluster's weights of their keys, summed key-cluster segment by
  * segment), ranked by a stable block radix sort (descending, so ties keep the lower index first), the top-p
  * (or budget) rule on the running sums, then the kept pages in ascending order. Block Cq (the text rows)
- * keeps every page. Grid (Cq + 1, BH). */
-__global__ void __launch_bounds__(kSelectThreads) pages_kernel(SelectParams p) {
-    using Sort = cub::BlockRadixSort<float, kSelectThreads, kSelectItems, int>;
+ * keeps every page. ITEMS: pages per thread, the fewest that hold a head's pages (the sort's cost grows with
+ * them). Grid (Cq + 1, BH). */
+template <int ITEMS> __global__ void __launch_bounds__(kSelectThreads) pages_kernel(SelectParams p) {
+    using Sort = cub::BlockRadixSort<float, kSelectThreads, ITEMS, int>;
     using Scan = cub::BlockScan<float, kSelectThreads>;
     using IntScan = cub::BlockScan<int, kSelectThreads>;
     using Reduce = cub::BlockReduce<float, kSelectThreads>;
@@ -399,7 +430,7 @@ __global__ void __launch_bounds__(kSelectThreads) pages_kernel(SelectParams p) {
         typename Reduce::TempStorage reduce;
     } temp;
     __shared__ float s_unit[kSelectThreads * kSelectItems]; /* per key cluster: one key's weight for the cluster */
-    __shared__ uint8_t s_keep[kSelectThreads * kSelectItems];
+    __shared__ uint8_t s_keep[kSelectThreads * ITEMS];
     __shared__ float s_total;
     __shared__ int s_first;
     const int bh = blockIdx.y, cluster = blockIdx.x, tid = threadIdx.x;
@@ -412,11 +443,11 @@ __global__ void __launch_bounds__(kSelectThreads) pages_kernel(SelectParams p) {
         const float *w = p.weights + ((int64_t)bh * Cq + cluster) * Ck;
         for (int c = tid; c < Ck; c += kSelectThreads) s_unit[c] = w[c];
         __syncthreads();
-        float mass[kSelectItems];
-        int index[kSelectItems];
+        float mass[ITEMS];
+        int index[ITEMS];
         float local = 0;
-        for (int i = 0; i < kSelectItems; i++) {
-            const int g = tid * kSelectItems + i;
+        for (int i = 0; i < ITEMS; i++) {
+            const int g = tid * ITEMS + i;
             index[i] = g, mass[i] = -1.f; /* not ranked: after every page */
             if (g >= p.video_pages) continue;
             const int lo = g * VS_ATTN_BLOCK, hi = min(lo + VS_ATTN_BLOCK, V);
@@ -428,19 +459,19 @@ __global__ void __launch_bounds__(kSelectThreads) pages_kernel(SelectParams p) {
         const float total = Reduce(temp.reduce).Sum(local);
         if (tid == 0) s_total = total;
         __syncthreads();
-        for (int i = 0; i < kSelectItems; i++)
+        for (int i = 0; i < ITEMS; i++)
             if (mass[i] >= 0.f) mass[i] /= s_total;
         Sort(temp.sort).SortDescending(mass, index); /* blocked: this thread holds ranks tid * items + i */
         __syncthreads();
         const int min_keep = (int)(p.min_key_ratio * p.video_pages);
         auto page_keys = [&](int g) { return (float)min(VS_ATTN_BLOCK, V - g * VS_ATTN_BLOCK); };
         float mine = 0; /* the shares (or keys) of this thread's ranks */
-        for (int i = 0; i < kSelectItems; i++)
+        for (int i = 0; i < ITEMS; i++)
             if (index[i] < p.video_pages) mine += p.budget > 0 ? page_keys(index[i]) : mass[i];
         float before;
         Scan(temp.scan).ExclusiveSum(mine, before);
-        for (int i = 0; i < kSelectItems; i++) {
-            const int rank = tid * kSelectItems + i, g = index[i];
+        for (int i = 0; i < ITEMS; i++) {
+            const int rank = tid * ITEMS + i, g = index[i];
             if (g >= p.video_pages) continue;
             const bool keep_it = rank == 0 || (p.budget > 0 ? before < p.budget * V
                                                             : before <= p.top_p || rank < min_keep);
@@ -451,16 +482,16 @@ __global__ void __launch_bounds__(kSelectThreads) pages_kernel(SelectParams p) {
     __syncthreads();
     /* The kept pages in ascending order, then the rest of the row filled with the first. */
     int count = 0, keys = 0;
-    for (int i = 0; i < kSelectItems; i++) {
-        const int g = tid * kSelectItems + i;
+    for (int i = 0; i < ITEMS; i++) {
+        const int g = tid * ITEMS + i;
         if (g < P && s_keep[g]) count++, keys += (int)min(VS_ATTN_BLOCK, N - g * VS_ATTN_BLOCK);
     }
     int at, kept_pages;
     IntScan(temp.int_scan).ExclusiveSum(count, at, kept_pages);
     const int64_t slot = (int64_t)bh * (Cq + 1) + cluster;
     int32_t *row = p.pages + slot * P;
-    for (int i = 0; i < kSelectItems; i++) {
-        const int g = tid * kSelectItems + i;
+    for (int i = 0; i < ITEMS; i++) {
+        const int g = tid * ITEMS + i;
         if (g < P && s_keep[g]) {
             if (at == 0) s_first = g;
             row[at++] = bh * P + g;
@@ -817,7 +848,7 @@ vs_status kmeans_typed(KmeansParams &p, int bh, int init, int iterations, const 
                                                     w.values_out, items, 0, end_bit, stream));
         place_kernel<<<(unsigned)((positions + 255) / 256), 256, 0, stream>>>(p, positions);
         starts_kernel<<<(unsigned)((items + 255) / 256), 256, 0, stream>>>(p, items);
-        update_kernel<T><<<per_cluster, D, 0, stream>>>(p);
+        update_kernel<T, D><<<per_cluster, kThreads, 0, stream>>>(p);
     }
     VS_CUDA_TRY(cudaGetLastError());
     return VS_OK;
@@ -937,8 +968,12 @@ extern "C" vs_status vs_cuda_svg2_select(const vs_attn_args *a, const vs_svg2_co
     p.budget = (float)cfg->budget;
     const int bh = a->batch * a->heads;
     cudaStream_t s = (cudaStream_t)stream;
-    weights_kernel<<<dim3((cfg->query_clusters + kSelectRows - 1) / kSelectRows, bh), kSelectThreads, 0, s>>>(p);
-    pages_kernel<<<dim3(cfg->query_clusters + 1, bh), kSelectThreads, 0, s>>>(p);
+    weights_kernel<<<dim3((cfg->query_clusters + kWeightRows - 1) / kWeightRows, bh), kSelectThreads, 0, s>>>(p);
+    const dim3 per_cluster(cfg->query_clusters + 1, bh);
+    if (p.num_pages <= kSelectThreads) pages_kernel<1><<<per_cluster, kSelectThreads, 0, s>>>(p);
+    else if (p.num_pages <= 2 * kSelectThreads) pages_kernel<2><<<per_cluster, kSelectThreads, 0, s>>>(p);
+    else if (p.num_pages <= 4 * kSelectThreads) pages_kernel<4><<<per_cluster, kSelectThreads, 0, s>>>(p);
+    else pages_kernel<kSelectItems><<<per_cluster, kSelectThreads, 0, s>>>(p);
     chunks_kernel<<<bh, kSelectThreads, 0, s>>>(p);
     VS_CUDA_TRY(cudaGetLastError());
     return VS_OK;
