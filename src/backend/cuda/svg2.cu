@@ -5,10 +5,11 @@
  * k-means, one iteration for every (batch, head) at once:
  *  1. the f32 centroids are rounded to the input type with their squared norms
  *     (padded to whole 64-centroid tiles with infinite norms);
- *  2. assign_kernel: a tensor-core tile loop like the flash kernel's, 128
- *     tokens per block against 64-centroid tiles in shared memory, keeping per
- *     row the arg-min of |c|^2 - 2 x.c (the lowest index on ties) instead of
- *     a softmax, so no distance matrix is ever stored;
+ *  2. assign_kernel: a tensor-core tile loop like the flash kernel's, 256
+ *     tokens per block (held in registers) against 64-centroid tiles in
+ *     shared memory, keeping per row the arg-min of |c|^2 - 2 x.c (the lowest
+ *     index on ties) instead of a softmax, so no distance matrix is ever
+ *     stored;
  *  3. a radix sort (CUB, stable) of the keys bh * C + label with the token
  *     indices as values gives every head's cluster order at once;
  *  4. cluster starts, then each centroid moves to the mean of its span (an
@@ -43,9 +44,9 @@ namespace {
 
 using namespace vs_mma;
 
-constexpr int kRows = 128;     /* tokens per k-means block */
+constexpr int kAssignWarps = 8; /* k-means' assignment: 32 tokens a warp, 256 a block */
 constexpr int kTile = 64;      /* centroids / keys per shared-memory tile */
-constexpr int kThreads = 128;  /* 4 warps: k-means 32 rows each, attention VS_SVG2_CHUNK / 4 */
+constexpr int kThreads = 128;  /* 4 warps: the centroid update; attention, VS_SVG2_CHUNK / 4 rows each */
 constexpr int kSelectThreads = 256, kSelectItems = 8; /* selection: Ck <= 2048 */
 constexpr int kWeightRows = 16, kKeyTile = 64;        /* weights: query clusters per block, key centroids per tile */
 
@@ -160,10 +161,10 @@ template <typename T> __global__ void round_kernel(KmeansParams p) {
 
 /* Copies ROWS rows into a swizzled tile; row i of the tile is row `first + i` of `base` (stride in
  * elements), rows at or past `limit` zero-filled. */
-template <typename T, int D, int ROWS>
+template <typename T, int D, int ROWS, int THREADS = kThreads>
 __device__ __forceinline__ void load_rows(T *tile, const T *base, int64_t stride, int first, int limit) {
     constexpr int kChunks = D / 8;
-    for (int i = threadIdx.x; i < ROWS * kChunks; i += kThreads) {
+    for (int i = threadIdx.x; i < ROWS * kChunks; i += THREADS) {
         const int row = i / kChunks, chunk = i % kChunks, r = first + row;
         const T *src = base + (int64_t)(r < limit ? r : 0) * stride + chunk * 8;
         cp_async_16(tile + tile_offset<D>(row, chunk), src, r < limit ? 16 : 0);
@@ -198,28 +199,46 @@ __device__ __forceinline__ void tile_scores(float (&s)[MT][kTile / 8][4], const 
     }
 }
 
-/* Each token's nearest centroid. Grid (ceil(V / 128), BH). A warp's 32 token rows stay in registers as mma
- * A fragments for the whole loop, so shared memory serves only the centroid tiles (loading both per tile made
- * the kernel wait on shared memory); each tile is scored 32 centroids at a time to keep the scores in 32
- * registers. */
-template <typename T, int D> __global__ void __launch_bounds__(kThreads) assign_kernel(KmeansParams p) {
+/* Each token's nearest centroid. Grid (ceil(V / 256), BH). Every centroid tile is read from L2 by every
+ * block, so a block takes 256 tokens (8 warps of 32) to halve that traffic against 128; a warp's tokens are
+ * loaded once, straight into registers as mma A fragments, so shared memory holds only the double-buffered
+ * centroid tiles. Each tile is scored 32 centroids at a time to keep the scores in 32 registers. */
+template <typename T, int D>
+__global__ void __launch_bounds__(kAssignWarps * 32, 2) assign_kernel(KmeansParams p) {
     extern __shared__ __align__(128) unsigned char smem_raw[];
-    T *sX = reinterpret_cast<T *>(smem_raw);
-    T *sC = sX + kRows * D; /* two buffers */
-    const int bh = blockIdx.y, first = blockIdx.x * kRows;
+    T *sC = reinterpret_cast<T *>(smem_raw); /* two buffers */
+    constexpr int kThreadsHere = kAssignWarps * 32;
+    const int bh = blockIdx.y, first = blockIdx.x * kThreadsHere;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warp_row = warp * 32;
     const int b = bh / p.heads, h = bh % p.heads;
     const T *x = reinterpret_cast<const T *>(p.x) + b * p.stride_b + (int64_t)h * D;
     const T *cent = reinterpret_cast<const T *>(p.rounded) + (int64_t)bh * p.cpad * D;
     const float *norms = p.norms + (int64_t)bh * p.cpad;
     const int num_tiles = (p.clusters + kTile - 1) / kTile; /* this tensor's centroids, not the larger set's */
-    auto load_c = [&](int t, int buffer) { load_rows<T, D, kTile>(sC + buffer * kTile * D, cent + (int64_t)t * kTile * D, D, 0, kTile); };
-    load_rows<T, D, kRows>(sX, x, p.stride_n, first, p.video);
+    auto load_c = [&](int t, int buffer) {
+        load_rows<T, D, kTile, kThreadsHere>(sC + buffer * kTile * D, cent + (int64_t)t * kTile * D, D, 0, kTile);
+    };
     load_c(0, 0);
     cp_async_commit();
 
-    constexpr int kHalf = kTile / 2, kHalfTiles = kHalf / 8;
+    /* The A fragment of m16n8k16 (row-major): registers 0-3 hold rows g, g + 8, g, g + 8 and columns 2t, 2t,
+     * 2t + 8, 2t + 8 (two elements each) of the 16 x 16 slice, g = lane / 4, t = lane % 4. */
     uint32_t af[2][D / 16][4];
+#pragma unroll
+    for (int m = 0; m < 2; m++)
+#pragma unroll
+        for (int half_row = 0; half_row < 2; half_row++) {
+            const int r = first + warp_row + m * 16 + lane / 4 + 8 * half_row;
+            const T *row = x + (int64_t)(r < p.video ? r : 0) * p.stride_n + (lane % 4) * 2;
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++)
+#pragma unroll
+                for (int col_half = 0; col_half < 2; col_half++)
+                    af[m][kk][half_row + 2 * col_half] =
+                        r < p.video ? *reinterpret_cast<const uint32_t *>(row + kk * 16 + col_half * 8) : 0u;
+        }
+
+    constexpr int kHalf = kTile / 2, kHalfTiles = kHalf / 8;
     float best[2][2];
     int best_index[2][2];
 #pragma unroll
@@ -228,12 +247,6 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) assign_
         const int buffer = t & 1;
         prefetch_next_and_wait(t, num_tiles, load_c);
         __syncthreads();
-        if (t == 0)
-#pragma unroll
-            for (int m = 0; m < 2; m++)
-#pragma unroll
-                for (int kk = 0; kk < D / 16; kk++)
-                    ldmatrix_x4(af[m][kk], sX + tile_offset<D>(warp_row + m * 16 + lane % 16, kk * 2 + lane / 16));
         const T *sB = sC + buffer * kTile * D;
 #pragma unroll
         for (int half = 0; half < 2; half++) {
@@ -365,13 +378,15 @@ struct SelectParams {
 
 /* weights[i][j]: the estimated weight of one key of cluster j for a query of cluster i, the softmax of
  * the centroid scores weighted by the cluster sizes (sum_j n_j weights[i][j] = 1). kWeightRows query
- * clusters of one (batch, head) per block: first their scores against each tile of kKeyTile key centroids,
- * staged transposed in shared memory (warp w: query clusters w and w + 8, lane l: key columns 2l and 2l + 1,
- * so a warp reads one float2 row of the tile and two broadcast values per dimension), written to `weights`;
- * then each warp turns its two rows into the weighted softmax in place. Grid (ceil(Cq / kWeightRows), BH). */
+ * clusters of one (batch, head) per block: first their scores against each tile of kKeyTile key centroids
+ * staged in shared memory (warp w: query clusters w and w + 8; lane l: key centroids l and l + 32, whose
+ * rows, kKeyStride floats apart, fall in distinct banks for a quarter-warp's float4 reads), written to
+ * `weights`; then each warp turns its two rows into the weighted softmax in place.
+ * Grid (ceil(Cq / kWeightRows), BH). */
 __global__ void __launch_bounds__(kSelectThreads) weights_kernel(SelectParams p) {
-    __shared__ float s_q[kWeightRows][128];
-    __shared__ __align__(8) float s_k[128][kKeyTile];
+    constexpr int kKeyStride = 128 + 4;
+    __shared__ __align__(16) float s_q[kWeightRows][128];
+    __shared__ __align__(16) float s_k[kKeyTile * kKeyStride];
     const int bh = blockIdx.y, row0 = blockIdx.x * kWeightRows, tid = threadIdx.x;
     const int warp = tid / 32, lane = tid % 32, dim = p.dim, Cq = p.cq, Ck = p.ck;
     const int rows = min(kWeightRows, Cq - row0);
@@ -381,20 +396,27 @@ __global__ void __launch_bounds__(kSelectThreads) weights_kernel(SelectParams p)
         s_q[i / dim][i % dim] = i / dim < rows ? p.q_centroids[((int64_t)bh * Cq + row0) * dim + i] : 0.f;
     for (int k0 = 0; k0 < Ck; k0 += kKeyTile) {
         __syncthreads(); /* s_q written, or the previous tile read */
-        for (int i = tid; i < kKeyTile * dim; i += kSelectThreads) {
-            const int j = i % kKeyTile, d = i / kKeyTile;
-            s_k[d][j] = k0 + j < Ck ? p.k_centroids[((int64_t)bh * Ck + k0 + j) * dim + d] : 0.f;
+        for (int i = tid; i < kKeyTile * dim / 4; i += kSelectThreads) { /* a warp copies whole rows */
+            const int j = i / (dim / 4), d = i % (dim / 4) * 4;
+            *reinterpret_cast<float4 *>(&s_k[j * kKeyStride + d]) =
+                k0 + j < Ck ? *reinterpret_cast<const float4 *>(p.k_centroids + ((int64_t)bh * Ck + k0 + j) * dim + d)
+                            : make_float4(0.f, 0.f, 0.f, 0.f);
         }
         __syncthreads();
         float dot[2][2] = {};
-        for (int d = 0; d < dim; d++) {
-            const float2 k2 = *reinterpret_cast<const float2 *>(&s_k[d][2 * lane]);
-            const float q0 = s_q[warp][d], q1 = s_q[warp + 8][d];
-            dot[0][0] += q0 * k2.x, dot[0][1] += q0 * k2.y, dot[1][0] += q1 * k2.x, dot[1][1] += q1 * k2.y;
+        for (int d = 0; d < dim; d += 4) {
+            const float4 q0 = *reinterpret_cast<const float4 *>(&s_q[warp][d]);
+            const float4 q1 = *reinterpret_cast<const float4 *>(&s_q[warp + 8][d]);
+            const float4 k0v = *reinterpret_cast<const float4 *>(&s_k[lane * kKeyStride + d]);
+            const float4 k1v = *reinterpret_cast<const float4 *>(&s_k[(lane + 32) * kKeyStride + d]);
+            dot[0][0] += q0.x * k0v.x + q0.y * k0v.y + q0.z * k0v.z + q0.w * k0v.w;
+            dot[0][1] += q0.x * k1v.x + q0.y * k1v.y + q0.z * k1v.z + q0.w * k1v.w;
+            dot[1][0] += q1.x * k0v.x + q1.y * k0v.y + q1.z * k0v.z + q1.w * k0v.w;
+            dot[1][1] += q1.x * k1v.x + q1.y * k1v.y + q1.z * k1v.z + q1.w * k1v.w;
         }
         for (int r = 0; r < 2; r++)
             for (int e = 0; e < 2; e++) {
-                const int row = warp + 8 * r, j = k0 + 2 * lane + e;
+                const int row = warp + 8 * r, j = k0 + lane + 32 * e;
                 if (row < rows && j < Ck) w_rows[(int64_t)row * Ck + j] = dot[r][e] * p.scale;
             }
     }
@@ -835,14 +857,15 @@ template <typename T, int D>
 vs_status kmeans_typed(KmeansParams &p, int bh, int init, int iterations, const Workspace &w, cudaStream_t stream) {
     const dim3 per_cluster(p.clusters, bh), per_padded((p.clusters + kTile - 1) / kTile * kTile, bh);
     if (init) init_kernel<T><<<per_cluster, D, 0, stream>>>(p);
-    const size_t smem = (size_t)(kRows + 2 * kTile) * D * sizeof(T);
+    const size_t smem = (size_t)2 * kTile * D * sizeof(T);
     VS_CUDA_TRY(cudaFuncSetAttribute(assign_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     const int64_t items = (int64_t)bh * p.video, positions = (int64_t)bh * p.seq_len;
     int end_bit = 1;
     while (end_bit < 32 && ((uint64_t)bh * p.clusters >> end_bit)) end_bit++;
     for (int it = 0; it < iterations; it++) {
         round_kernel<T><<<per_padded, D, 0, stream>>>(p);
-        assign_kernel<T, D><<<dim3((p.video + kRows - 1) / kRows, bh), kThreads, smem, stream>>>(p);
+        assign_kernel<T, D><<<dim3((p.video + kAssignWarps * 32 - 1) / (kAssignWarps * 32), bh), kAssignWarps * 32, smem,
+                              stream>>>(p);
         size_t bytes = w.sort_bytes;
         VS_CUDA_TRY(cub::DeviceRadixSort::SortPairs(w.sort_scratch, bytes, w.keys_in, w.keys_out, w.values_in,
                                                     w.values_out, items, 0, end_bit, stream));
