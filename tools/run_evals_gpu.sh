@@ -4,9 +4,10 @@
 #   cache  issue 21: easycache and fora at their defaults against no cache, dense and SVG   -> cache_eval_256.json
 #   fp8    issue 20: FP8 weights (fp8, fp8-ffn) and FP8 weights + FP8 attention against BF16 -> fp8_eval_<p>.json
 #   svg2   issue 19: SVG at --density 0.25 (it keeps 0.364 of this model's map) and SVG2 at the matched budget
-#          0.364 against dense                                                                  -> svg2_eval_<m>.json
+#          0.364 against dense (SVG2_MODES="svg2 --svg2-budget 0.5;svg2": other settings)        -> svg2_eval_<m>.json
 #   fp8keep issue 20, an experiment: `--precision fp8` with one group of block linears left in BF16 at a time
-#          (tools/experiments/fp8_keep_layers.patch applied for a second build, reverted after)  -> fp8keep_<g>.json
+#          (tools/experiments/fp8_keep_layers.patch applied for a second build, reverted after; FP8_KEEP="g1 g2":
+#          other groups, each a comma-separated list of name parts)                           -> fp8keep_<g>.json
 # PHASE selects them (comma-separated, default cache,fp8); each packed as it ends.
 # Usage on the accelerator: OUT=/tmp/o [PHASE=cache,fp8] [PROMPTS=128] [SEEDS=2] bash tools/run_evals_gpu.sh
 set -uo pipefail
@@ -40,19 +41,21 @@ if has fp8; then
   done
 fi
 if has svg2; then
-  for mode in "svg --density 0.25" "svg2 --svg2-budget 0.364"; do
+  IFS=';' read -ra modes <<<"${SVG2_MODES:-svg --density 0.25;svg2 --svg2-budget 0.364}"
+  for mode in "${modes[@]}"; do
     set -- $mode
     note "eval: --attention $* against dense, $PROMPTS prompts x $SEEDS seeds"
+    name=$(echo "$*" | tr -d ' -' | tr '.' 'p')
     timeout 150 build-gpu/vidsparse eval --device cuda --attention "$@" --prompts "$PROMPTS" --seeds "$SEEDS" \
-      -o "$R/svg2_eval_$1.json" >"$R/svg2_eval_$1.log" 2>&1
-    echo "exit $?"; rows "$R/svg2_eval_$1.log"
+      -o "$R/svg2_eval_$name.json" >"$R/svg2_eval_$name.log" 2>&1
+    echo "exit $?"; rows "$R/svg2_eval_$name.log"
     pack
   done
 fi
 if has fp8keep && git apply tools/experiments/fp8_keep_layers.patch; then
   build_gpu vidsparse_cli || { grep -E "error" "$R/build.log" | head -20; }
-  for keep in attn1.to_q,attn1.to_k attn1.to_v,attn1.to_out attn2.to_q,attn2.to_out attn2.to_k,attn2.to_v \
-              blocks.0. blocks.3.; do
+  for keep in ${FP8_KEEP:-attn1.to_q,attn1.to_k attn1.to_v,attn1.to_out attn2.to_q,attn2.to_out attn2.to_k,attn2.to_v \
+              blocks.0. blocks.3.}; do
     name=$(echo "$keep" | tr -c 'a-z0-9\n' '_')
     note "eval: --precision fp8 with $keep in BF16, $PROMPTS prompts x $SEEDS seeds"
     VS_FP8_KEEP=$keep timeout 100 build-gpu/vidsparse eval --precision fp8 --prompts "$PROMPTS" --seeds "$SEEDS" \

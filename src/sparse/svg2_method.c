@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "backend/sparse_kernels.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "sparse/method.h"
 #include "sparse/svg2.h"
@@ -149,6 +150,34 @@ static vs_status layer_create(const vs_sparse_setup *setup, void *context, void 
     return VS_OK;
 }
 
+/* Debug logging: how much a tensor-core kernel computes for this plan beyond what it keeps. Hopper's
+ * warpgroup MMA (and cuDNN's attention kernel on the H200) works on tiles of 64 query rows, so a chunk of r
+ * rows costs ceil(r / 64) * 64 rows against its keys; the log gives those pairs over the kept ones. Reads
+ * the plan back, so it waits for the stream: debug only. */
+enum { TILE_ROWS = 64 };
+static void log_tile_padding(const svg2_context *c, const vs_attn_args *args) {
+    const int N = args->seq_len, Cq = c->cfg.query_clusters;
+    const int slots = vs_svg2_chunks(N, c->cfg.video_tokens, Cq);
+    const size_t bh = (size_t)args->batch * args->heads, chunk_bytes = bh * slots * sizeof(int32_t);
+    int32_t *first = malloc(chunk_bytes), *rows = malloc(chunk_bytes);
+    int32_t *cluster = malloc(bh * N * sizeof(int32_t)), *keys = malloc(bh * (Cq + 1) * sizeof(int32_t));
+    if (first && rows && cluster && keys && !c->kernels->read(first, c->plan.chunk_first, chunk_bytes) &&
+        !c->kernels->read(rows, c->plan.chunk_rows, chunk_bytes) &&
+        !c->kernels->read(cluster, c->plan.q_cluster, bh * N * sizeof(int32_t)) &&
+        !c->kernels->read(keys, c->plan.keys, bh * (Cq + 1) * sizeof(int32_t))) {
+        double kept = 0, tiled = 0, chunks = 0;
+        for (size_t h = 0; h < bh; h++)
+            for (int i = 0; i < slots && rows[h * slots + i]; i++) {
+                const int r = rows[h * slots + i];
+                const double k = keys[h * (Cq + 1) + cluster[h * N + first[h * slots + i]]];
+                kept += r * k, tiled += (double)((r + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS) * k, chunks++;
+            }
+        VS_DEBUG("SVG2 plan: %.0f chunks a head; in %d-row tiles a kernel computes %.1f%% more pairs than kept",
+                 chunks / (double)bh, TILE_ROWS, 100 * (tiled / kept - 1));
+    }
+    free(first), free(rows), free(cluster), free(keys);
+}
+
 /* k-means on the queries and the keys (from scratch at the layer's first call, else warm-started), then
  * the selection. */
 static vs_status plan(const vs_sparse_setup *setup, void *context, void *layer, const vs_attn_args *args,
@@ -164,6 +193,7 @@ static vs_status plan(const vs_sparse_setup *setup, void *context, void *layer, 
     l->clustered = 1;
     VS_TRY(c->kernels->svg2_select(args, &c->cfg, l->q_centroids, l->k_centroids, &c->plan, c->workspace,
                                    c->workspace_bytes, stream));
+    if (vs_log_get_level() >= VS_LOG_DEBUG) log_tile_padding(c, args);
     c->calls++;
     return VS_OK;
 }
