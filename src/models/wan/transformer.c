@@ -612,7 +612,7 @@ vs_status vs_wan_forward(const vs_wan_model *model, const vs_tensor *latents, co
     const int64_t tokens = (int64_t)f.sh.grid[0] * f.sh.grid[1] * f.sh.grid[2];
     vs_status split = vs_ulysses_init(&f.sh.seq, model->comm, s[0], tokens, c->num_heads, c->head_dim);
     if (split != VS_OK) return vs_fail_context(split, "Wan forward");
-    f.fp8 = vs_wan_model_precision(model) != VS_PRECISION_DEFAULT; /* some linears take quantised inputs */
+    f.fp8 = vs_wan_weights_any_fp8(&model->weights); /* some linears take quantised inputs */
     VS_TRY(prepare_cache(model, &f.sh, forward_bytes(c, &f.sh, f.dev, f.fp8, latents, text, out)));
     vs_wan_cache *cache = model->cache;
     f.arena = cache->arena;

@@ -276,7 +276,8 @@ static void free_linear(vs_wan_linear *l) {
 
 /* A block's linear layers: the ones FP8 quantises; the last two, the FFN, the ones FP8_FFN quantises. */
 enum { BLOCK_LINEARS = 10, FFN_LINEARS = 2 };
-static void block_linears(vs_wan_block_weights *blk, vs_wan_linear *out[BLOCK_LINEARS]) {
+static void block_linears(const vs_wan_block_weights *block, vs_wan_linear *out[BLOCK_LINEARS]) {
+    vs_wan_block_weights *blk = (vs_wan_block_weights *)block; /* the callers that write own the weights */
     vs_wan_linear *all[BLOCK_LINEARS] = {&blk->self_attn.q,  &blk->self_attn.k,  &blk->self_attn.v,
                                          &blk->self_attn.o,  &blk->cross_attn.q, &blk->cross_attn.k,
                                          &blk->cross_attn.v, &blk->cross_attn.o, &blk->ffn_in,
@@ -296,6 +297,16 @@ vs_status vs_wan_weights_quantize_fp8(vs_wan_weights *w, vs_precision precision)
         }
     }
     return VS_OK;
+}
+
+int vs_wan_weights_any_fp8(const vs_wan_weights *w) {
+    for (int b = 0; b < w->num_blocks; b++) {
+        vs_wan_linear *linears[BLOCK_LINEARS];
+        block_linears(&w->blocks[b], linears); /* only read here */
+        for (int i = 0; i < BLOCK_LINEARS; i++)
+            if (linears[i]->weight.dtype == VS_F8E4M3) return 1;
+    }
+    return 0;
 }
 
 void vs_wan_weights_free(vs_wan_weights *w) {
