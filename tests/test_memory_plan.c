@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/block_list.h"
+#include "backend/sparse_kernels.h"
 #include "check.h"
 #include "io/safetensors.h"
 #include "models/common/umt5.h"
@@ -231,16 +232,30 @@ TEST(band_scratch_within_its_bound) {
     return 0;
 }
 
-/* Issue 20's targets: Wan 14B with FP8 weights, 81 frames with CFG, plans within 32 GiB at 720p and 24 GiB at
- * 480p (0.5 GiB in use before loading), every stage's planned peak inside the budget. */
+/* Wan 14B's needs at 81 frames of height x width latents with CFG, FP8 weights, under `attention` (the
+ * pipeline's plan: the family's needs plus the sparse method's state). */
+static vs_status wan14b_fp8_need(int64_t h, int64_t w, const vs_attention_params *attention,
+                                 vs_stage_memory need[VS_STAGE_COUNT]) {
+    const vs_family *wan;
+    VS_TRY(vs_family_for_preset("wan14b", &wan));
+    vs_dit_info info;
+    VS_TRY(wan->dit_preset("wan14b", &info));
+    const int64_t latents[5] = {2, 16, 21, h, w};
+    VS_TRY(wan->memory_need(NULL, "wan14b", VS_CUDA, VS_PRECISION_FP8, latents, 512, need));
+    need[VS_STAGE_DENOISE].work += vs_dit_attention_memory(&info, VS_CUDA, attention, latents, 512);
+    return VS_OK;
+}
+
+/* Issue 20's targets: Wan 14B with FP8 weights, 81 frames with CFG and SVG (the family's default attention),
+ * plans within 32 GiB at 720p and 24 GiB at 480p (0.5 GiB in use before loading), every stage's planned peak
+ * inside the budget. */
 TEST(wan14b_fp8_plans_within_the_targets) {
     const vs_family *wan;
     CHECK_OK(vs_family_for_preset("wan14b", &wan));
     const struct { int64_t h, w; size_t budget; } targets[] = {{90, 160, 32 * GIB}, {60, 104, 24 * GIB}};
     for (int i = 0; i < 2; i++) {
-        const int64_t latents[5] = {2, 16, 21, targets[i].h, targets[i].w};
         vs_stage_memory need[VS_STAGE_COUNT];
-        CHECK_OK(wan->memory_need(NULL, "wan14b", VS_CUDA, VS_PRECISION_FP8, latents, 512, need));
+        CHECK_OK(wan14b_fp8_need(targets[i].h, targets[i].w, &wan->defaults.attention, need));
         vs_memory_plan p;
         CHECK_OK(vs_memory_plan_make(need, targets[i].budget, GIB / 2, &p));
         CHECK(!p.resident);
@@ -249,7 +264,39 @@ TEST(wan14b_fp8_plans_within_the_targets) {
     return 0;
 }
 
+/* The sparse method's state in the plan (vs_dit_attention_memory): none for dense; SVG's band scratch on CUDA;
+ * SVG2's plan, workspace and every layer's centroids, which at Wan 14B 720p with CFG (the workspace holds q and
+ * out in 128-row chunks and k and v in pages for 80 (entry, head) pairs; 40 layers of 1300 centroids) come to
+ * about 10 GiB, so the 32 GiB plan that SVG meets refuses SVG2 up front, naming the denoising stage. */
+TEST(sparse_state_in_the_plan) {
+    const vs_sparse_kernels *cuda;
+    if (vs_sparse_kernels_for(VS_CUDA, &cuda) != VS_OK) {
+        printf("  no CUDA in this build: skipped\n");
+        return 0;
+    }
+    const vs_family *wan;
+    CHECK_OK(vs_family_for_preset("wan14b", &wan));
+    vs_dit_info info;
+    CHECK_OK(wan->dit_preset("wan14b", &info));
+    const int64_t latents[5] = {2, 16, 21, 90, 160};
+    vs_attention_params dense = wan->defaults.attention, svg = dense, svg2 = dense;
+    dense.method = "dense", svg2.method = "svg2";
+    const size_t d = vs_dit_attention_memory(&info, VS_CUDA, &dense, latents, 512);
+    const size_t s1 = vs_dit_attention_memory(&info, VS_CUDA, &svg, latents, 512);
+    const size_t s2 = vs_dit_attention_memory(&info, VS_CUDA, &svg2, latents, 512);
+    printf("  Wan 14B 720p with CFG: dense %.2f GiB, SVG %.2f GiB, SVG2 %.2f GiB of sparse state\n",
+           (double)d / GIB, (double)s1 / GIB, (double)s2 / GIB);
+    CHECK(d == 0 && s1 >= vs_attn_band_scratch_max(75600, 40, 128));
+    CHECK(s2 > 8 * GIB && s2 < 12 * GIB);
+    CHECK(vs_dit_attention_memory(&info, VS_CPU, &svg, latents, 512) == 0); /* no band path on the CPU */
+    vs_stage_memory need[VS_STAGE_COUNT];
+    vs_memory_plan p;
+    CHECK_OK(wan14b_fp8_need(90, 160, &svg2, need));
+    CHECK_FAILS(vs_memory_plan_make(need, 32 * GIB, GIB / 2, &p), VS_ERR_OOM, "denoising");
+    return 0;
+}
+
 RUN_TESTS(T(everything_stays_when_it_fits), T(stages_load_alone_when_short),
           T(a_budget_too_small_is_refused_naming_the_stage), T(weight_estimates_match_the_checkpoints),
           T(wan_estimates_at_the_real_sizes), T(random_components_run), T(the_pipeline_checks_the_budget),
-          T(band_scratch_within_its_bound), T(wan14b_fp8_plans_within_the_targets))
+          T(band_scratch_within_its_bound), T(wan14b_fp8_plans_within_the_targets), T(sparse_state_in_the_plan))

@@ -233,14 +233,16 @@ static vs_status scheduler_settings(const options *o, const vs_generation_defaul
  * or together as the plan of pipeline/memory_plan.h decides, must fit; refused with the numbers before anything
  * loads. The text encoder and the VAE are freed before the DiT loads either way. */
 static vs_status check_memory(const options *o, const vs_family *family, const vs_generation_defaults *d,
-                              const int64_t shape[5], int cfg) {
+                              const vs_dit_info *info, const vs_attention_params *attention, const int64_t shape[5],
+                              int cfg) {
     if (o->device == VS_CPU) return VS_OK;
     int64_t batch[5];
     memcpy(batch, shape, sizeof batch);
     batch[0] = cfg ? 2 : 1;
     vs_stage_memory need[VS_STAGE_COUNT];
-    VS_TRY(family->memory_need(o->model, NULL, o->device, o->precision, batch,
-                               o->max_length > 0 ? o->max_length : d->text_length, need));
+    const int text_length = o->max_length > 0 ? (int)o->max_length : d->text_length;
+    VS_TRY(family->memory_need(o->model, NULL, o->device, o->precision, batch, text_length, need));
+    need[VS_STAGE_DENOISE].work += vs_dit_attention_memory(info, o->device, attention, batch, text_length);
     if (!o->prompt) need[VS_STAGE_TEXT] = (vs_stage_memory){0};
     if (!o->image) need[VS_STAGE_DECODE] = (vs_stage_memory){0}; /* denoise stops at the latents */
     size_t free_bytes = 0, total = 0;
@@ -394,7 +396,13 @@ int vs_cmd_denoise(int argc, char **argv) {
         }
         s = shaped;
     }
-    if (s == VS_OK) context = "GPU memory", s = check_memory(&o, family, &defaults, shape, cfg);
+    vs_attention_params attention_params = {0};
+    if (s == VS_OK) {
+        vs_attention_params asked = o.svg2_params;
+        asked.method = o.attention, asked.density = o.density, asked.dense_steps = -1, asked.dense_layers = -1;
+        attention_params = vs_attention_resolve(&asked, &defaults.attention);
+        context = "GPU memory", s = check_memory(&o, family, &defaults, &info, &attention_params, shape, cfg);
+    }
     if (s == VS_OK && o.prompt) {
         context = "prompt";
         s = encode_prompts(&o, &defaults, cfg, &cond, &uncond);
@@ -426,9 +434,7 @@ int vs_cmd_denoise(int argc, char **argv) {
         set.steps = o.steps;
         set.guidance = (float)o.cfg;
         set.embedded_guidance = o.embedded_guidance > 0 ? (float)o.embedded_guidance : defaults.embedded_guidance;
-        vs_attention_params asked = o.svg2_params;
-        asked.method = o.attention, asked.density = o.density, asked.dense_steps = -1, asked.dense_layers = -1;
-        set.attention = vs_attention_resolve(&asked, &defaults.attention);
+        set.attention = attention_params;
         set.show_progress = 1;
         set.condition = condition.data ? &condition : NULL;
         context = "--cache";

@@ -52,6 +52,9 @@ typedef struct vs_dit_info {
     int num_layers, num_heads, head_dim;
     int text_dim; /* width of the text embeddings it takes */
     int pooled_dim; /* width of the pooled text vector it takes (HunyuanVideo's CLIP); 0: none */
+    /* 1: the text tokens join the video's in self-attention, one batch entry at a time (common/joint_dit.c);
+     * 0: self-attention over the video alone, the whole batch at once (Wan) */
+    int joint_attention;
 } vs_dit_info;
 
 typedef struct vs_vae_info {
@@ -245,6 +248,11 @@ vs_status vs_dit_set_attention(vs_dit *dit, const vs_attention_params *params);
 /* The weights' precision from now on (VS_PRECISION_FP8 quantises in place); a one-line error for a family
  * or device without it. */
 vs_status vs_dit_set_precision(vs_dit *dit, vs_precision precision);
+/* Device memory a sparse attention method's state takes in this DiT (vs_sparse_attention_device_bytes) for a
+ * denoising batch of latents [B, C, F', H', W'] with text_length text tokens: what the memory plan adds to the
+ * family's denoising need for `attention` (0 for dense). */
+size_t vs_dit_attention_memory(const vs_dit_info *info, vs_device device, const vs_attention_params *attention,
+                               const int64_t latents[5], int text_length);
 /* Sequence-parallel forwards as one rank of `comm` (borrowed; NULL: alone). */
 vs_status vs_dit_set_comm(vs_dit *dit, vs_comm *comm);
 /* out: f32 [B, out_channels, F, H, W] on the host or the model's device; timing may be NULL. */

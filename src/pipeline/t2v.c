@@ -148,16 +148,21 @@ static size_t device_in_use(vs_device device, size_t *total) {
     return total_bytes - free_bytes;
 }
 
-/* The plan for a video of frames x height x width with `guidance` against the pipeline's budget. Components
- * loaded for a resident plan (at another size) that this plan does not keep are freed, and the plan made again
- * with what the device holds then (an FP8 text encoder holds less than the plan counts for it). */
-static vs_status plan_for(vs_t2v *m, int frames, int height, int width, float guidance, vs_memory_plan *plan) {
+/* The plan for a video of frames x height x width with `guidance` and `attention` (resolved) against the
+ * pipeline's budget. Components loaded for a resident plan (at another size) that this plan does not keep are
+ * freed, and the plan made again with what the device holds then (an FP8 text encoder holds less than the plan
+ * counts for it). */
+static vs_status plan_for(vs_t2v *m, int frames, int height, int width, float guidance,
+                          const vs_attention_params *attention, vs_memory_plan *plan) {
     int64_t shape[5];
     VS_TRY(m->family->latent_shape(&m->dit_info, m->pixel_space ? NULL : &m->vae_info, frames, height, width, shape));
     if (guidance > 1.0f) shape[0] = 2; /* the prompt and the negative prompt in one batch */
     vs_stage_memory need[VS_STAGE_COUNT];
     VS_TRY(m->family->memory_need(m->source.dir, m->source.preset, m->device, m->source.precision, shape,
                                   m->defaults.text_length, need));
+    if (m->device != VS_CPU) /* the sparse method's state beside the forward's working memory */
+        need[VS_STAGE_DENOISE].work +=
+            vs_dit_attention_memory(&m->dit_info, m->device, attention, shape, m->defaults.text_length);
     /* What this pipeline holds already is not "in use by others". */
     size_t total, in_use = device_in_use(m->device, &total), held = 0;
     if (m->text_encoder) held += need[VS_STAGE_TEXT].weights;
@@ -210,7 +215,7 @@ vs_status vs_t2v_open(const vs_t2v_source *source, vs_device device, double budg
      * each component when its stage comes; a budget that cannot work refuses here, before loading. */
     vs_memory_plan plan;
     const vs_t2v_defaults *d = &m->defaults;
-    if (s == VS_OK) s = plan_for(m, d->frames, d->height, d->width, d->guidance, &plan);
+    if (s == VS_OK) s = plan_for(m, d->frames, d->height, d->width, d->guidance, &d->attention, &plan);
     for (int i = 0; s == VS_OK && plan.resident && i < VS_STAGE_COUNT; i++) s = load_component(m, (vs_stage)i);
     if (s != VS_OK) {
         vs_t2v_free(m);
@@ -377,8 +382,9 @@ vs_status vs_t2v_generate(vs_t2v *m, const vs_t2v_request *r, vs_tensor *video, 
     VS_TRY(vs_t2v_latent_shape(m, r, shape));
     if (r->noise) VS_TRY(check_noise(r->noise, shape));
     VS_TRY(vs_t2v_check_image(m, r));
+    const vs_attention_params attention = vs_t2v_resolve_attention(m, &r->attention);
     VS_TRY(plan_for(m, r->frames > 0 ? r->frames : d->frames, r->height > 0 ? r->height : d->height,
-                    r->width > 0 ? r->width : d->width, guidance, &stats->plan));
+                    r->width > 0 ? r->width : d->width, guidance, &attention, &stats->plan));
     const vs_memory_plan *plan = &stats->plan;
     if (!plan->resident)
         VS_DEBUG("memory plan: staged (%s the DiT for the decode), budget %.2f GiB",

@@ -13,6 +13,7 @@
 #ifndef VS_SPARSE_METHOD_H
 #define VS_SPARSE_METHOD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "backend/attention_args.h"
@@ -76,6 +77,9 @@ typedef struct vs_sparse_method {
      * SVG's profiling errors, copied to host arrays of batch*heads (any may be NULL). */
     vs_status (*head_classes)(const vs_sparse_setup *setup, const void *context, const void *layer,
                               uint8_t *head_class, float *mse_spatial, float *mse_temporal);
+    /* Optional: the device memory the context and num_layers layer states take for `setup` (the kernels'
+     * workspaces included), for memory plans; NULL: none. */
+    size_t (*device_bytes)(const vs_sparse_setup *setup, int num_layers);
 } vs_sparse_method;
 
 /* The registered methods (src/sparse/registry.c). */

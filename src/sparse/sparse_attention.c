@@ -26,6 +26,15 @@ void vs_sparse_attention_free(vs_sparse_attention *a) {
     free(a);
 }
 
+size_t vs_sparse_attention_device_bytes(const vs_sparse_setup *setup, const vs_attention_params *params,
+                                        int num_layers) {
+    const vs_sparse_method *method;
+    if (!params || vs_sparse_method_find(params->method, &method) != VS_OK || !method->device_bytes) return 0;
+    vs_sparse_setup s = *setup;
+    s.video.density = params->density, s.params = *params;
+    return method->device_bytes(&s, num_layers);
+}
+
 vs_status vs_sparse_attention_create(vs_sparse_attention **out, const vs_sparse_setup *setup,
                                      const vs_attention_params *params, int num_layers) {
     *out = NULL;

@@ -21,6 +21,10 @@ typedef struct vs_sparse_attention vs_sparse_attention;
 vs_status vs_sparse_attention_create(vs_sparse_attention **out, const vs_sparse_setup *setup,
                                      const vs_attention_params *params, int num_layers);
 void vs_sparse_attention_free(vs_sparse_attention *attn);
+/* The device memory vs_sparse_attention_create(setup, params, num_layers) would allocate for the method's
+ * context and layer states, for memory plans (0: dense, an unknown method, or a build without the device). */
+size_t vs_sparse_attention_device_bytes(const vs_sparse_setup *setup, const vs_attention_params *params,
+                                        int num_layers);
 
 /* A model's attention settings from a caller's: params (NULL: dense) checked (a registered method,
  * non-negative warm-up fractions, a positive density for a sparse method) into *out, out->method

@@ -220,6 +220,23 @@ static vs_status take_stats(const vs_sparse_setup *setup, void *context, vs_spar
     return VS_OK;
 }
 
+/* What context_create and layer_create allocate: the plan's arrays, the kernels' workspace and every layer's
+ * centroids. */
+static size_t device_bytes(const vs_sparse_setup *setup, int num_layers) {
+    const vs_sparse_kernels *kernels = NULL;
+    if (!setup->has_video || vs_sparse_kernels_for(setup->device, &kernels) != VS_OK) return 0;
+    const int video = setup->video.frames * setup->video.tokens_per_frame;
+    const vs_svg2_config cfg = vs_svg2_config_resolve(&setup->params, video);
+    const size_t bh = batch_heads(setup), n = (size_t)setup->seq_len, i32 = sizeof(int32_t);
+    const size_t plan = bh * (4 * n * i32 + (size_t)(cfg.query_clusters + cfg.key_clusters + 4) * i32 +
+                              (size_t)(cfg.query_clusters + 1) * (vs_svg2_pages(setup->seq_len) + 1) * i32 +
+                              2 * (size_t)vs_svg2_chunks(setup->seq_len, video, cfg.query_clusters) * i32) +
+                        sizeof(unsigned long long);
+    const vs_attn_args shape = vs_sparse_setup_shape(setup);
+    const size_t centroids = bh * (size_t)setup->head_dim * sizeof(float) * (cfg.query_clusters + cfg.key_clusters);
+    return plan + kernels->svg2_workspace(&shape, &cfg) + (size_t)num_layers * centroids;
+}
+
 const vs_sparse_method vs_sparse_method_svg2 = {
     .name = "svg2",
     .context_create = context_create,
@@ -229,4 +246,5 @@ const vs_sparse_method vs_sparse_method_svg2 = {
     .plan = plan,
     .attend = attend,
     .take_stats = take_stats,
+    .device_bytes = device_bytes,
 };

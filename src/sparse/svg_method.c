@@ -156,6 +156,17 @@ static vs_status head_classes(const vs_sparse_setup *setup, const void *context,
     return VS_OK;
 }
 
+/* On CUDA the band path's scratch (at most vs_attn_band_scratch_max: the block list is made from the density
+ * later) and the profiling workspace; the layer states are a few bytes a head. */
+static size_t device_bytes(const vs_sparse_setup *setup, int num_layers) {
+    (void)num_layers;
+    const vs_sparse_kernels *kernels = NULL;
+    if (setup->device != VS_CUDA || vs_sparse_kernels_for(setup->device, &kernels) != VS_OK) return 0;
+    const vs_attn_args shape = vs_sparse_setup_shape(setup);
+    return vs_attn_band_scratch_max(setup->seq_len, setup->heads, setup->head_dim) +
+           kernels->svg_profile_workspace(&shape, &setup->video);
+}
+
 const vs_sparse_method vs_sparse_method_svg = {
     .name = "svg",
     .context_create = context_create,
@@ -167,4 +178,5 @@ const vs_sparse_method vs_sparse_method_svg = {
     .take_stats = take_stats,
     .density = density,
     .head_classes = head_classes,
+    .device_bytes = device_bytes,
 };

@@ -63,7 +63,8 @@ static vs_dit_info info_of(const vs_cogvideox_config *c) {
                      c->num_heads,
                      c->head_dim,
                      c->text_dim,
-                     0};
+                     0,
+                     1};
     return i;
 }
 

@@ -135,7 +135,8 @@ static vs_dit_info info_of(const vs_hunyuan_config *c) {
                      c->num_heads,
                      c->head_dim,
                      c->text_dim,
-                     c->pooled_dim};
+                     c->pooled_dim,
+                     1};
     return i;
 }
 

@@ -256,9 +256,6 @@ vs_status vs_wan_memory(const vs_wan_config *c, vs_device device, vs_precision p
     const vs_tensor lat = vs_tensor_view(NULL, VS_F32, VS_CPU, 5, latents);
     const vs_tensor text = vs_tensor_view(NULL, VS_F32, VS_CPU, 3, (int64_t[]){latents[0], text_len, c->text_dim});
     *activations = forward_bytes(c, &sh, device, fp8, &lat, &text, &lat) + 2 * aligned(tokens * c->head_dim / 2 * 4);
-    /* A sparse self-attention's scratch on CUDA (SVG's band attention, one batch entry at a time), at most: the
-     * plan is made before the method and its kept fraction are known. */
-    if (device == VS_CUDA) *activations += vs_attn_band_scratch_max((int)tokens, c->num_heads, c->head_dim);
     return VS_OK;
 }
 

@@ -124,8 +124,8 @@ vs_status vs_wan_teacache_fit(const vs_wan_config *config, vs_teacache_fit *out)
 
 /* Bytes on `device` of the weights and of one forward's activations (the arena and the RoPE tables) for host
  * latents of shape `latents` [B, C, F, H, W] and text_len text tokens, one rank, from the config alone, at
- * `precision` (FP8: with the quantised layers' input codes); on CUDA also the most a sparse self-attention's
- * scratch can take (vs_attn_band_scratch_max). Library workspaces are not counted. */
+ * `precision` (FP8: with the quantised layers' input codes). A sparse method's state is the pipeline's to add
+ * (vs_dit_attention_memory); library workspaces are not counted. */
 vs_status vs_wan_memory(const vs_wan_config *config, vs_device device, vs_precision precision,
                         const int64_t latents[5], int64_t text_len, size_t *weights, size_t *activations);
 
