@@ -252,7 +252,8 @@ static vs_status image_condition(void *p, const vs_dit_info *dit, const vs_tenso
 /* bf16 weights of the DiT (per block: two expert adaLN modulations of time_embed_dim -> 6 dim, q/k/v/o, the
  * GELU FFN; the patch, text, time and ofs embedders and the output) and its activations for one batch entry
  * (entries run one after another): per token the f32 residual and modulated streams, the bf16 q/k/v,
- * attention output and FFN hidden state, SVG's permuted copies, plus the latents in and out. */
+ * attention output and FFN hidden state, plus the latents in and out (a sparse method's state, SVG's gathered
+ * copies among it, is the pipeline's to add: vs_dit_attention_memory). */
 static void dit_memory(const vs_cogvideox_config *c, const int64_t latents[5], int text_length, size_t *weights,
                        size_t *work) {
     const int64_t D = c->dim, M = c->mlp_dim, T = c->time_embed_dim;
@@ -263,7 +264,7 @@ static void dit_memory(const vs_cogvideox_config *c, const int64_t latents[5], i
     *weights = (size_t)(2 * params);
     const int64_t video = latents[2] / c->patch_size[0] * (latents[3] / c->patch_size[1]) * (latents[4] / c->patch_size[2]);
     const int64_t n = video + text_length, values = latents[0] * latents[2] * latents[3] * latents[4];
-    *work = (size_t)(n * (3 * 4 * D + 2 * (5 * D + M) + 2 * 3 * D)) +
+    *work = (size_t)(n * (3 * 4 * D + 2 * (5 * D + M))) +
             (size_t)(4 * values * (c->in_channels + 2 * c->out_channels));
 }
 

@@ -300,7 +300,8 @@ static void text_memory(const text_shape *t, int64_t n, size_t *weights, size_t 
 /* bf16 weights of the DiT (dual blocks: two streams of modulation, q/k/v/o and MLP; single blocks:
  * modulation, q/k/v, MLP in, and the output over [attention; MLP]; the token refiner and the embedders) and
  * its activations for one batch entry (entries run one after another): per token the f32 residual and
- * modulated streams and the bf16 q/k/v/attention output and MLP hidden state, plus SVG's permuted copies. */
+ * modulated streams and the bf16 q/k/v/attention output and MLP hidden state (a sparse method's state, SVG's
+ * gathered copies among it, is the pipeline's to add: vs_dit_attention_memory). */
 static void dit_memory(const vs_hunyuan_config *c, const int64_t latents[5], int text_length, size_t *weights,
                        size_t *work) {
     const int64_t D = c->dim, M = c->mlp_dim;
@@ -313,7 +314,7 @@ static void dit_memory(const vs_hunyuan_config *c, const int64_t latents[5], int
                                            (latents[4] / c->patch_size[2])
                                      : 0;
     const int64_t n = video + text_length;
-    *work = (size_t)(n * (3 * 4 * D + 2 * (5 * D + M) + 2 * 3 * D)) +
+    *work = (size_t)(n * (3 * 4 * D + 2 * (5 * D + M))) +
             (size_t)(2 * 4 * latents[0] * latents[1] * latents[2] * latents[3] * latents[4]);
 }
 
