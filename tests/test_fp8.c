@@ -272,32 +272,50 @@ TEST(wan_forward_in_fp8_tracks_the_default_precision) {
     return 0;
 }
 
+/* The ten linears of one block, quantised in place (a checkpoint that keeps other blocks in BF16). */
+static vs_status quantise_block(vs_wan_block_weights *blk) {
+    vs_wan_linear *all[] = {&blk->self_attn.q,  &blk->self_attn.k,  &blk->self_attn.v,  &blk->self_attn.o,
+                            &blk->cross_attn.q, &blk->cross_attn.k, &blk->cross_attn.v, &blk->cross_attn.o,
+                            &blk->ffn_in,       &blk->ffn_out};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        VS_TRY(vs_linear_quantize_weight(&all[i]->weight, &all[i]->scale));
+    return VS_OK;
+}
+
 /* A checkpoint may keep whole blocks in BF16 beside E4M3 ones (the forward used to read the precision off
  * block 0 and then refused block 1's E4M3 layers: "its input was not quantised"). Block 0 left as made,
- * block 1's ten linears quantised: the forward runs on each backend and stays within 5e-2 of the default. */
+ * block 1's ten linears quantised: the forward runs on each backend and stays within 5e-2 of the default.
+ * The other way round (block 0 in E4M3, block 1 not), asking for FP8 quantises block 1 too (it used to stop
+ * at block 0's precision). */
 TEST(wan_forward_with_only_later_blocks_in_fp8) {
     const vs_wan_config cfg = {{1, 2, 2}, 2, 64, 128, 16, 16, 48, 256, 160, 2, 1, 1e-6f, 1024};
     for (int b = 0; b < backend_count(); b++) {
         vs_wan_model *m = NULL;
         CHECK_OK(vs_wan_model_random(&cfg, g_backends[b]->device, 77, &m));
         vs_test_defer(free_wan, m);
-        vs_tensor *lat = vs_test_tensor(), *text = vs_test_tensor(), *ref = vs_test_tensor(), *out = vs_test_tensor();
+        vs_tensor *lat = vs_test_tensor(), *text = vs_test_tensor(), *ref = vs_test_tensor(),
+                  *out = vs_test_tensor();
         CHECK(!wan_test_inputs(lat, text, (vs_tensor *[]){ref, out}, 2));
         const float t[2] = {700, 300};
         CHECK_OK(vs_wan_forward(m, lat, t, text, 0, 1, ref, NULL));
-        vs_wan_block_weights *blk = &m->weights.blocks[1];
-        vs_wan_linear *later[] = {&blk->self_attn.q,  &blk->self_attn.k,  &blk->self_attn.v, &blk->self_attn.o,
-                                  &blk->cross_attn.q, &blk->cross_attn.k, &blk->cross_attn.v, &blk->cross_attn.o,
-                                  &blk->ffn_in,       &blk->ffn_out};
-        for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
-            CHECK_OK(vs_linear_quantize_weight(&later[i]->weight, &later[i]->scale));
+        CHECK_OK(quantise_block(&m->weights.blocks[1]));
         CHECK(vs_wan_model_precision(m) == VS_PRECISION_DEFAULT); /* read off block 0 */
         CHECK_OK(vs_wan_forward(m, lat, t, text, 0, 1, out, NULL));
         double *want = vs_test_malloc(sizeof(double) * (size_t)vs_tensor_numel(ref));
-        for (int64_t i = 0; i < vs_tensor_numel(ref); i++) want[i] = ((float *)ref->data)[i];
+        for (int64_t i = 0; i < vs_tensor_numel(ref); i++)
+            want[i] = ((float *)ref->data)[i];
         const double err = vs_test_rel_l2(out->data, want, vs_tensor_numel(ref));
         printf("  %s: Wan forward, block 1 in FP8 vs none: rel L2 %.3g\n", g_backends[b]->name, err);
         CHECK_MSG(err < 5e-2, "rel L2 %.3g", err);
+        vs_wan_model *first = NULL;
+        CHECK_OK(vs_wan_model_random(&cfg, g_backends[b]->device, 77, &first));
+        vs_test_defer(free_wan, first);
+        CHECK_OK(quantise_block(&first->weights.blocks[0]));
+        CHECK(vs_wan_model_precision(first) == VS_PRECISION_FP8 &&
+              first->weights.blocks[1].ffn_out.weight.dtype != VS_F8E4M3);
+        CHECK_OK(vs_wan_model_set_precision(first, VS_PRECISION_FP8));
+        CHECK(first->weights.blocks[1].ffn_out.weight.dtype == VS_F8E4M3 &&
+              first->weights.blocks[1].self_attn.q.weight.dtype == VS_F8E4M3);
     }
     return 0;
 }
@@ -557,11 +575,10 @@ TEST(attention_precision_settings) {
     return 0;
 }
 
-RUN_TESTS(T(linear_fp8_with_outliers_tracks_the_exact_product), T(linear_residual_fp8_tracks_the_exact_product),
-          T(cuda_codes_equal_the_cpu_codes), T(bad_operands_fail_with_a_message),
-          T(wan_forward_in_fp8_tracks_the_default_precision), T(wan_forward_with_only_later_blocks_in_fp8),
-          T(wan_quantised_as_it_loads_equals_quantised_after),
-          T(wan_fp8_ffn_quantises_only_the_feed_forward_layers),
-          T(fp8_checkpoint_loads_as_users_have_it),
+RUN_TESTS(T(linear_fp8_with_outliers_tracks_the_exact_product),
+          T(linear_residual_fp8_tracks_the_exact_product), T(cuda_codes_equal_the_cpu_codes),
+          T(bad_operands_fail_with_a_message), T(wan_forward_in_fp8_tracks_the_default_precision),
+          T(wan_forward_with_only_later_blocks_in_fp8), T(wan_quantised_as_it_loads_equals_quantised_after),
+          T(wan_fp8_ffn_quantises_only_the_feed_forward_layers), T(fp8_checkpoint_loads_as_users_have_it),
           T(bad_fp8_scales_fail_with_a_message), T(umt5_in_fp8_tracks_transformers),
           T(attention_precision_settings))

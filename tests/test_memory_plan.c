@@ -264,10 +264,11 @@ TEST(wan14b_fp8_plans_within_the_targets) {
     return 0;
 }
 
-/* The sparse method's state in the plan (vs_dit_attention_memory): none for dense; SVG's band scratch on CUDA;
- * SVG2's plan, workspace and every layer's centroids, which at Wan 14B 720p with CFG (the workspace holds q and
- * out in 128-row chunks and k and v in pages for 80 (entry, head) pairs; 40 layers of 1300 centroids) come to
- * about 10 GiB, so the 32 GiB plan that SVG meets refuses SVG2 up front, naming the denoising stage. */
+/* The sparse method's state in the plan (vs_dit_attention_memory): none for dense; SVG's band scratch on
+ * CUDA; SVG2's plan, workspace and every layer's centroids, which at Wan 14B 720p with CFG (the workspace
+ * holds q and out in 128-row chunks and k and v in pages for 80 (entry, head) pairs; 40 layers of 1300
+ * centroids) come to about 10 GiB, so the 32 GiB plan that SVG meets refuses SVG2 up front, naming the
+ * denoising stage. */
 TEST(sparse_state_in_the_plan) {
     const vs_sparse_kernels *cuda;
     if (vs_sparse_kernels_for(VS_CUDA, &cuda) != VS_OK) {
@@ -299,4 +300,5 @@ TEST(sparse_state_in_the_plan) {
 RUN_TESTS(T(everything_stays_when_it_fits), T(stages_load_alone_when_short),
           T(a_budget_too_small_is_refused_naming_the_stage), T(weight_estimates_match_the_checkpoints),
           T(wan_estimates_at_the_real_sizes), T(random_components_run), T(the_pipeline_checks_the_budget),
-          T(band_scratch_within_its_bound), T(wan14b_fp8_plans_within_the_targets), T(sparse_state_in_the_plan))
+          T(band_scratch_within_its_bound), T(wan14b_fp8_plans_within_the_targets),
+          T(sparse_state_in_the_plan))

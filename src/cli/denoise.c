@@ -233,8 +233,8 @@ static vs_status scheduler_settings(const options *o, const vs_generation_defaul
  * or together as the plan of pipeline/memory_plan.h decides, must fit; refused with the numbers before anything
  * loads. The text encoder and the VAE are freed before the DiT loads either way. */
 static vs_status check_memory(const options *o, const vs_family *family, const vs_generation_defaults *d,
-                              const vs_dit_info *info, const vs_attention_params *attention, const int64_t shape[5],
-                              int cfg) {
+                              const vs_dit_info *info, const vs_attention_params *attention,
+                              const int64_t shape[5], int cfg) {
     if (o->device == VS_CPU) return VS_OK;
     int64_t batch[5];
     memcpy(batch, shape, sizeof batch);
@@ -399,7 +399,8 @@ int vs_cmd_denoise(int argc, char **argv) {
     vs_attention_params attention_params = {0};
     if (s == VS_OK) {
         vs_attention_params asked = o.svg2_params;
-        asked.method = o.attention, asked.density = o.density, asked.dense_steps = -1, asked.dense_layers = -1;
+        asked.method = o.attention, asked.density = o.density, asked.dense_steps = -1,
+        asked.dense_layers = -1;
         attention_params = vs_attention_resolve(&asked, &defaults.attention);
         context = "GPU memory", s = check_memory(&o, family, &defaults, &info, &attention_params, shape, cfg);
     }

@@ -301,13 +301,15 @@ vs_status vs_dit_set_precision(vs_dit *d, vs_precision precision) {
     return d->family->dit_set_precision(d->impl, precision);
 }
 
-size_t vs_dit_attention_memory(const vs_dit_info *info, vs_device device, const vs_attention_params *attention,
-                               const int64_t latents[5], int text_length) {
+size_t vs_dit_attention_memory(const vs_dit_info *info, vs_device device,
+                               const vs_attention_params *attention, const int64_t latents[5],
+                               int text_length) {
     const int frames = (int)(latents[2] / info->patch[0]);
     const int per_frame = (int)((latents[3] / info->patch[1]) * (latents[4] / info->patch[2]));
     const int text = info->joint_attention ? text_length : 0;
-    vs_sparse_setup setup = {device, info->joint_attention ? 1 : (int)latents[0], info->num_heads,
-                             frames * per_frame + text, info->head_dim, 1, {0}, {0}};
+    vs_sparse_setup setup = {
+        .device = device, .heads = info->num_heads, .head_dim = info->head_dim, .has_video = 1};
+    setup.batch = info->joint_attention ? 1 : (int)latents[0], setup.seq_len = frames * per_frame + text;
     setup.video = vs_svg_config_default(frames, per_frame, text, attention->density);
     return vs_sparse_attention_device_bytes(&setup, attention, info->num_layers);
 }

@@ -249,10 +249,11 @@ vs_status vs_dit_set_attention(vs_dit *dit, const vs_attention_params *params);
  * or device without it. */
 vs_status vs_dit_set_precision(vs_dit *dit, vs_precision precision);
 /* Device memory a sparse attention method's state takes in this DiT (vs_sparse_attention_device_bytes) for a
- * denoising batch of latents [B, C, F', H', W'] with text_length text tokens: what the memory plan adds to the
- * family's denoising need for `attention` (0 for dense). */
-size_t vs_dit_attention_memory(const vs_dit_info *info, vs_device device, const vs_attention_params *attention,
-                               const int64_t latents[5], int text_length);
+ * denoising batch of latents [B, C, F', H', W'] with text_length text tokens: what the memory plan adds to
+ * the family's denoising need for `attention` (0 for dense). */
+size_t vs_dit_attention_memory(const vs_dit_info *info, vs_device device,
+                               const vs_attention_params *attention, const int64_t latents[5],
+                               int text_length);
 /* Sequence-parallel forwards as one rank of `comm` (borrowed; NULL: alone). */
 vs_status vs_dit_set_comm(vs_dit *dit, vs_comm *comm);
 /* out: f32 [B, out_channels, F, H, W] on the host or the model's device; timing may be NULL. */

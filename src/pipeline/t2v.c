@@ -150,8 +150,8 @@ static size_t device_in_use(vs_device device, size_t *total) {
 
 /* The plan for a video of frames x height x width with `guidance` and `attention` (resolved) against the
  * pipeline's budget. Components loaded for a resident plan (at another size) that this plan does not keep are
- * freed, and the plan made again with what the device holds then (an FP8 text encoder holds less than the plan
- * counts for it). */
+ * freed, and the plan made again with what the device holds then (an FP8 text encoder holds less than the
+ * plan counts for it). */
 static vs_status plan_for(vs_t2v *m, int frames, int height, int width, float guidance,
                           const vs_attention_params *attention, vs_memory_plan *plan) {
     int64_t shape[5];

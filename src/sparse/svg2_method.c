@@ -172,8 +172,9 @@ static void log_tile_padding(const svg2_context *c, const vs_attn_args *args) {
                 const double k = keys[h * (Cq + 1) + cluster[h * N + first[h * slots + i]]];
                 kept += r * k, tiled += (double)((r + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS) * k, chunks++;
             }
-        VS_DEBUG("SVG2 plan: %.0f chunks a head; in %d-row tiles a kernel computes %.1f%% more pairs than kept",
-                 chunks / (double)bh, TILE_ROWS, 100 * (tiled / kept - 1));
+        VS_DEBUG(
+            "SVG2 plan: %.0f chunks a head; in %d-row tiles a kernel computes %.1f%% more pairs than kept",
+            chunks / (double)bh, TILE_ROWS, 100 * (tiled / kept - 1));
     }
     free(first), free(rows), free(cluster), free(keys);
 }
@@ -233,7 +234,8 @@ static size_t device_bytes(const vs_sparse_setup *setup, int num_layers) {
                               2 * (size_t)vs_svg2_chunks(setup->seq_len, video, cfg.query_clusters) * i32) +
                         sizeof(unsigned long long);
     const vs_attn_args shape = vs_sparse_setup_shape(setup);
-    const size_t centroids = bh * (size_t)setup->head_dim * sizeof(float) * (cfg.query_clusters + cfg.key_clusters);
+    const size_t centroids =
+        bh * (size_t)setup->head_dim * sizeof(float) * (cfg.query_clusters + cfg.key_clusters);
     return plan + kernels->svg2_workspace(&shape, &cfg) + (size_t)num_layers * centroids;
 }
 

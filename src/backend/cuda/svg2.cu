@@ -48,7 +48,7 @@ constexpr int kAssignWarps = 8; /* k-means' assignment: 32 tokens a warp, 256 a 
 constexpr int kTile = 64;      /* centroids / keys per shared-memory tile */
 constexpr int kThreads = 128;  /* 4 warps: the centroid update; attention, VS_SVG2_CHUNK / 4 rows each */
 constexpr int kSelectThreads = 256, kSelectItems = 8; /* selection: Ck <= 2048 */
-constexpr int kWeightRows = 16, kKeyTile = 64;        /* weights: query clusters per block, key centroids per tile */
+constexpr int kWeightRows = 16, kKeyTile = 64; /* weights: query clusters per block, key centroids per tile */
 
 size_t align_up(size_t n) { return (n + 255) & ~(size_t)255; }
 
@@ -216,7 +216,8 @@ __global__ void __launch_bounds__(kAssignWarps * 32, 2) assign_kernel(KmeansPara
     const float *norms = p.norms + (int64_t)bh * p.cpad;
     const int num_tiles = (p.clusters + kTile - 1) / kTile; /* this tensor's centroids, not the larger set's */
     auto load_c = [&](int t, int buffer) {
-        load_rows<T, D, kTile, kThreadsHere>(sC + buffer * kTile * D, cent + (int64_t)t * kTile * D, D, 0, kTile);
+        load_rows<T, D, kTile, kThreadsHere>(sC + buffer * kTile * D, cent + (int64_t)t * kTile * D, D, 0,
+                                             kTile);
     };
     load_c(0, 0);
     cp_async_commit();
@@ -253,7 +254,8 @@ __global__ void __launch_bounds__(kAssignWarps * 32, 2) assign_kernel(KmeansPara
             const int col0 = t * kTile + half * kHalf + (lane % 4) * 2;
             float norm[kHalfTiles][2];
 #pragma unroll
-            for (int n = 0; n < kHalfTiles; n++) norm[n][0] = norms[col0 + n * 8], norm[n][1] = norms[col0 + n * 8 + 1];
+            for (int n = 0; n < kHalfTiles; n++)
+                norm[n][0] = norms[col0 + n * 8], norm[n][1] = norms[col0 + n * 8 + 1];
             float s[2][kHalfTiles][4] = {};
 #pragma unroll
             for (int kk = 0; kk < D / 16; kk++)
@@ -268,7 +270,8 @@ __global__ void __launch_bounds__(kAssignWarps * 32, 2) assign_kernel(KmeansPara
                         Mma<T>::run(s[m][n + 1], af[m][kk], bf[2], bf[3]);
                     }
                 }
-            /* |x - c|^2 - |x|^2 = |c|^2 - 2 x.c; ascending columns, so strict < keeps the lowest index. */
+                /* |x - c|^2 - |x|^2 = |c|^2 - 2 x.c; ascending columns, so strict < keeps the lowest index.
+                 */
 #pragma unroll
             for (int n = 0; n < kHalfTiles; n++)
 #pragma unroll
@@ -351,15 +354,18 @@ template <typename T, int D> __global__ void __launch_bounds__(kThreads) update_
     for (int pos = begin + warp; pos < end; pos += kWarps) {
         const T *row = token_row<T>(p, bh, order[pos], D) + lane * kPerLane;
 #pragma unroll
-        for (int i = 0; i < kPerLane; i++) sum[i] += (float)row[i];
+        for (int i = 0; i < kPerLane; i++)
+            sum[i] += (float)row[i];
     }
 #pragma unroll
-    for (int i = 0; i < kPerLane; i++) partial[warp][lane * kPerLane + i] = sum[i];
+    for (int i = 0; i < kPerLane; i++)
+        partial[warp][lane * kPerLane + i] = sum[i];
     __syncthreads();
     for (int d = threadIdx.x; d < D; d += kThreads) {
         float total = 0;
 #pragma unroll
-        for (int w = 0; w < kWarps; w++) total += partial[w][d];
+        for (int w = 0; w < kWarps; w++)
+            total += partial[w][d];
         p.centroids[((int64_t)bh * p.clusters + c) * D + d] = total / (float)(end - begin);
     }
 }
@@ -399,8 +405,9 @@ __global__ void __launch_bounds__(kSelectThreads) weights_kernel(SelectParams p)
         for (int i = tid; i < kKeyTile * dim / 4; i += kSelectThreads) { /* a warp copies whole rows */
             const int j = i / (dim / 4), d = i % (dim / 4) * 4;
             *reinterpret_cast<float4 *>(&s_k[j * kKeyStride + d]) =
-                k0 + j < Ck ? *reinterpret_cast<const float4 *>(p.k_centroids + ((int64_t)bh * Ck + k0 + j) * dim + d)
-                            : make_float4(0.f, 0.f, 0.f, 0.f);
+                k0 + j < Ck
+                    ? *reinterpret_cast<const float4 *>(p.k_centroids + ((int64_t)bh * Ck + k0 + j) * dim + d)
+                    : make_float4(0.f, 0.f, 0.f, 0.f);
         }
         __syncthreads();
         float dot[2][2] = {};
@@ -424,13 +431,18 @@ __global__ void __launch_bounds__(kSelectThreads) weights_kernel(SelectParams p)
     for (int row = warp; row < rows; row += kSelectThreads / 32) {
         float *w = w_rows + (int64_t)row * Ck;
         float max_score = -INFINITY;
-        for (int j = lane; j < Ck; j += 32) max_score = fmaxf(max_score, w[j]);
-        for (int o = 16; o > 0; o /= 2) max_score = fmaxf(max_score, __shfl_xor_sync(0xffffffffu, max_score, o));
+        for (int j = lane; j < Ck; j += 32)
+            max_score = fmaxf(max_score, w[j]);
+        for (int o = 16; o > 0; o /= 2)
+            max_score = fmaxf(max_score, __shfl_xor_sync(0xffffffffu, max_score, o));
         float total = 0;
-        for (int j = lane; j < Ck; j += 32) total += (float)(k_start[j + 1] - k_start[j]) * expf(w[j] - max_score);
-        for (int o = 16; o > 0; o /= 2) total += __shfl_xor_sync(0xffffffffu, total, o);
+        for (int j = lane; j < Ck; j += 32)
+            total += (float)(k_start[j + 1] - k_start[j]) * expf(w[j] - max_score);
+        for (int o = 16; o > 0; o /= 2)
+            total += __shfl_xor_sync(0xffffffffu, total, o);
         const float inv_total = 1.f / total;
-        for (int j = lane; j < Ck; j += 32) w[j] = expf(w[j] - max_score) * inv_total;
+        for (int j = lane; j < Ck; j += 32)
+            w[j] = expf(w[j] - max_score) * inv_total;
     }
 }
 
@@ -864,8 +876,8 @@ vs_status kmeans_typed(KmeansParams &p, int bh, int init, int iterations, const 
     while (end_bit < 32 && ((uint64_t)bh * p.clusters >> end_bit)) end_bit++;
     for (int it = 0; it < iterations; it++) {
         round_kernel<T><<<per_padded, D, 0, stream>>>(p);
-        assign_kernel<T, D><<<dim3((p.video + kAssignWarps * 32 - 1) / (kAssignWarps * 32), bh), kAssignWarps * 32, smem,
-                              stream>>>(p);
+        assign_kernel<T, D><<<dim3((p.video + kAssignWarps * 32 - 1) / (kAssignWarps * 32), bh),
+                              kAssignWarps * 32, smem, stream>>>(p);
         size_t bytes = w.sort_bytes;
         VS_CUDA_TRY(cub::DeviceRadixSort::SortPairs(w.sort_scratch, bytes, w.keys_in, w.keys_out, w.values_in,
                                                     w.values_out, items, 0, end_bit, stream));
@@ -991,12 +1003,17 @@ extern "C" vs_status vs_cuda_svg2_select(const vs_attn_args *a, const vs_svg2_co
     p.budget = (float)cfg->budget;
     const int bh = a->batch * a->heads;
     cudaStream_t s = (cudaStream_t)stream;
-    weights_kernel<<<dim3((cfg->query_clusters + kWeightRows - 1) / kWeightRows, bh), kSelectThreads, 0, s>>>(p);
+    weights_kernel<<<dim3((cfg->query_clusters + kWeightRows - 1) / kWeightRows, bh), kSelectThreads, 0, s>>>(
+        p);
     const dim3 per_cluster(cfg->query_clusters + 1, bh);
-    if (p.num_pages <= kSelectThreads) pages_kernel<1><<<per_cluster, kSelectThreads, 0, s>>>(p);
-    else if (p.num_pages <= 2 * kSelectThreads) pages_kernel<2><<<per_cluster, kSelectThreads, 0, s>>>(p);
-    else if (p.num_pages <= 4 * kSelectThreads) pages_kernel<4><<<per_cluster, kSelectThreads, 0, s>>>(p);
-    else pages_kernel<kSelectItems><<<per_cluster, kSelectThreads, 0, s>>>(p);
+    if (p.num_pages <= kSelectThreads)
+        pages_kernel<1><<<per_cluster, kSelectThreads, 0, s>>>(p);
+    else if (p.num_pages <= 2 * kSelectThreads)
+        pages_kernel<2><<<per_cluster, kSelectThreads, 0, s>>>(p);
+    else if (p.num_pages <= 4 * kSelectThreads)
+        pages_kernel<4><<<per_cluster, kSelectThreads, 0, s>>>(p);
+    else
+        pages_kernel<kSelectItems><<<per_cluster, kSelectThreads, 0, s>>>(p);
     chunks_kernel<<<bh, kSelectThreads, 0, s>>>(p);
     VS_CUDA_TRY(cudaGetLastError());
     return VS_OK;

@@ -148,7 +148,8 @@ static vs_status add_merges(vs_bpe *t, const merge_text *m, size_t n, const char
     size_t cap = 0;
     for (size_t r = 0; r < n; r++) {
         int32_t a = vs_bpe_lookup(t, m[r].a, m[r].a_len), b = vs_bpe_lookup(t, m[r].b, m[r].b_len);
-        if (!joined || m[r].a_len + m[r].b_len > cap) { /* allocated even for two empty halves: memcpy needs it */
+        if (!joined ||
+            m[r].a_len + m[r].b_len > cap) { /* allocated even for two empty halves: memcpy needs it */
             free(joined);
             cap = 2 * (m[r].a_len + m[r].b_len) + 1;
             if (!(joined = malloc(cap))) return OOM();

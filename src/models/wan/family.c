@@ -54,8 +54,15 @@ static void dit_free(void *p) { vs_wan_model_free(p); }
 static void dit_release_work(void *p) { vs_wan_model_release_work(p); }
 
 static vs_dit_info info_of(const vs_wan_config *c) {
-    vs_dit_info i = {c->in_channels, c->out_channels, {c->patch_size[0], c->patch_size[1], c->patch_size[2]},
-                     c->num_layers, c->num_heads, c->head_dim, c->text_dim, 0, 0};
+    vs_dit_info i = {c->in_channels,
+                     c->out_channels,
+                     {c->patch_size[0], c->patch_size[1], c->patch_size[2]},
+                     c->num_layers,
+                     c->num_heads,
+                     c->head_dim,
+                     c->text_dim,
+                     0,
+                     0};
     return i;
 }
 

@@ -161,8 +161,7 @@ vs_precision vs_wan_model_precision(const vs_wan_model *m) {
 }
 
 vs_status vs_wan_model_set_precision(vs_wan_model *m, vs_precision precision) {
-    const vs_precision now = vs_wan_model_precision(m);
-    if (precision == VS_PRECISION_DEFAULT || now == precision || now == VS_PRECISION_FP8) return VS_OK;
+    if (precision == VS_PRECISION_DEFAULT || vs_wan_weights_all_fp8(&m->weights, precision)) return VS_OK;
     VS_TRY(vs_wan_weights_quantize_fp8(&m->weights, precision));
     VS_INFO("Wan DiT: %s quantised to FP8 (E4M3, per-channel scales)", quantised_layers(precision));
     return VS_OK;
@@ -255,7 +254,8 @@ vs_status vs_wan_memory(const vs_wan_config *c, vs_device device, vs_precision p
     /* Host latents, text and output, as the denoising loop passes them; then the RoPE tables. */
     const vs_tensor lat = vs_tensor_view(NULL, VS_F32, VS_CPU, 5, latents);
     const vs_tensor text = vs_tensor_view(NULL, VS_F32, VS_CPU, 3, (int64_t[]){latents[0], text_len, c->text_dim});
-    *activations = forward_bytes(c, &sh, device, fp8, &lat, &text, &lat) + 2 * aligned(tokens * c->head_dim / 2 * 4);
+    *activations =
+        forward_bytes(c, &sh, device, fp8, &lat, &text, &lat) + 2 * aligned(tokens * c->head_dim / 2 * 4);
     return VS_OK;
 }
 

@@ -285,8 +285,23 @@ static void block_linears(const vs_wan_block_weights *block, vs_wan_linear *out[
     memcpy(out, all, sizeof all);
 }
 
+/* The first of a block's linears that `precision` quantises (the rest follow it). */
+static int first_quantised(vs_precision precision) {
+    return precision == VS_PRECISION_FP8_FFN ? BLOCK_LINEARS - FFN_LINEARS : 0;
+}
+
+int vs_wan_weights_all_fp8(const vs_wan_weights *w, vs_precision precision) {
+    for (int b = 0; b < w->num_blocks; b++) {
+        vs_wan_linear *linears[BLOCK_LINEARS];
+        block_linears(&w->blocks[b], linears); /* only read here */
+        for (int i = first_quantised(precision); i < BLOCK_LINEARS; i++)
+            if (linears[i]->weight.dtype != VS_F8E4M3) return 0;
+    }
+    return 1;
+}
+
 vs_status vs_wan_weights_quantize_fp8(vs_wan_weights *w, vs_precision precision) {
-    const int first = precision == VS_PRECISION_FP8_FFN ? BLOCK_LINEARS - FFN_LINEARS : 0;
+    const int first = first_quantised(precision);
     for (int b = 0; b < w->num_blocks; b++) {
         vs_wan_linear *linears[BLOCK_LINEARS];
         block_linears(&w->blocks[b], linears);

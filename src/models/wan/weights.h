@@ -68,6 +68,8 @@ vs_status vs_wan_weights_random(const vs_wan_config *cfg, vs_dtype dtype, vs_pre
 vs_status vs_wan_weights_quantize_fp8(vs_wan_weights *w, vs_precision precision);
 /* Whether any block's linear layer holds E4M3 codes (some FP8 checkpoints keep whole blocks in BF16). */
 int vs_wan_weights_any_fp8(const vs_wan_weights *w);
+/* Whether every block linear that `precision` quantises (as vs_wan_weights_quantize_fp8) holds E4M3 codes. */
+int vs_wan_weights_all_fp8(const vs_wan_weights *w, vs_precision precision);
 /* The bytes vs_wan_weights_load / _random would allocate for `cfg` at `precision` (norms and modulation tables
  * f32; the quantised block linears as E4M3 codes and scales). */
 vs_status vs_wan_weights_bytes(const vs_wan_config *cfg, vs_dtype dtype, vs_precision precision, size_t *bytes);
