@@ -270,8 +270,7 @@ __global__ void __launch_bounds__(kAssignWarps * 32, 2) assign_kernel(KmeansPara
                         Mma<T>::run(s[m][n + 1], af[m][kk], bf[2], bf[3]);
                     }
                 }
-                /* |x - c|^2 - |x|^2 = |c|^2 - 2 x.c; ascending columns, so strict < keeps the lowest index.
-                 */
+            /* |x - c|^2 - |x|^2 = |c|^2 - 2 x.c; ascending columns: strict < keeps the lowest index. */
 #pragma unroll
             for (int n = 0; n < kHalfTiles; n++)
 #pragma unroll
