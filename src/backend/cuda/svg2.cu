@@ -37,6 +37,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/mma_utils.cuh"
+#include "backend/cuda/wgmma.cuh"
 #include "backend/cuda/cudnn_attention.h"
 #include "backend/cuda/svg2_cuda.h"
 
@@ -199,6 +200,21 @@ __device__ __forceinline__ void tile_scores(float (&s)[MT][kTile / 8][4], const 
     }
 }
 
+/* A row's label: the four lanes of a quad hold the best of interleaved columns of the same row; the quad's best
+ * (the lowest index on ties) becomes the row's sort key. Every lane calls it (the shuffles). */
+__device__ __forceinline__ void store_label(const KmeansParams &p, int bh, int row, float v, int c, int lane) {
+    for (int o = 1; o < 4; o *= 2) {
+        const float ov = __shfl_xor_sync(0xffffffffu, v, o);
+        const int oc = __shfl_xor_sync(0xffffffffu, c, o);
+        if (ov < v || (ov == v && oc < c)) v = ov, c = oc;
+    }
+    if (lane % 4 == 0 && row < p.video) {
+        const int64_t at = (int64_t)bh * p.video + row;
+        p.keys[at] = (uint32_t)(bh * p.clusters + c);
+        p.tokens[at] = row;
+    }
+}
+
 /* Each token's nearest centroid. Grid (ceil(V / 256), BH). Every centroid tile is read from L2 by every
  * block, so a block takes 256 tokens (8 warps of 32) to halve that traffic against 128; a warp's tokens are
  * loaded once, straight into registers as mma A fragments, so shared memory holds only the double-buffered
@@ -285,25 +301,116 @@ __global__ void __launch_bounds__(kAssignWarps * 32, 2) assign_kernel(KmeansPara
         }
         __syncthreads();
     }
-    /* The four lanes of a quad hold interleaved columns of the same rows. */
 #pragma unroll
     for (int m = 0; m < 2; m++)
 #pragma unroll
-        for (int i = 0; i < 2; i++) {
-            float v = best[m][i];
-            int c = best_index[m][i];
-            for (int o = 1; o < 4; o *= 2) {
-                const float ov = __shfl_xor_sync(0xffffffffu, v, o);
-                const int oc = __shfl_xor_sync(0xffffffffu, c, o);
-                if (ov < v || (ov == v && oc < c)) v = ov, c = oc;
-            }
-            const int r = first + warp_row + m * 16 + lane / 4 + 8 * i;
-            if (lane % 4 == 0 && r < p.video) {
-                const int64_t at = (int64_t)bh * p.video + r;
-                p.keys[at] = (uint32_t)(bh * p.clusters + c);
-                p.tokens[at] = r;
-            }
+        for (int i = 0; i < 2; i++)
+            store_label(p, bh, first + warp_row + m * 16 + lane / 4 + 8 * i, best[m][i], best_index[m][i], lane);
+}
+
+/* ---- k-means' assignment on Hopper: warpgroup MMA ---------------------------------- */
+
+/* The same assignment with S = X C^T on wgmma (sm_90a): two warpgroups of 64 token rows each, X and the
+ * double-buffered 64-centroid tiles in shared memory in wgmma's 128-byte-swizzle layout (the flash kernel's
+ * S = Q K^T: 64-column panels, [panel][row][64 halves], chunk c of row r at c ^ (r % 8), descriptors
+ * 1024 bytes per 8-row group). The instruction runs asynchronously on the whole 64 x 64 tile, so the
+ * arg-min is no longer waiting on one mma.sync after another (Nsight Compute found that loop latency-bound).
+ * Grid (ceil(V / 128), BH). */
+constexpr int kWgAssignRows = 128, kWgAssignThreads = 256;
+
+template <int ROWS> __device__ __forceinline__ int panel_offset(int row, int chunk) {
+    return (chunk / 8) * ROWS * 64 + row * 64 + (((chunk % 8) ^ (row % 8)) << 3);
+}
+
+template <typename T, int D, int ROWS>
+__device__ __forceinline__ void load_panels(T *tile, const T *base, int64_t stride, int first, int limit) {
+    constexpr int kChunks = D / 8;
+    for (int i = threadIdx.x; i < ROWS * kChunks; i += kWgAssignThreads) {
+        const int row = i / kChunks, chunk = i % kChunks, r = first + row;
+        const T *src = base + (int64_t)(r < limit ? r : 0) * stride + chunk * 8;
+        cp_async_16(tile + panel_offset<ROWS>(row, chunk), src, r < limit ? 16 : 0);
+    }
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kWgAssignThreads, 2) assign_wgmma_kernel(KmeansParams p) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    extern __shared__ unsigned char smem_raw[];
+    /* Panels start on 1024-byte boundaries (the swizzle repeats every 8 rows of 128 bytes). */
+    T *sX = reinterpret_cast<T *>(smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023));
+    T *sC = sX + kWgAssignRows * D; /* two buffers */
+    const int bh = blockIdx.y, first = blockIdx.x * kWgAssignRows;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = warp / 4;
+    const int b = bh / p.heads, h = bh % p.heads;
+    const T *x = reinterpret_cast<const T *>(p.x) + b * p.stride_b + (int64_t)h * D;
+    const T *cent = reinterpret_cast<const T *>(p.rounded) + (int64_t)bh * p.cpad * D;
+    const float *norms = p.norms + (int64_t)bh * p.cpad;
+    const int num_tiles = (p.clusters + kTile - 1) / kTile;
+    auto load_c = [&](int t, int buffer) {
+        load_panels<T, D, kTile>(sC + buffer * kTile * D, cent + (int64_t)t * kTile * D, D, 0, kTile);
+    };
+    auto desc = [](const void *at) { /* 128-byte swizzle, 16-byte leading, 1024-byte stride */
+        return (uint64_t)((smem_addr(at) & 0x3FFFF) >> 4) | ((uint64_t)(16 >> 4) << 16) |
+               ((uint64_t)(1024 >> 4) << 32) | (1ull << 62);
+    };
+    load_panels<T, D, kWgAssignRows>(sX, x, p.stride_n, first, p.video);
+    load_c(0, 0);
+    cp_async_commit();
+
+    float best[2] = {INFINITY, INFINITY};
+    int best_index[2] = {0, 0};
+    for (int t = 0; t < num_tiles; t++) {
+        const int buffer = t & 1;
+        prefetch_next_and_wait(t, num_tiles, load_c);
+        fence_proxy_async();
+        __syncthreads();
+        const char *tile = reinterpret_cast<const char *>(sC + buffer * kTile * D);
+        /* S = X C^T, 64 rows x 64 centroids per warpgroup: thread's s[4n + 2i + e] is row i (lane / 4, + 8)
+         * of its warp's 16, column 8n + 2 (lane % 4) + e. */
+        float s[kTile / 2];
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) {
+            const int panel = kk / 4, within = (kk % 4) * 32;
+            const char *x_panel = reinterpret_cast<const char *>(sX) + panel * kWgAssignRows * 128 + group * 64 * 128;
+            Wgmma<T, kTile>::ss(s, desc(x_panel + within), desc(tile + panel * kTile * 128 + within), kk > 0);
         }
+        wgmma_commit();
+        wgmma_wait<0>();
+        /* |x - c|^2 - |x|^2 = |c|^2 - 2 x.c; ascending columns: strict < keeps the lowest index. */
+#pragma unroll
+        for (int n = 0; n < kTile / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int c = t * kTile + n * 8 + (lane % 4) * 2 + e;
+                const float norm = norms[c];
+#pragma unroll
+                for (int i = 0; i < 2; i++) {
+                    const float dist = fmaf(-2.f, s[4 * n + 2 * i + e], norm);
+                    if (dist < best[i]) best[i] = dist, best_index[i] = c;
+                }
+            }
+        __syncthreads(); /* the buffer is loaded again two tiles on */
+    }
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+        store_label(p, bh, first + group * 64 + (warp % 4) * 16 + lane / 4 + 8 * i, best[i], best_index[i], lane);
+#else
+    __trap(); /* launched only on sm_90 devices */
+#endif
+}
+
+/* Whether the device has wgmma (compute capability 9.0), asked once. */
+bool has_wgmma() {
+    static const int major = [] {
+        int device = 0, m = 0;
+        if (cudaGetDevice(&device) != cudaSuccess ||
+            cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess)
+            m = 0;
+        cudaGetLastError();
+        return m;
+    }();
+    return major == 9;
 }
 
 /* The sorted keys into the plan: order and cluster per position, text positions in place. Grid over BH * N. */
@@ -868,15 +975,22 @@ template <typename T, int D>
 vs_status kmeans_typed(KmeansParams &p, int bh, int init, int iterations, const Workspace &w, cudaStream_t stream) {
     const dim3 per_cluster(p.clusters, bh), per_padded((p.clusters + kTile - 1) / kTile * kTile, bh);
     if (init) init_kernel<T><<<per_cluster, D, 0, stream>>>(p);
-    const size_t smem = (size_t)2 * kTile * D * sizeof(T);
-    VS_CUDA_TRY(cudaFuncSetAttribute(assign_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    const bool wgmma = has_wgmma();
+    const size_t smem = wgmma ? (size_t)(kWgAssignRows + 2 * kTile) * D * sizeof(T) + 1024 /* alignment slack */
+                              : (size_t)2 * kTile * D * sizeof(T);
+    VS_CUDA_TRY(cudaFuncSetAttribute(wgmma ? assign_wgmma_kernel<T, D> : assign_kernel<T, D>,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     const int64_t items = (int64_t)bh * p.video, positions = (int64_t)bh * p.seq_len;
     int end_bit = 1;
     while (end_bit < 32 && ((uint64_t)bh * p.clusters >> end_bit)) end_bit++;
     for (int it = 0; it < iterations; it++) {
         round_kernel<T><<<per_padded, D, 0, stream>>>(p);
-        assign_kernel<T, D><<<dim3((p.video + kAssignWarps * 32 - 1) / (kAssignWarps * 32), bh),
-                              kAssignWarps * 32, smem, stream>>>(p);
+        if (wgmma)
+            assign_wgmma_kernel<T, D><<<dim3((p.video + kWgAssignRows - 1) / kWgAssignRows, bh), kWgAssignThreads,
+                                        smem, stream>>>(p);
+        else
+            assign_kernel<T, D><<<dim3((p.video + kAssignWarps * 32 - 1) / (kAssignWarps * 32), bh),
+                                  kAssignWarps * 32, smem, stream>>>(p);
         size_t bytes = w.sort_bytes;
         VS_CUDA_TRY(cub::DeviceRadixSort::SortPairs(w.sort_scratch, bytes, w.keys_in, w.keys_out, w.values_in,
                                                     w.values_out, items, 0, end_bit, stream));
