@@ -5,11 +5,11 @@
  * k-means, one iteration for every (batch, head) at once:
  *  1. the f32 centroids are rounded to the input type with their squared norms
  *     (padded to whole 64-centroid tiles with infinite norms);
- *  2. assign_kernel: a tensor-core tile loop like the flash kernel's, 256
- *     tokens per block (held in registers) against 64-centroid tiles in
- *     shared memory, keeping per row the arg-min of |c|^2 - 2 x.c (the lowest
- *     index on ties) instead of a softmax, so no distance matrix is ever
- *     stored;
+ *  2. the assignment: a tensor-core tile loop like the flash kernel's
+ *     against 64-centroid tiles in shared memory, keeping per row the
+ *     arg-min of |c|^2 - 2 x.c (the lowest index on ties) instead of a
+ *     softmax, so no distance matrix is ever stored (assign_wgmma_kernel on
+ *     Hopper, assign_kernel's mma.sync loop elsewhere);
  *  3. a radix sort (CUB, stable) of the keys bh * C + label with the token
  *     indices as values gives every head's cluster order at once;
  *  4. cluster starts, then each centroid moves to the mean of its span (an
