@@ -160,15 +160,22 @@ template <typename T> __global__ void round_kernel(KmeansParams p) {
     }
 }
 
-/* Copies ROWS rows into a swizzled tile; row i of the tile is row `first + i` of `base` (stride in
- * elements), rows at or past `limit` zero-filled. */
-template <typename T, int D, int ROWS, int THREADS = kThreads>
+/* Element offset of 16-byte chunk `chunk` of row `row` in wgmma's 128-byte-swizzle layout of a ROWS-row tile:
+ * 64-column panels ([panel][row][64 halves]), the chunk XORed with row % 8 inside its panel row. */
+template <int ROWS> __device__ __forceinline__ int panel_offset(int row, int chunk) {
+    return (chunk / 8) * ROWS * 64 + row * 64 + (((chunk % 8) ^ (row % 8)) << 3);
+}
+
+/* Copies ROWS rows into a swizzled tile (mma.sync's rows, or with PANELS wgmma's panels); row i of the tile
+ * is row `first + i` of `base` (stride in elements), rows at or past `limit` zero-filled. */
+template <typename T, int D, int ROWS, int THREADS = kThreads, bool PANELS = false>
 __device__ __forceinline__ void load_rows(T *tile, const T *base, int64_t stride, int first, int limit) {
     constexpr int kChunks = D / 8;
     for (int i = threadIdx.x; i < ROWS * kChunks; i += THREADS) {
         const int row = i / kChunks, chunk = i % kChunks, r = first + row;
         const T *src = base + (int64_t)(r < limit ? r : 0) * stride + chunk * 8;
-        cp_async_16(tile + tile_offset<D>(row, chunk), src, r < limit ? 16 : 0);
+        const int at = PANELS ? panel_offset<ROWS>(row, chunk) : tile_offset<D>(row, chunk);
+        cp_async_16(tile + at, src, r < limit ? 16 : 0);
     }
 }
 
@@ -318,20 +325,6 @@ __global__ void __launch_bounds__(kAssignWarps * 32, 2) assign_kernel(KmeansPara
  * Grid (ceil(V / 128), BH). */
 constexpr int kWgAssignRows = 128, kWgAssignThreads = 256;
 
-template <int ROWS> __device__ __forceinline__ int panel_offset(int row, int chunk) {
-    return (chunk / 8) * ROWS * 64 + row * 64 + (((chunk % 8) ^ (row % 8)) << 3);
-}
-
-template <typename T, int D, int ROWS>
-__device__ __forceinline__ void load_panels(T *tile, const T *base, int64_t stride, int first, int limit) {
-    constexpr int kChunks = D / 8;
-    for (int i = threadIdx.x; i < ROWS * kChunks; i += kWgAssignThreads) {
-        const int row = i / kChunks, chunk = i % kChunks, r = first + row;
-        const T *src = base + (int64_t)(r < limit ? r : 0) * stride + chunk * 8;
-        cp_async_16(tile + panel_offset<ROWS>(row, chunk), src, r < limit ? 16 : 0);
-    }
-}
-
 template <typename T, int D>
 __global__ void __launch_bounds__(kWgAssignThreads, 2) assign_wgmma_kernel(KmeansParams p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -347,13 +340,14 @@ __global__ void __launch_bounds__(kWgAssignThreads, 2) assign_wgmma_kernel(Kmean
     const float *norms = p.norms + (int64_t)bh * p.cpad;
     const int num_tiles = (p.clusters + kTile - 1) / kTile;
     auto load_c = [&](int t, int buffer) {
-        load_panels<T, D, kTile>(sC + buffer * kTile * D, cent + (int64_t)t * kTile * D, D, 0, kTile);
+        load_rows<T, D, kTile, kWgAssignThreads, true>(sC + buffer * kTile * D, cent + (int64_t)t * kTile * D, D, 0,
+                                                       kTile);
     };
     auto desc = [](const void *at) { /* 128-byte swizzle, 16-byte leading, 1024-byte stride */
         return (uint64_t)((smem_addr(at) & 0x3FFFF) >> 4) | ((uint64_t)(16 >> 4) << 16) |
                ((uint64_t)(1024 >> 4) << 32) | (1ull << 62);
     };
-    load_panels<T, D, kWgAssignRows>(sX, x, p.stride_n, first, p.video);
+    load_rows<T, D, kWgAssignRows, kWgAssignThreads, true>(sX, x, p.stride_n, first, p.video);
     load_c(0, 0);
     cp_async_commit();
 

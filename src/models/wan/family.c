@@ -54,15 +54,9 @@ static void dit_free(void *p) { vs_wan_model_free(p); }
 static void dit_release_work(void *p) { vs_wan_model_release_work(p); }
 
 static vs_dit_info info_of(const vs_wan_config *c) {
-    vs_dit_info i = {c->in_channels,
-                     c->out_channels,
-                     {c->patch_size[0], c->patch_size[1], c->patch_size[2]},
-                     c->num_layers,
-                     c->num_heads,
-                     c->head_dim,
-                     c->text_dim,
-                     0,
-                     0};
+    vs_dit_info i = {.in_channels = c->in_channels, .out_channels = c->out_channels, .num_layers = c->num_layers,
+                     .num_heads = c->num_heads, .head_dim = c->head_dim, .text_dim = c->text_dim};
+    for (int k = 0; k < 3; k++) i.patch[k] = c->patch_size[k]; /* no pooled text; self-attention over the video */
     return i;
 }
 
