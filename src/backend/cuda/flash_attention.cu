@@ -62,8 +62,7 @@ struct Params {
  * in wgmma's 128-byte-swizzle layout ([panel][row][64]). Both XOR the chunk
  * with row % 8 so that 8 rows read at one column hit all 32 banks. */
 template <int D, int ROWS, bool PANELS> __device__ __forceinline__ int swizzled(int row, int chunk) {
-    if (PANELS) return (chunk / 8) * ROWS * 64 + row * 64 + (((chunk % 8) ^ (row % 8)) << 3);
-    return tile_offset<D>(row, chunk);
+    return PANELS ? panel_offset<ROWS>(row, chunk) : tile_offset<D>(row, chunk);
 }
 
 /* Copies rows [first, first + ROWS) of one head into a swizzled tile;
@@ -351,12 +350,6 @@ template <typename T, int D, int MT> vs_status launch(const Params &p, int batch
 
 constexpr int kWgRows = 128;  /* query rows per block: 2 warpgroups x 64 */
 constexpr int kWgThreads = 256;
-
-/* wgmma shared-memory matrix descriptor, 128-byte swizzle. */
-[[maybe_unused]] __device__ __forceinline__ uint64_t smem_desc(const void *p, uint32_t leading_bytes, uint32_t stride_bytes) {
-    return (uint64_t)((smem_addr(p) & 0x3FFFF) >> 4) | ((uint64_t)(leading_bytes >> 4) << 16) |
-           ((uint64_t)(stride_bytes >> 4) << 32) | (1ull << 62);
-}
 
 /* KEYS: keys per tile. 64 (half an SVG block) keeps registers and shared
  * memory small enough for two blocks per SM; whole 128-key blocks (one block

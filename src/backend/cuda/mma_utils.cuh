@@ -80,6 +80,19 @@ template <int D> __device__ __forceinline__ int tile_offset(int row, int chunk) 
     return row * D + ((chunk ^ (row & 7)) << 3);
 }
 
+/* Element offset of 16-byte chunk `chunk` of row `row` in wgmma's 128-byte-swizzle layout of a ROWS-row tile:
+ * 64-column panels ([panel][row][64 halves]); inside a panel, chunk c of row r sits at chunk c ^ (r % 8), so
+ * 8-row groups are 1024 bytes apart. */
+template <int ROWS> __device__ __forceinline__ int panel_offset(int row, int chunk) {
+    return (chunk / 8) * ROWS * 64 + row * 64 + (((chunk % 8) ^ (row % 8)) << 3);
+}
+
+/* wgmma shared-memory matrix descriptor of the panel layout above (128-byte swizzle). */
+__device__ __forceinline__ uint64_t smem_desc(const void *p, uint32_t leading_bytes, uint32_t stride_bytes) {
+    return (uint64_t)((smem_addr(p) & 0x3FFFF) >> 4) | ((uint64_t)(leading_bytes >> 4) << 16) |
+           ((uint64_t)(stride_bytes >> 4) << 32) | (1ull << 62);
+}
+
 /* 2^x on the special-function unit, flushing denormal results to zero (they
  * are far below what a bf16 probability can hold). */
 __device__ __forceinline__ float fast_exp2(float x) {

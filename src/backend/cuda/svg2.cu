@@ -160,12 +160,6 @@ template <typename T> __global__ void round_kernel(KmeansParams p) {
     }
 }
 
-/* Element offset of 16-byte chunk `chunk` of row `row` in wgmma's 128-byte-swizzle layout of a ROWS-row tile:
- * 64-column panels ([panel][row][64 halves]), the chunk XORed with row % 8 inside its panel row. */
-template <int ROWS> __device__ __forceinline__ int panel_offset(int row, int chunk) {
-    return (chunk / 8) * ROWS * 64 + row * 64 + (((chunk % 8) ^ (row % 8)) << 3);
-}
-
 /* Copies ROWS rows into a swizzled tile (mma.sync's rows, or with PANELS wgmma's panels); row i of the tile
  * is row `first + i` of `base` (stride in elements), rows at or past `limit` zero-filled. */
 template <typename T, int D, int ROWS, int THREADS = kThreads, bool PANELS = false>
@@ -343,10 +337,6 @@ __global__ void __launch_bounds__(kWgAssignThreads, 2) assign_wgmma_kernel(Kmean
         load_rows<T, D, kTile, kWgAssignThreads, true>(sC + buffer * kTile * D, cent + (int64_t)t * kTile * D, D, 0,
                                                        kTile);
     };
-    auto desc = [](const void *at) { /* 128-byte swizzle, 16-byte leading, 1024-byte stride */
-        return (uint64_t)((smem_addr(at) & 0x3FFFF) >> 4) | ((uint64_t)(16 >> 4) << 16) |
-               ((uint64_t)(1024 >> 4) << 32) | (1ull << 62);
-    };
     load_rows<T, D, kWgAssignRows, kWgAssignThreads, true>(sX, x, p.stride_n, first, p.video);
     load_c(0, 0);
     cp_async_commit();
@@ -367,7 +357,8 @@ __global__ void __launch_bounds__(kWgAssignThreads, 2) assign_wgmma_kernel(Kmean
         for (int kk = 0; kk < D / 16; kk++) {
             const int panel = kk / 4, within = (kk % 4) * 32;
             const char *x_panel = reinterpret_cast<const char *>(sX) + panel * kWgAssignRows * 128 + group * 64 * 128;
-            Wgmma<T, kTile>::ss(s, desc(x_panel + within), desc(tile + panel * kTile * 128 + within), kk > 0);
+            Wgmma<T, kTile>::ss(s, smem_desc(x_panel + within, 16, 1024),
+                                smem_desc(tile + panel * kTile * 128 + within, 16, 1024), kk > 0);
         }
         wgmma_commit();
         wgmma_wait<0>();
