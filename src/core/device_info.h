@@ -14,6 +14,10 @@ extern "C" {
  * without CUDA, "no CUDA device" when the runtime finds none. Never NULL. */
 const char *vs_cuda_device_name(void);
 
+/* Whether the current CUDA device has Hopper's warpgroup MMA (wgmma: compute capability 9.0), asked once; 0
+ * without a device and in builds without CUDA. The kernels with a wgmma variant pick it by this. */
+int vs_cuda_has_wgmma(void);
+
 /* The version of the cuDNN library loaded at run time (91900 for 9.19.0), the
  * one whose kernels run; 0 in builds without CUDA. */
 int vs_cudnn_version(void);

@@ -25,6 +25,18 @@ extern "C" const char *vs_cuda_device_name(void) {
     return name;
 }
 
+extern "C" int vs_cuda_has_wgmma(void) {
+    static const int major = [] { /* initialized once, thread-safe */
+        int device = 0, m = 0;
+        if (cudaGetDevice(&device) != cudaSuccess ||
+            cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess)
+            m = 0;
+        cudaGetLastError();
+        return m;
+    }();
+    return major == 9;
+}
+
 extern "C" int vs_cudnn_version(void) {
     return (int)cudnnGetVersion();
 }

@@ -35,6 +35,7 @@
 #include "backend/cuda/mma_utils.cuh"
 #include "backend/cuda/stored_row.cuh"
 #include "backend/cuda/wgmma.cuh"
+#include "core/device_info.h"
 
 namespace {
 
@@ -512,16 +513,10 @@ template <typename T, int D, int KEYS> vs_status launch_wgmma(const Params &p, i
 /* The Hopper kernel where the device has wgmma (compute capability 9.0),
  * unless VS_ATTN_KERNEL=mma asks for the mma.sync kernel. */
 int use_wgmma() {
-    static int choice = -1;
-    if (choice < 0) {
-        int dev = 0, major = 0;
-        if (cudaGetDevice(&dev) != cudaSuccess ||
-            cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
-            major = 0;
-        cudaGetLastError();
+    static const int choice = [] {
         const char *env = getenv("VS_ATTN_KERNEL");
-        choice = major == 9 && !(env && !strcmp(env, "mma"));
-    }
+        return vs_cuda_has_wgmma() && !(env && !strcmp(env, "mma"));
+    }();
     return choice;
 }
 

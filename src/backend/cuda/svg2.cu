@@ -40,6 +40,7 @@
 #include "backend/cuda/wgmma.cuh"
 #include "backend/cuda/cudnn_attention.h"
 #include "backend/cuda/svg2_cuda.h"
+#include "core/device_info.h"
 
 namespace {
 
@@ -383,19 +384,6 @@ __global__ void __launch_bounds__(kWgAssignThreads, 2) assign_wgmma_kernel(Kmean
 #else
     __trap(); /* launched only on sm_90 devices */
 #endif
-}
-
-/* Whether the device has wgmma (compute capability 9.0), asked once. */
-bool has_wgmma() {
-    static const int major = [] {
-        int device = 0, m = 0;
-        if (cudaGetDevice(&device) != cudaSuccess ||
-            cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess)
-            m = 0;
-        cudaGetLastError();
-        return m;
-    }();
-    return major == 9;
 }
 
 /* The sorted keys into the plan: order and cluster per position, text positions in place. Grid over BH * N. */
@@ -960,7 +948,7 @@ template <typename T, int D>
 vs_status kmeans_typed(KmeansParams &p, int bh, int init, int iterations, const Workspace &w, cudaStream_t stream) {
     const dim3 per_cluster(p.clusters, bh), per_padded((p.clusters + kTile - 1) / kTile * kTile, bh);
     if (init) init_kernel<T><<<per_cluster, D, 0, stream>>>(p);
-    const bool wgmma = has_wgmma();
+    const bool wgmma = vs_cuda_has_wgmma();
     const size_t smem = wgmma ? (size_t)(kWgAssignRows + 2 * kTile) * D * sizeof(T) + 1024 /* alignment slack */
                               : (size_t)2 * kTile * D * sizeof(T);
     VS_CUDA_TRY(cudaFuncSetAttribute(wgmma ? assign_wgmma_kernel<T, D> : assign_kernel<T, D>,
