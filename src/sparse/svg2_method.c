@@ -8,6 +8,7 @@
  * branches, so every branch keeps its own centroids. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend/sparse_kernels.h"
 #include "core/log.h"
@@ -38,6 +39,40 @@ typedef struct {
 
 static size_t batch_heads(const vs_sparse_setup *setup) {
     return (size_t)setup->batch * setup->heads;
+}
+
+/* The plan's device arrays (sparse_kernels.h): where each goes and its bytes, so that context_create
+ * allocates exactly what device_bytes counts. */
+enum { PLAN_ARRAYS = 11 };
+static void plan_arrays(const vs_sparse_setup *setup, const vs_svg2_config *cfg, vs_svg2_plan *plan,
+                        void **where[PLAN_ARRAYS], size_t bytes[PLAN_ARRAYS]) {
+    const size_t bh = batch_heads(setup), i32 = sizeof(int32_t), tokens = bh * (size_t)setup->seq_len * i32;
+    const size_t rows = (size_t)cfg->query_clusters + 1, pages = (size_t)vs_svg2_pages(setup->seq_len);
+    const size_t chunks =
+        bh * (size_t)vs_svg2_chunks(setup->seq_len, cfg->video_tokens, cfg->query_clusters) * i32;
+    void **const w[PLAN_ARRAYS] = {
+        (void **)&plan->q_order,    (void **)&plan->k_order, (void **)&plan->q_cluster,
+        (void **)&plan->k_cluster,  (void **)&plan->q_start, (void **)&plan->k_start,
+        (void **)&plan->pages,      (void **)&plan->keys,    (void **)&plan->chunk_first,
+        (void **)&plan->chunk_rows, (void **)&plan->kept};
+    const size_t b[PLAN_ARRAYS] = {tokens,
+                                   tokens,
+                                   tokens,
+                                   tokens,
+                                   bh * (cfg->query_clusters + 2) * i32,
+                                   bh * (cfg->key_clusters + 2) * i32,
+                                   bh * rows * pages * i32,
+                                   bh * rows * i32,
+                                   chunks,
+                                   chunks,
+                                   sizeof *plan->kept};
+    memcpy(where, w, sizeof w);
+    memcpy(bytes, b, sizeof b);
+}
+
+/* A layer's centroids of `clusters` clusters, [BH][C][D] f32. */
+static size_t centroid_bytes(const vs_sparse_setup *setup, int clusters) {
+    return batch_heads(setup) * (size_t)setup->head_dim * sizeof(float) * (size_t)clusters;
 }
 
 /* Clusters for `video` tokens: `asked` when positive, else the anchor's count, grown with the tokens past
@@ -95,22 +130,12 @@ static vs_status context_create(const vs_sparse_setup *setup, void **context) {
         s = vs_fail(VS_ERR_INVALID_ARG, "attention method svg2: %d query and %d key clusters for %d video tokens",
                     cfg->query_clusters, cfg->key_clusters, video);
     if (!s) s = vs_sparse_kernels_for(setup->device, &c->kernels);
-    const size_t bh = batch_heads(setup), tokens = bh * (size_t)setup->seq_len * sizeof(int32_t);
-    vs_svg2_plan *plan = &c->plan;
-    if (!s) s = c->kernels->alloc((void **)&plan->q_order, tokens);
-    if (!s) s = c->kernels->alloc((void **)&plan->k_order, tokens);
-    if (!s) s = c->kernels->alloc((void **)&plan->q_cluster, tokens);
-    if (!s) s = c->kernels->alloc((void **)&plan->k_cluster, tokens);
-    if (!s) s = c->kernels->alloc((void **)&plan->q_start, bh * (cfg->query_clusters + 2) * sizeof(int32_t));
-    if (!s) s = c->kernels->alloc((void **)&plan->k_start, bh * (cfg->key_clusters + 2) * sizeof(int32_t));
-    const size_t pages = (size_t)vs_svg2_pages(setup->seq_len), rows = (size_t)cfg->query_clusters + 1;
-    const size_t chunks = bh * (size_t)vs_svg2_chunks(setup->seq_len, video, cfg->query_clusters) * sizeof(int32_t);
-    if (!s) s = c->kernels->alloc((void **)&plan->pages, bh * rows * pages * sizeof(int32_t));
-    if (!s) s = c->kernels->alloc((void **)&plan->keys, bh * rows * sizeof(int32_t));
-    if (!s) s = c->kernels->alloc((void **)&plan->chunk_first, chunks);
-    if (!s) s = c->kernels->alloc((void **)&plan->chunk_rows, chunks);
-    if (!s) s = c->kernels->alloc((void **)&plan->kept, sizeof *plan->kept);
-    if (!s) s = c->kernels->zero(plan->kept, sizeof *plan->kept);
+    void **where[PLAN_ARRAYS];
+    size_t bytes[PLAN_ARRAYS];
+    plan_arrays(setup, cfg, &c->plan, where, bytes);
+    for (int i = 0; !s && i < PLAN_ARRAYS; i++)
+        s = c->kernels->alloc(where[i], bytes[i]);
+    if (!s) s = c->kernels->zero(c->plan.kept, sizeof *c->plan.kept);
     if (!s) {
         const vs_attn_args shape = vs_sparse_setup_shape(setup);
         c->workspace_bytes = c->kernels->svg2_workspace(&shape, cfg);
@@ -139,9 +164,8 @@ static vs_status layer_create(const vs_sparse_setup *setup, void *context, void 
     const svg2_context *c = context;
     svg2_layer *l = calloc(1, sizeof *l);
     if (!l) return vs_fail(VS_ERR_OOM, "out of host memory");
-    const size_t row = batch_heads(setup) * (size_t)setup->head_dim * sizeof(float);
-    vs_status s = c->kernels->alloc((void **)&l->q_centroids, row * c->cfg.query_clusters);
-    if (!s) s = c->kernels->alloc((void **)&l->k_centroids, row * c->cfg.key_clusters);
+    vs_status s = c->kernels->alloc((void **)&l->q_centroids, centroid_bytes(setup, c->cfg.query_clusters));
+    if (!s) s = c->kernels->alloc((void **)&l->k_centroids, centroid_bytes(setup, c->cfg.key_clusters));
     if (s) {
         layer_free(setup, context, l);
         return s;
@@ -226,17 +250,18 @@ static vs_status take_stats(const vs_sparse_setup *setup, void *context, vs_spar
 static size_t device_bytes(const vs_sparse_setup *setup, int num_layers) {
     const vs_sparse_kernels *kernels = NULL;
     if (!setup->has_video || vs_sparse_kernels_for(setup->device, &kernels) != VS_OK) return 0;
-    const int video = setup->video.frames * setup->video.tokens_per_frame;
-    const vs_svg2_config cfg = vs_svg2_config_resolve(&setup->params, video);
-    const size_t bh = batch_heads(setup), n = (size_t)setup->seq_len, i32 = sizeof(int32_t);
-    const size_t plan = bh * (4 * n * i32 + (size_t)(cfg.query_clusters + cfg.key_clusters + 4) * i32 +
-                              (size_t)(cfg.query_clusters + 1) * (vs_svg2_pages(setup->seq_len) + 1) * i32 +
-                              2 * (size_t)vs_svg2_chunks(setup->seq_len, video, cfg.query_clusters) * i32) +
-                        sizeof(unsigned long long);
+    const vs_svg2_config cfg =
+        vs_svg2_config_resolve(&setup->params, setup->video.frames * setup->video.tokens_per_frame);
+    vs_svg2_plan plan;
+    void **where[PLAN_ARRAYS];
+    size_t bytes[PLAN_ARRAYS], total = 0;
+    plan_arrays(setup, &cfg, &plan, where, bytes);
+    for (int i = 0; i < PLAN_ARRAYS; i++)
+        total += bytes[i];
     const vs_attn_args shape = vs_sparse_setup_shape(setup);
     const size_t centroids =
-        bh * (size_t)setup->head_dim * sizeof(float) * (cfg.query_clusters + cfg.key_clusters);
-    return plan + kernels->svg2_workspace(&shape, &cfg) + (size_t)num_layers * centroids;
+        centroid_bytes(setup, cfg.query_clusters) + centroid_bytes(setup, cfg.key_clusters);
+    return total + kernels->svg2_workspace(&shape, &cfg) + (size_t)num_layers * centroids;
 }
 
 const vs_sparse_method vs_sparse_method_svg2 = {
