@@ -290,14 +290,20 @@ static int first_quantised(vs_precision precision) {
     return precision == VS_PRECISION_FP8_FFN ? BLOCK_LINEARS - FFN_LINEARS : 0;
 }
 
-int vs_wan_weights_all_fp8(const vs_wan_weights *w, vs_precision precision) {
+/* How many of the blocks' linears, from index `first` of each block on, hold E4M3 codes. */
+static int count_fp8(const vs_wan_weights *w, int first) {
+    int fp8 = 0;
     for (int b = 0; b < w->num_blocks; b++) {
         vs_wan_linear *linears[BLOCK_LINEARS];
         block_linears(&w->blocks[b], linears); /* only read here */
-        for (int i = first_quantised(precision); i < BLOCK_LINEARS; i++)
-            if (linears[i]->weight.dtype != VS_F8E4M3) return 0;
+        for (int i = first; i < BLOCK_LINEARS; i++) fp8 += linears[i]->weight.dtype == VS_F8E4M3;
     }
-    return 1;
+    return fp8;
+}
+
+int vs_wan_weights_all_fp8(const vs_wan_weights *w, vs_precision precision) {
+    const int first = first_quantised(precision);
+    return count_fp8(w, first) == w->num_blocks * (BLOCK_LINEARS - first);
 }
 
 vs_status vs_wan_weights_quantize_fp8(vs_wan_weights *w, vs_precision precision) {
@@ -314,15 +320,7 @@ vs_status vs_wan_weights_quantize_fp8(vs_wan_weights *w, vs_precision precision)
     return VS_OK;
 }
 
-int vs_wan_weights_any_fp8(const vs_wan_weights *w) {
-    for (int b = 0; b < w->num_blocks; b++) {
-        vs_wan_linear *linears[BLOCK_LINEARS];
-        block_linears(&w->blocks[b], linears); /* only read here */
-        for (int i = 0; i < BLOCK_LINEARS; i++)
-            if (linears[i]->weight.dtype == VS_F8E4M3) return 1;
-    }
-    return 0;
-}
+int vs_wan_weights_any_fp8(const vs_wan_weights *w) { return count_fp8(w, 0) > 0; }
 
 void vs_wan_weights_free(vs_wan_weights *w) {
     for (int b = 0; w->blocks && b < w->num_blocks; b++) {
