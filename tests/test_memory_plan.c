@@ -241,9 +241,8 @@ static vs_status wan14b_fp8_need(int64_t h, int64_t w, const vs_attention_params
     vs_dit_info info;
     VS_TRY(wan->dit_preset("wan14b", &info));
     const int64_t latents[5] = {2, 16, 21, h, w};
-    VS_TRY(wan->memory_need(NULL, "wan14b", VS_CUDA, VS_PRECISION_FP8, latents, 512, need));
-    need[VS_STAGE_DENOISE].work += vs_dit_attention_memory(&info, VS_CUDA, attention, latents, 512);
-    return VS_OK;
+    return vs_family_memory_need(wan, NULL, "wan14b", &info, VS_CUDA, VS_PRECISION_FP8, attention, latents,
+                                 512, need);
 }
 
 /* Issue 20's targets: Wan 14B with FP8 weights, 81 frames with CFG and SVG (the family's default attention),

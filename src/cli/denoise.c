@@ -241,8 +241,8 @@ static vs_status check_memory(const options *o, const vs_family *family, const v
     batch[0] = cfg ? 2 : 1;
     vs_stage_memory need[VS_STAGE_COUNT];
     const int text_length = o->max_length > 0 ? (int)o->max_length : d->text_length;
-    VS_TRY(family->memory_need(o->model, NULL, o->device, o->precision, batch, text_length, need));
-    need[VS_STAGE_DENOISE].work += vs_dit_attention_memory(info, o->device, attention, batch, text_length);
+    VS_TRY(vs_family_memory_need(family, o->model, NULL, info, o->device, o->precision, attention, batch,
+                                 text_length, need));
     if (!o->prompt) need[VS_STAGE_TEXT] = (vs_stage_memory){0};
     if (!o->image) need[VS_STAGE_DECODE] = (vs_stage_memory){0}; /* denoise stops at the latents */
     size_t free_bytes = 0, total = 0;

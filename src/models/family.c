@@ -314,6 +314,16 @@ size_t vs_dit_attention_memory(const vs_dit_info *info, vs_device device,
     return vs_sparse_attention_device_bytes(&setup, attention, info->num_layers);
 }
 
+vs_status vs_family_memory_need(const vs_family *family, const char *dir, const char *preset,
+                                const vs_dit_info *dit, vs_device device, vs_precision precision,
+                                const vs_attention_params *attention, const int64_t latents[5],
+                                int text_length, vs_stage_memory need[VS_STAGE_COUNT]) {
+    VS_TRY(family->memory_need(dir, preset, device, precision, latents, text_length, need));
+    if (device != VS_CPU) /* the sparse method's state beside the forward's working memory */
+        need[VS_STAGE_DENOISE].work += vs_dit_attention_memory(dit, device, attention, latents, text_length);
+    return VS_OK;
+}
+
 vs_status vs_dit_set_comm(vs_dit *d, vs_comm *comm) { return d->family->dit_set_comm(d->impl, comm); }
 
 vs_status vs_dit_forward(vs_dit *d, const vs_dit_input *in, vs_tensor *out, vs_dit_timing *timing) {

@@ -214,6 +214,13 @@ vs_status vs_family_image_channels(const vs_family *family, const vs_dit_info *d
 /* The family's padding_frames for a video of `frames` frames: leading latent frames that latent_shape adds
  * and the pipeline drops before decoding; 0 when it has none or for a pixel-space model (vae NULL). */
 int vs_family_padding_frames(const vs_family *family, const vs_dit_info *dit, const vs_vae_info *vae, int frames);
+/* What a memory plan counts for a denoising batch of latents [B, C, F', H', W'] with text_length text tokens:
+ * the family's memory_need plus, on a GPU, the state of the sparse method `attention` in the denoising stage
+ * (vs_dit_attention_memory). */
+vs_status vs_family_memory_need(const vs_family *family, const char *dir, const char *preset,
+                                const vs_dit_info *dit, vs_device device, vs_precision precision,
+                                const vs_attention_params *attention, const int64_t latents[5],
+                                int text_length, vs_stage_memory need[VS_STAGE_COUNT]);
 
 /* ---- the components, each with its family ------------------------------------------------------ */
 

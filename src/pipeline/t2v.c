@@ -158,11 +158,8 @@ static vs_status plan_for(vs_t2v *m, int frames, int height, int width, float gu
     VS_TRY(m->family->latent_shape(&m->dit_info, m->pixel_space ? NULL : &m->vae_info, frames, height, width, shape));
     if (guidance > 1.0f) shape[0] = 2; /* the prompt and the negative prompt in one batch */
     vs_stage_memory need[VS_STAGE_COUNT];
-    VS_TRY(m->family->memory_need(m->source.dir, m->source.preset, m->device, m->source.precision, shape,
-                                  m->defaults.text_length, need));
-    if (m->device != VS_CPU) /* the sparse method's state beside the forward's working memory */
-        need[VS_STAGE_DENOISE].work +=
-            vs_dit_attention_memory(&m->dit_info, m->device, attention, shape, m->defaults.text_length);
+    VS_TRY(vs_family_memory_need(m->family, m->source.dir, m->source.preset, &m->dit_info, m->device,
+                                 m->source.precision, attention, shape, m->defaults.text_length, need));
     /* What this pipeline holds already is not "in use by others". */
     size_t total, in_use = device_in_use(m->device, &total), held = 0;
     if (m->text_encoder) held += need[VS_STAGE_TEXT].weights;
