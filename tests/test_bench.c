@@ -22,6 +22,27 @@ TEST(statistics) {
     return 0;
 }
 
+/* Timed steps: one dense (plans: 9 s) and three sparse (the first 5 s, then 3 and 4): the reference's 50-step
+ * schedule with 10 dense steps is 10 x 9 + 40 x 3.5 s. */
+TEST(schedule_extrapolation) {
+    const float ms[4] = {9000, 5000, 3000, 4000};
+    vs_bench_schedule x = vs_bench_estimate_schedule(ms, 4, 0.25, 50, 0.2);
+    CHECK(!x.missing && x.dense_steps == 10 && x.dense_step_ms == 9000 && x.sparse_step_ms == 3500);
+    CHECK(fabs(x.steps_s - (10 * 9.0 + 40 * 3.5)) < 1e-9);
+    /* two dense steps timed: the second stands for them */
+    const float two_dense[4] = {12000, 8000, 5000, 3000};
+    x = vs_bench_estimate_schedule(two_dense, 4, 0.5, 50, 0.2);
+    CHECK(x.dense_step_ms == 8000 && x.sparse_step_ms == 3000);
+    /* all dense (dense attention): every step one kind */
+    x = vs_bench_estimate_schedule(ms, 4, 1.0, 50, 1.0);
+    CHECK(!x.missing && x.dense_steps == 50 && fabs(x.dense_step_ms - 4000) < 1e-9);
+    /* the schedule wants dense steps and none was timed, or sparse ones and all were dense */
+    CHECK(vs_bench_estimate_schedule(ms, 2, 0.2, 50, 0.2).missing != NULL);
+    CHECK(vs_bench_estimate_schedule(ms, 2, 1.0, 50, 0.2).missing != NULL);
+    CHECK(!vs_bench_estimate_schedule(ms, 2, 0.2, 50, 0.0).missing);
+    return 0;
+}
+
 static void spin(void *ctx) {
     volatile double *x = ctx;
     for (int i = 0; i < 100000; i++) *x += 1e-3;
@@ -111,4 +132,4 @@ TEST(results_file) {
     return 0;
 }
 
-RUN_TESTS(T(statistics), T(host_timing), T(dates_and_commit), T(results_file))
+RUN_TESTS(T(statistics), T(schedule_extrapolation), T(host_timing), T(dates_and_commit), T(results_file))

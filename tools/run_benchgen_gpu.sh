@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole text-to-video pipeline on the accelerator, ours against diffusers' WanPipeline in one call (issue
 # 20): `vidsparse bench generate` and tools/wan_pipeline_bench.py with seeded random weights for umT5-XXL, the
-# DiT and the Wan VAE, CFG 5, 81 frames, at Wan 1.3B 480p and 14B 720p; ours dense and SVG at kept fraction
-# 0.25 (the default). A few timed steps each (the 6-minute limit), extrapolated to 50 steps (said so in every
-# JSON). The 14B SVG run plans within --gpu-memory 44 (staged: the text encoder freed after encoding, the DiT kept for the decode) so its
-# per-stage peaks show what 14B 720p needs in bf16. Summary in $R/generate_summary.json.
+# DiT and the Wan VAE, CFG 5, 81 frames, at Wan 14B 720p and 1.3B 480p; ours SVG at kept fraction 0.25 (the
+# default) with FP8 weights and attention (within --gpu-memory 32 / 24, issue 20's budgets) and in BF16, and
+# dense FP8. A few timed steps each (the call's limit), extrapolated to 50 steps with the reference's warm-up
+# (said so in every JSON). Summary in $R/generate_summary.json.
 # PHASE=test (~30 s after the build): test_random_components_cuda, the refusal path, a small staged run.
 # Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=abc1234 [PHASE=test] [BUDGET_S=330] bash tools/run_benchgen_gpu.sh
 # (about 45 s of build without a warm cache, 14B ours ~40 s, 14B diffusers ~90 s, each 1.3B run ~20 s).
@@ -36,14 +36,14 @@ if [ "${PHASE:-bench}" = test ]; then # about 30 s after the build
 fi
 python3 -c "import diffusers" 2>/dev/null || echo "diffusers is not importable: the diffusers runs will fail"
 
-# ours NAME CONFIG RES STEPS ATTENTION [extra options]
+# ours NAME CONFIG RES STEPS ATTENTION [extra options: precision, memory budget, warm-up]
 ours() {
   local name=$1 config=$2 res=$3 steps=$4 attention=$5
   shift 5
   note "ours $name ($(left) s left)"
   [ "$(left)" -gt 20 ] || { echo "skipped: no time left"; return; }
   timeout "$(left)" $bin bench generate --config "$config" --resolution "$res" --steps "$steps" --cfg 5 \
-    --attention "$attention" --density 0.25 --precision bf16 -o "$R/generate_ours_$name.json" "$@" \
+    --attention "$attention" --density 0.25 -o "$R/generate_ours_$name.json" "$@" \
     >"$R/generate_ours_$name.log" 2>&1
   echo "exit $?"
   grep -E "^(bench generate|load|50 steps|GPU memory)|error" "$R/generate_ours_$name.log" | cut -c1-400
@@ -63,12 +63,17 @@ theirs() {
 note "refusal: 14B 720p within 20 GiB must fail before loading, naming the stage"
 VS_LOG=error $bin bench generate --config wan14b --resolution 720p --gpu-memory 20 >"$R/refusal.log" 2>&1
 echo "exit $? (want 1): $(head -c 400 "$R/refusal.log")"
-ours wan14b_720p_svg0.25 wan14b 720p 2 svg --gpu-memory 44
+# SVG runs time one dense step and two SVG steps (--dense-steps 0.34 of 3); bench generate extrapolates them
+# to the reference's 50-step schedule (the model's warm-up: Wan's first 10 steps dense, then 40 SVG).
+warmup="--dense-steps 0.34"
+fp8="--precision fp8 --attention-precision fp8"
+ours wan14b_720p_svg0.25_fp8 wan14b 720p 3 svg $warmup $fp8 --gpu-memory 32
 theirs wan14b_720p wan14b 720p 2
-ours wan1.3b_480p_svg0.25 wan1.3b 480p 3 svg
+ours wan14b_720p_svg0.25_bf16 wan14b 720p 3 svg $warmup
+ours wan1.3b_480p_svg0.25_fp8 wan1.3b 480p 3 svg $warmup $fp8 --gpu-memory 24
 theirs wan1.3b_480p wan1.3b 480p 3
-ours wan1.3b_480p_dense wan1.3b 480p 3 dense
-ours wan14b_720p_dense wan14b 720p 1 dense
+ours wan1.3b_480p_svg0.25_bf16 wan1.3b 480p 3 svg $warmup
+ours wan14b_720p_dense_fp8 wan14b 720p 2 dense $fp8
 
 python3 - "$R" <<'EOF'
 import glob, json, os, sys
@@ -77,32 +82,40 @@ rows = {}
 for path in sorted(glob.glob(os.path.join(r, "generate_ours_*.json")) + glob.glob(os.path.join(r, "generate_diffusers_*.json"))):
     side, name = os.path.basename(path)[len("generate_"):-5].split("_", 1)
     rows[(side, name)] = json.load(open(path))["results"][0]
-keys = ("total_s", "text_s", "vae_s", "write_s", "steady_step_ms", "extrapolated_total_s", "peak_mib",
+keys = ("total_s", "text_s", "vae_s", "dense_step_ms", "sparse_step_ms", "steady_step_ms", "extrapolated_total_s",
+        "peak_mib", "precision", "attention_precision", "extrapolated_dense_steps", "write_s",
         "peak_text_mib", "peak_denoise_mib", "peak_vae_mib", "torch_max_allocated_mib", "plan_resident",
         "need_text_weights_mib", "need_dit_weights_mib", "need_dit_work_mib", "need_vae_work_mib",
-        "vae_reported_activations_mib", "plan_peak_text_mib", "plan_peak_denoise_mib", "plan_peak_vae_mib")
+        "plan_peak_text_mib", "plan_peak_denoise_mib", "plan_peak_vae_mib", "gpu_memory_budget_gib")
+loads = ("open_s", "load_s", "load_text_s", "load_dit_s", "load_vae_s")
 summary = {"benchmark": "generate_summary", "density": 0.25, "cfg": 5, "frames": 81,
-           "note": "50-step totals are extrapolated from a few timed steps (extrapolated_total_s of each run); "
-                   "svg_50_with_warmup_s adds the reference warm-up (the first 20% of the 50 steps dense) from the "
-                   "dense run's step time", "runs": {}, "ratios": {}}
+           "note": "50-step totals are extrapolated from timed steps (extrapolated_total_s of each run): ours from one "
+                   "dense and two SVG steps to the reference schedule (10 dense + 40 SVG), diffusers' from its "
+                   "timed steps (all dense); '_without_loads' leaves out making the random weights",
+           "runs": {}, "ratios": {}}
 for (side, name), row in rows.items():
-    summary["runs"][f"{side} {name}"] = {k: row[k] for k in keys if k in row}
+    run = summary["runs"][f"{side} {name}"] = {k: row[k] for k in keys if k in row}
+    if "extrapolated_total_s" in row:
+        run["extrapolated_without_loads_s"] = row["extrapolated_total_s"] - sum(row.get(k, 0) for k in loads)
 for setting in ("wan1.3b_480p", "wan14b_720p"):
-    ref, dense, svg = rows.get(("diffusers", setting)), rows.get(("ours", setting + "_dense")), rows.get(("ours", setting + "_svg0.25"))
+    ref = summary["runs"].get(f"diffusers {setting}")
     out = {}
-    if svg and dense:
-        out["svg_50_with_warmup_s"] = svg["extrapolated_total_s"] + 10 * (dense["steady_step_ms"] - svg["steady_step_ms"]) / 1e3
-    if ref:
-        for label, row in (("dense", dense), ("svg0.25", svg)):
-            if row:
-                out[f"step_speedup_{label}"] = ref["steady_step_ms"] / row["steady_step_ms"]
-                out[f"50_step_speedup_{label}"] = ref["extrapolated_total_s"] / row["extrapolated_total_s"]
-        if "svg_50_with_warmup_s" in out:
-            out["50_step_speedup_svg0.25_with_warmup"] = ref["extrapolated_total_s"] / out["svg_50_with_warmup_s"]
+    for (side, name) in rows:
+        mine = summary["runs"][f"{side} {name}"]
+        if side != "ours" or not name.startswith(setting) or not ref or "extrapolated_total_s" not in mine:
+            continue
+        label = name[len(setting) + 1:]
+        out[f"50_step_speedup_{label}"] = ref["extrapolated_total_s"] / mine["extrapolated_total_s"]
+        out[f"50_step_speedup_{label}_without_loads"] = \
+            ref["extrapolated_without_loads_s"] / mine["extrapolated_without_loads_s"]
+        for kind in ("dense", "sparse"):
+            if mine.get(f"{kind}_step_ms"):
+                out[f"{kind}_step_speedup_{label}"] = ref["steady_step_ms"] / mine[f"{kind}_step_ms"]
     summary["ratios"][setting] = out
 json.dump(summary, open(os.path.join(r, "generate_summary.json"), "w"), indent=1)
 for k, v in summary["runs"].items():
-    print(f"{k:34s} " + " ".join(f"{a}={b:.4g}" for a, b in v.items() if a in keys[:9]))
+    print(f"{k:34s} " + " ".join(f"{a}={b:.4g}" if isinstance(b, float) else f"{a}={b}" for a, b in v.items()
+                                 if a in keys[:10] or a == "extrapolated_without_loads_s"))
 for k, v in summary["ratios"].items():
     print(k, " ".join(f"{a}={b:.3f}" for a, b in v.items()))
 EOF

@@ -4,8 +4,11 @@
 #   WHAT=cogvideox (default; issue 18): a 2-layer CogVideoX 1.5 SVG forward and `bench attention` at the same
 #        shape (bench/results/cogvideox_svg_kernels_probe_h200.json reads it);
 #   WHAT=svg2 (issue 19): `bench attention --svg2` at Wan 1.3B 480p and 14B 720p, budgets 0.301 and 0.295 (SVG's
-#        kept fractions there): where SVG2's k-means, selection and attention time goes.
-# Usage on the accelerator: OUT=/tmp/o [WHAT=cogvideox|svg2] [BUDGET_S=90] bash tools/run_probe_gpu.sh
+#        kept fractions there): where SVG2's k-means, selection and attention time goes;
+#   WHAT=fp8 (issue 20): 2-layer Wan 14B 720p forwards with FP8 weights and attention, dense and SVG 0.25, and
+#        the dense one in BF16: where an FP8 forward's time goes beside the attention (GEMMs, quantisation,
+#        epilogues, norms).
+# Usage on the accelerator: OUT=/tmp/o [WHAT=cogvideox|svg2|fp8] [BUDGET_S=90] bash tools/run_probe_gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source tools/gpu_env.sh
@@ -23,6 +26,13 @@ if [ "${WHAT:-cogvideox}" = svg2 ]; then
     --svg2 --svg2-budget 0.301 --warmup 1 --repeats 1
   ncu_run svg2_720p "$((BUDGET_S * 2 / 3 - 10))" build-gpu/vidsparse bench attention --shape wan14b-720p --density 0.25 \
     --svg2 --svg2-budget 0.295 --warmup 1 --repeats 1
+elif [ "${WHAT:-cogvideox}" = fp8 ]; then
+  for run in "dense fp8 fp8" "svg fp8 fp8" "dense bf16 bf16"; do
+    read -r attention precision attention_precision <<<"$run"
+    ncu_run "wan14b_${attention}_$precision" "$((BUDGET_S / 3))" build-gpu/vidsparse bench dit --config wan14b \
+      --resolution 720p --attention "$attention" --density 0.25 --precision "$precision" \
+      --attention-precision "$attention_precision" --layers 2 --warmup 0 --repeats 1
+  done
 else # the forward first, then `bench attention` at the same shape (the isolated number)
   ncu_run dit "$((BUDGET_S / 2))" build-gpu/vidsparse bench dit --config cogvideox1.5-5b --resolution 768x1360 \
     --frames 81 --text-len 226 --attention svg --density 0.25 --layers 2 --warmup 1 --repeats 1

@@ -4,6 +4,7 @@
  * negative prompt), each denoising step (with CFG: one batch of two), the VAE decode and the file write.
  * GPU memory comes from the device's own report: cudaMemGetInfo (used = total - free, the whole device),
  * sampled by a host thread every 2 ms and at every stage and step boundary, per stage and overall. */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -101,7 +102,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
     const char *prompt = "A cat walks on the grass, realistic style.";
     int frames = 81, steps = 2, extrapolate = 50;
     int64_t seed = 0;
-    double cfg = -1.0, density = 0.25, gpu_memory = 0.0;
+    double cfg = -1.0, density = 0.25, gpu_memory = 0.0, extrapolate_dense_steps = -1.0;
     vs_cli_svg svg = VS_CLI_SVG_UNSET;
     const vs_option options[] = {
         {"config", 0, VS_OPT_STRING, &config_name,
@@ -112,6 +113,8 @@ int vs_cmd_bench_generate(int argc, char **argv) {
         {"frames", 0, VS_OPT_INT, &frames, "video frames (4k + 1)", NULL},
         {"steps", 0, VS_OPT_INT, &steps, "denoising steps to run and time", NULL},
         {"extrapolate", 0, VS_OPT_INT, &extrapolate, "also report the time of this many steps, extrapolated", "N"},
+        {"extrapolate-dense-steps", 0, VS_OPT_DOUBLE, &extrapolate_dense_steps,
+         "SVG: fraction of the extrapolated steps that stay dense (negative: the model's warm-up)", NULL},
         {"cfg", 0, VS_OPT_DOUBLE, &cfg,
          "classifier-free guidance scale (<= 1: none; negative: the model's, 5 for Wan, none for HunyuanVideo)", NULL},
         {"attention", 0, VS_OPT_STRING, &attention, "dense, or svg (after the model's dense warm-up)", "MODE"},
@@ -149,9 +152,9 @@ int vs_cmd_bench_generate(int argc, char **argv) {
     svg.density = density;
     if (vs_cli_check_svg(spec.command, &svg)) return 2;
     if (steps < 1 || steps > MAX_STEPS || extrapolate < 0 || frames < 1 || !(cfg <= 100) ||
-        !(gpu_memory >= 0))
+        !(gpu_memory >= 0) || !(extrapolate_dense_steps <= 1))
         return vs_cli_usage_error(spec.command, "need 1 <= steps <= %d, extrapolate >= 0, frames >= 1, 0 <= cfg <= "
-                                                "100 and gpu-memory >= 0",
+                                                "100, gpu-memory >= 0 and extrapolate-dense-steps <= 1",
                                   MAX_STEPS);
     vs_device device;
     if (vs_cli_device(spec.command, device_name, &device)) return 2;
@@ -220,18 +223,20 @@ int vs_cmd_bench_generate(int argc, char **argv) {
         double steps_sum = 0;
         for (int i = 1; i < steps; i++) step_ms[i] = (float)(smp->step_ms[i + 1] - smp->step_ms[i]), steps_sum += step_ms[i];
         step_ms[0] = (float)(st.denoise_s * 1e3 - steps_sum);
-        /* The extrapolation takes the steady steps (the first pays for plans and warm-up) when there are any. */
-        vs_bench_stats all, steady;
+        const vs_attention_params used = vs_t2v_resolve_attention(t2v, &req.attention);
+        const int svg_on = strcmp(attention, "dense") != 0;
+        vs_bench_stats all;
         s = vs_bench_summarize(step_ms, steps, &all);
-        if (!s) s = vs_bench_summarize(steps > 1 ? step_ms + 1 : step_ms, steps > 1 ? steps - 1 : 1, &steady);
         double loads = open_s;
         for (int i = 0; i < VS_STAGE_COUNT; i++) loads += st.load_s[i];
         const double measured = open_s + generate_s + write_s;
-        const double estimate =
-            loads + st.encode_s + st.image_s + st.decode_s + write_s + extrapolate * steady.mean_ms / 1e3;
+        vs_attention_params model_default = req.attention;
+        model_default.dense_steps = extrapolate_dense_steps;
+        const vs_bench_schedule x = vs_bench_estimate_schedule(
+            step_ms, steps, svg_on ? used.dense_steps : 1.0, extrapolate,
+            svg_on ? vs_t2v_resolve_attention(t2v, &model_default).dense_steps : 1.0);
+        const double estimate = loads + st.encode_s + st.image_s + st.decode_s + write_s + x.steps_s;
         const vs_memory_plan *plan = &st.plan;
-        const vs_attention_params used = vs_t2v_resolve_attention(t2v, &req.attention);
-        const int svg_on = strcmp(attention, "dense") != 0;
         char name[160];
         if (svg_on) snprintf(name, sizeof name, "%s %s %s %g", config_name, resolution, attention, density);
         else snprintf(name, sizeof name, "%s %s %s", config_name, resolution, attention);
@@ -242,9 +247,15 @@ int vs_cmd_bench_generate(int argc, char **argv) {
                st.image_s);
         for (int i = 0; i < steps; i++) printf(" %.2f", step_ms[i] / 1e3);
         printf(" s; VAE %.2f s; write %.2f s; total %.2f s\n", st.decode_s, write_s, measured);
-        if (extrapolate)
-            printf("%d steps (extrapolated from the mean of %s): %.1f s\n", extrapolate,
-                   steps > 1 ? "steps 2.." : "the one step", estimate);
+        if (extrapolate && x.missing)
+            printf("%d steps not extrapolated: their schedule has %d dense and %d sparse steps, and no %s step was "
+                   "timed (time both kinds, e.g. --steps 3 --dense-steps 0.34)\n",
+                   extrapolate, x.dense_steps, extrapolate - x.dense_steps, x.missing);
+        else if (extrapolate)
+            printf("%d steps (extrapolated: %d dense x %.2f s + %d sparse x %.2f s, each the mean of its kind's timed "
+                   "steps after the kind's first): %.1f s\n",
+                   extrapolate, x.dense_steps, x.dense_step_ms / 1e3, extrapolate - x.dense_steps,
+                   x.sparse_step_ms / 1e3, estimate);
         if (smp->on_gpu)
             printf("GPU memory in use (cudaMemGetInfo, sampled): open %.0f MiB, text %.0f MiB, denoise %.0f MiB, VAE "
                    "%.0f MiB, peak %.0f MiB (%.0f before loading); plan %s%s, estimated peaks %.0f / %.0f / %.0f MiB\n",
@@ -266,8 +277,6 @@ int vs_cmd_bench_generate(int argc, char **argv) {
                 {"load_dit_s", st.load_s[VS_STAGE_DENOISE]}, {"load_vae_s", st.load_s[VS_STAGE_DECODE]},
                 {"text_s", st.encode_s}, {"image_s", st.image_s}, {"denoise_s", st.denoise_s}, {"vae_s", st.decode_s}, {"write_s", write_s},
                 {"total_s", measured}, {"dit_s", st.dit.total_s}, {"attention_s", st.dit.attention_s},
-                {"steady_step_ms", steady.mean_ms}, {"extrapolated_steps", extrapolate},
-                {"extrapolated_total_s", estimate},
                 {"gpu_memory_budget_gib", gpu_memory}, {"device_total_mib", mib(total_bytes)},
                 {"in_use_before_mib", mib(baseline)}, {"peak_mib", mib(smp->peak_all)},
                 {"peak_open_mib", mib(smp->peak[OPENING])}, {"plan_in_use_mib", mib(plan->in_use)},
@@ -290,6 +299,14 @@ int vs_cmd_bench_generate(int argc, char **argv) {
             };
             for (size_t i = 0; !s && i < sizeof numbers / sizeof numbers[0]; i++)
                 s = vs_bench_report_number(report, numbers[i].key, numbers[i].value);
+            if (!s && extrapolate && !x.missing) {
+                const struct { const char *key; double value; } extrapolation[] = {
+                    {"dense_step_ms", x.dense_step_ms}, {"sparse_step_ms", x.sparse_step_ms},
+                    {"extrapolated_steps", extrapolate}, {"extrapolated_dense_steps", x.dense_steps},
+                    {"extrapolated_total_s", estimate}};
+                for (size_t i = 0; !s && i < sizeof extrapolation / sizeof extrapolation[0]; i++)
+                    s = vs_bench_report_number(report, extrapolation[i].key, extrapolation[i].value);
+            }
             char key[32];
             for (int i = 0; !s && i < steps; i++) {
                 snprintf(key, sizeof key, "step_%d_s", i + 1);
@@ -306,10 +323,11 @@ int vs_cmd_bench_generate(int argc, char **argv) {
                                                "cudaMemGetInfo (total - free, the whole device), sampled every 2 ms by "
                                                "a host thread and at each stage and step boundary");
             if (!s) s = vs_bench_report_string(report, "extrapolation",
-                                               "extrapolated_total_s = loads + text + image + extrapolated_steps x "
-                                               "the mean "
-                                               "of the timed steps after the first (the only one if one) + VAE + "
-                                               "write: timed steps, not a full run");
+                                               "extrapolated_total_s = loads + text + image + extrapolated_dense_steps "
+                                               "x dense_step_ms + the other extrapolated steps x sparse_step_ms + VAE + "
+                                               "write, each step time the mean of its kind's timed steps after the "
+                                               "kind's first (the only one if one): timed steps, not a full run; "
+                                               "absent when the run timed no step of a kind the schedule needs");
             if (!s) s = vs_bench_json(report, out_path);
             vs_bench_report_free(report);
         }

@@ -42,6 +42,24 @@ vs_status vs_bench_summarize(const float *samples_ms, int n, vs_bench_stats *out
     return VS_OK;
 }
 
+static double mean_after_first(const float *ms, int n) {
+    double sum = 0;
+    for (int i = n > 1; i < n; i++) sum += ms[i];
+    return n > 0 ? sum / (n - (n > 1)) : 0.0;
+}
+
+vs_bench_schedule vs_bench_estimate_schedule(const float *step_ms, int timed, double timed_dense_fraction, int steps,
+                                             double dense_fraction) {
+    const int timed_dense = (int)floor((float)timed_dense_fraction * timed);
+    vs_bench_schedule x = {.dense_steps = (int)floor((float)dense_fraction * steps)};
+    x.dense_step_ms = mean_after_first(step_ms, timed_dense);
+    x.sparse_step_ms = mean_after_first(step_ms + timed_dense, timed - timed_dense);
+    if (x.dense_steps > 0 && timed_dense == 0) x.missing = "dense";
+    if (steps > x.dense_steps && timed_dense == timed) x.missing = "sparse";
+    x.steps_s = (x.dense_steps * x.dense_step_ms + (steps - x.dense_steps) * x.sparse_step_ms) / 1e3;
+    return x;
+}
+
 double vs_bench_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -35,6 +35,19 @@ typedef struct vs_bench_stats {
 /* n >= 1 samples; the median of an even count is the mean of the middle two. */
 vs_status vs_bench_summarize(const float *samples_ms, int n, vs_bench_stats *out);
 
+/* The denoising time of a schedule of `steps` steps whose first floor(dense_fraction x steps) run dense,
+ * estimated from `timed` timed steps (step_ms), of which the first floor(timed_dense_fraction x timed) ran
+ * dense (the fractions in float, as the pipeline decides). Each kind's step time is the mean of its timed
+ * steps after its first (which pays for plans and warm-up), or its only one. `missing` names a kind the
+ * schedule needs and the timed steps lack (then steps_s is not meaningful), else NULL. */
+typedef struct vs_bench_schedule {
+    int dense_steps; /* of the schedule */
+    double dense_step_ms, sparse_step_ms, steps_s;
+    const char *missing;
+} vs_bench_schedule;
+vs_bench_schedule vs_bench_estimate_schedule(const float *step_ms, int timed, double timed_dense_fraction, int steps,
+                                             double dense_fraction);
+
 /* Monotonic clock in milliseconds. */
 double vs_bench_now_ms(void);
 /* Host-side counterpart of vs_cuda_time (core/device_info.h): fn(ctx) `warmup`
