@@ -33,11 +33,11 @@ static float *fp8_sim_input(unsigned long long *rng, int B, int rows, int H, int
     return h;
 }
 
-/* What fp8_attention.cu feeds cuDNN, decoded: per head, amax over batch and tokens of x - mean (mean over the
- * tokens of each batch entry and channel when smooth), codes of x * 448 / amax, times amax / 448. In place.
- */
-static void fp8_sim_quantise(float *x, int B, int rows, int H, int D, int64_t row, int smooth) {
-    double *mean = vs_test_malloc(sizeof(double) * (size_t)B * H * D);
+/* Per head h of x ([B, rows, row], heads of D at h * D): the mean over the tokens of each batch entry and
+ * channel when smooth (else 0) into mean [B, H * D], and the largest |x - mean| over batch and tokens into
+ * amax[h]. */
+static void fp8_sim_head_amax(const float *x, int B, int rows, int H, int D, int64_t row, int smooth, double *mean,
+                              float *amax) {
     for (int b = 0; b < B; b++)
         for (int c = 0; c < H * D; c++) {
             double sum = 0;
@@ -46,26 +46,64 @@ static void fp8_sim_quantise(float *x, int B, int rows, int H, int D, int64_t ro
             mean[(int64_t)b * H * D + c] = smooth ? sum / rows : 0;
         }
     for (int h = 0; h < H; h++) {
-        float amax = 0;
+        amax[h] = 0;
         for (int b = 0; b < B; b++)
             for (int r = 0; r < rows; r++)
                 for (int d = 0; d < D; d++) {
                     const int c = h * D + d;
-                    const float v =
-                        x[((int64_t)b * rows + r) * row + c] - (float)mean[(int64_t)b * H * D + c];
-                    amax = fmaxf(amax, fabsf(v));
-                }
-        const float inv = amax > 0 ? 448.0f / amax : 1.0f, scale = amax > 0 ? amax / 448.0f : 1.0f;
-        for (int b = 0; b < B; b++)
-            for (int r = 0; r < rows; r++)
-                for (int d = 0; d < D; d++) {
-                    const int c = h * D + d;
-                    float *v = &x[((int64_t)b * rows + r) * row + c];
-                    *v =
-                        vs_f8e4m3_to_f32(vs_f32_to_f8e4m3((*v - (float)mean[(int64_t)b * H * D + c]) * inv)) *
-                        scale;
+                    amax[h] = fmaxf(amax[h], fabsf(x[((int64_t)b * rows + r) * row + c] -
+                                                   (float)mean[(int64_t)b * H * D + c]));
                 }
     }
+}
+
+/* x[.., h, :] = e4m3((x - mean) * mul[h]) * decode[h], in place: the codes fp8_attention.cu writes, decoded. */
+static void fp8_sim_apply(float *x, int B, int rows, int H, int D, int64_t row, const double *mean, const float *mul,
+                          const double *decode) {
+    for (int b = 0; b < B; b++)
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < H * D; c++) {
+                float *v = &x[((int64_t)b * rows + r) * row + c];
+                *v = (float)(vs_f8e4m3_to_f32(vs_f32_to_f8e4m3((*v - (float)mean[(int64_t)b * H * D + c]) * mul[c / D])) *
+                             decode[c / D]);
+            }
+}
+
+/* One tensor with its own scale per head: codes of (x - mean) * 448 / amax_h, decoded times amax_h / 448
+ * (a zero head: 1). What fp8_attention.cu does to K (smooth) and V. In place. */
+static void fp8_sim_quantise(float *x, int B, int rows, int H, int D, int64_t row, int smooth) {
+    double *mean = vs_test_malloc(sizeof(double) * (size_t)B * H * D), *decode = vs_test_malloc(sizeof(double) * H);
+    float *amax = vs_test_malloc(sizeof(float) * H), *mul = vs_test_malloc(sizeof(float) * H);
+    fp8_sim_head_amax(x, B, rows, H, D, row, smooth, mean, amax);
+    for (int h = 0; h < H; h++) {
+        mul[h] = amax[h] > 0 ? 448.0f / amax[h] : 1.0f;
+        decode[h] = amax[h] > 0 ? amax[h] / 448.0f : 1.0f;
+    }
+    fp8_sim_apply(x, B, rows, H, D, row, mean, mul, decode);
+}
+
+/* Q and K as fp8_attention.cu quantises them, in place: K per head (smoothed unless !smooth, scale
+ * sk_h = amax_k,h / 448),
+ * Q with K's scales folded in: codes of Q_h * sk_h / sq, one sq = max_h amax(Q_h) sk_h / 448 for all heads,
+ * decoded times sq / sk_h (so that every head's logits are sq * Qc_h . Kc_h). */
+static void fp8_sim_quantise_qk(float *q, float *k, int B, int N, int L, int H, int D, int64_t row, int smooth) {
+    double *mean_q = vs_test_malloc(sizeof(double) * (size_t)B * H * D),
+           *decode = vs_test_malloc(sizeof(double) * H);
+    float *amax_q = vs_test_malloc(sizeof(float) * H), *amax_k = vs_test_malloc(sizeof(float) * H),
+          *mul = vs_test_malloc(sizeof(float) * H), *sk = vs_test_malloc(sizeof(float) * H);
+    double *mean_k = vs_test_malloc(sizeof(double) * (size_t)B * H * D);
+    fp8_sim_head_amax(q, B, N, H, D, row, 0, mean_q, amax_q);
+    fp8_sim_head_amax(k, B, L, H, D, row, smooth, mean_k, amax_k);
+    float largest = 0;
+    for (int h = 0; h < H; h++) {
+        sk[h] = amax_k[h] > 0 ? amax_k[h] / 448.0f : 1.0f;
+        largest = fmaxf(largest, amax_q[h] * sk[h]);
+    }
+    const float sq = largest > 0 ? largest / 448.0f : 1.0f;
+    for (int h = 0; h < H; h++)
+        mul[h] = sk[h] / sq, decode[h] = (double)sq / sk[h];
+    fp8_sim_apply(q, B, N, H, D, row, mean_q, mul, decode);
+    fp8_sim_quantise(k, B, L, H, D, row, smooth);
 }
 
 /* out[b, i, h, :] = softmax(scale q k^T) v in f64, out contiguous [B, N, H, D]; with `fp8` (q, k, v then the

@@ -5,6 +5,7 @@
  * tests/gpu/test_fp8_attention.c can hold the kernel to) and that smoothing K is what keeps an offset key
  * usable. Prints the relative L2 distances docs/fp8.md quotes. */
 #include <math.h>
+#include <string.h>
 
 #include "check.h"
 #include "fp8_attention_sim.h"
@@ -29,8 +30,7 @@ static void simulate(const sim_case *c, int smooth, int out_e4m3, double *scheme
            *got = vs_test_malloc(sizeof(double) * (size_t)out_n);
     float *got_f = vs_test_malloc(sizeof(float) * (size_t)out_n);
     fp8_sim_attention(q, k, v, B, N, L, H, D, row, 0, 0, exact);
-    fp8_sim_quantise(q, B, N, H, D, row, 0);
-    fp8_sim_quantise(k, B, L, H, D, row, smooth);
+    fp8_sim_quantise_qk(q, k, B, N, L, H, D, row, smooth);
     fp8_sim_quantise(v, B, L, H, D, row, 0);
     fp8_sim_attention(q, k, v, B, N, L, H, D, row, 0, 0, got);
     for (int64_t i = 0; i < out_n; i++)
@@ -82,5 +82,42 @@ TEST(smoothing_k_is_what_keeps_an_offset_key) {
     return 0;
 }
 
+/* Q's one scale for all heads (K's per-head scales folded in, so that one cuDNN call serves many heads)
+ * against a scale per head of Q, with heads far apart: q's head 0 x64, k's head 1 x16, head 2 of both /32. */
+TEST(folded_q_scale_with_unequal_heads) {
+    enum { B = 1, H = 4, N = 150, D = 128 };
+    const int64_t row = H * D, n = (int64_t)B * N * row;
+    uint16_t *bits;
+    float *q = fp8_sim_input(&rng, B, N, H, D, 0, 1, 0, &bits), *k = fp8_sim_input(&rng, B, N, H, D, 0, 1, 3, &bits);
+    float *v = fp8_sim_input(&rng, B, N, H, D, 0, 1, 0, &bits);
+    for (int64_t i = 0; i < n; i++) {
+        const int h = (int)(i % row / D);
+        q[i] *= h == 0 ? 64.0f : h == 2 ? 1 / 32.0f : 1.0f;
+        k[i] *= h == 1 ? 16.0f : h == 2 ? 1 / 32.0f : 1.0f;
+    }
+    double *exact = vs_test_malloc(sizeof(double) * (size_t)n), *got = vs_test_malloc(sizeof(double) * (size_t)n);
+    float *got_f = vs_test_malloc(sizeof(float) * (size_t)n);
+    fp8_sim_attention(q, k, v, B, N, N, H, D, row, 0, 0, exact);
+    double err[2];
+    for (int folded = 0; folded <= 1; folded++) {
+        float *qq = vs_test_malloc(sizeof(float) * (size_t)n), *kk = vs_test_malloc(sizeof(float) * (size_t)n);
+        memcpy(qq, q, sizeof(float) * (size_t)n), memcpy(kk, k, sizeof(float) * (size_t)n);
+        if (folded) {
+            fp8_sim_quantise_qk(qq, kk, B, N, N, H, D, row, 1);
+        } else {
+            fp8_sim_quantise(qq, B, N, H, D, row, 0);
+            fp8_sim_quantise(kk, B, N, H, D, row, 1);
+        }
+        fp8_sim_attention(qq, kk, v, B, N, N, H, D, row, 0, 0, got);
+        for (int64_t i = 0; i < n; i++)
+            got_f[i] = (float)got[i];
+        err[folded] = vs_test_rel_l2(got_f, exact, n);
+    }
+    printf("  heads apart by up to 2^16 in q.k: rel L2 of the quantised Q, K vs exact %.4f with a scale per head of "
+           "Q, %.4f with one folded scale\n", err[0], err[1]);
+    CHECK(err[1] < err[0] * 1.10 + 0.002);
+    return 0;
+}
+
 RUN_TESTS(T(uniform_self_attention), T(ragged_batch_outlier_v_offset_k), T(cross_attention_head_dim_64),
-          T(smoothing_k_is_what_keeps_an_offset_key))
+          T(smoothing_k_is_what_keeps_an_offset_key), T(folded_q_scale_with_unequal_heads))

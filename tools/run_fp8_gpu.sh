@@ -4,10 +4,13 @@
 #     references, relative L2 printed per case); bench attention at Wan 14B 720p in BF16 and with
 #     --attention-precision fp8 (dense FP8 time and its relative L2 from BF16 dense; SVG 0.25 beside it);
 #     bench/dit_vs_diffusers.py at 14B 720p with --layers 4 (a time-boxed partial model, both sides), kept
-#     fraction 0.25: ours dense / SVG in BF16 and with FP8 weights + FP8 attention, diffusers' forward.
-#   test: tests/test_fp8.c and test_backend_ops on CUDA (FP8 linears).
+#     fraction 0.25: ours dense / SVG in BF16 and with FP8 weights + FP8 attention, diffusers' forward
+#     (DIT_VS_DIFFUSERS=0 leaves it out).
+#   test: tests/test_fp8.c and test_backend_ops on CUDA (FP8 linears), test_flash_attention and test_ops_cuda
+#     (the band path in BF16, the CUDA ops).
 #   gemm: bench gemm, BF16 against FP8 linears at the Wan shapes.
-#   dit: bench dit at the full 14B 720p: dense and SVG 0.25, BF16 against FP8 weights + FP8 attention.
+#   dit: bench dit at the full 14B 720p: dense and SVG 0.25, BF16 against FP8 weights + FP8 attention
+#     (DIT_ROWS: a subset of "dense_bf16 dense_fp8 svg_bf16 svg_fp8").
 #   generate: bench generate wan14b, 2 steps with CFG, SVG 0.25, FP8 weights + FP8 attention: 720p within
 #     --gpu-memory 32 and 480p within 24 (the memory targets, measured from cudaMemGetInfo).
 #   pipeline: tools/wan_pipeline_bench.py (diffusers' WanPipeline) at wan14b 720p, 2 steps with CFG.
@@ -23,7 +26,7 @@ has() { [[ ",$PHASE," == *",$1,"* ]]; }
 note "build ($PHASE)"
 targets="vidsparse_cli"
 has attn && targets="$targets test_fp8_attention"
-has test && targets="$targets test_fp8 test_backend_ops"
+has test && targets="$targets test_fp8 test_backend_ops test_flash_attention test_ops_cuda"
 build_gpu $targets ||
   { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader
@@ -40,16 +43,18 @@ if has attn; then
     echo "exit $?"; grep -E "^dense attention|^attention precision|^dense |^svg |^sparse/dense|error" "$R/attention_$prec.log"
     pack
   done
-  note "dit 14B 720p, 4 layers, ours bf16 / fp8 beside diffusers"
-  timeout 150 python3 bench/dit_vs_diffusers.py --bin build-gpu/vidsparse --settings wan14b-720p --layers 4 \
-    --density 0.25 --repeats 2 --fp8 -o "$R/dit_vs_diffusers_fp8_4layers.json" >"$R/dit_vs_diffusers.log" 2>&1
-  echo "exit $?"; grep -E "layers|error|Error|refused|FP8 GEMM" "$R/dit_vs_diffusers.log" | head -n 12
-  pack
+  if [ "${DIT_VS_DIFFUSERS:-1}" = 1 ]; then
+    note "dit 14B 720p, 4 layers, ours bf16 / fp8 beside diffusers"
+    timeout 150 python3 bench/dit_vs_diffusers.py --bin build-gpu/vidsparse --settings wan14b-720p --layers 4 \
+      --density 0.25 --repeats 2 --fp8 -o "$R/dit_vs_diffusers_fp8_4layers.json" >"$R/dit_vs_diffusers.log" 2>&1
+    echo "exit $?"; grep -E "layers|error|Error|refused|FP8 GEMM" "$R/dit_vs_diffusers.log" | head -n 12
+    pack
+  fi
 fi
 
 if has test; then
   note "FP8 linear tests"
-  for t in test_fp8 test_backend_ops; do
+  for t in test_fp8 test_backend_ops test_flash_attention test_ops_cuda; do
     VS_SOURCE_DIR=$PWD timeout 60 build-gpu/$t >"$R/$t.log" 2>&1
     echo "$t exit $?"; grep -vE "^ok " "$R/$t.log" | tail -n 10
   done
@@ -65,6 +70,7 @@ fi
 if has dit; then
   # name attention precision attention-precision
   while read -r name attn prec aprec; do
+    [[ " ${DIT_ROWS:-dense_bf16 dense_fp8 svg_bf16 svg_fp8} " == *" $name "* ]] || continue
     note "dit 14b 720p $name"
     extra=""
     [ "$prec" = fp8 ] && extra="--compare-precision"

@@ -16,7 +16,13 @@
  *          batch entry per query block, its key blocks the pages of K', V'),
  *          scattered to the stored rows.
  * When cuDNN has no paged engine, the other rows run on our kernel with their
- * part of the list instead. */
+ * part of the list instead.
+ *
+ * In FP8 (args->fp8, BF16 tensors): the gather writes E4M3 codes with the scales of FP8 dense attention
+ * (fp8_attention.h: K per head and smoothed, V per head, Q with K's scales folded into one scale, so one
+ * cuDNN call serves all heads), into the first half of the same scratch; the band and the sink run on
+ * cuDNN's FP8 graph with E4M3 out and the statistics, and the merge decodes both outputs. The other rows
+ * run on our kernel in BF16 (SVG's lists have none outside the band, bar text rows). */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdlib.h>
@@ -25,8 +31,11 @@
 #include "backend/cuda/band_attention.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cudnn_attention.h"
+#include "backend/cuda/fp8_attention.h"
+#include "backend/cuda/fp8_codes.cuh"
 #include "backend/cuda/stored_row.cuh"
 #include "core/devmem.h"
+#include "core/log.h"
 
 /* A run of query blocks outside the band: [first, first + count), its page-table rows and lengths from
  * `entry` on. Runs start at multiples of 4 entries, so each run's arrays keep the 16-byte alignment their
@@ -59,6 +68,8 @@ struct vs_cuda_band {
      * (rest_entries). */
     void *gathered, *out_band, *out_sink, *out_rest;
     float *lse_band, *lse_sink;
+    void *fp8_memory;       /* the FP8 scales of one batch entry (fp8) */
+    vs_cuda_fp8_scales fp8;
 };
 
 namespace {
@@ -125,6 +136,32 @@ __global__ void gather_token_major(GatherArgs g, RowMap map, int n_tokens, int h
     });
 }
 
+/* The FP8 gather: dst_t[n, h, :] = E4M3 codes of src_t[stored row of n for head h, h, :] (K less its mean)
+ * times the head's multiplier, for t = q, k, v (blockIdx.y) and n < seq_len; zeros for the rows up to
+ * `rows` (whole blocks: cuDNN's padded forms read them). */
+struct GatherFp8Args {
+    const char *src[3];
+    int64_t stride_n[3]; /* elements */
+    uint8_t *dst[3];
+    const float *mul;  /* [3 heads] */
+    const float *sums; /* K's column sums [heads * head_dim] */
+    float inv_rows;
+};
+
+__global__ void gather_token_major_fp8(GatherFp8Args g, RowMap map, int n_tokens, int rows, int heads,
+                                       int head_dim) {
+    const int t = blockIdx.y;
+    for_each_chunk(rows, heads, head_dim, [&](const Chunk &x) {
+        uint2 codes = make_uint2(0, 0);
+        if (x.r < n_tokens) {
+            const int row = map.row(x.r, x.h), c = x.h * head_dim + x.c * kChunk;
+            const uint4 bf16x8 = *reinterpret_cast<const uint4 *>(g.src[t] + 2 * ((int64_t)row * g.stride_n[t] + c));
+            codes = vs_fp8_codes8(bf16x8, t == 1 ? g.sums + c : nullptr, g.inv_rows, g.mul[t * heads + x.h]);
+        }
+        reinterpret_cast<uint2 *>(g.dst[t])[x.at] = codes;
+    });
+}
+
 /* Where row r of a part of the band path's output goes: head h of it to the stored row of position
  * first_row + r in this batch entry's output. The merge and the scatter write through it. */
 struct OutputRows {
@@ -180,6 +217,22 @@ template <typename T> __global__ void merge_band_and_sink(MergeArgs m) {
         for (int e = 0; e < kChunk; e++)
             y[e] = from_f32<T>((wb * to_f32(xb[e]) + ws * to_f32(xs[e])) * inv);
         *m.to.chunk(x.r, x.h, x.c) = merged;
+    });
+}
+
+/* merge_band_and_sink on the FP8 path: both outputs are E4M3 codes, head h's decoded times out_mul[h]. */
+__global__ void merge_band_and_sink_fp8(MergeArgs m, const float *out_mul) {
+    for_each_chunk(m.to.rows, m.to.heads, m.to.head_dim, [&](const Chunk &x) {
+        const float lb =
+            m.lse_band[((x.r / VS_ATTN_BLOCK) * m.to.heads + x.h) * VS_ATTN_BLOCK + x.r % VS_ATTN_BLOCK];
+        const float ls = m.lse_sink[x.h * m.band_rows + x.r];
+        const float top = fmaxf(lb, ls), wb = __expf(lb - top), ws = __expf(ls - top), inv = 1.f / (wb + ws);
+        float band[kChunk], sink[kChunk];
+        vs_fp8_decode8(reinterpret_cast<const uint2 *>(m.out_band)[x.at], wb * inv * out_mul[x.h], band);
+        vs_fp8_decode8(reinterpret_cast<const uint2 *>(m.out_sink)[x.at], ws * inv * out_mul[x.h], sink);
+#pragma unroll
+        for (int e = 0; e < kChunk; e++) band[e] += sink[e];
+        *m.to.chunk(x.r, x.h, x.c) = vs_bf16x8(band);
     });
 }
 
@@ -253,12 +306,13 @@ vs_status band_and_sink(const vs_cuda_band *band, const vs_attn_args *e, cudaStr
     return vs_cudnn_attention_lse(&s, band->lse_sink, stream);
 }
 
-/* Where q', k' and v' start in the gathered scratch (band_attention's layout: [tail][k'][tail][v'][q']). */
+/* Where q', k' and v' start in the gathered scratch (band_attention's layout: [tail][k'][tail][v'][q']), of
+ * `elem` bytes an element (2; 1 for the FP8 codes, in the first half). */
 struct Gathered {
     char *q, *k, *v;
 };
-Gathered gathered_tensors(const vs_cuda_band *band) {
-    const int64_t token_bytes = 2 * (int64_t)band->heads * band->head_dim,
+Gathered gathered_tensors(const vs_cuda_band *band, int elem) {
+    const int64_t token_bytes = elem * (int64_t)band->heads * band->head_dim,
                   tail = band->tail_tokens * token_bytes, all = (int64_t)band->blocks * VS_ATTN_BLOCK * token_bytes;
     char *base = static_cast<char *>(band->gathered);
     return Gathered{base + 2 * (tail + all), base + tail, base + tail + all + tail};
@@ -267,7 +321,7 @@ Gathered gathered_tensors(const vs_cuda_band *band) {
 /* Entry b's q, k, v in its heads' orders into the scratch, and the tail's keys and values again in front of
  * k' and v'; `e` then points at the copies. */
 vs_status gather(const vs_cuda_band *band, vs_attn_args *e, cudaStream_t stream) {
-    const Gathered to = gathered_tensors(band);
+    const Gathered to = gathered_tensors(band, 2);
     GatherArgs g;
     const void *src[3] = {e->q, e->k, e->v};
     const int64_t strides[3] = {e->q_stride_n, e->k_stride_n, e->v_stride_n};
@@ -439,6 +493,130 @@ vs_status make_band_groups(vs_cuda_band *band) {
     return s;
 }
 
+/* ---- FP8 -------------------------------------------------------------------------------------------- */
+
+/* Entry b's q, k, v as E4M3 codes in its heads' orders into the scratch (the tail's again in front of k' and
+ * v'), with the entry's FP8 scales computed first; `e` then points at the codes (strides in codes). */
+vs_status gather_fp8(const vs_cuda_band *band, vs_attn_args *e, cudaStream_t stream) {
+    VS_TRY(vs_cuda_fp8_scales_compute(e, &band->fp8, stream));
+    const Gathered to = gathered_tensors(band, 1);
+    GatherFp8Args g;
+    const void *src[3] = {e->q, e->k, e->v};
+    const int64_t strides[3] = {e->q_stride_n, e->k_stride_n, e->v_stride_n};
+    char *dst[3] = {to.q, to.k, to.v};
+    for (int t = 0; t < 3; t++) {
+        g.src[t] = static_cast<const char *>(src[t]);
+        g.stride_n[t] = strides[t];
+        g.dst[t] = reinterpret_cast<uint8_t *>(dst[t]);
+    }
+    g.mul = band->fp8.mul, g.sums = band->fp8.sums, g.inv_rows = 1.0f / (float)band->seq_len;
+    const int rows = band->blocks * VS_ATTN_BLOCK;
+    gather_token_major_fp8<<<dim3(grid_for(rows), 3), kThreads, 0, stream>>>(g, row_map(e), band->seq_len, rows,
+                                                                             band->heads, band->head_dim);
+    VS_CUDA_LAUNCH_CHECK("gather_token_major_fp8");
+    const int64_t row = (int64_t)band->heads * band->head_dim, tail_bytes = (int64_t)band->tail_tokens * row,
+                  tail_from = (int64_t)band->rows.tail * VS_ATTN_BLOCK * row;
+    if (tail_bytes) {
+        VS_CUDA_TRY(cudaMemcpyAsync(to.k - tail_bytes, to.k + tail_from, tail_bytes, cudaMemcpyDeviceToDevice, stream));
+        VS_CUDA_TRY(cudaMemcpyAsync(to.v - tail_bytes, to.v + tail_from, tail_bytes, cudaMemcpyDeviceToDevice, stream));
+    }
+    e->q = to.q, e->k = to.k, e->v = to.v;
+    e->q_stride_n = e->k_stride_n = e->v_stride_n = row;
+    e->q_stride_b = e->k_stride_b = e->v_stride_b = row * rows;
+    return VS_OK;
+}
+
+/* The first of cuDNN's FP8 forms with E4M3 out and the statistics (the merge needs both), with device
+ * lengths or without as asked, that has an engine at b's shape. */
+vs_status pick_fp8_form(const vs_attn_args *b, int lengths, vs_cudnn_fp8_form *form) {
+    for (int i = 0; i < vs_cudnn_fp8_form_count; i++) {
+        const vs_cudnn_fp8_form &f = vs_cudnn_fp8_forms[i];
+        if (!f.out_e4m3 || !f.stats || f.padded != lengths) continue;
+        const vs_status s = vs_cudnn_fp8_supported(b, &f);
+        if (s == VS_OK) {
+            *form = f;
+            return VS_OK;
+        }
+        if (s != VS_ERR_UNSUPPORTED) return s;
+    }
+    return vs_fail(VS_ERR_UNSUPPORTED,
+                   "SVG's band path in FP8: cuDNN has no FP8 attention with E4M3 out and statistics%s for %d x %d "
+                   "tokens, batch %d",
+                   lengths ? " and lengths" : "", b->seq_len, vs_attn_kv_len(b), b->batch);
+}
+
+/* band_and_sink on the codes of entry `e` (gather_fp8): cuDNN's FP8 graph, all heads a call (their scales
+ * folded, fp8_attention.h), E4M3 out into the band and sink outputs, the statistics beside them. */
+vs_status band_and_sink_fp8(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
+    const vs_attn_band &r = band->rows;
+    const int64_t block = VS_ATTN_BLOCK, row = (int64_t)band->heads * band->head_dim; /* codes per token */
+    vs_cudnn_fp8_form form;
+    for (const band_group &g : band->groups) {
+        if (g.count == 0) continue;
+        const int64_t entry = g.first - r.first;
+        vs_attn_args b = *e;
+        b.head_layout = nullptr;
+        b.q = static_cast<const char *>(e->q) + g.first * block * row;
+        b.k = static_cast<const char *>(e->k) + g.key_first * block * row;
+        b.v = static_cast<const char *>(e->v) + g.key_first * block * row;
+        b.out = static_cast<char *>(band->out_band) + entry * block * row;
+        b.batch = g.count, b.seq_len = (int)block, b.kv_len = g.kv_len;
+        b.q_stride_b = b.o_stride_b = block * row;
+        b.k_stride_b = b.v_stride_b = g.key_step * block * row;
+        b.o_stride_n = row;
+        VS_TRY(pick_fp8_form(&b, g.lengths, &form));
+        const vs_cudnn_fp8_scales scales =
+            vs_cuda_fp8_cudnn_scales(&band->fp8, &form, 0, band->lse_band + entry * band->heads * block,
+                                     g.lengths ? band->band_len_q + g.len_entry : nullptr,
+                                     g.lengths ? band->band_len_kv + g.len_entry : nullptr);
+        VS_TRY(vs_cudnn_attention_fp8(&b, &form, &scales, stream));
+    }
+
+    vs_attn_args s = *e;
+    s.head_layout = nullptr;
+    s.q = static_cast<const char *>(e->q) + r.first * block * row;
+    s.k = static_cast<const char *>(e->k) - (int64_t)band->tail_tokens * row; /* the tail, then the sink */
+    s.v = static_cast<const char *>(e->v) - (int64_t)band->tail_tokens * row;
+    s.out = band->out_sink;
+    s.batch = 1, s.seq_len = (int)(r.count * block), s.kv_len = (int)(r.sink * block) + band->tail_tokens;
+    s.q_stride_b = s.seq_len * row, s.k_stride_b = s.v_stride_b = s.kv_len * row;
+    s.o_stride_n = row, s.o_stride_b = s.seq_len * row;
+    VS_TRY(pick_fp8_form(&s, 0, &form));
+    const vs_cudnn_fp8_scales scales = vs_cuda_fp8_cudnn_scales(&band->fp8, &form, 0, band->lse_sink, nullptr, nullptr);
+    return vs_cudnn_attention_fp8(&s, &form, &scales, stream);
+}
+
+vs_status merge_fp8(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
+    const int first_row = band->rows.first * VS_ATTN_BLOCK,
+              end = (band->rows.first + band->rows.count) * VS_ATTN_BLOCK;
+    const MergeArgs m = {
+        static_cast<const char *>(band->out_band), static_cast<const char *>(band->out_sink), band->lse_band,
+        band->lse_sink, end - first_row,
+        output_rows(band, e, first_row, (end < band->seq_len ? end : band->seq_len) - first_row)};
+    merge_band_and_sink_fp8<<<grid_for(m.to.rows), kThreads, 0, stream>>>(m, band->fp8.out_mul);
+    VS_CUDA_LAUNCH_CHECK("merge_band_and_sink_fp8");
+    return VS_OK;
+}
+
+/* The FP8 path (the file's comment): entry 0's band and sink first (the calls that may find no engine,
+ * before anything is written to out), then the other rows of every entry on our kernel in BF16 (it writes
+ * zeros to the band rows, which the merges then fill). */
+vs_status band_attention_fp8(const vs_cuda_band *band, const vs_attn_args *a, cudaStream_t s) {
+    for (int b = 0; b < a->batch; b++) {
+        vs_attn_args e = entry(a, b);
+        VS_TRY(gather_fp8(band, &e, s));
+        if (band->rows.count) VS_TRY(band_and_sink_fp8(band, &e, s));
+        if (b == 0 && band->runs[0].count + band->runs[1].count > 0) {
+            vs_attn_args rest = *a;
+            rest.blocks = &band->rest;
+            rest.fp8 = 0;
+            VS_TRY(vs_cuda_flash_attention(&rest, s));
+        }
+        if (band->rows.count) VS_TRY(merge_fp8(band, &e, s));
+    }
+    return VS_OK;
+}
+
 } // namespace
 
 extern "C" void vs_cuda_band_free(vs_cuda_band *band) {
@@ -456,6 +634,7 @@ extern "C" void vs_cuda_band_free(vs_cuda_band *band) {
     vs_device_free(band->seq_len_kv);
     vs_device_free(band->lse_band);
     vs_device_free(band->lse_sink);
+    vs_device_free(band->fp8_memory);
     free(band);
 }
 
@@ -499,6 +678,8 @@ extern "C" vs_status vs_cuda_band_create(vs_cuda_band **out, const vs_attn_block
     if (!s) s = vs_device_malloc(&band->out_rest, others);
     if (!s) s = vs_device_malloc((void **)&band->lse_band, lse);
     if (!s) s = vs_device_malloc((void **)&band->lse_sink, lse);
+    if (!s) s = vs_device_malloc(&band->fp8_memory, vs_cuda_fp8_scales_bytes(1, heads, head_dim));
+    if (!s) vs_cuda_fp8_scales_carve(band->fp8_memory, 1, heads, head_dim, &band->fp8);
     if (s) {
         vs_cuda_band_free(band);
         return vs_fail_context(s, "the band attention's scratch (%.0f MiB)",
@@ -525,6 +706,12 @@ extern "C" vs_status vs_cuda_band_attention(const vs_cuda_band *band, const vs_a
         return vs_fail(VS_ERR_UNSUPPORTED,
                        "band attention: token-major layout needs fewer than 2^22 video tokens");
     cudaStream_t s = static_cast<cudaStream_t>(stream);
+    if (a->fp8 && a->dtype == VS_BF16) {
+        const vs_status st = band_attention_fp8(band, a, s);
+        if (st != VS_ERR_UNSUPPORTED) return st;
+        static int warned = 0; /* cuDNN has no FP8 form for the band's shapes: its BF16 path, said once */
+        if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED)) VS_WARN("%s: the band path runs in BF16", vs_last_error());
+    }
     /* Order on the stream: entry 0's band and sink (calls that may find no cuDNN engine, before anything
      * is written to out), the other rows (paged, into scratch; where cuDNN has no paged engine, our kernel
      * on all entries at once, writing zeros to the band rows), then the merges and scatters into out.

@@ -773,24 +773,18 @@ static int64_t round_to_pad(int64_t n) {
     return (n + VS_CUDNN_FP8_PAD - 1) / VS_CUDNN_FP8_PAD * VS_CUDNN_FP8_PAD;
 }
 
-/* The plan key of one head of FP8 attention in `form` (header: contiguous codes, rows rounded up when
- * padded), and in *shape the arguments describing the tensors cuDNN sees. */
+/* The plan key of FP8 attention in `form` (header: the codes' strides as given, token counts rounded up
+ * when padded), and in *shape the arguments describing the tensors cuDNN sees. */
 static vs_status fp8_key(const vs_attn_args *a, const vs_cudnn_fp8_form *form, vs_attn_args *shape, plan_key *key) {
     if (form->padded && !form->out_e4m3)
         return vs_fail(VS_ERR_INVALID_ARG, "cuDNN FP8 attention: the padded form writes E4M3 out");
     if (a->dtype != VS_BF16)
         return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN FP8 attention takes BF16 arguments, not %s", vs_dtype_name(a->dtype));
-    if (a->heads != 1) return vs_fail(VS_ERR_INVALID_ARG, "cuDNN FP8 attention runs one head at a time");
     *shape = *a;
-    const int64_t D = a->head_dim, N = form->padded ? round_to_pad(a->seq_len) : a->seq_len,
-                  L = form->padded ? round_to_pad(vs_attn_kv_len(a)) : vs_attn_kv_len(a);
-    shape->seq_len = (int)N, shape->kv_len = (int)L;
-    shape->q_stride_b = N * D, shape->q_stride_n = D;
-    shape->k_stride_b = shape->v_stride_b = L * D, shape->k_stride_n = shape->v_stride_n = D;
-    if (form->out_e4m3) shape->o_stride_b = N * D, shape->o_stride_n = D;
+    if (form->padded) shape->seq_len = (int)round_to_pad(a->seq_len), shape->kv_len = (int)round_to_pad(vs_attn_kv_len(a));
     VS_TRY(dense_key(shape, NULL, key));
     /* E4M3 rows: 16-byte alignment of every token row takes strides that are multiples of 16 codes. */
-    if (D % 16 != 0)
+    if (a->head_dim % 16 != 0)
         return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN FP8 attention needs a head_dim that is a multiple of 16");
     key->fp8 = 1, key->fp8_form = *form;
     return VS_OK;

@@ -1,10 +1,17 @@
-/* FP8 dense attention (--attention-precision fp8): Q, K and V quantised to E4M3 with one scale per head,
- * then cuDNN's FP8 fused flash attention (cudnn_attention.h), BF16 out.
+/* FP8 dense attention (--attention-precision fp8): Q, K and V quantised to E4M3, then cuDNN's FP8 fused
+ * flash attention (cudnn_attention.h), BF16 out.
  *
- * Scales. Each head h of Q, K and V gets its own scale amax_h / 448 (amax_h: the head's largest magnitude
- * over every batch entry and token), so one loud head does not crush the others' resolution. cuDNN's FP8
- * graph takes one descale per tensor, so the attention runs head by head, each call reading its head's
- * descales (device scalars) and its head's codes.
+ * Scales. K and V get one scale per head, amax_h / 448 (amax_h: the head's largest magnitude over every
+ * batch entry and token), so one loud head does not crush the others' resolution. cuDNN's FP8 graph takes
+ * one descale per tensor, so the per-head scales are folded where one value can stand for all heads:
+ *   - K_h = Kc_h * sk_h, and q . K_h = (q sk_h) . Kc_h: Q's codes are those of Q_h * sk_h / sq, one sq for
+ *     every head (sq = max_h amax(Q_h) sk_h / 448), so every head's logits are sq * Qc_h . Kc_h: descale_q
+ *     sq, descale_k 1. E4M3 is a floating-point format: a head whose Q_h sk_h is smaller than another's
+ *     keeps its relative precision (down to E4M3's subnormals, 2^-6 of the largest normal magnitude ~ 1/28672).
+ *   - V_h = Vc_h * sv_h: with E4M3 out, cuDNN writes P.Vc_h times one scale_o, and the conversion to BF16,
+ *     which runs per head anyway, multiplies by sv_h. With BF16 out (no such pass) the heads run one per
+ *     call, descale_v sv_h.
+ * So one cuDNN call serves a group of heads (as many as a 256 MiB scratch of codes holds), not one head.
  *
  * K smoothing. Before quantising, K loses its mean over the tokens, per batch entry, head and channel:
  * q . (k_j - mean) = q . k_j - q . mean, a constant per query row, which the softmax cancels exactly. Keys
@@ -14,22 +21,26 @@
  * be added back to the output; Q's is not softmax-invariant).
  *
  * Passes: the column sums of K, then every head's amax of Q, K - mean and V (atomics on the float bits:
- * non-negative floats order as their unsigned bits), then per head one quantising kernel writing that
- * head's [B, rows, D] codes (a scratch of three heads, not of three tensors) and the cuDNN call.
+ * non-negative floats order as their unsigned bits), the scales, then per group of heads one quantising
+ * kernel per tensor writing the group's [B, rows, heads, D] codes and the cuDNN call.
  *
  * The graph form (cudnn_attention.h) is the first cuDNN serves at the shape. In the forms with an E4M3
- * output, O's codes carry the scale scale_o = kOutRange / amax_v: every output row is a convex combination
- * of V's rows, so |O| <= amax_v, with headroom for the rounding of P; one more kernel then writes them to
- * out in BF16 (codes * amax_v / kOutRange). The padded form rounds the token counts up to VS_CUDNN_FP8_PAD:
+ * output, O's codes are P.Vc_h * kOutRange / 448: every output row is a convex combination of Vc_h's rows,
+ * so |P.Vc_h| <= 448, with headroom for the rounding of P; one more kernel then writes them to out in BF16
+ * (codes * amax_v / kOutRange per head). The padded form rounds the token counts up to VS_CUDNN_FP8_PAD:
  * the padded rows of the codes are zeros, cuDNN masks the padded keys, and the conversion skips the padded
  * query rows. */
 #include <cuda_bf16.h>
 #include <cuda_fp8.h>
 #include <pthread.h>
+#include <stdlib.h>
+
+#include <algorithm>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cudnn_attention.h"
 #include "backend/cuda/fp8_attention.h"
+#include "backend/cuda/fp8_codes.cuh"
 #include "core/devmem.h"
 #include "core/log.h"
 
@@ -69,79 +80,86 @@ __global__ void head_amax_kernel(unsigned *amax_bits, const __nv_bfloat16 *x, in
     if (threadIdx.x % 32 == 0) atomicMax(&amax_bits[c / head_dim], __float_as_uint(m));
 }
 
-/* Every scalar cuDNN reads sits in its own 16-byte slot (the alignment its tensors declare). */
-constexpr int kSlot = 4;
+constexpr int kSlot = VS_FP8_SLOT;
 
 /* The largest magnitude O's E4M3 codes are scaled to (E4M3's largest is 448): headroom for P's rounding. */
 constexpr float kOutRange = 384.0f;
 
-/* descale[i] = amax[i] / 448 (1 for an all-zero head) for the 3H heads of Q, K and V; scale_o[h] =
- * kOutRange / amax of V's head h (1 for a zero head); the constants of the P quantisation: scale_s 448,
- * descale_s 1/448, and scale_o 1 (BF16 out); the lengths of the padded form. */
-__global__ void descales_kernel(float *descale, float *scale_o, float *constants, int32_t *lengths,
-                                const unsigned *amax_bits, int heads, int batch, int seq_len, int kv_len) {
-    for (int i = threadIdx.x; i < 3 * heads; i += blockDim.x) {
-        const float amax = __uint_as_float(amax_bits[i]);
-        descale[i * kSlot] = amax > 0.0f ? amax / 448.0f : 1.0f;
-        if (i >= 2 * heads) scale_o[(i - 2 * heads) * kSlot] = amax > 0.0f ? kOutRange / amax : 1.0f;
+/* The scales, from the amaxes of Q, K - mean and V (amax_bits [3H]; a zero head takes the scale 1):
+ *   mul[h], mul[H + h], mul[2H + h]: what the quantising kernel multiplies head h of Q, K - mean and V by
+ *     (sk_h / sq, 448 / amax_k, 448 / amax_v);
+ *   descale_v[h] = sv_h = amax_v / 448 (the BF16-out forms' per-head calls), out_mul[h] = amax_v / kOutRange
+ *     (E4M3 out codes to values);
+ *   constants: scale_s 448, descale_s 1/448, one, sq (descale_q), scale_o kOutRange / 448; the lengths of the
+ *   padded form. */
+__global__ void scales_kernel(float *mul, float *descale_v, float *out_mul, float *constants, int32_t *lengths,
+                              const unsigned *amax_bits, int heads, int batch, int seq_len, int kv_len) {
+    __shared__ unsigned sq_bits_max; /* the largest amax(Q_h) sk_h, as float bits (non-negative) */
+    if (threadIdx.x == 0) sq_bits_max = 0;
+    __syncthreads();
+    const auto scale = [](float amax) { return amax > 0.0f ? amax / 448.0f : 1.0f; };
+    for (int h = threadIdx.x; h < heads; h += blockDim.x) {
+        const float amax_q = __uint_as_float(amax_bits[h]), amax_k = __uint_as_float(amax_bits[heads + h]),
+                    amax_v = __uint_as_float(amax_bits[2 * heads + h]);
+        atomicMax(&sq_bits_max, __float_as_uint(amax_q * scale(amax_k)));
+        mul[heads + h] = amax_k > 0.0f ? 448.0f / amax_k : 1.0f;
+        mul[2 * heads + h] = amax_v > 0.0f ? 448.0f / amax_v : 1.0f;
+        descale_v[h * kSlot] = scale(amax_v);
+        out_mul[h] = amax_v > 0.0f ? amax_v / kOutRange : 1.0f;
     }
+    __syncthreads();
+    const float sq = scale(__uint_as_float(sq_bits_max));
+    for (int h = threadIdx.x; h < heads; h += blockDim.x)
+        mul[h] = scale(__uint_as_float(amax_bits[heads + h])) / sq;
     for (int b = threadIdx.x; b < batch; b += blockDim.x)
         lengths[b] = seq_len, lengths[batch + b] = kv_len;
-    if (threadIdx.x == 0)
+    if (threadIdx.x == 0) {
         constants[0] = 448.0f, constants[kSlot] = 1.0f / 448.0f, constants[2 * kSlot] = 1.0f;
+        constants[3 * kSlot] = sq, constants[4 * kSlot] = kOutRange / 448.0f;
+    }
 }
 
-/* codes[b, r, :] = e4m3((x[b, r, head, :] - mean[b, head, :]) * 448 / amax) for r < rows, zeros for the
- * padding rows up to rows_padded; eight values per thread. */
-__global__ void quantize_head_kernel(uint8_t *codes, const __nv_bfloat16 *x, int64_t stride_b, int64_t stride_n,
-                                     int batch, int rows, int rows_padded, int heads, int head, int head_dim,
-                                     const float *sums, float inv_rows, const unsigned *amax_bits) {
+/* codes[b, r, g, :] = e4m3((x[b, r, first + g, :] - mean[b, first + g, :]) * mul[first + g]) for the
+ * group's heads g < count and r < rows, zeros for the padding rows up to rows_padded; eight values per
+ * thread. */
+__global__ void quantize_heads_kernel(uint8_t *codes, const __nv_bfloat16 *x, int64_t stride_b, int64_t stride_n,
+                                      int batch, int rows, int rows_padded, int heads, int first, int count,
+                                      int head_dim, const float *sums, float inv_rows, const float *mul) {
     const int groups = head_dim / 8;
     const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-    if (i >= (int64_t)batch * rows_padded * groups) return;
-    const int g = (int)(i % groups);
-    const int64_t br = i / groups;
+    if (i >= (int64_t)batch * rows_padded * count * groups) return;
+    const int g8 = (int)(i % groups);
+    const int64_t brh = i / groups, br = brh / count;
+    const int h = first + (int)(brh % count);
     const int b = (int)(br / rows_padded), r = (int)(br % rows_padded);
     if (r >= rows) {
-        *reinterpret_cast<uint2 *>(codes + br * head_dim + g * 8) = make_uint2(0, 0);
+        *reinterpret_cast<uint2 *>(codes + brh * head_dim + g8 * 8) = make_uint2(0, 0);
         return;
     }
-    const int c = head * head_dim + g * 8;
-    const float amax = __uint_as_float(*amax_bits), inv = amax > 0.0f ? 448.0f / amax : 1.0f;
-    uint4 packed = *reinterpret_cast<const uint4 *>(x + b * stride_b + (int64_t)r * stride_n + c);
-    const __nv_bfloat16 *h = reinterpret_cast<const __nv_bfloat16 *>(&packed);
-    float v[8];
-    for (int k = 0; k < 8; k++)
-        v[k] = __bfloat162float(h[k]) - (sums ? sums[(int64_t)b * heads * head_dim + c + k] * inv_rows : 0.0f);
-    uint2 out;
-    uint16_t *pairs = reinterpret_cast<uint16_t *>(&out);
-    for (int k = 0; k < 4; k++)
-        pairs[k] = __nv_cvt_float2_to_fp8x2(make_float2(v[2 * k] * inv, v[2 * k + 1] * inv), __NV_SATFINITE,
-                                            __NV_E4M3);
-    *reinterpret_cast<uint2 *>(codes + br * head_dim + g * 8) = out;
+    const int c = h * head_dim + g8 * 8;
+    const uint4 x8 = *reinterpret_cast<const uint4 *>(x + b * stride_b + (int64_t)r * stride_n + c);
+    const uint2 out = vs_fp8_codes8(x8, sums ? sums + (int64_t)b * heads * head_dim + c : nullptr, inv_rows, mul[h]);
+    *reinterpret_cast<uint2 *>(codes + brh * head_dim + g8 * 8) = out;
 }
 
-/* out[b, r, head, :] = bf16(codes[b, r, :] / scale_o) for r < rows (codes [B, rows_padded, D], written by
- * cuDNN as O * scale_o); eight values per thread. */
-__global__ void dequantize_head_kernel(__nv_bfloat16 *out, int64_t stride_b, int64_t stride_n, const uint8_t *codes,
-                                       int batch, int rows, int rows_padded, int head, int head_dim,
-                                       const float *scale_o) {
+/* out[b, r, first + g, :] = bf16(codes[b, r, g, :] * out_mul[first + g]) for r < rows and the group's heads
+ * g < count (codes [B, rows_padded, count, D], cuDNN's E4M3 out); eight values per thread. */
+__global__ void dequantize_heads_kernel(__nv_bfloat16 *out, int64_t stride_b, int64_t stride_n, const uint8_t *codes,
+                                        int batch, int rows, int rows_padded, int first, int count, int head_dim,
+                                        const float *out_mul) {
     const int groups = head_dim / 8;
     const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-    if (i >= (int64_t)batch * rows * groups) return;
-    const int g = (int)(i % groups);
-    const int64_t br = i / groups;
-    const int b = (int)(br / rows), r = (int)(br % rows);
-    const uint2 packed = *reinterpret_cast<const uint2 *>(codes + ((int64_t)b * rows_padded + r) * head_dim + g * 8);
-    const __nv_fp8x2_storage_t *pairs = reinterpret_cast<const __nv_fp8x2_storage_t *>(&packed);
-    const float scale = 1.0f / *scale_o;
-    uint4 result;
-    __nv_bfloat162 *h = reinterpret_cast<__nv_bfloat162 *>(&result);
-    for (int k = 0; k < 4; k++) {
-        const float2 f = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(pairs[k], __NV_E4M3)));
-        h[k] = __floats2bfloat162_rn(f.x * scale, f.y * scale);
-    }
-    *reinterpret_cast<uint4 *>(out + b * stride_b + (int64_t)r * stride_n + (int64_t)head * head_dim + g * 8) = result;
+    if (i >= (int64_t)batch * rows * count * groups) return;
+    const int g8 = (int)(i % groups);
+    const int64_t brh = i / groups, br = brh / count;
+    const int g = (int)(brh % count), b = (int)(br / rows), r = (int)(br % rows);
+    const uint2 packed = *reinterpret_cast<const uint2 *>(
+        codes + (((int64_t)b * rows_padded + r) * count + g) * head_dim + g8 * 8);
+    float values[8];
+    vs_fp8_decode8(packed, out_mul[first + g], values);
+    const uint4 result = vs_bf16x8(values);
+    *reinterpret_cast<uint4 *>(out + b * stride_b + (int64_t)r * stride_n + (int64_t)(first + g) * head_dim + g8 * 8) =
+        result;
 }
 
 /* One scratch for the process, grown on demand, under a lock (as cuDNN's workspace). */
@@ -149,23 +167,24 @@ pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 void *g_scratch;
 size_t g_scratch_bytes;
 
+/* The codes of a group of heads take at most this much (or one head's, when that is more). */
+constexpr size_t kCodesBudget = 256u << 20;
+
 size_t round_up(size_t n) { return (n + 255) / 256 * 256; }
 
 struct scratch {
     uint8_t *q, *k, *v, *o;
-    float *sums, *descale, *scale_o, *constants, *amax_out, *stats;
-    int32_t *lengths;
-    unsigned *amax_bits;
+    float *stats;
+    vs_cuda_fp8_scales scales;
 };
 
-/* Codes of one head (rows_q, rows_kv: the token counts, padded or not), the statistics and the scalars. */
-vs_status take_scratch(const vs_attn_args *a, int rows_q, int rows_kv, scratch *s) {
-    const size_t B = a->batch, H = a->heads, D = a->head_dim, N = rows_q, L = rows_kv;
-    enum { kParts = 12 };
-    const size_t sizes[kParts] = {round_up(B * N * D),          round_up(B * L * D),      round_up(B * L * D),
-                                  round_up(B * N * D),          round_up(B * H * D * 4),  round_up(3 * H * kSlot * 4),
-                                  round_up(H * kSlot * 4),      round_up(3 * kSlot * 4),  round_up(2 * kSlot * 4),
-                                  round_up(B * N * 4),          round_up(2 * B * 4),      round_up(3 * H * 4)};
+/* Codes of `heads` heads (rows_q, rows_kv: the token counts, padded or not), their statistics and the scales. */
+vs_status take_scratch(const vs_attn_args *a, int heads, int rows_q, int rows_kv, scratch *s) {
+    const size_t B = a->batch, D = a->head_dim, G = heads, N = rows_q, L = rows_kv;
+    enum { kParts = 6 };
+    const size_t sizes[kParts] = {round_up(B * N * G * D), round_up(B * L * G * D), round_up(B * L * G * D),
+                                  round_up(B * N * G * D), round_up(B * G * N * 4),
+                                  vs_cuda_fp8_scales_bytes(a->batch, a->heads, a->head_dim)};
     size_t total = 0;
     for (size_t n : sizes)
         total += n;
@@ -176,107 +195,172 @@ vs_status take_scratch(const vs_attn_args *a, int rows_q, int rows_kv, scratch *
         g_scratch_bytes = total;
     }
     uint8_t *p = static_cast<uint8_t *>(g_scratch);
-    void *parts[kParts];
+    uint8_t *parts[kParts];
     for (int i = 0; i < kParts; i++)
         parts[i] = p, p += sizes[i];
-    s->q = static_cast<uint8_t *>(parts[0]), s->k = static_cast<uint8_t *>(parts[1]);
-    s->v = static_cast<uint8_t *>(parts[2]), s->o = static_cast<uint8_t *>(parts[3]);
-    s->sums = static_cast<float *>(parts[4]), s->descale = static_cast<float *>(parts[5]);
-    s->scale_o = static_cast<float *>(parts[6]), s->constants = static_cast<float *>(parts[7]);
-    s->amax_out = static_cast<float *>(parts[8]), s->stats = static_cast<float *>(parts[9]);
-    s->lengths = static_cast<int32_t *>(parts[10]), s->amax_bits = static_cast<unsigned *>(parts[11]);
+    s->q = parts[0], s->k = parts[1], s->v = parts[2], s->o = parts[3];
+    s->stats = reinterpret_cast<float *>(parts[4]);
+    vs_cuda_fp8_scales_carve(parts[5], a->batch, a->heads, a->head_dim, &s->scales);
     return VS_OK;
 }
 
-int padded_rows(int rows, const vs_cudnn_fp8_form &form) {
-    return form.padded ? (rows + VS_CUDNN_FP8_PAD - 1) / VS_CUDNN_FP8_PAD * VS_CUDNN_FP8_PAD : rows;
+int padded_rows(int rows) {
+    return (rows + VS_CUDNN_FP8_PAD - 1) / VS_CUDNN_FP8_PAD * VS_CUDNN_FP8_PAD;
+}
+
+/* Heads a cuDNN call takes: as many as kCodesBudget holds the codes of (Q, K, V and O), or
+ * $VS_FP8_ATTENTION_HEADS (tests), spread evenly over the calls; one with BF16 out (its per-head descale_v). */
+int heads_per_call(const vs_attn_args *a, const vs_cudnn_fp8_form &form) {
+    if (!form.out_e4m3) return 1;
+    const size_t per_head = (size_t)a->batch * a->head_dim *
+                            (2 * (size_t)padded_rows(a->seq_len) + 2 * (size_t)padded_rows(vs_attn_kv_len(a)));
+    const char *env = getenv("VS_FP8_ATTENTION_HEADS");
+    const size_t asked = env && atoi(env) > 0 ? (size_t)atoi(env) : kCodesBudget / per_head;
+    const int most = (int)std::max<size_t>(1, std::min<size_t>(a->heads, asked));
+    const int calls = (a->heads + most - 1) / most;
+    return (a->heads + calls - 1) / calls;
 }
 
 /* The form last reported in the log (under g_lock), so each change of form is said once. */
 int g_reported_form = -1;
 
-void report_form(const vs_cudnn_fp8_form &f, int batch, int seq_len, int kv_len, int head_dim) {
+void report_form(const vs_cudnn_fp8_form &f, int batch, int seq_len, int kv_len, int head_dim, int heads) {
     const int id = f.out_e4m3 | f.stats << 1 | f.padded << 2 | f.scale_o_value << 3;
     if (id == g_reported_form) return;
     g_reported_form = id;
-    VS_INFO("FP8 attention (B %d, N %d, L %d, D %d): cuDNN's form with %s out%s%s%s", batch, seq_len, kv_len,
-            head_dim, f.out_e4m3 ? "E4M3" : "BF16", f.stats ? ", statistics out" : "",
-            f.padded ? ", lengths padded and masked" : "", f.scale_o_value ? ", scale_o by value" : "");
+    VS_INFO("FP8 attention (B %d, N %d, L %d, D %d): cuDNN's form with %s out%s%s%s, %d heads a call", batch,
+            seq_len, kv_len, head_dim, f.out_e4m3 ? "E4M3" : "BF16", f.stats ? ", statistics out" : "",
+            f.padded ? ", lengths padded and masked" : "", f.scale_o_value ? ", scale_o by value" : "", heads);
 }
 
 vs_status run_locked(const vs_attn_args *a, cudaStream_t st) {
-    const int B = a->batch, H = a->heads, D = a->head_dim, N = a->seq_len, L = vs_attn_kv_len(a), cols = H * D;
-    const vs_cudnn_fp8_form widest = {1, 1, 1, 0};
-    scratch s;
-    VS_TRY(take_scratch(a, padded_rows(N, widest), padded_rows(L, widest), &s));
+    const int B = a->batch, H = a->heads, D = a->head_dim, N = a->seq_len, L = vs_attn_kv_len(a);
 
-    /* One head's arguments for cuDNN: the codes (strides set by the form), out in the model's layout. */
-    vs_attn_args one = {};
-    one.dtype = VS_BF16;
-    one.q = s.q, one.k = s.k, one.v = s.v, one.out = a->out;
-    one.batch = B, one.heads = 1, one.seq_len = N, one.kv_len = L, one.head_dim = D;
-    one.q_stride_b = (int64_t)N * D, one.q_stride_n = D;
-    one.k_stride_b = one.v_stride_b = (int64_t)L * D, one.k_stride_n = one.v_stride_n = D;
-    one.o_stride_b = a->o_stride_b, one.o_stride_n = a->o_stride_n;
-    one.scale = a->scale;
+    /* A group of `heads` heads' arguments for cuDNN: the codes [B, rows, heads, D] with the token counts
+     * rounded up to VS_CUDNN_FP8_PAD (room for the padded forms; the others skip the padding rows), out in the
+     * model's layout or, with E4M3 out, codes as q's. */
+    const int rows_q = padded_rows(N), rows_kv = padded_rows(L);
+    scratch s_codes = {};
+    const auto group_args = [&](int first, int heads, int e4m3_out) {
+        vs_attn_args g = {};
+        g.dtype = VS_BF16;
+        g.batch = B, g.heads = heads, g.seq_len = N, g.kv_len = L, g.head_dim = D;
+        g.q = s_codes.q, g.k = s_codes.k, g.v = s_codes.v;
+        g.q_stride_n = g.k_stride_n = g.v_stride_n = (int64_t)heads * D;
+        g.q_stride_b = (int64_t)rows_q * heads * D, g.k_stride_b = g.v_stride_b = (int64_t)rows_kv * heads * D;
+        g.out = e4m3_out ? static_cast<void *>(s_codes.o)
+                         : static_cast<void *>(static_cast<__nv_bfloat16 *>(a->out) + (int64_t)first * D);
+        g.o_stride_b = e4m3_out ? g.q_stride_b : a->o_stride_b, g.o_stride_n = e4m3_out ? g.q_stride_n : a->o_stride_n;
+        g.scale = a->scale;
+        return g;
+    };
+    /* The form: the first cuDNN serves for one head (Hopper: E4M3 out), then again for a call's heads. */
     vs_cudnn_fp8_form form;
-    VS_TRY(vs_cudnn_fp8_pick(&one, &form));
-    report_form(form, B, N, L, D);
-    const int rows_q = padded_rows(N, form), rows_kv = padded_rows(L, form);
+    vs_attn_args probe = group_args(0, 1, 1);
+    VS_TRY(vs_cudnn_fp8_pick(&probe, &form));
+    const int per_call = heads_per_call(a, form);
+    VS_TRY(take_scratch(a, per_call, rows_q, rows_kv, &s_codes));
+    probe = group_args(0, per_call, form.out_e4m3);
+    VS_TRY(vs_cudnn_fp8_pick(&probe, &form));
+    report_form(form, B, N, L, D, per_call);
+    const scratch &s = s_codes;
 
     const __nv_bfloat16 *q = static_cast<const __nv_bfloat16 *>(a->q), *k = static_cast<const __nv_bfloat16 *>(a->k),
                         *v = static_cast<const __nv_bfloat16 *>(a->v);
-    VS_CUDA_TRY(cudaMemsetAsync(s.sums, 0, sizeof(float) * B * cols, st));
-    VS_CUDA_TRY(cudaMemsetAsync(s.amax_bits, 0, sizeof(unsigned) * 3 * H, st));
-    const unsigned col_blocks = (unsigned)((cols + kThreads - 1) / kThreads);
-    const dim3 grid_n(col_blocks, (unsigned)((N + kRowsPerChunk - 1) / kRowsPerChunk), (unsigned)B);
-    const dim3 grid_l(col_blocks, (unsigned)((L + kRowsPerChunk - 1) / kRowsPerChunk), (unsigned)B);
+    const vs_cuda_fp8_scales &sc = s.scales;
+    VS_TRY(vs_cuda_fp8_scales_compute(a, &sc, st));
     const float inv_l = 1.0f / (float)L;
-    column_sums_kernel<<<grid_l, kThreads, 0, st>>>(s.sums, k, a->k_stride_b, a->k_stride_n, L, cols);
-    head_amax_kernel<<<grid_n, kThreads, 0, st>>>(s.amax_bits, q, a->q_stride_b, a->q_stride_n, N, cols, D, nullptr,
-                                                  0.0f);
-    head_amax_kernel<<<grid_l, kThreads, 0, st>>>(s.amax_bits + H, k, a->k_stride_b, a->k_stride_n, L, cols, D,
-                                                  s.sums, inv_l);
-    head_amax_kernel<<<grid_l, kThreads, 0, st>>>(s.amax_bits + 2 * H, v, a->v_stride_b, a->v_stride_n, L, cols, D,
-                                                  nullptr, 0.0f);
-    descales_kernel<<<1, kThreads, 0, st>>>(s.descale, s.scale_o, s.constants, s.lengths, s.amax_bits, H, B, N, L);
-    VS_CUDA_LAUNCH_CHECK("fp8 attention statistics");
 
     const int groups = D / 8;
     const auto blocks = [](int64_t threads) { return (unsigned)((threads + kThreads - 1) / kThreads); };
-    for (int h = 0; h < H; h++) {
-        quantize_head_kernel<<<blocks((int64_t)B * rows_q * groups), kThreads, 0, st>>>(
-            s.q, q, a->q_stride_b, a->q_stride_n, B, N, rows_q, H, h, D, nullptr, 0.0f, s.amax_bits + h);
-        quantize_head_kernel<<<blocks((int64_t)B * rows_kv * groups), kThreads, 0, st>>>(
-            s.k, k, a->k_stride_b, a->k_stride_n, B, L, rows_kv, H, h, D, s.sums, inv_l, s.amax_bits + H + h);
-        quantize_head_kernel<<<blocks((int64_t)B * rows_kv * groups), kThreads, 0, st>>>(
-            s.v, v, a->v_stride_b, a->v_stride_n, B, L, rows_kv, H, h, D, nullptr, 0.0f, s.amax_bits + 2 * H + h);
-        VS_CUDA_LAUNCH_CHECK("quantize_head_kernel");
-        __nv_bfloat16 *out_head = static_cast<__nv_bfloat16 *>(a->out) + (int64_t)h * D;
-        one.out = form.out_e4m3 ? static_cast<void *>(s.o) : static_cast<void *>(out_head);
-        const vs_cudnn_fp8_scales scales = {s.descale + h * kSlot,
-                                            s.descale + (H + h) * kSlot,
-                                            s.descale + (2 * H + h) * kSlot,
-                                            s.constants + kSlot,
-                                            s.constants,
-                                            form.out_e4m3 ? s.scale_o + h * kSlot : s.constants + 2 * kSlot,
-                                            s.amax_out,
-                                            s.amax_out + kSlot,
-                                            s.stats,
-                                            s.lengths,
-                                            s.lengths + B};
-        VS_TRY(vs_cudnn_attention_fp8(&one, &form, &scales, st));
+    for (int first = 0; first < H; first += per_call) {
+        const int count = std::min(per_call, H - first);
+        quantize_heads_kernel<<<blocks((int64_t)B * rows_q * count * groups), kThreads, 0, st>>>(
+            s.q, q, a->q_stride_b, a->q_stride_n, B, N, rows_q, H, first, count, D, nullptr, 0.0f, sc.mul);
+        quantize_heads_kernel<<<blocks((int64_t)B * rows_kv * count * groups), kThreads, 0, st>>>(
+            s.k, k, a->k_stride_b, a->k_stride_n, B, L, rows_kv, H, first, count, D, sc.sums, inv_l, sc.mul + H);
+        quantize_heads_kernel<<<blocks((int64_t)B * rows_kv * count * groups), kThreads, 0, st>>>(
+            s.v, v, a->v_stride_b, a->v_stride_n, B, L, rows_kv, H, first, count, D, nullptr, 0.0f, sc.mul + 2 * H);
+        VS_CUDA_LAUNCH_CHECK("quantize_heads_kernel");
+        const vs_attn_args group = group_args(first, count, form.out_e4m3);
+        const vs_cudnn_fp8_scales scales =
+            vs_cuda_fp8_cudnn_scales(&sc, &form, first, s.stats, sc.lengths, sc.lengths + B);
+        VS_TRY(vs_cudnn_attention_fp8(&group, &form, &scales, st));
         if (form.out_e4m3) {
-            dequantize_head_kernel<<<blocks((int64_t)B * N * groups), kThreads, 0, st>>>(
-                static_cast<__nv_bfloat16 *>(a->out), a->o_stride_b, a->o_stride_n, s.o, B, N, rows_q, h, D,
-                s.scale_o + h * kSlot);
-            VS_CUDA_LAUNCH_CHECK("dequantize_head_kernel");
+            dequantize_heads_kernel<<<blocks((int64_t)B * N * count * groups), kThreads, 0, st>>>(
+                static_cast<__nv_bfloat16 *>(a->out), a->o_stride_b, a->o_stride_n, s.o, B, N, rows_q, first, count,
+                D, sc.out_mul);
+            VS_CUDA_LAUNCH_CHECK("dequantize_heads_kernel");
         }
     }
     return VS_OK;
 }
 
 } // namespace
+
+extern "C" size_t vs_cuda_fp8_scales_bytes(int batch, int heads, int head_dim) {
+    const size_t B = batch, H = heads, D = head_dim;
+    return round_up(B * H * D * 4) + round_up(3 * H * 4) + round_up(3 * H * 4) + round_up(H * kSlot * 4) +
+           round_up(H * 4) + round_up(5 * kSlot * 4) + round_up(2 * kSlot * 4) + round_up(2 * B * 4);
+}
+
+extern "C" void vs_cuda_fp8_scales_carve(void *base, int batch, int heads, int head_dim, vs_cuda_fp8_scales *out) {
+    const size_t B = batch, H = heads, D = head_dim;
+    uint8_t *p = static_cast<uint8_t *>(base);
+    auto take = [&](size_t bytes) {
+        uint8_t *at = p;
+        p += round_up(bytes);
+        return at;
+    };
+    out->sums = reinterpret_cast<float *>(take(B * H * D * 4));
+    out->amax_bits = reinterpret_cast<unsigned *>(take(3 * H * 4));
+    out->mul = reinterpret_cast<float *>(take(3 * H * 4));
+    out->descale_v = reinterpret_cast<float *>(take(H * kSlot * 4));
+    out->out_mul = reinterpret_cast<float *>(take(H * 4));
+    out->constants = reinterpret_cast<float *>(take(5 * kSlot * 4));
+    out->amax_out = reinterpret_cast<float *>(take(2 * kSlot * 4));
+    out->lengths = reinterpret_cast<int32_t *>(take(2 * B * 4));
+}
+
+extern "C" vs_status vs_cuda_fp8_scales_compute(const vs_attn_args *a, const vs_cuda_fp8_scales *s, void *stream) {
+    const int B = a->batch, H = a->heads, D = a->head_dim, N = a->seq_len, L = vs_attn_kv_len(a), cols = H * D;
+    cudaStream_t st = static_cast<cudaStream_t>(stream);
+    const __nv_bfloat16 *q = static_cast<const __nv_bfloat16 *>(a->q), *k = static_cast<const __nv_bfloat16 *>(a->k),
+                        *v = static_cast<const __nv_bfloat16 *>(a->v);
+    VS_CUDA_TRY(cudaMemsetAsync(s->sums, 0, sizeof(float) * B * cols, st));
+    VS_CUDA_TRY(cudaMemsetAsync(s->amax_bits, 0, sizeof(unsigned) * 3 * H, st));
+    const unsigned col_blocks = (unsigned)((cols + kThreads - 1) / kThreads);
+    const dim3 grid_n(col_blocks, (unsigned)((N + kRowsPerChunk - 1) / kRowsPerChunk), (unsigned)B);
+    const dim3 grid_l(col_blocks, (unsigned)((L + kRowsPerChunk - 1) / kRowsPerChunk), (unsigned)B);
+    column_sums_kernel<<<grid_l, kThreads, 0, st>>>(s->sums, k, a->k_stride_b, a->k_stride_n, L, cols);
+    head_amax_kernel<<<grid_n, kThreads, 0, st>>>(s->amax_bits, q, a->q_stride_b, a->q_stride_n, N, cols, D,
+                                                  nullptr, 0.0f);
+    head_amax_kernel<<<grid_l, kThreads, 0, st>>>(s->amax_bits + H, k, a->k_stride_b, a->k_stride_n, L, cols, D,
+                                                  s->sums, 1.0f / (float)L);
+    head_amax_kernel<<<grid_l, kThreads, 0, st>>>(s->amax_bits + 2 * H, v, a->v_stride_b, a->v_stride_n, L, cols,
+                                                  D, nullptr, 0.0f);
+    scales_kernel<<<1, kThreads, 0, st>>>(s->mul, s->descale_v, s->out_mul, s->constants, s->lengths, s->amax_bits,
+                                          H, B, N, L);
+    VS_CUDA_LAUNCH_CHECK("fp8 attention scales");
+    return VS_OK;
+}
+
+extern "C" vs_cudnn_fp8_scales vs_cuda_fp8_cudnn_scales(const vs_cuda_fp8_scales *s, const vs_cudnn_fp8_form *form,
+                                                        int first_head, float *stats, const int32_t *seq_len_q,
+                                                        const int32_t *seq_len_kv) {
+    const float *one = s->constants + 2 * kSlot;
+    return vs_cudnn_fp8_scales{s->constants + 3 * kSlot,
+                               one,
+                               form->out_e4m3 ? one : s->descale_v + first_head * kSlot,
+                               s->constants + kSlot,
+                               s->constants,
+                               form->out_e4m3 ? s->constants + 4 * kSlot : one,
+                               s->amax_out,
+                               s->amax_out + kSlot,
+                               stats,
+                               seq_len_q,
+                               seq_len_kv};
+}
 
 extern "C" vs_status vs_cuda_fp8_attention(const vs_attn_args *a, void *stream) {
     VS_TRY(vs_attn_args_validate(a));
