@@ -70,9 +70,9 @@ fp8="--precision fp8 --attention-precision fp8"
 ours wan14b_720p_svg0.25_fp8 wan14b 720p 3 svg $warmup $fp8 --gpu-memory 32
 theirs wan14b_720p wan14b 720p 2
 ours wan14b_720p_dense_fp8 wan14b 720p 2 dense $fp8
-ours wan14b_720p_svg0.25_bf16 wan14b 720p 3 svg $warmup
 ours wan1.3b_480p_svg0.25_fp8 wan1.3b 480p 3 svg $warmup $fp8 --gpu-memory 24
 theirs wan1.3b_480p wan1.3b 480p 3
+ours wan14b_720p_svg0.25_bf16 wan14b 720p 3 svg $warmup
 ours wan1.3b_480p_svg0.25_bf16 wan1.3b 480p 3 svg $warmup
 
 python3 - "$R" <<'EOF'

@@ -3,6 +3,8 @@
 # less than half a point (128 prompts x 2 seeds = 256 clips an arm; about 30 ms a clip on an H200):
 #   cache  issue 21: easycache and fora at their defaults against no cache, dense and SVG   -> cache_eval_256.json
 #   fp8    issue 20: FP8 weights (fp8, fp8-ffn) and FP8 weights + FP8 attention against BF16 -> fp8_eval_<p>.json
+#          (FP8_ARMS: "weights:attention ...", default "fp8:bf16 fp8-ffn:bf16 fp8:fp8"; FP8_ATTENTION=svg: both
+#          arms under SVG, not dense, so FP8 attention covers SVG's band path -> fp8_eval_<p>_svg.json)
 #   svg2   issue 19: SVG at --density 0.25 (it keeps 0.364 of this model's map) and SVG2 at the matched budget
 #          0.364 against dense (SVG2_MODES="svg2 --svg2-budget 0.5;svg2": other settings)        -> svg2_eval_<m>.json
 #   fp8keep issue 20, an experiment: `--precision fp8` with one group of block linears left in BF16 at a time
@@ -30,13 +32,14 @@ if has cache; then
   pack
 fi
 if has fp8; then
-  for run in "fp8 bf16" "fp8-ffn bf16" "fp8 fp8"; do
-    read -r precision attention <<<"$run"
-    note "eval: --precision $precision --attention-precision $attention against BF16, $PROMPTS prompts x $SEEDS seeds"
+  for run in ${FP8_ARMS:-fp8:bf16 fp8-ffn:bf16 fp8:fp8}; do
+    IFS=: read -r precision attention <<<"$run"
+    name=${precision}_attention_$attention${FP8_ATTENTION:+_$FP8_ATTENTION}
+    note "eval: --precision $precision --attention-precision $attention ${FP8_ATTENTION:-dense} against BF16, $PROMPTS prompts x $SEEDS seeds"
     timeout 120 build-gpu/vidsparse eval --precision "$precision" --attention-precision "$attention" \
-      --prompts "$PROMPTS" --seeds "$SEEDS" -o "$R/fp8_eval_${precision}_attention_$attention.json" \
-      >"$R/fp8_eval_${precision}_$attention.log" 2>&1
-    echo "exit $?"; rows "$R/fp8_eval_${precision}_$attention.log"
+      ${FP8_ATTENTION:+--attention $FP8_ATTENTION} --prompts "$PROMPTS" --seeds "$SEEDS" -o "$R/fp8_eval_$name.json" \
+      >"$R/fp8_eval_$name.log" 2>&1
+    echo "exit $?"; rows "$R/fp8_eval_$name.log"
     pack
   done
 fi

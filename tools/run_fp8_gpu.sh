@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # FP8 inference (issue 20, docs/fp8.md) on the accelerator. PHASE selects the stages (comma-separated):
 #   attn (the default, under 5 minutes): tests/gpu/test_fp8_attention (FP8 dense attention against the f64
-#     references, relative L2 printed per case); bench attention at Wan 14B 720p in BF16 and with
+#     references, relative L2 printed per case; SVG in FP8 against BF16) and test_flash_attention's band cases; bench attention at Wan 14B 720p in BF16 and with
 #     --attention-precision fp8 (dense FP8 time and its relative L2 from BF16 dense; SVG 0.25 beside it);
 #     bench/dit_vs_diffusers.py at 14B 720p with --layers 4 (a time-boxed partial model, both sides), kept
 #     fraction 0.25: ours dense / SVG in BF16 and with FP8 weights + FP8 attention, diffusers' forward
@@ -25,7 +25,7 @@ has() { [[ ",$PHASE," == *",$1,"* ]]; }
 
 note "build ($PHASE)"
 targets="vidsparse_cli"
-has attn && targets="$targets test_fp8_attention"
+has attn && targets="$targets test_fp8_attention test_flash_attention"
 has test && targets="$targets test_fp8 test_backend_ops test_flash_attention test_ops_cuda"
 build_gpu $targets ||
   { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
@@ -35,6 +35,10 @@ if has attn; then
   note "test_fp8_attention"
   VS_SOURCE_DIR=$PWD timeout 60 build-gpu/test_fp8_attention >"$R/test_fp8_attention.log" 2>&1
   echo "test_fp8_attention exit $?"; tail -n 20 "$R/test_fp8_attention.log"
+  note "test_flash_attention: SVG's lists through the band path (BF16)"
+  VS_TEST_ONLY=block_lists_through_cudnn VS_SOURCE_DIR=$PWD timeout 60 build-gpu/test_flash_attention \
+    >"$R/test_flash_attention_band.log" 2>&1
+  echo "test_flash_attention exit $?"; tail -n 6 "$R/test_flash_attention_band.log"
   pack
   for prec in bf16 fp8; do
     note "bench attention wan14b-720p, attention $prec"

@@ -98,7 +98,7 @@ static int split_policies(const char *list, char *buf, size_t size, const char *
 
 int vs_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *output = NULL, *device_name = NULL, *cache_list = "none", *precision_name = "bf16",
-               *method = "svg", *attention_precision = "bf16";
+               *method = NULL, *attention_precision = "bf16";
     double cache_threshold = -1.0;
     int prompts = 32, seeds = 2, steps = 0, frames = 0, height = 0, width = 0;
     double cfg = -1.0;
@@ -113,7 +113,10 @@ int vs_cmd_eval(int argc, char **argv) {
         {"frames", 0, VS_OPT_INT, &frames, "video frames (0: the model's default)", NULL},
         {"height", 0, VS_OPT_INT, &height, "video height (0: the model's default)", NULL},
         {"width", 0, VS_OPT_INT, &width, "video width (0: the model's default)", NULL},
-        {"attention", 0, VS_OPT_STRING, &method, "the sparse method compared with dense: svg or svg2", "MODE"},
+        {"attention", 0, VS_OPT_STRING, &method,
+         "the sparse method compared with dense: svg (the default) or svg2; with --precision or --attention-precision "
+         "fp8, the attention both precision arms use (default: dense)",
+         "MODE"},
         VS_CLI_SVG_OPTIONS(svg_opts),
         VS_CLI_SVG2_OPTIONS(svg2_opts),
         {"cache", 0, VS_OPT_STRING, &cache_list,
@@ -135,7 +138,8 @@ int vs_cmd_eval(int argc, char **argv) {
     const vs_command_spec spec = {
         "eval", "[--model DIR] [--prompts N] [--seeds S] [-o results.json]",
         "Runs the fixed prompt set of the tiny model's grammar in two arms with the same seeds: dense and SVG "
-        "(or --attention svg2) attention, or (--precision fp8) the default precision and FP8 weights, both dense. Checks every video "
+        "(or --attention svg2) attention, or (--precision fp8) the default precision and FP8 weights, both dense (or "
+        "both --attention). Checks every video "
         "against its prompt ('vidsparse check') and reports the prompt accuracy of both arms, PSNR and SSIM of the "
         "second against the first, and the end-to-end speedup; with --cache, the same for each step-cache policy "
         "in each arm against that arm without a cache, and the DiT passes it reused.",
@@ -148,6 +152,8 @@ int vs_cmd_eval(int argc, char **argv) {
         frames > 10000 || height < 0 || height > 16384 || width < 0 || width > 16384)
         return vs_cli_usage_error("eval", "--prompts, --seeds, --steps, --frames, --height and --width must be positive");
     if (vs_cli_check_svg("eval", &svg_opts)) return 2;
+    const int method_given = method != NULL;
+    if (!method_given) method = "svg";
     if (vs_cli_attention_method("eval", method)) return 2;
     vs_attention_params asked = {.method = method, .density = svg_opts.density, .dense_steps = svg_opts.dense_steps,
                                  .dense_layers = svg_opts.dense_layers};
@@ -177,14 +183,17 @@ int vs_cmd_eval(int argc, char **argv) {
     }
     const vs_attention_params svg_attention = vs_t2v_resolve_attention(t2v, &asked);
     const vs_attention_params dense_attention = vs_t2v_request_default("").attention;
-    vs_attention_params dense_fp8_attention = dense_attention;
-    dense_fp8_attention.precision = fp8_attention.precision;
-    /* The two arms: dense against SVG on one pipeline, or (--precision fp8) the default precision against FP8
-     * weights, both dense. The second arm is compared with the first; each cached run with its arm's. */
+    /* The two arms: dense against SVG on one pipeline, or (fp8) the default precision against FP8 weights and
+     * / or attention, both dense or both the --attention asked. The second arm is compared with the first;
+     * each cached run with its arm's. */
+    const vs_attention_params precision_base = method_given ? svg_attention : dense_attention;
+    vs_attention_params precision_fp8 = precision_base;
+    precision_fp8.precision = fp8_attention.precision;
     const char *arm_name[2] = {fp8 ? "bf16" : "dense",
                                !fp8 ? method : precision == VS_PRECISION_FP8_FFN ? "fp8-ffn" : "fp8"};
     vs_t2v *arm_t2v[2] = {t2v, t2v_fp8 ? t2v_fp8 : t2v};
-    const vs_attention_params arm_attention[2] = {dense_attention, fp8 ? dense_fp8_attention : svg_attention};
+    const vs_attention_params arm_attention[2] = {fp8 ? precision_base : dense_attention,
+                                                  fp8 ? precision_fp8 : svg_attention};
     const int n = prompts * seeds;
     mode_result arm[2], cached[2 * MAX_POLICIES]; /* policy k: [2k] in the first arm, [2k + 1] in the second */
     memset(arm, 0, sizeof arm);
@@ -199,8 +208,9 @@ int vs_cmd_eval(int argc, char **argv) {
         s = vs_t2v_resolve_cache(
             t2v, &(vs_cache_settings){.policy = policy_names[k], .threshold = cache_threshold}, &caching[k]);
     if (fp8)
-        fprintf(stderr, "model %s: %d prompts x %d seeds, dense attention, the default precision against %s weights "
-                "and %s attention\n", dir, prompts, seeds, precision_name, attention_precision);
+        fprintf(stderr, "model %s: %d prompts x %d seeds, %s attention, the default precision against %s weights "
+                "and %s attention\n", dir, prompts, seeds, method_given ? method : "dense", precision_name,
+                attention_precision);
     else
         fprintf(stderr, "model %s: %d prompts x %d seeds, dense and %s (density %g, dense steps %g, dense layers %g)\n",
                 dir, prompts, seeds, method, svg_attention.density, svg_attention.dense_steps, svg_attention.dense_layers);
@@ -269,6 +279,7 @@ int vs_cmd_eval(int argc, char **argv) {
             if (s == VS_OK) s = report_mode(rep, arm_name[1], &arm[1]);
             if (s == VS_OK) s = vs_bench_report_string(rep, "precision", precision_name);
             if (s == VS_OK) s = vs_bench_report_string(rep, "attention_precision", attention_precision);
+            if (s == VS_OK && fp8) s = vs_bench_report_string(rep, "attention", method_given ? method : "dense");
             if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "density", svg_attention.density);
             if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "dense_steps", svg_attention.dense_steps);
             if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "dense_layers", svg_attention.dense_layers);

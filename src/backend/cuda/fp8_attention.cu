@@ -254,8 +254,10 @@ vs_status run_locked(const vs_attn_args *a, cudaStream_t st) {
         g.scale = a->scale;
         return g;
     };
-    /* The form: the first cuDNN serves for one head (Hopper: E4M3 out), then again for a call's heads. */
+    /* The form: the first cuDNN serves for one head (Hopper: E4M3 out), then again for a call's heads (the
+     * scratch taken first: cuDNN checks the pointers it is shown). */
     vs_cudnn_fp8_form form;
+    VS_TRY(take_scratch(a, 1, rows_q, rows_kv, &s_codes));
     vs_attn_args probe = group_args(0, 1, 1);
     VS_TRY(vs_cudnn_fp8_pick(&probe, &form));
     const int per_call = heads_per_call(a, form);
