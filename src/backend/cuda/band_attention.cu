@@ -140,9 +140,7 @@ __global__ void gather_token_major(GatherArgs g, RowMap map, int n_tokens, int h
  * times the head's multiplier, for t = q, k, v (blockIdx.y) and n < seq_len; zeros for the rows up to
  * `rows` (whole blocks: cuDNN's padded forms read them). */
 struct GatherFp8Args {
-    const char *src[3];
-    int64_t stride_n[3]; /* elements */
-    uint8_t *dst[3];
+    GatherArgs to;     /* dst: the codes */
     const float *mul;  /* [3 heads] */
     const float *sums; /* K's column sums [heads * head_dim] */
     float inv_rows;
@@ -155,10 +153,11 @@ __global__ void gather_token_major_fp8(GatherFp8Args g, RowMap map, int n_tokens
         uint2 codes = make_uint2(0, 0);
         if (x.r < n_tokens) {
             const int row = map.row(x.r, x.h), c = x.h * head_dim + x.c * kChunk;
-            const uint4 bf16x8 = *reinterpret_cast<const uint4 *>(g.src[t] + 2 * ((int64_t)row * g.stride_n[t] + c));
+            const uint4 bf16x8 =
+                *reinterpret_cast<const uint4 *>(g.to.src[t] + 2 * ((int64_t)row * g.to.stride_n[t] + c));
             codes = vs_fp8_codes8(bf16x8, t == 1 ? g.sums + c : nullptr, g.inv_rows, g.mul[t * heads + x.h]);
         }
-        reinterpret_cast<uint2 *>(g.dst[t])[x.at] = codes;
+        reinterpret_cast<uint2 *>(g.to.dst[t])[x.at] = codes;
     });
 }
 
@@ -318,32 +317,39 @@ Gathered gathered_tensors(const vs_cuda_band *band, int elem) {
     return Gathered{base + 2 * (tail + all), base + tail, base + tail + all + tail};
 }
 
-/* Entry b's q, k, v in its heads' orders into the scratch, and the tail's keys and values again in front of
- * k' and v'; `e` then points at the copies. */
-vs_status gather(const vs_cuda_band *band, vs_attn_args *e, cudaStream_t stream) {
-    const Gathered to = gathered_tensors(band, 2);
-    GatherArgs g;
-    const void *src[3] = {e->q, e->k, e->v};
-    const int64_t strides[3] = {e->q_stride_n, e->k_stride_n, e->v_stride_n};
-    char *dst[3] = {to.q, to.k, to.v};
-    for (int t = 0; t < 3; t++) {
-        g.src[t] = static_cast<const char *>(src[t]);
-        g.stride_n[t] = strides[t];
-        g.dst[t] = dst[t];
-    }
-    gather_token_major<<<dim3(grid_for(band->seq_len), 3), kThreads, 0, stream>>>(
-        g, row_map(e), band->seq_len, band->heads, band->head_dim);
-    VS_CUDA_LAUNCH_CHECK("gather_token_major");
-    const int64_t row = (int64_t)band->heads * band->head_dim, tail_bytes = 2 * (int64_t)band->tail_tokens * row,
-                  tail_from = 2 * (int64_t)band->rows.tail * VS_ATTN_BLOCK * row;
+/* A gather of entry e's q, k and v into the scratch at `elem` bytes an element (gathered_tensors). */
+GatherArgs gather_args(const vs_cuda_band *band, const vs_attn_args *e, int elem) {
+    const Gathered to = gathered_tensors(band, elem);
+    return GatherArgs{{static_cast<const char *>(e->q), static_cast<const char *>(e->k), static_cast<const char *>(e->v)},
+                      {e->q_stride_n, e->k_stride_n, e->v_stride_n},
+                      {to.q, to.k, to.v}};
+}
+
+/* After a gather g of `elem` bytes an element: the tail's keys and values again in front of k' and v', and
+ * `e` pointed at the copies. */
+vs_status finish_gather(const vs_cuda_band *band, vs_attn_args *e, const GatherArgs &g, int elem,
+                        cudaStream_t stream) {
+    char *q = g.dst[0], *k = g.dst[1], *v = g.dst[2];
+    const int64_t row = (int64_t)band->heads * band->head_dim, tail_bytes = elem * (int64_t)band->tail_tokens * row,
+                  tail_from = elem * (int64_t)band->rows.tail * VS_ATTN_BLOCK * row;
     if (tail_bytes) {
-        VS_CUDA_TRY(cudaMemcpyAsync(to.k - tail_bytes, to.k + tail_from, tail_bytes, cudaMemcpyDeviceToDevice, stream));
-        VS_CUDA_TRY(cudaMemcpyAsync(to.v - tail_bytes, to.v + tail_from, tail_bytes, cudaMemcpyDeviceToDevice, stream));
+        VS_CUDA_TRY(cudaMemcpyAsync(k - tail_bytes, k + tail_from, tail_bytes, cudaMemcpyDeviceToDevice, stream));
+        VS_CUDA_TRY(cudaMemcpyAsync(v - tail_bytes, v + tail_from, tail_bytes, cudaMemcpyDeviceToDevice, stream));
     }
-    e->q = to.q, e->k = to.k, e->v = to.v;
+    e->q = q, e->k = k, e->v = v;
     e->q_stride_n = e->k_stride_n = e->v_stride_n = row;
     e->q_stride_b = e->k_stride_b = e->v_stride_b = row * band->blocks * VS_ATTN_BLOCK;
     return VS_OK;
+}
+
+/* Entry b's q, k, v in its heads' orders into the scratch, and the tail's keys and values again in front of
+ * k' and v'; `e` then points at the copies. */
+vs_status gather(const vs_cuda_band *band, vs_attn_args *e, cudaStream_t stream) {
+    const GatherArgs g = gather_args(band, e, 2);
+    gather_token_major<<<dim3(grid_for(band->seq_len), 3), kThreads, 0, stream>>>(
+        g, row_map(e), band->seq_len, band->heads, band->head_dim);
+    VS_CUDA_LAUNCH_CHECK("gather_token_major");
+    return finish_gather(band, e, g, 2, stream);
 }
 
 /* The runs of other rows of entry `e` (gathered) through cuDNN's paged attention into out_rest. */
@@ -386,13 +392,18 @@ vs_status scatter_rest(const vs_cuda_band *band, const vs_attn_args *e, cudaStre
     return VS_OK;
 }
 
-vs_status merge(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
+/* The merge of entry e's band and sink outputs into its rows of out. */
+MergeArgs merge_args(const vs_cuda_band *band, const vs_attn_args *e) {
     const int first_row = band->rows.first * VS_ATTN_BLOCK,
               end = (band->rows.first + band->rows.count) * VS_ATTN_BLOCK;
-    const MergeArgs m = {
+    return MergeArgs{
         static_cast<const char *>(band->out_band), static_cast<const char *>(band->out_sink), band->lse_band,
         band->lse_sink, end - first_row,
         output_rows(band, e, first_row, (end < band->seq_len ? end : band->seq_len) - first_row)};
+}
+
+vs_status merge(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
+    const MergeArgs m = merge_args(band, e);
     const int grid = grid_for(m.to.rows);
     if (e->dtype == VS_BF16)
         merge_band_and_sink<__nv_bfloat16><<<grid, kThreads, 0, stream>>>(m);
@@ -499,31 +510,12 @@ vs_status make_band_groups(vs_cuda_band *band) {
  * v'), with the entry's FP8 scales computed first; `e` then points at the codes (strides in codes). */
 vs_status gather_fp8(const vs_cuda_band *band, vs_attn_args *e, cudaStream_t stream) {
     VS_TRY(vs_cuda_fp8_scales_compute(e, &band->fp8, stream));
-    const Gathered to = gathered_tensors(band, 1);
-    GatherFp8Args g;
-    const void *src[3] = {e->q, e->k, e->v};
-    const int64_t strides[3] = {e->q_stride_n, e->k_stride_n, e->v_stride_n};
-    char *dst[3] = {to.q, to.k, to.v};
-    for (int t = 0; t < 3; t++) {
-        g.src[t] = static_cast<const char *>(src[t]);
-        g.stride_n[t] = strides[t];
-        g.dst[t] = reinterpret_cast<uint8_t *>(dst[t]);
-    }
-    g.mul = band->fp8.mul, g.sums = band->fp8.sums, g.inv_rows = 1.0f / (float)band->seq_len;
+    const GatherFp8Args g = {gather_args(band, e, 1), band->fp8.mul, band->fp8.sums, 1.0f / (float)band->seq_len};
     const int rows = band->blocks * VS_ATTN_BLOCK;
     gather_token_major_fp8<<<dim3(grid_for(rows), 3), kThreads, 0, stream>>>(g, row_map(e), band->seq_len, rows,
                                                                              band->heads, band->head_dim);
     VS_CUDA_LAUNCH_CHECK("gather_token_major_fp8");
-    const int64_t row = (int64_t)band->heads * band->head_dim, tail_bytes = (int64_t)band->tail_tokens * row,
-                  tail_from = (int64_t)band->rows.tail * VS_ATTN_BLOCK * row;
-    if (tail_bytes) {
-        VS_CUDA_TRY(cudaMemcpyAsync(to.k - tail_bytes, to.k + tail_from, tail_bytes, cudaMemcpyDeviceToDevice, stream));
-        VS_CUDA_TRY(cudaMemcpyAsync(to.v - tail_bytes, to.v + tail_from, tail_bytes, cudaMemcpyDeviceToDevice, stream));
-    }
-    e->q = to.q, e->k = to.k, e->v = to.v;
-    e->q_stride_n = e->k_stride_n = e->v_stride_n = row;
-    e->q_stride_b = e->k_stride_b = e->v_stride_b = row * rows;
-    return VS_OK;
+    return finish_gather(band, e, g.to, 1, stream);
 }
 
 /* The first of cuDNN's FP8 forms with E4M3 out and the statistics (the merge needs both), with device
@@ -587,12 +579,7 @@ vs_status band_and_sink_fp8(const vs_cuda_band *band, const vs_attn_args *e, cud
 }
 
 vs_status merge_fp8(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
-    const int first_row = band->rows.first * VS_ATTN_BLOCK,
-              end = (band->rows.first + band->rows.count) * VS_ATTN_BLOCK;
-    const MergeArgs m = {
-        static_cast<const char *>(band->out_band), static_cast<const char *>(band->out_sink), band->lse_band,
-        band->lse_sink, end - first_row,
-        output_rows(band, e, first_row, (end < band->seq_len ? end : band->seq_len) - first_row)};
+    const MergeArgs m = merge_args(band, e);
     merge_band_and_sink_fp8<<<grid_for(m.to.rows), kThreads, 0, stream>>>(m, band->fp8.out_mul);
     VS_CUDA_LAUNCH_CHECK("merge_band_and_sink_fp8");
     return VS_OK;
