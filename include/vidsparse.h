@@ -95,8 +95,8 @@ typedef struct vs_attention_params {
     double svg2_top_p;         /* keep key clusters until this share of the estimated mass (0.9) */
     double svg2_min_key_ratio; /* and at least this fraction of the key clusters (0.1) */
     double svg2_budget;        /* in (0, 1]: fixed budget instead of top-p, this kept fraction of the keys */
-    vs_precision precision;    /* FP8: dense attention in E4M3 (CUDA, Hopper; docs/fp8.md); SVG's sparse rows and
-                                  profiling stay BF16 */
+    vs_precision precision;    /* FP8: attention in E4M3, dense and SVG's band rows (CUDA, Hopper; docs/fp8.md);
+                                  SVG's profiling and the rows outside the band stay BF16 */
 } vs_attention_params;
 
 /* Method "svg" with every setting at the model's default. */

@@ -124,11 +124,14 @@ def write_y4m(path, frames, fps=16):
 
 
 def commit():
+    """$VS_GIT_COMMIT when set (the accelerator's copy of the tree can carry an older HEAD), else git's."""
+    if os.environ.get("VS_GIT_COMMIT"):
+        return os.environ["VS_GIT_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("VS_GIT_COMMIT", "unknown")
+        return "unknown"
 
 
 def main():
