@@ -36,8 +36,8 @@ static float *fp8_sim_input(unsigned long long *rng, int B, int rows, int H, int
 /* Per head h of x ([B, rows, row], heads of D at h * D): the mean over the tokens of each batch entry and
  * channel when smooth (else 0) into mean [B, H * D], and the largest |x - mean| over batch and tokens into
  * amax[h]. */
-static void fp8_sim_head_amax(const float *x, int B, int rows, int H, int D, int64_t row, int smooth, double *mean,
-                              float *amax) {
+static void fp8_sim_head_amax(const float *x, int B, int rows, int H, int D, int64_t row, int smooth,
+                              double *mean, float *amax) {
     for (int b = 0; b < B; b++)
         for (int c = 0; c < H * D; c++) {
             double sum = 0;
@@ -57,14 +57,15 @@ static void fp8_sim_head_amax(const float *x, int B, int rows, int H, int D, int
     }
 }
 
-/* x[.., h, :] = e4m3((x - mean) * mul[h]) * decode[h], in place: the codes fp8_attention.cu writes, decoded. */
-static void fp8_sim_apply(float *x, int B, int rows, int H, int D, int64_t row, const double *mean, const float *mul,
-                          const double *decode) {
+/* x[.., h, :] = e4m3((x - mean) * mul[h]) * decode[h], in place: fp8_attention.cu's codes, decoded. */
+static void fp8_sim_apply(float *x, int B, int rows, int H, int D, int64_t row, const double *mean,
+                          const float *mul, const double *decode) {
     for (int b = 0; b < B; b++)
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < H * D; c++) {
                 float *v = &x[((int64_t)b * rows + r) * row + c];
-                *v = (float)(vs_f8e4m3_to_f32(vs_f32_to_f8e4m3((*v - (float)mean[(int64_t)b * H * D + c]) * mul[c / D])) *
+                *v = (float)(vs_f8e4m3_to_f32(
+                                 vs_f32_to_f8e4m3((*v - (float)mean[(int64_t)b * H * D + c]) * mul[c / D])) *
                              decode[c / D]);
             }
 }
@@ -72,7 +73,8 @@ static void fp8_sim_apply(float *x, int B, int rows, int H, int D, int64_t row, 
 /* One tensor with its own scale per head: codes of (x - mean) * 448 / amax_h, decoded times amax_h / 448
  * (a zero head: 1). What fp8_attention.cu does to K (smooth) and V. In place. */
 static void fp8_sim_quantise(float *x, int B, int rows, int H, int D, int64_t row, int smooth) {
-    double *mean = vs_test_malloc(sizeof(double) * (size_t)B * H * D), *decode = vs_test_malloc(sizeof(double) * H);
+    double *mean = vs_test_malloc(sizeof(double) * (size_t)B * H * D),
+           *decode = vs_test_malloc(sizeof(double) * H);
     float *amax = vs_test_malloc(sizeof(float) * H), *mul = vs_test_malloc(sizeof(float) * H);
     fp8_sim_head_amax(x, B, rows, H, D, row, smooth, mean, amax);
     for (int h = 0; h < H; h++) {
@@ -86,7 +88,8 @@ static void fp8_sim_quantise(float *x, int B, int rows, int H, int D, int64_t ro
  * sk_h = amax_k,h / 448),
  * Q with K's scales folded in: codes of Q_h * sk_h / sq, one sq = max_h amax(Q_h) sk_h / 448 for all heads,
  * decoded times sq / sk_h (so that every head's logits are sq * Qc_h . Kc_h). */
-static void fp8_sim_quantise_qk(float *q, float *k, int B, int N, int L, int H, int D, int64_t row, int smooth) {
+static void fp8_sim_quantise_qk(float *q, float *k, int B, int N, int L, int H, int D, int64_t row,
+                                int smooth) {
     double *mean_q = vs_test_malloc(sizeof(double) * (size_t)B * H * D),
            *decode = vs_test_malloc(sizeof(double) * H);
     float *amax_q = vs_test_malloc(sizeof(float) * H), *amax_k = vs_test_malloc(sizeof(float) * H),

@@ -88,19 +88,22 @@ TEST(folded_q_scale_with_unequal_heads) {
     enum { B = 1, H = 4, N = 150, D = 128 };
     const int64_t row = H * D, n = (int64_t)B * N * row;
     uint16_t *bits;
-    float *q = fp8_sim_input(&rng, B, N, H, D, 0, 1, 0, &bits), *k = fp8_sim_input(&rng, B, N, H, D, 0, 1, 3, &bits);
+    float *q = fp8_sim_input(&rng, B, N, H, D, 0, 1, 0, &bits),
+          *k = fp8_sim_input(&rng, B, N, H, D, 0, 1, 3, &bits);
     float *v = fp8_sim_input(&rng, B, N, H, D, 0, 1, 0, &bits);
     for (int64_t i = 0; i < n; i++) {
         const int h = (int)(i % row / D);
         q[i] *= h == 0 ? 64.0f : h == 2 ? 1 / 32.0f : 1.0f;
         k[i] *= h == 1 ? 16.0f : h == 2 ? 1 / 32.0f : 1.0f;
     }
-    double *exact = vs_test_malloc(sizeof(double) * (size_t)n), *got = vs_test_malloc(sizeof(double) * (size_t)n);
+    double *exact = vs_test_malloc(sizeof(double) * (size_t)n),
+           *got = vs_test_malloc(sizeof(double) * (size_t)n);
     float *got_f = vs_test_malloc(sizeof(float) * (size_t)n);
     fp8_sim_attention(q, k, v, B, N, N, H, D, row, 0, 0, exact);
     double err[2];
     for (int folded = 0; folded <= 1; folded++) {
-        float *qq = vs_test_malloc(sizeof(float) * (size_t)n), *kk = vs_test_malloc(sizeof(float) * (size_t)n);
+        float *qq = vs_test_malloc(sizeof(float) * (size_t)n),
+              *kk = vs_test_malloc(sizeof(float) * (size_t)n);
         memcpy(qq, q, sizeof(float) * (size_t)n), memcpy(kk, k, sizeof(float) * (size_t)n);
         if (folded) {
             fp8_sim_quantise_qk(qq, kk, B, N, N, H, D, row, 1);
@@ -113,8 +116,10 @@ TEST(folded_q_scale_with_unequal_heads) {
             got_f[i] = (float)got[i];
         err[folded] = vs_test_rel_l2(got_f, exact, n);
     }
-    printf("  heads apart by up to 2^16 in q.k: rel L2 of the quantised Q, K vs exact %.4f with a scale per head of "
-           "Q, %.4f with one folded scale\n", err[0], err[1]);
+    printf("  heads apart by up to 2^16 in q.k: rel L2 of the quantised Q, K vs exact %.4f with a scale per "
+           "head of "
+           "Q, %.4f with one folded scale\n",
+           err[0], err[1]);
     CHECK(err[1] < err[0] * 1.10 + 0.002);
     return 0;
 }

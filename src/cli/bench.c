@@ -220,8 +220,9 @@ static int bench_attention(int argc, char **argv) {
         printf("dense attention: %s (VS_DENSE_ATTN=cudnn|ours), sparse: %s (VS_SPARSE_ATTN=cudnn|ours)\n",
                fp8 ? "cudnn fp8" : dense_backend, sparse_backend);
         if (fp8)
-            printf("attention precision fp8: dense and SVG's band rows in E4M3 (per-head scales, K smoothed), "
-                   "relative L2 from BF16 dense %.4g; SVG's profiling in BF16\n", fp8_rel_l2);
+            printf("attention precision fp8: dense and SVG's band rows in E4M3 (per-head scales, K "
+                   "smoothed), relative L2 from BF16 dense %.4g; SVG's profiling in BF16\n",
+                   fp8_rel_l2);
         printf("SVG mask: band %lld tokens, density %.3f; profiled heads: %d spatial, %d temporal\n",
                (long long)vs_svg_band_tokens(&cfg), dens, spatial, heads_total - spatial);
         printf("%-24s %10s %10s\n", "part", "median ms", "TFLOP/s");

@@ -248,12 +248,12 @@ int vs_cmd_bench_generate(int argc, char **argv) {
         for (int i = 0; i < steps; i++) printf(" %.2f", step_ms[i] / 1e3);
         printf(" s; VAE %.2f s; write %.2f s; total %.2f s\n", st.decode_s, write_s, measured);
         if (extrapolate && x.missing)
-            printf("%d steps not extrapolated: their schedule has %d dense and %d sparse steps, and no %s step was "
-                   "timed (time both kinds, e.g. --steps 3 --dense-steps 0.34)\n",
+            printf("%d steps not extrapolated: their schedule has %d dense and %d sparse steps, and no %s "
+                   "step was timed (time both kinds, e.g. --steps 3 --dense-steps 0.34)\n",
                    extrapolate, x.dense_steps, extrapolate - x.dense_steps, x.missing);
         else if (extrapolate)
-            printf("%d steps (extrapolated: %d dense x %.2f s + %d sparse x %.2f s, each the mean of its kind's timed "
-                   "steps after the kind's first): %.1f s\n",
+            printf("%d steps (extrapolated: %d dense x %.2f s + %d sparse x %.2f s, each the mean of its "
+                   "kind's timed steps after the kind's first): %.1f s\n",
                    extrapolate, x.dense_steps, x.dense_step_ms / 1e3, extrapolate - x.dense_steps,
                    x.sparse_step_ms / 1e3, estimate);
         if (smp->on_gpu)
@@ -322,12 +322,13 @@ int vs_cmd_bench_generate(int argc, char **argv) {
             if (!s) s = vs_bench_report_string(report, "memory_source",
                                                "cudaMemGetInfo (total - free, the whole device), sampled every 2 ms by "
                                                "a host thread and at each stage and step boundary");
-            if (!s) s = vs_bench_report_string(report, "extrapolation",
-                                               "extrapolated_total_s = loads + text + image + extrapolated_dense_steps "
-                                               "x dense_step_ms + the other extrapolated steps x sparse_step_ms + VAE + "
-                                               "write, each step time the mean of its kind's timed steps after the "
-                                               "kind's first (the only one if one): timed steps, not a full run; "
-                                               "absent when the run timed no step of a kind the schedule needs");
+            if (!s)
+                s = vs_bench_report_string(
+                    report, "extrapolation",
+                    "extrapolated_total_s = loads + text + image + extrapolated_dense_steps x dense_step_ms + the "
+                    "other extrapolated steps x sparse_step_ms + VAE + write, each step time the mean of its kind's "
+                    "timed steps after the kind's first (the only one if one): timed steps, not a full run; absent "
+                    "when the run timed no step of a kind the schedule needs");
             if (!s) s = vs_bench_json(report, out_path);
             vs_bench_report_free(report);
         }

@@ -114,8 +114,8 @@ int vs_cmd_eval(int argc, char **argv) {
         {"height", 0, VS_OPT_INT, &height, "video height (0: the model's default)", NULL},
         {"width", 0, VS_OPT_INT, &width, "video width (0: the model's default)", NULL},
         {"attention", 0, VS_OPT_STRING, &method,
-         "the sparse method compared with dense: svg (the default) or svg2; with --precision or --attention-precision "
-         "fp8, the attention both precision arms use (default: dense)",
+         "the sparse method compared with dense: svg (the default) or svg2; with --precision or "
+         "--attention-precision fp8, the attention both precision arms use (default: dense)",
          "MODE"},
         VS_CLI_SVG_OPTIONS(svg_opts),
         VS_CLI_SVG2_OPTIONS(svg2_opts),
@@ -138,8 +138,8 @@ int vs_cmd_eval(int argc, char **argv) {
     const vs_command_spec spec = {
         "eval", "[--model DIR] [--prompts N] [--seeds S] [-o results.json]",
         "Runs the fixed prompt set of the tiny model's grammar in two arms with the same seeds: dense and SVG "
-        "(or --attention svg2) attention, or (--precision fp8) the default precision and FP8 weights, both dense (or "
-        "both --attention). Checks every video "
+        "(or --attention svg2) attention, or (--precision fp8) the default precision and FP8 weights, both "
+        "dense (or both --attention). Checks every video "
         "against its prompt ('vidsparse check') and reports the prompt accuracy of both arms, PSNR and SSIM of the "
         "second against the first, and the end-to-end speedup; with --cache, the same for each step-cache policy "
         "in each arm against that arm without a cache, and the DiT passes it reused.",
@@ -208,9 +208,10 @@ int vs_cmd_eval(int argc, char **argv) {
         s = vs_t2v_resolve_cache(
             t2v, &(vs_cache_settings){.policy = policy_names[k], .threshold = cache_threshold}, &caching[k]);
     if (fp8)
-        fprintf(stderr, "model %s: %d prompts x %d seeds, %s attention, the default precision against %s weights "
-                "and %s attention\n", dir, prompts, seeds, method_given ? method : "dense", precision_name,
-                attention_precision);
+        fprintf(stderr,
+                "model %s: %d prompts x %d seeds, %s attention, the default precision against %s weights and %s "
+                "attention\n",
+                dir, prompts, seeds, method_given ? method : "dense", precision_name, attention_precision);
     else
         fprintf(stderr, "model %s: %d prompts x %d seeds, dense and %s (density %g, dense steps %g, dense layers %g)\n",
                 dir, prompts, seeds, method, svg_attention.density, svg_attention.dense_steps, svg_attention.dense_layers);
@@ -279,7 +280,8 @@ int vs_cmd_eval(int argc, char **argv) {
             if (s == VS_OK) s = report_mode(rep, arm_name[1], &arm[1]);
             if (s == VS_OK) s = vs_bench_report_string(rep, "precision", precision_name);
             if (s == VS_OK) s = vs_bench_report_string(rep, "attention_precision", attention_precision);
-            if (s == VS_OK && fp8) s = vs_bench_report_string(rep, "attention", method_given ? method : "dense");
+            if (s == VS_OK && fp8)
+                s = vs_bench_report_string(rep, "attention", method_given ? method : "dense");
             if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "density", svg_attention.density);
             if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "dense_steps", svg_attention.dense_steps);
             if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "dense_layers", svg_attention.dense_layers);

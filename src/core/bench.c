@@ -44,12 +44,13 @@ vs_status vs_bench_summarize(const float *samples_ms, int n, vs_bench_stats *out
 
 static double mean_after_first(const float *ms, int n) {
     double sum = 0;
-    for (int i = n > 1; i < n; i++) sum += ms[i];
+    for (int i = n > 1; i < n; i++)
+        sum += ms[i];
     return n > 0 ? sum / (n - (n > 1)) : 0.0;
 }
 
-vs_bench_schedule vs_bench_estimate_schedule(const float *step_ms, int timed, double timed_dense_fraction, int steps,
-                                             double dense_fraction) {
+vs_bench_schedule vs_bench_estimate_schedule(const float *step_ms, int timed, double timed_dense_fraction,
+                                             int steps, double dense_fraction) {
     const int timed_dense = (int)floor((float)timed_dense_fraction * timed);
     vs_bench_schedule x = {.dense_steps = (int)floor((float)dense_fraction * steps)};
     x.dense_step_ms = mean_after_first(step_ms, timed_dense);

@@ -45,8 +45,8 @@ typedef struct vs_bench_schedule {
     double dense_step_ms, sparse_step_ms, steps_s;
     const char *missing;
 } vs_bench_schedule;
-vs_bench_schedule vs_bench_estimate_schedule(const float *step_ms, int timed, double timed_dense_fraction, int steps,
-                                             double dense_fraction);
+vs_bench_schedule vs_bench_estimate_schedule(const float *step_ms, int timed, double timed_dense_fraction,
+                                             int steps, double dense_fraction);
 
 /* Monotonic clock in milliseconds. */
 double vs_bench_now_ms(void);

@@ -138,10 +138,12 @@ static int run_case(const case_desc *c) {
     double *model = vs_test_malloc(sizeof(double) * (size_t)out_n);
     fp8_sim_attention(q, k, v, B, N, L, H, D, row, 1, out_e4m3, model);
     const double vs_exact = vs_test_rel_l2(got, exact, out_n), vs_quant = vs_test_rel_l2(got, quant, out_n);
-    printf("  B %d H %d N %d L %d D %d (q x%g, v x%g, k offset %g, pad %d, q head 0 x%g, %d heads a call): rel L2 "
-           "vs exact %.4f, vs the quantised inputs' exact attention %.4f, vs the host model of the kernel %.4f\n",
-           B, H, N, L, D, c->q_outliers, c->v_outliers, c->k_offset, c->row_pad, c->q_head0, c->heads_per_call,
-           vs_exact, vs_quant, vs_test_rel_l2(got, model, out_n));
+    printf("  B %d H %d N %d L %d D %d (q x%g, v x%g, k offset %g, pad %d, q head 0 x%g, %d heads a call): "
+           "rel L2 "
+           "vs exact %.4f, vs the quantised inputs' exact attention %.4f, vs the host model of the kernel "
+           "%.4f\n",
+           B, H, N, L, D, c->q_outliers, c->v_outliers, c->k_offset, c->row_pad, c->q_head0,
+           c->heads_per_call, vs_exact, vs_quant, vs_test_rel_l2(got, model, out_n));
     /* What remains against the quantised inputs is the E4M3 rounding of P (0.022 simulated), and of O when
      * cuDNN writes it in E4M3 (2^-4 relative steps: about 0.036 more; tests/test_fp8_attention_sim.c). */
     const double bound = out_e4m3 ? 0.06 : 0.04;
@@ -156,10 +158,18 @@ static int run_case(const case_desc *c) {
 /* Uniform random attention is FP8's hard case (near-uniform weights average the values down to a tenth of their
  * norm, so the rounding stands out: 0.058 in a host simulation); q x100 makes logits that E4M3's 2^-4 steps
  * move by whole units (0.23 simulated): reported, not bounded. */
-TEST(small_self_attention) { return run_case(&(case_desc){1, 2, 300, 0, 128, 1, 1, 0, 0, 0.10, 0, 0}); }
-TEST(ragged_batch_two_outlier_v_offset_k) { return run_case(&(case_desc){2, 3, 517, 0, 128, 1, 100, 20, 0, 0.10, 0, 0}); }
-TEST(cross_attention_head_dim_64_padded_rows) { return run_case(&(case_desc){1, 2, 333, 77, 64, 1, 1, 5, 8, 0.10, 0, 0}); }
-TEST(outlier_q_channels) { return run_case(&(case_desc){1, 2, 260, 0, 128, 100, 1, 0, 0, 0, 0, 0}); }
+TEST(small_self_attention) {
+    return run_case(&(case_desc){1, 2, 300, 0, 128, 1, 1, 0, 0, 0.10, 0, 0});
+}
+TEST(ragged_batch_two_outlier_v_offset_k) {
+    return run_case(&(case_desc){2, 3, 517, 0, 128, 1, 100, 20, 0, 0.10, 0, 0});
+}
+TEST(cross_attention_head_dim_64_padded_rows) {
+    return run_case(&(case_desc){1, 2, 333, 77, 64, 1, 1, 5, 8, 0.10, 0, 0});
+}
+TEST(outlier_q_channels) {
+    return run_case(&(case_desc){1, 2, 260, 0, 128, 100, 1, 0, 0, 0, 0, 0});
+}
 /* Heads in groups (here 2 + 2 + 1 a cuDNN call), one of them 16x louder in q: Q's scale is one for all heads
  * (K's per-head scales folded into it), which E4M3's exponent absorbs. The loud head's logits are 16x larger,
  * so its Q rounding moves them by 16x more (against the exact attention: reported, as outlier_q_channels). */
@@ -170,14 +180,18 @@ TEST(head_groups_with_a_loud_q_head) {
 /* SVG with FP8 attention: step 0 dense in FP8, step 1 the band path in FP8 (gathered E4M3 codes, cuDNN's FP8
  * graph with statistics, the FP8 merge), each against the same step in BF16 on the same inputs (the profile,
  * in BF16 either way, picks the same head layouts). Ragged: 5 frames of 300 tokens (11.7 blocks), with and
- * without 77 text tokens after the video (a dense tail: the rows outside the band run on our kernel in BF16). */
+ * without 77 text tokens after the video (a dense tail: the rows outside the band run on our kernel in
+ * BF16). */
 static int svg_fp8_against_bf16(int text) {
     enum { F = 5, P = 300, H = 2, D = 128 };
     const int N = F * P + text;
     vs_sparse_attention *attn[2] = {NULL, NULL};
     for (int fp8 = 0; fp8 <= 1; fp8++) {
         vs_sparse_setup setup = {VS_CUDA, 1, H, N, D, 1, vs_svg_config_default(F, P, text, 0.25), {0}};
-        vs_attention_params params = {.method = "svg", .density = 0.25, .dense_steps = 0.5, .dense_layers = 0,
+        vs_attention_params params = {.method = "svg",
+                                      .density = 0.25,
+                                      .dense_steps = 0.5,
+                                      .dense_layers = 0,
                                       .precision = fp8 ? VS_PRECISION_FP8 : VS_PRECISION_DEFAULT};
         CHECK_OK(vs_sparse_attention_create(&attn[fp8], &setup, &params, 1));
         vs_test_defer((void (*)(void *))vs_sparse_attention_free, attn[fp8]);
@@ -198,11 +212,12 @@ static int svg_fp8_against_bf16(int text) {
             vs_tensor *o = t[3 + fp8];
             CHECK(cudaMemset(o->data, 0xff, sizeof(uint16_t) * (size_t)n) == cudaSuccess); /* NaN */
             CHECK_OK(vs_sparse_attention_run(attn[fp8], 0, step, 2, t[0], t[1], t[2], o, NULL));
-            CHECK(cudaMemcpy(bits, o->data, sizeof(uint16_t) * (size_t)n, cudaMemcpyDeviceToHost) == cudaSuccess);
+            CHECK(cudaMemcpy(bits, o->data, sizeof(uint16_t) * (size_t)n, cudaMemcpyDeviceToHost) ==
+                  cudaSuccess);
             for (int64_t i = 0; i < n; i++) {
                 out[fp8][i] = vs_bf16_to_f32(bits[i]);
-                CHECK_MSG(isfinite(out[fp8][i]), "step %d, %s: output %lld is not finite", step, fp8 ? "FP8" : "BF16",
-                          (long long)i);
+                CHECK_MSG(isfinite(out[fp8][i]), "step %d, %s: output %lld is not finite", step,
+                          fp8 ? "FP8" : "BF16", (long long)i);
             }
         }
         const double d = vs_test_rel_l2_f32(out[1], out[0], n);
@@ -214,8 +229,12 @@ static int svg_fp8_against_bf16(int text) {
     return 0;
 }
 
-TEST(svg_band_path_in_fp8) { return svg_fp8_against_bf16(0); }
-TEST(svg_band_path_in_fp8_with_text_tail) { return svg_fp8_against_bf16(77); }
+TEST(svg_band_path_in_fp8) {
+    return svg_fp8_against_bf16(0);
+}
+TEST(svg_band_path_in_fp8_with_text_tail) {
+    return svg_fp8_against_bf16(77);
+}
 
 TEST(refused_where_unsupported) {
     float x[4 * 64] = {0}, o[4 * 64];
@@ -233,5 +252,6 @@ TEST(refused_where_unsupported) {
 }
 
 RUN_TESTS(T(probe_cudnn_fp8_forms), T(small_self_attention), T(ragged_batch_two_outlier_v_offset_k),
-          T(cross_attention_head_dim_64_padded_rows),
-          T(outlier_q_channels), T(head_groups_with_a_loud_q_head), T(svg_band_path_in_fp8), T(svg_band_path_in_fp8_with_text_tail), T(refused_where_unsupported))
+          T(cross_attention_head_dim_64_padded_rows), T(outlier_q_channels),
+          T(head_groups_with_a_loud_q_head), T(svg_band_path_in_fp8), T(svg_band_path_in_fp8_with_text_tail),
+          T(refused_where_unsupported))

@@ -68,7 +68,7 @@ struct vs_cuda_band {
      * (rest_entries). */
     void *gathered, *out_band, *out_sink, *out_rest;
     float *lse_band, *lse_sink;
-    void *fp8_memory;       /* the FP8 scales of one batch entry (fp8) */
+    void *fp8_memory; /* the FP8 scales of one batch entry (fp8) */
     vs_cuda_fp8_scales fp8;
 };
 
@@ -230,7 +230,8 @@ __global__ void merge_band_and_sink_fp8(MergeArgs m, const float *out_mul) {
         vs_fp8_decode8(reinterpret_cast<const uint2 *>(m.out_band)[x.at], wb * inv * out_mul[x.h], band);
         vs_fp8_decode8(reinterpret_cast<const uint2 *>(m.out_sink)[x.at], ws * inv * out_mul[x.h], sink);
 #pragma unroll
-        for (int e = 0; e < kChunk; e++) band[e] += sink[e];
+        for (int e = 0; e < kChunk; e++)
+            band[e] += sink[e];
         *m.to.chunk(x.r, x.h, x.c) = vs_bf16x8(band);
     });
 }
@@ -312,7 +313,8 @@ struct Gathered {
 };
 Gathered gathered_tensors(const vs_cuda_band *band, int elem) {
     const int64_t token_bytes = elem * (int64_t)band->heads * band->head_dim,
-                  tail = band->tail_tokens * token_bytes, all = (int64_t)band->blocks * VS_ATTN_BLOCK * token_bytes;
+                  tail = band->tail_tokens * token_bytes,
+                  all = (int64_t)band->blocks * VS_ATTN_BLOCK * token_bytes;
     char *base = static_cast<char *>(band->gathered);
     return Gathered{base + 2 * (tail + all), base + tail, base + tail + all + tail};
 }
@@ -320,9 +322,10 @@ Gathered gathered_tensors(const vs_cuda_band *band, int elem) {
 /* A gather of entry e's q, k and v into the scratch at `elem` bytes an element (gathered_tensors). */
 GatherArgs gather_args(const vs_cuda_band *band, const vs_attn_args *e, int elem) {
     const Gathered to = gathered_tensors(band, elem);
-    return GatherArgs{{static_cast<const char *>(e->q), static_cast<const char *>(e->k), static_cast<const char *>(e->v)},
-                      {e->q_stride_n, e->k_stride_n, e->v_stride_n},
-                      {to.q, to.k, to.v}};
+    return GatherArgs{
+        {static_cast<const char *>(e->q), static_cast<const char *>(e->k), static_cast<const char *>(e->v)},
+        {e->q_stride_n, e->k_stride_n, e->v_stride_n},
+        {to.q, to.k, to.v}};
 }
 
 /* After a gather g of `elem` bytes an element: the tail's keys and values again in front of k' and v', and
@@ -330,11 +333,14 @@ GatherArgs gather_args(const vs_cuda_band *band, const vs_attn_args *e, int elem
 vs_status finish_gather(const vs_cuda_band *band, vs_attn_args *e, const GatherArgs &g, int elem,
                         cudaStream_t stream) {
     char *q = g.dst[0], *k = g.dst[1], *v = g.dst[2];
-    const int64_t row = (int64_t)band->heads * band->head_dim, tail_bytes = elem * (int64_t)band->tail_tokens * row,
+    const int64_t row = (int64_t)band->heads * band->head_dim,
+                  tail_bytes = elem * (int64_t)band->tail_tokens * row,
                   tail_from = elem * (int64_t)band->rows.tail * VS_ATTN_BLOCK * row;
     if (tail_bytes) {
-        VS_CUDA_TRY(cudaMemcpyAsync(k - tail_bytes, k + tail_from, tail_bytes, cudaMemcpyDeviceToDevice, stream));
-        VS_CUDA_TRY(cudaMemcpyAsync(v - tail_bytes, v + tail_from, tail_bytes, cudaMemcpyDeviceToDevice, stream));
+        VS_CUDA_TRY(
+            cudaMemcpyAsync(k - tail_bytes, k + tail_from, tail_bytes, cudaMemcpyDeviceToDevice, stream));
+        VS_CUDA_TRY(
+            cudaMemcpyAsync(v - tail_bytes, v + tail_from, tail_bytes, cudaMemcpyDeviceToDevice, stream));
     }
     e->q = q, e->k = k, e->v = v;
     e->q_stride_n = e->k_stride_n = e->v_stride_n = row;
@@ -397,8 +403,11 @@ MergeArgs merge_args(const vs_cuda_band *band, const vs_attn_args *e) {
     const int first_row = band->rows.first * VS_ATTN_BLOCK,
               end = (band->rows.first + band->rows.count) * VS_ATTN_BLOCK;
     return MergeArgs{
-        static_cast<const char *>(band->out_band), static_cast<const char *>(band->out_sink), band->lse_band,
-        band->lse_sink, end - first_row,
+        static_cast<const char *>(band->out_band),
+        static_cast<const char *>(band->out_sink),
+        band->lse_band,
+        band->lse_sink,
+        end - first_row,
         output_rows(band, e, first_row, (end < band->seq_len ? end : band->seq_len) - first_row)};
 }
 
@@ -510,10 +519,11 @@ vs_status make_band_groups(vs_cuda_band *band) {
  * v'), with the entry's FP8 scales computed first; `e` then points at the codes (strides in codes). */
 vs_status gather_fp8(const vs_cuda_band *band, vs_attn_args *e, cudaStream_t stream) {
     VS_TRY(vs_cuda_fp8_scales_compute(e, &band->fp8, stream));
-    const GatherFp8Args g = {gather_args(band, e, 1), band->fp8.mul, band->fp8.sums, 1.0f / (float)band->seq_len};
+    const GatherFp8Args g = {gather_args(band, e, 1), band->fp8.mul, band->fp8.sums,
+                             1.0f / (float)band->seq_len};
     const int rows = band->blocks * VS_ATTN_BLOCK;
-    gather_token_major_fp8<<<dim3(grid_for(rows), 3), kThreads, 0, stream>>>(g, row_map(e), band->seq_len, rows,
-                                                                             band->heads, band->head_dim);
+    gather_token_major_fp8<<<dim3(grid_for(rows), 3), kThreads, 0, stream>>>(
+        g, row_map(e), band->seq_len, rows, band->heads, band->head_dim);
     VS_CUDA_LAUNCH_CHECK("gather_token_major_fp8");
     return finish_gather(band, e, g.to, 1, stream);
 }
@@ -531,10 +541,11 @@ vs_status pick_fp8_form(const vs_attn_args *b, int lengths, vs_cudnn_fp8_form *f
         }
         if (s != VS_ERR_UNSUPPORTED) return s;
     }
-    return vs_fail(VS_ERR_UNSUPPORTED,
-                   "SVG's band path in FP8: cuDNN has no FP8 attention with E4M3 out and statistics%s for %d x %d "
-                   "tokens, batch %d",
-                   lengths ? " and lengths" : "", b->seq_len, vs_attn_kv_len(b), b->batch);
+    return vs_fail(
+        VS_ERR_UNSUPPORTED,
+        "SVG's band path in FP8: cuDNN has no FP8 attention with E4M3 out and statistics%s for %d x %d "
+        "tokens, batch %d",
+        lengths ? " and lengths" : "", b->seq_len, vs_attn_kv_len(b), b->batch);
 }
 
 /* band_and_sink on the codes of entry `e` (gather_fp8): cuDNN's FP8 graph, all heads a call (their scales
@@ -574,7 +585,8 @@ vs_status band_and_sink_fp8(const vs_cuda_band *band, const vs_attn_args *e, cud
     s.q_stride_b = s.seq_len * row, s.k_stride_b = s.v_stride_b = s.kv_len * row;
     s.o_stride_n = row, s.o_stride_b = s.seq_len * row;
     VS_TRY(pick_fp8_form(&s, 0, &form));
-    const vs_cudnn_fp8_scales scales = vs_cuda_fp8_cudnn_scales(&band->fp8, &form, 0, band->lse_sink, nullptr, nullptr);
+    const vs_cudnn_fp8_scales scales =
+        vs_cuda_fp8_cudnn_scales(&band->fp8, &form, 0, band->lse_sink, nullptr, nullptr);
     return vs_cudnn_attention_fp8(&s, &form, &scales, stream);
 }
 
@@ -697,7 +709,8 @@ extern "C" vs_status vs_cuda_band_attention(const vs_cuda_band *band, const vs_a
         const vs_status st = band_attention_fp8(band, a, s);
         if (st != VS_ERR_UNSUPPORTED) return st;
         static int warned = 0; /* cuDNN has no FP8 form for the band's shapes: its BF16 path, said once */
-        if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED)) VS_WARN("%s: the band path runs in BF16", vs_last_error());
+        if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+            VS_WARN("%s: the band path runs in BF16", vs_last_error());
     }
     /* Order on the stream: entry 0's band and sink (calls that may find no cuDNN engine, before anything
      * is written to out), the other rows (paged, into scratch; where cuDNN has no paged engine, our kernel

@@ -279,10 +279,9 @@ vs_status set_pointer(linear_plan *p, cublasLtMatmulDescAttributes_t attribute, 
  * per-element accesses of the F32 residual and 64-bit index divisions made it run at a third of the
  * bandwidth. */
 constexpr int kEpilogueThreads = 128;
-__global__ void __launch_bounds__(kEpilogueThreads) fp8_epilogue_kernel(void *y, int accumulate,
-                                                                        const __nv_bfloat16 *acc, const float *row_scale,
-                                                                        const float *col_scale, const void *bias,
-                                                                        int bias_f32, int gelu, int out) {
+__global__ void __launch_bounds__(kEpilogueThreads)
+    fp8_epilogue_kernel(void *y, int accumulate, const __nv_bfloat16 *acc, const float *row_scale,
+                        const float *col_scale, const void *bias, int bias_f32, int gelu, int out) {
     const int64_t r = blockIdx.x;
     const float rs = row_scale ? row_scale[r] : 1.0f;
     for (int o0 = threadIdx.x * 8; o0 < out; o0 += kEpilogueThreads * 8) {
@@ -291,30 +290,35 @@ __global__ void __launch_bounds__(kEpilogueThreads) fp8_epilogue_kernel(void *y,
         __nv_bfloat16 *v8 = reinterpret_cast<__nv_bfloat16 *>(&packed);
         float v[8];
 #pragma unroll
-        for (int k = 0; k < 8; k++) v[k] = __bfloat162float(v8[k]);
+        for (int k = 0; k < 8; k++)
+            v[k] = __bfloat162float(v8[k]);
         if (row_scale) {
             const float4 c0 = *reinterpret_cast<const float4 *>(col_scale + o0),
                          c1 = *reinterpret_cast<const float4 *>(col_scale + o0 + 4);
             const float c[8] = {c0.x, c0.y, c0.z, c0.w, c1.x, c1.y, c1.z, c1.w};
 #pragma unroll
-            for (int k = 0; k < 8; k++) v[k] *= rs * c[k];
+            for (int k = 0; k < 8; k++)
+                v[k] *= rs * c[k];
         }
         if (bias && bias_f32) {
             const float4 b0 = *reinterpret_cast<const float4 *>(static_cast<const float *>(bias) + o0),
                          b1 = *reinterpret_cast<const float4 *>(static_cast<const float *>(bias) + o0 + 4);
             const float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
 #pragma unroll
-            for (int k = 0; k < 8; k++) v[k] += b[k];
+            for (int k = 0; k < 8; k++)
+                v[k] += b[k];
         } else if (bias) {
             const uint4 b = *reinterpret_cast<const uint4 *>(static_cast<const __nv_bfloat16 *>(bias) + o0);
             const __nv_bfloat16 *b8 = reinterpret_cast<const __nv_bfloat16 *>(&b);
 #pragma unroll
-            for (int k = 0; k < 8; k++) v[k] += __bfloat162float(b8[k]);
+            for (int k = 0; k < 8; k++)
+                v[k] += __bfloat162float(b8[k]);
         }
         if (gelu)
 #pragma unroll
             for (int k = 0; k < 8; k++)
-                v[k] = 0.5f * v[k] * (1.0f + tanhf(0.7978845608028654f * (v[k] + 0.044715f * v[k] * v[k] * v[k])));
+                v[k] = 0.5f * v[k] *
+                       (1.0f + tanhf(0.7978845608028654f * (v[k] + 0.044715f * v[k] * v[k] * v[k])));
         if (accumulate) {
             float4 *y4 = reinterpret_cast<float4 *>(static_cast<float *>(y) + i0);
             float4 y0 = y4[0], y1 = y4[1];
@@ -323,7 +327,8 @@ __global__ void __launch_bounds__(kEpilogueThreads) fp8_epilogue_kernel(void *y,
             y4[0] = y0, y4[1] = y1;
         } else {
 #pragma unroll
-            for (int k = 0; k < 8; k++) v8[k] = __float2bfloat16(v[k]);
+            for (int k = 0; k < 8; k++)
+                v8[k] = __float2bfloat16(v[k]);
             *reinterpret_cast<uint4 *>(static_cast<__nv_bfloat16 *>(y) + i0) = packed;
         }
     }
@@ -364,8 +369,9 @@ vs_status launch(const linear_gemm &g, linear_plan *p, cublasStatus_t *st) {
     if (form != FUSED) {
         const int unscaled = form == UNSCALED;
         fp8_epilogue_kernel<<<(unsigned)g.rows, kEpilogueThreads>>>(
-            g.y, g.y_type == CUDA_R_32F, static_cast<const __nv_bfloat16 *>(d), unscaled ? g.x_scale : nullptr,
-            unscaled ? g.w_scale : nullptr, g.bias, g.bias_type == CUDA_R_32F, g.gelu, (int)g.out);
+            g.y, g.y_type == CUDA_R_32F, static_cast<const __nv_bfloat16 *>(d),
+            unscaled ? g.x_scale : nullptr, unscaled ? g.w_scale : nullptr, g.bias, g.bias_type == CUDA_R_32F,
+            g.gelu, (int)g.out);
         VS_CUDA_LAUNCH_CHECK("fp8_epilogue_kernel");
     }
     return VS_OK;
@@ -484,8 +490,10 @@ int64_t g_gated_scale_len = 0;
 /* fp8_epilogue_kernel's 16-byte accesses of y, the bias and the weight scales; a block per row. */
 vs_status check_fp8_operands(const void *y, const void *bias, const float *w_scale, int64_t rows) {
     if ((uintptr_t)y % 16 || (uintptr_t)bias % 16 || (uintptr_t)w_scale % 16)
-        return vs_fail(VS_ERR_INVALID_ARG, "FP8 linear: y, the bias and the weight scales must be 16-byte aligned");
-    if (rows >= (1ll << 31)) return vs_fail(VS_ERR_UNSUPPORTED, "FP8 linear: %lld rows (at most 2^31 - 1)", (long long)rows);
+        return vs_fail(VS_ERR_INVALID_ARG,
+                       "FP8 linear: y, the bias and the weight scales must be 16-byte aligned");
+    if (rows >= (1ll << 31))
+        return vs_fail(VS_ERR_UNSUPPORTED, "FP8 linear: %lld rows (at most 2^31 - 1)", (long long)rows);
     return VS_OK;
 }
 

@@ -779,9 +779,11 @@ static vs_status fp8_key(const vs_attn_args *a, const vs_cudnn_fp8_form *form, v
     if (form->padded && !form->out_e4m3)
         return vs_fail(VS_ERR_INVALID_ARG, "cuDNN FP8 attention: the padded form writes E4M3 out");
     if (a->dtype != VS_BF16)
-        return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN FP8 attention takes BF16 arguments, not %s", vs_dtype_name(a->dtype));
+        return vs_fail(VS_ERR_UNSUPPORTED, "cuDNN FP8 attention takes BF16 arguments, not %s",
+                       vs_dtype_name(a->dtype));
     *shape = *a;
-    if (form->padded) shape->seq_len = (int)round_to_pad(a->seq_len), shape->kv_len = (int)round_to_pad(vs_attn_kv_len(a));
+    if (form->padded)
+        shape->seq_len = (int)round_to_pad(a->seq_len), shape->kv_len = (int)round_to_pad(vs_attn_kv_len(a));
     VS_TRY(dense_key(shape, NULL, key));
     /* E4M3 rows: 16-byte alignment of every token row takes strides that are multiples of 16 codes. */
     if (a->head_dim % 16 != 0)

@@ -67,11 +67,11 @@ vs_status vs_cudnn_paged_attention(const vs_attn_args *args, const vs_cudnn_page
  * Operands: args->q / k / v hold E4M3 codes, [batch, rows, heads, head_dim] with args' strides (in codes;
  * rows: seq_len or kv_len, rounded up to VS_CUDNN_FP8_PAD when padded, so the strides must leave room for
  * that; padded rows must hold finite codes), whose values are codes times descale_q / descale_k / descale_v.
- * out = softmax(scale q k^T) v with args' out strides: BF16, or E4M3 codes of out * scale_o when out_e4m3. The
- * probabilities enter the second product as E4M3 codes of P * scale_s, undone by descale_s (448 and 1/448);
- * amax_s and amax_o receive max |P| and max |out| (cuDNN's FP8 pattern writes them). Every scalar is an f32
- * in device memory, 16-byte aligned; stats f32 [batch, heads, rows_q] (log-sum-exp of each row's scaled
- * logits, as vs_cudnn_attention_lse); seq_len_q / seq_len_kv INT32 [batch]. */
+ * out = softmax(scale q k^T) v with args' out strides: BF16, or E4M3 codes of out * scale_o when out_e4m3.
+ * The probabilities enter the second product as E4M3 codes of P * scale_s, undone by descale_s (448 and
+ * 1/448); amax_s and amax_o receive max |P| and max |out| (cuDNN's FP8 pattern writes them). Every scalar is
+ * an f32 in device memory, 16-byte aligned; stats f32 [batch, heads, rows_q] (log-sum-exp of each row's
+ * scaled logits, as vs_cudnn_attention_lse); seq_len_q / seq_len_kv INT32 [batch]. */
 #define VS_CUDNN_FP8_PAD 128
 typedef struct vs_cudnn_fp8_form {
     int out_e4m3, stats, padded, scale_o_value;

@@ -7,7 +7,7 @@
  *   - K_h = Kc_h * sk_h, and q . K_h = (q sk_h) . Kc_h: Q's codes are those of Q_h * sk_h / sq, one sq for
  *     every head (sq = max_h amax(Q_h) sk_h / 448), so every head's logits are sq * Qc_h . Kc_h: descale_q
  *     sq, descale_k 1. E4M3 is a floating-point format: a head whose Q_h sk_h is smaller than another's
- *     keeps its relative precision (down to E4M3's subnormals, 2^-6 of the largest normal magnitude ~ 1/28672).
+ *     keeps its relative precision (down to E4M3's subnormals, 1/28672 of the largest normal magnitude).
  *   - V_h = Vc_h * sv_h: with E4M3 out, cuDNN writes P.Vc_h times one scale_o, and the conversion to BF16,
  *     which runs per head anyway, multiplies by sv_h. With BF16 out (no such pass) the heads run one per
  *     call, descale_v sv_h.
@@ -92,8 +92,9 @@ constexpr float kOutRange = 384.0f;
  *     (E4M3 out codes to values);
  *   constants: scale_s 448, descale_s 1/448, one, sq (descale_q), scale_o kOutRange / 448; the lengths of the
  *   padded form. */
-__global__ void scales_kernel(float *mul, float *descale_v, float *out_mul, float *constants, int32_t *lengths,
-                              const unsigned *amax_bits, int heads, int batch, int seq_len, int kv_len) {
+__global__ void scales_kernel(float *mul, float *descale_v, float *out_mul, float *constants,
+                              int32_t *lengths, const unsigned *amax_bits, int heads, int batch, int seq_len,
+                              int kv_len) {
     __shared__ unsigned sq_bits_max; /* the largest amax(Q_h) sk_h, as float bits (non-negative) */
     if (threadIdx.x == 0) sq_bits_max = 0;
     __syncthreads();
@@ -122,9 +123,10 @@ __global__ void scales_kernel(float *mul, float *descale_v, float *out_mul, floa
 /* codes[b, r, g, :] = e4m3((x[b, r, first + g, :] - mean[b, first + g, :]) * mul[first + g]) for the
  * group's heads g < count and r < rows, zeros for the padding rows up to rows_padded; eight values per
  * thread. */
-__global__ void quantize_heads_kernel(uint8_t *codes, const __nv_bfloat16 *x, int64_t stride_b, int64_t stride_n,
-                                      int batch, int rows, int rows_padded, int heads, int first, int count,
-                                      int head_dim, const float *sums, float inv_rows, const float *mul) {
+__global__ void quantize_heads_kernel(uint8_t *codes, const __nv_bfloat16 *x, int64_t stride_b,
+                                      int64_t stride_n, int batch, int rows, int rows_padded, int heads,
+                                      int first, int count, int head_dim, const float *sums, float inv_rows,
+                                      const float *mul) {
     const int groups = head_dim / 8;
     const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if (i >= (int64_t)batch * rows_padded * count * groups) return;
@@ -138,15 +140,16 @@ __global__ void quantize_heads_kernel(uint8_t *codes, const __nv_bfloat16 *x, in
     }
     const int c = h * head_dim + g8 * 8;
     const uint4 x8 = *reinterpret_cast<const uint4 *>(x + b * stride_b + (int64_t)r * stride_n + c);
-    const uint2 out = vs_fp8_codes8(x8, sums ? sums + (int64_t)b * heads * head_dim + c : nullptr, inv_rows, mul[h]);
+    const uint2 out =
+        vs_fp8_codes8(x8, sums ? sums + (int64_t)b * heads * head_dim + c : nullptr, inv_rows, mul[h]);
     *reinterpret_cast<uint2 *>(codes + brh * head_dim + g8 * 8) = out;
 }
 
 /* out[b, r, first + g, :] = bf16(codes[b, r, g, :] * out_mul[first + g]) for r < rows and the group's heads
  * g < count (codes [B, rows_padded, count, D], cuDNN's E4M3 out); eight values per thread. */
-__global__ void dequantize_heads_kernel(__nv_bfloat16 *out, int64_t stride_b, int64_t stride_n, const uint8_t *codes,
-                                        int batch, int rows, int rows_padded, int first, int count, int head_dim,
-                                        const float *out_mul) {
+__global__ void dequantize_heads_kernel(__nv_bfloat16 *out, int64_t stride_b, int64_t stride_n,
+                                        const uint8_t *codes, int batch, int rows, int rows_padded, int first,
+                                        int count, int head_dim, const float *out_mul) {
     const int groups = head_dim / 8;
     const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if (i >= (int64_t)batch * rows * count * groups) return;
@@ -158,8 +161,8 @@ __global__ void dequantize_heads_kernel(__nv_bfloat16 *out, int64_t stride_b, in
     float values[8];
     vs_fp8_decode8(packed, out_mul[first + g], values);
     const uint4 result = vs_bf16x8(values);
-    *reinterpret_cast<uint4 *>(out + b * stride_b + (int64_t)r * stride_n + (int64_t)(first + g) * head_dim + g8 * 8) =
-        result;
+    *reinterpret_cast<uint4 *>(out + b * stride_b + (int64_t)r * stride_n + (int64_t)(first + g) * head_dim +
+                               g8 * 8) = result;
 }
 
 /* One scratch for the process, grown on demand, under a lock (as cuDNN's workspace). */
@@ -178,13 +181,14 @@ struct scratch {
     vs_cuda_fp8_scales scales;
 };
 
-/* Codes of `heads` heads (rows_q, rows_kv: the token counts, padded or not), their statistics and the scales. */
+/* Codes of `heads` heads (rows_q, rows_kv: token counts, padded or not), their statistics and the scales. */
 vs_status take_scratch(const vs_attn_args *a, int heads, int rows_q, int rows_kv, scratch *s) {
     const size_t B = a->batch, D = a->head_dim, G = heads, N = rows_q, L = rows_kv;
     enum { kParts = 6 };
-    const size_t sizes[kParts] = {round_up(B * N * G * D), round_up(B * L * G * D), round_up(B * L * G * D),
-                                  round_up(B * N * G * D), round_up(B * G * N * 4),
-                                  vs_cuda_fp8_scales_bytes(a->batch, a->heads, a->head_dim)};
+    const size_t sizes[kParts] = {
+        round_up(B * N * G * D), round_up(B * L * G * D),
+        round_up(B * L * G * D), round_up(B * N * G * D),
+        round_up(B * G * N * 4), vs_cuda_fp8_scales_bytes(a->batch, a->heads, a->head_dim)};
     size_t total = 0;
     for (size_t n : sizes)
         total += n;
@@ -209,11 +213,12 @@ int padded_rows(int rows) {
 }
 
 /* Heads a cuDNN call takes: as many as kCodesBudget holds the codes of (Q, K, V and O), or
- * $VS_FP8_ATTENTION_HEADS (tests), spread evenly over the calls; one with BF16 out (its per-head descale_v). */
+ * $VS_FP8_ATTENTION_HEADS (tests), spread evenly over the calls; one with BF16 out (per-head descale_v). */
 int heads_per_call(const vs_attn_args *a, const vs_cudnn_fp8_form &form) {
     if (!form.out_e4m3) return 1;
-    const size_t per_head = (size_t)a->batch * a->head_dim *
-                            (2 * (size_t)padded_rows(a->seq_len) + 2 * (size_t)padded_rows(vs_attn_kv_len(a)));
+    const size_t per_head =
+        (size_t)a->batch * a->head_dim *
+        (2 * (size_t)padded_rows(a->seq_len) + 2 * (size_t)padded_rows(vs_attn_kv_len(a)));
     const char *env = getenv("VS_FP8_ATTENTION_HEADS");
     const size_t asked = env && atoi(env) > 0 ? (size_t)atoi(env) : kCodesBudget / per_head;
     const int most = (int)std::max<size_t>(1, std::min<size_t>(a->heads, asked));
@@ -230,15 +235,16 @@ void report_form(const vs_cudnn_fp8_form &f, int batch, int seq_len, int kv_len,
     g_reported_form = id;
     VS_INFO("FP8 attention (B %d, N %d, L %d, D %d): cuDNN's form with %s out%s%s%s, %d heads a call", batch,
             seq_len, kv_len, head_dim, f.out_e4m3 ? "E4M3" : "BF16", f.stats ? ", statistics out" : "",
-            f.padded ? ", lengths padded and masked" : "", f.scale_o_value ? ", scale_o by value" : "", heads);
+            f.padded ? ", lengths padded and masked" : "", f.scale_o_value ? ", scale_o by value" : "",
+            heads);
 }
 
 vs_status run_locked(const vs_attn_args *a, cudaStream_t st) {
     const int B = a->batch, H = a->heads, D = a->head_dim, N = a->seq_len, L = vs_attn_kv_len(a);
 
     /* A group of `heads` heads' arguments for cuDNN: the codes [B, rows, heads, D] with the token counts
-     * rounded up to VS_CUDNN_FP8_PAD (room for the padded forms; the others skip the padding rows), out in the
-     * model's layout or, with E4M3 out, codes as q's. */
+     * rounded up to VS_CUDNN_FP8_PAD (room for the padded forms; the others skip the padding rows), out in
+     * the model's layout or, with E4M3 out, codes as q's. */
     const int rows_q = padded_rows(N), rows_kv = padded_rows(L);
     scratch s_codes = {};
     const auto group_args = [&](int first, int heads, int e4m3_out) {
@@ -247,10 +253,12 @@ vs_status run_locked(const vs_attn_args *a, cudaStream_t st) {
         g.batch = B, g.heads = heads, g.seq_len = N, g.kv_len = L, g.head_dim = D;
         g.q = s_codes.q, g.k = s_codes.k, g.v = s_codes.v;
         g.q_stride_n = g.k_stride_n = g.v_stride_n = (int64_t)heads * D;
-        g.q_stride_b = (int64_t)rows_q * heads * D, g.k_stride_b = g.v_stride_b = (int64_t)rows_kv * heads * D;
+        g.q_stride_b = (int64_t)rows_q * heads * D,
+        g.k_stride_b = g.v_stride_b = (int64_t)rows_kv * heads * D;
         g.out = e4m3_out ? static_cast<void *>(s_codes.o)
                          : static_cast<void *>(static_cast<__nv_bfloat16 *>(a->out) + (int64_t)first * D);
-        g.o_stride_b = e4m3_out ? g.q_stride_b : a->o_stride_b, g.o_stride_n = e4m3_out ? g.q_stride_n : a->o_stride_n;
+        g.o_stride_b = e4m3_out ? g.q_stride_b : a->o_stride_b,
+        g.o_stride_n = e4m3_out ? g.q_stride_n : a->o_stride_n;
         g.scale = a->scale;
         return g;
     };
@@ -280,9 +288,11 @@ vs_status run_locked(const vs_attn_args *a, cudaStream_t st) {
         quantize_heads_kernel<<<blocks((int64_t)B * rows_q * count * groups), kThreads, 0, st>>>(
             s.q, q, a->q_stride_b, a->q_stride_n, B, N, rows_q, H, first, count, D, nullptr, 0.0f, sc.mul);
         quantize_heads_kernel<<<blocks((int64_t)B * rows_kv * count * groups), kThreads, 0, st>>>(
-            s.k, k, a->k_stride_b, a->k_stride_n, B, L, rows_kv, H, first, count, D, sc.sums, inv_l, sc.mul + H);
+            s.k, k, a->k_stride_b, a->k_stride_n, B, L, rows_kv, H, first, count, D, sc.sums, inv_l,
+            sc.mul + H);
         quantize_heads_kernel<<<blocks((int64_t)B * rows_kv * count * groups), kThreads, 0, st>>>(
-            s.v, v, a->v_stride_b, a->v_stride_n, B, L, rows_kv, H, first, count, D, nullptr, 0.0f, sc.mul + 2 * H);
+            s.v, v, a->v_stride_b, a->v_stride_n, B, L, rows_kv, H, first, count, D, nullptr, 0.0f,
+            sc.mul + 2 * H);
         VS_CUDA_LAUNCH_CHECK("quantize_heads_kernel");
         const vs_attn_args group = group_args(first, count, form.out_e4m3);
         const vs_cudnn_fp8_scales scales =
@@ -290,8 +300,8 @@ vs_status run_locked(const vs_attn_args *a, cudaStream_t st) {
         VS_TRY(vs_cudnn_attention_fp8(&group, &form, &scales, st));
         if (form.out_e4m3) {
             dequantize_heads_kernel<<<blocks((int64_t)B * N * count * groups), kThreads, 0, st>>>(
-                static_cast<__nv_bfloat16 *>(a->out), a->o_stride_b, a->o_stride_n, s.o, B, N, rows_q, first, count,
-                D, sc.out_mul);
+                static_cast<__nv_bfloat16 *>(a->out), a->o_stride_b, a->o_stride_n, s.o, B, N, rows_q, first,
+                count, D, sc.out_mul);
             VS_CUDA_LAUNCH_CHECK("dequantize_heads_kernel");
         }
     }
@@ -306,7 +316,8 @@ extern "C" size_t vs_cuda_fp8_scales_bytes(int batch, int heads, int head_dim) {
            round_up(H * 4) + round_up(5 * kSlot * 4) + round_up(2 * kSlot * 4) + round_up(2 * B * 4);
 }
 
-extern "C" void vs_cuda_fp8_scales_carve(void *base, int batch, int heads, int head_dim, vs_cuda_fp8_scales *out) {
+extern "C" void vs_cuda_fp8_scales_carve(void *base, int batch, int heads, int head_dim,
+                                         vs_cuda_fp8_scales *out) {
     const size_t B = batch, H = heads, D = head_dim;
     uint8_t *p = static_cast<uint8_t *>(base);
     auto take = [&](size_t bytes) {
@@ -324,10 +335,13 @@ extern "C" void vs_cuda_fp8_scales_carve(void *base, int batch, int heads, int h
     out->lengths = reinterpret_cast<int32_t *>(take(2 * B * 4));
 }
 
-extern "C" vs_status vs_cuda_fp8_scales_compute(const vs_attn_args *a, const vs_cuda_fp8_scales *s, void *stream) {
-    const int B = a->batch, H = a->heads, D = a->head_dim, N = a->seq_len, L = vs_attn_kv_len(a), cols = H * D;
+extern "C" vs_status vs_cuda_fp8_scales_compute(const vs_attn_args *a, const vs_cuda_fp8_scales *s,
+                                                void *stream) {
+    const int B = a->batch, H = a->heads, D = a->head_dim, N = a->seq_len, L = vs_attn_kv_len(a),
+              cols = H * D;
     cudaStream_t st = static_cast<cudaStream_t>(stream);
-    const __nv_bfloat16 *q = static_cast<const __nv_bfloat16 *>(a->q), *k = static_cast<const __nv_bfloat16 *>(a->k),
+    const __nv_bfloat16 *q = static_cast<const __nv_bfloat16 *>(a->q),
+                        *k = static_cast<const __nv_bfloat16 *>(a->k),
                         *v = static_cast<const __nv_bfloat16 *>(a->v);
     VS_CUDA_TRY(cudaMemsetAsync(s->sums, 0, sizeof(float) * B * cols, st));
     VS_CUDA_TRY(cudaMemsetAsync(s->amax_bits, 0, sizeof(unsigned) * 3 * H, st));
@@ -337,18 +351,19 @@ extern "C" vs_status vs_cuda_fp8_scales_compute(const vs_attn_args *a, const vs_
     column_sums_kernel<<<grid_l, kThreads, 0, st>>>(s->sums, k, a->k_stride_b, a->k_stride_n, L, cols);
     head_amax_kernel<<<grid_n, kThreads, 0, st>>>(s->amax_bits, q, a->q_stride_b, a->q_stride_n, N, cols, D,
                                                   nullptr, 0.0f);
-    head_amax_kernel<<<grid_l, kThreads, 0, st>>>(s->amax_bits + H, k, a->k_stride_b, a->k_stride_n, L, cols, D,
-                                                  s->sums, 1.0f / (float)L);
-    head_amax_kernel<<<grid_l, kThreads, 0, st>>>(s->amax_bits + 2 * H, v, a->v_stride_b, a->v_stride_n, L, cols,
-                                                  D, nullptr, 0.0f);
-    scales_kernel<<<1, kThreads, 0, st>>>(s->mul, s->descale_v, s->out_mul, s->constants, s->lengths, s->amax_bits,
-                                          H, B, N, L);
+    head_amax_kernel<<<grid_l, kThreads, 0, st>>>(s->amax_bits + H, k, a->k_stride_b, a->k_stride_n, L, cols,
+                                                  D, s->sums, 1.0f / (float)L);
+    head_amax_kernel<<<grid_l, kThreads, 0, st>>>(s->amax_bits + 2 * H, v, a->v_stride_b, a->v_stride_n, L,
+                                                  cols, D, nullptr, 0.0f);
+    scales_kernel<<<1, kThreads, 0, st>>>(s->mul, s->descale_v, s->out_mul, s->constants, s->lengths,
+                                          s->amax_bits, H, B, N, L);
     VS_CUDA_LAUNCH_CHECK("fp8 attention scales");
     return VS_OK;
 }
 
-extern "C" vs_cudnn_fp8_scales vs_cuda_fp8_cudnn_scales(const vs_cuda_fp8_scales *s, const vs_cudnn_fp8_form *form,
-                                                        int first_head, float *stats, const int32_t *seq_len_q,
+extern "C" vs_cudnn_fp8_scales vs_cuda_fp8_cudnn_scales(const vs_cuda_fp8_scales *s,
+                                                        const vs_cudnn_fp8_form *form, int first_head,
+                                                        float *stats, const int32_t *seq_len_q,
                                                         const int32_t *seq_len_kv) {
     const float *one = s->constants + 2 * kSlot;
     return vs_cudnn_fp8_scales{s->constants + 3 * kSlot,

@@ -21,7 +21,7 @@ vs_status vs_cuda_fp8_attention(const vs_attn_args *args, void *stream);
  * vs_cuda_fp8_scales_bytes): every f32 cuDNN reads sits in a 16-byte slot of VS_FP8_SLOT floats. */
 #define VS_FP8_SLOT 4
 typedef struct vs_cuda_fp8_scales {
-    float *sums;         /* [batch, heads * head_dim]: K's column sums over the keys (its mean times kv_len) */
+    float *sums; /* [batch, heads * head_dim]: K's column sums over the keys (its mean times kv_len) */
     unsigned *amax_bits; /* [3 heads]: the largest |Q|, |K - mean|, |V| of each head, as float bits */
     float *mul;          /* [3 heads]: what each head of Q, K - mean and V is multiplied by before rounding */
     float *descale_v;    /* [heads] slots: V's scale per head (BF16-out forms, one head a call) */

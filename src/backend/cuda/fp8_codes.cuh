@@ -13,7 +13,8 @@ __device__ __forceinline__ uint2 vs_fp8_codes8(uint4 bf16x8, const float *mean, 
     const __nv_bfloat16 *in = reinterpret_cast<const __nv_bfloat16 *>(&bf16x8);
     float v[8];
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __bfloat162float(in[k]) - (mean ? mean[k] * inv_rows : 0.0f);
+    for (int k = 0; k < 8; k++)
+        v[k] = __bfloat162float(in[k]) - (mean ? mean[k] * inv_rows : 0.0f);
     uint2 out;
     uint16_t *pairs = reinterpret_cast<uint16_t *>(&out);
 #pragma unroll
@@ -38,7 +39,8 @@ __device__ __forceinline__ uint4 vs_bf16x8(const float v[8]) {
     uint4 result;
     __nv_bfloat162 *h = reinterpret_cast<__nv_bfloat162 *>(&result);
 #pragma unroll
-    for (int k = 0; k < 4; k++) h[k] = __floats2bfloat162_rn(v[2 * k], v[2 * k + 1]);
+    for (int k = 0; k < 4; k++)
+        h[k] = __floats2bfloat162_rn(v[2 * k], v[2 * k + 1]);
     return result;
 }
 
