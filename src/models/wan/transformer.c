@@ -156,8 +156,8 @@ void vs_wan_model_set_probe(vs_wan_model *m, vs_wan_probe_fn fn, void *user) {
 vs_precision vs_wan_model_precision(const vs_wan_model *m) {
     const vs_wan_weights *w = &m->weights;
     if (w->num_blocks == 0) return VS_PRECISION_DEFAULT;
-    if (w->blocks[0].self_attn.q.weight.dtype == VS_F8E4M3) return VS_PRECISION_FP8;
-    return w->blocks[0].ffn_in.weight.dtype == VS_F8E4M3 ? VS_PRECISION_FP8_FFN : VS_PRECISION_DEFAULT;
+    if (vs_wan_weights_all_fp8(w, VS_PRECISION_FP8)) return VS_PRECISION_FP8;
+    return vs_wan_weights_all_fp8(w, VS_PRECISION_FP8_FFN) ? VS_PRECISION_FP8_FFN : VS_PRECISION_DEFAULT;
 }
 
 vs_status vs_wan_model_set_precision(vs_wan_model *m, vs_precision precision) {

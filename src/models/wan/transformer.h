@@ -89,7 +89,8 @@ void vs_wan_model_set_probe(vs_wan_model *model, vs_wan_probe_fn fn, void *user)
  * E4M3 in place (vs_wan_weights_quantize_fp8), VS_PRECISION_FP8_FFN only the feed-forward pair's; the forwards
  * then quantise those layers' inputs per token. VS_PRECISION_DEFAULT keeps the weights as they are (BF16 /
  * F32, or E4M3 where the checkpoint stores FP8 weights); quantised layers are not restored.
- * vs_wan_model_precision: FP8 when the attention projections are E4M3, FP8_FFN when only the FFN is. */
+ * vs_wan_model_precision: FP8 when every block linear is E4M3, FP8_FFN when every block's feed-forward pair
+ * is, else DEFAULT (a checkpoint with some blocks in E4M3 and others not included). */
 vs_status vs_wan_model_set_precision(vs_wan_model *model, vs_precision precision);
 vs_precision vs_wan_model_precision(const vs_wan_model *model);
 
