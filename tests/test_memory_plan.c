@@ -245,16 +245,18 @@ static vs_status wan14b_fp8_need(int64_t h, int64_t w, const vs_attention_params
                                  512, need);
 }
 
-/* Issue 20's targets: Wan 14B with FP8 weights, 81 frames with CFG and SVG (the family's default attention),
- * plans within 32 GiB at 720p and 24 GiB at 480p (0.5 GiB in use before loading), every stage's planned peak
- * inside the budget. */
+/* Issue 20's targets: Wan 14B with FP8 weights and FP8 attention, 81 frames with CFG and SVG (the family's
+ * default attention), plans within 32 GiB at 720p and 24 GiB at 480p (0.5 GiB in use before loading), every
+ * stage's planned peak inside the budget. */
 TEST(wan14b_fp8_plans_within_the_targets) {
     const vs_family *wan;
     CHECK_OK(vs_family_for_preset("wan14b", &wan));
+    vs_attention_params attention = wan->defaults.attention;
+    attention.precision = VS_PRECISION_FP8;
     const struct { int64_t h, w; size_t budget; } targets[] = {{90, 160, 32 * GIB}, {60, 104, 24 * GIB}};
     for (int i = 0; i < 2; i++) {
         vs_stage_memory need[VS_STAGE_COUNT];
-        CHECK_OK(wan14b_fp8_need(targets[i].h, targets[i].w, &wan->defaults.attention, need));
+        CHECK_OK(wan14b_fp8_need(targets[i].h, targets[i].w, &attention, need));
         vs_memory_plan p;
         CHECK_OK(vs_memory_plan_make(need, targets[i].budget, GIB / 2, &p));
         CHECK(!p.resident);
@@ -288,6 +290,15 @@ TEST(sparse_state_in_the_plan) {
            (double)d / GIB, (double)s1 / GIB, (double)s2 / GIB);
     CHECK(d == 0 && s1 >= vs_attn_band_scratch_max(75600, 40, 128));
     CHECK(s2 > 8 * GIB && s2 < 12 * GIB);
+    /* FP8 attention's codes: a group of heads of Q, K, V and O, at most 256 MiB (3 heads a call with CFG) */
+    vs_attention_params dense8 = dense, svg8 = svg;
+    dense8.precision = svg8.precision = VS_PRECISION_FP8;
+    const size_t d8 = vs_dit_attention_memory(&info, VS_CUDA, &dense8, latents, 512);
+    const size_t s8 = vs_dit_attention_memory(&info, VS_CUDA, &svg8, latents, 512);
+    printf("  with FP8 attention: dense %.0f MiB, SVG %.0f MiB more\n", (double)d8 / (1 << 20),
+           (double)(s8 - s1) / (1 << 20));
+    const double codes = 3.0 * 2 * 128 * 4 * 75648; /* heads x batch x head_dim x (Q, K, V, O) x rows */
+    CHECK(d8 >= codes && d8 < codes + 4e6 && d8 <= 256.0 * (1 << 20) + 4e6 && s8 == s1 + d8);
     CHECK(vs_dit_attention_memory(&info, VS_CPU, &svg, latents, 512) == 0); /* no band path on the CPU */
     vs_stage_memory need[VS_STAGE_COUNT];
     vs_memory_plan p;

@@ -121,6 +121,8 @@ struct vs_sparse_kernels {
 
     /* Scratch bytes svg_profile needs for args' shape. */
     size_t (*svg_profile_workspace)(const vs_attn_args *args, const vs_svg_config *cfg);
+    /* Device bytes FP8 attention holds for args' shape (its codes and scales); NULL where it does not run. */
+    size_t (*fp8_attention_workspace)(const vs_attn_args *args);
     /* SVG's online profiling of every (batch, head) of args against `blocks`
      * (src/backend/cpu/svg_profile_cpu.h defines it; the CUDA profiler makes the same choices). */
     vs_status (*svg_profile)(const vs_attn_args *args, const vs_svg_config *cfg,

@@ -255,9 +255,10 @@ vs_status vs_dit_set_attention(vs_dit *dit, const vs_attention_params *params);
 /* The weights' precision from now on (VS_PRECISION_FP8 quantises in place); a one-line error for a family
  * or device without it. */
 vs_status vs_dit_set_precision(vs_dit *dit, vs_precision precision);
-/* Device memory a sparse attention method's state takes in this DiT (vs_sparse_attention_device_bytes) for a
- * denoising batch of latents [B, C, F', H', W'] with text_length text tokens: what the memory plan adds to
- * the family's denoising need for `attention` (0 for dense). */
+/* Device memory a sparse attention method's state takes in this DiT (vs_sparse_attention_device_bytes: with
+ * FP8 attention, its scratch of codes too) for a denoising batch of latents [B, C, F', H', W'] with
+ * text_length text tokens: what the memory plan adds to the family's denoising need for `attention` (0 for
+ * dense in BF16). */
 size_t vs_dit_attention_memory(const vs_dit_info *info, vs_device device,
                                const vs_attention_params *attention, const int64_t latents[5],
                                int text_length);

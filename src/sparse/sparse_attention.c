@@ -29,10 +29,17 @@ void vs_sparse_attention_free(vs_sparse_attention *a) {
 size_t vs_sparse_attention_device_bytes(const vs_sparse_setup *setup, const vs_attention_params *params,
                                         int num_layers) {
     const vs_sparse_method *method;
-    if (!params || vs_sparse_method_find(params->method, &method) != VS_OK || !method->device_bytes) return 0;
+    if (!params || vs_sparse_method_find(params->method, &method) != VS_OK) return 0;
     vs_sparse_setup s = *setup;
     s.video.density = params->density, s.params = *params;
-    return method->device_bytes(&s, num_layers);
+    size_t bytes = method->device_bytes ? method->device_bytes(&s, num_layers) : 0;
+    const vs_sparse_kernels *kernels;
+    if (params->precision == VS_PRECISION_FP8 && vs_sparse_kernels_for(setup->device, &kernels) == VS_OK &&
+        kernels->fp8_attention_workspace) {
+        const vs_attn_args shape = vs_sparse_setup_shape(&s);
+        bytes += kernels->fp8_attention_workspace(&shape);
+    }
+    return bytes;
 }
 
 vs_status vs_sparse_attention_create(vs_sparse_attention **out, const vs_sparse_setup *setup,

@@ -22,7 +22,8 @@ vs_status vs_sparse_attention_create(vs_sparse_attention **out, const vs_sparse_
                                      const vs_attention_params *params, int num_layers);
 void vs_sparse_attention_free(vs_sparse_attention *attn);
 /* The device memory vs_sparse_attention_create(setup, params, num_layers) would allocate for the method's
- * context and layer states, for memory plans (0: dense, an unknown method, or a build without the device). */
+ * context and layer states, and with FP8 attention the scratch its codes take, for memory plans (0: dense in
+ * BF16, an unknown method, or a build without the device). */
 size_t vs_sparse_attention_device_bytes(const vs_sparse_setup *setup, const vs_attention_params *params,
                                         int num_layers);
 

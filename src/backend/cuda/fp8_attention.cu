@@ -181,17 +181,24 @@ struct scratch {
     vs_cuda_fp8_scales scales;
 };
 
-/* Codes of `heads` heads (rows_q, rows_kv: token counts, padded or not), their statistics and the scales. */
-vs_status take_scratch(const vs_attn_args *a, int heads, int rows_q, int rows_kv, scratch *s) {
+/* The scratch's parts: codes of `heads` heads of Q, K, V and O (rows_q, rows_kv: token counts, padded or
+ * not), their statistics and the scales; returns their total. */
+enum { kParts = 6 };
+size_t scratch_sizes(const vs_attn_args *a, int heads, int rows_q, int rows_kv, size_t sizes[kParts]) {
     const size_t B = a->batch, D = a->head_dim, G = heads, N = rows_q, L = rows_kv;
-    enum { kParts = 6 };
-    const size_t sizes[kParts] = {
+    const size_t parts[kParts] = {
         round_up(B * N * G * D), round_up(B * L * G * D),
         round_up(B * L * G * D), round_up(B * N * G * D),
         round_up(B * G * N * 4), vs_cuda_fp8_scales_bytes(a->batch, a->heads, a->head_dim)};
     size_t total = 0;
-    for (size_t n : sizes)
-        total += n;
+    for (int i = 0; i < kParts; i++)
+        total += sizes[i] = parts[i];
+    return total;
+}
+
+vs_status take_scratch(const vs_attn_args *a, int heads, int rows_q, int rows_kv, scratch *s) {
+    size_t sizes[kParts];
+    const size_t total = scratch_sizes(a, heads, rows_q, rows_kv, sizes);
     if (total > g_scratch_bytes) {
         vs_device_free(g_scratch); /* waits for the work using it */
         g_scratch = nullptr, g_scratch_bytes = 0;
@@ -314,6 +321,13 @@ extern "C" size_t vs_cuda_fp8_scales_bytes(int batch, int heads, int head_dim) {
     const size_t B = batch, H = heads, D = head_dim;
     return round_up(B * H * D * 4) + round_up(3 * H * 4) + round_up(3 * H * 4) + round_up(H * kSlot * 4) +
            round_up(H * 4) + round_up(5 * kSlot * 4) + round_up(2 * kSlot * 4) + round_up(2 * B * 4);
+}
+
+extern "C" size_t vs_cuda_fp8_attention_workspace(const vs_attn_args *a) {
+    const vs_cudnn_fp8_form e4m3_out = {1, 0, 0, 0};
+    size_t sizes[kParts];
+    return scratch_sizes(a, heads_per_call(a, e4m3_out), padded_rows(a->seq_len), padded_rows(vs_attn_kv_len(a)),
+                         sizes);
 }
 
 extern "C" void vs_cuda_fp8_scales_carve(void *base, int batch, int heads, int head_dim,

@@ -16,6 +16,8 @@ extern "C" {
 #endif
 
 vs_status vs_cuda_fp8_attention(const vs_attn_args *args, void *stream);
+/* The scratch vs_cuda_fp8_attention grows to for args' shape, with E4M3 out (the most it takes). */
+size_t vs_cuda_fp8_attention_workspace(const vs_attn_args *args);
 
 /* The FP8 scales of one attention call, in device memory (vs_cuda_fp8_scales_carve lays them out over
  * vs_cuda_fp8_scales_bytes): every f32 cuDNN reads sits in a 16-byte slot of VS_FP8_SLOT floats. */

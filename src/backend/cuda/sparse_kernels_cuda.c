@@ -5,6 +5,7 @@
 
 #include "backend/cuda/attention_cuda.h"
 #include "backend/cuda/band_attention.h"
+#include "backend/cuda/fp8_attention.h"
 #include "backend/cuda/svg2_cuda.h"
 #include "backend/cuda/svg_profile.h"
 #include "backend/sparse_kernels.h"
@@ -85,6 +86,7 @@ const vs_sparse_kernels vs_sparse_kernels_cuda = {
     .blocks_free = blocks_free,
     .attend = attend,
     .svg_profile_workspace = vs_cuda_svg_profile_workspace,
+    .fp8_attention_workspace = vs_cuda_fp8_attention_workspace,
     .svg_profile = profile,
     .svg2_workspace = vs_cuda_svg2_workspace,
     .svg2_kmeans = vs_cuda_svg2_kmeans,
