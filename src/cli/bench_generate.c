@@ -230,11 +230,11 @@ int vs_cmd_bench_generate(int argc, char **argv) {
         double loads = open_s;
         for (int i = 0; i < VS_STAGE_COUNT; i++) loads += st.load_s[i];
         const double measured = open_s + generate_s + write_s;
-        vs_attention_params model_default = req.attention;
-        model_default.dense_steps = extrapolate_dense_steps;
+        vs_attention_params extrapolated = req.attention; /* its warm-up: the asked fraction or the model's */
+        extrapolated.dense_steps = extrapolate_dense_steps;
         const vs_bench_schedule x = vs_bench_estimate_schedule(
             step_ms, steps, svg_on ? used.dense_steps : 1.0, extrapolate,
-            svg_on ? vs_t2v_resolve_attention(t2v, &model_default).dense_steps : 1.0);
+            svg_on ? vs_t2v_resolve_attention(t2v, &extrapolated).dense_steps : 1.0);
         const double estimate = loads + st.encode_s + st.image_s + st.decode_s + write_s + x.steps_s;
         const vs_memory_plan *plan = &st.plan;
         char name[160];

@@ -187,6 +187,7 @@ int vs_cmd_eval(int argc, char **argv) {
      * / or attention, both dense or both the --attention asked. The second arm is compared with the first;
      * each cached run with its arm's. */
     const vs_attention_params precision_base = method_given ? svg_attention : dense_attention;
+    const char *precision_base_name = method_given ? method : "dense";
     vs_attention_params precision_fp8 = precision_base;
     precision_fp8.precision = fp8_attention.precision;
     const char *arm_name[2] = {fp8 ? "bf16" : "dense",
@@ -211,7 +212,7 @@ int vs_cmd_eval(int argc, char **argv) {
         fprintf(stderr,
                 "model %s: %d prompts x %d seeds, %s attention, the default precision against %s weights and %s "
                 "attention\n",
-                dir, prompts, seeds, method_given ? method : "dense", precision_name, attention_precision);
+                dir, prompts, seeds, precision_base_name, precision_name, attention_precision);
     else
         fprintf(stderr, "model %s: %d prompts x %d seeds, dense and %s (density %g, dense steps %g, dense layers %g)\n",
                 dir, prompts, seeds, method, svg_attention.density, svg_attention.dense_steps, svg_attention.dense_layers);
@@ -280,8 +281,7 @@ int vs_cmd_eval(int argc, char **argv) {
             if (s == VS_OK) s = report_mode(rep, arm_name[1], &arm[1]);
             if (s == VS_OK) s = vs_bench_report_string(rep, "precision", precision_name);
             if (s == VS_OK) s = vs_bench_report_string(rep, "attention_precision", attention_precision);
-            if (s == VS_OK && fp8)
-                s = vs_bench_report_string(rep, "attention", method_given ? method : "dense");
+            if (s == VS_OK && fp8) s = vs_bench_report_string(rep, "attention", precision_base_name);
             if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "density", svg_attention.density);
             if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "dense_steps", svg_attention.dense_steps);
             if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "dense_layers", svg_attention.dense_layers);
