@@ -8,6 +8,9 @@
 #   WHAT=fp8 (issue 20): 2-layer Wan 14B 720p forwards with FP8 weights and attention, dense and SVG 0.25, and
 #        the dense one in BF16: where an FP8 forward's time goes beside the attention (GEMMs, quantisation,
 #        epilogues, norms).
+#   WHAT=engines (issue 20): `bench attention` at Wan 14B 720p, SVG 0.25, BF16 and FP8, once per engine config
+#        cuDNN's heuristics offer (VS_CUDNN_ENGINE_CONFIG=i; the log names the engine taken): is the first-ranked
+#        config the fastest?
 # Usage on the accelerator: OUT=/tmp/o [WHAT=cogvideox|svg2|fp8] [BUDGET_S=90] bash tools/run_probe_gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +29,16 @@ if [ "${WHAT:-cogvideox}" = svg2 ]; then
     --svg2 --svg2-budget 0.301 --warmup 1 --repeats 1
   ncu_run svg2_720p "$((BUDGET_S * 2 / 3 - 10))" build-gpu/vidsparse bench attention --shape wan14b-720p --density 0.25 \
     --svg2 --svg2-budget 0.295 --warmup 1 --repeats 1
+elif [ "${WHAT:-cogvideox}" = engines ]; then
+  for precision in fp8 bf16; do
+    for config in -1 0 1 2 3 4 5 6 7; do
+      note "engine config $config, $precision"
+      VS_CUDNN_ENGINE_CONFIG=$config timeout "$((BUDGET_S / 18))" build-gpu/vidsparse bench attention \
+        --shape wan14b-720p --density 0.25 --attention-precision "$precision" --warmup 1 --repeats 3 2>&1 |
+        grep -E "engine config|^dense |^svg |rror" | sort | uniq -c | head -n 12
+    done
+  done
+  pack; exit 0
 elif [ "${WHAT:-cogvideox}" = fp8 ]; then
   for run in "dense fp8 fp8" "svg fp8 fp8" "dense bf16 bf16"; do
     read -r attention precision attention_precision <<<"$run"

@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/cuda/cudnn_attention.h"
@@ -64,7 +65,7 @@ enum {
 
 #define MAX_PLANS 64 /* room for the FP8 forms refused on the way to the one served */
 #define MAX_DESCRIPTORS 96
-#define MAX_ENGINE_CONFIGS 8
+#define MAX_ENGINE_CONFIGS 16
 /* The fused engines need a few MiB at most; an engine asking for more than
  * this would be one that materialises the score matrix, which we never want. */
 #define MAX_WORKSPACE_BYTES ((int64_t)1 << 30)
@@ -447,6 +448,34 @@ static const char *status_text(cudnnStatus_t st) {
     return cudnnGetErrorString(st);
 }
 
+/* VS_CUDNN_ENGINE_CONFIG=i in the environment, read once: the heuristics' i-th engine config is tried first
+ * (a diagnostic for timing cuDNN's alternatives on one shape; -1, unset: the ranked order). */
+static int64_t preferred_engine_config(void) {
+    static int64_t index = -2;
+    if (index == -2) {
+        const char *v = getenv("VS_CUDNN_ENGINE_CONFIG");
+        index = v && *v ? strtoll(v, NULL, 10) : -1;
+    }
+    return index;
+}
+
+/* Names the engine config a plan took (its index in the heuristics' ranking and cuDNN's global engine index). */
+static void log_engine_config(graph *g, cudnnBackendDescriptor_t config, int64_t rank, int64_t offered) {
+    cudnnBackendDescriptor_t engine = make(g, CUDNN_BACKEND_ENGINE_DESCRIPTOR, "creating an engine descriptor");
+    int64_t n = 0, global_index = -1;
+    if (!g->status)
+        record(g, cudnnBackendGetAttribute(config, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n,
+                                           &engine),
+               "reading an engine config's engine");
+    if (!g->status)
+        record(g, cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n,
+                                           &global_index),
+               "reading an engine's global index");
+    VS_INFO("cuDNN attention: engine config %lld of the %lld offered (cuDNN engine %lld)", (long long)rank,
+            (long long)offered, (long long)global_index);
+    g->status = CUDNN_STATUS_SUCCESS; /* a diagnostic: its failure does not fail the plan */
+}
+
 /* Builds e->plan for e->key: heuristics (mode A) rank the engine configs; the
  * first that finalizes into a plan with a sane workspace wins. On failure
  * e->plan stays NULL and e->error names the step and cuDNN's status. */
@@ -478,10 +507,12 @@ static void build_plan(plan_entry *e) {
                                         wanted, &got, configs),
                "reading the heuristics' engine configs");
 
-    /* Try the ranked configs; remember why the last one was refused. */
+    /* Try the ranked configs (VS_CUDNN_ENGINE_CONFIG's first); remember why the last one was refused. */
     cudnnStatus_t refused = CUDNN_STATUS_NOT_SUPPORTED;
     int64_t refused_workspace = -1;
-    for (int64_t i = 0; !g.status && i < got && !e->plan; i++) {
+    const int64_t preferred = preferred_engine_config() < got ? preferred_engine_config() : -1;
+    for (int64_t tried = 0; !g.status && tried < got && !e->plan; tried++) {
+        const int64_t i = preferred < 0 ? tried : tried == 0 ? preferred : tried <= preferred ? tried - 1 : tried;
         cudnnBackendDescriptor_t plan = NULL;
         int64_t workspace = 0, n = 0;
         cudnnStatus_t st = cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &plan);
@@ -498,6 +529,7 @@ static void build_plan(plan_entry *e) {
         if (!st && workspace <= MAX_WORKSPACE_BYTES) {
             e->plan = plan;
             e->workspace_bytes = workspace;
+            if (preferred >= 0) log_engine_config(&g, configs[i], i, got);
         } else {
             if (st) cudnnGetLastErrorString(detail, sizeof detail);
             refused = st;
