@@ -95,6 +95,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=0, help="timed forwards (0: 5 at 1.3B, 2 at 14B)")
     ap.add_argument("--fp8", action="store_true",
                     help="also ours with --precision fp8 --attention-precision fp8, dense and SVG")
+    ap.add_argument("--fp8-only", action="store_true",
+                    help="with --fp8: ours only with FP8 weights and attention, without the BF16 comparison forward "
+                         "(a shorter call; the BF16 rows and rel_l2_vs_bf16 are left out)")
     ap.add_argument("--svg2-budget", type=float, default=0,
                     help="also time ours with SVG2 at this fixed budget (docs/svg2.md; 0: no SVG2 run)")
     args = ap.parse_args()
@@ -106,25 +109,29 @@ def main():
         repeats = args.repeats or (5 if config == "wan1.3b" else 2)
         if args.layers:
             model_config = dict(model_config, num_layers=args.layers)
-        dense = ours(args.bin, config, resolution, "dense", repeats, args.density, args.layers)
-        svg = ours(args.bin, config, resolution, "svg", repeats, args.density, args.layers)
+        bf16 = not (args.fp8 and args.fp8_only)
+        dense = ours(args.bin, config, resolution, "dense", repeats, args.density, args.layers) if bf16 else None
+        svg = ours(args.bin, config, resolution, "svg", repeats, args.density, args.layers) if bf16 else None
         svg2 = ours(args.bin, config, resolution, "svg2", repeats, args.density, args.layers,
                     ("--svg2-budget", str(args.svg2_budget))) if args.svg2_budget else None
-        fp8_flags = ("--precision", "fp8", "--attention-precision", "fp8", "--compare-precision")
+        fp8_flags = ("--precision", "fp8", "--attention-precision", "fp8") + (("--compare-precision",) if bf16 else ())
         fp8 = {a: ours(args.bin, config, resolution, a, repeats, args.density, args.layers, fp8_flags)
                for a in ("dense", "svg")} if args.fp8 else {}
         ref = diffusers_forward_ms(model_config, latent, repeats)
         row = {
-            "name": name, "repeats": repeats,
+            "name": name, "repeats": repeats, "density": args.density,
             "diffusers_ms": ref["default"], "diffusers_sdpa_flash_ms": ref["sdpa_flash"],
-            "ours_dense_ms": dense["median_ms"], "ours_dense_attention_share": dense["attention_share"],
-            "ours_dense_attention": dense.get("dense_attention"), "ours_sparse_attention": svg.get("sparse_attention"),
-            "ours_cudnn_version": svg.get("cudnn_version"),
-            "ours_svg_ms": svg["median_ms"], "ours_svg_attention_share": svg["attention_share"],
-            "svg_density": svg["density"],
-            "speedup_dense": ref["default"] / dense["median_ms"], "speedup_svg": ref["default"] / svg["median_ms"],
             "layers": args.layers or model_config["num_layers"],
         }
+        if bf16:
+            row.update({
+                "ours_dense_ms": dense["median_ms"], "ours_dense_attention_share": dense["attention_share"],
+                "ours_dense_attention": dense.get("dense_attention"),
+                "ours_sparse_attention": svg.get("sparse_attention"), "ours_cudnn_version": svg.get("cudnn_version"),
+                "ours_svg_ms": svg["median_ms"], "ours_svg_attention_share": svg["attention_share"],
+                "svg_density": svg["density"],
+                "speedup_dense": ref["default"] / dense["median_ms"], "speedup_svg": ref["default"] / svg["median_ms"],
+            })
         if svg2:
             row.update({"ours_svg2_ms": svg2["median_ms"], "ours_svg2_attention_share": svg2["attention_share"],
                         "svg2_density": svg2["density"], "svg2_budget": args.svg2_budget,
@@ -132,11 +139,16 @@ def main():
         for a, res in fp8.items():
             row[f"ours_{a}_fp8_ms"] = res["median_ms"]
             row[f"ours_{a}_fp8_attention_share"] = res["attention_share"]
+            row[f"ours_{a}_fp8_attention_ms"] = res.get("attention_ms")
             row[f"ours_{a}_fp8_rel_l2_vs_bf16"] = res.get("rel_l2_vs_bf16")
             row[f"speedup_{a}_fp8"] = ref["default"] / res["median_ms"]
             print(f"{name} ({row['layers']} layers): ours {a} fp8 weights + fp8 attention {res['median_ms']:.0f} ms "
                   f"({row[f'speedup_{a}_fp8']:.2f}x diffusers), rel L2 vs bf16 {res.get('rel_l2_vs_bf16')}", flush=True)
         results.append(row)
+        if not bf16:
+            print(f"{name} ({row['layers']} layers): diffusers {ref['default']:.0f} ms (SDPA flash "
+                  f"{ref['sdpa_flash']:.0f})", flush=True)
+            continue
         print(f"{name} ({row['layers']} layers, density {args.density}): diffusers {ref['default']:.0f} ms (SDPA flash {ref['sdpa_flash']:.0f}); ours dense {dense['median_ms']:.0f} ms ({row['speedup_dense']:.2f}x), "
               f"SVG {svg['median_ms']:.0f} ms ({row['speedup_svg']:.2f}x, attention "
               f"{100 * svg['attention_share']:.0f}%)"

@@ -164,6 +164,13 @@ TEST(linear_residual_fp8_tracks_the_exact_product) {
     return 0;
 }
 
+/* Host copies of a CUDA tensor's codes (rows x cols bytes). */
+static uint8_t *download_codes(const vs_tensor *q, int64_t rows, int64_t cols) {
+    uint8_t *codes = vs_test_malloc((size_t)(rows * cols));
+    vs_tensor h = vs_tensor_view(codes, VS_F8E4M3, VS_CPU, 2, (int64_t[]){rows, cols});
+    return vs_op_copy(&h, q) ? NULL : codes;
+}
+
 /* The CUDA codes and scales equal the CPU reference's byte for byte on the same (BF16-rounded) values. */
 TEST(cuda_codes_equal_the_cpu_codes) {
     if (backend_count() < 2) {
@@ -184,11 +191,9 @@ TEST(cuda_codes_equal_the_cpu_codes) {
     CHECK_OK(poisoned(sg, VS_F32, VS_CUDA, 1, (int64_t[]){rows}));
     CHECK_OK(vs_op_quantize_fp8(qc, sc, xc));
     CHECK_OK(vs_op_quantize_fp8(qg, sg, xg));
-    uint8_t *codes = vs_test_malloc((size_t)(rows * cols));
-    vs_tensor h = vs_tensor_view(codes, VS_F8E4M3, VS_CPU, 2, (int64_t[]){rows, cols});
-    CHECK_OK(vs_op_copy(&h, qg));
+    uint8_t *codes = download_codes(qg, rows, cols);
     float *scales = download(sg);
-    CHECK(scales);
+    CHECK(codes && scales);
     const uint8_t *want = qc->data;
     int64_t differ = 0;
     for (int64_t i = 0; i < rows * cols; i++)
@@ -197,6 +202,86 @@ TEST(cuda_codes_equal_the_cpu_codes) {
     for (int64_t r = 0; r < rows; r++)
         CHECK_MSG(scales[r] == ((float *)sc->data)[r], "row %lld: scale %g vs %g", (long long)r, scales[r],
                   ((float *)sc->data)[r]);
+    return 0;
+}
+
+/* The norm that writes its output's codes in the same pass (vs_op_layernorm_modulate_fp8) gives the bytes the
+ * two passes give (the norm's BF16 output, then vs_op_quantize_fp8), with y and without it. */
+TEST(cuda_norm_codes_equal_the_two_pass_codes) {
+    if (backend_count() < 2) {
+        printf("  (no CUDA device: skipped)\n");
+        return 0;
+    }
+    const int64_t batch = 2, tokens = 37, dim = 5120, rows = batch * tokens;
+    float *xh = random_matrix(11, rows, dim, -2, 3, 1), *mh = random_matrix(12, batch, 2 * dim, -1, 1, 0);
+    vs_tensor *x = vs_test_tensor(), *mod = vs_test_tensor(), *y = vs_test_tensor(), *y2 = vs_test_tensor();
+    vs_tensor *q[3], *s[3];
+    CHECK_OK(upload(x, xh, VS_F32, VS_CUDA, 3, (int64_t[]){batch, tokens, dim}));
+    CHECK_OK(upload(mod, mh, VS_F32, VS_CUDA, 2, (int64_t[]){batch, 2 * dim}));
+    CHECK_OK(poisoned(y, VS_BF16, VS_CUDA, 3, (int64_t[]){batch, tokens, dim}));
+    CHECK_OK(poisoned(y2, VS_BF16, VS_CUDA, 3, (int64_t[]){batch, tokens, dim}));
+    for (int i = 0; i < 3; i++) {
+        q[i] = vs_test_tensor(), s[i] = vs_test_tensor();
+        CHECK_OK(poisoned(q[i], VS_F8E4M3, VS_CUDA, 3, (int64_t[]){batch, tokens, dim}));
+        CHECK_OK(poisoned(s[i], VS_F32, VS_CUDA, 1, (int64_t[]){rows}));
+    }
+    vs_tensor shift = *mod, scale = *mod; /* [batch, dim] views into the [batch, 2 * dim] table */
+    shift.owned = scale.owned = 0, shift.ndim = scale.ndim = 2, shift.shape[1] = scale.shape[1] = dim;
+    scale.data = (float *)mod->data + dim;
+    CHECK_OK(vs_op_layernorm_modulate(y, x, NULL, NULL, &shift, &scale, 1e-6f));
+    CHECK_OK(vs_op_quantize_fp8(q[0], s[0], y));
+    CHECK_OK(vs_op_layernorm_modulate_fp8(y2, q[1], s[1], x, NULL, NULL, &shift, &scale, 1e-6f));
+    CHECK_OK(vs_op_layernorm_modulate_fp8(NULL, q[2], s[2], x, NULL, NULL, &shift, &scale, 1e-6f));
+    float *y_want = download(y), *y_got = download(y2), *s_want = download(s[0]);
+    uint8_t *q_want = download_codes(q[0], rows, dim);
+    CHECK(y_want && y_got && s_want && q_want);
+    CHECK(!memcmp(y_want, y_got, sizeof(float) * (size_t)(rows * dim)));
+    for (int i = 1; i < 3; i++) {
+        float *s_got = download(s[i]);
+        uint8_t *q_got = download_codes(q[i], rows, dim);
+        CHECK(s_got && q_got);
+        CHECK_MSG(!memcmp(q_got, q_want, (size_t)(rows * dim)), "%s y: the codes differ",
+                  i == 1 ? "with" : "without");
+        CHECK_MSG(!memcmp(s_got, s_want, sizeof(float) * (size_t)rows), "%s y: the scales differ",
+                  i == 1 ? "with" : "without");
+    }
+    return 0;
+}
+
+/* The FP8 linear whose epilogue writes its output's codes (vs_op_linear_fp8_codes, the feed-forward's GELU
+ * into the second layer's input) gives the bytes vs_op_linear_fp8 and vs_op_quantize_fp8 give. */
+TEST(cuda_linear_codes_equal_the_two_pass_codes) {
+    if (backend_count() < 2) {
+        printf("  (no CUDA device: skipped)\n");
+        return 0;
+    }
+    const int64_t rows = 37, in = 64, out = 13824;
+    float *xh = random_matrix(13, rows, in, -448, 448, 0), *wh = random_matrix(14, out, in, -448, 448, 0);
+    float *xs = random_matrix(15, rows, 1, 1e-4f, 4e-3f, 0), *ws = random_matrix(16, out, 1, 1e-4f, 2e-3f, 0);
+    float *bh = random_matrix(17, out, 1, -1, 1, 0);
+    vs_tensor *x = vs_test_tensor(), *w = vs_test_tensor(), *x_scale = vs_test_tensor(),
+              *w_scale = vs_test_tensor();
+    vs_tensor *bias = vs_test_tensor(), *y = vs_test_tensor(), *work = vs_test_tensor();
+    vs_tensor *q[2] = {vs_test_tensor(), vs_test_tensor()}, *qs[2] = {vs_test_tensor(), vs_test_tensor()};
+    CHECK_OK(upload(x, xh, VS_F8E4M3, VS_CUDA, 2, (int64_t[]){rows, in}));
+    CHECK_OK(upload(w, wh, VS_F8E4M3, VS_CUDA, 2, (int64_t[]){out, in}));
+    CHECK_OK(upload(x_scale, xs, VS_F32, VS_CUDA, 1, (int64_t[]){rows}));
+    CHECK_OK(upload(w_scale, ws, VS_F32, VS_CUDA, 1, (int64_t[]){out}));
+    CHECK_OK(upload(bias, bh, VS_BF16, VS_CUDA, 1, (int64_t[]){out}));
+    CHECK_OK(poisoned(y, VS_BF16, VS_CUDA, 2, (int64_t[]){rows, out}));
+    CHECK_OK(poisoned(work, VS_BF16, VS_CUDA, 2, (int64_t[]){rows, out}));
+    for (int i = 0; i < 2; i++) {
+        CHECK_OK(poisoned(q[i], VS_F8E4M3, VS_CUDA, 2, (int64_t[]){rows, out}));
+        CHECK_OK(poisoned(qs[i], VS_F32, VS_CUDA, 1, (int64_t[]){rows}));
+    }
+    CHECK_OK(vs_op_linear_fp8(y, x, x_scale, w, w_scale, bias, VS_EPILOGUE_GELU_TANH));
+    CHECK_OK(vs_op_quantize_fp8(q[0], qs[0], y));
+    CHECK_OK(vs_op_linear_fp8_codes(q[1], qs[1], work, x, x_scale, w, w_scale, bias, VS_EPILOGUE_GELU_TANH));
+    uint8_t *want = download_codes(q[0], rows, out), *got = download_codes(q[1], rows, out);
+    float *s_want = download(qs[0]), *s_got = download(qs[1]);
+    CHECK(want && got && s_want && s_got);
+    CHECK_MSG(!memcmp(got, want, (size_t)(rows * out)), "the codes differ");
+    CHECK_MSG(!memcmp(s_got, s_want, sizeof(float) * (size_t)rows), "the scales differ");
     return 0;
 }
 
@@ -578,6 +663,7 @@ TEST(attention_precision_settings) {
 
 RUN_TESTS(T(linear_fp8_with_outliers_tracks_the_exact_product),
           T(linear_residual_fp8_tracks_the_exact_product), T(cuda_codes_equal_the_cpu_codes),
+          T(cuda_norm_codes_equal_the_two_pass_codes), T(cuda_linear_codes_equal_the_two_pass_codes),
           T(bad_operands_fail_with_a_message), T(wan_forward_in_fp8_tracks_the_default_precision),
           T(wan_forward_with_only_later_blocks_in_fp8), T(wan_quantised_as_it_loads_equals_quantised_after),
           T(wan_fp8_ffn_quantises_only_the_feed_forward_layers), T(fp8_checkpoint_loads_as_users_have_it),

@@ -6,8 +6,10 @@
 #     bench/dit_vs_diffusers.py at 14B 720p with --layers 4 (a time-boxed partial model, both sides), kept
 #     fraction 0.25: ours dense / SVG in BF16 and with FP8 weights + FP8 attention, diffusers' forward
 #     (DIT_VS_DIFFUSERS=0 leaves it out).
-#   test: tests/test_fp8.c and test_backend_ops on CUDA (FP8 linears), test_flash_attention and test_ops_cuda
-#     (the band path in BF16, the CUDA ops).
+#   test: tests/test_fp8.c and test_backend_ops on CUDA (FP8 linears and the kernels that write their
+#     inputs' codes), test_fp8_attention and test_ops_cuda (the CUDA ops).
+#   fwd: bench/dit_vs_diffusers.py --fp8 --fp8-only at the full 14B 720p, kept fraction 0.25: ours dense and SVG
+#     with FP8 weights + FP8 attention beside diffusers' forward (default SDPA and SDPA flash), one call.
 #   gemm: bench gemm, BF16 against FP8 linears at the Wan shapes.
 #   dit: bench dit at the full 14B 720p: dense and SVG 0.25, BF16 against FP8 weights + FP8 attention
 #     (DIT_ROWS: a subset of "dense_bf16 dense_fp8 svg_bf16 svg_fp8").
@@ -26,7 +28,7 @@ has() { [[ ",$PHASE," == *",$1,"* ]]; }
 note "build ($PHASE)"
 targets="vidsparse_cli"
 has attn && targets="$targets test_fp8_attention test_flash_attention"
-has test && targets="$targets test_fp8 test_backend_ops test_flash_attention test_ops_cuda"
+has test && targets="$targets test_fp8 test_backend_ops test_fp8_attention test_ops_cuda"
 build_gpu $targets ||
   { grep -E "error" "$R/build.log" | head -20; pack; exit 1; }
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader
@@ -58,10 +60,18 @@ fi
 
 if has test; then
   note "FP8 linear tests"
-  for t in test_fp8 test_backend_ops test_flash_attention test_ops_cuda; do
+  for t in test_fp8 test_backend_ops test_fp8_attention test_ops_cuda; do
     VS_SOURCE_DIR=$PWD timeout 60 build-gpu/$t >"$R/$t.log" 2>&1
     echo "$t exit $?"; grep -vE "^ok " "$R/$t.log" | tail -n 10
   done
+  pack
+fi
+
+if has fwd; then
+  note "dit 14B 720p, all layers: ours FP8 dense / SVG 0.25 beside diffusers"
+  timeout 420 python3 bench/dit_vs_diffusers.py --bin build-gpu/vidsparse --settings wan14b-720p --density 0.25 \
+    --repeats 1 --fp8 --fp8-only -o "$R/dit_vs_diffusers_fp8_14b_720p.json" >"$R/dit_vs_diffusers_fwd.log" 2>&1
+  echo "exit $?"; grep -E "layers|error|Error|refused|FP8 GEMM|median|attention" "$R/dit_vs_diffusers_fwd.log" | head -n 16
   pack
 fi
 

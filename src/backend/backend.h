@@ -97,9 +97,11 @@ typedef struct vs_backend {
                         vs_epilogue epilogue);
     vs_status (*linear_residual)(vs_tensor *x, const vs_tensor *h, const vs_tensor *weight,
                                  const vs_tensor *bias, const vs_tensor *gate);
+    /* q, q_scale: the output's E4M3 codes and row scales too (vs_op_layernorm_modulate_fp8; y then may be
+     * NULL), or both NULL. */
     vs_status (*layernorm_modulate)(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight,
                                     const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
-                                    float eps);
+                                    float eps, vs_tensor *q, vs_tensor *q_scale);
     vs_status (*qk_norm_rope)(vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
                               const vs_tensor *cos, const vs_tensor *sin, int heads, float eps);
     vs_status (*rmsnorm)(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, float eps);
@@ -132,8 +134,11 @@ typedef struct vs_backend {
     vs_status (*image_from_planes)(vs_tensor *y, const vs_tensor *x);
     vs_status (*planes_from_image)(vs_tensor *y, const vs_tensor *x, const vs_tensor *bias);
     vs_status (*quantize_fp8)(vs_tensor *q, vs_tensor *scale, const vs_tensor *x);
+    /* q, q_scale: the output's E4M3 codes and row scales are the result (vs_op_linear_fp8_codes; y the
+     * space the product passes through), or both NULL. */
     vs_status (*linear_fp8)(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
-                            const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue epilogue);
+                            const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue epilogue,
+                            vs_tensor *q, vs_tensor *q_scale);
     vs_status (*linear_residual_fp8)(vs_tensor *x, const vs_tensor *hq, const vs_tensor *h_scale,
                                      const vs_tensor *wq, const vs_tensor *w_scale, const vs_tensor *bias,
                                      const vs_tensor *gate);

@@ -139,18 +139,27 @@ vs_status vs_op_linear(vs_tensor *y, const vs_tensor *x, const vs_tensor *w, con
 
 /* ---- norms ------------------------------------------------------------------------- */
 
-vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight,
-                                   const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
-                                   float eps) {
-    const char *op = "layernorm_modulate";
+/* vs_op_layernorm_modulate, with the output's codes (q, q_scale; y optional then) or without. */
+static vs_status layernorm_modulate(const char *op, vs_tensor *y, vs_tensor *q, vs_tensor *q_scale,
+                                    const vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
+                                    const vs_tensor *shift, const vs_tensor *scale, float eps) {
     if (!x || !x->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: x is missing", op);
     const vs_device dev = x->device;
     const vs_backend *be;
     VS_TRY(backend_of(VS_OP_LAYERNORM_MODULATE, dev, &be));
     VS_TRY(check(op, "x", x, dev, VS_F32, 0));
-    VS_TRY(check(op, "y", y, dev, be->activations, 0));
-    if (!same_shape(x, y)) return shape_mismatch(op, "x and y differ", x, y);
+    if (y || !q) {
+        VS_TRY(check(op, "y", y, dev, be->activations, 0));
+        if (!same_shape(x, y)) return shape_mismatch(op, "x and y differ", x, y);
+    }
     const int64_t dim = last_dim(x), rows = rows_of(x);
+    if (q) {
+        VS_TRY(check(op, "q", q, dev, VS_F8E4M3, 0));
+        VS_TRY(check(op, "q_scale", q_scale, dev, VS_F32, 0));
+        if (!same_shape(x, q)) return shape_mismatch(op, "q must have x's shape", q, x);
+        if (q_scale->ndim != 1 || q_scale->shape[0] != rows)
+            return shape_mismatch(op, "q_scale must be [rows of x]", q_scale, x);
+    }
     const vs_tensor *params[2] = {weight, bias};
     for (int i = 0; i < 2; i++) {
         if (!params[i]) continue;
@@ -167,10 +176,24 @@ vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_te
             return vs_fail(VS_ERR_SHAPE, "%s: shift and scale rows must be equally strided", op);
     }
     if (!(eps > 0)) return vs_fail(VS_ERR_INVALID_ARG, "%s: eps must be positive", op);
-    VS_TRY(supported(be, VS_OP_LAYERNORM_MODULATE, (const vs_tensor *[]){y, x, weight, bias, shift, scale}, 6,
-                     0));
+    VS_TRY(supported(be, VS_OP_LAYERNORM_MODULATE,
+                     (const vs_tensor *[]){y, x, weight, bias, shift, scale, q, q_scale}, 8, 0));
     if (rows == 0) return VS_OK;
-    return be->layernorm_modulate(y, x, weight, bias, shift, scale, eps);
+    return be->layernorm_modulate(y, x, weight, bias, shift, scale, eps, q, q_scale);
+}
+
+vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight,
+                                   const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
+                                   float eps) {
+    return layernorm_modulate("layernorm_modulate", y, NULL, NULL, x, weight, bias, shift, scale, eps);
+}
+
+vs_status vs_op_layernorm_modulate_fp8(vs_tensor *y, vs_tensor *q, vs_tensor *q_scale, const vs_tensor *x,
+                                       const vs_tensor *weight, const vs_tensor *bias, const vs_tensor *shift,
+                                       const vs_tensor *scale, float eps) {
+    if (!q || !q_scale)
+        return vs_fail(VS_ERR_INVALID_ARG, "layernorm_modulate_fp8: q and q_scale are required");
+    return layernorm_modulate("layernorm_modulate_fp8", y, q, q_scale, x, weight, bias, shift, scale, eps);
 }
 
 vs_status vs_op_qk_norm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
@@ -346,9 +369,10 @@ static vs_status check_fp8_weight(const char *op, const vs_backend *be, vs_devic
     return VS_OK;
 }
 
-vs_status vs_op_linear_fp8(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
-                           const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue ep) {
-    const char *op = "linear_fp8";
+/* vs_op_linear_fp8, with the output's codes (q, q_scale; y the work space then) or without. */
+static vs_status linear_fp8(const char *op, vs_tensor *y, vs_tensor *q, vs_tensor *q_scale,
+                            const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
+                            const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue ep) {
     if (!xq || !xq->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: xq is missing", op);
     const vs_device dev = xq->device;
     const vs_backend *be;
@@ -360,9 +384,29 @@ vs_status vs_op_linear_fp8(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x
         return shape_mismatch(op, "y must be [rows of xq, out]", y, wq);
     if (ep != VS_EPILOGUE_NONE && ep != VS_EPILOGUE_GELU_TANH)
         return vs_fail(VS_ERR_INVALID_ARG, "%s: unknown epilogue %d", op, (int)ep);
-    VS_TRY(supported(be, VS_OP_LINEAR_FP8, (const vs_tensor *[]){y, xq, x_scale, wq, w_scale, bias}, 6, (int)ep));
+    if (q) {
+        VS_TRY(check(op, "q", q, dev, VS_F8E4M3, 0));
+        VS_TRY(check(op, "q_scale", q_scale, dev, VS_F32, 0));
+        if (!same_shape(q, y)) return shape_mismatch(op, "q must have y's shape", q, y);
+        if (q_scale->ndim != 1 || q_scale->shape[0] != rows_of(y))
+            return shape_mismatch(op, "q_scale must be [rows of y]", q_scale, y);
+    }
+    VS_TRY(supported(be, VS_OP_LINEAR_FP8,
+                     (const vs_tensor *[]){y, xq, x_scale, wq, w_scale, bias, q, q_scale}, 8, (int)ep));
     if (rows_of(xq) == 0 || wq->shape[0] == 0) return VS_OK;
-    return be->linear_fp8(y, xq, x_scale, wq, w_scale, bias, ep);
+    return be->linear_fp8(y, xq, x_scale, wq, w_scale, bias, ep, q, q_scale);
+}
+
+vs_status vs_op_linear_fp8(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
+                           const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue ep) {
+    return linear_fp8("linear_fp8", y, NULL, NULL, xq, x_scale, wq, w_scale, bias, ep);
+}
+
+vs_status vs_op_linear_fp8_codes(vs_tensor *q, vs_tensor *q_scale, vs_tensor *work, const vs_tensor *xq,
+                                 const vs_tensor *x_scale, const vs_tensor *wq, const vs_tensor *w_scale,
+                                 const vs_tensor *bias, vs_epilogue ep) {
+    if (!q || !q_scale) return vs_fail(VS_ERR_INVALID_ARG, "linear_fp8_codes: q and q_scale are required");
+    return linear_fp8("linear_fp8_codes", work, q, q_scale, xq, x_scale, wq, w_scale, bias, ep);
 }
 
 vs_status vs_op_linear_residual_fp8(vs_tensor *x, const vs_tensor *hq, const vs_tensor *h_scale,

@@ -44,6 +44,13 @@ vs_status vs_op_linear(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight
 vs_status vs_op_layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight,
                                    const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
                                    float eps);
+/* vs_op_layernorm_modulate and vs_op_quantize_fp8 of its y in one pass: q F8E4M3 [B, N, dim] and q_scale
+ * F32 [B * N] hold y's codes and row scales, bit for bit as vs_op_quantize_fp8 gives them for the y this
+ * device writes (BF16 on CUDA). y itself is written when given; NULL when the codes are all the layers
+ * reading it take (FP8 weights), which saves a pass over it. */
+vs_status vs_op_layernorm_modulate_fp8(vs_tensor *y, vs_tensor *q, vs_tensor *q_scale, const vs_tensor *x,
+                                       const vs_tensor *weight, const vs_tensor *bias, const vs_tensor *shift,
+                                       const vs_tensor *scale, float eps);
 
 /* The norm of a DiT's (or a text encoder's) q or k, then RoPE, in place on
  * x [B, N, heads * head_dim] (activations), statistics in f32:
@@ -98,6 +105,13 @@ vs_status vs_op_quantize_fp8(vs_tensor *q, vs_tensor *scale, const vs_tensor *x)
  * accumulation; CUDA: one cuBLASLt FP8 GEMM (in % 16 == 0, out % 8 == 0). */
 vs_status vs_op_linear_fp8(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
                            const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue epilogue);
+/* vs_op_linear_fp8 whose result is the next FP8 layer's input: q F8E4M3 and q_scale F32 [rows] hold the
+ * codes and row scales vs_op_quantize_fp8 gives for the y vs_op_linear_fp8 writes, bit for bit; `work` (y's
+ * shape and dtype) is the space the product passes through, its contents afterwards unspecified. CUDA:
+ * the epilogue kernel writes the codes in place of y (out <= 32768), which saves two passes over y. */
+vs_status vs_op_linear_fp8_codes(vs_tensor *q, vs_tensor *q_scale, vs_tensor *work, const vs_tensor *xq,
+                                 const vs_tensor *x_scale, const vs_tensor *wq, const vs_tensor *w_scale,
+                                 const vs_tensor *bias, vs_epilogue epilogue);
 
 /* x += gate * ((hq . wq^T) * h_scale * w_scale + bias): vs_op_linear_residual on
  * quantised operands (hq, h_scale, wq, w_scale as in vs_op_linear_fp8; x F32

@@ -65,10 +65,13 @@ static vs_status quantize_fp8(vs_tensor *q, vs_tensor *scale, const vs_tensor *x
 }
 
 static vs_status linear_fp8(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
-                            const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue ep) {
-    return vs_cpu_linear_fp8(y->data, xq->data, x_scale->data, wq->data, w_scale->data,
+                            const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue ep, vs_tensor *q,
+                            vs_tensor *q_scale) {
+    VS_TRY(vs_cpu_linear_fp8(y->data, xq->data, x_scale->data, wq->data, w_scale->data,
                              bias ? bias->data : NULL, rows_of(xq), wq->shape[0], last_dim(xq),
-                             ep == VS_EPILOGUE_GELU_TANH);
+                             ep == VS_EPILOGUE_GELU_TANH));
+    if (q) vs_cpu_quantize_fp8(q->data, q_scale->data, y->data, rows_of(xq), wq->shape[0]);
+    return VS_OK;
 }
 
 /* The two steps through a temporary: y = h W^T + bias (the FP8 product when hq is given), then
@@ -83,7 +86,7 @@ static vs_status residual_two_steps(vs_tensor *x, const vs_tensor *h, const vs_t
         return vs_fail(VS_ERR_OOM, "linear_residual: no memory for %lld x %lld floats", (long long)rows,
                        (long long)out);
     vs_tensor xr = vs_tensor_view(x->data, VS_F32, VS_CPU, 2, (int64_t[]){rows, out});
-    vs_status s = h_scale ? linear_fp8(&y, h, h_scale, w, w_scale, bias, VS_EPILOGUE_NONE)
+    vs_status s = h_scale ? linear_fp8(&y, h, h_scale, w, w_scale, bias, VS_EPILOGUE_NONE, NULL, NULL)
                           : linear(&y, h, w, bias, VS_EPILOGUE_NONE);
     if (!s) s = gated_residual(&xr, &y, gate);
     free(y.data);
@@ -101,21 +104,26 @@ static vs_status linear_residual_fp8(vs_tensor *x, const vs_tensor *hq, const vs
     return residual_two_steps(x, hq, h_scale, wq, w_scale, bias, gate);
 }
 
+/* The norm into y (or, for codes alone, a scratch row block), then the codes of y when asked. */
 static vs_status layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight,
                                     const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
-                                    float eps) {
+                                    float eps, vs_tensor *q, vs_tensor *q_scale) {
     const int64_t dim = last_dim(x), rows = rows_of(x);
-    float *out = y->data;
+    float *out = y ? y->data : malloc((size_t)(rows * dim) * sizeof(float));
+    if (!out)
+        return vs_fail(VS_ERR_OOM, "layernorm_modulate_fp8: out of memory for %lld x %lld values",
+                       (long long)rows, (long long)dim);
     vs_cpu_layernorm(out, x->data, weight ? weight->data : NULL, bias ? bias->data : NULL, rows, dim, eps);
-    if (!shift) return VS_OK;
-    const int64_t tokens = rows / shift->shape[0], mod_stride = shift->stride[0];
-    for (int64_t r = 0; r < rows; r++) {
+    const int64_t tokens = shift ? rows / shift->shape[0] : rows, mod_stride = shift ? shift->stride[0] : 0;
+    for (int64_t r = 0; shift && r < rows; r++) {
         const float *sh = (const float *)shift->data + r / tokens * mod_stride;
         const float *sc = (const float *)scale->data + r / tokens * mod_stride;
         float *row = out + r * dim;
         for (int64_t i = 0; i < dim; i++)
             row[i] = row[i] * (1.0f + sc[i]) + sh[i];
     }
+    if (q) vs_cpu_quantize_fp8(q->data, q_scale->data, out, rows, dim);
+    if (!y) free(out);
     return VS_OK;
 }
 

@@ -183,9 +183,12 @@ static vs_status quantize_fp8(vs_tensor *q, vs_tensor *scale, const vs_tensor *x
 }
 
 static vs_status linear_fp8(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
-                            const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue ep) {
-    vs_status s = vs_cuda_linear_fp8(y->data, xq->data, x_scale->data, wq->data, w_scale->data, data_or_null(bias),
-                                     rows_of(xq), wq->shape[0], last_dim(xq), ep == VS_EPILOGUE_GELU_TANH);
+                            const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue ep, vs_tensor *q,
+                            vs_tensor *q_scale) {
+    vs_status s =
+        vs_cuda_linear_fp8(y->data, xq->data, x_scale->data, wq->data, w_scale->data, data_or_null(bias),
+                           rows_of(xq), wq->shape[0], last_dim(xq), ep == VS_EPILOGUE_GELU_TANH,
+                           q ? q->data : NULL, q ? q_scale->data : NULL);
     if (s != VS_OK) {
         char a[128], b[128];
         return vs_fail_context(s, "linear_fp8 x %s, weight %s", describe(xq, a, sizeof a), describe(wq, b, sizeof b));
@@ -215,12 +218,13 @@ static vs_status linear_residual_fp8(vs_tensor *x, const vs_tensor *hq, const vs
 
 static vs_status layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight,
                                     const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
-                                    float eps) {
+                                    float eps, vs_tensor *q, vs_tensor *q_scale) {
     const int64_t rows = rows_of(x), tokens = shift ? rows / shift->shape[0] : rows;
     if (rows == 0) return VS_OK;
-    return vs_cuda_layernorm_modulate(y->data, x->data, data_or_null(weight), data_or_null(bias),
-                                      data_or_null(shift), data_or_null(scale), shift ? shift->stride[0] : 0,
-                                      rows, tokens, last_dim(x), eps);
+    return vs_cuda_layernorm_modulate(y ? y->data : NULL, q ? q->data : NULL, q ? q_scale->data : NULL,
+                                      x->data, data_or_null(weight), data_or_null(bias), data_or_null(shift),
+                                      data_or_null(scale), shift ? shift->stride[0] : 0, rows, tokens,
+                                      last_dim(x), eps);
 }
 
 static vs_status qk_norm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,

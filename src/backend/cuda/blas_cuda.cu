@@ -21,7 +21,9 @@
 
 #include <new>
 
+#include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/fp8_codes.cuh"
 #include "backend/cuda/ops_cuda.h"
 #include "core/log.h"
 
@@ -89,6 +91,10 @@ struct linear_gemm {
     int64_t rows, out, in;
     cudaDataType_t ab_type = CUDA_R_16BF;
     const float *x_scale = nullptr, *w_scale = nullptr;
+    /* FP8 with codes: the output is y's E4M3 codes and row scales (vs_op_quantize_fp8's of the BF16 y), and
+     * y only the space the product passes through. */
+    uint8_t *codes = nullptr;
+    float *code_scale = nullptr;
 };
 
 /* "y[rows, out] += x[rows, in] W^T + bias, GELU": the GEMM, for error messages. */
@@ -272,12 +278,47 @@ vs_status set_pointer(linear_plan *p, cublasLtMatmulDescAttributes_t attribute, 
     return VS_OK;
 }
 
-/* The rest of an FP8 GEMM that cuBLASLt did not fuse, from its BF16 result acc[rows, out]: v = acc, times
- * row_scale[r] * col_scale[o] when given (the UNSCALED form), plus bias[o] (F32 or BF16), GELU-tanh when
- * `gelu`; then y = v in BF16 (acc may be y) or, when `accumulate`, y += v in F32. A block per row, a thread
- * per 8 values at a time (out % 8 == 0), every access 16 bytes wide: the kernel is a pass over memory, and
- * per-element accesses of the F32 residual and 64-bit index divisions made it run at a third of the
- * bandwidth. */
+/* The rest of an FP8 GEMM that cuBLASLt did not fuse, for eight outputs o0 .. o0 + 8 of a row whose BF16
+ * result is acc8: v = acc, times row_scale * col_scale[o] when col_scale is given (the UNSCALED form), plus
+ * bias[o] (F32 or BF16), GELU-tanh when `gelu`. Every access 16 bytes wide (out % 8 == 0). */
+__device__ __forceinline__ void epilogue8(float v[8], uint4 acc8, float row_scale, const float *col_scale,
+                                          const void *bias, int bias_f32, int gelu, int o0) {
+    const __nv_bfloat16 *a = reinterpret_cast<const __nv_bfloat16 *>(&acc8);
+#pragma unroll
+    for (int k = 0; k < 8; k++)
+        v[k] = __bfloat162float(a[k]);
+    if (col_scale) {
+        const float4 c0 = *reinterpret_cast<const float4 *>(col_scale + o0),
+                     c1 = *reinterpret_cast<const float4 *>(col_scale + o0 + 4);
+        const float c[8] = {c0.x, c0.y, c0.z, c0.w, c1.x, c1.y, c1.z, c1.w};
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            v[k] *= row_scale * c[k];
+    }
+    if (bias && bias_f32) {
+        const float4 b0 = *reinterpret_cast<const float4 *>(static_cast<const float *>(bias) + o0),
+                     b1 = *reinterpret_cast<const float4 *>(static_cast<const float *>(bias) + o0 + 4);
+        const float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            v[k] += b[k];
+    } else if (bias) {
+        const uint4 b = *reinterpret_cast<const uint4 *>(static_cast<const __nv_bfloat16 *>(bias) + o0);
+        const __nv_bfloat16 *b8 = reinterpret_cast<const __nv_bfloat16 *>(&b);
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            v[k] += __bfloat162float(b8[k]);
+    }
+    if (gelu)
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            v[k] =
+                0.5f * v[k] * (1.0f + tanhf(0.7978845608028654f * (v[k] + 0.044715f * v[k] * v[k] * v[k])));
+}
+
+/* epilogue8 over acc[rows, out], then y = v in BF16 (acc may be y) or, when `accumulate`, y += v in F32. A
+ * block per row, a thread per 8 values at a time: the kernel is a pass over memory, and per-element accesses
+ * of the F32 residual and 64-bit index divisions made it run at a third of the bandwidth. */
 constexpr int kEpilogueThreads = 128;
 __global__ void __launch_bounds__(kEpilogueThreads)
     fp8_epilogue_kernel(void *y, int accumulate, const __nv_bfloat16 *acc, const float *row_scale,
@@ -286,39 +327,8 @@ __global__ void __launch_bounds__(kEpilogueThreads)
     const float rs = row_scale ? row_scale[r] : 1.0f;
     for (int o0 = threadIdx.x * 8; o0 < out; o0 += kEpilogueThreads * 8) {
         const int64_t i0 = r * out + o0;
-        uint4 packed = *reinterpret_cast<const uint4 *>(acc + i0);
-        __nv_bfloat16 *v8 = reinterpret_cast<__nv_bfloat16 *>(&packed);
         float v[8];
-#pragma unroll
-        for (int k = 0; k < 8; k++)
-            v[k] = __bfloat162float(v8[k]);
-        if (row_scale) {
-            const float4 c0 = *reinterpret_cast<const float4 *>(col_scale + o0),
-                         c1 = *reinterpret_cast<const float4 *>(col_scale + o0 + 4);
-            const float c[8] = {c0.x, c0.y, c0.z, c0.w, c1.x, c1.y, c1.z, c1.w};
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                v[k] *= rs * c[k];
-        }
-        if (bias && bias_f32) {
-            const float4 b0 = *reinterpret_cast<const float4 *>(static_cast<const float *>(bias) + o0),
-                         b1 = *reinterpret_cast<const float4 *>(static_cast<const float *>(bias) + o0 + 4);
-            const float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                v[k] += b[k];
-        } else if (bias) {
-            const uint4 b = *reinterpret_cast<const uint4 *>(static_cast<const __nv_bfloat16 *>(bias) + o0);
-            const __nv_bfloat16 *b8 = reinterpret_cast<const __nv_bfloat16 *>(&b);
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                v[k] += __bfloat162float(b8[k]);
-        }
-        if (gelu)
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                v[k] = 0.5f * v[k] *
-                       (1.0f + tanhf(0.7978845608028654f * (v[k] + 0.044715f * v[k] * v[k] * v[k])));
+        epilogue8(v, *reinterpret_cast<const uint4 *>(acc + i0), rs, col_scale, bias, bias_f32, gelu, o0);
         if (accumulate) {
             float4 *y4 = reinterpret_cast<float4 *>(static_cast<float *>(y) + i0);
             float4 y0 = y4[0], y1 = y4[1];
@@ -326,13 +336,52 @@ __global__ void __launch_bounds__(kEpilogueThreads)
             y1.x += v[4], y1.y += v[5], y1.z += v[6], y1.w += v[7];
             y4[0] = y0, y4[1] = y1;
         } else {
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                v8[k] = __float2bfloat16(v[k]);
-            *reinterpret_cast<uint4 *>(static_cast<__nv_bfloat16 *>(y) + i0) = packed;
+            *reinterpret_cast<uint4 *>(static_cast<__nv_bfloat16 *>(y) + i0) = vs_bf16x8(v);
         }
     }
 }
+
+/* The same epilogue with the row's E4M3 codes as its output (the next layer's input) in place of BF16 y:
+ * each thread keeps up to kCodeChunks groups of 8 of the row in registers, rounded to BF16 as y would hold
+ * them, so the row's largest magnitude and then the codes (vs_op_quantize_fp8's of y, bit for bit) need no
+ * second read. blockDim.x threads cover out <= blockDim.x * 8 * kCodeChunks. */
+constexpr int kCodeChunks = 4;
+__global__ void __launch_bounds__(1024)
+    fp8_epilogue_codes_kernel(uint8_t *codes, float *code_scale, const __nv_bfloat16 *acc,
+                              const float *row_scale, const float *col_scale, const void *bias, int bias_f32,
+                              int gelu, int out) {
+    __shared__ float scratch[32];
+    const int64_t r = blockIdx.x;
+    const float rs = row_scale ? row_scale[r] : 1.0f;
+    float v[kCodeChunks][8], amax = 0.0f;
+#pragma unroll
+    for (int c = 0; c < kCodeChunks; c++) {
+        const int o0 = (c * blockDim.x + threadIdx.x) * 8;
+        if (o0 >= out) continue;
+        epilogue8(v[c], *reinterpret_cast<const uint4 *>(acc + r * out + o0), rs, col_scale, bias, bias_f32,
+                  gelu, o0);
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+            v[c][k] = __bfloat162float(__float2bfloat16(v[c][k]));
+            amax = fmaxf(amax, fabsf(v[c][k]));
+        }
+    }
+    amax = vs_block_max(amax, scratch);
+    const float multiplier = vs_fp8_row_multiplier(amax);
+    if (threadIdx.x == 0) code_scale[r] = vs_fp8_row_scale(amax);
+#pragma unroll
+    for (int c = 0; c < kCodeChunks; c++) {
+        const int o0 = (c * blockDim.x + threadIdx.x) * 8;
+        if (o0 < out) *reinterpret_cast<uint2 *>(codes + r * out + o0) = vs_fp8_row_codes8(v[c], multiplier);
+    }
+}
+/* Threads for fp8_epilogue_codes_kernel's rows of `out` values: whole warps, at least one. */
+int code_threads(int64_t out) {
+    const int64_t groups = (out / 8 + kCodeChunks - 1) / kCodeChunks, t = (groups + 31) / 32 * 32;
+    return (int)(t < 32 ? 32 : t);
+}
+constexpr int64_t kMaxCodeRow = 1024 * 8 * kCodeChunks;
+
 int grid_for(int64_t n) {
     const int64_t blocks = (n + 255) / 256;
     return (int)(blocks < 4096 ? blocks : 4096);
@@ -366,12 +415,20 @@ vs_status launch(const linear_gemm &g, linear_plan *p, cublasStatus_t *st) {
     if (*st != CUBLAS_STATUS_SUCCESS)
         return vs_fail(VS_ERR_CUDA, "cublasLtMatmul failed: %s (GEMM %s, %s)", cublasLtGetStatusString(*st),
                        gemm_text(g).text, g.ab_type == CUDA_R_8F_E4M3 ? fp8_form_names[form] : "bf16");
-    if (form != FUSED) {
-        const int unscaled = form == UNSCALED;
+    const int unscaled = form == UNSCALED;
+    const float *row_scale = unscaled ? g.x_scale : nullptr, *col_scale = unscaled ? g.w_scale : nullptr;
+    const __nv_bfloat16 *acc = static_cast<const __nv_bfloat16 *>(d);
+    if (g.codes && form == FUSED)
+        return vs_cuda_quantize_fp8(g.codes, g.code_scale, g.y, VS_BF16, g.rows, g.out);
+    if (g.codes) {
+        fp8_epilogue_codes_kernel<<<(unsigned)g.rows, code_threads(g.out)>>>(
+            g.codes, g.code_scale, acc, row_scale, col_scale, g.bias, g.bias_type == CUDA_R_32F, g.gelu,
+            (int)g.out);
+        VS_CUDA_LAUNCH_CHECK("fp8_epilogue_codes_kernel");
+    } else if (form != FUSED) {
         fp8_epilogue_kernel<<<(unsigned)g.rows, kEpilogueThreads>>>(
-            g.y, g.y_type == CUDA_R_32F, static_cast<const __nv_bfloat16 *>(d),
-            unscaled ? g.x_scale : nullptr, unscaled ? g.w_scale : nullptr, g.bias, g.bias_type == CUDA_R_32F,
-            g.gelu, (int)g.out);
+            g.y, g.y_type == CUDA_R_32F, acc, row_scale, col_scale, g.bias, g.bias_type == CUDA_R_32F, g.gelu,
+            (int)g.out);
         VS_CUDA_LAUNCH_CHECK("fp8_epilogue_kernel");
     }
     return VS_OK;
@@ -499,13 +556,18 @@ vs_status check_fp8_operands(const void *y, const void *bias, const float *w_sca
 
 } // namespace
 
-extern "C" vs_status vs_cuda_linear_fp8(uint16_t *y, const uint8_t *xq, const float *x_scale, const uint8_t *wq,
-                                        const float *w_scale, const uint16_t *bias, int64_t rows, int64_t out,
-                                        int64_t in, int gelu) {
+extern "C" vs_status vs_cuda_linear_fp8(uint16_t *y, const uint8_t *xq, const float *x_scale,
+                                        const uint8_t *wq, const float *w_scale, const uint16_t *bias,
+                                        int64_t rows, int64_t out, int64_t in, int gelu, uint8_t *codes,
+                                        float *code_scale) {
     if (rows == 0 || out == 0) return VS_OK;
     VS_TRY(check_fp8_operands(y, bias, w_scale, rows));
+    if (codes && out > kMaxCodeRow)
+        return vs_fail(VS_ERR_UNSUPPORTED, "FP8 linear into codes: %lld outputs (at most %lld)",
+                       (long long)out, (long long)kMaxCodeRow);
     linear_gemm g = {xq, wq, y, CUDA_R_16BF, bias, CUDA_R_16BF, gelu, 0.0f, rows, out, in};
-    g.ab_type = CUDA_R_8F_E4M3, g.x_scale = x_scale, g.w_scale = w_scale;
+    g.ab_type = CUDA_R_8F_E4M3, g.x_scale = x_scale, g.w_scale = w_scale, g.codes = codes,
+    g.code_scale = code_scale;
     return run_linear(g);
 }
 

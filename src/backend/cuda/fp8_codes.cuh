@@ -24,6 +24,26 @@ __device__ __forceinline__ uint2 vs_fp8_codes8(uint4 bf16x8, const float *mean, 
     return out;
 }
 
+/* Row quantisation (vs_op_quantize_fp8, the CPU's vs_cpu_quantize_fp8 bit for bit): a row whose largest
+ * magnitude is amax gets the scale amax / 448 and its values the codes of v * (448 / amax), IEEE-rounded
+ * quotients and products, codes rounded to nearest even and saturated; a row of zeros has scale 1. */
+__device__ __forceinline__ float vs_fp8_row_scale(float amax) {
+    return amax > 0.0f ? __fdiv_rn(amax, 448.0f) : 1.0f;
+}
+__device__ __forceinline__ float vs_fp8_row_multiplier(float amax) {
+    return amax > 0.0f ? __fdiv_rn(448.0f, amax) : 1.0f;
+}
+__device__ __forceinline__ uint2 vs_fp8_row_codes8(const float v[8], float multiplier) {
+    uint2 out;
+    uint16_t *pairs = reinterpret_cast<uint16_t *>(&out);
+#pragma unroll
+    for (int k = 0; k < 4; k++)
+        pairs[k] = __nv_cvt_float2_to_fp8x2(
+            make_float2(__fmul_rn(v[2 * k], multiplier), __fmul_rn(v[2 * k + 1], multiplier)), __NV_SATFINITE,
+            __NV_E4M3);
+    return out;
+}
+
 /* Eight E4M3 codes to floats, times `scale`. */
 __device__ __forceinline__ void vs_fp8_decode8(uint2 codes, float scale, float out[8]) {
     const __nv_fp8x2_storage_t *pairs = reinterpret_cast<const __nv_fp8x2_storage_t *>(&codes);

@@ -8,6 +8,7 @@
 #include <cuda_fp8.h>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/fp8_codes.cuh"
 #include "backend/cuda/ops_cuda.h"
 
 namespace {
@@ -37,17 +38,12 @@ __global__ void quantize_rows_kernel(uint8_t *q, float *scale, const T *x, int64
     }
     for (int offset = 16; offset > 0; offset /= 2)
         amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
-    const float inv = amax > 0.0f ? __fdiv_rn(448.0f, amax) : 1.0f;
-    if (lane == 0) scale[row] = amax > 0.0f ? __fdiv_rn(amax, 448.0f) : 1.0f;
+    const float multiplier = vs_fp8_row_multiplier(amax);
+    if (lane == 0) scale[row] = vs_fp8_row_scale(amax);
     uint8_t *qr = q + row * cols;
     for (int64_t i = lane * 8; i < cols; i += 32 * 8) { /* the second pass reads the row from cache */
         load8(xr, i, v);
-        uint2 packed;
-        uint16_t *pairs = reinterpret_cast<uint16_t *>(&packed);
-        for (int k = 0; k < 4; k++)
-            pairs[k] = __nv_cvt_float2_to_fp8x2(make_float2(__fmul_rn(v[2 * k], inv), __fmul_rn(v[2 * k + 1], inv)),
-                                                __NV_SATFINITE, __NV_E4M3);
-        *reinterpret_cast<uint2 *>(qr + i) = packed;
+        *reinterpret_cast<uint2 *>(qr + i) = vs_fp8_row_codes8(v, multiplier);
     }
 }
 

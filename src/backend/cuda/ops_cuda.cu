@@ -4,7 +4,9 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/fp8_codes.cuh"
 #include "backend/cuda/ops_cuda.h"
 #include "core/hash.h"
 
@@ -41,20 +43,6 @@ __device__ __forceinline__ void store8(float *p, const float *v) {
     *reinterpret_cast<float4 *>(p + 4) = make_float4(v[4], v[5], v[6], v[7]);
 }
 
-/* Sum over the block (blockDim.x a multiple of 32); every thread gets the total. */
-__device__ float block_sum(float v, float *scratch) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    __syncthreads(); /* scratch may still be read by a previous call */
-    if (lane == 0) scratch[warp] = v;
-    __syncthreads();
-    v = lane < (int)(blockDim.x >> 5) ? scratch[lane] : 0.0f;
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
 /* Threads for a row of `dim` values: enough for kRowChunks groups of 8 each, whole warps. */
 int row_threads(int64_t dim) {
     int64_t groups = (dim / 8 + kRowChunks - 1) / kRowChunks;
@@ -67,10 +55,13 @@ int grid_for(int64_t n, int threads) {
     return (int)(blocks > 65536 ? 65536 : blocks < 1 ? 1 : blocks);
 }
 
-/* One block per row: mean, then variance about the mean from the registers, then the affine and modulation. */
-__global__ void layernorm_modulate_kernel(uint16_t *y, const float *x, const float *weight, const float *bias,
-                                          const float *shift, const float *scale, int64_t mod_stride, int64_t tokens,
-                                          int dim, float eps) {
+/* One block per row: mean, then variance about the mean from the registers, then the affine and modulation.
+ * With q: the row's BF16 values (what y holds) stay in the registers, and their E4M3 codes and scale follow
+ * from the row's largest magnitude (vs_op_quantize_fp8's, bit for bit); y is written only when given. */
+__global__ void layernorm_modulate_kernel(uint16_t *y, uint8_t *q, float *q_scale, const float *x,
+                                          const float *weight, const float *bias, const float *shift,
+                                          const float *scale, int64_t mod_stride, int64_t tokens, int dim,
+                                          float eps) {
     __shared__ float scratch[32];
     const int64_t row = blockIdx.x;
     const float *xr = x + row * dim;
@@ -85,7 +76,7 @@ __global__ void layernorm_modulate_kernel(uint16_t *y, const float *x, const flo
             for (int j = 0; j < 8; j++) sum += v[c][j];
         }
     }
-    const float mean = block_sum(sum, scratch) / dim;
+    const float mean = vs_block_sum(sum, scratch) / dim;
     float sq = 0.0f;
 #pragma unroll
     for (int c = 0; c < kRowChunks; c++) {
@@ -94,7 +85,7 @@ __global__ void layernorm_modulate_kernel(uint16_t *y, const float *x, const flo
 #pragma unroll
             for (int j = 0; j < 8; j++) sq += (v[c][j] - mean) * (v[c][j] - mean);
     }
-    const float rstd = rsqrtf(block_sum(sq, scratch) / dim + eps);
+    const float rstd = rsqrtf(vs_block_sum(sq, scratch) / dim + eps);
     const int64_t b = row / tokens;
 #pragma unroll
     for (int c = 0; c < kRowChunks; c++) {
@@ -120,7 +111,26 @@ __global__ void layernorm_modulate_kernel(uint16_t *y, const float *x, const flo
 #pragma unroll
             for (int j = 0; j < 8; j++) o[j] = o[j] * (1.0f + s[j]) + p[j];
         }
-        store8(y + row * dim + i, o);
+        if (y) store8(y + row * dim + i, o);
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+            v[c][j] = bf16_to_f32(f32_to_bf16(o[j]));
+    }
+    if (!q) return;
+    float amax = 0.0f;
+#pragma unroll
+    for (int c = 0; c < kRowChunks; c++)
+        if ((c * blockDim.x + threadIdx.x) * 8 < dim)
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                amax = fmaxf(amax, fabsf(v[c][j]));
+    amax = vs_block_max(amax, scratch);
+    const float multiplier = vs_fp8_row_multiplier(amax);
+    if (threadIdx.x == 0) q_scale[row] = vs_fp8_row_scale(amax);
+#pragma unroll
+    for (int c = 0; c < kRowChunks; c++) {
+        const int i = (c * blockDim.x + threadIdx.x) * 8;
+        if (i < dim) *reinterpret_cast<uint2 *>(q + row * dim + i) = vs_fp8_row_codes8(v[c], multiplier);
     }
 }
 
@@ -171,7 +181,7 @@ __global__ void qk_norm_rope_kernel(uint16_t *x, const float *weight, const floa
         }
     }
     if (weight && !per_head) {
-        const float r = rsqrtf(block_sum(total, scratch) / dim + eps);
+        const float r = rsqrtf(vs_block_sum(total, scratch) / dim + eps);
 #pragma unroll
         for (int c = 0; c < kRowChunks; c++) rstd[c] = r;
     }
@@ -218,7 +228,7 @@ __global__ void rmsnorm_kernel(Y *y, const float *x, const float *weight, int di
             for (int j = 0; j < 8; j++) sq += v[c][j] * v[c][j];
         }
     }
-    const float rstd = rsqrtf(block_sum(sq, scratch) / dim + eps);
+    const float rstd = rsqrtf(vs_block_sum(sq, scratch) / dim + eps);
 #pragma unroll
     for (int c = 0; c < kRowChunks; c++) {
         const int i = (c * blockDim.x + threadIdx.x) * 8;
@@ -258,19 +268,6 @@ __global__ void embedding_kernel(float *out, const T *table, const int32_t *ids,
     }
 }
 
-__device__ float block_max(float v, float *scratch) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    __syncthreads();
-    if (lane == 0) scratch[warp] = v;
-    __syncthreads();
-    v = lane < (int)(blockDim.x >> 5) ? scratch[lane] : -INFINITY;
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-
 /* One block per score row (query i of head h, entry b). The row, with bias and
  * mask applied, is kept in shared memory, so the BF16 probabilities can then
  * be written over the first half of the row's own bytes: every read of the
@@ -288,14 +285,14 @@ __global__ void relpos_softmax_kernel(float *scores, const float *rel_table, con
         row_s[j] = v;
         m = fmaxf(m, v);
     }
-    m = block_max(m, scratch);
+    m = vs_block_max(m, scratch);
     float sum = 0.0f;
     for (int j = threadIdx.x; j < n; j += blockDim.x) {
         const float e = m == -INFINITY ? 0.0f : __expf(row_s[j] - m);
         row_s[j] = e;
         sum += e;
     }
-    sum = block_sum(sum, scratch);
+    sum = vs_block_sum(sum, scratch);
     const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
     uint16_t *p = reinterpret_cast<uint16_t *>(row);
     for (int j = threadIdx.x; j < n; j += blockDim.x) p[j] = f32_to_bf16(row_s[j] * inv);
@@ -466,14 +463,15 @@ vs_status check_rows(const char *op, int64_t rows) {
 
 } // namespace
 
-extern "C" vs_status vs_cuda_layernorm_modulate(uint16_t *y, const float *x, const float *weight, const float *bias,
-                                                const float *shift, const float *scale, int64_t mod_stride,
-                                                int64_t rows, int64_t tokens, int64_t dim, float eps) {
+extern "C" vs_status vs_cuda_layernorm_modulate(uint16_t *y, uint8_t *q, float *q_scale, const float *x,
+                                                const float *weight, const float *bias, const float *shift,
+                                                const float *scale, int64_t mod_stride, int64_t rows,
+                                                int64_t tokens, int64_t dim, float eps) {
     VS_TRY(check_row_dim("layernorm_modulate", dim));
     VS_TRY(check_rows("layernorm_modulate", rows));
     if (rows == 0) return VS_OK;
-    layernorm_modulate_kernel<<<(unsigned)rows, row_threads(dim)>>>(y, x, weight, bias, shift, scale, mod_stride,
-                                                                    tokens, (int)dim, eps);
+    layernorm_modulate_kernel<<<(unsigned)rows, row_threads(dim)>>>(y, q, q_scale, x, weight, bias, shift,
+                                                                    scale, mod_stride, tokens, (int)dim, eps);
     VS_CUDA_LAUNCH_CHECK("layernorm_modulate");
     return VS_OK;
 }

@@ -31,10 +31,12 @@ vs_status vs_cuda_linear_residual_bf16(float *x, const uint16_t *h, const uint16
 vs_status vs_cuda_quantize_fp8(uint8_t *q, float *scale, const void *x, vs_dtype x_dtype, int64_t rows, int64_t cols);
 /* y[rows, out] = (xq wq^T) * x_scale[r] * w_scale[o] + bias (GELU-tanh after when `gelu`), y and bias BF16:
  * one cuBLASLt FP8 GEMM with outer-vector scales, bias / GELU in its epilogue where cuBLASLt offers that
- * combination (a kernel after it otherwise). */
+ * combination (a kernel after it otherwise). With codes: y's E4M3 codes and row scales code_scale[rows] are
+ * the output (vs_cuda_quantize_fp8's of y, written by the epilogue kernel; out <= 32768), y only the space
+ * the product passes through. */
 vs_status vs_cuda_linear_fp8(uint16_t *y, const uint8_t *xq, const float *x_scale, const uint8_t *wq,
-                             const float *w_scale, const uint16_t *bias, int64_t rows, int64_t out, int64_t in,
-                             int gelu);
+                             const float *w_scale, const uint16_t *bias, int64_t rows, int64_t out,
+                             int64_t in, int gelu, uint8_t *codes, float *code_scale);
 /* x[rows, out] += gate * ((hq wq^T) * h_scale[r] * w_scale[o] + bias): the gate (F32 [out] or NULL) folded
  * into the per-channel scales and an F32 bias, one GEMM accumulating into x. */
 vs_status vs_cuda_linear_residual_fp8(float *x, const uint8_t *hq, const float *h_scale, const uint8_t *wq,
@@ -51,10 +53,13 @@ vs_status vs_cuda_linear_f32(float *y, const float *x, const void *w, const void
 
 /* y[r] = LN(x[r]) * (weight or 1) + (bias or 0), then * (1 + scale[b]) + shift[b]
  * when shift and scale are given (row r of batch entry b = r / tokens; modulation
- * rows mod_stride apart). x F32, y BF16, dim % 8 == 0. */
-vs_status vs_cuda_layernorm_modulate(uint16_t *y, const float *x, const float *weight, const float *bias,
-                                     const float *shift, const float *scale, int64_t mod_stride, int64_t rows,
-                                     int64_t tokens, int64_t dim, float eps);
+ * rows mod_stride apart). x F32, y BF16, dim % 8 == 0. With q: y's E4M3 codes and
+ * row scales q_scale as well (vs_cuda_quantize_fp8's for y, bit for bit); y may
+ * then be NULL. */
+vs_status vs_cuda_layernorm_modulate(uint16_t *y, uint8_t *q, float *q_scale, const float *x,
+                                     const float *weight, const float *bias, const float *shift,
+                                     const float *scale, int64_t mod_stride, int64_t rows, int64_t tokens,
+                                     int64_t dim, float eps);
 
 /* x[r] = RMSNorm(x[r]) * weight in place (BF16, f32 math; per_head: over each head
  * with weight [head_dim], else over the row with weight [dim]), or with a bias

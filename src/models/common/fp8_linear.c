@@ -12,12 +12,16 @@ static int64_t last_dim(const vs_tensor *t) {
     return t->shape[t->ndim - 1];
 }
 
-vs_status vs_linear_input_prepare(vs_linear_input *in, const vs_tensor *x, const vs_tensor *codes,
-                                  const vs_tensor *scales) {
+/* An input reading x (a view), without codes yet. */
+static void input_of(vs_linear_input *in, const vs_tensor *x) {
     memset(in, 0, sizeof *in);
     in->x = *x;
     in->x.owned = 0;
-    if (!codes) return VS_OK;
+}
+
+/* The FP8 codes of x, shaped as x, and its row scales, in the given buffers (checked to be big enough). */
+static vs_status code_views(vs_linear_input *in, const vs_tensor *x, const vs_tensor *codes,
+                            const vs_tensor *scales) {
     const int64_t n = vs_tensor_numel(x), rows = last_dim(x) ? n / last_dim(x) : 0;
     if (vs_tensor_numel(codes) < n || vs_tensor_numel(scales) < rows)
         return vs_fail(VS_ERR_SHAPE, "FP8 input buffers hold %lld codes and %lld scales, %lld and %lld needed",
@@ -25,14 +29,37 @@ vs_status vs_linear_input_prepare(vs_linear_input *in, const vs_tensor *x, const
                        (long long)rows);
     in->q = vs_tensor_view(codes->data, VS_F8E4M3, codes->device, x->ndim, x->shape);
     in->scale = vs_tensor_view(scales->data, VS_F32, scales->device, 1, (int64_t[]){rows});
+    return VS_OK;
+}
+
+vs_status vs_linear_input_prepare(vs_linear_input *in, const vs_tensor *x, const vs_tensor *codes,
+                                  const vs_tensor *scales) {
+    input_of(in, x);
+    if (!codes) return VS_OK;
+    VS_TRY(code_views(in, x, codes, scales));
     return vs_op_quantize_fp8(&in->q, &in->scale, x);
 }
 
-/* Rows r0 .. r0 + rows of a [.., cols] tensor as a [rows, cols] view. */
+vs_status vs_linear_input_norm(vs_linear_input *in, vs_tensor *h, const vs_tensor *x, const vs_tensor *weight,
+                               const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
+                               float eps, const vs_tensor *codes, const vs_tensor *scales,
+                               const vs_tensor *const *readers, int reader_count) {
+    input_of(in, h);
+    if (!codes) return vs_op_layernorm_modulate(h, x, weight, bias, shift, scale, eps);
+    int bf16_reader = 0;
+    for (int i = 0; i < reader_count; i++)
+        bf16_reader |= readers[i]->dtype != VS_F8E4M3;
+    if (!bf16_reader) in->x.data = NULL; /* a BF16 layer handed this input fails on the missing x */
+    VS_TRY(code_views(in, h, codes, scales));
+    return vs_op_layernorm_modulate_fp8(bf16_reader ? h : NULL, &in->q, &in->scale, x, weight, bias, shift,
+                                        scale, eps);
+}
+
+/* Rows r0 .. r0 + rows of a [.., cols] tensor as a [rows, cols] view (no data for a tensor without). */
 static vs_tensor rows_of(const vs_tensor *t, int64_t r0, int64_t rows) {
     const int64_t cols = last_dim(t);
-    return vs_tensor_view((char *)t->data + r0 * cols * (int64_t)vs_dtype_size(t->dtype), t->dtype, t->device, 2,
-                          (int64_t[]){rows, cols});
+    return vs_tensor_view(t->data ? (char *)t->data + r0 * cols * (int64_t)vs_dtype_size(t->dtype) : NULL,
+                          t->dtype, t->device, 2, (int64_t[]){rows, cols});
 }
 
 vs_linear_input vs_linear_input_rows(const vs_linear_input *in, int64_t r0, int64_t rows) {
@@ -58,6 +85,22 @@ vs_status vs_linear(vs_tensor *y, const vs_linear_input *in, const vs_tensor *we
     if (weight->dtype != VS_F8E4M3) return vs_op_linear(y, &in->x, weight, bias, epilogue);
     VS_TRY(check_codes(in, "linear_fp8"));
     return vs_op_linear_fp8(y, &in->q, &in->scale, weight, w_scale, bias, epilogue);
+}
+
+vs_status vs_linear_to_input(vs_linear_input *next, vs_tensor *y, const vs_linear_input *in,
+                             const vs_tensor *weight, const vs_tensor *w_scale, const vs_tensor *bias,
+                             vs_epilogue epilogue, const vs_tensor *codes, const vs_tensor *scales,
+                             const vs_tensor *reader) {
+    if (!codes || weight->dtype != VS_F8E4M3 || reader->dtype != VS_F8E4M3) {
+        VS_TRY(vs_linear(y, in, weight, w_scale, bias, epilogue));
+        return vs_linear_input_prepare(next, y, codes, scales);
+    }
+    VS_TRY(check_codes(in, "linear_fp8_codes"));
+    input_of(next, y);
+    next->x.data = NULL; /* y only carried the product */
+    VS_TRY(code_views(next, y, codes, scales));
+    return vs_op_linear_fp8_codes(&next->q, &next->scale, y, &in->q, &in->scale, weight, w_scale, bias,
+                                  epilogue);
 }
 
 vs_status vs_linear_residual(vs_tensor *x, const vs_linear_input *in, const vs_tensor *weight,

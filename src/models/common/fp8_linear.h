@@ -27,6 +27,14 @@ typedef struct vs_linear_input {
  * E4M3 and F32, on x's device), x's codes and scales written into them (vs_op_quantize_fp8). */
 vs_status vs_linear_input_prepare(vs_linear_input *in, const vs_tensor *x, const vs_tensor *codes,
                                   const vs_tensor *scales);
+/* in = vs_op_layernorm_modulate(x, weight, bias, shift, scale) as the layers `readers` (their weights) read
+ * it. With `codes` and `scales` the norm writes the E4M3 codes in its own pass
+ * (vs_op_layernorm_modulate_fp8), and writes h only when a reader is not E4M3 (in->x has no data
+ * otherwise); without them it writes h alone. */
+vs_status vs_linear_input_norm(vs_linear_input *in, vs_tensor *h, const vs_tensor *x, const vs_tensor *weight,
+                               const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
+                               float eps, const vs_tensor *codes, const vs_tensor *scales,
+                               const vs_tensor *const *readers, int reader_count);
 /* Rows r0 .. r0 + rows of an input of rank 2 or more, as a [rows, in] input (views). */
 vs_linear_input vs_linear_input_rows(const vs_linear_input *in, int64_t r0, int64_t rows);
 
@@ -34,6 +42,14 @@ vs_linear_input vs_linear_input_rows(const vs_linear_input *in, int64_t r0, int6
  * per-channel scales), vs_op_linear on x otherwise (w_scale unused). */
 vs_status vs_linear(vs_tensor *y, const vs_linear_input *in, const vs_tensor *weight, const vs_tensor *w_scale,
                     const vs_tensor *bias, vs_epilogue epilogue);
+/* next = vs_linear(y, in, weight, ..) as the layer `reader` (its weight) reads it, y of the output's shape.
+ * With `codes` and `scales`, both layers E4M3: the GEMM's epilogue writes the codes in place of y
+ * (vs_op_linear_fp8_codes; y is its work space and next->x has no data); otherwise vs_linear, then
+ * vs_linear_input_prepare. */
+vs_status vs_linear_to_input(vs_linear_input *next, vs_tensor *y, const vs_linear_input *in,
+                             const vs_tensor *weight, const vs_tensor *w_scale, const vs_tensor *bias,
+                             vs_epilogue epilogue, const vs_tensor *codes, const vs_tensor *scales,
+                             const vs_tensor *reader);
 /* x += gate * (in W^T + bias), likewise (vs_op_linear_residual_fp8 / vs_op_linear_residual). */
 vs_status vs_linear_residual(vs_tensor *x, const vs_linear_input *in, const vs_tensor *weight,
                              const vs_tensor *w_scale, const vs_tensor *bias, const vs_tensor *gate);

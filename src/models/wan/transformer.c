@@ -337,8 +337,8 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
     /* 1. self-attention: x += gate * o(attn(rope(rms(q)), rope(rms(k)), v)), inputs LN(x) * (1 + scale) + shift;
      *    RoPE by the tokens' places in the whole video */
     const vs_wan_attn_weights *sa = &w->self_attn;
-    VS_TRY(vs_op_layernorm_modulate(&h, &f->x, NULL, NULL, &shift, &scale, eps));
-    VS_TRY(vs_linear_input_prepare(&in, &h, cb, sb));
+    const vs_tensor *qkv_weights[3] = {&sa->q.weight, &sa->k.weight, &sa->v.weight};
+    VS_TRY(vs_linear_input_norm(&in, &h, &f->x, NULL, NULL, &shift, &scale, eps, cb, sb, qkv_weights, 3));
     VS_TRY(vs_linear(&q, &in, &sa->q.weight, &sa->q.scale, &sa->q.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_linear(&k, &in, &sa->k.weight, &sa->k.scale, &sa->k.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_linear(&v, &in, &sa->v.weight, &sa->v.scale, &sa->v.bias, VS_EPILOGUE_NONE));
@@ -353,9 +353,14 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
 
     /* 2. cross-attention to the text: x += o(attn(rms(q), rms(k_text), v_text)), inputs LN_affine(x) */
     const vs_wan_attn_weights *ca = &w->cross_attn;
-    if (c->cross_attn_norm) VS_TRY(vs_op_layernorm_modulate(&h, &f->x, &w->norm2_weight, &w->norm2_bias, NULL, NULL, eps));
-    else VS_TRY(vs_op_convert(&h, &f->x));
-    VS_TRY(vs_linear_input_prepare(&in, &h, cb, sb));
+    if (c->cross_attn_norm) {
+        const vs_tensor *q_weight[1] = {&ca->q.weight};
+        VS_TRY(vs_linear_input_norm(&in, &h, &f->x, &w->norm2_weight, &w->norm2_bias, NULL, NULL, eps, cb, sb,
+                                    q_weight, 1));
+    } else {
+        VS_TRY(vs_op_convert(&h, &f->x));
+        VS_TRY(vs_linear_input_prepare(&in, &h, cb, sb));
+    }
     VS_TRY(vs_linear(&q, &in, &ca->q.weight, &ca->q.scale, &ca->q.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_op_qk_norm_rope(&q, &ca->norm_q, NULL, NULL, NULL, c->num_heads, eps));
     VS_TRY(vs_linear(&f->ck, &f->ctx_in, &ca->k.weight, &ca->k.scale, &ca->k.bias, VS_EPILOGUE_NONE));
@@ -383,16 +388,18 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
         VS_TRY(TAKE(f->arena, VS_F8E4M3, &hidden_codes, chunk, c->ffn_dim));
         VS_TRY(TAKE(f->arena, VS_F32, &hidden_scales, chunk));
     }
-    VS_TRY(vs_op_layernorm_modulate(&h, &f->x, NULL, NULL, &c_shift, &c_scale, eps));
-    VS_TRY(vs_linear_input_prepare(&in, &h, cb, sb));
+    const vs_tensor *ffn_in_weight[1] = {&w->ffn_in.weight};
+    VS_TRY(
+        vs_linear_input_norm(&in, &h, &f->x, NULL, NULL, &c_shift, &c_scale, eps, cb, sb, ffn_in_weight, 1));
     for (int64_t b = 0; b < B; b++) {
         vs_tensor gate_b = vs_adaln_entry(&c_gate, b);
         for (int64_t r = b * N; r < (b + 1) * N; r += chunk) {
             const int64_t rows = (b + 1) * N - r < chunk ? (b + 1) * N - r : chunk;
             vs_tensor xr = row_view(&f->x, r, rows), hid = row_view(&hidden, 0, rows);
             vs_linear_input hr = vs_linear_input_rows(&in, r, rows), hid_in;
-            VS_TRY(vs_linear(&hid, &hr, &w->ffn_in.weight, &w->ffn_in.scale, &w->ffn_in.bias, VS_EPILOGUE_GELU_TANH));
-            VS_TRY(vs_linear_input_prepare(&hid_in, &hid, f->fp8 ? &hidden_codes : NULL, f->fp8 ? &hidden_scales : NULL));
+            VS_TRY(vs_linear_to_input(&hid_in, &hid, &hr, &w->ffn_in.weight, &w->ffn_in.scale,
+                                      &w->ffn_in.bias, VS_EPILOGUE_GELU_TANH, f->fp8 ? &hidden_codes : NULL,
+                                      f->fp8 ? &hidden_scales : NULL, &w->ffn_out.weight));
             VS_TRY(vs_linear_residual(&xr, &hid_in, &w->ffn_out.weight, &w->ffn_out.scale, &w->ffn_out.bias, &gate_b));
         }
     }
