@@ -7,7 +7,7 @@
 #        kept fractions there): where SVG2's k-means, selection and attention time goes;
 #   WHAT=fp8 (issue 20): 2-layer Wan 14B 720p forwards with FP8 weights and attention, dense and SVG 0.25, and
 #        the dense one in BF16: where an FP8 forward's time goes beside the attention (GEMMs, quantisation,
-#        epilogues, norms).
+#        epilogues, norms); FP8_WITH_BF16=1 adds the dense BF16 forward.
 #   WHAT=engines (issue 20): `bench attention` at Wan 14B 720p, SVG 0.25, BF16 and FP8, once per engine config
 #        cuDNN's heuristics offer (VS_CUDNN_ENGINE_CONFIG=i; the log names the engine taken): is the first-ranked
 #        config the fastest?
@@ -40,7 +40,7 @@ elif [ "${WHAT:-cogvideox}" = engines ]; then
   done
   pack; exit 0
 elif [ "${WHAT:-cogvideox}" = fp8 ]; then
-  for run in "dense fp8 fp8" "svg fp8 fp8" "dense bf16 bf16"; do
+  for run in "dense fp8 fp8" "svg fp8 fp8" ${FP8_WITH_BF16:+"dense bf16 bf16"}; do
     read -r attention precision attention_precision <<<"$run"
     ncu_run "wan14b_${attention}_$precision" "$((BUDGET_S / 3))" build-gpu/vidsparse bench dit --config wan14b \
       --resolution 720p --attention "$attention" --density 0.25 --precision "$precision" \
@@ -54,7 +54,7 @@ else # the forward first, then `bench attention` at the same shape (the isolated
 fi
 for f in "$R"/ncu_*.csv; do
 python3 - "$f" <<'PY'
-import csv, collections, sys
+import csv, collections, os, sys
 rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
 if not rows: sys.exit("no kernel rows in " + sys.argv[1])
 head = rows[0]; name_i = head.index("Kernel Name"); val_i = head.index("Metric Value"); unit_i = head.index("Metric Unit")
@@ -64,7 +64,7 @@ for r in rows[1:]:
     v = float(r[val_i].replace(",", "")) * scale
     total[r[name_i][:90]] += v; count[r[name_i][:90]] += 1
 print(f"{sys.argv[1]}: kernel time (ms) over the run (warm-up and timed calls):")
-for k, v in total.most_common(30): print(f"{v:9.2f} {count[k]:5d}  {k}")
+for k, v in total.most_common(int(os.environ.get("TOP", "30"))): print(f"{v:9.2f} {count[k]:5d}  {k}")
 print(f"{sum(total.values()):9.2f} total")
 PY
 done
