@@ -271,38 +271,56 @@ vs_attn_args entry(const vs_attn_args *a, int b) {
     return e;
 }
 
-/* The band and the sink of one batch entry `e` (already gathered) into the scratch. */
-vs_status band_and_sink(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
-    const vs_attn_band &r = band->rows;
+/* The attention of band group g of entry `e` (gathered, `elem` bytes an element): the group's 128-row blocks
+ * as a batch, each with its window of keys, into the band's output rows. */
+vs_attn_args band_group_args(const vs_cuda_band *band, const vs_attn_args *e, const band_group &g, int elem) {
     const int64_t block = VS_ATTN_BLOCK, row = (int64_t)band->heads * band->head_dim; /* elements per token */
-    for (const band_group &g : band->groups) {
-        if (g.count == 0) continue;
-        const int64_t entry = g.first - r.first;
-        vs_attn_args b = *e;
-        b.head_layout = nullptr; /* the tensors are in the band's order already */
-        b.q = static_cast<const char *>(e->q) + 2 * g.first * block * row;
-        b.k = static_cast<const char *>(e->k) + 2 * g.key_first * block * row;
-        b.v = static_cast<const char *>(e->v) + 2 * g.key_first * block * row;
-        b.out = static_cast<char *>(band->out_band) + 2 * entry * block * row;
-        b.batch = g.count, b.seq_len = (int)block, b.kv_len = g.kv_len;
-        b.q_stride_b = b.o_stride_b = block * row;
-        b.k_stride_b = b.v_stride_b = g.key_step * block * row;
-        b.o_stride_n = row;
-        float *lse = band->lse_band + entry * band->heads * block;
-        VS_TRY(g.lengths ? vs_cudnn_attention_lengths(&b, band->band_len_q + g.len_entry,
-                                                      band->band_len_kv + g.len_entry, lse, stream)
-                         : vs_cudnn_attention_lse(&b, lse, stream));
-    }
+    vs_attn_args b = *e;
+    b.head_layout = nullptr; /* the tensors are in the band's order already */
+    b.q = static_cast<const char *>(e->q) + elem * g.first * block * row;
+    b.k = static_cast<const char *>(e->k) + elem * g.key_first * block * row;
+    b.v = static_cast<const char *>(e->v) + elem * g.key_first * block * row;
+    b.out = static_cast<char *>(band->out_band) + elem * (g.first - band->rows.first) * block * row;
+    b.batch = g.count, b.seq_len = (int)block, b.kv_len = g.kv_len;
+    b.q_stride_b = b.o_stride_b = block * row;
+    b.k_stride_b = b.v_stride_b = g.key_step * block * row;
+    b.o_stride_n = row;
+    return b;
+}
 
+/* The sink's attention of entry `e` (likewise): every band row against the tail and the sink's keys. */
+vs_attn_args sink_args(const vs_cuda_band *band, const vs_attn_args *e, int elem) {
+    const vs_attn_band &r = band->rows;
+    const int64_t block = VS_ATTN_BLOCK, row = (int64_t)band->heads * band->head_dim;
     vs_attn_args s = *e;
     s.head_layout = nullptr;
-    s.q = static_cast<const char *>(e->q) + 2 * r.first * block * row;
-    s.k = static_cast<const char *>(e->k) - 2 * (int64_t)band->tail_tokens * row; /* the tail, then the sink */
-    s.v = static_cast<const char *>(e->v) - 2 * (int64_t)band->tail_tokens * row;
+    s.q = static_cast<const char *>(e->q) + elem * r.first * block * row;
+    s.k = static_cast<const char *>(e->k) -
+          elem * (int64_t)band->tail_tokens * row; /* the tail, then the sink */
+    s.v = static_cast<const char *>(e->v) - elem * (int64_t)band->tail_tokens * row;
     s.out = band->out_sink;
     s.batch = 1, s.seq_len = (int)(r.count * block), s.kv_len = (int)(r.sink * block) + band->tail_tokens;
     s.q_stride_b = s.seq_len * row, s.k_stride_b = s.v_stride_b = s.kv_len * row;
     s.o_stride_n = row, s.o_stride_b = s.seq_len * row;
+    return s;
+}
+
+/* Group g's statistics in the band's. */
+float *band_lse(const vs_cuda_band *band, const band_group &g) {
+    return band->lse_band + (g.first - band->rows.first) * band->heads * VS_ATTN_BLOCK;
+}
+
+/* The band and the sink of one batch entry `e` (already gathered) into the scratch. */
+vs_status band_and_sink(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
+    for (const band_group &g : band->groups) {
+        if (g.count == 0) continue;
+        const vs_attn_args b = band_group_args(band, e, g, 2);
+        VS_TRY(g.lengths
+                   ? vs_cudnn_attention_lengths(&b, band->band_len_q + g.len_entry,
+                                                band->band_len_kv + g.len_entry, band_lse(band, g), stream)
+                   : vs_cudnn_attention_lse(&b, band_lse(band, g), stream));
+    }
+    const vs_attn_args s = sink_args(band, e, 2);
     return vs_cudnn_attention_lse(&s, band->lse_sink, stream);
 }
 
@@ -551,39 +569,17 @@ vs_status pick_fp8_form(const vs_attn_args *b, int lengths, vs_cudnn_fp8_form *f
 /* band_and_sink on the codes of entry `e` (gather_fp8): cuDNN's FP8 graph, all heads a call (their scales
  * folded, fp8_attention.h), E4M3 out into the band and sink outputs, the statistics beside them. */
 vs_status band_and_sink_fp8(const vs_cuda_band *band, const vs_attn_args *e, cudaStream_t stream) {
-    const vs_attn_band &r = band->rows;
-    const int64_t block = VS_ATTN_BLOCK, row = (int64_t)band->heads * band->head_dim; /* codes per token */
     vs_cudnn_fp8_form form;
     for (const band_group &g : band->groups) {
         if (g.count == 0) continue;
-        const int64_t entry = g.first - r.first;
-        vs_attn_args b = *e;
-        b.head_layout = nullptr;
-        b.q = static_cast<const char *>(e->q) + g.first * block * row;
-        b.k = static_cast<const char *>(e->k) + g.key_first * block * row;
-        b.v = static_cast<const char *>(e->v) + g.key_first * block * row;
-        b.out = static_cast<char *>(band->out_band) + entry * block * row;
-        b.batch = g.count, b.seq_len = (int)block, b.kv_len = g.kv_len;
-        b.q_stride_b = b.o_stride_b = block * row;
-        b.k_stride_b = b.v_stride_b = g.key_step * block * row;
-        b.o_stride_n = row;
+        const vs_attn_args b = band_group_args(band, e, g, 1);
         VS_TRY(pick_fp8_form(&b, g.lengths, &form));
-        const vs_cudnn_fp8_scales scales =
-            vs_cuda_fp8_cudnn_scales(&band->fp8, &form, 0, band->lse_band + entry * band->heads * block,
-                                     g.lengths ? band->band_len_q + g.len_entry : nullptr,
-                                     g.lengths ? band->band_len_kv + g.len_entry : nullptr);
+        const vs_cudnn_fp8_scales scales = vs_cuda_fp8_cudnn_scales(
+            &band->fp8, &form, 0, band_lse(band, g), g.lengths ? band->band_len_q + g.len_entry : nullptr,
+            g.lengths ? band->band_len_kv + g.len_entry : nullptr);
         VS_TRY(vs_cudnn_attention_fp8(&b, &form, &scales, stream));
     }
-
-    vs_attn_args s = *e;
-    s.head_layout = nullptr;
-    s.q = static_cast<const char *>(e->q) + r.first * block * row;
-    s.k = static_cast<const char *>(e->k) - (int64_t)band->tail_tokens * row; /* the tail, then the sink */
-    s.v = static_cast<const char *>(e->v) - (int64_t)band->tail_tokens * row;
-    s.out = band->out_sink;
-    s.batch = 1, s.seq_len = (int)(r.count * block), s.kv_len = (int)(r.sink * block) + band->tail_tokens;
-    s.q_stride_b = s.seq_len * row, s.k_stride_b = s.v_stride_b = s.kv_len * row;
-    s.o_stride_n = row, s.o_stride_b = s.seq_len * row;
+    const vs_attn_args s = sink_args(band, e, 1);
     VS_TRY(pick_fp8_form(&s, 0, &form));
     const vs_cudnn_fp8_scales scales =
         vs_cuda_fp8_cudnn_scales(&band->fp8, &form, 0, band->lse_sink, nullptr, nullptr);

@@ -21,7 +21,6 @@
 
 #include <new>
 
-#include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/fp8_codes.cuh"
 #include "backend/cuda/ops_cuda.h"
@@ -353,7 +352,7 @@ __global__ void __launch_bounds__(1024)
     __shared__ float scratch[32];
     const int64_t r = blockIdx.x;
     const float rs = row_scale ? row_scale[r] : 1.0f;
-    float v[kCodeChunks][8], amax = 0.0f;
+    float v[kCodeChunks][8];
 #pragma unroll
     for (int c = 0; c < kCodeChunks; c++) {
         const int o0 = (c * blockDim.x + threadIdx.x) * 8;
@@ -361,19 +360,10 @@ __global__ void __launch_bounds__(1024)
         epilogue8(v[c], *reinterpret_cast<const uint4 *>(acc + r * out + o0), rs, col_scale, bias, bias_f32,
                   gelu, o0);
 #pragma unroll
-        for (int k = 0; k < 8; k++) {
+        for (int k = 0; k < 8; k++)
             v[c][k] = __bfloat162float(__float2bfloat16(v[c][k]));
-            amax = fmaxf(amax, fabsf(v[c][k]));
-        }
     }
-    amax = vs_block_max(amax, scratch);
-    const float multiplier = vs_fp8_row_multiplier(amax);
-    if (threadIdx.x == 0) code_scale[r] = vs_fp8_row_scale(amax);
-#pragma unroll
-    for (int c = 0; c < kCodeChunks; c++) {
-        const int o0 = (c * blockDim.x + threadIdx.x) * 8;
-        if (o0 < out) *reinterpret_cast<uint2 *>(codes + r * out + o0) = vs_fp8_row_codes8(v[c], multiplier);
-    }
+    vs_fp8_block_row_codes(v, out, codes + r * out, code_scale + r, scratch);
 }
 /* Threads for fp8_epilogue_codes_kernel's rows of `out` values: whole warps, at least one. */
 int code_threads(int64_t out) {

@@ -318,9 +318,7 @@ vs_status run_locked(const vs_attn_args *a, cudaStream_t st) {
 } // namespace
 
 extern "C" size_t vs_cuda_fp8_scales_bytes(int batch, int heads, int head_dim) {
-    const size_t B = batch, H = heads, D = head_dim;
-    return round_up(B * H * D * 4) + round_up(3 * H * 4) + round_up(3 * H * 4) + round_up(H * kSlot * 4) +
-           round_up(H * 4) + round_up(5 * kSlot * 4) + round_up(2 * kSlot * 4) + round_up(2 * B * 4);
+    return vs_cuda_fp8_scales_carve(nullptr, batch, heads, head_dim, nullptr);
 }
 
 extern "C" size_t vs_cuda_fp8_attention_workspace(const vs_attn_args *a) {
@@ -330,23 +328,26 @@ extern "C" size_t vs_cuda_fp8_attention_workspace(const vs_attn_args *a) {
                          sizes);
 }
 
-extern "C" void vs_cuda_fp8_scales_carve(void *base, int batch, int heads, int head_dim,
-                                         vs_cuda_fp8_scales *out) {
+extern "C" size_t vs_cuda_fp8_scales_carve(void *base, int batch, int heads, int head_dim,
+                                           vs_cuda_fp8_scales *out) {
     const size_t B = batch, H = heads, D = head_dim;
-    uint8_t *p = static_cast<uint8_t *>(base);
+    size_t at = 0; /* bytes laid out so far */
     auto take = [&](size_t bytes) {
-        uint8_t *at = p;
-        p += round_up(bytes);
-        return at;
+        void *p = base ? static_cast<uint8_t *>(base) + at : nullptr;
+        at += round_up(bytes);
+        return p;
     };
-    out->sums = reinterpret_cast<float *>(take(B * H * D * 4));
-    out->amax_bits = reinterpret_cast<unsigned *>(take(3 * H * 4));
-    out->mul = reinterpret_cast<float *>(take(3 * H * 4));
-    out->descale_v = reinterpret_cast<float *>(take(H * kSlot * 4));
-    out->out_mul = reinterpret_cast<float *>(take(H * 4));
-    out->constants = reinterpret_cast<float *>(take(5 * kSlot * 4));
-    out->amax_out = reinterpret_cast<float *>(take(2 * kSlot * 4));
-    out->lengths = reinterpret_cast<int32_t *>(take(2 * B * 4));
+    vs_cuda_fp8_scales s;
+    s.sums = static_cast<float *>(take(B * H * D * 4));
+    s.amax_bits = static_cast<unsigned *>(take(3 * H * 4));
+    s.mul = static_cast<float *>(take(3 * H * 4));
+    s.descale_v = static_cast<float *>(take(H * kSlot * 4));
+    s.out_mul = static_cast<float *>(take(H * 4));
+    s.constants = static_cast<float *>(take(5 * kSlot * 4));
+    s.amax_out = static_cast<float *>(take(2 * kSlot * 4));
+    s.lengths = static_cast<int32_t *>(take(2 * B * 4));
+    if (out) *out = s;
+    return at;
 }
 
 extern "C" vs_status vs_cuda_fp8_scales_compute(const vs_attn_args *a, const vs_cuda_fp8_scales *s,

@@ -33,7 +33,8 @@ typedef struct vs_cuda_fp8_scales {
     int32_t *lengths;    /* [2 batch]: seq_len, then kv_len of every entry (the padded forms) */
 } vs_cuda_fp8_scales;
 size_t vs_cuda_fp8_scales_bytes(int batch, int heads, int head_dim);
-void vs_cuda_fp8_scales_carve(void *base, int batch, int heads, int head_dim, vs_cuda_fp8_scales *out);
+/* Lays the arrays out from base into *out and returns their bytes (base and out NULL: the bytes alone). */
+size_t vs_cuda_fp8_scales_carve(void *base, int batch, int heads, int head_dim, vs_cuda_fp8_scales *out);
 /* The scales of a's BF16 q, k and v (over all its batch entries and tokens), on the stream. */
 vs_status vs_cuda_fp8_scales_compute(const vs_attn_args *a, const vs_cuda_fp8_scales *s, void *stream);
 /* cuDNN's scalars for one call in `form` on the heads from first_head (one head with BF16 out); stats and

@@ -8,6 +8,8 @@
 #include <cuda_fp8.h>
 #include <stdint.h>
 
+#include "backend/cuda/block_reduce.cuh"
+
 /* mean: the eight channels' sums (times inv_rows gives their means), or NULL. */
 __device__ __forceinline__ uint2 vs_fp8_codes8(uint4 bf16x8, const float *mean, float inv_rows, float mul) {
     const __nv_bfloat16 *in = reinterpret_cast<const __nv_bfloat16 *>(&bf16x8);
@@ -42,6 +44,29 @@ __device__ __forceinline__ uint2 vs_fp8_row_codes8(const float v[8], float multi
             make_float2(__fmul_rn(v[2 * k], multiplier), __fmul_rn(v[2 * k + 1], multiplier)), __NV_SATFINITE,
             __NV_E4M3);
     return out;
+}
+
+/* A row quantised by the thread block that holds it in registers: thread t's group c (of Chunks) is the row's
+ * values (c * blockDim.x + t) * 8 .. + 8, those at or past `cols` unused. The block's largest magnitude gives
+ * the row's scale (*scale) and multiplier, then each thread writes its groups' codes into codes[0, cols). */
+template <int Chunks>
+__device__ __forceinline__ void vs_fp8_block_row_codes(const float (&v)[Chunks][8], int cols, uint8_t *codes,
+                                                       float *scale, float *scratch) {
+    float amax = 0.0f;
+#pragma unroll
+    for (int c = 0; c < Chunks; c++)
+        if ((c * blockDim.x + threadIdx.x) * 8 < cols)
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                amax = fmaxf(amax, fabsf(v[c][k]));
+    amax = vs_block_max(amax, scratch);
+    const float multiplier = vs_fp8_row_multiplier(amax);
+    if (threadIdx.x == 0) *scale = vs_fp8_row_scale(amax);
+#pragma unroll
+    for (int c = 0; c < Chunks; c++) {
+        const int i = (c * blockDim.x + threadIdx.x) * 8;
+        if (i < cols) *reinterpret_cast<uint2 *>(codes + i) = vs_fp8_row_codes8(v[c], multiplier);
+    }
 }
 
 /* Eight E4M3 codes to floats, times `scale`. */

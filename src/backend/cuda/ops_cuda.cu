@@ -116,22 +116,7 @@ __global__ void layernorm_modulate_kernel(uint16_t *y, uint8_t *q, float *q_scal
         for (int j = 0; j < 8; j++)
             v[c][j] = bf16_to_f32(f32_to_bf16(o[j]));
     }
-    if (!q) return;
-    float amax = 0.0f;
-#pragma unroll
-    for (int c = 0; c < kRowChunks; c++)
-        if ((c * blockDim.x + threadIdx.x) * 8 < dim)
-#pragma unroll
-            for (int j = 0; j < 8; j++)
-                amax = fmaxf(amax, fabsf(v[c][j]));
-    amax = vs_block_max(amax, scratch);
-    const float multiplier = vs_fp8_row_multiplier(amax);
-    if (threadIdx.x == 0) q_scale[row] = vs_fp8_row_scale(amax);
-#pragma unroll
-    for (int c = 0; c < kRowChunks; c++) {
-        const int i = (c * blockDim.x + threadIdx.x) * 8;
-        if (i < dim) *reinterpret_cast<uint2 *>(q + row * dim + i) = vs_fp8_row_codes8(v[c], multiplier);
-    }
+    if (q) vs_fp8_block_row_codes(v, dim, q + row * dim, q_scale + row, scratch);
 }
 
 /* Sum over the `group` neighbouring lanes (a power of two <= 32, aligned) that hold one head's values. */
