@@ -45,8 +45,8 @@ int vs_cli_precision(const char *command, const char *name, vs_precision *out);
 int vs_cli_attention_precision(const char *command, const char *name, vs_attention_params *p);
 #define VS_CLI_ATTENTION_PRECISION_OPTION(name)                                                            \
     {"attention-precision", 0, VS_OPT_STRING, &(name),                                                     \
-     "self-attention: bf16, or fp8 (dense attention in E4M3 through cuDNN, Hopper; SVG's sparse rows and "  \
-     "profiling stay bf16; docs/fp8.md)", "P"}
+     "self-attention: bf16, or fp8 (dense attention and SVG's band in E4M3 through cuDNN, Hopper; SVG's "  \
+     "profiling stays bf16; docs/fp8.md)", "P"}
 /* SVG settings of generate and eval: a negative value means the model's
  * default (vidsparse.json, else 0.25 / 0.2 / 0.03). */
 typedef struct vs_cli_svg {
