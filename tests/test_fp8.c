@@ -164,10 +164,10 @@ TEST(linear_residual_fp8_tracks_the_exact_product) {
     return 0;
 }
 
-/* Host copies of a CUDA tensor's codes (rows x cols bytes). */
-static uint8_t *download_codes(const vs_tensor *q, int64_t rows, int64_t cols) {
-    uint8_t *codes = vs_test_malloc((size_t)(rows * cols));
-    vs_tensor h = vs_tensor_view(codes, VS_F8E4M3, VS_CPU, 2, (int64_t[]){rows, cols});
+/* A host copy of a device tensor's E4M3 codes. */
+static uint8_t *download_codes(const vs_tensor *q) {
+    uint8_t *codes = vs_test_malloc((size_t)vs_tensor_numel(q));
+    vs_tensor h = vs_tensor_view(codes, VS_F8E4M3, VS_CPU, q->ndim, q->shape);
     return vs_op_copy(&h, q) ? NULL : codes;
 }
 
@@ -191,7 +191,7 @@ TEST(cuda_codes_equal_the_cpu_codes) {
     CHECK_OK(poisoned(sg, VS_F32, VS_CUDA, 1, (int64_t[]){rows}));
     CHECK_OK(vs_op_quantize_fp8(qc, sc, xc));
     CHECK_OK(vs_op_quantize_fp8(qg, sg, xg));
-    uint8_t *codes = download_codes(qg, rows, cols);
+    uint8_t *codes = download_codes(qg);
     float *scales = download(sg);
     CHECK(codes && scales);
     const uint8_t *want = qc->data;
@@ -233,12 +233,12 @@ TEST(cuda_norm_codes_equal_the_two_pass_codes) {
     CHECK_OK(vs_op_layernorm_modulate_fp8(y2, q[1], s[1], x, NULL, NULL, &shift, &scale, 1e-6f));
     CHECK_OK(vs_op_layernorm_modulate_fp8(NULL, q[2], s[2], x, NULL, NULL, &shift, &scale, 1e-6f));
     float *y_want = download(y), *y_got = download(y2), *s_want = download(s[0]);
-    uint8_t *q_want = download_codes(q[0], rows, dim);
+    uint8_t *q_want = download_codes(q[0]);
     CHECK(y_want && y_got && s_want && q_want);
     CHECK(!memcmp(y_want, y_got, sizeof(float) * (size_t)(rows * dim)));
     for (int i = 1; i < 3; i++) {
         float *s_got = download(s[i]);
-        uint8_t *q_got = download_codes(q[i], rows, dim);
+        uint8_t *q_got = download_codes(q[i]);
         CHECK(s_got && q_got);
         CHECK_MSG(!memcmp(q_got, q_want, (size_t)(rows * dim)), "%s y: the codes differ",
                   i == 1 ? "with" : "without");
@@ -277,7 +277,7 @@ TEST(cuda_linear_codes_equal_the_two_pass_codes) {
     CHECK_OK(vs_op_linear_fp8(y, x, x_scale, w, w_scale, bias, VS_EPILOGUE_GELU_TANH));
     CHECK_OK(vs_op_quantize_fp8(q[0], qs[0], y));
     CHECK_OK(vs_op_linear_fp8_codes(q[1], qs[1], work, x, x_scale, w, w_scale, bias, VS_EPILOGUE_GELU_TANH));
-    uint8_t *want = download_codes(q[0], rows, out), *got = download_codes(q[1], rows, out);
+    uint8_t *want = download_codes(q[0]), *got = download_codes(q[1]);
     float *s_want = download(qs[0]), *s_got = download(qs[1]);
     CHECK(want && got && s_want && s_got);
     CHECK_MSG(!memcmp(got, want, (size_t)(rows * out)), "the codes differ");

@@ -58,7 +58,10 @@ int grid_for(int64_t n, int threads) {
 /* One block per row: mean, then variance about the mean from the registers, then the affine and modulation.
  * With q: the row's BF16 values (what y holds) stay in the registers, and their E4M3 codes and scale follow
  * from the row's largest magnitude (vs_op_quantize_fp8's, bit for bit); y is written only when given. */
-__global__ void layernorm_modulate_kernel(uint16_t *y, uint8_t *q, float *q_scale, const float *x,
+/* MaxThreads: the launch's bound (rows over 16384 values take 1024 threads, which caps the registers). */
+template <int MaxThreads>
+__global__ void __launch_bounds__(MaxThreads)
+    layernorm_modulate_kernel(uint16_t *y, uint8_t *q, float *q_scale, const float *x,
                                           const float *weight, const float *bias, const float *shift,
                                           const float *scale, int64_t mod_stride, int64_t tokens, int dim,
                                           float eps) {
@@ -455,8 +458,10 @@ extern "C" vs_status vs_cuda_layernorm_modulate(uint16_t *y, uint8_t *q, float *
     VS_TRY(check_row_dim("layernorm_modulate", dim));
     VS_TRY(check_rows("layernorm_modulate", rows));
     if (rows == 0) return VS_OK;
-    layernorm_modulate_kernel<<<(unsigned)rows, row_threads(dim)>>>(y, q, q_scale, x, weight, bias, shift,
-                                                                    scale, mod_stride, tokens, (int)dim, eps);
+    const int threads = row_threads(dim);
+    auto *kernel = threads > 512 ? layernorm_modulate_kernel<1024> : layernorm_modulate_kernel<512>;
+    kernel<<<(unsigned)rows, threads>>>(y, q, q_scale, x, weight, bias, shift, scale, mod_stride, tokens, (int)dim,
+                                        eps);
     VS_CUDA_LAUNCH_CHECK("layernorm_modulate");
     return VS_OK;
 }
