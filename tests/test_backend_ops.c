@@ -214,8 +214,7 @@ static double rms(const double *x, int64_t n, double eps) {
 }
 
 /* qk_norm_rope: d = {B, N, heads, head_dim}; p = {rope, norm: 0 RMS over the row, 1 none, 2 RMS over each
- * head, 3 LayerNorm over each head (weight and bias), x an FP8 layer's product: 1 with its scales, 2 and a
- * bias (vs_op_qk_norm_rope_fp8)} */
+ * head, 3 LayerNorm over each head (weight and bias)} */
 enum { NORM_ROW, NORM_NONE, NORM_HEAD, NORM_LAYER };
 static void qk_norm_rope_plan(problem *pb) {
     const int64_t *d = pb->r->d;
@@ -228,27 +227,14 @@ static void qk_norm_rope_plan(problem *pb) {
     if (norm == NORM_LAYER) SET(pb, 2, IN, VS_F32, -1, 1, d[3]);
     if (pb->r->p[0])
         SET(pb, 3, IN, VS_F32, -1, 1, d[1], d[3] / 2), SET(pb, 4, IN, VS_F32, -1, 1, d[1], d[3] / 2);
-    if (pb->r
-            ->p[2]) { /* a product of codes (sums of 448 x 448 products) and the scales that bring it to ~1 */
-        SET(pb, 0, INOUT, act(pb), -2e5, 2e5, d[0], d[1], d[2] * d[3]);
-        SET(pb, 5, IN, VS_F32, 1e-4, 4e-3, d[0] * d[1]), SET(pb, 6, IN, VS_F32, 1e-4, 2e-3, d[2] * d[3]);
-    }
-    if (pb->r->p[2] == 2) SET(pb, 7, IN, act(pb), -1, 1, d[2] * d[3]);
 }
 static vs_status qk_norm_rope_run(const problem *pb, vs_tensor *const *t) {
-    if (pb->r->p[2])
-        return vs_op_qk_norm_rope_fp8(t[0], t[5], t[6], opt(t, 7), opt(t, 1), opt(t, 2), opt(t, 3), opt(t, 4),
-                                      (int)pb->r->d[2], 1e-6f);
     return vs_op_qk_norm_rope(t[0], opt(t, 1), opt(t, 2), opt(t, 3), opt(t, 4), (int)pb->r->d[2], 1e-6f);
 }
 static void qk_norm_rope_ref(problem *pb) {
     const int64_t N = pb->r->d[1], H = pb->r->d[2], D = pb->r->d[3], dim = H * D;
     for (int64_t r = 0; r < pb->r->d[0] * N; r++) {
         double *x = pb->x[0] + r * dim;
-        for (int64_t i = 0; pb->x[5] && i < dim; i++) { /* the layer's output, as the device stores it */
-            const double y = x[i] * pb->x[5][r] * pb->x[6][i] + (pb->x[7] ? pb->x[7][i] : 0);
-            x[i] = act(pb) == VS_BF16 ? vs_bf16_to_f32(vs_f32_to_bf16((float)y)) : y;
-        }
         if (pb->r->p[1] == NORM_HEAD)
             for (int64_t h = 0; h < H; h++) {
                 const double inv = 1 / rms(x + h * D, D, 1e-6);
@@ -740,36 +726,29 @@ static void quantize_fp8_ref(problem *pb) {
         quantize_row_ref(pb->x[2] + r * cols, cols, pb->x[0] + r * cols, &pb->x[1][r]);
 }
 
-/* linear_fp8: d = {rows, in, out}; p = {bias, gelu, 1: the output's codes (vs_op_linear_fp8_codes; y the
- * work space), 2: the codes' product alone (vs_op_linear_fp8_product)}. Codes over E4M3's range, scales of
- * both signs' size. */
-enum { FP8_OUT_Y, FP8_OUT_CODES, FP8_OUT_PRODUCT };
+/* linear_fp8: d = {rows, in, out}; p = {bias, gelu, the output's codes (vs_op_linear_fp8_codes; y the work
+ * space)}. Codes over E4M3's range, scales of both signs' size. */
 static void linear_fp8_plan(problem *pb) {
     const int64_t *d = pb->r->d;
-    SET(pb, 0, pb->r->p[2] == FP8_OUT_CODES ? SCRATCH : OUT, act(pb), 0, 0, d[0], d[2]);
-    if (pb->r->p[2] == FP8_OUT_CODES)
-        SET(pb, 6, OUT, VS_F8E4M3, 0, 0, d[0], d[2]), SET(pb, 7, OUT, VS_F32, 0, 0, d[0]);
+    SET(pb, 0, pb->r->p[2] ? SCRATCH : OUT, act(pb), 0, 0, d[0], d[2]);
+    if (pb->r->p[2]) SET(pb, 6, OUT, VS_F8E4M3, 0, 0, d[0], d[2]), SET(pb, 7, OUT, VS_F32, 0, 0, d[0]);
     SET(pb, 1, IN, VS_F8E4M3, -448, 448, d[0], d[1]);
-    SET(pb, 3, IN, VS_F8E4M3, -448, 448, d[2], d[1]);
-    if (pb->r->p[2] == FP8_OUT_PRODUCT) return;
     SET(pb, 2, IN, VS_F32, 1e-4, 4e-3, d[0]);
+    SET(pb, 3, IN, VS_F8E4M3, -448, 448, d[2], d[1]);
     SET(pb, 4, IN, VS_F32, 1e-4, 2e-3, d[2]);
     if (pb->r->p[0]) SET(pb, 5, IN, act(pb), -1, 1, d[2]);
 }
 static vs_status linear_fp8_run(const problem *pb, vs_tensor *const *t) {
     const vs_epilogue ep = pb->r->p[1] ? VS_EPILOGUE_GELU_TANH : VS_EPILOGUE_NONE;
-    if (pb->r->p[2] == FP8_OUT_PRODUCT) return vs_op_linear_fp8_product(t[0], t[1], t[3]);
-    if (pb->r->p[2] == FP8_OUT_CODES)
-        return vs_op_linear_fp8_codes(t[6], t[7], t[0], t[1], t[2], t[3], t[4], opt(t, 5), ep);
+    if (pb->r->p[2]) return vs_op_linear_fp8_codes(t[6], t[7], t[0], t[1], t[2], t[3], t[4], opt(t, 5), ep);
     return vs_op_linear_fp8(t[0], t[1], t[2], t[3], t[4], opt(t, 5), ep);
 }
-/* The product of row r of the quantised x (operands xi, si) and channel o of the weight (wi, vi), scaled
- * when the scales are there. */
+/* The scaled product of row r of the quantised x (operands xi, si) and channel o of the weight (wi, vi). */
 static double fp8_dot(const problem *pb, int xi, int si, int wi, int vi, int64_t r, int64_t o, int64_t in) {
     double s = 0;
     for (int64_t i = 0; i < in; i++)
         s += pb->x[xi][r * in + i] * pb->x[wi][o * in + i];
-    return pb->x[si] ? s * pb->x[si][r] * pb->x[vi][o] : s;
+    return s * pb->x[si][r] * pb->x[vi][o];
 }
 static void linear_fp8_ref(problem *pb) {
     const int64_t rows = pb->r->d[0], in = pb->r->d[1], out = pb->r->d[2];
@@ -779,7 +758,7 @@ static void linear_fp8_ref(problem *pb) {
             const double s = fp8_dot(pb, 1, 2, 3, 4, r, o, in) + (pb->x[5] ? pb->x[5][o] : 0);
             y[o] = pb->r->p[1] ? gelu_tanh(s) : s;
         }
-        if (pb->r->p[2] != FP8_OUT_CODES) continue;
+        if (!pb->r->p[2]) continue;
         for (int64_t o = 0; o < out; o++) /* the codes are those of y as the device stores it */
             y[o] = act(pb) == VS_BF16 ? vs_bf16_to_f32(vs_f32_to_bf16((float)y[o])) : (float)y[o];
         quantize_row_ref(y, out, pb->x[6] + r * out, &pb->x[7][r]);
@@ -938,11 +917,6 @@ static const row rows[] = {
     {VS_OP_QK_NORM_ROPE, {1, 7, 3, 128}, {1, NORM_LAYER}, {0}},
     {VS_OP_QK_NORM_ROPE, {2, 9, 3, 128}, {0, NORM_LAYER}, {0}},
     {VS_OP_QK_NORM_ROPE, {1, 5, 48, 64}, {1, NORM_LAYER}, {0}},
-    /* on an FP8 layer's product (its scales and bias in the same pass): Wan's Q and K, the cross-attention's
-     */
-    {VS_OP_QK_NORM_ROPE, {2, 9, 40, 128}, {1, NORM_ROW, 2}, {0}},
-    {VS_OP_QK_NORM_ROPE, {1, 7, 3, 16}, {0, NORM_ROW, 1}, {0}},
-    {VS_OP_QK_NORM_ROPE, {1, 2, 256, 128}, {1, NORM_ROW, 2}, {0}}, /* 32768 wide: a block of 1024 threads */
     /* the SiLU epilogue (HunyuanVideo's token refiner): BF16 GEMM, off the 16-byte grid, the F32 few-rows
        path */
     {VS_OP_LINEAR, {37, 72, 40}, {1, 2, 0}, {0}},
@@ -963,8 +937,6 @@ static const row rows[] = {
     {VS_OP_LINEAR_FP8, {37, 48, 40}, {1, 1, 1}, {1e-2, 3e-2}},
     {VS_OP_LINEAR_FP8, {19, 64, 13824}, {1, 1, 1}, {1e-2, 3e-2}},
     {VS_OP_LINEAR_FP8, {7, 32, 24}, {0, 0, 1}, {1e-2, 3e-2}},
-    {VS_OP_LINEAR_FP8, {37, 48, 40}, {0, 0, FP8_OUT_PRODUCT}, {0}}, /* the codes' product alone */
-    {VS_OP_LINEAR_FP8, {301, 1536, 1000}, {0, 0, FP8_OUT_PRODUCT}, {0}},
     {VS_OP_LINEAR_RESIDUAL_FP8, {2, 19, 48, 40}, {1, 1}, {0}},
     {VS_OP_LINEAR_RESIDUAL_FP8, {1, 7, 32, 16}, {0, 0}, {0}},
     {VS_OP_LINEAR_RESIDUAL_FP8, {2, 33, 64, 24}, {0, 1}, {0}},

@@ -102,11 +102,8 @@ typedef struct vs_backend {
     vs_status (*layernorm_modulate)(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight,
                                     const vs_tensor *bias, const vs_tensor *shift, const vs_tensor *scale,
                                     float eps, vs_tensor *q, vs_tensor *q_scale);
-    /* x_scale, w_scale, lin_bias: an FP8 layer's scales and bias applied to x first
-     * (vs_op_qk_norm_rope_fp8), or all NULL. */
     vs_status (*qk_norm_rope)(vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
-                              const vs_tensor *cos, const vs_tensor *sin, int heads, float eps,
-                              const vs_tensor *x_scale, const vs_tensor *w_scale, const vs_tensor *lin_bias);
+                              const vs_tensor *cos, const vs_tensor *sin, int heads, float eps);
     vs_status (*rmsnorm)(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, float eps);
     vs_status (*gated_residual)(vs_tensor *x, const vs_tensor *y, const vs_tensor *gate);
     vs_status (*add)(vs_tensor *out, const vs_tensor *a, const vs_tensor *b);
@@ -138,8 +135,7 @@ typedef struct vs_backend {
     vs_status (*planes_from_image)(vs_tensor *y, const vs_tensor *x, const vs_tensor *bias);
     vs_status (*quantize_fp8)(vs_tensor *q, vs_tensor *scale, const vs_tensor *x);
     /* q, q_scale: the output's E4M3 codes and row scales are the result (vs_op_linear_fp8_codes; y the
-     * space the product passes through), or both NULL. x_scale and w_scale NULL: the codes' product alone
-     * (vs_op_linear_fp8_product; no bias, no epilogue). */
+     * space the product passes through), or both NULL. */
     vs_status (*linear_fp8)(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
                             const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue epilogue,
                             vs_tensor *q, vs_tensor *q_scale);

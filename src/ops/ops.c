@@ -196,11 +196,9 @@ vs_status vs_op_layernorm_modulate_fp8(vs_tensor *y, vs_tensor *q, vs_tensor *q_
     return layernorm_modulate("layernorm_modulate_fp8", y, q, q_scale, x, weight, bias, shift, scale, eps);
 }
 
-/* vs_op_qk_norm_rope, with an FP8 layer's scales and bias applied first (x_scale given) or not. */
-static vs_status qk_norm_rope(const char *op, vs_tensor *x, const vs_tensor *x_scale,
-                              const vs_tensor *w_scale, const vs_tensor *lin_bias, const vs_tensor *weight,
-                              const vs_tensor *bias, const vs_tensor *cos_t, const vs_tensor *sin_t,
-                              int heads, float eps) {
+vs_status vs_op_qk_norm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
+                             const vs_tensor *cos_t, const vs_tensor *sin_t, int heads, float eps) {
+    const char *op = "qk_norm_rope";
     if (!x || !x->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: x is missing", op);
     const vs_device dev = x->device;
     const vs_backend *be;
@@ -241,38 +239,9 @@ static vs_status qk_norm_rope(const char *op, vs_tensor *x, const vs_tensor *x_s
             return shape_mismatch(op, "cos/sin must be [tokens, head_dim / 2] with rows a multiple of tokens",
                                   cos_t, x);
     }
-    if (x_scale) {
-        VS_TRY(check(op, "x_scale", x_scale, dev, VS_F32, 0));
-        VS_TRY(check(op, "w_scale", w_scale, dev, VS_F32, 0));
-        if (x_scale->ndim != 1 || x_scale->shape[0] != rows)
-            return shape_mismatch(op, "x_scale must be [rows of x]", x_scale, x);
-        if (w_scale->ndim != 1 || w_scale->shape[0] != dim)
-            return shape_mismatch(op, "w_scale must be [dim]", w_scale, x);
-        if (lin_bias) {
-            VS_TRY(check(op, "lin_bias", lin_bias, dev, be->activations, 0));
-            if (lin_bias->ndim != 1 || lin_bias->shape[0] != dim)
-                return shape_mismatch(op, "lin_bias must be [dim]", lin_bias, x);
-        }
-    }
-    VS_TRY(supported(be, VS_OP_QK_NORM_ROPE,
-                     (const vs_tensor *[]){x, weight, bias, cos_t, sin_t, x_scale, w_scale, lin_bias}, 8,
-                     heads));
+    VS_TRY(supported(be, VS_OP_QK_NORM_ROPE, (const vs_tensor *[]){x, weight, bias, cos_t, sin_t}, 5, heads));
     if (rows == 0) return VS_OK;
-    return be->qk_norm_rope(x, weight, bias, cos_t, sin_t, heads, eps, x_scale, w_scale, lin_bias);
-}
-
-vs_status vs_op_qk_norm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
-                             const vs_tensor *cos_t, const vs_tensor *sin_t, int heads, float eps) {
-    return qk_norm_rope("qk_norm_rope", x, NULL, NULL, NULL, weight, bias, cos_t, sin_t, heads, eps);
-}
-
-vs_status vs_op_qk_norm_rope_fp8(vs_tensor *x, const vs_tensor *x_scale, const vs_tensor *w_scale,
-                                 const vs_tensor *lin_bias, const vs_tensor *weight, const vs_tensor *bias,
-                                 const vs_tensor *cos_t, const vs_tensor *sin_t, int heads, float eps) {
-    if (!x_scale || !w_scale)
-        return vs_fail(VS_ERR_INVALID_ARG, "qk_norm_rope_fp8: x_scale and w_scale are required");
-    return qk_norm_rope("qk_norm_rope_fp8", x, x_scale, w_scale, lin_bias, weight, bias, cos_t, sin_t, heads,
-                        eps);
+    return be->qk_norm_rope(x, weight, bias, cos_t, sin_t, heads, eps);
 }
 
 vs_status vs_op_rmsnorm(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, float eps) {
@@ -385,14 +354,10 @@ static vs_status check_quantised(const char *op, const char *q_name, const vs_te
 }
 
 /* The weight side of an FP8 linear, shared by both ops: wq [out, in] against the input's last dimension
- * `in`, and the bias; `product`: the codes alone (no scales, vs_op_linear_fp8_product). */
+ * `in`, and the bias. */
 static vs_status check_fp8_weight(const char *op, const vs_backend *be, vs_device dev, const vs_tensor *xq,
-                                  const vs_tensor *wq, const vs_tensor *w_scale, const vs_tensor *bias,
-                                  int product) {
-    if (product)
-        VS_TRY(check(op, "weight", wq, dev, VS_F8E4M3, 0));
-    else
-        VS_TRY(check_quantised(op, "weight", wq, "w_scale", w_scale, dev));
+                                  const vs_tensor *wq, const vs_tensor *w_scale, const vs_tensor *bias) {
+    VS_TRY(check_quantised(op, "weight", wq, "w_scale", w_scale, dev));
     if (wq->ndim != 2) return vs_fail(VS_ERR_SHAPE, "%s: weight must be [out, in]", op);
     if (last_dim(xq) != wq->shape[1])
         return shape_mismatch(op, "the input's last dimension is not the weight's input size", xq, wq);
@@ -404,20 +369,16 @@ static vs_status check_fp8_weight(const char *op, const vs_backend *be, vs_devic
     return VS_OK;
 }
 
-/* vs_op_linear_fp8, with the output's codes (q, q_scale; y the work space then) or without; `product`: the
- * codes' product alone (no scales, no bias). */
-static vs_status linear_fp8(const char *op, int product, vs_tensor *y, vs_tensor *q, vs_tensor *q_scale,
+/* vs_op_linear_fp8, with the output's codes (q, q_scale; y the work space then) or without. */
+static vs_status linear_fp8(const char *op, vs_tensor *y, vs_tensor *q, vs_tensor *q_scale,
                             const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
                             const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue ep) {
     if (!xq || !xq->data) return vs_fail(VS_ERR_INVALID_ARG, "%s: xq is missing", op);
     const vs_device dev = xq->device;
     const vs_backend *be;
     VS_TRY(backend_of(VS_OP_LINEAR_FP8, dev, &be));
-    if (product)
-        VS_TRY(check(op, "xq", xq, dev, VS_F8E4M3, 0));
-    else
-        VS_TRY(check_quantised(op, "xq", xq, "x_scale", x_scale, dev));
-    VS_TRY(check_fp8_weight(op, be, dev, xq, wq, w_scale, bias, product));
+    VS_TRY(check_quantised(op, "xq", xq, "x_scale", x_scale, dev));
+    VS_TRY(check_fp8_weight(op, be, dev, xq, wq, w_scale, bias));
     VS_TRY(check(op, "y", y, dev, be->activations, 0));
     if (last_dim(y) != wq->shape[0] || rows_of(y) != rows_of(xq))
         return shape_mismatch(op, "y must be [rows of xq, out]", y, wq);
@@ -438,18 +399,14 @@ static vs_status linear_fp8(const char *op, int product, vs_tensor *y, vs_tensor
 
 vs_status vs_op_linear_fp8(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
                            const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue ep) {
-    return linear_fp8("linear_fp8", 0, y, NULL, NULL, xq, x_scale, wq, w_scale, bias, ep);
-}
-
-vs_status vs_op_linear_fp8_product(vs_tensor *y, const vs_tensor *xq, const vs_tensor *wq) {
-    return linear_fp8("linear_fp8_product", 1, y, NULL, NULL, xq, NULL, wq, NULL, NULL, VS_EPILOGUE_NONE);
+    return linear_fp8("linear_fp8", y, NULL, NULL, xq, x_scale, wq, w_scale, bias, ep);
 }
 
 vs_status vs_op_linear_fp8_codes(vs_tensor *q, vs_tensor *q_scale, vs_tensor *work, const vs_tensor *xq,
                                  const vs_tensor *x_scale, const vs_tensor *wq, const vs_tensor *w_scale,
                                  const vs_tensor *bias, vs_epilogue ep) {
     if (!q || !q_scale) return vs_fail(VS_ERR_INVALID_ARG, "linear_fp8_codes: q and q_scale are required");
-    return linear_fp8("linear_fp8_codes", 0, work, q, q_scale, xq, x_scale, wq, w_scale, bias, ep);
+    return linear_fp8("linear_fp8_codes", work, q, q_scale, xq, x_scale, wq, w_scale, bias, ep);
 }
 
 vs_status vs_op_linear_residual_fp8(vs_tensor *x, const vs_tensor *hq, const vs_tensor *h_scale,
@@ -462,7 +419,7 @@ vs_status vs_op_linear_residual_fp8(vs_tensor *x, const vs_tensor *hq, const vs_
     VS_TRY(backend_of(VS_OP_LINEAR_RESIDUAL_FP8, dev, &be));
     VS_TRY(check(op, "x", x, dev, VS_F32, 0));
     VS_TRY(check_quantised(op, "hq", hq, "h_scale", h_scale, dev));
-    VS_TRY(check_fp8_weight(op, be, dev, hq, wq, w_scale, bias, 0));
+    VS_TRY(check_fp8_weight(op, be, dev, hq, wq, w_scale, bias));
     const int64_t rows = rows_of(hq), out = wq->shape[0];
     if (last_dim(x) != out || rows_of(x) != rows) return shape_mismatch(op, "x must be [rows of hq, out]", x, wq);
     if (gate) {

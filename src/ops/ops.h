@@ -68,14 +68,6 @@ vs_status vs_op_layernorm_modulate_fp8(vs_tensor *y, vs_tensor *q, vs_tensor *q_
  * the rotation). */
 vs_status vs_op_qk_norm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
                              const vs_tensor *cos, const vs_tensor *sin, int heads, float eps);
-/* vs_op_qk_norm_rope of an FP8 layer's output, the layer's scales and bias applied in the same pass: x
- * holds the codes' product (vs_op_linear_fp8_product) on entry and is first made x * x_scale[r] *
- * w_scale[o] + lin_bias[o], rounded as vs_op_linear_fp8 stores it, so the result is that of vs_op_linear_fp8
- * followed by vs_op_qk_norm_rope (bit for bit on CUDA). x_scale F32 [rows], w_scale F32 [dim], lin_bias
- * the activations [dim] or NULL. */
-vs_status vs_op_qk_norm_rope_fp8(vs_tensor *x, const vs_tensor *x_scale, const vs_tensor *w_scale,
-                                 const vs_tensor *lin_bias, const vs_tensor *weight, const vs_tensor *bias,
-                                 const vs_tensor *cos, const vs_tensor *sin, int heads, float eps);
 
 /* y = x / sqrt(mean(x^2) + eps) * weight over each row (T5's RMSNorm: no mean
  * subtraction, f32 statistics). x F32 [.., dim]; y of x's shape, F32, or
@@ -117,9 +109,6 @@ vs_status vs_op_linear_fp8(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x
  * codes and row scales vs_op_quantize_fp8 gives for the y vs_op_linear_fp8 writes, bit for bit; `work` (y's
  * shape and dtype) is the space the product passes through, its contents afterwards unspecified. CUDA:
  * the epilogue kernel writes the codes in place of y (out <= 32768), which saves two passes over y. */
-/* y = xq . wq^T, the E4M3 codes' product without their scales (rounded to y's dtype): vs_op_linear_fp8's
- * first step, for a consumer that applies the scales itself (vs_op_qk_norm_rope_fp8). */
-vs_status vs_op_linear_fp8_product(vs_tensor *y, const vs_tensor *xq, const vs_tensor *wq);
 vs_status vs_op_linear_fp8_codes(vs_tensor *q, vs_tensor *q_scale, vs_tensor *work, const vs_tensor *xq,
                                  const vs_tensor *x_scale, const vs_tensor *wq, const vs_tensor *w_scale,
                                  const vs_tensor *bias, vs_epilogue epilogue);

@@ -67,9 +67,9 @@ static vs_status quantize_fp8(vs_tensor *q, vs_tensor *scale, const vs_tensor *x
 static vs_status linear_fp8(vs_tensor *y, const vs_tensor *xq, const vs_tensor *x_scale, const vs_tensor *wq,
                             const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue ep, vs_tensor *q,
                             vs_tensor *q_scale) {
-    VS_TRY(vs_cpu_linear_fp8(y->data, xq->data, x_scale ? x_scale->data : NULL, wq->data,
-                             w_scale ? w_scale->data : NULL, bias ? bias->data : NULL, rows_of(xq),
-                             wq->shape[0], last_dim(xq), ep == VS_EPILOGUE_GELU_TANH));
+    VS_TRY(vs_cpu_linear_fp8(y->data, xq->data, x_scale->data, wq->data, w_scale->data,
+                             bias ? bias->data : NULL, rows_of(xq), wq->shape[0], last_dim(xq),
+                             ep == VS_EPILOGUE_GELU_TANH));
     if (q) vs_cpu_quantize_fp8(q->data, q_scale->data, y->data, rows_of(xq), wq->shape[0]);
     return VS_OK;
 }
@@ -130,16 +130,8 @@ static vs_status layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_t
 /* The norm in place (each head a row of the norm kernel unless the weight spans the row), then the
  * rotation. */
 static vs_status qk_norm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
-                              const vs_tensor *cos_t, const vs_tensor *sin_t, int heads, float eps,
-                              const vs_tensor *x_scale, const vs_tensor *w_scale, const vs_tensor *lin_bias) {
+                              const vs_tensor *cos_t, const vs_tensor *sin_t, int heads, float eps) {
     const int64_t dim = last_dim(x), rows = rows_of(x), head_dim = dim / heads;
-    float *xd = x->data;
-    const float *xs = x_scale ? x_scale->data : NULL, *ws = x_scale ? w_scale->data : NULL;
-    const float *lb = lin_bias ? lin_bias->data : NULL;
-    for (int64_t r = 0; xs && r < rows;
-         r++) /* the FP8 layer's scales and bias, as vs_cpu_linear_fp8 applies them */
-        for (int64_t o = 0; o < dim; o++)
-            xd[r * dim + o] = xd[r * dim + o] * xs[r] * ws[o] + (lb ? lb[o] : 0.0f);
     if (bias)
         vs_cpu_layernorm(x->data, x->data, weight->data, bias->data, rows * heads, head_dim, eps);
     else if (weight && weight->shape[0] == dim)

@@ -45,7 +45,7 @@ vs_status vs_cpu_linear_fp8(float *y, const uint8_t *xq, const float *x_scale, c
     vs_cpu_gemm(0, 1, rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t o = 0; o < out; o++)
-            if (x_scale) y[r * out + o] = y[r * out + o] * x_scale[r] * w_scale[o] + (bias ? bias[o] : 0.0f);
+            y[r * out + o] = y[r * out + o] * x_scale[r] * w_scale[o] + (bias ? bias[o] : 0.0f);
     if (gelu) vs_cpu_gelu_tanh(y, rows * out);
     free(x), free(w);
     return VS_OK;

@@ -13,7 +13,7 @@
 void vs_cpu_quantize_fp8(uint8_t *q, float *scale, const float *x, int64_t rows, int64_t cols);
 
 /* y[r, o] = (sum_i xq[r, i] wq[o, i]) * x_scale[r] * w_scale[o] + (bias ? bias[o] : 0), GELU-tanh after when
- * `gelu`; y F32 [rows, out]. x_scale NULL: the codes' product alone (w_scale, bias and gelu unused). */
+ * `gelu`; y F32 [rows, out]. */
 vs_status vs_cpu_linear_fp8(float *y, const uint8_t *xq, const float *x_scale, const uint8_t *wq,
                             const float *w_scale, const float *bias, int64_t rows, int64_t out, int64_t in,
                             int gelu);

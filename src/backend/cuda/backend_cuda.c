@@ -186,9 +186,9 @@ static vs_status linear_fp8(vs_tensor *y, const vs_tensor *xq, const vs_tensor *
                             const vs_tensor *w_scale, const vs_tensor *bias, vs_epilogue ep, vs_tensor *q,
                             vs_tensor *q_scale) {
     vs_status s =
-        vs_cuda_linear_fp8(y->data, xq->data, data_or_null(x_scale), wq->data, data_or_null(w_scale),
-                           data_or_null(bias), rows_of(xq), wq->shape[0], last_dim(xq),
-                           ep == VS_EPILOGUE_GELU_TANH, q ? q->data : NULL, q ? q_scale->data : NULL);
+        vs_cuda_linear_fp8(y->data, xq->data, x_scale->data, wq->data, w_scale->data, data_or_null(bias),
+                           rows_of(xq), wq->shape[0], last_dim(xq), ep == VS_EPILOGUE_GELU_TANH,
+                           q ? q->data : NULL, q ? q_scale->data : NULL);
     if (s != VS_OK) {
         char a[128], b[128];
         return vs_fail_context(s, "linear_fp8 x %s, weight %s", describe(xq, a, sizeof a), describe(wq, b, sizeof b));
@@ -228,15 +228,13 @@ static vs_status layernorm_modulate(vs_tensor *y, const vs_tensor *x, const vs_t
 }
 
 static vs_status qk_norm_rope(vs_tensor *x, const vs_tensor *weight, const vs_tensor *bias,
-                              const vs_tensor *cos_t, const vs_tensor *sin_t, int heads, float eps,
-                              const vs_tensor *x_scale, const vs_tensor *w_scale, const vs_tensor *lin_bias) {
+                              const vs_tensor *cos_t, const vs_tensor *sin_t, int heads, float eps) {
     const int64_t dim = last_dim(x), rows = rows_of(x);
     if (rows == 0) return VS_OK;
     const int per_head = qk_norm_per_head(weight, bias, dim);
-    const vs_cuda_fp8_output fp8 = {data_or_null(x_scale), data_or_null(w_scale), data_or_null(lin_bias)};
     return vs_cuda_qk_norm_rope(x->data, data_or_null(weight), data_or_null(bias), data_or_null(cos_t),
-                                data_or_null(sin_t), rows, cos_t ? cos_t->shape[0] : 1, dim,
-                                (int)(dim / heads), per_head, eps, x_scale ? &fp8 : NULL);
+                                data_or_null(sin_t), rows, cos_t ? cos_t->shape[0] : 1, dim, (int)(dim / heads),
+                                per_head, eps);
 }
 
 static vs_status rmsnorm(vs_tensor *y, const vs_tensor *x, const vs_tensor *weight, float eps) {

@@ -94,8 +94,6 @@ struct linear_gemm {
      * y only the space the product passes through. */
     uint8_t *codes = nullptr;
     float *code_scale = nullptr;
-    /* FP8 without x_scale: the codes' product alone into BF16 y (no scales, bias or epilogue). */
-    int product = 0;
 };
 
 /* "y[rows, out] += x[rows, in] W^T + bias, GELU": the GEMM, for error messages. */
@@ -120,7 +118,7 @@ struct gemm_text {
 /* What a linear GEMM's cuBLASLt objects and algorithm depend on; compared bytewise. */
 struct linear_key {
     int64_t rows, out, in;
-    int32_t y_type, bias_type, has_bias, gelu, accumulate, ab_type, product;
+    int32_t y_type, bias_type, has_bias, gelu, accumulate, ab_type;
     uint32_t align_w, align_x, align_y;
 };
 
@@ -236,7 +234,7 @@ vs_status find_plan(const linear_gemm &g, linear_plan **out) {
     memset(&key, 0, sizeof key);
     key.rows = g.rows, key.out = g.out, key.in = g.in;
     key.y_type = g.y_type, key.bias_type = g.bias ? g.bias_type : 0, key.has_bias = g.bias != nullptr;
-    key.gelu = g.gelu, key.accumulate = g.beta != 0, key.ab_type = g.ab_type, key.product = g.product;
+    key.gelu = g.gelu, key.accumulate = g.beta != 0, key.ab_type = g.ab_type;
     key.align_w = alignment(g.w), key.align_x = alignment(g.x), key.align_y = alignment(g.y);
     for (int i = 0; i < g_plan_count; i++)
         if (!memcmp(&g_plans[i]->key, &key, sizeof key)) return *out = g_plans[i], VS_OK;
@@ -246,8 +244,7 @@ vs_status find_plan(const linear_gemm &g, linear_plan **out) {
     int found = 0;
     vs_status s = VS_OK;
     const int forms = g.ab_type == CUDA_R_8F_E4M3 ? FORMS : 1;
-    for (int form = g.product ? UNSCALED : FUSED; !s && !found && form < forms; form++)
-        s = build_plan(g, p, form, &found);
+    for (int form = FUSED; !s && !found && form < forms; form++) s = build_plan(g, p, form, &found);
     if (!s && !found)
         s = vs_fail(VS_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for %s (%s; last status: %s)", gemm_text(g).text,
                     g.ab_type == CUDA_R_8F_E4M3 ? "E4M3, in any of its forms" : "bf16",
@@ -289,8 +286,28 @@ __device__ __forceinline__ void epilogue8(float v[8], uint4 acc8, float row_scal
 #pragma unroll
     for (int k = 0; k < 8; k++)
         v[k] = __bfloat162float(a[k]);
-    vs_fp8_output8(v, row_scale, col_scale, bias_f32 ? static_cast<const float *>(bias) : nullptr,
-                   bias_f32 ? nullptr : static_cast<const __nv_bfloat16 *>(bias), o0);
+    if (col_scale) {
+        const float4 c0 = *reinterpret_cast<const float4 *>(col_scale + o0),
+                     c1 = *reinterpret_cast<const float4 *>(col_scale + o0 + 4);
+        const float c[8] = {c0.x, c0.y, c0.z, c0.w, c1.x, c1.y, c1.z, c1.w};
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            v[k] *= row_scale * c[k];
+    }
+    if (bias && bias_f32) {
+        const float4 b0 = *reinterpret_cast<const float4 *>(static_cast<const float *>(bias) + o0),
+                     b1 = *reinterpret_cast<const float4 *>(static_cast<const float *>(bias) + o0 + 4);
+        const float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            v[k] += b[k];
+    } else if (bias) {
+        const uint4 b = *reinterpret_cast<const uint4 *>(static_cast<const __nv_bfloat16 *>(bias) + o0);
+        const __nv_bfloat16 *b8 = reinterpret_cast<const __nv_bfloat16 *>(&b);
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            v[k] += __bfloat162float(b8[k]);
+    }
     if (gelu)
 #pragma unroll
         for (int k = 0; k < 8; k++)
@@ -391,7 +408,6 @@ vs_status launch(const linear_gemm &g, linear_plan *p, cublasStatus_t *st) {
     const int unscaled = form == UNSCALED;
     const float *row_scale = unscaled ? g.x_scale : nullptr, *col_scale = unscaled ? g.w_scale : nullptr;
     const __nv_bfloat16 *acc = static_cast<const __nv_bfloat16 *>(d);
-    if (g.product) return VS_OK;
     if (g.codes && form == FUSED)
         return vs_cuda_quantize_fp8(g.codes, g.code_scale, g.y, VS_BF16, g.rows, g.out);
     if (g.codes) {
@@ -541,7 +557,7 @@ extern "C" vs_status vs_cuda_linear_fp8(uint16_t *y, const uint8_t *xq, const fl
                        (long long)out, (long long)kMaxCodeRow);
     linear_gemm g = {xq, wq, y, CUDA_R_16BF, bias, CUDA_R_16BF, gelu, 0.0f, rows, out, in};
     g.ab_type = CUDA_R_8F_E4M3, g.x_scale = x_scale, g.w_scale = w_scale, g.codes = codes,
-    g.code_scale = code_scale, g.product = x_scale == nullptr;
+    g.code_scale = code_scale;
     return run_linear(g);
 }
 

@@ -26,39 +26,6 @@ __device__ __forceinline__ uint2 vs_fp8_codes8(uint4 bf16x8, const float *mean, 
     return out;
 }
 
-/* An FP8 layer's outputs o0 .. o0 + 8 of a row from the codes' product v: v * (row_scale * col_scale[o])
- * when col_scale is given, then + bias[o] (F32 bias_f32 or BF16 bias_bf16, or neither), each step rounded on
- * its own (no fused multiply-add), so that every kernel applying them gets the same bits. */
-__device__ __forceinline__ void vs_fp8_output8(float v[8], float row_scale, const float *col_scale,
-                                               const float *bias_f32, const __nv_bfloat16 *bias_bf16,
-                                               int o0) {
-    if (col_scale) {
-        const float4 c0 = *reinterpret_cast<const float4 *>(col_scale + o0),
-                     c1 = *reinterpret_cast<const float4 *>(col_scale + o0 + 4);
-        const float c[8] = {c0.x, c0.y, c0.z, c0.w, c1.x, c1.y, c1.z, c1.w};
-#pragma unroll
-        for (int k = 0; k < 8; k++)
-            v[k] = __fmul_rn(v[k], __fmul_rn(row_scale, c[k]));
-    }
-    float b[8];
-    if (bias_f32) {
-        const float4 b0 = *reinterpret_cast<const float4 *>(bias_f32 + o0),
-                     b1 = *reinterpret_cast<const float4 *>(bias_f32 + o0 + 4);
-        b[0] = b0.x, b[1] = b0.y, b[2] = b0.z, b[3] = b0.w, b[4] = b1.x, b[5] = b1.y, b[6] = b1.z,
-        b[7] = b1.w;
-    } else if (bias_bf16) {
-        const uint4 packed = *reinterpret_cast<const uint4 *>(bias_bf16 + o0);
-        const __nv_bfloat16 *b8 = reinterpret_cast<const __nv_bfloat16 *>(&packed);
-#pragma unroll
-        for (int k = 0; k < 8; k++)
-            b[k] = __bfloat162float(b8[k]);
-    }
-    if (bias_f32 || bias_bf16)
-#pragma unroll
-        for (int k = 0; k < 8; k++)
-            v[k] = __fadd_rn(v[k], b[k]);
-}
-
 /* Row quantisation (vs_op_quantize_fp8, the CPU's vs_cpu_quantize_fp8 bit for bit): a row whose largest
  * magnitude is amax gets the scale amax / 448 and its values the codes of v * (448 / amax), IEEE-rounded
  * quotients and products, codes rounded to nearest even and saturated; a row of zeros has scale 1. */

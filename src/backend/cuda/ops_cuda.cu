@@ -136,17 +136,13 @@ __device__ __forceinline__ float group_sum(float v, int group) {
  * over them sums the head; LayerNorm takes two (the mean, then the variance about it from the registers:
  * no cancellation for heads far from zero). The row is normed and rotated in f32 and rounded to BF16 once:
  * a norm op followed by a rotation would round twice, as diffusers' BF16 attention processors do; once is
- * closer to the f32 math. With fp8.row_scale, x holds an FP8 layer's product: its scales and bias come
- * first, rounded to BF16 as the GEMM's epilogue would store them. */
-template <int MaxThreads> /* as layernorm_modulate_kernel's */
-__global__ void __launch_bounds__(MaxThreads)
-    qk_norm_rope_kernel(uint16_t *x, const float *weight, const float *bias, const float *cos_table,
-                        const float *sin_table, int64_t tokens, int dim, int head_dim, int per_head,
-                        float eps, vs_cuda_fp8_output fp8) {
+ * closer to the f32 math. */
+__global__ void qk_norm_rope_kernel(uint16_t *x, const float *weight, const float *bias, const float *cos_table,
+                                    const float *sin_table, int64_t tokens, int dim, int head_dim, int per_head,
+                                    float eps) {
     __shared__ float scratch[32];
     const int64_t row = blockIdx.x;
     uint16_t *xr = x + row * dim;
-    const float row_scale = fp8.row_scale ? fp8.row_scale[row] : 1.0f;
     const int group = head_dim / 8;
     float v[kRowChunks][8], mean[kRowChunks], rstd[kRowChunks];
     float total = 0.0f; /* the row's sum of squares */
@@ -156,13 +152,6 @@ __global__ void __launch_bounds__(MaxThreads)
         float sum = 0.0f, sq = 0.0f;
         if (i < dim) {
             load8(xr + i, v[c]);
-            if (fp8.row_scale) {
-                vs_fp8_output8(v[c], row_scale, fp8.col_scale, nullptr,
-                               reinterpret_cast<const __nv_bfloat16 *>(fp8.bias), i);
-#pragma unroll
-                for (int j = 0; j < 8; j++)
-                    v[c][j] = bf16_to_f32(f32_to_bf16(v[c][j]));
-            }
 #pragma unroll
             for (int j = 0; j < 8; j++) sum += v[c][j], sq += v[c][j] * v[c][j];
         }
@@ -479,8 +468,7 @@ extern "C" vs_status vs_cuda_layernorm_modulate(uint16_t *y, uint8_t *q, float *
 
 extern "C" vs_status vs_cuda_qk_norm_rope(uint16_t *x, const float *weight, const float *bias,
                                           const float *cos_table, const float *sin_table, int64_t rows,
-                                          int64_t tokens, int64_t dim, int head_dim, int per_head, float eps,
-                                          const vs_cuda_fp8_output *fp8) {
+                                          int64_t tokens, int64_t dim, int head_dim, int per_head, float eps) {
     VS_TRY(check_row_dim("qk_norm_rope", dim));
     VS_TRY(check_rows("qk_norm_rope", rows));
     if ((cos_table || per_head) && head_dim % 8)
@@ -490,11 +478,8 @@ extern "C" vs_status vs_cuda_qk_norm_rope(uint16_t *x, const float *weight, cons
         return vs_fail(VS_ERR_UNSUPPORTED, "qk_norm_rope: a per-head norm takes head_dim 8, 16, .., 256, not %d",
                        head_dim);
     if (rows == 0) return VS_OK;
-    const vs_cuda_fp8_output none = {nullptr, nullptr, nullptr};
-    const int threads = row_threads(dim);
-    auto *kernel = threads > 512 ? qk_norm_rope_kernel<1024> : qk_norm_rope_kernel<512>;
-    kernel<<<(unsigned)rows, threads>>>(x, weight, bias, cos_table, sin_table, tokens, (int)dim, head_dim,
-                                        per_head, eps, fp8 ? *fp8 : none);
+    qk_norm_rope_kernel<<<(unsigned)rows, row_threads(dim)>>>(x, weight, bias, cos_table, sin_table, tokens,
+                                                              (int)dim, head_dim, per_head, eps);
     VS_CUDA_LAUNCH_CHECK("qk_norm_rope");
     return VS_OK;
 }

@@ -33,8 +33,7 @@ vs_status vs_cuda_quantize_fp8(uint8_t *q, float *scale, const void *x, vs_dtype
  * one cuBLASLt FP8 GEMM with outer-vector scales, bias / GELU in its epilogue where cuBLASLt offers that
  * combination (a kernel after it otherwise). With codes: y's E4M3 codes and row scales code_scale[rows] are
  * the output (vs_cuda_quantize_fp8's of y, written by the epilogue kernel; out <= 32768), y only the space
- * the product passes through. x_scale NULL: y = the codes' product alone (w_scale, bias, gelu and codes
- * unused). */
+ * the product passes through. */
 vs_status vs_cuda_linear_fp8(uint16_t *y, const uint8_t *xq, const float *x_scale, const uint8_t *wq,
                              const float *w_scale, const uint16_t *bias, int64_t rows, int64_t out,
                              int64_t in, int gelu, uint8_t *codes, float *code_scale);
@@ -62,20 +61,13 @@ vs_status vs_cuda_layernorm_modulate(uint16_t *y, uint8_t *q, float *q_scale, co
                                      const float *scale, int64_t mod_stride, int64_t rows, int64_t tokens,
                                      int64_t dim, float eps);
 
-/* An FP8 layer's output as the codes' product (vs_cuda_linear_fp8 without scales) and what turns it into
- * the layer's output: x * row_scale[r] * col_scale[o] + bias[o] (BF16 bias, or NULL). */
-typedef struct vs_cuda_fp8_output {
-    const float *row_scale, *col_scale;
-    const uint16_t *bias;
-} vs_cuda_fp8_output;
 /* x[r] = RMSNorm(x[r]) * weight in place (BF16, f32 math; per_head: over each head
  * with weight [head_dim], else over the row with weight [dim]), or with a bias
  * [head_dim] (per_head set) LayerNorm of each head * weight + bias; then when cos/sin
- * are given, rotation of each head's interleaved pairs by table row r % tokens. With
- * fp8, x holds an FP8 layer's product, turned into its output (rounded to BF16) first. */
+ * are given, rotation of each head's interleaved pairs by table row r % tokens. */
 vs_status vs_cuda_qk_norm_rope(uint16_t *x, const float *weight, const float *bias, const float *cos_table,
-                               const float *sin_table, int64_t rows, int64_t tokens, int64_t dim,
-                               int head_dim, int per_head, float eps, const vs_cuda_fp8_output *fp8);
+                               const float *sin_table, int64_t rows, int64_t tokens, int64_t dim, int head_dim,
+                               int per_head, float eps);
 
 /* y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight; x F32, y F32 or BF16 (y_dtype), dim % 8 == 0. */
 vs_status vs_cuda_rmsnorm(void *y, vs_dtype y_dtype, const float *x, const float *weight, int64_t rows, int64_t dim,

@@ -103,19 +103,6 @@ vs_status vs_linear_to_input(vs_linear_input *next, vs_tensor *y, const vs_linea
                                   epilogue);
 }
 
-vs_status vs_linear_qk_norm_rope(vs_tensor *y, const vs_linear_input *in, const vs_tensor *weight,
-                                 const vs_tensor *w_scale, const vs_tensor *bias,
-                                 const vs_tensor *norm_weight, const vs_tensor *norm_bias,
-                                 const vs_tensor *cos, const vs_tensor *sin, int heads, float eps) {
-    if (weight->dtype != VS_F8E4M3) {
-        VS_TRY(vs_linear(y, in, weight, w_scale, bias, VS_EPILOGUE_NONE));
-        return vs_op_qk_norm_rope(y, norm_weight, norm_bias, cos, sin, heads, eps);
-    }
-    VS_TRY(check_codes(in, "linear_fp8_product"));
-    VS_TRY(vs_op_linear_fp8_product(y, &in->q, weight));
-    return vs_op_qk_norm_rope_fp8(y, &in->scale, w_scale, bias, norm_weight, norm_bias, cos, sin, heads, eps);
-}
-
 vs_status vs_linear_residual(vs_tensor *x, const vs_linear_input *in, const vs_tensor *weight,
                              const vs_tensor *w_scale, const vs_tensor *bias, const vs_tensor *gate) {
     if (weight->dtype != VS_F8E4M3) return vs_op_linear_residual(x, &in->x, weight, bias, gate);

@@ -50,13 +50,6 @@ vs_status vs_linear_to_input(vs_linear_input *next, vs_tensor *y, const vs_linea
                              const vs_tensor *weight, const vs_tensor *w_scale, const vs_tensor *bias,
                              vs_epilogue epilogue, const vs_tensor *codes, const vs_tensor *scales,
                              const vs_tensor *reader);
-/* y = vs_op_qk_norm_rope(vs_linear(in, weight, .., bias), norm_weight, norm_bias, cos, sin): for an E4M3
- * weight the codes' product (vs_op_linear_fp8_product), then its scales and bias with the norm and the
- * rotation in one pass (vs_op_qk_norm_rope_fp8). */
-vs_status vs_linear_qk_norm_rope(vs_tensor *y, const vs_linear_input *in, const vs_tensor *weight,
-                                 const vs_tensor *w_scale, const vs_tensor *bias,
-                                 const vs_tensor *norm_weight, const vs_tensor *norm_bias,
-                                 const vs_tensor *cos, const vs_tensor *sin, int heads, float eps);
 /* x += gate * (in W^T + bias), likewise (vs_op_linear_residual_fp8 / vs_op_linear_residual). */
 vs_status vs_linear_residual(vs_tensor *x, const vs_linear_input *in, const vs_tensor *weight,
                              const vs_tensor *w_scale, const vs_tensor *bias, const vs_tensor *gate);

@@ -339,12 +339,12 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
     const vs_wan_attn_weights *sa = &w->self_attn;
     const vs_tensor *qkv_weights[3] = {&sa->q.weight, &sa->k.weight, &sa->v.weight};
     VS_TRY(vs_linear_input_norm(&in, &h, &f->x, NULL, NULL, &shift, &scale, eps, cb, sb, qkv_weights, 3));
-    vs_tensor cos = row_view(f->rope_cos, f->sh.seq.tok0, N), sin = row_view(f->rope_sin, f->sh.seq.tok0, N);
-    VS_TRY(vs_linear_qk_norm_rope(&q, &in, &sa->q.weight, &sa->q.scale, &sa->q.bias, &sa->norm_q, NULL, &cos,
-                                  &sin, c->num_heads, eps));
-    VS_TRY(vs_linear_qk_norm_rope(&k, &in, &sa->k.weight, &sa->k.scale, &sa->k.bias, &sa->norm_k, NULL, &cos,
-                                  &sin, c->num_heads, eps));
+    VS_TRY(vs_linear(&q, &in, &sa->q.weight, &sa->q.scale, &sa->q.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_linear(&k, &in, &sa->k.weight, &sa->k.scale, &sa->k.bias, VS_EPILOGUE_NONE));
     VS_TRY(vs_linear(&v, &in, &sa->v.weight, &sa->v.scale, &sa->v.bias, VS_EPILOGUE_NONE));
+    vs_tensor cos = row_view(f->rope_cos, f->sh.seq.tok0, N), sin = row_view(f->rope_sin, f->sh.seq.tok0, N);
+    VS_TRY(vs_op_qk_norm_rope(&q, &sa->norm_q, NULL, &cos, &sin, c->num_heads, eps));
+    VS_TRY(vs_op_qk_norm_rope(&k, &sa->norm_k, NULL, &cos, &sin, c->num_heads, eps));
     VS_TRY(vs_dit_self_attention(&f->sh.seq, f->arena, f->attention, layer, f->step, f->num_steps, &q, &k, &v, &h, &a,
                                  &f->clock));
     VS_TRY(vs_linear_input_prepare(&in, &a, cb, sb));
@@ -361,10 +361,10 @@ static vs_status block_forward(forward_state *f, const vs_wan_block_weights *w, 
         VS_TRY(vs_op_convert(&h, &f->x));
         VS_TRY(vs_linear_input_prepare(&in, &h, cb, sb));
     }
-    VS_TRY(vs_linear_qk_norm_rope(&q, &in, &ca->q.weight, &ca->q.scale, &ca->q.bias, &ca->norm_q, NULL, NULL,
-                                  NULL, c->num_heads, eps));
-    VS_TRY(vs_linear_qk_norm_rope(&f->ck, &f->ctx_in, &ca->k.weight, &ca->k.scale, &ca->k.bias, &ca->norm_k,
-                                  NULL, NULL, NULL, c->num_heads, eps));
+    VS_TRY(vs_linear(&q, &in, &ca->q.weight, &ca->q.scale, &ca->q.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_qk_norm_rope(&q, &ca->norm_q, NULL, NULL, NULL, c->num_heads, eps));
+    VS_TRY(vs_linear(&f->ck, &f->ctx_in, &ca->k.weight, &ca->k.scale, &ca->k.bias, VS_EPILOGUE_NONE));
+    VS_TRY(vs_op_qk_norm_rope(&f->ck, &ca->norm_k, NULL, NULL, NULL, c->num_heads, eps));
     VS_TRY(vs_linear(&f->cv, &f->ctx_in, &ca->v.weight, &ca->v.scale, &ca->v.bias, VS_EPILOGUE_NONE));
     vs_tensor q4 = vs_heads_view(&q, c->num_heads), a4 = vs_heads_view(&a, c->num_heads);
     vs_tensor k4 = vs_heads_view(&f->ck, c->num_heads), v4 = vs_heads_view(&f->cv, c->num_heads);
