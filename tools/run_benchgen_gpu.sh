@@ -4,7 +4,8 @@
 # DiT and the Wan VAE, CFG 5, 81 frames, at Wan 14B 720p and 1.3B 480p; ours SVG at kept fraction 0.25 (the
 # default) with FP8 weights and attention (within --gpu-memory 32 / 24, issue 20's budgets) and in BF16, and
 # dense FP8. A few timed steps each (the call's limit), extrapolated to 50 steps with the reference's warm-up
-# (said so in every JSON). Summary in $R/generate_summary.json.
+# (said so in every JSON); Wan 14B at 480p within --gpu-memory 24 (issue 20's 480p memory target). Summary in
+# $R/generate_summary.json.
 # PHASE=test (~30 s after the build): test_random_components_cuda, the refusal path, a small staged run.
 # Usage on the accelerator: OUT=/tmp/o VS_GIT_COMMIT=abc1234 [PHASE=test] [BUDGET_S=330] bash tools/run_benchgen_gpu.sh
 # (about 45 s of build without a warm cache, 14B ours ~40 s, 14B diffusers ~90 s, each 1.3B run ~20 s).
@@ -70,6 +71,7 @@ fp8="--precision fp8 --attention-precision fp8"
 ours wan14b_720p_svg0.25_fp8 wan14b 720p 3 svg $warmup $fp8 --gpu-memory 32
 theirs wan14b_720p wan14b 720p 2
 ours wan14b_720p_dense_fp8 wan14b 720p 2 dense $fp8
+ours wan14b_480p_svg0.25_fp8 wan14b 480p 3 svg $warmup $fp8 --gpu-memory 24
 ours wan1.3b_480p_svg0.25_fp8 wan1.3b 480p 3 svg $warmup $fp8 --gpu-memory 24
 theirs wan1.3b_480p wan1.3b 480p 3
 ours wan14b_720p_svg0.25_bf16 wan14b 720p 3 svg $warmup
