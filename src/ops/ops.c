@@ -58,6 +58,21 @@ static vs_status shape_mismatch(const char *op, const char *what, const vs_tenso
                    describe(b, y, sizeof y));
 }
 
+/* An output of E4M3 codes: q of `of`'s shape and its row scales (F32 [rows of `of`]), the messages naming
+ * them as `scale_name` and `of_name`. */
+static vs_status check_codes_of(const char *op, const vs_tensor *q, const char *scale_name,
+                                const vs_tensor *scale, const vs_tensor *of, const char *of_name,
+                                vs_device device) {
+    VS_TRY(check(op, "q", q, device, VS_F8E4M3, 0));
+    VS_TRY(check(op, scale_name, scale, device, VS_F32, 0));
+    char what[64];
+    snprintf(what, sizeof what, "q must have %s's shape", of_name);
+    if (!same_shape(q, of)) return shape_mismatch(op, what, q, of);
+    snprintf(what, sizeof what, "%s must be [rows of %s]", scale_name, of_name);
+    if (scale->ndim != 1 || scale->shape[0] != rows_of(of)) return shape_mismatch(op, what, scale, of);
+    return VS_OK;
+}
+
 /* The backend of `device`, or a failure naming the op when this build has none. */
 static vs_status backend_of(vs_op_id op, vs_device device, const vs_backend **be) {
     *be = vs_backend_for(device);
@@ -153,13 +168,7 @@ static vs_status layernorm_modulate(const char *op, vs_tensor *y, vs_tensor *q, 
         if (!same_shape(x, y)) return shape_mismatch(op, "x and y differ", x, y);
     }
     const int64_t dim = last_dim(x), rows = rows_of(x);
-    if (q) {
-        VS_TRY(check(op, "q", q, dev, VS_F8E4M3, 0));
-        VS_TRY(check(op, "q_scale", q_scale, dev, VS_F32, 0));
-        if (!same_shape(x, q)) return shape_mismatch(op, "q must have x's shape", q, x);
-        if (q_scale->ndim != 1 || q_scale->shape[0] != rows)
-            return shape_mismatch(op, "q_scale must be [rows of x]", q_scale, x);
-    }
+    if (q) VS_TRY(check_codes_of(op, q, "q_scale", q_scale, x, "x", dev));
     const vs_tensor *params[2] = {weight, bias};
     for (int i = 0; i < 2; i++) {
         if (!params[i]) continue;
@@ -330,11 +339,7 @@ vs_status vs_op_quantize_fp8(vs_tensor *q, vs_tensor *scale, const vs_tensor *x)
         return vs_fail(VS_ERR_INVALID_ARG, "%s: x is %s; %s takes F32 or %s", op, vs_dtype_name(x->dtype),
                        be->name, vs_dtype_name(be->activations));
     VS_TRY(check(op, "x", x, dev, x->dtype, 0));
-    VS_TRY(check(op, "q", q, dev, VS_F8E4M3, 0));
-    VS_TRY(check(op, "scale", scale, dev, VS_F32, 0));
-    if (!same_shape(q, x)) return shape_mismatch(op, "q must have x's shape", q, x);
-    if (scale->ndim != 1 || scale->shape[0] != rows_of(x))
-        return shape_mismatch(op, "scale must be [rows of x]", scale, x);
+    VS_TRY(check_codes_of(op, q, "scale", scale, x, "x", dev));
     VS_TRY(supported(be, VS_OP_QUANTIZE_FP8, (const vs_tensor *[]){q, scale, x}, 3, 0));
     if (vs_tensor_numel(x) == 0) return VS_OK;
     return be->quantize_fp8(q, scale, x);
@@ -384,13 +389,7 @@ static vs_status linear_fp8(const char *op, vs_tensor *y, vs_tensor *q, vs_tenso
         return shape_mismatch(op, "y must be [rows of xq, out]", y, wq);
     if (ep != VS_EPILOGUE_NONE && ep != VS_EPILOGUE_GELU_TANH)
         return vs_fail(VS_ERR_INVALID_ARG, "%s: unknown epilogue %d", op, (int)ep);
-    if (q) {
-        VS_TRY(check(op, "q", q, dev, VS_F8E4M3, 0));
-        VS_TRY(check(op, "q_scale", q_scale, dev, VS_F32, 0));
-        if (!same_shape(q, y)) return shape_mismatch(op, "q must have y's shape", q, y);
-        if (q_scale->ndim != 1 || q_scale->shape[0] != rows_of(y))
-            return shape_mismatch(op, "q_scale must be [rows of y]", q_scale, y);
-    }
+    if (q) VS_TRY(check_codes_of(op, q, "q_scale", q_scale, y, "y", dev));
     VS_TRY(supported(be, VS_OP_LINEAR_FP8,
                      (const vs_tensor *[]){y, xq, x_scale, wq, w_scale, bias, q, q_scale}, 8, (int)ep));
     if (rows_of(xq) == 0 || wq->shape[0] == 0) return VS_OK;

@@ -34,6 +34,7 @@
 #include "backend/cuda/fp8_attention.h"
 #include "backend/cuda/fp8_codes.cuh"
 #include "backend/cuda/stored_row.cuh"
+#include "backend/cuda/vec8.cuh"
 #include "core/devmem.h"
 #include "core/log.h"
 
@@ -232,7 +233,7 @@ __global__ void merge_band_and_sink_fp8(MergeArgs m, const float *out_mul) {
 #pragma unroll
         for (int e = 0; e < kChunk; e++)
             band[e] += sink[e];
-        *m.to.chunk(x.r, x.h, x.c) = vs_bf16x8(band);
+        vs_store8(reinterpret_cast<uint16_t *>(m.to.chunk(x.r, x.h, x.c)), band);
     });
 }
 
@@ -295,8 +296,8 @@ vs_attn_args sink_args(const vs_cuda_band *band, const vs_attn_args *e, int elem
     vs_attn_args s = *e;
     s.head_layout = nullptr;
     s.q = static_cast<const char *>(e->q) + elem * r.first * block * row;
-    s.k = static_cast<const char *>(e->k) -
-          elem * (int64_t)band->tail_tokens * row; /* the tail, then the sink */
+    /* the keys and values: the tail, then the sink */
+    s.k = static_cast<const char *>(e->k) - elem * (int64_t)band->tail_tokens * row;
     s.v = static_cast<const char *>(e->v) - elem * (int64_t)band->tail_tokens * row;
     s.out = band->out_sink;
     s.batch = 1, s.seq_len = (int)(r.count * block), s.kv_len = (int)(r.sink * block) + band->tail_tokens;

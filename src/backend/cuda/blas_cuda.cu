@@ -24,6 +24,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/fp8_codes.cuh"
 #include "backend/cuda/ops_cuda.h"
+#include "backend/cuda/vec8.cuh"
 #include "core/log.h"
 
 namespace {
@@ -286,27 +287,21 @@ __device__ __forceinline__ void epilogue8(float v[8], uint4 acc8, float row_scal
 #pragma unroll
     for (int k = 0; k < 8; k++)
         v[k] = __bfloat162float(a[k]);
+    float c[8];
     if (col_scale) {
-        const float4 c0 = *reinterpret_cast<const float4 *>(col_scale + o0),
-                     c1 = *reinterpret_cast<const float4 *>(col_scale + o0 + 4);
-        const float c[8] = {c0.x, c0.y, c0.z, c0.w, c1.x, c1.y, c1.z, c1.w};
+        vs_load8(col_scale + o0, c);
 #pragma unroll
         for (int k = 0; k < 8; k++)
             v[k] *= row_scale * c[k];
     }
-    if (bias && bias_f32) {
-        const float4 b0 = *reinterpret_cast<const float4 *>(static_cast<const float *>(bias) + o0),
-                     b1 = *reinterpret_cast<const float4 *>(static_cast<const float *>(bias) + o0 + 4);
-        const float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+    if (bias) {
+        if (bias_f32)
+            vs_load8(static_cast<const float *>(bias) + o0, c);
+        else
+            vs_load8(static_cast<const __nv_bfloat16 *>(bias) + o0, c);
 #pragma unroll
         for (int k = 0; k < 8; k++)
-            v[k] += b[k];
-    } else if (bias) {
-        const uint4 b = *reinterpret_cast<const uint4 *>(static_cast<const __nv_bfloat16 *>(bias) + o0);
-        const __nv_bfloat16 *b8 = reinterpret_cast<const __nv_bfloat16 *>(&b);
-#pragma unroll
-        for (int k = 0; k < 8; k++)
-            v[k] += __bfloat162float(b8[k]);
+            v[k] += c[k];
     }
     if (gelu)
 #pragma unroll
@@ -335,7 +330,7 @@ __global__ void __launch_bounds__(kEpilogueThreads)
             y1.x += v[4], y1.y += v[5], y1.z += v[6], y1.w += v[7];
             y4[0] = y0, y4[1] = y1;
         } else {
-            *reinterpret_cast<uint4 *>(static_cast<__nv_bfloat16 *>(y) + i0) = vs_bf16x8(v);
+            vs_store8(static_cast<__nv_bfloat16 *>(y) + i0, v);
         }
     }
 }

@@ -41,6 +41,7 @@
 #include "backend/cuda/cudnn_attention.h"
 #include "backend/cuda/fp8_attention.h"
 #include "backend/cuda/fp8_codes.cuh"
+#include "backend/cuda/vec8.cuh"
 #include "core/devmem.h"
 #include "core/log.h"
 
@@ -98,20 +99,19 @@ __global__ void scales_kernel(float *mul, float *descale_v, float *out_mul, floa
     __shared__ unsigned sq_bits_max; /* the largest amax(Q_h) sk_h, as float bits (non-negative) */
     if (threadIdx.x == 0) sq_bits_max = 0;
     __syncthreads();
-    const auto scale = [](float amax) { return amax > 0.0f ? amax / 448.0f : 1.0f; };
     for (int h = threadIdx.x; h < heads; h += blockDim.x) {
         const float amax_q = __uint_as_float(amax_bits[h]), amax_k = __uint_as_float(amax_bits[heads + h]),
                     amax_v = __uint_as_float(amax_bits[2 * heads + h]);
-        atomicMax(&sq_bits_max, __float_as_uint(amax_q * scale(amax_k)));
-        mul[heads + h] = amax_k > 0.0f ? 448.0f / amax_k : 1.0f;
-        mul[2 * heads + h] = amax_v > 0.0f ? 448.0f / amax_v : 1.0f;
-        descale_v[h * kSlot] = scale(amax_v);
+        atomicMax(&sq_bits_max, __float_as_uint(amax_q * vs_fp8_row_scale(amax_k)));
+        mul[heads + h] = vs_fp8_row_multiplier(amax_k);
+        mul[2 * heads + h] = vs_fp8_row_multiplier(amax_v);
+        descale_v[h * kSlot] = vs_fp8_row_scale(amax_v);
         out_mul[h] = amax_v > 0.0f ? amax_v / kOutRange : 1.0f;
     }
     __syncthreads();
-    const float sq = scale(__uint_as_float(sq_bits_max));
+    const float sq = vs_fp8_row_scale(__uint_as_float(sq_bits_max));
     for (int h = threadIdx.x; h < heads; h += blockDim.x)
-        mul[h] = scale(__uint_as_float(amax_bits[heads + h])) / sq;
+        mul[h] = vs_fp8_row_scale(__uint_as_float(amax_bits[heads + h])) / sq;
     for (int b = threadIdx.x; b < batch; b += blockDim.x)
         lengths[b] = seq_len, lengths[batch + b] = kv_len;
     if (threadIdx.x == 0) {
@@ -160,9 +160,7 @@ __global__ void dequantize_heads_kernel(__nv_bfloat16 *out, int64_t stride_b, in
         codes + (((int64_t)b * rows_padded + r) * count + g) * head_dim + g8 * 8);
     float values[8];
     vs_fp8_decode8(packed, out_mul[first + g], values);
-    const uint4 result = vs_bf16x8(values);
-    *reinterpret_cast<uint4 *>(out + b * stride_b + (int64_t)r * stride_n + (int64_t)(first + g) * head_dim +
-                               g8 * 8) = result;
+    vs_store8(out + b * stride_b + (int64_t)r * stride_n + (int64_t)(first + g) * head_dim + g8 * 8, values);
 }
 
 /* One scratch for the process, grown on demand, under a lock (as cuDNN's workspace). */

@@ -1,6 +1,6 @@
-/* E4M3 codes of eight BF16 values, as FP8 attention writes Q, K and V (fp8_attention.cu): each value less
- * its channel's mean (K's smoothing; `mean` NULL: none), times the head's multiplier, rounded to nearest
- * with saturation at +-448. Shared by the dense path's quantising kernel and the band path's gather. */
+/* E4M3 codes, eight values at a time: the row quantisation of the FP8 linears' inputs (in the quantising
+ * kernel, the norm and the GEMM epilogue), FP8 attention's per-head codes of Q, K and V (the dense path's
+ * quantising kernel and the band path's gather), and their decoding. */
 #ifndef VS_BACKEND_CUDA_FP8_CODES_CUH
 #define VS_BACKEND_CUDA_FP8_CODES_CUH
 
@@ -9,22 +9,6 @@
 #include <stdint.h>
 
 #include "backend/cuda/block_reduce.cuh"
-
-/* mean: the eight channels' sums (times inv_rows gives their means), or NULL. */
-__device__ __forceinline__ uint2 vs_fp8_codes8(uint4 bf16x8, const float *mean, float inv_rows, float mul) {
-    const __nv_bfloat16 *in = reinterpret_cast<const __nv_bfloat16 *>(&bf16x8);
-    float v[8];
-#pragma unroll
-    for (int k = 0; k < 8; k++)
-        v[k] = __bfloat162float(in[k]) - (mean ? mean[k] * inv_rows : 0.0f);
-    uint2 out;
-    uint16_t *pairs = reinterpret_cast<uint16_t *>(&out);
-#pragma unroll
-    for (int k = 0; k < 4; k++)
-        pairs[k] = __nv_cvt_float2_to_fp8x2(make_float2(v[2 * k] * mul, v[2 * k + 1] * mul), __NV_SATFINITE,
-                                            __NV_E4M3);
-    return out;
-}
 
 /* Row quantisation (vs_op_quantize_fp8, the CPU's vs_cpu_quantize_fp8 bit for bit): a row whose largest
  * magnitude is amax gets the scale amax / 448 and its values the codes of v * (448 / amax), IEEE-rounded
@@ -44,6 +28,17 @@ __device__ __forceinline__ uint2 vs_fp8_row_codes8(const float v[8], float multi
             make_float2(__fmul_rn(v[2 * k], multiplier), __fmul_rn(v[2 * k + 1], multiplier)), __NV_SATFINITE,
             __NV_E4M3);
     return out;
+}
+
+/* FP8 attention's codes of eight BF16 values: each less its channel's mean (K's smoothing; `mean`: the eight
+ * channels' sums, times inv_rows gives their means; NULL: none), times the head's multiplier. */
+__device__ __forceinline__ uint2 vs_fp8_codes8(uint4 bf16x8, const float *mean, float inv_rows, float mul) {
+    const __nv_bfloat16 *in = reinterpret_cast<const __nv_bfloat16 *>(&bf16x8);
+    float v[8];
+#pragma unroll
+    for (int k = 0; k < 8; k++)
+        v[k] = __bfloat162float(in[k]) - (mean ? mean[k] * inv_rows : 0.0f);
+    return vs_fp8_row_codes8(v, mul);
 }
 
 /* A row quantised by the thread block that holds it in registers: thread t's group c (of Chunks) is the row's
@@ -77,16 +72,6 @@ __device__ __forceinline__ void vs_fp8_decode8(uint2 codes, float scale, float o
         const float2 f = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(pairs[k], __NV_E4M3)));
         out[2 * k] = f.x * scale, out[2 * k + 1] = f.y * scale;
     }
-}
-
-/* Eight floats to BF16 (round to nearest even), packed. */
-__device__ __forceinline__ uint4 vs_bf16x8(const float v[8]) {
-    uint4 result;
-    __nv_bfloat162 *h = reinterpret_cast<__nv_bfloat162 *>(&result);
-#pragma unroll
-    for (int k = 0; k < 4; k++)
-        h[k] = __floats2bfloat162_rn(v[2 * k], v[2 * k + 1]);
-    return result;
 }
 
 #endif

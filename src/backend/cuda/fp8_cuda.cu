@@ -10,19 +10,9 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/fp8_codes.cuh"
 #include "backend/cuda/ops_cuda.h"
+#include "backend/cuda/vec8.cuh"
 
 namespace {
-
-/* x[i .. i + 8) as floats, in 16-byte loads (i % 8 == 0, rows 16-byte aligned). */
-__device__ void load8(const float *x, int64_t i, float v[8]) {
-    const float4 a = reinterpret_cast<const float4 *>(x + i)[0], b = reinterpret_cast<const float4 *>(x + i)[1];
-    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
-}
-__device__ void load8(const __nv_bfloat16 *x, int64_t i, float v[8]) {
-    uint4 packed = *reinterpret_cast<const uint4 *>(x + i);
-    const __nv_bfloat16 *h = reinterpret_cast<const __nv_bfloat16 *>(&packed);
-    for (int k = 0; k < 8; k++) v[k] = __bfloat162float(h[k]);
-}
 
 /* Rows of `cols` values (cols % 8 == 0): lane l handles the 8-value groups l, l + 32, ... */
 template <typename T>
@@ -33,7 +23,7 @@ __global__ void quantize_rows_kernel(uint8_t *q, float *scale, const T *x, int64
     const T *xr = x + row * cols;
     float amax = 0.0f, v[8];
     for (int64_t i = lane * 8; i < cols; i += 32 * 8) {
-        load8(xr, i, v);
+        vs_load8(xr + i, v);
         for (int k = 0; k < 8; k++) amax = fmaxf(amax, fabsf(v[k]));
     }
     for (int offset = 16; offset > 0; offset /= 2)
@@ -42,7 +32,7 @@ __global__ void quantize_rows_kernel(uint8_t *q, float *scale, const T *x, int64
     if (lane == 0) scale[row] = vs_fp8_row_scale(amax);
     uint8_t *qr = q + row * cols;
     for (int64_t i = lane * 8; i < cols; i += 32 * 8) { /* the second pass reads the row from cache */
-        load8(xr, i, v);
+        vs_load8(xr + i, v);
         *reinterpret_cast<uint2 *>(qr + i) = vs_fp8_row_codes8(v, multiplier);
     }
 }

@@ -8,6 +8,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/fp8_codes.cuh"
 #include "backend/cuda/ops_cuda.h"
+#include "backend/cuda/vec8.cuh"
 #include "core/hash.h"
 
 namespace {
@@ -17,31 +18,6 @@ constexpr int kThreads = 256;
  * groups of 8 values, so one block of <= 1024 threads covers 32768 columns. */
 constexpr int kRowChunks = 4;
 constexpr int64_t kMaxRowDim = 1024 * 8 * kRowChunks;
-
-__device__ __forceinline__ float bf16_to_f32(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
-__device__ __forceinline__ uint16_t f32_to_bf16(float f) { return __bfloat16_as_ushort(__float2bfloat16_rn(f)); }
-
-/* 8 bf16 <-> 8 floats through one 16-byte access. */
-__device__ __forceinline__ void load8(const uint16_t *p, float *v) {
-    const uint4 u = *reinterpret_cast<const uint4 *>(p);
-    const uint32_t w[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-    for (int i = 0; i < 4; i++) v[2 * i] = __uint_as_float(w[i] << 16), v[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
-}
-__device__ __forceinline__ void store8(uint16_t *p, const float *v) {
-    uint32_t w[4];
-#pragma unroll
-    for (int i = 0; i < 4; i++) w[i] = (uint32_t)f32_to_bf16(v[2 * i]) | ((uint32_t)f32_to_bf16(v[2 * i + 1]) << 16);
-    *reinterpret_cast<uint4 *>(p) = make_uint4(w[0], w[1], w[2], w[3]);
-}
-__device__ __forceinline__ void load8(const float *p, float *v) {
-    const float4 a = *reinterpret_cast<const float4 *>(p), b = *reinterpret_cast<const float4 *>(p + 4);
-    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
-}
-__device__ __forceinline__ void store8(float *p, const float *v) {
-    *reinterpret_cast<float4 *>(p) = make_float4(v[0], v[1], v[2], v[3]);
-    *reinterpret_cast<float4 *>(p + 4) = make_float4(v[4], v[5], v[6], v[7]);
-}
 
 /* Threads for a row of `dim` values: enough for kRowChunks groups of 8 each, whole warps. */
 int row_threads(int64_t dim) {
@@ -57,14 +33,13 @@ int grid_for(int64_t n, int threads) {
 
 /* One block per row: mean, then variance about the mean from the registers, then the affine and modulation.
  * With q: the row's BF16 values (what y holds) stay in the registers, and their E4M3 codes and scale follow
- * from the row's largest magnitude (vs_op_quantize_fp8's, bit for bit); y is written only when given. */
-/* MaxThreads: the launch's bound (rows over 16384 values take 1024 threads, which caps the registers). */
+ * from the row's largest magnitude (vs_op_quantize_fp8's, bit for bit); y is written only when given.
+ * MaxThreads: the launch's bound (rows over 16384 values take 1024 threads, which caps the registers). */
 template <int MaxThreads>
 __global__ void __launch_bounds__(MaxThreads)
-    layernorm_modulate_kernel(uint16_t *y, uint8_t *q, float *q_scale, const float *x,
-                                          const float *weight, const float *bias, const float *shift,
-                                          const float *scale, int64_t mod_stride, int64_t tokens, int dim,
-                                          float eps) {
+    layernorm_modulate_kernel(uint16_t *y, uint8_t *q, float *q_scale, const float *x, const float *weight,
+                              const float *bias, const float *shift, const float *scale, int64_t mod_stride,
+                              int64_t tokens, int dim, float eps) {
     __shared__ float scratch[32];
     const int64_t row = blockIdx.x;
     const float *xr = x + row * dim;
@@ -74,7 +49,7 @@ __global__ void __launch_bounds__(MaxThreads)
     for (int c = 0; c < kRowChunks; c++) {
         const int i = (c * blockDim.x + threadIdx.x) * 8;
         if (i < dim) {
-            load8(xr + i, v[c]);
+            vs_load8(xr + i, v[c]);
 #pragma unroll
             for (int j = 0; j < 8; j++) sum += v[c][j];
         }
@@ -98,26 +73,26 @@ __global__ void __launch_bounds__(MaxThreads)
 #pragma unroll
         for (int j = 0; j < 8; j++) o[j] = (v[c][j] - mean) * rstd;
         if (weight) {
-            load8(weight + i, p);
+            vs_load8(weight + i, p);
 #pragma unroll
             for (int j = 0; j < 8; j++) o[j] *= p[j];
         }
         if (bias) {
-            load8(bias + i, p);
+            vs_load8(bias + i, p);
 #pragma unroll
             for (int j = 0; j < 8; j++) o[j] += p[j];
         }
         if (scale) {
             float s[8];
-            load8(scale + b * mod_stride + i, s);
-            load8(shift + b * mod_stride + i, p);
+            vs_load8(scale + b * mod_stride + i, s);
+            vs_load8(shift + b * mod_stride + i, p);
 #pragma unroll
             for (int j = 0; j < 8; j++) o[j] = o[j] * (1.0f + s[j]) + p[j];
         }
-        if (y) store8(y + row * dim + i, o);
+        if (y) vs_store8(y + row * dim + i, o);
 #pragma unroll
         for (int j = 0; j < 8; j++)
-            v[c][j] = bf16_to_f32(f32_to_bf16(o[j]));
+            v[c][j] = vs_bf16_bits_to_f32(vs_f32_to_bf16_bits(o[j]));
     }
     if (q) vs_fp8_block_row_codes(v, dim, q + row * dim, q_scale + row, scratch);
 }
@@ -151,7 +126,7 @@ __global__ void qk_norm_rope_kernel(uint16_t *x, const float *weight, const floa
         const int i = (c * blockDim.x + threadIdx.x) * 8;
         float sum = 0.0f, sq = 0.0f;
         if (i < dim) {
-            load8(xr + i, v[c]);
+            vs_load8(xr + i, v[c]);
 #pragma unroll
             for (int j = 0; j < 8; j++) sum += v[c][j], sq += v[c][j] * v[c][j];
         }
@@ -180,8 +155,8 @@ __global__ void qk_norm_rope_kernel(uint16_t *x, const float *weight, const floa
         const int i = (c * blockDim.x + threadIdx.x) * 8;
         if (i >= dim) continue;
         float o[8], w[8] = {1, 1, 1, 1, 1, 1, 1, 1}, b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        if (weight) load8(weight + (per_head ? i % head_dim : i), w);
-        if (bias) load8(bias + i % head_dim, b);
+        if (weight) vs_load8(weight + (per_head ? i % head_dim : i), w);
+        if (bias) vs_load8(bias + i % head_dim, b);
 #pragma unroll
         for (int j = 0; j < 8; j++) o[j] = (v[c][j] - mean[c]) * rstd[c] * w[j] + b[j];
         if (cos_table) {
@@ -196,7 +171,7 @@ __global__ void qk_norm_rope_kernel(uint16_t *x, const float *weight, const floa
                 o[2 * p + 1] = x1 * sv[p] + x2 * cv[p];
             }
         }
-        store8(xr + i, o);
+        vs_store8(xr + i, o);
     }
 }
 
@@ -211,7 +186,7 @@ __global__ void rmsnorm_kernel(Y *y, const float *x, const float *weight, int di
     for (int c = 0; c < kRowChunks; c++) {
         const int i = (c * blockDim.x + threadIdx.x) * 8;
         if (i < dim) {
-            load8(x + row * dim + i, v[c]);
+            vs_load8(x + row * dim + i, v[c]);
 #pragma unroll
             for (int j = 0; j < 8; j++) sq += v[c][j] * v[c][j];
         }
@@ -222,21 +197,21 @@ __global__ void rmsnorm_kernel(Y *y, const float *x, const float *weight, int di
         const int i = (c * blockDim.x + threadIdx.x) * 8;
         if (i >= dim) continue;
         float o[8], w[8];
-        load8(weight + i, w);
+        vs_load8(weight + i, w);
 #pragma unroll
         for (int j = 0; j < 8; j++) o[j] = v[c][j] * rstd * w[j];
-        store8(y + row * dim + i, o); /* y may be x (F32): the row was read above */
+        vs_store8(y + row * dim + i, o); /* y may be x (F32): the row was read above */
     }
 }
 
 __global__ void mul_bf16_kernel(uint16_t *out, const uint16_t *a, const uint16_t *b, int64_t groups) {
     for (int64_t g = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; g < groups; g += (int64_t)gridDim.x * blockDim.x) {
         float av[8], bv[8];
-        load8(a + g * 8, av);
-        load8(b + g * 8, bv);
+        vs_load8(a + g * 8, av);
+        vs_load8(b + g * 8, bv);
 #pragma unroll
         for (int j = 0; j < 8; j++) av[j] *= bv[j];
-        store8(out + g * 8, av);
+        vs_store8(out + g * 8, av);
     }
 }
 
@@ -248,11 +223,12 @@ __global__ void embedding_kernel(float *out, const T *table, const int32_t *ids,
         const int64_t row = g / (dim / 8), col = g % (dim / 8) * 8;
         const int64_t id = ids[row];
         float v[8];
-        if (id >= 0 && id < vocab) load8(table + id * dim + col, v);
+        if (id >= 0 && id < vocab)
+            vs_load8(table + id * dim + col, v);
         else
 #pragma unroll
             for (int j = 0; j < 8; j++) v[j] = __int_as_float(0x7fc00000);
-        store8(out + row * dim + col, v);
+        vs_store8(out + row * dim + col, v);
     }
 }
 
@@ -283,7 +259,8 @@ __global__ void relpos_softmax_kernel(float *scores, const float *rel_table, con
     sum = vs_block_sum(sum, scratch);
     const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
     uint16_t *p = reinterpret_cast<uint16_t *>(row);
-    for (int j = threadIdx.x; j < n; j += blockDim.x) p[j] = f32_to_bf16(row_s[j] * inv);
+    for (int j = threadIdx.x; j < n; j += blockDim.x)
+        p[j] = vs_f32_to_bf16_bits(row_s[j] * inv);
 }
 
 __global__ void gated_residual_kernel(float *x, const uint16_t *y, const float *gate, int64_t gate_stride,
@@ -291,18 +268,18 @@ __global__ void gated_residual_kernel(float *x, const uint16_t *y, const float *
     for (int64_t g = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; g < groups; g += (int64_t)gridDim.x * blockDim.x) {
         const int64_t row = g / groups_per_row, col = g % groups_per_row * 8, e = g * 8;
         float xv[8], yv[8];
-        load8(x + e, xv);
-        load8(y + e, yv);
+        vs_load8(x + e, xv);
+        vs_load8(y + e, yv);
         if (gate) {
             float gv[8];
-            load8(gate + row / tokens * gate_stride + col, gv);
+            vs_load8(gate + row / tokens * gate_stride + col, gv);
 #pragma unroll
             for (int j = 0; j < 8; j++) xv[j] += yv[j] * gv[j];
         } else {
 #pragma unroll
             for (int j = 0; j < 8; j++) xv[j] += yv[j];
         }
-        store8(x + e, xv);
+        vs_store8(x + e, xv);
     }
 }
 
@@ -330,8 +307,8 @@ __global__ void silu_kernel(float *y, const float *x, int64_t n) {
 
 __global__ void silu_bf16_kernel(uint16_t *x, int64_t n) {
     for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
-        const float v = bf16_to_f32(x[e]);
-        x[e] = f32_to_bf16(v / (1.0f + expf(-v)));
+        const float v = vs_bf16_bits_to_f32(x[e]);
+        x[e] = vs_f32_to_bf16_bits(v / (1.0f + expf(-v)));
     }
 }
 
@@ -340,7 +317,9 @@ __device__ __forceinline__ float gelu_tanh(float v) {
 }
 
 __device__ __forceinline__ float load_w(const float *w, int64_t i) { return w[i]; }
-__device__ __forceinline__ float load_w(const uint16_t *w, int64_t i) { return bf16_to_f32(w[i]); }
+__device__ __forceinline__ float load_w(const uint16_t *w, int64_t i) {
+    return vs_bf16_bits_to_f32(w[i]);
+}
 
 /* y = x W^T + b for a few f32 rows: one warp per output column reads its weight
  * row once per 8 input rows (coalesced along `in`) and keeps 8 sums. */
@@ -381,9 +360,10 @@ __global__ void linear_bf16_unaligned_kernel(uint16_t *y, const uint16_t *x, con
     for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < rows * out;
          e += (int64_t)gridDim.x * blockDim.x) {
         const int64_t r = e / out, o = e % out;
-        float s = bias ? bf16_to_f32(bias[o]) : 0.f;
-        for (int64_t i = 0; i < in; i++) s += bf16_to_f32(x[r * in + i]) * bf16_to_f32(w[o * in + i]);
-        y[e] = f32_to_bf16(gelu ? gelu_tanh(s) : s);
+        float s = bias ? vs_bf16_bits_to_f32(bias[o]) : 0.f;
+        for (int64_t i = 0; i < in; i++)
+            s += vs_bf16_bits_to_f32(x[r * in + i]) * vs_bf16_bits_to_f32(w[o * in + i]);
+        y[e] = vs_f32_to_bf16_bits(gelu ? gelu_tanh(s) : s);
     }
 }
 
@@ -408,22 +388,23 @@ __device__ __forceinline__ int64_t latent_index(const patch_shape &s, int64_t e,
 
 __global__ void patchify_kernel(uint16_t *patches, const float *lat, patch_shape s, int64_t n) {
     for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x)
-        patches[e] = f32_to_bf16(lat[latent_index(s, e, false)]);
+        patches[e] = vs_f32_to_bf16_bits(lat[latent_index(s, e, false)]);
 }
 
 __global__ void unpatchify_kernel(float *lat, const uint16_t *patches, patch_shape s, int64_t n) {
     for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x)
-        lat[latent_index(s, e, true)] = bf16_to_f32(patches[e]);
+        lat[latent_index(s, e, true)] = vs_bf16_bits_to_f32(patches[e]);
 }
 
 __device__ __forceinline__ float load_any(const void *p, vs_dtype t, int64_t i) {
     if (t == VS_F32) return static_cast<const float *>(p)[i];
-    if (t == VS_BF16) return bf16_to_f32(static_cast<const uint16_t *>(p)[i]);
+    if (t == VS_BF16) return vs_bf16_bits_to_f32(static_cast<const uint16_t *>(p)[i]);
     return __half2float(__ushort_as_half(static_cast<const uint16_t *>(p)[i]));
 }
 __device__ __forceinline__ void store_any(void *p, vs_dtype t, int64_t i, float v) {
     if (t == VS_F32) static_cast<float *>(p)[i] = v;
-    else if (t == VS_BF16) static_cast<uint16_t *>(p)[i] = f32_to_bf16(v);
+    else if (t == VS_BF16)
+        static_cast<uint16_t *>(p)[i] = vs_f32_to_bf16_bits(v);
     else static_cast<uint16_t *>(p)[i] = __half_as_ushort(__float2half_rn(v));
 }
 
