@@ -90,6 +90,13 @@ done
 "$bin" bench dit --device cpu --resolution 32x32 --frames 5 --layers 1 --text-len 16 --repeats 1 --warmup 0 \
   --attention svg -o "$tmp/dit.json" >/dev/null 2>&1 || fail "bench dit on the cpu"
 grep -q '"attention_share"' "$tmp/dit.json" || fail "bench dit JSON lacks attention_share"
+# FP8 weights: the JSON says whether the FP8 GEMMs used fast accumulation (on unless VS_FP8_FAST_ACCUM=0).
+for fast in 1 0; do
+  VS_FP8_FAST_ACCUM=$fast "$bin" bench dit --device cpu --resolution 32x32 --frames 5 --layers 1 --text-len 16 \
+    --repeats 1 --warmup 0 --precision fp8 -o "$tmp/dit_fp8.json" >/dev/null 2>&1 || fail "bench dit --precision fp8"
+  grep -q "\"precision\": \"fp8\".*\"fp8_fast_accum\": $fast" "$tmp/dit_fp8.json" ||
+    fail "bench dit --precision fp8 JSON lacks fp8_fast_accum $fast"
+done
 "$bin" bench dit --config wan7b 2>/dev/null; [ $? -eq 2 ] || fail "bench dit --config wan7b must exit 2"
 "$bin" bench dit --resolution 481p 2>/dev/null; [ $? -eq 2 ] || fail "bench dit --resolution 481p must exit 2"
 # decode: the fixture's latents (3 frames of 8x10) become 9 frames of 80x64.

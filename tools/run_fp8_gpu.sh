@@ -13,6 +13,9 @@
 #   gemm: bench gemm, BF16 against FP8 linears at the Wan shapes.
 #   dit: bench dit at the full 14B 720p: dense and SVG 0.25, BF16 against FP8 weights + FP8 attention
 #     (DIT_ROWS: a subset of "dense_bf16 dense_fp8 svg_bf16 svg_fp8").
+#   accum: Hopper's fast FP8 accumulation (VS_FP8_FAST_ACCUM=1) against the default, in one call: bench gemm
+#     both ways, then bench dit at the full 14B 720p, dense and SVG 0.25 with FP8 weights + FP8 attention and
+#     --compare-precision (each forward's relative L2 from BF16), the two settings alternating.
 #   generate: bench generate wan14b, 2 steps with CFG, SVG 0.25, FP8 weights + FP8 attention: 720p within
 #     --gpu-memory 32 and 480p within 24 (the memory targets, measured from cudaMemGetInfo).
 #   pipeline: tools/wan_pipeline_bench.py (diffusers' WanPipeline) at wan14b 720p, 2 steps with CFG.
@@ -99,6 +102,26 @@ dense_fp8 dense fp8 fp8
 svg_bf16 svg bf16 bf16
 svg_fp8 svg fp8 fp8
 LIST
+fi
+
+if has accum; then
+  for fast in 0 1; do
+    note "bench gemm, VS_FP8_FAST_ACCUM=$fast"
+    VS_FP8_FAST_ACCUM=$fast timeout 60 build-gpu/vidsparse bench gemm --config wan14b \
+      -o "$R/gemm_wan14b_fast$fast.json" 2>&1 | tail -n 12
+  done
+  pack
+  for attention in dense svg; do
+    for fast in 0 1; do
+      note "dit 14b 720p $attention fp8, VS_FP8_FAST_ACCUM=$fast"
+      VS_FP8_FAST_ACCUM=$fast timeout 200 build-gpu/vidsparse bench dit --config wan14b --resolution 720p \
+        --attention "$attention" --density 0.25 --precision fp8 --attention-precision fp8 --compare-precision \
+        --warmup 1 --repeats 1 -o "$R/dit_14b_720p_${attention}_fp8_fast$fast.json" >"$R/dit_${attention}_fast$fast.log" 2>&1
+      echo "exit $?"; grep -E "refused|error|rel" "$R/dit_${attention}_fast$fast.log" | head -n 4
+      tail -n 2 "$R/dit_${attention}_fast$fast.log"
+      pack
+    done
+  done
 fi
 
 if has generate; then

@@ -1,6 +1,9 @@
 /* The registry of backend tables: the one place that knows which backends this build compiled. */
 #include "backend/backend.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 extern const vs_backend vs_backend_cpu;
 #if VS_HAVE_CUDA
 extern const vs_backend vs_backend_cuda;
@@ -15,6 +18,11 @@ const vs_backend *vs_backend_for(vs_device device) {
     case VS_CUDA: return cuda_backend;
     default: return NULL;
     }
+}
+
+int vs_fp8_fast_accumulation(void) {
+    const char *v = getenv("VS_FP8_FAST_ACCUM");
+    return !(v && !strcmp(v, "0"));
 }
 
 const char *vs_op_name(vs_op_id op) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "core/bench.h"
@@ -114,6 +115,13 @@ static vs_status time_part(vs_device device, timed_call *call, int warmup, int r
     if (!s) s = call->status;
     if (!s) s = vs_bench_summarize(samples, repeats, stats);
     return s;
+}
+
+vs_status vs_cli_report_precision(vs_bench_report *report, const char *precision, const char *attention_precision) {
+    VS_TRY(vs_bench_report_string(report, "precision", precision));
+    VS_TRY(vs_bench_report_string(report, "attention_precision", attention_precision));
+    if (!strncmp(precision, "fp8", 3)) VS_TRY(vs_bench_report_number(report, "fp8_fast_accum", vs_fp8_fast_accumulation()));
+    return VS_OK;
 }
 
 static int bench_attention(int argc, char **argv) {

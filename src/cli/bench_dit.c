@@ -273,8 +273,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
         if (!s && out_path && rank == 0) s = vs_bench_report_create(&report, "dit_loop", argc, argv);
         if (!s && report) s = vs_bench_report_set_device(report, device == VS_CUDA ? vs_cuda_device_name() : "cpu");
         if (!s) s = time_loop(model, family, lat_shape, text_len, steps, cfg_scale, &attn, &caching, rank == 0, report, name);
-        if (!s && report) s = vs_bench_report_string(report, "precision", precision_name);
-        if (!s && report) s = vs_bench_report_string(report, "attention_precision", attention_precision);
+        if (!s && report) s = vs_cli_report_precision(report, precision_name, attention_precision);
         if (!s && report) s = vs_bench_report_number(report, "density", strcmp(attention, "svg") ? 1.0 : density);
         if (!s && report) s = vs_bench_report_number(report, "tokens", (double)tokens);
         if (!s && report) s = vs_bench_report_number(report, "layers", cfg.num_layers);
@@ -331,8 +330,7 @@ int vs_cmd_bench_dit(int argc, char **argv) {
             if (!s) s = vs_bench_report_string(report, "config", config_name);
             if (!s) s = vs_bench_report_string(report, "resolution", resolution);
             if (!s) s = vs_bench_report_string(report, "attention", attention);
-            if (!s) s = vs_bench_report_string(report, "precision", precision_name);
-            if (!s) s = vs_bench_report_string(report, "attention_precision", attention_precision);
+            if (!s) s = vs_cli_report_precision(report, precision_name, attention_precision);
             if (!s && fp8_rel_l2 >= 0) s = vs_bench_report_number(report, "rel_l2_vs_bf16", fp8_rel_l2);
             if (!s) s = vs_bench_report_string(report, "dense_attention", dense_backend);
             if (!s) s = vs_bench_report_string(report, "sparse_attention", sparse_backend);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "core/bench.h"
@@ -101,8 +102,7 @@ int vs_cmd_bench_gemm(int argc, char **argv) {
         return 1;
     }
     const int64_t tokens = rows ? rows : configs[c].tokens;
-    const char *fast_env = getenv("VS_FP8_FAST_ACCUM");
-    const int fast = fast_env && !strcmp(fast_env, "1");
+    const int fast = vs_fp8_fast_accumulation();
     printf("FP8 GEMMs with%s fast accumulation (VS_FP8_FAST_ACCUM=%s)\n", fast ? "" : "out", fast ? "1" : "0");
     static const char *const modes[3] = {"bf16", "fp8", "fp8_with_quantize"};
     vs_bench_report *report = NULL;

@@ -315,8 +315,7 @@ int vs_cmd_bench_generate(int argc, char **argv) {
             if (!s) s = vs_bench_report_string(report, "config", config_name);
             if (!s) s = vs_bench_report_string(report, "resolution", resolution);
             if (!s) s = vs_bench_report_string(report, "attention", attention);
-            if (!s) s = vs_bench_report_string(report, "precision", precision_name);
-            if (!s) s = vs_bench_report_string(report, "attention_precision", attention_precision);
+            if (!s) s = vs_cli_report_precision(report, precision_name, attention_precision);
             if (!s) s = vs_bench_report_string(report, "weights", "seeded random, all three components at their real "
                                                                   "configurations (no checkpoint)");
             if (!s) s = vs_bench_report_string(report, "memory_source",

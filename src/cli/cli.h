@@ -4,6 +4,7 @@
 #ifndef VS_CLI_H
 #define VS_CLI_H
 
+#include "core/bench.h"
 #include "vidsparse.h"
 
 int vs_cmd_generate(int argc, char **argv);
@@ -43,6 +44,9 @@ int vs_cli_precision(const char *command, const char *name, vs_precision *out);
 /* --attention-precision: "bf16" (the default) or "fp8" (dense attention in E4M3 on Hopper, docs/fp8.md) into
  * p->precision. Returns 0, or prints a usage error and returns 2. */
 int vs_cli_attention_precision(const char *command, const char *name, vs_attention_params *p);
+/* A bench JSON's precision fields: "precision", "attention_precision" and, with FP8 weights, "fp8_fast_accum"
+ * (vs_fp8_fast_accumulation: whether the FP8 GEMMs used Hopper's fast accumulation). */
+vs_status vs_cli_report_precision(vs_bench_report *report, const char *precision, const char *attention_precision);
 #define VS_CLI_ATTENTION_PRECISION_OPTION(name)                                                            \
     {"attention-precision", 0, VS_OPT_STRING, &(name),                                                     \
      "self-attention: bf16, or fp8 (dense attention and SVG's band in E4M3 through cuDNN, Hopper; SVG's "  \

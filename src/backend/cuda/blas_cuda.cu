@@ -21,6 +21,7 @@
 
 #include <new>
 
+#include "backend/backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/fp8_codes.cuh"
 #include "backend/cuda/ops_cuda.h"
@@ -147,15 +148,6 @@ enum fp8_form {
 const char *const fp8_form_names[FORMS] = {"outer-vector scales, fused epilogue",
                                            "outer-vector scales, epilogue kernel", "scales in the epilogue kernel"};
 
-/* VS_FP8_FAST_ACCUM=1 in the environment, read once (plans are cached). */
-int8_t fp8_fast_accumulation() {
-    static const int8_t fast = [] {
-        const char *v = getenv("VS_FP8_FAST_ACCUM");
-        return (int8_t)(v && !strcmp(v, "1"));
-    }();
-    return fast;
-}
-
 /* For an FP8 form, a cuBLASLt call that fails marks the form unavailable (found = 0) and keeps the status
  * for the error when no form is left. */
 #define FORM_TRY(call)                                                                                            \
@@ -188,9 +180,8 @@ vs_status build_plan(const linear_gemm &asked, linear_plan *p, int form, int *fo
             FORM_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &outer, sizeof outer));
             FORM_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &outer, sizeof outer));
         }
-        /* VS_FP8_FAST_ACCUM=1: Hopper's FP8 accumulation without the periodic promotion to full f32 (faster,
-         * less exact; off by default). */
-        const int8_t fast = fp8_fast_accumulation();
+        /* Hopper's fast FP8 accumulation unless VS_FP8_FAST_ACCUM=0 (vs_fp8_fast_accumulation). */
+        const int8_t fast = (int8_t)vs_fp8_fast_accumulation();
         FORM_TRY(cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof fast));
     }
     cublasLtEpilogue_t epilogue = g.bias ? (g.gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
