@@ -13,7 +13,7 @@
 #   gemm: bench gemm, BF16 against FP8 linears at the Wan shapes.
 #   dit: bench dit at the full 14B 720p: dense and SVG 0.25, BF16 against FP8 weights + FP8 attention
 #     (DIT_ROWS: a subset of "dense_bf16 dense_fp8 svg_bf16 svg_fp8").
-#   accum: Hopper's fast FP8 accumulation (VS_FP8_FAST_ACCUM=1) against the default, in one call: bench gemm
+#   accum: Hopper's fast FP8 accumulation (the default) against the promoted sums (VS_FP8_FAST_ACCUM=0), in one call: bench gemm
 #     both ways, then bench dit at the full 14B 720p, dense and SVG 0.25 with FP8 weights + FP8 attention and
 #     --compare-precision (each forward's relative L2 from BF16), the two settings alternating.
 #   generate: bench generate wan14b, 2 steps with CFG, SVG 0.25, FP8 weights + FP8 attention: 720p within
