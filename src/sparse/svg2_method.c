@@ -229,6 +229,10 @@ static vs_status attend(const vs_sparse_setup *setup, void *context, void *layer
     const svg2_context *c = context;
     if (!((const svg2_layer *)layer)->clustered)
         return vs_fail(VS_ERR_INVALID_ARG, "attention method svg2: the layer attends before any plan");
+    static int told; /* FP8 asked: SVG2's clustered attention has no FP8 path, said once */
+    if (args->fp8 && !__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED))
+        VS_WARN("attention method svg2: its clustered attention runs in BF16; --attention-precision fp8 applies to "
+                "the dense warm-up steps and layers (docs/fp8.md)");
     return c->kernels->svg2_attend(args, &c->cfg, &c->plan, c->workspace, c->workspace_bytes, stream);
 }
 
