@@ -3,17 +3,11 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/hunyuan_vae_cuda.h"
+#include "backend/cuda/vec8.cuh"
 
 namespace {
 
 constexpr int kThreads = 256;
-
-__device__ __forceinline__ float bf16_to_f32(uint16_t h) {
-    return __uint_as_float((uint32_t)h << 16);
-}
-__device__ __forceinline__ uint16_t f32_to_bf16(float f) {
-    return __bfloat16_as_ushort(__float2bfloat16_rn(f));
-}
 
 unsigned grid_for(int64_t n) {
     int64_t blocks = (n + kThreads - 1) / kThreads;
@@ -38,47 +32,20 @@ __global__ void replicate_pad_kernel(uint4 *y, const uint4 *x, int t, int h, int
     }
 }
 
-/* 8 bf16 values (one 16-byte vector) to and from floats. */
-__device__ __forceinline__ void unpack8(const uint4 &u, float *v) {
-    const uint32_t w[4] = {u.x, u.y, u.z, u.w};
-    for (int i = 0; i < 4; i++)
-        v[2 * i] = bf16_to_f32((uint16_t)w[i]), v[2 * i + 1] = bf16_to_f32((uint16_t)(w[i] >> 16));
-}
-
-__device__ __forceinline__ uint4 pack8(const float *v) {
-    uint32_t w[4];
-    for (int i = 0; i < 4; i++)
-        w[i] = (uint32_t)f32_to_bf16(v[2 * i]) | ((uint32_t)f32_to_bf16(v[2 * i + 1]) << 16);
-    return make_uint4(w[0], w[1], w[2], w[3]);
-}
-
-/* The 8 values of vector e (8 consecutive channels of one pixel) of a BF16 or an F32 array. */
-__device__ __forceinline__ void load8(const uint16_t *x, int64_t e, float *v) {
-    unpack8(reinterpret_cast<const uint4 *>(x)[e], v);
-}
-__device__ __forceinline__ void load8(const float *x, int64_t e, float *v) {
-    const float4 a = reinterpret_cast<const float4 *>(x)[2 * e], b = reinterpret_cast<const float4 *>(x)[2 * e + 1];
-    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
-}
-__device__ __forceinline__ void store8(float *y, int64_t e, const float *v) {
-    reinterpret_cast<float4 *>(y)[2 * e] = make_float4(v[0], v[1], v[2], v[3]);
-    reinterpret_cast<float4 *>(y)[2 * e + 1] = make_float4(v[4], v[5], v[6], v[7]);
-}
-
 /* y = conv + bias + res, 8 channels a thread; y may be res (each element is read before it is written). */
-__global__ void stream_add_kernel(float *y, const uint4 *conv, const float *bias, const float *res,
+__global__ void stream_add_kernel(float *y, const uint16_t *conv, const float *bias, const float *res,
                                   int64_t vectors, int vecs) {
     GRID_STRIDE(e, vectors) {
         float v[8], r[8];
-        unpack8(conv[e], v);
+        vs_load8(conv + 8 * e, v);
         const int ch0 = (int)(e % vecs) * 8;
         if (bias)
             for (int j = 0; j < 8; j++) v[j] += bias[ch0 + j];
         if (res) {
-            load8(res, e, r);
+            vs_load8(res + 8 * e, r);
             for (int j = 0; j < 8; j++) v[j] += r[j];
         }
-        store8(y, e, v);
+        vs_store8(y + 8 * e, v);
     }
 }
 
@@ -93,7 +60,7 @@ __global__ void group_stats_kernel(const In *x, int64_t vectors, int vecs, int c
     __syncthreads();
     GRID_STRIDE(e, vectors) {
         float v[8];
-        load8(x, e, v);
+        vs_load8(x + 8 * e, v);
         const int ch0 = (int)(e % vecs) * 8;
         int g = ch0 / cg;
         float s = 0.f, q = 0.f;
@@ -122,22 +89,22 @@ __global__ void group_finish_kernel(double *stats, int groups, double count, flo
 }
 
 template <typename In>
-__global__ void group_apply_kernel(uint4 *y, const In *x, const float *gamma, const float *beta, int64_t vectors,
-                                   int vecs, int cg, int silu, const float *mean_inv) {
+__global__ void group_apply_kernel(uint16_t *y, const In *x, const float *gamma, const float *beta,
+                                   int64_t vectors, int vecs, int cg, int silu, const float *mean_inv) {
     GRID_STRIDE(e, vectors) {
         float v[8];
-        load8(x, e, v);
+        vs_load8(x + 8 * e, v);
         const int ch0 = (int)(e % vecs) * 8;
         for (int j = 0; j < 8; j++) {
             const int ch = ch0 + j, g = ch / cg;
             const float t = (v[j] - mean_inv[2 * g]) * mean_inv[2 * g + 1] * gamma[ch] + beta[ch];
             v[j] = silu ? t / (1.f + __expf(-t)) : t;
         }
-        y[e] = pack8(v);
+        vs_store8(y + 8 * e, v);
     }
 }
 
-__global__ void upsample_kernel(uint4 *y, const float *x, int t, int h, int w, int vecs, int ut, int us) {
+__global__ void upsample_kernel(uint16_t *y, const float *x, int t, int h, int w, int vecs, int ut, int us) {
     const int t2 = 1 + ut * (t - 1), h2 = h * us, w2 = w * us;
     const int64_t n = (int64_t)t2 * h2 * w2 * vecs;
     GRID_STRIDE(e, n) {
@@ -146,8 +113,8 @@ __global__ void upsample_kernel(uint4 *y, const float *x, int t, int h, int w, i
         const int xo = (int)(px % w2), yo = (int)(px / w2 % h2), f = (int)(px / ((int64_t)w2 * h2));
         const int sf = f == 0 ? 0 : 1 + (f - 1) / ut;
         float vals[8];
-        load8(x, (((int64_t)sf * h + yo / us) * w + xo / us) * vecs + v, vals);
-        y[e] = pack8(vals);
+        vs_load8(x + 8 * ((((int64_t)sf * h + yo / us) * w + xo / us) * vecs + v), vals);
+        vs_store8(y + 8 * e, vals);
     }
 }
 
@@ -167,8 +134,7 @@ extern "C" vs_status vs_cuda_hv_stream_add(float *y, const uint16_t *conv, const
                                            int64_t pixels, int c) {
     const int64_t vectors = pixels * (c / 8);
     if (vectors == 0) return VS_OK;
-    stream_add_kernel<<<grid_for(vectors), kThreads>>>(y, reinterpret_cast<const uint4 *>(conv), bias, res,
-                                                       vectors, c / 8);
+    stream_add_kernel<<<grid_for(vectors), kThreads>>>(y, conv, bias, res, vectors, c / 8);
     VS_CUDA_LAUNCH_CHECK("VAE residual stream");
     return VS_OK;
 }
@@ -186,8 +152,7 @@ vs_status group_norm(uint16_t *y, const In *x, const float *gamma, const float *
     VS_CUDA_LAUNCH_CHECK("VAE group norm statistics");
     group_finish_kernel<<<1, 1024>>>(stats, groups, (double)pixels * cg, eps);
     VS_CUDA_LAUNCH_CHECK("VAE group norm statistics");
-    group_apply_kernel<<<grid_for(vectors), kThreads>>>(reinterpret_cast<uint4 *>(y), x, gamma, beta, vectors,
-                                                        c / 8, cg, silu,
+    group_apply_kernel<<<grid_for(vectors), kThreads>>>(y, x, gamma, beta, vectors, c / 8, cg, silu,
                                                         reinterpret_cast<const float *>(stats + 2 * groups));
     VS_CUDA_LAUNCH_CHECK("VAE group norm");
     return VS_OK;
@@ -213,7 +178,7 @@ extern "C" vs_status vs_cuda_hv_upsample(uint16_t *y, const float *x, int t, int
                                          int us) {
     const int64_t n = (int64_t)(1 + ut * (t - 1)) * h * us * w * us * (c / 8);
     if (n == 0) return VS_OK;
-    upsample_kernel<<<grid_for(n), kThreads>>>(reinterpret_cast<uint4 *>(y), x, t, h, w, c / 8, ut, us);
+    upsample_kernel<<<grid_for(n), kThreads>>>(y, x, t, h, w, c / 8, ut, us);
     VS_CUDA_LAUNCH_CHECK("VAE upsampling");
     return VS_OK;
 }
