@@ -70,8 +70,11 @@ def segments(rows, split_ns):
     return out
 
 
+KIND_NAMES = {"C": "copy", "S": "memset"}  # the records that are not kernels
+
+
 def label(row, names):
-    return names.get(row[4], row[4]) if row[0] == "K" else {"C": "copy", "S": "memset"}[row[0]] + f" {row[4]} B"
+    return names.get(row[4], row[4]) if row[0] == "K" else f"{KIND_NAMES[row[0]]} {row[4]} B"
 
 
 def between(rows, names, first, last):
@@ -96,7 +99,7 @@ def summarise(seg, names, top):
             end, prev = r[2], r
     by_name = {}
     for r in seg:
-        key = label(r, names) if r[0] == "K" else {"C": "copy", "S": "memset"}[r[0]]
+        key = label(r, names) if r[0] == "K" else KIND_NAMES[r[0]]
         n, t = by_name.get(key, (0, 0))
         by_name[key] = (n + 1, t + r[2] - r[1])
     gaps.sort(key=lambda g: -g[0])

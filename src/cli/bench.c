@@ -117,10 +117,12 @@ static vs_status time_part(vs_device device, timed_call *call, int warmup, int r
     return s;
 }
 
-vs_status vs_cli_report_precision(vs_bench_report *report, const char *precision, const char *attention_precision) {
+vs_status vs_cli_report_precision(vs_bench_report *report, const char *precision,
+                                  const char *attention_precision) {
     VS_TRY(vs_bench_report_string(report, "precision", precision));
     VS_TRY(vs_bench_report_string(report, "attention_precision", attention_precision));
-    if (!strncmp(precision, "fp8", 3)) VS_TRY(vs_bench_report_number(report, "fp8_fast_accum", vs_fp8_fast_accumulation()));
+    if (!strncmp(precision, "fp8", 3))
+        VS_TRY(vs_bench_report_number(report, "fp8_fast_accum", vs_fp8_fast_accumulation()));
     return VS_OK;
 }
 

@@ -279,8 +279,7 @@ int vs_cmd_eval(int argc, char **argv) {
             if (s == VS_OK) s = report_mode(rep, arm_name[0], &arm[0]);
             if (s == VS_OK) s = vs_bench_report_string(rep, "model", dir);
             if (s == VS_OK) s = report_mode(rep, arm_name[1], &arm[1]);
-            if (s == VS_OK) s = vs_bench_report_string(rep, "precision", precision_name);
-            if (s == VS_OK) s = vs_bench_report_string(rep, "attention_precision", attention_precision);
+            if (s == VS_OK) s = vs_cli_report_precision(rep, precision_name, attention_precision);
             if (s == VS_OK && fp8) s = vs_bench_report_string(rep, "attention", precision_base_name);
             if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "density", svg_attention.density);
             if (s == VS_OK && !fp8) s = vs_bench_report_number(rep, "dense_steps", svg_attention.dense_steps);

@@ -270,14 +270,12 @@ vs_status set_pointer(linear_plan *p, cublasLtMatmulDescAttributes_t attribute, 
 }
 
 /* The rest of an FP8 GEMM that cuBLASLt did not fuse, for eight outputs o0 .. o0 + 8 of a row whose BF16
- * result is acc8: v = acc, times row_scale * col_scale[o] when col_scale is given (the UNSCALED form), plus
- * bias[o] (F32 or BF16), GELU-tanh when `gelu`. Every access 16 bytes wide (out % 8 == 0). */
-__device__ __forceinline__ void epilogue8(float v[8], uint4 acc8, float row_scale, const float *col_scale,
-                                          const void *bias, int bias_f32, int gelu, int o0) {
-    const __nv_bfloat16 *a = reinterpret_cast<const __nv_bfloat16 *>(&acc8);
-#pragma unroll
-    for (int k = 0; k < 8; k++)
-        v[k] = __bfloat162float(a[k]);
+ * result starts at acc8: v = acc, times row_scale * col_scale[o] when col_scale is given (the UNSCALED form),
+ * plus bias[o] (F32 or BF16), GELU-tanh when `gelu`. Every access 16 bytes wide (out % 8 == 0). */
+__device__ __forceinline__ void epilogue8(float v[8], const __nv_bfloat16 *acc8, float row_scale,
+                                          const float *col_scale, const void *bias, int bias_f32, int gelu,
+                                          int o0) {
+    vs_load8(acc8, v);
     float c[8];
     if (col_scale) {
         vs_load8(col_scale + o0, c);
@@ -313,13 +311,14 @@ __global__ void __launch_bounds__(kEpilogueThreads)
     for (int o0 = threadIdx.x * 8; o0 < out; o0 += kEpilogueThreads * 8) {
         const int64_t i0 = r * out + o0;
         float v[8];
-        epilogue8(v, *reinterpret_cast<const uint4 *>(acc + i0), rs, col_scale, bias, bias_f32, gelu, o0);
+        epilogue8(v, acc + i0, rs, col_scale, bias, bias_f32, gelu, o0);
         if (accumulate) {
-            float4 *y4 = reinterpret_cast<float4 *>(static_cast<float *>(y) + i0);
-            float4 y0 = y4[0], y1 = y4[1];
-            y0.x += v[0], y0.y += v[1], y0.z += v[2], y0.w += v[3];
-            y1.x += v[4], y1.y += v[5], y1.z += v[6], y1.w += v[7];
-            y4[0] = y0, y4[1] = y1;
+            float *yf = static_cast<float *>(y) + i0, sum[8];
+            vs_load8(yf, sum);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                sum[k] += v[k];
+            vs_store8(yf, sum);
         } else {
             vs_store8(static_cast<__nv_bfloat16 *>(y) + i0, v);
         }
@@ -343,11 +342,10 @@ __global__ void __launch_bounds__(1024)
     for (int c = 0; c < kCodeChunks; c++) {
         const int o0 = (c * blockDim.x + threadIdx.x) * 8;
         if (o0 >= out) continue;
-        epilogue8(v[c], *reinterpret_cast<const uint4 *>(acc + r * out + o0), rs, col_scale, bias, bias_f32,
-                  gelu, o0);
+        epilogue8(v[c], acc + r * out + o0, rs, col_scale, bias, bias_f32, gelu, o0);
 #pragma unroll
         for (int k = 0; k < 8; k++)
-            v[c][k] = __bfloat162float(__float2bfloat16(v[c][k]));
+            v[c][k] = vs_round_to_bf16(v[c][k]);
     }
     vs_fp8_block_row_codes(v, out, codes + r * out, code_scale + r, scratch);
 }

@@ -90,9 +90,10 @@ __global__ void __launch_bounds__(MaxThreads)
             for (int j = 0; j < 8; j++) o[j] = o[j] * (1.0f + s[j]) + p[j];
         }
         if (y) vs_store8(y + row * dim + i, o);
+        if (q)
 #pragma unroll
-        for (int j = 0; j < 8; j++)
-            v[c][j] = vs_bf16_bits_to_f32(vs_f32_to_bf16_bits(o[j]));
+            for (int j = 0; j < 8; j++)
+                v[c][j] = vs_round_to_bf16(o[j]);
     }
     if (q) vs_fp8_block_row_codes(v, dim, q + row * dim, q_scale + row, scratch);
 }

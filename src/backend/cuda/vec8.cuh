@@ -12,6 +12,10 @@ __device__ __forceinline__ float vs_bf16_bits_to_f32(uint16_t h) {
 __device__ __forceinline__ uint16_t vs_f32_to_bf16_bits(float f) {
     return __bfloat16_as_ushort(__float2bfloat16_rn(f));
 }
+/* f as a BF16 store would keep it (round to nearest even), back in f32. */
+__device__ __forceinline__ float vs_round_to_bf16(float f) {
+    return vs_bf16_bits_to_f32(vs_f32_to_bf16_bits(f));
+}
 
 __device__ __forceinline__ void vs_load8(const uint16_t *p, float *v) {
     const uint4 u = *reinterpret_cast<const uint4 *>(p);
